@@ -1,0 +1,37 @@
+// Domains, accounts, aliases and credentials. Address matching is case-insensitive on the
+// domain and, by the near-universal convention of Postfix and Dovecot, on the local part too.
+import type { Account, AccountId, Alias, Domain, Pop3Policy } from "./types.js";
+
+export interface NewAccount {
+  address: string;
+  passwordHash: string;
+  quotaBytes?: number | null;
+  pop3?: Partial<Pop3Policy>;
+}
+
+export interface AccountStore {
+  addDomain(name: string): Promise<Domain>;
+  listDomains(): Promise<Domain[]>;
+  /** Refuses (HASACCOUNTS) while accounts or aliases of the domain exist. */
+  deleteDomain(name: string): Promise<void>;
+  isLocalDomain(name: string): Promise<boolean>;
+
+  /** Creates the account and its default mailboxes in one transaction. The domain must exist. */
+  createAccount(account: NewAccount): Promise<Account>;
+  getAccount(id: AccountId): Promise<Account | null>;
+  findAccountByAddress(address: string): Promise<Account | null>;
+  listAccounts(domain?: string): Promise<Account[]>;
+  setPasswordHash(address: string, passwordHash: string): Promise<void>;
+  setQuota(address: string, quotaBytes: number | null): Promise<void>;
+  setPop3Policy(address: string, policy: Partial<Pop3Policy>): Promise<Account>;
+  /** Deletes the account, its mailboxes and messages, and its alias targets. */
+  deleteAccount(address: string): Promise<void>;
+
+  /** Adds targets to an alias (created if new). `@domain` is the domain's catch-all. */
+  addAlias(address: string, targets: string[]): Promise<Alias>;
+  /** Removes the alias, or only the given targets of it. */
+  deleteAlias(address: string, targets?: string[]): Promise<void>;
+  listAliases(domain?: string): Promise<Alias[]>;
+  /** Exact alias lookup (no catch-all, no +tag handling: that is delivery/resolve-recipient's job). */
+  findAlias(address: string): Promise<Alias | null>;
+}

@@ -1,0 +1,8 @@
+// The public surface of the store: interfaces and domain types only. Nothing outside store/
+// imports a backend; server/compose.ts is the one exception.
+export * from "./types.js";
+export * from "./changes.js";
+export * from "./errors.js";
+export type * from "./mail-store.js";
+export type * from "./account-store.js";
+export { InProcessChangeFeed } from "./change-feed.js";

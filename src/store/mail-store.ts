@@ -1,0 +1,142 @@
+// The backend-neutral mail store. Every protocol (SMTP delivery, IMAP, POP3) goes through this
+// interface; only server/compose.ts knows which backend implements it. Every method is async so
+// a networked backend (PostgreSQL) fits without touching protocol code.
+//
+// Invariants every backend keeps (checked by store/contract):
+// - When a method that adds messages resolves, the bytes and the rows survive kill -9 and power loss.
+// - UIDs in a mailbox strictly increase and are never reused while UIDVALIDITY holds.
+// - Every mutation takes a new modseq from its mailbox, writes a change-log row in the same
+//   transaction, and is published on the ChangeFeed only after commit.
+import type { Readable } from "node:stream";
+import type { ChangeFeed, MailboxChangesSince } from "./changes.js";
+import type {
+  AccountId,
+  ByteRange,
+  Flag,
+  Mailbox,
+  MailboxId,
+  MailboxStatus,
+  MessageSummary,
+  ModSeq,
+  SpecialUse,
+  StoredMessage,
+  Uid,
+  UidValidity,
+} from "./types.js";
+
+/** Raw RFC 5322 bytes: a stream is never buffered whole; a Buffer is for small test messages. */
+export type MessageSource = Readable | Buffer | AsyncIterable<Buffer>;
+
+export interface DeliveryTarget {
+  mailboxId: MailboxId;
+  flags?: Flag[];
+  /** Per-recipient trace header lines (Return-Path, Received), CRLF-terminated; stored beside the blob. */
+  prefix?: Buffer;
+}
+
+export interface DeliveryRequest {
+  source: MessageSource;
+  targets: DeliveryTarget[];
+  /** INTERNALDATE; defaults to now. */
+  internalDate?: Date;
+  /** Refuse (MessageTooLarge) once the stream passes this many octets, before reading more. */
+  maxBytes?: number;
+}
+
+export interface DeliveredCopy {
+  mailboxId: MailboxId;
+  uidValidity: UidValidity;
+  uid: Uid;
+  modseq: ModSeq;
+}
+
+export interface DeliveryResult {
+  /** Octets of the raw message (blob), without per-recipient prefixes. */
+  size: number;
+  copies: DeliveredCopy[];
+}
+
+export interface UidMapping {
+  uidValidity: UidValidity;
+  /** Pairs in ascending source order: [sourceUid, destinationUid]. */
+  pairs: [Uid, Uid][];
+}
+
+export type FlagUpdateMode = "set" | "add" | "remove";
+
+export interface FlagUpdate {
+  mode: FlagUpdateMode;
+  flags: Flag[];
+  /** RFC 7162 UNCHANGEDSINCE: messages whose modseq is greater are left alone and reported. */
+  unchangedSince?: ModSeq;
+}
+
+export interface FlagUpdateResult {
+  /** Messages whose flags changed, with their new flags and modseq. */
+  updated: { uid: Uid; modseq: ModSeq; flags: Flag[] }[];
+  /** UIDs refused because of UNCHANGEDSINCE (RFC 7162 MODIFIED response code). */
+  modified: Uid[];
+}
+
+export interface ExpungeResult {
+  expunged: Uid[];
+  highestModSeq: ModSeq;
+}
+
+export interface CreateMailboxOptions {
+  specialUse?: SpecialUse | null;
+  subscribed?: boolean;
+}
+
+export interface MailStore {
+  readonly changes: ChangeFeed;
+
+  // Mailboxes ------------------------------------------------------------------------------
+  listMailboxes(accountId: AccountId): Promise<Mailbox[]>;
+  /** Exact name; "INBOX" is matched case-insensitively (RFC 9051 §5.1). */
+  getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null>;
+  getMailboxById(mailboxId: MailboxId): Promise<Mailbox | null>;
+  /** Creates missing parents too (RFC 9051 §6.3.4). Throws StoreError ALREADYEXISTS / CANNOT. */
+  createMailbox(accountId: AccountId, name: string, options?: CreateMailboxOptions): Promise<Mailbox>;
+  /**
+   * Renames a mailbox and all its children; renaming INBOX moves its messages into a new
+   * mailbox and leaves INBOX empty (RFC 9051 §6.3.6). Throws NONEXISTENT / ALREADYEXISTS / CANNOT.
+   */
+  renameMailbox(accountId: AccountId, oldName: string, newName: string): Promise<void>;
+  /** Deletes a mailbox with its messages. Refuses INBOX and mailboxes with children (as Dovecot). */
+  deleteMailbox(accountId: AccountId, name: string): Promise<void>;
+  /** Subscriptions are kept by name and may name mailboxes that do not exist (RFC 9051 §6.3.7). */
+  setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(accountId: AccountId): Promise<string[]>;
+  mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus>;
+
+  // Messages -------------------------------------------------------------------------------
+  /**
+   * Stores one message (one blob) into one or more mailboxes atomically: either every target
+   * gets its copy or none does. Resolves only once durable. Throws QUOTA when a target account
+   * would pass its quota, TOOBIG past maxBytes.
+   */
+  deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /** IMAP APPEND: deliver() to one mailbox. */
+  append(mailboxId: MailboxId, source: MessageSource, options?: { flags?: Flag[]; internalDate?: Date; maxBytes?: number }): Promise<DeliveredCopy>;
+  /** Ascending by UID. */
+  listMessages(mailboxId: MailboxId): Promise<MessageSummary[]>;
+  /** Full metadata for the given UIDs that still exist, ascending by UID. */
+  getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
+  /** The logical message bytes (prefix + blob), optionally a byte range of it. */
+  openMessage(message: StoredMessage, range?: ByteRange): Readable;
+  /** Decoded text of the message's text parts and header values, for SEARCH BODY/TEXT. */
+  getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null>;
+  /** Copies into another mailbox (same or other account's is refused); new UIDs in the target. */
+  copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<UidMapping>;
+  /** Copy then expunge from the source, atomically (RFC 6851). */
+  moveMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<UidMapping>;
+  updateFlags(mailboxId: MailboxId, uids: readonly Uid[], update: FlagUpdate): Promise<FlagUpdateResult>;
+  /** Removes the messages flagged \Deleted (all, or only among `uids` for UID EXPUNGE). */
+  expungeDeleted(mailboxId: MailboxId, uids?: readonly Uid[]): Promise<ExpungeResult>;
+  /** Removes the given messages whatever their flags (POP3 DELE committed at QUIT). */
+  removeMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<ExpungeResult>;
+  changesSince(mailboxId: MailboxId, modseq: ModSeq): Promise<MailboxChangesSince>;
+
+  close(): Promise<void>;
+}
