@@ -1,0 +1,197 @@
+// `mailroom <noun> <verb>`: the command-line adapter over admin/operations. It parses arguments,
+// calls one operation, prints the result, and maps failures to exit codes. No rule lives here.
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import type { Pop3Mode } from "../../store/index.js";
+import { AdminError, type AdminOperations, type AccountView } from "../operations/index.js";
+import { readPassword, type PasswordSource } from "./password-input.js";
+
+/** Exit codes, documented in the README. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
+
+export interface CliEnvironment extends PasswordSource {
+  stdout: NodeJS.WritableStream;
+  /** Opens the store for administration; the CLI closes it when the command is done. */
+  openAdmin(options: GlobalOptions): Promise<{ operations: AdminOperations; close(): Promise<void> }>;
+  /** Runs the server until it is stopped. */
+  serve(options: GlobalOptions): Promise<void>;
+  /** Loads and validates the configuration, returning a one-paragraph summary; throws with a one-line message. */
+  checkConfig(options: GlobalOptions): Promise<string>;
+  renderDefaultConfig(): string;
+  /** Parses "10G", "500M" or bytes; throws with a message on anything else. */
+  parseSize(text: string): number;
+}
+
+export interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+export async function runCli(argv: string[], env: CliEnvironment): Promise<number> {
+  const program = buildProgram(env);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ExitCode.ok;
+  } catch (err) {
+    return reportFailure(err, env);
+  }
+}
+
+function reportFailure(err: unknown, env: CliEnvironment): number {
+  if (err instanceof CommanderError) {
+    // Commander has already printed usage errors; --help and --version exit 0.
+    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (err instanceof AdminError) {
+    env.stderr.write(`mailroom: ${err.message}\n`);
+    return err.kind === "invalid-argument" ? ExitCode.usage : ExitCode.failed;
+  }
+  if (err instanceof Error && err.name === "ConfigError") {
+    env.stderr.write(`${err.message}\n`);
+    return ExitCode.config;
+  }
+  env.stderr.write(`mailroom: ${err instanceof Error ? err.message : String(err)}\n`);
+  return ExitCode.failed;
+}
+
+function buildProgram(env: CliEnvironment): Command {
+  const program = new Command("mailroom")
+    .description("Mailroom mail server: SMTP, IMAP and POP3 over one store")
+    .option("-c, --config <file>", "config file (default: $MAILROOM_CONFIG, else built-in defaults)")
+    .option("-d, --data-dir <dir>", "data directory (default: $MAILROOM_DATA_DIR, else server.data_dir)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => env.stdout.write(s), writeErr: (s) => env.stderr.write(s) })
+    .showHelpAfterError();
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const print = (line: string): void => {
+    env.stdout.write(line + "\n");
+  };
+  const withAdmin = async (action: (ops: AdminOperations) => Promise<void>) => {
+    const admin = await env.openAdmin(globals());
+    try {
+      await action(admin.operations);
+    } finally {
+      await admin.close();
+    }
+  };
+
+  program.command("serve").description("run the server (what `npm start` does)").action(() => env.serve(globals()));
+
+  const config = program.command("config").description("check or print the configuration");
+  config.command("check").description("validate the config file and print a summary").action(async () => print(await env.checkConfig(globals())));
+  config.command("default").description("print a config file with every key at its default").action(() => {
+    env.stdout.write(env.renderDefaultConfig());
+  });
+
+  const domain = program.command("domain").description("the domains this server receives mail for");
+  domain.command("add <domain>").description("add a local domain").action((name: string) =>
+    withAdmin(async (ops) => print(`added domain ${(await ops.addDomain(name)).name}`)),
+  );
+  domain.command("list").description("list local domains").action(() =>
+    withAdmin(async (ops) => (await ops.listDomains()).forEach((d) => print(d.name))),
+  );
+  domain.command("del <domain>").alias("delete").description("delete a domain that has no users or aliases left").action((name: string) =>
+    withAdmin(async (ops) => {
+      await ops.deleteDomain(name);
+      print(`deleted domain ${name}`);
+    }),
+  );
+
+  addUserCommands(program, env, withAdmin, print);
+  addAliasCommands(program, withAdmin, print);
+  return program;
+}
+
+type WithAdmin = (action: (ops: AdminOperations) => Promise<void>) => Promise<void>;
+
+function addUserCommands(program: Command, env: CliEnvironment, withAdmin: WithAdmin, print: (line: string) => void): void {
+  const quotaOption = (text: string): number | null => {
+    if (text === "none" || text === "unlimited") return null;
+    try {
+      return env.parseSize(text);
+    } catch (err) {
+      throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  const user = program.command("user").description("accounts: the address is also the login name");
+  user
+    .command("add <address>")
+    .description("create an account with INBOX, Drafts, Sent, Trash, Junk and Archive; the password is prompted, or read from stdin")
+    .option("-q, --quota <size>", 'storage quota, e.g. "2G", or "none"', quotaOption)
+    .action((address: string, opts: { quota?: number | null }) =>
+      withAdmin(async (ops) => {
+        const password = await readPassword(env, `Password for ${address}: `);
+        const view = await ops.addUser({ address, password, quotaBytes: opts.quota ?? null });
+        print(`added user ${view.address}`);
+      }),
+    );
+  user.command("passwd <address>").description("set a new password (prompted, or read from stdin)").action((address: string) =>
+    withAdmin(async (ops) => {
+      await ops.setPassword(address, await readPassword(env, `New password for ${address}: `));
+      print(`password changed for ${address}`);
+    }),
+  );
+  user.command("del <address>").alias("delete").description("delete an account and all its mail").action((address: string) =>
+    withAdmin(async (ops) => {
+      await ops.deleteUser(address);
+      print(`deleted user ${address}`);
+    }),
+  );
+  user.command("list [domain]").description("list accounts with quota and usage").action((domain: string | undefined) =>
+    withAdmin(async (ops) => (await ops.listUsers(domain)).forEach((v) => print(describeAccount(v)))),
+  );
+  user.command("quota <address> <size>").description('set the quota ("5G", "500M", bytes, or "none")').action((address: string, size: string) =>
+    withAdmin(async (ops) => print(describeAccount(await ops.setQuota(address, quotaOption(size))))),
+  );
+  user
+    .command("pop3 <address>")
+    .description("set the account's POP3 policy")
+    .option("--mode <mode>", "keep | delete-after-retrieve", (v: string): Pop3Mode => {
+      if (v !== "keep" && v !== "delete-after-retrieve") throw new InvalidArgumentError('expected "keep" or "delete-after-retrieve"');
+      return v;
+    })
+    .option("--mark-seen <yes|no>", "whether RETR marks messages \\Seen for IMAP", (v: string): boolean => {
+      if (v !== "yes" && v !== "no") throw new InvalidArgumentError('expected "yes" or "no"');
+      return v === "yes";
+    })
+    .action((address: string, opts: { mode?: Pop3Mode; markSeen?: boolean }) =>
+      withAdmin(async (ops) => {
+        const policy = { ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.markSeen !== undefined ? { markSeen: opts.markSeen } : {}) };
+        print(describeAccount(await ops.setPop3Policy(address, policy)));
+      }),
+    );
+}
+
+function addAliasCommands(program: Command, withAdmin: WithAdmin, print: (line: string) => void): void {
+  const alias = program.command("alias").description("addresses that deliver to accounts; @domain is the catch-all");
+  alias.command("add <alias> <targets...>").description("deliver mail for <alias> to the target accounts").action((name: string, targets: string[]) =>
+    withAdmin(async (ops) => {
+      const result = await ops.addAlias(name, targets);
+      print(`${result.address} -> ${result.targets.join(", ")}`);
+    }),
+  );
+  alias.command("del <alias> [targets...]").alias("delete").description("delete an alias, or only some of its targets").action((name: string, targets: string[]) =>
+    withAdmin(async (ops) => {
+      await ops.deleteAlias(name, targets);
+      print(targets.length ? `removed ${targets.join(", ")} from ${name}` : `deleted alias ${name}`);
+    }),
+  );
+  alias.command("list [domain]").description("list aliases").action((domain: string | undefined) =>
+    withAdmin(async (ops) => (await ops.listAliases(domain)).forEach((a) => print(`${a.address} -> ${a.targets.join(", ")}`))),
+  );
+}
+
+function describeAccount(view: AccountView): string {
+  const quota = view.quotaBytes === null ? "unlimited" : formatBytes(view.quotaBytes);
+  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}  pop3 ${view.pop3.mode}${view.pop3.markSeen ? "" : " (RETR leaves unseen)"}`;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
