@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { test } from "node:test";
+import { isStoreError } from "../errors.js";
+import type { BlobId } from "../types.js";
+import { BlobDirectory } from "./blob-directory.js";
+import { logicalMessageStream } from "./message-bytes.js";
+
+async function withDirectory(run: (blobs: BlobDirectory, root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), "mailroom-blobs-"));
+  try {
+    await run(await BlobDirectory.open(join(root, "blobs")), join(root, "blobs"));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+test("a blob is named by its SHA-256 under two fan-out levels and reads back exactly", async () => {
+  await withDirectory(async (blobs, root) => {
+    const body = Buffer.from("Subject: hi\r\n\r\nhello\r\n");
+    const written = await blobs.write(Readable.from([body.subarray(0, 5), body.subarray(5)]));
+    written.release();
+    const id = sha256(body);
+    assert.equal(written.id, id);
+    assert.equal(written.size, body.length);
+    assert.deepEqual(await readFile(join(root, id.slice(0, 2), id.slice(2, 4), id)), body);
+    assert.deepEqual(await collect(blobs.createReadStream(written.id)), body);
+    assert.deepEqual(await collect(blobs.createReadStream(written.id, { start: 2, end: 7 })), body.subarray(2, 7));
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+  });
+});
+
+test("the same bytes written twice give one file", async () => {
+  await withDirectory(async (blobs, root) => {
+    const body = Buffer.from("same bytes\r\n");
+    const [a, b] = await Promise.all([blobs.write(body), blobs.write(body)]);
+    assert.equal(a.id, b.id);
+    assert.deepEqual(await readdir(join(root, a.id.slice(0, 2), a.id.slice(2, 4))), [a.id]);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+  });
+});
+
+test("TOOBIG stops reading the source as soon as the limit is passed and leaves no file", async () => {
+  await withDirectory(async (blobs, root) => {
+    let pulled = 0;
+    async function* endless(): AsyncGenerator<Buffer> {
+      for (;;) {
+        pulled++;
+        yield Buffer.alloc(1000, 0x61);
+      }
+    }
+    await assert.rejects(blobs.write(endless(), { maxBytes: 2500 }), (err) => isStoreError(err, "TOOBIG"));
+    assert.equal(pulled, 3);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+    assert.deepEqual((await readdir(root)).sort(), ["tmp"]);
+  });
+});
+
+test("a source that fails mid-stream leaves no temp file and keeps its error", async () => {
+  await withDirectory(async (blobs, root) => {
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield Buffer.from("partial");
+      throw new Error("connection reset");
+    }
+    await assert.rejects(blobs.write(broken()), /connection reset/);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+  });
+});
+
+test("the inspector sees every byte in order", async () => {
+  await withDirectory(async (blobs) => {
+    const seen: Buffer[] = [];
+    const written = await blobs.write(Readable.from([Buffer.from("ab"), Buffer.from("cd")]), { inspector: { push: (c) => seen.push(c) } });
+    written.release();
+    assert.equal(Buffer.concat(seen).toString(), "abcd");
+  });
+});
+
+test("garbage collection spares pinned and referenced blobs and removes the rest", async () => {
+  await withDirectory(async (blobs) => {
+    const written = await blobs.write(Buffer.from("collect me"));
+    assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), false, "pinned until released");
+    written.release();
+    assert.equal(await blobs.removeIfUnreferenced(written.id, () => true), false, "still referenced");
+    assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), true);
+    const ids: BlobId[] = [];
+    for await (const id of blobs.listBlobIds()) ids.push(id);
+    assert.deepEqual(ids, []);
+    assert.equal(await blobs.removeIfUnreferenced("not-a-blob-id" as BlobId, () => false), false);
+  });
+});
+
+test("stale temp files are swept", async () => {
+  await withDirectory(async (blobs, root) => {
+    await writeFile(join(root, "tmp", "123-crashed"), "half a message");
+    assert.equal(await blobs.removeStaleTemporaryFiles(), 1);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+  });
+});
+
+test("the logical message is prefix then blob, and any range of it is exact", async () => {
+  await withDirectory(async (blobs) => {
+    const prefix = Buffer.from("Return-Path: <a@b>\r\n");
+    const body = Buffer.from("Subject: x\r\n\r\nbody\r\n");
+    const written = await blobs.write(body);
+    written.release();
+    const whole = Buffer.concat([prefix, body]);
+    assert.deepEqual(await collect(logicalMessageStream(blobs, prefix, written.id)), whole);
+    for (const [start, end] of [[0, 5], [3, prefix.length], [prefix.length - 2, prefix.length + 4], [prefix.length + 1, whole.length], [5, 1000], [whole.length, whole.length + 3], [7, 7]] as const) {
+      assert.deepEqual(await collect(logicalMessageStream(blobs, prefix, written.id, { start, end })), whole.subarray(start, end), `range ${start}-${end}`);
+    }
+    assert.deepEqual(await collect(logicalMessageStream(blobs, Buffer.alloc(0), written.id, { start: 2 , end: Infinity })), body.subarray(2));
+  });
+});

@@ -1,0 +1,255 @@
+// Content-addressed message bodies on disk: `<root>/ab/cd/<sha256hex>`. A body is written once,
+// shared by every copy of the message (all recipients, COPY, MOVE) and never rewritten; the
+// per-recipient trace prefix lives beside the row, not here.
+//
+// Write path: stream into `<root>/tmp/` while hashing (a whole message is never held in memory),
+// fsync the file, rename it to its hash name, fsync the directory. A crash leaves at worst a temp
+// file or an unreferenced blob, both removed by the next sweep; never a referenced, torn file.
+//
+// Concurrency with garbage collection: a writer *pins* its blob id before it checks whether the
+// file already exists, and the collector checks pins and references under the same per-id lock,
+// so a blob being delivered again can never be deleted between "exists" and the row commit.
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { access, open, readdir, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import type { MessageSource } from "../mail-store.js";
+import { StoreError } from "../errors.js";
+import type { BlobId, ByteRange } from "../types.js";
+import { fsyncDirectory, makeDirectoryDurable, unlinkIfPresent } from "./durable-fs.js";
+
+const BLOB_NAME = /^[0-9a-f]{64}$/;
+const FANOUT_NAME = /^[0-9a-f]{2}$/;
+const TEMP_DIRECTORY = "tmp";
+
+/** Sees every chunk as it is written (the MIME tree builder, in the store). */
+export interface ChunkInspector {
+  push(chunk: Buffer): void;
+}
+
+export interface BlobWriteOptions {
+  /** Refuse with StoreError TOOBIG as soon as the source passes this many octets. */
+  maxBytes?: number;
+  inspector?: ChunkInspector;
+}
+
+export interface WrittenBlob {
+  id: BlobId;
+  size: number;
+  /**
+   * Drops the pin taken by write(). Call it once the rows referring to the blob are committed,
+   * or abandoned (then the blob is garbage unless another writer holds it).
+   */
+  release(): void;
+}
+
+export class BlobDirectory {
+  /** Blob ids a writer holds between "file in place" and "row committed". */
+  private readonly pins = new Map<BlobId, number>();
+  private readonly locks = new Map<BlobId, Promise<void>>();
+  /** Temp file names being written right now; a live sweep leaves them alone. */
+  private readonly writing = new Set<string>();
+
+  private constructor(readonly root: string) {}
+
+  static async open(root: string): Promise<BlobDirectory> {
+    await makeDirectoryDurable(join(root, TEMP_DIRECTORY));
+    return new BlobDirectory(root);
+  }
+
+  pathOf(id: BlobId): string {
+    return join(this.root, id.slice(0, 2), id.slice(2, 4), id);
+  }
+
+  /** Streams the source to a durable blob file and returns its id, pinned until release(). */
+  async write(source: MessageSource, options: BlobWriteOptions = {}): Promise<WrittenBlob> {
+    const tempName = `${process.pid}-${randomUUID()}`;
+    const tempPath = join(this.root, TEMP_DIRECTORY, tempName);
+    this.writing.add(tempName);
+    try {
+      const { id, size } = await this.writeTemporary(source, tempPath, options);
+      await this.moveIntoPlace(id, tempPath);
+      let released = false;
+      return {
+        id,
+        size,
+        release: () => {
+          if (released) return;
+          released = true;
+          this.unpin(id);
+        },
+      };
+    } catch (err) {
+      await unlinkIfPresent(tempPath).catch(() => undefined);
+      throw asStoreError(err);
+    } finally {
+      this.writing.delete(tempName);
+    }
+  }
+
+  private async writeTemporary(source: MessageSource, tempPath: string, options: BlobWriteOptions): Promise<{ id: BlobId; size: number }> {
+    const handle = await open(tempPath, "wx");
+    try {
+      const hash = createHash("sha256");
+      let size = 0;
+      for await (const chunk of chunksOf(source)) {
+        size += chunk.length;
+        // Checked before the chunk is written: an oversized message is refused without
+        // reading further (breaking out of the loop destroys the source stream).
+        if (options.maxBytes !== undefined && size > options.maxBytes) {
+          throw new StoreError("TOOBIG", `message exceeds ${options.maxBytes} octets`);
+        }
+        hash.update(chunk);
+        options.inspector?.push(chunk);
+        await writeFully(handle, chunk);
+      }
+      await handle.sync();
+      return { id: hash.digest("hex") as BlobId, size };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async moveIntoPlace(id: BlobId, tempPath: string): Promise<void> {
+    await this.withBlobLock(id, async () => {
+      this.pin(id);
+      try {
+        const target = this.pathOf(id);
+        if (await exists(target)) {
+          // Same bytes already durable under this name: content addressing makes it ours too.
+          await unlinkIfPresent(tempPath);
+          return;
+        }
+        const directory = join(this.root, id.slice(0, 2), id.slice(2, 4));
+        await makeDirectoryDurable(directory);
+        await rename(tempPath, target);
+        await fsyncDirectory(directory);
+      } catch (err) {
+        this.unpin(id);
+        throw err;
+      }
+    });
+  }
+
+  /** A stream of the blob's bytes, or of `range` of them (end exclusive, may be Infinity; clamped by the file). */
+  createReadStream(id: BlobId, range?: ByteRange): Readable {
+    if (range && range.end <= range.start) return Readable.from([]);
+    if (!range) return createReadStream(this.pathOf(id));
+    // createReadStream's end is inclusive; an infinite end means "to the end of the file".
+    return createReadStream(this.pathOf(id), Number.isFinite(range.end) ? { start: range.start, end: range.end - 1 } : { start: range.start });
+  }
+
+  /**
+   * Deletes the blob file unless a writer holds it or `isReferenced` says a row still needs it.
+   * Both are checked under the blob's lock, right before the unlink.
+   */
+  async removeIfUnreferenced(id: BlobId, isReferenced: (id: BlobId) => boolean): Promise<boolean> {
+    if (!BLOB_NAME.test(id)) return false;
+    return this.withBlobLock(id, async () => {
+      if ((this.pins.get(id) ?? 0) > 0 || isReferenced(id)) return false;
+      const removed = await unlinkIfPresent(this.pathOf(id));
+      if (removed) await fsyncDirectory(join(this.root, id.slice(0, 2), id.slice(2, 4)));
+      return removed;
+    });
+  }
+
+  /** Every blob id present on disk (for the garbage sweep). */
+  async *listBlobIds(): AsyncGenerator<BlobId> {
+    for (const first of await readdirIfPresent(this.root)) {
+      if (!FANOUT_NAME.test(first)) continue;
+      for (const second of await readdirIfPresent(join(this.root, first))) {
+        if (!FANOUT_NAME.test(second)) continue;
+        for (const name of await readdirIfPresent(join(this.root, first, second))) {
+          if (BLOB_NAME.test(name) && name.startsWith(first + second)) yield name as BlobId;
+        }
+      }
+    }
+  }
+
+  /** Removes temp files left by a crashed or failed writer; returns how many. */
+  async removeStaleTemporaryFiles(): Promise<number> {
+    let removed = 0;
+    for (const name of await readdirIfPresent(join(this.root, TEMP_DIRECTORY))) {
+      if (this.writing.has(name)) continue;
+      if (await unlinkIfPresent(join(this.root, TEMP_DIRECTORY, name))) removed++;
+    }
+    return removed;
+  }
+
+  private pin(id: BlobId): void {
+    this.pins.set(id, (this.pins.get(id) ?? 0) + 1);
+  }
+
+  private unpin(id: BlobId): void {
+    const count = (this.pins.get(id) ?? 0) - 1;
+    if (count > 0) this.pins.set(id, count);
+    else this.pins.delete(id);
+  }
+
+  private async withBlobLock<T>(id: BlobId, critical: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let unlock!: () => void;
+    const mine = new Promise<void>((resolve) => (unlock = resolve));
+    const tail = previous.then(() => mine);
+    this.locks.set(id, tail);
+    await previous;
+    try {
+      return await critical();
+    } finally {
+      unlock();
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+}
+
+/** Normalises every accepted source shape to Buffers, without collecting them. */
+async function* chunksOf(source: MessageSource): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(source)) {
+    yield source;
+    return;
+  }
+  for await (const chunk of source as AsyncIterable<Buffer | Uint8Array | string>) {
+    if (typeof chunk === "string") yield Buffer.from(chunk, "utf8");
+    else if (Buffer.isBuffer(chunk)) yield chunk;
+    else yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+}
+
+async function writeFully(handle: import("node:fs/promises").FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readdirIfPresent(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+    throw err;
+  }
+}
+
+/**
+ * Disk trouble (ENOSPC, EIO…: errors with a syscall) becomes UNAVAILABLE, so the client may retry
+ * later (SMTP 4xx). Errors of the source itself (a dropped connection) pass through unchanged.
+ */
+function asStoreError(err: unknown): unknown {
+  if (err instanceof StoreError) return err;
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === "string") {
+    return new StoreError("UNAVAILABLE", `blob write failed: ${err.message}`, { cause: err });
+  }
+  return err;
+}
