@@ -1,0 +1,23 @@
+// The public surface of config/: load and validate the one TOML file, and describe its keys.
+
+export { CONFIG_FILE_NAME, ConfigError, loadConfig, parseConfigText, type LoadConfigOptions, type ParseConfigOptions } from "./load.js";
+export { describeConfigKeys, renderDefaultConfig, type ConfigKeyDescription } from "./render.js";
+export type { Limits } from "./limits.js";
+export {
+  defaultListeners,
+  isImplicitTlsProtocol,
+  LISTENER_PROTOCOLS,
+  STANDARD_PORTS,
+  type AuthSettings,
+  type Config,
+  type ListenerConfig,
+  type ListenerProtocol,
+  type ListenerTls,
+  type LogLevelSetting,
+  type Pop3ModeSetting,
+  type Pop3Settings,
+  type ServerSettings,
+  type ShutdownSettings,
+  type StoreSettings,
+  type TlsSettings,
+} from "./schema.js";

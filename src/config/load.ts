@@ -1,0 +1,276 @@
+// Reads the one TOML configuration file (or none), applies environment overrides, validates every
+// key and returns a deeply frozen Config. All problems are collected and reported together, one line
+// each, naming the key and what is wrong; unknown keys are problems too, so a typo is never ignored.
+
+import { readFile } from "node:fs/promises";
+import { hostname as machineHostname } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { parse as parseToml, TomlError } from "smol-toml";
+import {
+  defaultListeners,
+  isImplicitTlsProtocol,
+  LISTENER_PROTOCOLS,
+  SECTION_SPECS,
+  STANDARD_PORTS,
+  type Config,
+  type ListenerConfig,
+  type ListenerProtocol,
+  type ListenerTls,
+  type SectionName,
+} from "./schema.js";
+import { describeRaw, integer, oneOf, text, ValueProblem, type DefaultContext, type SectionSpec } from "./value-kinds.js";
+
+/** Looked for in the working directory when no file is named. */
+export const CONFIG_FILE_NAME = "mailroom.toml";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  /** One line per problem, each starting with "config error: ". */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join("\n"));
+    this.problems = problems;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** A named file must exist; it wins over MAILROOM_CONFIG. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const named = options.path ?? nonEmpty(env["MAILROOM_CONFIG"]);
+  const file = resolve(cwd, named ?? CONFIG_FILE_NAME);
+  let source: string;
+  try {
+    source = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && named === undefined) return parseConfigText("", { cwd, env, file: null });
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
+    throw new ConfigError([`config error: ${file}: ${why}`]);
+  }
+  return parseConfigText(source, { cwd, env, file });
+}
+
+export interface ParseConfigOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Named in syntax errors and kept as Config.sourceFile. */
+  file?: string | null;
+  /** Overrides os.hostname() as the default server.hostname. */
+  hostname?: string;
+}
+
+/** Validates TOML text into a frozen Config; throws ConfigError listing every problem. */
+export function parseConfigText(source: string, options: ParseConfigOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const file = options.file ?? null;
+  let document: Record<string, unknown>;
+  try {
+    document = parseToml(source);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = (error.message.split("\n")[0] ?? "").replace(/^Invalid TOML document:\s*/, "");
+      throw new ConfigError([`config error: ${file ?? "config"} line ${error.line}: ${reason}`]);
+    }
+    throw error;
+  }
+  const problems: string[] = [];
+  const context: DefaultContext = { cwd, hostname: options.hostname ?? machineHostname() };
+  const config = buildConfig(document, context, problems);
+  config.sourceFile = file;
+  applyEnvironment(config, env, cwd);
+  checkAcrossKeys(config, problems);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `config error: ${p}`));
+  return deepFreeze(config);
+}
+
+function buildConfig(document: Record<string, unknown>, context: DefaultContext, problems: string[]): Config {
+  for (const name of Object.keys(document)) {
+    if (name === "listeners" || name in SECTION_SPECS) continue;
+    problems.push(`${name}: unknown ${isTable(document[name]) ? "section" : "key"}${suggest(name, [...Object.keys(SECTION_SPECS), "listeners"], true)}`);
+  }
+  const section = <S>(name: SectionName, spec: SectionSpec<S>): S => readSection(name, spec, document[name], context, problems);
+  const server = section("server", SECTION_SPECS.server);
+  const tls = section("tls", SECTION_SPECS.tls);
+  server.dataDir = resolve(context.cwd, server.dataDir);
+  if (tls.certFile !== null) tls.certFile = resolve(context.cwd, tls.certFile);
+  if (tls.keyFile !== null) tls.keyFile = resolve(context.cwd, tls.keyFile);
+  return {
+    sourceFile: null,
+    server,
+    listeners: readListeners(document["listeners"], problems),
+    tls,
+    limits: section("limits", SECTION_SPECS.limits),
+    auth: section("auth", SECTION_SPECS.auth),
+    pop3: section("pop3", SECTION_SPECS.pop3),
+    store: section("store", SECTION_SPECS.store),
+    shutdown: section("shutdown", SECTION_SPECS.shutdown),
+  };
+}
+
+export function snakeCase(camel: string): string {
+  return camel.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+function readSection<S>(name: string, spec: SectionSpec<S>, raw: unknown, context: DefaultContext, problems: string[]): S {
+  let table: Record<string, unknown> = {};
+  if (raw !== undefined && !isTable(raw)) problems.push(`${name}: expected a table, got ${describeRaw(raw)}`);
+  else if (raw !== undefined) table = raw as Record<string, unknown>;
+  const fields = Object.keys(spec) as (keyof S & string)[];
+  const snakeNames = fields.map(snakeCase);
+  for (const given of Object.keys(table)) {
+    if (!snakeNames.includes(given)) problems.push(`${name}.${given}: unknown key${suggest(given, snakeNames, false) || misplaced(given, name)}`);
+  }
+  const result: Partial<S> = {};
+  for (const field of fields) {
+    const keySpec = spec[field];
+    const snake = snakeCase(field);
+    const value = table[snake];
+    if (value !== undefined) {
+      try {
+        result[field] = keySpec.kind.parse(value);
+        continue;
+      } catch (error) {
+        if (!(error instanceof ValueProblem)) throw error;
+        problems.push(`${name}.${snake}: ${error.message}`);
+      }
+    }
+    result[field] = keySpec.defaultValue(context, result);
+  }
+  return result as S;
+}
+
+const protocolKind = oneOf(LISTENER_PROTOCOLS);
+const tlsKind = oneOf(["none", "starttls", "implicit"] as const);
+const portKind = integer({ min: 0, max: 65_535 });
+const addressKind = text();
+const LISTENER_KEYS = ["protocol", "port", "address", "tls"];
+
+function readListeners(raw: unknown, problems: string[]): ListenerConfig[] {
+  if (raw === undefined) return defaultListeners();
+  if (!Array.isArray(raw)) {
+    problems.push(`listeners: expected an array of tables ([[listeners]]), got ${describeRaw(raw)}`);
+    return defaultListeners();
+  }
+  const listeners: ListenerConfig[] = [];
+  const boundBy = new Map<string, string>();
+  raw.forEach((item: unknown, index) => {
+    const at = `listeners[${index}]`;
+    if (!isTable(item)) {
+      problems.push(`${at}: expected a table, got ${describeRaw(item)}`);
+      return;
+    }
+    for (const given of Object.keys(item)) {
+      if (!LISTENER_KEYS.includes(given)) problems.push(`${at}.${given}: unknown key${suggest(given, LISTENER_KEYS, false)}`);
+    }
+    const field = <T>(name: string, parse: (value: unknown) => T, fallback: T): T => {
+      if (item[name] === undefined) return fallback;
+      try {
+        return parse(item[name]);
+      } catch (error) {
+        if (!(error instanceof ValueProblem)) throw error;
+        problems.push(`${at}.${name}: ${error.message}`);
+        return fallback;
+      }
+    };
+    if (item["protocol"] === undefined) {
+      problems.push(`${at}.protocol: missing; expected ${protocolKind.expected}`);
+      return;
+    }
+    const protocol = field<ListenerProtocol | null>("protocol", (v) => protocolKind.parse(v), null);
+    if (protocol === null) return;
+    const implicit = isImplicitTlsProtocol(protocol);
+    const listener: ListenerConfig = {
+      protocol,
+      port: field("port", (v) => portKind.parse(v), STANDARD_PORTS[protocol]),
+      address: field("address", (v) => addressKind.parse(v), "0.0.0.0"),
+      tls: field<ListenerTls>("tls", (v) => tlsKind.parse(v), implicit ? "implicit" : "starttls"),
+    };
+    // RFC 8314 §3: the "s" ports speak TLS from the first byte; the others start in plaintext.
+    if (implicit && listener.tls !== "implicit") problems.push(`${at}.tls: ${protocol} is implicit TLS; expected "implicit", got "${listener.tls}"`);
+    if (!implicit && listener.tls === "implicit") problems.push(`${at}.tls: ${protocol} starts in plaintext; expected "none" or "starttls", got "implicit" (use ${protocol === "smtp" ? "submissions" : `${protocol}s`} for implicit TLS)`);
+    const endpoint = `${listener.address}:${listener.port}`;
+    const earlier = boundBy.get(endpoint);
+    if (listener.port !== 0 && earlier !== undefined) problems.push(`${at}: ${endpoint} is already used by ${earlier}`);
+    boundBy.set(endpoint, at);
+    listeners.push(listener);
+  });
+  return listeners;
+}
+
+function applyEnvironment(config: Config, env: NodeJS.ProcessEnv, cwd: string): void {
+  const dataDir = nonEmpty(env["MAILROOM_DATA_DIR"]);
+  if (dataDir !== undefined) config.server.dataDir = isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir);
+}
+
+function checkAcrossKeys(config: Config, problems: string[]): void {
+  const { certFile, keyFile } = config.tls;
+  if (certFile !== null && keyFile === null) problems.push("tls.key_file: required when tls.cert_file is set");
+  if (keyFile !== null && certFile === null) problems.push("tls.cert_file: required when tls.key_file is set");
+  if (config.auth.throttleBaseDelay > config.auth.throttleMaxDelay) {
+    problems.push("auth.throttle_base_delay: must not exceed auth.throttle_max_delay");
+  }
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/** " (did you mean x?)" for a near miss, else "". */
+function suggest(given: string, candidates: readonly string[], quoteSection: boolean): string {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(given.toLowerCase(), candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  if (best === null || bestDistance > Math.max(2, Math.floor(best.length / 4))) {
+    if (quoteSection) return misplaced(given, null);
+    return "";
+  }
+  return ` (did you mean ${best}?)`;
+}
+
+/** " (it belongs in [limits])" when the key exists in another section. */
+function misplaced(given: string, currentSection: string | null): string {
+  for (const [section, spec] of Object.entries(SECTION_SPECS)) {
+    if (section === currentSection) continue;
+    if (Object.keys(spec).map(snakeCase).includes(given)) return ` (it belongs in [${section}])`;
+  }
+  return "";
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

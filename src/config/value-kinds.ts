@@ -1,0 +1,214 @@
+// Value kinds of the configuration file: how one TOML value becomes a typed setting, and how a
+// setting is written back as a TOML literal (for the rendered default file). A failed parse throws
+// a ValueProblem whose text is the "expected …, got …" half of a one-line config error; the
+// loader prefixes the key.
+
+export class ValueProblem extends Error {
+  override readonly name = "ValueProblem";
+}
+
+export interface ValueKind<T> {
+  /** What the key accepts, in words: used in problems and in the configuration reference. */
+  readonly expected: string;
+  parse(raw: unknown): T;
+  render(value: T): string;
+}
+
+/** A short, bounded description of what the file held, for "got …". */
+export function describeRaw(raw: unknown): string {
+  if (typeof raw === "string") {
+    const shown = raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+    return JSON.stringify(shown);
+  }
+  if (typeof raw === "number" || typeof raw === "boolean" || typeof raw === "bigint") return String(raw);
+  if (Array.isArray(raw)) return "an array";
+  if (raw instanceof Date) return "a date";
+  if (raw !== null && typeof raw === "object") return "a table";
+  return String(raw);
+}
+
+function problem(expected: string, raw: unknown): ValueProblem {
+  return new ValueProblem(`expected ${expected}, got ${describeRaw(raw)}`);
+}
+
+const SIZE_UNITS: readonly [string, number][] = [
+  ["G", 1024 ** 3],
+  ["M", 1024 ** 2],
+  ["K", 1024],
+];
+
+/** Sizes: a number of bytes or "10K" / "25M" / "1G" (binary multiples; "KB", "KiB" also read). */
+export function size(bounds: { min?: number; max?: number } = {}): ValueKind<number> {
+  const min = bounds.min ?? 0;
+  const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
+  const expected = `a size like "50M" or a number of bytes`;
+  return {
+    expected,
+    parse(raw) {
+      let bytes: number;
+      if (typeof raw === "number") {
+        if (!Number.isInteger(raw)) throw problem(expected, raw);
+        bytes = raw;
+      } else if (typeof raw === "string") {
+        const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(raw);
+        if (!match) throw problem(expected, raw);
+        const unit = (match[2] ?? "").toUpperCase();
+        const multiplier = SIZE_UNITS.find(([name]) => name === unit)?.[1] ?? 1;
+        bytes = Math.round(Number(match[1]) * multiplier);
+      } else {
+        throw problem(expected, raw);
+      }
+      if (bytes < min || bytes > max) {
+        throw new ValueProblem(`expected a size from ${renderSize(min)} to ${renderSize(max)}, got ${describeRaw(raw)}`);
+      }
+      return bytes;
+    },
+    render(value) {
+      const rendered = renderSize(value);
+      return /^\d+$/.test(rendered) ? rendered : JSON.stringify(rendered);
+    },
+  };
+}
+
+function renderSize(bytes: number): string {
+  for (const [name, multiplier] of SIZE_UNITS) {
+    if (bytes >= multiplier && bytes % multiplier === 0) return `${bytes / multiplier}${name}`;
+  }
+  return String(bytes);
+}
+
+const DURATION_UNITS: readonly [string, number][] = [
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+  ["ms", 1],
+];
+
+/** Durations, returned in milliseconds: a number of seconds or "500ms" / "30s" / "5m" / "1h" / "1d". */
+export function duration(bounds: { minMs?: number; maxMs?: number } = {}): ValueKind<number> {
+  const minMs = bounds.minMs ?? 0;
+  const maxMs = bounds.maxMs ?? 7 * 86_400_000;
+  const expected = `a duration like "30s", "5m" or a number of seconds`;
+  return {
+    expected,
+    parse(raw) {
+      let ms: number;
+      if (typeof raw === "number") {
+        if (!Number.isFinite(raw)) throw problem(expected, raw);
+        ms = Math.round(raw * 1000);
+      } else if (typeof raw === "string") {
+        const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(raw);
+        if (!match) throw problem(expected, raw);
+        const unit = (match[2] ?? "s").toLowerCase();
+        const multiplier = DURATION_UNITS.find(([name]) => name === unit)?.[1] ?? 1000;
+        ms = Math.round(Number(match[1]) * multiplier);
+      } else {
+        throw problem(expected, raw);
+      }
+      if (ms < minMs || ms > maxMs) {
+        throw new ValueProblem(`expected a duration from ${renderDuration(minMs)} to ${renderDuration(maxMs)}, got ${describeRaw(raw)}`);
+      }
+      return ms;
+    },
+    render: (value) => JSON.stringify(renderDuration(value)),
+  };
+}
+
+function renderDuration(ms: number): string {
+  for (const [name, multiplier] of DURATION_UNITS) {
+    if (ms >= multiplier && ms % multiplier === 0) return `${ms / multiplier}${name}`;
+  }
+  return `${ms}ms`;
+}
+
+export function integer(bounds: { min: number; max: number }): ValueKind<number> {
+  const expected = `an integer from ${bounds.min} to ${bounds.max}`;
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "number" || !Number.isInteger(raw) || raw < bounds.min || raw > bounds.max) throw problem(expected, raw);
+      return raw;
+    },
+    render: (value) => String(value),
+  };
+}
+
+export function boolean(): ValueKind<boolean> {
+  const expected = "true or false";
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "boolean") throw problem(expected, raw);
+      return raw;
+    },
+    render: (value) => String(value),
+  };
+}
+
+export function oneOf<const V extends string>(values: readonly V[]): ValueKind<V> {
+  const expected = `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+  return {
+    expected,
+    parse(raw) {
+      const found = values.find((v) => v === raw);
+      if (found === undefined) throw problem(expected, raw);
+      return found;
+    },
+    render: (value) => JSON.stringify(value),
+  };
+}
+
+/** A non-empty string without control characters (host names, addresses, paths). */
+export function text(): ValueKind<string> {
+  const expected = "a non-empty string";
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "string" || raw.trim() === "" || /[\x00-\x1f\x7f]/.test(raw)) throw problem(expected, raw);
+      return raw;
+    },
+    render: (value) => JSON.stringify(value),
+  };
+}
+
+/** A setting that is absent unless given: TOML has no null, so the default is "key not written". */
+export function optional<T>(kind: ValueKind<T>): ValueKind<T | null> {
+  return {
+    expected: kind.expected,
+    parse: (raw) => kind.parse(raw),
+    render: (value) => (value === null ? '""' : kind.render(value)),
+  };
+}
+
+/** What a computed default may depend on: the environment of the loading process. */
+export interface DefaultContext {
+  cwd: string;
+  hostname: string;
+}
+
+/** One key of a section: its kind, its default, and the line that documents it. */
+export interface KeySpec<T, S> {
+  kind: ValueKind<T>;
+  /** The default; `earlier` holds the keys of the same section listed before this one. */
+  defaultValue: (context: DefaultContext, earlier: Partial<S>) => T;
+  /** Set when the default is computed: how it reads in the reference ("this machine's host name"). */
+  computedDefault?: string;
+  description: string;
+}
+
+/** Every field of a section type has a key spec, so a setting cannot lack a default or a description. */
+export type SectionSpec<S> = { [K in keyof S]: KeySpec<S[K], S> };
+
+export function key<T, S>(kind: ValueKind<T>, fixedDefault: T, description: string): KeySpec<T, S> {
+  return { kind, defaultValue: () => fixedDefault, description };
+}
+
+export function computedKey<T, S>(
+  kind: ValueKind<T>,
+  defaultValue: (context: DefaultContext, earlier: Partial<S>) => T,
+  computedDefault: string,
+  description: string,
+): KeySpec<T, S> {
+  return { kind, defaultValue, computedDefault, description };
+}
