@@ -1,0 +1,133 @@
+// Changes to existing messages: flags (RFC 9051 §6.4.6 with RFC 7162 UNCHANGEDSINCE), expunge
+// (§6.4.3, UID EXPUNGE of RFC 4315), POP3's removal at QUIT, COPY (§6.4.7) and MOVE (RFC 6851).
+// Each runs inside one commit-queue unit, so it is atomic and announced only after COMMIT.
+import { StoreError } from "../errors.js";
+import type { ExpungeResult, FlagUpdate, FlagUpdateResult, UidMapping } from "../mail-store.js";
+import type { AccountId, BlobId, Flag, Mailbox, MailboxId, ModSeq, Uid } from "../types.js";
+import { logAdded, logFlags, nextModSeq, reserveUids } from "./change-log.js";
+import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "./flag-rules.js";
+import { requireMailbox } from "./mailboxes.js";
+import { expungeUids } from "./message-removal.js";
+import { addUsedBytes, checkQuota, insertMessageRow } from "./messages.js";
+import { parseFlags } from "./rows.js";
+import type { StoreContext, UnitOfWork } from "./store-context.js";
+
+interface FlagRow {
+  uid: number;
+  modseq: number;
+  flags: string;
+}
+
+const uidList = (uids: readonly Uid[]): string => JSON.stringify(uids.filter((uid) => Number.isSafeInteger(uid) && uid > 0));
+
+export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, mailboxId: MailboxId, uids: readonly Uid[], update: FlagUpdate): FlagUpdateResult {
+  const mailbox = requireMailbox(ctx, mailboxId);
+  if (!["set", "add", "remove"].includes(update.mode)) throw new StoreError("INVALID", `unknown flag update mode ${String(update.mode)}`);
+  const flags = normaliseFlags(update.flags);
+  const rows = ctx.sql.all<FlagRow>("SELECT uid, modseq, flags FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid", mailboxId, uidList(uids));
+  const result: FlagUpdateResult = { updated: [], modified: [] };
+  let modseq: ModSeq | null = null;
+  for (const row of rows) {
+    // RFC 7162 §3.1.3: a message changed since the client's view is left alone and reported.
+    if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
+      result.modified.push(row.uid as Uid);
+      continue;
+    }
+    const current = parseFlags(row.flags);
+    const next = applyFlagUpdate(current, update.mode, flags);
+    if (sameFlags(current, next)) continue;
+    modseq ??= nextModSeq(ctx, mailboxId);
+    ctx.sql.run(
+      "UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+      JSON.stringify(next),
+      hasFlag(next, "\\Seen") ? 1 : 0,
+      hasFlag(next, "\\Deleted") ? 1 : 0,
+      modseq,
+      mailboxId,
+      row.uid,
+    );
+    logFlags(ctx, mailboxId, row.uid as Uid, modseq, next);
+    unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid: row.uid as Uid, modseq, flags: next });
+    result.updated.push({ uid: row.uid as Uid, modseq, flags: next });
+  }
+  return result;
+}
+
+/** Expunges the messages flagged \Deleted, all of them or only those among `uids`. */
+export function expungeDeletedInTransaction(ctx: StoreContext, unit: UnitOfWork, mailboxId: MailboxId, uids?: readonly Uid[]): ExpungeResult {
+  const mailbox = requireMailbox(ctx, mailboxId);
+  const doomed = (
+    uids === undefined
+      ? ctx.sql.all<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? AND deleted = 1 ORDER BY uid", mailboxId)
+      : ctx.sql.all<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? AND deleted = 1 AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid", mailboxId, uidList(uids))
+  ).map((row) => row.uid as Uid);
+  return expungeResult(ctx, unit, mailbox, doomed);
+}
+
+/** Removes the given messages whatever their flags. */
+export function removeMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, mailboxId: MailboxId, uids: readonly Uid[]): ExpungeResult {
+  const mailbox = requireMailbox(ctx, mailboxId);
+  const present = ctx.sql
+    .all<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid", mailboxId, uidList(uids))
+    .map((row) => row.uid as Uid);
+  return expungeResult(ctx, unit, mailbox, present);
+}
+
+function expungeResult(ctx: StoreContext, unit: UnitOfWork, mailbox: Mailbox, uids: Uid[]): ExpungeResult {
+  const modseq = expungeUids(ctx, unit, mailbox, uids);
+  return { expunged: uids, highestModSeq: modseq ?? mailbox.highestModSeq };
+}
+
+interface CopySourceRow {
+  uid: number;
+  flags: string;
+  internal_date: number;
+  size: number;
+  blob_id: string;
+  prefix: Buffer | null;
+}
+
+/** COPY: new UIDs in the target in ascending source order; the blob is shared, not copied. */
+export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, sourceId: MailboxId, uids: readonly Uid[], targetId: MailboxId, countQuota = true): UidMapping {
+  const source = requireMailbox(ctx, sourceId);
+  const target = requireMailbox(ctx, targetId);
+  if (source.accountId !== target.accountId) throw new StoreError("CANNOT", "cannot copy between accounts");
+  const rows = ctx.sql.all<CopySourceRow>(
+    "SELECT uid, flags, internal_date, size, blob_id, prefix FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+    sourceId,
+    uidList(uids),
+  );
+  const mapping: UidMapping = { uidValidity: target.uidValidity, pairs: [] };
+  if (rows.length === 0) return mapping;
+  const bytes = new Map<AccountId, number>([[target.accountId, rows.reduce((sum, row) => sum + row.size, 0)]]);
+  if (countQuota) checkQuota(ctx, bytes);
+  const firstUid = reserveUids(ctx, targetId, rows.length);
+  const modseq = nextModSeq(ctx, targetId);
+  rows.forEach((row, index) => {
+    const uid = (firstUid + index) as Uid;
+    insertMessageRow(ctx, targetId, uid, modseq, {
+      flags: parseFlags(row.flags) as Flag[],
+      internalDate: row.internal_date,
+      size: row.size,
+      blobId: row.blob_id as BlobId,
+      prefix: row.prefix,
+    });
+    logAdded(ctx, targetId, uid, modseq);
+    unit.add(target.accountId, { kind: "added", mailboxId: targetId, uid, modseq });
+    mapping.pairs.push([row.uid as Uid, uid]);
+  });
+  addUsedBytes(ctx, bytes);
+  return mapping;
+}
+
+/**
+ * MOVE (RFC 6851 §3.3): copy and expunge in one transaction. Within one account the bytes
+ * stored do not change, so the quota is not checked (a full mailbox can still be tidied).
+ */
+export function moveMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, sourceId: MailboxId, uids: readonly Uid[], targetId: MailboxId): UidMapping {
+  const mapping = copyMessagesInTransaction(ctx, unit, sourceId, uids, targetId, false);
+  const source = requireMailbox(ctx, sourceId);
+  expungeUids(ctx, unit, source, mapping.pairs.map(([from]) => from));
+  return mapping;
+}
+

@@ -1,0 +1,163 @@
+// Message rows: the insert shared by delivery, APPEND and COPY, and the reads (listing, full
+// metadata, search text, trace prefix). A row refers to its blob; the structure and envelope are
+// kept once per blob with blob offsets and shifted past the prefix when read.
+import type { Envelope } from "../../mail/envelope.js";
+import { shiftOffsets, type MimePart, type ParsedMessage } from "../../mail/mime-tree.js";
+import { StoreError } from "../errors.js";
+import type { DeliveredCopy, DeliveryResult } from "../mail-store.js";
+import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
+import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
+import { hasFlag } from "./flag-rules.js";
+import { requireMailbox } from "./mailboxes.js";
+import { type MessageRow, toMessageSummary } from "./rows.js";
+import type { StoreContext, UnitOfWork } from "./store-context.js";
+
+export interface NewMessageRow {
+  flags: Flag[];
+  internalDate: number;
+  /** Logical size: prefix + blob. */
+  size: number;
+  blobId: BlobId;
+  prefix: Buffer | null;
+}
+
+export interface PlannedCopy {
+  mailboxId: MailboxId;
+  flags: Flag[];
+  prefix: Buffer;
+}
+
+export interface DurableBlob {
+  id: BlobId;
+  size: number;
+  parsed: ParsedMessage;
+}
+
+export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, modseq: ModSeq, row: NewMessageRow): void {
+  ctx.sql.run(
+    `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    mailboxId,
+    uid,
+    modseq,
+    JSON.stringify(row.flags),
+    hasFlag(row.flags, "\\Seen") ? 1 : 0,
+    hasFlag(row.flags, "\\Deleted") ? 1 : 0,
+    row.internalDate,
+    row.size,
+    row.blobId,
+    row.prefix && row.prefix.length > 0 ? row.prefix : null,
+  );
+}
+
+/** Refuses (OVERQUOTA) when adding `bytes` per account would pass any account's quota. */
+export function checkQuota(ctx: StoreContext, added: Map<AccountId, number>): void {
+  for (const [accountId, bytes] of added) {
+    const account = ctx.sql.get<{ quota_bytes: number | null; used_bytes: number; address: string }>(
+      "SELECT quota_bytes, used_bytes, address FROM accounts WHERE id = ?",
+      accountId,
+    );
+    if (!account) throw new StoreError("NONEXISTENT", "no such account");
+    if (account.quota_bytes !== null && account.used_bytes + bytes > account.quota_bytes) {
+      throw new StoreError("OVERQUOTA", `quota of ${account.address} exceeded`);
+    }
+  }
+}
+
+export function addUsedBytes(ctx: StoreContext, added: Map<AccountId, number>): void {
+  for (const [accountId, bytes] of added) ctx.sql.run("UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?", bytes, accountId);
+}
+
+/**
+ * The database half of a delivery: one row per target, all or nothing. The blob file is already
+ * durable; this runs inside a commit-queue unit, so its COMMIT makes the delivery durable.
+ */
+export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork, blob: DurableBlob, copies: readonly PlannedCopy[], internalDate: Date): DeliveryResult {
+  const mailboxes = copies.map((copy) => requireMailbox(ctx, copy.mailboxId));
+  const added = new Map<AccountId, number>();
+  copies.forEach((copy, i) => {
+    const accountId = mailboxes[i]!.accountId;
+    added.set(accountId, (added.get(accountId) ?? 0) + copy.prefix.length + blob.size);
+  });
+  checkQuota(ctx, added);
+  ctx.sql.run(
+    "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text) VALUES (?, ?, ?, ?, ?)",
+    blob.id,
+    blob.size,
+    JSON.stringify(blob.parsed.root),
+    JSON.stringify(blob.parsed.envelope),
+    blob.parsed.searchText,
+  );
+  const modseqs = new Map<MailboxId, ModSeq>();
+  const delivered: DeliveredCopy[] = copies.map((copy, i) => {
+    const mailbox = mailboxes[i]!;
+    const uid = reserveUids(ctx, mailbox.id, 1);
+    const modseq = modseqs.get(mailbox.id) ?? nextModSeq(ctx, mailbox.id);
+    modseqs.set(mailbox.id, modseq);
+    insertMessageRow(ctx, mailbox.id, uid, modseq, {
+      flags: copy.flags,
+      internalDate: internalDate.getTime(),
+      size: copy.prefix.length + blob.size,
+      blobId: blob.id,
+      prefix: copy.prefix,
+    });
+    logAdded(ctx, mailbox.id, uid, modseq);
+    unit.add(mailbox.accountId, { kind: "added", mailboxId: mailbox.id, uid, modseq });
+    return { mailboxId: mailbox.id, uidValidity: mailbox.uidValidity, uid, modseq };
+  });
+  addUsedBytes(ctx, added);
+  return { size: blob.size, copies: delivered };
+}
+
+export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {
+  requireMailbox(ctx, mailboxId);
+  return ctx.sql
+    .all<MessageRow>("SELECT uid, modseq, flags, internal_date, size FROM messages WHERE mailbox_id = ? ORDER BY uid", mailboxId)
+    .map(toMessageSummary);
+}
+
+interface StoredRow extends MessageRow {
+  blob_id: string;
+  prefix_length: number;
+  structure: string;
+  envelope: string;
+}
+
+export function getMessages(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): StoredMessage[] {
+  if (uids.length === 0) return [];
+  const rows = ctx.sql.all<StoredRow>(
+    `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, length(coalesce(m.prefix, x'')) AS prefix_length,
+            b.structure, b.envelope
+       FROM messages m JOIN blobs b ON b.id = m.blob_id
+      WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+    mailboxId,
+    JSON.stringify(uids),
+  );
+  return rows.map((row) => {
+    const root = JSON.parse(row.structure) as MimePart;
+    return {
+      ...toMessageSummary(row),
+      mailboxId,
+      blobId: row.blob_id as BlobId,
+      prefixLength: row.prefix_length,
+      structure: row.prefix_length > 0 ? shiftOffsets(root, row.prefix_length) : root,
+      envelope: JSON.parse(row.envelope) as Envelope,
+    };
+  });
+}
+
+export function getSearchText(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): string | null {
+  const row = ctx.sql.get<{ search_text: string }>(
+    "SELECT b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
+    mailboxId,
+    uid,
+  );
+  return row ? row.search_text : null;
+}
+
+/** The stored trace prefix of a message, or null when the message no longer exists. */
+export function getPrefix(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): Buffer | null {
+  const row = ctx.sql.get<{ prefix: Buffer | null }>("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", mailboxId, uid);
+  if (!row) return null;
+  return row.prefix ?? Buffer.alloc(0);
+}

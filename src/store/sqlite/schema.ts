@@ -1,0 +1,134 @@
+// The SQLite schema as an ordered list of forward-only migrations. Each runs once, in its own
+// transaction, and is recorded in schema_migrations; a database written by a newer version than
+// this code knows is refused rather than guessed at.
+import type Database from "better-sqlite3";
+import { StoreError } from "../errors.js";
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "domains, accounts, aliases, mailboxes, subscriptions, blobs, messages, change log",
+    sql: `
+      -- Named counters that must never go backwards (the last UIDVALIDITY handed out).
+      CREATE TABLE store_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+      CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+
+      -- address keeps the local part as given; address_key is the case-folded lookup key.
+      CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        address TEXT NOT NULL,
+        address_key TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        quota_bytes INTEGER,
+        used_bytes INTEGER NOT NULL DEFAULT 0 CHECK (used_bytes >= 0),
+        pop3_mode TEXT NOT NULL,
+        pop3_mark_seen INTEGER NOT NULL,
+        pop3_login_delay INTEGER,
+        pop3_expire_days INTEGER,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX accounts_domain ON accounts(domain_id);
+
+      -- One row per (alias, target); address_key '@domain' is the domain's catch-all.
+      CREATE TABLE aliases (
+        address_key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        target TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (address_key, target_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX aliases_target ON aliases(target_key);
+      CREATE INDEX aliases_domain ON aliases(domain_id);
+
+      CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        special_use TEXT,
+        uid_validity INTEGER NOT NULL,
+        uid_next INTEGER NOT NULL DEFAULT 1,
+        highest_modseq INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (account_id, name)
+      );
+
+      CREATE TABLE subscriptions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+      ) WITHOUT ROWID;
+
+      -- What was derived once from the raw bytes at delivery; offsets are blob offsets.
+      CREATE TABLE blobs (
+        id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        structure TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        search_text TEXT NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE messages (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        flags TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        internal_date INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        blob_id TEXT NOT NULL REFERENCES blobs(id),
+        prefix BLOB,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX messages_blob ON messages(blob_id);
+      CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+
+      -- The change log. 'expunged' rows are the tombstones QRESYNC VANISHED (EARLIER) needs;
+      -- 'added'/'flags' rows of a message are pruned as newer ones supersede them.
+      CREATE TABLE changes (
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        modseq INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('added', 'flags', 'expunged')),
+        uid INTEGER NOT NULL,
+        flags TEXT
+      );
+      CREATE INDEX changes_mailbox_modseq ON changes(mailbox_id, modseq);
+      CREATE INDEX changes_mailbox_uid ON changes(mailbox_id, uid);
+    `,
+  },
+];
+
+/** Applies every migration newer than the database, each in its own transaction. */
+export function migrate(db: Database.Database, now: () => Date, migrations: readonly Migration[] = MIGRATIONS): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const row = db.prepare("SELECT max(version) AS version FROM schema_migrations").get() as { version: number | null };
+  const current = row.version ?? 0;
+  const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+  if (current > newest) {
+    throw new StoreError("UNAVAILABLE", `database schema version ${current} is newer than this Mailroom (${newest})`);
+  }
+  const record = db.prepare("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)");
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.description, now().getTime());
+    }).immediate();
+  }
+  return Math.max(current, newest);
+}

@@ -1,0 +1,377 @@
+// The embedded backend: MailStore and AccountStore over one SQLite file (better-sqlite3, WAL,
+// synchronous=FULL) plus the content-addressed blob directory, both under `dataDir`.
+//
+// Reads run synchronously against the database. Every mutation goes through the CommitQueue
+// (group commit, see commit-queue.ts) and is published on the ChangeFeed after COMMIT. A
+// delivery first makes its blob durable (blobs/), then queues its rows; the caller is resolved
+// only when the COMMIT holding them has been fsynced. Blob files whose last row went are deleted
+// after COMMIT, and a sweep at open removes whatever a crash left behind (temp files, blobs
+// written but never committed, blobs whose rows were deleted but the file not yet).
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { MimeTreeBuilder } from "../../mail/mime-tree.js";
+import { silentLogger, type Logger } from "../../observability/log.js";
+import type { AccountStore, NewAccount } from "../account-store.js";
+import { InProcessChangeFeed } from "../change-feed.js";
+import type { ChangeFeed, MailboxChangesSince } from "../changes.js";
+import { StoreError } from "../errors.js";
+import type * as api from "../mail-store.js";
+import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
+import { BlobDirectory } from "../blobs/blob-directory.js";
+import { logicalMessageStream } from "../blobs/message-bytes.js";
+import * as accounts from "./accounts.js";
+import { changesSince } from "./change-log.js";
+import { CommitQueue } from "./commit-queue.js";
+import * as domains from "./domains-aliases.js";
+import { normaliseFlags } from "./flag-rules.js";
+import { normaliseMailboxName } from "./mailbox-names.js";
+import * as mailboxes from "./mailboxes.js";
+import * as updates from "./message-updates.js";
+import * as messages from "./messages.js";
+import { openDatabase, type SqliteDatabase, Statements } from "./sqlite-database.js";
+import { type StoreContext, UnitOfWork } from "./store-context.js";
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  log?: Logger;
+  clock?: () => Date;
+  /** Group concurrent commits into one transaction (default true); false for measurement. */
+  groupCommit?: boolean;
+  changeFeed?: ChangeFeed;
+}
+
+export interface GarbageSweep {
+  blobs: number;
+  tempFiles: number;
+}
+
+/** A trace prefix is a few header lines; anything this large is a caller's mistake. */
+const MAX_PREFIX_BYTES = 64 * 1024;
+const DATABASE_FILE = "mailroom.sqlite";
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  await mkdir(options.dataDir, { recursive: true });
+  const blobs = await BlobDirectory.open(join(options.dataDir, "blobs"));
+  const clock = options.clock ?? (() => new Date());
+  const db = openDatabase(join(options.dataDir, DATABASE_FILE), clock);
+  const store = new SqliteStore(db, blobs, { ...options, clock });
+  try {
+    await store.collectGarbage();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+export class SqliteStore implements api.MailStore, AccountStore {
+  readonly changes: ChangeFeed;
+  private readonly ctx: StoreContext;
+  private readonly queue: CommitQueue;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closing = false;
+  private closed = false;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly blobs: BlobDirectory,
+    options: SqliteStoreOptions & { clock: () => Date },
+  ) {
+    const log = options.log ?? silentLogger;
+    this.changes = options.changeFeed ?? new InProcessChangeFeed();
+    this.ctx = { sql: new Statements(db), clock: options.clock, log };
+    this.queue = new CommitQueue(db, { grouped: options.groupCommit ?? true, publish: (batch) => this.changes.publish(batch), log });
+  }
+
+  // Plumbing ----------------------------------------------------------------------------------
+
+  /** Runs a public operation: refused once closing, awaited by close(). */
+  private track<T>(run: () => Promise<T> | T): Promise<T> {
+    if (this.closing) return Promise.reject(new StoreError("UNAVAILABLE", "store is closed"));
+    const promise = (async () => {
+      try {
+        return await run();
+      } catch (err) {
+        throw toStoreError(err);
+      }
+    })();
+    this.inflight.add(promise);
+    const forget = () => this.inflight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private read<T>(query: (ctx: StoreContext) => T): Promise<T> {
+    return this.track(() => query(this.ctx));
+  }
+
+  /** One unit of work through the commit queue; unreferenced blobs are removed after COMMIT. */
+  private async mutate<T>(body: (ctx: StoreContext, unit: UnitOfWork) => T): Promise<T> {
+    const unit = new UnitOfWork();
+    try {
+      return await this.queue.submit(() => ({ result: body(this.ctx, unit), batches: unit.batches() }));
+    } finally {
+      if (unit.garbage.size > 0) await this.removeBlobs(unit.garbage);
+    }
+  }
+
+  private write<T>(body: (ctx: StoreContext, unit: UnitOfWork) => T): Promise<T> {
+    return this.track(() => this.mutate(body));
+  }
+
+  private readonly isBlobReferenced = (id: BlobId): boolean => this.ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", id) !== undefined;
+
+  private async removeBlobs(ids: Iterable<BlobId>): Promise<number> {
+    let removed = 0;
+    for (const id of ids) {
+      try {
+        if (await this.blobs.removeIfUnreferenced(id, this.isBlobReferenced)) removed++;
+      } catch (err) {
+        // Left as an orphan for the next sweep; the rows are already consistent.
+        this.ctx.log.warn("store.blob_remove_failed", { blobId: id, error: err });
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Removes blob rows no message refers to, blob files with no row (unless a delivery holds
+   * them), and temp files of writers that are gone. Run at open; safe to run at any time.
+   */
+  collectGarbage(): Promise<GarbageSweep> {
+    return this.track(async () => {
+      await this.mutate((ctx, unit) => {
+        const rows = ctx.sql.all<{ id: string }>("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM messages WHERE messages.blob_id = blobs.id) RETURNING id");
+        for (const row of rows) unit.garbage.add(row.id as BlobId);
+      });
+      let blobCount = 0;
+      for await (const id of this.blobs.listBlobIds()) {
+        if (await this.blobs.removeIfUnreferenced(id, this.isBlobReferenced)) blobCount++;
+      }
+      const tempFiles = await this.blobs.removeStaleTemporaryFiles();
+      if (blobCount > 0 || tempFiles > 0) this.ctx.log.info("store.garbage_collected", { blobs: blobCount, tempFiles });
+      return { blobs: blobCount, tempFiles };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) {
+      while (!this.closed) await new Promise((resolve) => setImmediate(resolve));
+      return;
+    }
+    this.closing = true;
+    await Promise.allSettled([...this.inflight]);
+    await this.queue.drain();
+    this.db.close();
+    this.closed = true;
+  }
+
+  // AccountStore ------------------------------------------------------------------------------
+
+  addDomain(name: string): Promise<Domain> {
+    return this.write((ctx) => domains.addDomain(ctx, name));
+  }
+  listDomains(): Promise<Domain[]> {
+    return this.read((ctx) => domains.listDomains(ctx));
+  }
+  deleteDomain(name: string): Promise<void> {
+    return this.write((ctx) => domains.deleteDomain(ctx, name));
+  }
+  isLocalDomain(name: string): Promise<boolean> {
+    return this.read((ctx) => domains.isLocalDomain(ctx, name));
+  }
+  createAccount(account: NewAccount): Promise<Account> {
+    return this.write((ctx, unit) => accounts.createAccountInTransaction(ctx, unit, account));
+  }
+  getAccount(id: AccountId): Promise<Account | null> {
+    return this.read((ctx) => accounts.getAccount(ctx, id));
+  }
+  findAccountByAddress(address: string): Promise<Account | null> {
+    return this.read((ctx) => accounts.findAccountByAddress(ctx, address));
+  }
+  listAccounts(domain?: string): Promise<Account[]> {
+    return this.read((ctx) => accounts.listAccounts(ctx, domain));
+  }
+  setPasswordHash(address: string, passwordHash: string): Promise<void> {
+    return this.write((ctx) => accounts.setPasswordHash(ctx, address, passwordHash));
+  }
+  setQuota(address: string, quotaBytes: number | null): Promise<void> {
+    return this.write((ctx) => accounts.setQuota(ctx, address, quotaBytes));
+  }
+  setPop3Policy(address: string, policy: Partial<Pop3Policy>): Promise<Account> {
+    return this.write((ctx) => accounts.setPop3Policy(ctx, address, policy));
+  }
+  deleteAccount(address: string): Promise<void> {
+    return this.write((ctx, unit) => accounts.deleteAccountInTransaction(ctx, unit, address));
+  }
+  addAlias(address: string, targets: string[]): Promise<Alias> {
+    return this.write((ctx) => domains.addAlias(ctx, address, targets));
+  }
+  deleteAlias(address: string, targets?: string[]): Promise<void> {
+    return this.write((ctx) => domains.deleteAlias(ctx, address, targets));
+  }
+  listAliases(domain?: string): Promise<Alias[]> {
+    return this.read((ctx) => domains.listAliases(ctx, domain));
+  }
+  findAlias(address: string): Promise<Alias | null> {
+    return this.read((ctx) => domains.findAlias(ctx, address));
+  }
+
+  // Mailboxes ---------------------------------------------------------------------------------
+
+  listMailboxes(accountId: AccountId): Promise<Mailbox[]> {
+    return this.read((ctx) => mailboxes.listMailboxes(ctx, accountId));
+  }
+  getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null> {
+    return this.read((ctx) => {
+      let normalised: string;
+      try {
+        normalised = normaliseMailboxName(name);
+      } catch {
+        return null;
+      }
+      return mailboxes.findMailbox(ctx, accountId, normalised);
+    });
+  }
+  getMailboxById(mailboxId: MailboxId): Promise<Mailbox | null> {
+    return this.read((ctx) => mailboxes.findMailboxById(ctx, mailboxId));
+  }
+  createMailbox(accountId: AccountId, name: string, options?: api.CreateMailboxOptions): Promise<Mailbox> {
+    return this.write((ctx, unit) => mailboxes.createMailboxInTransaction(ctx, unit, accountId, name, options));
+  }
+  renameMailbox(accountId: AccountId, oldName: string, newName: string): Promise<void> {
+    return this.write((ctx, unit) => mailboxes.renameMailboxInTransaction(ctx, unit, accountId, oldName, newName));
+  }
+  deleteMailbox(accountId: AccountId, name: string): Promise<void> {
+    return this.write((ctx, unit) => mailboxes.deleteMailboxInTransaction(ctx, unit, accountId, name));
+  }
+  setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void> {
+    return this.write((ctx, unit) => mailboxes.setSubscribedInTransaction(ctx, unit, accountId, name, subscribed));
+  }
+  listSubscriptions(accountId: AccountId): Promise<string[]> {
+    return this.read((ctx) => mailboxes.listSubscriptions(ctx, accountId));
+  }
+  mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus> {
+    return this.read((ctx) => mailboxes.mailboxStatus(ctx, mailboxId));
+  }
+
+  // Messages ----------------------------------------------------------------------------------
+
+  deliver(request: api.DeliveryRequest): Promise<api.DeliveryResult> {
+    return this.track(async () => {
+      const copies = this.planCopies(request);
+      const internalDate = checkDate(request.internalDate ?? this.ctx.clock());
+      const builder = new MimeTreeBuilder();
+      const written = await this.blobs.write(request.source, { maxBytes: checkMaxBytes(request.maxBytes), inspector: builder });
+      let committed = false;
+      try {
+        const blob = { id: written.id, size: written.size, parsed: builder.finish() };
+        const result = await this.mutate((ctx, unit) => messages.insertDeliveryInTransaction(ctx, unit, blob, copies, internalDate));
+        committed = true;
+        return result;
+      } finally {
+        written.release();
+        // Nothing refers to the blob if this delivery failed (unless another one shares it).
+        if (!committed) await this.removeBlobs([written.id]);
+      }
+    });
+  }
+
+  /** Validates the targets before any byte is read, so a bad request costs no disk work. */
+  private planCopies(request: api.DeliveryRequest): messages.PlannedCopy[] {
+    if (!request || !Array.isArray(request.targets) || request.targets.length === 0) throw new StoreError("INVALID", "a delivery needs at least one target");
+    return request.targets.map((target) => {
+      mailboxes.requireMailbox(this.ctx, target.mailboxId);
+      const prefix = target.prefix ?? Buffer.alloc(0);
+      if (!Buffer.isBuffer(prefix) || prefix.length > MAX_PREFIX_BYTES) throw new StoreError("INVALID", "trace prefix must be a Buffer of at most 64 KiB");
+      // The prefix is header lines placed before the message's own header: it must end a line.
+      if (prefix.length > 0 && !prefix.subarray(-2).equals(Buffer.from("\r\n"))) throw new StoreError("INVALID", "trace prefix must end with CRLF");
+      return { mailboxId: target.mailboxId, flags: normaliseFlags(target.flags), prefix };
+    });
+  }
+
+  async append(mailboxId: MailboxId, source: api.MessageSource, options: { flags?: Flag[]; internalDate?: Date; maxBytes?: number } = {}): Promise<api.DeliveredCopy> {
+    const result = await this.deliver({ source, targets: [{ mailboxId, flags: options.flags ?? [] }], internalDate: options.internalDate, maxBytes: options.maxBytes });
+    return result.copies[0]!;
+  }
+
+  listMessages(mailboxId: MailboxId): Promise<MessageSummary[]> {
+    return this.read((ctx) => messages.listMessages(ctx, mailboxId));
+  }
+  getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
+    return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
+  }
+  getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null> {
+    return this.read((ctx) => messages.getSearchText(ctx, mailboxId, uid));
+  }
+
+  /**
+   * The prefix is read now; the blob file is opened on the first read. Once open, a concurrent
+   * expunge cannot cut the read short (an unlinked file stays readable through its descriptor).
+   */
+  openMessage(message: StoredMessage, range?: ByteRange): Readable {
+    let prefix: Buffer | null;
+    try {
+      if (this.closing) throw new StoreError("UNAVAILABLE", "store is closed");
+      prefix = messages.getPrefix(this.ctx, message.mailboxId, message.uid);
+    } catch (err) {
+      return failedStream(toStoreError(err) as Error);
+    }
+    if (prefix === null) return failedStream(new StoreError("NONEXISTENT", "message no longer exists"));
+    return logicalMessageStream(this.blobs, prefix, message.blobId, range);
+  }
+
+  copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<api.UidMapping> {
+    return this.write((ctx, unit) => updates.copyMessagesInTransaction(ctx, unit, source, uids, target));
+  }
+  moveMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<api.UidMapping> {
+    return this.write((ctx, unit) => updates.moveMessagesInTransaction(ctx, unit, source, uids, target));
+  }
+  updateFlags(mailboxId: MailboxId, uids: readonly Uid[], update: api.FlagUpdate): Promise<api.FlagUpdateResult> {
+    return this.write((ctx, unit) => updates.updateFlagsInTransaction(ctx, unit, mailboxId, uids, update));
+  }
+  expungeDeleted(mailboxId: MailboxId, uids?: readonly Uid[]): Promise<api.ExpungeResult> {
+    return this.write((ctx, unit) => updates.expungeDeletedInTransaction(ctx, unit, mailboxId, uids));
+  }
+  removeMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ExpungeResult> {
+    return this.write((ctx, unit) => updates.removeMessagesInTransaction(ctx, unit, mailboxId, uids));
+  }
+  changesSince(mailboxId: MailboxId, modseq: ModSeq): Promise<MailboxChangesSince> {
+    return this.read((ctx) => changesSince(ctx, mailboxId, modseq));
+  }
+}
+
+function checkDate(date: unknown): Date {
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new StoreError("INVALID", "internal date must be a valid Date");
+  return date;
+}
+
+function checkMaxBytes(maxBytes: unknown): number | undefined {
+  if (maxBytes === undefined) return undefined;
+  if (typeof maxBytes !== "number" || !(maxBytes >= 0)) throw new StoreError("INVALID", "maxBytes must be a non-negative number");
+  return maxBytes;
+}
+
+function failedStream(err: Error): Readable {
+  return new Readable({
+    read() {
+      this.destroy(err);
+    },
+  });
+}
+
+/**
+ * SQLite failures (busy, disk full, I/O) are UNAVAILABLE: worth retrying, never a reason to tell a
+ * client the message was refused for good. A unique-key clash lost to a concurrent writer is
+ * ALREADYEXISTS. Anything else is a bug and passes through to the caller's SERVERBUG path.
+ */
+function toStoreError(err: unknown): unknown {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && code.startsWith("SQLITE_")) {
+    if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return new StoreError("ALREADYEXISTS", (err as Error).message, { cause: err });
+    return new StoreError("UNAVAILABLE", `database error: ${(err as Error).message}`, { cause: err });
+  }
+  return err;
+}
