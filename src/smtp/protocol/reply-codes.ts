@@ -1,0 +1,143 @@
+// Every reply the Mailroom SMTP server sends, by name: RFC 5321 §4.2 code, RFC 3463 enhanced code
+// (IANA "SMTP Enhanced Status Codes" registry) and default text. Sessions say
+// `reply(ReplyCodes.MailboxUnavailable)` rather than spelling numbers, so a code is chosen once.
+import type { SmtpReply } from "./reply.js";
+
+export interface ReplyCode {
+  readonly code: number;
+  /** Null only where RFC 2034 §3 exempts the reply: the greeting, EHLO/HELO, 354 and 334. */
+  readonly enhanced: string | null;
+  readonly text: string;
+}
+
+function code(code: number, enhanced: string | null, text: string): ReplyCode {
+  return Object.freeze({ code, enhanced, text });
+}
+
+export const ReplyCodes = Object.freeze({
+  // --- 2xx: success
+  /** RFC 5321 §4.1.1.10 (NOOP, RSET), §4.1.1.4 (message accepted): X.0.0 other/undefined success. */
+  Ok: code(250, "2.0.0", "Ok"),
+  /** RFC 5321 §4.1.1.2; X.1.0 other address status. */
+  SenderOk: code(250, "2.1.0", "Sender ok"),
+  /** RFC 5321 §4.1.1.3; X.1.5 destination address valid. */
+  RecipientOk: code(250, "2.1.5", "Recipient ok"),
+  /** RFC 5321 §4.1.1.10 QUIT. */
+  Bye: code(221, "2.0.0", "Bye"),
+  /** RFC 3207 §4: the reply to STARTTLS before the handshake. */
+  ReadyToStartTls: code(220, "2.0.0", "Ready to start TLS"),
+  /** RFC 4954 §6. */
+  AuthSucceeded: code(235, "2.7.0", "Authentication successful"),
+  /** RFC 5321 §3.5.3: VRFY is not answered, but mail will be tried; X.5.0 other protocol status. */
+  CannotVerify: code(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"),
+  /** RFC 5321 §4.1.1.8 HELP. */
+  HelpMessage: code(214, "2.0.0", "See https://www.rfc-editor.org/rfc/rfc5321"),
+
+  // --- 3xx: intermediate (no enhanced codes: RFC 3463 §3.1 has classes 2, 4 and 5 only)
+  /** RFC 5321 §4.1.1.4 / §4.2.2. */
+  StartMailInput: code(354, null, "End data with <CR><LF>.<CR><LF>"),
+  /** RFC 4954 §4: a SASL challenge; the text is the base64 challenge. */
+  AuthContinue: code(334, null, ""),
+
+  // --- 4xx: temporary failure
+  /** RFC 5321 §3.8 / §4.2.3: shutting down; X.3.2 system not accepting network messages. */
+  ServiceClosing: code(421, "4.3.2", "Service shutting down, closing transmission channel"),
+  /** RFC 5321 §4.3.2 lets a server drop a client that keeps failing; X.7.0 security/policy. */
+  TooManyErrors: code(421, "4.7.0", "Too many errors, closing transmission channel"),
+  /** RFC 5321 §4.5.3.2: idle timeout; X.4.2 bad connection. */
+  Timeout: code(421, "4.4.2", "Timeout exceeded, closing transmission channel"),
+  /** RFC 5321 §4.2.3 451; X.3.0 other mail system status. */
+  LocalError: code(451, "4.3.0", "Local error in processing, try again later"),
+  /** RFC 5321 §4.2.3 452; X.3.1 mail system full. */
+  InsufficientStorage: code(452, "4.3.1", "Insufficient system storage"),
+  /** RFC 5321 §4.5.3.1.10: 452 for recipients over the limit; X.5.3 too many recipients. */
+  TooManyRecipients: code(452, "4.5.3", "Too many recipients"),
+  /** X.2.2 mailbox full, while the quota may still free up. */
+  QuotaFullTemporary: code(452, "4.2.2", "Mailbox full, try again later"),
+  /** RFC 4954 §6. */
+  AuthTemporaryFailure: code(454, "4.7.0", "Temporary authentication failure"),
+  /** RFC 3207 §4. */
+  TlsNotAvailable: code(454, "4.7.0", "TLS not available due to temporary reason"),
+
+  // --- 5xx: permanent failure
+  /** RFC 5321 §4.2.4 500; X.5.1 invalid command. */
+  CommandUnrecognized: code(500, "5.5.1", "Command unrecognized"),
+  /** RFC 5321 §4.5.3.1.4: 500 "Line too long"; X.5.2 syntax error. */
+  LineTooLong: code(500, "5.5.2", "Line too long"),
+  /** RFC 5321 §4.2.4 501; X.5.4 invalid command arguments. */
+  SyntaxError: code(501, "5.5.4", "Syntax error in parameters or arguments"),
+  /** X.1.7 bad sender's mailbox address syntax. */
+  BadSenderAddress: code(501, "5.1.7", "Bad sender address syntax"),
+  /** X.1.3 bad destination mailbox address syntax. */
+  BadRecipientAddress: code(501, "5.1.3", "Bad recipient address syntax"),
+  /** RFC 5321 §4.2.4 502; X.5.1. */
+  NotImplemented: code(502, "5.5.1", "Command not implemented"),
+  /** RFC 5321 §4.2.4 503; X.5.1. */
+  BadSequence: code(503, "5.5.1", "Bad sequence of commands"),
+  /** RFC 4954 §4. */
+  AuthMechanismUnknown: code(504, "5.5.4", "Unrecognized authentication mechanism"),
+  /** RFC 4954 §6. */
+  AuthRequired: code(530, "5.7.0", "Authentication required"),
+  /** RFC 3207 §4: "530 Must issue a STARTTLS command first". */
+  StartTlsRequired: code(530, "5.7.0", "Must issue a STARTTLS command first"),
+  /** RFC 4954 §6. */
+  AuthFailed: code(535, "5.7.8", "Authentication credentials invalid"),
+  /** RFC 4954 §6: the mechanism needs TLS. */
+  EncryptionRequired: code(538, "5.7.11", "Encryption required for requested authentication mechanism"),
+  /** RFC 5321 §4.2.4 550; X.1.1 bad destination mailbox address. */
+  MailboxUnavailable: code(550, "5.1.1", "Mailbox unavailable"),
+  /**
+   * X.7.1 delivery not authorized. Postfix answers 554 5.7.1 "Relay access denied"; we answer 550,
+   * the RFC 5321 §4.2.4 code for "not taken: mailbox unavailable … command rejected for policy
+   * reasons", which is what RCPT rejections are made of.
+   */
+  RelayDenied: code(550, "5.7.1", "Relay access denied"),
+  /** RFC 1870 §6.3 / RFC 5321 §4.2.4 552; X.3.4 message too big for system. */
+  MessageTooBig: code(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+  /** X.2.2 mailbox full, and it will stay full. */
+  QuotaFullPermanent: code(552, "5.2.2", "Mailbox full"),
+  /** Submission with a From/MAIL FROM the account does not own; X.7.1 not authorized. */
+  SenderNotOwned: code(553, "5.7.1", "Sender address not owned by authenticated user"),
+  /** RFC 6531 §3.7.4.1 / RFC 6533 §4: X.6.7 non-ASCII addresses not permitted. */
+  NonAsciiAddressNotPermitted: code(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"),
+  /** RFC 5321 §3.3: DATA with every recipient refused. */
+  NoValidRecipients: code(554, "5.5.1", "No valid recipients"),
+  /**
+   * A DATA body with a bare CR or LF (RFC 5321 §2.3.8 allows CRLF only): the SMTP smuggling defence.
+   * No enhanced code is registered for this; X.5.2 (syntax error) names the fault, as Postfix's
+   * bare-newline check does, and 554 is the RFC 5321 §4.3.2 "transaction failed" reply to DATA.
+   */
+  BareLineEnding: code(554, "5.5.2", "Message contains bare CR or LF line endings"),
+  /** RFC 5321 §4.1.1.11 / §4.2.4 555; X.5.4. */
+  ParamNotRecognized: code(555, "5.5.4", "MAIL FROM/RCPT TO parameters not recognized or not implemented"),
+} satisfies Record<string, ReplyCode>);
+
+export type ReplyName = keyof typeof ReplyCodes;
+
+/** Builds a reply from a named code; without `lines` the default text is used. */
+export function reply(replyCode: ReplyCode, ...lines: string[]): SmtpReply {
+  return { code: replyCode.code, enhanced: replyCode.enhanced, lines: lines.length > 0 ? lines : [replyCode.text] };
+}
+
+/** RFC 5321 §4.2 greeting: "220 <domain> ESMTP <text>" (no enhanced code: RFC 2034 §3). */
+export function greetingReply(hostname: string, text: string): SmtpReply {
+  return { code: 220, enhanced: null, lines: [`${hostname} ESMTP ${text}`.trimEnd()] };
+}
+
+/** RFC 5321 §3.1: refusing service at connect ("554 <domain> No SMTP service here"). */
+export function noServiceReply(hostname: string, text = "No SMTP service here"): SmtpReply {
+  return { code: 554, enhanced: null, lines: [`${hostname} ${text}`] };
+}
+
+/**
+ * RFC 5321 §4.1.1.1 ehlo-ok-rsp: the first line is "<domain> [greeting]", then one ehlo-line per
+ * extension ("SIZE 10240000", "AUTH PLAIN LOGIN"). No enhanced codes (RFC 2034 §3).
+ */
+export function ehloReply(hostname: string, greeting: string, extensions: readonly string[]): SmtpReply {
+  return { code: 250, enhanced: null, lines: [`${hostname} ${greeting}`.trimEnd(), ...extensions] };
+}
+
+/** RFC 5321 §4.1.1.1: the HELO reply is one line, and advertises nothing. */
+export function heloReply(hostname: string, greeting: string): SmtpReply {
+  return { code: 250, enhanced: null, lines: [`${hostname} ${greeting}`.trimEnd()] };
+}
