@@ -381,7 +381,19 @@ export class MimeTreeBuilder {
       this.sealFrame(frame, headerEnd, 0);
       return;
     }
-    part.bodyEnd = Math.max(part.bodyStart, end);
+    const partEnd = Math.max(part.headerStart, end);
+    if (partEnd < part.bodyStart) {
+      // RFC 2046 §5.1.1: the line end before a delimiter is the delimiter's, even when it is the
+      // empty line that ended this part's header; the header then ends there, and the body is empty.
+      part.headerEnd = partEnd;
+      part.bodyStart = partEnd;
+      const inner = part.encapsulated?.root;
+      if (inner !== undefined && inner.headerStart > partEnd) {
+        inner.headerStart = inner.headerEnd = inner.bodyStart = inner.bodyEnd = partEnd;
+        inner.bodyLines = 0;
+      }
+    }
+    part.bodyEnd = Math.max(part.bodyStart, partEnd);
     this.sealFrame(frame, part.bodyEnd, this.bodyLines(frame, atDelimiter));
   }
 
