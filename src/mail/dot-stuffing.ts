@@ -48,6 +48,14 @@ const enum Scan {
   DotCr, // ".\r" at line start; the CR is held until we know whether LF follows
 }
 
+// What one byte does to the output.
+const enum Step {
+  Keep, // part of the current output segment
+  Cut, // dropped: end the segment before it
+  ReleaseCr, // output the held CR, then this byte starts a new segment
+  End, // completes <CRLF>.<CRLF>
+}
+
 /** Incremental DATA-body decoder: push chunks, get body slices, stop at <CRLF>.<CRLF>. */
 export class DotUnstuffer {
   readonly #maxOctets: number;
@@ -84,77 +92,81 @@ export class DotUnstuffer {
     const body: Buffer[] = [];
     let segmentStart = 0;
     for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i]!;
-      switch (this.#scan) {
-        case Scan.LineStart:
-          if (byte === DOT) {
-            // RFC 5321 §4.5.2: the first "." of a line is removed, whatever follows.
-            this.#emit(body, chunk.subarray(segmentStart, i));
-            segmentStart = i + 1;
-            this.#scan = Scan.Dot;
-            continue;
-          }
+      switch (this.#advance(chunk[i]!)) {
+        case Step.Keep:
           break;
-        case Scan.Dot:
-          if (byte === CR) {
-            this.#scan = Scan.DotCr;
-            // The CR is held: cut the segment here so it is not output with this chunk.
-            this.#emit(body, chunk.subarray(segmentStart, i));
-            segmentStart = i + 1;
-            continue;
-          }
+        case Step.Cut:
+          this.#emit(body, chunk.subarray(segmentStart, i));
+          segmentStart = i + 1;
           break;
-        case Scan.DotCr:
-          if (byte === LF) {
-            // Dot and CR were cut from the output already, so nothing of the marker leaks out.
-            this.#finished = true;
-            return { done: true, body, rest: chunk.subarray(i + 1), summary: this.summary() };
-          }
-          // ".\r" + other: the held CR was a bare CR, so it is body content after all. It was cut
-          // from the output (possibly in the previous chunk), so it is emitted on its own here.
+        case Step.ReleaseCr:
+          // The held CR (cut from the output, possibly in the previous chunk) precedes byte i.
+          this.#emit(body, chunk.subarray(segmentStart, i));
           this.#emit(body, CR_BYTE);
           segmentStart = i;
-          this.#bareLineEnding = true;
-          this.#scan = Scan.MidLine;
-          this.#countLineOctet();
           break;
-        case Scan.MidLineCr:
-          if (byte === LF) {
-            this.#scan = Scan.LineStart;
-            this.#endLine();
-            continue;
-          }
-          this.#bareLineEnding = true;
-          this.#scan = Scan.MidLine;
-          this.#countLineOctet();
-          break;
-        case Scan.MidLine:
-          break;
-      }
-      // Here byte is ordinary content of a line (scan is LineStart, Dot or MidLine).
-      if (byte === CR) {
-        this.#scan = Scan.MidLineCr;
-      } else if (byte === LF) {
-        // A bare LF: never a line end, so a following "." is not at line start either.
-        this.#bareLineEnding = true;
-        this.#scan = Scan.MidLine;
-        this.#countLineOctet();
-      } else {
-        this.#scan = Scan.MidLine;
-        this.#countLineOctet();
+        case Step.End:
+          // The dot and CR were cut already, so nothing of the marker reaches the output.
+          this.#finished = true;
+          return { done: true, body, rest: chunk.subarray(i + 1), summary: this.summary() };
       }
     }
     this.#emit(body, chunk.subarray(segmentStart));
     return { done: false, body };
   }
 
+  /** Moves the scanner over one byte and says what happens to the output. */
+  #advance(byte: number): Step {
+    let step = Step.Keep;
+    switch (this.#scan) {
+      case Scan.LineStart:
+        if (byte === DOT) {
+          // RFC 5321 §4.5.2: the first "." of a line is removed, whatever follows.
+          this.#scan = Scan.Dot;
+          return Step.Cut;
+        }
+        break;
+      case Scan.Dot:
+        if (byte === CR) {
+          // Held: output only if it turns out not to be part of the end marker.
+          this.#scan = Scan.DotCr;
+          return Step.Cut;
+        }
+        break;
+      case Scan.DotCr:
+        if (byte === LF) return Step.End;
+        // ".\r" + other: the held CR was a bare CR, so it is body content after all.
+        this.#bareLineEnding = true;
+        this.#countLineOctet();
+        step = Step.ReleaseCr;
+        break;
+      case Scan.MidLineCr:
+        if (byte === LF) {
+          this.#scan = Scan.LineStart;
+          this.#lineOctets = 0;
+          return Step.Keep;
+        }
+        this.#bareLineEnding = true;
+        this.#countLineOctet();
+        break;
+      case Scan.MidLine:
+        break;
+    }
+    // Here the byte is ordinary line content.
+    if (byte === CR) {
+      this.#scan = Scan.MidLineCr;
+      return step;
+    }
+    // A bare LF is never a line end, so a "." after it is not at line start either.
+    if (byte === LF) this.#bareLineEnding = true;
+    this.#scan = Scan.MidLine;
+    this.#countLineOctet();
+    return step;
+  }
+
   #countLineOctet(): void {
     this.#lineOctets++;
     if (this.#lineOctets > this.#longestLine) this.#longestLine = this.#lineOctets;
-  }
-
-  #endLine(): void {
-    this.#lineOctets = 0;
   }
 
   // Output stops at the maximum; counting continues so the summary can say how much arrived.
