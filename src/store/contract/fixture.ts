@@ -1,0 +1,85 @@
+// Shared fixture of the store conformance suite: a backend under test and the few steps every
+// test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
+// interfaces from store/index.ts are used.
+import type { Readable } from "node:stream";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore } from "../index.js";
+
+export interface StoreHandles {
+  mail: MailStore;
+  accounts: AccountStore;
+}
+
+export interface ContractBackend extends StoreHandles {
+  /** Closes the store and opens it again on the same data; absent if the backend cannot. */
+  reopen?(): Promise<StoreHandles>;
+  /** How many blob files the backend holds (for "one file for N recipients"); absent if none. */
+  blobFileCount?(): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+export type OpenBackend = () => Promise<ContractBackend>;
+
+export class Fixture {
+  private serial = 0;
+
+  constructor(private backend: ContractBackend) {}
+
+  get mail(): MailStore {
+    return this.backend.mail;
+  }
+  get accounts(): AccountStore {
+    return this.backend.accounts;
+  }
+  get canReopen(): boolean {
+    return this.backend.reopen !== undefined;
+  }
+
+  async reopen(): Promise<void> {
+    const handles = await this.backend.reopen!();
+    this.backend = { ...this.backend, ...handles };
+  }
+
+  blobFileCount(): Promise<number> | null {
+    return this.backend.blobFileCount ? this.backend.blobFileCount() : null;
+  }
+
+  /** An account on example.test (the domain is added on first use). */
+  async account(local = "alice", quotaBytes: number | null = null): Promise<Account> {
+    if (!(await this.accounts.isLocalDomain("example.test"))) await this.accounts.addDomain("example.test");
+    return this.accounts.createAccount({ address: `${local}@example.test`, passwordHash: "$argon2id$test", quotaBytes });
+  }
+
+  async mailbox(accountId: Account["id"], name = "INBOX"): Promise<Mailbox> {
+    const mailbox = await this.mail.getMailbox(accountId, name);
+    if (!mailbox) throw new Error(`fixture: no mailbox ${name}`);
+    return mailbox;
+  }
+
+  /** A small message whose bytes are unique unless `text` is given. */
+  message(text?: string): Buffer {
+    const body = text ?? `message ${++this.serial} ${Math.random()}`;
+    return Buffer.from(`From: Sender <sender@example.net>\r\nTo: alice@example.test\r\nSubject: ${body}\r\nMessage-ID: <${body.replace(/\W/g, "")}@example.net>\r\n\r\n${body}\r\nsecond line\r\n`);
+  }
+
+  async append(mailboxId: MailboxId, flags: Flag[] = [], bytes?: Buffer) {
+    return this.mail.append(mailboxId, bytes ?? this.message(), { flags });
+  }
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Runs a test body against a fresh backend and always cleans it up. */
+export function using(open: OpenBackend, body: (fx: Fixture) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const backend = await open();
+    try {
+      await body(new Fixture(backend));
+    } finally {
+      await backend.cleanup();
+    }
+  };
+}

@@ -1,0 +1,22 @@
+// The store conformance suite: one behaviour specification, written against MailStore and
+// AccountStore only, run against every backend (SQLite now, PostgreSQL later). Each test opens
+// its own fresh backend through `open`, so tests are independent and may run in any order.
+import { describe } from "node:test";
+import { accountContract } from "./accounts.contract.js";
+import { changeContract } from "./changes.contract.js";
+import type { OpenBackend } from "./fixture.js";
+import { mailboxContract } from "./mailboxes.contract.js";
+import { messageContract } from "./messages.contract.js";
+import { updateContract } from "./updates.contract.js";
+
+export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
+
+export function runStoreContract(name: string, open: OpenBackend): void {
+  describe(`store contract: ${name}`, () => {
+    describe("accounts", () => accountContract(open));
+    describe("mailboxes", () => mailboxContract(open));
+    describe("messages", () => messageContract(open));
+    describe("updates", () => updateContract(open));
+    describe("changes", () => changeContract(open));
+  });
+}
