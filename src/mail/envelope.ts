@@ -67,10 +67,11 @@ export function envelopeFromFields(fields: readonly HeaderField[]): Envelope {
   };
 }
 
+/** `spaced`: whitespace came before the token, which a display name keeps ("John Q. Public"). */
 type Token =
-  | { kind: "special"; text: string }
-  | { kind: "word"; text: string; quoted: boolean }
-  | { kind: "comment"; text: string };
+  | { kind: "special"; text: string; spaced: boolean }
+  | { kind: "word"; text: string; quoted: boolean; spaced: boolean }
+  | { kind: "comment"; text: string; spaced: boolean };
 
 /**
  * Reads a quoted string (open === close === '"') or a comment, nesting included, whose opening
@@ -98,29 +99,35 @@ function readDelimited(value: string, start: number, open: string, close: string
 function tokenize(value: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
+  let spaced = false;
   while (i < value.length) {
     const ch = value[i] ?? "";
-    if (ch === " " || ch === "\t" || ch === "\r" || ch === "\n") i++;
-    else if (ch === '"') {
+    const before = spaced;
+    spaced = false;
+    if (ch === " " || ch === "\t" || ch === "\r" || ch === "\n") {
+      spaced = true;
+      i++;
+    } else if (ch === '"') {
       const read = readDelimited(value, i, '"', '"');
-      tokens.push({ kind: "word", text: read.text, quoted: true });
+      tokens.push({ kind: "word", text: read.text, quoted: true, spaced: before });
       i = read.end;
     } else if (ch === "(") {
       const read = readDelimited(value, i, "(", ")");
-      tokens.push({ kind: "comment", text: read.text.trim() });
+      tokens.push({ kind: "comment", text: read.text.trim(), spaced: before });
+      spaced = true;
       i = read.end;
     } else if (ch === "[") {
       const end = value.indexOf("]", i);
       const stop = end === -1 ? value.length : end + 1;
-      tokens.push({ kind: "word", text: value.slice(i, stop), quoted: false });
+      tokens.push({ kind: "word", text: value.slice(i, stop), quoted: false, spaced: before });
       i = stop;
     } else if ("<>,:;@.".includes(ch)) {
-      tokens.push({ kind: "special", text: ch });
+      tokens.push({ kind: "special", text: ch, spaced: before });
       i++;
     } else {
       let end = i;
       while (end < value.length && !" \t\r\n\"(<>,:;@.[".includes(value[end] ?? " ")) end++;
-      tokens.push({ kind: "word", text: value.slice(i, end), quoted: false });
+      tokens.push({ kind: "word", text: value.slice(i, end), quoted: false, spaced: before });
       i = end;
     }
   }
@@ -136,9 +143,17 @@ function specText(tokens: readonly Token[]): string {
 }
 
 function phraseText(tokens: readonly Token[]): string | null {
-  const words = tokens.filter((t) => t.kind !== "comment").map((t) => t.text);
-  const text = words.join(" ").replace(/ \. /g, ".").trim();
+  let text = "";
+  for (const token of tokens) {
+    if (token.kind === "comment") continue;
+    text += (token.spaced && text !== "" ? " " : "") + token.text;
+  }
   return text === "" ? null : text;
+}
+
+/** The last non-empty comment: in "user@host (Name)" the name follows the address. */
+function lastComment(tokens: readonly Token[]): Token | undefined {
+  return tokens.filter((t) => t.kind === "comment" && t.text !== "").pop();
 }
 
 /** addr-spec (with an optional obsolete source route) → the envelope address parts. */
@@ -167,7 +182,7 @@ function mailboxFromTokens(tokens: readonly Token[]): EnvelopeAddress | null {
   if (open !== -1) {
     const closeOffset = tokens.slice(open).findIndex((t) => t.kind === "special" && t.text === ">");
     const close = closeOffset === -1 ? tokens.length : open + closeOffset;
-    const comment = tokens.find((t) => t.kind === "comment" && t.text !== "");
+    const comment = lastComment(tokens);
     const name = phraseText(tokens.slice(0, open)) ?? (comment === undefined ? null : comment.text);
     return addressFromSpec(tokens.slice(open + 1, close), name);
   }
@@ -178,7 +193,7 @@ function mailboxFromTokens(tokens: readonly Token[]): EnvelopeAddress | null {
     return { name: phraseText(tokens), adl: null, mailbox: MISSING_MAILBOX, host: MISSING_DOMAIN };
   }
   // RFC 5322 §4.4: "user@host (Name)", the obsolete form where a comment carries the name.
-  const comment = tokens.find((t) => t.kind === "comment" && t.text !== "");
+  const comment = lastComment(tokens);
   return addressFromSpec(tokens, comment === undefined ? null : comment.text);
 }
 
