@@ -39,5 +39,5 @@ export {
   type ReplyParserOptions,
   type ReplyParseStep,
 } from "./reply.js";
-export { ReplyCodes, reply, greetingReply, noServiceReply, ehloReply, heloReply, type ReplyCode, type ReplyName } from "./reply-codes.js";
+export { ReplyCodes, reply, replyForSyntaxError, greetingReply, noServiceReply, ehloReply, heloReply, type ReplyCode, type ReplyName } from "./reply-codes.js";
 export { decodeXtext, encodeXtext, decodeUtf8AddrXtext } from "./xtext.js";

@@ -1,6 +1,7 @@
 // Every reply the Mailroom SMTP server sends, by name: RFC 5321 §4.2 code, RFC 3463 enhanced code
 // (IANA "SMTP Enhanced Status Codes" registry) and default text. Sessions say
 // `reply(ReplyCodes.MailboxUnavailable)` rather than spelling numbers, so a code is chosen once.
+import type { SmtpSyntaxError } from "./command.js";
 import type { SmtpReply } from "./reply.js";
 
 export interface ReplyCode {
@@ -62,6 +63,8 @@ export const ReplyCodes = Object.freeze({
   // --- 5xx: permanent failure
   /** RFC 5321 §4.2.4 500; X.5.1 invalid command. */
   CommandUnrecognized: code(500, "5.5.1", "Command unrecognized"),
+  /** RFC 5321 §4.2.4 500 "Syntax error, command unrecognized"; X.5.2: a line no command can be read from. */
+  CommandSyntaxError: code(500, "5.5.2", "Syntax error"),
   /** RFC 5321 §4.5.3.1.4: 500 "Line too long"; X.5.2 syntax error. */
   LineTooLong: code(500, "5.5.2", "Line too long"),
   /** RFC 5321 §4.2.4 501; X.5.4 invalid command arguments. */
@@ -140,4 +143,30 @@ export function ehloReply(hostname: string, greeting: string, extensions: readon
 /** RFC 5321 §4.1.1.1: the HELO reply is one line, and advertises nothing. */
 export function heloReply(hostname: string, greeting: string): SmtpReply {
   return { code: 250, enhanced: null, lines: [`${hostname} ${greeting}`.trimEnd()] };
+}
+
+/**
+ * The one mapping from a command-grammar error to its reply, so every session answers alike.
+ * RFC 5321 §4.2.4 / §4.1.1.11: unknown verb 500, bad arguments 501, unknown parameters 555.
+ */
+export function replyForSyntaxError(error: SmtpSyntaxError): SmtpReply {
+  switch (error.reason) {
+    case "line-too-long":
+      return reply(ReplyCodes.LineTooLong);
+    case "control-character":
+    case "invalid-utf8":
+      return reply(ReplyCodes.CommandSyntaxError);
+    case "unrecognized":
+      return reply(ReplyCodes.CommandUnrecognized);
+    case "parameter-unrecognized":
+      return reply(ReplyCodes.ParamNotRecognized);
+    case "address":
+      if (error.address?.reason === "utf8-not-permitted") return reply(ReplyCodes.NonAsciiAddressNotPermitted);
+      return reply(error.verb === "MAIL" ? ReplyCodes.BadSenderAddress : ReplyCodes.BadRecipientAddress, `Bad address syntax: ${error.message}`);
+    case "syntax":
+    case "parameter-syntax":
+    case "parameter-invalid":
+    case "parameter-duplicate":
+      return reply(ReplyCodes.SyntaxError, error.message);
+  }
 }

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeReply, parseReply, ReplyParser, type SmtpReply } from "./reply.js";
-import { ReplyCodes, ehloReply, greetingReply, heloReply, reply, type ReplyCode } from "./reply-codes.js";
+import { ReplyCodes, ehloReply, greetingReply, heloReply, reply, replyForSyntaxError, type ReplyCode } from "./reply-codes.js";
+import { parseCommand, type SmtpSyntaxError } from "./command.js";
 
 test("single and multi-line replies carry the enhanced code on every line", () => {
   assert.equal(encodeReply(reply(ReplyCodes.Ok)).toString(), "250 2.0.0 Ok\r\n");
@@ -116,4 +117,22 @@ test("property: the parser never throws on arbitrary lines", () => {
       parseReply(lines);
     }),
   );
+});
+
+test("grammar errors map to the RFC 5321 reply classes", () => {
+  const replyTo = (line: string): string => {
+    const parsed = parseCommand(line);
+    assert.equal(parsed.kind, "syntax-error", line);
+    const { code, enhanced } = replyForSyntaxError(parsed as SmtpSyntaxError);
+    return `${code} ${enhanced}`;
+  };
+  assert.equal(replyTo("FOO"), "500 5.5.1");
+  assert.equal(replyTo("NOOP \u0000"), "500 5.5.2");
+  assert.equal(replyTo(`NOOP ${"x".repeat(3000)}`), "500 5.5.2");
+  assert.equal(replyTo("MAIL FROM:x"), "501 5.5.4");
+  assert.equal(replyTo("MAIL FROM:<a@b..c>"), "501 5.1.7");
+  assert.equal(replyTo("RCPT TO:<a@b..c>"), "501 5.1.3");
+  assert.equal(replyTo("RCPT TO:<ü@b.example>"), "553 5.6.7");
+  assert.equal(replyTo("MAIL FROM:<a@b.example> FOO=1"), "555 5.5.4");
+  assert.equal(replyTo("MAIL FROM:<a@b.example> SIZE=x"), "501 5.5.4");
 });
