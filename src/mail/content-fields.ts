@@ -121,7 +121,10 @@ export function parseParameters(pieces: readonly string[]): Record<string, strin
     let rawValue = piece.slice(eq + 1).trim();
     if (rawValue.startsWith('"')) rawValue = unquote(rawValue);
     // An unquoted value ends where a comment starts: `charset=us-ascii (Plain text)` (RFC 2045 §5.1).
-    else rawValue = rawValue.replace(/\s+\([\s\S]*$/, "").trim();
+    else {
+      const comment = /\s\(/.exec(rawValue);
+      if (comment) rawValue = rawValue.slice(0, comment.index).trim();
+    }
     const continuation = /^([^*]+)\*(?:(\d{1,3})(\*)?|)$/.exec(rawName);
     if (continuation && continuation[1] !== undefined) {
       const segments = extended.get(continuation[1]) ?? [];
@@ -153,7 +156,7 @@ export function parseContentType(value: string | null, inDigest: boolean): Conte
   if (!match || !TOKEN.test(match[1] ?? "") || !TOKEN.test(match[2] ?? "")) return fallback;
   const params = parseParameters(rest);
   const type = (match[1] ?? "").toLowerCase();
-  if (type === "text" && params.charset === undefined) params.charset = "us-ascii";
+  if (type === "text" && (params.charset === undefined || params.charset === "")) params.charset = "us-ascii";
   return { type, subtype: (match[2] ?? "").toLowerCase(), params };
 }
 

@@ -207,17 +207,19 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
   let current: Token[] = [];
   let inGroup = false;
   let inAngle = false;
+  let currentHasAt = false;
   const flush = (): void => {
     const address = mailboxFromTokens(current);
     if (address !== null) result.push(address);
     current = [];
+    currentHasAt = false;
   };
   for (const token of tokens) {
     const special = token.kind === "special" ? token.text : null;
     if (special === "<") inAngle = true;
     if (special === ">") inAngle = false;
     if (special === "," && !inAngle) flush();
-    else if (special === ":" && !inAngle && !inGroup && !current.some((t) => t.kind === "special" && t.text === "@")) {
+    else if (special === ":" && !inAngle && !inGroup && !currentHasAt) {
       result.push({ name: null, adl: null, mailbox: phraseText(current) ?? "", host: null });
       current = [];
       inGroup = true;
@@ -225,7 +227,10 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
       flush();
       result.push({ name: null, adl: null, mailbox: null, host: null });
       inGroup = false;
-    } else current.push(token);
+    } else {
+      current.push(token);
+      if (special === "@") currentHasAt = true;
+    }
   }
   flush();
   if (inGroup) result.push({ name: null, adl: null, mailbox: null, host: null });

@@ -211,3 +211,18 @@ test("a large message streams: long lines, many chunks, bounded search text", ()
   assert.ok(parsed.searchText.includes("ABCABC"));
   assert.ok(Buffer.byteLength(parsed.searchText) <= 4096);
 });
+
+test("hostile header shapes stay linear (no regular-expression blow-up)", () => {
+  const hostile = [
+    `Content-Type: text/plain; name=a${" ".repeat(200_000)}b\r\n\r\nx`,
+    `From: ${"a@b:".repeat(50_000)}\r\n\r\n`,
+    `To: ${"(".repeat(100_000)}\r\n\r\n`,
+    `Subject: ${"=?utf-8?q?a?= ".repeat(15_000)}\r\n\r\n`,
+    `Content-Type: text/plain${";a*9*=%41".repeat(25_000)}\r\n\r\n`,
+    `Content-Type: multipart/mixed; boundary=a\r\n\r\n${"--a\r\n".repeat(100_000)}`,
+  ];
+  const started = process.hrtime.bigint();
+  for (const text of hostile) parseChunks([Buffer.from(text)]);
+  const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+  assert.ok(elapsedMs < 5000, `took ${elapsedMs} ms`);
+});

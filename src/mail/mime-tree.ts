@@ -25,6 +25,9 @@ import { envelopeFromFields, type Envelope } from "./envelope.js";
 import { decodeEncodedWords, parseHeaderBlock } from "./header-fields.js";
 import { BodyTextExtractor, SearchTextCollector } from "./search-text.js";
 
+// Part lookup and offset shifting live beside the builder; importers use this module only.
+export { findPart, shiftOffsets } from "./part-section.js";
+
 export interface ContentType {
   /** Lower-cased, e.g. "text". Defaults to text/plain; charset=us-ascii (RFC 2045 §5.2). */
   type: string;
@@ -420,52 +423,4 @@ export class MimeTreeBuilder {
       if (container !== undefined) container.part.encapsulated = { envelope, root: frame.part };
     }
   }
-}
-
-/** Resolves an IMAP section part number ("", "1", "2.1.3") to its part, or null if there is none. */
-export function findPart(root: MimePart, section: string): MimePart | null {
-  if (section === "") return root;
-  let container = root;
-  let isMessage = true;
-  let found: MimePart | null = null;
-  for (const text of section.split(".")) {
-    if (!/^[1-9][0-9]{0,8}$/.test(text)) return null;
-    const index = Number(text);
-    if (container.contentType.type === "multipart") found = container.children[index - 1] ?? null;
-    // RFC 9051 §6.4.5: the body of a message that is not multipart is its part 1.
-    else if (isMessage && index === 1) found = container;
-    else return null;
-    if (found === null) return null;
-    isMessage = found.encapsulated !== null;
-    container = found.encapsulated?.root ?? found;
-  }
-  return found;
-}
-
-/**
- * A deep copy with every offset moved by delta, for a prefix stored before the message. The root's
- * headerStart stays 0: the prefix becomes part of the top-level header.
- */
-export function shiftOffsets(part: MimePart, delta: number): MimePart {
-  const shifted = shiftPart(part, delta);
-  shifted.headerStart = part.headerStart === 0 ? 0 : part.headerStart + delta;
-  return shifted;
-}
-
-function shiftPart(part: MimePart, delta: number): MimePart {
-  return {
-    ...part,
-    headerStart: part.headerStart + delta,
-    headerEnd: part.headerEnd + delta,
-    bodyStart: part.bodyStart + delta,
-    bodyEnd: part.bodyEnd + delta,
-    contentType: { ...part.contentType, params: { ...part.contentType.params } },
-    disposition: part.disposition === null ? null : { ...part.disposition, params: { ...part.disposition.params } },
-    contentLanguage: part.contentLanguage === null ? null : [...part.contentLanguage],
-    children: part.children.map((child) => shiftPart(child, delta)),
-    encapsulated:
-      part.encapsulated === null
-        ? null
-        : { envelope: structuredClone(part.encapsulated.envelope), root: shiftPart(part.encapsulated.root, delta) },
-  };
 }
