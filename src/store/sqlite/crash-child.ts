@@ -3,6 +3,7 @@
 // kills it with SIGKILL at a random moment and checks every acknowledged message survived whole.
 //   node crash-child.js <dataDir> <concurrency>
 import { Readable } from "node:stream";
+import type { DeliveryTarget } from "../mail-store.js";
 import { crashMessage } from "./crash-message.js";
 import { openSqliteStore } from "./sqlite-store.js";
 
@@ -10,7 +11,7 @@ async function main(): Promise<void> {
   const [dataDir, concurrencyText] = process.argv.slice(2);
   if (!dataDir) throw new Error("usage: crash-child <dataDir> <concurrency>");
   const store = await openSqliteStore({ dataDir });
-  const targets = [];
+  const targets: DeliveryTarget[] = [];
   for (const address of ["alice@crash.test", "bob@crash.test"]) {
     const account = await store.findAccountByAddress(address);
     const inbox = account && (await store.getMailbox(account.id, "INBOX"));
