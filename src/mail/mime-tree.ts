@@ -20,6 +20,7 @@
 //
 // Line ends may be CRLF or bare LF; offsets are always exact octet positions in the input.
 
+import { isUtf8 } from "node:buffer";
 import { readContentFields } from "./content-fields.js";
 import { envelopeFromFields, type Envelope } from "./envelope.js";
 import { decodeEncodedWords, parseHeaderBlock } from "./header-fields.js";
@@ -114,6 +115,8 @@ interface Frame {
   linesBeforeBody: number;
   /** For a multipart: "--" + boundary, and where we are among its parts. */
   delimiter: Buffer | null;
+  /** How the header bytes were read as text, so a boundary turns back into the same octets. */
+  headerEncoding: "utf8" | "latin1";
   multipartState: "preamble" | "parts" | "epilogue";
   text: BodyTextExtractor | null;
 }
@@ -224,6 +227,7 @@ export class MimeTreeBuilder {
       envelope: null,
       linesBeforeBody: 0,
       delimiter: null,
+      headerEncoding: "utf8",
       multipartState: "preamble",
       text: null,
     };
@@ -328,6 +332,7 @@ export class MimeTreeBuilder {
     const part = frame.part;
     const block = Buffer.concat(frame.headerChunks);
     frame.headerChunks = [];
+    frame.headerEncoding = isUtf8(block) ? "utf8" : "latin1";
     const fields = parseHeaderBlock(block);
     Object.assign(part, readContentFields(fields, frame.inDigest));
     part.headerEnd = headerEnd;
@@ -349,7 +354,7 @@ export class MimeTreeBuilder {
     const nestable = frame.depth < this.maxDepth;
     const boundary = contentType.params.boundary ?? "";
     if (contentType.type === "multipart" && nestable && boundary !== "" && boundary.length <= MAX_BOUNDARY_LENGTH) {
-      frame.delimiter = Buffer.from(`--${boundary}`, "utf8");
+      frame.delimiter = Buffer.from(`--${boundary}`, frame.headerEncoding);
       return;
     }
     const encapsulates = contentType.type === "message" && (contentType.subtype === "rfc822" || contentType.subtype === "global");
