@@ -5,4 +5,5 @@ export * from "./changes.js";
 export * from "./errors.js";
 export type * from "./mail-store.js";
 export type * from "./account-store.js";
+export type * from "./queue-store.js";
 export { InProcessChangeFeed } from "./change-feed.js";

@@ -27,6 +27,22 @@ import type {
 /** Raw RFC 5322 bytes: a stream is never buffered whole; a Buffer is for small test messages. */
 export type MessageSource = Readable | Buffer | AsyncIterable<Buffer>;
 
+/**
+ * A message already written durably to the blob store but not yet in any mailbox: SMTP stages
+ * DATA first, verifies SPF/DKIM/DMARC over the staged bytes, then delivers (or queues, or
+ * rejects) it. Staging twice the same bytes gives the same blob. A staged message that is
+ * never delivered is released with discard() (and garbage-collected if nothing refers to it).
+ */
+export interface StagedMessage {
+  readonly blobId: import("./types.js").BlobId;
+  /** Octets of the raw message. */
+  readonly size: number;
+  readonly parsed: import("../mail/mime-tree.js").ParsedMessage;
+  /** The staged bytes, for verification or onward relay. */
+  open(): Readable;
+  discard(): void;
+}
+
 export interface DeliveryTarget {
   mailboxId: MailboxId;
   flags?: Flag[];
@@ -35,7 +51,8 @@ export interface DeliveryTarget {
 }
 
 export interface DeliveryRequest {
-  source: MessageSource;
+  /** Raw bytes to stage and deliver, or a message staged earlier with stageMessage(). */
+  source: MessageSource | StagedMessage;
   targets: DeliveryTarget[];
   /** INTERNALDATE; defaults to now. */
   internalDate?: Date;
@@ -117,6 +134,8 @@ export interface MailStore {
    * would pass its quota, TOOBIG past maxBytes.
    */
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /** Writes the bytes durably to the blob store without delivering them (see StagedMessage). Throws TOOBIG past maxBytes. */
+  stageMessage(source: MessageSource, options?: { maxBytes?: number }): Promise<StagedMessage>;
   /** IMAP APPEND: deliver() to one mailbox. */
   append(mailboxId: MailboxId, source: MessageSource, options?: { flags?: Flag[]; internalDate?: Date; maxBytes?: number }): Promise<DeliveredCopy>;
   /** Ascending by UID. */
