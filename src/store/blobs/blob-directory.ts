@@ -132,6 +132,24 @@ export class BlobDirectory {
     });
   }
 
+  /**
+   * Pins an existing blob (for a delivery of bytes staged earlier). Returns the release
+   * function, or null when the file is gone (already garbage-collected).
+   */
+  async hold(id: BlobId): Promise<(() => void) | null> {
+    if (!BLOB_NAME.test(id)) return null;
+    return this.withBlobLock(id, async () => {
+      if (!(await exists(this.pathOf(id)))) return null;
+      this.pin(id);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        this.unpin(id);
+      };
+    });
+  }
+
   /** A stream of the blob's bytes, or of `range` of them (end exclusive, may be Infinity; clamped by the file). */
   createReadStream(id: BlobId, range?: ByteRange): Readable {
     if (range && range.end <= range.start) return Readable.from([]);

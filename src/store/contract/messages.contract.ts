@@ -165,3 +165,50 @@ export function messageContract(open: OpenBackend): void {
     assert.equal((await fx.accounts.getAccount(id))?.usedBytes, used);
   }));
 }
+
+export function stagingContract(open: OpenBackend): void {
+  test("a staged message can be read, delivered to several targets, and delivered again", using(open, async (fx) => {
+    const alice = await fx.account("alice");
+    const inbox = await fx.mailbox(alice.id);
+    const archive = await fx.mailbox(alice.id, "Archive");
+    const bytes = fx.message("staged");
+    const staged = await fx.mail.stageMessage(Readable.from([bytes]));
+    assert.equal(staged.size, bytes.length);
+    assert.equal(staged.parsed.envelope.subject, "staged");
+    assert.deepEqual(await readAll(staged.open()), bytes);
+    const first = await fx.mail.deliver({ source: staged, targets: [{ mailboxId: inbox.id }] });
+    const second = await fx.mail.deliver({ source: staged, targets: [{ mailboxId: archive.id, flags: ["\\Seen"] }] });
+    staged.discard();
+    assert.equal(first.size, bytes.length);
+    assert.equal(second.copies[0]?.uid, 1);
+    const [stored] = await fx.mail.getMessages(archive.id, [second.copies[0]!.uid]);
+    assert.deepEqual(await readAll(fx.mail.openMessage(stored!)), bytes);
+    const blobs = fx.blobFileCount();
+    if (blobs) assert.equal(await blobs, 1);
+  }));
+
+  test("a staged message that is discarded leaves nothing; staging enforces maxBytes", using(open, async (fx) => {
+    await fx.account();
+    const staged = await fx.mail.stageMessage(fx.message());
+    staged.discard();
+    staged.discard();
+    await assert.rejects(fx.mail.stageMessage(Buffer.alloc(100, 0x61), { maxBytes: 99 }), (e) => isStoreError(e, "TOOBIG"));
+    const blobs = fx.blobFileCount();
+    if (blobs) {
+      // discard() returns at once; the file goes right after.
+      for (let i = 0; i < 50 && (await blobs) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await fx.blobFileCount(), 0);
+    }
+  }));
+
+  test("a staged message over quota fails but stays deliverable elsewhere", using(open, async (fx) => {
+    const small = await fx.account("small", 10);
+    const big = await fx.account("big");
+    const staged = await fx.mail.stageMessage(fx.message());
+    await assert.rejects(fx.mail.deliver({ source: staged, targets: [{ mailboxId: (await fx.mailbox(small.id)).id }] }), (e) => isStoreError(e, "OVERQUOTA"));
+    const ok = await fx.mail.deliver({ source: staged, targets: [{ mailboxId: (await fx.mailbox(big.id)).id }] });
+    staged.discard();
+    assert.equal(ok.copies.length, 1);
+    assert.equal((await fx.accounts.getAccount(small.id))?.usedBytes, 0);
+  }));
+}

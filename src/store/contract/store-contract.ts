@@ -6,7 +6,7 @@ import { accountContract } from "./accounts.contract.js";
 import { changeContract } from "./changes.contract.js";
 import type { OpenBackend } from "./fixture.js";
 import { mailboxContract } from "./mailboxes.contract.js";
-import { messageContract } from "./messages.contract.js";
+import { messageContract, stagingContract } from "./messages.contract.js";
 import { updateContract } from "./updates.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
@@ -16,6 +16,7 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("accounts", () => accountContract(open));
     describe("mailboxes", () => mailboxContract(open));
     describe("messages", () => messageContract(open));
+    describe("staging", () => stagingContract(open));
     describe("updates", () => updateContract(open));
     describe("changes", () => changeContract(open));
   });

@@ -5,6 +5,10 @@ import type { AccountId, BlobId, MailboxId, ModSeq, Uid } from "../types.js";
 import { logExpunged, nextModSeq } from "./change-log.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 
+/** SQL condition on `blobs`: neither a message nor a hold (outbound queue) refers to the blob. */
+export const UNREFERENCED_BLOB = `NOT EXISTS (SELECT 1 FROM messages WHERE messages.blob_id = blobs.id)
+  AND NOT EXISTS (SELECT 1 FROM blob_holds WHERE blob_holds.blob_id = blobs.id)`;
+
 interface RemovedRow {
   uid: number;
   size: number;
@@ -43,7 +47,7 @@ function releaseRows(ctx: StoreContext, unit: UnitOfWork, accountId: AccountId, 
   const candidates = [...new Set(removed.map((row) => row.blob_id))];
   const orphaned = ctx.sql.all<{ id: string }>(
     `DELETE FROM blobs WHERE id IN (SELECT value FROM json_each(?))
-       AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.blob_id = blobs.id) RETURNING id`,
+       AND ${UNREFERENCED_BLOB} RETURNING id`,
     JSON.stringify(candidates),
   );
   for (const row of orphaned) unit.garbage.add(row.id as BlobId);

@@ -110,6 +110,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX changes_mailbox_uid ON changes(mailbox_id, uid);
     `,
   },
+  {
+    version: 2,
+    description: "blob holds: references to blobs from outside mailboxes (the outbound queue)",
+    sql: `
+      -- A blob is garbage only when no message row and no hold refers to it. The outbound queue
+      -- (QueueStore) inserts a hold while an entry needs the bytes and deletes it when done.
+      CREATE TABLE blob_holds (
+        blob_id TEXT NOT NULL REFERENCES blobs(id),
+        holder TEXT NOT NULL,
+        PRIMARY KEY (blob_id, holder)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */

@@ -27,9 +27,11 @@ import * as domains from "./domains-aliases.js";
 import { normaliseFlags } from "./flag-rules.js";
 import { normaliseMailboxName } from "./mailbox-names.js";
 import * as mailboxes from "./mailboxes.js";
+import { UNREFERENCED_BLOB } from "./message-removal.js";
 import * as updates from "./message-updates.js";
 import * as messages from "./messages.js";
 import { openDatabase, type SqliteDatabase, Statements } from "./sqlite-database.js";
+import { SqliteStagedMessage } from "./staged-message.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
 
 export interface SqliteStoreOptions {
@@ -142,7 +144,7 @@ export class SqliteStore implements api.MailStore, AccountStore {
   collectGarbage(): Promise<GarbageSweep> {
     return this.track(async () => {
       await this.mutate((ctx, unit) => {
-        const rows = ctx.sql.all<{ id: string }>("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM messages WHERE messages.blob_id = blobs.id) RETURNING id");
+        const rows = ctx.sql.all<{ id: string }>(`DELETE FROM blobs WHERE ${UNREFERENCED_BLOB} RETURNING id`);
         for (const row of rows) unit.garbage.add(row.id as BlobId);
       });
       let blobCount = 0;
@@ -262,19 +264,42 @@ export class SqliteStore implements api.MailStore, AccountStore {
     return this.track(async () => {
       const copies = this.planCopies(request);
       const internalDate = checkDate(request.internalDate ?? this.ctx.clock());
-      const builder = new MimeTreeBuilder();
-      const written = await this.blobs.write(request.source, { maxBytes: checkMaxBytes(request.maxBytes), inspector: builder });
+      const staged = request.source instanceof SqliteStagedMessage ? request.source : await this.stage(request.source as api.MessageSource, request.maxBytes);
+      if (!staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      if (request.source === staged && request.maxBytes !== undefined && staged.size > request.maxBytes) {
+        throw new StoreError("TOOBIG", `message exceeds ${request.maxBytes} octets`);
+      }
+      // A pin of its own for this delivery: the staged message may have been delivered (and its
+      // staging pin dropped) before, and its rows expunged since.
+      const release = await this.blobs.hold(staged.blobId);
+      if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
       let committed = false;
       try {
-        const blob = { id: written.id, size: written.size, parsed: builder.finish() };
+        const blob = { id: staged.blobId, size: staged.size, parsed: staged.parsed };
         const result = await this.mutate((ctx, unit) => messages.insertDeliveryInTransaction(ctx, unit, blob, copies, internalDate));
         committed = true;
+        staged.releasePin();
         return result;
       } finally {
-        written.release();
-        // Nothing refers to the blob if this delivery failed (unless another one shares it).
-        if (!committed) await this.removeBlobs([written.id]);
+        release();
+        // Bytes staged by this call and not delivered are nobody's: drop them now.
+        if (!committed && request.source !== staged) {
+          staged.releasePin();
+          await this.removeBlobs([staged.blobId]);
+        }
       }
+    });
+  }
+
+  stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
+    return this.track(() => this.stage(source, options.maxBytes));
+  }
+
+  private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<SqliteStagedMessage> {
+    const builder = new MimeTreeBuilder();
+    const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector: builder });
+    return new SqliteStagedMessage(this.blobs, written, builder.finish(), (id) => {
+      void this.track(() => this.removeBlobs([id])).catch(() => undefined);
     });
   }
 

@@ -1,0 +1,50 @@
+// A message written durably to the blob directory but not yet in any mailbox (SMTP stages DATA,
+// verifies it, then delivers or queues it). The staged message keeps its blob pinned, so garbage
+// collection spares it, until it is delivered once or discard() is called.
+import type { Readable } from "node:stream";
+import type { ParsedMessage } from "../../mail/mime-tree.js";
+import type { BlobDirectory, WrittenBlob } from "../blobs/blob-directory.js";
+import type { StagedMessage } from "../mail-store.js";
+import type { BlobId } from "../types.js";
+
+export class SqliteStagedMessage implements StagedMessage {
+  private released = false;
+
+  constructor(
+    private readonly blobs: BlobDirectory,
+    private readonly written: WrittenBlob,
+    readonly parsed: ParsedMessage,
+    /** Called once when the pin is dropped without a delivery: the blob may be garbage now. */
+    private readonly onDiscard: (id: BlobId) => void,
+  ) {}
+
+  get blobId(): BlobId {
+    return this.written.id;
+  }
+
+  get size(): number {
+    return this.written.size;
+  }
+
+  /** Whether this staged message came from `blobs` (a foreign one is refused by deliver()). */
+  belongsTo(blobs: BlobDirectory): boolean {
+    return this.blobs === blobs;
+  }
+
+  open(): Readable {
+    return this.blobs.createReadStream(this.written.id);
+  }
+
+  /** Drops the staging pin (after a delivery the rows hold the blob). */
+  releasePin(): void {
+    if (this.released) return;
+    this.released = true;
+    this.written.release();
+  }
+
+  discard(): void {
+    if (this.released) return;
+    this.releasePin();
+    this.onDiscard(this.written.id);
+  }
+}
