@@ -1,0 +1,38 @@
+// The lines printed when the server starts: every listener with its real port (after any
+// fallback), the data directory, the certificate in use, and what to do next.
+import type { RunningServer } from "./compose.js";
+
+const PURPOSE: Record<string, string> = {
+  smtp: "SMTP, mail from the internet",
+  submission: "SMTP submission, STARTTLS + AUTH",
+  submissions: "SMTP submission, implicit TLS",
+  imap: "IMAP, STARTTLS",
+  imaps: "IMAP, implicit TLS",
+  pop3: "POP3, STLS",
+  pop3s: "POP3, implicit TLS",
+};
+
+export async function renderBanner(server: RunningServer): Promise<string> {
+  const { config, listeners, tls } = server;
+  const lines = [`Mailroom is running as ${config.server.hostname}`, ""];
+  for (const l of listeners.bound) {
+    const moved = l.port !== l.requestedPort ? `  (port ${l.requestedPort} was not available)` : "";
+    lines.push(`  ${l.protocol.padEnd(12)} ${l.address}:${l.port}`.padEnd(36) + ` ${PURPOSE[l.protocol] ?? ""}${moved}`);
+  }
+  for (const l of listeners.skipped) lines.push(`  ${l.protocol.padEnd(12)} not started: ${l.reason}`);
+  const cert = tls.certificate;
+  lines.push(
+    "",
+    `  data directory  ${config.server.dataDir}`,
+    `  config file     ${config.sourceFile ?? "none (built-in defaults; `mailroom config default` prints them)"}`,
+    `  certificate     ${cert.certFile}${cert.selfSigned ? " (self-signed: mail apps will ask to trust it)" : ""}`,
+    "",
+  );
+  const domains = await server.store.accounts.listDomains();
+  if (domains.length === 0) {
+    lines.push("Next: add a domain and a user, then point a mail app at this host:", "  npx mailroom domain add example.org", "  npx mailroom user add you@example.org");
+  } else {
+    lines.push(`Domains: ${domains.map((d) => d.name).join(", ")}. Add users with: npx mailroom user add you@${domains[0]!.name}`);
+  }
+  return lines.join("\n") + "\n";
+}
