@@ -193,6 +193,17 @@ test("DNS timeouts become temperror, not exceptions", async () => {
   assert.match(verdict.authenticationResultsHeader, /dmarc=temperror/);
 });
 
+test("an evaluation slower than deadlineMs gives a temperror verdict on time", async () => {
+  const slow = createTableResolver(zone(), { delayMs: 200 });
+  const started = Date.now();
+  const verdict = await verifyInbound(request({ message: await signedMessage(), resolver: slow, deadlineMs: 50 }));
+  assert.ok(Date.now() - started < 180, "returned before the first DNS answer");
+  assert.equal(verdict.spf.result, "temperror");
+  assert.equal(verdict.dmarc.result, "temperror");
+  const patient = await verifyInbound(request({ message: await signedMessage(), resolver: slow, deadlineMs: 5_000 }));
+  assert.equal(patient.dmarc.result, "pass");
+});
+
 test("a failing message stream gives an all-temperror verdict and a warning, never a rejection", async () => {
   const log = createMemoryLogger();
   const broken = new Readable({

@@ -69,6 +69,11 @@ export interface VerifyInboundRequest {
   receivingHost: string;
   resolver: DnsResolver;
   log?: Logger;
+  /**
+   * Overall time limit. When it passes, the verdict is temperror throughout and evaluation is left
+   * to finish (and be ignored) in the background; per-lookup limits belong to the resolver.
+   */
+  deadlineMs?: number;
   /** Smallest acceptable RSA key (RFC 8301 §3.2 says 1024); smaller keys give dkim=policy. */
   minKeyBits?: number;
 }
@@ -135,11 +140,16 @@ function temperrorVerdict(request: VerifyInboundRequest): Omit<AuthVerdict, "aut
   };
 }
 
+/** Peer-supplied names lose control characters before they reach our types (and logs, replies). */
+function withoutControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, "");
+}
+
 function spfIdentity(request: VerifyInboundRequest): { domain: string; identity: "mailfrom" | "helo" } {
   // RFC 7208 §2.4: with a null reverse path the HELO identity stands in for MAIL FROM.
   return request.mailFrom === ""
-    ? { domain: request.heloName.toLowerCase(), identity: "helo" }
-    : { domain: domainOf(request.mailFrom), identity: "mailfrom" };
+    ? { domain: withoutControls(request.heloName.toLowerCase()), identity: "helo" }
+    : { domain: withoutControls(domainOf(request.mailFrom)), identity: "mailfrom" };
 }
 
 function toVerdict(request: VerifyInboundRequest, outcome: AuthenticateResult): Omit<AuthVerdict, "authenticationResultsHeader"> {
@@ -150,12 +160,12 @@ function toVerdict(request: VerifyInboundRequest, outcome: AuthenticateResult): 
     .filter((entry) => entry.signingDomain)
     .map((entry) => ({
       result: mapDkim(entry),
-      domain: entry.signingDomain.toLowerCase(),
-      selector: entry.selector ?? "",
+      domain: withoutControls(entry.signingDomain.toLowerCase()),
+      selector: withoutControls(entry.selector ?? ""),
       aligned: Boolean(entry.status.aligned),
     }));
 
-  const fromDomains = [...new Set((outcome.dkim.headerFrom ?? []).map(domainOf))];
+  const fromDomains = [...new Set((outcome.dkim.headerFrom ?? []).map((address) => withoutControls(domainOf(address))))];
   let dmarc: AuthVerdict["dmarc"];
   if (fromDomains.length > 1) {
     // RFC 7489 §6.6.1: several From domains cannot be evaluated as one; mailauth skips them.
@@ -210,8 +220,9 @@ function headerResults(request: VerifyInboundRequest, verdict: Omit<AuthVerdict,
 export async function verifyInbound(request: VerifyInboundRequest): Promise<AuthVerdict> {
   const log = request.log ?? silentLogger;
   let verdict: Omit<AuthVerdict, "authenticationResultsHeader">;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const outcome = await authenticate(request.message, {
+    const evaluation = authenticate(request.message, {
       ip: request.clientIp,
       // mailauth substitutes the client IP for an empty HELO, as RFC 7208 §2.3 permits.
       ...(request.heloName ? { helo: request.heloName } : {}),
@@ -223,12 +234,20 @@ export async function verifyInbound(request: VerifyInboundRequest): Promise<Auth
       // BIMI fetches logos over HTTPS; it is no part of accepting mail.
       disableBimi: true,
     });
+    const deadline =
+      request.deadlineMs === undefined
+        ? null
+        : new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`sender authentication exceeded ${request.deadlineMs} ms`)), request.deadlineMs);
+          });
+    if (deadline) evaluation.catch(() => {}); // a late failure after the deadline is of no interest
+    const outcome = await (deadline ? Promise.race([evaluation, deadline]) : evaluation);
     verdict = toVerdict(request, outcome);
   } catch (error) {
     log.warn("mail_auth_failed", { error: error instanceof Error ? error : String(error) });
-    // Let a half-read stream drain so whoever writes into it is not left blocked.
-    if (!Buffer.isBuffer(request.message) && !request.message.readableEnded) request.message.resume();
     verdict = temperrorVerdict(request);
+  } finally {
+    clearTimeout(timer);
   }
   const authenticationResultsHeader = formatAuthenticationResults(request.receivingHost, headerResults(request, verdict));
   log.debug("mail_auth_verdict", {
