@@ -27,7 +27,41 @@ async function collect(stream: Readable): Promise<Buffer> {
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
-test("a blob is named by its SHA-256 under two fan-out levels and reads back exactly", async () => {
+async function blobIds(blobs: BlobDirectory): Promise<BlobId[]> {
+  const ids: BlobId[] = [];
+  for await (const id of blobs.listBlobIds()) ids.push(id);
+  return ids;
+}
+
+test("open creates the 256 fan-out folders once, so no write ever creates a folder", async () => {
+  await withDirectory(async (blobs, root) => {
+    const names = (await readdir(root)).sort();
+    assert.equal(names.length, 257);
+    assert.deepEqual(names.slice(0, 3), ["00", "01", "02"]);
+    assert.deepEqual(names.slice(-2), ["ff", "tmp"]);
+    // A second open of the same directory finds everything in place and changes nothing.
+    await BlobDirectory.open(root);
+    assert.deepEqual((await readdir(root)).sort(), names);
+    const written = await blobs.write(Buffer.from("one level\r\n"));
+    written.release();
+    assert.deepEqual((await readdir(root)).sort(), names, "the write created no folder");
+    assert.deepEqual(await blobIds(blobs), [written.id]);
+  });
+});
+
+test("the sweep lists only well-formed blob names in their own fan-out folder", async () => {
+  await withDirectory(async (blobs, root) => {
+    const written = await blobs.write(Buffer.from("listed\r\n"));
+    written.release();
+    const otherFolder = written.id.startsWith("00") ? "11" : "00";
+    await writeFile(join(root, written.id.slice(0, 2), "not-a-blob"), "x");
+    // A blob name in a folder that is not its own (a copy, not a blob of ours).
+    await writeFile(join(root, otherFolder, written.id), "x");
+    assert.deepEqual(await blobIds(blobs), [written.id]);
+  });
+});
+
+test("a blob is named by its SHA-256 under one fan-out level and reads back exactly", async () => {
   await withDirectory(async (blobs, root) => {
     const body = Buffer.from("Subject: hi\r\n\r\nhello\r\n");
     const written = await blobs.write(Readable.from([body.subarray(0, 5), body.subarray(5)]));
@@ -35,7 +69,7 @@ test("a blob is named by its SHA-256 under two fan-out levels and reads back exa
     const id = sha256(body);
     assert.equal(written.id, id);
     assert.equal(written.size, body.length);
-    assert.deepEqual(await readFile(join(root, id.slice(0, 2), id.slice(2, 4), id)), body);
+    assert.deepEqual(await readFile(join(root, id.slice(0, 2), id)), body);
     assert.deepEqual(await collect(blobs.createReadStream(written.id)), body);
     assert.deepEqual(await collect(blobs.createReadStream(written.id, { start: 2, end: 7 })), body.subarray(2, 7));
     assert.deepEqual(await readdir(join(root, "tmp")), []);
@@ -47,7 +81,7 @@ test("the same bytes written twice give one file", async () => {
     const body = Buffer.from("same bytes\r\n");
     const [a, b] = await Promise.all([blobs.write(body), blobs.write(body)]);
     assert.equal(a.id, b.id);
-    assert.deepEqual(await readdir(join(root, a.id.slice(0, 2), a.id.slice(2, 4))), [a.id]);
+    assert.deepEqual(await readdir(join(root, a.id.slice(0, 2))), [a.id]);
     assert.deepEqual(await readdir(join(root, "tmp")), []);
   });
 });
@@ -64,7 +98,7 @@ test("TOOBIG stops reading the source as soon as the limit is passed and leaves 
     await assert.rejects(blobs.write(endless(), { maxBytes: 2500 }), (err) => isStoreError(err, "TOOBIG"));
     assert.equal(pulled, 3);
     assert.deepEqual(await readdir(join(root, "tmp")), []);
-    assert.deepEqual((await readdir(root)).sort(), ["tmp"]);
+    assert.deepEqual(await blobIds(blobs), []);
   });
 });
 
@@ -95,9 +129,7 @@ test("garbage collection spares pinned and referenced blobs and removes the rest
     written.release();
     assert.equal(await blobs.removeIfUnreferenced(written.id, () => true), false, "still referenced");
     assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), true);
-    const ids: BlobId[] = [];
-    for await (const id of blobs.listBlobIds()) ids.push(id);
-    assert.deepEqual(ids, []);
+    assert.deepEqual(await blobIds(blobs), []);
     assert.equal(await blobs.removeIfUnreferenced("not-a-blob-id" as BlobId, () => false), false);
   });
 });

@@ -1,4 +1,4 @@
-// Content-addressed message bodies on disk: `<root>/ab/cd/<sha256hex>`. A body is written once,
+// Content-addressed message bodies on disk: `<root>/ab/<sha256hex>`. A body is written once,
 // shared by every copy of the message (all recipients, COPY, MOVE) and never rewritten; the
 // per-recipient trace prefix lives beside the row, not here.
 //
@@ -6,12 +6,18 @@
 // fsync the file, rename it to its hash name, fsync the directory. A crash leaves at worst a temp
 // file or an unreferenced blob, both removed by the next sweep; never a referenced, torn file.
 //
+// Layout: ONE level of 256 fan-out folders, all created (and made durable) at open. A delivery
+// therefore never creates a folder: with the former two levels (`ab/cd/`, 65 536 folders) nearly
+// every message in a young store paid a mkdir and three extra directory fsyncs (up to 3.7 ms
+// against ~1 ms for the blob itself). 256 folders keep each one small (a million messages is
+// ~4 000 entries per folder, which ext4/xfs hashed directories handle without effort).
+//
 // Concurrency with garbage collection: a writer *pins* its blob id before it checks whether the
 // file already exists, and the collector checks pins and references under the same per-id lock,
 // so a blob being delivered again can never be deleted between "exists" and the row commit.
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { access, open, readdir, rename } from "node:fs/promises";
+import { access, mkdir, open, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { MessageSource } from "../mail-store.js";
@@ -22,6 +28,8 @@ import { fsyncDirectory, makeDirectoryDurable, unlinkIfPresent } from "./durable
 const BLOB_NAME = /^[0-9a-f]{64}$/;
 const FANOUT_NAME = /^[0-9a-f]{2}$/;
 const TEMP_DIRECTORY = "tmp";
+/** The 256 fan-out folder names, "00" to "ff": the first two hex digits of a blob id. */
+const FANOUT_FOLDERS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** Sees every chunk as it is written (the MIME tree builder, in the store). */
 export interface ChunkInspector {
@@ -53,13 +61,26 @@ export class BlobDirectory {
 
   private constructor(readonly root: string) {}
 
+  /** Opens (creating if needed) the directory with its temp and 256 fan-out folders, durably. */
   static async open(root: string): Promise<BlobDirectory> {
     await makeDirectoryDurable(join(root, TEMP_DIRECTORY));
+    const present = new Set(await readdir(root));
+    const missing = FANOUT_FOLDERS.filter((name) => !present.has(name));
+    if (missing.length > 0) {
+      // Create all, fsync each new folder, then the root once for all their names.
+      for (const name of missing) await mkdir(join(root, name), { recursive: true });
+      for (const name of missing) await fsyncDirectory(join(root, name));
+      await fsyncDirectory(root);
+    }
     return new BlobDirectory(root);
   }
 
   pathOf(id: BlobId): string {
-    return join(this.root, id.slice(0, 2), id.slice(2, 4), id);
+    return join(this.folderOf(id), id);
+  }
+
+  private folderOf(id: BlobId): string {
+    return join(this.root, id.slice(0, 2));
   }
 
   /** Streams the source to a durable blob file and returns its id, pinned until release(). */
@@ -121,10 +142,9 @@ export class BlobDirectory {
           await unlinkIfPresent(tempPath);
           return;
         }
-        const directory = join(this.root, id.slice(0, 2), id.slice(2, 4));
-        await makeDirectoryDurable(directory);
+        // The fan-out folder exists since open(); only the new name needs to be made durable.
         await rename(tempPath, target);
-        await fsyncDirectory(directory);
+        await fsyncDirectory(this.folderOf(id));
       } catch (err) {
         this.unpin(id);
         throw err;
@@ -167,20 +187,17 @@ export class BlobDirectory {
     return this.withBlobLock(id, async () => {
       if ((this.pins.get(id) ?? 0) > 0 || isReferenced(id)) return false;
       const removed = await unlinkIfPresent(this.pathOf(id));
-      if (removed) await fsyncDirectory(join(this.root, id.slice(0, 2), id.slice(2, 4)));
+      if (removed) await fsyncDirectory(this.folderOf(id));
       return removed;
     });
   }
 
   /** Every blob id present on disk (for the garbage sweep). */
   async *listBlobIds(): AsyncGenerator<BlobId> {
-    for (const first of await readdirIfPresent(this.root)) {
-      if (!FANOUT_NAME.test(first)) continue;
-      for (const second of await readdirIfPresent(join(this.root, first))) {
-        if (!FANOUT_NAME.test(second)) continue;
-        for (const name of await readdirIfPresent(join(this.root, first, second))) {
-          if (BLOB_NAME.test(name) && name.startsWith(first + second)) yield name as BlobId;
-        }
+    for (const folder of await readdirIfPresent(this.root)) {
+      if (!FANOUT_NAME.test(folder)) continue;
+      for (const name of await readdirIfPresent(join(this.root, folder))) {
+        if (BLOB_NAME.test(name) && name.startsWith(folder)) yield name as BlobId;
       }
     }
   }

@@ -54,7 +54,7 @@ async function blobFiles(blobRoot: string): Promise<string[]> {
   const files: string[] = [];
   for (const first of await readdir(blobRoot)) {
     if (first === "tmp") continue;
-    for (const second of await readdir(join(blobRoot, first))) files.push(...(await readdir(join(blobRoot, first, second))));
+    files.push(...(await readdir(join(blobRoot, first))));
   }
   return files;
 }

@@ -9,7 +9,7 @@ async function countBlobFiles(blobRoot: string): Promise<number> {
   let count = 0;
   for (const first of await readdir(blobRoot)) {
     if (first === "tmp") continue;
-    for (const second of await readdir(join(blobRoot, first))) count += (await readdir(join(blobRoot, first, second))).length;
+    count += (await readdir(join(blobRoot, first))).length;
   }
   return count;
 }
