@@ -1,0 +1,62 @@
+// EHLO/HELO (RFC 5321 §4.1.1.1) and the extensions a listener offers, in one place so what EHLO
+// advertises and what MAIL/RCPT accept cannot drift apart. HELO advertises nothing, so after HELO
+// every ESMTP parameter is refused (RFC 5321 §4.1.1.11).
+import { advertisedMechanisms } from "../../auth/index.js";
+import type { MailParameters, RcptParameters } from "../protocol/index.js";
+
+export interface OfferContext {
+  readonly esmtp: boolean;
+  readonly tls: boolean;
+  readonly startTlsAvailable: boolean;
+  /** AUTH is offered on submission listeners only. */
+  readonly authListener: boolean;
+  readonly authenticated: boolean;
+  readonly allowPlaintextAuth: boolean;
+  readonly maxMessageSize: number;
+}
+
+/** SASL mechanisms usable on this link now (RFC 4954 §4: only those safe on it). */
+export function authMechanisms(offer: OfferContext): string[] {
+  if (!offer.authListener || offer.authenticated) return [];
+  return advertisedMechanisms({ tls: offer.tls, allowPlaintextWithoutTls: offer.allowPlaintextAuth });
+}
+
+/** The EHLO keywords, in a stable order. */
+export function ehloExtensions(offer: OfferContext): string[] {
+  const extensions = [
+    "PIPELINING", // RFC 2920
+    `SIZE ${offer.maxMessageSize}`, // RFC 1870
+    "8BITMIME", // RFC 6152
+    "SMTPUTF8", // RFC 6531
+    "ENHANCEDSTATUSCODES", // RFC 2034
+    "CHUNKING", // RFC 3030
+    "BINARYMIME", // RFC 3030 §3
+    "DSN", // RFC 3461
+  ];
+  // RFC 3207 §4.2: not offered again once TLS is on.
+  if (offer.startTlsAvailable && !offer.tls) extensions.push("STARTTLS");
+  const mechanisms = authMechanisms(offer);
+  if (mechanisms.length > 0) extensions.push(`AUTH ${mechanisms.join(" ")}`);
+  return extensions;
+}
+
+/** The MAIL parameter that uses an extension not offered on this link, or null. */
+export function unofferedMailParameter(parameters: MailParameters, offer: OfferContext): string | null {
+  if (!offer.esmtp) {
+    if (parameters.size !== null) return "SIZE";
+    if (parameters.body !== null) return "BODY";
+    if (parameters.smtputf8) return "SMTPUTF8";
+    if (parameters.ret !== null) return "RET";
+    if (parameters.envid !== null) return "ENVID";
+  }
+  // RFC 4954 §5: AUTH= belongs to the AUTH extension, offered on submission listeners only.
+  if (parameters.auth !== null && !offer.authListener) return "AUTH";
+  return null;
+}
+
+export function unofferedRcptParameter(parameters: RcptParameters, offer: OfferContext): string | null {
+  if (offer.esmtp) return null;
+  if (parameters.notify !== null) return "NOTIFY";
+  if (parameters.orcpt !== null) return "ORCPT";
+  return null;
+}

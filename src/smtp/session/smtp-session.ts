@@ -1,0 +1,450 @@
+// The SMTP server session (RFC 5321 §3, §4.1): greeting → EHLO/HELO → STARTTLS? → AUTH? → MAIL →
+// RCPT+ → DATA/BDAT, with RSET, NOOP, QUIT, HELP, VRFY and EXPN at any point. Sans-IO: receive()
+// takes the bytes the client sent, replies leave through the injected transport, and everything
+// that decides about mail (who may send, who exists, where it goes) is the injected policy's.
+//
+// Input is framed by net/line-reader, with three other modes: DATA bytes go straight to the
+// dot-unstuffer (so only <CRLF>.<CRLF> can end them), BDAT chunks are counted bytes, and AUTH
+// continuation lines go to the SASL exchange instead of the command parser.
+//
+// Decisions of this module:
+// - AUTH is never offered on an "mx" listener, with or without TLS: user submission belongs on
+//   587/465 (RFC 6409, RFC 8314 §3), and keeping passwords off port 25 keeps guessers off it too.
+// - Every refusal caused by the client counts as an error; at max_smtp_errors the session ends
+//   with 421 4.7.0 (RFC 5321 §4.3.2 permits closing on a misbehaving client).
+// - Replies are written as each command is processed; with PIPELINING (RFC 2920) the client reads
+//   them as a batch, and back-pressure comes from awaiting each write.
+import { randomBytes } from "node:crypto";
+import { LineReader, type FramedInput } from "../../net/line-reader.js";
+import type { Account } from "../../store/index.js";
+import { AUTH_MAX_LINE_OCTETS, ReplyCodes, encodeReply, ehloReply, greetingReply, heloReply, parseCommand, reply, replyForSyntaxError } from "../protocol/index.js";
+import type { AuthCommand, BdatCommand, HelloCommand, MailCommand, RcptCommand, SmtpCommand, SmtpReply } from "../protocol/index.js";
+import type { SaslExchange } from "../../auth/index.js";
+import { beginAuth, continueAuth, type AuthStep } from "./auth.js";
+import { BodySink } from "./body-sink.js";
+import { Deadlines, type DeadlineKind } from "./deadlines.js";
+import { ehloExtensions, unofferedMailParameter, unofferedRcptParameter, type OfferContext } from "./ehlo.js";
+import { BdatChunkReceiver, DataReceiver } from "./message-receivers.js";
+import { SessionReplies } from "./replies.js";
+import { Transaction } from "./transaction.js";
+import type { SessionOptions, SessionView } from "./types.js";
+
+type InputMode =
+  | { kind: "command" }
+  | { kind: "auth"; exchange: SaslExchange }
+  | { kind: "data"; receiver: DataReceiver }
+  | { kind: "bdat"; receiver: BdatChunkReceiver; size: number };
+
+const GREETING_TEXT = "Mailroom ready";
+
+export class SmtpSession {
+  readonly id: string;
+  readonly #o: SessionOptions;
+  readonly #reader: LineReader;
+  readonly #deadlines: Deadlines;
+  #mode: InputMode = { kind: "command" };
+  #helo: { name: string; esmtp: boolean } | null = null;
+  #tls: boolean;
+  #account: Account | null = null;
+  #transaction: Transaction | null = null;
+  /** The BDAT body of the current transaction, across its chunks. */
+  #bdatSink: BodySink | null = null;
+  #errors = 0;
+  #closed = false;
+  /** Command bytes arrived since the last complete command line (drives the command deadline). */
+  #partialCommand = false;
+
+  constructor(options: SessionOptions) {
+    this.#o = options;
+    this.id = options.id ?? randomBytes(9).toString("base64url");
+    this.#tls = options.implicitTls;
+    this.#reader = new LineReader({ maxLineLength: this.#commandLineLimit() });
+    const l = options.limits;
+    this.#deadlines = new Deadlines(options.timers, { idle: l.smtpIdle, command: l.smtpCommandDeadline, transaction: l.smtpTransactionDeadline }, (kind) => this.#expired(kind));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** RFC 5321 §4.2: the 220 greeting opens the session. */
+  async start(): Promise<void> {
+    await this.#send(greetingReply(this.#o.hostname, GREETING_TEXT));
+    if (!this.#closed) this.#deadlines.awaitInput();
+  }
+
+  /** Bytes from the client. Resolves once they are processed (the caller reads more after). */
+  async receive(chunk: Buffer): Promise<void> {
+    if (this.#closed) return;
+    this.#deadlines.pauseIdle();
+    try {
+      if (this.#mode.kind === "data") await this.#dataBytes(chunk);
+      else {
+        if (this.#mode.kind !== "bdat") this.#partialCommand = true;
+        this.#reader.push(chunk);
+      }
+      await this.#drain();
+    } catch (error) {
+      this.#o.log.error("smtp.session_error", { session: this.id, error });
+      await this.closeWith(reply(ReplyCodes.LocalError));
+      return;
+    }
+    if (this.#closed) return;
+    if (this.#partialCommand && this.#mode.kind !== "data" && this.#mode.kind !== "bdat") this.#deadlines.commandStarted();
+    else this.#deadlines.commandFinished();
+    this.#deadlines.awaitInput();
+  }
+
+  /** The client closed its side: whatever was in flight is dropped. */
+  end(): void {
+    this.#closed = true;
+    this.#cleanup();
+  }
+
+  /** Sends a final reply (421 on shutdown or refusal) and closes. */
+  async closeWith(finalReply: SmtpReply): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cleanup();
+    try {
+      await this.#o.transport.write(encodeReply(finalReply));
+    } catch {
+      // The peer is already gone; closing is all that is left.
+    }
+    this.#o.transport.close();
+  }
+
+  get view(): SessionView {
+    return {
+      id: this.id,
+      role: this.#o.role,
+      hostname: this.#o.hostname,
+      remoteAddress: this.#o.remoteAddress,
+      heloName: this.#helo?.name ?? null,
+      esmtp: this.#helo?.esmtp ?? false,
+      tls: this.#tls,
+      tlsDetails: this.#tls ? this.#o.transport.tlsDetails() : null,
+      account: this.#account,
+    };
+  }
+
+  // --- input -------------------------------------------------------------------------------
+
+  async #drain(): Promise<void> {
+    while (!this.#closed && this.#mode.kind !== "data") {
+      const item = this.#reader.next();
+      if (item === null) return;
+      await this.#consume(item);
+    }
+  }
+
+  async #consume(item: FramedInput): Promise<void> {
+    const mode = this.#mode;
+    if (item.kind === "bytes") {
+      if (mode.kind === "bdat" && (await mode.receiver.push(item.chunk, item.remaining))) await this.#bdatChunkDone(mode.receiver, mode.size);
+      return;
+    }
+    this.#partialCommand = this.#reader.buffered > 0;
+    if (item.kind === "overflow") {
+      if (mode.kind === "auth") this.#endAuth();
+      return this.#reject(reply(ReplyCodes.LineTooLong));
+    }
+    // RFC 5321 §2.3.8: only CRLF ends a line; a bare LF is not taken as one.
+    if (item.ending !== "crlf") {
+      if (mode.kind === "auth") this.#endAuth();
+      return this.#reject(reply(SessionReplies.BareLfInCommand));
+    }
+    if (mode.kind === "auth") return this.#authStep(await continueAuth(item.line.toString("latin1"), mode.exchange, this.#authLink(), this.#o.authenticator));
+    const parsed = parseCommand(item.line, { smtputf8: this.#transaction?.smtputf8 ?? false, maxLineOctets: this.#o.limits.smtpLineLength - 2 });
+    if (parsed.kind === "syntax-error") {
+      // A BDAT whose size could not be read leaves its bytes to be read as commands; RFC 3030 has
+      // no way around that, and they will fail as commands and count as errors.
+      return this.#reject(replyForSyntaxError(parsed));
+    }
+    await this.#command(parsed);
+  }
+
+  async #command(command: SmtpCommand): Promise<void> {
+    switch (command.kind) {
+      case "EHLO":
+      case "HELO":
+        return this.#hello(command);
+      case "MAIL":
+        return this.#mail(command);
+      case "RCPT":
+        return this.#rcpt(command);
+      case "DATA":
+        return this.#data();
+      case "BDAT":
+        return this.#bdat(command);
+      case "RSET":
+        // RFC 5321 §4.1.1.5: clears the transaction, keeps EHLO and authentication.
+        this.#resetTransaction();
+        return this.#send(reply(ReplyCodes.Ok));
+      case "NOOP":
+        return this.#send(reply(ReplyCodes.Ok));
+      case "QUIT":
+        return this.closeWith(reply(ReplyCodes.Bye));
+      case "VRFY":
+        // RFC 5321 §3.5.3: 252 rather than confirming which addresses exist.
+        return this.#send(reply(ReplyCodes.CannotVerify));
+      case "EXPN":
+        return this.#reject(reply(SessionReplies.ExpnRefused));
+      case "HELP":
+        return this.#send(reply(ReplyCodes.HelpMessage));
+      case "STARTTLS":
+        return this.#startTls();
+      case "AUTH":
+        return this.#auth(command);
+    }
+  }
+
+  // --- EHLO, STARTTLS, AUTH ----------------------------------------------------------------
+
+  #offer(): OfferContext {
+    return {
+      esmtp: this.#helo?.esmtp ?? false,
+      tls: this.#tls,
+      startTlsAvailable: this.#o.startTlsAvailable,
+      authListener: this.#o.role !== "mx",
+      authenticated: this.#account !== null,
+      allowPlaintextAuth: this.#o.allowPlaintextAuth,
+      maxMessageSize: this.#o.limits.maxMessageSize,
+    };
+  }
+
+  async #hello(command: HelloCommand): Promise<void> {
+    // RFC 5321 §4.1.4: EHLO/HELO again resets the transaction as RSET would.
+    this.#resetTransaction();
+    this.#helo = { name: command.identity, esmtp: command.kind === "EHLO" };
+    const greeting = `Hello ${command.identity}`;
+    if (command.kind === "HELO") return this.#send(heloReply(this.#o.hostname, greeting));
+    return this.#send(ehloReply(this.#o.hostname, greeting, ehloExtensions(this.#offer())));
+  }
+
+  async #startTls(): Promise<void> {
+    if (!this.#o.startTlsAvailable) return this.#reject(reply(SessionReplies.TlsNotOffered));
+    if (this.#tls) return this.#reject(reply(SessionReplies.AlreadyTls));
+    if (this.#helo === null || !this.#helo.esmtp) return this.#reject(reply(SessionReplies.HelloFirst));
+    await this.#send(reply(ReplyCodes.ReadyToStartTls));
+    // RFC 3207 §4.2 / CVE-2011-0411: anything pipelined after STARTTLS came in plaintext and is
+    // dropped, never executed after the handshake.
+    const dropped = this.#reader.discardBuffered();
+    if (dropped > 0) this.#o.log.warn("smtp.starttls_injection_dropped", { session: this.id, octets: dropped });
+    this.#partialCommand = false;
+    try {
+      await this.#o.transport.startTls();
+    } catch (error) {
+      this.#o.log.info("smtp.tls_failed", { session: this.id, error });
+      this.end();
+      return;
+    }
+    // RFC 3207 §4.2: everything learnt before TLS is forgotten; the client starts with EHLO.
+    this.#tls = true;
+    this.#helo = null;
+    this.#account = null;
+    this.#resetTransaction();
+  }
+
+  #authLink() {
+    return { tls: this.#tls, allowPlaintextAuth: this.#o.allowPlaintextAuth, remoteAddress: this.#o.remoteAddress };
+  }
+
+  async #auth(command: AuthCommand): Promise<void> {
+    if (this.#o.role === "mx") return this.#reject(reply(SessionReplies.AuthNotOffered));
+    if (this.#helo === null || !this.#helo.esmtp) return this.#reject(reply(SessionReplies.HelloFirst));
+    if (this.#account !== null) return this.#reject(reply(SessionReplies.AlreadyAuthenticated));
+    // RFC 4954 §4: AUTH is not permitted during a mail transaction.
+    if (this.#transaction !== null) return this.#reject(reply(ReplyCodes.BadSequence));
+    await this.#authStep(await beginAuth(command, this.#authLink(), this.#o.authenticator));
+  }
+
+  async #authStep(step: AuthStep): Promise<void> {
+    if (step.kind === "continue") {
+      this.#mode = { kind: "auth", exchange: step.exchange };
+      // RFC 4954 §4: responses may be up to 12288 octets.
+      this.#reader.setMaxLineLength(AUTH_MAX_LINE_OCTETS + 2);
+      return this.#send(step.reply);
+    }
+    this.#endAuth();
+    if (step.account !== null) {
+      this.#account = step.account;
+      this.#o.log.info("smtp.authenticated", { session: this.id, account: step.account.address });
+    }
+    if (step.reply.code >= 400) return this.#reject(step.reply);
+    return this.#send(step.reply);
+  }
+
+  #endAuth(): void {
+    this.#mode = { kind: "command" };
+    this.#reader.setMaxLineLength(this.#commandLineLimit());
+  }
+
+  // --- the transaction ---------------------------------------------------------------------
+
+  async #mail(command: MailCommand): Promise<void> {
+    if (this.#helo === null) return this.#reject(reply(SessionReplies.HelloFirst));
+    if (this.#transaction !== null) return this.#reject(reply(SessionReplies.NestedMail));
+    if (this.#o.role !== "mx" && this.#account === null) {
+      // RFC 3207 §4 and RFC 4954 §6: submission needs TLS, then authentication.
+      const needsTls = !this.#tls && !this.#o.allowPlaintextAuth;
+      return this.#reject(reply(needsTls ? ReplyCodes.StartTlsRequired : ReplyCodes.AuthRequired));
+    }
+    if (unofferedMailParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(SessionReplies.ParameterNotOffered));
+    const declared = command.parameters.size;
+    if (declared !== null && declared > this.#o.limits.maxMessageSize) return this.#reject(reply(SessionReplies.DeclaredTooBig));
+    const refusal = await this.#o.policy.checkSender(this.view, command);
+    if (refusal !== null) return this.#reject(refusal);
+    this.#transaction = new Transaction(`${this.id}.${randomBytes(3).toString("hex")}`, command.reversePath, command.parameters, this.#o.clock());
+    this.#deadlines.transactionStarted();
+    return this.#send(reply(ReplyCodes.SenderOk));
+  }
+
+  async #rcpt(command: RcptCommand): Promise<void> {
+    const transaction = this.#transaction;
+    if (transaction === null) return this.#reject(reply(SessionReplies.NeedMail));
+    if (unofferedRcptParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(SessionReplies.ParameterNotOffered));
+    // RFC 5321 §4.5.3.1.10: recipients past the limit get 452; the client sends them later.
+    if (transaction.recipients.length >= this.#o.limits.maxRecipients) return this.#send(reply(ReplyCodes.TooManyRecipients));
+    transaction.rcptCount++;
+    const decision = await this.#o.policy.checkRecipient(this.view, { reversePath: transaction.reversePath, count: transaction.recipients.length }, command);
+    if (this.#transaction !== transaction) return;
+    if (decision.kind === "refuse") return this.#reject(decision.reply);
+    transaction.recipients.push(decision.recipient);
+    return this.#send(decision.reply ?? reply(ReplyCodes.RecipientOk));
+  }
+
+  /** The refusal of DATA/BDAT before any body byte, or null when the body may come. */
+  #bodyRefusal(mode: "data" | "bdat"): SmtpReply | null {
+    const transaction = this.#transaction;
+    if (this.#helo === null) return reply(SessionReplies.HelloFirst);
+    if (transaction === null) return reply(SessionReplies.NeedMail);
+    // RFC 5321 §3.3: DATA with no accepted recipient gets 554 (503 is also allowed).
+    if (transaction.recipients.length === 0) return reply(ReplyCodes.NoValidRecipients);
+    const other = mode === "data" ? "bdat" : "data";
+    if (transaction.bodyMode === other) return reply(SessionReplies.DataBdatMixed);
+    if (mode === "data" && transaction.parameters.body === "BINARYMIME") return reply(SessionReplies.BinaryNeedsBdat);
+    return null;
+  }
+
+  async #data(): Promise<void> {
+    const refusal = this.#bodyRefusal("data");
+    if (refusal !== null) return this.#reject(refusal);
+    this.#transaction!.bodyMode = "data";
+    const limits = this.#o.limits;
+    const sink = new BodySink(this.#o.store, limits.maxMessageSize);
+    this.#mode = { kind: "data", receiver: new DataReceiver(sink, limits.maxMessageSize, limits.smtpTextLineLength - 2) };
+    await this.#send(reply(ReplyCodes.StartMailInput));
+    // Bytes pipelined behind DATA (RFC 2920 allows it after 354 only, but clients do) are body.
+    const buffered = this.#reader.buffered;
+    if (buffered === 0) return;
+    this.#reader.readBytes(buffered);
+    const pending = [...this.#reader.items()].flatMap((item) => (item.kind === "bytes" ? [item.chunk] : []));
+    for (const chunk of pending) {
+      if (this.#mode.kind === "data") await this.#dataBytes(chunk);
+      else this.#reader.push(chunk);
+    }
+  }
+
+  async #dataBytes(chunk: Buffer): Promise<void> {
+    if (this.#mode.kind !== "data") return;
+    const receiver = this.#mode.receiver;
+    const step = await receiver.push(chunk);
+    if (!step.done) return;
+    this.#mode = { kind: "command" };
+    this.#reader.push(step.rest);
+    this.#partialCommand = step.rest.length > 0;
+    if (step.refusal !== null) {
+      this.#resetTransaction();
+      return this.#reject(step.refusal);
+    }
+    await this.#completeMessage(receiver.sink);
+  }
+
+  async #bdat(command: BdatCommand): Promise<void> {
+    const refusal = this.#helo?.esmtp ? this.#bodyRefusal("bdat") : reply(SessionReplies.HelloFirst);
+    if (refusal === null) {
+      this.#transaction!.bodyMode = "bdat";
+      this.#bdatSink ??= new BodySink(this.#o.store, this.#o.limits.maxMessageSize);
+    }
+    const receiver = new BdatChunkReceiver(refusal === null ? this.#bdatSink : null, command.size, command.last, this.#o.limits.maxMessageSize, refusal);
+    // RFC 3030 §2: the chunk's bytes are read whatever the verdict, or they would run as commands.
+    if (command.size === 0) return this.#bdatChunkDone(receiver, 0);
+    this.#mode = { kind: "bdat", receiver, size: command.size };
+    this.#reader.readBytes(command.size);
+  }
+
+  async #bdatChunkDone(receiver: BdatChunkReceiver, size: number): Promise<void> {
+    this.#mode = { kind: "command" };
+    const refusal = receiver.refusal;
+    if (refusal !== null) {
+      // A refused chunk ends the transaction (RFC 3030 §2: the client must not send more).
+      if (receiver.sink !== null) this.#resetTransaction();
+      return this.#reject(refusal);
+    }
+    if (!receiver.last) return this.#send({ code: 250, enhanced: "2.0.0", lines: [`${size} octets received`] });
+    const sink = this.#bdatSink!;
+    this.#bdatSink = null;
+    await this.#completeMessage(sink);
+  }
+
+  /** The body is complete and acceptable so far: stage, let the policy deliver, then answer. */
+  async #completeMessage(sink: BodySink): Promise<void> {
+    const transaction = this.#transaction!;
+    let answer: SmtpReply;
+    try {
+      const staged = await sink.finish();
+      answer = await this.#o.policy.deliver(this.view, transaction, staged);
+    } catch (error) {
+      this.#o.log.error("smtp.delivery_failed", { session: this.id, transaction: transaction.id, error });
+      answer = reply(ReplyCodes.LocalError);
+    }
+    if (this.#transaction === transaction) {
+      this.#transaction = null;
+      this.#deadlines.transactionFinished();
+    }
+    if (answer.code >= 400) return this.#reject(answer);
+    return this.#send(answer);
+  }
+
+  #resetTransaction(): void {
+    this.#bdatSink?.abort();
+    this.#bdatSink = null;
+    this.#transaction = null;
+    this.#deadlines.transactionFinished();
+  }
+
+  // --- replies, errors and the end ---------------------------------------------------------
+
+  async #send(answer: SmtpReply): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#o.transport.write(encodeReply(answer));
+    } catch {
+      this.end();
+    }
+  }
+
+  async #reject(answer: SmtpReply): Promise<void> {
+    await this.#send(answer);
+    this.#errors++;
+    if (this.#errors >= this.#o.limits.maxSmtpErrors) await this.closeWith(reply(ReplyCodes.TooManyErrors));
+  }
+
+  #expired(kind: DeadlineKind): void {
+    this.#o.log.info("smtp.timeout", { session: this.id, deadline: kind });
+    void this.closeWith(reply(ReplyCodes.Timeout));
+  }
+
+  #cleanup(): void {
+    this.#deadlines.cancelAll();
+    if (this.#mode.kind === "data") this.#mode.receiver.sink.abort();
+    this.#mode = { kind: "command" };
+    this.#resetTransaction();
+  }
+
+  /** AUTH lines may be long (RFC 4954 §4); every other verb is held to smtpLineLength by the parser. */
+  #commandLineLimit(): number {
+    return Math.max(this.#o.limits.smtpLineLength, AUTH_MAX_LINE_OCTETS + 2);
+  }
+}
