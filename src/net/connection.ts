@@ -1,0 +1,278 @@
+// One client connection for one protocol session: a pull-based reader over the socket's chunks with
+// back-pressure, writes that wait for 'drain', an idle deadline, byte counters, a logger carrying the
+// connection id, and the server side of STARTTLS (RFC 3207, RFC 9051 §6.2.1, RFC 2595). After an
+// upgrade the same object reads and writes through TLS, so a session never holds the raw socket.
+
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
+import type { Logger } from "../observability/log.js";
+
+export type TlsMode = "none" | "starttls" | "implicit";
+
+export class ConnectionClosedError extends Error {
+  override readonly name = "ConnectionClosedError";
+  constructor(message = "connection closed") {
+    super(message);
+  }
+}
+
+export class TlsHandshakeError extends Error {
+  override readonly name = "TlsHandshakeError";
+}
+
+export interface ConnectionOptions {
+  log: Logger;
+  /** What the listener offers: "starttls" means the session may advertise and run STARTTLS. Default "none". */
+  tlsMode?: TlsMode;
+  /** How long close() waits for the peer to finish after our FIN before destroying. Default 5s. */
+  closeLingerMs?: number;
+  /** Reading pauses while this many received bytes wait unread. Default 256 KiB. */
+  highWaterMark?: number;
+}
+
+export class Connection {
+  readonly id = randomBytes(6).toString("base64url");
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly log: Logger;
+  readonly tlsMode: TlsMode;
+  /** Settles (never rejects) when the socket has closed. */
+  readonly closed: Promise<void>;
+
+  private socket: Socket;
+  private readonly raw: Socket;
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private ended = false;
+  private isClosedFlag = false;
+  private closing = false;
+  private waiter: ((chunk: Buffer | null) => void) | null = null;
+  private readonly drainWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private onIdle: (() => void) | null = null;
+  private received = 0;
+  private sent = 0;
+  private readonly closeLingerMs: number;
+  private readonly highWaterMark: number;
+  private markClosed!: () => void;
+
+  constructor(socket: Socket, options: ConnectionOptions) {
+    this.raw = socket;
+    this.socket = socket;
+    this.remoteAddress = unmapIPv4(socket.remoteAddress ?? "unknown");
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = unmapIPv4(socket.localAddress ?? "unknown");
+    this.localPort = socket.localPort ?? 0;
+    this.tlsMode = options.tlsMode ?? "none";
+    this.closeLingerMs = options.closeLingerMs ?? 5000;
+    this.highWaterMark = options.highWaterMark ?? 256 * 1024;
+    this.log = options.log.child({ conn: this.id, remote: this.remoteAddress });
+    this.closed = new Promise((resolve) => {
+      this.markClosed = resolve;
+    });
+    // An 'error' without a listener would crash the process; a reset peer is routine, so log at debug.
+    socket.on("error", (error) => this.log.debug("socket.error", { error }));
+    socket.on("close", () => this.finish());
+    if (socket.destroyed) this.finish();
+    this.attach(socket);
+  }
+
+  get isTls(): boolean {
+    return this.socket instanceof TLSSocket && this.socket.encrypted === true;
+  }
+
+  /** TLS version and cipher, for Received fields and logs; null before TLS. */
+  get tlsDetails(): { protocol: string; cipher: string } | null {
+    if (!(this.socket instanceof TLSSocket)) return null;
+    return { protocol: this.socket.getProtocol() ?? "unknown", cipher: this.socket.getCipher()?.name ?? "unknown" };
+  }
+
+  get isLoopback(): boolean {
+    return this.remoteAddress === "::1" || this.remoteAddress.startsWith("127.");
+  }
+
+  get bytesIn(): number {
+    return this.received;
+  }
+
+  get bytesOut(): number {
+    return this.sent;
+  }
+
+  get isClosed(): boolean {
+    return this.isClosedFlag;
+  }
+
+  /** The next chunk received, or null once the peer has finished or the connection closed. */
+  read(): Promise<Buffer | null> {
+    const chunk = this.queue.shift();
+    if (chunk !== undefined) {
+      this.queuedBytes -= chunk.length;
+      if (this.queuedBytes < this.highWaterMark && this.socket.isPaused()) this.socket.resume();
+      return Promise.resolve(chunk);
+    }
+    if (this.ended) return Promise.resolve(null);
+    if (this.waiter !== null) return Promise.reject(new Error("Connection.read: a read is already pending"));
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) yield chunk;
+  }
+
+  /** Resolves once the bytes are accepted by the socket without exceeding its buffer. */
+  write(bytes: Buffer | string): Promise<void> {
+    if (this.isClosedFlag || this.closing) return Promise.reject(new ConnectionClosedError());
+    const buffer = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes;
+    this.sent += buffer.length;
+    if (this.socket.write(buffer)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.drainWaiters.add({ resolve, reject });
+    });
+  }
+
+  /**
+   * Calls onExpire once if no input arrives for ms; each received chunk restarts the wait.
+   * null clears the deadline. A new call replaces the previous deadline.
+   */
+  setIdleDeadline(ms: number | null, onExpire?: () => void): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.onIdle = null;
+    if (ms === null || this.isClosedFlag) return;
+    if (onExpire === undefined) throw new Error("setIdleDeadline: onExpire is required with a duration");
+    this.onIdle = onExpire;
+    this.idleTimer = setTimeout(() => {
+      const expire = this.onIdle;
+      this.idleTimer = null;
+      this.onIdle = null;
+      expire?.();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Server side of STARTTLS: drops any plaintext already received but not read (it was sent before
+   * the handshake and cannot be trusted), then negotiates TLS within timeoutMs. Returns the number of
+   * plaintext bytes dropped here; the caller drops its own framing buffer too. On failure the
+   * connection is destroyed and a TlsHandshakeError is thrown.
+   */
+  async upgradeToTls(context: SecureContext, timeoutMs: number): Promise<number> {
+    if (this.socket !== this.raw) throw new Error("upgradeToTls: the connection already uses TLS");
+    if (this.isClosedFlag) throw new ConnectionClosedError();
+    const raw = this.raw;
+    raw.removeListener("data", this.onData);
+    raw.removeListener("end", this.onEnd);
+    raw.removeListener("drain", this.onDrain);
+    raw.pause();
+    let dropped = this.queuedBytes;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    for (let leftover = raw.read() as Buffer | null; leftover !== null; leftover = raw.read() as Buffer | null) dropped += leftover.length;
+
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    secure.on("error", (error) => this.log.debug("tls.error", { error }));
+    secure.on("close", () => this.finish());
+    this.socket = secure;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new TlsHandshakeError(`TLS handshake not finished within ${timeoutMs} ms`)), timeoutMs);
+        const settle = (error: Error | null) => {
+          clearTimeout(timer);
+          secure.removeListener("secure", onSecure);
+          secure.removeListener("error", onError);
+          secure.removeListener("close", onClose);
+          if (error === null) resolve();
+          else reject(error);
+        };
+        const onSecure = () => settle(null);
+        const onError = (error: Error) => settle(new TlsHandshakeError(`TLS handshake failed: ${error.message}`));
+        const onClose = () => settle(new TlsHandshakeError("connection closed during the TLS handshake"));
+        secure.once("secure", onSecure);
+        secure.once("error", onError);
+        secure.once("close", onClose);
+      });
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+    this.attach(secure);
+    this.log.debug("tls.established", { ...this.tlsDetails, droppedPlaintext: dropped });
+    return dropped;
+  }
+
+  /** Sends what is buffered, then closes; destroys if the peer does not finish within the linger time. */
+  close(): Promise<void> {
+    if (!this.isClosedFlag && !this.closing) {
+      this.closing = true;
+      this.setIdleDeadline(null);
+      this.socket.end();
+      const linger = setTimeout(() => this.destroy(), this.closeLingerMs);
+      linger.unref();
+      void this.closed.then(() => clearTimeout(linger));
+    }
+    return this.closed;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    if (this.socket !== this.raw) this.raw.destroy();
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("drain", this.onDrain);
+    socket.resume();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.received += chunk.length;
+    this.idleTimer?.refresh();
+    const waiter = this.waiter;
+    if (waiter !== null) {
+      this.waiter = null;
+      waiter(chunk);
+      return;
+    }
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+    if (this.queuedBytes >= this.highWaterMark) this.socket.pause();
+  };
+
+  private readonly onEnd = (): void => {
+    this.endInput();
+  };
+
+  private readonly onDrain = (): void => {
+    for (const waiter of this.drainWaiters) waiter.resolve();
+    this.drainWaiters.clear();
+  };
+
+  private endInput(): void {
+    this.ended = true;
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.(null);
+  }
+
+  private finish(): void {
+    if (this.isClosedFlag) return;
+    this.isClosedFlag = true;
+    this.setIdleDeadline(null);
+    this.endInput();
+    for (const waiter of this.drainWaiters) waiter.reject(new ConnectionClosedError());
+    this.drainWaiters.clear();
+    this.markClosed();
+  }
+}
+
+/** "::ffff:192.0.2.1" (an IPv4 client on a dual-stack socket) reads as "192.0.2.1". */
+function unmapIPv4(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+}

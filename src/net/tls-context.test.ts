@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { connect, createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { generate } from "selfsigned";
+import { silentLogger } from "../observability/log.js";
+import { Connection } from "./connection.js";
+import { TlsContextProvider } from "./tls-context.js";
+
+async function withTempDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-tls-"));
+  try {
+    await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function writePair(dir: string, name: string): Promise<{ certFile: string; keyFile: string }> {
+  const pems = await generate([{ name: "commonName", value: name }], { keySize: 2048, algorithm: "sha256" });
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  await writeFile(certFile, pems.cert);
+  await writeFile(keyFile, pems.private);
+  return { certFile, keyFile };
+}
+
+/** A TCP server that upgrades each connection with the provider's current context and echoes. */
+async function startEchoServer(provider: TlsContextProvider): Promise<{ server: Server; port: number }> {
+  const server = createServer((socket) => {
+    const connection = new Connection(socket, { log: silentLogger });
+    void (async () => {
+      try {
+        await connection.upgradeToTls(provider.current(), 5000);
+        for await (const chunk of connection) await connection.write(chunk);
+      } catch {
+        connection.destroy();
+      }
+    })();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+async function openClient(port: number): Promise<TLSSocket> {
+  const client = connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+  await once(client, "secureConnect");
+  return client;
+}
+
+async function echo(client: TLSSocket, text: string): Promise<string> {
+  client.write(text);
+  const [chunk] = (await once(client, "data")) as [Buffer];
+  return chunk.toString();
+}
+
+test("reload swaps the certificate for new clients while an open connection keeps working", async () => {
+  await withTempDir(async (dir) => {
+    const files = await writePair(dir, "first.example");
+    const provider = await TlsContextProvider.open({ ...files, dataDir: dir, hostname: "mx.example", minVersion: "TLSv1.2", log: silentLogger });
+    const { server, port } = await startEchoServer(provider);
+    try {
+      const early = await openClient(port);
+      const firstFingerprint = early.getPeerX509Certificate()?.fingerprint256;
+      assert.equal(firstFingerprint, provider.certificate.fingerprint256);
+      assert.equal(await echo(early, "one"), "one");
+
+      await writePair(dir, "second.example");
+      await provider.reload();
+      const late = await openClient(port);
+      const secondFingerprint = late.getPeerX509Certificate()?.fingerprint256;
+      assert.notEqual(secondFingerprint, firstFingerprint);
+      assert.equal(secondFingerprint, provider.certificate.fingerprint256);
+
+      assert.equal(await echo(early, "still here"), "still here", "the open connection is untouched");
+      assert.equal(await echo(late, "two"), "two");
+      early.destroy();
+      late.destroy();
+    } finally {
+      server.close();
+    }
+  });
+});
+
+test("a failed reload keeps the old certificate and reports the error", async () => {
+  await withTempDir(async (dir) => {
+    const files = await writePair(dir, "keep.example");
+    const provider = await TlsContextProvider.open({ ...files, dataDir: dir, hostname: "mx.example", minVersion: "TLSv1.2", log: silentLogger });
+    const before = provider.certificate.fingerprint256;
+    const context = provider.current();
+    await writeFile(files.certFile, "not a certificate");
+    await assert.rejects(provider.reload(), /tls: /);
+    assert.equal(provider.certificate.fingerprint256, before);
+    assert.equal(provider.current(), context);
+
+    const other = await generate([{ name: "commonName", value: "other" }], { keySize: 2048 });
+    await writeFile(files.certFile, other.cert);
+    await assert.rejects(provider.reload(), /tls: /, "a certificate that does not match the key is refused");
+    assert.equal(provider.current(), context);
+  });
+});
+
+test("without configured files a self-signed certificate is generated once, 0600 key, and reused", async () => {
+  await withTempDir(async (dir) => {
+    const options = { certFile: null, keyFile: null, dataDir: dir, hostname: "mail.example.net", minVersion: "TLSv1.2" as const, log: silentLogger };
+    const first = await TlsContextProvider.open(options);
+    assert.ok(first.certificate.selfSigned);
+    assert.equal(first.certificate.certFile, join(dir, "tls", "selfsigned.crt"));
+    assert.equal((await stat(join(dir, "tls", "selfsigned.key"))).mode & 0o777, 0o600);
+    const validYears = (first.certificate.validTo.getTime() - Date.now()) / (365 * 86_400_000);
+    assert.ok(validYears > 9.9 && validYears < 10.1, `valid about 10 years, got ${validYears}`);
+
+    const second = await TlsContextProvider.open(options);
+    assert.equal(second.certificate.fingerprint256, first.certificate.fingerprint256, "reused on a later start");
+
+    const renamed = await TlsContextProvider.open({ ...options, hostname: "other.example.net" });
+    assert.notEqual(renamed.certificate.fingerprint256, first.certificate.fingerprint256, "a new host name gets a new certificate");
+  });
+});
+
+test("the SNI callback serves the current context to tls.createServer", async () => {
+  await withTempDir(async (dir) => {
+    const provider = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: dir, hostname: "localhost", minVersion: "TLSv1.2", log: silentLogger });
+    const server = createTlsServer({ SNICallback: provider.sniCallback }, (socket) => socket.end("hi"));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const client = connect({ host: "127.0.0.1", port: (server.address() as AddressInfo).port, servername: "localhost", rejectUnauthorized: false });
+      await once(client, "secureConnect");
+      const peer = client.getPeerX509Certificate();
+      assert.equal(peer?.fingerprint256, provider.certificate.fingerprint256);
+      assert.ok(peer?.checkHost("localhost"));
+      assert.ok(peer?.checkIP("127.0.0.1"));
+      client.destroy();
+    } finally {
+      server.close();
+    }
+  });
+});
