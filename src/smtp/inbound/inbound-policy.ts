@@ -1,0 +1,103 @@
+// The port 25 policy: mail from anywhere, for our domains only. RCPT runs RECIPIENT_CHECKS against
+// delivery/resolve-recipient; after DATA the staged message is verified (SPF, DKIM, DMARC through
+// the injected InboundVerifier), MESSAGE_CHECKS decide, and accepted mail is delivered to every
+// local recipient in one store call, with Return-Path, Authentication-Results and Received in
+// each recipient's prefix.
+import { resolveRecipient } from "../../delivery/resolve-recipient.js";
+import { parseMailbox, type EnvelopeMailbox, type ForwardPath } from "../../mail/address.js";
+import type { Logger } from "../../observability/log.js";
+import type { AccountStore, MailStore, StagedMessage } from "../../store/index.js";
+import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
+import type { EnvelopeView, RecipientDecision, SessionPolicy, SessionView } from "../session/types.js";
+import { runChecks } from "./checks.js";
+import { acceptedReply, deliverToLocal, localRecipients } from "./local-delivery.js";
+import { MESSAGE_CHECKS, type InboundVerification, type InboundVerifier } from "./message-checks.js";
+import { RECIPIENT_CHECKS } from "./recipient-checks.js";
+
+export interface InboundPolicyOptions {
+  readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
+  readonly accounts: Pick<AccountStore, "findAccountByAddress" | "findAlias" | "isLocalDomain" | "getAccount">;
+  /** Null: no sender authentication (no Authentication-Results, no DMARC decision). */
+  readonly verifier: InboundVerifier | null;
+  readonly log: Logger;
+}
+
+/**
+ * RFC 5321 §4.5.1: `<Postmaster>` without a domain must be accepted; it means the postmaster of
+ * the host we are, so it is looked up as postmaster@<our hostname>.
+ */
+export function recipientMailbox(path: ForwardPath, hostname: string): EnvelopeMailbox | null {
+  if (path.kind === "mailbox") return path;
+  const mailbox = parseMailbox(`postmaster@${hostname}`);
+  return mailbox.kind === "mailbox" ? mailbox : null;
+}
+
+/** Shared by inbound and submission: the checks, then the route for an accepted recipient. */
+export async function decideRecipient(
+  accounts: InboundPolicyOptions["accounts"],
+  session: SessionView,
+  path: ForwardPath,
+  parameters: Parameters<SessionPolicy["checkRecipient"]>[2]["parameters"],
+  mayRelay: boolean,
+): Promise<RecipientDecision> {
+  const mailbox = recipientMailbox(path, session.hostname);
+  if (mailbox === null) return { kind: "refuse", reply: reply(ReplyCodes.MailboxUnavailable) };
+  const resolution = await resolveRecipient(accounts, mailbox.address);
+  const outcome = await runChecks(RECIPIENT_CHECKS, { mailbox, resolution, mayRelay });
+  if (outcome.kind !== "accept") return { kind: "refuse", reply: outcome.reply };
+  const route = resolution.kind === "local" ? { kind: "local" as const, accounts: resolution.accounts } : { kind: "remote" as const };
+  return { kind: "accept", recipient: { mailbox, parameters, route } };
+}
+
+export function createInboundPolicy(options: InboundPolicyOptions): SessionPolicy {
+  return {
+    async checkSender(): Promise<SmtpReply | null> {
+      // Who may send to us is decided by SPF/DKIM/DMARC over the message, not at MAIL.
+      return null;
+    },
+
+    checkRecipient(session, _envelope, rcpt) {
+      return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, false);
+    },
+
+    async deliver(session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply> {
+      const answer = await deliverInbound(options, session, envelope, staged);
+      if (answer.code >= 400) staged.discard();
+      return answer;
+    },
+  };
+}
+
+async function deliverInbound(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply> {
+  const { verification, failed } = await verify(options, session, envelope, staged);
+  const outcome = await runChecks(MESSAGE_CHECKS, { verification, verificationFailed: failed });
+  if (outcome.kind !== "accept") {
+    options.log.info("smtp.message_refused", { transaction: envelope.id, check: outcome.check, code: outcome.reply.code });
+    return outcome.reply;
+  }
+  if (outcome.filedBy !== null) options.log.info("smtp.message_filed", { transaction: envelope.id, check: outcome.filedBy, folder: outcome.folder, reason: outcome.reason });
+  const recipients = localRecipients(envelope, outcome.folder);
+  const context = { session, envelope, authenticationResults: verification?.authenticationResults ?? null };
+  const failure = await deliverToLocal(options, staged, recipients, context);
+  if (failure !== null) return failure;
+  options.log.info("smtp.delivered", { transaction: envelope.id, recipients: recipients.length, size: staged.size, folder: outcome.folder });
+  return acceptedReply(envelope);
+}
+
+async function verify(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<{ verification: InboundVerification | null; failed: boolean }> {
+  if (options.verifier === null) return { verification: null, failed: false };
+  try {
+    const verification = await options.verifier.verify({
+      open: () => staged.open(),
+      size: staged.size,
+      clientIp: session.remoteAddress,
+      heloName: session.heloName,
+      mailFrom: envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address,
+      receivingHost: session.hostname,
+    });
+    return { verification, failed: false };
+  } catch (error) {
+    options.log.error("smtp.verification_failed", { transaction: envelope.id, error });
+    return { verification: null, failed: true };
+  }
+}

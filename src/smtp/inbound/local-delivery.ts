@@ -1,0 +1,94 @@
+// The last step shared by both policies: a staged message into local mailboxes with each
+// recipient's trace prefix, answered only after the store has committed. Quota is checked against
+// the message's real size first; the store's own refusal (a race with another delivery) maps to
+// the same replies. Every failure releases the staged blob, and the reply never says more than
+// the client needs (internal errors are logged, answered 451 4.3.0).
+import { deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
+import { authenticationResultsField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
+import type { Logger } from "../../observability/log.js";
+import { isStoreError, type Account, type AccountStore, type MailStore, type StagedMessage } from "../../store/index.js";
+import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
+import type { EnvelopeView, SessionView } from "../session/types.js";
+
+export interface LocalDeliveryDeps {
+  readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
+  readonly accounts: Pick<AccountStore, "getAccount">;
+  readonly log: Logger;
+}
+
+export interface TraceContext {
+  readonly session: SessionView;
+  readonly envelope: EnvelopeView;
+  readonly authenticationResults: string | null;
+}
+
+/** Local recipients of the envelope, each account once per envelope recipient, in order. */
+export function localRecipients(envelope: EnvelopeView, folder: LocalFolder): LocalRecipient[] {
+  return envelope.recipients.flatMap((recipient) => (recipient.route.kind === "local" ? recipient.route.accounts.map((account) => ({ account, folder, recipient: recipient.mailbox.address })) : []));
+}
+
+/** Return-Path, Authentication-Results, then Received: newest trace field on top (RFC 5321 §4.4, RFC 8601 §5). */
+export function tracePrefixFor(context: TraceContext, recipient: string | null, returnPath: boolean): Buffer {
+  const { session, envelope } = context;
+  const fields: string[] = [];
+  if (returnPath) fields.push(returnPathField(envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address));
+  if (context.authenticationResults !== null) fields.push(authenticationResultsField(context.authenticationResults));
+  fields.push(
+    receivedField({
+      heloName: session.heloName,
+      clientAddress: session.remoteAddress,
+      clientName: null,
+      byHost: session.hostname,
+      protocol: receivedProtocol({ esmtp: session.esmtp, tls: session.tls, authenticated: session.account !== null, smtputf8: envelope.parameters.smtputf8 }),
+      id: envelope.id,
+      recipient,
+      tls: session.tlsDetails,
+      date: envelope.receivedAt,
+    }),
+  );
+  return tracePrefix(fields);
+}
+
+/** Which accounts this message would take over quota, with fresh usage figures. */
+async function overQuota(deps: LocalDeliveryDeps, recipients: readonly LocalRecipient[], size: number): Promise<Account[]> {
+  const over: Account[] = [];
+  const seen = new Set<number>();
+  for (const { account } of recipients) {
+    if (seen.has(account.id)) continue;
+    seen.add(account.id);
+    const fresh = (await deps.accounts.getAccount(account.id)) ?? account;
+    if (fresh.quotaBytes !== null && fresh.usedBytes + size > fresh.quotaBytes) over.push(fresh);
+  }
+  return over;
+}
+
+/**
+ * One reply covers every recipient after DATA (RFC 5321 §4.1.1.4), so delivery is all or nothing:
+ * if every recipient is over quota the answer is permanent (552 5.2.2); if only some are, 452 4.2.2
+ * lets the sender retry for all of them rather than have some copies silently lost.
+ */
+function quotaReply(overCount: number, total: number): SmtpReply {
+  return overCount >= total ? reply(ReplyCodes.QuotaFullPermanent) : reply(ReplyCodes.QuotaFullTemporary);
+}
+
+export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMessage, recipients: readonly LocalRecipient[], context: TraceContext): Promise<SmtpReply | null> {
+  const accountCount = new Set(recipients.map((r) => r.account.id)).size;
+  const over = await overQuota(deps, recipients, staged.size);
+  if (over.length > 0) {
+    deps.log.info("smtp.quota_refused", { transaction: context.envelope.id, accounts: over.map((a) => a.address) });
+    return quotaReply(over.length, accountCount);
+  }
+  try {
+    await deliverLocal(deps.store, { staged, recipients, prefixFor: (r) => tracePrefixFor(context, r.recipient, true), internalDate: context.envelope.receivedAt });
+    return null;
+  } catch (error) {
+    if (isStoreError(error, "OVERQUOTA")) return quotaReply(accountCount, accountCount);
+    if (isStoreError(error, "TOOBIG")) return reply(ReplyCodes.MessageTooBig);
+    deps.log.error("smtp.local_delivery_failed", { transaction: context.envelope.id, error });
+    return reply(ReplyCodes.LocalError);
+  }
+}
+
+export function acceptedReply(envelope: EnvelopeView): SmtpReply {
+  return reply(ReplyCodes.Ok, `Ok: queued as ${envelope.id}`);
+}

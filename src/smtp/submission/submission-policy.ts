@@ -1,0 +1,104 @@
+// The 587/465 policy (RFC 6409): an authenticated user sends mail. MAIL FROM and every From:
+// author must be the account's (553 5.7.1 otherwise); the null sender is refused, since users do
+// not send bounces. Local recipients are delivered directly; the others go to the durable
+// outbound queue, and the 250 is sent only once both are committed.
+//
+// Partial failure: local delivery runs first, then the enqueue. If the enqueue fails after local
+// copies were stored, the client gets 451 and retries, so local recipients may get the message
+// twice. The other order would duplicate to remote sites instead; a duplicate on our own store is
+// the lesser harm and nothing is ever lost.
+import type { Notify } from "../protocol/index.js";
+import type { Logger } from "../../observability/log.js";
+import type { AccountStore, EnqueueRequest, MailStore, QueueRecipient, QueueStore, StagedMessage } from "../../store/index.js";
+import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
+import { decideRecipient } from "../inbound/inbound-policy.js";
+import { acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
+import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from "../session/types.js";
+import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
+
+export interface SubmissionPolicyOptions {
+  readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
+  readonly accounts: Pick<AccountStore, "findAccountByAddress" | "findAlias" | "isLocalDomain" | "getAccount">;
+  readonly queue: Pick<QueueStore, "enqueue">;
+  readonly log: Logger;
+}
+
+export function createSubmissionPolicy(options: SubmissionPolicyOptions): SessionPolicy {
+  return {
+    async checkSender(session, mail): Promise<SmtpReply | null> {
+      const account = session.account;
+      if (account === null) return reply(ReplyCodes.AuthRequired);
+      if (mail.reversePath.kind === "null") return reply(ReplyCodes.SenderNotOwned, "Null sender not accepted for submission");
+      if (!(await ownsAddress(options.accounts, account, mail.reversePath.address))) return reply(ReplyCodes.SenderNotOwned);
+      return null;
+    },
+
+    checkRecipient(session, _envelope, rcpt) {
+      return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, session.account !== null);
+    },
+
+    async deliver(session, envelope, staged): Promise<SmtpReply> {
+      const answer = await deliverSubmission(options, session, envelope, staged);
+      if (answer.code >= 400) staged.discard();
+      return answer;
+    },
+  };
+}
+
+async function deliverSubmission(options: SubmissionPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply> {
+  const account = session.account;
+  if (account === null) return reply(ReplyCodes.AuthRequired);
+  const authors = fromAddresses(staged.parsed.envelope.from);
+  if (!(await ownsAllAuthors(options.accounts, account, authors))) {
+    options.log.info("smtp.from_not_owned", { transaction: envelope.id, account: account.address, authors });
+    return reply(ReplyCodes.SenderNotOwned, "From: address not owned by authenticated user");
+  }
+  const context = { session, envelope, authenticationResults: null };
+  const local = localRecipients(envelope, "inbox");
+  if (local.length > 0) {
+    const failure = await deliverToLocal(options, staged, local, context);
+    if (failure !== null) return failure;
+  }
+  const remote = envelope.recipients.filter((recipient) => recipient.route.kind === "remote");
+  if (remote.length > 0) {
+    try {
+      await options.queue.enqueue(enqueueRequest(envelope, staged, remote, account.address, tracePrefixFor(context, null, false)));
+    } catch (error) {
+      options.log.error("smtp.enqueue_failed", { transaction: envelope.id, error });
+      return reply(ReplyCodes.LocalError);
+    }
+  }
+  options.log.info("smtp.submitted", { transaction: envelope.id, account: account.address, local: local.length, remote: remote.length, size: staged.size });
+  return acceptedReply(envelope);
+}
+
+function enqueueRequest(envelope: EnvelopeView, staged: StagedMessage, remote: readonly AcceptedRecipient[], submittedBy: string, prefix: Buffer): EnqueueRequest {
+  const parameters = envelope.parameters;
+  return {
+    message: staged,
+    mailFrom: envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address,
+    submittedBy,
+    recipients: remote.map((recipient) => ({
+      address: recipient.mailbox.address,
+      notify: notifyList(recipient.parameters.notify),
+      originalRecipient: recipient.parameters.orcpt ? `${recipient.parameters.orcpt.addrType};${recipient.parameters.orcpt.address}` : null,
+    })),
+    envelopeId: parameters.envid,
+    ret: parameters.ret,
+    bodyType: parameters.body ?? "7BIT",
+    smtputf8: parameters.smtputf8,
+    // The Received field names no recipient: one queue entry serves them all (RFC 5321 §7.2).
+    prefix,
+  };
+}
+
+/** RFC 3461 §4.1 NOTIFY as the queue stores it. */
+function notifyList(notify: Notify | null): QueueRecipient["notify"] {
+  if (notify === null) return null;
+  if (notify.never) return ["NEVER"];
+  const list: ("SUCCESS" | "FAILURE" | "DELAY")[] = [];
+  if (notify.success) list.push("SUCCESS");
+  if (notify.failure) list.push("FAILURE");
+  if (notify.delay) list.push("DELAY");
+  return list;
+}
