@@ -1,0 +1,120 @@
+// The edge of the SMTP engine: one SmtpServer per listener role, implementing the net
+// SessionHandler shape (accept, refuse, shutdown). accept() builds a session with the role's
+// policy and pumps the connection's bytes into it, one chunk at a time, so a session busy with the
+// store stops the reading (back-pressure) instead of buffering. Implicit TLS (465) is applied by
+// the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
+import type { SecureContext } from "node:tls";
+import type { Connection } from "../net/connection.js";
+import type { Logger } from "../observability/log.js";
+import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
+import { ReplyCodes, encodeReply, reply } from "./protocol/index.js";
+import { createInboundPolicy } from "./inbound/inbound-policy.js";
+import type { InboundVerifier } from "./inbound/message-checks.js";
+import { systemTimers } from "./session/deadlines.js";
+import { SmtpSession } from "./session/smtp-session.js";
+import type { SaslAuthenticator, SessionLimits, SessionPolicy, SmtpRole, Timers } from "./session/types.js";
+import { createSubmissionPolicy } from "./submission/submission-policy.js";
+
+export interface TlsProvider {
+  current(): SecureContext;
+}
+
+export interface SmtpServerOptions {
+  readonly role: SmtpRole;
+  readonly store: MailStore;
+  readonly accounts: AccountStore;
+  /** Needed by submission roles (non-local recipients). */
+  readonly queue: QueueStore | null;
+  readonly authenticator: SaslAuthenticator;
+  readonly verifier: InboundVerifier | null;
+  readonly limits: SessionLimits & { readonly tlsHandshakeTimeout: number };
+  /** Null: no certificate, so no STARTTLS (and no AUTH without allowPlaintextAuth). */
+  readonly tls: TlsProvider | null;
+  readonly allowPlaintextAuth?: boolean;
+  readonly allowPlaintextAuthOnLoopback?: boolean;
+  readonly hostname: string;
+  readonly log: Logger;
+  readonly clock?: () => Date;
+  readonly timers?: Timers;
+}
+
+export interface SmtpServer {
+  readonly role: SmtpRole;
+  /** Runs one session to its end; never rejects. */
+  accept(connection: Connection): Promise<void>;
+  /** The listener refuses a connection (limits): RFC 5321 §3.8 421 and close. */
+  refuse(connection: Connection, reason: string): Promise<void>;
+  /** Server stopping: every open session gets 421 4.3.2 and is closed. */
+  shutdown(connection?: Connection): Promise<void>;
+}
+
+export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
+  const policy = policyFor(options);
+  const sessions = new Map<Connection, SmtpSession>();
+  const clock = options.clock ?? (() => new Date());
+  const timers = options.timers ?? systemTimers;
+
+  async function accept(connection: Connection): Promise<void> {
+    const session = new SmtpSession({
+      role: options.role,
+      hostname: options.hostname,
+      remoteAddress: connection.remoteAddress,
+      transport: {
+        write: (bytes) => connection.write(bytes),
+        startTls: async () => {
+          if (options.tls === null) throw new Error("no TLS certificate");
+          await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout);
+        },
+        tlsDetails: () => connection.tlsDetails,
+        close: () => void connection.close(),
+      },
+      policy,
+      store: options.store,
+      authenticator: options.authenticator,
+      limits: options.limits,
+      timers,
+      clock,
+      log: connection.log,
+      startTlsAvailable: options.tls !== null && options.role !== "submissions",
+      implicitTls: options.role === "submissions" || connection.isTls,
+      allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
+      id: connection.id,
+    });
+    sessions.set(connection, session);
+    try {
+      await session.start();
+      for (let chunk = await connection.read(); chunk !== null && !session.closed; chunk = await connection.read()) {
+        await session.receive(chunk);
+      }
+    } catch (error) {
+      connection.log.error("smtp.connection_error", { error });
+    } finally {
+      session.end();
+      sessions.delete(connection);
+      await connection.close();
+    }
+  }
+
+  async function refuse(connection: Connection, reason: string): Promise<void> {
+    connection.log.info("smtp.refused", { reason });
+    try {
+      await connection.write(encodeReply(reply(ReplyCodes.TooManyErrors, `${options.hostname} Too many connections, try again later`)));
+    } catch {
+      // Gone already.
+    }
+    await connection.close();
+  }
+
+  async function shutdown(connection?: Connection): Promise<void> {
+    const targets = connection ? [sessions.get(connection)].filter((s) => s !== undefined) : [...sessions.values()];
+    await Promise.all(targets.map((session) => session.closeWith(reply(ReplyCodes.ServiceClosing))));
+  }
+
+  return { role: options.role, accept, refuse, shutdown };
+}
+
+function policyFor(options: SmtpServerOptions): SessionPolicy {
+  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log });
+  if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
+  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, log: options.log });
+}
