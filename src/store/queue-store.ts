@@ -1,6 +1,11 @@
 // The durable outbound queue: messages our users submitted for recipients elsewhere. SMTP
 // submission enqueues (and acknowledges only after the commit); the outbound workers (issue #6)
 // lease due entries, attempt delivery and record per-recipient results.
+//
+// Life of an entry: enqueue → (leaseDue → attempt → recordAttempt)* → complete once no recipient
+// is pending or deferred (the worker then sends DSNs, RFC 3464, for failed/delayed recipients).
+// While an entry exists its blob is never garbage-collected, even if no mailbox holds the message.
+import type { Readable } from "node:stream";
 import type { BlobId } from "./types.js";
 import type { StagedMessage } from "./mail-store.js";
 
@@ -26,6 +31,7 @@ export interface QueuedMessage {
   /** The submitting account's address, for bounce routing and audit. */
   submittedBy: string | null;
   blobId: BlobId;
+  /** Octets sent on: the trace prefix plus the blob. */
   size: number;
   /** RFC 3461 ENVID and RET. */
   envelopeId: string | null;
@@ -35,8 +41,16 @@ export interface QueuedMessage {
   smtputf8: boolean;
   createdAt: Date;
   nextAttemptAt: Date;
+  /** Until when a worker holds the entry (see leaseDue), or null when nobody does. */
+  leasedUntil: Date | null;
+  /** In the order given at enqueue. */
   recipients: QueueRecipient[];
 }
+
+/** One recipient's outcome of a delivery attempt; `reply` is the SMTP reply or local error text. */
+export type RecipientResult =
+  | { address: string; state: "delivered"; reply?: string }
+  | { address: string; state: "failed" | "deferred"; reply: string };
 
 export interface EnqueueRequest {
   message: StagedMessage;
@@ -57,4 +71,25 @@ export interface QueueStore {
   getQueued(id: number): Promise<QueuedMessage | null>;
   /** Entries with at least one pending or deferred recipient, oldest first. */
   listQueue(limit?: number): Promise<QueuedMessage[]>;
+  /** The bytes to send: the trace prefix, then the blob (fails NONEXISTENT once completed). */
+  openQueued(entry: QueuedMessage): Readable;
+  /**
+   * Takes up to `limit` entries that are due (nextAttemptAt <= now) and not leased, oldest due
+   * first, and leases them until now + leaseMs: until then no other call returns them, so two
+   * workers never attempt the same entry. A lease ends with recordAttempt() or by expiring (a
+   * worker that died). SQLite: one UPDATE … RETURNING in the single writer's transaction;
+   * PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent nodes do not wait on each other.
+   */
+  leaseDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]>;
+  /**
+   * Records one attempt: per named recipient its new state, reply and attempts + 1 (all or
+   * nothing: an unknown address is INVALID, a recipient already delivered or failed is CANNOT),
+   * sets the next attempt time and ends the lease.
+   */
+  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date): Promise<QueuedMessage>;
+  /**
+   * Removes a finished entry (CANNOT while a recipient is pending or deferred) and its hold on
+   * the blob; the blob goes too when no message refers to it.
+   */
+  complete(id: number): Promise<void>;
 }

@@ -2,11 +2,12 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
   accounts: AccountStore;
+  queue: QueueStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -14,6 +15,8 @@ export interface ContractBackend extends StoreHandles {
   reopen?(): Promise<StoreHandles>;
   /** How many blob files the backend holds (for "one file for N recipients"); absent if none. */
   blobFileCount?(): Promise<number>;
+  /** Runs the backend's full garbage sweep now (what runs at open); absent if it has none. */
+  collectGarbage?(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -30,6 +33,9 @@ export class Fixture {
   get accounts(): AccountStore {
     return this.backend.accounts;
   }
+  get queue(): QueueStore {
+    return this.backend.queue;
+  }
   get canReopen(): boolean {
     return this.backend.reopen !== undefined;
   }
@@ -37,6 +43,13 @@ export class Fixture {
   async reopen(): Promise<void> {
     const handles = await this.backend.reopen!();
     this.backend = { ...this.backend, ...handles };
+  }
+
+  /** Runs the garbage sweep; false when the backend has none to run. */
+  async collectGarbage(): Promise<boolean> {
+    if (!this.backend.collectGarbage) return false;
+    await this.backend.collectGarbage();
+    return true;
   }
 
   blobFileCount(): Promise<number> | null {

@@ -1,11 +1,13 @@
-// The store conformance suite: one behaviour specification, written against MailStore and
-// AccountStore only, run against every backend (SQLite now, PostgreSQL later). Each test opens
-// its own fresh backend through `open`, so tests are independent and may run in any order.
+// The store conformance suite: one behaviour specification, written against MailStore,
+// AccountStore and QueueStore only, run against every backend (SQLite now, PostgreSQL later).
+// Each test opens its own fresh backend through `open`, so tests are independent and may run in
+// any order.
 import { describe } from "node:test";
 import { accountContract } from "./accounts.contract.js";
 import { changeContract } from "./changes.contract.js";
 import type { OpenBackend } from "./fixture.js";
 import { mailboxContract } from "./mailboxes.contract.js";
+import { queueContract } from "./queue.contract.js";
 import { messageContract, stagingContract } from "./messages.contract.js";
 import { updateContract } from "./updates.contract.js";
 
@@ -19,5 +21,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("staging", () => stagingContract(open));
     describe("updates", () => updateContract(open));
     describe("changes", () => changeContract(open));
+    describe("queue", () => queueContract(open));
   });
 }

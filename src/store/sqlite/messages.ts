@@ -50,6 +50,18 @@ export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: U
   );
 }
 
+/** The blob's row (what was derived from its bytes), unless an earlier delivery wrote it. */
+export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
+  ctx.sql.run(
+    "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text) VALUES (?, ?, ?, ?, ?)",
+    blob.id,
+    blob.size,
+    JSON.stringify(blob.parsed.root),
+    JSON.stringify(blob.parsed.envelope),
+    blob.parsed.searchText,
+  );
+}
+
 /** Refuses (OVERQUOTA) when adding `bytes` per account would pass any account's quota. */
 export function checkQuota(ctx: StoreContext, added: Map<AccountId, number>): void {
   for (const [accountId, bytes] of added) {
@@ -80,14 +92,7 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
     added.set(accountId, (added.get(accountId) ?? 0) + copy.prefix.length + blob.size);
   });
   checkQuota(ctx, added);
-  ctx.sql.run(
-    "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text) VALUES (?, ?, ?, ?, ?)",
-    blob.id,
-    blob.size,
-    JSON.stringify(blob.parsed.root),
-    JSON.stringify(blob.parsed.envelope),
-    blob.parsed.searchText,
-  );
+  insertBlobRow(ctx, blob);
   const modseqs = new Map<MailboxId, ModSeq>();
   const delivered: DeliveredCopy[] = copies.map((copy, i) => {
     const mailbox = mailboxes[i]!;

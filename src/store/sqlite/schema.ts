@@ -123,6 +123,46 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: "outbound queue: entries, recipients, leases",
+    sql: `
+      -- One row per submitted message (QueueStore). Its blob is held by a blob_holds row with
+      -- holder 'queue:<id>'; prefix is the trace header block sent before the blob. Times are
+      -- epoch ms; lease_until = 0 means no worker holds the entry.
+      CREATE TABLE queue (
+        id INTEGER PRIMARY KEY,
+        mail_from TEXT NOT NULL,
+        submitted_by TEXT,
+        blob_id TEXT NOT NULL REFERENCES blobs(id),
+        prefix BLOB,
+        size INTEGER NOT NULL,
+        envelope_id TEXT,
+        ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+        body_type TEXT NOT NULL CHECK (body_type IN ('7BIT', '8BITMIME', 'BINARYMIME')),
+        smtputf8 INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL DEFAULT 0
+      );
+      -- leaseDue scans due entries in this order.
+      CREATE INDEX queue_due ON queue(next_attempt_at, id);
+
+      -- RFC 3461 per-recipient parameters and the state of each recipient; notify is a JSON array.
+      CREATE TABLE queue_recipients (
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        notify TEXT,
+        original_recipient TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'deferred')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_result TEXT,
+        PRIMARY KEY (queue_id, position),
+        UNIQUE (queue_id, address)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */

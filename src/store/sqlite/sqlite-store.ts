@@ -1,4 +1,4 @@
-// The embedded backend: MailStore and AccountStore over one SQLite file (better-sqlite3, WAL,
+// The embedded backend: MailStore, AccountStore and QueueStore over one SQLite file (better-sqlite3, WAL,
 // synchronous=FULL) plus the content-addressed blob directory, both under `dataDir`.
 //
 // Reads run synchronously against the database. Every mutation goes through the CommitQueue
@@ -17,10 +17,12 @@ import { InProcessChangeFeed } from "../change-feed.js";
 import type { ChangeFeed, MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
+import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult } from "../queue-store.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
+import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
 import { changesSince } from "./change-log.js";
 import { CommitQueue } from "./commit-queue.js";
 import * as domains from "./domains-aliases.js";
@@ -30,6 +32,7 @@ import * as mailboxes from "./mailboxes.js";
 import { UNREFERENCED_BLOB } from "./message-removal.js";
 import * as updates from "./message-updates.js";
 import * as messages from "./messages.js";
+import * as queue from "./queue.js";
 import { openDatabase, type SqliteDatabase, Statements } from "./sqlite-database.js";
 import { SqliteStagedMessage } from "./staged-message.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
@@ -48,8 +51,6 @@ export interface GarbageSweep {
   tempFiles: number;
 }
 
-/** A trace prefix is a few header lines; anything this large is a caller's mistake. */
-const MAX_PREFIX_BYTES = 64 * 1024;
 const DATABASE_FILE = "mailroom.sqlite";
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -67,7 +68,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return store;
 }
 
-export class SqliteStore implements api.MailStore, AccountStore {
+export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
   readonly changes: ChangeFeed;
   private readonly ctx: StoreContext;
   private readonly queue: CommitQueue;
@@ -308,11 +309,7 @@ export class SqliteStore implements api.MailStore, AccountStore {
     if (!request || !Array.isArray(request.targets) || request.targets.length === 0) throw new StoreError("INVALID", "a delivery needs at least one target");
     return request.targets.map((target) => {
       mailboxes.requireMailbox(this.ctx, target.mailboxId);
-      const prefix = target.prefix ?? Buffer.alloc(0);
-      if (!Buffer.isBuffer(prefix) || prefix.length > MAX_PREFIX_BYTES) throw new StoreError("INVALID", "trace prefix must be a Buffer of at most 64 KiB");
-      // The prefix is header lines placed before the message's own header: it must end a line.
-      if (prefix.length > 0 && !prefix.subarray(-2).equals(Buffer.from("\r\n"))) throw new StoreError("INVALID", "trace prefix must end with CRLF");
-      return { mailboxId: target.mailboxId, flags: normaliseFlags(target.flags), prefix };
+      return { mailboxId: target.mailboxId, flags: normaliseFlags(target.flags), prefix: checkPrefix(target.prefix) };
     });
   }
 
@@ -365,38 +362,51 @@ export class SqliteStore implements api.MailStore, AccountStore {
   changesSince(mailboxId: MailboxId, modseq: ModSeq): Promise<MailboxChangesSince> {
     return this.read((ctx) => changesSince(ctx, mailboxId, modseq));
   }
-}
 
-function checkDate(date: unknown): Date {
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new StoreError("INVALID", "internal date must be a valid Date");
-  return date;
-}
+  // QueueStore --------------------------------------------------------------------------------
 
-function checkMaxBytes(maxBytes: unknown): number | undefined {
-  if (maxBytes === undefined) return undefined;
-  if (typeof maxBytes !== "number" || !(maxBytes >= 0)) throw new StoreError("INVALID", "maxBytes must be a non-negative number");
-  return maxBytes;
-}
-
-function failedStream(err: Error): Readable {
-  return new Readable({
-    read() {
-      this.destroy(err);
-    },
-  });
-}
-
-/**
- * SQLite failures (busy, disk full, I/O) are UNAVAILABLE: worth retrying, never a reason to tell a
- * client the message was refused for good. A unique-key clash lost to a concurrent writer is
- * ALREADYEXISTS. Anything else is a bug and passes through to the caller's SERVERBUG path.
- */
-function toStoreError(err: unknown): unknown {
-  if (err instanceof StoreError) return err;
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === "string" && code.startsWith("SQLITE_")) {
-    if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return new StoreError("ALREADYEXISTS", (err as Error).message, { cause: err });
-    return new StoreError("UNAVAILABLE", `database error: ${(err as Error).message}`, { cause: err });
+  enqueue(request: EnqueueRequest): Promise<QueuedMessage> {
+    return this.track(async () => {
+      const prefix = checkEnqueueRequest(request);
+      const staged = request.message;
+      if (!(staged instanceof SqliteStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      // Pinned until the hold row is committed (the staging pin may be gone already, see deliver).
+      const release = await this.blobs.hold(staged.blobId);
+      if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
+      try {
+        const blob = { id: staged.blobId, size: staged.size, parsed: staged.parsed };
+        const entry = await this.mutate((ctx) => queue.insertQueueEntry(ctx, blob, request, prefix));
+        staged.releasePin();
+        return entry;
+      } finally {
+        release();
+      }
+    });
   }
-  return err;
+  getQueued(id: number): Promise<QueuedMessage | null> {
+    return this.read((ctx) => queue.getQueued(ctx, id));
+  }
+  listQueue(limit = 1000): Promise<QueuedMessage[]> {
+    return this.read((ctx) => queue.listQueue(ctx, checkCount(limit, "limit")));
+  }
+  openQueued(entry: QueuedMessage): Readable {
+    let prefix: Buffer | null;
+    try {
+      if (this.closing) throw new StoreError("UNAVAILABLE", "store is closed");
+      prefix = queue.getQueuedPrefix(this.ctx, entry.id);
+    } catch (err) {
+      return failedStream(toStoreError(err) as Error);
+    }
+    if (prefix === null) return failedStream(new StoreError("NONEXISTENT", "queue entry no longer exists"));
+    return logicalMessageStream(this.blobs, prefix, entry.blobId);
+  }
+  leaseDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.write((ctx) => queue.leaseDue(ctx, checkDate(now).getTime(), checkCount(limit, "limit"), checkCount(leaseMs, "leaseMs")));
+  }
+  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date): Promise<QueuedMessage> {
+    return this.write((ctx) => queue.recordAttempt(ctx, id, checkResults(results), checkDate(nextAttemptAt).getTime()));
+  }
+  complete(id: number): Promise<void> {
+    return this.write((ctx, unit) => queue.completeEntry(ctx, unit, id));
+  }
 }

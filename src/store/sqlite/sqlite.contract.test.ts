@@ -24,12 +24,18 @@ runStoreContract("sqlite", async () => {
     get accounts() {
       return store;
     },
+    get queue() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir });
-      return { mail: store, accounts: store };
+      return { mail: store, accounts: store, queue: store };
     },
     blobFileCount: () => countBlobFiles(join(dataDir, "blobs")),
+    async collectGarbage() {
+      await store.collectGarbage();
+    },
     async cleanup() {
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
