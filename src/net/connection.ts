@@ -157,12 +157,14 @@ export class Connection {
   }
 
   /**
-   * Server side of STARTTLS: drops any plaintext already received but not read (it was sent before
-   * the handshake and cannot be trusted), then negotiates TLS within timeoutMs. Returns the number of
-   * plaintext bytes dropped here; the caller drops its own framing buffer too. On failure the
-   * connection is destroyed and a TlsHandshakeError is thrown.
+   * Server side of STARTTLS: stops reading plaintext and drops any received but not yet read (it was
+   * sent before the handshake and cannot be trusted), sends the go-ahead `reply` if given, then
+   * negotiates TLS within timeoutMs. Pass the reply here rather than writing it first: a client may
+   * start the handshake the moment it sees the reply, and those bytes must reach TLS, not be dropped.
+   * Returns the number of plaintext bytes dropped here; the caller drops its own framing buffer too.
+   * On failure the connection is destroyed and a TlsHandshakeError is thrown.
    */
-  async upgradeToTls(context: SecureContext, timeoutMs: number): Promise<number> {
+  async upgradeToTls(context: SecureContext, timeoutMs: number, reply?: Buffer | string): Promise<number> {
     if (this.socket !== this.raw) throw new Error("upgradeToTls: the connection already uses TLS");
     if (this.isClosedFlag) throw new ConnectionClosedError();
     const raw = this.raw;
@@ -174,6 +176,18 @@ export class Connection {
     this.queue.length = 0;
     this.queuedBytes = 0;
     for (let leftover = raw.read() as Buffer | null; leftover !== null; leftover = raw.read() as Buffer | null) dropped += leftover.length;
+    if (reply !== undefined) {
+      const bytes = typeof reply === "string" ? Buffer.from(reply, "utf8") : reply;
+      this.sent += bytes.length;
+      // Wait until the reply is handed to the kernel, so nothing of it is still queued when TLS takes the socket.
+      // Whatever the client sends from now on stays buffered in the socket, and the TLS socket reads it.
+      try {
+        await new Promise<void>((resolve, reject) => raw.write(bytes, (error) => (error ? reject(new ConnectionClosedError(error.message)) : resolve())));
+      } catch (error) {
+        this.destroy();
+        throw error;
+      }
+    }
 
     const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
     secure.on("error", (error) => this.log.debug("tls.error", { error }));
