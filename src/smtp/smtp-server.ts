@@ -4,7 +4,7 @@
 // store stops the reading (back-pressure) instead of buffering. Implicit TLS (465) is applied by
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
 import type { SecureContext } from "node:tls";
-import type { Connection } from "../net/connection.js";
+import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
 import { ReplyCodes, encodeReply, reply } from "./protocol/index.js";
@@ -38,12 +38,12 @@ export interface SmtpServerOptions {
   readonly timers?: Timers;
 }
 
-export interface SmtpServer {
+export interface SmtpServer extends SessionHandler {
   readonly role: SmtpRole;
   /** Runs one session to its end; never rejects. */
   accept(connection: Connection): Promise<void>;
   /** The listener refuses a connection (limits): RFC 5321 §3.8 421 and close. */
-  refuse(connection: Connection, reason: string): Promise<void>;
+  refuse(connection: Connection, reason: RefusalReason): Promise<void>;
   /** Server stopping: every open session gets 421 4.3.2 and is closed. */
   shutdown(connection?: Connection): Promise<void>;
 }
@@ -95,7 +95,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     }
   }
 
-  async function refuse(connection: Connection, reason: string): Promise<void> {
+  async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
     connection.log.info("smtp.refused", { reason });
     try {
       await connection.write(encodeReply(reply(ReplyCodes.TooManyErrors, `${options.hostname} Too many connections, try again later`)));
