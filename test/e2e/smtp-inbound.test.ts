@@ -74,10 +74,11 @@ test("RCPT refusals: unknown user 550 5.1.1, other domains 550 5.7.1, relay tric
   }
 });
 
-test("quota: a full account gets 452 4.2.2 at RCPT; a message that would pass it gets 552 5.2.2", async () => {
+test("quota: a message that would pass the quota gets 552 5.2.2; a full account 452 4.2.2 at RCPT", async () => {
   const h = await startSmtpHarness();
   try {
-    await h.temp.store.setQuota("carol@example.org", 100);
+    const { store } = h.temp;
+    await store.setQuota("carol@example.org", 100);
     const client = await RawSmtpClient.open(h.ports.mx);
     await client.reply();
     await client.command("EHLO raw.test");
@@ -86,11 +87,19 @@ test("quota: a full account gets 452 4.2.2 at RCPT; a message that would pass it
     await client.command("DATA");
     client.write(`Subject: big\r\n\r\n${"x".repeat(200)}\r\n.\r\n`);
     assert.match((await client.reply())!, /^552 5\.2\.2 /);
+    assert.equal((await mailboxMessages(h, h.accounts.carol)).length, 0);
+    // Fill the account past a lowered quota: the next RCPT is refused before any data.
+    await store.setQuota("carol@example.org", null);
+    await client.command("MAIL FROM:<x@ext.example>");
+    await client.command("RCPT TO:<carol@example.org>");
+    await client.command("DATA");
+    client.write("Subject: small\r\n\r\nfits\r\n.\r\n");
+    assert.match((await client.reply())!, /^250 /);
+    await store.setQuota("carol@example.org", 10);
+    await client.command("MAIL FROM:<x@ext.example>");
+    assert.match((await client.command("RCPT TO:<carol@example.org>"))!, /^452 4\.2\.2 /);
     await client.command("QUIT");
     client.close();
-    await h.temp.store.setQuota("carol@example.org", 1);
-    await h.temp.store.setQuota("carol@example.org", null);
-    assert.equal((await mailboxMessages(h, h.accounts.carol)).length, 0);
   } finally {
     await h.stop();
   }
