@@ -1,0 +1,86 @@
+// Runs the real `mailroom` command (bin/mailroom.js) as a child process, as an operator would:
+// for CLI scenarios and for starting and stopping the whole server.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findRepositoryRoot } from "./fixtures.js";
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function mailroomBin(): string {
+  return join(findRepositoryRoot(import.meta.url), "bin", "mailroom.js");
+}
+
+/** Runs one CLI command to completion; `input` is written to its standard input. */
+export function runMailroom(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [mailroomBin(), ...args], { env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** A scratch directory with a data dir and a config file whose listeners use free loopback ports. */
+export async function makeScratch(configToml = ""): Promise<{ dir: string; dataDir: string; configFile: string; env: NodeJS.ProcessEnv; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-e2e-"));
+  const dataDir = join(dir, "data");
+  const configFile = join(dir, "mailroom.toml");
+  await writeFile(configFile, configToml);
+  return {
+    dir,
+    dataDir,
+    configFile,
+    // Cheap hashes keep CLI tests fast; the production defaults are checked in config tests.
+    env: { MAILROOM_CONFIG: configFile, MAILROOM_DATA_DIR: dataDir },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Starts `mailroom serve`, resolving once the banner's last line has been printed. */
+export async function startServeProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; banner: string; logs: () => string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
+  const child = spawn(process.execPath, [mailroomBin(), "serve"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const banner = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no banner within 30 s; stderr: ${stderr}`)), 30_000);
+    child.stdout!.on("data", (c: Buffer) => {
+      stdout += c.toString();
+      if (/^(Next:|Domains:)/m.test(stdout) && stdout.endsWith("\n")) {
+        clearTimeout(timer);
+        resolve(stdout);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`mailroom serve exited with ${code} before its banner; stderr: ${stderr}`));
+    });
+  });
+  return {
+    child,
+    banner,
+    logs: () => stderr,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
