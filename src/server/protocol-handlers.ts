@@ -6,7 +6,9 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler } from "../net/index.js";
 import type { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
+import { createSmtpServer, type SmtpRole } from "../smtp/index.js";
 import type { ComposedStore } from "./compose.js";
+import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 
 export interface ProtocolDependencies {
   config: Config;
@@ -16,6 +18,27 @@ export interface ProtocolDependencies {
   log: Logger;
 }
 
-export function buildProtocolHandlers(_deps: ProtocolDependencies): Partial<Record<ListenerProtocol, SessionHandler>> {
-  return {};
+const SMTP_ROLES: Partial<Record<ListenerProtocol, SmtpRole>> = { smtp: "mx", submission: "submission", submissions: "submissions" };
+
+export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Record<ListenerProtocol, SessionHandler>> {
+  const { config, store, tls, authenticator, log } = deps;
+  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(), log: log.child({ component: "mail-auth" }) });
+  const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
+  for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
+    handlers[protocol] = createSmtpServer({
+      role,
+      store: store.mail,
+      accounts: store.accounts,
+      queue: store.queue,
+      authenticator,
+      verifier: role === "mx" ? verifier : null,
+      limits: config.limits,
+      tls,
+      allowPlaintextAuth: config.tls.allowPlaintextAuth,
+      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
+      hostname: config.server.hostname,
+      log: log.child({ component: role }),
+    });
+  }
+  return handlers;
 }

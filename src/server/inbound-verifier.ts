@@ -1,0 +1,32 @@
+// Adapts mail-auth/ (SPF, DKIM, DMARC, ARC over the mailauth library) to the InboundVerifier port
+// of the SMTP engine, which knows none of mail-auth's types.
+import type { AccountStore } from "../store/index.js";
+import { createCachingResolver, createSystemResolver, decideDmarcAction, verifyInbound, type DnsResolver } from "../mail-auth/index.js";
+import type { InboundVerifier } from "../smtp/index.js";
+import type { Logger } from "../observability/log.js";
+
+/** The DNS resolver inbound checks share: the system's, with a bounded cache in front. */
+export function createInboundResolver(): DnsResolver {
+  return createCachingResolver(createSystemResolver({ timeoutMs: 5_000 }), { maxEntries: 10_000, ttlMs: 5 * 60_000 });
+}
+
+export function createInboundVerifier(options: { accounts: Pick<AccountStore, "listDomains">; resolver: DnsResolver; log: Logger }): InboundVerifier {
+  return {
+    async verify(input) {
+      const verdict = await verifyInbound({
+        message: input.open(),
+        clientIp: input.clientIp,
+        heloName: input.heloName ?? "",
+        mailFrom: input.mailFrom,
+        receivingHost: input.receivingHost,
+        resolver: options.resolver,
+        log: options.log,
+      });
+      // decideDmarcAction wants a synchronous test; the domain list is small and read per message.
+      const local = new Set((await options.accounts.listDomains()).map((d) => d.name));
+      const decision = decideDmarcAction(verdict, { mode: "follow-policy", localDomains: (domain) => local.has(domain.toLowerCase()) });
+      const value = verdict.authenticationResultsHeader.replace(/^Authentication-Results:\s*/i, "").replace(/\r\n$/, "");
+      return { authenticationResults: value, action: decision.action, policyDomain: verdict.dmarc.domain };
+    },
+  };
+}
