@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { createMemoryLogger, silentLogger, type Logger } from "../observability/log.js";
 import { Connection, ConnectionClosedError } from "./connection.js";
+import { TlsContextProvider } from "./tls-context.js";
 
 /** A connected pair: our Connection on the server side and a raw client socket. */
 async function pair(options: { log?: Logger } = {}): Promise<{ connection: Connection; client: Socket; stop: () => void }> {
@@ -120,6 +125,31 @@ test("a failed STARTTLS handshake destroys the connection and throws", async () 
     assert.ok(connection.isClosed);
   } finally {
     stop();
+  }
+});
+
+test("a handshake that arrived before upgradeToTls was called is not lost", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-conn-"));
+  const { connection, client, stop } = await pair();
+  try {
+    const provider = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: dir, hostname: "localhost", minVersion: "TLSv1.2", log: silentLogger });
+    // The client starts TLS at once; its ClientHello waits unread in the connection's queue.
+    const secure = tlsConnect({ socket: client, rejectUnauthorized: false });
+    const secured = once(secure, "secureConnect");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await connection.upgradeToTls(provider.current(), 2000);
+    await secured;
+    assert.ok(connection.isTls);
+    assert.match(connection.tlsDetails?.protocol ?? "", /^TLSv1\.[23]$/);
+    secure.write("over tls");
+    assert.equal((await connection.read())?.toString(), "over tls");
+    await connection.write("reply");
+    const [chunk] = (await once(secure, "data")) as [Buffer];
+    assert.equal(chunk.toString(), "reply");
+    secure.destroy();
+  } finally {
+    stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -157,14 +157,16 @@ export class Connection {
   }
 
   /**
-   * Server side of STARTTLS: stops reading plaintext and drops any received but not yet read (it was
-   * sent before the handshake and cannot be trusted), sends the go-ahead `reply` if given, then
-   * negotiates TLS within timeoutMs. Pass the reply here rather than writing it first: a client may
-   * start the handshake the moment it sees the reply, and those bytes must reach TLS, not be dropped.
-   * Returns the number of plaintext bytes dropped here; the caller drops its own framing buffer too.
-   * On failure the connection is destroyed and a TlsHandshakeError is thrown.
+   * Server side of STARTTLS (RFC 3207 §4.2, RFC 9051 §6.2.1, RFC 2595 §3.1): negotiates TLS within
+   * timeoutMs; from then on read() and write() go through TLS. Send the go-ahead reply first, and drop
+   * the session's own framing buffer (LineReader.discardBuffered): plaintext already parsed must never
+   * be executed. Chunks received but not yet read are handed to TLS, not to the session: they are
+   * either the client's handshake (sent after it saw the reply) or injected plaintext, which then
+   * fails the handshake instead of being executed. If `reply` is given it is written here, after
+   * reading from the plaintext socket has stopped. On failure the connection is destroyed and a
+   * TlsHandshakeError (or ConnectionClosedError) is thrown.
    */
-  async upgradeToTls(context: SecureContext, timeoutMs: number, reply?: Buffer | string): Promise<number> {
+  async upgradeToTls(context: SecureContext, timeoutMs: number, reply?: Buffer | string): Promise<void> {
     if (this.socket !== this.raw) throw new Error("upgradeToTls: the connection already uses TLS");
     if (this.isClosedFlag) throw new ConnectionClosedError();
     const raw = this.raw;
@@ -172,15 +174,14 @@ export class Connection {
     raw.removeListener("end", this.onEnd);
     raw.removeListener("drain", this.onDrain);
     raw.pause();
-    let dropped = this.queuedBytes;
+    // Give unread chunks back to the socket, in order; the TLS socket reads them as handshake input.
+    for (const chunk of this.queue.reverse()) raw.unshift(chunk);
     this.queue.length = 0;
     this.queuedBytes = 0;
-    for (let leftover = raw.read() as Buffer | null; leftover !== null; leftover = raw.read() as Buffer | null) dropped += leftover.length;
     if (reply !== undefined) {
       const bytes = typeof reply === "string" ? Buffer.from(reply, "utf8") : reply;
       this.sent += bytes.length;
-      // Wait until the reply is handed to the kernel, so nothing of it is still queued when TLS takes the socket.
-      // Whatever the client sends from now on stays buffered in the socket, and the TLS socket reads it.
+      // Wait until the reply reached the kernel, so none of it is still queued when TLS takes the socket.
       try {
         await new Promise<void>((resolve, reject) => raw.write(bytes, (error) => (error ? reject(new ConnectionClosedError(error.message)) : resolve())));
       } catch (error) {
@@ -216,8 +217,7 @@ export class Connection {
       throw error;
     }
     this.attach(secure);
-    this.log.debug("tls.established", { ...this.tlsDetails, droppedPlaintext: dropped });
-    return dropped;
+    this.log.debug("tls.established", { ...this.tlsDetails });
   }
 
   /** Sends what is buffered, then closes; destroys if the peer does not finish within the linger time. */

@@ -42,9 +42,8 @@ function echoHandler(settings: { idleMs?: number; cooperativeShutdown?: boolean;
             return;
           }
           if (text === "STARTTLS") {
-            const pipelined = reader.discardBuffered();
-            const queued = await connection.upgradeToTls(provider.current(), 5000, "220 go\r\n");
-            settings.onDiscard?.(pipelined + queued);
+            settings.onDiscard?.(reader.discardBuffered());
+            await connection.upgradeToTls(provider.current(), 5000, "220 go\r\n");
             continue;
           }
           await connection.write(`${text}\r\n`);
