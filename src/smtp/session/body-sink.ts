@@ -16,6 +16,10 @@ export class BodySink {
   #octets = 0;
 
   constructor(store: Pick<MailStore, "stageMessage">, maxBytes: number) {
+    // abort() destroys the stream with an error. The store's reader sees it when it is still
+    // reading; when it has already stopped (it refused the message first), nobody else listens,
+    // and an unheard 'error' event would crash the whole process. This listener keeps it heard.
+    this.#stream.on("error", noop);
     this.#staging = store.stageMessage(this.#stream, { maxBytes });
     const settle = () => {
       this.#settled = true;
