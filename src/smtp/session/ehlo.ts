@@ -31,7 +31,9 @@ export function ehloExtensions(offer: OfferContext): string[] {
     "ENHANCEDSTATUSCODES", // RFC 2034
     "CHUNKING", // RFC 3030
     "BINARYMIME", // RFC 3030 §3
-    "DSN", // RFC 3461
+    // DSN (RFC 3461) is not offered yet: it promises delivery status notifications, and those
+    // are written by the outbound queue's bounce code (issue #6). Until then its parameters are
+    // refused below rather than accepted and silently ignored.
   ];
   // RFC 3207 §4.2: not offered again once TLS is on.
   if (offer.startTlsAvailable && !offer.tls) extensions.push("STARTTLS");
@@ -42,20 +44,20 @@ export function ehloExtensions(offer: OfferContext): string[] {
 
 /** The MAIL parameter that uses an extension not offered on this link, or null. */
 export function unofferedMailParameter(parameters: MailParameters, offer: OfferContext): string | null {
+  if (parameters.ret !== null) return "RET";
+  if (parameters.envid !== null) return "ENVID";
   if (!offer.esmtp) {
     if (parameters.size !== null) return "SIZE";
     if (parameters.body !== null) return "BODY";
     if (parameters.smtputf8) return "SMTPUTF8";
-    if (parameters.ret !== null) return "RET";
-    if (parameters.envid !== null) return "ENVID";
   }
   // RFC 4954 §5: AUTH= belongs to the AUTH extension, offered on submission listeners only.
   if (parameters.auth !== null && !offer.authListener) return "AUTH";
   return null;
 }
 
-export function unofferedRcptParameter(parameters: RcptParameters, offer: OfferContext): string | null {
-  if (offer.esmtp) return null;
+export function unofferedRcptParameter(parameters: RcptParameters, _offer: OfferContext): string | null {
+  // Both belong to DSN, which is not offered (see ehloExtensions).
   if (parameters.notify !== null) return "NOTIFY";
   if (parameters.orcpt !== null) return "ORCPT";
   return null;

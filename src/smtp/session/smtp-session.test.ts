@@ -8,13 +8,22 @@ test("greeting, EHLO advertisement on an mx listener: no AUTH, STARTTLS until TL
   const h = await startSession();
   assert.match(h.take(), /^220 mx\.example\.org ESMTP /);
   const ehlo = await h.send("EHLO client.example\r\n");
-  for (const keyword of ["PIPELINING", "SIZE 10000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN", "STARTTLS"]) assert.match(ehlo, new RegExp(`250[- ]${keyword}\r\n`));
+  for (const keyword of ["PIPELINING", "SIZE 10000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS"]) assert.match(ehlo, new RegExp(`250[- ]${keyword}\r\n`));
   assert.doesNotMatch(ehlo, /AUTH/);
   assert.match(await h.send("AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAc2VjcmV0\r\n"), /^502 5\.5\.1 /);
   await h.send("STARTTLS\r\n");
   assert.equal(h.tlsStarted(), 1);
   const after = await h.send("EHLO client.example\r\n");
   assert.doesNotMatch(after, /STARTTLS|AUTH/);
+});
+
+test("DSN is not advertised until bounces exist, so its parameters are refused, not ignored", async () => {
+  const h = await startSession();
+  h.take();
+  assert.doesNotMatch(await h.send("EHLO client.example\r\n"), /DSN/);
+  assert.match(await h.send("MAIL FROM:<a@ext.example> RET=HDRS\r\n"), /^555 5\.5\.4 /);
+  assert.match(await h.send("MAIL FROM:<a@ext.example>\r\n"), /^250 /);
+  assert.match(await h.send("RCPT TO:<bob@example.org> NOTIFY=SUCCESS\r\n"), /^555 5\.5\.4 /);
 });
 
 test("commands out of order get 503 5.5.1", async () => {
