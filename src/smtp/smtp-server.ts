@@ -61,9 +61,9 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       remoteAddress: connection.remoteAddress,
       transport: {
         write: (bytes) => connection.write(bytes),
-        startTls: async () => {
+        startTls: async (readyReply) => {
           if (options.tls === null) throw new Error("no TLS certificate");
-          await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout);
+          await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout, readyReply);
         },
         tlsDetails: () => connection.tlsDetails,
         close: () => void connection.close(),

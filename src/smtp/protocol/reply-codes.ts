@@ -67,6 +67,8 @@ export const ReplyCodes = Object.freeze({
   CommandSyntaxError: code(500, "5.5.2", "Syntax error"),
   /** RFC 5321 §4.5.3.1.4: 500 "Line too long"; X.5.2 syntax error. */
   LineTooLong: code(500, "5.5.2", "Line too long"),
+  /** RFC 5321 §2.3.8: a command line ends with CRLF only. */
+  BareLfInCommand: code(500, "5.5.2", "Command line must end with CRLF"),
   /** RFC 5321 §4.2.4 501; X.5.4 invalid command arguments. */
   SyntaxError: code(501, "5.5.4", "Syntax error in parameters or arguments"),
   /** X.1.7 bad sender's mailbox address syntax. */
@@ -77,6 +79,30 @@ export const ReplyCodes = Object.freeze({
   NotImplemented: code(502, "5.5.1", "Command not implemented"),
   /** RFC 5321 §4.2.4 503; X.5.1. */
   BadSequence: code(503, "5.5.1", "Bad sequence of commands"),
+  /** RFC 5321 §4.1.4: a session starts with EHLO or HELO. */
+  HelloFirst: code(503, "5.5.1", "Send EHLO or HELO first"),
+  /** RFC 5321 §4.1.4: MAIL inside a transaction (503 bad sequence). */
+  NestedMail: code(503, "5.5.1", "Sender already given"),
+  /** RFC 5321 §4.1.4: RCPT before MAIL. */
+  NeedMail: code(503, "5.5.1", "Need MAIL before RCPT"),
+  /** RFC 3030 §3: BODY=BINARYMIME must be sent with BDAT. */
+  BinaryNeedsBdat: code(503, "5.5.1", "BODY=BINARYMIME requires BDAT"),
+  /** RFC 3030 §2: a transaction uses DATA or BDAT, never both. */
+  DataBdatMixed: code(503, "5.5.1", "DATA and BDAT cannot be mixed in one transaction"),
+  /** RFC 4954 §4: AUTH after a successful AUTH. */
+  AlreadyAuthenticated: code(503, "5.5.1", "Already authenticated"),
+  /** RFC 3207 §4.2: STARTTLS once TLS is on. */
+  AlreadyTls: code(503, "5.5.1", "TLS already active"),
+  /** STARTTLS where no certificate is configured, or on the implicit-TLS listener (RFC 8314 §3). */
+  TlsNotOffered: code(502, "5.5.1", "STARTTLS not offered here"),
+  /** Submission belongs on 587/465 (RFC 6409, RFC 8314); port 25 offers no AUTH. */
+  AuthNotOffered: code(502, "5.5.1", "AUTH is not offered here; use the submission port"),
+  /** RFC 5321 §3.5.3: EXPN may be disabled; it would list an alias's members to anyone. */
+  ExpnRefused: code(502, "5.5.1", "EXPN is not available"),
+  /** RFC 4954 §4: a "*" response cancels the exchange and gets 501. */
+  AuthCancelled: code(501, "5.0.0", "Authentication cancelled"),
+  /** RFC 4954 §4: a response that is not base64. */
+  AuthMalformed: code(501, "5.5.2", "Cannot decode authentication response"),
   /** RFC 4954 §4. */
   AuthMechanismUnknown: code(504, "5.5.4", "Unrecognized authentication mechanism"),
   /** RFC 4954 §6. */
@@ -97,6 +123,8 @@ export const ReplyCodes = Object.freeze({
   RelayDenied: code(550, "5.7.1", "Relay access denied"),
   /** RFC 1870 §6.3 / RFC 5321 §4.2.4 552; X.3.4 message too big for system. */
   MessageTooBig: code(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+  /** RFC 1870 §6.2: SIZE larger than we accept is refused at MAIL. */
+  DeclaredTooBig: code(552, "5.3.4", "Declared message size exceeds the maximum"),
   /** X.2.2 mailbox full, and it will stay full. */
   QuotaFullPermanent: code(552, "5.2.2", "Mailbox full"),
   /** Submission with a From/MAIL FROM the account does not own; X.7.1 not authorized. */
@@ -111,6 +139,14 @@ export const ReplyCodes = Object.freeze({
    * bare-newline check does, and 554 is the RFC 5321 §4.3.2 "transaction failed" reply to DATA.
    */
   BareLineEnding: code(554, "5.5.2", "Message contains bare CR or LF line endings"),
+  /**
+   * RFC 5321 §4.5.3.1.6: text lines are at most 1000 octets with CRLF. A longer line cannot be
+   * relayed intact (a later hop would have to break it and change the message and its DKIM
+   * signature), so the message is refused whole; X.6.0 other media error, 554 transaction failed.
+   */
+  TextLineTooLong: code(554, "5.6.0", "Message contains a line longer than 998 octets (RFC 5321 4.5.3.1.6)"),
+  /** RFC 5321 §4.1.1.11: a parameter of an extension that was not advertised. */
+  ParameterNotOffered: code(555, "5.5.4", "Parameter of an extension not offered"),
   /** RFC 5321 §4.1.1.11 / §4.2.4 555; X.5.4. */
   ParamNotRecognized: code(555, "5.5.4", "MAIL FROM/RCPT TO parameters not recognized or not implemented"),
 } satisfies Record<string, ReplyCode>);

@@ -4,7 +4,6 @@
 import { createMechanism, findMechanism, mechanismPermitted, SaslExchange, type SaslExchangeStep } from "../../auth/index.js";
 import type { Account } from "../../store/index.js";
 import { ReplyCodes, reply, type AuthCommand, type SmtpReply } from "../protocol/index.js";
-import { SessionReplies } from "./replies.js";
 import type { SaslAuthenticator } from "./types.js";
 
 export interface AuthLink {
@@ -45,9 +44,9 @@ async function outcome(step: SaslExchangeStep, exchange: SaslExchange, link: Aut
       // RFC 4954 §4: "334" SP [base64] CRLF, no enhanced code.
       return { kind: "continue", reply: { code: 334, enhanced: null, lines: [step.line] }, exchange };
     case "cancelled":
-      return finished(reply(SessionReplies.AuthCancelled));
+      return finished(reply(ReplyCodes.AuthCancelled));
     case "malformed":
-      return finished(reply(SessionReplies.AuthMalformed));
+      return finished(reply(ReplyCodes.AuthMalformed));
     case "failed":
       return finished(reply(ReplyCodes.AuthFailed));
     case "done": {

@@ -4,7 +4,6 @@
 import { DotUnstuffer } from "../../mail/dot-stuffing.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import type { BodySink } from "./body-sink.js";
-import { SessionReplies } from "./replies.js";
 
 export type ReceiveStep = { done: false } | { done: true; rest: Buffer; refusal: SmtpReply | null };
 
@@ -37,7 +36,7 @@ export class DataReceiver {
     // contains one is refused whole, so no other server can read a different message out of it.
     if (summary.bareLineEnding) this.#refuse(reply(ReplyCodes.BareLineEnding));
     else if (summary.overflow) this.#refuse(reply(ReplyCodes.MessageTooBig));
-    else if (summary.longLine) this.#refuse(reply(SessionReplies.TextLineTooLong));
+    else if (summary.longLine) this.#refuse(reply(ReplyCodes.TextLineTooLong));
   }
 
   #refuse(refusal: SmtpReply): void {

@@ -143,7 +143,8 @@ export async function startSession(overrides: Partial<SessionOptions> & { policy
       write: async (bytes) => {
         output.push(bytes.toString("utf8"));
       },
-      startTls: async () => {
+      startTls: async (readyReply) => {
+        output.push(readyReply.toString("utf8"));
         handshakes++;
       },
       tlsDetails: () => ({ protocol: "TLSv1.3", cipher: "TEST" }),

@@ -4,8 +4,8 @@
 // that decides about mail (who may send, who exists, where it goes) is the injected policy's.
 //
 // Input is framed by net/line-reader, with three other modes: DATA bytes go straight to the
-// dot-unstuffer (so only <CRLF>.<CRLF> can end them), BDAT chunks are counted bytes, and AUTH
-// continuation lines go to the SASL exchange instead of the command parser.
+// dot-unstuffer (so only <CRLF>.<CRLF> can end them) and BDAT chunks are counted bytes, both run
+// by body-intake.ts; AUTH continuation lines go to the SASL exchange instead of the command parser.
 //
 // Decisions of this module:
 // - AUTH is never offered on an "mx" listener, with or without TLS: user submission belongs on
@@ -18,22 +18,18 @@ import { randomBytes } from "node:crypto";
 import { LineReader, type FramedInput } from "../../net/line-reader.js";
 import type { Account } from "../../store/index.js";
 import { AUTH_MAX_LINE_OCTETS, ReplyCodes, encodeReply, ehloReply, greetingReply, heloReply, parseCommand, reply, replyForSyntaxError } from "../protocol/index.js";
-import type { AuthCommand, BdatCommand, HelloCommand, MailCommand, RcptCommand, SmtpCommand, SmtpReply } from "../protocol/index.js";
+import type { AuthCommand, HelloCommand, MailCommand, RcptCommand, SmtpCommand, SmtpReply } from "../protocol/index.js";
 import type { SaslExchange } from "../../auth/index.js";
 import { beginAuth, continueAuth, type AuthStep } from "./auth.js";
-import { BodySink } from "./body-sink.js";
+import { BodyIntake } from "./body-intake.js";
+import type { BodySink } from "./body-sink.js";
 import { Deadlines, type DeadlineKind } from "./deadlines.js";
 import { ehloExtensions, unofferedMailParameter, unofferedRcptParameter, type OfferContext } from "./ehlo.js";
-import { BdatChunkReceiver, DataReceiver } from "./message-receivers.js";
-import { SessionReplies } from "./replies.js";
 import { Transaction } from "./transaction.js";
 import type { SessionOptions, SessionView } from "./types.js";
 
-type InputMode =
-  | { kind: "command" }
-  | { kind: "auth"; exchange: SaslExchange }
-  | { kind: "data"; receiver: DataReceiver }
-  | { kind: "bdat"; receiver: BdatChunkReceiver; size: number };
+/** How a command-side line is read; body bytes are BodyIntake's (see #intake.reading). */
+type InputMode = { kind: "command" } | { kind: "auth"; exchange: SaslExchange };
 
 const GREETING_TEXT = "Mailroom ready";
 
@@ -47,8 +43,7 @@ export class SmtpSession {
   #tls: boolean;
   #account: Account | null = null;
   #transaction: Transaction | null = null;
-  /** The BDAT body of the current transaction, across its chunks. */
-  #bdatSink: BodySink | null = null;
+  readonly #intake: BodyIntake;
   #errors = 0;
   #closed = false;
   /** Command bytes arrived since the last complete command line (drives the command deadline). */
@@ -60,6 +55,20 @@ export class SmtpSession {
     this.#tls = options.implicitTls;
     this.#reader = new LineReader({ maxLineLength: this.#commandLineLimit() });
     const l = options.limits;
+    this.#intake = new BodyIntake({
+      reader: this.#reader,
+      store: options.store,
+      limits: options.limits,
+      hello: () => this.#helo,
+      transaction: () => this.#transaction,
+      send: (answer) => this.#send(answer),
+      reject: (answer) => this.#reject(answer),
+      resetTransaction: () => this.#resetTransaction(),
+      complete: (sink) => this.#completeMessage(sink),
+      commandPending: (pending) => {
+        this.#partialCommand = pending;
+      },
+    });
     this.#deadlines = new Deadlines(options.timers, { idle: l.smtpIdle, command: l.smtpCommandDeadline, transaction: l.smtpTransactionDeadline }, (kind) => this.#expired(kind));
   }
 
@@ -78,9 +87,10 @@ export class SmtpSession {
     if (this.#closed) return;
     this.#deadlines.pauseIdle();
     try {
-      if (this.#mode.kind === "data") await this.#dataBytes(chunk);
+      const reading = this.#intake.reading;
+      if (reading === "data") await this.#intake.dataBytes(chunk);
       else {
-        if (this.#mode.kind !== "bdat") this.#partialCommand = true;
+        if (reading === null) this.#partialCommand = true;
         this.#reader.push(chunk);
       }
       await this.#drain();
@@ -90,7 +100,7 @@ export class SmtpSession {
       return;
     }
     if (this.#closed) return;
-    if (this.#partialCommand && this.#mode.kind !== "data" && this.#mode.kind !== "bdat") this.#deadlines.commandStarted();
+    if (this.#partialCommand && this.#intake.reading === null) this.#deadlines.commandStarted();
     else this.#deadlines.commandFinished();
     this.#deadlines.awaitInput();
   }
@@ -131,7 +141,7 @@ export class SmtpSession {
   // --- input -------------------------------------------------------------------------------
 
   async #drain(): Promise<void> {
-    while (!this.#closed && this.#mode.kind !== "data") {
+    while (!this.#closed && this.#intake.reading !== "data") {
       const item = this.#reader.next();
       if (item === null) return;
       await this.#consume(item);
@@ -140,10 +150,7 @@ export class SmtpSession {
 
   async #consume(item: FramedInput): Promise<void> {
     const mode = this.#mode;
-    if (item.kind === "bytes") {
-      if (mode.kind === "bdat" && (await mode.receiver.push(item.chunk, item.remaining))) await this.#bdatChunkDone(mode.receiver, mode.size);
-      return;
-    }
+    if (item.kind === "bytes") return this.#intake.bdatBytes(item.chunk, item.remaining);
     this.#partialCommand = this.#reader.buffered > 0;
     if (item.kind === "overflow") {
       if (mode.kind === "auth") this.#endAuth();
@@ -152,7 +159,7 @@ export class SmtpSession {
     // RFC 5321 §2.3.8: only CRLF ends a line; a bare LF is not taken as one.
     if (item.ending !== "crlf") {
       if (mode.kind === "auth") this.#endAuth();
-      return this.#reject(reply(SessionReplies.BareLfInCommand));
+      return this.#reject(reply(ReplyCodes.BareLfInCommand));
     }
     if (mode.kind === "auth") return this.#authStep(await continueAuth(item.line.toString("latin1"), mode.exchange, this.#authLink(), this.#o.authenticator));
     const parsed = parseCommand(item.line, { smtputf8: this.#transaction?.smtputf8 ?? false, maxLineOctets: this.#o.limits.smtpLineLength - 2 });
@@ -174,9 +181,9 @@ export class SmtpSession {
       case "RCPT":
         return this.#rcpt(command);
       case "DATA":
-        return this.#data();
+        return this.#intake.data();
       case "BDAT":
-        return this.#bdat(command);
+        return this.#intake.bdat(command);
       case "RSET":
         // RFC 5321 §4.1.1.5: clears the transaction, keeps EHLO and authentication.
         this.#resetTransaction();
@@ -189,7 +196,7 @@ export class SmtpSession {
         // RFC 5321 §3.5.3: 252 rather than confirming which addresses exist.
         return this.#send(reply(ReplyCodes.CannotVerify));
       case "EXPN":
-        return this.#reject(reply(SessionReplies.ExpnRefused));
+        return this.#reject(reply(ReplyCodes.ExpnRefused));
       case "HELP":
         return this.#send(reply(ReplyCodes.HelpMessage));
       case "STARTTLS":
@@ -223,17 +230,18 @@ export class SmtpSession {
   }
 
   async #startTls(): Promise<void> {
-    if (!this.#o.startTlsAvailable) return this.#reject(reply(SessionReplies.TlsNotOffered));
-    if (this.#tls) return this.#reject(reply(SessionReplies.AlreadyTls));
-    if (this.#helo === null || !this.#helo.esmtp) return this.#reject(reply(SessionReplies.HelloFirst));
-    await this.#send(reply(ReplyCodes.ReadyToStartTls));
+    if (!this.#o.startTlsAvailable) return this.#reject(reply(ReplyCodes.TlsNotOffered));
+    if (this.#tls) return this.#reject(reply(ReplyCodes.AlreadyTls));
+    if (this.#helo === null || !this.#helo.esmtp) return this.#reject(reply(ReplyCodes.HelloFirst));
     // RFC 3207 §4.2 / CVE-2011-0411: anything pipelined after STARTTLS came in plaintext and is
-    // dropped, never executed after the handshake.
+    // dropped, never executed after the handshake. The 220 goes out through the transport's
+    // upgrade, which writes it only once reading plaintext has stopped: bytes that arrive after it
+    // can only reach the TLS handshake, never this session's command reader.
     const dropped = this.#reader.discardBuffered();
     if (dropped > 0) this.#o.log.warn("smtp.starttls_injection_dropped", { session: this.id, octets: dropped });
     this.#partialCommand = false;
     try {
-      await this.#o.transport.startTls();
+      await this.#o.transport.startTls(encodeReply(reply(ReplyCodes.ReadyToStartTls)));
     } catch (error) {
       this.#o.log.info("smtp.tls_failed", { session: this.id, error });
       this.end();
@@ -251,9 +259,9 @@ export class SmtpSession {
   }
 
   async #auth(command: AuthCommand): Promise<void> {
-    if (this.#o.role === "mx") return this.#reject(reply(SessionReplies.AuthNotOffered));
-    if (this.#helo === null || !this.#helo.esmtp) return this.#reject(reply(SessionReplies.HelloFirst));
-    if (this.#account !== null) return this.#reject(reply(SessionReplies.AlreadyAuthenticated));
+    if (this.#o.role === "mx") return this.#reject(reply(ReplyCodes.AuthNotOffered));
+    if (this.#helo === null || !this.#helo.esmtp) return this.#reject(reply(ReplyCodes.HelloFirst));
+    if (this.#account !== null) return this.#reject(reply(ReplyCodes.AlreadyAuthenticated));
     // RFC 4954 §4: AUTH is not permitted during a mail transaction.
     if (this.#transaction !== null) return this.#reject(reply(ReplyCodes.BadSequence));
     await this.#authStep(await beginAuth(command, this.#authLink(), this.#o.authenticator));
@@ -283,16 +291,16 @@ export class SmtpSession {
   // --- the transaction ---------------------------------------------------------------------
 
   async #mail(command: MailCommand): Promise<void> {
-    if (this.#helo === null) return this.#reject(reply(SessionReplies.HelloFirst));
-    if (this.#transaction !== null) return this.#reject(reply(SessionReplies.NestedMail));
+    if (this.#helo === null) return this.#reject(reply(ReplyCodes.HelloFirst));
+    if (this.#transaction !== null) return this.#reject(reply(ReplyCodes.NestedMail));
     if (this.#o.role !== "mx" && this.#account === null) {
       // RFC 3207 §4 and RFC 4954 §6: submission needs TLS, then authentication.
       const needsTls = !this.#tls && !this.#o.allowPlaintextAuth;
       return this.#reject(reply(needsTls ? ReplyCodes.StartTlsRequired : ReplyCodes.AuthRequired));
     }
-    if (unofferedMailParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(SessionReplies.ParameterNotOffered));
+    if (unofferedMailParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(ReplyCodes.ParameterNotOffered));
     const declared = command.parameters.size;
-    if (declared !== null && declared > this.#o.limits.maxMessageSize) return this.#reject(reply(SessionReplies.DeclaredTooBig));
+    if (declared !== null && declared > this.#o.limits.maxMessageSize) return this.#reject(reply(ReplyCodes.DeclaredTooBig));
     const refusal = await this.#o.policy.checkSender(this.view, command);
     if (refusal !== null) return this.#reject(refusal);
     this.#transaction = new Transaction(`${this.id}.${randomBytes(3).toString("hex")}`, command.reversePath, command.parameters, this.#o.clock());
@@ -302,8 +310,8 @@ export class SmtpSession {
 
   async #rcpt(command: RcptCommand): Promise<void> {
     const transaction = this.#transaction;
-    if (transaction === null) return this.#reject(reply(SessionReplies.NeedMail));
-    if (unofferedRcptParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(SessionReplies.ParameterNotOffered));
+    if (transaction === null) return this.#reject(reply(ReplyCodes.NeedMail));
+    if (unofferedRcptParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(ReplyCodes.ParameterNotOffered));
     // RFC 5321 §4.5.3.1.10: recipients past the limit get 452; the client sends them later.
     if (transaction.recipients.length >= this.#o.limits.maxRecipients) return this.#send(reply(ReplyCodes.TooManyRecipients));
     transaction.rcptCount++;
@@ -312,80 +320,6 @@ export class SmtpSession {
     if (decision.kind === "refuse") return this.#reject(decision.reply);
     transaction.recipients.push(decision.recipient);
     return this.#send(decision.reply ?? reply(ReplyCodes.RecipientOk));
-  }
-
-  /** The refusal of DATA/BDAT before any body byte, or null when the body may come. */
-  #bodyRefusal(mode: "data" | "bdat"): SmtpReply | null {
-    const transaction = this.#transaction;
-    if (this.#helo === null) return reply(SessionReplies.HelloFirst);
-    if (transaction === null) return reply(SessionReplies.NeedMail);
-    // RFC 5321 §3.3: DATA with no accepted recipient gets 554 (503 is also allowed).
-    if (transaction.recipients.length === 0) return reply(ReplyCodes.NoValidRecipients);
-    const other = mode === "data" ? "bdat" : "data";
-    if (transaction.bodyMode === other) return reply(SessionReplies.DataBdatMixed);
-    if (mode === "data" && transaction.parameters.body === "BINARYMIME") return reply(SessionReplies.BinaryNeedsBdat);
-    return null;
-  }
-
-  async #data(): Promise<void> {
-    const refusal = this.#bodyRefusal("data");
-    if (refusal !== null) return this.#reject(refusal);
-    this.#transaction!.bodyMode = "data";
-    const limits = this.#o.limits;
-    const sink = new BodySink(this.#o.store, limits.maxMessageSize);
-    this.#mode = { kind: "data", receiver: new DataReceiver(sink, limits.maxMessageSize, limits.smtpTextLineLength - 2) };
-    await this.#send(reply(ReplyCodes.StartMailInput));
-    // Bytes pipelined behind DATA (RFC 2920 allows it after 354 only, but clients do) are body.
-    const buffered = this.#reader.buffered;
-    if (buffered === 0) return;
-    this.#reader.readBytes(buffered);
-    const pending = [...this.#reader.items()].flatMap((item) => (item.kind === "bytes" ? [item.chunk] : []));
-    for (const chunk of pending) {
-      if (this.#mode.kind === "data") await this.#dataBytes(chunk);
-      else this.#reader.push(chunk);
-    }
-  }
-
-  async #dataBytes(chunk: Buffer): Promise<void> {
-    if (this.#mode.kind !== "data") return;
-    const receiver = this.#mode.receiver;
-    const step = await receiver.push(chunk);
-    if (!step.done) return;
-    this.#mode = { kind: "command" };
-    this.#reader.push(step.rest);
-    this.#partialCommand = step.rest.length > 0;
-    if (step.refusal !== null) {
-      this.#resetTransaction();
-      return this.#reject(step.refusal);
-    }
-    await this.#completeMessage(receiver.sink);
-  }
-
-  async #bdat(command: BdatCommand): Promise<void> {
-    const refusal = this.#helo?.esmtp ? this.#bodyRefusal("bdat") : reply(SessionReplies.HelloFirst);
-    if (refusal === null) {
-      this.#transaction!.bodyMode = "bdat";
-      this.#bdatSink ??= new BodySink(this.#o.store, this.#o.limits.maxMessageSize);
-    }
-    const receiver = new BdatChunkReceiver(refusal === null ? this.#bdatSink : null, command.size, command.last, this.#o.limits.maxMessageSize, refusal);
-    // RFC 3030 §2: the chunk's bytes are read whatever the verdict, or they would run as commands.
-    if (command.size === 0) return this.#bdatChunkDone(receiver, 0);
-    this.#mode = { kind: "bdat", receiver, size: command.size };
-    this.#reader.readBytes(command.size);
-  }
-
-  async #bdatChunkDone(receiver: BdatChunkReceiver, size: number): Promise<void> {
-    this.#mode = { kind: "command" };
-    const refusal = receiver.refusal;
-    if (refusal !== null) {
-      // A refused chunk ends the transaction (RFC 3030 §2: the client must not send more).
-      if (receiver.sink !== null) this.#resetTransaction();
-      return this.#reject(refusal);
-    }
-    if (!receiver.last) return this.#send({ code: 250, enhanced: "2.0.0", lines: [`${size} octets received`] });
-    const sink = this.#bdatSink!;
-    this.#bdatSink = null;
-    await this.#completeMessage(sink);
   }
 
   /** The body is complete and acceptable so far: stage, let the policy deliver, then answer. */
@@ -408,8 +342,7 @@ export class SmtpSession {
   }
 
   #resetTransaction(): void {
-    this.#bdatSink?.abort();
-    this.#bdatSink = null;
+    this.#intake.resetBdat();
     this.#transaction = null;
     this.#deadlines.transactionFinished();
   }
@@ -438,7 +371,7 @@ export class SmtpSession {
 
   #cleanup(): void {
     this.#deadlines.cancelAll();
-    if (this.#mode.kind === "data") this.#mode.receiver.sink.abort();
+    this.#intake.abort();
     this.#mode = { kind: "command" };
     this.#resetTransaction();
   }

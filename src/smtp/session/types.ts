@@ -19,8 +19,11 @@ export type SmtpRole = "mx" | "submission" | "submissions";
 export interface SessionTransport {
   /** Writes bytes; resolves when the transport took them (back-pressure). */
   write(bytes: Buffer): Promise<void>;
-  /** Server side of STARTTLS; rejects when the handshake fails (the connection is then gone). */
-  startTls(): Promise<void>;
+  /**
+   * Server side of STARTTLS: stops reading plaintext, writes `readyReply` (the 220), then runs the
+   * handshake; rejects when that fails (the connection is then gone).
+   */
+  startTls(readyReply: Buffer): Promise<void>;
   /** TLS version and cipher once encrypted, for the Received field. */
   tlsDetails(): { protocol: string; cipher: string } | null;
   close(): void;
