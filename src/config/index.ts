@@ -3,6 +3,7 @@
 export { CONFIG_FILE_NAME, ConfigError, loadConfig, parseConfigText, type LoadConfigOptions, type ParseConfigOptions } from "./load.js";
 export { describeConfigKeys, renderDefaultConfig, type ConfigKeyDescription } from "./render.js";
 export type { Limits } from "./limits.js";
+export type { HostPort } from "./value-kinds.js";
 export {
   defaultListeners,
   isImplicitTlsProtocol,
@@ -14,6 +15,8 @@ export {
   type ListenerProtocol,
   type ListenerTls,
   type LogLevelSetting,
+  type OutboundSettings,
+  type SmarthostTls,
   type Pop3ModeSetting,
   type Pop3Settings,
   type ServerSettings,

@@ -102,6 +102,9 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
   server.dataDir = resolve(context.cwd, server.dataDir);
   if (tls.certFile !== null) tls.certFile = resolve(context.cwd, tls.certFile);
   if (tls.keyFile !== null) tls.keyFile = resolve(context.cwd, tls.keyFile);
+  const outbound = section("outbound", SECTION_SPECS.outbound);
+  if (outbound.smarthostPasswordFile !== null) outbound.smarthostPasswordFile = resolve(context.cwd, outbound.smarthostPasswordFile);
+  if (outbound.dkimKeyDir !== null) outbound.dkimKeyDir = resolve(context.cwd, outbound.dkimKeyDir);
   return {
     sourceFile: null,
     server,
@@ -112,6 +115,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     pop3: section("pop3", SECTION_SPECS.pop3),
     store: section("store", SECTION_SPECS.store),
     shutdown: section("shutdown", SECTION_SPECS.shutdown),
+    outbound,
   };
 }
 
@@ -216,6 +220,17 @@ function checkAcrossKeys(config: Config, problems: string[]): void {
   if (keyFile !== null && certFile === null) problems.push("tls.cert_file: required when tls.key_file is set");
   if (config.auth.throttleBaseDelay > config.auth.throttleMaxDelay) {
     problems.push("auth.throttle_base_delay: must not exceed auth.throttle_max_delay");
+  }
+  const { outbound } = config;
+  if ((outbound.smarthostUsername === null) !== (outbound.smarthostPasswordFile === null)) {
+    problems.push(`outbound.${outbound.smarthostUsername === null ? "smarthost_username" : "smarthost_password_file"}: required when the other smarthost AUTH key is set`);
+  }
+  if (outbound.smarthostUsername !== null && outbound.smarthost === null) problems.push("outbound.smarthost: required when outbound.smarthost_username is set");
+  if (outbound.delayWarning >= outbound.maxLifetime) problems.push("outbound.delay_warning: must be shorter than outbound.max_lifetime");
+  for (const [index, server] of outbound.dnsServers.entries()) {
+    if (!/^(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\[[0-9a-fA-F:]+\](?::\d{1,5})?|[0-9a-fA-F:]+)$/.test(server)) {
+      problems.push(`outbound.dns_servers[${index}]: expected an IP address or "ip:port", got ${JSON.stringify(server)}`);
+    }
   }
 }
 

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { Limits } from "./limits.js";
 import { LIMITS_SPEC } from "./limits.js";
-import { boolean, computedKey, duration, integer, key, oneOf, optional, text, type SectionSpec } from "./value-kinds.js";
+import { boolean, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
 
 export type LogLevelSetting = "debug" | "info" | "warn" | "error";
 export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s";
@@ -65,6 +65,38 @@ export interface ShutdownSettings {
   gracePeriod: number;
 }
 
+export type SmarthostTls = "starttls" | "implicit" | "none";
+
+export interface OutboundSettings {
+  /** Queue entries attempted at the same time. */
+  workers: number;
+  /** Connections open at the same time to one destination (MX host, route or smarthost). */
+  perDestination: number;
+  /** Milliseconds. */
+  connectTimeout: number;
+  commandTimeout: number;
+  /** Delays between attempts, in order; the last repeats until the lifetime ends. Milliseconds. */
+  retrySchedule: number[];
+  maxLifetime: number;
+  /** 0 disables delay warnings. Milliseconds. */
+  delayWarning: number;
+  requireTls: boolean;
+  /** The port MX hosts and A/AAAA fallbacks are reached on; 25 except in tests. */
+  remotePort: number;
+  smarthost: HostPort | null;
+  smarthostTls: SmarthostTls;
+  smarthostUsername: string | null;
+  /** Absolute path of a file holding the smarthost password, or null. */
+  smarthostPasswordFile: string | null;
+  /** Recipient domain → host[:port], tried before MX lookup. */
+  routes: Record<string, HostPort>;
+  dkimSelector: string;
+  /** Absolute path, or null for <data_dir>/dkim. */
+  dkimKeyDir: string | null;
+  /** "ip" or "ip:port" of DNS servers for outbound lookups; empty for the system's. */
+  dnsServers: string[];
+}
+
 export interface Config {
   /** The file the settings came from, or null for zero-config defaults. */
   sourceFile: string | null;
@@ -76,6 +108,7 @@ export interface Config {
   pop3: Pop3Settings;
   store: StoreSettings;
   shutdown: ShutdownSettings;
+  outbound: OutboundSettings;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -118,6 +151,28 @@ export const SHUTDOWN_SPEC: SectionSpec<ShutdownSettings> = {
   gracePeriod: key(duration({ maxMs: 600_000 }), 10_000, "time open sessions get to finish after a stop signal"),
 };
 
+const DAY_MS = 86_400_000;
+
+export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
+  workers: key(integer({ min: 1, max: 1000 }), 10, "outbound messages attempted at the same time"),
+  perDestination: key(integer({ min: 1, max: 100 }), 4, "connections open at the same time to one destination host"),
+  connectTimeout: key(duration({ minMs: 100, maxMs: 600_000 }), 30_000, "time to connect to a remote SMTP server and read its greeting"),
+  commandTimeout: key(duration({ minMs: 100, maxMs: 3_600_000 }), 300_000, "time a remote SMTP server has to answer one command (RFC 5321 §4.5.3.2: 5m)"),
+  retrySchedule: key(listOf(duration({ minMs: 100, maxMs: DAY_MS }), { min: 1, max: 50 }), [300_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000], "delays between delivery attempts, in order; the last repeats until max_lifetime"),
+  maxLifetime: key(duration({ minMs: 1000, maxMs: 30 * DAY_MS }), 5 * DAY_MS, "how long a message is retried before it bounces (RFC 5321 §4.5.4.1: 4-5 days)"),
+  delayWarning: key(duration({ maxMs: 30 * DAY_MS }), 4 * 3_600_000, "when the sender is told a message is delayed (RFC 3464 action=delayed); 0 disables"),
+  requireTls: key(boolean(), false, "deliver only over TLS (STARTTLS or a TLS smarthost); a server without it is retried"),
+  remotePort: key(integer({ min: 1, max: 65_535 }), 25, "port of remote MX hosts; change only for tests"),
+  smarthost: key(optional(hostPort(587)), null, "relay all outbound mail through this host[:port] instead of MX lookup"),
+  smarthostTls: key(oneOf(["starttls", "implicit", "none"] as const), "starttls", "TLS to the smarthost: starttls (required), implicit, or none"),
+  smarthostUsername: key(optional(text()), null, "AUTH user name at the smarthost (with smarthost_password_file)"),
+  smarthostPasswordFile: key(optional(text()), null, "file whose first line is the smarthost AUTH password"),
+  routes: key(tableOf(hostPort(25)), {}, 'per-domain static routes: { "example.net" = "relay.example.net:2525" }, used instead of MX'),
+  dkimSelector: key(text(), "mailroom", "DKIM selector of keys made by domain add; rotation appends a date"),
+  dkimKeyDir: key(optional(text()), null, "directory of per-domain DKIM keys; not set: the dkim folder in server.data_dir"),
+  dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for outbound lookups ("ip" or "ip:port"); empty uses the system\'s'),
+};
+
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */
 export const SECTION_SPECS = {
   server: SERVER_SPEC,
@@ -127,6 +182,7 @@ export const SECTION_SPECS = {
   pop3: POP3_SPEC,
   store: STORE_SPEC,
   shutdown: SHUTDOWN_SPEC,
+  outbound: OUTBOUND_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

@@ -181,6 +181,72 @@ export function optional<T>(kind: ValueKind<T>): ValueKind<T | null> {
   };
 }
 
+/** A TOML array of values of one kind; a problem names the first bad element by its index. */
+export function listOf<T>(kind: ValueKind<T>, bounds: { min?: number; max?: number } = {}): ValueKind<T[]> {
+  const min = bounds.min ?? 0;
+  const max = bounds.max ?? 100;
+  const expected = `an array of ${min > 0 ? `${min} to ${max}` : `at most ${max}`} values, each ${kind.expected}`;
+  return {
+    expected,
+    parse(raw) {
+      if (!Array.isArray(raw) || raw.length < min || raw.length > max) throw problem(expected, raw);
+      return raw.map((item: unknown, index) => {
+        try {
+          return kind.parse(item);
+        } catch (error) {
+          if (error instanceof ValueProblem) throw new ValueProblem(`[${index}]: ${error.message}`);
+          throw error;
+        }
+      });
+    },
+    render: (value) => `[${value.map((item) => kind.render(item)).join(", ")}]`,
+  };
+}
+
+/** "host" or "host:port" ("[v6]:port" for IPv6 literals), the port defaulting to `defaultPort`. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export function hostPort(defaultPort: number): ValueKind<HostPort> {
+  const expected = `"host" or "host:port"`;
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "string") throw problem(expected, raw);
+      const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(raw.trim());
+      const port = match?.[3] === undefined ? defaultPort : Number(match[3]);
+      const host = match?.[1] ?? match?.[2];
+      if (!match || host === undefined || port < 1 || port > 65_535) throw problem(expected, raw);
+      return { host, port };
+    },
+    render: (value) => JSON.stringify(value.host.includes(":") ? `[${value.host}]:${value.port}` : `${value.host}:${value.port}`),
+  };
+}
+
+/** A TOML table from names to values of one kind, e.g. routes = { "example.net" = "relay:2525" }. */
+export function tableOf<T>(kind: ValueKind<T>): ValueKind<Record<string, T>> {
+  const expected = `a table of names to ${kind.expected}`;
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Date) throw problem(expected, raw);
+      const out: Record<string, T> = {};
+      for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+        try {
+          out[name.toLowerCase()] = kind.parse(value);
+        } catch (error) {
+          if (error instanceof ValueProblem) throw new ValueProblem(`${JSON.stringify(name)}: ${error.message}`);
+          throw error;
+        }
+      }
+      return out;
+    },
+    render: (value) => `{ ${Object.entries(value).map(([name, item]) => `${JSON.stringify(name)} = ${kind.render(item)}`).join(", ")} }`.replace("{  }", "{}"),
+  };
+}
+
 /** What a computed default may depend on: the environment of the loading process. */
 export interface DefaultContext {
   cwd: string;
