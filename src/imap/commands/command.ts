@@ -1,0 +1,142 @@
+// The contract of one IMAP command module (ARCHITECTURE §5.2): its names, whether it has a UID
+// form, the states it is valid in, how it uses message sequence numbers, a pure parse of its
+// arguments, and run. Dispatch (session/imap-session.ts) checks the state before parse, parses
+// everything before run (RFC 9051: a BAD never has side effects), and maps every error thrown
+// by parse or run to the tagged reply in one place. A run that returns normally is answered
+// `<tag> OK [code] <NAME> completed` (or the text given to ctx.complete()).
+//
+// A new command is one file exporting an ImapCommand and one line in commands/index.ts.
+import type { Logger } from "../../observability/log.js";
+import type { Account, Mailbox, MailStore } from "../../store/index.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+import type { ImapValue } from "../protocol/response-value.js";
+import type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
+
+export { ImapError } from "./imap-error.js";
+export type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
+
+/** RFC 9051 §3: the logout state needs no entry, no command runs in it. */
+export type SessionState = "not-authenticated" | "authenticated" | "selected";
+
+/**
+ * How a command relates to message sequence numbers (RFC 9051 §5.5), as Dovecot's command flags:
+ * "uses": takes or returns sequence numbers (FETCH, STORE, SEARCH, COPY);
+ * "breaks": may renumber messages (EXPUNGE, CLOSE, SELECT);
+ * "uses-and-breaks": both (MOVE).
+ * The session runs commands one at a time, so pipelined commands never interleave; the
+ * declaration states the contract and lets dispatch decide when EXPUNGE may be sent.
+ */
+export type SequenceUse = "none" | "uses" | "breaks" | "uses-and-breaks";
+
+/** Extensions a client can ENABLE (RFC 5161); IMAP4rev2 is spelled upper-case. */
+export type ImapExtension = "CONDSTORE" | "QRESYNC" | "IMAP4REV2" | "UTF8=ACCEPT";
+
+export interface ParseContext {
+  /** The command name as dispatched, upper case, without "UID " (e.g. "EXAMINE", "FETCH"). */
+  readonly name: string;
+  readonly byUid: boolean;
+  readonly enabled: ReadonlySet<ImapExtension>;
+  /** IMAP4rev2 enabled (RFC 9051 §2.1): changes some responses (no RECENT, ESEARCH for SEARCH). */
+  readonly rev2: boolean;
+}
+
+/** What the tagged OK says: `<tag> OK [code] text`. */
+export interface TaggedCompletion {
+  code?: string | null;
+  text?: string;
+}
+
+/** The SASL link a login command checks mechanisms against (auth/ mechanismPermitted). */
+export interface AuthLink {
+  readonly tls: boolean;
+  readonly allowPlaintextAuth: boolean;
+  readonly remoteAddress: string;
+}
+
+/** Session-level operations: only the commands that change the session's state use these. */
+export interface SessionControl {
+  /** The CAPABILITY list for the current state (RFC 9051 §6.1.1), without the word CAPABILITY. */
+  capabilities(): string[];
+  readonly authLink: AuthLink;
+  /** Checks credentials (auth/Authenticator) and, on success, enters the authenticated state. */
+  authenticate(credentials: { authcid: string; authzid: string | null; password: string }): Promise<"ok" | "invalid" | "unavailable">;
+  /** RFC 9051 §6.2.1: writes the tagged OK, negotiates TLS, drops pipelined plaintext. */
+  startTls(tag: string): Promise<void>;
+  readonly startTlsAvailable: boolean;
+  /** Enters the selected state (replacing any selected mailbox; emits nothing itself). */
+  select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox>;
+  /** Leaves the selected state; `closed` sends `* OK [CLOSED]` first (RFC 7162 §3.2.11). */
+  deselect(): void;
+  enable(extension: ImapExtension): void;
+  /** The next raw line the client sends (AUTHENTICATE responses, IDLE's DONE); null at EOF. */
+  readLine(): Promise<Buffer | null>;
+  /**
+   * RFC 2177 IDLE: sends pending and live mailbox changes at once until the client's DONE line
+   * (resolves true) or EOF / timeout (false).
+   */
+  idle(): Promise<boolean>;
+  /** Ends the session after the tagged reply (LOGOUT). */
+  logout(): void;
+  readonly appendLimit: number;
+  /** Logs a client ID (RFC 2971) once. */
+  noteClientId(fields: ReadonlyMap<string, string | null>): void;
+}
+
+export interface CommandContext {
+  readonly tag: string;
+  /** Upper case, without "UID ". */
+  readonly name: string;
+  readonly byUid: boolean;
+  readonly store: MailStore;
+  /** Null before login. */
+  readonly account: Account | null;
+  /** Null unless in the selected state. */
+  readonly selected: SelectedMailbox | null;
+  readonly enabled: ReadonlySet<ImapExtension>;
+  readonly rev2: boolean;
+  /** Mailbox names on the wire are UTF-8 (IMAP4rev2 or UTF8=ACCEPT), else modified UTF-7. */
+  readonly utf8: boolean;
+  readonly log: Logger;
+  readonly clock: () => Date;
+  readonly session: SessionControl;
+
+  /** The logged-in account; BAD if none (dispatch already checks states, so this is a guard). */
+  requireAccount(): Account;
+  requireSelected(): SelectedMailbox;
+
+  /** Writes `* ` + values separated by SP + CRLF, literals streamed, resolving after back-pressure. */
+  untagged(...values: ImapValue[]): Promise<void>;
+  /** `* OK [code] text` and the like (RFC 9051 §7.1). */
+  untaggedStatus(status: "OK" | "NO" | "BAD" | "BYE", code: string | null, text: string): Promise<void>;
+  /** `* <seq> FETCH (<items>)`: items are name/value pairs already flattened. */
+  fetchResponse(seq: SeqNum, items: ImapValue[]): Promise<void>;
+  /** `+ text` (RFC 9051 §7.5). */
+  continuation(text: string): Promise<void>;
+  /** Sets the tagged OK's response code and text (the last call wins). */
+  complete(result: TaggedCompletion): void;
+  /** The wire form of a stored mailbox name for this client (mUTF-7 or UTF-8). */
+  encodeMailbox(name: string): string;
+}
+
+export interface ImapCommand<A> {
+  /** Command names this module serves, upper case (e.g. ["SELECT", "EXAMINE"]). */
+  readonly names: readonly string[];
+  /** Accepts the `UID <name>` form (ctx.byUid is then true). */
+  readonly uid: boolean;
+  readonly states: readonly SessionState[];
+  readonly sequenceUse: SequenceUse;
+  /**
+   * RFC 9051 §7.4.1: an EXPUNGE response must not be sent while responding to FETCH, STORE or
+   * SEARCH (their non-UID forms), since the client could not tell which message was meant.
+   * Those modules set this; pending expunges then wait for the next command that allows them.
+   */
+  readonly holdsExpunges?: boolean;
+  /** Pure: arguments → typed value; throws ImapParseError (BAD) or ImapError. Reads to the end. */
+  parse(args: ArgumentReader, ctx: ParseContext): A;
+  run(ctx: CommandContext, args: A): Promise<void>;
+}
+
+/** A command of unknown argument type, as the table holds them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyImapCommand = ImapCommand<any>;
+

@@ -1,0 +1,37 @@
+// The IMAP command table: every command module, looked up by name. Adding a command is one
+// import and one entry in COMMAND_MODULES below, e.g. for the FETCH and SEARCH modules:
+//
+//   import { fetchCommand } from "./fetch.js";     →  COMMAND_MODULES entry: fetchCommand,
+//   import { searchCommand } from "./search.js";   →  COMMAND_MODULES entry: searchCommand,
+//
+// A module's `names` are its keys; `uid: true` also makes `UID <name>` dispatch to it.
+import type { AnyImapCommand } from "./command.js";
+
+const COMMAND_MODULES: readonly AnyImapCommand[] = [
+  // commands: one entry per module (keep alphabetical)
+];
+
+export interface CommandTable {
+  /** The module serving `name` (upper case), or null. `byUid` selects the UID form. */
+  find(name: string, byUid: boolean): AnyImapCommand | null;
+  /** Every module, for the capability check in tests. */
+  readonly modules: readonly AnyImapCommand[];
+}
+
+export function buildCommandTable(modules: readonly AnyImapCommand[] = COMMAND_MODULES): CommandTable {
+  const byName = new Map<string, AnyImapCommand>();
+  for (const module of modules) {
+    for (const name of module.names) {
+      if (byName.has(name)) throw new Error(`IMAP command ${name} is defined twice`);
+      byName.set(name, module);
+    }
+  }
+  return {
+    modules,
+    find(name, byUid) {
+      const module = byName.get(name) ?? null;
+      if (module !== null && byUid && !module.uid) return null;
+      return module;
+    },
+  };
+}

@@ -1,0 +1,268 @@
+// The selected mailbox as one session sees it: the sequence number ↔ UID map (the ONLY place
+// that converts between them, ARCHITECTURE §5.4), each message's flags and modseq as last told
+// to the client, and the store changes not yet announced.
+//
+// Changes flow in from the store: the session marks the mailbox dirty when the change feed
+// reports a commit for it, and at each point where untagged responses may be sent it calls
+// sync(), which asks MailStore.changesSince(mailbox, lastSyncedModSeq) and turns the answer into
+// responses: `n EXISTS` for new messages, `n FETCH (UID FLAGS [MODSEQ])` for flag changes, and
+// `n EXPUNGE` (or `VANISHED uids` under QRESYNC) for removals.
+//
+// RFC 9051 §7.4.1 / §5.5: EXPUNGE must not be sent while responding to FETCH, STORE or SEARCH
+// (non-UID), nor with no command in progress (except during IDLE). An expunged message therefore
+// keeps its sequence number until sync() is allowed to announce it; until then it stays in the
+// map (a FETCH of it finds nothing in the store) and its flag changes are not reported.
+import type { Brand, Flag, Mailbox, MailboxId, MailStore, MessageSummary, ModSeq, Uid, UidValidity } from "../../store/index.js";
+import { ImapError } from "../commands/imap-error.js";
+import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
+import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
+
+/** RFC 9051 §2.3.1.2: a message's position in the selected mailbox, 1-based. */
+export type SeqNum = Brand<number, "SeqNum">;
+
+export interface ResolvedMessage {
+  readonly seq: SeqNum;
+  readonly uid: Uid;
+}
+
+export interface SyncOptions {
+  /** False while the non-UID FETCH, STORE or SEARCH is being answered (RFC 9051 §7.4.1). */
+  readonly allowExpunge: boolean;
+  /** CONDSTORE enabled: unsolicited FETCH carries MODSEQ (RFC 7162 §3.2.4). */
+  readonly condstore: boolean;
+  /** QRESYNC enabled: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10). */
+  readonly qresync: boolean;
+}
+
+interface MessageState {
+  flags: Flag[];
+  modseq: ModSeq;
+}
+
+export class SelectedMailbox {
+  /** Ascending; the message with sequence number n is uids[n-1]. */
+  private uids: Uid[];
+  private readonly states = new Map<Uid, MessageState>();
+  /** Removed in the store, still numbered here until an EXPUNGE/VANISHED is allowed. */
+  private readonly heldExpunges = new Set<Uid>();
+  private syncedModSeq: ModSeq;
+  private dirtyFlag = false;
+  private savedSearch: Uid[] = [];
+
+  private constructor(
+    readonly mailbox: Mailbox,
+    readonly readOnly: boolean,
+    messages: readonly MessageSummary[],
+  ) {
+    this.uids = messages.map((m) => m.uid);
+    for (const m of messages) this.states.set(m.uid, { flags: [...m.flags], modseq: m.modseq });
+    this.syncedModSeq = mailbox.highestModSeq;
+  }
+
+  /**
+   * Loads the mailbox's messages. The mailbox row is read again after the listing so that
+   * highestModSeq never claims changes the listing does not show (a commit in between is then
+   * reported by the first sync, as a duplicate at worst, never lost).
+   */
+  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
+    const before = (await store.getMailboxById(mailbox.id)) ?? mailbox;
+    const messages = await store.listMessages(mailbox.id);
+    return new SelectedMailbox(before, readOnly, messages);
+  }
+
+  get mailboxId(): MailboxId {
+    return this.mailbox.id;
+  }
+
+  get uidValidity(): UidValidity {
+    return this.mailbox.uidValidity;
+  }
+
+  /** The number of messages the client has been told of (RFC 9051 §7.4.1 EXISTS). */
+  get messageCount(): number {
+    return this.uids.length;
+  }
+
+  /** The modseq the session has synced to: what SELECT reports as HIGHESTMODSEQ. */
+  get highestModSeq(): ModSeq {
+    return this.syncedModSeq;
+  }
+
+  /** True when the change feed reported a commit for this mailbox since the last sync. */
+  get dirty(): boolean {
+    return this.dirtyFlag;
+  }
+
+  markDirty(): void {
+    this.dirtyFlag = true;
+  }
+
+  /** All UIDs in sequence order. */
+  allUids(): readonly Uid[] {
+    return this.uids;
+  }
+
+  /** RFC 9051 §2.3.1.2. Throws BAD for a number outside 1..messageCount. */
+  toUid(seq: SeqNum): Uid {
+    const uid = this.uids[seq - 1];
+    if (uid === undefined) throw ImapError.bad(null, `invalid message sequence number ${seq}`);
+    return uid;
+  }
+
+  /** The sequence number of a UID still in the map, or null. */
+  toSeq(uid: Uid): SeqNum | null {
+    const index = this.indexOf(uid);
+    return index < 0 ? null : ((index + 1) as SeqNum);
+  }
+
+  /** Flags as last reported to the client; null for an unknown UID. */
+  flagsOf(uid: Uid): readonly Flag[] | null {
+    return this.states.get(uid)?.flags ?? null;
+  }
+
+  modSeqOf(uid: Uid): ModSeq | null {
+    return this.states.get(uid)?.modseq ?? null;
+  }
+
+  /** True for a message removed from the store whose EXPUNGE has not been sent yet. */
+  isExpunged(uid: Uid): boolean {
+    return this.heldExpunges.has(uid);
+  }
+
+  /** RFC 5182 SEARCHRES: the UIDs `$` stands for. */
+  get lastSearchResult(): readonly Uid[] {
+    return this.savedSearch;
+  }
+
+  setLastSearchResult(uids: readonly Uid[]): void {
+    this.savedSearch = [...uids].sort((a, b) => a - b);
+  }
+
+  /**
+   * The messages a set names, ascending, each once. UID sets skip UIDs not in the mailbox
+   * (RFC 9051 §6.4.8); sequence sets that name a number past the last message are BAD
+   * (RFC 9051 §9 seq-number). `*` in an empty mailbox names nothing.
+   */
+  resolve(set: SequenceSet, byUid: boolean): ResolvedMessage[] {
+    if (set.kind === "saved") {
+      // RFC 5182 §2.1: `$` holds UIDs; messages expunged since are silently dropped.
+      return this.savedSearch.map((uid) => ({ uid, index: this.indexOf(uid) })).filter((m) => m.index >= 0).map((m) => ({ uid: m.uid, seq: (m.index + 1) as SeqNum }));
+    }
+    if (!byUid) {
+      const ranges = resolveRanges(set, this.uids.length);
+      const out: ResolvedMessage[] = [];
+      for (const range of ranges) {
+        if (range.end > this.uids.length) throw ImapError.bad(null, "invalid message sequence number");
+        for (let seq = range.start; seq <= range.end; seq++) out.push({ seq: seq as SeqNum, uid: this.uids[seq - 1] as Uid });
+      }
+      return out;
+    }
+    const ranges = resolveRanges(set, this.uids[this.uids.length - 1] ?? 0);
+    const out: ResolvedMessage[] = [];
+    for (const range of ranges) {
+      for (let i = this.lowerBound(range.start as Uid); i < this.uids.length; i++) {
+        const uid = this.uids[i] as Uid;
+        if (uid > range.end) break;
+        out.push({ seq: (i + 1) as SeqNum, uid });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Records flags the session itself just reported (STORE's FETCH responses, FETCH setting \Seen),
+   * so the next sync does not repeat them.
+   */
+  noteFlags(uid: Uid, flags: readonly Flag[], modseq: ModSeq): void {
+    const state = this.states.get(uid);
+    if (state !== undefined && modseq >= state.modseq) {
+      state.flags = [...flags];
+      state.modseq = modseq;
+    }
+  }
+
+  /**
+   * Brings the map up to date with the store and returns the untagged responses to send, in
+   * order (each is the values after "* "). Held expunges are released when allowed.
+   */
+  async sync(store: MailStore, options: SyncOptions): Promise<ImapValue[][]> {
+    const responses: ImapValue[][] = [];
+    const added: Uid[] = [];
+    const flagged: Uid[] = [];
+    if (this.dirtyFlag) {
+      this.dirtyFlag = false;
+      const changes = await store.changesSince(this.mailbox.id, this.syncedModSeq);
+      for (const uid of changes.expunged) if (this.states.has(uid)) this.heldExpunges.add(uid);
+      const last = this.uids[this.uids.length - 1] ?? 0;
+      for (const change of [...changes.changed].sort((a, b) => a.uid - b.uid)) {
+        const state = this.states.get(change.uid);
+        if (state === undefined) {
+          if (change.uid > last) {
+            added.push(change.uid);
+            this.states.set(change.uid, { flags: [...change.flags], modseq: change.modseq });
+          }
+        } else if (change.modseq > state.modseq && !this.heldExpunges.has(change.uid)) {
+          state.flags = [...change.flags];
+          state.modseq = change.modseq;
+          flagged.push(change.uid);
+        }
+      }
+      if (changes.highestModSeq > this.syncedModSeq) this.syncedModSeq = changes.highestModSeq;
+    }
+    if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync));
+    if (added.length > 0) {
+      this.uids.push(...added);
+      responses.push([num(this.uids.length), atom("EXISTS")]);
+    }
+    for (const uid of flagged) {
+      const seq = this.toSeq(uid);
+      const state = this.states.get(uid);
+      if (seq === null || state === undefined) continue;
+      responses.push([num(seq), atom("FETCH"), list(this.fetchItems(uid, state, options.condstore))]);
+    }
+    return responses;
+  }
+
+  /** `UID n FLAGS (...) [MODSEQ (m)]`: the items of an unsolicited FETCH, also used by STORE. */
+  fetchItems(uid: Uid, state: { flags: readonly Flag[]; modseq: ModSeq }, condstore: boolean): ImapValue[] {
+    const items: ImapValue[] = [atom("UID"), num(uid), atom("FLAGS"), list(state.flags.map((f) => atom(f)))];
+    if (condstore) items.push(atom("MODSEQ"), list([num(state.modseq)]));
+    return items;
+  }
+
+  private releaseExpunges(qresync: boolean): ImapValue[][] {
+    const gone = [...this.heldExpunges];
+    this.heldExpunges.clear();
+    const responses: ImapValue[][] = [];
+    if (qresync) {
+      // RFC 7162 §3.2.10: one VANISHED names them all by UID.
+      responses.push([atom("VANISHED"), atom(encodeNumbers(gone))]);
+    } else {
+      // RFC 9051 §7.4.1: each EXPUNGE renumbers the later messages; highest first keeps every
+      // number the client reads valid at the moment it reads it.
+      const seqs = gone.map((uid) => this.indexOf(uid) + 1).filter((seq) => seq > 0).sort((a, b) => b - a);
+      for (const seq of seqs) responses.push([num(seq), atom("EXPUNGE")]);
+    }
+    const goneSet = new Set(gone);
+    this.uids = this.uids.filter((uid) => !goneSet.has(uid));
+    for (const uid of gone) this.states.delete(uid);
+    this.savedSearch = this.savedSearch.filter((uid) => !goneSet.has(uid));
+    return responses;
+  }
+
+  private lowerBound(uid: Uid): number {
+    let low = 0;
+    let high = this.uids.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((this.uids[mid] as Uid) < uid) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  private indexOf(uid: Uid): number {
+    const i = this.lowerBound(uid);
+    return this.uids[i] === uid ? i : -1;
+  }
+}
