@@ -98,7 +98,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
     connection.log.info("smtp.refused", { reason });
     try {
-      await connection.write(encodeReply(reply(ReplyCodes.TooManyErrors, `${options.hostname} Too many connections, try again later`)));
+      // RFC 5321 §3.8: the 421 may come instead of the greeting; the client retries later.
+      await connection.write(encodeReply(reply(ReplyCodes.TooManyConnections, `${options.hostname} ${ReplyCodes.TooManyConnections.text}`)));
     } catch {
       // Gone already.
     }

@@ -60,6 +60,16 @@ export class RawSmtpClient {
     return new RawSmtpClient(socket);
   }
 
+  /** Implicit TLS (RFC 8314 §3, port 465); the self-signed test certificate is not verified. */
+  static async openTls(port: number): Promise<RawSmtpClient> {
+    const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false, servername: "mx.example.org" });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", resolve);
+      socket.once("error", reject);
+    });
+    return new RawSmtpClient(socket);
+  }
+
   private attach(socket: Socket | TLSSocket): void {
     socket.on("data", (chunk: Buffer) => {
       this.buffer += chunk.toString("latin1");

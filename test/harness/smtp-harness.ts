@@ -1,14 +1,14 @@
 // An in-process SMTP server for end-to-end tests: a real SQLite store in a temp dir with the
 // domain example.org and accounts alice, bob and carol (password "<name>-pass"), and three
 // listeners on 127.0.0.1:0 — mx (port 25 role, STARTTLS), submission (587 role, STARTTLS) and
-// submissions (465 role, implicit TLS) — sharing a self-signed certificate. stop() closes
-// everything and removes the directory.
-import { createServer, type Server, type Socket } from "node:net";
-import { TLSSocket } from "node:tls";
-import { once } from "node:events";
-import { Authenticator, AuthThrottle } from "../../src/auth/index.js";
-import { Connection, TlsContextProvider } from "../../src/net/index.js";
-import { silentLogger } from "../../src/observability/log.js";
+// submissions (465 role, implicit TLS) — sharing a self-signed certificate. The listeners are the
+// production framework (server/listeners.ts: connection limits, implicit TLS, drain), so refusal
+// and shutdown run as they do in `mailroom serve`. stop() closes everything and removes the dir.
+import { Authenticator, AuthThrottle, type AuthThrottleOptions } from "../../src/auth/index.js";
+import type { ListenerConfig, ListenerProtocol } from "../../src/config/index.js";
+import { TlsContextProvider } from "../../src/net/index.js";
+import { silentLogger, type Logger } from "../../src/observability/log.js";
+import { startListeners, type ListenerSet } from "../../src/server/listeners.js";
 import { createSmtpServer, type InboundVerifier, type SessionLimits, type SmtpRole } from "../../src/smtp/index.js";
 import type { Account } from "../../src/store/index.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
@@ -29,17 +29,29 @@ export interface SmtpHarness {
   temp: TempStore;
   ports: Record<SmtpRole, number>;
   accounts: Record<"alice" | "bob" | "carol", Account>;
+  listeners: ListenerSet;
   stop(): Promise<void>;
 }
 
 export interface SmtpHarnessOptions {
   limits?: Partial<SessionLimits>;
   verifier?: InboundVerifier | null;
+  /** Listener admission limits (server/listeners.ts); generous by default. */
+  connections?: { perIp?: number; total?: number };
+  /** The shared AUTH throttle's settings; its defaults otherwise. */
+  throttle?: Partial<AuthThrottleOptions>;
+  /** Receives the server's log records (silent by default). */
+  log?: Logger;
+  /** Real waits for the throttle's failure delays; by default they are skipped. */
+  realAuthDelays?: boolean;
 }
+
+const ROLE_OF: Record<"smtp" | "submission" | "submissions", SmtpRole> = { smtp: "mx", submission: "submission", submissions: "submissions" };
 
 export async function startSmtpHarness(options: SmtpHarnessOptions = {}): Promise<SmtpHarness> {
   const temp = await openTempStore("mailroom-smtp-e2e-");
   const { store } = temp;
+  const log = options.log ?? silentLogger;
   await store.addDomain("example.org");
   const accounts = {
     alice: await store.createAccount({ address: "alice@example.org", passwordHash: await cheapHash("alice-pass") }),
@@ -47,37 +59,41 @@ export async function startSmtpHarness(options: SmtpHarnessOptions = {}): Promis
     carol: await store.createAccount({ address: "carol@example.org", passwordHash: await cheapHash("carol-pass") }),
   };
   const tls = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: temp.dataDir, hostname: "mx.example.org", minVersion: "TLSv1.2", log: silentLogger });
-  const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle(), log: silentLogger, hashParams: CHEAP_HASH_PARAMS, sleep: async () => {} });
+  const authenticator = new Authenticator({
+    accounts: store,
+    throttle: new AuthThrottle(options.throttle),
+    log: log.child({ component: "auth" }),
+    hashParams: CHEAP_HASH_PARAMS,
+    ...(options.realAuthDelays ? {} : { sleep: async () => {} }),
+  });
   const limits = { ...E2E_LIMITS, ...options.limits };
-  const servers: Server[] = [];
-  const connections = new Set<Connection>();
-  const ports = {} as Record<SmtpRole, number>;
-  for (const role of ["mx", "submission", "submissions"] as const) {
-    const smtp = createSmtpServer({ role, store, accounts: store, queue: store, authenticator, verifier: options.verifier ?? null, limits, tls, hostname: "mx.example.org", log: silentLogger });
-    const server = createServer((socket: Socket) => {
-      const raw = role === "submissions" ? new TLSSocket(socket, { isServer: true, secureContext: tls.current() }) : socket;
-      const connection = new Connection(raw, { log: silentLogger, closeLingerMs: 200 });
-      connections.add(connection);
-      const run = async () => {
-        if (raw instanceof TLSSocket) await once(raw, "secure");
-        await smtp.accept(connection);
-      };
-      run().catch(() => connection.destroy()).finally(() => connections.delete(connection));
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const address = server.address();
-    if (address === null || typeof address === "string") throw new Error("no port");
-    ports[role] = address.port;
-    servers.push(server);
+  const handlers = new Map<ListenerProtocol, ReturnType<typeof createSmtpServer>>();
+  for (const [protocol, role] of Object.entries(ROLE_OF) as ["smtp" | "submission" | "submissions", SmtpRole][]) {
+    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, authenticator, verifier: options.verifier ?? null, limits, tls, hostname: "mx.example.org", log: log.child({ component: role }) }));
   }
+  const configs: ListenerConfig[] = [
+    { protocol: "smtp", port: 0, address: "127.0.0.1", tls: "starttls" },
+    { protocol: "submission", port: 0, address: "127.0.0.1", tls: "starttls" },
+    { protocol: "submissions", port: 0, address: "127.0.0.1", tls: "implicit" },
+  ];
+  const listeners = await startListeners({
+    listeners: configs,
+    tls,
+    limits: { connectionsPerIp: options.connections?.perIp ?? 1000, connectionsTotal: options.connections?.total ?? 10_000, tlsHandshakeTimeout: limits.tlsHandshakeTimeout },
+    log: log.child({ component: "listener" }),
+    handlerFor: (protocol) => handlers.get(protocol) ?? null,
+    portFallbackOffset: 0,
+    closeLingerMs: 200,
+  });
+  const ports = {} as Record<SmtpRole, number>;
+  for (const bound of listeners.bound) ports[ROLE_OF[bound.protocol as keyof typeof ROLE_OF]] = bound.port;
   return {
     temp,
     ports,
     accounts,
+    listeners,
     async stop() {
-      for (const connection of connections) connection.destroy();
-      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      await listeners.drain(500);
       await temp.cleanup();
     },
   };

@@ -45,6 +45,8 @@ export const ReplyCodes = Object.freeze({
   ServiceClosing: code(421, "4.3.2", "Service shutting down, closing transmission channel"),
   /** RFC 5321 §4.3.2 lets a server drop a client that keeps failing; X.7.0 security/policy. */
   TooManyErrors: code(421, "4.7.0", "Too many errors, closing transmission channel"),
+  /** RFC 5321 §3.8: refused at connect, over the per-IP or total connection limit; X.7.0 policy. */
+  TooManyConnections: code(421, "4.7.0", "Too many connections, try again later"),
   /** RFC 5321 §4.5.3.2: idle timeout; X.4.2 bad connection. */
   Timeout: code(421, "4.4.2", "Timeout exceeded, closing transmission channel"),
   /** RFC 5321 §4.2.3 451; X.3.0 other mail system status. */
