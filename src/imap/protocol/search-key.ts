@@ -1,0 +1,277 @@
+// SEARCH grammar (RFC 9051 §6.4.4, RFC 3501 §6.4.4) → a typed SearchKey tree, with the
+// extensions this server implements: ESEARCH RETURN options (RFC 4731 §3.1), SAVE and `$`
+// (RFC 5182 §2) and MODSEQ (RFC 7162 §3.1.5). Pure: no store, no session.
+//
+// The tree is generic in how message sets are held: the parser produces protocol sequence sets
+// (which may name `*` or `$`); the command resolves them against the selected mailbox into UID
+// sets before evaluation (mapSearchSets), so the evaluator never sees a sequence number.
+import type { ArgumentReader } from "./arguments.js";
+import { ImapParseError } from "./parse-error.js";
+import type { SequenceSet } from "./sequence-set.js";
+
+export type DateComparison = "before" | "on" | "since";
+export type AddressField = "from" | "to" | "cc" | "bcc";
+
+/** RFC 7162 §3.1.5 entry-type-req. */
+export type ModSeqEntryType = "priv" | "shared" | "all";
+
+export type SearchKey<S> =
+  | { kind: "all" }
+  /** A system flag or keyword: `present: false` for UNANSWERED, UNKEYWORD, UNSEEN… */
+  | { kind: "flag"; flag: string; present: boolean }
+  /** \Recent is session state, decided by the session (RFC 3501 §2.3.2). */
+  | { kind: "recent" }
+  /** A bare sequence-set key: sequence numbers. */
+  | { kind: "sequence"; set: S }
+  | { kind: "uid"; set: S }
+  /** RFC 822 size in octets; larger/smaller are strict (RFC 9051 §6.4.4). */
+  | { kind: "size"; comparison: "larger" | "smaller"; octets: number }
+  /** Calendar days since 1970-01-01 (see search/calendar-day.ts). */
+  | { kind: "internal-date"; comparison: DateComparison; day: number }
+  | { kind: "sent-date"; comparison: DateComparison; day: number }
+  /** RFC 7162 §3.1.5: messages with a modseq at least this. The entry is accepted and ignored: one modseq per message. */
+  | { kind: "modseq"; modseq: number; entry: { name: string; type: ModSeqEntryType } | null }
+  | { kind: "address"; field: AddressField; value: string }
+  | { kind: "subject"; value: string }
+  | { kind: "header"; field: string; value: string }
+  | { kind: "body"; value: string }
+  | { kind: "text"; value: string }
+  | { kind: "not"; key: SearchKey<S> }
+  | { kind: "or"; left: SearchKey<S>; right: SearchKey<S> }
+  /** Implicit AND of a key list (the top level, or a parenthesised list). */
+  | { kind: "and"; keys: SearchKey<S>[] };
+
+/** RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE. */
+export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE";
+
+export interface SearchProgram<S> {
+  /**
+   * The RETURN options as given, or null without RETURN: then a rev1 session answers `* SEARCH`,
+   * and a rev2 session `* ESEARCH … ALL` (RFC 9051 §6.4.4). `RETURN ()` is given as ["ALL"].
+   */
+  returnOptions: SearchReturnOption[] | null;
+  /** The CHARSET argument, upper-cased, or null. Only UTF-8 and US-ASCII are accepted by the parser. */
+  charset: string | null;
+  key: SearchKey<S>;
+}
+
+/** Rebuilds `key` with every message set passed through `resolve`. */
+export function mapSearchSets<A, B>(key: SearchKey<A>, resolve: (set: A, kind: "sequence" | "uid") => B): SearchKey<B> {
+  switch (key.kind) {
+    case "sequence":
+    case "uid":
+      return { kind: key.kind, set: resolve(key.set, key.kind) };
+    case "not":
+      return { kind: "not", key: mapSearchSets(key.key, resolve) };
+    case "or":
+      return { kind: "or", left: mapSearchSets(key.left, resolve), right: mapSearchSets(key.right, resolve) };
+    case "and":
+      return { kind: "and", keys: key.keys.map((k) => mapSearchSets(k, resolve)) };
+    default:
+      return key;
+  }
+}
+
+/** Whether any key satisfies `test` (depth-first). */
+export function someSearchKey<S>(key: SearchKey<S>, test: (key: SearchKey<S>) => boolean): boolean {
+  if (test(key)) return true;
+  switch (key.kind) {
+    case "not":
+      return someSearchKey(key.key, test);
+    case "or":
+      return someSearchKey(key.left, test) || someSearchKey(key.right, test);
+    case "and":
+      return key.keys.some((k) => someSearchKey(k, test));
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing.
+
+export interface SearchLimits {
+  /** Deepest nesting of NOT, OR and parenthesised lists; deeper is BAD. */
+  maxDepth: number;
+  /** Search keys in the whole program; more is BAD (bounds evaluation work per message). */
+  maxKeys: number;
+}
+
+export const DEFAULT_SEARCH_LIMITS: SearchLimits = Object.freeze({ maxDepth: 64, maxKeys: 1000 });
+
+/** RFC 9051 §6.4.4: UTF-8 must be supported; US-ASCII is its subset. */
+export const SEARCH_CHARSETS = ["UTF-8", "US-ASCII"] as const;
+
+const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE"];
+
+/** The keys without arguments, by name. NEW and OLD are RFC 3501 §6.4.4 (rev1) and spelled out here. */
+const SIMPLE_KEYS: ReadonlyMap<string, SearchKey<never>> = new Map<string, SearchKey<never>>([
+  ["ALL", { kind: "all" }],
+  ["ANSWERED", { kind: "flag", flag: "\\Answered", present: true }],
+  ["DELETED", { kind: "flag", flag: "\\Deleted", present: true }],
+  ["DRAFT", { kind: "flag", flag: "\\Draft", present: true }],
+  ["FLAGGED", { kind: "flag", flag: "\\Flagged", present: true }],
+  ["SEEN", { kind: "flag", flag: "\\Seen", present: true }],
+  ["UNANSWERED", { kind: "flag", flag: "\\Answered", present: false }],
+  ["UNDELETED", { kind: "flag", flag: "\\Deleted", present: false }],
+  ["UNDRAFT", { kind: "flag", flag: "\\Draft", present: false }],
+  ["UNFLAGGED", { kind: "flag", flag: "\\Flagged", present: false }],
+  ["UNSEEN", { kind: "flag", flag: "\\Seen", present: false }],
+  ["RECENT", { kind: "recent" }],
+  // RFC 3501 §6.4.4: NEW is "RECENT UNSEEN", OLD is "NOT RECENT".
+  ["NEW", { kind: "and", keys: [{ kind: "recent" }, { kind: "flag", flag: "\\Seen", present: false }] }],
+  ["OLD", { kind: "not", key: { kind: "recent" } }],
+]);
+
+const STRING_KEYS: ReadonlyMap<string, (value: string) => SearchKey<never>> = new Map<string, (value: string) => SearchKey<never>>([
+  ["BCC", (value) => ({ kind: "address", field: "bcc", value })],
+  ["CC", (value) => ({ kind: "address", field: "cc", value })],
+  ["FROM", (value) => ({ kind: "address", field: "from", value })],
+  ["TO", (value) => ({ kind: "address", field: "to", value })],
+  ["SUBJECT", (value) => ({ kind: "subject", value })],
+  ["BODY", (value) => ({ kind: "body", value })],
+  ["TEXT", (value) => ({ kind: "text", value })],
+]);
+
+const DATE_KEYS: ReadonlyMap<string, { kind: "internal-date" | "sent-date"; comparison: DateComparison }> = new Map([
+  ["BEFORE", { kind: "internal-date", comparison: "before" }],
+  ["ON", { kind: "internal-date", comparison: "on" }],
+  ["SINCE", { kind: "internal-date", comparison: "since" }],
+  ["SENTBEFORE", { kind: "sent-date", comparison: "before" }],
+  ["SENTON", { kind: "sent-date", comparison: "on" }],
+  ["SENTSINCE", { kind: "sent-date", comparison: "since" }],
+] as const);
+
+const MS_PER_DAY = 86_400_000;
+
+/**
+ * Reads the arguments of SEARCH / UID SEARCH, positioned at the first argument:
+ *   [SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"] (RFC 4731 §3.1, RFC 9051 §6.4.4)
+ *   ["CHARSET" SP charset SP] search-key *(SP search-key)
+ * and the end of the command. Throws ImapParseError: BAD for syntax, NO [BADCHARSET …] for a charset
+ * other than UTF-8 and US-ASCII (RFC 9051 §6.4.4: "MUST return a tagged NO response (not a BAD)").
+ */
+export function parseSearchProgram(args: ArgumentReader, limits: SearchLimits = DEFAULT_SEARCH_LIMITS): SearchProgram<SequenceSet> {
+  let returnOptions: SearchReturnOption[] | null = null;
+  if (args.takeKeyword("RETURN")) {
+    args.space();
+    returnOptions = readReturnOptions(args);
+    args.space();
+  }
+  let charset: string | null = null;
+  if (args.takeKeyword("CHARSET")) {
+    args.space();
+    const name = (args.peekChar() === '"' ? args.string().toString("latin1") : args.atom()).toUpperCase();
+    if (!(SEARCH_CHARSETS as readonly string[]).includes(name)) {
+      throw new ImapParseError(`unsupported charset ${name.slice(0, 40)}`, { status: "NO", code: `BADCHARSET (${SEARCH_CHARSETS.join(" ")})` });
+    }
+    charset = name;
+    args.space();
+  }
+  const reader = new SearchKeyReader(args, limits);
+  const keys = [reader.key(0)];
+  while (args.takeChar(" ")) keys.push(reader.key(0));
+  args.end();
+  return { returnOptions, charset, key: keys.length === 1 ? (keys[0] as SearchKey<SequenceSet>) : { kind: "and", keys } };
+}
+
+function readReturnOptions(args: ArgumentReader): SearchReturnOption[] {
+  const options = args.list((): SearchReturnOption => {
+    const word = args.atom().toUpperCase();
+    const option = RETURN_OPTIONS.find((o) => o === word);
+    // RFC 4731 §3.1: an unknown search-return-opt is a syntax error.
+    if (option === undefined) throw new ImapParseError(`unknown RETURN option ${word.slice(0, 40)}`);
+    return option;
+  });
+  // RFC 4731 §3.1: "RETURN ()" is the same as "RETURN (ALL)".
+  if (options.length === 0) return ["ALL"];
+  return [...new Set(options)];
+}
+
+/** Recursive descent over search-key, counting depth and keys. */
+class SearchKeyReader {
+  private keys = 0;
+
+  constructor(
+    private readonly args: ArgumentReader,
+    private readonly limits: SearchLimits,
+  ) {}
+
+  key(depth: number): SearchKey<SequenceSet> {
+    if (depth > this.limits.maxDepth) throw new ImapParseError("search keys nested too deeply");
+    if (++this.keys > this.limits.maxKeys) throw new ImapParseError("too many search keys");
+    const args = this.args;
+    const next = args.peekChar();
+    if (next === "(") {
+      // RFC 9051 §6.4.4: a parenthesised list is the AND of its keys.
+      const keys = args.list(() => this.key(depth + 1), false);
+      return keys.length === 1 ? (keys[0] as SearchKey<SequenceSet>) : { kind: "and", keys };
+    }
+    if (next !== null && /[0-9*$]/.test(next)) return { kind: "sequence", set: args.sequenceSet() };
+    const name = args.atom().toUpperCase();
+    const simple = SIMPLE_KEYS.get(name);
+    if (simple !== undefined) return simple;
+    const withString = STRING_KEYS.get(name);
+    if (withString !== undefined) {
+      args.space();
+      return withString(args.astring());
+    }
+    const dated = DATE_KEYS.get(name);
+    if (dated !== undefined) {
+      args.space();
+      return { kind: dated.kind, comparison: dated.comparison, day: Math.floor(args.date().getTime() / MS_PER_DAY) };
+    }
+    switch (name) {
+      case "HEADER": {
+        args.space();
+        const field = args.astring();
+        args.space();
+        return { kind: "header", field, value: args.astring() };
+      }
+      case "KEYWORD":
+      case "UNKEYWORD":
+        args.space();
+        // flag-keyword = atom (RFC 9051 §9): system flags have their own keys.
+        return { kind: "flag", flag: args.atom(), present: name === "KEYWORD" };
+      case "LARGER":
+      case "SMALLER":
+        args.space();
+        // number64; past 2^53 precision is lost, harmlessly: no message is that large.
+        return { kind: "size", comparison: name === "LARGER" ? "larger" : "smaller", octets: Number(args.number64()) };
+      case "NOT":
+        args.space();
+        return { kind: "not", key: this.key(depth + 1) };
+      case "OR": {
+        args.space();
+        const left = this.key(depth + 1);
+        args.space();
+        return { kind: "or", left, right: this.key(depth + 1) };
+      }
+      case "UID":
+        args.space();
+        return { kind: "uid", set: args.sequenceSet() };
+      case "MODSEQ":
+        args.space();
+        return this.modSeq();
+      default:
+        throw new ImapParseError(`unknown search key ${name.slice(0, 40)}`);
+    }
+  }
+
+  /** RFC 7162 §3.1.5: "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer. */
+  private modSeq(): SearchKey<SequenceSet> {
+    const args = this.args;
+    let entry: { name: string; type: ModSeqEntryType } | null = null;
+    if (args.peekChar() === '"') {
+      const name = args.string().toString("utf8");
+      // entry-flag-name = DQUOTE "/flags/" attr-flag DQUOTE
+      if (!/^\/flags\/\\?[^\s()"\\]+$/i.test(name)) throw new ImapParseError("invalid MODSEQ entry name");
+      args.space();
+      const type = args.atom().toLowerCase();
+      if (type !== "priv" && type !== "shared" && type !== "all") throw new ImapParseError("invalid MODSEQ entry type");
+      entry = { name, type };
+      args.space();
+    }
+    return { kind: "modseq", modseq: Number(args.number64()), entry };
+  }
+}

@@ -1,0 +1,214 @@
+// Three-valued evaluation of a resolved SearchKey over what is known of one message so far.
+// A leaf whose data has not been loaded answers `undefined` (unknown); AND, OR and NOT combine
+// with Kleene logic, so a message is decided as soon as the cheap facts suffice: `DELETED BODY x`
+// never reads the body of an undeleted message, and `OR SEEN TEXT x` never reads a seen one.
+import type { EnvelopeAddress } from "../../mail/envelope.js";
+import { decodeEncodedWords, type HeaderField } from "../../mail/header-fields.js";
+import type { DateComparison, SearchKey } from "../protocol/search-key.js";
+import type { MessageSummary, StoredMessage, Uid } from "../../store/index.js";
+import { dayOfDateHeader, dayOfInstant } from "./calendar-day.js";
+import { FoldedNeedle } from "./case-fold.js";
+
+/** A search key whose message sets are resolved to the UIDs they name in the selected mailbox. */
+export type ResolvedSearchKey = SearchKey<ReadonlySet<Uid>>;
+
+/** What is known about one message; each stage of search-mailbox.ts fills in more. */
+export interface MessageFacts {
+  summary: MessageSummary;
+  recent: boolean;
+  /** Stage "envelope": the stored envelope and structure. */
+  stored?: StoredMessage;
+  /** Stage "header": the top-level header of the logical message (trace prefix included). */
+  header?: { fields: HeaderField[]; /** Search text of the blob's own header, see bodyText(). */ searchTextPrefix: string };
+  /** Stage "text": the stored search text (decoded header values, then text bodies). */
+  searchText?: string;
+}
+
+/** The data a leaf key needs, cheapest first; the order search-mailbox.ts loads them in. */
+export type FactStage = "summary" | "envelope" | "header" | "text";
+
+export function stageOf(key: ResolvedSearchKey): FactStage {
+  switch (key.kind) {
+    case "address":
+    case "subject":
+    case "sent-date":
+      return "envelope";
+    case "header":
+      return "header";
+    case "body":
+    case "text":
+      return "text";
+    default:
+      return "summary";
+  }
+}
+
+/** A key prepared once per search: every search string folded once, not once per message. */
+export interface CompiledKey {
+  key: ResolvedSearchKey;
+  needles: Map<ResolvedSearchKey, FoldedNeedle>;
+}
+
+export function compileKey(key: ResolvedSearchKey): CompiledKey {
+  const needles = new Map<ResolvedSearchKey, FoldedNeedle>();
+  const visit = (k: ResolvedSearchKey): void => {
+    switch (k.kind) {
+      case "address":
+      case "subject":
+      case "header":
+      case "body":
+      case "text":
+        needles.set(k, new FoldedNeedle(k.value));
+        return;
+      case "not":
+        return visit(k.key);
+      case "or":
+        visit(k.left);
+        return visit(k.right);
+      case "and":
+        return k.keys.forEach(visit);
+      default:
+        return;
+    }
+  };
+  visit(key);
+  return { key, needles };
+}
+
+/** true / false when decided, undefined when a needed fact is not loaded yet. */
+export function evaluate(compiled: CompiledKey, facts: MessageFacts): boolean | undefined {
+  return evaluateKey(compiled, compiled.key, facts);
+}
+
+function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: MessageFacts): boolean | undefined {
+  const { summary } = facts;
+  switch (key.kind) {
+    case "all":
+      return true;
+    case "flag":
+      return hasFlag(summary.flags, key.flag) === key.present;
+    case "recent":
+      return facts.recent;
+    case "sequence":
+    case "uid":
+      return key.set.has(summary.uid);
+    case "size":
+      // RFC 9051 §6.4.4: LARGER "larger than", SMALLER "smaller than": both strict.
+      return key.comparison === "larger" ? summary.size > key.octets : summary.size < key.octets;
+    case "internal-date":
+      return compareDay(dayOfInstant(summary.internalDate), key.comparison, key.day);
+    case "modseq":
+      // RFC 7162 §3.1.5: "mod-sequence equal to or greater than".
+      return summary.modseq >= key.modseq;
+    case "sent-date": {
+      if (facts.stored === undefined) return undefined;
+      // RFC 9051 §6.4.4: the Date: header, disregarding time and timezone. Without a readable
+      // Date: header no SENT* key matches (so NOT SENTBEFORE does).
+      const day = facts.stored.envelope.date === null ? null : dayOfDateHeader(facts.stored.envelope.date);
+      return day !== null && compareDay(day, key.comparison, key.day);
+    }
+    case "subject": {
+      if (facts.stored === undefined) return undefined;
+      const subject = facts.stored.envelope.subject;
+      return subject !== null && needle(compiled, key).foundIn(decodeEncodedWords(subject));
+    }
+    case "address": {
+      if (facts.stored === undefined) return undefined;
+      const addresses = facts.stored.envelope[key.field];
+      return addresses !== null && needle(compiled, key).foundIn(addressText(addresses));
+    }
+    case "header": {
+      if (facts.header === undefined) return undefined;
+      const name = key.field.toLowerCase();
+      const wanted = needle(compiled, key);
+      // RFC 9051 §6.4.4: an empty string matches every message that has the field at all.
+      return facts.header.fields.some((f) => f.name.toLowerCase() === name && wanted.foundIn(decodeEncodedWords(f.value)));
+    }
+    case "text":
+      if (facts.searchText === undefined) return undefined;
+      return needle(compiled, key).foundIn(facts.searchText);
+    case "body": {
+      if (facts.searchText === undefined || facts.header === undefined) return undefined;
+      return needle(compiled, key).foundIn(bodyText(facts.searchText, facts.header.searchTextPrefix));
+    }
+    case "not": {
+      const inner = evaluateKey(compiled, key.key, facts);
+      return inner === undefined ? undefined : !inner;
+    }
+    case "or": {
+      const left = evaluateKey(compiled, key.left, facts);
+      if (left === true) return true;
+      const right = evaluateKey(compiled, key.right, facts);
+      if (right === true) return true;
+      return left === false && right === false ? false : undefined;
+    }
+    case "and": {
+      let unknown = false;
+      for (const k of key.keys) {
+        const value = evaluateKey(compiled, k, facts);
+        if (value === false) return false;
+        if (value === undefined) unknown = true;
+      }
+      return unknown ? undefined : true;
+    }
+  }
+}
+
+function needle(compiled: CompiledKey, key: ResolvedSearchKey): FoldedNeedle {
+  const found = compiled.needles.get(key);
+  if (found === undefined) throw new Error("search key was not compiled");
+  return found;
+}
+
+/** RFC 9051 §2.3.2: flags and keywords compare case-insensitively. */
+function hasFlag(flags: readonly string[], flag: string): boolean {
+  const wanted = flag.toLowerCase();
+  return flags.some((f) => f.toLowerCase() === wanted);
+}
+
+function compareDay(day: number, comparison: DateComparison, wanted: number): boolean {
+  if (comparison === "before") return day < wanted;
+  if (comparison === "on") return day === wanted;
+  return day >= wanted; // RFC 9051 §6.4.4: SINCE is "within or later than".
+}
+
+/**
+ * The text FROM/TO/CC/BCC match against: each address as `Display Name <local@domain>`, display
+ * names with their encoded-words decoded, so both "García" and "jose@example.es" are found.
+ */
+export function addressText(addresses: readonly EnvelopeAddress[]): string {
+  const parts: string[] = [];
+  for (const a of addresses) {
+    if (a.host === null) {
+      // RFC 9051 §7.5.2 group markers: the start carries the group name in `mailbox`.
+      if (a.mailbox !== null) parts.push(decodeEncodedWords(a.mailbox) + ":");
+      continue;
+    }
+    const address = `${a.mailbox ?? ""}@${a.host}`;
+    parts.push(a.name === null ? `<${address}>` : `${decodeEncodedWords(a.name)} <${address}>`);
+  }
+  return parts.join(", ");
+}
+
+/**
+ * The search text of a header block as the MIME tree builder writes it (decoded values joined by
+ * line feeds), so BODY can skip it: the stored search text starts with the top-level header's
+ * values and continues with the bodies.
+ */
+export function headerSearchText(fields: readonly HeaderField[]): string {
+  let text = "";
+  for (const field of fields) {
+    if (text !== "") text += "\n";
+    text += decodeEncodedWords(field.value);
+  }
+  return text;
+}
+
+/** The body part of a search text. If the header part does not line up, the whole text is searched rather than missing a match. */
+export function bodyText(searchText: string, headerPrefix: string): string {
+  if (searchText.startsWith(headerPrefix)) return searchText.slice(headerPrefix.length);
+  // The text was capped inside the header: there is no body text.
+  if (headerPrefix.startsWith(searchText)) return "";
+  return searchText;
+}
+
