@@ -43,6 +43,8 @@ export interface QueuedMessage {
   nextAttemptAt: Date;
   /** Until when a worker holds the entry (see leaseDue), or null when nobody does. */
   leasedUntil: Date | null;
+  /** Whether the sender was sent the RFC 3464 "delayed" DSN for this entry. */
+  delayWarned: boolean;
   /** In the order given at enqueue. */
   recipients: QueueRecipient[];
 }
@@ -51,6 +53,11 @@ export interface QueuedMessage {
 export type RecipientResult =
   | { address: string; state: "delivered"; reply?: string }
   | { address: string; state: "failed" | "deferred"; reply: string };
+
+export interface RecordAttemptOptions {
+  /** Marks the entry as having sent its delay warning (never unset). */
+  delayWarned?: boolean;
+}
 
 export interface EnqueueRequest {
   message: StagedMessage;
@@ -86,7 +93,12 @@ export interface QueueStore {
    * nothing: an unknown address is INVALID, a recipient already delivered or failed is CANNOT),
    * sets the next attempt time and ends the lease.
    */
-  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date): Promise<QueuedMessage>;
+  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date, options?: RecordAttemptOptions): Promise<QueuedMessage>;
+  /**
+   * Entries whose recipients are all delivered or failed but that were not completed (a worker
+   * that stopped between recordAttempt and complete), oldest first: the worker completes them.
+   */
+  listFinished(limit?: number): Promise<QueuedMessage[]>;
   /**
    * Removes a finished entry (CANNOT while a recipient is pending or deferred) and its hold on
    * the blob; the blob goes too when no message refers to it.

@@ -180,6 +180,26 @@ export function queueContract(open: OpenBackend): void {
     assert.equal((await fx.queue.listQueue()).length, 24);
   }));
 
+  test("the delay warning mark is recorded once and kept; finished entries are listed until completed", using(open, async (fx) => {
+    const entry = await enqueueNew(fx);
+    assert.equal(entry.delayWarned, false);
+    const later = new Date(Date.now() + 60_000);
+    const warned = await fx.queue.recordAttempt(entry.id, [{ address: "bob@example.net", state: "deferred", reply: "451 4.4.1 no answer" }], later, { delayWarned: true });
+    assert.equal(warned.delayWarned, true);
+    const still = await fx.queue.recordAttempt(entry.id, [], later);
+    assert.equal(still.delayWarned, true, "a later attempt without the option does not unset it");
+    assert.deepEqual(await fx.queue.listFinished(), []);
+    await fx.queue.recordAttempt(entry.id, [
+      { address: "bob@example.net", state: "delivered" },
+      { address: "carol@example.org", state: "failed", reply: "550 5.1.1 no such user" },
+    ], later);
+    const open = await enqueueNew(fx);
+    assert.deepEqual((await fx.queue.listFinished()).map((e) => e.id), [entry.id]);
+    assert.deepEqual((await fx.queue.listQueue()).map((e) => e.id), [open.id]);
+    await fx.queue.complete(entry.id);
+    assert.deepEqual(await fx.queue.listFinished(), []);
+  }));
+
   test("a malformed request is refused with INVALID and queues nothing", using(open, async (fx) => {
     const staged = await fx.mail.stageMessage(fx.message());
     const one = (notify: EnqueueRequest["recipients"][number]["notify"]) => [{ address: "bob@example.net", notify, originalRecipient: null }];

@@ -26,6 +26,7 @@ interface QueueRow {
   created_at: number;
   next_attempt_at: number;
   lease_until: number;
+  delay_warned: number;
 }
 
 interface RecipientRow {
@@ -38,7 +39,7 @@ interface RecipientRow {
   last_result: string | null;
 }
 
-const QUEUE_COLUMNS = "id, mail_from, submitted_by, blob_id, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until";
+const QUEUE_COLUMNS = "id, mail_from, submitted_by, blob_id, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until, delay_warned";
 /** An entry still has work while any recipient is in one of these states. */
 const OPEN_STATES = "('pending', 'deferred')";
 const holderOf = (id: number): string => `queue:${id}`;
@@ -92,6 +93,16 @@ export function listQueue(ctx: StoreContext, limit: number): QueuedMessage[] {
   return withRecipients(ctx, rows);
 }
 
+export function listFinished(ctx: StoreContext, limit: number): QueuedMessage[] {
+  const rows = ctx.sql.all<QueueRow>(
+    `SELECT ${QUEUE_COLUMNS} FROM queue q
+      WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ${OPEN_STATES})
+      ORDER BY created_at, id LIMIT ?`,
+    limit,
+  );
+  return withRecipients(ctx, rows);
+}
+
 /** The trace prefix of an entry (empty when none), or null when the entry is gone. */
 export function getQueuedPrefix(ctx: StoreContext, id: number): Buffer | null {
   const row = ctx.sql.get<{ prefix: Buffer | null }>("SELECT prefix FROM queue WHERE id = ?", id);
@@ -117,7 +128,7 @@ export function leaseDue(ctx: StoreContext, now: number, limit: number, leaseMs:
   return withRecipients(ctx, leased);
 }
 
-export function recordAttempt(ctx: StoreContext, id: number, results: readonly RecipientResult[], nextAttemptAt: number): QueuedMessage {
+export function recordAttempt(ctx: StoreContext, id: number, results: readonly RecipientResult[], nextAttemptAt: number, delayWarned = false): QueuedMessage {
   const entry = requireEntry(ctx, id);
   const byAddress = new Map(entry.recipients.map((r) => [r.address, r]));
   const seen = new Set<string>();
@@ -137,7 +148,7 @@ export function recordAttempt(ctx: StoreContext, id: number, results: readonly R
       result.address,
     );
   }
-  ctx.sql.run("UPDATE queue SET next_attempt_at = ?, lease_until = 0 WHERE id = ?", nextAttemptAt, id);
+  ctx.sql.run("UPDATE queue SET next_attempt_at = ?, lease_until = 0, delay_warned = max(delay_warned, ?) WHERE id = ?", nextAttemptAt, delayWarned ? 1 : 0, id);
   return requireEntry(ctx, id);
 }
 
@@ -192,6 +203,7 @@ function withRecipients(ctx: StoreContext, rows: QueueRow[]): QueuedMessage[] {
     createdAt: new Date(row.created_at),
     nextAttemptAt: new Date(row.next_attempt_at),
     leasedUntil: row.lease_until > 0 ? new Date(row.lease_until) : null,
+    delayWarned: row.delay_warned !== 0,
     recipients: byEntry.get(row.id) ?? [],
   }));
 }

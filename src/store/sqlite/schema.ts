@@ -163,6 +163,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    description: "outbound queue: whether the sender was told of the delay",
+    sql: `
+      -- Set once the RFC 3464 "delayed" DSN went out, so the warning is sent once per entry.
+      ALTER TABLE queue ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */

@@ -17,7 +17,7 @@ import { InProcessChangeFeed } from "../change-feed.js";
 import type { ChangeFeed, MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
-import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult } from "../queue-store.js";
+import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
@@ -403,8 +403,11 @@ export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
   leaseDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
     return this.write((ctx) => queue.leaseDue(ctx, checkDate(now).getTime(), checkCount(limit, "limit"), checkCount(leaseMs, "leaseMs")));
   }
-  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date): Promise<QueuedMessage> {
-    return this.write((ctx) => queue.recordAttempt(ctx, id, checkResults(results), checkDate(nextAttemptAt).getTime()));
+  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date, options: RecordAttemptOptions = {}): Promise<QueuedMessage> {
+    return this.write((ctx) => queue.recordAttempt(ctx, id, checkResults(results), checkDate(nextAttemptAt).getTime(), options.delayWarned === true));
+  }
+  listFinished(limit = 1000): Promise<QueuedMessage[]> {
+    return this.read((ctx) => queue.listFinished(ctx, checkCount(limit, "limit")));
   }
   complete(id: number): Promise<void> {
     return this.write((ctx, unit) => queue.completeEntry(ctx, unit, id));
