@@ -5,6 +5,7 @@
 // the client needs (internal errors are logged, answered 451 4.3.0).
 import { deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
 import { authenticationResultsField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
+import type { EnvelopeMailbox } from "../../mail/address.js";
 import type { Logger } from "../../observability/log.js";
 import { isStoreError, type Account, type AccountStore, type MailStore, type StagedMessage } from "../../store/index.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
@@ -24,14 +25,28 @@ export interface TraceContext {
 
 /** Local recipients of the envelope, each account once per envelope recipient, in order. */
 export function localRecipients(envelope: EnvelopeView, folder: LocalFolder): LocalRecipient[] {
-  return envelope.recipients.flatMap((recipient) => (recipient.route.kind === "local" ? recipient.route.accounts.map((account) => ({ account, folder, recipient: recipient.mailbox.address })) : []));
+  const smtputf8 = envelope.parameters.smtputf8;
+  return envelope.recipients.flatMap((recipient) =>
+    recipient.route.kind === "local" ? recipient.route.accounts.map((account) => ({ account, folder, recipient: traceAddress(recipient.mailbox, smtputf8) })) : [],
+  );
+}
+
+/**
+ * An envelope address as trace fields show it. RFC 5321 §4.4: Return-Path preserves the
+ * reverse-path as the client gave it; under SMTPUTF8 (RFC 6531 §3.7.3) a U-label domain stays a
+ * U-label instead of appearing as an A-label beside a UTF-8 local part. Without SMTPUTF8 the
+ * header must stay ASCII, so the A-label is kept.
+ */
+function traceAddress(mailbox: EnvelopeMailbox, smtputf8: boolean): string {
+  if (!smtputf8 || mailbox.addressLiteral !== null || mailbox.unicodeDomain === mailbox.domain) return mailbox.address;
+  return `${mailbox.address.slice(0, mailbox.address.lastIndexOf("@"))}@${mailbox.unicodeDomain}`;
 }
 
 /** Return-Path, Authentication-Results, then Received: newest trace field on top (RFC 5321 §4.4, RFC 8601 §5). */
 export function tracePrefixFor(context: TraceContext, recipient: string | null, returnPath: boolean): Buffer {
   const { session, envelope } = context;
   const fields: string[] = [];
-  if (returnPath) fields.push(returnPathField(envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address));
+  if (returnPath) fields.push(returnPathField(envelope.reversePath.kind === "null" ? "" : traceAddress(envelope.reversePath, envelope.parameters.smtputf8)));
   if (context.authenticationResults !== null) fields.push(authenticationResultsField(context.authenticationResults));
   fields.push(
     receivedField({
