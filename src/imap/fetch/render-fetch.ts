@@ -1,0 +1,102 @@
+// One message's FETCH data (RFC 9051 §7.5.2 msg-att): the requested items as flattened
+// name/value pairs, ready for `* n FETCH (...)`. Everything but the body sections comes from the
+// stored metadata; body sections are literals streamed from the store when the encoder writes them.
+
+import type { Flag, StoredMessage } from "../../store/index.js";
+import { formatPartialOrigin, formatSection, type FetchItem, type Section } from "../protocol/fetch-item.js";
+import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { renderBody, renderBodyStructure } from "./body-structure.js";
+import { renderEnvelope } from "./envelope.js";
+import { binarySize, binaryValue, locateSection, sectionValue, type OpenRange } from "./section.js";
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const pad = (n: number): string => String(n).padStart(2, "0");
+
+/**
+ * RFC 9051 §9 date-time: DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE,
+ * e.g. " 4-Mar-2025 10:00:00 +0000". The store keeps an instant; it is written in UTC.
+ */
+export function formatInternalDate(date: Date): string {
+  const day = String(date.getUTCDate()).padStart(2, " ");
+  const month = MONTHS[date.getUTCMonth()] ?? "Jan";
+  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;
+  return `${day}-${month}-${date.getUTCFullYear()} ${time} +0000`;
+}
+
+/** The message as the renderer needs it: metadata, current flags and a reader of its bytes. */
+export interface FetchSubject {
+  message: StoredMessage;
+  /** The flags to report (they may have just changed by an implicit \Seen). */
+  flags: readonly Flag[];
+  /** Streams a byte range of the logical message. */
+  open: OpenRange;
+}
+
+const HEADER: Section = { part: [], text: { kind: "header" } };
+const TEXT: Section = { part: [], text: { kind: "text" } };
+const WHOLE: Section = { part: [], text: { kind: "all" } };
+
+/** Name and value of one item. Throws UnknownCteError for BINARY of an unknown encoding. */
+async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[ImapValue, ImapValue]> {
+  const { message, open } = subject;
+  const section = (s: Section) => sectionValue(locateSection(message.structure, message.size, s), null, open);
+  switch (item.kind) {
+    case "flags":
+      return [atom("FLAGS"), list(subject.flags.map((flag) => atom(flag)))];
+    case "uid":
+      return [atom("UID"), num(message.uid)];
+    case "internaldate":
+      return [atom("INTERNALDATE"), str(formatInternalDate(message.internalDate))];
+    case "rfc822.size":
+      return [atom("RFC822.SIZE"), num(message.size)];
+    case "envelope":
+      return [atom("ENVELOPE"), renderEnvelope(message.envelope)];
+    case "body":
+      return [atom("BODY"), renderBody(message.structure)];
+    case "bodystructure":
+      return [atom("BODYSTRUCTURE"), renderBodyStructure(message.structure)];
+    case "modseq":
+      // RFC 7162 §3.1.4.1: MODSEQ (<mod-sequence-value>).
+      return [atom("MODSEQ"), list([num(message.modseq)])];
+    case "body-section": {
+      const name = `BODY[${formatSection(item.section)}]${formatPartialOrigin(item.partial)}`;
+      const source = locateSection(message.structure, message.size, item.section);
+      return [atom(name), await sectionValue(source, item.partial, open)];
+    }
+    case "binary": {
+      const name = `BINARY[${item.part.join(".")}]${formatPartialOrigin(item.partial)}`;
+      return [atom(name), await binaryValue(message.structure, message.size, item.part, item.partial, open)];
+    }
+    case "binary.size":
+      return [atom(`BINARY.SIZE[${item.part.join(".")}]`), num(await binarySize(message.structure, message.size, item.part, open))];
+    // RFC 3501 §6.4.5: the RFC822 forms are BODY[], BODY.PEEK[HEADER] and BODY[TEXT] under other names.
+    case "rfc822":
+      return [atom("RFC822"), await section(WHOLE)];
+    case "rfc822.header":
+      return [atom("RFC822.HEADER"), await section(HEADER)];
+    case "rfc822.text":
+      return [atom("RFC822.TEXT"), await section(TEXT)];
+  }
+}
+
+/** All items of one message, flattened: [name, value, name, value, ...]. */
+export async function renderFetchItems(items: readonly FetchItem[], subject: FetchSubject): Promise<ImapValue[]> {
+  const out: ImapValue[] = [];
+  for (const item of items) out.push(...(await renderItem(item, subject)));
+  return out;
+}
+
+/** Whether an item sets \Seen when the mailbox is read-write (RFC 9051 §6.4.5). */
+export function setsSeen(item: FetchItem): boolean {
+  switch (item.kind) {
+    case "body-section":
+    case "binary":
+      return !item.peek;
+    case "rfc822":
+    case "rfc822.text":
+      return true;
+    default:
+      return false;
+  }
+}
+
