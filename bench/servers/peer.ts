@@ -1,0 +1,34 @@
+// The classic stack under test: Postfix receiving SMTP and delivering over LMTP to Dovecot, which
+// serves IMAP and POP3 from Maildir. Both live in one throw-away directory; their process trees
+// together are the peer's memory.
+import { chmod } from "node:fs/promises";
+import { join } from "node:path";
+import { startDovecot, type DovecotInstance } from "./dovecot.js";
+import { startPostfix, type PostfixInstance } from "./postfix.js";
+import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Target } from "./target.js";
+
+export async function startPeer(dir: string, localParts: readonly string[], maxConnections: number): Promise<Target & { versions: string }> {
+  // Postfix and Dovecot drop to their own users, which must be able to traverse this directory.
+  await chmod(dir, 0o755);
+  const dovecot: DovecotInstance = await startDovecot(join(dir, "dovecot"), localParts, maxConnections);
+  let postfix: PostfixInstance;
+  try {
+    postfix = await startPostfix(join(dir, "postfix"), localParts.map((l) => `${l}@${BENCH_DOMAIN}`), dovecot.lmtp);
+  } catch (err) {
+    await dovecot.stop();
+    throw err;
+  }
+  return {
+    role: "peer",
+    label: "Dovecot+Postfix",
+    versions: `Dovecot ${dovecot.version}, Postfix ${postfix.version}`,
+    endpoints: { smtp: postfix.smtp, imap: dovecot.imap, pop3: dovecot.pop3 },
+    unavailable: {},
+    account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
+    rootPids: () => [dovecot.pid, postfix.pid()].filter((pid): pid is number => pid !== null),
+    async stop() {
+      await postfix.stop();
+      await dovecot.stop();
+    },
+  };
+}
