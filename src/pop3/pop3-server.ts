@@ -1,0 +1,112 @@
+// The edge of the POP3 engine: one Pop3Server per listener (110 with STLS, 995 with implicit
+// TLS), implementing the net SessionHandler shape. accept() builds a Pop3Session and pumps the
+// connection's bytes into it one chunk at a time, so a session busy sending a message stops the
+// reading (back-pressure) instead of buffering. The maildrop locks, the login history and the
+// octet-count cache live here, per server: one process, one node (see maildrop-locks.ts).
+import type { SecureContext } from "node:tls";
+import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
+import type { Logger } from "../observability/log.js";
+import { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
+import { Pop3Session } from "./pop3-session.js";
+import { encodeResponse, err } from "./protocol/index.js";
+import { SentSizeCache } from "./sent-size-cache.js";
+import { systemTimers, type MailStoreForPop3, type Pop3Authenticator, type Pop3Limits, type Pop3SharedState, type Timers } from "./types.js";
+
+export interface TlsProvider {
+  current(): SecureContext;
+}
+
+export interface Pop3ServerOptions {
+  readonly store: MailStoreForPop3;
+  readonly authenticator: Pop3Authenticator;
+  /** Null: no certificate, so no STLS (and no passwords without allowPlaintextAuth). */
+  readonly tls: TlsProvider | null;
+  readonly limits: Pop3Limits & { readonly tlsHandshakeTimeout: number };
+  readonly allowPlaintextAuth?: boolean;
+  readonly allowPlaintextAuthOnLoopback?: boolean;
+  readonly hostname: string;
+  readonly log: Logger;
+  /** The 995 listener: the listener did the TLS handshake before accept(). */
+  readonly implicitTls: boolean;
+  readonly clock?: () => Date;
+  readonly timers?: Timers;
+  /** Share one state between the 110 and 995 servers, so a maildrop is locked across both. */
+  readonly shared?: Pop3SharedState;
+}
+
+export interface Pop3Server extends SessionHandler {
+  /** Runs one session to its end; never rejects. */
+  accept(connection: Connection): Promise<void>;
+  /** Over a connection limit: -ERR [SYS/TEMP] and close (RFC 2449 §8, RFC 3206 §4). */
+  refuse(connection: Connection, reason: RefusalReason): Promise<void>;
+  /** Server stopping: every open session gets -ERR [SYS/TEMP] and is closed, committing nothing. */
+  shutdown(connection?: Connection): Promise<void>;
+  readonly shared: Pop3SharedState;
+}
+
+export function createPop3SharedState(): Pop3SharedState {
+  return { locks: new MaildropLocks(), logins: new LoginHistory(), sizes: new SentSizeCache() };
+}
+
+export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
+  const sessions = new Map<Connection, Pop3Session>();
+  const shared = options.shared ?? createPop3SharedState();
+  const clock = options.clock ?? (() => new Date());
+  const timers = options.timers ?? systemTimers;
+
+  async function accept(connection: Connection): Promise<void> {
+    const session = new Pop3Session({
+      hostname: options.hostname,
+      remoteAddress: connection.remoteAddress,
+      transport: {
+        write: (bytes) => connection.write(bytes),
+        startTls: async (reply) => {
+          if (options.tls === null) throw new Error("no TLS certificate");
+          await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout, reply);
+        },
+        close: () => void connection.close(),
+      },
+      store: options.store,
+      authenticator: options.authenticator,
+      shared,
+      limits: options.limits,
+      timers,
+      clock,
+      log: connection.log,
+      startTlsAvailable: options.tls !== null && !options.implicitTls && !connection.isTls,
+      implicitTls: options.implicitTls || connection.isTls,
+      allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
+      id: connection.id,
+    });
+    sessions.set(connection, session);
+    try {
+      await session.start();
+      for (let chunk = await connection.read(); chunk !== null && !session.closed; chunk = await connection.read()) {
+        await session.receive(chunk);
+      }
+    } catch (error) {
+      connection.log.error("pop3.connection_error", { error });
+    } finally {
+      session.end();
+      sessions.delete(connection);
+      await connection.close();
+    }
+  }
+
+  async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
+    connection.log.info("pop3.refused", { reason });
+    try {
+      await connection.write(encodeResponse(err("too many connections, try again later", "SYS/TEMP")));
+    } catch {
+      // Gone already.
+    }
+    await connection.close();
+  }
+
+  async function shutdown(connection?: Connection): Promise<void> {
+    const targets = connection ? [sessions.get(connection)].filter((s) => s !== undefined) : [...sessions.values()];
+    await Promise.all(targets.map((session) => session.closeWith(err("server shutting down", "SYS/TEMP"))));
+  }
+
+  return { accept, refuse, shutdown, shared };
+}

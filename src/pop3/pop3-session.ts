@@ -1,0 +1,285 @@
+// The POP3 server session (RFC 1939): AUTHORIZATION → TRANSACTION → UPDATE, with the RFC 2449
+// extensions (CAPA, response codes, PIPELINING), RFC 5034 AUTH and RFC 2595 STLS. Sans-IO:
+// receive() takes the client's bytes, responses leave through the injected transport, and the
+// command handlers (commands/) act on the Pop3Context this class implements.
+//
+// Decisions of this module:
+// - Pipelined commands (RFC 2449 §6.6) are answered in order; responses are gathered and written
+//   in batches of up to OUTPUT_BATCH octets, so a client pipelining RETR/DELE gets few large writes.
+// - One clock, limits.pop3Idle, bounds three waits: no input while a command is awaited (RFC 1939
+//   §3 autologout), one command line trickled byte by byte, and one write the client does not read.
+// - A connection that ends without QUIT commits nothing (RFC 1939 §6): marks are dropped.
+import { isStoreError, type Account } from "../store/index.js";
+import { LineReader, type FramedInput } from "../net/line-reader.js";
+import type { SaslExchange } from "../auth/index.js";
+import { continueSasl, POP3_COMMANDS, type Pop3Context, type Pop3State } from "./commands/index.js";
+import type { Pop3CommandSpec } from "./commands/context.js";
+import { BrokenResponseError, Pop3Error } from "./errors.js";
+import type { Maildrop } from "./maildrop.js";
+import { encodeMultiline, encodeResponse, err, ok, parsePop3Command, type Pop3Command, type Pop3Response } from "./protocol/index.js";
+import type { Pop3SessionOptions, TimerHandle } from "./types.js";
+
+/** Longest SASL response line: a 4096-octet response (auth/ DEFAULT_SASL_EXCHANGE_LIMITS) in base64, CRLF included. */
+const SASL_LINE_OCTETS = Math.ceil(4096 / 3) * 4 + 2;
+const OUTPUT_BATCH = 64 * 1024;
+
+export class Pop3Session implements Pop3Context {
+  readonly options: Pop3SessionOptions;
+  state: Pop3State = "authorization";
+  tls: boolean;
+  account: Account | null = null;
+  pendingUser: string | null = null;
+  readonly #reader: LineReader;
+  #maildrop: Maildrop | null = null;
+  #sasl: SaslExchange | null = null;
+  #closed = false;
+  #busy = false;
+  readonly #output: Buffer[] = [];
+  #outputBytes = 0;
+  #idleTimer: TimerHandle | null = null;
+  #commandTimer: TimerHandle | null = null;
+
+  constructor(options: Pop3SessionOptions) {
+    this.options = options;
+    this.tls = options.implicitTls;
+    this.#reader = new LineReader({ maxLineLength: options.limits.pop3LineLength });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get plaintextAuthAllowed(): boolean {
+    return this.tls || this.options.allowPlaintextAuth;
+  }
+
+  get maildrop(): Maildrop {
+    if (this.#maildrop === null) throw new Error("no maildrop outside the TRANSACTION state");
+    return this.#maildrop;
+  }
+
+  /** RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered (commands/auth.ts). */
+  async start(): Promise<void> {
+    await this.reply(ok(`${this.options.hostname} Mailroom POP3 server ready`));
+    await this.#flush();
+    this.#awaitInput();
+  }
+
+  /** Bytes from the client; resolves once every complete command in them is answered. */
+  async receive(chunk: Buffer): Promise<void> {
+    if (this.#closed) return;
+    this.#cancelIdle();
+    this.#busy = true;
+    this.#reader.push(chunk);
+    try {
+      for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
+      await this.#flush();
+    } finally {
+      this.#busy = false;
+    }
+    if (this.#closed) return;
+    // A partial line waits: the command clock runs from its first byte and is not reset by more.
+    if (this.#reader.buffered > 0) this.#commandTimer ??= this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("command"));
+    this.#awaitInput();
+  }
+
+  /** The client went away (or TLS failed): nothing is committed, the maildrop is unlocked. */
+  end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cleanup();
+  }
+
+  /**
+   * Sends a final -ERR (server shutdown, timeout) and closes. In the middle of a multi-line
+   * response the text would corrupt it, so then the connection is only closed.
+   */
+  async closeWith(response: Pop3Response): Promise<void> {
+    if (this.#closed) return;
+    const midResponse = this.#busy;
+    this.#closed = true;
+    this.#cleanup();
+    this.#output.length = 0;
+    if (!midResponse) {
+      try {
+        await this.options.transport.write(encodeResponse(response));
+      } catch {
+        // Gone already.
+      }
+    }
+    this.options.transport.close();
+  }
+
+  // --- Pop3Context -------------------------------------------------------------------------
+
+  reply(response: Pop3Response): Promise<void> {
+    return this.write(encodeResponse(response));
+  }
+
+  replyLines(first: Pop3Response, lines: readonly string[]): Promise<void> {
+    return this.write(encodeMultiline(first, lines));
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    if (this.#closed) return;
+    this.#output.push(bytes);
+    this.#outputBytes += bytes.length;
+    if (this.#outputBytes >= OUTPUT_BATCH) await this.#flush();
+  }
+
+  awaitSaslResponse(exchange: SaslExchange): void {
+    this.#sasl = exchange;
+    this.#reader.setMaxLineLength(Math.max(SASL_LINE_OCTETS, this.options.limits.pop3LineLength));
+  }
+
+  enterTransaction(account: Account, maildrop: Maildrop): void {
+    this.account = account;
+    this.#maildrop = maildrop;
+    this.state = "transaction";
+    this.pendingUser = null;
+  }
+
+  async startTls(): Promise<void> {
+    await this.#flush();
+    // RFC 2595 §4 / CVE-2011-0411: what was pipelined after STLS arrived in plaintext; dropped.
+    const dropped = this.#reader.discardBuffered();
+    if (dropped > 0) this.options.log.warn("pop3.stls_injection_dropped", { session: this.options.id, octets: dropped });
+    this.#cancelCommandTimer();
+    try {
+      await this.options.transport.startTls(encodeResponse(ok("begin TLS negotiation")));
+    } catch (error) {
+      this.options.log.info("pop3.tls_failed", { session: this.options.id, error });
+      this.end();
+      return;
+    }
+    this.tls = true;
+    this.pendingUser = null;
+  }
+
+  /** QUIT: in TRANSACTION, the UPDATE state (RFC 1939 §6) commits, then the session ends. */
+  async quit(): Promise<void> {
+    if (this.state === "authorization" || this.#maildrop === null || this.account === null) {
+      await this.reply(ok(`${this.options.hostname} signing off`));
+      return this.#finish();
+    }
+    const maildrop = this.#maildrop;
+    const uids = maildrop.removalsAtUpdate(this.account.pop3, this.options.clock());
+    let response: Pop3Response;
+    try {
+      // One store call: the removals commit together, and IMAP sessions see EXPUNGE through the change feed.
+      const removed = await maildrop.remove(uids);
+      response = ok(`${this.options.hostname} signing off (${removed} message${removed === 1 ? "" : "s"} deleted)`);
+      this.options.log.info("pop3.update", { session: this.options.id, account: this.account.address, deleted: removed });
+    } catch (error) {
+      this.options.log.error("pop3.update_failed", { session: this.options.id, error });
+      // RFC 1939 §6: the server answers -ERR when deletions could not all be made.
+      response = err("some deleted messages not removed", "SYS/TEMP");
+    }
+    // The lock goes before the goodbye, so a client reconnecting at once does not meet [IN-USE].
+    this.#releaseMaildrop();
+    await this.reply(response);
+    return this.#finish();
+  }
+
+  // --- input -------------------------------------------------------------------------------
+
+  async #consume(item: FramedInput): Promise<void> {
+    if (this.#reader.buffered === 0) this.#cancelCommandTimer();
+    const exchange = this.#sasl;
+    if (exchange !== null) {
+      this.#sasl = null;
+      this.#reader.setMaxLineLength(this.options.limits.pop3LineLength);
+      if (item.kind !== "line") return this.reply(err("malformed authentication response"));
+      return this.#run(() => continueSasl(this, exchange, item.line.toString("latin1")));
+    }
+    // RFC 2449 §4: longer command lines are refused.
+    if (item.kind === "overflow") return this.reply(err("line too long"));
+    if (item.kind !== "line") return;
+    // Bare LF is accepted as a line end: POP3 commands carry no message data, so it cannot smuggle.
+    const parsed = parsePop3Command(item.line, { maxLineOctets: this.options.limits.pop3LineLength - 2 });
+    if (parsed.kind === "syntax-error") return this.reply(err(parsed.message));
+    return this.#dispatch(parsed);
+  }
+
+  async #dispatch(command: Pop3Command): Promise<void> {
+    const spec = POP3_COMMANDS[command.kind] as Pop3CommandSpec<typeof command.kind>;
+    if (!spec.states.includes(this.state)) return this.reply(err(`${command.kind} is not valid in the ${this.state.toUpperCase()} state`));
+    return this.#run(() => (spec.run as (context: Pop3Context, command: Pop3Command) => Promise<void>)(this, command));
+  }
+
+  /** The one place errors become responses (ARCHITECTURE §5.5). */
+  async #run(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      if (error instanceof Pop3Error) return this.reply(error.response);
+      if (error instanceof BrokenResponseError) {
+        this.options.log.warn("pop3.response_broken", { session: this.options.id, error: error.cause ?? error });
+        this.#closed = true;
+        this.#cleanup();
+        this.options.transport.close();
+        return;
+      }
+      const temporary = isStoreError(error) ? error.code === "UNAVAILABLE" : true;
+      this.options.log.error("pop3.command_failed", { session: this.options.id, error });
+      return this.reply(err("internal error, try again later", temporary ? "SYS/TEMP" : "SYS/PERM"));
+    }
+  }
+
+  // --- output, deadlines, the end ----------------------------------------------------------
+
+  async #flush(): Promise<void> {
+    if (this.#closed || this.#output.length === 0) return;
+    const bytes = this.#output.length === 1 ? this.#output[0]! : Buffer.concat(this.#output);
+    this.#output.length = 0;
+    this.#outputBytes = 0;
+    // A client that stops reading would hold the session (and the maildrop lock) forever.
+    const stalled = this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("write"));
+    try {
+      await this.options.transport.write(bytes);
+    } catch {
+      this.end();
+    } finally {
+      stalled.cancel();
+    }
+  }
+
+  async #finish(): Promise<void> {
+    await this.#flush();
+    this.end();
+    this.options.transport.close();
+  }
+
+  #awaitInput(): void {
+    this.#cancelIdle();
+    this.#idleTimer = this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("idle"));
+  }
+
+  #cancelIdle(): void {
+    this.#idleTimer?.cancel();
+    this.#idleTimer = null;
+  }
+
+  #cancelCommandTimer(): void {
+    this.#commandTimer?.cancel();
+    this.#commandTimer = null;
+  }
+
+  #expired(kind: "idle" | "command" | "write"): void {
+    this.options.log.info("pop3.timeout", { session: this.options.id, deadline: kind });
+    // RFC 1939 §3: an autologout does not enter UPDATE; nothing is committed.
+    if (kind === "write") this.#busy = true;
+    void this.closeWith(err("autologout: idle for too long", "SYS/TEMP"));
+  }
+
+  #releaseMaildrop(): void {
+    if (this.account !== null) this.options.shared.locks.release(this.account.id, this.options.id);
+  }
+
+  #cleanup(): void {
+    this.#cancelIdle();
+    this.#cancelCommandTimer();
+    this.#releaseMaildrop();
+    this.#sasl = null;
+  }
+}
