@@ -37,9 +37,9 @@ export interface SmtpLoadResult {
 
 export async function runSmtpLoad(options: SmtpLoadOptions): Promise<SmtpLoadResult> {
   if (options.clients < 1 || options.messages < 1) throw new RangeError("runSmtpLoad: clients and messages must be at least 1");
-  const bodies = Array.from({ length: Math.min(options.messages, 64) }, (_, i) => dataStream(syntheticMessage(i, options.messageSize)));
   let next = 0;
-  const take = (): Buffer | null => (next < options.messages ? bodies[next++ % bodies.length]! : null);
+  // Made on demand (a few microseconds each), so no two messages are alike and memory stays flat.
+  const take = (): Buffer | null => (next < options.messages ? dataStream(syntheticMessage(next++, options.messageSize)) : null);
   const started = process.hrtime.bigint();
   const sessions = await Promise.all(Array.from({ length: Math.min(options.clients, options.messages) }, () => openSession(options)));
   try {
@@ -146,10 +146,14 @@ export function syntheticMessage(index: number, size: number): Buffer {
   const header =
     `From: Load <load@bench.example>\r\nTo: <user@bench.test>\r\nSubject: load message ${index}\r\n` +
     `Date: Thu, 01 Jan 2026 00:00:00 +0000\r\nMessage-ID: <${index}.${process.pid}.${Date.now()}@bench.example>\r\n\r\n`;
-  const line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n";
-  let body = line.repeat(Math.ceil(Math.max(0, size - header.length) / line.length)).slice(0, Math.max(0, size - header.length));
-  // End on CRLF so the terminator follows a line end (RFC 5321 §4.1.1.4).
-  if (body.length >= 2) body = `${body.slice(0, -2)}\r\n`;
+  const text = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.";
+  const line = `${text}\r\n`;
+  const room = Math.max(0, size - header.length);
+  let body = line.repeat(Math.floor(room / line.length));
+  // The last line is cut to fit and still ends in CRLF, so the terminator follows a line end
+  // (RFC 5321 §4.1.1.4) and no bare CR or LF is made (a short remainder of 1–2 octets is dropped).
+  const rest = room - body.length;
+  if (rest >= 3) body += `${text.slice(0, rest - 2)}\r\n`;
   return Buffer.from(header + body, "latin1");
 }
 
