@@ -30,3 +30,5 @@ export type { DmarcAction, DmarcActionOptions, DmarcFailureMode, SmtpRejection }
 export { decideDmarcAction } from "./dmarc-action.js";
 export type { DkimAlgorithm, SignOutboundOptions } from "./sign-outbound.js";
 export { DkimSigningError, signOutbound } from "./sign-outbound.js";
+export type { DkimKey, DkimKeySet } from "./dkim-keys.js";
+export { dkimTxtRecord, generateDkimKeys, loadDkimKeys, signWithKeys } from "./dkim-keys.js";

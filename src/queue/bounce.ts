@@ -1,0 +1,173 @@
+// Delivery status notifications (RFC 3464) for the sender of a queued message: "failed" for
+// recipients that will never get it, "delayed" once for recipients still being retried, and
+// "delivered"/"relayed" only for recipients that asked with NOTIFY=SUCCESS (RFC 3461 §4.1). The
+// report is multipart/report (RFC 6522) with a human part, the machine-readable
+// message/delivery-status part and the original header (RET=HDRS, the default) or the whole
+// message (RET=FULL). Never sent for a message from the null sender (RFC 5321 §4.5.5), which is
+// how a bounce can never cause another bounce.
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import { encodeXtext } from "../smtp/protocol/index.js";
+import type { QueuedMessage, QueueRecipient } from "../store/index.js";
+
+export type DsnAction = "failed" | "delayed" | "delivered" | "relayed";
+
+export interface DsnRecipient {
+  recipient: QueueRecipient;
+  action: DsnAction;
+  status: string;
+  /** The reply or our own explanation (RFC 3464 §2.3.6 Diagnostic-Code). */
+  diagnostic: string | null;
+  remoteMta: string | null;
+}
+
+/** Which recipients of an attempt get reported, by their NOTIFY (RFC 3461 §4.1). */
+export function wantsNotice(recipient: QueueRecipient, action: DsnAction): boolean {
+  const notify = recipient.notify;
+  if (notify?.includes("NEVER")) return false;
+  // Without NOTIFY, RFC 3461 §4.1 leaves it to us: failures and delays, as most MTAs do.
+  if (notify === null) return action === "failed" || action === "delayed";
+  if (action === "failed") return notify.includes("FAILURE");
+  if (action === "delayed") return notify.includes("DELAY");
+  return notify.includes("SUCCESS");
+}
+
+export interface DsnOptions {
+  entry: QueuedMessage;
+  recipients: DsnRecipient[];
+  /** Our host name: Reporting-MTA and the From: domain. */
+  reportingMta: string;
+  now: Date;
+  /** For delayed reports: until when we keep trying. */
+  retryUntil: Date | null;
+  /** The original message (prefix and blob), read for its header or whole for RET=FULL. */
+  open: () => Readable;
+}
+
+const SUBJECTS: Record<DsnAction, string> = {
+  failed: "Undelivered Mail Returned to Sender",
+  delayed: "Delayed Mail (still being retried)",
+  delivered: "Successful Mail Delivery Report",
+  relayed: "Successful Mail Delivery Report",
+};
+
+/** The DSN message as a byte stream: small generated parts, then the original streamed in. */
+export async function* composeDsn(options: DsnOptions): AsyncGenerator<Buffer> {
+  const { entry, recipients, reportingMta, now } = options;
+  const worst = recipients.find((r) => r.action === "failed") ?? recipients.find((r) => r.action === "delayed") ?? recipients[0];
+  const action = worst?.action ?? "failed";
+  const boundary = `=_dsn_${randomBytes(12).toString("hex")}`;
+  const date = now.toUTCString().replace(/GMT$/, "+0000");
+  const full = entry.ret === "FULL";
+  const head = [
+    `From: Mail Delivery System <MAILER-DAEMON@${reportingMta}>`,
+    `To: <${entry.mailFrom}>`,
+    `Subject: ${SUBJECTS[action]}`,
+    `Date: ${date}`,
+    `Message-ID: <${randomBytes(12).toString("hex")}.dsn@${reportingMta}>`,
+    // RFC 3834 §5: automatic responses must not be answered automatically.
+    "Auto-Submitted: auto-replied",
+    "MIME-Version: 1.0",
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
+    "",
+    "This is a MIME-encapsulated delivery status notification.",
+    "",
+    `--${boundary}`,
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    ...humanText(recipients, reportingMta, options.retryUntil),
+    "",
+    `--${boundary}`,
+    "Content-Type: message/delivery-status",
+    "",
+    // RFC 3464 §2.2: per-message fields.
+    `Reporting-MTA: dns; ${reportingMta}`,
+    ...(entry.envelopeId !== null ? [`Original-Envelope-Id: ${encodeXtext(entry.envelopeId)}`] : []),
+    `Arrival-Date: ${entry.createdAt.toUTCString().replace(/GMT$/, "+0000")}`,
+    "",
+    ...recipients.flatMap((r) => recipientFields(r, date, options.retryUntil)),
+    `--${boundary}`,
+    // RFC 6522 §3 / RFC 3462: the third part is the returned content.
+    `Content-Type: ${full ? "message/rfc822" : "text/rfc822-headers"}`,
+    "",
+    "",
+  ].join("\r\n");
+  yield Buffer.from(head, "utf8");
+  if (full) {
+    let last: Buffer | null = null;
+    for await (const chunk of options.open()) {
+      last = chunk as Buffer;
+      yield last;
+    }
+    if (last !== null && !last.subarray(-2).equals(Buffer.from("\r\n"))) yield Buffer.from("\r\n");
+  } else {
+    yield await originalHeader(options.open());
+  }
+  yield Buffer.from(`\r\n--${boundary}--\r\n`);
+}
+
+function humanText(recipients: DsnRecipient[], reportingMta: string, retryUntil: Date | null): string[] {
+  const lines = [`This is the mail system at ${reportingMta}.`, ""];
+  const failed = recipients.filter((r) => r.action === "failed");
+  const delayed = recipients.filter((r) => r.action === "delayed");
+  const delivered = recipients.filter((r) => r.action === "delivered" || r.action === "relayed");
+  if (failed.length > 0) {
+    lines.push("Your message could not be delivered to these recipients:", "");
+    for (const r of failed) lines.push(`  <${r.recipient.address}>: ${r.diagnostic ?? r.status}`);
+    lines.push("");
+  }
+  if (delayed.length > 0) {
+    lines.push("Your message has not been delivered yet to these recipients. No action is needed;", `delivery will be tried until ${retryUntil?.toUTCString() ?? "the message expires"}:`, "");
+    for (const r of delayed) lines.push(`  <${r.recipient.address}>: ${r.diagnostic ?? r.status}`);
+    lines.push("");
+  }
+  if (delivered.length > 0) {
+    lines.push("Your message was delivered (or handed on) to these recipients:", "");
+    for (const r of delivered) lines.push(`  <${r.recipient.address}>`);
+    lines.push("");
+  }
+  return lines;
+}
+
+/** RFC 3464 §2.3: per-recipient fields, each block ended by an empty line. */
+function recipientFields(r: DsnRecipient, date: string, retryUntil: Date | null): string[] {
+  const fields: string[] = [];
+  const original = r.recipient.originalRecipient;
+  if (original !== null) {
+    const semicolon = original.indexOf(";");
+    fields.push(`Original-Recipient: ${original.slice(0, semicolon)}; ${encodeXtext(original.slice(semicolon + 1))}`);
+  }
+  fields.push(`Final-Recipient: rfc822; ${r.recipient.address}`, `Action: ${r.action}`, `Status: ${r.status}`);
+  if (r.remoteMta !== null) fields.push(`Remote-MTA: dns; ${r.remoteMta}`);
+  if (r.diagnostic !== null) {
+    // A reply (starting with its code) is an smtp diagnostic; anything else is our own text.
+    const kind = /^[245]\d\d\b/.test(r.diagnostic) ? "smtp" : "x-local";
+    fields.push(`Diagnostic-Code: ${kind}; ${r.diagnostic.replace(/[\r\n]+/g, " ")}`);
+  }
+  fields.push(`Last-Attempt-Date: ${date}`);
+  if (r.action === "delayed" && retryUntil !== null) fields.push(`Will-Retry-Until: ${retryUntil.toUTCString().replace(/GMT$/, "+0000")}`);
+  fields.push("");
+  return fields;
+}
+
+/** The header section of the original, up to (not including) the empty line; at most 64 KiB. */
+async function originalHeader(stream: Readable): Promise<Buffer> {
+  const limit = 64 * 1024;
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      parts.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      const sofar = Buffer.concat(parts);
+      const end = sofar.indexOf("\r\n\r\n");
+      if (end >= 0) return sofar.subarray(0, end + 2);
+      if (size > limit) return Buffer.concat([sofar.subarray(0, limit), Buffer.from("\r\n")]);
+    }
+  } finally {
+    stream.destroy();
+  }
+  const all = Buffer.concat(parts);
+  return all.length > 0 && !all.subarray(-2).equals(Buffer.from("\r\n")) ? Buffer.concat([all, Buffer.from("\r\n")]) : all;
+}

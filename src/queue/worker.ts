@@ -1,0 +1,197 @@
+// The outbound workers: lease due queue entries, attempt them, record per-recipient results,
+// report to the sender (RFC 3464 DSNs) and remove finished entries.
+//
+// Order of durable steps for one attempt, chosen so a crash (kill -9) anywhere loses nothing:
+//   1. the remote's replies arrive (a 250 after DATA means the remote has the message);
+//   2. DSNs are written (sender's INBOX or the queue) — a crash here repeats them, never skips them;
+//   3. recordAttempt() stores every recipient's state and the next attempt time, ending the lease;
+//   4. complete() removes an entry with nothing left to do (listFinished() catches a crash before it).
+// A crash before 3 leaves the lease to expire and the attempt to run again: recipients the remote
+// had already accepted get a duplicate, never a loss (at-least-once).
+import type { Logger } from "../observability/log.js";
+import type { QueuedMessage, QueueStore, RecipientResult } from "../store/index.js";
+import { composeDsn, wantsNotice, type DsnRecipient } from "./bounce.js";
+import type { BounceSink } from "./bounce-delivery.js";
+import { attemptDelivery, resultText, statusOf, type ClientSettings, type RecipientOutcome } from "./delivery-attempt.js";
+import type { RoutingOptions } from "./destination.js";
+import { DestinationLimiter } from "./destination-limiter.js";
+import { isDelayWarningDue, isExpired, nextAttemptAt, type RetryPolicy } from "./retry-schedule.js";
+
+export interface OutboundWorkerOptions {
+  queue: QueueStore;
+  routing: RoutingOptions;
+  client: ClientSettings;
+  retry: RetryPolicy;
+  bounces: BounceSink;
+  /** DKIM-Signature fields for an entry (empty when its domain has no key). */
+  sign: (entry: QueuedMessage) => Promise<Buffer>;
+  /** Entries attempted at the same time. */
+  concurrency: number;
+  /** Connections at the same time to one destination host. */
+  perDestination: number;
+  /** How long a leased entry stays invisible to other workers; longer than any attempt takes. */
+  leaseMs: number;
+  /** How often the queue is polled when nothing woke the worker. */
+  pollIntervalMs?: number;
+  /** Our host name: Reporting-MTA of DSNs. */
+  hostname: string;
+  clock?: () => Date;
+  log: Logger;
+}
+
+export interface AttemptReport {
+  id: number;
+  outcomes: RecipientOutcome[];
+  completed: boolean;
+}
+
+export class OutboundWorker {
+  readonly #options: OutboundWorkerOptions;
+  readonly #limiter: DestinationLimiter;
+  readonly #clock: () => Date;
+  readonly #running = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = true;
+  #polling: Promise<void> | null = null;
+  #pollAgain = false;
+  /** Called after every attempt; tests and the benchmark wait on it. */
+  onAttempt: ((report: AttemptReport) => void) | null = null;
+
+  constructor(options: OutboundWorkerOptions) {
+    this.#options = options;
+    this.#limiter = new DestinationLimiter(options.perDestination);
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Completes what a previous run left finished, then polls until stop(). */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    for (const entry of await this.#options.queue.listFinished()) await this.#options.queue.complete(entry.id);
+    this.wake();
+  }
+
+  /** Looks for due entries now (after an enqueue, or `mailroom queue flush`). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = this.#poll().finally(() => {
+      this.#polling = null;
+      if (this.#pollAgain) {
+        this.#pollAgain = false;
+        this.wake();
+      } else this.#schedule();
+    });
+  }
+
+  /** Stops leasing and waits for attempts in flight (their results are recorded). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#polling;
+    await Promise.all([...this.#running]);
+  }
+
+  get inFlight(): number {
+    return this.#running.size;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.wake(), this.#options.pollIntervalMs ?? 1000);
+    this.#timer.unref();
+  }
+
+  async #poll(): Promise<void> {
+    const free = this.#options.concurrency - this.#running.size;
+    if (free <= 0) return;
+    let due: QueuedMessage[];
+    try {
+      due = await this.#options.queue.leaseDue(this.#clock(), free, this.#options.leaseMs);
+    } catch (error) {
+      this.#options.log.error("queue.lease_failed", { error });
+      return;
+    }
+    for (const entry of due) {
+      const run = this.attempt(entry)
+        .then(() => undefined)
+        .catch((error: unknown) => this.#options.log.error("queue.attempt_failed", { queueId: entry.id, error }))
+        .finally(() => {
+          this.#running.delete(run);
+          this.wake();
+        });
+      this.#running.add(run);
+    }
+    // A full batch means more may be due right away.
+    if (due.length === free) this.#pollAgain = true;
+  }
+
+  /** One attempt of a leased entry, from delivery to the recorded result. */
+  async attempt(entry: QueuedMessage): Promise<AttemptReport> {
+    const { queue, retry, log } = this.#options;
+    const signatures = await this.#options.sign(entry).catch((error: unknown) => {
+      // A broken key must not stop mail; the message goes unsigned and the operator is told.
+      log.error("queue.dkim_failed", { queueId: entry.id, error });
+      return Buffer.alloc(0);
+    });
+    const outcomes = await attemptDelivery(entry, {
+      routing: this.#options.routing,
+      client: this.#options.client,
+      limiter: this.#limiter,
+      open: () => queue.openQueued(entry),
+      signatures,
+      log,
+    });
+    const now = this.#clock();
+    // RFC 5321 §4.5.4.1: past the lifetime, what is still deferred fails.
+    const expired = isExpired(retry, entry.createdAt, now);
+    const final = outcomes.map((o): RecipientOutcome => (expired && o.state === "deferred" ? { ...o, state: "failed", status: "4.4.7", diagnostic: `message expired after ${Math.round(retry.maxLifetimeMs / 3_600_000)} h; last error: ${resultText(o)}`, remoteMta: null } : o));
+    const stillDeferred = final.filter((o) => o.state === "deferred");
+    const warn = stillDeferred.length > 0 && isDelayWarningDue(retry, entry.createdAt, now, entry.delayWarned);
+    await this.#report(entry, final, warn, now);
+    const attempts = Math.max(0, ...entry.recipients.map((r) => r.attempts)) + 1;
+    const results: RecipientResult[] = final.map((o) => (o.state === "delivered" ? { address: o.address, state: "delivered", reply: resultText(o) } : { address: o.address, state: o.state, reply: resultText(o) }));
+    const next = stillDeferred.length > 0 ? nextAttemptAt(retry, entry.createdAt, attempts, now, entry.delayWarned || warn) : now;
+    const recorded = await queue.recordAttempt(entry.id, results, next, { delayWarned: warn });
+    const open = recorded.recipients.some((r) => r.state === "pending" || r.state === "deferred");
+    if (!open) await queue.complete(entry.id);
+    for (const o of final) log.info("queue.recipient", { queueId: entry.id, recipient: o.address, state: o.state, status: o.status, result: resultText(o) });
+    const report = { id: entry.id, outcomes: final, completed: !open };
+    this.onAttempt?.(report);
+    return report;
+  }
+
+  /** Sends the DSNs an attempt calls for: one for failures (and successes asked for), one delay warning. */
+  async #report(entry: QueuedMessage, outcomes: RecipientOutcome[], warn: boolean, now: Date): Promise<void> {
+    if (entry.mailFrom === "") return;
+    const byAddress = new Map(entry.recipients.map((r) => [r.address, r]));
+    const notices: DsnRecipient[] = [];
+    const delays: DsnRecipient[] = [];
+    for (const o of outcomes) {
+      const recipient = byAddress.get(o.address);
+      if (!recipient) continue;
+      // RFC 3461 §6.2.2: a receiver that offers DSN takes over success reporting; otherwise we say "relayed".
+      const action = o.state === "failed" ? "failed" : o.state === "deferred" ? "delayed" : o.remoteDsn ? null : "relayed";
+      if (action === null || !wantsNotice(recipient, action)) continue;
+      const notice = { recipient, action, status: o.status || statusOf(o.diagnostic, o.state === "failed" ? 5 : 4), diagnostic: o.diagnostic, remoteMta: o.remoteMta } as const;
+      if (action === "delayed") {
+        if (warn) delays.push(notice);
+      } else notices.push(notice);
+    }
+    const retryUntil = new Date(entry.createdAt.getTime() + this.#options.retry.maxLifetimeMs);
+    for (const recipients of [notices, delays]) {
+      if (recipients.length === 0) continue;
+      const dsn = composeDsn({ entry, recipients, reportingMta: this.#options.hostname, now, retryUntil, open: () => this.#options.queue.openQueued(entry) });
+      try {
+        const where = await this.#options.bounces.send(entry, dsn);
+        this.#options.log.info("queue.dsn_sent", { queueId: entry.id, to: entry.mailFrom, where, action: recipients[0]!.action, recipients: recipients.length });
+      } catch (error) {
+        this.#options.log.error("queue.dsn_failed", { queueId: entry.id, to: entry.mailFrom, error });
+      }
+    }
+  }
+}
