@@ -6,9 +6,13 @@
 //
 // A module's `names` are its keys; `uid: true` also makes `UID <name>` dispatch to it.
 import type { AnyImapCommand } from "./command.js";
+import { fetchCommand } from "./fetch.js";
+import { searchCommand } from "./search.js";
 
 const COMMAND_MODULES: readonly AnyImapCommand[] = [
   // commands: one entry per module (keep alphabetical)
+  fetchCommand,
+  searchCommand,
 ];
 
 export interface CommandTable {

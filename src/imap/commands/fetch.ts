@@ -1,0 +1,133 @@
+// FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 3516 BINARY; RFC 7162 CONDSTORE/QRESYNC).
+//
+//   a5 UID FETCH 42 (UID FLAGS ENVELOPE BODY.PEEK[])
+//   * 7 FETCH (UID 42 FLAGS (\Seen) ENVELOPE (...) BODY[] {1234}
+//   ...the message, streamed from the store...)
+//   a5 OK UID FETCH completed
+//
+// Run: the set is resolved through the session's sequence map (a UID set naming messages that
+// do not exist is not an error, §6.4.9), metadata is loaded in batches, \Seen is set for the
+// batch in one store call when a non-PEEK body item asks for it, and each message's response is
+// written before the next one is rendered, literals streamed with back-pressure by the encoder.
+// The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
+
+import type { FlagUpdateResult, Flag, ModSeq, StoredMessage, Uid } from "../../store/index.js";
+import { renderFetchItems, setsSeen, UnknownCteError } from "../fetch/index.js";
+import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
+import { readFetchRequest } from "../protocol/fetch-item.js";
+import { atom, list, type ImapValue } from "../protocol/response-value.js";
+import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
+import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+
+export interface FetchArgs {
+  set: SequenceSet;
+  request: FetchRequest;
+}
+
+/** Messages whose metadata is loaded per store call. */
+const BATCH = 200;
+const SEEN = "\\Seen";
+
+const hasItem = (items: readonly FetchItem[], kind: FetchItem["kind"]): boolean => items.some((item) => item.kind === kind);
+const hasFlag = (flags: readonly Flag[], flag: string): boolean => flags.some((f) => f.toLowerCase() === flag.toLowerCase());
+
+function parseFetch(args: ArgumentReader, ctx: ParseContext): FetchArgs {
+  const set = args.sequenceSet();
+  args.space();
+  const request = readFetchRequest(args, ctx.byUid);
+  if (request.modifiers.vanished) {
+    // RFC 7162 §3.2.6: VANISHED is for UID FETCH, once QRESYNC is enabled.
+    if (!ctx.byUid) throw ImapError.bad(null, "VANISHED is only allowed in UID FETCH");
+    if (!ctx.enabled.has("QRESYNC")) throw ImapError.bad(null, "VANISHED requires ENABLE QRESYNC");
+  }
+  return { set, request };
+}
+
+/** RFC 7162 §3.2.6: `* VANISHED (EARLIER) uids` for the set's UIDs expunged after the modseq. */
+async function reportVanished(ctx: CommandContext, set: SequenceSet, since: bigint): Promise<void> {
+  const selected = ctx.requireSelected();
+  const changes = await ctx.store.changesSince(selected.mailboxId, Number(since) as ModSeq);
+  if (changes.expunged.length === 0 || set.kind === "saved") return;
+  // "*" is the largest UID in use; an expunged UID above it is still one the client may know.
+  const largest = changes.expunged.reduce((max, uid) => Math.max(max, uid), selected.allUids()[selected.messageCount - 1] ?? 0);
+  const ranges = resolveRanges(set, largest);
+  const inSet = (uid: number): boolean => ranges.some((range) => uid >= range.start && uid <= range.end);
+  const vanished = changes.expunged.filter(inSet);
+  if (vanished.length > 0) await ctx.untagged(atom("VANISHED"), list([atom("EARLIER")]), atom(encodeNumbers(vanished)));
+}
+
+/** Sets \Seen on the batch's unseen messages (one store call); returns the new flags per UID. */
+async function markSeen(ctx: CommandContext, messages: readonly StoredMessage[]): Promise<Map<Uid, FlagUpdateResult["updated"][number]>> {
+  const selected = ctx.requireSelected();
+  const unseen = messages.filter((m) => !hasFlag(m.flags, SEEN)).map((m) => m.uid);
+  const changed = new Map<Uid, FlagUpdateResult["updated"][number]>();
+  if (unseen.length === 0) return changed;
+  const result = await ctx.store.updateFlags(selected.mailboxId, unseen, { mode: "add", flags: [SEEN] });
+  for (const update of result.updated) changed.set(update.uid, update);
+  return changed;
+}
+
+async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promise<void> {
+  const selected = ctx.requireSelected();
+  const { changedSince, vanished } = request.modifiers;
+  let items = request.items;
+  // RFC 7162 §3.1: MODSEQ or CHANGEDSINCE is a CONDSTORE-enabling command.
+  const wantsModSeq = hasItem(items, "modseq") || changedSince !== null;
+  if (wantsModSeq && !ctx.enabled.has("CONDSTORE") && !ctx.enabled.has("QRESYNC")) ctx.session.enable("CONDSTORE");
+  const condstore = wantsModSeq || ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");
+  // RFC 7162 §3.1.4.1: CHANGEDSINCE implies the MODSEQ item.
+  if (changedSince !== null && !hasItem(items, "modseq")) items = [...items, { kind: "modseq" }];
+  // RFC 9051 §6.4.5: \Seen is set only in a mailbox opened read-write.
+  const marksSeen = !selected.readOnly && items.some(setsSeen);
+
+  const resolved = selected.resolve(set, ctx.byUid);
+  if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
+
+  for (let start = 0; start < resolved.length; start += BATCH) {
+    const batch = resolved.slice(start, start + BATCH);
+    const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
+    let messages = await ctx.store.getMessages(selected.mailboxId, batch.map((m) => m.uid));
+    if (changedSince !== null) messages = messages.filter((m) => BigInt(m.modseq) > changedSince);
+    const seenNow = marksSeen ? await markSeen(ctx, messages) : new Map<Uid, FlagUpdateResult["updated"][number]>();
+    for (const message of messages) {
+      const seq = seqOf.get(message.uid);
+      if (seq === undefined) continue;
+      const update = seenNow.get(message.uid);
+      const flags = update?.flags ?? message.flags;
+      const modseq = update?.modseq ?? message.modseq;
+      let messageItems = items;
+      if (update !== undefined) {
+        // RFC 9051 §6.4.5: flags changed by \Seen are included in the response; with CONDSTORE
+        // their new modseq too (RFC 7162 §3.2).
+        if (!hasItem(messageItems, "flags")) messageItems = [...messageItems, { kind: "flags" }];
+        if (condstore && !hasItem(messageItems, "modseq")) messageItems = [...messageItems, { kind: "modseq" }];
+      }
+      if (update !== undefined || hasItem(messageItems, "flags")) selected.noteFlags(message.uid, flags, modseq);
+      let values: ImapValue[];
+      try {
+        values = await renderFetchItems(messageItems, {
+          message: { ...message, flags: [...flags], modseq },
+          flags,
+          open: (range) => ctx.store.openMessage(message, range),
+        });
+      } catch (error) {
+        // RFC 3516 §4.3.
+        if (error instanceof UnknownCteError) throw ImapError.no("UNKNOWN-CTE", `cannot decode ${error.encoding} of message ${seq}`);
+        throw error;
+      }
+      await ctx.fetchResponse(seq, values);
+    }
+  }
+}
+
+export const fetchCommand: ImapCommand<FetchArgs> = {
+  names: ["FETCH"],
+  uid: true,
+  states: ["selected"],
+  sequenceUse: "uses",
+  holdsExpunges: true,
+  capabilities: ["BINARY", "CONDSTORE", "QRESYNC"],
+  parse: parseFetch,
+  run: runFetch,
+};
