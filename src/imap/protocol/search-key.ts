@@ -145,19 +145,32 @@ const DATE_KEYS: ReadonlyMap<string, { kind: "internal-date" | "sent-date"; comp
 const MS_PER_DAY = 86_400_000;
 
 /**
- * Reads the arguments of SEARCH / UID SEARCH, positioned at the first argument:
- *   [SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"] (RFC 4731 §3.1, RFC 9051 §6.4.4)
- *   ["CHARSET" SP charset SP] search-key *(SP search-key)
- * and the end of the command. Throws ImapParseError: BAD for syntax, NO [BADCHARSET …] for a charset
- * other than UTF-8 and US-ASCII (RFC 9051 §6.4.4: "MUST return a tagged NO response (not a BAD)").
+ * Reads the arguments of SEARCH / UID SEARCH, positioned at the first argument, to the end of
+ * the command: [search-return-opts SP] search-program (RFC 9051 §6.4.4, RFC 4731 §3.1).
+ * Throws ImapParseError: BAD for syntax, NO [BADCHARSET …] for an unsupported charset.
  */
 export function parseSearchProgram(args: ArgumentReader, limits: SearchLimits = DEFAULT_SEARCH_LIMITS): SearchProgram<SequenceSet> {
-  let returnOptions: SearchReturnOption[] | null = null;
-  if (args.takeKeyword("RETURN")) {
-    args.space();
-    returnOptions = readReturnOptions(args);
-    args.space();
-  }
+  const returnOptions = parseSearchReturn(args);
+  return { returnOptions, ...parseSearchCriteria(args, limits) };
+}
+
+/**
+ * The optional `RETURN (opts) SP` in front of the criteria; null when absent. Separate so that a
+ * command can know SAVE was asked for even when the criteria then fail (RFC 5182 §2.4 resets `$`).
+ */
+export function parseSearchReturn(args: ArgumentReader): SearchReturnOption[] | null {
+  if (!args.takeKeyword("RETURN")) return null;
+  args.space();
+  const options = readReturnOptions(args);
+  args.space();
+  return options;
+}
+
+/**
+ * search-program = ["CHARSET" SP charset SP] search-key *(SP search-key), then the command end.
+ * RFC 9051 §6.4.4: an unsupported charset "MUST return a tagged NO response (not a BAD)".
+ */
+export function parseSearchCriteria(args: ArgumentReader, limits: SearchLimits = DEFAULT_SEARCH_LIMITS): Omit<SearchProgram<SequenceSet>, "returnOptions"> {
   let charset: string | null = null;
   if (args.takeKeyword("CHARSET")) {
     args.space();
@@ -172,7 +185,7 @@ export function parseSearchProgram(args: ArgumentReader, limits: SearchLimits = 
   const keys = [reader.key(0)];
   while (args.takeChar(" ")) keys.push(reader.key(0));
   args.end();
-  return { returnOptions, charset, key: keys.length === 1 ? (keys[0] as SearchKey<SequenceSet>) : { kind: "and", keys } };
+  return { charset, key: keys.length === 1 ? (keys[0] as SearchKey<SequenceSet>) : { kind: "and", keys } };
 }
 
 function readReturnOptions(args: ArgumentReader): SearchReturnOption[] {

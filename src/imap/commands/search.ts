@@ -1,0 +1,72 @@
+// SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH RETURN options
+// (RFC 4731), SAVE and `$` (RFC 5182) and MODSEQ (RFC 7162 §3.1.5). Grammar lives in
+// protocol/search-key.ts, evaluation in search/; this module resolves message sets against the
+// session's view, runs the search and answers.
+//
+// RFC 9051 §7.4.1: no EXPUNGE may be sent while answering a non-UID SEARCH (holdsExpunges); the
+// session flushes other updates after run, so nothing is written here but the search response.
+import type { Uid } from "../../store/index.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+import { ImapParseError } from "../protocol/parse-error.js";
+import { mapSearchSets, parseSearchCriteria, parseSearchReturn, someSearchKey, type SearchProgram } from "../protocol/search-key.js";
+import type { SequenceSet } from "../protocol/sequence-set.js";
+import { searchMailbox } from "../search/search-mailbox.js";
+import { searchOutcome, type SearchMatch } from "../search/search-response.js";
+import type { ImapCommand } from "./command.js";
+
+export type SearchArgs =
+  | { ok: true; program: SearchProgram<SequenceSet> }
+  /**
+   * The criteria failed to parse after RETURN (… SAVE …) was read: run() empties `$` and then
+   * fails with the same error (RFC 5182 §2.4: a failed SEARCH with SAVE leaves `$` empty).
+   */
+  | { ok: false; error: ImapParseError };
+
+export function parseSearchArgs(args: ArgumentReader): SearchArgs {
+  const returnOptions = parseSearchReturn(args);
+  try {
+    return { ok: true, program: { returnOptions, ...parseSearchCriteria(args) } };
+  } catch (error) {
+    if (error instanceof ImapParseError && returnOptions?.includes("SAVE") === true) return { ok: false, error };
+    throw error;
+  }
+}
+
+export const searchCommand: ImapCommand<SearchArgs> = {
+  names: ["SEARCH"],
+  uid: true,
+  states: ["selected"],
+  sequenceUse: "uses",
+  holdsExpunges: true,
+  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC"],
+  parse: (args) => parseSearchArgs(args),
+  run: async (ctx, args) => {
+    const selected = ctx.requireSelected();
+    if (!args.ok) {
+      selected.setLastSearchResult([]);
+      throw args.error;
+    }
+    const { program } = args;
+    const saves = program.returnOptions?.includes("SAVE") === true;
+    try {
+      // Sequence numbers and UIDs become the UIDs they name in the session's view; `$` is
+      // resolved here, before SAVE may replace it (RFC 5182 §2.1: `$` is the previous result).
+      const key = mapSearchSets(program.key, (set, kind): ReadonlySet<Uid> => new Set(selected.resolve(set, kind === "uid").map((m) => m.uid)));
+      const withModSeq = someSearchKey(program.key, (k) => k.kind === "modseq");
+      // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE-enabling command.
+      if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");
+      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids() }, key);
+      const matches: SearchMatch[] = [];
+      for (const summary of found) {
+        const seq = selected.toSeq(summary.uid);
+        if (seq !== null) matches.push({ uid: summary.uid, seq, modseq: summary.modseq });
+      }
+      const outcome = searchOutcome(matches, { tag: ctx.tag, byUid: ctx.byUid, returnOptions: program.returnOptions, rev2: ctx.rev2, withModSeq });
+      if (outcome.saved !== null) selected.setLastSearchResult(outcome.saved);
+      if (outcome.response !== null) await ctx.untagged(...outcome.response);
+    } catch (error) {
+      if (saves) selected.setLastSearchResult([]);
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,101 @@
+// What a finished search answers and saves. Three response forms:
+// - `* SEARCH 2 5 9` (RFC 3501 §7.2.5), for IMAP4rev1 without RETURN;
+// - `* ESEARCH (TAG "a1") UID MIN 2 MAX 9 COUNT 3 ALL 2,5,9` (RFC 4731 §3.1), with RETURN, and
+//   always under IMAP4rev2 (RFC 9051 §6.4.4: SEARCH without RETURN is RETURN (ALL) there);
+// - none at all for RETURN (SAVE) alone (RFC 5182 §2.4).
+// `(MODSEQ n)` / `MODSEQ n` is added when the criteria used MODSEQ (RFC 7162 §3.1.5).
+import type { ModSeq, Uid } from "../../store/index.js";
+import type { SearchReturnOption } from "../protocol/search-key.js";
+import { encodeNumbers } from "../protocol/sequence-set.js";
+import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+
+export interface SearchMatch {
+  uid: Uid;
+  /** Sequence number in the session's view. */
+  seq: number;
+  modseq: ModSeq;
+}
+
+export interface ResponseForm {
+  tag: string;
+  byUid: boolean;
+  /** As parsed: null without RETURN. */
+  returnOptions: readonly SearchReturnOption[] | null;
+  /** IMAP4rev2 enabled. */
+  rev2: boolean;
+  /** The criteria held a MODSEQ key. */
+  withModSeq: boolean;
+}
+
+export interface SearchOutcome {
+  /** The untagged response (values after "* "), or null when none is sent. */
+  response: ImapValue[] | null;
+  /** UIDs `$` now stands for, or null when SAVE was not asked for. */
+  saved: Uid[] | null;
+}
+
+/** `matches` ascending (by UID, hence by sequence number). */
+export function searchOutcome(matches: readonly SearchMatch[], form: ResponseForm): SearchOutcome {
+  const options = new Set(form.returnOptions ?? []);
+  const saved = options.has("SAVE") ? savedUids(matches, options) : null;
+  if (form.returnOptions === null && !form.rev2) return { response: legacyResponse(matches, form), saved };
+  // RFC 9051 §6.4.4: without RETURN, an IMAP4rev2 session gets ESEARCH with ALL.
+  if (form.returnOptions === null) options.add("ALL");
+  options.delete("SAVE");
+  // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response.
+  if (options.size === 0) return { response: null, saved };
+  return { response: extendedResponse(matches, form, options), saved };
+}
+
+function numberOf(match: SearchMatch, byUid: boolean): number {
+  return byUid ? match.uid : match.seq;
+}
+
+function legacyResponse(matches: readonly SearchMatch[], form: ResponseForm): ImapValue[] {
+  const values: ImapValue[] = [atom("SEARCH"), ...matches.map((m) => num(numberOf(m, form.byUid)))];
+  // RFC 7162 §3.1.5: the highest modseq of the returned messages; never with an empty result.
+  if (form.withModSeq && matches.length > 0) values.push(list([atom("MODSEQ"), num(highestModSeq(matches))]));
+  return values;
+}
+
+function extendedResponse(matches: readonly SearchMatch[], form: ResponseForm, options: ReadonlySet<SearchReturnOption>): ImapValue[] {
+  // RFC 4731 §3.1: search-correlator = SP "(" "TAG" SP tag-string ")", and "UID" for UID SEARCH.
+  const values: ImapValue[] = [atom("ESEARCH"), list([atom("TAG"), str(form.tag)])];
+  if (form.byUid) values.push(atom("UID"));
+  const first = matches[0];
+  const last = matches[matches.length - 1];
+  // RFC 4731 §3.1: MIN, MAX and ALL are left out when nothing matched; COUNT is always given.
+  if (options.has("MIN") && first !== undefined) values.push(atom("MIN"), num(numberOf(first, form.byUid)));
+  if (options.has("MAX") && last !== undefined) values.push(atom("MAX"), num(numberOf(last, form.byUid)));
+  if (options.has("COUNT")) values.push(atom("COUNT"), num(matches.length));
+  if (options.has("ALL") && matches.length > 0) values.push(atom("ALL"), atom(encodeNumbers(matches.map((m) => numberOf(m, form.byUid)))));
+  if (form.withModSeq && first !== undefined && last !== undefined) {
+    // RFC 4731 §3.2 with CONDSTORE: MIN/MAX alone report the modseq of the messages they name;
+    // ALL or COUNT the highest of every match.
+    const everything = options.has("ALL") || options.has("COUNT");
+    const reported = everything ? matches : [...(options.has("MIN") ? [first] : []), ...(options.has("MAX") ? [last] : [])];
+    values.push(atom("MODSEQ"), num(highestModSeq(reported)));
+  }
+  return values;
+}
+
+/**
+ * RFC 5182 §2.4: with SAVE and only MIN and/or MAX beside it, just those messages are saved;
+ * otherwise the whole result.
+ */
+function savedUids(matches: readonly SearchMatch[], options: ReadonlySet<SearchReturnOption>): Uid[] {
+  const onlyEnds = (options.has("MIN") || options.has("MAX")) && !options.has("ALL") && !options.has("COUNT");
+  if (!onlyEnds) return matches.map((m) => m.uid);
+  const first = matches[0];
+  const last = matches[matches.length - 1];
+  const ends = new Set<Uid>();
+  if (options.has("MIN") && first !== undefined) ends.add(first.uid);
+  if (options.has("MAX") && last !== undefined) ends.add(last.uid);
+  return [...ends];
+}
+
+function highestModSeq(matches: readonly SearchMatch[]): number {
+  let highest = 0;
+  for (const m of matches) if (m.modseq > highest) highest = m.modseq;
+  return highest;
+}
