@@ -7,6 +7,7 @@ import type { SessionHandler } from "../net/index.js";
 import type { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import { createSmtpServer, type SmtpRole } from "../smtp/index.js";
+import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
 import type { ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 
@@ -38,6 +39,22 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
       hostname: config.server.hostname,
       log: log.child({ component: role }),
+    });
+  }
+  // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.
+  const pop3Shared = createPop3SharedState();
+  for (const protocol of ["pop3", "pop3s"] as const) {
+    handlers[protocol] = createPop3Server({
+      store: store.mail,
+      authenticator,
+      tls,
+      limits: config.limits,
+      allowPlaintextAuth: config.tls.allowPlaintextAuth,
+      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
+      hostname: config.server.hostname,
+      log: log.child({ component: protocol }),
+      implicitTls: protocol === "pop3s",
+      shared: pop3Shared,
     });
   }
   return handlers;
