@@ -73,7 +73,8 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
       timers,
       clock,
       log: connection.log,
-      startTlsAvailable: options.tls !== null && !options.implicitTls && !connection.isTls,
+      // A listener configured with tls = "none" offers no STLS even when a certificate exists.
+      startTlsAvailable: options.tls !== null && !options.implicitTls && !connection.isTls && connection.tlsMode === "starttls",
       implicitTls: options.implicitTls || connection.isTls,
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
