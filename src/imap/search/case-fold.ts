@@ -22,7 +22,11 @@ export class FoldedNeedle {
 
   /** RFC 9051 §6.4.4: substring match; the empty string is in every text. */
   foundIn(haystack: string): boolean {
-    if (this.folded === "") return true;
-    return foldCase(haystack).includes(this.folded);
+    return this.foundInFolded(foldCase(haystack));
+  }
+
+  /** As foundIn, for a haystack already passed through foldCase. */
+  foundInFolded(folded: string): boolean {
+    return this.folded === "" || folded.includes(this.folded);
   }
 }

@@ -7,7 +7,7 @@ import { decodeEncodedWords, type HeaderField } from "../../mail/header-fields.j
 import type { DateComparison, SearchKey } from "../protocol/search-key.js";
 import type { MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { dayOfDateHeader, dayOfInstant } from "./calendar-day.js";
-import { FoldedNeedle } from "./case-fold.js";
+import { FoldedNeedle, foldCase } from "./case-fold.js";
 
 /** A search key whose message sets are resolved to the UIDs they name in the selected mailbox. */
 export type ResolvedSearchKey = SearchKey<ReadonlySet<Uid>>;
@@ -22,6 +22,8 @@ export interface MessageFacts {
   header?: { fields: HeaderField[]; /** Search text of the blob's own header, see bodyText(). */ searchTextPrefix: string };
   /** Stage "text": the stored search text (decoded header values, then text bodies). */
   searchText?: string;
+  /** Folded forms of the search text and of its body part, made on first use: several TEXT/BODY keys fold once. */
+  folded?: { text?: string; body?: string };
 }
 
 /** The data a leaf key needs, cheapest first; the order search-mailbox.ts loads them in. */
@@ -124,12 +126,17 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       // RFC 9051 §6.4.4: an empty string matches every message that has the field at all.
       return facts.header.fields.some((f) => f.name.toLowerCase() === name && wanted.foundIn(decodeEncodedWords(f.value)));
     }
-    case "text":
+    case "text": {
       if (facts.searchText === undefined) return undefined;
-      return needle(compiled, key).foundIn(facts.searchText);
+      const folded = (facts.folded ??= {});
+      folded.text ??= foldCase(facts.searchText);
+      return needle(compiled, key).foundInFolded(folded.text);
+    }
     case "body": {
       if (facts.searchText === undefined || facts.header === undefined) return undefined;
-      return needle(compiled, key).foundIn(bodyText(facts.searchText, facts.header.searchTextPrefix));
+      const folded = (facts.folded ??= {});
+      folded.body ??= foldCase(bodyText(facts.searchText, facts.header.searchTextPrefix));
+      return needle(compiled, key).foundInFolded(folded.body);
     }
     case "not": {
       const inner = evaluateKey(compiled, key.key, facts);
