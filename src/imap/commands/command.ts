@@ -6,6 +6,7 @@
 // `<tag> OK [code] <NAME> completed` (or the text given to ctx.complete()).
 //
 // A new command is one file exporting an ImapCommand and one line in commands/index.ts.
+import type { SaslCredentials } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
 import type { Account, Mailbox, MailStore } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
@@ -57,12 +58,13 @@ export interface AuthLink {
 export interface SessionControl {
   /** The CAPABILITY list for the current state (RFC 9051 §6.1.1), without the word CAPABILITY. */
   capabilities(): string[];
-  readonly authLink: AuthLink;
+  authLink(): AuthLink;
   /** Checks credentials (auth/Authenticator) and, on success, enters the authenticated state. */
-  authenticate(credentials: { authcid: string; authzid: string | null; password: string }): Promise<"ok" | "invalid" | "unavailable">;
+  authenticate(credentials: SaslCredentials): Promise<"ok" | "invalid" | "unavailable">;
   /** RFC 9051 §6.2.1: writes the tagged OK, negotiates TLS, drops pipelined plaintext. */
   startTls(tag: string): Promise<void>;
-  readonly startTlsAvailable: boolean;
+  /** STARTTLS is offered: a certificate exists and the link is not encrypted yet. */
+  startTlsAvailable(): boolean;
   /** Enters the selected state (replacing any selected mailbox; emits nothing itself). */
   select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox>;
   /** Leaves the selected state; `closed` sends `* OK [CLOSED]` first (RFC 7162 §3.2.11). */
@@ -77,7 +79,7 @@ export interface SessionControl {
   idle(): Promise<boolean>;
   /** Ends the session after the tagged reply (LOGOUT). */
   logout(): void;
-  readonly appendLimit: number;
+  appendLimit(): number;
   /** Logs a client ID (RFC 2971) once. */
   noteClientId(fields: ReadonlyMap<string, string | null>): void;
 }
@@ -131,6 +133,12 @@ export interface ImapCommand<A> {
    * Those modules set this; pending expunges then wait for the next command that allows them.
    */
   readonly holdsExpunges?: boolean;
+  /**
+   * CAPABILITY atoms this module implements (e.g. ["MOVE"], ["ESEARCH", "SEARCHRES"], ["BINARY"]);
+   * the session advertises the union. CONDSTORE and QRESYNC are advertised only when every
+   * module they touch (SELECT, STORE, FETCH, SEARCH) declares them (session/capabilities.ts).
+   */
+  readonly capabilities?: readonly string[];
   /** Pure: arguments → typed value; throws ImapParseError (BAD) or ImapError. Reads to the end. */
   parse(args: ArgumentReader, ctx: ParseContext): A;
   run(ctx: CommandContext, args: A): Promise<void>;

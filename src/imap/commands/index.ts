@@ -6,13 +6,58 @@
 //
 // A module's `names` are its keys; `uid: true` also makes `UID <name>` dispatch to it.
 import type { AnyImapCommand } from "./command.js";
+import { appendCommand } from "./append.js";
+import { authenticateCommand } from "./authenticate.js";
+import { capabilityCommand } from "./capability.js";
+import { closeCommand } from "./close.js";
+import { copyCommand } from "./copy.js";
+import { createCommand } from "./create.js";
+import { deleteCommand } from "./delete.js";
+import { enableCommand } from "./enable.js";
+import { expungeCommand } from "./expunge.js";
+import { idCommand } from "./id.js";
+import { idleCommand } from "./idle.js";
+import { listCommand } from "./list.js";
+import { loginCommand } from "./login.js";
+import { logoutCommand } from "./logout.js";
+import { namespaceCommand } from "./namespace.js";
+import { checkCommand, noopCommand } from "./noop.js";
+import { renameCommand } from "./rename.js";
+import { selectCommand } from "./select.js";
+import { startTlsCommand } from "./starttls.js";
+import { statusCommand } from "./status.js";
+import { storeCommand } from "./store.js";
+import { subscribeCommand } from "./subscribe.js";
 import { fetchCommand } from "./fetch.js";
 import { searchCommand } from "./search.js";
 
 const COMMAND_MODULES: readonly AnyImapCommand[] = [
   // commands: one entry per module (keep alphabetical)
+  appendCommand,
+  authenticateCommand,
+  capabilityCommand,
+  checkCommand,
+  closeCommand,
+  copyCommand,
+  createCommand,
+  deleteCommand,
+  enableCommand,
+  expungeCommand,
   fetchCommand,
+  idCommand,
+  idleCommand,
+  listCommand,
+  loginCommand,
+  logoutCommand,
+  namespaceCommand,
+  noopCommand,
+  renameCommand,
   searchCommand,
+  selectCommand,
+  startTlsCommand,
+  statusCommand,
+  storeCommand,
+  subscribeCommand,
 ];
 
 export interface CommandTable {

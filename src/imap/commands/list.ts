@@ -1,0 +1,126 @@
+// RFC 9051 §6.3.9 LIST with RFC 5258 LIST-EXTENDED (selection options SUBSCRIBED, SPECIAL-USE,
+// RECURSIVEMATCH; return options SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS of RFC 5819), and the
+// IMAP4rev1 LSUB (RFC 3501 §6.3.9). Every answer carries \HasChildren or \HasNoChildren
+// (RFC 3348) and the RFC 6154 special-use attribute; subscribed names that no longer exist are
+// \NonExistent. LSUB is served from the subscription list, with \Noselect for names that are gone.
+import { HIERARCHY_DELIMITER, type Mailbox } from "../../store/index.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+import { atom, list, str, type ImapValue } from "../protocol/response-value.js";
+import type { ImapCommand } from "./command.js";
+import { compilePattern, joinReference, type NamePattern } from "./list-pattern.js";
+import { parseStatusItems, statusValues, type StatusItem } from "./status-items.js";
+
+interface ListArgs {
+  reference: string;
+  patterns: string[];
+  selectSubscribed: boolean;
+  selectSpecialUse: boolean;
+  recursiveMatch: boolean;
+  returnSubscribed: boolean;
+  returnStatus: StatusItem[] | null;
+}
+
+interface ListEntry {
+  name: string;
+  attributes: string[];
+  childInfo: boolean;
+  mailbox: Mailbox | null;
+}
+
+function parseSelection(args: ArgumentReader, into: ListArgs): void {
+  args.list(() => {
+    const option = args.atom().toUpperCase();
+    if (option === "SUBSCRIBED") into.selectSubscribed = true;
+    else if (option === "SPECIAL-USE") into.selectSpecialUse = true;
+    else if (option === "RECURSIVEMATCH") into.recursiveMatch = true;
+    else if (option !== "REMOTE") throw args.error(`unknown LIST selection option ${option.slice(0, 30)}`);
+  });
+  // RFC 5258 §3: RECURSIVEMATCH alone is BAD.
+  if (into.recursiveMatch && !into.selectSubscribed && !into.selectSpecialUse) throw args.error("RECURSIVEMATCH needs another selection option");
+  args.space();
+}
+
+function parseReturn(args: ArgumentReader, into: ListArgs): void {
+  args.space();
+  if (!args.takeKeyword("RETURN")) throw args.error("expected RETURN");
+  args.space();
+  args.list(() => {
+    const option = args.atom().toUpperCase();
+    if (option === "SUBSCRIBED") into.returnSubscribed = true;
+    else if (option === "STATUS") {
+      args.space();
+      into.returnStatus = parseStatusItems(args);
+    } else if (option !== "CHILDREN" && option !== "SPECIAL-USE") throw args.error(`unknown LIST return option ${option.slice(0, 30)}`);
+  });
+}
+
+export const listCommand: ImapCommand<ListArgs> = {
+  names: ["LIST", "LSUB"],
+  uid: false,
+  states: ["authenticated", "selected"],
+  sequenceUse: "none",
+  capabilities: ["LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN"],
+  parse: (args, ctx) => {
+    const parsed: ListArgs = { reference: "", patterns: [], selectSubscribed: ctx.name === "LSUB", selectSpecialUse: false, recursiveMatch: false, returnSubscribed: false, returnStatus: null };
+    if (ctx.name === "LIST" && args.peekListStart()) parseSelection(args, parsed);
+    parsed.reference = args.listMailbox();
+    args.space();
+    parsed.patterns = ctx.name === "LIST" && args.peekListStart() ? args.list(() => args.listMailbox(), false) : [args.listMailbox()];
+    if (ctx.name === "LIST" && !args.atEnd()) parseReturn(args, parsed);
+    args.end();
+    return parsed;
+  },
+  run: async (ctx, args) => {
+    const account = ctx.requireAccount();
+    // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
+    if (args.patterns.length === 1 && args.patterns[0] === "") {
+      await ctx.untagged(atom(ctx.name), list([atom("\\Noselect")]), str(HIERARCHY_DELIMITER), str(args.reference === "" ? "" : ctx.encodeMailbox(args.reference.split(HIERARCHY_DELIMITER)[0] ?? "")));
+      return;
+    }
+    const patterns = args.patterns.map((p) => compilePattern(joinReference(args.reference, p)));
+    const mailboxes = await ctx.store.listMailboxes(account.id);
+    const subscriptions = new Set(await ctx.store.listSubscriptions(account.id));
+    for (const entry of listEntries(ctx.name === "LSUB", args, patterns, mailboxes, subscriptions)) {
+      const extended: ImapValue[] = entry.childInfo ? [list([str("CHILDINFO"), list([str("SUBSCRIBED")])])] : [];
+      await ctx.untagged(atom(ctx.name), list(entry.attributes.map((a) => atom(a))), str(HIERARCHY_DELIMITER), str(ctx.encodeMailbox(entry.name)), ...extended);
+      if (args.returnStatus !== null && entry.mailbox !== null) {
+        const status = await ctx.store.mailboxStatus(entry.mailbox.id);
+        await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(entry.name)), list(statusValues(status, args.returnStatus)));
+      }
+    }
+  },
+};
+
+function listEntries(lsub: boolean, args: ListArgs, patterns: NamePattern[], mailboxes: Mailbox[], subscriptions: Set<string>): ListEntry[] {
+  const byName = new Map(mailboxes.map((m) => [m.name, m]));
+  const matches = (name: string) => patterns.some((p) => p.matches(name));
+  const hasChildren = (name: string) => mailboxes.some((m) => m.name.startsWith(`${name}${HIERARCHY_DELIMITER}`));
+  const candidates = args.selectSubscribed ? [...subscriptions] : mailboxes.map((m) => m.name);
+  const entries: ListEntry[] = [];
+  const seen = new Set<string>();
+  for (const name of candidates) {
+    if (!matches(name)) continue;
+    const mailbox = byName.get(name) ?? null;
+    if (args.selectSpecialUse && mailbox?.specialUse == null) continue;
+    seen.add(name);
+    entries.push({ name, attributes: attributesOf(lsub, name, mailbox, subscriptions, args, hasChildren(name)), childInfo: false, mailbox });
+  }
+  // RFC 5258 §3.5: with RECURSIVEMATCH, a matching parent of a subscribed child is listed with CHILDINFO.
+  if (args.recursiveMatch && args.selectSubscribed) {
+    for (const mailbox of mailboxes) {
+      if (seen.has(mailbox.name) || !matches(mailbox.name)) continue;
+      if (![...subscriptions].some((s) => s.startsWith(`${mailbox.name}${HIERARCHY_DELIMITER}`))) continue;
+      entries.push({ name: mailbox.name, attributes: attributesOf(lsub, mailbox.name, mailbox, subscriptions, args, hasChildren(mailbox.name)), childInfo: true, mailbox });
+    }
+  }
+  return entries.sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function attributesOf(lsub: boolean, name: string, mailbox: Mailbox | null, subscriptions: Set<string>, args: ListArgs, children: boolean): string[] {
+  if (lsub) return mailbox === null ? ["\\Noselect"] : [];
+  if (mailbox === null) return ["\\NonExistent", "\\Subscribed"];
+  const attributes = [children ? "\\HasChildren" : "\\HasNoChildren"];
+  if (mailbox.specialUse !== null) attributes.push(mailbox.specialUse);
+  if ((args.selectSubscribed || args.returnSubscribed) && subscriptions.has(name)) attributes.push("\\Subscribed");
+  return attributes;
+}

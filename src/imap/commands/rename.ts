@@ -1,0 +1,20 @@
+// RFC 9051 §6.3.6 RENAME: children move with their parent; renaming INBOX moves its messages
+// into the new mailbox and leaves INBOX empty (the store implements both).
+import type { ImapCommand } from "./command.js";
+
+export const renameCommand: ImapCommand<{ from: string; to: string }> = {
+  names: ["RENAME"],
+  uid: false,
+  states: ["authenticated", "selected"],
+  sequenceUse: "none",
+  parse: (args) => {
+    const from = args.mailbox();
+    args.space();
+    const to = args.mailbox();
+    args.end();
+    return { from, to };
+  },
+  run: async (ctx, { from, to }) => {
+    await ctx.store.renameMailbox(ctx.requireAccount().id, from, to);
+  },
+};

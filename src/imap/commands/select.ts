@@ -1,0 +1,112 @@
+// RFC 9051 §6.3.2 SELECT and §6.3.3 EXAMINE, with RFC 7162 CONDSTORE and QRESYNC parameters:
+// `SELECT INBOX (QRESYNC (uidvalidity modseq [known-uids]))` replays the change log since the
+// client's modseq as `VANISHED (EARLIER)` and FETCH of what changed (RFC 7162 §3.2.5).
+//
+// \Recent (IMAP4rev1 only) is kept simple: no message is ever reported \Recent and RECENT is 0.
+// RFC 3501 §2.3.2 lets a server decide which session "first" sees a message; not claiming one is
+// consistent with every session and IMAP4rev2 dropped the flag (RFC 9051 Appendix E).
+import { asModSeq, asUid, SYSTEM_FLAGS } from "../../store/index.js";
+import { encodeNumbers, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
+import { atom, list, num, str } from "../protocol/response-value.js";
+import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+
+interface QresyncParameters {
+  uidValidity: number;
+  modseq: bigint;
+  knownUids: SequenceSet | null;
+}
+
+interface SelectArgs {
+  mailbox: string;
+  readOnly: boolean;
+  condstore: boolean;
+  qresync: QresyncParameters | null;
+}
+
+export const selectCommand: ImapCommand<SelectArgs> = {
+  names: ["SELECT", "EXAMINE"],
+  uid: false,
+  states: ["authenticated", "selected"],
+  sequenceUse: "breaks",
+  capabilities: ["CONDSTORE", "QRESYNC"],
+  parse: (args, ctx) => {
+    const mailbox = args.mailbox();
+    let condstore = false;
+    let qresync: QresyncParameters | null = null;
+    if (args.takeChar(" ")) {
+      // RFC 4466 §2.1 select-params; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC.
+      args.list(() => {
+        if (args.takeKeyword("CONDSTORE")) condstore = true;
+        else if (args.takeKeyword("QRESYNC")) {
+          args.space();
+          qresync = parseQresync(args);
+        } else throw args.error("unknown SELECT parameter");
+      }, false);
+    }
+    args.end();
+    return { mailbox, readOnly: ctx.name === "EXAMINE", condstore, qresync };
+  },
+  run: async (ctx, args) => {
+    // RFC 7162 §3.2.5: QRESYNC parameters without ENABLE QRESYNC are BAD.
+    if (args.qresync !== null && !ctx.enabled.has("QRESYNC")) throw ImapError.bad(null, "QRESYNC is not enabled");
+    const account = ctx.requireAccount();
+    const wasSelected = ctx.selected !== null;
+    // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
+    ctx.session.deselect();
+    // RFC 7162 §3.2.11 / RFC 9051 §7.1: CLOSED marks where the old mailbox's responses end.
+    if (wasSelected) await ctx.untaggedStatus("OK", "CLOSED", "previous mailbox closed");
+    const mailbox = await ctx.store.getMailbox(account.id, args.mailbox);
+    if (mailbox === null) throw ImapError.no("NONEXISTENT", "no such mailbox");
+    // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
+    if (args.condstore) ctx.session.enable("CONDSTORE");
+    const selected = await ctx.session.select(mailbox, args.readOnly);
+    const flags = SYSTEM_FLAGS.map((f) => atom(f));
+    await ctx.untagged(atom("FLAGS"), list(flags));
+    await ctx.untagged(num(selected.messageCount), atom("EXISTS"));
+    if (!ctx.rev2) await ctx.untagged(num(0), atom("RECENT"));
+    const permanent = args.readOnly ? "" : `${SYSTEM_FLAGS.join(" ")} \\*`;
+    await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${permanent})`, args.readOnly ? "no permanent flags in read-only mode" : "flags permitted");
+    await ctx.untaggedStatus("OK", `UIDVALIDITY ${selected.uidValidity}`, "UIDs valid");
+    await ctx.untaggedStatus("OK", `UIDNEXT ${selected.mailbox.uidNext}`, "predicted next UID");
+    await ctx.untaggedStatus("OK", `HIGHESTMODSEQ ${selected.highestModSeq}`, "highest modseq");
+    // RFC 9051 §6.3.2: IMAP4rev2 clients get the mailbox's LIST response too.
+    if (ctx.rev2) await ctx.untagged(atom("LIST"), list([]), str("/"), str(ctx.encodeMailbox(mailbox.name)));
+    if (args.qresync !== null && args.qresync.uidValidity === selected.uidValidity) await resync(ctx, args.qresync);
+    ctx.complete({ code: args.readOnly ? "READ-ONLY" : "READ-WRITE", text: `${ctx.name} completed` });
+  },
+};
+
+function parseQresync(args: Parameters<ImapCommand<unknown>["parse"]>[0]): QresyncParameters {
+  args.listStart();
+  const uidValidity = args.nzNumber();
+  args.space();
+  const modseq = args.number64();
+  let knownUids: SequenceSet | null = null;
+  if (args.takeChar(" ") && !args.peekListStart()) knownUids = args.sequenceSet();
+  if (knownUids !== null ? args.takeChar(" ") : args.peekListStart()) {
+    // seq-match-data is an optimisation hint; the full VANISHED list is always correct.
+    args.listStart();
+    args.sequenceSet();
+    args.space();
+    args.sequenceSet();
+    args.listEnd();
+  }
+  args.listEnd();
+  return { uidValidity, modseq, knownUids };
+}
+
+/** RFC 7162 §3.2.5.2: VANISHED (EARLIER) for expunged known UIDs, then FETCH for changed ones. */
+async function resync(ctx: CommandContext, q: QresyncParameters): Promise<void> {
+  const selected = ctx.requireSelected();
+  const since = q.modseq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(q.modseq);
+  const changes = await ctx.store.changesSince(selected.mailboxId, asModSeq(since));
+  // The known-uids set limits VANISHED to what the client has; without it, every expunged UID.
+  const known = q.knownUids?.kind === "ranges" ? resolveRanges(q.knownUids, 0xffffffff) : null;
+  const vanished = changes.expunged.filter((uid) => known === null || rangesContain(known, uid));
+  if (vanished.length > 0) await ctx.untagged(atom("VANISHED"), list([atom("EARLIER")]), atom(encodeNumbers(vanished)));
+  for (const change of changes.changed) {
+    const seq = selected.toSeq(asUid(change.uid));
+    if (seq === null) continue;
+    await ctx.fetchResponse(seq, selected.fetchItems(change.uid, change, true));
+  }
+}

@@ -1,0 +1,53 @@
+// RFC 9051 §6.3.11 STATUS data items, shared by STATUS and LIST-STATUS (RFC 5819):
+// MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ (RFC 7162) RECENT (rev1).
+import type { MailboxStatus } from "../../store/index.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+import { atom, num, type ImapValue } from "../protocol/response-value.js";
+
+export const STATUS_ITEMS = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ", "RECENT"] as const;
+export type StatusItem = (typeof STATUS_ITEMS)[number];
+
+/** status-att-list = "(" status-att *(SP status-att) ")" */
+export function parseStatusItems(args: ArgumentReader): StatusItem[] {
+  return args.list(() => {
+    const name = args.atom().toUpperCase();
+    const item = STATUS_ITEMS.find((i) => i === name);
+    if (item === undefined) throw args.error(`unknown STATUS item ${name.slice(0, 30)}`);
+    return item;
+  }, false);
+}
+
+export function statusValues(status: MailboxStatus, items: readonly StatusItem[]): ImapValue[] {
+  const values: ImapValue[] = [];
+  for (const item of items) {
+    values.push(atom(item));
+    switch (item) {
+      case "MESSAGES":
+        values.push(num(status.messages));
+        break;
+      case "UIDNEXT":
+        values.push(num(status.uidNext));
+        break;
+      case "UIDVALIDITY":
+        values.push(num(status.uidValidity));
+        break;
+      case "UNSEEN":
+        values.push(num(status.unseen));
+        break;
+      case "DELETED":
+        values.push(num(status.deleted));
+        break;
+      case "SIZE":
+        values.push(num(status.size));
+        break;
+      case "HIGHESTMODSEQ":
+        values.push(num(status.highestModSeq));
+        break;
+      case "RECENT":
+        // select.ts: no message is ever \Recent here.
+        values.push(num(0));
+        break;
+    }
+  }
+  return values;
+}

@@ -1,0 +1,81 @@
+// RFC 9051 §6.4.6 STORE (FLAGS, +FLAGS, -FLAGS, with .SILENT) and RFC 7162 §3.1.3 UNCHANGEDSINCE.
+// Each message named gets a FETCH with its flags (UID and, under CONDSTORE, MODSEQ included)
+// unless .SILENT; messages refused by UNCHANGEDSINCE are listed in OK [MODIFIED set], by UID
+// for UID STORE and by sequence number otherwise. The flags reported are noted in the selected
+// mailbox so its next sync does not repeat them.
+import { asModSeq, type FlagUpdateMode, type ModSeq } from "../../store/index.js";
+import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
+import { ImapError, type ImapCommand } from "./command.js";
+
+interface StoreArgs {
+  set: SequenceSet;
+  unchangedSince: bigint | null;
+  mode: FlagUpdateMode;
+  silent: boolean;
+  flags: string[];
+}
+
+export const storeCommand: ImapCommand<StoreArgs> = {
+  names: ["STORE"],
+  uid: true,
+  states: ["selected"],
+  sequenceUse: "uses",
+  holdsExpunges: true,
+  capabilities: ["CONDSTORE", "QRESYNC"],
+  parse: (args) => {
+    const set = args.sequenceSet();
+    args.space();
+    let unchangedSince: bigint | null = null;
+    if (args.peekListStart()) {
+      args.list(() => {
+        if (!args.takeKeyword("UNCHANGEDSINCE")) throw args.error("unknown STORE modifier");
+        args.space();
+        unchangedSince = args.number64();
+      }, false);
+      args.space();
+    }
+    const mode: FlagUpdateMode = args.takeChar("+") ? "add" : args.takeChar("-") ? "remove" : "set";
+    if (!args.takeKeyword("FLAGS")) throw args.error("expected FLAGS");
+    const silent = args.takeKeyword(".SILENT");
+    args.space();
+    let flags: string[];
+    if (args.peekListStart()) flags = args.flagList();
+    else {
+      flags = [args.flag()];
+      while (args.takeChar(" ")) flags.push(args.flag());
+    }
+    args.end();
+    return { set, unchangedSince, mode, silent, flags };
+  },
+  run: async (ctx, args) => {
+    const selected = ctx.requireSelected();
+    if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling modifier.
+    if (args.unchangedSince !== null) ctx.session.enable("CONDSTORE");
+    const condstore = ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");
+    const messages = selected.resolve(args.set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
+    if (messages.length === 0) return;
+    const unchangedSince = args.unchangedSince === null ? undefined : asModSeq(Number(args.unchangedSince));
+    const result = await ctx.store.updateFlags(
+      selected.mailboxId,
+      messages.map((m) => m.uid),
+      { mode: args.mode, flags: args.flags, ...(unchangedSince === undefined ? {} : { unchangedSince }) },
+    );
+    const updated = new Map(result.updated.map((u) => [u.uid, u]));
+    const refused = new Set(result.modified);
+    for (const { seq, uid } of messages) {
+      const change = updated.get(uid);
+      if (change !== undefined) selected.noteFlags(uid, change.flags, change.modseq);
+      if (refused.has(uid) || (args.silent && change === undefined)) continue;
+      // RFC 7162 §3.1.3: under CONDSTORE a silent STORE still reports the new MODSEQ.
+      if (args.silent && !condstore) continue;
+      const flags = selected.flagsOf(uid) ?? [];
+      const modseq = selected.modSeqOf(uid) ?? (0 as ModSeq);
+      await ctx.fetchResponse(seq, selected.fetchItems(uid, { flags, modseq }, condstore));
+    }
+    if (refused.size > 0) {
+      const numbers = messages.filter((m) => refused.has(m.uid)).map((m) => (ctx.byUid ? m.uid : m.seq));
+      ctx.complete({ code: `MODIFIED ${encodeNumbers(numbers)}`, text: "conditional STORE failed for some messages" });
+    }
+  },
+};

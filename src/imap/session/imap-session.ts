@@ -1,0 +1,443 @@
+// The IMAP server session (RFC 9051 §3, §5): greeting, the read loop, state checks, dispatch
+// through the command table, and the one place that turns errors into tagged replies. Sans-IO:
+// bytes come from and go to the injected transport, time from the injected timers, so tests
+// drive a session with a fake transport; imap-server.ts attaches a real Connection.
+//
+// Decisions of this module:
+// - Commands run one at a time, in order; pipelined commands simply wait (RFC 9051 §5.5 then
+//   holds trivially). Untagged updates of the selected mailbox are sent just before each tagged
+//   reply, and at once during IDLE; EXPUNGE is held back after non-UID FETCH/STORE/SEARCH
+//   (RFC 9051 §7.4.1, ImapCommand.holdsExpunges).
+// - Two clocks bound a client (config imap_idle / imap_unauthenticated_idle, the shorter one
+//   before login): idle time between commands, and the time from the first byte of a command to
+//   its last, so a client trickling bytes cannot hold the session (there is no separate key).
+// - A write that fails, or a literal stream of the wrong length, ends the session: the client's
+//   view of the protocol could no longer be trusted.
+import { randomBytes } from "node:crypto";
+import type { AuthContext, AuthResult, SaslCredentials } from "../../auth/index.js";
+import type { Logger } from "../../observability/log.js";
+import { isStoreError, type Account, type Mailbox, type MailStore } from "../../store/index.js";
+import type { CommandContext, ImapExtension, SessionControl, SessionState, TaggedCompletion } from "../commands/command.js";
+import { ImapError } from "../commands/imap-error.js";
+import { buildCommandTable, type CommandTable } from "../commands/index.js";
+import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
+import { CommandReader, type ReaderEvent } from "../protocol/command-reader.js";
+import { encodeMailboxName } from "../protocol/mailbox-name.js";
+import { continuationLine, statusLine, writeResponse, type ResponseStatus } from "../protocol/response.js";
+import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
+import { capabilityList } from "./capabilities.js";
+import { failureFor } from "./error-replies.js";
+import { SelectedMailbox, type SeqNum } from "./selected-mailbox.js";
+import type { TimerHandle, Timers } from "./timers.js";
+
+export interface ImapTransport {
+  /** The next chunk from the client, or null once it is gone. */
+  read(): Promise<Buffer | null>;
+  /** Resolves when the bytes are taken (back-pressure); rejects once the connection is gone. */
+  write(bytes: Buffer): Promise<void>;
+  /** Server side of STARTTLS, after the tagged OK was written; rejects if the handshake fails. */
+  startTls(): Promise<void>;
+  close(): void;
+}
+
+export interface ImapSessionLimits {
+  readonly imapLineLength: number;
+  readonly imapLiteralSize: number;
+  readonly imapIdle: number;
+  readonly imapUnauthenticatedIdle: number;
+}
+
+export interface SaslAuthenticator {
+  authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
+}
+
+export interface ImapSessionOptions {
+  readonly transport: ImapTransport;
+  readonly store: MailStore;
+  readonly authenticator: SaslAuthenticator;
+  readonly limits: ImapSessionLimits;
+  readonly timers: Timers;
+  readonly clock: () => Date;
+  readonly log: Logger;
+  readonly hostname: string;
+  readonly remoteAddress: string;
+  /** The link is encrypted from the start (imaps, port 993). */
+  readonly tls: boolean;
+  readonly startTlsAvailable: boolean;
+  /** Operator opt-in to LOGIN / AUTH=PLAIN without TLS (or on loopback). */
+  readonly allowPlaintextAuth: boolean;
+  readonly commands?: CommandTable;
+  readonly id?: string;
+}
+
+/** Thrown through command code once the connection is unusable; ends the read loop quietly. */
+class SessionEnded extends Error {
+  override readonly name = "SessionEnded";
+}
+
+export class ImapSession {
+  readonly id: string;
+  private readonly o: ImapSessionOptions;
+  private readonly table: CommandTable;
+  private readonly reader: CommandReader;
+  private state: SessionState | "logout" = "not-authenticated";
+  private tls: boolean;
+  private account: Account | null = null;
+  private selected: SelectedMailbox | null = null;
+  private readonly enabled = new Set<ImapExtension>();
+  private unsubscribe: (() => void) | null = null;
+  private ended = false;
+  private deadline: { kind: "idle" | "command"; handle: TimerHandle } | null = null;
+  private pendingEvent: Promise<ReaderEvent | null> | null = null;
+  private wakeIdle: (() => void) | null = null;
+  /** Set by STARTTLS, which writes its own tagged reply before the handshake. */
+  private alreadyAnswered = false;
+  private completion: TaggedCompletion = {};
+  private clientIdLogged = false;
+
+  constructor(options: ImapSessionOptions) {
+    this.o = options;
+    this.id = options.id ?? randomBytes(6).toString("base64url");
+    this.table = options.commands ?? buildCommandTable();
+    this.tls = options.tls;
+    this.reader = new CommandReader({ maxLineLength: options.limits.imapLineLength, maxLiteralSize: options.limits.imapLiteralSize });
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Runs the whole session; resolves when it is over. Never rejects for client behaviour. */
+  async run(): Promise<void> {
+    try {
+      // RFC 9051 §7.1.1: the greeting may carry the capabilities, sparing a round trip.
+      await this.write(statusLine("*", "OK", `CAPABILITY ${this.capabilities().join(" ")}`, `${this.o.hostname} Mailroom IMAP4rev2 ready`));
+      while (!this.ended) {
+        const event = await this.nextEvent();
+        if (event === null) break;
+        await this.handleEvent(event);
+      }
+    } catch (error) {
+      if (!(error instanceof SessionEnded)) this.o.log.error("imap.session_error", { session: this.id, error });
+    } finally {
+      this.finish();
+    }
+  }
+
+  /** Server shutdown or refusal: `* BYE <text>` and close (RFC 9051 §7.1.5). */
+  async closeWith(text: string, code: string | null = null): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.o.transport.write(statusLine("*", "BYE", code, text));
+    } catch {
+      // Already gone.
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.ended && this.unsubscribe === null && this.deadline === null) return;
+    this.ended = true;
+    this.deadline?.handle.cancel();
+    this.deadline = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.wakeIdle?.();
+    this.o.transport.close();
+  }
+
+  // --- input ---------------------------------------------------------------------------------
+
+  private async nextEvent(): Promise<ReaderEvent | null> {
+    for (;;) {
+      const event = this.reader.next();
+      if (event !== null) {
+        if (!this.reader.midCommand) this.setDeadline(null);
+        return event;
+      }
+      if (this.ended) return null;
+      this.setDeadline(this.reader.midCommand ? "command" : "idle");
+      const chunk = await this.o.transport.read();
+      if (chunk === null || this.ended) return null;
+      if (this.deadline?.kind === "idle") this.setDeadline(null);
+      this.reader.push(chunk);
+    }
+  }
+
+  /** idle restarts on every wait; command runs from a command's first byte to its end. */
+  private setDeadline(kind: "idle" | "command" | null): void {
+    if (kind === "command" && this.deadline?.kind === "command") return;
+    this.deadline?.handle.cancel();
+    this.deadline = null;
+    if (kind === null) return;
+    const ms = this.account === null ? this.o.limits.imapUnauthenticatedIdle : this.o.limits.imapIdle;
+    const handle = this.o.timers.set(ms, () => {
+      this.deadline = null;
+      this.o.log.info("imap.timeout", { session: this.id, kind });
+      // RFC 9051 §5.4: the autologout timer; the BYE says why.
+      void this.closeWith(kind === "idle" ? "Autologout; idle for too long" : "Autologout; command not completed in time", "UNAVAILABLE");
+    });
+    this.deadline = { kind, handle };
+  }
+
+  private async handleEvent(event: ReaderEvent): Promise<void> {
+    switch (event.kind) {
+      case "command":
+        return this.dispatch(event.text);
+      case "continue":
+        return this.write(continuationLine("Ready for literal data"));
+      case "line":
+        return;
+      case "refused":
+        await this.write(statusLine(event.tag ?? "*", event.status, event.code, event.text));
+        if (event.close) await this.closeWith("Too much data without a continuation", "TOOBIG");
+        return;
+    }
+  }
+
+  // --- dispatch ------------------------------------------------------------------------------
+
+  private async dispatch(text: CommandText): Promise<void> {
+    const args = new ArgumentReader(text, { utf8Names: this.utf8 });
+    let tag: string | null = null;
+    let label = "";
+    let allowExpunge = true;
+    try {
+      tag = args.tag();
+      args.space();
+      let name = args.atom().toUpperCase();
+      const byUid = name === "UID";
+      if (byUid) {
+        args.space();
+        name = args.atom().toUpperCase();
+      }
+      label = byUid ? `UID ${name}` : name;
+      const command = this.table.find(name, byUid);
+      if (command === null) throw ImapError.bad(null, `unknown command ${label.slice(0, 40)}`);
+      if (this.state === "logout" || !command.states.includes(this.state as SessionState)) throw ImapError.bad(null, `${label} is not allowed in this state`);
+      allowExpunge = !(command.holdsExpunges === true && !byUid);
+      if (!args.atEnd()) args.space();
+      const parsed: unknown = command.parse(args, { name, byUid, enabled: this.enabled, rev2: this.rev2 });
+      this.completion = {};
+      this.alreadyAnswered = false;
+      await command.run(this.contextFor(tag, name, byUid), parsed);
+      if (this.alreadyAnswered) return;
+      await this.flushSelected(allowExpunge);
+      const { code = null, text: okText = `${label} completed` } = this.completion;
+      await this.write(statusLine(tag, "OK", code, okText));
+      if (this.loggingOut) this.finish();
+    } catch (error) {
+      if (error instanceof SessionEnded) throw error;
+      const failure = failureFor(error);
+      if (failure.bug) this.o.log.error("imap.command_failed", { session: this.id, command: label, error });
+      if (!this.ended) await this.flushSelected(allowExpunge);
+      await this.write(statusLine(tag ?? "*", failure.status, failure.code, failure.text));
+    }
+  }
+
+  /** Untagged updates of the selected mailbox (selected-mailbox.ts sync). */
+  private async flushSelected(allowExpunge: boolean): Promise<void> {
+    const selected = this.selected;
+    if (selected === null || this.ended) return;
+    let responses: ImapValue[][];
+    try {
+      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC") });
+    } catch (error) {
+      if (!isStoreError(error, "NONEXISTENT")) throw error;
+      // The mailbox was deleted by another session: nothing in it can be named any more.
+      await this.closeWith("Selected mailbox was deleted", "UNAVAILABLE");
+      throw new SessionEnded();
+    }
+    for (const response of responses) await this.writeValues(response);
+  }
+
+  private get loggingOut(): boolean {
+    return this.state === "logout";
+  }
+
+  private get utf8(): boolean {
+    return this.enabled.has("IMAP4REV2") || this.enabled.has("UTF8=ACCEPT");
+  }
+
+  private get rev2(): boolean {
+    return this.enabled.has("IMAP4REV2");
+  }
+
+  /** RFC 7162 §3.1: CONDSTORE is on once enabled, implied by QRESYNC. */
+  private get condstore(): boolean {
+    return this.enabled.has("CONDSTORE") || this.enabled.has("QRESYNC");
+  }
+
+  private capabilities(): string[] {
+    return capabilityList(
+      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize },
+      this.table,
+    );
+  }
+
+  // --- output --------------------------------------------------------------------------------
+
+  private async write(bytes: Buffer): Promise<void> {
+    if (this.ended) throw new SessionEnded();
+    try {
+      await this.o.transport.write(bytes);
+    } catch {
+      this.finish();
+      throw new SessionEnded();
+    }
+  }
+
+  private async writeValues(values: readonly ImapValue[]): Promise<void> {
+    try {
+      await writeResponse({ write: (bytes) => this.write(bytes) }, "* ", values);
+    } catch (error) {
+      if (!(error instanceof SessionEnded)) this.o.log.error("imap.response_failed", { session: this.id, error });
+      this.finish();
+      throw new SessionEnded();
+    }
+  }
+
+  // --- what commands see ---------------------------------------------------------------------
+
+  private contextFor(tag: string, name: string, byUid: boolean): CommandContext {
+    const selected = this.selected;
+    return {
+      tag,
+      name,
+      byUid,
+      store: this.o.store,
+      account: this.account,
+      selected,
+      enabled: this.enabled,
+      rev2: this.rev2,
+      utf8: this.utf8,
+      log: this.o.log,
+      clock: this.o.clock,
+      session: this.control,
+      requireAccount: () => {
+        if (this.account === null) throw ImapError.bad(null, "not authenticated");
+        return this.account;
+      },
+      requireSelected: () => {
+        if (this.selected === null) throw ImapError.bad(null, "no mailbox selected");
+        return this.selected;
+      },
+      untagged: (...values) => this.writeValues(values),
+      untaggedStatus: (status: ResponseStatus, code, text) => this.write(statusLine("*", status, code, text)),
+      fetchResponse: (seq: SeqNum, items) => this.writeValues([num(seq), atom("FETCH"), list(items)]),
+      continuation: (text) => this.write(continuationLine(text)),
+      complete: (result) => {
+        this.completion = result;
+      },
+      encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, this.utf8),
+    };
+  }
+
+  private readonly control: SessionControl = {
+    capabilities: () => this.capabilities(),
+    authLink: () => ({ tls: this.tls, allowPlaintextAuth: this.o.allowPlaintextAuth, remoteAddress: this.o.remoteAddress }),
+    authenticate: (credentials) => this.login(credentials),
+    startTls: (tag) => this.startTls(tag),
+    startTlsAvailable: () => this.o.startTlsAvailable && !this.tls,
+    select: (mailbox, readOnly) => this.select(mailbox, readOnly),
+    deselect: () => {
+      this.selected = null;
+      if (this.state === "selected") this.state = "authenticated";
+    },
+    enable: (extension) => {
+      this.enabled.add(extension);
+    },
+    readLine: () => this.readLine(),
+    idle: () => this.idle(),
+    logout: () => {
+      this.state = "logout";
+    },
+    appendLimit: () => this.o.limits.imapLiteralSize,
+    noteClientId: (fields) => {
+      if (this.clientIdLogged) return;
+      this.clientIdLogged = true;
+      const shown = [...fields].slice(0, 30).map(([k, v]) => [k.slice(0, 30), v?.slice(0, 128) ?? null]);
+      this.o.log.info("imap.client_id", { session: this.id, id: Object.fromEntries(shown) });
+    },
+  };
+
+  // --- state changes -------------------------------------------------------------------------
+
+  private async login(credentials: SaslCredentials): Promise<"ok" | "invalid" | "unavailable"> {
+    const result = await this.o.authenticator.authenticateSasl(credentials, { remoteAddress: this.o.remoteAddress, protocol: "imap", tls: this.tls });
+    if (!result.ok) return result.reason === "invalid-credentials" ? "invalid" : "unavailable";
+    this.account = result.account;
+    this.state = "authenticated";
+    this.unsubscribe = this.o.store.changes.subscribe(result.account.id, (batch) => {
+      const selected = this.selected;
+      if (selected === null) return;
+      if (batch.changes.some((change) => "mailboxId" in change && change.mailboxId === selected.mailboxId)) {
+        selected.markDirty();
+        this.wakeIdle?.();
+      }
+    });
+    return "ok";
+  }
+
+  /** RFC 9051 §6.2.1: OK first, then the handshake; plaintext pipelined after the command is dropped. */
+  private async startTls(tag: string): Promise<void> {
+    await this.write(statusLine(tag, "OK", null, "Begin TLS negotiation now"));
+    this.alreadyAnswered = true;
+    const dropped = this.reader.discardBuffered();
+    if (dropped > 0) this.o.log.warn("imap.starttls_pipelined_input_dropped", { session: this.id, octets: dropped });
+    try {
+      await this.o.transport.startTls();
+    } catch (error) {
+      this.o.log.info("imap.starttls_failed", { session: this.id, error });
+      this.finish();
+      throw new SessionEnded();
+    }
+    this.tls = true;
+  }
+
+  private async select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
+    this.selected = null;
+    this.state = "authenticated";
+    const selected = await SelectedMailbox.open(this.o.store, mailbox, readOnly);
+    this.selected = selected;
+    this.state = "selected";
+    return selected;
+  }
+
+  private async readLine(): Promise<Buffer | null> {
+    this.reader.expectLine();
+    const event = await this.nextEvent();
+    if (event === null) return null;
+    if (event.kind === "line") return event.line;
+    if (event.kind === "refused") throw ImapError.bad(event.code, event.text);
+    throw ImapError.bad(null, "expected a line");
+  }
+
+  /**
+   * RFC 2177 IDLE: `+ idling`, then every change at once (EXPUNGE included, RFC 9051 §7.4.1),
+   * until the client's DONE. Resolves false when the client left instead.
+   */
+  private async idle(): Promise<boolean> {
+    await this.flushSelected(true);
+    await this.write(continuationLine("idling"));
+    try {
+      for (;;) {
+        if (this.selected?.dirty === true) await this.flushSelected(true);
+        this.reader.expectLine();
+        const pending = (this.pendingEvent ??= this.nextEvent());
+        const woken = new Promise<"woken">((resolve) => {
+          this.wakeIdle = () => resolve("woken");
+        });
+        const outcome = await Promise.race([pending, woken]);
+        this.wakeIdle = null;
+        if (outcome === "woken") continue;
+        this.pendingEvent = null;
+        if (outcome === null) return false;
+        if (outcome.kind === "line" && outcome.line.toString("latin1").toUpperCase() === "DONE") return true;
+        throw ImapError.bad(null, "expected DONE");
+      }
+    } finally {
+      this.wakeIdle = null;
+    }
+  }
+}
