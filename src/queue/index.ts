@@ -1,0 +1,9 @@
+// The public surface of the outbound queue: workers that deliver queued mail to other servers,
+// the pieces compose.ts wires together, and the SMTP client for whoever needs one.
+export { OutboundWorker, type OutboundWorkerOptions, type AttemptReport } from "./worker.js";
+export { createBounceSink, type BounceSink, type BounceSinkOptions } from "./bounce-delivery.js";
+export { createDkimSigner } from "./dkim-signer.js";
+export { resolveDestination, resolveHostAddresses, type Destination, type DestinationHost, type RoutingOptions, type RouteTarget } from "./destination.js";
+export type { ClientSettings, RecipientOutcome } from "./delivery-attempt.js";
+export type { RetryPolicy } from "./retry-schedule.js";
+export { SmtpClient, SmtpClientError, replyText, type SmtpClientOptions, type ClientTlsMode } from "./smtp-client.js";
