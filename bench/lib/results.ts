@@ -1,0 +1,70 @@
+// The shape of bench/results/latest.json, and the plain-text table printed at the end of a run.
+import type { Summary } from "./stats.js";
+
+export interface MetricResult {
+  workload: string;
+  metric: string;
+  title: string;
+  unit: string;
+  better: "lower" | "higher";
+  mailroom: Summary | null;
+  peer: Summary | null;
+  /** >1 means Mailroom is better; null when either side did not run. */
+  ratio: number | null;
+  mailroomSkipped?: string;
+  peerSkipped?: string;
+}
+
+export interface WorkloadMemory {
+  workload: string;
+  mailroomPeakRssKib: number | null;
+  peerPeakRssKib: number | null;
+  peerProcesses: number | null;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  options: { quick: boolean; peers: boolean; only: string[] | null; runs: number; seed: number };
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
+  versions: { mailroom: string; peer: string | null };
+  setup: string[];
+  metrics: MetricResult[];
+  memory: WorkloadMemory[];
+  notes: string[];
+}
+
+export function formatValue(value: number, unit: string): string {
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)} ${unit}`;
+}
+
+export const formatSpread = (s: Summary | null): string => (s ? `±${((s.spread * 100) / 2).toFixed(0)}%` : "");
+
+export const formatRatio = (r: number | null): string => (r === null ? "—" : `${r.toFixed(2)}x`);
+
+export const formatMiB = (kib: number | null): string => (kib === null ? "—" : `${(kib / 1024).toFixed(0)} MiB`);
+
+function cell(summary: Summary | null, unit: string, skipped: string | undefined): string {
+  if (summary) return `${formatValue(summary.median, unit)} ${formatSpread(summary)}`;
+  return skipped ? "skipped" : "—";
+}
+
+/** Rows of equal-width columns; skip reasons follow the table, numbered, so rows stay short. */
+export function renderTextTable(results: BenchResults): string {
+  const header = ["workload", "Mailroom", results.options.peers ? "Dovecot+Postfix" : "peer", "ratio"];
+  const rows = results.metrics.map((m) => [m.title, cell(m.mailroom, m.unit, m.mailroomSkipped), cell(m.peer, m.unit, m.peerSkipped), formatRatio(m.ratio)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line), ""];
+  out.push("peak RSS of the server processes per workload:");
+  for (const m of results.memory) out.push(`  ${m.workload.padEnd(18)} Mailroom ${formatMiB(m.mailroomPeakRssKib).padStart(9)}   peer ${formatMiB(m.peerPeakRssKib).padStart(9)}${m.peerProcesses ? ` (${m.peerProcesses} processes)` : ""}`);
+  const reasons = new Set<string>();
+  for (const m of results.metrics) {
+    if (m.mailroomSkipped) reasons.add(`${m.workload}: Mailroom skipped: ${m.mailroomSkipped}`);
+    if (m.peerSkipped) reasons.add(`${m.workload}: peer skipped: ${m.peerSkipped}`);
+  }
+  if (reasons.size > 0) out.push("", ...[...reasons].map((r) => `  ${r}`));
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,33 @@
+// The workloads of `npm run bench`, in order, with their full and --quick sizes. Quick sizes keep
+// each workload under a minute on a small CI machine; full sizes are the ones issue #7 names.
+import type { BenchOptions } from "../lib/args.js";
+import { idleFanout } from "./idle-fanout.js";
+import { imapAppend } from "./imap-append.js";
+import { imapMailbox } from "./imap-mailbox.js";
+import { pop3Drain } from "./pop3-drain.js";
+import { smtpDelivery } from "./smtp-delivery.js";
+import type { Workload } from "./workload.js";
+
+export function catalog(options: BenchOptions): Workload[] {
+  const { quick, seed, runs } = options;
+  const workloads: Workload[] = [];
+  for (const kib of [5, 100]) {
+    for (const clients of [1, 10]) {
+      const messages = quick ? (kib === 5 ? 100 : 30) : kib === 5 ? 1_000 : 200;
+      workloads.push(smtpDelivery({ kib, clients, messages, seed }));
+    }
+  }
+  workloads.push(pop3Drain({ messages: quick ? 200 : 1_000, seed, runs }));
+  workloads.push(imapAppend({ messages: quick ? 200 : 1_000, seed }));
+  for (const messages of quick ? [1_000] : [10_000, 100_000]) workloads.push(imapMailbox({ messages, seed }));
+  workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
+  return workloads;
+}
+
+/** --only takes ids or prefixes: "smtp" selects all four SMTP workloads. */
+export function selectWorkloads(all: Workload[], only: string[] | null): Workload[] {
+  if (!only) return all;
+  const chosen = all.filter((w) => only.some((o) => w.id === o || w.id.startsWith(o)));
+  if (chosen.length === 0) throw new Error(`--only ${only.join(",")} matches no workload; there are: ${all.map((w) => w.id).join(", ")}`);
+  return chosen;
+}
