@@ -7,6 +7,7 @@ import type { SessionHandler } from "../net/index.js";
 import type { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import { createSmtpServer, type SmtpRole } from "../smtp/index.js";
+import { createImapServer } from "../imap/index.js";
 import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
 import type { ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
@@ -39,6 +40,20 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
       hostname: config.server.hostname,
       log: log.child({ component: role }),
+    });
+  }
+  // IMAP: 143 (STARTTLS) and 993 (implicit TLS).
+  for (const protocol of ["imap", "imaps"] as const) {
+    handlers[protocol] = createImapServer({
+      store: store.mail,
+      authenticator,
+      tls,
+      limits: config.limits,
+      allowPlaintextAuth: config.tls.allowPlaintextAuth,
+      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
+      hostname: config.server.hostname,
+      log: log.child({ component: protocol }),
+      implicitTls: protocol === "imaps",
     });
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.

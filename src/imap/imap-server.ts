@@ -1,0 +1,98 @@
+// The edge of the IMAP engine: implements the net SessionHandler (accept, refuse, shutdown) by
+// attaching a sans-IO ImapSession to a Connection. Implicit TLS (993) is applied by the listener
+// before accept(); STARTTLS (143) goes through Connection.upgradeToTls.
+import type { SecureContext } from "node:tls";
+import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
+import type { Logger } from "../observability/log.js";
+import type { MailStore } from "../store/index.js";
+import { statusLine } from "./protocol/response.js";
+import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
+import { systemTimers, type Timers } from "./session/timers.js";
+
+export interface ImapTlsProvider {
+  current(): SecureContext;
+}
+
+export interface ImapServerOptions {
+  readonly store: MailStore;
+  readonly authenticator: SaslAuthenticator;
+  /** Null: no certificate, so no STARTTLS (and no login without allowPlaintextAuth). */
+  readonly tls: ImapTlsProvider | null;
+  readonly limits: ImapSessionLimits & { readonly tlsHandshakeTimeout: number };
+  readonly allowPlaintextAuth?: boolean;
+  readonly allowPlaintextAuthOnLoopback?: boolean;
+  readonly hostname: string;
+  readonly log: Logger;
+  readonly clock?: () => Date;
+  readonly timers?: Timers;
+  /** The imaps listener (993): the connection is already encrypted. */
+  readonly implicitTls: boolean;
+}
+
+export interface ImapServer extends SessionHandler {
+  /** Runs one session to its end; never rejects. */
+  accept(connection: Connection): Promise<void>;
+  /** RFC 9051 §7.1.5: a refused connection gets BYE and is closed. */
+  refuse(connection: Connection, reason: RefusalReason): Promise<void>;
+  /** Server stopping: open sessions get `* BYE` and are closed (all of them without an argument). */
+  shutdown(connection?: Connection): Promise<void>;
+}
+
+export function createImapServer(options: ImapServerOptions): ImapServer {
+  const sessions = new Map<Connection, ImapSession>();
+  const clock = options.clock ?? (() => new Date());
+  const timers = options.timers ?? systemTimers;
+
+  async function accept(connection: Connection): Promise<void> {
+    const tls = options.tls;
+    const session = new ImapSession({
+      transport: {
+        read: () => connection.read(),
+        write: (bytes) => connection.write(bytes),
+        startTls: async () => {
+          if (tls === null) throw new Error("no TLS certificate");
+          await connection.upgradeToTls(tls.current(), options.limits.tlsHandshakeTimeout);
+        },
+        close: () => void connection.close(),
+      },
+      store: options.store,
+      authenticator: options.authenticator,
+      limits: options.limits,
+      timers,
+      clock,
+      log: connection.log,
+      hostname: options.hostname,
+      remoteAddress: connection.remoteAddress,
+      tls: options.implicitTls || connection.isTls,
+      startTlsAvailable: tls !== null && !options.implicitTls,
+      allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
+      id: connection.id,
+    });
+    sessions.set(connection, session);
+    try {
+      await session.run();
+    } catch (error) {
+      connection.log.error("imap.connection_error", { error });
+    } finally {
+      sessions.delete(connection);
+      await connection.close();
+    }
+  }
+
+  async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
+    connection.log.info("imap.refused", { reason });
+    try {
+      await connection.write(statusLine("*", "BYE", "UNAVAILABLE", "Too many connections, try again later"));
+    } catch {
+      // Gone already.
+    }
+    await connection.close();
+  }
+
+  async function shutdown(connection?: Connection): Promise<void> {
+    const targets = connection ? [sessions.get(connection)].filter((s) => s !== undefined) : [...sessions.values()];
+    await Promise.all(targets.map((session) => session.closeWith("server shutting down")));
+  }
+
+  return { accept, refuse, shutdown };
+}
