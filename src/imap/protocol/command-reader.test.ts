@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { CommandReader, type ReaderEvent } from "./command-reader.js";
+
+const LIMITS = { maxLineLength: 200, maxLiteralSize: 1000 };
+
+function readAll(input: Buffer | string, chunkSizes: number[] = [], limits = LIMITS): ReaderEvent[] {
+  const bytes = typeof input === "string" ? Buffer.from(input, "latin1") : input;
+  const reader = new CommandReader(limits);
+  const events: ReaderEvent[] = [];
+  let offset = 0;
+  let i = 0;
+  while (offset < bytes.length) {
+    const size = Math.max(1, chunkSizes[i++ % Math.max(1, chunkSizes.length)] ?? bytes.length);
+    reader.push(bytes.subarray(offset, offset + size));
+    offset += size;
+    for (let e = reader.next(); e !== null; e = reader.next()) events.push(e);
+  }
+  return events;
+}
+
+/** Events as comparable text: commands as their lines and literals joined. */
+function show(events: ReaderEvent[]): string[] {
+  return events.map((e) => {
+    if (e.kind === "command") return `cmd ${e.text.lines.map((l, i) => l.toString("latin1") + (e.text.literals[i] ? `<${Buffer.concat(e.text.literals[i].chunks as Buffer[]).toString("latin1")}>` : "")).join("")}`;
+    if (e.kind === "refused") return `refused ${e.tag ?? "*"} ${e.status} ${e.code ?? "-"} close=${e.close}`;
+    return e.kind;
+  });
+}
+
+describe("CommandReader", () => {
+  it("frames commands, synchronising and non-synchronising literals and literal8", () => {
+    const input = 'a1 NOOP\r\na2 LOGIN {5}\r\nalice {3+}\r\npw!\r\na3 APPEND INBOX ~{4}\r\nab\x00c\r\n';
+    assert.deepEqual(show(readAll(input)), ["cmd a1 NOOP", "continue", "cmd a2 LOGIN {5}<alice> {3+}<pw!>", "continue", "cmd a3 APPEND INBOX ~{4}<ab\x00c>"]);
+  });
+  it("does not take a {n} inside a quoted string for a literal", () => {
+    assert.deepEqual(show(readAll('a1 LOGIN "x {5}" "y"\r\na2 SEARCH SUBJECT "{5}\r\n')), ['cmd a1 LOGIN "x {5}" "y"', 'cmd a2 SEARCH SUBJECT "{5}']);
+  });
+  it("refuses a 4 GiB synchronising literal with NO [TOOBIG] before reading any of it, and carries on", () => {
+    assert.deepEqual(show(readAll("a1 APPEND INBOX {4294967296}\r\na2 NOOP\r\n")), ["refused a1 NO TOOBIG close=false", "cmd a2 NOOP"]);
+  });
+  it("ends the session on an oversized non-synchronising literal, whose octets cannot be skipped safely", () => {
+    assert.deepEqual(show(readAll("a1 APPEND INBOX {4294967296+}\r\n")), ["refused a1 NO TOOBIG close=true"]);
+  });
+  it("answers an over-long line with BAD once and reads the next command", () => {
+    assert.deepEqual(show(readAll(`a1 NOOP ${"x".repeat(500)}\r\na2 NOOP\r\n`, [7])), ["refused a1 BAD - close=false", "cmd a2 NOOP"]);
+  });
+  it("refuses deep nesting", () => {
+    assert.deepEqual(show(readAll(`a1 FETCH 1 ${"(".repeat(40)}\r\na2 NOOP\r\n`)), ["refused a1 BAD - close=false", "cmd a2 NOOP"]);
+  });
+  it("returns raw lines on request (IDLE's DONE)", () => {
+    const reader = new CommandReader(LIMITS);
+    reader.expectLine();
+    reader.push(Buffer.from("DONE\r\na1 NOOP\r\n"));
+    assert.deepEqual(show([reader.next()!, reader.next()!]), ["line", "cmd a1 NOOP"]);
+  });
+  it("drops pipelined input on STARTTLS", () => {
+    const reader = new CommandReader(LIMITS);
+    reader.push(Buffer.from("a1 STARTTLS\r\na2 LOGIN x y\r\n"));
+    assert.equal(reader.next()?.kind, "command");
+    assert.equal(reader.discardBuffered(), "a2 LOGIN x y\r\n".length);
+    assert.equal(reader.next(), null);
+  });
+
+  const commandText = fc.oneof(
+    fc.constant("a NOOP\r\n"),
+    fc.constant("b LOGIN {3}\r\nabc {2+}\r\nxy\r\n"),
+    fc.constant('c SEARCH SUBJECT "a{2}" (1 (2))\r\n'),
+    fc.constant(`d X ${"y".repeat(300)}\r\n`),
+    fc.constant("e APPEND INBOX {2000}\r\n"),
+    fc.string({ maxLength: 30 }).map((s) => `f ${s.replace(/[\r\n{}]/g, "")}\r\n`),
+  );
+  it("property: any chunking gives the same events", () => {
+    fc.assert(
+      fc.property(fc.array(commandText, { maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 5 }), (commands, sizes) => {
+        const input = commands.join("");
+        assert.deepEqual(show(readAll(input, sizes)), show(readAll(input)));
+      }),
+    );
+  });
+  it("property: random bytes never throw and never hold more than the limits", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 1, max: 64 }), (bytes, size) => {
+        const reader = new CommandReader(LIMITS);
+        for (let offset = 0; offset < bytes.length; offset += size) {
+          reader.push(Buffer.from(bytes.subarray(offset, offset + size)));
+          for (let e = reader.next(); e !== null; e = reader.next()) {
+            if (e.kind === "command") {
+              const text = e.text.lines.reduce((n, l) => n + l.length, 0);
+              const literal = e.text.literals.reduce((n, l) => n + l.size, 0);
+              assert.ok(text <= LIMITS.maxLineLength && literal <= LIMITS.maxLiteralSize);
+            }
+          }
+        }
+      }),
+    );
+  });
+});
