@@ -8,7 +8,7 @@ import { openTempStore, type TempStore } from "../../../test/harness/temp-store.
 import { silentLogger } from "../../observability/log.js";
 import type { Mailbox, StoredMessage, Uid } from "../../store/index.js";
 import { ArgumentReader } from "../protocol/arguments.js";
-import { atom, list, num } from "../protocol/response-value.js";
+import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { writeResponse } from "../protocol/response.js";
 import { SelectedMailbox } from "../session/selected-mailbox.js";
 import type { CommandContext, ImapExtension } from "./command.js";
@@ -78,9 +78,9 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
     session: { enable: (extension: ImapExtension) => void enabled.add(extension) },
     requireAccount: unused,
     requireSelected: () => selected,
-    untagged: (...values) => writeResponse(sink, "* ", values),
+    untagged: (...values: ImapValue[]) => writeResponse(sink, "* ", values),
     untaggedStatus: unused,
-    fetchResponse: (seq, items) => writeResponse(sink, "* ", [num(seq), atom("FETCH"), list(items)]),
+    fetchResponse: (seq: number, items: ImapValue[]) => writeResponse(sink, "* ", [num(seq), atom("FETCH"), list(items)]),
     continuation: unused,
     complete: unused,
     encodeMailbox: unused,
