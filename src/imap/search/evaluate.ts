@@ -26,7 +26,10 @@ export interface MessageFacts {
   folded?: { text?: string; body?: string };
 }
 
-/** The data a leaf key needs, cheapest first; the order search-mailbox.ts loads them in. */
+/**
+ * The data a leaf key needs first, cheapest first. BODY needs the text, then (only when the string
+ * is in the text at all) the header too, to tell header text from body text.
+ */
 export type FactStage = "summary" | "envelope" | "header" | "text";
 
 export function stageOf(key: ResolvedSearchKey): FactStage {
@@ -133,10 +136,15 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       return needle(compiled, key).foundInFolded(folded.text);
     }
     case "body": {
-      if (facts.searchText === undefined || facts.header === undefined) return undefined;
+      if (facts.searchText === undefined) return undefined;
       const folded = (facts.folded ??= {});
+      folded.text ??= foldCase(facts.searchText);
+      const wanted = needle(compiled, key);
+      // Not anywhere in the text: not in the body either, and the header need not be read.
+      if (!wanted.foundInFolded(folded.text)) return false;
+      if (facts.header === undefined) return undefined;
       folded.body ??= foldCase(bodyText(facts.searchText, facts.header.searchTextPrefix));
-      return needle(compiled, key).foundInFolded(folded.body);
+      return wanted.foundInFolded(folded.body);
     }
     case "not": {
       const inner = evaluateKey(compiled, key.key, facts);

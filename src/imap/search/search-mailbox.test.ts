@@ -266,6 +266,13 @@ test("cheap keys decide first: expensive reads only for messages still undecided
   assert.equal(probe.calls.openMessage.length, 0, "TEXT does not read the header");
 
   probe = countingStore(store);
+  assert.equal(await search("BODY alice", probe.store), "");
+  assert.equal(names(probe.calls.openMessage), "a,c,e", "the header is read only where the string is in the text at all");
+  probe = countingStore(store);
+  assert.equal(await search("BODY nowhere-at-all", probe.store), "");
+  assert.deepEqual([probe.calls.getMessages, probe.calls.openMessage], [[], []]);
+
+  probe = countingStore(store);
   assert.equal(await search("ALL", probe.store), "a,b,c,d,e");
   assert.deepEqual(probe.calls, { getMessages: [], getSearchText: [], openMessage: [] });
 

@@ -2,9 +2,11 @@
 // cheapest first, and only for messages the earlier stages left undecided:
 //   summary  — flags, UID, size, INTERNALDATE, modseq: one listMessages() call for the mailbox;
 //   envelope — FROM/TO/CC/BCC/SUBJECT/SENT*: getMessages() in batches;
-//   header   — HEADER (and BODY, to skip the header text): a ranged read of the header octets;
-//   text     — BODY/TEXT: getSearchText() per message.
-// A stage the key does not need is skipped entirely.
+//   header   — HEADER: a ranged read of the header octets (after getMessages() for the offsets);
+//   text     — BODY/TEXT: getSearchText() per message;
+//   header   — again for BODY, only for messages whose text holds the string somewhere, to tell
+//              header text from body text.
+// A stage the key does not need is skipped entirely, and a stage loads nothing already loaded.
 import type { Readable } from "node:stream";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import type { MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
@@ -73,14 +75,14 @@ function decide(pending: MessageFacts[], decideOne: (facts: MessageFacts) => boo
   return undecided;
 }
 
-/** The stages after "summary" that some key needs, in cost order; BODY also needs the header. */
+/** The stages after "summary" that some key needs, in the order they are loaded. */
 function stagesNeeded(key: ResolvedSearchKey): Exclude<FactStage, "summary">[] {
-  const has = (stage: FactStage): boolean => someSearchKey(key, (k) => stageOf(k) === stage);
-  const body = someSearchKey(key, (k) => k.kind === "body");
+  const has = (kind: ResolvedSearchKey["kind"]): boolean => someSearchKey(key, (k) => k.kind === kind);
   const stages: Exclude<FactStage, "summary">[] = [];
-  if (has("envelope") || has("header") || has("text")) stages.push("envelope");
-  if (has("header") || body) stages.push("header");
-  if (has("text")) stages.push("text");
+  if (someSearchKey(key, (k) => stageOf(k) === "envelope")) stages.push("envelope");
+  if (has("header")) stages.push("header");
+  if (has("text") || has("body")) stages.push("text");
+  if (has("body")) stages.push("header");
   return stages;
 }
 
@@ -91,31 +93,36 @@ async function loadStage(
   pending: MessageFacts[],
   options: SearchOptions,
 ): Promise<void> {
-  if (stage === "envelope") {
-    const batch = options.batchSize ?? DEFAULT_BATCH;
-    for (let at = 0; at < pending.length; at += batch) {
-      const slice = pending.slice(at, at + batch);
-      const stored = await store.getMessages(mailboxId, slice.map((f) => f.summary.uid));
-      const byUid = new Map<number, StoredMessage>(stored.map((m) => [m.uid, m]));
-      for (const facts of slice) {
-        const message = byUid.get(facts.summary.uid);
-        if (message !== undefined) facts.stored = message;
-      }
-    }
-    // Expunged since listMessages(): no data, so it is left out of the result below.
-    dropIncomplete(pending, (f) => f.stored !== undefined);
-    return;
+  if (stage === "envelope" || stage === "header") {
+    await loadStored(store, mailboxId, pending, options.batchSize ?? DEFAULT_BATCH);
+    if (stage === "envelope") return;
   }
   const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   await forEachConcurrently(pending, READ_CONCURRENCY, async (facts) => {
     if (stage === "header") {
-      if (facts.stored !== undefined) facts.header = await readHeader(store, facts.stored, maxHeaderBytes);
-    } else {
+      if (facts.stored !== undefined && facts.header === undefined) facts.header = await readHeader(store, facts.stored, maxHeaderBytes);
+    } else if (facts.searchText === undefined) {
       const text = await store.getSearchText(mailboxId, facts.summary.uid);
       if (text !== null) facts.searchText = text;
     }
   });
+  // Expunged since listMessages(): no data, so they are left out of the result.
   dropIncomplete(pending, (f) => (stage === "header" ? f.header !== undefined : f.searchText !== undefined));
+}
+
+/** getMessages() in batches for the messages that lack it. */
+async function loadStored(store: MailStore, mailboxId: MailboxId, pending: MessageFacts[], batch: number): Promise<void> {
+  const missing = pending.filter((f) => f.stored === undefined);
+  for (let at = 0; at < missing.length; at += batch) {
+    const slice = missing.slice(at, at + batch);
+    const stored = await store.getMessages(mailboxId, slice.map((f) => f.summary.uid));
+    const byUid = new Map<number, StoredMessage>(stored.map((m) => [m.uid, m]));
+    for (const facts of slice) {
+      const message = byUid.get(facts.summary.uid);
+      if (message !== undefined) facts.stored = message;
+    }
+  }
+  dropIncomplete(pending, (f) => f.stored !== undefined);
 }
 
 /** Removes, in place, messages whose facts could not be loaded (expunged meanwhile). */
