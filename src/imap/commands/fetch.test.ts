@@ -9,7 +9,7 @@ import { silentLogger } from "../../observability/log.js";
 import type { Mailbox, StoredMessage, Uid } from "../../store/index.js";
 import { ArgumentReader } from "../protocol/arguments.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
-import { writeResponse } from "../protocol/response.js";
+import { statusLine, writeResponse } from "../protocol/response.js";
 import { SelectedMailbox } from "../session/selected-mailbox.js";
 import type { CommandContext, ImapExtension } from "./command.js";
 import { ImapError } from "./command.js";
@@ -79,7 +79,7 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
     requireAccount: unused,
     requireSelected: () => selected,
     untagged: (...values: ImapValue[]) => writeResponse(sink, "* ", values),
-    untaggedStatus: unused,
+    untaggedStatus: async (status: string, code: string | null, text: string) => void chunks.push(statusLine("*", status as "OK", code, text)),
     fetchResponse: (seq: number, items: ImapValue[]) => writeResponse(sink, "* ", [num(seq), atom("FETCH"), list(items)]),
     continuation: unused,
     complete: unused,
@@ -193,17 +193,19 @@ describe("message sets", () => {
 
 describe("CONDSTORE and QRESYNC (RFC 7162)", () => {
   it("MODSEQ enables CONDSTORE and is rendered as a list", async () => {
-    const { wire, enabled } = await fetch("1 (MODSEQ)");
+    const { wire, enabled, selected } = await fetch("1 (MODSEQ)");
     assert.ok(enabled.has("CONDSTORE"));
-    assert.equal(wire, `* 1 FETCH (MODSEQ (${(await stored(uids.plain!)).modseq}))\r\n`);
+    assert.equal(wire, `* OK [HIGHESTMODSEQ ${selected.highestModSeq}] Highest\r\n* 1 FETCH (MODSEQ (${(await stored(uids.plain!)).modseq}))\r\n`);
+    // Already enabled: no second HIGHESTMODSEQ.
+    assert.doesNotMatch((await fetch("1 (MODSEQ)", { enabled: ["CONDSTORE"] })).wire, /HIGHESTMODSEQ/);
   });
 
   it("CHANGEDSINCE returns only later changes and implies MODSEQ", async () => {
     const before = (await temp.store.getMailboxById(inbox.id))!.highestModSeq;
     const { updated } = await temp.store.updateFlags(inbox.id, [uids.mixed!], { mode: "add", flags: ["$Work"] });
-    const { wire, enabled } = await fetch(`1:* (FLAGS) (CHANGEDSINCE ${before})`, { byUid: true });
+    const { wire, enabled, selected } = await fetch(`1:* (FLAGS) (CHANGEDSINCE ${before})`, { byUid: true });
     assert.ok(enabled.has("CONDSTORE"));
-    assert.equal(wire, `* 2 FETCH (UID ${uids.mixed} FLAGS ($Work) MODSEQ (${updated[0]!.modseq}))\r\n`);
+    assert.equal(wire, `* OK [HIGHESTMODSEQ ${selected.highestModSeq}] Highest\r\n* 2 FETCH (UID ${uids.mixed} FLAGS ($Work) MODSEQ (${updated[0]!.modseq}))\r\n`);
   });
 
   it("VANISHED (EARLIER) reports UIDs of the set expunged since, before the FETCH data", async () => {

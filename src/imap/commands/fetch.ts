@@ -74,7 +74,11 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   let items = request.items;
   // RFC 7162 §3.1: MODSEQ or CHANGEDSINCE is a CONDSTORE-enabling command.
   const wantsModSeq = hasItem(items, "modseq") || changedSince !== null;
-  if (wantsModSeq && !ctx.enabled.has("CONDSTORE") && !ctx.enabled.has("QRESYNC")) ctx.session.enable("CONDSTORE");
+  if (wantsModSeq && !ctx.enabled.has("CONDSTORE") && !ctx.enabled.has("QRESYNC")) {
+    ctx.session.enable("CONDSTORE");
+    // RFC 7162 §3.1: enabled by a command in the selected state, the server sends HIGHESTMODSEQ.
+    await ctx.untaggedStatus("OK", `HIGHESTMODSEQ ${selected.highestModSeq}`, "Highest");
+  }
   const condstore = wantsModSeq || ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");
   // RFC 7162 §3.1.4.1: CHANGEDSINCE implies the MODSEQ item.
   if (changedSince !== null && !hasItem(items, "modseq")) items = [...items, { kind: "modseq" }];
