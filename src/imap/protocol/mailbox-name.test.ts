@@ -30,7 +30,7 @@ describe("modified UTF-7 (RFC 3501 §5.1.3)", () => {
   });
   it("property: random wire text either decodes to a form that encodes back identically, or is refused", () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9&+,\-]{0,16}$/), (wire) => {
+      fc.property(fc.stringMatching(/^[A-Za-z0-9&+,-]{0,16}$/), (wire) => {
         let decoded: string;
         try {
           decoded = decodeModifiedUtf7(wire);
