@@ -103,6 +103,31 @@ describe("imapflow", () => {
   });
 });
 
+describe("EXPUNGE during SEARCH (RFC 9051 §7.4.1)", () => {
+  it("a non-UID SEARCH holds back EXPUNGE of a message removed meanwhile; the next NOOP sends it", async () => {
+    const { store } = harness.temp;
+    const inbox = (await store.getMailbox(harness.accounts.bob.id, "INBOX"))!;
+    const bobUids: Uid[] = [];
+    for (const n of [1, 2, 3]) bobUids.push((await store.append(inbox.id, Buffer.from(`Subject: bob ${n}\r\n\r\nbody\r\n`))).uid);
+    const client = new ImapFlow({ host: "127.0.0.1", port: harness.ports.imap, secure: false, doSTARTTLS: false, auth: { user: "bob@example.org", pass: "bob-pass" }, logger: false });
+    await client.connect();
+    try {
+      await client.mailboxOpen("INBOX");
+      const expunged: number[] = [];
+      client.on("expunge", (event: { seq?: number }) => expunged.push(event.seq ?? -1));
+      await store.removeMessages(inbox.id, [bobUids[1]!]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(await client.search({ all: true }), [1, 3], "the removed message keeps its number 2 and matches nothing");
+      assert.deepEqual(expunged, [], "no EXPUNGE while answering SEARCH");
+      await client.noop();
+      assert.deepEqual(expunged, [2]);
+      assert.deepEqual(await client.search({ all: true }), [1, 2]);
+    } finally {
+      await client.logout();
+    }
+  });
+});
+
 const PYTHON = String.raw`
 import imaplib, json, sys
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
