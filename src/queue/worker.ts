@@ -86,13 +86,25 @@ export class OutboundWorker {
     });
   }
 
-  /** Stops leasing and waits for attempts in flight (their results are recorded). */
-  async stop(): Promise<void> {
+  /**
+   * Stops leasing and waits for attempts in flight (their results are recorded), at most
+   * `graceMs`: an attempt still running then is abandoned, its lease expires and it runs again
+   * after the restart (at-least-once).
+   */
+  async stop(graceMs = Infinity): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    await this.#polling;
-    await Promise.all([...this.#running]);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
+    try {
+      await Promise.race([(async () => {
+        await this.#polling;
+        await Promise.all([...this.#running]);
+      })(), grace]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   get inFlight(): number {

@@ -1,13 +1,16 @@
 // The composition root: the one place that knows every concrete class. Config in, a running
 // server out: data directory -> store backend -> authentication -> TLS -> protocol handlers ->
 // listeners. Everything below receives its collaborators as arguments.
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { AuthThrottle, Authenticator, hashPassword, type PasswordHashParams } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
+import { createCachingResolver, createSystemResolver } from "../mail-auth/index.js";
+import { createBounceSink, createDkimSigner, OutboundWorker } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createAdminOperations, type AdminOperations } from "../admin/operations/index.js";
 import { startListeners, type ListenerSet } from "./listeners.js";
@@ -26,6 +29,8 @@ export interface RunningServer {
   store: ComposedStore;
   tls: TlsContextProvider;
   listeners: ListenerSet;
+  /** The outbound queue's workers (delivery of our users' mail to other servers). */
+  outbound: OutboundWorker;
   /** Stops accepting, lets sessions finish (or tells them goodbye), closes the store. */
   stop(reason: string): Promise<void>;
 }
@@ -50,9 +55,68 @@ export function createAdmin(config: Config, store: ComposedStore): AdminOperatio
   });
 }
 
+/** Where per-domain DKIM keys live: outbound.dkim_key_dir, or <data_dir>/dkim. */
+export function dkimKeyDirOf(config: Config): string {
+  return config.outbound.dkimKeyDir ?? join(config.server.dataDir, "dkim");
+}
+
+/** The outbound workers over the store, configured from [outbound]; not started. */
+export async function createOutbound(config: Config, store: ComposedStore, log: Logger): Promise<OutboundWorker> {
+  const settings = config.outbound;
+  const system = createSystemResolver({ timeoutMs: 10_000, ...(settings.dnsServers.length > 0 ? { servers: settings.dnsServers } : {}) });
+  const resolver = createCachingResolver(system, { maxEntries: 10_000, ttlMs: 5 * 60_000, negativeTtlMs: 60_000 });
+  let smarthostAuth: { username: string; password: string } | null = null;
+  if (settings.smarthost && settings.smarthostUsername !== null && settings.smarthostPasswordFile !== null) {
+    const password = (await readFile(settings.smarthostPasswordFile, "utf8")).split(/\r?\n/)[0] ?? "";
+    smarthostAuth = { username: settings.smarthostUsername, password };
+  }
+  const outboundLog = log.child({ component: "outbound" });
+  return new OutboundWorker({
+    queue: store.queue,
+    routing: {
+      resolver,
+      remotePort: settings.remotePort,
+      requireTls: settings.requireTls,
+      routes: settings.routes,
+      smarthost: settings.smarthost ? { ...settings.smarthost, tls: settings.smarthostTls, auth: smarthostAuth } : null,
+    },
+    client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout },
+    retry: { scheduleMs: settings.retrySchedule, maxLifetimeMs: settings.maxLifetime, delayWarningMs: settings.delayWarning },
+    bounces: createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: outboundLog }),
+    sign: createDkimSigner(dkimKeyDirOf(config), store.queue),
+    concurrency: settings.workers,
+    perDestination: settings.perDestination,
+    // Longer than one attempt can take (connect, commands, the end of DATA), so leases never overlap.
+    leaseMs: settings.connectTimeout + 4 * settings.commandTimeout + 60_000,
+    hostname: config.server.hostname,
+    log: outboundLog,
+  });
+}
+
+/** The store as the protocol handlers see it: an enqueue wakes the outbound workers at once. */
+function wakingStore(store: ComposedStore, wake: () => void): ComposedStore {
+  const queue = store.queue;
+  const waking: QueueStore = {
+    enqueue: async (request) => {
+      const entry = await queue.enqueue(request);
+      wake();
+      return entry;
+    },
+    getQueued: (id) => queue.getQueued(id),
+    listQueue: (limit) => queue.listQueue(limit),
+    openQueued: (entry) => queue.openQueued(entry),
+    leaseDue: (now, limit, leaseMs) => queue.leaseDue(now, limit, leaseMs),
+    recordAttempt: (id, results, next, options) => queue.recordAttempt(id, results, next, options),
+    listFinished: (limit) => queue.listFinished(limit),
+    complete: (id) => queue.complete(id),
+  };
+  return { ...store, queue: waking };
+}
+
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const store = await openStore(config, log);
   try {
+    const outbound = await createOutbound(config, store, log);
     const tls = await TlsContextProvider.open({
       certFile: config.tls.certFile,
       keyFile: config.tls.keyFile,
@@ -69,7 +133,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
     });
     const authenticator = new Authenticator({ accounts: store.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
-    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store, tls, authenticator, log });
+    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store: wakingStore(store, () => outbound.wake()), tls, authenticator, log });
     const listeners = await startListeners({
       listeners: config.listeners,
       tls,
@@ -84,12 +148,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
+        // Attempts in flight finish and record their results; nothing new is leased.
+        await outbound.stop(config.shutdown.gracePeriod);
         await store.close();
         log.info("server.stopped", { reason });
       })();
       return stopping;
     };
-    return { config, store, tls, listeners, stop };
+    await outbound.start();
+    return { config, store, tls, listeners, outbound, stop };
   } catch (err) {
     await store.close();
     throw err;
