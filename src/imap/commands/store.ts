@@ -34,9 +34,11 @@ export const storeCommand: ImapCommand<StoreArgs> = {
       }, false);
       args.space();
     }
-    const mode: FlagUpdateMode = args.takeChar("+") ? "add" : args.takeChar("-") ? "remove" : "set";
-    if (!args.takeKeyword("FLAGS")) throw args.error("expected FLAGS");
-    const silent = args.takeKeyword(".SILENT");
+    // store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))
+    const item = /^([+-]?)FLAGS(\.SILENT)?$/.exec(args.atom().toUpperCase());
+    if (item === null) throw args.error("expected FLAGS, +FLAGS or -FLAGS");
+    const mode: FlagUpdateMode = item[1] === "+" ? "add" : item[1] === "-" ? "remove" : "set";
+    const silent = item[2] !== undefined;
     args.space();
     let flags: string[];
     if (args.peekListStart()) flags = args.flagList();
