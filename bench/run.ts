@@ -5,7 +5,7 @@
 // Every server started here is stopped at the end, also on failure and on Ctrl-C.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,6 +61,8 @@ async function main(): Promise<number> {
   const workloads = selectWorkloads(catalog(options), options.only);
   const startedAt = new Date().toISOString();
   const dir = await mkdtemp(join(tmpdir(), "mailroom-bench-"));
+  // Postfix and Dovecot drop root and must traverse it; what is private below sets its own modes.
+  await chmod(dir, 0o755);
   const targets: Target[] = [];
   let cleaning: Promise<void> | null = null;
   const cleanUp = (): Promise<void> => {

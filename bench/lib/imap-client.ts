@@ -101,12 +101,17 @@ export class ImapClient {
 
   private register(tag: string, keepLines: boolean): Promise<TaggedResult> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.pending.push({ tag, keepLines, untagged: 0, lines: [], resolve, reject }));
+    const result = new Promise<TaggedResult>((resolve, reject) => this.pending.push({ tag, keepLines, untagged: 0, lines: [], resolve, reject }));
+    // A command whose answer nobody awaits (an IDLE dropped with its socket) must not crash the bench.
+    result.catch(() => {});
+    return result;
   }
 
   private continuation(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.continuations.push({ resolve, reject }));
+    const go = new Promise<void>((resolve, reject) => this.continuations.push({ resolve, reject }));
+    go.catch(() => {});
+    return go;
   }
 
   /** Sends one command; several calls without awaiting in between pipeline them. */

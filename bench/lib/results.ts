@@ -60,11 +60,13 @@ export function renderTextTable(results: BenchResults): string {
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line), ""];
   out.push("peak RSS of the server processes per workload:");
   for (const m of results.memory) out.push(`  ${m.workload.padEnd(18)} Mailroom ${formatMiB(m.mailroomPeakRssKib).padStart(9)}   peer ${formatMiB(m.peerPeakRssKib).padStart(9)}${m.peerProcesses ? ` (${m.peerProcesses} processes)` : ""}`);
-  const reasons = new Set<string>();
+  // One line per distinct reason, naming the workloads it applies to.
+  const reasons = new Map<string, Set<string>>();
+  const note = (reason: string, workload: string) => reasons.set(reason, (reasons.get(reason) ?? new Set()).add(workload));
   for (const m of results.metrics) {
-    if (m.mailroomSkipped) reasons.add(`${m.workload}: Mailroom skipped: ${m.mailroomSkipped}`);
-    if (m.peerSkipped) reasons.add(`${m.workload}: peer skipped: ${m.peerSkipped}`);
+    if (m.mailroomSkipped) note(`Mailroom skipped: ${m.mailroomSkipped}`, m.workload);
+    if (m.peerSkipped) note(`peer skipped: ${m.peerSkipped}`, m.workload);
   }
-  if (reasons.size > 0) out.push("", ...[...reasons].map((r) => `  ${r}`));
+  if (reasons.size > 0) out.push("", ...[...reasons].map(([reason, workloads]) => `  ${[...workloads].join(", ")}: ${reason}`));
   return out.join("\n") + "\n";
 }

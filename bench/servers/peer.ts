@@ -1,7 +1,7 @@
 // The classic stack under test: Postfix receiving SMTP and delivering over LMTP to Dovecot, which
 // serves IMAP and POP3 from Maildir. Both live in one throw-away directory; their process trees
 // together are the peer's memory.
-import { chmod } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { startDovecot, type DovecotInstance } from "./dovecot.js";
 import { startPostfix, type PostfixInstance } from "./postfix.js";
@@ -9,6 +9,7 @@ import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Target } from "./targe
 
 export async function startPeer(dir: string, localParts: readonly string[], maxConnections: number): Promise<Target & { versions: string }> {
   // Postfix and Dovecot drop to their own users, which must be able to traverse this directory.
+  await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
   const dovecot: DovecotInstance = await startDovecot(join(dir, "dovecot"), localParts, maxConnections);
   let postfix: PostfixInstance;
