@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { Pop3Mode } from "../../store/index.js";
 import { AdminError, type AdminOperations, type AccountView } from "../operations/index.js";
 import { readPassword, type PasswordSource } from "./password-input.js";
+import { addOutboundCommands } from "./outbound-commands.js";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
@@ -84,7 +85,11 @@ function buildProgram(env: CliEnvironment): Command {
 
   const domain = program.command("domain").description("the domains this server receives mail for");
   domain.command("add <domain>").description("add a local domain").action((name: string) =>
-    withAdmin(async (ops) => print(`added domain ${(await ops.addDomain(name)).name}`)),
+    withAdmin(async (ops) => {
+      const added = await ops.addDomain(name);
+      print(`added domain ${added.name}`);
+      if (added.dkimSelectors.length > 0) print(`DKIM keys: ${added.dkimSelectors.join(", ")} (publish them: mailroom dns ${added.name})`);
+    }),
   );
   domain.command("list").description("list local domains").action(() =>
     withAdmin(async (ops) => (await ops.listDomains()).forEach((d) => print(d.name))),
@@ -98,6 +103,7 @@ function buildProgram(env: CliEnvironment): Command {
 
   addUserCommands(program, env, withAdmin, print);
   addAliasCommands(program, withAdmin, print);
+  addOutboundCommands(program, withAdmin, print);
   return program;
 }
 

@@ -4,7 +4,11 @@ import type { Account, AccountStore, Alias, Domain, Pop3Policy } from "../../sto
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
+import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
+
 export { AdminError } from "./validation.js";
+export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
+export { renderDnsRecords } from "./dns-records.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -13,6 +17,8 @@ export interface AdminDependencies {
   hashPassword: (password: string) => Promise<string>;
   /** The POP3 policy a new account starts with (config `pop3.*`). */
   defaultPop3Policy?: Partial<Pop3Policy>;
+  /** Queue and DKIM administration; without it those operations are unavailable. */
+  outbound?: Omit<OutboundAdminDependencies, "accounts">;
 }
 
 /** What the operator sees of an account: never the hash. */
@@ -29,6 +35,7 @@ const MAX_PASSWORD_BYTES = 1024;
 
 export function createAdminOperations(deps: AdminDependencies) {
   const { accounts } = deps;
+  const outbound: OutboundOperations | null = deps.outbound ? createOutboundOperations({ ...deps.outbound, accounts }) : null;
 
   async function checkedPasswordHash(password: string): Promise<string> {
     if ([...password].length < MIN_PASSWORD_LENGTH) {
@@ -52,8 +59,10 @@ export function createAdminOperations(deps: AdminDependencies) {
   }
 
   return {
-    async addDomain(name: string): Promise<Domain> {
-      return translate(() => accounts.addDomain(normaliseDomain(name)), `domain ${name}`);
+    /** Adds the domain and, with outbound configured, makes its DKIM keys (RFC 6376). */
+    async addDomain(name: string): Promise<Domain & { dkimSelectors: string[] }> {
+      const domain = await translate(() => accounts.addDomain(normaliseDomain(name)), `domain ${name}`);
+      return { ...domain, dkimSelectors: outbound ? await outbound.ensureDkimKeys(domain.name) : [] };
     },
     listDomains: (): Promise<Domain[]> => accounts.listDomains(),
     async deleteDomain(name: string): Promise<void> {
@@ -114,6 +123,11 @@ export function createAdminOperations(deps: AdminDependencies) {
     },
     async listAliases(domain?: string): Promise<Alias[]> {
       return accounts.listAliases(domain === undefined ? undefined : normaliseDomain(domain));
+    },
+    /** Queue, DKIM and DNS operations; throws when the outbound side is not configured. */
+    get outbound(): OutboundOperations {
+      if (outbound === null) throw new AdminError("refused", "outbound administration is not available here");
+      return outbound;
     },
   };
 }

@@ -1,0 +1,68 @@
+// `mailroom queue list|show|retry|delete|flush`, `mailroom dkim rotate <domain>` and
+// `mailroom dns <domain>`: thin adapters over admin/operations/outbound.
+import { InvalidArgumentError, type Command } from "commander";
+import type { QueuedMessage } from "../../store/index.js";
+import type { AdminOperations } from "../operations/index.js";
+
+type WithAdmin = (action: (ops: AdminOperations) => Promise<void>) => Promise<void>;
+
+function queueId(text: string): number {
+  if (!/^\d{1,15}$/.test(text)) throw new InvalidArgumentError("expected a queue id (a number, see mailroom queue list)");
+  return Number(text);
+}
+
+/** One line per entry: what it waits for and why the last attempt failed. */
+export function describeEntry(entry: QueuedMessage, now: Date): string[] {
+  const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred");
+  const waiting = entry.leasedUntil !== null && entry.leasedUntil > now ? "being delivered now" : entry.nextAttemptAt <= now ? "due now" : `next attempt ${entry.nextAttemptAt.toISOString()}`;
+  const lines = [`${entry.id}  ${entry.createdAt.toISOString()}  ${entry.size} octets  from <${entry.mailFrom}>  ${open.length}/${entry.recipients.length} to go, ${waiting}`];
+  for (const r of entry.recipients) lines.push(`    ${r.state.padEnd(9)} <${r.address}>  attempts ${r.attempts}${r.lastResult ? `  last: ${r.lastResult}` : ""}`);
+  return lines;
+}
+
+export function addOutboundCommands(program: Command, withAdmin: WithAdmin, print: (line: string) => void): void {
+  const queue = program.command("queue").description("outbound mail waiting for delivery to other servers");
+  queue.command("list").description("list queued messages, oldest first, with each recipient's state and last result").action(() =>
+    withAdmin(async (ops) => {
+      const entries = await ops.outbound.listQueue();
+      if (entries.length === 0) print("the queue is empty");
+      for (const entry of entries) describeEntry(entry, new Date()).forEach(print);
+    }),
+  );
+  queue.command("show <id>").description("show one queued message").action((id: string) =>
+    withAdmin(async (ops) => {
+      const entry = await ops.outbound.showQueued(queueId(id));
+      describeEntry(entry, new Date()).forEach(print);
+      print(`    envelope id ${entry.envelopeId ?? "-"}, RET ${entry.ret ?? "-"}, body ${entry.bodyType}${entry.smtputf8 ? ", SMTPUTF8" : ""}, submitted by ${entry.submittedBy ?? "-"}`);
+    }),
+  );
+  queue.command("retry <id>").description("attempt a queued message now").action((id: string) =>
+    withAdmin(async (ops) => {
+      await ops.outbound.retryQueued(queueId(id));
+      print(`queued message ${id} is due now`);
+    }),
+  );
+  queue.command("delete <id>").alias("del").description("remove a queued message without delivering it (no bounce is sent)").action((id: string) =>
+    withAdmin(async (ops) => {
+      await ops.outbound.deleteQueued(queueId(id));
+      print(`deleted queued message ${id}`);
+    }),
+  );
+  queue.command("flush").description("attempt every queued message now").action(() =>
+    withAdmin(async (ops) => print(`${await ops.outbound.flushQueue()} queued message(s) are due now`)),
+  );
+
+  const dkim = program.command("dkim").description("DKIM signing keys of local domains");
+  dkim.command("rotate <domain>").description("make new Ed25519 and RSA keys under new selectors and sign with them").action((domain: string) =>
+    withAdmin(async (ops) => {
+      const selectors = await ops.outbound.rotateDkim(domain);
+      print(`signing with ${selectors.join(", ")}; publish the new records (mailroom dns ${domain}) and keep the old ones until mail signed with them is delivered`);
+    }),
+  );
+
+  program.command("dns <domain>").description("print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV)").action((domain: string) =>
+    withAdmin(async (ops) => {
+      (await ops.outbound.dnsRecords(domain)).trimEnd().split("\n").forEach(print);
+    }),
+  );
+}
