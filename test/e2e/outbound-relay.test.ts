@@ -145,3 +145,19 @@ test("still deferred after the warning time: one delayed DSN; after the lifetime
     await pair.stop();
   }
 });
+
+test("DSN parameters from submission are honoured: NOTIFY=SUCCESS to a server without DSN gives a relayed DSN with ENVID and ORCPT", async () => {
+  const pair = await startOutboundPair();
+  try {
+    const attempt = pair.nextAttempt();
+    await submit(pair, ["bob@b.test"], "tell me", { dsn: { id: "env-42", return: "full", notify: ["success", "failure"], recipient: "bob@b.test" } });
+    const [entry] = [await attempt];
+    assert.equal(entry!.outcomes[0]!.state, "delivered");
+    const [dsn] = await eventually(() => inboxTexts(pair.a), (list) => list.length > 0);
+    assert.match(dsn!, /Original-Envelope-Id: env-42/);
+    assert.match(dsn!, /Original-Recipient: rfc822; bob@b\.test\r\nFinal-Recipient: rfc822; bob@b\.test\r\nAction: relayed\r\nStatus: 2\.0\.0/);
+    assert.match(dsn!, /Content-Type: message\/rfc822\r\n\r\n[\s\S]*Body of tell me/, "RET=FULL returns the whole message");
+  } finally {
+    await pair.stop();
+  }
+});

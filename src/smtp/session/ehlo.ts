@@ -31,10 +31,11 @@ export function ehloExtensions(offer: OfferContext): string[] {
     "ENHANCEDSTATUSCODES", // RFC 2034
     "CHUNKING", // RFC 3030
     "BINARYMIME", // RFC 3030 §3
-    // DSN (RFC 3461) is not offered yet: it promises delivery status notifications, and those
-    // are written by the outbound queue's bounce code (issue #6). Until then its parameters are
-    // refused below rather than accepted and silently ignored.
   ];
+  // RFC 3461: offered where the outbound queue (queue/bounce.ts) keeps its promises, i.e. on the
+  // submission listeners. The MX role delivers only locally and writes no "delivered" DSNs, so it
+  // does not offer DSN and refuses its parameters rather than ignoring them.
+  if (offersDsn(offer)) extensions.push("DSN");
   // RFC 3207 §4.2: not offered again once TLS is on.
   if (offer.startTlsAvailable && !offer.tls) extensions.push("STARTTLS");
   const mechanisms = authMechanisms(offer);
@@ -42,10 +43,16 @@ export function ehloExtensions(offer: OfferContext): string[] {
   return extensions;
 }
 
+function offersDsn(offer: OfferContext): boolean {
+  return offer.esmtp && offer.authListener;
+}
+
 /** The MAIL parameter that uses an extension not offered on this link, or null. */
 export function unofferedMailParameter(parameters: MailParameters, offer: OfferContext): string | null {
-  if (parameters.ret !== null) return "RET";
-  if (parameters.envid !== null) return "ENVID";
+  if (!offersDsn(offer)) {
+    if (parameters.ret !== null) return "RET";
+    if (parameters.envid !== null) return "ENVID";
+  }
   if (!offer.esmtp) {
     if (parameters.size !== null) return "SIZE";
     if (parameters.body !== null) return "BODY";
@@ -56,8 +63,9 @@ export function unofferedMailParameter(parameters: MailParameters, offer: OfferC
   return null;
 }
 
-export function unofferedRcptParameter(parameters: RcptParameters, _offer: OfferContext): string | null {
-  // Both belong to DSN, which is not offered (see ehloExtensions).
+export function unofferedRcptParameter(parameters: RcptParameters, offer: OfferContext): string | null {
+  // Both belong to DSN (RFC 3461 §4.1, §4.2).
+  if (offersDsn(offer)) return null;
   if (parameters.notify !== null) return "NOTIFY";
   if (parameters.orcpt !== null) return "ORCPT";
   return null;

@@ -17,13 +17,19 @@ test("greeting, EHLO advertisement on an mx listener: no AUTH, STARTTLS until TL
   assert.doesNotMatch(after, /STARTTLS|AUTH/);
 });
 
-test("DSN is not advertised until bounces exist, so its parameters are refused, not ignored", async () => {
+test("DSN is not advertised on mx (no local delivery DSNs), so its parameters are refused, not ignored", async () => {
   const h = await startSession();
   h.take();
   assert.doesNotMatch(await h.send("EHLO client.example\r\n"), /DSN/);
   assert.match(await h.send("MAIL FROM:<a@ext.example> RET=HDRS\r\n"), /^555 5\.5\.4 /);
   assert.match(await h.send("MAIL FROM:<a@ext.example>\r\n"), /^250 /);
   assert.match(await h.send("RCPT TO:<bob@example.org> NOTIFY=SUCCESS\r\n"), /^555 5\.5\.4 /);
+});
+
+test("DSN is advertised on submission, where the outbound queue writes the DSNs", async () => {
+  const h = await startSession({ role: "submission" });
+  h.take();
+  assert.match(await h.send("EHLO client.example\r\n"), /250[- ]DSN\r\n/);
 });
 
 test("commands out of order get 503 5.5.1", async () => {
