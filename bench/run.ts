@@ -30,14 +30,6 @@ function mailroomVersion(): string {
   return `${pkg.version ?? "?"}${rev.status === 0 ? ` (${rev.stdout.trim()})` : ""}`;
 }
 
-function inotifyInstances(): string {
-  try {
-    return readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim();
-  } catch {
-    return "unknown";
-  }
-}
-
 function setupNotes(options: BenchOptions): string[] {
   return [
     "Same TLS on both sides: none. Every client talks plaintext over 127.0.0.1 (Mailroom listeners tls = \"none\" with plaintext auth allowed; Dovecot ssl = no, disable_plaintext_auth = no; Postfix smtpd without TLS).",
@@ -45,7 +37,6 @@ function setupNotes(options: BenchOptions): string[] {
     "Same password hashing: Argon2id m=1024 KiB, t=1, p=1 on both (Mailroom [auth] argon2_*, Dovecot {ARGON2ID} hashes in a passwd-file).",
     "Mailroom's MX verifies SPF, DKIM and DMARC on every inbound message (DNS lookups through this machine's resolver, cached); the Postfix instance does no such checks. SMTP inbound times end when the last message is readable over IMAP (POP3 when a side has no IMAP).",
     "Dovecot: Maildir, login processes in high-performance mode (service_count = 0), one imap process per connection (its default), LMTP from Postfix (virtual_transport = lmtp:inet). Postfix: a separate instance (own config, queue and data directories), default queue and concurrency settings.",
-    `fs.inotify.max_user_instances = ${inotifyInstances()} on this machine: Dovecot's IDLE uses one inotify instance per imap process; beyond the limit it falls back to polling every mailbox_idle_check_interval (30 s).`,
     `Runs alternate between the servers (Mailroom first in odd runs, the peer first in even runs), ${options.runs} per workload; corpus seed ${options.seed}; ${options.quick ? "quick sizes (--quick)" : "full sizes"}.`,
   ];
 }
@@ -89,6 +80,7 @@ async function main(): Promise<number> {
     let peer: Target | null = null;
     let peerSkipped: string | null = options.peers ? null : "--no-peers";
     let peerVersions: string | null = null;
+    const peerNotes: string[] = [];
     if (options.peers) {
       peerSkipped = await ensurePeersInstalled(options.install, say);
       if (!peerSkipped) {
@@ -98,6 +90,7 @@ async function main(): Promise<number> {
           targets.push(started);
           peer = started;
           peerVersions = started.versions;
+          peerNotes.push(...started.notes);
         } catch (err) {
           peerSkipped = `could not start: ${(err as Error).message.split("\n")[0]}`;
         }
@@ -122,7 +115,7 @@ async function main(): Promise<number> {
       options: { quick: options.quick, peers: options.peers, only: options.only, runs: options.runs, seed: options.seed },
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
       versions: { mailroom: mailroomVersion(), peer: peerVersions },
-      setup: setupNotes(options),
+      setup: [...setupNotes(options), ...peerNotes],
       metrics,
       memory,
       notes: [],

@@ -4,25 +4,35 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { startDovecot, type DovecotInstance } from "./dovecot.js";
+import { raiseInotifyInstances } from "./kernel-limits.js";
 import { startPostfix, type PostfixInstance } from "./postfix.js";
 import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Target } from "./target.js";
 
-export async function startPeer(dir: string, localParts: readonly string[], maxConnections: number): Promise<Target & { versions: string }> {
+export async function startPeer(dir: string, localParts: readonly string[], maxConnections: number): Promise<Target & { versions: string; notes: string[] }> {
   // Postfix and Dovecot drop to their own users, which must be able to traverse this directory.
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
-  const dovecot: DovecotInstance = await startDovecot(join(dir, "dovecot"), localParts, maxConnections);
+  const inotify = await raiseInotifyInstances(maxConnections + 1000);
+  let dovecot: DovecotInstance;
   let postfix: PostfixInstance;
+  try {
+    dovecot = await startDovecot(join(dir, "dovecot"), localParts, maxConnections);
+  } catch (err) {
+    await inotify.restore();
+    throw err;
+  }
   try {
     postfix = await startPostfix(join(dir, "postfix"), localParts.map((l) => `${l}@${BENCH_DOMAIN}`), dovecot.lmtp);
   } catch (err) {
     await dovecot.stop();
+    await inotify.restore();
     throw err;
   }
   return {
     role: "peer",
     label: "Dovecot+Postfix",
     versions: `Dovecot ${dovecot.version}, Postfix ${postfix.version}`,
+    notes: [inotify.note],
     endpoints: { smtp: postfix.smtp, imap: dovecot.imap, pop3: dovecot.pop3 },
     unavailable: {},
     account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
@@ -30,6 +40,7 @@ export async function startPeer(dir: string, localParts: readonly string[], maxC
     async stop() {
       await postfix.stop();
       await dovecot.stop();
+      await inotify.restore();
     },
   };
 }

@@ -1,15 +1,18 @@
-// Many IDLE clients on one mailbox (RFC 2177): N connections log in, SELECT INBOX and IDLE. Three
-// numbers: the time to bring all N into IDLE, the server's resident memory per connection (the
-// tree's RSS with all N idle minus before, over N), and the time from the SMTP connect of one
-// delivery until every client has seen the new EXISTS.
+// Many IDLE clients on one mailbox (RFC 2177): N connections log in, SELECT INBOX and IDLE. Four
+// numbers: the time to bring all N into IDLE, the server's memory per connection (the tree's RSS,
+// and its PSS, with all N idle minus before, over N), and the time from the SMTP connect of one
+// delivery until every client has seen the new EXISTS. Opening stops early, failing the run, if the
+// machine runs low on memory (a multi-process peer may need gigabytes for 10,000 connections).
 import { corpusArray } from "../lib/corpus.js";
 import { ImapClient } from "../lib/imap-client.js";
-import { treeMemory } from "../lib/process-rss.js";
+import { freemem } from "node:os";
+import { treeMemory, treePssKib } from "../lib/process-rss.js";
 import { elapsedMs } from "../lib/stats.js";
 import { deliverOverSmtp, stuffAll } from "./delivery.js";
 import type { Workload } from "./workload.js";
 
 const OPEN_CONCURRENCY = 100;
+const MIN_FREE_BYTES = 2 * 2 ** 30;
 
 interface Idler {
   client: ImapClient;
@@ -28,6 +31,7 @@ export function idleFanout(options: { connections: number; seed: number }): Work
     metrics: [
       { id: "open", title: `IDLE x${size}: log in, SELECT, IDLE all`, unit: "ms", better: "lower" },
       { id: "rssPerConnection", title: `IDLE x${size}: server RSS per connection`, unit: "KiB", better: "lower" },
+      { id: "pssPerConnection", title: `IDLE x${size}: server PSS per connection`, unit: "KiB", better: "lower" },
       { id: "fanout", title: `IDLE x${size}: delivery seen by all`, unit: "ms", better: "lower" },
     ],
     accounts: () => [local],
@@ -35,6 +39,7 @@ export function idleFanout(options: { connections: number; seed: number }): Work
       const account = target.account(local);
       const imap = target.endpoints.imap!;
       const before = await treeMemory(target.rootPids());
+      const pssBefore = await treePssKib(target.rootPids());
       const idlers: Idler[] = [];
       try {
         const openStarted = process.hrtime.bigint();
@@ -42,6 +47,7 @@ export function idleFanout(options: { connections: number; seed: number }): Work
         await Promise.all(
           Array.from({ length: OPEN_CONCURRENCY }, async () => {
             while (opened < connections) {
+              if (freemem() < MIN_FREE_BYTES) throw new Error(`stopped at ${opened} connections: less than 2 GiB of memory left on this machine`);
               opened++;
               const client = await ImapClient.login(imap, account.address, account.password, 300_000);
               const idler: Idler = { client, exists: 0 };
@@ -58,6 +64,7 @@ export function idleFanout(options: { connections: number; seed: number }): Work
         const open = elapsedMs(openStarted);
         const after = await treeMemory(target.rootPids());
         const rssPerConnection = Math.max(0, after.rssKib - before.rssKib) / connections;
+        const pssPerConnection = Math.max(0, (await treePssKib(target.rootPids())) - pssBefore) / connections;
 
         let waiting = idlers.length;
         const allSeen = new Promise<void>((resolve, reject) => {
@@ -77,7 +84,7 @@ export function idleFanout(options: { connections: number; seed: number }): Work
         const started = process.hrtime.bigint();
         await deliverOverSmtp(target, account, message, 1);
         await allSeen;
-        return { open, rssPerConnection, fanout: elapsedMs(started) };
+        return { open, rssPerConnection, pssPerConnection, fanout: elapsedMs(started) };
       } finally {
         for (const idler of idlers) idler.client.close();
       }
