@@ -95,6 +95,7 @@ describe("IMAP with real clients", () => {
         const list = await client.list();
         assert.ok(list.some((m) => m.path === name));
         const status = await client.status(name, { messages: true, uidNext: true });
+        assert.ok(status !== false);
         assert.deepEqual([status.messages, status.uidNext], [0, 2]);
         await client.mailboxDelete(name);
       } finally {
