@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBenchArgs, type BenchOptions } from "./lib/args.js";
@@ -51,6 +51,8 @@ async function main(): Promise<number> {
   }
   const workloads = selectWorkloads(catalog(options), options.only);
   const startedAt = new Date().toISOString();
+  // Other work on the machine skews both sides; the load average at both ends records how much.
+  const loadAtStart = loadavg()[0] ?? 0;
   const dir = await mkdtemp(join(tmpdir(), "mailroom-bench-"));
   // Postfix and Dovecot drop root and must traverse it; what is private below sets its own modes.
   await chmod(dir, 0o755);
@@ -113,7 +115,7 @@ async function main(): Promise<number> {
       finishedAt: new Date().toISOString(),
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
       options: { quick: options.quick, peers: options.peers, only: options.only, runs: options.runs, seed: options.seed },
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, loadAverage: [loadAtStart, loadavg()[0] ?? 0] },
       versions: { mailroom: mailroomVersion(), peer: peerVersions },
       setup: [...setupNotes(options), ...peerNotes],
       metrics,

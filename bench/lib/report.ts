@@ -19,7 +19,7 @@ export function renderMarkdown(results: BenchResults): string {
     "",
     `Run ${results.startedAt} to ${results.finishedAt} with \`${results.command}\`.`,
     "",
-    `Machine: ${results.machine.cpus} x ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Linux ${results.machine.kernel}, Node.js ${results.machine.node}.`,
+    `Machine: ${results.machine.cpus} x ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Linux ${results.machine.kernel}, Node.js ${results.machine.node}; 1-minute load average ${results.machine.loadAverage.map((l) => l.toFixed(1)).join(" at the start, ")} at the end.`,
     `Mailroom ${results.versions.mailroom}; peer: ${results.versions.peer ?? "not run"}.`,
     "",
     "Ratio > 1 means Mailroom is better (faster, or less memory). Values are medians of the runs; ± is half the range of the runs over the median.",

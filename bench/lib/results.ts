@@ -27,7 +27,8 @@ export interface BenchResults {
   finishedAt: string;
   command: string;
   options: { quick: boolean; peers: boolean; only: string[] | null; runs: number; seed: number };
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
+  /** loadAverage: the 1-minute load average when the run started and when it ended. */
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string; loadAverage: [number, number] };
   versions: { mailroom: string; peer: string | null };
   setup: string[];
   metrics: MetricResult[];
