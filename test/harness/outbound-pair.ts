@@ -152,6 +152,9 @@ export interface OutboundPairOptions {
   retry?: Partial<RetryPolicy>;
   /** Extra DNS records (merged over the defaults). */
   dns?: DnsTable;
+  /** Worker concurrency and connections per destination (10 and 4 by default). */
+  concurrency?: number;
+  perDestination?: number;
 }
 
 export async function startOutboundPair(options: OutboundPairOptions = {}): Promise<OutboundPair> {
@@ -182,8 +185,8 @@ export async function startOutboundPair(options: OutboundPairOptions = {}): Prom
     retry: { scheduleMs: [200], maxLifetimeMs: 60_000, delayWarningMs: 0, ...options.retry },
     bounces: createBounceSink({ mail: store, accounts: store, queue: store, log: silentLogger }),
     sign: createDkimSigner(keyDir, store),
-    concurrency: 10,
-    perDestination: 4,
+    concurrency: options.concurrency ?? 10,
+    perDestination: options.perDestination ?? 4,
     leaseMs: 30_000,
     pollIntervalMs: 50,
     hostname: "mx.a.test",
