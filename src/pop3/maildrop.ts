@@ -39,6 +39,7 @@ const SIZE_PARALLELISM = 4;
 
 export class Maildrop {
   readonly #entries: MaildropEntry[];
+  readonly #pendingSeen = new Set<MaildropEntry>();
 
   private constructor(
     private readonly store: Store,
@@ -159,11 +160,22 @@ export class Maildrop {
     return { message, chunks: chunks(), close: () => stream.destroy() };
   }
 
-  /** RETR with markSeen: \Seen for IMAP users (RFC 9051 §2.3.2), once per message. */
-  async markSeen(entry: MaildropEntry): Promise<void> {
-    if (entry.seen) return;
-    await this.store.updateFlags(this.mailbox.id, [entry.uid], { mode: "add", flags: ["\\Seen"] });
-    entry.seen = true;
+  /**
+   * RETR with markSeen: \Seen for IMAP users (RFC 9051 §2.3.2). Gathered and written by
+   * flushSeen() once per batch of pipelined commands, so downloading a thousand messages costs one
+   * store write, not a thousand.
+   */
+  markSeen(entry: MaildropEntry): void {
+    if (!entry.seen) this.#pendingSeen.add(entry);
+  }
+
+  /** Writes the gathered \Seen flags, leaving out the messages about to be removed. */
+  async flushSeen(skip: ReadonlySet<Uid> = new Set()): Promise<void> {
+    const entries = [...this.#pendingSeen].filter((entry) => !skip.has(entry.uid));
+    this.#pendingSeen.clear();
+    if (entries.length === 0) return;
+    await this.store.updateFlags(this.mailbox.id, entries.map((entry) => entry.uid), { mode: "add", flags: ["\\Seen"] });
+    for (const entry of entries) entry.seen = true;
   }
 
   /**

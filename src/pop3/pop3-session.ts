@@ -9,7 +9,7 @@
 // - One clock, limits.pop3Idle, bounds three waits: no input while a command is awaited (RFC 1939
 //   §3 autologout), one command line trickled byte by byte, and one write the client does not read.
 // - A connection that ends without QUIT commits nothing (RFC 1939 §6): marks are dropped.
-import { isStoreError, type Account } from "../store/index.js";
+import { isStoreError, type Account, type Uid } from "../store/index.js";
 import { LineReader, type FramedInput } from "../net/line-reader.js";
 import type { SaslExchange } from "../auth/index.js";
 import { continueSasl, POP3_COMMANDS, type Pop3Context, type Pop3State } from "./commands/index.js";
@@ -74,6 +74,7 @@ export class Pop3Session implements Pop3Context {
     try {
       for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
       await this.#flush();
+      await this.#flushSeen();
     } finally {
       this.#busy = false;
     }
@@ -87,6 +88,8 @@ export class Pop3Session implements Pop3Context {
   end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // What was retrieved stays retrieved for IMAP users, even without QUIT.
+    void this.#flushSeen();
     this.#cleanup();
   }
 
@@ -164,6 +167,7 @@ export class Pop3Session implements Pop3Context {
     }
     const maildrop = this.#maildrop;
     const uids = maildrop.removalsAtUpdate(this.account.pop3, this.options.clock());
+    await this.#flushSeen(new Set(uids));
     let response: Pop3Response;
     try {
       // One store call: the removals commit together, and IMAP sessions see EXPUNGE through the change feed.
@@ -241,6 +245,15 @@ export class Pop3Session implements Pop3Context {
       this.end();
     } finally {
       stalled.cancel();
+    }
+  }
+
+  async #flushSeen(skip?: ReadonlySet<Uid>): Promise<void> {
+    try {
+      await this.#maildrop?.flushSeen(skip);
+    } catch (error) {
+      // The messages were sent; a flag that could not be set (expunged meanwhile, store closing) is logged only.
+      this.options.log.warn("pop3.mark_seen_failed", { session: this.options.id, error });
     }
   }
 

@@ -18,15 +18,8 @@ export const retr: Pop3CommandSpec<"RETR"> = {
     await context.reply(ok(size));
     await sendBody(context, opened, null);
     entry.retrieved = true;
-    const policy = context.account!.pop3;
-    if (policy.markSeen) {
-      try {
-        await context.maildrop.markSeen(entry);
-      } catch (error) {
-        // The message was sent; a flag that could not be set (expunged meanwhile) is not the client's problem.
-        context.options.log.warn("pop3.mark_seen_failed", { session: context.options.id, uid: entry.uid, error });
-      }
-    }
+    // Written after the batch of commands (pop3-session.ts), after the body was sent.
+    if (context.account!.pop3.markSeen) context.maildrop.markSeen(entry);
   },
 };
 
