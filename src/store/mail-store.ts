@@ -100,6 +100,24 @@ export interface ExpungeResult {
   highestModSeq: ModSeq;
 }
 
+/** One message of an IMAP APPEND (RFC 3502 MULTIAPPEND: several in one command). */
+export interface StagedAppend {
+  /** A message staged with stageMessage() by this store. */
+  source: StagedMessage;
+  flags?: Flag[];
+  /** INTERNALDATE; defaults to now. */
+  internalDate?: Date;
+}
+
+/**
+ * The messages a session claimed as \Recent (RFC 3501 §2.3.2): UIDs from `first` up to but not
+ * including `next`. Claims of one mailbox never overlap, so a message is recent in one session.
+ */
+export interface RecentClaim {
+  first: Uid;
+  next: Uid;
+}
+
 export interface CreateMailboxOptions {
   specialUse?: SpecialUse | null;
   subscribed?: boolean;
@@ -138,6 +156,19 @@ export interface MailStore {
   stageMessage(source: MessageSource, options?: { maxBytes?: number }): Promise<StagedMessage>;
   /** IMAP APPEND: deliver() to one mailbox. */
   append(mailboxId: MailboxId, source: MessageSource, options?: { flags?: Flag[]; internalDate?: Date; maxBytes?: number }): Promise<DeliveredCopy>;
+  /**
+   * IMAP MULTIAPPEND (RFC 3502 §6.3.11): the staged messages go into one mailbox in order, all or
+   * none, with consecutive UIDs. Throws TOOBIG when one is larger than maxBytes.
+   */
+  appendStaged(mailboxId: MailboxId, messages: readonly StagedAppend[], options?: { maxBytes?: number }): Promise<DeliveredCopy[]>;
+  /**
+   * RFC 3501 §2.3.2 \Recent, Dovecot-style: each mailbox keeps a "first recent UID". A claim
+   * moves it to UIDNEXT atomically and returns the range it moved over: those messages are
+   * recent to the claiming session, and to no other.
+   */
+  claimRecent(mailboxId: MailboxId): Promise<RecentClaim>;
+  /** Messages at or above the first recent UID: not yet claimed by any session (STATUS RECENT). */
+  countRecent(mailboxId: MailboxId): Promise<number>;
   /** Ascending by UID. */
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */

@@ -8,6 +8,7 @@ import { changeContract } from "./changes.contract.js";
 import type { OpenBackend } from "./fixture.js";
 import { mailboxContract } from "./mailboxes.contract.js";
 import { queueContract } from "./queue.contract.js";
+import { recentContract } from "./recent.contract.js";
 import { messageContract, stagingContract } from "./messages.contract.js";
 import { updateContract } from "./updates.contract.js";
 
@@ -22,5 +23,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("updates", () => updateContract(open));
     describe("changes", () => changeContract(open));
     describe("queue", () => queueContract(open));
+    describe("recent and multiappend", () => recentContract(open));
   });
 }

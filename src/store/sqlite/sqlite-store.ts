@@ -33,6 +33,7 @@ import { UNREFERENCED_BLOB } from "./message-removal.js";
 import * as updates from "./message-updates.js";
 import * as messages from "./messages.js";
 import * as queue from "./queue.js";
+import * as recent from "./recent.js";
 import { openDatabase, type SqliteDatabase, Statements } from "./sqlite-database.js";
 import { SqliteStagedMessage } from "./staged-message.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
@@ -266,30 +267,61 @@ export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
       const copies = this.planCopies(request);
       const internalDate = checkDate(request.internalDate ?? this.ctx.clock());
       const staged = request.source instanceof SqliteStagedMessage ? request.source : await this.stage(request.source as api.MessageSource, request.maxBytes);
-      if (!staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
-      if (request.source === staged && request.maxBytes !== undefined && staged.size > request.maxBytes) {
-        throw new StoreError("TOOBIG", `message exceeds ${request.maxBytes} octets`);
-      }
-      // A pin of its own for this delivery: the staged message may have been delivered (and its
-      // staging pin dropped) before, and its rows expunged since.
-      const release = await this.blobs.hold(staged.blobId);
-      if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
-      let committed = false;
+      const stagedHere = request.source !== staged;
       try {
-        const blob = { id: staged.blobId, size: staged.size, parsed: staged.parsed };
-        const result = await this.mutate((ctx, unit) => messages.insertDeliveryInTransaction(ctx, unit, blob, copies, internalDate));
-        committed = true;
-        staged.releasePin();
-        return result;
-      } finally {
-        release();
+        const [result] = await this.commitStaged([staged], request.maxBytes, (ctx, unit, [blob]) => [messages.insertDeliveryInTransaction(ctx, unit, blob!, copies, internalDate)]);
+        return result!;
+      } catch (err) {
         // Bytes staged by this call and not delivered are nobody's: drop them now.
-        if (!committed && request.source !== staged) {
+        if (stagedHere) {
           staged.releasePin();
           await this.removeBlobs([staged.blobId]);
         }
+        throw err;
       }
     });
+  }
+
+  appendStaged(mailboxId: MailboxId, list: readonly api.StagedAppend[], options: { maxBytes?: number } = {}): Promise<api.DeliveredCopy[]> {
+    return this.track(async () => {
+      if (!Array.isArray(list) || list.length === 0) throw new StoreError("INVALID", "nothing to append");
+      mailboxes.requireMailbox(this.ctx, mailboxId);
+      const plans = list.map((m) => ({ flags: normaliseFlags(m.flags), internalDate: checkDate(m.internalDate ?? this.ctx.clock()) }));
+      const staged = list.map((m) => m.source);
+      if (!staged.every((m) => m instanceof SqliteStagedMessage)) throw new StoreError("INVALID", "staged message belongs to another store");
+      // One unit of work: every message gets its row, or (quota, a vanished mailbox) none does.
+      const results = await this.commitStaged(staged as SqliteStagedMessage[], options.maxBytes, (ctx, unit, blobs) =>
+        blobs.map((blob, i) => messages.insertDeliveryInTransaction(ctx, unit, blob, [{ mailboxId, flags: plans[i]!.flags, prefix: Buffer.alloc(0) }], plans[i]!.internalDate)),
+      );
+      return results.map((r) => r.copies[0]!);
+    });
+  }
+
+  /**
+   * Pins each staged blob for the duration (a staged message may have been delivered before and
+   * its staging pin dropped), runs the insert as one unit of work, then drops the staging pins.
+   */
+  private async commitStaged(
+    staged: readonly SqliteStagedMessage[],
+    maxBytes: number | undefined,
+    insert: (ctx: StoreContext, unit: UnitOfWork, blobs: messages.DurableBlob[]) => api.DeliveryResult[],
+  ): Promise<api.DeliveryResult[]> {
+    const releases: (() => void)[] = [];
+    try {
+      for (const message of staged) {
+        if (!message.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+        if (maxBytes !== undefined && message.size > maxBytes) throw new StoreError("TOOBIG", `message exceeds ${maxBytes} octets`);
+        const release = await this.blobs.hold(message.blobId);
+        if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
+        releases.push(release);
+      }
+      const blobs = staged.map((m) => ({ id: m.blobId, size: m.size, parsed: m.parsed }));
+      const results = await this.mutate((ctx, unit) => insert(ctx, unit, blobs));
+      for (const message of staged) message.releasePin();
+      return results;
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
@@ -316,6 +348,13 @@ export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
   async append(mailboxId: MailboxId, source: api.MessageSource, options: { flags?: Flag[]; internalDate?: Date; maxBytes?: number } = {}): Promise<api.DeliveredCopy> {
     const result = await this.deliver({ source, targets: [{ mailboxId, flags: options.flags ?? [] }], internalDate: options.internalDate, maxBytes: options.maxBytes });
     return result.copies[0]!;
+  }
+
+  claimRecent(mailboxId: MailboxId): Promise<api.RecentClaim> {
+    return this.write((ctx) => recent.claimRecentInTransaction(ctx, mailboxId));
+  }
+  countRecent(mailboxId: MailboxId): Promise<number> {
+    return this.read((ctx) => recent.countRecent(ctx, mailboxId));
   }
 
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]> {
