@@ -4,6 +4,27 @@
 // for and what `ps` shows; the report says so. Linux only: elsewhere the sampler reports nothing.
 import { readdir, readFile } from "node:fs/promises";
 
+/**
+ * fn over items with at most `limit` calls in flight: reading /proc for 10,000 processes at once
+ * would run out of file descriptors (the bench itself holds 10,000 sockets), and a failed read
+ * looks like a vanished process.
+ */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index]!);
+      }
+    }),
+  );
+  return results;
+}
+
+const PROC_READS_IN_FLIGHT = 64;
+
 /** Every live pid with its parent, read from /proc/<pid>/stat. */
 async function parentMap(): Promise<Map<number, number>> {
   const parents = new Map<number, number>();
@@ -13,8 +34,10 @@ async function parentMap(): Promise<Map<number, number>> {
   } catch {
     return parents;
   }
-  await Promise.all(
-    entries.filter((name) => /^\d+$/.test(name)).map(async (name) => {
+  await mapLimited(
+    entries.filter((name) => /^\d+$/.test(name)),
+    PROC_READS_IN_FLIGHT,
+    async (name) => {
       try {
         const stat = await readFile(`/proc/${name}/stat`, "latin1");
         // The command name is in parentheses and may contain spaces: fields resume after the last ")".
@@ -23,7 +46,7 @@ async function parentMap(): Promise<Map<number, number>> {
       } catch {
         // exited between readdir and readFile
       }
-    }),
+    },
   );
   return parents;
 }
@@ -31,7 +54,11 @@ async function parentMap(): Promise<Map<number, number>> {
 export async function descendantsOf(roots: readonly number[]): Promise<number[]> {
   const parents = await parentMap();
   const children = new Map<number, number[]>();
-  for (const [pid, ppid] of parents) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  for (const [pid, ppid] of parents) {
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
   const found = new Set<number>();
   const pending = roots.filter((pid) => parents.has(pid));
   while (pending.length > 0) {
@@ -65,8 +92,7 @@ export interface TreeMemory {
  */
 export async function treePssKib(roots: readonly number[]): Promise<number> {
   const pids = await descendantsOf(roots);
-  const sizes = await Promise.all(
-    pids.map(async (pid) => {
+  const sizes = await mapLimited(pids, PROC_READS_IN_FLIGHT, async (pid) => {
       try {
         const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "latin1");
         const match = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
@@ -74,14 +100,13 @@ export async function treePssKib(roots: readonly number[]): Promise<number> {
       } catch {
         return 0;
       }
-    }),
-  );
+    });
   return sizes.reduce((a, b) => a + b, 0);
 }
 
 export async function treeMemory(roots: readonly number[]): Promise<TreeMemory> {
   const pids = await descendantsOf(roots);
-  const sizes = await Promise.all(pids.map(rssKib));
+  const sizes = await mapLimited(pids, PROC_READS_IN_FLIGHT, rssKib);
   return { rssKib: sizes.reduce((a, b) => a + b, 0), processes: pids.length };
 }
 
