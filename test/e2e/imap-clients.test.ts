@@ -55,8 +55,9 @@ describe("IMAP with real clients", () => {
     const out = JSON.parse(stdout) as Record<string, unknown>;
     assert.equal(out.login, "OK");
     assert.equal(out.exists, 2);
-    assert.deepEqual(out.fetch, ["1 (UID 1 FLAGS ())", "2 (UID 2 FLAGS ())"]);
-    assert.equal(out.store, "1 (UID 1 FLAGS (\\Flagged))");
+    // RFC 3501 §2.3.2: imaplib is a rev1 client and this session is the first to select INBOX.
+    assert.deepEqual(out.fetch, ["1 (UID 1 FLAGS (\\Recent))", "2 (UID 2 FLAGS (\\Recent))"]);
+    assert.equal(out.store, "1 (UID 1 FLAGS (\\Flagged \\Recent))");
     assert.equal(out.create, "OK");
     assert.match(out.append as string, /^\[APPENDUID \d+ 1\] APPEND completed$/);
     assert.match(out.copy as string, /^\[COPYUID \d+ 1:2 2:3\] COPY completed$/);

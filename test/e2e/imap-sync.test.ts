@@ -46,7 +46,8 @@ describe("IMAP mailbox synchronisation", () => {
     const a = await loggedIn(harness, "Shared");
     const b = await loggedIn(harness, "Shared");
     try {
-      assert.match(await a.command("a1", "STORE 2 +FLAGS (\\Deleted)"), /\* 2 FETCH \(UID 2 FLAGS \(\\Deleted\)\)/);
+      // a selected first, so the messages are \Recent to a (RFC 3501 §2.3.2), not to b.
+      assert.match(await a.command("a1", "STORE 2 +FLAGS (\\Deleted)"), /\* 2 FETCH \(UID 2 FLAGS \(\\Deleted \\Recent\)\)/);
       assert.match(await a.command("a2", "EXPUNGE"), /^\* 2 EXPUNGE\r\na2 OK/);
       // b learns of the flag change and of the expunge only where RFC 9051 §7.4.1 allows.
       const fetch = await b.command("b1", "FETCH 1:3 (UID)");
@@ -58,7 +59,7 @@ describe("IMAP mailbox synchronisation", () => {
       // Concurrent STOREs from both sessions: each sees the other's result.
       // Each may learn of the other's change before its own tagged OK or at the next NOOP.
       const [a3, b4] = await Promise.all([a.command("a3", "STORE 1 +FLAGS (\\Seen)"), b.command("b4", "STORE 2 +FLAGS (\\Answered)")]);
-      assert.match(a3 + (await a.command("a4", "NOOP")), /\* 2 FETCH \(UID 3 FLAGS \(\\Answered\)\)/);
+      assert.match(a3 + (await a.command("a4", "NOOP")), /\* 2 FETCH \(UID 3 FLAGS \(\\Answered \\Recent\)\)/);
       assert.match(b4 + (await b.command("b5", "NOOP")), /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\)\)/);
     } finally {
       a.close();

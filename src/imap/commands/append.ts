@@ -1,55 +1,90 @@
-// RFC 9051 §6.3.12 APPEND with RFC 4315 UIDPLUS (APPENDUID), RFC 7889 APPENDLIMIT and RFC 3516
-// literal8. One message per command: MULTIAPPEND (RFC 3502) is not implemented nor advertised.
-// The literal's octets go to the store as the chunks they arrived in; the tagged OK is written
-// only after the store has made the message durable.
-import type { LiteralPiece } from "../protocol/arguments.js";
-import { ImapError, type ImapCommand } from "./command.js";
+// RFC 9051 §6.3.12 APPEND with RFC 3502 MULTIAPPEND, RFC 4315 UIDPLUS (APPENDUID), RFC 7889
+// APPENDLIMIT and RFC 3516 literal8:
+//   a1 APPEND Drafts (\Seen) "01-Jan-2026 10:00:00 +0000" {310}
+//   a2 APPEND INBOX {120+} ... (\Flagged) {98+} ...        (MULTIAPPEND: several messages)
+// Message literals are streamed (streamsLiteral): their octets go to the store as they arrive,
+// never into memory, and the target mailbox is checked before the first `+` (TRYCREATE then
+// costs the client nothing). All messages of one command are appended in one store transaction,
+// all or none (RFC 3502 §6.3.11), and the tagged OK is written only once they are durable.
+import type { StagedAppend } from "../../store/index.js";
+import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
+import { encodeNumbers } from "../protocol/sequence-set.js";
+import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+
+interface AppendMessage {
+  flags: string[];
+  internalDate: Date | null;
+  literal: LiteralPiece;
+}
 
 interface AppendArgs {
   mailbox: string;
-  flags: string[];
-  internalDate: Date | null;
-  message: LiteralPiece;
+  messages: AppendMessage[];
 }
+
+/** The first line is `tag APPEND {n}` only when the mailbox name itself is a literal. */
+const MAILBOX_LITERAL = /^[^ ]+ APPEND ~?\{\d+\+?\}$/i;
 
 export const appendCommand: ImapCommand<AppendArgs> = {
   names: ["APPEND"],
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
-  capabilities: ["UIDPLUS"],
+  capabilities: ["UIDPLUS", "MULTIAPPEND"],
+  // append = "APPEND" SP mailbox 1*append-message: every literal but a mailbox name is message data.
+  streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")),
+  beforeStreamedLiteral: async (ctx, args) => {
+    await targetMailbox(ctx, args.mailbox());
+  },
   parse: (args) => {
     const mailbox = args.mailbox();
-    args.space();
-    let flags: string[] = [];
-    let internalDate: Date | null = null;
-    if (args.peekListStart()) {
-      flags = args.flagList();
+    const messages: AppendMessage[] = [];
+    // RFC 3502 §6.3.11: append-message = append-opts SP append-data, one or more.
+    do {
       args.space();
-    }
-    if (args.peekChar() === '"') {
-      internalDate = args.dateTime();
-      args.space();
-    }
-    const message = args.literalPiece(true);
+      messages.push(appendMessage(args));
+    } while (!args.atEnd());
     args.end();
-    return { mailbox, flags, internalDate, message };
+    return { mailbox, messages };
   },
-  run: async (ctx, { mailbox: name, flags, internalDate, message }) => {
+  run: async (ctx, { mailbox: name, messages }) => {
     const limit = ctx.session.appendLimit();
-    // RFC 7889 §4: over the limit is NO [TOOBIG] (the reader refuses synchronising literals earlier).
-    if (message.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
-    // RFC 9051 §6.3.12: a zero-length message is refused.
-    if (message.size === 0) throw ImapError.no(null, "empty message");
-    const mailbox = await ctx.store.getMailbox(ctx.requireAccount().id, name);
-    // RFC 9051 §6.3.12: TRYCREATE tells the client that creating the mailbox would help.
-    if (mailbox === null) throw ImapError.no("TRYCREATE", "no such mailbox");
-    const copy = await ctx.store.append(mailbox.id, chunksOf(message), { flags, internalDate: internalDate ?? ctx.clock(), maxBytes: limit });
-    // RFC 4315 §3: APPENDUID uidvalidity uid.
-    ctx.complete({ code: `APPENDUID ${copy.uidValidity} ${copy.uid}`, text: "APPEND completed" });
+    for (const { literal } of messages) {
+      // RFC 7889 §4: over the limit is NO [TOOBIG] (the reader refuses synchronising literals earlier).
+      if (literal.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
+      // RFC 9051 §6.3.12: a zero-length message is refused.
+      if (literal.size === 0) throw ImapError.no(null, "empty message");
+    }
+    const mailbox = await targetMailbox(ctx, name);
+    const staged: StagedAppend[] = [];
+    for (const message of messages) {
+      const source = await ctx.stagedLiteral(message.literal, limit);
+      staged.push({ source, flags: message.flags, internalDate: message.internalDate ?? ctx.clock() });
+    }
+    const copies = await ctx.store.appendStaged(mailbox.id, staged, { maxBytes: limit });
+    // RFC 4315 §3 / RFC 3502 §6.3.11: APPENDUID uidvalidity uid-set, in the order appended.
+    ctx.complete({ code: `APPENDUID ${mailbox.uidValidity} ${encodeNumbers(copies.map((c) => c.uid))}`, text: "APPEND completed" });
   },
 };
 
-async function* chunksOf(message: LiteralPiece): AsyncGenerator<Buffer, void, undefined> {
-  for (const chunk of message.chunks) yield chunk;
+/** append-opts SP append-data: [flag-list SP] [date-time SP] literal. */
+function appendMessage(args: ArgumentReader): AppendMessage {
+  let flags: string[] = [];
+  let internalDate: Date | null = null;
+  if (args.peekListStart()) {
+    flags = args.flagList();
+    args.space();
+  }
+  if (args.peekChar() === '"') {
+    internalDate = args.dateTime();
+    args.space();
+  }
+  return { flags, internalDate, literal: args.literalPiece(true) };
+}
+
+async function targetMailbox(ctx: CommandContext, name: string) {
+  const mailbox = await ctx.store.getMailbox(ctx.requireAccount().id, name);
+  // RFC 9051 §6.3.12: TRYCREATE tells the client that creating the mailbox would help.
+  if (mailbox === null) throw ImapError.no("TRYCREATE", "no such mailbox");
+  return mailbox;
 }

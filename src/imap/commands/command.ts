@@ -8,8 +8,8 @@
 // A new command is one file exporting an ImapCommand and one line in commands/index.ts.
 import type { SaslCredentials } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
-import type { Account, Mailbox, MailStore } from "../../store/index.js";
-import type { ArgumentReader } from "../protocol/arguments.js";
+import type { Account, Mailbox, MailStore, StagedMessage } from "../../store/index.js";
+import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import type { ImapValue } from "../protocol/response-value.js";
 import type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
@@ -118,6 +118,11 @@ export interface CommandContext {
   complete(result: TaggedCompletion): void;
   /** The wire form of a stored mailbox name for this client (mUTF-7 or UTF-8). */
   encodeMailbox(name: string): string;
+  /**
+   * A literal's octets staged in the store (streamed ones were staged as they arrived, see
+   * ImapCommand.streamsLiteral). The session discards whatever is left staged after the command.
+   */
+  stagedLiteral(piece: LiteralPiece, maxBytes: number): Promise<StagedMessage>;
 }
 
 export interface ImapCommand<A> {
@@ -139,6 +144,18 @@ export interface ImapCommand<A> {
    * module they touch (SELECT, STORE, FETCH, SEARCH) declares them (session/capabilities.ts).
    */
   readonly capabilities?: readonly string[];
+  /**
+   * Literals this command takes as streams (APPEND's message data, ARCHITECTURE §5.9): given the
+   * command's text lines so far (the last ends with the literal's marker) and the literal's index.
+   * Their octets go to the store as they arrive (ctx.stagedLiteral), never into memory.
+   */
+  streamsLiteral?(lines: readonly Buffer[], index: number): boolean;
+  /**
+   * Runs before the first streamed literal is accepted (before `+`): `args` is positioned after
+   * the command name, over the text up to that literal. Throwing refuses the command before any
+   * octet is stored (RFC 9051 §7.5: NO instead of the continuation).
+   */
+  beforeStreamedLiteral?(ctx: CommandContext, args: ArgumentReader): Promise<void>;
   /** Pure: arguments → typed value; throws ImapParseError (BAD) or ImapError. Reads to the end. */
   parse(args: ArgumentReader, ctx: ParseContext): A;
   run(ctx: CommandContext, args: A): Promise<void>;

@@ -112,7 +112,8 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
       try {
         values = await renderFetchItems(messageItems, {
           message: { ...message, flags: [...flags], modseq },
-          flags,
+          // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
+          flags: selected.reportedFlags(message.uid, flags, !ctx.rev2),
           open: (range) => ctx.store.openMessage(message, range),
         });
       } catch (error) {

@@ -55,7 +55,7 @@ export const searchCommand: ImapCommand<SearchArgs> = {
       const withModSeq = someSearchKey(program.key, (k) => k.kind === "modseq");
       // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE-enabling command.
       if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");
-      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids() }, key);
+      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids(), isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key);
       const matches: SearchMatch[] = [];
       for (const summary of found) {
         const seq = selected.toSeq(summary.uid);

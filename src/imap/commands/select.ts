@@ -2,9 +2,9 @@
 // `SELECT INBOX (QRESYNC (uidvalidity modseq [known-uids]))` replays the change log since the
 // client's modseq as `VANISHED (EARLIER)` and FETCH of what changed (RFC 7162 §3.2.5).
 //
-// \Recent (IMAP4rev1 only) is kept simple: no message is ever reported \Recent and RECENT is 0.
-// RFC 3501 §2.3.2 lets a server decide which session "first" sees a message; not claiming one is
-// consistent with every session and IMAP4rev2 dropped the flag (RFC 9051 Appendix E).
+// \Recent (IMAP4rev1 only, RFC 3501 §2.3.2): SELECT claims the mailbox's recent messages for this
+// session (session/selected-mailbox.ts) and reports how many with `n RECENT`; EXAMINE claims
+// nothing. IMAP4rev2 dropped the flag (RFC 9051 Appendix E): no RECENT response at all.
 import { asModSeq, asUid, SYSTEM_FLAGS } from "../../store/index.js";
 import { encodeNumbers, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { atom, list, num, str } from "../protocol/response-value.js";
@@ -63,7 +63,7 @@ export const selectCommand: ImapCommand<SelectArgs> = {
     const flags = SYSTEM_FLAGS.map((f) => atom(f));
     await ctx.untagged(atom("FLAGS"), list(flags));
     await ctx.untagged(num(selected.messageCount), atom("EXISTS"));
-    if (!ctx.rev2) await ctx.untagged(num(0), atom("RECENT"));
+    if (!ctx.rev2) await ctx.untagged(num(selected.recentCount), atom("RECENT"));
     const permanent = args.readOnly ? "" : `${SYSTEM_FLAGS.join(" ")} \\*`;
     await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${permanent})`, args.readOnly ? "no permanent flags in read-only mode" : "flags permitted");
     await ctx.untaggedStatus("OK", `UIDVALIDITY ${selected.uidValidity}`, "UIDs valid");
@@ -107,6 +107,6 @@ async function resync(ctx: CommandContext, q: QresyncParameters): Promise<void> 
   for (const change of changes.changed) {
     const seq = selected.toSeq(asUid(change.uid));
     if (seq === null) continue;
-    await ctx.fetchResponse(seq, selected.fetchItems(change.uid, change, true));
+    await ctx.fetchResponse(seq, selected.fetchItems(change.uid, change, true, !ctx.rev2));
   }
 }

@@ -17,7 +17,11 @@ export function parseStatusItems(args: ArgumentReader): StatusItem[] {
   }, false);
 }
 
-export function statusValues(status: MailboxStatus, items: readonly StatusItem[]): ImapValue[] {
+/**
+ * The values of `items`; `recent` is MailStore.countRecent (messages no session has claimed yet),
+ * or 0 under IMAP4rev2, which has no \Recent.
+ */
+export function statusValues(status: MailboxStatus, items: readonly StatusItem[], recent: number): ImapValue[] {
   const values: ImapValue[] = [];
   for (const item of items) {
     values.push(atom(item));
@@ -44,8 +48,8 @@ export function statusValues(status: MailboxStatus, items: readonly StatusItem[]
         values.push(num(status.highestModSeq));
         break;
       case "RECENT":
-        // select.ts: no message is ever \Recent here.
-        values.push(num(0));
+        // RFC 3501 §6.3.10: the messages with \Recent set.
+        values.push(num(recent));
         break;
     }
   }

@@ -20,6 +20,7 @@ export const statusCommand: ImapCommand<{ mailbox: string; items: StatusItem[] }
     const mailbox = await ctx.store.getMailbox(ctx.requireAccount().id, name);
     if (mailbox === null) throw ImapError.no("NONEXISTENT", "no such mailbox");
     const status = await ctx.store.mailboxStatus(mailbox.id);
-    await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(mailbox.name)), list(statusValues(status, items)));
+    const recent = items.includes("RECENT") && !ctx.rev2 ? await ctx.store.countRecent(mailbox.id) : 0;
+    await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(mailbox.name)), list(statusValues(status, items, recent)));
   },
 };

@@ -73,7 +73,7 @@ export const storeCommand: ImapCommand<StoreArgs> = {
       if (args.silent && !condstore) continue;
       const flags = selected.flagsOf(uid) ?? [];
       const modseq = selected.modSeqOf(uid) ?? (0 as ModSeq);
-      await ctx.fetchResponse(seq, selected.fetchItems(uid, { flags, modseq }, condstore));
+      await ctx.fetchResponse(seq, selected.fetchItems(uid, { flags, modseq }, condstore, !ctx.rev2));
     }
     if (refused.size > 0) {
       const numbers = messages.filter((m) => refused.has(m.uid)).map((m) => (ctx.byUid ? m.uid : m.seq));

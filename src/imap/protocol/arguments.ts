@@ -20,6 +20,11 @@ export interface LiteralPiece {
   readonly chunks: readonly Buffer[];
   /** literal8 (`~{n}`, RFC 3516): may contain NUL. */
   readonly binary: boolean;
+  /**
+   * Set when the octets were streamed past the reader (command-reader.ts) instead of kept: the
+   * ordinal among the command's streamed literals, by which the session finds where they went.
+   */
+  readonly streamed?: number;
 }
 
 export interface CommandText {
@@ -196,7 +201,11 @@ export class ArgumentReader {
   string(allowBinary = false): Buffer {
     const c = this.byteAt();
     if (c === 0x22) return this.quoted();
-    if (c === 0x7b || c === 0x7e) return Buffer.concat(this.literalPiece(allowBinary).chunks as Buffer[]);
+    if (c === 0x7b || c === 0x7e) {
+      const piece = this.literalPiece(allowBinary);
+      if (piece.streamed !== undefined) throw this.error("a message literal is not allowed here");
+      return Buffer.concat(piece.chunks as Buffer[]);
+    }
     throw this.error("expected a string");
   }
 

@@ -63,6 +63,55 @@ describe("CommandReader", () => {
     assert.equal(reader.next(), null);
   });
 
+  describe("streamed literals", () => {
+    // Streams every literal of an APPEND but the mailbox name right after the command name.
+    const STREAMING = { ...LIMITS, streamLiteral: (lines: readonly Buffer[], index: number) => /^\S+ APPEND /i.test(lines[0]?.toString("latin1") ?? "") && !(index === 0 && /^\S+ APPEND ~?\{\d+\+?\}$/i.test(lines[0]?.toString("latin1") ?? "")) };
+
+    /** Events with literal data joined per literal, as the session would feed a stream. */
+    function streamedEvents(input: string, sizes: number[], limits = STREAMING): string[] {
+      const out: string[] = [];
+      let data = "";
+      for (const e of readAll(input, sizes, limits)) {
+        if (e.kind === "literal-data") {
+          data += e.chunk.toString("latin1");
+          if (e.remaining === 0) {
+            out.push(`data ${data}`);
+            data = "";
+          }
+        } else if (e.kind === "literal-start") out.push(`start ${e.text.lines.map((l) => l.toString("latin1")).join("|")} size=${e.size} sync=${e.synchronising}`);
+        else if (e.kind === "command") out.push(`cmd ${e.text.lines.map((l) => l.toString("latin1")).join("|")} [${e.text.literals.map((l) => (l.streamed !== undefined ? `streamed#${l.streamed}` : Buffer.concat(l.chunks as Buffer[]).toString("latin1"))).join(",")}]`);
+        else out.push(show([e])[0] as string);
+      }
+      return out;
+    }
+
+    it("hands APPEND's message literals over as data events, at any chunking, and keeps the mailbox literal", () => {
+      const input = "a1 APPEND {5}\r\nDraft (\\Seen) {6}\r\nhello!  {3+}\r\nabc\r\na2 NOOP\r\n";
+      const expected = ["continue", "start a1 APPEND {5}| (\\Seen) {6} size=6 sync=true", "data hello!", "start a1 APPEND {5}| (\\Seen) {6}|  {3+} size=3 sync=false", "data abc", "cmd a1 APPEND {5}| (\\Seen) {6}|  {3+}| [Draft,streamed#0,streamed#1]", "cmd a2 NOOP []"];
+      for (const sizes of [[], [1], [2, 5], [7]]) assert.deepEqual(streamedEvents(input, sizes), expected, `chunks ${sizes.join(",")}`);
+    });
+    it("does not count streamed literals toward the per-command literal budget, but bounds each", () => {
+      const big = "x".repeat(900);
+      assert.deepEqual(streamedEvents(`a1 APPEND INBOX {900}\r\n${big} {900}\r\n${big}\r\n`, [64]).map((e) => e.slice(0, 20)), ["start a1 APPEND INBO", `data ${"x".repeat(15)}`, "start a1 APPEND INBO", `data ${"x".repeat(15)}`, "cmd a1 APPEND INBOX "]);
+      assert.deepEqual(streamedEvents("a1 APPEND INBOX {1001}\r\na2 NOOP\r\n", []), ["refused a1 NO TOOBIG close=false", "cmd a2 NOOP []"]);
+    });
+    it("abandonCommand: a refused synchronising literal never comes, a non-synchronising one is read and dropped", () => {
+      const reader = new CommandReader(STREAMING);
+      reader.push(Buffer.from("a1 APPEND Nope {5}\r\na2 NOOP\r\n"));
+      assert.equal(reader.next()?.kind, "literal-start");
+      reader.abandonCommand();
+      assert.deepEqual(show([reader.next()!]), ["cmd a2 NOOP"]);
+      const nonSync = new CommandReader(STREAMING);
+      nonSync.push(Buffer.from("a1 APPEND Nope {5+}\r\nhel"));
+      assert.equal(nonSync.next()?.kind, "literal-start");
+      nonSync.abandonCommand();
+      assert.equal(nonSync.next(), null);
+      nonSync.push(Buffer.from("lo (\\Seen) {2+}\r\nab\r\na2 NOOP\r\n"));
+      assert.deepEqual(show([nonSync.next()!]), ["cmd a2 NOOP"]);
+      assert.equal(nonSync.next(), null);
+    });
+  });
+
   const commandText = fc.oneof(
     fc.constant("a NOOP\r\n"),
     fc.constant("b LOGIN {3}\r\nabc {2+}\r\nxy\r\n"),

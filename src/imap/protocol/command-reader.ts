@@ -12,6 +12,14 @@
 // - a non-synchronising literal over the limit: its octets are on their way and cannot be told
 //   apart from commands, so the session must end (close: true), as RFC 7888 §4 allows;
 // - lists nested deeper than maxListDepth: BAD.
+//
+// Streamed literals (APPEND's message data, ARCHITECTURE §5.9): where the streamLiteral predicate
+// says so, a literal is not collected. The reader emits "literal-start" with the command so far,
+// then its octets as "literal-data" events as they arrive, and the command continues after it;
+// the finished command holds a placeholder piece (`streamed: n`) where the literal was. Each
+// streamed literal is bounded by maxLiteralSize on its own and counts nothing toward the
+// in-memory total. The session either accepts the literal (sends `+` if it is synchronising)
+// or refuses it with abandonCommand().
 import type { CommandText, LiteralPiece } from "./arguments.js";
 
 export interface CommandReaderLimits {
@@ -20,12 +28,21 @@ export interface CommandReaderLimits {
   /** All literal octets of one command. config: imap_literal_size (APPENDLIMIT). */
   readonly maxLiteralSize: number;
   readonly maxListDepth?: number;
+  /**
+   * Whether the literal whose marker ends the command's lines so far (its index-th literal) is
+   * streamed instead of collected. Default: none is.
+   */
+  readonly streamLiteral?: (lines: readonly Buffer[], index: number) => boolean;
 }
 
 export type ReaderEvent =
   | { kind: "command"; text: CommandText }
   /** A synchronising literal was announced and accepted: send `+ <text>` (RFC 9051 §7.5). */
   | { kind: "continue" }
+  /** A streamed literal begins; text is the command up to its marker (RFC 9051 §4.3). */
+  | { kind: "literal-start"; text: CommandText; size: number; binary: boolean; synchronising: boolean }
+  /** Octets of the streamed literal, in order; remaining counts what is still to come. */
+  | { kind: "literal-data"; chunk: Buffer; remaining: number }
   /** A raw line asked for with expectLine() (AUTHENTICATE responses, IDLE's DONE). */
   | { kind: "line"; line: Buffer }
   | { kind: "refused"; tag: string | null; status: "BAD" | "NO"; code: string | null; text: string; close: boolean };
@@ -39,6 +56,9 @@ interface PendingCommand {
   literals: LiteralPiece[];
   textBytes: number;
   literalBytes: number;
+  streamedCount: number;
+  /** Whether the last streamed literal was synchronising (abandonCommand needs it). */
+  streamedSynchronising: boolean;
   depth: number;
   /** Refused already: its remaining lines and literals are read and dropped. */
   dropping: boolean;
@@ -49,6 +69,9 @@ interface PendingLiteral {
   size: number;
   binary: boolean;
   chunks: Buffer[];
+  /** Ordinal among the command's streamed literals, or null for a collected literal. */
+  streamed: number | null;
+  synchronising: boolean;
 }
 
 export class CommandReader {
@@ -94,6 +117,7 @@ export class CommandReader {
   /** The next event, or null when more input is needed. */
   next(): ReaderEvent | null {
     for (;;) {
+      if (this.literal !== null && this.literal.streamed !== null) return this.streamedData();
       if (this.literal !== null) {
         if (!this.fillLiteral()) return null;
         continue;
@@ -142,7 +166,7 @@ export class CommandReader {
 
   /** One text line of a command: the last one completes it, one ending in a literal marker waits for octets. */
   private commandLine(line: Buffer, octets: number): ReaderEvent | null {
-    const command: PendingCommand = (this.command ??= { lines: [], literals: [], textBytes: 0, literalBytes: 0, depth: 0, dropping: false });
+    const command: PendingCommand = (this.command ??= { lines: [], literals: [], textBytes: 0, literalBytes: 0, streamedCount: 0, streamedSynchronising: false, depth: 0, dropping: false });
     command.textBytes += octets;
     if (!command.dropping) command.lines.push(line);
     const scan = scanLine(line, command.depth);
@@ -157,7 +181,8 @@ export class CommandReader {
     }
     const size = Number(marker[2]);
     const synchronising = marker[3] !== "+";
-    if (size + command.literalBytes > this.limits.maxLiteralSize) {
+    const streamed = refusal === null && !command.dropping && this.limits.streamLiteral?.(command.lines, command.literals.length) === true;
+    if (size + (streamed ? 0 : command.literalBytes) > this.limits.maxLiteralSize) {
       if (synchronising) {
         // RFC 7889 §4 / RFC 9051 §7.1: refused before a byte of it is sent; the connection survives.
         this.command = null;
@@ -166,8 +191,10 @@ export class CommandReader {
       this.command = null;
       return { kind: "refused", tag: tagOf(command.lines[0]), status: "NO", code: "TOOBIG", text: "non-synchronising literal is larger than the APPENDLIMIT", close: true };
     }
+    const binary = marker[1] === "~";
+    if (streamed) return this.startStreamed(command, size, binary, synchronising);
     command.literalBytes += size;
-    this.literal = { remaining: size, size, binary: marker[1] === "~", chunks: [] };
+    this.literal = { remaining: size, size, binary, chunks: [], streamed: null, synchronising };
     if (refusal !== null) return refusal;
     // A dropped command's synchronising literal is never invited: the client already has its BAD.
     if (command.dropping) {
@@ -178,6 +205,52 @@ export class CommandReader {
       return null;
     }
     return synchronising ? { kind: "continue" } : null;
+  }
+
+  private startStreamed(command: PendingCommand, size: number, binary: boolean, synchronising: boolean): ReaderEvent {
+    const text = { lines: [...command.lines], literals: [...command.literals] };
+    command.streamedSynchronising = synchronising;
+    this.literal = { remaining: size, size, binary, chunks: [], streamed: command.streamedCount++, synchronising };
+    if (size === 0) this.endStreamed();
+    return { kind: "literal-start", text, size, binary, synchronising };
+  }
+
+  /** The next buffered octets of the streamed literal, or null until more arrive. */
+  private streamedData(): ReaderEvent | null {
+    const literal = this.literal as PendingLiteral;
+    if (this.buffered === 0) return null;
+    const first = this.chunks[0] as Buffer;
+    const chunk = first.length <= literal.remaining ? first : first.subarray(0, literal.remaining);
+    this.drop(chunk.length);
+    literal.remaining -= chunk.length;
+    if (literal.remaining === 0) this.endStreamed();
+    return { kind: "literal-data", chunk, remaining: literal.remaining };
+  }
+
+  private endStreamed(): void {
+    const literal = this.literal as PendingLiteral;
+    this.literal = null;
+    this.command?.literals.push({ size: literal.size, chunks: [], binary: literal.binary, streamed: literal.streamed ?? 0 });
+  }
+
+  /**
+   * The session refused the streamed literal just started (a tagged NO or BAD is on its way).
+   * A synchronising literal will never come (the client got no `+`); a non-synchronising one
+   * is on its way and is read and dropped with the rest of its command.
+   */
+  abandonCommand(): void {
+    const literal = this.literal;
+    const command = this.command;
+    if (command === null) return;
+    if (command.streamedSynchronising) {
+      this.literal = null;
+      this.command = null;
+      return;
+    }
+    if (literal !== null) literal.streamed = null;
+    command.dropping = true;
+    command.lines = [];
+    command.literals = [];
   }
 
   private refuse(command: PendingCommand, status: "BAD" | "NO", code: string | null, text: string): ReaderEvent {

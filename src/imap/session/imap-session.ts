@@ -13,10 +13,11 @@
 //   its last, so a client trickling bytes cannot hold the session (there is no separate key).
 // - A write that fails, or a literal stream of the wrong length, ends the session: the client's
 //   view of the protocol could no longer be trusted.
+// - APPEND's message literals are streamed into the store as they arrive (literal-intake.ts);
+//   the state and the target mailbox are checked before the first one is invited with `+`.
 import { randomBytes } from "node:crypto";
-import type { AuthContext, AuthResult, SaslCredentials } from "../../auth/index.js";
-import type { Logger } from "../../observability/log.js";
-import { isStoreError, type Account, type Mailbox, type MailStore } from "../../store/index.js";
+import type { SaslCredentials } from "../../auth/index.js";
+import { isStoreError, type Account, type Mailbox } from "../../store/index.js";
 import type { CommandContext, ImapExtension, SessionControl, SessionState, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import { buildCommandTable, type CommandTable } from "../commands/index.js";
@@ -26,54 +27,14 @@ import { encodeMailboxName } from "../protocol/mailbox-name.js";
 import { continuationLine, statusLine, writeResponse, type ResponseStatus } from "../protocol/response.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { capabilityList } from "./capabilities.js";
+import { commandNameOf, readCommandHead } from "./command-head.js";
 import { failureFor } from "./error-replies.js";
+import { LiteralIntake } from "./literal-intake.js";
 import { SelectedMailbox, type SeqNum } from "./selected-mailbox.js";
-import type { TimerHandle, Timers } from "./timers.js";
+import { SessionEnded, type ImapSessionOptions } from "./session-options.js";
+import type { TimerHandle } from "./timers.js";
 
-export interface ImapTransport {
-  /** The next chunk from the client, or null once it is gone. */
-  read(): Promise<Buffer | null>;
-  /** Resolves when the bytes are taken (back-pressure); rejects once the connection is gone. */
-  write(bytes: Buffer): Promise<void>;
-  /** Server side of STARTTLS, after the tagged OK was written; rejects if the handshake fails. */
-  startTls(): Promise<void>;
-  close(): void;
-}
-
-export interface ImapSessionLimits {
-  readonly imapLineLength: number;
-  readonly imapLiteralSize: number;
-  readonly imapIdle: number;
-  readonly imapUnauthenticatedIdle: number;
-}
-
-export interface SaslAuthenticator {
-  authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
-}
-
-export interface ImapSessionOptions {
-  readonly transport: ImapTransport;
-  readonly store: MailStore;
-  readonly authenticator: SaslAuthenticator;
-  readonly limits: ImapSessionLimits;
-  readonly timers: Timers;
-  readonly clock: () => Date;
-  readonly log: Logger;
-  readonly hostname: string;
-  readonly remoteAddress: string;
-  /** The link is encrypted from the start (imaps, port 993). */
-  readonly tls: boolean;
-  readonly startTlsAvailable: boolean;
-  /** Operator opt-in to LOGIN / AUTH=PLAIN without TLS (or on loopback). */
-  readonly allowPlaintextAuth: boolean;
-  readonly commands?: CommandTable;
-  readonly id?: string;
-}
-
-/** Thrown through command code once the connection is unusable; ends the read loop quietly. */
-class SessionEnded extends Error {
-  override readonly name = "SessionEnded";
-}
+export type { ImapSessionLimits, ImapSessionOptions, ImapTransport, SaslAuthenticator } from "./session-options.js";
 
 export class ImapSession {
   readonly id: string;
@@ -94,13 +55,22 @@ export class ImapSession {
   private alreadyAnswered = false;
   private completion: TaggedCompletion = {};
   private clientIdLogged = false;
+  private readonly intake: LiteralIntake;
 
   constructor(options: ImapSessionOptions) {
     this.o = options;
     this.id = options.id ?? randomBytes(6).toString("base64url");
     this.table = options.commands ?? buildCommandTable();
     this.tls = options.tls;
-    this.reader = new CommandReader({ maxLineLength: options.limits.imapLineLength, maxLiteralSize: options.limits.imapLiteralSize });
+    this.intake = new LiteralIntake(options.store, () => options.limits.imapLiteralSize);
+    this.reader = new CommandReader({
+      maxLineLength: options.limits.imapLineLength,
+      maxLiteralSize: options.limits.imapLiteralSize,
+      streamLiteral: (lines, index) => {
+        const name = commandNameOf(lines[0]);
+        return name !== null && this.table.find(name, false)?.streamsLiteral?.(lines, index) === true;
+      },
+    });
   }
 
   get closed(): boolean {
@@ -143,6 +113,7 @@ export class ImapSession {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.wakeIdle?.();
+    void this.intake.release();
     this.o.transport.close();
   }
 
@@ -183,12 +154,21 @@ export class ImapSession {
   private async handleEvent(event: ReaderEvent): Promise<void> {
     switch (event.kind) {
       case "command":
-        return this.dispatch(event.text);
+        try {
+          return await this.dispatch(event.text);
+        } finally {
+          await this.intake.release();
+        }
       case "continue":
         return this.write(continuationLine("Ready for literal data"));
+      case "literal-start":
+        return this.acceptStreamedLiteral(event);
+      case "literal-data":
+        return this.intake.feed(event.chunk, event.remaining);
       case "line":
         return;
       case "refused":
+        await this.intake.release();
         await this.write(statusLine(event.tag ?? "*", event.status, event.code, event.text));
         if (event.close) await this.closeWith("Too much data without a continuation", "TOOBIG");
         return;
@@ -205,16 +185,8 @@ export class ImapSession {
     try {
       tag = args.tag();
       args.space();
-      let name = args.atom().toUpperCase();
-      const byUid = name === "UID";
-      if (byUid) {
-        args.space();
-        name = args.atom().toUpperCase();
-      }
-      label = byUid ? `UID ${name}` : name;
-      const command = this.table.find(name, byUid);
-      if (command === null) throw ImapError.bad(null, `unknown command ${label.slice(0, 40)}`);
-      if (this.state === "logout" || !command.states.includes(this.state as SessionState)) throw ImapError.bad(null, `${label} is not allowed in this state`);
+      const { name, byUid, command, label: commandLabel } = readCommandHead(args, this.table, this.state);
+      label = commandLabel;
       allowExpunge = !(command.holdsExpunges === true && !byUid);
       if (!args.atEnd()) args.space();
       const parsed: unknown = command.parse(args, { name, byUid, enabled: this.enabled, rev2: this.rev2 });
@@ -227,12 +199,43 @@ export class ImapSession {
       await this.write(statusLine(tag, "OK", code, okText));
       if (this.loggingOut) this.finish();
     } catch (error) {
-      if (error instanceof SessionEnded) throw error;
-      const failure = failureFor(error);
-      if (failure.bug) this.o.log.error("imap.command_failed", { session: this.id, command: label, error });
       if (!this.ended) await this.flushSelected(allowExpunge);
-      await this.write(statusLine(tag ?? "*", failure.status, failure.code, failure.text));
+      await this.fail(tag, label, error);
     }
+  }
+
+  /** The one place a command's error becomes its tagged reply (ARCHITECTURE §5.5). */
+  private async fail(tag: string | null, label: string, error: unknown): Promise<void> {
+    if (error instanceof SessionEnded) throw error;
+    const failure = failureFor(error);
+    if (failure.bug) this.o.log.error("imap.command_failed", { session: this.id, command: label, error });
+    await this.write(statusLine(tag ?? "*", failure.status, failure.code, failure.text));
+  }
+
+  /**
+   * A streamed literal begins. The first of a command is accepted only when the command may run
+   * now (state, target mailbox); refused, it gets its tagged reply instead of `+` (RFC 9051 §7.5)
+   * and the reader drops what is left of it.
+   */
+  private async acceptStreamedLiteral(event: Extract<ReaderEvent, { kind: "literal-start" }>): Promise<void> {
+    if (!this.intake.active) {
+      const args = new ArgumentReader(event.text, { utf8Names: this.utf8 });
+      let tag: string | null = null;
+      let label = "";
+      try {
+        tag = args.tag();
+        args.space();
+        const head = readCommandHead(args, this.table, this.state);
+        label = head.label;
+        args.space();
+        await head.command.beforeStreamedLiteral?.(this.contextFor(tag, head.name, false), args);
+      } catch (error) {
+        this.reader.abandonCommand();
+        return this.fail(tag, label, error);
+      }
+    }
+    this.intake.begin(event.size);
+    if (event.synchronising) await this.write(continuationLine("Ready for literal data"));
   }
 
   /** Untagged updates of the selected mailbox (selected-mailbox.ts sync). */
@@ -241,7 +244,7 @@ export class ImapSession {
     if (selected === null || this.ended) return;
     let responses: ImapValue[][];
     try {
-      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC") });
+      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });
     } catch (error) {
       if (!isStoreError(error, "NONEXISTENT")) throw error;
       // The mailbox was deleted by another session: nothing in it can be named any more.
@@ -330,6 +333,7 @@ export class ImapSession {
         this.completion = result;
       },
       encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, this.utf8),
+      stagedLiteral: (piece, maxBytes) => this.intake.stage(piece, maxBytes),
     };
   }
 
@@ -398,7 +402,9 @@ export class ImapSession {
   private async select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
     this.selected = null;
     this.state = "authenticated";
-    const selected = await SelectedMailbox.open(this.o.store, mailbox, readOnly);
+    // RFC 3501 §2.3.2: a read-write rev1 session claims the mailbox's \Recent messages; EXAMINE
+    // and IMAP4rev2 (RFC 9051 Appendix E) never do.
+    const selected = await SelectedMailbox.open(this.o.store, mailbox, readOnly, !readOnly && !this.rev2);
     this.selected = selected;
     this.state = "selected";
     return selected;

@@ -12,7 +12,11 @@
 // (non-UID), nor with no command in progress (except during IDLE). An expunged message therefore
 // keeps its sequence number until sync() is allowed to announce it; until then it stays in the
 // map (a FETCH of it finds nothing in the store) and its flag changes are not reported.
-import type { Brand, Flag, Mailbox, MailboxId, MailStore, MessageSummary, ModSeq, Uid, UidValidity } from "../../store/index.js";
+//
+// \Recent (RFC 3501 §2.3.2, IMAP4rev1 only): a session that selects read-write claims the
+// mailbox's recent messages from the store (MailStore.claimRecent), and claims again whenever it
+// is told of new messages, so each message is \Recent in exactly one session.
+import type { Brand, Flag, Mailbox, MailboxId, MailStore, MessageSummary, ModSeq, RecentClaim, Uid, UidValidity } from "../../store/index.js";
 import { ImapError } from "../commands/imap-error.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
@@ -32,7 +36,11 @@ export interface SyncOptions {
   readonly condstore: boolean;
   /** QRESYNC enabled: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10). */
   readonly qresync: boolean;
+  /** IMAP4rev2 enabled: no \Recent in FETCH responses (RFC 9051 Appendix E). */
+  readonly rev2?: boolean;
 }
+
+const RECENT = "\\Recent" as Flag;
 
 interface MessageState {
   flags: Flag[];
@@ -48,11 +56,14 @@ export class SelectedMailbox {
   private syncedModSeq: ModSeq;
   private dirtyFlag = false;
   private savedSearch: Uid[] = [];
+  /** UID ranges this session claimed as \Recent (empty unless it claims, see open()). */
+  private readonly recentClaims: RecentClaim[] = [];
 
   private constructor(
     readonly mailbox: Mailbox,
     readonly readOnly: boolean,
     messages: readonly MessageSummary[],
+    private readonly claimsRecent: boolean,
   ) {
     this.uids = messages.map((m) => m.uid);
     for (const m of messages) this.states.set(m.uid, { flags: [...m.flags], modseq: m.modseq });
@@ -64,10 +75,37 @@ export class SelectedMailbox {
    * highestModSeq never claims changes the listing does not show (a commit in between is then
    * reported by the first sync, as a duplicate at worst, never lost).
    */
-  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
+  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean, claimsRecent = false): Promise<SelectedMailbox> {
     const before = (await store.getMailboxById(mailbox.id)) ?? mailbox;
     const messages = await store.listMessages(mailbox.id);
-    return new SelectedMailbox(before, readOnly, messages);
+    const selected = new SelectedMailbox(before, readOnly, messages, claimsRecent);
+    // Claimed after the listing: a message arriving in between is in the claim, and is \Recent
+    // here when the first sync announces it.
+    if (claimsRecent) selected.addClaim(await store.claimRecent(mailbox.id));
+    return selected;
+  }
+
+  /** RFC 3501 §2.3.2: the message is \Recent in this session. */
+  isRecent(uid: Uid): boolean {
+    return this.recentClaims.some((claim) => uid >= claim.first && uid < claim.next) && this.states.has(uid);
+  }
+
+  /** The number of messages \Recent in this session (SELECT's `n RECENT`). */
+  get recentCount(): number {
+    let count = 0;
+    for (const uid of this.uids) if (this.isRecent(uid)) count++;
+    return count;
+  }
+
+  private addClaim(claim: RecentClaim): void {
+    if (claim.next <= claim.first) return;
+    const last = this.recentClaims[this.recentClaims.length - 1];
+    if (last !== undefined && last.next === claim.first) last.next = claim.next;
+    else this.recentClaims.push({ ...claim });
+  }
+
+  private get claimedUpTo(): number {
+    return this.recentClaims[this.recentClaims.length - 1]?.next ?? 0;
   }
 
   get mailboxId(): MailboxId {
@@ -208,6 +246,9 @@ export class SelectedMailbox {
         }
       }
       if (changes.highestModSeq > this.syncedModSeq) this.syncedModSeq = changes.highestModSeq;
+      // Messages announced to this session are \Recent to it unless another session claimed them.
+      const newest = added[added.length - 1];
+      if (this.claimsRecent && newest !== undefined && newest >= this.claimedUpTo) this.addClaim(await store.claimRecent(this.mailbox.id));
     }
     if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync));
     if (added.length > 0) {
@@ -218,16 +259,21 @@ export class SelectedMailbox {
       const seq = this.toSeq(uid);
       const state = this.states.get(uid);
       if (seq === null || state === undefined) continue;
-      responses.push([num(seq), atom("FETCH"), list(this.fetchItems(uid, state, options.condstore))]);
+      responses.push([num(seq), atom("FETCH"), list(this.fetchItems(uid, state, options.condstore, !options.rev2))]);
     }
     return responses;
   }
 
   /** `UID n FLAGS (...) [MODSEQ (m)]`: the items of an unsolicited FETCH, also used by STORE. */
-  fetchItems(uid: Uid, state: { flags: readonly Flag[]; modseq: ModSeq }, condstore: boolean): ImapValue[] {
-    const items: ImapValue[] = [atom("UID"), num(uid), atom("FLAGS"), list(state.flags.map((f) => atom(f)))];
+  fetchItems(uid: Uid, state: { flags: readonly Flag[]; modseq: ModSeq }, condstore: boolean, withRecent: boolean): ImapValue[] {
+    const items: ImapValue[] = [atom("UID"), num(uid), atom("FLAGS"), list(this.reportedFlags(uid, state.flags, withRecent).map((f) => atom(f)))];
     if (condstore) items.push(atom("MODSEQ"), list([num(state.modseq)]));
     return items;
+  }
+
+  /** Flags as a FETCH shows them: with \Recent where it applies (rev1 only, RFC 3501 §2.3.2). */
+  reportedFlags(uid: Uid, flags: readonly Flag[], withRecent: boolean): readonly Flag[] {
+    return withRecent && this.isRecent(uid) ? [...flags, RECENT] : flags;
   }
 
   private releaseExpunges(qresync: boolean): ImapValue[][] {

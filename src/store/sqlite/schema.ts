@@ -175,7 +175,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     description: "mailboxes: first recent UID (IMAP4rev1 \\Recent)",
     sql: `
-      -- RFC 3501 §2.3.2: messages with uid >= first_recent_uid are \Recent to the next session
+      -- RFC 3501 §2.3.2: messages with uid >= first_recent_uid are recent to the next session
       -- that claims them (MailStore.claimRecent moves it to uid_next). Messages already stored
       -- when this column appears are not recent to anyone.
       ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;

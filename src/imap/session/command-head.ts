@@ -1,0 +1,36 @@
+// The start of every command line: `tag SP [UID SP] name`, looked up in the command table and
+// checked against the session's state (RFC 9051 §3: a command outside its states is BAD). Shared
+// by dispatch and by the check made before a streamed literal is accepted.
+import type { AnyImapCommand, SessionState } from "../commands/command.js";
+import { ImapError } from "../commands/imap-error.js";
+import type { CommandTable } from "../commands/index.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+
+export interface CommandHead {
+  readonly name: string;
+  readonly byUid: boolean;
+  /** "FETCH" or "UID FETCH", for replies and logs. */
+  readonly label: string;
+  readonly command: AnyImapCommand;
+}
+
+/** Reads the name after the tag; throws BAD for an unknown command or one not valid in `state`. */
+export function readCommandHead(args: ArgumentReader, table: CommandTable, state: SessionState | "logout"): CommandHead {
+  let name = args.atom().toUpperCase();
+  const byUid = name === "UID";
+  if (byUid) {
+    args.space();
+    name = args.atom().toUpperCase();
+  }
+  const label = byUid ? `UID ${name}` : name;
+  const command = table.find(name, byUid);
+  if (command === null) throw ImapError.bad(null, `unknown command ${label.slice(0, 40)}`);
+  if (state === "logout" || !command.states.includes(state)) throw ImapError.bad(null, `${label} is not allowed in this state`);
+  return { name, byUid, label, command };
+}
+
+/** The command name of a command's first line, upper case, or null (for the streamLiteral check). */
+export function commandNameOf(firstLine: Buffer | undefined): string | null {
+  const match = /^[^ ]+ ([A-Za-z]+)[ ]/.exec(firstLine?.toString("latin1", 0, 80) ?? "");
+  return match?.[1]?.toUpperCase() ?? null;
+}

@@ -1,0 +1,54 @@
+// What an ImapSession is built from: the transport it reads and writes (sans-IO, so tests use a
+// fake), the store, the authenticator, limits, timers, clock and logger (ARCHITECTURE §4 rule 4:
+// everything passed in, nothing module-level).
+import type { AuthContext, AuthResult, SaslCredentials } from "../../auth/index.js";
+import type { Logger } from "../../observability/log.js";
+import type { MailStore } from "../../store/index.js";
+import type { CommandTable } from "../commands/index.js";
+import type { Timers } from "./timers.js";
+
+export interface ImapTransport {
+  /** The next chunk from the client, or null once it is gone. */
+  read(): Promise<Buffer | null>;
+  /** Resolves when the bytes are taken (back-pressure); rejects once the connection is gone. */
+  write(bytes: Buffer): Promise<void>;
+  /** Server side of STARTTLS, after the tagged OK was written; rejects if the handshake fails. */
+  startTls(): Promise<void>;
+  close(): void;
+}
+
+export interface ImapSessionLimits {
+  readonly imapLineLength: number;
+  /** The largest literal, hence message, a client may send: advertised as APPENDLIMIT (RFC 7889). */
+  readonly imapLiteralSize: number;
+  readonly imapIdle: number;
+  readonly imapUnauthenticatedIdle: number;
+}
+
+export interface SaslAuthenticator {
+  authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
+}
+
+export interface ImapSessionOptions {
+  readonly transport: ImapTransport;
+  readonly store: MailStore;
+  readonly authenticator: SaslAuthenticator;
+  readonly limits: ImapSessionLimits;
+  readonly timers: Timers;
+  readonly clock: () => Date;
+  readonly log: Logger;
+  readonly hostname: string;
+  readonly remoteAddress: string;
+  /** The link is encrypted from the start (imaps, port 993). */
+  readonly tls: boolean;
+  readonly startTlsAvailable: boolean;
+  /** Operator opt-in to LOGIN / AUTH=PLAIN without TLS (or on loopback). */
+  readonly allowPlaintextAuth: boolean;
+  readonly commands?: CommandTable;
+  readonly id?: string;
+}
+
+/** Thrown through command code once the connection is unusable; ends the read loop quietly. */
+export class SessionEnded extends Error {
+  override readonly name = "SessionEnded";
+}
