@@ -164,9 +164,10 @@ export interface MailStore {
   /**
    * RFC 3501 §2.3.2 \Recent, Dovecot-style: each mailbox keeps a "first recent UID". A claim
    * moves it to UIDNEXT atomically and returns the range it moved over: those messages are
-   * recent to the claiming session, and to no other.
+   * recent to the claiming session, and to no other. With peek (EXAMINE, RFC 3501 §6.3.2: it
+   * "MUST NOT cause messages to lose the \Recent flag") the range is returned and nothing moves.
    */
-  claimRecent(mailboxId: MailboxId): Promise<RecentClaim>;
+  claimRecent(mailboxId: MailboxId, options?: { peek?: boolean }): Promise<RecentClaim>;
   /** Messages at or above the first recent UID: not yet claimed by any session (STATUS RECENT). */
   countRecent(mailboxId: MailboxId): Promise<number>;
   /** Ascending by UID. */

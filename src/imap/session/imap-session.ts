@@ -403,8 +403,8 @@ export class ImapSession {
     this.selected = null;
     this.state = "authenticated";
     // RFC 3501 §2.3.2: a read-write rev1 session claims the mailbox's \Recent messages; EXAMINE
-    // and IMAP4rev2 (RFC 9051 Appendix E) never do.
-    const selected = await SelectedMailbox.open(this.o.store, mailbox, readOnly, !readOnly && !this.rev2);
+    // only shows them, and IMAP4rev2 (RFC 9051 Appendix E) has none.
+    const selected = await SelectedMailbox.open(this.o.store, mailbox, readOnly, this.rev2 ? "none" : readOnly ? "peek" : "claim");
     this.selected = selected;
     this.state = "selected";
     return selected;

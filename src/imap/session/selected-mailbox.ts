@@ -42,6 +42,12 @@ export interface SyncOptions {
 
 const RECENT = "\\Recent" as Flag;
 
+/**
+ * How the session takes part in \Recent: "claim" (SELECT, rev1), "peek" (EXAMINE, rev1: shows
+ * what is recent without taking it, RFC 3501 §6.3.2) or "none" (IMAP4rev2).
+ */
+export type RecentMode = "claim" | "peek" | "none";
+
 interface MessageState {
   flags: Flag[];
   modseq: ModSeq;
@@ -63,7 +69,7 @@ export class SelectedMailbox {
     readonly mailbox: Mailbox,
     readonly readOnly: boolean,
     messages: readonly MessageSummary[],
-    private readonly claimsRecent: boolean,
+    private readonly recentMode: RecentMode,
   ) {
     this.uids = messages.map((m) => m.uid);
     for (const m of messages) this.states.set(m.uid, { flags: [...m.flags], modseq: m.modseq });
@@ -75,14 +81,19 @@ export class SelectedMailbox {
    * highestModSeq never claims changes the listing does not show (a commit in between is then
    * reported by the first sync, as a duplicate at worst, never lost).
    */
-  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean, claimsRecent = false): Promise<SelectedMailbox> {
+  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean, recentMode: RecentMode = "none"): Promise<SelectedMailbox> {
     const before = (await store.getMailboxById(mailbox.id)) ?? mailbox;
     const messages = await store.listMessages(mailbox.id);
-    const selected = new SelectedMailbox(before, readOnly, messages, claimsRecent);
+    const selected = new SelectedMailbox(before, readOnly, messages, recentMode);
     // Claimed after the listing: a message arriving in between is in the claim, and is \Recent
     // here when the first sync announces it.
-    if (claimsRecent) selected.addClaim(await store.claimRecent(mailbox.id));
+    await selected.claimRecent(store);
     return selected;
+  }
+
+  private async claimRecent(store: MailStore): Promise<void> {
+    if (this.recentMode === "none") return;
+    this.addClaim(await store.claimRecent(this.mailbox.id, { peek: this.recentMode === "peek" }));
   }
 
   /** RFC 3501 §2.3.2: the message is \Recent in this session. */
@@ -100,7 +111,7 @@ export class SelectedMailbox {
   private addClaim(claim: RecentClaim): void {
     if (claim.next <= claim.first) return;
     const last = this.recentClaims[this.recentClaims.length - 1];
-    if (last !== undefined && last.next === claim.first) last.next = claim.next;
+    if (last !== undefined && claim.first <= last.next) last.next = Math.max(last.next, claim.next) as Uid;
     else this.recentClaims.push({ ...claim });
   }
 
@@ -248,7 +259,7 @@ export class SelectedMailbox {
       if (changes.highestModSeq > this.syncedModSeq) this.syncedModSeq = changes.highestModSeq;
       // Messages announced to this session are \Recent to it unless another session claimed them.
       const newest = added[added.length - 1];
-      if (this.claimsRecent && newest !== undefined && newest >= this.claimedUpTo) this.addClaim(await store.claimRecent(this.mailbox.id));
+      if (newest !== undefined && newest >= this.claimedUpTo) await this.claimRecent(store);
     }
     if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync));
     if (added.length > 0) {

@@ -14,6 +14,8 @@ export function recentContract(open: OpenBackend): void {
     await fx.append(inbox.id);
     await fx.append(inbox.id);
     assert.equal(await fx.mail.countRecent(inbox.id), 2);
+    assert.deepEqual(uidsIn(await fx.mail.claimRecent(inbox.id, { peek: true })), [1, 2], "a peek shows the range");
+    assert.equal(await fx.mail.countRecent(inbox.id), 2, "and moves nothing");
     const first = await fx.mail.claimRecent(inbox.id);
     assert.deepEqual(uidsIn(first), [1, 2]);
     assert.equal(await fx.mail.countRecent(inbox.id), 0);

@@ -17,6 +17,13 @@ export function claimRecentInTransaction(ctx: StoreContext, mailboxId: MailboxId
   return { first: before.first_recent_uid as Uid, next: after.first_recent_uid as Uid };
 }
 
+/** The range a claim would take now, without taking it. */
+export function peekRecent(ctx: StoreContext, mailboxId: MailboxId): RecentClaim {
+  const row = ctx.sql.get<{ first_recent_uid: number; uid_next: number }>("SELECT first_recent_uid, uid_next FROM mailboxes WHERE id = ?", mailboxId);
+  if (!row) throw new StoreError("NONEXISTENT", "no such mailbox");
+  return { first: row.first_recent_uid as Uid, next: Math.max(row.first_recent_uid, row.uid_next) as Uid };
+}
+
 export function countRecent(ctx: StoreContext, mailboxId: MailboxId): number {
   const row = ctx.sql.get<{ recent: number | null }>(
     "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = b.id AND uid >= b.first_recent_uid) AS recent FROM mailboxes b WHERE b.id = ?",

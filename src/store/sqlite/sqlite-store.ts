@@ -350,7 +350,8 @@ export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
     return result.copies[0]!;
   }
 
-  claimRecent(mailboxId: MailboxId): Promise<api.RecentClaim> {
+  claimRecent(mailboxId: MailboxId, options: { peek?: boolean } = {}): Promise<api.RecentClaim> {
+    if (options.peek === true) return this.read((ctx) => recent.peekRecent(ctx, mailboxId));
     return this.write((ctx) => recent.claimRecentInTransaction(ctx, mailboxId));
   }
   countRecent(mailboxId: MailboxId): Promise<number> {
