@@ -1,10 +1,10 @@
 // The start of every command line: `tag SP [UID SP] name`, looked up in the command table and
 // checked against the session's state (RFC 9051 §3: a command outside its states is BAD). Shared
 // by dispatch and by the check made before a streamed literal is accepted.
-import type { AnyImapCommand, SessionState } from "../commands/command.js";
+import type { AnyImapCommand, CommandContext, SessionState } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import type { CommandTable } from "../commands/index.js";
-import type { ArgumentReader } from "../protocol/arguments.js";
+import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
 
 export interface CommandHead {
   readonly name: string;
@@ -33,4 +33,33 @@ export function readCommandHead(args: ArgumentReader, table: CommandTable, state
 export function commandNameOf(firstLine: Buffer | undefined): string | null {
   const match = /^[^ ]+ ([A-Za-z]+)[ ]/.exec(firstLine?.toString("latin1", 0, 80) ?? "");
   return match?.[1]?.toUpperCase() ?? null;
+}
+
+export interface StreamedCommandCheck {
+  readonly table: CommandTable;
+  readonly state: SessionState | "logout";
+  readonly utf8: boolean;
+  contextFor(tag: string, name: string): CommandContext;
+}
+
+/**
+ * Before the first streamed literal of a command is accepted: its head, its state, and the
+ * command's own beforeStreamedLiteral check, over the text up to that literal. Returns the
+ * refusal (with the tag to answer) or null.
+ */
+export async function checkStreamedCommand(text: CommandText, check: StreamedCommandCheck): Promise<{ tag: string | null; label: string; error: unknown } | null> {
+  const args = new ArgumentReader(text, { utf8Names: check.utf8 });
+  let tag: string | null = null;
+  let label = "";
+  try {
+    tag = args.tag();
+    args.space();
+    const head = readCommandHead(args, check.table, check.state);
+    label = head.label;
+    args.space();
+    await head.command.beforeStreamedLiteral?.(check.contextFor(tag, head.name), args);
+    return null;
+  } catch (error) {
+    return { tag, label, error };
+  }
 }

@@ -23,16 +23,17 @@ import { ImapError } from "../commands/imap-error.js";
 import { buildCommandTable, type CommandTable } from "../commands/index.js";
 import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
 import { CommandReader, type ReaderEvent } from "../protocol/command-reader.js";
-import { encodeMailboxName } from "../protocol/mailbox-name.js";
-import { continuationLine, statusLine, writeResponse, type ResponseStatus } from "../protocol/response.js";
-import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
+import { continuationLine, statusLine, writeResponse } from "../protocol/response.js";
+import type { ImapValue } from "../protocol/response-value.js";
 import { capabilityList } from "./capabilities.js";
-import { commandNameOf, readCommandHead } from "./command-head.js";
+import { commandContext, type ContextSource } from "./command-context.js";
+import { checkStreamedCommand, commandNameOf, readCommandHead } from "./command-head.js";
 import { failureFor } from "./error-replies.js";
 import { LiteralIntake } from "./literal-intake.js";
-import { SelectedMailbox, type SeqNum } from "./selected-mailbox.js";
+import { SelectedMailbox } from "./selected-mailbox.js";
 import { SessionEnded, type ImapSessionOptions } from "./session-options.js";
-import type { TimerHandle } from "./timers.js";
+import { idleUntilDone } from "./idle.js";
+import { SessionDeadline, type DeadlineKind } from "./timers.js";
 
 export type { ImapSessionLimits, ImapSessionOptions, ImapTransport, SaslAuthenticator } from "./session-options.js";
 
@@ -48,7 +49,7 @@ export class ImapSession {
   private readonly enabled = new Set<ImapExtension>();
   private unsubscribe: (() => void) | null = null;
   private ended = false;
-  private deadline: { kind: "idle" | "command"; handle: TimerHandle } | null = null;
+  private readonly deadline: SessionDeadline;
   private pendingEvent: Promise<ReaderEvent | null> | null = null;
   private wakeIdle: (() => void) | null = null;
   /** Set by STARTTLS, which writes its own tagged reply before the handshake. */
@@ -56,12 +57,18 @@ export class ImapSession {
   private completion: TaggedCompletion = {};
   private clientIdLogged = false;
   private readonly intake: LiteralIntake;
+  private readonly contextSource: ContextSource;
 
   constructor(options: ImapSessionOptions) {
     this.o = options;
     this.id = options.id ?? randomBytes(6).toString("base64url");
     this.table = options.commands ?? buildCommandTable();
     this.tls = options.tls;
+    this.deadline = new SessionDeadline(options.timers, (kind) => {
+      this.o.log.info("imap.timeout", { session: this.id, kind });
+      // RFC 9051 §5.4: the autologout timer; the BYE says why.
+      void this.closeWith(kind === "idle" ? "Autologout; idle for too long" : "Autologout; command not completed in time", "UNAVAILABLE");
+    });
     this.intake = new LiteralIntake(options.store, () => options.limits.imapLiteralSize);
     this.reader = new CommandReader({
       maxLineLength: options.limits.imapLineLength,
@@ -71,6 +78,23 @@ export class ImapSession {
         return name !== null && this.table.find(name, false)?.streamsLiteral?.(lines, index) === true;
       },
     });
+    this.contextSource = {
+      store: options.store,
+      log: options.log,
+      clock: options.clock,
+      control: this.control,
+      enabled: this.enabled,
+      account: () => this.account,
+      selected: () => this.selected,
+      rev2: () => this.rev2,
+      utf8: () => this.utf8,
+      write: (bytes) => this.write(bytes),
+      writeValues: (values) => this.writeValues(values),
+      complete: (result) => {
+        this.completion = result;
+      },
+      stagedLiteral: (piece, maxBytes) => this.intake.stage(piece, maxBytes),
+    };
   }
 
   get closed(): boolean {
@@ -106,10 +130,9 @@ export class ImapSession {
   }
 
   private finish(): void {
-    if (this.ended && this.unsubscribe === null && this.deadline === null) return;
+    if (this.ended && this.unsubscribe === null && this.deadline.kind === null) return;
     this.ended = true;
-    this.deadline?.handle.cancel();
-    this.deadline = null;
+    this.deadline.cancel();
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.wakeIdle?.();
@@ -130,25 +153,13 @@ export class ImapSession {
       this.setDeadline(this.reader.midCommand ? "command" : "idle");
       const chunk = await this.o.transport.read();
       if (chunk === null || this.ended) return null;
-      if (this.deadline?.kind === "idle") this.setDeadline(null);
+      if (this.deadline.kind === "idle") this.setDeadline(null);
       this.reader.push(chunk);
     }
   }
 
-  /** idle restarts on every wait; command runs from a command's first byte to its end. */
-  private setDeadline(kind: "idle" | "command" | null): void {
-    if (kind === "command" && this.deadline?.kind === "command") return;
-    this.deadline?.handle.cancel();
-    this.deadline = null;
-    if (kind === null) return;
-    const ms = this.account === null ? this.o.limits.imapUnauthenticatedIdle : this.o.limits.imapIdle;
-    const handle = this.o.timers.set(ms, () => {
-      this.deadline = null;
-      this.o.log.info("imap.timeout", { session: this.id, kind });
-      // RFC 9051 §5.4: the autologout timer; the BYE says why.
-      void this.closeWith(kind === "idle" ? "Autologout; idle for too long" : "Autologout; command not completed in time", "UNAVAILABLE");
-    });
-    this.deadline = { kind, handle };
+  private setDeadline(kind: DeadlineKind | null): void {
+    this.deadline.set(kind, this.account === null ? this.o.limits.imapUnauthenticatedIdle : this.o.limits.imapIdle);
   }
 
   private async handleEvent(event: ReaderEvent): Promise<void> {
@@ -219,19 +230,10 @@ export class ImapSession {
    */
   private async acceptStreamedLiteral(event: Extract<ReaderEvent, { kind: "literal-start" }>): Promise<void> {
     if (!this.intake.active) {
-      const args = new ArgumentReader(event.text, { utf8Names: this.utf8 });
-      let tag: string | null = null;
-      let label = "";
-      try {
-        tag = args.tag();
-        args.space();
-        const head = readCommandHead(args, this.table, this.state);
-        label = head.label;
-        args.space();
-        await head.command.beforeStreamedLiteral?.(this.contextFor(tag, head.name, false), args);
-      } catch (error) {
+      const refusal = await checkStreamedCommand(event.text, { table: this.table, state: this.state, utf8: this.utf8, contextFor: (tag, name) => this.contextFor(tag, name, false) });
+      if (refusal !== null) {
         this.reader.abandonCommand();
-        return this.fail(tag, label, error);
+        return this.fail(refusal.tag, refusal.label, refusal.error);
       }
     }
     this.intake.begin(event.size);
@@ -303,39 +305,10 @@ export class ImapSession {
   // --- what commands see ---------------------------------------------------------------------
 
   private contextFor(tag: string, name: string, byUid: boolean): CommandContext {
-    const selected = this.selected;
-    return {
-      tag,
-      name,
-      byUid,
-      store: this.o.store,
-      account: this.account,
-      selected,
-      enabled: this.enabled,
-      rev2: this.rev2,
-      utf8: this.utf8,
-      log: this.o.log,
-      clock: this.o.clock,
-      session: this.control,
-      requireAccount: () => {
-        if (this.account === null) throw ImapError.bad(null, "not authenticated");
-        return this.account;
-      },
-      requireSelected: () => {
-        if (this.selected === null) throw ImapError.bad(null, "no mailbox selected");
-        return this.selected;
-      },
-      untagged: (...values) => this.writeValues(values),
-      untaggedStatus: (status: ResponseStatus, code, text) => this.write(statusLine("*", status, code, text)),
-      fetchResponse: (seq: SeqNum, items) => this.writeValues([num(seq), atom("FETCH"), list(items)]),
-      continuation: (text) => this.write(continuationLine(text)),
-      complete: (result) => {
-        this.completion = result;
-      },
-      encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, this.utf8),
-      stagedLiteral: (piece, maxBytes) => this.intake.stage(piece, maxBytes),
-    };
+    return commandContext(this.contextSource, tag, name, byUid);
   }
+
+
 
   private readonly control: SessionControl = {
     capabilities: () => this.capabilities(),
@@ -419,31 +392,22 @@ export class ImapSession {
     throw ImapError.bad(null, "expected a line");
   }
 
-  /**
-   * RFC 2177 IDLE: `+ idling`, then every change at once (EXPUNGE included, RFC 9051 §7.4.1),
-   * until the client's DONE. Resolves false when the client left instead.
-   */
-  private async idle(): Promise<boolean> {
-    await this.flushSelected(true);
-    await this.write(continuationLine("idling"));
-    try {
-      for (;;) {
-        if (this.selected?.dirty === true) await this.flushSelected(true);
+  /** RFC 2177 IDLE (idle.ts). */
+  private idle(): Promise<boolean> {
+    return idleUntilDone({
+      flush: () => this.flushSelected(true),
+      write: (bytes) => this.write(bytes),
+      dirty: () => this.selected?.dirty === true,
+      nextLine: () => {
         this.reader.expectLine();
-        const pending = (this.pendingEvent ??= this.nextEvent());
-        const woken = new Promise<"woken">((resolve) => {
-          this.wakeIdle = () => resolve("woken");
-        });
-        const outcome = await Promise.race([pending, woken]);
-        this.wakeIdle = null;
-        if (outcome === "woken") continue;
+        return (this.pendingEvent ??= this.nextEvent());
+      },
+      lineTaken: () => {
         this.pendingEvent = null;
-        if (outcome === null) return false;
-        if (outcome.kind === "line" && outcome.line.toString("latin1").toUpperCase() === "DONE") return true;
-        throw ImapError.bad(null, "expected DONE");
-      }
-    } finally {
-      this.wakeIdle = null;
-    }
+      },
+      onWake: (wake) => {
+        this.wakeIdle = wake;
+      },
+    });
   }
 }

@@ -1,0 +1,65 @@
+// The CommandContext a command runs with (commands/command.ts): what it may read of the session,
+// the writers for its untagged responses, and SessionControl for the few commands that change
+// the session's state. Built per command from live accessors, so a command that changes the
+// state (LOGIN, SELECT) sees the change in its own later calls.
+import type { Logger } from "../../observability/log.js";
+import type { Account, MailStore, StagedMessage } from "../../store/index.js";
+import type { CommandContext, ImapExtension, SessionControl, TaggedCompletion } from "../commands/command.js";
+import { ImapError } from "../commands/imap-error.js";
+import type { LiteralPiece } from "../protocol/arguments.js";
+import { encodeMailboxName } from "../protocol/mailbox-name.js";
+import { continuationLine, statusLine } from "../protocol/response.js";
+import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
+import type { SelectedMailbox } from "./selected-mailbox.js";
+
+/** What the session lends a command. */
+export interface ContextSource {
+  readonly store: MailStore;
+  readonly log: Logger;
+  readonly clock: () => Date;
+  readonly control: SessionControl;
+  readonly enabled: ReadonlySet<ImapExtension>;
+  account(): Account | null;
+  selected(): SelectedMailbox | null;
+  rev2(): boolean;
+  utf8(): boolean;
+  write(bytes: Buffer): Promise<void>;
+  writeValues(values: readonly ImapValue[]): Promise<void>;
+  complete(result: TaggedCompletion): void;
+  stagedLiteral(piece: LiteralPiece, maxBytes: number): Promise<StagedMessage>;
+}
+
+export function commandContext(source: ContextSource, tag: string, name: string, byUid: boolean): CommandContext {
+  const utf8 = source.utf8();
+  return {
+    tag,
+    name,
+    byUid,
+    store: source.store,
+    account: source.account(),
+    selected: source.selected(),
+    enabled: source.enabled,
+    rev2: source.rev2(),
+    utf8,
+    log: source.log,
+    clock: source.clock,
+    session: source.control,
+    requireAccount: () => {
+      const account = source.account();
+      if (account === null) throw ImapError.bad(null, "not authenticated");
+      return account;
+    },
+    requireSelected: () => {
+      const selected = source.selected();
+      if (selected === null) throw ImapError.bad(null, "no mailbox selected");
+      return selected;
+    },
+    untagged: (...values) => source.writeValues(values),
+    untaggedStatus: (status, code, text) => source.write(statusLine("*", status, code, text)),
+    fetchResponse: (seq, items) => source.writeValues([num(seq), atom("FETCH"), list(items)]),
+    continuation: (text) => source.write(continuationLine(text)),
+    complete: (result) => source.complete(result),
+    encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, utf8),
+    stagedLiteral: (piece, maxBytes) => source.stagedLiteral(piece, maxBytes),
+  };
+}
