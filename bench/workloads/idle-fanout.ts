@@ -68,7 +68,7 @@ export function idleFanout(options: { connections: number; seed: number }): Work
 
         let waiting = idlers.length;
         const allSeen = new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${waiting} of ${idlers.length} IDLE clients saw no EXISTS within 120 s`)), 120_000);
+          const timer = setTimeout(() => reject(new Error(`${waiting} of ${idlers.length} IDLE clients saw no EXISTS within 300 s`)), 300_000);
           for (const idler of idlers) {
             const target = idler.exists + 1;
             let seen = false;
