@@ -5,41 +5,11 @@
 // before the baseline, and what is measured is what the server adds while it receives.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mailboxMessages, startSmtpHarness } from "../harness/smtp-harness.js";
+import { largeMessage } from "../harness/large-message.js";
 import { RawSmtpClient } from "../harness/smtp-clients.js";
 
 const MB = 1024 * 1024;
-
-/** Deterministic bytes: a SHA-256 counter stream from a seed (same message on every run). */
-function pseudoRandomBytes(seed: string, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  for (let offset = 0, counter = 0; offset < length; offset += 32, counter++) {
-    createHash("sha256").update(`${seed}:${counter}`).digest().copy(out, offset);
-  }
-  return out;
-}
-
-/** RFC 2045 §6.8: base64 in lines of at most 76 characters. */
-function base64Lines(bytes: Buffer): string {
-  return (bytes.toString("base64").match(/.{1,76}/g) ?? []).join("\r\n");
-}
-
-function largeMessage(): Buffer {
-  const boundary = "=_mailroom_large_boundary";
-  const parts = [
-    "From: Big Sender <big@ext.example>\r\nTo: alice@example.org\r\nSubject: 25 MB of attachments\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\nMessage-ID: <large@ext.example>\r\n",
-    `MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="${boundary}"\r\n\r\nThis is a multi-part message in MIME format.\r\n`,
-    `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFive attachments follow.\r\n`,
-  ];
-  const sizes = [6 * MB, 5 * MB, 4 * MB, 3 * MB, 700 * 1024];
-  sizes.forEach((size, i) => {
-    parts.push(`--${boundary}\r\nContent-Type: application/octet-stream; name="part${i}.bin"\r\nContent-Disposition: attachment; filename="part${i}.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n`);
-    parts.push(`${base64Lines(pseudoRandomBytes(`part${i}`, size))}\r\n`);
-  });
-  parts.push(`--${boundary}--\r\n`);
-  return Buffer.from(parts.join(""), "latin1");
-}
 
 test("a 25 MB message with attachments arrives byte-exact, and the server's memory does not grow with it", { timeout: 120_000 }, async () => {
   const message = largeMessage();

@@ -33,14 +33,19 @@ export interface ImapHarnessOptions {
   /** Default true: LOGIN without TLS from 127.0.0.1, so imaplib tests need no certificate trust. */
   allowPlaintextAuthOnLoopback?: boolean;
   log?: Logger;
+  /**
+   * Serve IMAP on a store another harness owns (the SMTP harness: same domain and accounts), so a
+   * message sent over SMTP can be read over IMAP. stop() then leaves the store to its owner.
+   */
+  shared?: { temp: TempStore; accounts: Record<"alice" | "bob", Account> };
 }
 
 export async function startImapHarness(options: ImapHarnessOptions = {}): Promise<ImapHarness> {
-  const temp = await openTempStore("mailroom-imap-e2e-");
+  const temp = options.shared?.temp ?? (await openTempStore("mailroom-imap-e2e-"));
   const { store } = temp;
   const log = options.log ?? silentLogger;
-  await store.addDomain("example.org");
-  const accounts = {
+  if (options.shared === undefined) await store.addDomain("example.org");
+  const accounts = options.shared?.accounts ?? {
     alice: await store.createAccount({ address: "alice@example.org", passwordHash: await cheapHash("alice-pass") }),
     bob: await store.createAccount({ address: "bob@example.org", passwordHash: await cheapHash("bob-pass") }),
   };
@@ -72,7 +77,7 @@ export async function startImapHarness(options: ImapHarnessOptions = {}): Promis
     listeners,
     async stop() {
       await listeners.drain(500);
-      await temp.cleanup();
+      if (options.shared === undefined) await temp.cleanup();
     },
   };
 }
