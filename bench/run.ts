@@ -71,6 +71,15 @@ async function main(): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  // A bug that escapes the workloads must not leave servers running: stop them, then fail.
+  process.once("unhandledRejection", (reason) => {
+    say(`bench crashed: ${String(reason)}`);
+    void cleanUp().finally(() => process.exit(1));
+  });
+  // Last resort on any exit path that skipped the cleanup: kill what is still ours.
+  process.once("exit", () => {
+    for (const target of targets) for (const pid of target.rootPids()) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+  });
 
   try {
     const accounts = [...new Set(workloads.flatMap((w) => w.accounts(options.runs)))];
