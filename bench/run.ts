@@ -133,11 +133,15 @@ async function main(): Promise<number> {
     };
     say("");
     say(renderTextTable(results));
-    await mkdir(RESULTS_DIR, { recursive: true });
-    await writeFile(join(RESULTS_DIR, "latest.json"), JSON.stringify(results, null, 2) + "\n");
-    await writeFile(join(RESULTS_DIR, "report.md"), renderMarkdown(results));
-    await writeFile(join(RESULTS_DIR, "ratios.svg"), renderRatioChart(results));
-    say(`wrote ${join("bench", "results", "latest.json")}, report.md and ratios.svg`);
+    // Only a full run with peers is a result worth keeping in the repository; quick and
+    // Mailroom-only runs (CI's) go to bench/results/quick/, which git ignores.
+    const full = !options.quick && options.peers;
+    const outDir = full ? RESULTS_DIR : join(RESULTS_DIR, "quick");
+    await mkdir(outDir, { recursive: true });
+    await writeFile(join(outDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
+    await writeFile(join(outDir, "report.md"), renderMarkdown(results));
+    await writeFile(join(outDir, "ratios.svg"), renderRatioChart(results));
+    say(`wrote ${join("bench", "results", full ? "" : "quick", "latest.json")}, report.md and ratios.svg`);
     // Mailroom's own side must run: a workload it skipped for a missing protocol is reported, but
     // a failure is an error, so CI notices when the bench rots.
     const failed = metrics.filter((m) => m.mailroomSkipped?.includes("failed"));
