@@ -1,12 +1,14 @@
 // RFC 9051 §6.3.2 SELECT and §6.3.3 EXAMINE, with RFC 7162 CONDSTORE and QRESYNC parameters:
 // `SELECT INBOX (QRESYNC (uidvalidity modseq [known-uids]))` replays the change log since the
-// client's modseq as `VANISHED (EARLIER)` and FETCH of what changed (RFC 7162 §3.2.5).
+// client's modseq as `VANISHED (EARLIER)` and FETCH of what changed (RFC 7162 §3.2.5); its
+// seq-match-data narrows VANISHED to UIDs the client cannot already know are gone.
 //
 // \Recent (IMAP4rev1 only, RFC 3501 §2.3.2): SELECT claims the mailbox's recent messages for this
 // session (session/selected-mailbox.ts) and reports how many with `n RECENT`; EXAMINE claims
 // nothing. IMAP4rev2 dropped the flag (RFC 9051 Appendix E): no RECENT response at all.
 import { asModSeq, asUid, SYSTEM_FLAGS } from "../../store/index.js";
-import { encodeNumbers, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+import { encodeNumbers, iterateRanges, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { atom, list, num, str } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 
@@ -14,7 +16,12 @@ interface QresyncParameters {
   uidValidity: number;
   modseq: bigint;
   knownUids: SequenceSet | null;
+  /** RFC 7162 §3.2.5.2 seq-match-data as pairs (sequence number, UID) of the client's view. */
+  seqMatch: { seq: number; uid: number }[];
 }
+
+/** More pairs than this are not worth checking; the hint is then ignored (it only narrows). */
+const MAX_SEQ_MATCH_PAIRS = 10_000;
 
 interface SelectArgs {
   mailbox: string;
@@ -76,23 +83,48 @@ export const selectCommand: ImapCommand<SelectArgs> = {
   },
 };
 
-function parseQresync(args: Parameters<ImapCommand<unknown>["parse"]>[0]): QresyncParameters {
+function parseQresync(args: ArgumentReader): QresyncParameters {
   args.listStart();
   const uidValidity = args.nzNumber();
   args.space();
   const modseq = args.number64();
   let knownUids: SequenceSet | null = null;
+  let seqMatch: QresyncParameters["seqMatch"] = [];
   if (args.takeChar(" ") && !args.peekListStart()) knownUids = args.sequenceSet();
   if (knownUids !== null ? args.takeChar(" ") : args.peekListStart()) {
-    // seq-match-data is an optimisation hint; the full VANISHED list is always correct.
+    // seq-match-data = "(" known-sequence-set SP known-uid-set ")"
     args.listStart();
-    args.sequenceSet();
+    const seqs = expandCapped(args.sequenceSet());
     args.space();
-    args.sequenceSet();
+    const uids = expandCapped(args.sequenceSet());
     args.listEnd();
+    if (seqs !== null && uids !== null) {
+      // The sets pair up element by element; sets of different sizes cannot mean anything.
+      if (seqs.length !== uids.length) throw args.error("seq-match-data sets differ in size");
+      seqMatch = seqs.map((seq, i) => ({ seq, uid: uids[i] as number }));
+    }
   }
   args.listEnd();
-  return { uidValidity, modseq, knownUids };
+  return { uidValidity, modseq, knownUids, seqMatch };
+}
+
+/** The numbers of a set in ascending order, or null for `$`, `*` or more than MAX_SEQ_MATCH_PAIRS. */
+function expandCapped(set: SequenceSet): number[] | null {
+  if (set.kind !== "ranges") return null;
+  const ranges = resolveRanges(set, 0xffffffff);
+  if (ranges.reduce((n, r) => n + (r.end - r.start + 1), 0) > MAX_SEQ_MATCH_PAIRS) return null;
+  return [...iterateRanges(ranges)];
+}
+
+/**
+ * RFC 7162 §3.2.5.2: a pair whose UID still has the client's sequence number proves that no
+ * message with a lower UID was expunged since the client's view (new messages only ever get
+ * higher UIDs), so VANISHED (EARLIER) needs only the UIDs above the highest such pair.
+ */
+function vanishedFloor(selected: ReturnType<CommandContext["requireSelected"]>, pairs: QresyncParameters["seqMatch"]): number {
+  let floor = 0;
+  for (const { seq, uid } of pairs) if (uid > floor && selected.toSeq(asUid(uid)) === seq) floor = uid;
+  return floor;
 }
 
 /** RFC 7162 §3.2.5.2: VANISHED (EARLIER) for expunged known UIDs, then FETCH for changed ones. */
@@ -102,7 +134,8 @@ async function resync(ctx: CommandContext, q: QresyncParameters): Promise<void> 
   const changes = await ctx.store.changesSince(selected.mailboxId, asModSeq(since));
   // The known-uids set limits VANISHED to what the client has; without it, every expunged UID.
   const known = q.knownUids?.kind === "ranges" ? resolveRanges(q.knownUids, 0xffffffff) : null;
-  const vanished = changes.expunged.filter((uid) => known === null || rangesContain(known, uid));
+  const floor = vanishedFloor(selected, q.seqMatch);
+  const vanished = changes.expunged.filter((uid) => uid > floor && (known === null || rangesContain(known, uid)));
   if (vanished.length > 0) await ctx.untagged(atom("VANISHED"), list([atom("EARLIER")]), atom(encodeNumbers(vanished)));
   for (const change of changes.changed) {
     const seq = selected.toSeq(asUid(change.uid));
