@@ -10,6 +10,7 @@ export const idCommand: ImapCommand<Map<string, string | null>> = {
   uid: false,
   states: ["not-authenticated", "authenticated", "selected"],
   sequenceUse: "none",
+  capabilities: ["ID"],
   parse: (args) => {
     const fields = new Map<string, string | null>();
     // RFC 2971 §3.3: id-params-list = "(" *(string SP nstring) ")" / nil

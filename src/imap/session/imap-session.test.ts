@@ -118,6 +118,9 @@ describe("ImapSession", () => {
     await expect("a1", "SELECT INBOX", /^a1 BAD SELECT is not allowed in this state\r\n$/);
     await expect("a2", "UID FETCH 1 FLAGS", /^a2 BAD UID FETCH is not allowed in this state\r\n$/);
     await expect("a3", "FROB", /^a3 BAD unknown command FROB\r\n$/);
+    // RFC 2971: ID in any state, advertised.
+    await expect("c1", "CAPABILITY", /\* CAPABILITY (?=[^\r\n]*\bID\b)(?=[^\r\n]*\bMULTIAPPEND\b)/);
+    await expect("c2", 'ID ("name" "test")', /^\* ID \("name" "Mailroom"\)\r\nc2 OK/);
     await expect("a4", "LOGIN alice@example.org nope", /^a4 NO \[AUTHENTICATIONFAILED\]/);
     await expect("a5", "LOGIN alice@example.org pw", /^a5 OK /);
     await expect("a6", "LOGIN alice@example.org pw", /^a6 BAD LOGIN is not allowed in this state\r\n$/);
