@@ -4,6 +4,7 @@
 
 import { readFile } from "node:fs/promises";
 import { hostname as machineHostname } from "node:os";
+import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import {
@@ -228,10 +229,24 @@ function checkAcrossKeys(config: Config, problems: string[]): void {
   if (outbound.smarthostUsername !== null && outbound.smarthost === null) problems.push("outbound.smarthost: required when outbound.smarthost_username is set");
   if (outbound.delayWarning >= outbound.maxLifetime) problems.push("outbound.delay_warning: must be shorter than outbound.max_lifetime");
   for (const [index, server] of outbound.dnsServers.entries()) {
-    if (!/^(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\[[0-9a-fA-F:]+\](?::\d{1,5})?|[0-9a-fA-F:]+)$/.test(server)) {
+    if (!isDnsServer(server)) {
       problems.push(`outbound.dns_servers[${index}]: expected an IP address or "ip:port", got ${JSON.stringify(server)}`);
     }
   }
+}
+
+/**
+ * A DNS server as node's resolver takes it (dns.setServers): "192.0.2.1", "192.0.2.1:5353",
+ * "2001:db8::1" or "[2001:db8::1]:5353"; a port must be 1-65535. A name is refused: finding the
+ * DNS server must not need DNS.
+ */
+export function isDnsServer(server: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(server);
+  const v4 = /^([\d.]+)(?::(\d{1,5}))?$/.exec(server);
+  const [address, port] = bracketed ? [bracketed[1]!, bracketed[2]] : v4 ? [v4[1]!, v4[2]] : [server, undefined];
+  const family = isIP(address);
+  if (family === 0 || (bracketed && family !== 6)) return false;
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

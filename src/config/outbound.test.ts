@@ -38,7 +38,7 @@ smarthost_username = "me"
 smarthost_password_file = "secret/relay.txt"
 routes = { "Example.COM" = "10.0.0.5:2525", "v6.example" = "[::1]:26" }
 retry_schedule = ["1m", 120]
-dns_servers = ["127.0.0.1:5353", "::1"]
+dns_servers = ["127.0.0.1:5353", "::1", "[::1]:5300", "192.0.2.53"]
 dkim_key_dir = "keys"`,
     base,
   );
@@ -46,7 +46,7 @@ dkim_key_dir = "keys"`,
   assert.equal(outbound.smarthostPasswordFile, "/srv/mail/secret/relay.txt");
   assert.deepEqual(outbound.routes, { "example.com": { host: "10.0.0.5", port: 2525 }, "v6.example": { host: "::1", port: 26 } });
   assert.deepEqual(outbound.retrySchedule, [60_000, 120_000]);
-  assert.deepEqual(outbound.dnsServers, ["127.0.0.1:5353", "::1"]);
+  assert.deepEqual(outbound.dnsServers, ["127.0.0.1:5353", "::1", "[::1]:5300", "192.0.2.53"]);
   assert.equal(outbound.dkimKeyDir, "/srv/mail/keys");
 });
 
@@ -67,4 +67,11 @@ delay_warning = "6d"`);
 
 test("an empty retry schedule is refused", () => {
   assert.ok(problemsOf("[outbound]\nretry_schedule = []").some((p) => p.startsWith("config error: outbound.retry_schedule: expected an array of 1 to 50 values")));
+});
+
+test("dns_servers: a loopback test server with its port is accepted; names, bad octets and bad ports are not", () => {
+  for (const good of ["127.0.0.1:40053", "127.0.0.1", "::1", "[::1]:53", "[2001:db8::1]"]) assert.deepEqual(parseConfigText(`[outbound]\ndns_servers = ["${good}"]`, base).outbound.dnsServers, [good]);
+  for (const bad of ["127.0.0.1:0", "127.0.0.1:65536", "300.0.0.1", "[127.0.0.1]:53", "localhost:53", "::1:53:x"]) {
+    assert.ok(problemsOf(`[outbound]\ndns_servers = ["${bad}"]`).some((p) => p.startsWith("config error: outbound.dns_servers[0]")), bad);
+  }
 });

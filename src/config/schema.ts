@@ -93,7 +93,7 @@ export interface OutboundSettings {
   dkimSelector: string;
   /** Absolute path, or null for <data_dir>/dkim. */
   dkimKeyDir: string | null;
-  /** "ip" or "ip:port" of DNS servers for outbound lookups; empty for the system's. */
+  /** "ip" or "ip:port" of DNS servers for outbound lookups and inbound SPF/DKIM/DMARC; empty for the system's. */
   dnsServers: string[];
 }
 
@@ -170,7 +170,7 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   routes: key(tableOf(hostPort(25)), {}, 'per-domain static routes: { "example.net" = "relay.example.net:2525" }, used instead of MX'),
   dkimSelector: key(text(), "mailroom", "DKIM selector of keys made by domain add; rotation appends a date"),
   dkimKeyDir: key(optional(text()), null, "directory of per-domain DKIM keys; not set: the dkim folder in server.data_dir"),
-  dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for outbound lookups ("ip" or "ip:port"); empty uses the system\'s'),
+  dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for MX, MTA-STS and inbound SPF/DKIM/DMARC lookups ("ip", "ip:port" or "[ipv6]:port"); empty uses the system\'s'),
 };
 
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */

@@ -9,7 +9,7 @@ import type { SessionHandler } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
-import { createCachingResolver, createSystemResolver } from "../mail-auth/index.js";
+import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, OutboundWorker } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createAdminOperations, type AdminOperations } from "../admin/operations/index.js";
@@ -61,11 +61,24 @@ export function dkimKeyDirOf(config: Config): string {
   return config.outbound.dkimKeyDir ?? join(config.server.dataDir, "dkim");
 }
 
-/** The outbound workers over the store, configured from [outbound]; not started. */
-export async function createOutbound(config: Config, store: ComposedStore, log: Logger): Promise<OutboundWorker> {
-  const settings = config.outbound;
+/** The resolver outbound delivery asks: outbound.dns_servers (or the system's), cached. */
+export function createOutboundResolver(settings: Pick<Config["outbound"], "dnsServers">): DnsResolver {
   const system = createSystemResolver({ timeoutMs: 10_000, ...(settings.dnsServers.length > 0 ? { servers: settings.dnsServers } : {}) });
-  const resolver = createCachingResolver(system, { maxEntries: 10_000, ttlMs: 5 * 60_000, negativeTtlMs: 60_000 });
+  return createCachingResolver(system, { maxEntries: 10_000, ttlMs: 5 * 60_000, negativeTtlMs: 60_000 });
+}
+
+/** What a test (or an embedding program) may add to what the config says. */
+export interface OutboundExtras {
+  /** How often the queue is polled when nothing woke the workers. */
+  pollIntervalMs?: number;
+  /** How long a leased entry stays invisible to other workers; by default longer than any attempt. */
+  leaseMs?: number;
+}
+
+/** The outbound workers over the store, configured from [outbound]; not started. */
+export async function createOutbound(config: Config, store: ComposedStore, log: Logger, extras: OutboundExtras = {}): Promise<OutboundWorker> {
+  const settings = config.outbound;
+  const resolver = createOutboundResolver(settings);
   let smarthostAuth: { username: string; password: string } | null = null;
   if (settings.smarthost && settings.smarthostUsername !== null && settings.smarthostPasswordFile !== null) {
     const password = (await readFile(settings.smarthostPasswordFile, "utf8")).split(/\r?\n/)[0] ?? "";
@@ -88,9 +101,10 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     concurrency: settings.workers,
     perDestination: settings.perDestination,
     // Longer than one attempt can take (connect, commands, the end of DATA), so leases never overlap.
-    leaseMs: settings.connectTimeout + 4 * settings.commandTimeout + 60_000,
+    leaseMs: extras.leaseMs ?? settings.connectTimeout + 4 * settings.commandTimeout + 60_000,
     hostname: config.server.hostname,
     log: outboundLog,
+    ...(extras.pollIntervalMs !== undefined ? { pollIntervalMs: extras.pollIntervalMs } : {}),
   });
 }
 

@@ -5,9 +5,13 @@ import { createCachingResolver, createSystemResolver, decideDmarcAction, verifyI
 import type { InboundVerifier } from "../smtp/index.js";
 import type { Logger } from "../observability/log.js";
 
-/** The DNS resolver inbound checks share: the system's, with a bounded cache in front. */
-export function createInboundResolver(): DnsResolver {
-  return createCachingResolver(createSystemResolver({ timeoutMs: 5_000 }), { maxEntries: 10_000, ttlMs: 5 * 60_000 });
+/**
+ * The DNS resolver inbound checks share: the configured servers (outbound.dns_servers, the same
+ * ones outbound delivery asks) or the system's when none are set, with a bounded cache in front.
+ */
+export function createInboundResolver(servers: readonly string[] = []): DnsResolver {
+  const system = createSystemResolver({ timeoutMs: 5_000, ...(servers.length > 0 ? { servers: [...servers] } : {}) });
+  return createCachingResolver(system, { maxEntries: 10_000, ttlMs: 5 * 60_000 });
 }
 
 export function createInboundVerifier(options: { accounts: Pick<AccountStore, "listDomains">; resolver: DnsResolver; log: Logger }): InboundVerifier {

@@ -24,7 +24,7 @@ const SMTP_ROLES: Partial<Record<ListenerProtocol, SmtpRole>> = { smtp: "mx", su
 
 export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Record<ListenerProtocol, SessionHandler>> {
   const { config, store, tls, authenticator, log } = deps;
-  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(), log: log.child({ component: "mail-auth" }) });
+  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(config.outbound.dnsServers), log: log.child({ component: "mail-auth" }) });
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
   for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
     handlers[protocol] = createSmtpServer({

@@ -8,20 +8,21 @@ import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { inboxTexts, startInstance } from "../harness/outbound-pair.js";
+import { startDnsServer } from "../harness/dns-server.js";
+import { baseDnsTable, inboxTexts, startInstance } from "../harness/outbound-pair.js";
 import { openTempStore } from "../harness/temp-store.js";
 
 const MESSAGES = 40;
 
-function childCommand(dataDir: string, port: number, leaseMs: number): string[] {
+function childCommand(dataDir: string, dnsServer: string, port: number, leaseMs: number): string[] {
   const self = fileURLToPath(import.meta.url);
   const isTs = self.endsWith(".ts");
   const child = join(dirname(self), "..", "harness", isTs ? "outbound-sender-child.ts" : "outbound-sender-child.js");
-  return [...(isTs ? ["--import", "tsx"] : []), child, dataDir, String(port), String(leaseMs)];
+  return [...(isTs ? ["--import", "tsx"] : []), child, dataDir, dnsServer, String(port), String(leaseMs)];
 }
 
-function runSender(dataDir: string, port: number, leaseMs: number) {
-  const child = spawn(process.execPath, childCommand(dataDir, port, leaseMs), { stdio: ["ignore", "pipe", "pipe"] });
+function runSender(dataDir: string, dnsServer: string, port: number, leaseMs: number) {
+  const child = spawn(process.execPath, childCommand(dataDir, dnsServer, port, leaseMs), { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
@@ -48,6 +49,8 @@ function runSender(dataDir: string, port: number, leaseMs: number) {
 }
 
 test("kill -9 of the sender mid-delivery: after restart every message is delivered, none lost", { timeout: 120_000 }, async () => {
+  // The sender finds mx.b.test through the loopback DNS server its configuration names.
+  const dns = await startDnsServer(baseDnsTable());
   const b = await startInstance("b.test", "bob", ["mx"], null);
   const sender = await openTempStore("mailroom-outbound-crash-");
   try {
@@ -58,7 +61,7 @@ test("kill -9 of the sender mid-delivery: after restart every message is deliver
     }
     await sender.store.close();
 
-    const first = runSender(sender.dataDir, b.ports.mx!, 1500);
+    const first = runSender(sender.dataDir, dns.address, b.ports.mx!, 1500);
     await first.saw("READY", 30_000);
     // Let a part of the queue go through, then kill while attempts are in flight.
     for (let i = 0; i < 400 && (await inboxTexts(b)).length < MESSAGES / 4; i++) await new Promise((r) => setTimeout(r, 10));
@@ -67,7 +70,7 @@ test("kill -9 of the sender mid-delivery: after restart every message is deliver
     const beforeRestart = (await inboxTexts(b)).length;
     assert.ok(beforeRestart < MESSAGES, `the kill came too late to test anything (${beforeRestart} delivered)`);
 
-    const second = runSender(sender.dataDir, b.ports.mx!, 1500);
+    const second = runSender(sender.dataDir, dns.address, b.ports.mx!, 1500);
     await second.saw("EMPTY", 60_000);
     assert.equal(await second.exited, 0);
 
@@ -88,6 +91,7 @@ test("kill -9 of the sender mid-delivery: after restart every message is deliver
     }
   } finally {
     await b.stop();
+    await dns.close();
     await rm(sender.dataDir, { recursive: true, force: true });
   }
 });

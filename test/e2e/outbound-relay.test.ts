@@ -1,6 +1,6 @@
 // Outbound delivery end to end: two Mailroom instances on loopback (a.test sends, b.test receives)
-// with a table DNS. Submission on A → queue → worker → MX lookup → SMTP → B's MX → bob's INBOX,
-// DKIM-verified by B; B's 4xx and B being down make A retry; B's 5xx bounces to alice's INBOX.
+// and a DNS server on loopback that both instances' configs name (outbound.dns_servers).
+// Submission on A → queue → worker → MX lookup → SMTP → B's MX → bob's INBOX, DKIM-verified by B; B's 4xx and B being down make A retry; B's 5xx bounces to alice's INBOX.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import nodemailer from "nodemailer";
@@ -46,6 +46,10 @@ test("a message submitted on A reaches bob on B, DKIM-signed (Ed25519 and RSA) a
     assert.match(text, /spf=pass/);
     assert.match(text, /dmarc=pass/);
     assert.equal(text.match(/^DKIM-Signature:/gm)?.length, 2);
+    // Every lookup was a real DNS query to the loopback server both configs name: A's MX and
+    // address lookups, B's SPF, DKIM key and DMARC lookups.
+    for (const query of ["MX b.test", "A mx.b.test", "TXT a.test", "TXT _dmarc.a.test"]) assert.ok(pair.dns.log.includes(query), `${query} in ${pair.dns.log.join(", ")}`);
+    assert.ok(pair.dns.log.some((q) => /^TXT mailroom[^ ]*\._domainkey\.a\.test/.test(q)), pair.dns.log.join(", "));
     assert.deepEqual(await pair.a.temp.store.listQueue(), [], "the entry is gone once delivered");
   } finally {
     await pair.stop();

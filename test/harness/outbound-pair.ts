@@ -1,19 +1,25 @@
 // Two Mailroom instances on loopback for outbound tests: A (a.test: alice, submission + MX +
-// outbound worker) and B (b.test: bob, MX with SPF/DKIM/DMARC verification). Both use one
-// table-driven DNS (no real lookups): MX, A, SPF, DMARC and A's DKIM keys. B's MX is reached
-// through a "front" on loopback the test can switch: pass through, answer 4xx, or be down.
+// outbound worker) and B (b.test: bob, MX with SPF/DKIM/DMARC verification). Both ask one DNS
+// server on loopback (test/harness/dns-server.ts), named by their configuration's
+// outbound.dns_servers: A's workers are built by createOutbound() from a parsed [outbound]
+// section, B's inbound checks by createInboundResolver() from the same key. The server holds MX,
+// A, SPF, DMARC and A's DKIM keys. B's MX is reached through a "front" on loopback the test can
+// switch: pass through, answer 4xx, or be down.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { once } from "node:events";
 import { join } from "node:path";
 import { Authenticator, AuthThrottle } from "../../src/auth/index.js";
-import { createTableResolver, dkimTxtRecord, generateDkimKeys, type DnsResolver, type DnsTable } from "../../src/mail-auth/index.js";
+import { parseConfigText, type Config } from "../../src/config/index.js";
+import { dkimTxtRecord, generateDkimKeys, type DnsResolver, type DnsTable } from "../../src/mail-auth/index.js";
 import { Connection, TlsContextProvider } from "../../src/net/index.js";
 import { silentLogger } from "../../src/observability/log.js";
-import { createBounceSink, createDkimSigner, OutboundWorker, type AttemptReport, type RetryPolicy } from "../../src/queue/index.js";
-import { createInboundVerifier } from "../../src/server/inbound-verifier.js";
+import type { AttemptReport, OutboundWorker, RetryPolicy } from "../../src/queue/index.js";
+import { createOutbound, type OutboundExtras } from "../../src/server/compose.js";
+import { createInboundResolver, createInboundVerifier } from "../../src/server/inbound-verifier.js";
 import { createSmtpServer, type SmtpRole } from "../../src/smtp/index.js";
 import type { Account } from "../../src/store/index.js";
+import { startDnsServer, type TestDnsServer } from "./dns-server.js";
 import { E2E_LIMITS } from "./smtp-harness.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
 
@@ -142,7 +148,10 @@ export interface OutboundPair {
   b: Instance;
   front: Front;
   worker: OutboundWorker;
-  dns: DnsResolver;
+  /** The loopback DNS server both instances ask (their outbound.dns_servers). */
+  dns: TestDnsServer;
+  /** A's configuration, as its worker was built from it. */
+  config: Config;
   /** Resolves with the next attempt report that satisfies `match`. */
   nextAttempt(match?: (report: AttemptReport) => boolean, timeoutMs?: number): Promise<AttemptReport>;
   stop(): Promise<void>;
@@ -155,43 +164,64 @@ export interface OutboundPairOptions {
   /** Worker concurrency and connections per destination (10 and 4 by default). */
   concurrency?: number;
   perDestination?: number;
+  /** More lines for A's [outbound] section (require_tls, smarthost, routes…). */
+  outboundToml?: string;
+  /** Passed to createOutbound beside the config (a test CA, an MTA-STS fetcher…). */
+  extras?: OutboundExtras;
 }
 
-export async function startOutboundPair(options: OutboundPairOptions = {}): Promise<OutboundPair> {
-  const table: DnsTable = {
+/** The records of the two test domains: MX, A, SPF and DMARC of a.test; MX and A of b.test. */
+export function baseDnsTable(): DnsTable {
+  return {
     "a.test": { MX: [{ exchange: "mx.a.test", priority: 10 }], TXT: [["v=spf1 ip4:127.0.0.1 -all"]] },
     "mx.a.test": { A: ["127.0.0.1"] },
     "_dmarc.a.test": { TXT: [["v=DMARC1; p=reject"]] },
     "b.test": { MX: [{ exchange: "mx.b.test", priority: 10 }] },
     "mx.b.test": { A: ["127.0.0.1"] },
-    ...options.dns,
   };
-  // B verifies with the same table, rebuilt once A's DKIM records exist.
-  let current = createTableResolver(table);
-  const resolver: DnsResolver = (name, rrtype) => current(name, rrtype);
-  const b = await startInstance("b.test", "bob", ["mx"], resolver);
-  const a = await startInstance("a.test", "alice", ["mx", "submission"], resolver);
+}
+
+function seconds(ms: number): string {
+  return `"${ms}ms"`;
+}
+
+/** A's configuration text: its resolver is the loopback DNS server, its MX port B's front. */
+export function outboundConfigText(options: { dataDir: string; dnsServer: string; remotePort: number; retry: RetryPolicy; concurrency: number; perDestination: number; commandTimeoutMs?: number; extra?: string }): string {
+  return [
+    "[server]",
+    'hostname = "mx.a.test"',
+    `data_dir = ${JSON.stringify(options.dataDir)}`,
+    "[outbound]",
+    `dns_servers = [${JSON.stringify(options.dnsServer)}]`,
+    `remote_port = ${options.remotePort}`,
+    `retry_schedule = [${options.retry.scheduleMs.map(seconds).join(", ")}]`,
+    `max_lifetime = ${seconds(options.retry.maxLifetimeMs)}`,
+    `delay_warning = ${seconds(options.retry.delayWarningMs)}`,
+    `workers = ${options.concurrency}`,
+    `per_destination = ${options.perDestination}`,
+    'connect_timeout = "2s"',
+    `command_timeout = ${seconds(options.commandTimeoutMs ?? 5000)}`,
+    options.extra ?? "",
+  ].join("\n");
+}
+
+export async function startOutboundPair(options: OutboundPairOptions = {}): Promise<OutboundPair> {
+  const dns = await startDnsServer({ ...baseDnsTable(), ...options.dns });
+  // B checks SPF, DKIM and DMARC through the resolver its config names, as `mailroom serve` does.
+  const b = await startInstance("b.test", "bob", ["mx"], createInboundResolver(parseConfigText(`[outbound]\ndns_servers = ["${dns.address}"]`).outbound.dnsServers));
+  const a = await startInstance("a.test", "alice", ["mx", "submission"], null);
   const keyDir = join(a.temp.dataDir, "dkim");
   const keys = await generateDkimKeys(keyDir, "a.test", "mailroom");
-  for (const key of keys.keys) table[`${key.selector}._domainkey.a.test`] = { TXT: [[dkimTxtRecord(key)]] };
-  current = createTableResolver(table);
+  for (const key of keys.keys) dns.set(`${key.selector}._domainkey.a.test`, { TXT: [[dkimTxtRecord(key)]] });
   const front = new Front(b.ports.mx!);
   await front.listen();
   const store = a.temp.store;
-  const worker = new OutboundWorker({
-    queue: store,
-    routing: { resolver, remotePort: front.port, requireTls: false, routes: {}, smarthost: null },
-    client: { heloName: "mx.a.test", connectTimeoutMs: 2000, commandTimeoutMs: 5000 },
-    retry: { scheduleMs: [200], maxLifetimeMs: 60_000, delayWarningMs: 0, ...options.retry },
-    bounces: createBounceSink({ mail: store, accounts: store, queue: store, log: silentLogger }),
-    sign: createDkimSigner(keyDir, store),
-    concurrency: options.concurrency ?? 10,
-    perDestination: options.perDestination ?? 4,
-    leaseMs: 30_000,
-    pollIntervalMs: 50,
-    hostname: "mx.a.test",
-    log: silentLogger,
-  });
+  const retry: RetryPolicy = { scheduleMs: [200], maxLifetimeMs: 60_000, delayWarningMs: 0, ...options.retry };
+  const config = parseConfigText(
+    outboundConfigText({ dataDir: a.temp.dataDir, dnsServer: dns.address, remotePort: front.port, retry, concurrency: options.concurrency ?? 10, perDestination: options.perDestination ?? 4, ...(options.outboundToml ? { extra: options.outboundToml } : {}) }),
+  );
+  const composed = { mail: store, accounts: store, queue: store, close: async () => undefined };
+  const worker = await createOutbound(config, composed, silentLogger, { pollIntervalMs: 50, ...options.extras });
   const waiters: { match: (report: AttemptReport) => boolean; resolve: (report: AttemptReport) => void }[] = [];
   worker.onAttempt = (report) => {
     for (const waiter of [...waiters]) {
@@ -206,7 +236,8 @@ export async function startOutboundPair(options: OutboundPairOptions = {}): Prom
     b,
     front,
     worker,
-    dns: resolver,
+    dns,
+    config,
     nextAttempt(match = () => true, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error("no matching delivery attempt in time")), timeoutMs);
@@ -224,6 +255,7 @@ export async function startOutboundPair(options: OutboundPairOptions = {}): Prom
       await front.close();
       await a.stop();
       await b.stop();
+      await dns.close();
     },
   };
 }

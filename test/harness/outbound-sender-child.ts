@@ -1,28 +1,20 @@
 // The sending side of the outbound kill -9 test, as its own process: opens the store in
-// argv[2], runs the outbound worker against b.test (table DNS: mx.b.test = 127.0.0.1, port
-// argv[3]) with leases of argv[4] ms, prints READY once started and EMPTY once the queue is empty.
-import { createTableResolver } from "../../src/mail-auth/index.js";
+// argv[2] and runs the outbound workers built by createOutbound() from a configuration whose
+// resolver is the loopback DNS server at argv[3] (where mx.b.test is 127.0.0.1) and whose MX
+// port is argv[4], with leases of argv[5] ms; prints READY once started and EMPTY once the queue
+// is empty.
+import { parseConfigText } from "../../src/config/index.js";
 import { silentLogger } from "../../src/observability/log.js";
-import { createBounceSink, OutboundWorker } from "../../src/queue/index.js";
+import { createOutbound } from "../../src/server/compose.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { outboundConfigText } from "./outbound-pair.js";
 
-const [dataDir, port, lease] = process.argv.slice(2);
+const [dataDir, dnsServer, port, lease] = process.argv.slice(2);
 const store = await openSqliteStore({ dataDir: dataDir! });
-const resolver = createTableResolver({ "b.test": { MX: [{ exchange: "mx.b.test", priority: 10 }] }, "mx.b.test": { A: ["127.0.0.1"] } });
-const worker = new OutboundWorker({
-  queue: store,
-  routing: { resolver, remotePort: Number(port), requireTls: false, routes: {}, smarthost: null },
-  client: { heloName: "mx.a.test", connectTimeoutMs: 2000, commandTimeoutMs: 2000 },
-  retry: { scheduleMs: [100], maxLifetimeMs: 600_000, delayWarningMs: 0 },
-  bounces: createBounceSink({ mail: store, accounts: store, queue: store, log: silentLogger }),
-  sign: async () => Buffer.alloc(0),
-  concurrency: 5,
-  perDestination: 5,
-  leaseMs: Number(lease),
-  pollIntervalMs: 50,
-  hostname: "mx.a.test",
-  log: silentLogger,
-});
+const config = parseConfigText(
+  outboundConfigText({ dataDir: dataDir!, dnsServer: dnsServer!, remotePort: Number(port), retry: { scheduleMs: [100], maxLifetimeMs: 600_000, delayWarningMs: 0 }, concurrency: 5, perDestination: 5, commandTimeoutMs: 2000 }),
+);
+const worker = await createOutbound(config, { mail: store, accounts: store, queue: store, close: () => store.close() }, silentLogger, { pollIntervalMs: 50, leaseMs: Number(lease) });
 await worker.start();
 process.stdout.write("READY\n");
 for (;;) {
