@@ -81,6 +81,8 @@ export interface OutboundSettings {
   /** 0 disables delay warnings. Milliseconds. */
   delayWarning: number;
   requireTls: boolean;
+  /** Honour recipient domains' MTA-STS policies (RFC 8461). */
+  mtaSts: boolean;
   /** The port MX hosts and A/AAAA fallbacks are reached on; 25 except in tests. */
   remotePort: number;
   smarthost: HostPort | null;
@@ -162,6 +164,7 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   maxLifetime: key(duration({ minMs: 1000, maxMs: 30 * DAY_MS }), 5 * DAY_MS, "how long a message is retried before it bounces (RFC 5321 §4.5.4.1: 4-5 days)"),
   delayWarning: key(duration({ maxMs: 30 * DAY_MS }), 4 * 3_600_000, "when the sender is told a message is delayed (RFC 3464 action=delayed); 0 disables"),
   requireTls: key(boolean(), false, "deliver only over TLS (STARTTLS or a TLS smarthost); a server without it is retried"),
+  mtaSts: key(boolean(), true, "honour MTA-STS policies of recipient domains (RFC 8461): in mode enforce, only the named MX hosts, over verified TLS"),
   remotePort: key(integer({ min: 1, max: 65_535 }), 25, "port of remote MX hosts; change only for tests"),
   smarthost: key(optional(hostPort(587)), null, "relay all outbound mail through this host[:port] instead of MX lookup"),
   smarthostTls: key(oneOf(["starttls", "implicit", "none"] as const), "starttls", "TLS to the smarthost: starttls (required), implicit, or none"),

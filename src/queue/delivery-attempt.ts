@@ -135,7 +135,7 @@ async function deliverToHost(
       commandTimeoutMs: deps.client.commandTimeoutMs,
       tls: host.tls,
       auth: host.auth,
-      verifyCertificate: host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false,
+      verifyCertificate: host.verifyCertificate === true || (host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false),
       ...(deps.client.ca ? { ca: deps.client.ca } : {}),
     });
     const plan = await planEnvelope(entry, client, recipients, scan);

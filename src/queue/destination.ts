@@ -3,6 +3,7 @@
 // ordered list of hosts to try; each host's addresses are looked up when it is tried.
 import { isNegativeAnswer, type DnsResolver } from "../mail-auth/index.js";
 import type { ClientTlsMode } from "./smtp-client.js";
+import { mxMatches, type MtaStsLookup } from "./mta-sts.js";
 
 export interface RouteTarget {
   host: string;
@@ -18,6 +19,10 @@ export interface RoutingOptions {
   smarthost: (RouteTarget & { tls: "starttls" | "implicit" | "none"; auth: { username: string; password: string } | null }) | null;
   /** Random number in [0, 1) for shuffling equal-preference MX hosts; Math.random by default. */
   random?: () => number;
+  /** The recipient domain's MTA-STS policy (RFC 8461), or absent to ignore MTA-STS. */
+  mtaSts?: MtaStsLookup | null;
+  /** Where MTA-STS decisions in mode testing are reported. */
+  onPolicyEvent?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface DestinationHost {
@@ -26,6 +31,8 @@ export interface DestinationHost {
   port: number;
   tls: ClientTlsMode;
   auth: { username: string; password: string } | null;
+  /** The certificate must be valid for `name` (an MTA-STS policy in mode enforce, RFC 8461 §4.2). */
+  verifyCertificate?: boolean;
 }
 
 export type Destination =
@@ -61,7 +68,7 @@ export async function resolveDestination(domain: string, options: RoutingOptions
     if (code === "ENOTFOUND") return { kind: "unreachable", permanent: true, status: "5.1.2", reason: `${domain}: no such domain (NXDOMAIN)` };
     if (!isNegativeAnswer(error)) return { kind: "unreachable", permanent: false, status: "4.4.3", reason: `MX lookup for ${domain} failed: ${code ?? String(error)}` };
     // RFC 5321 §5.1: no MX records: the domain itself is the one host, at preference 0.
-    return { kind: "hosts", via: "implicit-mx", hosts: [{ name: domain, port: options.remotePort, tls: opportunistic, auth: null }] };
+    return applyMtaSts(domain, { kind: "hosts", via: "implicit-mx", hosts: [{ name: domain, port: options.remotePort, tls: opportunistic, auth: null }] }, options);
   }
   // RFC 7505 §3: a single MX with the root as exchange says "this domain accepts no mail".
   if (records.some((mx) => mx.exchange === "" || mx.exchange === ".")) {
@@ -78,7 +85,29 @@ export async function resolveDestination(domain: string, options: RoutingOptions
     seen.add(name);
     hosts.push({ name, port: options.remotePort, tls: opportunistic, auth: null });
   }
-  return { kind: "hosts", via: "mx", hosts };
+  return applyMtaSts(domain, { kind: "hosts", via: "mx", hosts }, options);
+}
+
+/**
+ * RFC 8461 §5: under a policy in mode enforce only the MX hosts it names are tried, each over TLS
+ * with a certificate valid for its name; when none is named, delivery waits (a temporary failure)
+ * for the policy or the MX records to change. Mode testing delivers as before and reports.
+ */
+async function applyMtaSts(domain: string, destination: Destination & { kind: "hosts" }, options: RoutingOptions): Promise<Destination> {
+  if (!options.mtaSts) return destination;
+  const policy = await options.mtaSts(domain);
+  if (policy === null) return destination;
+  const matching = destination.hosts.filter((host) => mxMatches(policy.mx, host.name));
+  const unmatched = destination.hosts.filter((host) => !matching.includes(host)).map((host) => host.name);
+  if (policy.mode === "testing") {
+    if (unmatched.length > 0) options.onPolicyEvent?.("mta_sts.testing_mismatch", { domain, hosts: unmatched, policy: policy.mx });
+    return destination;
+  }
+  if (unmatched.length > 0) options.onPolicyEvent?.("mta_sts.host_refused", { domain, hosts: unmatched, policy: policy.mx });
+  if (matching.length === 0) {
+    return { kind: "unreachable", permanent: false, status: "4.7.5", reason: `no MX host of ${domain} (${unmatched.join(", ")}) matches its MTA-STS policy (mx: ${policy.mx.join(", ")})` };
+  }
+  return { ...destination, hosts: matching.map((host) => ({ ...host, tls: "required", verifyCertificate: true })) };
 }
 
 export type AddressLookup = { kind: "addresses"; addresses: string[] } | { kind: "none"; permanent: boolean; reason: string };

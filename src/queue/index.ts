@@ -7,3 +7,4 @@ export { resolveDestination, resolveHostAddresses, type Destination, type Destin
 export type { ClientSettings, RecipientOutcome } from "./delivery-attempt.js";
 export type { RetryPolicy } from "./retry-schedule.js";
 export { SmtpClient, SmtpClientError, replyText, type SmtpClientOptions, type ClientTlsMode } from "./smtp-client.js";
+export { createHttpsPolicyFetcher, createMtaStsLookup, mxMatches, parsePolicy, parseStsRecord, type HttpsFetcherOptions, type MtaStsLookup, type MtaStsPolicy, type PolicyFetcher } from "./mta-sts.js";

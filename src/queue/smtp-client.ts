@@ -3,7 +3,7 @@
 // again → AUTH PLAIN for smarthosts (RFC 4954) → transactions. The grammar (reply lines, xtext)
 // comes from smtp/protocol; this file owns the socket, the deadlines and the pipelining.
 import { connect as connectTcp, type Socket } from "node:net";
-import { connect as connectTls, type TLSSocket } from "node:tls";
+import { connect as connectTls, rootCertificates, type TLSSocket } from "node:tls";
 import { DotStuffer } from "../mail/dot-stuffing.js";
 import { encodeXtext, ReplyParser, type SmtpReply } from "../smtp/protocol/index.js";
 
@@ -22,7 +22,7 @@ export interface SmtpClientOptions {
   tls: ClientTlsMode;
   /** Verify the server certificate; opportunistic TLS to MX hosts does not (RFC 7435 §4). */
   verifyCertificate?: boolean;
-  /** Extra trust anchors (PEM), e.g. a test CA. */
+  /** Extra trust anchors (PEM), e.g. a test CA, trusted beside the system's. */
   ca?: string | Buffer;
   auth?: { username: string; password: string } | null;
 }
@@ -146,7 +146,7 @@ export class SmtpClient {
       socket: plain,
       servername: isIpLiteral(this.#options.serverName) ? undefined : this.#options.serverName,
       rejectUnauthorized: this.#options.verifyCertificate ?? false,
-      ...(this.#options.ca ? { ca: this.#options.ca } : {}),
+      ...trustAnchors(this.#options.ca),
     });
     await withDeadline(
       new Promise<void>((resolve, reject) => {
@@ -371,6 +371,11 @@ export class SmtpClient {
   }
 }
 
+/** Extra anchors are trusted beside the system's, not instead of them (node's `ca` replaces). */
+function trustAnchors(ca: string | Buffer | undefined): { ca?: (string | Buffer)[] } {
+  return ca === undefined ? {} : { ca: [...rootCertificates, ca] };
+}
+
 function isIpLiteral(name: string): boolean {
   return /^[0-9.]+$/.test(name) || name.includes(":");
 }
@@ -385,7 +390,7 @@ function openSocket(options: SmtpClientOptions): Promise<Socket | TLSSocket> {
             port: options.port,
             servername: isIpLiteral(options.serverName) ? undefined : options.serverName,
             rejectUnauthorized: options.verifyCertificate ?? true,
-            ...(options.ca ? { ca: options.ca } : {}),
+            ...trustAnchors(options.ca),
           })
         : connectTcp({ host: options.address, port: options.port });
     const timer = setTimeout(() => {

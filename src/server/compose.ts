@@ -10,7 +10,7 @@ import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
-import { createBounceSink, createDkimSigner, OutboundWorker } from "../queue/index.js";
+import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createAdminOperations, type AdminOperations } from "../admin/operations/index.js";
 import { startListeners, type ListenerSet } from "./listeners.js";
@@ -73,6 +73,10 @@ export interface OutboundExtras {
   pollIntervalMs?: number;
   /** How long a leased entry stays invisible to other workers; by default longer than any attempt. */
   leaseMs?: number;
+  /** Extra certificate authorities (PEM) trusted beside the system's: smarthosts, MTA-STS. */
+  trustedCa?: string | Buffer;
+  /** Fetches MTA-STS policy files; by default HTTPS to mta-sts.<domain>:443. */
+  mtaStsFetcher?: PolicyFetcher;
 }
 
 /** The outbound workers over the store, configured from [outbound]; not started. */
@@ -85,6 +89,13 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     smarthostAuth = { username: settings.smarthostUsername, password };
   }
   const outboundLog = log.child({ component: "outbound" });
+  const mtaSts = settings.mtaSts
+    ? createMtaStsLookup({
+        resolver,
+        fetch: extras.mtaStsFetcher ?? createHttpsPolicyFetcher({ resolver, timeoutMs: settings.connectTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) }),
+        log: (event, fields) => outboundLog.warn(event, fields),
+      })
+    : null;
   return new OutboundWorker({
     queue: store.queue,
     routing: {
@@ -93,8 +104,10 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
       requireTls: settings.requireTls,
       routes: settings.routes,
       smarthost: settings.smarthost ? { ...settings.smarthost, tls: settings.smarthostTls, auth: smarthostAuth } : null,
+      mtaSts,
+      onPolicyEvent: (event, fields) => outboundLog.warn(event, fields),
     },
-    client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout },
+    client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) },
     retry: { scheduleMs: settings.retrySchedule, maxLifetimeMs: settings.maxLifetime, delayWarningMs: settings.delayWarning },
     bounces: createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: outboundLog }),
     sign: createDkimSigner(dkimKeyDirOf(config), store.queue),
