@@ -5,3 +5,4 @@ export { ConnectionLimits, connectionGroup, type Admission, type AdmissionRefusa
 export { LineReader, type FramedInput, type LineEnding, type LineReaderOptions } from "./line-reader.js";
 export type { RefusalReason, SessionHandler } from "./session-handler.js";
 export { TlsContextProvider, type CertificateSummary, type TlsContextOptions } from "./tls-context.js";
+export { systemTimers, type TimerHandle, type Timers } from "./timers.js";

@@ -5,12 +5,12 @@
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
+import { systemTimers } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
 import { ReplyCodes, encodeReply, reply } from "./protocol/index.js";
 import { createInboundPolicy } from "./inbound/inbound-policy.js";
 import type { InboundVerifier } from "./inbound/message-checks.js";
-import { systemTimers } from "./session/deadlines.js";
 import { SmtpSession } from "./session/smtp-session.js";
 import type { SaslAuthenticator, SessionLimits, SessionPolicy, SmtpRole, Timers } from "./session/types.js";
 import { createSubmissionPolicy } from "./submission/submission-policy.js";

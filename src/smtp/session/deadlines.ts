@@ -62,12 +62,3 @@ export class Deadlines {
     this.onExpire(kind);
   }
 }
-
-/** Real timers; unref'd so a forgotten session never keeps the process alive. */
-export const systemTimers: Timers = {
-  set(ms, onExpire) {
-    const timer = setTimeout(onExpire, ms);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  },
-};

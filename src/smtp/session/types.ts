@@ -8,6 +8,7 @@ import type { Logger } from "../../observability/log.js";
 import type { ForwardPath, EnvelopeMailbox, ReversePath } from "../../mail/address.js";
 import type { MailCommand, MailParameters, RcptCommand, RcptParameters, SmtpReply } from "../protocol/index.js";
 import type { Account, MailStore, StagedMessage } from "../../store/index.js";
+import type { Timers } from "../../net/index.js";
 
 /**
  * Per listener: "mx" receives for our domains on port 25 (no AUTH offered there, see
@@ -29,14 +30,7 @@ export interface SessionTransport {
   close(): void;
 }
 
-export interface TimerHandle {
-  cancel(): void;
-}
-
-/** Injected so tests run deadlines without waiting. */
-export interface Timers {
-  set(ms: number, onExpire: () => void): TimerHandle;
-}
+export type { TimerHandle, Timers } from "../../net/index.js";
 
 export interface SessionLimits {
   /** Longest command line, CRLF included (RFC 5321 §4.5.3.1.4). */
