@@ -77,6 +77,8 @@ export interface OutboundExtras {
   trustedCa?: string | Buffer;
   /** Fetches MTA-STS policy files; by default HTTPS to mta-sts.<domain>:443. */
   mtaStsFetcher?: PolicyFetcher;
+  /** The port of the default fetcher (443; tests serve policies elsewhere). */
+  mtaStsPort?: number;
 }
 
 /** The outbound workers over the store, configured from [outbound]; not started. */
@@ -92,7 +94,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
   const mtaSts = settings.mtaSts
     ? createMtaStsLookup({
         resolver,
-        fetch: extras.mtaStsFetcher ?? createHttpsPolicyFetcher({ resolver, timeoutMs: settings.connectTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) }),
+        fetch: extras.mtaStsFetcher ?? createHttpsPolicyFetcher({ resolver, timeoutMs: settings.connectTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}), ...(extras.mtaStsPort ? { port: extras.mtaStsPort } : {}) }),
         log: (event, fields) => outboundLog.warn(event, fields),
       })
     : null;

@@ -32,20 +32,27 @@ export interface Instance {
 }
 
 /** Starts SMTP listeners on 127.0.0.1:0 for the given roles over one temp store. */
-export async function startInstance(domain: string, user: string, roles: SmtpRole[], resolver: DnsResolver | null): Promise<Instance> {
+export interface InstanceOptions {
+  /** A certificate for the listeners (STARTTLS, 465) instead of a generated self-signed one. */
+  certificate?: { certFile: string; keyFile: string };
+  /** Listener TLS off: no STARTTLS offered (a receiver that cannot do TLS). */
+  noTls?: boolean;
+}
+
+export async function startInstance(domain: string, user: string, roles: SmtpRole[], resolver: DnsResolver | null, options: InstanceOptions = {}): Promise<Instance> {
   const temp = await openTempStore(`mailroom-outbound-${domain}-`);
   const { store } = temp;
   await store.addDomain(domain);
   const account = await store.createAccount({ address: `${user}@${domain}`, passwordHash: await cheapHash(`${user}-pass`) });
   const hostname = `mx.${domain}`;
-  const tls = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: temp.dataDir, hostname, minVersion: "TLSv1.2", log: silentLogger });
+  const tls = await TlsContextProvider.open({ certFile: options.certificate?.certFile ?? null, keyFile: options.certificate?.keyFile ?? null, dataDir: temp.dataDir, hostname, minVersion: "TLSv1.2", log: silentLogger });
   const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle(), log: silentLogger, hashParams: CHEAP_HASH_PARAMS, sleep: async () => {} });
   const verifier = resolver ? createInboundVerifier({ accounts: store, resolver, log: silentLogger }) : null;
   const servers: Server[] = [];
   const connections = new Set<Connection>();
   const ports: Partial<Record<SmtpRole, number>> = {};
   for (const role of roles) {
-    const smtp = createSmtpServer({ role, store, accounts: store, queue: store, authenticator, verifier: role === "mx" ? verifier : null, limits: E2E_LIMITS, tls, hostname, log: silentLogger });
+    const smtp = createSmtpServer({ role, store, accounts: store, queue: store, authenticator, verifier: role === "mx" ? verifier : null, limits: E2E_LIMITS, tls: options.noTls ? null : tls, hostname, log: silentLogger });
     const server = createServer((socket: Socket) => {
       const raw = role === "submissions" ? new TLSSocket(socket, { isServer: true, secureContext: tls.current() }) : socket;
       const connection = new Connection(raw, { log: silentLogger, closeLingerMs: 200 });
@@ -168,6 +175,8 @@ export interface OutboundPairOptions {
   outboundToml?: string;
   /** Passed to createOutbound beside the config (a test CA, an MTA-STS fetcher…). */
   extras?: OutboundExtras;
+  /** How B's listeners do TLS. */
+  b?: InstanceOptions;
 }
 
 /** The records of the two test domains: MX, A, SPF and DMARC of a.test; MX and A of b.test. */
@@ -208,7 +217,7 @@ export function outboundConfigText(options: { dataDir: string; dnsServer: string
 export async function startOutboundPair(options: OutboundPairOptions = {}): Promise<OutboundPair> {
   const dns = await startDnsServer({ ...baseDnsTable(), ...options.dns });
   // B checks SPF, DKIM and DMARC through the resolver its config names, as `mailroom serve` does.
-  const b = await startInstance("b.test", "bob", ["mx"], createInboundResolver(parseConfigText(`[outbound]\ndns_servers = ["${dns.address}"]`).outbound.dnsServers));
+  const b = await startInstance("b.test", "bob", ["mx"], createInboundResolver(parseConfigText(`[outbound]\ndns_servers = ["${dns.address}"]`).outbound.dnsServers), options.b);
   const a = await startInstance("a.test", "alice", ["mx", "submission"], null);
   const keyDir = join(a.temp.dataDir, "dkim");
   const keys = await generateDkimKeys(keyDir, "a.test", "mailroom");
