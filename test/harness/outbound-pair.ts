@@ -171,12 +171,14 @@ export interface OutboundPairOptions {
   /** Worker concurrency and connections per destination (10 and 4 by default). */
   concurrency?: number;
   perDestination?: number;
-  /** More lines for A's [outbound] section (require_tls, smarthost, routes…). */
-  outboundToml?: string;
+  /** More lines for A's [outbound] section (require_tls, smarthost, routes…), maybe naming B's ports. */
+  outboundToml?: string | ((started: { b: Instance; front: Front }) => string);
   /** Passed to createOutbound beside the config (a test CA, an MTA-STS fetcher…). */
   extras?: OutboundExtras;
   /** How B's listeners do TLS. */
   b?: InstanceOptions;
+  /** B's listeners: its MX by default; add "submissions" to make B a smarthost. */
+  bRoles?: SmtpRole[];
 }
 
 /** The records of the two test domains: MX, A, SPF and DMARC of a.test; MX and A of b.test. */
@@ -217,7 +219,7 @@ export function outboundConfigText(options: { dataDir: string; dnsServer: string
 export async function startOutboundPair(options: OutboundPairOptions = {}): Promise<OutboundPair> {
   const dns = await startDnsServer({ ...baseDnsTable(), ...options.dns });
   // B checks SPF, DKIM and DMARC through the resolver its config names, as `mailroom serve` does.
-  const b = await startInstance("b.test", "bob", ["mx"], createInboundResolver(parseConfigText(`[outbound]\ndns_servers = ["${dns.address}"]`).outbound.dnsServers), options.b);
+  const b = await startInstance("b.test", "bob", options.bRoles ?? ["mx"], createInboundResolver(parseConfigText(`[outbound]\ndns_servers = ["${dns.address}"]`).outbound.dnsServers), options.b);
   const a = await startInstance("a.test", "alice", ["mx", "submission"], null);
   const keyDir = join(a.temp.dataDir, "dkim");
   const keys = await generateDkimKeys(keyDir, "a.test", "mailroom");
@@ -227,7 +229,7 @@ export async function startOutboundPair(options: OutboundPairOptions = {}): Prom
   const store = a.temp.store;
   const retry: RetryPolicy = { scheduleMs: [200], maxLifetimeMs: 60_000, delayWarningMs: 0, ...options.retry };
   const config = parseConfigText(
-    outboundConfigText({ dataDir: a.temp.dataDir, dnsServer: dns.address, remotePort: front.port, retry, concurrency: options.concurrency ?? 10, perDestination: options.perDestination ?? 4, ...(options.outboundToml ? { extra: options.outboundToml } : {}) }),
+    outboundConfigText({ dataDir: a.temp.dataDir, dnsServer: dns.address, remotePort: front.port, retry, concurrency: options.concurrency ?? 10, perDestination: options.perDestination ?? 4, ...(options.outboundToml ? { extra: typeof options.outboundToml === "string" ? options.outboundToml : options.outboundToml({ b, front }) } : {}) }),
   );
   const composed = { mail: store, accounts: store, queue: store, close: async () => undefined };
   const worker = await createOutbound(config, composed, silentLogger, { pollIntervalMs: 50, ...options.extras });
