@@ -172,6 +172,12 @@ export interface MailStore {
   countRecent(mailboxId: MailboxId): Promise<number>;
   /** Ascending by UID. */
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]>;
+  /**
+   * The light index (flags, modseq, size, INTERNALDATE) of the given UIDs that still exist,
+   * ascending by UID: what FETCH of UID/FLAGS/MODSEQ/RFC822.SIZE/INTERNALDATE needs, without the
+   * parsed structure and envelope getMessages() carries.
+   */
+  getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /** The logical message bytes (prefix + blob), optionally a byte range of it. */

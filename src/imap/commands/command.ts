@@ -112,6 +112,8 @@ export interface CommandContext {
   untaggedStatus(status: "OK" | "NO" | "BAD" | "BYE", code: string | null, text: string): Promise<void>;
   /** `* <seq> FETCH (<items>)`: items are name/value pairs already flattened. */
   fetchResponse(seq: SeqNum, items: ImapValue[]): Promise<void>;
+  /** Several `* <seq> FETCH (...)` responses written together, in order (few socket writes for many messages). */
+  fetchResponses(responses: readonly (readonly [SeqNum, ImapValue[]])[]): Promise<void>;
   /** `+ text` (RFC 9051 §7.5). */
   continuation(text: string): Promise<void>;
   /** Sets the tagged OK's response code and text (the last call wins). */

@@ -6,10 +6,10 @@ import { after, before, describe, it } from "node:test";
 import { readMessageFixture } from "../../../test/harness/fixtures.js";
 import { openTempStore, type TempStore } from "../../../test/harness/temp-store.js";
 import { silentLogger } from "../../observability/log.js";
-import type { Mailbox, StoredMessage, Uid } from "../../store/index.js";
+import type { Mailbox, MailStore, StoredMessage, Uid } from "../../store/index.js";
 import { ArgumentReader } from "../protocol/arguments.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
-import { statusLine, writeResponse } from "../protocol/response.js";
+import { statusLine, writeResponse, writeResponses } from "../protocol/response.js";
 import { SelectedMailbox } from "../session/selected-mailbox.js";
 import type { CommandContext, ImapExtension } from "./command.js";
 import { ImapError } from "./command.js";
@@ -53,7 +53,7 @@ interface Run {
 }
 
 /** Parses and runs one FETCH as dispatch does; the responses are encoded by the real encoder. */
-async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolean; enabled?: ImapExtension[]; selected?: SelectedMailbox } = {}): Promise<Run> {
+async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolean; enabled?: ImapExtension[]; selected?: SelectedMailbox; store?: MailStore } = {}): Promise<Run> {
   const byUid = options.byUid ?? false;
   const enabled = new Set<ImapExtension>(options.enabled ?? []);
   const mailbox = (await temp.store.getMailboxById(inbox.id))!;
@@ -67,7 +67,7 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
     tag: "a1",
     name: "FETCH",
     byUid,
-    store: temp.store,
+    store: options.store ?? temp.store,
     account: null,
     selected,
     enabled,
@@ -81,6 +81,7 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
     untagged: (...values: ImapValue[]) => writeResponse(sink, "* ", values),
     untaggedStatus: async (status: string, code: string | null, text: string) => void chunks.push(statusLine("*", status as "OK", code, text)),
     fetchResponse: (seq: number, items: ImapValue[]) => writeResponse(sink, "* ", [num(seq), atom("FETCH"), list(items)]),
+    fetchResponses: (responses: [number, ImapValue[]][]) => writeResponses(sink, "* ", responses.map(([seq, items]) => [num(seq), atom("FETCH"), list(items)])),
     continuation: unused,
     complete: unused,
     encodeMailbox: unused,
@@ -188,6 +189,32 @@ describe("message sets", () => {
     assert.equal((await fetch("* UID", { selected })).wire, `* 5 FETCH (UID ${extra.uid})\r\n`);
     await temp.store.removeMessages(inbox.id, [extra.uid]);
     assert.equal((await fetch("4:* UID", { selected })).wire, `* 4 FETCH (UID ${uids.uu})\r\n`);
+  });
+});
+
+describe("FETCH of the light index (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE)", () => {
+  it("answers UID FLAGS from the session when it is current, reading no message metadata", async () => {
+    const selected = await SelectedMailbox.open(temp.store, (await temp.store.getMailboxById(inbox.id))!, false);
+    const reads: string[] = [];
+    const spy = new Proxy(temp.store, {
+      get: (target, name, receiver) => {
+        if (name === "getMessages" || name === "getSummaries" || name === "listMessages") reads.push(name);
+        const value: unknown = Reflect.get(target, name, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const { wire } = await fetch("1:* (UID FLAGS)", { selected, store: spy });
+    assert.deepEqual(reads, []);
+    assert.equal(wire.split("\r\n").filter((line) => line.startsWith("* ")).length, selected.messageCount);
+  });
+
+  it("reads the store when another session changed the mailbox since the last sync", async () => {
+    const selected = await SelectedMailbox.open(temp.store, (await temp.store.getMailboxById(inbox.id))!, false);
+    const { updated } = await temp.store.updateFlags(inbox.id, [uids.nested!], { mode: "add", flags: ["$Elsewhere"] });
+    const { wire } = await fetch(`${uids.nested} (FLAGS MODSEQ RFC822.SIZE)`, { selected, byUid: true, enabled: ["CONDSTORE"] });
+    const size = (await stored(uids.nested!)).size;
+    assert.equal(wire, `* 3 FETCH (UID ${uids.nested} FLAGS (${updated[0]!.flags.join(" ")}) MODSEQ (${updated[0]!.modseq}) RFC822.SIZE ${size})\r\n`);
+    assert.deepEqual(selected.flagsOf(uids.nested!), updated[0]!.flags);
   });
 });
 

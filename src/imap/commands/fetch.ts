@@ -7,12 +7,15 @@
 //
 // Run: the set is resolved through the session's sequence map (a UID set naming messages that
 // do not exist is not an error, §6.4.9), metadata is loaded in batches, \Seen is set for the
-// batch in one store call when a non-PEEK body item asks for it, and each message's response is
-// written before the next one is rendered, literals streamed with back-pressure by the encoder.
+// batch in one store call when a non-PEEK body item asks for it, and the batch's responses are
+// written together, literals streamed with back-pressure by the encoder. Items the light index
+// answers (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE) skip the full metadata: UID/FLAGS/MODSEQ
+// come from the session itself when it is current with the store, the rest from getSummaries().
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
-import type { FlagUpdateResult, Flag, ModSeq, StoredMessage, Uid } from "../../store/index.js";
-import { renderFetchItems, setsSeen, UnknownCteError } from "../fetch/index.js";
+import type { FlagUpdateResult, Flag, MessageSummary, ModSeq, StoredMessage, Uid } from "../../store/index.js";
+import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
+import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
 import { atom, list, type ImapValue } from "../protocol/response-value.js";
@@ -27,6 +30,8 @@ export interface FetchArgs {
 
 /** Messages whose metadata is loaded per store call. */
 const BATCH = 200;
+/** Messages per write when only the light index is needed: few socket writes, bounded memory. */
+const SUMMARY_BATCH = 1000;
 const SEEN = "\\Seen";
 
 const hasItem = (items: readonly FetchItem[], kind: FetchItem["kind"]): boolean => items.some((item) => item.kind === kind);
@@ -68,6 +73,14 @@ async function markSeen(ctx: CommandContext, messages: readonly StoredMessage[])
   return changed;
 }
 
+/** What every message of one FETCH is answered with, settled before the first is rendered. */
+interface FetchPlan {
+  items: readonly FetchItem[];
+  changedSince: bigint | null;
+  condstore: boolean;
+  marksSeen: boolean;
+}
+
 async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promise<void> {
   const selected = ctx.requireSelected();
   const { changedSince, vanished } = request.modifiers;
@@ -87,42 +100,104 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
 
   const resolved = selected.resolve(set, ctx.byUid);
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
+  const plan: FetchPlan = { items, changedSince, condstore, marksSeen };
+  if (items.every(isSummaryItem)) await fetchSummaries(ctx, resolved, plan, items);
+  else await fetchStored(ctx, resolved, plan);
+}
 
+/**
+ * Whether the session's view of flags and modseqs is the store's: every mutation of a mailbox
+ * takes a new modseq, so when the mailbox's highest modseq is the one the session synced to,
+ * nothing changed, nothing was expunged that the session does not know of, and UID/FLAGS/MODSEQ
+ * can be answered from the session alone.
+ */
+async function sessionIsCurrent(ctx: CommandContext, items: readonly SummaryItem[]): Promise<boolean> {
+  if (!items.every((item) => item.kind === "uid" || item.kind === "flags" || item.kind === "modseq")) return false;
+  const selected = ctx.requireSelected();
+  const mailbox = await ctx.store.getMailboxById(selected.mailboxId);
+  return mailbox !== null && mailbox.highestModSeq === selected.highestModSeq;
+}
+
+/** The session's own summary of a message; INTERNALDATE and size are never read (see sessionIsCurrent). */
+function sessionSummary(selected: SelectedMailbox, uid: Uid): MessageSummary | null {
+  const flags = selected.flagsOf(uid);
+  const modseq = selected.modSeqOf(uid);
+  if (flags === null || modseq === null || selected.isExpunged(uid)) return null;
+  return { uid, flags: flags as Flag[], modseq, internalDate: NOT_LOADED, size: 0 };
+}
+
+const NOT_LOADED = new Date(0);
+
+/**
+ * FETCH of items the light index answers (FETCH 1:* (UID FLAGS) of a big mailbox): from the
+ * session when it is current, else one getSummaries() per batch; responses rendered without a
+ * promise per message and written a batch at a time.
+ */
+async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly SummaryItem[]): Promise<void> {
+  const selected = ctx.requireSelected();
+  const fromSession = await sessionIsCurrent(ctx, items);
+  for (let start = 0; start < resolved.length; start += SUMMARY_BATCH) {
+    const batch = resolved.slice(start, start + SUMMARY_BATCH);
+    const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
+    const summaries = fromSession
+      ? batch.map((m) => sessionSummary(selected, m.uid)).filter((m) => m !== null)
+      : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
+    const responses: [SeqNum, ImapValue[]][] = [];
+    for (const summary of summaries) {
+      const seq = seqOf.get(summary.uid);
+      if (seq === undefined || (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince)) continue;
+      if (!fromSession && hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
+      // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
+      const flags = selected.reportedFlags(summary.uid, summary.flags, !ctx.rev2);
+      const values: ImapValue[] = [];
+      for (const item of items) values.push(...renderSummaryItem(item, summary, flags));
+      responses.push([seq, values]);
+    }
+    if (responses.length > 0) await ctx.fetchResponses(responses);
+  }
+}
+
+/** FETCH of anything needing the stored metadata or bytes: getMessages() per batch, one write per batch. */
+async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan): Promise<void> {
+  const selected = ctx.requireSelected();
   for (let start = 0; start < resolved.length; start += BATCH) {
     const batch = resolved.slice(start, start + BATCH);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     let messages = await ctx.store.getMessages(selected.mailboxId, batch.map((m) => m.uid));
-    if (changedSince !== null) messages = messages.filter((m) => BigInt(m.modseq) > changedSince);
-    const seenNow = marksSeen ? await markSeen(ctx, messages) : new Map<Uid, FlagUpdateResult["updated"][number]>();
+    if (plan.changedSince !== null) messages = messages.filter((m) => BigInt(m.modseq) > plan.changedSince!);
+    const seenNow = plan.marksSeen ? await markSeen(ctx, messages) : new Map<Uid, FlagUpdateResult["updated"][number]>();
+    const responses: [SeqNum, ImapValue[]][] = [];
     for (const message of messages) {
       const seq = seqOf.get(message.uid);
-      if (seq === undefined) continue;
-      const update = seenNow.get(message.uid);
-      const flags = update?.flags ?? message.flags;
-      const modseq = update?.modseq ?? message.modseq;
-      let messageItems = items;
-      if (update !== undefined) {
-        // RFC 9051 §6.4.5: flags changed by \Seen are included in the response; with CONDSTORE
-        // their new modseq too (RFC 7162 §3.2).
-        if (!hasItem(messageItems, "flags")) messageItems = [...messageItems, { kind: "flags" }];
-        if (condstore && !hasItem(messageItems, "modseq")) messageItems = [...messageItems, { kind: "modseq" }];
-      }
-      if (update !== undefined || hasItem(messageItems, "flags")) selected.noteFlags(message.uid, flags, modseq);
-      let values: ImapValue[];
-      try {
-        values = await renderFetchItems(messageItems, {
-          message: { ...message, flags: [...flags], modseq },
-          // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
-          flags: selected.reportedFlags(message.uid, flags, !ctx.rev2),
-          open: (range) => ctx.store.openMessage(message, range),
-        });
-      } catch (error) {
-        // RFC 3516 §4.3.
-        if (error instanceof UnknownCteError) throw ImapError.no("UNKNOWN-CTE", `cannot decode ${error.encoding} of message ${seq}`);
-        throw error;
-      }
-      await ctx.fetchResponse(seq, values);
+      if (seq !== undefined) responses.push([seq, await renderStored(ctx, message, seq, plan, seenNow.get(message.uid))]);
     }
+    if (responses.length > 0) await ctx.fetchResponses(responses);
+  }
+}
+
+async function renderStored(ctx: CommandContext, message: StoredMessage, seq: SeqNum, plan: FetchPlan, update: FlagUpdateResult["updated"][number] | undefined): Promise<ImapValue[]> {
+  const selected = ctx.requireSelected();
+  const flags = update?.flags ?? message.flags;
+  const modseq = update?.modseq ?? message.modseq;
+  let messageItems = plan.items;
+  if (update !== undefined) {
+    // RFC 9051 §6.4.5: flags changed by \Seen are included in the response; with CONDSTORE
+    // their new modseq too (RFC 7162 §3.2).
+    if (!hasItem(messageItems, "flags")) messageItems = [...messageItems, { kind: "flags" }];
+    if (plan.condstore && !hasItem(messageItems, "modseq")) messageItems = [...messageItems, { kind: "modseq" }];
+  }
+  if (update !== undefined || hasItem(messageItems, "flags")) selected.noteFlags(message.uid, flags, modseq);
+  try {
+    return await renderFetchItems(messageItems, {
+      message: { ...message, flags: [...flags], modseq },
+      // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
+      flags: selected.reportedFlags(message.uid, flags, !ctx.rev2),
+      open: (range) => ctx.store.openMessage(message, range),
+    });
+  } catch (error) {
+    // RFC 3516 §4.3.
+    if (error instanceof UnknownCteError) throw ImapError.no("UNKNOWN-CTE", `cannot decode ${error.encoding} of message ${seq}`);
+    throw error;
   }
 }
 

@@ -2,7 +2,7 @@
 // name/value pairs, ready for `* n FETCH (...)`. Everything but the body sections comes from the
 // stored metadata; body sections are literals streamed from the store when the encoder writes them.
 
-import type { Flag, StoredMessage } from "../../store/index.js";
+import type { Flag, MessageSummary, StoredMessage } from "../../store/index.js";
 import { formatPartialOrigin, formatSection, type FetchItem, type Section } from "../protocol/fetch-item.js";
 import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
 import { renderBody, renderBodyStructure } from "./body-structure.js";
@@ -36,28 +36,44 @@ const HEADER: Section = { part: [], text: { kind: "header" } };
 const TEXT: Section = { part: [], text: { kind: "text" } };
 const WHOLE: Section = { part: [], text: { kind: "all" } };
 
-/** Name and value of one item. Throws UnknownCteError for BINARY of an unknown encoding. */
-async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[ImapValue, ImapValue]> {
-  const { message, open } = subject;
-  const section = (s: Section) => sectionValue(locateSection(message.structure, message.size, s), null, open);
+/** Items answered from the light index (MessageSummary) alone: no structure, envelope or bytes. */
+export type SummaryItem = Extract<FetchItem, { kind: "uid" | "flags" | "modseq" | "internaldate" | "rfc822.size" }>;
+
+const SUMMARY_KINDS: ReadonlySet<FetchItem["kind"]> = new Set(["uid", "flags", "modseq", "internaldate", "rfc822.size"]);
+
+export function isSummaryItem(item: FetchItem): item is SummaryItem {
+  return SUMMARY_KINDS.has(item.kind);
+}
+
+/** Name and value of an item the summary answers; synchronous, since FETCH 1:* of a big mailbox is all these. */
+export function renderSummaryItem(item: SummaryItem, message: MessageSummary, flags: readonly Flag[]): [ImapValue, ImapValue] {
   switch (item.kind) {
     case "flags":
-      return [atom("FLAGS"), list(subject.flags.map((flag) => atom(flag)))];
+      return [atom("FLAGS"), list(flags.map((flag) => atom(flag)))];
     case "uid":
       return [atom("UID"), num(message.uid)];
     case "internaldate":
       return [atom("INTERNALDATE"), str(formatInternalDate(message.internalDate))];
     case "rfc822.size":
       return [atom("RFC822.SIZE"), num(message.size)];
+    case "modseq":
+      // RFC 7162 §3.1.4.1: MODSEQ (<mod-sequence-value>).
+      return [atom("MODSEQ"), list([num(message.modseq)])];
+  }
+}
+
+/** Name and value of one item. Throws UnknownCteError for BINARY of an unknown encoding. */
+async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[ImapValue, ImapValue]> {
+  const { message, open } = subject;
+  const section = (s: Section) => sectionValue(locateSection(message.structure, message.size, s), null, open);
+  if (isSummaryItem(item)) return renderSummaryItem(item, message, subject.flags);
+  switch (item.kind) {
     case "envelope":
       return [atom("ENVELOPE"), renderEnvelope(message.envelope)];
     case "body":
       return [atom("BODY"), renderBody(message.structure)];
     case "bodystructure":
       return [atom("BODYSTRUCTURE"), renderBodyStructure(message.structure)];
-    case "modseq":
-      // RFC 7162 §3.1.4.1: MODSEQ (<mod-sequence-value>).
-      return [atom("MODSEQ"), list([num(message.modseq)])];
     case "body-section": {
       const name = `BODY[${formatSection(item.section)}]${formatPartialOrigin(item.partial)}`;
       const source = locateSection(message.structure, message.size, item.section);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Readable } from "node:stream";
-import { encodeValue, LiteralSizeMismatchError, statusLine, writeResponse } from "./response.js";
+import { encodeValue, LiteralSizeMismatchError, statusLine, writeResponse, writeResponses } from "./response.js";
 import { atom, list, literal, NIL, num, str, streamedLiteral } from "./response-value.js";
 
 async function wire(values: Parameters<typeof writeResponse>[2], writes: Buffer[] = []): Promise<string> {
@@ -26,6 +26,22 @@ describe("response encoder", () => {
     await assert.rejects(wire([streamedLiteral(5, () => Readable.from([Buffer.from("abc")]))]), LiteralSizeMismatchError);
     await assert.rejects(wire([streamedLiteral(2, () => Readable.from([Buffer.from("abc")]))]), LiteralSizeMismatchError);
   });
+  it("writes many responses in as few writes as their streamed literals allow, in order", async () => {
+    const writes: Buffer[] = [];
+    const sink = { write: async (b: Buffer) => void writes.push(b) };
+    await writeResponses(sink, "* ", [
+      [num(1), atom("FETCH"), list([atom("FLAGS"), list([atom("\\Seen")]), atom("X"), str("Grüße")])],
+      [num(2), atom("FETCH"), list([atom("BODY[]"), streamedLiteral(3, () => Readable.from([Buffer.from("abc")]))])],
+      [num(3), atom("FETCH"), list([atom("UID"), num(9)])],
+    ]);
+    const expected = `* 1 FETCH (FLAGS (\\Seen) X {7}\r\n${Buffer.from("Grüße").toString("latin1")})\r\n* 2 FETCH (BODY[] {3}\r\nabc)\r\n* 3 FETCH (UID 9)\r\n`;
+    assert.equal(Buffer.concat(writes).toString("latin1"), expected);
+    // Bytes before the stream, the stream's chunk, bytes after it.
+    assert.equal(writes.length, 3);
+    await writeResponses(sink, "* ", []);
+    assert.equal(writes.length, 3);
+  });
+
   it("writes literal8 for binary content", () => {
     assert.equal(encodeValue({ kind: "literal", size: 1, bytes: Buffer.from([0]), binary: true }).toString("latin1"), "~{1}\r\n\x00");
   });

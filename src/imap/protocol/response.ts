@@ -16,7 +16,6 @@ export class LiteralSizeMismatchError extends Error {
   override readonly name = "LiteralSizeMismatchError";
 }
 
-const CRLF = Buffer.from("\r\n");
 /** Longest string written quoted; longer ones become literals so a client never needs a huge line. */
 const MAX_QUOTED = 1024;
 
@@ -27,8 +26,11 @@ function quotable(bytes: Buffer): boolean {
   return true;
 }
 
-function quote(bytes: Buffer): Buffer {
-  return Buffer.from(`"${bytes.toString("latin1").replace(/["\\]/g, (c) => `\\${c}`)}"`, "latin1");
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Only called with printable 7-bit text, so its UTF-8 and latin1 forms are the same bytes. */
+function quoteText(text: string): string {
+  return `"${text.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 /** Response text (resp-text) cannot hold CR or LF; they would end the line early. */
@@ -38,57 +40,96 @@ export function safeText(text: string): string {
 
 type StreamedLiteral = Extract<ImapValue, { kind: "literal" }>;
 
-/** Where collect() puts bytes, and what it does with a streamed literal. */
-interface Gatherer {
-  push(bytes: Buffer): void;
-  stream(literal: StreamedLiteral): void;
+/**
+ * Where collect() puts bytes. Text (atoms, numbers, quoted strings, punctuation) is joined as a
+ * string and turned into bytes once per run, not once per token: a FETCH of 10,000 messages would
+ * otherwise allocate a Buffer for every atom, space and parenthesis. A streamed literal closes the
+ * current segment, so the wire order is kept.
+ */
+class Gatherer {
+  /** Gathered bytes and streams to copy, alternating, in wire order. */
+  readonly segments: (Buffer[] | StreamedLiteral)[] = [];
+  private current: Buffer[] = [];
+  private text = "";
+
+  constructor(private readonly streams: boolean) {
+    this.segments.push(this.current);
+  }
+
+  /** Text whose UTF-8 form is what goes on the wire. */
+  add(text: string): void {
+    this.text += text;
+  }
+
+  push(bytes: Buffer): void {
+    this.endText();
+    this.current.push(bytes);
+  }
+
+  stream(literal: StreamedLiteral): void {
+    if (!this.streams) throw new Error("encodeValue: a streamed literal needs writeResponse");
+    this.endText();
+    this.current = [];
+    this.segments.push(literal, this.current);
+  }
+
+  /** Closes the text run; call before reading segments. */
+  endText(): void {
+    if (this.text === "") return;
+    this.current.push(Buffer.from(this.text, "utf8"));
+    this.text = "";
+  }
 }
 
 /** Encodes values that hold no streamed literal; throws if one does. */
 export function encodeValue(value: ImapValue): Buffer {
-  const parts: Buffer[] = [];
-  collect(value, {
-    push: (bytes) => parts.push(bytes),
-    stream: () => {
-      throw new Error("encodeValue: a streamed literal needs writeResponse");
-    },
-  });
-  return Buffer.concat(parts);
+  const out = new Gatherer(false);
+  collect(value, out);
+  out.endText();
+  return Buffer.concat(out.segments[0] as Buffer[]);
 }
 
 function collect(value: ImapValue, out: Gatherer): void {
   switch (value.kind) {
     case "atom":
-      out.push(Buffer.from(value.value, "utf8"));
+      out.add(value.value);
       return;
     case "number":
-      out.push(Buffer.from(value.value.toString(), "latin1"));
+      out.add(value.value.toString());
       return;
     case "nil":
-      out.push(Buffer.from("NIL"));
+      out.add("NIL");
       return;
-    case "string": {
-      const bytes = typeof value.value === "string" ? Buffer.from(value.value, "utf8") : value.value;
-      if (quotable(bytes)) out.push(quote(bytes));
-      else {
-        out.push(Buffer.from(`{${bytes.length}}\r\n`, "latin1"));
-        out.push(bytes);
-      }
+    case "string":
+      collectString(value.value, out);
       return;
-    }
     case "literal":
-      out.push(Buffer.from(`${value.binary === true ? "~" : ""}{${value.size}}\r\n`, "latin1"));
+      out.add(`${value.binary === true ? "~" : ""}{${value.size}}\r\n`);
       if (Buffer.isBuffer(value.bytes)) out.push(value.bytes);
       else out.stream(value);
       return;
     case "list":
-      out.push(Buffer.from("("));
+      out.add("(");
       value.items.forEach((item, i) => {
-        if (i > 0) out.push(Buffer.from(" "));
+        if (i > 0) out.add(" ");
         collect(item, out);
       });
-      out.push(Buffer.from(")"));
+      out.add(")");
       return;
+  }
+}
+
+function collectString(value: string | Buffer, out: Gatherer): void {
+  // A 7-bit string needs no byte form to be judged, and most strings (dates, flags) are 7-bit.
+  if (typeof value === "string" && value.length <= MAX_QUOTED && PRINTABLE_ASCII.test(value)) {
+    out.add(quoteText(value));
+    return;
+  }
+  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  if (quotable(bytes)) out.add(quoteText(bytes.toString("latin1")));
+  else {
+    out.add(`{${bytes.length}}\r\n`);
+    out.push(bytes);
   }
 }
 
@@ -96,26 +137,28 @@ function collect(value: ImapValue, out: Gatherer): void {
  * Writes `prefix` + values separated by SP + CRLF, streaming literals (also inside lists).
  * `prefix` is "* " for untagged data (RFC 9051 §7).
  */
-export async function writeResponse(sink: ResponseSink, prefix: string, values: readonly ImapValue[]): Promise<void> {
-  // Segments alternate between gathered bytes and streams to copy, in wire order.
-  const segments: (Buffer[] | StreamedLiteral)[] = [];
-  let current: Buffer[] = [Buffer.from(prefix, "utf8")];
-  segments.push(current);
-  const gatherer: Gatherer = {
-    push: (bytes) => current.push(bytes),
-    stream: (literal) => {
-      current = [];
-      segments.push(literal, current);
-    },
-  };
-  values.forEach((value, i) => {
-    if (i > 0) gatherer.push(Buffer.from(" "));
-    collect(value, gatherer);
-  });
-  gatherer.push(CRLF);
-  for (const segment of segments) {
+export function writeResponse(sink: ResponseSink, prefix: string, values: readonly ImapValue[]): Promise<void> {
+  return writeResponses(sink, prefix, [values]);
+}
+
+/**
+ * Several responses written as one: their gathered bytes go out in as few writes as the streamed
+ * literals among them allow, so a FETCH of many messages is not a socket write per message.
+ */
+export async function writeResponses(sink: ResponseSink, prefix: string, responses: readonly (readonly ImapValue[])[]): Promise<void> {
+  const out = new Gatherer(true);
+  for (const values of responses) {
+    out.add(prefix);
+    values.forEach((value, i) => {
+      if (i > 0) out.add(" ");
+      collect(value, out);
+    });
+    out.add("\r\n");
+  }
+  out.endText();
+  for (const segment of out.segments) {
     if (Array.isArray(segment)) {
-      if (segment.length > 0) await sink.write(Buffer.concat(segment));
+      if (segment.length > 0) await sink.write(segment.length === 1 ? segment[0]! : Buffer.concat(segment));
     } else await copyLiteral(sink, segment.size, (segment.bytes as () => Readable)());
   }
 }

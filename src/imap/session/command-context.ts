@@ -25,6 +25,8 @@ export interface ContextSource {
   utf8(): boolean;
   write(bytes: Buffer): Promise<void>;
   writeValues(values: readonly ImapValue[]): Promise<void>;
+  /** Several untagged responses, encoded together. */
+  writeManyValues(responses: readonly (readonly ImapValue[])[]): Promise<void>;
   complete(result: TaggedCompletion): void;
   stagedLiteral(piece: LiteralPiece, maxBytes: number): Promise<StagedMessage>;
 }
@@ -57,6 +59,7 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     untagged: (...values) => source.writeValues(values),
     untaggedStatus: (status, code, text) => source.write(statusLine("*", status, code, text)),
     fetchResponse: (seq, items) => source.writeValues([num(seq), atom("FETCH"), list(items)]),
+    fetchResponses: (responses) => source.writeManyValues(responses.map(([seq, items]) => [num(seq), atom("FETCH"), list(items)])),
     continuation: (text) => source.write(continuationLine(text)),
     complete: (result) => source.complete(result),
     encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, utf8),

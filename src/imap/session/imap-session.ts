@@ -23,7 +23,7 @@ import { ImapError } from "../commands/imap-error.js";
 import { buildCommandTable, type CommandTable } from "../commands/index.js";
 import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
 import { CommandReader, type ReaderEvent } from "../protocol/command-reader.js";
-import { continuationLine, statusLine, writeResponse } from "../protocol/response.js";
+import { continuationLine, statusLine, writeResponses } from "../protocol/response.js";
 import type { ImapValue } from "../protocol/response-value.js";
 import { capabilityList } from "./capabilities.js";
 import { commandContext, type ContextSource } from "./command-context.js";
@@ -90,6 +90,7 @@ export class ImapSession {
       utf8: () => this.utf8,
       write: (bytes) => this.write(bytes),
       writeValues: (values) => this.writeValues(values),
+      writeManyValues: (responses) => this.writeManyValues(responses),
       complete: (result) => {
         this.completion = result;
       },
@@ -253,7 +254,7 @@ export class ImapSession {
       await this.closeWith("Selected mailbox was deleted", "UNAVAILABLE");
       throw new SessionEnded();
     }
-    for (const response of responses) await this.writeValues(response);
+    if (responses.length > 0) await this.writeManyValues(responses);
   }
 
   private get loggingOut(): boolean {
@@ -292,9 +293,13 @@ export class ImapSession {
     }
   }
 
-  private async writeValues(values: readonly ImapValue[]): Promise<void> {
+  private writeValues(values: readonly ImapValue[]): Promise<void> {
+    return this.writeManyValues([values]);
+  }
+
+  private async writeManyValues(responses: readonly (readonly ImapValue[])[]): Promise<void> {
     try {
-      await writeResponse({ write: (bytes) => this.write(bytes) }, "* ", values);
+      await writeResponses({ write: (bytes) => this.write(bytes) }, "* ", responses);
     } catch (error) {
       if (!(error instanceof SessionEnded)) this.o.log.error("imap.response_failed", { session: this.id, error });
       this.finish();

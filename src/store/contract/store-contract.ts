@@ -4,6 +4,7 @@
 // any order.
 import { describe } from "node:test";
 import { accountContract } from "./accounts.contract.js";
+import { batchReadContract } from "./batch-reads.contract.js";
 import { changeContract } from "./changes.contract.js";
 import type { OpenBackend } from "./fixture.js";
 import { mailboxContract } from "./mailboxes.contract.js";
@@ -20,6 +21,7 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("mailboxes", () => mailboxContract(open));
     describe("messages", () => messageContract(open));
     describe("staging", () => stagingContract(open));
+    describe("batch reads", () => batchReadContract(open));
     describe("updates", () => updateContract(open));
     describe("changes", () => changeContract(open));
     describe("queue", () => queueContract(open));

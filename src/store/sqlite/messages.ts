@@ -121,6 +121,17 @@ export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSu
     .map(toMessageSummary);
 }
 
+export function getSummaries(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): MessageSummary[] {
+  if (uids.length === 0) return [];
+  return ctx.sql
+    .all<MessageRow>(
+      "SELECT uid, modseq, flags, internal_date, size FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+      mailboxId,
+      JSON.stringify(uids),
+    )
+    .map(toMessageSummary);
+}
+
 interface StoredRow extends MessageRow {
   blob_id: string;
   prefix_length: number;

@@ -361,6 +361,9 @@ export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.listMessages(ctx, mailboxId));
   }
+  getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]> {
+    return this.read((ctx) => messages.getSummaries(ctx, mailboxId, uids));
+  }
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
     return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
   }

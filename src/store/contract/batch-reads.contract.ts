@@ -1,0 +1,21 @@
+// Conformance of the batch reads the protocols use on large mailboxes: they must answer exactly
+// what the per-message reads answer (listMessages, getSearchText), for many UIDs in one call,
+// leaving out UIDs that do not exist.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { asUid } from "../index.js";
+import { using, type OpenBackend } from "./fixture.js";
+
+export function batchReadContract(open: OpenBackend): void {
+  test("getSummaries answers as listMessages does, for the UIDs asked that exist, ascending", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    for (let i = 0; i < 5; i++) await fx.append(inbox.id, i % 2 === 0 ? ["\\Seen"] : []);
+    await fx.mail.removeMessages(inbox.id, [asUid(3)]);
+    await fx.mail.updateFlags(inbox.id, [asUid(4)], { mode: "add", flags: ["$Work"] });
+    const listed = await fx.mail.listMessages(inbox.id);
+    const summaries = await fx.mail.getSummaries(inbox.id, [asUid(5), asUid(3), asUid(1), asUid(4), asUid(99)]);
+    assert.deepEqual(summaries, listed.filter((m) => m.uid !== 2));
+    assert.deepEqual(await fx.mail.getSummaries(inbox.id, []), []);
+  }));
+}
