@@ -4,8 +4,12 @@
 // for UID STORE and by sequence number otherwise. The flags reported are noted in the selected
 // mailbox so its next sync does not repeat them.
 import { asModSeq, type FlagUpdateMode, type ModSeq } from "../../store/index.js";
+import type { ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
+import type { SeqNum } from "../session/selected-mailbox.js";
 import { ImapError, type ImapCommand } from "./command.js";
+
+const RESPONSE_BATCH = 1000;
 
 interface StoreArgs {
   set: SequenceSet;
@@ -65,6 +69,7 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     );
     const updated = new Map(result.updated.map((u) => [u.uid, u]));
     const refused = new Set(result.modified);
+    let responses: [SeqNum, ImapValue[]][] = [];
     for (const { seq, uid } of messages) {
       const change = updated.get(uid);
       if (change !== undefined) selected.noteFlags(uid, change.flags, change.modseq);
@@ -73,8 +78,14 @@ export const storeCommand: ImapCommand<StoreArgs> = {
       if (args.silent && !condstore) continue;
       const flags = selected.flagsOf(uid) ?? [];
       const modseq = selected.modSeqOf(uid) ?? (0 as ModSeq);
-      await ctx.fetchResponse(seq, selected.fetchItems(uid, { flags, modseq }, condstore, !ctx.rev2));
+      responses.push([seq, selected.fetchItems(uid, { flags, modseq }, condstore, !ctx.rev2)]);
+      // Written in batches: few socket writes for STORE 1:*, bounded memory for a huge mailbox.
+      if (responses.length === RESPONSE_BATCH) {
+        await ctx.fetchResponses(responses);
+        responses = [];
+      }
     }
+    if (responses.length > 0) await ctx.fetchResponses(responses);
     if (refused.size > 0) {
       const numbers = messages.filter((m) => refused.has(m.uid)).map((m) => (ctx.byUid ? m.uid : m.seq));
       ctx.complete({ code: `MODIFIED ${encodeNumbers(numbers)}`, text: "conditional STORE failed for some messages" });

@@ -42,10 +42,15 @@ export function logAdded(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, mods
   ctx.sql.run("INSERT INTO changes (mailbox_id, modseq, kind, uid) VALUES (?, ?, 'added', ?)", mailboxId, modseq, uid);
 }
 
-/** Records new flags; the message's older flag rows are superseded and pruned. */
-export function logFlags(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, modseq: ModSeq, flags: Flag[]): void {
-  ctx.sql.run("DELETE FROM changes WHERE mailbox_id = ? AND uid = ? AND kind = 'flags'", mailboxId, uid);
-  ctx.sql.run("INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) VALUES (?, ?, 'flags', ?, ?)", mailboxId, modseq, uid, JSON.stringify(flags));
+/**
+ * Records new flags of many messages, all at one modseq; each message's older flag rows are
+ * superseded and pruned. Two statements for the whole set, however many messages it holds.
+ */
+export function logFlags(ctx: StoreContext, mailboxId: MailboxId, modseq: ModSeq, changed: readonly { uid: Uid; flags: Flag[] }[]): void {
+  if (changed.length === 0) return;
+  const rows = JSON.stringify(changed.map((c) => [c.uid, JSON.stringify(c.flags)]));
+  ctx.sql.run("DELETE FROM changes WHERE mailbox_id = ? AND kind = 'flags' AND uid IN (SELECT value ->> 0 FROM json_each(?))", mailboxId, rows);
+  ctx.sql.run("INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) SELECT ?, ?, 'flags', value ->> 0, value ->> 1 FROM json_each(?)", mailboxId, modseq, rows);
 }
 
 /** Leaves only a tombstone for an expunged message (RFC 7162 §3.2.10 VANISHED (EARLIER)). */

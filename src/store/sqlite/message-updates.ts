@@ -3,7 +3,7 @@
 // Each runs inside one commit-queue unit, so it is atomic and announced only after COMMIT.
 import { StoreError } from "../errors.js";
 import type { ExpungeResult, FlagUpdate, FlagUpdateResult, UidMapping } from "../mail-store.js";
-import type { AccountId, BlobId, Flag, Mailbox, MailboxId, ModSeq, Uid } from "../types.js";
+import type { AccountId, BlobId, Flag, Mailbox, MailboxId, Uid } from "../types.js";
 import { logAdded, logFlags, nextModSeq, reserveUids } from "./change-log.js";
 import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
@@ -26,7 +26,7 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
   const flags = normaliseFlags(update.flags);
   const rows = ctx.sql.all<FlagRow>("SELECT uid, modseq, flags FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid", mailboxId, uidList(uids));
   const result: FlagUpdateResult = { updated: [], modified: [] };
-  let modseq: ModSeq | null = null;
+  const changed: { uid: Uid; flags: Flag[] }[] = [];
   for (const row of rows) {
     // RFC 7162 §3.1.3: a message changed since the client's view is left alone and reported.
     if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
@@ -35,8 +35,13 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
     }
     const current = parseFlags(row.flags);
     const next = applyFlagUpdate(current, update.mode, flags);
-    if (sameFlags(current, next)) continue;
-    modseq ??= nextModSeq(ctx, mailboxId);
+    if (!sameFlags(current, next)) changed.push({ uid: row.uid as Uid, flags: next });
+  }
+  if (changed.length === 0) return result;
+  // One modseq for the whole update. The row updates stay one prepared statement each: SQLite
+  // plans UPDATE ... FROM json_each as a scan of the mailbox per UID, far slower.
+  const modseq = nextModSeq(ctx, mailboxId);
+  for (const { uid, flags: next } of changed) {
     ctx.sql.run(
       "UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
       JSON.stringify(next),
@@ -44,11 +49,13 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
       hasFlag(next, "\\Deleted") ? 1 : 0,
       modseq,
       mailboxId,
-      row.uid,
+      uid,
     );
-    logFlags(ctx, mailboxId, row.uid as Uid, modseq, next);
-    unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid: row.uid as Uid, modseq, flags: next });
-    result.updated.push({ uid: row.uid as Uid, modseq, flags: next });
+  }
+  logFlags(ctx, mailboxId, modseq, changed);
+  for (const { uid, flags: next } of changed) {
+    unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid, modseq, flags: next });
+    result.updated.push({ uid, modseq, flags: next });
   }
   return result;
 }
