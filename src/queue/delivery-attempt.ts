@@ -9,6 +9,7 @@ import type { QueuedMessage, QueueRecipient } from "../store/index.js";
 import type { SmtpReply } from "../smtp/protocol/index.js";
 import { resolveDestination, resolveHostAddresses, type DestinationHost, type RoutingOptions } from "./destination.js";
 import type { DestinationLimiter } from "./destination-limiter.js";
+import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
 import { SmtpClient, SmtpClientError, replyText, type OutboundEnvelope } from "./smtp-client.js";
 
@@ -29,6 +30,8 @@ export interface AttemptDependencies {
   open: () => Readable;
   /** DKIM-Signature fields to send first (empty for none). */
   signatures: Buffer;
+  /** DKIM-Signature fields for other bytes: a downgraded copy is signed as it is sent. */
+  signBytes?: (bytes: Buffer) => Promise<Buffer>;
   log: Logger;
 }
 
@@ -69,21 +72,38 @@ export async function attemptDelivery(entry: QueuedMessage, deps: AttemptDepende
     const domain = domainOf(recipient.address);
     groups.set(domain, [...(groups.get(domain) ?? []), recipient]);
   }
-  const scan = lazyScan(deps.open);
-  const results = await Promise.all([...groups].map(([domain, recipients]) => deliverGroup(entry, domain, recipients, deps, scan)));
+  const lazy: Lazy = { scan: once(() => scanEightBit(deps.open())), downgrade: once(() => downgradeBody(deps)) };
+  const results = await Promise.all([...groups].map(([domain, recipients]) => deliverGroup(entry, domain, recipients, deps, lazy)));
   return results.flat();
 }
 
-function lazyScan(open: () => Readable): () => Promise<EightBitScan> {
-  let scan: Promise<EightBitScan> | null = null;
-  return () => (scan ??= scanEightBit(open()));
+/** What an attempt computes at most once, and only when a receiver needs it. */
+interface Lazy {
+  scan: () => Promise<EightBitScan>;
+  /** The 7-bit copy with its own DKIM signatures (RFC 6152 §3 downgrade), or why there is none. */
+  downgrade: () => Promise<{ kind: "downgraded"; body: Buffer[]; size: number } | { kind: "refused"; reason: string }>;
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | null = null;
+  return () => (value ??= make());
+}
+
+async function downgradeBody(deps: AttemptDependencies): Promise<{ kind: "downgraded"; body: Buffer[]; size: number } | { kind: "refused"; reason: string }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of deps.open()) chunks.push(chunk as Buffer);
+  const result = downgradeTo7bit(Buffer.concat(chunks));
+  if (result.kind === "refused") return result;
+  // The signatures cover the bytes actually sent, so they are made after the re-encoding.
+  const signatures = deps.signBytes ? await deps.signBytes(result.bytes) : Buffer.alloc(0);
+  return { kind: "downgraded", body: [signatures, result.bytes], size: signatures.length + result.bytes.length };
 }
 
 function everyone(recipients: QueueRecipient[], state: RecipientOutcome["state"], status: string, diagnostic: string, remoteMta: string | null = null): RecipientOutcome[] {
   return recipients.map((r) => ({ address: r.address, state, status, diagnostic, remoteMta, remoteDsn: false }));
 }
 
-async function deliverGroup(entry: QueuedMessage, domain: string, recipients: QueueRecipient[], deps: AttemptDependencies, scan: () => Promise<EightBitScan>): Promise<RecipientOutcome[]> {
+async function deliverGroup(entry: QueuedMessage, domain: string, recipients: QueueRecipient[], deps: AttemptDependencies, lazy: Lazy): Promise<RecipientOutcome[]> {
   const destination = await resolveDestination(domain, deps.routing);
   if (destination.kind === "unreachable") return everyone(recipients, destination.permanent ? "failed" : "deferred", destination.status, destination.reason);
   let last: { permanent: boolean; status: string; diagnostic: string; remoteMta: string | null } = {
@@ -101,7 +121,7 @@ async function deliverGroup(entry: QueuedMessage, domain: string, recipients: Qu
       continue;
     }
     for (const address of lookup.addresses) {
-      const outcome = await deliverToHost(entry, host, address, recipients, deps, scan);
+      const outcome = await deliverToHost(entry, host, address, recipients, deps, lazy);
       if (outcome.kind === "done") return outcome.outcomes;
       last = outcome;
       anyTemporary ||= !outcome.permanent;
@@ -120,7 +140,7 @@ async function deliverToHost(
   address: string,
   recipients: QueueRecipient[],
   deps: AttemptDependencies,
-  scan: () => Promise<EightBitScan>,
+  lazy: Lazy,
 ): Promise<HostOutcome> {
   const release = await deps.limiter.acquire(`${host.name}:${host.port}`);
   const remoteMta = host.name;
@@ -138,11 +158,12 @@ async function deliverToHost(
       verifyCertificate: host.verifyCertificate === true || (host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false),
       ...(deps.client.ca ? { ca: deps.client.ca } : {}),
     });
-    const plan = await planEnvelope(entry, client, recipients, scan);
+    const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
       return { kind: "done", outcomes: everyone(recipients, "failed", plan.status, plan.diagnostic, remoteMta) };
     }
-    const replies = await client.send(plan.envelope, bodyOf(deps));
+    if (plan.downgraded) deps.log.info("queue.downgraded", { queueId: entry.id, host: host.name, size: plan.envelope.size });
+    const replies = await client.send(plan.envelope, plan.downgraded ? fromBuffers(plan.downgraded) : bodyOf(deps));
     const remoteDsn = client.extensions.has("DSN");
     await client.quit();
     return { kind: "done", outcomes: outcomesOf(recipients, replies, remoteMta, remoteDsn) };
@@ -158,41 +179,55 @@ async function deliverToHost(
   }
 }
 
+async function* fromBuffers(buffers: Buffer[]): AsyncGenerator<Buffer> {
+  for (const buffer of buffers) if (buffer.length > 0) yield buffer;
+}
+
 async function* bodyOf(deps: AttemptDependencies): AsyncGenerator<Buffer> {
   if (deps.signatures.length > 0) yield deps.signatures;
   for await (const chunk of deps.open()) yield chunk as Buffer;
 }
 
-type EnvelopePlan = { kind: "send"; envelope: OutboundEnvelope } | { kind: "refuse"; status: string; diagnostic: string };
+/** `downgraded`: the 7-bit copy (DKIM fields first) to send instead of the stored bytes. */
+type EnvelopePlan = { kind: "send"; envelope: OutboundEnvelope; downgraded: Buffer[] | null } | { kind: "refuse"; status: string; diagnostic: string };
 
 /**
- * What to declare to this server. A missing 8BITMIME (RFC 6152) or SMTPUTF8 (RFC 6531) is a
- * lossless downgrade when the message turns out to be 7-bit where it matters; otherwise the
- * recipients fail with the RFC 3463 / RFC 6531 code saying why. MIME re-encoding (8-bit parts to
- * quoted-printable) is not done.
+ * What to declare to this server. A missing 8BITMIME (RFC 6152) is handled by sending a 7-bit
+ * copy: as is when the octets are 7-bit after all, else with its 8-bit MIME parts re-encoded
+ * (queue/downgrade.ts); only what cannot be re-encoded losslessly fails, 5.6.3. A missing
+ * SMTPUTF8 (RFC 6531) is fine when addresses and header are ASCII; otherwise the recipients fail
+ * with the RFC 6531 §3.5 code saying why.
  */
-async function planEnvelope(entry: QueuedMessage, client: SmtpClient, recipients: QueueRecipient[], scan: () => Promise<EightBitScan>): Promise<EnvelopePlan> {
+async function planEnvelope(entry: QueuedMessage, client: SmtpClient, recipients: QueueRecipient[], lazy: Lazy): Promise<EnvelopePlan> {
   let body: OutboundEnvelope["body"] = null;
   let smtputf8 = entry.smtputf8;
-  if (entry.bodyType !== "7BIT") {
-    if (entry.bodyType === "8BITMIME" && client.extensions.has("8BITMIME")) body = "8BITMIME";
-    else if (entry.bodyType === "BINARYMIME" && client.extensions.has("BINARYMIME") && client.extensions.has("8BITMIME")) body = "8BITMIME";
-    else if ((await scan()).body8bit) {
-      return { kind: "refuse", status: "5.6.3", diagnostic: "the message has 8-bit content and the receiving server does not accept 8BITMIME (conversion not supported)" };
-    }
+  let downgraded: Buffer[] | null = null;
+  let size = entry.size;
+  const offers8bit = client.extensions.has("8BITMIME");
+  if (entry.bodyType === "8BITMIME" && offers8bit) body = "8BITMIME";
+  // A binary body (RFC 3030) is sent re-encoded to 7-bit, its binary parts in base64, since the
+  // client sends with DATA. A body submitted without BODY= is scanned all the same when the
+  // receiver lacks 8BITMIME: clients do send undeclared 8-bit text, and the receiver must not get it.
+  else if (entry.bodyType === "BINARYMIME" || (!offers8bit && (await lazy.scan()).body8bit)) {
+    const copy = await lazy.downgrade();
+    const why = entry.bodyType === "BINARYMIME" ? "the message is binary (RFC 3030)" : "the receiving server does not accept 8BITMIME";
+    if (copy.kind === "refused") return { kind: "refuse", status: "5.6.3", diagnostic: `${why} and the message cannot be made 7-bit losslessly: ${copy.reason}` };
+    downgraded = copy.body;
+    size = copy.size;
   }
   if (smtputf8 && !client.extensions.has("SMTPUTF8")) {
     const asciiAddresses = /^[\x00-\x7f]*$/.test(entry.mailFrom) && recipients.every((r) => /^[\x00-\x7f]*$/.test(r.address));
     // RFC 6531 §3.2: without the extension, no non-ASCII address may be sent.
     if (!asciiAddresses) return { kind: "refuse", status: "5.6.7", diagnostic: "non-ASCII address and the receiving server does not support SMTPUTF8 (RFC 6531)" };
-    if ((await scan()).header8bit) return { kind: "refuse", status: "5.6.9", diagnostic: "UTF-8 header fields and the receiving server does not support SMTPUTF8 (RFC 6531)" };
+    if ((await lazy.scan()).header8bit) return { kind: "refuse", status: "5.6.9", diagnostic: "UTF-8 header fields and the receiving server does not support SMTPUTF8 (RFC 6531)" };
     smtputf8 = false;
   }
   // RFC 1870 §6: a server that states a maximum size will refuse larger messages; do not try.
   const limit = Number((client.extensions.get("SIZE") ?? "").trim());
-  if (limit > 0 && entry.size > limit) return { kind: "refuse", status: "5.3.4", diagnostic: `message of ${entry.size} octets is over the receiving server's limit of ${limit}` };
+  if (limit > 0 && size > limit) return { kind: "refuse", status: "5.3.4", diagnostic: `message of ${size} octets is over the receiving server's limit of ${limit}` };
   return {
     kind: "send",
+    downgraded,
     envelope: {
       mailFrom: entry.mailFrom,
       recipients: recipients.map((r) => ({ address: r.address, notify: r.notify, originalRecipient: r.originalRecipient })),
@@ -200,7 +235,7 @@ async function planEnvelope(entry: QueuedMessage, client: SmtpClient, recipients
       ret: entry.ret,
       body,
       smtputf8,
-      size: entry.size,
+      size,
     },
   };
 }

@@ -8,6 +8,7 @@
 //   4. complete() removes an entry with nothing left to do (listFinished() catches a crash before it).
 // A crash before 3 leaves the lease to expire and the attempt to run again: recipients the remote
 // had already accepted get a duplicate, never a loss (at-least-once).
+import { Readable } from "node:stream";
 import type { Logger } from "../observability/log.js";
 import type { QueuedMessage, QueueStore, RecipientResult } from "../store/index.js";
 import { composeDsn, wantsNotice, type DsnRecipient } from "./bounce.js";
@@ -23,8 +24,8 @@ export interface OutboundWorkerOptions {
   client: ClientSettings;
   retry: RetryPolicy;
   bounces: BounceSink;
-  /** DKIM-Signature fields for an entry (empty when its domain has no key). */
-  sign: (entry: QueuedMessage) => Promise<Buffer>;
+  /** DKIM-Signature fields for an entry (empty when its domain has no key), over its stored bytes or `open`'s. */
+  sign: (entry: QueuedMessage, open?: () => Readable) => Promise<Buffer>;
   /** Entries attempted at the same time. */
   concurrency: number;
   /** Connections at the same time to one destination host. */
@@ -156,6 +157,11 @@ export class OutboundWorker {
       limiter: this.#limiter,
       open: () => queue.openQueued(entry),
       signatures,
+      signBytes: (bytes) =>
+        this.#options.sign(entry, () => Readable.from([bytes])).catch((error: unknown) => {
+          log.error("queue.dkim_failed", { queueId: entry.id, error });
+          return Buffer.alloc(0);
+        }),
       log,
     });
     const now = this.#clock();

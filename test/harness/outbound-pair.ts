@@ -81,7 +81,7 @@ export async function startInstance(domain: string, user: string, roles: SmtpRol
   };
 }
 
-export type FrontMode = "pass" | "tempfail" | "down";
+export type FrontMode = "pass" | "tempfail" | "down" | "capture";
 
 /** A switchable stand-in for a destination's port 25: proxy, scripted 451, or nothing listening. */
 export class Front {
@@ -128,6 +128,10 @@ export class Front {
       socket.pipe(upstream).pipe(socket);
       return;
     }
+    if (this.mode === "capture") {
+      this.#capture(socket);
+      return;
+    }
     // RFC 5321 §4.2.3 451: a server with a temporary problem, as greylisting looks.
     socket.write("220 front.test ESMTP\r\n");
     let buffer = "";
@@ -140,6 +144,48 @@ export class Front {
         const answer: Record<string, string> = { EHLO: "250-front.test\r\n250 PIPELINING\r\n", RCPT: "451 4.7.1 Greylisted, try again later\r\n", DATA: "554 5.5.1 No valid recipients\r\n", QUIT: "221 2.0.0 Bye\r\n" };
         socket.write(answer[verb] ?? "250 2.0.0 Ok\r\n");
         if (verb === "QUIT") socket.end();
+      }
+    });
+  }
+
+  /** Messages taken in "capture" mode: the MAIL line and the data as received (unstuffed). */
+  readonly captured: { mailFrom: string; data: Buffer }[] = [];
+
+  /** An old-style receiver: EHLO offers neither 8BITMIME nor STARTTLS; every message is kept. */
+  #capture(socket: Socket): void {
+    socket.write("220 old.front.test ESMTP\r\n");
+    let buffer = Buffer.alloc(0);
+    let inData = false;
+    let mailFrom = "";
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf("\r\n.\r\n");
+          if (end < 0) return;
+          const data = Buffer.from(buffer.subarray(0, end + 2).toString("latin1").replace(/^\.\./gm, "."), "latin1");
+          buffer = buffer.subarray(end + 5);
+          inData = false;
+          this.captured.push({ mailFrom, data });
+          socket.write("250 2.0.0 Ok: kept\r\n");
+          continue;
+        }
+        const end = buffer.indexOf("\r\n");
+        if (end < 0) return;
+        const line = buffer.subarray(0, end).toString("latin1");
+        buffer = buffer.subarray(end + 2);
+        const verb = line.split(/[ :]/)[0]!.toUpperCase();
+        if (verb === "EHLO") socket.write("250-old.front.test\r\n250-PIPELINING\r\n250 SIZE 10000000\r\n");
+        else if (verb === "MAIL") {
+          mailFrom = line;
+          socket.write("250 2.1.0 Ok\r\n");
+        } else if (verb === "DATA") {
+          inData = true;
+          socket.write("354 go ahead\r\n");
+        } else if (verb === "QUIT") {
+          socket.end("221 2.0.0 Bye\r\n");
+          return;
+        } else socket.write("250 2.0.0 Ok\r\n");
       }
     });
   }
