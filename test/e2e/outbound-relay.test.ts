@@ -165,3 +165,24 @@ test("DSN parameters from submission are honoured: NOTIFY=SUCCESS to a server wi
     await pair.stop();
   }
 });
+
+test("DSN on failure: NOTIFY=NEVER suppresses the bounce; NOTIFY=FAILURE echoes ENVID and ORCPT in it", async () => {
+  const pair = await startOutboundPair();
+  try {
+    const silent = pair.nextAttempt();
+    await submit(pair, ["nobody@b.test"], "quiet failure", { dsn: { id: "env-never", notify: ["never"], recipient: "nobody@b.test" } });
+    assert.deepEqual((await silent).outcomes.map((o) => o.state), ["failed"]);
+    const loud = pair.nextAttempt();
+    await submit(pair, ["nobody@b.test"], "loud failure", { dsn: { id: "env-fail", return: "headers", notify: ["failure"], recipient: "orig+nobody@b.test" } });
+    assert.deepEqual((await loud).outcomes.map((o) => o.state), ["failed"]);
+    const dsns = await eventually(() => inboxTexts(pair.a), (list) => list.length > 0);
+    // An attempt writes its DSNs before it reports, so after both reports every DSN is in place.
+    assert.equal(dsns.length, 1, "no DSN for the NOTIFY=NEVER recipient");
+    assert.match(dsns[0]!, /Original-Envelope-Id: env-fail\r\n/);
+    assert.match(dsns[0]!, /Original-Recipient: rfc822; orig\+2Bnobody@b\.test\r\nFinal-Recipient: rfc822; nobody@b\.test\r\nAction: failed\r\nStatus: 5\.1\.1/);
+    assert.match(dsns[0]!, /Subject: loud failure/);
+    assert.doesNotMatch(dsns[0]!, /env-never|quiet failure/);
+  } finally {
+    await pair.stop();
+  }
+});
