@@ -184,6 +184,8 @@ export interface MailStore {
   openMessage(message: StoredMessage, range?: ByteRange): Readable;
   /** Decoded text of the message's text parts and header values, for SEARCH BODY/TEXT. */
   getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null>;
+  /** getSearchText() for many messages in one call; UIDs that no longer exist are absent. */
+  getSearchTexts(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>>;
   /** Copies into another mailbox (same or other account's is refused); new UIDs in the target. */
   copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<UidMapping>;
   /** Copy then expunge from the source, atomically (RFC 6851). */

@@ -239,7 +239,9 @@ function countingStore(inner: MailStore): { store: MailStore; calls: { getMessag
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
         if (property === "getMessages") calls.getMessages.push(...(args[1] as number[]));
+        // The texts asked for, one by one or in a batch.
         if (property === "getSearchText") calls.getSearchText.push(args[1] as number);
+        if (property === "getSearchTexts") calls.getSearchText.push(...(args[1] as number[]));
         if (property === "openMessage") calls.openMessage.push((args[0] as { uid: number }).uid);
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };

@@ -3,7 +3,7 @@
 //   summary  — flags, UID, size, INTERNALDATE, modseq: one listMessages() call for the mailbox;
 //   envelope — FROM/TO/CC/BCC/SUBJECT/SENT*: getMessages() in batches;
 //   header   — HEADER: a ranged read of the header octets (after getMessages() for the offsets);
-//   text     — BODY/TEXT: getSearchText() per message;
+//   text     — BODY/TEXT: getSearchTexts() in batches;
 //   header   — again for BODY, only for messages whose text holds the string somewhere, to tell
 //              header text from body text.
 // A stage the key does not need is skipped entirely, and a stage loads nothing already loaded.
@@ -97,15 +97,14 @@ async function loadStage(
     await loadStored(store, mailboxId, pending, options.batchSize ?? DEFAULT_BATCH);
     if (stage === "envelope") return;
   }
-  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-  await forEachConcurrently(pending, READ_CONCURRENCY, async (facts) => {
-    if (stage === "header") {
+  if (stage === "text") {
+    await loadSearchTexts(store, mailboxId, pending, options.batchSize ?? DEFAULT_BATCH);
+  } else {
+    const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    await forEachConcurrently(pending, READ_CONCURRENCY, async (facts) => {
       if (facts.stored !== undefined && facts.header === undefined) facts.header = await readHeader(store, facts.stored, maxHeaderBytes);
-    } else if (facts.searchText === undefined) {
-      const text = await store.getSearchText(mailboxId, facts.summary.uid);
-      if (text !== null) facts.searchText = text;
-    }
-  });
+    });
+  }
   // Expunged since listMessages(): no data, so they are left out of the result.
   dropIncomplete(pending, (f) => (stage === "header" ? f.header !== undefined : f.searchText !== undefined));
 }
@@ -123,6 +122,22 @@ async function loadStored(store: MailStore, mailboxId: MailboxId, pending: Messa
     }
   }
   dropIncomplete(pending, (f) => f.stored !== undefined);
+}
+
+/**
+ * getSearchTexts() in batches for the messages that lack their text: one query per batch, not
+ * one query and one promise per message.
+ */
+async function loadSearchTexts(store: MailStore, mailboxId: MailboxId, pending: MessageFacts[], batch: number): Promise<void> {
+  const missing = pending.filter((f) => f.searchText === undefined);
+  for (let at = 0; at < missing.length; at += batch) {
+    const slice = missing.slice(at, at + batch);
+    const texts = await store.getSearchTexts(mailboxId, slice.map((f) => f.summary.uid));
+    for (const facts of slice) {
+      const text = texts.get(facts.summary.uid);
+      if (text !== undefined) facts.searchText = text;
+    }
+  }
 }
 
 /** Removes, in place, messages whose facts could not be loaded (expunged meanwhile). */

@@ -18,4 +18,16 @@ export function batchReadContract(open: OpenBackend): void {
     assert.deepEqual(summaries, listed.filter((m) => m.uid !== 2));
     assert.deepEqual(await fx.mail.getSummaries(inbox.id, []), []);
   }));
+
+  test("getSearchTexts answers as getSearchText does, leaving out UIDs that do not exist", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    for (const text of ["alpha words", "beta Grüße", "gamma"]) await fx.append(inbox.id, [], fx.message(text));
+    await fx.mail.removeMessages(inbox.id, [asUid(2)]);
+    const texts = await fx.mail.getSearchTexts(inbox.id, [asUid(3), asUid(2), asUid(1), asUid(42)]);
+    assert.deepEqual([...texts.keys()].sort(), [1, 3]);
+    for (const uid of [asUid(1), asUid(3)]) assert.equal(texts.get(uid), await fx.mail.getSearchText(inbox.id, uid));
+    assert.match(texts.get(asUid(3)) ?? "", /gamma/);
+    assert.equal((await fx.mail.getSearchTexts(inbox.id, [])).size, 0);
+  }));
 }

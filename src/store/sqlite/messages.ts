@@ -171,6 +171,19 @@ export function getSearchText(ctx: StoreContext, mailboxId: MailboxId, uid: Uid)
   return row ? row.search_text : null;
 }
 
+export function getSearchTexts(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): Map<Uid, string> {
+  const texts = new Map<Uid, string>();
+  if (uids.length === 0) return texts;
+  const rows = ctx.sql.all<{ uid: number; search_text: string }>(
+    `SELECT m.uid, b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id
+      WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))`,
+    mailboxId,
+    JSON.stringify(uids),
+  );
+  for (const row of rows) texts.set(row.uid as Uid, row.search_text);
+  return texts;
+}
+
 /** The stored trace prefix of a message, or null when the message no longer exists. */
 export function getPrefix(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): Buffer | null {
   const row = ctx.sql.get<{ prefix: Buffer | null }>("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", mailboxId, uid);

@@ -370,6 +370,9 @@ export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
   getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null> {
     return this.read((ctx) => messages.getSearchText(ctx, mailboxId, uid));
   }
+  getSearchTexts(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>> {
+    return this.read((ctx) => messages.getSearchTexts(ctx, mailboxId, uids));
+  }
 
   /**
    * The prefix is read now; the blob file is opened on the first read. Once open, a concurrent
