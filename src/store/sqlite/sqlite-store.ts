@@ -11,46 +11,31 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
-import { silentLogger, type Logger } from "../../observability/log.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
-import { InProcessChangeFeed } from "../change-feed.js";
-import type { ChangeFeed, MailboxChangesSince } from "../changes.js";
+import type { MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
-import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
+import type { Account, AccountId, Alias, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
 import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
 import { changesSince } from "./change-log.js";
-import { CommitQueue } from "./commit-queue.js";
 import * as domains from "./domains-aliases.js";
 import { normaliseFlags } from "./flag-rules.js";
 import { normaliseMailboxName } from "./mailbox-names.js";
 import * as mailboxes from "./mailboxes.js";
-import { UNREFERENCED_BLOB } from "./message-removal.js";
 import * as updates from "./message-updates.js";
 import * as messages from "./messages.js";
 import * as queue from "./queue.js";
 import * as recent from "./recent.js";
-import { openDatabase, type SqliteDatabase, Statements } from "./sqlite-database.js";
+import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage } from "./staged-message.js";
-import { type StoreContext, UnitOfWork } from "./store-context.js";
+import type { StoreContext, UnitOfWork } from "./store-context.js";
+import { SqliteStoreCore, type SqliteStoreOptions } from "./store-core.js";
 
-export interface SqliteStoreOptions {
-  dataDir: string;
-  log?: Logger;
-  clock?: () => Date;
-  /** Group concurrent commits into one transaction (default true); false for measurement. */
-  groupCommit?: boolean;
-  changeFeed?: ChangeFeed;
-}
-
-export interface GarbageSweep {
-  blobs: number;
-  tempFiles: number;
-}
+export type { GarbageSweep, SqliteStoreOptions } from "./store-core.js";
 
 const DATABASE_FILE = "mailroom.sqlite";
 
@@ -69,108 +54,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return store;
 }
 
-export class SqliteStore implements api.MailStore, AccountStore, QueueStore {
-  readonly changes: ChangeFeed;
-  private readonly ctx: StoreContext;
-  private readonly queue: CommitQueue;
-  private readonly inflight = new Set<Promise<unknown>>();
-  private closing = false;
-  private closed = false;
-
-  constructor(
-    private readonly db: SqliteDatabase,
-    private readonly blobs: BlobDirectory,
-    options: SqliteStoreOptions & { clock: () => Date },
-  ) {
-    const log = options.log ?? silentLogger;
-    this.changes = options.changeFeed ?? new InProcessChangeFeed();
-    this.ctx = { sql: new Statements(db), clock: options.clock, log };
-    this.queue = new CommitQueue(db, { grouped: options.groupCommit ?? true, publish: (batch) => this.changes.publish(batch), log });
-  }
-
-  // Plumbing ----------------------------------------------------------------------------------
-
-  /** Runs a public operation: refused once closing, awaited by close(). */
-  private track<T>(run: () => Promise<T> | T): Promise<T> {
-    if (this.closing) return Promise.reject(new StoreError("UNAVAILABLE", "store is closed"));
-    const promise = (async () => {
-      try {
-        return await run();
-      } catch (err) {
-        throw toStoreError(err);
-      }
-    })();
-    this.inflight.add(promise);
-    const forget = () => this.inflight.delete(promise);
-    promise.then(forget, forget);
-    return promise;
-  }
-
-  private read<T>(query: (ctx: StoreContext) => T): Promise<T> {
-    return this.track(() => query(this.ctx));
-  }
-
-  /** One unit of work through the commit queue; unreferenced blobs are removed after COMMIT. */
-  private async mutate<T>(body: (ctx: StoreContext, unit: UnitOfWork) => T): Promise<T> {
-    const unit = new UnitOfWork();
-    try {
-      return await this.queue.submit(() => ({ result: body(this.ctx, unit), batches: unit.batches() }));
-    } finally {
-      if (unit.garbage.size > 0) await this.removeBlobs(unit.garbage);
-    }
-  }
-
-  private write<T>(body: (ctx: StoreContext, unit: UnitOfWork) => T): Promise<T> {
-    return this.track(() => this.mutate(body));
-  }
-
-  private readonly isBlobReferenced = (id: BlobId): boolean => this.ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", id) !== undefined;
-
-  private async removeBlobs(ids: Iterable<BlobId>): Promise<number> {
-    let removed = 0;
-    for (const id of ids) {
-      try {
-        if (await this.blobs.removeIfUnreferenced(id, this.isBlobReferenced)) removed++;
-      } catch (err) {
-        // Left as an orphan for the next sweep; the rows are already consistent.
-        this.ctx.log.warn("store.blob_remove_failed", { blobId: id, error: err });
-      }
-    }
-    return removed;
-  }
-
-  /**
-   * Removes blob rows no message refers to, blob files with no row (unless a delivery holds
-   * them), and temp files of writers that are gone. Run at open; safe to run at any time.
-   */
-  collectGarbage(): Promise<GarbageSweep> {
-    return this.track(async () => {
-      await this.mutate((ctx, unit) => {
-        const rows = ctx.sql.all<{ id: string }>(`DELETE FROM blobs WHERE ${UNREFERENCED_BLOB} RETURNING id`);
-        for (const row of rows) unit.garbage.add(row.id as BlobId);
-      });
-      let blobCount = 0;
-      for await (const id of this.blobs.listBlobIds()) {
-        if (await this.blobs.removeIfUnreferenced(id, this.isBlobReferenced)) blobCount++;
-      }
-      const tempFiles = await this.blobs.removeStaleTemporaryFiles();
-      if (blobCount > 0 || tempFiles > 0) this.ctx.log.info("store.garbage_collected", { blobs: blobCount, tempFiles });
-      return { blobs: blobCount, tempFiles };
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.closing) {
-      while (!this.closed) await new Promise((resolve) => setImmediate(resolve));
-      return;
-    }
-    this.closing = true;
-    await Promise.allSettled([...this.inflight]);
-    await this.queue.drain();
-    this.db.close();
-    this.closed = true;
-  }
-
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore {
   // AccountStore ------------------------------------------------------------------------------
 
   addDomain(name: string): Promise<Domain> {
