@@ -8,3 +8,4 @@ export type { ClientSettings, RecipientOutcome } from "./delivery-attempt.js";
 export type { RetryPolicy } from "./retry-schedule.js";
 export { SmtpClient, SmtpClientError, replyText, type SmtpClientOptions, type ClientTlsMode } from "./smtp-client.js";
 export { createHttpsPolicyFetcher, createMtaStsLookup, mxMatches, parsePolicy, parseStsRecord, type HttpsFetcherOptions, type MtaStsLookup, type MtaStsPolicy, type PolicyFetcher } from "./mta-sts.js";
+export { createDeliveryReporter, type DeliveryReporter, type LocallyDelivered } from "./delivery-report.js";

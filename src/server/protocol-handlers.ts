@@ -11,6 +11,7 @@ import { createImapServer } from "../imap/index.js";
 import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
 import type { ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
+import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 
 export interface ProtocolDependencies {
   config: Config;
@@ -26,12 +27,15 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const { config, store, tls, authenticator, log } = deps;
   const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(config.outbound.dnsServers), log: log.child({ component: "mail-auth" }) });
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
+  const bounces = createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: log.child({ component: "dsn" }) });
+  const deliveryReports = createDeliveryReporter({ bounces, reportingMta: config.server.hostname });
   for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
     handlers[protocol] = createSmtpServer({
       role,
       store: store.mail,
       accounts: store.accounts,
       queue: store.queue,
+      deliveryReports,
       authenticator,
       verifier: role === "mx" ? verifier : null,
       limits: config.limits,

@@ -8,6 +8,7 @@ import type { Connection, RefusalReason, SessionHandler } from "../net/index.js"
 import { systemTimers } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
+import type { DeliveryReporter } from "../queue/index.js";
 import { ReplyCodes, encodeReply, reply } from "./protocol/index.js";
 import { createInboundPolicy } from "./inbound/inbound-policy.js";
 import type { InboundVerifier } from "./inbound/message-checks.js";
@@ -25,6 +26,8 @@ export interface SmtpServerOptions {
   readonly accounts: AccountStore;
   /** Needed by submission roles (non-local recipients). */
   readonly queue: QueueStore | null;
+  /** RFC 3461 "delivered" reports for local recipients of submissions that asked (NOTIFY=SUCCESS). */
+  readonly deliveryReports?: DeliveryReporter | null;
   readonly authenticator: SaslAuthenticator;
   readonly verifier: InboundVerifier | null;
   readonly limits: SessionLimits & { readonly tlsHandshakeTimeout: number };
@@ -117,5 +120,5 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 function policyFor(options: SmtpServerOptions): SessionPolicy {
   if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
-  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, log: options.log });
+  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log });
 }

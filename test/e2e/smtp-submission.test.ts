@@ -108,3 +108,40 @@ test("submission refusals: AUTH before TLS 538, MAIL before AUTH 530, foreign Fr
     await h.stop();
   }
 });
+
+test("NOTIFY=SUCCESS for a local recipient brings a 'delivered' DSN into the sender's INBOX (RFC 3461, RFC 3464)", async () => {
+  const h = await startSmtpHarness();
+  try {
+    const client = await RawSmtpClient.open(h.ports.submission);
+    await client.reply();
+    await client.command("EHLO raw.test");
+    await client.command("STARTTLS");
+    await client.startTls();
+    assert.match((await client.command("EHLO raw.test"))!, /250-DSN\r\n/);
+    assert.match((await client.command(`AUTH PLAIN ${Buffer.from("\0alice@example.org\0alice-pass").toString("base64")}`))!, /^235 /);
+    assert.match((await client.command("MAIL FROM:<alice@example.org> ENVID=env-42 RET=HDRS"))!, /^250 /);
+    assert.match((await client.command("RCPT TO:<bob@example.org> NOTIFY=SUCCESS ORCPT=rfc822;bob@example.org"))!, /^250 /);
+    assert.match((await client.command("RCPT TO:<carol@example.org>"))!, /^250 /);
+    await client.command("DATA");
+    client.write("From: alice@example.org\r\nTo: bob@example.org\r\nSubject: report me\r\n\r\nhello\r\n.\r\n");
+    assert.match((await client.reply())!, /^250 /);
+    await client.command("QUIT");
+    client.close();
+
+    assert.equal((await mailboxMessages(h, h.accounts.bob)).length, 1);
+    assert.equal((await mailboxMessages(h, h.accounts.carol)).length, 1);
+    const reports = await mailboxMessages(h, h.accounts.alice);
+    assert.equal(reports.length, 1, "exactly one report: carol did not ask for one");
+    const dsn = reports[0]!.text;
+    assert.match(dsn, /^Return-Path: <>\r\n/);
+    assert.match(dsn, /Content-Type: multipart\/report; report-type=delivery-status/);
+    assert.match(dsn, /Original-Envelope-Id: env-42\r\n/);
+    assert.match(dsn, /Original-Recipient: rfc822; bob@example.org\r\n/);
+    assert.match(dsn, /Final-Recipient: rfc822; bob@example.org\r\nAction: delivered\r\nStatus: 2\.0\.0\r\n/);
+    assert.doesNotMatch(dsn, /Final-Recipient: rfc822; carol@example.org/);
+    assert.match(dsn, /Content-Type: text\/rfc822-headers\r\n\r\n[\s\S]*Subject: report me\r\n/);
+    assert.doesNotMatch(dsn, /\r\nhello\r\n/, "RET=HDRS returns the header only");
+  } finally {
+    await h.stop();
+  }
+});

@@ -12,6 +12,7 @@ import { startListeners, type ListenerSet } from "../../src/server/listeners.js"
 import { createSmtpServer, type InboundVerifier, type SessionLimits, type SmtpRole } from "../../src/smtp/index.js";
 import type { Account } from "../../src/store/index.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
+import { createBounceSink, createDeliveryReporter } from "../../src/queue/index.js";
 
 export const E2E_LIMITS: SessionLimits & { tlsHandshakeTimeout: number } = {
   smtpLineLength: 512,
@@ -67,9 +68,10 @@ export async function startSmtpHarness(options: SmtpHarnessOptions = {}): Promis
     ...(options.realAuthDelays ? {} : { sleep: async () => {} }),
   });
   const limits = { ...E2E_LIMITS, ...options.limits };
+  const deliveryReports = createDeliveryReporter({ bounces: createBounceSink({ mail: store, accounts: store, queue: store, log }), reportingMta: "mx.example.org" });
   const handlers = new Map<ListenerProtocol, ReturnType<typeof createSmtpServer>>();
   for (const [protocol, role] of Object.entries(ROLE_OF) as ["smtp" | "submission" | "submissions", SmtpRole][]) {
-    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, authenticator, verifier: options.verifier ?? null, limits, tls, hostname: "mx.example.org", log: log.child({ component: role }) }));
+    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, deliveryReports, authenticator, verifier: options.verifier ?? null, limits, tls, hostname: "mx.example.org", log: log.child({ component: role }) }));
   }
   const configs: ListenerConfig[] = [
     { protocol: "smtp", port: 0, address: "127.0.0.1", tls: "starttls" },

@@ -14,12 +14,15 @@ import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import { decideRecipient } from "../inbound/inbound-policy.js";
 import { acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
 import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from "../session/types.js";
+import type { DeliveryReporter } from "../../queue/index.js";
 import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
 
 export interface SubmissionPolicyOptions {
   readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
   readonly accounts: Pick<AccountStore, "findAccountByAddress" | "findAlias" | "isLocalDomain" | "getAccount">;
   readonly queue: Pick<QueueStore, "enqueue">;
+  /** Writes RFC 3461 NOTIFY=SUCCESS reports for local recipients; null sends none. */
+  readonly deliveryReports: DeliveryReporter | null;
   readonly log: Logger;
 }
 
@@ -58,6 +61,7 @@ async function deliverSubmission(options: SubmissionPolicyOptions, session: Sess
   if (local.length > 0) {
     const failure = await deliverToLocal(options, staged, local, context);
     if (failure !== null) return failure;
+    await reportLocalDelivery(options, envelope, staged, account.address);
   }
   const remote = envelope.recipients.filter((recipient) => recipient.route.kind === "remote");
   if (remote.length > 0) {
@@ -72,17 +76,42 @@ async function deliverSubmission(options: SubmissionPolicyOptions, session: Sess
   return acceptedReply(envelope);
 }
 
+/** NOTIFY=SUCCESS for local recipients (RFC 3461 §4.1). A report that cannot be written is logged:
+ *  the message itself is delivered, and refusing the submission now would only duplicate it. */
+async function reportLocalDelivery(options: SubmissionPolicyOptions, envelope: EnvelopeView, staged: StagedMessage, submittedBy: string): Promise<void> {
+  const reporter = options.deliveryReports;
+  const asked = envelope.recipients.filter((r) => r.route.kind === "local" && r.parameters.notify?.success === true);
+  if (reporter === null || asked.length === 0) return;
+  try {
+    await reporter.reportDelivered({
+      mailFrom: envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address,
+      submittedBy,
+      envelopeId: envelope.parameters.envid,
+      ret: envelope.parameters.ret,
+      recipients: asked.map(queueRecipientOf),
+      message: staged,
+      arrivedAt: new Date(),
+    });
+  } catch (error) {
+    options.log.error("smtp.delivery_report_failed", { transaction: envelope.id, error });
+  }
+}
+
+function queueRecipientOf(recipient: AcceptedRecipient): EnqueueRequest["recipients"][number] {
+  return {
+    address: recipient.mailbox.address,
+    notify: notifyList(recipient.parameters.notify),
+    originalRecipient: recipient.parameters.orcpt ? `${recipient.parameters.orcpt.addrType};${recipient.parameters.orcpt.address}` : null,
+  };
+}
+
 function enqueueRequest(envelope: EnvelopeView, staged: StagedMessage, remote: readonly AcceptedRecipient[], submittedBy: string, prefix: Buffer): EnqueueRequest {
   const parameters = envelope.parameters;
   return {
     message: staged,
     mailFrom: envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address,
     submittedBy,
-    recipients: remote.map((recipient) => ({
-      address: recipient.mailbox.address,
-      notify: notifyList(recipient.parameters.notify),
-      originalRecipient: recipient.parameters.orcpt ? `${recipient.parameters.orcpt.addrType};${recipient.parameters.orcpt.address}` : null,
-    })),
+    recipients: remote.map(queueRecipientOf),
     envelopeId: parameters.envid,
     ret: parameters.ret,
     bodyType: parameters.body ?? "7BIT",
