@@ -10,6 +10,8 @@ export {
   LISTENER_PROTOCOLS,
   STANDARD_PORTS,
   type AuthSettings,
+  type DmarcFailureModeSetting,
+  type InboundSettings,
   type Config,
   type ListenerConfig,
   type ListenerProtocol,

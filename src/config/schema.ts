@@ -50,6 +50,14 @@ export interface AuthSettings {
   argon2Parallelism: number;
 }
 
+export type DmarcFailureModeSetting = "follow-policy" | "reject" | "quarantine" | "none";
+
+/** Mail received on port 25 from other servers. */
+export interface InboundSettings {
+  dmarcFailureMode: DmarcFailureModeSetting;
+  ownDomainUnauthenticated: "quarantine" | "reject" | "accept";
+}
+
 export interface Pop3Settings {
   defaultMode: Pop3ModeSetting;
   markSeenOnRetr: boolean;
@@ -107,6 +115,7 @@ export interface Config {
   tls: TlsSettings;
   limits: Limits;
   auth: AuthSettings;
+  inbound: InboundSettings;
   pop3: Pop3Settings;
   store: StoreSettings;
   shutdown: ShutdownSettings;
@@ -137,6 +146,19 @@ export const AUTH_SPEC: SectionSpec<AuthSettings> = {
   argon2MemoryKib: key(integer({ min: 1024, max: 4 * 1024 * 1024 }), 19_456, "Argon2id memory cost in KiB for new password hashes"),
   argon2TimeCost: key(integer({ min: 1, max: 100 }), 2, "Argon2id iterations for new password hashes"),
   argon2Parallelism: key(integer({ min: 1, max: 64 }), 1, "Argon2id lanes for new password hashes"),
+};
+
+export const INBOUND_SPEC: SectionSpec<InboundSettings> = {
+  dmarcFailureMode: key(
+    oneOf(["follow-policy", "reject", "quarantine", "none"] as const),
+    "follow-policy",
+    'what to do with mail failing DMARC (RFC 7489 §6.6): "follow-policy" applies the sender domain\'s p= (reject, quarantine to Junk, none); the others override it',
+  ),
+  ownDomainUnauthenticated: key(
+    oneOf(["quarantine", "reject", "accept"] as const),
+    "quarantine",
+    "mail from outside claiming one of our domains in From:, when that domain publishes no DMARC record and neither SPF nor DKIM passes",
+  ),
 };
 
 export const POP3_SPEC: SectionSpec<Pop3Settings> = {
@@ -182,6 +204,7 @@ export const SECTION_SPECS = {
   tls: TLS_SPEC,
   limits: LIMITS_SPEC,
   auth: AUTH_SPEC,
+  inbound: INBOUND_SPEC,
   pop3: POP3_SPEC,
   store: STORE_SPEC,
   shutdown: SHUTDOWN_SPEC,

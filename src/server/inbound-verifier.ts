@@ -4,6 +4,9 @@ import type { AccountStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, decideDmarcAction, verifyInbound, type DnsResolver } from "../mail-auth/index.js";
 import type { InboundVerifier } from "../smtp/index.js";
 import type { Logger } from "../observability/log.js";
+import type { InboundSettings } from "../config/index.js";
+
+const DEFAULT_POLICY: InboundSettings = { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "quarantine" };
 
 /**
  * The DNS resolver inbound checks share: the configured servers (outbound.dns_servers, the same
@@ -14,7 +17,16 @@ export function createInboundResolver(servers: readonly string[] = []): DnsResol
   return createCachingResolver(system, { maxEntries: 10_000, ttlMs: 5 * 60_000 });
 }
 
-export function createInboundVerifier(options: { accounts: Pick<AccountStore, "listDomains">; resolver: DnsResolver; log: Logger }): InboundVerifier {
+export interface InboundVerifierOptions {
+  accounts: Pick<AccountStore, "listDomains">;
+  resolver: DnsResolver;
+  log: Logger;
+  /** config [inbound]: what DMARC failures and unauthenticated mail "from" our own domains get. */
+  policy?: InboundSettings;
+}
+
+export function createInboundVerifier(options: InboundVerifierOptions): InboundVerifier {
+  const policy = options.policy ?? DEFAULT_POLICY;
   return {
     async verify(input) {
       const verdict = await verifyInbound({
@@ -28,7 +40,11 @@ export function createInboundVerifier(options: { accounts: Pick<AccountStore, "l
       });
       // decideDmarcAction wants a synchronous test; the domain list is small and read per message.
       const local = new Set((await options.accounts.listDomains()).map((d) => d.name));
-      const decision = decideDmarcAction(verdict, { mode: "follow-policy", localDomains: (domain) => local.has(domain.toLowerCase()) });
+      const decision = decideDmarcAction(verdict, {
+        mode: policy.dmarcFailureMode,
+        unauthenticatedLocalSender: policy.ownDomainUnauthenticated,
+        localDomains: (domain) => local.has(domain.toLowerCase()),
+      });
       const value = verdict.authenticationResultsHeader.replace(/^Authentication-Results:\s*/i, "").replace(/\r\n$/, "");
       return { authenticationResults: value, action: decision.action, policyDomain: verdict.dmarc.domain };
     },

@@ -25,7 +25,7 @@ const SMTP_ROLES: Partial<Record<ListenerProtocol, SmtpRole>> = { smtp: "mx", su
 
 export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Record<ListenerProtocol, SessionHandler>> {
   const { config, store, tls, authenticator, log } = deps;
-  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(config.outbound.dnsServers), log: log.child({ component: "mail-auth" }) });
+  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(config.outbound.dnsServers), policy: config.inbound, log: log.child({ component: "mail-auth" }) });
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
   const bounces = createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: log.child({ component: "dsn" }) });
   const deliveryReports = createDeliveryReporter({ bounces, reportingMta: config.server.hostname });
