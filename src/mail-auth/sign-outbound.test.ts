@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { Readable } from "node:stream";
-import { DkimSigningError, signOutbound } from "./sign-outbound.js";
+import { DkimSigningError, signOutbound, signOutboundWithKeys } from "./sign-outbound.js";
 import { verifyInbound } from "./verify-inbound.js";
 import { createTableResolver } from "./dns-resolver.js";
 
@@ -65,4 +65,41 @@ test("a key that does not match the algorithm, or is not a key, is refused", asy
   const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   await assert.rejects(signOutbound(raw, { domain: "example.com", selector: "k1", privateKeyPem: pem, algorithm: "rsa-sha256" }), DkimSigningError);
   await assert.rejects(signOutbound(raw, { domain: "example.com", selector: "k1", privateKeyPem: "not a key", algorithm: "rsa-sha256" }), DkimSigningError);
+});
+
+test("two keys in one pass: both signatures verify, share one body hash, and come in key order", async () => {
+  const ed = generateKeyPairSync("ed25519");
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  let reads = 0;
+  const stream = new Readable({
+    read() {
+      reads++;
+      this.push(reads === 1 ? raw : null);
+    },
+  });
+  const fields = await signOutboundWithKeys(stream, "example.com", [
+    { selector: "k1", algorithm: "ed25519-sha256", privateKeyPem: ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString() },
+    { selector: "k2", algorithm: "rsa-sha256", privateKeyPem: rsa.privateKey.export({ type: "pkcs8", format: "pem" }).toString() },
+  ]);
+  const unfolded = fields.replace(/\r\n[ \t]+/g, " ");
+  const lines = unfolded.split("\r\n").filter((l) => l !== "");
+  assert.equal(lines.length, 2);
+  assert.match(lines[0]!, /a=ed25519-sha256;.*s=k1;/);
+  assert.match(lines[1]!, /a=rsa-sha256;.*s=k2;/);
+  assert.equal(/bh=([^;]+);/.exec(lines[0]!)?.[1], /bh=([^;]+);/.exec(lines[1]!)?.[1]);
+  const edSpki = ed.publicKey.export({ type: "spki", format: "der" });
+  const verdict = await verifyInbound({
+    message: Buffer.concat([Buffer.from(fields), raw]),
+    clientIp: "203.0.113.9",
+    heloName: "out.example.com",
+    mailFrom: "dana@example.com",
+    receivingHost: "mx.example.net",
+    resolver: createTableResolver({
+      "k1._domainkey.example.com": { TXT: [[`v=DKIM1; k=ed25519; p=${edSpki.subarray(edSpki.length - 32).toString("base64")}`]] },
+      "k2._domainkey.example.com": { TXT: [[`v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: "spki", format: "der" }).toString("base64")}`]] },
+    }),
+  });
+  assert.deepEqual(verdict.dkim.map((s) => `${s.selector}:${s.result}`).sort(), ["k1:pass", "k2:pass"]);
+  // A bad key among good ones refuses the lot rather than sending half-signed mail.
+  await assert.rejects(signOutboundWithKeys(raw, "example.com", [{ selector: "k1", algorithm: "rsa-sha256", privateKeyPem: ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }]), DkimSigningError);
 });

@@ -28,16 +28,35 @@ export class DkimSigningError extends Error {
   }
 }
 
+/** One key to sign with; several share one pass over the message. */
+export interface SigningKey {
+  selector: string;
+  privateKeyPem: string;
+  algorithm: DkimAlgorithm;
+}
+
+/**
+ * Key types already checked, by PEM text. Parsing an RSA-2048 PEM costs about 0.5 ms and mailauth
+ * parses it again to sign; checking once per key instead of once per message halves that cost.
+ * Bounded, since keys are few (two per domain) and a rotation only adds two.
+ */
+const checkedKeys = new Map<string, string>();
+const CHECKED_KEYS_MAX = 1024;
+
 /** The key type must match the algorithm (RFC 8463 §3 for Ed25519, RFC 8301 for RSA). */
 function checkKey(privateKeyPem: string, algorithm: DkimAlgorithm): void {
-  let keyType: string | undefined;
-  try {
-    keyType = createPrivateKey(privateKeyPem).asymmetricKeyType;
-  } catch (error) {
-    throw new DkimSigningError("DKIM private key is not a readable PEM key", { cause: error });
+  let keyType = checkedKeys.get(privateKeyPem);
+  if (keyType === undefined) {
+    try {
+      keyType = createPrivateKey(privateKeyPem).asymmetricKeyType ?? "unknown";
+    } catch (error) {
+      throw new DkimSigningError("DKIM private key is not a readable PEM key", { cause: error });
+    }
+    if (checkedKeys.size >= CHECKED_KEYS_MAX) checkedKeys.clear();
+    checkedKeys.set(privateKeyPem, keyType);
   }
   const expected = algorithm === "rsa-sha256" ? "rsa" : "ed25519";
-  if (keyType !== expected) throw new DkimSigningError(`DKIM key is ${keyType ?? "unknown"}, algorithm ${algorithm} needs ${expected}`);
+  if (keyType !== expected) throw new DkimSigningError(`DKIM key is ${keyType}, algorithm ${algorithm} needs ${expected}`);
 }
 
 /**
@@ -46,25 +65,37 @@ function checkKey(privateKeyPem: string, algorithm: DkimAlgorithm): void {
  * unsigned mail silently would let a configuration mistake go unnoticed.
  */
 export async function signOutbound(message: Readable | Buffer, options: SignOutboundOptions): Promise<string> {
-  checkKey(options.privateKeyPem, options.algorithm);
-  const signature = {
-    signingDomain: options.domain,
-    selector: options.selector,
-    privateKey: options.privateKeyPem,
-    algorithm: options.algorithm,
+  return signOutboundWithKeys(message, options.domain, [options], options.signTime);
+}
+
+/**
+ * Signs one message with every key in one pass (RFC 8463 §6: Ed25519 beside RSA) and returns the
+ * DKIM-Signature fields in key order. The message is read once and, both keys using relaxed body
+ * canonicalisation and SHA-256, its body is canonicalised and hashed once: mailauth shares a body
+ * hash among signatures with the same canonicalisation and hash (RFC 6376 §3.7 bh= is the same).
+ */
+export async function signOutboundWithKeys(message: Readable | Buffer, domain: string, keys: readonly SigningKey[], signTime: Date = new Date()): Promise<string> {
+  if (keys.length === 0) throw new DkimSigningError("no DKIM key to sign with");
+  for (const key of keys) checkKey(key.privateKeyPem, key.algorithm);
+  const signatureData = keys.map((key) => ({
+    signingDomain: domain,
+    selector: key.selector,
+    privateKey: key.privateKeyPem,
+    algorithm: key.algorithm,
     canonicalization: "relaxed/relaxed",
-  };
+  }));
   // mailauth 4.x reads the keys from signatureData; the top-level copy satisfies its typings.
   const outcome = await dkimSign(message, {
-    ...signature,
-    signatureData: [signature],
-    signTime: options.signTime ?? new Date(),
+    ...signatureData[0]!,
+    signatureData,
+    signTime,
   });
   const firstError: unknown = outcome.errors?.[0];
   if (firstError) {
-    throw new DkimSigningError(`DKIM signing failed: ${firstError instanceof Error ? firstError.message : String(firstError)}`, { cause: firstError });
+    const cause = typeof firstError === "object" && firstError !== null && "err" in firstError ? firstError.err : firstError;
+    throw new DkimSigningError(`DKIM signing failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
-  const header = outcome.signatures;
-  if (!/^DKIM-Signature:/i.test(header)) throw new DkimSigningError("DKIM signing produced no signature");
-  return header.endsWith("\r\n") ? header : `${header}\r\n`;
+  const fields = outcome.signatures.split(/\r\n(?=DKIM-Signature:)/i).filter((f) => f.trim() !== "");
+  if (fields.length !== keys.length || !fields.every((f) => /^DKIM-Signature:/i.test(f))) throw new DkimSigningError("DKIM signing produced no signature");
+  return fields.map((f) => (f.endsWith("\r\n") ? f : `${f}\r\n`)).join("");
 }
