@@ -75,3 +75,10 @@ test("dns_servers: a loopback test server with its port is accepted; names, bad 
     assert.ok(problemsOf(`[outbound]\ndns_servers = ["${bad}"]`).some((p) => p.startsWith("config error: outbound.dns_servers[0]")), bad);
   }
 });
+
+test("per_destination_rate: 0 (unlimited) by default, a whole number of messages a minute otherwise", () => {
+  assert.equal(parseConfigText("", base).outbound.perDestinationRate, 0);
+  assert.equal(parseConfigText("[outbound]\nper_destination_rate = 120", base).outbound.perDestinationRate, 120);
+  assert.ok(problemsOf("[outbound]\nper_destination_rate = -1").some((p) => p.includes("per_destination_rate")));
+  assert.ok(problemsOf('[outbound]\nper_destination_rate = "fast"').some((p) => p.includes("per_destination_rate")));
+});

@@ -80,6 +80,8 @@ export interface OutboundSettings {
   workers: number;
   /** Connections open at the same time to one destination (MX host, route or smarthost). */
   perDestination: number;
+  /** Messages a minute to one recipient domain; 0 is unlimited. */
+  perDestinationRate: number;
   /** Milliseconds. */
   connectTimeout: number;
   commandTimeout: number;
@@ -180,6 +182,10 @@ const DAY_MS = 86_400_000;
 export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   workers: key(integer({ min: 1, max: 1000 }), 10, "outbound messages attempted at the same time"),
   perDestination: key(integer({ min: 1, max: 100 }), 4, "connections open at the same time to one destination host"),
+  // 0 by default, as Postfix's default_destination_rate_delay: receivers that throttle say so with
+  // 4xx replies the retry schedule already honours, and a limit set without knowing the receiver
+  // only delays legitimate mail; per_destination already bounds bursts of connections.
+  perDestinationRate: key(integer({ min: 0, max: 60_000 }), 0, "messages a minute to one recipient domain, spaced evenly; later ones wait for their slot (not counted as attempts); 0 is unlimited"),
   connectTimeout: key(duration({ minMs: 100, maxMs: 600_000 }), 30_000, "time to connect to a remote SMTP server and read its greeting"),
   commandTimeout: key(duration({ minMs: 100, maxMs: 3_600_000 }), 300_000, "time a remote SMTP server has to answer one command (RFC 5321 §4.5.3.2: 5m)"),
   retrySchedule: key(listOf(duration({ minMs: 100, maxMs: DAY_MS }), { min: 1, max: 50 }), [300_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000], "delays between delivery attempts, in order; the last repeats until max_lifetime"),

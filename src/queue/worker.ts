@@ -13,9 +13,10 @@ import type { Logger } from "../observability/log.js";
 import type { QueuedMessage, QueueStore, RecipientResult } from "../store/index.js";
 import { composeDsn, wantsNotice, type DsnRecipient } from "./bounce.js";
 import type { BounceSink } from "./bounce-delivery.js";
-import { attemptDelivery, resultText, statusOf, type ClientSettings, type RecipientOutcome } from "./delivery-attempt.js";
+import { attemptDelivery, domainOf, resultText, statusOf, type ClientSettings, type RecipientOutcome } from "./delivery-attempt.js";
 import type { RoutingOptions } from "./destination.js";
 import { DestinationLimiter } from "./destination-limiter.js";
+import { DestinationRate } from "./destination-rate.js";
 import { isDelayWarningDue, isExpired, nextAttemptAt, type RetryPolicy } from "./retry-schedule.js";
 
 export interface OutboundWorkerOptions {
@@ -30,6 +31,8 @@ export interface OutboundWorkerOptions {
   concurrency: number;
   /** Connections at the same time to one destination host. */
   perDestination: number;
+  /** Messages a minute to one recipient domain; 0 or absent: unlimited. */
+  perDestinationRate?: number;
   /** How long a leased entry stays invisible to other workers; longer than any attempt takes. */
   leaseMs: number;
   /** How often the queue is polled when nothing woke the worker. */
@@ -49,9 +52,12 @@ export interface AttemptReport {
 export class OutboundWorker {
   readonly #options: OutboundWorkerOptions;
   readonly #limiter: DestinationLimiter;
+  readonly #rate: DestinationRate;
   readonly #clock: () => Date;
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
+  /** When the poll timer fires (epoch ms), so an earlier rate slot can bring it forward. */
+  #timerAt = Infinity;
   #stopped = true;
   #polling: Promise<void> | null = null;
   #pollAgain = false;
@@ -61,6 +67,7 @@ export class OutboundWorker {
   constructor(options: OutboundWorkerOptions) {
     this.#options = options;
     this.#limiter = new DestinationLimiter(options.perDestination);
+    this.#rate = new DestinationRate(options.perDestinationRate ?? 0);
     this.#clock = options.clock ?? (() => new Date());
   }
 
@@ -96,6 +103,7 @@ export class OutboundWorker {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#timerAt = Infinity;
     let timer: NodeJS.Timeout | undefined;
     const grace = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
     try {
@@ -113,9 +121,21 @@ export class OutboundWorker {
   }
 
   #schedule(): void {
+    this.#wakeIn(this.#options.pollIntervalMs ?? 1000, true);
+  }
+
+  /** Sets the poll timer to `ms` from now; unless `replace`, only when that is sooner than it is set for. */
+  #wakeIn(ms: number, replace = false): void {
     if (this.#stopped) return;
+    const at = Date.now() + Math.max(0, ms);
+    if (!replace && this.#timer && at >= this.#timerAt) return;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.wake(), this.#options.pollIntervalMs ?? 1000);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.wake();
+    }, Math.max(0, ms));
     this.#timer.unref();
   }
 
@@ -143,8 +163,54 @@ export class OutboundWorker {
     if (due.length === free) this.#pollAgain = true;
   }
 
-  /** One attempt of a leased entry, from delivery to the recorded result. */
-  async attempt(entry: QueuedMessage): Promise<AttemptReport> {
+  /**
+   * The open recipients whose domain is over its rate now, and when the earliest of their
+   * reserved slots starts (destination-rate.ts); the others may be attempted.
+   */
+  #throttled(entry: QueuedMessage, now: Date): { held: Set<string>; until: number } {
+    const held = new Set<string>();
+    let until = Infinity;
+    if (!this.#rate.limited) return { held, until };
+    const decided = new Map<string, boolean>();
+    for (const r of entry.recipients) {
+      if (r.state !== "pending" && r.state !== "deferred") continue;
+      const domain = domainOf(r.address);
+      let wait = decided.get(domain);
+      if (wait === undefined) {
+        // One slot per domain per message: its recipients there share one transaction.
+        const decision = this.#rate.admit(domain, entry.id, now.getTime());
+        wait = decision.kind === "wait";
+        if (decision.kind === "wait") until = Math.min(until, decision.until);
+        decided.set(domain, wait);
+      }
+      if (wait) held.add(r.address);
+    }
+    return { held, until };
+  }
+
+  /**
+   * One attempt of a leased entry, from delivery to the recorded result. Recipients whose domain
+   * is over its rate are left out: no result, no attempt counted, the entry due again at their
+   * slot. An entry with only such recipients is put back without signing or connecting, and
+   * returns null (it was not attempted; onAttempt is not called).
+   */
+  async attempt(entry: QueuedMessage): Promise<AttemptReport | null> {
+    const { queue, log } = this.#options;
+    const throttle = this.#throttled(entry, this.#clock());
+    const rest = entry.recipients.filter((r) => !throttle.held.has(r.address));
+    if (throttle.held.size > 0) {
+      log.info("queue.rate_limited", { queueId: entry.id, recipients: throttle.held.size, until: new Date(throttle.until).toISOString() });
+      this.#wakeIn(throttle.until - this.#clock().getTime());
+      if (!rest.some((r) => r.state === "pending" || r.state === "deferred")) {
+        await queue.recordAttempt(entry.id, [], new Date(throttle.until));
+        return null;
+      }
+    }
+    return this.#deliver(throttle.held.size > 0 ? { ...entry, recipients: rest } : entry, throttle.until);
+  }
+
+  /** Delivers to the entry's open recipients; `heldUntil`: when others left out are due. */
+  async #deliver(entry: QueuedMessage, heldUntil: number): Promise<AttemptReport> {
     const { queue, retry, log } = this.#options;
     const signatures = await this.#options.sign(entry).catch((error: unknown) => {
       // A broken key must not stop mail; the message goes unsigned and the operator is told.
@@ -173,7 +239,12 @@ export class OutboundWorker {
     await this.#report(entry, final, warn, now);
     const attempts = Math.max(0, ...entry.recipients.map((r) => r.attempts)) + 1;
     const results: RecipientResult[] = final.map((o) => (o.state === "delivered" ? { address: o.address, state: "delivered", reply: resultText(o) } : { address: o.address, state: o.state, reply: resultText(o) }));
-    const next = stillDeferred.length > 0 ? nextAttemptAt(retry, entry.createdAt, attempts, now, entry.delayWarned || warn) : now;
+    let next = stillDeferred.length > 0 ? nextAttemptAt(retry, entry.createdAt, attempts, now, entry.delayWarned || warn) : now;
+    // Recipients held back by the rate limit are due at their slot. The queue keeps one time per
+    // entry, so recipients deferred now are retried then too, sooner than the retry interval
+    // RFC 5321 §4.5.4.1 recommends; only for an entry mixing a throttled domain with a failing one,
+    // and better than holding the throttled recipients back for a whole retry interval.
+    if (heldUntil < next.getTime() || (stillDeferred.length === 0 && Number.isFinite(heldUntil))) next = new Date(heldUntil);
     const recorded = await queue.recordAttempt(entry.id, results, next, { delayWarned: warn });
     const open = recorded.recipients.some((r) => r.state === "pending" || r.state === "deferred");
     if (!open) await queue.complete(entry.id);

@@ -115,6 +115,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     sign: createDkimSigner(dkimKeyDirOf(config), store.queue),
     concurrency: settings.workers,
     perDestination: settings.perDestination,
+    perDestinationRate: settings.perDestinationRate,
     // Longer than one attempt can take (connect, commands, the end of DATA), so leases never overlap.
     leaseMs: extras.leaseMs ?? settings.connectTimeout + 4 * settings.commandTimeout + 60_000,
     hostname: config.server.hostname,
