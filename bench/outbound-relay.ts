@@ -1,12 +1,15 @@
 // Outbound relay throughput: 1,000 queued 5 KB messages from a.test delivered to b.test over
 // loopback by the outbound workers, 10 at a time (10 connections to B's MX). Each message is
 // DKIM-signed twice on A (Ed25519 and RSA) and verified on B (SPF, DKIM, DMARC, table DNS), as in
-// production. Prints messages/s from the first lease to the last completion.
-//   npm run build && node dist/bench/outbound-relay.js [messages=1000] [connections=10]
+// production. Prints messages/s from the first lease to the last completion; with --json, one
+// JSON line instead (what the `relay` workload of `npm run bench` reads).
+//   npm run build && node dist/bench/outbound-relay.js [messages=1000] [connections=10] [--json]
 import { inboxTexts, startOutboundPair } from "../test/harness/outbound-pair.js";
 
-const total = Number(process.argv[2] ?? 1000);
-const connections = Number(process.argv[3] ?? 10);
+const json = process.argv.includes("--json");
+const positional = process.argv.slice(2).filter((a) => a !== "--json");
+const total = Number(positional[0] ?? 1000);
+const connections = Number(positional[1] ?? 10);
 
 function message(serial: number): Buffer {
   const header = `From: alice@a.test\r\nTo: bob@b.test\r\nSubject: relay ${serial}\r\nMessage-ID: <${serial}.${process.pid}@a.test>\r\nDate: ${new Date().toUTCString()}\r\n\r\n`;
@@ -35,7 +38,8 @@ try {
   await done;
   const seconds = (performance.now() - started) / 1000;
   const received = (await inboxTexts(pair.b)).length;
-  console.log(`outbound relay: ${total} messages over ${connections} connections in ${seconds.toFixed(2)} s = ${(total / seconds).toFixed(0)} messages/s (received by B: ${received}, attempts not delivered: ${failed})`);
+  if (json) console.log(JSON.stringify({ messages: total, connections, seconds, perSecond: total / seconds, received, failed }));
+  else console.log(`outbound relay: ${total} messages over ${connections} connections in ${seconds.toFixed(2)} s = ${(total / seconds).toFixed(0)} messages/s (received by B: ${received}, attempts not delivered: ${failed})`);
 } finally {
   await pair.stop();
 }

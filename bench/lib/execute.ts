@@ -28,7 +28,7 @@ export async function executeWorkload(
 ): Promise<{ metrics: MetricResult[]; memory: WorkloadMemory }> {
   const sides: SideState[] = [mailroom, ...(peer ? [peer] : [])].map((target) => ({
     target,
-    skipped: missingService(workload, target),
+    skipped: (target !== mailroom ? workload.peerSkip : undefined) ?? missingService(workload, target),
     values: new Map(workload.metrics.map((m) => [m.id, []])),
     peakRssKib: null,
     peakProcesses: null,
@@ -86,7 +86,7 @@ export async function executeWorkload(
       ratio: mine && theirs ? ratioOf(mine.median, theirs.median, spec.better) : null,
     };
     if (mailroomSide.skipped) result.mailroomSkipped = mailroomSide.skipped;
-    const theirSkip = peerSide ? peerSide.skipped : peerSkipped;
+    const theirSkip = peerSide ? peerSide.skipped : (workload.peerSkip ?? peerSkipped);
     if (theirSkip) result.peerSkipped = theirSkip;
     return result;
   });
@@ -94,7 +94,9 @@ export async function executeWorkload(
     metrics,
     memory: {
       workload: workload.id,
-      mailroomPeakRssKib: mailroomSide.peakRssKib,
+      // A workload that needs no service of the target (relay) runs its own processes: the
+      // target's RSS would be that of an idle server, so none is reported.
+      mailroomPeakRssKib: workload.needs.length === 0 ? null : mailroomSide.peakRssKib,
       peerPeakRssKib: peerSide?.peakRssKib ?? null,
       peerProcesses: peerSide?.peakProcesses ?? null,
     },

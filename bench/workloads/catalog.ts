@@ -5,6 +5,7 @@ import { idleFanout } from "./idle-fanout.js";
 import { imapAppend } from "./imap-append.js";
 import { imapMailbox } from "./imap-mailbox.js";
 import { pop3Drain } from "./pop3-drain.js";
+import { relay } from "./relay.js";
 import { smtpDelivery } from "./smtp-delivery.js";
 import type { Workload } from "./workload.js";
 
@@ -21,6 +22,7 @@ export function catalog(options: BenchOptions): Workload[] {
   workloads.push(imapAppend({ messages: quick ? 200 : 1_000, seed }));
   for (const messages of quick ? [1_000] : [10_000, 100_000]) workloads.push(imapMailbox({ messages, seed }));
   workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
+  workloads.push(relay({ messages: quick ? 200 : 1_000, connections: 10 }));
   return workloads;
 }
 

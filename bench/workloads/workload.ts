@@ -22,6 +22,8 @@ export interface Workload {
   title: string;
   needs: Service[];
   metrics: MetricSpec[];
+  /** Why the peer is not measured, for a Mailroom-only workload; the peer is then skipped with it. */
+  peerSkip?: string;
   /** Local parts of every account the workload uses over `runs` runs. */
   accounts(runs: number): string[];
   /** Untimed: fill mailboxes and the like. Called once per target before its first run. */
