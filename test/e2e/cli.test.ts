@@ -34,6 +34,11 @@ test("domains, users and aliases round-trip through the CLI, with exit codes", a
     assert.match((await run(["alias", "list"])).stdout, /@example\.org -> alice@example\.org/);
     assert.equal((await run(["user", "pop3", "alice@example.org", "--mode", "delete-after-retrieve"])).code, 0);
     assert.match((await run(["user", "list", "example.org"])).stdout, /pop3 delete-after-retrieve/);
+    assert.equal((await run(["user", "pop3", "alice@example.org", "--login-delay", "300", "--expire", "7"])).code, 0);
+    assert.match((await run(["user", "list"])).stdout, /pop3 delete-after-retrieve login-delay 300s expire 7d/);
+    assert.equal((await run(["user", "pop3", "alice@example.org", "--login-delay", "none", "--expire", "never"])).code, 0);
+    assert.doesNotMatch((await run(["user", "list"])).stdout, /login-delay|expire/);
+    assert.equal((await run(["user", "pop3", "alice@example.org", "--expire", "soon"])).code, 2);
 
     const busy = await run(["domain", "del", "example.org"]);
     assert.equal(busy.code, 1);

@@ -159,9 +159,17 @@ function addUserCommands(program: Command, env: CliEnvironment, withAdmin: WithA
       if (v !== "yes" && v !== "no") throw new InvalidArgumentError('expected "yes" or "no"');
       return v === "yes";
     })
-    .action((address: string, opts: { mode?: Pop3Mode; markSeen?: boolean }) =>
+    // RFC 2449 §6.5 LOGIN-DELAY and §6.7 EXPIRE: advertised to the account's clients and enforced.
+    .option("--login-delay <seconds|none>", "least time between two POP3 logins", (v: string) => wholeOrUnset(v, "none"))
+    .option("--expire <days|never>", "days a retrieved message stays on the server (0: removed at QUIT)", (v: string) => wholeOrUnset(v, "never"))
+    .action((address: string, opts: { mode?: Pop3Mode; markSeen?: boolean; loginDelay?: number | "unset"; expire?: number | "unset" }) =>
       withAdmin(async (ops) => {
-        const policy = { ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.markSeen !== undefined ? { markSeen: opts.markSeen } : {}) };
+        const policy = {
+          ...(opts.mode ? { mode: opts.mode } : {}),
+          ...(opts.markSeen !== undefined ? { markSeen: opts.markSeen } : {}),
+          ...(opts.loginDelay !== undefined ? { loginDelaySeconds: opts.loginDelay === "unset" ? null : opts.loginDelay } : {}),
+          ...(opts.expire !== undefined ? { expireDays: opts.expire === "unset" ? null : opts.expire } : {}),
+        };
         print(describeAccount(await ops.setPop3Policy(address, policy)));
       }),
     );
@@ -186,9 +194,22 @@ function addAliasCommands(program: Command, withAdmin: WithAdmin, print: (line: 
   );
 }
 
+/** A whole number, or "unset" for the word that clears the setting (commander turns a null into ""). */
+function wholeOrUnset(text: string, noneWord: string): number | "unset" {
+  if (text === noneWord) return "unset";
+  if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError(`expected a whole number or "${noneWord}"`);
+  return Number(text);
+}
+
 function describeAccount(view: AccountView): string {
   const quota = view.quotaBytes === null ? "unlimited" : formatBytes(view.quotaBytes);
-  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}  pop3 ${view.pop3.mode}${view.pop3.markSeen ? "" : " (RETR leaves unseen)"}`;
+  const pop3 = [
+    view.pop3.mode,
+    ...(view.pop3.markSeen ? [] : ["(RETR leaves unseen)"]),
+    ...(view.pop3.loginDelaySeconds !== null ? [`login-delay ${view.pop3.loginDelaySeconds}s`] : []),
+    ...(view.pop3.expireDays !== null ? [`expire ${view.pop3.expireDays}d`] : []),
+  ].join(" ");
+  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}  pop3 ${pop3}`;
 }
 
 function formatBytes(bytes: number): string {
