@@ -46,8 +46,11 @@ test("a burst to one domain is spread at the configured rate; another domain is 
     const toC = seen.filter((s) => s.report.outcomes.some((o) => o.address === "carol@c.test")).map((s) => s.at - started);
     assert.equal(toB.length, 7, "one attempt per message for b.test: held-back ones were not attempted");
     assert.equal(toC.length, 2);
-    // Seven messages to b.test at one every 500 ms: the last no sooner than 6 intervals after the first.
-    assert.ok(Math.max(...toB) - Math.min(...toB) >= 6 * INTERVAL_MS - 50, `b.test spread: ${toB.map(Math.round).join(", ")} ms`);
+    // Seven messages to b.test at one every 500 ms: the seventh slot starts 6 intervals after the
+    // first lease (itself after \`started\`), and a report comes at the end of its attempt. (Ends of
+    // attempts, not their starts, are what is seen here, so the gaps between them jitter.)
+    assert.ok(Math.max(...toB) >= 6 * INTERVAL_MS, `b.test spread: ${toB.map(Math.round).join(", ")} ms`);
+    assert.ok(toB.filter((at) => at < 2 * INTERVAL_MS).length <= 2, `b.test spread: ${toB.map(Math.round).join(", ")} ms`);
     // c.test takes its own slots: its first goes at once, the second (the mixed entry) one interval later.
     assert.ok(Math.min(...toC) < INTERVAL_MS, `c.test at ${toC.map(Math.round).join(", ")} ms`);
     assert.ok(Math.max(...toC) < 2 * INTERVAL_MS + 400, `c.test at ${toC.map(Math.round).join(", ")} ms`);
