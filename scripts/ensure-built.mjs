@@ -1,7 +1,7 @@
 // Compiles the TypeScript sources when dist/ is missing or older than any source file,
 // so that `npm start` and `bin/mailroom.js` work straight after `npm install`.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { readdirSync, statSync, existsSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -17,15 +17,24 @@ function newestMtime(dir) {
   return newest;
 }
 
+function mtimeOrZero(path) {
+  return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
 export function ensureBuilt() {
   const entry = join(root, "dist", "src", "main.js");
-  if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(root, "src"))) return entry;
+  // tsc's incremental build rewrites only what changed, so main.js can be older than a source that
+  // was rebuilt; the build info file (tsc) and our stamp (written below) mark the last build.
+  const stamp = join(root, "dist", ".ensure-built");
+  const lastBuild = Math.max(mtimeOrZero(join(root, "dist", ".tsbuildinfo")), mtimeOrZero(stamp));
+  if (existsSync(entry) && lastBuild >= newestMtime(join(root, "src"))) return entry;
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   const result = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.json")], { stdio: "inherit" });
   if (result.status !== 0) {
     console.error("mailroom: the TypeScript build failed (see above)");
     process.exit(result.status ?? 1);
   }
+  writeFileSync(stamp, "");
   return entry;
 }
 
