@@ -1,21 +1,7 @@
 // Injected timers, so session tests run deadlines without waiting.
 
-export interface TimerHandle {
-  cancel(): void;
-}
-
-export interface Timers {
-  set(ms: number, onExpire: () => void): TimerHandle;
-}
-
-/** Real timers; unref'd so a forgotten session never keeps the process alive. */
-export const systemTimers: Timers = {
-  set(ms, onExpire) {
-    const timer = setTimeout(onExpire, ms);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
+import type { TimerHandle, Timers } from "../../net/index.js";
+export { systemTimers, type TimerHandle, type Timers } from "../../net/index.js";
 
 export type DeadlineKind = "idle" | "command";
 
