@@ -27,54 +27,37 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const { config, store, tls, authenticator, log } = deps;
   const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(config.outbound.dnsServers), policy: config.inbound, log: log.child({ component: "mail-auth" }) });
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
+  // What every protocol server is given alike.
+  const common = {
+    store: store.mail,
+    authenticator,
+    tls,
+    limits: config.limits,
+    allowPlaintextAuth: config.tls.allowPlaintextAuth,
+    allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
+    hostname: config.server.hostname,
+  };
   const bounces = createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: log.child({ component: "dsn" }) });
   const deliveryReports = createDeliveryReporter({ bounces, reportingMta: config.server.hostname });
   for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
     handlers[protocol] = createSmtpServer({
+      ...common,
       role,
-      store: store.mail,
       accounts: store.accounts,
       queue: store.queue,
       deliveryReports,
-      authenticator,
       verifier: role === "mx" ? verifier : null,
-      limits: config.limits,
-      tls,
-      allowPlaintextAuth: config.tls.allowPlaintextAuth,
-      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
-      hostname: config.server.hostname,
       log: log.child({ component: role }),
     });
   }
   // IMAP: 143 (STARTTLS) and 993 (implicit TLS).
   for (const protocol of ["imap", "imaps"] as const) {
-    handlers[protocol] = createImapServer({
-      store: store.mail,
-      authenticator,
-      tls,
-      limits: config.limits,
-      allowPlaintextAuth: config.tls.allowPlaintextAuth,
-      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
-      hostname: config.server.hostname,
-      log: log.child({ component: protocol }),
-      implicitTls: protocol === "imaps",
-    });
+    handlers[protocol] = createImapServer({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "imaps" });
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.
   const pop3Shared = createPop3SharedState();
   for (const protocol of ["pop3", "pop3s"] as const) {
-    handlers[protocol] = createPop3Server({
-      store: store.mail,
-      authenticator,
-      tls,
-      limits: config.limits,
-      allowPlaintextAuth: config.tls.allowPlaintextAuth,
-      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
-      hostname: config.server.hostname,
-      log: log.child({ component: protocol }),
-      implicitTls: protocol === "pop3s",
-      shared: pop3Shared,
-    });
+    handlers[protocol] = createPop3Server({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "pop3s", shared: pop3Shared });
   }
   return handlers;
 }
