@@ -32,7 +32,7 @@ export interface OpenedMessage {
   close(): void;
 }
 
-type Store = Pick<MailStore, "getMailbox" | "listMessages" | "getMessages" | "openMessage" | "removeMessages" | "updateFlags">;
+type Store = Pick<MailStore, "getMailbox" | "listMessages" | "getCrlfSizes" | "getMessages" | "openMessage" | "removeMessages" | "updateFlags">;
 
 const SIZE_BATCH = 256;
 const SIZE_PARALLELISM = 4;
@@ -55,6 +55,8 @@ export class Maildrop {
     const mailbox = await store.getMailbox(account.id, "INBOX");
     if (mailbox === null) return null;
     const summaries = await store.listMessages(mailbox.id);
+    // Counted at delivery: STAT and LIST read no message unless it predates that count.
+    const counted = await store.getCrlfSizes(mailbox.id, summaries.map((summary) => summary.uid));
     const entries = summaries.map((summary, index) => ({
       number: (index + 1) as MessageNumber,
       uid: summary.uid,
@@ -63,7 +65,7 @@ export class Maildrop {
       seen: summary.flags.includes("\\Seen"),
       deleted: false,
       retrieved: false,
-      sentSize: sizes.get(mailbox.id, mailbox.uidValidity, summary.uid) ?? null,
+      sentSize: counted.get(summary.uid) ?? sizes.get(mailbox.id, mailbox.uidValidity, summary.uid) ?? null,
     }));
     return new Maildrop(store, mailbox, entries, sizes);
   }

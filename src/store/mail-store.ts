@@ -180,6 +180,13 @@ export interface MailStore {
   getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
+  /**
+   * Octets of each message once every line end is CRLF and the last line is ended (what POP3
+   * RETR sends before dot-stuffing, mail/sent-octets.ts), counted at delivery so POP3 STAT/LIST
+   * read no message. UIDs that no longer exist are absent; a message whose blob was stored before
+   * the count was kept maps to null (count it from its bytes).
+   */
+  getCrlfSizes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, number | null>>;
   /** The logical message bytes (prefix + blob), optionally a byte range of it. */
   openMessage(message: StoredMessage, range?: ByteRange): Readable;
   /** Decoded text of the message's text parts and header values, for SEARCH BODY/TEXT. */

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { asUid } from "../index.js";
-import { using, type OpenBackend } from "./fixture.js";
+import { sentOctets } from "../../mail/sent-octets.js";
+import { readAll, using, type OpenBackend } from "./fixture.js";
 
 export function batchReadContract(open: OpenBackend): void {
   test("getSummaries answers as listMessages does, for the UIDs asked that exist, ascending", using(open, async (fx) => {
@@ -29,5 +30,27 @@ export function batchReadContract(open: OpenBackend): void {
     for (const uid of [asUid(1), asUid(3)]) assert.equal(texts.get(uid), await fx.mail.getSearchText(inbox.id, uid));
     assert.match(texts.get(asUid(3)) ?? "", /gamma/);
     assert.equal((await fx.mail.getSearchTexts(inbox.id, [])).size, 0);
+  }));
+
+  test("getCrlfSizes counts each logical message as sent with CRLF line ends, leaving out UIDs that do not exist", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const bodies = [
+      "Subject: crlf\r\n\r\nline\r\n",
+      "Subject: bare lf\n\nline one\nline two\n",
+      "Subject: bare cr\r\rno end",
+      "Subject: split\r\n\r\n" + "x".repeat(70_000) + "\r\n\n",
+    ];
+    for (const body of bodies) await fx.append(inbox.id, [], Buffer.from(body, "latin1"));
+    const prefix = Buffer.from("Return-Path: <a@b.example>\r\nReceived: from x\r\n\tby y\r\n");
+    await fx.mail.deliver({ source: Buffer.from("Subject: prefixed\n\nbody"), targets: [{ mailboxId: inbox.id, prefix }] });
+    await fx.mail.removeMessages(inbox.id, [asUid(2)]);
+    const uids = [asUid(5), asUid(2), asUid(1), asUid(3), asUid(4), asUid(77)];
+    const sizes = await fx.mail.getCrlfSizes(inbox.id, uids);
+    assert.deepEqual([...sizes.keys()].sort((a, b) => a - b), [1, 3, 4, 5]);
+    for (const message of await fx.mail.getMessages(inbox.id, uids)) {
+      assert.equal(sizes.get(message.uid), sentOctets(await readAll(fx.mail.openMessage(message))), `uid ${message.uid}`);
+    }
+    assert.equal((await fx.mail.getCrlfSizes(inbox.id, [])).size, 0);
   }));
 }

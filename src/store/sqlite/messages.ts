@@ -3,6 +3,7 @@
 // kept once per blob with blob offsets and shifted past the prefix when read.
 import type { Envelope } from "../../mail/envelope.js";
 import { shiftOffsets, type MimePart, type ParsedMessage } from "../../mail/mime-tree.js";
+import { sentOctets } from "../../mail/sent-octets.js";
 import { StoreError } from "../errors.js";
 import type { DeliveredCopy, DeliveryResult } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
@@ -30,6 +31,8 @@ export interface PlannedCopy {
 export interface DurableBlob {
   id: BlobId;
   size: number;
+  /** Octets with CRLF line ends (mail/sent-octets.ts), counted while the blob was written. */
+  crlfSize: number;
   parsed: ParsedMessage;
 }
 
@@ -53,12 +56,13 @@ export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: U
 /** The blob's row (what was derived from its bytes), unless an earlier delivery wrote it. */
 export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
   ctx.sql.run(
-    "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text) VALUES (?, ?, ?, ?, ?)",
+    "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text, crlf_size) VALUES (?, ?, ?, ?, ?, ?)",
     blob.id,
     blob.size,
     JSON.stringify(blob.parsed.root),
     JSON.stringify(blob.parsed.envelope),
     blob.parsed.searchText,
+    blob.crlfSize,
   );
 }
 
@@ -182,6 +186,24 @@ export function getSearchTexts(ctx: StoreContext, mailboxId: MailboxId, uids: re
   );
   for (const row of rows) texts.set(row.uid as Uid, row.search_text);
   return texts;
+}
+
+/**
+ * Octets each message has once every line end is CRLF: the prefix (already CRLF-terminated, so
+ * the blob starts at a line start and the two counts add up) plus the blob's count from delivery.
+ * Null for a blob stored before that count was kept.
+ */
+export function getCrlfSizes(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): Map<Uid, number | null> {
+  const sizes = new Map<Uid, number | null>();
+  if (uids.length === 0) return sizes;
+  const rows = ctx.sql.all<{ uid: number; prefix: Buffer | null; crlf_size: number | null }>(
+    `SELECT m.uid, m.prefix, b.crlf_size FROM messages m JOIN blobs b ON b.id = m.blob_id
+      WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))`,
+    mailboxId,
+    JSON.stringify(uids),
+  );
+  for (const row of rows) sizes.set(row.uid as Uid, row.crlf_size === null ? null : (row.prefix === null ? 0 : sentOctets(row.prefix)) + row.crlf_size);
+  return sizes;
 }
 
 /** The stored trace prefix of a message, or null when the message no longer exists. */

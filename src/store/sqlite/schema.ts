@@ -182,6 +182,16 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE mailboxes SET first_recent_uid = uid_next;
     `,
   },
+  {
+    version: 6,
+    description: "blobs: octets with CRLF line ends (POP3 STAT/LIST without reading the message)",
+    sql: `
+      -- Counted at delivery in the same pass as the MIME tree (mail/sent-octets.ts): the blob's
+      -- octets once every line end is CRLF and the last line is ended. NULL for blobs stored
+      -- before this column: MailStore.getCrlfSizes answers null and POP3 counts them by reading.
+      ALTER TABLE blobs ADD COLUMN crlf_size INTEGER;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */

@@ -46,7 +46,7 @@ test("the sweep at open removes temp files, orphan blob files and unreferenced b
     await writeFile(join(dataDir, "blobs", "tmp", "4242-crashed"), "half");
     await writeFile(join(dataDir, "blobs", "ab", orphan), "orphan");
     const db = new Database(join(dataDir, "mailroom.sqlite"));
-    db.prepare("INSERT INTO blobs VALUES (?, 1, '{}', '{}', '')").run("cd".repeat(32));
+    db.prepare("INSERT INTO blobs (id, size, structure, envelope, search_text) VALUES (?, 1, '{}', '{}', '')").run("cd".repeat(32));
     db.close();
     const reopened = await openSqliteStore({ dataDir });
     assert.deepEqual(await readdir(join(dataDir, "blobs", "tmp")), []);

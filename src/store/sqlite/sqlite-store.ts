@@ -11,6 +11,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
+import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
@@ -199,7 +200,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
         releases.push(release);
       }
-      const blobs = staged.map((m) => ({ id: m.blobId, size: m.size, parsed: m.parsed }));
+      const blobs = staged.map((m) => ({ id: m.blobId, size: m.size, crlfSize: m.crlfSize, parsed: m.parsed }));
       const results = await this.mutate((ctx, unit) => insert(ctx, unit, blobs));
       for (const message of staged) message.releasePin();
       return results;
@@ -214,8 +215,16 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
 
   private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<SqliteStagedMessage> {
     const builder = new MimeTreeBuilder();
-    const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector: builder });
-    return new SqliteStagedMessage(this.blobs, written, builder.finish(), (id) => {
+    const counter = new SentOctetCounter();
+    // One pass over the bytes: the MIME tree and the CRLF octet count (POP3 STAT/LIST) together.
+    const inspector = {
+      push(chunk: Buffer): void {
+        builder.push(chunk);
+        counter.push(chunk);
+      },
+    };
+    const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
+    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => {
       void this.track(() => this.removeBlobs([id])).catch(() => undefined);
     });
   }
@@ -250,6 +259,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
     return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
+  }
+  getCrlfSizes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, number | null>> {
+    return this.read((ctx) => messages.getCrlfSizes(ctx, mailboxId, uids));
   }
   getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null> {
     return this.read((ctx) => messages.getSearchText(ctx, mailboxId, uid));
@@ -304,7 +316,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       const release = await this.blobs.hold(staged.blobId);
       if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
       try {
-        const blob = { id: staged.blobId, size: staged.size, parsed: staged.parsed };
+        const blob = { id: staged.blobId, size: staged.size, crlfSize: staged.crlfSize, parsed: staged.parsed };
         const entry = await this.mutate((ctx) => queue.insertQueueEntry(ctx, blob, request, prefix));
         staged.releasePin();
         return entry;

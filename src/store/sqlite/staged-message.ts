@@ -14,6 +14,8 @@ export class SqliteStagedMessage implements StagedMessage {
     private readonly blobs: BlobDirectory,
     private readonly written: WrittenBlob,
     readonly parsed: ParsedMessage,
+    /** Octets with CRLF line ends, counted in the same pass as `parsed`. */
+    readonly crlfSize: number,
     /** Called once when the pin is dropped without a delivery: the blob may be garbage now. */
     private readonly onDiscard: (id: BlobId) => void,
   ) {}
