@@ -64,7 +64,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       hostname: options.hostname,
       remoteAddress: connection.remoteAddress,
       tls: options.implicitTls || connection.isTls,
-      startTlsAvailable: tls !== null && !options.implicitTls,
+      // A listener configured with tls = "none" offers no STARTTLS even when a certificate exists.
+      startTlsAvailable: tls !== null && !options.implicitTls && connection.tlsMode === "starttls",
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
     });

@@ -78,7 +78,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       timers,
       clock,
       log: connection.log,
-      startTlsAvailable: options.tls !== null && options.role !== "submissions",
+      // A listener configured with tls = "none" offers no STARTTLS even when a certificate exists.
+      startTlsAvailable: options.tls !== null && options.role !== "submissions" && connection.tlsMode === "starttls",
       implicitTls: options.role === "submissions" || connection.isTls,
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,

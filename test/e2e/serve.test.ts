@@ -21,6 +21,11 @@ port = 0
 protocol = "imap"
 address = "127.0.0.1"
 port = 0
+[[listeners]]
+protocol = "submission"
+address = "127.0.0.1"
+port = 0
+tls = "none"
 `;
 
 function portOf(banner: string, protocol: string): number {
@@ -85,6 +90,10 @@ test("serve: banner, SMTP delivery, SIGHUP reload, SIGTERM stop, restart keeps s
       assert.match(replies[0]!, /^220 /);
       assert.match(replies[1]!, /STARTTLS/);
       assert.match(replies[5]!, /^250 2\.\d\.\d/, replies.join(""));
+
+      // tls = "none": no STARTTLS on offer, and so no AUTH either (no passwords in the clear).
+      const plain = await smtpConversation(portOf(server.banner, "submission"), ["EHLO client.example", "QUIT"]);
+      assert.doesNotMatch(plain[1]!, /STARTTLS|AUTH/);
 
       server.child.kill("SIGHUP");
       await waitFor(() => /"event":"tls\.reloaded"/.test(server.logs()), "tls.reloaded in the log");
