@@ -233,3 +233,30 @@ test("deadlines: idle autologout and a trickled command line both close without 
     assert.equal(trickler.session.closed, true, "the command clock is not reset by each byte");
   });
 });
+
+test("pipelined RETRs served from read-ahead: each message exact, large ones streamed, DELE'd ones refused", async () => {
+  await withFixture(async (f) => {
+    const bodies: string[] = [];
+    for (let i = 1; i <= 12; i++) {
+      // Every fourth message is over the read-ahead size (64 KiB) and is streamed instead; bare LFs get CRLF.
+      const body = i % 4 === 0 ? `Subject: big ${i}\r\n\r\n${"z".repeat(70_000)}\r\n` : `Subject: m${i}\n\n.dot line ${i}\n`;
+      bodies.push(body);
+      await f.deliver(body);
+    }
+    const client = await loggedIn(f);
+    assert.equal(await client.send("DELE 3\r\n"), "+OK message 3 deleted\r\n");
+    const commands = Array.from({ length: 12 }, (_, i) => `RETR ${i + 1}\r\n`).join("");
+    const expected = bodies
+      .map((body, i) => {
+        if (i === 2) return "-ERR message 3 already deleted\r\n";
+        const sent = body.replace(/\r?\n/g, "\r\n").replace(/^\./gm, "..");
+        return `+OK ${Buffer.byteLength(body.replace(/\r?\n/g, "\r\n"), "latin1")} octets\r\n${sent}.\r\n`;
+      })
+      .join("");
+    assert.equal(await client.send(commands), expected);
+    // A later batch reads the store again: a message expunged meanwhile is refused, not sent from memory.
+    const inbox = (await f.store.getMailbox(f.alice.id, "INBOX"))!;
+    await f.store.removeMessages(inbox.id, [6 as never]);
+    assert.equal(await client.send("RETR 6\r\n"), "-ERR message 6 was removed by another session\r\n");
+  });
+});

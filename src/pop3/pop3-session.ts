@@ -73,6 +73,7 @@ export class Pop3Session implements Pop3Context {
     this.#reader.push(chunk);
     try {
       for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
+      this.#maildrop?.endBatch();
       await this.#flush();
       await this.#flushSeen();
     } finally {

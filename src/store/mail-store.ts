@@ -187,6 +187,13 @@ export interface MailStore {
    * the count was kept maps to null (count it from its bytes).
    */
   getCrlfSizes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, number | null>>;
+  /**
+   * The whole logical bytes (prefix + blob) of each given message whose RFC822.SIZE is at most
+   * maxSize: one query for the batch and one file read per message, for FETCH BODY[] and POP3
+   * RETR of small messages, where a stream per message costs more than its bytes. UIDs that no
+   * longer exist, and larger messages (stream those with openMessage), are absent.
+   */
+  readMessages(mailboxId: MailboxId, uids: readonly Uid[], options: { maxSize: number }): Promise<Map<Uid, Buffer>>;
   /** The logical message bytes (prefix + blob), optionally a byte range of it. */
   openMessage(message: StoredMessage, range?: ByteRange): Readable;
   /** Decoded text of the message's text parts and header values, for SEARCH BODY/TEXT. */

@@ -53,4 +53,26 @@ export function batchReadContract(open: OpenBackend): void {
     }
     assert.equal((await fx.mail.getCrlfSizes(inbox.id, [])).size, 0);
   }));
+
+  test("readMessages gives the bytes openMessage streams, for messages up to maxSize that exist", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    await fx.append(inbox.id, [], fx.message("small one"));
+    await fx.append(inbox.id, [], Buffer.from("Subject: big\r\n\r\n" + "y".repeat(10_000) + "\r\n"));
+    await fx.append(inbox.id, [], fx.message("removed"));
+    const prefix = Buffer.from("Return-Path: <a@b.example>\r\n");
+    await fx.mail.deliver({ source: fx.message("prefixed"), targets: [{ mailboxId: inbox.id, prefix }] });
+    await fx.mail.removeMessages(inbox.id, [asUid(3)]);
+    const uids = [asUid(4), asUid(3), asUid(2), asUid(1), asUid(9)];
+    const read = await fx.mail.readMessages(inbox.id, uids, { maxSize: 4096 });
+    assert.deepEqual([...read.keys()], [1, 4]);
+    for (const message of await fx.mail.getMessages(inbox.id, [asUid(1), asUid(4)])) {
+      const whole = read.get(message.uid)!;
+      assert.equal(whole.length, message.size);
+      assert.deepEqual(whole, await readAll(fx.mail.openMessage(message)));
+    }
+    assert.ok(read.get(asUid(4))!.subarray(0, prefix.length).equals(prefix));
+    assert.deepEqual([...(await fx.mail.readMessages(inbox.id, uids, { maxSize: 1_000_000 })).keys()], [1, 2, 4]);
+    assert.equal((await fx.mail.readMessages(inbox.id, [], { maxSize: 4096 })).size, 0);
+  }));
 }

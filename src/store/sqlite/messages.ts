@@ -206,6 +206,27 @@ export function getCrlfSizes(ctx: StoreContext, mailboxId: MailboxId, uids: read
   return sizes;
 }
 
+export interface SmallMessageRow {
+  uid: Uid;
+  size: number;
+  blobId: BlobId;
+  prefix: Buffer | null;
+}
+
+/** What readMessages needs of the batch's messages up to maxSize octets, ascending by UID. */
+export function getSmallMessageRows(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[], maxSize: number): SmallMessageRow[] {
+  if (uids.length === 0) return [];
+  return ctx.sql
+    .all<{ uid: number; size: number; blob_id: string; prefix: Buffer | null }>(
+      `SELECT uid, size, blob_id, prefix FROM messages
+        WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) AND size <= ? ORDER BY uid`,
+      mailboxId,
+      JSON.stringify(uids),
+      maxSize,
+    )
+    .map((row) => ({ uid: row.uid as Uid, size: row.size, blobId: row.blob_id as BlobId, prefix: row.prefix }));
+}
+
 /** The stored trace prefix of a message, or null when the message no longer exists. */
 export function getPrefix(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): Buffer | null {
   const row = ctx.sql.get<{ prefix: Buffer | null }>("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", mailboxId, uid);

@@ -39,6 +39,8 @@ import { SqliteStoreCore, type SqliteStoreOptions } from "./store-core.js";
 export type { GarbageSweep, SqliteStoreOptions } from "./store-core.js";
 
 const DATABASE_FILE = "mailroom.sqlite";
+/** File reads in flight for one readMessages call. */
+const READ_PARALLELISM = 8;
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   await mkdir(options.dataDir, { recursive: true });
@@ -268,6 +270,32 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   getSearchTexts(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>> {
     return this.read((ctx) => messages.getSearchTexts(ctx, mailboxId, uids));
+  }
+
+  readMessages(mailboxId: MailboxId, uids: readonly Uid[], options: { maxSize: number }): Promise<Map<Uid, Buffer>> {
+    return this.track(async () => {
+      const rows = messages.getSmallMessageRows(this.ctx, mailboxId, uids, checkCount(options.maxSize, "maxSize"));
+      const bytes: (Buffer | null)[] = new Array<Buffer | null>(rows.length).fill(null);
+      // A few reads in flight keep the thread pool busy without queueing the whole batch on it.
+      let next = 0;
+      const reader = async (): Promise<void> => {
+        for (let i = next++; i < rows.length; i = next++) {
+          const row = rows[i]!;
+          const prefixLength = row.prefix?.length ?? 0;
+          // Filled completely by the prefix copy and readInto, or dropped: no stale memory escapes.
+          const whole = Buffer.allocUnsafe(row.size);
+          row.prefix?.copy(whole, 0);
+          if (await this.blobs.readInto(row.blobId, whole, prefixLength)) bytes[i] = whole;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, rows.length) }, reader));
+      const read = new Map<Uid, Buffer>();
+      rows.forEach((row, i) => {
+        const whole = bytes[i];
+        if (whole) read.set(row.uid, whole);
+      });
+      return read;
+    });
   }
 
   /**
