@@ -134,6 +134,33 @@ test("garbage collection spares pinned and referenced blobs and removes the rest
   });
 });
 
+test("removeManyIfUnreferenced removes a batch, sparing pinned and referenced blobs, each id once", async () => {
+  await withDirectory(async (blobs) => {
+    const written = await Promise.all(Array.from({ length: 20 }, (_, i) => blobs.write(Buffer.from(`message ${i}`))));
+    for (const blob of written.slice(1)) blob.release();
+    const referenced = written[2]!.id;
+    const ids = [...written.map((blob) => blob.id), written[5]!.id, "not-a-blob-id" as BlobId];
+    const result = await blobs.removeManyIfUnreferenced(ids, (id) => id === referenced);
+    assert.deepEqual(result.failed, []);
+    assert.deepEqual(new Set(result.removed), new Set(written.slice(1).map((blob) => blob.id).filter((id) => id !== referenced)));
+    assert.deepEqual(new Set(await blobIds(blobs)), new Set([written[0]!.id, referenced]));
+    written[0]!.release();
+  });
+});
+
+test("readInto reads the whole blob after a prefix; a vanished blob is false, a short one an error", async () => {
+  await withDirectory(async (blobs) => {
+    const written = await blobs.write(Buffer.from("the body"));
+    written.release();
+    const target = Buffer.alloc(3 + written.size, "P");
+    assert.equal(await blobs.readInto(written.id, target, 3), true);
+    assert.equal(target.toString(), "PPPthe body");
+    await assert.rejects(blobs.readInto(written.id, Buffer.alloc(3 + written.size + 1), 3), /size/);
+    assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), true);
+    assert.equal(await blobs.readInto(written.id, target, 3), false);
+  });
+});
+
 test("stale temp files are swept", async () => {
   await withDirectory(async (blobs, root) => {
     await writeFile(join(root, "tmp", "123-crashed"), "half a message");

@@ -31,6 +31,24 @@ const TEMP_DIRECTORY = "tmp";
 /** The 256 fan-out folder names, "00" to "ff": the first two hex digits of a blob id. */
 const FANOUT_FOLDERS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/** Unlinks (and folder fsyncs) in flight for one removeManyIfUnreferenced call. */
+const REMOVE_PARALLELISM = 8;
+
+export interface BlobRemoval {
+  removed: BlobId[];
+  /** What could not be unlinked or fsynced, with the error. */
+  failed: { path: string; error: unknown }[];
+}
+
+/** Runs `task` over `items` with at most `limit` in flight. */
+async function inParallel<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) await task(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** Sees every chunk as it is written (the MIME tree builder, in the store). */
 export interface ChunkInspector {
   push(chunk: Buffer): void;
@@ -219,6 +237,40 @@ export class BlobDirectory {
       if (removed) await fsyncDirectory(this.folderOf(id));
       return removed;
     });
+  }
+
+  /**
+   * removeIfUnreferenced for a batch (a POP3 QUIT or an EXPUNGE of many messages): each blob is
+   * checked and unlinked under its own lock as there, a few at a time, and each fan-out folder
+   * is fsynced once for the batch instead of once per file. Failures are returned, not thrown:
+   * a blob left behind is an orphan for the next sweep, the rows being consistent already.
+   */
+  async removeManyIfUnreferenced(ids: Iterable<BlobId>, isReferenced: (id: BlobId) => boolean): Promise<BlobRemoval> {
+    const result: BlobRemoval = { removed: [], failed: [] };
+    const folders = new Set<string>();
+    await inParallel([...new Set(ids)].filter((id) => BLOB_NAME.test(id)), REMOVE_PARALLELISM, async (id) => {
+      try {
+        const removed = await this.withBlobLock(id, async () => {
+          if ((this.pins.get(id) ?? 0) > 0 || isReferenced(id)) return false;
+          return unlinkIfPresent(this.pathOf(id));
+        });
+        if (!removed) return;
+        result.removed.push(id);
+        folders.add(this.folderOf(id));
+      } catch (error) {
+        result.failed.push({ path: this.pathOf(id), error });
+      }
+    });
+    // After the unlinks, whatever was renamed in meanwhile: an fsync makes the folder's current
+    // names durable, so a blob delivered again in between is kept either way.
+    await inParallel([...folders], REMOVE_PARALLELISM, async (folder) => {
+      try {
+        await fsyncDirectory(folder);
+      } catch (error) {
+        result.failed.push({ path: folder, error });
+      }
+    });
+    return result;
   }
 
   /** Every blob id present on disk (for the garbage sweep). */

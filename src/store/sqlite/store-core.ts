@@ -90,16 +90,10 @@ export abstract class SqliteStoreCore {
   private readonly isBlobReferenced = (id: BlobId): boolean => this.ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", id) !== undefined;
 
   protected async removeBlobs(ids: Iterable<BlobId>): Promise<number> {
-    let removed = 0;
-    for (const id of ids) {
-      try {
-        if (await this.blobs.removeIfUnreferenced(id, this.isBlobReferenced)) removed++;
-      } catch (err) {
-        // Left as an orphan for the next sweep; the rows are already consistent.
-        this.ctx.log.warn("store.blob_remove_failed", { blobId: id, error: err });
-      }
-    }
-    return removed;
+    const { removed, failed } = await this.blobs.removeManyIfUnreferenced(ids, this.isBlobReferenced);
+    // Left as orphans for the next sweep; the rows are already consistent.
+    for (const failure of failed) this.ctx.log.warn("store.blob_remove_failed", { path: failure.path, error: failure.error });
+    return removed.length;
   }
 
   /**
