@@ -8,11 +8,13 @@
 // Run: the set is resolved through the session's sequence map (a UID set naming messages that
 // do not exist is not an error, §6.4.9), metadata is loaded in batches, \Seen is set for the
 // batch in one store call when a non-PEEK body item asks for it, and the batch's responses are
-// written together, literals streamed with back-pressure by the encoder. Items the light index
+// written together. Small messages are read whole in one store call per batch and their literals
+// go out with the batch's text; larger ones are streamed with back-pressure by the encoder. Items the light index
 // answers (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE) skip the full metadata: UID/FLAGS/MODSEQ
 // come from the session itself when it is current with the store, the rest from getSummaries().
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
+import { Readable } from "node:stream";
 import type { FlagUpdateResult, Flag, MessageSummary, ModSeq, StoredMessage, Uid } from "../../store/index.js";
 import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
 import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
@@ -30,6 +32,15 @@ export interface FetchArgs {
 
 /** Messages whose metadata is loaded per store call. */
 const BATCH = 200;
+/**
+ * Messages up to this size are read whole in one store call per batch (MailStore.readMessages),
+ * at most READ_AHEAD_OCTETS of them per batch, and their sections written with the batch's
+ * responses; larger ones stream with back-pressure as before.
+ */
+const SMALL_MESSAGE = 64 * 1024;
+const READ_AHEAD_OCTETS = 2 * 1024 * 1024;
+/** Items that read message bytes (everything else comes from the stored metadata). */
+const BYTE_ITEMS: ReadonlySet<FetchItem["kind"]> = new Set(["body-section", "binary", "binary.size", "rfc822", "rfc822.header", "rfc822.text"]);
 /** Messages per write when only the light index is needed: few socket writes, bounded memory. */
 const SUMMARY_BATCH = 1000;
 const SEEN = "\\Seen";
@@ -79,6 +90,8 @@ interface FetchPlan {
   changedSince: bigint | null;
   condstore: boolean;
   marksSeen: boolean;
+  /** Some item reads message bytes, so small messages are read ahead per batch. */
+  readsBytes: boolean;
 }
 
 async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promise<void> {
@@ -100,7 +113,7 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
 
   const resolved = selected.resolve(set, ctx.byUid);
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
-  const plan: FetchPlan = { items, changedSince, condstore, marksSeen };
+  const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)) };
   if (items.every(isSummaryItem)) await fetchSummaries(ctx, resolved, plan, items);
   else await fetchStored(ctx, resolved, plan);
 }
@@ -166,16 +179,42 @@ async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessa
     let messages = await ctx.store.getMessages(selected.mailboxId, batch.map((m) => m.uid));
     if (plan.changedSince !== null) messages = messages.filter((m) => BigInt(m.modseq) > plan.changedSince!);
     const seenNow = plan.marksSeen ? await markSeen(ctx, messages) : new Map<Uid, FlagUpdateResult["updated"][number]>();
+    const wholes = plan.readsBytes ? await readSmall(ctx, messages) : new Map<Uid, Buffer>();
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const message of messages) {
       const seq = seqOf.get(message.uid);
-      if (seq !== undefined) responses.push([seq, await renderStored(ctx, message, seq, plan, seenNow.get(message.uid))]);
+      if (seq !== undefined) responses.push([seq, await renderStored(ctx, message, seq, plan, seenNow.get(message.uid), wholes.get(message.uid) ?? null)]);
     }
     if (responses.length > 0) await ctx.fetchResponses(responses);
   }
 }
 
-async function renderStored(ctx: CommandContext, message: StoredMessage, seq: SeqNum, plan: FetchPlan, update: FlagUpdateResult["updated"][number] | undefined): Promise<ImapValue[]> {
+/**
+ * The batch's small messages read whole with one store call, instead of a prefix query and a
+ * stream each. A message missing from the answer (expunged since getMessages) streams, and the
+ * stream reports it gone as before.
+ */
+async function readSmall(ctx: CommandContext, messages: readonly StoredMessage[]): Promise<Map<Uid, Buffer>> {
+  const uids: Uid[] = [];
+  let octets = 0;
+  for (const message of messages) {
+    if (message.size > SMALL_MESSAGE) continue;
+    if (octets + message.size > READ_AHEAD_OCTETS) break;
+    uids.push(message.uid);
+    octets += message.size;
+  }
+  if (uids.length === 0) return new Map();
+  return ctx.store.readMessages(ctx.requireSelected().mailboxId, uids, { maxSize: SMALL_MESSAGE });
+}
+
+async function renderStored(
+  ctx: CommandContext,
+  message: StoredMessage,
+  seq: SeqNum,
+  plan: FetchPlan,
+  update: FlagUpdateResult["updated"][number] | undefined,
+  whole: Buffer | null,
+): Promise<ImapValue[]> {
   const selected = ctx.requireSelected();
   const flags = update?.flags ?? message.flags;
   const modseq = update?.modseq ?? message.modseq;
@@ -192,7 +231,8 @@ async function renderStored(ctx: CommandContext, message: StoredMessage, seq: Se
       message: { ...message, flags: [...flags], modseq },
       // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
       flags: selected.reportedFlags(message.uid, flags, !ctx.rev2),
-      open: (range) => ctx.store.openMessage(message, range),
+      open: (range) => (whole === null ? ctx.store.openMessage(message, range) : Readable.from([whole.subarray(range.start, range.end)], { objectMode: false })),
+      whole,
     });
   } catch (error) {
     // RFC 3516 §4.3.

@@ -30,6 +30,8 @@ export interface FetchSubject {
   flags: readonly Flag[];
   /** Streams a byte range of the logical message. */
   open: OpenRange;
+  /** The whole logical message when it was read ahead (small messages); sections are sliced from it. */
+  whole?: Buffer | null;
 }
 
 const HEADER: Section = { part: [], text: { kind: "header" } };
@@ -65,7 +67,8 @@ export function renderSummaryItem(item: SummaryItem, message: MessageSummary, fl
 /** Name and value of one item. Throws UnknownCteError for BINARY of an unknown encoding. */
 async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[ImapValue, ImapValue]> {
   const { message, open } = subject;
-  const section = (s: Section) => sectionValue(locateSection(message.structure, message.size, s), null, open);
+  const whole = subject.whole ?? null;
+  const section = (s: Section) => sectionValue(locateSection(message.structure, message.size, s), null, open, whole);
   if (isSummaryItem(item)) return renderSummaryItem(item, message, subject.flags);
   switch (item.kind) {
     case "envelope":
@@ -77,11 +80,11 @@ async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[Imap
     case "body-section": {
       const name = `BODY[${formatSection(item.section)}]${formatPartialOrigin(item.partial)}`;
       const source = locateSection(message.structure, message.size, item.section);
-      return [atom(name), await sectionValue(source, item.partial, open)];
+      return [atom(name), await sectionValue(source, item.partial, open, whole)];
     }
     case "binary": {
       const name = `BINARY[${item.part.join(".")}]${formatPartialOrigin(item.partial)}`;
-      return [atom(name), await binaryValue(message.structure, message.size, item.part, item.partial, open)];
+      return [atom(name), await binaryValue(message.structure, message.size, item.part, item.partial, open, whole)];
     }
     case "binary.size":
       return [atom(`BINARY.SIZE[${item.part.join(".")}]`), num(await binarySize(message.structure, message.size, item.part, open))];

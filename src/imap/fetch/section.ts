@@ -152,8 +152,12 @@ async function transformedValue(open: () => Readable, partial: Partial | null, a
   return streamedLiteral(to - from, reopen, binary);
 }
 
-/** BODY[section]<partial>: a literal of the section's octets, or "" when there are none. */
-export async function sectionValue(source: SectionSource, partial: Partial | null, open: OpenRange): Promise<ImapValue> {
+/**
+ * BODY[section]<partial>: a literal of the section's octets, or "" when there are none. `whole` is
+ * the logical message when it was read ahead (small messages, MailStore.readMessages): a plain
+ * range is then a slice of it, written with the batch's other responses instead of streamed.
+ */
+export async function sectionValue(source: SectionSource, partial: Partial | null, open: OpenRange, whole: Buffer | null = null): Promise<ImapValue> {
   switch (source.kind) {
     case "empty":
       return str("");
@@ -162,6 +166,7 @@ export async function sectionValue(source: SectionSource, partial: Partial | nul
       const { from, to } = window(size, partial);
       if (to <= from) return str("");
       const range = { start: source.range.start + from, end: source.range.start + to };
+      if (whole !== null && range.end <= whole.length) return literal(whole.subarray(range.start, range.end));
       return streamedLiteral(to - from, () => open(range));
     }
     case "header-fields": {
@@ -175,13 +180,13 @@ export async function sectionValue(source: SectionSource, partial: Partial | nul
 const IDENTITY = ["7bit", "8bit", "binary"];
 
 /** BINARY[part]<partial>: the decoded content; throws UnknownCteError (RFC 3516 §4.3). */
-export async function binaryValue(root: MimePart, messageSize: number, part: number[], partial: Partial | null, open: OpenRange): Promise<ImapValue> {
+export async function binaryValue(root: MimePart, messageSize: number, part: number[], partial: Partial | null, open: OpenRange, whole: Buffer | null = null): Promise<ImapValue> {
   const located = locateBinary(root, messageSize, part);
   if (located === null) return str("");
   const { range, encoding } = located;
   if (IDENTITY.includes(encoding)) {
     // Nothing to decode: the size is known, and only "binary" content may hold NUL (RFC 2045 §2.8).
-    const value = await sectionValue({ kind: "range", range }, partial, open);
+    const value = await sectionValue({ kind: "range", range }, partial, open, whole);
     return value.kind === "literal" && encoding === "binary" ? { ...value, binary: true } : value;
   }
   if (!isKnownEncoding(encoding)) throw new UnknownCteError(encoding);

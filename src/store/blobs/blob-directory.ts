@@ -16,7 +16,7 @@
 // file already exists, and the collector checks pins and references under the same per-id lock,
 // so a blob being delivered again can never be deleted between "exists" and the row commit.
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { close as fsClose, createReadStream, open as fsOpen, read as fsRead } from "node:fs";
 import { access, mkdir, open, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -39,6 +39,14 @@ export interface BlobRemoval {
   /** What could not be unlinked or fsynced, with the error. */
   failed: { path: string; error: unknown }[];
 }
+
+// readInto uses the callback API on a bare descriptor: a fs/promises FileHandle costs more main-thread
+// time to create and close than reading a 5 KB blob does (measured: FETCH 1:100 BODY[]).
+const openForReading = (path: string): Promise<number> =>
+  new Promise((resolve, reject) => fsOpen(path, "r", (err, fd) => (err ? reject(err) : resolve(fd))));
+const readAt = (fd: number, target: Buffer, at: number, position: number): Promise<number> =>
+  new Promise((resolve, reject) => fsRead(fd, target, at, target.length - at, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
+const closeFd = (fd: number): Promise<void> => new Promise((resolve, reject) => fsClose(fd, (err) => (err ? reject(err) : resolve())));
 
 /** Runs `task` over `items` with at most `limit` in flight. */
 async function inParallel<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
@@ -203,9 +211,9 @@ export class BlobDirectory {
    */
   async readInto(id: BlobId, target: Buffer, offset: number): Promise<boolean> {
     if (!BLOB_NAME.test(id)) return false;
-    let handle;
+    let fd: number;
     try {
-      handle = await open(this.pathOf(id), "r");
+      fd = await openForReading(this.pathOf(id));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
       throw err;
@@ -213,7 +221,7 @@ export class BlobDirectory {
     try {
       let at = offset;
       while (at < target.length) {
-        const { bytesRead } = await handle.read(target, at, target.length - at, at - offset);
+        const bytesRead = await readAt(fd, target, at, at - offset);
         if (bytesRead === 0) break;
         at += bytesRead;
       }
@@ -221,7 +229,7 @@ export class BlobDirectory {
       if (at !== target.length) throw new StoreError("UNAVAILABLE", `blob ${id} does not have the size its row records`);
       return true;
     } finally {
-      await handle.close();
+      await closeFd(fd);
     }
   }
 
