@@ -4,8 +4,8 @@
 // the cache. Bounded: the oldest entries go first.
 //
 // Why not the stored size: it counts the bytes as stored, and a message appended with bare LF line
-// ends is longer once RETR has turned them into CRLF. A size computed at delivery and kept in the
-// store would remove this read; until the store has that column, this cache is the cost bound.
+// ends is longer once RETR has turned them into CRLF. The store counts this at delivery
+// (MailStore.getCrlfSizes); only messages stored before it did are read, and this cache bounds that.
 import type { MailboxId, Uid, UidValidity } from "../store/index.js";
 
 export class SentSizeCache {

@@ -1,7 +1,8 @@
 // RETR and TOP (RFC 1939 §7): a message, or its header and first lines, as a dot-stuffed
 // multi-line response streamed from the store. mail/DotStuffer turns bare LF and bare CR into CRLF
-// and doubles leading dots; the octets sent match LIST (protocol/sent-octets.ts). Each chunk the
-// store yields becomes one write, so a large message is never held whole in memory.
+// and doubles leading dots; the octets sent match LIST (protocol/sent-octets.ts). Small messages
+// come whole from the maildrop's read-ahead; a large one is streamed, each chunk the store yields
+// becoming one write, so it is never held whole in memory.
 import { DotStuffer } from "../../mail/dot-stuffing.js";
 import { BrokenResponseError, Pop3Error } from "../errors.js";
 import type { MaildropEntry, OpenedMessage } from "../maildrop.js";
