@@ -31,7 +31,7 @@ export interface OpenedMessage {
   close(): void;
 }
 
-type Store = Pick<MailStore, "getMailbox" | "listMessages" | "getCrlfSizes" | "readMessages" | "getMessages" | "openMessage" | "removeMessages" | "updateFlags">;
+type Store = Pick<MailStore, "getMailbox" | "listMessages" | "getSummaries" | "getCrlfSizes" | "readMessages" | "getMessages" | "openMessage" | "removeMessages" | "updateFlags">;
 
 const SIZE_BATCH = 256;
 const SIZE_PARALLELISM = 4;
@@ -45,9 +45,11 @@ const nothing = (): void => undefined;
 export class Maildrop {
   readonly #entries: MaildropEntry[];
   readonly #pendingSeen = new Set<MaildropEntry>();
-  /** Small messages read ahead of the RETRs of this batch of pipelined commands. */
+  /** Small messages read ahead of the client's RETRs. */
   #ahead = new Map<Uid, Buffer>();
   #window = 1;
+  /** Whether #ahead was checked against the store in this batch of commands. */
+  #aheadChecked = false;
 
   private constructor(
     private readonly store: Store,
@@ -141,6 +143,7 @@ export class Maildrop {
    */
   async openForSending(entry: MaildropEntry): Promise<OpenedMessage | null> {
     if (entry.storedSize <= SMALL_MESSAGE) {
+      if (this.#ahead.has(entry.uid) && !this.#aheadChecked) await this.#checkAhead();
       if (!this.#ahead.has(entry.uid)) await this.#readAhead(entry);
       const bytes = this.#ahead.get(entry.uid);
       this.#ahead.delete(entry.uid);
@@ -178,13 +181,13 @@ export class Maildrop {
   }
 
   /**
-   * Reads `from` and the small messages after it in one store call. A client pipelining
-   * RETR 1, RETR 2, ... gets a window that doubles with each read-ahead (1, 2, 4 ... 64 messages),
-   * so a batch of a thousand costs a few dozen reads, while a client sending one RETR at a time
-   * reads only what it asks for. endBatch() drops what is left, so bytes read ahead are never
-   * older than the batch of commands they serve.
+   * Reads `from` and the small messages after it in one store call. While the client takes what
+   * was read ahead (RETR 1, RETR 2, ...), the window doubles with each read (1, 2, 4 ... 64
+   * messages), so a thousand messages cost a few dozen reads; a client that skips what was read
+   * goes back to reading only what it asks for.
    */
   async #readAhead(from: MaildropEntry): Promise<void> {
+    if (this.#ahead.size > 0) this.#window = 1;
     const uids = [from.uid];
     let octets = from.storedSize;
     for (let n = from.number + 1; uids.length < this.#window; n++) {
@@ -196,12 +199,23 @@ export class Maildrop {
     }
     this.#window = Math.min(this.#window * 2, READ_AHEAD_MESSAGES);
     this.#ahead = await this.store.readMessages(this.mailbox.id, uids, { maxSize: SMALL_MESSAGE });
+    this.#aheadChecked = true;
   }
 
-  /** The end of a batch of pipelined commands: what was read ahead and not sent is dropped. */
+  /**
+   * Once per batch of commands, what was read ahead is checked against the store (one light
+   * query, no file read): a message expunged by another session since is dropped, so RETR answers
+   * -ERR for it as it would without the read-ahead. Bytes never change while the UID exists.
+   */
+  async #checkAhead(): Promise<void> {
+    const present = new Set((await this.store.getSummaries(this.mailbox.id, [...this.#ahead.keys()])).map((summary) => summary.uid));
+    for (const uid of this.#ahead.keys()) if (!present.has(uid)) this.#ahead.delete(uid);
+    this.#aheadChecked = true;
+  }
+
+  /** The end of a batch of pipelined commands: the read-ahead is checked again before it is used. */
   endBatch(): void {
-    this.#ahead.clear();
-    this.#window = 1;
+    this.#aheadChecked = false;
   }
 
   /**
@@ -211,6 +225,10 @@ export class Maildrop {
    */
   markSeen(entry: MaildropEntry): void {
     if (!entry.seen) this.#pendingSeen.add(entry);
+  }
+
+  get hasPendingSeen(): boolean {
+    return this.#pendingSeen.size > 0;
   }
 
   /** Writes the gathered \Seen flags, leaving out the messages about to be removed. */

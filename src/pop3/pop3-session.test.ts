@@ -103,6 +103,8 @@ test("STAT, LIST, UIDL, RETR, TOP, DELE, RSET on a snapshot; QUIT commits DELE w
       assert.match(await client.send(`${bad}\r\n`), /^-ERR /, bad);
     }
     assert.match(await client.send("USER bob\r\n"), /^-ERR USER is not valid in the TRANSACTION state/);
+    // \Seen is written in the background while the next commands run.
+    await client.session.settled();
     const retrieved = await f.store.listMessages(mailbox.id);
     assert.deepEqual(retrieved.map((m) => m.flags), [[], ["\\Seen"]]);
     await client.send("DELE 2\r\n");

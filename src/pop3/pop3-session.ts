@@ -9,6 +9,8 @@
 // - One clock, limits.pop3Idle, bounds three waits: no input while a command is awaited (RFC 1939
 //   §3 autologout), one command line trickled byte by byte, and one write the client does not read.
 // - A connection that ends without QUIT commits nothing (RFC 1939 §6): marks are dropped.
+// - \Seen set by RETR (markSeen) is written in the background, one write at a time, so the next
+//   batch of pipelined commands does not wait for its commit; QUIT waits for it.
 import { isStoreError, type Account, type Uid } from "../store/index.js";
 import { LineReader, type FramedInput } from "../net/line-reader.js";
 import type { SaslExchange } from "../auth/index.js";
@@ -36,6 +38,8 @@ export class Pop3Session implements Pop3Context {
   #busy = false;
   readonly #output: Buffer[] = [];
   #outputBytes = 0;
+  /** The \Seen write in flight, if any (#flushSeenInBackground). */
+  #seenWrite: Promise<void> | null = null;
   #idleTimer: TimerHandle | null = null;
   #commandTimer: TimerHandle | null = null;
 
@@ -75,7 +79,7 @@ export class Pop3Session implements Pop3Context {
       for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
       this.#maildrop?.endBatch();
       await this.#flush();
-      await this.#flushSeen();
+      this.#flushSeenInBackground();
     } finally {
       this.#busy = false;
     }
@@ -83,6 +87,11 @@ export class Pop3Session implements Pop3Context {
     // A partial line waits: the command clock runs from its first byte and is not reset by more.
     if (this.#reader.buffered > 0) this.#commandTimer ??= this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("command"));
     this.#awaitInput();
+  }
+
+  /** Resolves once the background \Seen write (if any) is done. */
+  async settled(): Promise<void> {
+    while (this.#seenWrite !== null) await this.#seenWrite;
   }
 
   /** The client went away (or TLS failed): nothing is committed, the maildrop is unlocked. */
@@ -168,6 +177,7 @@ export class Pop3Session implements Pop3Context {
     }
     const maildrop = this.#maildrop;
     const uids = maildrop.removalsAtUpdate(this.account.pop3, this.options.clock());
+    await this.#seenWrite;
     await this.#flushSeen(new Set(uids));
     let response: Pop3Response;
     try {
@@ -247,6 +257,26 @@ export class Pop3Session implements Pop3Context {
     } finally {
       stalled.cancel();
     }
+  }
+
+  /**
+   * \Seen marks gathered by a batch of commands are written while the next batch runs: a write is
+   * a commit (an fsync), and a client keeping a window of RETRs in flight would otherwise wait for
+   * one per batch. One write at a time; marks gathered meanwhile go with the next. QUIT waits for
+   * it before the UPDATE state.
+   */
+  #flushSeenInBackground(): void {
+    if (this.#seenWrite !== null || this.#maildrop?.hasPendingSeen !== true) return;
+    const write = async (): Promise<void> => {
+      // Starts after the assignment below: the first await comes before any check can end the loop.
+      await Promise.resolve();
+      try {
+        while (this.#maildrop?.hasPendingSeen) await this.#flushSeen();
+      } finally {
+        this.#seenWrite = null;
+      }
+    };
+    this.#seenWrite = write();
   }
 
   async #flushSeen(skip?: ReadonlySet<Uid>): Promise<void> {

@@ -56,7 +56,7 @@ export interface Pop3SharedState {
   readonly sizes: SentSizeCache;
 }
 
-export type MailStoreForPop3 = Pick<MailStore, "getMailbox" | "listMessages" | "getCrlfSizes" | "readMessages" | "getMessages" | "openMessage" | "removeMessages" | "updateFlags">;
+export type MailStoreForPop3 = Pick<MailStore, "getMailbox" | "listMessages" | "getSummaries" | "getCrlfSizes" | "readMessages" | "getMessages" | "openMessage" | "removeMessages" | "updateFlags">;
 
 export interface Pop3SessionOptions {
   readonly hostname: string;
