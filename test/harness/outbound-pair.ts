@@ -55,7 +55,7 @@ export async function startInstance(domain: string, user: string, roles: SmtpRol
     const smtp = createSmtpServer({ role, store, accounts: store, queue: store, authenticator, verifier: role === "mx" ? verifier : null, limits: E2E_LIMITS, tls: options.noTls ? null : tls, hostname, log: silentLogger });
     const server = createServer((socket: Socket) => {
       const raw = role === "submissions" ? new TLSSocket(socket, { isServer: true, secureContext: tls.current() }) : socket;
-      const connection = new Connection(raw, { log: silentLogger, closeLingerMs: 200 });
+      const connection = new Connection(raw, { log: silentLogger, closeLingerMs: 200, tlsMode: role === "submissions" ? "implicit" : "starttls" });
       connections.add(connection);
       const run = async () => {
         if (raw instanceof TLSSocket) await once(raw, "secure");
