@@ -19,6 +19,7 @@ export function catalog(options: BenchOptions): Workload[] {
     }
   }
   workloads.push(pop3Drain({ messages: quick ? 200 : 1_000, seed, runs }));
+  workloads.push(pop3Drain({ messages: quick ? 10 : 100, seed, runs, bytes: 1024 * 1024 }));
   workloads.push(imapAppend({ messages: quick ? 200 : 1_000, seed }));
   for (const messages of quick ? [1_000] : [10_000, 100_000]) workloads.push(imapMailbox({ messages, seed }));
   workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
