@@ -7,6 +7,7 @@ import type { Logger } from "../observability/log.js";
 import type { MailStore } from "../store/index.js";
 import type { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
 import type { SentSizeCache } from "./sent-size-cache.js";
+import type { Timers } from "../net/index.js";
 
 export interface Pop3Transport {
   /** Writes bytes; resolves when the transport took them (back-pressure). */
@@ -19,23 +20,7 @@ export interface Pop3Transport {
   close(): void;
 }
 
-export interface TimerHandle {
-  cancel(): void;
-}
-
-/** Injected so tests run deadlines without waiting. */
-export interface Timers {
-  set(ms: number, onExpire: () => void): TimerHandle;
-}
-
-/** Real timers; unref'd so a forgotten session never keeps the process alive. */
-export const systemTimers: Timers = {
-  set(ms, onExpire) {
-    const timer = setTimeout(onExpire, ms);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
+export { systemTimers, type TimerHandle, type Timers } from "../net/index.js";
 
 export interface Pop3Limits {
   /** Longest command line, CRLF included (RFC 2449 §4: 255). */
