@@ -5,6 +5,7 @@
 // octet-count cache live here, per server: one process, one node (see maildrop-locks.ts).
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
+import { driveSession } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
 import { Pop3Session } from "./pop3-session.js";
@@ -80,18 +81,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
       id: connection.id,
     });
     sessions.set(connection, session);
-    try {
-      await session.start();
-      for (let chunk = await connection.read(); chunk !== null && !session.closed; chunk = await connection.read()) {
-        await session.receive(chunk);
-      }
-    } catch (error) {
-      connection.log.error("pop3.connection_error", { error });
-    } finally {
-      session.end();
-      sessions.delete(connection);
-      await connection.close();
-    }
+    await driveSession(connection, session, "pop3", () => sessions.delete(connection));
   }
 
   async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {

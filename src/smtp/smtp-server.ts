@@ -5,7 +5,7 @@
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
-import { systemTimers } from "../net/index.js";
+import { driveSession, systemTimers } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
 import type { DeliveryReporter } from "../queue/index.js";
@@ -85,18 +85,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       id: connection.id,
     });
     sessions.set(connection, session);
-    try {
-      await session.start();
-      for (let chunk = await connection.read(); chunk !== null && !session.closed; chunk = await connection.read()) {
-        await session.receive(chunk);
-      }
-    } catch (error) {
-      connection.log.error("smtp.connection_error", { error });
-    } finally {
-      session.end();
-      sessions.delete(connection);
-      await connection.close();
-    }
+    await driveSession(connection, session, "smtp", () => sessions.delete(connection));
   }
 
   async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
