@@ -9,8 +9,10 @@ import { decodeCharset, firstHeaderValue, type HeaderField } from "./header-fiel
 export interface ContentFields {
   contentType: ContentType;
   disposition: ContentDisposition | null;
+  /** Raw (unfolded) header values, or null when absent. */
   contentId: string | null;
   contentDescription: string | null;
+  /** Lower-cased; "7bit" when absent. */
   contentTransferEncoding: string;
   contentLanguage: string[] | null;
   contentLocation: string | null;

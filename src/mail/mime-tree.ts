@@ -25,6 +25,7 @@ import { readContentFields } from "./content-fields.js";
 import { envelopeFromFields, type Envelope } from "./envelope.js";
 import { decodeEncodedWords, parseHeaderBlock } from "./header-fields.js";
 import { BodyTextExtractor, SearchTextCollector } from "./search-text.js";
+import type { ContentFields } from "./content-fields.js";
 
 // Part lookup and offset shifting live beside the builder; importers use this module only.
 export { findPart, shiftOffsets } from "./part-section.js";
@@ -42,7 +43,8 @@ export interface ContentDisposition {
   params: Record<string, string>;
 }
 
-export interface MimePart {
+/** One part: its place and extent in the message, plus its content fields (content-fields.ts). */
+export interface MimePart extends ContentFields {
   /** IMAP part number ("1", "1.2"); "" for the root; "TEXT" semantics are the caller's. */
   partNumber: string;
   /** Offsets are octet positions in the message, end exclusive. */
@@ -53,16 +55,6 @@ export interface MimePart {
   bodyEnd: number;
   /** Number of lines of the body (for text/* and message/rfc822 BODYSTRUCTURE). */
   bodyLines: number;
-  contentType: ContentType;
-  disposition: ContentDisposition | null;
-  /** Raw (unfolded) header values, or null when absent. */
-  contentId: string | null;
-  contentDescription: string | null;
-  /** Lower-cased; "7bit" when absent. */
-  contentTransferEncoding: string;
-  contentLanguage: string[] | null;
-  contentLocation: string | null;
-  contentMd5: string | null;
   /** Parts of a multipart/*, in order. */
   children: MimePart[];
   /** For message/rfc822 (and message/global): the encapsulated message. */

@@ -7,25 +7,10 @@ import type { Account, MailStore } from "../store/index.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "../../test/harness/temp-store.js";
 import { createPop3SharedState } from "./pop3-server.js";
 import { Pop3Session } from "./pop3-session.js";
-import type { Pop3SessionOptions, Pop3SharedState, TimerHandle, Timers } from "./types.js";
+import type { Pop3SessionOptions, Pop3SharedState } from "./types.js";
+import { ManualTimers } from "../../test/harness/manual-timers.js";
+export { ManualTimers };
 
-export class ManualTimers implements Timers {
-  now = 0;
-  readonly #pending = new Set<{ due: number; fire: () => void }>();
-
-  set(ms: number, onExpire: () => void): TimerHandle {
-    const entry = { due: this.now + ms, fire: onExpire };
-    this.#pending.add(entry);
-    return { cancel: () => this.#pending.delete(entry) };
-  }
-
-  advance(ms: number): void {
-    this.now += ms;
-    for (const entry of [...this.#pending].sort((a, b) => a.due - b.due)) {
-      if (entry.due <= this.now && this.#pending.delete(entry)) entry.fire();
-    }
-  }
-}
 
 export class RecordingTransport {
   readonly written: Buffer[] = [];

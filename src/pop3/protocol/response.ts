@@ -2,6 +2,7 @@
 // codes ("-ERR [IN-USE] ..."), multi-line responses terminated by "." and SASL continuations
 // ("+ " base64, RFC 5034 §4). Pure encoders: text taken from anywhere is stripped of control
 // characters, so nothing can end a response early or forge a second one.
+import { fitOctets, stripControls } from "../../mail/reply-text.js";
 
 /**
  * RFC 2449 §8: IN-USE, LOGIN-DELAY; RFC 3206 §4-5: SYS/TEMP, SYS/PERM, AUTH. Codes are sent only
@@ -38,7 +39,7 @@ export function encodeResponse(response: Pop3Response): Buffer {
  */
 export function encodeMultiline(first: Pop3Response, lines: readonly string[]): Buffer {
   const body = lines.map((line) => {
-    const clean = sanitize(line);
+    const clean = stripControls(line);
     return (clean.startsWith(".") ? `.${clean}` : clean) + CRLF;
   });
   return Buffer.concat([Buffer.from(statusLine(first) + body.join(""), "utf8"), TERMINATOR]);
@@ -46,7 +47,7 @@ export function encodeMultiline(first: Pop3Response, lines: readonly string[]): 
 
 /** RFC 5034 §4: a server challenge is "+" SP base64 CRLF; an empty challenge is "+ ". */
 export function encodeContinuation(base64: string): Buffer {
-  return Buffer.from(`+ ${sanitize(base64)}${CRLF}`, "latin1");
+  return Buffer.from(`+ ${stripControls(base64)}${CRLF}`, "latin1");
 }
 
 /** The ".\r\n" that ends a multi-line response whose body was streamed. */
@@ -57,25 +58,8 @@ export function multilineTerminator(): Buffer {
 function statusLine(response: Pop3Response): string {
   const status = response.ok ? "+OK" : "-ERR";
   const code = response.code === null ? "" : ` [${response.code}]`;
-  const text = sanitize(response.text);
+  const text = stripControls(response.text);
   const prefix = `${status}${code}`;
   const room = MAX_RESPONSE_LINE_OCTETS - CRLF.length - prefix.length - 1;
   return (text === "" ? prefix : `${prefix} ${fitOctets(text, room)}`) + CRLF;
-}
-
-function sanitize(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, "");
-}
-
-function fitOctets(text: string, maxOctets: number): string {
-  if (Buffer.byteLength(text, "utf8") <= maxOctets) return text;
-  let result = "";
-  let used = 0;
-  for (const ch of text) {
-    const size = Buffer.byteLength(ch, "utf8");
-    if (used + size > maxOctets) break;
-    result += ch;
-    used += size;
-  }
-  return result;
 }

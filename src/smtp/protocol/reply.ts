@@ -1,5 +1,6 @@
 // SMTP replies (RFC 5321 §4.2) with RFC 2034 / RFC 3463 enhanced status codes: the value type, the
 // wire encoder for the server, and an incremental parser for the outbound client. Pure.
+import { fitOctets, stripControls } from "../../mail/reply-text.js";
 
 export interface SmtpReply {
   /** Three-digit reply code, 200-599 (RFC 5321 §4.2). */
@@ -39,25 +40,12 @@ export function encodeReply(reply: SmtpReply): Buffer {
   lines.forEach((text, index) => {
     const separator = index === lines.length - 1 ? " " : "-";
     const prefix = `${reply.code}${separator}${reply.enhanced === null ? "" : `${reply.enhanced} `}`;
-    const body = fitOctets(text.replace(/[\x00-\x1f\x7f]/g, ""), MAX_REPLY_LINE_OCTETS - 2 - prefix.length);
+    const body = fitOctets(stripControls(text), MAX_REPLY_LINE_OCTETS - 2 - prefix.length);
     // An empty text keeps the space after a bare code: RFC 4954 §4 defines an empty challenge as "334 ".
     const encoded = body === "" && reply.enhanced !== null ? prefix.slice(0, -1) : prefix + body;
     out.push(`${encoded}\r\n`);
   });
   return Buffer.from(out.join(""), "utf8");
-}
-
-function fitOctets(text: string, maxOctets: number): string {
-  if (Buffer.byteLength(text, "utf8") <= maxOctets) return text;
-  let result = "";
-  let used = 0;
-  for (const ch of text) {
-    const size = Buffer.byteLength(ch, "utf8");
-    if (used + size > maxOctets) break;
-    result += ch;
-    used += size;
-  }
-  return result;
 }
 
 export type ReplySyntaxReason = "malformed-line" | "code-mismatch" | "too-many-lines" | "line-too-long";

@@ -9,29 +9,10 @@ import type { SaslCredentials } from "../../auth/index.js";
 import type { AuthContext, AuthResult } from "../../auth/index.js";
 import { ReplyCodes, reply } from "../protocol/index.js";
 import { SmtpSession } from "./smtp-session.js";
-import type { EnvelopeView, SessionLimits, SessionOptions, SessionPolicy, SessionView, TimerHandle, Timers } from "./types.js";
+import type { EnvelopeView, SessionLimits, SessionOptions, SessionPolicy, SessionView } from "./types.js";
+import { ManualTimers } from "../../../test/harness/manual-timers.js";
+export { ManualTimers };
 
-export class ManualTimers implements Timers {
-  now = 0;
-  readonly #pending = new Set<{ due: number; fire: () => void }>();
-
-  set(ms: number, onExpire: () => void): TimerHandle {
-    const entry = { due: this.now + ms, fire: onExpire };
-    this.#pending.add(entry);
-    return { cancel: () => this.#pending.delete(entry) };
-  }
-
-  advance(ms: number): void {
-    this.now += ms;
-    for (const entry of [...this.#pending].sort((a, b) => a.due - b.due)) {
-      if (entry.due <= this.now && this.#pending.delete(entry)) entry.fire();
-    }
-  }
-
-  get pending(): number {
-    return this.#pending.size;
-  }
-}
 
 export function testAccount(id: number, address: string, quota: { quotaBytes?: number | null; usedBytes?: number } = {}): Account {
   return {
