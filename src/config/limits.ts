@@ -21,6 +21,8 @@ export interface Limits {
   imapIdle: number;
   imapUnauthenticatedIdle: number;
   pop3Idle: number;
+  pop3UnauthenticatedIdle: number;
+  pop3CommandDeadline: number;
   tlsHandshakeTimeout: number;
 }
 
@@ -58,6 +60,10 @@ export const LIMITS_SPEC: SectionSpec<Limits> = {
   imapIdle: key(duration({ minMs: 1000 }), 30 * MINUTE, "IMAP idle time of an authenticated session (RFC 9051 §5.4: at least 30m)"),
   imapUnauthenticatedIdle: key(duration({ minMs: 1000 }), MINUTE, "IMAP idle time before login"),
   // RFC 1939 §3: the inactivity autologout timer is at least 10 minutes.
-  pop3Idle: key(duration({ minMs: 1000 }), 10 * MINUTE, "POP3 idle time (RFC 1939 §3: at least 10m)"),
+  pop3Idle: key(duration({ minMs: 1000 }), 10 * MINUTE, "POP3 idle time of a logged-in session (RFC 1939 §3: at least 10m)"),
+  // RFC 1939 §3's ten minutes are for a session in TRANSACTION; before login nothing is at stake for
+  // the client, so the wait is as short as IMAP's.
+  pop3UnauthenticatedIdle: key(duration({ minMs: 1000 }), MINUTE, "POP3 idle time before login"),
+  pop3CommandDeadline: key(duration({ minMs: 1000 }), MINUTE, "time a client has to finish sending one POP3 command line (at most 255 octets)"),
   tlsHandshakeTimeout: key(duration({ minMs: 100, maxMs: HOUR }), 10_000, "time a client has to complete a TLS handshake"),
 };

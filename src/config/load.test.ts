@@ -34,6 +34,8 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.limits.imapIdle, 1_800_000);
   assert.equal(config.limits.imapUnauthenticatedIdle, 60_000);
   assert.equal(config.limits.pop3Idle, 600_000);
+  assert.equal(config.limits.pop3UnauthenticatedIdle, 60_000);
+  assert.equal(config.limits.pop3CommandDeadline, 60_000);
   assert.equal(config.limits.tlsHandshakeTimeout, 10_000);
   assert.equal(config.auth.throttleBaseDelay, 200);
   assert.equal(config.auth.throttleMaxDelay, 15_000);
@@ -73,6 +75,8 @@ test("sizes accept bytes and K/M/G strings, durations accept seconds and unit st
       "imap_idle = \"1h\"",
       "tls_handshake_timeout = \"500ms\"",
       "pop3_idle = \"1.5m\"",
+      "pop3_unauthenticated_idle = \"20s\"",
+      "pop3_command_deadline = 30",
     ].join("\n"),
     base,
   );
@@ -84,6 +88,8 @@ test("sizes accept bytes and K/M/G strings, durations accept seconds and unit st
   assert.equal(config.limits.imapIdle, 3_600_000);
   assert.equal(config.limits.tlsHandshakeTimeout, 500);
   assert.equal(config.limits.pop3Idle, 90_000);
+  assert.equal(config.limits.pop3UnauthenticatedIdle, 20_000);
+  assert.equal(config.limits.pop3CommandDeadline, 30_000);
 });
 
 test("a bad value names the key and what was expected", () => {

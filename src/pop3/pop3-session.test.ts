@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createMemoryLogger } from "../observability/log.js";
 import { openPop3Fixture, type Pop3Fixture } from "./session-fixture.js";
 
 const MESSAGE = "From: bob@example.org\r\nSubject: one\r\n\r\nhello\r\n";
@@ -219,20 +220,93 @@ test("deadlines: idle autologout and a trickled command line both close without 
     await f.deliver(MESSAGE);
     const client = await loggedIn(f);
     await client.send("DELE 1\r\n");
-    f.timers.advance(600_000);
+    f.timers.advance(599_999);
+    assert.equal(client.session.closed, false, "a logged-in session has RFC 1939's ten minutes");
+    f.timers.advance(1);
     assert.equal(client.session.closed, true);
     assert.match(client.transport.take(), /^-ERR \[SYS\/TEMP\] autologout/);
     const inbox = (await f.store.getMailbox(f.alice.id, "INBOX"))!;
     assert.equal((await f.store.listMessages(inbox.id)).length, 1);
 
     const trickler = await f.open();
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 5; i++) {
       await trickler.send("N");
-      f.timers.advance(59_999);
+      f.timers.advance(11_999);
     }
     assert.equal(trickler.session.closed, false);
-    f.timers.advance(600_000 - 10 * 59_999);
+    await trickler.send("O");
+    f.timers.advance(60_000 - 5 * 11_999);
     assert.equal(trickler.session.closed, true, "the command clock is not reset by each byte");
+    assert.match(trickler.transport.take(), /^-ERR \[SYS\/TEMP\] autologout: command line not finished in time\r\n$/);
+  });
+});
+
+test("before login the idle limit is limits.pop3_unauthenticated_idle, and each command restarts it", async () => {
+  await withFixture(async (f) => {
+    const client = await f.open();
+    f.timers.advance(59_000);
+    assert.match(await client.send("CAPA\r\n"), /^\+OK/);
+    f.timers.advance(59_999);
+    assert.equal(client.session.closed, false);
+    f.timers.advance(1);
+    assert.equal(client.session.closed, true);
+    assert.match(client.transport.take(), /^-ERR \[SYS\/TEMP\] autologout: idle for too long\r\n$/);
+  });
+});
+
+test("an overlong line trickled without a line end is bounded by the command deadline too", async () => {
+  await withFixture(async (f) => {
+    const client = await f.open();
+    assert.equal(await client.send("x".repeat(300)), "-ERR line too long\r\n");
+    for (let i = 0; i < 5; i++) {
+      await client.send("x".repeat(100));
+      f.timers.advance(11_999);
+    }
+    assert.equal(client.session.closed, false);
+    f.timers.advance(60_000 - 5 * 11_999);
+    assert.equal(client.session.closed, true);
+  });
+});
+
+test("pipelined commands arriving in chunks that end mid-line do not run the command clock on", async () => {
+  await withFixture(async (f) => {
+    await f.deliver(MESSAGE);
+    const client = await loggedIn(f);
+    // Each chunk finishes the previous line and starts the next: never a whole minute on one line.
+    await client.send("NO");
+    for (let i = 0; i < 10; i++) {
+      f.timers.advance(30_000);
+      assert.match(await client.send("OP\r\nNO"), /^\+OK/);
+    }
+    assert.equal(client.session.closed, false);
+  });
+});
+
+test("every -ERR a client causes is logged at info with the session id, rate-limited, never with arguments", async () => {
+  await withFixture(async (f) => {
+    const log = createMemoryLogger();
+    const client = await f.open({ log, allowPlaintextAuth: true, id: "sess-42" });
+    await client.send("HELO there\r\n");
+    await client.send("STAT\r\n");
+    await client.send("USER alice@example.org\r\n");
+    await client.send("PASS not-the-password\r\n");
+    const errors = log.records.filter((r) => r.event === "pop3.client_error");
+    assert.deepEqual(
+      errors.map((r) => [r.level, r.session, r.command, r.code, r.reply]),
+      [
+        ["info", "sess-42", null, null, "unknown command"],
+        ["info", "sess-42", "STAT", null, "STAT is not valid in the AUTHORIZATION state"],
+        ["info", "sess-42", "PASS", "AUTH", "authentication failed"],
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(log.records), /not-the-password/);
+    for (let i = 0; i < 50; i++) await client.send("BOGUS\r\n");
+    assert.equal(log.records.filter((r) => r.event === "pop3.client_error").length, 10, "at most 10 a minute per session");
+    f.clock.now = new Date(f.clock.now.getTime() + 61_000);
+    await client.send("BOGUS\r\n");
+    const suppressed = log.records.filter((r) => r.event === "pop3.client_errors_suppressed");
+    assert.deepEqual(suppressed.map((r) => [r.session, r.count]), [["sess-42", 43]]);
+    assert.equal(log.records.filter((r) => r.event === "pop3.client_error").length, 11);
   });
 });
 

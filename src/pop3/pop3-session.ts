@@ -6,8 +6,13 @@
 // Decisions of this module:
 // - Pipelined commands (RFC 2449 §6.6) are answered in order; responses are gathered and written
 //   in batches of up to OUTPUT_BATCH octets, so a client pipelining RETR/DELE gets few large writes.
-// - One clock, limits.pop3Idle, bounds three waits: no input while a command is awaited (RFC 1939
-//   §3 autologout), one command line trickled byte by byte, and one write the client does not read.
+// - Three clocks: no input while a command is awaited (limits.pop3_unauthenticated_idle before
+//   login, limits.pop3_idle after it, the RFC 1939 §3 autologout), one command line from its first
+//   byte to its line end (limits.pop3_command_deadline, not reset by more bytes, so a client
+//   trickling a byte every few seconds is cut off), and one write the client does not read
+//   (limits.pop3_idle).
+// - Every -ERR a client caused is logged at info with the session id, rate-limited per session
+//   (client-error-log.ts).
 // - A connection that ends without QUIT commits nothing (RFC 1939 §6): marks are dropped.
 // - \Seen set by RETR (markSeen) is written in the background, one write at a time, so the next
 //   batch of pipelined commands does not wait for its commit; QUIT waits for it.
@@ -20,10 +25,12 @@ import { BrokenResponseError, Pop3Error } from "./errors.js";
 import type { Maildrop } from "./maildrop.js";
 import { encodeMultiline, encodeResponse, err, ok, parsePop3Command, type Pop3Command, type Pop3Response } from "./protocol/index.js";
 import type { Pop3SessionOptions, TimerHandle } from "./types.js";
+import { ClientErrorLog } from "./client-error-log.js";
 
 /** Longest SASL response line: a 4096-octet response (auth/ DEFAULT_SASL_EXCHANGE_LIMITS) in base64, CRLF included. */
 const SASL_LINE_OCTETS = Math.ceil(4096 / 3) * 4 + 2;
 const OUTPUT_BATCH = 64 * 1024;
+const LF = 0x0a;
 
 export class Pop3Session implements Pop3Context {
   readonly options: Pop3SessionOptions;
@@ -42,11 +49,17 @@ export class Pop3Session implements Pop3Context {
   #seenWrite: Promise<void> | null = null;
   #idleTimer: TimerHandle | null = null;
   #commandTimer: TimerHandle | null = null;
+  /** The last byte received was not a line end: a command line (or a SASL response) is in progress. */
+  #lineOpen = false;
+  /** The keyword of the command being answered, for the client-error log; null outside a command. */
+  #currentCommand: string | null = null;
+  readonly #clientErrors: ClientErrorLog;
 
   constructor(options: Pop3SessionOptions) {
     this.options = options;
     this.tls = options.implicitTls;
     this.#reader = new LineReader({ maxLineLength: options.limits.pop3LineLength });
+    this.#clientErrors = new ClientErrorLog({ log: options.log, session: options.id, now: () => options.clock().getTime() });
   }
 
   get closed(): boolean {
@@ -74,6 +87,9 @@ export class Pop3Session implements Pop3Context {
     if (this.#closed) return;
     this.#cancelIdle();
     this.#busy = true;
+    // Known before the framing: a line overflowing the limit is dropped by the reader as it comes,
+    // yet it is still a line in progress that the command deadline must bound.
+    this.#lineOpen = chunk.length > 0 && chunk[chunk.length - 1] !== LF;
     this.#reader.push(chunk);
     try {
       for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
@@ -85,7 +101,8 @@ export class Pop3Session implements Pop3Context {
     }
     if (this.#closed) return;
     // A partial line waits: the command clock runs from its first byte and is not reset by more.
-    if (this.#reader.buffered > 0) this.#commandTimer ??= this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("command"));
+    if (this.#lineOpen) this.#commandTimer ??= this.options.timers.set(this.options.limits.pop3CommandDeadline, () => this.#expired("command"));
+    else this.#cancelCommandTimer();
     this.#awaitInput();
   }
 
@@ -98,6 +115,7 @@ export class Pop3Session implements Pop3Context {
   end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clientErrors.flush();
     // What was retrieved stays retrieved for IMAP users, even without QUIT.
     void this.#flushSeen();
     this.#cleanup();
@@ -126,6 +144,7 @@ export class Pop3Session implements Pop3Context {
   // --- Pop3Context -------------------------------------------------------------------------
 
   reply(response: Pop3Response): Promise<void> {
+    this.#clientErrors.note(response, this.#currentCommand, this.state);
     return this.write(encodeResponse(response));
   }
 
@@ -157,6 +176,7 @@ export class Pop3Session implements Pop3Context {
     // RFC 2595 §4 / CVE-2011-0411: what was pipelined after STLS arrived in plaintext; dropped.
     const dropped = this.#reader.discardBuffered();
     if (dropped > 0) this.options.log.warn("pop3.stls_injection_dropped", { session: this.options.id, octets: dropped });
+    this.#lineOpen = false;
     this.#cancelCommandTimer();
     try {
       await this.options.transport.startTls(encodeResponse(ok("begin TLS negotiation")));
@@ -199,20 +219,24 @@ export class Pop3Session implements Pop3Context {
   // --- input -------------------------------------------------------------------------------
 
   async #consume(item: FramedInput): Promise<void> {
-    if (this.#reader.buffered === 0) this.#cancelCommandTimer();
+    // A line ended (or overflowed): the next one's clock starts when receive() sees it open.
+    this.#cancelCommandTimer();
     const exchange = this.#sasl;
     if (exchange !== null) {
       this.#sasl = null;
+      this.#currentCommand = "AUTH";
       this.#reader.setMaxLineLength(this.options.limits.pop3LineLength);
       if (item.kind !== "line") return this.reply(err("malformed authentication response"));
       return this.#run(() => continueSasl(this, exchange, item.line.toString("latin1")));
     }
+    this.#currentCommand = null;
     // RFC 2449 §4: longer command lines are refused.
     if (item.kind === "overflow") return this.reply(err("line too long"));
     if (item.kind !== "line") return;
     // Bare LF is accepted as a line end: POP3 commands carry no message data, so it cannot smuggle.
     const parsed = parsePop3Command(item.line, { maxLineOctets: this.options.limits.pop3LineLength - 2 });
     if (parsed.kind === "syntax-error") return this.reply(err(parsed.message));
+    this.#currentCommand = parsed.kind;
     return this.#dispatch(parsed);
   }
 
@@ -296,7 +320,8 @@ export class Pop3Session implements Pop3Context {
 
   #awaitInput(): void {
     this.#cancelIdle();
-    this.#idleTimer = this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("idle"));
+    const { limits } = this.options;
+    this.#idleTimer = this.options.timers.set(this.state === "authorization" ? limits.pop3UnauthenticatedIdle : limits.pop3Idle, () => this.#expired("idle"));
   }
 
   #cancelIdle(): void {
@@ -313,7 +338,7 @@ export class Pop3Session implements Pop3Context {
     this.options.log.info("pop3.timeout", { session: this.options.id, deadline: kind });
     // RFC 1939 §3: an autologout does not enter UPDATE; nothing is committed.
     if (kind === "write") this.#busy = true;
-    void this.closeWith(err("autologout: idle for too long", "SYS/TEMP"));
+    void this.closeWith(err(kind === "command" ? "autologout: command line not finished in time" : "autologout: idle for too long", "SYS/TEMP"));
   }
 
   #releaseMaildrop(): void {

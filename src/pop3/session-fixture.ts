@@ -82,7 +82,7 @@ export async function openPop3Fixture(): Promise<Pop3Fixture> {
         store,
         authenticator,
         shared,
-        limits: { pop3LineLength: 255, pop3Idle: 600_000 },
+        limits: { pop3LineLength: 255, pop3Idle: 600_000, pop3UnauthenticatedIdle: 60_000, pop3CommandDeadline: 60_000 },
         timers,
         clock: () => clock.now,
         log: silentLogger,

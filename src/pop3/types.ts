@@ -25,8 +25,12 @@ export { systemTimers, type TimerHandle, type Timers } from "../net/index.js";
 export interface Pop3Limits {
   /** Longest command line, CRLF included (RFC 2449 §4: 255). */
   readonly pop3LineLength: number;
-  /** RFC 1939 §3 inactivity autologout; also bounds one command line and one blocked write. */
+  /** RFC 1939 §3 inactivity autologout once logged in; also bounds one blocked write. */
   readonly pop3Idle: number;
+  /** Inactivity autologout in the AUTHORIZATION state. */
+  readonly pop3UnauthenticatedIdle: number;
+  /** Time from the first byte of a command line to its line end, whatever arrives in between. */
+  readonly pop3CommandDeadline: number;
 }
 
 export interface Pop3Authenticator {

@@ -7,7 +7,7 @@ import { connect as tlsConnect, TLSSocket } from "node:tls";
 import { once } from "node:events";
 import { Authenticator, AuthThrottle } from "../../src/auth/index.js";
 import { Connection, TlsContextProvider } from "../../src/net/index.js";
-import { silentLogger } from "../../src/observability/log.js";
+import { silentLogger, type Logger } from "../../src/observability/log.js";
 import { createPop3Server, createPop3SharedState, type Pop3Server } from "../../src/pop3/index.js";
 import type { Account, Mailbox } from "../../src/store/index.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
@@ -26,6 +26,10 @@ export interface Pop3Harness {
 export interface Pop3HarnessOptions {
   allowPlaintextAuth?: boolean;
   pop3Idle?: number;
+  pop3UnauthenticatedIdle?: number;
+  pop3CommandDeadline?: number;
+  /** Where the servers log; silent by default. */
+  log?: Logger;
 }
 
 export async function startPop3Harness(options: Pop3HarnessOptions = {}): Promise<Pop3Harness> {
@@ -49,17 +53,23 @@ export async function startPop3Harness(options: Pop3HarnessOptions = {}): Promis
       store,
       authenticator,
       tls,
-      limits: { pop3LineLength: 255, pop3Idle: options.pop3Idle ?? 30_000, tlsHandshakeTimeout: 5_000 },
+      limits: {
+        pop3LineLength: 255,
+        pop3Idle: options.pop3Idle ?? 30_000,
+        pop3UnauthenticatedIdle: options.pop3UnauthenticatedIdle ?? 30_000,
+        pop3CommandDeadline: options.pop3CommandDeadline ?? 30_000,
+        tlsHandshakeTimeout: 5_000,
+      },
       allowPlaintextAuth: options.allowPlaintextAuth ?? false,
       hostname: "pop.example.org",
-      log: silentLogger,
+      log: options.log ?? silentLogger,
       implicitTls: implicit,
       shared,
     });
     pop3Servers.push(pop3);
     const server = createServer((socket: Socket) => {
       const raw = implicit ? new TLSSocket(socket, { isServer: true, secureContext: tls.current() }) : socket;
-      const connection = new Connection(raw, { log: silentLogger, closeLingerMs: 200, tlsMode: implicit ? "implicit" : "starttls" });
+      const connection = new Connection(raw, { log: options.log ?? silentLogger, closeLingerMs: 200, tlsMode: implicit ? "implicit" : "starttls" });
       connections.add(connection);
       const run = async () => {
         if (raw instanceof TLSSocket) await once(raw, "secure");
