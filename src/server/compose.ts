@@ -52,7 +52,7 @@ export function createAdmin(config: Config, store: ComposedStore): AdminOperatio
     accounts: store.accounts,
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners },
   });
 }
 

@@ -1,7 +1,9 @@
 // `mailroom dns <domain>`: the DNS records a domain needs to send and receive with this server,
 // in zone-file form (RFC 1035 §5.1) to paste into the zone. Pure: the caller supplies the host
-// name, the DKIM records and the ports.
+// name, the DKIM records and the configured listeners.
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
+import type { ListenerConfig } from "../../config/index.js";
 
 export interface DnsRecordInput {
   domain: string;
@@ -9,6 +11,61 @@ export interface DnsRecordInput {
   hostname: string;
   /** [selector, TXT value] of each active DKIM key. */
   dkim: [selector: string, txt: string][];
+  /** The configured listeners: the SRV records say what they offer, on their ports. */
+  listeners: readonly ListenerConfig[];
+}
+
+/** The three mail-client services of RFC 6186 §3.1 and RFC 8314 §5.1, implicit TLS first. */
+const CLIENT_SERVICES = [
+  { family: "submission", implicit: { service: "_submissions._tcp", protocol: "submissions" }, starttls: { service: "_submission._tcp", protocol: "submission" } },
+  { family: "IMAP", implicit: { service: "_imaps._tcp", protocol: "imaps" }, starttls: { service: "_imap._tcp", protocol: "imap" } },
+  { family: "POP3", implicit: { service: "_pop3s._tcp", protocol: "pop3s" }, starttls: { service: "_pop3._tcp", protocol: "pop3" } },
+] as const;
+
+/**
+ * RFC 8314 §5.1: clients prefer the lower SRV priority across a service's implicit-TLS and STARTTLS
+ * records, and implicit TLS is to be preferred; so it gets 0 and STARTTLS 10.
+ */
+const PRIORITY = { implicit: 0, starttls: 10 } as const;
+
+export interface SrvRecord {
+  service: string;
+  priority: number;
+  weight: number;
+  port: number;
+  /** "." with port 0: the service is decidedly not offered (RFC 2782, RFC 6186 §3.4). */
+  target: string;
+}
+
+/**
+ * The SRV records of the client services from the listeners, with a comment for each listener
+ * left out: one bound to loopback or to port 0 (no fixed port to publish), or one without TLS
+ * (RFC 8314 §3: clients must not be sent to cleartext).
+ */
+export function clientSrvRecords(listeners: readonly ListenerConfig[], host: string): { records: SrvRecord[]; notes: string[] } {
+  const records: SrvRecord[] = [];
+  const notes: string[] = [];
+  for (const { implicit, starttls } of CLIENT_SERVICES) {
+    for (const [kind, variant] of [["implicit", implicit], ["starttls", starttls]] as const) {
+      const ports = new Set<number>();
+      for (const listener of listeners.filter((l) => l.protocol === variant.protocol)) {
+        const at = `the ${listener.protocol} listener on ${listener.address}:${listener.port}`;
+        if (isLoopback(listener.address)) notes.push(`${variant.service}: ${at} is bound to loopback only; not published`);
+        else if (listener.port === 0) notes.push(`${variant.service}: ${at} has no fixed port; not published`);
+        else if (listener.tls === "none") notes.push(`${variant.service}: ${at} offers no TLS (tls = "none"); not published (RFC 8314 §3)`);
+        else ports.add(listener.port);
+      }
+      for (const port of [...ports].sort((a, b) => a - b)) records.push({ service: variant.service, priority: PRIORITY[kind], weight: 1, port, target: host });
+      if (ports.size === 0) records.push({ service: variant.service, priority: 0, weight: 0, port: 0, target: "." });
+    }
+  }
+  return { records, notes };
+}
+
+function isLoopback(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, "");
+  if (isIP(bare) === 4) return bare.startsWith("127.");
+  return bare === "::1" || bare === "localhost" || /^::ffff:127\./i.test(bare);
 }
 
 /** RFC 1035 §3.3.14: one TXT character-string holds at most 255 octets; longer values are split. */
@@ -44,9 +101,10 @@ export function renderDnsRecords(input: DnsRecordInput): string {
   record(name("_mta-sts"), "TXT", txtStrings(`v=STSv1; id=${policyId}`));
   lines.push("", "; SMTP TLS reporting (RFC 8460)");
   record(name("_smtp._tls"), "TXT", txtStrings(`v=TLSRPTv1; rua=mailto:postmaster@${domain}`));
-  lines.push("", "; Mail client auto-configuration (RFC 6186, RFC 8314 §5.1): priority weight port target");
-  for (const [service, port] of [["_submissions._tcp", 465], ["_submission._tcp", 587], ["_imaps._tcp", 993], ["_imap._tcp", 143], ["_pop3s._tcp", 995], ["_pop3._tcp", 110]] as const) {
-    record(name(service), "SRV", `0 1 ${port} ${host}`);
-  }
+  lines.push("", "; Mail client auto-configuration (RFC 6186, RFC 8314 §5.1): priority weight port target.");
+  lines.push("; Implicit TLS is preferred (priority 0) over STARTTLS (10); target \".\" means not offered here.");
+  const srv = clientSrvRecords(input.listeners, host);
+  for (const note of srv.notes) lines.push(`; ${note}`);
+  for (const r of srv.records) record(name(r.service), "SRV", `${r.priority} ${r.weight} ${r.port} ${r.target}`);
   return lines.join("\n") + "\n";
 }

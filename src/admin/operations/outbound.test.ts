@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { openTempStore } from "../../../test/harness/temp-store.js";
 import { AdminError, createAdminOperations } from "./index.js";
 import { txtStrings } from "./dns-records.js";
+import { defaultListeners } from "../../config/index.js";
 
 async function setup() {
   const temp = await openTempStore("mailroom-admin-outbound-");
   const ops = createAdminOperations({
     accounts: temp.store,
     hashPassword: async (p) => `hash:${p}`,
-    outbound: { queue: temp.store, dkim: { keyDir: join(temp.dataDir, "dkim"), selector: "mailroom" }, hostname: "mx.example.org", clock: () => new Date("2031-05-06T00:00:00Z") },
+    outbound: { queue: temp.store, dkim: { keyDir: join(temp.dataDir, "dkim"), selector: "mailroom" }, hostname: "mx.example.org", listeners: defaultListeners(), clock: () => new Date("2031-05-06T00:00:00Z") },
   });
   return { temp, ops };
 }

@@ -5,6 +5,7 @@
 import { dkimTxtRecord, generateDkimKeys, loadDkimKeys } from "../../mail-auth/index.js";
 import type { AccountStore, QueuedMessage, QueueStore } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
+import type { ListenerConfig } from "../../config/index.js";
 import { renderDnsRecords } from "./dns-records.js";
 import { AdminError, normaliseDomain } from "./validation.js";
 
@@ -15,6 +16,8 @@ export interface OutboundAdminDependencies {
   dkim: { keyDir: string; selector: string };
   /** This server's host name, for `mailroom dns`. */
   hostname: string;
+  /** The configured listeners, for the SRV records of `mailroom dns`. */
+  listeners: readonly ListenerConfig[];
   clock?: () => Date;
 }
 
@@ -94,7 +97,7 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
     async dnsRecords(domain: string): Promise<string> {
       const name = await requireLocalDomain(domain);
       const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-      return renderDnsRecords({ domain: name, hostname: deps.hostname, dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+      return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
     },
   };
 }
