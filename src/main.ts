@@ -1,7 +1,7 @@
 // Process entry: `mailroom <command>`. Parses argv through the CLI, and for `serve` loads the
 // config, composes the server, prints the banner and traps signals. The CLI itself holds no rule;
 // this file only wires the real implementations into it.
-import { loadConfig, renderDefaultConfig, type Config } from "./config/index.js";
+import { checkConfigFiles, loadConfig, renderDefaultConfig, type Config } from "./config/index.js";
 import { size } from "./config/value-kinds.js";
 import { createJsonLogger } from "./observability/log.js";
 import { runCli, type GlobalOptions } from "./admin/cli/program.js";
@@ -26,7 +26,8 @@ export async function main(argv: string[]): Promise<void> {
     async checkConfig(options) {
       const config = await configFor(options);
       const listeners = config.listeners.map((l) => `${l.protocol}:${l.port}`).join(" ");
-      return `config ok: ${config.sourceFile ?? "no file, built-in defaults"}\n  data_dir ${config.server.dataDir}\n  listeners ${listeners}`;
+      const warnings = await checkConfigFiles(config);
+      return `config ok: ${config.sourceFile ?? "no file, built-in defaults"}\n  data_dir ${config.server.dataDir}\n  listeners ${listeners}${warnings.map((w) => `\n${w}`).join("")}`;
     },
     async openAdmin(options) {
       const config = await configFor(options);

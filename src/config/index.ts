@@ -26,3 +26,5 @@ export {
   type StoreSettings,
   type TlsSettings,
 } from "./schema.js";
+export { checkConfigFiles, type ConfigCheckOptions } from "./check.js";
+export { hostnameWarning, isFullyQualified, machineHostname, systemHostNameResolver, type HostNameResolver } from "./host-name.js";

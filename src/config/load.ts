@@ -3,7 +3,7 @@
 // each, naming the key and what is wrong; unknown keys are problems too, so a typo is never ignored.
 
 import { readFile } from "node:fs/promises";
-import { hostname as machineHostname } from "node:os";
+import { hostname as osHostname } from "node:os";
 import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
@@ -19,6 +19,7 @@ import {
   type ListenerTls,
   type SectionName,
 } from "./schema.js";
+import { machineHostname } from "./host-name.js";
 import { describeRaw, integer, oneOf, text, ValueProblem, type DefaultContext, type SectionSpec } from "./value-kinds.js";
 
 /** Looked for in the working directory when no file is named. */
@@ -39,6 +40,8 @@ export interface LoadConfigOptions {
   path?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Finds the default server.hostname when the file sets none; machineHostname() by default. */
+  machineHostname?: () => Promise<string>;
 }
 
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
@@ -51,11 +54,23 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     source = await readFile(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && named === undefined) return parseConfigText("", { cwd, env, file: null });
+    if (code === "ENOENT" && named === undefined) return parseConfigText("", { cwd, env, file: null, hostname: await (options.machineHostname ?? machineHostname)() });
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
     throw new ConfigError([`config error: ${file}: ${why}`]);
   }
-  return parseConfigText(source, { cwd, env, file });
+  // The machine's FQDN needs a lookup (host-name.ts): only when the file does not name the host.
+  const hostname = setsHostname(source) ? undefined : await (options.machineHostname ?? machineHostname)();
+  return parseConfigText(source, { cwd, env, file, ...(hostname !== undefined ? { hostname } : {}) });
+}
+
+function setsHostname(source: string): boolean {
+  try {
+    const server = parseToml(source)["server"];
+    return isTable(server) && server["hostname"] !== undefined;
+  } catch {
+    // parseConfigText reports the syntax error.
+    return true;
+  }
 }
 
 export interface ParseConfigOptions {
@@ -63,7 +78,7 @@ export interface ParseConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Named in syntax errors and kept as Config.sourceFile. */
   file?: string | null;
-  /** Overrides os.hostname() as the default server.hostname. */
+  /** Overrides os.hostname() as the default server.hostname (loadConfig passes the FQDN, host-name.ts). */
   hostname?: string;
 }
 
@@ -83,7 +98,7 @@ export function parseConfigText(source: string, options: ParseConfigOptions = {}
     throw error;
   }
   const problems: string[] = [];
-  const context: DefaultContext = { cwd, hostname: options.hostname ?? machineHostname() };
+  const context: DefaultContext = { cwd, hostname: options.hostname ?? osHostname() };
   const config = buildConfig(document, context, problems);
   config.sourceFile = file;
   applyEnvironment(config, env, cwd);

@@ -125,7 +125,7 @@ export interface Config {
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
-  hostname: computedKey(text(), (context) => context.hostname, "this machine's host name", "name used in greetings, Received fields and the self-signed certificate"),
+  hostname: computedKey(text(), (context) => context.hostname, "this machine's FQDN (as hostname -f), else its host name", "name used in greetings, Received fields, the self-signed certificate and as MX target; a public MX needs a fully qualified name that resolves"),
   dataDir: computedKey(text(), (context) => join(context.cwd, "data"), '"./data"', "directory of the database, message files and generated certificate (relative to the working directory)"),
   logLevel: key(oneOf(["debug", "info", "warn", "error"] as const), "info", "least severe log level written"),
   portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 10_000, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead; 0 disables"),

@@ -1,5 +1,6 @@
 // The lines printed when the server starts: every listener with its real port (after any
 // fallback), the data directory, the certificate in use, and what to do next.
+import { hostnameWarning } from "../config/index.js";
 import type { RunningServer } from "./compose.js";
 
 const PURPOSE: Record<string, string> = {
@@ -28,6 +29,7 @@ export async function renderBanner(server: RunningServer): Promise<string> {
     `  certificate     ${cert.certFile}${cert.selfSigned ? " (self-signed: mail apps will ask to trust it)" : ""}`,
     "",
   );
+  lines.push(...[await hostnameWarning(config.server.hostname)].flatMap((warning) => (warning === null ? [] : [warning, ""])));
   const domains = await server.store.accounts.listDomains();
   if (domains.length === 0) {
     lines.push("Next: add a domain and a user, then point a mail app at this host:", "  npx mailroom domain add example.org", "  npx mailroom user add you@example.org");
