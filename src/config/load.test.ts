@@ -200,3 +200,24 @@ test("describeConfigKeys covers every section key with a default and a descripti
   assert.ok(byKey.has("listeners[].tls"));
   for (const k of keys) assert.ok(k.description.length > 0 && k.default.length > 0, k.key);
 });
+
+test("loadConfig: server.hostname defaults to the machine's FQDN (host-name.ts), looked up only when the file names none", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-config-"));
+  try {
+    let lookups = 0;
+    const machineHostname = async () => {
+      lookups++;
+      return "vm.example.org";
+    };
+    assert.equal((await loadConfig({ cwd: dir, env: {}, machineHostname })).server.hostname, "vm.example.org");
+    const file = join(dir, "mailroom.toml");
+    await writeFile(file, "[limits]\nsmtp_idle = 600\n");
+    assert.equal((await loadConfig({ cwd: dir, env: {}, machineHostname })).server.hostname, "vm.example.org");
+    await writeFile(file, '[server]\nhostname = "mx.example.net"\n');
+    assert.equal(lookups, 2);
+    assert.equal((await loadConfig({ cwd: dir, env: {}, machineHostname })).server.hostname, "mx.example.net");
+    assert.equal(lookups, 2, "a file that names the host needs no lookup");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
