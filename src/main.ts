@@ -8,6 +8,7 @@ import { runCli, type GlobalOptions } from "./admin/cli/program.js";
 import { createAdmin, openStore, startServer } from "./server/compose.js";
 import { renderBanner } from "./server/banner.js";
 import { trapSignals } from "./server/shutdown.js";
+import { adminRunsAsServerUser, planPrivilegeDrop } from "./server/privileges.js";
 
 async function configFor(options: GlobalOptions): Promise<Config> {
   const env = { ...process.env };
@@ -32,13 +33,14 @@ export async function main(argv: string[]): Promise<void> {
     async openAdmin(options) {
       const config = await configFor(options);
       const log = createJsonLogger({ level: "warn" });
+      adminRunsAsServerUser(config);
       const store = await openStore(config, log);
       return { operations: createAdmin(config, store), close: () => store.close() };
     },
     async serve(options) {
       const config = await configFor(options);
       const log = createJsonLogger({ level: config.server.logLevel });
-      const server = await startServer(config, log);
+      const server = await startServer(config, log, planPrivilegeDrop(config, log));
       trapSignals(server, log);
       process.stdout.write(await renderBanner(server));
       // The listeners keep the process alive; the signal handlers end it.

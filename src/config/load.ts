@@ -235,6 +235,10 @@ function checkAcrossKeys(config: Config, problems: string[]): void {
   const { certFile, keyFile } = config.tls;
   if (certFile !== null && keyFile === null) problems.push("tls.key_file: required when tls.cert_file is set");
   if (keyFile !== null && certFile === null) problems.push("tls.cert_file: required when tls.key_file is set");
+  // server/privileges.ts: the server never keeps running as root.
+  if (config.server.user !== null && (config.server.user === "root" || !/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(config.server.user))) {
+    problems.push(`server.user: expected an unprivileged user name, got ${JSON.stringify(config.server.user)}`);
+  }
   if (config.auth.throttleBaseDelay > config.auth.throttleMaxDelay) {
     problems.push("auth.throttle_base_delay: must not exceed auth.throttle_max_delay");
   }

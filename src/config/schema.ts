@@ -20,6 +20,8 @@ export interface ServerSettings {
   logLevel: LogLevelSetting;
   /** Added to a port that cannot be bound (EACCES, EADDRINUSE); 0 disables the fallback. */
   portFallbackOffset: number;
+  /** Started as root, the server runs as this user after binding; null: "mailroom" (server/privileges.ts). */
+  user: string | null;
 }
 
 export interface ListenerConfig {
@@ -129,6 +131,7 @@ export const SERVER_SPEC: SectionSpec<ServerSettings> = {
   dataDir: computedKey(text(), (context) => join(context.cwd, "data"), '"./data"', "directory of the database, message files and generated certificate (relative to the working directory)"),
   logLevel: key(oneOf(["debug", "info", "warn", "error"] as const), "info", "least severe log level written"),
   portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 10_000, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead; 0 disables"),
+  user: key(optional(text()), null, 'started as root: the user the server runs as once its ports are bound ("mailroom" when not set; created if missing), owner of the data directory; ignored when not started as root'),
 };
 
 export const TLS_SPEC: SectionSpec<TlsSettings> = {

@@ -144,7 +144,13 @@ function wakingStore(store: ComposedStore, wake: () => void): ComposedStore {
   return { ...store, queue: waking };
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+/** What the process entry adds to a start (main.ts): the privilege drop of server/privileges.ts. */
+export interface StartHooks {
+  /** Runs once every port is bound, before the outbound workers start; may throw to abort the start. */
+  afterBind?(): void;
+}
+
+export async function startServer(config: Config, log: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
   const store = await openStore(config, log);
   try {
     const outbound = await createOutbound(config, store, log);
@@ -173,6 +179,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       handlerFor: (protocol) => handlers[protocol] ?? null,
       portFallbackOffset: config.server.portFallbackOffset,
     });
+    try {
+      hooks.afterBind?.();
+    } catch (error) {
+      await listeners.close();
+      throw error;
+    }
     let stopping: Promise<void> | null = null;
     const stop = (reason: string) => {
       stopping ??= (async () => {
