@@ -91,8 +91,11 @@ export function planPrivilegeDrop(config: Config, log: Logger, system: Privilege
     try {
       system.createUser(name, config.server.dataDir);
     } catch (error) {
-      const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
-      throw new PrivilegeError(`server.user: user "${name}" does not exist and could not be created (${detail}); create it (README: running as root) or set server.user`);
+      // Another process may have created it meanwhile (two starts at once): then it is there now.
+      if (system.lookupUser(name) === null) {
+        const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
+        throw new PrivilegeError(`server.user: user "${name}" does not exist and could not be created (${detail}); create it (README: running as a service) or set server.user`);
+      }
     }
     user = system.lookupUser(name);
     if (user === null) throw new PrivilegeError(`server.user: user "${name}" was created but cannot be found`);

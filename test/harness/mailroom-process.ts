@@ -1,7 +1,7 @@
 // Runs the real `mailroom` command (bin/mailroom.js) as a child process, as an operator would:
 // for CLI scenarios and for starting and stopping the whole server.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findRepositoryRoot } from "./fixtures.js";
@@ -37,6 +37,9 @@ export function runMailroom(args: string[], options: { env?: NodeJS.ProcessEnv; 
 /** A scratch directory with a data dir and a config file whose listeners use free loopback ports. */
 export async function makeScratch(configToml = ""): Promise<{ dir: string; dataDir: string; configFile: string; env: NodeJS.ProcessEnv; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "mailroom-e2e-"));
+  // Started as root (as tests run here and in CI), serve drops to server.user, which must be able
+  // to reach the data directory inside (mkdtemp makes the directory root's 0700).
+  await chmod(dir, 0o755);
   const dataDir = join(dir, "data");
   const configFile = join(dir, "mailroom.toml");
   await writeFile(configFile, configToml);
