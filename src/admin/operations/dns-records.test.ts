@@ -24,7 +24,7 @@ test("SRV records follow the configured listeners: their ports, '.' for what is 
       "[[listeners]]\nprotocol = \"submissions\"\nport = 4465",
       "[[listeners]]\nprotocol = \"imaps\"\nport = 10993\naddress = \"::\"",
       "[[listeners]]\nprotocol = \"imaps\"\nport = 10993\naddress = \"0.0.0.0\"",
-      "[[listeners]]\nprotocol = \"imap\"\nport = 143\ntls = \"none\"",
+      "[[listeners]]\nprotocol = \"imap\"\nport = 143\naddress = \"0.0.0.0\"\ntls = \"none\"",
       "[[listeners]]\nprotocol = \"pop3\"\naddress = \"127.0.0.1\"",
     ].join("\n"),
     { hostname: "mx.example.org" },
