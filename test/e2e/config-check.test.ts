@@ -5,8 +5,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeCertificate } from "../harness/certificates.js";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
-import { writeFile } from "node:fs/promises";
+import { makeScratch, mailroomBin, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { chmod, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 
 const DAY = 86_400_000;
 
@@ -54,6 +55,22 @@ test("a host name that is not a resolvable FQDN: a warning in config check and i
     } finally {
       await server.stop();
     }
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test("config check: a key file the checking user cannot read exits 78 (EACCES)", { skip: process.getuid?.() === 0 ? false : "needs root, to run the check as nobody" }, async () => {
+  const s = await makeScratch();
+  try {
+    const now = Date.now();
+    const cert = await makeCertificate(s.dir, "mx", { hostname: "localhost", notBefore: new Date(now - DAY), notAfter: new Date(now + 90 * DAY) });
+    await chmod(cert.keyFile, 0o600);
+    await writeFile(s.configFile, `[server]\nhostname = "localhost"\n[tls]\ncert_file = ${JSON.stringify(cert.certFile)}\nkey_file = ${JSON.stringify(cert.keyFile)}\n`);
+    // As nobody (65534), as the server user would read it on a reload.
+    const result = spawnSync(process.execPath, [mailroomBin(), "config", "check"], { env: { ...process.env, ...s.env }, uid: 65534, gid: 65534, encoding: "utf8", timeout: 30_000 });
+    assert.equal(result.status, 78, `${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, /^config error: tls\.key_file: .*mx\.key: cannot be read \(EACCES\)$/m);
   } finally {
     await s.cleanup();
   }
