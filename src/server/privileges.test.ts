@@ -78,3 +78,10 @@ test("root: a user that cannot be created, a user with uid 0, and a drop that le
     }
   });
 });
+
+test("root: a data directory that is a system directory is never handed over", () => {
+  const { system, calls } = fakeSystem({ root: true, users: [{ name: "mailroom", uid: 990, gid: 990 }] });
+  const config = parseConfigText('[server]\ndata_dir = "/var/lib"', { cwd: "/", hostname: "mx.example.org" });
+  assert.throws(() => planPrivilegeDrop(config, createMemoryLogger(), system), /server\.data_dir: \/var\/lib is a system directory/);
+  assert.deepEqual(calls, []);
+});

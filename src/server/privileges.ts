@@ -14,7 +14,7 @@
 //   systemd unit binds the low ports with AmbientCapabilities=CAP_NET_BIND_SERVICE).
 import { execFileSync } from "node:child_process";
 import { accessSync, chownSync, constants, lstatSync, mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../observability/log.js";
 
@@ -104,6 +104,9 @@ export function planPrivilegeDrop(config: Config, log: Logger, system: Privilege
   if (user.uid === 0) throw new PrivilegeError(`server.user: "${name}" is root (uid 0); the server does not keep running as root: name an unprivileged user`);
   const found = user;
   const owned = ownedDirectories(config);
+  // The hand-over chowns the whole tree: a data_dir pointing at a system directory would give it away.
+  const shared = owned.find((dir) => SYSTEM_DIRECTORIES.has(resolve(dir)));
+  if (shared !== undefined) throw new PrivilegeError(`server.data_dir: ${shared} is a system directory; the server would hand all of it to user "${name}": use a directory of its own, e.g. /var/lib/mailroom`);
   for (const dir of owned) mkdirSync(dir, { recursive: true, mode: 0o700 });
   return {
     user: found,
@@ -117,6 +120,8 @@ export function planPrivilegeDrop(config: Config, log: Logger, system: Privilege
     },
   };
 }
+
+const SYSTEM_DIRECTORIES = new Set(["/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/spool", "/var/mail", "/var/tmp"]);
 
 /** The directories the server writes: the data directory, and a DKIM key directory set outside it. */
 function ownedDirectories(config: Config): string[] {
