@@ -11,7 +11,7 @@ import { resolveDestination, resolveHostAddresses, type DestinationHost, type Ro
 import type { DestinationLimiter } from "./destination-limiter.js";
 import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
-import { SmtpClient, SmtpClientError, replyText, type OutboundEnvelope } from "./smtp-client.js";
+import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope } from "./smtp-client.js";
 
 export interface ClientSettings {
   heloName: string;
@@ -49,9 +49,14 @@ export interface RecipientOutcome {
   remoteDsn: boolean;
 }
 
-/** The text kept as the recipient's last result: what `mailroom queue show` and expiry DSNs read. */
+/**
+ * The text kept as the recipient's last result: what `mailroom queue show` and expiry DSNs read.
+ * "<host> said:" only when that host's reply is quoted; our own refusals and failures to reach a
+ * host are our words. Always one line.
+ */
 export function resultText(outcome: RecipientOutcome): string {
-  return outcome.remoteMta === null ? outcome.diagnostic : `${outcome.remoteMta} said: ${outcome.diagnostic}`;
+  const diagnostic = oneLine(outcome.diagnostic, 1000);
+  return outcome.remoteMta === null ? diagnostic : `${outcome.remoteMta} said: ${diagnostic}`;
 }
 
 /** The RFC 3463 code in a stored result, or a generic one of the right class. */
@@ -160,7 +165,10 @@ async function deliverToHost(
     });
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
-      return { kind: "done", outcomes: everyone(recipients, "failed", plan.status, plan.diagnostic, remoteMta) };
+      // Our refusal, not the server's: it said nothing about this message, so it is no Remote-MTA
+      // (RFC 3464 §2.3.5) and the result does not read "<host> said".
+      await client.quit();
+      return { kind: "done", outcomes: everyone(recipients, "failed", plan.status, `not sent to ${host.name}: ${plan.diagnostic}`) };
     }
     if (plan.downgraded) deps.log.info("queue.downgraded", { queueId: entry.id, host: host.name, size: plan.envelope.size });
     const replies = await client.send(plan.envelope, plan.downgraded ? fromBuffers(plan.downgraded) : bodyOf(deps));
@@ -171,7 +179,7 @@ async function deliverToHost(
     client?.close();
     const reply = error instanceof SmtpClientError ? error.reply : null;
     const permanent = error instanceof SmtpClientError && !error.temporary;
-    const diagnostic = reply ? replyText(reply) : error instanceof Error ? error.message : String(error);
+    const diagnostic = oneLine(reply ? replyText(reply) : error instanceof Error ? error.message : String(error), 1000);
     deps.log.info("queue.host_failed", { queueId: entry.id, host: host.name, address, port: host.port, error: diagnostic });
     return { kind: "next", permanent, status: reply?.enhanced ?? (permanent ? "5.0.0" : "4.4.1"), diagnostic, remoteMta: reply ? remoteMta : null };
   } finally {
