@@ -298,6 +298,11 @@ export class SmtpClient {
     this.#socket.destroy();
   }
 
+  /** The negotiated TLS version ("TLSv1.3"), or null on a plaintext session. */
+  get tlsProtocol(): string | null {
+    return this.secure && "getProtocol" in this.#socket ? (this.#socket as TLSSocket).getProtocol() : null;
+  }
+
   get usable(): boolean {
     return this.#failure === null;
   }

@@ -274,7 +274,24 @@ export class OutboundWorker {
     const recorded = await queue.recordAttempt(entry.id, results, next, { delayWarned: warn });
     const open = recorded.recipients.some((r) => r.state === "pending" || r.state === "deferred");
     if (!open) await queue.complete(entry.id);
-    for (const o of final) log.info("queue.recipient", { queueId: entry.id, recipient: o.address, state: o.state, status: o.status, result: resultText(o) });
+    // One line per recipient and attempt, as Postfix's "to=<…>, relay=…, delay=…, dsn=…, status=…":
+    // the queue id is the one the submission's smtp.accepted line gave.
+    const attemptsBefore = new Map(entry.recipients.map((r) => [r.address, r.attempts]));
+    for (const o of final) {
+      log.info("queue.delivery", {
+        queueId: entry.id,
+        recipient: o.address,
+        state: o.state,
+        dsn: o.status,
+        relay: o.relay ?? null,
+        tls: o.tls ?? null,
+        result: resultText(o),
+        delayMs: now.getTime() - entry.createdAt.getTime(),
+        attempt: (attemptsBefore.get(o.address) ?? 0) + 1,
+        mailFrom: entry.mailFrom,
+        size: entry.size,
+      });
+    }
     const report = { id: entry.id, outcomes: final, completed: !open };
     this.onAttempt?.(report);
     return report;

@@ -12,7 +12,7 @@ import type { Logger } from "../../observability/log.js";
 import type { AccountStore, EnqueueRequest, MailStore, QueueRecipient, QueueStore, StagedMessage } from "../../store/index.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import { decideRecipient } from "../inbound/inbound-policy.js";
-import { acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
+import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
 import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from "../session/types.js";
 import type { DeliveryReporter } from "../../queue/index.js";
 import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
@@ -87,15 +87,17 @@ async function deliverSubmission(
     await reportLocalDelivery(options, envelope, staged, account.address);
   }
   const remote = envelope.recipients.filter((recipient) => recipient.route.kind === "remote");
+  let queueId: number | null = null;
   if (remote.length > 0) {
     try {
-      await options.queue.enqueue(enqueueRequest(envelope, staged, remote, account.address, tracePrefixFor(context, null, false)));
+      ({ id: queueId } = await options.queue.enqueue(enqueueRequest(envelope, staged, remote, account.address, tracePrefixFor(context, null, false))));
     } catch (error) {
       options.log.error("smtp.enqueue_failed", { transaction: envelope.id, error });
       return reply(ReplyCodes.LocalError);
     }
   }
-  options.log.info("smtp.submitted", { transaction: envelope.id, account: account.address, local: local.length, remote: remote.length, size: staged.size });
+  // The queue id is the one every delivery line of the remote recipients carries.
+  options.log.info("smtp.accepted", { ...acceptedMessageFields(session, envelope, staged, queueId), local: local.length, remote: remote.length });
   return acceptedReply(envelope);
 }
 
