@@ -75,22 +75,22 @@ export class Authenticator {
   /** Checks a login name and password. Never throws; never logs the password. */
   async authenticate(attempt: PasswordAttempt): Promise<AuthResult> {
     const subject = { remoteAddress: attempt.remoteAddress, username: attempt.username };
-    const fields: LogFields = {
-      username: attempt.username.slice(0, MAX_LOGGED_USERNAME_CHARS),
-      remoteAddress: attempt.remoteAddress,
-      protocol: attempt.protocol,
-      tls: attempt.tls,
-    };
+    // Field order matters to log readers such as fail2ban (contrib/fail2ban): the client address,
+    // protocol and reason come before the client-chosen login name, so a filter anchored on them
+    // never has to look past text an attacker wrote (JSON escaping keeps that text inside its value).
+    const where: LogFields = { remoteAddress: attempt.remoteAddress, protocol: attempt.protocol };
+    const who: LogFields = { tls: attempt.tls, username: attempt.username.slice(0, MAX_LOGGED_USERNAME_CHARS) };
+    const fields: LogFields = { ...where, ...who };
 
     const verdict = this.throttle.check(subject);
     if (!verdict.allowed) {
       // Refused before the password is looked at, so a locked-out guesser learns nothing.
-      this.log.warn("auth.failure", { ...fields, reason: "throttled", scope: verdict.scope, retryAfterMs: verdict.retryAfterMs });
+      this.log.warn("auth.failure", { ...where, reason: "throttled", scope: verdict.scope, retryAfterMs: verdict.retryAfterMs, ...who });
       return { ok: false, reason: "throttled", retryAfterMs: verdict.retryAfterMs };
     }
 
     const lookup = await this.findAccount(attempt.username);
-    if (lookup.kind === "unavailable") return this.unavailable(fields, lookup.error);
+    if (lookup.kind === "unavailable") return this.unavailable({ ...where, reason: "temporary-failure", ...who }, lookup.error);
     const account = lookup.account;
 
     // An unknown user is checked against the dummy hash so both paths cost one argon2 run.
@@ -106,7 +106,7 @@ export class Authenticator {
 
     const { delayMs } = this.throttle.recordFailure(subject);
     // The distinction is for the operator's log only; the client sees one answer for both.
-    this.log.info("auth.failure", { ...fields, reason: account ? "wrong-password" : "unknown-user", delayMs });
+    this.log.info("auth.failure", { ...where, reason: account ? "wrong-password" : "unknown-user", delayMs, ...who });
     await this.sleep(delayMs);
     return { ok: false, reason: "invalid-credentials" };
   }
@@ -129,7 +129,7 @@ export class Authenticator {
   }
 
   private unavailable(fields: LogFields, error: unknown): AuthResult {
-    this.log.error("auth.failure", { ...fields, reason: "temporary-failure", error });
+    this.log.error("auth.failure", { ...fields, error });
     return { ok: false, reason: "temporary-failure" };
   }
 

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { Limits } from "./limits.js";
 import { LIMITS_SPEC } from "./limits.js";
-import { boolean, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
+import { boolean, cidr, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
 
 export type LogLevelSetting = "debug" | "info" | "warn" | "error";
 export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s";
@@ -58,6 +58,8 @@ export type DmarcFailureModeSetting = "follow-policy" | "reject" | "quarantine" 
 export interface InboundSettings {
   dmarcFailureMode: DmarcFailureModeSetting;
   ownDomainUnauthenticated: "quarantine" | "reject" | "accept";
+  /** CIDR networks whose mail is not held to the own-domain spoofing verdict (Postfix's mynetworks). */
+  trustedNetworks: string[];
 }
 
 export interface Pop3Settings {
@@ -163,6 +165,13 @@ export const INBOUND_SPEC: SectionSpec<InboundSettings> = {
     oneOf(["quarantine", "reject", "accept"] as const),
     "quarantine",
     "mail from outside claiming one of our domains in From:, when that domain publishes no DMARC record and neither SPF nor DKIM passes",
+  ),
+  // Loopback by default, as Postfix's mynetworks_style=host: the machine's own scripts and
+  // monitoring send "from" our domains without SPF or DKIM. Relaying is not implied.
+  trustedNetworks: key(
+    listOf(cidr(), { max: 1000 }),
+    ["127.0.0.0/8", "::1/128"],
+    "networks (CIDR) whose mail on port 25 is exempt from own_domain_unauthenticated, like Postfix's mynetworks; relaying stays off for them",
   ),
 };
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { duration, size, ValueProblem } from "./value-kinds.js";
+import { cidr, duration, size, ValueProblem } from "./value-kinds.js";
 
 test("size: units are binary multiples, case and a trailing B are accepted", () => {
   const kind = size();
@@ -31,4 +31,30 @@ test("render then parse gives back the same size or duration", () => {
   const durations = duration();
   fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 40 }), (bytes) => sizes.parse(JSON.parse(sizes.render(bytes))) === bytes));
   fc.assert(fc.property(fc.integer({ min: 0, max: 7 * 86_400_000 }), (ms) => durations.parse(JSON.parse(durations.render(ms))) === ms));
+});
+
+test("cidr: networks and single addresses of both families, normalised; anything else is a ValueProblem", () => {
+  const kind = cidr();
+  assert.equal(kind.parse("127.0.0.0/8"), "127.0.0.0/8");
+  assert.equal(kind.parse("192.0.2.7"), "192.0.2.7/32");
+  assert.equal(kind.parse("::1"), "::1/128");
+  assert.equal(kind.parse(" 2001:DB8::/32 "), "2001:db8::/32");
+  for (const bad of ["", "/8", "10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0/8", "host.example/24", "10.0.0.0/8/8", 8, null, ["10.0.0.0/8"]]) {
+    assert.throws(() => kind.parse(bad), ValueProblem, String(bad));
+  }
+  assert.equal(kind.render("10.0.0.0/8"), '"10.0.0.0/8"');
+});
+
+test("cidr: hostile strings give a ValueProblem or a network, never another error", () => {
+  const kind = cidr();
+  fc.assert(
+    fc.property(fc.string({ maxLength: 60 }), (raw) => {
+      try {
+        assert.match(kind.parse(raw), /\/\d{1,3}$/);
+      } catch (error) {
+        assert.ok(error instanceof ValueProblem, String(error));
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -2,6 +2,7 @@
 // setting is written back as a TOML literal (for the rendered default file). A failed parse throws
 // a ValueProblem whose text is the "expected …, got …" half of a one-line config error; the
 // loader prefixes the key.
+import { isIP } from "node:net";
 
 export class ValueProblem extends Error {
   override readonly name = "ValueProblem";
@@ -200,6 +201,29 @@ export function listOf<T>(kind: ValueKind<T>, bounds: { min?: number; max?: numb
       });
     },
     render: (value) => `[${value.map((item) => kind.render(item)).join(", ")}]`,
+  };
+}
+
+/**
+ * An IP network in CIDR notation ("192.0.2.0/24", "2001:db8::/32"), or one address (a /32 or
+ * /128). Validated here so a typo stops the start instead of silently trusting nothing (or
+ * everything); kept as text, since net/ turns the list into a matcher.
+ */
+export function cidr(): ValueKind<string> {
+  const expected = 'an IP network like "192.0.2.0/24" or "2001:db8::/32", or one IP address';
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "string") throw problem(expected, raw);
+      const match = /^([^/\s]+)(?:\/(\d{1,3}))?$/.exec(raw.trim());
+      const family = match ? isIP(match[1]!) : 0;
+      if (!match || family === 0) throw problem(expected, raw);
+      const maxPrefix = family === 4 ? 32 : 128;
+      const prefix = match[2] === undefined ? maxPrefix : Number(match[2]);
+      if (prefix > maxPrefix) throw problem(expected, raw);
+      return `${match[1]!.toLowerCase()}/${prefix}`;
+    },
+    render: (value) => JSON.stringify(value),
   };
 }
 

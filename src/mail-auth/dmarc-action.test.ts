@@ -68,6 +68,13 @@ test("our own domain without a DMARC record and without authentication is quaran
   assert.equal(decideDmarcAction(verdict("none", null, { dmarc: { result: "none", policy: null, domain: "other.com", percent: 100 } }), { localDomains }).action, "accept");
 });
 
+test("a client in the trusted networks is exempt from the own-domain verdict, not from a published policy", () => {
+  const localDomains = (domain: string) => domain === "example.org";
+  assert.equal(decideDmarcAction(verdict("none", null), { localDomains, trustedClient: true }).action, "accept");
+  assert.equal(decideDmarcAction(verdict("none", null), { localDomains, trustedClient: true, unauthenticatedLocalSender: "reject" }).action, "accept");
+  assert.equal(decideDmarcAction(verdict("fail", "reject"), { localDomains, trustedClient: true }).action, "reject");
+});
+
 test("our own domain authenticated by SPF or an aligned DKIM pass is accepted", () => {
   const localDomains = (domain: string) => domain === "example.org";
   const viaSpf = verdict("none", null, { spf: { result: "pass", domain: "bounce.example.org", identity: "mailfrom" } });

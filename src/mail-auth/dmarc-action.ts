@@ -19,6 +19,12 @@ export interface DmarcActionOptions {
    * record and neither SPF nor DKIM authenticates it. Default "quarantine"; see decideDmarcAction.
    */
   unauthenticatedLocalSender?: "quarantine" | "reject" | "accept";
+  /**
+   * The client is in inbound.trusted_networks (the machine itself by default): its mail is our
+   * own, so a From: in our domain without SPF or DKIM is not a spoof. A published DMARC policy
+   * still applies, as it does for anyone.
+   */
+  trustedClient?: boolean;
   /** Uniform in [0, 1), used only for pct= below 100 (RFC 7489 §6.6.4); Math.random by default. */
   random?: () => number;
 }
@@ -85,7 +91,7 @@ export function decideDmarcAction(verdict: AuthVerdict, options: DmarcActionOpti
     return { action: "accept" };
   }
 
-  if (dmarc.result === "none" && dmarc.domain && options.localDomains?.(dmarc.domain) && !authenticatedFor(verdict, dmarc.domain)) {
+  if (dmarc.result === "none" && dmarc.domain && options.localDomains?.(dmarc.domain) && !options.trustedClient && !authenticatedFor(verdict, dmarc.domain)) {
     const treatment = options.unauthenticatedLocalSender ?? "quarantine";
     if (treatment === "reject") return reject(dmarc.domain, "our own domain in From: but the message is not authenticated");
     if (treatment === "quarantine") {

@@ -3,6 +3,7 @@
 // (RFC 5321 §4.5.5), so a DSN that cannot be delivered is dropped rather than bounced again.
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueuedMessage, QueueStore } from "../store/index.js";
+import { needsGlobalDsn } from "./bounce.js";
 
 export interface BounceSink {
   /** Delivers one DSN about `entry` to its sender; resolves once it is durable. */
@@ -44,7 +45,8 @@ export function createBounceSink(options: BounceSinkOptions): BounceSink {
           envelopeId: null,
           ret: null,
           bodyType: "8BITMIME",
-          smtputf8: false,
+          // A UTF-8 sender address, or the RFC 6533 report form with its UTF-8 fields.
+          smtputf8: needsGlobalDsn(entry),
         });
         return "queued";
       } catch (error) {

@@ -5,6 +5,12 @@
 // message/delivery-status part and the original header (RET=HDRS, the default) or the whole
 // message (RET=FULL). Never sent for a message from the null sender (RFC 5321 §4.5.5), which is
 // how a bounce can never cause another bounce.
+//
+// Internationalised mail (RFC 6533): when the message was sent with SMTPUTF8 or an address in the
+// report is not ASCII, the report is message/global-delivery-status, a non-ASCII address is given
+// with the "utf-8" address type (§3) instead of "rfc822", and the returned content is
+// message/global (RET=FULL) or message/global-headers (§6.3), since the original's header may be
+// UTF-8 (RFC 6532) and text/rfc822-headers or message/rfc822 would have to be ASCII.
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { encodeXtext } from "../smtp/protocol/index.js";
@@ -51,9 +57,30 @@ const SUBJECTS: Record<DsnAction, string> = {
   relayed: "Successful Mail Delivery Report",
 };
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Whether the report about this entry must be the RFC 6533 form (see the top of this file). */
+export function needsGlobalDsn(entry: Pick<QueuedMessage, "smtputf8" | "mailFrom" | "recipients">): boolean {
+  return entry.smtputf8 || NON_ASCII.test(entry.mailFrom) || entry.recipients.some((r) => NON_ASCII.test(r.address) || NON_ASCII.test(r.originalRecipient ?? ""));
+}
+
+/**
+ * RFC 6533 §3 utf-8-addr-unitext: the address as UTF-8, with the characters that are not allowed
+ * raw (controls, space, "\", "+", "=") written as EmbeddedUnicodeChar "\x{HEX}".
+ */
+export function utf8AddressUnitext(address: string): string {
+  return address.replace(/[\x00-\x20\x7f\\+=\u0080-\u009f]/gu, (ch) => `\\x{${ch.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
+/** An address field's value: rfc822 for ASCII addresses, utf-8 (unitext) for the others. */
+function typedAddress(address: string): string {
+  return NON_ASCII.test(address) ? `utf-8; ${utf8AddressUnitext(address)}` : `rfc822; ${address}`;
+}
+
 /** The DSN message as a byte stream: small generated parts, then the original streamed in. */
 export async function* composeDsn(options: DsnOptions): AsyncGenerator<Buffer> {
   const { entry, recipients, reportingMta, now } = options;
+  const global = needsGlobalDsn(entry);
   const worst = recipients.find((r) => r.action === "failed") ?? recipients.find((r) => r.action === "delayed") ?? recipients[0];
   const action = worst?.action ?? "failed";
   const boundary = `=_dsn_${randomBytes(12).toString("hex")}`;
@@ -79,17 +106,19 @@ export async function* composeDsn(options: DsnOptions): AsyncGenerator<Buffer> {
     ...humanText(recipients, reportingMta, options.retryUntil),
     "",
     `--${boundary}`,
-    "Content-Type: message/delivery-status",
+    `Content-Type: ${global ? "message/global-delivery-status" : "message/delivery-status"}`,
+    ...(global ? ["Content-Transfer-Encoding: 8bit"] : []),
     "",
     // RFC 3464 §2.2: per-message fields.
     `Reporting-MTA: dns; ${reportingMta}`,
     ...(entry.envelopeId !== null ? [`Original-Envelope-Id: ${encodeXtext(entry.envelopeId)}`] : []),
     `Arrival-Date: ${entry.createdAt.toUTCString().replace(/GMT$/, "+0000")}`,
     "",
-    ...recipients.flatMap((r) => recipientFields(r, date, options.retryUntil)),
+    ...recipients.flatMap((r) => recipientFields(r, date, options.retryUntil, global)),
     `--${boundary}`,
     // RFC 6522 §3 / RFC 3462: the third part is the returned content.
-    `Content-Type: ${full ? "message/rfc822" : "text/rfc822-headers"}`,
+    `Content-Type: ${returnedContentType(full, global)}`,
+    ...(global ? ["Content-Transfer-Encoding: 8bit"] : []),
     "",
     "",
   ].join("\r\n");
@@ -105,6 +134,12 @@ export async function* composeDsn(options: DsnOptions): AsyncGenerator<Buffer> {
     yield await originalHeader(options.open());
   }
   yield Buffer.from(`\r\n--${boundary}--\r\n`);
+}
+
+/** RFC 6522 §3 / RFC 3462, and RFC 6533 §6.3 for internationalised messages. */
+function returnedContentType(full: boolean, global: boolean): string {
+  if (global) return full ? "message/global" : "message/global-headers";
+  return full ? "message/rfc822" : "text/rfc822-headers";
 }
 
 function humanText(recipients: DsnRecipient[], reportingMta: string, retryUntil: Date | null): string[] {
@@ -131,14 +166,18 @@ function humanText(recipients: DsnRecipient[], reportingMta: string, retryUntil:
 }
 
 /** RFC 3464 §2.3: per-recipient fields, each block ended by an empty line. */
-function recipientFields(r: DsnRecipient, date: string, retryUntil: Date | null): string[] {
+function recipientFields(r: DsnRecipient, date: string, retryUntil: Date | null, global: boolean): string[] {
   const fields: string[] = [];
   const original = r.recipient.originalRecipient;
   if (original !== null) {
     const semicolon = original.indexOf(";");
-    fields.push(`Original-Recipient: ${original.slice(0, semicolon)}; ${encodeXtext(original.slice(semicolon + 1))}`);
+    const type = original.slice(0, semicolon);
+    const address = original.slice(semicolon + 1);
+    // RFC 6533 §3: in the global form a utf-8 ORCPT is given as unitext; elsewhere as xtext.
+    const value = global && type.toLowerCase() === "utf-8" ? utf8AddressUnitext(address) : encodeXtext(address);
+    fields.push(`Original-Recipient: ${type}; ${value}`);
   }
-  fields.push(`Final-Recipient: rfc822; ${r.recipient.address}`, `Action: ${r.action}`, `Status: ${r.status}`);
+  fields.push(`Final-Recipient: ${typedAddress(r.recipient.address)}`, `Action: ${r.action}`, `Status: ${r.status}`);
   if (r.remoteMta !== null) fields.push(`Remote-MTA: dns; ${r.remoteMta}`);
   if (r.diagnostic !== null) {
     // A reply (starting with its code) is an smtp diagnostic; anything else is our own text.

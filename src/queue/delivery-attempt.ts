@@ -11,7 +11,7 @@ import { resolveDestination, resolveHostAddresses, type DestinationHost, type Ro
 import type { DestinationLimiter } from "./destination-limiter.js";
 import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
-import { SmtpClient, SmtpClientError, replyText, type OutboundEnvelope } from "./smtp-client.js";
+import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope } from "./smtp-client.js";
 
 export interface ClientSettings {
   heloName: string;
@@ -47,11 +47,20 @@ export interface RecipientOutcome {
   remoteMta: string | null;
   /** Whether the accepting server offered DSN (then it, not we, reports success). */
   remoteDsn: boolean;
+  /** The host talked to last for this recipient, "name[address]:port", or null when none was reached. */
+  relay?: string | null;
+  /** The TLS version of that connection, or null for plaintext (or none). */
+  tls?: string | null;
 }
 
-/** The text kept as the recipient's last result: what `mailroom queue show` and expiry DSNs read. */
+/**
+ * The text kept as the recipient's last result: what `mailroom queue show` and expiry DSNs read.
+ * "<host> said:" only when that host's reply is quoted; our own refusals and failures to reach a
+ * host are our words. Always one line.
+ */
 export function resultText(outcome: RecipientOutcome): string {
-  return outcome.remoteMta === null ? outcome.diagnostic : `${outcome.remoteMta} said: ${outcome.diagnostic}`;
+  const diagnostic = oneLine(outcome.diagnostic, 1000);
+  return outcome.remoteMta === null ? diagnostic : `${outcome.remoteMta} said: ${diagnostic}`;
 }
 
 /** The RFC 3463 code in a stored result, or a generic one of the right class. */
@@ -99,24 +108,26 @@ async function downgradeBody(deps: AttemptDependencies): Promise<{ kind: "downgr
   return { kind: "downgraded", body: [signatures, result.bytes], size: signatures.length + result.bytes.length };
 }
 
-function everyone(recipients: QueueRecipient[], state: RecipientOutcome["state"], status: string, diagnostic: string, remoteMta: string | null = null): RecipientOutcome[] {
-  return recipients.map((r) => ({ address: r.address, state, status, diagnostic, remoteMta, remoteDsn: false }));
+function everyone(recipients: QueueRecipient[], state: RecipientOutcome["state"], status: string, diagnostic: string, remoteMta: string | null = null, link: { relay: string | null; tls: string | null } = { relay: null, tls: null }): RecipientOutcome[] {
+  return recipients.map((r) => ({ address: r.address, state, status, diagnostic, remoteMta, remoteDsn: false, ...link }));
 }
 
 async function deliverGroup(entry: QueuedMessage, domain: string, recipients: QueueRecipient[], deps: AttemptDependencies, lazy: Lazy): Promise<RecipientOutcome[]> {
   const destination = await resolveDestination(domain, deps.routing);
   if (destination.kind === "unreachable") return everyone(recipients, destination.permanent ? "failed" : "deferred", destination.status, destination.reason);
-  let last: { permanent: boolean; status: string; diagnostic: string; remoteMta: string | null } = {
+  let last: { permanent: boolean; status: string; diagnostic: string; remoteMta: string | null; relay: string | null; tls: string | null } = {
     permanent: false,
     status: "4.4.1",
     diagnostic: `no host of ${domain} could be reached`,
     remoteMta: null,
+    relay: null,
+    tls: null,
   };
   let anyTemporary = false;
   for (const host of destination.hosts) {
     const lookup = await resolveHostAddresses(host.name, deps.routing.resolver);
     if (lookup.kind === "none") {
-      last = { permanent: lookup.permanent, status: lookup.permanent ? "5.4.4" : "4.4.3", diagnostic: lookup.reason, remoteMta: null };
+      last = { permanent: lookup.permanent, status: lookup.permanent ? "5.4.4" : "4.4.3", diagnostic: lookup.reason, remoteMta: null, relay: null, tls: null };
       anyTemporary ||= !lookup.permanent;
       continue;
     }
@@ -129,10 +140,10 @@ async function deliverGroup(entry: QueuedMessage, domain: string, recipients: Qu
   }
   // Every host failed before a transaction. Permanent only when no host failed temporarily.
   const permanent = last.permanent && !anyTemporary;
-  return everyone(recipients, permanent ? "failed" : "deferred", permanent ? last.status : last.status.replace(/^5/, "4"), last.diagnostic, last.remoteMta);
+  return everyone(recipients, permanent ? "failed" : "deferred", permanent ? last.status : last.status.replace(/^5/, "4"), last.diagnostic, last.remoteMta, { relay: last.relay, tls: last.tls });
 }
 
-type HostOutcome = { kind: "done"; outcomes: RecipientOutcome[] } | { kind: "next"; permanent: boolean; status: string; diagnostic: string; remoteMta: string | null };
+type HostOutcome = { kind: "done"; outcomes: RecipientOutcome[] } | { kind: "next"; permanent: boolean; status: string; diagnostic: string; remoteMta: string | null; relay: string | null; tls: string | null };
 
 async function deliverToHost(
   entry: QueuedMessage,
@@ -144,6 +155,7 @@ async function deliverToHost(
 ): Promise<HostOutcome> {
   const release = await deps.limiter.acquire(`${host.name}:${host.port}`);
   const remoteMta = host.name;
+  const relay = `${host.name}[${address}]:${host.port}`;
   let client: SmtpClient | null = null;
   try {
     client = await SmtpClient.open({
@@ -160,20 +172,25 @@ async function deliverToHost(
     });
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
-      return { kind: "done", outcomes: everyone(recipients, "failed", plan.status, plan.diagnostic, remoteMta) };
+      // Our refusal, not the server's: it said nothing about this message, so it is no Remote-MTA
+      // (RFC 3464 §2.3.5) and the result does not read "<host> said".
+      const tls = client.tlsProtocol;
+      await client.quit();
+      return { kind: "done", outcomes: everyone(recipients, "failed", plan.status, `not sent to ${host.name}: ${plan.diagnostic}`, null, { relay, tls }) };
     }
     if (plan.downgraded) deps.log.info("queue.downgraded", { queueId: entry.id, host: host.name, size: plan.envelope.size });
     const replies = await client.send(plan.envelope, plan.downgraded ? fromBuffers(plan.downgraded) : bodyOf(deps));
     const remoteDsn = client.extensions.has("DSN");
+    const tls = client.tlsProtocol;
     await client.quit();
-    return { kind: "done", outcomes: outcomesOf(recipients, replies, remoteMta, remoteDsn) };
+    return { kind: "done", outcomes: outcomesOf(recipients, replies, remoteMta, remoteDsn).map((o) => ({ ...o, relay, tls })) };
   } catch (error) {
     client?.close();
     const reply = error instanceof SmtpClientError ? error.reply : null;
     const permanent = error instanceof SmtpClientError && !error.temporary;
-    const diagnostic = reply ? replyText(reply) : error instanceof Error ? error.message : String(error);
+    const diagnostic = oneLine(reply ? replyText(reply) : error instanceof Error ? error.message : String(error), 1000);
     deps.log.info("queue.host_failed", { queueId: entry.id, host: host.name, address, port: host.port, error: diagnostic });
-    return { kind: "next", permanent, status: reply?.enhanced ?? (permanent ? "5.0.0" : "4.4.1"), diagnostic, remoteMta: reply ? remoteMta : null };
+    return { kind: "next", permanent, status: reply?.enhanced ?? (permanent ? "5.0.0" : "4.4.1"), diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
   } finally {
     release();
   }

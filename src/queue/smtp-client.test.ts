@@ -129,3 +129,51 @@ test("a server that never answers times out, and a refused connection is a tempo
   }
   await assert.rejects(SmtpClient.open(options), (e: unknown) => e instanceof SmtpClientError && e.temporary && /ECONNREFUSED/.test(e.message));
 });
+
+test("a failed TLS handshake is one readable line, never OpenSSL's raw error queue with its line breaks", async () => {
+  // A "server" that agrees to STARTTLS and then answers the ClientHello with plain text, as a
+  // broken middlebox does: OpenSSL reports "wrong version number" (or "packet length too long").
+  const { server, port } = await scriptedServer("220 broken.test\r\n", { EHLO: "250-broken.test\r\n250 STARTTLS\r\n", STARTTLS: "220 go ahead\r\n" });
+  server.removeAllListeners("connection");
+  server.on("connection", (socket: Socket) => {
+    socket.on("error", () => undefined);
+    socket.write("220 broken.test\r\n");
+    let buffer = "";
+    let upgraded = false;
+    socket.on("data", (chunk: Buffer) => {
+      if (upgraded) {
+        socket.end("this is not TLS\r\n\r\nat all, sorry\r\n".repeat(20));
+        return;
+      }
+      buffer += chunk.toString("latin1");
+      if (buffer.includes("EHLO")) socket.write("250-broken.test\r\n250 STARTTLS\r\n");
+      if (buffer.includes("STARTTLS")) {
+        upgraded = true;
+        socket.write("220 go ahead\r\n");
+      }
+      buffer = "";
+    });
+  });
+  try {
+    const failure = await SmtpClient.open({ ...base, port, tls: "opportunistic" }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof SmtpClientError, String(failure));
+    assert.doesNotMatch(failure.message, /[\r\n]/);
+    assert.doesNotMatch(failure.message, /SSL routines|\.c:\d+/);
+    assert.match(failure.message, /^TLS handshake with mx\.example\.org failed: \S/);
+  } finally {
+    server.close();
+  }
+});
+
+test("oneLine and tlsFailureReason flatten whatever an error carries", async () => {
+  const { oneLine, tlsFailureReason } = await import("./smtp-client.js");
+  assert.equal(oneLine("a\r\nb\n\tc  d"), "a b c d");
+  assert.equal(oneLine("x".repeat(500)).length, 300);
+  const raw = Object.assign(new Error("C0E7A1F2D37F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:355:\n"), { reason: "wrong version number", code: "ERR_SSL_WRONG_VERSION_NUMBER" });
+  assert.equal(tlsFailureReason(raw), "wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)");
+  assert.equal(tlsFailureReason(new Error("C0E7A1F2D37F0000:error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:\n")), "certificate verify failed");
+  assert.equal(tlsFailureReason(new Error("self-signed certificate")), "self-signed certificate");
+});

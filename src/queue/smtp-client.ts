@@ -157,7 +157,7 @@ export class SmtpClient {
       "TLS handshake",
     ).catch((error: unknown) => {
       tls.destroy();
-      throw new SmtpClientError(`TLS handshake: ${error instanceof Error ? error.message : String(error)}`, true);
+      throw new SmtpClientError(`TLS handshake with ${this.#options.serverName} failed: ${tlsFailureReason(error)}`, true);
     });
     this.#socket = tls;
     this.#attach(tls);
@@ -298,6 +298,11 @@ export class SmtpClient {
     this.#socket.destroy();
   }
 
+  /** The negotiated TLS version ("TLSv1.3"), or null on a plaintext session. */
+  get tlsProtocol(): string | null {
+    return this.secure && "getProtocol" in this.#socket ? (this.#socket as TLSSocket).getProtocol() : null;
+  }
+
   get usable(): boolean {
     return this.#failure === null;
   }
@@ -405,9 +410,36 @@ function openSocket(options: SmtpClientOptions): Promise<Socket | TLSSocket> {
     socket.once("error", (error: Error) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new SmtpClientError(`connect to ${where}: ${error.message}`, true));
+      reject(new SmtpClientError(`connect to ${where}: ${options.tls === "implicit" ? tlsFailureReason(error) : oneLine(error.message)}`, true));
     });
   });
+}
+
+/**
+ * One line of text for results, logs and bounces: a diagnostic is stored as a recipient's last
+ * result and quoted in a DSN's Diagnostic-Code, where a line break would start a new field.
+ */
+export function oneLine(text: string, maxLength = 300): string {
+  const flat = text.replace(/[\x00-\x1f\x7f]+/g, " ").replace(/ {2,}/g, " ").trim();
+  return flat.length > maxLength ? `${flat.slice(0, maxLength - 1)}…` : flat;
+}
+
+/**
+ * Why a TLS handshake failed, in words. OpenSSL's errors arrive as Node errors whose message is
+ * the raw error queue ("C0...:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+ * number:../ssl/record/ssl3_record.c:354:" and a line break); the reason and code fields say the
+ * same thing readably. Certificate failures (self-signed, expired, wrong name) are already plain.
+ */
+export function tlsFailureReason(error: unknown): string {
+  if (!(error instanceof Error)) return oneLine(String(error));
+  const { reason, code } = error as Error & { reason?: unknown; code?: unknown };
+  if (typeof reason === "string" && reason !== "") return oneLine(typeof code === "string" ? `${reason} (${code})` : reason);
+  if (/:error:[0-9A-F]+:/.test(error.message)) {
+    // An OpenSSL queue without the fields: keep the reason of its first entry.
+    const fields = error.message.split(":");
+    return oneLine(fields[fields.indexOf("error") + 4] ?? "TLS error");
+  }
+  return oneLine(error.message);
 }
 
 async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -10,6 +10,7 @@
 // had already accepted get a duplicate, never a loss (at-least-once).
 import { Readable } from "node:stream";
 import type { Logger } from "../observability/log.js";
+import { systemTimers, type TimerHandle, type Timers } from "../net/index.js";
 import type { QueuedMessage, QueueStore, RecipientResult } from "../store/index.js";
 import { composeDsn, wantsNotice, type DsnRecipient } from "./bounce.js";
 import type { BounceSink } from "./bounce-delivery.js";
@@ -39,7 +40,9 @@ export interface OutboundWorkerOptions {
   pollIntervalMs?: number;
   /** Our host name: Reporting-MTA of DSNs. */
   hostname: string;
+  /** Now, for leases, rate slots, retries and expiry; and the poll timer. Tests pass a manual pair. */
   clock?: () => Date;
+  timers?: Timers;
   log: Logger;
 }
 
@@ -54,10 +57,13 @@ export class OutboundWorker {
   readonly #limiter: DestinationLimiter;
   readonly #rate: DestinationRate;
   readonly #clock: () => Date;
+  readonly #timers: Timers;
   readonly #running = new Set<Promise<void>>();
-  #timer: NodeJS.Timeout | null = null;
+  #timer: TimerHandle | null = null;
   /** When the poll timer fires (epoch ms), so an earlier rate slot can bring it forward. */
   #timerAt = Infinity;
+  /** Rate slots (epoch ms) held-back entries are due at, still ahead: each needs a poll then. */
+  readonly #slots = new Set<number>();
   #stopped = true;
   #polling: Promise<void> | null = null;
   #pollAgain = false;
@@ -69,6 +75,7 @@ export class OutboundWorker {
     this.#limiter = new DestinationLimiter(options.perDestination);
     this.#rate = new DestinationRate(options.perDestinationRate ?? 0);
     this.#clock = options.clock ?? (() => new Date());
+    this.#timers = options.timers ?? systemTimers;
   }
 
   /** Completes what a previous run left finished, then polls until stop(). */
@@ -101,7 +108,7 @@ export class OutboundWorker {
    */
   async stop(graceMs = Infinity): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = null;
     this.#timerAt = Infinity;
     let timer: NodeJS.Timeout | undefined;
@@ -120,26 +127,44 @@ export class OutboundWorker {
     return this.#running.size;
   }
 
-  #schedule(): void {
-    this.#wakeIn(this.#options.pollIntervalMs ?? 1000, true);
+  /** Resolves once no poll and no attempt is running (what a wake() started has settled). */
+  async idle(): Promise<void> {
+    while (this.#polling || this.#running.size > 0) {
+      await this.#polling;
+      await Promise.all([...this.#running]);
+    }
   }
 
-  /** Sets the poll timer to `ms` from now; unless `replace`, only when that is sooner than it is set for. */
-  #wakeIn(ms: number, replace = false): void {
+  /**
+   * The next poll, one interval from now, unless a timer is already set sooner: a rate slot
+   * (attempt() sets one) must not be pushed back to the poll interval, or a throttled domain
+   * would be served at the poll's pace instead of its rate.
+   */
+  #schedule(): void {
+    const now = this.#clock().getTime();
+    let next = now + (this.#options.pollIntervalMs ?? 1000);
+    for (const slot of this.#slots) next = Math.min(next, slot);
+    this.#wakeIn(next - now);
+  }
+
+  /** Sets the poll timer to `ms` from now, when that is sooner than it is set for. */
+  #wakeIn(ms: number): void {
     if (this.#stopped) return;
-    const at = Date.now() + Math.max(0, ms);
-    if (!replace && this.#timer && at >= this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    const at = this.#clock().getTime() + Math.max(0, ms);
+    if (this.#timer && at >= this.#timerAt) return;
+    this.#timer?.cancel();
     this.#timerAt = at;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#timers.set(Math.max(0, ms), () => {
       this.#timer = null;
       this.#timerAt = Infinity;
       this.wake();
-    }, Math.max(0, ms));
-    this.#timer.unref();
+    });
   }
 
   async #poll(): Promise<void> {
+    // Slots up to now are served by this poll (their entries are due).
+    const now = this.#clock().getTime();
+    for (const slot of this.#slots) if (slot <= now) this.#slots.delete(slot);
     const free = this.#options.concurrency - this.#running.size;
     if (free <= 0) return;
     let due: QueuedMessage[];
@@ -200,6 +225,7 @@ export class OutboundWorker {
     const rest = entry.recipients.filter((r) => !throttle.held.has(r.address));
     if (throttle.held.size > 0) {
       log.info("queue.rate_limited", { queueId: entry.id, recipients: throttle.held.size, until: new Date(throttle.until).toISOString() });
+      this.#slots.add(throttle.until);
       this.#wakeIn(throttle.until - this.#clock().getTime());
       if (!rest.some((r) => r.state === "pending" || r.state === "deferred")) {
         await queue.recordAttempt(entry.id, [], new Date(throttle.until));
@@ -248,7 +274,24 @@ export class OutboundWorker {
     const recorded = await queue.recordAttempt(entry.id, results, next, { delayWarned: warn });
     const open = recorded.recipients.some((r) => r.state === "pending" || r.state === "deferred");
     if (!open) await queue.complete(entry.id);
-    for (const o of final) log.info("queue.recipient", { queueId: entry.id, recipient: o.address, state: o.state, status: o.status, result: resultText(o) });
+    // One line per recipient and attempt, as Postfix's "to=<…>, relay=…, delay=…, dsn=…, status=…":
+    // the queue id is the one the submission's smtp.accepted line gave.
+    const attemptsBefore = new Map(entry.recipients.map((r) => [r.address, r.attempts]));
+    for (const o of final) {
+      log.info("queue.delivery", {
+        queueId: entry.id,
+        recipient: o.address,
+        state: o.state,
+        dsn: o.status,
+        relay: o.relay ?? null,
+        tls: o.tls ?? null,
+        result: resultText(o),
+        delayMs: now.getTime() - entry.createdAt.getTime(),
+        attempt: (attemptsBefore.get(o.address) ?? 0) + 1,
+        mailFrom: entry.mailFrom,
+        size: entry.size,
+      });
+    }
     const report = { id: entry.id, outcomes: final, completed: !open };
     this.onAttempt?.(report);
     return report;

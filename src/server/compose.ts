@@ -5,7 +5,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthThrottle, Authenticator, hashPassword, type PasswordHashParams } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
-import type { SessionHandler } from "../net/index.js";
+import type { SessionHandler, Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
@@ -79,6 +79,9 @@ export interface OutboundExtras {
   mtaStsFetcher?: PolicyFetcher;
   /** The port of the default fetcher (443; tests serve policies elsewhere). */
   mtaStsPort?: number;
+  /** The workers' clock and timers (tests: a manual clock, so timings are asserted in test time). */
+  clock?: () => Date;
+  timers?: Timers;
 }
 
 /** The outbound workers over the store, configured from [outbound]; not started. */
@@ -121,6 +124,8 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     hostname: config.server.hostname,
     log: outboundLog,
     ...(extras.pollIntervalMs !== undefined ? { pollIntervalMs: extras.pollIntervalMs } : {}),
+    ...(extras.clock ? { clock: extras.clock } : {}),
+    ...(extras.timers ? { timers: extras.timers } : {}),
   });
 }
 

@@ -13,10 +13,10 @@ const resolver = createTableResolver({
   "example.org": { TXT: [["v=spf1 -all"]] },
 });
 
-async function verdictFor(from: string, policy?: InboundSettings) {
+async function verdictFor(from: string, policy?: InboundSettings, clientIp = "198.51.100.7") {
   const message = Buffer.from(`From: <${from}>\r\nTo: <alice@example.org>\r\nSubject: hi\r\n\r\nbody\r\n`);
   const verifier = createInboundVerifier({ accounts: { listDomains: async () => [{ id: 1 as never, name: "example.org", createdAt: new Date() }] }, resolver, log: silentLogger, ...(policy ? { policy } : {}) });
-  return verifier.verify({ open: () => Readable.from([message]), size: message.length, clientIp: "198.51.100.7", heloName: "mx.attacker.example", mailFrom: from, receivingHost: "mx.example.org" });
+  return verifier.verify({ open: () => Readable.from([message]), size: message.length, clientIp, heloName: "mx.attacker.example", mailFrom: from, receivingHost: "mx.example.org" });
 }
 
 test("by default a DMARC failure follows the sender domain's policy (p=reject â†’ reject)", async () => {
@@ -28,12 +28,25 @@ test("by default a DMARC failure follows the sender domain's policy (p=reject â†
 });
 
 test("[inbound] dmarc_failure_mode overrides the published policy", async () => {
-  assert.equal((await verdictFor("ceo@spoofed.example", { dmarcFailureMode: "quarantine", ownDomainUnauthenticated: "quarantine" })).action, "quarantine");
-  assert.equal((await verdictFor("ceo@spoofed.example", { dmarcFailureMode: "none", ownDomainUnauthenticated: "quarantine" })).action, "accept");
+  assert.equal((await verdictFor("ceo@spoofed.example", { dmarcFailureMode: "quarantine", ownDomainUnauthenticated: "quarantine", trustedNetworks: [] })).action, "quarantine");
+  assert.equal((await verdictFor("ceo@spoofed.example", { dmarcFailureMode: "none", ownDomainUnauthenticated: "quarantine", trustedNetworks: [] })).action, "accept");
 });
 
 test("unauthenticated mail claiming our own domain is quarantined, or as [inbound] own_domain_unauthenticated says", async () => {
   assert.equal((await verdictFor("boss@example.org")).action, "quarantine");
-  assert.equal((await verdictFor("boss@example.org", { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "reject" })).action, "reject");
-  assert.equal((await verdictFor("boss@example.org", { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "accept" })).action, "accept");
+  assert.equal((await verdictFor("boss@example.org", { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "reject", trustedNetworks: [] })).action, "reject");
+  assert.equal((await verdictFor("boss@example.org", { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "accept", trustedNetworks: [] })).action, "accept");
+});
+
+test("a client in inbound.trusted_networks (loopback by default) is exempt from the own-domain verdict, and only that", async () => {
+  const fromLoopback = await verdictFor("cron@example.org", undefined, "127.0.0.1");
+  assert.deepEqual([fromLoopback.action, fromLoopback.reason], ["accept", null]);
+  assert.equal((await verdictFor("cron@example.org", undefined, "::ffff:127.0.0.1")).action, "accept");
+  const office = { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "reject", trustedNetworks: ["198.51.100.0/24"] } as const;
+  assert.equal((await verdictFor("boss@example.org", { ...office, trustedNetworks: [...office.trustedNetworks] })).action, "accept");
+  // A published reject policy still applies to trusted clients.
+  assert.equal((await verdictFor("ceo@spoofed.example", undefined, "127.0.0.1")).action, "reject");
+  const outside = await verdictFor("boss@example.org");
+  assert.equal(outside.action, "quarantine");
+  assert.match(outside.reason ?? "", /local domain example\.org without SPF or DKIM/);
 });

@@ -5,8 +5,9 @@ import { createCachingResolver, createSystemResolver, decideDmarcAction, verifyI
 import type { InboundVerifier } from "../smtp/index.js";
 import type { Logger } from "../observability/log.js";
 import type { InboundSettings } from "../config/index.js";
+import { createNetworkList } from "../net/index.js";
 
-const DEFAULT_POLICY: InboundSettings = { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "quarantine" };
+const DEFAULT_POLICY: InboundSettings = { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "quarantine", trustedNetworks: ["127.0.0.0/8", "::1/128"] };
 
 /**
  * The DNS resolver inbound checks share: the configured servers (outbound.dns_servers, the same
@@ -27,6 +28,7 @@ export interface InboundVerifierOptions {
 
 export function createInboundVerifier(options: InboundVerifierOptions): InboundVerifier {
   const policy = options.policy ?? DEFAULT_POLICY;
+  const trusted = createNetworkList(policy.trustedNetworks);
   return {
     async verify(input) {
       const verdict = await verifyInbound({
@@ -44,9 +46,13 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
         mode: policy.dmarcFailureMode,
         unauthenticatedLocalSender: policy.ownDomainUnauthenticated,
         localDomains: (domain) => local.has(domain.toLowerCase()),
+        trustedClient: trusted.contains(input.clientIp),
       });
       const value = verdict.authenticationResultsHeader.replace(/^Authentication-Results:\s*/i, "").replace(/\r\n$/, "");
-      return { authenticationResults: value, action: decision.action, policyDomain: verdict.dmarc.domain };
+      // The reason is the decision's own (a published policy, an override, or our own domain
+      // unauthenticated), so the log says which one it was.
+      const reason = decision.action === "quarantine" ? decision.reason : decision.action === "reject" ? decision.reply.text : null;
+      return { authenticationResults: value, action: decision.action, policyDomain: verdict.dmarc.domain, reason };
     },
   };
 }

@@ -81,7 +81,7 @@ test("MTA-STS enforce: a certificate not valid for the MX name (self-signed) is 
     await submit(pair, "bad certificate");
     const report = await attempt;
     assert.equal(report.outcomes[0]!.state, "deferred");
-    assert.match(report.outcomes[0]!.diagnostic, /TLS handshake: .*(self[- ]signed|certificate)/i);
+    assert.match(report.outcomes[0]!.diagnostic, /TLS handshake with mx\.b\.test failed: .*(self[- ]signed|certificate)/i);
     assert.equal((await inboxTexts(pair.b)).length, 0);
   } finally {
     await pair.stop();

@@ -162,12 +162,12 @@ test("CHUNKING: BDAT chunks from a raw client, pipelined, with BINARYMIME", asyn
   }
 });
 
-test("DMARC through the verifier: quarantine files into Junk with Authentication-Results, reject answers 550 5.7.1", async () => {
+test("DMARC through the verifier: quarantine files into Junk with Authentication-Results, reject answers 550 5.7.26", async () => {
   let action: "quarantine" | "reject" = "quarantine";
   const h = await startSmtpHarness({
     verifier: {
       async verify(input) {
-        return { authenticationResults: `mx.example.org; spf=fail smtp.mailfrom=${input.mailFrom}; dmarc=fail header.from=ext.example`, action, policyDomain: "ext.example" };
+        return { authenticationResults: `mx.example.org; spf=fail smtp.mailfrom=${input.mailFrom}; dmarc=fail header.from=ext.example`, action, policyDomain: "ext.example", reason: `DMARC policy ${action} of ext.example` };
       },
     },
   });
@@ -181,7 +181,7 @@ test("DMARC through the verifier: quarantine files into Junk with Authentication
     action = "reject";
     const rejected = await send();
     assert.notEqual(rejected.code, 0);
-    assert.match(rejected.stdout, /<\*\* 550 5\.7\.1 Message rejected by the DMARC policy of ext\.example/);
+    assert.match(rejected.stdout, /<\*\* 550 5\.7\.26 Message rejected: DMARC policy reject of ext\.example/);
     assert.equal((await mailboxMessages(h, h.accounts.alice, "Junk")).length, 1);
   } finally {
     await h.stop();

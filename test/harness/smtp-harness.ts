@@ -36,7 +36,8 @@ export interface SmtpHarness {
 
 export interface SmtpHarnessOptions {
   limits?: Partial<SessionLimits>;
-  verifier?: InboundVerifier | null;
+  /** The MX role's sender authentication: a fake, or one built over the harness's own store. */
+  verifier?: InboundVerifier | ((store: TempStore["store"]) => InboundVerifier) | null;
   /** Listener admission limits (server/listeners.ts); generous by default. */
   connections?: { perIp?: number; total?: number };
   /** The shared AUTH throttle's settings; its defaults otherwise. */
@@ -71,7 +72,7 @@ export async function startSmtpHarness(options: SmtpHarnessOptions = {}): Promis
   const deliveryReports = createDeliveryReporter({ bounces: createBounceSink({ mail: store, accounts: store, queue: store, log }), reportingMta: "mx.example.org" });
   const handlers = new Map<ListenerProtocol, ReturnType<typeof createSmtpServer>>();
   for (const [protocol, role] of Object.entries(ROLE_OF) as ["smtp" | "submission" | "submissions", SmtpRole][]) {
-    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, deliveryReports, authenticator, verifier: options.verifier ?? null, limits, tls, hostname: "mx.example.org", log: log.child({ component: role }) }));
+    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, deliveryReports, authenticator, verifier: typeof options.verifier === "function" ? options.verifier(store) : (options.verifier ?? null), limits, tls, hostname: "mx.example.org", log: log.child({ component: role }) }));
   }
   const configs: ListenerConfig[] = [
     { protocol: "smtp", port: 0, address: "127.0.0.1", tls: "starttls" },

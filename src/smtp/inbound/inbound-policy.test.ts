@@ -77,11 +77,15 @@ test("runChecks: the first reject wins, fileInto is remembered and the run goes 
   assert.deepEqual(order, ["a", "b", "c", "d", "e"]);
 });
 
-test("dmarc check: reject → 550 5.7.1, quarantine → Junk, verifier failure → 451, none → accept", async () => {
+test("dmarc check: reject → 550 5.7.26 (RFC 7372), quarantine → Junk with the verifier's reason, verifier failure → 451, none → accept", async () => {
   const base = { authenticationResults: "x; dmarc=fail", policyDomain: "ext.example" };
-  const rejected = await dmarcPolicy.run({ verification: { ...base, action: "reject" }, verificationFailed: false });
-  assert.deepEqual(rejected.kind === "reject" && [rejected.reply.code, rejected.reply.enhanced], [550, "5.7.1"]);
-  assert.deepEqual(await dmarcPolicy.run({ verification: { ...base, action: "quarantine" }, verificationFailed: false }), { kind: "fileInto", folder: "junk", reason: "DMARC policy of ext.example asks for quarantine" });
+  const rejected = await dmarcPolicy.run({ verification: { ...base, action: "reject", reason: "DMARC policy of the sender domain says reject" }, verificationFailed: false });
+  assert.deepEqual(rejected.kind === "reject" && [rejected.reply.code, rejected.reply.enhanced, rejected.reply.lines], [550, "5.7.26", ["Message rejected: DMARC policy of the sender domain says reject"]]);
+  // The reason logged is the one the verifier decided on, never a DMARC policy nobody published.
+  const ownDomain = "From: claims local domain example.org without SPF or DKIM authentication";
+  assert.deepEqual(await dmarcPolicy.run({ verification: { ...base, policyDomain: "example.org", action: "quarantine", reason: ownDomain }, verificationFailed: false }), { kind: "fileInto", folder: "junk", reason: ownDomain });
+  const unexplained = await dmarcPolicy.run({ verification: { ...base, action: "quarantine" }, verificationFailed: false });
+  assert.doesNotMatch(unexplained.kind === "fileInto" ? unexplained.reason : "", /DMARC policy/);
   const failed = await dmarcPolicy.run({ verification: null, verificationFailed: true });
   assert.equal(failed.kind === "tempfail" && failed.reply.code, 451);
   assert.equal((await dmarcPolicy.run({ verification: null, verificationFailed: false })).kind, "accept");

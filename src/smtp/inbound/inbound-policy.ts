@@ -10,7 +10,7 @@ import type { AccountStore, MailStore, StagedMessage } from "../../store/index.j
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import type { EnvelopeView, RecipientDecision, SessionPolicy, SessionView } from "../session/types.js";
 import { runChecks } from "./checks.js";
-import { acceptedReply, deliverToLocal, localRecipients } from "./local-delivery.js";
+import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients } from "./local-delivery.js";
 import { MESSAGE_CHECKS, type InboundVerification, type InboundVerifier } from "./message-checks.js";
 import { RECIPIENT_CHECKS } from "./recipient-checks.js";
 
@@ -80,7 +80,7 @@ async function deliverInbound(options: InboundPolicyOptions, session: SessionVie
   const context = { session, envelope, authenticationResults: verification?.authenticationResults ?? null };
   const failure = await deliverToLocal(options, staged, recipients, context);
   if (failure !== null) return failure;
-  options.log.info("smtp.delivered", { transaction: envelope.id, recipients: recipients.length, size: staged.size, folder: outcome.folder });
+  options.log.info("smtp.accepted", { ...acceptedMessageFields(session, envelope, staged, null), folder: outcome.folder });
   return acceptedReply(envelope);
 }
 

@@ -104,6 +104,26 @@ export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMess
   }
 }
 
+/**
+ * The one log line per accepted message a postmaster follows (like Postfix's qmgr "from=" line
+ * joined with smtpd's "client="): who sent it from where, over what, to whom, and the queue id
+ * under which its delivery lines appear (null when every recipient was local).
+ */
+export function acceptedMessageFields(session: SessionView, envelope: EnvelopeView, staged: StagedMessage, queueId: number | null): Record<string, unknown> {
+  return {
+    transaction: envelope.id,
+    queueId,
+    clientIp: session.remoteAddress,
+    clientName: session.heloName,
+    tls: session.tlsDetails?.protocol ?? null,
+    account: session.account?.address ?? null,
+    mailFrom: envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address,
+    recipients: envelope.recipients.map((r) => r.mailbox.address),
+    size: staged.size,
+    messageId: staged.parsed.envelope.messageId,
+  };
+}
+
 export function acceptedReply(envelope: EnvelopeView): SmtpReply {
   return reply(ReplyCodes.Ok, `Ok: queued as ${envelope.id}`);
 }

@@ -23,6 +23,11 @@ export interface InboundVerification {
   readonly action: "accept" | "reject" | "quarantine";
   /** The From domain whose policy asked for reject or quarantine, for the reply and the log. */
   readonly policyDomain?: string | null;
+  /**
+   * Why reject or quarantine, in words, for the log and the reply: a published DMARC policy, a
+   * local override, or our own domain unauthenticated (which is no DMARC policy at all).
+   */
+  readonly reason?: string | null;
 }
 
 export interface InboundVerifier {
@@ -36,18 +41,24 @@ export interface MessageCheckInput {
 }
 
 /**
- * DMARC (RFC 7489 §6.6): p=reject refuses with 550 5.7.1; p=quarantine files into the
+ * DMARC (RFC 7489 §6.6): a reject verdict refuses with 550 5.7.26; quarantine files into the
  * recipient's Junk folder. A verifier that failed outright gets 451 4.7.0 rather than a pass: a
  * message we could not check must not skip a sender's reject policy.
+ *
+ * Why 5.7.26 and not 5.7.1: RFC 7372 §3.4 registers X.7.26 "multiple authentication checks
+ * failed", and a DMARC failure is exactly that (neither SPF nor DKIM gave an aligned pass, RFC
+ * 7489 §4.2); RFC 7489 §6.6.4 leaves the code to the receiver, and X.7.26 is what large receivers
+ * answer (Gmail, Microsoft), so senders' bounce parsers recognise it. X.7.1 only says "not
+ * authorized" and is what relay refusals use here.
  */
 export const dmarcPolicy: Check<MessageCheckInput> = {
   name: "dmarc",
   run({ verification, verificationFailed }) {
     if (verificationFailed) return tempfail({ code: 451, enhanced: "4.7.0", lines: ["Sender authentication could not be checked, try again later"] });
     if (verification === null) return ACCEPT;
-    const domain = verification.policyDomain ? ` of ${verification.policyDomain}` : "";
-    if (verification.action === "reject") return reject(reply(ReplyCodes.RelayDenied, `Message rejected by the DMARC policy${domain}`));
-    if (verification.action === "quarantine") return { kind: "fileInto", folder: "junk", reason: `DMARC policy${domain} asks for quarantine` };
+    const domain = verification.policyDomain ? ` (From: domain ${verification.policyDomain})` : "";
+    if (verification.action === "reject") return reject(reply(ReplyCodes.AuthenticationChecksFailed, verification.reason ? `Message rejected: ${verification.reason}` : `Message rejected by sender authentication${domain}`));
+    if (verification.action === "quarantine") return { kind: "fileInto", folder: "junk", reason: verification.reason ?? `sender authentication asks for quarantine${domain}` };
     return ACCEPT;
   },
 };

@@ -123,6 +123,11 @@ export const ReplyCodes = Object.freeze({
    * reasons", which is what RCPT rejections are made of.
    */
   RelayDenied: code(550, "5.7.1", "Relay access denied"),
+  /**
+   * RFC 7372 §3.4 X.7.26 multiple authentication checks failed: a message failing DMARC (RFC
+   * 7489 §6.6.4) under a reject policy; see smtp/inbound/message-checks.ts.
+   */
+  AuthenticationChecksFailed: code(550, "5.7.26", "Multiple authentication checks failed"),
   /** RFC 1870 §6.3 / RFC 5321 §4.2.4 552; X.3.4 message too big for system. */
   MessageTooBig: code(552, "5.3.4", "Message size exceeds fixed maximum message size"),
   /** RFC 1870 §6.2: SIZE larger than we accept is refused at MAIL. */

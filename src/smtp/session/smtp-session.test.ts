@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RecordingPolicy, startSession, TEST_LIMITS, testAuthenticator } from "./session-fixture.js";
+import { createMemoryLogger } from "../../observability/log.js";
 
 const codes = (text: string) => text.split("\r\n").filter((line) => line !== "").map((line) => line.slice(0, 3));
 
@@ -274,4 +275,27 @@ test("BDAT over the size limit gets 552 5.3.4 after its bytes, and the transacti
   assert.match(await h.send(`BDAT 6000 LAST\r\n${"a".repeat(6000)}`), /^552 5\.3\.4 /);
   assert.match(await h.send("BDAT 1 LAST\r\nx"), /^503 5\.5\.1 /);
   assert.ok(h.staging.staged.every((s) => s.discarded));
+});
+
+test("every refused command is logged at info with stage, client and reply; a flood is rate-limited per session", async () => {
+  const log = createMemoryLogger();
+  const h = await startSession({ log, limits: { ...TEST_LIMITS, maxSmtpErrors: 1000 } });
+  h.take();
+  await h.send("EHLO client.example\r\n");
+  assert.match(await h.send("MAIL FROM:<broken\r\n"), /^501 /);
+  assert.match(await h.send("FROB\r\n"), /^500 /);
+  const [syntax, unknown] = log.records.filter((r) => r.event === "smtp.command_refused");
+  assert.deepEqual(
+    { level: syntax?.level, stage: syntax?.stage, clientIp: syntax?.clientIp, clientName: syntax?.clientName, code: syntax?.code, enhanced: syntax?.enhanced },
+    { level: "info", stage: "MAIL", clientIp: "192.0.2.1", clientName: "client.example", code: 501, enhanced: "5.5.4" },
+  );
+  assert.equal(typeof syntax?.text, "string");
+  assert.deepEqual([unknown?.stage, unknown?.code], ["command", 500]);
+  // 100 more in the same instant: 8 more lines (a burst of 10), then nothing until time passes.
+  for (let i = 0; i < 100; i++) await h.send("FROB\r\n");
+  assert.equal(log.records.filter((r) => r.event === "smtp.command_refused").length, 10);
+  h.timers.advance(6_000);
+  await h.send("FROB\r\n");
+  const last = log.records.filter((r) => r.event === "smtp.command_refused").at(-1);
+  assert.equal(last?.suppressed, 92);
 });

@@ -25,6 +25,7 @@ import { BodyIntake } from "./body-intake.js";
 import type { BodySink } from "./body-sink.js";
 import { Deadlines, type DeadlineKind } from "./deadlines.js";
 import { ehloExtensions, unofferedMailParameter, unofferedRcptParameter, type OfferContext } from "./ehlo.js";
+import { RefusalLogBudget } from "./refusal-log.js";
 import { Transaction } from "./transaction.js";
 import type { SessionOptions, SessionView } from "./types.js";
 
@@ -48,12 +49,16 @@ export class SmtpSession {
   #closed = false;
   /** Command bytes arrived since the last complete command line (drives the command deadline). */
   #partialCommand = false;
+  /** What the client was doing when a refusal came: a verb, "AUTH" during an exchange, or "command". */
+  #stage = "connect";
+  readonly #refusalLog: RefusalLogBudget;
 
   constructor(options: SessionOptions) {
     this.#o = options;
     this.id = options.id ?? randomBytes(9).toString("base64url");
     this.#tls = options.implicitTls;
     this.#reader = new LineReader({ maxLineLength: this.#commandLineLimit() });
+    this.#refusalLog = new RefusalLogBudget(options.clock().getTime());
     const l = options.limits;
     this.#intake = new BodyIntake({
       reader: this.#reader,
@@ -152,6 +157,7 @@ export class SmtpSession {
     const mode = this.#mode;
     if (item.kind === "bytes") return this.#intake.bdatBytes(item.chunk, item.remaining);
     this.#partialCommand = this.#reader.buffered > 0;
+    this.#stage = mode.kind === "auth" ? "AUTH" : "command";
     if (item.kind === "overflow") {
       if (mode.kind === "auth") this.#endAuth();
       return this.#reject(reply(ReplyCodes.LineTooLong));
@@ -166,8 +172,10 @@ export class SmtpSession {
     if (parsed.kind === "syntax-error") {
       // A BDAT whose size could not be read leaves its bytes to be read as commands; RFC 3030 has
       // no way around that, and they will fail as commands and count as errors.
+      this.#stage = parsed.verb ?? "command";
       return this.#reject(replyForSyntaxError(parsed));
     }
+    this.#stage = parsed.kind;
     await this.#command(parsed);
   }
 
@@ -313,7 +321,10 @@ export class SmtpSession {
     if (transaction === null) return this.#reject(reply(ReplyCodes.NeedMail));
     if (unofferedRcptParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(ReplyCodes.ParameterNotOffered));
     // RFC 5321 §4.5.3.1.10: recipients past the limit get 452; the client sends them later.
-    if (transaction.recipients.length >= this.#o.limits.maxRecipients) return this.#send(reply(ReplyCodes.TooManyRecipients));
+    if (transaction.recipients.length >= this.#o.limits.maxRecipients) {
+      this.#logRefusal(reply(ReplyCodes.TooManyRecipients));
+      return this.#send(reply(ReplyCodes.TooManyRecipients));
+    }
     transaction.rcptCount++;
     const decision = await this.#o.policy.checkRecipient(this.view, { reversePath: transaction.reversePath, count: transaction.recipients.length }, command);
     if (this.#transaction !== transaction) return;
@@ -359,9 +370,30 @@ export class SmtpSession {
   }
 
   async #reject(answer: SmtpReply): Promise<void> {
+    this.#logRefusal(answer);
     await this.#send(answer);
     this.#errors++;
     if (this.#errors >= this.#o.limits.maxSmtpErrors) await this.closeWith(reply(ReplyCodes.TooManyErrors));
+  }
+
+  /**
+   * One info line per refused command (syntax errors included), so a client's fault can be found
+   * from our log alone; rate-limited per session (refusal-log.ts). The reply text is ours, so it
+   * holds no client secret (an AUTH line is never echoed).
+   */
+  #logRefusal(answer: SmtpReply): void {
+    const budget = this.#refusalLog.take(this.#o.clock().getTime());
+    if (budget === null) return;
+    this.#o.log.info("smtp.command_refused", {
+      session: this.id,
+      stage: this.#stage,
+      clientIp: this.#o.remoteAddress,
+      clientName: this.#helo?.name ?? null,
+      code: answer.code,
+      enhanced: answer.enhanced,
+      text: answer.lines.join(" "),
+      ...(budget.suppressed > 0 ? { suppressed: budget.suppressed } : {}),
+    });
   }
 
   #expired(kind: DeadlineKind): void {

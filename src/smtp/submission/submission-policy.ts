@@ -12,18 +12,20 @@ import type { Logger } from "../../observability/log.js";
 import type { AccountStore, EnqueueRequest, MailStore, QueueRecipient, QueueStore, StagedMessage } from "../../store/index.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import { decideRecipient } from "../inbound/inbound-policy.js";
-import { acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
+import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
 import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from "../session/types.js";
 import type { DeliveryReporter } from "../../queue/index.js";
 import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
+import { completeHeader } from "./missing-header-fields.js";
 
 export interface SubmissionPolicyOptions {
-  readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
+  readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes" | "stageMessage">;
   readonly accounts: Pick<AccountStore, "findAccountByAddress" | "findAlias" | "isLocalDomain" | "getAccount">;
   readonly queue: Pick<QueueStore, "enqueue">;
   /** Writes RFC 3461 NOTIFY=SUCCESS reports for local recipients; null sends none. */
   readonly deliveryReports: DeliveryReporter | null;
   readonly log: Logger;
+  readonly clock?: () => Date;
 }
 
 export function createSubmissionPolicy(options: SubmissionPolicyOptions): SessionPolicy {
@@ -41,21 +43,42 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
     },
 
     async deliver(session, envelope, staged): Promise<SmtpReply> {
-      const answer = await deliverSubmission(options, session, envelope, staged);
-      if (answer.code >= 400) staged.discard();
+      let message = staged;
+      let answer: SmtpReply;
+      try {
+        answer = await deliverSubmission(options, session, envelope, staged, (completed) => (message = completed));
+      } catch (error) {
+        message.discard();
+        throw error;
+      }
+      if (answer.code >= 400) message.discard();
       return answer;
     },
   };
 }
 
-async function deliverSubmission(options: SubmissionPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply> {
+async function deliverSubmission(
+  options: SubmissionPolicyOptions,
+  session: SessionView,
+  envelope: EnvelopeView,
+  submitted: StagedMessage,
+  replaced: (completed: StagedMessage) => void,
+): Promise<SmtpReply> {
   const account = session.account;
   if (account === null) return reply(ReplyCodes.AuthRequired);
-  const authors = fromAddresses(staged.parsed.envelope.from);
+  const authors = fromAddresses(submitted.parsed.envelope.from);
   if (!(await ownsAllAuthors(options.accounts, account, authors))) {
     options.log.info("smtp.from_not_owned", { transaction: envelope.id, account: account.address, authors });
     return reply(ReplyCodes.SenderNotOwned, "From: address not owned by authenticated user");
   }
+  let staged: StagedMessage;
+  try {
+    staged = await completeHeader(options.store, submitted, session.hostname, (options.clock ?? (() => new Date()))());
+  } catch (error) {
+    options.log.error("smtp.header_completion_failed", { transaction: envelope.id, error });
+    return reply(ReplyCodes.LocalError);
+  }
+  replaced(staged);
   const context = { session, envelope, authenticationResults: null };
   const local = localRecipients(envelope, "inbox");
   if (local.length > 0) {
@@ -64,15 +87,17 @@ async function deliverSubmission(options: SubmissionPolicyOptions, session: Sess
     await reportLocalDelivery(options, envelope, staged, account.address);
   }
   const remote = envelope.recipients.filter((recipient) => recipient.route.kind === "remote");
+  let queueId: number | null = null;
   if (remote.length > 0) {
     try {
-      await options.queue.enqueue(enqueueRequest(envelope, staged, remote, account.address, tracePrefixFor(context, null, false)));
+      ({ id: queueId } = await options.queue.enqueue(enqueueRequest(envelope, staged, remote, account.address, tracePrefixFor(context, null, false))));
     } catch (error) {
       options.log.error("smtp.enqueue_failed", { transaction: envelope.id, error });
       return reply(ReplyCodes.LocalError);
     }
   }
-  options.log.info("smtp.submitted", { transaction: envelope.id, account: account.address, local: local.length, remote: remote.length, size: staged.size });
+  // The queue id is the one every delivery line of the remote recipients carries.
+  options.log.info("smtp.accepted", { ...acceptedMessageFields(session, envelope, staged, queueId), local: local.length, remote: remote.length });
   return acceptedReply(envelope);
 }
 

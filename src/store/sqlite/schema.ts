@@ -192,6 +192,53 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE blobs ADD COLUMN crlf_size INTEGER;
     `,
   },
+  {
+    version: 7,
+    description: "outbound queue: ids never reused (AUTOINCREMENT)",
+    sql: `
+      -- A plain INTEGER PRIMARY KEY hands out max(id) + 1, so once the newest entry completes its
+      -- id comes back, and log lines and bounces of different messages share a queue id. SQLite
+      -- adds AUTOINCREMENT only by rebuilding the table. foreign_keys is on and cannot be turned off
+      -- inside this transaction, so the child is moved out of the way first: renaming queue then
+      -- carries its reference along, and both old tables go once the rows are copied.
+      ALTER TABLE queue_recipients RENAME TO queue_recipients_v6;
+      ALTER TABLE queue RENAME TO queue_v6;
+      CREATE TABLE queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        mail_from TEXT NOT NULL,
+        submitted_by TEXT,
+        blob_id TEXT NOT NULL REFERENCES blobs(id),
+        prefix BLOB,
+        size INTEGER NOT NULL,
+        envelope_id TEXT,
+        ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+        body_type TEXT NOT NULL CHECK (body_type IN ('7BIT', '8BITMIME', 'BINARYMIME')),
+        smtputf8 INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        delay_warned INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE queue_recipients (
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        notify TEXT,
+        original_recipient TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'deferred')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_result TEXT,
+        PRIMARY KEY (queue_id, position),
+        UNIQUE (queue_id, address)
+      ) WITHOUT ROWID;
+      INSERT INTO queue (id, mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until, delay_warned)
+        SELECT id, mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until, delay_warned FROM queue_v6;
+      INSERT INTO queue_recipients SELECT queue_id, position, address, notify, original_recipient, state, attempts, last_result FROM queue_recipients_v6;
+      DROP TABLE queue_recipients_v6;
+      DROP TABLE queue_v6;
+      CREATE INDEX queue_due ON queue(next_attempt_at, id);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */
