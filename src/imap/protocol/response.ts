@@ -111,7 +111,8 @@ function collect(value: ImapValue, out: Gatherer): void {
     case "list":
       out.add("(");
       value.items.forEach((item, i) => {
-        if (i > 0) out.add(" ");
+        // RFC 9051 §9 body-type-mpart: the leading `adjacent` items (part bodies) have no SP between them.
+        if (i > 0 && i >= (value.adjacent ?? 0)) out.add(" ");
         collect(item, out);
       });
       out.add(")");
