@@ -120,13 +120,32 @@ function collect(value: ImapValue, out: Gatherer): void {
   }
 }
 
+const REPLACEMENT_CHARACTER = Buffer.from("\ufffd", "utf8");
+
+/**
+ * RFC 9051 §4.3, §9: no string may carry NUL, quoted or literal (CHAR8 = %x01-ff). A NUL in a
+ * header value (Content-ID, Subject...) is sent as U+FFFD, which shows that something was there;
+ * message octets never pass here (fetch/section.ts handles those with same-length 0x80).
+ */
+function withoutNul(bytes: Buffer): Buffer {
+  if (!bytes.includes(0)) return bytes;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = bytes.indexOf(0); at >= 0; at = bytes.indexOf(0, from)) {
+    parts.push(bytes.subarray(from, at), REPLACEMENT_CHARACTER);
+    from = at + 1;
+  }
+  parts.push(bytes.subarray(from));
+  return Buffer.concat(parts);
+}
+
 function collectString(value: string | Buffer, out: Gatherer): void {
   // A 7-bit string needs no byte form to be judged, and most strings (dates, flags) are 7-bit.
   if (typeof value === "string" && value.length <= MAX_QUOTED && PRINTABLE_ASCII.test(value)) {
     out.add(quoteText(value));
     return;
   }
-  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  const bytes = withoutNul(typeof value === "string" ? Buffer.from(value, "utf8") : value);
   if (quotable(bytes)) out.add(quoteText(bytes.toString("latin1")));
   else {
     out.add(`{${bytes.length}}\r\n`);
