@@ -1,5 +1,6 @@
 // Plays every test/transcripts/imap-*.transcript against a fresh in-process IMAP server with a
 // real store: exact bytes for literals, continuations, BAD/NO codes and untagged responses.
+import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -22,6 +23,8 @@ async function transcriptDirectory(): Promise<string> {
 describe("IMAP transcripts", async () => {
   const dir = await transcriptDirectory();
   const files = (await readdir(dir)).filter((f) => f.startsWith("imap-") && f.endsWith(".transcript")).sort();
+  // An empty or misplaced folder must not pass as "all transcripts matched".
+  it("finds the transcript files", () => assert.ok(files.length > 0, `no imap-*.transcript files in ${dir}`));
   for (const file of files) {
     describe(file, () => {
       let harness: ImapHarness;

@@ -1,7 +1,8 @@
 // RFC 9051 §6.3.12 APPEND with RFC 3502 MULTIAPPEND, RFC 4315 UIDPLUS (APPENDUID), RFC 7889
-// APPENDLIMIT and RFC 3516 literal8:
+// APPENDLIMIT, RFC 3516 literal8 and RFC 6855 §4 UTF8 append data:
 //   a1 APPEND Drafts (\Seen) "01-Jan-2026 10:00:00 +0000" {310}
 //   a2 APPEND INBOX {120+} ... (\Flagged) {98+} ...        (MULTIAPPEND: several messages)
+//   a3 APPEND Sent (\Seen) UTF8 (~{367+} ...)              (after ENABLE UTF8=ACCEPT; Thunderbird)
 // Message literals are streamed (streamsLiteral): their octets go to the store as they arrive,
 // never into memory, and the target mailbox is checked before the first `+` (TRYCREATE then
 // costs the client nothing). All messages of one command are appended in one store transaction,
@@ -36,13 +37,14 @@ export const appendCommand: ImapCommand<AppendArgs> = {
   beforeStreamedLiteral: async (ctx, args) => {
     await targetMailbox(ctx, args.mailbox());
   },
-  parse: (args) => {
+  parse: (args, { enabled }) => {
     const mailbox = args.mailbox();
     const messages: AppendMessage[] = [];
+    const utf8Accepted = enabled.has("UTF8=ACCEPT");
     // RFC 3502 §6.3.11: append-message = append-opts SP append-data, one or more.
     do {
       args.space();
-      messages.push(appendMessage(args));
+      messages.push(appendMessage(args, utf8Accepted));
     } while (!args.atEnd());
     args.end();
     return { mailbox, messages };
@@ -67,8 +69,8 @@ export const appendCommand: ImapCommand<AppendArgs> = {
   },
 };
 
-/** append-opts SP append-data: [flag-list SP] [date-time SP] literal. */
-function appendMessage(args: ArgumentReader): AppendMessage {
+/** append-opts SP append-data: [flag-list SP] [date-time SP] (literal / utf8-literal). */
+function appendMessage(args: ArgumentReader, utf8Accepted: boolean): AppendMessage {
   let flags: string[] = [];
   let internalDate: Date | null = null;
   if (args.peekListStart()) {
@@ -78,6 +80,20 @@ function appendMessage(args: ArgumentReader): AppendMessage {
   if (args.peekChar() === '"') {
     internalDate = args.dateTime();
     args.space();
+  }
+  // RFC 6855 §4, §7: utf8-literal = "UTF8" SP "(" literal8 ")", an alternative append-data for
+  // a message with UTF-8 header fields. Its syntax is valid only once the client has enabled
+  // UTF8=ACCEPT (the session then treats the message as it would any other: it is stored as
+  // sent, RFC 6855 §4 forbids changing it). Thunderbird sends it for Sent, Drafts and Templates.
+  if (args.takeKeyword("UTF8")) {
+    if (!utf8Accepted) throw args.error("APPEND UTF8 needs ENABLE UTF8=ACCEPT first (RFC 6855 §4)");
+    args.space();
+    args.expectChar("(");
+    // The grammar asks for literal8; a plain literal carries the same octets minus NUL, so it
+    // is taken too rather than losing the client's message over the marker's tilde.
+    const literal = args.literalPiece(true);
+    args.expectChar(")");
+    return { flags, internalDate, literal };
   }
   return { flags, internalDate, literal: args.literalPiece(true) };
 }

@@ -1,7 +1,7 @@
 // RFC 9051 §6.3.4 CREATE, with RFC 6154 §3 CREATE-SPECIAL-USE: `CREATE Foo (USE (\Archive))`.
 // A trailing delimiter only declares that children will follow; the store creates missing parents.
 import { SPECIAL_USES, type SpecialUse } from "../../store/index.js";
-import { checkMailboxName, decodeMailboxName } from "../protocol/mailbox-name.js";
+import { checkNewMailboxName, decodeMailboxName } from "../protocol/mailbox-name.js";
 import { ImapError, type ImapCommand } from "./command.js";
 
 interface CreateArgs {
@@ -17,7 +17,7 @@ export const createCommand: ImapCommand<CreateArgs> = {
   capabilities: ["CREATE-SPECIAL-USE"],
   parse: (args) => {
     const raw = decodeMailboxName(args.astringBytes(), args.options.utf8Names);
-    const name = checkMailboxName(raw.endsWith("/") ? raw.slice(0, -1) : raw);
+    const name = checkNewMailboxName(raw.endsWith("/") ? raw.slice(0, -1) : raw);
     const specialUse: string[] = [];
     if (args.takeChar(" ")) {
       args.list(() => {

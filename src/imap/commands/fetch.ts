@@ -233,6 +233,7 @@ async function renderStored(
       flags: selected.reportedFlags(message.uid, flags, !ctx.rev2),
       open: (range) => (whole === null ? ctx.store.openMessage(message, range) : Readable.from([whole.subarray(range.start, range.end)], { objectMode: false })),
       whole,
+      utf8: ctx.utf8,
     });
   } catch (error) {
     // RFC 3516 §4.3.

@@ -10,7 +10,8 @@ export const renameCommand: ImapCommand<{ from: string; to: string }> = {
   parse: (args) => {
     const from = args.mailbox();
     args.space();
-    const to = args.mailbox();
+    // The new name is checked as CREATE checks one (mailbox-name.ts checkNewMailboxName).
+    const to = args.newMailbox();
     args.end();
     return { from, to };
   },

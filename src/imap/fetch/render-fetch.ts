@@ -32,6 +32,8 @@ export interface FetchSubject {
   open: OpenRange;
   /** The whole logical message when it was read ahead (small messages); sections are sliced from it. */
   whole?: Buffer | null;
+  /** The client enabled UTF8=ACCEPT or IMAP4rev2: BODYSTRUCTURE parameters may be UTF-8 strings. */
+  utf8: boolean;
 }
 
 const HEADER: Section = { part: [], text: { kind: "header" } };
@@ -74,9 +76,9 @@ async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[Imap
     case "envelope":
       return [atom("ENVELOPE"), renderEnvelope(message.envelope)];
     case "body":
-      return [atom("BODY"), renderBody(message.structure)];
+      return [atom("BODY"), renderBody(message.structure, { utf8: subject.utf8 })];
     case "bodystructure":
-      return [atom("BODYSTRUCTURE"), renderBodyStructure(message.structure)];
+      return [atom("BODYSTRUCTURE"), renderBodyStructure(message.structure, { utf8: subject.utf8 })];
     case "body-section": {
       const name = `BODY[${formatSection(item.section)}]${formatPartialOrigin(item.partial)}`;
       const source = locateSection(message.structure, message.size, item.section);

@@ -199,3 +199,39 @@ describe("BINARY and BINARY.SIZE (RFC 3516)", async () => {
     assert.equal(await binarySize(mixed.root, mixed.bytes.length, [7], mixed.open), 0);
   });
 });
+
+describe("NUL octets in non-BINARY sections (RFC 9051 §4.3: a literal holds no NUL)", () => {
+  const raw = Buffer.concat([
+    Buffer.from("Subject: nul\r\nX-Odd: a\0b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\n"),
+    Buffer.from([0, 1, 0, 0, 2]),
+    Buffer.from("\r\n--b\r\nContent-Transfer-Encoding: 8bit\r\n\r\nx\0y\r\n--b--\r\n"),
+  ]);
+  const message = stored(raw);
+  const whole = message.bytes;
+
+  it("BODY[], BODY[n], partials and HEADER.FIELDS replace each NUL by 0x80, streamed or sliced from a read-ahead copy", async () => {
+    for (const spec of ["BODY[]", "BODY[1]", "BODY[1]<1.3>", "BODY[2]", "BODY[HEADER.FIELDS (X-Odd)]", "BODY[TEXT]"]) {
+      const { section, partial } = sectionOf(spec);
+      const source = locateSection(message.root, whole.length, section);
+      for (const readAhead of [null, whole]) {
+        const value = await sectionValue(source, partial, message.open, readAhead);
+        const { text, binary } = await octets(value);
+        assert.ok(!text.includes("\0"), `${spec} (read ahead: ${readAhead !== null}) has no NUL`);
+        assert.equal(binary, false, `${spec} is a plain literal`);
+      }
+    }
+    assert.equal(await fetchSection(message, "BODY[1]"), "\x80\x01\x80\x80\x02");
+    assert.equal(await fetchSection(message, "BODY[1]<1.3>"), "\x01\x80\x80");
+    assert.equal(await fetchSection(message, "BODY[HEADER.FIELDS (X-Odd)]"), "X-Odd: a\x80b\r\n\r\n");
+    assert.equal((await fetchSection(message, "BODY[]")).length, raw.length, "same size as RFC822.SIZE");
+  });
+
+  it("BINARY gives the octets back as literal8, also for a 7bit/8bit part that holds NUL", async () => {
+    for (const readAhead of [null, whole]) {
+      const one = await octets(await binaryValue(message.root, whole.length, [1], null, message.open, readAhead));
+      assert.deepEqual(one, { text: "\0\x01\0\0\x02", binary: true, kind: "literal" });
+      const two = await octets(await binaryValue(message.root, whole.length, [2], null, message.open, readAhead));
+      assert.deepEqual(two, { text: "x\0y", binary: true, kind: "literal" });
+    }
+  });
+});

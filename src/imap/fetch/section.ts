@@ -9,6 +9,16 @@
 // A section that does not exist, or a specifier that is meaningless for the part (HEADER or TEXT
 // of a part that is not message/rfc822), is an empty string, as Crispin advised on imap-protocol
 // (2011-04, "FETCH Response"); a partial starting past the end is an empty string too (§6.4.5).
+//
+// NUL in message data (a `binary` part appended as literal8, RFC 3516 §4.3): a literal cannot
+// carry NUL (RFC 9051 §4.3 and §9: literal = "{" number64 ["+"] "}" CRLF *CHAR8, CHAR8 = %x01-ff),
+// and only BINARY may answer with literal8 (RFC 3516 §4.2; RFC 9051 §6.4.5). We keep the
+// message as appended (byte-exact, so BINARY[] and a later BINARY fetch give the client's octets
+// back, and RFC 6855 §4 forbids altering UTF8 appends) and encode on FETCH: BODY[], RFC822 and
+// their sections get every NUL replaced by 0x80, one octet for one. A same-length substitution
+// keeps RFC822.SIZE, the BODYSTRUCTURE sizes, partial offsets and streamed literal sizes true
+// without a second pass; re-encoding the part as base64 would change all of them and contradict
+// the part's own Content-Transfer-Encoding header. Dovecot makes the same substitution.
 
 import { PassThrough, pipeline, Transform, type Readable, type TransformCallback } from "node:stream";
 import { findPart, type MimePart } from "../../mail/mime-tree.js";
@@ -97,6 +107,24 @@ export class SliceTransform extends Transform {
   }
 }
 
+/** The octet a NUL becomes in a non-BINARY FETCH (see the comment at the top). */
+const NUL_REPLACEMENT = 0x80;
+
+/** `bytes` with every NUL replaced by NUL_REPLACEMENT; the same buffer when it holds none. */
+export function withoutNul(bytes: Buffer): Buffer {
+  if (!bytes.includes(0)) return bytes;
+  const copy = Buffer.from(bytes);
+  for (let at = copy.indexOf(0); at >= 0; at = copy.indexOf(0, at + 1)) copy[at] = NUL_REPLACEMENT;
+  return copy;
+}
+
+/** Replaces NUL octets one for one (sizes unchanged), for literals that must not carry NUL. */
+export class NulReplaceTransform extends Transform {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(null, withoutNul(chunk));
+  }
+}
+
 /** A stream through transforms; an error anywhere destroys the returned (last) stream with it. */
 function through(source: Readable, transforms: Transform[]): Readable {
   if (transforms.length === 0) return source;
@@ -146,10 +174,27 @@ async function transformedValue(open: () => Readable, partial: Partial | null, a
   const binary = allowBinary && measured.hasNul;
   if (measured.bytes !== null) {
     const bytes = measured.bytes.subarray(from, to);
-    return binary ? { kind: "literal", size: bytes.length, bytes, binary } : literal(bytes);
+    return binary ? { kind: "literal", size: bytes.length, bytes, binary } : literal(withoutNul(bytes));
   }
-  const reopen = (): Readable => (partial === null ? open() : through(open(), [new SliceTransform(from, to - from)]));
+  const slice = partial === null ? [] : [new SliceTransform(from, to - from)];
+  const reopen = (): Readable => through(open(), binary || !measured.hasNul ? slice : [...slice, new NulReplaceTransform()]);
   return streamedLiteral(to - from, reopen, binary);
+}
+
+/**
+ * A plain byte range as a literal. Without keepNul (every BODY and RFC822 form) NUL becomes 0x80;
+ * with it (BINARY) the octets are sent as stored and the caller picks literal8.
+ */
+function rangeValue(sourceRange: ByteRange, partial: Partial | null, open: OpenRange, whole: Buffer | null, keepNul: boolean): ImapValue {
+  const size = Math.max(0, sourceRange.end - sourceRange.start);
+  const { from, to } = window(size, partial);
+  if (to <= from) return str("");
+  const range = { start: sourceRange.start + from, end: sourceRange.start + to };
+  if (whole !== null && range.end <= whole.length) {
+    const bytes = whole.subarray(range.start, range.end);
+    return literal(keepNul ? bytes : withoutNul(bytes));
+  }
+  return streamedLiteral(to - from, keepNul ? () => open(range) : () => through(open(range), [new NulReplaceTransform()]));
 }
 
 /**
@@ -161,14 +206,8 @@ export async function sectionValue(source: SectionSource, partial: Partial | nul
   switch (source.kind) {
     case "empty":
       return str("");
-    case "range": {
-      const size = Math.max(0, source.range.end - source.range.start);
-      const { from, to } = window(size, partial);
-      if (to <= from) return str("");
-      const range = { start: source.range.start + from, end: source.range.start + to };
-      if (whole !== null && range.end <= whole.length) return literal(whole.subarray(range.start, range.end));
-      return streamedLiteral(to - from, () => open(range));
-    }
+    case "range":
+      return rangeValue(source.range, partial, open, whole, false);
     case "header-fields": {
       // RFC 9051 §6.4.5: a partial of HEADER.FIELDS is taken after subsetting.
       const { range, names, not } = source;
@@ -185,9 +224,13 @@ export async function binaryValue(root: MimePart, messageSize: number, part: num
   if (located === null) return str("");
   const { range, encoding } = located;
   if (IDENTITY.includes(encoding)) {
-    // Nothing to decode: the size is known, and only "binary" content may hold NUL (RFC 2045 §2.8).
-    const value = await sectionValue({ kind: "range", range }, partial, open, whole);
-    return value.kind === "literal" && encoding === "binary" ? { ...value, binary: true } : value;
+    // Nothing to decode: the size is known. Only "binary" content should hold NUL (RFC 2045
+    // §2.8), but a 7bit or 8bit part may hold one anyway: literal8 wherever a NUL is or may be
+    // (a streamed range is not scanned ahead; literal8 is always valid for BINARY, RFC 3516 §4.2).
+    const value = rangeValue(range, partial, open, whole, true);
+    if (value.kind !== "literal") return value;
+    const mayHoldNul = encoding === "binary" || typeof value.bytes === "function" || value.bytes.includes(0);
+    return mayHoldNul ? { ...value, binary: true } : value;
   }
   if (!isKnownEncoding(encoding)) throw new UnknownCteError(encoding);
   const decoder = (): Transform => createDecoder(encoding) ?? new PassThrough();

@@ -27,6 +27,6 @@ export function valueText(value: ImapValue): string {
       return `${prefix}{${value.size}}\r\n${body}`;
     }
     case "list":
-      return `(${value.items.map(valueText).join(" ")})`;
+      return `(${value.items.map((item, i) => (i > 0 && i >= (value.adjacent ?? 0) ? " " : "") + valueText(item)).join("")})`;
   }
 }

@@ -11,7 +11,7 @@
 // takeChar, takeKeyword, takeWhile, listStart...) are for grammars with punctuation, such as
 // FETCH's `BODY.PEEK[HEADER.FIELDS (From To)]<0.100>`.
 import { ImapParseError } from "./parse-error.js";
-import { checkMailboxName, decodeMailboxName } from "./mailbox-name.js";
+import { checkMailboxName, checkNewMailboxName, decodeMailboxName } from "./mailbox-name.js";
 import { parseSequenceSet, type SequenceSet } from "./sequence-set.js";
 
 /** One literal's octets as received (kept in chunks; APPEND hands them to the store as they are). */
@@ -309,6 +309,11 @@ export class ArgumentReader {
    */
   mailbox(): string {
     return checkMailboxName(decodeMailboxName(this.astringBytes(), this.options.utf8Names));
+  }
+
+  /** mailbox, for a name that is to be created (CREATE, RENAME's new name): checkNewMailboxName. */
+  newMailbox(): string {
+    return checkNewMailboxName(this.mailbox());
   }
 
   /** list-mailbox = 1*list-char / string (a LIST pattern with `*` and `%`), decoded, not checked. */

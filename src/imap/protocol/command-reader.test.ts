@@ -145,4 +145,19 @@ describe("CommandReader", () => {
       }),
     );
   });
+  it("reads a line trickled one octet per read in linear time (found by the fuzz campaign)", () => {
+    // Before the scanned-offset cache, every read searched the whole buffered line for LF again:
+    // this 60 KB line took 107 s (one client stalling the event loop); now well under a second.
+    const reader = new CommandReader({ maxLineLength: 64 * 1024, maxLiteralSize: 1024 });
+    const line = Buffer.from(`a1 NOOP ${"x".repeat(60_000)}\r\n`);
+    const started = performance.now();
+    const events: ReaderEvent[] = [];
+    for (let i = 0; i < line.length; i++) {
+      reader.push(line.subarray(i, i + 1));
+      for (let e = reader.next(); e !== null; e = reader.next()) events.push(e);
+    }
+    const took = performance.now() - started;
+    assert.deepEqual(events.map((e) => e.kind), ["command"]);
+    assert.ok(took < 10_000, `took ${took.toFixed(0)} ms`);
+  });
 });

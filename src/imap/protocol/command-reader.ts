@@ -50,6 +50,8 @@ export type ReaderEvent =
 const LF = 0x0a;
 const CR = 0x0d;
 const LITERAL_MARKER = /(~?)\{(\d{1,20})(\+?)\}$/;
+/** push() joins chunks while together they stay below this many octets. */
+const COALESCE_BELOW = 256;
 
 interface PendingCommand {
   lines: Buffer[];
@@ -77,6 +79,12 @@ interface PendingLiteral {
 export class CommandReader {
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
+  /**
+   * Leading buffered octets already searched for LF without finding one. A line trickling in one
+   * octet per read (found by the fuzz campaign: 16 KB in 1-octet chunks took 2 s) would
+   * otherwise be searched from its start on every read, quadratic in its length.
+   */
+  private scanned = 0;
   private command: PendingCommand | null = null;
   private literal: PendingLiteral | null = null;
   private overflowing = false;
@@ -89,7 +97,10 @@ export class CommandReader {
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
+    // Small reads join the last small chunk, so a trickled line is a few chunks, not one per read.
+    const last = this.chunks[this.chunks.length - 1];
+    if (last !== undefined && last.length + chunk.length <= COALESCE_BELOW) this.chunks[this.chunks.length - 1] = Buffer.concat([last, chunk]);
+    else this.chunks.push(chunk);
     this.buffered += chunk.length;
   }
 
@@ -108,6 +119,7 @@ export class CommandReader {
     const dropped = this.buffered;
     this.chunks.length = 0;
     this.buffered = 0;
+    this.scanned = 0;
     this.command = null;
     this.literal = null;
     this.overflowing = false;
@@ -281,10 +293,13 @@ export class CommandReader {
   private findLineFeed(): number {
     let offset = 0;
     for (const chunk of this.chunks) {
-      const at = chunk.indexOf(LF);
-      if (at >= 0) return offset + at;
+      if (offset + chunk.length > this.scanned) {
+        const at = chunk.indexOf(LF, Math.max(0, this.scanned - offset));
+        if (at >= 0) return offset + at;
+      }
       offset += chunk.length;
     }
+    this.scanned = this.buffered;
     return -1;
   }
 
@@ -306,6 +321,7 @@ export class CommandReader {
   }
 
   private drop(n: number): void {
+    this.scanned = Math.max(0, this.scanned - n);
     let left = n;
     while (left > 0) {
       const chunk = this.chunks[0] as Buffer;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { checkMailboxName, decodeMailboxName, decodeModifiedUtf7, encodeMailboxName, encodeModifiedUtf7 } from "./mailbox-name.js";
+import { checkMailboxName, checkNewMailboxName, decodeMailboxName, decodeModifiedUtf7, encodeMailboxName, encodeModifiedUtf7 } from "./mailbox-name.js";
 import { ImapParseError } from "./parse-error.js";
 
 const cannot = (e: unknown) => e instanceof ImapParseError && e.status === "NO" && e.code === "CANNOT";
@@ -58,5 +58,18 @@ describe("mailbox name checks", () => {
     assert.equal(encodeMailboxName("Entwürfe", true), "Entwürfe");
     assert.equal(encodeMailboxName("Entwürfe", false), "Entw&APw-rfe");
     assert.throws(() => decodeMailboxName(Buffer.from([0x61, 0xff]), true), cannot);
+  });
+});
+
+describe("names for new mailboxes (CREATE, RENAME's new name)", () => {
+  for (const bad of ["~root/x", "~", "..\\..\\x", "a\\b", "Archive\\2026", "~/Mail", "a//b"]) {
+    it(`refuses ${JSON.stringify(bad)} with NO [CANNOT]`, () => assert.throws(() => checkNewMailboxName(bad), cannot));
+  }
+  it("accepts a '~' that does not lead, and existing names of either form stay usable", () => {
+    assert.equal(checkNewMailboxName("Archive/~old"), "Archive/~old");
+    assert.equal(checkNewMailboxName("x~y"), "x~y");
+    assert.equal(checkNewMailboxName("inbox/Sub"), "inbox/Sub");
+    assert.equal(checkMailboxName("~root/x"), "~root/x");
+    assert.equal(checkMailboxName("a\\b"), "a\\b");
   });
 });

@@ -135,6 +135,24 @@ export function checkMailboxName(name: string): string {
   return name.toUpperCase() === "INBOX" ? "INBOX" : name;
 }
 
+/**
+ * checkMailboxName, plus the rules for a name about to come into existence (CREATE, the new
+ * name of RENAME). RFC 9051 §5.1 leaves the meaning of every name but INBOX to the server, and
+ * §6.3.4 lets CREATE fail with NO; we refuse two forms that mean something outside IMAP:
+ * - a leading "~": the Unix "home of user" convention RFC 9051 §6.3.9 gives as an example of a
+ *   server's own interpretation (~smith/Mail); Dovecot refuses it too ("Begins with '~'");
+ * - any "\": a path separator to Windows and to the tools that export mailboxes as Maildir or
+ *   mbox files, and a quoted-special every client has to escape. Dovecot's Maildir++ layout
+ *   still accepts it; we refuse it so that "..\..\x" can never become a path anywhere.
+ * Names that already exist stay usable (SELECT, DELETE, RENAME from): only new ones are checked.
+ */
+export function checkNewMailboxName(name: string): string {
+  const checked = checkMailboxName(name);
+  if (checked.startsWith("~")) throw cannot("mailbox name must not begin with '~'");
+  if (checked.includes("\\")) throw cannot("mailbox name must not contain '\\'");
+  return checked;
+}
+
 /** Wire bytes of a mailbox argument → the store's name. `utf8`: IMAP4rev2 or UTF8=ACCEPT enabled. */
 export function decodeMailboxName(raw: Buffer, utf8: boolean): string {
   if (utf8) {

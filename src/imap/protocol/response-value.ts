@@ -12,7 +12,12 @@ export type ImapValue =
   | { kind: "string"; value: string | Buffer }
   /** Always a literal: message bytes. `binary` writes literal8 (`~{n}`, RFC 3516). */
   | { kind: "literal"; size: number; bytes: Buffer | (() => Readable); binary?: boolean }
-  | { kind: "list"; items: ImapValue[] }
+  /**
+   * A parenthesised list, items separated by SP, except that the first `adjacent` items follow
+   * each other with nothing between them: RFC 9051 §9 body-type-mpart = 1*body SP media-subtype
+   * writes a multipart's part bodies back to back, `((...)(...) "MIXED")`.
+   */
+  | { kind: "list"; items: ImapValue[]; adjacent?: number }
   | { kind: "nil" };
 
 export const atom = (value: string): ImapValue => ({ kind: "atom", value });
@@ -21,6 +26,8 @@ export const str = (value: string | Buffer): ImapValue => ({ kind: "string", val
 /** A string or NIL. */
 export const nstr = (value: string | Buffer | null | undefined): ImapValue => (value === null || value === undefined ? NIL : str(value));
 export const list = (items: ImapValue[]): ImapValue => ({ kind: "list", items });
+/** A list whose first `adjacent` items are written without SP between them (see ImapValue). */
+export const listWithAdjacent = (items: ImapValue[], adjacent: number): ImapValue => ({ kind: "list", items, adjacent });
 export const literal = (bytes: Buffer): ImapValue => ({ kind: "literal", size: bytes.length, bytes });
 export const streamedLiteral = (size: number, open: () => Readable, binary = false): ImapValue => ({ kind: "literal", size, bytes: open, binary });
 export const NIL: ImapValue = Object.freeze({ kind: "nil" }) as ImapValue;

@@ -16,6 +16,10 @@ describe("response encoder", () => {
     assert.equal(encodeValue(str("Grüße")).toString("latin1"), `{7}\r\n${Buffer.from("Grüße").toString("latin1")}`);
     assert.equal(encodeValue(list([atom("\\Seen"), num(7n), NIL, literal(Buffer.from("xy"))])).toString(), "(\\Seen 7 NIL {2}\r\nxy)");
   });
+  it("never writes NUL in a string (RFC 9051 §4.3): a NUL in a header value becomes U+FFFD (found by the fuzz campaign)", () => {
+    assert.equal(encodeValue(str("a\0b")).toString("utf8"), "{5}\r\na\ufffdb");
+    assert.equal(encodeValue(str(Buffer.from([0x3c, 0, 0x3e]))).toString("utf8"), "{5}\r\n<\ufffd>");
+  });
   it("streams a literal inside a list and keeps what follows it in order", async () => {
     const writes: Buffer[] = [];
     const text = await wire([num(1), atom("FETCH"), list([atom("BODY[]"), streamedLiteral(6, () => Readable.from([Buffer.from("abc"), Buffer.from("def")])), atom("UID"), num(9)])], writes);

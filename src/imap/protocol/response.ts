@@ -111,12 +111,32 @@ function collect(value: ImapValue, out: Gatherer): void {
     case "list":
       out.add("(");
       value.items.forEach((item, i) => {
-        if (i > 0) out.add(" ");
+        // RFC 9051 §9 body-type-mpart: the leading `adjacent` items (part bodies) have no SP between them.
+        if (i > 0 && i >= (value.adjacent ?? 0)) out.add(" ");
         collect(item, out);
       });
       out.add(")");
       return;
   }
+}
+
+const REPLACEMENT_CHARACTER = Buffer.from("\ufffd", "utf8");
+
+/**
+ * RFC 9051 §4.3, §9: no string may carry NUL, quoted or literal (CHAR8 = %x01-ff). A NUL in a
+ * header value (Content-ID, Subject...) is sent as U+FFFD, which shows that something was there;
+ * message octets never pass here (fetch/section.ts handles those with same-length 0x80).
+ */
+function withoutNul(bytes: Buffer): Buffer {
+  if (!bytes.includes(0)) return bytes;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = bytes.indexOf(0); at >= 0; at = bytes.indexOf(0, from)) {
+    parts.push(bytes.subarray(from, at), REPLACEMENT_CHARACTER);
+    from = at + 1;
+  }
+  parts.push(bytes.subarray(from));
+  return Buffer.concat(parts);
 }
 
 function collectString(value: string | Buffer, out: Gatherer): void {
@@ -125,7 +145,7 @@ function collectString(value: string | Buffer, out: Gatherer): void {
     out.add(quoteText(value));
     return;
   }
-  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  const bytes = withoutNul(typeof value === "string" ? Buffer.from(value, "utf8") : value);
   if (quotable(bytes)) out.add(quoteText(bytes.toString("latin1")));
   else {
     out.add(`{${bytes.length}}\r\n`);
