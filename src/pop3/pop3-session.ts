@@ -36,6 +36,8 @@ export class Pop3Session implements Pop3Context {
   #sasl: SaslExchange | null = null;
   #closed = false;
   #busy = false;
+  /** The server is stopping: no command is started after the one in flight (net/session-driver.ts). */
+  #stopping = false;
   readonly #output: Buffer[] = [];
   #outputBytes = 0;
   /** The \Seen write in flight, if any (#flushSeenInBackground). */
@@ -76,7 +78,11 @@ export class Pop3Session implements Pop3Context {
     this.#busy = true;
     this.#reader.push(chunk);
     try {
-      for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
+      while (!this.#closed && !this.#stopping) {
+        const item = this.#reader.next();
+        if (item === null) break;
+        await this.#consume(item);
+      }
       this.#maildrop?.endBatch();
       await this.#flush();
       this.#flushSeenInBackground();
@@ -87,6 +93,19 @@ export class Pop3Session implements Pop3Context {
     // A partial line waits: the command clock runs from its first byte and is not reset by more.
     if (this.#reader.buffered > 0) this.#commandTimer ??= this.options.timers.set(this.options.limits.pop3Idle, () => this.#expired("command"));
     this.#awaitInput();
+  }
+
+  /**
+   * The server is stopping: the command being processed (QUIT's UPDATE, a RETR) still completes
+   * and is answered, but no command received after it is started; then sayGoodbye().
+   */
+  stopTakingCommands(): void {
+    this.#stopping = true;
+  }
+
+  /** The stopping server's goodbye: -ERR [SYS/TEMP] (RFC 3206 §4), nothing committed (RFC 1939 §6). */
+  sayGoodbye(): Promise<void> {
+    return this.closeWith(err("server shutting down", "SYS/TEMP"));
   }
 
   /** Resolves once the background \Seen write (if any) is done. */
