@@ -2,6 +2,7 @@
 // recipient counts, connection counts and the idle and deadline timers. Sizes are bytes, times
 // are milliseconds. The defaults follow the RFC minimums cited beside each key.
 
+import { DEFAULT_MIME_MAX_DEPTH, DEFAULT_MIME_MAX_PARTS } from "../mail/mime-tree.js";
 import { duration, integer, computedKey, key, size, type SectionSpec } from "./value-kinds.js";
 
 export interface Limits {
@@ -22,6 +23,8 @@ export interface Limits {
   imapUnauthenticatedIdle: number;
   pop3Idle: number;
   tlsHandshakeTimeout: number;
+  mimeMaxDepth: number;
+  mimeMaxParts: number;
 }
 
 const MiB = 1024 * 1024;
@@ -60,4 +63,8 @@ export const LIMITS_SPEC: SectionSpec<Limits> = {
   // RFC 1939 §3: the inactivity autologout timer is at least 10 minutes.
   pop3Idle: key(duration({ minMs: 1000 }), 10 * MINUTE, "POP3 idle time (RFC 1939 §3: at least 10m)"),
   tlsHandshakeTimeout: key(duration({ minMs: 100, maxMs: HOUR }), 10_000, "time a client has to complete a TLS handshake"),
+  // The MIME tree stored for every message (mail/mime-tree.ts, where the defaults are argued):
+  // past these the rest is kept as one opaque leaf; the message itself is never refused.
+  mimeMaxDepth: key(integer({ min: 2, max: 100 }), DEFAULT_MIME_MAX_DEPTH, "nesting depth of MIME multiparts and attached messages parsed; deeper ones are one opaque part"),
+  mimeMaxParts: key(integer({ min: 10, max: 10_000 }), DEFAULT_MIME_MAX_PARTS, "MIME parts parsed per message; the part that reaches it holds the rest of the message as one opaque part"),
 };
