@@ -275,3 +275,30 @@ test("BDAT over the size limit gets 552 5.3.4 after its bytes, and the transacti
   assert.match(await h.send("BDAT 1 LAST\r\nx"), /^503 5\.5\.1 /);
   assert.ok(h.staging.staged.every((s) => s.discarded));
 });
+
+test("stopping: the message committing gets its 250, the commands pipelined behind it do not run, then 421 4.3.2", async () => {
+  let release!: () => void;
+  const committing = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const delivering = new Promise<void>((resolve) => (started = resolve));
+  const recording = new RecordingPolicy();
+  const policy = Object.assign(Object.create(recording) as RecordingPolicy, {
+    async deliver(...args: Parameters<RecordingPolicy["deliver"]>) {
+      started();
+      await committing;
+      return recording.deliver(...args);
+    },
+  });
+  const h = await startSession({ policy });
+  await h.send("EHLO c\r\n");
+  const pipelined = h.send("MAIL FROM:<a@ext.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nMAIL FROM:<b@ext.example>\r\nRCPT TO:<bob@example.org>\r\n");
+  await delivering;
+  h.session.stopTakingCommands();
+  release();
+  const out = await pipelined;
+  assert.deepEqual(codes(out), ["250", "250", "354", "250"], "the delivery is answered; MAIL and RCPT behind it are not run");
+  assert.equal(recording.delivered.length, 1);
+  await h.session.sayGoodbye();
+  assert.match(h.take(), /^421 4\.3\.2 /);
+  assert.ok(h.closed());
+});
