@@ -33,7 +33,7 @@ port = 0
 tls = "none"
 `;
 
-const ROUNDS = 4;
+const ROUNDS = 3;
 const PASSWORD = "a long password";
 
 function portOf(banner: string, protocol: string): number {
@@ -221,7 +221,7 @@ function storedTokens(port: number): Promise<string[]> {
   });
 }
 
-test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, every stored one acknowledged", { timeout: 180_000 }, async (t) => {
+test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, every stored one acknowledged", { timeout: 300_000 }, async (t) => {
   const s = await makeScratch(CONFIG);
   try {
     assert.equal((await runMailroom(["domain", "add", "example.org"], { env: s.env })).code, 0);
@@ -247,7 +247,6 @@ test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, 
         client((onAck) => pythonLoad("smtp", smtp, `r${round}pysmtp`, onAck)),
         client((onAck) => pythonLoad("imap", imap, `r${round}append1`, onAck)),
         client((onAck) => pythonLoad("imap", imap, `r${round}append2`, onAck)),
-        client((onAck) => pythonLoad("imap", imap, `r${round}append3`, onAck)),
       ];
       // Every client is delivering: let the load run a moment longer, then stop in the middle of it.
       await Promise.all(started);
@@ -293,7 +292,7 @@ test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, 
       `${acked.size} acknowledged, ${stored.length} stored, ${inFlight} in flight at a stop`,
     );
     t.diagnostic(`${acked.size} acknowledged, ${stored.length} stored, ${inFlight} unanswered at a stop (not stored)`);
-    assert.ok(acked.size >= ROUNDS * 8, `enough load: ${acked.size} acknowledged`);
+    assert.ok(acked.size >= ROUNDS * 7, `enough load: ${acked.size} acknowledged`);
   } finally {
     await s.cleanup();
   }
