@@ -2,6 +2,7 @@
 // recipient counts, connection counts and the idle and deadline timers. Sizes are bytes, times
 // are milliseconds. The defaults follow the RFC minimums cited beside each key.
 
+import { DEFAULT_MIME_MAX_DEPTH, DEFAULT_MIME_MAX_PARTS } from "../mail/mime-tree.js";
 import { duration, integer, computedKey, key, size, type SectionSpec } from "./value-kinds.js";
 
 export interface Limits {
@@ -24,6 +25,8 @@ export interface Limits {
   pop3UnauthenticatedIdle: number;
   pop3CommandDeadline: number;
   tlsHandshakeTimeout: number;
+  mimeMaxDepth: number;
+  mimeMaxParts: number;
 }
 
 const MiB = 1024 * 1024;
@@ -66,4 +69,8 @@ export const LIMITS_SPEC: SectionSpec<Limits> = {
   pop3UnauthenticatedIdle: key(duration({ minMs: 1000 }), MINUTE, "POP3 idle time before login"),
   pop3CommandDeadline: key(duration({ minMs: 1000 }), MINUTE, "time a client has to finish sending one POP3 command line (at most 255 octets)"),
   tlsHandshakeTimeout: key(duration({ minMs: 100, maxMs: HOUR }), 10_000, "time a client has to complete a TLS handshake"),
+  // The MIME tree stored for every message (mail/mime-tree.ts, where the defaults are argued):
+  // past these the rest is kept as one opaque leaf; the message itself is never refused.
+  mimeMaxDepth: key(integer({ min: 2, max: 100 }), DEFAULT_MIME_MAX_DEPTH, "nesting depth of MIME multiparts and attached messages parsed; deeper ones are one opaque part"),
+  mimeMaxParts: key(integer({ min: 10, max: 10_000 }), DEFAULT_MIME_MAX_PARTS, "MIME parts parsed per message; the part that reaches it holds the rest of the message as one opaque part"),
 };

@@ -34,7 +34,10 @@ export interface ImapServer extends SessionHandler {
   accept(connection: Connection): Promise<void>;
   /** RFC 9051 §7.1.5: a refused connection gets BYE and is closed. */
   refuse(connection: Connection, reason: RefusalReason): Promise<void>;
-  /** Server stopping: open sessions get `* BYE` and are closed (all of them without an argument). */
+  /**
+   * Server stopping: open sessions get `* BYE` and are closed (all of them without an argument);
+   * a command in flight (APPEND committing) is answered first (ImapSession.stop).
+   */
   shutdown(connection?: Connection): Promise<void>;
 }
 
@@ -92,7 +95,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
 
   async function shutdown(connection?: Connection): Promise<void> {
     const targets = connection ? [sessions.get(connection)].filter((s) => s !== undefined) : [...sessions.values()];
-    await Promise.all(targets.map((session) => session.closeWith("server shutting down")));
+    await Promise.all(targets.map((session) => session.stop()));
   }
 
   return { accept, refuse, shutdown };

@@ -218,3 +218,61 @@ test("an 8-bit boundary matches in a UTF-8 and in a Latin-1 header", () => {
     assert.equal(part && bodyOf(message, part), "one", encoding);
   }
 });
+
+test("past maxParts the last part holds the rest of the message, outer delimiters included (as Dovecot)", () => {
+  const message = Buffer.from(
+    [
+      "Content-Type: multipart/mixed; boundary=outer",
+      "",
+      "--outer",
+      "Content-Type: multipart/mixed; boundary=inner",
+      "",
+      "--inner",
+      "Content-Type: text/plain",
+      "",
+      "first",
+      "--inner",
+      "Content-Type: text/plain",
+      "",
+      "second",
+      "--inner--",
+      "--outer",
+      "Content-Type: text/plain",
+      "",
+      "third",
+      "--outer--",
+      "",
+    ].join("\r\n"),
+  );
+  const parsed = parse(message, { maxParts: 4 });
+  const root = parsed.root;
+  assert.equal(root.children.length, 1, "the outer multipart never gets its second part");
+  const inner = root.children[0]!;
+  assert.deepEqual(inner.children.map((part) => part.partNumber), ["1.1", "1.2"]);
+  const last = inner.children[1]!;
+  assert.equal(bodyOf(message, last), "second\r\n--inner--\r\n--outer\r\nContent-Type: text/plain\r\n\r\nthird\r\n--outer--\r\n");
+  assert.equal(last.bodyLines, 7);
+  assert.equal(last.bodyEnd, message.length);
+  assert.equal(inner.bodyEnd, message.length);
+  assert.equal(findPart(root, "2"), null);
+  // Nothing past the limit becomes a part, however it is typed.
+  const attached = Buffer.from("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\nbody\r\n--b--\r\n");
+  const capped = parse(attached, { maxParts: 2 });
+  assert.equal(capped.root.children.length, 1);
+  assert.equal(capped.root.children[0]!.encapsulated, null, "the message/rfc822 part that reached the limit is a leaf");
+});
+
+test("the default limits: a 20,000-part message keeps 1,000 parts and is never refused", () => {
+  const parts = Array.from({ length: 200 }, (_, o) => `--o\r\nContent-Type: multipart/mixed; boundary=i${o}\r\n\r\n` + `--i${o}\r\nContent-Type: text/plain\r\n\r\nx\r\n`.repeat(100) + `--i${o}--\r\n`);
+  const message = Buffer.from(`Content-Type: multipart/mixed; boundary=o\r\n\r\n${parts.join("")}--o--\r\n`);
+  const parsed = parse(message);
+  let count = 0;
+  const visit = (part: MimePart): void => {
+    count++;
+    part.children.forEach(visit);
+  };
+  visit(parsed.root);
+  assert.equal(count, 1000);
+  assert.equal(parsed.size, message.length);
+  assert.equal(parsed.root.bodyEnd, message.length);
+});

@@ -73,13 +73,27 @@ export interface ParsedMessage {
 export interface MimeTreeLimits {
   /** Nesting depth of multiparts and encapsulated messages; deeper parts are kept as leaves. */
   maxDepth?: number;
-  /** Parts in the whole tree; once reached, further parts are not split out. */
+  /**
+   * Parts in the whole tree, the root included. The part that reaches it is the last: it takes
+   * the rest of the message as one opaque leaf, delimiters and all (as Dovecot does).
+   */
   maxParts?: number;
   /** Octets kept of any one header block; fields past it are ignored (offsets stay exact). */
   maxHeaderBytes?: number;
   /** UTF-8 octets of search text kept. */
   maxSearchTextBytes?: number;
 }
+
+/**
+ * Default limits (config limits.mime_max_depth and limits.mime_max_parts). Postfix refuses mail
+ * nested deeper than 100 (mime_nesting_limit); Dovecot's parser stops at 100 levels and 10,000
+ * parts and keeps the rest as one leaf. Real mail stays far below both: a forward of a forward
+ * is a handful of levels, a large digest a few hundred parts. Each part costs a stored node and
+ * a BODYSTRUCTURE entry on every FETCH, so a 20,000-part message of 850 KB must not cost more
+ * than a thousand of them.
+ */
+export const DEFAULT_MIME_MAX_DEPTH = 32;
+export const DEFAULT_MIME_MAX_PARTS = 1000;
 
 /**
  * Octets of a line kept for boundary matching. RFC 2046 §5.1.1 limits a boundary to 70 characters,
@@ -153,6 +167,8 @@ export class MimeTreeBuilder {
   private readonly root: MimePart;
   private rootEnvelope: Envelope | null = null;
   private partCount = 1;
+  /** maxParts was reached: no delimiter is recognised and no part is opened any more. */
+  private overflowed = false;
   private result: ParsedMessage | null = null;
 
   /** Octets consumed so far. */
@@ -173,8 +189,9 @@ export class MimeTreeBuilder {
   private byteBeforeLast = -1;
 
   constructor(limits: MimeTreeLimits = {}) {
-    this.maxDepth = limits.maxDepth ?? 32;
-    this.maxParts = limits.maxParts ?? 10000;
+    this.maxDepth = limits.maxDepth ?? DEFAULT_MIME_MAX_DEPTH;
+    this.maxParts = limits.maxParts ?? DEFAULT_MIME_MAX_PARTS;
+    this.overflowed = this.maxParts <= 1;
     this.maxHeaderBytes = limits.maxHeaderBytes ?? 256 * 1024;
     this.collector = new SearchTextCollector(limits.maxSearchTextBytes ?? 1024 * 1024);
     this.root = emptyPart("", 0);
@@ -286,7 +303,7 @@ export class MimeTreeBuilder {
    * a match on an outer boundary also closes every part inside it (a missing close delimiter).
    */
   private delimiterLine(line: Buffer): boolean {
-    if (line.length < 3 || line[0] !== 0x2d || line[1] !== 0x2d) return false;
+    if (this.overflowed || line.length < 3 || line[0] !== 0x2d || line[1] !== 0x2d) return false;
     for (let index = this.stack.length - 1; index >= 0; index--) {
       const frame = this.stack[index];
       if (frame === undefined || frame.delimiter === null || frame.multipartState === "epilogue") continue;
@@ -307,12 +324,12 @@ export class MimeTreeBuilder {
     while (this.stack.length > multipartIndex + 1) this.closeTop(partEnd, true);
     const multipart = this.stack[multipartIndex];
     if (multipart === undefined) return;
-    if (closes || this.partCount >= this.maxParts) {
+    if (closes) {
       multipart.multipartState = "epilogue";
       return;
     }
     multipart.multipartState = "parts";
-    this.partCount++;
+    this.countPart();
     const lineEnd = this.lineStart + this.lineHeadLength;
     const child = emptyPart(joinPartNumber(multipart.part.partNumber, multipart.part.children.length + 1), lineEnd);
     multipart.part.children.push(child);
@@ -345,15 +362,15 @@ export class MimeTreeBuilder {
     const { contentType, contentTransferEncoding } = frame.part;
     const nestable = frame.depth < this.maxDepth;
     const boundary = contentType.params.boundary ?? "";
-    if (contentType.type === "multipart" && nestable && boundary !== "" && boundary.length <= MAX_BOUNDARY_LENGTH) {
+    if (contentType.type === "multipart" && nestable && !this.overflowed && boundary !== "" && boundary.length <= MAX_BOUNDARY_LENGTH) {
       frame.delimiter = Buffer.from(`--${boundary}`, frame.headerEncoding);
       return;
     }
     const encapsulates = contentType.type === "message" && (contentType.subtype === "rfc822" || contentType.subtype === "global");
     // RFC 2046 §5.2.1: only 7bit, 8bit or binary message/rfc822 bodies are messages we can read.
     const readable = ["7bit", "8bit", "binary"].includes(contentTransferEncoding);
-    if (encapsulates && readable && nestable && this.partCount < this.maxParts) {
-      this.partCount++;
+    if (encapsulates && readable && nestable && !this.overflowed) {
+      this.countPart();
       const number = frame.isMessageRoot ? joinPartNumber(frame.part.partNumber, 1) : frame.part.partNumber;
       const inner = emptyPart(number, frame.part.bodyStart);
       this.stack.push(this.newFrame(inner, frame.depth + 1, false, true));
@@ -367,6 +384,12 @@ export class MimeTreeBuilder {
         contentType.subtype === "html",
       );
     }
+  }
+
+  /** A part is opened; the one that reaches maxParts is the last (see MimeTreeLimits.maxParts). */
+  private countPart(): void {
+    this.partCount++;
+    if (this.partCount >= this.maxParts) this.overflowed = true;
   }
 
   /** Closes the innermost frame at `end` (before a delimiter's line end, or the end of input). */

@@ -6,5 +6,5 @@ export { LineReader, type FramedInput, type LineEnding, type LineReaderOptions }
 export type { RefusalReason, SessionHandler } from "./session-handler.js";
 export { TlsContextProvider, type CertificateSummary, type TlsContextOptions } from "./tls-context.js";
 export { systemTimers, type TimerHandle, type Timers } from "./timers.js";
-export { driveSession, type ByteSession } from "./session-driver.js";
+export { SessionDriver, type ByteSession } from "./session-driver.js";
 export { createNetworkList, type NetworkList } from "./network-list.js";

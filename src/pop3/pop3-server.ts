@@ -5,7 +5,7 @@
 // octet-count cache live here, per server: one process, one node (see maildrop-locks.ts).
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
-import { driveSession } from "../net/index.js";
+import { SessionDriver } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
 import { Pop3Session } from "./pop3-session.js";
@@ -40,7 +40,10 @@ export interface Pop3Server extends SessionHandler {
   accept(connection: Connection): Promise<void>;
   /** Over a connection limit: -ERR [SYS/TEMP] and close (RFC 2449 §8, RFC 3206 §4). */
   refuse(connection: Connection, reason: RefusalReason): Promise<void>;
-  /** Server stopping: every open session gets -ERR [SYS/TEMP] and is closed, committing nothing. */
+  /**
+   * Server stopping: every open session gets -ERR [SYS/TEMP] and is closed, committing nothing;
+   * a command in flight (QUIT's UPDATE) is answered first. Resolves once closed.
+   */
   shutdown(connection?: Connection): Promise<void>;
   readonly shared: Pop3SharedState;
 }
@@ -50,7 +53,7 @@ export function createPop3SharedState(): Pop3SharedState {
 }
 
 export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
-  const sessions = new Map<Connection, Pop3Session>();
+  const sessions = new Map<Connection, SessionDriver>();
   const shared = options.shared ?? createPop3SharedState();
   const clock = options.clock ?? (() => new Date());
   const timers = options.timers ?? systemTimers;
@@ -80,8 +83,13 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
     });
-    sessions.set(connection, session);
-    await driveSession(connection, session, "pop3", () => sessions.delete(connection));
+    const driver = new SessionDriver(connection, session, "pop3");
+    sessions.set(connection, driver);
+    try {
+      await driver.run();
+    } finally {
+      sessions.delete(connection);
+    }
   }
 
   async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
@@ -96,7 +104,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
 
   async function shutdown(connection?: Connection): Promise<void> {
     const targets = connection ? [sessions.get(connection)].filter((s) => s !== undefined) : [...sessions.values()];
-    await Promise.all(targets.map((session) => session.closeWith(err("server shutting down", "SYS/TEMP"))));
+    await Promise.all(targets.map((driver) => driver.stop()));
   }
 
   return { accept, refuse, shutdown, shared };

@@ -336,3 +336,29 @@ test("pipelined RETRs served from read-ahead: each message exact, large ones str
     assert.equal(await client.send("RETR 6\r\n"), "-ERR message 6 was removed by another session\r\n");
   });
 });
+
+test("stopping: the command in flight is answered, the ones pipelined behind it are not run; QUIT's UPDATE commits and answers", async () => {
+  await withFixture(async (f) => {
+    await f.deliver(MESSAGE);
+    const mailbox = (await f.store.getMailbox(f.alice.id, "INBOX"))!;
+    const client = await loggedIn(f);
+    // STAT starts; the stop arrives while it runs: LIST and DELE behind it never run.
+    const batch = client.session.receive(Buffer.from("STAT\r\nLIST\r\nDELE 1\r\n"));
+    client.session.stopTakingCommands();
+    await batch;
+    assert.equal(client.transport.take(), `+OK 1 ${MESSAGE.length}\r\n`);
+    await client.session.sayGoodbye();
+    assert.match(client.transport.take(), /^-ERR \[SYS\/TEMP\] server shutting down\r\n$/);
+    assert.equal(client.transport.closed, true);
+    assert.equal((await f.store.listMessages(mailbox.id)).length, 1, "nothing committed without QUIT");
+
+    const quitting = await loggedIn(f);
+    await quitting.send("DELE 1\r\n");
+    const update = quitting.session.receive(Buffer.from("QUIT\r\n"));
+    quitting.session.stopTakingCommands();
+    await update;
+    assert.match(quitting.transport.take(), /^\+OK pop\.example\.org signing off \(1 message deleted\)\r\n$/, "the UPDATE's real answer");
+    assert.equal((await f.store.listMessages(mailbox.id)).length, 0);
+    assert.equal(quitting.session.closed, true, "QUIT ended the session: no goodbye is due");
+  });
+});

@@ -43,6 +43,8 @@ export class Pop3Session implements Pop3Context {
   #sasl: SaslExchange | null = null;
   #closed = false;
   #busy = false;
+  /** The server is stopping: no command is started after the one in flight (net/session-driver.ts). */
+  #stopping = false;
   readonly #output: Buffer[] = [];
   #outputBytes = 0;
   /** The \Seen write in flight, if any (#flushSeenInBackground). */
@@ -92,7 +94,11 @@ export class Pop3Session implements Pop3Context {
     this.#lineOpen = chunk.length > 0 && chunk[chunk.length - 1] !== LF;
     this.#reader.push(chunk);
     try {
-      for (let item = this.#reader.next(); item !== null && !this.#closed; item = this.#reader.next()) await this.#consume(item);
+      while (!this.#closed && !this.#stopping) {
+        const item = this.#reader.next();
+        if (item === null) break;
+        await this.#consume(item);
+      }
       this.#maildrop?.endBatch();
       await this.#flush();
       this.#flushSeenInBackground();
@@ -104,6 +110,19 @@ export class Pop3Session implements Pop3Context {
     if (this.#lineOpen) this.#commandTimer ??= this.options.timers.set(this.options.limits.pop3CommandDeadline, () => this.#expired("command"));
     else this.#cancelCommandTimer();
     this.#awaitInput();
+  }
+
+  /**
+   * The server is stopping: the command being processed (QUIT's UPDATE, a RETR) still completes
+   * and is answered, but no command received after it is started; then sayGoodbye().
+   */
+  stopTakingCommands(): void {
+    this.#stopping = true;
+  }
+
+  /** The stopping server's goodbye: -ERR [SYS/TEMP] (RFC 3206 §4), nothing committed (RFC 1939 §6). */
+  sayGoodbye(): Promise<void> {
+    return this.closeWith(err("server shutting down", "SYS/TEMP"));
   }
 
   /** Resolves once the background \Seen write (if any) is done. */

@@ -128,3 +128,10 @@ test("what cannot be made 7-bit losslessly is refused: 8-bit part headers, 8-bit
   const base64 = downgradeTo7bit(Buffer.from("Content-Transfer-Encoding: base64\r\n\r\nnaïve\r\n", "utf8"));
   assert.equal(base64.kind, "refused");
 });
+
+test("a message past the parser's part limit is refused, not re-encoded with parts buried in its last leaf", () => {
+  const parts = "--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncafé\r\n".repeat(10_050);
+  const result = downgradeTo7bit(Buffer.from(`Content-Type: multipart/mixed; boundary="b"\r\n\r\n${parts}--b--\r\n`, "utf8"));
+  assert.equal(result.kind, "refused");
+  assert.match(result.kind === "refused" ? result.reason : "", /more than 10000 MIME parts/);
+});

@@ -15,10 +15,18 @@ interface Edit {
   replacement: Buffer;
 }
 
+/**
+ * Parts the downgrade reads (Dovecot's parser limit). Past the part limit the builder keeps the
+ * rest of the message as one leaf, delimiters and all; re-encoding that leaf would bury the parts
+ * after it, so a message that reaches the limit is refused instead.
+ */
+const DOWNGRADE_MAX_PARTS = 10_000;
+
 export function downgradeTo7bit(message: Buffer): DowngradeResult {
-  const builder = new MimeTreeBuilder();
+  const builder = new MimeTreeBuilder({ maxParts: DOWNGRADE_MAX_PARTS });
   builder.push(message);
   const { root } = builder.finish();
+  if (countParts(root) >= DOWNGRADE_MAX_PARTS) return { kind: "refused", reason: `more than ${DOWNGRADE_MAX_PARTS} MIME parts` };
   const edits: Edit[] = [];
   const refusal = walk(message, root, edits, true);
   if (refusal !== null) return { kind: "refused", reason: refusal };
@@ -66,6 +74,13 @@ function walk(message: Buffer, part: MimePart, edits: Edit[], isRoot: boolean): 
   const encoded = target === "quoted-printable" ? encodeQuotedPrintable(body) : encodeBase64Lines(body);
   edits.push({ start: part.headerStart, end: part.bodyEnd, replacement: Buffer.concat([withEncoding(header, target, isRoot), encoded]) });
   return null;
+}
+
+function countParts(part: MimePart): number {
+  let count = 1;
+  for (const child of part.children) count += countParts(child);
+  if (part.encapsulated !== null) count += countParts(part.encapsulated.root);
+  return count;
 }
 
 function hasHighOctet(bytes: Buffer): boolean {

@@ -42,7 +42,12 @@ export function hashParamsOf(config: Config): PasswordHashParams {
 export async function openStore(config: Config, log: Logger): Promise<ComposedStore> {
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
   // Only "sqlite" exists today; the config schema refuses anything else with a message naming the key.
-  const sqlite = await openSqliteStore({ dataDir: config.server.dataDir, log: log.child({ component: "store" }), groupCommit: config.store.groupCommit });
+  const sqlite = await openSqliteStore({
+    dataDir: config.server.dataDir,
+    log: log.child({ component: "store" }),
+    groupCommit: config.store.groupCommit,
+    mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
+  });
   return { mail: sqlite, accounts: sqlite, queue: sqlite, close: () => sqlite.close() };
 }
 

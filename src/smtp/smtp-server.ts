@@ -5,7 +5,7 @@
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
-import { driveSession, systemTimers } from "../net/index.js";
+import { SessionDriver, systemTimers } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
 import type { DeliveryReporter } from "../queue/index.js";
@@ -47,13 +47,16 @@ export interface SmtpServer extends SessionHandler {
   accept(connection: Connection): Promise<void>;
   /** The listener refuses a connection (limits): RFC 5321 §3.8 421 and close. */
   refuse(connection: Connection, reason: RefusalReason): Promise<void>;
-  /** Server stopping: every open session gets 421 4.3.2 and is closed. */
+  /**
+   * Server stopping: every open session gets 421 4.3.2 and is closed; one whose command is in
+   * flight (a message committing) first gets that command's real reply. Resolves once closed.
+   */
   shutdown(connection?: Connection): Promise<void>;
 }
 
 export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   const policy = policyFor(options);
-  const sessions = new Map<Connection, SmtpSession>();
+  const sessions = new Map<Connection, SessionDriver>();
   const clock = options.clock ?? (() => new Date());
   const timers = options.timers ?? systemTimers;
 
@@ -84,8 +87,13 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
     });
-    sessions.set(connection, session);
-    await driveSession(connection, session, "smtp", () => sessions.delete(connection));
+    const driver = new SessionDriver(connection, session, "smtp");
+    sessions.set(connection, driver);
+    try {
+      await driver.run();
+    } finally {
+      sessions.delete(connection);
+    }
   }
 
   async function refuse(connection: Connection, reason: RefusalReason): Promise<void> {
@@ -101,7 +109,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 
   async function shutdown(connection?: Connection): Promise<void> {
     const targets = connection ? [sessions.get(connection)].filter((s) => s !== undefined) : [...sessions.values()];
-    await Promise.all(targets.map((session) => session.closeWith(reply(ReplyCodes.ServiceClosing))));
+    await Promise.all(targets.map((driver) => driver.stop()));
   }
 
   return { role: options.role, accept, refuse, shutdown };

@@ -180,4 +180,46 @@ describe("ImapSession", () => {
     transport.push(null);
     await running;
   });
+  it("stopping: an idle session gets BYE at once; an APPEND committing gets its OK first and nothing pipelined runs", async () => {
+    const idle = start();
+    idle.transport.push("a1 LOGIN alice@example.org pw\r\n");
+    await idle.transport.reply("a1");
+    await idle.session.stop();
+    // No input arrives: the session ends by itself, with BYE.
+    await idle.running;
+    assert.equal(idle.transport.output, "* BYE server shutting down\r\n");
+    assert.ok(idle.transport.closed);
+
+    let release!: () => void;
+    const committing = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const appending = new Promise<void>((resolve) => (started = resolve));
+    const held = new Proxy(temp.store as MailStore, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (property === "appendStaged" && typeof value === "function") {
+          return async (...args: unknown[]) => {
+            started();
+            await committing;
+            return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const { transport, session, running } = start(held);
+    transport.push("a1 LOGIN alice@example.org pw\r\n");
+    await transport.reply("a1");
+    const inbox = await temp.store.getMailbox(account.id, "INBOX");
+    const before = (await temp.store.listMessages(inbox!.id)).length;
+    const message = "Subject: stop\r\n\r\ncommitting\r\n";
+    transport.push(`a2 APPEND INBOX {${message.length}+}\r\n${message}\r\na3 NOOP\r\n`);
+    await appending;
+    const stopped = session.stop();
+    release();
+    await stopped;
+    await running;
+    assert.match(transport.output, /^a2 OK \[APPENDUID \d+ \d+\] APPEND completed\r\n\* BYE server shutting down\r\n$/, "the OK of what was stored, then BYE; a3 never runs");
+    assert.equal((await temp.store.listMessages(inbox!.id)).length, before + 1);
+  });
 });

@@ -37,6 +37,8 @@ import { SessionDeadline, type DeadlineKind } from "./timers.js";
 
 export type { ImapSessionLimits, ImapSessionOptions, ImapTransport, SaslAuthenticator } from "./session-options.js";
 
+const SHUTDOWN_TEXT = "server shutting down";
+
 export class ImapSession {
   readonly id: string;
   private readonly o: ImapSessionOptions;
@@ -49,6 +51,11 @@ export class ImapSession {
   private readonly enabled = new Set<ImapExtension>();
   private unsubscribe: (() => void) | null = null;
   private ended = false;
+  /** The server is stopping (stop()): no command is started after the one in flight. */
+  private stopping = false;
+  /** True while the session waits for the client's bytes: nothing of ours is in flight. */
+  private awaitingInput = false;
+  private closing: Promise<void> | null = null;
   private readonly deadline: SessionDeadline;
   private pendingEvent: Promise<ReaderEvent | null> | null = null;
   private wakeIdle: (() => void) | null = null;
@@ -119,15 +126,30 @@ export class ImapSession {
     }
   }
 
+  /**
+   * Server stopping (RFC 9051 §7.1.5): a session waiting for the client (between commands, in
+   * IDLE, or mid-way through a literal the client is still sending) gets `* BYE` at once; one
+   * running a command (APPEND committing, MOVE, STORE, EXPUNGE) first sends that command's tagged
+   * reply, starts none of the commands pipelined behind it, and then says BYE (nextEvent).
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.awaitingInput) await this.closeWith(SHUTDOWN_TEXT);
+  }
+
   /** Server shutdown or refusal: `* BYE <text>` and close (RFC 9051 §7.1.5). */
-  async closeWith(text: string, code: string | null = null): Promise<void> {
-    if (this.ended) return;
-    try {
-      await this.o.transport.write(statusLine("*", "BYE", code, text));
-    } catch {
-      // Already gone.
-    }
-    this.finish();
+  closeWith(text: string, code: string | null = null): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    // One BYE, even when a stop and the read loop both get here while it is being written.
+    this.closing ??= (async () => {
+      try {
+        await this.o.transport.write(statusLine("*", "BYE", code, text));
+      } catch {
+        // Already gone.
+      }
+      this.finish();
+    })();
+    return this.closing;
   }
 
   private finish(): void {
@@ -145,6 +167,10 @@ export class ImapSession {
 
   private async nextEvent(): Promise<ReaderEvent | null> {
     for (;;) {
+      if (this.stopping) {
+        await this.closeWith(SHUTDOWN_TEXT);
+        return null;
+      }
       const event = this.reader.next();
       if (event !== null) {
         if (!this.reader.midCommand) this.setDeadline(null);
@@ -152,7 +178,13 @@ export class ImapSession {
       }
       if (this.ended) return null;
       this.setDeadline(this.reader.midCommand ? "command" : "idle");
-      const chunk = await this.o.transport.read();
+      this.awaitingInput = true;
+      let chunk: Buffer | null;
+      try {
+        chunk = await this.o.transport.read();
+      } finally {
+        this.awaitingInput = false;
+      }
       if (chunk === null || this.ended) return null;
       if (this.deadline.kind === "idle") this.setDeadline(null);
       this.reader.push(chunk);

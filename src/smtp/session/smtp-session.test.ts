@@ -299,3 +299,30 @@ test("every refused command is logged at info with stage, client and reply; a fl
   const last = log.records.filter((r) => r.event === "smtp.command_refused").at(-1);
   assert.equal(last?.suppressed, 92);
 });
+
+test("stopping: the message committing gets its 250, the commands pipelined behind it do not run, then 421 4.3.2", async () => {
+  let release!: () => void;
+  const committing = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const delivering = new Promise<void>((resolve) => (started = resolve));
+  const recording = new RecordingPolicy();
+  const policy = Object.assign(Object.create(recording) as RecordingPolicy, {
+    async deliver(...args: Parameters<RecordingPolicy["deliver"]>) {
+      started();
+      await committing;
+      return recording.deliver(...args);
+    },
+  });
+  const h = await startSession({ policy });
+  await h.send("EHLO c\r\n");
+  const pipelined = h.send("MAIL FROM:<a@ext.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nMAIL FROM:<b@ext.example>\r\nRCPT TO:<bob@example.org>\r\n");
+  await delivering;
+  h.session.stopTakingCommands();
+  release();
+  const out = await pipelined;
+  assert.deepEqual(codes(out), ["250", "250", "354", "250"], "the delivery is answered; MAIL and RCPT behind it are not run");
+  assert.equal(recording.delivered.length, 1);
+  await h.session.sayGoodbye();
+  assert.match(h.take(), /^421 4\.3\.2 /);
+  assert.ok(h.closed());
+});

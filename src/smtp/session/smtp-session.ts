@@ -47,6 +47,8 @@ export class SmtpSession {
   readonly #intake: BodyIntake;
   #errors = 0;
   #closed = false;
+  /** The server is stopping: no command is started after the one in flight (net/session-driver.ts). */
+  #stopping = false;
   /** Command bytes arrived since the last complete command line (drives the command deadline). */
   #partialCommand = false;
   /** What the client was doing when a refusal came: a verb, "AUTH" during an exchange, or "command". */
@@ -116,6 +118,19 @@ export class SmtpSession {
     this.#cleanup();
   }
 
+  /**
+   * The server is stopping: the command being processed (a message committing) still gets its
+   * real reply, but no command received after it is started; the driver then calls sayGoodbye().
+   */
+  stopTakingCommands(): void {
+    this.#stopping = true;
+  }
+
+  /** RFC 5321 §3.8: 421 4.3.2 when the server shuts down, then close. */
+  sayGoodbye(): Promise<void> {
+    return this.closeWith(reply(ReplyCodes.ServiceClosing));
+  }
+
   /** Sends a final reply (421 on shutdown or refusal) and closes. */
   async closeWith(finalReply: SmtpReply): Promise<void> {
     if (this.#closed) return;
@@ -147,6 +162,9 @@ export class SmtpSession {
 
   async #drain(): Promise<void> {
     while (!this.#closed && this.#intake.reading !== "data") {
+      // Stopping: the octets of a BDAT chunk already here are still read (they belong to the
+      // command in flight), but no further command line is started.
+      if (this.#stopping && this.#intake.reading === null) return;
       const item = this.#reader.next();
       if (item === null) return;
       await this.#consume(item);

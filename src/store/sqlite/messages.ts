@@ -2,7 +2,8 @@
 // metadata, search text, trace prefix). A row refers to its blob; the structure and envelope are
 // kept once per blob with blob offsets and shifted past the prefix when read.
 import type { Envelope } from "../../mail/envelope.js";
-import { shiftOffsets, type MimePart, type ParsedMessage } from "../../mail/mime-tree.js";
+import type { ParsedMessage } from "../../mail/mime-tree.js";
+import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
 import { StoreError } from "../errors.js";
 import type { DeliveredCopy, DeliveryResult } from "../mail-store.js";
@@ -59,7 +60,7 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
     "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text, crlf_size) VALUES (?, ?, ?, ?, ?, ?)",
     blob.id,
     blob.size,
-    JSON.stringify(blob.parsed.root),
+    encodeStructure(blob.parsed.root),
     JSON.stringify(blob.parsed.envelope),
     blob.parsed.searchText,
     blob.crlfSize,
@@ -153,17 +154,14 @@ export function getMessages(ctx: StoreContext, mailboxId: MailboxId, uids: reado
     mailboxId,
     JSON.stringify(uids),
   );
-  return rows.map((row) => {
-    const root = JSON.parse(row.structure) as MimePart;
-    return {
-      ...toMessageSummary(row),
-      mailboxId,
-      blobId: row.blob_id as BlobId,
-      prefixLength: row.prefix_length,
-      structure: row.prefix_length > 0 ? shiftOffsets(root, row.prefix_length) : root,
-      envelope: JSON.parse(row.envelope) as Envelope,
-    };
-  });
+  return rows.map((row) => ({
+    ...toMessageSummary(row),
+    mailboxId,
+    blobId: row.blob_id as BlobId,
+    prefixLength: row.prefix_length,
+    structure: decodeStructure(row.structure, row.prefix_length),
+    envelope: JSON.parse(row.envelope) as Envelope,
+  }));
 }
 
 export function getSearchText(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): string | null {

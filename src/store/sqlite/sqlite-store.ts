@@ -216,7 +216,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
 
   private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<SqliteStagedMessage> {
-    const builder = new MimeTreeBuilder();
+    const builder = new MimeTreeBuilder(this.mimeLimits);
     const counter = new SentOctetCounter();
     // One pass over the bytes: the MIME tree and the CRLF octet count (POP3 STAT/LIST) together.
     const inspector = {

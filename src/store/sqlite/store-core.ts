@@ -1,6 +1,7 @@
 // The plumbing under SqliteStore: how an operation runs (refused once closing, awaited by
 // close()), how a mutation goes through the commit queue with blob files removed after COMMIT,
 // and the garbage sweep run at open. Kept apart so sqlite-store.ts holds only the store's methods.
+import type { MimeTreeLimits } from "../../mail/mime-tree.js";
 import { silentLogger, type Logger } from "../../observability/log.js";
 import { InProcessChangeFeed } from "../change-feed.js";
 import type { ChangeFeed } from "../changes.js";
@@ -20,6 +21,8 @@ export interface SqliteStoreOptions {
   /** Group concurrent commits into one transaction (default true); false for measurement. */
   groupCommit?: boolean;
   changeFeed?: ChangeFeed;
+  /** How deep and how many parts the stored MIME tree of a message may have (config limits.mime_*). */
+  mimeLimits?: MimeTreeLimits;
 }
 
 export interface GarbageSweep {
@@ -35,6 +38,7 @@ export interface GarbageSweep {
 export abstract class SqliteStoreCore {
   readonly changes: ChangeFeed;
   protected readonly ctx: StoreContext;
+  protected readonly mimeLimits: MimeTreeLimits;
   private readonly queue: CommitQueue;
   private readonly inflight = new Set<Promise<unknown>>();
   protected closing = false;
@@ -48,6 +52,7 @@ export abstract class SqliteStoreCore {
     const log = options.log ?? silentLogger;
     this.changes = options.changeFeed ?? new InProcessChangeFeed();
     this.ctx = { sql: new Statements(db), clock: options.clock, log };
+    this.mimeLimits = options.mimeLimits ?? {};
     this.queue = new CommitQueue(db, { grouped: options.groupCommit ?? true, publish: (batch) => this.changes.publish(batch), log });
   }
 
