@@ -311,8 +311,12 @@ export class ArgumentReader {
     return checkMailboxName(decodeMailboxName(this.astringBytes(), this.options.utf8Names));
   }
 
-  /** list-mailbox = 1*list-char / string (a LIST pattern with `*` and `%`), decoded, not checked. */
-  listMailbox(): string {
+  /**
+   * list-mailbox = 1*list-char / string (a LIST pattern with `*` and `%`), decoded, not checked.
+   * Null when it is not a valid encoding (modified UTF-7, or UTF-8 once enabled): no name can be
+   * sent in that form, so the pattern matches nothing; LIST answers OK with no match, as Dovecot.
+   */
+  listMailbox(): string | null {
     const c = this.byteAt();
     let raw: Buffer;
     if (c === 0x22 || c === 0x7b) raw = this.string();
@@ -322,7 +326,12 @@ export class ArgumentReader {
       if (this.pos === start) throw this.error("expected a mailbox pattern");
       raw = this.current.subarray(start, this.pos);
     }
-    return decodeMailboxName(raw, this.options.utf8Names);
+    try {
+      return decodeMailboxName(raw, this.options.utf8Names);
+    } catch (error) {
+      if (error instanceof ImapParseError) return null;
+      throw error;
+    }
   }
 
   /**
