@@ -241,10 +241,14 @@ export class ImapSession {
     if (event.synchronising) await this.write(continuationLine("Ready for literal data"));
   }
 
-  /** Untagged updates of the selected mailbox (selected-mailbox.ts sync). */
+  /**
+   * Untagged updates of the selected mailbox (selected-mailbox.ts sync). None after LOGOUT's
+   * `* BYE`: RFC 9051 §6.1.3 has only the tagged OK follow it, and a client that read the BYE has
+   * already left the selected state, so an EXPUNGE or FETCH then names nothing it knows.
+   */
   private async flushSelected(allowExpunge: boolean): Promise<void> {
     const selected = this.selected;
-    if (selected === null || this.ended) return;
+    if (selected === null || this.ended || this.loggingOut) return;
     let responses: ImapValue[][];
     try {
       responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });
