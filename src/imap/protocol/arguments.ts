@@ -311,11 +311,7 @@ export class ArgumentReader {
     return checkMailboxName(decodeMailboxName(this.astringBytes(), this.options.utf8Names));
   }
 
-  /**
-   * list-mailbox = 1*list-char / string (a LIST pattern with `*` and `%`), decoded, not checked.
-   * Null when it is not a valid encoding (modified UTF-7, or UTF-8 once enabled): no name can be
-   * sent in that form, so the pattern matches nothing; LIST answers OK with no match, as Dovecot.
-   */
+  /** list-mailbox = 1*list-char / string (a LIST pattern with `*` and `%`), decoded, not checked. */
   listMailbox(): string | null {
     const c = this.byteAt();
     let raw: Buffer;
@@ -329,6 +325,8 @@ export class ArgumentReader {
     try {
       return decodeMailboxName(raw, this.options.utf8Names);
     } catch (error) {
+      // Not a valid encoding (modified UTF-7, or UTF-8 once enabled): no name is ever sent in
+      // that form, so the pattern matches nothing (null); LIST answers OK with no match, as Dovecot.
       if (error instanceof ImapParseError) return null;
       throw error;
     }
