@@ -153,7 +153,7 @@ export class SelectedMailbox {
     if (!this.keywordsUntold) return [];
     this.keywordsUntold = false;
     const responses: ImapValue[][] = [[atom("FLAGS"), list(this.applicableFlags.map((f) => atom(f)))]];
-    if (!this.readOnly) responses.push([atom("OK"), atom(`[PERMANENTFLAGS (${this.permanentFlags.join(" ")})]`), atom("Flags permitted.")]);
+    if (!this.readOnly) responses.push([atom("OK"), atom(`[PERMANENTFLAGS (${this.permanentFlags.join(" ")})]`), atom("flags permitted")]);
     return responses;
   }
 
