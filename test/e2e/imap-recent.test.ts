@@ -70,6 +70,24 @@ describe("IMAP \\Recent", () => {
     }
   });
 
+  it("a COPY into the selected mailbox from another session: EXISTS then RECENT (RFC 3501 §7.3.2)", async () => {
+    await harness.temp.store.createMailbox(harness.accounts.bob.id, "R4");
+    await harness.temp.store.createMailbox(harness.accounts.bob.id, "R4src");
+    for (const subject of ["one", "two"]) await deliverTo(harness, harness.accounts.bob, subject, "R4src");
+    const watcher = await loggedIn(harness);
+    const copier = await loggedIn(harness);
+    try {
+      assert.match(await watcher.command("w1", "SELECT R4"), /\* 0 EXISTS\r\n\* 0 RECENT\r\n/);
+      await copier.command("c1", "SELECT R4src");
+      await copier.command("c2", "COPY 1:2 R4");
+      assert.match(await watcher.command("w2", "NOOP"), /^\* 2 EXISTS\r\n\* 2 RECENT\r\nw2 OK/);
+      assert.match(await watcher.command("w3", "FETCH 1:2 (FLAGS)"), /\* 1 FETCH \(FLAGS \(\\Recent\)\)\r\n\* 2 FETCH \(FLAGS \(\\Recent\)\)/);
+    } finally {
+      watcher.close();
+      copier.close();
+    }
+  });
+
   it("IMAP4rev2 (ENABLE IMAP4rev2): no RECENT response, no \\Recent flag, and nothing claimed", async () => {
     await harness.temp.store.createMailbox(harness.accounts.bob.id, "R3");
     await deliverTo(harness, harness.accounts.bob, "modern", "R3");

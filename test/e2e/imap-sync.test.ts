@@ -1,6 +1,7 @@
 // Mailbox state across sessions, over raw sockets for exact responses: IDLE sees a delivery at
 // once, two sessions stay consistent under concurrent STORE/EXPUNGE (EXPUNGE held back during
-// FETCH), and a QRESYNC client resynchronises with VANISHED (EARLIER) and changed FETCHes.
+// FETCH), a keyword new to the mailbox is announced with FLAGS first, LOGOUT sends nothing after
+// its BYE, and a QRESYNC client resynchronises with VANISHED (EARLIER) and changed FETCHes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { deliverTo, startImapHarness, type ImapHarness } from "../harness/imap-harness.js";
@@ -51,8 +52,10 @@ describe("IMAP mailbox synchronisation", () => {
       assert.match(await a.command("a2", "EXPUNGE"), /^\* 2 EXPUNGE\r\na2 OK/);
       // b learns of the flag change and of the expunge only where RFC 9051 §7.4.1 allows.
       const fetch = await b.command("b1", "FETCH 1:3 (UID)");
-      assert.doesNotMatch(fetch, /EXPUNGE/);
+      assert.doesNotMatch(fetch, /\* \d+ EXPUNGE/);
       assert.match(fetch, /\* 3 FETCH \(UID 3\)/);
+      // The expunged message is left out, and the tagged OK says why (RFC 5530 §3).
+      assert.match(fetch, /b1 OK \[EXPUNGEISSUED\]/);
       const noop = await b.command("b2", "NOOP");
       assert.match(noop, /\* 2 EXPUNGE\r\n/);
       assert.match(await b.command("b3", "FETCH 1:* (UID)"), /^\* 1 FETCH \(UID 1\)\r\n\* 2 FETCH \(UID 3\)\r\nb3 OK/);
@@ -61,6 +64,46 @@ describe("IMAP mailbox synchronisation", () => {
       const [a3, b4] = await Promise.all([a.command("a3", "STORE 1 +FLAGS (\\Seen)"), b.command("b4", "STORE 2 +FLAGS (\\Answered)")]);
       assert.match(a3 + (await a.command("a4", "NOOP")), /\* 2 FETCH \(UID 3 FLAGS \(\\Answered \\Recent\)\)/);
       assert.match(b4 + (await b.command("b5", "NOOP")), /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\)\)/);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it("a keyword another session brings into use is announced with FLAGS before the FETCH that shows it", async () => {
+    await harness.temp.store.createMailbox(harness.accounts.bob.id, "Keywords");
+    await deliverTo(harness, harness.accounts.bob, "tagged", "Keywords");
+    const a = await loggedIn(harness, "Keywords");
+    const b = await loggedIn(harness, "Keywords");
+    try {
+      assert.match(await a.command("a1", "STORE 1 +FLAGS ($Important)"), /^\* FLAGS \([^)]*\$Important\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$Important \\\*\)\][^\r]*\r\n\* 1 FETCH /);
+      // b learns the keyword, then the change (RFC 9051 §7.3.5: the client records every FLAGS).
+      const noop = await b.command("b1", "NOOP");
+      assert.match(noop, /^\* FLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft \$Important\)\r\n\* OK \[PERMANENTFLAGS [^\r]*\r\n\* 1 FETCH \(UID 1 FLAGS \(\$Important\)\)\r\nb1 OK/);
+      // Told once: the next change with a known keyword comes alone.
+      await a.command("a2", "STORE 1 -FLAGS ($Important)");
+      await a.command("a3", "STORE 1 +FLAGS ($Important)");
+      assert.doesNotMatch(await b.command("b2", "NOOP"), /\* FLAGS/);
+      // A message delivered with a new keyword: FLAGS comes before its EXISTS.
+      const inbox = await harness.temp.store.getMailbox(harness.accounts.bob.id, "Keywords");
+      await harness.temp.store.append(inbox!.id, Buffer.from("Subject: labelled\r\n\r\nx\r\n"), { flags: ["$Label1"] });
+      assert.match(await b.command("b3", "NOOP"), /^\* FLAGS \([^)]*\$Important \$Label1\)\r\n[^]*\* 2 EXISTS\r\n/);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it("LOGOUT: `* BYE` is followed by the tagged OK only, never by pending EXPUNGE or FETCH", async () => {
+    await harness.temp.store.createMailbox(harness.accounts.bob.id, "Leaving");
+    for (const subject of ["one", "two"]) await deliverTo(harness, harness.accounts.bob, subject, "Leaving");
+    const a = await loggedIn(harness, "Leaving");
+    const b = await loggedIn(harness, "Leaving");
+    try {
+      await a.command("a1", "STORE 1 +FLAGS (\\Deleted)");
+      await a.command("a2", "STORE 2 +FLAGS (\\Flagged)");
+      await a.command("a3", "EXPUNGE");
+      assert.equal(await b.command("b1", "LOGOUT"), "* BYE Logging out\r\nb1 OK LOGOUT completed\r\n");
     } finally {
       a.close();
       b.close();

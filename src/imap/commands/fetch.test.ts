@@ -11,7 +11,7 @@ import { ArgumentReader } from "../protocol/arguments.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { statusLine, writeResponse, writeResponses } from "../protocol/response.js";
 import { SelectedMailbox } from "../session/selected-mailbox.js";
-import type { CommandContext, ImapExtension } from "./command.js";
+import type { CommandContext, ImapExtension, TaggedCompletion } from "./command.js";
 import { ImapError } from "./command.js";
 import { fetchCommand } from "./fetch.js";
 
@@ -48,6 +48,8 @@ after(() => temp.cleanup());
 interface Run {
   /** Everything written, as one latin1 string. */
   wire: string;
+  /** What the tagged OK would say (ctx.complete), if the command set it. */
+  completion: TaggedCompletion | null;
   enabled: Set<ImapExtension>;
   selected: SelectedMailbox;
 }
@@ -59,6 +61,7 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
   const mailbox = (await temp.store.getMailboxById(inbox.id))!;
   const selected = options.selected ?? (await SelectedMailbox.open(temp.store, mailbox, options.readOnly ?? false));
   const chunks: Buffer[] = [];
+  let completion: TaggedCompletion | null = null;
   const sink = { write: async (bytes: Buffer) => void chunks.push(Buffer.from(bytes)) };
   const unused = (): never => {
     throw new Error("not used by FETCH");
@@ -83,12 +86,12 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
     fetchResponse: (seq: number, items: ImapValue[]) => writeResponse(sink, "* ", [num(seq), atom("FETCH"), list(items)]),
     fetchResponses: (responses: [number, ImapValue[]][]) => writeResponses(sink, "* ", responses.map(([seq, items]) => [num(seq), atom("FETCH"), list(items)])),
     continuation: unused,
-    complete: unused,
+    complete: (result: TaggedCompletion) => void (completion = result),
     encodeMailbox: unused,
   } as unknown as CommandContext;
   const args = fetchCommand.parse(ArgumentReader.ofLine(line), { name: "FETCH", byUid, enabled, rev2: false });
   await fetchCommand.run(ctx, args);
-  return { wire: Buffer.concat(chunks).toString("latin1"), enabled, selected };
+  return { wire: Buffer.concat(chunks).toString("latin1"), completion, enabled, selected };
 }
 
 const stored = async (uid: Uid): Promise<StoredMessage> => (await temp.store.getMessages(inbox.id, [uid]))[0]!;
@@ -188,7 +191,33 @@ describe("message sets", () => {
     const selected = await SelectedMailbox.open(temp.store, mailbox, false);
     assert.equal((await fetch("* UID", { selected })).wire, `* 5 FETCH (UID ${extra.uid})\r\n`);
     await temp.store.removeMessages(inbox.id, [extra.uid]);
-    assert.equal((await fetch("4:* UID", { selected })).wire, `* 4 FETCH (UID ${uids.uu})\r\n`);
+    const run = await fetch("4:* UID", { selected });
+    assert.equal(run.wire, `* 4 FETCH (UID ${uids.uu})\r\n`);
+    assert.equal(run.completion?.code, "EXPUNGEISSUED");
+  });
+
+  it("leaves out a message another session expunges while its bytes are read, with OK [EXPUNGEISSUED] (RFC 5530)", async () => {
+    for (const items of ["BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[]", "(FLAGS BODY.PEEK[TEXT])"]) {
+      const doomed = await temp.store.append(inbox.id, Buffer.from("Subject: doomed\r\n\r\nbye\r\n"));
+      const mailbox = (await temp.store.getMailboxById(inbox.id))!;
+      const selected = await SelectedMailbox.open(temp.store, mailbox, false);
+      // The expunge lands between the metadata read and the byte read: the race the stress test found.
+      const racing = new Proxy(temp.store, {
+        get: (target, name, receiver) => {
+          const value: unknown = Reflect.get(target, name, receiver);
+          if (name !== "getMessages" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+          return async (...args: Parameters<MailStore["getMessages"]>) => {
+            const found = await target.getMessages(...args);
+            await target.removeMessages(inbox.id, [doomed.uid]);
+            return found;
+          };
+        },
+      });
+      const run = await fetch(`${uids.uu}:${doomed.uid} ${items}`, { selected, store: racing, byUid: true });
+      assert.match(run.wire, new RegExp(`^\\* 4 FETCH \\(UID ${uids.uu} [^]*\\)\r\n$`), items);
+      assert.doesNotMatch(run.wire, /doomed|bye/, items);
+      assert.equal(run.completion?.code, "EXPUNGEISSUED", items);
+    }
   });
 });
 

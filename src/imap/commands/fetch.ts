@@ -15,7 +15,7 @@
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
 import { Readable } from "node:stream";
-import type { FlagUpdateResult, Flag, MessageSummary, ModSeq, StoredMessage, Uid } from "../../store/index.js";
+import { isStoreError, type FlagUpdateResult, type Flag, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
 import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
 import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
@@ -44,6 +44,8 @@ const BYTE_ITEMS: ReadonlySet<FetchItem["kind"]> = new Set(["body-section", "bin
 /** Messages per write when only the light index is needed: few socket writes, bounded memory. */
 const SUMMARY_BATCH = 1000;
 const SEEN = "\\Seen";
+/** The tagged OK of a FETCH that left out messages expunged meanwhile (RFC 5530 §3). */
+const EXPUNGE_ISSUED = { code: "EXPUNGEISSUED", text: "some messages were already expunged" } as const;
 
 const hasItem = (items: readonly FetchItem[], kind: FetchItem["kind"]): boolean => items.some((item) => item.kind === kind);
 const hasFlag = (flags: readonly Flag[], flag: string): boolean => flags.some((f) => f.toLowerCase() === flag.toLowerCase());
@@ -149,12 +151,15 @@ const NOT_LOADED = new Date(0);
 async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly SummaryItem[]): Promise<void> {
   const selected = ctx.requireSelected();
   const fromSession = await sessionIsCurrent(ctx, items);
+  let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += SUMMARY_BATCH) {
     const batch = resolved.slice(start, start + SUMMARY_BATCH);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     const summaries = fromSession
       ? batch.map((m) => sessionSummary(selected, m.uid)).filter((m) => m !== null)
       : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
+    // As in fetchStored: a message expunged meanwhile is left out.
+    if (summaries.length < batch.length) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const summary of summaries) {
       const seq = seqOf.get(summary.uid);
@@ -168,33 +173,48 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
     }
     if (responses.length > 0) await ctx.fetchResponses(responses);
   }
+  if (skippedExpunged) ctx.complete(EXPUNGE_ISSUED);
 }
 
-/** FETCH of anything needing the stored metadata or bytes: getMessages() per batch, one write per batch. */
+/**
+ * FETCH of anything needing the stored metadata or bytes: getMessages() per batch, one write per
+ * batch. A message another session expunges while this runs (the session still numbers it, its
+ * EXPUNGE being held back, RFC 9051 §7.4.1) is left out, and the tagged OK says so with
+ * EXPUNGEISSUED (RFC 5530 §3; RFC 2180 §4.1.2 allows the server to omit its data), as Dovecot does.
+ */
 async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan): Promise<void> {
   const selected = ctx.requireSelected();
+  let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += BATCH) {
     const batch = resolved.slice(start, start + BATCH);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     let messages = await ctx.store.getMessages(selected.mailboxId, batch.map((m) => m.uid));
+    // Still numbered in the session but no longer in the store: expunged meanwhile.
+    if (messages.length < batch.length) skippedExpunged = true;
     if (plan.changedSince !== null) messages = messages.filter((m) => BigInt(m.modseq) > plan.changedSince!);
     const seenNow = plan.marksSeen ? await markSeen(ctx, messages) : new Map<Uid, FlagUpdateResult["updated"][number]>();
-    const wholes = plan.readsBytes ? await readSmall(ctx, messages) : new Map<Uid, Buffer>();
+    const { read: wholes, gone } = plan.readsBytes ? await readSmall(ctx, messages) : { read: new Map<Uid, Buffer>(), gone: new Set<Uid>() };
+    if (gone.size > 0) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const message of messages) {
       const seq = seqOf.get(message.uid);
-      if (seq !== undefined) responses.push([seq, await renderStored(ctx, message, seq, plan, seenNow.get(message.uid), wholes.get(message.uid) ?? null)]);
+      if (seq === undefined || gone.has(message.uid)) continue;
+      const items = await renderStored(ctx, message, seq, plan, seenNow.get(message.uid), wholes.get(message.uid) ?? null);
+      if (items === null) skippedExpunged = true;
+      else responses.push([seq, items]);
     }
     if (responses.length > 0) await ctx.fetchResponses(responses);
   }
+  if (skippedExpunged) ctx.complete(EXPUNGE_ISSUED);
 }
 
 /**
  * The batch's small messages read whole with one store call, instead of a prefix query and a
- * stream each. A message missing from the answer (expunged since getMessages) streams, and the
- * stream reports it gone as before.
+ * stream each. A message missing from the answer is either gone (expunged since getMessages:
+ * `gone`, to be left out) or still listed, whose bytes could not be read: that one streams, and
+ * the stream reports the failure.
  */
-async function readSmall(ctx: CommandContext, messages: readonly StoredMessage[]): Promise<Map<Uid, Buffer>> {
+async function readSmall(ctx: CommandContext, messages: readonly StoredMessage[]): Promise<{ read: Map<Uid, Buffer>; gone: Set<Uid> }> {
   const uids: Uid[] = [];
   let octets = 0;
   for (const message of messages) {
@@ -203,8 +223,16 @@ async function readSmall(ctx: CommandContext, messages: readonly StoredMessage[]
     uids.push(message.uid);
     octets += message.size;
   }
-  if (uids.length === 0) return new Map();
-  return ctx.store.readMessages(ctx.requireSelected().mailboxId, uids, { maxSize: SMALL_MESSAGE });
+  const gone = new Set<Uid>();
+  if (uids.length === 0) return { read: new Map(), gone };
+  const mailboxId = ctx.requireSelected().mailboxId;
+  const read = await ctx.store.readMessages(mailboxId, uids, { maxSize: SMALL_MESSAGE });
+  const missing = uids.filter((uid) => !read.has(uid));
+  if (missing.length > 0) {
+    const listed = new Set((await ctx.store.getSummaries(mailboxId, missing)).map((m) => m.uid));
+    for (const uid of missing) if (!listed.has(uid)) gone.add(uid);
+  }
+  return { read, gone };
 }
 
 async function renderStored(
@@ -214,7 +242,7 @@ async function renderStored(
   plan: FetchPlan,
   update: FlagUpdateResult["updated"][number] | undefined,
   whole: Buffer | null,
-): Promise<ImapValue[]> {
+): Promise<ImapValue[] | null> {
   const selected = ctx.requireSelected();
   const flags = update?.flags ?? message.flags;
   const modseq = update?.modseq ?? message.modseq;
@@ -238,6 +266,8 @@ async function renderStored(
   } catch (error) {
     // RFC 3516 §4.3.
     if (error instanceof UnknownCteError) throw ImapError.no("UNKNOWN-CTE", `cannot decode ${error.encoding} of message ${seq}`);
+    // Its bytes were read while rendering (a header filter, a decoder) and it is gone.
+    if (isStoreError(error, "NONEXISTENT")) return null;
     throw error;
   }
 }

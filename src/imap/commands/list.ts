@@ -11,8 +11,9 @@ import { compilePattern, joinReference, type NamePattern } from "./list-pattern.
 import { parseStatusItems, statusValues, type StatusItem } from "./status-items.js";
 
 interface ListArgs {
-  reference: string;
-  patterns: string[];
+  /** Null (as a pattern) when not validly encoded: it matches nothing (ArgumentReader.listMailbox). */
+  reference: string | null;
+  patterns: (string | null)[];
   selectSubscribed: boolean;
   selectSpecialUse: boolean;
   recursiveMatch: boolean;
@@ -74,14 +75,18 @@ export const listCommand: ImapCommand<ListArgs> = {
     const account = ctx.requireAccount();
     // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
     if (args.patterns.length === 1 && args.patterns[0] === "") {
-      await ctx.untagged(atom(ctx.name), list([atom("\\Noselect")]), str(HIERARCHY_DELIMITER), str(args.reference === "" ? "" : ctx.encodeMailbox(args.reference.split(HIERARCHY_DELIMITER)[0] ?? "")));
+      const root = args.reference === null || args.reference === "" ? "" : ctx.encodeMailbox(args.reference.split(HIERARCHY_DELIMITER)[0] ?? "");
+      await ctx.untagged(atom(ctx.name), list([atom("\\Noselect")]), str(HIERARCHY_DELIMITER), str(root));
       return;
     }
-    const patterns = args.patterns.map((p) => compilePattern(joinReference(args.reference, p)));
+    const reference = args.reference;
+    if (reference === null) return;
+    const patterns = args.patterns.filter((p) => p !== null).map((p) => compilePattern(joinReference(reference, p)));
+    if (patterns.length === 0) return;
     const mailboxes = await ctx.store.listMailboxes(account.id);
     const subscriptions = new Set(await ctx.store.listSubscriptions(account.id));
     for (const entry of listEntries(ctx.name === "LSUB", args, patterns, mailboxes, subscriptions)) {
-      const extended: ImapValue[] = entry.childInfo ? [list([str("CHILDINFO"), list([str("SUBSCRIBED")])])] : [];
+      const extended: ImapValue[] = entry.childInfo && ctx.name === "LIST" ? [list([str("CHILDINFO"), list([str("SUBSCRIBED")])])] : [];
       await ctx.untagged(atom(ctx.name), list(entry.attributes.map((a) => atom(a))), str(HIERARCHY_DELIMITER), str(ctx.encodeMailbox(entry.name)), ...extended);
       if (args.returnStatus !== null && entry.mailbox !== null) {
         const status = await ctx.store.mailboxStatus(entry.mailbox.id);
@@ -96,31 +101,45 @@ function listEntries(lsub: boolean, args: ListArgs, patterns: NamePattern[], mai
   const matches = (name: string) => patterns.some((p) => p.matches(name));
   const hasChildren = (name: string) => mailboxes.some((m) => m.name.startsWith(`${name}${HIERARCHY_DELIMITER}`));
   const candidates = args.selectSubscribed ? [...subscriptions] : mailboxes.map((m) => m.name);
-  const entries: ListEntry[] = [];
-  const seen = new Set<string>();
+  const entries = new Map<string, ListEntry>();
   for (const name of candidates) {
     if (!matches(name)) continue;
     const mailbox = byName.get(name) ?? null;
     if (args.selectSpecialUse && mailbox?.specialUse == null) continue;
-    seen.add(name);
-    entries.push({ name, attributes: attributesOf(lsub, name, mailbox, subscriptions, args, hasChildren(name)), childInfo: false, mailbox });
+    entries.set(name, { name, attributes: attributesOf(lsub, name, mailbox, subscriptions, args, hasChildren(name)), childInfo: false, mailbox });
   }
-  // RFC 5258 §3.5: with RECURSIVEMATCH, a matching parent of a subscribed child is listed with CHILDINFO.
-  if (args.recursiveMatch && args.selectSubscribed) {
-    for (const mailbox of mailboxes) {
-      if (seen.has(mailbox.name) || !matches(mailbox.name)) continue;
-      if (![...subscriptions].some((s) => s.startsWith(`${mailbox.name}${HIERARCHY_DELIMITER}`))) continue;
-      entries.push({ name: mailbox.name, attributes: attributesOf(lsub, mailbox.name, mailbox, subscriptions, args, hasChildren(mailbox.name)), childInfo: true, mailbox });
+  // RFC 5258 §3 (\NonExistent, CHILDINFO) with RECURSIVEMATCH: a name matching the pattern is
+  // listed, with CHILDINFO, when it has a subscribed descendant that does NOT itself match the
+  // pattern (one that matches is listed in its own right). It need not be subscribed or exist.
+  // LSUB is answered so too (as Dovecot does), the parent then flagged \Noselect: RFC 3501
+  // §6.3.9, `LSUB "" foo/%` with only foo/bar subscribed returns foo as \Noselect.
+  if ((args.recursiveMatch || lsub) && args.selectSubscribed) {
+    for (const subscribed of subscriptions) {
+      if (matches(subscribed)) continue;
+      const levels = subscribed.split(HIERARCHY_DELIMITER);
+      for (let depth = 1; depth < levels.length; depth++) {
+        const name = levels.slice(0, depth).join(HIERARCHY_DELIMITER);
+        if (!matches(name)) continue;
+        const listed = entries.get(name);
+        if (listed !== undefined) {
+          listed.childInfo = true;
+          continue;
+        }
+        const mailbox = byName.get(name) ?? null;
+        const attributes = lsub ? ["\\Noselect"] : attributesOf(false, name, mailbox, subscriptions, args, hasChildren(name));
+        entries.set(name, { name, attributes, childInfo: true, mailbox });
+      }
     }
   }
-  return entries.sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...entries.values()].sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function attributesOf(lsub: boolean, name: string, mailbox: Mailbox | null, subscriptions: Set<string>, args: ListArgs, children: boolean): string[] {
+  const subscribed = (args.selectSubscribed || args.returnSubscribed) && subscriptions.has(name);
   if (lsub) return mailbox === null ? ["\\Noselect"] : [];
-  if (mailbox === null) return ["\\NonExistent", "\\Subscribed"];
+  if (mailbox === null) return subscribed ? ["\\NonExistent", "\\Subscribed"] : ["\\NonExistent"];
   const attributes = [children ? "\\HasChildren" : "\\HasNoChildren"];
   if (mailbox.specialUse !== null) attributes.push(mailbox.specialUse);
-  if ((args.selectSubscribed || args.returnSubscribed) && subscriptions.has(name)) attributes.push("\\Subscribed");
+  if (subscribed) attributes.push("\\Subscribed");
   return attributes;
 }

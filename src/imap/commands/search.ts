@@ -49,9 +49,10 @@ export const searchCommand: ImapCommand<SearchArgs> = {
     const { program } = args;
     const saves = program.returnOptions?.includes("SAVE") === true;
     try {
-      // Sequence numbers and UIDs become the UIDs they name in the session's view; `$` is
-      // resolved here, before SAVE may replace it (RFC 5182 §2.1: `$` is the previous result).
-      const key = mapSearchSets(program.key, (set, kind): ReadonlySet<Uid> => new Set(selected.resolve(set, kind === "uid").map((m) => m.uid)));
+      // Sequence numbers and UIDs become the UIDs they name in the session's view (numbers past
+      // the last message name none); `$` is resolved here, before SAVE may replace it
+      // (RFC 5182 §2.1: `$` is the previous result).
+      const key = mapSearchSets(program.key, (set, kind): ReadonlySet<Uid> => new Set(selected.resolve(set, kind === "uid", { pastEnd: "match-none" }).map((m) => m.uid)));
       const withModSeq = someSearchKey(program.key, (k) => k.kind === "modseq");
       // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE-enabling command.
       if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");

@@ -6,7 +6,7 @@
 // \Recent (IMAP4rev1 only, RFC 3501 §2.3.2): SELECT claims the mailbox's recent messages for this
 // session (session/selected-mailbox.ts) and reports how many with `n RECENT`; EXAMINE claims
 // nothing. IMAP4rev2 dropped the flag (RFC 9051 Appendix E): no RECENT response at all.
-import { asModSeq, asUid, SYSTEM_FLAGS } from "../../store/index.js";
+import { asModSeq, asUid } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { encodeNumbers, iterateRanges, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { atom, list, num, str } from "../protocol/response-value.js";
@@ -67,12 +67,17 @@ export const selectCommand: ImapCommand<SelectArgs> = {
     // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
     if (args.condstore) ctx.session.enable("CONDSTORE");
     const selected = await ctx.session.select(mailbox, args.readOnly);
-    const flags = SYSTEM_FLAGS.map((f) => atom(f));
-    await ctx.untagged(atom("FLAGS"), list(flags));
+    // RFC 9051 §7.3.5 / §7.1: FLAGS and PERMANENTFLAGS name the keywords in use here too, and
+    // `\*` says new ones may be created (selected-mailbox.ts keeps the list current afterwards).
+    await ctx.untagged(atom("FLAGS"), list(selected.applicableFlags.map((f) => atom(f))));
     await ctx.untagged(num(selected.messageCount), atom("EXISTS"));
-    if (!ctx.rev2) await ctx.untagged(num(selected.recentCount), atom("RECENT"));
-    const permanent = args.readOnly ? "" : `${SYSTEM_FLAGS.join(" ")} \\*`;
-    await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${permanent})`, args.readOnly ? "no permanent flags in read-only mode" : "flags permitted");
+    if (!ctx.rev2) {
+      await ctx.untagged(num(selected.recentCount), atom("RECENT"));
+      // RFC 3501 §6.3.1: rev1 clients are told the first unseen message (RFC 9051 dropped it).
+      const unseen = selected.firstUnseen;
+      if (unseen !== null) await ctx.untaggedStatus("OK", `UNSEEN ${unseen}`, "first unseen message");
+    }
+    await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${selected.permanentFlags.join(" ")})`, args.readOnly ? "no permanent flags in read-only mode" : "flags permitted");
     await ctx.untaggedStatus("OK", `UIDVALIDITY ${selected.uidValidity}`, "UIDs valid");
     await ctx.untaggedStatus("OK", `UIDNEXT ${selected.mailbox.uidNext}`, "predicted next UID");
     await ctx.untaggedStatus("OK", `HIGHESTMODSEQ ${selected.highestModSeq}`, "highest modseq");

@@ -317,7 +317,7 @@ export class ArgumentReader {
   }
 
   /** list-mailbox = 1*list-char / string (a LIST pattern with `*` and `%`), decoded, not checked. */
-  listMailbox(): string {
+  listMailbox(): string | null {
     const c = this.byteAt();
     let raw: Buffer;
     if (c === 0x22 || c === 0x7b) raw = this.string();
@@ -327,7 +327,14 @@ export class ArgumentReader {
       if (this.pos === start) throw this.error("expected a mailbox pattern");
       raw = this.current.subarray(start, this.pos);
     }
-    return decodeMailboxName(raw, this.options.utf8Names);
+    try {
+      return decodeMailboxName(raw, this.options.utf8Names);
+    } catch (error) {
+      // Not a valid encoding (modified UTF-7, or UTF-8 once enabled): no name is ever sent in
+      // that form, so the pattern matches nothing (null); LIST answers OK with no match, as Dovecot.
+      if (error instanceof ImapParseError) return null;
+      throw error;
+    }
   }
 
   /**

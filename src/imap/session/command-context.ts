@@ -31,6 +31,8 @@ export interface ContextSource {
   stagedLiteral(piece: LiteralPiece, maxBytes: number): Promise<StagedMessage>;
 }
 
+const flagsUpdate = (source: ContextSource): ImapValue[][] => source.selected()?.flagsUpdate() ?? [];
+
 export function commandContext(source: ContextSource, tag: string, name: string, byUid: boolean): CommandContext {
   const utf8 = source.utf8();
   return {
@@ -58,8 +60,10 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     },
     untagged: (...values) => source.writeValues(values),
     untaggedStatus: (status, code, text) => source.write(statusLine("*", status, code, text)),
-    fetchResponse: (seq, items) => source.writeValues([num(seq), atom("FETCH"), list(items)]),
-    fetchResponses: (responses) => source.writeManyValues(responses.map(([seq, items]) => [num(seq), atom("FETCH"), list(items)])),
+    // A keyword these FETCH responses show for the first time is announced before them
+    // (selected-mailbox.ts flagsUpdate; RFC 9051 §7.3.5).
+    fetchResponse: (seq, items) => source.writeManyValues([...flagsUpdate(source), [num(seq), atom("FETCH"), list(items)]]),
+    fetchResponses: (responses) => source.writeManyValues([...flagsUpdate(source), ...responses.map(([seq, items]): ImapValue[] => [num(seq), atom("FETCH"), list(items)])]),
     continuation: (text) => source.write(continuationLine(text)),
     complete: (result) => source.complete(result),
     encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, utf8),

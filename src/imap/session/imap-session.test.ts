@@ -82,7 +82,7 @@ describe("ImapSession", () => {
   });
   after(async () => temp.cleanup());
 
-  function start(store: MailStore = temp.store) {
+  function start(store: MailStore = temp.store, clock: () => Date = () => new Date("2026-01-01T00:00:00Z")) {
     const transport = new FakeTransport();
     const log = new RecordingLogger();
     const session = new ImapSession({
@@ -94,7 +94,7 @@ describe("ImapSession", () => {
       },
       limits: { imapLineLength: 1000, imapLiteralSize: 10_000, imapIdle: 60_000, imapUnauthenticatedIdle: 60_000 },
       timers: noTimers,
-      clock: () => new Date("2026-01-01T00:00:00Z"),
+      clock,
       log,
       hostname: "imap.test",
       remoteAddress: "127.0.0.1",
@@ -161,6 +161,36 @@ describe("ImapSession", () => {
     assert.match(await transport.reply("a4"), /^a4 OK/);
     transport.push(null);
     await running;
+  });
+
+  it("logs each protocol error (BAD, a NO from the grammar) at info with the session id, at most 10 a minute", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const { transport, log, running } = start(temp.store, () => new Date(now));
+    const protocolErrors = () => log.lines.filter((l) => l.event === "imap.protocol_error");
+    transport.push("a1 FROB\r\n");
+    await transport.reply("a1");
+    assert.deepEqual(protocolErrors().map((l) => [l.level, l.fields]), [["info", { session: "conn-42", command: null, status: "BAD", code: null, text: "unknown command FROB" }]]);
+    transport.push("a2 LOGIN alice@example.org pw\r\n");
+    await transport.reply("a2");
+    // A NO the grammar gives (an unusable mailbox name) is a protocol error; a NO of the store is not.
+    transport.push("a3 SELECT &Jjo\r\na4 SELECT Nowhere\r\na5 FETCH 1 FLAGS\r\n");
+    await transport.reply("a5");
+    assert.deepEqual(protocolErrors().slice(1).map((l) => [l.fields.command, l.fields.status, l.fields.code]), [["SELECT", "NO", "CANNOT"], [null, "BAD", null]]);
+    // A flood: the first lines of the minute are logged, the rest only counted.
+    for (let i = 0; i < 50; i++) transport.push(`f${i} FETCH 1 (BOGUS)\r\n`);
+    await transport.reply("f49");
+    assert.equal(protocolErrors().length, 10);
+    now += 60_000;
+    transport.push("b1 NOOP junk\r\n");
+    await transport.reply("b1");
+    assert.equal(protocolErrors().length, 11);
+    assert.equal(protocolErrors()[10]?.fields.suppressedBefore, 43);
+    for (let i = 0; i < 12; i++) transport.push(`g${i} STATUS\r\n`);
+    await transport.reply("g11");
+    transport.push(null);
+    await running;
+    assert.deepEqual(log.lines.filter((l) => l.event === "imap.protocol_errors_suppressed").map((l) => l.fields), [{ session: "conn-42", count: 3 }]);
+    assert.equal(log.lines.filter((l) => l.level === "error").length, 0);
   });
 
   it("streams an APPEND pushed one byte at a time, and refuses a missing mailbox before `+`", async () => {

@@ -20,6 +20,7 @@ import type { SaslCredentials } from "../../auth/index.js";
 import { isStoreError, type Account, type Mailbox } from "../../store/index.js";
 import type { CommandContext, ImapExtension, SessionControl, SessionState, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
+import { ImapParseError } from "../protocol/parse-error.js";
 import { buildCommandTable, type CommandTable } from "../commands/index.js";
 import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
 import { CommandReader, type ReaderEvent } from "../protocol/command-reader.js";
@@ -30,6 +31,7 @@ import { commandContext, type ContextSource } from "./command-context.js";
 import { checkStreamedCommand, commandNameOf, readCommandHead } from "./command-head.js";
 import { failureFor } from "./error-replies.js";
 import { LiteralIntake } from "./literal-intake.js";
+import { ProtocolErrorLog } from "./protocol-error-log.js";
 import { SelectedMailbox } from "./selected-mailbox.js";
 import { SessionEnded, type ImapSessionOptions } from "./session-options.js";
 import { idleUntilDone } from "./idle.js";
@@ -65,10 +67,12 @@ export class ImapSession {
   private clientIdLogged = false;
   private readonly intake: LiteralIntake;
   private readonly contextSource: ContextSource;
+  private readonly protocolErrors: ProtocolErrorLog;
 
   constructor(options: ImapSessionOptions) {
     this.o = options;
     this.id = options.id ?? randomBytes(6).toString("base64url");
+    this.protocolErrors = new ProtocolErrorLog(options.log, this.id, () => options.clock().getTime());
     this.table = options.commands ?? buildCommandTable();
     this.tls = options.tls;
     this.deadline = new SessionDeadline(options.timers, (kind) => {
@@ -155,6 +159,7 @@ export class ImapSession {
   private finish(): void {
     if (this.ended && this.unsubscribe === null && this.deadline.kind === null) return;
     this.ended = true;
+    this.protocolErrors.finish();
     this.deadline.cancel();
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -212,6 +217,8 @@ export class ImapSession {
       case "line":
         return;
       case "refused":
+        // The reader's refusals are all about the command's form (line or literal too long).
+        this.protocolErrors.note({ command: null, status: event.status, code: event.code, text: event.text });
         await this.intake.release();
         await this.write(statusLine(event.tag ?? "*", event.status, event.code, event.text));
         if (event.close) await this.closeWith("Too much data without a continuation", "TOOBIG");
@@ -253,6 +260,8 @@ export class ImapSession {
     if (error instanceof SessionEnded) throw error;
     const failure = failureFor(error);
     if (failure.bug) this.o.log.error("imap.command_failed", { session: this.id, command: label, error });
+    // Every BAD, and a NO from the grammar (ImapParseError), is the client's protocol error.
+    else if (failure.status === "BAD" || error instanceof ImapParseError) this.protocolErrors.note({ command: label === "" ? null : label, status: failure.status, code: failure.code, text: failure.text });
     await this.write(statusLine(tag ?? "*", failure.status, failure.code, failure.text));
   }
 
@@ -273,10 +282,14 @@ export class ImapSession {
     if (event.synchronising) await this.write(continuationLine("Ready for literal data"));
   }
 
-  /** Untagged updates of the selected mailbox (selected-mailbox.ts sync). */
+  /**
+   * Untagged updates of the selected mailbox (selected-mailbox.ts sync). None after LOGOUT's
+   * `* BYE`: RFC 9051 §6.1.3 has only the tagged OK follow it, and a client that read the BYE has
+   * already left the selected state, so an EXPUNGE or FETCH then names nothing it knows.
+   */
   private async flushSelected(allowExpunge: boolean): Promise<void> {
     const selected = this.selected;
-    if (selected === null || this.ended) return;
+    if (selected === null || this.ended || this.loggingOut) return;
     let responses: ImapValue[][];
     try {
       responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });

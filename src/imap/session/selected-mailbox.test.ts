@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { openTempStore, type TempStore } from "../../../test/harness/temp-store.js";
-import type { Mailbox, Uid } from "../../store/index.js";
+import type { Account, Mailbox, Uid } from "../../store/index.js";
 import { encodeValue } from "../protocol/response.js";
 import type { ImapValue } from "../protocol/response-value.js";
 import { parseSequenceSet } from "../protocol/sequence-set.js";
@@ -14,15 +14,24 @@ describe("SelectedMailbox", () => {
   let temp: TempStore;
   let mailbox: Mailbox;
   let uids: Uid[];
+  let account: Account;
   before(async () => {
     temp = await openTempStore();
     await temp.store.addDomain("example.org");
-    const account = await temp.store.createAccount({ address: "u@example.org", passwordHash: "x" });
+    account = await temp.store.createAccount({ address: "u@example.org", passwordHash: "x" });
     mailbox = (await temp.store.getMailbox(account.id, "INBOX"))!;
     uids = [];
     for (let i = 0; i < 5; i++) uids.push((await temp.store.append(mailbox.id, Buffer.from(`Subject: ${i}\r\n\r\nx\r\n`))).uid);
   });
   after(async () => temp.cleanup());
+
+  /** A mailbox of its own with `count` messages, for a test that must not see the others' changes. */
+  async function ownMailbox(name: string, count: number): Promise<{ mailbox: Mailbox; allUids: Uid[] }> {
+    const created = await temp.store.createMailbox(account.id, name);
+    const allUids: Uid[] = [];
+    for (let i = 0; i < count; i++) allUids.push((await temp.store.append(created.id, Buffer.from(`Subject: ${i}\r\n\r\nx\r\n`))).uid);
+    return { mailbox: (await temp.store.getMailboxById(created.id))!, allUids };
+  }
 
   it("maps sequence numbers and UIDs, resolves sets, and refuses numbers past the end", async () => {
     const selected = await SelectedMailbox.open(temp.store, mailbox, false);
@@ -68,5 +77,36 @@ describe("SelectedMailbox", () => {
     for (const u of result.updated) selected.noteFlags(u.uid, u.flags, u.modseq);
     selected.markDirty();
     assert.deepEqual(text(await selected.sync(temp.store, plain)), []);
+  });
+
+  it("lists keywords in use, and announces a new one (FLAGS, PERMANENTFLAGS) once, before what shows it", async () => {
+    const own = await ownMailbox("Keywords", 3);
+    const uid = own.allUids[2]!;
+    await temp.store.updateFlags(own.mailbox.id, [uid], { mode: "add", flags: ["$Seen1"] });
+    const selected = await SelectedMailbox.open(temp.store, own.mailbox, false);
+    const readOnly = await SelectedMailbox.open(temp.store, own.mailbox, true);
+    assert.deepEqual(selected.applicableFlags, ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "$Seen1"]);
+    assert.deepEqual(selected.permanentFlags.slice(-2), ["$Seen1", "\\*"]);
+    assert.deepEqual(readOnly.permanentFlags, []);
+    assert.deepEqual(selected.flagsUpdate(), [], "SELECT itself told the keywords in use");
+    await temp.store.updateFlags(own.mailbox.id, [uid], { mode: "add", flags: ["Later"] });
+    for (const s of [selected, readOnly]) s.markDirty();
+    const [flags, permanent, fetch] = text(await selected.sync(temp.store, plain));
+    assert.equal(flags, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Seen1 Later)");
+    assert.equal(permanent, "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Seen1 Later \\*)] flags permitted");
+    assert.match(fetch!, /^3 FETCH \(UID \d+ FLAGS \(\$Seen1 Later\)\)$/);
+    assert.match(text(await readOnly.sync(temp.store, plain)).join("\n"), /^FLAGS \([^)]*Later\)\n3 FETCH/, "read-only: FLAGS only");
+    // Case-insensitive (RFC 9051 §2.3.2): "later" is the keyword already told.
+    selected.reportedFlags(uid, ["later"], false);
+    assert.deepEqual(selected.flagsUpdate(), []);
+    selected.reportedFlags(uid, ["Fresh"], false);
+    assert.equal(text(selected.flagsUpdate())[0], "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Seen1 Later Fresh)");
+  });
+
+  it("names no message for sequence numbers past the end when asked to (SEARCH), BAD otherwise", async () => {
+    const selected = await SelectedMailbox.open(temp.store, (await ownMailbox("Numbers", 5)).mailbox, false);
+    assert.deepEqual(selected.resolve(parseSequenceSet("4:100"), false, { pastEnd: "match-none" }).map((m) => m.seq), [4, 5]);
+    assert.deepEqual(selected.resolve(parseSequenceSet("1000"), false, { pastEnd: "match-none" }), []);
+    assert.throws(() => selected.resolve(parseSequenceSet("4:100"), false), /invalid message sequence number/);
   });
 });

@@ -15,8 +15,16 @@
 //
 // \Recent (RFC 3501 §2.3.2, IMAP4rev1 only): a session that selects read-write claims the
 // mailbox's recent messages from the store (MailStore.claimRecent), and claims again whenever it
-// is told of new messages, so each message is \Recent in exactly one session.
-import type { Brand, Flag, Mailbox, MailboxId, MailStore, MessageSummary, ModSeq, RecentClaim, Uid, UidValidity } from "../../store/index.js";
+// is told of new messages, so each message is \Recent in exactly one session. Every EXISTS a
+// rev1 client gets is followed by RECENT (RFC 3501 §7.3.2: the count changes with it).
+//
+// Keywords (RFC 9051 §7.3.5, §7.1 PERMANENTFLAGS): SELECT's FLAGS lists the system flags and
+// every keyword in use in the mailbox; a client may take that list as the complete set, so a
+// FETCH must never show a keyword the client was not told of. Every flag list the session is
+// about to show passes through here (reportedFlags, noteFlags, sync), a keyword new to the
+// session is remembered, and the writer of the next FETCH (or sync) first sends the new FLAGS and
+// PERMANENTFLAGS (flagsUpdate). The list only grows while the mailbox is selected, as Dovecot's.
+import { SYSTEM_FLAGS, type Brand, type Flag, type Mailbox, type MailboxId, type MailStore, type MessageSummary, type ModSeq, type RecentClaim, type Uid, type UidValidity } from "../../store/index.js";
 import { ImapError } from "../commands/imap-error.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
@@ -64,6 +72,10 @@ export class SelectedMailbox {
   private savedSearch: Uid[] = [];
   /** UID ranges this session claimed as \Recent (empty unless it claims, see open()). */
   private readonly recentClaims: RecentClaim[] = [];
+  /** Keywords the session knows of, by lower-case name (RFC 9051 §2.3.2: case-insensitive). */
+  private readonly keywords = new Map<string, Flag>();
+  /** A keyword was learned that the client has not been sent in a FLAGS response yet. */
+  private keywordsUntold = false;
 
   private constructor(
     readonly mailbox: Mailbox,
@@ -72,7 +84,12 @@ export class SelectedMailbox {
     private readonly recentMode: RecentMode,
   ) {
     this.uids = messages.map((m) => m.uid);
-    for (const m of messages) this.states.set(m.uid, { flags: [...m.flags], modseq: m.modseq });
+    for (const m of messages) {
+      this.states.set(m.uid, { flags: [...m.flags], modseq: m.modseq });
+      this.learnKeywords(m.flags);
+    }
+    // SELECT's own FLAGS response tells these.
+    this.keywordsUntold = false;
     this.syncedModSeq = mailbox.highestModSeq;
   }
 
@@ -106,6 +123,48 @@ export class SelectedMailbox {
     let count = 0;
     for (const uid of this.uids) if (this.isRecent(uid)) count++;
     return count;
+  }
+
+  /** RFC 3501 §7.3.1 UNSEEN: the sequence number of the first message without \Seen, or null. */
+  get firstUnseen(): SeqNum | null {
+    const index = this.uids.findIndex((uid) => !(this.states.get(uid)?.flags ?? []).some((f) => f.toLowerCase() === "\\seen"));
+    return index < 0 ? null : ((index + 1) as SeqNum);
+  }
+
+  /** RFC 9051 §7.3.5 FLAGS: the system flags, then the keywords in use, in the order first seen. */
+  get applicableFlags(): Flag[] {
+    return [...SYSTEM_FLAGS, ...this.keywords.values()];
+  }
+
+  /**
+   * RFC 9051 §7.1 PERMANENTFLAGS: what STORE keeps, with `\*` as any new keyword may be created;
+   * nothing in a read-only mailbox (§6.3.3 EXAMINE).
+   */
+  get permanentFlags(): string[] {
+    return this.readOnly ? [] : [...this.applicableFlags, "\\*"];
+  }
+
+  /**
+   * `FLAGS (...)` and, read-write, `OK [PERMANENTFLAGS (...)]` when a keyword came into use that
+   * the client has not been told of (each is the values after "* "); else nothing. The caller
+   * writes them before the responses that show the new keyword.
+   */
+  flagsUpdate(): ImapValue[][] {
+    if (!this.keywordsUntold) return [];
+    this.keywordsUntold = false;
+    const responses: ImapValue[][] = [[atom("FLAGS"), list(this.applicableFlags.map((f) => atom(f)))]];
+    if (!this.readOnly) responses.push([atom("OK"), atom(`[PERMANENTFLAGS (${this.permanentFlags.join(" ")})]`), atom("flags permitted")]);
+    return responses;
+  }
+
+  private learnKeywords(flags: readonly Flag[]): void {
+    for (const flag of flags) {
+      if (flag.startsWith("\\")) continue;
+      const key = flag.toLowerCase();
+      if (this.keywords.has(key)) continue;
+      this.keywords.set(key, flag);
+      this.keywordsUntold = true;
+    }
   }
 
   private addClaim(claim: RecentClaim): void {
@@ -190,9 +249,11 @@ export class SelectedMailbox {
   /**
    * The messages a set names, ascending, each once. UID sets skip UIDs not in the mailbox
    * (RFC 9051 §6.4.8); sequence sets that name a number past the last message are BAD
-   * (RFC 9051 §9 seq-number). `*` in an empty mailbox names nothing.
+   * (RFC 9051 §9 seq-number). `*` in an empty mailbox names nothing. With `pastEnd: "match-none"`
+   * (a SEARCH key, which only tests messages) such numbers name no message instead, as in
+   * Dovecot: `SEARCH RETURN () 1000` in a smaller mailbox is an empty result, not an error.
    */
-  resolve(set: SequenceSet, byUid: boolean): ResolvedMessage[] {
+  resolve(set: SequenceSet, byUid: boolean, options: { pastEnd?: "bad" | "match-none" } = {}): ResolvedMessage[] {
     if (set.kind === "saved") {
       // RFC 5182 §2.1: `$` holds UIDs; messages expunged since are silently dropped.
       return this.savedSearch.map((uid) => ({ uid, index: this.indexOf(uid) })).filter((m) => m.index >= 0).map((m) => ({ uid: m.uid, seq: (m.index + 1) as SeqNum }));
@@ -201,8 +262,8 @@ export class SelectedMailbox {
       const ranges = resolveRanges(set, this.uids.length);
       const out: ResolvedMessage[] = [];
       for (const range of ranges) {
-        if (range.end > this.uids.length) throw ImapError.bad(null, "invalid message sequence number");
-        for (let seq = range.start; seq <= range.end; seq++) out.push({ seq: seq as SeqNum, uid: this.uids[seq - 1] as Uid });
+        if (range.end > this.uids.length && options.pastEnd !== "match-none") throw ImapError.bad(null, "invalid message sequence number");
+        for (let seq = range.start; seq <= Math.min(range.end, this.uids.length); seq++) out.push({ seq: seq as SeqNum, uid: this.uids[seq - 1] as Uid });
       }
       return out;
     }
@@ -224,6 +285,7 @@ export class SelectedMailbox {
    */
   noteFlags(uid: Uid, flags: readonly Flag[], modseq: ModSeq): void {
     const state = this.states.get(uid);
+    this.learnKeywords(flags);
     if (state !== undefined && modseq >= state.modseq) {
       state.flags = [...flags];
       state.modseq = modseq;
@@ -249,8 +311,10 @@ export class SelectedMailbox {
           if (change.uid > last) {
             added.push(change.uid);
             this.states.set(change.uid, { flags: [...change.flags], modseq: change.modseq });
+            this.learnKeywords(change.flags);
           }
         } else if (change.modseq > state.modseq && !this.heldExpunges.has(change.uid)) {
+          this.learnKeywords(change.flags);
           state.flags = [...change.flags];
           state.modseq = change.modseq;
           flagged.push(change.uid);
@@ -265,6 +329,9 @@ export class SelectedMailbox {
     if (added.length > 0) {
       this.uids.push(...added);
       responses.push([num(this.uids.length), atom("EXISTS")]);
+      // RFC 3501 §7.3.2: rev1 clients track the recent count, which changes with new messages
+      // (in this session or, if another claimed them, staying as it was: sent either way).
+      if (this.recentMode !== "none") responses.push([num(this.recentCount), atom("RECENT")]);
     }
     for (const uid of flagged) {
       const seq = this.toSeq(uid);
@@ -272,7 +339,8 @@ export class SelectedMailbox {
       if (seq === null || state === undefined) continue;
       responses.push([num(seq), atom("FETCH"), list(this.fetchItems(uid, state, options.condstore, !options.rev2))]);
     }
-    return responses;
+    // Keywords new in this sync's changes are announced before the responses that show them.
+    return [...this.flagsUpdate(), ...responses];
   }
 
   /** `UID n FLAGS (...) [MODSEQ (m)]`: the items of an unsolicited FETCH, also used by STORE. */
@@ -284,6 +352,7 @@ export class SelectedMailbox {
 
   /** Flags as a FETCH shows them: with \Recent where it applies (rev1 only, RFC 3501 §2.3.2). */
   reportedFlags(uid: Uid, flags: readonly Flag[], withRecent: boolean): readonly Flag[] {
+    this.learnKeywords(flags);
     return withRecent && this.isRecent(uid) ? [...flags, RECENT] : flags;
   }
 
