@@ -18,7 +18,7 @@ export interface ServerSettings {
   /** Absolute path. */
   dataDir: string;
   logLevel: LogLevelSetting;
-  /** Added to a port that cannot be bound (EACCES, EADDRINUSE); 0 disables the fallback. */
+  /** Added to a port that cannot be bound (EACCES, EADDRINUSE); 0 (default) fails the start instead. */
   portFallbackOffset: number;
 }
 
@@ -128,7 +128,7 @@ export const SERVER_SPEC: SectionSpec<ServerSettings> = {
   hostname: computedKey(text(), (context) => context.hostname, "this machine's host name", "name used in greetings, Received fields and the self-signed certificate"),
   dataDir: computedKey(text(), (context) => join(context.cwd, "data"), '"./data"', "directory of the database, message files and generated certificate (relative to the working directory)"),
   logLevel: key(oneOf(["debug", "info", "warn", "error"] as const), "info", "least severe log level written"),
-  portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 10_000, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead; 0 disables"),
+  portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 0, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead (`npm start` sets 10000 through MAILROOM_PORT_FALLBACK_OFFSET); 0 fails the start naming the port and the fix"),
 };
 
 export const TLS_SPEC: SectionSpec<TlsSettings> = {
@@ -240,7 +240,8 @@ export function defaultListeners(): ListenerConfig[] {
   return LISTENER_PROTOCOLS.map((protocol) => ({
     protocol,
     port: STANDARD_PORTS[protocol],
-    address: "0.0.0.0",
+    // Every address, IPv6 and IPv4 (server/listeners.ts binds a second socket where the OS needs one).
+    address: "::",
     tls: isImplicitTlsProtocol(protocol) ? "implicit" : "starttls",
   }));
 }
@@ -248,6 +249,6 @@ export function defaultListeners(): ListenerConfig[] {
 export const LISTENER_KEY_DESCRIPTIONS: Readonly<Record<keyof ListenerConfig, { default: string; description: string }>> = {
   protocol: { default: "(required)", description: "one of smtp, submission, submissions, imap, imaps, pop3, pop3s" },
   port: { default: "the protocol's standard port", description: "TCP port; 0 picks a free one" },
-  address: { default: '"0.0.0.0"', description: 'address to bind, e.g. "127.0.0.1" or "::"' },
+  address: { default: '"::"', description: 'address to bind: "::" is every IPv6 and IPv4 address (one dual-stack socket, or two where the OS needs them), "0.0.0.0" every IPv4 address only, or one address such as "127.0.0.1" or "::1"' },
   tls: { default: '"implicit" for submissions/imaps/pop3s, else "starttls"', description: '"none", "starttls", or "implicit" (only for submissions, imaps, pop3s)' },
 };
