@@ -1,6 +1,6 @@
 // The public surface of net/: transport shared by all protocols. It knows bytes, not commands.
 
-export { Connection, ConnectionClosedError, TlsHandshakeError, type ConnectionOptions, type TlsMode } from "./connection.js";
+export { Connection, ConnectionClosedError, TlsHandshakeError, classifyHandshakeError, type ConnectionOptions, type TlsHandshakeFailure, type TlsMode } from "./connection.js";
 export { ConnectionLimits, connectionGroup, type Admission, type AdmissionRefusal, type ConnectionLimitSettings } from "./connection-limits.js";
 export { LineReader, type FramedInput, type LineEnding, type LineReaderOptions } from "./line-reader.js";
 export type { RefusalReason, SessionHandler } from "./session-handler.js";

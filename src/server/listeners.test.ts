@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as connectTcp, createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { connect as connectTls } from "node:tls";
+import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import type { ListenerConfig } from "../config/index.js";
 import { LineReader, TlsContextProvider, type Connection, type SessionHandler } from "../net/index.js";
 import { createMemoryLogger, silentLogger } from "../observability/log.js";
@@ -410,3 +411,66 @@ test("an IPv4 client on a dual-stack socket counts against its IPv4 address, apa
     await set.drain(100);
   }
 });
+
+test("a failed TLS handshake is logged at info with the reason, the client and the listener", async () => {
+  const log = createMemoryLogger();
+  const set = await start([listener({ protocol: "imaps", tls: "implicit" }), listener({ protocol: "submission" })], echoHandler(), {
+    log,
+    limits: { connectionsPerIp: 20, connectionsTotal: 100, tlsHandshakeTimeout: 300 },
+  });
+  const [imaps, submission] = set.bound.map((b) => b.port) as [number, number];
+  const failures = () => log.records.filter((r) => r.event === "tls.handshake_failed");
+  const nextFailure = async (count: number) => {
+    await until(() => failures().length >= count);
+    return failures()[count - 1]!;
+  };
+  const tlsAttempt = (options: ConnectionOptions) =>
+    new Promise<void>((resolve) => {
+      const socket = connectTls({ host: "127.0.0.1", port: imaps, rejectUnauthorized: false, ...options });
+      socket.on("error", () => resolve());
+      socket.on("secureConnect", () => assert.fail("the handshake should have failed"));
+    });
+  try {
+    await tlsAttempt({ ciphers: "CAMELLIA128-SHA", maxVersion: "TLSv1.2" });
+    const cipher = await nextFailure(1);
+    assert.equal(cipher.level, "info");
+    assert.deepEqual([cipher["reason"], cipher["detail"], cipher["remote"], cipher["protocol"], cipher["port"]], ["cipher-mismatch", "no shared cipher", "127.0.0.1", "imaps", imaps]);
+
+    // A TLS 1.1 client against tls.min_version = TLSv1.2.
+    await tlsAttempt({ minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
+    assert.deepEqual([(await nextFailure(2))["reason"], (await nextFailure(2))["detail"]], ["protocol-mismatch", "unsupported protocol"]);
+
+    // A client that checks certificates (python's default context) refuses the self-signed one.
+    const python = await runPython(
+      `import ssl, socket\ns = socket.create_connection(("127.0.0.1", ${imaps}))\ntry:\n    ssl.create_default_context().wrap_socket(s, server_hostname="localhost")\nexcept ssl.SSLCertVerificationError as e:\n    print("refused", e.verify_message)`,
+    );
+    assert.match(python, /^refused self.signed certificate/);
+    assert.deepEqual([(await nextFailure(3))["reason"], (await nextFailure(3))["detail"]], ["client-alert", "tlsv1 alert unknown ca"]);
+
+    const plain = connectTcp({ host: "127.0.0.1", port: imaps });
+    plain.write("a1 LOGIN user password\r\n");
+    assert.deepEqual([(await nextFailure(4))["reason"], (await nextFailure(4))["detail"]], ["not-tls", "wrong version number"]);
+
+    const silent = connectTcp({ host: "127.0.0.1", port: imaps });
+    assert.deepEqual([(await nextFailure(5))["reason"], (await nextFailure(5))["detail"]], ["timeout", "300 ms"]);
+    silent.destroy();
+
+    // The same after STARTTLS on a plaintext port.
+    const { socket, nextLine } = await connectPlain(submission);
+    assert.equal(await nextLine(), "220 ready");
+    socket.write("STARTTLS\r\n");
+    assert.equal(await nextLine(), "220 go");
+    socket.removeAllListeners("data");
+    connectTls({ socket, ciphers: "CAMELLIA128-SHA", maxVersion: "TLSv1.2", rejectUnauthorized: false }).on("error", () => undefined);
+    const starttls = await nextFailure(6);
+    assert.deepEqual([starttls["reason"], starttls["protocol"], starttls["port"]], ["cipher-mismatch", "submission", submission]);
+  } finally {
+    await set.drain(100);
+  }
+});
+
+function runPython(source: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("python3", ["-c", source], { timeout: 20_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}

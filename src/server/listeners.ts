@@ -170,9 +170,11 @@ async function runConnection(
     await tracked.handler.accept(connection);
     if (!connection.isClosed) await connection.close();
   } catch (error) {
-    if (error instanceof TlsHandshakeError) connection.log.debug("tls.handshake_failed", { error: error.message });
-    else if (!connection.isClosed) connection.log.error("session.failed", { error });
-    else connection.log.debug("session.ended_by_close", { error });
+    // A failed handshake was logged by Connection.upgradeToTls, with its reason.
+    if (!(error instanceof TlsHandshakeError)) {
+      if (!connection.isClosed) connection.log.error("session.failed", { error });
+      else connection.log.debug("session.ended_by_close", { error });
+    }
     connection.destroy();
   }
 }
