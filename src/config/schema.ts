@@ -36,6 +36,10 @@ export interface TlsSettings {
   minVersion: "TLSv1.2" | "TLSv1.3";
   allowPlaintextAuth: boolean;
   allowPlaintextAuthOnLoopback: boolean;
+  /** "intermediate", "broad", or an OpenSSL cipher string: submission, submissions, imap(s), pop3(s). */
+  ciphersClient: string;
+  /** The same for port 25 (smtp), where other mail servers connect. */
+  ciphersMx: string;
 }
 
 export interface AuthSettings {
@@ -137,6 +141,16 @@ export const TLS_SPEC: SectionSpec<TlsSettings> = {
   minVersion: key(oneOf(["TLSv1.2", "TLSv1.3"] as const), "TLSv1.2", "oldest TLS version accepted"),
   allowPlaintextAuth: key(boolean(), false, "allow passwords over connections without TLS (RFC 8314 advises against)"),
   allowPlaintextAuthOnLoopback: key(boolean(), false, "allow passwords without TLS from 127.0.0.1 and ::1 only"),
+  ciphersClient: key(
+    text(),
+    "intermediate",
+    'cipher suites of the listeners mail apps use (submission, submissions, imap, imaps, pop3, pop3s): "intermediate" (Mozilla\'s profile: TLS 1.3, and for TLS 1.2 only ECDHE/DHE with AEAD), "broad", or an OpenSSL cipher string (TLS 1.3 suites added when it names none)',
+  ),
+  ciphersMx: key(
+    text(),
+    "broad",
+    'cipher suites of port 25 (smtp), where other mail servers connect: "broad" (intermediate first, then CBC and static-RSA suites, since opportunistic TLS beats plaintext for old MTAs), "intermediate", or an OpenSSL cipher string',
+  ),
 };
 
 export const AUTH_SPEC: SectionSpec<AuthSettings> = {

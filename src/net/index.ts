@@ -4,6 +4,6 @@ export { Connection, ConnectionClosedError, TlsHandshakeError, classifyHandshake
 export { ConnectionLimits, connectionGroup, type Admission, type AdmissionRefusal, type ConnectionLimitSettings } from "./connection-limits.js";
 export { LineReader, type FramedInput, type LineEnding, type LineReaderOptions } from "./line-reader.js";
 export type { RefusalReason, SessionHandler } from "./session-handler.js";
-export { TlsContextProvider, type CertificateSummary, type TlsContextOptions } from "./tls-context.js";
+export { CIPHER_PROFILES, TlsContextProvider, cipherStringOf, type CertificateSummary, type TlsCipherKind, type TlsContextOptions } from "./tls-context.js";
 export { systemTimers, type TimerHandle, type Timers } from "./timers.js";
 export { driveSession, type ByteSession } from "./session-driver.js";

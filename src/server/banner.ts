@@ -35,7 +35,7 @@ export async function renderBanner(server: RunningServer): Promise<string> {
     "",
     `  data directory  ${config.server.dataDir}`,
     `  config file     ${config.sourceFile ?? "none (built-in defaults; `mailroom config default` prints them)"}`,
-    `  certificate     ${cert.certFile}${cert.selfSigned ? " (self-signed: mail apps will ask to trust it)" : ""}`,
+    `  certificate     ${tls.certificates.map((c) => `${c.certFile} (${c.keyType})`).join(", ")}${cert.selfSigned ? " (self-signed: mail apps will ask to trust it)" : ""}`,
     "",
   );
   const domains = await server.store.accounts.listDomains();

@@ -6,7 +6,7 @@
 
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Limits, ListenerConfig, ListenerProtocol, ListenerTls } from "../config/index.js";
-import { Connection, ConnectionLimits, TlsHandshakeError, type SessionHandler, type TlsContextProvider } from "../net/index.js";
+import { Connection, ConnectionLimits, TlsHandshakeError, type SessionHandler, type TlsCipherKind, type TlsContextProvider } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 
 export interface BoundListener {
@@ -56,6 +56,11 @@ export interface StartListenersOptions {
   dualStack?: boolean;
   /** How long a closing connection waits for the peer before it is destroyed. Default 5s. */
   closeLingerMs?: number;
+}
+
+/** Port 25 takes mail from other servers (tls.ciphers_mx); every other listener serves mail apps (tls.ciphers_client). */
+export function cipherKindOf(protocol: ListenerProtocol): TlsCipherKind {
+  return protocol === "smtp" ? "mx" : "client";
 }
 
 export class ListenerBindError extends Error {
@@ -158,7 +163,7 @@ async function runConnection(
   options: StartListenersOptions,
 ): Promise<void> {
   try {
-    if (listener.tls === "implicit") await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout);
+    if (listener.tls === "implicit") await connection.upgradeToTls(options.tls.current(cipherKindOf(listener.protocol)), options.limits.tlsHandshakeTimeout);
     if (refusal !== null) {
       tracked.phase = "refusing";
       connection.log.info("connection.refused", { reason: refusal });
