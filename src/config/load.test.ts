@@ -7,9 +7,9 @@ import { ConfigError, describeConfigKeys, loadConfig, parseConfigText, renderDef
 
 const base = { cwd: "/srv/mail", env: {}, hostname: "mx.example.org" };
 
-function problemsOf(source: string): string[] {
+function problemsOf(source: string, options = base): string[] {
   try {
-    parseConfigText(source, base);
+    parseConfigText(source, options);
   } catch (error) {
     assert.ok(error instanceof ConfigError, String(error));
     return [...error.problems];
@@ -22,7 +22,7 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.server.hostname, "mx.example.org");
   assert.equal(config.server.dataDir, "/srv/mail/data");
   assert.equal(config.server.logLevel, "info");
-  assert.equal(config.server.portFallbackOffset, 10_000);
+  assert.equal(config.server.portFallbackOffset, 0, "a refused port fails the start unless the operator opts into moving it");
   assert.equal(config.limits.smtpLineLength, 512);
   assert.equal(config.limits.smtpTextLineLength, 1000);
   assert.equal(config.limits.maxMessageSize, 50 * 1024 * 1024);
@@ -49,7 +49,7 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.shutdown.gracePeriod, 10_000);
   assert.deepEqual(
     config.listeners.map((l) => `${l.protocol}:${l.port}:${l.tls}:${l.address}`),
-    ["smtp:25:starttls", "submission:587:starttls", "submissions:465:implicit", "imap:143:starttls", "imaps:993:implicit", "pop3:110:starttls", "pop3s:995:implicit"].map((s) => `${s}:0.0.0.0`),
+    ["smtp:25:starttls", "submission:587:starttls", "submissions:465:implicit", "imap:143:starttls", "imaps:993:implicit", "pop3:110:starttls", "pop3s:995:implicit"].map((s) => `${s}:::`),
   );
 });
 
@@ -110,6 +110,14 @@ test("every problem is reported, one line each", () => {
   for (const line of problems) assert.ok(!line.includes("\n") && line.startsWith("config error: "));
 });
 
+test("MAILROOM_PORT_FALLBACK_OFFSET opts into moving refused ports (what npm start sets)", () => {
+  assert.equal(parseConfigText("", { ...base, env: { MAILROOM_PORT_FALLBACK_OFFSET: "10000" } }).server.portFallbackOffset, 10_000);
+  assert.equal(parseConfigText("[server]\nport_fallback_offset = 5", { ...base, env: {} }).server.portFallbackOffset, 5);
+  assert.deepEqual(problemsOf("", { ...base, env: { MAILROOM_PORT_FALLBACK_OFFSET: "lots" } }), [
+    'config error: MAILROOM_PORT_FALLBACK_OFFSET: expected a number of ports from 0 to 65535, got "lots"',
+  ]);
+});
+
 test("unknown keys and sections are errors that name them", () => {
   assert.deepEqual(problemsOf("[limits]\nmax_mesage_size = 10"), ["config error: limits.max_mesage_size: unknown key (did you mean max_message_size?)"]);
   assert.deepEqual(problemsOf("[limitz]\nx = 1"), ["config error: limitz: unknown section (did you mean limits?)"]);
@@ -121,7 +129,7 @@ test("unknown keys and sections are errors that name them", () => {
 test("listeners: defaults per protocol, and contradictions are errors", () => {
   const config = parseConfigText('[[listeners]]\nprotocol = "imaps"\n[[listeners]]\nprotocol = "smtp"\nport = 2525\naddress = "127.0.0.1"\ntls = "none"', base);
   assert.deepEqual(config.listeners, [
-    { protocol: "imaps", port: 993, address: "0.0.0.0", tls: "implicit" },
+    { protocol: "imaps", port: 993, address: "::", tls: "implicit" },
     { protocol: "smtp", port: 2525, address: "127.0.0.1", tls: "none" },
   ]);
   assert.match(problemsOf('[[listeners]]\nprotocol = "imaps"\ntls = "starttls"')[0] ?? "", /^config error: listeners\[0\]\.tls: imaps is implicit TLS/);
@@ -129,7 +137,7 @@ test("listeners: defaults per protocol, and contradictions are errors", () => {
   assert.match(problemsOf('[[listeners]]\nprotocol = "gopher"')[0] ?? "", /^config error: listeners\[0\]\.protocol: expected one of "smtp"/);
   assert.match(problemsOf("[[listeners]]\nport = 25")[0] ?? "", /^config error: listeners\[0\]\.protocol: missing/);
   assert.match(problemsOf('[[listeners]]\nprotocol = "imap"\nport = 70000')[0] ?? "", /^config error: listeners\[0\]\.port: expected an integer from 0 to 65535, got 70000$/);
-  assert.match(problemsOf('[[listeners]]\nprotocol = "imap"\nport = 1143\n[[listeners]]\nprotocol = "pop3"\nport = 1143')[0] ?? "", /listeners\[1\]: 0\.0\.0\.0:1143 is already used by listeners\[0\]/);
+  assert.match(problemsOf('[[listeners]]\nprotocol = "imap"\nport = 1143\n[[listeners]]\nprotocol = "pop3"\nport = 1143')[0] ?? "", /listeners\[1\]: \[::\]:1143 is already used by listeners\[0\]/);
   assert.deepEqual(parseConfigText("listeners = []", base).listeners, []);
 });
 

@@ -101,7 +101,7 @@ export function parseConfigText(source: string, options: ParseConfigOptions = {}
   const context: DefaultContext = { cwd, hostname: options.hostname ?? osHostname() };
   const config = buildConfig(document, context, problems);
   config.sourceFile = file;
-  applyEnvironment(config, env, cwd);
+  applyEnvironment(config, env, cwd, problems);
   checkAcrossKeys(config, problems);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `config error: ${p}`));
   return deepFreeze(config);
@@ -211,13 +211,13 @@ function readListeners(raw: unknown, problems: string[]): ListenerConfig[] {
     const listener: ListenerConfig = {
       protocol,
       port: field("port", (v) => portKind.parse(v), STANDARD_PORTS[protocol]),
-      address: field("address", (v) => addressKind.parse(v), "0.0.0.0"),
+      address: field("address", (v) => addressKind.parse(v), "::"),
       tls: field<ListenerTls>("tls", (v) => tlsKind.parse(v), implicit ? "implicit" : "starttls"),
     };
     // RFC 8314 §3: the "s" ports speak TLS from the first byte; the others start in plaintext.
     if (implicit && listener.tls !== "implicit") problems.push(`${at}.tls: ${protocol} is implicit TLS; expected "implicit", got "${listener.tls}"`);
     if (!implicit && listener.tls === "implicit") problems.push(`${at}.tls: ${protocol} starts in plaintext; expected "none" or "starttls", got "implicit" (use ${protocol === "smtp" ? "submissions" : `${protocol}s`} for implicit TLS)`);
-    const endpoint = `${listener.address}:${listener.port}`;
+    const endpoint = listener.address.includes(":") ? `[${listener.address}]:${listener.port}` : `${listener.address}:${listener.port}`;
     const earlier = boundBy.get(endpoint);
     if (listener.port !== 0 && earlier !== undefined) problems.push(`${at}: ${endpoint} is already used by ${earlier}`);
     boundBy.set(endpoint, at);
@@ -226,9 +226,15 @@ function readListeners(raw: unknown, problems: string[]): ListenerConfig[] {
   return listeners;
 }
 
-function applyEnvironment(config: Config, env: NodeJS.ProcessEnv, cwd: string): void {
+function applyEnvironment(config: Config, env: NodeJS.ProcessEnv, cwd: string, problems: string[]): void {
   const dataDir = nonEmpty(env["MAILROOM_DATA_DIR"]);
   if (dataDir !== undefined) config.server.dataDir = isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir);
+  // `npm start` opts into moving refused ports with this; `mailroom serve` alone never moves them.
+  const offset = nonEmpty(env["MAILROOM_PORT_FALLBACK_OFFSET"]);
+  if (offset !== undefined) {
+    if (/^\d{1,5}$/.test(offset.trim()) && Number(offset) <= 65_535) config.server.portFallbackOffset = Number(offset);
+    else problems.push(`MAILROOM_PORT_FALLBACK_OFFSET: expected a number of ports from 0 to 65535, got ${JSON.stringify(offset)}`);
+  }
 }
 
 function checkAcrossKeys(config: Config, problems: string[]): void {

@@ -18,7 +18,7 @@ export interface ServerSettings {
   /** Absolute path. */
   dataDir: string;
   logLevel: LogLevelSetting;
-  /** Added to a port that cannot be bound (EACCES, EADDRINUSE); 0 disables the fallback. */
+  /** Added to a port that cannot be bound (EACCES, EADDRINUSE); 0 (default) fails the start instead. */
   portFallbackOffset: number;
   /** Started as root, the server runs as this user after binding; null: "mailroom" (server/privileges.ts). */
   user: string | null;
@@ -38,6 +38,10 @@ export interface TlsSettings {
   minVersion: "TLSv1.2" | "TLSv1.3";
   allowPlaintextAuth: boolean;
   allowPlaintextAuthOnLoopback: boolean;
+  /** "intermediate", "broad", or an OpenSSL cipher string: submission, submissions, imap(s), pop3(s). */
+  ciphersClient: string;
+  /** The same for port 25 (smtp), where other mail servers connect. */
+  ciphersMx: string;
 }
 
 export interface AuthSettings {
@@ -132,7 +136,7 @@ export const SERVER_SPEC: SectionSpec<ServerSettings> = {
   hostname: computedKey(text(), (context) => context.hostname, "this machine's FQDN (as hostname -f), else its host name", "name used in greetings, Received fields, the self-signed certificate and as MX target; a public MX needs a fully qualified name that resolves"),
   dataDir: computedKey(text(), (context) => join(context.cwd, "data"), '"./data"', "directory of the database, message files and generated certificate (relative to the working directory)"),
   logLevel: key(oneOf(["debug", "info", "warn", "error"] as const), "info", "least severe log level written"),
-  portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 10_000, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead; 0 disables"),
+  portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 0, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead (`npm start` sets 10000 through MAILROOM_PORT_FALLBACK_OFFSET); 0 fails the start naming the port and the fix"),
   user: key(optional(text()), null, 'started as root: the user the server runs as once its ports are bound ("mailroom" when not set; created if missing), owner of the data directory; ignored when not started as root'),
 };
 
@@ -142,6 +146,16 @@ export const TLS_SPEC: SectionSpec<TlsSettings> = {
   minVersion: key(oneOf(["TLSv1.2", "TLSv1.3"] as const), "TLSv1.2", "oldest TLS version accepted"),
   allowPlaintextAuth: key(boolean(), false, "allow passwords over connections without TLS (RFC 8314 advises against)"),
   allowPlaintextAuthOnLoopback: key(boolean(), false, "allow passwords without TLS from 127.0.0.1 and ::1 only"),
+  ciphersClient: key(
+    text(),
+    "intermediate",
+    'cipher suites of the listeners mail apps use (submission, submissions, imap, imaps, pop3, pop3s): "intermediate" (Mozilla\'s profile: TLS 1.3, and for TLS 1.2 only ECDHE/DHE with AEAD), "broad", or an OpenSSL cipher string (TLS 1.3 suites added when it names none)',
+  ),
+  ciphersMx: key(
+    text(),
+    "broad",
+    'cipher suites of port 25 (smtp), where other mail servers connect: "broad" (intermediate first, then CBC and static-RSA suites, since opportunistic TLS beats plaintext for old MTAs), "intermediate", or an OpenSSL cipher string',
+  ),
 };
 
 export const AUTH_SPEC: SectionSpec<AuthSettings> = {
@@ -252,7 +266,8 @@ export function defaultListeners(): ListenerConfig[] {
   return LISTENER_PROTOCOLS.map((protocol) => ({
     protocol,
     port: STANDARD_PORTS[protocol],
-    address: "0.0.0.0",
+    // Every address, IPv6 and IPv4 (server/listeners.ts binds a second socket where the OS needs one).
+    address: "::",
     tls: isImplicitTlsProtocol(protocol) ? "implicit" : "starttls",
   }));
 }
@@ -260,6 +275,6 @@ export function defaultListeners(): ListenerConfig[] {
 export const LISTENER_KEY_DESCRIPTIONS: Readonly<Record<keyof ListenerConfig, { default: string; description: string }>> = {
   protocol: { default: "(required)", description: "one of smtp, submission, submissions, imap, imaps, pop3, pop3s" },
   port: { default: "the protocol's standard port", description: "TCP port; 0 picks a free one" },
-  address: { default: '"0.0.0.0"', description: 'address to bind, e.g. "127.0.0.1" or "::"' },
+  address: { default: '"::"', description: 'address to bind: "::" is every IPv6 and IPv4 address (one dual-stack socket, or two where the OS needs them), "0.0.0.0" every IPv4 address only, or one address such as "127.0.0.1" or "::1"' },
   tls: { default: '"implicit" for submissions/imaps/pop3s, else "starttls"', description: '"none", "starttls", or "implicit" (only for submissions, imaps, pop3s)' },
 };

@@ -17,8 +17,42 @@ export class ConnectionClosedError extends Error {
   }
 }
 
+/** Why a TLS handshake did not complete, in words a postmaster can act on. */
+export type TlsHandshakeFailure =
+  | "timeout" // the client sent too little within limits.tls_handshake_timeout
+  | "closed" // the client hung up during the handshake (often a scanner, or it disliked our certificate)
+  | "protocol-mismatch" // no TLS version both sides accept (e.g. a TLS 1.0 client, tls.min_version)
+  | "cipher-mismatch" // no cipher suite (or signature algorithm) both sides accept (tls.ciphers_*)
+  | "client-alert" // the client refused us with an alert: unknown CA, bad certificate, ...
+  | "not-tls" // what arrived was not a TLS ClientHello (plaintext on an implicit-TLS port, HTTP)
+  | "other";
+
 export class TlsHandshakeError extends Error {
   override readonly name = "TlsHandshakeError";
+  constructor(
+    message: string,
+    readonly failure: TlsHandshakeFailure,
+    /** OpenSSL's reason ("no shared cipher", "tlsv1 alert unknown ca"), or how long we waited. */
+    readonly detail: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Sorts an OpenSSL handshake error (its code and reason) into a TlsHandshakeFailure. */
+export function classifyHandshakeError(error: Error & { code?: string; reason?: string }): { failure: TlsHandshakeFailure; detail: string } {
+  const reason = (error.reason ?? error.message).split(/\r?\n/)[0]!.slice(0, 200);
+  const text = `${error.code ?? ""} ${reason}`.toLowerCase();
+  const failure: TlsHandshakeFailure = /alert/.test(text) && !/protocol.version/.test(text)
+    ? "client-alert"
+    : /no.shared.cipher|no.cipher|no.shared.signature|no.suitable.signature|sigalg/.test(text)
+      ? "cipher-mismatch"
+      : /unsupported.protocol|version.too.low|protocol.version|unsupported.version/.test(text)
+        ? "protocol-mismatch"
+        : /wrong.version.number|http.request|https.proxy|packet.length|unknown.protocol|record.layer/.test(text)
+          ? "not-tls"
+          : "other";
+  return { failure, detail: reason };
 }
 
 export interface ConnectionOptions {
@@ -196,7 +230,7 @@ export class Connection {
     this.socket = secure;
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new TlsHandshakeError(`TLS handshake not finished within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(() => reject(new TlsHandshakeError(`TLS handshake not finished within ${timeoutMs} ms`, "timeout", `${timeoutMs} ms`)), timeoutMs);
         const settle = (error: Error | null) => {
           clearTimeout(timer);
           secure.removeListener("secure", onSecure);
@@ -206,13 +240,19 @@ export class Connection {
           else reject(error);
         };
         const onSecure = () => settle(null);
-        const onError = (error: Error) => settle(new TlsHandshakeError(`TLS handshake failed: ${error.message}`));
-        const onClose = () => settle(new TlsHandshakeError("connection closed during the TLS handshake"));
+        const onError = (error: Error) => {
+          const { failure, detail } = classifyHandshakeError(error);
+          settle(new TlsHandshakeError(`TLS handshake failed: ${detail}`, failure, detail));
+        };
+        const onClose = () => settle(new TlsHandshakeError("connection closed during the TLS handshake", "closed", "closed by the client"));
         secure.once("secure", onSecure);
         secure.once("error", onError);
         secure.once("close", onClose);
       });
     } catch (error) {
+      // At info, not debug: a client that cannot talk to us (old TLS, our ciphers, our self-signed
+      // certificate) is what a postmaster looks for when a user says "it cannot connect".
+      if (error instanceof TlsHandshakeError) this.log.info("tls.handshake_failed", { reason: error.failure, detail: error.detail });
       this.destroy();
       throw error;
     }

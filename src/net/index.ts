@@ -1,10 +1,10 @@
 // The public surface of net/: transport shared by all protocols. It knows bytes, not commands.
 
-export { Connection, ConnectionClosedError, TlsHandshakeError, type ConnectionOptions, type TlsMode } from "./connection.js";
+export { Connection, ConnectionClosedError, TlsHandshakeError, classifyHandshakeError, type ConnectionOptions, type TlsHandshakeFailure, type TlsMode } from "./connection.js";
 export { ConnectionLimits, connectionGroup, type Admission, type AdmissionRefusal, type ConnectionLimitSettings } from "./connection-limits.js";
 export { LineReader, type FramedInput, type LineEnding, type LineReaderOptions } from "./line-reader.js";
 export type { RefusalReason, SessionHandler } from "./session-handler.js";
-export { TlsContextProvider, type CertificateSummary, type TlsContextOptions } from "./tls-context.js";
+export { CIPHER_PROFILES, TlsContextProvider, cipherStringOf, type CertificateSummary, type TlsCipherKind, type TlsContextOptions } from "./tls-context.js";
 export { systemTimers, type TimerHandle, type Timers } from "./timers.js";
 export { SessionDriver, type ByteSession } from "./session-driver.js";
 export { createNetworkList, type NetworkList } from "./network-list.js";

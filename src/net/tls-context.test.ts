@@ -9,7 +9,7 @@ import { connect, createServer as createTlsServer, type TLSSocket } from "node:t
 import { generate } from "selfsigned";
 import { silentLogger } from "../observability/log.js";
 import { Connection } from "./connection.js";
-import { TlsContextProvider } from "./tls-context.js";
+import { cipherStringOf, TlsContextProvider } from "./tls-context.js";
 
 async function withTempDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "mailroom-tls-"));
@@ -133,12 +133,73 @@ test("the SNI callback serves the current context to tls.createServer", async ()
       const client = connect({ host: "127.0.0.1", port: (server.address() as AddressInfo).port, servername: "localhost", rejectUnauthorized: false });
       await once(client, "secureConnect");
       const peer = client.getPeerX509Certificate();
-      assert.equal(peer?.fingerprint256, provider.certificate.fingerprint256);
+      assert.ok(provider.certificates.some((certificate) => certificate.fingerprint256 === peer?.fingerprint256));
       assert.ok(peer?.checkHost("localhost"));
       assert.ok(peer?.checkIP("127.0.0.1"));
       client.destroy();
     } finally {
       server.close();
     }
+  });
+});
+
+/** The certificate a client is served when it offers only this TLS 1.2 suite, or the error code. */
+async function servedFor(port: number, cipher: string): Promise<string> {
+  const client = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ciphers: cipher, maxVersion: "TLSv1.2" });
+  try {
+    await once(client, "secureConnect");
+    return client.getPeerX509Certificate()?.fingerprint256 ?? "none";
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? "error";
+  } finally {
+    client.destroy();
+  }
+}
+
+test("self-signed: an ECDSA P-256 certificate beside the RSA one; each is served for its suites", async () => {
+  await withTempDir(async (dir) => {
+    const provider = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: dir, hostname: "localhost", minVersion: "TLSv1.2", log: silentLogger });
+    assert.deepEqual(provider.certificates.map((c) => [c.keyType, c.certFile]), [
+      ["RSA 2048", join(dir, "tls", "selfsigned.crt")],
+      ["EC P-256", join(dir, "tls", "selfsigned-ecdsa.crt")],
+    ]);
+    assert.equal((await stat(join(dir, "tls", "selfsigned-ecdsa.key"))).mode & 0o777, 0o600);
+    const [rsa, ecdsa] = provider.certificates.map((c) => c.fingerprint256);
+    const { server, port } = await startEchoServer(provider);
+    try {
+      assert.equal(await servedFor(port, "ECDHE-ECDSA-AES128-GCM-SHA256"), ecdsa);
+      assert.equal(await servedFor(port, "ECDHE-RSA-AES128-GCM-SHA256"), rsa);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+test("a data dir from before keeps its RSA certificate and gains the ECDSA one; SIGHUP reload keeps both", async () => {
+  await withTempDir(async (dir) => {
+    const options = { certFile: null, keyFile: null, dataDir: dir, hostname: "localhost", minVersion: "TLSv1.2" as const, log: silentLogger };
+    await TlsContextProvider.open(options);
+    const old = await TlsContextProvider.open(options);
+    const rsaBefore = old.certificate.fingerprint256;
+    await rm(join(dir, "tls", "selfsigned-ecdsa.crt"));
+    await rm(join(dir, "tls", "selfsigned-ecdsa.key"));
+    const upgraded = await TlsContextProvider.open(options);
+    assert.equal(upgraded.certificate.fingerprint256, rsaBefore, "the RSA certificate users already trust is kept");
+    assert.deepEqual(upgraded.certificates.map((c) => c.keyType), ["RSA 2048", "EC P-256"]);
+    await upgraded.reload();
+    assert.deepEqual(upgraded.certificates.map((c) => c.fingerprint256), [rsaBefore, upgraded.certificates[1]!.fingerprint256]);
+  });
+});
+
+test("cipher settings: profile names, explicit strings get TLS 1.3 suites, an unknown string names the key", async () => {
+  assert.match(cipherStringOf("intermediate"), /^TLS_AES_128_GCM_SHA256:.*ECDHE-ECDSA-AES128-GCM-SHA256/);
+  assert.doesNotMatch(cipherStringOf("intermediate"), /CBC|-SHA:|AES128-SHA$|^AES/);
+  assert.equal(cipherStringOf("ECDHE-RSA-AES256-GCM-SHA384"), "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-RSA-AES256-GCM-SHA384");
+  assert.equal(cipherStringOf("TLS_AES_256_GCM_SHA384:ECDHE-RSA-AES256-GCM-SHA384"), "TLS_AES_256_GCM_SHA384:ECDHE-RSA-AES256-GCM-SHA384");
+  await withTempDir(async (dir) => {
+    await assert.rejects(
+      TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: dir, hostname: "localhost", minVersion: "TLSv1.2", ciphers: { mx: "NO-SUCH-SUITE" }, log: silentLogger }),
+      /^Error: tls\.ciphers_mx: OpenSSL knows no cipher suite in "NO-SUCH-SUITE"$/,
+    );
   });
 });

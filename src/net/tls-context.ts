@@ -1,16 +1,60 @@
-// The server's TLS certificate as a swappable SecureContext. It comes from the configured PEM files,
-// or, when none are configured, from a self-signed certificate generated once into
-// <dataDir>/tls/ and reused on later starts (so a zero-config server can offer STARTTLS at once).
-// reload() re-reads the files for new handshakes only: open connections keep the context they
-// negotiated, and a failed reload keeps the old context.
+// The server's TLS certificate as swappable SecureContexts, one per cipher policy: "client" for the
+// ports mail apps use (submission, IMAP, POP3) and "mx" for port 25, where other servers arrive.
+// The certificate comes from the configured PEM files, or, when none are configured, from two
+// self-signed certificates (RSA 2048 and ECDSA P-256, served side by side so ECDHE-ECDSA and
+// ECDHE-RSA suites both work) generated once into <dataDir>/tls/ and reused on later starts (so a
+// zero-config server can offer STARTTLS at once). reload() re-reads the files for new handshakes
+// only: open connections keep the context they negotiated, and a failed reload keeps the old one.
 
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { generate } from "selfsigned";
 import type { Logger } from "../observability/log.js";
+
+/** Which cipher policy a listener gets: mail apps ("client") or other mail servers on port 25 ("mx"). */
+export type TlsCipherKind = "client" | "mx";
+
+/**
+ * Mozilla's "intermediate" server profile (ssl-config.mozilla.org, guidelines v5.7): TLS 1.3's
+ * suites, and for TLS 1.2 only forward-secret key exchange (ECDHE, DHE) with AEAD ciphers; no
+ * static-RSA key exchange, no CBC. Dovecot's default likewise excludes kRSA.
+ */
+const INTERMEDIATE = [
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "DHE-RSA-AES128-GCM-SHA256",
+  "DHE-RSA-AES256-GCM-SHA384",
+  "DHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/**
+ * For port 25: the intermediate suites first, then every other strong suite OpenSSL has (CBC,
+ * static RSA). An MTA that only knows those would otherwise send in plaintext, since SMTP's TLS is
+ * opportunistic (RFC 3207 §4, RFC 7435): weaker encryption beats none there.
+ */
+const BROAD = `${INTERMEDIATE}:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!RC4:!MD5:!PSK:!SRP:!CAMELLIA:!ARIA`;
+
+export const CIPHER_PROFILES: Readonly<Record<string, string>> = { intermediate: INTERMEDIATE, broad: BROAD };
+
+/** The OpenSSL cipher string for a profile name or an explicit string; TLS 1.3 suites are added when it names none. */
+export function cipherStringOf(setting: string): string {
+  const named = CIPHER_PROFILES[setting];
+  if (named !== undefined) return named;
+  // Node passes the TLS_* names to TLS 1.3 and the rest to TLS 1.2; a string without TLS_* names
+  // would switch TLS 1.3 off, which is never what someone tuning the TLS 1.2 list meant.
+  const tls13 = INTERMEDIATE.split(":").filter((suite) => suite.startsWith("TLS_"));
+  return setting.split(":").some((suite) => suite.startsWith("TLS_")) ? setting : [...tls13, setting].join(":");
+}
 
 export interface TlsContextOptions {
   /** Both or neither; with neither, a self-signed certificate is used. */
@@ -19,6 +63,8 @@ export interface TlsContextOptions {
   dataDir: string;
   hostname: string;
   minVersion: "TLSv1.2" | "TLSv1.3";
+  /** Per kind: a CIPHER_PROFILES name or an OpenSSL cipher string (tls.ciphers_client, tls.ciphers_mx). Default intermediate / broad. */
+  ciphers?: Partial<Record<TlsCipherKind, string>>;
   log: Logger;
   clock?: () => Date;
 }
@@ -29,6 +75,14 @@ export interface CertificateSummary {
   validTo: Date;
   selfSigned: boolean;
   certFile: string;
+  /** "RSA 2048", "EC P-256", ...: the key of this certificate. */
+  keyType: string;
+}
+
+/** One certificate file and the file of its private key. */
+interface KeyPairFiles {
+  certFile: string;
+  keyFile: string;
 }
 
 const SELF_SIGNED_YEARS = 10;
@@ -36,83 +90,132 @@ const SELF_SIGNED_YEARS = 10;
 const RENEW_BEFORE_MS = 30 * 86_400_000;
 
 export class TlsContextProvider {
-  private context: SecureContext;
-  private summary: CertificateSummary;
+  private contexts: Record<TlsCipherKind, SecureContext>;
+  private summaries: CertificateSummary[];
 
   private constructor(
     private readonly options: TlsContextOptions,
-    private readonly certFile: string,
-    private readonly keyFile: string,
-    loaded: { context: SecureContext; summary: CertificateSummary },
+    private readonly pairs: KeyPairFiles[],
+    private readonly selfSigned: boolean,
+    loaded: LoadedContexts,
   ) {
-    this.context = loaded.context;
-    this.summary = loaded.summary;
+    this.contexts = loaded.contexts;
+    this.summaries = loaded.summaries;
   }
 
-  /** Loads the configured certificate, or the self-signed one (generating it when needed). */
+  /** Loads the configured certificate, or the self-signed ones (generating them when needed). */
   static async open(options: TlsContextOptions): Promise<TlsContextProvider> {
     if ((options.certFile === null) !== (options.keyFile === null)) throw new Error("tls: cert_file and key_file must be given together");
     const selfSigned = options.certFile === null;
-    const certFile = options.certFile ?? join(options.dataDir, "tls", "selfsigned.crt");
-    const keyFile = options.keyFile ?? join(options.dataDir, "tls", "selfsigned.key");
-    if (selfSigned) await ensureSelfSigned(certFile, keyFile, options);
-    const loaded = await loadContext(certFile, keyFile, selfSigned, options.minVersion);
-    options.log.info("tls.loaded", { ...describe(loaded.summary) });
-    return new TlsContextProvider(options, certFile, keyFile, loaded);
+    const pairs: KeyPairFiles[] = selfSigned
+      ? SELF_SIGNED_KEYS.map((kind) => ({ certFile: join(options.dataDir, "tls", `${kind.fileStem}.crt`), keyFile: join(options.dataDir, "tls", `${kind.fileStem}.key`) }))
+      : [{ certFile: options.certFile!, keyFile: options.keyFile! }];
+    if (selfSigned) for (const [index, kind] of SELF_SIGNED_KEYS.entries()) await ensureSelfSigned(pairs[index]!, kind, options);
+    const loaded = await loadContexts(pairs, selfSigned, options);
+    options.log.info("tls.loaded", describe(loaded.summaries));
+    return new TlsContextProvider(options, pairs, selfSigned, loaded);
   }
 
-  /** The context for a new handshake. */
-  current(): SecureContext {
-    return this.context;
+  /** The context for a new handshake on a listener of this kind. */
+  current(kind: TlsCipherKind = "client"): SecureContext {
+    return this.contexts[kind];
   }
 
+  /** What a protocol server needs: always the current context of one kind, across reloads. */
+  forKind(kind: TlsCipherKind): { current(): SecureContext } {
+    return { current: () => this.contexts[kind] };
+  }
+
+  /** The first certificate (the RSA one of a self-signed pair). */
   get certificate(): CertificateSummary {
-    return this.summary;
+    return this.summaries[0]!;
   }
 
-  /** For tls.createServer({ SNICallback }): every name gets the current context. */
+  /** Every certificate served, one per key type. */
+  get certificates(): readonly CertificateSummary[] {
+    return this.summaries;
+  }
+
+  /** For tls.createServer({ SNICallback }): every name gets the current client context. */
   readonly sniCallback = (_servername: string, callback: (error: Error | null, context?: SecureContext) => void): void => {
-    callback(null, this.context);
+    callback(null, this.contexts.client);
   };
 
-  /** Re-reads the certificate files (SIGHUP); on failure the old context stays and the error is thrown. */
+  /** Re-reads the certificate files (SIGHUP); on failure the old contexts stay and the error is thrown. */
   async reload(): Promise<void> {
     try {
-      const loaded = await loadContext(this.certFile, this.keyFile, this.summary.selfSigned, this.options.minVersion);
-      this.context = loaded.context;
-      this.summary = loaded.summary;
-      this.options.log.info("tls.reloaded", { ...describe(loaded.summary) });
+      const loaded = await loadContexts(this.pairs, this.selfSigned, this.options);
+      this.contexts = loaded.contexts;
+      this.summaries = loaded.summaries;
+      this.options.log.info("tls.reloaded", describe(loaded.summaries));
     } catch (error) {
-      this.options.log.error("tls.reload_failed", { error, certFile: this.certFile });
+      this.options.log.error("tls.reload_failed", { error, certFile: this.pairs.map((pair) => pair.certFile).join(", ") });
       throw error;
     }
   }
 }
 
-function describe(summary: CertificateSummary): Record<string, unknown> {
-  return { ...summary, validTo: summary.validTo.toISOString() };
+/** The log fields of tls.loaded and tls.reloaded: the first certificate's, and every key type served. */
+function describe(summaries: readonly CertificateSummary[]): Record<string, unknown> {
+  const first = summaries[0]!;
+  return { ...first, validTo: first.validTo.toISOString(), keyTypes: summaries.map((summary) => summary.keyType), certFiles: summaries.map((summary) => summary.certFile) };
 }
 
-async function loadContext(
-  certFile: string,
-  keyFile: string,
-  selfSigned: boolean,
-  minVersion: TlsContextOptions["minVersion"],
-): Promise<{ context: SecureContext; summary: CertificateSummary }> {
-  const [cert, key] = await Promise.all([readPem(certFile, "certificate"), readPem(keyFile, "private key")]);
-  let certificate: X509Certificate;
-  let context: SecureContext;
-  try {
-    certificate = new X509Certificate(cert);
-    // createSecureContext also checks that the key belongs to the certificate.
-    context = createSecureContext({ cert, key, minVersion });
-  } catch (error) {
-    throw new Error(`tls: ${certFile} / ${keyFile}: ${(error as Error).message}`, { cause: error });
+interface LoadedContexts {
+  contexts: Record<TlsCipherKind, SecureContext>;
+  summaries: CertificateSummary[];
+}
+
+async function loadContexts(pairs: readonly KeyPairFiles[], selfSigned: boolean, options: TlsContextOptions): Promise<LoadedContexts> {
+  const pems = await Promise.all(pairs.map(async (pair) => ({ ...pair, cert: await readPem(pair.certFile, "certificate"), key: await readPem(pair.keyFile, "private key") })));
+  const summaries: CertificateSummary[] = [];
+  for (const pem of pems) {
+    try {
+      const certificate = new X509Certificate(pem.cert);
+      // Checked here, per pair, so a mismatch names its files; createSecureContext would only say "key values mismatch".
+      if (!certificate.checkPrivateKey(createPrivateKey(pem.key))) throw new Error("the private key does not belong to the certificate");
+      summaries.push({
+        fingerprint256: certificate.fingerprint256,
+        subject: certificate.subject,
+        validTo: new Date(certificate.validTo),
+        selfSigned,
+        certFile: pem.certFile,
+        keyType: keyTypeOf(certificate),
+      });
+    } catch (error) {
+      throw new Error(`tls: ${pem.certFile} / ${pem.keyFile}: ${(error as Error).message}`, { cause: error });
+    }
   }
-  return {
-    context,
-    summary: { fingerprint256: certificate.fingerprint256, subject: certificate.subject, validTo: new Date(certificate.validTo), selfSigned, certFile },
+  const contextFor = (kind: TlsCipherKind): SecureContext => {
+    const setting = options.ciphers?.[kind] ?? DEFAULT_CIPHERS[kind];
+    try {
+      return createSecureContext({
+        // Arrays: OpenSSL picks the certificate whose key suits the negotiated suite and signature algorithms.
+        cert: pems.map((pem) => pem.cert),
+        key: pems.map((pem) => pem.key),
+        minVersion: options.minVersion,
+        ciphers: cipherStringOf(setting),
+        // Our order, not the client's: the strongest suite both support, not a client's weak favourite.
+        honorCipherOrder: true,
+        // RFC 7919 groups for the DHE-RSA suites (OpenSSL picks one matching the key size).
+        dhparam: "auto",
+      });
+    } catch (error) {
+      const message = (error as NodeJS.ErrnoException).code === "ERR_SSL_NO_CIPHER_MATCH" ? `OpenSSL knows no cipher suite in ${JSON.stringify(setting)}` : (error as Error).message;
+      throw new Error(`tls.ciphers_${kind}: ${message}`, { cause: error });
+    }
   };
+  return { contexts: { client: contextFor("client"), mx: contextFor("mx") }, summaries };
+}
+
+const DEFAULT_CIPHERS: Readonly<Record<TlsCipherKind, string>> = { client: "intermediate", mx: "broad" };
+
+function keyTypeOf(certificate: X509Certificate): string {
+  const key = certificate.publicKey;
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === "rsa") return `RSA ${details?.modulusLength ?? "?"}`;
+  if (key.asymmetricKeyType === "ec") return `EC ${details?.namedCurve === "prime256v1" ? "P-256" : (details?.namedCurve ?? "?")}`;
+  return (key.asymmetricKeyType ?? "unknown").toUpperCase();
 }
 
 async function readPem(file: string, what: string): Promise<Buffer> {
@@ -123,8 +226,20 @@ async function readPem(file: string, what: string): Promise<Buffer> {
   }
 }
 
+/** The self-signed certificates of a zero-config server: RSA for every client, ECDSA for the ECDHE-ECDSA suites. */
+interface SelfSignedKey {
+  fileStem: string;
+  keyType: "rsa" | "ec";
+}
+const SELF_SIGNED_KEYS: readonly SelfSignedKey[] = [
+  // The RSA pair keeps the file names of earlier versions, so existing data dirs keep their certificate.
+  { fileStem: "selfsigned", keyType: "rsa" },
+  { fileStem: "selfsigned-ecdsa", keyType: "ec" },
+];
+
 /** Keeps a usable self-signed certificate for the hostname on disk, generating one when needed. */
-async function ensureSelfSigned(certFile: string, keyFile: string, options: TlsContextOptions): Promise<void> {
+async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options: TlsContextOptions): Promise<void> {
+  const { certFile, keyFile } = pair;
   const now = (options.clock ?? (() => new Date()))();
   const reason = await selfSignedRenewalReason(certFile, keyFile, options.hostname, now);
   if (reason === null) return;
@@ -132,13 +247,14 @@ async function ensureSelfSigned(certFile: string, keyFile: string, options: TlsC
   notAfter.setFullYear(notAfter.getFullYear() + SELF_SIGNED_YEARS);
   const hostEntry = isIP(options.hostname) ? { type: 7 as const, ip: options.hostname } : { type: 2 as const, value: options.hostname };
   const pems = await generate([{ name: "commonName", value: options.hostname }], {
-    keySize: 2048,
+    ...(kind.keyType === "rsa" ? { keySize: 2048 } : { keyType: "ec" as const, curve: "P-256" as const }),
     algorithm: "sha256",
     notBeforeDate: now,
     notAfterDate: notAfter,
     extensions: [
       { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+      // keyEncipherment is an RSA key's use (RFC 5280 §4.2.1.3); an ECDSA key only signs.
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: kind.keyType === "rsa" },
       { name: "extKeyUsage", serverAuth: true },
       { name: "subjectAltName", altNames: [hostEntry, { type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }, { type: 7, ip: "::1" }] },
     ],
@@ -149,7 +265,7 @@ async function ensureSelfSigned(certFile: string, keyFile: string, options: TlsC
   await rename(`${keyFile}.tmp`, keyFile);
   await writeFile(`${certFile}.tmp`, pems.cert, { mode: 0o644 });
   await rename(`${certFile}.tmp`, certFile);
-  options.log.warn("tls.self_signed_generated", { reason, certFile, hostname: options.hostname });
+  options.log.warn("tls.self_signed_generated", { reason, certFile, keyType: kind.keyType, hostname: options.hostname });
 }
 
 async function selfSignedRenewalReason(certFile: string, keyFile: string, hostname: string, now: Date): Promise<string | null> {

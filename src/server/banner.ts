@@ -16,9 +16,19 @@ const PURPOSE: Record<string, string> = {
 export async function renderBanner(server: RunningServer): Promise<string> {
   const { config, listeners, tls } = server;
   const lines = [`Mailroom is running as ${config.server.hostname}`, ""];
+  const moved = listeners.bound.filter((l) => l.movedBecause !== undefined);
+  if (moved.length > 0) {
+    // Loud on purpose: mail apps and other servers look for the standard ports, not these.
+    lines.push(
+      `WARNING: ${moved.length} port(s) moved up by server.port_fallback_offset = ${config.server.portFallbackOffset}: ` +
+        moved.map((l) => `${l.requestedPort} -> ${l.port} (${l.movedBecause})`).join(", "),
+      "  Clients and other mail servers will not find them there; bind the standard ports for real use.",
+      "",
+    );
+  }
   for (const l of listeners.bound) {
-    const moved = l.port !== l.requestedPort ? `  (port ${l.requestedPort} was not available)` : "";
-    lines.push(`  ${l.protocol.padEnd(12)} ${l.address}:${l.port}`.padEnd(36) + ` ${PURPOSE[l.protocol] ?? ""}${moved}`);
+    const movedNote = l.movedBecause !== undefined ? `  (port ${l.requestedPort} refused: ${l.movedBecause})` : "";
+    lines.push(`  ${l.protocol.padEnd(12)} ${l.endpoints.join(" ")}`.padEnd(36) + ` ${PURPOSE[l.protocol] ?? ""}${movedNote}`);
   }
   for (const l of listeners.skipped) lines.push(`  ${l.protocol.padEnd(12)} not started: ${l.reason}`);
   const cert = tls.certificate;
@@ -26,7 +36,7 @@ export async function renderBanner(server: RunningServer): Promise<string> {
     "",
     `  data directory  ${config.server.dataDir}`,
     `  config file     ${config.sourceFile ?? "none (built-in defaults; `mailroom config default` prints them)"}`,
-    `  certificate     ${cert.certFile}${cert.selfSigned ? " (self-signed: mail apps will ask to trust it)" : ""}`,
+    `  certificate     ${tls.certificates.map((c) => `${c.certFile} (${c.keyType})`).join(", ")}${cert.selfSigned ? " (self-signed: mail apps will ask to trust it)" : ""}`,
     "",
   );
   lines.push(...[await hostnameWarning(config.server.hostname)].flatMap((warning) => (warning === null ? [] : [warning, ""])));

@@ -170,6 +170,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       dataDir: config.server.dataDir,
       hostname: config.server.hostname,
       minVersion: config.tls.minVersion,
+      ciphers: { client: config.tls.ciphersClient, mx: config.tls.ciphersMx },
       log: log.child({ component: "tls" }),
     });
     const throttle = new AuthThrottle({

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as connectTcp, createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { connect as connectTls } from "node:tls";
+import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import type { ListenerConfig } from "../config/index.js";
 import { LineReader, TlsContextProvider, type Connection, type SessionHandler } from "../net/index.js";
 import { createMemoryLogger, silentLogger } from "../observability/log.js";
-import { startListeners, type ListenerSet, type StartListenersOptions } from "./listeners.js";
+import { bindFailureMessage, startListeners, type ListenerSet, type StartListenersOptions } from "./listeners.js";
 
 let dir = "";
 let provider: TlsContextProvider;
@@ -147,7 +148,8 @@ test("implicit TLS listener: the handler gets an encrypted connection", async ()
     const socket = connectTls({ host: "127.0.0.1", port: set.bound[0]?.port ?? 0, rejectUnauthorized: false });
     const nextLine = lineSource(socket);
     await once(socket, "secureConnect");
-    assert.equal(socket.getPeerX509Certificate()?.fingerprint256, provider.certificate.fingerprint256);
+    const served = socket.getPeerX509Certificate()?.fingerprint256;
+    assert.ok(provider.certificates.some((certificate) => certificate.fingerprint256 === served));
     assert.equal(await nextLine(), "220 ready tls");
     socket.write("secret\r\n");
     assert.equal(await nextLine(), "secret");
@@ -261,16 +263,41 @@ test("a busy port falls back to port + offset and reports both", async () => {
   try {
     const set = await start([listener({ port: busy, tls: "none" })], echoHandler(), { portFallbackOffset: free - busy });
     try {
-      assert.deepEqual(set.bound, [{ protocol: "smtp", address: "127.0.0.1", port: free, tls: "none", requestedPort: busy }]);
+      assert.deepEqual(set.bound, [
+        { protocol: "smtp", address: "127.0.0.1", port: free, tls: "none", requestedPort: busy, endpoints: [`127.0.0.1:${free}`], movedBecause: "EADDRINUSE" },
+      ]);
       const { nextLine } = await connectPlain(free);
       assert.equal(await nextLine(), "220 ready");
     } finally {
       await set.drain(100);
     }
-    await assert.rejects(start([listener({ port: busy, tls: "none" })], echoHandler()), /cannot listen on 127\.0\.0\.1:\d+ for smtp: EADDRINUSE/);
   } finally {
     busyServer.close();
   }
+});
+
+test("without the opt-in offset a refused port fails the start, saying which port, why and how to fix it", async () => {
+  const busy = createServer();
+  busy.listen(0, "127.0.0.1");
+  await once(busy, "listening");
+  const port = (busy.address() as AddressInfo).port;
+  try {
+    const other = listener({ protocol: "imap", port: 0, tls: "none" });
+    await assert.rejects(start([other, listener({ port, tls: "none" })], echoHandler()), (error: Error) => {
+      assert.equal(error.name, "ListenerBindError");
+      assert.match(error.message, new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port} for smtp: the port is already in use \\(EADDRINUSE\\)`));
+      assert.match(error.message, /another port or address in \[\[listeners\]\], or set server\.port_fallback_offset/);
+      return true;
+    });
+  } finally {
+    busy.close();
+  }
+});
+
+test("the EACCES message names the capability and the ways to get it", () => {
+  const message = bindFailureMessage({ protocol: "smtp", address: "::" }, 25, "EACCES");
+  assert.match(message, /^cannot listen on \[::\]:25 for smtp: permission denied \(EACCES\)/);
+  for (const fix of ["root", "CAP_NET_BIND_SERVICE", "AmbientCapabilities", "setcap", "1024 or above", "server.port_fallback_offset"]) assert.ok(message.includes(fix), fix);
 });
 
 test("a protocol without a handler is skipped, not bound", async () => {
@@ -317,3 +344,134 @@ test("a session that throws is logged and destroyed; the listener keeps serving"
     await set.drain(100);
   }
 });
+
+/** Greets with the client address the session sees, then closes. */
+const addressHandler: SessionHandler = {
+  async accept(connection) {
+    await connection.write(`hello ${connection.remoteAddress}\r\n`);
+    await connection.close();
+  },
+  async refuse(connection, reason) {
+    await connection.write(`421 ${reason}\r\n`);
+  },
+};
+
+async function greetingFrom(host: string, port: number): Promise<string | null> {
+  const socket = connectTcp({ host, port });
+  const nextLine = lineSource(socket);
+  const line = await nextLine();
+  socket.destroy();
+  return line;
+}
+
+test('"::" takes IPv6 and IPv4 on one socket; an IPv4 client is seen as IPv4, not ::ffff:a.b.c.d', async () => {
+  const set = await start([listener({ address: "::", tls: "none" })], addressHandler);
+  try {
+    const { port, endpoints } = set.bound[0]!;
+    assert.deepEqual(endpoints, [`[::]:${port}`], "one dual-stack socket");
+    assert.equal(await greetingFrom("::1", port), "hello ::1");
+    assert.equal(await greetingFrom("127.0.0.1", port), "hello 127.0.0.1");
+  } finally {
+    await set.drain(100);
+  }
+});
+
+test('"::" where the OS keeps IPv6 sockets IPv6-only: a second socket on 0.0.0.0, same port', async () => {
+  const set = await start([listener({ address: "::", tls: "none" })], addressHandler, { dualStack: false });
+  try {
+    const { port, endpoints } = set.bound[0]!;
+    assert.deepEqual(endpoints, [`[::]:${port}`, `0.0.0.0:${port}`]);
+    assert.equal(await greetingFrom("::1", port), "hello ::1");
+    assert.equal(await greetingFrom("127.0.0.1", port), "hello 127.0.0.1");
+  } finally {
+    await set.drain(100);
+  }
+  assert.equal(set.connectionCount(), 0);
+});
+
+test("an IPv4 client on a dual-stack socket counts against its IPv4 address, apart from ::1", async () => {
+  const holdOpen: SessionHandler = {
+    async accept(connection) {
+      await connection.write(`hello ${connection.remoteAddress}\r\n`);
+      for await (const chunk of connection) void chunk;
+    },
+    refuse: addressHandler.refuse!,
+  };
+  const set = await start([listener({ address: "::", tls: "none" })], holdOpen, { limits: { connectionsPerIp: 1, connectionsTotal: 100, tlsHandshakeTimeout: 2000 } });
+  try {
+    const port = set.bound[0]!.port;
+    const v4 = connectTcp({ host: "127.0.0.1", port });
+    const v4Line = lineSource(v4);
+    assert.equal(await v4Line(), "hello 127.0.0.1");
+    assert.equal(await greetingFrom("127.0.0.1", port), "421 too-many-from-ip", "a second IPv4 connection is over the per-address limit");
+    const v6 = connectTcp({ host: "::1", port });
+    assert.equal(await lineSource(v6)(), "hello ::1", "::1 is another client");
+    v4.destroy();
+    v6.destroy();
+  } finally {
+    await set.drain(100);
+  }
+});
+
+test("a failed TLS handshake is logged at info with the reason, the client and the listener", async () => {
+  const log = createMemoryLogger();
+  const set = await start([listener({ protocol: "imaps", tls: "implicit" }), listener({ protocol: "submission" })], echoHandler(), {
+    log,
+    limits: { connectionsPerIp: 20, connectionsTotal: 100, tlsHandshakeTimeout: 300 },
+  });
+  const [imaps, submission] = set.bound.map((b) => b.port) as [number, number];
+  const failures = () => log.records.filter((r) => r.event === "tls.handshake_failed");
+  const nextFailure = async (count: number) => {
+    await until(() => failures().length >= count);
+    return failures()[count - 1]!;
+  };
+  const tlsAttempt = (options: ConnectionOptions) =>
+    new Promise<void>((resolve) => {
+      const socket = connectTls({ host: "127.0.0.1", port: imaps, rejectUnauthorized: false, ...options });
+      socket.on("error", () => resolve());
+      socket.on("secureConnect", () => assert.fail("the handshake should have failed"));
+    });
+  try {
+    await tlsAttempt({ ciphers: "CAMELLIA128-SHA", maxVersion: "TLSv1.2" });
+    const cipher = await nextFailure(1);
+    assert.equal(cipher.level, "info");
+    assert.deepEqual([cipher["reason"], cipher["detail"], cipher["remote"], cipher["protocol"], cipher["port"]], ["cipher-mismatch", "no shared cipher", "127.0.0.1", "imaps", imaps]);
+
+    // A TLS 1.1 client against tls.min_version = TLSv1.2.
+    await tlsAttempt({ minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
+    assert.deepEqual([(await nextFailure(2))["reason"], (await nextFailure(2))["detail"]], ["protocol-mismatch", "unsupported protocol"]);
+
+    // A client that checks certificates (python's default context) refuses the self-signed one.
+    const python = await runPython(
+      `import ssl, socket\ns = socket.create_connection(("127.0.0.1", ${imaps}))\ntry:\n    ssl.create_default_context().wrap_socket(s, server_hostname="localhost")\nexcept ssl.SSLCertVerificationError as e:\n    print("refused", e.verify_message)`,
+    );
+    assert.match(python, /^refused self.signed certificate/);
+    assert.deepEqual([(await nextFailure(3))["reason"], (await nextFailure(3))["detail"]], ["client-alert", "tlsv1 alert unknown ca"]);
+
+    const plain = connectTcp({ host: "127.0.0.1", port: imaps });
+    plain.write("a1 LOGIN user password\r\n");
+    assert.deepEqual([(await nextFailure(4))["reason"], (await nextFailure(4))["detail"]], ["not-tls", "wrong version number"]);
+
+    const silent = connectTcp({ host: "127.0.0.1", port: imaps });
+    assert.deepEqual([(await nextFailure(5))["reason"], (await nextFailure(5))["detail"]], ["timeout", "300 ms"]);
+    silent.destroy();
+
+    // The same after STARTTLS on a plaintext port.
+    const { socket, nextLine } = await connectPlain(submission);
+    assert.equal(await nextLine(), "220 ready");
+    socket.write("STARTTLS\r\n");
+    assert.equal(await nextLine(), "220 go");
+    socket.removeAllListeners("data");
+    connectTls({ socket, ciphers: "CAMELLIA128-SHA", maxVersion: "TLSv1.2", rejectUnauthorized: false }).on("error", () => undefined);
+    const starttls = await nextFailure(6);
+    assert.deepEqual([starttls["reason"], starttls["protocol"], starttls["port"]], ["cipher-mismatch", "submission", submission]);
+  } finally {
+    await set.drain(100);
+  }
+});
+
+function runPython(source: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("python3", ["-c", source], { timeout: 20_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}

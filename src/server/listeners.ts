@@ -1,12 +1,12 @@
-// The listener framework shared by the protocols: binds each configured port (falling back to
-// port + offset when a privileged or busy port cannot be bound), counts connections against the
+// The listener framework shared by the protocols: binds each configured port ("::" is IPv6 and
+// IPv4; a refused port fails the start unless the operator opted into moving it by an offset), counts connections against the
 // per-IP and total limits before any protocol or TLS work, performs the implicit-TLS handshake
 // (RFC 8314 §3), and hands each Connection to its protocol's SessionHandler. It also stops
 // accepting and drains open sessions at shutdown. A failing session never takes the process down.
 
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Limits, ListenerConfig, ListenerProtocol, ListenerTls } from "../config/index.js";
-import { Connection, ConnectionLimits, TlsHandshakeError, type SessionHandler, type TlsContextProvider } from "../net/index.js";
+import { Connection, ConnectionLimits, TlsHandshakeError, type SessionHandler, type TlsCipherKind, type TlsContextProvider } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 
 export interface BoundListener {
@@ -16,6 +16,10 @@ export interface BoundListener {
   port: number;
   tls: ListenerTls;
   requestedPort: number;
+  /** The sockets serving it, as "[::]:25" or "127.0.0.1:25"; "::" may need a second socket on 0.0.0.0. */
+  endpoints: string[];
+  /** Why the configured port was refused (EACCES, EADDRINUSE) when the fallback offset moved it. */
+  movedBecause?: string;
 }
 
 export interface SkippedListener {
@@ -43,10 +47,20 @@ export interface StartListenersOptions {
   log: Logger;
   /** null: the protocol is not available, and its listener is skipped rather than bound. */
   handlerFor: (protocol: ListenerProtocol) => SessionHandler | null;
-  /** 0 disables the fallback. */
+  /** Added to a refused port (EACCES, EADDRINUSE) to try once more; 0 (the default in config) fails instead. */
   portFallbackOffset: number;
+  /**
+   * For "::": let one IPv6 socket take IPv4 too (default true). False binds a second socket on
+   * 0.0.0.0, as happens by itself where the OS keeps IPv6 sockets IPv6-only.
+   */
+  dualStack?: boolean;
   /** How long a closing connection waits for the peer before it is destroyed. Default 5s. */
   closeLingerMs?: number;
+}
+
+/** Port 25 takes mail from other servers (tls.ciphers_mx); every other listener serves mail apps (tls.ciphers_client). */
+export function cipherKindOf(protocol: ListenerProtocol): TlsCipherKind {
+  return protocol === "smtp" ? "mx" : "client";
 }
 
 export class ListenerBindError extends Error {
@@ -94,12 +108,17 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
         log.warn("listener.skipped", { ...listener, reason: "no handler for the protocol" });
         continue;
       }
-      const server = createServer({ allowHalfOpen: false }, (socket) => onSocket(socket, listener, handler));
-      const port = await listenWithFallback(server, listener, options.portFallbackOffset, log);
-      server.on("error", (error) => log.error("listener.error", { protocol: listener.protocol, port, error }));
-      servers.push(server);
-      bound.push({ protocol: listener.protocol, address: listener.address, port, tls: listener.tls, requestedPort: listener.port });
-      log.info("listener.bound", { protocol: listener.protocol, address: listener.address, port, requestedPort: listener.port, tls: listener.tls });
+      const makeServer = () => createServer({ allowHalfOpen: false }, (socket) => onSocket(socket, listener, handler));
+      const sockets = await bindListener(listener, options.portFallbackOffset, makeServer, options.dualStack ?? true, log);
+      const { port, endpoints } = sockets;
+      for (const server of sockets.servers) {
+        server.on("error", (error) => log.error("listener.error", { protocol: listener.protocol, port, error }));
+        servers.push(server);
+      }
+      const entry: BoundListener = { protocol: listener.protocol, address: listener.address, port, tls: listener.tls, requestedPort: listener.port, endpoints };
+      if (sockets.movedBecause !== undefined) entry.movedBecause = sockets.movedBecause;
+      bound.push(entry);
+      log.info("listener.bound", { protocol: listener.protocol, endpoints, port, requestedPort: listener.port, tls: listener.tls });
     }
   } catch (error) {
     for (const server of servers) server.close();
@@ -144,7 +163,7 @@ async function runConnection(
   options: StartListenersOptions,
 ): Promise<void> {
   try {
-    if (listener.tls === "implicit") await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout);
+    if (listener.tls === "implicit") await connection.upgradeToTls(options.tls.current(cipherKindOf(listener.protocol)), options.limits.tlsHandshakeTimeout);
     if (refusal !== null) {
       tracked.phase = "refusing";
       connection.log.info("connection.refused", { reason: refusal });
@@ -156,9 +175,11 @@ async function runConnection(
     await tracked.handler.accept(connection);
     if (!connection.isClosed) await connection.close();
   } catch (error) {
-    if (error instanceof TlsHandshakeError) connection.log.debug("tls.handshake_failed", { error: error.message });
-    else if (!connection.isClosed) connection.log.error("session.failed", { error });
-    else connection.log.debug("session.ended_by_close", { error });
+    // A failed handshake was logged by Connection.upgradeToTls, with its reason.
+    if (!(error instanceof TlsHandshakeError)) {
+      if (!connection.isClosed) connection.log.error("session.failed", { error });
+      else connection.log.debug("session.ended_by_close", { error });
+    }
     connection.destroy();
   }
 }
@@ -173,31 +194,117 @@ async function sayGoodbye(connection: Connection, handler: SessionHandler): Prom
   }
 }
 
-/** Binds the configured port; on EACCES/EADDRINUSE tries port + offset once. Returns the port bound. */
-async function listenWithFallback(server: Server, listener: ListenerConfig, offset: number, log: Logger): Promise<number> {
+/** The listener address that means every address of the machine, IPv6 and IPv4 (the default). */
+export const EVERY_ADDRESS = "::";
+
+interface BoundSockets {
+  servers: Server[];
+  port: number;
+  endpoints: string[];
+}
+
+/**
+ * Binds the configured port. When it is refused (EACCES, EADDRINUSE) and the operator opted in with
+ * server.port_fallback_offset, tries port + offset once; otherwise fails saying which port, why,
+ * and how to fix it.
+ */
+async function bindListener(
+  listener: ListenerConfig,
+  offset: number,
+  makeServer: () => Server,
+  dualStack: boolean,
+  log: Logger,
+): Promise<BoundSockets & { movedBecause?: string }> {
   try {
-    return await listen(server, listener.address, listener.port);
+    return await bindPort(listener, listener.port, makeServer, dualStack, log);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unknown";
+    const code = errnoCode(error);
     const fallback = listener.port + offset;
     const canFallBack = (code === "EACCES" || code === "EADDRINUSE") && offset > 0 && listener.port !== 0 && fallback <= 65_535;
-    if (!canFallBack) {
-      throw new ListenerBindError(`cannot listen on ${listener.address}:${listener.port} for ${listener.protocol}: ${code}`, { cause: error });
-    }
+    if (!canFallBack) throw new ListenerBindError(bindFailureMessage(listener, listener.port, code), { cause: error });
     log.warn("listener.port_fallback", { protocol: listener.protocol, address: listener.address, requestedPort: listener.port, port: fallback, code });
     try {
-      return await listen(server, listener.address, fallback);
+      return { ...(await bindPort(listener, fallback, makeServer, dualStack, log)), movedBecause: code };
     } catch (second) {
-      const secondCode = (second as NodeJS.ErrnoException).code ?? "unknown";
       throw new ListenerBindError(
-        `cannot listen on ${listener.address}:${listener.port} for ${listener.protocol} (${code}) nor on fallback port ${fallback} (${secondCode})`,
+        `${bindFailureMessage(listener, listener.port, code)}; the fallback port ${fallback} (server.port_fallback_offset = ${offset}) failed too: ${errnoCode(second)}`,
         { cause: second },
       );
     }
   }
 }
 
-function listen(server: Server, address: string, port: number): Promise<number> {
+/**
+ * The sockets for one listener on one port. "::" is every address: one dual-stack socket where the
+ * OS lets an IPv6 socket take IPv4 too (Linux, FreeBSD, macOS: IPv4 clients arrive as ::ffff:a.b.c.d,
+ * which Connection shows as a.b.c.d), a second socket on 0.0.0.0 where it does not (OpenBSD), and
+ * 0.0.0.0 alone on a machine without IPv6.
+ */
+async function bindPort(listener: ListenerConfig, port: number, makeServer: () => Server, dualStack: boolean, log: Logger): Promise<BoundSockets> {
+  if (listener.address !== EVERY_ADDRESS) {
+    const server = makeServer();
+    const bound = await listen(server, listener.address, port, false);
+    return { servers: [server], port: bound, endpoints: [formatEndpoint(listener.address, bound)] };
+  }
+  const v6 = makeServer();
+  let bound: number;
+  try {
+    bound = await listen(v6, EVERY_ADDRESS, port, !dualStack);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code !== "EAFNOSUPPORT" && code !== "EADDRNOTAVAIL" && code !== "EPROTONOSUPPORT") throw error;
+    log.info("listener.ipv6_unavailable", { protocol: listener.protocol, port, code });
+    const v4 = makeServer();
+    const bound4 = await listen(v4, "0.0.0.0", port, false);
+    return { servers: [v4], port: bound4, endpoints: [formatEndpoint("0.0.0.0", bound4)] };
+  }
+  // Whether the IPv6 socket also took IPv4 shows in binding 0.0.0.0 on the same port: refused
+  // (EADDRINUSE) when the port is already ours for IPv4, accepted when the OS keeps the two apart.
+  const v4 = makeServer();
+  try {
+    await listen(v4, "0.0.0.0", bound, false);
+  } catch (error) {
+    if (errnoCode(error) === "EADDRINUSE") return { servers: [v6], port: bound, endpoints: [formatEndpoint(EVERY_ADDRESS, bound)] };
+    v6.close();
+    throw error;
+  }
+  return { servers: [v6, v4], port: bound, endpoints: [formatEndpoint(EVERY_ADDRESS, bound), formatEndpoint("0.0.0.0", bound)] };
+}
+
+/** "host:port", with an IPv6 address in brackets ("[::]:25"), as clients and `ss` write it. */
+export function formatEndpoint(address: string, port: number): string {
+  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Says which port could not be bound, why, and what the operator can do about it. */
+export function bindFailureMessage(listener: Pick<ListenerConfig, "protocol" | "address">, port: number, code: string): string {
+  const where = `cannot listen on ${formatEndpoint(listener.address, port)} for ${listener.protocol}`;
+  const orFallback = "or set server.port_fallback_offset (e.g. 10000) to move refused ports up by that much";
+  switch (code) {
+    case "EACCES":
+      return (
+        `${where}: permission denied (EACCES): ports below 1024 need root or the CAP_NET_BIND_SERVICE capability. ` +
+        `Start as root, or grant the capability ` +
+        `(systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE; or setcap cap_net_bind_service=+ep on the node binary), ` +
+        `or give this listener a port of 1024 or above in [[listeners]], ${orFallback}`
+      );
+    case "EADDRINUSE":
+      return (
+        `${where}: the port is already in use (EADDRINUSE) by another program (\`ss -ltnp 'sport = :${port}'\` shows which, ` +
+        `often another mail server). Stop it, or give this listener another port or address in [[listeners]], ${orFallback}`
+      );
+    case "EADDRNOTAVAIL":
+      return `${where}: this machine has no such address (EADDRNOTAVAIL); fix the listener's address in [[listeners]] ("::" is every address)`;
+    default:
+      return `${where}: ${code}`;
+  }
+}
+
+function errnoCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
+}
+
+function listen(server: Server, address: string, port: number, ipv6Only: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
       server.removeListener("listening", onListening);
@@ -209,6 +316,6 @@ function listen(server: Server, address: string, port: number): Promise<number> 
     };
     server.once("error", onError);
     server.once("listening", onListening);
-    server.listen({ port, host: address });
+    server.listen({ port, host: address, ipv6Only });
   });
 }

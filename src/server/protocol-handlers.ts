@@ -11,6 +11,7 @@ import { createImapServer } from "../imap/index.js";
 import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
 import type { ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
+import { cipherKindOf } from "./listeners.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 
 export interface ProtocolDependencies {
@@ -31,7 +32,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const common = {
     store: store.mail,
     authenticator,
-    tls,
+    tls: tls.forKind("client"),
     limits: config.limits,
     allowPlaintextAuth: config.tls.allowPlaintextAuth,
     allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
@@ -42,6 +43,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
     handlers[protocol] = createSmtpServer({
       ...common,
+      // STARTTLS on 25 and 587 uses the cipher policy of its listener kind, as implicit TLS does.
+      tls: tls.forKind(cipherKindOf(protocol)),
       role,
       accounts: store.accounts,
       queue: store.queue,

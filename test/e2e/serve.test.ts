@@ -1,11 +1,14 @@
 // `mailroom serve` as a whole process: start on a scratch data dir, banner, a real delivery over
-// SMTP, certificate reload on SIGHUP, graceful stop on SIGTERM, and a restart that keeps state.
+// SMTP, certificate reload on SIGHUP, graceful stop on SIGTERM, and a restart that keeps state;
+// a refused port fails the start (EADDRINUSE, EACCES) unless `npm start` opted into moving it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
-import { readFile, stat } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { connect, createServer } from "node:net";
+import { chown, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { findRepositoryRoot } from "../harness/fixtures.js";
+import { mailroomBin, makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
 
 const CONFIG = `
 [server]
@@ -125,4 +128,110 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A free port P below 55535 whose P + 10000 is free too, held busy by the returned server. */
+async function busyPortWithFreeFallback(): Promise<{ port: number; release(): void }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const busy = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      busy.once("error", () => resolve(false));
+      busy.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
+    const probe = createServer();
+    const fallbackFree = await new Promise<boolean>((resolve) => {
+      probe.once("error", () => resolve(false));
+      probe.listen(port + 10_000, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (fallbackFree) return { port, release: () => busy.close() };
+    busy.close();
+  }
+  throw new Error("no busy/free port pair found");
+}
+
+const listenerOn = (port: number) => `
+[auth]
+argon2_memory_kib = 1024
+argon2_time_cost = 1
+[[listeners]]
+protocol = "smtp"
+address = "127.0.0.1"
+port = ${port}
+`;
+
+test("serve: a port in use fails the start with the port, the reason and the fix; nothing moves silently", async () => {
+  const busy = await busyPortWithFreeFallback();
+  const s = await makeScratch(listenerOn(busy.port));
+  try {
+    const run = await runMailroom(["serve"], { env: s.env });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, new RegExp(`mailroom: cannot listen on 127\\.0\\.0\\.1:${busy.port} for smtp: the port is already in use \\(EADDRINUSE\\)`));
+    assert.match(run.stderr, /server\.port_fallback_offset/);
+    assert.doesNotMatch(run.stdout, /Mailroom is running/);
+  } finally {
+    busy.release();
+    await s.cleanup();
+  }
+});
+
+test("npm start opts into the fallback, and the banner says loudly which ports moved", async () => {
+  const busy = await busyPortWithFreeFallback();
+  const s = await makeScratch(listenerOn(busy.port));
+  const server = await startServeProcess(s.env, [join(findRepositoryRoot(import.meta.url), "scripts", "start.mjs")]);
+  try {
+    assert.match(server.banner, new RegExp(`WARNING: 1 port\\(s\\) moved up by server\\.port_fallback_offset = 10000: ${busy.port} -> ${busy.port + 10_000} \\(EADDRINUSE\\)`));
+    assert.match(server.banner, new RegExp(`smtp\\s+127\\.0\\.0\\.1:${busy.port + 10_000}\\s`));
+    const replies = await smtpConversation(busy.port + 10_000, ["QUIT"]);
+    assert.match(replies[0]!, /^220 /);
+    assert.match(server.logs(), /"event":"listener\.port_fallback"/);
+  } finally {
+    assert.equal(await server.stop(), 0);
+    busy.release();
+    await s.cleanup();
+  }
+});
+
+test("serve as an unprivileged user on a port below 1024: EACCES, with the capability to grant", async (t) => {
+  const unprivilegedFrom = Number((await readFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8").catch(() => "1024")).trim());
+  const asRoot = process.getuid?.() === 0;
+  if (unprivilegedFrom === 0) {
+    t.skip(`this kernel lets every user bind low ports (ip_unprivileged_port_start = ${unprivilegedFrom}); the EACCES advice is covered by listeners.test.ts`);
+    return;
+  }
+  const port = Math.max(1, Math.min(unprivilegedFrom, 1024) - 1 - Math.floor(Math.random() * 100));
+  const s = await makeScratch(listenerOn(port));
+  try {
+    // Root may bind anything: run the command as nobody, as a normal user would.
+    if (asRoot) await chownTree(s.dir, 65_534, 65_534);
+    const run = await runAs(asRoot ? 65_534 : null, [mailroomBin(), "serve"], s.env);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} for smtp: permission denied \\(EACCES\\)`));
+    assert.match(run.stderr, /CAP_NET_BIND_SERVICE/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
+  if (!(await stat(path)).isDirectory()) return;
+  for (const entry of await readdir(path)) await chownTree(join(path, entry), uid, gid);
+}
+
+function runAs(uid: number | null, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], ...(uid === null ? {} : { uid, gid: uid }) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -54,8 +54,12 @@ export async function makeScratch(configToml = ""): Promise<{ dir: string; dataD
 }
 
 /** Starts `mailroom serve`, resolving once the banner's last line has been printed. */
-export async function startServeProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; banner: string; logs: () => string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
-  const child = spawn(process.execPath, [mailroomBin(), "serve"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export async function startServeProcess(
+  env: NodeJS.ProcessEnv,
+  /** The script and arguments node runs; `scripts/start.mjs` is what `npm start` runs. */
+  command: string[] = [mailroomBin(), "serve"],
+): Promise<{ child: ChildProcess; banner: string; logs: () => string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
+  const child = spawn(process.execPath, command, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
