@@ -115,6 +115,15 @@ export function planPrivilegeDrop(config: Config, log: Logger, system: Privilege
       for (const dir of owned) changed += chownTree(dir, found.uid, found.gid);
       system.switchTo(found);
       if (system.currentUid() === 0) throw new PrivilegeError("still running as root after the privilege drop; stopping");
+      // Open files keep working, but every new message file needs the path: a parent closed to
+      // the user (a data dir under /root, a 0700 temp dir) would fail each delivery later.
+      for (const dir of owned) {
+        try {
+          accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+        } catch {
+          throw new PrivilegeError(`server.data_dir: user "${found.name}" cannot reach ${dir} (a parent directory is closed to it); use a directory it can reach, e.g. /var/lib/mailroom`);
+        }
+      }
       log.info("privileges.dropped", { user: found.name, uid: found.uid, gid: found.gid, chowned: changed });
       warnUnreadable(config, log);
     },

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { chmod, lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
 import { python } from "../harness/smtp-clients.js";
@@ -116,6 +116,23 @@ test("server.user = root is refused", async () => {
     assert.equal(check.code, 78);
     assert.match(check.stderr, /^config error: server\.user: expected an unprivileged user name, got "root"$/m);
   } finally {
+    await s.cleanup();
+  }
+});
+
+test("started as root with a data directory the server user cannot reach: the start fails and says why", { skip: isRoot ? false : "needs root" }, async () => {
+  const user = `mrt${randomBytes(4).toString("hex")}`;
+  const s = await makeScratch(`[server]\nuser = "${user}"\n[[listeners]]\nprotocol = "smtp"\naddress = "127.0.0.1"\nport = 0\n`);
+  // Like a checkout under /root: the parent of the data dir is closed to everyone else.
+  await chmod(s.dir, 0o700);
+  try {
+    await assert.rejects(startServeProcess(s.env), new RegExp(`server\\.data_dir: user "${user}" cannot reach .*/data \\(a parent directory is closed to it\\)`));
+  } finally {
+    try {
+      execFileSync("userdel", [user], { stdio: "ignore" });
+    } catch {
+      // Never created.
+    }
     await s.cleanup();
   }
 });
