@@ -1,12 +1,14 @@
 // Process entry: `mailroom <command>`. Parses argv through the CLI, and for `serve` loads the
 // config, composes the server, prints the banner and traps signals. The CLI itself holds no rule;
 // this file only wires the real implementations into it.
+import { resolve } from "node:path";
 import { checkConfigFiles, loadConfig, renderDefaultConfig, type Config } from "./config/index.js";
 import { size } from "./config/value-kinds.js";
 import { createJsonLogger } from "./observability/log.js";
-import { runCli, type GlobalOptions } from "./admin/cli/program.js";
-import { createAdmin, openStore, startServer } from "./server/compose.js";
-import { renderBanner } from "./server/banner.js";
+import { runCli, type GlobalOptions, type ServerStatus } from "./admin/cli/program.js";
+import { startServer } from "./server/compose.js";
+import { askServerStatus, openAdminAccess } from "./server/admin-access.js";
+import { adminCommandPrefix, renderBanner } from "./server/banner.js";
 import { trapSignals } from "./server/shutdown.js";
 import { adminRunsAsServerUser, planPrivilegeDrop } from "./server/privileges.js";
 
@@ -14,6 +16,13 @@ async function configFor(options: GlobalOptions): Promise<Config> {
   const env = { ...process.env };
   if (options.dataDir) env.MAILROOM_DATA_DIR = options.dataDir;
   return loadConfig({ path: options.config, env, cwd: process.cwd() });
+}
+
+/** Where the data dir came from, in the words of the option that set it. */
+function dataDirSource(options: GlobalOptions, config: Config): string {
+  if (options.dataDir) return "--data-dir";
+  if (process.env.MAILROOM_DATA_DIR) return "$MAILROOM_DATA_DIR";
+  return config.sourceFile ? `server.data_dir of ${config.sourceFile} (or its default, ./data in ${process.cwd()})` : `the default, ./data in ${process.cwd()}`;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -30,19 +39,26 @@ export async function main(argv: string[]): Promise<void> {
       const warnings = await checkConfigFiles(config);
       return `config ok: ${config.sourceFile ?? "no file, built-in defaults"}\n  data_dir ${config.server.dataDir}\n  listeners ${listeners}${warnings.map((w) => `\n${w}`).join("")}`;
     },
-    async openAdmin(options) {
+    async openAdmin(options, command) {
       const config = await configFor(options);
       const log = createJsonLogger({ level: "warn" });
+      // As root, become the server user first (privileges.ts): the socket and the lock are its.
       adminRunsAsServerUser(config);
-      const store = await openStore(config, log);
-      return { operations: createAdmin(config, store), close: () => store.close() };
+      return openAdminAccess(config, log, { command, init: options.init === true, dataDirSource: dataDirSource(options, config) });
+    },
+    async serverStatus(options, reset) {
+      return (await askServerStatus(await configFor(options), reset)) as ServerStatus;
     },
     async serve(options) {
       const config = await configFor(options);
       const log = createJsonLogger({ level: config.server.logLevel });
       const server = await startServer(config, log, planPrivilegeDrop(config, log));
       trapSignals(server, log);
-      process.stdout.write(await renderBanner(server));
+      // What an operator types to administer this server: the options that find its data dir
+      // from any shell, not the environment this one happened to have.
+      const bareDataDir = (await loadConfig({ path: config.sourceFile ?? undefined, env: {}, cwd: process.cwd() }).catch(() => null))?.server.dataDir;
+      const prefix = adminCommandPrefix({ configFile: config.sourceFile, dataDir: config.server.dataDir, dataDirWithoutOverrides: bareDataDir ?? null, cwd: resolve(process.cwd()) });
+      process.stdout.write(await renderBanner(server, prefix));
       // The listeners keep the process alive; the signal handlers end it.
       await new Promise<never>(() => {});
     },

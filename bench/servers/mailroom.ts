@@ -69,7 +69,7 @@ export async function startMailroom(dir: string, localParts: readonly string[]):
   const configFile = join(dir, "mailroom.toml");
   await writeFile(configFile, configToml(join(dir, "data")));
   const env = { ...process.env, MAILROOM_CONFIG: configFile };
-  runChecked(process.execPath, [...CLI_ARGS, "domain", "add", BENCH_DOMAIN], { env });
+  runChecked(process.execPath, [...CLI_ARGS, "--init", "domain", "add", BENCH_DOMAIN], { env });
   for (const local of localParts) runChecked(process.execPath, [...CLI_ARGS, "user", "add", `${local}@${BENCH_DOMAIN}`], { env, input: `${BENCH_PASSWORD}\n` });
 
   const log = createWriteStream(join(dir, "mailroom.log"));

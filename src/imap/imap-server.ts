@@ -4,7 +4,7 @@
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
-import type { MailStore } from "../store/index.js";
+import type { AccountId, MailStore } from "../store/index.js";
 import { statusLine } from "./protocol/response.js";
 import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
 import { systemTimers, type Timers } from "./session/timers.js";
@@ -39,6 +39,8 @@ export interface ImapServer extends SessionHandler {
    * a command in flight (APPEND committing) is answered first (ImapSession.stop).
    */
   shutdown(connection?: Connection): Promise<void>;
+  /** The account was deleted or disabled: its sessions get `* BYE` with the reason and are closed. Returns how many. */
+  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
 }
 
 export function createImapServer(options: ImapServerOptions): ImapServer {
@@ -98,5 +100,11 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     await Promise.all(targets.map((session) => session.stop()));
   }
 
-  return { accept, refuse, shutdown };
+  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
+    const targets = [...sessions.values()].filter((session) => session.accountId === accountId);
+    await Promise.all(targets.map((session) => session.closeWith(reason, "UNAVAILABLE")));
+    return targets.length;
+  }
+
+  return { accept, refuse, shutdown, endSessionsOf };
 }

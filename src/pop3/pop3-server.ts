@@ -7,6 +7,7 @@ import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import { SessionDriver } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
+import type { AccountId } from "../store/index.js";
 import { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
 import { Pop3Session } from "./pop3-session.js";
 import { encodeResponse, err } from "./protocol/index.js";
@@ -45,6 +46,8 @@ export interface Pop3Server extends SessionHandler {
    * a command in flight (QUIT's UPDATE) is answered first. Resolves once closed.
    */
   shutdown(connection?: Connection): Promise<void>;
+  /** The account was deleted or disabled: its sessions get -ERR [SYS/PERM] and are closed, committing nothing. Returns how many. */
+  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
   readonly shared: Pop3SharedState;
 }
 
@@ -54,6 +57,8 @@ export function createPop3SharedState(): Pop3SharedState {
 
 export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
   const sessions = new Map<Connection, SessionDriver>();
+  /** The sessions themselves, for ending those of one account (endSessionsOf). */
+  const byConnection = new Map<Connection, Pop3Session>();
   const shared = options.shared ?? createPop3SharedState();
   const clock = options.clock ?? (() => new Date());
   const timers = options.timers ?? systemTimers;
@@ -85,10 +90,12 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     });
     const driver = new SessionDriver(connection, session, "pop3");
     sessions.set(connection, driver);
+    byConnection.set(connection, session);
     try {
       await driver.run();
     } finally {
       sessions.delete(connection);
+      byConnection.delete(connection);
     }
   }
 
@@ -107,5 +114,12 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     await Promise.all(targets.map((driver) => driver.stop()));
   }
 
-  return { accept, refuse, shutdown, shared };
+  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
+    const targets = [...byConnection.values()].filter((session) => session.account?.id === accountId);
+    // RFC 3206 §4 SYS/PERM: not worth retrying; nothing of the session is committed.
+    await Promise.all(targets.map((session) => session.closeWith(err(reason, "SYS/PERM"))));
+    return targets.length;
+  }
+
+  return { accept, refuse, shutdown, endSessionsOf, shared };
 }

@@ -1,7 +1,30 @@
 // The lines printed when the server starts: every listener with its real port (after any
-// fallback), the data directory, the certificate in use, and what to do next.
+// fallback), the data directory, the certificate in use, and what to do next, as the exact admin
+// command for this server (admin commands refuse to create a second, empty store elsewhere).
 import { hostnameWarning } from "../config/index.js";
 import type { RunningServer } from "./compose.js";
+
+/** What decides the admin command line for this server. */
+export interface AdminCommandContext {
+  /** The config file the server read, or null for the built-in defaults. */
+  configFile: string | null;
+  dataDir: string;
+  /** The data dir the same command would find from the same directory with no MAILROOM_* variables. */
+  dataDirWithoutOverrides: string | null;
+  cwd: string;
+}
+
+/** `npx mailroom` with the --config and --data-dir this server needs, nothing more. */
+export function adminCommandPrefix(context: AdminCommandContext): { command: string; cwd: string } {
+  const parts = ["npx mailroom"];
+  if (context.configFile !== null) parts.push(`--config ${shellQuote(context.configFile)}`);
+  if (context.dataDirWithoutOverrides !== context.dataDir) parts.push(`--data-dir ${shellQuote(context.dataDir)}`);
+  return { command: parts.join(" "), cwd: context.cwd };
+}
+
+function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
 
 const PURPOSE: Record<string, string> = {
   smtp: "SMTP, mail from the internet",
@@ -13,7 +36,7 @@ const PURPOSE: Record<string, string> = {
   pop3s: "POP3, implicit TLS",
 };
 
-export async function renderBanner(server: RunningServer): Promise<string> {
+export async function renderBanner(server: RunningServer, admin: { command: string; cwd: string }): Promise<string> {
   const { config, listeners, tls } = server;
   const lines = [`Mailroom is running as ${config.server.hostname}`, ""];
   const moved = listeners.bound.filter((l) => l.movedBecause !== undefined);
@@ -41,10 +64,11 @@ export async function renderBanner(server: RunningServer): Promise<string> {
   );
   lines.push(...[await hostnameWarning(config.server.hostname)].flatMap((warning) => (warning === null ? [] : [warning, ""])));
   const domains = await server.store.accounts.listDomains();
+  const where = `(in ${admin.cwd}; admin commands run inside this server while it runs)`;
   if (domains.length === 0) {
-    lines.push("Next: add a domain and a user, then point a mail app at this host:", "  npx mailroom domain add example.org", "  npx mailroom user add you@example.org");
+    lines.push(`Next: add a domain and a user, then point a mail app at this host ${where}:`, `  ${admin.command} domain add example.org`, `  ${admin.command} user add you@example.org`);
   } else {
-    lines.push(`Domains: ${domains.map((d) => d.name).join(", ")}. Add users with: npx mailroom user add you@${domains[0]!.name}`);
+    lines.push(`Domains: ${domains.map((d) => d.name).join(", ")}. Add users ${where} with:`, `  ${admin.command} user add you@${domains[0]!.name}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -1,9 +1,9 @@
 // The composition root: the one place that knows every concrete class. Config in, a running
-// server out: data directory -> store backend -> authentication -> TLS -> protocol handlers ->
-// listeners. Everything below receives its collaborators as arguments.
+// server out: data directory -> owner lock -> control socket -> store backend -> authentication
+// -> TLS -> protocol handlers -> listeners. Everything below receives its collaborators as arguments.
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AuthThrottle, Authenticator, hashPassword, type PasswordHashParams } from "../auth/index.js";
+import { AuthThrottle, hashPassword, type PasswordHashParams } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler, Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
@@ -12,8 +12,13 @@ import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { createAdminOperations, type AdminOperations } from "../admin/operations/index.js";
+import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
+import { CONTROL_SOCKET_FILE } from "../admin/control/protocol.js";
+import { startControlServer, type ControlServer } from "./control-server.js";
 import { startListeners, type ListenerSet } from "./listeners.js";
+import { eventLoopMonitor } from "./event-loop-monitor.js";
+import { liveSessions, TrackingAuthenticator } from "./live-sessions.js";
+import { acquireServeLock } from "./owner-lock.js";
 import { buildProtocolHandlers } from "./protocol-handlers.js";
 
 /** The store with every face the services need; the SQLite backend provides all of them. */
@@ -31,6 +36,8 @@ export interface RunningServer {
   listeners: ListenerSet;
   /** The outbound queue's workers (delivery of our users' mail to other servers). */
   outbound: OutboundWorker;
+  /** Where admin commands reach this server (`<data_dir>/mailroom.sock`). */
+  control: ControlServer;
   /** Stops accepting, lets sessions finish (or tells them goodbye), closes the store. */
   stop(reason: string): Promise<void>;
 }
@@ -38,6 +45,12 @@ export interface RunningServer {
 export function hashParamsOf(config: Config): PasswordHashParams {
   return { memoryCost: config.auth.argon2MemoryKib, timeCost: config.auth.argon2TimeCost, parallelism: config.auth.argon2Parallelism };
 }
+
+/**
+ * The file whose presence says "a store lives in this data dir": the SQLite backend's database
+ * (store/sqlite/sqlite-store.ts). Admin commands refuse to start a new store without --init.
+ */
+export const STORE_MARKER_FILE = "mailroom.sqlite";
 
 export async function openStore(config: Config, log: Logger): Promise<ComposedStore> {
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
@@ -51,10 +64,12 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
   return { mail: sqlite, accounts: sqlite, queue: sqlite, close: () => sqlite.close() };
 }
 
-export function createAdmin(config: Config, store: ComposedStore): AdminOperations {
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
+    mail: store.mail,
+    ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
     outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners },
@@ -160,10 +175,42 @@ export interface StartHooks {
   afterBind?(): void;
 }
 
+/**
+ * Starts the whole server. The owner lock comes first: a second server on the same data dir
+ * stops right here, having created, removed or bound nothing (owner-lock.ts); an admin command
+ * working in-process is waited for (10 s at most).
+ */
 export async function startServer(config: Config, log: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
-  const store = await openStore(config, log);
+  await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireServeLock(config.server.dataDir, 10_000);
+  const startedAt = Date.now();
+  const loop = eventLoopMonitor();
+  let store: ComposedStore | null = null;
+  let control: ControlServer | null = null;
+  let listenersRef: ListenerSet | null = null;
+  let operationsReady!: (operations: AdminOperations) => void;
+  let operationsFailed!: (error: Error) => void;
+  const operations = new Promise<AdminOperations>((resolve, reject) => {
+    operationsReady = resolve;
+    operationsFailed = reject;
+  });
+  void operations.catch(() => {});
   try {
-    const outbound = await createOutbound(config, store, log);
+    control = await startControlServer({
+      socketPath: join(config.server.dataDir, CONTROL_SOCKET_FILE),
+      operations,
+      status: (reset) => ({
+        pid: process.pid,
+        dataDir: config.server.dataDir,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        connections: listenersRef?.connectionCount() ?? 0,
+        eventLoop: loop.snapshot(reset),
+      }),
+      log: log.child({ component: "control" }),
+    });
+    const opened = await openStore(config, log);
+    store = opened;
+    const outbound = await createOutbound(config, opened, log);
     const tls = await TlsContextProvider.open({
       certFile: config.tls.certFile,
       keyFile: config.tls.keyFile,
@@ -180,8 +227,10 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       lockoutThresholdIp: config.auth.throttleLockoutIp,
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
     });
-    const authenticator = new Authenticator({ accounts: store.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
-    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store: wakingStore(store, () => outbound.wake()), tls, authenticator, log });
+    const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
+    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store: wakingStore(opened, () => outbound.wake()), tls, authenticator, log });
+    // Admin commands run from here on against this store, ending sessions through these handlers.
+    operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" }))));
     const listeners = await startListeners({
       listeners: config.listeners,
       tls,
@@ -190,29 +239,40 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       handlerFor: (protocol) => handlers[protocol] ?? null,
       portFallbackOffset: config.server.portFallbackOffset,
     });
+    listenersRef = listeners;
     try {
+      // The privilege drop chowns the data dir (the lock file and control socket included) to server.user.
       hooks.afterBind?.();
     } catch (error) {
       await listeners.close();
       throw error;
     }
+    const controlServer = control;
     let stopping: Promise<void> | null = null;
     const stop = (reason: string) => {
       stopping ??= (async () => {
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
+        // Admin commands in progress finish; new ones find no server and wait for the lock.
+        await controlServer.close();
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
         // Attempts in flight finish and record their results; nothing new is leased.
         await outbound.stop(config.shutdown.gracePeriod);
-        await store.close();
+        await opened.close();
+        loop.stop();
+        lock.release();
         log.info("server.stopped", { reason });
       })();
       return stopping;
     };
     await outbound.start();
-    return { config, store, tls, listeners, outbound, stop };
+    return { config, store: opened, tls, listeners, outbound, control: controlServer, stop };
   } catch (err) {
-    await store.close();
+    operationsFailed(err instanceof Error ? err : new Error(String(err)));
+    await control?.close();
+    await store?.close();
+    loop.stop();
+    lock.release();
     throw err;
   }
 }

@@ -7,7 +7,7 @@ import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import { SessionDriver, systemTimers } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, MailStore, QueueStore } from "../store/index.js";
+import type { AccountId, AccountStore, MailStore, QueueStore } from "../store/index.js";
 import type { DeliveryReporter } from "../queue/index.js";
 import { ReplyCodes, encodeReply, reply } from "./protocol/index.js";
 import { createInboundPolicy } from "./inbound/inbound-policy.js";
@@ -52,11 +52,15 @@ export interface SmtpServer extends SessionHandler {
    * flight (a message committing) first gets that command's real reply. Resolves once closed.
    */
   shutdown(connection?: Connection): Promise<void>;
+  /** The account was deleted or disabled: its authenticated sessions get 421 4.7.0 with the reason and are closed. Returns how many. */
+  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
 }
 
 export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   const policy = policyFor(options);
   const sessions = new Map<Connection, SessionDriver>();
+  /** The sessions themselves, for ending those of one account (endSessionsOf). */
+  const byConnection = new Map<Connection, SmtpSession>();
   const clock = options.clock ?? (() => new Date());
   const timers = options.timers ?? systemTimers;
 
@@ -89,10 +93,12 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     });
     const driver = new SessionDriver(connection, session, "smtp");
     sessions.set(connection, driver);
+    byConnection.set(connection, session);
     try {
       await driver.run();
     } finally {
       sessions.delete(connection);
+      byConnection.delete(connection);
     }
   }
 
@@ -112,7 +118,14 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     await Promise.all(targets.map((driver) => driver.stop()));
   }
 
-  return { role: options.role, accept, refuse, shutdown };
+  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
+    const targets = [...byConnection.values()].filter((session) => session.view.account?.id === accountId);
+    // RFC 5321 §3.8: 421 and close; RFC 3463 X.7.0: a security or policy status.
+    await Promise.all(targets.map((session) => session.closeWith({ code: 421, enhanced: "4.7.0", lines: [`${options.hostname} ${reason}, closing transmission channel`] })));
+    return targets.length;
+  }
+
+  return { role: options.role, accept, refuse, shutdown, endSessionsOf };
 }
 
 function policyFor(options: SmtpServerOptions): SessionPolicy {

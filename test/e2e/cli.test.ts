@@ -10,7 +10,7 @@ test("domains, users and aliases round-trip through the CLI, with exit codes", a
   const s = await makeScratch(CHEAP);
   try {
     const run = (args: string[], input?: string) => runMailroom(args, { env: s.env, input });
-    assert.equal((await run(["domain", "add", "example.org"])).code, 0);
+    assert.equal((await run(["--init", "domain", "add", "example.org"])).code, 0);
     const add = await run(["user", "add", "alice@example.org", "--quota", "2G"], "a good password\n");
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /added user alice@example\.org/);

@@ -32,7 +32,7 @@ test("domain add makes DKIM keys, dns prints their public keys, dkim rotate adds
   const s = await makeScratch(CHEAP);
   try {
     const run = (args: string[]) => runMailroom(args, { env: s.env });
-    const add = await run(["domain", "add", "example.org"]);
+    const add = await run(["--init", "domain", "add", "example.org"]);
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /DKIM keys: mailroom-ed25519, mailroom-rsa/);
     const keyDir = join(s.dataDir, "dkim", "example.org");

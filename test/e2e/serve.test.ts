@@ -66,7 +66,7 @@ async function smtpConversation(port: number, lines: string[]): Promise<string[]
 test("serve: banner, SMTP delivery, SIGHUP reload, SIGTERM stop, restart keeps state", async () => {
   const s = await makeScratch(CONFIG);
   try {
-    assert.equal((await runMailroom(["domain", "add", "example.org"], { env: s.env })).code, 0);
+    assert.equal((await runMailroom(["--init", "domain", "add", "example.org"], { env: s.env })).code, 0);
     assert.equal((await runMailroom(["user", "add", "alice@example.org"], { env: s.env, input: "a long password\n" })).code, 0);
 
     const server = await startServeProcess(s.env);
@@ -77,6 +77,14 @@ test("serve: banner, SMTP delivery, SIGHUP reload, SIGTERM stop, restart keeps s
       assert.match(server.banner, /imap\s+127\.0\.0\.1:\d+\s+IMAP, STARTTLS/, "the imap listener is served since the IMAP engine is wired");
       assert.match(server.banner, new RegExp(`data directory\\s+${s.dataDir.replace(/[/.]/g, "\\$&")}`));
       assert.match(server.banner, /self-signed/);
+      // The banner's admin command finds this server from a shell without the MAILROOM_* variables.
+      const printed = /^ {2}(npx mailroom .*) user add you@example\.org$/m.exec(server.banner);
+      assert.ok(printed, server.banner);
+      assert.match(printed[1]!, /--config \S+ --data-dir \S+/);
+      const bannerArgs = printed[1]!.split(" ").slice(2);
+      const viaBanner = await runMailroom([...bannerArgs, "user", "list"], { env: { MAILROOM_CONFIG: "", MAILROOM_DATA_DIR: "" } });
+      assert.equal(viaBanner.code, 0, viaBanner.stderr);
+      assert.match(viaBanner.stdout, /alice@example\.org/);
       const keyMode = (await stat(join(s.dataDir, "tls", "selfsigned.key"))).mode & 0o777;
       assert.equal(keyMode & 0o077, 0, "the generated private key is readable by its owner only");
       firstCert = await readFile(certFile, "utf8");

@@ -1,5 +1,7 @@
 // `mailroom <noun> <verb>`: the command-line adapter over admin/operations. It parses arguments,
 // calls one operation, prints the result, and maps failures to exit codes. No rule lives here.
+// Where the operation runs (inside the running server, or in this process when none runs) is the
+// environment's choice (openAdmin): the commands read the same either way.
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { Pop3Mode } from "../../store/index.js";
 import { AdminError, type AdminOperations, type AccountView } from "../operations/index.js";
@@ -11,10 +13,15 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 
 export interface CliEnvironment extends PasswordSource {
   stdout: NodeJS.WritableStream;
-  /** Opens the store for administration; the CLI closes it when the command is done. */
-  openAdmin(options: GlobalOptions): Promise<{ operations: AdminOperations; close(): Promise<void> }>;
+  /**
+   * Opens the store for administration, naming the command (`user add`) for whoever finds the
+   * data dir busy; the CLI closes it when the command is done.
+   */
+  openAdmin(options: GlobalOptions, command: string): Promise<{ operations: AdminOperations; close(): Promise<void> }>;
   /** Runs the server until it is stopped. */
   serve(options: GlobalOptions): Promise<void>;
+  /** Asks the running server how it is doing; throws when none runs on the data dir. */
+  serverStatus(options: GlobalOptions, reset: boolean): Promise<ServerStatus>;
   /** Loads and validates the configuration, returning a one-paragraph summary; throws with a one-line message. */
   checkConfig(options: GlobalOptions): Promise<string>;
   renderDefaultConfig(): string;
@@ -25,6 +32,16 @@ export interface CliEnvironment extends PasswordSource {
 export interface GlobalOptions {
   config?: string;
   dataDir?: string;
+  /** Admin commands create a new, empty store only when asked. */
+  init?: boolean;
+}
+
+export interface ServerStatus {
+  pid: number;
+  dataDir: string;
+  uptimeSeconds: number;
+  connections: number;
+  eventLoop: { maxStallMs: number; p99StallMs: number };
 }
 
 export async function runCli(argv: string[], env: CliEnvironment): Promise<number> {
@@ -59,6 +76,7 @@ function buildProgram(env: CliEnvironment): Command {
     .description("Mailroom mail server: SMTP, IMAP and POP3 over one store")
     .option("-c, --config <file>", "config file (default: $MAILROOM_CONFIG, else built-in defaults)")
     .option("-d, --data-dir <dir>", "data directory (default: $MAILROOM_DATA_DIR, else server.data_dir)")
+    .option("--init", "let an admin command create a new, empty store where none exists (never needed with a running server)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => env.stdout.write(s), writeErr: (s) => env.stderr.write(s) })
     .showHelpAfterError();
@@ -66,8 +84,15 @@ function buildProgram(env: CliEnvironment): Command {
   const print = (line: string): void => {
     env.stdout.write(line + "\n");
   };
+  // The command being run ("user add"), for the label a busy data dir shows to others.
+  let running = "admin";
+  program.hook("preAction", (_program, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c !== null && c !== program; c = c.parent) names.unshift(c.name());
+    running = names.join(" ");
+  });
   const withAdmin = async (action: (ops: AdminOperations) => Promise<void>) => {
-    const admin = await env.openAdmin(globals());
+    const admin = await env.openAdmin(globals(), running);
     try {
       await action(admin.operations);
     } finally {
@@ -76,6 +101,15 @@ function buildProgram(env: CliEnvironment): Command {
   };
 
   program.command("serve").description("run the server (what `npm start` does)").action(() => env.serve(globals()));
+  program
+    .command("status")
+    .description("ask the running server for its PID, uptime, open connections and event-loop delay")
+    .option("--reset", "start the event-loop figures afresh after reading them")
+    .action(async (opts: { reset?: boolean }) => {
+      const status = await env.serverStatus(globals(), opts.reset === true);
+      print(`mailroom serve (pid ${status.pid}) on ${status.dataDir}: up ${status.uptimeSeconds} s, ${status.connections} connection(s)`);
+      print(`event loop: longest stall ${status.eventLoop.maxStallMs} ms, 99th percentile ${status.eventLoop.p99StallMs} ms (since start or the last status --reset)`);
+    });
 
   const config = program.command("config").description("check or print the configuration");
   config.command("check").description("validate the config file and print a summary").action(async () => print(await env.checkConfig(globals())));
@@ -123,24 +157,32 @@ function addUserCommands(program: Command, env: CliEnvironment, withAdmin: WithA
     .command("add <address>")
     .description("create an account with INBOX, Drafts, Sent, Trash, Junk and Archive; the password is prompted, or read from stdin")
     .option("-q, --quota <size>", 'storage quota, e.g. "2G", or "none"', quotaOption)
-    .action((address: string, opts: { quota?: number | null }) =>
-      withAdmin(async (ops) => {
-        const password = await readPassword(env, `Password for ${address}: `);
+    .action(async (address: string, opts: { quota?: number | null }) => {
+      // Read before the store is opened: nobody waits on a data dir while a person types.
+      const password = await readPassword(env, `Password for ${address}: `);
+      await withAdmin(async (ops) => {
         const view = await ops.addUser({ address, password, quotaBytes: opts.quota ?? null });
         print(`added user ${view.address}`);
-      }),
-    );
-  user.command("passwd <address>").description("set a new password (prompted, or read from stdin)").action((address: string) =>
-    withAdmin(async (ops) => {
-      await ops.setPassword(address, await readPassword(env, `New password for ${address}: `));
+      });
+    });
+  user.command("passwd <address>").description("set a new password (prompted, or read from stdin)").action(async (address: string) => {
+    const password = await readPassword(env, `New password for ${address}: `);
+    await withAdmin(async (ops) => {
+      await ops.setPassword(address, password);
       print(`password changed for ${address}`);
-    }),
-  );
-  user.command("del <address>").alias("delete").description("delete an account and all its mail").action((address: string) =>
+    });
+  });
+  user.command("del <address>").alias("delete").description("delete an account and all its mail; its open sessions end").action((address: string) =>
     withAdmin(async (ops) => {
       await ops.deleteUser(address);
       print(`deleted user ${address}`);
     }),
+  );
+  user.command("disable <address>").description("refuse the account's logins and end its open sessions; mail is still received").action((address: string) =>
+    withAdmin(async (ops) => print(describeAccount(await ops.disableUser(address)))),
+  );
+  user.command("enable <address>").description("allow the account's logins again, with its password").action((address: string) =>
+    withAdmin(async (ops) => print(describeAccount(await ops.enableUser(address)))),
   );
   user.command("list [domain]").description("list accounts with quota and usage").action((domain: string | undefined) =>
     withAdmin(async (ops) => (await ops.listUsers(domain)).forEach((v) => print(describeAccount(v)))),
@@ -209,7 +251,7 @@ function describeAccount(view: AccountView): string {
     ...(view.pop3.loginDelaySeconds !== null ? [`login-delay ${view.pop3.loginDelaySeconds}s`] : []),
     ...(view.pop3.expireDays !== null ? [`expire ${view.pop3.expireDays}d`] : []),
   ].join(" ");
-  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}  pop3 ${pop3}`;
+  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}  pop3 ${pop3}${view.disabled ? "  disabled" : ""}`;
 }
 
 function formatBytes(bytes: number): string {

@@ -1,6 +1,9 @@
 // The administration use-cases. The CLI (and later the HTTP API) are thin adapters over these,
-// so both stay in step: neither holds any rule of its own.
-import type { Account, AccountStore, Alias, Domain, Pop3Policy } from "../../store/index.js";
+// so both stay in step: neither holds any rule of its own. The same functions run in the admin
+// command's own process when no server runs, and inside the server when one does (reached over
+// the control socket, admin/control/): docs/architecture.md, "One owner per data dir".
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
@@ -19,6 +22,19 @@ export interface AdminDependencies {
   defaultPop3Policy?: Partial<Pop3Policy>;
   /** Queue and DKIM administration; without it those operations are unavailable. */
   outbound?: Omit<OutboundAdminDependencies, "accounts">;
+  /**
+   * The messages of the store: `user del` removes an account's mail in bounded batches through it,
+   * so deleting a large account never holds the database (and a server's event loop) for long.
+   * Without it the account is deleted in one transaction.
+   */
+  mail?: Pick<MailStore, "listMailboxes" | "getSummaries" | "removeMessages">;
+  /** Inside the running server: ends the open sessions of an account that was deleted or disabled. */
+  sessions?: LiveSessions;
+}
+
+export interface LiveSessions {
+  /** Closes every open IMAP, POP3 and submission session of the account with the reason; returns how many. */
+  endSessionsOf(account: Account, reason: string): Promise<number>;
 }
 
 /** What the operator sees of an account: never the hash. */
@@ -28,10 +44,21 @@ export interface AccountView {
   usedBytes: number;
   pop3: Pop3Policy;
   createdAt: Date;
+  /** `user disable`: no login until `user enable`; mail is still received. */
+  disabled: boolean;
 }
 
 const MIN_PASSWORD_LENGTH = 8;
 const MAX_PASSWORD_BYTES = 1024;
+/**
+ * A disabled account keeps its hash behind this mark, as /etc/shadow locks a password: no hash
+ * starts with it (argon2 hashes start with "$argon2"), so every login fails like a wrong password
+ * (auth/password-hash.ts verifyPassword), and `user enable` gives the same password back.
+ */
+const DISABLED_MARK = "!";
+/** UIDs looked up per read, and messages removed per transaction, when deleting an account. */
+const DELETE_SCAN_UIDS = 2000;
+const DELETE_BATCH = 100;
 
 export function createAdminOperations(deps: AdminDependencies) {
   const { accounts } = deps;
@@ -80,13 +107,34 @@ export function createAdminOperations(deps: AdminDependencies) {
       );
       return viewOf(account);
     },
+    /** A disabled account stays disabled: the new password takes effect at `user enable`. */
     async setPassword(address: string, password: string): Promise<void> {
       const account = await requireAccount(address);
-      await accounts.setPasswordHash(account.address, await checkedPasswordHash(password));
+      const hash = await checkedPasswordHash(password);
+      await accounts.setPasswordHash(account.address, isDisabled(account) ? DISABLED_MARK + hash : hash);
     },
+    /**
+     * Logins stop first (the account is disabled), then its open sessions end, then its messages
+     * go in bounded batches (each a short transaction, the event loop free in between), and last
+     * the account itself. Interrupted, it leaves a disabled account with part of its mail: run it again.
+     */
     async deleteUser(address: string): Promise<void> {
       const account = await requireAccount(address);
-      await accounts.deleteAccount(account.address);
+      if (!isDisabled(account)) await accounts.setPasswordHash(account.address, DISABLED_MARK + account.passwordHash);
+      await deps.sessions?.endSessionsOf(account, "account deleted");
+      if (deps.mail) await removeAllMessages(deps.mail, account);
+      await translate(() => accounts.deleteAccount(account.address), `user ${account.address}`);
+    },
+    async disableUser(address: string): Promise<AccountView> {
+      const account = await requireAccount(address);
+      if (!isDisabled(account)) await accounts.setPasswordHash(account.address, DISABLED_MARK + account.passwordHash);
+      await deps.sessions?.endSessionsOf(account, "account disabled");
+      return viewOf((await accounts.findAccountByAddress(account.address)) ?? account);
+    },
+    async enableUser(address: string): Promise<AccountView> {
+      const account = await requireAccount(address);
+      if (isDisabled(account)) await accounts.setPasswordHash(account.address, account.passwordHash.slice(DISABLED_MARK.length));
+      return viewOf((await accounts.findAccountByAddress(account.address)) ?? account);
     },
     async listUsers(domain?: string): Promise<AccountView[]> {
       const list = await accounts.listAccounts(domain === undefined ? undefined : normaliseDomain(domain));
@@ -135,7 +183,26 @@ export function createAdminOperations(deps: AdminDependencies) {
 export type AdminOperations = ReturnType<typeof createAdminOperations>;
 
 function viewOf(account: Account): AccountView {
-  return { address: account.address, quotaBytes: account.quotaBytes, usedBytes: account.usedBytes, pop3: account.pop3, createdAt: account.createdAt };
+  return { address: account.address, quotaBytes: account.quotaBytes, usedBytes: account.usedBytes, pop3: account.pop3, createdAt: account.createdAt, disabled: isDisabled(account) };
+}
+
+function isDisabled(account: Account): boolean {
+  return account.passwordHash.startsWith(DISABLED_MARK);
+}
+
+/** Every message of the account, a few hundred per transaction, yielding between them. */
+async function removeAllMessages(mail: NonNullable<AdminDependencies["mail"]>, account: Account): Promise<void> {
+  for (const mailbox of await mail.listMailboxes(account.id)) {
+    for (let first = 1; first < mailbox.uidNext; first += DELETE_SCAN_UIDS) {
+      const window = Array.from({ length: Math.min(DELETE_SCAN_UIDS, mailbox.uidNext - first) }, (_, i) => (first + i) as Uid);
+      const present = (await mail.getSummaries(mailbox.id, window)).map((m) => m.uid);
+      for (let i = 0; i < present.length; i += DELETE_BATCH) {
+        await mail.removeMessages(mailbox.id, present.slice(i, i + DELETE_BATCH));
+        await yieldToEventLoop();
+      }
+      await yieldToEventLoop();
+    }
+  }
 }
 
 /** Store errors become operator errors with words an operator understands. */

@@ -17,7 +17,7 @@
 //   the state and the target mailbox are checked before the first one is invited with `+`.
 import { randomBytes } from "node:crypto";
 import type { SaslCredentials } from "../../auth/index.js";
-import { isStoreError, type Account, type Mailbox } from "../../store/index.js";
+import { isStoreError, type Account, type AccountId, type Mailbox } from "../../store/index.js";
 import type { CommandContext, ImapExtension, SessionControl, SessionState, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import { ImapParseError } from "../protocol/parse-error.js";
@@ -111,6 +111,11 @@ export class ImapSession {
 
   get closed(): boolean {
     return this.ended;
+  }
+
+  /** The logged-in account, or null before login (for ending the sessions of a deleted account). */
+  get accountId(): AccountId | null {
+    return this.account?.id ?? null;
   }
 
   /** Runs the whole session; resolves when it is over. Never rejects for client behaviour. */

@@ -1,0 +1,114 @@
+// The admin operations a control-socket request may call, by name, with their arguments checked
+// before anything runs: the server side of the protocol. The client side (remote-operations.ts)
+// builds the same AdminOperations shape out of these names, so a CLI command reads the same
+// whether the operation runs in its own process or inside the server.
+import type { Pop3Mode, Pop3Policy } from "../../store/index.js";
+import { AdminError, type AdminOperations } from "../operations/index.js";
+
+type Invoke = (ops: AdminOperations, args: Arguments) => Promise<unknown>;
+
+/** Positional arguments of one request, read with their expected types. */
+class Arguments {
+  constructor(
+    private readonly values: unknown[],
+    private readonly method: string,
+  ) {}
+
+  private bad(index: number, expected: string): never {
+    throw new AdminError("invalid-argument", `${this.method}: argument ${index + 1} must be ${expected}`);
+  }
+
+  string(index: number): string {
+    const value = this.values[index];
+    return typeof value === "string" ? value : this.bad(index, "a string");
+  }
+  optionalString(index: number): string | undefined {
+    return this.values[index] === undefined || this.values[index] === null ? undefined : this.string(index);
+  }
+  strings(index: number): string[] {
+    const value = this.values[index];
+    return Array.isArray(value) && value.every((v) => typeof v === "string") ? (value as string[]) : this.bad(index, "a list of strings");
+  }
+  optionalStrings(index: number): string[] | undefined {
+    return this.values[index] === undefined || this.values[index] === null ? undefined : this.strings(index);
+  }
+  integer(index: number): number {
+    const value = this.values[index];
+    return typeof value === "number" && Number.isSafeInteger(value) ? value : this.bad(index, "a whole number");
+  }
+  optionalInteger(index: number): number | undefined {
+    return this.values[index] === undefined || this.values[index] === null ? undefined : this.integer(index);
+  }
+  integerOrNull(index: number): number | null {
+    return this.values[index] === null ? null : this.integer(index);
+  }
+  object(index: number): Record<string, unknown> {
+    const value = this.values[index];
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : this.bad(index, "an object");
+  }
+}
+
+function newUser(args: Arguments): { address: string; password: string; quotaBytes: number | null } {
+  const input = args.object(0);
+  const fields = new Arguments([input.address, input.password, input.quotaBytes ?? null], "addUser");
+  return { address: fields.string(0), password: fields.string(1), quotaBytes: fields.integerOrNull(2) };
+}
+
+function pop3Policy(args: Arguments): Partial<Pop3Policy> {
+  const input = args.object(1);
+  const policy: Partial<Pop3Policy> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const invalid = () => new AdminError("invalid-argument", `setPop3Policy: bad value for ${key}`);
+    if (key === "mode") {
+      if (value !== "keep" && value !== "delete-after-retrieve") throw invalid();
+      policy.mode = value as Pop3Mode;
+    } else if (key === "markSeen") {
+      if (typeof value !== "boolean") throw invalid();
+      policy.markSeen = value;
+    } else if (key === "loginDelaySeconds" || key === "expireDays") {
+      if (value !== null && !(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) throw invalid();
+      policy[key] = value;
+    } else {
+      throw new AdminError("invalid-argument", `setPop3Policy: unknown field ${key}`);
+    }
+  }
+  return policy;
+}
+
+/** Every method by name; the name is what remote-operations.ts sends. */
+export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
+  addDomain: (ops, a) => ops.addDomain(a.string(0)),
+  listDomains: (ops) => ops.listDomains(),
+  deleteDomain: (ops, a) => ops.deleteDomain(a.string(0)),
+  addUser: (ops, a) => ops.addUser(newUser(a)),
+  setPassword: (ops, a) => ops.setPassword(a.string(0), a.string(1)),
+  deleteUser: (ops, a) => ops.deleteUser(a.string(0)),
+  disableUser: (ops, a) => ops.disableUser(a.string(0)),
+  enableUser: (ops, a) => ops.enableUser(a.string(0)),
+  listUsers: (ops, a) => ops.listUsers(a.optionalString(0)),
+  setQuota: (ops, a) => ops.setQuota(a.string(0), a.integerOrNull(1)),
+  setPop3Policy: (ops, a) => ops.setPop3Policy(a.string(0), pop3Policy(a)),
+  addAlias: (ops, a) => ops.addAlias(a.string(0), a.strings(1)),
+  deleteAlias: (ops, a) => ops.deleteAlias(a.string(0), a.optionalStrings(1)),
+  listAliases: (ops, a) => ops.listAliases(a.optionalString(0)),
+  "outbound.listQueue": (ops, a) => ops.outbound.listQueue(a.optionalInteger(0)),
+  "outbound.showQueued": (ops, a) => ops.outbound.showQueued(a.integer(0)),
+  "outbound.retryQueued": (ops, a) => ops.outbound.retryQueued(a.integer(0)),
+  "outbound.deleteQueued": (ops, a) => ops.outbound.deleteQueued(a.integer(0)),
+  "outbound.flushQueue": (ops) => ops.outbound.flushQueue(),
+  "outbound.ensureDkimKeys": (ops, a) => ops.outbound.ensureDkimKeys(a.string(0)),
+  "outbound.rotateDkim": (ops, a) => ops.outbound.rotateDkim(a.string(0)),
+  "outbound.dnsRecords": (ops, a) => ops.outbound.dnsRecords(a.string(0)),
+} satisfies Record<string, Invoke>);
+
+/** The most arguments any method takes; a longer list is refused before any lookup. */
+const MAX_ARGUMENTS = 4;
+
+/** Runs one named method; unknown names and ill-typed arguments are refused as invalid-argument. */
+export async function invokeAdminMethod(ops: AdminOperations, method: string, args: unknown[]): Promise<unknown> {
+  const invoke = Object.hasOwn(ADMIN_METHODS, method) ? ADMIN_METHODS[method] : undefined;
+  if (invoke === undefined) throw new AdminError("invalid-argument", `unknown admin method ${JSON.stringify(method)}`);
+  if (args.length > MAX_ARGUMENTS) throw new AdminError("invalid-argument", `${method}: too many arguments`);
+  const result = await invoke(ops, new Arguments(args, method));
+  return result === undefined ? null : result;
+}

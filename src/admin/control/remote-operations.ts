@@ -1,0 +1,37 @@
+// AdminOperations whose every call runs inside the running server (methods.ts names them): what
+// the CLI uses when a server answers on the control socket. The results come back typed as the
+// local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
+import type { Alias, Domain, QueuedMessage } from "../../store/index.js";
+import type { AccountView, AdminOperations, OutboundOperations } from "../operations/index.js";
+import type { ControlClient } from "./client.js";
+
+export function remoteOperations(client: ControlClient): AdminOperations {
+  const call = <T>(method: string, ...args: unknown[]): Promise<T> => client.call(method, args) as Promise<T>;
+  const outbound: OutboundOperations = {
+    listQueue: (limit) => call<QueuedMessage[]>("outbound.listQueue", limit ?? null),
+    showQueued: (id) => call<QueuedMessage>("outbound.showQueued", id),
+    retryQueued: (id) => call<QueuedMessage>("outbound.retryQueued", id),
+    deleteQueued: async (id) => void (await call("outbound.deleteQueued", id)),
+    flushQueue: () => call<number>("outbound.flushQueue"),
+    ensureDkimKeys: (domain) => call<string[]>("outbound.ensureDkimKeys", domain),
+    rotateDkim: (domain) => call<string[]>("outbound.rotateDkim", domain),
+    dnsRecords: (domain) => call<string>("outbound.dnsRecords", domain),
+  };
+  return {
+    addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
+    listDomains: () => call<Domain[]>("listDomains"),
+    deleteDomain: async (name) => void (await call("deleteDomain", name)),
+    addUser: (input) => call<AccountView>("addUser", { address: input.address, password: input.password, quotaBytes: input.quotaBytes ?? null }),
+    setPassword: async (address, password) => void (await call("setPassword", address, password)),
+    deleteUser: async (address) => void (await call("deleteUser", address)),
+    disableUser: (address) => call<AccountView>("disableUser", address),
+    enableUser: (address) => call<AccountView>("enableUser", address),
+    listUsers: (domain) => call<AccountView[]>("listUsers", domain ?? null),
+    setQuota: (address, quotaBytes) => call<AccountView>("setQuota", address, quotaBytes),
+    setPop3Policy: (address, policy) => call<AccountView>("setPop3Policy", address, policy),
+    addAlias: (alias, targets) => call<Alias>("addAlias", alias, targets),
+    deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),
+    listAliases: (domain) => call<Alias[]>("listAliases", domain ?? null),
+    outbound,
+  };
+}
