@@ -7,26 +7,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ImapFlow } from "imapflow";
-import { makeScratch, runMailroom, startServeProcess, type CliRun } from "../harness/mailroom-process.js";
+import { listenerPort, makeScratch, runMailroom, serveConfig, startServeProcess, type CliRun } from "../harness/mailroom-process.js";
 import { RawSmtpClient } from "../harness/smtp-clients.js";
 
-const CONFIG = `
-[server]
-hostname = "mx.example.org"
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[tls]
-allow_plaintext_auth_on_loopback = true
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "imap"
-address = "127.0.0.1"
-port = 0
-`;
+const CONFIG = serveConfig({ plaintextAuthOnLoopback: true, listeners: [{ protocol: "smtp" }, { protocol: "imap" }] });
 
 const SMTP_CLIENTS = 3;
 const APPEND_CLIENTS = 2;
@@ -35,12 +19,6 @@ const MESSAGES_EACH = 40;
 /** ...but never more than this many, whatever the admin loops do. */
 const MESSAGES_EACH_MAX = 80;
 const PASSWORD = "a long password";
-
-function portOf(banner: string, protocol: string): number {
-  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
-  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
-  return Number(match[1]);
-}
 
 /** A message of a few KB whose body names it; `shared` bodies are byte-identical (one blob, many rows). */
 function messageBytes(id: string, index: number, shared: boolean): Buffer {
@@ -64,8 +42,8 @@ test("SMTP and APPEND under load while admin commands run in a loop: nothing ack
     const appendAcked = new Map<number, Buffer>();
     const adminRuns: { args: string[]; run: CliRun; duringLoad: boolean }[] = [];
     try {
-      const smtpPort = portOf(server.banner, "smtp");
-      const imapPort = portOf(server.banner, "imap");
+      const smtpPort = listenerPort(server.banner, "smtp");
+      const imapPort = listenerPort(server.banner, "imap");
       assert.equal((await runMailroom(["status", "--reset"], { env: s.env })).code, 0);
 
       let adminRoundsDone = 0;
@@ -206,7 +184,7 @@ test("deleting a large account through the running server never stalls its event
     for (const user of ["alice", "bulk"]) assert.equal((await runMailroom(["user", "add", `${user}@example.org`], { env: s.env, input: `${PASSWORD}\n` })).code, 0);
     const server = await startServeProcess(s.env);
     try {
-      const imapPort = portOf(server.banner, "imap");
+      const imapPort = listenerPort(server.banner, "imap");
       const bulk = imapClient(imapPort, "bulk@example.org");
       await bulk.connect();
       let count = 0;

@@ -9,38 +9,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { listenerPort, makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
 import { RawSmtpClient } from "../harness/smtp-clients.js";
 
-const CONFIG = `
-[server]
-hostname = "mx.example.org"
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[tls]
-allow_plaintext_auth_on_loopback = true
-[shutdown]
-grace_period = "10s"
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "imap"
-address = "127.0.0.1"
-port = 0
-tls = "none"
-`;
+const CONFIG = serveConfig({
+  plaintextAuthOnLoopback: true,
+  extra: '[shutdown]\ngrace_period = "10s"',
+  listeners: [{ protocol: "smtp" }, { protocol: "imap", tls: "none" }],
+});
 
 const ROUNDS = 3;
 const PASSWORD = "a long password";
-
-function portOf(banner: string, protocol: string): number {
-  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
-  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
-  return Number(match[1]);
-}
 
 function message(token: string, padding: number): string {
   return [
@@ -230,8 +209,8 @@ test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, 
     const logs: ClientLog[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const server = await startServeProcess(s.env);
-      const smtp = portOf(server.banner, "smtp");
-      const imap = portOf(server.banner, "imap");
+      const smtp = listenerPort(server.banner, "smtp");
+      const imap = listenerPort(server.banner, "imap");
       const started: Promise<void>[] = [];
       /** Resolves once the client has had its first acknowledgement (or has ended). */
       const client = (run: (onAck: () => void) => Promise<ClientLog>): Promise<ClientLog> => {
@@ -274,7 +253,7 @@ test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, 
     const server = await startServeProcess(s.env);
     let stored: string[];
     try {
-      stored = await storedTokens(portOf(server.banner, "imap"));
+      stored = await storedTokens(listenerPort(server.banner, "imap"));
     } finally {
       assert.equal(await server.stop(), 0);
     }

@@ -8,26 +8,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { listenerPort, makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
 
-const CONFIG = `
-[server]
-hostname = "mx.example.org"
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[tls]
-allow_plaintext_auth_on_loopback = true
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "imap"
-address = "127.0.0.1"
-port = 0
-tls = "none"
-`;
+const CONFIG = serveConfig({ plaintextAuthOnLoopback: true, listeners: [{ protocol: "smtp" }, { protocol: "imap", tls: "none" }] });
 
 const PASSWORD = "a long password";
 const MESSAGES = 164;
@@ -109,12 +92,6 @@ function python(script: string, args: string[]): Promise<string> {
   });
 }
 
-function portOf(banner: string, protocol: string): number {
-  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
-  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
-  return Number(match[1]);
-}
-
 interface FetchFigures {
   status: string;
   count: number;
@@ -137,8 +114,8 @@ test("a 20,000-part MIME bomb among 164 messages: stored, and FETCH 1:* BODYSTRU
     await writeFile(bombFile, bombBytes);
     const server = await startServeProcess(s.env);
     try {
-      const smtp = portOf(server.banner, "smtp");
-      const imap = portOf(server.banner, "imap");
+      const smtp = listenerPort(server.banner, "smtp");
+      const imap = listenerPort(server.banner, "imap");
       assert.match(await python(PYTHON_DELIVER, [String(smtp), bombFile, String(MESSAGES), String(BOMB_AT)]), /delivered/, "the bomb is accepted, not refused");
       // Twice: the first FETCH may meet cold caches; the second shows the steady cost.
       const runs: FetchFigures[] = [];

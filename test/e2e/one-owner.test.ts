@@ -9,42 +9,14 @@ import { connect } from "node:net";
 import { once } from "node:events";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { listenerPort, makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
 import { RawImapClient } from "../harness/imap-raw-client.js";
 import { RawSmtpClient } from "../harness/smtp-clients.js";
 
-const CONFIG = `
-[server]
-hostname = "mx.example.org"
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[tls]
-allow_plaintext_auth_on_loopback = true
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "imap"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "pop3"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "submission"
-address = "127.0.0.1"
-port = 0
-tls = "none"
-`;
-
-function portOf(banner: string, protocol: string): number {
-  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
-  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
-  return Number(match[1]);
-}
+const CONFIG = serveConfig({
+  plaintextAuthOnLoopback: true,
+  listeners: [{ protocol: "smtp" }, { protocol: "imap" }, { protocol: "pop3" }, { protocol: "submission", tls: "none" }],
+});
 
 /** Every file and folder under dir with its size and modification time: what "changed nothing" compares. */
 async function listing(dir: string): Promise<string[]> {
@@ -112,7 +84,7 @@ test("a second serve on a live data dir is refused with the owner's PID and chan
     try {
       const owner = JSON.parse(await readFile(join(s.dataDir, "mailroom.lock"), "utf8")) as { pid: number; role: string };
       assert.equal(owner.role, "serve");
-      const ports = Object.fromEntries(["smtp", "imap", "pop3", "submission"].map((p) => [p, portOf(first.banner, p)]));
+      const ports = Object.fromEntries(["smtp", "imap", "pop3", "submission"].map((p) => [p, listenerPort(first.banner, p)]));
       const samePorts = join(s.dir, "same-ports.toml");
       await writeFile(samePorts, CONFIG.replace(/protocol = "(\w+)"\naddress = "127.0.0.1"\nport = 0/g, (_m, p: string) => `protocol = "${p}"\naddress = "127.0.0.1"\nport = ${ports[p]}`));
       assert.match(await readFile(samePorts, "utf8"), new RegExp(`port = ${ports.imap}`));
@@ -163,7 +135,7 @@ test("kill -9 of serve leaves no stale lock: admin commands and a new serve star
       const status = await runMailroom(["status"], { env: s.env });
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, new RegExp(`mailroom serve \\(pid ${owner.pid}\\)`));
-      await imapLogin(portOf(second.banner, "imap"), "bob@example.org", "a long password").then((c) => c.socket.destroy());
+      await imapLogin(listenerPort(second.banner, "imap"), "bob@example.org", "a long password").then((c) => c.socket.destroy());
     } finally {
       assert.equal(await second.stop(), 0, second.logs());
     }
@@ -180,8 +152,8 @@ test("admin commands act on the running server at once: new user, new alias, del
     for (const user of ["alice", "dave", "eve"]) assert.equal((await admin(["user", "add", `${user}@example.org`], "a long password\n")).code, 0);
     const server = await startServeProcess(s.env);
     try {
-      const imapPort = portOf(server.banner, "imap");
-      const pop3Port = portOf(server.banner, "pop3");
+      const imapPort = listenerPort(server.banner, "imap");
+      const pop3Port = listenerPort(server.banner, "pop3");
 
       // A user added while the server runs logs in at once.
       const added = await admin(["user", "add", "carol@example.org"], "carol's password\n");
@@ -190,7 +162,7 @@ test("admin commands act on the running server at once: new user, new alias, del
 
       // A new alias receives mail at once.
       assert.equal((await admin(["alias", "add", "sales@example.org", "carol@example.org"])).code, 0);
-      const smtp = await RawSmtpClient.open(portOf(server.banner, "smtp"));
+      const smtp = await RawSmtpClient.open(listenerPort(server.banner, "smtp"));
       await smtp.reply();
       await smtp.command("EHLO client.example");
       await smtp.command("MAIL FROM:<sender@elsewhere.example>");
@@ -211,7 +183,7 @@ test("admin commands act on the running server at once: new user, new alias, del
       await imap.until((t) => /^\+ /m.test(t));
       imap.take();
       const pop3 = await pop3Login(pop3Port, "dave@example.org", "a long password");
-      const submission = await RawSmtpClient.open(portOf(server.banner, "submission"));
+      const submission = await RawSmtpClient.open(listenerPort(server.banner, "submission"));
       await submission.reply();
       await submission.command("EHLO client.example");
       assert.match((await submission.command(`AUTH PLAIN ${Buffer.from("\0dave@example.org\0a long password").toString("base64")}`))!, /^235 /);

@@ -14,7 +14,7 @@ import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findRepositoryRoot } from "../harness/fixtures.js";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { listenerPort, makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
 import { python, run } from "../harness/smtp-clients.js";
 
 const FILTER = join(findRepositoryRoot(import.meta.url), "contrib", "fail2ban", "filter.d", "mailroom.conf");
@@ -67,12 +67,6 @@ async function captureServer(): Promise<{ port: number; messages: string[]; clos
   };
 }
 
-function portOf(banner: string, protocol: string): number {
-  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
-  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
-  return Number(match[1]);
-}
-
 type LogLine = Record<string, unknown> & { event: string };
 
 async function waitFor(read: () => LogLine[], done: (lines: LogLine[]) => boolean, what: string): Promise<LogLine[]> {
@@ -86,31 +80,15 @@ async function waitFor(read: () => LogLine[], done: (lines: LogLine[]) => boolea
 
 test("accepted, delivery, refusal and auth-failure lines from the real server; fail2ban-regex matches the failures", async () => {
   const remote = await captureServer();
-  const s = await makeScratch(`
-[server]
-hostname = "mx.a.test"
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-throttle_base_delay = "10ms"
-[tls]
-allow_plaintext_auth_on_loopback = true
-[outbound]
-routes = { "b.test" = "127.0.0.1:${remote.port}" }
-mta_sts = false
-[[listeners]]
-protocol = "submission"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "imap"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "pop3"
-address = "127.0.0.1"
-port = 0
-`);
+  const s = await makeScratch(
+    serveConfig({
+      hostname: "mx.a.test",
+      auth: 'throttle_base_delay = "10ms"',
+      plaintextAuthOnLoopback: true,
+      extra: `[outbound]\nroutes = { "b.test" = "127.0.0.1:${remote.port}" }\nmta_sts = false`,
+      listeners: [{ protocol: "submission" }, { protocol: "imap" }, { protocol: "pop3" }],
+    }),
+  );
   try {
     assert.equal((await runMailroom(["domain", "add", "a.test"], { env: s.env })).code, 0);
     assert.equal((await runMailroom(["user", "add", "alice@a.test"], { env: s.env, input: "right password 1\n" })).code, 0);
@@ -122,7 +100,7 @@ port = 0
         .filter((line) => line.startsWith("{"))
         .map((line) => JSON.parse(line) as LogLine);
     try {
-      const submission = portOf(server.banner, "submission");
+      const submission = listenerPort(server.banner, "submission");
       const send = (subject: string) => `
 import smtplib, ssl, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="laptop.a.test")
@@ -155,7 +133,7 @@ try:
 except imaplib.IMAP4.error as e:
     print("imap", e)
 `,
-        portOf(server.banner, "imap"),
+        listenerPort(server.banner, "imap"),
       );
       assert.match(imap.stdout, /imap .*AUTHENTICATIONFAILED/, imap.stdout + imap.stderr);
       const pop = await python(
@@ -175,7 +153,7 @@ try:
 except poplib.error_proto as e:
     print("pop3", e)
 `,
-        portOf(server.banner, "pop3"),
+        listenerPort(server.banner, "pop3"),
       );
       assert.match(pop.stdout, /pop3 b'-ERR/, pop.stdout + pop.stderr);
       await waitFor(lines, (l) => l.filter((x) => x.event === "auth.failure").length === 7, "seven auth failures");

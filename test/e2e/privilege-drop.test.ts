@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
 import { python } from "../harness/smtp-clients.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -45,22 +45,12 @@ test("started as root: binds a privileged port, then runs as server.user, which 
   const user = `mrt${randomBytes(4).toString("hex")}`;
   // A port below 1024 only root may bind; a random one so parallel runs do not collide.
   const port = 600 + Math.floor(Math.random() * 300);
-  const s = await makeScratch(`[server]
-hostname = "mx.example.org"
-user = "${user}"
-port_fallback_offset = 0
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = ${port}
-[[listeners]]
-protocol = "submission"
-address = "127.0.0.1"
-port = 0
-`);
+  const s = await makeScratch(
+    serveConfig({
+      server: `user = "${user}"\nport_fallback_offset = 0`,
+      listeners: [{ protocol: "smtp", port }, { protocol: "submission" }],
+    }),
+  );
   try {
     assert.equal(passwd(user), null);
     // Before the first start, as root: the data dir is made by root.

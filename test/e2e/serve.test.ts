@@ -8,34 +8,9 @@ import { connect, createServer } from "node:net";
 import { chown, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { findRepositoryRoot } from "../harness/fixtures.js";
-import { mailroomBin, makeScratch, runMailroom, startServeProcess } from "../harness/mailroom-process.js";
+import { listenerPort, mailroomBin, makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
 
-const CONFIG = `
-[server]
-hostname = "mx.example.org"
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "imap"
-address = "127.0.0.1"
-port = 0
-[[listeners]]
-protocol = "submission"
-address = "127.0.0.1"
-port = 0
-tls = "none"
-`;
-
-function portOf(banner: string, protocol: string): number {
-  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
-  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
-  return Number(match[1]);
-}
+const CONFIG = serveConfig({ listeners: [{ protocol: "smtp" }, { protocol: "imap" }, { protocol: "submission", tls: "none" }] });
 
 /** A minimal SMTP client: sends each line after the previous reply, returns every reply. */
 async function smtpConversation(port: number, lines: string[]): Promise<string[]> {
@@ -89,7 +64,7 @@ test("serve: banner, SMTP delivery, SIGHUP reload, SIGTERM stop, restart keeps s
       assert.equal(keyMode & 0o077, 0, "the generated private key is readable by its owner only");
       firstCert = await readFile(certFile, "utf8");
 
-      const port = portOf(server.banner, "smtp");
+      const port = listenerPort(server.banner, "smtp");
       const replies = await smtpConversation(port, [
         "EHLO client.example",
         "MAIL FROM:<sender@elsewhere.example>",
@@ -103,7 +78,7 @@ test("serve: banner, SMTP delivery, SIGHUP reload, SIGTERM stop, restart keeps s
       assert.match(replies[5]!, /^250 2\.\d\.\d/, replies.join(""));
 
       // tls = "none": no STARTTLS on offer, and so no AUTH either (no passwords in the clear).
-      const plain = await smtpConversation(portOf(server.banner, "submission"), ["EHLO client.example", "QUIT"]);
+      const plain = await smtpConversation(listenerPort(server.banner, "submission"), ["EHLO client.example", "QUIT"]);
       assert.doesNotMatch(plain[1]!, /STARTTLS|AUTH/);
 
       server.child.kill("SIGHUP");
@@ -159,15 +134,7 @@ async function busyPortWithFreeFallback(): Promise<{ port: number; release(): vo
   throw new Error("no busy/free port pair found");
 }
 
-const listenerOn = (port: number) => `
-[auth]
-argon2_memory_kib = 1024
-argon2_time_cost = 1
-[[listeners]]
-protocol = "smtp"
-address = "127.0.0.1"
-port = ${port}
-`;
+const listenerOn = (port: number) => serveConfig({ hostname: null, listeners: [{ protocol: "smtp", port }] });
 
 test("serve: a port in use fails the start with the port, the reason and the fix; nothing moves silently", async () => {
   const busy = await busyPortWithFreeFallback();

@@ -1,5 +1,6 @@
 // Runs the real `mailroom` command (bin/mailroom.js) as a child process, as an operator would:
 // for CLI scenarios and for starting and stopping the whole server.
+import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -32,6 +33,55 @@ export function runMailroom(args: string[], options: { env?: NodeJS.ProcessEnv; 
     });
     child.stdin.end(options.input ?? "");
   });
+}
+
+/** One [[listeners]] entry of a test config, always on 127.0.0.1; port 0 (the default) takes a free port. */
+export interface TestListener {
+  protocol: string;
+  port?: number;
+  /** The listener's `tls` key, left out when not given. */
+  tls?: string;
+}
+
+/**
+ * The TOML config most `mailroom serve` tests start from: cheap argon2 settings (the production
+ * defaults are checked in config tests) and the given listeners on loopback. Each option adds the
+ * keys a test needs; nothing else is set, so every test still says what it relies on.
+ */
+export function serveConfig(options: {
+  listeners: TestListener[];
+  /** server.hostname; null leaves it out (and the [server] table, unless `server` has lines). */
+  hostname?: string | null;
+  /** More lines of the [server] table. */
+  server?: string;
+  /** More lines of the [auth] table. */
+  auth?: string;
+  /** Sets tls.allow_plaintext_auth_on_loopback = true, for tests that log in without TLS. */
+  plaintextAuthOnLoopback?: boolean;
+  /** Further tables, placed before the listeners. */
+  extra?: string;
+}): string {
+  const lines: string[] = [];
+  const hostname = options.hostname === undefined ? "mx.example.org" : options.hostname;
+  if (hostname !== null || options.server) lines.push("[server]");
+  if (hostname !== null) lines.push(`hostname = "${hostname}"`);
+  if (options.server) lines.push(options.server.trim());
+  lines.push("[auth]", "argon2_memory_kib = 1024", "argon2_time_cost = 1");
+  if (options.auth) lines.push(options.auth.trim());
+  if (options.plaintextAuthOnLoopback) lines.push("[tls]", "allow_plaintext_auth_on_loopback = true");
+  if (options.extra) lines.push(options.extra.trim());
+  for (const listener of options.listeners) {
+    lines.push("[[listeners]]", `protocol = "${listener.protocol}"`, 'address = "127.0.0.1"', `port = ${listener.port ?? 0}`);
+    if (listener.tls !== undefined) lines.push(`tls = "${listener.tls}"`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The port a loopback listener of `protocol` got, read from the start banner of `mailroom serve`. */
+export function listenerPort(banner: string, protocol: string): number {
+  const match = new RegExp(`^\\s+${protocol}\\s+127\\.0\\.0\\.1:(\\d+)`, "m").exec(banner);
+  assert.ok(match, `no ${protocol} listener in the banner:\n${banner}`);
+  return Number(match[1]);
 }
 
 /** A scratch directory with a data dir and a config file whose listeners use free loopback ports. */
