@@ -203,7 +203,7 @@ function storedTokens(port: number): Promise<string[]> {
 test("SIGTERM under SMTP and APPEND load: every acknowledged message is stored, every stored one acknowledged", { timeout: 300_000 }, async (t) => {
   const s = await makeScratch(CONFIG);
   try {
-    assert.equal((await runMailroom(["domain", "add", "example.org"], { env: s.env })).code, 0);
+    assert.equal((await runMailroom(["--init", "domain", "add", "example.org"], { env: s.env })).code, 0);
     assert.equal((await runMailroom(["user", "add", "alice@example.org"], { env: s.env, input: `${PASSWORD}\n` })).code, 0);
 
     const logs: ClientLog[] = [];

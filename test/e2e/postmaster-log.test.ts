@@ -90,7 +90,7 @@ test("accepted, delivery, refusal and auth-failure lines from the real server; f
     }),
   );
   try {
-    assert.equal((await runMailroom(["domain", "add", "a.test"], { env: s.env })).code, 0);
+    assert.equal((await runMailroom(["--init", "domain", "add", "a.test"], { env: s.env })).code, 0);
     assert.equal((await runMailroom(["user", "add", "alice@a.test"], { env: s.env, input: "right password 1\n" })).code, 0);
     const server = await startServeProcess(s.env);
     const lines = (): LogLine[] =>

@@ -54,7 +54,7 @@ test("started as root: binds a privileged port, then runs as server.user, which 
   try {
     assert.equal(passwd(user), null);
     // Before the first start, as root: the data dir is made by root.
-    assert.equal((await runMailroom(["domain", "add", "example.org"], { env: s.env })).code, 0);
+    assert.equal((await runMailroom(["--init", "domain", "add", "example.org"], { env: s.env })).code, 0);
     assert.equal((await runMailroom(["user", "add", "alice@example.org"], { env: s.env, input: "alice-pass\n" })).code, 0);
 
     const server = await startServeProcess(s.env);
