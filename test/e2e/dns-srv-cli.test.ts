@@ -22,7 +22,7 @@ port = 10993
 test("mailroom dns publishes SRV records for the configured listeners only", async () => {
   const s = await makeScratch(CONFIG);
   try {
-    assert.equal((await runMailroom(["domain", "add", "example.org"], { env: s.env })).code, 0);
+    assert.equal((await runMailroom(["domain", "add", "example.org", "--init"], { env: s.env })).code, 0);
     const dns = await runMailroom(["dns", "example.org"], { env: s.env });
     assert.equal(dns.code, 0, dns.stderr);
     const srv = dns.stdout.split("\n").filter((l) => / IN SRV /.test(l)).map((l) => l.replace(/\s+3600 IN SRV\s+/, " "));
