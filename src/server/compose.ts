@@ -26,6 +26,8 @@ export interface ComposedStore {
   mail: MailStore;
   accounts: AccountStore;
   queue: QueueStore;
+  /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
+  startCollector?(): void;
   close(): Promise<void>;
 }
 
@@ -61,7 +63,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {
@@ -265,6 +267,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       })();
       return stopping;
     };
+    store.startCollector?.();
     await outbound.start();
     return { config, store: opened, tls, listeners, outbound, control: controlServer, stop };
   } catch (err) {

@@ -9,7 +9,9 @@ export type StoreErrorCode =
   | "OVERQUOTA"
   | "TOOBIG" // message larger than the allowed maximum
   | "INVALID" // malformed argument (bad address, bad flag)
-  | "UNAVAILABLE"; // backend failure: disk full, database locked; worth retrying later
+  | "UNAVAILABLE" // backend failure: I/O error, database locked; worth retrying later
+  | "NOSPACE" // the disk (or the filesystem quota of the server's user) is full; worth retrying later
+  | "DAMAGED"; // a message's stored bytes are missing or not the size its row records (`mailroom store check`)
 
 export class StoreError extends Error {
   constructor(

@@ -24,6 +24,12 @@ const STORE_REPLIES: Readonly<Record<StoreErrorCode, { code: string; text: strin
   TOOBIG: { code: "TOOBIG", text: "message too large" },
   INVALID: { code: "CANNOT", text: "invalid argument" },
   UNAVAILABLE: { code: "UNAVAILABLE", text: "temporarily unavailable, try again later" },
+  // The server's disk, not this user's quota (that is OVERQUOTA, RFC 5530 §3): a condition of the
+  // whole server that passes, which RFC 5530 calls UNAVAILABLE; OVERQUOTA would have the user
+  // delete mail that is not the cause.
+  NOSPACE: { code: "UNAVAILABLE", text: "server storage is full, try again later" },
+  // RFC 5530 §3 SERVERBUG: the server broke its own invariant (a stored message lost its file).
+  DAMAGED: { code: "SERVERBUG", text: "message data is missing on the server" },
 };
 
 export function failureFor(error: unknown): TaggedFailure {

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import { isStoreError } from "../errors.js";
 import type { BlobId } from "../types.js";
-import { BlobDirectory } from "./blob-directory.js";
+import { BlobDirectory, FANOUT_FOLDERS } from "./blob-directory.js";
 import { logicalMessageStream } from "./message-bytes.js";
 
 async function withDirectory(run: (blobs: BlobDirectory, root: string) => Promise<void>): Promise<void> {
@@ -29,9 +29,12 @@ const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex
 
 async function blobIds(blobs: BlobDirectory): Promise<BlobId[]> {
   const ids: BlobId[] = [];
-  for await (const id of blobs.listBlobIds()) ids.push(id);
+  for (const folder of FANOUT_FOLDERS) ids.push(...(await blobs.listFolder(folder)));
   return ids;
 }
+
+const removeOne = async (blobs: BlobDirectory, id: BlobId, referenced: boolean) =>
+  (await blobs.removeManyIfUnreferenced([id], () => referenced)).outcomes.get(id);
 
 test("open creates the 256 fan-out folders once, so no write ever creates a folder", async () => {
   await withDirectory(async (blobs, root) => {
@@ -49,7 +52,7 @@ test("open creates the 256 fan-out folders once, so no write ever creates a fold
   });
 });
 
-test("the sweep lists only well-formed blob names in their own fan-out folder", async () => {
+test("a folder listing has only well-formed blob names in their own fan-out folder", async () => {
   await withDirectory(async (blobs, root) => {
     const written = await blobs.write(Buffer.from("listed\r\n"));
     written.release();
@@ -122,15 +125,18 @@ test("the inspector sees every byte in order", async () => {
   });
 });
 
-test("garbage collection spares pinned and referenced blobs and removes the rest", async () => {
+test("garbage collection spares pinned, referenced and (when asked) young blobs and removes the rest", async () => {
   await withDirectory(async (blobs) => {
     const written = await blobs.write(Buffer.from("collect me"));
-    assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), false, "pinned until released");
+    assert.equal(await removeOne(blobs, written.id, false), "pinned", "pinned until released");
     written.release();
-    assert.equal(await blobs.removeIfUnreferenced(written.id, () => true), false, "still referenced");
-    assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), true);
+    assert.equal(await removeOne(blobs, written.id, true), "referenced");
+    const young = await blobs.removeManyIfUnreferenced([written.id], () => false, { minAgeMs: 60_000 });
+    assert.equal(young.outcomes.get(written.id), "young");
+    assert.equal(await removeOne(blobs, written.id, false), "removed");
     assert.deepEqual(await blobIds(blobs), []);
-    assert.equal(await blobs.removeIfUnreferenced("not-a-blob-id" as BlobId, () => false), false);
+    assert.equal(await removeOne(blobs, written.id, false), "absent");
+    assert.equal((await blobs.removeManyIfUnreferenced(["not-a-blob-id" as BlobId], () => false)).outcomes.size, 0);
   });
 });
 
@@ -142,7 +148,9 @@ test("removeManyIfUnreferenced removes a batch, sparing pinned and referenced bl
     const ids = [...written.map((blob) => blob.id), written[5]!.id, "not-a-blob-id" as BlobId];
     const result = await blobs.removeManyIfUnreferenced(ids, (id) => id === referenced);
     assert.deepEqual(result.failed, []);
-    assert.deepEqual(new Set(result.removed), new Set(written.slice(1).map((blob) => blob.id).filter((id) => id !== referenced)));
+    const removed = [...result.outcomes].filter(([, outcome]) => outcome === "removed").map(([id]) => id);
+    assert.deepEqual(new Set(removed), new Set(written.slice(1).map((blob) => blob.id).filter((id) => id !== referenced)));
+    assert.equal(result.outcomes.get(written[0]!.id), "pinned");
     assert.deepEqual(new Set(await blobIds(blobs)), new Set([written[0]!.id, referenced]));
     written[0]!.release();
   });
@@ -156,16 +164,49 @@ test("readInto reads the whole blob after a prefix; a vanished blob is false, a 
     assert.equal(await blobs.readInto(written.id, target, 3), true);
     assert.equal(target.toString(), "PPPthe body");
     await assert.rejects(blobs.readInto(written.id, Buffer.alloc(3 + written.size + 1), 3), /size/);
-    assert.equal(await blobs.removeIfUnreferenced(written.id, () => false), true);
+    assert.equal(await removeOne(blobs, written.id, false), "removed");
     assert.equal(await blobs.readInto(written.id, target, 3), false);
   });
 });
 
-test("stale temp files are swept", async () => {
+test("a temp file goes only when its writer is certainly gone", async () => {
   await withDirectory(async (blobs, root) => {
-    await writeFile(join(root, "tmp", "123-crashed"), "half a message");
-    assert.equal(await blobs.removeStaleTemporaryFiles(), 1);
+    const uuid = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    // A pid that cannot exist (above every pid_max): the writer is gone.
+    const dead = `4194999-${uuid}`;
+    // The parent of this process is alive: its file stays until untouched for the stale age.
+    const live = `${process.ppid}-${uuid}`;
+    // Ours, but not being written: a leftover of a failed write of this process.
+    const ours = `${process.pid}-${uuid}`;
+    for (const name of [dead, live, ours]) await writeFile(join(root, "tmp", name), "half a message");
+    assert.equal(await blobs.removeTemporaryIfStale(dead, 3_600_000), true);
+    assert.equal(await blobs.removeTemporaryIfStale(live, 3_600_000), false, "a live pid's recent file stays");
+    assert.equal(await blobs.removeTemporaryIfStale(live, 3_600_000, Date.now() + 3_600_000), true, "untouched for the stale age");
+    assert.equal(await blobs.removeTemporaryIfStale(ours, 3_600_000), true);
     assert.deepEqual(await readdir(join(root, "tmp")), []);
+  });
+});
+
+test("a temp file being written is never removed", async () => {
+  await withDirectory(async (blobs, root) => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    async function* slow(): AsyncGenerator<Buffer> {
+      yield Buffer.from("first half ");
+      await gate;
+      yield Buffer.from("second half\r\n");
+    }
+    const writing = blobs.write(slow());
+    let names: string[] = [];
+    while (names.length === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      names = await readdir(join(root, "tmp"));
+    }
+    assert.equal(await blobs.removeTemporaryIfStale(names[0]!, 0, Date.now() + 86_400_000), false);
+    release();
+    const written = await writing;
+    written.release();
+    assert.deepEqual(await collect(blobs.createReadStream(written.id)), Buffer.from("first half second half\r\n"));
   });
 });
 

@@ -4,7 +4,8 @@
 //
 // Write path: stream into `<root>/tmp/` while hashing (a whole message is never held in memory),
 // fsync the file, rename it to its hash name, fsync the directory. A crash leaves at worst a temp
-// file or an unreferenced blob, both removed by the next sweep; never a referenced, torn file.
+// file or an unreferenced blob, both found later by the collector's slow scan
+// (store/sqlite/blob-collector.ts); never a referenced, torn file.
 //
 // Layout: ONE level of 256 fan-out folders, all created (and made durable) at open. A delivery
 // therefore never creates a folder: with the former two levels (`ab/cd/`, 65 536 folders) nearly
@@ -14,30 +15,53 @@
 //
 // Concurrency with garbage collection: a writer *pins* its blob id before it checks whether the
 // file already exists, and the collector checks pins and references under the same per-id lock,
-// so a blob being delivered again can never be deleted between "exists" and the row commit.
+// so a blob being delivered again can never be deleted between "exists" and the row commit. Pins
+// live in this process's memory, which is enough because only the process that owns the data
+// dir (the exclusive lock of `mailroom serve`, or an admin command when no server runs) ever
+// writes or removes blobs, and only the server runs the collector.
 import { createHash, randomUUID } from "node:crypto";
 import { close as fsClose, createReadStream, open as fsOpen, read as fsRead } from "node:fs";
-import { access, mkdir, open, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { MessageSource } from "../mail-store.js";
 import { StoreError } from "../errors.js";
 import type { BlobId, ByteRange } from "../types.js";
-import { fsyncDirectory, makeDirectoryDurable, unlinkIfPresent } from "./durable-fs.js";
+import { isNoSpaceError, makeDirectoryDurable, nodeFileLayer, unlinkIfPresent, type FileLayer, type WritableFile } from "./durable-fs.js";
 
 const BLOB_NAME = /^[0-9a-f]{64}$/;
-const FANOUT_NAME = /^[0-9a-f]{2}$/;
 const TEMP_DIRECTORY = "tmp";
+/** Temp file names: `<pid of the writer>-<uuid>`. */
+const TEMP_NAME = /^(\d+)-[0-9a-f-]{36}$/;
 /** The 256 fan-out folder names, "00" to "ff": the first two hex digits of a blob id. */
-const FANOUT_FOLDERS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+export const FANOUT_FOLDERS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** Unlinks (and folder fsyncs) in flight for one removeManyIfUnreferenced call. */
 const REMOVE_PARALLELISM = 8;
 
+export const isBlobId = (name: string): name is BlobId => BLOB_NAME.test(name);
+
+/** What removeManyIfUnreferenced did with one id. */
+export type RemovalOutcome = "removed" | "absent" | "pinned" | "referenced" | "young";
+
 export interface BlobRemoval {
-  removed: BlobId[];
+  outcomes: Map<BlobId, RemovalOutcome>;
   /** What could not be unlinked or fsynced, with the error. */
   failed: { path: string; error: unknown }[];
+}
+
+/**
+ * The moments where a writer and the collector can meet, named so a test can stop one side
+ * there and run the other (gc-interleaving.test.ts):
+ * - writer.locked: under the blob's lock, pinned, the "exists?" check done, before the rename;
+ * - writer.placed: the file is in place and pinned, the lock released, the rows not yet written;
+ * - collector.decided: under the lock, pins and references checked, before the unlink.
+ */
+export type BlobSyncPoint = "writer.locked" | "writer.placed" | "collector.decided";
+
+export interface BlobDirectoryOptions {
+  files?: FileLayer;
+  /** Awaited at each BlobSyncPoint; tests only. */
+  syncPoint?: (point: BlobSyncPoint, id: BlobId) => Promise<void> | void;
 }
 
 // readInto uses the callback API on a bare descriptor: a fs/promises FileHandle costs more main-thread
@@ -82,23 +106,36 @@ export class BlobDirectory {
   /** Blob ids a writer holds between "file in place" and "row committed". */
   private readonly pins = new Map<BlobId, number>();
   private readonly locks = new Map<BlobId, Promise<void>>();
-  /** Temp file names being written right now; a live sweep leaves them alone. */
+  /** Temp file names being written right now; the collector leaves them alone. */
   private readonly writing = new Set<string>();
 
-  private constructor(readonly root: string) {}
+  private readonly files: FileLayer;
+  private readonly syncPoint: BlobDirectoryOptions["syncPoint"];
 
-  /** Opens (creating if needed) the directory with its temp and 256 fan-out folders, durably. */
-  static async open(root: string): Promise<BlobDirectory> {
-    await makeDirectoryDurable(join(root, TEMP_DIRECTORY));
-    const present = new Set(await readdir(root));
+  private constructor(
+    readonly root: string,
+    options: BlobDirectoryOptions,
+  ) {
+    this.files = options.files ?? nodeFileLayer;
+    this.syncPoint = options.syncPoint;
+  }
+
+  /**
+   * Opens (creating if needed) the directory with its temp and 256 fan-out folders, durably.
+   * Opening never deletes anything: what a crash left behind is the collector's business.
+   */
+  static async open(root: string, options: BlobDirectoryOptions = {}): Promise<BlobDirectory> {
+    const files = options.files ?? nodeFileLayer;
+    await makeDirectoryDurable(join(root, TEMP_DIRECTORY), files);
+    const present = new Set(await files.readdir(root));
     const missing = FANOUT_FOLDERS.filter((name) => !present.has(name));
     if (missing.length > 0) {
       // Create all, fsync each new folder, then the root once for all their names.
-      for (const name of missing) await mkdir(join(root, name), { recursive: true });
-      for (const name of missing) await fsyncDirectory(join(root, name));
-      await fsyncDirectory(root);
+      for (const name of missing) await files.mkdirs(join(root, name));
+      for (const name of missing) await files.fsyncDirectory(join(root, name));
+      await files.fsyncDirectory(root);
     }
-    return new BlobDirectory(root);
+    return new BlobDirectory(root, options);
   }
 
   pathOf(id: BlobId): string {
@@ -117,6 +154,7 @@ export class BlobDirectory {
     try {
       const { id, size } = await this.writeTemporary(source, tempPath, options);
       await this.moveIntoPlace(id, tempPath);
+      if (this.syncPoint) await this.syncPoint("writer.placed", id);
       let released = false;
       return {
         id,
@@ -128,7 +166,7 @@ export class BlobDirectory {
         },
       };
     } catch (err) {
-      await unlinkIfPresent(tempPath).catch(() => undefined);
+      await unlinkIfPresent(tempPath, this.files).catch(() => undefined);
       throw asStoreError(err);
     } finally {
       this.writing.delete(tempName);
@@ -136,7 +174,7 @@ export class BlobDirectory {
   }
 
   private async writeTemporary(source: MessageSource, tempPath: string, options: BlobWriteOptions): Promise<{ id: BlobId; size: number }> {
-    const handle = await open(tempPath, "wx");
+    const handle = await this.files.createExclusive(tempPath);
     try {
       const hash = createHash("sha256");
       let size = 0;
@@ -163,14 +201,17 @@ export class BlobDirectory {
       this.pin(id);
       try {
         const target = this.pathOf(id);
-        if (await exists(target)) {
+        const present = await this.exists(target);
+        if (this.syncPoint) await this.syncPoint("writer.locked", id);
+        if (present) {
           // Same bytes already durable under this name: content addressing makes it ours too.
-          await unlinkIfPresent(tempPath);
+          // (Its directory entry was fsynced by whoever placed it, before their rows committed.)
+          await unlinkIfPresent(tempPath, this.files);
           return;
         }
         // The fan-out folder exists since open(); only the new name needs to be made durable.
-        await rename(tempPath, target);
-        await fsyncDirectory(this.folderOf(id));
+        await this.files.rename(tempPath, target);
+        await this.files.fsyncDirectory(this.folderOf(id));
       } catch (err) {
         this.unpin(id);
         throw err;
@@ -185,7 +226,7 @@ export class BlobDirectory {
   async hold(id: BlobId): Promise<(() => void) | null> {
     if (!BLOB_NAME.test(id)) return null;
     return this.withBlobLock(id, async () => {
-      if (!(await exists(this.pathOf(id)))) return null;
+      if (!(await this.exists(this.pathOf(id)))) return null;
       this.pin(id);
       let released = false;
       return () => {
@@ -226,7 +267,7 @@ export class BlobDirectory {
         at += bytesRead;
       }
       // Blobs are never rewritten, so a short file is damage, not a race: never send a torn message.
-      if (at !== target.length) throw new StoreError("UNAVAILABLE", `blob ${id} does not have the size its row records`);
+      if (at !== target.length) throw new StoreError("DAMAGED", `blob ${id} does not have the size its row records`);
       return true;
     } finally {
       await closeFd(fd);
@@ -234,37 +275,29 @@ export class BlobDirectory {
   }
 
   /**
-   * Deletes the blob file unless a writer holds it or `isReferenced` says a row still needs it.
-   * Both are checked under the blob's lock, right before the unlink.
+   * Deletes each blob file unless a writer holds it (pinned), `isReferenced` says a row needs it,
+   * or (with minAgeMs) it was modified too recently. All three are checked under the blob's lock
+   * right before its unlink, a few ids at a time; each fan-out folder is fsynced once for the
+   * batch. Failures are returned, not thrown: a file left behind is found again later.
    */
-  async removeIfUnreferenced(id: BlobId, isReferenced: (id: BlobId) => boolean): Promise<boolean> {
-    if (!BLOB_NAME.test(id)) return false;
-    return this.withBlobLock(id, async () => {
-      if ((this.pins.get(id) ?? 0) > 0 || isReferenced(id)) return false;
-      const removed = await unlinkIfPresent(this.pathOf(id));
-      if (removed) await fsyncDirectory(this.folderOf(id));
-      return removed;
-    });
-  }
-
-  /**
-   * removeIfUnreferenced for a batch (a POP3 QUIT or an EXPUNGE of many messages): each blob is
-   * checked and unlinked under its own lock as there, a few at a time, and each fan-out folder
-   * is fsynced once for the batch instead of once per file. Failures are returned, not thrown:
-   * a blob left behind is an orphan for the next sweep, the rows being consistent already.
-   */
-  async removeManyIfUnreferenced(ids: Iterable<BlobId>, isReferenced: (id: BlobId) => boolean): Promise<BlobRemoval> {
-    const result: BlobRemoval = { removed: [], failed: [] };
+  async removeManyIfUnreferenced(ids: Iterable<BlobId>, isReferenced: (id: BlobId) => boolean, options: { minAgeMs?: number; now?: number } = {}): Promise<BlobRemoval> {
+    const result: BlobRemoval = { outcomes: new Map(), failed: [] };
     const folders = new Set<string>();
-    await inParallel([...new Set(ids)].filter((id) => BLOB_NAME.test(id)), REMOVE_PARALLELISM, async (id) => {
+    await inParallel([...new Set(ids)].filter(isBlobId), REMOVE_PARALLELISM, async (id) => {
       try {
-        const removed = await this.withBlobLock(id, async () => {
-          if ((this.pins.get(id) ?? 0) > 0 || isReferenced(id)) return false;
-          return unlinkIfPresent(this.pathOf(id));
+        const outcome = await this.withBlobLock(id, async (): Promise<RemovalOutcome> => {
+          if ((this.pins.get(id) ?? 0) > 0) return "pinned";
+          if (isReferenced(id)) return "referenced";
+          if (options.minAgeMs !== undefined && options.minAgeMs > 0) {
+            const found = await this.statIfPresent(this.pathOf(id));
+            if (found === null) return "absent";
+            if ((options.now ?? Date.now()) - found.mtimeMs < options.minAgeMs) return "young";
+          }
+          if (this.syncPoint) await this.syncPoint("collector.decided", id);
+          return (await unlinkIfPresent(this.pathOf(id), this.files)) ? "removed" : "absent";
         });
-        if (!removed) return;
-        result.removed.push(id);
-        folders.add(this.folderOf(id));
+        result.outcomes.set(id, outcome);
+        if (outcome === "removed") folders.add(this.folderOf(id));
       } catch (error) {
         result.failed.push({ path: this.pathOf(id), error });
       }
@@ -273,7 +306,7 @@ export class BlobDirectory {
     // names durable, so a blob delivered again in between is kept either way.
     await inParallel([...folders], REMOVE_PARALLELISM, async (folder) => {
       try {
-        await fsyncDirectory(folder);
+        await this.files.fsyncDirectory(folder);
       } catch (error) {
         result.failed.push({ path: folder, error });
       }
@@ -281,24 +314,44 @@ export class BlobDirectory {
     return result;
   }
 
-  /** Every blob id present on disk (for the garbage sweep). */
-  async *listBlobIds(): AsyncGenerator<BlobId> {
-    for (const folder of await readdirIfPresent(this.root)) {
-      if (!FANOUT_NAME.test(folder)) continue;
-      for (const name of await readdirIfPresent(join(this.root, folder))) {
-        if (BLOB_NAME.test(name) && name.startsWith(folder)) yield name as BlobId;
-      }
-    }
+  /** The well-formed blob names of one fan-out folder ("00" to "ff"), in no particular order. */
+  async listFolder(folder: string): Promise<BlobId[]> {
+    const names = await this.readdirIfPresent(join(this.root, folder));
+    return names.filter((name): name is BlobId => isBlobId(name) && name.startsWith(folder));
   }
 
-  /** Removes temp files left by a crashed or failed writer; returns how many. */
-  async removeStaleTemporaryFiles(): Promise<number> {
-    let removed = 0;
-    for (const name of await readdirIfPresent(join(this.root, TEMP_DIRECTORY))) {
-      if (this.writing.has(name)) continue;
-      if (await unlinkIfPresent(join(this.root, TEMP_DIRECTORY, name))) removed++;
+  /** Size of the blob's file, or null when there is none. */
+  async sizeOf(id: BlobId): Promise<number | null> {
+    if (!isBlobId(id)) return null;
+    return (await this.statIfPresent(this.pathOf(id)))?.size ?? null;
+  }
+
+  /** Names in the temp folder. */
+  listTemporary(): Promise<string[]> {
+    return this.readdirIfPresent(join(this.root, TEMP_DIRECTORY));
+  }
+
+  /**
+   * Removes a temp file whose writer is certainly gone: this process's own leftovers (a name it
+   * is not writing now), or another pid's when that process no longer exists. A live pid may be a
+   * reused one, so its file goes only once unmodified for `staleAgeMs` (a writer touches its file
+   * with every chunk, and every protocol ends a stalled upload long before).
+   */
+  async removeTemporaryIfStale(name: string, staleAgeMs: number, now = Date.now()): Promise<boolean> {
+    const match = TEMP_NAME.exec(name);
+    const path = join(this.root, TEMP_DIRECTORY, name);
+    if (this.writing.has(name)) return false;
+    const pid = match ? Number(match[1]) : null;
+    let writerGone = pid === process.pid || (pid !== null && !processExists(pid));
+    if (!writerGone) {
+      const found = await this.statIfPresent(path);
+      if (found === null) return false;
+      writerGone = now - found.mtimeMs >= staleAgeMs;
     }
-    return removed;
+    // A writer's name is a fresh uuid, added to `writing` before its file exists, so a name seen
+    // in the folder and not in `writing` can never start being written again.
+    if (!writerGone) return false;
+    return unlinkIfPresent(path, this.files);
   }
 
   private pin(id: BlobId): void {
@@ -309,6 +362,28 @@ export class BlobDirectory {
     const count = (this.pins.get(id) ?? 0) - 1;
     if (count > 0) this.pins.set(id, count);
     else this.pins.delete(id);
+  }
+
+  private async exists(path: string): Promise<boolean> {
+    return (await this.statIfPresent(path)) !== null;
+  }
+
+  private async statIfPresent(path: string): Promise<{ size: number; mtimeMs: number } | null> {
+    try {
+      return await this.files.stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+  }
+
+  private async readdirIfPresent(path: string): Promise<string[]> {
+    try {
+      return await this.files.readdir(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+      throw err;
+    }
   }
 
   private async withBlobLock<T>(id: BlobId, critical: () => Promise<T>): Promise<T> {
@@ -340,38 +415,29 @@ async function* chunksOf(source: MessageSource): AsyncGenerator<Buffer> {
   }
 }
 
-async function writeFully(handle: import("node:fs/promises").FileHandle, chunk: Buffer): Promise<void> {
+async function writeFully(handle: WritableFile, chunk: Buffer): Promise<void> {
   let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
+  while (offset < chunk.length) offset += await handle.write(chunk, offset, chunk.length - offset);
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+function processExists(pid: number): boolean {
   try {
-    await access(path);
+    process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readdirIfPresent(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return [];
-    throw err;
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
 /**
- * Disk trouble (ENOSPC, EIO…: errors with a syscall) becomes UNAVAILABLE, so the client may retry
- * later (SMTP 4xx). Errors of the source itself (a dropped connection) pass through unchanged.
+ * Disk full (ENOSPC, EDQUOT) becomes NOSPACE, other disk trouble (EIO…: errors with a syscall)
+ * UNAVAILABLE, so the client may retry later (SMTP 4xx). Errors of the source itself (a dropped
+ * connection) pass through unchanged.
  */
 function asStoreError(err: unknown): unknown {
   if (err instanceof StoreError) return err;
+  if (isNoSpaceError(err)) return new StoreError("NOSPACE", `blob write failed: ${(err as Error).message}`, { cause: err });
   if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === "string") {
     return new StoreError("UNAVAILABLE", `blob write failed: ${err.message}`, { cause: err });
   }

@@ -13,9 +13,12 @@ export interface StoreHandles {
 export interface ContractBackend extends StoreHandles {
   /** Closes the store and opens it again on the same data; absent if the backend cannot. */
   reopen?(): Promise<StoreHandles>;
-  /** How many blob files the backend holds (for "one file for N recipients"); absent if none. */
+  /**
+   * How many blob files the backend holds once its garbage collection has caught up (for "one
+   * file for N recipients", "nothing left behind"); absent if it has no files.
+   */
   blobFileCount?(): Promise<number>;
-  /** Runs the backend's full garbage sweep now (what runs at open); absent if it has none. */
+  /** Lets the backend's garbage collection catch up now, with a full orphan pass; absent if it has none. */
   collectGarbage?(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -45,7 +48,7 @@ export class Fixture {
     this.backend = { ...this.backend, ...handles };
   }
 
-  /** Runs the garbage sweep; false when the backend has none to run. */
+  /** Lets garbage collection catch up; false when the backend has none to run. */
   async collectGarbage(): Promise<boolean> {
     if (!this.backend.collectGarbage) return false;
     await this.backend.collectGarbage();

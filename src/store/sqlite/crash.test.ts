@@ -1,7 +1,7 @@
 // kill -9 in the middle of concurrent deliveries, several rounds: after each, the reopened store
 // must hold every acknowledged message, whole and exact, in both recipients' mailboxes; no row
-// may point at a missing or torn blob; UIDs stay consistent; no temp or orphan file survives the
-// sweep at open; and the store keeps working.
+// may point at a missing or torn blob; UIDs stay consistent; opening the store removes nothing,
+// and one pass of the collector leaves no temp or orphan file; and the store keeps working.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -95,7 +95,9 @@ test("acknowledged deliveries survive kill -9 whole, and the store keeps working
     const acknowledged: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       acknowledged.push(...(await runAndKill(dataDir, 100 + Math.floor(Math.random() * 300))));
-      store = await openSqliteStore({ dataDir });
+      const leftBehind = await blobFiles(join(dataDir, "blobs"));
+      store = await openSqliteStore({ dataDir, collector: { orphanMinAgeMs: 0 } });
+      assert.deepEqual(await blobFiles(join(dataDir, "blobs")), leftBehind, "opening the store removes nothing");
       const referenced = new Set<string>();
       const perAccount: Set<string>[] = [];
       for (const address of ADDRESSES) {
@@ -108,6 +110,7 @@ test("acknowledged deliveries survive kill -9 whole, and the store keeps working
       }
       for (const id of acknowledged) assert.ok(perAccount.every((ids) => ids.has(id)), `acknowledged ${id} present for every recipient`);
       assert.deepEqual(perAccount[0], perAccount[1], "a delivery is in both mailboxes or in neither");
+      await store.collector.runUntilIdle();
       assert.deepEqual((await blobFiles(join(dataDir, "blobs"))).sort(), [...referenced].sort(), "no orphan or missing blob file");
       assert.deepEqual(await readdir(join(dataDir, "blobs", "tmp")), [], "no temp file left");
       const alice = (await store.findAccountByAddress(ADDRESSES[0]!))!;

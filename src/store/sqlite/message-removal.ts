@@ -1,6 +1,6 @@
 // Removing message rows: expunge (with tombstones, RFC 7162), and dropping a whole mailbox's
 // contents. Both give back the account's bytes and drop blob rows nothing refers to any more;
-// the blob files go after COMMIT (UnitOfWork.garbage).
+// the blob files are queued for the collector in the same transaction (UnitOfWork.garbage).
 import type { AccountId, BlobId, MailboxId, ModSeq, Uid } from "../types.js";
 import { logExpunged, nextModSeq } from "./change-log.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";

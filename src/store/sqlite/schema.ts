@@ -239,6 +239,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX queue_due ON queue(next_attempt_at, id);
     `,
   },
+  {
+    version: 8,
+    description: "blob garbage: blobs whose last reference went, for the collector to remove",
+    sql: `
+      -- Written in the same transaction that deletes a blob's last row (message-removal.ts,
+      -- queue.ts), so a crash can never forget a file to remove. Only the serving process's
+      -- collector (blob-collector.ts) reads it: it removes the file unless the blob is pinned or
+      -- referenced again, then deletes the entry by its id. A blob queued again gets a new id
+      -- (AUTOINCREMENT never reuses one), so the collector never deletes an entry it did not see.
+      CREATE TABLE blob_garbage (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        blob_id TEXT NOT NULL UNIQUE,
+        queued_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */

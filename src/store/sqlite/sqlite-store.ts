@@ -4,9 +4,9 @@
 // Reads run synchronously against the database. Every mutation goes through the CommitQueue
 // (group commit, see commit-queue.ts) and is published on the ChangeFeed after COMMIT. A
 // delivery first makes its blob durable (blobs/), then queues its rows; the caller is resolved
-// only when the COMMIT holding them has been fsynced. Blob files whose last row went are deleted
-// after COMMIT, and a sweep at open removes whatever a crash left behind (temp files, blobs
-// written but never committed, blobs whose rows were deleted but the file not yet).
+// only when the COMMIT holding them has been fsynced. Blob files whose last row went are queued
+// in the same transaction and removed by the collector (blob-collector.ts), which only the
+// serving process runs; opening the store never deletes anything.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -17,7 +17,7 @@ import type { MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
-import type { Account, AccountId, Alias, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
+import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
@@ -36,7 +36,7 @@ import { SqliteStagedMessage } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 import { SqliteStoreCore, type SqliteStoreOptions } from "./store-core.js";
 
-export type { GarbageSweep, SqliteStoreOptions } from "./store-core.js";
+export type { SqliteStoreOptions } from "./store-core.js";
 
 const DATABASE_FILE = "mailroom.sqlite";
 /** File reads in flight for one readMessages call. */
@@ -44,17 +44,10 @@ const READ_PARALLELISM = 8;
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   await mkdir(options.dataDir, { recursive: true });
-  const blobs = await BlobDirectory.open(join(options.dataDir, "blobs"));
+  const blobs = await BlobDirectory.open(join(options.dataDir, "blobs"), options.blobs);
   const clock = options.clock ?? (() => new Date());
   const db = openDatabase(join(options.dataDir, DATABASE_FILE), clock);
-  const store = new SqliteStore(db, blobs, { ...options, clock });
-  try {
-    await store.collectGarbage();
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  return store;
+  return new SqliteStore(db, blobs, { ...options, clock });
 }
 
 export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore {
@@ -162,7 +155,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         // Bytes staged by this call and not delivered are nobody's: drop them now.
         if (stagedHere) {
           staged.releasePin();
-          await this.removeBlobs([staged.blobId]);
+          this.dropStaged([staged.blobId]);
         }
         throw err;
       }
@@ -199,7 +192,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         if (!message.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
         if (maxBytes !== undefined && message.size > maxBytes) throw new StoreError("TOOBIG", `message exceeds ${maxBytes} octets`);
         const release = await this.blobs.hold(message.blobId);
-        if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
+        if (!release) throw this.vanishedStaged(message.blobId);
         releases.push(release);
       }
       const blobs = staged.map((m) => ({ id: m.blobId, size: m.size, crlfSize: m.crlfSize, parsed: m.parsed }));
@@ -226,9 +219,16 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       },
     };
     const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
-    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => {
-      void this.track(() => this.removeBlobs([id])).catch(() => undefined);
-    });
+    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => this.dropStaged([id]));
+  }
+
+  /**
+   * A staged message's file is gone though it was pinned: not "no such mailbox" (that code is for
+   * the mailbox), but damage from outside (a file removed by hand, a disk error). Logged here.
+   */
+  private vanishedStaged(blobId: BlobId): StoreError {
+    this.ctx.log.error("store.staged_blob_missing", { blobId });
+    return new StoreError("DAMAGED", "the staged message's file is missing");
   }
 
   /** Validates the targets before any byte is read, so a bad request costs no disk work. */
@@ -342,7 +342,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       if (!(staged instanceof SqliteStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
       // Pinned until the hold row is committed (the staging pin may be gone already, see deliver).
       const release = await this.blobs.hold(staged.blobId);
-      if (!release) throw new StoreError("NONEXISTENT", "staged message is no longer available");
+      if (!release) throw this.vanishedStaged(staged.blobId);
       try {
         const blob = { id: staged.blobId, size: staged.size, crlfSize: staged.crlfSize, parsed: staged.parsed };
         const entry = await this.mutate((ctx) => queue.insertQueueEntry(ctx, blob, request, prefix));

@@ -13,8 +13,8 @@ export interface StoreContext {
 
 /**
  * One mutation's side effects: its change events, grouped per account in the order they
- * happened (published after COMMIT), and the blobs whose last row it deleted (their files are
- * removed after COMMIT; a crash in between leaves an orphan file for the next sweep).
+ * happened (published after COMMIT), and the blobs whose last row it deleted (queued in
+ * blob_garbage inside the same transaction, for the collector to remove their files).
  */
 export class UnitOfWork {
   private readonly byAccount = new Map<AccountId, AccountChange[]>();

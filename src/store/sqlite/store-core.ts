@@ -1,16 +1,17 @@
 // The plumbing under SqliteStore: how an operation runs (refused once closing, awaited by
-// close()), how a mutation goes through the commit queue with blob files removed after COMMIT,
-// and the garbage sweep run at open. Kept apart so sqlite-store.ts holds only the store's methods.
+// close()), how a mutation goes through the commit queue with the blobs it orphaned queued for
+// the collector in the same transaction, and the collector's start and stop. Kept apart so
+// sqlite-store.ts holds only the store's methods.
 import type { MimeTreeLimits } from "../../mail/mime-tree.js";
 import { silentLogger, type Logger } from "../../observability/log.js";
 import { InProcessChangeFeed } from "../change-feed.js";
 import type { ChangeFeed } from "../changes.js";
 import { StoreError } from "../errors.js";
 import type { BlobId } from "../types.js";
-import type { BlobDirectory } from "../blobs/blob-directory.js";
+import type { BlobDirectory, BlobDirectoryOptions } from "../blobs/blob-directory.js";
+import { BlobCollector, queueGarbage, type CollectorOptions } from "./blob-collector.js";
 import { toStoreError } from "./checks.js";
 import { CommitQueue } from "./commit-queue.js";
-import { UNREFERENCED_BLOB } from "./message-removal.js";
 import { type SqliteDatabase, Statements } from "./sqlite-database.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
 
@@ -23,11 +24,10 @@ export interface SqliteStoreOptions {
   changeFeed?: ChangeFeed;
   /** How deep and how many parts the stored MIME tree of a message may have (config limits.mime_*). */
   mimeLimits?: MimeTreeLimits;
-}
-
-export interface GarbageSweep {
-  blobs: number;
-  tempFiles: number;
+  /** The blob directory's file layer and test sync points (blob-directory.ts). */
+  blobs?: BlobDirectoryOptions;
+  /** The blob collector's pace (blob-collector.ts); it runs only once startCollector() is called. */
+  collector?: CollectorOptions;
 }
 
 /**
@@ -37,6 +37,8 @@ export interface GarbageSweep {
  */
 export abstract class SqliteStoreCore {
   readonly changes: ChangeFeed;
+  /** Removes blob files nothing refers to; idle until startCollector() (the serving process only). */
+  readonly collector: BlobCollector;
   protected readonly ctx: StoreContext;
   protected readonly mimeLimits: MimeTreeLimits;
   private readonly queue: CommitQueue;
@@ -54,6 +56,23 @@ export abstract class SqliteStoreCore {
     this.ctx = { sql: new Statements(db), clock: options.clock, log };
     this.mimeLimits = options.mimeLimits ?? {};
     this.queue = new CommitQueue(db, { grouped: options.groupCommit ?? true, publish: (batch) => this.changes.publish(batch), log });
+    this.collector = new BlobCollector(
+      {
+        ctx: this.ctx,
+        blobs,
+        mutate: (work) => this.queue.submit(() => ({ result: work(this.ctx), batches: [] })),
+      },
+      options.collector,
+    );
+  }
+
+  /**
+   * Starts the blob collector. Only the process that serves the data dir calls this (compose.ts):
+   * opening the store, as every admin command does, never deletes, moves or invalidates a file.
+   */
+  startCollector(): void {
+    if (this.closing) return;
+    this.collector.start();
   }
 
   // Plumbing ----------------------------------------------------------------------------------
@@ -78,47 +97,28 @@ export abstract class SqliteStoreCore {
     return this.track(() => query(this.ctx));
   }
 
-  /** One unit of work through the commit queue; unreferenced blobs are removed after COMMIT. */
+  /**
+   * One unit of work through the commit queue. The blobs whose last row it deleted are queued in
+   * blob_garbage inside the same transaction, so the collector cannot miss one after a crash.
+   */
   protected async mutate<T>(body: (ctx: StoreContext, unit: UnitOfWork) => T): Promise<T> {
     const unit = new UnitOfWork();
-    try {
-      return await this.queue.submit(() => ({ result: body(this.ctx, unit), batches: unit.batches() }));
-    } finally {
-      if (unit.garbage.size > 0) await this.removeBlobs(unit.garbage);
-    }
+    const result = await this.queue.submit(() => {
+      const value = body(this.ctx, unit);
+      if (unit.garbage.size > 0) queueGarbage(this.ctx, unit.garbage);
+      return { result: value, batches: unit.batches() };
+    });
+    if (unit.garbage.size > 0) this.collector.wake();
+    return result;
   }
 
   protected write<T>(body: (ctx: StoreContext, unit: UnitOfWork) => T): Promise<T> {
     return this.track(() => this.mutate(body));
   }
 
-  private readonly isBlobReferenced = (id: BlobId): boolean => this.ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", id) !== undefined;
-
-  protected async removeBlobs(ids: Iterable<BlobId>): Promise<number> {
-    const { removed, failed } = await this.blobs.removeManyIfUnreferenced(ids, this.isBlobReferenced);
-    // Left as orphans for the next sweep; the rows are already consistent.
-    for (const failure of failed) this.ctx.log.warn("store.blob_remove_failed", { path: failure.path, error: failure.error });
-    return removed.length;
-  }
-
-  /**
-   * Removes blob rows no message refers to, blob files with no row (unless a delivery holds
-   * them), and temp files of writers that are gone. Run at open; safe to run at any time.
-   */
-  collectGarbage(): Promise<GarbageSweep> {
-    return this.track(async () => {
-      await this.mutate((ctx, unit) => {
-        const rows = ctx.sql.all<{ id: string }>(`DELETE FROM blobs WHERE ${UNREFERENCED_BLOB} RETURNING id`);
-        for (const row of rows) unit.garbage.add(row.id as BlobId);
-      });
-      let blobCount = 0;
-      for await (const id of this.blobs.listBlobIds()) {
-        if (await this.blobs.removeIfUnreferenced(id, this.isBlobReferenced)) blobCount++;
-      }
-      const tempFiles = await this.blobs.removeStaleTemporaryFiles();
-      if (blobCount > 0 || tempFiles > 0) this.ctx.log.info("store.garbage_collected", { blobs: blobCount, tempFiles });
-      return { blobs: blobCount, tempFiles };
-    });
+  /** Staged blobs dropped without a delivery: the collector removes them unless referenced. */
+  protected dropStaged(ids: Iterable<BlobId>): void {
+    this.collector.noteUnreferenced(ids);
   }
 
   async close(): Promise<void> {
@@ -127,6 +127,7 @@ export abstract class SqliteStoreCore {
       return;
     }
     this.closing = true;
+    await this.collector.stop();
     await Promise.allSettled([...this.inflight]);
     await this.queue.drain();
     this.db.close();
