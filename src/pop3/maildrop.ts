@@ -128,7 +128,8 @@ export class Maildrop {
     try {
       for await (const chunk of this.store.openMessage(message)) counter.push(chunk as Buffer);
     } catch (error) {
-      if (isStoreError(error, "NONEXISTENT")) return entry.storedSize;
+      // Expunged meanwhile, or its bytes lost (RETR will say so): the stored size stands in.
+      if (isStoreError(error, "NONEXISTENT") || isStoreError(error, "DAMAGED")) return entry.storedSize;
       throw error;
     }
     const octets = counter.total();

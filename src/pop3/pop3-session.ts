@@ -278,7 +278,12 @@ export class Pop3Session implements Pop3Context {
         this.options.transport.close();
         return;
       }
-      const temporary = isStoreError(error) ? error.code === "UNAVAILABLE" : true;
+      if (isStoreError(error, "DAMAGED")) {
+        // RFC 3206 SYS/PERM: retrying will not help; the store lost the message's bytes.
+        this.options.log.error("pop3.message_damaged", { session: this.options.id, error });
+        return this.reply(err("message data is missing on the server, tell the administrator", "SYS/PERM"));
+      }
+      const temporary = isStoreError(error) ? error.code === "UNAVAILABLE" || error.code === "NOSPACE" : true;
       this.options.log.error("pop3.command_failed", { session: this.options.id, error });
       return this.reply(err("internal error, try again later", temporary ? "SYS/TEMP" : "SYS/PERM"));
     }

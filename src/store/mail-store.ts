@@ -191,11 +191,21 @@ export interface MailStore {
    * The whole logical bytes (prefix + blob) of each given message whose RFC822.SIZE is at most
    * maxSize: one query for the batch and one file read per message, for FETCH BODY[] and POP3
    * RETR of small messages, where a stream per message costs more than its bytes. UIDs that no
-   * longer exist, and larger messages (stream those with openMessage), are absent.
+   * longer exist, larger messages (stream those with openMessage), and damaged ones (findDamaged)
+   * are absent.
    */
   readMessages(mailboxId: MailboxId, uids: readonly Uid[], options: { maxSize: number }): Promise<Map<Uid, Buffer>>;
-  /** The logical message bytes (prefix + blob), optionally a byte range of it. */
+  /**
+   * The logical message bytes (prefix + blob), optionally a byte range of it. The stream fails
+   * with NONEXISTENT once the message is expunged, DAMAGED when its stored bytes are missing or
+   * short; it never ends early.
+   */
   openMessage(message: StoredMessage, range?: ByteRange): Readable;
+  /**
+   * The UIDs among these whose stored bytes are missing or not the recorded size (a cheap check,
+   * no read): a protocol refuses those (IMAP NO [SERVERBUG]) before it promises their bytes.
+   */
+  findDamaged(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Uid[]>;
   /** Decoded text of the message's text parts and header values, for SEARCH BODY/TEXT. */
   getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null>;
   /** getSearchText() for many messages in one call; UIDs that no longer exist are absent. */

@@ -10,6 +10,7 @@ import { TlsContextProvider } from "../../src/net/index.js";
 import { silentLogger, type Logger } from "../../src/observability/log.js";
 import { startListeners, type ListenerSet } from "../../src/server/listeners.js";
 import type { Account } from "../../src/store/index.js";
+import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
 
 export const IMAP_E2E_LIMITS: ImapSessionLimits & { tlsHandshakeTimeout: number } = {
@@ -29,6 +30,8 @@ export interface ImapHarness {
 }
 
 export interface ImapHarnessOptions {
+  /** Options of the store under test (a failing file layer, say). */
+  store?: Omit<SqliteStoreOptions, "dataDir">;
   limits?: Partial<ImapSessionLimits>;
   /** Default true: LOGIN without TLS from 127.0.0.1, so imaplib tests need no certificate trust. */
   allowPlaintextAuthOnLoopback?: boolean;
@@ -41,7 +44,7 @@ export interface ImapHarnessOptions {
 }
 
 export async function startImapHarness(options: ImapHarnessOptions = {}): Promise<ImapHarness> {
-  const temp = options.shared?.temp ?? (await openTempStore("mailroom-imap-e2e-"));
+  const temp = options.shared?.temp ?? (await openTempStore("mailroom-imap-e2e-", options.store));
   const { store } = temp;
   const log = options.log ?? silentLogger;
   if (options.shared === undefined) await store.addDomain("example.org");

@@ -10,6 +10,7 @@ import { Connection, TlsContextProvider } from "../../src/net/index.js";
 import { silentLogger, type Logger } from "../../src/observability/log.js";
 import { createPop3Server, createPop3SharedState, type Pop3Server } from "../../src/pop3/index.js";
 import type { Account, Mailbox } from "../../src/store/index.js";
+import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
 
 export interface Pop3Harness {
@@ -24,6 +25,8 @@ export interface Pop3Harness {
 }
 
 export interface Pop3HarnessOptions {
+  /** Options of the store under test (a failing file layer, say). */
+  store?: Omit<SqliteStoreOptions, "dataDir">;
   allowPlaintextAuth?: boolean;
   pop3Idle?: number;
   pop3UnauthenticatedIdle?: number;
@@ -33,7 +36,7 @@ export interface Pop3HarnessOptions {
 }
 
 export async function startPop3Harness(options: Pop3HarnessOptions = {}): Promise<Pop3Harness> {
-  const temp = await openTempStore("mailroom-pop3-e2e-");
+  const temp = await openTempStore("mailroom-pop3-e2e-", options.store);
   const { store } = temp;
   await store.addDomain("example.org");
   const accounts = {

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from "../../src/observability/log.js";
 import { startListeners, type ListenerSet } from "../../src/server/listeners.js";
 import { createSmtpServer, type InboundVerifier, type SessionLimits, type SmtpRole } from "../../src/smtp/index.js";
 import type { Account } from "../../src/store/index.js";
+import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
 import { createBounceSink, createDeliveryReporter } from "../../src/queue/index.js";
 
@@ -35,6 +36,8 @@ export interface SmtpHarness {
 }
 
 export interface SmtpHarnessOptions {
+  /** Options of the store under test (a failing file layer, say). */
+  store?: Omit<SqliteStoreOptions, "dataDir">;
   limits?: Partial<SessionLimits>;
   /** The MX role's sender authentication: a fake, or one built over the harness's own store. */
   verifier?: InboundVerifier | ((store: TempStore["store"]) => InboundVerifier) | null;
@@ -51,7 +54,7 @@ export interface SmtpHarnessOptions {
 const ROLE_OF: Record<"smtp" | "submission" | "submissions", SmtpRole> = { smtp: "mx", submission: "submission", submissions: "submissions" };
 
 export async function startSmtpHarness(options: SmtpHarnessOptions = {}): Promise<SmtpHarness> {
-  const temp = await openTempStore("mailroom-smtp-e2e-");
+  const temp = await openTempStore("mailroom-smtp-e2e-", options.store);
   const { store } = temp;
   const log = options.log ?? silentLogger;
   await store.addDomain("example.org");

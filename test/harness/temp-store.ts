@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashPassword } from "../../src/auth/index.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
 
 export const CHEAP_HASH_PARAMS = { memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
 
@@ -14,9 +14,10 @@ export interface TempStore {
   cleanup(): Promise<void>;
 }
 
-export async function openTempStore(prefix = "mailroom-test-"): Promise<TempStore> {
+/** `options` adds to the defaults, e.g. a blob file layer that fails writes (store/blobs/simulated-disk.ts). */
+export async function openTempStore(prefix = "mailroom-test-", options: Omit<SqliteStoreOptions, "dataDir"> = {}): Promise<TempStore> {
   const dataDir = await mkdtemp(join(tmpdir(), prefix));
-  const store = await openSqliteStore({ dataDir });
+  const store = await openSqliteStore({ ...options, dataDir });
   return {
     store,
     dataDir,

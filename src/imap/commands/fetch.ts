@@ -185,6 +185,7 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
 async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan): Promise<void> {
   const selected = ctx.requireSelected();
   let skippedExpunged = false;
+  const damaged: SeqNum[] = [];
   for (let start = 0; start < resolved.length; start += BATCH) {
     const batch = resolved.slice(start, start + BATCH);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
@@ -195,16 +196,26 @@ async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessa
     const seenNow = plan.marksSeen ? await markSeen(ctx, messages) : new Map<Uid, FlagUpdateResult["updated"][number]>();
     const { read: wholes, gone } = plan.readsBytes ? await readSmall(ctx, messages) : { read: new Map<Uid, Buffer>(), gone: new Set<Uid>() };
     if (gone.size > 0) skippedExpunged = true;
+    // A message whose stored bytes are lost gets no response rather than a literal we could not
+    // fill (which would end the connection); the others are answered, the command fails below.
+    const unread = plan.readsBytes ? messages.filter((m) => !wholes.has(m.uid) && !gone.has(m.uid)).map((m) => m.uid) : [];
+    const batchDamaged = new Set(unread.length > 0 ? await ctx.store.findDamaged(selected.mailboxId, unread) : []);
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const message of messages) {
       const seq = seqOf.get(message.uid);
       if (seq === undefined || gone.has(message.uid)) continue;
+      if (batchDamaged.has(message.uid)) {
+        damaged.push(seq);
+        continue;
+      }
       const items = await renderStored(ctx, message, seq, plan, seenNow.get(message.uid), wholes.get(message.uid) ?? null);
       if (items === null) skippedExpunged = true;
       else responses.push([seq, items]);
     }
     if (responses.length > 0) await ctx.fetchResponses(responses);
   }
+  // RFC 5530 SERVERBUG: the store lost these messages' bytes (logged by the store as store.blob_damaged).
+  if (damaged.length > 0) throw ImapError.no("SERVERBUG", `message ${encodeNumbers(damaged)} cannot be read: its data is missing on the server`);
   if (skippedExpunged) ctx.complete(EXPUNGE_ISSUED);
 }
 

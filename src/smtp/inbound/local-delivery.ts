@@ -100,7 +100,8 @@ export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMess
     if (isStoreError(error, "OVERQUOTA")) return quotaReply(accountCount, accountCount);
     if (isStoreError(error, "TOOBIG")) return reply(ReplyCodes.MessageTooBig);
     deps.log.error("smtp.local_delivery_failed", { transaction: context.envelope.id, error });
-    return reply(ReplyCodes.LocalError);
+    // RFC 3463 X.3.1: the server's disk is full (not the recipient's quota, X.2.2).
+    return reply(isStoreError(error, "NOSPACE") ? ReplyCodes.InsufficientStorage : ReplyCodes.LocalError);
   }
 }
 

@@ -16,7 +16,7 @@
 //   them as a batch, and back-pressure comes from awaiting each write.
 import { randomBytes } from "node:crypto";
 import { LineReader, type FramedInput } from "../../net/line-reader.js";
-import type { Account } from "../../store/index.js";
+import { isStoreError, type Account } from "../../store/index.js";
 import { AUTH_MAX_LINE_OCTETS, ReplyCodes, encodeReply, ehloReply, greetingReply, heloReply, parseCommand, reply, replyForSyntaxError } from "../protocol/index.js";
 import type { AuthCommand, HelloCommand, MailCommand, RcptCommand, SmtpCommand, SmtpReply } from "../protocol/index.js";
 import type { SaslExchange } from "../../auth/index.js";
@@ -360,7 +360,8 @@ export class SmtpSession {
       answer = await this.#o.policy.deliver(this.view, transaction, staged);
     } catch (error) {
       this.#o.log.error("smtp.delivery_failed", { session: this.id, transaction: transaction.id, error });
-      answer = reply(ReplyCodes.LocalError);
+      // RFC 3463 X.3.1 "mail system full": the disk, not the recipient's mailbox; retry later.
+      answer = reply(isStoreError(error, "NOSPACE") ? ReplyCodes.InsufficientStorage : ReplyCodes.LocalError);
     }
     if (this.#transaction === transaction) {
       this.#transaction = null;

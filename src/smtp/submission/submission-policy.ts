@@ -9,7 +9,7 @@
 // the lesser harm and nothing is ever lost.
 import type { Notify } from "../protocol/index.js";
 import type { Logger } from "../../observability/log.js";
-import type { AccountStore, EnqueueRequest, MailStore, QueueRecipient, QueueStore, StagedMessage } from "../../store/index.js";
+import { isStoreError, type AccountStore, type EnqueueRequest, type MailStore, type QueueRecipient, type QueueStore, type StagedMessage } from "../../store/index.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import { decideRecipient } from "../inbound/inbound-policy.js";
 import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
@@ -93,7 +93,7 @@ async function deliverSubmission(
       ({ id: queueId } = await options.queue.enqueue(enqueueRequest(envelope, staged, remote, account.address, tracePrefixFor(context, null, false))));
     } catch (error) {
       options.log.error("smtp.enqueue_failed", { transaction: envelope.id, error });
-      return reply(ReplyCodes.LocalError);
+      return reply(isStoreError(error, "NOSPACE") ? ReplyCodes.InsufficientStorage : ReplyCodes.LocalError);
     }
   }
   // The queue id is the one every delivery line of the remote recipients carries.

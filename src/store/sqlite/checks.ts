@@ -93,6 +93,8 @@ export function toStoreError(err: unknown): unknown {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === "string" && code.startsWith("SQLITE_")) {
     if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return new StoreError("ALREADYEXISTS", (err as Error).message, { cause: err });
+    // SQLITE_FULL: the disk (or the filesystem quota) is full, as ENOSPC/EDQUOT for a blob.
+    if (code === "SQLITE_FULL") return new StoreError("NOSPACE", `database error: ${(err as Error).message}`, { cause: err });
     return new StoreError("UNAVAILABLE", `database error: ${(err as Error).message}`, { cause: err });
   }
   return err;

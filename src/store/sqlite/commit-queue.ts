@@ -92,7 +92,8 @@ export class CommitQueue {
       // nothing of the group is durable, so every caller is told so.
       if (this.db.inTransaction) this.db.exec("ROLLBACK");
       this.options.log.error("store.commit_failed", { items: items.length, error: err });
-      const failure = err instanceof StoreError ? err : new StoreError("UNAVAILABLE", `commit failed: ${(err as Error).message}`, { cause: err });
+      const full = (err as { code?: unknown })?.code === "SQLITE_FULL";
+      const failure = err instanceof StoreError ? err : new StoreError(full ? "NOSPACE" : "UNAVAILABLE", `commit failed: ${(err as Error).message}`, { cause: err });
       for (const item of items) item.reject(failure);
       return;
     }

@@ -231,3 +231,16 @@ export function getPrefix(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): Bu
   if (!row) return null;
   return row.prefix ?? Buffer.alloc(0);
 }
+
+/** Each existing message's blob and the blob's own size (without the prefix), ascending by UID. */
+export function getBlobSizes(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): { uid: Uid; blobId: BlobId; blobSize: number }[] {
+  if (uids.length === 0) return [];
+  return ctx.sql
+    .all<{ uid: number; blob_id: string; size: number }>(
+      `SELECT m.uid, m.blob_id, b.size FROM messages m JOIN blobs b ON b.id = m.blob_id
+        WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+      mailboxId,
+      JSON.stringify(uids),
+    )
+    .map((row) => ({ uid: row.uid as Uid, blobId: row.blob_id as BlobId, blobSize: row.size }));
+}

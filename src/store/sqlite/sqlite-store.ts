@@ -14,7 +14,7 @@ import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { MailboxChangesSince } from "../changes.js";
-import { StoreError } from "../errors.js";
+import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
@@ -285,7 +285,17 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
           // Filled completely by the prefix copy and readInto, or dropped: no stale memory escapes.
           const whole = Buffer.allocUnsafe(row.size);
           row.prefix?.copy(whole, 0);
-          if (await this.blobs.readInto(row.blobId, whole, prefixLength)) bytes[i] = whole;
+          let read: boolean;
+          try {
+            read = await this.blobs.readInto(row.blobId, whole, prefixLength);
+          } catch (err) {
+            if (!isStoreError(err, "DAMAGED")) throw err;
+            this.damaged(row.blobId, "short", { mailboxId, uid: row.uid });
+            continue;
+          }
+          if (read) bytes[i] = whole;
+          // A missing file is left out like an expunged message; the caller's stream (openMessage)
+          // or findDamaged tells the two apart.
         }
       };
       await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, rows.length) }, reader));
@@ -311,7 +321,40 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       return failedStream(toStoreError(err) as Error);
     }
     if (prefix === null) return failedStream(new StoreError("NONEXISTENT", "message no longer exists"));
-    return logicalMessageStream(this.blobs, prefix, message.blobId, range);
+    return logicalMessageStream(this.blobs, prefix, message.blobId, range, {
+      size: message.size - prefix.length,
+      damaged: (reason) => {
+        // Expunged meanwhile (and its file collected): gone, as for any expunged message.
+        if (messages.getPrefix(this.ctx, message.mailboxId, message.uid) === null) return new StoreError("NONEXISTENT", "message no longer exists");
+        return this.damaged(message.blobId, reason, { mailboxId: message.mailboxId, uid: message.uid });
+      },
+    });
+  }
+
+  /**
+   * The UIDs among `uids` whose blob file is missing or not the size its row records (one stat per
+   * blob): FETCH answers NO [SERVERBUG] for those before it writes a literal it could not fill.
+   */
+  findDamaged(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Uid[]> {
+    return this.track(async () => {
+      const rows = messages.getBlobSizes(this.ctx, mailboxId, uids);
+      const damaged: Uid[] = [];
+      const bySize = new Map<BlobId, number | null>();
+      for (const row of rows) {
+        if (!bySize.has(row.blobId)) bySize.set(row.blobId, await this.blobs.sizeOf(row.blobId));
+        const found = bySize.get(row.blobId);
+        if (found === row.blobSize) continue;
+        this.damaged(row.blobId, found === null ? "missing" : "short", { mailboxId, uid: row.uid });
+        damaged.push(row.uid);
+      }
+      return damaged;
+    });
+  }
+
+  /** The DAMAGED error for a blob whose file is missing or short, logged (store check names it too). */
+  private damaged(blobId: BlobId, reason: "missing" | "short", where: Record<string, unknown>): StoreError {
+    this.ctx.log.error("store.blob_damaged", { blobId, reason, ...where });
+    return new StoreError("DAMAGED", reason === "missing" ? "the message's file is missing" : "the message's file is shorter than recorded");
   }
 
   copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<api.UidMapping> {
@@ -368,7 +411,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       return failedStream(toStoreError(err) as Error);
     }
     if (prefix === null) return failedStream(new StoreError("NONEXISTENT", "queue entry no longer exists"));
-    return logicalMessageStream(this.blobs, prefix, entry.blobId);
+    return logicalMessageStream(this.blobs, prefix, entry.blobId, undefined, {
+      size: entry.size - prefix.length,
+      damaged: (reason) => (queue.getQueuedPrefix(this.ctx, entry.id) === null ? new StoreError("NONEXISTENT", "queue entry no longer exists") : this.damaged(entry.blobId, reason, { queueId: entry.id })),
+    });
   }
   leaseDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
     return this.write((ctx) => queue.leaseDue(ctx, checkDate(now).getTime(), checkCount(limit, "limit"), checkCount(leaseMs, "leaseMs")));
