@@ -6,4 +6,5 @@ export * from "./errors.js";
 export type * from "./mail-store.js";
 export type * from "./account-store.js";
 export type * from "./queue-store.js";
+export type * from "./maintenance.js";
 export { InProcessChangeFeed } from "./change-feed.js";

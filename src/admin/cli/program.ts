@@ -7,6 +7,7 @@ import type { Pop3Mode } from "../../store/index.js";
 import { AdminError, type AdminOperations, type AccountView } from "../operations/index.js";
 import { readPassword, type PasswordSource } from "./password-input.js";
 import { addOutboundCommands } from "./outbound-commands.js";
+import { addStoreCommands } from "./store-commands.js";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
@@ -138,6 +139,7 @@ function buildProgram(env: CliEnvironment): Command {
   addUserCommands(program, env, withAdmin, print);
   addAliasCommands(program, withAdmin, print);
   addOutboundCommands(program, withAdmin, print);
+  addStoreCommands(program, withAdmin, print, env.stderr);
   return program;
 }
 

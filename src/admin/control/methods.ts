@@ -99,6 +99,8 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "outbound.ensureDkimKeys": (ops, a) => ops.outbound.ensureDkimKeys(a.string(0)),
   "outbound.rotateDkim": (ops, a) => ops.outbound.rotateDkim(a.string(0)),
   "outbound.dnsRecords": (ops, a) => ops.outbound.dnsRecords(a.string(0)),
+  // Progress does not travel over the socket; the report does.
+  checkStore: (ops, a) => ops.checkStore({ repair: a.object(0).repair === true }),
 } satisfies Record<string, Invoke>);
 
 /** The most arguments any method takes; a longer list is refused before any lookup. */

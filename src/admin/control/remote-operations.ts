@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage } from "../../store/index.js";
-import type { AccountView, AdminOperations, OutboundOperations } from "../operations/index.js";
+import type { AccountView, AdminOperations, OutboundOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -32,6 +32,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     addAlias: (alias, targets) => call<Alias>("addAlias", alias, targets),
     deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),
     listAliases: (domain) => call<Alias[]>("listAliases", domain ?? null),
+    checkStore: (options) => call<StoreCheckResult>("checkStore", { repair: options?.repair === true }),
     outbound,
   };
 }

@@ -3,15 +3,17 @@
 // command's own process when no server runs, and inside the server when one does (reached over
 // the control socket, admin/control/): docs/architecture.md, "One owner per data dir".
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, Uid } from "../../store/index.js";
+import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, StoreCheckOptions, StoreMaintenance, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
 import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
+import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
 export { renderDnsRecords } from "./dns-records.js";
+export type { StoreCheckResult } from "./store-check.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -28,6 +30,8 @@ export interface AdminDependencies {
    * Without it the account is deleted in one transaction.
    */
   mail?: Pick<MailStore, "listMailboxes" | "getSummaries" | "removeMessages">;
+  /** `store check`; without it that operation is unavailable. */
+  maintenance?: StoreMaintenance;
   /** Inside the running server: ends the open sessions of an account that was deleted or disabled. */
   sessions?: LiveSessions;
 }
@@ -171,6 +175,11 @@ export function createAdminOperations(deps: AdminDependencies) {
     },
     async listAliases(domain?: string): Promise<Alias[]> {
       return accounts.listAliases(domain === undefined ? undefined : normaliseDomain(domain));
+    },
+    /** Verifies (and with repair fixes) the store: rows against files, integrity, usage counters. */
+    checkStore(options: StoreCheckOptions = {}): Promise<StoreCheckResult> {
+      if (!deps.maintenance) throw new AdminError("refused", "store check is not available here");
+      return createStoreCheckOperation(deps.maintenance)(options);
     },
     /** Queue, DKIM and DNS operations; throws when the outbound side is not configured. */
     get outbound(): OutboundOperations {

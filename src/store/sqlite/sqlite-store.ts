@@ -13,6 +13,7 @@ import { Readable } from "node:stream";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
+import type { StoreMaintenance } from "../maintenance.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -46,11 +47,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   await mkdir(options.dataDir, { recursive: true });
   const blobs = await BlobDirectory.open(join(options.dataDir, "blobs"), options.blobs);
   const clock = options.clock ?? (() => new Date());
-  const db = openDatabase(join(options.dataDir, DATABASE_FILE), clock);
-  return new SqliteStore(db, blobs, { ...options, clock });
+  const databasePath = join(options.dataDir, DATABASE_FILE);
+  const db = openDatabase(databasePath, clock);
+  return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance {
   // AccountStore ------------------------------------------------------------------------------
 
   addDomain(name: string): Promise<Domain> {

@@ -11,6 +11,8 @@ import type { BlobId } from "../types.js";
 import type { BlobDirectory, BlobDirectoryOptions } from "../blobs/blob-directory.js";
 import { BlobCollector, queueGarbage, type CollectorOptions } from "./blob-collector.js";
 import { toStoreError } from "./checks.js";
+import { checkStore } from "./store-check.js";
+import type { StoreCheckOptions, StoreCheckReport } from "../maintenance.js";
 import { CommitQueue } from "./commit-queue.js";
 import { type SqliteDatabase, Statements } from "./sqlite-database.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
@@ -44,13 +46,15 @@ export abstract class SqliteStoreCore {
   private readonly queue: CommitQueue;
   private readonly inflight = new Set<Promise<unknown>>();
   protected closing = false;
+  private readonly databasePath: string;
   private closed = false;
 
   constructor(
     private readonly db: SqliteDatabase,
     protected readonly blobs: BlobDirectory,
-    options: SqliteStoreOptions & { clock: () => Date },
+    options: SqliteStoreOptions & { clock: () => Date; databasePath: string },
   ) {
+    this.databasePath = options.databasePath;
     const log = options.log ?? silentLogger;
     this.changes = options.changeFeed ?? new InProcessChangeFeed();
     this.ctx = { sql: new Statements(db), clock: options.clock, log };
@@ -119,6 +123,13 @@ export abstract class SqliteStoreCore {
   /** Staged blobs dropped without a delivery: the collector removes them unless referenced. */
   protected dropStaged(ids: Iterable<BlobId>): void {
     this.collector.noteUnreferenced(ids);
+  }
+
+  /** `mailroom store check [--repair]` (store-check.ts); safe while serving. */
+  checkStore(options: StoreCheckOptions = {}): Promise<StoreCheckReport> {
+    return this.track(() =>
+      checkStore({ ctx: this.ctx, blobs: this.blobs, databasePath: this.databasePath, mutate: (work) => this.queue.submit(() => ({ result: work(this.ctx), batches: [] })) }, options),
+    );
   }
 
   async close(): Promise<void> {
