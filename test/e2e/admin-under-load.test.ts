@@ -2,8 +2,9 @@
 // (user add, user list, alias add, user passwd, user del of other users) run in a loop against the
 // same data dir. Every acknowledged message is logged with its bytes; at the end each one is
 // fetched back over IMAP and compared: no transaction may fail, no acknowledged message may be
-// missing or differ, and no extra message may appear. The server's event-loop delay over the run
-// (perf_hooks.monitorEventLoopDelay, read with `mailroom status`) is reported.
+// missing or differ, no extra message may appear, and `mailroom store check` must find the store
+// clean. The server's event-loop delay over the run (perf_hooks.monitorEventLoopDelay, read with
+// `mailroom status`) is reported.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ImapFlow } from "imapflow";
@@ -169,6 +170,12 @@ test("SMTP and APPEND under load while admin commands run in a loop: nothing ack
         await bob.logout();
       }
       assert.ok(!server.logs().includes(PASSWORD) && !server.logs().includes("another long password"), "no password in the server's log");
+
+      // The store itself agrees: every row has its file of the recorded size, every file its row,
+      // SQLite's integrity check and the usage counters hold (run while the server still serves).
+      const check = await runMailroom(["store", "check"], { env: s.env });
+      assert.equal(check.code, 0, `store check after the load:\n${check.stdout}\n${check.stderr}`);
+      assert.match(check.stdout, /^store check: clean/m);
     } finally {
       assert.equal(await server.stop(), 0, server.logs().slice(-3000));
     }
