@@ -3,13 +3,11 @@
 // deliveries never removes a file a delivery is about to commit. Every kind of damage, down to
 // rows edited by hand, is checked in src/store/sqlite/store-check.test.ts.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm, utimes, writeFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { test } from "node:test";
 import type { StoreCheckProgress } from "../../store/index.js";
-import { openSqliteStore, type SqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { blobFileOf, withScratchStore } from "../../store/sqlite/scratch-store.js";
 import { createStoreCheckOperation } from "./store-check.js";
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -18,24 +16,9 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function withStore(run: (store: SqliteStore, dataDir: string, inbox: number) => Promise<void>): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), "mailroom-check-"));
-  const store = await openSqliteStore({ dataDir });
-  try {
-    await store.addDomain("example.test");
-    const account = await store.createAccount({ address: "a@example.test", passwordHash: "x" });
-    const inbox = (await store.getMailbox(account.id, "INBOX"))!.id;
-    await run(store, dataDir, inbox);
-  } finally {
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-const fileOf = (dataDir: string, id: string): string => join(dataDir, "blobs", id.slice(0, 2), id);
 
 test("a clean store checks clean, with progress for every phase", async () => {
-  await withStore(async (store, _dataDir, inbox) => {
+  await withScratchStore(async (store, _dataDir, inbox) => {
     for (let i = 0; i < 30; i++) await store.append(inbox as never, Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`));
     const seen = new Set<string>();
     const result = await createStoreCheckOperation(store)({ onProgress: (p: StoreCheckProgress) => seen.add(p.phase) });
@@ -48,14 +31,14 @@ test("a clean store checks clean, with progress for every phase", async () => {
 });
 
 test("a lost file and an orphan are named, the verdict is not clean; --repair removes the old orphan only", async () => {
-  await withStore(async (store, dataDir, inbox) => {
+  await withScratchStore(async (store, dataDir, inbox) => {
     await store.append(inbox as never, Buffer.from("Subject: one\r\n\r\nfirst\r\n"));
     const [lost] = await store.getMessages(inbox as never, [1 as never]);
-    await rm(fileOf(dataDir, lost!.blobId));
+    await rm(blobFileOf(dataDir, lost!.blobId));
     const orphan = "ab".repeat(32);
-    await writeFile(fileOf(dataDir, orphan), "left by a crash");
+    await writeFile(blobFileOf(dataDir, orphan), "left by a crash");
     const past = new Date(Date.now() - 2 * 3_600_000);
-    await utimes(fileOf(dataDir, orphan), past, past);
+    await utimes(blobFileOf(dataDir, orphan), past, past);
     const check = createStoreCheckOperation(store);
     const found = await check();
     assert.equal(found.clean, false);
@@ -69,7 +52,7 @@ test("a lost file and an orphan are named, the verdict is not clean; --repair re
 });
 
 test("a repair beside live deliveries never takes a file a delivery is about to commit", async () => {
-  await withStore(async (store, _dataDir, inbox) => {
+  await withScratchStore(async (store, _dataDir, inbox) => {
     const check = createStoreCheckOperation(store);
     let stop = false;
     const delivered: [number, Buffer][] = [];

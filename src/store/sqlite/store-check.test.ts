@@ -1,31 +1,15 @@
 // The store's own check (store-check.ts) against every kind of damage, some made with raw SQL:
 // what is found, what --repair fixes, and what it leaves and reports (a missing or short file).
 import assert from "node:assert/strict";
-import { mkdtemp, rm, truncate, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
-import { openSqliteStore, type SqliteStore } from "./sqlite-store.js";
+import { blobFileOf, withScratchStore } from "./scratch-store.js";
 
-async function withStore(run: (store: SqliteStore, dataDir: string, inbox: number) => Promise<void>): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), "mailroom-check-"));
-  const store = await openSqliteStore({ dataDir });
-  try {
-    await store.addDomain("example.test");
-    const account = await store.createAccount({ address: "a@example.test", passwordHash: "x" });
-    const inbox = (await store.getMailbox(account.id, "INBOX"))!.id;
-    await run(store, dataDir, inbox);
-  } finally {
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-const fileOf = (dataDir: string, id: string): string => join(dataDir, "blobs", id.slice(0, 2), id);
 
 test("every kind of damage is found; --repair fixes what it can and reports the rest", async () => {
-  await withStore(async (store, dataDir, inbox) => {
+  await withScratchStore(async (store, dataDir, inbox) => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
       await store.append(inbox as never, Buffer.from(`Subject: ${i}\r\n\r\nbody number ${i}\r\n`));
@@ -33,14 +17,14 @@ test("every kind of damage is found; --repair fixes what it can and reports the 
     }
     // A lost file, a short file, an old orphan, a young orphan (a delivery in progress, say),
     // a blob row nothing refers to, and a usage counter that drifted.
-    await rm(fileOf(dataDir, ids[0]!));
-    await truncate(fileOf(dataDir, ids[1]!), 3);
+    await rm(blobFileOf(dataDir, ids[0]!));
+    await truncate(blobFileOf(dataDir, ids[1]!), 3);
     const oldOrphan = "ab".repeat(32);
     const youngOrphan = "cd".repeat(32);
-    await writeFile(fileOf(dataDir, oldOrphan), "left by a crash");
-    await writeFile(fileOf(dataDir, youngOrphan), "being delivered");
+    await writeFile(blobFileOf(dataDir, oldOrphan), "left by a crash");
+    await writeFile(blobFileOf(dataDir, youngOrphan), "being delivered");
     const past = new Date(Date.now() - 2 * 3_600_000);
-    await utimes(fileOf(dataDir, oldOrphan), past, past);
+    await utimes(blobFileOf(dataDir, oldOrphan), past, past);
     const db = new Database(join(dataDir, "mailroom.sqlite"));
     db.prepare("INSERT INTO blobs (id, size, structure, envelope, search_text) VALUES (?, 1, '{}', '{}', '')").run("ef".repeat(32));
     db.prepare("UPDATE accounts SET used_bytes = used_bytes + 1000").run();
