@@ -118,6 +118,15 @@ export interface RecentClaim {
   next: Uid;
 }
 
+/** MailStore.selectionIndex: a mailbox as SELECT sees it (RFC 9051 §6.3.2). */
+export interface SelectionIndex {
+  readonly mailbox: Mailbox;
+  /** Every UID in the mailbox, ascending. */
+  readonly uids: Uint32Array;
+  readonly firstUnseen: Uid | null;
+  readonly keywords: Flag[];
+}
+
 export interface CreateMailboxOptions {
   specialUse?: SpecialUse | null;
   subscribed?: boolean;
@@ -170,6 +179,12 @@ export interface MailStore {
   claimRecent(mailboxId: MailboxId, options?: { peek?: boolean }): Promise<RecentClaim>;
   /** Messages at or above the first recent UID: not yet claimed by any session (STATUS RECENT). */
   countRecent(mailboxId: MailboxId): Promise<number>;
+  /**
+   * What IMAP SELECT needs, read in one snapshot without a row object per message: the mailbox
+   * row, every UID ascending (packed), the first UID without \Seen, and the keywords in use in
+   * the order their first message has them (ascending UID).
+   */
+  selectionIndex(mailboxId: MailboxId): Promise<SelectionIndex>;
   /** Ascending by UID. */
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]>;
   /**

@@ -15,9 +15,9 @@
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
 import { Readable } from "node:stream";
-import { isStoreError, type FlagUpdateResult, type Flag, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
+import { isStoreError, type FlagUpdateResult, type Flag, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
 import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
-import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
+import type { ResolvedMessage, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
 import { atom, list, type ImapValue } from "../protocol/response-value.js";
@@ -68,7 +68,7 @@ async function reportVanished(ctx: CommandContext, set: SequenceSet, since: bigi
   const changes = await ctx.store.changesSince(selected.mailboxId, Number(since) as ModSeq);
   if (changes.expunged.length === 0 || set.kind === "saved") return;
   // "*" is the largest UID in use; an expunged UID above it is still one the client may know.
-  const largest = changes.expunged.reduce((max, uid) => Math.max(max, uid), selected.allUids()[selected.messageCount - 1] ?? 0);
+  const largest = changes.expunged.reduce((max, uid) => Math.max(max, uid), selected.lastUid);
   const ranges = resolveRanges(set, largest);
   const inSet = (uid: number): boolean => ranges.some((range) => uid >= range.start && uid <= range.end);
   const vanished = changes.expunged.filter(inSet);
@@ -121,50 +121,25 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
 }
 
 /**
- * Whether the session's view of flags and modseqs is the store's: every mutation of a mailbox
- * takes a new modseq, so when the mailbox's highest modseq is the one the session synced to,
- * nothing changed, nothing was expunged that the session does not know of, and UID/FLAGS/MODSEQ
- * can be answered from the session alone.
- */
-async function sessionIsCurrent(ctx: CommandContext, items: readonly SummaryItem[]): Promise<boolean> {
-  if (!items.every((item) => item.kind === "uid" || item.kind === "flags" || item.kind === "modseq")) return false;
-  const selected = ctx.requireSelected();
-  const mailbox = await ctx.store.getMailboxById(selected.mailboxId);
-  return mailbox !== null && mailbox.highestModSeq === selected.highestModSeq;
-}
-
-/** The session's own summary of a message; INTERNALDATE and size are never read (see sessionIsCurrent). */
-function sessionSummary(selected: SelectedMailbox, uid: Uid): MessageSummary | null {
-  const flags = selected.flagsOf(uid);
-  const modseq = selected.modSeqOf(uid);
-  if (flags === null || modseq === null || selected.isExpunged(uid)) return null;
-  return { uid, flags: flags as Flag[], modseq, internalDate: NOT_LOADED, size: 0 };
-}
-
-const NOT_LOADED = new Date(0);
-
-/**
  * FETCH of items the light index answers (FETCH 1:* (UID FLAGS) of a big mailbox): from the
  * session when it is current, else one getSummaries() per batch; responses rendered without a
  * promise per message and written a batch at a time.
  */
 async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly SummaryItem[]): Promise<void> {
   const selected = ctx.requireSelected();
-  const fromSession = await sessionIsCurrent(ctx, items);
   let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += SUMMARY_BATCH) {
     const batch = resolved.slice(start, start + SUMMARY_BATCH);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
-    const summaries = fromSession
-      ? batch.map((m) => sessionSummary(selected, m.uid)).filter((m) => m !== null)
-      : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
+    // One page of the light index per batch: the session keeps no flags (selected-mailbox.ts).
+    const summaries = await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
     // As in fetchStored: a message expunged meanwhile is left out.
     if (summaries.length < batch.length) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const summary of summaries) {
       const seq = seqOf.get(summary.uid);
       if (seq === undefined || (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince)) continue;
-      if (!fromSession && hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
+      if (hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
       // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
       const flags = selected.reportedFlags(summary.uid, summary.flags, !ctx.rev2);
       const values: ImapValue[] = [];

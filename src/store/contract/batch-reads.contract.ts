@@ -20,6 +20,26 @@ export function batchReadContract(open: OpenBackend): void {
     assert.deepEqual(await fx.mail.getSummaries(inbox.id, []), []);
   }));
 
+  test("selectionIndex: every UID ascending, the first unseen, the keywords in first-seen order, one snapshot", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const empty = await fx.mail.selectionIndex(inbox.id);
+    assert.deepEqual([...empty.uids], []);
+    assert.equal(empty.firstUnseen, null);
+    assert.deepEqual(empty.keywords, []);
+    for (const flags of [["\\Seen"], ["\\Seen", "$Work"], [], ["$later", "\\Flagged"], ["$WORK"]]) await fx.append(inbox.id, flags);
+    await fx.mail.removeMessages(inbox.id, [asUid(3)]);
+    const index = await fx.mail.selectionIndex(inbox.id);
+    assert.ok(index.uids instanceof Uint32Array);
+    assert.deepEqual([...index.uids], [1, 2, 4, 5]);
+    assert.equal(index.firstUnseen, 4);
+    assert.deepEqual(index.keywords, ["$Work", "$later"]);
+    assert.deepEqual(index.mailbox, await fx.mail.getMailboxById(inbox.id));
+    await fx.mail.updateFlags(inbox.id, [asUid(4), asUid(5)], { mode: "add", flags: ["\\Seen"] });
+    assert.equal((await fx.mail.selectionIndex(inbox.id)).firstUnseen, null);
+    await assert.rejects(fx.mail.selectionIndex(9999 as never), (err: Error & { code?: string }) => err.code === "NONEXISTENT");
+  }));
+
   test("getSearchTexts answers as getSearchText does, leaving out UIDs that do not exist", using(open, async (fx) => {
     const { id } = await fx.account();
     const inbox = await fx.mailbox(id);

@@ -6,12 +6,12 @@ import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
 import { StoreError } from "../errors.js";
-import type { DeliveredCopy, DeliveryResult } from "../mail-store.js";
+import type { DeliveredCopy, DeliveryResult, SelectionIndex } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { hasFlag } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
-import { type MessageRow, toMessageSummary } from "./rows.js";
+import { type MessageRow, parseFlags, toMessageSummary } from "./rows.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 
 export interface NewMessageRow {
@@ -117,6 +117,29 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
   });
   addUsedBytes(ctx, added);
   return { size: blob.size, copies: delivered };
+}
+
+/** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
+export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
+  const mailbox = requireMailbox(ctx, mailboxId);
+  // The covering (mailbox_id, flags) index holds every UID (the primary key rides along in a
+  // WITHOUT ROWID index) and is far narrower than the table; sorting a typed array is cheap.
+  const uids = Uint32Array.from(ctx.sql.column<number>("SELECT uid FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?", mailboxId));
+  uids.sort();
+  const unseen = ctx.sql.get<{ uid: number | null }>("SELECT min(uid) AS uid FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxId);
+  const keywords = new Map<string, Flag>();
+  const lists = ctx.sql.all<{ flags: string; first: number }>(
+    "SELECT flags, min(uid) AS first FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? GROUP BY flags ORDER BY first",
+    mailboxId,
+  );
+  for (const row of lists) {
+    for (const flag of parseFlags(row.flags)) {
+      if (flag.startsWith("\\")) continue;
+      const key = flag.toLowerCase();
+      if (!keywords.has(key)) keywords.set(key, flag);
+    }
+  }
+  return { mailbox, uids, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()] };
 }
 
 export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {

@@ -255,6 +255,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     return this.read((ctx) => recent.countRecent(ctx, mailboxId));
   }
 
+  selectionIndex(mailboxId: MailboxId): Promise<api.SelectionIndex> {
+    return this.read((ctx) => messages.selectionIndex(ctx, mailboxId));
+  }
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.listMessages(ctx, mailboxId));
   }
