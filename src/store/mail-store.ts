@@ -193,6 +193,11 @@ export interface MailStore {
    * parsed structure and envelope getMessages() carries.
    */
   getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]>;
+  /**
+   * getSummaries() of every message with first <= uid <= last, ascending: one index range read,
+   * for a page of a FETCH over consecutive UIDs (FETCH 1:* (FLAGS)), no UID list to pass.
+   */
+  getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /**

@@ -132,7 +132,13 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
     const batch = resolved.slice(start, start + SUMMARY_BATCH);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     // One page of the light index per batch: the session keeps no flags (selected-mailbox.ts).
-    const summaries = await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
+    // A page of (nearly) consecutive UIDs is one range read; a sparse one names its UIDs.
+    const first = batch[0]!.uid;
+    const last = batch[batch.length - 1]!.uid;
+    const summaries =
+      last >= first && last - first < 2 * batch.length
+        ? (await ctx.store.getSummaryRange(selected.mailboxId, first, last)).filter((m) => seqOf.has(m.uid))
+        : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
     // As in fetchStored: a message expunged meanwhile is left out.
     if (summaries.length < batch.length) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];

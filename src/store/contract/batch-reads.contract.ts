@@ -18,6 +18,9 @@ export function batchReadContract(open: OpenBackend): void {
     const summaries = await fx.mail.getSummaries(inbox.id, [asUid(5), asUid(3), asUid(1), asUid(4), asUid(99)]);
     assert.deepEqual(summaries, listed.filter((m) => m.uid !== 2));
     assert.deepEqual(await fx.mail.getSummaries(inbox.id, []), []);
+    assert.deepEqual(await fx.mail.getSummaryRange(inbox.id, asUid(2), asUid(5)), listed.filter((m) => m.uid >= 2));
+    assert.deepEqual(await fx.mail.getSummaryRange(inbox.id, asUid(3), asUid(3)), []);
+    assert.deepEqual(await fx.mail.getSummaryRange(inbox.id, asUid(5), asUid(1)), []);
   }));
 
   test("selectionIndex: every UID ascending, the first unseen, the keywords in first-seen order, one snapshot", using(open, async (fx) => {

@@ -160,6 +160,12 @@ export function getSummaries(ctx: StoreContext, mailboxId: MailboxId, uids: read
     .map(toMessageSummary);
 }
 
+export function getSummaryRange(ctx: StoreContext, mailboxId: MailboxId, first: Uid, last: Uid): MessageSummary[] {
+  return ctx.sql
+    .all<MessageRow>("SELECT uid, modseq, flags, internal_date, size FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid", mailboxId, first, last)
+    .map(toMessageSummary);
+}
+
 interface StoredRow extends MessageRow {
   blob_id: string;
   prefix_length: number;

@@ -264,6 +264,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.getSummaries(ctx, mailboxId, uids));
   }
+  getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]> {
+    return this.read((ctx) => messages.getSummaryRange(ctx, mailboxId, first, last));
+  }
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
     return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
   }
