@@ -30,8 +30,12 @@ export interface FetchArgs {
   request: FetchRequest;
 }
 
-/** Messages whose metadata is loaded per store call. */
-const BATCH = 200;
+/**
+ * Page sizes of a FETCH: how many messages' metadata (stored) or light index (summary) one store
+ * call reads and one write answers. Fixed in production; tests set small values to put page
+ * boundaries where they want them (docs/architecture.md, "A FETCH of a big mailbox").
+ */
+export const fetchPageSizes = { stored: 200, summary: 1000 };
 /**
  * Messages up to this size are read whole in one store call per batch (MailStore.readMessages),
  * at most READ_AHEAD_OCTETS of them per batch, and their sections written with the batch's
@@ -41,8 +45,6 @@ const SMALL_MESSAGE = 64 * 1024;
 const READ_AHEAD_OCTETS = 2 * 1024 * 1024;
 /** Items that read message bytes (everything else comes from the stored metadata). */
 const BYTE_ITEMS: ReadonlySet<FetchItem["kind"]> = new Set(["body-section", "binary", "binary.size", "rfc822", "rfc822.header", "rfc822.text"]);
-/** Messages per write when only the light index is needed: few socket writes, bounded memory. */
-const SUMMARY_BATCH = 1000;
 const SEEN = "\\Seen";
 /** The tagged OK of a FETCH that left out messages expunged meanwhile (RFC 5530 §3). */
 const EXPUNGE_ISSUED = { code: "EXPUNGEISSUED", text: "some messages were already expunged" } as const;
@@ -128,8 +130,8 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
 async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly SummaryItem[]): Promise<void> {
   const selected = ctx.requireSelected();
   let skippedExpunged = false;
-  for (let start = 0; start < resolved.length; start += SUMMARY_BATCH) {
-    const batch = resolved.slice(start, start + SUMMARY_BATCH);
+  for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
+    const batch = resolved.slice(start, start + fetchPageSizes.summary);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     // One page of the light index per batch: the session keeps no flags (selected-mailbox.ts).
     // A page of (nearly) consecutive UIDs is one range read; a sparse one names its UIDs.
@@ -167,8 +169,8 @@ async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessa
   const selected = ctx.requireSelected();
   let skippedExpunged = false;
   const damaged: SeqNum[] = [];
-  for (let start = 0; start < resolved.length; start += BATCH) {
-    const batch = resolved.slice(start, start + BATCH);
+  for (let start = 0; start < resolved.length; start += fetchPageSizes.stored) {
+    const batch = resolved.slice(start, start + fetchPageSizes.stored);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     let messages = await ctx.store.getMessages(selected.mailboxId, batch.map((m) => m.uid));
     // Still numbered in the session but no longer in the store: expunged meanwhile.
