@@ -123,6 +123,11 @@ export interface SelectionIndex {
   readonly mailbox: Mailbox;
   /** Every UID in the mailbox, ascending. */
   readonly uids: Uint32Array;
+  /**
+   * Per UID (same index): its system flags as bits in SYSTEM_FLAGS order (\Answered 1, \Flagged
+   * 2, \Deleted 4, \Seen 8, \Draft 16), plus 32 when it has any keyword.
+   */
+  readonly flagBits: Uint8Array;
   readonly firstUnseen: Uid | null;
   readonly keywords: Flag[];
 }

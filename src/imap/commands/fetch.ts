@@ -15,9 +15,9 @@
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
 import { Readable } from "node:stream";
-import { isStoreError, type FlagUpdateResult, type Flag, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
+import { isStoreError, type FlagUpdateResult, type Flag, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
 import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
-import type { ResolvedMessage, SeqNum } from "../session/selected-mailbox.js";
+import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
 import { atom, list, type ImapValue } from "../protocol/response-value.js";
@@ -123,12 +123,41 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
 }
 
 /**
+ * Whether the session's view of flags is the store's: every mutation of a mailbox takes a new
+ * modseq, so when the mailbox's highest modseq is the one the session synced to, nothing changed
+ * and nothing was expunged that the session does not know of, and UID/FLAGS of messages without
+ * keywords can be answered from the session's flag bits (SelectedMailbox.sessionFlags).
+ */
+async function sessionIsCurrent(ctx: CommandContext, items: readonly SummaryItem[]): Promise<boolean> {
+  if (!items.every((item) => item.kind === "uid" || item.kind === "flags")) return false;
+  const selected = ctx.requireSelected();
+  const mailbox = await ctx.store.getMailboxById(selected.mailboxId);
+  return mailbox !== null && mailbox.highestModSeq === selected.highestModSeq;
+}
+
+const NOT_LOADED = new Date(0);
+
+/** The session's summary of each message of a page, or null when one needs the store (keywords). */
+function sessionPage(selected: SelectedMailbox, batch: readonly ResolvedMessage[]): MessageSummary[] | null {
+  const out: MessageSummary[] = [];
+  for (const { uid } of batch) {
+    if (selected.isExpunged(uid)) continue;
+    const flags = selected.sessionFlags(uid);
+    if (flags === null) return null;
+    // INTERNALDATE, size and modseq are never read: sessionIsCurrent allows UID and FLAGS only.
+    out.push({ uid, flags: flags as Flag[], modseq: 0 as ModSeq, internalDate: NOT_LOADED, size: 0 });
+  }
+  return out;
+}
+
+/**
  * FETCH of items the light index answers (FETCH 1:* (UID FLAGS) of a big mailbox): from the
  * session when it is current, else one getSummaries() per batch; responses rendered without a
  * promise per message and written a batch at a time.
  */
 async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly SummaryItem[]): Promise<void> {
   const selected = ctx.requireSelected();
+  const fromSession = await sessionIsCurrent(ctx, items);
   let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
     const batch = resolved.slice(start, start + fetchPageSizes.summary);
@@ -137,17 +166,19 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
     // A page of (nearly) consecutive UIDs is one range read; a sparse one names its UIDs.
     const first = batch[0]!.uid;
     const last = batch[batch.length - 1]!.uid;
+    const local = fromSession ? sessionPage(selected, batch) : null;
     const summaries =
-      last >= first && last - first < 2 * batch.length
+      local ??
+      (last >= first && last - first < 2 * batch.length
         ? (await ctx.store.getSummaryRange(selected.mailboxId, first, last)).filter((m) => seqOf.has(m.uid))
-        : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
+        : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid)));
     // As in fetchStored: a message expunged meanwhile is left out.
     if (summaries.length < batch.length) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const summary of summaries) {
       const seq = seqOf.get(summary.uid);
       if (seq === undefined || (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince)) continue;
-      if (hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
+      if (local === null && hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
       // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
       const flags = selected.reportedFlags(summary.uid, summary.flags, !ctx.rev2);
       const values: ImapValue[] = [];

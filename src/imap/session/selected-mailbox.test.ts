@@ -117,7 +117,7 @@ describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selec
   // Only what open() and sync() call, so the test measures the session, not a store.
   const bigStore = (uids: Uint32Array, changes: { expunged: Uid[] } = { expunged: [] }) =>
     ({
-      selectionIndex: async () => ({ mailbox, uids, firstUnseen: null, keywords: [] }),
+      selectionIndex: async () => ({ mailbox, uids, flagBits: new Uint8Array(uids.length).fill(8), firstUnseen: null, keywords: [] }),
       claimRecent: async () => ({ first: COUNT + 1, next: COUNT + 1 }),
       changesSince: async () => ({ expunged: changes.expunged, changed: [], highestModSeq: 6 }),
     }) as unknown as import("../../store/index.js").MailStore;
@@ -138,6 +138,7 @@ describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selec
     assert.ok(bytes / (2 * COUNT) <= 16, `${(bytes / (2 * COUNT)).toFixed(2)} bytes per selected message`);
     assert.equal(sessions[0]!.messageCount, COUNT);
     assert.equal(sessions[1]!.toUid(COUNT as SeqNum), COUNT * 2 - 1);
+    assert.deepEqual(sessions[1]!.sessionFlags((COUNT * 2 - 1) as Uid), ["\\Seen"]);
   });
 
   it("releases many expunges in one pass, keeping numbering and the saved search right", async () => {
@@ -153,6 +154,7 @@ describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selec
     assert.equal(text(responses)[0], `${COUNT} EXPUNGE`, "highest first");
     assert.equal(selected.messageCount, COUNT / 2);
     assert.equal(selected.toUid(2 as SeqNum), 3);
+    assert.deepEqual(selected.sessionFlags(3 as Uid), ["\\Seen"], "flag bits move with their UIDs");
     assert.equal(selected.toSeq(4 as Uid), null);
     assert.deepEqual(selected.lastSearchResult, [1, 3]);
     assert.deepEqual(selected.resolve(parseSequenceSet("1:3"), true).map((m) => m.seq), [1, 2]);

@@ -56,6 +56,19 @@ const RECENT = "\\Recent" as Flag;
  */
 export type RecentMode = "claim" | "peek" | "none";
 
+/** SYSTEM_FLAGS as bits (MailStore.selectionIndex flagBits), and the bit for "has keywords". */
+const FLAG_BITS = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag.toLowerCase(), 1 << i]));
+const HAS_KEYWORDS = 32;
+
+function flagBitsOf(flags: readonly Flag[]): number {
+  let bits = 0;
+  for (const flag of flags) bits |= FLAG_BITS.get(flag.toLowerCase()) ?? (flag.startsWith("\\") ? 0 : HAS_KEYWORDS);
+  return bits;
+}
+
+/** Flag lists by bits, built once: every message without keywords shares one of 32 arrays. */
+const FLAGS_BY_BITS: readonly (readonly Flag[])[] = Array.from({ length: 32 }, (_, bits) => SYSTEM_FLAGS.filter((_, i) => (bits & (1 << i)) !== 0) as Flag[]);
+
 /** The first capacity of a selection's UID array beyond its messages (grows by a quarter after). */
 const SPARE_UIDS = 64;
 
@@ -66,6 +79,12 @@ export class SelectedMailbox {
    * in pages when a command needs them (docs/architecture.md, "A FETCH of a big mailbox").
    */
   private uids: Uint32Array;
+  /**
+   * Beside each UID, one byte: its system flags as last told to the client (FLAG_BITS) and
+   * HAS_KEYWORDS, so `FETCH 1:* (FLAGS)` of an unchanged mailbox needs no store read unless a
+   * message has keywords (those are read from the store).
+   */
+  private bits: Uint8Array;
   private count: number;
   /** Removed in the store, still numbered here until an EXPUNGE/VANISHED is allowed. */
   private readonly heldExpunges = new Set<Uid>();
@@ -94,6 +113,8 @@ export class SelectedMailbox {
     this.count = index.uids.length;
     this.uids = new Uint32Array(this.count + SPARE_UIDS);
     this.uids.set(index.uids);
+    this.bits = new Uint8Array(this.count + SPARE_UIDS);
+    this.bits.set(index.flagBits);
     this.learnKeywords(index.keywords);
     this.firstUnseenUid = index.firstUnseen;
     // SELECT's own FLAGS response tells these.
@@ -235,6 +256,17 @@ export class SelectedMailbox {
     return index < 0 ? null : ((index + 1) as SeqNum);
   }
 
+  /**
+   * The message's flags as last told to the client when it has no keywords (system flags in
+   * SYSTEM_FLAGS order); null when it has keywords or is not in the map (read the store).
+   */
+  sessionFlags(uid: Uid): readonly Flag[] | null {
+    const index = this.indexOf(uid);
+    if (index < 0) return null;
+    const bits = this.bits[index] as number;
+    return (bits & HAS_KEYWORDS) !== 0 ? null : (FLAGS_BY_BITS[bits] as readonly Flag[]);
+  }
+
   /** True for a message removed from the store whose EXPUNGE has not been sent yet. */
   isExpunged(uid: Uid): boolean {
     return this.heldExpunges.has(uid);
@@ -288,8 +320,11 @@ export class SelectedMailbox {
    */
   noteFlags(uid: Uid, flags: readonly Flag[], modseq: ModSeq): void {
     this.learnKeywords(flags);
+    const index = this.indexOf(uid);
+    if (index < 0) return;
+    this.bits[index] = flagBitsOf(flags);
     // A state at or below the synced modseq is one no sync will report again.
-    if (modseq <= this.syncedModSeq || this.indexOf(uid) < 0) return;
+    if (modseq <= this.syncedModSeq) return;
     const before = this.noted.get(uid);
     if (before === undefined || modseq > before) this.noted.set(uid, modseq);
   }
@@ -300,7 +335,7 @@ export class SelectedMailbox {
    */
   async sync(store: MailStore, options: SyncOptions): Promise<ImapValue[][]> {
     const responses: ImapValue[][] = [];
-    const added: Uid[] = [];
+    const added: { uid: Uid; flags: readonly Flag[] }[] = [];
     const flagged: { uid: Uid; flags: readonly Flag[]; modseq: ModSeq }[] = [];
     if (this.dirtyFlag) {
       this.dirtyFlag = false;
@@ -310,11 +345,12 @@ export class SelectedMailbox {
       for (const change of [...changes.changed].sort((a, b) => a.uid - b.uid)) {
         if (this.indexOf(change.uid) < 0) {
           if (change.uid > last) {
-            added.push(change.uid);
+            added.push(change);
             this.learnKeywords(change.flags);
           }
         } else if (!this.heldExpunges.has(change.uid) && change.modseq > (this.noted.get(change.uid) ?? 0)) {
           this.learnKeywords(change.flags);
+          this.bits[this.indexOf(change.uid)] = flagBitsOf(change.flags);
           flagged.push(change);
         }
       }
@@ -324,7 +360,7 @@ export class SelectedMailbox {
       for (const [uid, modseq] of this.noted) if (modseq > this.syncedModSeq) noted.set(uid, modseq);
       this.noted = noted;
       // Messages announced to this session are \Recent to it unless another session claimed them.
-      const newest = added[added.length - 1];
+      const newest = added[added.length - 1]?.uid;
       if (newest !== undefined && newest >= this.claimedUpTo) await this.claimRecent(store);
     }
     if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync));
@@ -375,7 +411,9 @@ export class SelectedMailbox {
     let kept = 0;
     for (let i = 0; i < this.count; i++) {
       const uid = this.uids[i] as Uid;
-      if (!goneSet.has(uid)) this.uids[kept++] = uid;
+      if (goneSet.has(uid)) continue;
+      this.bits[kept] = this.bits[i] as number;
+      this.uids[kept++] = uid;
     }
     this.count = kept;
     for (const uid of gone) this.noted.delete(uid);
@@ -383,15 +421,22 @@ export class SelectedMailbox {
     return responses;
   }
 
-  /** New UIDs, all above the last one, at the end; the array grows by a quarter when full. */
-  private append(uids: readonly Uid[]): void {
-    const needed = this.count + uids.length;
+  /** New messages, all above the last UID, at the end; the arrays grow by a quarter when full. */
+  private append(messages: readonly { uid: Uid; flags: readonly Flag[] }[]): void {
+    const needed = this.count + messages.length;
     if (needed > this.uids.length) {
-      const grown = new Uint32Array(Math.max(needed, Math.ceil(this.uids.length * 1.25)) + SPARE_UIDS);
-      grown.set(this.uids.subarray(0, this.count));
-      this.uids = grown;
+      const capacity = Math.max(needed, Math.ceil(this.uids.length * 1.25)) + SPARE_UIDS;
+      const uids = new Uint32Array(capacity);
+      uids.set(this.uids.subarray(0, this.count));
+      const bits = new Uint8Array(capacity);
+      bits.set(this.bits.subarray(0, this.count));
+      this.uids = uids;
+      this.bits = bits;
     }
-    for (const uid of uids) this.uids[this.count++] = uid;
+    for (const message of messages) {
+      this.bits[this.count] = flagBitsOf(message.flags);
+      this.uids[this.count++] = message.uid;
+    }
   }
 
   private lowerBound(uid: number): number {

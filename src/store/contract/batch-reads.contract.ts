@@ -35,6 +35,8 @@ export function batchReadContract(open: OpenBackend): void {
     const index = await fx.mail.selectionIndex(inbox.id);
     assert.ok(index.uids instanceof Uint32Array);
     assert.deepEqual([...index.uids], [1, 2, 4, 5]);
+    // \Seen 8, \Flagged 2, keywords 32.
+    assert.deepEqual([...index.flagBits], [8, 8 + 32, 2 + 32, 32]);
     assert.equal(index.firstUnseen, 4);
     assert.deepEqual(index.keywords, ["$Work", "$later"]);
     assert.deepEqual(index.mailbox, await fx.mail.getMailboxById(inbox.id));

@@ -122,10 +122,28 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
 /** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
 export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
   const mailbox = requireMailbox(ctx, mailboxId);
-  // The covering (mailbox_id, flags) index holds every UID (the primary key rides along in a
-  // WITHOUT ROWID index) and is far narrower than the table; sorting a typed array is cheap.
-  const uids = Uint32Array.from(ctx.sql.column<number>("SELECT uid FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?", mailboxId));
-  uids.sort();
+  // The covering (mailbox_id, flags) index holds every UID and flag list (the primary key rides
+  // along in a WITHOUT ROWID index) and is far narrower than the table. One number per message,
+  // uid * 64 + flag bits, computed in SQL: no row object, and sorting it sorts by UID. A keyword
+  // never contains a backslash (RFC 9051 §9 atom), so `\Seen"` matches only the system flag.
+  const packed = Float64Array.from(
+    ctx.sql.column<number>(
+      `SELECT uid * 64 + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
+              + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
+              + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
+                                               + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
+         FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
+      mailboxId,
+    ),
+  );
+  packed.sort();
+  const uids = new Uint32Array(packed.length);
+  const flagBits = new Uint8Array(packed.length);
+  for (let i = 0; i < packed.length; i++) {
+    const value = packed[i]!;
+    uids[i] = Math.floor(value / 64);
+    flagBits[i] = value % 64;
+  }
   const unseen = ctx.sql.get<{ uid: number | null }>("SELECT min(uid) AS uid FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxId);
   const keywords = new Map<string, Flag>();
   const lists = ctx.sql.all<{ flags: string; first: number }>(
@@ -139,7 +157,7 @@ export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): Selecti
       if (!keywords.has(key)) keywords.set(key, flag);
     }
   }
-  return { mailbox, uids, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()] };
+  return { mailbox, uids, flagBits, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()] };
 }
 
 export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {
