@@ -118,6 +118,20 @@ export interface RecentClaim {
   next: Uid;
 }
 
+/** MailStore.selectionIndex: a mailbox as SELECT sees it (RFC 9051 §6.3.2). */
+export interface SelectionIndex {
+  readonly mailbox: Mailbox;
+  /** Every UID in the mailbox, ascending. */
+  readonly uids: Uint32Array;
+  /**
+   * Per UID (same index): its system flags as bits in SYSTEM_FLAGS order (\Answered 1, \Flagged
+   * 2, \Deleted 4, \Seen 8, \Draft 16), plus 32 when it has any keyword.
+   */
+  readonly flagBits: Uint8Array;
+  readonly firstUnseen: Uid | null;
+  readonly keywords: Flag[];
+}
+
 export interface CreateMailboxOptions {
   specialUse?: SpecialUse | null;
   subscribed?: boolean;
@@ -170,6 +184,12 @@ export interface MailStore {
   claimRecent(mailboxId: MailboxId, options?: { peek?: boolean }): Promise<RecentClaim>;
   /** Messages at or above the first recent UID: not yet claimed by any session (STATUS RECENT). */
   countRecent(mailboxId: MailboxId): Promise<number>;
+  /**
+   * What IMAP SELECT needs, read in one snapshot without a row object per message: the mailbox
+   * row, every UID ascending (packed), the first UID without \Seen, and the keywords in use in
+   * the order their first message has them (ascending UID).
+   */
+  selectionIndex(mailboxId: MailboxId): Promise<SelectionIndex>;
   /** Ascending by UID. */
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]>;
   /**
@@ -178,6 +198,11 @@ export interface MailStore {
    * parsed structure and envelope getMessages() carries.
    */
   getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]>;
+  /**
+   * getSummaries() of every message with first <= uid <= last, ascending: one index range read,
+   * for a page of a FETCH over consecutive UIDs (FETCH 1:* (FLAGS)), no UID list to pass.
+   */
+  getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /**

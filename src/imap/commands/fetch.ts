@@ -30,8 +30,12 @@ export interface FetchArgs {
   request: FetchRequest;
 }
 
-/** Messages whose metadata is loaded per store call. */
-const BATCH = 200;
+/**
+ * Page sizes of a FETCH: how many messages' metadata (stored) or light index (summary) one store
+ * call reads and one write answers. Fixed in production; tests set small values to put page
+ * boundaries where they want them (docs/architecture.md, "A FETCH of a big mailbox").
+ */
+export const fetchPageSizes = { stored: 200, summary: 1000 };
 /**
  * Messages up to this size are read whole in one store call per batch (MailStore.readMessages),
  * at most READ_AHEAD_OCTETS of them per batch, and their sections written with the batch's
@@ -41,8 +45,6 @@ const SMALL_MESSAGE = 64 * 1024;
 const READ_AHEAD_OCTETS = 2 * 1024 * 1024;
 /** Items that read message bytes (everything else comes from the stored metadata). */
 const BYTE_ITEMS: ReadonlySet<FetchItem["kind"]> = new Set(["body-section", "binary", "binary.size", "rfc822", "rfc822.header", "rfc822.text"]);
-/** Messages per write when only the light index is needed: few socket writes, bounded memory. */
-const SUMMARY_BATCH = 1000;
 const SEEN = "\\Seen";
 /** The tagged OK of a FETCH that left out messages expunged meanwhile (RFC 5530 §3). */
 const EXPUNGE_ISSUED = { code: "EXPUNGEISSUED", text: "some messages were already expunged" } as const;
@@ -68,7 +70,7 @@ async function reportVanished(ctx: CommandContext, set: SequenceSet, since: bigi
   const changes = await ctx.store.changesSince(selected.mailboxId, Number(since) as ModSeq);
   if (changes.expunged.length === 0 || set.kind === "saved") return;
   // "*" is the largest UID in use; an expunged UID above it is still one the client may know.
-  const largest = changes.expunged.reduce((max, uid) => Math.max(max, uid), selected.allUids()[selected.messageCount - 1] ?? 0);
+  const largest = changes.expunged.reduce((max, uid) => Math.max(max, uid), selected.lastUid);
   const ranges = resolveRanges(set, largest);
   const inSet = (uid: number): boolean => ranges.some((range) => uid >= range.start && uid <= range.end);
   const vanished = changes.expunged.filter(inSet);
@@ -121,27 +123,32 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
 }
 
 /**
- * Whether the session's view of flags and modseqs is the store's: every mutation of a mailbox
- * takes a new modseq, so when the mailbox's highest modseq is the one the session synced to,
- * nothing changed, nothing was expunged that the session does not know of, and UID/FLAGS/MODSEQ
- * can be answered from the session alone.
+ * Whether the session's view of flags is the store's: every mutation of a mailbox takes a new
+ * modseq, so when the mailbox's highest modseq is the one the session synced to, nothing changed
+ * and nothing was expunged that the session does not know of, and UID/FLAGS of messages without
+ * keywords can be answered from the session's flag bits (SelectedMailbox.sessionFlags).
  */
 async function sessionIsCurrent(ctx: CommandContext, items: readonly SummaryItem[]): Promise<boolean> {
-  if (!items.every((item) => item.kind === "uid" || item.kind === "flags" || item.kind === "modseq")) return false;
+  if (!items.every((item) => item.kind === "uid" || item.kind === "flags")) return false;
   const selected = ctx.requireSelected();
   const mailbox = await ctx.store.getMailboxById(selected.mailboxId);
   return mailbox !== null && mailbox.highestModSeq === selected.highestModSeq;
 }
 
-/** The session's own summary of a message; INTERNALDATE and size are never read (see sessionIsCurrent). */
-function sessionSummary(selected: SelectedMailbox, uid: Uid): MessageSummary | null {
-  const flags = selected.flagsOf(uid);
-  const modseq = selected.modSeqOf(uid);
-  if (flags === null || modseq === null || selected.isExpunged(uid)) return null;
-  return { uid, flags: flags as Flag[], modseq, internalDate: NOT_LOADED, size: 0 };
-}
-
 const NOT_LOADED = new Date(0);
+
+/** The session's summary of each message of a page, or null when one needs the store (keywords). */
+function sessionPage(selected: SelectedMailbox, batch: readonly ResolvedMessage[]): MessageSummary[] | null {
+  const out: MessageSummary[] = [];
+  for (const { uid } of batch) {
+    if (selected.isExpunged(uid)) continue;
+    const flags = selected.sessionFlags(uid);
+    if (flags === null) return null;
+    // INTERNALDATE, size and modseq are never read: sessionIsCurrent allows UID and FLAGS only.
+    out.push({ uid, flags: flags as Flag[], modseq: 0 as ModSeq, internalDate: NOT_LOADED, size: 0 });
+  }
+  return out;
+}
 
 /**
  * FETCH of items the light index answers (FETCH 1:* (UID FLAGS) of a big mailbox): from the
@@ -152,19 +159,26 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
   const selected = ctx.requireSelected();
   const fromSession = await sessionIsCurrent(ctx, items);
   let skippedExpunged = false;
-  for (let start = 0; start < resolved.length; start += SUMMARY_BATCH) {
-    const batch = resolved.slice(start, start + SUMMARY_BATCH);
+  for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
+    const batch = resolved.slice(start, start + fetchPageSizes.summary);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
-    const summaries = fromSession
-      ? batch.map((m) => sessionSummary(selected, m.uid)).filter((m) => m !== null)
-      : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid));
+    // One page of the light index per batch: the session keeps no flags (selected-mailbox.ts).
+    // A page of (nearly) consecutive UIDs is one range read; a sparse one names its UIDs.
+    const first = batch[0]!.uid;
+    const last = batch[batch.length - 1]!.uid;
+    const local = fromSession ? sessionPage(selected, batch) : null;
+    const summaries =
+      local ??
+      (last >= first && last - first < 2 * batch.length
+        ? (await ctx.store.getSummaryRange(selected.mailboxId, first, last)).filter((m) => seqOf.has(m.uid))
+        : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid)));
     // As in fetchStored: a message expunged meanwhile is left out.
     if (summaries.length < batch.length) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const summary of summaries) {
       const seq = seqOf.get(summary.uid);
       if (seq === undefined || (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince)) continue;
-      if (!fromSession && hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
+      if (local === null && hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
       // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
       const flags = selected.reportedFlags(summary.uid, summary.flags, !ctx.rev2);
       const values: ImapValue[] = [];
@@ -186,8 +200,8 @@ async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessa
   const selected = ctx.requireSelected();
   let skippedExpunged = false;
   const damaged: SeqNum[] = [];
-  for (let start = 0; start < resolved.length; start += BATCH) {
-    const batch = resolved.slice(start, start + BATCH);
+  for (let start = 0; start < resolved.length; start += fetchPageSizes.stored) {
+    const batch = resolved.slice(start, start + fetchPageSizes.stored);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     let messages = await ctx.store.getMessages(selected.mailboxId, batch.map((m) => m.uid));
     // Still numbered in the session but no longer in the store: expunged meanwhile.

@@ -3,7 +3,7 @@
 // unless .SILENT; messages refused by UNCHANGEDSINCE are listed in OK [MODIFIED set], by UID
 // for UID STORE and by sequence number otherwise. The flags reported are noted in the selected
 // mailbox so its next sync does not repeat them.
-import { asModSeq, type FlagUpdateMode, type ModSeq } from "../../store/index.js";
+import { asModSeq, type Flag, type FlagUpdateMode, type ModSeq, type Uid } from "../../store/index.js";
 import type { ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import type { SeqNum } from "../session/selected-mailbox.js";
@@ -69,16 +69,24 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     );
     const updated = new Map(result.updated.map((u) => [u.uid, u]));
     const refused = new Set(result.modified);
+    for (const change of result.updated) selected.noteFlags(change.uid, change.flags, change.modseq);
+    // A message the STORE left as it was is still reported (RFC 9051 §6.4.6) with its flags as
+    // stored; the session keeps none, so they are read in pages like FETCH's.
+    const unchanged = args.silent ? [] : messages.filter((m) => !updated.has(m.uid) && !refused.has(m.uid)).map((m) => m.uid);
+    const current = new Map<Uid, { flags: readonly Flag[]; modseq: ModSeq }>();
+    for (let start = 0; start < unchanged.length; start += RESPONSE_BATCH) {
+      for (const summary of await ctx.store.getSummaries(selected.mailboxId, unchanged.slice(start, start + RESPONSE_BATCH))) current.set(summary.uid, summary);
+    }
     let responses: [SeqNum, ImapValue[]][] = [];
     for (const { seq, uid } of messages) {
       const change = updated.get(uid);
-      if (change !== undefined) selected.noteFlags(uid, change.flags, change.modseq);
       if (refused.has(uid) || (args.silent && change === undefined)) continue;
       // RFC 7162 §3.1.3: under CONDSTORE a silent STORE still reports the new MODSEQ.
       if (args.silent && !condstore) continue;
-      const flags = selected.flagsOf(uid) ?? [];
-      const modseq = selected.modSeqOf(uid) ?? (0 as ModSeq);
-      responses.push([seq, selected.fetchItems(uid, { flags, modseq }, condstore, !ctx.rev2)]);
+      const state = change ?? current.get(uid);
+      // Gone from the store meanwhile (another session expunged it): nothing to report.
+      if (state === undefined) continue;
+      responses.push([seq, selected.fetchItems(uid, state, condstore, !ctx.rev2)]);
       // Written in batches: few socket writes for STORE 1:*, bounded memory for a huge mailbox.
       if (responses.length === RESPONSE_BATCH) {
         await ctx.fetchResponses(responses);

@@ -110,3 +110,53 @@ describe("SelectedMailbox", () => {
     assert.throws(() => selected.resolve(parseSequenceSet("4:100"), false), /invalid message sequence number/);
   });
 });
+
+describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selected message)", () => {
+  const COUNT = 100_000;
+  const mailbox = { id: 1, highestModSeq: 5, uidValidity: 1 } as unknown as Mailbox;
+  // Only what open() and sync() call, so the test measures the session, not a store.
+  const bigStore = (uids: Uint32Array, changes: { expunged: Uid[] } = { expunged: [] }) =>
+    ({
+      selectionIndex: async () => ({ mailbox, uids, flagBits: new Uint8Array(uids.length).fill(8), firstUnseen: null, keywords: [] }),
+      claimRecent: async () => ({ first: COUNT + 1, next: COUNT + 1 }),
+      changesSince: async () => ({ expunged: changes.expunged, changed: [], highestModSeq: 6 }),
+    }) as unknown as import("../../store/index.js").MailStore;
+
+  it("holds 100,000 selected messages in two sessions within 16 bytes each", async () => {
+    const uids = Uint32Array.from({ length: COUNT }, (_, i) => i * 2 + 1);
+    const store = bigStore(uids);
+    const { setFlagsFromString } = await import("node:v8");
+    const { runInNewContext } = await import("node:vm");
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const before = process.memoryUsage();
+    const sessions = [await SelectedMailbox.open(store, mailbox, false, "claim"), await SelectedMailbox.open(store, mailbox, true, "peek")];
+    gc();
+    const grown = process.memoryUsage();
+    const bytes = grown.heapUsed - before.heapUsed + (grown.arrayBuffers - before.arrayBuffers);
+    assert.ok(bytes / (2 * COUNT) <= 16, `${(bytes / (2 * COUNT)).toFixed(2)} bytes per selected message`);
+    assert.equal(sessions[0]!.messageCount, COUNT);
+    assert.equal(sessions[1]!.toUid(COUNT as SeqNum), COUNT * 2 - 1);
+    assert.deepEqual(sessions[1]!.sessionFlags((COUNT * 2 - 1) as Uid), ["\\Seen"]);
+  });
+
+  it("releases many expunges in one pass, keeping numbering and the saved search right", async () => {
+    const uids = Uint32Array.from({ length: COUNT }, (_, i) => i + 1);
+    const doomed = Array.from({ length: COUNT / 2 }, (_, i) => (i * 2 + 2) as Uid);
+    const selected = await SelectedMailbox.open(bigStore(uids, { expunged: doomed }), mailbox, false);
+    selected.setLastSearchResult([1, 2, 3, 4] as Uid[]);
+    selected.markDirty();
+    const started = Date.now();
+    const responses = await selected.sync(bigStore(uids, { expunged: doomed }), plain);
+    assert.ok(Date.now() - started < 2000, "no copy of the array per expunged message");
+    assert.equal(responses.length, COUNT / 2);
+    assert.equal(text(responses)[0], `${COUNT} EXPUNGE`, "highest first");
+    assert.equal(selected.messageCount, COUNT / 2);
+    assert.equal(selected.toUid(2 as SeqNum), 3);
+    assert.deepEqual(selected.sessionFlags(3 as Uid), ["\\Seen"], "flag bits move with their UIDs");
+    assert.equal(selected.toSeq(4 as Uid), null);
+    assert.deepEqual(selected.lastSearchResult, [1, 3]);
+    assert.deepEqual(selected.resolve(parseSequenceSet("1:3"), true).map((m) => m.seq), [1, 2]);
+  });
+});

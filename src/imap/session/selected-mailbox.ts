@@ -24,7 +24,7 @@
 // about to show passes through here (reportedFlags, noteFlags, sync), a keyword new to the
 // session is remembered, and the writer of the next FETCH (or sync) first sends the new FLAGS and
 // PERMANENTFLAGS (flagsUpdate). The list only grows while the mailbox is selected, as Dovecot's.
-import { SYSTEM_FLAGS, type Brand, type Flag, type Mailbox, type MailboxId, type MailStore, type MessageSummary, type ModSeq, type RecentClaim, type Uid, type UidValidity } from "../../store/index.js";
+import { SYSTEM_FLAGS, type Brand, type Flag, type Mailbox, type MailboxId, type MailStore, type ModSeq, type RecentClaim, type SelectionIndex, type Uid, type UidValidity } from "../../store/index.js";
 import { ImapError } from "../commands/imap-error.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
@@ -56,18 +56,44 @@ const RECENT = "\\Recent" as Flag;
  */
 export type RecentMode = "claim" | "peek" | "none";
 
-interface MessageState {
-  flags: Flag[];
-  modseq: ModSeq;
+/** SYSTEM_FLAGS as bits (MailStore.selectionIndex flagBits), and the bit for "has keywords". */
+const FLAG_BITS = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag.toLowerCase(), 1 << i]));
+const HAS_KEYWORDS = 32;
+
+function flagBitsOf(flags: readonly Flag[]): number {
+  let bits = 0;
+  for (const flag of flags) bits |= FLAG_BITS.get(flag.toLowerCase()) ?? (flag.startsWith("\\") ? 0 : HAS_KEYWORDS);
+  return bits;
 }
 
+/** Flag lists by bits, built once: every message without keywords shares one of 32 arrays. */
+const FLAGS_BY_BITS: readonly (readonly Flag[])[] = Array.from({ length: 32 }, (_, bits) => SYSTEM_FLAGS.filter((_, i) => (bits & (1 << i)) !== 0) as Flag[]);
+
+/** The first capacity of a selection's UID array beyond its messages (grows by a quarter after). */
+const SPARE_UIDS = 64;
+
 export class SelectedMailbox {
-  /** Ascending; the message with sequence number n is uids[n-1]. */
-  private uids: Uid[];
-  private readonly states = new Map<Uid, MessageState>();
+  /**
+   * Ascending; the message with sequence number n is uids[n-1], for n up to count. Four bytes
+   * per message and nothing else per message: flags and modseqs stay in the store and are read
+   * in pages when a command needs them (docs/architecture.md, "A FETCH of a big mailbox").
+   */
+  private uids: Uint32Array;
+  /**
+   * Beside each UID, one byte: its system flags as last told to the client (FLAG_BITS) and
+   * HAS_KEYWORDS, so `FETCH 1:* (FLAGS)` of an unchanged mailbox needs no store read unless a
+   * message has keywords (those are read from the store).
+   */
+  private bits: Uint8Array;
+  private count: number;
   /** Removed in the store, still numbered here until an EXPUNGE/VANISHED is allowed. */
   private readonly heldExpunges = new Set<Uid>();
   private syncedModSeq: ModSeq;
+  /**
+   * Flag states this session itself reported (STORE, FETCH) newer than syncedModSeq, so the next
+   * sync does not repeat them; emptied by each sync, so it lives only between two commands.
+   */
+  private noted = new Map<Uid, ModSeq>();
   private dirtyFlag = false;
   private savedSearch: Uid[] = [];
   /** UID ranges this session claimed as \Recent (empty unless it claims, see open()). */
@@ -76,32 +102,33 @@ export class SelectedMailbox {
   private readonly keywords = new Map<string, Flag>();
   /** A keyword was learned that the client has not been sent in a FLAGS response yet. */
   private keywordsUntold = false;
+  private readonly firstUnseenUid: Uid | null;
 
   private constructor(
     readonly mailbox: Mailbox,
     readonly readOnly: boolean,
-    messages: readonly MessageSummary[],
+    index: SelectionIndex,
     private readonly recentMode: RecentMode,
   ) {
-    this.uids = messages.map((m) => m.uid);
-    for (const m of messages) {
-      this.states.set(m.uid, { flags: [...m.flags], modseq: m.modseq });
-      this.learnKeywords(m.flags);
-    }
+    this.count = index.uids.length;
+    this.uids = new Uint32Array(this.count + SPARE_UIDS);
+    this.uids.set(index.uids);
+    this.bits = new Uint8Array(this.count + SPARE_UIDS);
+    this.bits.set(index.flagBits);
+    this.learnKeywords(index.keywords);
+    this.firstUnseenUid = index.firstUnseen;
     // SELECT's own FLAGS response tells these.
     this.keywordsUntold = false;
     this.syncedModSeq = mailbox.highestModSeq;
   }
 
   /**
-   * Loads the mailbox's messages. The mailbox row is read again after the listing so that
-   * highestModSeq never claims changes the listing does not show (a commit in between is then
-   * reported by the first sync, as a duplicate at worst, never lost).
+   * Loads the mailbox's UIDs (MailStore.selectionIndex: one snapshot, so highestModSeq never
+   * claims changes the UID list does not show).
    */
   static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean, recentMode: RecentMode = "none"): Promise<SelectedMailbox> {
-    const before = (await store.getMailboxById(mailbox.id)) ?? mailbox;
-    const messages = await store.listMessages(mailbox.id);
-    const selected = new SelectedMailbox(before, readOnly, messages, recentMode);
+    const index = await store.selectionIndex(mailbox.id);
+    const selected = new SelectedMailbox(index.mailbox, readOnly, index, recentMode);
     // Claimed after the listing: a message arriving in between is in the claim, and is \Recent
     // here when the first sync announces it.
     await selected.claimRecent(store);
@@ -115,20 +142,22 @@ export class SelectedMailbox {
 
   /** RFC 3501 §2.3.2: the message is \Recent in this session. */
   isRecent(uid: Uid): boolean {
-    return this.recentClaims.some((claim) => uid >= claim.first && uid < claim.next) && this.states.has(uid);
+    return this.recentClaims.some((claim) => uid >= claim.first && uid < claim.next) && this.indexOf(uid) >= 0;
   }
 
   /** The number of messages \Recent in this session (SELECT's `n RECENT`). */
   get recentCount(): number {
     let count = 0;
-    for (const uid of this.uids) if (this.isRecent(uid)) count++;
+    for (const claim of this.recentClaims) count += this.lowerBound(claim.next) - this.lowerBound(claim.first);
     return count;
   }
 
-  /** RFC 3501 §7.3.1 UNSEEN: the sequence number of the first message without \Seen, or null. */
+  /**
+   * RFC 3501 §7.3.1 UNSEEN: the sequence number of the first message without \Seen, or null; as
+   * it was at SELECT, which is the only command that reports it.
+   */
   get firstUnseen(): SeqNum | null {
-    const index = this.uids.findIndex((uid) => !(this.states.get(uid)?.flags ?? []).some((f) => f.toLowerCase() === "\\seen"));
-    return index < 0 ? null : ((index + 1) as SeqNum);
+    return this.firstUnseenUid === null ? null : this.toSeq(this.firstUnseenUid);
   }
 
   /** RFC 9051 §7.3.5 FLAGS: the system flags, then the keywords in use, in the order first seen. */
@@ -188,7 +217,7 @@ export class SelectedMailbox {
 
   /** The number of messages the client has been told of (RFC 9051 §7.4.1 EXISTS). */
   get messageCount(): number {
-    return this.uids.length;
+    return this.count;
   }
 
   /** The modseq the session has synced to: what SELECT reports as HIGHESTMODSEQ. */
@@ -205,16 +234,20 @@ export class SelectedMailbox {
     this.dirtyFlag = true;
   }
 
-  /** All UIDs in sequence order. */
-  allUids(): readonly Uid[] {
-    return this.uids;
+  /** All UIDs in sequence order (a copy: the session's array changes with the mailbox). */
+  allUids(): Uid[] {
+    return Array.from(this.uids.subarray(0, this.count)) as Uid[];
+  }
+
+  /** The largest UID in the map, or 0 when empty. */
+  get lastUid(): number {
+    return this.count === 0 ? 0 : (this.uids[this.count - 1] as number);
   }
 
   /** RFC 9051 §2.3.1.2. Throws BAD for a number outside 1..messageCount. */
   toUid(seq: SeqNum): Uid {
-    const uid = this.uids[seq - 1];
-    if (uid === undefined) throw ImapError.bad(null, `invalid message sequence number ${seq}`);
-    return uid;
+    if (!Number.isInteger(seq) || seq < 1 || seq > this.count) throw ImapError.bad(null, `invalid message sequence number ${seq}`);
+    return this.uids[seq - 1] as Uid;
   }
 
   /** The sequence number of a UID still in the map, or null. */
@@ -223,13 +256,15 @@ export class SelectedMailbox {
     return index < 0 ? null : ((index + 1) as SeqNum);
   }
 
-  /** Flags as last reported to the client; null for an unknown UID. */
-  flagsOf(uid: Uid): readonly Flag[] | null {
-    return this.states.get(uid)?.flags ?? null;
-  }
-
-  modSeqOf(uid: Uid): ModSeq | null {
-    return this.states.get(uid)?.modseq ?? null;
+  /**
+   * The message's flags as last told to the client when it has no keywords (system flags in
+   * SYSTEM_FLAGS order); null when it has keywords or is not in the map (read the store).
+   */
+  sessionFlags(uid: Uid): readonly Flag[] | null {
+    const index = this.indexOf(uid);
+    if (index < 0) return null;
+    const bits = this.bits[index] as number;
+    return (bits & HAS_KEYWORDS) !== 0 ? null : (FLAGS_BY_BITS[bits] as readonly Flag[]);
   }
 
   /** True for a message removed from the store whose EXPUNGE has not been sent yet. */
@@ -259,18 +294,18 @@ export class SelectedMailbox {
       return this.savedSearch.map((uid) => ({ uid, index: this.indexOf(uid) })).filter((m) => m.index >= 0).map((m) => ({ uid: m.uid, seq: (m.index + 1) as SeqNum }));
     }
     if (!byUid) {
-      const ranges = resolveRanges(set, this.uids.length);
+      const ranges = resolveRanges(set, this.count);
       const out: ResolvedMessage[] = [];
       for (const range of ranges) {
-        if (range.end > this.uids.length && options.pastEnd !== "match-none") throw ImapError.bad(null, "invalid message sequence number");
-        for (let seq = range.start; seq <= Math.min(range.end, this.uids.length); seq++) out.push({ seq: seq as SeqNum, uid: this.uids[seq - 1] as Uid });
+        if (range.end > this.count && options.pastEnd !== "match-none") throw ImapError.bad(null, "invalid message sequence number");
+        for (let seq = range.start; seq <= Math.min(range.end, this.count); seq++) out.push({ seq: seq as SeqNum, uid: this.uids[seq - 1] as Uid });
       }
       return out;
     }
-    const ranges = resolveRanges(set, this.uids[this.uids.length - 1] ?? 0);
+    const ranges = resolveRanges(set, this.lastUid);
     const out: ResolvedMessage[] = [];
     for (const range of ranges) {
-      for (let i = this.lowerBound(range.start as Uid); i < this.uids.length; i++) {
+      for (let i = this.lowerBound(range.start); i < this.count; i++) {
         const uid = this.uids[i] as Uid;
         if (uid > range.end) break;
         out.push({ seq: (i + 1) as SeqNum, uid });
@@ -284,12 +319,14 @@ export class SelectedMailbox {
    * so the next sync does not repeat them.
    */
   noteFlags(uid: Uid, flags: readonly Flag[], modseq: ModSeq): void {
-    const state = this.states.get(uid);
     this.learnKeywords(flags);
-    if (state !== undefined && modseq >= state.modseq) {
-      state.flags = [...flags];
-      state.modseq = modseq;
-    }
+    const index = this.indexOf(uid);
+    if (index < 0) return;
+    this.bits[index] = flagBitsOf(flags);
+    // A state at or below the synced modseq is one no sync will report again.
+    if (modseq <= this.syncedModSeq) return;
+    const before = this.noted.get(uid);
+    if (before === undefined || modseq > before) this.noted.set(uid, modseq);
   }
 
   /**
@@ -298,46 +335,46 @@ export class SelectedMailbox {
    */
   async sync(store: MailStore, options: SyncOptions): Promise<ImapValue[][]> {
     const responses: ImapValue[][] = [];
-    const added: Uid[] = [];
-    const flagged: Uid[] = [];
+    const added: { uid: Uid; flags: readonly Flag[] }[] = [];
+    const flagged: { uid: Uid; flags: readonly Flag[]; modseq: ModSeq }[] = [];
     if (this.dirtyFlag) {
       this.dirtyFlag = false;
       const changes = await store.changesSince(this.mailbox.id, this.syncedModSeq);
-      for (const uid of changes.expunged) if (this.states.has(uid)) this.heldExpunges.add(uid);
-      const last = this.uids[this.uids.length - 1] ?? 0;
+      for (const uid of changes.expunged) if (this.indexOf(uid) >= 0) this.heldExpunges.add(uid);
+      const last = this.lastUid;
       for (const change of [...changes.changed].sort((a, b) => a.uid - b.uid)) {
-        const state = this.states.get(change.uid);
-        if (state === undefined) {
+        if (this.indexOf(change.uid) < 0) {
           if (change.uid > last) {
-            added.push(change.uid);
-            this.states.set(change.uid, { flags: [...change.flags], modseq: change.modseq });
+            added.push(change);
             this.learnKeywords(change.flags);
           }
-        } else if (change.modseq > state.modseq && !this.heldExpunges.has(change.uid)) {
+        } else if (!this.heldExpunges.has(change.uid) && change.modseq > (this.noted.get(change.uid) ?? 0)) {
           this.learnKeywords(change.flags);
-          state.flags = [...change.flags];
-          state.modseq = change.modseq;
-          flagged.push(change.uid);
+          this.bits[this.indexOf(change.uid)] = flagBitsOf(change.flags);
+          flagged.push(change);
         }
       }
       if (changes.highestModSeq > this.syncedModSeq) this.syncedModSeq = changes.highestModSeq;
+      // What the session reported up to the synced modseq can no longer be repeated by a sync.
+      const noted = new Map<Uid, ModSeq>();
+      for (const [uid, modseq] of this.noted) if (modseq > this.syncedModSeq) noted.set(uid, modseq);
+      this.noted = noted;
       // Messages announced to this session are \Recent to it unless another session claimed them.
-      const newest = added[added.length - 1];
+      const newest = added[added.length - 1]?.uid;
       if (newest !== undefined && newest >= this.claimedUpTo) await this.claimRecent(store);
     }
     if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync));
     if (added.length > 0) {
-      this.uids.push(...added);
-      responses.push([num(this.uids.length), atom("EXISTS")]);
+      this.append(added);
+      responses.push([num(this.count), atom("EXISTS")]);
       // RFC 3501 §7.3.2: rev1 clients track the recent count, which changes with new messages
       // (in this session or, if another claimed them, staying as it was: sent either way).
       if (this.recentMode !== "none") responses.push([num(this.recentCount), atom("RECENT")]);
     }
-    for (const uid of flagged) {
-      const seq = this.toSeq(uid);
-      const state = this.states.get(uid);
-      if (seq === null || state === undefined) continue;
-      responses.push([num(seq), atom("FETCH"), list(this.fetchItems(uid, state, options.condstore, !options.rev2))]);
+    for (const change of flagged) {
+      const seq = this.toSeq(change.uid);
+      if (seq === null) continue;
+      responses.push([num(seq), atom("FETCH"), list(this.fetchItems(change.uid, change, options.condstore, !options.rev2))]);
     }
     // Keywords new in this sync's changes are announced before the responses that show them.
     return [...this.flagsUpdate(), ...responses];
@@ -370,18 +407,44 @@ export class SelectedMailbox {
       for (const seq of seqs) responses.push([num(seq), atom("EXPUNGE")]);
     }
     const goneSet = new Set(gone);
-    this.uids = this.uids.filter((uid) => !goneSet.has(uid));
-    for (const uid of gone) this.states.delete(uid);
+    // One compaction pass however many went (never a copy of the array per expunged message).
+    let kept = 0;
+    for (let i = 0; i < this.count; i++) {
+      const uid = this.uids[i] as Uid;
+      if (goneSet.has(uid)) continue;
+      this.bits[kept] = this.bits[i] as number;
+      this.uids[kept++] = uid;
+    }
+    this.count = kept;
+    for (const uid of gone) this.noted.delete(uid);
     this.savedSearch = this.savedSearch.filter((uid) => !goneSet.has(uid));
     return responses;
   }
 
-  private lowerBound(uid: Uid): number {
+  /** New messages, all above the last UID, at the end; the arrays grow by a quarter when full. */
+  private append(messages: readonly { uid: Uid; flags: readonly Flag[] }[]): void {
+    const needed = this.count + messages.length;
+    if (needed > this.uids.length) {
+      const capacity = Math.max(needed, Math.ceil(this.uids.length * 1.25)) + SPARE_UIDS;
+      const uids = new Uint32Array(capacity);
+      uids.set(this.uids.subarray(0, this.count));
+      const bits = new Uint8Array(capacity);
+      bits.set(this.bits.subarray(0, this.count));
+      this.uids = uids;
+      this.bits = bits;
+    }
+    for (const message of messages) {
+      this.bits[this.count] = flagBitsOf(message.flags);
+      this.uids[this.count++] = message.uid;
+    }
+  }
+
+  private lowerBound(uid: number): number {
     let low = 0;
-    let high = this.uids.length;
+    let high = this.count;
     while (low < high) {
       const mid = (low + high) >> 1;
-      if ((this.uids[mid] as Uid) < uid) low = mid + 1;
+      if ((this.uids[mid] as number) < uid) low = mid + 1;
       else high = mid;
     }
     return low;
@@ -389,6 +452,6 @@ export class SelectedMailbox {
 
   private indexOf(uid: Uid): number {
     const i = this.lowerBound(uid);
-    return this.uids[i] === uid ? i : -1;
+    return i < this.count && this.uids[i] === uid ? i : -1;
   }
 }

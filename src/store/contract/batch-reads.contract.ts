@@ -18,6 +18,31 @@ export function batchReadContract(open: OpenBackend): void {
     const summaries = await fx.mail.getSummaries(inbox.id, [asUid(5), asUid(3), asUid(1), asUid(4), asUid(99)]);
     assert.deepEqual(summaries, listed.filter((m) => m.uid !== 2));
     assert.deepEqual(await fx.mail.getSummaries(inbox.id, []), []);
+    assert.deepEqual(await fx.mail.getSummaryRange(inbox.id, asUid(2), asUid(5)), listed.filter((m) => m.uid >= 2));
+    assert.deepEqual(await fx.mail.getSummaryRange(inbox.id, asUid(3), asUid(3)), []);
+    assert.deepEqual(await fx.mail.getSummaryRange(inbox.id, asUid(5), asUid(1)), []);
+  }));
+
+  test("selectionIndex: every UID ascending, the first unseen, the keywords in first-seen order, one snapshot", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const empty = await fx.mail.selectionIndex(inbox.id);
+    assert.deepEqual([...empty.uids], []);
+    assert.equal(empty.firstUnseen, null);
+    assert.deepEqual(empty.keywords, []);
+    for (const flags of [["\\Seen"], ["\\Seen", "$Work"], [], ["$later", "\\Flagged"], ["$WORK"]]) await fx.append(inbox.id, flags);
+    await fx.mail.removeMessages(inbox.id, [asUid(3)]);
+    const index = await fx.mail.selectionIndex(inbox.id);
+    assert.ok(index.uids instanceof Uint32Array);
+    assert.deepEqual([...index.uids], [1, 2, 4, 5]);
+    // \Seen 8, \Flagged 2, keywords 32.
+    assert.deepEqual([...index.flagBits], [8, 8 + 32, 2 + 32, 32]);
+    assert.equal(index.firstUnseen, 4);
+    assert.deepEqual(index.keywords, ["$Work", "$later"]);
+    assert.deepEqual(index.mailbox, await fx.mail.getMailboxById(inbox.id));
+    await fx.mail.updateFlags(inbox.id, [asUid(4), asUid(5)], { mode: "add", flags: ["\\Seen"] });
+    assert.equal((await fx.mail.selectionIndex(inbox.id)).firstUnseen, null);
+    await assert.rejects(fx.mail.selectionIndex(9999 as never), (err: Error & { code?: string }) => err.code === "NONEXISTENT");
   }));
 
   test("getSearchTexts answers as getSearchText does, leaving out UIDs that do not exist", using(open, async (fx) => {

@@ -6,12 +6,12 @@ import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
 import { StoreError } from "../errors.js";
-import type { DeliveredCopy, DeliveryResult } from "../mail-store.js";
+import type { DeliveredCopy, DeliveryResult, SelectionIndex } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { hasFlag } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
-import { type MessageRow, toMessageSummary } from "./rows.js";
+import { type MessageRow, parseFlags, toMessageSummary } from "./rows.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 
 export interface NewMessageRow {
@@ -119,6 +119,47 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
   return { size: blob.size, copies: delivered };
 }
 
+/** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
+export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
+  const mailbox = requireMailbox(ctx, mailboxId);
+  // The covering (mailbox_id, flags) index holds every UID and flag list (the primary key rides
+  // along in a WITHOUT ROWID index) and is far narrower than the table. One number per message,
+  // uid * 64 + flag bits, computed in SQL: no row object, and sorting it sorts by UID. A keyword
+  // never contains a backslash (RFC 9051 §9 atom), so `\Seen"` matches only the system flag.
+  const packed = Float64Array.from(
+    ctx.sql.column<number>(
+      `SELECT uid * 64 + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
+              + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
+              + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
+                                               + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
+         FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
+      mailboxId,
+    ),
+  );
+  packed.sort();
+  const uids = new Uint32Array(packed.length);
+  const flagBits = new Uint8Array(packed.length);
+  for (let i = 0; i < packed.length; i++) {
+    const value = packed[i]!;
+    uids[i] = Math.floor(value / 64);
+    flagBits[i] = value % 64;
+  }
+  const unseen = ctx.sql.get<{ uid: number | null }>("SELECT min(uid) AS uid FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxId);
+  const keywords = new Map<string, Flag>();
+  const lists = ctx.sql.all<{ flags: string; first: number }>(
+    "SELECT flags, min(uid) AS first FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? GROUP BY flags ORDER BY first",
+    mailboxId,
+  );
+  for (const row of lists) {
+    for (const flag of parseFlags(row.flags)) {
+      if (flag.startsWith("\\")) continue;
+      const key = flag.toLowerCase();
+      if (!keywords.has(key)) keywords.set(key, flag);
+    }
+  }
+  return { mailbox, uids, flagBits, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()] };
+}
+
 export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {
   requireMailbox(ctx, mailboxId);
   return ctx.sql
@@ -134,6 +175,12 @@ export function getSummaries(ctx: StoreContext, mailboxId: MailboxId, uids: read
       mailboxId,
       JSON.stringify(uids),
     )
+    .map(toMessageSummary);
+}
+
+export function getSummaryRange(ctx: StoreContext, mailboxId: MailboxId, first: Uid, last: Uid): MessageSummary[] {
+  return ctx.sql
+    .all<MessageRow>("SELECT uid, modseq, flags, internal_date, size FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid", mailboxId, first, last)
     .map(toMessageSummary);
 }
 

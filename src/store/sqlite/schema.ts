@@ -255,6 +255,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    description: "messages: indexes for SELECT of a big mailbox (first unseen, keywords in use)",
+    sql: `
+      -- MailStore.selectionIndex answers SELECT without reading every row: the first message
+      -- without \\Seen is the first entry of this partial index, and the distinct flag lists
+      -- (for the keywords FLAGS must list, RFC 9051 §7.3.5) are one walk of a narrow index.
+      CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
+      CREATE INDEX messages_flags ON messages(mailbox_id, flags);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. */

@@ -51,4 +51,18 @@ export class Statements {
   all<T>(sql: string, ...params: Param[]): T[] {
     return this.prepare(sql).all(...params) as T[];
   }
+
+  /**
+   * The first column of every row, as plain values: no object per row, which is what makes a
+   * million-row UID listing cheap (SELECT of a big mailbox, docs/architecture.md).
+   */
+  column<T>(sql: string, ...params: Param[]): T[] {
+    const key = `pluck:${sql}`;
+    let statement = this.cache.get(key);
+    if (!statement) {
+      statement = this.db.prepare(sql).pluck(true);
+      this.cache.set(key, statement);
+    }
+    return statement.all(...params) as T[];
+  }
 }

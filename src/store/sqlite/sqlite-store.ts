@@ -255,11 +255,17 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     return this.read((ctx) => recent.countRecent(ctx, mailboxId));
   }
 
+  selectionIndex(mailboxId: MailboxId): Promise<api.SelectionIndex> {
+    return this.read((ctx) => messages.selectionIndex(ctx, mailboxId));
+  }
   listMessages(mailboxId: MailboxId): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.listMessages(ctx, mailboxId));
   }
   getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.getSummaries(ctx, mailboxId, uids));
+  }
+  getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]> {
+    return this.read((ctx) => messages.getSummaryRange(ctx, mailboxId, first, last));
   }
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
     return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
