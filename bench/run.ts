@@ -86,7 +86,7 @@ async function main(): Promise<number> {
     const idleConnections = options.quick ? 500 : 10_000;
     say(`bench directory ${dir}${options.keep ? " (kept)" : ""}; ${workloads.length} workloads, ${options.runs} runs each`);
     say("starting Mailroom ...");
-    const mailroom = await startMailroom(join(dir, "mailroom"), accounts);
+    const mailroom = await startMailroom(join(dir, "mailroom"), accounts, workloads.flatMap((w) => w.prefill ?? []), say);
     targets.push(mailroom);
     let peer: Target | null = null;
     let peerSkipped: string | null = options.peers ? null : "--no-peers";

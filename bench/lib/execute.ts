@@ -6,7 +6,7 @@
 import type { Target } from "../servers/target.js";
 import { missingService, type Workload, type WorkloadContext } from "../workloads/workload.js";
 import { PeakRssSampler } from "./process-rss.js";
-import type { MetricResult, WorkloadMemory } from "./results.js";
+import { judgeGoal, type MetricResult, type WorkloadMemory } from "./results.js";
 import { ratioOf, summarize } from "./stats.js";
 
 interface SideState {
@@ -85,6 +85,10 @@ export async function executeWorkload(
       peer: theirs,
       ratio: mine && theirs ? ratioOf(mine.median, theirs.median, spec.better) : null,
     };
+    if (spec.goal) {
+      result.goal = spec.goal;
+      result.pass = judgeGoal(result);
+    }
     if (mailroomSide.skipped) result.mailroomSkipped = mailroomSide.skipped;
     const theirSkip = peerSide ? peerSide.skipped : (workload.peerSkip ?? peerSkipped);
     if (theirSkip) result.peerSkipped = theirSkip;

@@ -5,7 +5,8 @@
 // the start banner, so a protocol that is not built yet shows up as "unavailable", not as a crash.
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { prefillMailroom, type PrefillSpec } from "../lib/prefill.js";
 import { join } from "node:path";
 import type { Endpoint } from "../lib/wire.js";
 import { isAlive, runChecked, stopTree } from "./child-process.js";
@@ -64,7 +65,7 @@ export function parseBanner(banner: string): { endpoints: Partial<Record<Service
   return { endpoints, unavailable };
 }
 
-export async function startMailroom(dir: string, localParts: readonly string[]): Promise<Target> {
+export async function startMailroom(dir: string, localParts: readonly string[], prefills: readonly PrefillSpec[] = [], say: (line: string) => void = () => {}): Promise<Target> {
   await mkdir(dir, { recursive: true });
   const configFile = join(dir, "mailroom.toml");
   await writeFile(configFile, configToml(join(dir, "data")));
@@ -72,6 +73,12 @@ export async function startMailroom(dir: string, localParts: readonly string[]):
   runChecked(process.execPath, [...CLI_ARGS, "--init", "domain", "add", BENCH_DOMAIN], { env });
   for (const local of localParts) runChecked(process.execPath, [...CLI_ARGS, "user", "add", `${local}@${BENCH_DOMAIN}`], { env, input: `${BENCH_PASSWORD}\n` });
 
+  // Big mailboxes go in through the store before the server owns the data dir (bench/lib/prefill.ts).
+  const prefilled = new Map<string, number>();
+  for (const spec of prefills) {
+    say(`  filling Mailroom ${spec.local} INBOX with ${spec.count} messages through the store API ...`);
+    prefilled.set(spec.local, await prefillMailroom(join(dir, "data"), `${spec.local}@${BENCH_DOMAIN}`, spec, say));
+  }
   const log = createWriteStream(join(dir, "mailroom.log"));
   const child = spawn(process.execPath, [...CLI_ARGS, "serve"], { env, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
   child.stderr.pipe(log);
@@ -96,6 +103,13 @@ export async function startMailroom(dir: string, localParts: readonly string[]):
     unavailable,
     account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
     rootPids: () => (isAlive(pid) ? [pid] : []),
+    prefilled,
+    // One SQLite database holds every account's index: its files (with WAL and shm) are the index.
+    async indexBytes() {
+      let total = 0;
+      for (const name of await readdir(join(dir, "data"))) if (name.startsWith("mailroom.sqlite")) total += (await stat(join(dir, "data", name))).size;
+      return total;
+    },
     async stop() {
       await stopTree(pid, 15_000);
       log.end();
