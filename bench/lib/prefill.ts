@@ -58,6 +58,7 @@ export async function prefillMailroom(dataDir: string, address: string, spec: Pr
       }),
     );
     spawnSync("sync");
+    say(`    Mailroom store: ${done} messages in ${Math.round((Date.now() - started) / 1000)} s`);
     return bytes;
   } finally {
     await store.close();

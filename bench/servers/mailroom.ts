@@ -3,7 +3,8 @@
 // password hashes), the domain and accounts created with the `mailroom` CLI, then
 // `mailroom serve` as a child process. Real ports and missing protocols are read from
 // the start banner, so a protocol that is not built yet shows up as "unavailable", not as a crash.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { createWriteStream } from "node:fs";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { prefillMailroom, type PrefillSpec } from "../lib/prefill.js";
@@ -16,6 +17,7 @@ import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Service, type Target }
 // has just built it; calling it directly keeps a second, concurrent tsc out of the measurement.
 const MAIN = new URL("../../src/main.js", import.meta.url).href;
 const CLI_ARGS = ["--input-type=module", "-e", `const { main } = await import(${JSON.stringify(MAIN)}); await main(process.argv.slice(1));`, "--"];
+const execFileAsync = promisify(execFile);
 const PROTOCOLS: Record<string, Service> = { smtp: "smtp", imap: "imap", pop3: "pop3" };
 
 function configToml(dataDir: string): string {
@@ -104,6 +106,13 @@ export async function startMailroom(dir: string, localParts: readonly string[], 
     account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
     rootPids: () => (isAlive(pid) ? [pid] : []),
     prefilled,
+    // `mailroom status` over the control socket, as an operator would read it.
+    async eventLoop(reset) {
+      const { stdout } = await execFileAsync(process.execPath, [...CLI_ARGS, "status", ...(reset ? ["--reset"] : [])], { env, timeout: 60_000 });
+      const match = /longest stall ([\d.]+) ms, 99th percentile ([\d.]+) ms/.exec(stdout);
+      if (!match) throw new Error(`mailroom status printed no event-loop figures: ${stdout.trim().slice(0, 200)}`);
+      return { maxStallMs: Number(match[1]), p99StallMs: Number(match[2]) };
+    },
     // One SQLite database holds every account's index: its files (with WAL and shm) are the index.
     async indexBytes() {
       let total = 0;

@@ -30,6 +30,8 @@ export interface Target {
    */
   readonly prefilled: Map<string, number>;
   indexBytes(localPart: string): Promise<number>;
+  /** Mailroom only: the event-loop stall figures `mailroom status` reports (reset: start afresh after). */
+  eventLoop?(reset: boolean): Promise<{ p99StallMs: number; maxStallMs: number }>;
   /** Dovecot only: the Maildir of a local part and the owner its files need. */
   maildir?(localPart: string): { path: string; owner: { uid: number; gid: number } | null };
 }

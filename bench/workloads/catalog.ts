@@ -6,12 +6,15 @@ import { imapAppend } from "./imap-append.js";
 import { imapMailbox } from "./imap-mailbox.js";
 import { pop3Drain } from "./pop3-drain.js";
 import { relay } from "./relay.js";
+import { bigMessage, serverIdle, smtpLoadLatency } from "./server-health.js";
 import { smtpDelivery } from "./smtp-delivery.js";
 import type { Workload } from "./workload.js";
 
 export function catalog(options: BenchOptions): Workload[] {
   const { quick, seed, runs } = options;
   const workloads: Workload[] = [];
+  // First, while the servers have done nothing yet.
+  workloads.push(serverIdle());
   for (const kib of [5, 100]) {
     for (const clients of [1, 10]) {
       const messages = quick ? (kib === 5 ? 100 : 30) : kib === 5 ? 1_000 : 200;
@@ -29,6 +32,8 @@ export function catalog(options: BenchOptions): Workload[] {
   }
   // Opt-in (named exactly in --only): the 1,000,000-message INBOX takes long to build on both sides.
   workloads.push({ ...imapMailbox({ messages: 1_000_000, seed, corpus: "small", big: true }), optIn: true });
+  workloads.push(smtpLoadLatency({ messages: quick ? 300 : 2_000, clients: 10 }));
+  workloads.push(bigMessage({ megabytes: 25, runs }));
   workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
   workloads.push(relay({ messages: quick ? 200 : 1_000, connections: 10 }));
   return workloads;

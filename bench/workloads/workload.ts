@@ -13,6 +13,8 @@ export interface MetricSpec {
   better: "lower" | "higher";
   /** Issue #13's target for the metric: Mailroom's median at most `max` (in `unit`), and/or a ratio (peer / Mailroom, better-adjusted) of at least `minRatio`. */
   goal?: Goal;
+  /** Only Mailroom has this figure (the event loop): the peer's row says why instead. */
+  mailroomOnly?: string;
 }
 
 export interface Goal {
