@@ -9,7 +9,7 @@
 // Both get the same bytes from the same seeded corpus generator.
 import { spawnSync } from "node:child_process";
 import { chown, mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { nodeFileLayer, type FileLayer } from "../../src/store/blobs/durable-fs.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { generateCorpus, type CorpusOptions } from "./corpus.js";
@@ -67,6 +67,9 @@ export async function prefillMailroom(dataDir: string, address: string, spec: Pr
 
 /** Writes the corpus as Maildir files of `maildir` (created), owned by uid:gid. */
 export async function prefillMaildir(maildir: string, address: string, spec: PrefillSpec, owner: { uid: number; gid: number } | null): Promise<number> {
+  // The home above the Maildir too: Dovecot's mail processes own it.
+  await mkdir(dirname(maildir), { recursive: true });
+  if (owner) await chown(dirname(maildir), owner.uid, owner.gid);
   for (const sub of ["", "cur", "new", "tmp"]) {
     await mkdir(join(maildir, sub), { recursive: true });
     if (owner) await chown(join(maildir, sub), owner.uid, owner.gid);
