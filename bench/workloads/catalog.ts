@@ -32,8 +32,8 @@ export function catalog(options: BenchOptions): Workload[] {
   }
   // Opt-in (named exactly in --only): the 1,000,000-message INBOX takes long to build on both sides.
   workloads.push({ ...imapMailbox({ messages: 1_000_000, seed, corpus: "small", big: true }), optIn: true });
-  workloads.push(smtpLoadLatency({ messages: quick ? 300 : 2_000, clients: 10 }));
-  workloads.push(bigMessage({ megabytes: 25, runs }));
+  workloads.push(smtpLoadLatency({ messages: quick ? 150 : 2_000, clients: 10 }));
+  workloads.push(bigMessage({ megabytes: quick ? 5 : 25, runs }));
   workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
   workloads.push(relay({ messages: quick ? 200 : 1_000, connections: 10 }));
   return workloads;
