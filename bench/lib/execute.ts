@@ -6,7 +6,7 @@
 import type { Target } from "../servers/target.js";
 import { missingService, type Workload, type WorkloadContext } from "../workloads/workload.js";
 import { PeakRssSampler } from "./process-rss.js";
-import type { MetricResult, WorkloadMemory } from "./results.js";
+import { judgeGoal, type MetricResult, type WorkloadMemory } from "./results.js";
 import { ratioOf, summarize } from "./stats.js";
 
 interface SideState {
@@ -53,11 +53,12 @@ export async function executeWorkload(
       try {
         const values = await workload.run(side.target, ctx, run);
         for (const metric of workload.metrics) {
+          if (metric.mailroomOnly && side.target !== mailroom) continue;
           const value = values[metric.id];
           if (value === undefined || !Number.isFinite(value)) throw new Error(`no value for ${metric.id}`);
           side.values.get(metric.id)!.push(value);
         }
-        ctx.say(`  run ${run + 1}/${ctx.options.runs} ${side.target.label}: ${workload.metrics.map((m) => `${m.id} ${values[m.id]!.toFixed(1)} ${m.unit}`).join(", ")}`);
+        ctx.say(`  run ${run + 1}/${ctx.options.runs} ${side.target.label}: ${workload.metrics.filter((m) => values[m.id] !== undefined).map((m) => `${m.id} ${values[m.id]!.toFixed(1)} ${m.unit}`).join(", ")}`);
       } catch (err) {
         side.skipped = `failed in run ${run + 1}: ${errorText(err)}`;
         ctx.say(`  ${side.target.label}: ${side.skipped}`);
@@ -74,7 +75,7 @@ export async function executeWorkload(
   const peerSide = sides[1] ?? null;
   const metrics = workload.metrics.map((spec): MetricResult => {
     const mine = mailroomSide.skipped ? null : summarize(mailroomSide.values.get(spec.id)!);
-    const theirs = peerSide && !peerSide.skipped ? summarize(peerSide.values.get(spec.id)!) : null;
+    const theirs = peerSide && !peerSide.skipped && !spec.mailroomOnly ? summarize(peerSide.values.get(spec.id)!) : null;
     const result: MetricResult = {
       workload: workload.id,
       metric: spec.id,
@@ -85,8 +86,12 @@ export async function executeWorkload(
       peer: theirs,
       ratio: mine && theirs ? ratioOf(mine.median, theirs.median, spec.better) : null,
     };
+    if (spec.goal) {
+      result.goal = spec.goal;
+      result.pass = judgeGoal(result);
+    }
     if (mailroomSide.skipped) result.mailroomSkipped = mailroomSide.skipped;
-    const theirSkip = peerSide ? peerSide.skipped : (workload.peerSkip ?? peerSkipped);
+    const theirSkip = peerSide ? (peerSide.skipped ?? spec.mailroomOnly ?? null) : (workload.peerSkip ?? peerSkipped);
     if (theirSkip) result.peerSkipped = theirSkip;
     return result;
   });

@@ -1,7 +1,7 @@
 // The Markdown report (bench/results/report.md) and the SVG chart of the ratios
 // (bench/results/ratios.svg): one horizontal bar per metric on a log scale around 1.0, green to
 // the right where Mailroom is better, red to the left where the peer is.
-import { formatMiB, formatRatio, formatSpread, formatValue, type BenchResults, type MetricResult } from "./results.js";
+import { formatGoal, formatMiB, formatPass, formatRatio, formatSpread, formatValue, type BenchResults, type MetricResult } from "./results.js";
 
 const escapeXml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const escapeCell = (text: string): string => text.replace(/\|/g, "\\|");
@@ -22,11 +22,15 @@ export function renderMarkdown(results: BenchResults): string {
     `Machine: ${results.machine.cpus} x ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Linux ${results.machine.kernel}, Node.js ${results.machine.node}; 1-minute load average ${results.machine.loadAverage.map((l) => l.toFixed(1)).join(" at the start, ")} at the end.`,
     `Mailroom ${results.versions.mailroom}; peer: ${results.versions.peer ?? "not run"}.`,
     "",
+    `**The machine was shared** (other builds and tests ran beside the bench), so the figures are noisy: 1-minute load average ${results.machine.loadAverage.map((l) => l.toFixed(1)).join(" → ")} on ${results.machine.cpus} CPUs.`,
+    "",
     "Ratio > 1 means Mailroom is better (faster, or less memory). Values are medians of the runs; ± is half the range of the runs over the median.",
     "",
-    "| workload | Mailroom | Dovecot+Postfix | ratio |",
-    "| --- | ---: | ---: | ---: |",
-    ...results.metrics.map((m) => `| ${escapeCell(m.title)} | ${side(m, "mailroom")} | ${side(m, "peer")} | ${formatRatio(m.ratio)} |`),
+    `Targets are issue #13's; ${results.metrics.filter((m) => m.pass === true).length} pass, ${results.metrics.filter((m) => m.pass === false).length} fail, ${results.metrics.filter((m) => m.goal && (m.pass === null || m.pass === undefined)).length} not judged (a side did not run).`,
+    "",
+    "| workload | metric | Mailroom | Dovecot+Postfix | ratio | target | pass/fail |",
+    "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ...results.metrics.map((m) => `| ${m.workload} | ${escapeCell(m.title)} | ${side(m, "mailroom")} | ${side(m, "peer")} | ${formatRatio(m.ratio)} | ${formatGoal(m)} | ${formatPass(m.pass)} |`),
     "",
     "## Peak RSS of the server processes",
     "",

@@ -1,4 +1,5 @@
 // The shape of bench/results/latest.json, and the plain-text table printed at the end of a run.
+import type { Goal } from "../workloads/workload.js";
 import type { Summary } from "./stats.js";
 
 export interface MetricResult {
@@ -13,7 +14,32 @@ export interface MetricResult {
   ratio: number | null;
   mailroomSkipped?: string;
   peerSkipped?: string;
+  goal?: Goal;
+  /** Whether the goal holds: null when there is none, or a side it needs did not run. */
+  pass?: boolean | null;
 }
+
+/** The goal as text: "≤ 50 ms, ≥ 1x". */
+export function formatGoal(m: MetricResult): string {
+  const parts: string[] = [];
+  if (m.goal?.max !== undefined) parts.push(`${m.better === "lower" ? "≤" : "≥"} ${m.goal.max} ${m.unit}`);
+  if (m.goal?.minRatio !== undefined) parts.push(`ratio ≥ ${m.goal.minRatio}`);
+  return parts.length > 0 ? parts.join(", ") : "—";
+}
+
+export function judgeGoal(m: MetricResult): boolean | null {
+  const goal = m.goal;
+  if (!goal || (goal.max === undefined && goal.minRatio === undefined)) return null;
+  if (!m.mailroom) return false;
+  if (goal.max !== undefined && !(m.better === "lower" ? m.mailroom.median <= goal.max : m.mailroom.median >= goal.max)) return false;
+  if (goal.minRatio !== undefined) {
+    if (m.ratio === null) return null;
+    if (m.ratio < goal.minRatio) return false;
+  }
+  return true;
+}
+
+export const formatPass = (pass: boolean | null | undefined): string => (pass === true ? "pass" : pass === false ? "FAIL" : "n/a");
 
 export interface WorkloadMemory {
   workload: string;
@@ -54,10 +80,10 @@ function cell(summary: Summary | null, unit: string, skipped: string | undefined
 
 /** Rows of equal-width columns; skip reasons follow the table, numbered, so rows stay short. */
 export function renderTextTable(results: BenchResults): string {
-  const header = ["workload", "Mailroom", results.options.peers ? "Dovecot+Postfix" : "peer", "ratio"];
-  const rows = results.metrics.map((m) => [m.title, cell(m.mailroom, m.unit, m.mailroomSkipped), cell(m.peer, m.unit, m.peerSkipped), formatRatio(m.ratio)]);
+  const header = ["workload", "metric", "Mailroom", results.options.peers ? "Dovecot+Postfix" : "peer", "ratio", "target", "pass/fail"];
+  const rows = results.metrics.map((m) => [m.workload, m.title, cell(m.mailroom, m.unit, m.mailroomSkipped), cell(m.peer, m.unit, m.peerSkipped), formatRatio(m.ratio), formatGoal(m), formatPass(m.pass)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (cells: string[]) => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line), ""];
   out.push("peak RSS of the server processes per workload:");
   for (const m of results.memory) out.push(`  ${m.workload.padEnd(18)} Mailroom ${formatMiB(m.mailroomPeakRssKib).padStart(9)}   peer ${formatMiB(m.peerPeakRssKib).padStart(9)}${m.peerProcesses ? ` (${m.peerProcesses} processes)` : ""}`);

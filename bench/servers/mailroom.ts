@@ -3,9 +3,11 @@
 // password hashes), the domain and accounts created with the `mailroom` CLI, then
 // `mailroom serve` as a child process. Real ports and missing protocols are read from
 // the start banner, so a protocol that is not built yet shows up as "unavailable", not as a crash.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { createWriteStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { prefillMailroom, type PrefillSpec } from "../lib/prefill.js";
 import { join } from "node:path";
 import type { Endpoint } from "../lib/wire.js";
 import { isAlive, runChecked, stopTree } from "./child-process.js";
@@ -15,6 +17,7 @@ import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Service, type Target }
 // has just built it; calling it directly keeps a second, concurrent tsc out of the measurement.
 const MAIN = new URL("../../src/main.js", import.meta.url).href;
 const CLI_ARGS = ["--input-type=module", "-e", `const { main } = await import(${JSON.stringify(MAIN)}); await main(process.argv.slice(1));`, "--"];
+const execFileAsync = promisify(execFile);
 const PROTOCOLS: Record<string, Service> = { smtp: "smtp", imap: "imap", pop3: "pop3" };
 
 function configToml(dataDir: string): string {
@@ -64,7 +67,7 @@ export function parseBanner(banner: string): { endpoints: Partial<Record<Service
   return { endpoints, unavailable };
 }
 
-export async function startMailroom(dir: string, localParts: readonly string[]): Promise<Target> {
+export async function startMailroom(dir: string, localParts: readonly string[], prefills: readonly PrefillSpec[] = [], say: (line: string) => void = () => {}): Promise<Target> {
   await mkdir(dir, { recursive: true });
   const configFile = join(dir, "mailroom.toml");
   await writeFile(configFile, configToml(join(dir, "data")));
@@ -72,6 +75,12 @@ export async function startMailroom(dir: string, localParts: readonly string[]):
   runChecked(process.execPath, [...CLI_ARGS, "--init", "domain", "add", BENCH_DOMAIN], { env });
   for (const local of localParts) runChecked(process.execPath, [...CLI_ARGS, "user", "add", `${local}@${BENCH_DOMAIN}`], { env, input: `${BENCH_PASSWORD}\n` });
 
+  // Big mailboxes go in through the store before the server owns the data dir (bench/lib/prefill.ts).
+  const prefilled = new Map<string, number>();
+  for (const spec of prefills) {
+    say(`  filling Mailroom ${spec.local} INBOX with ${spec.count} messages through the store API ...`);
+    prefilled.set(spec.local, await prefillMailroom(join(dir, "data"), `${spec.local}@${BENCH_DOMAIN}`, spec, say));
+  }
   const log = createWriteStream(join(dir, "mailroom.log"));
   const child = spawn(process.execPath, [...CLI_ARGS, "serve"], { env, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
   child.stderr.pipe(log);
@@ -96,6 +105,20 @@ export async function startMailroom(dir: string, localParts: readonly string[]):
     unavailable,
     account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
     rootPids: () => (isAlive(pid) ? [pid] : []),
+    prefilled,
+    // `mailroom status` over the control socket, as an operator would read it.
+    async eventLoop(reset) {
+      const { stdout } = await execFileAsync(process.execPath, [...CLI_ARGS, "status", ...(reset ? ["--reset"] : [])], { env, timeout: 60_000 });
+      const match = /longest stall ([\d.]+) ms, 99th percentile ([\d.]+) ms/.exec(stdout);
+      if (!match) throw new Error(`mailroom status printed no event-loop figures: ${stdout.trim().slice(0, 200)}`);
+      return { maxStallMs: Number(match[1]), p99StallMs: Number(match[2]) };
+    },
+    // One SQLite database holds every account's index: its files (with WAL and shm) are the index.
+    async indexBytes() {
+      let total = 0;
+      for (const name of await readdir(join(dir, "data"))) if (name.startsWith("mailroom.sqlite")) total += (await stat(join(dir, "data", name))).size;
+      return total;
+    },
     async stop() {
       await stopTree(pid, 15_000);
       log.end();

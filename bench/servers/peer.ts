@@ -1,7 +1,7 @@
 // The classic stack under test: Postfix receiving SMTP and delivering over LMTP to Dovecot, which
 // serves IMAP and POP3 from Maildir. Both live in one throw-away directory; their process trees
 // together are the peer's memory.
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { startDovecot, type DovecotInstance } from "./dovecot.js";
 import { raiseInotifyInstances } from "./kernel-limits.js";
@@ -28,6 +28,7 @@ export async function startPeer(dir: string, localParts: readonly string[], maxC
     await inotify.restore();
     throw err;
   }
+  const maildirOf = (local: string): string => join(dir, "dovecot", "mail", local, "Maildir");
   return {
     role: "peer",
     label: "Dovecot+Postfix",
@@ -37,6 +38,17 @@ export async function startPeer(dir: string, localParts: readonly string[], maxC
     unavailable: {},
     account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
     rootPids: () => [dovecot.pid, postfix.pid()].filter((pid): pid is number => pid !== null),
+    prefilled: new Map(),
+    // Dovecot's mail processes run as nobody when we are root (dovecot.ts mailUser).
+    maildir: (local) => ({ path: maildirOf(local), owner: process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : null }),
+    async indexBytes(local) {
+      let total = 0;
+      for (const name of await readdir(maildirOf(local))) {
+        if (name === "cur" || name === "new" || name === "tmp") continue;
+        total += (await stat(join(maildirOf(local), name))).size;
+      }
+      return total;
+    },
     async stop() {
       await postfix.stop();
       await dovecot.stop();

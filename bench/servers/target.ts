@@ -23,6 +23,17 @@ export interface Target {
   /** Pids whose process trees make up the server. */
   rootPids(): number[];
   stop(): Promise<void>;
+  /**
+   * Mailboxes built outside the protocols (bench/lib/prefill.ts): how many bytes of mail went into
+   * each local part's INBOX, and where the server keeps its index for it (Mailroom: the SQLite
+   * files; Dovecot: the Maildir's dovecot.* and uidlist files), for the disk-use ratio.
+   */
+  readonly prefilled: Map<string, number>;
+  indexBytes(localPart: string): Promise<number>;
+  /** Mailroom only: the event-loop stall figures `mailroom status` reports (reset: start afresh after). */
+  eventLoop?(reset: boolean): Promise<{ p99StallMs: number; maxStallMs: number }>;
+  /** Dovecot only: the Maildir of a local part and the owner its files need. */
+  maildir?(localPart: string): { path: string; owner: { uid: number; gid: number } | null };
 }
 
 export const BENCH_DOMAIN = "bench.test";

@@ -18,7 +18,7 @@ export function pop3Drain(options: { messages: number; seed: number; runs: numbe
     id: `pop3-drain${suffix}`,
     title: `POP3 download and delete ${label}`,
     needs: ["smtp", "pop3"],
-    metrics: [{ id: "time", title: `POP3 RETR+DELE ${label}`, unit: "ms", better: "lower" }],
+    metrics: [{ id: "time", title: `POP3 RETR+DELE ${label}`, unit: "ms", better: "lower", goal: { minRatio: 1 } }],
     accounts: (runs) => Array.from({ length: runs }, (_, r) => account(r)),
     async prepare(target) {
       const pop3 = target.endpoints.pop3!;
