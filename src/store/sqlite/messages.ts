@@ -219,23 +219,42 @@ export function indexableNeedle(folded: string): boolean {
   return false;
 }
 
+/** Trigrams asked of the index at most; instr() verifies the rest of the string anyway. */
+const MAX_QUERY_TRIGRAMS = 24;
+
+/**
+ * The FTS5 query for a folded string of 3 or more characters: every distinct trigram of it as a
+ * quoted token (implicit AND), spread over the string when there are many. A blob holding all of
+ * them is a candidate only; the caller verifies it.
+ */
+export function trigramQuery(folded: string): string {
+  const chars = [...folded];
+  const all = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) all.add(chars.slice(i, i + 3).join(""));
+  let grams = [...all];
+  if (grams.length > MAX_QUERY_TRIGRAMS) {
+    const step = grams.length / MAX_QUERY_TRIGRAMS;
+    grams = Array.from({ length: MAX_QUERY_TRIGRAMS }, (_, i) => grams[Math.floor(i * step)]!);
+  }
+  return grams.map((g) => `"${g.replace(/"/g, '""')}"`).join(" ");
+}
+
 /**
  * The messages whose folded text contains `folded` (3 or more characters): the trigram index
- * names the blobs, each a proven substring match because text and string are folded alike and the
- * index is case-sensitive (schema.ts, version 9). BODY is then checked in SQL against the text
- * after the header, read from the index's own content for the candidates only.
+ * names candidate blobs (schema.ts, version 9), each verified exactly with instr() on the text the
+ * index stores (for BODY, the text after the top-level header), inside SQLite.
  */
 export function indexedTextMatches(ctx: StoreContext, mailboxId: MailboxId, folded: string, part: TextPart): TextMatchRows {
-  const phrase = `"${folded.replace(/"/g, '""')}"`;
   const rows = ctx.sql.all<{ uid: number; head: number | null; body: number | null }>(
     `SELECT m.uid, b.text_head AS head,
             CASE WHEN ? = 'body' AND b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?) ELSE 1 END AS body
        FROM search_index s CROSS JOIN blobs b ON b.text_id = s.rowid CROSS JOIN messages m ON m.blob_id = b.id
-      WHERE search_index MATCH ? AND m.mailbox_id = ?
+      WHERE search_index MATCH ? AND instr(s.text, ?) > 0 AND m.mailbox_id = ?
       ORDER BY m.uid`,
     part,
     folded,
-    phrase,
+    trigramQuery(folded),
+    folded,
     mailboxId,
   );
   return splitRows(rows, part);

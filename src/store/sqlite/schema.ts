@@ -262,10 +262,12 @@ export const MIGRATIONS: readonly Migration[] = [
       -- One row per blob, shared by every message (and COPY) of it: the decoded text SEARCH looks in
       -- (header values, text parts decoded from transfer encoding and charset, HTML reduced to text,
       -- part header values such as attachment file names), already case-folded the way SEARCH
-      -- folds its strings (mail/case-fold.ts). Folded text under a case-sensitive trigram index
-      -- makes a phrase match of 3 or more characters an exact substring test (RFC 9051 §6.4.4), so
-      -- no fold of SQLite's own can disagree with ours. The FTS table's content is the only copy
-      -- of the text: blobs.search_text is dropped (issue 13: the database keeps no text twice).
+      -- folds its strings (mail/case-fold.ts), under a case-sensitive trigram index, so no fold of
+      -- SQLite's own can disagree with ours. detail=none keeps no token positions (the index is
+      -- about half the size of detail=full): a query asks for blobs holding every trigram of the
+      -- string, and each candidate is then verified exactly with instr() on the stored text
+      -- (RFC 9051 §6.4.4 substring match; store/sqlite/messages.ts). The FTS table's content is the
+      -- only copy of the text: blobs.search_text is dropped (issue 13: no text kept twice).
       -- text_head: UTF-16 units of the text from the top-level header (SEARCH BODY skips them);
       -- NULL for blobs stored before this migration, whose BODY matches are verified against the
       -- header read from the file (imap/search/search-mailbox.ts).
@@ -273,7 +275,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- catch-up worker: their decoded text is already in the database, so the backfill is one
       -- SQL pass (mailroom_fold is registered by sqlite-database.ts), and no SEARCH can ever run
       -- against a half-built index.
-      CREATE VIRTUAL TABLE search_index USING fts5(text, tokenize = 'trigram case_sensitive 1');
+      CREATE VIRTUAL TABLE search_index USING fts5(text, tokenize = 'trigram case_sensitive 1', detail = none);
       ALTER TABLE blobs ADD COLUMN text_id INTEGER;
       ALTER TABLE blobs ADD COLUMN text_head INTEGER;
       UPDATE blobs SET text_id = n.rn FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM blobs) AS n WHERE n.id = blobs.id;
