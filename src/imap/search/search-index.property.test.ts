@@ -76,7 +76,6 @@ let temp: TempStore;
 let store: MailStore;
 let inbox: Mailbox;
 const reference = new Map<number, MessageFacts>();
-let uids: number[] = [];
 let view: SelectedMailbox;
 
 before(async () => {
@@ -109,7 +108,6 @@ before(async () => {
       searchText: parsed.searchText,
     });
   }
-  uids = [...reference.keys()];
   view = await SelectedMailbox.open(store, (await store.getMailboxById(inbox.id))!, false);
 });
 
