@@ -89,7 +89,10 @@ async function baselineThroughput(dist: string, count: number): Promise<number> 
 
 async function timed(client: RawImapClient, tag: string, command: string): Promise<{ ms: number; hits: number }> {
   const started = process.hrtime.bigint();
-  const reply = await client.command(tag, command);
+  // Not client.command(): its 5 s wait is too short for a search matching most of 100k messages.
+  client.send(`${tag} ${command}\r\n`);
+  await client.until((b) => new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`).test(b), 300_000);
+  const reply = client.take();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (!new RegExp(`^${tag} OK`, "m").test(reply)) throw new Error(`${command}: ${reply.slice(-200)}`);
   const line = /^\* SEARCH(.*)$/m.exec(reply)?.[1] ?? "";
