@@ -68,6 +68,11 @@ export interface ParsedMessage {
   size: number;
   /** Decoded header values and text/* bodies (UTF-8), capped; for SEARCH TEXT/BODY. */
   searchText: string;
+  /**
+   * UTF-16 units of searchText that come from the top-level header's values; the rest is body
+   * text (SEARCH BODY). Absent from hand-made fixtures: then the whole text counts as header.
+   */
+  searchTextHeadLength?: number;
 }
 
 export interface MimeTreeLimits {
@@ -170,6 +175,8 @@ export class MimeTreeBuilder {
   /** maxParts was reached: no delimiter is recognised and no part is opened any more. */
   private overflowed = false;
   private result: ParsedMessage | null = null;
+  /** collector.length once the top-level header's values were collected. */
+  private headTextLength: number | null = null;
 
   /** Octets consumed so far. */
   private position = 0;
@@ -220,6 +227,7 @@ export class MimeTreeBuilder {
       envelope: this.rootEnvelope ?? envelopeFromFields([]),
       size: this.position,
       searchText: this.collector.text(),
+      searchTextHeadLength: this.headTextLength ?? this.collector.length,
     };
     return this.result;
   }
@@ -352,6 +360,7 @@ export class MimeTreeBuilder {
       this.collector.separate();
       this.collector.append(decodeEncodedWords(field.value));
     }
+    if (part === this.root) this.headTextLength = this.collector.length;
     frame.phase = "body";
     frame.linesBeforeBody = linesBeforeBody;
     if (bodyFollows) this.startBody(frame);

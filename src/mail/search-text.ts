@@ -15,6 +15,7 @@ const DECODE_BLOCK = 8192;
 export class SearchTextCollector {
   private readonly pieces: string[] = [];
   private used = 0;
+  private chars = 0;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -28,6 +29,7 @@ export class SearchTextCollector {
     if (this.used + bytes <= this.maxBytes) {
       this.pieces.push(text);
       this.used += bytes;
+      this.chars += text.length;
       return;
     }
     // Cut on a character boundary: the UTF-8 decoder drops a split trailing sequence as U+FFFD,
@@ -35,12 +37,18 @@ export class SearchTextCollector {
     const room = this.maxBytes - this.used;
     const cut = Buffer.from(text, "utf8").subarray(0, room).toString("utf8").replace(/\uFFFD$/, "");
     this.pieces.push(cut);
+    this.chars += cut.length;
     this.used = this.maxBytes;
   }
 
   /** Starts a new field or part, so words from two sources never run together. */
   separate(): void {
     if (this.pieces.length > 0 && !this.full) this.append("\n");
+  }
+
+  /** UTF-16 units collected so far: where text() would be cut to keep only what came before. */
+  get length(): number {
+    return this.chars;
   }
 
   text(): string {

@@ -9,6 +9,12 @@
 //   transaction, and is published on the ChangeFeed only after commit.
 import type { Readable } from "node:stream";
 import type { ChangeFeed, MailboxChangesSince } from "./changes.js";
+
+/** MailStore.findTextMatches(): UIDs ascending. */
+export interface TextMatches {
+  matches: Uid[];
+  unverified: Uid[];
+}
 import type {
   AccountId,
   ByteRange,
@@ -231,10 +237,23 @@ export interface MailStore {
    * no read): a protocol refuses those (IMAP NO [SERVERBUG]) before it promises their bytes.
    */
   findDamaged(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Uid[]>;
-  /** Decoded text of the message's text parts and header values, for SEARCH BODY/TEXT. */
+  /**
+   * Decoded text of the message's header values and text parts, for SEARCH BODY/TEXT, as the
+   * full-text index holds it: case-folded by mail/case-fold.ts (foldCase(x) of the decoded text).
+   */
   getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null>;
   /** getSearchText() for many messages in one call; UIDs that no longer exist are absent. */
   getSearchTexts(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>>;
+  /**
+   * The messages of the mailbox whose search text (getSearchText) contains `needle`, compared as
+   * IMAP SEARCH compares (RFC 9051 §6.4.4: substring, case-insensitive after mail/case-fold.ts):
+   * part "text" looks in the whole text, "body" in what follows the top-level header's values.
+   * Answered from the full-text index; strings too short for it are matched by a scan in pages
+   * that yields between pages and never brings the mailbox's text into memory. `matches`
+   * ascending by UID; `unverified`: messages whose text holds the string but whose header/body
+   * split predates the index (BODY only), for the caller to decide from the header.
+   */
+  findTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<TextMatches>;
   /** Copies into another mailbox (same or other account's is refused); new UIDs in the target. */
   copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<UidMapping>;
   /** Copy then expunge from the source, atomically (RFC 6851). */

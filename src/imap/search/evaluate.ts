@@ -14,7 +14,9 @@ export type ResolvedSearchKey = SearchKey<ReadonlySet<Uid>>;
 
 /** What is known about one message; each stage of search-mailbox.ts fills in more. */
 export interface MessageFacts {
-  summary: MessageSummary;
+  uid: Uid;
+  /** Stage "summary": flags, size, INTERNALDATE, modseq. */
+  summary?: MessageSummary;
   recent: boolean;
   /** Stage "envelope": the stored envelope and structure. */
   stored?: StoredMessage;
@@ -52,6 +54,11 @@ export function stageOf(key: ResolvedSearchKey): FactStage {
 export interface CompiledKey {
   key: ResolvedSearchKey;
   needles: Map<ResolvedSearchKey, FoldedNeedle>;
+  /**
+   * TEXT/BODY leaves already answered by the full-text index (MailStore.findTextMatches): the
+   * leaf is then a UID lookup. `unverified` UIDs fall back to the text and header facts.
+   */
+  textMatches?: Map<ResolvedSearchKey, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>;
 }
 
 export function compileKey(key: ResolvedSearchKey): CompiledKey {
@@ -91,20 +98,21 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
     case "all":
       return true;
     case "flag":
-      return hasFlag(summary.flags, key.flag) === key.present;
+      return summary === undefined ? undefined : hasFlag(summary.flags, key.flag) === key.present;
     case "recent":
       return facts.recent;
     case "sequence":
     case "uid":
-      return key.set.has(summary.uid);
+      return key.set.has(facts.uid);
     case "size":
       // RFC 9051 §6.4.4: LARGER "larger than", SMALLER "smaller than": both strict.
+      if (summary === undefined) return undefined;
       return key.comparison === "larger" ? summary.size > key.octets : summary.size < key.octets;
     case "internal-date":
-      return compareDay(dayOfInstant(summary.internalDate), key.comparison, key.day);
+      return summary === undefined ? undefined : compareDay(dayOfInstant(summary.internalDate), key.comparison, key.day);
     case "modseq":
       // RFC 7162 §3.1.5: "mod-sequence equal to or greater than".
-      return summary.modseq >= key.modseq;
+      return summary === undefined ? undefined : summary.modseq >= key.modseq;
     case "sent-date": {
       if (facts.stored === undefined) return undefined;
       // RFC 9051 §6.4.4: the Date: header, disregarding time and timezone. Without a readable
@@ -130,12 +138,17 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       return facts.header.fields.some((f) => f.name.toLowerCase() === name && wanted.foundIn(decodeEncodedWords(f.value)));
     }
     case "text": {
+      const indexed = compiled.textMatches?.get(key);
+      if (indexed !== undefined) return indexed.matches.has(facts.uid);
       if (facts.searchText === undefined) return undefined;
       const folded = (facts.folded ??= {});
       folded.text ??= foldCase(facts.searchText);
       return needle(compiled, key).foundInFolded(folded.text);
     }
     case "body": {
+      const indexed = compiled.textMatches?.get(key);
+      if (indexed !== undefined && indexed.matches.has(facts.uid)) return true;
+      if (indexed !== undefined && !indexed.unverified.has(facts.uid)) return false;
       if (facts.searchText === undefined) return undefined;
       const folded = (facts.folded ??= {});
       folded.text ??= foldCase(facts.searchText);
@@ -143,7 +156,8 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       // Not anywhere in the text: not in the body either, and the header need not be read.
       if (!wanted.foundInFolded(folded.text)) return false;
       if (facts.header === undefined) return undefined;
-      folded.body ??= foldCase(bodyText(facts.searchText, facts.header.searchTextPrefix));
+      // The stored text is folded (MailStore.getSearchText); the header's is folded alike to line up.
+      folded.body ??= bodyText(folded.text, foldCase(facts.header.searchTextPrefix));
       return wanted.foundInFolded(folded.body);
     }
     case "not": {

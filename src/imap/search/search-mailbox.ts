@@ -1,17 +1,23 @@
-// Runs a resolved SearchKey over the messages of the selected mailbox, loading facts in stages,
-// cheapest first, and only for messages the earlier stages left undecided:
-//   summary  — flags, UID, size, INTERNALDATE, modseq: one listMessages() call for the mailbox;
-//   envelope — FROM/TO/CC/BCC/SUBJECT/SENT*: getMessages() in batches;
+// Runs a resolved SearchKey over the messages of the selected mailbox without materialising the
+// mailbox (docs/architecture.md, "SEARCH through the index"):
+//   index    — every TEXT/BODY leaf is answered first by MailStore.findTextMatches (the full-text
+//              index; a paged scan inside the store for strings under 3 characters): one set of
+//              matching UIDs per leaf, no message text in this process;
+// then the session's UIDs are walked a page at a time (PAGE_SIZE), and within a page facts are
+// loaded in stages, cheapest first, only for messages the earlier stages left undecided:
+//   uid      — UID/sequence sets, \Recent and the index answers: nothing is read;
+//   summary  — flags, size, INTERNALDATE, modseq: getSummaries() for the page;
+//   envelope — FROM/TO/CC/BCC/SUBJECT/SENT*: getMessages() for the page's undecided;
 //   header   — HEADER: a ranged read of the header octets (after getMessages() for the offsets);
-//   text     — BODY/TEXT: getSearchTexts() in batches;
-//   header   — again for BODY, only for messages whose text holds the string somewhere, to tell
-//              header text from body text.
-// A stage the key does not need is skipped entirely, and a stage loads nothing already loaded.
+//   text     — BODY whose header/body split predates the index: getSearchTexts(), then the header.
+// Memory is one page of facts plus the UID sets of the answer; a matched message whose summary
+// was never needed is looked up once at the end, in pages, for its modseq and to drop messages the
+// store no longer has.
 import type { Readable } from "node:stream";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import type { MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { someSearchKey } from "../protocol/search-key.js";
-import { compileKey, evaluate, headerSearchText, stageOf, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
+import { compileKey, evaluate, headerSearchText, stageOf, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
 
 /** The messages a search runs over: the session's view of the selected mailbox. */
 export interface SearchScope {
@@ -23,16 +29,18 @@ export interface SearchScope {
 }
 
 export interface SearchOptions {
-  /** UIDs per getMessages() call. */
+  /** UIDs per page (and per getSummaries()/getMessages() call). */
   batchSize?: number;
   /** Header octets read per message for HEADER/BODY; longer headers are cut (the MIME tree caps them too). */
   maxHeaderBytes?: number;
 }
 
-const DEFAULT_BATCH = 256;
+const DEFAULT_BATCH = 500;
 const DEFAULT_MAX_HEADER_BYTES = 256 * 1024;
 /** Concurrent reads in the header and text stages. */
 const READ_CONCURRENCY = 16;
+
+type LoadStage = FactStage;
 
 /**
  * The matching messages, ascending by UID. Messages of the view that the store no longer has
@@ -45,54 +53,100 @@ export async function searchMailbox(
   options: SearchOptions = {},
 ): Promise<MessageSummary[]> {
   const compiled = compileKey(key);
-  const inView = new Set<number>(scope.uids);
-  const summaries = (await store.listMessages(scope.mailboxId)).filter((s) => inView.has(s.uid));
+  await answerTextFromIndex(store, scope.mailboxId, compiled);
+  const batch = Math.max(1, options.batchSize ?? DEFAULT_BATCH);
+  const stages = stagesNeeded(key, compiled);
   const matched: MessageSummary[] = [];
-  let pending: MessageFacts[] = [];
-  for (const summary of summaries) {
-    pending.push({ summary, recent: scope.isRecent?.(summary.uid) ?? false });
+  /** Matched before any store read: checked (and given their summary) at the end. */
+  let unchecked: Uid[] = [];
+  for (let at = 0; at < scope.uids.length; at += batch) {
+    let pending: MessageFacts[] = [];
+    for (let i = at; i < Math.min(at + batch, scope.uids.length); i++) {
+      const uid = scope.uids[i] as Uid;
+      pending.push({ uid, recent: scope.isRecent?.(uid) ?? false });
+    }
+    pending = decide(pending, (facts) => evaluate(compiled, facts), matched, unchecked);
+    for (const stage of stages) {
+      if (pending.length === 0) break;
+      await loadStage(store, scope.mailboxId, stage, pending, options);
+      pending = decide(pending, (facts) => evaluate(compiled, facts), matched, unchecked);
+    }
+    // Every fact is loaded after the last stage, so nothing can stay unknown; this is a guard.
+    if (pending.length > 0) throw new Error("search left messages undecided");
+    if (unchecked.length >= batch) {
+      await checkExisting(store, scope.mailboxId, unchecked, matched);
+      unchecked = [];
+    }
   }
-  const stages = stagesNeeded(key);
-  for (let i = 0; ; i++) {
-    pending = decide(pending, (facts) => evaluate(compiled, facts), matched);
-    const stage = stages[i];
-    if (pending.length === 0 || stage === undefined) break;
-    await loadStage(store, scope.mailboxId, stage, pending, options);
-  }
-  // Every fact is loaded after the last stage, so nothing can stay unknown; this is a guard.
-  if (pending.length > 0) throw new Error("search left messages undecided");
+  await checkExisting(store, scope.mailboxId, unchecked, matched);
   return matched.sort((a, b) => a.uid - b.uid);
 }
 
-/** Moves decided messages out: matches into `matched`; returns the still undecided ones. */
-function decide(pending: MessageFacts[], decideOne: (facts: MessageFacts) => boolean | undefined, matched: MessageSummary[]): MessageFacts[] {
+/** Replaces each TEXT/BODY leaf by the index's answer; equal leaves ask once. */
+async function answerTextFromIndex(store: MailStore, mailboxId: MailboxId, compiled: CompiledKey): Promise<void> {
+  const byQuery = new Map<string, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>();
+  const textMatches = new Map<ResolvedSearchKey, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>();
+  for (const leaf of compiled.needles.keys()) {
+    if (leaf.kind !== "text" && leaf.kind !== "body") continue;
+    const query = `${leaf.kind}\u0000${leaf.value}`;
+    let answer = byQuery.get(query);
+    if (answer === undefined) {
+      const found = await store.findTextMatches(mailboxId, leaf.value, leaf.kind);
+      answer = { matches: new Set<number>(found.matches), unverified: new Set<number>(found.unverified) };
+      byQuery.set(query, answer);
+    }
+    textMatches.set(leaf, answer);
+  }
+  compiled.textMatches = textMatches;
+}
+
+/** Messages matched without any store read: kept only if the store still has them, with their summary. */
+async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[], matched: MessageSummary[]): Promise<void> {
+  if (uids.length === 0) return;
+  for (const summary of await store.getSummaries(mailboxId, uids)) matched.push(summary);
+}
+
+/**
+ * Moves decided messages out: matches into `matched` (or `unchecked` when nothing was read from
+ * the store for them yet); returns the still undecided ones.
+ */
+function decide(
+  pending: MessageFacts[],
+  decideOne: (facts: MessageFacts) => boolean | undefined,
+  matched: MessageSummary[],
+  unchecked: Uid[],
+): MessageFacts[] {
   const undecided: MessageFacts[] = [];
   for (const facts of pending) {
     const verdict = decideOne(facts);
-    if (verdict === true) matched.push(facts.summary);
-    else if (verdict === undefined) undecided.push(facts);
+    if (verdict === true) {
+      if (facts.summary !== undefined) matched.push(facts.summary);
+      else unchecked.push(facts.uid);
+    } else if (verdict === undefined) undecided.push(facts);
   }
   return undecided;
 }
 
-/** The stages after "summary" that some key needs, in the order they are loaded. */
-function stagesNeeded(key: ResolvedSearchKey): Exclude<FactStage, "summary">[] {
+/** The stages that some key needs, in the order they are loaded. */
+function stagesNeeded(key: ResolvedSearchKey, compiled: CompiledKey): LoadStage[] {
   const has = (kind: ResolvedSearchKey["kind"]): boolean => someSearchKey(key, (k) => k.kind === kind);
-  const stages: Exclude<FactStage, "summary">[] = [];
+  // BODY leaves with messages the index could not split need the text and the header.
+  const unverifiedBody = [...(compiled.textMatches?.values() ?? [])].some((answer) => answer.unverified.size > 0);
+  const stages: LoadStage[] = [];
+  if (someSearchKey(key, (k) => ["flag", "size", "internal-date", "modseq"].includes(k.kind))) stages.push("summary");
   if (someSearchKey(key, (k) => stageOf(k) === "envelope")) stages.push("envelope");
   if (has("header")) stages.push("header");
-  if (has("text") || has("body")) stages.push("text");
-  if (has("body")) stages.push("header");
+  if (unverifiedBody) stages.push("text", "header");
   return stages;
 }
 
-async function loadStage(
-  store: MailStore,
-  mailboxId: MailboxId,
-  stage: Exclude<FactStage, "summary">,
-  pending: MessageFacts[],
-  options: SearchOptions,
-): Promise<void> {
+async function loadStage(store: MailStore, mailboxId: MailboxId, stage: LoadStage, pending: MessageFacts[], options: SearchOptions): Promise<void> {
+  if (stage === "summary") {
+    const byUid = new Map<number, MessageSummary>((await store.getSummaries(mailboxId, pending.map((f) => f.uid))).map((s) => [s.uid, s]));
+    for (const facts of pending) facts.summary = byUid.get(facts.uid);
+    dropIncomplete(pending, (f) => f.summary !== undefined);
+    return;
+  }
   if (stage === "envelope" || stage === "header") {
     await loadStored(store, mailboxId, pending, options.batchSize ?? DEFAULT_BATCH);
     if (stage === "envelope") return;
@@ -114,11 +168,15 @@ async function loadStored(store: MailStore, mailboxId: MailboxId, pending: Messa
   const missing = pending.filter((f) => f.stored === undefined);
   for (let at = 0; at < missing.length; at += batch) {
     const slice = missing.slice(at, at + batch);
-    const stored = await store.getMessages(mailboxId, slice.map((f) => f.summary.uid));
+    const stored = await store.getMessages(mailboxId, slice.map((f) => f.uid));
     const byUid = new Map<number, StoredMessage>(stored.map((m) => [m.uid, m]));
     for (const facts of slice) {
-      const message = byUid.get(facts.summary.uid);
-      if (message !== undefined) facts.stored = message;
+      const message = byUid.get(facts.uid);
+      if (message !== undefined) {
+        facts.stored = message;
+        // StoredMessage carries the summary's fields: no summary read for these later.
+        facts.summary ??= { uid: message.uid, modseq: message.modseq, flags: message.flags, internalDate: message.internalDate, size: message.size };
+      }
     }
   }
   dropIncomplete(pending, (f) => f.stored !== undefined);
@@ -132,9 +190,9 @@ async function loadSearchTexts(store: MailStore, mailboxId: MailboxId, pending: 
   const missing = pending.filter((f) => f.searchText === undefined);
   for (let at = 0; at < missing.length; at += batch) {
     const slice = missing.slice(at, at + batch);
-    const texts = await store.getSearchTexts(mailboxId, slice.map((f) => f.summary.uid));
+    const texts = await store.getSearchTexts(mailboxId, slice.map((f) => f.uid));
     for (const facts of slice) {
-      const text = texts.get(facts.summary.uid);
+      const text = texts.get(facts.uid);
       if (text !== undefined) facts.searchText = text;
     }
   }

@@ -11,6 +11,7 @@ import { mailboxContract } from "./mailboxes.contract.js";
 import { queueContract } from "./queue.contract.js";
 import { recentContract } from "./recent.contract.js";
 import { messageContract, stagingContract } from "./messages.contract.js";
+import { textSearchContract } from "./text-search.contract.js";
 import { updateContract } from "./updates.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
@@ -26,5 +27,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("changes", () => changeContract(open));
     describe("queue", () => queueContract(open));
     describe("recent and multiappend", () => recentContract(open));
+    describe("text search", () => textSearchContract(open));
   });
 }

@@ -1,6 +1,7 @@
 // Message rows: the insert shared by delivery, APPEND and COPY, and the reads (listing, full
 // metadata, search text, trace prefix). A row refers to its blob; the structure and envelope are
 // kept once per blob with blob offsets and shifted past the prefix when read.
+import { foldCase } from "../../mail/case-fold.js";
 import type { Envelope } from "../../mail/envelope.js";
 import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
@@ -54,16 +55,28 @@ export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: U
   );
 }
 
-/** The blob's row (what was derived from its bytes), unless an earlier delivery wrote it. */
+/**
+ * The blob's row (what was derived from its bytes) and its full-text index entry, unless an
+ * earlier delivery wrote them: a blob's text is indexed once, however many messages (COPY,
+ * several recipients) refer to it. Same transaction as the message rows (schema.ts, version 9).
+ */
 export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
+  if (ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", blob.id) !== undefined) return;
+  const text = blob.parsed.searchText;
+  const headLength = Math.min(blob.parsed.searchTextHeadLength ?? text.length, text.length);
+  // Folded in two pieces so the header's length is known in folded units; the body text starts
+  // with a line feed (SearchTextCollector.separate), so nothing composes across the cut.
+  const head = foldCase(text.slice(0, headLength));
+  const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", head + foldCase(text.slice(headLength)));
   ctx.sql.run(
-    "INSERT OR IGNORE INTO blobs (id, size, structure, envelope, search_text, crlf_size) VALUES (?, ?, ?, ?, ?, ?)",
+    "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
     blob.id,
     blob.size,
     encodeStructure(blob.parsed.root),
     JSON.stringify(blob.parsed.envelope),
-    blob.parsed.searchText,
     blob.crlfSize,
+    indexed.lastInsertRowid,
+    head.length,
   );
 }
 
@@ -213,7 +226,8 @@ export function getMessages(ctx: StoreContext, mailboxId: MailboxId, uids: reado
 
 export function getSearchText(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): string | null {
   const row = ctx.sql.get<{ search_text: string }>(
-    "SELECT b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
+    `SELECT s.text AS search_text FROM messages m JOIN blobs b ON b.id = m.blob_id JOIN search_index s ON s.rowid = b.text_id
+      WHERE m.mailbox_id = ? AND m.uid = ?`,
     mailboxId,
     uid,
   );
@@ -224,13 +238,114 @@ export function getSearchTexts(ctx: StoreContext, mailboxId: MailboxId, uids: re
   const texts = new Map<Uid, string>();
   if (uids.length === 0) return texts;
   const rows = ctx.sql.all<{ uid: number; search_text: string }>(
-    `SELECT m.uid, b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id
+    `SELECT m.uid, s.text AS search_text FROM messages m JOIN blobs b ON b.id = m.blob_id JOIN search_index s ON s.rowid = b.text_id
       WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))`,
     mailboxId,
     JSON.stringify(uids),
   );
   for (const row of rows) texts.set(row.uid as Uid, row.search_text);
   return texts;
+}
+
+/** Messages per page of the scan that answers search strings too short for the trigram index. */
+export const TEXT_SCAN_PAGE = 500;
+
+/** Which text a search string is looked for in: everything (TEXT) or what follows the top-level header (BODY). */
+export type TextPart = "text" | "body";
+
+export interface TextMatchRows {
+  matches: Uid[];
+  /** Text matches whose header/body split is unknown (blobs indexed by the migration): BODY only. */
+  unverified: Uid[];
+}
+
+/** A folded search string's length in characters, which is what the trigram tokenizer counts. */
+export function indexableNeedle(folded: string): boolean {
+  let count = 0;
+  for (const _ of folded) if (++count >= 3) return true;
+  return false;
+}
+
+/** Trigrams asked of the index at most; instr() verifies the rest of the string anyway. */
+const MAX_QUERY_TRIGRAMS = 24;
+
+/**
+ * The FTS5 query for a folded string of 3 or more characters: every distinct trigram of it as a
+ * quoted token (implicit AND), spread over the string when there are many. A blob holding all of
+ * them is a candidate only; the caller verifies it.
+ */
+export function trigramQuery(folded: string): string {
+  const chars = [...folded];
+  const all = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) all.add(chars.slice(i, i + 3).join(""));
+  let grams = [...all];
+  if (grams.length > MAX_QUERY_TRIGRAMS) {
+    const step = grams.length / MAX_QUERY_TRIGRAMS;
+    grams = Array.from({ length: MAX_QUERY_TRIGRAMS }, (_, i) => grams[Math.floor(i * step)]!);
+  }
+  return grams.map((g) => `"${g.replace(/"/g, '""')}"`).join(" ");
+}
+
+/**
+ * The messages whose folded text contains `folded` (3 or more characters): the trigram index
+ * names candidate blobs (schema.ts, version 9), each verified exactly with instr() on the text the
+ * index stores (for BODY, the text after the top-level header), inside SQLite.
+ */
+export function indexedTextMatches(ctx: StoreContext, mailboxId: MailboxId, folded: string, part: TextPart): TextMatchRows {
+  const rows = ctx.sql.all<{ uid: number; head: number | null; body: number | null }>(
+    `SELECT m.uid, b.text_head AS head,
+            CASE WHEN ? = 'body' AND b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?) ELSE 1 END AS body
+       FROM search_index s CROSS JOIN blobs b ON b.text_id = s.rowid CROSS JOIN messages m ON m.blob_id = b.id
+      WHERE search_index MATCH ? AND instr(s.text, ?) > 0 AND m.mailbox_id = ?
+      ORDER BY m.uid`,
+    part,
+    folded,
+    trigramQuery(folded),
+    folded,
+    mailboxId,
+  );
+  return splitRows(rows, part);
+}
+
+/**
+ * One page of the scan for strings too short for the index: the messages with UID in
+ * (afterUid, the page's last UID], at most TEXT_SCAN_PAGE of them, matched inside SQLite so no
+ * text reaches JavaScript. Returns the page's last UID (null when the mailbox has no more).
+ */
+export function scannedTextMatches(ctx: StoreContext, mailboxId: MailboxId, folded: string, part: TextPart, afterUid: number): TextMatchRows & { lastUid: number | null } {
+  const last = ctx.sql.get<{ uid: number | null }>(
+    "SELECT max(uid) AS uid FROM (SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid LIMIT ?)",
+    mailboxId,
+    afterUid,
+    TEXT_SCAN_PAGE,
+  );
+  const lastUid = last?.uid ?? null;
+  if (lastUid === null) return { matches: [], unverified: [], lastUid };
+  const rows = ctx.sql.all<{ uid: number; head: number | null; body: number | null }>(
+    `SELECT m.uid, b.text_head AS head,
+            CASE WHEN ? = 'body' AND b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?) ELSE 1 END AS body
+       FROM messages m JOIN blobs b ON b.id = m.blob_id JOIN search_index s ON s.rowid = b.text_id
+      WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ? AND (? = '' OR instr(s.text, ?) > 0)
+      ORDER BY m.uid`,
+    part,
+    folded,
+    mailboxId,
+    afterUid,
+    lastUid,
+    folded,
+    folded,
+  );
+  return { ...splitRows(rows, part), lastUid };
+}
+
+function splitRows(rows: { uid: number; head: number | null; body: number | null }[], part: TextPart): TextMatchRows {
+  const matches: Uid[] = [];
+  const unverified: Uid[] = [];
+  for (const row of rows) {
+    if (part === "body" && row.head === null) unverified.push(row.uid as Uid);
+    else if (row.body !== null && row.body > 0) matches.push(row.uid as Uid);
+  }
+  return { matches, unverified };
 }
 
 /**

@@ -256,6 +256,39 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    description: "full-text index (FTS5 trigram) of each blob's folded search text; the plain copy in blobs goes",
+    sql: `
+      -- One row per blob, shared by every message (and COPY) of it: the decoded text SEARCH looks in
+      -- (header values, text parts decoded from transfer encoding and charset, HTML reduced to text,
+      -- part header values such as attachment file names), already case-folded the way SEARCH
+      -- folds its strings (mail/case-fold.ts), under a case-sensitive trigram index, so no fold of
+      -- SQLite's own can disagree with ours. detail=none keeps no token positions (the index is
+      -- about half the size of detail=full): a query asks for blobs holding every trigram of the
+      -- string, and each candidate is then verified exactly with instr() on the stored text
+      -- (RFC 9051 §6.4.4 substring match; store/sqlite/messages.ts). The FTS table's content is the
+      -- only copy of the text: blobs.search_text is dropped (issue 13: no text kept twice).
+      -- text_head: UTF-16 units of the text from the top-level header (SEARCH BODY skips them);
+      -- NULL for blobs stored before this migration, whose BODY matches are verified against the
+      -- header read from the file (imap/search/search-mailbox.ts).
+      -- Existing blobs are backfilled here, in the migration's own transaction, rather than by a
+      -- catch-up worker: their decoded text is already in the database, so the backfill is one
+      -- SQL pass (mailroom_fold is registered by sqlite-database.ts), and no SEARCH can ever run
+      -- against a half-built index.
+      CREATE VIRTUAL TABLE search_index USING fts5(text, tokenize = 'trigram case_sensitive 1', detail = none);
+      ALTER TABLE blobs ADD COLUMN text_id INTEGER;
+      ALTER TABLE blobs ADD COLUMN text_head INTEGER;
+      UPDATE blobs SET text_id = n.rn FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM blobs) AS n WHERE n.id = blobs.id;
+      INSERT INTO search_index (rowid, text) SELECT text_id, mailroom_fold(search_text) FROM blobs;
+      ALTER TABLE blobs DROP COLUMN search_text;
+      CREATE UNIQUE INDEX blobs_text ON blobs(text_id);
+      -- Every path that deletes a blob's row (expunge, mailbox and account deletion, a finished
+      -- queue entry, store check --repair) removes its text with it, in the same transaction.
+      CREATE TRIGGER blobs_search_index_delete AFTER DELETE ON blobs
+        BEGIN DELETE FROM search_index WHERE rowid = old.text_id; END;
+    `,
+  },
+  {
     version: 10,
     description: "messages: indexes for SELECT of a big mailbox (first unseen, keywords in use)",
     sql: `

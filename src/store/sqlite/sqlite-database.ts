@@ -1,6 +1,7 @@
 // Opening the SQLite file with the settings every durability promise of the store rests on,
 // and a cache of prepared statements (better-sqlite3 compiles SQL once per statement object).
 import Database from "better-sqlite3";
+import { foldCase } from "../../mail/case-fold.js";
 import { StoreError } from "../errors.js";
 import { migrate } from "./schema.js";
 
@@ -17,6 +18,9 @@ export function openDatabase(path: string, now: () => Date): SqliteDatabase {
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
+    // The fold SEARCH applies to its strings, for the migration that backfills the full-text index
+    // (schema.ts, version 9); deterministic, so SQLite may use it anywhere.
+    db.function("mailroom_fold", { deterministic: true }, (text: unknown) => (typeof text === "string" ? foldCase(text) : ""));
     migrate(db, now);
     return db;
   } catch (err) {

@@ -10,6 +10,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { foldCase } from "../../mail/case-fold.js";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
@@ -278,6 +279,22 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   getSearchTexts(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>> {
     return this.read((ctx) => messages.getSearchTexts(ctx, mailboxId, uids));
+  }
+  findTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<api.TextMatches> {
+    return this.track(async () => {
+      const folded = foldCase(needle);
+      if (messages.indexableNeedle(folded)) return this.read((ctx) => messages.indexedTextMatches(ctx, mailboxId, folded, part));
+      // Too short for trigrams: one page of messages per read, the event loop free in between.
+      const result: api.TextMatches = { matches: [], unverified: [] };
+      for (let after = 0; ; ) {
+        const page = await this.read((ctx) => messages.scannedTextMatches(ctx, mailboxId, folded, part, after));
+        for (const uid of page.matches) result.matches.push(uid);
+        for (const uid of page.unverified) result.unverified.push(uid);
+        if (page.lastUid === null) return result;
+        after = page.lastUid;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    });
   }
 
   readMessages(mailboxId: MailboxId, uids: readonly Uid[], options: { maxSize: number }): Promise<Map<Uid, Buffer>> {

@@ -26,7 +26,7 @@ test("every kind of damage is found; --repair fixes what it can and reports the 
     const past = new Date(Date.now() - 2 * 3_600_000);
     await utimes(blobFileOf(dataDir, oldOrphan), past, past);
     const db = new Database(join(dataDir, "mailroom.sqlite"));
-    db.prepare("INSERT INTO blobs (id, size, structure, envelope, search_text) VALUES (?, 1, '{}', '{}', '')").run("ef".repeat(32));
+    db.prepare("INSERT INTO blobs (id, size, structure, envelope) VALUES (?, 1, '{}', '{}')").run("ef".repeat(32));
     db.prepare("UPDATE accounts SET used_bytes = used_bytes + 1000").run();
     db.close();
 

@@ -1,0 +1,89 @@
+// Conformance of MailStore.findTextMatches, the full-text index SEARCH TEXT/BODY stand on: RFC 9051
+// §6.4.4 substring matching, case-insensitive on decoded text, BODY not seeing the top-level header,
+// strings of any length (the trigram index from 3 characters, a paged scan below), copies sharing
+// one entry, expunge removing it.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { using, type OpenBackend } from "./fixture.js";
+
+const MIXED = Buffer.from(
+  [
+    "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=",
+    "From: Zoë Header <zoe@example.org>",
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/mixed; boundary="b"',
+    "",
+    "--b",
+    "Content-Type: text/plain; charset=iso-8859-1",
+    "Content-Transfer-Encoding: quoted-printable",
+    "",
+    "Der K=E4se ist STRASSENfest.",
+    "--b",
+    "Content-Type: text/html; charset=utf-8",
+    "Content-Transfer-Encoding: base64",
+    "",
+    Buffer.from("<p>Hello <b>bold</b> world</p>").toString("base64"),
+    "--b",
+    'Content-Type: application/pdf; name="quarterly-figures.pdf"',
+    'Content-Disposition: attachment; filename="quarterly-figures.pdf"',
+    "Content-Transfer-Encoding: base64",
+    "",
+    "JVBERi0xLjQK",
+    "--b--",
+    "",
+  ].join("\r\n"),
+);
+
+export function textSearchContract(open: OpenBackend): void {
+  test("findTextMatches: decoded, case-insensitive substrings; BODY skips the top-level header", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const mixed = await fx.append(inbox.id, [], MIXED);
+    const plain = await fx.append(inbox.id, [], Buffer.from("Subject: other\r\n\r\nnothing here but zoe\r\n"));
+    const find = async (needle: string, part: "text" | "body"): Promise<number[]> => {
+      const found = await fx.mail.findTextMatches(inbox.id, needle, part);
+      assert.deepEqual(found.unverified, [], "a message stored now has its header/body split");
+      return found.matches;
+    };
+    assert.deepEqual(await find("grüsse aus", "text"), [mixed.uid], "encoded-word subject, ß folded to ss");
+    assert.deepEqual(await find("GRÜSSE", "body"), [], "the subject is not body text");
+    assert.deepEqual(await find("käse", "body"), [mixed.uid], "quoted-printable ISO-8859-1");
+    assert.deepEqual(await find("strassenfest", "text"), [mixed.uid]);
+    assert.deepEqual(await find("hello", "body"), [mixed.uid], "base64 HTML reduced to text");
+    assert.deepEqual(await find("bold", "body"), [mixed.uid]);
+    assert.deepEqual(await find("<b>", "text"), [], "tags are not text");
+    assert.deepEqual(await find("quarterly-figures.pdf", "text"), [mixed.uid], "attachment file name");
+    assert.deepEqual(await find("zoe", "text"), [mixed.uid, plain.uid]);
+    assert.deepEqual(await find("zoe", "body"), [plain.uid], "From: is header text");
+    assert.deepEqual(await find("Zo", "text"), [mixed.uid, plain.uid], "two characters: the scan");
+    assert.deepEqual(await find("ë", "body"), [], "one character: the scan, header excluded");
+    assert.deepEqual(await find("", "body"), [mixed.uid, plain.uid], "the empty string is in every text");
+    assert.deepEqual(await find('say "hi"', "text"), [], "quotes in the string are not query syntax");
+  }));
+
+  test("findTextMatches: copies share the entry, expunge removes it, other mailboxes do not leak in", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const other = await fx.mail.createMailbox(id, "Kept copies");
+    const first = await fx.append(inbox.id, [], Buffer.from("Subject: x\r\n\r\nunmistakable phrase\r\n"));
+    const mapping = await fx.mail.copyMessages(inbox.id, [first.uid], other.id);
+    assert.deepEqual((await fx.mail.findTextMatches(other.id, "unmistakable", "body")).matches, [mapping.pairs[0]![1]]);
+    assert.deepEqual((await fx.mail.findTextMatches(inbox.id, "unmistakable", "body")).matches, [first.uid]);
+    await fx.mail.removeMessages(inbox.id, [first.uid]);
+    assert.deepEqual((await fx.mail.findTextMatches(inbox.id, "unmistakable", "body")).matches, []);
+    assert.equal((await fx.mail.findTextMatches(other.id, "unmistakable", "text")).matches.length, 1, "the copy keeps the text");
+    assert.deepEqual((await fx.mail.findTextMatches(inbox.id, "xx", "text")).matches, []);
+    assert.deepEqual((await fx.mail.findTextMatches(inbox.id, "", "text")).matches, [], "an empty mailbox");
+  }));
+
+  test("findTextMatches: the short-string scan crosses its page boundary", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const expected: number[] = [];
+    for (let i = 0; i < 1203; i++) {
+      const m = await fx.append(inbox.id, [], Buffer.from(`Subject: n${i}\r\n\r\n${i % 97 === 0 ? "q!" : "none"}\r\n`));
+      if (i % 97 === 0) expected.push(m.uid);
+    }
+    assert.deepEqual((await fx.mail.findTextMatches(inbox.id, "Q!", "body")).matches, expected);
+  }));
+}
