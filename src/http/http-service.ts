@@ -37,10 +37,9 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
     logger: false,
     bodyLimit: settings.bodyLimit,
     // Outlook asks for /Autodiscover/Autodiscover.xml and /autodiscover/autodiscover.xml alike.
-    caseSensitive: false,
+    routerOptions: { caseSensitive: false, maxParamLength: 400 },
     // X-Forwarded-* believed only from the configured proxies; from anyone else they are ignored.
     trustProxy: settings.trustedProxies.length > 0 ? settings.trustedProxies : false,
-    maxParamLength: 400,
     return503OnClosing: true,
   });
   app.addHook("onResponse", async (request, reply) => {
@@ -81,7 +80,14 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
   const servers: HttpServer[] = [];
   const bound: BoundHttpPort[] = [];
   const unavailable: HttpService["unavailable"] = [];
-  const limits = { maxHeaderSize: settings.maxHeaderSize, headersTimeout: settings.headersTimeout, requestTimeout: settings.requestTimeout };
+  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default), which would
+  // let a slow client hold a socket well past http.headers_timeout; check at a tenth of it.
+  const limits = {
+    maxHeaderSize: settings.maxHeaderSize,
+    headersTimeout: settings.headersTimeout,
+    requestTimeout: Math.max(settings.requestTimeout, settings.headersTimeout),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(settings.headersTimeout / 10))),
+  };
   const wanted: ["http" | "https", number | null][] = [["http", settings.httpPort], ["https", settings.httpsPort]];
   for (const [scheme, port] of wanted) {
     if (port === null) continue;
