@@ -20,7 +20,7 @@ import { eventLoopMonitor } from "./event-loop-monitor.js";
 import { liveSessions, TrackingAuthenticator } from "./live-sessions.js";
 import { acquireServeLock } from "./owner-lock.js";
 import { buildProtocolHandlers } from "./protocol-handlers.js";
-import { startHttpService, clientServers, createProfileSigner, type HttpService } from "../http/index.js";
+import { startHttpService, clientServers, createProfileSigner, mtaStsPolicyLines, type HttpService } from "../http/index.js";
 import { Metrics } from "../observability/metrics.js";
 
 /** The store with every face the services need; the SQLite backend provides all of them. */
@@ -82,7 +82,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname) },
   });
 }
 
