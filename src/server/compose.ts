@@ -251,6 +251,18 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       },
     });
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
+    // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
+    const previousOnAttempt = outbound.onAttempt;
+    outbound.onAttempt = (report) => {
+      for (const outcome of report.outcomes) {
+        if (outcome.state === "delivered") {
+          metrics.message("relayed");
+          if (report.createdAt && report.at) metrics.delivered("relayed", Math.max(0, report.at.getTime() - report.createdAt.getTime()) / 1000);
+        } else if (outcome.state === "deferred") metrics.message("deferred");
+        else if (outcome.state === "failed") metrics.message("bounced");
+      }
+      previousOnAttempt?.(report);
+    };
     const listeners = await startListeners({
       observer: metrics,
       listeners: config.listeners,

@@ -62,9 +62,9 @@ test("autoconfig, autodiscover and mta-sts CNAMEs; the _mta-sts id follows the s
   const base = { domain: "example.org", hostname: "mx.example.org", dkim: [] as [string, string][], listeners: defaultListeners() };
   const testing = renderDnsRecords({ ...base, mtaStsPolicy: ["version: STSv1", "mode: testing", "mx: mx.example.org", "max_age: 604800"] });
   for (const label of ["autoconfig", "autodiscover", "mta-sts"]) assert.match(testing, new RegExp(`^${label}\\.example\\.org\\.\\s+3600 IN CNAME\\s+mx\\.example\\.org\\.$`, "m"));
-  assert.match(testing, /^;   mode: testing$/m);
+  assert.match(testing, /^; {3}mode: testing$/m);
   const enforce = renderDnsRecords({ ...base, mtaStsPolicy: ["version: STSv1", "mode: enforce", "mx: mx.example.org", "max_age: 604800"] });
-  assert.match(enforce, /^;   mode: enforce$/m);
+  assert.match(enforce, /^; {3}mode: enforce$/m);
   const id = (zone: string) => /_mta-sts\.example\.org\.\s+3600 IN TXT\s+"v=STSv1; id=(\w+)"/.exec(zone)?.[1];
   assert.ok(id(testing) && id(enforce));
   assert.notEqual(id(testing), id(enforce));
