@@ -24,6 +24,7 @@ const LAYERS: [prefix: string, layer: number][] = [
   ["imap/", 4],
   ["pop3/", 4],
   ["admin/", 4],
+  ["http/", 4],
   ["server/", 5],
   ["main.ts", 5],
   ["architecture.test.ts", 5],
@@ -37,6 +38,8 @@ const PACKAGE_OWNERS: Record<string, string[]> = {
   selfsigned: ["net/tls-context"],
   "smol-toml": ["config/"],
   commander: ["admin/cli/"],
+  fastify: ["http/"],
+  "prom-client": ["observability/metrics"],
 };
 
 const PROTOCOLS = ["smtp/", "imap/", "pop3/"];

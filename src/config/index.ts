@@ -17,6 +17,7 @@ export {
   type ListenerProtocol,
   type ListenerTls,
   type LogLevelSetting,
+  type HttpSettings,
   type OutboundSettings,
   type SmarthostTls,
   type Pop3ModeSetting,

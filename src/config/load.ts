@@ -133,6 +133,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     store: section("store", SECTION_SPECS.store),
     shutdown: section("shutdown", SECTION_SPECS.shutdown),
     outbound,
+    http: section("http", SECTION_SPECS.http),
   };
 }
 

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { Limits } from "./limits.js";
 import { LIMITS_SPEC } from "./limits.js";
-import { boolean, cidr, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
+import { boolean, cidr, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, size, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
 
 export type LogLevelSetting = "debug" | "info" | "warn" | "error";
 export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s";
@@ -117,6 +117,31 @@ export interface OutboundSettings {
   dnsServers: string[];
 }
 
+/** The HTTP(S) service: mail-app autoconfiguration, MTA-STS policy, health and metrics (src/http/). */
+export interface HttpSettings {
+  enabled: boolean;
+  address: string;
+  /** Plain HTTP port, or null for none. */
+  httpPort: number | null;
+  /** HTTPS port (the TLS listeners' certificates, by SNI), or null for none. */
+  httpsPort: number | null;
+  /** Peers (CIDR) whose X-Forwarded-For/-Proto/-Host are believed: the reverse proxy in front. */
+  trustedProxies: string[];
+  /** Bytes. */
+  bodyLimit: number;
+  maxHeaderSize: number;
+  /** Milliseconds. */
+  headersTimeout: number;
+  requestTimeout: number;
+  /** Bearer token for /metrics, or null: then only loopback peers may read it. */
+  metricsToken: string | null;
+  mtaStsMode: "enforce" | "testing" | "none";
+  /** Seconds. */
+  mtaStsMaxAge: number;
+  /** MX names (patterns) of the policy; empty: server.hostname. */
+  mtaStsMx: string[];
+}
+
 export interface Config {
   /** The file the settings came from, or null for zero-config defaults. */
   sourceFile: string | null;
@@ -130,6 +155,7 @@ export interface Config {
   store: StoreSettings;
   shutdown: ShutdownSettings;
   outbound: OutboundSettings;
+  http: HttpSettings;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -230,6 +256,22 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for MX, MTA-STS and inbound SPF/DKIM/DMARC lookups ("ip", "ip:port" or "[ipv6]:port"); empty uses the system\'s'),
 };
 
+export const HTTP_SPEC: SectionSpec<HttpSettings> = {
+  enabled: key(boolean(), true, "serve HTTP(S): autoconfig/autodiscover/mobileconfig for mail apps, the MTA-STS policy, /healthz, /readyz, /metrics; a port that cannot be bound is logged and skipped, the mail listeners keep running"),
+  address: key(text(), "::", 'address the HTTP(S) ports bind ("::" every address, or one such as "127.0.0.1" behind a reverse proxy)'),
+  httpPort: key(optional(integer({ min: 0, max: 65_535 })), 80, "plain HTTP port (autoconfig over http, or the port a reverse proxy forwards to); 0 picks a free one"),
+  httpsPort: key(optional(integer({ min: 0, max: 65_535 })), 443, "HTTPS port, serving the certificates of [tls] (per-name by SNI); needed for mta-sts.<domain> and autodiscover"),
+  trustedProxies: key(listOf(cidr(), { max: 1000 }), [], "reverse proxies (CIDR) whose X-Forwarded-For, -Proto and -Host are believed; empty: those fields are ignored"),
+  bodyLimit: key(size({ min: 1024, max: 16 * 1024 * 1024 }), 64 * 1024, "largest request body (the Autodiscover POST); larger gets 413"),
+  maxHeaderSize: key(size({ min: 1024, max: 1024 * 1024 }), 16 * 1024, "largest request header block; larger gets 431"),
+  headersTimeout: key(duration({ minMs: 100, maxMs: 600_000 }), 10_000, "time a client has to send its request headers (slow clients are cut with 408)"),
+  requestTimeout: key(duration({ minMs: 100, maxMs: 600_000 }), 30_000, "time a client has to send its whole request"),
+  metricsToken: key(optional(text()), null, "bearer token /metrics requires (Authorization: Bearer <token>); not set: /metrics answers loopback peers only"),
+  mtaStsMode: key(oneOf(["enforce", "testing", "none"] as const), "testing", "mode of the MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 §3.2)"),
+  mtaStsMaxAge: key(integer({ min: 60, max: 31_557_600 }), 604_800, "max_age of the MTA-STS policy in seconds (RFC 8461 §3.2: at most a year)"),
+  mtaStsMx: key(listOf(text(), { max: 100 }), [], 'MX names of the MTA-STS policy ("mx1.example.org", "*.example.org"); empty: server.hostname'),
+};
+
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */
 export const SECTION_SPECS = {
   server: SERVER_SPEC,
@@ -241,6 +283,7 @@ export const SECTION_SPECS = {
   store: STORE_SPEC,
   shutdown: SHUTDOWN_SPEC,
   outbound: OUTBOUND_SPEC,
+  http: HTTP_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

@@ -50,6 +50,10 @@ export interface AttemptReport {
   id: number;
   outcomes: RecipientOutcome[];
   completed: boolean;
+  /** When the message was queued (delivery latency metrics). */
+  createdAt?: Date;
+  /** The attempt's time. */
+  at?: Date;
 }
 
 export class OutboundWorker {
@@ -292,7 +296,7 @@ export class OutboundWorker {
         size: entry.size,
       });
     }
-    const report = { id: entry.id, outcomes: final, completed: !open };
+    const report = { id: entry.id, outcomes: final, completed: !open, createdAt: entry.createdAt, at: now };
     this.onAttempt?.(report);
     return report;
   }

@@ -54,6 +54,12 @@ export async function renderBanner(server: RunningServer, admin: { command: stri
     lines.push(`  ${l.protocol.padEnd(12)} ${l.endpoints.join(" ")}`.padEnd(36) + ` ${PURPOSE[l.protocol] ?? ""}${movedNote}`);
   }
   for (const l of listeners.skipped) lines.push(`  ${l.protocol.padEnd(12)} not started: ${l.reason}`);
+  // The HTTP side ([http]): a port another web server holds is said here, loudly; mail runs on.
+  for (const h of server.http?.bound ?? []) {
+    const host = h.address.includes(":") ? `[${h.address}]` : h.address;
+    lines.push(`  ${h.scheme.padEnd(12)} ${host}:${h.port}`.padEnd(36) + " autoconfig, autodiscover, mobileconfig, MTA-STS, health, metrics");
+  }
+  for (const h of server.http?.unavailable ?? []) lines.push(`  ${h.scheme.padEnd(12)} not started: ${h.reason}`);
   const cert = tls.certificate;
   lines.push(
     "",

@@ -20,6 +20,8 @@ import { eventLoopMonitor } from "./event-loop-monitor.js";
 import { liveSessions, TrackingAuthenticator } from "./live-sessions.js";
 import { acquireServeLock } from "./owner-lock.js";
 import { buildProtocolHandlers } from "./protocol-handlers.js";
+import { startHttpService, clientServers, createProfileSigner, mtaStsPolicyLines, type HttpService } from "../http/index.js";
+import { Metrics } from "../observability/metrics.js";
 
 /** The store with every face the services need; the SQLite backend provides all of them. */
 export interface ComposedStore {
@@ -41,6 +43,10 @@ export interface RunningServer {
   outbound: OutboundWorker;
   /** Where admin commands reach this server (`<data_dir>/mailroom.sock`). */
   control: ControlServer;
+  /** The HTTP(S) service ([http]); null when http.enabled is false. */
+  http: HttpService | null;
+  /** Prometheus metrics (served at /metrics). */
+  metrics: Metrics;
   /** Stops accepting, lets sessions finish (or tells them goodbye), closes the store. */
   stop(reason: string): Promise<void>;
 }
@@ -76,7 +82,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname) },
   });
 }
 
@@ -235,7 +241,30 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store: wakingStore(opened, () => outbound.wake()), tls, authenticator, log });
     // Admin commands run from here on against this store, ending sessions through these handlers.
     operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" }))));
+    const metrics = new Metrics({
+      openConnections: () => listenersRef?.openByListener?.() ?? {},
+      queue: async () => {
+        // Bounded: a huge queue reports at least this many, with the oldest among them.
+        const entries = await opened.queue.listQueue(100_000);
+        const oldest = entries.reduce((min, e) => Math.min(min, e.createdAt.getTime()), Date.now());
+        return { length: entries.length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
+      },
+    });
+    authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
+    // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
+    const previousOnAttempt = outbound.onAttempt;
+    outbound.onAttempt = (report) => {
+      for (const outcome of report.outcomes) {
+        if (outcome.state === "delivered") {
+          metrics.message("relayed");
+          if (report.createdAt && report.at) metrics.delivered("relayed", Math.max(0, report.at.getTime() - report.createdAt.getTime()) / 1000);
+        } else if (outcome.state === "deferred") metrics.message("deferred");
+        else if (outcome.state === "failed") metrics.message("bounced");
+      }
+      previousOnAttempt?.(report);
+    };
     const listeners = await startListeners({
+      observer: metrics,
       listeners: config.listeners,
       tls,
       limits: config.limits,
@@ -244,10 +273,43 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       portFallbackOffset: config.server.portFallbackOffset,
     });
     listenersRef = listeners;
+    let http: HttpService | null = null;
+    if (config.http.enabled) {
+      // Bound before the privilege drop, like the mail ports (80 and 443 need root).
+      http = await startHttpService({
+        context: {
+          hostname: config.server.hostname,
+          settings: config.http,
+          servers: () => {
+            const byConfig = new Map(listeners.bound.map((b) => [`${b.protocol}:${b.address}:${b.requestedPort}`, b.port]));
+            return clientServers(config.listeners, config.server.hostname, (l) => byConfig.get(`${l.protocol}:${l.address}:${l.port}`) ?? 0);
+          },
+          isLocalDomain: (domain) => opened.accounts.isLocalDomain(domain),
+          readiness: async () => {
+            const checks = [];
+            try {
+              await opened.accounts.isLocalDomain("readyz.invalid");
+              checks.push({ name: "store", ok: true });
+            } catch (error) {
+              checks.push({ name: "store", ok: false, detail: error instanceof Error ? error.message : String(error) });
+            }
+            const skipped = listeners.skipped.map((s) => `${s.protocol}:${s.port}`);
+            checks.push({ name: "listeners", ok: skipped.length === 0 && listeners.bound.length > 0, detail: `${listeners.bound.length} bound${skipped.length > 0 ? `, skipped ${skipped.join(" ")}` : ""}` });
+            return checks;
+          },
+          metrics,
+          ...(config.tls.certFile !== null && config.tls.keyFile !== null ? { signProfile: createProfileSigner({ certFile: config.tls.certFile, keyFile: config.tls.keyFile }, log.child({ component: "http" })) } : {}),
+          log: log.child({ component: "http" }),
+        },
+        sniCallback: tls.sniCallback,
+        onTlsError: () => metrics.tlsHandshake("https", false),
+      });
+    }
     try {
       // The privilege drop chowns the data dir (the lock file and control socket included) to server.user.
       hooks.afterBind?.();
     } catch (error) {
+      await http?.close();
       await listeners.close();
       throw error;
     }
@@ -258,6 +320,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
+        await http?.close();
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
         // Attempts in flight finish and record their results; nothing new is leased.
@@ -271,7 +334,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     };
     store.startCollector?.();
     await outbound.start();
-    return { config, store: opened, tls, listeners, outbound, control: controlServer, stop };
+    return { config, store: opened, tls, listeners, outbound, control: controlServer, http, metrics, stop };
   } catch (err) {
     operationsFailed(err instanceof Error ? err : new Error(String(err)));
     await control?.close();

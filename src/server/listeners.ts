@@ -36,6 +36,8 @@ export interface ListenerSet {
   /** Stops accepting new connections; open ones are untouched. */
   close(): Promise<void>;
   connectionCount(): number;
+  /** Open connections per "protocol:port" (metrics). */
+  openByListener(): Record<string, number>;
   /** Stops accepting, asks each session to say goodbye, waits up to graceMs, then destroys the rest. */
   drain(graceMs: number): Promise<void>;
 }
@@ -56,6 +58,14 @@ export interface StartListenersOptions {
   dualStack?: boolean;
   /** How long a closing connection waits for the peer before it is destroyed. Default 5s. */
   closeLingerMs?: number;
+  /** Told of accepted connections, implicit-TLS handshakes and started sessions (observability/metrics.ts). */
+  observer?: ListenerObserver;
+}
+
+export interface ListenerObserver {
+  connectionAccepted(protocol: ListenerProtocol, port: number): void;
+  tlsHandshake(protocol: ListenerProtocol, ok: boolean): void;
+  sessionStarted(protocol: ListenerProtocol, port: number): void;
 }
 
 /** Port 25 takes mail from other servers (tls.ciphers_mx); every other listener serves mail apps (tls.ciphers_client). */
@@ -70,6 +80,8 @@ export class ListenerBindError extends Error {
 type Phase = "handshake" | "refusing" | "session";
 interface Tracked {
   handler: SessionHandler;
+  /** "protocol:port" of the listener. */
+  key?: string;
   phase: Phase;
 }
 
@@ -89,7 +101,7 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
       ...(options.closeLingerMs === undefined ? {} : { closeLingerMs: options.closeLingerMs }),
     });
     const admitted = admission.admit(connection.remoteAddress);
-    const tracked: Tracked = { handler, phase: "handshake" };
+    const tracked: Tracked = { handler, phase: "handshake", key: `${listener.protocol}:${socket.localPort ?? 0}` };
     open.set(connection, tracked);
     void connection.closed.then(() => {
       open.delete(connection);
@@ -97,6 +109,7 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
       connection.log.debug("connection.closed", { bytesIn: connection.bytesIn, bytesOut: connection.bytesOut });
     });
     connection.log.debug("connection.accepted", { localPort: connection.localPort });
+    options.observer?.connectionAccepted(listener.protocol, socket.localPort ?? 0);
     void runConnection(connection, listener, tracked, admitted.admitted ? null : admitted.reason, options);
   };
 
@@ -151,7 +164,12 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
     await Promise.all(left.map((connection) => connection.closed));
   };
 
-  return { bound, skipped, close, connectionCount: () => open.size, drain };
+  const openByListener = (): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const tracked of open.values()) if (tracked.key !== undefined) counts[tracked.key] = (counts[tracked.key] ?? 0) + 1;
+    return counts;
+  };
+  return { bound, skipped, close, connectionCount: () => open.size, openByListener, drain };
 }
 
 /** One connection from accept to close: implicit TLS, then refusal or the protocol session. */
@@ -163,7 +181,10 @@ async function runConnection(
   options: StartListenersOptions,
 ): Promise<void> {
   try {
-    if (listener.tls === "implicit") await connection.upgradeToTls(options.tls.current(cipherKindOf(listener.protocol)), options.limits.tlsHandshakeTimeout);
+    if (listener.tls === "implicit") {
+      await connection.upgradeToTls(options.tls.current(cipherKindOf(listener.protocol)), options.limits.tlsHandshakeTimeout);
+      options.observer?.tlsHandshake(listener.protocol, true);
+    }
     if (refusal !== null) {
       tracked.phase = "refusing";
       connection.log.info("connection.refused", { reason: refusal });
@@ -172,11 +193,13 @@ async function runConnection(
       return;
     }
     tracked.phase = "session";
+    options.observer?.sessionStarted(listener.protocol, connection.localPort);
     await tracked.handler.accept(connection);
     if (!connection.isClosed) await connection.close();
   } catch (error) {
     // A failed handshake was logged by Connection.upgradeToTls, with its reason.
-    if (!(error instanceof TlsHandshakeError)) {
+    if (error instanceof TlsHandshakeError) options.observer?.tlsHandshake(listener.protocol, false);
+    else {
       if (!connection.isClosed) connection.log.error("session.failed", { error });
       else connection.log.debug("session.ended_by_close", { error });
     }

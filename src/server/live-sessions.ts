@@ -22,8 +22,11 @@ const endsAccountSessions = (handler: SessionHandler | undefined): handler is Se
  */
 export class TrackingAuthenticator extends Authenticator {
   readonly pending = new Set<Promise<AuthResult>>();
+  /** Told of each finished login (metrics); set by compose.ts. */
+  observe?: (protocol: string, ok: boolean) => void;
   override authenticate(attempt: PasswordAttempt): Promise<AuthResult> {
     const result = super.authenticate(attempt);
+    void result.then((r) => this.observe?.(attempt.protocol, r.ok), () => this.observe?.(attempt.protocol, false));
     this.pending.add(result);
     void result.finally(() => this.pending.delete(result));
     return result;

@@ -70,6 +70,8 @@ export function serveConfig(options: {
   if (options.auth) lines.push(options.auth.trim());
   if (options.plaintextAuthOnLoopback) lines.push("[tls]", "allow_plaintext_auth_on_loopback = true");
   if (options.extra) lines.push(options.extra.trim());
+  // HTTP on free loopback ports unless the test configures [http]: tests run as root and must not take 80/443.
+  if (!options.extra?.includes("[http]")) lines.push("[http]", "http_port = 0", "https_port = 0", 'address = "127.0.0.1"');
   for (const listener of options.listeners) {
     lines.push("[[listeners]]", `protocol = "${listener.protocol}"`, 'address = "127.0.0.1"', `port = ${listener.port ?? 0}`);
     if (listener.tls !== undefined) lines.push(`tls = "${listener.tls}"`);

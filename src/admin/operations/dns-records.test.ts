@@ -57,3 +57,17 @@ test("two STARTTLS ports of one service are both published at the same priority;
   ]);
   assert.deepEqual(notes, ["_pop3s._tcp: the pop3s listener on 0.0.0.0:0 has no fixed port; not published"]);
 });
+
+test("autoconfig, autodiscover and mta-sts CNAMEs; the _mta-sts id follows the served policy and changes with it", () => {
+  const base = { domain: "example.org", hostname: "mx.example.org", dkim: [] as [string, string][], listeners: defaultListeners() };
+  const testing = renderDnsRecords({ ...base, mtaStsPolicy: ["version: STSv1", "mode: testing", "mx: mx.example.org", "max_age: 604800"] });
+  for (const label of ["autoconfig", "autodiscover", "mta-sts"]) assert.match(testing, new RegExp(`^${label}\\.example\\.org\\.\\s+3600 IN CNAME\\s+mx\\.example\\.org\\.$`, "m"));
+  assert.match(testing, /^; {3}mode: testing$/m);
+  const enforce = renderDnsRecords({ ...base, mtaStsPolicy: ["version: STSv1", "mode: enforce", "mx: mx.example.org", "max_age: 604800"] });
+  assert.match(enforce, /^; {3}mode: enforce$/m);
+  const id = (zone: string) => /_mta-sts\.example\.org\.\s+3600 IN TXT\s+"v=STSv1; id=(\w+)"/.exec(zone)?.[1];
+  assert.ok(id(testing) && id(enforce));
+  assert.notEqual(id(testing), id(enforce));
+  assert.equal(id(renderDnsRecords({ ...base, mtaStsPolicy: ["version: STSv1", "mode: enforce", "mx: mx.example.org", "max_age: 604800"] })), id(enforce));
+  assert.match(testing, /^_smtp\._tls\.example\.org\.\s+3600 IN TXT\s+"v=TLSRPTv1; rua=mailto:postmaster@example\.org"$/m);
+});

@@ -13,6 +13,8 @@ export interface DnsRecordInput {
   dkim: [selector: string, txt: string][];
   /** The configured listeners: the SRV records say what they offer, on their ports. */
   listeners: readonly ListenerConfig[];
+  /** The MTA-STS policy lines served at mta-sts.<domain> (http/mta-sts.ts); a testing policy for the host when absent. */
+  mtaStsPolicy?: readonly string[];
 }
 
 /** The three mail-client services of RFC 6186 §3.1 and RFC 8314 §5.1, implicit TLS first. */
@@ -83,7 +85,7 @@ export function renderDnsRecords(input: DnsRecordInput): string {
   const record = (owner: string, type: string, value: string) => lines.push(`${owner.padEnd(40)} 3600 IN ${type.padEnd(5)} ${value}`);
   // RFC 8461 §3.2: the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt; the id
   // changes whenever the policy does.
-  const policy = ["version: STSv1", "mode: testing", `mx: ${host.slice(0, -1)}`, "max_age: 604800"];
+  const policy = input.mtaStsPolicy ?? ["version: STSv1", "mode: testing", `mx: ${host.slice(0, -1)}`, "max_age: 604800"];
   const policyId = createHash("sha256").update(policy.join("\n")).digest("hex").slice(0, 16);
 
   lines.push(`; DNS records for ${domain} served by ${host.slice(0, -1)}: paste into the ${domain} zone.`, "");
@@ -106,5 +108,8 @@ export function renderDnsRecords(input: DnsRecordInput): string {
   const srv = clientSrvRecords(input.listeners, host);
   for (const note of srv.notes) lines.push(`; ${note}`);
   for (const r of srv.records) record(name(r.service), "SRV", `${r.priority} ${r.weight} ${r.port} ${r.target}`);
+  lines.push("", "; Host names the HTTP side answers for ([http]): Thunderbird autoconfig, Outlook Autodiscover, the MTA-STS policy.");
+  lines.push("; Their HTTPS certificate must cover these names (tls.cert_file).");
+  for (const label of ["autoconfig", "autodiscover", "mta-sts"]) record(name(label), "CNAME", host);
   return lines.join("\n") + "\n";
 }

@@ -18,6 +18,8 @@ export interface OutboundAdminDependencies {
   hostname: string;
   /** The configured listeners, for the SRV records of `mailroom dns`. */
   listeners: readonly ListenerConfig[];
+  /** The MTA-STS policy lines the HTTP side serves ([http] mta_sts_*), so the printed id matches it. */
+  mtaStsPolicy?: readonly string[];
   clock?: () => Date;
 }
 
@@ -97,7 +99,7 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
     async dnsRecords(domain: string): Promise<string> {
       const name = await requireLocalDomain(domain);
       const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-      return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+      return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
     },
   };
 }

@@ -1,0 +1,28 @@
+// What every route family receives: a narrow view of the running server, so routes stay pure
+// functions of their request and this context (src/server/compose.ts builds it).
+import type { HttpSettings } from "../config/index.js";
+import type { Logger } from "../observability/log.js";
+import type { ClientServer } from "./client-settings.js";
+
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface HttpContext {
+  /** server.hostname: the host apps connect to. */
+  hostname: string;
+  settings: HttpSettings;
+  /** The enabled client listeners, as apps should try them (client-settings.ts). */
+  servers(): ClientServer[];
+  /** Only our own domains get settings; others get 404 (no probing of what we host beyond that). */
+  isLocalDomain(domain: string): Promise<boolean>;
+  /** /readyz: store reachable, listeners up. */
+  readiness(): Promise<ReadinessCheck[]>;
+  /** /metrics in Prometheus text format, or null when metrics are not collected. */
+  metrics: { contentType: string; render(): Promise<string> } | null;
+  /** Signs a .mobileconfig (DER CMS) with the server certificate when it is trusted; null: served unsigned. */
+  signProfile?(profile: Buffer): Promise<Buffer | null>;
+  log: Logger;
+}

@@ -1,0 +1,142 @@
+// The one HTTP(S) service ([http] in the config): one fastify app, served on a plain HTTP port and
+// an HTTPS port whose certificates come from the reloadable TLS contexts (net/tls-context.ts, SNI
+// per name, so a SIGHUP reload or a renewed certificate reaches new connections without restart).
+// A port that cannot be bound (80/443 already held by a web server, or no privilege) is logged as
+// a clear warning and skipped: the mail listeners keep running, and the operator can put the HTTP
+// side behind nginx/Caddy on http.http_port with http.trusted_proxies (README, "Behind a reverse proxy").
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { SecureContext } from "node:tls";
+import Fastify, { type FastifyInstance } from "fastify";
+import { registerAutoconfig } from "./autoconfig.js";
+import { registerAutodiscover } from "./autodiscover.js";
+import type { HttpContext } from "./context.js";
+import { registerHealth } from "./health.js";
+import { registerMetrics } from "./metrics.js";
+import { registerMobileconfig } from "./mobileconfig.js";
+import { registerMtaSts } from "./mta-sts.js";
+
+export interface BoundHttpPort {
+  scheme: "http" | "https";
+  address: string;
+  port: number;
+}
+
+export interface HttpService {
+  bound: BoundHttpPort[];
+  /** Ports configured but not bound, with the reason (already logged). */
+  unavailable: { scheme: "http" | "https"; port: number; reason: string }[];
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** The routes, without sockets: every route family registers itself. */
+export async function buildHttpApp(context: HttpContext): Promise<FastifyInstance> {
+  const settings = context.settings;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: settings.bodyLimit,
+    // Outlook asks for /Autodiscover/Autodiscover.xml and /autodiscover/autodiscover.xml alike.
+    routerOptions: { caseSensitive: false, maxParamLength: 400 },
+    // X-Forwarded-* believed only from the configured proxies; from anyone else they are ignored.
+    trustProxy: settings.trustedProxies.length > 0 ? settings.trustedProxies : false,
+    return503OnClosing: true,
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    if (reply.statusCode >= 500) context.log.warn("http.error", { method: request.method, url: request.url.slice(0, 200), status: reply.statusCode, ip: request.ip });
+  });
+  app.setErrorHandler((error: { statusCode?: number; message?: string }, request, reply) => {
+    const status = typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) context.log.error("http.handler_failed", { url: request.url.slice(0, 200), error: error.message ?? String(error) });
+    void reply.code(status).type("text/plain").send(status >= 500 ? "internal error\n" : `${error.message ?? "bad request"}\n`);
+  });
+  app.setNotFoundHandler((_request, reply) => void reply.code(404).type("text/plain").send("not found\n"));
+  registerHealth(app, context);
+  registerAutoconfig(app, context);
+  registerAutodiscover(app, context);
+  registerMobileconfig(app, context);
+  registerMtaSts(app, context);
+  registerMetrics(app, context);
+  await app.ready();
+  return app;
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+export interface StartHttpOptions {
+  context: HttpContext;
+  /** The HTTPS certificates by SNI name (TlsContextProvider.sniCallback). */
+  sniCallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void;
+  /** Called for each HTTPS handshake that fails (metrics). */
+  onTlsError?(error: Error): void;
+}
+
+export async function startHttpService(options: StartHttpOptions): Promise<HttpService> {
+  const { context } = options;
+  const settings = context.settings;
+  const app = await buildHttpApp(context);
+  const servers: HttpServer[] = [];
+  const bound: BoundHttpPort[] = [];
+  const unavailable: HttpService["unavailable"] = [];
+  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default), which would
+  // let a slow client hold a socket well past http.headers_timeout; check at a tenth of it.
+  const limits = {
+    maxHeaderSize: settings.maxHeaderSize,
+    headersTimeout: settings.headersTimeout,
+    requestTimeout: Math.max(settings.requestTimeout, settings.headersTimeout),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(settings.headersTimeout / 10))),
+  };
+  const wanted: ["http" | "https", number | null][] = [["http", settings.httpPort], ["https", settings.httpsPort]];
+  for (const [scheme, port] of wanted) {
+    if (port === null) continue;
+    const server: HttpServer =
+      scheme === "http"
+        ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, (req, res) => app.routing(req, res))
+        : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, (req, res) => app.routing(req, res)) as unknown as HttpServer);
+    if (scheme === "https") server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ port, host: settings.address }, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      const address = server.address();
+      const actual = typeof address === "object" && address !== null ? address.port : port;
+      bound.push({ scheme, address: settings.address, port: actual });
+      servers.push(server);
+      context.log.info("http.listening", { scheme, address: settings.address, port: actual });
+    } catch (error) {
+      const code = errnoCode(error);
+      const reason =
+        code === "EADDRINUSE"
+          ? `port ${port} is already in use (another web server?); mail keeps running without ${scheme.toUpperCase()} here. ` +
+            `To run behind nginx/Caddy, set [http] http_port to a free port, proxy to it and list the proxy in trusted_proxies`
+          : code === "EACCES"
+            ? `permission denied on port ${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE); mail keeps running without ${scheme.toUpperCase()} here`
+            : `cannot listen on port ${port}: ${error instanceof Error ? error.message : String(error)}`;
+      unavailable.push({ scheme, port, reason });
+      context.log.warn("http.port_unavailable", { scheme, port, code, reason });
+    }
+  }
+  return {
+    bound,
+    unavailable,
+    app,
+    async close() {
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeAllConnections();
+            }),
+        ),
+      );
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+// The server's Prometheus metrics (served at /metrics by http/metrics.ts). The one owner of
+// prom-client: other modules receive a `Metrics` (or one of its narrow observer functions) and
+// call it; nothing else imports the library. Names follow Prometheus conventions (base units,
+// _total for counters). Gauges whose value lives elsewhere (queue, store, connections) are read at
+// scrape time through the `sources` callbacks, so no module pushes state it does not own.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface MetricSources {
+  /** Open connections per "protocol:port". */
+  openConnections?(): Record<string, number>;
+  /** Outbound queue: entries waiting and the age in seconds of the oldest. */
+  queue?(): Promise<{ length: number; oldestAgeSeconds: number }>;
+  /** Messages in the store. */
+  storeMessages?(): Promise<number>;
+}
+
+export type MessageEvent = "received" | "delivered" | "relayed" | "deferred" | "bounced";
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly connections = new Counter({ name: "mailroom_connections_total", help: "Connections accepted, per protocol and listener port", labelNames: ["protocol", "listener"] as const, registers: [this.registry] });
+  private readonly sessions = new Counter({ name: "mailroom_sessions_total", help: "Protocol sessions started (connections admitted past limits and TLS), per protocol and listener port", labelNames: ["protocol", "listener"] as const, registers: [this.registry] });
+  private readonly tlsHandshakes = new Counter({ name: "mailroom_tls_handshakes_total", help: "TLS handshakes (implicit TLS, STARTTLS and HTTPS), per protocol and result", labelNames: ["protocol", "result"] as const, registers: [this.registry] });
+  private readonly logins = new Counter({ name: "mailroom_logins_total", help: "Password logins, per protocol, SASL mechanism and result", labelNames: ["protocol", "mechanism", "result"] as const, registers: [this.registry] });
+  private readonly messages = new Counter({ name: "mailroom_messages_total", help: "Messages received, delivered locally, relayed, deferred and bounced", labelNames: ["event"] as const, registers: [this.registry] });
+  private readonly deliveryLatency = new Histogram({
+    name: "mailroom_delivery_latency_seconds",
+    help: "Time from acceptance to final delivery (local or relayed)",
+    labelNames: ["kind"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14_400, 86_400],
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({ name: "mailroom_http_requests_total", help: "HTTP requests, per route and status code", labelNames: ["route", "status"] as const, registers: [this.registry] });
+  readonly tlsRptReports = new Counter({ name: "mailroom_tlsrpt_reports_total", help: "TLS-RPT reports received (RFC 8460)", labelNames: ["result"] as const, registers: [this.registry] });
+
+  constructor(sources: MetricSources = {}) {
+    // process_resident_memory_bytes (RSS), nodejs_eventloop_lag_seconds and the rest of the defaults.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    new Gauge({
+      name: "mailroom_connections_open",
+      help: "Connections open now, per protocol and listener port",
+      labelNames: ["protocol", "listener"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [key, count] of Object.entries(sources.openConnections?.() ?? {})) {
+          const [protocol, listener] = key.split(":");
+          this.set({ protocol: protocol ?? "", listener: listener ?? "" }, count);
+        }
+      },
+    });
+    // Registered only with a source, so a scrape never shows a made-up zero.
+    const queueSource = sources.queue;
+    if (queueSource) {
+    const queueLength = new Gauge({ name: "mailroom_queue_length", help: "Outbound queue entries waiting for delivery", registers: [this.registry] });
+    new Gauge({
+      name: "mailroom_queue_oldest_age_seconds",
+      help: "Age of the oldest outbound queue entry",
+      registers: [this.registry],
+      async collect() {
+        const state = await queueSource();
+        queueLength.set(state.length);
+        this.set(state.oldestAgeSeconds);
+      },
+    });
+    }
+    const storeSource = sources.storeMessages;
+    if (storeSource) new Gauge({
+      name: "mailroom_store_messages",
+      help: "Messages in the mail store",
+      registers: [this.registry],
+      async collect() {
+        this.set(await storeSource());
+      },
+    });
+  }
+
+  connectionAccepted(protocol: string, listener: number | string): void {
+    this.connections.inc({ protocol, listener: String(listener) });
+  }
+
+  sessionStarted(protocol: string, listener: number | string): void {
+    this.sessions.inc({ protocol, listener: String(listener) });
+  }
+
+  tlsHandshake(protocol: string, ok: boolean): void {
+    this.tlsHandshakes.inc({ protocol, result: ok ? "ok" : "failed" });
+  }
+
+  login(protocol: string, mechanism: string, ok: boolean): void {
+    this.logins.inc({ protocol, mechanism: mechanism.toUpperCase(), result: ok ? "ok" : "failed" });
+  }
+
+  message(event: MessageEvent, count = 1): void {
+    this.messages.inc({ event }, count);
+  }
+
+  delivered(kind: "local" | "relayed", seconds: number): void {
+    this.deliveryLatency.observe({ kind }, seconds);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
