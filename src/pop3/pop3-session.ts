@@ -30,6 +30,8 @@ import { ClientErrorLog } from "./client-error-log.js";
 /** Longest SASL response line: a 4096-octet response (auth/ DEFAULT_SASL_EXCHANGE_LIMITS) in base64, CRLF included. */
 const SASL_LINE_OCTETS = Math.ceil(4096 / 3) * 4 + 2;
 const OUTPUT_BATCH = 64 * 1024;
+/** How long \\Seen marks gather before they are written (#flushSeenInBackground). */
+const SEEN_WRITE_DELAY_MS = 25;
 const LF = 0x0a;
 
 export class Pop3Session implements Pop3Context {
@@ -317,7 +319,10 @@ export class Pop3Session implements Pop3Context {
     if (this.#seenWrite !== null || this.#maildrop?.hasPendingSeen !== true) return;
     const write = async (): Promise<void> => {
       // Starts after the assignment below: the first await comes before any check can end the loop.
-      await Promise.resolve();
+      // A client sending one RETR at a time ends a batch per message; waiting a moment gathers
+      // the marks of several into one commit, instead of an fsync (which blocks the event loop,
+      // store/sqlite/commit-queue.ts) per RETR. QUIT and a disconnect write what is pending.
+      await new Promise((resolve) => setTimeout(resolve, SEEN_WRITE_DELAY_MS));
       try {
         while (this.#maildrop?.hasPendingSeen) await this.#flushSeen();
       } finally {

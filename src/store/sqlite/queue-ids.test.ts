@@ -75,6 +75,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
       DROP TRIGGER blobs_search_index_delete; DROP INDEX blobs_text; DROP TABLE search_index;
       ALTER TABLE blobs DROP COLUMN text_id; ALTER TABLE blobs DROP COLUMN text_head;
       ALTER TABLE blobs ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+      DROP INDEX messages_unseen; DROP INDEX messages_flags; -- migration 10's
       DELETE FROM schema_migrations WHERE version >= ${v7.version};
     `);
     assert.doesNotMatch(rebuilt.prepare("SELECT sql FROM sqlite_master WHERE name = 'queue'").pluck().get() as string, /AUTOINCREMENT/);

@@ -8,6 +8,8 @@ export interface Migration {
   version: number;
   description: string;
   sql: string;
+  /** Steps that depend on the schema found (run after `sql`, in the same transaction). */
+  run?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -299,7 +301,50 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_flags ON messages(mailbox_id, flags);
     `,
   },
+  {
+    version: 11,
+    description: "blobs: a rowid table (appended in order, pages full) with the hash as a unique key, small columns first",
+    sql: "",
+    run: compactBlobsTable,
+  },
 ];
+
+/**
+ * Migration 11 (docs/architecture.md, "Disk layout"). The blobs table was WITHOUT ROWID keyed by
+ * random hashes: every insert lands on a random page, splits leave pages half empty, and each row
+ * is stored inside the b-tree with its large text, so reading one small column of a row (size,
+ * crlf_size) walked the row's overflow pages: ~10 ms per 1 MB message for a POP3 RETR. As a rowid
+ * table, rows are appended in insertion order (pages filled), the random hash lives only in a
+ * small unique index, and the small columns come first so a lookup reads no overflow page.
+ * The column list is read from the database, so columns added or dropped by earlier migrations
+ * are carried over as they are; large TEXT columns go last.
+ */
+function compactBlobsTable(db: Database.Database): void {
+  const columns = db.prepare(`SELECT name, type, "notnull" AS required, pk FROM pragma_table_info('blobs')`).all() as { name: string; type: string; required: number; pk: number }[];
+  const large = new Set(["structure", "envelope", "search_text"]);
+  const ordered = [...columns.filter((c) => c.name === "id"), ...columns.filter((c) => c.name !== "id" && !large.has(c.name)), ...columns.filter((c) => large.has(c.name))];
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  const definitions = ordered.map((c) => (c.name === "id" ? `id TEXT NOT NULL UNIQUE` : `${quote(c.name)} ${c.type}${c.required ? " NOT NULL" : ""}`));
+  const names = ordered.map((c) => quote(c.name)).join(", ");
+  // foreign_keys cannot be turned off inside the migration's transaction, and a rename would make
+  // the REFERENCES blobs(id) of other tables follow the old table. So the rows are copied out, the
+  // table dropped and created again under its name, and the rows copied back: with deferred
+  // foreign keys the drop's dangling references are only counted, and each row copied back settles
+  // its own (SQLite checks the count at COMMIT, so a lost row fails the whole migration).
+  // Dropping the table drops its indexes and triggers (the search index's blobs_text and its
+  // delete trigger, migration 9): they are read here and created again on the new table. The
+  // triggers are dropped before the drop's implicit DELETE, so no indexed text is removed.
+  const attached = db.prepare(`SELECT sql FROM sqlite_master WHERE tbl_name = 'blobs' AND type IN ('index', 'trigger') AND sql IS NOT NULL`).all() as { sql: string }[];
+  db.pragma("defer_foreign_keys = ON");
+  db.exec(`CREATE TEMP TABLE blobs_before_11 AS SELECT ${names} FROM main.blobs`);
+  db.exec(`DROP TABLE main.blobs`);
+  db.exec(`CREATE TABLE main.blobs (${definitions.join(", ")})`);
+  db.exec(`INSERT INTO main.blobs (${names}) SELECT ${names} FROM temp.blobs_before_11`);
+  db.exec(`DROP TABLE temp.blobs_before_11`);
+  for (const { sql } of attached) db.exec(sql);
+  const broken = db.prepare("SELECT count(*) AS n FROM pragma_foreign_key_check").get() as { n: number };
+  if (broken.n > 0) throw new StoreError("DAMAGED", `migration 11: ${broken.n} references to blobs are dangling`);
+}
 
 /** Applies every migration newer than the database, each in its own transaction. */
 export function migrate(db: Database.Database, now: () => Date, migrations: readonly Migration[] = MIGRATIONS): number {
@@ -316,6 +361,7 @@ export function migrate(db: Database.Database, now: () => Date, migrations: read
     if (migration.version <= current) continue;
     db.transaction(() => {
       db.exec(migration.sql);
+      migration.run?.(db);
       record.run(migration.version, migration.description, now().getTime());
     }).immediate();
   }
