@@ -12,6 +12,7 @@ import { queueContract } from "./queue.contract.js";
 import { recentContract } from "./recent.contract.js";
 import { messageContract, stagingContract } from "./messages.contract.js";
 import { updateContract } from "./updates.contract.js";
+import { sieveContract } from "./sieve.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -26,5 +27,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("changes", () => changeContract(open));
     describe("queue", () => queueContract(open));
     describe("recent and multiappend", () => recentContract(open));
+    describe("sieve scripts", () => sieveContract(open));
   });
 }
