@@ -133,6 +133,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     store: section("store", SECTION_SPECS.store),
     shutdown: section("shutdown", SECTION_SPECS.shutdown),
     outbound,
+    sieve: section("sieve", SECTION_SPECS.sieve),
   };
 }
 
