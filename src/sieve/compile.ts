@@ -131,6 +131,12 @@ function convert(arg: Argument, type: ArgType, decode: (s: string, pos: Position
   throw new SieveSyntaxError(arg.pos, `expected a ${type === "list" ? "string list" : "string"}`);
 }
 
+const ADDRESS_HEADERS = new Set([
+  "from", "to", "cc", "bcc", "sender", "reply-to",
+  "resent-from", "resent-to", "resent-cc", "resent-bcc", "resent-sender", "resent-reply-to",
+  "return-receipt-to", "disposition-notification-to", "errors-to", "delivered-to", "envelope-to", "x-original-to",
+]);
+
 const RELATIONS = ["gt", "ge", "lt", "le", "eq", "ne"];
 
 function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, Value | true>, positional: readonly Value[], extensions: ReadonlySet<string>): void {
@@ -142,6 +148,11 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
   for (const rel of [":value", ":count"]) {
     const v = tags.get(rel);
     if (typeof v === "string" && !RELATIONS.includes(v.toLowerCase())) throw new SieveSyntaxError(pos, `${rel} needs one of ${RELATIONS.join(", ")}`);
+  }
+  if (name === "address" && Array.isArray(positional[0])) {
+    // RFC 5228 §5.1: the address test is restricted to header fields that contain addresses.
+    const bad = (positional[0] as readonly string[]).find((h) => !h.includes("${") && !ADDRESS_HEADERS.has(h.toLowerCase()));
+    if (bad !== undefined) throw new SieveSyntaxError(pos, `header "${bad}" holds no addresses and is not allowed in the address test`);
   }
   if (name === "size" && !tags.has(":over") && !tags.has(":under")) throw new SieveSyntaxError(pos, "size needs :over or :under");
   if (name === "set" && typeof positional[0] === "string" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(positional[0])) {

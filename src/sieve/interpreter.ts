@@ -322,7 +322,8 @@ class Run {
         return this.matched(node, values, this.list(node.positional[1]));
       }
       case "address": {
-        const addresses = this.list(node.positional[0]).flatMap((name) => headerValues(m, name).flatMap(parseAddressList));
+        // An empty header field is one empty address (what Pigeonhole does), so :is "" can test for it.
+        const addresses = this.list(node.positional[0]).flatMap((name) => headerValues(m, name).flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v))));
         const parts = addresses.map((a) => this.addressPart(node, a)).filter((p): p is string => p !== null);
         return this.matched(node, parts, this.list(node.positional[1]));
       }
@@ -398,6 +399,12 @@ export function normalizeFlags(items: readonly string[]): string[] {
 export function runScript(script: CompiledScript, ctx: RunContext): RunResult {
   const run = new Run(script, ctx);
   run.block(script.commands);
+  // RFC 5429 §2.2: reject is incompatible with actions that deliver or reply (keep, fileinto,
+  // redirect, vacation); such a run fails, which means the implicit keep (RFC 5228 §2.10.6).
+  const rejects = run.actions.some((a) => a.type === "reject");
+  if (rejects && run.actions.some((a) => a.type === "keep" || a.type === "fileinto" || a.type === "redirect" || a.type === "vacation")) {
+    throw new SieveRuntimeError("runtime", "reject conflicts with another action that delivers the message");
+  }
   const actions = [...run.actions];
   if (run.implicitKeep) actions.push({ type: "keep", flags: [...run.flags] });
   return { actions, implicitKeep: run.implicitKeep };
