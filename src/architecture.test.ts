@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 /** Layer of each concern, lowest first; a module may import its own concern and lower layers. */
 const LAYERS: [prefix: string, layer: number][] = [
   ["mail/", 0],
+  ["sieve/", 0],
   ["smtp/protocol/", 0],
   ["imap/protocol/", 0],
   ["pop3/protocol/", 0],
@@ -43,7 +44,7 @@ const PACKAGE_OWNERS: Record<string, string[]> = {
 };
 
 const PROTOCOLS = ["smtp/", "imap/", "pop3/"];
-const PURE = ["mail/", "smtp/protocol/", "imap/protocol/", "pop3/protocol/"];
+const PURE = ["mail/", "sieve/", "smtp/protocol/", "imap/protocol/", "pop3/protocol/"];
 
 function concernOf(path: string): [string, number] {
   const match = LAYERS.find(([prefix]) => path.startsWith(prefix));

@@ -134,6 +134,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     shutdown: section("shutdown", SECTION_SPECS.shutdown),
     outbound,
     http: section("http", SECTION_SPECS.http),
+    sieve: section("sieve", SECTION_SPECS.sieve),
   };
 }
 

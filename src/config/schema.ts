@@ -156,6 +156,21 @@ export interface Config {
   shutdown: ShutdownSettings;
   outbound: OutboundSettings;
   http: HttpSettings;
+  sieve: SieveSettings;
+}
+
+/** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
+export interface SieveSettings {
+  maxScriptBytes: number;
+  maxScripts: number;
+  maxActions: number;
+  maxRedirects: number;
+  maxNesting: number;
+  maxVariableBytes: number;
+  maxMessageBytes: number;
+  vacationMinPeriod: number;
+  vacationMaxPeriod: number;
+  vacationDefaultPeriod: number;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -231,6 +246,19 @@ export const SHUTDOWN_SPEC: SectionSpec<ShutdownSettings> = {
 
 const DAY_MS = 86_400_000;
 
+export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
+  maxScriptBytes: key(integer({ min: 1024, max: 10 * 1024 * 1024 }), 64 * 1024, "largest Sieve script an account may store"),
+  maxScripts: key(integer({ min: 1, max: 10_000 }), 20, "Sieve scripts one account may store"),
+  maxActions: key(integer({ min: 1, max: 1000 }), 32, "actions one script run may take; more files the message in INBOX"),
+  maxRedirects: key(integer({ min: 0, max: 100 }), 4, "redirects one script run may make for one message"),
+  maxNesting: key(integer({ min: 2, max: 200 }), 32, "deepest nesting of blocks and tests in a script"),
+  maxVariableBytes: key(integer({ min: 64, max: 1024 * 1024 }), 4096, "longest value of a Sieve variable (RFC 5229); longer ones are truncated"),
+  maxMessageBytes: key(integer({ min: 1024, max: 256 * 1024 * 1024 }), 1024 * 1024, "bytes of a message read for header and body tests"),
+  vacationMinPeriod: key(duration({ minMs: 0, maxMs: 365 * DAY_MS }), DAY_MS, "shortest vacation :days/:seconds period honoured (RFC 6131 allows 0 only when asked for)"),
+  vacationMaxPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 90 * DAY_MS, "longest vacation period honoured"),
+  vacationDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "vacation period when the script names none (RFC 5230 §4.1)"),
+};
+
 export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   workers: key(integer({ min: 1, max: 1000 }), 10, "outbound messages attempted at the same time"),
   perDestination: key(integer({ min: 1, max: 100 }), 4, "connections open at the same time to one destination host"),
@@ -284,6 +312,7 @@ export const SECTION_SPECS = {
   shutdown: SHUTDOWN_SPEC,
   outbound: OUTBOUND_SPEC,
   http: HTTP_SPEC,
+  sieve: SIEVE_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

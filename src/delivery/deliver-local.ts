@@ -3,7 +3,8 @@
 // target gets its own trace prefix (Return-Path, Received "for <recipient>"), which is why the
 // caller passes a function rather than one prefix. Two recipients that end at the same account
 // and mailbox (an alias and the account itself, a +tag and the plain address) store one copy.
-import type { Account, DeliveryResult, DeliveryTarget, MailboxId, MailStore, StagedMessage } from "../store/index.js";
+import { SYSTEM_FLAGS, type Account, type DeliveryResult, type DeliveryTarget, type Flag, type MailboxId, type MailStore, type StagedMessage } from "../store/index.js";
+import type { SieveDecision, SieveFilter } from "./sieve-filter.js";
 
 /** Where in the account the message goes: the inbox, or the Junk folder (DMARC quarantine). */
 export type LocalFolder = "inbox" | "junk";
@@ -21,19 +22,80 @@ export interface LocalDeliveryRequest {
   /** The trace prefix for one target; called once per distinct account and folder. */
   readonly prefixFor: (recipient: LocalRecipient) => Buffer;
   readonly internalDate?: Date;
+  /** Each account's active Sieve script decides where its copy goes (sieve-filter.ts). */
+  readonly sieve?: { readonly filter: SieveFilter; readonly envelopeFrom: string };
+}
+
+export interface LocalDeliveryResult extends DeliveryResult {
+  /** Recipients whose script rejected the message (RFC 5429), with the reason. */
+  readonly rejected: readonly { readonly recipient: LocalRecipient; readonly reason: string }[];
 }
 
 type MailboxLookup = Pick<MailStore, "getMailbox" | "listMailboxes">;
 
-/** Resolves the target mailboxes and delivers; throws the store's StoreError unchanged. */
-export async function deliverLocal(store: Pick<MailStore, "deliver"> & MailboxLookup, request: LocalDeliveryRequest): Promise<DeliveryResult> {
+/**
+ * Resolves the target mailboxes and delivers; throws the store's StoreError unchanged. With Sieve,
+ * every recipient's decision is made first and all copies go in the one store.deliver() call, so
+ * the delivery stays all-or-nothing; redirects and vacation replies follow the commit.
+ */
+export async function deliverLocal(
+  store: Pick<MailStore, "deliver"> & MailboxLookup,
+  request: LocalDeliveryRequest,
+): Promise<LocalDeliveryResult> {
   const unique = collapseDuplicates(request.recipients);
   const targets: DeliveryTarget[] = [];
+  const decided: { recipient: LocalRecipient; decision: SieveDecision }[] = [];
+  const rejected: { recipient: LocalRecipient; reason: string }[] = [];
+  const seen = new Set<number>();
   for (const recipient of unique) {
-    const mailboxId = await folderMailbox(store, recipient.account, recipient.folder);
-    targets.push({ mailboxId, prefix: request.prefixFor(recipient) });
+    const decision = request.sieve
+      ? await request.sieve.filter.decide(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient })
+      : null;
+    if (decision === null) {
+      const mailboxId = await folderMailbox(store, recipient.account, recipient.folder);
+      if (seen.has(mailboxId)) continue;
+      seen.add(mailboxId);
+      targets.push({ mailboxId, prefix: request.prefixFor(recipient) });
+      continue;
+    }
+    decided.push({ recipient, decision });
+    if (decision.reject !== null) rejected.push({ recipient, reason: decision.reject });
+    for (const file of decision.files) {
+      // Keep honours the folder the inbound checks chose (Junk for a DMARC quarantine).
+      const mailboxId = file.mailbox.toUpperCase() === "INBOX" ? await folderMailbox(store, recipient.account, recipient.folder) : await namedMailbox(store, recipient.account, file.mailbox, recipient.folder);
+      if (seen.has(mailboxId)) continue;
+      seen.add(mailboxId);
+      targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags: storableFlags(file.flags) });
+    }
   }
-  return store.deliver({ source: request.staged, targets, ...(request.internalDate ? { internalDate: request.internalDate } : {}) });
+  const result: DeliveryResult =
+    targets.length > 0
+      ? await store.deliver({ source: request.staged, targets, ...(request.internalDate ? { internalDate: request.internalDate } : {}) })
+      : { size: request.staged.size, copies: [] };
+  if (request.sieve) {
+    for (const { recipient, decision } of decided) {
+      await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, decision);
+    }
+  }
+  return { ...result, rejected };
+}
+
+/** RFC 5232 §3: flags the store can keep; \Recent and unknown system flags are dropped. */
+export function storableFlags(flags: readonly string[]): Flag[] {
+  const system = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f as string]));
+  const out: Flag[] = [];
+  for (const flag of flags) {
+    if (flag.startsWith("\\")) {
+      const known = system.get(flag.toLowerCase());
+      if (known && !out.includes(known)) out.push(known);
+    } else if (/^[!#$&'+-[^-z|}~]+$/.test(flag) && !out.includes(flag)) out.push(flag);
+  }
+  return out;
+}
+
+async function namedMailbox(store: MailboxLookup, account: Account, name: string, folder: LocalFolder): Promise<MailboxId> {
+  const mailbox = await store.getMailbox(account.id, name);
+  return mailbox ? mailbox.id : folderMailbox(store, account, folder);
 }
 
 /** First recipient wins for each (account, folder), keeping the client's order. */

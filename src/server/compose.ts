@@ -8,7 +8,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler, Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, MailStore, QueueStore, StoreMaintenance } from "../store/index.js";
+import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -28,6 +28,8 @@ export interface ComposedStore {
   mail: MailStore;
   accounts: AccountStore;
   queue: QueueStore;
+  /** Sieve scripts and vacation memory; absent for a backend without them (no filtering then). */
+  sieve?: SieveStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -70,7 +72,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {
@@ -82,6 +84,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
+    ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
     outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname) },
   });
 }

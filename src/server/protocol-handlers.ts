@@ -13,6 +13,7 @@ import type { ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
+import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "../delivery/sieve-filter.js";
 
 export interface ProtocolDependencies {
   config: Config;
@@ -40,6 +41,27 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   };
   const bounces = createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: log.child({ component: "dsn" }) });
   const deliveryReports = createDeliveryReporter({ bounces, reportingMta: config.server.hostname });
+  const sc = config.sieve;
+  const sieve = store.sieve
+    ? createSieveFilter({
+        scripts: store.sieve,
+        mail: store.mail,
+        queue: store.queue,
+        hostname: config.server.hostname,
+        log: log.child({ component: "sieve" }),
+        limits: {
+          ...DEFAULT_SIEVE_FILTER_LIMITS,
+          maxActions: sc.maxActions,
+          maxRedirects: sc.maxRedirects,
+          maxNesting: sc.maxNesting,
+          maxVariableBytes: sc.maxVariableBytes,
+          maxMessageBytes: sc.maxMessageBytes,
+          vacationMinSeconds: Math.floor(sc.vacationMinPeriod / 1000),
+          vacationMaxSeconds: Math.floor(sc.vacationMaxPeriod / 1000),
+          vacationDefaultSeconds: Math.floor(sc.vacationDefaultPeriod / 1000),
+        },
+      })
+    : null;
   for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
     handlers[protocol] = createSmtpServer({
       ...common,
@@ -49,6 +71,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       accounts: store.accounts,
       queue: store.queue,
       deliveryReports,
+      sieve,
       verifier: role === "mx" ? verifier : null,
       log: log.child({ component: role }),
     });

@@ -3,6 +3,7 @@
 // policy and pumps the connection's bytes into it, one chunk at a time, so a session busy with the
 // store stops the reading (back-pressure) instead of buffering. Implicit TLS (465) is applied by
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
+import type { SieveFilter } from "../delivery/sieve-filter.js";
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import { SessionDriver, systemTimers } from "../net/index.js";
@@ -28,6 +29,8 @@ export interface SmtpServerOptions {
   readonly queue: QueueStore | null;
   /** RFC 3461 "delivered" reports for local recipients of submissions that asked (NOTIFY=SUCCESS). */
   readonly deliveryReports?: DeliveryReporter | null;
+  /** Sieve at local delivery (inbound and submission alike); absent or null: no filtering. */
+  readonly sieve?: SieveFilter | null;
   readonly authenticator: SaslAuthenticator;
   readonly verifier: InboundVerifier | null;
   readonly limits: SessionLimits & { readonly tlsHandshakeTimeout: number };
@@ -129,7 +132,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 }
 
 function policyFor(options: SmtpServerOptions): SessionPolicy {
-  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log });
+  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
-  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log });
+  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null });
 }

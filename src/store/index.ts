@@ -8,3 +8,4 @@ export type * from "./account-store.js";
 export type * from "./queue-store.js";
 export type * from "./maintenance.js";
 export { InProcessChangeFeed } from "./change-feed.js";
+export type * from "./sieve-store.js";

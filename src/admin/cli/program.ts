@@ -8,6 +8,7 @@ import { AdminError, type AdminOperations, type AccountView } from "../operation
 import { readPassword, type PasswordSource } from "./password-input.js";
 import { addOutboundCommands } from "./outbound-commands.js";
 import { addStoreCommands } from "./store-commands.js";
+import { addSieveCommands } from "./sieve-commands.js";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
@@ -140,6 +141,7 @@ function buildProgram(env: CliEnvironment): Command {
   addAliasCommands(program, withAdmin, print);
   addOutboundCommands(program, withAdmin, print);
   addStoreCommands(program, withAdmin, print, env.stderr);
+  addSieveCommands(program, withAdmin, print);
   return program;
 }
 

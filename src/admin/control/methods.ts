@@ -99,6 +99,10 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "outbound.ensureDkimKeys": (ops, a) => ops.outbound.ensureDkimKeys(a.string(0)),
   "outbound.rotateDkim": (ops, a) => ops.outbound.rotateDkim(a.string(0)),
   "outbound.dnsRecords": (ops, a) => ops.outbound.dnsRecords(a.string(0)),
+  "sieve.put": (ops, a) => ops.sieve.put(a.string(0), a.string(1), a.string(2)),
+  "sieve.get": (ops, a) => ops.sieve.get(a.string(0), a.string(1)),
+  "sieve.list": (ops, a) => ops.sieve.list(a.string(0)),
+  "sieve.activate": (ops, a) => ops.sieve.activate(a.string(0), a.optionalString(1) ?? null),
   // Progress does not travel over the socket; the report does.
   checkStore: (ops, a) => ops.checkStore({ repair: a.object(0).repair === true }),
 } satisfies Record<string, Invoke>);

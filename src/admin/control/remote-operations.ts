@@ -1,8 +1,8 @@
 // AdminOperations whose every call runs inside the running server (methods.ts names them): what
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
-import type { Alias, Domain, QueuedMessage } from "../../store/index.js";
-import type { AccountView, AdminOperations, OutboundOperations, StoreCheckResult } from "../operations/index.js";
+import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
+import type { AccountView, AdminOperations, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -17,7 +17,14 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     rotateDkim: (domain) => call<string[]>("outbound.rotateDkim", domain),
     dnsRecords: (domain) => call<string>("outbound.dnsRecords", domain),
   };
+  const sieve: SieveOperations = {
+    put: (address, name, content) => call<SieveScriptInfo>("sieve.put", address, name, content),
+    get: (address, name) => call<SieveScript>("sieve.get", address, name),
+    list: (address) => call<SieveScriptInfo[]>("sieve.list", address),
+    activate: async (address, name) => void (await call("sieve.activate", address, name)),
+  };
   return {
+    sieve,
     addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
     listDomains: () => call<Domain[]>("listDomains"),
     deleteDomain: async (name) => void (await call("deleteDomain", name)),

@@ -7,11 +7,14 @@ import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, Store
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
+import { createSieveOperations, type SieveAdminDependencies, type SieveOperations } from "./sieve.js";
 import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
+export type { SieveAdminDependencies, SieveOperations } from "./sieve.js";
+export { checkSieveScript } from "./sieve.js";
 export { renderDnsRecords } from "./dns-records.js";
 export type { StoreCheckResult } from "./store-check.js";
 export type { AdminErrorKind } from "./validation.js";
@@ -24,6 +27,8 @@ export interface AdminDependencies {
   defaultPop3Policy?: Partial<Pop3Policy>;
   /** Queue and DKIM administration; without it those operations are unavailable. */
   outbound?: Omit<OutboundAdminDependencies, "accounts">;
+  /** Sieve scripts (`mailroom sieve`); without it those operations are unavailable. */
+  sieve?: SieveAdminDependencies;
   /**
    * The messages of the store: `user del` removes an account's mail in bounded batches through it,
    * so deleting a large account never holds the database (and a server's event loop) for long.
@@ -180,6 +185,11 @@ export function createAdminOperations(deps: AdminDependencies) {
     checkStore(options: StoreCheckOptions = {}): Promise<StoreCheckResult> {
       if (!deps.maintenance) throw new AdminError("refused", "store check is not available here");
       return createStoreCheckOperation(deps.maintenance)(options);
+    },
+    /** Sieve scripts per account; throws when the store has none. */
+    get sieve(): SieveOperations {
+      if (!deps.sieve) throw new AdminError("refused", "sieve administration is not available here");
+      return createSieveOperations(deps.sieve, requireAccount);
     },
     /** Queue, DKIM and DNS operations; throws when the outbound side is not configured. */
     get outbound(): OutboundOperations {

@@ -3,6 +3,7 @@
 // the injected InboundVerifier), MESSAGE_CHECKS decide, and accepted mail is delivered to every
 // local recipient in one store call, with Return-Path, Authentication-Results and Received in
 // each recipient's prefix.
+import type { SieveFilter } from "../../delivery/sieve-filter.js";
 import { resolveRecipient } from "../../delivery/resolve-recipient.js";
 import { parseMailbox, type EnvelopeMailbox, type ForwardPath } from "../../mail/address.js";
 import type { Logger } from "../../observability/log.js";
@@ -20,6 +21,7 @@ export interface InboundPolicyOptions {
   /** Null: no sender authentication (no Authentication-Results, no DMARC decision). */
   readonly verifier: InboundVerifier | null;
   readonly log: Logger;
+  readonly sieve?: SieveFilter | null;
 }
 
 /**

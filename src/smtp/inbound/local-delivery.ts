@@ -4,6 +4,7 @@
 // the same replies. Every failure releases the staged blob, and the reply never says more than
 // the client needs (internal errors are logged, answered 451 4.3.0).
 import { deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
+import type { SieveFilter } from "../../delivery/sieve-filter.js";
 import { authenticationResultsField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
 import type { EnvelopeMailbox } from "../../mail/address.js";
 import type { Logger } from "../../observability/log.js";
@@ -15,6 +16,8 @@ export interface LocalDeliveryDeps {
   readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
   readonly accounts: Pick<AccountStore, "getAccount">;
   readonly log: Logger;
+  /** The accounts' active Sieve scripts decide where each copy goes; absent: everything to the folder. */
+  readonly sieve?: SieveFilter | null;
 }
 
 export interface TraceContext {
@@ -94,7 +97,20 @@ export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMess
     return quotaReply(over.length, accountCount);
   }
   try {
-    await deliverLocal(deps.store, { staged, recipients, prefixFor: (r) => tracePrefixFor(context, r.recipient, true), internalDate: context.envelope.receivedAt });
+    const envelopeFrom = context.envelope.reversePath.kind === "null" ? "" : context.envelope.reversePath.address;
+    const result = await deliverLocal(deps.store, {
+      staged,
+      recipients,
+      prefixFor: (r) => tracePrefixFor(context, r.recipient, true),
+      internalDate: context.envelope.receivedAt,
+      ...(deps.sieve ? { sieve: { filter: deps.sieve, envelopeFrom } } : {}),
+    });
+    if (result.rejected.length > 0) {
+      deps.log.info("smtp.sieve_rejected", { transaction: context.envelope.id, recipients: result.rejected.map((r) => r.recipient.recipient), stored: result.copies.length });
+      // RFC 5429 §2.1: refusing in the protocol is preferred to a bounce. One reply covers every
+      // recipient after DATA, so the refusal is given only when nothing was stored for anyone.
+      if (result.copies.length === 0) return { code: 550, enhanced: "5.7.1", lines: [sanitizeReason(result.rejected[0]!.reason)] };
+    }
     return null;
   } catch (error) {
     if (isStoreError(error, "OVERQUOTA")) return quotaReply(accountCount, accountCount);
@@ -127,4 +143,10 @@ export function acceptedMessageFields(session: SessionView, envelope: EnvelopeVi
 
 export function acceptedReply(envelope: EnvelopeView): SmtpReply {
   return reply(ReplyCodes.Ok, `Ok: queued as ${envelope.id}`);
+}
+
+/** A Sieve reject reason as one SMTP reply line: printable ASCII, bounded. */
+function sanitizeReason(reason: string): string {
+  const text = reason.replace(/[^\x20-\x7e]+/g, " ").trim().slice(0, 400);
+  return text === "" ? "Message rejected by the recipient's filter" : text;
 }

@@ -7,6 +7,7 @@
 // copies were stored, the client gets 451 and retries, so local recipients may get the message
 // twice. The other order would duplicate to remote sites instead; a duplicate on our own store is
 // the lesser harm and nothing is ever lost.
+import type { SieveFilter } from "../../delivery/sieve-filter.js";
 import type { Notify } from "../protocol/index.js";
 import type { Logger } from "../../observability/log.js";
 import { isStoreError, type AccountStore, type EnqueueRequest, type MailStore, type QueueRecipient, type QueueStore, type StagedMessage } from "../../store/index.js";
@@ -26,6 +27,7 @@ export interface SubmissionPolicyOptions {
   readonly deliveryReports: DeliveryReporter | null;
   readonly log: Logger;
   readonly clock?: () => Date;
+  readonly sieve?: SieveFilter | null;
 }
 
 export function createSubmissionPolicy(options: SubmissionPolicyOptions): SessionPolicy {

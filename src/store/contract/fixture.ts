@@ -2,12 +2,14 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
   accounts: AccountStore;
   queue: QueueStore;
+  /** Absent for a backend without Sieve storage; the sieve contract is then skipped. */
+  sieve?: SieveStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -38,6 +40,9 @@ export class Fixture {
   }
   get queue(): QueueStore {
     return this.backend.queue;
+  }
+  get sieve(): SieveStore | undefined {
+    return this.backend.sieve;
   }
   get canReopen(): boolean {
     return this.backend.reopen !== undefined;

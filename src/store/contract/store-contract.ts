@@ -13,6 +13,7 @@ import { recentContract } from "./recent.contract.js";
 import { messageContract, stagingContract } from "./messages.contract.js";
 import { textSearchContract } from "./text-search.contract.js";
 import { updateContract } from "./updates.contract.js";
+import { sieveContract } from "./sieve.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -28,5 +29,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("queue", () => queueContract(open));
     describe("recent and multiappend", () => recentContract(open));
     describe("text search", () => textSearchContract(open));
+    describe("sieve scripts", () => sieveContract(open));
   });
 }

@@ -33,7 +33,8 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
       DROP TABLE blobs; ALTER TABLE old_blobs RENAME TO blobs;
       CREATE UNIQUE INDEX blobs_text ON blobs(text_id);
       CREATE TRIGGER blobs_search_index_delete AFTER DELETE ON blobs BEGIN DELETE FROM search_index WHERE rowid = old.text_id; END;
-      DELETE FROM schema_migrations WHERE version = 11;`);
+      DROP TABLE sieve_vacation; DROP TABLE sieve_scripts; -- migration 13's, which runs again after 11
+      DELETE FROM schema_migrations WHERE version >= 11;`);
     assert.match((raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'blobs'").get() as { sql: string }).sql, /WITHOUT ROWID/);
     raw.close();
 
@@ -62,7 +63,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
     assert.equal((check.prepare("SELECT count(*) AS n FROM search_index").get() as { n: number }).n, 4, "the removed blob's text went with it");
     assert.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blobs' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name").all(), [{ name: "blobs_search_index_delete" }, { name: "blobs_text" }]);
     assert.deepEqual(check.prepare("SELECT * FROM pragma_foreign_key_check").all(), []);
-    assert.equal((check.prepare("SELECT max(version) AS v FROM schema_migrations").get() as { v: number }).v, 11);
+    assert.ok((check.prepare("SELECT count(*) AS n FROM schema_migrations WHERE version = 11").get() as { n: number }).n === 1, "migration 11 recorded");
     check.close();
   } finally {
     await rm(dataDir, { recursive: true, force: true });

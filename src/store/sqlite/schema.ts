@@ -307,6 +307,31 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: "",
     run: compactBlobsTable,
   },
+  {
+    version: 13,
+    description: "sieve: scripts per account (one active at most) and vacation replies per sender",
+    sql: `
+      -- RFC 5804 §1.5: named scripts per account, at most one active (the partial unique index).
+      -- Deleted with the account (ON DELETE CASCADE).
+      CREATE TABLE sieve_scripts (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        content TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, name)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts(account_id) WHERE active = 1;
+      -- RFC 5230 §4.2: the last vacation reply per (account, :handle, sender), for :days/:seconds.
+      CREATE TABLE sieve_vacation (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        handle TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        replied_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, handle, sender)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

@@ -15,6 +15,7 @@ import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
+import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -33,6 +34,7 @@ import * as updates from "./message-updates.js";
 import * as messages from "./messages.js";
 import * as queue from "./queue.js";
 import * as recent from "./recent.js";
+import * as sieve from "./sieve.js";
 import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
@@ -53,7 +55,34 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore {
+  // SieveStore (sieve.ts) ------------------------------------------------------------------------
+
+  listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {
+    return this.read((ctx) => sieve.listScripts(ctx, accountId));
+  }
+  getSieveScript(accountId: AccountId, name: string): Promise<SieveScript | null> {
+    return this.read((ctx) => sieve.getScript(ctx, accountId, name));
+  }
+  getActiveSieveScript(accountId: AccountId): Promise<SieveScript | null> {
+    return this.read((ctx) => sieve.getActiveScript(ctx, accountId));
+  }
+  putSieveScript(accountId: AccountId, name: string, content: string, maxScripts: number): Promise<void> {
+    return this.write((ctx) => sieve.putScript(ctx, accountId, name, content, maxScripts));
+  }
+  setActiveSieveScript(accountId: AccountId, name: string | null): Promise<void> {
+    return this.write((ctx) => sieve.setActive(ctx, accountId, name));
+  }
+  deleteSieveScript(accountId: AccountId, name: string): Promise<void> {
+    return this.write((ctx) => sieve.deleteScript(ctx, accountId, name));
+  }
+  renameSieveScript(accountId: AccountId, from: string, to: string): Promise<void> {
+    return this.write((ctx) => sieve.renameScript(ctx, accountId, from, to));
+  }
+  claimVacationReply(accountId: AccountId, handle: string, sender: string, periodSeconds: number, now: Date): Promise<boolean> {
+    return this.write((ctx) => sieve.claimVacation(ctx, accountId, handle, sender, periodSeconds, now));
+  }
+
   // AccountStore ------------------------------------------------------------------------------
 
   addDomain(name: string): Promise<Domain> {

@@ -33,6 +33,9 @@ runStoreContract("sqlite", async () => {
     get queue() {
       return store;
     },
+    get sieve() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir, collector: COLLECTOR });

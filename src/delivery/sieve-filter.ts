@@ -1,0 +1,300 @@
+// Sieve at local delivery: the account's active script decides, per recipient, where the message
+// goes before anything is stored (docs/architecture.md, "One message"). The decision is only a
+// list of targets; deliver-local.ts stores all of them in one store.deliver() call, so a crash
+// never files a message twice or loses it. A script that does not compile, fails at run time or
+// hits a limit gives the implicit keep (RFC 5228 §2.10.6) and one log line: mail is never lost
+// because of a bad script. Redirect and vacation go through the outbound queue after the commit.
+import { Readable } from "node:stream";
+import { compileScript, type CompiledScript } from "../sieve/compile.js";
+import { DEFAULT_INTERPRETER_LIMITS, runScript, type InterpreterLimits, type SieveAction } from "../sieve/interpreter.js";
+import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
+import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
+import type { Logger } from "../observability/log.js";
+import type { Account, Flag, MailStore, QueueStore, SieveStore, StagedMessage } from "../store/index.js";
+
+export interface SieveFilterLimits extends InterpreterLimits {
+  /** Bytes of the message read for header and body tests (the size test always sees the real size). */
+  readonly maxMessageBytes: number;
+  readonly maxNesting: number;
+  /** Compiled scripts kept in memory. */
+  readonly cacheEntries: number;
+}
+
+export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
+  ...DEFAULT_INTERPRETER_LIMITS,
+  maxMessageBytes: 1024 * 1024,
+  maxNesting: DEFAULT_PARSE_LIMITS.maxNesting,
+  cacheEntries: 256,
+};
+
+export interface SieveFilterDeps {
+  readonly scripts: Pick<SieveStore, "getActiveSieveScript" | "claimVacationReply">;
+  readonly mail: Pick<MailStore, "getMailbox" | "createMailbox" | "stageMessage">;
+  /** Null: redirect and vacation are not carried out (logged), the message is kept instead. */
+  readonly queue: Pick<QueueStore, "enqueue"> | null;
+  readonly hostname: string;
+  readonly log: Logger;
+  readonly limits?: SieveFilterLimits;
+  readonly clock?: () => Date;
+}
+
+/** Where one recipient's copy goes, and what to do after the commit. */
+export interface SieveDecision {
+  /** Mailbox names (INBOX for keep) with their flags; empty when discarded or rejected. */
+  readonly files: readonly { readonly mailbox: string; readonly flags: readonly string[] }[];
+  readonly reject: string | null;
+  readonly followUps: readonly SieveAction[];
+}
+
+export interface SieveFilter {
+  /** null when the account has no active script (deliver as usual). */
+  decide(staged: StagedMessage, account: Account, envelope: { from: string; to: string }): Promise<SieveDecision | null>;
+  /** Redirects and vacation replies of a committed delivery; failures are logged, never thrown. */
+  afterCommit(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, decision: SieveDecision): Promise<void>;
+}
+
+const REDIRECT_MARK = "X-Mailroom-Sieve-Redirected";
+
+async function readPrefix(staged: StagedMessage, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const stream = staged.open();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total >= max) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, max);
+}
+
+export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
+  const limits = deps.limits ?? DEFAULT_SIEVE_FILTER_LIMITS;
+  const clock = deps.clock ?? (() => new Date());
+  const cache = new Map<string, CompiledScript | Error>();
+  const parsed = new WeakMap<StagedMessage, SieveMessage>();
+
+  const compiled = (accountId: number, content: string): CompiledScript | Error => {
+    const key = `${accountId}\u0000${content}`;
+    const hit = cache.get(key);
+    if (hit) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
+    }
+    let result: CompiledScript | Error;
+    try {
+      result = compileScript(content, { maxNesting: limits.maxNesting, maxListItems: 1024 });
+    } catch (error) {
+      result = error instanceof Error ? error : new Error(String(error));
+    }
+    cache.set(key, result);
+    while (cache.size > limits.cacheEntries) cache.delete(cache.keys().next().value!);
+    return result;
+  };
+
+  const messageOf = async (staged: StagedMessage): Promise<SieveMessage> => {
+    const known = parsed.get(staged);
+    if (known) return known;
+    const message = sieveMessage(await readPrefix(staged, limits.maxMessageBytes), staged.size);
+    parsed.set(staged, message);
+    return message;
+  };
+
+  return {
+    async decide(staged, account, envelope) {
+      const script = await deps.scripts.getActiveSieveScript(account.id);
+      if (!script) return null;
+      const log = deps.log.child({ account: account.address, script: script.name });
+      const program = compiled(account.id, script.content);
+      const keep: SieveDecision = { files: [{ mailbox: "INBOX", flags: [] }], reject: null, followUps: [] };
+      if (program instanceof Error) {
+        log.warn("sieve.script_invalid", { error: program.message, outcome: "implicit keep" });
+        return keep;
+      }
+      const message = await messageOf(staged);
+      const exists = new Set<string>();
+      let actions: SieveAction[];
+      try {
+        // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
+        for (const name of mailboxNamesIn(program)) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
+        actions = runScript(program, { message, envelope, mailboxExists: (n) => exists.has(n), limits }).actions;
+      } catch (error) {
+        log.warn("sieve.run_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });
+        return keep;
+      }
+      const files: { mailbox: string; flags: string[] }[] = [];
+      const followUps: SieveAction[] = [];
+      let reject: string | null = null;
+      const redirectedHere = headerValues(message, REDIRECT_MARK).some((v) => v.toLowerCase() === account.address.toLowerCase());
+      for (const action of actions) {
+        if (action.type === "keep") files.push({ mailbox: "INBOX", flags: [...action.flags] });
+        else if (action.type === "fileinto") {
+          const existing = await deps.mail.getMailbox(account.id, action.mailbox);
+          if (existing) files.push({ mailbox: existing.name, flags: [...action.flags] });
+          else if (action.create) {
+            try {
+              const created = await deps.mail.createMailbox(account.id, action.mailbox);
+              files.push({ mailbox: created.name, flags: [...action.flags] });
+            } catch (error) {
+              log.warn("sieve.fileinto_failed", { mailbox: action.mailbox, error: error instanceof Error ? error.message : String(error), outcome: "INBOX" });
+              files.push({ mailbox: "INBOX", flags: [...action.flags] });
+            }
+          } else {
+            // RFC 5228 §4.1 leaves a missing mailbox to the implementation; filing into INBOX loses nothing.
+            log.warn("sieve.fileinto_missing", { mailbox: action.mailbox, outcome: "INBOX" });
+            files.push({ mailbox: "INBOX", flags: [...action.flags] });
+          }
+        } else if (action.type === "reject") reject = action.reason;
+        else if (action.type === "redirect") {
+          if (deps.queue === null || redirectedHere) {
+            log.warn("sieve.redirect_skipped", { to: action.address, reason: deps.queue === null ? "no outbound queue" : "loop: already redirected by this account", outcome: "keep" });
+            if (!action.copy) files.push({ mailbox: "INBOX", flags: [] });
+          } else followUps.push(action);
+        } else if (action.type === "vacation") followUps.push(action);
+      }
+      log.info("sieve.decided", { actions: actions.map((a) => a.type), files: files.map((f) => f.mailbox) });
+      return { files: dedupe(files), reject, followUps };
+    },
+
+    async afterCommit(staged, account, envelope, decision) {
+      const log = deps.log.child({ account: account.address });
+      for (const action of decision.followUps) {
+        try {
+          if (action.type === "redirect" && deps.queue) {
+            // RFC 5228 §4.2: the envelope sender is kept, so bounces go to the original sender.
+            await deps.queue.enqueue({
+              message: staged,
+              mailFrom: envelope.from,
+              submittedBy: null,
+              recipients: [{ address: action.address, notify: null, originalRecipient: null }],
+              envelopeId: null,
+              ret: null,
+              bodyType: "8BITMIME",
+              smtputf8: false,
+              prefix: Buffer.from(`${REDIRECT_MARK}: ${account.address}\r\n`),
+            });
+            log.info("sieve.redirected", { to: action.address });
+          } else if (action.type === "vacation") {
+            await vacation(deps, clock, log, staged, account, envelope, action, await messageOf(staged));
+          }
+        } catch (error) {
+          log.error("sieve.follow_up_failed", { action: action.type, error });
+        }
+      }
+    },
+  };
+}
+
+function dedupe(files: { mailbox: string; flags: string[] }[]): { mailbox: string; flags: string[] }[] {
+  const out = new Map<string, { mailbox: string; flags: string[] }>();
+  for (const f of files) {
+    const key = f.mailbox.toUpperCase() === "INBOX" ? "INBOX" : f.mailbox;
+    const known = out.get(key);
+    // RFC 5228 §4.1: filing twice into one mailbox stores one copy; the flags join.
+    if (known) known.flags = [...new Set([...known.flags, ...f.flags])];
+    else out.set(key, { mailbox: f.mailbox, flags: f.flags });
+  }
+  return [...out.values()];
+}
+
+function mailboxNamesIn(script: CompiledScript): string[] {
+  const names: string[] = [];
+  const walk = (nodes: CompiledScript["commands"]): void => {
+    for (const n of nodes) {
+      if (n.name === "mailboxexists") for (const v of n.positional) if (Array.isArray(v)) names.push(...(v as string[]));
+      walk(n.tests);
+      if (n.block) walk(n.block);
+    }
+  };
+  walk(script.commands);
+  return names;
+}
+
+/** RFC 3834 §2 and RFC 5230 §4.5-§4.6: when not to answer automatically. */
+export function vacationRefusal(message: SieveMessage, sender: string, own: readonly string[]): string | null {
+  if (sender === "") return "null sender";
+  const local = sender.split("@")[0]!.toLowerCase();
+  if (local === "mailer-daemon" || local === "postmaster" || local.startsWith("owner-") || local.endsWith("-request") || local === "listserv" || local === "majordomo") {
+    return "sender is a list or system address";
+  }
+  if (own.some((a) => a.toLowerCase() === sender.toLowerCase())) return "sender is the recipient";
+  const auto = headerValues(message, "auto-submitted")[0];
+  if (auto !== undefined && auto.trim().toLowerCase().split(";")[0] !== "no") return "Auto-Submitted";
+  if (headerValues(message, "precedence").some((p) => /^(bulk|list|junk)$/i.test(p.trim()))) return "Precedence bulk/list/junk";
+  if (message.fields.some((f) => /^list-(id|help|unsubscribe|subscribe|post|owner|archive)$/i.test(f.name))) return "mailing list";
+  const recipients = ["to", "cc", "bcc", "resent-to", "resent-cc"].flatMap((h) => headerValues(message, h).flatMap(parseAddressList)).map((a) => a.toLowerCase());
+  if (!own.some((a) => recipients.includes(a.toLowerCase()))) return "recipient not in To/Cc";
+  return null;
+}
+
+async function vacation(
+  deps: SieveFilterDeps,
+  clock: () => Date,
+  log: Logger,
+  staged: StagedMessage,
+  account: Account,
+  envelope: { from: string; to: string },
+  action: Extract<SieveAction, { type: "vacation" }>,
+  message: SieveMessage,
+): Promise<void> {
+  const own = [account.address, envelope.to, ...action.addresses];
+  const refusal = vacationRefusal(message, envelope.from, own);
+  if (refusal !== null) {
+    log.info("sieve.vacation_skipped", { sender: envelope.from, reason: refusal });
+    return;
+  }
+  if (!deps.queue) {
+    log.warn("sieve.vacation_skipped", { sender: envelope.from, reason: "no outbound queue" });
+    return;
+  }
+  if (!(await deps.scripts.claimVacationReply(account.id, action.handle, envelope.from, action.periodSeconds, clock()))) {
+    log.info("sieve.vacation_skipped", { sender: envelope.from, reason: "already answered within the period" });
+    return;
+  }
+  const original = headerValues(message, "subject")[0] ?? "";
+  const messageId = headerValues(message, "message-id")[0];
+  const now = clock();
+  const subject = action.subject ?? `Auto: ${original}`;
+  const lines = [
+    `From: ${action.from ?? `<${account.address}>`}`,
+    `To: <${envelope.from}>`,
+    `Subject: ${encodeHeader(subject)}`,
+    `Date: ${now.toUTCString().replace("GMT", "+0000")}`,
+    `Message-ID: <vacation.${now.getTime()}.${Math.random().toString(36).slice(2)}@${deps.hostname}>`,
+    // RFC 3834 §5: mark the reply so other responders do not answer it.
+    "Auto-Submitted: auto-replied (vacation)",
+    ...(messageId ? [`In-Reply-To: ${messageId}`, `References: ${messageId}`] : []),
+    "MIME-Version: 1.0",
+  ];
+  const body = action.mime ? action.reason.replace(/\r?\n/g, "\r\n") : `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${action.reason.replace(/\r?\n/g, "\r\n")}`;
+  const bytes = Buffer.from(`${lines.join("\r\n")}\r\n${body}${body.endsWith("\r\n") ? "" : "\r\n"}`, "utf8");
+  const reply = await deps.mail.stageMessage(Readable.from([bytes]));
+  try {
+    // RFC 3834 §3.3: the reply goes from the null reverse-path, so it can cause no bounce loop.
+    await deps.queue.enqueue({
+      message: reply,
+      mailFrom: "",
+      submittedBy: null,
+      recipients: [{ address: envelope.from, notify: null, originalRecipient: null }],
+      envelopeId: null,
+      ret: null,
+      bodyType: "8BITMIME",
+      smtputf8: false,
+    });
+    log.info("sieve.vacation_sent", { to: envelope.from });
+  } finally {
+    reply.discard();
+  }
+  void staged;
+}
+
+function encodeHeader(value: string): string {
+  const clean = value.replace(/[\r\n]+/g, " ");
+  return /^[\x20-\x7e]*$/.test(clean) ? clean : `=?utf-8?B?${Buffer.from(clean, "utf8").toString("base64")}?=`;
+}
+
+export type { Flag };

@@ -1,0 +1,22 @@
+// The extensions this engine implements, exactly: the ManageSieve SIEVE capability and the
+// "require" check both read this list (RFC 5804 §1.7: advertise only what is supported).
+export const SIEVE_EXTENSIONS: readonly string[] = [
+  "fileinto",
+  "reject",
+  "ereject",
+  "envelope",
+  "encoded-character",
+  "comparator-i;ascii-numeric",
+  "imap4flags",
+  "variables",
+  "relational",
+  "subaddress",
+  "copy",
+  "body",
+  "mailbox",
+  "vacation",
+  "vacation-seconds",
+];
+
+/** Comparators every script may name without require (RFC 5228 §2.7.3). */
+export const BUILTIN_COMPARATORS: readonly string[] = ["i;octet", "i;ascii-casemap"];

@@ -1,0 +1,411 @@
+// Runs a compiled script against one message for one recipient and returns the actions
+// (RFC 5228 §2.10): explicit ones in order, then the implicit keep unless something cancelled it.
+// The interpreter only decides; delivery (src/delivery/sieve-delivery.ts) carries the actions out.
+// Limits stop a run with SieveRuntimeError, which the caller turns into an implicit keep.
+import type { CompiledNode, CompiledScript, Value } from "./compile.js";
+import { SieveRuntimeError } from "./errors.js";
+import { matchAny, type Comparator, type MatchSpec, type Relation } from "./match.js";
+import { headerValues, parseAddressList, type SieveEnvelope, type SieveMessage } from "./message.js";
+
+export type SieveAction =
+  | { readonly type: "keep"; readonly flags: readonly string[] }
+  | { readonly type: "fileinto"; readonly mailbox: string; readonly flags: readonly string[]; readonly create: boolean; readonly copy: boolean }
+  | { readonly type: "discard" }
+  | { readonly type: "reject"; readonly reason: string; readonly extended: boolean }
+  | { readonly type: "redirect"; readonly address: string; readonly copy: boolean }
+  | {
+      readonly type: "vacation";
+      readonly reason: string;
+      readonly subject: string | null;
+      readonly from: string | null;
+      readonly addresses: readonly string[];
+      readonly mime: boolean;
+      readonly handle: string;
+      /** The period in seconds (RFC 5230 :days, RFC 6131 :seconds). */
+      readonly periodSeconds: number;
+    };
+
+export interface InterpreterLimits {
+  readonly maxActions: number;
+  readonly maxRedirects: number;
+  readonly maxVariableBytes: number;
+  readonly maxVariables: number;
+  /** Commands and tests evaluated in one run. */
+  readonly maxSteps: number;
+  readonly vacationMinSeconds: number;
+  readonly vacationMaxSeconds: number;
+  readonly vacationDefaultSeconds: number;
+}
+
+export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
+  maxActions: 32,
+  maxRedirects: 4,
+  maxVariableBytes: 4096,
+  maxVariables: 128,
+  maxSteps: 100_000,
+  vacationMinSeconds: 86_400,
+  vacationMaxSeconds: 90 * 86_400,
+  vacationDefaultSeconds: 7 * 86_400,
+};
+
+export interface RunContext {
+  readonly message: SieveMessage;
+  readonly envelope: SieveEnvelope;
+  /** RFC 5490 mailboxexists; also whether fileinto without :create may file (else it keeps). */
+  readonly mailboxExists: (name: string) => boolean;
+  readonly limits?: InterpreterLimits;
+}
+
+export interface RunResult {
+  readonly actions: SieveAction[];
+  /** True when the implicit keep is part of the actions (nothing cancelled it). */
+  readonly implicitKeep: boolean;
+}
+
+class Run {
+  readonly actions: SieveAction[] = [];
+  implicitKeep = true;
+  stopped = false;
+  steps = 0;
+  flags: string[] = [];
+  readonly variables = new Map<string, string>();
+  matchVars: string[] = [];
+  readonly limits: InterpreterLimits;
+
+  constructor(
+    readonly script: CompiledScript,
+    readonly ctx: RunContext,
+  ) {
+    this.limits = ctx.limits ?? DEFAULT_INTERPRETER_LIMITS;
+  }
+
+  step(): void {
+    if (++this.steps > this.limits.maxSteps) throw new SieveRuntimeError("limit", `more than ${this.limits.maxSteps} steps`);
+  }
+
+  /** RFC 5229 §3: ${name} and ${N} in strings, when "variables" is required. */
+  expand(s: string): string {
+    if (!this.script.extensions.has("variables") || !s.includes("${")) return s;
+    const out = s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+)\}/g, (whole, name: string) => {
+      if (/^[0-9]+$/.test(name)) return this.matchVars[Number(name)] ?? "";
+      if (name.includes(".")) return whole;
+      return this.variables.get(name.toLowerCase()) ?? "";
+    });
+    return this.truncate(out);
+  }
+
+  truncate(s: string): string {
+    const max = this.limits.maxVariableBytes;
+    if (Buffer.byteLength(s, "utf8") <= max) return s;
+    let b = Buffer.from(s, "utf8").subarray(0, max).toString("utf8");
+    if (b.endsWith("\uFFFD")) b = b.slice(0, -1);
+    return b;
+  }
+
+  str(v: Value | undefined): string {
+    return typeof v === "string" ? this.expand(v) : Array.isArray(v) ? this.expand(v[0] ?? "") : String(v ?? "");
+  }
+
+  list(v: Value | undefined): string[] {
+    if (v === undefined) return [];
+    if (typeof v === "number") return [String(v)];
+    if (typeof v === "string") return [this.expand(v)];
+    return (v as readonly string[]).map((x) => this.expand(x));
+  }
+
+  addAction(action: SieveAction): void {
+    if (this.actions.length >= this.limits.maxActions) throw new SieveRuntimeError("limit", `more than ${this.limits.maxActions} actions`);
+    this.actions.push(action);
+  }
+
+  block(nodes: readonly CompiledNode[]): void {
+    let lastCondition: boolean | null = null;
+    for (const node of nodes) {
+      if (this.stopped) return;
+      this.step();
+      if (node.name === "if") {
+        lastCondition = this.test(node.tests[0]!);
+        if (lastCondition) this.block(node.block!);
+        continue;
+      }
+      if (node.name === "elsif") {
+        if (lastCondition === true) continue;
+        lastCondition = this.test(node.tests[0]!);
+        if (lastCondition) this.block(node.block!);
+        continue;
+      }
+      if (node.name === "else") {
+        if (lastCondition === false) this.block(node.block!);
+        lastCondition = null;
+        continue;
+      }
+      lastCondition = null;
+      this.command(node);
+    }
+  }
+
+  currentFlags(node: CompiledNode): string[] {
+    const explicit = node.tags.get(":flags");
+    return explicit === undefined || explicit === true ? [...this.flags] : normalizeFlags(this.list(explicit));
+  }
+
+  command(node: CompiledNode): void {
+    switch (node.name) {
+      case "stop":
+        this.stopped = true;
+        return;
+      case "keep":
+        this.addAction({ type: "keep", flags: this.currentFlags(node) });
+        this.implicitKeep = false;
+        return;
+      case "discard":
+        this.addAction({ type: "discard" });
+        this.implicitKeep = false;
+        return;
+      case "fileinto": {
+        const copy = node.tags.has(":copy");
+        this.addAction({ type: "fileinto", mailbox: this.str(node.positional[0]), flags: this.currentFlags(node), create: node.tags.has(":create"), copy });
+        if (!copy) this.implicitKeep = false;
+        return;
+      }
+      case "redirect": {
+        const copy = node.tags.has(":copy");
+        const address = this.str(node.positional[0]);
+        // RFC 5228 §4.2: a syntactically invalid address is a run-time error.
+        if (!/^[^\s@<>]+@[^\s@<>]+$/.test(address)) throw new SieveRuntimeError("runtime", `redirect to an invalid address "${address}"`);
+        const redirects = this.actions.filter((a) => a.type === "redirect").length;
+        if (redirects >= this.limits.maxRedirects) throw new SieveRuntimeError("limit", `more than ${this.limits.maxRedirects} redirects`);
+        this.addAction({ type: "redirect", address, copy });
+        if (!copy) this.implicitKeep = false;
+        return;
+      }
+      case "reject":
+      case "ereject":
+        this.addAction({ type: "reject", reason: this.str(node.positional[0]), extended: node.name === "ereject" });
+        this.implicitKeep = false;
+        return;
+      case "setflag":
+      case "addflag":
+      case "removeflag":
+        this.flagCommand(node);
+        return;
+      case "set":
+        this.setCommand(node);
+        return;
+      case "vacation":
+        this.vacation(node);
+        return;
+      default:
+        throw new SieveRuntimeError("runtime", `unknown command ${node.name}`);
+    }
+  }
+
+  flagCommand(node: CompiledNode): void {
+    const [varArg, flagArg] = node.positional.length === 2 ? [node.positional[0], node.positional[1]] : [undefined, node.positional[0]];
+    const given = normalizeFlags(this.list(flagArg));
+    const varName = varArg === undefined ? null : this.str(varArg).toLowerCase();
+    const current = varName === null ? this.flags : normalizeFlags((this.variables.get(varName) ?? "").split(" "));
+    let next: string[];
+    if (node.name === "setflag") next = given;
+    else if (node.name === "addflag") next = normalizeFlags([...current, ...given]);
+    else {
+      const remove = new Set(given.map((f) => f.toLowerCase()));
+      next = current.filter((f) => !remove.has(f.toLowerCase()));
+    }
+    if (varName === null) this.flags = next;
+    else this.setVariable(varName, next.join(" "));
+  }
+
+  setVariable(name: string, value: string): void {
+    if (!this.variables.has(name) && this.variables.size >= this.limits.maxVariables) throw new SieveRuntimeError("limit", `more than ${this.limits.maxVariables} variables`);
+    this.variables.set(name, this.truncate(value));
+  }
+
+  setCommand(node: CompiledNode): void {
+    const name = this.str(node.positional[0]).toLowerCase();
+    let value = this.str(node.positional[1]);
+    // RFC 5229 §4.1: modifiers apply by precedence, highest (40) first.
+    if (node.tags.has(":lower")) value = value.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    if (node.tags.has(":upper")) value = value.replace(/[a-z]/g, (c) => c.toUpperCase());
+    if (node.tags.has(":lowerfirst")) value = value.charAt(0).toLowerCase() + value.slice(1);
+    if (node.tags.has(":upperfirst")) value = value.charAt(0).toUpperCase() + value.slice(1);
+    if (node.tags.has(":quotewildcard")) value = value.replace(/[*?\\]/g, (c) => `\\${c}`);
+    if (node.tags.has(":length")) value = String(Array.from(value).length);
+    this.setVariable(name, value);
+  }
+
+  vacation(node: CompiledNode): void {
+    const l = this.limits;
+    const days = node.tags.get(":days");
+    const seconds = node.tags.get(":seconds");
+    let period = typeof days === "number" ? days * 86_400 : typeof seconds === "number" ? seconds : l.vacationDefaultSeconds;
+    // RFC 5230 §4.1 / RFC 6131 §2: the site may clamp the period to its own bounds; 0 seconds is "always reply".
+    if (!(typeof seconds === "number" && seconds === 0)) period = Math.min(l.vacationMaxSeconds, Math.max(l.vacationMinSeconds, period));
+    const reason = this.str(node.positional[0]);
+    const subject = node.tags.has(":subject") ? this.str(node.tags.get(":subject") as Value) : null;
+    const from = node.tags.has(":from") ? this.str(node.tags.get(":from") as Value) : null;
+    const addresses = node.tags.has(":addresses") ? this.list(node.tags.get(":addresses") as Value) : [];
+    const handle = node.tags.has(":handle") ? this.str(node.tags.get(":handle") as Value) : `${subject ?? ""}\u0000${from ?? ""}\u0000${reason}`;
+    if (this.actions.some((a) => a.type === "vacation")) throw new SieveRuntimeError("runtime", "more than one vacation action");
+    this.addAction({ type: "vacation", reason, subject, from, addresses, mime: node.tags.has(":mime"), handle, periodSeconds: period });
+  }
+
+  matchSpec(node: CompiledNode): MatchSpec {
+    const comparatorTag = node.tags.get(":comparator");
+    const comparator = (typeof comparatorTag === "string" ? comparatorTag : "i;ascii-casemap") as Comparator;
+    let type: MatchSpec["type"] = "is";
+    let relation: Relation | null = null;
+    if (node.tags.has(":contains")) type = "contains";
+    else if (node.tags.has(":matches")) type = "matches";
+    else if (node.tags.has(":value")) {
+      type = "value";
+      relation = String(node.tags.get(":value")).toLowerCase() as Relation;
+    } else if (node.tags.has(":count")) {
+      type = "count";
+      relation = String(node.tags.get(":count")).toLowerCase() as Relation;
+    }
+    if (comparator === "i;ascii-numeric" && (type === "contains" || type === "matches")) {
+      throw new SieveRuntimeError("runtime", `i;ascii-numeric does not support :${type}`);
+    }
+    return { comparator, type, relation };
+  }
+
+  /** Runs the match; on :matches success stores the RFC 5229 match variables. */
+  matched(node: CompiledNode, values: readonly string[], keys: readonly string[]): boolean {
+    const spec = this.matchSpec(node);
+    const result = matchAny(spec, values, keys);
+    if (result === null) return false;
+    if (spec.type === "matches" && this.script.extensions.has("variables")) this.matchVars = result.slice(0, 10).map((v) => this.truncate(v));
+    return true;
+  }
+
+  addressPart(node: CompiledNode, address: string): string | null {
+    const at = address.lastIndexOf("@");
+    const local = at >= 0 ? address.slice(0, at) : address;
+    const domain = at >= 0 ? address.slice(at + 1) : "";
+    if (node.tags.has(":localpart")) return local;
+    if (node.tags.has(":domain")) return domain;
+    // RFC 5233: the separator is "+"; :detail of an address without one does not match anything.
+    if (node.tags.has(":user")) {
+      const plus = local.indexOf("+");
+      return plus >= 0 ? local.slice(0, plus) : local;
+    }
+    if (node.tags.has(":detail")) {
+      const plus = local.indexOf("+");
+      return plus >= 0 ? local.slice(plus + 1) : null;
+    }
+    return address;
+  }
+
+  test(node: CompiledNode): boolean {
+    this.step();
+    const m = this.ctx.message;
+    switch (node.name) {
+      case "true":
+        return true;
+      case "false":
+        return false;
+      case "not":
+        return !this.test(node.tests[0]!);
+      case "allof":
+        return node.tests.every((t) => this.test(t));
+      case "anyof":
+        return node.tests.some((t) => this.test(t));
+      case "size": {
+        const limit = node.positional[0] as number;
+        return node.tags.has(":over") ? m.size > limit : m.size < limit;
+      }
+      case "exists":
+        return this.list(node.positional[0]).every((name) => headerValues(m, name).length > 0);
+      case "header": {
+        const values = this.list(node.positional[0]).flatMap((name) => headerValues(m, name));
+        return this.matched(node, values, this.list(node.positional[1]));
+      }
+      case "address": {
+        // An empty header field is one empty address (what Pigeonhole does), so :is "" can test for it.
+        const addresses = this.list(node.positional[0]).flatMap((name) => headerValues(m, name).flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v))));
+        const parts = addresses.map((a) => this.addressPart(node, a)).filter((p): p is string => p !== null);
+        return this.matched(node, parts, this.list(node.positional[1]));
+      }
+      case "envelope": {
+        const values: string[] = [];
+        for (const part of this.list(node.positional[0])) {
+          const which = part.toLowerCase();
+          if (which !== "from" && which !== "to") continue;
+          const address = which === "from" ? this.ctx.envelope.from : this.ctx.envelope.to;
+          // RFC 5228 §5.4: the null reverse-path matches "" with :all and nothing else.
+          if (address === "") {
+            if (!node.tags.has(":localpart") && !node.tags.has(":domain") && !node.tags.has(":user") && !node.tags.has(":detail")) values.push("");
+            continue;
+          }
+          const p = this.addressPart(node, address);
+          if (p !== null) values.push(p);
+        }
+        return this.matched(node, values, this.list(node.positional[1]));
+      }
+      case "hasflag": {
+        const [varArg, keyArg] = node.positional.length === 2 ? [node.positional[0], node.positional[1]] : [undefined, node.positional[0]];
+        const flags =
+          varArg === undefined ? this.flags : this.list(varArg).flatMap((name) => normalizeFlags((this.variables.get(name.toLowerCase()) ?? "").split(" ")));
+        return this.matched(node, flags, this.list(keyArg));
+      }
+      case "string":
+        return this.matched(node, this.list(node.positional[0]), this.list(node.positional[1]));
+      case "body":
+        return this.body(node);
+      case "mailboxexists":
+        return this.list(node.positional[0]).every((name) => this.ctx.mailboxExists(name));
+      default:
+        throw new SieveRuntimeError("runtime", `unknown test ${node.name}`);
+    }
+  }
+
+  body(node: CompiledNode): boolean {
+    const m = this.ctx.message;
+    let values: string[];
+    if (node.tags.has(":raw")) values = [m.rawBody];
+    else {
+      const content = node.tags.get(":content");
+      const types = content !== undefined && content !== true ? this.list(content).map((t) => t.toLowerCase()) : ["text"];
+      // RFC 5173 §5.2: "" matches every part; "type" matches its subtypes; "type/sub" exactly.
+      const wanted = (ct: string): boolean =>
+        types.some((t) => t === "" || t === ct || (!t.includes("/") && ct.split("/")[0] === t));
+      values = m.parts.filter((p) => !p.contentType.startsWith("multipart/") && p.contentType !== "message/rfc822" && wanted(p.contentType)).map((p) => p.text);
+    }
+    const spec = this.matchSpec(node);
+    // RFC 5173 §5: body matches ignore line breaks as boundaries only for :contains on text; we
+    // match each part's text as one value.
+    const result = matchAny(spec, values, this.list(node.positional[0]));
+    return result !== null;
+  }
+}
+
+/** RFC 5232 §3: a flag list is space-separated flags; duplicates (case-insensitively) collapse. */
+export function normalizeFlags(items: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    for (const flag of item.split(" ")) {
+      if (flag === "") continue;
+      const key = flag.toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(flag);
+    }
+  }
+  return out;
+}
+
+export function runScript(script: CompiledScript, ctx: RunContext): RunResult {
+  const run = new Run(script, ctx);
+  run.block(script.commands);
+  // RFC 5429 §2.2: reject is incompatible with actions that deliver or reply (keep, fileinto,
+  // redirect, vacation); such a run fails, which means the implicit keep (RFC 5228 §2.10.6).
+  const rejects = run.actions.some((a) => a.type === "reject");
+  if (rejects && run.actions.some((a) => a.type === "keep" || a.type === "fileinto" || a.type === "redirect" || a.type === "vacation")) {
+    throw new SieveRuntimeError("runtime", "reject conflicts with another action that delivers the message");
+  }
+  const actions = [...run.actions];
+  if (run.implicitKeep) actions.push({ type: "keep", flags: [...run.flags] });
+  return { actions, implicitKeep: run.implicitKeep };
+}

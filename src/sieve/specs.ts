@@ -1,0 +1,115 @@
+// Which commands and tests exist, which extension each needs, and the arguments each takes
+// (RFC 5228 §2.6-§5 plus the extensions in capabilities.ts). One table, so the validator
+// (compile.ts) and the capability list cannot drift apart.
+
+export type ArgType = "string" | "list" | "number";
+
+export interface TagSpec {
+  /** Tags in the same group exclude each other (RFC 5228 §2.7.1: one match type, one comparator...). */
+  readonly group: string;
+  /** The argument that follows the tag, if any. */
+  readonly arg?: ArgType;
+  /** The extension that must be required to use this tag. */
+  readonly requires?: string;
+}
+
+export interface CommandSpec {
+  readonly kind: "command" | "test";
+  readonly requires?: string;
+  readonly tags: Readonly<Record<string, TagSpec>>;
+  /** Positional arguments after the tags, in order; a trailing "?" entry is optional. */
+  readonly positional: readonly ArgType[];
+  readonly optionalPositional?: number;
+  readonly tests?: "none" | "one" | "list";
+  readonly block?: boolean;
+}
+
+const COMPARATOR: Record<string, TagSpec> = { ":comparator": { group: "comparator", arg: "string" } };
+const MATCH: Record<string, TagSpec> = {
+  ":is": { group: "match" },
+  ":contains": { group: "match" },
+  ":matches": { group: "match" },
+  ":value": { group: "match", arg: "string", requires: "relational" },
+  ":count": { group: "match", arg: "string", requires: "relational" },
+  ":regex": { group: "match", requires: "regex" },
+};
+const ADDRESS_PART: Record<string, TagSpec> = {
+  ":all": { group: "address-part" },
+  ":localpart": { group: "address-part" },
+  ":domain": { group: "address-part" },
+  ":user": { group: "address-part", requires: "subaddress" },
+  ":detail": { group: "address-part", requires: "subaddress" },
+};
+const MATCHING = { ...COMPARATOR, ...MATCH };
+
+export const SPECS: Readonly<Record<string, CommandSpec>> = {
+  require: { kind: "command", tags: {}, positional: ["list"] },
+  if: { kind: "command", tags: {}, positional: [], tests: "one", block: true },
+  elsif: { kind: "command", tags: {}, positional: [], tests: "one", block: true },
+  else: { kind: "command", tags: {}, positional: [], block: true },
+  stop: { kind: "command", tags: {}, positional: [] },
+  keep: { kind: "command", tags: { ":flags": { group: "flags", arg: "list", requires: "imap4flags" } }, positional: [] },
+  discard: { kind: "command", tags: {}, positional: [] },
+  fileinto: {
+    kind: "command",
+    requires: "fileinto",
+    tags: {
+      ":copy": { group: "copy", requires: "copy" },
+      ":flags": { group: "flags", arg: "list", requires: "imap4flags" },
+      ":create": { group: "create", requires: "mailbox" },
+    },
+    positional: ["string"],
+  },
+  redirect: { kind: "command", tags: { ":copy": { group: "copy", requires: "copy" } }, positional: ["string"] },
+  reject: { kind: "command", requires: "reject", tags: {}, positional: ["string"] },
+  ereject: { kind: "command", requires: "ereject", tags: {}, positional: ["string"] },
+  setflag: { kind: "command", requires: "imap4flags", tags: {}, positional: ["list", "list"], optionalPositional: 1 },
+  addflag: { kind: "command", requires: "imap4flags", tags: {}, positional: ["list", "list"], optionalPositional: 1 },
+  removeflag: { kind: "command", requires: "imap4flags", tags: {}, positional: ["list", "list"], optionalPositional: 1 },
+  set: {
+    kind: "command",
+    requires: "variables",
+    tags: {
+      ":lower": { group: "mod40" },
+      ":upper": { group: "mod40" },
+      ":lowerfirst": { group: "mod30" },
+      ":upperfirst": { group: "mod30" },
+      ":quotewildcard": { group: "mod20" },
+      ":length": { group: "mod10" },
+    },
+    positional: ["string", "string"],
+  },
+  vacation: {
+    kind: "command",
+    requires: "vacation",
+    tags: {
+      ":days": { group: "period", arg: "number" },
+      ":seconds": { group: "period", arg: "number", requires: "vacation-seconds" },
+      ":subject": { group: "subject", arg: "string" },
+      ":from": { group: "from", arg: "string" },
+      ":addresses": { group: "addresses", arg: "list" },
+      ":mime": { group: "mime" },
+      ":handle": { group: "handle", arg: "string" },
+    },
+    positional: ["string"],
+  },
+  address: { kind: "test", tags: { ...MATCHING, ...ADDRESS_PART }, positional: ["list", "list"] },
+  envelope: { kind: "test", requires: "envelope", tags: { ...MATCHING, ...ADDRESS_PART }, positional: ["list", "list"] },
+  header: { kind: "test", tags: MATCHING, positional: ["list", "list"] },
+  exists: { kind: "test", tags: {}, positional: ["list"] },
+  size: { kind: "test", tags: { ":over": { group: "size" }, ":under": { group: "size" } }, positional: ["number"] },
+  true: { kind: "test", tags: {}, positional: [] },
+  false: { kind: "test", tags: {}, positional: [] },
+  not: { kind: "test", tags: {}, positional: [], tests: "one" },
+  allof: { kind: "test", tags: {}, positional: [], tests: "list" },
+  anyof: { kind: "test", tags: {}, positional: [], tests: "list" },
+  hasflag: { kind: "test", requires: "imap4flags", tags: MATCHING, positional: ["list", "list"], optionalPositional: 1 },
+  string: { kind: "test", requires: "variables", tags: MATCHING, positional: ["list", "list"] },
+  body: {
+    kind: "test",
+    requires: "body",
+    tags: { ...MATCHING, ":raw": { group: "transform" }, ":content": { group: "transform", arg: "list" }, ":text": { group: "transform" } },
+    positional: ["list"],
+  },
+  mailboxexists: { kind: "test", requires: "mailbox", tags: {}, positional: ["list"] },
+};
