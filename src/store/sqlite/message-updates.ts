@@ -27,6 +27,8 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
   const rows = ctx.sql.all<FlagRow>("SELECT uid, modseq, flags FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid", mailboxId, uidList(uids));
   const result: FlagUpdateResult = { updated: [], modified: [] };
   const changed: { uid: Uid; flags: Flag[] }[] = [];
+  // Changed rows grouped by (old flags, new flags): each group is one set-based UPDATE.
+  const groups = new Map<string, { from: Flag[]; to: Flag[]; uids: Uid[] }>();
   for (const row of rows) {
     // RFC 7162 §3.1.3: a message changed since the client's view is left alone and reported.
     if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
@@ -35,22 +37,34 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
     }
     const current = parseFlags(row.flags);
     const next = applyFlagUpdate(current, update.mode, flags);
-    if (!sameFlags(current, next)) changed.push({ uid: row.uid as Uid, flags: next });
+    if (sameFlags(current, next)) continue;
+    changed.push({ uid: row.uid as Uid, flags: next });
+    const key = `${row.flags}\n${JSON.stringify(next)}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { from: current as Flag[], to: next, uids: [row.uid as Uid] });
+    else group.uids.push(row.uid as Uid);
   }
   if (changed.length === 0) return result;
-  // One modseq for the whole update. The row updates stay one prepared statement each: SQLite
-  // plans UPDATE ... FROM json_each as a scan of the mailbox per UID, far slower.
+  // One modseq for the whole update: every changed row gets it, so each changed message's modseq
+  // rises (RFC 7162 §3.1.3) and CHANGEDSINCE/QRESYNC see it. The rows are written set-based, one
+  // UPDATE per distinct (old flags, new flags) pair (STORE 1:* +FLAGS (\Flagged) over unflagged
+  // messages is one statement), the UIDs named through json_each in an IN list, which SQLite
+  // answers with a primary-key lookup per UID (UPDATE ... FROM json_each scans the mailbox per
+  // UID instead). seen/deleted are set only when the group changes them: a column in the SET list
+  // makes SQLite rewrite the entries of every index that reads it (messages_unseen, migration 10)
+  // even when the value stays the same.
   const modseq = nextModSeq(ctx, mailboxId);
-  for (const { uid, flags: next } of changed) {
-    ctx.sql.run(
-      "UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-      JSON.stringify(next),
-      hasFlag(next, "\\Seen") ? 1 : 0,
-      hasFlag(next, "\\Deleted") ? 1 : 0,
-      modseq,
-      mailboxId,
-      uid,
-    );
+  for (const group of groups.values()) {
+    const columns = ["flags = ?", "modseq = ?"];
+    const values: (string | number)[] = [JSON.stringify(group.to), modseq];
+    for (const [column, flag] of [["seen", "\\Seen"], ["deleted", "\\Deleted"]] as const) {
+      const now = hasFlag(group.to, flag);
+      if (now !== hasFlag(group.from, flag)) {
+        columns.push(`${column} = ?`);
+        values.push(now ? 1 : 0);
+      }
+    }
+    ctx.sql.run(`UPDATE messages SET ${columns.join(", ")} WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`, ...values, mailboxId, JSON.stringify(group.uids));
   }
   logFlags(ctx, mailboxId, modseq, changed);
   for (const { uid, flags: next } of changed) {
