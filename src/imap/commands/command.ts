@@ -114,6 +114,11 @@ export interface CommandContext {
   fetchResponse(seq: SeqNum, items: ImapValue[]): Promise<void>;
   /** Several `* <seq> FETCH (...)` responses written together, in order (few socket writes for many messages). */
   fetchResponses(responses: readonly (readonly [SeqNum, ImapValue[]])[]): Promise<void>;
+  /**
+   * `* <seq> FETCH (...)` lines already rendered as text of atoms and numbers only (no literal,
+   * nothing to quote), written as one block after any pending FLAGS update, as fetchResponses.
+   */
+  fetchText(text: string): Promise<void>;
   /** `+ text` (RFC 9051 §7.5). */
   continuation(text: string): Promise<void>;
   /** Sets the tagged OK's response code and text (the last call wins). */

@@ -85,6 +85,7 @@ async function fetch(line: string, options: { byUid?: boolean; readOnly?: boolea
     untaggedStatus: async (status: string, code: string | null, text: string) => void chunks.push(statusLine("*", status as "OK", code, text)),
     fetchResponse: (seq: number, items: ImapValue[]) => writeResponse(sink, "* ", [num(seq), atom("FETCH"), list(items)]),
     fetchResponses: (responses: [number, ImapValue[]][]) => writeResponses(sink, "* ", responses.map(([seq, items]) => [num(seq), atom("FETCH"), list(items)])),
+    fetchText: async (text: string) => void chunks.push(Buffer.from(text, "latin1")),
     continuation: unused,
     complete: (result: TaggedCompletion) => void (completion = result),
     encodeMailbox: unused,

@@ -151,6 +151,41 @@ function sessionPage(selected: SelectedMailbox, batch: readonly ResolvedMessage[
 }
 
 /**
+ * FETCH (UID FLAGS) of one page from the session's flag bytes alone (the session is current, see
+ * sessionIsCurrent): a tight loop writing the response lines as text, with no summary object or
+ * response tree per message. Null when a message of the page has keywords (the session keeps
+ * only a has-keywords bit), so the page is read from the store instead.
+ */
+function sessionText(
+  selected: SelectedMailbox,
+  resolved: readonly ResolvedMessage[],
+  start: number,
+  end: number,
+  items: readonly SummaryItem[],
+  withRecent: boolean,
+): { text: string; skipped: boolean } | null {
+  let text = "";
+  let skipped = false;
+  for (let i = start; i < end; i++) {
+    const { uid, seq } = resolved[i]!;
+    if (selected.isExpunged(uid)) {
+      skipped = true;
+      continue;
+    }
+    const flags = selected.sessionFlags(uid);
+    if (flags === null) return null;
+    text += `* ${seq} FETCH (`;
+    for (let k = 0; k < items.length; k++) {
+      if (k > 0) text += " ";
+      // sessionIsCurrent allows UID and FLAGS only; system flags and \Recent are atoms.
+      text += items[k]!.kind === "uid" ? `UID ${uid}` : `FLAGS (${selected.reportedFlags(uid, flags, withRecent).join(" ")})`;
+    }
+    text += ")\r\n";
+  }
+  return { text, skipped };
+}
+
+/**
  * FETCH of items the light index answers (FETCH 1:* (UID FLAGS) of a big mailbox): from the
  * session when it is current, else one getSummaries() per batch; responses rendered without a
  * promise per message and written a batch at a time.
@@ -160,7 +195,16 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
   const fromSession = await sessionIsCurrent(ctx, items);
   let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
-    const batch = resolved.slice(start, start + fetchPageSizes.summary);
+    const end = Math.min(start + fetchPageSizes.summary, resolved.length);
+    if (fromSession && plan.changedSince === null) {
+      const page = sessionText(selected, resolved, start, end, items, !ctx.rev2);
+      if (page !== null) {
+        if (page.text.length > 0) await ctx.fetchText(page.text);
+        if (page.skipped) skippedExpunged = true;
+        continue;
+      }
+    }
+    const batch = resolved.slice(start, end);
     const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     // One page of the light index per batch: the session keeps no flags (selected-mailbox.ts).
     // A page of (nearly) consecutive UIDs is one range read; a sparse one names its UIDs.

@@ -64,6 +64,11 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     // (selected-mailbox.ts flagsUpdate; RFC 9051 §7.3.5).
     fetchResponse: (seq, items) => source.writeManyValues([...flagsUpdate(source), [num(seq), atom("FETCH"), list(items)]]),
     fetchResponses: (responses) => source.writeManyValues([...flagsUpdate(source), ...responses.map(([seq, items]): ImapValue[] => [num(seq), atom("FETCH"), list(items)])]),
+    fetchText: async (text) => {
+      const update = flagsUpdate(source);
+      if (update.length > 0) await source.writeManyValues(update);
+      await source.write(Buffer.from(text, "latin1"));
+    },
     continuation: (text) => source.write(continuationLine(text)),
     complete: (result) => source.complete(result),
     encodeMailbox: (mailboxName) => encodeMailboxName(mailboxName, utf8),
