@@ -18,6 +18,9 @@ export interface SieveFilterLimits extends InterpreterLimits {
   readonly maxNesting: number;
   /** Compiled scripts kept in memory. */
   readonly cacheEntries: number;
+  /** Redirects one account may make per UTC day (issue 18: a forwarding rule must not turn the
+   * account into a spam cannon); counted in memory, so a restart starts the day's count again. */
+  readonly maxRedirectsPerDay: number;
 }
 
 export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
@@ -25,6 +28,7 @@ export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
   maxMessageBytes: 1024 * 1024,
   maxNesting: DEFAULT_PARSE_LIMITS.maxNesting,
   cacheEntries: 256,
+  maxRedirectsPerDay: 100,
 };
 
 export interface SieveFilterDeps {
@@ -76,6 +80,18 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
   const clock = deps.clock ?? (() => new Date());
   const cache = new Map<string, CompiledScript | Error>();
   const parsed = new WeakMap<StagedMessage, SieveMessage>();
+  // Per account: the UTC day and the redirects taken that day. One entry per account that
+  // redirected, replaced when its day changes, so the map is bounded by the number of accounts.
+  const redirectsToday = new Map<number, { day: string; count: number }>();
+  const takeRedirect = (accountId: number): boolean => {
+    const day = clock().toISOString().slice(0, 10);
+    const known = redirectsToday.get(accountId);
+    const entry = known && known.day === day ? known : { day, count: 0 };
+    if (entry.count >= limits.maxRedirectsPerDay) return false;
+    entry.count += 1;
+    redirectsToday.set(accountId, entry);
+    return true;
+  };
 
   const compiled = (accountId: number, content: string): CompiledScript | Error => {
     const key = `${accountId}\u0000${content}`;
@@ -150,8 +166,10 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
           }
         } else if (action.type === "reject") reject = action.reason;
         else if (action.type === "redirect") {
-          if (deps.queue === null || redirectedHere) {
-            log.warn("sieve.redirect_skipped", { to: action.address, reason: deps.queue === null ? "no outbound queue" : "loop: already redirected by this account", outcome: "keep" });
+          // The daily count is taken last: a redirect refused for another reason does not use it up.
+          const refused = deps.queue === null ? "no outbound queue" : redirectedHere ? "loop: already redirected by this account" : !takeRedirect(account.id) ? `daily limit of ${limits.maxRedirectsPerDay} redirects reached (sieve.max_redirects_per_day)` : null;
+          if (refused !== null) {
+            log.warn("sieve.redirect_skipped", { to: action.address, reason: refused, outcome: "keep" });
             if (!action.copy) files.push({ mailbox: "INBOX", flags: [] });
           } else followUps.push(action);
         } else if (action.type === "vacation") followUps.push(action);

@@ -53,6 +53,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
           ...DEFAULT_SIEVE_FILTER_LIMITS,
           maxActions: sc.maxActions,
           maxRedirects: sc.maxRedirects,
+          maxRedirectsPerDay: sc.maxRedirectsPerDay,
           maxNesting: sc.maxNesting,
           maxVariableBytes: sc.maxVariableBytes,
           maxMessageBytes: sc.maxMessageBytes,

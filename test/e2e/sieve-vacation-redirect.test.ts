@@ -2,7 +2,8 @@
 // (python's smtplib, which can send MAIL FROM:<>), the script's follow-ups go through the outbound
 // queue after the commit, and the outbound worker relays them to a smarthost that is a capturing
 // SMTP receiver on loopback (the harness's Front in "capture" mode). What arrives there is what
-// another server would get: the envelope (MAIL FROM) and the message as sent.
+// another server would get: the envelope (MAIL FROM) and the message as sent. The last test sets
+// sieve.max_redirects_per_day on a server of its own.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createMemoryLogger } from "../../src/observability/log.js";
@@ -66,20 +67,26 @@ let relay: Front;
 let log: ReturnType<typeof createMemoryLogger>;
 let alice: Account;
 
-before(async () => {
-  relay = new Front(0);
+/** The composed server relaying all outbound mail to a capturing receiver; alice@example.org exists. */
+async function start(extraToml = ""): Promise<{ full: FullServer; relay: Front; log: ReturnType<typeof createMemoryLogger>; alice: Account }> {
+  const relay = new Front(0);
   relay.mode = "capture";
   await relay.listen();
-  log = createMemoryLogger();
-  full = await startFullServer({
+  const log = createMemoryLogger();
+  const full = await startFullServer({
     protocols: ["smtp"],
     log,
-    extraToml: ["[outbound]", `smarthost = "127.0.0.1:${relay.port}"`, 'smarthost_tls = "none"', 'retry_schedule = ["200ms"]', ""].join("\n"),
+    extraToml: ["[outbound]", `smarthost = "127.0.0.1:${relay.port}"`, 'smarthost_tls = "none"', 'retry_schedule = ["200ms"]', extraToml, ""].join("\n"),
   });
   const admin = createAdmin(full.server.config, full.server.store);
   await admin.addDomain("example.org");
   await admin.addUser({ address: "alice@example.org", password: "correct horse battery" });
-  alice = (await full.server.store.accounts.findAccountByAddress("alice@example.org"))!;
+  const alice = (await full.server.store.accounts.findAccountByAddress("alice@example.org"))!;
+  return { full, relay, log, alice };
+}
+
+before(async () => {
+  ({ full, relay, log, alice } = await start());
 });
 
 after(async () => {
@@ -87,15 +94,15 @@ after(async () => {
   await relay?.close();
 });
 
-async function activate(content: string): Promise<void> {
-  const sieve = full.server.store.sieve!;
-  await sieve.putSieveScript(alice.id, "main", content, 10);
-  await sieve.setActiveSieveScript(alice.id, "main");
+async function activate(content: string, server = full, account = alice): Promise<void> {
+  const sieve = server.server.store.sieve!;
+  await sieve.putSieveScript(account.id, "main", content, 10);
+  await sieve.setActiveSieveScript(account.id, "main");
 }
 
-async function inboxSubjects(): Promise<string[]> {
-  const { mail } = full.server.store;
-  const inbox = (await mail.getMailbox(alice.id, "INBOX"))!;
+async function inboxSubjects(server = full, account = alice): Promise<string[]> {
+  const { mail } = server.server.store;
+  const inbox = (await mail.getMailbox(account.id, "INBOX"))!;
   const messages = await mail.getMessages(inbox.id, (await mail.listMessages(inbox.id)).map((m) => m.uid));
   const out: string[] = [];
   for (const m of messages) {
@@ -171,4 +178,22 @@ test("redirect: relayed with the original envelope sender; a message we already 
   // The redirected message left no copy (no :copy); the looping one stayed in INBOX instead.
   assert.deepEqual((await inboxSubjects()).slice(before), ["came back"]);
   assert.ok(log.records.some((r) => r.event === "sieve.redirect_skipped" && /loop/.test(String(r["reason"]))));
+});
+
+test("redirect: sieve.max_redirects_per_day caps an account's redirects; the rest are kept in INBOX", async () => {
+  const limited = await start("[sieve]\nmax_redirects_per_day = 2");
+  try {
+    await activate('redirect "carol@elsewhere.test";\n', limited.full, limited.alice);
+    await send(limited.full.portOf("smtp"), ["one", "two", "three", "four"].map((s) => ["sender@example.net", "alice@example.org", message("sender@example.net", `forward ${s}`)] as [string, string, string]));
+    await waitFor(() => limited.relay.captured.length >= 2, "two redirected messages");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.deepEqual(limited.relay.captured.map((c) => headers(c.data).get("subject")?.[0]).sort(), ["forward one", "forward two"]);
+    assert.deepEqual(await inboxSubjects(limited.full, limited.alice), ["forward three", "forward four"]);
+    const skipped = limited.log.records.filter((r) => r.event === "sieve.redirect_skipped").map((r) => String(r["reason"]));
+    assert.equal(skipped.length, 2);
+    for (const reason of skipped) assert.match(reason, /daily limit of 2 redirects/);
+  } finally {
+    await limited.full.stop();
+    await limited.relay.close();
+  }
 });
