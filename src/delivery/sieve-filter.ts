@@ -9,6 +9,7 @@ import { compileScript, type CompiledScript } from "../sieve/compile.js";
 import { DEFAULT_INTERPRETER_LIMITS, runScript, type InterpreterLimits, type SieveAction } from "../sieve/interpreter.js";
 import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
 import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
+import { loadDkimKeys, signWithKeys } from "../mail-auth/index.js";
 import type { Logger } from "../observability/log.js";
 import type { Account, Flag, MailStore, QueueStore, SieveStore, StagedMessage } from "../store/index.js";
 
@@ -37,6 +38,8 @@ export interface SieveFilterDeps {
   /** Null: redirect and vacation are not carried out (logged), the message is kept instead. */
   readonly queue: Pick<QueueStore, "enqueue"> | null;
   readonly hostname: string;
+  /** Where per-domain DKIM keys live (outbound.dkim_key_dir): vacation replies are signed here. */
+  readonly dkimKeyDir?: string | null;
   readonly log: Logger;
   readonly limits?: SieveFilterLimits;
   readonly clock?: () => Date;
@@ -289,7 +292,8 @@ async function vacation(
     "MIME-Version: 1.0",
   ];
   const body = action.mime ? action.reason.replace(/\r?\n/g, "\r\n") : `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${action.reason.replace(/\r?\n/g, "\r\n")}`;
-  const bytes = Buffer.from(`${lines.join("\r\n")}\r\n${body}${body.endsWith("\r\n") ? "" : "\r\n"}`, "utf8");
+  const unsigned = Buffer.from(`${lines.join("\r\n")}\r\n${body}${body.endsWith("\r\n") ? "" : "\r\n"}`, "utf8");
+  const bytes = Buffer.concat([Buffer.from(await vacationSignature(deps.dkimKeyDir ?? null, account.address, unsigned, now, log), "utf8"), unsigned]);
   const reply = await deps.mail.stageMessage(Readable.from([bytes]));
   try {
     // RFC 3834 §3.3: the reply goes from the null reverse-path, so it can cause no bounce loop.
@@ -308,6 +312,26 @@ async function vacation(
     reply.discard();
   }
   void staged;
+}
+
+/**
+ * DKIM-Signature fields for a vacation reply, d= the account's domain. The outbound signer picks
+ * its domain from MAIL FROM, which is null here (RFC 3834 §3.3), so without this the reply would
+ * leave unsigned and fail DMARC at receivers (issue 18: vacation goes out DKIM-signed). Only our
+ * own reply is signed this way, never a relayed message. No keys, or a signing failure, sends the
+ * reply unsigned with a log line rather than not at all.
+ */
+async function vacationSignature(keyDir: string | null, address: string, message: Buffer, now: Date, log: Logger): Promise<string> {
+  if (keyDir === null) return "";
+  const domain = address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+  try {
+    const keys = await loadDkimKeys(keyDir, domain);
+    if (keys === null || keys.keys.length === 0) return "";
+    return await signWithKeys(() => Readable.from([message]), keys, now);
+  } catch (error) {
+    log.warn("sieve.vacation_unsigned", { domain, error: error instanceof Error ? error.message : String(error) });
+    return "";
+  }
 }
 
 function encodeHeader(value: string): string {

@@ -6,8 +6,9 @@
 // sieve.max_redirects_per_day on a server of its own.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { createTableResolver, dkimTxtRecord, loadDkimKeys, verifyInbound } from "../../src/mail-auth/index.js";
 import { createMemoryLogger } from "../../src/observability/log.js";
-import { createAdmin } from "../../src/server/compose.js";
+import { createAdmin, dkimKeyDirOf } from "../../src/server/compose.js";
 import type { Account } from "../../src/store/index.js";
 import { startFullServer, type FullServer } from "../harness/full-server.js";
 import { Front } from "../harness/outbound-pair.js";
@@ -145,6 +146,12 @@ test("vacation: one reply per sender from the null sender, none to lists, auto-s
   assert.match(h.get("from")![0]!, /alice@example\.org/);
   assert.match(reply.data.toString("utf8"), /\r\n\r\nI am away until Monday\./);
   assert.ok(byRecipient.has("<other@example.net>"));
+  // The reply is DKIM-signed by the account's domain (the outbound signer cannot: MAIL FROM is null),
+  // and the signature verifies against the keys `domain add` made, aligned with From for DMARC.
+  const keys = (await loadDkimKeys(dkimKeyDirOf(full.server.config), "example.org"))!;
+  const resolver = createTableResolver(Object.fromEntries(keys.keys.map((k) => [`${k.selector}._domainkey.example.org`, { TXT: [[dkimTxtRecord(k)]] }])));
+  const verdict = await verifyInbound({ message: reply.data, clientIp: "127.0.0.1", heloName: "mx.example.org", mailFrom: "", receivingHost: "check.test", resolver });
+  assert.deepEqual(verdict.dkim.map((d) => [d.domain, d.result, d.aligned]).sort(), keys.keys.map(() => ["example.org", "pass", true]));
 
   const reasons = log.records.filter((r) => r.event === "sieve.vacation_skipped").map((r) => `${String(r["sender"])}: ${String(r["reason"])}`);
   assert.deepEqual(reasons.sort(), [
