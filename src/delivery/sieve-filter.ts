@@ -277,11 +277,21 @@ async function vacation(
     return;
   }
   const original = headerValues(message, "subject")[0] ?? "";
-  const messageId = headerValues(message, "message-id")[0];
+  // Values from the incoming message (encoded words decoded) or from script variables may hold
+  // CR LF: written into the reply as they are, a sender could add header fields (a Bcc:) to it.
+  // A Message-ID that is not one msg-id (RFC 5322 §3.6.4) gives no In-Reply-To/References.
+  const rawId = headerValues(message, "message-id")[0]?.trim();
+  const messageId = rawId !== undefined && /^<[^<>\s]+>$/.test(rawId) ? rawId : undefined;
+  // RFC 5230 §4.4: a :from that is not one address is not used; the account's address is.
+  let from = `<${account.address}>`;
+  if (action.from !== null) {
+    if (/[\r\n]/.test(action.from) || parseAddressList(action.from).length !== 1) log.warn("sieve.vacation_from_invalid", { from: action.from, outcome: from });
+    else from = action.from;
+  }
   const now = clock();
   const subject = action.subject ?? `Auto: ${original}`;
   const lines = [
-    `From: ${action.from ?? `<${account.address}>`}`,
+    `From: ${from}`,
     `To: <${envelope.from}>`,
     `Subject: ${encodeHeader(subject)}`,
     `Date: ${now.toUTCString().replace("GMT", "+0000")}`,
