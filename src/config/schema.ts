@@ -165,6 +165,7 @@ export interface SieveSettings {
   maxScripts: number;
   maxActions: number;
   maxRedirects: number;
+  maxRedirectsPerDay: number;
   maxNesting: number;
   maxVariableBytes: number;
   maxMessageBytes: number;
@@ -251,6 +252,7 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   maxScripts: key(integer({ min: 1, max: 10_000 }), 20, "Sieve scripts one account may store"),
   maxActions: key(integer({ min: 1, max: 1000 }), 32, "actions one script run may take; more files the message in INBOX"),
   maxRedirects: key(integer({ min: 0, max: 100 }), 4, "redirects one script run may make for one message"),
+  maxRedirectsPerDay: key(integer({ min: 0, max: 1_000_000 }), 100, "redirects one account's scripts may make per UTC day (counted in memory: a restart starts the count again); more are kept in INBOX"),
   maxNesting: key(integer({ min: 2, max: 200 }), 32, "deepest nesting of blocks and tests in a script"),
   maxVariableBytes: key(integer({ min: 64, max: 1024 * 1024 }), 4096, "longest value of a Sieve variable (RFC 5229); longer ones are truncated"),
   maxMessageBytes: key(integer({ min: 1024, max: 256 * 1024 * 1024 }), 1024 * 1024, "bytes of a message read for header and body tests"),

@@ -9,6 +9,7 @@ import { compileScript, type CompiledScript } from "../sieve/compile.js";
 import { DEFAULT_INTERPRETER_LIMITS, runScript, type InterpreterLimits, type SieveAction } from "../sieve/interpreter.js";
 import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
 import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
+import { loadDkimKeys, signWithKeys } from "../mail-auth/index.js";
 import type { Logger } from "../observability/log.js";
 import type { Account, Flag, MailStore, QueueStore, SieveStore, StagedMessage } from "../store/index.js";
 
@@ -18,6 +19,9 @@ export interface SieveFilterLimits extends InterpreterLimits {
   readonly maxNesting: number;
   /** Compiled scripts kept in memory. */
   readonly cacheEntries: number;
+  /** Redirects one account may make per UTC day (issue 18: a forwarding rule must not turn the
+   * account into a spam cannon); counted in memory, so a restart starts the day's count again. */
+  readonly maxRedirectsPerDay: number;
 }
 
 export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
@@ -25,6 +29,7 @@ export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
   maxMessageBytes: 1024 * 1024,
   maxNesting: DEFAULT_PARSE_LIMITS.maxNesting,
   cacheEntries: 256,
+  maxRedirectsPerDay: 100,
 };
 
 export interface SieveFilterDeps {
@@ -33,6 +38,8 @@ export interface SieveFilterDeps {
   /** Null: redirect and vacation are not carried out (logged), the message is kept instead. */
   readonly queue: Pick<QueueStore, "enqueue"> | null;
   readonly hostname: string;
+  /** Where per-domain DKIM keys live (outbound.dkim_key_dir): vacation replies are signed here. */
+  readonly dkimKeyDir?: string | null;
   readonly log: Logger;
   readonly limits?: SieveFilterLimits;
   readonly clock?: () => Date;
@@ -76,6 +83,18 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
   const clock = deps.clock ?? (() => new Date());
   const cache = new Map<string, CompiledScript | Error>();
   const parsed = new WeakMap<StagedMessage, SieveMessage>();
+  // Per account: the UTC day and the redirects taken that day. One entry per account that
+  // redirected, replaced when its day changes, so the map is bounded by the number of accounts.
+  const redirectsToday = new Map<number, { day: string; count: number }>();
+  const takeRedirect = (accountId: number): boolean => {
+    const day = clock().toISOString().slice(0, 10);
+    const known = redirectsToday.get(accountId);
+    const entry = known && known.day === day ? known : { day, count: 0 };
+    if (entry.count >= limits.maxRedirectsPerDay) return false;
+    entry.count += 1;
+    redirectsToday.set(accountId, entry);
+    return true;
+  };
 
   const compiled = (accountId: number, content: string): CompiledScript | Error => {
     const key = `${accountId}\u0000${content}`;
@@ -150,8 +169,10 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
           }
         } else if (action.type === "reject") reject = action.reason;
         else if (action.type === "redirect") {
-          if (deps.queue === null || redirectedHere) {
-            log.warn("sieve.redirect_skipped", { to: action.address, reason: deps.queue === null ? "no outbound queue" : "loop: already redirected by this account", outcome: "keep" });
+          // The daily count is taken last: a redirect refused for another reason does not use it up.
+          const refused = deps.queue === null ? "no outbound queue" : redirectedHere ? "loop: already redirected by this account" : !takeRedirect(account.id) ? `daily limit of ${limits.maxRedirectsPerDay} redirects reached (sieve.max_redirects_per_day)` : null;
+          if (refused !== null) {
+            log.warn("sieve.redirect_skipped", { to: action.address, reason: refused, outcome: "keep" });
             if (!action.copy) files.push({ mailbox: "INBOX", flags: [] });
           } else followUps.push(action);
         } else if (action.type === "vacation") followUps.push(action);
@@ -256,11 +277,21 @@ async function vacation(
     return;
   }
   const original = headerValues(message, "subject")[0] ?? "";
-  const messageId = headerValues(message, "message-id")[0];
+  // Values from the incoming message (encoded words decoded) or from script variables may hold
+  // CR LF: written into the reply as they are, a sender could add header fields (a Bcc:) to it.
+  // A Message-ID that is not one msg-id (RFC 5322 §3.6.4) gives no In-Reply-To/References.
+  const rawId = headerValues(message, "message-id")[0]?.trim();
+  const messageId = rawId !== undefined && /^<[^<>\s]+>$/.test(rawId) ? rawId : undefined;
+  // RFC 5230 §4.4: a :from that is not one address is not used; the account's address is.
+  let from = `<${account.address}>`;
+  if (action.from !== null) {
+    if (/[\r\n]/.test(action.from) || parseAddressList(action.from).length !== 1) log.warn("sieve.vacation_from_invalid", { from: action.from, outcome: from });
+    else from = action.from;
+  }
   const now = clock();
   const subject = action.subject ?? `Auto: ${original}`;
   const lines = [
-    `From: ${action.from ?? `<${account.address}>`}`,
+    `From: ${from}`,
     `To: <${envelope.from}>`,
     `Subject: ${encodeHeader(subject)}`,
     `Date: ${now.toUTCString().replace("GMT", "+0000")}`,
@@ -271,7 +302,8 @@ async function vacation(
     "MIME-Version: 1.0",
   ];
   const body = action.mime ? action.reason.replace(/\r?\n/g, "\r\n") : `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${action.reason.replace(/\r?\n/g, "\r\n")}`;
-  const bytes = Buffer.from(`${lines.join("\r\n")}\r\n${body}${body.endsWith("\r\n") ? "" : "\r\n"}`, "utf8");
+  const unsigned = Buffer.from(`${lines.join("\r\n")}\r\n${body}${body.endsWith("\r\n") ? "" : "\r\n"}`, "utf8");
+  const bytes = Buffer.concat([Buffer.from(await vacationSignature(deps.dkimKeyDir ?? null, account.address, unsigned, now, log), "utf8"), unsigned]);
   const reply = await deps.mail.stageMessage(Readable.from([bytes]));
   try {
     // RFC 3834 §3.3: the reply goes from the null reverse-path, so it can cause no bounce loop.
@@ -290,6 +322,26 @@ async function vacation(
     reply.discard();
   }
   void staged;
+}
+
+/**
+ * DKIM-Signature fields for a vacation reply, d= the account's domain. The outbound signer picks
+ * its domain from MAIL FROM, which is null here (RFC 3834 §3.3), so without this the reply would
+ * leave unsigned and fail DMARC at receivers (issue 18: vacation goes out DKIM-signed). Only our
+ * own reply is signed this way, never a relayed message. No keys, or a signing failure, sends the
+ * reply unsigned with a log line rather than not at all.
+ */
+async function vacationSignature(keyDir: string | null, address: string, message: Buffer, now: Date, log: Logger): Promise<string> {
+  if (keyDir === null) return "";
+  const domain = address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+  try {
+    const keys = await loadDkimKeys(keyDir, domain);
+    if (keys === null || keys.keys.length === 0) return "";
+    return await signWithKeys(() => Readable.from([message]), keys, now);
+  } catch (error) {
+    log.warn("sieve.vacation_unsigned", { domain, error: error instanceof Error ? error.message : String(error) });
+    return "";
+  }
 }
 
 function encodeHeader(value: string): string {

@@ -9,7 +9,7 @@ import type { Logger } from "../observability/log.js";
 import { createSmtpServer, type SmtpRole } from "../smtp/index.js";
 import { createImapServer } from "../imap/index.js";
 import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
-import type { ComposedStore } from "./compose.js";
+import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
@@ -48,11 +48,13 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
         mail: store.mail,
         queue: store.queue,
         hostname: config.server.hostname,
+        dkimKeyDir: dkimKeyDirOf(config),
         log: log.child({ component: "sieve" }),
         limits: {
           ...DEFAULT_SIEVE_FILTER_LIMITS,
           maxActions: sc.maxActions,
           maxRedirects: sc.maxRedirects,
+          maxRedirectsPerDay: sc.maxRedirectsPerDay,
           maxNesting: sc.maxNesting,
           maxVariableBytes: sc.maxVariableBytes,
           maxMessageBytes: sc.maxMessageBytes,

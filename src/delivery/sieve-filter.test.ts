@@ -1,0 +1,81 @@
+// The per-day redirect limit of the Sieve filter (sieve.max_redirects_per_day) with a controlled
+// clock: counted per account, starting again at the next UTC day, and a refused redirect keeps the
+// message; and vacation replies carry no header field smuggled in through CR LF. The end-to-end
+// proof over SMTP is test/e2e/sieve-vacation-redirect.test.ts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { createMemoryLogger } from "../observability/log.js";
+import type { Account, StagedMessage } from "../store/index.js";
+import { asAccountId } from "../store/index.js";
+import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "./sieve-filter.js";
+
+function account(id: number, address: string): Account {
+  return { id: asAccountId(id), address, passwordHash: "", quotaBytes: null, usedBytes: 0, pop3: { mode: "keep", markSeen: true, loginDelaySeconds: null, expireDays: null }, createdAt: new Date(0) };
+}
+
+const raw = "From: <sender@example.net>\r\nTo: <alice@example.org>\r\nSubject: hi\r\n\r\nhello\r\n";
+const staged = () => ({ blobId: "b", size: raw.length, parsed: {} as StagedMessage["parsed"], open: () => Readable.from([Buffer.from(raw)]), discard() {} }) as unknown as StagedMessage;
+
+test("redirects per UTC day are counted per account and start again the next day", async () => {
+  let now = new Date("2026-12-03T23:59:00Z");
+  const log = createMemoryLogger();
+  const filter = createSieveFilter({
+    scripts: { getActiveSieveScript: async () => ({ name: "main", content: 'redirect "carol@elsewhere.test";\n' }) as never, claimVacationReply: async () => true },
+    mail: { getMailbox: async () => null, createMailbox: async () => { throw new Error("unused"); }, stageMessage: async () => { throw new Error("unused"); } },
+    queue: { enqueue: async () => { throw new Error("unused"); } },
+    hostname: "mx.example.org",
+    log,
+    limits: { ...DEFAULT_SIEVE_FILTER_LIMITS, maxRedirectsPerDay: 2 },
+    clock: () => now,
+  });
+  const alice = account(1, "alice@example.org");
+  const bob = account(2, "bob@example.org");
+  const envelope = { from: "sender@example.net", to: "alice@example.org" };
+  const outcome = async (who: Account) => {
+    const decision = (await filter.decide(staged(), who, envelope))!;
+    return decision.followUps.some((a) => a.type === "redirect") ? "redirect" : decision.files.map((f) => f.mailbox).join(",");
+  };
+  assert.equal(await outcome(alice), "redirect");
+  assert.equal(await outcome(alice), "redirect");
+  assert.equal(await outcome(alice), "INBOX", "the third redirect of the day keeps the message");
+  assert.equal(await outcome(bob), "redirect", "another account has a count of its own");
+  now = new Date("2026-12-04T00:00:01Z");
+  assert.equal(await outcome(alice), "redirect", "a new UTC day starts the count again");
+  assert.equal(log.records.filter((r) => r.event === "sieve.redirect_skipped").length, 1);
+});
+
+test("a vacation reply takes no header fields from the sender's Message-ID or a multi-line :from", async () => {
+  const injected = Buffer.from("<id@example.net>\r\nBcc: victim@elsewhere.test").toString("base64");
+  const message = `From: <sender@example.net>\r\nTo: <alice@example.org>\r\nSubject: hi\r\nMessage-ID: =?utf-8?B?${injected}?=\r\n\r\nhello\r\n`;
+  const replies: string[] = [];
+  const queued: string[][] = [];
+  const log = createMemoryLogger();
+  const filter = createSieveFilter({
+    scripts: { getActiveSieveScript: async () => ({ name: "main", content: 'require "vacation";\nvacation :from text:\nalice@example.org\nBcc: other@elsewhere.test\n.\n "away";\n' }) as never, claimVacationReply: async () => true },
+    mail: {
+      getMailbox: async () => null,
+      createMailbox: async () => { throw new Error("unused"); },
+      stageMessage: async (stream: Readable) => {
+        const parts: Buffer[] = [];
+        for await (const chunk of stream) parts.push(chunk as Buffer);
+        replies.push(Buffer.concat(parts).toString("utf8"));
+        return { blobId: "r", size: 0, parsed: {}, open: () => Readable.from([]), discard() {} } as unknown as StagedMessage;
+      },
+    },
+    queue: { enqueue: async (request) => { queued.push(request.recipients.map((r) => r.address)); return {} as never; } },
+    hostname: "mx.example.org",
+    log,
+  });
+  const alice = account(1, "alice@example.org");
+  const incoming = { blobId: "b", size: message.length, parsed: {} as StagedMessage["parsed"], open: () => Readable.from([Buffer.from(message)]), discard() {} } as unknown as StagedMessage;
+  const envelope = { from: "sender@example.net", to: "alice@example.org" };
+  const decision = (await filter.decide(incoming, alice, envelope))!;
+  await filter.afterCommit(incoming, alice, envelope, decision);
+  assert.deepEqual(queued, [["sender@example.net"]]);
+  const head = replies[0]!.slice(0, replies[0]!.indexOf("\r\n\r\n"));
+  assert.doesNotMatch(head, /^Bcc:/im);
+  assert.doesNotMatch(head, /^In-Reply-To:/im, "a Message-ID that is not one msg-id is not echoed");
+  assert.match(head, /^From: <alice@example\.org>$/m);
+  assert.ok(log.records.some((r) => r.event === "sieve.vacation_from_invalid"));
+});
