@@ -105,6 +105,8 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "sieve.activate": (ops, a) => ops.sieve.activate(a.string(0), a.optionalString(1) ?? null),
   // Progress does not travel over the socket; the report does.
   checkStore: (ops, a) => ops.checkStore({ repair: a.object(0).repair === true }),
+  checkIndex: (ops) => ops.checkIndex(),
+  rebuildIndex: (ops, a) => ops.rebuildIndex({ account: a.optionalString(0) }),
 } satisfies Record<string, Invoke>);
 
 /** The most arguments any method takes; a longer list is refused before any lookup. */

@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountView, AdminOperations, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -40,6 +40,8 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),
     listAliases: (domain) => call<Alias[]>("listAliases", domain ?? null),
     checkStore: (options) => call<StoreCheckResult>("checkStore", { repair: options?.repair === true }),
+    checkIndex: () => call<IndexCheckResult>("checkIndex"),
+    rebuildIndex: (request) => call<IndexRebuildResult>("rebuildIndex", request?.account ?? null),
     outbound,
   };
 }
