@@ -66,6 +66,7 @@ test("index check exits 1 on a damaged index and names it; index rebuild fixes i
         const running = await runMailroom(["index", "check"], { env: s.env });
         assert.equal(running.code, 1, running.stderr);
         assert.match(running.stdout, /^index check: 3 problem\(s\)/m);
+        assert.match(running.stderr, /^index entries against message files: 3\/3 checked$/m, "progress travels over the control socket");
 
         // One account: alice's two entries come back; the orphan stays until a full rebuild.
         const partial = await runMailroom(["index", "rebuild", "--account", "alice@example.org"], { env: s.env });
@@ -79,6 +80,7 @@ test("index check exits 1 on a damaged index and names it; index rebuild fixes i
         assert.equal(full.code, 0, full.stderr);
         assert.match(full.stdout, /^rebuilt: 3 index entries$/m);
         assert.match(full.stdout, /^index rows without a blob removed: 1$/m);
+        assert.match(full.stderr, /^index entries rebuilt from message files: 3\/3 done$/m);
         const after = await runMailroom(["index", "check"], { env: s.env });
         assert.equal(after.code, 0, after.stdout + after.stderr);
         assert.match(after.stdout, /^index check: clean/m);
