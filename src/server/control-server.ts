@@ -112,19 +112,33 @@ function serveConnection(socket: Socket, options: ControlServerOptions, track: (
     }
     for (const line of lines) {
       // One at a time per connection, in order: the CLI sends the next after the answer anyway.
-      queue = queue.then(() => answer(line, options).then((response) => void (socket.writable && socket.write(encodeLine(response)))));
+      queue = queue.then(() => answer(line, options, socket).then((response) => void (socket.writable && socket.write(encodeLine(response)))));
       track(queue);
     }
   });
 }
 
-async function answer(line: string, options: ControlServerOptions): Promise<ControlResponse> {
+/**
+ * Progress lines of one request are sent at most this often (the last of a phase always): enough
+ * for a bar, and a write now and then keeps a long rebuild's connection from the idle timeout.
+ */
+const PROGRESS_INTERVAL_MS = 200;
+
+async function answer(line: string, options: ControlServerOptions, socket: Socket): Promise<ControlResponse> {
   let id = 0;
   const started = performance.now();
   try {
     const request = decodeRequest(line);
     id = request.id;
-    const result = request.method === "server.status" ? options.status(request.args[0] === "reset") : await invokeAdminMethod(await options.operations, request.method, request.args);
+    let lastSent = 0;
+    const progress = (value: unknown): void => {
+      const now = performance.now();
+      const { done, total } = (value ?? {}) as { done?: unknown; total?: unknown };
+      if (now - lastSent < PROGRESS_INTERVAL_MS && done !== total) return;
+      lastSent = now;
+      if (socket.writable) socket.write(encodeLine({ v: CONTROL_PROTOCOL_VERSION, id, progress: value }));
+    };
+    const result = request.method === "server.status" ? options.status(request.args[0] === "reset") : await invokeAdminMethod(await options.operations, request.method, request.args, progress);
     options.log.info("control.request", { method: request.method, ok: true, ms: Math.round(performance.now() - started) });
     return { v: CONTROL_PROTOCOL_VERSION, id, ok: true, result };
   } catch (error) {

@@ -8,6 +8,7 @@ import { AdminError, type AdminOperations, type AccountView } from "../operation
 import { readPassword, type PasswordSource } from "./password-input.js";
 import { addOutboundCommands } from "./outbound-commands.js";
 import { addStoreCommands } from "./store-commands.js";
+import { addIndexCommands } from "./index-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 
 /** Exit codes, documented in the README. */
@@ -141,6 +142,7 @@ function buildProgram(env: CliEnvironment): Command {
   addAliasCommands(program, withAdmin, print);
   addOutboundCommands(program, withAdmin, print);
   addStoreCommands(program, withAdmin, print, env.stderr);
+  addIndexCommands(program, withAdmin, print, env.stderr);
   addSieveCommands(program, withAdmin, print);
   return program;
 }

@@ -16,13 +16,20 @@ const PHASE_NAMES: Record<StoreCheckProgress["phase"], string> = {
 };
 const BAR_WIDTH = 30;
 
-/** Draws progress on `out`: in place on a terminal, else a line when a phase is done. */
-export function progressPrinter(out: NodeJS.WritableStream & { isTTY?: boolean }): { update(progress: StoreCheckProgress): void; finish(): void } {
+/**
+ * Draws progress on `out`: in place on a terminal, else a line when a phase is done. `names` words
+ * the phases (store check's by default; index-commands.ts has its own) and `verb` ends each line.
+ */
+export function progressPrinter<P extends string = StoreCheckProgress["phase"]>(
+  out: NodeJS.WritableStream & { isTTY?: boolean },
+  names: Record<P, string> = PHASE_NAMES as Record<P, string>,
+  verb = "checked",
+): { update(progress: { phase: P; done: number; total: number | null }): void; finish(): void } {
   let drawn = false;
   let lastPhase: string | null = null;
   return {
     update(progress) {
-      const name = PHASE_NAMES[progress.phase];
+      const name = names[progress.phase];
       const complete = progress.total !== null && progress.done >= progress.total;
       if (out.isTTY) {
         const fraction = progress.total ? Math.min(1, progress.done / progress.total) : 0;
@@ -35,7 +42,7 @@ export function progressPrinter(out: NodeJS.WritableStream & { isTTY?: boolean }
           drawn = false;
         }
       } else if (complete && lastPhase !== `${progress.phase} done`) {
-        out.write(`${name}: ${progress.done}/${progress.total} checked\n`);
+        out.write(`${name}: ${progress.done}/${progress.total} ${verb}\n`);
         lastPhase = `${progress.phase} done`;
       }
     },

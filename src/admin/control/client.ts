@@ -2,13 +2,13 @@
 // at a time, turn error answers back into the AdminError the CLI maps to its exit codes.
 import { connect, type Socket } from "node:net";
 import { AdminError, type AdminErrorKind } from "../operations/index.js";
-import { CONTROL_PROTOCOL_VERSION, ControlProtocolError, decodeResponse, encodeLine, LineSplitter, MAX_RESPONSE_BYTES, type ControlResponse } from "./protocol.js";
+import { CONTROL_PROTOCOL_VERSION, ControlProtocolError, decodeResponse, encodeLine, LineSplitter, MAX_RESPONSE_BYTES, type ControlProgress, type ControlResponse } from "./protocol.js";
 
 const ADMIN_KINDS: ReadonlySet<string> = new Set<AdminErrorKind>(["invalid-argument", "not-found", "conflict", "refused"]);
 
 export interface ControlClient {
   /** Calls one method; resolves with its result, rejects with AdminError (or Error for a broken server). */
-  call(method: string, args?: unknown[]): Promise<unknown>;
+  call(method: string, args?: unknown[], onProgress?: (progress: unknown) => void): Promise<unknown>;
   close(): void;
 }
 
@@ -38,7 +38,7 @@ export async function connectControl(socketPath: string, options: { connectTimeo
 
 class SocketControlClient implements ControlClient {
   private nextId = 1;
-  private waiting: { id: number; resolve: (response: ControlResponse) => void; reject: (error: Error) => void } | null = null;
+  private waiting: { id: number; resolve: (response: ControlResponse) => void; reject: (error: Error) => void; onProgress?: (progress: unknown) => void } | null = null;
   private failure: Error | null = null;
   private readonly splitter = new LineSplitter(MAX_RESPONSE_BYTES);
 
@@ -55,12 +55,12 @@ class SocketControlClient implements ControlClient {
     socket.on("close", () => this.fail(new Error("the server closed the control connection before answering (did it stop?)")));
   }
 
-  async call(method: string, args: unknown[] = []): Promise<unknown> {
+  async call(method: string, args: unknown[] = [], onProgress?: (progress: unknown) => void): Promise<unknown> {
     if (this.failure) throw this.failure;
     if (this.waiting) throw new Error("one control request at a time");
     const id = this.nextId++;
     const response = await new Promise<ControlResponse>((resolve, reject) => {
-      this.waiting = { id, resolve, reject };
+      this.waiting = { id, resolve, reject, onProgress };
       this.socket.write(encodeLine({ v: CONTROL_PROTOCOL_VERSION, id, method, args }));
     });
     if (response.ok) return response.result;
@@ -74,9 +74,13 @@ class SocketControlClient implements ControlClient {
     this.socket.end();
   }
 
-  private settle(response: ControlResponse): void {
+  private settle(response: ControlResponse | ControlProgress): void {
     const waiting = this.waiting;
     if (waiting === null || waiting.id !== response.id) throw new ControlProtocolError("answer to a request that was not asked");
+    if ("progress" in response) {
+      waiting.onProgress?.(response.progress);
+      return;
+    }
     this.waiting = null;
     waiting.resolve(response);
   }

@@ -5,7 +5,8 @@
 import type { Pop3Mode, Pop3Policy } from "../../store/index.js";
 import { AdminError, type AdminOperations } from "../operations/index.js";
 
-type Invoke = (ops: AdminOperations, args: Arguments) => Promise<unknown>;
+/** `progress` reaches the command as ControlProgress lines (protocol.ts) before the answer. */
+type Invoke = (ops: AdminOperations, args: Arguments, progress: (progress: unknown) => void) => Promise<unknown>;
 
 /** Positional arguments of one request, read with their expected types. */
 class Arguments {
@@ -103,18 +104,19 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "sieve.get": (ops, a) => ops.sieve.get(a.string(0), a.string(1)),
   "sieve.list": (ops, a) => ops.sieve.list(a.string(0)),
   "sieve.activate": (ops, a) => ops.sieve.activate(a.string(0), a.optionalString(1) ?? null),
-  // Progress does not travel over the socket; the report does.
-  checkStore: (ops, a) => ops.checkStore({ repair: a.object(0).repair === true }),
+  checkStore: (ops, a, progress) => ops.checkStore({ repair: a.object(0).repair === true, onProgress: progress }),
+  checkIndex: (ops, _a, progress) => ops.checkIndex({ onProgress: progress }),
+  rebuildIndex: (ops, a, progress) => ops.rebuildIndex({ account: a.optionalString(0), onProgress: progress }),
 } satisfies Record<string, Invoke>);
 
 /** The most arguments any method takes; a longer list is refused before any lookup. */
 const MAX_ARGUMENTS = 4;
 
 /** Runs one named method; unknown names and ill-typed arguments are refused as invalid-argument. */
-export async function invokeAdminMethod(ops: AdminOperations, method: string, args: unknown[]): Promise<unknown> {
+export async function invokeAdminMethod(ops: AdminOperations, method: string, args: unknown[], progress: (progress: unknown) => void = () => {}): Promise<unknown> {
   const invoke = Object.hasOwn(ADMIN_METHODS, method) ? ADMIN_METHODS[method] : undefined;
   if (invoke === undefined) throw new AdminError("invalid-argument", `unknown admin method ${JSON.stringify(method)}`);
   if (args.length > MAX_ARGUMENTS) throw new AdminError("invalid-argument", `${method}: too many arguments`);
-  const result = await invoke(ops, new Arguments(args, method));
+  const result = await invoke(ops, new Arguments(args, method), progress);
   return result === undefined ? null : result;
 }

@@ -15,6 +15,12 @@ test("requests and responses round-trip, dates included", () => {
   assert.ok(decoded.ok && (decoded.result as { createdAt: Date }[])[0]!.createdAt instanceof Date);
 });
 
+test("a progress line before the answer decodes as progress, not as an answer", () => {
+  const progress = { v: CONTROL_PROTOCOL_VERSION, id: 4, progress: { phase: "blobs", done: 20, total: 100 } };
+  assert.deepEqual(decodeResponse(encodeLine(progress).trimEnd()), progress);
+  assert.throws(() => decodeResponse(JSON.stringify({ v: 1, id: 4 })), /malformed response/, "neither an answer nor progress");
+});
+
 test("another protocol version, a bad id or args, and non-JSON are refused by name", () => {
   assert.throws(() => decodeRequest(JSON.stringify({ v: 2, id: 1, method: "listUsers", args: [] })), /version 2 is not spoken here/);
   assert.throws(() => decodeRequest(JSON.stringify({ v: 1, id: "1", method: "listUsers", args: [] })), ControlProtocolError);

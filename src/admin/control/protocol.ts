@@ -30,6 +30,17 @@ export type ControlResponse =
   | { v: number; id: number; ok: true; result: unknown }
   | { v: number; id: number; ok: false; error: { kind: ControlErrorKind; message: string } };
 
+/**
+ * Sent before the answer by a long request (store check, index check/rebuild) so the command can
+ * draw its progress: {"v":1,"id":7,"progress":{"phase":"blobs","done":40,"total":100}}. It also
+ * keeps the connection from looking idle (control-server.ts closes idle ones).
+ */
+export interface ControlProgress {
+  v: number;
+  id: number;
+  progress: unknown;
+}
+
 /** Thrown for a malformed line; the reader answers (or reports) it and closes. */
 export class ControlProtocolError extends Error {
   constructor(message: string) {
@@ -38,7 +49,7 @@ export class ControlProtocolError extends Error {
   }
 }
 
-export function encodeLine(message: ControlRequest | ControlResponse): string {
+export function encodeLine(message: ControlRequest | ControlResponse | ControlProgress): string {
   return JSON.stringify(message, function (this: Record<string, unknown>, key, value: unknown) {
     // `this[key]` is the value before Date.prototype.toJSON turned it into a string.
     const original = key === "" ? value : this[key];
@@ -66,10 +77,11 @@ export function decodeRequest(line: string): ControlRequest {
   return { v: parsed.v, id: parsed.id, method: parsed.method, args: parsed.args };
 }
 
-export function decodeResponse(line: string): ControlResponse {
+export function decodeResponse(line: string): ControlResponse | ControlProgress {
   const parsed = parseObject(line);
   if (parsed.v !== CONTROL_PROTOCOL_VERSION) throw new ControlProtocolError(`the server answered in control protocol version ${JSON.stringify(parsed.v)}, this command speaks ${CONTROL_PROTOCOL_VERSION}`);
   if (typeof parsed.id !== "number") throw new ControlProtocolError("response without an id");
+  if (parsed.ok === undefined && "progress" in parsed) return { v: parsed.v, id: parsed.id, progress: parsed.progress };
   if (parsed.ok === true) return { v: parsed.v, id: parsed.id, ok: true, result: parsed.result };
   const error = parsed.error as { kind?: unknown; message?: unknown } | undefined;
   if (parsed.ok !== false || typeof error?.kind !== "string" || typeof error.message !== "string") throw new ControlProtocolError("malformed response");

@@ -2,11 +2,14 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountView, AdminOperations, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
   const call = <T>(method: string, ...args: unknown[]): Promise<T> => client.call(method, args) as Promise<T>;
+  // The server's progress lines go to the command's progress printer as they come.
+  const withProgress = <T>(onProgress: ((progress: never) => void) | undefined, method: string, ...args: unknown[]): Promise<T> =>
+    client.call(method, args, onProgress as ((progress: unknown) => void) | undefined) as Promise<T>;
   const outbound: OutboundOperations = {
     listQueue: (limit) => call<QueuedMessage[]>("outbound.listQueue", limit ?? null),
     showQueued: (id) => call<QueuedMessage>("outbound.showQueued", id),
@@ -39,7 +42,9 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     addAlias: (alias, targets) => call<Alias>("addAlias", alias, targets),
     deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),
     listAliases: (domain) => call<Alias[]>("listAliases", domain ?? null),
-    checkStore: (options) => call<StoreCheckResult>("checkStore", { repair: options?.repair === true }),
+    checkStore: (options) => withProgress<StoreCheckResult>(options?.onProgress, "checkStore", { repair: options?.repair === true }),
+    checkIndex: (options) => withProgress<IndexCheckResult>(options?.onProgress, "checkIndex"),
+    rebuildIndex: (request) => withProgress<IndexRebuildResult>(request?.onProgress, "rebuildIndex", request?.account ?? null),
     outbound,
   };
 }

@@ -3,13 +3,14 @@
 // command's own process when no server runs, and inside the server when one does (reached over
 // the control socket, admin/control/): docs/architecture.md, "One owner per data dir".
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, StoreCheckOptions, StoreMaintenance, Uid } from "../../store/index.js";
+import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
 import { createSieveOperations, type SieveAdminDependencies, type SieveOperations } from "./sieve.js";
 import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
+import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
@@ -17,6 +18,7 @@ export type { SieveAdminDependencies, SieveOperations } from "./sieve.js";
 export { checkSieveScript } from "./sieve.js";
 export { renderDnsRecords } from "./dns-records.js";
 export type { StoreCheckResult } from "./store-check.js";
+export type { IndexCheckResult, IndexRebuildRequest, IndexRebuildResult } from "./search-index.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -185,6 +187,16 @@ export function createAdminOperations(deps: AdminDependencies) {
     checkStore(options: StoreCheckOptions = {}): Promise<StoreCheckResult> {
       if (!deps.maintenance) throw new AdminError("refused", "store check is not available here");
       return createStoreCheckOperation(deps.maintenance)(options);
+    },
+    /** `index check`: the full-text index against the message files. */
+    checkIndex(options: SearchIndexCheckOptions = {}): Promise<IndexCheckResult> {
+      if (!deps.maintenance) throw new AdminError("refused", "index check is not available here");
+      return createIndexOperations(deps.maintenance, requireAccount).checkIndex(options);
+    },
+    /** `index rebuild [--account A]`: the entries written again from the message files. */
+    rebuildIndex(request: IndexRebuildRequest = {}): Promise<IndexRebuildResult> {
+      if (!deps.maintenance) throw new AdminError("refused", "index rebuild is not available here");
+      return createIndexOperations(deps.maintenance, requireAccount).rebuildIndex(request);
     },
     /** Sieve scripts per account; throws when the store has none. */
     get sieve(): SieveOperations {

@@ -62,12 +62,8 @@ export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: U
  */
 export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
   if (ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", blob.id) !== undefined) return;
-  const text = blob.parsed.searchText;
-  const headLength = Math.min(blob.parsed.searchTextHeadLength ?? text.length, text.length);
-  // Folded in two pieces so the header's length is known in folded units; the body text starts
-  // with a line feed (SearchTextCollector.separate), so nothing composes across the cut.
-  const head = foldCase(text.slice(0, headLength));
-  const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", head + foldCase(text.slice(headLength)));
+  const entry = searchIndexEntry(blob.parsed);
+  const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
   ctx.sql.run(
     "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
     blob.id,
@@ -76,8 +72,22 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
     JSON.stringify(blob.parsed.envelope),
     blob.crlfSize,
     indexed.lastInsertRowid,
-    head.length,
+    entry.head,
   );
+}
+
+/**
+ * What the full-text index holds for a parsed message: the folded text and the UTF-16 units of it
+ * that come from the top-level header (blobs.text_head). Also what `mailroom index check` compares
+ * an entry with and `index rebuild` writes (search-index-check.ts).
+ */
+export function searchIndexEntry(parsed: Pick<ParsedMessage, "searchText" | "searchTextHeadLength">): { text: string; head: number } {
+  const text = parsed.searchText;
+  const headLength = Math.min(parsed.searchTextHeadLength ?? text.length, text.length);
+  // Folded in two pieces so the header's length is known in folded units; the body text starts
+  // with a line feed (SearchTextCollector.separate), so nothing composes across the cut.
+  const head = foldCase(text.slice(0, headLength));
+  return { text: head + foldCase(text.slice(headLength)), head: head.length };
 }
 
 /** Refuses (OVERQUOTA) when adding `bytes` per account would pass any account's quota. */

@@ -12,7 +12,8 @@ import type { BlobDirectory, BlobDirectoryOptions } from "../blobs/blob-director
 import { BlobCollector, queueGarbage, type CollectorOptions } from "./blob-collector.js";
 import { toStoreError } from "./checks.js";
 import { checkStore } from "./store-check.js";
-import type { StoreCheckOptions, StoreCheckReport } from "../maintenance.js";
+import { checkSearchIndex, rebuildSearchIndex } from "./search-index-check.js";
+import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport } from "../maintenance.js";
 import { CommitQueue } from "./commit-queue.js";
 import { type SqliteDatabase, Statements } from "./sqlite-database.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
@@ -130,6 +131,20 @@ export abstract class SqliteStoreCore {
     return this.track(() =>
       checkStore({ ctx: this.ctx, blobs: this.blobs, databasePath: this.databasePath, mutate: (work) => this.queue.submit(() => ({ result: work(this.ctx), batches: [] })) }, options),
     );
+  }
+
+  /** `mailroom index check` (search-index-check.ts); read-only, safe while serving. */
+  checkSearchIndex(options: SearchIndexCheckOptions = {}): Promise<SearchIndexCheckReport> {
+    return this.track(() => checkSearchIndex(this.searchIndexDependencies(), options));
+  }
+
+  /** `mailroom index rebuild [--account A]` (search-index-check.ts); small transactions, safe while serving. */
+  rebuildSearchIndex(options: SearchIndexRebuildOptions = {}): Promise<SearchIndexRebuildReport> {
+    return this.track(() => rebuildSearchIndex(this.searchIndexDependencies(), options));
+  }
+
+  private searchIndexDependencies() {
+    return { ctx: this.ctx, blobs: this.blobs, mimeLimits: this.mimeLimits, mutate: (work: (ctx: StoreContext) => void) => this.queue.submit(() => ({ result: work(this.ctx), batches: [] })) };
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,189 @@
+// `mailroom index check` and `mailroom index rebuild [--account A]` for the SQLite backend: the
+// full-text index (schema.ts, version 9: search_index rows referred to by blobs.text_id, with
+// blobs.text_head) against what each message file gives when parsed again now, with the same
+// parser limits and the same folding as delivery (messages.ts searchIndexEntry).
+//
+// Both may run inside the serving process (docs/architecture.md, "One owner per data dir"): blobs
+// are taken a few at a time, their files read and parsed asynchronously outside any transaction,
+// and a rebuild writes each batch in one short transaction of the commit queue, re-reading the
+// blob's row there so a message expunged meanwhile is skipped rather than re-indexed.
+import { MimeTreeBuilder, type MimeTreeLimits } from "../../mail/mime-tree.js";
+import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexProgress, SearchIndexRebuildOptions, SearchIndexRebuildReport } from "../maintenance.js";
+import type { BlobId } from "../types.js";
+import type { BlobDirectory } from "../blobs/blob-directory.js";
+import { searchIndexEntry } from "./messages.js";
+import type { StoreContext } from "./store-context.js";
+
+/**
+ * Blobs per batch. Each is a file read and a parse (up to the message size limit), so a batch is
+ * kept small: the rebuild's transaction then holds the commit queue for a few index writes only.
+ */
+const BATCH = 20;
+/** Index rowids per orphan scan step. */
+const ORPHAN_BATCH = 1000;
+
+export interface SearchIndexDependencies {
+  ctx: StoreContext;
+  blobs: BlobDirectory;
+  mimeLimits: MimeTreeLimits;
+  mutate(work: (ctx: StoreContext) => void): Promise<void>;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface BlobEntry {
+  id: string;
+  textId: number | null;
+  head: number | null;
+  text: string | null;
+}
+
+/** The entry the file gives now, or null when it cannot be read. */
+async function entryFromFile(blobs: BlobDirectory, id: string, limits: MimeTreeLimits): Promise<{ text: string; head: number } | null> {
+  const builder = new MimeTreeBuilder(limits);
+  try {
+    for await (const chunk of blobs.createReadStream(id as BlobId)) builder.push(chunk as Buffer);
+  } catch {
+    return null;
+  }
+  return searchIndexEntry(builder.finish());
+}
+
+function readEntries(ctx: StoreContext, ids: readonly string[]): BlobEntry[] {
+  return ctx.sql.all<BlobEntry>(
+    `SELECT b.id, b.text_id AS textId, b.text_head AS head, s.text
+       FROM json_each(?) j JOIN blobs b ON b.id = j.value LEFT JOIN search_index s ON s.rowid = b.text_id`,
+    JSON.stringify(ids),
+  );
+}
+
+export async function checkSearchIndex(deps: SearchIndexDependencies, options: SearchIndexCheckOptions = {}): Promise<SearchIndexCheckReport> {
+  const started = Date.now();
+  const { ctx } = deps;
+  const progress = (phase: SearchIndexProgress["phase"], done: number, total: number | null): void => options.onProgress?.({ phase, done, total });
+  const report: SearchIndexCheckReport = { blobs: 0, missing: [], stale: [], unreadable: [], orphans: [], remaining: 0, durationMs: 0 };
+
+  const total = ctx.sql.get<{ n: number }>("SELECT count(*) AS n FROM blobs")!.n;
+  progress("blobs", 0, total);
+  let after = "";
+  for (;;) {
+    const ids = ctx.sql.all<{ id: string }>("SELECT id FROM blobs WHERE id > ? ORDER BY id LIMIT ?", after, BATCH).map((r) => r.id);
+    if (ids.length === 0) break;
+    after = ids[ids.length - 1]!;
+    for (const id of ids) {
+      const built = await entryFromFile(deps.blobs, id, deps.mimeLimits);
+      // Read after the file, in one statement: a blob expunged meanwhile is simply not there.
+      const [row] = readEntries(ctx, [id]);
+      if (row === undefined) continue;
+      report.blobs++;
+      if (row.textId === null || row.text === null) report.missing.push(id);
+      else if (built === null) report.unreadable.push(id);
+      else if (built.text !== row.text || built.head !== row.head) report.stale.push(id);
+    }
+    progress("blobs", Math.min(report.blobs, total), total);
+    await yieldToLoop();
+  }
+  progress("blobs", total, total);
+
+  // Index rows that no blob refers to (the delete trigger removes them with their blob).
+  const maxRow = ctx.sql.get<{ n: number | null }>("SELECT max(rowid) AS n FROM search_index")!.n ?? 0;
+  for (let from = 0; from < maxRow; from += ORPHAN_BATCH) {
+    const rows = ctx.sql.all<{ rowid: number }>(
+      "SELECT s.rowid FROM search_index s WHERE s.rowid > ? AND s.rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = s.rowid)",
+      from,
+      from + ORPHAN_BATCH,
+    );
+    report.orphans.push(...rows.map((r) => r.rowid));
+    progress("orphans", Math.min(from + ORPHAN_BATCH, maxRow), maxRow);
+    await yieldToLoop();
+  }
+  progress("orphans", maxRow, maxRow);
+
+  report.remaining = report.missing.length + report.stale.length + report.orphans.length;
+  report.durationMs = Date.now() - started;
+  ctx.log.info("store.search_index_checked", {
+    blobs: report.blobs,
+    missing: report.missing.length,
+    stale: report.stale.length,
+    unreadable: report.unreadable.length,
+    orphans: report.orphans.length,
+    durationMs: report.durationMs,
+  });
+  return report;
+}
+
+export async function rebuildSearchIndex(deps: SearchIndexDependencies, options: SearchIndexRebuildOptions = {}): Promise<SearchIndexRebuildReport> {
+  const started = Date.now();
+  const { ctx } = deps;
+  const progress = (phase: SearchIndexProgress["phase"], done: number, total: number | null): void => options.onProgress?.({ phase, done, total });
+  const report: SearchIndexRebuildReport = { rebuilt: 0, unreadable: [], orphansRemoved: 0, durationMs: 0 };
+  const account = options.accountId;
+  // The account's blobs: those its messages refer to (a blob shared with another account is
+  // rebuilt too, which is harmless: its entry depends on the file only).
+  const scope =
+    account === undefined
+      ? { count: "SELECT count(*) AS n FROM blobs", page: "SELECT id FROM blobs WHERE id > ? ORDER BY id LIMIT ?", args: [] as number[] }
+      : {
+          count: "SELECT count(DISTINCT m.blob_id) AS n FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = ?",
+          page: `SELECT DISTINCT m.blob_id AS id FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id
+                  WHERE x.account_id = ? AND m.blob_id > ? ORDER BY m.blob_id LIMIT ?`,
+          args: [account as number],
+        };
+  const total = ctx.sql.get<{ n: number }>(scope.count, ...scope.args)!.n;
+  progress("blobs", 0, total);
+  let after = "";
+  let done = 0;
+  for (;;) {
+    const ids = ctx.sql.all<{ id: string }>(scope.page, ...scope.args, after, BATCH).map((r) => r.id);
+    if (ids.length === 0) break;
+    after = ids[ids.length - 1]!;
+    const built = new Map<string, { text: string; head: number }>();
+    for (const id of ids) {
+      const entry = await entryFromFile(deps.blobs, id, deps.mimeLimits);
+      if (entry === null) report.unreadable.push(id);
+      else built.set(id, entry);
+    }
+    await deps.mutate((c) => {
+      for (const row of readEntries(c, [...built.keys()])) {
+        const entry = built.get(row.id)!;
+        if (row.textId !== null) {
+          // Same rowid: nothing else refers to it (blobs_text is unique), and the entry stays put.
+          c.sql.run("DELETE FROM search_index WHERE rowid = ?", row.textId);
+          c.sql.run("INSERT INTO search_index (rowid, text) VALUES (?, ?)", row.textId, entry.text);
+          c.sql.run("UPDATE blobs SET text_head = ? WHERE id = ?", entry.head, row.id);
+        } else {
+          const indexed = c.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
+          c.sql.run("UPDATE blobs SET text_id = ?, text_head = ? WHERE id = ?", indexed.lastInsertRowid, entry.head, row.id);
+        }
+        report.rebuilt++;
+      }
+    });
+    done += ids.length;
+    progress("blobs", Math.min(done, total), total);
+    await yieldToLoop();
+  }
+  progress("blobs", total, total);
+
+  if (account === undefined) {
+    // Orphan rows go only in a full rebuild: an account's scope does not say whose they were.
+    const maxRow = ctx.sql.get<{ n: number | null }>("SELECT max(rowid) AS n FROM search_index")!.n ?? 0;
+    for (let from = 0; from < maxRow; from += ORPHAN_BATCH) {
+      await deps.mutate((c) => {
+        const removed = c.sql.run(
+          "DELETE FROM search_index WHERE rowid > ? AND rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = search_index.rowid)",
+          from,
+          from + ORPHAN_BATCH,
+        );
+        report.orphansRemoved += Number(removed.changes);
+      });
+      progress("orphans", Math.min(from + ORPHAN_BATCH, maxRow), maxRow);
+      await yieldToLoop();
+    }
+    progress("orphans", maxRow, maxRow);
+  }
+
+  for (const id of report.unreadable) ctx.log.error("store.search_index_unreadable", { blobId: id });
+  report.durationMs = Date.now() - started;
+  ctx.log.info("store.search_index_rebuilt", { account: account ?? null, rebuilt: report.rebuilt, unreadable: report.unreadable.length, orphansRemoved: report.orphansRemoved, durationMs: report.durationMs });
+  return report;
+}
