@@ -79,10 +79,11 @@ describe("Dovecot imaptest", { skip, timeout: 180_000 + STRESS_SECONDS * 1000 },
 
   const account = (name: "alice" | "bob") => [`host=127.0.0.1`, `port=${harness.ports.imap}`, `user=${name}@example.org`, `pass=${name}-pass`];
 
-  it("passes every scripted compliance test (test groups of extensions not advertised do not run)", async () => {
+  it("passes every scripted compliance test (test groups of extensions not advertised do not run)", async (t) => {
     const output = await runImaptest(dir, [...account("alice"), `test=${join(dir, "tests")}`], 150_000);
     const summary = /^(\d+) test groups: (\d+) failed, (\d+) skipped/m.exec(output);
     assert.ok(summary !== null, `imaptest printed no summary:\n${output.slice(-2000)}`);
+    t.diagnostic(summary[0]);
     const commands = [...output.matchAll(/^(base protocol|extensions): (\d+)\/(\d+) individual commands failed/gm)];
     assert.ok(Number(summary[1]) > 50, `only ${summary[1]} test groups ran`);
     assert.ok(commands.reduce((n, m) => n + Number(m[3]), 0) > 400, `too few commands ran:\n${commands.map((m) => m[0]).join("\n")}`);
@@ -90,13 +91,14 @@ describe("Dovecot imaptest", { skip, timeout: 180_000 + STRESS_SECONDS * 1000 },
     assert.deepEqual(commands.map((m) => Number(m[2])), [0, 0], commands.map((m) => m[0]).join("\n"));
   });
 
-  it(`stress: ${STRESS_CLIENTS} clients for ${STRESS_SECONDS} s report no protocol error`, async () => {
+  it(`stress: ${STRESS_CLIENTS} clients for ${STRESS_SECONDS} s report no protocol error`, async (t) => {
     const output = await runImaptest(dir, [...account("bob"), `mbox=${join(dir, "tests", "default.mbox")}`, `clients=${STRESS_CLIENTS}`, `secs=${STRESS_SECONDS}`], (STRESS_SECONDS + 60) * 1000);
     // The totals: a header of command names, a percentage line or two, then the counts.
     const totals = /^Totals:\n[^\n]+\n(?:[^\n]*%[^\n]*\n)+\s*([\d ]+)$/m.exec(output);
     assert.ok(totals !== null, `imaptest printed no totals:\n${output.slice(-2000)}`);
     const commands = totals[1]!.trim().split(/\s+/).reduce((n, count) => n + Number(count), 0);
     assert.ok(commands > 100, `only ${commands} commands ran in ${STRESS_SECONDS} s`);
+    t.diagnostic(`stress: ${commands} commands in ${STRESS_SECONDS} s`);
     assert.equal(output.split("\n").filter((line) => line.startsWith("Error:")).length, 0, failureLines(output));
   });
 });
