@@ -13,6 +13,7 @@ import type { BlobId } from "../types.js";
 import type { BlobDirectory } from "../blobs/blob-directory.js";
 import { searchIndexEntry } from "./messages.js";
 import type { StoreContext } from "./store-context.js";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 
 /**
  * Blobs per batch. Each is a file read and a parse (up to the message size limit), so a batch is
@@ -28,8 +29,6 @@ export interface SearchIndexDependencies {
   mimeLimits: MimeTreeLimits;
   mutate(work: (ctx: StoreContext) => void): Promise<void>;
 }
-
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 interface BlobEntry {
   id: string;

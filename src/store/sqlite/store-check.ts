@@ -19,6 +19,7 @@ import { FANOUT_FOLDERS, type BlobDirectory } from "../blobs/blob-directory.js";
 import { queueGarbage } from "./blob-collector.js";
 import { UNREFERENCED_BLOB } from "./message-removal.js";
 import type { StoreContext } from "./store-context.js";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 
 /** Blob rows (and file names) per batch: a few ms of work between two yields. */
 const BATCH = 500;
@@ -31,8 +32,6 @@ export interface StoreCheckDependencies {
   databasePath: string;
   mutate(work: (ctx: StoreContext) => void): Promise<void>;
 }
-
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function checkStore(deps: StoreCheckDependencies, options: StoreCheckOptions = {}): Promise<StoreCheckReport> {
   const started = Date.now();
