@@ -24,6 +24,7 @@ export {
   type Pop3Settings,
   type ServerSettings,
   type ShutdownSettings,
+  type SpamSettings,
   type StoreSettings,
   type TlsSettings,
 } from "./schema.js";

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { Limits } from "./limits.js";
 import { LIMITS_SPEC } from "./limits.js";
-import { boolean, cidr, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, size, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
+import { boolean, cidr, computedKey, decimal, duration, hostPort, integer, key, listOf, oneOf, optional, size, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
 
 export type LogLevelSetting = "debug" | "info" | "warn" | "error";
 export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s";
@@ -157,6 +157,27 @@ export interface Config {
   outbound: OutboundSettings;
   http: HttpSettings;
   sieve: SieveSettings;
+  spam: SpamSettings;
+}
+
+/** The inbound spam verdict (src/spam/scanner.ts): DNS lists, iprev, authentication, heuristics. */
+export interface SpamSettings {
+  enabled: boolean;
+  /** Zone -> score added when the client address is listed (DNSBL); negative for allow lists (DNSWL). */
+  dnsbl: Record<string, number>;
+  /** Zone -> score added when a link domain is listed (URIBL-style, e.g. dbl.spamhaus.org). */
+  uribl: Record<string, number>;
+  iprev: boolean;
+  /** Milliseconds: deadline of each DNS lookup of one message (they run in parallel). */
+  dnsTimeout: number;
+  junkScore: number;
+  /** 0 turns refusing off. */
+  rejectScore: number;
+  addHeaders: boolean;
+  /** Clients never scanned (the machine itself, the office network). */
+  exemptNetworks: string[];
+  /** Test name -> score, replacing the built-in weight. */
+  scores: Record<string, number>;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -261,6 +282,23 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   vacationDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "vacation period when the script names none (RFC 5230 §4.1)"),
 };
 
+export const SPAM_SPEC: SectionSpec<SpamSettings> = {
+  enabled: key(boolean(), true, "score inbound mail (port 25) and act on the score: X-Spam-* headers, Junk, refusal"),
+  // Empty by default, as Postfix ships: public lists such as Spamhaus refuse queries that come
+  // through public resolvers (answering 127.255.255.254), so a list only helps once the operator
+  // knows which resolver asks it. The README shows a typical set.
+  dnsbl: key(tableOf(decimal({ min: -100, max: 100 })), {}, 'DNS lists for the client address and the score a listing adds, e.g. { "zen.spamhaus.org" = 7.0, "list.dnswl.org" = -2.0 }'),
+  uribl: key(tableOf(decimal({ min: -100, max: 100 })), {}, 'DNS lists for the domains of links in the message, e.g. { "dbl.spamhaus.org" = 5.0 }'),
+  iprev: key(boolean(), true, "check that the client's reverse DNS name resolves back to its address (RFC 8601 iprev); a failure adds IPREV_FAIL"),
+  dnsTimeout: key(duration({ minMs: 100, maxMs: 60_000 }), 3000, "deadline of each DNS list or iprev lookup; a list that does not answer in time counts as not listed"),
+  junkScore: key(decimal({ min: 0, max: 1000 }), 6, "score from which a message is filed in Junk with the $Junk keyword"),
+  rejectScore: key(decimal({ min: 0, max: 1000 }), 15, "score from which a message is refused at DATA (550 5.7.1); 0 never refuses"),
+  addHeaders: key(boolean(), true, "add X-Spam-Status and X-Spam-Score (SpamAssassin's layout) to scanned messages"),
+  // The machine's own scripts and monitoring, as inbound.trusted_networks.
+  exemptNetworks: key(listOf(cidr(), { max: 1000 }), ["127.0.0.0/8", "::1/128"], "client networks (CIDR) whose mail is not scanned"),
+  scores: key(tableOf(decimal({ min: -1000, max: 1000 })), {}, 'scores replacing the built-in weight of named tests, e.g. { MISSING_DATE = 2.0, SPF_FAIL = 5.0 }'),
+};
+
 export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   workers: key(integer({ min: 1, max: 1000 }), 10, "outbound messages attempted at the same time"),
   perDestination: key(integer({ min: 1, max: 100 }), 4, "connections open at the same time to one destination host"),
@@ -315,6 +353,7 @@ export const SECTION_SPECS = {
   outbound: OUTBOUND_SPEC,
   http: HTTP_SPEC,
   sieve: SIEVE_SPEC,
+  spam: SPAM_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

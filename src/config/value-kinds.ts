@@ -135,6 +135,19 @@ export function integer(bounds: { min: number; max: number }): ValueKind<number>
   };
 }
 
+/** A number with a fraction allowed (scores, weights), within bounds. */
+export function decimal(bounds: { min: number; max: number }): ValueKind<number> {
+  const expected = `a number from ${bounds.min} to ${bounds.max}`;
+  return {
+    expected,
+    parse(raw) {
+      if (typeof raw !== "number" || !Number.isFinite(raw) || raw < bounds.min || raw > bounds.max) throw problem(expected, raw);
+      return raw;
+    },
+    render: (value) => (Number.isInteger(value) ? value.toFixed(1) : String(value)),
+  };
+}
+
 export function boolean(): ValueKind<boolean> {
   const expected = "true or false";
   return {

@@ -6,7 +6,13 @@
 import { SYSTEM_FLAGS, type Account, type DeliveryResult, type DeliveryTarget, type Flag, type MailboxId, type MailStore, type StagedMessage } from "../store/index.js";
 import type { SieveDecision, SieveFilter } from "./sieve-filter.js";
 
-/** Where in the account the message goes: the inbox, or the Junk folder (DMARC quarantine). */
+/**
+ * RFC 5788 registers $Junk: mail the server judged junk (DMARC quarantine, spam score) carries it,
+ * so a client's own junk handling (Thunderbird, Apple Mail, K-9) agrees with the folder.
+ */
+export const JUNK_KEYWORD = "$Junk";
+
+/** Where in the account the message goes: the inbox, or the Junk folder (DMARC quarantine, spam). */
 export type LocalFolder = "inbox" | "junk";
 
 export interface LocalRecipient {
@@ -55,7 +61,7 @@ export async function deliverLocal(
       const mailboxId = await folderMailbox(store, recipient.account, recipient.folder);
       if (seen.has(mailboxId)) continue;
       seen.add(mailboxId);
-      targets.push({ mailboxId, prefix: request.prefixFor(recipient) });
+      targets.push({ mailboxId, prefix: request.prefixFor(recipient), ...(recipient.folder === "junk" ? { flags: [JUNK_KEYWORD] } : {}) });
       continue;
     }
     decided.push({ recipient, decision });
@@ -65,7 +71,9 @@ export async function deliverLocal(
       const mailboxId = file.mailbox.toUpperCase() === "INBOX" ? await folderMailbox(store, recipient.account, recipient.folder) : await namedMailbox(store, recipient.account, file.mailbox, recipient.folder);
       if (seen.has(mailboxId)) continue;
       seen.add(mailboxId);
-      targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags: storableFlags(file.flags) });
+      const flags = storableFlags(file.flags);
+      if (recipient.folder === "junk" && file.mailbox.toUpperCase() === "INBOX" && !flags.includes(JUNK_KEYWORD)) flags.push(JUNK_KEYWORD);
+      targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags });
     }
   }
   const result: DeliveryResult =

@@ -81,6 +81,11 @@ export function authenticationResultsField(value: string): string {
   return foldField("Authentication-Results", words);
 }
 
+/** Any unstructured field we add (X-Spam-Status), folded at spaces, control characters removed. */
+export function foldedField(name: string, value: string): string {
+  return foldField(name, value.replace(/[\x00-\x1f\x7f]+/g, " ").split(" ").filter((word) => word !== ""));
+}
+
 /** The prefix stored beside the blob: the given fields in order, as bytes. */
 export function tracePrefix(fields: readonly string[]): Buffer {
   return Buffer.from(fields.join(""), "utf8");

@@ -241,7 +241,15 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
     });
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
-    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store: wakingStore(opened, () => outbound.wake()), tls, authenticator, log });
+    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({
+      config,
+      store: wakingStore(opened, () => outbound.wake()),
+      tls,
+      authenticator,
+      log,
+      // Verdicts only come once listeners run, by which time metrics (below) exists.
+      observeSpam: (action) => metrics.spamVerdict(action),
+    });
     // Admin commands run from here on against this store, ending sessions through these handlers.
     operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" }))));
     const metrics = new Metrics({

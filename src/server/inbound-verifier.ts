@@ -52,7 +52,8 @@ export function createInboundVerifier(options: InboundVerifierOptions): InboundV
       // The reason is the decision's own (a published policy, an override, or our own domain
       // unauthenticated), so the log says which one it was.
       const reason = decision.action === "quarantine" ? decision.reason : decision.action === "reject" ? decision.reply.text : null;
-      return { authenticationResults: value, action: decision.action, policyDomain: verdict.dmarc.domain, reason };
+      const results = { spf: verdict.spf.result, dkim: verdict.dkim.map((signature) => signature.result), dmarc: verdict.dmarc.result };
+      return { authenticationResults: value, action: decision.action, policyDomain: verdict.dmarc.domain, reason, results };
     },
   };
 }

@@ -12,6 +12,7 @@ import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
 import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
+import { createSpamChecker } from "./spam-checker.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "../delivery/sieve-filter.js";
 
@@ -21,13 +22,17 @@ export interface ProtocolDependencies {
   tls: TlsContextProvider;
   authenticator: Authenticator;
   log: Logger;
+  /** Told of each spam verdict (metrics). */
+  observeSpam?: (action: "accept" | "junk" | "reject") => void;
 }
 
 const SMTP_ROLES: Partial<Record<ListenerProtocol, SmtpRole>> = { smtp: "mx", submission: "submission", submissions: "submissions" };
 
 export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Record<ListenerProtocol, SessionHandler>> {
   const { config, store, tls, authenticator, log } = deps;
-  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: createInboundResolver(config.outbound.dnsServers), policy: config.inbound, log: log.child({ component: "mail-auth" }) });
+  const inboundResolver = createInboundResolver(config.outbound.dnsServers);
+  const verifier = createInboundVerifier({ accounts: store.accounts, resolver: inboundResolver, policy: config.inbound, log: log.child({ component: "mail-auth" }) });
+  const spam = createSpamChecker({ settings: config.spam, resolver: inboundResolver, log: log.child({ component: "spam" }), ...(deps.observeSpam ? { observe: deps.observeSpam } : {}) });
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
   // What every protocol server is given alike.
   const common = {
@@ -75,6 +80,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       deliveryReports,
       sieve,
       verifier: role === "mx" ? verifier : null,
+      spam: role === "mx" ? spam : null,
       log: log.child({ component: role }),
     });
   }

@@ -12,7 +12,7 @@ import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import type { EnvelopeView, RecipientDecision, SessionPolicy, SessionView } from "../session/types.js";
 import { runChecks } from "./checks.js";
 import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients } from "./local-delivery.js";
-import { MESSAGE_CHECKS, type InboundVerification, type InboundVerifier } from "./message-checks.js";
+import { MESSAGE_CHECKS, type InboundVerification, type InboundVerifier, type SpamCheckResult, type SpamChecker } from "./message-checks.js";
 import { RECIPIENT_CHECKS } from "./recipient-checks.js";
 
 export interface InboundPolicyOptions {
@@ -22,6 +22,8 @@ export interface InboundPolicyOptions {
   readonly verifier: InboundVerifier | null;
   readonly log: Logger;
   readonly sieve?: SieveFilter | null;
+  /** Null or absent: no spam scoring. */
+  readonly spam?: SpamChecker | null;
 }
 
 /**
@@ -72,18 +74,44 @@ export function createInboundPolicy(options: InboundPolicyOptions): SessionPolic
 
 async function deliverInbound(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply> {
   const { verification, failed } = await verify(options, session, envelope, staged);
-  const outcome = await runChecks(MESSAGE_CHECKS, { verification, verificationFailed: failed });
+  const spam = failed ? null : await scanSpam(options, session, envelope, staged, verification);
+  const outcome = await runChecks(MESSAGE_CHECKS, { verification, verificationFailed: failed, spam });
   if (outcome.kind !== "accept") {
     options.log.info("smtp.message_refused", { transaction: envelope.id, check: outcome.check, code: outcome.reply.code });
     return outcome.reply;
   }
   if (outcome.filedBy !== null) options.log.info("smtp.message_filed", { transaction: envelope.id, check: outcome.filedBy, folder: outcome.folder, reason: outcome.reason });
   const recipients = localRecipients(envelope, outcome.folder);
-  const context = { session, envelope, authenticationResults: verification?.authenticationResults ?? null };
+  const context = {
+    session,
+    envelope,
+    authenticationResults: joinAuthenticationResults(session.hostname, verification?.authenticationResults ?? null, spam?.authenticationResults ?? []),
+    extraFields: spam?.headerFields ?? [],
+  };
   const failure = await deliverToLocal(options, staged, recipients, context);
   if (failure !== null) return failure;
   options.log.info("smtp.accepted", { ...acceptedMessageFields(session, envelope, staged, null), folder: outcome.folder });
   return acceptedReply(envelope);
+}
+
+/**
+ * The spam checker's own failure (a bug, not DNS trouble, which it absorbs) must not refuse or
+ * lose mail: the message is delivered unscored and the log says why.
+ */
+async function scanSpam(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage, verification: InboundVerification | null): Promise<SpamCheckResult | null> {
+  if (!options.spam) return null;
+  try {
+    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id });
+  } catch (error) {
+    options.log.error("smtp.spam_check_failed", { transaction: envelope.id, error });
+    return null;
+  }
+}
+
+/** RFC 8601 §2.2: one field, "authserv-id; method=result; method=result". */
+export function joinAuthenticationResults(hostname: string, verifier: string | null, more: readonly string[]): string | null {
+  if (more.length === 0) return verifier;
+  return [verifier ?? hostname, ...more].join("; ");
 }
 
 async function verify(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<{ verification: InboundVerification | null; failed: boolean }> {

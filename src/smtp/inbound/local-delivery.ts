@@ -5,7 +5,7 @@
 // the client needs (internal errors are logged, answered 451 4.3.0).
 import { deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
 import type { SieveFilter } from "../../delivery/sieve-filter.js";
-import { authenticationResultsField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
+import { authenticationResultsField, foldedField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
 import type { EnvelopeMailbox } from "../../mail/address.js";
 import type { Logger } from "../../observability/log.js";
 import { isStoreError, type Account, type AccountStore, type MailStore, type StagedMessage } from "../../store/index.js";
@@ -24,6 +24,8 @@ export interface TraceContext {
   readonly session: SessionView;
   readonly envelope: EnvelopeView;
   readonly authenticationResults: string | null;
+  /** More fields for every copy, below Authentication-Results (the spam verdict's X-Spam-*). */
+  readonly extraFields?: readonly string[];
 }
 
 /** Local recipients of the envelope, each account once per envelope recipient, in order. */
@@ -51,6 +53,10 @@ export function tracePrefixFor(context: TraceContext, recipient: string | null, 
   const fields: string[] = [];
   if (returnPath) fields.push(returnPathField(envelope.reversePath.kind === "null" ? "" : traceAddress(envelope.reversePath, envelope.parameters.smtputf8)));
   if (context.authenticationResults !== null) fields.push(authenticationResultsField(context.authenticationResults));
+  for (const field of context.extraFields ?? []) {
+    const colon = field.indexOf(":");
+    fields.push(foldedField(field.slice(0, colon), field.slice(colon + 1)));
+  }
   fields.push(
     receivedField({
       heloName: session.heloName,

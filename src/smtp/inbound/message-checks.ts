@@ -28,16 +28,45 @@ export interface InboundVerification {
    * local override, or our own domain unauthenticated (which is no DMARC policy at all).
    */
   readonly reason?: string | null;
+  /** The method results a spam score weighs (RFC 8601 result names); absent from simple fakes. */
+  readonly results?: { readonly spf: string; readonly dkim: readonly string[]; readonly dmarc: string };
 }
 
 export interface InboundVerifier {
   verify(input: InboundVerificationInput): Promise<InboundVerification>;
 }
 
+/**
+ * The spam port: the composition root adapts spam/ to it (server/spam-checker.ts). Like the
+ * verifier it never throws for DNS trouble; the answer says what to do and what to add.
+ */
+export interface SpamCheckInput {
+  readonly parsed: import("../../mail/mime-tree.js").ParsedMessage;
+  readonly open: () => Readable;
+  readonly clientIp: string;
+  readonly verification: InboundVerification | null;
+  readonly transaction: string;
+}
+
+export interface SpamCheckResult {
+  readonly action: "accept" | "junk" | "reject";
+  readonly score: number;
+  /** Header fields for each recipient's copy ("Name: value", unfolded), e.g. X-Spam-Status. */
+  readonly headerFields: readonly string[];
+  /** More RFC 8601 method results ("iprev=pass policy.iprev=192.0.2.1"), joined to the verifier's. */
+  readonly authenticationResults: readonly string[];
+}
+
+export interface SpamChecker {
+  check(input: SpamCheckInput): Promise<SpamCheckResult>;
+}
+
 export interface MessageCheckInput {
   readonly verification: InboundVerification | null;
   /** The verifier threw: no verdict, so no DMARC decision could be made. */
   readonly verificationFailed: boolean;
+  /** Null when spam scanning is off. */
+  readonly spam?: SpamCheckResult | null;
 }
 
 /**
@@ -63,4 +92,19 @@ export const dmarcPolicy: Check<MessageCheckInput> = {
   },
 };
 
-export const MESSAGE_CHECKS: readonly Check<MessageCheckInput>[] = [dmarcPolicy];
+/**
+ * The spam score's action. 550 5.7.1 is what SpamAssassin-milter and rspamd setups answer (RFC
+ * 3463 X.7.1: delivery not authorized, message refused); the reply gives the score, not the
+ * tests, so a spammer learns little. Refusing at DATA means no bounce ever goes to a forged sender.
+ */
+export const spamScore: Check<MessageCheckInput> = {
+  name: "spam",
+  run({ spam }) {
+    if (!spam) return ACCEPT;
+    if (spam.action === "reject") return reject({ code: 550, enhanced: "5.7.1", lines: [`Message rejected as spam (score ${spam.score.toFixed(1)})`] });
+    if (spam.action === "junk") return { kind: "fileInto", folder: "junk", reason: `spam score ${spam.score.toFixed(1)}` };
+    return ACCEPT;
+  },
+};
+
+export const MESSAGE_CHECKS: readonly Check<MessageCheckInput>[] = [dmarcPolicy, spamScore];
