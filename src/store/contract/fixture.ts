@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -10,6 +10,8 @@ export interface StoreHandles {
   queue: QueueStore;
   /** Absent for a backend without Sieve storage; the sieve contract is then skipped. */
   sieve?: SieveStore;
+  /** Absent for a backend without classifier statistics; the spam contract is then skipped. */
+  spam?: SpamTokenStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -43,6 +45,9 @@ export class Fixture {
   }
   get sieve(): SieveStore | undefined {
     return this.backend.sieve;
+  }
+  get spam(): SpamTokenStore | undefined {
+    return this.backend.spam;
   }
   get canReopen(): boolean {
     return this.backend.reopen !== undefined;

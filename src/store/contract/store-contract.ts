@@ -14,6 +14,7 @@ import { messageContract, stagingContract } from "./messages.contract.js";
 import { textSearchContract } from "./text-search.contract.js";
 import { updateContract } from "./updates.contract.js";
 import { sieveContract } from "./sieve.contract.js";
+import { spamTokenContract } from "./spam.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -30,5 +31,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("recent and multiappend", () => recentContract(open));
     describe("text search", () => textSearchContract(open));
     describe("sieve scripts", () => sieveContract(open));
+    describe("spam classifier statistics", () => spamTokenContract(open));
   });
 }

@@ -332,6 +332,36 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 16,
+    description: "spam classifier: token counts per account, trained-message totals and the trained messages",
+    sql: `
+      -- spam/bayes.ts: how many trained spam and ham messages of the account held each token
+      -- (a 48-bit digest of the word or word pair). Deleted with the account.
+      CREATE TABLE spam_tokens (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        token INTEGER NOT NULL,
+        spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, token)
+      ) WITHOUT ROWID;
+      CREATE TABLE spam_totals (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0
+      );
+      -- Each trained message (by a digest of its text) with its class and the tokens it was
+      -- counted with, so retraining it as the other class takes back exactly what was added.
+      CREATE TABLE spam_trained (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        message_key TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('spam', 'ham')),
+        tokens BLOB NOT NULL,
+        trained_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, message_key)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

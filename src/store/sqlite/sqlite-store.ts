@@ -16,6 +16,7 @@ import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -35,6 +36,7 @@ import * as messages from "./messages.js";
 import * as queue from "./queue.js";
 import * as recent from "./recent.js";
 import * as sieve from "./sieve.js";
+import * as spamTokens from "./spam-tokens.js";
 import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
@@ -55,7 +57,15 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore {
+  // SpamTokenStore (spam-tokens.ts) ---------------------------------------------------------------
+  readSpamTokens(accountId: AccountId, tokens: readonly number[]): Promise<SpamTokenCounts> {
+    return this.read((ctx) => spamTokens.readTokens(ctx, accountId, tokens));
+  }
+  trainSpamMessage(accountId: AccountId, messageKey: string, tokens: readonly number[], kind: SpamClass): Promise<boolean> {
+    return this.write((ctx) => spamTokens.trainMessage(ctx, accountId, messageKey, tokens, kind));
+  }
+
   // SieveStore (sieve.ts) ------------------------------------------------------------------------
 
   listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {

@@ -36,6 +36,9 @@ runStoreContract("sqlite", async () => {
     get sieve() {
       return store;
     },
+    get spam() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir, collector: COLLECTOR });
