@@ -178,6 +178,10 @@ export interface SpamSettings {
   exemptNetworks: string[];
   /** Test name -> score, replacing the built-in weight. */
   scores: Record<string, number>;
+  /** The per-account statistical classifier (spam/bayes.ts), trained by moves into and out of Junk. */
+  bayes: boolean;
+  /** Trained messages of each class an account needs before its classifier says anything. */
+  bayesMinMessages: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -297,6 +301,11 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   // The machine's own scripts and monitoring, as inbound.trusted_networks.
   exemptNetworks: key(listOf(cidr(), { max: 1000 }), ["127.0.0.0/8", "::1/128"], "client networks (CIDR) whose mail is not scanned"),
   scores: key(tableOf(decimal({ min: -1000, max: 1000 })), {}, 'scores replacing the built-in weight of named tests, e.g. { MISSING_DATE = 2.0, SPF_FAIL = 5.0 }'),
+  bayes: key(boolean(), true, "per-account statistical classifier: moving a message into Junk trains it as spam, out of Junk (not to Trash) as ham; adds BAYES_* tests"),
+  // SpamAssassin's bayes_min_spam_num/bayes_min_ham_num default to 200; a personal mailbox
+  // trained by hand reaches that rarely, and Robinson's prior keeps a small corpus from
+  // overreacting, so a lower bar gives users a classifier that helps within days.
+  bayesMinMessages: key(integer({ min: 1, max: 100_000 }), 20, "trained spam and ham messages (each) an account needs before its classifier is used"),
 };
 
 export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {

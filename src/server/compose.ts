@@ -8,7 +8,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler, Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance } from "../store/index.js";
+import type { AccountStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -30,6 +30,8 @@ export interface ComposedStore {
   queue: QueueStore;
   /** Sieve scripts and vacation memory; absent for a backend without them (no filtering then). */
   sieve?: SieveStore;
+  /** The spam classifier's per-account statistics; absent: no classifier, no training. */
+  spam?: SpamTokenStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -72,7 +74,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {

@@ -13,6 +13,7 @@ import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
 import { createSpamChecker } from "./spam-checker.js";
+import { createSpamTrainer, withSpamTraining } from "../spam/index.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "../delivery/sieve-filter.js";
 
@@ -32,7 +33,11 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const { config, store, tls, authenticator, log } = deps;
   const inboundResolver = createInboundResolver(config.outbound.dnsServers);
   const verifier = createInboundVerifier({ accounts: store.accounts, resolver: inboundResolver, policy: config.inbound, log: log.child({ component: "mail-auth" }) });
-  const spam = createSpamChecker({ settings: config.spam, resolver: inboundResolver, log: log.child({ component: "spam" }), ...(deps.observeSpam ? { observe: deps.observeSpam } : {}) });
+  const spamLog = log.child({ component: "spam" });
+  const spam = createSpamChecker({ settings: config.spam, resolver: inboundResolver, log: spamLog, tokens: store.spam ?? null, ...(deps.observeSpam ? { observe: deps.observeSpam } : {}) });
+  // Users train their classifier by moving mail into and out of Junk, from any IMAP client.
+  const trainer = config.spam.enabled && config.spam.bayes && store.spam ? createSpamTrainer({ mail: store.mail, tokens: store.spam, log: spamLog }) : null;
+  const imapStore = trainer ? withSpamTraining(store.mail, trainer) : store.mail;
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
   // What every protocol server is given alike.
   const common = {
@@ -86,7 +91,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   }
   // IMAP: 143 (STARTTLS) and 993 (implicit TLS).
   for (const protocol of ["imap", "imaps"] as const) {
-    handlers[protocol] = createImapServer({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "imaps" });
+    handlers[protocol] = createImapServer({ ...common, store: imapStore, log: log.child({ component: protocol }), implicitTls: protocol === "imaps" });
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.
   const pop3Shared = createPop3SharedState();

@@ -20,6 +20,8 @@ const SETTINGS: SpamSettings = {
   addHeaders: true,
   exemptNetworks: ["127.0.0.0/8"],
   scores: {},
+  bayes: false,
+  bayesMinMessages: 20,
 };
 
 function parse(text: string) {

@@ -42,6 +42,11 @@ export const DEFAULT_SCORES: Readonly<Record<string, number>> = {
   SUBJECT_ALL_CAPS: 1.0,
   FROM_NAME_OTHER_ADDRESS: 2.5,
   HTML_ONLY: 0.7,
+  // The per-account classifier's bands (spam/bayes.ts), as SpamAssassin names them.
+  BAYES_99: 4.5,
+  BAYES_95: 3.0,
+  BAYES_05: -1.0,
+  BAYES_01: -2.5,
 };
 
 export interface SpamScanInput {
@@ -75,6 +80,10 @@ export interface SpamVerdict {
 export interface SpamScanner {
   scan(input: SpamScanInput): Promise<SpamVerdict>;
   readonly settings: SpamSettings;
+  /** A named test's score: the operator's, else the built-in weight, else `fallback`. */
+  scoreOf(name: string, fallback?: number): number;
+  /** The action a score gets. */
+  actionFor(score: number): SpamVerdict["action"];
 }
 
 /** Bytes of the message read for link domains, and distinct domains asked about. */
@@ -92,8 +101,11 @@ export function createSpamScanner(options: { settings: SpamSettings; resolver: D
   const scores = { ...DEFAULT_SCORES, ...settings.scores };
   const scoreOf = (name: string, fallback = 0) => scores[name] ?? fallback;
 
+  const actionFor = (score: number): SpamVerdict["action"] => (settings.rejectScore > 0 && score >= settings.rejectScore ? "reject" : score >= settings.junkScore ? "junk" : "accept");
   return {
     settings,
+    scoreOf,
+    actionFor,
     async scan(input) {
       if (!settings.enabled || exempt.contains(input.clientIp)) return { score: 0, tests: [], action: "accept", iprev: null, dnsErrors: [], skipped: true };
       const tests: SpamTest[] = [];
@@ -140,8 +152,7 @@ export function createSpamScanner(options: { settings: SpamSettings; resolver: D
       for (const hit of messageHeuristics(input.parsed, input.now ?? new Date())) tests.push(scored(hit, scoreOf(hit.name)));
 
       const score = Math.round(tests.reduce((sum, t) => sum + t.score, 0) * 100) / 100;
-      const action = settings.rejectScore > 0 && score >= settings.rejectScore ? "reject" : score >= settings.junkScore ? "junk" : "accept";
-      return { score, tests, action, iprev, dnsErrors, skipped: false };
+      return { score, tests, action: actionFor(score), iprev, dnsErrors, skipped: false };
     },
   };
 }

@@ -81,12 +81,13 @@ async function deliverInbound(options: InboundPolicyOptions, session: SessionVie
     return outcome.reply;
   }
   if (outcome.filedBy !== null) options.log.info("smtp.message_filed", { transaction: envelope.id, check: outcome.filedBy, folder: outcome.folder, reason: outcome.reason });
-  const recipients = localRecipients(envelope, outcome.folder);
+  // An account whose own classifier judged the message junk gets its copy filed there.
+  const recipients = localRecipients(envelope, outcome.folder).map((r) => (r.folder === "inbox" && spam?.perAccount?.get(r.account.id)?.action === "junk" ? { ...r, folder: "junk" as const } : r));
   const context = {
     session,
     envelope,
     authenticationResults: joinAuthenticationResults(session.hostname, verification?.authenticationResults ?? null, spam?.authenticationResults ?? []),
-    extraFields: spam?.headerFields ?? [],
+    extraFields: (accountId: number | null) => (accountId !== null ? spam?.perAccount?.get(accountId)?.headerFields : undefined) ?? spam?.headerFields ?? [],
   };
   const failure = await deliverToLocal(options, staged, recipients, context);
   if (failure !== null) return failure;
@@ -101,7 +102,8 @@ async function deliverInbound(options: InboundPolicyOptions, session: SessionVie
 async function scanSpam(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage, verification: InboundVerification | null): Promise<SpamCheckResult | null> {
   if (!options.spam) return null;
   try {
-    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id });
+    const accountIds = [...new Set(localRecipients(envelope, "inbox").map((r) => r.account.id))];
+    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds });
   } catch (error) {
     options.log.error("smtp.spam_check_failed", { transaction: envelope.id, error });
     return null;

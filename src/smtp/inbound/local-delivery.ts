@@ -24,8 +24,8 @@ export interface TraceContext {
   readonly session: SessionView;
   readonly envelope: EnvelopeView;
   readonly authenticationResults: string | null;
-  /** More fields for every copy, below Authentication-Results (the spam verdict's X-Spam-*). */
-  readonly extraFields?: readonly string[];
+  /** More fields for each account's copy, below Authentication-Results (the spam verdict's X-Spam-*). */
+  readonly extraFields?: (accountId: number | null) => readonly string[];
 }
 
 /** Local recipients of the envelope, each account once per envelope recipient, in order. */
@@ -48,12 +48,12 @@ function traceAddress(mailbox: EnvelopeMailbox, smtputf8: boolean): string {
 }
 
 /** Return-Path, Authentication-Results, then Received: newest trace field on top (RFC 5321 §4.4, RFC 8601 §5). */
-export function tracePrefixFor(context: TraceContext, recipient: string | null, returnPath: boolean): Buffer {
+export function tracePrefixFor(context: TraceContext, recipient: string | null, returnPath: boolean, accountId: number | null = null): Buffer {
   const { session, envelope } = context;
   const fields: string[] = [];
   if (returnPath) fields.push(returnPathField(envelope.reversePath.kind === "null" ? "" : traceAddress(envelope.reversePath, envelope.parameters.smtputf8)));
   if (context.authenticationResults !== null) fields.push(authenticationResultsField(context.authenticationResults));
-  for (const field of context.extraFields ?? []) {
+  for (const field of context.extraFields?.(accountId) ?? []) {
     const colon = field.indexOf(":");
     fields.push(foldedField(field.slice(0, colon), field.slice(colon + 1)));
   }
@@ -107,7 +107,7 @@ export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMess
     const result = await deliverLocal(deps.store, {
       staged,
       recipients,
-      prefixFor: (r) => tracePrefixFor(context, r.recipient, true),
+      prefixFor: (r) => tracePrefixFor(context, r.recipient, true, r.account.id),
       internalDate: context.envelope.receivedAt,
       ...(deps.sieve ? { sieve: { filter: deps.sieve, envelopeFrom } } : {}),
     });

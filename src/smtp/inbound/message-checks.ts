@@ -46,6 +46,8 @@ export interface SpamCheckInput {
   readonly clientIp: string;
   readonly verification: InboundVerification | null;
   readonly transaction: string;
+  /** The local accounts receiving it, for per-account classification. */
+  readonly accountIds: readonly number[];
 }
 
 export interface SpamCheckResult {
@@ -55,6 +57,11 @@ export interface SpamCheckResult {
   readonly headerFields: readonly string[];
   /** More RFC 8601 method results ("iprev=pass policy.iprev=192.0.2.1"), joined to the verifier's. */
   readonly authenticationResults: readonly string[];
+  /**
+   * Per receiving account, when its own classifier changed the verdict: its folder decision and
+   * its header fields. Refusing stays a message-wide decision (one reply covers every recipient).
+   */
+  readonly perAccount?: ReadonlyMap<number, { readonly action: "accept" | "junk"; readonly headerFields: readonly string[] }>;
 }
 
 export interface SpamChecker {
