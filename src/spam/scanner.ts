@@ -42,11 +42,13 @@ export const DEFAULT_SCORES: Readonly<Record<string, number>> = {
   SUBJECT_ALL_CAPS: 1.0,
   FROM_NAME_OTHER_ADDRESS: 2.5,
   HTML_ONLY: 0.7,
-  // The per-account classifier's bands (spam/bayes.ts), as SpamAssassin names them.
-  BAYES_99: 4.5,
-  BAYES_95: 3.0,
+  // The per-account classifier's bands (spam/bayes.ts), as SpamAssassin names them. Heavier than
+  // SpamAssassin's (3.5 for BAYES_99): the statistics are the user's own judgement, so a message
+  // just like those they moved to Junk reaches junk_score on that evidence alone.
+  BAYES_99: 6.0,
+  BAYES_95: 3.5,
   BAYES_05: -1.0,
-  BAYES_01: -2.5,
+  BAYES_01: -3.0,
 };
 
 export interface SpamScanInput {
