@@ -15,6 +15,8 @@ export const MAX_TOKEN_TEXT = 100_000;
 export const MAX_TOKENS = 3000;
 /** Tokens combined for the verdict (SpamBayes' max_discriminators). */
 const MAX_CLUES = 150;
+/** Slots of tokenize()'s table: a power of two over twice MAX_TOKENS, so probes stay short. */
+const TABLE_SIZE = 8192;
 /** Robinson's prior: an unseen token is 0.5, and `strength` messages of evidence move it. */
 const STRENGTH = 0.45;
 const PRIOR = 0.5;
@@ -35,23 +37,64 @@ function digest(text: string): number {
   return (b & 0xffff) * 0x1_0000_0000 + (a >>> 0);
 }
 
-/** The distinct tokens of an already case-folded text. */
+/** A pair token from the two words' digests, without building the "w1 w2" string. */
+function pairDigest(first: number, second: number): number {
+  let a = 0x9e3779b9;
+  let b = 0x85ebca6b;
+  const step = (part: number) => {
+    a = Math.imul(a ^ part, 0x01000193);
+    a ^= a >>> 15;
+    b = Math.imul(b ^ part, 0x5bd1e995);
+    b ^= b >>> 13;
+  };
+  step(first >>> 0);
+  step((first / 0x1_0000_0000) | 0);
+  step(second >>> 0);
+  step((second / 0x1_0000_0000) | 0);
+  return (b & 0xffff) * 0x1_0000_0000 + (a >>> 0);
+}
+
+/**
+ * The distinct tokens of an already case-folded text. Words repeat, so each distinct word is
+ * digested once per call (a small map), pairs are digests of digests, and distinctness is kept in
+ * an open-addressing table of doubles: a Set of 48-bit numbers (heap numbers, not small integers)
+ * costs more than everything else together.
+ */
 export function tokenize(foldedText: string): number[] {
   const text = foldedText.length > MAX_TOKEN_TEXT ? foldedText.slice(0, MAX_TOKEN_TEXT) : foldedText;
-  const tokens = new Set<number>();
-  let previous: string | null = null;
-  for (const match of text.matchAll(WORD)) {
+  const seen = new Float64Array(TABLE_SIZE).fill(-1);
+  const tokens = new Float64Array(MAX_TOKENS);
+  let count = 0;
+  const add = (token: number): void => {
+    let slot = (token >>> 0) & (TABLE_SIZE - 1);
+    for (;;) {
+      const held = seen[slot]!;
+      if (held === token) return;
+      if (held === -1) break;
+      slot = (slot + 1) & (TABLE_SIZE - 1);
+    }
+    seen[slot] = token;
+    tokens[count++] = token;
+  };
+  const digests = new Map<string, number>();
+  let previous = -1;
+  WORD.lastIndex = 0;
+  for (let match = WORD.exec(text); match !== null && count < MAX_TOKENS; match = WORD.exec(text)) {
     const word = match[0];
     if (word.length < 3 || word.length > 40) {
-      previous = null;
+      previous = -1;
       continue;
     }
-    tokens.add(digest(word));
-    if (previous !== null && tokens.size < MAX_TOKENS) tokens.add(digest(`${previous} ${word}`));
-    previous = word;
-    if (tokens.size >= MAX_TOKENS) break;
+    let token = digests.get(word);
+    if (token === undefined) {
+      token = digest(word);
+      digests.set(word, token);
+    }
+    add(token);
+    if (previous !== -1 && count < MAX_TOKENS) add(pairDigest(previous, token));
+    previous = token;
   }
-  return [...tokens];
+  return Array.from(tokens.subarray(0, count));
 }
 
 export interface TokenStatistics {
