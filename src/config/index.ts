@@ -25,6 +25,7 @@ export {
   type ServerSettings,
   type ShutdownSettings,
   type SpamSettings,
+  type AbuseSettings,
   type StoreSettings,
   type TlsSettings,
 } from "./schema.js";

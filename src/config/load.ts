@@ -136,6 +136,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     http: section("http", SECTION_SPECS.http),
     sieve: section("sieve", SECTION_SPECS.sieve),
     spam: section("spam", SECTION_SPECS.spam),
+    abuse: section("abuse", SECTION_SPECS.abuse),
   };
 }
 

@@ -158,6 +158,17 @@ export interface Config {
   http: HttpSettings;
   sieve: SieveSettings;
   spam: SpamSettings;
+  abuse: AbuseSettings;
+}
+
+/** Outbound abuse limits for authenticated senders (src/abuse/send-limits.ts). */
+export interface AbuseSettings {
+  messagesPerHour: number;
+  recipientsPerDay: number;
+  domainMessagesPerHour: number;
+  maxFailedRatio: number;
+  failedRatioMinRecipients: number;
+  suspendAfterRefusals: number;
 }
 
 /** The inbound spam verdict (src/spam/scanner.ts): DNS lists, iprev, authentication, heuristics. */
@@ -308,6 +319,19 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   bayesMinMessages: key(integer({ min: 1, max: 100_000 }), 20, "trained spam and ham messages (each) an account needs before its classifier is used"),
 };
 
+// Defaults in the range large providers publish for personal accounts (Gmail: 500 recipients a
+// day for a free account, 2,000 for a paid one): generous for a person, small for a spam run.
+export const ABUSE_SPEC: SectionSpec<AbuseSettings> = {
+  messagesPerHour: key(integer({ min: 0, max: 10_000_000 }), 200, "messages one account may submit in an hour; more get 451 4.7.1; 0 is unlimited"),
+  recipientsPerDay: key(integer({ min: 0, max: 100_000_000 }), 1000, "recipients one account may send to in a day (local and remote); more get 451 4.7.1; 0 is unlimited"),
+  domainMessagesPerHour: key(integer({ min: 0, max: 100_000_000 }), 5000, "messages all accounts of one sender domain may submit in an hour; 0 is unlimited"),
+  maxFailedRatio: key(decimal({ min: 0, max: 1 }), 0.3, "share of an account's remote recipients refused by their servers (5xx) in a day above which its sending pauses (451 4.7.1); 0 turns it off"),
+  failedRatioMinRecipients: key(integer({ min: 1, max: 1_000_000 }), 50, "remote recipients an account must have sent to in the day before max_failed_ratio is judged"),
+  // Off by default: suspending disables the account's logins too (as `mailroom user disable`),
+  // which an operator should choose knowing their users; 50 is a reasonable value.
+  suspendAfterRefusals: key(integer({ min: 0, max: 1_000_000 }), 0, "limit refusals in a day after which the account is disabled and the postmaster told; 0 never suspends"),
+};
+
 export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   workers: key(integer({ min: 1, max: 1000 }), 10, "outbound messages attempted at the same time"),
   perDestination: key(integer({ min: 1, max: 100 }), 4, "connections open at the same time to one destination host"),
@@ -363,6 +387,7 @@ export const SECTION_SPECS = {
   http: HTTP_SPEC,
   sieve: SIEVE_SPEC,
   spam: SPAM_SPEC,
+  abuse: ABUSE_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

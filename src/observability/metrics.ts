@@ -32,6 +32,7 @@ export class Metrics {
   });
   readonly httpRequests = new Counter({ name: "mailroom_http_requests_total", help: "HTTP requests, per route and status code", labelNames: ["route", "status"] as const, registers: [this.registry] });
   private readonly spamVerdicts = new Counter({ name: "mailroom_spam_verdicts_total", help: "Inbound spam verdicts, per action (accept, junk, reject)", labelNames: ["action"] as const, registers: [this.registry] });
+  private readonly sendLimitRefusals = new Counter({ name: "mailroom_send_limit_refusals_total", help: "Submissions refused by the outbound abuse limits, per limit", labelNames: ["limit"] as const, registers: [this.registry] });
   readonly tlsRptReports = new Counter({ name: "mailroom_tlsrpt_reports_total", help: "TLS-RPT reports received (RFC 8460)", labelNames: ["result"] as const, registers: [this.registry] });
 
   constructor(sources: MetricSources = {}) {
@@ -90,6 +91,10 @@ export class Metrics {
 
   login(protocol: string, mechanism: string, ok: boolean): void {
     this.logins.inc({ protocol, mechanism: mechanism.toUpperCase(), result: ok ? "ok" : "failed" });
+  }
+
+  sendLimitRefusal(limit: string): void {
+    this.sendLimitRefusals.inc({ limit });
   }
 
   spamVerdict(action: "accept" | "junk" | "reject"): void {

@@ -54,6 +54,8 @@ export interface AttemptReport {
   createdAt?: Date;
   /** The attempt's time. */
   at?: Date;
+  /** The submitting account (outbound abuse limits count its refused recipients). */
+  submittedBy?: string | null;
 }
 
 export class OutboundWorker {
@@ -296,7 +298,7 @@ export class OutboundWorker {
         size: entry.size,
       });
     }
-    const report = { id: entry.id, outcomes: final, completed: !open, createdAt: entry.createdAt, at: now };
+    const report = { id: entry.id, outcomes: final, completed: !open, createdAt: entry.createdAt, at: now, submittedBy: entry.submittedBy };
     this.onAttempt?.(report);
     return report;
   }

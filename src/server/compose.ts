@@ -20,6 +20,8 @@ import { eventLoopMonitor } from "./event-loop-monitor.js";
 import { liveSessions, TrackingAuthenticator } from "./live-sessions.js";
 import { acquireServeLock } from "./owner-lock.js";
 import { buildProtocolHandlers } from "./protocol-handlers.js";
+import { suspendForAbuse } from "./abuse-actions.js";
+import { createSendLimiter } from "../abuse/send-limits.js";
 import { startHttpService, clientServers, createProfileSigner, mtaStsPolicyLines, type HttpService } from "../http/index.js";
 import { Metrics } from "../observability/metrics.js";
 
@@ -243,6 +245,9 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
     });
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
+    const sendLimiter = createSendLimiter(config.abuse);
+    const abuseLog = log.child({ component: "abuse" });
+    let admin: ReturnType<typeof createAdmin> | null = null;
     const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({
       config,
       store: wakingStore(opened, () => outbound.wake()),
@@ -251,9 +256,20 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       log,
       // Verdicts only come once listeners run, by which time metrics (below) exists.
       observeSpam: (action) => metrics.spamVerdict(action),
+      sendLimits: {
+        limiter: sendLimiter,
+        onRefusal: (account, refusal) => {
+          metrics.sendLimitRefusal(refusal.limit);
+          if (refusal.suspend && admin !== null) {
+            const disable = admin.disableUser.bind(admin);
+            void suspendForAbuse({ disableUser: disable, mail: opened.mail, accounts: opened.accounts, hostname: config.server.hostname, log: abuseLog }, account, refusal);
+          }
+        },
+      },
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" }))));
+    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })));
+    operationsReady(admin);
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
       queue: async () => {
@@ -272,7 +288,11 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           metrics.message("relayed");
           if (report.createdAt && report.at) metrics.delivered("relayed", Math.max(0, report.at.getTime() - report.createdAt.getTime()) / 1000);
         } else if (outcome.state === "deferred") metrics.message("deferred");
-        else if (outcome.state === "failed") metrics.message("bounced");
+        else if (outcome.state === "failed") {
+          metrics.message("bounced");
+          // A refused recipient of a user's message counts toward abuse.max_failed_ratio.
+          if (report.submittedBy) sendLimiter.recordFailedRecipient(report.submittedBy);
+        }
       }
       previousOnAttempt?.(report);
     };

@@ -6,7 +6,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler } from "../net/index.js";
 import type { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import { createSmtpServer, type SmtpRole } from "../smtp/index.js";
+import { createSmtpServer, type SendLimits, type SmtpRole } from "../smtp/index.js";
 import { createImapServer } from "../imap/index.js";
 import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
 import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
@@ -25,6 +25,8 @@ export interface ProtocolDependencies {
   log: Logger;
   /** Told of each spam verdict (metrics). */
   observeSpam?: (action: "accept" | "junk" | "reject") => void;
+  /** Outbound abuse limits shared by the submission listeners; absent: none. */
+  sendLimits?: SendLimits | null;
 }
 
 const SMTP_ROLES: Partial<Record<ListenerProtocol, SmtpRole>> = { smtp: "mx", submission: "submission", submissions: "submissions" };
@@ -86,6 +88,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       sieve,
       verifier: role === "mx" ? verifier : null,
       spam: role === "mx" ? spam : null,
+      sendLimits: role === "mx" ? null : (deps.sendLimits ?? null),
       log: log.child({ component: role }),
     });
   }

@@ -15,7 +15,7 @@ import { createInboundPolicy } from "./inbound/inbound-policy.js";
 import type { InboundVerifier, SpamChecker } from "./inbound/message-checks.js";
 import { SmtpSession } from "./session/smtp-session.js";
 import type { SaslAuthenticator, SessionLimits, SessionPolicy, SmtpRole, Timers } from "./session/types.js";
-import { createSubmissionPolicy } from "./submission/submission-policy.js";
+import { createSubmissionPolicy, type SendLimits } from "./submission/submission-policy.js";
 
 export interface TlsProvider {
   current(): SecureContext;
@@ -31,6 +31,8 @@ export interface SmtpServerOptions {
   readonly deliveryReports?: DeliveryReporter | null;
   /** Sieve at local delivery (inbound and submission alike); absent or null: no filtering. */
   readonly sieve?: SieveFilter | null;
+  /** Submission only: outbound abuse limits (null: none). */
+  readonly sendLimits?: SendLimits | null;
   /** Port 25 only: the spam verdict (null: not scored). */
   readonly spam?: SpamChecker | null;
   readonly authenticator: SaslAuthenticator;
@@ -136,5 +138,5 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 function policyFor(options: SmtpServerOptions): SessionPolicy {
   if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
-  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null });
+  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null, sendLimits: options.sendLimits ?? null });
 }

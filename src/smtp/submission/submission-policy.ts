@@ -18,6 +18,7 @@ import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from
 import type { DeliveryReporter } from "../../queue/index.js";
 import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
 import { completeHeader } from "./missing-header-fields.js";
+import type { SendLimitRefusal, SendLimiter } from "../../abuse/send-limits.js";
 
 export interface SubmissionPolicyOptions {
   readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes" | "stageMessage">;
@@ -28,6 +29,19 @@ export interface SubmissionPolicyOptions {
   readonly log: Logger;
   readonly clock?: () => Date;
   readonly sieve?: SieveFilter | null;
+  /** Outbound abuse limits per account and sender domain; absent: none. */
+  readonly sendLimits?: SendLimits | null;
+}
+
+export interface SendLimits {
+  readonly limiter: SendLimiter;
+  /** Told of every refusal (metrics, and suspending the account when `refusal.suspend`). */
+  readonly onRefusal?: (account: string, refusal: SendLimitRefusal) => void;
+}
+
+/** RFC 3463 X.7.1 (not authorized) as a temporary refusal: the client keeps the message and retries later. */
+function limitReply(refusal: SendLimitRefusal): SmtpReply {
+  return { code: 451, enhanced: "4.7.1", lines: [refusal.text] };
 }
 
 export function createSubmissionPolicy(options: SubmissionPolicyOptions): SessionPolicy {
@@ -40,13 +54,31 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
       return null;
     },
 
-    checkRecipient(session, _envelope, rcpt) {
+    async checkRecipient(session, envelope, rcpt) {
+      const limits = options.sendLimits;
+      if (limits && session.account !== null) {
+        const refusal = limits.limiter.checkRecipient(session.account.address, envelope.count, (options.clock ?? (() => new Date()))());
+        if (refusal !== null) {
+          refused(options, session.account.address, refusal);
+          return { kind: "refuse", reply: limitReply(refusal) };
+        }
+      }
       return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, session.account !== null);
     },
 
     async deliver(session, envelope, staged): Promise<SmtpReply> {
       let message = staged;
       let answer: SmtpReply;
+      const limits = options.sendLimits;
+      const now = (options.clock ?? (() => new Date()))();
+      if (limits && session.account !== null) {
+        const refusal = limits.limiter.checkMessage(session.account.address, now);
+        if (refusal !== null) {
+          refused(options, session.account.address, refusal);
+          staged.discard();
+          return limitReply(refusal);
+        }
+      }
       try {
         answer = await deliverSubmission(options, session, envelope, staged, (completed) => (message = completed));
       } catch (error) {
@@ -54,9 +86,18 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
         throw error;
       }
       if (answer.code >= 400) message.discard();
+      else if (limits && session.account !== null) {
+        const remote = envelope.recipients.filter((r) => r.route.kind === "remote").length;
+        limits.limiter.recordMessage(session.account.address, envelope.recipients.length, remote, now);
+      }
       return answer;
     },
   };
+}
+
+function refused(options: SubmissionPolicyOptions, account: string, refusal: SendLimitRefusal): void {
+  options.log.warn("smtp.send_limit", { account, limit: refusal.limit, suspend: refusal.suspend });
+  options.sendLimits?.onRefusal?.(account, refusal);
 }
 
 async function deliverSubmission(
