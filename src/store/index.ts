@@ -10,3 +10,4 @@ export type * from "./maintenance.js";
 export { InProcessChangeFeed } from "./change-feed.js";
 export type * from "./sieve-store.js";
 export type * from "./spam-store.js";
+export type * from "./greylist-store.js";

@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -12,6 +12,8 @@ export interface StoreHandles {
   sieve?: SieveStore;
   /** Absent for a backend without classifier statistics; the spam contract is then skipped. */
   spam?: SpamTokenStore;
+  /** Absent for a backend without greylisting state; the greylist contract is then skipped. */
+  greylist?: GreylistStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -48,6 +50,9 @@ export class Fixture {
   }
   get spam(): SpamTokenStore | undefined {
     return this.backend.spam;
+  }
+  get greylist(): GreylistStore | undefined {
+    return this.backend.greylist;
   }
   get canReopen(): boolean {
     return this.backend.reopen !== undefined;

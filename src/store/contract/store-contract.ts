@@ -15,6 +15,7 @@ import { textSearchContract } from "./text-search.contract.js";
 import { updateContract } from "./updates.contract.js";
 import { sieveContract } from "./sieve.contract.js";
 import { spamTokenContract } from "./spam.contract.js";
+import { greylistContract } from "./greylist.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -32,5 +33,6 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("text search", () => textSearchContract(open));
     describe("sieve scripts", () => sieveContract(open));
     describe("spam classifier statistics", () => spamTokenContract(open));
+    describe("greylisting", () => greylistContract(open));
   });
 }

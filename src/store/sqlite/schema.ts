@@ -362,6 +362,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 17,
+    description: "greylisting: triplets first seen and passed, and senders that retried correctly",
+    sql: `
+      -- RFC 6647: one row per (client network, sender, recipient), normalised by spam/greylist.ts.
+      CREATE TABLE greylist_triplets (
+        triplet TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        passed INTEGER NOT NULL DEFAULT 0 CHECK (passed IN (0, 1)),
+        last_seen INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX greylist_triplets_last_seen ON greylist_triplets(last_seen);
+      -- A client network and sender domain that retried correctly skip greylisting until "until".
+      CREATE TABLE greylist_whitelist (
+        sender TEXT PRIMARY KEY,
+        until INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

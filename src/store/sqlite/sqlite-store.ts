@@ -17,6 +17,7 @@ import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
+import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -37,6 +38,7 @@ import * as queue from "./queue.js";
 import * as recent from "./recent.js";
 import * as sieve from "./sieve.js";
 import * as spamTokens from "./spam-tokens.js";
+import * as greylist from "./greylist.js";
 import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
@@ -57,7 +59,15 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore {
+  // GreylistStore (greylist.ts) ---------------------------------------------------------------------
+  checkGreylist(check: GreylistCheck): Promise<GreylistDecision> {
+    return this.write((ctx) => greylist.checkGreylist(ctx, check));
+  }
+  expireGreylist(now: Date, maxAgeSeconds: number): Promise<number> {
+    return this.write((ctx) => greylist.expireGreylist(ctx, now, maxAgeSeconds));
+  }
+
   // SpamTokenStore (spam-tokens.ts) ---------------------------------------------------------------
   readSpamTokens(accountId: AccountId, tokens: readonly number[]): Promise<SpamTokenCounts> {
     return this.read((ctx) => spamTokens.readTokens(ctx, accountId, tokens));

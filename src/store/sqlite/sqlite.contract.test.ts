@@ -39,6 +39,9 @@ runStoreContract("sqlite", async () => {
     get spam() {
       return store;
     },
+    get greylist() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir, collector: COLLECTOR });
