@@ -193,6 +193,14 @@ export interface SpamSettings {
   bayes: boolean;
   /** Trained messages of each class an account needs before its classifier says anything. */
   bayesMinMessages: number;
+  /** Our domains whose inbound mail is greylisted ("*": all); empty: off. */
+  greylistDomains: string[];
+  /** Milliseconds. */
+  greylistDelay: number;
+  greylistRetryWindow: number;
+  greylistWhitelistPeriod: number;
+  /** Only messages scoring at least this are greylisted. */
+  greylistMinScore: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -317,6 +325,13 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   // trained by hand reaches that rarely, and Robinson's prior keeps a small corpus from
   // overreacting, so a lower bar gives users a classifier that helps within days.
   bayesMinMessages: key(integer({ min: 1, max: 100_000 }), 20, "trained spam and ham messages (each) an account needs before its classifier is used"),
+  // Off by default: greylisting delays first mail from every new sender, which users notice; it
+  // is worth it for domains drowning in spam, and the operator decides which.
+  greylistDomains: key(listOf(text(), { max: 10_000 }), [], 'our domains whose inbound mail is greylisted (RFC 6647), or ["*"] for all; empty turns greylisting off'),
+  greylistDelay: key(duration({ minMs: 1000, maxMs: DAY_MS }), 5 * 60_000, "how long a new (client network, sender, recipient) must wait before its retry is accepted"),
+  greylistRetryWindow: key(duration({ minMs: 60_000, maxMs: 30 * DAY_MS }), 2 * DAY_MS, "how long a greylisted triplet waits for its retry before it starts over"),
+  greylistWhitelistPeriod: key(duration({ minMs: 60_000, maxMs: 365 * DAY_MS }), 35 * DAY_MS, "how long a client network and sender domain that retried correctly skip greylisting"),
+  greylistMinScore: key(decimal({ min: -1000, max: 1000 }), 0, "only messages with at least this spam score are greylisted (DKIM- or DMARC-authenticated mail never is)"),
 };
 
 // Defaults in the range large providers publish for personal accounts (Gmail: 500 recipients a

@@ -24,7 +24,7 @@ export interface ProtocolDependencies {
   authenticator: Authenticator;
   log: Logger;
   /** Told of each spam verdict (metrics). */
-  observeSpam?: (action: "accept" | "junk" | "reject") => void;
+  observeSpam?: (action: "accept" | "junk" | "reject" | "greylist") => void;
   /** Outbound abuse limits shared by the submission listeners; absent: none. */
   sendLimits?: SendLimits | null;
 }
@@ -36,7 +36,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const inboundResolver = createInboundResolver(config.outbound.dnsServers);
   const verifier = createInboundVerifier({ accounts: store.accounts, resolver: inboundResolver, policy: config.inbound, log: log.child({ component: "mail-auth" }) });
   const spamLog = log.child({ component: "spam" });
-  const spam = createSpamChecker({ settings: config.spam, resolver: inboundResolver, log: spamLog, tokens: store.spam ?? null, ...(deps.observeSpam ? { observe: deps.observeSpam } : {}) });
+  const spam = createSpamChecker({ settings: config.spam, resolver: inboundResolver, log: spamLog, tokens: store.spam ?? null, greylist: store.greylist ?? null, ...(deps.observeSpam ? { observe: deps.observeSpam } : {}) });
   // Users train their classifier by moving mail into and out of Junk, from any IMAP client.
   const trainer = config.spam.enabled && config.spam.bayes && store.spam ? createSpamTrainer({ mail: store.mail, tokens: store.spam, log: spamLog }) : null;
   const imapStore = trainer ? withSpamTraining(store.mail, trainer) : store.mail;

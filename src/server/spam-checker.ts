@@ -7,7 +7,8 @@ import { foldCase } from "../mail/case-fold.js";
 import type { Logger } from "../observability/log.js";
 import type { SpamChecker, SpamCheckResult } from "../smtp/index.js";
 import { bayesTest, createSpamScanner, iprevResultText, spamHeaderFields, spamProbability, tokenize, type SpamVerdict } from "../spam/index.js";
-import type { AccountId, SpamTokenStore } from "../store/index.js";
+import type { AccountId, GreylistStore, SpamTokenStore } from "../store/index.js";
+import { greylistedDomain, greylistSender, greylistTriplet } from "../spam/greylist.js";
 
 export interface SpamCheckerOptions {
   settings: SpamSettings;
@@ -16,8 +17,14 @@ export interface SpamCheckerOptions {
   /** The classifier's statistics; absent: no BAYES_* tests. */
   tokens?: SpamTokenStore | null;
   /** Told of each verdict's action (metrics). */
-  observe?: (action: "accept" | "junk" | "reject") => void;
+  observe?: (action: "accept" | "junk" | "reject" | "greylist") => void;
+  /** Greylisting state; absent: no greylisting whatever the settings say. */
+  greylist?: GreylistStore | null;
+  clock?: () => Date;
 }
+
+/** Old greylisting rows are swept at most this often, from the checks themselves. */
+const GREYLIST_SWEEP_MS = 3600_000;
 
 export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | null {
   const { settings } = options;
@@ -45,6 +52,41 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
     return out;
   };
 
+  const clock = options.clock ?? (() => new Date());
+  let lastSweep = 0;
+  /**
+   * RFC 6647 §4: every local recipient in a greylisted domain is a triplet; the message passes
+   * only when all of them do, and the longest wait is what the client is told.
+   */
+  const greylist = async (verdict: SpamVerdict, input: Parameters<SpamChecker["check"]>[0]): Promise<number | null> => {
+    const store = options.greylist;
+    if (!store || settings.greylistDomains.length === 0 || verdict.action === "reject") return null;
+    const results = input.verification?.results;
+    if (results && (results.dkim.includes("pass") || results.dmarc === "pass")) return null;
+    if (verdict.score < settings.greylistMinScore) return null;
+    const now = clock();
+    if (now.getTime() - lastSweep > GREYLIST_SWEEP_MS) {
+      lastSweep = now.getTime();
+      const maxAge = Math.max(settings.greylistRetryWindow, settings.greylistWhitelistPeriod) / 1000;
+      void store.expireGreylist(now, maxAge).catch((error: unknown) => options.log.warn("spam.greylist_expire_failed", { error }));
+    }
+    let wait: number | null = null;
+    for (const recipient of input.recipients) {
+      if (!greylistedDomain(settings.greylistDomains, recipient)) continue;
+      const decision = await store.checkGreylist({
+        triplet: greylistTriplet(input.clientIp, input.mailFrom, recipient),
+        sender: greylistSender(input.clientIp, input.mailFrom),
+        now,
+        delaySeconds: settings.greylistDelay / 1000,
+        retryWindowSeconds: settings.greylistRetryWindow / 1000,
+        whitelistSeconds: settings.greylistWhitelistPeriod / 1000,
+      });
+      if (decision.kind === "new") wait = Math.max(wait ?? 0, settings.greylistDelay / 1000);
+      else if (decision.kind === "early") wait = Math.max(wait ?? 0, decision.retryInSeconds);
+    }
+    return wait;
+  };
+
   return {
     async check(input) {
       const verdict = await scanner.scan({
@@ -63,6 +105,12 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
         ...(verdict.iprev ? { iprev: verdict.iprev.result } : {}),
       });
       for (const reason of verdict.dnsErrors) options.log.warn("spam.dns_list_unavailable", { transaction: input.transaction, reason });
+      const wait = await greylist(verdict, input);
+      if (wait !== null) {
+        options.log.info("spam.greylisted", { transaction: input.transaction, client: input.clientIp, from: input.mailFrom, retryInSeconds: Math.ceil(wait) });
+        options.observe?.("greylist");
+        return { action: "greylist", score: verdict.score, retryInSeconds: Math.ceil(wait), headerFields: [], authenticationResults: [] };
+      }
       options.observe?.(verdict.action);
       let accounts: SpamCheckResult["perAccount"];
       try {

@@ -22,6 +22,11 @@ const SETTINGS: SpamSettings = {
   scores: {},
   bayes: false,
   bayesMinMessages: 20,
+  greylistDomains: [],
+  greylistDelay: 300_000,
+  greylistRetryWindow: 86_400_000,
+  greylistWhitelistPeriod: 86_400_000,
+  greylistMinScore: 0,
 };
 
 function parse(text: string) {

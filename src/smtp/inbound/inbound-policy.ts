@@ -102,8 +102,11 @@ async function deliverInbound(options: InboundPolicyOptions, session: SessionVie
 async function scanSpam(options: InboundPolicyOptions, session: SessionView, envelope: EnvelopeView, staged: StagedMessage, verification: InboundVerification | null): Promise<SpamCheckResult | null> {
   if (!options.spam) return null;
   try {
-    const accountIds = [...new Set(localRecipients(envelope, "inbox").map((r) => r.account.id))];
-    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds });
+    const local = localRecipients(envelope, "inbox");
+    const accountIds = [...new Set(local.map((r) => r.account.id))];
+    const mailFrom = envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address;
+    const recipients = envelope.recipients.filter((r) => r.route.kind === "local").map((r) => r.mailbox.address);
+    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds, mailFrom, recipients });
   } catch (error) {
     options.log.error("smtp.spam_check_failed", { transaction: envelope.id, error });
     return null;

@@ -48,10 +48,15 @@ export interface SpamCheckInput {
   readonly transaction: string;
   /** The local accounts receiving it, for per-account classification. */
   readonly accountIds: readonly number[];
+  /** Reverse-path ("" for the null sender) and the local recipients' addresses, for greylisting. */
+  readonly mailFrom: string;
+  readonly recipients: readonly string[];
 }
 
 export interface SpamCheckResult {
-  readonly action: "accept" | "junk" | "reject";
+  /** "greylist": refuse temporarily, the sender retries after `retryInSeconds` (RFC 6647). */
+  readonly action: "accept" | "junk" | "reject" | "greylist";
+  readonly retryInSeconds?: number;
   readonly score: number;
   /** Header fields for each recipient's copy ("Name: value", unfolded), e.g. X-Spam-Status. */
   readonly headerFields: readonly string[];
@@ -110,6 +115,8 @@ export const spamScore: Check<MessageCheckInput> = {
     if (!spam) return ACCEPT;
     if (spam.action === "reject") return reject({ code: 550, enhanced: "5.7.1", lines: [`Message rejected as spam (score ${spam.score.toFixed(1)})`] });
     if (spam.action === "junk") return { kind: "fileInto", folder: "junk", reason: `spam score ${spam.score.toFixed(1)}` };
+    // RFC 6647 §2.1: a temporary failure; X.7.1 as postgrey and rspamd answer, with the wait.
+    if (spam.action === "greylist") return tempfail({ code: 451, enhanced: "4.7.1", lines: [`Greylisted, please try again in ${spam.retryInSeconds ?? 300} seconds`] });
     return ACCEPT;
   },
 };
