@@ -201,6 +201,13 @@ export interface SpamSettings {
   greylistWhitelistPeriod: number;
   /** Only messages scoring at least this are greylisted. */
   greylistMinScore: number;
+  /** rspamd's normal worker ("http://127.0.0.1:11333"); null: no external scanner. */
+  rspamdUrl: string | null;
+  /** Milliseconds. */
+  rspamdTimeout: number;
+  rspamdFailure: "accept" | "tempfail";
+  rspamdWeight: number;
+  rspamdMaxSize: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -332,6 +339,13 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   greylistRetryWindow: key(duration({ minMs: 60_000, maxMs: 30 * DAY_MS }), 2 * DAY_MS, "how long a greylisted triplet waits for its retry before it starts over"),
   greylistWhitelistPeriod: key(duration({ minMs: 60_000, maxMs: 365 * DAY_MS }), 35 * DAY_MS, "how long a client network and sender domain that retried correctly skip greylisting"),
   greylistMinScore: key(decimal({ min: -1000, max: 1000 }), 0, "only messages with at least this spam score are greylisted (DKIM- or DMARC-authenticated mail never is)"),
+  rspamdUrl: key(optional(text()), null, 'rspamd\'s normal worker, e.g. "http://127.0.0.1:11333": every scanned message is also checked there (POST /checkv2) and its score added; not set: no rspamd'),
+  rspamdTimeout: key(duration({ minMs: 100, maxMs: 300_000 }), 15_000, "time rspamd has to answer for one message"),
+  // Fail open by default: a scanner outage should cost filtering, not mail; "tempfail" suits
+  // sites where unscanned mail must never reach a user (senders retry for days).
+  rspamdFailure: key(oneOf(["accept", "tempfail"] as const), "accept", 'when rspamd is down or fails: "accept" scores without it (logged), "tempfail" answers 451 4.7.1 so the sender retries'),
+  rspamdWeight: key(decimal({ min: 0, max: 10 }), 1, "factor applied to rspamd's score before it is added as the RSPAMD test (rspamd's own SPF/DKIM/RBL checks overlap ours: lower it, or turn our lists off, to avoid counting twice)"),
+  rspamdMaxSize: key(size({ min: 1024, max: 1024 ** 3 }), 20 * 1024 * 1024, "larger messages are not sent to rspamd (as rspamd's own max_message)"),
 };
 
 // Defaults in the range large providers publish for personal accounts (Gmail: 500 recipients a

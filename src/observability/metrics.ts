@@ -31,7 +31,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly httpRequests = new Counter({ name: "mailroom_http_requests_total", help: "HTTP requests, per route and status code", labelNames: ["route", "status"] as const, registers: [this.registry] });
-  private readonly spamVerdicts = new Counter({ name: "mailroom_spam_verdicts_total", help: "Inbound spam verdicts, per action (accept, junk, reject, greylist)", labelNames: ["action"] as const, registers: [this.registry] });
+  private readonly spamVerdicts = new Counter({ name: "mailroom_spam_verdicts_total", help: "Inbound spam verdicts, per action (accept, junk, reject, greylist, tempfail: the content scanner was unavailable)", labelNames: ["action"] as const, registers: [this.registry] });
   private readonly sendLimitRefusals = new Counter({ name: "mailroom_send_limit_refusals_total", help: "Submissions refused by the outbound abuse limits, per limit", labelNames: ["limit"] as const, registers: [this.registry] });
   readonly tlsRptReports = new Counter({ name: "mailroom_tlsrpt_reports_total", help: "TLS-RPT reports received (RFC 8460)", labelNames: ["result"] as const, registers: [this.registry] });
 
@@ -97,7 +97,7 @@ export class Metrics {
     this.sendLimitRefusals.inc({ limit });
   }
 
-  spamVerdict(action: "accept" | "junk" | "reject" | "greylist"): void {
+  spamVerdict(action: "accept" | "junk" | "reject" | "greylist" | "tempfail"): void {
     this.spamVerdicts.inc({ action });
   }
 

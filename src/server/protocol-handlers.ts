@@ -24,7 +24,7 @@ export interface ProtocolDependencies {
   authenticator: Authenticator;
   log: Logger;
   /** Told of each spam verdict (metrics). */
-  observeSpam?: (action: "accept" | "junk" | "reject" | "greylist") => void;
+  observeSpam?: (action: "accept" | "junk" | "reject" | "greylist" | "tempfail") => void;
   /** Outbound abuse limits shared by the submission listeners; absent: none. */
   sendLimits?: SendLimits | null;
 }

@@ -17,7 +17,7 @@ export interface SpamCheckerOptions {
   /** The classifier's statistics; absent: no BAYES_* tests. */
   tokens?: SpamTokenStore | null;
   /** Told of each verdict's action (metrics). */
-  observe?: (action: "accept" | "junk" | "reject" | "greylist") => void;
+  observe?: (action: "accept" | "junk" | "reject" | "greylist" | "tempfail") => void;
   /** Greylisting state; absent: no greylisting whatever the settings say. */
   greylist?: GreylistStore | null;
   clock?: () => Date;
@@ -92,9 +92,19 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
       const verdict = await scanner.scan({
         parsed: input.parsed,
         open: input.open,
+        size: input.size,
         clientIp: input.clientIp,
+        heloName: input.heloName,
+        mailFrom: input.mailFrom,
+        recipients: input.recipients,
+        queueId: input.transaction,
         authentication: input.verification?.results ?? null,
       });
+      if (verdict.scannerUnavailable !== undefined) {
+        options.log.warn("spam.scanner_unavailable", { transaction: input.transaction, reason: verdict.scannerUnavailable });
+        options.observe?.("tempfail");
+        return { action: "tempfail", score: verdict.score, headerFields: [], authenticationResults: [] };
+      }
       if (verdict.skipped) return { action: "accept", score: 0, headerFields: [], authenticationResults: [] };
       options.log.info("spam.verdict", {
         transaction: input.transaction,

@@ -27,6 +27,11 @@ const SETTINGS: SpamSettings = {
   greylistRetryWindow: 86_400_000,
   greylistWhitelistPeriod: 86_400_000,
   greylistMinScore: 0,
+  rspamdUrl: null,
+  rspamdTimeout: 5000,
+  rspamdFailure: "accept",
+  rspamdWeight: 1,
+  rspamdMaxSize: 20 * 1024 * 1024,
 };
 
 function parse(text: string) {

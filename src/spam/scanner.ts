@@ -16,6 +16,7 @@ import { queryDnsList, reversedAddress, type ListAnswer } from "./dns-lists.js";
 import { checkIprev, type IprevResult } from "./iprev.js";
 import { messageHeuristics, type TestHit } from "./message-heuristics.js";
 import { linkDomains } from "./urls.js";
+import { checkWithRspamd, type RspamdResult } from "./rspamd.js";
 
 export type { SpamSettings };
 
@@ -53,6 +54,13 @@ export const DEFAULT_SCORES: Readonly<Record<string, number>> = {
 
 export interface SpamScanInput {
   readonly parsed: ParsedMessage;
+  /** Octets of the raw message (rspamd gets them with a Content-Length). */
+  readonly size?: number;
+  /** The envelope, for rspamd. */
+  readonly heloName?: string | null;
+  readonly mailFrom?: string;
+  readonly recipients?: readonly string[];
+  readonly queueId?: string;
   /** Opens the raw message (read for link domains; bounded). */
   readonly open: () => Readable;
   readonly clientIp: string;
@@ -77,6 +85,8 @@ export interface SpamVerdict {
   readonly dnsErrors: readonly string[];
   /** Scanning skipped (exempt network): no score, no headers. */
   readonly skipped: boolean;
+  /** rspamd could not be asked (why), with spam.rspamd_failure = "tempfail": the message must wait. */
+  readonly scannerUnavailable?: string;
 }
 
 export interface SpamScanner {
@@ -123,7 +133,27 @@ export function createSpamScanner(options: { settings: SpamSettings; resolver: D
         return Promise.all(zones.flatMap(([zone, weight]) => domains.map(async (domain) => ({ zone, weight, domain, answer: await queryDnsList(resolver, domain, zone, settings.dnsTimeout) }))));
       })();
 
-      const [lists, iprev, uris] = await Promise.all([Promise.all(listLookups), iprevLookup, uriblLookups]);
+      const rspamdLookup = (async (): Promise<RspamdResult | { error: string } | null> => {
+        if (settings.rspamdUrl === null) return null;
+        if (input.size !== undefined && input.size > settings.rspamdMaxSize) return null;
+        try {
+          return await checkWithRspamd({
+            url: settings.rspamdUrl,
+            timeoutMs: settings.rspamdTimeout,
+            message: input.open(),
+            size: input.size ?? 0,
+            clientIp: input.clientIp,
+            heloName: input.heloName ?? null,
+            mailFrom: input.mailFrom ?? "",
+            recipients: input.recipients ?? [],
+            queueId: input.queueId ?? "",
+          });
+        } catch (error) {
+          return { error: error instanceof Error ? error.message : String(error) };
+        }
+      })();
+
+      const [lists, iprev, uris, rspamd] = await Promise.all([Promise.all(listLookups), iprevLookup, uriblLookups, rspamdLookup]);
       const note = (zone: string, answer: ListAnswer) => {
         if (answer.kind === "error") dnsErrors.push(answer.reason);
         return answer.kind === "listed";
@@ -153,8 +183,21 @@ export function createSpamScanner(options: { settings: SpamSettings; resolver: D
       }
       for (const hit of messageHeuristics(input.parsed, input.now ?? new Date())) tests.push(scored(hit, scoreOf(hit.name)));
 
+      let forceReject = false;
+      let scannerUnavailable: string | undefined;
+      if (rspamd !== null && "error" in rspamd) {
+        dnsErrors.push(`rspamd: ${rspamd.error}`);
+        if (settings.rspamdFailure === "tempfail") scannerUnavailable = rspamd.error;
+      } else if (rspamd !== null) {
+        const symbols = rspamd.symbols.slice(0, 5).map((s) => `${s.name}(${s.score})`).join(" ");
+        tests.push({ name: "RSPAMD", score: Math.round(rspamd.score * settings.rspamdWeight * 100) / 100, detail: `${rspamd.action}${symbols ? `: ${symbols}` : ""}` });
+        // rspamd's own reject (GTUBE, a virus, a composite rule) stands whatever the score.
+        forceReject = rspamd.action === "reject";
+      }
+
       const score = Math.round(tests.reduce((sum, t) => sum + t.score, 0) * 100) / 100;
-      return { score, tests, action: actionFor(score), iprev, dnsErrors, skipped: false };
+      const action = forceReject && settings.rejectScore > 0 ? "reject" : actionFor(score);
+      return { score, tests, action, iprev, dnsErrors, skipped: false, ...(scannerUnavailable ? { scannerUnavailable } : {}) };
     },
   };
 }

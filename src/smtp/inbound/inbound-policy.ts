@@ -106,7 +106,7 @@ async function scanSpam(options: InboundPolicyOptions, session: SessionView, env
     const accountIds = [...new Set(local.map((r) => r.account.id))];
     const mailFrom = envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address;
     const recipients = envelope.recipients.filter((r) => r.route.kind === "local").map((r) => r.mailbox.address);
-    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds, mailFrom, recipients });
+    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds, mailFrom, recipients, heloName: session.heloName, size: staged.size });
   } catch (error) {
     options.log.error("smtp.spam_check_failed", { transaction: envelope.id, error });
     return null;

@@ -51,11 +51,15 @@ export interface SpamCheckInput {
   /** Reverse-path ("" for the null sender) and the local recipients' addresses, for greylisting. */
   readonly mailFrom: string;
   readonly recipients: readonly string[];
+  readonly heloName: string | null;
+  /** Octets of the staged message. */
+  readonly size: number;
 }
 
 export interface SpamCheckResult {
   /** "greylist": refuse temporarily, the sender retries after `retryInSeconds` (RFC 6647). */
-  readonly action: "accept" | "junk" | "reject" | "greylist";
+  /** "tempfail": the content scanner was needed and unavailable (spam.rspamd_failure). */
+  readonly action: "accept" | "junk" | "reject" | "greylist" | "tempfail";
   readonly retryInSeconds?: number;
   readonly score: number;
   /** Header fields for each recipient's copy ("Name: value", unfolded), e.g. X-Spam-Status. */
@@ -116,6 +120,7 @@ export const spamScore: Check<MessageCheckInput> = {
     if (spam.action === "reject") return reject({ code: 550, enhanced: "5.7.1", lines: [`Message rejected as spam (score ${spam.score.toFixed(1)})`] });
     if (spam.action === "junk") return { kind: "fileInto", folder: "junk", reason: `spam score ${spam.score.toFixed(1)}` };
     // RFC 6647 §2.1: a temporary failure; X.7.1 as postgrey and rspamd answer, with the wait.
+    if (spam.action === "tempfail") return tempfail({ code: 451, enhanced: "4.7.1", lines: ["Content scanner unavailable, please try again later"] });
     if (spam.action === "greylist") return tempfail({ code: 451, enhanced: "4.7.1", lines: [`Greylisted, please try again in ${spam.retryInSeconds ?? 300} seconds`] });
     return ACCEPT;
   },
