@@ -34,7 +34,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 /** Counts in `slots` buckets of `width` ms; the sum is over the last slots*width ms. */
-class SlidingCounter {
+export class SlidingCounter {
   private readonly counts: Float64Array;
   private readonly starts: Float64Array;
 

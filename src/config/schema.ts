@@ -208,6 +208,10 @@ export interface SpamSettings {
   rspamdFailure: "accept" | "tempfail";
   rspamdWeight: number;
   rspamdMaxSize: number;
+  /** Milliseconds before the port 25 greeting; a client talking meanwhile is refused. 0: none. */
+  greetPause: number;
+  /** Messages per hour one client address may start on port 25; 0: unlimited. */
+  ipMessagesPerHour: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -346,6 +350,10 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   rspamdFailure: key(oneOf(["accept", "tempfail"] as const), "accept", 'when rspamd is down or fails: "accept" scores without it (logged), "tempfail" answers 451 4.7.1 so the sender retries'),
   rspamdWeight: key(decimal({ min: 0, max: 10 }), 1, "factor applied to rspamd's score before it is added as the RSPAMD test (rspamd's own SPF/DKIM/RBL checks overlap ours: lower it, or turn our lists off, to avoid counting twice)"),
   rspamdMaxSize: key(size({ min: 1024, max: 1024 ** 3 }), 20 * 1024 * 1024, "larger messages are not sent to rspamd (as rspamd's own max_message)"),
+  // Off by default: the pause delays every inbound connection; Postfix's postscreen uses 6s.
+  greetPause: key(duration({ maxMs: 60_000 }), 0, "pause before the port 25 greeting; a client that talks before it gets 554 5.5.1 (early-talker test, as Postfix postscreen); exempt networks skip it; 0 turns it off"),
+  // Off by default: a big provider's outbound host sends us many messages an hour legitimately.
+  ipMessagesPerHour: key(integer({ min: 0, max: 10_000_000 }), 0, "messages one client address may start on port 25 in an hour (counted at MAIL); more get 451 4.7.1; exempt networks are not counted; 0 is unlimited"),
 };
 
 // Defaults in the range large providers publish for personal accounts (Gmail: 500 recipients a

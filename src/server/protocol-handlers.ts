@@ -13,6 +13,8 @@ import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
 import { createSpamChecker } from "./spam-checker.js";
+import { createIpMessageRate } from "../abuse/ip-rate.js";
+import { createNetworkList } from "../net/index.js";
 import { createSpamTrainer, withSpamTraining } from "../spam/index.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "../delivery/sieve-filter.js";
@@ -40,6 +42,12 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   // Users train their classifier by moving mail into and out of Junk, from any IMAP client.
   const trainer = config.spam.enabled && config.spam.bayes && store.spam ? createSpamTrainer({ mail: store.mail, tokens: store.spam, log: spamLog }) : null;
   const imapStore = trainer ? withSpamTraining(store.mail, trainer) : store.mail;
+  // Connection stage of port 25: the early-talker pause and the per-address message rate, both
+  // skipped for the exempt networks (the machine itself, the office).
+  const exempt = createNetworkList(config.spam.exemptNetworks);
+  const greetPause = (clientIp: string) => (config.spam.enabled && !exempt.contains(clientIp) ? config.spam.greetPause : 0);
+  const rate = createIpMessageRate(config.spam.ipMessagesPerHour);
+  const ipMessageRate = rate ? { admit: (ip: string, now?: Date) => exempt.contains(ip) || rate.admit(ip, now), get tracked() { return rate.tracked; } } : null;
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
   // What every protocol server is given alike.
   const common = {
@@ -88,6 +96,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       sieve,
       verifier: role === "mx" ? verifier : null,
       spam: role === "mx" ? spam : null,
+      ...(role === "mx" ? { greetPause, ipMessageRate } : {}),
       sendLimits: role === "mx" ? null : (deps.sendLimits ?? null),
       log: log.child({ component: role }),
     });

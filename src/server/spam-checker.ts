@@ -98,6 +98,7 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
         mailFrom: input.mailFrom,
         recipients: input.recipients,
         queueId: input.transaction,
+        ourHostname: input.hostname,
         authentication: input.verification?.results ?? null,
       });
       if (verdict.scannerUnavailable !== undefined) {

@@ -16,6 +16,7 @@ import type { InboundVerifier, SpamChecker } from "./inbound/message-checks.js";
 import { SmtpSession } from "./session/smtp-session.js";
 import type { SaslAuthenticator, SessionLimits, SessionPolicy, SmtpRole, Timers } from "./session/types.js";
 import { createSubmissionPolicy, type SendLimits } from "./submission/submission-policy.js";
+import type { IpMessageRate } from "../abuse/ip-rate.js";
 
 export interface TlsProvider {
   current(): SecureContext;
@@ -31,6 +32,10 @@ export interface SmtpServerOptions {
   readonly deliveryReports?: DeliveryReporter | null;
   /** Sieve at local delivery (inbound and submission alike); absent or null: no filtering. */
   readonly sieve?: SieveFilter | null;
+  /** Port 25 only: the pause before the greeting for this client (early-talker test); absent: none. */
+  readonly greetPause?: (clientIp: string) => number;
+  /** Port 25 only: messages per hour one client address may start (null: unlimited). */
+  readonly ipMessageRate?: IpMessageRate | null;
   /** Submission only: outbound abuse limits (null: none). */
   readonly sendLimits?: SendLimits | null;
   /** Port 25 only: the spam verdict (null: not scored). */
@@ -84,6 +89,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
         },
         tlsDetails: () => connection.tlsDetails,
         close: () => void connection.close(),
+        bytesReceived: () => connection.bytesIn,
       },
       policy,
       store: options.store,
@@ -97,6 +103,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       implicitTls: options.role === "submissions" || connection.isTls,
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
+      ...(options.role === "mx" && options.greetPause ? { greetPause: options.greetPause(connection.remoteAddress) } : {}),
     });
     const driver = new SessionDriver(connection, session, "smtp");
     sessions.set(connection, driver);
@@ -136,7 +143,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 }
 
 function policyFor(options: SmtpServerOptions): SessionPolicy {
-  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null });
+  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null, ipMessageRate: options.ipMessageRate ?? null });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
   return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null, sendLimits: options.sendLimits ?? null });
 }

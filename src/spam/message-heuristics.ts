@@ -2,6 +2,7 @@
 // person uses. Each is a named test with a score (overridable in [spam] scores), in the manner of
 // SpamAssassin's and rspamd's rules; none is strong alone, they add up with the DNS and
 // authentication evidence in scanner.ts.
+import { isIP } from "node:net";
 import { decodeEncodedWords } from "../mail/header-fields.js";
 import type { MimePart, ParsedMessage } from "../mail/mime-tree.js";
 
@@ -55,4 +56,18 @@ export function messageHeuristics(parsed: ParsedMessage, now: Date): TestHit[] {
   textParts(parsed.root, subtypes);
   if (subtypes.includes("html") && !subtypes.includes("plain")) hits.push({ name: "HTML_ONLY" });
   return hits;
+}
+
+/**
+ * HELO/EHLO (RFC 5321 §4.1.1.1: the client's fully qualified domain name, or an address literal
+ * in brackets). Bots send bare words, bare IP addresses, or our own name to look local.
+ */
+export function heloHeuristics(helo: string | null, ourHostname: string | null): TestHit[] {
+  if (helo === null) return [];
+  const name = helo.trim().toLowerCase().replace(/\.$/, "");
+  if (name.startsWith("[") && name.endsWith("]")) return [];
+  if (isIP(name) !== 0) return [{ name: "HELO_BARE_IP" }];
+  if (ourHostname !== null && name === ourHostname.toLowerCase()) return [{ name: "HELO_FORGED_OURS", detail: name }];
+  if (!name.includes(".")) return [{ name: "HELO_NOT_FQDN", detail: name.slice(0, 64) }];
+  return [];
 }

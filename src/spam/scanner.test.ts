@@ -7,7 +7,7 @@ import type { SpamSettings } from "../config/index.js";
 import { createTableResolver, type DnsTable } from "../mail-auth/index.js";
 import { MimeTreeBuilder } from "../mail/mime-tree.js";
 import { createSpamScanner, iprevResultText, spamHeaderFields } from "./scanner.js";
-import { messageHeuristics } from "./message-heuristics.js";
+import { heloHeuristics, messageHeuristics } from "./message-heuristics.js";
 
 const SETTINGS: SpamSettings = {
   enabled: true,
@@ -32,6 +32,8 @@ const SETTINGS: SpamSettings = {
   rspamdFailure: "accept",
   rspamdWeight: 1,
   rspamdMaxSize: 20 * 1024 * 1024,
+  greetPause: 0,
+  ipMessagesPerHour: 0,
 };
 
 function parse(text: string) {
@@ -107,6 +109,16 @@ test("X-Spam-Status lists the tests with their scores in SpamAssassin's layout",
   const [status, score] = spamHeaderFields(verdict, 6);
   assert.equal(status, "X-Spam-Status: Yes, score=8.5 required=6.0 tests=DNSBL_BL_TEST=7.0, IPREV_FAIL=1.5");
   assert.equal(score, "X-Spam-Score: 8.5");
+});
+
+test("HELO: bare IPs, bare words and our own name score; names and address literals do not", () => {
+  const names = (helo: string | null) => heloHeuristics(helo, "mx.example.test").map((h) => h.name);
+  assert.deepEqual(names("mail.sender.test"), []);
+  assert.deepEqual(names("[192.0.2.1]"), []);
+  assert.deepEqual(names(null), []);
+  assert.deepEqual(names("192.0.2.1"), ["HELO_BARE_IP"]);
+  assert.deepEqual(names("MX.Example.TEST."), ["HELO_FORGED_OURS"]);
+  assert.deepEqual(names("localhost"), ["HELO_NOT_FQDN"]);
 });
 
 test("heuristics: missing fields, shouting subjects, a display name naming another domain, HTML only, future dates", () => {

@@ -14,7 +14,7 @@ import type { ParsedMessage } from "../mail/mime-tree.js";
 import { createNetworkList } from "../net/index.js";
 import { queryDnsList, reversedAddress, type ListAnswer } from "./dns-lists.js";
 import { checkIprev, type IprevResult } from "./iprev.js";
-import { messageHeuristics, type TestHit } from "./message-heuristics.js";
+import { heloHeuristics, messageHeuristics, type TestHit } from "./message-heuristics.js";
 import { linkDomains } from "./urls.js";
 import { checkWithRspamd, type RspamdResult } from "./rspamd.js";
 
@@ -43,6 +43,9 @@ export const DEFAULT_SCORES: Readonly<Record<string, number>> = {
   SUBJECT_ALL_CAPS: 1.0,
   FROM_NAME_OTHER_ADDRESS: 2.5,
   HTML_ONLY: 0.7,
+  HELO_BARE_IP: 1.5,
+  HELO_FORGED_OURS: 3.0,
+  HELO_NOT_FQDN: 1.0,
   // The per-account classifier's bands (spam/bayes.ts), as SpamAssassin names them. Heavier than
   // SpamAssassin's (3.5 for BAYES_99): the statistics are the user's own judgement, so a message
   // just like those they moved to Junk reaches junk_score on that evidence alone.
@@ -61,6 +64,8 @@ export interface SpamScanInput {
   readonly mailFrom?: string;
   readonly recipients?: readonly string[];
   readonly queueId?: string;
+  /** Our host name, for the HELO test that catches clients claiming to be us. */
+  readonly ourHostname?: string;
   /** Opens the raw message (read for link domains; bounded). */
   readonly open: () => Readable;
   readonly clientIp: string;
@@ -182,6 +187,7 @@ export function createSpamScanner(options: { settings: SpamSettings; resolver: D
         else if (auth.dmarc === "pass") tests.push({ name: "DMARC_PASS", score: scoreOf("DMARC_PASS") });
       }
       for (const hit of messageHeuristics(input.parsed, input.now ?? new Date())) tests.push(scored(hit, scoreOf(hit.name)));
+      for (const hit of heloHeuristics(input.heloName ?? null, input.ourHostname ?? null)) tests.push(scored(hit, scoreOf(hit.name)));
 
       let forceReject = false;
       let scannerUnavailable: string | undefined;

@@ -14,6 +14,7 @@ import { runChecks } from "./checks.js";
 import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients } from "./local-delivery.js";
 import { MESSAGE_CHECKS, type InboundVerification, type InboundVerifier, type SpamCheckResult, type SpamChecker } from "./message-checks.js";
 import { RECIPIENT_CHECKS } from "./recipient-checks.js";
+import type { IpMessageRate } from "../../abuse/ip-rate.js";
 
 export interface InboundPolicyOptions {
   readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes">;
@@ -24,6 +25,8 @@ export interface InboundPolicyOptions {
   readonly sieve?: SieveFilter | null;
   /** Null or absent: no spam scoring. */
   readonly spam?: SpamChecker | null;
+  /** Null or absent: no per-address message rate. */
+  readonly ipMessageRate?: IpMessageRate | null;
 }
 
 /**
@@ -55,8 +58,13 @@ export async function decideRecipient(
 
 export function createInboundPolicy(options: InboundPolicyOptions): SessionPolicy {
   return {
-    async checkSender(): Promise<SmtpReply | null> {
-      // Who may send to us is decided by SPF/DKIM/DMARC over the message, not at MAIL.
+    async checkSender(session): Promise<SmtpReply | null> {
+      // Who may send to us is decided by SPF/DKIM/DMARC over the message, not at MAIL; only how
+      // often one address may try is decided here.
+      if (options.ipMessageRate && !options.ipMessageRate.admit(session.remoteAddress)) {
+        options.log.info("smtp.ip_rate_limited", { client: session.remoteAddress });
+        return { code: 451, enhanced: "4.7.1", lines: ["Too many messages from your address, try again later"] };
+      }
       return null;
     },
 
@@ -106,7 +114,7 @@ async function scanSpam(options: InboundPolicyOptions, session: SessionView, env
     const accountIds = [...new Set(local.map((r) => r.account.id))];
     const mailFrom = envelope.reversePath.kind === "null" ? "" : envelope.reversePath.address;
     const recipients = envelope.recipients.filter((r) => r.route.kind === "local").map((r) => r.mailbox.address);
-    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds, mailFrom, recipients, heloName: session.heloName, size: staged.size });
+    return await options.spam.check({ parsed: staged.parsed, open: () => staged.open(), clientIp: session.remoteAddress, verification, transaction: envelope.id, accountIds, mailFrom, recipients, heloName: session.heloName, hostname: session.hostname, size: staged.size });
   } catch (error) {
     options.log.error("smtp.spam_check_failed", { transaction: envelope.id, error });
     return null;

@@ -52,6 +52,8 @@ export interface SpamCheckInput {
   readonly mailFrom: string;
   readonly recipients: readonly string[];
   readonly heloName: string | null;
+  /** Our host name (server.hostname). */
+  readonly hostname: string;
   /** Octets of the staged message. */
   readonly size: number;
 }

@@ -85,8 +85,27 @@ export class SmtpSession {
 
   /** RFC 5321 §4.2: the 220 greeting opens the session. */
   async start(): Promise<void> {
+    if (await this.#talkedEarly()) return;
     await this.#send(greetingReply(this.#o.hostname, GREETING_TEXT));
     if (!this.#closed) this.#deadlines.awaitInput();
+  }
+
+  /**
+   * Early-talker detection (Postfix postscreen's pre-greet test): RFC 5321 §4.3.1 has the client
+   * wait for the 220; spam software often does not. Bytes arriving during the pause get 554 5.5.1
+   * and the connection ends; a real MTA never notices the pause beyond its length.
+   */
+  async #talkedEarly(): Promise<boolean> {
+    const pause = this.#o.greetPause ?? 0;
+    const received = this.#o.transport.bytesReceived;
+    if (pause <= 0 || received === undefined) return false;
+    const before = received();
+    await new Promise<void>((resolve) => this.#o.timers.set(pause, resolve));
+    if (this.#closed) return true;
+    if (received() === before) return false;
+    this.#o.log.info("smtp.early_talker", { session: this.id, client: this.#o.remoteAddress, pauseMs: pause });
+    await this.closeWith({ code: 554, enhanced: "5.5.1", lines: ["Protocol error: talked before the greeting"] });
+    return true;
   }
 
   /** Bytes from the client. Resolves once they are processed (the caller reads more after). */

@@ -28,6 +28,8 @@ export interface SessionTransport {
   /** TLS version and cipher once encrypted, for the Received field. */
   tlsDetails(): { protocol: string; cipher: string } | null;
   close(): void;
+  /** Octets received so far (the greet pause tells an early talker by it); absent: no greet pause. */
+  bytesReceived?(): number;
 }
 
 export type { TimerHandle, Timers } from "../../net/index.js";
@@ -114,4 +116,6 @@ export interface SessionOptions {
   readonly allowPlaintextAuth: boolean;
   /** Session id for logs, Received and replies; random when absent. */
   readonly id?: string;
+  /** Milliseconds to wait before the greeting; a client that talks meanwhile is refused (0: none). */
+  readonly greetPause?: number;
 }
