@@ -3,7 +3,8 @@
 // batches of BATCH, one transaction each, the bodies cycling through the staged ones),
 // then times, 3 runs each, medians printed:
 //   SELECT INBOX, FETCH 1:* (FLAGS), UID FETCH <last 50> (FLAGS ENVELOPE), STORE 1:* +FLAGS,
-//   FETCH 1:100 BODY[]
+//   FETCH 1:100 BODY[], FETCH 1:* (ENVELOPE), FETCH 1:* (ENVELOPE BODYSTRUCTURE),
+//   UID SEARCH SUBJECT, UID SEARCH FROM, UID SEARCH HEADER Message-ID
 // and reports the process's peak RSS and the heap + ArrayBuffer growth of two more sessions
 // holding the mailbox selected (bytes per selected message; target ≤ 16, docs/architecture.md).
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/selected-mailbox.js [messages=100000]
@@ -90,7 +91,10 @@ async function main(): Promise<void> {
 
   const client = await Client.open(harness.ports.imap);
   await client.run("l", "LOGIN alice@example.org alice-pass");
-  const times: Record<string, number[]> = { select: [], fetchFlags: [], uidFetchLast50: [], storeFlags: [], fetchBody100: [] };
+  const times: Record<string, number[]> = {
+    select: [], fetchFlags: [], uidFetchLast50: [], storeFlags: [], fetchBody100: [],
+    fetchEnvelope: [], fetchEnvBs: [], searchSubject: [], searchFrom: [], searchHeader: [],
+  };
   for (let run = 0; run < RUNS; run++) {
     times.select!.push((await client.run("s", "SELECT INBOX")).ms);
     const flags = await client.run("f", "FETCH 1:* (FLAGS)");
@@ -101,6 +105,12 @@ async function main(): Promise<void> {
     // Alternating add and remove, so every run changes every message.
     times.storeFlags!.push((await client.run("t", `STORE 1:* ${run % 2 === 0 ? "+" : "-"}FLAGS.SILENT (\\Flagged)`)).ms);
     times.fetchBody100!.push((await client.run("b", "FETCH 1:100 BODY.PEEK[]")).ms);
+    times.fetchEnvelope!.push((await client.run("e", "FETCH 1:* (ENVELOPE)")).ms);
+    times.fetchEnvBs!.push((await client.run("e", "FETCH 1:* (ENVELOPE BODYSTRUCTURE)")).ms);
+    // Matches one message in DISTINCT: the whole mailbox is searched, the answer is small.
+    times.searchSubject!.push((await client.run("q", `SEARCH SUBJECT "message 1${run}7"`)).ms);
+    times.searchFrom!.push((await client.run("q", `UID SEARCH FROM "sender${run}99@"`)).ms);
+    times.searchHeader!.push((await client.run("q", `UID SEARCH HEADER Message-ID "<5${run}.bench@"`)).ms);
   }
   for (const [name, values] of Object.entries(times)) console.log(`${name.padEnd(16)} median ${median(values).toFixed(1)} ms  runs ${values.map((v) => v.toFixed(1)).join(", ")}`);
 

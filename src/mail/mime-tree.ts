@@ -23,7 +23,7 @@
 import { isUtf8 } from "node:buffer";
 import { readContentFields } from "./content-fields.js";
 import { envelopeFromFields, type Envelope } from "./envelope.js";
-import { decodeEncodedWords, parseHeaderBlock } from "./header-fields.js";
+import { decodeEncodedWords, parseHeaderBlock, type HeaderField } from "./header-fields.js";
 import { BodyTextExtractor, SearchTextCollector } from "./search-text.js";
 import type { ContentFields } from "./content-fields.js";
 
@@ -73,6 +73,11 @@ export interface ParsedMessage {
    * text (SEARCH BODY). Absent from hand-made fixtures: then the whole text counts as header.
    */
   searchTextHeadLength?: number;
+  /**
+   * The top-level header's fields as parsed (capped like every header block, maxHeaderBytes):
+   * what SEARCH HEADER compares with (mail/header-search.ts). Absent from hand-made fixtures.
+   */
+  headerFields?: HeaderField[];
 }
 
 export interface MimeTreeLimits {
@@ -177,6 +182,8 @@ export class MimeTreeBuilder {
   private result: ParsedMessage | null = null;
   /** collector.length once the top-level header's values were collected. */
   private headTextLength: number | null = null;
+  /** The top-level header's fields, once read. */
+  private rootFields: HeaderField[] = [];
 
   /** Octets consumed so far. */
   private position = 0;
@@ -228,6 +235,7 @@ export class MimeTreeBuilder {
       size: this.position,
       searchText: this.collector.text(),
       searchTextHeadLength: this.headTextLength ?? this.collector.length,
+      headerFields: this.rootFields,
     };
     return this.result;
   }
@@ -360,7 +368,10 @@ export class MimeTreeBuilder {
       this.collector.separate();
       this.collector.append(decodeEncodedWords(field.value));
     }
-    if (part === this.root) this.headTextLength = this.collector.length;
+    if (part === this.root) {
+      this.headTextLength = this.collector.length;
+      this.rootFields = fields;
+    }
     frame.phase = "body";
     frame.linesBeforeBody = linesBeforeBody;
     if (bodyFollows) this.startBody(frame);

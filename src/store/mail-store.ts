@@ -10,6 +10,12 @@
 import type { Readable } from "node:stream";
 import type { ChangeFeed, MailboxChangesSince } from "./changes.js";
 
+/**
+ * What MailStore.findHeaderMatches looks in: the decoded Subject, an address field as
+ * `Name <local@domain>, ...` (mail/header-search.ts addressText), or every field of the given name.
+ */
+export type HeaderSearchField = { kind: "subject" } | { kind: "address"; field: "from" | "to" | "cc" | "bcc" } | { kind: "header"; name: string };
+
 /** MailStore.findTextMatches(): UIDs ascending. */
 export interface TextMatches {
   matches: Uid[];
@@ -254,6 +260,18 @@ export interface MailStore {
    * split predates the index (BODY only), for the caller to decide from the header.
    */
   findTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<TextMatches>;
+  /**
+   * The messages of the mailbox whose header matches IMAP SEARCH SUBJECT / FROM / TO / CC / BCC /
+   * HEADER (RFC 9051 §6.4.4), ascending by UID, decided without loading the mailbox:
+   * - subject: the Subject value with its encoded-words decoded (mail/header-search.ts);
+   * - address: the field's addresses as addressText() writes them;
+   * - header: any field of that name (case-insensitive) of the top-level header, the per-recipient
+   *   trace prefix included, whose decoded value holds the string; the empty string matches every
+   *   message that has the field at all.
+   * Comparison as findTextMatches: substring after mail/case-fold.ts on both sides; a message
+   * without the field (no Subject, no To) matches no string, not even the empty one.
+   */
+  findHeaderMatches(mailboxId: MailboxId, field: HeaderSearchField, needle: string): Promise<Uid[]>;
   /** Copies into another mailbox (same or other account's is refused); new UIDs in the target. */
   copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<UidMapping>;
   /** Copy then expunge from the source, atomically (RFC 6851). */

@@ -2,7 +2,7 @@
 // A leaf whose data has not been loaded answers `undefined` (unknown); AND, OR and NOT combine
 // with Kleene logic, so a message is decided as soon as the cheap facts suffice: `DELETED BODY x`
 // never reads the body of an undeleted message, and `OR SEEN TEXT x` never reads a seen one.
-import type { EnvelopeAddress } from "../../mail/envelope.js";
+import { addressText } from "../../mail/header-search.js";
 import { decodeEncodedWords, type HeaderField } from "../../mail/header-fields.js";
 import type { DateComparison, SearchKey } from "../protocol/search-key.js";
 import type { MessageSummary, StoredMessage, Uid } from "../../store/index.js";
@@ -59,6 +59,11 @@ export interface CompiledKey {
    * leaf is then a UID lookup. `unverified` UIDs fall back to the text and header facts.
    */
   textMatches?: Map<ResolvedSearchKey, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>;
+  /**
+   * SUBJECT/FROM/TO/CC/BCC/HEADER leaves already answered by the header index
+   * (MailStore.findHeaderMatches): the leaf is then a UID lookup, no envelope or header is read.
+   */
+  headerMatches?: Map<ResolvedSearchKey, ReadonlySet<number>>;
 }
 
 export function compileKey(key: ResolvedSearchKey): CompiledKey {
@@ -121,16 +126,22 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       return day !== null && compareDay(day, key.comparison, key.day);
     }
     case "subject": {
+      const indexed = compiled.headerMatches?.get(key);
+      if (indexed !== undefined) return indexed.has(facts.uid);
       if (facts.stored === undefined) return undefined;
       const subject = facts.stored.envelope.subject;
       return subject !== null && needle(compiled, key).foundIn(decodeEncodedWords(subject));
     }
     case "address": {
+      const indexed = compiled.headerMatches?.get(key);
+      if (indexed !== undefined) return indexed.has(facts.uid);
       if (facts.stored === undefined) return undefined;
       const addresses = facts.stored.envelope[key.field];
       return addresses !== null && needle(compiled, key).foundIn(addressText(addresses));
     }
     case "header": {
+      const indexed = compiled.headerMatches?.get(key);
+      if (indexed !== undefined) return indexed.has(facts.uid);
       if (facts.header === undefined) return undefined;
       const name = key.field.toLowerCase();
       const wanted = needle(compiled, key);
@@ -201,23 +212,8 @@ function compareDay(day: number, comparison: DateComparison, wanted: number): bo
   return day >= wanted; // RFC 9051 §6.4.4: SINCE is "within or later than".
 }
 
-/**
- * The text FROM/TO/CC/BCC match against: each address as `Display Name <local@domain>`, display
- * names with their encoded-words decoded, so both "García" and "jose@example.es" are found.
- */
-export function addressText(addresses: readonly EnvelopeAddress[]): string {
-  const parts: string[] = [];
-  for (const a of addresses) {
-    if (a.host === null) {
-      // RFC 9051 §7.5.2 group markers: the start carries the group name in `mailbox`.
-      if (a.mailbox !== null) parts.push(decodeEncodedWords(a.mailbox) + ":");
-      continue;
-    }
-    const address = `${a.mailbox ?? ""}@${a.host}`;
-    parts.push(a.name === null ? `<${address}>` : `${decodeEncodedWords(a.name)} <${address}>`);
-  }
-  return parts.join(", ");
-}
+/** The text FROM/TO/CC/BCC match against (mail/header-search.ts, shared with the store's index). */
+export { addressText };
 
 /**
  * The search text of a header block as the MIME tree builder writes it (decoded values joined by

@@ -5,7 +5,9 @@
 // MimeTreeBuilder and evaluates the key with every fact loaded (evaluate.ts, no index, no paging);
 // the indexed side is searchMailbox() on the store with a small page size, so page boundaries
 // are crossed. Keys: random AND/OR/NOT trees of TEXT/BODY (words of 1 to 12 characters taken
-// from the corpus, case-changed), SUBJECT, FROM, HEADER, flags, sizes and UID ranges.
+// from the corpus, case-changed), SUBJECT, FROM, TO, CC, BCC, HEADER (fields of the message and of
+// the per-recipient trace prefix some copies carry, absent fields, the empty string), flags, sizes
+// and UID ranges; header keys are answered by the header index (MailStore.findHeaderMatches).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
@@ -56,9 +58,13 @@ function encodeBody(text: string, g: Generated): string {
   return bytes.toString("latin1").replace(/\n/g, "\r\n");
 }
 
+const word = (s: string): string => `=?UTF-8?B?${Buffer.from(s).toString("base64")}?=`;
+
 function render(g: Generated, i: number): Buffer {
-  const word = (s: string): string => `=?UTF-8?B?${Buffer.from(s).toString("base64")}?=`;
   const head = [`Subject: ${word(g.subject)}`, `From: ${word(g.fromName)} <sender${i}@example.net>`, "To: u@example.com", `Message-ID: <${i}@gen>`, "MIME-Version: 1.0"];
+  // Some messages have Cc (an encoded name, a group) and Bcc; the others have neither.
+  if (i % 3 === 0) head.push(`Cc: ${word(g.fromName)} <cc${i}@example.org>, team: a@example.org, b@example.org;`);
+  if (i % 4 === 1) head.push(`Bcc: hidden${i}@example.com`);
   const part = (type: string, text: string): string =>
     `Content-Type: ${type}; charset=${g.charset}\r\nContent-Transfer-Encoding: ${g.encoding}\r\n\r\n${encodeBody(text, g)}\r\n`;
   const html = `<html><body><p>${g.body.replace(/\n/g, "</p><p>")}</p></body></html>`;
@@ -87,7 +93,10 @@ before(async () => {
   const corpus = fc.sample(generated, { numRuns: 60, seed: 1403 });
   for (const [i, g] of corpus.entries()) {
     const source = render(g, i);
-    const copy = await store.append(inbox.id, source, { flags: g.flags });
+    // Some copies carry a per-recipient trace prefix, which HEADER searches too.
+    const prefix = i % 5 === 2 ? Buffer.from(`Return-Path: <bounce${i}@example.net>\r\nReceived: from gen${i}.example by mx.example.com; ${word(g.subject)}\r\n`) : undefined;
+    const delivered = await store.deliver({ source, targets: [{ mailboxId: inbox.id, flags: g.flags, ...(prefix === undefined ? {} : { prefix }) }] });
+    const copy = delivered.copies[0]!;
     if (i % 7 === 3) await store.copyMessages(inbox.id, [copy.uid], inbox.id); // a shared index entry
   }
   for (const summary of await store.listMessages(inbox.id)) {
@@ -120,7 +129,7 @@ function resolve(line: string): ResolvedSearchKey {
 
 const quoted = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 const needle = fc
-  .tuple(fc.constantFrom(...WORDS, "Zoë Müller", "sender1", "report-2025", "<p>", "ss", "e", ""), fc.nat(), fc.nat(), fc.constantFrom("lower", "upper", "same"))
+  .tuple(fc.constantFrom(...WORDS, "Zoë Müller", "sender1", "report-2025", "<p>", "ss", "e", "", "team: a@", "gen1", "<cc3@example.org>, team"), fc.nat(), fc.nat(), fc.constantFrom("lower", "upper", "same"))
   .map(([w, a, b, c]) => {
     const chars = [...w];
     const from = chars.length === 0 ? 0 : a % chars.length;
@@ -132,7 +141,10 @@ const leaf: fc.Arbitrary<string> = fc.oneof(
   needle.map((n) => `BODY ${quoted(n)}`),
   needle.map((n) => `SUBJECT ${quoted(n)}`),
   needle.map((n) => `FROM ${quoted(n)}`),
-  needle.map((n) => `HEADER Content-Type ${quoted(n)}`),
+  needle.map((n) => `TO ${quoted(n)}`),
+  needle.map((n) => `CC ${quoted(n)}`),
+  needle.map((n) => `BCC ${quoted(n)}`),
+  fc.tuple(fc.constantFrom("Content-Type", "subject", "FROM", "Received", "return-path", "Cc", "X-Missing"), needle).map(([name, n]) => `HEADER ${name} ${quoted(n)}`),
   fc.constantFrom("SEEN", "UNSEEN", "FLAGGED", "KEYWORD $Work", "LARGER 900", "SMALLER 700", "UID 5:40", "2:17", "ALL"),
 );
 const key: fc.Memo<string> = fc.memo((n) =>

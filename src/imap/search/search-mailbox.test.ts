@@ -250,7 +250,7 @@ function countingStore(inner: MailStore): { store: MailStore; calls: { getMessag
   return { store: proxy, calls };
 }
 
-test("cheap keys decide first; TEXT/BODY come from the index: no text, header or envelope read for them", async () => {
+test("cheap keys decide first; TEXT/BODY and header keys come from the indexes: no text, header or envelope read for them", async () => {
   const names = (uids: number[]): string => uids.map((u) => nameOf.get(u)).join(",");
   let probe = countingStore(store);
   assert.equal(await search("SEEN BODY numbers", probe.store), "a");
@@ -262,8 +262,14 @@ test("cheap keys decide first; TEXT/BODY come from the index: no text, header or
 
   probe = countingStore(store);
   assert.equal(await search("OR FROM bob TEXT numbers", probe.store), "a,c,e");
-  assert.equal(names(probe.calls.getMessages), "b,c,d", "TEXT decided a and e without the envelope");
-  assert.equal(probe.calls.openMessage.length + probe.calls.getSearchText.length, 0);
+  assert.deepEqual(probe.calls, { getMessages: [], getSearchText: [], openMessage: [] }, "FROM from the header index, not the envelope");
+
+  probe = countingStore(store);
+  assert.equal(await search('OR SUBJECT "grüße" HEADER X-Nope ""', probe.store), "b");
+  assert.equal(await search('TO alice CC "" BCC ""', probe.store), "");
+  assert.equal(await search("HEADER RECEIVED relay.EXAMPLE", probe.store), "a", "the trace prefix is header too");
+  assert.equal(await search('HEADER x-custom "grüsse w"', probe.store), "c", "decoded and folded");
+  assert.deepEqual(probe.calls, { getMessages: [], getSearchText: [], openMessage: [] }, "no header read from a file");
 
   probe = countingStore(store);
   assert.equal(await search("BODY alice", probe.store), "", "the header's text is not body text");
@@ -280,7 +286,10 @@ test("cheap keys decide first; TEXT/BODY come from the index: no text, header or
 
   probe = countingStore(store);
   assert.equal(await search("DELETED FROM bob", probe.store), "c");
-  assert.equal(names(probe.calls.getMessages), "c");
+  assert.deepEqual(probe.calls.getMessages, []);
+  probe = countingStore(store);
+  assert.equal(await search("DELETED SENTSINCE 1-Jan-2000", probe.store), "c");
+  assert.equal(names(probe.calls.getMessages), "c", "SENT* still reads the envelope, of undecided messages only");
 });
 
 test("a message expunged in the store but still in the view matches nothing and breaks nothing", async () => {

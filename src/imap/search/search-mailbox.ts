@@ -15,7 +15,7 @@
 // store no longer has.
 import type { Readable } from "node:stream";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
-import type { MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
+import type { HeaderSearchField, MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { someSearchKey } from "../protocol/search-key.js";
 import { compileKey, evaluate, headerSearchText, stageOf, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
 
@@ -54,6 +54,7 @@ export async function searchMailbox(
 ): Promise<MessageSummary[]> {
   const compiled = compileKey(key);
   await answerTextFromIndex(store, scope.mailboxId, compiled);
+  await answerHeadersFromIndex(store, scope.mailboxId, compiled);
   const batch = Math.max(1, options.batchSize ?? DEFAULT_BATCH);
   const stages = stagesNeeded(key, compiled);
   const matched: MessageSummary[] = [];
@@ -100,6 +101,27 @@ async function answerTextFromIndex(store: MailStore, mailboxId: MailboxId, compi
   compiled.textMatches = textMatches;
 }
 
+/** Replaces each SUBJECT/FROM/TO/CC/BCC/HEADER leaf by the header index's answer; equal leaves ask once. */
+async function answerHeadersFromIndex(store: MailStore, mailboxId: MailboxId, compiled: CompiledKey): Promise<void> {
+  const byQuery = new Map<string, ReadonlySet<number>>();
+  const headerMatches = new Map<ResolvedSearchKey, ReadonlySet<number>>();
+  for (const leaf of compiled.needles.keys()) {
+    let field: HeaderSearchField;
+    if (leaf.kind === "subject") field = { kind: "subject" };
+    else if (leaf.kind === "address") field = { kind: "address", field: leaf.field };
+    else if (leaf.kind === "header") field = { kind: "header", name: leaf.field };
+    else continue;
+    const query = JSON.stringify([field, leaf.value]);
+    let answer = byQuery.get(query);
+    if (answer === undefined) {
+      answer = new Set<number>(await store.findHeaderMatches(mailboxId, field, leaf.value));
+      byQuery.set(query, answer);
+    }
+    headerMatches.set(leaf, answer);
+  }
+  compiled.headerMatches = headerMatches;
+}
+
 /** Messages matched without any store read: kept only if the store still has them, with their summary. */
 async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[], matched: MessageSummary[]): Promise<void> {
   if (uids.length === 0) return;
@@ -129,13 +151,14 @@ function decide(
 
 /** The stages that some key needs, in the order they are loaded. */
 function stagesNeeded(key: ResolvedSearchKey, compiled: CompiledKey): LoadStage[] {
-  const has = (kind: ResolvedSearchKey["kind"]): boolean => someSearchKey(key, (k) => k.kind === kind);
   // BODY leaves with messages the index could not split need the text and the header.
   const unverifiedBody = [...(compiled.textMatches?.values() ?? [])].some((answer) => answer.unverified.size > 0);
   const stages: LoadStage[] = [];
   if (someSearchKey(key, (k) => ["flag", "size", "internal-date", "modseq"].includes(k.kind))) stages.push("summary");
-  if (someSearchKey(key, (k) => stageOf(k) === "envelope")) stages.push("envelope");
-  if (has("header")) stages.push("header");
+  // Header leaves answered by the index (answerHeadersFromIndex) need no envelope or header.
+  const indexed = (k: ResolvedSearchKey): boolean => compiled.headerMatches?.has(k) === true;
+  if (someSearchKey(key, (k) => stageOf(k) === "envelope" && !indexed(k))) stages.push("envelope");
+  if (someSearchKey(key, (k) => k.kind === "header" && !indexed(k))) stages.push("header");
   if (unverifiedBody) stages.push("text", "header");
   return stages;
 }

@@ -3,6 +3,7 @@
 // kept once per blob with blob offsets and shifted past the prefix when read.
 import { foldCase } from "../../mail/case-fold.js";
 import type { Envelope } from "../../mail/envelope.js";
+import { headerSearchEntry } from "../../mail/header-search.js";
 import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
@@ -73,6 +74,25 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
     blob.crlfSize,
     indexed.lastInsertRowid,
     entry.head,
+  );
+  insertHeaderIndexRow(ctx, Number(indexed.lastInsertRowid), blob.parsed);
+}
+
+/**
+ * The blob's header search row (schema.ts, version 12), keyed by its text_id. `fields` stays NULL
+ * for a hand-made ParsedMessage without header fields: SEARCH HEADER then reads the file.
+ */
+export function insertHeaderIndexRow(ctx: StoreContext, textId: number, parsed: Pick<ParsedMessage, "envelope" | "headerFields">): void {
+  const entry = headerSearchEntry(parsed.envelope, parsed.headerFields ?? []);
+  ctx.sql.run(
+    "INSERT OR REPLACE INTO header_index (text_id, subject, from_text, to_text, cc_text, bcc_text, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    textId,
+    entry.subject,
+    entry.from,
+    entry.to,
+    entry.cc,
+    entry.bcc,
+    parsed.headerFields === undefined ? null : JSON.stringify(entry.fields),
   );
 }
 

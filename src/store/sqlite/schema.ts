@@ -2,6 +2,8 @@
 // transaction, and is recorded in schema_migrations; a database written by a newer version than
 // this code knows is refused rather than guessed at.
 import type Database from "better-sqlite3";
+import type { Envelope } from "../../mail/envelope.js";
+import { headerSearchEntry } from "../../mail/header-search.js";
 import { StoreError } from "../errors.js";
 
 export interface Migration {
@@ -308,6 +310,33 @@ export const MIGRATIONS: readonly Migration[] = [
     run: compactBlobsTable,
   },
   {
+    version: 12,
+    description: "header search index: folded Subject, addresses and header fields per blob",
+    sql: `
+      -- SEARCH SUBJECT/FROM/TO/CC/BCC/HEADER answered in SQL without opening any message
+      -- (docs/architecture.md, "SEARCH through the index"). One row per blob (keyed by its
+      -- text_id, appended in delivery order), written in the delivery's transaction from the parsed
+      -- top-level header (mail/header-search.ts): each text decoded and case-folded as SEARCH folds
+      -- its strings, NULL when the message has no such field. fields: a JSON array of
+      -- [lower-cased name, folded decoded value] per top-level field, for HEADER; NULL when not
+      -- known (blobs stored before this migration: their fields are in the files only, so SEARCH
+      -- HEADER reads those headers until \`mailroom index rebuild\` fills them in).
+      CREATE TABLE header_index (
+        text_id INTEGER PRIMARY KEY,
+        subject TEXT,
+        from_text TEXT,
+        to_text TEXT,
+        cc_text TEXT,
+        bcc_text TEXT,
+        fields TEXT
+      );
+      -- Removed with its blob, in the same transaction, like the full-text entry (version 9).
+      CREATE TRIGGER blobs_header_index_delete AFTER DELETE ON blobs
+        BEGIN DELETE FROM header_index WHERE text_id = old.text_id; END;
+    `,
+    run: backfillHeaderIndex,
+  },
+  {
     version: 13,
     description: "sieve: scripts per account (one active at most) and vacation replies per sender",
     sql: `
@@ -418,6 +447,27 @@ function compactBlobsTable(db: Database.Database): void {
   for (const { sql } of attached) db.exec(sql);
   const broken = db.prepare("SELECT count(*) AS n FROM pragma_foreign_key_check").get() as { n: number };
   if (broken.n > 0) throw new StoreError("DAMAGED", `migration 11: ${broken.n} references to blobs are dangling`);
+}
+
+/**
+ * Migration 12: the Subject and address texts of every stored blob, from the envelope kept in its
+ * row (the same computation as delivery, mail/header-search.ts); the header fields stay NULL, as
+ * only the files hold them. A blob without text_id (none after version 9) gets no row and is
+ * matched from its envelope and file by the store's fallback.
+ */
+function backfillHeaderIndex(db: Database.Database): void {
+  const insert = db.prepare("INSERT INTO header_index (text_id, subject, from_text, to_text, cc_text, bcc_text, fields) VALUES (?, ?, ?, ?, ?, ?, NULL)");
+  const page = db.prepare("SELECT text_id, envelope FROM blobs WHERE text_id > ? ORDER BY text_id LIMIT 1000");
+  // In pages: better-sqlite3 runs no other statement while one is being iterated.
+  for (let after = 0; ; ) {
+    const rows = page.all(after) as { text_id: number; envelope: string }[];
+    if (rows.length === 0) return;
+    for (const row of rows) {
+      const entry = headerSearchEntry(JSON.parse(row.envelope) as Envelope, []);
+      insert.run(row.text_id, entry.subject, entry.from, entry.to, entry.cc, entry.bcc);
+    }
+    after = rows[rows.length - 1]!.text_id;
+  }
 }
 
 /** Applies every migration newer than the database, each in its own transaction. */

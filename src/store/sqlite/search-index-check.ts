@@ -1,17 +1,21 @@
 // `mailroom index check` and `mailroom index rebuild [--account A]` for the SQLite backend: the
 // full-text index (schema.ts, version 9: search_index rows referred to by blobs.text_id, with
-// blobs.text_head) against what each message file gives when parsed again now, with the same
-// parser limits and the same folding as delivery (messages.ts searchIndexEntry).
+// blobs.text_head) and the header search index (version 12: header_index rows keyed by the same
+// text_id) against what each message file gives when parsed again now, with the same parser
+// limits and the same folding as delivery (messages.ts searchIndexEntry, insertHeaderIndexRow).
+// A blob's entry is both: it is missing when either row is (or its header fields are not known,
+// as for blobs indexed by migration 12), stale when either differs.
 //
 // Both may run inside the serving process (docs/architecture.md, "One owner per data dir"): blobs
 // are taken a few at a time, their files read and parsed asynchronously outside any transaction,
 // and a rebuild writes each batch in one short transaction of the commit queue, re-reading the
 // blob's row there so a message expunged meanwhile is skipped rather than re-indexed.
-import { MimeTreeBuilder, type MimeTreeLimits } from "../../mail/mime-tree.js";
+import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../mail/mime-tree.js";
 import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexProgress, SearchIndexRebuildOptions, SearchIndexRebuildReport } from "../maintenance.js";
 import type { BlobId } from "../types.js";
 import type { BlobDirectory } from "../blobs/blob-directory.js";
-import { searchIndexEntry } from "./messages.js";
+import { headerSearchEntry } from "../../mail/header-search.js";
+import { insertHeaderIndexRow, searchIndexEntry } from "./messages.js";
 import type { StoreContext } from "./store-context.js";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 
@@ -35,26 +39,43 @@ interface BlobEntry {
   textId: number | null;
   head: number | null;
   text: string | null;
+  /** The header_index row as JSON of [subject, from, to, cc, bcc, fields] (SQLite's json_array), null without a row. */
+  header: string | null;
+}
+
+interface FileEntry {
+  text: string;
+  head: number;
+  parsed: ParsedMessage;
+  /** What the header_index row must hold, as JSON.stringify writes BlobEntry.header once parsed. */
+  header: string;
 }
 
 /** The entry the file gives now, or null when it cannot be read. */
-async function entryFromFile(blobs: BlobDirectory, id: string, limits: MimeTreeLimits): Promise<{ text: string; head: number } | null> {
+async function entryFromFile(blobs: BlobDirectory, id: string, limits: MimeTreeLimits): Promise<FileEntry | null> {
   const builder = new MimeTreeBuilder(limits);
   try {
     for await (const chunk of blobs.createReadStream(id as BlobId)) builder.push(chunk as Buffer);
   } catch {
     return null;
   }
-  return searchIndexEntry(builder.finish());
+  const parsed = builder.finish();
+  const h = headerSearchEntry(parsed.envelope, parsed.headerFields ?? []);
+  return { ...searchIndexEntry(parsed), parsed, header: JSON.stringify([h.subject, h.from, h.to, h.cc, h.bcc, JSON.stringify(h.fields)]) };
 }
 
 function readEntries(ctx: StoreContext, ids: readonly string[]): BlobEntry[] {
   return ctx.sql.all<BlobEntry>(
-    `SELECT b.id, b.text_id AS textId, b.text_head AS head, s.text
-       FROM json_each(?) j JOIN blobs b ON b.id = j.value LEFT JOIN search_index s ON s.rowid = b.text_id`,
+    `SELECT b.id, b.text_id AS textId, b.text_head AS head, s.text,
+            CASE WHEN h.text_id IS NOT NULL THEN json_array(h.subject, h.from_text, h.to_text, h.cc_text, h.bcc_text, h.fields) END AS header
+       FROM json_each(?) j JOIN blobs b ON b.id = j.value LEFT JOIN search_index s ON s.rowid = b.text_id
+       LEFT JOIN header_index h ON h.text_id = b.text_id`,
     JSON.stringify(ids),
   );
 }
+
+/** The stored header row lacks data the file has (no row, or fields not known). */
+const headerMissing = (row: BlobEntry): boolean => row.header === null || (JSON.parse(row.header) as unknown[])[5] === null;
 
 export async function checkSearchIndex(deps: SearchIndexDependencies, options: SearchIndexCheckOptions = {}): Promise<SearchIndexCheckReport> {
   const started = Date.now();
@@ -75,20 +96,25 @@ export async function checkSearchIndex(deps: SearchIndexDependencies, options: S
       const [row] = readEntries(ctx, [id]);
       if (row === undefined) continue;
       report.blobs++;
-      if (row.textId === null || row.text === null) report.missing.push(id);
+      if (row.textId === null || row.text === null || headerMissing(row)) report.missing.push(id);
       else if (built === null) report.unreadable.push(id);
-      else if (built.text !== row.text || built.head !== row.head) report.stale.push(id);
+      else if (built.text !== row.text || built.head !== row.head || built.header !== JSON.stringify(JSON.parse(row.header!))) report.stale.push(id);
     }
     progress("blobs", Math.min(report.blobs, total), total);
     await yieldToLoop();
   }
   progress("blobs", total, total);
 
-  // Index rows that no blob refers to (the delete trigger removes them with their blob).
-  const maxRow = ctx.sql.get<{ n: number | null }>("SELECT max(rowid) AS n FROM search_index")!.n ?? 0;
+  // Index rows that no blob refers to (the delete triggers remove them with their blob), in
+  // either index: both are keyed by text_id.
+  const maxRow = ctx.sql.get<{ n: number | null }>("SELECT max(n) AS n FROM (SELECT max(rowid) AS n FROM search_index UNION ALL SELECT max(text_id) FROM header_index)")!.n ?? 0;
   for (let from = 0; from < maxRow; from += ORPHAN_BATCH) {
     const rows = ctx.sql.all<{ rowid: number }>(
-      "SELECT s.rowid FROM search_index s WHERE s.rowid > ? AND s.rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = s.rowid)",
+      `SELECT entry AS rowid FROM (SELECT s.rowid AS entry FROM search_index s WHERE s.rowid > ? AND s.rowid <= ?
+                                   UNION SELECT h.text_id FROM header_index h WHERE h.text_id > ? AND h.text_id <= ?)
+        WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = entry) ORDER BY entry`,
+      from,
+      from + ORPHAN_BATCH,
       from,
       from + ORPHAN_BATCH,
     );
@@ -136,7 +162,7 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
     const ids = ctx.sql.all<{ id: string }>(scope.page, ...scope.args, after, BATCH).map((r) => r.id);
     if (ids.length === 0) break;
     after = ids[ids.length - 1]!;
-    const built = new Map<string, { text: string; head: number }>();
+    const built = new Map<string, FileEntry>();
     for (const id of ids) {
       const entry = await entryFromFile(deps.blobs, id, deps.mimeLimits);
       if (entry === null) report.unreadable.push(id);
@@ -150,9 +176,11 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
           c.sql.run("DELETE FROM search_index WHERE rowid = ?", row.textId);
           c.sql.run("INSERT INTO search_index (rowid, text) VALUES (?, ?)", row.textId, entry.text);
           c.sql.run("UPDATE blobs SET text_head = ? WHERE id = ?", entry.head, row.id);
+          insertHeaderIndexRow(c, row.textId, entry.parsed);
         } else {
           const indexed = c.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
           c.sql.run("UPDATE blobs SET text_id = ?, text_head = ? WHERE id = ?", indexed.lastInsertRowid, entry.head, row.id);
+          insertHeaderIndexRow(c, Number(indexed.lastInsertRowid), entry.parsed);
         }
         report.rebuilt++;
       }
@@ -165,7 +193,7 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
 
   if (account === undefined) {
     // Orphan rows go only in a full rebuild: an account's scope does not say whose they were.
-    const maxRow = ctx.sql.get<{ n: number | null }>("SELECT max(rowid) AS n FROM search_index")!.n ?? 0;
+    const maxRow = ctx.sql.get<{ n: number | null }>("SELECT max(n) AS n FROM (SELECT max(rowid) AS n FROM search_index UNION ALL SELECT max(text_id) FROM header_index)")!.n ?? 0;
     for (let from = 0; from < maxRow; from += ORPHAN_BATCH) {
       await deps.mutate((c) => {
         const removed = c.sql.run(
@@ -173,7 +201,12 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
           from,
           from + ORPHAN_BATCH,
         );
-        report.orphansRemoved += Number(removed.changes);
+        const headers = c.sql.run(
+          "DELETE FROM header_index WHERE text_id > ? AND text_id <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = header_index.text_id)",
+          from,
+          from + ORPHAN_BATCH,
+        );
+        report.orphansRemoved += Number(removed.changes) + Number(headers.changes);
       });
       progress("orphans", Math.min(from + ORPHAN_BATCH, maxRow), maxRow);
       await yieldToLoop();

@@ -11,6 +11,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { foldCase } from "../../mail/case-fold.js";
+import { parseHeaderBlock } from "../../mail/header-fields.js";
+import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
@@ -28,6 +30,7 @@ import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
 import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
 import { changesSince } from "./change-log.js";
+import { headerMatchPage } from "./header-search.js";
 import * as domains from "./domains-aliases.js";
 import { normaliseFlags } from "./flag-rules.js";
 import { normaliseMailboxName } from "./mailbox-names.js";
@@ -344,6 +347,52 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     });
+  }
+
+  findHeaderMatches(mailboxId: MailboxId, field: api.HeaderSearchField, needle: string): Promise<Uid[]> {
+    return this.track(async () => {
+      const found: Uid[] = [];
+      for (let after = 0; ; ) {
+        const page = await this.read((ctx) => headerMatchPage(ctx, mailboxId, field, needle, after));
+        const decided = page.unknown.length === 0 ? page.matches : [...page.matches, ...(await this.headerMatchesFromFiles(mailboxId, page.unknown, field, needle))].sort((a, b) => a - b);
+        for (const uid of decided) found.push(uid);
+        if (page.lastUid === null) return found;
+        after = page.lastUid;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    });
+  }
+
+  /**
+   * The fallback of findHeaderMatches for blobs without indexed fields (stored before schema
+   * version 12, until `mailroom index rebuild`): SUBJECT and addresses from the stored envelope,
+   * HEADER from the logical header (trace prefix and the message's own) read from the file.
+   */
+  private async headerMatchesFromFiles(mailboxId: MailboxId, uids: readonly Uid[], field: api.HeaderSearchField, needle: string): Promise<Uid[]> {
+    const folded = foldCase(needle);
+    const holds = (text: string | null): boolean => text !== null && (folded === "" || text.includes(folded));
+    const matched: Uid[] = [];
+    for (const message of await this.getMessages(mailboxId, uids)) {
+      if (field.kind !== "header") {
+        const entry = headerSearchEntry(message.envelope, []);
+        if (holds(field.kind === "subject" ? entry.subject : entry[field.field])) matched.push(message.uid);
+        continue;
+      }
+      const end = Math.min(message.structure.headerEnd, this.mimeLimits.maxHeaderBytes ?? 256 * 1024);
+      let bytes: Buffer;
+      try {
+        const chunks: Buffer[] = [];
+        if (end > 0) for await (const chunk of this.openMessage(message, { start: 0, end })) chunks.push(chunk as Buffer);
+        bytes = Buffer.concat(chunks);
+      } catch (error) {
+        // Expunged meanwhile: it matches nothing. A damaged file is logged by the stream.
+        if (isStoreError(error, "NONEXISTENT") || isStoreError(error, "DAMAGED")) continue;
+        throw error;
+      }
+      const name = field.name.toLowerCase();
+      if (parseHeaderBlock(bytes).some((f) => f.name.toLowerCase() === name && holds(searchableField(f)[1]))) matched.push(message.uid);
+    }
+    return matched;
   }
 
   readMessages(mailboxId: MailboxId, uids: readonly Uid[], options: { maxSize: number }): Promise<Map<Uid, Buffer>> {
