@@ -5,7 +5,7 @@
 // database from it (CREATE DATABASE copies template1, a few milliseconds). stop() removes it all,
 // and a process exit that skipped stop() still stops the server (pg_ctl stop -m immediate).
 import { spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -41,11 +41,13 @@ export function postgresUnavailable(): string | null {
 export interface PostgresCluster {
   readonly host: string;
   readonly port: number;
-  /** The superuser the tests connect as (trust authentication on 127.0.0.1 only). */
+  /** The superuser the tests connect as. */
   readonly user: string;
+  /** Its password when the cluster was started with one (scram-sha-256 on TCP), else null (trust). */
+  readonly password: string | null;
   readonly dataDir: string;
-  /** postgres://user@127.0.0.1:port/database */
-  url(database?: string): string;
+  /** postgres://user@127.0.0.1:port/database (with the password in it only when asked). */
+  url(database?: string, withPassword?: boolean): string;
   /** A new, empty database (named uniquely); returns its URL. */
   createDatabase(prefix?: string): Promise<string>;
   /** One statement as the superuser on the `postgres` database (tests: inspect, terminate backends). */
@@ -102,7 +104,7 @@ function installExitHook(): void {
   });
 }
 
-export async function startPostgres(options: { prefix?: string } = {}): Promise<PostgresCluster> {
+export async function startPostgres(options: { prefix?: string; /** Require this password on TCP (scram-sha-256) instead of trusting 127.0.0.1. */ password?: string } = {}): Promise<PostgresCluster> {
   const bin = findPostgresBin();
   if (bin === null) throw new Error(postgresUnavailable() ?? "no PostgreSQL");
   const root = await mkdtemp(join(tmpdir(), options.prefix ?? "mailroom-pg-"));
@@ -114,7 +116,14 @@ export async function startPostgres(options: { prefix?: string } = {}): Promise<
   }
   const user = asPostgres ? "postgres" : userInfo().username;
   // UTF8 and the C locale: the store keeps any Unicode text and compares bytes, never a locale's collation.
-  await run(join(bin, "initdb"), ["-D", dataDir, "-U", user, "-E", "UTF8", "--locale=C", "--auth=trust", "--no-sync"]);
+  const auth = ["--auth=trust"];
+  if (options.password !== undefined) {
+    const pwfile = join(root, "pwfile");
+    writeFileSync(pwfile, options.password + "\n", { mode: 0o600 });
+    if (asPostgres) chownSync(pwfile, Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim()), 0);
+    auth.splice(0, 1, "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`);
+  }
+  await run(join(bin, "initdb"), ["-D", dataDir, "-U", user, "-E", "UTF8", "--locale=C", ...auth, "--no-sync"]);
   const pgCtl = join(bin, "pg_ctl");
   const entry = { pgCtl, dataDir, root };
   live.add(entry);
@@ -138,10 +147,11 @@ export async function startPostgres(options: { prefix?: string } = {}): Promise<
       }
     }
   }
-  const url = (database = "postgres") => `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${database}`;
+  const url = (database = "postgres", withPassword = false) =>
+    `postgres://${encodeURIComponent(user)}${withPassword && options.password !== undefined ? `:${encodeURIComponent(options.password)}` : ""}@127.0.0.1:${port}/${database}`;
   let serial = 0;
   const query = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: url(database) });
+    const client = new pg.Client({ connectionString: url(database, true) });
     await client.connect();
     try {
       return (await client.query<T>(sql, params)).rows;
@@ -159,6 +169,7 @@ export async function startPostgres(options: { prefix?: string } = {}): Promise<
     host: "127.0.0.1",
     port,
     user,
+    password: options.password ?? null,
     dataDir,
     url,
     async createDatabase(prefix = "t") {

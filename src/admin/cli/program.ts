@@ -30,6 +30,8 @@ export interface CliEnvironment extends PasswordSource {
   renderDefaultConfig(): string;
   /** Parses "10G", "500M" or bytes; throws with a message on anything else. */
   parseSize(text: string): number;
+  /** `mailroom store migrate`: brings the configured store's schema up to date; one line per fact. */
+  migrateStore?(options: GlobalOptions): Promise<string[]>;
 }
 
 export interface GlobalOptions {
@@ -142,6 +144,14 @@ function buildProgram(env: CliEnvironment): Command {
   addAliasCommands(program, withAdmin, print);
   addOutboundCommands(program, withAdmin, print);
   addStoreCommands(program, withAdmin, print, env.stderr);
+  const migrate = env.migrateStore?.bind(env);
+  if (migrate) {
+    program.commands
+      .find((c) => c.name() === "store")!
+      .command("migrate")
+      .description("create or upgrade the store's schema (PostgreSQL: safe while other nodes run or start; they wait for it)")
+      .action(async () => (await migrate(globals())).forEach(print));
+  }
   addIndexCommands(program, withAdmin, print, env.stderr);
   addSieveCommands(program, withAdmin, print);
   return program;

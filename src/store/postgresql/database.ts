@@ -42,6 +42,12 @@ export function resolvePassword(options: Pick<PostgresConnectionOptions, "passwo
   return undefined;
 }
 
+function withPassword(url: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
 /** The URL with any password replaced, for logs and error messages. */
 export function redactUrl(url: string): string {
   try {
@@ -74,8 +80,8 @@ export function createPool(options: PostgresConnectionOptions, log: Logger): pg.
   }
   const password = resolvePassword(options);
   const pool = new pg.Pool({
-    connectionString: options.url,
-    ...(password !== undefined ? { password } : {}),
+    // pg lets the connection string's fields override separate ones, so the password goes into it.
+    connectionString: password === undefined ? options.url : withPassword(options.url, password),
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
@@ -92,7 +98,7 @@ export function createPool(options: PostgresConnectionOptions, log: Logger): pg.
 }
 
 /** SQLSTATE classes that mean "the database is not reachable or not serving now". */
-const UNAVAILABLE_CLASSES = ["08", "57", "53", "58", "XX", "55", "25"];
+const UNAVAILABLE_CLASSES = ["08", "57", "53", "58", "XX", "55", "25", "28", "3D"];
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
 
 /** Deadlock or serialization failure: the transaction may simply run again. */
@@ -119,7 +125,7 @@ export function toStoreError(err: unknown): unknown {
     return new StoreError("UNAVAILABLE", `database unavailable: ${message}`, { cause: err });
   }
   // The driver's own connection failures carry no code: a terminated connection, a connect timeout.
-  if (code === null && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|Connection ended|not queryable/i.test(message)) {
+  if (code === null && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|Connection ended|not queryable|^SASL:/i.test(message)) {
     return new StoreError("UNAVAILABLE", `database unavailable: ${message}`, { cause: err });
   }
   return err;
