@@ -230,6 +230,8 @@ export class PgBlobStore implements BlobStore {
     const cutoff = this.clock().getTime() - maxAgeMs;
     const uploads = (await this.pool.query("DELETE FROM blob_contents WHERE hash IS NULL AND created_at < $1", [cutoff])).rowCount ?? 0;
     const pins = (await this.pool.query("DELETE FROM blob_pins WHERE created_at < $1", [cutoff])).rowCount ?? 0;
+    // Oversized change notices (change-feed.ts) are read within seconds of their commit.
+    await this.pool.query("DELETE FROM change_notices WHERE created_at < $1", [this.clock().getTime() - 10 * 60_000]);
     const candidates = await rows<{ hash: string }>(
       this.pool,
       `SELECT c.hash FROM blob_contents c WHERE c.hash IS NOT NULL

@@ -74,23 +74,26 @@ const types = {
   },
 } as unknown as pg.CustomTypesConfig;
 
-export function createPool(options: PostgresConnectionOptions, log: Logger): pg.Pool {
+/** What every connection of a store (pooled, or the change feed's listener) is opened with. */
+export function connectionConfig(options: PostgresConnectionOptions): pg.ClientConfig {
   if (typeof options.url !== "string" || !/^postgres(ql)?:\/\//.test(options.url)) {
     throw new StoreError("INVALID", "store.url must be a postgres:// or postgresql:// URL");
   }
   const password = resolvePassword(options);
-  const pool = new pg.Pool({
+  return {
     // pg lets the connection string's fields override separate ones, so the password goes into it.
     connectionString: password === undefined ? options.url : withPassword(options.url, password),
-    max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-    idleTimeoutMillis: 30_000,
     // Acknowledged means durable: every commit waits for its WAL flush (and for synchronous
     // replicas, if the server is configured for them), whatever the server's default says.
     options: `-c synchronous_commit=on -c statement_timeout=${options.statementTimeoutMs ?? 60_000}`,
     application_name: "mailroom",
     types,
-  });
+  };
+}
+
+export function createPool(options: PostgresConnectionOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({ ...connectionConfig(options), max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 });
   // An idle connection the server dropped (restart, failover) must not crash the process; the
   // pool discards it and the next operation opens a fresh one.
   pool.on("error", (err) => log.warn("store.postgres_idle_connection_lost", { error: (err as Error).message, url: redactUrl(options.url) }));

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { postgresUnavailable, startPostgres, type PostgresCluster } from "../../../test/harness/postgres.js";
+import type { AccountChange } from "../changes.js";
 import { isStoreError } from "../errors.js";
 import type { MailboxId, Uid } from "../types.js";
 import { CHUNK_BYTES } from "./blob-store.js";
@@ -121,6 +122,55 @@ if (unavailable !== null) {
         const modseqs = (await reader.listMessages(inbox.id)).map((m) => m.modseq);
         assert.equal(new Set(modseqs).size, 120, "each delivery took its own modseq");
         assert.deepEqual([...modseqs], [...modseqs].sort((x, y) => x - y), "modseq order is UID order");
+      } finally {
+        await close();
+      }
+    });
+
+    test("the change feed crosses nodes: B's subscribers see A's delivery, C's see B's flags, every node in one commit order", async () => {
+      const { stores, close } = await nodes(3);
+      try {
+        const [a, b, c] = stores as [PostgresStore, PostgresStore, PostgresStore];
+        await a.addDomain("example.test");
+        const account = await a.createAccount({ address: "u@example.test", passwordHash: "x" });
+        const inbox = (await a.getMailbox(account.id, "INBOX"))!;
+        const seenBy = new Map<string, AccountChange[]>();
+        for (const [name, node] of [["a", a], ["b", b], ["c", c]] as const) {
+          seenBy.set(name, []);
+          // Message events only: the account's creation may still be on its way to B and C.
+          node.changes.subscribe(account.id, (batch) => seenBy.get(name)!.push(...batch.changes.filter((ch) => ch.kind === "added" || ch.kind === "flags" || ch.kind === "expunged")));
+        }
+        const started = Date.now();
+        const copy = await a.append(inbox.id, Buffer.from("Subject: cross\r\n\r\nnode\r\n"));
+        const arrived = async (name: string, test: (c: AccountChange) => boolean) => {
+          while (!seenBy.get(name)!.some(test)) {
+            assert.ok(Date.now() - started < 1000, `${name} did not see it within 1 s`);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        };
+        assert.ok(seenBy.get("a")!.some((ch) => ch.kind === "added" && ch.uid === copy.uid), "the writer's own subscribers have it when the call returns");
+        await arrived("b", (ch) => ch.kind === "added" && ch.uid === copy.uid);
+        await b.updateFlags(inbox.id, [copy.uid], { mode: "add", flags: ["\\Seen"] });
+        await arrived("c", (ch) => ch.kind === "flags" && ch.flags.includes("\\Seen"));
+
+        // Concurrent writers on all three nodes: every node sees the same events in the same order.
+        await Promise.all([a, b, c].map(async (node) => {
+          for (let i = 0; i < 15; i++) await node.append(inbox.id, Buffer.from(`Subject: ${i}\r\n\r\n${Math.random()}\r\n`));
+        }));
+        // A flags change too large for one NOTIFY payload (it goes through change_notices).
+        const all = (await a.listMessages(inbox.id)).map((m) => m.uid);
+        const keywords = Array.from({ length: 40 }, (_, i) => `$Keyword-with-a-long-name-${i}`);
+        await c.updateFlags(inbox.id, all, { mode: "add", flags: keywords });
+        const total = seenBy.get("c")!.length;
+        while (seenBy.get("a")!.length < total || seenBy.get("b")!.length < total) {
+          assert.ok(Date.now() - started < 10_000, `every node catches up: ${seenBy.get("a")!.length} ${seenBy.get("b")!.length} of ${total}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        assert.deepEqual(seenBy.get("a"), seenBy.get("c"));
+        assert.deepEqual(seenBy.get("b"), seenBy.get("c"));
+        const added = seenBy.get("a")!.filter((ch) => ch.kind === "added").map((ch) => (ch as { uid: number }).uid);
+        assert.deepEqual(added, [...added].sort((x, y) => x - y), "UIDs announced in ascending order on every node");
+        assert.equal(seenBy.get("b")!.filter((ch) => ch.kind === "flags" && ch.flags.length >= 40).length, all.length, "the oversized batch arrived whole");
       } finally {
         await close();
       }

@@ -32,11 +32,12 @@ import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix,
 import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "../sqlite/flag-rules.js";
 import { INBOX, isWithin, normaliseMailboxName, parentNames } from "../sqlite/mailbox-names.js";
 import { BlobMissingError, dropUnreferencedContents, PgBlobStore } from "./blob-store.js";
-import { createPool, one, type PostgresConnectionOptions, rows, type Sql, toStoreError, transaction } from "./database.js";
+import { connectionConfig, createPool, one, type PostgresConnectionOptions, rows, type Sql, toStoreError, transaction } from "./database.js";
 import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
+import { PostgresChangeFeed } from "./change-feed.js";
 import { PgStagedMessage } from "./staged-message.js";
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
@@ -65,7 +66,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw toStoreError(err);
   }
-  return new PostgresStore(pool, { ...options, log, clock });
+  // Other nodes' changes reach this node's sessions through LISTEN (change-feed.ts), unless the
+  // caller brings its own feed (a single process that wants only in-process events).
+  const feed = options.changeFeed ?? new PostgresChangeFeed(connectionConfig(options), pool, log);
+  if (feed instanceof PostgresChangeFeed) await feed.start();
+  return new PostgresStore(pool, { ...options, log, clock, changeFeed: feed });
 }
 
 /** One mutation's change events, grouped per account in the order they happened; published after COMMIT. */
@@ -185,20 +190,36 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   private async mutate<T>(body: (db: pg.PoolClient, unit: UnitOfWork) => Promise<T>): Promise<T> {
     let unit = new UnitOfWork();
     let ticket = -1;
-    const result = await transaction(
-      this.pool,
-      async (client) => {
-        unit = new UnitOfWork(); // a retried transaction starts with no events
-        return body(client, unit);
-      },
-      {
-        beforeCommit: () => {
-          ticket = this.nextTicket++;
+    const feed = this.changes instanceof PostgresChangeFeed ? this.changes : null;
+    let notice: Awaited<ReturnType<PostgresChangeFeed["notify"]>> = null;
+    let result: T;
+    try {
+      result = await transaction(
+        this.pool,
+        async (client) => {
+          unit = new UnitOfWork(); // a retried transaction starts with no events
+          notice?.cancel();
+          notice = null;
+          const value = await body(client, unit);
+          const batches = unit.batches();
+          // Sent to every node (this one too) at COMMIT, in commit order.
+          if (feed && batches.length > 0) notice = await feed.notify(client, batches);
+          return value;
         },
-        commitFailed: () => void this.settle(ticket, []),
-      },
-    );
-    await this.settle(ticket, unit.batches());
+        {
+          beforeCommit: () => {
+            ticket = this.nextTicket++;
+          },
+          commitFailed: () => void this.settle(ticket, []),
+        },
+      );
+    } catch (err) {
+      (notice as { cancel(): void } | null)?.cancel();
+      throw err;
+    }
+    // Published by the listener when the notification came back; locally when it cannot come.
+    const delivered = notice ? await (notice as { seen: Promise<boolean> }).seen : false;
+    await this.settle(ticket, delivered ? [] : unit.batches());
     return result;
   }
 
@@ -251,6 +272,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     if (this.collectorTimer) clearInterval(this.collectorTimer);
     this.closed = (async () => {
       await Promise.allSettled([...this.inflight]);
+      if (this.changes instanceof PostgresChangeFeed) await this.changes.stop();
       await this.pool.end();
     })();
     return this.closed;

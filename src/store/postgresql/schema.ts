@@ -210,6 +210,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "change notices too large for one NOTIFY payload",
+    sql: `
+      -- The cross-node change feed (change-feed.ts) sends each transaction's change batches with
+      -- pg_notify; a payload over the 8000-byte NOTIFY limit is stored here and the notification
+      -- names its row. Rows are read within seconds and removed after ten minutes.
+      CREATE TABLE change_notices (
+        id bigserial PRIMARY KEY,
+        payload text NOT NULL,
+        created_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {
