@@ -104,7 +104,7 @@ function installExitHook(): void {
   });
 }
 
-export async function startPostgres(options: { prefix?: string; /** Require this password on TCP (scram-sha-256) instead of trusting 127.0.0.1. */ password?: string } = {}): Promise<PostgresCluster> {
+export async function startPostgres(options: { prefix?: string; /** Require this password on TCP (scram-sha-256) instead of trusting 127.0.0.1. */ password?: string; /** Keep fsync on (benchmarks: figures with real durability). */ durable?: boolean } = {}): Promise<PostgresCluster> {
   const bin = findPostgresBin();
   if (bin === null) throw new Error(postgresUnavailable() ?? "no PostgreSQL");
   const root = await mkdtemp(join(tmpdir(), options.prefix ?? "mailroom-pg-"));
@@ -130,7 +130,7 @@ export async function startPostgres(options: { prefix?: string; /** Require this
   installExitHook();
   let port = 0;
   const startServer = async (): Promise<void> => {
-    const serverOptions = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${root} -c fsync=off -c full_page_writes=off -c max_connections=200`;
+    const serverOptions = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${root}${options.durable ? "" : " -c fsync=off -c full_page_writes=off"} -c max_connections=200`;
     await run(pgCtl, ["start", "-D", dataDir, "-w", "-t", "60", "-l", join(root, "server.log"), "-o", serverOptions]);
   };
   for (let attempt = 0; ; attempt++) {
