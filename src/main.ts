@@ -6,7 +6,7 @@ import { checkConfigFiles, loadConfig, renderDefaultConfig, type Config } from "
 import { size } from "./config/value-kinds.js";
 import { createJsonLogger } from "./observability/log.js";
 import { runCli, type GlobalOptions, type ServerStatus } from "./admin/cli/program.js";
-import { migrateStore, startServer } from "./server/compose.js";
+import { copyStore, migrateStore, startServer } from "./server/compose.js";
 import { toStoreError } from "./store/postgresql/database.js";
 import { askServerStatus, openAdminAccess } from "./server/admin-access.js";
 import { adminCommandPrefix, renderBanner } from "./server/banner.js";
@@ -51,6 +51,14 @@ export async function main(argv: string[]): Promise<void> {
       const config = await configFor(options);
       try {
         return await migrateStore(config, createJsonLogger({ level: "warn" }));
+      } catch (err) {
+        throw toStoreError(err);
+      }
+    },
+    async copyStore(options, copy, onProgress) {
+      const config = await configFor(options);
+      try {
+        return await copyStore(config, createJsonLogger({ level: "warn" }), { from: resolve(copy.from), to: copy.to, passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
       } catch (err) {
         throw toStoreError(err);
       }

@@ -15,6 +15,9 @@ import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { openPostgresStore } from "../store/postgresql/postgresql-store.js";
 import { createPool, redactUrl } from "../store/postgresql/database.js";
 import { migratePostgres } from "../store/postgresql/schema.js";
+import { copyStore as copyIntoPostgres, type CopyProgress } from "../store/postgresql/import.js";
+import { acquireOwnerLock } from "./owner-lock.js";
+import { existsSync } from "node:fs";
 import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
 import { CONTROL_SOCKET_FILE } from "../admin/control/protocol.js";
 import { startControlServer, type ControlServer } from "./control-server.js";
@@ -111,6 +114,46 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
   const store = await openStore(config, log);
   await store.close();
   return [`store migrate: the SQLite store in ${config.server.dataDir} is up to date (it migrates itself when opened)`];
+}
+
+/**
+ * `mailroom store copy --from <data-dir> --to postgres://...`: the embedded store of a data dir
+ * (held with its owner lock, so no server writes to it meanwhile) copied into an empty PostgreSQL
+ * database, verified by counts and checksums (store/postgresql/import.ts).
+ */
+export async function copyStore(
+  config: Config,
+  log: Logger,
+  options: { from: string; to: string; passwordEnv?: string | null; passwordFile?: string | null },
+  onProgress: (progress: CopyProgress) => void,
+): Promise<string[]> {
+  if (!existsSync(join(options.from, STORE_MARKER_FILE))) throw new Error(`no Mailroom store in ${options.from}`);
+  const lock = acquireOwnerLock(options.from, "store copy");
+  try {
+    const source = await openSqliteStore({ dataDir: options.from, log, mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts } });
+    try {
+      const target = await openPostgresStore({
+        url: options.to,
+        passwordEnv: options.passwordEnv ?? null,
+        passwordFile: options.passwordFile ?? null,
+        log,
+        mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
+      });
+      try {
+        const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source }, target, onProgress);
+        return [
+          ...report.verified.map((line) => `verified ${line}`),
+          `store copy: ${options.from} -> ${redactUrl(options.to)}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s); counts and checksums match (${report.durationMs} ms)`,
+        ];
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  } finally {
+    lock.release();
+  }
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {

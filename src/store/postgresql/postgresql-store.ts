@@ -1276,6 +1276,82 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return mapping;
   }
 
+  // Import (`mailroom store copy`, import.ts) ---------------------------------------------------------
+
+  /** An empty database: no domain, no account (a copy goes only into one). */
+  async isEmpty(): Promise<boolean> {
+    return this.read(async (db) => (await one(db, "SELECT 1 FROM domains UNION ALL SELECT 1 FROM accounts LIMIT 1")) === undefined);
+  }
+
+  /** An account as it was elsewhere (its hash, quota, policy, creation time), without default mailboxes. */
+  importAccount(account: Account): Promise<AccountId> {
+    return this.write(async (db) => {
+      const address = parseAddress(account.address);
+      const domainId = await this.requireDomainId(db, address.domain);
+      const row = await one<{ id: number }>(
+        db,
+        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        [domainId, address.address, address.key, account.passwordHash, account.quotaBytes, account.pop3.mode, account.pop3.markSeen, account.pop3.loginDelaySeconds, account.pop3.expireDays, account.createdAt.getTime()],
+      );
+      return row!.id as AccountId;
+    });
+  }
+
+  /**
+   * A mailbox with the UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and first recent UID it had elsewhere,
+   * so clients keep their caches. The UIDVALIDITY counter moves past it.
+   */
+  importMailbox(accountId: AccountId, mailbox: Mailbox, firstRecentUid: number): Promise<MailboxId> {
+    return this.write(async (db) => {
+      await db.query(
+        `INSERT INTO store_counters (name, value) VALUES ('uid_validity', $1) ON CONFLICT (name) DO UPDATE SET value = greatest(store_counters.value, excluded.value)`,
+        [mailbox.uidValidity],
+      );
+      const row = await one<{ id: number }>(
+        db,
+        "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, highest_modseq, first_recent_uid) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        [accountId, normaliseMailboxName(mailbox.name), mailbox.specialUse, mailbox.uidValidity, mailbox.uidNext, mailbox.highestModSeq, firstRecentUid],
+      );
+      return row!.id as MailboxId;
+    });
+  }
+
+  /** A message with its UID, modseq, flags and date from elsewhere; the bytes were staged here. */
+  importMessage(mailboxId: MailboxId, message: { uid: Uid; modseq: ModSeq; flags: Flag[]; internalDate: Date; prefix: Buffer }, staged: api.StagedMessage): Promise<void> {
+    return this.write(async (db) => {
+      if (!(staged instanceof PgStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const flags = normaliseFlags(message.flags);
+      await this.insertBlobRow(db, staged);
+      const size = message.prefix.length + staged.size;
+      await db.query(
+        `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [mailboxId, message.uid, message.modseq, flags, hasFlag(flags, "\\Seen"), hasFlag(flags, "\\Deleted"), message.internalDate.getTime(), size, staged.blobId, message.prefix.length > 0 ? message.prefix : null],
+      );
+      await db.query("UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2", [size, mailbox.accountId]);
+      await db.query("DELETE FROM blob_pins WHERE pin = $1", [staged.pin]);
+      staged.markReleased();
+    });
+  }
+
+  /**
+   * The UIDs below UIDNEXT that no message has (expunged before the copy) become tombstones at the
+   * mailbox's HIGHESTMODSEQ, so a QRESYNC client resyncing from an older modseq is told they
+   * vanished (RFC 7162 §3.2.10).
+   */
+  importTombstones(mailboxId: MailboxId): Promise<number> {
+    return this.write(async (db) => {
+      const result = await db.query(
+        `INSERT INTO changes (mailbox_id, modseq, kind, uid)
+         SELECT b.id, b.highest_modseq, 'expunged', u FROM mailboxes b, generate_series(1, b.uid_next - 1) AS u
+          WHERE b.id = $1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.mailbox_id = b.id AND m.uid = u)`,
+        [mailboxId],
+      );
+      return result.rowCount ?? 0;
+    });
+  }
+
   // QueueStore (queue.ts) ------------------------------------------------------------------------
 
   enqueue(request: EnqueueRequest): Promise<QueuedMessage> {
