@@ -34,6 +34,7 @@ const LAYERS: [prefix: string, layer: number][] = [
 /** Third-party packages that only one place (and its test) may import, so a swap (or a Node 22 move) is one file. */
 const PACKAGE_OWNERS: Record<string, string[]> = {
   "better-sqlite3": ["store/sqlite/"],
+  pg: ["store/postgresql/"],
   mailauth: ["mail-auth/"],
   "@node-rs/argon2": ["auth/password-hash"],
   selfsigned: ["net/tls-context"],

@@ -6,7 +6,8 @@ import { checkConfigFiles, loadConfig, renderDefaultConfig, type Config } from "
 import { size } from "./config/value-kinds.js";
 import { createJsonLogger } from "./observability/log.js";
 import { runCli, type GlobalOptions, type ServerStatus } from "./admin/cli/program.js";
-import { startServer } from "./server/compose.js";
+import { copyStore, migrateStore, startServer } from "./server/compose.js";
+import { toStoreError } from "./store/postgresql/database.js";
 import { askServerStatus, openAdminAccess } from "./server/admin-access.js";
 import { adminCommandPrefix, renderBanner } from "./server/banner.js";
 import { trapSignals } from "./server/shutdown.js";
@@ -45,6 +46,22 @@ export async function main(argv: string[]): Promise<void> {
       // As root, become the server user first (privileges.ts): the socket and the lock are its.
       adminRunsAsServerUser(config);
       return openAdminAccess(config, log, { command, init: options.init === true, dataDirSource: dataDirSource(options, config) });
+    },
+    async migrateStore(options) {
+      const config = await configFor(options);
+      try {
+        return await migrateStore(config, createJsonLogger({ level: "warn" }));
+      } catch (err) {
+        throw toStoreError(err);
+      }
+    },
+    async copyStore(options, copy, onProgress) {
+      const config = await configFor(options);
+      try {
+        return await copyStore(config, createJsonLogger({ level: "warn" }), { from: resolve(copy.from), to: copy.to, passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
+      } catch (err) {
+        throw toStoreError(err);
+      }
     },
     async serverStatus(options, reset) {
       return (await askServerStatus(await configFor(options), reset)) as ServerStatus;

@@ -229,3 +229,13 @@ test("loadConfig: server.hostname defaults to the machine's FQDN (host-name.ts),
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("[store] backend = \"postgresql\" needs a postgres:// url; a password in a bad url is not echoed", () => {
+  const config = parseConfigText('[store]\nbackend = "postgresql"\nurl = "postgres://mail@db.example:5432/mailroom"\npassword_env = "MAILROOM_DB_PASSWORD"', { ...base, env: {} });
+  assert.deepEqual([config.store.backend, config.store.url, config.store.passwordEnv, config.store.passwordFile, config.store.maxConnections], ["postgresql", "postgres://mail@db.example:5432/mailroom", "MAILROOM_DB_PASSWORD", null, 20]);
+  assert.deepEqual(problemsOf('[store]\nbackend = "postgresql"'), ['config error: store.url: required when store.backend = "postgresql"']);
+  const bad = problemsOf('[store]\nbackend = "postgresql"\nurl = "mysql://u:hunter2@h/db"');
+  assert.equal(bad.length, 1);
+  assert.ok(!bad[0]!.includes("hunter2"), bad[0]);
+  assert.equal(problemsOf('[store]\nurl = "postgres://h/db"\npassword_env = "A"\npassword_file = "/f"').length, 1);
+});

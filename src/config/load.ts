@@ -252,6 +252,10 @@ function checkAcrossKeys(config: Config, problems: string[]): void {
   if (config.auth.throttleBaseDelay > config.auth.throttleMaxDelay) {
     problems.push("auth.throttle_base_delay: must not exceed auth.throttle_max_delay");
   }
+  const { store } = config;
+  if (store.backend === "postgresql" && store.url === null) problems.push('store.url: required when store.backend = "postgresql"');
+  if (store.url !== null && !/^postgres(ql)?:\/\//.test(store.url)) problems.push(`store.url: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(store.url.replace(/:[^:@/]*@/, ":***@"))}`);
+  if (store.passwordEnv !== null && store.passwordFile !== null) problems.push("store.password_env: set either store.password_env or store.password_file, not both");
   const { outbound } = config;
   if ((outbound.smarthostUsername === null) !== (outbound.smarthostPasswordFile === null)) {
     problems.push(`outbound.${outbound.smarthostUsername === null ? "smarthost_username" : "smarthost_password_file"}: required when the other smarthost AUTH key is set`);

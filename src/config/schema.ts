@@ -72,8 +72,13 @@ export interface Pop3Settings {
 }
 
 export interface StoreSettings {
-  backend: "sqlite";
+  backend: "sqlite" | "postgresql";
   groupCommit: boolean;
+  /** PostgreSQL backend: postgres://user@host:port/database (the password from password_env or password_file). */
+  url: string | null;
+  passwordEnv: string | null;
+  passwordFile: string | null;
+  maxConnections: number;
 }
 
 export interface ShutdownSettings {
@@ -292,8 +297,12 @@ export const POP3_SPEC: SectionSpec<Pop3Settings> = {
 };
 
 export const STORE_SPEC: SectionSpec<StoreSettings> = {
-  backend: key(oneOf(["sqlite"] as const), "sqlite", "mail store backend"),
-  groupCommit: key(boolean(), true, "batch concurrent deliveries into one fsync"),
+  backend: key(oneOf(["sqlite", "postgresql"] as const), "sqlite", "mail store backend: sqlite (embedded, in server.data_dir) or postgresql (shared by any number of nodes)"),
+  groupCommit: key(boolean(), true, "batch concurrent deliveries into one fsync (sqlite)"),
+  url: key(optional(text()), null, "postgresql: postgres://user@host:port/database; put the password in password_env or password_file, not here"),
+  passwordEnv: key(optional(text()), null, "postgresql: name of the environment variable holding the database password"),
+  passwordFile: key(optional(text()), null, "postgresql: file whose first line is the database password"),
+  maxConnections: key(integer({ min: 1, max: 1000 }), 20, "postgresql: connections in each node's pool"),
 };
 
 export const SHUTDOWN_SPEC: SectionSpec<ShutdownSettings> = {

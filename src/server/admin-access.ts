@@ -41,7 +41,8 @@ export async function openAdminAccess(config: Config, log: Logger, options: Admi
   const dataDir = config.server.dataDir;
   const socketPath = join(dataDir, CONTROL_SOCKET_FILE);
   const deadline = Date.now() + (options.waitMs ?? 10_000);
-  if (!existsSync(join(dataDir, STORE_MARKER_FILE)) && !options.init) {
+  // The PostgreSQL backend's store is the database, never a file here.
+  if (config.store.backend === "sqlite" && !existsSync(join(dataDir, STORE_MARKER_FILE)) && !options.init) {
     // A server starting on an empty data dir may not have created its store yet: ask it first.
     const client = await connectControl(socketPath);
     if (client) return remote(client);

@@ -12,6 +12,12 @@ import type { AccountStore, MailStore, QueueStore, SieveStore, SpamTokenStore, G
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { openPostgresStore } from "../store/postgresql/postgresql-store.js";
+import { createPool, redactUrl } from "../store/postgresql/database.js";
+import { migratePostgres } from "../store/postgresql/schema.js";
+import { copyStore as copyIntoPostgres, type CopyProgress } from "../store/postgresql/import.js";
+import { acquireOwnerLock } from "./owner-lock.js";
+import { existsSync } from "node:fs";
 import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
 import { CONTROL_SOCKET_FILE } from "../admin/control/protocol.js";
 import { startControlServer, type ControlServer } from "./control-server.js";
@@ -71,7 +77,19 @@ export const STORE_MARKER_FILE = "mailroom.sqlite";
 
 export async function openStore(config: Config, log: Logger): Promise<ComposedStore> {
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
-  // Only "sqlite" exists today; the config schema refuses anything else with a message naming the key.
+  if (config.store.backend === "postgresql") {
+    // Shared by every node (docs/architecture.md, "PostgreSQL backend"); the schema is migrated at
+    // open, under an advisory lock, so nodes starting together are safe.
+    const pg = await openPostgresStore({
+      url: config.store.url!,
+      passwordEnv: config.store.passwordEnv,
+      passwordFile: config.store.passwordFile,
+      maxConnections: config.store.maxConnections,
+      log: log.child({ component: "store" }),
+      mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
+    });
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, maintenance: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+  }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
     log: log.child({ component: "store" }),
@@ -79,6 +97,69 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
   return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+}
+
+/**
+ * `mailroom store migrate`: the configured store's schema brought up to date. PostgreSQL: under the
+ * migration advisory lock, so it is safe beside running nodes. SQLite migrates whenever the store
+ * is opened; this opens and closes it (the data dir's owner lock is the caller's business).
+ */
+export async function migrateStore(config: Config, log: Logger): Promise<string[]> {
+  if (config.store.backend === "postgresql") {
+    const pool = createPool({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, maxConnections: 1 }, log);
+    try {
+      const report = await migratePostgres(pool, () => new Date());
+      const where = redactUrl(config.store.url!);
+      return report.applied.length === 0
+        ? [`store migrate: ${where} is at schema version ${report.to}; nothing to do`]
+        : [`store migrate: ${where} migrated from version ${report.from} to ${report.to} (applied ${report.applied.join(", ")})`];
+    } finally {
+      await pool.end();
+    }
+  }
+  const store = await openStore(config, log);
+  await store.close();
+  return [`store migrate: the SQLite store in ${config.server.dataDir} is up to date (it migrates itself when opened)`];
+}
+
+/**
+ * `mailroom store copy --from <data-dir> --to postgres://...`: the embedded store of a data dir
+ * (held with its owner lock, so no server writes to it meanwhile) copied into an empty PostgreSQL
+ * database, verified by counts and checksums (store/postgresql/import.ts).
+ */
+export async function copyStore(
+  config: Config,
+  log: Logger,
+  options: { from: string; to: string; passwordEnv?: string | null; passwordFile?: string | null },
+  onProgress: (progress: CopyProgress) => void,
+): Promise<string[]> {
+  if (!existsSync(join(options.from, STORE_MARKER_FILE))) throw new Error(`no Mailroom store in ${options.from}`);
+  const lock = acquireOwnerLock(options.from, "store copy");
+  try {
+    const source = await openSqliteStore({ dataDir: options.from, log, mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts } });
+    try {
+      const target = await openPostgresStore({
+        url: options.to,
+        passwordEnv: options.passwordEnv ?? null,
+        passwordFile: options.passwordFile ?? null,
+        log,
+        mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
+      });
+      try {
+        const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source }, target, onProgress);
+        return [
+          ...report.verified.map((line) => `verified ${line}`),
+          `store copy: ${options.from} -> ${redactUrl(options.to)}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s); counts and checksums match (${report.durationMs} ms)`,
+        ];
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  } finally {
+    lock.release();
+  }
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {

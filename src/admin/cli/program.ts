@@ -7,7 +7,7 @@ import type { Pop3Mode } from "../../store/index.js";
 import { AdminError, type AdminOperations, type AccountView } from "../operations/index.js";
 import { readPassword, type PasswordSource } from "./password-input.js";
 import { addOutboundCommands } from "./outbound-commands.js";
-import { addStoreCommands } from "./store-commands.js";
+import { addStoreCommands, progressPrinter } from "./store-commands.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 
@@ -30,6 +30,14 @@ export interface CliEnvironment extends PasswordSource {
   renderDefaultConfig(): string;
   /** Parses "10G", "500M" or bytes; throws with a message on anything else. */
   parseSize(text: string): number;
+  /** `mailroom store migrate`: brings the configured store's schema up to date; one line per fact. */
+  migrateStore?(options: GlobalOptions): Promise<string[]>;
+  /** `mailroom store copy`: an embedded store into an empty PostgreSQL database, verified; progress as store check's. */
+  copyStore?(
+    options: GlobalOptions,
+    copy: { from: string; to: string; passwordEnv?: string; passwordFile?: string },
+    onProgress: (progress: { phase: "accounts" | "messages" | "verify"; done: number; total: number | null }) => void,
+  ): Promise<string[]>;
 }
 
 export interface GlobalOptions {
@@ -142,6 +150,31 @@ function buildProgram(env: CliEnvironment): Command {
   addAliasCommands(program, withAdmin, print);
   addOutboundCommands(program, withAdmin, print);
   addStoreCommands(program, withAdmin, print, env.stderr);
+  const migrate = env.migrateStore?.bind(env);
+  if (migrate) {
+    program.commands
+      .find((c) => c.name() === "store")!
+      .command("migrate")
+      .description("create or upgrade the store's schema (PostgreSQL: safe while other nodes run or start; they wait for it)")
+      .action(async () => (await migrate(globals())).forEach(print));
+  }
+  const copy = env.copyStore?.bind(env);
+  if (copy) {
+    program.commands
+      .find((c) => c.name() === "store")!
+      .command("copy")
+      .description("copy the embedded store of a data dir into an empty PostgreSQL database (UIDs, flags, bytes kept), then verify counts and checksums")
+      .requiredOption("--from <data-dir>", "the data dir holding the SQLite store (no server may run on it)")
+      .requiredOption("--to <url>", "postgres://user@host:port/database (empty)")
+      .option("--password-env <name>", "environment variable holding the database password")
+      .option("--password-file <file>", "file whose first line is the database password")
+      .action(async (opts: { from: string; to: string; passwordEnv?: string; passwordFile?: string }) => {
+        const progress = progressPrinter(env.stderr, { accounts: "accounts", messages: "messages copied", verify: "messages verified" }, "done");
+        const lines = await copy(globals(), opts, (p) => progress.update(p));
+        progress.finish();
+        lines.forEach(print);
+      });
+  }
   addIndexCommands(program, withAdmin, print, env.stderr);
   addSieveCommands(program, withAdmin, print);
   return program;

@@ -1,0 +1,1549 @@
+// The PostgreSQL backend: MailStore, AccountStore, QueueStore, SieveStore and StoreMaintenance over
+// one database that any number of Mailroom nodes share (docs/architecture.md, "PostgreSQL
+// backend"). Everything lives in the database, message bytes included (blob-store.ts).
+//
+// Every mutation is one transaction on a pooled connection, committed with synchronous_commit on
+// before the caller is resolved, and published on the ChangeFeed after COMMIT. A mutation of a
+// mailbox first locks the mailbox row (UPDATE ... RETURNING of uid_next / highest_modseq, or
+// SELECT ... FOR UPDATE), so writers of one mailbox are ordered by that lock on every node: UIDs
+// and modseqs become visible in the order they were taken. Locks are taken mailboxes first, then
+// accounts; a deadlock PostgreSQL still detects is retried (database.ts).
+import { Readable } from "node:stream";
+import type pg from "pg";
+import { foldCase } from "../../mail/case-fold.js";
+import type { Envelope } from "../../mail/envelope.js";
+import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../mail/mime-tree.js";
+import { SentOctetCounter, sentOctets } from "../../mail/sent-octets.js";
+import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
+import { silentLogger, type Logger } from "../../observability/log.js";
+import type { AccountStore, NewAccount } from "../account-store.js";
+import { InProcessChangeFeed } from "../change-feed.js";
+import type { AccountChange, ChangeBatch, ChangeFeed, MailboxChangesSince } from "../changes.js";
+import { StoreError } from "../errors.js";
+import type * as api from "../mail-store.js";
+import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport, StoreMaintenance } from "../maintenance.js";
+import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
+import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, DomainId, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, SpecialUse, StoredMessage, Uid, UidValidity } from "../types.js";
+import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, SPECIAL_USES } from "../types.js";
+// Backend-neutral rules kept beside the SQLite backend for now (they say so themselves).
+import { normaliseDomain, parseAddress } from "../sqlite/addresses.js";
+import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream } from "../sqlite/checks.js";
+import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "../sqlite/flag-rules.js";
+import { INBOX, isWithin, normaliseMailboxName, parentNames } from "../sqlite/mailbox-names.js";
+import { BlobMissingError, dropUnreferencedContents, PgBlobStore } from "./blob-store.js";
+import { connectionConfig, createPool, one, type PostgresConnectionOptions, rows, type Sql, toStoreError, transaction } from "./database.js";
+import * as maintenance from "./maintenance.js";
+import * as queue from "./queue.js";
+import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
+import { migratePostgres } from "./schema.js";
+import { PostgresChangeFeed } from "./change-feed.js";
+import { PgStagedMessage } from "./staged-message.js";
+
+export interface PostgresStoreOptions extends PostgresConnectionOptions {
+  log?: Logger;
+  clock?: () => Date;
+  changeFeed?: ChangeFeed;
+  mimeLimits?: MimeTreeLimits;
+  /** Run the migrations at open (default true); `mailroom store migrate` runs them explicitly. */
+  migrate?: boolean;
+}
+
+export const DEFAULT_POP3_POLICY: Pop3Policy = { mode: "keep", markSeen: true, loginDelaySeconds: null, expireDays: null };
+/** Messages per page of the scan that answers search strings too short for trigrams. */
+export const TEXT_SCAN_PAGE = 500;
+/** Staged-but-never-delivered bytes and unfinished uploads older than this are a crashed node's: collected. */
+const STALE_UPLOAD_MS = 24 * 3600_000;
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const log = options.log ?? silentLogger;
+  const clock = options.clock ?? (() => new Date());
+  const pool = createPool(options, log);
+  try {
+    if (options.migrate !== false) await migratePostgres(pool, clock);
+    else await pool.query("SELECT 1");
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw toStoreError(err);
+  }
+  // Other nodes' changes reach this node's sessions through LISTEN (change-feed.ts), unless the
+  // caller brings its own feed (a single process that wants only in-process events).
+  const feed = options.changeFeed ?? new PostgresChangeFeed(connectionConfig(options), pool, log);
+  if (feed instanceof PostgresChangeFeed) await feed.start();
+  return new PostgresStore(pool, { ...options, log, clock, changeFeed: feed });
+}
+
+/** One mutation's change events, grouped per account in the order they happened; published after COMMIT. */
+class UnitOfWork {
+  private readonly byAccount = new Map<AccountId, AccountChange[]>();
+  add(accountId: AccountId, change: AccountChange): void {
+    let list = this.byAccount.get(accountId);
+    if (!list) this.byAccount.set(accountId, (list = []));
+    list.push(change);
+  }
+  batches(): ChangeBatch[] {
+    return [...this.byAccount].map(([accountId, changes]) => ({ accountId, changes }));
+  }
+}
+
+interface PlannedCopy {
+  mailboxId: MailboxId;
+  flags: Flag[];
+  prefix: Buffer;
+}
+
+function checkQuotaValue(quotaBytes: unknown): number | null {
+  if (quotaBytes === null || quotaBytes === undefined) return null;
+  if (typeof quotaBytes !== "number" || !Number.isSafeInteger(quotaBytes) || quotaBytes < 0) throw new StoreError("INVALID", "quota must be a non-negative integer or null");
+  return quotaBytes;
+}
+
+function checkPasswordHash(hash: unknown): string {
+  if (typeof hash !== "string") throw new StoreError("INVALID", "password hash must be a string");
+  return hash;
+}
+
+function mergePop3Policy(base: Pop3Policy, change: Partial<Pop3Policy> = {}): Pop3Policy {
+  const policy = { ...base, ...change };
+  const optionalCount = (n: unknown) => n === null || (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n <= 2_147_483_647);
+  if ((policy.mode !== "keep" && policy.mode !== "delete-after-retrieve") || typeof policy.markSeen !== "boolean" || !optionalCount(policy.loginDelaySeconds) || !optionalCount(policy.expireDays)) {
+    throw new StoreError("INVALID", "invalid POP3 policy");
+  }
+  return policy;
+}
+
+function checkSpecialUse(specialUse: unknown): SpecialUse | null {
+  if (specialUse === undefined || specialUse === null) return null;
+  if (!SPECIAL_USES.includes(specialUse as SpecialUse)) throw new StoreError("INVALID", `unknown special-use ${JSON.stringify(specialUse)}`);
+  return specialUse as SpecialUse;
+}
+
+/**
+ * What the search index holds for a parsed message: the folded text and how many of its
+ * characters (code points, as PostgreSQL's substr counts) come from the top-level header.
+ * PostgreSQL text cannot hold NUL; no IMAP search string can contain one either.
+ */
+export function searchEntry(parsed: Pick<ParsedMessage, "searchText" | "searchTextHeadLength">): { text: string; head: number } {
+  const raw = parsed.searchText.replace(/\0/g, " ");
+  const headLength = Math.min(parsed.searchTextHeadLength ?? raw.length, raw.length);
+  const head = foldCase(raw.slice(0, headLength));
+  return { text: head + foldCase(raw.slice(headLength)), head: [...head].length };
+}
+
+const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\\$&")}%`;
+
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance {
+  readonly changes: ChangeFeed;
+  readonly blobs: PgBlobStore;
+  private readonly log: Logger;
+  private readonly clock: () => Date;
+  private readonly mimeLimits: MimeTreeLimits;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private collectorTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly pool: pg.Pool,
+    options: PostgresStoreOptions & { log: Logger; clock: () => Date },
+  ) {
+    this.log = options.log;
+    this.clock = options.clock;
+    this.changes = options.changeFeed ?? new InProcessChangeFeed();
+    this.mimeLimits = options.mimeLimits ?? {};
+    this.blobs = new PgBlobStore(pool, this.clock);
+  }
+
+  // Plumbing ----------------------------------------------------------------------------------
+
+  private track<T>(run: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new StoreError("UNAVAILABLE", "store is closed"));
+    const promise = (async () => {
+      try {
+        return await run();
+      } catch (err) {
+        throw toStoreError(err);
+      }
+    })();
+    this.inflight.add(promise);
+    const forget = () => this.inflight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private read<T>(query: (db: Sql) => Promise<T>): Promise<T> {
+    return this.track(() => query(this.pool));
+  }
+
+  /** A consistent view over several statements (SELECT needs its parts to agree). */
+  private snapshot<T>(query: (db: Sql) => Promise<T>): Promise<T> {
+    return this.track(() => transaction(this.pool, query, { isolation: "repeatable read", readOnly: true }));
+  }
+
+  /**
+   * One transaction, its events published after COMMIT in commit order. Commit order is what the
+   * row locks make it: a transaction takes its ticket right before COMMIT, with its locks held,
+   * so of two that touch one mailbox the second cannot take its ticket before the first has
+   * committed. COMMIT replies arrive on different connections in any order; events wait for every
+   * lower ticket to settle, and the mutation resolves once its own are published.
+   */
+  private async mutate<T>(body: (db: pg.PoolClient, unit: UnitOfWork) => Promise<T>): Promise<T> {
+    let unit = new UnitOfWork();
+    let ticket = -1;
+    const feed = this.changes instanceof PostgresChangeFeed ? this.changes : null;
+    let notice: Awaited<ReturnType<PostgresChangeFeed["notify"]>> = null;
+    let result: T;
+    try {
+      result = await transaction(
+        this.pool,
+        async (client) => {
+          unit = new UnitOfWork(); // a retried transaction starts with no events
+          notice?.cancel();
+          notice = null;
+          const value = await body(client, unit);
+          const batches = unit.batches();
+          // Sent to every node (this one too) at COMMIT, in commit order.
+          if (feed && batches.length > 0) notice = await feed.notify(client, batches);
+          return value;
+        },
+        {
+          beforeCommit: () => {
+            ticket = this.nextTicket++;
+          },
+          commitFailed: () => void this.settle(ticket, []),
+        },
+      );
+    } catch (err) {
+      (notice as { cancel(): void } | null)?.cancel();
+      throw err;
+    }
+    // Published by the listener when the notification came back; locally when it cannot come.
+    const delivered = notice ? await (notice as { seen: Promise<boolean> }).seen : false;
+    await this.settle(ticket, delivered ? [] : unit.batches());
+    return result;
+  }
+
+  private nextTicket = 0;
+  private nextToPublish = 0;
+  private readonly settled = new Map<number, { batches: ChangeBatch[]; published: () => void }>();
+
+  private settle(ticket: number, batches: ChangeBatch[]): Promise<void> {
+    return new Promise((published) => {
+      this.settled.set(ticket, { batches, published });
+      for (let next = this.settled.get(this.nextToPublish); next; next = this.settled.get(this.nextToPublish)) {
+        this.settled.delete(this.nextToPublish++);
+        for (const batch of next.batches) this.changes.publish(batch);
+        next.published();
+      }
+    });
+  }
+
+  private write<T>(body: (db: pg.PoolClient, unit: UnitOfWork) => Promise<T>): Promise<T> {
+    return this.track(() => this.mutate(body));
+  }
+
+  /**
+   * Periodic clean-up of what crashed nodes leave (blob-store.ts collect). Only serving processes
+   * run it; every node may, at once.
+   */
+  startCollector(intervalMs = 10 * 60_000): void {
+    if (this.closing || this.collectorTimer) return;
+    const tick = () => {
+      void this.track(() => this.blobs.collect(STALE_UPLOAD_MS)).then(
+        (r) => {
+          if (r.uploads + r.pins + r.contents > 0) this.log.info("store.blob_collect", r);
+        },
+        (err) => this.log.warn("store.blob_collect_failed", { error: (err as Error).message }),
+      );
+    };
+    this.collectorTimer = setInterval(tick, intervalMs);
+    this.collectorTimer.unref();
+    tick();
+  }
+
+  /** Removes leftovers now (tests: "nothing left behind"), with no minimum age. */
+  collectGarbage(): Promise<{ uploads: number; pins: number; contents: number }> {
+    return this.track(() => this.blobs.collect(0));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.closing = true;
+    if (this.collectorTimer) clearInterval(this.collectorTimer);
+    this.closed = (async () => {
+      await Promise.allSettled([...this.inflight]);
+      if (this.changes instanceof PostgresChangeFeed) await this.changes.stop();
+      await this.pool.end();
+    })();
+    return this.closed;
+  }
+
+  // AccountStore: domains and aliases -------------------------------------------------------------
+
+  addDomain(rawName: string): Promise<Domain> {
+    return this.write(async (db) => {
+      const name = normaliseDomain(rawName);
+      const row = await one<DomainRow>(db, "INSERT INTO domains (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at", [name, this.clock().getTime()]);
+      if (!row) throw new StoreError("ALREADYEXISTS", `domain ${name} already exists`);
+      return toDomain(row);
+    });
+  }
+
+  listDomains(): Promise<Domain[]> {
+    return this.read(async (db) => (await rows<DomainRow>(db, "SELECT id, name, created_at FROM domains ORDER BY name")).map(toDomain));
+  }
+
+  private async requireDomainId(db: Sql, name: string): Promise<DomainId> {
+    const row = await one<{ id: number }>(db, "SELECT id FROM domains WHERE name = $1", [name]);
+    if (!row) throw new StoreError("NONEXISTENT", `${name} is not a local domain`);
+    return row.id as DomainId;
+  }
+
+  deleteDomain(rawName: string): Promise<void> {
+    return this.write(async (db) => {
+      const name = normaliseDomain(rawName);
+      // FOR UPDATE: an account being created in the domain meanwhile waits, then finds it gone.
+      const row = await one<{ id: number }>(db, "SELECT id FROM domains WHERE name = $1 FOR UPDATE", [name]);
+      if (!row) throw new StoreError("NONEXISTENT", `${name} is not a local domain`);
+      const inUse = await one(db, "SELECT 1 FROM accounts WHERE domain_id = $1 UNION ALL SELECT 1 FROM aliases WHERE domain_id = $1 LIMIT 1", [row.id]);
+      if (inUse) throw new StoreError("HASACCOUNTS", `domain ${name} still has accounts or aliases`);
+      await db.query("DELETE FROM domains WHERE id = $1", [row.id]);
+    });
+  }
+
+  isLocalDomain(rawName: string): Promise<boolean> {
+    return this.read(async (db) => {
+      let name: string;
+      try {
+        name = normaliseDomain(rawName);
+      } catch {
+        return false;
+      }
+      return (await one(db, "SELECT 1 FROM domains WHERE name = $1", [name])) !== undefined;
+    });
+  }
+
+  addAlias(rawAddress: string, targets: string[]): Promise<Alias> {
+    return this.write(async (db) => {
+      const alias = parseAddress(rawAddress, { allowCatchAll: true });
+      const domainId = await this.requireDomainId(db, alias.domain);
+      if (!Array.isArray(targets) || targets.length === 0) throw new StoreError("INVALID", "an alias needs at least one target");
+      const parsed = targets.map((t) => parseAddress(t));
+      // Serialises concurrent additions to one alias (positions), on any node.
+      await db.query("SELECT pg_advisory_xact_lock(hashtextextended('alias:' || $1, 0))", [alias.key]);
+      const existing = await one<{ address: string; position: number }>(db, "SELECT min(address) AS address, max(position) AS position FROM aliases WHERE address_key = $1 HAVING count(*) > 0", [alias.key]);
+      let position = existing?.position ?? 0;
+      for (const target of parsed) {
+        await db.query(
+          "INSERT INTO aliases (address_key, address, domain_id, target, target_key, position) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+          [alias.key, existing?.address ?? alias.address, domainId, target.address, target.key, ++position],
+        );
+      }
+      return (await this.findAliasIn(db, alias.key))!;
+    });
+  }
+
+  deleteAlias(rawAddress: string, targets?: string[]): Promise<void> {
+    return this.write(async (db) => {
+      const alias = parseAddress(rawAddress, { allowCatchAll: true });
+      if (!(await one(db, "SELECT 1 FROM aliases WHERE address_key = $1", [alias.key]))) throw new StoreError("NONEXISTENT", `no alias ${alias.address}`);
+      if (targets === undefined) {
+        await db.query("DELETE FROM aliases WHERE address_key = $1", [alias.key]);
+        return;
+      }
+      const keys = targets.map((t) => parseAddress(t).key);
+      await db.query("DELETE FROM aliases WHERE address_key = $1 AND target_key = ANY($2::text[])", [alias.key, keys]);
+    });
+  }
+
+  listAliases(rawDomain?: string): Promise<Alias[]> {
+    return this.read(async (db) => {
+      const list =
+        rawDomain === undefined
+          ? await rows<{ address: string; target: string }>(db, "SELECT address, target FROM aliases ORDER BY address_key, position")
+          : await rows<{ address: string; target: string }>(db, "SELECT a.address, a.target FROM aliases a JOIN domains d ON d.id = a.domain_id WHERE d.name = $1 ORDER BY a.address_key, a.position", [normaliseDomain(rawDomain)]);
+      return toAliases(list);
+    });
+  }
+
+  findAlias(rawAddress: string): Promise<Alias | null> {
+    return this.read(async (db) => {
+      let key: string;
+      try {
+        key = parseAddress(rawAddress, { allowCatchAll: true }).key;
+      } catch {
+        return null;
+      }
+      return this.findAliasIn(db, key);
+    });
+  }
+
+  private async findAliasIn(db: Sql, key: string): Promise<Alias | null> {
+    const list = await rows<{ address: string; target: string }>(db, "SELECT address, target FROM aliases WHERE address_key = $1 ORDER BY position", [key]);
+    return toAliases(list)[0] ?? null;
+  }
+
+  // AccountStore: accounts -----------------------------------------------------------------------
+
+  private async accountById(db: Sql, id: AccountId): Promise<Account | null> {
+    if (!Number.isSafeInteger(id)) return null;
+    const row = await one<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]);
+    return row ? toAccount(row) : null;
+  }
+
+  private async accountByAddress(db: Sql, rawAddress: string): Promise<Account | null> {
+    let key: string;
+    try {
+      key = parseAddress(rawAddress).key;
+    } catch {
+      return null;
+    }
+    const row = await one<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address_key = $1`, [key]);
+    return row ? toAccount(row) : null;
+  }
+
+  private async requireAccount(db: Sql, rawAddress: string): Promise<Account> {
+    const account = await this.accountByAddress(db, rawAddress);
+    if (!account) throw new StoreError("NONEXISTENT", `no account ${String(rawAddress)}`);
+    return account;
+  }
+
+  getAccount(id: AccountId): Promise<Account | null> {
+    return this.read((db) => this.accountById(db, id));
+  }
+  findAccountByAddress(address: string): Promise<Account | null> {
+    return this.read((db) => this.accountByAddress(db, address));
+  }
+
+  listAccounts(rawDomain?: string): Promise<Account[]> {
+    return this.read(async (db) => {
+      const list =
+        rawDomain === undefined
+          ? await rows<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address_key`)
+          : await rows<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain_id = (SELECT id FROM domains WHERE name = $1) ORDER BY address_key`, [normaliseDomain(rawDomain)]);
+      return list.map(toAccount);
+    });
+  }
+
+  createAccount(account: NewAccount): Promise<Account> {
+    return this.write(async (db, unit) => {
+      const address = parseAddress(account?.address);
+      const passwordHash = checkPasswordHash(account.passwordHash);
+      const quota = checkQuotaValue(account.quotaBytes);
+      const pop3 = mergePop3Policy(DEFAULT_POP3_POLICY, account.pop3);
+      // FOR SHARE: the domain cannot be deleted under the new account.
+      const domain = await one<{ id: number }>(db, "SELECT id FROM domains WHERE name = $1 FOR SHARE", [address.domain]);
+      if (!domain) throw new StoreError("NONEXISTENT", `${address.domain} is not a local domain`);
+      const row = await one<{ id: number }>(
+        db,
+        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (address_key) DO NOTHING RETURNING id`,
+        [domain.id, address.address, address.key, passwordHash, quota, pop3.mode, pop3.markSeen, pop3.loginDelaySeconds, pop3.expireDays, this.clock().getTime()],
+      );
+      if (!row) throw new StoreError("ALREADYEXISTS", `account ${address.address} already exists`);
+      const id = row.id as AccountId;
+      for (const mailbox of DEFAULT_MAILBOXES) await this.createMailboxIn(db, unit, id, mailbox.name, { specialUse: mailbox.specialUse, subscribed: true });
+      return (await this.accountById(db, id))!;
+    });
+  }
+
+  setPasswordHash(address: string, passwordHash: string): Promise<void> {
+    return this.write(async (db) => {
+      const account = await this.requireAccount(db, address);
+      await db.query("UPDATE accounts SET password_hash = $1 WHERE id = $2", [checkPasswordHash(passwordHash), account.id]);
+    });
+  }
+
+  setQuota(address: string, quotaBytes: number | null): Promise<void> {
+    return this.write(async (db) => {
+      const account = await this.requireAccount(db, address);
+      await db.query("UPDATE accounts SET quota_bytes = $1 WHERE id = $2", [checkQuotaValue(quotaBytes), account.id]);
+    });
+  }
+
+  setPop3Policy(address: string, change: Partial<Pop3Policy>): Promise<Account> {
+    return this.write(async (db) => {
+      const account = await this.requireAccount(db, address);
+      const pop3 = mergePop3Policy(account.pop3, change);
+      await db.query("UPDATE accounts SET pop3_mode = $1, pop3_mark_seen = $2, pop3_login_delay = $3, pop3_expire_days = $4 WHERE id = $5", [pop3.mode, pop3.markSeen, pop3.loginDelaySeconds, pop3.expireDays, account.id]);
+      return (await this.accountById(db, account.id))!;
+    });
+  }
+
+  deleteAccount(address: string): Promise<void> {
+    return this.write(async (db, unit) => {
+      const account = await this.requireAccount(db, address);
+      const list = (await this.mailboxesOf(db, account.id)).sort((a, b) => a.id - b.id);
+      // Mailbox rows locked in id order, as every other writer takes them.
+      await db.query("SELECT 1 FROM mailboxes WHERE account_id = $1 ORDER BY id FOR UPDATE", [account.id]);
+      for (const mailbox of list.sort((a, b) => b.name.length - a.name.length)) await this.removeMailbox(db, unit, mailbox);
+      await db.query("DELETE FROM subscriptions WHERE account_id = $1", [account.id]);
+      await db.query("DELETE FROM aliases WHERE target_key = $1", [account.address.toLowerCase()]);
+      await db.query("DELETE FROM accounts WHERE id = $1", [account.id]);
+    });
+  }
+
+  // Mailboxes ------------------------------------------------------------------------------------
+
+  private async mailboxesOf(db: Sql, accountId: AccountId): Promise<Mailbox[]> {
+    return (await rows<MailboxRow>(db, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes m WHERE m.account_id = $1 ORDER BY m.id`, [accountId])).map(toMailbox);
+  }
+
+  private async mailboxByName(db: Sql, accountId: AccountId, name: string): Promise<Mailbox | null> {
+    const row = await one<MailboxRow>(db, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2`, [accountId, name]);
+    return row ? toMailbox(row) : null;
+  }
+
+  private async mailboxById(db: Sql, mailboxId: MailboxId, forUpdate = false): Promise<Mailbox | null> {
+    if (!Number.isSafeInteger(mailboxId)) return null;
+    const row = await one<MailboxRow>(db, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes m WHERE m.id = $1${forUpdate ? " FOR UPDATE OF m" : ""}`, [mailboxId]);
+    return row ? toMailbox(row) : null;
+  }
+
+  private async requireMailbox(db: Sql, mailboxId: MailboxId, forUpdate = false): Promise<Mailbox> {
+    const mailbox = await this.mailboxById(db, mailboxId, forUpdate);
+    if (!mailbox) throw new StoreError("NONEXISTENT", "no such mailbox");
+    return mailbox;
+  }
+
+  private async requireAccountId(db: Sql, accountId: AccountId): Promise<void> {
+    if (!Number.isSafeInteger(accountId) || !(await one(db, "SELECT 1 FROM accounts WHERE id = $1", [accountId]))) throw new StoreError("NONEXISTENT", "no such account");
+  }
+
+  /**
+   * A UIDVALIDITY never handed out before in this database: the current time in seconds, or one
+   * more than the last one. One statement on the counter row, so two nodes never get the same.
+   */
+  private async nextUidValidity(db: Sql): Promise<UidValidity> {
+    const seconds = Math.floor(this.clock().getTime() / 1000);
+    const row = await one<{ value: number }>(
+      db,
+      `INSERT INTO store_counters (name, value) VALUES ('uid_validity', $1)
+       ON CONFLICT (name) DO UPDATE SET value = greatest(excluded.value, store_counters.value + 1) RETURNING value`,
+      [seconds],
+    );
+    return (row!.value % 0x100000000 || 1) as UidValidity;
+  }
+
+  private async insertMailbox(db: Sql, unit: UnitOfWork, accountId: AccountId, name: string, specialUse: SpecialUse | null): Promise<MailboxId> {
+    const uidValidity = await this.nextUidValidity(db);
+    const row = await one<{ id: number }>(db, "INSERT INTO mailboxes (account_id, name, special_use, uid_validity) VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, name) DO NOTHING RETURNING id", [accountId, name, specialUse, uidValidity]);
+    if (!row) throw new StoreError("ALREADYEXISTS", `mailbox ${name} already exists`);
+    const mailboxId = row.id as MailboxId;
+    unit.add(accountId, { kind: "mailbox-created", mailboxId, name });
+    return mailboxId;
+  }
+
+  private async createParents(db: Sql, unit: UnitOfWork, accountId: AccountId, name: string): Promise<void> {
+    for (const parent of parentNames(name)) {
+      if (!(await this.mailboxByName(db, accountId, parent))) await this.insertMailbox(db, unit, accountId, parent, null);
+    }
+  }
+
+  private async createMailboxIn(db: Sql, unit: UnitOfWork, accountId: AccountId, rawName: string, options: api.CreateMailboxOptions = {}): Promise<Mailbox> {
+    const name = normaliseMailboxName(rawName);
+    const specialUse = checkSpecialUse(options.specialUse);
+    await this.requireAccountId(db, accountId);
+    if (await this.mailboxByName(db, accountId, name)) throw new StoreError("ALREADYEXISTS", `mailbox ${name} already exists`);
+    await this.createParents(db, unit, accountId, name);
+    const mailboxId = await this.insertMailbox(db, unit, accountId, name, specialUse);
+    if (options.subscribed) await this.setSubscribedIn(db, unit, accountId, name, true);
+    return this.requireMailbox(db, mailboxId);
+  }
+
+  private async setSubscribedIn(db: Sql, unit: UnitOfWork, accountId: AccountId, rawName: string, subscribed: boolean): Promise<void> {
+    const name = normaliseMailboxName(rawName);
+    await this.requireAccountId(db, accountId);
+    const result = subscribed
+      ? await db.query("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", [accountId, name])
+      : await db.query("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", [accountId, name]);
+    if ((result.rowCount ?? 0) > 0) unit.add(accountId, { kind: "subscription", name, subscribed });
+  }
+
+  listMailboxes(accountId: AccountId): Promise<Mailbox[]> {
+    return this.read((db) => this.mailboxesOf(db, accountId));
+  }
+
+  getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null> {
+    return this.read(async (db) => {
+      let normalised: string;
+      try {
+        normalised = normaliseMailboxName(name);
+      } catch {
+        return null;
+      }
+      if (!Number.isSafeInteger(accountId)) return null;
+      return this.mailboxByName(db, accountId, normalised);
+    });
+  }
+
+  getMailboxById(mailboxId: MailboxId): Promise<Mailbox | null> {
+    return this.read((db) => this.mailboxById(db, mailboxId));
+  }
+
+  createMailbox(accountId: AccountId, name: string, options?: api.CreateMailboxOptions): Promise<Mailbox> {
+    return this.write((db, unit) => this.createMailboxIn(db, unit, accountId, name, options));
+  }
+
+  renameMailbox(accountId: AccountId, rawOld: string, rawNew: string): Promise<void> {
+    return this.write(async (db, unit) => {
+      const oldName = normaliseMailboxName(rawOld);
+      const newName = normaliseMailboxName(rawNew);
+      // The account's mailbox rows, locked in id order: a rename moves a whole subtree.
+      await db.query("SELECT 1 FROM mailboxes WHERE account_id = $1 ORDER BY id FOR UPDATE", [accountId]);
+      const source = await this.mailboxByName(db, accountId, oldName);
+      if (!source) throw new StoreError("NONEXISTENT", `no mailbox ${oldName}`);
+      if (await this.mailboxByName(db, accountId, newName)) throw new StoreError("ALREADYEXISTS", `mailbox ${newName} already exists`);
+      if (oldName === INBOX) return this.renameInbox(db, unit, source, newName);
+      if (isWithin(newName, oldName)) throw new StoreError("CANNOT", "cannot rename a mailbox into itself");
+      await this.createParents(db, unit, accountId, newName);
+      const moving = (await this.mailboxesOf(db, accountId)).filter((mailbox) => isWithin(mailbox.name, oldName));
+      for (const mailbox of moving) {
+        const renamed = newName + mailbox.name.slice(oldName.length);
+        if (await this.mailboxByName(db, accountId, renamed)) throw new StoreError("ALREADYEXISTS", `mailbox ${renamed} already exists`);
+        await db.query("UPDATE mailboxes SET name = $1 WHERE id = $2", [renamed, mailbox.id]);
+        unit.add(accountId, { kind: "mailbox-renamed", mailboxId: mailbox.id, oldName: mailbox.name, name: renamed });
+        // Dovecot's behaviour: a subscribed mailbox stays subscribed under its new name.
+        if (mailbox.subscribed) {
+          await this.setSubscribedIn(db, unit, accountId, mailbox.name, false);
+          await this.setSubscribedIn(db, unit, accountId, renamed, true);
+        }
+      }
+    });
+  }
+
+  /** RFC 9051 §6.3.6: INBOX's messages move to a new mailbox (keeping their UIDs); INBOX stays, empty. */
+  private async renameInbox(db: Sql, unit: UnitOfWork, inbox: Mailbox, newName: string): Promise<void> {
+    await this.createParents(db, unit, inbox.accountId, newName);
+    const targetId = await this.insertMailbox(db, unit, inbox.accountId, newName, null);
+    const uids = (await rows<{ uid: number }>(db, "SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid", [inbox.id])).map((r) => r.uid as Uid);
+    await db.query("UPDATE messages SET mailbox_id = $1 WHERE mailbox_id = $2", [targetId, inbox.id]);
+    await db.query(
+      `UPDATE mailboxes SET uid_next = $1, highest_modseq = greatest(highest_modseq, (SELECT coalesce(max(modseq), 1) FROM messages WHERE mailbox_id = $2)) WHERE id = $2`,
+      [inbox.uidNext, targetId],
+    );
+    if (uids.length === 0) return;
+    const modseq = await this.nextModSeq(db, inbox.id);
+    await this.logExpunged(db, inbox.id, uids, modseq);
+    for (const uid of uids) unit.add(inbox.accountId, { kind: "expunged", mailboxId: inbox.id, uid, modseq });
+  }
+
+  deleteMailbox(accountId: AccountId, rawName: string): Promise<void> {
+    return this.write(async (db, unit) => {
+      const name = normaliseMailboxName(rawName);
+      if (name === INBOX) throw new StoreError("CANNOT", "INBOX cannot be deleted");
+      const found = await this.mailboxByName(db, accountId, name);
+      if (!found) throw new StoreError("NONEXISTENT", `no mailbox ${name}`);
+      const mailbox = await this.requireMailbox(db, found.id, true);
+      const child = await one(db, "SELECT 1 FROM mailboxes WHERE account_id = $1 AND left(name, $2) = $3 LIMIT 1", [accountId, name.length + 1, name + HIERARCHY_DELIMITER]);
+      if (child) throw new StoreError("HASCHILDREN", `mailbox ${name} has children`);
+      await this.removeMailbox(db, unit, mailbox);
+    });
+  }
+
+  /** Deletes a mailbox with its messages and change log (subscriptions stay, RFC 9051 §6.3.9). */
+  private async removeMailbox(db: Sql, unit: UnitOfWork, mailbox: Mailbox): Promise<void> {
+    const removed = await rows<RemovedRow>(db, "DELETE FROM messages WHERE mailbox_id = $1 RETURNING uid, size, blob_id", [mailbox.id]);
+    await db.query("DELETE FROM changes WHERE mailbox_id = $1", [mailbox.id]);
+    await this.releaseRows(db, mailbox.accountId, removed);
+    await db.query("DELETE FROM mailboxes WHERE id = $1", [mailbox.id]);
+    unit.add(mailbox.accountId, { kind: "mailbox-deleted", mailboxId: mailbox.id, name: mailbox.name });
+  }
+
+  setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void> {
+    return this.write((db, unit) => this.setSubscribedIn(db, unit, accountId, name, subscribed));
+  }
+
+  listSubscriptions(accountId: AccountId): Promise<string[]> {
+    return this.read(async (db) => (await rows<{ name: string }>(db, "SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name", [accountId])).map((r) => r.name));
+  }
+
+  mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus> {
+    return this.snapshot(async (db) => {
+      const mailbox = await this.requireMailbox(db, mailboxId);
+      const counts = (await one<{ messages: number; unseen: number; deleted: number; size: number }>(
+        db,
+        "SELECT count(*)::bigint AS messages, count(*) FILTER (WHERE NOT seen)::bigint AS unseen, count(*) FILTER (WHERE deleted)::bigint AS deleted, coalesce(sum(size), 0)::bigint AS size FROM messages WHERE mailbox_id = $1",
+        [mailboxId],
+      ))!;
+      return { ...counts, uidNext: mailbox.uidNext, uidValidity: mailbox.uidValidity, highestModSeq: mailbox.highestModSeq };
+    });
+  }
+
+  // Counters and change log ------------------------------------------------------------------------
+
+  private async nextModSeq(db: Sql, mailboxId: MailboxId): Promise<ModSeq> {
+    const row = await one<{ highest_modseq: number }>(db, "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING highest_modseq", [mailboxId]);
+    if (!row) throw new StoreError("NONEXISTENT", "mailbox no longer exists");
+    return row.highest_modseq as ModSeq;
+  }
+
+  private async reserveUids(db: Sql, mailboxId: MailboxId, count: number): Promise<Uid> {
+    const row = await one<{ uid_next: number }>(db, "UPDATE mailboxes SET uid_next = uid_next + $1 WHERE id = $2 RETURNING uid_next", [count, mailboxId]);
+    if (!row) throw new StoreError("NONEXISTENT", "mailbox no longer exists");
+    // RFC 9051 §2.3.1.1: UIDs are 32-bit; past that the mailbox needs a new UIDVALIDITY.
+    if (row.uid_next - 1 > 0xffffffff) throw new StoreError("CANNOT", "mailbox UID space exhausted");
+    return (row.uid_next - count) as Uid;
+  }
+
+  private async logAdded(db: Sql, mailboxId: MailboxId, uids: readonly Uid[], modseq: ModSeq): Promise<void> {
+    if (uids.length === 0) return;
+    await db.query("INSERT INTO changes (mailbox_id, modseq, kind, uid) SELECT $1, $2, 'added', u FROM unnest($3::bigint[]) AS u", [mailboxId, modseq, uids]);
+  }
+
+  /** New flags of many messages at one modseq; each message's older flag rows are superseded and pruned. */
+  private async logFlags(db: Sql, mailboxId: MailboxId, modseq: ModSeq, changed: readonly { uid: Uid; flags: Flag[] }[]): Promise<void> {
+    if (changed.length === 0) return;
+    const uids = changed.map((c) => c.uid);
+    await db.query("DELETE FROM changes WHERE mailbox_id = $1 AND kind = 'flags' AND uid = ANY($2::bigint[])", [mailboxId, uids]);
+    await db.query(
+      "INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) SELECT $1, $2, 'flags', c.uid, ARRAY(SELECT json_array_elements_text(c.flags)) FROM json_to_recordset($3::json) AS c(uid bigint, flags json)",
+      [mailboxId, modseq, JSON.stringify(changed)],
+    );
+  }
+
+  /** Leaves only a tombstone per expunged message (RFC 7162 §3.2.10 VANISHED (EARLIER)). */
+  private async logExpunged(db: Sql, mailboxId: MailboxId, uids: readonly Uid[], modseq: ModSeq): Promise<void> {
+    if (uids.length === 0) return;
+    await db.query("DELETE FROM changes WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])", [mailboxId, uids]);
+    await db.query("INSERT INTO changes (mailbox_id, modseq, kind, uid) SELECT $1, $2, 'expunged', u FROM unnest($3::bigint[]) AS u", [mailboxId, modseq, uids]);
+  }
+
+  changesSince(mailboxId: MailboxId, modseq: ModSeq): Promise<MailboxChangesSince> {
+    return this.snapshot(async (db) => {
+      const mailbox = await one<{ highest_modseq: number }>(db, "SELECT highest_modseq FROM mailboxes WHERE id = $1", [mailboxId]);
+      if (!mailbox) throw new StoreError("NONEXISTENT", "no such mailbox");
+      const changed = (await rows<{ uid: number; modseq: number; flags: Flag[] }>(db, "SELECT uid, modseq, flags FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid", [mailboxId, modseq])).map((r) => ({
+        uid: r.uid as Uid,
+        modseq: r.modseq as ModSeq,
+        flags: r.flags,
+      }));
+      const expunged = (await rows<{ uid: number }>(db, "SELECT DISTINCT uid FROM changes WHERE mailbox_id = $1 AND kind = 'expunged' AND modseq > $2 ORDER BY uid", [mailboxId, modseq])).map((r) => r.uid as Uid);
+      return { highestModSeq: mailbox.highest_modseq as ModSeq, changed, expunged };
+    });
+  }
+
+  // Delivery -------------------------------------------------------------------------------------
+
+  stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
+    return this.track(() => this.stage(source, options.maxBytes));
+  }
+
+  private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<PgStagedMessage> {
+    const builder = new MimeTreeBuilder(this.mimeLimits);
+    const counter = new SentOctetCounter();
+    // One pass over the bytes: the MIME tree and the CRLF octet count (POP3 STAT/LIST) together.
+    const inspector = {
+      push(chunk: Buffer): void {
+        builder.push(chunk);
+        counter.push(chunk);
+      },
+    };
+    const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
+    return new PgStagedMessage(this.blobs, written, builder.finish(), counter.total(), (pin) => void this.releasePin(pin));
+  }
+
+  /** A pin dropped without a delivery: the bytes go unless something else holds them. */
+  private releasePin(pin: string): Promise<void> {
+    const promise = this.blobs.release(pin).catch((err: unknown) => {
+      // Left for the collector (stale pins expire); nothing is lost by failing here.
+      this.log.warn("store.blob_release_failed", { error: (err as Error).message });
+    });
+    // close() waits for it like any operation in flight.
+    this.inflight.add(promise);
+    void promise.then(() => this.inflight.delete(promise));
+    return promise;
+  }
+
+  private planCopies(request: api.DeliveryRequest): PlannedCopy[] {
+    if (!request || !Array.isArray(request.targets) || request.targets.length === 0) throw new StoreError("INVALID", "a delivery needs at least one target");
+    return request.targets.map((target) => ({ mailboxId: target.mailboxId, flags: normaliseFlags(target.flags), prefix: checkPrefix(target.prefix) }));
+  }
+
+  deliver(request: api.DeliveryRequest): Promise<api.DeliveryResult> {
+    return this.track(async () => {
+      const copies = this.planCopies(request);
+      const internalDate = checkDate(request.internalDate ?? this.clock());
+      // Refused before any byte is stored: a missing target costs no upload.
+      const ids = [...new Set(copies.map((c) => c.mailboxId))];
+      const found = await rows<{ id: number }>(this.pool, "SELECT id FROM mailboxes WHERE id = ANY($1::bigint[])", [ids.filter(Number.isSafeInteger)]);
+      if (found.length !== ids.length) throw new StoreError("NONEXISTENT", "no such mailbox");
+      const given = request.source instanceof PgStagedMessage ? request.source : null;
+      if (given && !given.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      if (!given && isForeignStaged(request.source)) throw new StoreError("INVALID", "staged message belongs to another store");
+      if (given && request.maxBytes !== undefined && given.size > request.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${request.maxBytes} octets`);
+      const staged = given ?? (await this.stage(request.source as api.MessageSource, request.maxBytes));
+      try {
+        const [result] = await this.mutate((db, unit) => this.insertDeliveries(db, unit, [{ staged, copies, internalDate }]));
+        staged.markReleased();
+        return result!;
+      } catch (err) {
+        // Bytes staged by this call and not delivered are nobody's: drop them before answering.
+        if (!given) {
+          staged.markReleased();
+          await this.releasePin(staged.pin);
+        }
+        throw err;
+      }
+    });
+  }
+
+  append(mailboxId: MailboxId, source: api.MessageSource, options: { flags?: Flag[]; internalDate?: Date; maxBytes?: number } = {}): Promise<api.DeliveredCopy> {
+    return this.deliver({ source, targets: [{ mailboxId, flags: options.flags ?? [] }], internalDate: options.internalDate, maxBytes: options.maxBytes }).then((r) => r.copies[0]!);
+  }
+
+  appendStaged(mailboxId: MailboxId, list: readonly api.StagedAppend[], options: { maxBytes?: number } = {}): Promise<api.DeliveredCopy[]> {
+    return this.track(async () => {
+      if (!Array.isArray(list) || list.length === 0) throw new StoreError("INVALID", "nothing to append");
+      const plans = list.map((m) => {
+        if (!(m.source instanceof PgStagedMessage) || !m.source.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+        if (options.maxBytes !== undefined && m.source.size > options.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${options.maxBytes} octets`);
+        return { staged: m.source, copies: [{ mailboxId, flags: normaliseFlags(m.flags), prefix: Buffer.alloc(0) }], internalDate: checkDate(m.internalDate ?? this.clock()) };
+      });
+      // One transaction: every message gets its row, or (quota, a vanished mailbox) none does.
+      const results = await this.mutate((db, unit) => this.insertDeliveries(db, unit, plans));
+      for (const plan of plans) plan.staged.markReleased();
+      return results.map((r) => r.copies[0]!);
+    });
+  }
+
+  /**
+   * The database half of deliveries, in the caller's transaction: mailbox rows locked in id order
+   * (the lock that orders UIDs across nodes), quota checked and charged under the account row
+   * locks, the blob's derived row written once, one message row per copy, the staging pins dropped.
+   */
+  private async insertDeliveries(db: Sql, unit: UnitOfWork, plans: readonly { staged: PgStagedMessage; copies: PlannedCopy[]; internalDate: Date }[]): Promise<api.DeliveryResult[]> {
+    const mailboxIds = [...new Set(plans.flatMap((p) => p.copies.map((c) => c.mailboxId)))].sort((a, b) => a - b);
+    const locked = new Map<MailboxId, Mailbox>();
+    for (const id of mailboxIds) locked.set(id, await this.requireMailbox(db, id, true));
+    const added = new Map<AccountId, number>();
+    for (const plan of plans) {
+      for (const copy of plan.copies) {
+        const accountId = locked.get(copy.mailboxId)!.accountId;
+        added.set(accountId, (added.get(accountId) ?? 0) + copy.prefix.length + plan.staged.size);
+      }
+    }
+    await this.chargeQuota(db, added);
+    const results: api.DeliveryResult[] = [];
+    for (const plan of plans) {
+      await this.insertBlobRow(db, plan.staged);
+      const modseqs = new Map<MailboxId, ModSeq>();
+      const copies: api.DeliveredCopy[] = [];
+      for (const copy of plan.copies) {
+        const mailbox = locked.get(copy.mailboxId)!;
+        const uid = await this.reserveUids(db, mailbox.id, 1);
+        let modseq = modseqs.get(mailbox.id);
+        if (modseq === undefined) modseqs.set(mailbox.id, (modseq = await this.nextModSeq(db, mailbox.id)));
+        await db.query(
+          `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [mailbox.id, uid, modseq, copy.flags, hasFlag(copy.flags, "\\Seen"), hasFlag(copy.flags, "\\Deleted"), plan.internalDate.getTime(), copy.prefix.length + plan.staged.size, plan.staged.blobId, copy.prefix.length > 0 ? copy.prefix : null],
+        );
+        await this.logAdded(db, mailbox.id, [uid], modseq);
+        unit.add(mailbox.accountId, { kind: "added", mailboxId: mailbox.id, uid, modseq });
+        copies.push({ mailboxId: mailbox.id, uidValidity: mailbox.uidValidity, uid, modseq });
+      }
+      await db.query("DELETE FROM blob_pins WHERE pin = $1", [plan.staged.pin]);
+      results.push({ size: plan.staged.size, copies });
+    }
+    return results;
+  }
+
+  /** Adds the bytes to each account, refusing (OVERQUOTA) when any would pass its quota; account rows locked in id order. */
+  private async chargeQuota(db: Sql, added: Map<AccountId, number>, enforce = true): Promise<void> {
+    for (const [accountId, bytes] of [...added].sort((a, b) => a[0] - b[0])) {
+      const row = await one<{ address: string; ok: boolean }>(
+        db,
+        "UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2 RETURNING address, quota_bytes IS NULL OR used_bytes <= quota_bytes AS ok",
+        [bytes, accountId],
+      );
+      if (!row) throw new StoreError("NONEXISTENT", "no such account");
+      if (enforce && !row.ok) throw new StoreError("OVERQUOTA", `quota of ${row.address} exceeded`);
+    }
+  }
+
+  /** The blob's derived row (structure, envelope, search text), unless an earlier delivery wrote it. */
+  private async insertBlobRow(db: Sql, blob: Pick<PgStagedMessage, "blobId" | "size" | "crlfSize" | "parsed">): Promise<void> {
+    if (await one(db, "SELECT 1 FROM blobs WHERE id = $1", [blob.blobId])) return;
+    const entry = searchEntry(blob.parsed);
+    try {
+      await db.query("SAVEPOINT blob_row");
+      await db.query(
+        `INSERT INTO blobs (id, size, crlf_size, text_head, structure, envelope, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+        [blob.blobId, blob.size, blob.crlfSize, entry.head, encodeStructure(blob.parsed.root), JSON.stringify(blob.parsed.envelope), entry.text],
+      );
+      await db.query("RELEASE SAVEPOINT blob_row");
+    } catch (err) {
+      // The bytes were removed after their pin was dropped (a staged message delivered, then
+      // every copy expunged, then delivered again): damage from the caller's view.
+      if ((err as { code?: unknown }).code === "23503") {
+        this.log.error("store.staged_blob_missing", { blobId: blob.blobId });
+        throw new StoreError("DAMAGED", "the staged message's bytes are gone");
+      }
+      throw err;
+    }
+  }
+
+  // Reading messages -----------------------------------------------------------------------------
+
+  claimRecent(mailboxId: MailboxId, options: { peek?: boolean } = {}): Promise<api.RecentClaim> {
+    if (options.peek === true) {
+      return this.read(async (db) => {
+        const row = await one<{ first_recent_uid: number; uid_next: number }>(db, "SELECT first_recent_uid, uid_next FROM mailboxes WHERE id = $1", [mailboxId]);
+        if (!row) throw new StoreError("NONEXISTENT", "no such mailbox");
+        return { first: row.first_recent_uid as Uid, next: Math.max(row.first_recent_uid, row.uid_next) as Uid };
+      });
+    }
+    return this.write(async (db) => {
+      // The row lock makes two claims (on any nodes) take disjoint ranges.
+      const row = await one<{ first: number; next: number }>(
+        db,
+        `UPDATE mailboxes m SET first_recent_uid = greatest(m.first_recent_uid, m.uid_next)
+           FROM (SELECT id, first_recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) AS before
+          WHERE m.id = before.id RETURNING before.first_recent_uid AS first, m.first_recent_uid AS next`,
+        [mailboxId],
+      );
+      if (!row) throw new StoreError("NONEXISTENT", "no such mailbox");
+      return { first: row.first as Uid, next: row.next as Uid };
+    });
+  }
+
+  countRecent(mailboxId: MailboxId): Promise<number> {
+    return this.read(async (db) => {
+      const row = await one<{ recent: number }>(db, "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = b.id AND uid >= b.first_recent_uid)::bigint AS recent FROM mailboxes b WHERE b.id = $1", [mailboxId]);
+      if (!row) throw new StoreError("NONEXISTENT", "no such mailbox");
+      return row.recent;
+    });
+  }
+
+  selectionIndex(mailboxId: MailboxId): Promise<api.SelectionIndex> {
+    return this.snapshot(async (db) => {
+      const mailbox = await this.requireMailbox(db, mailboxId);
+      const result = await db.query<[number, Flag[]]>({ text: "SELECT uid, flags FROM messages WHERE mailbox_id = $1 ORDER BY uid", values: [mailboxId], rowMode: "array" });
+      const list = result.rows;
+      const uids = new Uint32Array(list.length);
+      const flagBits = new Uint8Array(list.length);
+      let firstUnseen: Uid | null = null;
+      const keywords = new Map<string, Flag>();
+      for (let i = 0; i < list.length; i++) {
+        const [uid, flags] = list[i]!;
+        uids[i] = uid;
+        let bits = 0;
+        for (const flag of flags) {
+          switch (flag) {
+            case "\\Answered": bits |= 1; break;
+            case "\\Flagged": bits |= 2; break;
+            case "\\Deleted": bits |= 4; break;
+            case "\\Seen": bits |= 8; break;
+            case "\\Draft": bits |= 16; break;
+            default: {
+              bits |= 32;
+              const key = flag.toLowerCase();
+              if (!keywords.has(key)) keywords.set(key, flag);
+            }
+          }
+        }
+        flagBits[i] = bits;
+        if (firstUnseen === null && (bits & 8) === 0) firstUnseen = uid as Uid;
+      }
+      return { mailbox, uids, flagBits, firstUnseen, keywords: [...keywords.values()] };
+    });
+  }
+
+  listMessages(mailboxId: MailboxId): Promise<MessageSummary[]> {
+    return this.snapshot(async (db) => {
+      await this.requireMailbox(db, mailboxId);
+      return (await rows<MessageRow>(db, `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [mailboxId])).map(toMessageSummary);
+    });
+  }
+
+  getSummaries(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageSummary[]> {
+    return this.read(async (db) => {
+      if (uids.length === 0) return [];
+      return (await rows<MessageRow>(db, `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`, [mailboxId, uidArray(uids)])).map(toMessageSummary);
+    });
+  }
+
+  getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]> {
+    return this.read(async (db) => (await rows<MessageRow>(db, `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 ORDER BY uid`, [mailboxId, first, last])).map(toMessageSummary));
+  }
+
+  getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
+    return this.read(async (db) => {
+      if (uids.length === 0) return [];
+      const list = await rows<MessageRow & { blob_id: string; prefix_length: number; structure: string; envelope: string }>(
+        db,
+        `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, coalesce(octet_length(m.prefix), 0) AS prefix_length, b.structure, b.envelope
+           FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+        [mailboxId, uidArray(uids)],
+      );
+      return list.map((row) => ({
+        ...toMessageSummary(row),
+        mailboxId,
+        blobId: row.blob_id as BlobId,
+        prefixLength: row.prefix_length,
+        structure: decodeStructure(row.structure, row.prefix_length),
+        envelope: JSON.parse(row.envelope) as Envelope,
+      }));
+    });
+  }
+
+  getCrlfSizes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, number | null>> {
+    return this.read(async (db) => {
+      const sizes = new Map<Uid, number | null>();
+      if (uids.length === 0) return sizes;
+      const list = await rows<{ uid: number; prefix: Buffer | null; crlf_size: number | null }>(
+        db,
+        "SELECT m.uid, m.prefix, b.crlf_size FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])",
+        [mailboxId, uidArray(uids)],
+      );
+      for (const row of list) sizes.set(row.uid as Uid, row.crlf_size === null ? null : (row.prefix === null ? 0 : sentOctets(row.prefix)) + row.crlf_size);
+      return sizes;
+    });
+  }
+
+  getSearchText(mailboxId: MailboxId, uid: Uid): Promise<string | null> {
+    return this.read(async (db) => {
+      const row = await one<{ search_text: string }>(db, "SELECT b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = $2", [mailboxId, uidArray([uid])[0] ?? 0]);
+      return row ? row.search_text : null;
+    });
+  }
+
+  getSearchTexts(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>> {
+    return this.read(async (db) => {
+      const texts = new Map<Uid, string>();
+      if (uids.length === 0) return texts;
+      const list = await rows<{ uid: number; search_text: string }>(db, "SELECT m.uid, b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])", [mailboxId, uidArray(uids)]);
+      for (const row of list) texts.set(row.uid as Uid, row.search_text);
+      return texts;
+    });
+  }
+
+  /**
+   * RFC 9051 §6.4.4 substring match on the folded text. Three characters or more: the pg_trgm GIN
+   * index names candidates for the LIKE (lossy: every candidate is rechecked against the text),
+   * and strpos() makes the match exact. Shorter strings: a scan in pages, yielding between pages.
+   * BODY looks only after the text_head characters that came from the top-level header.
+   */
+  findTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<api.TextMatches> {
+    return this.track(async () => {
+      const folded = foldCase(needle);
+      const bodyOnly = part === "body";
+      const select = `SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id
+                       WHERE m.mailbox_id = $1 AND b.search_text LIKE $2 AND strpos(b.search_text, $3) > 0
+                         AND (NOT $4::boolean OR strpos(substr(b.search_text, b.text_head + 1), $3) > 0)`;
+      const params = [mailboxId, likePattern(folded), folded, bodyOnly];
+      if ([...folded].length >= 3) {
+        const list = await rows<{ uid: number }>(this.pool, `${select} ORDER BY m.uid`, params);
+        return { matches: list.map((r) => r.uid as Uid), unverified: [] };
+      }
+      const matches: Uid[] = [];
+      for (let after = 0; ; ) {
+        const last = await one<{ uid: number | null }>(this.pool, "SELECT max(uid) AS uid FROM (SELECT uid FROM messages WHERE mailbox_id = $1 AND uid > $2 ORDER BY uid LIMIT $3) AS page", [mailboxId, after, TEXT_SCAN_PAGE]);
+        if (last?.uid === null || last?.uid === undefined) return { matches, unverified: [] };
+        const page = await rows<{ uid: number }>(this.pool, `${select} AND m.uid > $5 AND m.uid <= $6 ORDER BY m.uid`, [...params, after, last.uid]);
+        for (const row of page) matches.push(row.uid as Uid);
+        after = last.uid;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    });
+  }
+
+  readMessages(mailboxId: MailboxId, uids: readonly Uid[], options: { maxSize: number }): Promise<Map<Uid, Buffer>> {
+    return this.read(async (db) => {
+      const maxSize = checkCount(options.maxSize, "maxSize");
+      const read = new Map<Uid, Buffer>();
+      if (uids.length === 0) return read;
+      // One query for the batch: each small message's prefix and chunks, in order.
+      const list = await rows<{ uid: number; size: number; prefix: Buffer | null; blob_size: number; blob_id: string; seq: number | null; data: Buffer | null }>(
+        db,
+        `SELECT m.uid, m.size, m.prefix, c.size AS blob_size, m.blob_id, k.seq, k.data
+           FROM messages m JOIN blob_contents c ON c.hash = m.blob_id LEFT JOIN blob_chunks k ON k.content_id = c.id
+          WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) AND m.size <= $3 ORDER BY m.uid, k.seq`,
+        [mailboxId, uidArray(uids), maxSize],
+      );
+      const parts = new Map<number, { size: number; blobId: string; pieces: Buffer[] }>();
+      for (const row of list) {
+        let entry = parts.get(row.uid);
+        if (!entry) parts.set(row.uid, (entry = { size: row.size, blobId: row.blob_id, pieces: row.prefix ? [row.prefix] : [] }));
+        if (row.data) entry.pieces.push(row.data);
+      }
+      for (const [uid, entry] of parts) {
+        const whole = Buffer.concat(entry.pieces);
+        if (whole.length !== entry.size) {
+          this.damaged(entry.blobId as BlobId, "short", { mailboxId, uid });
+          continue;
+        }
+        read.set(uid as Uid, whole);
+      }
+      return read;
+    });
+  }
+
+  /** Prefix first, then the chunks, read a few at a time: a 25 MB message is never in memory whole. */
+  openMessage(message: StoredMessage, range?: ByteRange): Readable {
+    if (this.closing) return failedStream(new StoreError("UNAVAILABLE", "store is closed"));
+    return Readable.from(this.messageBytes(message, range), { objectMode: false });
+  }
+
+  private async *messageBytes(message: StoredMessage, range?: ByteRange): AsyncGenerator<Buffer> {
+    const store = this as PostgresStore;
+    {
+      let prefix: Buffer | null;
+      try {
+        prefix = await store.prefixOf(message.mailboxId, message.uid);
+      } catch (err) {
+        throw toStoreError(err);
+      }
+      if (prefix === null) throw new StoreError("NONEXISTENT", "message no longer exists");
+      const start = Math.max(0, range?.start ?? 0);
+      const end = range ? Math.max(start, range.end) : Number.POSITIVE_INFINITY;
+      if (start >= end) return;
+      if (start < prefix.length) yield prefix.subarray(start, Math.min(end, prefix.length));
+      if (end <= prefix.length) return;
+      const blobRange = { start: Math.max(0, start - prefix.length), end: Math.min(end - prefix.length, message.size - prefix.length) };
+      let read = 0;
+      try {
+        for await (const chunk of store.blobs.read(message.blobId, blobRange)) {
+          read += chunk.length;
+          yield chunk;
+        }
+      } catch (err) {
+        if (err instanceof BlobMissingError) throw await store.missingBytes(message, err.reason);
+        throw toStoreError(err);
+      }
+      if (read < Math.max(0, blobRange.end - blobRange.start)) throw await store.missingBytes(message, "short");
+    }
+  }
+
+  private async prefixOf(mailboxId: MailboxId, uid: Uid): Promise<Buffer | null> {
+    const row = await one<{ prefix: Buffer | null }>(this.pool, "SELECT prefix FROM messages WHERE mailbox_id = $1 AND uid = $2", [mailboxId, uid]);
+    if (!row) return null;
+    return row.prefix ?? Buffer.alloc(0);
+  }
+
+  /** Expunged meanwhile (and its bytes removed): gone, as for any expunged message; otherwise damage. */
+  private async missingBytes(message: StoredMessage, reason: "missing" | "short"): Promise<StoreError> {
+    const still = await this.prefixOf(message.mailboxId, message.uid).catch(() => null);
+    if (still === null) return new StoreError("NONEXISTENT", "message no longer exists");
+    return this.damaged(message.blobId, reason, { mailboxId: message.mailboxId, uid: message.uid });
+  }
+
+  private damaged(blobId: BlobId, reason: "missing" | "short", where: Record<string, unknown>): StoreError {
+    this.log.error("store.blob_damaged", { blobId, reason, ...where });
+    return new StoreError("DAMAGED", reason === "missing" ? "the message's bytes are missing" : "the message's bytes are shorter than recorded");
+  }
+
+  findDamaged(mailboxId: MailboxId, uids: readonly Uid[]): Promise<Uid[]> {
+    return this.read(async (db) => {
+      if (uids.length === 0) return [];
+      const list = await rows<{ uid: number; blob_id: string; size: number }>(db, "SELECT m.uid, m.blob_id, b.size FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid", [mailboxId, uidArray(uids)]);
+      const stored = await this.blobs.sizes(list.map((r) => r.blob_id as BlobId));
+      const damaged: Uid[] = [];
+      for (const row of list) {
+        const found = stored.get(row.blob_id as BlobId);
+        if (found === row.size) continue;
+        this.damaged(row.blob_id as BlobId, found === undefined ? "missing" : "short", { mailboxId, uid: row.uid });
+        damaged.push(row.uid as Uid);
+      }
+      return damaged;
+    });
+  }
+
+  // Changing messages ----------------------------------------------------------------------------
+
+  updateFlags(mailboxId: MailboxId, uids: readonly Uid[], update: api.FlagUpdate): Promise<api.FlagUpdateResult> {
+    return this.write(async (db, unit) => {
+      if (!update || !["set", "add", "remove"].includes(update.mode)) throw new StoreError("INVALID", `unknown flag update mode ${String(update?.mode)}`);
+      const flags = normaliseFlags(update.flags);
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const list = await rows<{ uid: number; modseq: number; flags: Flag[] }>(db, "SELECT uid, modseq, flags FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid", [mailboxId, uidArray(uids)]);
+      const result: api.FlagUpdateResult = { updated: [], modified: [] };
+      const changed: { uid: Uid; flags: Flag[] }[] = [];
+      for (const row of list) {
+        // RFC 7162 §3.1.3: a message changed since the client's view is left alone and reported.
+        if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
+          result.modified.push(row.uid as Uid);
+          continue;
+        }
+        const next = applyFlagUpdate(row.flags, update.mode, flags);
+        if (!sameFlags(row.flags, next)) changed.push({ uid: row.uid as Uid, flags: next });
+      }
+      if (changed.length === 0) return result;
+      // One modseq for the whole update; the rows are written in one statement from a JSON list.
+      const modseq = await this.nextModSeq(db, mailboxId);
+      await db.query(
+        `UPDATE messages m SET flags = ARRAY(SELECT json_array_elements_text(c.flags)), modseq = $2, seen = c.seen, deleted = c.deleted
+           FROM json_to_recordset($3::json) AS c(uid bigint, flags json, seen boolean, deleted boolean)
+          WHERE m.mailbox_id = $1 AND m.uid = c.uid`,
+        [mailboxId, modseq, JSON.stringify(changed.map((c) => ({ uid: c.uid, flags: c.flags, seen: hasFlag(c.flags, "\\Seen"), deleted: hasFlag(c.flags, "\\Deleted") })))],
+      );
+      await this.logFlags(db, mailboxId, modseq, changed);
+      for (const { uid, flags: next } of changed) {
+        unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid, modseq, flags: next });
+        result.updated.push({ uid, modseq, flags: next });
+      }
+      return result;
+    });
+  }
+
+  expungeDeleted(mailboxId: MailboxId, uids?: readonly Uid[]): Promise<api.ExpungeResult> {
+    return this.write(async (db, unit) => {
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const doomed = (
+        uids === undefined
+          ? await rows<{ uid: number }>(db, "SELECT uid FROM messages WHERE mailbox_id = $1 AND deleted ORDER BY uid", [mailboxId])
+          : await rows<{ uid: number }>(db, "SELECT uid FROM messages WHERE mailbox_id = $1 AND deleted AND uid = ANY($2::bigint[]) ORDER BY uid", [mailboxId, uidArray(uids)])
+      ).map((r) => r.uid as Uid);
+      const modseq = await this.expungeUids(db, unit, mailbox, doomed);
+      return { expunged: doomed, highestModSeq: modseq ?? mailbox.highestModSeq };
+    });
+  }
+
+  removeMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ExpungeResult> {
+    return this.write(async (db, unit) => {
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const present = (await rows<{ uid: number }>(db, "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid", [mailboxId, uidArray(uids)])).map((r) => r.uid as Uid);
+      const modseq = await this.expungeUids(db, unit, mailbox, present);
+      return { expunged: present, highestModSeq: modseq ?? mailbox.highestModSeq };
+    });
+  }
+
+  private async expungeUids(db: Sql, unit: UnitOfWork, mailbox: Mailbox, uids: readonly Uid[]): Promise<ModSeq | null> {
+    if (uids.length === 0) return null;
+    const modseq = await this.nextModSeq(db, mailbox.id);
+    const removed = await rows<RemovedRow>(db, "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, size, blob_id", [mailbox.id, [...uids]]);
+    removed.sort((a, b) => a.uid - b.uid);
+    await this.logExpunged(db, mailbox.id, removed.map((r) => r.uid as Uid), modseq);
+    for (const row of removed) unit.add(mailbox.accountId, { kind: "expunged", mailboxId: mailbox.id, uid: row.uid as Uid, modseq });
+    await this.releaseRows(db, mailbox.accountId, removed);
+    return modseq;
+  }
+
+  /** Gives back the account's bytes and removes blob rows (and bytes) nothing refers to any more. */
+  private async releaseRows(db: Sql, accountId: AccountId, removed: RemovedRow[]): Promise<void> {
+    if (removed.length === 0) return;
+    const bytes = removed.reduce((sum, row) => sum + row.size, 0);
+    await db.query("UPDATE accounts SET used_bytes = greatest(0, used_bytes - $1) WHERE id = $2", [bytes, accountId]);
+    await dropUnreferencedBlobs(db, [...new Set(removed.map((row) => row.blob_id))]);
+  }
+
+  copyMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<api.UidMapping> {
+    return this.write((db, unit) => this.copyIn(db, unit, source, uids, target, true));
+  }
+
+  moveMessages(source: MailboxId, uids: readonly Uid[], target: MailboxId): Promise<api.UidMapping> {
+    return this.write(async (db, unit) => {
+      // MOVE (RFC 6851 §3.3): copy and expunge in one transaction; within one account the bytes
+      // stored do not change, so the quota is not checked (a full mailbox can still be tidied).
+      const mapping = await this.copyIn(db, unit, source, uids, target, false);
+      const sourceBox = await this.requireMailbox(db, source);
+      await this.expungeUids(db, unit, sourceBox, mapping.pairs.map(([from]) => from));
+      return mapping;
+    });
+  }
+
+  private async copyIn(db: Sql, unit: UnitOfWork, sourceId: MailboxId, uids: readonly Uid[], targetId: MailboxId, countQuota: boolean): Promise<api.UidMapping> {
+    // Both mailbox rows locked, in id order (as every writer takes them).
+    const ids = [...new Set([sourceId, targetId])].sort((a, b) => a - b);
+    const boxes = new Map<MailboxId, Mailbox>();
+    for (const id of ids) boxes.set(id, await this.requireMailbox(db, id, true));
+    const source = boxes.get(sourceId)!;
+    const target = boxes.get(targetId)!;
+    if (source.accountId !== target.accountId) throw new StoreError("CANNOT", "cannot copy between accounts");
+    const list = await rows<{ uid: number; flags: Flag[]; internal_date: number; size: number; blob_id: string; prefix: Buffer | null }>(
+      db,
+      "SELECT uid, flags, internal_date, size, blob_id, prefix FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+      [sourceId, uidArray(uids)],
+    );
+    const mapping: api.UidMapping = { uidValidity: target.uidValidity, pairs: [] };
+    if (list.length === 0) return mapping;
+    const bytes = list.reduce((sum, row) => sum + row.size, 0);
+    await this.chargeQuota(db, new Map([[target.accountId, bytes]]), countQuota);
+    const firstUid = await this.reserveUids(db, targetId, list.length);
+    const modseq = await this.nextModSeq(db, targetId);
+    const newUids = list.map((_, i) => (firstUid + i) as Uid);
+    await db.query(
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix)
+       SELECT $1, n.uid, $2, s.flags, s.seen, s.deleted, s.internal_date, s.size, s.blob_id, s.prefix
+         FROM unnest($3::bigint[], $4::bigint[]) AS n(uid, source_uid) JOIN messages s ON s.mailbox_id = $5 AND s.uid = n.source_uid`,
+      [targetId, modseq, newUids, list.map((r) => r.uid), sourceId],
+    );
+    await this.logAdded(db, targetId, newUids, modseq);
+    list.forEach((row, i) => {
+      unit.add(target.accountId, { kind: "added", mailboxId: targetId, uid: newUids[i]!, modseq });
+      mapping.pairs.push([row.uid as Uid, newUids[i]!]);
+    });
+    return mapping;
+  }
+
+  // Import (`mailroom store copy`, import.ts) ---------------------------------------------------------
+
+  /** An empty database: no domain, no account (a copy goes only into one). */
+  async isEmpty(): Promise<boolean> {
+    return this.read(async (db) => (await one(db, "SELECT 1 FROM domains UNION ALL SELECT 1 FROM accounts LIMIT 1")) === undefined);
+  }
+
+  /** An account as it was elsewhere (its hash, quota, policy, creation time), without default mailboxes. */
+  importAccount(account: Account): Promise<AccountId> {
+    return this.write(async (db) => {
+      const address = parseAddress(account.address);
+      const domainId = await this.requireDomainId(db, address.domain);
+      const row = await one<{ id: number }>(
+        db,
+        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        [domainId, address.address, address.key, account.passwordHash, account.quotaBytes, account.pop3.mode, account.pop3.markSeen, account.pop3.loginDelaySeconds, account.pop3.expireDays, account.createdAt.getTime()],
+      );
+      return row!.id as AccountId;
+    });
+  }
+
+  /**
+   * A mailbox with the UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and first recent UID it had elsewhere,
+   * so clients keep their caches. The UIDVALIDITY counter moves past it.
+   */
+  importMailbox(accountId: AccountId, mailbox: Mailbox, firstRecentUid: number): Promise<MailboxId> {
+    return this.write(async (db) => {
+      await db.query(
+        `INSERT INTO store_counters (name, value) VALUES ('uid_validity', $1) ON CONFLICT (name) DO UPDATE SET value = greatest(store_counters.value, excluded.value)`,
+        [mailbox.uidValidity],
+      );
+      const row = await one<{ id: number }>(
+        db,
+        "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, highest_modseq, first_recent_uid) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        [accountId, normaliseMailboxName(mailbox.name), mailbox.specialUse, mailbox.uidValidity, mailbox.uidNext, mailbox.highestModSeq, firstRecentUid],
+      );
+      return row!.id as MailboxId;
+    });
+  }
+
+  /** A message with its UID, modseq, flags and date from elsewhere; the bytes were staged here. */
+  importMessage(mailboxId: MailboxId, message: { uid: Uid; modseq: ModSeq; flags: Flag[]; internalDate: Date; prefix: Buffer }, staged: api.StagedMessage): Promise<void> {
+    return this.write(async (db) => {
+      if (!(staged instanceof PgStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const flags = normaliseFlags(message.flags);
+      await this.insertBlobRow(db, staged);
+      const size = message.prefix.length + staged.size;
+      await db.query(
+        `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [mailboxId, message.uid, message.modseq, flags, hasFlag(flags, "\\Seen"), hasFlag(flags, "\\Deleted"), message.internalDate.getTime(), size, staged.blobId, message.prefix.length > 0 ? message.prefix : null],
+      );
+      await db.query("UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2", [size, mailbox.accountId]);
+      await db.query("DELETE FROM blob_pins WHERE pin = $1", [staged.pin]);
+      staged.markReleased();
+    });
+  }
+
+  /**
+   * The UIDs below UIDNEXT that no message has (expunged before the copy) become tombstones at the
+   * mailbox's HIGHESTMODSEQ, so a QRESYNC client resyncing from an older modseq is told they
+   * vanished (RFC 7162 §3.2.10).
+   */
+  importTombstones(mailboxId: MailboxId): Promise<number> {
+    return this.write(async (db) => {
+      const result = await db.query(
+        `INSERT INTO changes (mailbox_id, modseq, kind, uid)
+         SELECT b.id, b.highest_modseq, 'expunged', u FROM mailboxes b, generate_series(1, b.uid_next - 1) AS u
+          WHERE b.id = $1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.mailbox_id = b.id AND m.uid = u)`,
+        [mailboxId],
+      );
+      return result.rowCount ?? 0;
+    });
+  }
+
+  // QueueStore (queue.ts) ------------------------------------------------------------------------
+
+  enqueue(request: EnqueueRequest): Promise<QueuedMessage> {
+    return this.track(async () => {
+      const prefix = checkEnqueueRequest(request);
+      const staged = request.message;
+      if (!(staged instanceof PgStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      const entry = await this.mutate(async (db) => {
+        await this.insertBlobRow(db, staged);
+        const id = await queue.insertEntry(db, staged.blobId, staged.size, request, prefix, this.clock().getTime());
+        await db.query("DELETE FROM blob_pins WHERE pin = $1", [staged.pin]);
+        return (await queue.getQueued(db, id))!;
+      });
+      staged.markReleased();
+      return entry;
+    });
+  }
+
+  getQueued(id: number): Promise<QueuedMessage | null> {
+    return this.read((db) => queue.getQueued(db, id));
+  }
+  listQueue(limit = 1000): Promise<QueuedMessage[]> {
+    return this.read((db) => queue.listQueue(db, checkCount(limit, "limit"), true));
+  }
+  listFinished(limit = 1000): Promise<QueuedMessage[]> {
+    return this.read((db) => queue.listQueue(db, checkCount(limit, "limit"), false));
+  }
+
+  openQueued(entry: QueuedMessage): Readable {
+    if (this.closing) return failedStream(new StoreError("UNAVAILABLE", "store is closed"));
+    return Readable.from(this.queuedBytes(entry), { objectMode: false });
+  }
+
+  private async *queuedBytes(entry: QueuedMessage): AsyncGenerator<Buffer> {
+    const store = this as PostgresStore;
+    {
+      const row = await one<{ prefix: Buffer | null }>(store.pool, "SELECT prefix FROM queue WHERE id = $1", [entry.id]).catch((err: unknown) => {
+        throw toStoreError(err);
+      });
+      if (!row) throw new StoreError("NONEXISTENT", "queue entry no longer exists");
+      if (row.prefix && row.prefix.length > 0) yield row.prefix;
+      try {
+        yield* store.blobs.read(entry.blobId);
+      } catch (err) {
+        if (!(err instanceof BlobMissingError)) throw toStoreError(err);
+        const still = await one(store.pool, "SELECT 1 FROM queue WHERE id = $1", [entry.id]).catch(() => undefined);
+        throw still ? store.damaged(entry.blobId, err.reason, { queueId: entry.id }) : new StoreError("NONEXISTENT", "queue entry no longer exists");
+      }
+    }
+  }
+
+  leaseDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.write((db) => queue.leaseDue(db, checkDate(now).getTime(), checkCount(limit, "limit"), checkCount(leaseMs, "leaseMs")));
+  }
+
+  recordAttempt(id: number, results: RecipientResult[], nextAttemptAt: Date, options: RecordAttemptOptions = {}): Promise<QueuedMessage> {
+    return this.write((db) => queue.recordAttempt(db, id, checkResults(results), checkDate(nextAttemptAt).getTime(), options.delayWarned === true));
+  }
+
+  complete(id: number): Promise<void> {
+    return this.write(async (db) => {
+      const blobId = await queue.completeEntry(db, id);
+      await dropUnreferencedBlobs(db, [blobId]);
+    });
+  }
+
+  // SieveStore -----------------------------------------------------------------------------------
+
+  listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {
+    return this.read(async (db) =>
+      (await rows<{ name: string; active: boolean; size: number }>(db, "SELECT name, active, octet_length(content) AS size FROM sieve_scripts WHERE account_id = $1 ORDER BY name", [accountId])).map((r) => ({ name: r.name, active: r.active, size: r.size })),
+    );
+  }
+
+  private async script(db: Sql, accountId: AccountId, where: string, params: unknown[]): Promise<SieveScript | null> {
+    const row = await one<{ name: string; content: string; active: boolean; updated_at: number }>(db, `SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = $1 AND ${where}`, [accountId, ...params]);
+    return row ? { name: row.name, content: row.content, active: row.active, size: Buffer.byteLength(row.content, "utf8"), updatedAt: new Date(row.updated_at) } : null;
+  }
+
+  getSieveScript(accountId: AccountId, name: string): Promise<SieveScript | null> {
+    return this.read((db) => this.script(db, accountId, "name = $2", [name]));
+  }
+  getActiveSieveScript(accountId: AccountId): Promise<SieveScript | null> {
+    return this.read((db) => this.script(db, accountId, "active", []));
+  }
+
+  putSieveScript(accountId: AccountId, name: string, content: string, maxScripts: number): Promise<void> {
+    return this.write(async (db) => {
+      await this.requireAccountId(db, accountId);
+      if (typeof name !== "string" || name === "" || /[\u0000-\u001f\u007f]/.test(name)) throw new StoreError("INVALID", "invalid script name");
+      if (typeof content !== "string" || content.includes("\0")) throw new StoreError("INVALID", "script content must be text without NUL");
+      const now = this.clock().getTime();
+      // The account row lock serialises script creation, so the count cannot be raced past.
+      await db.query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", [accountId]);
+      const updated = await db.query("UPDATE sieve_scripts SET content = $1, updated_at = $2 WHERE account_id = $3 AND name = $4", [content, now, accountId, name]);
+      if ((updated.rowCount ?? 0) > 0) return;
+      const count = (await one<{ n: number }>(db, "SELECT count(*)::bigint AS n FROM sieve_scripts WHERE account_id = $1", [accountId]))!.n;
+      if (count >= maxScripts) throw new StoreError("CANNOT", `at most ${maxScripts} scripts per account`);
+      await db.query("INSERT INTO sieve_scripts (account_id, name, content, active, updated_at) VALUES ($1, $2, $3, false, $4)", [accountId, name, content, now]);
+    });
+  }
+
+  setActiveSieveScript(accountId: AccountId, name: string | null): Promise<void> {
+    return this.write(async (db) => {
+      if (name !== null && !(await one(db, "SELECT 1 FROM sieve_scripts WHERE account_id = $1 AND name = $2", [accountId, name]))) throw new StoreError("NONEXISTENT", `no script ${name}`);
+      await db.query("UPDATE sieve_scripts SET active = false WHERE account_id = $1 AND active", [accountId]);
+      if (name !== null) await db.query("UPDATE sieve_scripts SET active = true WHERE account_id = $1 AND name = $2", [accountId, name]);
+    });
+  }
+
+  deleteSieveScript(accountId: AccountId, name: string): Promise<void> {
+    return this.write(async (db) => {
+      const row = await one<{ active: boolean }>(db, "SELECT active FROM sieve_scripts WHERE account_id = $1 AND name = $2 FOR UPDATE", [accountId, name]);
+      if (!row) throw new StoreError("NONEXISTENT", `no script ${name}`);
+      if (row.active) throw new StoreError("CANNOT", `script ${name} is active`);
+      await db.query("DELETE FROM sieve_scripts WHERE account_id = $1 AND name = $2", [accountId, name]);
+    });
+  }
+
+  renameSieveScript(accountId: AccountId, from: string, to: string): Promise<void> {
+    return this.write(async (db) => {
+      if (!(await one(db, "SELECT 1 FROM sieve_scripts WHERE account_id = $1 AND name = $2", [accountId, from]))) throw new StoreError("NONEXISTENT", `no script ${from}`);
+      if (await one(db, "SELECT 1 FROM sieve_scripts WHERE account_id = $1 AND name = $2", [accountId, to])) throw new StoreError("ALREADYEXISTS", `script ${to} exists`);
+      if (typeof to !== "string" || to === "" || /[\u0000-\u001f\u007f]/.test(to)) throw new StoreError("INVALID", "invalid script name");
+      await db.query("UPDATE sieve_scripts SET name = $1 WHERE account_id = $2 AND name = $3", [to, accountId, from]);
+    });
+  }
+
+  claimVacationReply(accountId: AccountId, handle: string, sender: string, periodSeconds: number, now: Date): Promise<boolean> {
+    return this.write(async (db) => {
+      // One statement: the insert-or-update only happens when the period has passed, so two nodes
+      // handling mail from one sender at once send one reply.
+      const row = await one(
+        db,
+        `INSERT INTO sieve_vacation (account_id, handle, sender, replied_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (account_id, handle, sender) DO UPDATE SET replied_at = excluded.replied_at
+           WHERE excluded.replied_at - sieve_vacation.replied_at >= $5 RETURNING 1`,
+        [accountId, handle, sender.toLowerCase(), now.getTime(), periodSeconds * 1000],
+      );
+      return row !== undefined;
+    });
+  }
+
+  // StoreMaintenance (maintenance.ts) ----------------------------------------------------------------
+
+  checkStore(options: StoreCheckOptions = {}): Promise<StoreCheckReport> {
+    return this.track(() => maintenance.checkStore(this.pool, this.clock, options));
+  }
+
+  checkSearchIndex(options: SearchIndexCheckOptions = {}): Promise<SearchIndexCheckReport> {
+    return this.track(() => maintenance.checkSearchIndex(this.pool, this.blobs, this.mimeLimits, options));
+  }
+
+  rebuildSearchIndex(options: SearchIndexRebuildOptions = {}): Promise<SearchIndexRebuildReport> {
+    return this.track(() => maintenance.rebuildSearchIndex(this.pool, this.blobs, this.mimeLimits, options));
+  }
+}
+
+interface RemovedRow {
+  uid: number;
+  size: number;
+  blob_id: string;
+}
+
+/** A StagedMessage of some other store (the SQLite one's class, say): refused, never read as bytes. */
+function isForeignStaged(source: unknown): boolean {
+  return typeof source === "object" && source !== null && "blobId" in source && "discard" in source && typeof (source as { discard: unknown }).discard === "function";
+}
+
+/**
+ * Deletes the derived rows of these blobs when no message, queue entry or hold refers to them any
+ * more, then their bytes (unless pinned). A reference added concurrently by another transaction
+ * makes the delete fail on a foreign key: that blob stays (savepoint), the others still go.
+ */
+export async function dropUnreferencedBlobs(db: Sql, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const sql = `DELETE FROM blobs b WHERE b.id = ANY($1::text[])
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)
+                 AND NOT EXISTS (SELECT 1 FROM blob_holds h WHERE h.blob_id = b.id)
+                 AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id) RETURNING b.id`;
+  await db.query("SAVEPOINT drop_blobs");
+  let gone: string[];
+  try {
+    gone = (await rows<{ id: string }>(db, sql, [ids])).map((r) => r.id);
+    await db.query("RELEASE SAVEPOINT drop_blobs");
+  } catch (err) {
+    await db.query("ROLLBACK TO SAVEPOINT drop_blobs");
+    await db.query("RELEASE SAVEPOINT drop_blobs");
+    if ((err as { code?: unknown }).code !== "23503") throw err;
+    if (ids.length === 1) return;
+    for (const id of ids) await dropUnreferencedBlobs(db, [id]);
+    return;
+  }
+  await dropUnreferencedContents(db, gone);
+}

@@ -1,0 +1,282 @@
+// The PostgreSQL schema as ordered, forward-only migrations, run by Mailroom itself (at start and
+// by `mailroom store migrate`), never by hand. Several nodes may start at once against one
+// database: the runner holds a session-level advisory lock, so one node migrates and the others
+// wait and then find nothing left to do. Each migration runs in its own transaction (PostgreSQL
+// DDL is transactional) and is recorded in schema_migrations; a database written by a newer
+// Mailroom is refused rather than guessed at.
+import type pg from "pg";
+import { StoreError } from "../errors.js";
+
+export interface PgMigration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/** pg_advisory_lock key of the migration runner: "mailroom" in ASCII. */
+export const MIGRATION_LOCK_KEY = "7881702320830050157";
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    description: "domains, accounts, aliases, mailboxes, chunked message bytes, messages, change log, queue, sieve",
+    sql: `
+      -- Named counters that must never go backwards (the last UIDVALIDITY handed out).
+      CREATE TABLE store_counters (name text PRIMARY KEY, value bigint NOT NULL);
+
+      -- Times are epoch milliseconds (bigint), as in the SQLite backend.
+      CREATE TABLE domains (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        created_at bigint NOT NULL
+      );
+
+      -- address keeps the local part as given; address_key is the case-folded lookup key.
+      CREATE TABLE accounts (
+        id bigserial PRIMARY KEY,
+        domain_id bigint NOT NULL REFERENCES domains(id),
+        address text NOT NULL,
+        address_key text NOT NULL UNIQUE,
+        password_hash text NOT NULL,
+        quota_bytes bigint,
+        used_bytes bigint NOT NULL DEFAULT 0 CHECK (used_bytes >= 0),
+        pop3_mode text NOT NULL,
+        pop3_mark_seen boolean NOT NULL,
+        pop3_login_delay integer,
+        pop3_expire_days integer,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX accounts_domain ON accounts(domain_id);
+
+      -- One row per (alias, target); address_key '@domain' is the domain's catch-all.
+      CREATE TABLE aliases (
+        address_key text NOT NULL,
+        address text NOT NULL,
+        domain_id bigint NOT NULL REFERENCES domains(id),
+        target text NOT NULL,
+        target_key text NOT NULL,
+        position integer NOT NULL,
+        PRIMARY KEY (address_key, target_key)
+      );
+      CREATE INDEX aliases_target ON aliases(target_key);
+      CREATE INDEX aliases_domain ON aliases(domain_id);
+
+      -- uid_next and highest_modseq are taken with UPDATE ... RETURNING inside the mutating
+      -- transaction: the row lock orders every writer of a mailbox, on any node, so UIDs and
+      -- modseqs become visible in the order they were handed out.
+      CREATE TABLE mailboxes (
+        id bigserial PRIMARY KEY,
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        special_use text,
+        uid_validity bigint NOT NULL,
+        uid_next bigint NOT NULL DEFAULT 1,
+        highest_modseq bigint NOT NULL DEFAULT 1,
+        first_recent_uid bigint NOT NULL DEFAULT 1,
+        UNIQUE (account_id, name)
+      );
+
+      CREATE TABLE subscriptions (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        PRIMARY KEY (account_id, name)
+      );
+
+      -- The blob store (blob-store.ts): each unique message's bytes once, in chunks. hash is NULL
+      -- while an upload is in progress; a row is named by its SHA-256 once complete.
+      CREATE TABLE blob_contents (
+        id bigserial PRIMARY KEY,
+        hash text UNIQUE,
+        size bigint NOT NULL,
+        chunk_size integer NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE blob_chunks (
+        content_id bigint NOT NULL REFERENCES blob_contents(id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (content_id, seq)
+      );
+      -- A staged message (MailStore.stageMessage) not yet delivered. The foreign key makes a
+      -- concurrent removal of the bytes fail instead of leaving a pin to nothing.
+      CREATE TABLE blob_pins (
+        pin uuid PRIMARY KEY,
+        hash text NOT NULL REFERENCES blob_contents(hash),
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX blob_pins_hash ON blob_pins(hash);
+
+      -- What was derived once from a message's bytes at delivery, shared by every copy: the MIME
+      -- structure and envelope (blob offsets), and the folded search text under a trigram index.
+      -- text_head: characters of search_text that come from the top-level header (BODY skips them).
+      CREATE TABLE blobs (
+        id text PRIMARY KEY REFERENCES blob_contents(hash),
+        size bigint NOT NULL,
+        crlf_size bigint,
+        text_head integer NOT NULL,
+        structure text NOT NULL,
+        envelope text NOT NULL,
+        search_text text NOT NULL
+      );
+      CREATE EXTENSION IF NOT EXISTS pg_trgm;
+      CREATE INDEX blobs_search_text ON blobs USING gin (search_text gin_trgm_ops);
+
+      CREATE TABLE messages (
+        mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid bigint NOT NULL,
+        modseq bigint NOT NULL,
+        flags text[] NOT NULL,
+        seen boolean NOT NULL,
+        deleted boolean NOT NULL,
+        internal_date bigint NOT NULL,
+        size bigint NOT NULL,
+        blob_id text NOT NULL REFERENCES blobs(id),
+        prefix bytea,
+        PRIMARY KEY (mailbox_id, uid)
+      );
+      CREATE INDEX messages_blob ON messages(blob_id);
+      CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+      CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE NOT seen;
+
+      -- The change log. 'expunged' rows are the tombstones QRESYNC VANISHED (EARLIER) needs;
+      -- 'added'/'flags' rows of a message are pruned as newer ones supersede them.
+      CREATE TABLE changes (
+        id bigserial PRIMARY KEY,
+        mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        modseq bigint NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('added', 'flags', 'expunged')),
+        uid bigint NOT NULL,
+        flags text[]
+      );
+      CREATE INDEX changes_mailbox_modseq ON changes(mailbox_id, modseq);
+      CREATE INDEX changes_mailbox_uid ON changes(mailbox_id, uid);
+
+      -- References to blobs from outside mailboxes (the outbound queue: holder 'queue:<id>').
+      CREATE TABLE blob_holds (
+        blob_id text NOT NULL REFERENCES blobs(id),
+        holder text NOT NULL,
+        PRIMARY KEY (blob_id, holder)
+      );
+
+      -- The outbound queue; lease_until = 0 means no worker holds the entry.
+      CREATE TABLE queue (
+        id bigserial PRIMARY KEY,
+        mail_from text NOT NULL,
+        submitted_by text,
+        blob_id text NOT NULL REFERENCES blobs(id),
+        prefix bytea,
+        size bigint NOT NULL,
+        envelope_id text,
+        ret text CHECK (ret IN ('FULL', 'HDRS')),
+        body_type text NOT NULL CHECK (body_type IN ('7BIT', '8BITMIME', 'BINARYMIME')),
+        smtputf8 boolean NOT NULL,
+        created_at bigint NOT NULL,
+        next_attempt_at bigint NOT NULL,
+        lease_until bigint NOT NULL DEFAULT 0,
+        delay_warned boolean NOT NULL DEFAULT false
+      );
+      CREATE INDEX queue_due ON queue(next_attempt_at, id);
+
+      CREATE TABLE queue_recipients (
+        queue_id bigint NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        position integer NOT NULL,
+        address text NOT NULL,
+        notify text,
+        original_recipient text,
+        state text NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'deferred')),
+        attempts integer NOT NULL DEFAULT 0,
+        last_result text,
+        PRIMARY KEY (queue_id, position),
+        UNIQUE (queue_id, address)
+      );
+
+      -- RFC 5804 §1.5: named scripts per account, at most one active.
+      CREATE TABLE sieve_scripts (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        content text NOT NULL,
+        active boolean NOT NULL DEFAULT false,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (account_id, name)
+      );
+      CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts(account_id) WHERE active;
+      -- RFC 5230 §4.2: the last vacation reply per (account, :handle, sender).
+      CREATE TABLE sieve_vacation (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        handle text NOT NULL,
+        sender text NOT NULL,
+        replied_at bigint NOT NULL,
+        PRIMARY KEY (account_id, handle, sender)
+      );
+    `,
+  },
+  {
+    version: 2,
+    description: "change notices too large for one NOTIFY payload",
+    sql: `
+      -- The cross-node change feed (change-feed.ts) sends each transaction's change batches with
+      -- pg_notify; a payload over the 8000-byte NOTIFY limit is stored here and the notification
+      -- names its row. Rows are read within seconds and removed after ten minutes.
+      CREATE TABLE change_notices (
+        id bigserial PRIMARY KEY,
+        payload text NOT NULL,
+        created_at bigint NOT NULL
+      );
+    `,
+  },
+];
+
+export interface MigrationReport {
+  /** Schema version before the run. */
+  from: number;
+  to: number;
+  applied: number[];
+}
+
+/**
+ * Applies every migration newer than the database, each in its own transaction, while holding
+ * the migration advisory lock (other nodes starting at the same moment wait on it).
+ */
+export async function migratePostgres(pool: pg.Pool, now: () => Date, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<MigrationReport> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    const encoding = (await client.query<{ encoding: string }>("SELECT current_setting('server_encoding') AS encoding")).rows[0]?.encoding;
+    // Search text and names are any Unicode; SQL_ASCII or LATIN1 would corrupt or refuse them.
+    if (encoding !== "UTF8") throw new StoreError("UNAVAILABLE", `the database's encoding is ${encoding}; Mailroom needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8')`);
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)`);
+      const current = (await client.query<{ version: number | null }>("SELECT max(version) AS version FROM schema_migrations")).rows[0]?.version ?? 0;
+      const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+      if (current > newest) throw new StoreError("UNAVAILABLE", `database schema version ${current} is newer than this Mailroom (${newest})`);
+      const applied: number[] = [];
+      for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (migration.version <= current) continue;
+        await client.query("BEGIN");
+        try {
+          await client.query(migration.sql);
+          await client.query("INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)", [migration.version, migration.description, now().getTime()]);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => (broken = true));
+          throw err;
+        }
+        applied.push(migration.version);
+      }
+      return { from: current, to: Math.max(current, newest), applied };
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => (broken = true));
+    }
+  } finally {
+    client.release(broken ? true : undefined);
+  }
+}
+
+/** The version the database is at (0 when Mailroom never migrated it). */
+export async function schemaVersion(pool: pg.Pool): Promise<number> {
+  const exists = (await pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t")).rows[0]?.t;
+  if (!exists) return 0;
+  return (await pool.query<{ version: number | null }>("SELECT max(version) AS version FROM schema_migrations")).rows[0]?.version ?? 0;
+}

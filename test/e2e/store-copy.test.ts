@@ -1,0 +1,104 @@
+// `mailroom store copy --from <data-dir> --to postgres://...` as an operator runs it: an embedded
+// store with accounts, aliases, nested mailboxes, flagged messages with trace prefixes, an
+// expunged UID and a Sieve script is copied into an empty PostgreSQL database; afterwards the
+// PostgreSQL store answers as the SQLite one did (UIDVALIDITY, UIDs, flags, dates, bytes,
+// VANISHED for the expunged UID) and a second copy into the same database is refused.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { openPostgresStore } from "../../src/store/postgresql/postgresql-store.js";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { Readable } from "node:stream";
+import type { MailStore, ModSeq } from "../../src/store/index.js";
+import { runMailroom } from "../harness/mailroom-process.js";
+import { postgresUnavailable, startPostgres, type PostgresCluster } from "../harness/postgres.js";
+
+const skip = postgresUnavailable() ?? false;
+let cluster: PostgresCluster;
+before(async () => {
+  if (!skip) cluster = await startPostgres();
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function snapshot(mail: MailStore, accounts: { listAccounts(): Promise<{ id: never; address: string; passwordHash: string }[]> }) {
+  const out: unknown[] = [];
+  for (const account of await accounts.listAccounts()) {
+    out.push(account.address, account.passwordHash, await mail.listSubscriptions(account.id));
+    for (const mailbox of await mail.listMailboxes(account.id)) {
+      out.push([mailbox.name, mailbox.specialUse, mailbox.uidValidity, mailbox.uidNext, mailbox.highestModSeq]);
+      const summaries = await mail.listMessages(mailbox.id);
+      for (const message of await mail.getMessages(mailbox.id, summaries.map((s) => s.uid))) {
+        out.push([message.uid, message.modseq, message.flags, message.internalDate.getTime(), message.size, message.prefixLength, message.envelope.subject, (await readAll(mail.openMessage(message))).toString("base64")]);
+      }
+    }
+  }
+  return out;
+}
+
+test("store copy moves an embedded store into PostgreSQL with UIDs, flags and bytes, verified; a non-empty target is refused", { skip, timeout: 120_000 }, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "mailroom-copy-"));
+  try {
+    const source = await openSqliteStore({ dataDir });
+    await source.addDomain("example.org");
+    const alice = await source.createAccount({ address: "alice@example.org", passwordHash: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", quotaBytes: 10_000_000 });
+    const bob = await source.createAccount({ address: "bob@example.org", passwordHash: "$argon2id$bob" });
+    await source.addAlias("postmaster@example.org", ["alice@example.org", "bob@example.org"]);
+    const inbox = (await source.getMailbox(alice.id, "INBOX"))!;
+    const nested = await source.createMailbox(alice.id, "Projects/2026", { subscribed: true });
+    const big = Buffer.concat([Buffer.from("Subject: big one\r\n\r\n"), Buffer.alloc(600_000, 0x61), Buffer.from("\r\n")]);
+    const delivered = await source.deliver({
+      source: big,
+      targets: [{ mailboxId: inbox.id, prefix: Buffer.from("Received: by mx; Mon, 1 Jan 2024 00:00:00 +0000\r\n") }, { mailboxId: (await source.getMailbox(bob.id, "INBOX"))!.id, flags: ["$Label1"] }],
+      internalDate: new Date("2024-01-01T00:00:00Z"),
+    });
+    const gone = await source.append(inbox.id, Buffer.from("Subject: gone\r\n\r\nx\r\n"));
+    await source.append(inbox.id, Buffer.from("Subject: =?UTF-8?Q?K=C3=A4se?=\r\n\r\nkept\r\n"), { flags: ["\\Seen", "$Work"] });
+    await source.append(nested.id, Buffer.from("Subject: nested\r\n\r\nnested\r\n"), { flags: ["\\Flagged"] });
+    const beforeExpunge = (await source.mailboxStatus(inbox.id)).highestModSeq;
+    await source.removeMessages(inbox.id, [gone.uid]);
+    await source.putSieveScript(alice.id, "main", 'require "fileinto";\r\nfileinto "Projects/2026";\r\n', 10);
+    await source.setActiveSieveScript(alice.id, "main");
+    const expected = await snapshot(source, source as never);
+    await source.close();
+    assert.equal(delivered.copies.length, 2);
+
+    const url = await cluster.createDatabase("copy");
+    const copy = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.match(copy.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
+    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\); counts and checksums match/);
+    assert.match(copy.stderr, /messages copied: 4\/4 done/, "progress on stderr");
+
+    const target = await openPostgresStore({ url });
+    try {
+      assert.deepEqual(await snapshot(target, target as never), expected, "the same mailboxes, UIDs, flags, dates and bytes");
+      const copiedAlice = (await target.findAccountByAddress("alice@example.org"))!;
+      assert.equal(copiedAlice.quotaBytes, 10_000_000);
+      assert.equal(copiedAlice.usedBytes, (await target.listMessages((await target.getMailbox(copiedAlice.id, "INBOX"))!.id)).reduce((n, m) => n + m.size, 0) + (await target.listMessages((await target.getMailbox(copiedAlice.id, "Projects/2026"))!.id)).reduce((n, m) => n + m.size, 0));
+      const copiedInbox = (await target.getMailbox(copiedAlice.id, "INBOX"))!;
+      assert.deepEqual((await target.changesSince(copiedInbox.id, beforeExpunge as ModSeq)).expunged, [gone.uid], "QRESYNC is told the expunged UID vanished");
+      assert.equal((await target.getActiveSieveScript(copiedAlice.id))?.name, "main");
+      assert.deepEqual(await target.findAlias("postmaster@example.org"), { address: "postmaster@example.org", targets: ["alice@example.org", "bob@example.org"] });
+      assert.equal(await target.blobs.count(), 3, "three distinct messages: the one delivered to two accounts is stored once");
+      assert.deepEqual((await target.findTextMatches(copiedInbox.id, "käse", "text")).matches, [3], "search works on the copy");
+    } finally {
+      await target.close();
+    }
+
+    const again = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already holds domains or accounts/);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
