@@ -11,6 +11,8 @@
 import { Readable } from "node:stream";
 import type pg from "pg";
 import { foldCase } from "../../mail/case-fold.js";
+import { parseHeaderBlock } from "../../mail/header-fields.js";
+import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import type { Envelope } from "../../mail/envelope.js";
 import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../mail/mime-tree.js";
 import { SentOctetCounter, sentOctets } from "../../mail/sent-octets.js";
@@ -1015,6 +1017,42 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       const list = await rows<{ uid: number; search_text: string }>(db, "SELECT m.uid, b.search_text FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])", [mailboxId, uidArray(uids)]);
       for (const row of list) texts.set(row.uid as Uid, row.search_text);
       return texts;
+    });
+  }
+
+  /**
+   * MailStore.findHeaderMatches without a header index yet: the stored envelope decides SUBJECT
+   * and the address keys, the header bytes (trace prefix and the message's own, read in a range)
+   * decide HEADER, for the mailbox's messages in pages of UIDs. Exact, but proportional to the
+   * mailbox; SQLite answers from its header index (issue 13/14).
+   */
+  findHeaderMatches(mailboxId: MailboxId, field: api.HeaderSearchField, needle: string): Promise<Uid[]> {
+    return this.track(async () => {
+      const folded = foldCase(needle);
+      const holds = (text: string | null): boolean => text !== null && (folded === "" || text.includes(folded));
+      const uids = (await rows<{ uid: number }>(this.pool, "SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid", [mailboxId])).map((r) => r.uid as Uid);
+      const matched: Uid[] = [];
+      const name = field.kind === "header" ? field.name.toLowerCase() : "";
+      for (let i = 0; i < uids.length; i += 500) {
+        for (const message of await this.getMessages(mailboxId, uids.slice(i, i + 500))) {
+          if (field.kind !== "header") {
+            const entry = headerSearchEntry(message.envelope, []);
+            if (holds(field.kind === "subject" ? entry.subject : entry[field.field])) matched.push(message.uid);
+            continue;
+          }
+          const end = Math.min(message.structure.headerEnd, this.mimeLimits.maxHeaderBytes ?? 256 * 1024);
+          const chunks: Buffer[] = [];
+          try {
+            if (end > 0) for await (const chunk of this.openMessage(message, { start: 0, end })) chunks.push(chunk as Buffer);
+          } catch (error) {
+            // Expunged meanwhile, or its bytes are damaged (logged by the stream): no match.
+            if (error instanceof StoreError) continue;
+            throw error;
+          }
+          if (parseHeaderBlock(Buffer.concat(chunks)).some((f) => f.name.toLowerCase() === name && holds(searchableField(f)[1]))) matched.push(message.uid);
+        }
+      }
+      return matched;
     });
   }
 
