@@ -37,6 +37,12 @@ if (unavailable !== null) {
       get sieve() {
         return store;
       },
+      get spam() {
+        return store;
+      },
+      get greylist() {
+        return store;
+      },
       async reopen() {
         await store.close();
         store = await open();

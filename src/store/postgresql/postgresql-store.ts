@@ -37,6 +37,9 @@ import { BlobMissingError, dropUnreferencedContents, PgBlobStore } from "./blob-
 import { connectionConfig, createPool, one, type PostgresConnectionOptions, rows, type Sql, toStoreError, transaction } from "./database.js";
 import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
+import * as spam from "./spam.js";
+import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
+import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
 import { PostgresChangeFeed } from "./change-feed.js";
@@ -134,7 +137,7 @@ export function searchEntry(parsed: Pick<ParsedMessage, "searchText" | "searchTe
 
 const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\\$&")}%`;
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, SpamTokenStore, GreylistStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1531,6 +1534,24 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       );
       return row !== undefined;
     });
+  }
+
+  // SpamTokenStore and GreylistStore (spam.ts) ---------------------------------------------------------
+
+  readSpamTokens(accountId: AccountId, tokens: readonly number[]): Promise<SpamTokenCounts> {
+    return this.read((db) => spam.readTokens(db, accountId, tokens));
+  }
+
+  trainSpamMessage(accountId: AccountId, messageKey: string, tokens: readonly number[], kind: SpamClass): Promise<boolean> {
+    return this.track(() => transaction(this.pool, (db) => spam.trainMessage(db, accountId, messageKey, tokens, kind, this.clock())));
+  }
+
+  checkGreylist(check: GreylistCheck): Promise<GreylistDecision> {
+    return this.track(() => transaction(this.pool, (db) => spam.checkGreylist(db, check)));
+  }
+
+  expireGreylist(now: Date, maxAgeSeconds: number): Promise<number> {
+    return this.track(() => spam.expireGreylist(this.pool, now, maxAgeSeconds));
   }
 
   // StoreMaintenance (maintenance.ts) ----------------------------------------------------------------

@@ -224,6 +224,45 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "spam classifier statistics per account and greylisting state",
+    sql: `
+      -- spam/bayes.ts: trained spam and ham messages holding each token (a 48-bit digest).
+      CREATE TABLE spam_tokens (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        token bigint NOT NULL,
+        spam integer NOT NULL DEFAULT 0,
+        ham integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, token)
+      );
+      CREATE TABLE spam_totals (
+        account_id bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        spam bigint NOT NULL DEFAULT 0,
+        ham bigint NOT NULL DEFAULT 0
+      );
+      CREATE TABLE spam_trained (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        message_key text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('spam', 'ham')),
+        tokens bytea NOT NULL,
+        trained_at bigint NOT NULL,
+        PRIMARY KEY (account_id, message_key)
+      );
+      -- RFC 6647 greylisting, shared by every node.
+      CREATE TABLE greylist_triplets (
+        triplet text PRIMARY KEY,
+        first_seen bigint NOT NULL,
+        passed boolean NOT NULL DEFAULT false,
+        last_seen bigint NOT NULL
+      );
+      CREATE INDEX greylist_triplets_last_seen ON greylist_triplets(last_seen);
+      CREATE TABLE greylist_whitelist (
+        sender text PRIMARY KEY,
+        until bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {
