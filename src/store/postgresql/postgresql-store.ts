@@ -1037,13 +1037,33 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       const matched: Uid[] = [];
       const name = field.kind === "header" ? field.name.toLowerCase() : "";
       for (let i = 0; i < uids.length; i += 500) {
-        for (const message of await this.getMessages(mailboxId, uids.slice(i, i + 500))) {
+        const page = uids.slice(i, i + 500);
+        // HEADER needs the header bytes: the trace prefix and the blob's first chunk, for the whole
+        // page in one query (a message's header almost always fits its first chunk).
+        const heads = new Map<number, Buffer>();
+        if (field.kind === "header") {
+          const list = await rows<{ uid: number; prefix: Buffer | null; head: Buffer | null }>(
+            this.pool,
+            `SELECT m.uid, m.prefix, c.data AS head FROM messages m
+               JOIN blob_contents bc ON bc.hash = m.blob_id
+               LEFT JOIN blob_chunks c ON c.content_id = bc.id AND c.seq = 0
+              WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[])`,
+            [mailboxId, page],
+          );
+          for (const row of list) heads.set(Number(row.uid), Buffer.concat([row.prefix ?? Buffer.alloc(0), row.head ?? Buffer.alloc(0)]));
+        }
+        for (const message of await this.getMessages(mailboxId, page)) {
           if (field.kind !== "header") {
             const entry = headerSearchEntry(message.envelope, []);
             if (holds(field.kind === "subject" ? entry.subject : entry[field.field])) matched.push(message.uid);
             continue;
           }
           const end = Math.min(message.structure.headerEnd, this.mimeLimits.maxHeaderBytes ?? 256 * 1024);
+          const head = heads.get(message.uid);
+          if (head !== undefined && head.length >= end) {
+            if (parseHeaderBlock(head.subarray(0, end)).some((f) => f.name.toLowerCase() === name && holds(searchableField(f)[1]))) matched.push(message.uid);
+            continue;
+          }
           const chunks: Buffer[] = [];
           try {
             if (end > 0) for await (const chunk of this.openMessage(message, { start: 0, end })) chunks.push(chunk as Buffer);
