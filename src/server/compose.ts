@@ -12,10 +12,7 @@ import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance 
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { openPostgresStore } from "../store/postgresql/postgresql-store.js";
-import { createPool, redactUrl } from "../store/postgresql/database.js";
-import { migratePostgres } from "../store/postgresql/schema.js";
-import { copyStore as copyIntoPostgres, type CopyProgress } from "../store/postgresql/import.js";
+import type { CopyProgress } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
 import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
@@ -69,11 +66,26 @@ export function hashParamsOf(config: Config): PasswordHashParams {
  */
 export const STORE_MARKER_FILE = "mailroom.sqlite";
 
+/**
+ * The PostgreSQL backend and its driver, loaded only when configured: an embedded (SQLite)
+ * server or admin command does not pay for loading pg.
+ */
+async function postgresModules() {
+  const [store, database, schema, copy] = await Promise.all([
+    import("../store/postgresql/postgresql-store.js"),
+    import("../store/postgresql/database.js"),
+    import("../store/postgresql/schema.js"),
+    import("../store/postgresql/import.js"),
+  ]);
+  return { ...store, ...database, ...schema, ...copy };
+}
+
 export async function openStore(config: Config, log: Logger): Promise<ComposedStore> {
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
   if (config.store.backend === "postgresql") {
     // Shared by every node (docs/architecture.md, "PostgreSQL backend"); the schema is migrated at
     // open, under an advisory lock, so nodes starting together are safe.
+    const { openPostgresStore } = await postgresModules();
     const pg = await openPostgresStore({
       url: config.store.url!,
       passwordEnv: config.store.passwordEnv,
@@ -100,15 +112,20 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
  */
 export async function migrateStore(config: Config, log: Logger): Promise<string[]> {
   if (config.store.backend === "postgresql") {
-    const pool = createPool({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, maxConnections: 1 }, log);
+    const { createPool, migratePostgres, redactUrl, toStoreError } = await postgresModules();
     try {
-      const report = await migratePostgres(pool, () => new Date());
-      const where = redactUrl(config.store.url!);
-      return report.applied.length === 0
-        ? [`store migrate: ${where} is at schema version ${report.to}; nothing to do`]
-        : [`store migrate: ${where} migrated from version ${report.from} to ${report.to} (applied ${report.applied.join(", ")})`];
-    } finally {
-      await pool.end();
+      const pool = createPool({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, maxConnections: 1 }, log);
+      try {
+        const report = await migratePostgres(pool, () => new Date());
+        const where = redactUrl(config.store.url!);
+        return report.applied.length === 0
+          ? [`store migrate: ${where} is at schema version ${report.to}; nothing to do`]
+          : [`store migrate: ${where} migrated from version ${report.from} to ${report.to} (applied ${report.applied.join(", ")})`];
+      } finally {
+        await pool.end();
+      }
+    } catch (err) {
+      throw toStoreError(err);
     }
   }
   const store = await openStore(config, log);
@@ -128,6 +145,7 @@ export async function copyStore(
   onProgress: (progress: CopyProgress) => void,
 ): Promise<string[]> {
   if (!existsSync(join(options.from, STORE_MARKER_FILE))) throw new Error(`no Mailroom store in ${options.from}`);
+  const { openPostgresStore, copyStore: copyIntoPostgres, redactUrl, toStoreError } = await postgresModules();
   const lock = acquireOwnerLock(options.from, "store copy");
   try {
     const source = await openSqliteStore({ dataDir: options.from, log, mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts } });
@@ -151,6 +169,8 @@ export async function copyStore(
     } finally {
       await source.close();
     }
+  } catch (err) {
+    throw toStoreError(err);
   } finally {
     lock.release();
   }

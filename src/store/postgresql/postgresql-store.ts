@@ -1522,7 +1522,7 @@ function isForeignStaged(source: unknown): boolean {
 }
 
 /**
- * Deletes the derived rows of these blobs when no message, queue entry or hold refers to them any
+ * Deletes the derived rows of these blobs when no message or queue entry refers to them any
  * more, then their bytes (unless pinned). A reference added concurrently by another transaction
  * makes the delete fail on a foreign key: that blob stays (savepoint), the others still go.
  */
@@ -1530,7 +1530,6 @@ export async function dropUnreferencedBlobs(db: Sql, ids: readonly string[]): Pr
   if (ids.length === 0) return;
   const sql = `DELETE FROM blobs b WHERE b.id = ANY($1::text[])
                  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)
-                 AND NOT EXISTS (SELECT 1 FROM blob_holds h WHERE h.blob_id = b.id)
                  AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id) RETURNING b.id`;
   await db.query("SAVEPOINT drop_blobs");
   let gone: string[];
