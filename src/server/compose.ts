@@ -8,7 +8,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler, Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance } from "../store/index.js";
+import type { AccountStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, StoreMaintenance } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -33,6 +33,8 @@ export interface ComposedStore {
   queue: QueueStore;
   /** Sieve scripts and vacation memory; absent for a backend without them (no filtering then). */
   sieve?: SieveStore;
+  /** POP3 maildrop leases for a store several nodes share (PostgreSQL); absent: the in-process lock suffices. */
+  maildropLeases?: MaildropLeaseStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -94,7 +96,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, maintenance: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, maintenance: pg, maildropLeases: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,

@@ -24,6 +24,7 @@ import type * as api from "../mail-store.js";
 import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport, StoreMaintenance } from "../maintenance.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
 import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { MaildropLeaseStore } from "../maildrop-leases.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, DomainId, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, SpecialUse, StoredMessage, Uid, UidValidity } from "../types.js";
 import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, SPECIAL_USES } from "../types.js";
 // Backend-neutral rules kept beside the SQLite backend for now (they say so themselves).
@@ -132,7 +133,10 @@ export function searchEntry(parsed: Pick<ParsedMessage, "searchText" | "searchTe
 
 const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\\$&")}%`;
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance {
+/** The database's clock in epoch ms: every node compares lease times against this one clock. */
+const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1274,6 +1278,37 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       mapping.pairs.push([row.uid as Uid, newUids[i]!]);
     });
     return mapping;
+  }
+
+  // MaildropLeaseStore: the POP3 maildrop lock of every node ------------------------------------------
+
+  acquireMaildrop(accountId: AccountId, holder: string, ttlMs: number): Promise<boolean> {
+    return this.read(async (db) => {
+      // One statement: the row is taken when free, expired, or already ours; a live lease of
+      // another holder is left alone (the WHERE of DO UPDATE fails, nothing is returned).
+      const row = await one(
+        db,
+        `INSERT INTO maildrop_leases (account_id, holder, expires_at) VALUES ($1, $2, ${DB_NOW_MS} + $3)
+         ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+           WHERE maildrop_leases.expires_at <= ${DB_NOW_MS} OR maildrop_leases.holder = excluded.holder
+         RETURNING 1`,
+        [accountId, holder, checkCount(ttlMs, "ttlMs")],
+      );
+      return row !== undefined;
+    });
+  }
+
+  renewMaildrop(accountId: AccountId, holder: string, ttlMs: number): Promise<boolean> {
+    return this.read(async (db) => {
+      const result = await db.query(`UPDATE maildrop_leases SET expires_at = ${DB_NOW_MS} + $3 WHERE account_id = $1 AND holder = $2`, [accountId, holder, checkCount(ttlMs, "ttlMs")]);
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  releaseMaildrop(accountId: AccountId, holder: string): Promise<void> {
+    return this.read(async (db) => {
+      await db.query("DELETE FROM maildrop_leases WHERE account_id = $1 AND holder = $2", [accountId, holder]);
+    });
   }
 
   // Import (`mailroom store copy`, import.ts) ---------------------------------------------------------

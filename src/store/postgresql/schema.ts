@@ -219,6 +219,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "POP3 maildrop leases shared by every node",
+    sql: `
+      -- RFC 1939 §8 maildrop lock across nodes (store/maildrop-leases.ts): one row per locked
+      -- account, renewed by the holding session; expires_at is in the database's clock (epoch ms),
+      -- so nodes with skewed clocks agree on when a dead holder's lease ends.
+      CREATE TABLE maildrop_leases (
+        account_id bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        holder text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {
