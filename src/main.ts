@@ -7,7 +7,6 @@ import { size } from "./config/value-kinds.js";
 import { createJsonLogger } from "./observability/log.js";
 import { runCli, type GlobalOptions, type ServerStatus } from "./admin/cli/program.js";
 import { copyStore, migrateStore, startServer } from "./server/compose.js";
-import { toStoreError } from "./store/postgresql/database.js";
 import { askServerStatus, openAdminAccess } from "./server/admin-access.js";
 import { adminCommandPrefix, renderBanner } from "./server/banner.js";
 import { trapSignals } from "./server/shutdown.js";
@@ -48,20 +47,11 @@ export async function main(argv: string[]): Promise<void> {
       return openAdminAccess(config, log, { command, init: options.init === true, dataDirSource: dataDirSource(options, config) });
     },
     async migrateStore(options) {
-      const config = await configFor(options);
-      try {
-        return await migrateStore(config, createJsonLogger({ level: "warn" }));
-      } catch (err) {
-        throw toStoreError(err);
-      }
+      return migrateStore(await configFor(options), createJsonLogger({ level: "warn" }));
     },
     async copyStore(options, copy, onProgress) {
       const config = await configFor(options);
-      try {
-        return await copyStore(config, createJsonLogger({ level: "warn" }), { from: resolve(copy.from), to: copy.to, passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
-      } catch (err) {
-        throw toStoreError(err);
-      }
+      return copyStore(config, createJsonLogger({ level: "warn" }), { from: resolve(copy.from), to: copy.to, passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
     },
     async serverStatus(options, reset) {
       return (await askServerStatus(await configFor(options), reset)) as ServerStatus;

@@ -8,14 +8,11 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler, Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, StoreMaintenance } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { openPostgresStore } from "../store/postgresql/postgresql-store.js";
-import { createPool, redactUrl } from "../store/postgresql/database.js";
-import { migratePostgres } from "../store/postgresql/schema.js";
-import { copyStore as copyIntoPostgres, type CopyProgress } from "../store/postgresql/import.js";
+import type { CopyProgress } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
 import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
@@ -42,6 +39,8 @@ export interface ComposedStore {
   spam?: SpamTokenStore;
   /** Greylisting state; absent: no greylisting. */
   greylist?: GreylistStore;
+  /** POP3 maildrop leases for a store several nodes share (PostgreSQL); absent: the in-process lock suffices. */
+  maildropLeases?: MaildropLeaseStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -75,11 +74,26 @@ export function hashParamsOf(config: Config): PasswordHashParams {
  */
 export const STORE_MARKER_FILE = "mailroom.sqlite";
 
+/**
+ * The PostgreSQL backend and its driver, loaded only when configured: an embedded (SQLite)
+ * server or admin command does not pay for loading pg.
+ */
+async function postgresModules() {
+  const [store, database, schema, copy] = await Promise.all([
+    import("../store/postgresql/postgresql-store.js"),
+    import("../store/postgresql/database.js"),
+    import("../store/postgresql/schema.js"),
+    import("../store/postgresql/import.js"),
+  ]);
+  return { ...store, ...database, ...schema, ...copy };
+}
+
 export async function openStore(config: Config, log: Logger): Promise<ComposedStore> {
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
   if (config.store.backend === "postgresql") {
     // Shared by every node (docs/architecture.md, "PostgreSQL backend"); the schema is migrated at
     // open, under an advisory lock, so nodes starting together are safe.
+    const { openPostgresStore } = await postgresModules();
     const pg = await openPostgresStore({
       url: config.store.url!,
       passwordEnv: config.store.passwordEnv,
@@ -88,7 +102,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, maintenance: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, maintenance: pg, maildropLeases: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -106,15 +120,20 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
  */
 export async function migrateStore(config: Config, log: Logger): Promise<string[]> {
   if (config.store.backend === "postgresql") {
-    const pool = createPool({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, maxConnections: 1 }, log);
+    const { createPool, migratePostgres, redactUrl, toStoreError } = await postgresModules();
     try {
-      const report = await migratePostgres(pool, () => new Date());
-      const where = redactUrl(config.store.url!);
-      return report.applied.length === 0
-        ? [`store migrate: ${where} is at schema version ${report.to}; nothing to do`]
-        : [`store migrate: ${where} migrated from version ${report.from} to ${report.to} (applied ${report.applied.join(", ")})`];
-    } finally {
-      await pool.end();
+      const pool = createPool({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, maxConnections: 1 }, log);
+      try {
+        const report = await migratePostgres(pool, () => new Date());
+        const where = redactUrl(config.store.url!);
+        return report.applied.length === 0
+          ? [`store migrate: ${where} is at schema version ${report.to}; nothing to do`]
+          : [`store migrate: ${where} migrated from version ${report.from} to ${report.to} (applied ${report.applied.join(", ")})`];
+      } finally {
+        await pool.end();
+      }
+    } catch (err) {
+      throw toStoreError(err);
     }
   }
   const store = await openStore(config, log);
@@ -134,6 +153,7 @@ export async function copyStore(
   onProgress: (progress: CopyProgress) => void,
 ): Promise<string[]> {
   if (!existsSync(join(options.from, STORE_MARKER_FILE))) throw new Error(`no Mailroom store in ${options.from}`);
+  const { openPostgresStore, copyStore: copyIntoPostgres, redactUrl, toStoreError } = await postgresModules();
   const lock = acquireOwnerLock(options.from, "store copy");
   try {
     const source = await openSqliteStore({ dataDir: options.from, log, mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts } });
@@ -157,6 +177,8 @@ export async function copyStore(
     } finally {
       await source.close();
     }
+  } catch (err) {
+    throw toStoreError(err);
   } finally {
     lock.release();
   }

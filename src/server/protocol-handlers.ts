@@ -106,7 +106,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
     handlers[protocol] = createImapServer({ ...common, store: imapStore, log: log.child({ component: protocol }), implicitTls: protocol === "imaps" });
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.
-  const pop3Shared = createPop3SharedState();
+  // With a store shared by several nodes the lock is also a lease in the store (cluster-wide).
+  const pop3Shared = createPop3SharedState(store.maildropLeases ?? null);
   for (const protocol of ["pop3", "pop3s"] as const) {
     handlers[protocol] = createPop3Server({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "pop3s", shared: pop3Shared });
   }

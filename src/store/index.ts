@@ -11,3 +11,4 @@ export { InProcessChangeFeed } from "./change-feed.js";
 export type * from "./sieve-store.js";
 export type * from "./spam-store.js";
 export type * from "./greylist-store.js";
+export type * from "./maildrop-leases.js";

@@ -98,7 +98,7 @@ async function completeLogin(context: Pop3Context, result: AuthResult): Promise<
   // RFC 2449 §6.5/§8.1.2: checked after the password, so it tells nothing to someone without it.
   const wait = options.shared.logins.remainingDelay(account.id, account.pop3.loginDelaySeconds, now);
   if (wait > 0) return context.reply(err(`login again in ${Math.ceil(wait / 1000)} seconds`, "LOGIN-DELAY"));
-  if (!options.shared.locks.acquire(account.id, options.id)) return context.reply(err("maildrop is in use by another session", "IN-USE"));
+  if (!(await options.shared.locks.acquire(account.id, options.id))) return context.reply(err("maildrop is in use by another session", "IN-USE"));
   let maildrop: Maildrop | null;
   try {
     maildrop = await Maildrop.open(options.store, account, options.shared.sizes);

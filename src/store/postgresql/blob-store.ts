@@ -35,7 +35,10 @@ export interface WrittenContent {
 }
 
 export interface BlobStore {
-  /** Stores the bytes durably (committed) and pinned; refuses TOOBIG past maxBytes before reading further. */
+  /**
+   * Stores the bytes, committed and pinned; durable no later than the first synchronous commit that
+   * refers to them (a delivery, an enqueue). Refuses TOOBIG past maxBytes before reading further.
+   */
   write(source: MessageSource, options?: { maxBytes?: number; inspector?: ChunkInspector }): Promise<WrittenContent>;
   /** Drops a pin; the bytes go too when nothing else pins or references them. */
   release(pin: string): Promise<void>;
@@ -127,7 +130,9 @@ export class PgBlobStore implements BlobStore {
           if (uploadId === null) {
             uploadId = (await one<{ id: number }>(this.pool, "INSERT INTO blob_contents (hash, size, chunk_size, created_at) VALUES (NULL, 0, $1, $2) RETURNING id", [CHUNK_BYTES, this.clock().getTime()]))!.id;
           }
-          await this.pool.query("INSERT INTO blob_chunks (content_id, seq, data) VALUES ($1, $2, $3)", [uploadId, seq++, whole.subarray(0, CHUNK_BYTES)]);
+          const chunk = whole.subarray(0, CHUNK_BYTES);
+          const at = seq++;
+          await transaction(this.pool, (client) => client.query("INSERT INTO blob_chunks (content_id, seq, data) VALUES ($1, $2, $3)", [uploadId, at, chunk]), { asyncCommit: true });
           whole = whole.subarray(CHUNK_BYTES);
         }
         pending = whole.length > 0 ? [Buffer.from(whole)] : [];
@@ -142,8 +147,11 @@ export class PgBlobStore implements BlobStore {
   }
 
   /**
-   * Names the upload (or stores a small message whole) and pins it, in one transaction whose
-   * COMMIT makes it durable. The same bytes already stored make this upload redundant: it is
+   * Names the upload (or stores a small message whole) and pins it, in one transaction. Its
+   * COMMIT does not wait for the WAL flush (database.ts, asyncCommit): staged bytes matter only
+   * once a delivery or an enqueue refers to them, and that transaction's synchronous COMMIT
+   * flushes the WAL up to itself, these records included. A crash before that loses only bytes
+   * no client was told about. The same bytes already stored make this upload redundant: it is
    * dropped and the existing blob pinned instead.
    */
   private async finish(id: BlobId, size: number, uploadId: number | null, seq: number, tail: Buffer): Promise<WrittenContent> {
@@ -165,7 +173,7 @@ export class PgBlobStore implements BlobStore {
             if (tail.length > 0) await client.query("INSERT INTO blob_chunks (content_id, seq, data) VALUES ($1, $2, $3)", [contentId, seq, tail]);
           }
           await client.query("INSERT INTO blob_pins (pin, hash, created_at) VALUES ($1, $2, $3)", [pin, id, now]);
-        });
+        }, { asyncCommit: true });
         return { id, size, pin };
       } catch (err) {
         // Another writer named the same bytes first (unique), or removed the copy we found
@@ -177,10 +185,15 @@ export class PgBlobStore implements BlobStore {
   }
 
   async release(pin: string): Promise<void> {
-    await transaction(this.pool, async (client) => {
-      const dropped = await one<{ hash: string }>(client, "DELETE FROM blob_pins WHERE pin = $1 RETURNING hash", [pin]);
-      if (dropped) await dropUnreferencedContents(client, [dropped.hash]);
-    });
+    await transaction(
+      this.pool,
+      async (client) => {
+        const dropped = await one<{ hash: string }>(client, "DELETE FROM blob_pins WHERE pin = $1 RETURNING hash", [pin]);
+        if (dropped) await dropUnreferencedContents(client, [dropped.hash]);
+      },
+      // Losing a release in a crash leaves a pin the collector expires: nothing to wait for.
+      { asyncCommit: true },
+    );
   }
 
   async *read(id: BlobId, range?: ByteRange): AsyncGenerator<Buffer> {

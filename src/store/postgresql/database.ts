@@ -155,6 +155,12 @@ const MAX_ATTEMPTS = 5;
 export interface TransactionOptions {
   isolation?: "repeatable read";
   readOnly?: boolean;
+  /**
+   * COMMIT without waiting for the WAL flush. Only for writes no client is told about on their
+   * own (staged bytes): the transaction that makes them matter (a delivery, an enqueue) commits
+   * later with synchronous_commit on, and its flush covers every earlier WAL record, theirs too.
+   */
+  asyncCommit?: boolean;
   /** Called right before COMMIT is sent, with every lock of the transaction held. */
   beforeCommit?(): void;
   /** Called when that COMMIT failed (beforeCommit was called, nothing was committed). */
@@ -168,6 +174,7 @@ export async function transaction<T>(pool: pg.Pool, body: (client: pg.PoolClient
     try {
       await client.query(`BEGIN${options.isolation ? ` ISOLATION LEVEL ${options.isolation.toUpperCase()}` : ""}${options.readOnly ? " READ ONLY" : ""}`);
       try {
+        if (options.asyncCommit) await client.query("SET LOCAL synchronous_commit TO off");
         const result = await body(client);
         options.beforeCommit?.();
         try {

@@ -78,7 +78,7 @@ export async function checkStore(pool: pg.Pool, clock: () => Date, options: Stor
   const unreferenced = await rows<{ id: string }>(
     pool,
     `SELECT b.id FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)
-        AND NOT EXISTS (SELECT 1 FROM blob_holds h WHERE h.blob_id = b.id) AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id)`,
+        AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id)`,
   );
   report.unreferencedRows = unreferenced.length;
 

@@ -176,6 +176,29 @@ if (unavailable !== null) {
       }
     });
 
+    test("a POP3 maildrop lease is held by one node, renewed by its holder, released, and lapses when not renewed", async () => {
+      const { stores, close } = await nodes(2);
+      try {
+        const [a, b] = stores as [PostgresStore, PostgresStore];
+        await a.addDomain("example.test");
+        const account = await a.createAccount({ address: "u@example.test", passwordHash: "x" });
+        assert.equal(await a.acquireMaildrop(account.id, "node-a/1", 60_000), true);
+        assert.equal(await b.acquireMaildrop(account.id, "node-b/1", 60_000), false, "held on another node");
+        assert.equal(await a.acquireMaildrop(account.id, "node-a/1", 60_000), true, "the holder may take it again");
+        assert.equal(await b.renewMaildrop(account.id, "node-b/1", 60_000), false, "only the holder renews");
+        await b.releaseMaildrop(account.id, "node-b/1");
+        assert.equal(await b.acquireMaildrop(account.id, "node-b/1", 60_000), false, "a release by another holder does nothing");
+        await a.releaseMaildrop(account.id, "node-a/1");
+        assert.equal(await b.acquireMaildrop(account.id, "node-b/1", 300), true);
+        assert.equal(await a.acquireMaildrop(account.id, "node-a/2", 60_000), false);
+        await new Promise((r) => setTimeout(r, 400));
+        assert.equal(await a.acquireMaildrop(account.id, "node-a/2", 60_000), true, "a lease not renewed lapses");
+        assert.equal(await b.renewMaildrop(account.id, "node-b/1", 60_000), false, "the lapsed holder learns it lost the lease");
+      } finally {
+        await close();
+      }
+    });
+
     test("a due queue entry is leased by one of three nodes; an expired lease goes to another", async () => {
       const { stores, close } = await nodes(3);
       try {

@@ -26,6 +26,7 @@ import type * as api from "../mail-store.js";
 import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport, StoreMaintenance } from "../maintenance.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
 import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { MaildropLeaseStore } from "../maildrop-leases.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, DomainId, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, SpecialUse, StoredMessage, Uid, UidValidity } from "../types.js";
 import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, SPECIAL_USES } from "../types.js";
 // Backend-neutral rules kept beside the SQLite backend for now (they say so themselves).
@@ -137,7 +138,10 @@ export function searchEntry(parsed: Pick<ParsedMessage, "searchText" | "searchTe
 
 const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\\$&")}%`;
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, SpamTokenStore, GreylistStore {
+/** The database's clock in epoch ms: every node compares lease times against this one clock. */
+const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1337,6 +1341,37 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return mapping;
   }
 
+  // MaildropLeaseStore: the POP3 maildrop lock of every node ------------------------------------------
+
+  acquireMaildrop(accountId: AccountId, holder: string, ttlMs: number): Promise<boolean> {
+    return this.read(async (db) => {
+      // One statement: the row is taken when free, expired, or already ours; a live lease of
+      // another holder is left alone (the WHERE of DO UPDATE fails, nothing is returned).
+      const row = await one(
+        db,
+        `INSERT INTO maildrop_leases (account_id, holder, expires_at) VALUES ($1, $2, ${DB_NOW_MS} + $3)
+         ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+           WHERE maildrop_leases.expires_at <= ${DB_NOW_MS} OR maildrop_leases.holder = excluded.holder
+         RETURNING 1`,
+        [accountId, holder, checkCount(ttlMs, "ttlMs")],
+      );
+      return row !== undefined;
+    });
+  }
+
+  renewMaildrop(accountId: AccountId, holder: string, ttlMs: number): Promise<boolean> {
+    return this.read(async (db) => {
+      const result = await db.query(`UPDATE maildrop_leases SET expires_at = ${DB_NOW_MS} + $3 WHERE account_id = $1 AND holder = $2`, [accountId, holder, checkCount(ttlMs, "ttlMs")]);
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  releaseMaildrop(accountId: AccountId, holder: string): Promise<void> {
+    return this.read(async (db) => {
+      await db.query("DELETE FROM maildrop_leases WHERE account_id = $1 AND holder = $2", [accountId, holder]);
+    });
+  }
+
   // Import (`mailroom store copy`, import.ts) ---------------------------------------------------------
 
   /** An empty database: no domain, no account (a copy goes only into one). */
@@ -1601,7 +1636,7 @@ function isForeignStaged(source: unknown): boolean {
 }
 
 /**
- * Deletes the derived rows of these blobs when no message, queue entry or hold refers to them any
+ * Deletes the derived rows of these blobs when no message or queue entry refers to them any
  * more, then their bytes (unless pinned). A reference added concurrently by another transaction
  * makes the delete fail on a foreign key: that blob stays (savepoint), the others still go.
  */
@@ -1609,7 +1644,6 @@ export async function dropUnreferencedBlobs(db: Sql, ids: readonly string[]): Pr
   if (ids.length === 0) return;
   const sql = `DELETE FROM blobs b WHERE b.id = ANY($1::text[])
                  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)
-                 AND NOT EXISTS (SELECT 1 FROM blob_holds h WHERE h.blob_id = b.id)
                  AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id) RETURNING b.id`;
   await db.query("SAVEPOINT drop_blobs");
   let gone: string[];

@@ -151,14 +151,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX changes_mailbox_modseq ON changes(mailbox_id, modseq);
       CREATE INDEX changes_mailbox_uid ON changes(mailbox_id, uid);
 
-      -- References to blobs from outside mailboxes (the outbound queue: holder 'queue:<id>').
-      CREATE TABLE blob_holds (
-        blob_id text NOT NULL REFERENCES blobs(id),
-        holder text NOT NULL,
-        PRIMARY KEY (blob_id, holder)
-      );
-
-      -- The outbound queue; lease_until = 0 means no worker holds the entry.
+      -- The outbound queue; lease_until = 0 means no worker holds the entry. An entry refers to
+      -- its blob directly (queue.blob_id), which keeps the blob while the entry exists.
       CREATE TABLE queue (
         id bigserial PRIMARY KEY,
         mail_from text NOT NULL,
@@ -176,6 +170,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         delay_warned boolean NOT NULL DEFAULT false
       );
       CREATE INDEX queue_due ON queue(next_attempt_at, id);
+      CREATE INDEX queue_blob ON queue(blob_id);
 
       CREATE TABLE queue_recipients (
         queue_id bigint NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
@@ -226,6 +221,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   {
     version: 3,
+    description: "POP3 maildrop leases shared by every node",
+    sql: `
+      -- RFC 1939 §8 maildrop lock across nodes (store/maildrop-leases.ts): one row per locked
+      -- account, renewed by the holding session; expires_at is in the database's clock (epoch ms),
+      -- so nodes with skewed clocks agree on when a dead holder's lease ends.
+      CREATE TABLE maildrop_leases (
+        account_id bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        holder text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+    `,
+  },
+  {
+    version: 4,
     description: "spam classifier statistics per account and greylisting state",
     sql: `
       -- spam/bayes.ts: trained spam and ham messages holding each token (a 48-bit digest).

@@ -1,4 +1,4 @@
-// SpamTokenStore and GreylistStore over PostgreSQL (migration 3): the same tables and rules as
+// SpamTokenStore and GreylistStore over PostgreSQL (migration 4): the same tables and rules as
 // store/sqlite/spam-tokens.ts and greylist.ts, in statements that stay correct when several nodes
 // train or greylist at once (upserts; the greylist decision locks its triplet row).
 import type { GreylistCheck, GreylistDecision } from "../greylist-store.js";
