@@ -22,6 +22,8 @@ export interface ServerSettings {
   portFallbackOffset: number;
   /** Started as root, the server runs as this user after binding; null: "mailroom" (server/privileges.ts). */
   user: string | null;
+  /** Load balancers (CIDR) that must open each connection with a PROXY protocol header; empty: off. */
+  proxyProtocolTrusted: string[];
 }
 
 export interface ListenerConfig {
@@ -29,6 +31,8 @@ export interface ListenerConfig {
   port: number;
   address: string;
   tls: ListenerTls;
+  /** false: this listener ignores server.proxy_protocol_trusted (absent means true). */
+  proxyProtocol?: boolean;
 }
 
 export interface TlsSettings {
@@ -140,6 +144,8 @@ export interface HttpSettings {
   mtaStsMaxAge: number;
   /** MX names (patterns) of the policy; empty: server.hostname. */
   mtaStsMx: string[];
+  /** false: the HTTP(S) ports ignore server.proxy_protocol_trusted. */
+  proxyProtocol: boolean;
 }
 
 export interface Config {
@@ -180,6 +186,11 @@ export const SERVER_SPEC: SectionSpec<ServerSettings> = {
   logLevel: key(oneOf(["debug", "info", "warn", "error"] as const), "info", "least severe log level written"),
   portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 0, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead (`npm start` sets 10000 through MAILROOM_PORT_FALLBACK_OFFSET); 0 fails the start naming the port and the fix"),
   user: key(optional(text()), null, 'started as root: the user the server runs as once its ports are bound ("mailroom" when not set; created if missing), owner of the data directory; ignored when not started as root'),
+  proxyProtocolTrusted: key(
+    listOf(cidr(), { max: 1000 }),
+    [],
+    "load balancers (CIDR) whose connections must start with a PROXY protocol v1 or v2 header naming the client (HAProxy send-proxy / send-proxy-v2); the client's address is then used in logs, Received fields, limits, throttling and SPF. A header from any other peer is refused. Empty: off",
+  ),
 };
 
 export const TLS_SPEC: SectionSpec<TlsSettings> = {
@@ -300,6 +311,7 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   mtaStsMode: key(oneOf(["enforce", "testing", "none"] as const), "testing", "mode of the MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 §3.2)"),
   mtaStsMaxAge: key(integer({ min: 60, max: 31_557_600 }), 604_800, "max_age of the MTA-STS policy in seconds (RFC 8461 §3.2: at most a year)"),
   mtaStsMx: key(listOf(text(), { max: 100 }), [], 'MX names of the MTA-STS policy ("mx1.example.org", "*.example.org"); empty: server.hostname'),
+  proxyProtocol: key(boolean(), true, "the HTTP(S) ports take the PROXY protocol from server.proxy_protocol_trusted; false for a reverse proxy that uses X-Forwarded-For (trusted_proxies) instead"),
 };
 
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */
@@ -351,4 +363,5 @@ export const LISTENER_KEY_DESCRIPTIONS: Readonly<Record<keyof ListenerConfig, { 
   port: { default: "the protocol's standard port", description: "TCP port; 0 picks a free one" },
   address: { default: '"::"', description: 'address to bind: "::" is every IPv6 and IPv4 address (one dual-stack socket, or two where the OS needs them), "0.0.0.0" every IPv4 address only, or one address such as "127.0.0.1" or "::1"' },
   tls: { default: '"implicit" for submissions/imaps/pop3s, else "starttls"', description: '"none", "starttls", or "implicit" (only for submissions, imaps, pop3s)' },
+  proxyProtocol: { default: "true", description: "take the PROXY protocol from server.proxy_protocol_trusted on this listener; false: that list does not apply here" },
 };

@@ -6,7 +6,9 @@
 // side behind nginx/Caddy on http.http_port with http.trusted_proxies (README, "Behind a reverse proxy").
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
+import { createNetworkList, readProxyHeader, startsWithProxySignature } from "../net/index.js";
 import Fastify, { type FastifyInstance } from "fastify";
 import { registerAutoconfig } from "./autoconfig.js";
 import { registerAutodiscover } from "./autodiscover.js";
@@ -61,6 +63,74 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
   return app;
 }
 
+/**
+ * Puts the PROXY protocol (net/proxy-protocol.ts) in front of an HTTP(S) server: the server's own
+ * 'connection' handling (HTTP parsing, or the TLS handshake for HTTPS) starts only once a trusted
+ * balancer's header is read, and the client it names becomes the socket's remoteAddress, which is
+ * what fastify's request.ip reads. From other peers, a connection opening with a header is refused.
+ */
+function acceptProxyProtocol(server: HttpServer, scheme: "http" | "https", settings: { trusted: readonly string[]; timeoutMs: number }, log: HttpContext["log"]): void {
+  const trusted = createNetworkList(settings.trusted);
+  const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
+  server.removeAllListeners("connection");
+  const handOver = (socket: Socket): void => {
+    // Node's HTTP parser would read the kernel socket directly ("consume" its handle), skipping the
+    // bytes we read and put back (unshift); marked as consumed, it reads through the stream instead.
+    const handle = (socket as Socket & { _handle?: { _consumed?: boolean } })._handle;
+    if (scheme === "http" && handle !== undefined && handle !== null) handle._consumed = true;
+    for (const handler of handlers) handler.call(server, socket);
+    // We paused it to put bytes back; the HTTP parser now listens for 'data'.
+    if (scheme === "http") socket.resume();
+  };
+  const clients = new WeakMap<Socket, { address: string; port: number }>();
+  const pin = (socket: Socket, client: { address: string; port: number }): void => {
+    Object.defineProperty(socket, "remoteAddress", { value: client.address, configurable: true });
+    Object.defineProperty(socket, "remotePort", { value: client.port, configurable: true });
+  };
+  if (scheme === "https") {
+    // The TLS socket asks the kernel for its peer, not the socket it wraps (its _parent), so the
+    // client is pinned on it too, before the request handling reads it.
+    server.prependListener("secureConnection", (secure: Socket & { _parent?: Socket }) => {
+      const client = secure._parent === undefined ? undefined : clients.get(secure._parent);
+      if (client !== undefined) pin(secure, client);
+    });
+  }
+  server.on("connection", (socket: Socket) => {
+    const peer = socket.remoteAddress ?? "";
+    if (!trusted.contains(peer)) {
+      // The client speaks first in HTTP and TLS: look at its first bytes before the server does.
+      const timer = setTimeout(() => socket.destroy(), settings.timeoutMs);
+      timer.unref();
+      socket.once("data", (chunk: Buffer) => {
+        clearTimeout(timer);
+        socket.pause();
+        if (startsWithProxySignature(chunk) === "yes") {
+          log.warn("proxy.untrusted_header", { scheme, remote: peer, reason: "PROXY protocol header from a peer not in server.proxy_protocol_trusted" });
+          socket.destroy();
+          return;
+        }
+        socket.unshift(chunk);
+        handOver(socket);
+      });
+      return;
+    }
+    readProxyHeader(socket, settings.timeoutMs).then(
+      (header) => {
+        if (socket.destroyed) return;
+        if (header.source !== null) {
+          clients.set(socket, header.source);
+          pin(socket, header.source);
+        }
+        handOver(socket);
+      },
+      (error: unknown) => {
+        log.warn("proxy.header_refused", { scheme, proxy: peer, detail: error instanceof Error ? error.message : String(error) });
+        socket.destroy();
+      },
+    );
+  });
+}
+
 function errnoCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
 }
@@ -71,6 +141,8 @@ export interface StartHttpOptions {
   sniCallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void;
   /** Called for each HTTPS handshake that fails (metrics). */
   onTlsError?(error: Error): void;
+  /** PROXY protocol from these balancers (server.proxy_protocol_trusted), as on the mail listeners. */
+  proxyProtocol?: { trusted: readonly string[]; timeoutMs: number };
 }
 
 export async function startHttpService(options: StartHttpOptions): Promise<HttpService> {
@@ -96,6 +168,7 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
         ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, (req, res) => app.routing(req, res))
         : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, (req, res) => app.routing(req, res)) as unknown as HttpServer);
     if (scheme === "https") server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
+    if (options.proxyProtocol !== undefined && options.proxyProtocol.trusted.length > 0) acceptProxyProtocol(server, scheme, options.proxyProtocol, context.log);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

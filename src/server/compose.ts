@@ -274,6 +274,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       log: log.child({ component: "listener" }),
       handlerFor: (protocol) => handlers[protocol] ?? null,
       portFallbackOffset: config.server.portFallbackOffset,
+      proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout },
     });
     listenersRef = listeners;
     let http: HttpService | null = null;
@@ -306,6 +307,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         },
         sniCallback: tls.sniCallback,
         onTlsError: () => metrics.tlsHandshake("https", false),
+        ...(config.http.proxyProtocol ? { proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout } } : {}),
       });
     }
     try {
