@@ -163,6 +163,22 @@ export interface Config {
   outbound: OutboundSettings;
   http: HttpSettings;
   sieve: SieveSettings;
+  acme: AcmeConfig;
+}
+
+/** ACME certificates (RFC 8555, src/net/acme.ts). */
+export interface AcmeConfig {
+  enabled: boolean;
+  directoryUrl: string;
+  contact: string[];
+  names: string[];
+  domainNames: boolean;
+  challenges: ("http-01" | "tls-alpn-01")[];
+  keyType: "ecdsa" | "rsa";
+  directoryCaFile: string | null;
+  /** Milliseconds. */
+  retryMin: number;
+  retryMax: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -314,6 +330,19 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   proxyProtocol: key(boolean(), true, "the HTTP(S) ports take the PROXY protocol from server.proxy_protocol_trusted; false for a reverse proxy that uses X-Forwarded-For (trusted_proxies) instead"),
 };
 
+export const ACME_SPEC: SectionSpec<AcmeConfig> = {
+  enabled: key(boolean(), false, "obtain and renew certificates from an ACME CA (RFC 8555) for server.hostname, acme.names and, with domain_names, mta-sts.<domain> and autoconfig.<domain>; enabling it agrees to the CA's terms of service"),
+  directoryUrl: key(text(), "https://acme-v02.api.letsencrypt.org/directory", "the CA's ACME directory (Let's Encrypt; its staging directory is https://acme-staging-v02.api.letsencrypt.org/directory)"),
+  contact: key(listOf(text(), { max: 10 }), [], 'addresses the CA may write to about the account ("postmaster@example.org" or "mailto:...")'),
+  names: key(listOf(text(), { max: 1000 }), [], "further host names to get certificates for (one certificate each)"),
+  domainNames: key(boolean(), true, "also get certificates for mta-sts.<domain> and autoconfig.<domain> of every local domain"),
+  challenges: key(listOf(oneOf(["http-01", "tls-alpn-01"] as const), { min: 1, max: 2 }), ["http-01", "tls-alpn-01"], "validation methods in order of preference, among those whose port is bound: http-01 (the HTTP port; the CA connects to port 80) and tls-alpn-01 (RFC 8737, the HTTPS port; the CA connects to 443)"),
+  keyType: key(oneOf(["ecdsa", "rsa"] as const), "ecdsa", "key of new certificates: ECDSA P-256 or RSA 2048"),
+  directoryCaFile: key(optional(text()), null, "PEM CA certificate that signs the ACME server's own HTTPS certificate, for a private ACME CA; not set: the system's CAs"),
+  retryMin: key(duration({ minMs: 1000, maxMs: DAY_MS }), 10 * 60_000, "wait after a failed order; doubled per further failure"),
+  retryMax: key(duration({ minMs: 1000, maxMs: 7 * DAY_MS }), DAY_MS, "longest wait between failed orders"),
+};
+
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */
 export const SECTION_SPECS = {
   server: SERVER_SPEC,
@@ -327,6 +356,7 @@ export const SECTION_SPECS = {
   outbound: OUTBOUND_SPEC,
   http: HTTP_SPEC,
   sieve: SIEVE_SPEC,
+  acme: ACME_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

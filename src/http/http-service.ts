@@ -7,9 +7,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import type { SecureContext } from "node:tls";
-import { createNetworkList, readProxyHeader, startsWithProxySignature } from "../net/index.js";
+import { TLSSocket, type SecureContext } from "node:tls";
+import { MAX_CLIENT_HELLO_RECORD, createNetworkList, peekClientHello, readProxyHeader, startsWithProxySignature, type AcmeChallenges } from "../net/index.js";
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerAcmeChallenge } from "./acme-challenge.js";
 import { registerAutoconfig } from "./autoconfig.js";
 import { registerAutodiscover } from "./autodiscover.js";
 import type { HttpContext } from "./context.js";
@@ -59,18 +60,33 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
   registerMobileconfig(app, context);
   registerMtaSts(app, context);
   registerMetrics(app, context);
+  registerAcmeChallenge(app, context);
   await app.ready();
   return app;
 }
 
+/** What may stand in front of a server's own connection handling. */
+interface ConnectionFront {
+  proxyProtocol?: { trusted: readonly string[]; timeoutMs: number } | undefined;
+  /** HTTPS only: answers ACME TLS-ALPN-01 validations (RFC 8737) before the ordinary TLS server. */
+  acmeChallenges?: AcmeChallenges | undefined;
+  /** How long a client has for its first bytes (the ClientHello) when they are looked at. */
+  firstBytesTimeoutMs: number;
+}
+
 /**
- * Puts the PROXY protocol (net/proxy-protocol.ts) in front of an HTTP(S) server: the server's own
- * 'connection' handling (HTTP parsing, or the TLS handshake for HTTPS) starts only once a trusted
- * balancer's header is read, and the client it names becomes the socket's remoteAddress, which is
- * what fastify's request.ip reads. From other peers, a connection opening with a header is refused.
+ * Puts the PROXY protocol (net/proxy-protocol.ts) and, on HTTPS, the ACME TLS-ALPN-01 responder in
+ * front of an HTTP(S) server: the server's own 'connection' handling (HTTP parsing, or the TLS
+ * handshake) starts only once a trusted balancer's header is read, and the client it names becomes
+ * the socket's remoteAddress, which fastify's request.ip reads. From other peers, a connection
+ * opening with a header is refused. Then, while a TLS-ALPN-01 challenge is pending, a ClientHello
+ * offering "acme-tls/1" for the challenged name gets the challenge certificate and nothing else.
  */
-function acceptProxyProtocol(server: HttpServer, scheme: "http" | "https", settings: { trusted: readonly string[]; timeoutMs: number }, log: HttpContext["log"]): void {
-  const trusted = createNetworkList(settings.trusted);
+function installConnectionFront(server: HttpServer, scheme: "http" | "https", front: ConnectionFront, log: HttpContext["log"]): void {
+  const proxy = front.proxyProtocol !== undefined && front.proxyProtocol.trusted.length > 0 ? front.proxyProtocol : null;
+  const challenges = scheme === "https" ? (front.acmeChallenges ?? null) : null;
+  if (proxy === null && challenges === null) return;
+  const trusted = proxy === null ? null : createNetworkList(proxy.trusted);
   const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
   server.removeAllListeners("connection");
   const handOver = (socket: Socket): void => {
@@ -87,7 +103,7 @@ function acceptProxyProtocol(server: HttpServer, scheme: "http" | "https", setti
     Object.defineProperty(socket, "remoteAddress", { value: client.address, configurable: true });
     Object.defineProperty(socket, "remotePort", { value: client.port, configurable: true });
   };
-  if (scheme === "https") {
+  if (scheme === "https" && proxy !== null) {
     // The TLS socket asks the kernel for its peer, not the socket it wraps (its _parent), so the
     // client is pinned on it too, before the request handling reads it.
     server.prependListener("secureConnection", (secure: Socket & { _parent?: Socket }) => {
@@ -95,11 +111,25 @@ function acceptProxyProtocol(server: HttpServer, scheme: "http" | "https", setti
       if (client !== undefined) pin(secure, client);
     });
   }
+  const afterProxy = (socket: Socket, first: Buffer | null): void => {
+    if (challenges === null || challenges.pendingAlpn === 0) {
+      if (first !== null) socket.unshift(first);
+      handOver(socket);
+      return;
+    }
+    void answerAlpnChallenge(socket, first, challenges, front.firstBytesTimeoutMs, log).then((handled) => {
+      if (!handled && !socket.destroyed) handOver(socket);
+    });
+  };
   server.on("connection", (socket: Socket) => {
     const peer = socket.remoteAddress ?? "";
+    if (trusted === null) {
+      afterProxy(socket, null);
+      return;
+    }
     if (!trusted.contains(peer)) {
       // The client speaks first in HTTP and TLS: look at its first bytes before the server does.
-      const timer = setTimeout(() => socket.destroy(), settings.timeoutMs);
+      const timer = setTimeout(() => socket.destroy(), front.firstBytesTimeoutMs);
       timer.unref();
       socket.once("data", (chunk: Buffer) => {
         clearTimeout(timer);
@@ -109,19 +139,18 @@ function acceptProxyProtocol(server: HttpServer, scheme: "http" | "https", setti
           socket.destroy();
           return;
         }
-        socket.unshift(chunk);
-        handOver(socket);
+        afterProxy(socket, chunk);
       });
       return;
     }
-    readProxyHeader(socket, settings.timeoutMs).then(
+    readProxyHeader(socket, proxy!.timeoutMs).then(
       (header) => {
         if (socket.destroyed) return;
         if (header.source !== null) {
           clients.set(socket, header.source);
           pin(socket, header.source);
         }
-        handOver(socket);
+        afterProxy(socket, null);
       },
       (error: unknown) => {
         log.warn("proxy.header_refused", { scheme, proxy: peer, detail: error instanceof Error ? error.message : String(error) });
@@ -129,6 +158,56 @@ function acceptProxyProtocol(server: HttpServer, scheme: "http" | "https", setti
       },
     );
   });
+}
+
+/**
+ * Reads the ClientHello; when it offers "acme-tls/1" (RFC 8737 §3) for a name with a pending
+ * challenge, completes a handshake with the challenge certificate and closes: true. Anything else
+ * is put back for the ordinary TLS server: false. A client offering acme-tls/1 for a name with
+ * no pending challenge is closed (it is a validation that has nothing to validate).
+ */
+async function answerAlpnChallenge(socket: Socket, first: Buffer | null, challenges: AcmeChallenges, timeoutMs: number, log: HttpContext["log"]): Promise<boolean> {
+  let received = first ?? Buffer.alloc(0);
+  let peek = peekClientHello(received);
+  if (peek.status === "incomplete") {
+    socket.resume();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        socket.removeListener("data", onData);
+        socket.removeListener("close", done);
+        socket.pause();
+        resolve();
+      }
+      function onData(chunk: Buffer): void {
+        received = Buffer.concat([received, chunk]);
+        peek = peekClientHello(received);
+        if (peek.status !== "incomplete" || received.length > MAX_CLIENT_HELLO_RECORD) done();
+      }
+      socket.on("data", onData);
+      socket.once("close", done);
+    });
+  }
+  if (received.length > 0) socket.unshift(received);
+  if (peek.status !== "complete" || !peek.alpn.includes("acme-tls/1")) return false;
+  const context = peek.serverName === null ? undefined : challenges.alpnContext(peek.serverName);
+  if (context === undefined) {
+    log.info("acme.alpn_unexpected", { serverName: peek.serverName, remote: socket.remoteAddress });
+    socket.destroy();
+    return true;
+  }
+  const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ["acme-tls/1"] });
+  secure.on("error", () => secure.destroy());
+  secure.once("secure", () => {
+    log.info("acme.alpn_answered", { serverName: peek.status === "complete" ? peek.serverName : null, remote: socket.remoteAddress });
+    secure.end();
+  });
+  const timer = setTimeout(() => secure.destroy(), timeoutMs);
+  timer.unref();
+  secure.once("close", () => clearTimeout(timer));
+  return true;
 }
 
 function errnoCode(error: unknown): string | undefined {
@@ -168,7 +247,7 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
         ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, (req, res) => app.routing(req, res))
         : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, (req, res) => app.routing(req, res)) as unknown as HttpServer);
     if (scheme === "https") server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
-    if (options.proxyProtocol !== undefined && options.proxyProtocol.trusted.length > 0) acceptProxyProtocol(server, scheme, options.proxyProtocol, context.log);
+    installConnectionFront(server, scheme, { proxyProtocol: options.proxyProtocol, acmeChallenges: context.acmeChallenges, firstBytesTimeoutMs: settings.headersTimeout }, context.log);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

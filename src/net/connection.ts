@@ -74,6 +74,11 @@ export interface ConnectionOptions {
    * whose first bytes are a PROXY header is logged and destroyed before the session sees them.
    */
   refuseProxyHeader?: boolean;
+  /**
+   * The certificate for a client's SNI name (RFC 6066 §3) in upgradeToTls: a per-name certificate
+   * (ACME) instead of the context passed in. Without it every client gets that context.
+   */
+  sni?: (servername: string) => SecureContext;
 }
 
 export class Connection {
@@ -104,6 +109,7 @@ export class Connection {
   private sent = 0;
   private readonly closeLingerMs: number;
   private readonly highWaterMark: number;
+  private readonly sni: ((servername: string) => SecureContext) | undefined;
   private markClosed!: () => void;
   /** The first bytes received, kept while they may still be the start of a PROXY header (refuseProxyHeader). */
   private sniffed: Buffer | null = null;
@@ -121,6 +127,7 @@ export class Connection {
     this.tlsMode = options.tlsMode ?? "none";
     this.closeLingerMs = options.closeLingerMs ?? 5000;
     this.highWaterMark = options.highWaterMark ?? 256 * 1024;
+    this.sni = options.sni;
     this.log = options.log.child({ conn: this.id, remote: this.remoteAddress, ...(this.proxiedBy === null ? {} : { proxy: this.proxiedBy }) });
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve;
@@ -242,7 +249,12 @@ export class Connection {
       }
     }
 
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    const sni = this.sni;
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      ...(sni === undefined ? {} : { SNICallback: (servername: string, callback: (error: Error | null, context?: SecureContext) => void) => callback(null, sni(servername)) }),
+    });
     secure.on("error", (error) => this.log.debug("tls.error", { error }));
     secure.on("close", () => this.finish());
     this.socket = secure;

@@ -5,7 +5,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthThrottle, hashPassword, type PasswordHashParams } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
-import type { SessionHandler, Timers } from "../net/index.js";
+import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance } from "../store/index.js";
@@ -49,6 +49,8 @@ export interface RunningServer {
   http: HttpService | null;
   /** Prometheus metrics (served at /metrics). */
   metrics: Metrics;
+  /** ACME certificates ([acme]); null when acme.enabled is false. */
+  acme: AcmeManager | null;
   /** Stops accepting, lets sessions finish (or tells them goodbye), closes the store. */
   stop(reason: string): Promise<void>;
 }
@@ -233,6 +235,26 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       ciphers: { client: config.tls.ciphersClient, mx: config.tls.ciphersMx },
       log: log.child({ component: "tls" }),
     });
+    // Stored ACME certificates are served from the first connection on; ordering starts once the HTTP side is up.
+    const acmeChallenges = config.acme.enabled ? new AcmeChallenges() : null;
+    const acmeManager =
+      acmeChallenges === null
+        ? null
+        : new AcmeManager({
+            settings: config.acme,
+            dataDir: config.server.dataDir,
+            hostname: config.server.hostname,
+            tls,
+            challenges: acmeChallenges,
+            domains: async () => (await opened.accounts.listDomains()).map((domain) => domain.name),
+            availableChallenges: () => {
+              const bound = httpRef?.bound ?? [];
+              return [...(bound.some((b) => b.scheme === "http") ? (["http-01"] as const) : []), ...(bound.some((b) => b.scheme === "https") ? (["tls-alpn-01"] as const) : [])];
+            },
+            log: log.child({ component: "acme" }),
+          });
+    await acmeManager?.loadStored();
+    let httpRef: HttpService | null = null;
     const throttle = new AuthThrottle({
       baseDelayMs: config.auth.throttleBaseDelay,
       maxDelayMs: config.auth.throttleMaxDelay,
@@ -304,12 +326,14 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           metrics,
           ...(config.tls.certFile !== null && config.tls.keyFile !== null ? { signProfile: createProfileSigner({ certFile: config.tls.certFile, keyFile: config.tls.keyFile }, log.child({ component: "http" })) } : {}),
           log: log.child({ component: "http" }),
+          ...(acmeChallenges === null ? {} : { acmeChallenges }),
         },
         sniCallback: tls.sniCallback,
         onTlsError: () => metrics.tlsHandshake("https", false),
         ...(config.http.proxyProtocol ? { proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout } } : {}),
       });
     }
+    httpRef = http;
     try {
       // The privilege drop chowns the data dir (the lock file and control socket included) to server.user.
       hooks.afterBind?.();
@@ -325,6 +349,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
+        await acmeManager?.stop();
         await http?.close();
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
@@ -339,7 +364,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     };
     store.startCollector?.();
     await outbound.start();
-    return { config, store: opened, tls, listeners, outbound, control: controlServer, http, metrics, stop };
+    acmeManager?.start();
+    return { config, store: opened, tls, listeners, outbound, control: controlServer, http, metrics, acme: acmeManager, stop };
   } catch (err) {
     operationsFailed(err instanceof Error ? err : new Error(String(err)));
     await control?.close();

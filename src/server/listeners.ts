@@ -136,6 +136,8 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
       tlsMode: listener.tls,
       ...(options.closeLingerMs === undefined ? {} : { closeLingerMs: options.closeLingerMs }),
       ...proxy,
+      // Per-name certificates (ACME) by SNI, for implicit TLS and STARTTLS alike.
+      sni: (servername) => options.tls.contextFor(servername, cipherKindOf(listener.protocol)),
     });
     const admitted = admission.admit(connection.remoteAddress);
     const tracked: Tracked = { handler, phase: "handshake", key: `${listener.protocol}:${socket.localPort ?? 0}` };
