@@ -60,9 +60,23 @@ export function addOutboundCommands(program: Command, withAdmin: WithAdmin, prin
     }),
   );
 
-  program.command("dns <domain>").description("print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV)").action((domain: string) =>
-    withAdmin(async (ops) => {
-      (await ops.outbound.dnsRecords(domain)).trimEnd().split("\n").forEach(print);
-    }),
-  );
+  const dns = program
+    .command("dns")
+    .argument("<domain>")
+    .description("print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV); `dns check <domain>` compares them with the live DNS")
+    .action((domain: string) =>
+      withAdmin(async (ops) => {
+        (await ops.outbound.dnsRecords(domain)).trimEnd().split("\n").forEach(print);
+      }),
+    );
+  dns
+    .command("check <domain>")
+    .description("ask the live DNS (outbound.dns_servers, else the system's) for every recommended record and the host's PTR: ok, missing, differs or error, one line each; exits 1 when any is not ok")
+    .action((domain: string) =>
+      withAdmin(async (ops) => {
+        const result = await ops.outbound.dnsCheck(domain);
+        result.lines.forEach(print);
+        if (result.problems > 0) throw new Error(`${result.problems} of ${result.lines.length} checks are not ok`);
+      }),
+    );
 }

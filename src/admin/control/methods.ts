@@ -100,6 +100,7 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "outbound.ensureDkimKeys": (ops, a) => ops.outbound.ensureDkimKeys(a.string(0)),
   "outbound.rotateDkim": (ops, a) => ops.outbound.rotateDkim(a.string(0)),
   "outbound.dnsRecords": (ops, a) => ops.outbound.dnsRecords(a.string(0)),
+  "outbound.dnsCheck": (ops, a) => ops.outbound.dnsCheck(a.string(0)),
   "sieve.put": (ops, a) => ops.sieve.put(a.string(0), a.string(1), a.string(2)),
   "sieve.get": (ops, a) => ops.sieve.get(a.string(0), a.string(1)),
   "sieve.list": (ops, a) => ops.sieve.list(a.string(0)),

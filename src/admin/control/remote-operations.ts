@@ -19,6 +19,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     ensureDkimKeys: (domain) => call<string[]>("outbound.ensureDkimKeys", domain),
     rotateDkim: (domain) => call<string[]>("outbound.rotateDkim", domain),
     dnsRecords: (domain) => call<string>("outbound.dnsRecords", domain),
+    dnsCheck: (domain) => call<{ lines: string[]; problems: number }>("outbound.dnsCheck", domain),
   };
   const sieve: SieveOperations = {
     put: (address, name, content) => call<SieveScriptInfo>("sieve.put", address, name, content),
