@@ -68,6 +68,8 @@ export interface InboundSettings {
   ownDomainUnauthenticated: "quarantine" | "reject" | "accept";
   /** CIDR networks whose mail is not held to the own-domain spoofing verdict (Postfix's mynetworks). */
   trustedNetworks: string[];
+  /** Bytes: a TLS-RPT report part, and its JSON once decompressed. */
+  tlsReportMaxSize: number;
 }
 
 export interface Pop3Settings {
@@ -256,6 +258,7 @@ export const INBOUND_SPEC: SectionSpec<InboundSettings> = {
     ["127.0.0.0/8", "::1/128"],
     "networks (CIDR) whose mail on port 25 is exempt from own_domain_unauthenticated, like Postfix's mynetworks; relaying stays off for them",
   ),
+  tlsReportMaxSize: key(size({ min: 1024, max: 256 * 1024 * 1024 }), 5 * 1024 * 1024, "largest TLS-RPT report (RFC 8460) read from mail to a postmaster, both as sent and once decompressed; larger ones are delivered but not read"),
 };
 
 export const POP3_SPEC: SectionSpec<Pop3Settings> = {

@@ -32,6 +32,12 @@ export class Metrics {
   });
   readonly httpRequests = new Counter({ name: "mailroom_http_requests_total", help: "HTTP requests, per route and status code", labelNames: ["route", "status"] as const, registers: [this.registry] });
   readonly tlsRptReports = new Counter({ name: "mailroom_tlsrpt_reports_total", help: "TLS-RPT reports received (RFC 8460)", labelNames: ["result"] as const, registers: [this.registry] });
+  private readonly tlsRptSessions = new Counter({
+    name: "mailroom_tlsrpt_sessions_total",
+    help: "TLS sessions to our MX hosts as other servers' TLS-RPT reports count them, per policy domain and result (successful, failed)",
+    labelNames: ["domain", "result"] as const,
+    registers: [this.registry],
+  });
 
   constructor(sources: MetricSources = {}) {
     // process_resident_memory_bytes (RSS), nodejs_eventloop_lag_seconds and the rest of the defaults.
@@ -93,6 +99,16 @@ export class Metrics {
 
   message(event: MessageEvent, count = 1): void {
     this.messages.inc({ event }, count);
+  }
+
+  /** A TLS-RPT report read: its outcome, and (when newly stored) its session counts per policy domain. */
+  tlsReport(outcome: "stored" | "duplicate" | "invalid", policies: readonly { policyDomain: string; successfulSessions: number; failedSessions: number }[]): void {
+    this.tlsRptReports.inc({ result: outcome });
+    if (outcome !== "stored") return;
+    for (const policy of policies) {
+      this.tlsRptSessions.inc({ domain: policy.policyDomain, result: "successful" }, policy.successfulSessions);
+      this.tlsRptSessions.inc({ domain: policy.policyDomain, result: "failed" }, policy.failedSessions);
+    }
   }
 
   delivered(kind: "local" | "relayed", seconds: number): void {

@@ -8,7 +8,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance } from "../store/index.js";
+import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -30,6 +30,8 @@ export interface ComposedStore {
   queue: QueueStore;
   /** Sieve scripts and vacation memory; absent for a backend without them (no filtering then). */
   sieve?: SieveStore;
+  /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
+  tlsReports?: TlsReportStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -74,7 +76,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, tlsReports: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {
@@ -86,6 +88,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
+    ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
     outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), dnsServers: config.outbound.dnsServers },
   });
@@ -263,7 +266,16 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
     });
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
-    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({ config, store: wakingStore(opened, () => outbound.wake()), tls, authenticator, log });
+    // Metrics exist only further down; TLS-RPT outcomes reach them through this late binding.
+    let metricsRef: Metrics | null = null;
+    const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({
+      config,
+      store: wakingStore(opened, () => outbound.wake()),
+      tls,
+      authenticator,
+      log,
+      tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
+    });
     // Admin commands run from here on against this store, ending sessions through these handlers.
     operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" }))));
     const metrics = new Metrics({
@@ -275,6 +287,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         return { length: entries.length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
       },
     });
+    metricsRef = metrics;
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
     // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
     const previousOnAttempt = outbound.onAttempt;

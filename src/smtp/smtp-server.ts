@@ -4,6 +4,7 @@
 // store stops the reading (back-pressure) instead of buffering. Implicit TLS (465) is applied by
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
 import type { SieveFilter } from "../delivery/sieve-filter.js";
+import type { TlsReportIntake } from "../delivery/tls-report.js";
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import { SessionDriver, systemTimers } from "../net/index.js";
@@ -31,6 +32,8 @@ export interface SmtpServerOptions {
   readonly deliveryReports?: DeliveryReporter | null;
   /** Sieve at local delivery (inbound and submission alike); absent or null: no filtering. */
   readonly sieve?: SieveFilter | null;
+  /** Port 25: TLS-RPT reports to a postmaster of ours are read and stored after delivery (RFC 8460). */
+  readonly tlsReports?: TlsReportIntake | null;
   readonly authenticator: SaslAuthenticator;
   readonly verifier: InboundVerifier | null;
   readonly limits: SessionLimits & { readonly tlsHandshakeTimeout: number };
@@ -132,7 +135,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 }
 
 function policyFor(options: SmtpServerOptions): SessionPolicy {
-  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null });
+  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, tlsReports: options.tlsReports ?? null });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
   return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null });
 }

@@ -9,3 +9,4 @@ export type * from "./queue-store.js";
 export type * from "./maintenance.js";
 export { InProcessChangeFeed } from "./change-feed.js";
 export type * from "./sieve-store.js";
+export type * from "./tls-report-store.js";

@@ -60,6 +60,19 @@ export function addOutboundCommands(program: Command, withAdmin: WithAdmin, prin
     }),
   );
 
+  program
+    .command("tls-reports")
+    .description("TLS-RPT reports (RFC 8460) other servers sent to postmaster: sessions to our MX hosts that succeeded and failed, per domain, then per report")
+    .option("--days <n>", "how far back, in days", (text: string) => {
+      if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new InvalidArgumentError("expected a number of days from 1 to 3660");
+      return Number(text);
+    }, 30)
+    .action((options: { days: number }) =>
+      withAdmin(async (ops) => {
+        (await ops.tlsReports(options.days)).forEach(print);
+      }),
+    );
+
   const dns = program
     .command("dns")
     .argument("<domain>")

@@ -105,6 +105,7 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "sieve.get": (ops, a) => ops.sieve.get(a.string(0), a.string(1)),
   "sieve.list": (ops, a) => ops.sieve.list(a.string(0)),
   "sieve.activate": (ops, a) => ops.sieve.activate(a.string(0), a.optionalString(1) ?? null),
+  tlsReports: (ops, a) => ops.tlsReports(a.integer(0)),
   checkStore: (ops, a, progress) => ops.checkStore({ repair: a.object(0).repair === true, onProgress: progress }),
   checkIndex: (ops, _a, progress) => ops.checkIndex({ onProgress: progress }),
   rebuildIndex: (ops, a, progress) => ops.rebuildIndex({ account: a.optionalString(0), onProgress: progress }),

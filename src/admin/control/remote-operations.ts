@@ -43,6 +43,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     addAlias: (alias, targets) => call<Alias>("addAlias", alias, targets),
     deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),
     listAliases: (domain) => call<Alias[]>("listAliases", domain ?? null),
+    tlsReports: (days) => call<string[]>("tlsReports", days),
     checkStore: (options) => withProgress<StoreCheckResult>(options?.onProgress, "checkStore", { repair: options?.repair === true }),
     checkIndex: (options) => withProgress<IndexCheckResult>(options?.onProgress, "checkIndex"),
     rebuildIndex: (request) => withProgress<IndexRebuildResult>(request?.onProgress, "rebuildIndex", request?.account ?? null),

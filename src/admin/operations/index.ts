@@ -2,8 +2,9 @@
 // so both stay in step: neither holds any rule of its own. The same functions run in the admin
 // command's own process when no server runs, and inside the server when one does (reached over
 // the control socket, admin/control/): docs/architecture.md, "One owner per data dir".
+import { tlsReportSummary } from "./tls-reports.js";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, Uid } from "../../store/index.js";
+import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
@@ -39,6 +40,8 @@ export interface AdminDependencies {
   mail?: Pick<MailStore, "listMailboxes" | "getSummaries" | "removeMessages">;
   /** `store check`; without it that operation is unavailable. */
   maintenance?: StoreMaintenance;
+  /** TLS-RPT reports received (`mailroom tls-reports`); without it that operation is unavailable. */
+  tlsReports?: TlsReportStore;
   /** Inside the running server: ends the open sessions of an account that was deleted or disabled. */
   sessions?: LiveSessions;
 }
@@ -187,6 +190,12 @@ export function createAdminOperations(deps: AdminDependencies) {
     checkStore(options: StoreCheckOptions = {}): Promise<StoreCheckResult> {
       if (!deps.maintenance) throw new AdminError("refused", "store check is not available here");
       return createStoreCheckOperation(deps.maintenance)(options);
+    },
+    /** `tls-reports`: the TLS-RPT reports of the last `days` days, summed per domain, then one by one. */
+    async tlsReports(days: number): Promise<string[]> {
+      if (!deps.tlsReports) throw new AdminError("refused", "TLS reports are not kept by this store");
+      if (!Number.isSafeInteger(days) || days < 1 || days > 3660) throw new AdminError("invalid-argument", "days must be a whole number from 1 to 3660");
+      return tlsReportSummary(deps.tlsReports, days, new Date());
     },
     /** `index check`: the full-text index against the message files. */
     checkIndex(options: SearchIndexCheckOptions = {}): Promise<IndexCheckResult> {

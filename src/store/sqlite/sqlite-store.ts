@@ -16,6 +16,8 @@ import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
+import * as tlsReports from "./tls-reports.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -55,7 +57,16 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, TlsReportStore {
+  // TlsReportStore (tls-reports.ts) --------------------------------------------------------------
+
+  addTlsReport(report: TlsReport, receivedAt: Date): Promise<boolean> {
+    return this.write((ctx) => tlsReports.addReport(ctx, report, receivedAt));
+  }
+  listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
+    return this.read((ctx) => tlsReports.listReports(ctx, since, limit));
+  }
+
   // SieveStore (sieve.ts) ------------------------------------------------------------------------
 
   listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {
