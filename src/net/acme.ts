@@ -217,6 +217,19 @@ export class AcmeManager {
     }));
   }
 
+  /** Orders a new certificate for `name` now (`mailroom acme renew`), whatever its renewal time; resolves when the check is over. */
+  async renew(name: string): Promise<AcmeNameStatus> {
+    const key = name.toLowerCase();
+    if (!(await this.wantedNames()).includes(key)) throw new Error(`${key} is not a name this server gets certificates for`);
+    const state = this.state.get(key) ?? { certificate: null, failures: 0, lastError: null, nextAttempt: 0 };
+    state.nextAttempt = 0;
+    this.state.set(key, state);
+    // A check in progress may have passed this name already: wait for it, then run one more.
+    await this.running?.catch(() => {});
+    await this.checkNow();
+    return this.status().find((entry) => entry.name === key)!;
+  }
+
   /**
    * Revokes the certificate of `name` at the CA (RFC 8555 §7.6), stops serving it, deletes it, and
    * orders a replacement at once (the listeners serve the default certificate meanwhile).

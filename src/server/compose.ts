@@ -12,7 +12,7 @@ import type { AccountStore, MailStore, QueueStore, SieveStore, StoreMaintenance,
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
+import { createAdminOperations, type AcmeAdmin, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
 import { CONTROL_SOCKET_FILE } from "../admin/control/protocol.js";
 import { startControlServer, type ControlServer } from "./control-server.js";
 import { startListeners, type ListenerSet } from "./listeners.js";
@@ -79,7 +79,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
   return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, tlsReports: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
-export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
@@ -89,6 +89,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
     ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
+    ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
     outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), dnsServers: config.outbound.dnsServers },
   });
@@ -277,7 +278,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" }))));
+    operationsReady(createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager));
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
       queue: async () => {

@@ -22,6 +22,7 @@ import { createMemoryLogger } from "../../src/observability/log.js";
 import { createAdmin } from "../../src/server/compose.js";
 import { startDnsServer, type TestDnsServer } from "../harness/dns-server.js";
 import { openTls, startFullServer, type FullServer } from "../harness/full-server.js";
+import { runMailroom } from "../harness/mailroom-process.js";
 
 const exec = promisify(execFile);
 const NAMES = ["mx.example.org", "mta-sts.example.org", "autoconfig.example.org"];
@@ -255,13 +256,26 @@ test("TLS-ALPN-01, renewal at two thirds of a short lifetime with an open connec
     await waitFor("the NOOP answer on the old connection", () => /a1 OK/.test(received), 5000);
     open.destroy();
 
+    // The operator's view, through the binary talking to the running server.
+    const cli = (args: string[]) => runMailroom(args, { env: { MAILROOM_DATA_DIR: dataDir }, timeoutMs: 60_000 });
+    const status = await cli(["acme", "status"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`^mx\\.example\\.org: serial 0*${second}, valid until `, "im"));
+    assert.match(status.stdout, /^missing\.example\.org: no certificate; \d+ failed attempt\(s\), last: .+; next attempt /m);
+
     // Revocation: pebble knows it as revoked; a replacement is ordered at once.
     assert.equal(await managementStatus(pebble, second), "Valid");
-    await server.server.acme!.revoke("mx.example.org");
+    const revoked = await cli(["acme", "revoke", "mx.example.org"]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^revoked serial 0*${second}; mx\\.example\\.org: serial [0-9A-F]+`, "i"));
     assert.equal(await managementStatus(pebble, second), "Revoked");
     const third = normalSerial(issued(server, "mx.example.org"));
     assert.ok(third !== "" && third !== second, "a replacement was issued");
     assert.equal(serialOf(await servedCertificate(server.portOf("imaps"), "mx.example.org")), third);
+    const renewed = await cli(["acme", "renew", "mx.example.org"]);
+    assert.equal(renewed.code, 0, renewed.stderr);
+    assert.notEqual(normalSerial(issued(server, "mx.example.org")), third, "acme renew orders a new certificate at once");
+    assert.equal((await cli(["acme", "revoke", "nothing.example.org"])).code, 1);
   } finally {
     if (server !== null) await server.server.stop("test over");
     await rm(dataDir, { recursive: true, force: true });

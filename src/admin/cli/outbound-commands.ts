@@ -73,6 +73,17 @@ export function addOutboundCommands(program: Command, withAdmin: WithAdmin, prin
       }),
     );
 
+  const acme = program.command("acme").description("the running server's ACME certificates ([acme])");
+  acme.command("status").description("each name: certificate serial, expiry and renewal time, or the last error and next attempt").action(() =>
+    withAdmin(async (ops) => (await ops.acmeStatus()).forEach(print)),
+  );
+  acme.command("renew <name>").description("order a new certificate for the name now").action((name: string) =>
+    withAdmin(async (ops) => print(await ops.acmeRenew(name))),
+  );
+  acme.command("revoke <name>").description("revoke the name's certificate at the CA (RFC 8555 §7.6), delete it and order a replacement").action((name: string) =>
+    withAdmin(async (ops) => print(await ops.acmeRevoke(name))),
+  );
+
   const dns = program
     .command("dns")
     .argument("<domain>")
