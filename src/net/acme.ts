@@ -18,7 +18,7 @@ import { Agent } from "node:https";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import * as acme from "acme-client";
+import type * as AcmeClientModule from "acme-client";
 import type { Logger } from "../observability/log.js";
 import type { TlsContextProvider } from "./tls-context.js";
 
@@ -113,6 +113,16 @@ interface NameState {
   nextAttempt: number;
 }
 
+/**
+ * acme-client (with axios and its X.509 stack) is loaded on first use only: a server without
+ * [acme] never pays for it in memory (its heap, and so its GC rhythm, stay as they were).
+ */
+let acmeModule: Promise<typeof AcmeClientModule> | null = null;
+function loadAcme(): Promise<typeof AcmeClientModule> {
+  acmeModule ??= import("acme-client").then((module) => ((module as unknown as { default?: typeof AcmeClientModule }).default ?? module) as typeof AcmeClientModule);
+  return acmeModule;
+}
+
 /** Checks at least this often: new domains get their names, and long timers never overflow. */
 const MAX_SLEEP_MS = 3_600_000;
 /** RFC 8555 §8.3/§8.4 token and DNS-name shapes, for what reaches the file system and the route. */
@@ -120,7 +130,7 @@ const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]
 
 export class AcmeManager {
   private readonly state = new Map<string, NameState>();
-  private client: acme.Client | null = null;
+  private client: AcmeClientModule.Client | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -301,6 +311,7 @@ export class AcmeManager {
     const priority = this.options.settings.challenges.filter((type) => available.includes(type));
     if (priority.length === 0) throw new Error(`no challenge type can be answered: acme.challenges is ${JSON.stringify(this.options.settings.challenges)}, but the HTTP service answers only ${JSON.stringify(available)} (http-01 needs the HTTP port, tls-alpn-01 the HTTPS port)`);
     const client = await this.accountClient();
+    const acme = await loadAcme();
     const keyPem = this.options.settings.keyType === "rsa" ? await acme.crypto.createPrivateRsaKey(2048) : await acme.crypto.createPrivateEcdsaKey("P-256");
     const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, keyPem);
     this.options.log.info("acme.ordering", { name, challenges: priority, renewal: state.certificate !== null });
@@ -342,8 +353,9 @@ export class AcmeManager {
   }
 
   /** The ACME client with our account, registered (or found again: RFC 8555 §7.3.1) once per process. */
-  private async accountClient(): Promise<acme.Client> {
+  private async accountClient(): Promise<AcmeClientModule.Client> {
     if (this.client !== null) return this.client;
+    const acme = await loadAcme();
     const settings = this.options.settings;
     if (settings.directoryCaFile !== null) {
       // acme-client talks through its own axios instance; a private ACME server's CA is trusted there only.
@@ -365,7 +377,7 @@ export class AcmeManager {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
-    const key = await acme.crypto.createPrivateEcdsaKey("P-256");
+    const key = await (await loadAcme()).crypto.createPrivateEcdsaKey("P-256");
     await writeDurably(file, key, 0o600);
     return key;
   }
