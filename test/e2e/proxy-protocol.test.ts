@@ -32,7 +32,8 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}: ${stderr()}`);
     const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
+      // From 127.0.0.9: HAProxy forwards even these probes, and Mailroom must see them as that client too.
+      const socket = connect({ port, host: "127.0.0.1", localAddress: "127.0.0.9" });
       socket.once("connect", () => (socket.destroy(), resolve(true)));
       socket.once("error", () => resolve(false));
     });
@@ -210,14 +211,15 @@ test("through HAProxy: Received, logs and per-IP limits name the client, not the
     { name: "http", target: http.find((b) => b.scheme === "http")!.port, proxy: "send-proxy-v2", setSource: "ipv4(192.0.2.77)" },
     { name: "https", target: http.find((b) => b.scheme === "https")!.port, proxy: "send-proxy", setSource: "ipv4(192.0.2.78)" },
   ]);
-  // Connections before this point are startHaproxy's own probes from 127.0.0.1.
-  const probes = log.records.length;
   try {
     assert.equal((await python(SEND, [String(haproxy.ports["smtp"])])).trim(), "sent");
     const header = await python(FETCH, [String(haproxy.ports["imap"])]);
     const received = /^Received: [\s\S]*?(?=\r?\n\S)/m.exec(header)?.[0] ?? "";
     assert.match(received, /\[127\.0\.0\.2\]/, `the Received field names the client: ${received}`);
     assert.doesNotMatch(received, /127\.0\.0\.1/, "and not the balancer");
+    // The address SPF is evaluated for and the accepted-message line names (session.remoteAddress).
+    const accepted = log.records.find((r) => r.event === "smtp.accepted");
+    assert.equal(accepted?.["clientIp"], "127.0.0.2", JSON.stringify(accepted));
     const imapSession = log.records.find((r) => r["protocol"] === "imap" && r["remote"] === "127.0.0.2" && r["proxy"] === "127.0.0.1");
     assert.ok(imapSession, "IMAP log lines carry the client as remote and the balancer as proxy");
 
@@ -225,7 +227,7 @@ test("through HAProxy: Received, logs and per-IP limits name the client, not the
     assert.ok(log.records.some((r) => r["protocol"] === "imaps" && r["remote"] === "198.51.100.9"), "IMAPS: the header came before the TLS handshake");
     assert.equal((await python(POP3_LOGIN, [String(haproxy.ports["pop3"])])).trim(), "1");
     assert.ok(log.records.some((r) => r["protocol"] === "pop3" && r["remote"] === "2001:db8::7"), "POP3 over an IPv6 client address");
-    const byBalancer = log.records.slice(probes).filter((r) => r["remote"] === "127.0.0.1" && typeof r["protocol"] === "string");
+    const byBalancer = log.records.filter((r) => r["remote"] === "127.0.0.1" && typeof r["protocol"] === "string");
     assert.deepEqual(byBalancer, [], "no session was known by the balancer's address");
 
     // connections_per_ip = 2 counts clients, not the one balancer all connections come from.
