@@ -44,6 +44,7 @@ const PACKAGE_OWNERS: Record<string, string[]> = {
   commander: ["admin/cli/"],
   fastify: ["http/"],
   "prom-client": ["observability/metrics"],
+  "acme-client": ["net/acme"],
 };
 
 const PROTOCOLS = ["smtp/", "imap/", "pop3/"];

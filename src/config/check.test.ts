@@ -81,3 +81,18 @@ test("a missing smarthost password file is a problem", async () => {
   const problems = await problemsOf('[server]\nhostname = "mx.example.org"\n[outbound]\nsmarthost = "relay.example.net"\nsmarthost_username = "u"\nsmarthost_password_file = "/nonexistent/pw"\n');
   assert.deepEqual(problems, ["config error: outbound.smarthost_password_file: /nonexistent/pw: no such file"]);
 });
+
+test("[acme]: a missing or non-PEM directory_ca_file and a non-https directory URL are errors; no HTTP port is a warning", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-check-acme-"));
+  try {
+    const notPem = join(dir, "ca.txt");
+    await writeFile(notPem, "hello");
+    const bad = parseConfigText(`[server]\nhostname = "mx.example.org"\n[acme]\nenabled = true\ndirectory_url = "http://acme.example/dir"\ndirectory_ca_file = ${JSON.stringify(notPem)}\n`, { cwd: dir, env: {} });
+    await assert.rejects(checkConfigFiles(bad, { resolver }), (error: Error) => /acme\.directory_ca_file: .*no PEM certificate/.test(error.message) && /acme\.directory_url: expected an https:\/\/ URL/.test(error.message));
+    const noHttp = parseConfigText(`[server]\nhostname = "mx.example.org"\n[http]\nenabled = false\n[acme]\nenabled = true\n`, { cwd: dir, env: {} });
+    const warnings = await checkConfigFiles(noHttp, { resolver });
+    assert.ok(warnings.some((w) => /\[acme\] is enabled but the HTTP service has no port/.test(w)), warnings.join("\n"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

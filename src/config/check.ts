@@ -3,7 +3,8 @@
 // that matches it; a missing smarthost password file is an error too. Each problem is one line
 // naming the key (ConfigError, exit 78). Things that do not stop a start but will hurt are
 // warnings: a certificate close to expiry or not naming server.hostname, a chain out of order,
-// a host name that is not a resolvable FQDN (host-name.ts).
+// a host name that is not a resolvable FQDN (host-name.ts), [acme] without an HTTP port to answer
+// its challenges on.
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "./load.js";
@@ -29,6 +30,16 @@ export async function checkConfigFiles(config: Config, options: ConfigCheckOptio
   if (passwordFile !== null) {
     const read = await readText(passwordFile);
     if (typeof read !== "string") problems.push(`outbound.smarthost_password_file: ${passwordFile}: ${read.problem}`);
+  }
+  if (config.acme.enabled) {
+    const caFile = config.acme.directoryCaFile;
+    if (caFile !== null) {
+      const read = await readText(caFile);
+      if (typeof read !== "string") problems.push(`acme.directory_ca_file: ${caFile}: ${read.problem}`);
+      else if (!/-----BEGIN CERTIFICATE-----/.test(read)) problems.push(`acme.directory_ca_file: ${caFile}: no PEM certificate in it`);
+    }
+    if (!/^https:\/\//i.test(config.acme.directoryUrl)) problems.push(`acme.directory_url: expected an https:// URL (RFC 8555 §6.1), got ${JSON.stringify(config.acme.directoryUrl)}`);
+    if (!config.http.enabled || (config.http.httpPort === null && config.http.httpsPort === null)) warnings.push("warning: [acme] is enabled but the HTTP service has no port: no ACME challenge can be answered");
   }
   const hostWarning = await hostnameWarning(config.server.hostname, options.resolver ?? systemHostNameResolver);
   if (hostWarning !== null) warnings.push(hostWarning);

@@ -25,6 +25,7 @@ export interface Limits {
   pop3UnauthenticatedIdle: number;
   pop3CommandDeadline: number;
   tlsHandshakeTimeout: number;
+  proxyProtocolTimeout: number;
   mimeMaxDepth: number;
   mimeMaxParts: number;
 }
@@ -69,6 +70,7 @@ export const LIMITS_SPEC: SectionSpec<Limits> = {
   pop3UnauthenticatedIdle: key(duration({ minMs: 1000 }), MINUTE, "POP3 idle time before login"),
   pop3CommandDeadline: key(duration({ minMs: 1000 }), MINUTE, "time a client has to finish sending one POP3 command line (at most 255 octets)"),
   tlsHandshakeTimeout: key(duration({ minMs: 100, maxMs: HOUR }), 10_000, "time a client has to complete a TLS handshake"),
+  proxyProtocolTimeout: key(duration({ minMs: 100, maxMs: 10 * MINUTE }), 5000, "time a load balancer in server.proxy_protocol_trusted has to send its PROXY protocol header"),
   // The MIME tree stored for every message (mail/mime-tree.ts, where the defaults are argued):
   // past these the rest is kept as one opaque leaf; the message itself is never refused.
   mimeMaxDepth: key(integer({ min: 2, max: 100 }), DEFAULT_MIME_MAX_DEPTH, "nesting depth of MIME multiparts and attached messages parsed; deeper ones are one opaque part"),

@@ -20,7 +20,7 @@ import {
   type SectionName,
 } from "./schema.js";
 import { machineHostname } from "./host-name.js";
-import { describeRaw, integer, oneOf, text, ValueProblem, type DefaultContext, type SectionSpec } from "./value-kinds.js";
+import { boolean, describeRaw, integer, oneOf, text, ValueProblem, type DefaultContext, type SectionSpec } from "./value-kinds.js";
 
 /** Looked for in the working directory when no file is named. */
 export const CONFIG_FILE_NAME = "mailroom.toml";
@@ -137,6 +137,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     sieve: section("sieve", SECTION_SPECS.sieve),
     spam: section("spam", SECTION_SPECS.spam),
     abuse: section("abuse", SECTION_SPECS.abuse),
+    acme: section("acme", SECTION_SPECS.acme),
   };
 }
 
@@ -176,7 +177,8 @@ const protocolKind = oneOf(LISTENER_PROTOCOLS);
 const tlsKind = oneOf(["none", "starttls", "implicit"] as const);
 const portKind = integer({ min: 0, max: 65_535 });
 const addressKind = text();
-const LISTENER_KEYS = ["protocol", "port", "address", "tls"];
+const proxyProtocolKind = boolean();
+const LISTENER_KEYS = ["protocol", "port", "address", "tls", "proxy_protocol"];
 
 function readListeners(raw: unknown, problems: string[]): ListenerConfig[] {
   if (raw === undefined) return defaultListeners();
@@ -218,6 +220,7 @@ function readListeners(raw: unknown, problems: string[]): ListenerConfig[] {
       address: field("address", (v) => addressKind.parse(v), "::"),
       tls: field<ListenerTls>("tls", (v) => tlsKind.parse(v), implicit ? "implicit" : "starttls"),
     };
+    if (item["proxy_protocol"] !== undefined) listener.proxyProtocol = field("proxy_protocol", (v) => proxyProtocolKind.parse(v), true);
     // RFC 8314 §3: the "s" ports speak TLS from the first byte; the others start in plaintext.
     if (implicit && listener.tls !== "implicit") problems.push(`${at}.tls: ${protocol} is implicit TLS; expected "implicit", got "${listener.tls}"`);
     if (!implicit && listener.tls === "implicit") problems.push(`${at}.tls: ${protocol} starts in plaintext; expected "none" or "starttls", got "implicit" (use ${protocol === "smtp" ? "submissions" : `${protocol}s`} for implicit TLS)`);

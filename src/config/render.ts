@@ -37,7 +37,7 @@ export function describeConfigKeys(): ConfigKeyDescription[] {
     description: "ports to serve, as [[listeners]] tables; giving any replaces the whole default set",
   });
   for (const [field, described] of Object.entries(LISTENER_KEY_DESCRIPTIONS)) {
-    keys.push({ key: `listeners[].${field}`, default: described.default, description: described.description });
+    keys.push({ key: `listeners[].${snakeCase(field)}`, default: described.default, description: described.description });
   }
   return keys;
 }
@@ -62,7 +62,7 @@ export function renderDefaultConfig(): string {
   }
   lines.push("", "# Ports to serve. Giving any [[listeners]] table replaces this whole default set.");
   for (const [field, described] of Object.entries(LISTENER_KEY_DESCRIPTIONS)) {
-    lines.push(`#   ${field}: ${described.description} (default: ${described.default})`);
+    lines.push(`#   ${snakeCase(field)}: ${described.description} (default: ${described.default})`);
   }
   for (const listener of defaultListeners()) {
     lines.push("", "[[listeners]]", `protocol = "${listener.protocol}"`, `port = ${listener.port}`, `address = "${listener.address}"`, `tls = "${listener.tls}"`);

@@ -22,6 +22,8 @@ export interface ServerSettings {
   portFallbackOffset: number;
   /** Started as root, the server runs as this user after binding; null: "mailroom" (server/privileges.ts). */
   user: string | null;
+  /** Load balancers (CIDR) that must open each connection with a PROXY protocol header; empty: off. */
+  proxyProtocolTrusted: string[];
 }
 
 export interface ListenerConfig {
@@ -29,6 +31,8 @@ export interface ListenerConfig {
   port: number;
   address: string;
   tls: ListenerTls;
+  /** false: this listener ignores server.proxy_protocol_trusted (absent means true). */
+  proxyProtocol?: boolean;
 }
 
 export interface TlsSettings {
@@ -64,6 +68,8 @@ export interface InboundSettings {
   ownDomainUnauthenticated: "quarantine" | "reject" | "accept";
   /** CIDR networks whose mail is not held to the own-domain spoofing verdict (Postfix's mynetworks). */
   trustedNetworks: string[];
+  /** Bytes: a TLS-RPT report part, and its JSON once decompressed. */
+  tlsReportMaxSize: number;
 }
 
 export interface Pop3Settings {
@@ -145,6 +151,8 @@ export interface HttpSettings {
   mtaStsMaxAge: number;
   /** MX names (patterns) of the policy; empty: server.hostname. */
   mtaStsMx: string[];
+  /** false: the HTTP(S) ports ignore server.proxy_protocol_trusted. */
+  proxyProtocol: boolean;
 }
 
 export interface Config {
@@ -164,6 +172,22 @@ export interface Config {
   sieve: SieveSettings;
   spam: SpamSettings;
   abuse: AbuseSettings;
+  acme: AcmeConfig;
+}
+
+/** ACME certificates (RFC 8555, src/net/acme.ts). */
+export interface AcmeConfig {
+  enabled: boolean;
+  directoryUrl: string;
+  contact: string[];
+  names: string[];
+  domainNames: boolean;
+  challenges: ("http-01" | "tls-alpn-01")[];
+  keyType: "ecdsa" | "rsa";
+  directoryCaFile: string | null;
+  /** Milliseconds. */
+  retryMin: number;
+  retryMax: number;
 }
 
 /** Outbound abuse limits for authenticated senders (src/abuse/send-limits.ts). */
@@ -240,6 +264,11 @@ export const SERVER_SPEC: SectionSpec<ServerSettings> = {
   logLevel: key(oneOf(["debug", "info", "warn", "error"] as const), "info", "least severe log level written"),
   portFallbackOffset: key(integer({ min: 0, max: 65_535 }), 0, "when a port cannot be bound (EACCES, EADDRINUSE), bind port + this instead (`npm start` sets 10000 through MAILROOM_PORT_FALLBACK_OFFSET); 0 fails the start naming the port and the fix"),
   user: key(optional(text()), null, 'started as root: the user the server runs as once its ports are bound ("mailroom" when not set; created if missing), owner of the data directory; ignored when not started as root'),
+  proxyProtocolTrusted: key(
+    listOf(cidr(), { max: 1000 }),
+    [],
+    "load balancers (CIDR) whose connections must start with a PROXY protocol v1 or v2 header naming the client (HAProxy send-proxy / send-proxy-v2); the client's address is then used in logs, Received fields, limits, throttling and SPF. A header from any other peer is refused. Empty: off",
+  ),
 };
 
 export const TLS_SPEC: SectionSpec<TlsSettings> = {
@@ -289,6 +318,7 @@ export const INBOUND_SPEC: SectionSpec<InboundSettings> = {
     ["127.0.0.0/8", "::1/128"],
     "networks (CIDR) whose mail on port 25 is exempt from own_domain_unauthenticated, like Postfix's mynetworks; relaying stays off for them",
   ),
+  tlsReportMaxSize: key(size({ min: 1024, max: 256 * 1024 * 1024 }), 5 * 1024 * 1024, "largest TLS-RPT report (RFC 8460) read from mail to a postmaster, both as sent and once decompressed; larger ones are delivered but not read"),
 };
 
 export const POP3_SPEC: SectionSpec<Pop3Settings> = {
@@ -417,6 +447,20 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   mtaStsMode: key(oneOf(["enforce", "testing", "none"] as const), "testing", "mode of the MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 §3.2)"),
   mtaStsMaxAge: key(integer({ min: 60, max: 31_557_600 }), 604_800, "max_age of the MTA-STS policy in seconds (RFC 8461 §3.2: at most a year)"),
   mtaStsMx: key(listOf(text(), { max: 100 }), [], 'MX names of the MTA-STS policy ("mx1.example.org", "*.example.org"); empty: server.hostname'),
+  proxyProtocol: key(boolean(), true, "the HTTP(S) ports take the PROXY protocol from server.proxy_protocol_trusted; false for a reverse proxy that uses X-Forwarded-For (trusted_proxies) instead"),
+};
+
+export const ACME_SPEC: SectionSpec<AcmeConfig> = {
+  enabled: key(boolean(), false, "obtain and renew certificates from an ACME CA (RFC 8555) for server.hostname, acme.names and, with domain_names, mta-sts.<domain> and autoconfig.<domain>; enabling it agrees to the CA's terms of service"),
+  directoryUrl: key(text(), "https://acme-v02.api.letsencrypt.org/directory", "the CA's ACME directory (Let's Encrypt; its staging directory is https://acme-staging-v02.api.letsencrypt.org/directory)"),
+  contact: key(listOf(text(), { max: 10 }), [], 'addresses the CA may write to about the account ("postmaster@example.org" or "mailto:...")'),
+  names: key(listOf(text(), { max: 1000 }), [], "further host names to get certificates for (one certificate each)"),
+  domainNames: key(boolean(), true, "also get certificates for mta-sts.<domain> and autoconfig.<domain> of every local domain"),
+  challenges: key(listOf(oneOf(["http-01", "tls-alpn-01"] as const), { min: 1, max: 2 }), ["http-01", "tls-alpn-01"], "validation methods in order of preference, among those whose port is bound: http-01 (the HTTP port; the CA connects to port 80) and tls-alpn-01 (RFC 8737, the HTTPS port; the CA connects to 443)"),
+  keyType: key(oneOf(["ecdsa", "rsa"] as const), "ecdsa", "key of new certificates: ECDSA P-256 or RSA 2048"),
+  directoryCaFile: key(optional(text()), null, "PEM CA certificate that signs the ACME server's own HTTPS certificate, for a private ACME CA; not set: the system's CAs"),
+  retryMin: key(duration({ minMs: 1000, maxMs: DAY_MS }), 10 * 60_000, "wait after a failed order; doubled per further failure"),
+  retryMax: key(duration({ minMs: 1000, maxMs: 7 * DAY_MS }), DAY_MS, "longest wait between failed orders"),
 };
 
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */
@@ -434,6 +478,7 @@ export const SECTION_SPECS = {
   sieve: SIEVE_SPEC,
   spam: SPAM_SPEC,
   abuse: ABUSE_SPEC,
+  acme: ACME_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;
@@ -470,4 +515,5 @@ export const LISTENER_KEY_DESCRIPTIONS: Readonly<Record<keyof ListenerConfig, { 
   port: { default: "the protocol's standard port", description: "TCP port; 0 picks a free one" },
   address: { default: '"::"', description: 'address to bind: "::" is every IPv6 and IPv4 address (one dual-stack socket, or two where the OS needs them), "0.0.0.0" every IPv4 address only, or one address such as "127.0.0.1" or "::1"' },
   tls: { default: '"implicit" for submissions/imaps/pop3s, else "starttls"', description: '"none", "starttls", or "implicit" (only for submissions, imaps, pop3s)' },
+  proxyProtocol: { default: "true", description: "take the PROXY protocol from server.proxy_protocol_trusted on this listener; false: that list does not apply here" },
 };

@@ -1,6 +1,7 @@
 // What every route family receives: a narrow view of the running server, so routes stay pure
 // functions of their request and this context (src/server/compose.ts builds it).
 import type { HttpSettings } from "../config/index.js";
+import type { AcmeChallenges } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { ClientServer } from "./client-settings.js";
 
@@ -24,5 +25,7 @@ export interface HttpContext {
   metrics: { contentType: string; render(): Promise<string> } | null;
   /** Signs a .mobileconfig (DER CMS) with the server certificate when it is trusted; null: served unsigned. */
   signProfile?(profile: Buffer): Promise<Buffer | null>;
+  /** Pending ACME validations (net/acme.ts): HTTP-01 tokens, TLS-ALPN-01 certificates; absent without [acme]. */
+  acmeChallenges?: AcmeChallenges;
   log: Logger;
 }

@@ -6,8 +6,11 @@
 // side behind nginx/Caddy on http.http_port with http.trusted_proxies (README, "Behind a reverse proxy").
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { SecureContext } from "node:tls";
+import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
+import { MAX_CLIENT_HELLO_RECORD, createNetworkList, peekClientHello, readProxyHeader, startsWithProxySignature, type AcmeChallenges } from "../net/index.js";
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerAcmeChallenge } from "./acme-challenge.js";
 import { registerAutoconfig } from "./autoconfig.js";
 import { registerAutodiscover } from "./autodiscover.js";
 import type { HttpContext } from "./context.js";
@@ -57,8 +60,154 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
   registerMobileconfig(app, context);
   registerMtaSts(app, context);
   registerMetrics(app, context);
+  registerAcmeChallenge(app, context);
   await app.ready();
   return app;
+}
+
+/** What may stand in front of a server's own connection handling. */
+interface ConnectionFront {
+  proxyProtocol?: { trusted: readonly string[]; timeoutMs: number } | undefined;
+  /** HTTPS only: answers ACME TLS-ALPN-01 validations (RFC 8737) before the ordinary TLS server. */
+  acmeChallenges?: AcmeChallenges | undefined;
+  /** How long a client has for its first bytes (the ClientHello) when they are looked at. */
+  firstBytesTimeoutMs: number;
+}
+
+/**
+ * Puts the PROXY protocol (net/proxy-protocol.ts) and, on HTTPS, the ACME TLS-ALPN-01 responder in
+ * front of an HTTP(S) server: the server's own 'connection' handling (HTTP parsing, or the TLS
+ * handshake) starts only once a trusted balancer's header is read, and the client it names becomes
+ * the socket's remoteAddress, which fastify's request.ip reads. From other peers, a connection
+ * opening with a header is refused. Then, while a TLS-ALPN-01 challenge is pending, a ClientHello
+ * offering "acme-tls/1" for the challenged name gets the challenge certificate and nothing else.
+ */
+function installConnectionFront(server: HttpServer, scheme: "http" | "https", front: ConnectionFront, log: HttpContext["log"]): void {
+  const proxy = front.proxyProtocol !== undefined && front.proxyProtocol.trusted.length > 0 ? front.proxyProtocol : null;
+  const challenges = scheme === "https" ? (front.acmeChallenges ?? null) : null;
+  if (proxy === null && challenges === null) return;
+  const trusted = proxy === null ? null : createNetworkList(proxy.trusted);
+  const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
+  server.removeAllListeners("connection");
+  const handOver = (socket: Socket): void => {
+    // Node's HTTP parser would read the kernel socket directly ("consume" its handle), skipping the
+    // bytes we read and put back (unshift); marked as consumed, it reads through the stream instead.
+    const handle = (socket as Socket & { _handle?: { _consumed?: boolean } })._handle;
+    if (scheme === "http" && handle !== undefined && handle !== null) handle._consumed = true;
+    for (const handler of handlers) handler.call(server, socket);
+    // We paused it to put bytes back; the HTTP parser now listens for 'data'.
+    if (scheme === "http") socket.resume();
+  };
+  const clients = new WeakMap<Socket, { address: string; port: number }>();
+  const pin = (socket: Socket, client: { address: string; port: number }): void => {
+    Object.defineProperty(socket, "remoteAddress", { value: client.address, configurable: true });
+    Object.defineProperty(socket, "remotePort", { value: client.port, configurable: true });
+  };
+  if (scheme === "https" && proxy !== null) {
+    // The TLS socket asks the kernel for its peer, not the socket it wraps (its _parent), so the
+    // client is pinned on it too, before the request handling reads it.
+    server.prependListener("secureConnection", (secure: Socket & { _parent?: Socket }) => {
+      const client = secure._parent === undefined ? undefined : clients.get(secure._parent);
+      if (client !== undefined) pin(secure, client);
+    });
+  }
+  const afterProxy = (socket: Socket, first: Buffer | null): void => {
+    if (challenges === null || challenges.pendingAlpn === 0) {
+      if (first !== null) socket.unshift(first);
+      handOver(socket);
+      return;
+    }
+    void answerAlpnChallenge(socket, first, challenges, front.firstBytesTimeoutMs, log).then((handled) => {
+      if (!handled && !socket.destroyed) handOver(socket);
+    });
+  };
+  server.on("connection", (socket: Socket) => {
+    const peer = socket.remoteAddress ?? "";
+    if (trusted === null) {
+      afterProxy(socket, null);
+      return;
+    }
+    if (!trusted.contains(peer)) {
+      // The client speaks first in HTTP and TLS: look at its first bytes before the server does.
+      const timer = setTimeout(() => socket.destroy(), front.firstBytesTimeoutMs);
+      timer.unref();
+      socket.once("data", (chunk: Buffer) => {
+        clearTimeout(timer);
+        socket.pause();
+        if (startsWithProxySignature(chunk) === "yes") {
+          log.warn("proxy.untrusted_header", { scheme, remote: peer, reason: "PROXY protocol header from a peer not in server.proxy_protocol_trusted" });
+          socket.destroy();
+          return;
+        }
+        afterProxy(socket, chunk);
+      });
+      return;
+    }
+    readProxyHeader(socket, proxy!.timeoutMs).then(
+      (header) => {
+        if (socket.destroyed) return;
+        if (header.source !== null) {
+          clients.set(socket, header.source);
+          pin(socket, header.source);
+        }
+        afterProxy(socket, null);
+      },
+      (error: unknown) => {
+        log.warn("proxy.header_refused", { scheme, proxy: peer, detail: error instanceof Error ? error.message : String(error) });
+        socket.destroy();
+      },
+    );
+  });
+}
+
+/**
+ * Reads the ClientHello; when it offers "acme-tls/1" (RFC 8737 §3) for a name with a pending
+ * challenge, completes a handshake with the challenge certificate and closes: true. Anything else
+ * is put back for the ordinary TLS server: false. A client offering acme-tls/1 for a name with
+ * no pending challenge is closed (it is a validation that has nothing to validate).
+ */
+async function answerAlpnChallenge(socket: Socket, first: Buffer | null, challenges: AcmeChallenges, timeoutMs: number, log: HttpContext["log"]): Promise<boolean> {
+  let received = first ?? Buffer.alloc(0);
+  let peek = peekClientHello(received);
+  if (peek.status === "incomplete") {
+    socket.resume();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        socket.removeListener("data", onData);
+        socket.removeListener("close", done);
+        socket.pause();
+        resolve();
+      }
+      function onData(chunk: Buffer): void {
+        received = Buffer.concat([received, chunk]);
+        peek = peekClientHello(received);
+        if (peek.status !== "incomplete" || received.length > MAX_CLIENT_HELLO_RECORD) done();
+      }
+      socket.on("data", onData);
+      socket.once("close", done);
+    });
+  }
+  if (received.length > 0) socket.unshift(received);
+  if (peek.status !== "complete" || !peek.alpn.includes("acme-tls/1")) return false;
+  const context = peek.serverName === null ? undefined : challenges.alpnContext(peek.serverName);
+  if (context === undefined) {
+    log.info("acme.alpn_unexpected", { serverName: peek.serverName, remote: socket.remoteAddress });
+    socket.destroy();
+    return true;
+  }
+  const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ["acme-tls/1"] });
+  secure.on("error", () => secure.destroy());
+  secure.once("secure", () => {
+    log.info("acme.alpn_answered", { serverName: peek.status === "complete" ? peek.serverName : null, remote: socket.remoteAddress });
+    secure.end();
+  });
+  const timer = setTimeout(() => secure.destroy(), timeoutMs);
+  timer.unref();
+  secure.once("close", () => clearTimeout(timer));
+  return true;
 }
 
 function errnoCode(error: unknown): string | undefined {
@@ -71,6 +220,8 @@ export interface StartHttpOptions {
   sniCallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void;
   /** Called for each HTTPS handshake that fails (metrics). */
   onTlsError?(error: Error): void;
+  /** PROXY protocol from these balancers (server.proxy_protocol_trusted), as on the mail listeners. */
+  proxyProtocol?: { trusted: readonly string[]; timeoutMs: number };
 }
 
 export async function startHttpService(options: StartHttpOptions): Promise<HttpService> {
@@ -96,6 +247,7 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
         ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, (req, res) => app.routing(req, res))
         : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, (req, res) => app.routing(req, res)) as unknown as HttpServer);
     if (scheme === "https") server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
+    installConnectionFront(server, scheme, { proxyProtocol: options.proxyProtocol, acmeChallenges: context.acmeChallenges, firstBytesTimeoutMs: settings.headersTimeout }, context.log);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

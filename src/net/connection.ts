@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import type { Logger } from "../observability/log.js";
+import { startsWithProxySignature } from "./proxy-protocol.js";
 
 export type TlsMode = "none" | "starttls" | "implicit";
 
@@ -63,6 +64,21 @@ export interface ConnectionOptions {
   closeLingerMs?: number;
   /** Reading pauses while this many received bytes wait unread. Default 256 KiB. */
   highWaterMark?: number;
+  /**
+   * The client as a trusted load balancer named it in a PROXY protocol header (net/proxy-protocol.ts):
+   * remoteAddress/remotePort are then the client's, and `proxiedBy` the balancer's address.
+   */
+  client?: { address: string; port: number };
+  /**
+   * On a listener that takes the PROXY protocol, from a peer not trusted to send it: a connection
+   * whose first bytes are a PROXY header is logged and destroyed before the session sees them.
+   */
+  refuseProxyHeader?: boolean;
+  /**
+   * The certificate for a client's SNI name (RFC 6066 §3) in upgradeToTls: a per-name certificate
+   * (ACME) instead of the context passed in. Without it every client gets that context.
+   */
+  sni?: (servername: string) => SecureContext;
 }
 
 export class Connection {
@@ -73,6 +89,8 @@ export class Connection {
   readonly localPort: number;
   readonly log: Logger;
   readonly tlsMode: TlsMode;
+  /** The load balancer's address when the client came through the PROXY protocol; null otherwise. */
+  readonly proxiedBy: string | null;
   /** Settles (never rejects) when the socket has closed. */
   readonly closed: Promise<void>;
 
@@ -91,19 +109,26 @@ export class Connection {
   private sent = 0;
   private readonly closeLingerMs: number;
   private readonly highWaterMark: number;
+  private readonly sni: ((servername: string) => SecureContext) | undefined;
   private markClosed!: () => void;
+  /** The first bytes received, kept while they may still be the start of a PROXY header (refuseProxyHeader). */
+  private sniffed: Buffer | null = null;
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.raw = socket;
     this.socket = socket;
-    this.remoteAddress = unmapIPv4(socket.remoteAddress ?? "unknown");
-    this.remotePort = socket.remotePort ?? 0;
+    const peer = unmapIPv4(socket.remoteAddress ?? "unknown");
+    this.remoteAddress = options.client?.address ?? peer;
+    this.remotePort = options.client?.port ?? socket.remotePort ?? 0;
+    this.proxiedBy = options.client === undefined ? null : peer;
+    if (options.refuseProxyHeader === true) this.sniffed = Buffer.alloc(0);
     this.localAddress = unmapIPv4(socket.localAddress ?? "unknown");
     this.localPort = socket.localPort ?? 0;
     this.tlsMode = options.tlsMode ?? "none";
     this.closeLingerMs = options.closeLingerMs ?? 5000;
     this.highWaterMark = options.highWaterMark ?? 256 * 1024;
-    this.log = options.log.child({ conn: this.id, remote: this.remoteAddress });
+    this.sni = options.sni;
+    this.log = options.log.child({ conn: this.id, remote: this.remoteAddress, ...(this.proxiedBy === null ? {} : { proxy: this.proxiedBy }) });
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve;
     });
@@ -224,7 +249,12 @@ export class Connection {
       }
     }
 
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    const sni = this.sni;
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      ...(sni === undefined ? {} : { SNICallback: (servername: string, callback: (error: Error | null, context?: SecureContext) => void) => callback(null, sni(servername)) }),
+    });
     secure.on("error", (error) => this.log.debug("tls.error", { error }));
     secure.on("close", () => this.finish());
     this.socket = secure;
@@ -286,6 +316,7 @@ export class Connection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.sniffed !== null && this.sniffProxyHeader(chunk)) return;
     this.received += chunk.length;
     this.idleTimer?.refresh();
     const waiter = this.waiter;
@@ -298,6 +329,49 @@ export class Connection {
     this.queuedBytes += chunk.length;
     if (this.queuedBytes >= this.highWaterMark) this.socket.pause();
   };
+
+  /**
+   * True when the first bytes are a PROXY header from a peer not trusted to send one: logged and
+   * destroyed, so a client cannot choose the address it is known by. Decided within 12 bytes.
+   */
+  private sniffProxyHeader(chunk: Buffer): boolean {
+    const head = Buffer.concat([this.sniffed!, chunk.subarray(0, 16)]);
+    const verdict = startsWithProxySignature(head);
+    if (verdict === "maybe") {
+      this.sniffed = head;
+      return false;
+    }
+    this.sniffed = null;
+    if (verdict === "no") return false;
+    this.log.warn("proxy.untrusted_header", { reason: "PROXY protocol header from a peer not in server.proxy_protocol_trusted" });
+    this.destroy();
+    return true;
+  }
+
+  /**
+   * Waits (at most timeoutMs) until the client has sent something, without consuming it: used before
+   * an implicit-TLS handshake so that the first bytes pass the PROXY header check (refuseProxyHeader).
+   */
+  async waitForInput(timeoutMs: number): Promise<void> {
+    if (this.queue.length > 0 || this.ended) return;
+    if (this.waiter !== null) throw new Error("Connection.waitForInput: a read is already pending");
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        this.waiter = (chunk) => {
+          if (chunk !== null) {
+            this.queue.unshift(chunk);
+            this.queuedBytes += chunk.length;
+          }
+          resolve();
+        };
+      });
+    } finally {
+      clearTimeout(timer);
+      this.waiter = null;
+    }
+  }
 
   private readonly onEnd = (): void => {
     this.endInput();

@@ -203,3 +203,50 @@ test("cipher settings: profile names, explicit strings get TLS 1.3 suites, an un
     );
   });
 });
+
+test("named certificates: served by SNI through Connection, the host name's one as default, replaced and removed without a restart", async () => {
+  await withTempDir(async (dir) => {
+    const provider = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir: dir, hostname: "mx.example.org", minVersion: "TLSv1.2", log: silentLogger });
+    const named = async (name: string) => {
+      const pems = await generate([{ name: "commonName", value: name }], { keyType: "ec", curve: "P-256", algorithm: "sha256", extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: name }] }] });
+      return pems;
+    };
+    const server = createServer((socket) => {
+      const connection = new Connection(socket, { log: silentLogger, sni: (servername) => provider.contextFor(servername) });
+      void connection.upgradeToTls(provider.current(), 5000).then(() => connection.close(), () => {});
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const served = async (servername?: string) => {
+      const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...(servername === undefined ? {} : { servername }) });
+      await once(socket, "secureConnect");
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      return fingerprint;
+    };
+    try {
+      // The self-signed pair (RSA and ECDSA): the client gets one of the two.
+      const base = provider.certificates.map((certificate) => certificate.fingerprint256);
+      const autoconfig = await named("autoconfig.example.org");
+      const summary = provider.setNamedCertificate(autoconfig.cert, autoconfig.private, "test");
+      assert.equal(await served("autoconfig.example.org"), summary.fingerprint256);
+      assert.equal(await served("AUTOCONFIG.example.org"), summary.fingerprint256, "SNI is case-insensitive");
+      assert.ok(base.includes(await served("other.example.org")), "other names get the default");
+      assert.ok(base.includes(await served()), "no SNI: the default, while the host name has no certificate of its own");
+      const mx = await named("mx.example.org");
+      const mxSummary = provider.setNamedCertificate(mx.cert, mx.private, "test");
+      assert.equal(await served(), mxSummary.fingerprint256, "no SNI: the host name's certificate once it has one");
+      const renewed = await named("mx.example.org");
+      const renewedSummary = provider.setNamedCertificate(renewed.cert, renewed.private, "test");
+      assert.notEqual(renewedSummary.fingerprint256, mxSummary.fingerprint256);
+      assert.equal(await served("mx.example.org"), renewedSummary.fingerprint256, "a renewal replaces it");
+      provider.removeNamedCertificate("mx.example.org");
+      assert.ok(base.includes(await served("mx.example.org")));
+      assert.throws(() => provider.setNamedCertificate(renewed.cert, autoconfig.private, "test"), /does not belong/);
+      assert.equal(await served("autoconfig.example.org"), summary.fingerprint256, "a refused pair changes nothing");
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -89,9 +89,17 @@ const SELF_SIGNED_YEARS = 10;
 /** Regenerate a self-signed certificate this close to expiry rather than serve an expired one. */
 const RENEW_BEFORE_MS = 30 * 86_400_000;
 
+/** A certificate served by SNI for its names (ACME, net/acme.ts), beside the base one. */
+interface NamedCertificate {
+  contexts: Record<TlsCipherKind, SecureContext>;
+  summary: CertificateSummary;
+}
+
 export class TlsContextProvider {
   private contexts: Record<TlsCipherKind, SecureContext>;
   private summaries: CertificateSummary[];
+  /** Lower-case DNS name → its certificate; replaced whole on every change, read by every handshake. */
+  private named = new Map<string, NamedCertificate>();
 
   private constructor(
     private readonly options: TlsContextOptions,
@@ -116,14 +124,67 @@ export class TlsContextProvider {
     return new TlsContextProvider(options, pairs, selfSigned, loaded);
   }
 
-  /** The context for a new handshake on a listener of this kind. */
+  /**
+   * The context for a new handshake on a listener of this kind, for a client that sends no SNI (or
+   * before its SNI is seen): the named certificate of server.hostname when there is one (ACME),
+   * else the base certificate (the files of [tls], or the self-signed pair).
+   */
   current(kind: TlsCipherKind = "client"): SecureContext {
-    return this.contexts[kind];
+    return this.named.get(this.options.hostname.toLowerCase())?.contexts[kind] ?? this.contexts[kind];
   }
 
   /** What a protocol server needs: always the current context of one kind, across reloads. */
   forKind(kind: TlsCipherKind): { current(): SecureContext } {
-    return { current: () => this.contexts[kind] };
+    return { current: () => this.current(kind) };
+  }
+
+  /** The context for a client that asked for `servername` (SNI, RFC 6066 §3): its named certificate, else current(). */
+  contextFor(servername: string | undefined, kind: TlsCipherKind = "client"): SecureContext {
+    const name = (servername ?? "").toLowerCase().replace(/\.$/, "");
+    const named = this.named.get(name) ?? this.named.get(`*.${name.slice(name.indexOf(".") + 1)}`);
+    return named?.contexts[kind] ?? this.current(kind);
+  }
+
+  /**
+   * Serves a certificate for its DNS names (SubjectAltName) from the next handshake on, on every
+   * listener and the HTTPS port: replacing an older one for the same names (renewal) needs no restart,
+   * and open connections keep what they negotiated. Throws, changing nothing, when the key does not
+   * belong to the certificate or OpenSSL refuses the pair.
+   */
+  setNamedCertificate(certPem: string | Buffer, keyPem: string | Buffer, source: string): CertificateSummary {
+    const certificate = new X509Certificate(certPem);
+    if (!certificate.checkPrivateKey(createPrivateKey(keyPem))) throw new Error(`tls: ${source}: the private key does not belong to the certificate`);
+    const names = dnsNamesOf(certificate);
+    if (names.length === 0) throw new Error(`tls: ${source}: the certificate names no DNS name`);
+    const contexts = {
+      client: buildContext([{ cert: Buffer.from(certPem), key: Buffer.from(keyPem) }], "client", this.options),
+      mx: buildContext([{ cert: Buffer.from(certPem), key: Buffer.from(keyPem) }], "mx", this.options),
+    };
+    const summary: CertificateSummary = {
+      fingerprint256: certificate.fingerprint256,
+      subject: certificate.subject,
+      validTo: new Date(certificate.validTo),
+      selfSigned: false,
+      certFile: source,
+      keyType: keyTypeOf(certificate),
+    };
+    const next = new Map(this.named);
+    for (const name of names) next.set(name, { contexts, summary });
+    this.named = next;
+    this.options.log.info("tls.named_certificate", { names, fingerprint256: summary.fingerprint256, validTo: summary.validTo.toISOString(), source });
+    return summary;
+  }
+
+  /** Stops serving the named certificate of `name` (revoked): its clients get current() again. */
+  removeNamedCertificate(name: string): void {
+    const next = new Map(this.named);
+    next.delete(name.toLowerCase());
+    this.named = next;
+  }
+
+  /** The named certificate served for `name`, if any. */
+  namedCertificate(name: string): CertificateSummary | undefined {
+    return this.named.get(name.toLowerCase())?.summary;
   }
 
   /** The first certificate (the RSA one of a self-signed pair). */
@@ -136,9 +197,9 @@ export class TlsContextProvider {
     return this.summaries;
   }
 
-  /** For tls.createServer({ SNICallback }): every name gets the current client context. */
-  readonly sniCallback = (_servername: string, callback: (error: Error | null, context?: SecureContext) => void): void => {
-    callback(null, this.contexts.client);
+  /** For tls.createServer({ SNICallback }): a name's own certificate when it has one, else the default. */
+  readonly sniCallback = (servername: string, callback: (error: Error | null, context?: SecureContext) => void): void => {
+    callback(null, this.contextFor(servername, "client"));
   };
 
   /** Re-reads the certificate files (SIGHUP); on failure the old contexts stay and the error is thrown. */
@@ -186,7 +247,12 @@ async function loadContexts(pairs: readonly KeyPairFiles[], selfSigned: boolean,
       throw new Error(`tls: ${pem.certFile} / ${pem.keyFile}: ${(error as Error).message}`, { cause: error });
     }
   }
-  const contextFor = (kind: TlsCipherKind): SecureContext => {
+  return { contexts: { client: buildContext(pems, "client", options), mx: buildContext(pems, "mx", options) }, summaries };
+}
+
+/** One SecureContext of a cipher policy for key pairs served side by side. */
+function buildContext(pems: readonly { cert: Buffer; key: Buffer }[], kind: TlsCipherKind, options: TlsContextOptions): SecureContext {
+  {
     const setting = options.ciphers?.[kind] ?? DEFAULT_CIPHERS[kind];
     try {
       return createSecureContext({
@@ -204,8 +270,15 @@ async function loadContexts(pairs: readonly KeyPairFiles[], selfSigned: boolean,
       const message = (error as NodeJS.ErrnoException).code === "ERR_SSL_NO_CIPHER_MATCH" ? `OpenSSL knows no cipher suite in ${JSON.stringify(setting)}` : (error as Error).message;
       throw new Error(`tls.ciphers_${kind}: ${message}`, { cause: error });
     }
-  };
-  return { contexts: { client: contextFor("client"), mx: contextFor("mx") }, summaries };
+  }
+}
+
+/** The DNS names of a certificate's SubjectAltName, lower-case. */
+function dnsNamesOf(certificate: X509Certificate): string[] {
+  return (certificate.subjectAltName ?? "")
+    .split(/,\s*/)
+    .filter((entry) => entry.startsWith("DNS:"))
+    .map((entry) => entry.slice(4).toLowerCase());
 }
 
 const DEFAULT_CIPHERS: Readonly<Record<TlsCipherKind, string>> = { client: "intermediate", mx: "broad" };

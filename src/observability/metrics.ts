@@ -34,6 +34,12 @@ export class Metrics {
   private readonly spamVerdicts = new Counter({ name: "mailroom_spam_verdicts_total", help: "Inbound spam verdicts, per action (accept, junk, reject, greylist, tempfail: the content scanner was unavailable)", labelNames: ["action"] as const, registers: [this.registry] });
   private readonly sendLimitRefusals = new Counter({ name: "mailroom_send_limit_refusals_total", help: "Submissions refused by the outbound abuse limits, per limit", labelNames: ["limit"] as const, registers: [this.registry] });
   readonly tlsRptReports = new Counter({ name: "mailroom_tlsrpt_reports_total", help: "TLS-RPT reports received (RFC 8460)", labelNames: ["result"] as const, registers: [this.registry] });
+  private readonly tlsRptSessions = new Counter({
+    name: "mailroom_tlsrpt_sessions_total",
+    help: "TLS sessions to our MX hosts as other servers' TLS-RPT reports count them, per policy domain and result (successful, failed)",
+    labelNames: ["domain", "result"] as const,
+    registers: [this.registry],
+  });
 
   constructor(sources: MetricSources = {}) {
     // process_resident_memory_bytes (RSS), nodejs_eventloop_lag_seconds and the rest of the defaults.
@@ -103,6 +109,16 @@ export class Metrics {
 
   message(event: MessageEvent, count = 1): void {
     this.messages.inc({ event }, count);
+  }
+
+  /** A TLS-RPT report read: its outcome, and (when newly stored) its session counts per policy domain. */
+  tlsReport(outcome: "stored" | "duplicate" | "invalid", policies: readonly { policyDomain: string; successfulSessions: number; failedSessions: number }[]): void {
+    this.tlsRptReports.inc({ result: outcome });
+    if (outcome !== "stored") return;
+    for (const policy of policies) {
+      this.tlsRptSessions.inc({ domain: policy.policyDomain, result: "successful" }, policy.successfulSessions);
+      this.tlsRptSessions.inc({ domain: policy.policyDomain, result: "failed" }, policy.failedSessions);
+    }
   }
 
   delivered(kind: "local" | "relayed", seconds: number): void {

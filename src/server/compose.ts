@@ -5,17 +5,17 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthThrottle, hashPassword, type PasswordHashParams } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
-import type { SessionHandler, Timers } from "../net/index.js";
+import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { CopyProgress } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
-import { createAdminOperations, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
+import { createAdminOperations, type AcmeAdmin, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
 import { CONTROL_SOCKET_FILE } from "../admin/control/protocol.js";
 import { startControlServer, type ControlServer } from "./control-server.js";
 import { startListeners, type ListenerSet } from "./listeners.js";
@@ -41,6 +41,8 @@ export interface ComposedStore {
   greylist?: GreylistStore;
   /** POP3 maildrop leases for a store several nodes share (PostgreSQL); absent: the in-process lock suffices. */
   maildropLeases?: MaildropLeaseStore;
+  /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
+  tlsReports?: TlsReportStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -60,6 +62,8 @@ export interface RunningServer {
   http: HttpService | null;
   /** Prometheus metrics (served at /metrics). */
   metrics: Metrics;
+  /** ACME certificates ([acme]); null when acme.enabled is false. */
+  acme: AcmeManager | null;
   /** Stops accepting, lets sessions finish (or tells them goodbye), closes the store. */
   stop(reason: string): Promise<void>;
 }
@@ -110,7 +114,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, tlsReports: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -184,7 +188,7 @@ export async function copyStore(
   }
 }
 
-export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions): AdminOperations {
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
@@ -193,8 +197,10 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
+    ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
+    ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname) },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), dnsServers: config.outbound.dnsServers },
   });
 }
 
@@ -342,6 +348,26 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       ciphers: { client: config.tls.ciphersClient, mx: config.tls.ciphersMx },
       log: log.child({ component: "tls" }),
     });
+    // Stored ACME certificates are served from the first connection on; ordering starts once the HTTP side is up.
+    const acmeChallenges = config.acme.enabled ? new AcmeChallenges() : null;
+    const acmeManager =
+      acmeChallenges === null
+        ? null
+        : new AcmeManager({
+            settings: config.acme,
+            dataDir: config.server.dataDir,
+            hostname: config.server.hostname,
+            tls,
+            challenges: acmeChallenges,
+            domains: async () => (await opened.accounts.listDomains()).map((domain) => domain.name),
+            availableChallenges: () => {
+              const bound = httpRef?.bound ?? [];
+              return [...(bound.some((b) => b.scheme === "http") ? (["http-01"] as const) : []), ...(bound.some((b) => b.scheme === "https") ? (["tls-alpn-01"] as const) : [])];
+            },
+            log: log.child({ component: "acme" }),
+          });
+    await acmeManager?.loadStored();
+    let httpRef: HttpService | null = null;
     const throttle = new AuthThrottle({
       baseDelayMs: config.auth.throttleBaseDelay,
       maxDelayMs: config.auth.throttleMaxDelay,
@@ -353,6 +379,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const sendLimiter = createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
     let admin: ReturnType<typeof createAdmin> | null = null;
+    // Metrics exist only further down; TLS-RPT outcomes reach them through this late binding.
+    let metricsRef: Metrics | null = null;
     const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = buildProtocolHandlers({
       config,
       store: wakingStore(opened, () => outbound.wake()),
@@ -371,9 +399,10 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           }
         },
       },
+      tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })));
+    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager);
     operationsReady(admin);
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
@@ -384,6 +413,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         return { length: entries.length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
       },
     });
+    metricsRef = metrics;
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
     // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
     const previousOnAttempt = outbound.onAttempt;
@@ -409,6 +439,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       log: log.child({ component: "listener" }),
       handlerFor: (protocol) => handlers[protocol] ?? null,
       portFallbackOffset: config.server.portFallbackOffset,
+      proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout },
     });
     listenersRef = listeners;
     let http: HttpService | null = null;
@@ -438,11 +469,14 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           metrics,
           ...(config.tls.certFile !== null && config.tls.keyFile !== null ? { signProfile: createProfileSigner({ certFile: config.tls.certFile, keyFile: config.tls.keyFile }, log.child({ component: "http" })) } : {}),
           log: log.child({ component: "http" }),
+          ...(acmeChallenges === null ? {} : { acmeChallenges }),
         },
         sniCallback: tls.sniCallback,
         onTlsError: () => metrics.tlsHandshake("https", false),
+        ...(config.http.proxyProtocol ? { proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout } } : {}),
       });
     }
+    httpRef = http;
     try {
       // The privilege drop chowns the data dir (the lock file and control socket included) to server.user.
       hooks.afterBind?.();
@@ -458,6 +492,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
+        await acmeManager?.stop();
         await http?.close();
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
@@ -472,7 +507,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     };
     store.startCollector?.();
     await outbound.start();
-    return { config, store: opened, tls, listeners, outbound, control: controlServer, http, metrics, stop };
+    acmeManager?.start();
+    return { config, store: opened, tls, listeners, outbound, control: controlServer, http, metrics, acme: acmeManager, stop };
   } catch (err) {
     operationsFailed(err instanceof Error ? err : new Error(String(err)));
     await control?.close();

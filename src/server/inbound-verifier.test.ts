@@ -13,7 +13,7 @@ const resolver = createTableResolver({
   "example.org": { TXT: [["v=spf1 -all"]] },
 });
 
-async function verdictFor(from: string, policy?: InboundSettings, clientIp = "198.51.100.7") {
+async function verdictFor(from: string, policy?: Omit<InboundSettings, "tlsReportMaxSize">, clientIp = "198.51.100.7") {
   const message = Buffer.from(`From: <${from}>\r\nTo: <alice@example.org>\r\nSubject: hi\r\n\r\nbody\r\n`);
   const verifier = createInboundVerifier({ accounts: { listDomains: async () => [{ id: 1 as never, name: "example.org", createdAt: new Date() }] }, resolver, log: silentLogger, ...(policy ? { policy } : {}) });
   return verifier.verify({ open: () => Readable.from([message]), size: message.length, clientIp, heloName: "mx.attacker.example", mailFrom: from, receivingHost: "mx.example.org" });

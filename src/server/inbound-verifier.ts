@@ -7,7 +7,9 @@ import type { Logger } from "../observability/log.js";
 import type { InboundSettings } from "../config/index.js";
 import { createNetworkList } from "../net/index.js";
 
-const DEFAULT_POLICY: InboundSettings = { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "quarantine", trustedNetworks: ["127.0.0.0/8", "::1/128"] };
+/** The verdict settings of [inbound] (the rest of the section is not the verifier's). */
+type VerdictSettings = Pick<InboundSettings, "dmarcFailureMode" | "ownDomainUnauthenticated" | "trustedNetworks">;
+const DEFAULT_POLICY: VerdictSettings = { dmarcFailureMode: "follow-policy", ownDomainUnauthenticated: "quarantine", trustedNetworks: ["127.0.0.0/8", "::1/128"] };
 
 /**
  * The DNS resolver inbound checks share: the configured servers (outbound.dns_servers, the same
@@ -23,7 +25,7 @@ export interface InboundVerifierOptions {
   resolver: DnsResolver;
   log: Logger;
   /** config [inbound]: what DMARC failures and unauthenticated mail "from" our own domains get. */
-  policy?: InboundSettings;
+  policy?: VerdictSettings;
 }
 
 export function createInboundVerifier(options: InboundVerifierOptions): InboundVerifier {

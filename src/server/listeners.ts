@@ -6,7 +6,7 @@
 
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Limits, ListenerConfig, ListenerProtocol, ListenerTls } from "../config/index.js";
-import { Connection, ConnectionLimits, TlsHandshakeError, type SessionHandler, type TlsCipherKind, type TlsContextProvider } from "../net/index.js";
+import { Connection, ConnectionLimits, ProxyHeaderError, TlsHandshakeError, createNetworkList, readProxyHeader, type NetworkList, type SessionHandler, type TlsCipherKind, type TlsContextProvider } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 
 export interface BoundListener {
@@ -60,6 +60,12 @@ export interface StartListenersOptions {
   closeLingerMs?: number;
   /** Told of accepted connections, implicit-TLS handshakes and started sessions (observability/metrics.ts). */
   observer?: ListenerObserver;
+  /**
+   * PROXY protocol (net/proxy-protocol.ts): peers (CIDR) that must send a header naming the client
+   * (server.proxy_protocol_trusted), and how long they have to send it. Empty: off. A listener with
+   * proxy_protocol = false ignores it.
+   */
+  proxyProtocol?: { trusted: readonly string[]; timeoutMs: number };
 }
 
 export interface ListenerObserver {
@@ -93,12 +99,45 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
   const bound: BoundListener[] = [];
   const skipped: SkippedListener[] = [];
 
+  const proxyTrusted: NetworkList | null = (options.proxyProtocol?.trusted.length ?? 0) > 0 ? createNetworkList(options.proxyProtocol!.trusted) : null;
+  /** Sockets of trusted balancers whose PROXY header has not arrived yet: not yet counted, destroyed at drain. */
+  const awaitingHeader = new Set<Socket>();
+
   const onSocket = (socket: Socket, listener: ListenerConfig, handler: SessionHandler): void => {
     socket.setNoDelay(true);
+    const proxied = proxyTrusted !== null && listener.proxyProtocol !== false;
+    if (!proxied || !proxyTrusted.contains(socket.remoteAddress ?? "")) {
+      startConnection(socket, listener, handler, { refuseProxyHeader: proxied });
+      return;
+    }
+    // A trusted balancer: nothing is sent and nothing counted until its header names the client
+    // (the spec's §2: the receiver must not start processing before the header is complete).
+    awaitingHeader.add(socket);
+    const timeoutMs = options.proxyProtocol!.timeoutMs;
+    readProxyHeader(socket, timeoutMs).then(
+      (header) => {
+        awaitingHeader.delete(socket);
+        if (socket.destroyed) return;
+        // LOCAL (the balancer's own health check) and address-less headers keep the socket's peer.
+        startConnection(socket, listener, handler, header.source === null ? {} : { client: header.source });
+      },
+      (error: unknown) => {
+        awaitingHeader.delete(socket);
+        const reason = error instanceof ProxyHeaderError ? error.kind : "error";
+        log.warn("proxy.header_refused", { protocol: listener.protocol, port: socket.localPort, proxy: socket.remoteAddress, reason, detail: error instanceof Error ? error.message : String(error) });
+        socket.destroy();
+      },
+    );
+  };
+
+  const startConnection = (socket: Socket, listener: ListenerConfig, handler: SessionHandler, proxy: { client?: { address: string; port: number }; refuseProxyHeader?: boolean }): void => {
     const connection = new Connection(socket, {
       log: log.child({ protocol: listener.protocol, port: socket.localPort }),
       tlsMode: listener.tls,
       ...(options.closeLingerMs === undefined ? {} : { closeLingerMs: options.closeLingerMs }),
+      ...proxy,
+      // Per-name certificates (ACME) by SNI, for implicit TLS and STARTTLS alike.
+      sni: (servername) => options.tls.contextFor(servername, cipherKindOf(listener.protocol)),
     });
     const admitted = admission.admit(connection.remoteAddress);
     const tracked: Tracked = { handler, phase: "handshake", key: `${listener.protocol}:${socket.localPort ?? 0}` };
@@ -108,9 +147,9 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
       if (admitted.admitted) admitted.release();
       connection.log.debug("connection.closed", { bytesIn: connection.bytesIn, bytesOut: connection.bytesOut });
     });
-    connection.log.debug("connection.accepted", { localPort: connection.localPort });
+    connection.log.debug("connection.accepted", { localPort: connection.localPort, ...(connection.proxiedBy === null ? {} : { proxy: connection.proxiedBy }) });
     options.observer?.connectionAccepted(listener.protocol, socket.localPort ?? 0);
-    void runConnection(connection, listener, tracked, admitted.admitted ? null : admitted.reason, options);
+    void runConnection(connection, listener, tracked, admitted.admitted ? null : admitted.reason, options, proxy.refuseProxyHeader === true);
   };
 
   try {
@@ -144,6 +183,7 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
 
   const drain = async (graceMs: number): Promise<void> => {
     await close();
+    for (const socket of awaitingHeader) socket.destroy();
     const sessions = [...open.entries()];
     for (const [connection, tracked] of sessions) {
       if (tracked.phase !== "session") {
@@ -179,9 +219,13 @@ async function runConnection(
   tracked: Tracked,
   refusal: "too-many-from-ip" | "too-many-total" | null,
   options: StartListenersOptions,
+  refuseProxyHeader: boolean,
 ): Promise<void> {
   try {
     if (listener.tls === "implicit") {
+      // The client speaks first in TLS: let its first bytes pass the PROXY header check before
+      // OpenSSL reads them, so that a header from an untrusted peer is named as such in the log.
+      if (refuseProxyHeader) await connection.waitForInput(options.limits.tlsHandshakeTimeout);
       await connection.upgradeToTls(options.tls.current(cipherKindOf(listener.protocol)), options.limits.tlsHandshakeTimeout);
       options.observer?.tlsHandshake(listener.protocol, true);
     }

@@ -1,6 +1,7 @@
 // Which session handler serves each listener protocol. A protocol whose engine is not built yet
 // has no entry, so its listener is reported as skipped instead of being bound to something that
 // would pretend to serve it.
+import { createTlsReportIntake, type TlsReportIntakeOptions } from "../delivery/tls-report.js";
 import type { Authenticator } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import type { SessionHandler } from "../net/index.js";
@@ -29,6 +30,8 @@ export interface ProtocolDependencies {
   observeSpam?: (action: "accept" | "junk" | "reject" | "greylist" | "tempfail") => void;
   /** Outbound abuse limits shared by the submission listeners; absent: none. */
   sendLimits?: SendLimits | null;
+  /** Told of each TLS-RPT report read (metrics). */
+  tlsReportObserver?: TlsReportIntakeOptions["observe"];
 }
 
 const SMTP_ROLES: Partial<Record<ListenerProtocol, SmtpRole>> = { smtp: "mx", submission: "submission", submissions: "submissions" };
@@ -84,6 +87,9 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
         },
       })
     : null;
+  const tlsReports = store.tlsReports
+    ? createTlsReportIntake({ store: store.tlsReports, maxBytes: config.inbound.tlsReportMaxSize, log: log.child({ component: "tlsrpt" }), ...(deps.tlsReportObserver ? { observe: deps.tlsReportObserver } : {}) })
+    : null;
   for (const [protocol, role] of Object.entries(SMTP_ROLES) as [ListenerProtocol, SmtpRole][]) {
     handlers[protocol] = createSmtpServer({
       ...common,
@@ -98,6 +104,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       spam: role === "mx" ? spam : null,
       ...(role === "mx" ? { greetPause, ipMessageRate } : {}),
       sendLimits: role === "mx" ? null : (deps.sendLimits ?? null),
+      tlsReports: role === "mx" ? tlsReports : null,
       log: log.child({ component: role }),
     });
   }

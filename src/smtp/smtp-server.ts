@@ -4,6 +4,7 @@
 // store stops the reading (back-pressure) instead of buffering. Implicit TLS (465) is applied by
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
 import type { SieveFilter } from "../delivery/sieve-filter.js";
+import type { TlsReportIntake } from "../delivery/tls-report.js";
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import { SessionDriver, systemTimers } from "../net/index.js";
@@ -40,6 +41,8 @@ export interface SmtpServerOptions {
   readonly sendLimits?: SendLimits | null;
   /** Port 25 only: the spam verdict (null: not scored). */
   readonly spam?: SpamChecker | null;
+  /** Port 25: TLS-RPT reports to a postmaster of ours are read and stored after delivery (RFC 8460). */
+  readonly tlsReports?: TlsReportIntake | null;
   readonly authenticator: SaslAuthenticator;
   readonly verifier: InboundVerifier | null;
   readonly limits: SessionLimits & { readonly tlsHandshakeTimeout: number };
@@ -143,7 +146,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 }
 
 function policyFor(options: SmtpServerOptions): SessionPolicy {
-  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null, ipMessageRate: options.ipMessageRate ?? null });
+  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null, ipMessageRate: options.ipMessageRate ?? null, tlsReports: options.tlsReports ?? null });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
   return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null, sendLimits: options.sendLimits ?? null });
 }

@@ -12,3 +12,4 @@ export type * from "./sieve-store.js";
 export type * from "./spam-store.js";
 export type * from "./greylist-store.js";
 export type * from "./maildrop-leases.js";
+export type * from "./tls-report-store.js";

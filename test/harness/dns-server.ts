@@ -15,9 +15,23 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import { once } from "node:events";
-import type { DnsFailure, DnsTable, DnsTableEntry, MxRecord } from "../../src/mail-auth/index.js";
+import type { DnsFailure, DnsTableEntry, MxRecord } from "../../src/mail-auth/index.js";
 
-export const RR_TYPES = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, OPT: 41 } as const;
+export const RR_TYPES = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41 } as const;
+
+/** An SRV answer (RFC 2782), as node:dns resolveSrv gives it. */
+export interface SrvAnswer {
+  priority: number;
+  weight: number;
+  port: number;
+  name: string;
+}
+
+/**
+ * The table the server answers from: the resolver's DnsTable, plus SRV and CNAME records (answered
+ * only to queries of their own type, which is what `mailroom dns check` asks).
+ */
+export type DnsServerTable = Record<string, DnsTableEntry & { SRV?: SrvAnswer[]; CNAME?: string[] }>;
 const TYPE_NAMES = new Map<number, string>(Object.entries(RR_TYPES).map(([name, code]) => [code, name]));
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
@@ -240,7 +254,12 @@ function rdataOf(type: string, value: unknown): Buffer {
     case "TXT":
       return txtData(value as string[]);
     case "PTR":
+    case "CNAME":
       return encodeName(value as string);
+    case "SRV": {
+      const srv = value as SrvAnswer;
+      return Buffer.concat([u16(srv.priority), u16(srv.weight), u16(srv.port), encodeName(srv.name === "" ? "." : srv.name)]);
+    }
   }
   throw new RangeError(`unsupported type ${type}`);
 }
@@ -267,13 +286,13 @@ export class TestDnsServer {
   /** Every question asked, as "TYPE name" (transport appended for TCP), oldest first. */
   readonly log: string[] = [];
 
-  constructor(table: DnsTable = {}, options: DnsServerOptions = {}) {
+  constructor(table: DnsServerTable = {}, options: DnsServerOptions = {}) {
     this.#ttl = options.ttl ?? 60;
     this.setTable(table);
   }
 
   /** Replaces every record. */
-  setTable(table: DnsTable): void {
+  setTable(table: DnsServerTable): void {
     this.#table = new Map(Object.entries(table).map(([name, entry]) => [canonical(name), entry]));
   }
 
@@ -392,7 +411,7 @@ export class TestDnsServer {
 }
 
 /** Starts a server with the given records on 127.0.0.1. */
-export async function startDnsServer(table: DnsTable = {}, options: DnsServerOptions = {}): Promise<TestDnsServer> {
+export async function startDnsServer(table: DnsServerTable = {}, options: DnsServerOptions = {}): Promise<TestDnsServer> {
   const server = new TestDnsServer(table, options);
   await server.listen();
   return server;

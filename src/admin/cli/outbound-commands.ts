@@ -60,9 +60,47 @@ export function addOutboundCommands(program: Command, withAdmin: WithAdmin, prin
     }),
   );
 
-  program.command("dns <domain>").description("print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV)").action((domain: string) =>
-    withAdmin(async (ops) => {
-      (await ops.outbound.dnsRecords(domain)).trimEnd().split("\n").forEach(print);
-    }),
+  program
+    .command("tls-reports")
+    .description("TLS-RPT reports (RFC 8460) other servers sent to postmaster: sessions to our MX hosts that succeeded and failed, per domain, then per report")
+    .option("--days <n>", "how far back, in days", (text: string) => {
+      if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new InvalidArgumentError("expected a number of days from 1 to 3660");
+      return Number(text);
+    }, 30)
+    .action((options: { days: number }) =>
+      withAdmin(async (ops) => {
+        (await ops.tlsReports(options.days)).forEach(print);
+      }),
+    );
+
+  const acme = program.command("acme").description("the running server's ACME certificates ([acme])");
+  acme.command("status").description("each name: certificate serial, expiry and renewal time, or the last error and next attempt").action(() =>
+    withAdmin(async (ops) => (await ops.acmeStatus()).forEach(print)),
   );
+  acme.command("renew <name>").description("order a new certificate for the name now").action((name: string) =>
+    withAdmin(async (ops) => print(await ops.acmeRenew(name))),
+  );
+  acme.command("revoke <name>").description("revoke the name's certificate at the CA (RFC 8555 §7.6), delete it and order a replacement").action((name: string) =>
+    withAdmin(async (ops) => print(await ops.acmeRevoke(name))),
+  );
+
+  const dns = program
+    .command("dns")
+    .argument("<domain>")
+    .description("print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV); `dns check <domain>` compares them with the live DNS")
+    .action((domain: string) =>
+      withAdmin(async (ops) => {
+        (await ops.outbound.dnsRecords(domain)).trimEnd().split("\n").forEach(print);
+      }),
+    );
+  dns
+    .command("check <domain>")
+    .description("ask the live DNS (outbound.dns_servers, else the system's) for every recommended record and the host's PTR: ok, missing, differs or error, one line each; exits 1 when any is not ok")
+    .action((domain: string) =>
+      withAdmin(async (ops) => {
+        const result = await ops.outbound.dnsCheck(domain);
+        result.lines.forEach(print);
+        if (result.problems > 0) throw new Error(`${result.problems} of ${result.lines.length} checks are not ok`);
+      }),
+    );
 }

@@ -19,6 +19,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     ensureDkimKeys: (domain) => call<string[]>("outbound.ensureDkimKeys", domain),
     rotateDkim: (domain) => call<string[]>("outbound.rotateDkim", domain),
     dnsRecords: (domain) => call<string>("outbound.dnsRecords", domain),
+    dnsCheck: (domain) => call<{ lines: string[]; problems: number }>("outbound.dnsCheck", domain),
   };
   const sieve: SieveOperations = {
     put: (address, name, content) => call<SieveScriptInfo>("sieve.put", address, name, content),
@@ -42,6 +43,10 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     addAlias: (alias, targets) => call<Alias>("addAlias", alias, targets),
     deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),
     listAliases: (domain) => call<Alias[]>("listAliases", domain ?? null),
+    tlsReports: (days) => call<string[]>("tlsReports", days),
+    acmeStatus: () => call<string[]>("acmeStatus"),
+    acmeRenew: (name) => call<string>("acmeRenew", name),
+    acmeRevoke: (name) => call<string>("acmeRevoke", name),
     checkStore: (options) => withProgress<StoreCheckResult>(options?.onProgress, "checkStore", { repair: options?.repair === true }),
     checkIndex: (options) => withProgress<IndexCheckResult>(options?.onProgress, "checkIndex"),
     rebuildIndex: (request) => withProgress<IndexRebuildResult>(request?.onProgress, "rebuildIndex", request?.account ?? null),

@@ -77,39 +77,76 @@ export function txtStrings(value: string): string {
   return parts.length > 1 ? `( ${parts.join(" ")} )` : (parts[0] ?? '""');
 }
 
-export function renderDnsRecords(input: DnsRecordInput): string {
+/** What `mailroom dns check` compares with the live DNS; `value` is TXT text unquoted, else zone-file form. */
+export interface RecommendedRecord {
+  kind: "mx" | "spf" | "dkim" | "dmarc" | "mta-sts" | "tls-rpt" | "srv" | "alias";
+  owner: string;
+  type: "MX" | "TXT" | "SRV" | "CNAME";
+  value: string;
+  srv?: SrvRecord;
+}
+
+export interface RecommendedRecords {
+  domain: string;
+  /** The host name with its trailing dot. */
+  host: string;
+  records: RecommendedRecord[];
+  /** The MTA-STS policy lines the _mta-sts id is the digest of. */
+  mtaStsPolicy: readonly string[];
+  srvNotes: string[];
+}
+
+/** Every record `mailroom dns` prints, as data: one place for the values, printed or checked. */
+export function recommendedRecords(input: DnsRecordInput): RecommendedRecords {
   const domain = input.domain.toLowerCase();
   const host = `${input.hostname.toLowerCase().replace(/\.$/, "")}.`;
   const name = (label: string) => (label === "" ? `${domain}.` : `${label}.${domain}.`);
-  const lines: string[] = [];
-  const record = (owner: string, type: string, value: string) => lines.push(`${owner.padEnd(40)} 3600 IN ${type.padEnd(5)} ${value}`);
   // RFC 8461 §3.2: the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt; the id
   // changes whenever the policy does.
   const policy = input.mtaStsPolicy ?? ["version: STSv1", "mode: testing", `mx: ${host.slice(0, -1)}`, "max_age: 604800"];
   const policyId = createHash("sha256").update(policy.join("\n")).digest("hex").slice(0, 16);
+  const records: RecommendedRecord[] = [
+    { kind: "mx", owner: name(""), type: "MX", value: `10 ${host}` },
+    { kind: "spf", owner: name(""), type: "TXT", value: "v=spf1 mx -all" },
+    ...input.dkim.map(([selector, txt]): RecommendedRecord => ({ kind: "dkim", owner: name(`${selector}._domainkey`), type: "TXT", value: txt })),
+    { kind: "dmarc", owner: name("_dmarc"), type: "TXT", value: `v=DMARC1; p=none; rua=mailto:postmaster@${domain}` },
+    { kind: "mta-sts", owner: name("_mta-sts"), type: "TXT", value: `v=STSv1; id=${policyId}` },
+    { kind: "tls-rpt", owner: name("_smtp._tls"), type: "TXT", value: `v=TLSRPTv1; rua=mailto:postmaster@${domain}` },
+  ];
+  const srv = clientSrvRecords(input.listeners, host);
+  for (const r of srv.records) records.push({ kind: "srv", owner: name(r.service), type: "SRV", value: `${r.priority} ${r.weight} ${r.port} ${r.target}`, srv: r });
+  for (const label of ["autoconfig", "autodiscover", "mta-sts"]) records.push({ kind: "alias", owner: name(label), type: "CNAME", value: host });
+  return { domain, host, records, mtaStsPolicy: policy, srvNotes: srv.notes };
+}
+
+export function renderDnsRecords(input: DnsRecordInput): string {
+  const { domain, host, records, mtaStsPolicy: policy, srvNotes } = recommendedRecords(input);
+  const lines: string[] = [];
+  const print = (kind: RecommendedRecord["kind"]) => {
+    for (const r of records.filter((record) => record.kind === kind)) lines.push(`${r.owner.padEnd(40)} 3600 IN ${r.type.padEnd(5)} ${r.type === "TXT" ? txtStrings(r.value) : r.value}`);
+  };
 
   lines.push(`; DNS records for ${domain} served by ${host.slice(0, -1)}: paste into the ${domain} zone.`, "");
   lines.push("; Receiving mail (RFC 5321 §5.1)");
-  record(name(""), "MX", `10 ${host}`);
+  print("mx");
   lines.push("", "; Sender policy (RFC 7208): only the MX hosts send for this domain");
-  record(name(""), "TXT", txtStrings("v=spf1 mx -all"));
+  print("spf");
   lines.push("", "; DKIM public keys (RFC 6376 §3.6.1, RFC 8463): mail from this domain is signed with each");
   if (input.dkim.length === 0) lines.push(`; (no DKIM keys yet: run mailroom dkim rotate ${domain})`);
-  for (const [selector, txt] of input.dkim) record(name(`${selector}._domainkey`), "TXT", txtStrings(txt));
+  print("dkim");
   lines.push("", "; DMARC (RFC 7489): start with p=none, then quarantine or reject once reports look right");
-  record(name("_dmarc"), "TXT", txtStrings(`v=DMARC1; p=none; rua=mailto:postmaster@${domain}`));
+  print("dmarc");
   lines.push("", "; MTA-STS (RFC 8461): also serve this policy at https://mta-sts." + domain + "/.well-known/mta-sts.txt:");
   for (const line of policy) lines.push(`;   ${line}`);
-  record(name("_mta-sts"), "TXT", txtStrings(`v=STSv1; id=${policyId}`));
+  print("mta-sts");
   lines.push("", "; SMTP TLS reporting (RFC 8460)");
-  record(name("_smtp._tls"), "TXT", txtStrings(`v=TLSRPTv1; rua=mailto:postmaster@${domain}`));
+  print("tls-rpt");
   lines.push("", "; Mail client auto-configuration (RFC 6186, RFC 8314 §5.1): priority weight port target.");
   lines.push("; Implicit TLS is preferred (priority 0) over STARTTLS (10); target \".\" means not offered here.");
-  const srv = clientSrvRecords(input.listeners, host);
-  for (const note of srv.notes) lines.push(`; ${note}`);
-  for (const r of srv.records) record(name(r.service), "SRV", `${r.priority} ${r.weight} ${r.port} ${r.target}`);
+  for (const note of srvNotes) lines.push(`; ${note}`);
+  print("srv");
   lines.push("", "; Host names the HTTP side answers for ([http]): Thunderbird autoconfig, Outlook Autodiscover, the MTA-STS policy.");
-  lines.push("; Their HTTPS certificate must cover these names (tls.cert_file).");
-  for (const label of ["autoconfig", "autodiscover", "mta-sts"]) record(name(label), "CNAME", host);
+  lines.push("; Their HTTPS certificate must cover these names (tls.cert_file, or [acme]).");
+  print("alias");
   return lines.join("\n") + "\n";
 }

@@ -2,8 +2,10 @@
 // so both stay in step: neither holds any rule of its own. The same functions run in the admin
 // command's own process when no server runs, and inside the server when one does (reached over
 // the control socket, admin/control/): docs/architecture.md, "One owner per data dir".
+import type { AcmeNameStatus } from "../../net/index.js";
+import { tlsReportSummary } from "./tls-reports.js";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, Uid } from "../../store/index.js";
+import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
@@ -39,6 +41,10 @@ export interface AdminDependencies {
   mail?: Pick<MailStore, "listMailboxes" | "getSummaries" | "removeMessages">;
   /** `store check`; without it that operation is unavailable. */
   maintenance?: StoreMaintenance;
+  /** TLS-RPT reports received (`mailroom tls-reports`); without it that operation is unavailable. */
+  tlsReports?: TlsReportStore;
+  /** The running server's ACME certificates (`mailroom acme`); null when [acme] is off or no server runs. */
+  acme?: () => AcmeAdmin | null;
   /** Inside the running server: ends the open sessions of an account that was deleted or disabled. */
   sessions?: LiveSessions;
 }
@@ -188,6 +194,38 @@ export function createAdminOperations(deps: AdminDependencies) {
       if (!deps.maintenance) throw new AdminError("refused", "store check is not available here");
       return createStoreCheckOperation(deps.maintenance)(options);
     },
+    /** `acme status`: one line per name: its certificate's validity and renewal time, or its last error and next attempt. */
+    async acmeStatus(): Promise<string[]> {
+      const lines = requireAcme(deps).status().map(describeAcmeName);
+      return lines.length > 0 ? lines : ["no names yet (the first check runs right after the start)"];
+    },
+    /** `acme renew <name>`: a new certificate now. */
+    async acmeRenew(name: string): Promise<string> {
+      try {
+        return describeAcmeName(await requireAcme(deps).renew(name));
+      } catch (error) {
+        throw new AdminError("refused", (error as Error).message);
+      }
+    },
+    /** `acme revoke <name>`: revoked at the CA (RFC 8555 §7.6), deleted, and replaced at once. */
+    async acmeRevoke(name: string): Promise<string> {
+      const acme = requireAcme(deps);
+      const before = acme.status().find((entry) => entry.name === name.toLowerCase());
+      if (!before?.serial) throw new AdminError("not-found", `no certificate for ${name}`);
+      try {
+        await acme.revoke(name);
+      } catch (error) {
+        throw new AdminError("refused", `revocation failed: ${(error as Error).message}`);
+      }
+      const after = acme.status().find((entry) => entry.name === name.toLowerCase());
+      return `revoked serial ${before.serial}; ${after === undefined ? "no replacement" : describeAcmeName(after)}`;
+    },
+    /** `tls-reports`: the TLS-RPT reports of the last `days` days, summed per domain, then one by one. */
+    async tlsReports(days: number): Promise<string[]> {
+      if (!deps.tlsReports) throw new AdminError("refused", "TLS reports are not kept by this store");
+      if (!Number.isSafeInteger(days) || days < 1 || days > 3660) throw new AdminError("invalid-argument", "days must be a whole number from 1 to 3660");
+      return tlsReportSummary(deps.tlsReports, days, new Date());
+    },
     /** `index check`: the full-text index against the message files. */
     checkIndex(options: SearchIndexCheckOptions = {}): Promise<IndexCheckResult> {
       if (!deps.maintenance) throw new AdminError("refused", "index check is not available here");
@@ -247,4 +285,23 @@ async function translate<T>(operation: () => Promise<T>, subject: string): Promi
     if (isStoreError(err, "INVALID") || isStoreError(err, "CANNOT")) throw new AdminError("invalid-argument", `${subject}: ${err.message}`);
     throw err;
   }
+}
+
+/** What `mailroom acme` needs of the server's AcmeManager (net/acme.ts). */
+export interface AcmeAdmin {
+  status(): AcmeNameStatus[];
+  renew(name: string): Promise<AcmeNameStatus>;
+  revoke(name: string): Promise<void>;
+}
+
+function requireAcme(deps: AdminDependencies): AcmeAdmin {
+  const acme = deps.acme?.() ?? null;
+  if (acme === null) throw new AdminError("refused", "ACME is off ([acme] enabled = false), or no server is running: acme commands talk to the running server");
+  return acme;
+}
+
+function describeAcmeName(entry: AcmeNameStatus): string {
+  const certificate = entry.serial === null ? "no certificate" : `serial ${entry.serial}, valid until ${entry.validTo!.toISOString()}, renewal from ${entry.renewAt!.toISOString()}`;
+  const trouble = entry.lastError === null ? "" : `; ${entry.failures} failed attempt(s), last: ${entry.lastError}; next attempt ${entry.nextAttempt.toISOString()}`;
+  return `${entry.name}: ${certificate}${trouble}`;
 }

@@ -6,7 +6,8 @@ import { dkimTxtRecord, generateDkimKeys, loadDkimKeys } from "../../mail-auth/i
 import type { AccountStore, QueuedMessage, QueueStore } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import type { ListenerConfig } from "../../config/index.js";
-import { renderDnsRecords } from "./dns-records.js";
+import { checkDnsRecords, createDnsLookup, formatDnsCheck, type DnsLookup } from "./dns-check.js";
+import { recommendedRecords, renderDnsRecords } from "./dns-records.js";
 import { AdminError, normaliseDomain } from "./validation.js";
 
 export interface OutboundAdminDependencies {
@@ -20,6 +21,10 @@ export interface OutboundAdminDependencies {
   listeners: readonly ListenerConfig[];
   /** The MTA-STS policy lines the HTTP side serves ([http] mta_sts_*), so the printed id matches it. */
   mtaStsPolicy?: readonly string[];
+  /** outbound.dns_servers, for `mailroom dns check` (empty: the system's resolvers). */
+  dnsServers?: readonly string[];
+  /** Replaces the live DNS in tests. */
+  dnsLookup?: DnsLookup;
   clock?: () => Date;
 }
 
@@ -100,6 +105,15 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
       const name = await requireLocalDomain(domain);
       const keys = await loadDkimKeys(deps.dkim.keyDir, name);
       return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+    },
+
+    /** `mailroom dns check`: each recommended record against the live DNS, one line each; `problems` counts what is not ok. */
+    async dnsCheck(domain: string): Promise<{ lines: string[]; problems: number }> {
+      const name = await requireLocalDomain(domain);
+      const keys = await loadDkimKeys(deps.dkim.keyDir, name);
+      const expected = recommendedRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+      const checked = await checkDnsRecords(expected, deps.dnsLookup ?? createDnsLookup(deps.dnsServers ?? []));
+      return { lines: formatDnsCheck(checked), problems: checked.filter((line) => line.status !== "ok").length };
     },
   };
 }

@@ -3,6 +3,7 @@
 // the injected InboundVerifier), MESSAGE_CHECKS decide, and accepted mail is delivered to every
 // local recipient in one store call, with Return-Path, Authentication-Results and Received in
 // each recipient's prefix.
+import type { TlsReportIntake } from "../../delivery/tls-report.js";
 import type { SieveFilter } from "../../delivery/sieve-filter.js";
 import { resolveRecipient } from "../../delivery/resolve-recipient.js";
 import { parseMailbox, type EnvelopeMailbox, type ForwardPath } from "../../mail/address.js";
@@ -27,6 +28,8 @@ export interface InboundPolicyOptions {
   readonly spam?: SpamChecker | null;
   /** Null or absent: no per-address message rate. */
   readonly ipMessageRate?: IpMessageRate | null;
+  /** TLS-RPT intake (delivery/tls-report.ts): reports to our postmasters are read once delivered. */
+  readonly tlsReports?: TlsReportIntake | null;
 }
 
 /**
@@ -100,6 +103,11 @@ async function deliverInbound(options: InboundPolicyOptions, session: SessionVie
   const failure = await deliverToLocal(options, staged, recipients, context);
   if (failure !== null) return failure;
   options.log.info("smtp.accepted", { ...acceptedMessageFields(session, envelope, staged, null), folder: outcome.folder });
+  if (options.tlsReports) {
+    // After the commit: the report is also in the postmaster's mailbox whatever happens here; take() never throws.
+    const local = envelope.recipients.filter((recipient) => recipient.route.kind === "local").map((recipient) => recipient.mailbox.address);
+    await options.tlsReports.take({ parsed: staged.parsed, size: staged.size, read: () => readStream(staged.open()) }, local);
+  }
   return acceptedReply(envelope);
 }
 
@@ -143,4 +151,10 @@ async function verify(options: InboundPolicyOptions, session: SessionView, envel
     options.log.error("smtp.verification_failed", { transaction: envelope.id, error });
     return { verification: null, failed: true };
   }
+}
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
 }

@@ -362,6 +362,25 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 15,
+    description: "tls_reports: TLS-RPT reports received for our domains (RFC 8460)",
+    sql: `
+      -- One row per report (RFC 8460 §4.4: organization-name and report-id identify it; a report
+      -- sent twice is stored once). Its policies, with session counts and failure details, as JSON.
+      CREATE TABLE tls_reports (
+        organization TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        contact TEXT,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER NOT NULL,
+        policies TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (organization, report_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX tls_reports_end ON tls_reports(end_at);
+    `,
+  },
+  {
     version: 16,
     description: "spam classifier: token counts per account, trained-message totals and the trained messages",
     sql: `

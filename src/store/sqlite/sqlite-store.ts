@@ -20,6 +20,8 @@ import type { StoreMaintenance } from "../maintenance.js";
 import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
+import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
+import * as tlsReports from "./tls-reports.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -62,7 +64,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore {
   // GreylistStore (greylist.ts) ---------------------------------------------------------------------
   checkGreylist(check: GreylistCheck): Promise<GreylistDecision> {
     return this.write((ctx) => greylist.checkGreylist(ctx, check));
@@ -77,6 +79,15 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   trainSpamMessage(accountId: AccountId, messageKey: string, tokens: readonly number[], kind: SpamClass): Promise<boolean> {
     return this.write((ctx) => spamTokens.trainMessage(ctx, accountId, messageKey, tokens, kind));
+  }
+
+  // TlsReportStore (tls-reports.ts) --------------------------------------------------------------
+
+  addTlsReport(report: TlsReport, receivedAt: Date): Promise<boolean> {
+    return this.write((ctx) => tlsReports.addReport(ctx, report, receivedAt));
+  }
+  listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
+    return this.read((ctx) => tlsReports.listReports(ctx, since, limit));
   }
 
   // SieveStore (sieve.ts) ------------------------------------------------------------------------

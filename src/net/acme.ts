@@ -1,0 +1,431 @@
+// Certificates that renew themselves: ACME (RFC 8555) through acme-client, one certificate per host
+// name the server needs (server.hostname, and mta-sts.<domain> and autoconfig.<domain> for each
+// local domain, plus acme.names). Validation by HTTP-01 (RFC 8555 §8.3, answered by the HTTP
+// service on port 80) or TLS-ALPN-01 (RFC 8737, answered on the HTTPS port), in the order of
+// acme.challenges among those whose port is actually bound.
+//
+// Durable: the account key and every certificate with its key live in <data_dir>/acme/ (written
+// beside and renamed, keys 0600), and are loaded at start, so a restart reuses them and orders
+// nothing. Renewal starts at two thirds of a certificate's lifetime (Let's Encrypt's advice for
+// 90-day certificates: 30 days before expiry); a failed order is retried after acme.retry_min,
+// doubling up to acme.retry_max. A new certificate goes straight into the TlsContextProvider, so
+// every listener (SMTP, IMAP, POP3, HTTPS) serves it from the next handshake by SNI, and server.hostname's
+// certificate becomes the default for clients that send no SNI. docs/architecture.md, "Certificates (ACME)".
+
+import { X509Certificate, createHash } from "node:crypto";
+import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
+import { Agent } from "node:https";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import { createSecureContext, type SecureContext } from "node:tls";
+import type * as AcmeClientModule from "acme-client";
+import type { Logger } from "../observability/log.js";
+import type { TlsContextProvider } from "./tls-context.js";
+
+export type AcmeChallengeType = "http-01" | "tls-alpn-01";
+
+export interface AcmeSettings {
+  directoryUrl: string;
+  /** "mailto:" URLs (RFC 8555 §7.3); plain addresses are given the scheme. */
+  contact: string[];
+  /** Names wanted beyond the derived ones. */
+  names: string[];
+  /** mta-sts.<domain> and autoconfig.<domain> for every local domain. */
+  domainNames: boolean;
+  challenges: AcmeChallengeType[];
+  keyType: "ecdsa" | "rsa";
+  /** PEM file of a CA that signs the ACME server's own HTTPS certificate (a private ACME server), or null for the system's. */
+  directoryCaFile: string | null;
+  /** Milliseconds. */
+  retryMin: number;
+  retryMax: number;
+}
+
+/** The pending answers to the CA's validation requests, read by the HTTP service. */
+export class AcmeChallenges {
+  private readonly http = new Map<string, string>();
+  private readonly alpn = new Map<string, SecureContext>();
+
+  /** HTTP-01: the key authorization for /.well-known/acme-challenge/<token> (RFC 8555 §8.3). */
+  httpResponse(token: string): string | undefined {
+    return this.http.get(token);
+  }
+
+  /** TLS-ALPN-01: the context with the acmeIdentifier certificate for `name` (RFC 8737 §3). */
+  alpnContext(name: string): SecureContext | undefined {
+    return this.alpn.get(name.toLowerCase());
+  }
+
+  get pendingAlpn(): number {
+    return this.alpn.size;
+  }
+
+  setHttp(token: string, keyAuthorization: string): void {
+    this.http.set(token, keyAuthorization);
+  }
+
+  deleteHttp(token: string): void {
+    this.http.delete(token);
+  }
+
+  setAlpn(name: string, context: SecureContext): void {
+    this.alpn.set(name.toLowerCase(), context);
+  }
+
+  deleteAlpn(name: string): void {
+    this.alpn.delete(name.toLowerCase());
+  }
+}
+
+export interface AcmeNameStatus {
+  name: string;
+  /** Null until a certificate exists. */
+  validFrom: Date | null;
+  validTo: Date | null;
+  renewAt: Date | null;
+  serial: string | null;
+  failures: number;
+  lastError: string | null;
+  /** When the next order is due (renewal or retry). */
+  nextAttempt: Date;
+}
+
+export interface AcmeManagerOptions {
+  settings: AcmeSettings;
+  dataDir: string;
+  hostname: string;
+  tls: TlsContextProvider;
+  challenges: AcmeChallenges;
+  /** Local domains (for the derived names); read at every check, so a new domain gets its names. */
+  domains(): Promise<string[]>;
+  /** The challenge types whose port is bound now (http-01: the HTTP port, tls-alpn-01: the HTTPS port). */
+  availableChallenges(): AcmeChallengeType[];
+  log: Logger;
+  clock?: () => number;
+}
+
+/** One certificate per name; the state the scheduler keeps about each. */
+interface NameState {
+  certificate: X509Certificate | null;
+  failures: number;
+  lastError: string | null;
+  /** Epoch ms; 0 = due now. */
+  nextAttempt: number;
+}
+
+/**
+ * acme-client (with axios and its X.509 stack) is loaded on first use only: a server without
+ * [acme] never pays for it in memory (its heap, and so its GC rhythm, stay as they were).
+ */
+let acmeModule: Promise<typeof AcmeClientModule> | null = null;
+function loadAcme(): Promise<typeof AcmeClientModule> {
+  acmeModule ??= import("acme-client").then((module) => ((module as unknown as { default?: typeof AcmeClientModule }).default ?? module) as typeof AcmeClientModule);
+  return acmeModule;
+}
+
+/** Checks at least this often: new domains get their names, and long timers never overflow. */
+const MAX_SLEEP_MS = 3_600_000;
+/** RFC 8555 §8.3/§8.4 token and DNS-name shapes, for what reaches the file system and the route. */
+const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export class AcmeManager {
+  private readonly state = new Map<string, NameState>();
+  private client: AcmeClientModule.Client | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly dir: string;
+
+  constructor(private readonly options: AcmeManagerOptions) {
+    this.now = options.clock ?? Date.now;
+    this.dir = join(options.dataDir, "acme");
+  }
+
+  /** The names this server wants certificates for, valid DNS names only (no IP address, no single label). */
+  async wantedNames(): Promise<string[]> {
+    const names = new Set<string>();
+    const add = (raw: string) => {
+      const name = raw.toLowerCase().replace(/\.$/, "");
+      if (DNS_NAME.test(name) && isIP(name) === 0) names.add(name);
+      else this.options.log.debug("acme.name_skipped", { name: raw, reason: "not a public DNS name" });
+    };
+    add(this.options.hostname);
+    for (const name of this.options.settings.names) add(name);
+    if (this.options.settings.domainNames) {
+      for (const domain of await this.options.domains()) {
+        add(`mta-sts.${domain}`);
+        add(`autoconfig.${domain}`);
+      }
+    }
+    return [...names].sort();
+  }
+
+  /** Loads the stored certificates into the TLS contexts (at start, before the listeners take clients). */
+  async loadStored(): Promise<number> {
+    let entries: string[];
+    try {
+      entries = await readdir(join(this.dir, "certificates"));
+    } catch {
+      return 0;
+    }
+    let loaded = 0;
+    for (const entry of entries.filter((file) => file.endsWith(".crt"))) {
+      const name = entry.slice(0, -4);
+      try {
+        const { certPem, keyPem } = await this.readStored(name);
+        const certificate = new X509Certificate(certPem);
+        if (Date.parse(certificate.validTo) <= this.now()) {
+          this.options.log.warn("acme.stored_expired", { name, validTo: new Date(certificate.validTo).toISOString() });
+          continue;
+        }
+        this.options.tls.setNamedCertificate(certPem, keyPem, this.certFile(name));
+        this.state.set(name, { certificate, failures: 0, lastError: null, nextAttempt: renewalTime(certificate) });
+        loaded++;
+      } catch (error) {
+        this.options.log.error("acme.stored_unreadable", { name, error: (error as Error).message });
+      }
+    }
+    return loaded;
+  }
+
+  /** Starts checking now and then on schedule. */
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops the schedule and waits for an order in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => {});
+  }
+
+  /** Runs one check (orders what is due) now, and resolves when it is over. */
+  checkNow(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.running ??= this.check().finally(() => {
+      this.running = null;
+      if (!this.stopped) this.schedule(this.sleepMs());
+    });
+    return this.running;
+  }
+
+  status(): AcmeNameStatus[] {
+    return [...this.state.entries()].map(([name, state]) => ({
+      name,
+      validFrom: state.certificate === null ? null : new Date(state.certificate.validFrom),
+      validTo: state.certificate === null ? null : new Date(state.certificate.validTo),
+      renewAt: state.certificate === null ? null : new Date(renewalTime(state.certificate)),
+      serial: state.certificate?.serialNumber ?? null,
+      failures: state.failures,
+      lastError: state.lastError,
+      nextAttempt: new Date(state.nextAttempt),
+    }));
+  }
+
+  /** Orders a new certificate for `name` now (`mailroom acme renew`), whatever its renewal time; resolves when the check is over. */
+  async renew(name: string): Promise<AcmeNameStatus> {
+    const key = name.toLowerCase();
+    if (!(await this.wantedNames()).includes(key)) throw new Error(`${key} is not a name this server gets certificates for`);
+    const state = this.state.get(key) ?? { certificate: null, failures: 0, lastError: null, nextAttempt: 0 };
+    state.nextAttempt = 0;
+    this.state.set(key, state);
+    // A check in progress may have passed this name already: wait for it, then run one more.
+    await this.running?.catch(() => {});
+    await this.checkNow();
+    return this.status().find((entry) => entry.name === key)!;
+  }
+
+  /**
+   * Revokes the certificate of `name` at the CA (RFC 8555 §7.6), stops serving it, deletes it, and
+   * orders a replacement at once (the listeners serve the default certificate meanwhile).
+   */
+  async revoke(name: string, reason = 0): Promise<void> {
+    const key = name.toLowerCase();
+    const { certPem } = await this.readStored(key);
+    const client = await this.accountClient();
+    await client.revokeCertificate(certPem, { reason });
+    this.options.tls.removeNamedCertificate(key);
+    await rm(this.certFile(key), { force: true });
+    await rm(this.keyFile(key), { force: true });
+    this.options.log.warn("acme.revoked", { name: key, serial: new X509Certificate(certPem).serialNumber, reason });
+    this.state.set(key, { certificate: null, failures: 0, lastError: null, nextAttempt: 0 });
+    await this.checkNow();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.checkNow();
+    }, Math.max(0, Math.min(ms, MAX_SLEEP_MS)));
+    this.timer.unref();
+  }
+
+  private sleepMs(): number {
+    const next = Math.min(...[...this.state.values()].map((state) => state.nextAttempt), this.now() + MAX_SLEEP_MS);
+    return Math.max(1000, next - this.now());
+  }
+
+  /** Orders a certificate for every wanted name that has none, is past its renewal time, or whose retry is due. */
+  private async check(): Promise<void> {
+    let names: string[];
+    try {
+      names = await this.wantedNames();
+    } catch (error) {
+      this.options.log.error("acme.names_failed", { error: (error as Error).message });
+      return;
+    }
+    for (const name of names) {
+      if (this.stopped) return;
+      const state = this.state.get(name) ?? { certificate: null, failures: 0, lastError: null, nextAttempt: 0 };
+      this.state.set(name, state);
+      if (state.nextAttempt > this.now()) continue;
+      try {
+        await this.order(name, state);
+      } catch (error) {
+        this.failed(name, state, error);
+      }
+    }
+  }
+
+  private failed(name: string, state: NameState, error: unknown): void {
+    state.failures++;
+    const delay = Math.min(this.options.settings.retryMax, this.options.settings.retryMin * 2 ** (state.failures - 1));
+    state.nextAttempt = this.now() + delay;
+    const message = error instanceof Error ? error.message : String(error);
+    state.lastError = message.slice(0, 500);
+    const fields = { name, failures: state.failures, retryAt: new Date(state.nextAttempt).toISOString(), error: state.lastError, servingUntil: state.certificate?.validTo ?? null };
+    // RFC 8555 §6.7: urn:ietf:params:acme:error:rateLimited. Said plainly: retrying sooner makes it worse.
+    if (/rateLimited|too many/i.test(message)) this.options.log.error("acme.rate_limited", { ...fields, hint: "the CA's rate limit was reached; the next attempt waits as scheduled (see the CA's rate-limit documentation)" });
+    else this.options.log.error("acme.order_failed", fields);
+  }
+
+  private async order(name: string, state: NameState): Promise<void> {
+    const available = this.options.availableChallenges();
+    const priority = this.options.settings.challenges.filter((type) => available.includes(type));
+    if (priority.length === 0) throw new Error(`no challenge type can be answered: acme.challenges is ${JSON.stringify(this.options.settings.challenges)}, but the HTTP service answers only ${JSON.stringify(available)} (http-01 needs the HTTP port, tls-alpn-01 the HTTPS port)`);
+    const client = await this.accountClient();
+    const acme = await loadAcme();
+    const keyPem = this.options.settings.keyType === "rsa" ? await acme.crypto.createPrivateRsaKey(2048) : await acme.crypto.createPrivateEcdsaKey("P-256");
+    const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, keyPem);
+    this.options.log.info("acme.ordering", { name, challenges: priority, renewal: state.certificate !== null });
+    const certPem = await client.auto({
+      csr,
+      termsOfServiceAgreed: true,
+      challengePriority: priority,
+      // The CA checks from outside; a check from here would need our own DNS to point at us.
+      skipChallengeVerification: true,
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        this.options.log.info("acme.challenge", { name: authz.identifier.value, type: challenge.type });
+        const type: string = challenge.type;
+        if (type === "http-01") this.options.challenges.setHttp(challenge.token, keyAuthorization);
+        else if (type === "tls-alpn-01") {
+          const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
+          this.options.challenges.setAlpn(authz.identifier.value, createSecureContext({ key: alpnKey, cert: alpnCert }));
+        } else throw new Error(`challenge type ${type} is not answered`);
+      },
+      challengeRemoveFn: async (authz, challenge) => {
+        if (challenge.type === "http-01") this.options.challenges.deleteHttp(challenge.token);
+        else this.options.challenges.deleteAlpn(authz.identifier.value);
+      },
+    });
+    // The CA returns the leaf first, then its chain (RFC 8555 §7.4.2): the leaf is what we check.
+    const certificate = new X509Certificate(certPem);
+    await this.store(name, certPem, keyPem.toString());
+    this.options.tls.setNamedCertificate(certPem, keyPem, this.certFile(name));
+    state.certificate = certificate;
+    state.failures = 0;
+    state.lastError = null;
+    state.nextAttempt = renewalTime(certificate);
+    this.options.log.info("acme.issued", {
+      name,
+      serial: certificate.serialNumber,
+      validTo: new Date(certificate.validTo).toISOString(),
+      renewAt: new Date(state.nextAttempt).toISOString(),
+      fingerprint256: certificate.fingerprint256,
+    });
+  }
+
+  /** The ACME client with our account, registered (or found again: RFC 8555 §7.3.1) once per process. */
+  private async accountClient(): Promise<AcmeClientModule.Client> {
+    if (this.client !== null) return this.client;
+    const acme = await loadAcme();
+    const settings = this.options.settings;
+    if (settings.directoryCaFile !== null) {
+      // acme-client talks through its own axios instance; a private ACME server's CA is trusted there only.
+      acme.axios.defaults.httpsAgent = new Agent({ ca: await readFile(settings.directoryCaFile), keepAlive: false });
+    }
+    const accountKey = await this.accountKey();
+    const client = new acme.Client({ directoryUrl: settings.directoryUrl, accountKey, backoffMin: 500, backoffMax: 10_000, backoffAttempts: 12 });
+    const contact = settings.contact.map((entry) => (entry.includes(":") ? entry : `mailto:${entry}`));
+    await client.createAccount({ termsOfServiceAgreed: true, ...(contact.length > 0 ? { contact } : {}) });
+    this.options.log.info("acme.account", { directoryUrl: settings.directoryUrl, account: client.getAccountUrl(), contact });
+    this.client = client;
+    return client;
+  }
+
+  private async accountKey(): Promise<Buffer> {
+    const file = join(this.dir, "account.key");
+    try {
+      return await readFile(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    const key = await (await loadAcme()).crypto.createPrivateEcdsaKey("P-256");
+    await writeDurably(file, key, 0o600);
+    return key;
+  }
+
+  private certFile(name: string): string {
+    return join(this.dir, "certificates", `${name}.crt`);
+  }
+
+  private keyFile(name: string): string {
+    return join(this.dir, "certificates", `${name}.key`);
+  }
+
+  private async readStored(name: string): Promise<{ certPem: string; keyPem: string }> {
+    if (!DNS_NAME.test(name)) throw new Error(`not a DNS name: ${name}`);
+    return { certPem: await readFile(this.certFile(name), "utf8"), keyPem: await readFile(this.keyFile(name), "utf8") };
+  }
+
+  /** Key first, then certificate: a certificate on disk always has its key beside it. */
+  private async store(name: string, certPem: string, keyPem: string): Promise<void> {
+    await writeDurably(this.keyFile(name), keyPem, 0o600);
+    await writeDurably(this.certFile(name), certPem, 0o644);
+  }
+}
+
+/** Two thirds into the certificate's lifetime. */
+export function renewalTime(certificate: Pick<X509Certificate, "validFrom" | "validTo">): number {
+  const from = Date.parse(certificate.validFrom);
+  const to = Date.parse(certificate.validTo);
+  return from + Math.floor(((to - from) * 2) / 3);
+}
+
+/** Written beside, flushed, renamed, and the directory flushed: after a crash the old file or the new one is there, whole. */
+async function writeDurably(file: string, content: string | Buffer, mode: number): Promise<void> {
+  const dir = join(file, "..");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = `${file}.${createHash("sha256").update(`${process.pid}:${Date.now()}:${Math.random()}`).digest("hex").slice(0, 8)}.tmp`;
+  const handle = await open(temp, "w", mode);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  const directory = await open(dir, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
