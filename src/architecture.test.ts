@@ -23,6 +23,7 @@ const LAYERS: [prefix: string, layer: number][] = [
   ["delivery/", 3],
   ["queue/", 3],
   ["spam/", 3],
+  ["import/", 3],
   ["smtp/", 4],
   ["imap/", 4],
   ["pop3/", 4],

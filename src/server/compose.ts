@@ -194,6 +194,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     accounts: store.accounts,
     mail: store.mail,
     maintenance: store.maintenance,
+    importer: { store: store.mail, maxMessageBytes: config.limits.maxMessageSize },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },

@@ -9,6 +9,7 @@ import { readPassword, type PasswordSource } from "./password-input.js";
 import { addOutboundCommands } from "./outbound-commands.js";
 import { addStoreCommands, progressPrinter } from "./store-commands.js";
 import { addIndexCommands } from "./index-commands.js";
+import { addImportCommands } from "./import-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 
 /** Exit codes, documented in the README. */
@@ -176,6 +177,7 @@ function buildProgram(env: CliEnvironment): Command {
       });
   }
   addIndexCommands(program, withAdmin, print, env.stderr);
+  addImportCommands(program, withAdmin, print, env.stderr);
   addSieveCommands(program, withAdmin, print);
   return program;
 }

@@ -13,6 +13,7 @@ import { createSieveOperations, type SieveAdminDependencies, type SieveOperation
 import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
 import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
+import { createImportOperation, type ImportDependencies, type ImportRequest, type ImportResult } from "./import.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
@@ -21,6 +22,7 @@ export { checkSieveScript } from "./sieve.js";
 export { renderDnsRecords } from "./dns-records.js";
 export type { StoreCheckResult } from "./store-check.js";
 export type { IndexCheckResult, IndexRebuildRequest, IndexRebuildResult } from "./search-index.js";
+export type { ImportRequest, ImportResult } from "./import.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -47,6 +49,8 @@ export interface AdminDependencies {
   acme?: () => AcmeAdmin | null;
   /** Inside the running server: ends the open sessions of an account that was deleted or disabled. */
   sessions?: LiveSessions;
+  /** `mailroom import`; without it that operation is unavailable. */
+  importer?: ImportDependencies;
 }
 
 export interface LiveSessions {
@@ -235,6 +239,11 @@ export function createAdminOperations(deps: AdminDependencies) {
     rebuildIndex(request: IndexRebuildRequest = {}): Promise<IndexRebuildResult> {
       if (!deps.maintenance) throw new AdminError("refused", "index rebuild is not available here");
       return createIndexOperations(deps.maintenance, requireAccount).rebuildIndex(request);
+    },
+    /** `import --account A [--mailbox M] <path>`: mbox, Maildir or .eml folder into the account. */
+    importMessages(request: ImportRequest): Promise<ImportResult> {
+      if (!deps.importer) throw new AdminError("refused", "import is not available here");
+      return createImportOperation(deps.importer, requireAccount)(request);
     },
     /** Sieve scripts per account; throws when the store has none. */
     get sieve(): SieveOperations {

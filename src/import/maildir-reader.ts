@@ -1,0 +1,126 @@
+// Messages out of a Maildir (and its Maildir++ subfolders), as Dovecot, Courier and offlineimap
+// leave them:
+//   - the root is INBOX; a subfolder ".Work.2024" is the mailbox "Work/2024" (Maildir++ uses "." as
+//     the separator and modified UTF-7 for names, RFC 3501 §5.1.3), each with cur/ and new/;
+//   - flags come from the file name's info part, ":2,<letters>" (";2," where ":" is not allowed):
+//     D draft, F flagged, P passed ($Forwarded), R replied, S seen, T trashed (\Deleted); the
+//     lower-case letters a-z are keywords numbered by Dovecot's `dovecot-keywords` file;
+//   - the order is Dovecot's `dovecot-uidlist` when present (so messages keep their relative UID
+//     order), else the delivery time at the start of the file name;
+//   - INTERNALDATE is the file's modification time (where Dovecot keeps it).
+// A folder with "EML" files (*.eml, one message each) is read the same way, flags empty.
+// A file that vanishes between the listing and the read is reported, not fatal.
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { decodeModifiedUtf7 } from "../imap/protocol/mailbox-name.js";
+
+export interface MaildirFolder {
+  /** Mailbox name ("INBOX", "Work/2024"). */
+  readonly mailbox: string;
+  readonly files: readonly MaildirFile[];
+}
+
+export interface MaildirFile {
+  readonly path: string;
+  readonly flags: string[];
+  readonly internalDate: Date | null;
+}
+
+const FLAG_LETTERS: Record<string, string> = { D: "\\Draft", F: "\\Flagged", P: "$Forwarded", R: "\\Answered", S: "\\Seen", T: "\\Deleted" };
+
+/** Dovecot's dovecot-keywords: lines "<index> <keyword>", index 0 is letter a. */
+async function keywordNames(dir: string): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  try {
+    for (const line of (await readFile(join(dir, "dovecot-keywords"), "utf8")).split("\n")) {
+      const match = /^(\d+)\s+(\S+)/.exec(line);
+      if (match && Number(match[1]) < 26) names.set(String.fromCharCode(97 + Number(match[1])), match[2]!);
+    }
+  } catch {
+    // No keywords file: lower-case letters name no keyword.
+  }
+  return names;
+}
+
+/** Dovecot's dovecot-uidlist: after the header line, "<uid> [extensions] :<base name>" or "<uid> <base name>". */
+async function uidOrder(dir: string): Promise<Map<string, number>> {
+  const order = new Map<string, number>();
+  try {
+    const lines = (await readFile(join(dir, "dovecot-uidlist"), "utf8")).split("\n").slice(1);
+    for (const line of lines) {
+      const match = /^(\d+)\s+(?:.*?:)?(\S+)\s*$/.exec(line);
+      if (match) order.set(match[2]!.split(/[:;]2,/)[0]!, Number(match[1]));
+    }
+  } catch {
+    // No uidlist: the names give the order.
+  }
+  return order;
+}
+
+export function maildirFlags(name: string, keywords: ReadonlyMap<string, string>): string[] {
+  const info = /[:;]2,([A-Za-z]*)$/.exec(name);
+  if (!info) return [];
+  const flags: string[] = [];
+  for (const letter of info[1]!) {
+    const flag = FLAG_LETTERS[letter] ?? keywords.get(letter);
+    if (flag && !flags.includes(flag)) flags.push(flag);
+  }
+  return flags;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith(".")).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+async function readFolder(dir: string, mailbox: string): Promise<MaildirFolder> {
+  const keywords = await keywordNames(dir);
+  const order = await uidOrder(dir);
+  const entries: { path: string; base: string; flags: string[] }[] = [];
+  for (const sub of ["new", "cur"]) {
+    for (const name of await listFiles(join(dir, sub))) entries.push({ path: join(dir, sub, name), base: name.split(/[:;]2,/)[0]!, flags: maildirFlags(name, keywords) });
+  }
+  const rank = (base: string): number => order.get(base) ?? Number.MAX_SAFE_INTEGER;
+  entries.sort((a, b) => rank(a.base) - rank(b.base) || (parseFloat(a.base) || 0) - (parseFloat(b.base) || 0) || a.base.localeCompare(b.base));
+  const files: MaildirFile[] = [];
+  for (const entry of entries) {
+    const info = await stat(entry.path).catch(() => null);
+    files.push({ path: entry.path, flags: entry.flags, internalDate: info ? info.mtime : null });
+  }
+  return { mailbox, files };
+}
+
+/** A Maildir: its root is INBOX, ".Name.Sub" folders are Maildir++ subfolders. */
+export async function readMaildir(root: string): Promise<MaildirFolder[]> {
+  const folders = [await readFolder(root, "INBOX")];
+  const subdirs = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && e.name.startsWith(".") && e.name !== "." && e.name !== "..");
+  for (const entry of subdirs.sort((a, b) => a.name.localeCompare(b.name))) {
+    const name = entry.name.slice(1).split(".").map((part) => decodeModifiedUtf7(part)).join("/");
+    if (name === "" || name.split("/").some((p) => p === "")) continue;
+    folders.push(await readFolder(join(root, entry.name), name.toUpperCase() === "INBOX" ? "INBOX" : name));
+  }
+  return folders;
+}
+
+/** A folder of .eml files (one message each), in name order. */
+export async function readEmlFolder(dir: string, mailbox: string): Promise<MaildirFolder> {
+  const names = (await listFiles(dir)).filter((n) => n.toLowerCase().endsWith(".eml")).sort();
+  const files: MaildirFile[] = [];
+  for (const name of names) {
+    const info = await stat(join(dir, name)).catch(() => null);
+    files.push({ path: join(dir, name), flags: [], internalDate: info ? info.mtime : null });
+  }
+  return { mailbox, files };
+}
+
+/** What kind of source a path is: a Maildir (cur/ or new/ inside), a folder of .eml, or an mbox file. */
+export async function sourceKind(path: string): Promise<"maildir" | "eml" | "mbox"> {
+  const info = await stat(path);
+  if (info.isFile()) return "mbox";
+  const names = new Set(await readdir(path));
+  if (names.has("cur") || names.has("new")) return "maildir";
+  return "eml";
+}
