@@ -8,6 +8,7 @@ import { batchReadContract } from "./batch-reads.contract.js";
 import { changeContract } from "./changes.contract.js";
 import type { OpenBackend } from "./fixture.js";
 import { headerSearchContract } from "./header-search.contract.js";
+import { imapItemsContract } from "./imap-items.contract.js";
 import { mailboxContract } from "./mailboxes.contract.js";
 import { queueContract } from "./queue.contract.js";
 import { recentContract } from "./recent.contract.js";
@@ -31,6 +32,7 @@ export function runStoreContract(name: string, open: OpenBackend): void {
     describe("recent and multiappend", () => recentContract(open));
     describe("text search", () => textSearchContract(open));
     describe("header search", () => headerSearchContract(open));
+    describe("encoded FETCH items", () => imapItemsContract(open));
     describe("sieve scripts", () => sieveContract(open));
   });
 }

@@ -33,7 +33,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
       DROP TABLE blobs; ALTER TABLE old_blobs RENAME TO blobs;
       CREATE UNIQUE INDEX blobs_text ON blobs(text_id);
       CREATE TRIGGER blobs_search_index_delete AFTER DELETE ON blobs BEGIN DELETE FROM search_index WHERE rowid = old.text_id; END;
-      DROP TABLE header_index; -- migration 12's (its trigger went with the old blobs table)
+      DROP TABLE header_index; DROP TABLE fetch_items; -- migration 12's (its trigger went with the old blobs table)
       DROP TABLE sieve_vacation; DROP TABLE sieve_scripts; -- migration 13's, which runs again after 11
       DELETE FROM schema_migrations WHERE version >= 11;`);
     assert.match((raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'blobs'").get() as { sql: string }).sql, /WITHOUT ROWID/);

@@ -46,7 +46,7 @@ test("migration 12 on an older database; HEADER from the files until index rebui
     // What version 11 wrote: no header index (migration 13's tables go too, as it runs again after 12).
     const file = join(dataDir, "mailroom.sqlite");
     let db = new Database(file);
-    db.exec(`DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index;
+    db.exec(`DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index; DROP TABLE fetch_items;
       DROP TABLE sieve_vacation; DROP TABLE sieve_scripts;
       DELETE FROM schema_migrations WHERE version >= 12;`);
     db.close();
