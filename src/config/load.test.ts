@@ -45,6 +45,7 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.tls.allowPlaintextAuth, false);
   assert.equal(config.pop3.defaultMode, "keep");
   assert.equal(config.pop3.markSeenOnRetr, true);
+  assert.deepEqual(config.imap, { searchMaxDepth: 64, searchMaxKeys: 1000 });
   assert.equal(config.store.backend, "sqlite");
   assert.equal(config.shutdown.gracePeriod, 10_000);
   assert.deepEqual(
@@ -228,4 +229,10 @@ test("loadConfig: server.hostname defaults to the machine's FQDN (host-name.ts),
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("[imap] search limits are read and bounded", () => {
+  const config = parseConfigText("[imap]\nsearch_max_depth = 8\nsearch_max_keys = 50\n", base);
+  assert.deepEqual(config.imap, { searchMaxDepth: 8, searchMaxKeys: 50 });
+  assert.throws(() => parseConfigText("[imap]\nsearch_max_depth = 0\n", base), /search_max_depth/);
 });
