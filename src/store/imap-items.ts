@@ -27,6 +27,17 @@ export interface EncodedImapItems {
 export function encodeImapItems(envelope: Envelope, root: MimePart): EncodedImapItems {
   const text = (bytes: Buffer): string => bytes.toString("utf8");
   const bodyStructure = text(encodeValue(renderBodyStructure(root, { utf8: false })));
-  const utf8 = text(encodeValue(renderBodyStructure(root, { utf8: true })));
+  // The two forms differ only in parameter values that are not printable ASCII (body-structure.ts).
+  const utf8 = nonAsciiParameter(root) ? text(encodeValue(renderBodyStructure(root, { utf8: true }))) : bodyStructure;
   return { envelope: text(encodeValue(renderEnvelope(envelope))), bodyStructure, bodyStructureUtf8: utf8 === bodyStructure ? null : utf8 };
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Whether a Content-Type or Content-Disposition parameter of any part holds a value that is not printable ASCII. */
+function nonAsciiParameter(part: MimePart): boolean {
+  const odd = (params: Record<string, string>): boolean => Object.values(params).some((value) => !PRINTABLE_ASCII.test(value));
+  if (odd(part.contentType.params) || (part.disposition !== null && odd(part.disposition.params))) return true;
+  if (part.children.some(nonAsciiParameter)) return true;
+  return part.encapsulated !== null && nonAsciiParameter(part.encapsulated.root);
 }
