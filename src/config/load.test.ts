@@ -45,6 +45,7 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.tls.allowPlaintextAuth, false);
   assert.equal(config.pop3.defaultMode, "keep");
   assert.equal(config.pop3.markSeenOnRetr, true);
+  assert.deepEqual(config.imap, { searchMaxDepth: 64, searchMaxKeys: 1000 });
   assert.equal(config.store.backend, "sqlite");
   assert.equal(config.shutdown.gracePeriod, 10_000);
   assert.deepEqual(
@@ -238,4 +239,10 @@ test("[store] backend = \"postgresql\" needs a postgres:// url; a password in a 
   assert.equal(bad.length, 1);
   assert.ok(!bad[0]!.includes("hunter2"), bad[0]);
   assert.equal(problemsOf('[store]\nurl = "postgres://h/db"\npassword_env = "A"\npassword_file = "/f"').length, 1);
+});
+
+test("[imap] search limits are read and bounded", () => {
+  const config = parseConfigText("[imap]\nsearch_max_depth = 8\nsearch_max_keys = 50\n", base);
+  assert.deepEqual(config.imap, { searchMaxDepth: 8, searchMaxKeys: 50 });
+  assert.throws(() => parseConfigText("[imap]\nsearch_max_depth = 0\n", base), /search_max_depth/);
 });

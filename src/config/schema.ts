@@ -165,6 +165,7 @@ export interface Config {
   auth: AuthSettings;
   inbound: InboundSettings;
   pop3: Pop3Settings;
+  imap: ImapSettings;
   store: StoreSettings;
   shutdown: ShutdownSettings;
   outbound: OutboundSettings;
@@ -241,6 +242,14 @@ export interface SpamSettings {
   greetPause: number;
   /** Messages per hour one client address may start on port 25; 0: unlimited. */
   ipMessagesPerHour: number;
+}
+
+/** IMAP server settings; limits on what one command may ask (every client-controlled size has a key). */
+export interface ImapSettings {
+  /** Deepest nesting of NOT, OR and parenthesised lists in one SEARCH (deeper: BAD). */
+  searchMaxDepth: number;
+  /** Search keys in one SEARCH program (more: BAD). */
+  searchMaxKeys: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -324,6 +333,11 @@ export const INBOUND_SPEC: SectionSpec<InboundSettings> = {
 export const POP3_SPEC: SectionSpec<Pop3Settings> = {
   defaultMode: key(oneOf(["keep", "delete-after-retrieve"] as const), "keep", "what RETR means for new accounts: keep messages, or delete them at QUIT after retrieval"),
   markSeenOnRetr: key(boolean(), true, "RETR marks the message \\Seen for IMAP users"),
+};
+
+export const IMAP_SPEC: SectionSpec<ImapSettings> = {
+  searchMaxDepth: key(integer({ min: 4, max: 1000 }), 64, "deepest nesting of NOT, OR and parenthesised lists in one IMAP SEARCH; deeper is answered BAD (each level is a stack frame while parsing and evaluating)"),
+  searchMaxKeys: key(integer({ min: 16, max: 100_000 }), 1000, "search keys in one IMAP SEARCH; more is answered BAD (bounds the work per message)"),
 };
 
 export const STORE_SPEC: SectionSpec<StoreSettings> = {
@@ -471,6 +485,7 @@ export const SECTION_SPECS = {
   auth: AUTH_SPEC,
   inbound: INBOUND_SPEC,
   pop3: POP3_SPEC,
+  imap: IMAP_SPEC,
   store: STORE_SPEC,
   shutdown: SHUTDOWN_SPEC,
   outbound: OUTBOUND_SPEC,

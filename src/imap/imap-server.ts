@@ -6,6 +6,7 @@ import type { Connection, RefusalReason, SessionHandler } from "../net/index.js"
 import type { Logger } from "../observability/log.js";
 import type { AccountId, MailStore } from "../store/index.js";
 import { statusLine } from "./protocol/response.js";
+import type { SearchLimits } from "./protocol/search-key.js";
 import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
 import { systemTimers, type Timers } from "./session/timers.js";
 
@@ -27,6 +28,8 @@ export interface ImapServerOptions {
   readonly timers?: Timers;
   /** The imaps listener (993): the connection is already encrypted. */
   readonly implicitTls: boolean;
+  /** SEARCH nesting and key limits ([imap] in the config); absent: DEFAULT_SEARCH_LIMITS. */
+  readonly searchLimits?: SearchLimits;
 }
 
 export interface ImapServer extends SessionHandler {
@@ -73,6 +76,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       startTlsAvailable: tls !== null && !options.implicitTls && connection.tlsMode === "starttls",
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
+      ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
     });
     sessions.set(connection, session);
     try {

@@ -110,7 +110,13 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   }
   // IMAP: 143 (STARTTLS) and 993 (implicit TLS).
   for (const protocol of ["imap", "imaps"] as const) {
-    handlers[protocol] = createImapServer({ ...common, store: imapStore, log: log.child({ component: protocol }), implicitTls: protocol === "imaps" });
+    handlers[protocol] = createImapServer({
+      ...common,
+      store: imapStore,
+      log: log.child({ component: protocol }),
+      implicitTls: protocol === "imaps",
+      searchLimits: { maxDepth: config.imap.searchMaxDepth, maxKeys: config.imap.searchMaxKeys },
+    });
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.
   // With a store shared by several nodes the lock is also a lease in the store (cluster-wide).

@@ -16,6 +16,19 @@ import type { ChangeFeed, MailboxChangesSince } from "./changes.js";
  */
 export type HeaderSearchField = { kind: "subject" } | { kind: "address"; field: "from" | "to" | "cc" | "bcc" } | { kind: "header"; name: string };
 
+/**
+ * MailStore.getImapItems: a message's light index with its ENVELOPE and BODYSTRUCTURE as FETCH
+ * sends them (RFC 9051 §7.5.2), encoded once at delivery (store/imap-items.ts).
+ */
+export interface ImapItems extends MessageSummary {
+  /** Each as the string whose UTF-8 form is the wire bytes. */
+  envelope: string;
+  /** For IMAP4rev1 clients: non-ASCII parameter values in RFC 2231 form. */
+  bodyStructure: string;
+  /** For clients that enabled UTF8=ACCEPT or IMAP4rev2 (the same as bodyStructure unless a value is non-ASCII). */
+  bodyStructureUtf8: string;
+}
+
 /** MailStore.findTextMatches(): UIDs ascending. */
 export interface TextMatches {
   matches: Uid[];
@@ -215,6 +228,13 @@ export interface MailStore {
    * for a page of a FETCH over consecutive UIDs (FETCH 1:* (FLAGS)), no UID list to pass.
    */
   getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]>;
+  /**
+   * getSummaries() with each message's encoded ENVELOPE and BODYSTRUCTURE (ImapItems), ascending
+   * by UID, UIDs that no longer exist absent: what FETCH of those items needs, without the parsed
+   * structure getMessages() decodes or any message file. The bytes are exactly what rendering
+   * getMessages()' envelope and structure with imap/protocol/ gives.
+   */
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<ImapItems[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /**

@@ -30,6 +30,23 @@ describe("SEARCH bad input", () => {
     assert.match(await client.command("e", `SEARCH ${"OR ALL ".repeat(100)}ALL`), /^e BAD/m);
   });
 
+  it("the limits are the configured ones ([imap] search_max_depth, search_max_keys)", async () => {
+    const small = await startImapHarness({ searchLimits: { maxDepth: 6, maxKeys: 12 } });
+    const other = await RawImapClient.open(small.ports.imap);
+    try {
+      await other.nextLine();
+      assert.match(await other.command("a", 'LOGIN alice@example.org "alice-pass"'), /^a OK/m);
+      assert.match(await other.command("b", "SELECT INBOX"), /^b OK/m);
+      assert.match(await other.command("c", `SEARCH ${"NOT ".repeat(8)}ALL`), /^c BAD .*nested too deeply/m);
+      assert.match(await other.command("d", `SEARCH ${"NOT ".repeat(4)}ALL`), /^d OK/m);
+      assert.match(await other.command("e", `SEARCH ${"SEEN ".repeat(13)}`), /^e BAD/m);
+      assert.match(await client.command("f", `SEARCH ${"NOT ".repeat(40)}ALL`), /^f OK/m, "the default elsewhere");
+    } finally {
+      other.socket.destroy();
+      await small.stop();
+    }
+  });
+
   it("an unknown charset is NO [BADCHARSET] with the supported list", async () => {
     assert.match(await client.command("f", 'SEARCH CHARSET X-NOPE TEXT "x"'), /^f NO \[BADCHARSET \(UTF-8 US-ASCII\)\]/m);
   });

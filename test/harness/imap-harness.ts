@@ -6,6 +6,7 @@
 import { Authenticator, AuthThrottle } from "../../src/auth/index.js";
 import type { ListenerConfig } from "../../src/config/index.js";
 import { createImapServer, type ImapServer, type ImapSessionLimits } from "../../src/imap/index.js";
+import type { SearchLimits } from "../../src/imap/protocol/search-key.js";
 import { TlsContextProvider } from "../../src/net/index.js";
 import { silentLogger, type Logger } from "../../src/observability/log.js";
 import { startListeners, type ListenerSet } from "../../src/server/listeners.js";
@@ -33,6 +34,8 @@ export interface ImapHarnessOptions {
   /** Options of the store under test (a failing file layer, say). */
   store?: Omit<SqliteStoreOptions, "dataDir">;
   limits?: Partial<ImapSessionLimits>;
+  /** SEARCH limits as [imap] search_max_depth / search_max_keys set them; absent: the defaults. */
+  searchLimits?: SearchLimits;
   /** Default true: LOGIN without TLS from 127.0.0.1, so imaplib tests need no certificate trust. */
   allowPlaintextAuthOnLoopback?: boolean;
   log?: Logger;
@@ -56,7 +59,17 @@ export async function startImapHarness(options: ImapHarnessOptions = {}): Promis
   const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle(), log, hashParams: CHEAP_HASH_PARAMS, sleep: async () => {} });
   const limits = { ...IMAP_E2E_LIMITS, ...options.limits };
   const handler = (implicitTls: boolean): ImapServer =>
-    createImapServer({ store, authenticator, tls, limits, allowPlaintextAuthOnLoopback: options.allowPlaintextAuthOnLoopback ?? true, hostname: "imap.example.org", log, implicitTls });
+    createImapServer({
+      store,
+      authenticator,
+      tls,
+      limits,
+      allowPlaintextAuthOnLoopback: options.allowPlaintextAuthOnLoopback ?? true,
+      hostname: "imap.example.org",
+      log,
+      implicitTls,
+      ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
+    });
   const handlers = { imap: handler(false), imaps: handler(true) };
   const configs: ListenerConfig[] = [
     { protocol: "imap", port: 0, address: "127.0.0.1", tls: "starttls" },

@@ -11,6 +11,7 @@ import type { Logger } from "../../observability/log.js";
 import type { Account, Mailbox, MailStore, StagedMessage } from "../../store/index.js";
 import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import type { ImapValue } from "../protocol/response-value.js";
+import type { SearchLimits } from "../protocol/search-key.js";
 import type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
 export { ImapError } from "./imap-error.js";
@@ -39,6 +40,8 @@ export interface ParseContext {
   readonly enabled: ReadonlySet<ImapExtension>;
   /** IMAP4rev2 enabled (RFC 9051 §2.1): changes some responses (no RECENT, ESEARCH for SEARCH). */
   readonly rev2: boolean;
+  /** SEARCH nesting and key limits ([imap] in the config); absent: DEFAULT_SEARCH_LIMITS. */
+  readonly searchLimits?: SearchLimits;
 }
 
 /** What the tagged OK says: `<tag> OK [code] text`. */

@@ -9,7 +9,9 @@ import { silentLogger } from "../../observability/log.js";
 import type { Mailbox, MailStore, StoredMessage, Uid } from "../../store/index.js";
 import { ArgumentReader } from "../protocol/arguments.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
-import { statusLine, writeResponse, writeResponses } from "../protocol/response.js";
+import { encodeValue, statusLine, writeResponse, writeResponses } from "../protocol/response.js";
+import { renderBodyStructure } from "../protocol/body-structure.js";
+import { renderEnvelope } from "../protocol/envelope.js";
 import { SelectedMailbox } from "../session/selected-mailbox.js";
 import type { CommandContext, ImapExtension, TaggedCompletion } from "./command.js";
 import { ImapError } from "./command.js";
@@ -290,6 +292,33 @@ describe("CONDSTORE and QRESYNC (RFC 7162)", () => {
     assert.throws(() => parse("1:* FLAGS (CHANGEDSINCE 1 VANISHED)", false, ["QRESYNC"]), (e: unknown) => e instanceof ImapError && e.status === "BAD");
     assert.throws(() => parse("1:* FLAGS (VANISHED)", true, ["QRESYNC"]));
     assert.ok(parse("1:* FLAGS (CHANGEDSINCE 1 VANISHED)", true, ["QRESYNC"]));
+  });
+});
+
+describe("ENVELOPE and BODYSTRUCTURE encoded at delivery", () => {
+  it("FETCH 1:* (UID ENVELOPE BODYSTRUCTURE) writes the stored bytes, the same as rendering the stored structure, without getMessages", async () => {
+    const calls: string[] = [];
+    const store = new Proxy(temp.store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const { wire } = await fetch("1:* (UID ENVELOPE BODYSTRUCTURE)", { store });
+    assert.ok(!calls.includes("getMessages") && !calls.includes("openMessage"), calls.join(","));
+    const stored = await temp.store.getMessages(inbox.id, (await temp.store.listMessages(inbox.id)).map((m) => m.uid));
+    const expected = stored
+      .map((m, i) => {
+        const values: ImapValue[] = [num(i + 1), atom("FETCH"), list([atom("UID"), num(m.uid), atom("ENVELOPE"), renderEnvelope(m.envelope), atom("BODYSTRUCTURE"), renderBodyStructure(m.structure, { utf8: false })])];
+        return `* ${encodeValue(list(values)).toString("latin1").slice(1, -1)}\r\n`;
+      })
+      .join("");
+    assert.equal(wire, expected);
+    assert.match(wire, /"MESSAGE" "RFC822" NIL NIL NIL "7BIT" 290 \(NIL "Plans"/, "the encapsulated message's envelope is there");
   });
 });
 

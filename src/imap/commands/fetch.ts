@@ -15,12 +15,12 @@
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
 import { Readable } from "node:stream";
-import { isStoreError, type FlagUpdateResult, type Flag, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
+import { isStoreError, type FlagUpdateResult, type Flag, type ImapItems, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
 import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
 import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
-import { atom, list, type ImapValue } from "../protocol/response-value.js";
+import { atom, encoded, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
@@ -118,7 +118,7 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   const resolved = selected.resolve(set, ctx.byUid);
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
   const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)) };
-  if (items.every(isSummaryItem)) await fetchSummaries(ctx, resolved, plan, items);
+  if (items.every(isIndexItem)) await fetchSummaries(ctx, resolved, plan, items);
   else await fetchStored(ctx, resolved, plan);
 }
 
@@ -134,6 +134,12 @@ async function sessionIsCurrent(ctx: CommandContext, items: readonly SummaryItem
   const mailbox = await ctx.store.getMailboxById(selected.mailboxId);
   return mailbox !== null && mailbox.highestModSeq === selected.highestModSeq;
 }
+
+/** ENVELOPE and BODYSTRUCTURE: encoded at delivery, read with the light index (MailStore.getImapItems). */
+type EncodedItem = Extract<FetchItem, { kind: "envelope" | "bodystructure" }>;
+type IndexItem = SummaryItem | EncodedItem;
+
+const isIndexItem = (item: FetchItem): item is IndexItem => isSummaryItem(item) || item.kind === "envelope" || item.kind === "bodystructure";
 
 const NOT_LOADED = new Date(0);
 
@@ -188,16 +194,19 @@ function sessionText(
 /**
  * FETCH of items the light index answers (FETCH 1:* (UID FLAGS) of a big mailbox): from the
  * session when it is current, else one getSummaries() per batch; responses rendered without a
- * promise per message and written a batch at a time.
+ * promise per message and written a batch at a time. With ENVELOPE or BODYSTRUCTURE the batch is
+ * one getImapItems() instead, whose bytes were encoded at delivery and are written as they are:
+ * no structure is decoded and no message file opened (docs/architecture.md).
  */
-async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly SummaryItem[]): Promise<void> {
+async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly IndexItem[]): Promise<void> {
   const selected = ctx.requireSelected();
-  const fromSession = await sessionIsCurrent(ctx, items);
+  const encodedItems = items.some((item) => !isSummaryItem(item));
+  const fromSession = !encodedItems && (await sessionIsCurrent(ctx, items as readonly SummaryItem[]));
   let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
     const end = Math.min(start + fetchPageSizes.summary, resolved.length);
     if (fromSession && plan.changedSince === null) {
-      const page = sessionText(selected, resolved, start, end, items, !ctx.rev2);
+      const page = sessionText(selected, resolved, start, end, items as readonly SummaryItem[], !ctx.rev2);
       if (page !== null) {
         if (page.text.length > 0) await ctx.fetchText(page.text);
         if (page.skipped) skippedExpunged = true;
@@ -211,11 +220,12 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
     const first = batch[0]!.uid;
     const last = batch[batch.length - 1]!.uid;
     const local = fromSession ? sessionPage(selected, batch) : null;
-    const summaries =
-      local ??
-      (last >= first && last - first < 2 * batch.length
-        ? (await ctx.store.getSummaryRange(selected.mailboxId, first, last)).filter((m) => seqOf.has(m.uid))
-        : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid)));
+    const summaries: (MessageSummary | ImapItems)[] = encodedItems
+      ? await ctx.store.getImapItems(selected.mailboxId, batch.map((m) => m.uid))
+      : (local ??
+        (last >= first && last - first < 2 * batch.length
+          ? (await ctx.store.getSummaryRange(selected.mailboxId, first, last)).filter((m) => seqOf.has(m.uid))
+          : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid))));
     // As in fetchStored: a message expunged meanwhile is left out.
     if (summaries.length < batch.length) skippedExpunged = true;
     const responses: [SeqNum, ImapValue[]][] = [];
@@ -226,7 +236,11 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
       // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
       const flags = selected.reportedFlags(summary.uid, summary.flags, !ctx.rev2);
       const values: ImapValue[] = [];
-      for (const item of items) values.push(...renderSummaryItem(item, summary, flags));
+      for (const item of items) {
+        if (item.kind === "envelope") values.push(atom("ENVELOPE"), encoded((summary as ImapItems).envelope));
+        else if (item.kind === "bodystructure") values.push(atom("BODYSTRUCTURE"), encoded(ctx.utf8 ? (summary as ImapItems).bodyStructureUtf8 : (summary as ImapItems).bodyStructure));
+        else values.push(...renderSummaryItem(item, summary, flags));
+      }
       responses.push([seq, values]);
     }
     if (responses.length > 0) await ctx.fetchResponses(responses);

@@ -49,6 +49,8 @@ function render(value: ImapValue): string {
       return "NIL";
     case "literal":
       return `{${value.size}}`;
+    case "encoded":
+      return value.text;
   }
 }
 

@@ -8,7 +8,7 @@
 import type { Uid } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { ImapParseError } from "../protocol/parse-error.js";
-import { mapSearchSets, parseSearchCriteria, parseSearchReturn, someSearchKey, type SearchProgram } from "../protocol/search-key.js";
+import { mapSearchSets, parseSearchCriteria, parseSearchReturn, someSearchKey, type SearchLimits, type SearchProgram } from "../protocol/search-key.js";
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { searchMailbox } from "../search/search-mailbox.js";
 import { searchOutcome, type SearchMatch } from "../search/search-response.js";
@@ -22,10 +22,10 @@ export type SearchArgs =
    */
   | { ok: false; error: ImapParseError };
 
-export function parseSearchArgs(args: ArgumentReader): SearchArgs {
+export function parseSearchArgs(args: ArgumentReader, limits?: SearchLimits): SearchArgs {
   const returnOptions = parseSearchReturn(args);
   try {
-    return { ok: true, program: { returnOptions, ...parseSearchCriteria(args) } };
+    return { ok: true, program: { returnOptions, ...parseSearchCriteria(args, limits) } };
   } catch (error) {
     if (error instanceof ImapParseError && returnOptions?.includes("SAVE") === true) return { ok: false, error };
     throw error;
@@ -39,7 +39,8 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   sequenceUse: "uses",
   holdsExpunges: true,
   capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC"],
-  parse: (args) => parseSearchArgs(args),
+  // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
+  parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
   run: async (ctx, args) => {
     const selected = ctx.requireSelected();
     if (!args.ok) {

@@ -8,8 +8,8 @@ import { findRepositoryRoot, messageFixturesDir, readMessageFixture } from "../.
 import { checkBodyGrammar, parseFetchResponse, type ParsedValue } from "../../../test/harness/imap-value-parser.js";
 import { encodeValue } from "../protocol/response.js";
 import { atom, list } from "../protocol/response-value.js";
-import { renderBody, renderBodyStructure, rfc2231ExtendedValue } from "./body-structure.js";
-import { renderEnvelope } from "./envelope.js";
+import { renderBody, renderBodyStructure, rfc2231ExtendedValue } from "../protocol/body-structure.js";
+import { renderEnvelope } from "../protocol/envelope.js";
 import { valueText } from "./value-text.js";
 
 const parse = (bytes: Buffer | string, chunks: number[] = []): MimePart => {

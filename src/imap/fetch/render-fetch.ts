@@ -5,8 +5,8 @@
 import type { Flag, MessageSummary, StoredMessage } from "../../store/index.js";
 import { formatPartialOrigin, formatSection, type FetchItem, type Section } from "../protocol/fetch-item.js";
 import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
-import { renderBody, renderBodyStructure } from "./body-structure.js";
-import { renderEnvelope } from "./envelope.js";
+import { renderBody, renderBodyStructure } from "../protocol/body-structure.js";
+import { renderEnvelope } from "../protocol/envelope.js";
 import { binarySize, binaryValue, locateSection, sectionValue, type OpenRange } from "./section.js";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -26,6 +26,8 @@ export function valueText(value: ImapValue): string {
       const body = Buffer.isBuffer(value.bytes) ? value.bytes.toString("latin1") : "<stream>";
       return `${prefix}{${value.size}}\r\n${body}`;
     }
+    case "encoded":
+      return value.text;
     case "list":
       return `(${value.items.map((item, i) => (i > 0 && i >= (value.adjacent ?? 0) ? " " : "") + valueText(item)).join("")})`;
   }

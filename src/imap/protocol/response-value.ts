@@ -18,7 +18,13 @@ export type ImapValue =
    * writes a multipart's part bodies back to back, `((...)(...) "MIXED")`.
    */
   | { kind: "list"; items: ImapValue[]; adjacent?: number }
-  | { kind: "nil" };
+  | { kind: "nil" }
+  /**
+   * A value already encoded by encodeValue (response.ts), as the string whose UTF-8 form is its
+   * wire bytes, written as is: ENVELOPE and BODYSTRUCTURE precomputed at delivery
+   * (store/imap-items.ts), so FETCH renders nothing and joins them with the rest of the line.
+   */
+  | { kind: "encoded"; text: string };
 
 export const atom = (value: string): ImapValue => ({ kind: "atom", value });
 export const num = (value: number | bigint): ImapValue => ({ kind: "number", value });
@@ -30,4 +36,5 @@ export const list = (items: ImapValue[]): ImapValue => ({ kind: "list", items })
 export const listWithAdjacent = (items: ImapValue[], adjacent: number): ImapValue => ({ kind: "list", items, adjacent });
 export const literal = (bytes: Buffer): ImapValue => ({ kind: "literal", size: bytes.length, bytes });
 export const streamedLiteral = (size: number, open: () => Readable, binary = false): ImapValue => ({ kind: "literal", size, bytes: open, binary });
+export const encoded = (text: string): ImapValue => ({ kind: "encoded", text });
 export const NIL: ImapValue = Object.freeze({ kind: "nil" }) as ImapValue;

@@ -103,6 +103,9 @@ function collect(value: ImapValue, out: Gatherer): void {
     case "string":
       collectString(value.value, out);
       return;
+    case "encoded":
+      out.add(value.text);
+      return;
     case "literal":
       out.add(`${value.binary === true ? "~" : ""}{${value.size}}\r\n`);
       if (Buffer.isBuffer(value.bytes)) out.push(value.bytes);

@@ -1,14 +1,15 @@
 // Runs a resolved SearchKey over the messages of the selected mailbox without materialising the
 // mailbox (docs/architecture.md, "SEARCH through the index"):
 //   index    — every TEXT/BODY leaf is answered first by MailStore.findTextMatches (the full-text
-//              index; a paged scan inside the store for strings under 3 characters): one set of
-//              matching UIDs per leaf, no message text in this process;
+//              index; a paged scan inside the store for strings under 3 characters), and every
+//              SUBJECT/FROM/TO/CC/BCC/HEADER leaf by MailStore.findHeaderMatches (the header
+//              index): one set of matching UIDs per leaf, no message text or header in this process;
 // then the session's UIDs are walked a page at a time (PAGE_SIZE), and within a page facts are
 // loaded in stages, cheapest first, only for messages the earlier stages left undecided:
 //   uid      — UID/sequence sets, \Recent and the index answers: nothing is read;
 //   summary  — flags, size, INTERNALDATE, modseq: getSummaries() for the page;
-//   envelope — FROM/TO/CC/BCC/SUBJECT/SENT*: getMessages() for the page's undecided;
-//   header   — HEADER: a ranged read of the header octets (after getMessages() for the offsets);
+//   envelope — SENT* (and header keys evaluated without the index): getMessages() for the page's undecided;
+//   header   — HEADER without the index: a ranged read of the header octets (after getMessages());
 //   text     — BODY whose header/body split predates the index: getSearchTexts(), then the header.
 // Memory is one page of facts plus the UID sets of the answer; a matched message whose summary
 // was never needed is looked up once at the end, in pages, for its modseq and to drop messages the

@@ -245,7 +245,7 @@ export class ImapSession {
       label = commandLabel;
       allowExpunge = !(command.holdsExpunges === true && !byUid);
       if (!args.atEnd()) args.space();
-      const parsed: unknown = command.parse(args, { name, byUid, enabled: this.enabled, rev2: this.rev2 });
+      const parsed: unknown = command.parse(args, { name, byUid, enabled: this.enabled, rev2: this.rev2, searchLimits: this.o.searchLimits });
       this.completion = {};
       this.alreadyAnswered = false;
       await command.run(this.contextFor(tag, name, byUid), parsed);

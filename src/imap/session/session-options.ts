@@ -5,6 +5,7 @@ import type { AuthContext, AuthResult, SaslCredentials } from "../../auth/index.
 import type { Logger } from "../../observability/log.js";
 import type { MailStore } from "../../store/index.js";
 import type { CommandTable } from "../commands/index.js";
+import type { SearchLimits } from "../protocol/search-key.js";
 import type { Timers } from "./timers.js";
 
 export interface ImapTransport {
@@ -45,6 +46,8 @@ export interface ImapSessionOptions {
   /** Operator opt-in to LOGIN / AUTH=PLAIN without TLS (or on loopback). */
   readonly allowPlaintextAuth: boolean;
   readonly commands?: CommandTable;
+  /** SEARCH nesting and key limits ([imap] search_max_depth, search_max_keys); absent: the defaults. */
+  readonly searchLimits?: SearchLimits;
   readonly id?: string;
 }
 

@@ -8,6 +8,7 @@ import { batchReadContract } from "./batch-reads.contract.js";
 import { changeContract } from "./changes.contract.js";
 import type { OpenBackend } from "./fixture.js";
 import { headerSearchContract } from "./header-search.contract.js";
+import { imapItemsContract } from "./imap-items.contract.js";
 import { mailboxContract } from "./mailboxes.contract.js";
 import { queueContract } from "./queue.contract.js";
 import { recentContract } from "./recent.contract.js";
@@ -32,6 +33,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["recent and multiappend", recentContract],
   ["text search", textSearchContract],
   ["header search", headerSearchContract],
+  ["encoded FETCH items", imapItemsContract],
   ["sieve scripts", sieveContract],
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],

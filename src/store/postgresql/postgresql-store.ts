@@ -13,6 +13,7 @@ import type pg from "pg";
 import { foldCase } from "../../mail/case-fold.js";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
+import { encodeImapItems } from "../imap-items.js";
 import type { Envelope } from "../../mail/envelope.js";
 import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../mail/mime-tree.js";
 import { SentOctetCounter, sentOctets } from "../../mail/sent-octets.js";
@@ -1025,6 +1026,20 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       for (const row of list) texts.set(row.uid as Uid, row.search_text);
       return texts;
     });
+  }
+
+  /**
+   * MailStore.getImapItems from the stored envelope and structure, encoded per call (SQLite keeps
+   * the encoded text from delivery on: store/imap-items.ts); the bytes are the same.
+   */
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
+    return this.track(async () =>
+      (await this.getMessages(mailboxId, uids)).map((message) => {
+        const encoded = encodeImapItems(message.envelope, message.structure);
+        const { envelope: _envelope, structure: _structure, ...summary } = message;
+        return { ...summary, envelope: encoded.envelope, bodyStructure: encoded.bodyStructure, bodyStructureUtf8: encoded.bodyStructureUtf8 ?? encoded.bodyStructure };
+      }),
+    );
   }
 
   /**

@@ -33,7 +33,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
       DROP TABLE blobs; ALTER TABLE old_blobs RENAME TO blobs;
       CREATE UNIQUE INDEX blobs_text ON blobs(text_id);
       CREATE TRIGGER blobs_search_index_delete AFTER DELETE ON blobs BEGIN DELETE FROM search_index WHERE rowid = old.text_id; END;
-      DROP TABLE header_index; -- migration 12's (its trigger went with the old blobs table)
+      DROP TABLE header_index; DROP TABLE fetch_items; -- migration 12's (its trigger went with the old blobs table)
       DROP TABLE sieve_vacation; DROP TABLE sieve_scripts; -- migration 13's, which runs again after 11
       DROP TABLE spam_tokens; DROP TABLE spam_totals; DROP TABLE spam_trained; -- migration 16's, likewise
       DROP TABLE greylist_triplets; DROP TABLE greylist_whitelist; -- migration 17's, likewise

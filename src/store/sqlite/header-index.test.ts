@@ -1,5 +1,6 @@
-// The header search index (schema.ts, version 12) on a database written before it: migration 12
-// fills Subject and addresses from the stored envelopes, SEARCH HEADER reads those blobs' headers
+// The header search index and encoded FETCH items (schema.ts, version 12) on a database written
+// before them: migration 12 fills Subject and addresses from the stored envelopes and the encoded
+// ENVELOPE/BODYSTRUCTURE from the stored envelope and structure, SEARCH HEADER reads those blobs' headers
 // from their files until `index rebuild` writes their fields, `index check` reports them as
 // missing until then, and damage done with raw SQL is found and repaired.
 import assert from "node:assert/strict";
@@ -41,12 +42,13 @@ test("migration 12 on an older database; HEADER from the files until index rebui
     const uid = traced.copies[0]!.uid;
     const expected = [[uid], [uid], [uid], [uid], []];
     assert.deepEqual(await answers(store, inbox), expected, "indexed at delivery");
+    const items = await store.getImapItems(inbox, [uid, (uid + 1) as typeof uid]);
     await store.close();
 
     // What version 11 wrote: no header index (migration 13's tables go too, as it runs again after 12).
     const file = join(dataDir, "mailroom.sqlite");
     let db = new Database(file);
-    db.exec(`DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index;
+    db.exec(`DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index; DROP TABLE fetch_items;
       DROP TABLE sieve_vacation; DROP TABLE sieve_scripts;
       DROP TABLE spam_tokens; DROP TABLE spam_totals; DROP TABLE spam_trained;
       DROP TABLE greylist_triplets; DROP TABLE greylist_whitelist; DROP TABLE IF EXISTS tls_reports;
@@ -62,6 +64,7 @@ test("migration 12 on an older database; HEADER from the files until index rebui
       { subject: "other", from_text: null, fields: null },
     ], "Subject and From from the envelope, folded; the fields are not known yet");
     assert.deepEqual(await answers(store, inbox), expected, "HEADER answered from the files");
+    assert.deepEqual(await store.getImapItems(inbox, [uid, (uid + 1) as typeof uid]), items, "ENVELOPE/BODYSTRUCTURE back-filled as delivery encodes them");
     const before = await store.checkSearchIndex();
     assert.equal(before.missing.length, 2, "blobs without header fields are reported");
     const rebuilt = await store.rebuildSearchIndex();

@@ -4,11 +4,12 @@
 import { foldCase } from "../../mail/case-fold.js";
 import type { Envelope } from "../../mail/envelope.js";
 import { headerSearchEntry } from "../../mail/header-search.js";
+import { encodeImapItems } from "../imap-items.js";
 import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
 import { StoreError } from "../errors.js";
-import type { DeliveredCopy, DeliveryResult, SelectionIndex } from "../mail-store.js";
+import type { DeliveredCopy, DeliveryResult, ImapItems, SelectionIndex } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { hasFlag } from "./flag-rules.js";
@@ -76,6 +77,14 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
     entry.head,
   );
   insertHeaderIndexRow(ctx, Number(indexed.lastInsertRowid), blob.parsed);
+  const items = encodeImapItems(blob.parsed.envelope, blob.parsed.root);
+  ctx.sql.run(
+    "INSERT OR REPLACE INTO fetch_items (text_id, envelope, bodystructure, bodystructure_utf8) VALUES (?, ?, ?, ?)",
+    indexed.lastInsertRowid,
+    items.envelope,
+    items.bodyStructure,
+    items.bodyStructureUtf8,
+  );
 }
 
 /**
@@ -252,6 +261,42 @@ export function getMessages(ctx: StoreContext, mailboxId: MailboxId, uids: reado
     structure: decodeStructure(row.structure, row.prefix_length),
     envelope: JSON.parse(row.envelope) as Envelope,
   }));
+}
+
+/**
+ * MailStore.getImapItems: the light index and the encoded ENVELOPE/BODYSTRUCTURE of each given
+ * message, one indexed read per message and no structure decoded. A blob without its fetch_items
+ * row (not expected after migration 12) is rendered from its stored envelope and structure.
+ */
+export function getImapItems(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): ImapItems[] {
+  if (uids.length === 0) return [];
+  // A page of (nearly) consecutive UIDs (FETCH 1:*) is one range read of the primary key, the
+  // others name their UIDs; either way one row per message, in UID order.
+  const first = uids[0]!;
+  const last = uids[uids.length - 1]!;
+  const range = last >= first && last - first < 2 * uids.length;
+  const rows = ctx.sql.all<MessageRow & { blob_id: string | null; envelope: string | null; bodystructure: string | null; bodystructure_utf8: string | null }>(
+    `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, CASE WHEN f.text_id IS NULL THEN m.blob_id END AS blob_id,
+            f.envelope, f.bodystructure, f.bodystructure_utf8
+       FROM messages m JOIN blobs b ON b.id = m.blob_id LEFT JOIN fetch_items f ON f.text_id = b.text_id
+      WHERE m.mailbox_id = ? AND ${range ? "m.uid BETWEEN ? AND ?" : "m.uid IN (SELECT value FROM json_each(?))"} ORDER BY m.uid`,
+    mailboxId,
+    ...(range ? [first, last] : [JSON.stringify(uids)]),
+  );
+  const wanted = range && last - first + 1 !== uids.length ? new Set<number>(uids) : null;
+  const out: ImapItems[] = [];
+  for (const row of rows) {
+    if (wanted !== null && !wanted.has(row.uid)) continue;
+    let { envelope, bodystructure, bodystructure_utf8: utf8 } = row;
+    if (envelope === null || bodystructure === null) {
+      const blob = ctx.sql.get<{ envelope: string; structure: string }>("SELECT envelope, structure FROM blobs WHERE id = ?", row.blob_id)!;
+      const items = encodeImapItems(JSON.parse(blob.envelope) as Envelope, decodeStructure(blob.structure));
+      ({ envelope, bodyStructure: bodystructure, bodyStructureUtf8: utf8 } = items);
+    }
+    const summary = toMessageSummary(row);
+    out.push({ uid: summary.uid, modseq: summary.modseq, flags: summary.flags, internalDate: summary.internalDate, size: summary.size, envelope, bodyStructure: bodystructure, bodyStructureUtf8: utf8 ?? bodystructure });
+  }
+  return out;
 }
 
 export function getSearchText(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): string | null {

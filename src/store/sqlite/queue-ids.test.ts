@@ -62,7 +62,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
     // Undo migration 7 the way a version 6 database looks: queue without AUTOINCREMENT.
     rebuilt.pragma("foreign_keys = OFF");
     rebuilt.exec(`
-      DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index; -- migration 12's, first: its trigger reads blobs.text_id
+      DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index; DROP TABLE fetch_items; -- migration 12's, first: its trigger reads blobs.text_id
       CREATE TABLE q6 AS SELECT * FROM queue;
       CREATE TABLE r6 AS SELECT * FROM queue_recipients;
       DROP TABLE queue_recipients; DROP TABLE queue;

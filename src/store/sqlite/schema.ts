@@ -4,6 +4,8 @@
 import type Database from "better-sqlite3";
 import type { Envelope } from "../../mail/envelope.js";
 import { headerSearchEntry } from "../../mail/header-search.js";
+import { decodeStructure } from "../../mail/stored-structure.js";
+import { encodeImapItems } from "../imap-items.js";
 import { StoreError } from "../errors.js";
 
 export interface Migration {
@@ -311,7 +313,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 12,
-    description: "header search index: folded Subject, addresses and header fields per blob",
+    description: "header search index and encoded ENVELOPE/BODYSTRUCTURE per blob (FETCH and SEARCH of big mailboxes)",
     sql: `
       -- SEARCH SUBJECT/FROM/TO/CC/BCC/HEADER answered in SQL without opening any message
       -- (docs/architecture.md, "SEARCH through the index"). One row per blob (keyed by its
@@ -330,9 +332,20 @@ export const MIGRATIONS: readonly Migration[] = [
         bcc_text TEXT,
         fields TEXT
       );
-      -- Removed with its blob, in the same transaction, like the full-text entry (version 9).
+      -- ENVELOPE and BODYSTRUCTURE as FETCH sends them (store/imap-items.ts), per blob, written
+      -- in the delivery's transaction: FETCH 1:* (ENVELOPE BODYSTRUCTURE) reads these bytes and
+      -- renders nothing. bodystructure_utf8: the form for UTF8=ACCEPT/IMAP4rev2 clients, NULL when
+      -- it is the same bytes. Existing blobs are filled here from their stored structure and
+      -- envelope (no file is read). A blob without a row is rendered from those when fetched.
+      CREATE TABLE fetch_items (
+        text_id INTEGER PRIMARY KEY,
+        envelope TEXT NOT NULL,
+        bodystructure TEXT NOT NULL,
+        bodystructure_utf8 TEXT
+      );
+      -- Both removed with their blob, in the same transaction, like the full-text entry (version 9).
       CREATE TRIGGER blobs_header_index_delete AFTER DELETE ON blobs
-        BEGIN DELETE FROM header_index WHERE text_id = old.text_id; END;
+        BEGIN DELETE FROM header_index WHERE text_id = old.text_id; DELETE FROM fetch_items WHERE text_id = old.text_id; END;
     `,
     run: backfillHeaderIndex,
   },
@@ -471,19 +484,24 @@ function compactBlobsTable(db: Database.Database): void {
 /**
  * Migration 12: the Subject and address texts of every stored blob, from the envelope kept in its
  * row (the same computation as delivery, mail/header-search.ts); the header fields stay NULL, as
- * only the files hold them. A blob without text_id (none after version 9) gets no row and is
- * matched from its envelope and file by the store's fallback.
+ * only the files hold them. And the encoded ENVELOPE and BODYSTRUCTURE from the stored envelope
+ * and structure. A blob without text_id (none after version 9) gets no rows and is answered from
+ * its envelope, structure and file by the store's fallbacks.
  */
 function backfillHeaderIndex(db: Database.Database): void {
   const insert = db.prepare("INSERT INTO header_index (text_id, subject, from_text, to_text, cc_text, bcc_text, fields) VALUES (?, ?, ?, ?, ?, ?, NULL)");
-  const page = db.prepare("SELECT text_id, envelope FROM blobs WHERE text_id > ? ORDER BY text_id LIMIT 1000");
+  const insertItems = db.prepare("INSERT INTO fetch_items (text_id, envelope, bodystructure, bodystructure_utf8) VALUES (?, ?, ?, ?)");
+  const page = db.prepare("SELECT text_id, envelope, structure FROM blobs WHERE text_id > ? ORDER BY text_id LIMIT 1000");
   // In pages: better-sqlite3 runs no other statement while one is being iterated.
   for (let after = 0; ; ) {
-    const rows = page.all(after) as { text_id: number; envelope: string }[];
+    const rows = page.all(after) as { text_id: number; envelope: string; structure: string }[];
     if (rows.length === 0) return;
     for (const row of rows) {
-      const entry = headerSearchEntry(JSON.parse(row.envelope) as Envelope, []);
+      const envelope = JSON.parse(row.envelope) as Envelope;
+      const entry = headerSearchEntry(envelope, []);
       insert.run(row.text_id, entry.subject, entry.from, entry.to, entry.cc, entry.bcc);
+      const items = encodeImapItems(envelope, decodeStructure(row.structure));
+      insertItems.run(row.text_id, items.envelope, items.bodyStructure, items.bodyStructureUtf8);
     }
     after = rows[rows.length - 1]!.text_id;
   }

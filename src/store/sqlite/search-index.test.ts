@@ -23,7 +23,7 @@ test("migration 9 backfills the index from a version 8 store and drops the text 
     // Turn the file back into what version 8 wrote: the unfolded text in blobs.search_text.
     const db = new Database(join(dataDir, "mailroom.sqlite"));
     db.exec(`
-      DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index; -- migration 12's, first: its trigger reads blobs.text_id
+      DROP TRIGGER blobs_header_index_delete; DROP TABLE header_index; DROP TABLE fetch_items; -- migration 12's, first: its trigger reads blobs.text_id
       ALTER TABLE blobs ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
       UPDATE blobs SET search_text = 'Old one' || char(10) || 'Die STRAßE ist lang';
       DROP TRIGGER blobs_search_index_delete; DROP INDEX blobs_text; DROP TABLE search_index;

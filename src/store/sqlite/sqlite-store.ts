@@ -331,6 +331,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.getSummaryRange(ctx, mailboxId, first, last));
   }
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
+    return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids));
+  }
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
     return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
   }

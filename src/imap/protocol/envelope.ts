@@ -8,7 +8,7 @@
 // the group markers (host NIL), see mail/envelope.ts; this module only fixes the order and the NILs.
 
 import type { Envelope, EnvelopeAddress } from "../../mail/envelope.js";
-import { list, NIL, nstr, type ImapValue } from "../protocol/response-value.js";
+import { list, NIL, nstr, type ImapValue } from "./response-value.js";
 
 /** One address: (name adl mailbox host); NIL host marks a group start or end (RFC 9051 §7.5.2). */
 function renderAddress(address: EnvelopeAddress): ImapValue {

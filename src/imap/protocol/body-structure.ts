@@ -33,7 +33,7 @@
 //   and an empty text/plain body, with the part's real size and line count.
 
 import type { MimePart } from "../../mail/mime-tree.js";
-import { list, listWithAdjacent, NIL, nstr, num, str, type ImapValue } from "../protocol/response-value.js";
+import { list, listWithAdjacent, NIL, nstr, num, str, type ImapValue } from "./response-value.js";
 import { EMPTY_ENVELOPE, renderEnvelope } from "./envelope.js";
 
 /** How the client reads strings: `utf8` once it enabled UTF8=ACCEPT or IMAP4rev2. */
