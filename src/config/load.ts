@@ -135,6 +135,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     outbound,
     http: section("http", SECTION_SPECS.http),
     sieve: section("sieve", SECTION_SPECS.sieve),
+    managesieve: section("managesieve", SECTION_SPECS.managesieve),
   };
 }
 

@@ -9,7 +9,7 @@ import { LIMITS_SPEC } from "./limits.js";
 import { boolean, cidr, computedKey, duration, hostPort, integer, key, listOf, oneOf, optional, size, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
 
 export type LogLevelSetting = "debug" | "info" | "warn" | "error";
-export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s";
+export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s" | "managesieve";
 export type ListenerTls = "none" | "starttls" | "implicit";
 export type Pop3ModeSetting = "keep" | "delete-after-retrieve";
 
@@ -157,6 +157,23 @@ export interface Config {
   outbound: OutboundSettings;
   http: HttpSettings;
   sieve: SieveSettings;
+  managesieve: ManageSieveSettings;
+}
+
+/** ManageSieve (RFC 5804, src/managesieve/): what one client may send and how long it may idle. */
+export interface ManageSieveSettings {
+  /** Longest command line outside literals, CRLF included. */
+  lineLength: number;
+  /** Longest quoted string (RFC 5804 §4: at most 1024 octets). */
+  maxQuotedBytes: number;
+  /** Largest literal read; a larger one is read past (never buffered) and the command refused. */
+  maxLiteralBytes: number;
+  /** Milliseconds. */
+  idle: number;
+  unauthenticatedIdle: number;
+  commandDeadline: number;
+  maxAuthFailures: number;
+  maxErrors: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -191,7 +208,7 @@ export const TLS_SPEC: SectionSpec<TlsSettings> = {
   ciphersClient: key(
     text(),
     "intermediate",
-    'cipher suites of the listeners mail apps use (submission, submissions, imap, imaps, pop3, pop3s): "intermediate" (Mozilla\'s profile: TLS 1.3, and for TLS 1.2 only ECDHE/DHE with AEAD), "broad", or an OpenSSL cipher string (TLS 1.3 suites added when it names none)',
+    'cipher suites of the listeners mail apps use (submission, submissions, imap, imaps, pop3, pop3s, managesieve): "intermediate" (Mozilla\'s profile: TLS 1.3, and for TLS 1.2 only ECDHE/DHE with AEAD), "broad", or an OpenSSL cipher string (TLS 1.3 suites added when it names none)',
   ),
   ciphersMx: key(
     text(),
@@ -261,6 +278,18 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   vacationDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "vacation period when the script names none (RFC 5230 §4.1)"),
 };
 
+export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {
+  lineLength: key(size({ min: 1024, max: 1024 * 1024 }), 8 * 1024, "longest ManageSieve command line outside literals, CRLF included"),
+  // RFC 5804 §4: quoted = DQUOTE *1024QUOTED-CHAR DQUOTE.
+  maxQuotedBytes: key(size({ min: 1024, max: 1024 * 1024 }), 1024, "longest ManageSieve quoted string (RFC 5804 §4: 1024 octets)"),
+  maxLiteralBytes: key(size({ min: 1024, max: 256 * 1024 * 1024 }), 1024 * 1024, "largest ManageSieve literal ({n+} or {n}) read; a larger one is skipped unread and answered NO (QUOTA/MAXSIZE); scripts are further bound by sieve.max_script_bytes"),
+  idle: key(duration({ minMs: 1000, maxMs: 24 * 3_600_000 }), 10 * 60_000, "ManageSieve idle time of a logged-in session"),
+  unauthenticatedIdle: key(duration({ minMs: 1000, maxMs: 3_600_000 }), 60_000, "ManageSieve idle time before login"),
+  commandDeadline: key(duration({ minMs: 1000, maxMs: 3_600_000 }), 5 * 60_000, "time a client has to finish sending one ManageSieve command, literals included"),
+  maxAuthFailures: key(integer({ min: 1, max: 100 }), 3, "failed AUTHENTICATE commands on one ManageSieve connection before it is closed with BYE"),
+  maxErrors: key(integer({ min: 1, max: 1000 }), 20, "refused ManageSieve commands (syntax, unknown, wrong state) on one connection before it is closed with BYE"),
+};
+
 export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   workers: key(integer({ min: 1, max: 1000 }), 10, "outbound messages attempted at the same time"),
   perDestination: key(integer({ min: 1, max: 100 }), 4, "connections open at the same time to one destination host"),
@@ -315,11 +344,12 @@ export const SECTION_SPECS = {
   outbound: OUTBOUND_SPEC,
   http: HTTP_SPEC,
   sieve: SIEVE_SPEC,
+  managesieve: MANAGESIEVE_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;
 
-export const LISTENER_PROTOCOLS: readonly ListenerProtocol[] = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"];
+export const LISTENER_PROTOCOLS: readonly ListenerProtocol[] = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve"];
 
 /** IANA ports; the "s" protocols are implicit TLS (RFC 8314 §3), the others offer STARTTLS. */
 export const STANDARD_PORTS: Readonly<Record<ListenerProtocol, number>> = {
@@ -330,6 +360,8 @@ export const STANDARD_PORTS: Readonly<Record<ListenerProtocol, number>> = {
   imaps: 993,
   pop3: 110,
   pop3s: 995,
+  // RFC 5804 §1.8: ManageSieve's registered port; STARTTLS only, no implicit-TLS variant.
+  managesieve: 4190,
 };
 
 export function isImplicitTlsProtocol(protocol: ListenerProtocol): boolean {
@@ -347,7 +379,7 @@ export function defaultListeners(): ListenerConfig[] {
 }
 
 export const LISTENER_KEY_DESCRIPTIONS: Readonly<Record<keyof ListenerConfig, { default: string; description: string }>> = {
-  protocol: { default: "(required)", description: "one of smtp, submission, submissions, imap, imaps, pop3, pop3s" },
+  protocol: { default: "(required)", description: "one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve" },
   port: { default: "the protocol's standard port", description: "TCP port; 0 picks a free one" },
   address: { default: '"::"', description: 'address to bind: "::" is every IPv6 and IPv4 address (one dual-stack socket, or two where the OS needs them), "0.0.0.0" every IPv4 address only, or one address such as "127.0.0.1" or "::1"' },
   tls: { default: '"implicit" for submissions/imaps/pop3s, else "starttls"', description: '"none", "starttls", or "implicit" (only for submissions, imaps, pop3s)' },

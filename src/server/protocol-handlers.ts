@@ -14,6 +14,7 @@ import { createInboundResolver, createInboundVerifier } from "./inbound-verifier
 import { cipherKindOf } from "./listeners.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "../delivery/sieve-filter.js";
+import { createManageSieveServer } from "../managesieve/index.js";
 
 export interface ProtocolDependencies {
   config: Config;
@@ -86,6 +87,26 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const pop3Shared = createPop3SharedState();
   for (const protocol of ["pop3", "pop3s"] as const) {
     handlers[protocol] = createPop3Server({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "pop3s", shared: pop3Shared });
+  }
+  // ManageSieve (RFC 5804) on 4190: edits the scripts the filter above runs; needs a store with scripts.
+  if (store.sieve) {
+    handlers.managesieve = createManageSieveServer({
+      scripts: store.sieve,
+      authenticator,
+      tls: common.tls,
+      limits: {
+        ...config.managesieve,
+        maxScriptBytes: sc.maxScriptBytes,
+        maxScripts: sc.maxScripts,
+        maxNesting: sc.maxNesting,
+        maxRedirects: sc.maxRedirects,
+        tlsHandshakeTimeout: config.limits.tlsHandshakeTimeout,
+      },
+      allowPlaintextAuth: config.tls.allowPlaintextAuth,
+      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
+      hostname: config.server.hostname,
+      log: log.child({ component: "managesieve" }),
+    });
   }
   return handlers;
 }
