@@ -62,6 +62,16 @@ export interface SieveFilter {
 
 const REDIRECT_MARK = "X-Mailroom-Sieve-Redirected";
 
+/**
+ * RFC 5183 §4.1 items at local delivery: Mailroom is the MDA, filtering "during" delivery. The
+ * connecting client's address is not known here (a message may come from the queue), so
+ * remote-host and remote-ip are absent and a test on them is false, as §4.1 allows.
+ */
+export function environmentOf(hostname: string): Record<string, string> {
+  const dot = hostname.indexOf(".");
+  return { domain: dot >= 0 ? hostname.slice(dot + 1) : hostname, host: hostname, location: "MDA", name: "Mailroom", phase: "during", version: "0.1.0" };
+}
+
 async function readPrefix(staged: StagedMessage, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -140,7 +150,16 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
       try {
         // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
         for (const name of mailboxNamesIn(program)) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
-        actions = runScript(program, { message, envelope, mailboxExists: (n) => exists.has(n), limits }).actions;
+        const now = clock();
+        actions = runScript(program, {
+          message,
+          envelope,
+          mailboxExists: (n) => exists.has(n),
+          limits,
+          now,
+          localOffsetMinutes: -now.getTimezoneOffset(),
+          environment: environmentOf(deps.hostname),
+        }).actions;
       } catch (error) {
         log.warn("sieve.run_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });
         return keep;

@@ -2,7 +2,8 @@
 // every extension used was required (RFC 5228 §3.2), that tags and positional arguments fit each
 // command (specs.ts), that elsif/else follow an if, and applies encoded-character (RFC 5228
 // §2.4.2.4) to string literals. Errors name the line:column.
-import { BUILTIN_COMPARATORS, SIEVE_EXTENSIONS } from "./capabilities.js";
+import { BUILTIN_COMPARATORS, IMPLIED_EXTENSIONS, SIEVE_EXTENSIONS } from "./capabilities.js";
+import { DATE_PARTS, parseZone } from "./dates.js";
 import { SieveSyntaxError, type Position } from "./errors.js";
 import { DEFAULT_PARSE_LIMITS, parseScript, type Argument, type CommandNode, type ParseLimits, type TestNode } from "./parser.js";
 import { SPECS, type ArgType } from "./specs.js";
@@ -100,6 +101,7 @@ export function compileScript(source: string, limits: ParseLimits = DEFAULT_PARS
           const known = SIEVE_EXTENSIONS.includes(name) || BUILTIN_COMPARATORS.some((c) => `comparator-${c}` === name);
           if (!known) throw new SieveSyntaxError(arg.pos, `unsupported extension "${name}"`);
           extensions.add(name);
+          for (const implied of IMPLIED_EXTENSIONS[name] ?? []) extensions.add(implied);
         }
         previous = "require";
         continue;
@@ -158,10 +160,18 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
   if (name === "set" && typeof positional[0] === "string" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(positional[0])) {
     throw new SieveSyntaxError(pos, `invalid variable name "${positional[0]}"`);
   }
-  if (name === "vacation") {
-    const days = tags.get(":days") ?? tags.get(":seconds");
-    void days;
+  if (name === "date" || name === "currentdate") {
+    // RFC 5260 §4.2, §4.1: an unknown date-part or a malformed zone is an error (when not a variable).
+    const part = positional[name === "date" ? 1 : 0];
+    if (typeof part === "string" && !part.includes("${") && !(DATE_PARTS as readonly string[]).includes(part.toLowerCase())) {
+      throw new SieveSyntaxError(pos, `unknown date-part "${part}" (one of ${DATE_PARTS.join(", ")})`);
+    }
+    const zone = tags.get(":zone");
+    if (typeof zone === "string" && !zone.includes("${") && parseZone(zone) === null) throw new SieveSyntaxError(pos, `:zone needs "+hhmm" or "-hhmm", not "${zone}"`);
   }
+  if (tags.has(":last") && !tags.has(":index")) throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
+  const index = tags.get(":index");
+  if (typeof index === "number" && index < 1) throw new SieveSyntaxError(pos, ":index counts from 1");
 }
 
 /**

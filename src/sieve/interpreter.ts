@@ -4,6 +4,7 @@
 // Limits stop a run with SieveRuntimeError, which the caller turns into an implicit keep.
 import type { CompiledNode, CompiledScript, Value } from "./compile.js";
 import { SieveRuntimeError } from "./errors.js";
+import { datePart, parseDateTime, parseZone, type DatePart, type ZonedInstant } from "./dates.js";
 import { matchAny, type Comparator, type MatchSpec, type Relation } from "./match.js";
 import { headerValues, parseAddressList, type SieveEnvelope, type SieveMessage } from "./message.js";
 
@@ -54,6 +55,18 @@ export interface RunContext {
   /** RFC 5490 mailboxexists; also whether fileinto without :create may file (else it keeps). */
   readonly mailboxExists: (name: string) => boolean;
   readonly limits?: InterpreterLimits;
+  /** currentdate's clock (RFC 5260 §5); the time of the run by default. */
+  readonly now?: Date;
+  /** The local time zone (minutes east of UTC) that date tests use without :zone (RFC 5260 §4.1). */
+  readonly localOffsetMinutes?: number;
+  /** RFC 5183 environment items; an item not here makes the test false (§4.1). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * RFC 5235 verdicts: spamtest's value 1-10 (and :percent's 0-100) when a spam check ran; absent,
+   * the message was not tested and the value is "0" (§3.1, §3.2). virustest likewise (§3.3).
+   */
+  readonly spam?: { readonly score: number; readonly percent: number } | null;
+  readonly virus?: number | null;
 }
 
 export interface RunResult {
@@ -318,12 +331,12 @@ class Run {
       case "exists":
         return this.list(node.positional[0]).every((name) => headerValues(m, name).length > 0);
       case "header": {
-        const values = this.list(node.positional[0]).flatMap((name) => headerValues(m, name));
+        const values = this.list(node.positional[0]).flatMap((name) => this.indexed(node, headerValues(m, name)));
         return this.matched(node, values, this.list(node.positional[1]));
       }
       case "address": {
         // An empty header field is one empty address (what Pigeonhole does), so :is "" can test for it.
-        const addresses = this.list(node.positional[0]).flatMap((name) => headerValues(m, name).flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v))));
+        const addresses = this.list(node.positional[0]).flatMap((name) => this.indexed(node, headerValues(m, name)).flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v))));
         const parts = addresses.map((a) => this.addressPart(node, a)).filter((p): p is string => p !== null);
         return this.matched(node, parts, this.list(node.positional[1]));
       }
@@ -355,9 +368,70 @@ class Run {
         return this.body(node);
       case "mailboxexists":
         return this.list(node.positional[0]).every((name) => this.ctx.mailboxExists(name));
+      case "date":
+        return this.date(node);
+      case "currentdate": {
+        const instant = this.zoned(node, { time: (this.ctx.now ?? new Date()).getTime(), offsetMinutes: 0 });
+        if (instant === null) return false;
+        return this.matchedDate(node, [instant], this.str(node.positional[0]), node.positional[1]);
+      }
+      case "environment": {
+        // RFC 5183 §4.1: names are case-insensitive; an unknown item makes the test false.
+        const value = this.ctx.environment?.[this.str(node.positional[0]).toLowerCase()];
+        if (value === undefined) return false;
+        return this.matched(node, [value], this.list(node.positional[1]));
+      }
+      case "spamtest": {
+        // RFC 5235 §3.1/§3.2: "0" means not tested (no spam verdict exists yet in Mailroom).
+        const spam = this.ctx.spam ?? null;
+        const value = spam === null ? "0" : String(node.tags.has(":percent") ? spam.percent : spam.score);
+        return this.matched(node, [value], this.list(node.positional[0]));
+      }
+      case "virustest":
+        return this.matched(node, [String(this.ctx.virus ?? 0)], this.list(node.positional[0]));
       default:
         throw new SieveRuntimeError("runtime", `unknown test ${node.name}`);
     }
+  }
+
+  /** RFC 5260 §6: with :index, only that occurrence of the field (counted from the end with :last). */
+  indexed(node: CompiledNode, values: string[]): string[] {
+    const index = node.tags.get(":index");
+    if (typeof index !== "number") return values;
+    const at = node.tags.has(":last") ? values.length - index : index - 1;
+    return at >= 0 && at < values.length ? [values[at]!] : [];
+  }
+
+  /** :zone / :originalzone / the local zone (RFC 5260 §4.1); null for a malformed :zone from a variable. */
+  zoned(node: CompiledNode, instant: ZonedInstant): ZonedInstant | null {
+    if (node.tags.has(":originalzone")) return instant;
+    const zoneTag = node.tags.get(":zone");
+    if (zoneTag !== undefined && zoneTag !== true) {
+      const offset = parseZone(this.str(zoneTag));
+      return offset === null ? null : { time: instant.time, offsetMinutes: offset };
+    }
+    return { time: instant.time, offsetMinutes: this.ctx.localOffsetMinutes ?? 0 };
+  }
+
+  date(node: CompiledNode): boolean {
+    const name = this.str(node.positional[0]);
+    const received = name.toLowerCase() === "received";
+    const instants: ZonedInstant[] = [];
+    // A field whose date does not parse is skipped (RFC 5260 §4.1: the test is false for it).
+    for (const value of this.indexed(node, headerValues(this.ctx.message, name))) {
+      const parsed = parseDateTime(value, received);
+      const zoned = parsed === null ? null : this.zoned(node, parsed);
+      if (zoned !== null) instants.push(zoned);
+    }
+    return this.matchedDate(node, instants, this.str(node.positional[1]), node.positional[2]);
+  }
+
+  matchedDate(node: CompiledNode, instants: readonly ZonedInstant[], part: string, keys: Value | undefined): boolean {
+    const p = part.toLowerCase() as DatePart;
+    if (!["year", "month", "day", "date", "julian", "hour", "minute", "second", "time", "iso8601", "std11", "zone", "weekday"].includes(p)) {
+      throw new SieveRuntimeError("runtime", `unknown date-part "${part}"`);
+    }
+    return this.matched(node, instants.map((i) => datePart(i, p)), this.list(keys));
   }
 
   body(node: CompiledNode): boolean {
