@@ -189,6 +189,8 @@ export interface SieveSettings {
   vacationMinPeriod: number;
   vacationMaxPeriod: number;
   vacationDefaultPeriod: number;
+  maxRegexStates: number;
+  maxRegexSteps: number;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -276,6 +278,8 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   vacationMinPeriod: key(duration({ minMs: 0, maxMs: 365 * DAY_MS }), DAY_MS, "shortest vacation :days/:seconds period honoured (RFC 6131 allows 0 only when asked for)"),
   vacationMaxPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 90 * DAY_MS, "longest vacation period honoured"),
   vacationDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "vacation period when the script names none (RFC 5230 §4.1)"),
+  maxRegexStates: key(integer({ min: 100, max: 1_000_000 }), 10_000, "largest compiled :regex pattern (states of the linear-time matcher); a larger one is a script error"),
+  maxRegexSteps: key(integer({ min: 10_000, max: 1_000_000_000 }), 5_000_000, "matcher steps all :regex tests of one script run may take (time is linear in pattern x text); past it the message is kept in INBOX"),
 };
 
 export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {

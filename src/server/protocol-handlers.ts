@@ -62,6 +62,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
           vacationMinSeconds: Math.floor(sc.vacationMinPeriod / 1000),
           vacationMaxSeconds: Math.floor(sc.vacationMaxPeriod / 1000),
           vacationDefaultSeconds: Math.floor(sc.vacationDefaultPeriod / 1000),
+          maxRegexStates: sc.maxRegexStates,
+          maxRegexSteps: sc.maxRegexSteps,
         },
       })
     : null;

@@ -22,6 +22,7 @@ export const SIEVE_EXTENSIONS: readonly string[] = [
   "spamtest",
   "spamtestplus",
   "virustest",
+  "regex",
 ];
 
 /** Extensions that bring another with them: RFC 5235 §3.2 spamtestplus extends spamtest. */

@@ -4,6 +4,7 @@
 // §2.4.2.4) to string literals. Errors name the line:column.
 import { BUILTIN_COMPARATORS, IMPLIED_EXTENSIONS, SIEVE_EXTENSIONS } from "./capabilities.js";
 import { DATE_PARTS, parseZone } from "./dates.js";
+import { compileRegex, RegexSyntaxError } from "./regex.js";
 import { SieveSyntaxError, type Position } from "./errors.js";
 import { DEFAULT_PARSE_LIMITS, parseScript, type Argument, type CommandNode, type ParseLimits, type TestNode } from "./parser.js";
 import { SPECS, type ArgType } from "./specs.js";
@@ -168,6 +169,22 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
     }
     const zone = tags.get(":zone");
     if (typeof zone === "string" && !zone.includes("${") && parseZone(zone) === null) throw new SieveSyntaxError(pos, `:zone needs "+hhmm" or "-hhmm", not "${zone}"`);
+  }
+  if (tags.has(":regex")) {
+    // draft-ietf-sieve-regex §3: a key that is not a valid regular expression is an error; keys
+    // holding variables are compiled when the script runs.
+    const keys = positional[positional.length - 1];
+    const caseless = (typeof comparator === "string" ? comparator : "i;ascii-casemap") === "i;ascii-casemap";
+    for (const key of typeof keys === "string" ? [keys] : Array.isArray(keys) ? (keys as readonly string[]) : []) {
+      if (extensions.has("variables") && key.includes("${")) continue;
+      try {
+        compileRegex(key, caseless, 10_000);
+      } catch (error) {
+        if (error instanceof RegexSyntaxError) throw new SieveSyntaxError(pos, error.message);
+        throw error;
+      }
+    }
+    if (comparator === "i;ascii-numeric") throw new SieveSyntaxError(pos, "i;ascii-numeric does not support :regex");
   }
   if (tags.has(":last") && !tags.has(":index")) throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
   const index = tags.get(":index");

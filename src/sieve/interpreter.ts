@@ -5,7 +5,8 @@
 import type { CompiledNode, CompiledScript, Value } from "./compile.js";
 import { SieveRuntimeError } from "./errors.js";
 import { datePart, parseDateTime, parseZone, type DatePart, type ZonedInstant } from "./dates.js";
-import { matchAny, type Comparator, type MatchSpec, type Relation } from "./match.js";
+import { matchAny, type Comparator, type MatchSpec, type RegexRun, type Relation } from "./match.js";
+import { RegexBudgetError, RegexSyntaxError } from "./regex.js";
 import { headerValues, parseAddressList, type SieveEnvelope, type SieveMessage } from "./message.js";
 
 export type SieveAction =
@@ -36,6 +37,10 @@ export interface InterpreterLimits {
   readonly vacationMinSeconds: number;
   readonly vacationMaxSeconds: number;
   readonly vacationDefaultSeconds: number;
+  /** Largest compiled :regex program (sieve.max_regex_states). */
+  readonly maxRegexStates: number;
+  /** Regex VM steps one run may take over all its :regex matches (sieve.max_regex_steps). */
+  readonly maxRegexSteps: number;
 }
 
 export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
@@ -47,6 +52,8 @@ export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
   vacationMinSeconds: 86_400,
   vacationMaxSeconds: 90 * 86_400,
   vacationDefaultSeconds: 7 * 86_400,
+  maxRegexStates: 10_000,
+  maxRegexSteps: 5_000_000,
 };
 
 export interface RunContext {
@@ -84,6 +91,7 @@ class Run {
   readonly variables = new Map<string, string>();
   matchVars: string[] = [];
   readonly limits: InterpreterLimits;
+  #regex: RegexRun | null = null;
 
   constructor(
     readonly script: CompiledScript,
@@ -277,6 +285,12 @@ class Run {
       type = "count";
       relation = String(node.tags.get(":count")).toLowerCase() as Relation;
     }
+    if (node.tags.has(":regex")) {
+      type = "regex";
+      this.#regex ??= { maxStates: this.limits.maxRegexStates, budget: { steps: this.limits.maxRegexSteps }, cache: new Map() };
+      if (comparator === "i;ascii-numeric") throw new SieveRuntimeError("runtime", "i;ascii-numeric does not support :regex");
+      return { comparator, type, relation, regex: this.#regex };
+    }
     if (comparator === "i;ascii-numeric" && (type === "contains" || type === "matches")) {
       throw new SieveRuntimeError("runtime", `i;ascii-numeric does not support :${type}`);
     }
@@ -286,9 +300,9 @@ class Run {
   /** Runs the match; on :matches success stores the RFC 5229 match variables. */
   matched(node: CompiledNode, values: readonly string[], keys: readonly string[]): boolean {
     const spec = this.matchSpec(node);
-    const result = matchAny(spec, values, keys);
+    const result = this.matchAnyChecked(spec, values, keys);
     if (result === null) return false;
-    if (spec.type === "matches" && this.script.extensions.has("variables")) this.matchVars = result.slice(0, 10).map((v) => this.truncate(v));
+    if ((spec.type === "matches" || spec.type === "regex") && this.script.extensions.has("variables")) this.matchVars = result.slice(0, 10).map((v) => this.truncate(v));
     return true;
   }
 
@@ -394,6 +408,17 @@ class Run {
     }
   }
 
+  /** matchAny, with a bad pattern from a variable or a spent regex budget as run-time errors. */
+  matchAnyChecked(spec: MatchSpec, values: readonly string[], keys: readonly string[]): string[] | null {
+    try {
+      return matchAny(spec, values, keys);
+    } catch (error) {
+      if (error instanceof RegexBudgetError) throw new SieveRuntimeError("limit", error.message);
+      if (error instanceof RegexSyntaxError) throw new SieveRuntimeError("runtime", error.message);
+      throw error;
+    }
+  }
+
   /** RFC 5260 §6: with :index, only that occurrence of the field (counted from the end with :last). */
   indexed(node: CompiledNode, values: string[]): string[] {
     const index = node.tags.get(":index");
@@ -449,7 +474,7 @@ class Run {
     const spec = this.matchSpec(node);
     // RFC 5173 §5: body matches ignore line breaks as boundaries only for :contains on text; we
     // match each part's text as one value.
-    const result = matchAny(spec, values, this.list(node.positional[0]));
+    const result = this.matchAnyChecked(spec, values, this.list(node.positional[0]));
     return result !== null;
   }
 }

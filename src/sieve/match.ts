@@ -1,3 +1,5 @@
+import { compileRegex, regexSearch, type CompiledRegex, type RegexBudget } from "./regex.js";
+
 // Comparators (RFC 4790 via RFC 5228 §2.7.3, i;ascii-numeric), match types :is/:contains/:matches
 // (RFC 5228 §2.7.1) and the relational :value/:count (RFC 5231). Wildcard matching is the
 // linear-memory star-backtracking algorithm, O(pattern x value) time, never exponential.
@@ -7,8 +9,16 @@ export type Relation = "gt" | "ge" | "lt" | "le" | "eq" | "ne";
 
 export interface MatchSpec {
   readonly comparator: Comparator;
-  readonly type: "is" | "contains" | "matches" | "value" | "count";
+  readonly type: "is" | "contains" | "matches" | "value" | "count" | "regex";
   readonly relation: Relation | null;
+  /** For :regex: the run's compiled patterns, state bound and step budget (regex.ts). */
+  readonly regex?: RegexRun;
+}
+
+export interface RegexRun {
+  readonly maxStates: number;
+  readonly budget: RegexBudget;
+  readonly cache: Map<string, CompiledRegex>;
 }
 
 const foldAscii = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -143,6 +153,18 @@ function matchOne(spec: MatchSpec, value: string, key: string): string[] | null 
       return relationHolds(spec.relation!, compareValues(spec.comparator, value, key)) ? [] : null;
     case "count":
       return null;
+    case "regex": {
+      if (spec.comparator === "i;ascii-numeric") throw new Error("i;ascii-numeric does not support :regex");
+      const run = spec.regex;
+      if (!run) throw new Error(":regex without a regex run");
+      const cacheKey = `${spec.comparator}\u0000${key}`;
+      let re = run.cache.get(cacheKey);
+      if (!re) {
+        re = compileRegex(key, spec.comparator === "i;ascii-casemap", run.maxStates);
+        run.cache.set(cacheKey, re);
+      }
+      return regexSearch(re, value, run.budget);
+    }
   }
 }
 

@@ -118,6 +118,18 @@ const HAND: [string, string][] = [
   ["spamtest not tested", 'require ["fileinto", "spamtest", "relational", "comparator-i;ascii-numeric"]; if spamtest :value "ge" :comparator "i;ascii-numeric" "5" { fileinto "Spam"; } elsif spamtest :is "0" { fileinto "Untested"; }'],
   ["spamtestplus percent", 'require ["fileinto", "spamtestplus", "relational", "comparator-i;ascii-numeric"]; if spamtest :percent :value "gt" :comparator "i;ascii-numeric" "50" { fileinto "Spam"; } else { fileinto "Ham"; }'],
   ["virustest not tested", 'require ["fileinto", "virustest", "relational", "comparator-i;ascii-numeric"]; if virustest :value "ge" :comparator "i;ascii-numeric" "4" { fileinto "Virus"; } elsif virustest :is "0" { fileinto "Untested"; }'],
+  ["regex anchored", 'require ["fileinto", "regex"]; if header :regex "subject" "^Meeting at [0-9]+$" { fileinto "R"; }'],
+  ["regex captures", 'require ["fileinto", "regex", "variables"]; if header :regex "subject" "^(\\\\[[a-z]+\\\\]) (.*)$" { fileinto "${2}-${1}"; }'],
+  ["regex caseless", 'require ["fileinto", "regex"]; if header :regex "subject" "MEETING|release" { fileinto "CI"; }'],
+  ["regex octet", 'require ["fileinto", "regex"]; if header :regex :comparator "i;octet" "subject" "MEETING" { fileinto "CS"; } else { fileinto "NoCS"; }'],
+  ["regex alternation address", 'require ["fileinto", "regex", "variables"]; if address :regex "from" "^(alice|list-bounces|sensor[0-9])@(.*)$" { fileinto "${1} at ${2}"; }'],
+  ["regex longest", 'require ["fileinto", "regex", "variables"]; if header :regex "subject" "(Mee|Meeting|Rel|Release)" { fileinto "${0}"; }'],
+  ["regex braces classes", 'require ["fileinto", "regex", "variables"]; if header :regex "x-count" "^0{2}([[:digit:]]{2})$" { fileinto "n${1}"; }'],
+  ["regex dot star", 'require ["fileinto", "regex", "variables"]; if header :regex "list-id" "<(.*)\\\\.lists\\\\.(.+)>" { fileinto "${1}/${2}"; }'],
+  ["regex bracket negation", 'require ["fileinto", "regex", "variables"]; if header :regex "from" "([^<@ ]+)@([^>]+)" { fileinto "${2}"; }'],
+  ["regex optional group", 'require ["fileinto", "regex", "variables"]; if header :regex "subject" "^(Re: )?(.*)$" { fileinto "[${1}][${2}]"; }'],
+  ["regex body", 'require ["fileinto", "regex", "body"]; if body :text :regex "invoice|total: [0-9]+" { fileinto "B"; }'],
+  ["regex no match", 'require ["fileinto", "regex"]; if header :regex "subject" "^$" { fileinto "Empty"; } else { fileinto "Nonempty"; }'],
   ["nested ifs", 'require "fileinto"; if true { if false { discard; } else { if true { fileinto "Deep"; } } }'],
 ];
 
