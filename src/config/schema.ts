@@ -191,6 +191,7 @@ export interface SieveSettings {
   vacationDefaultPeriod: number;
   maxRegexStates: number;
   maxRegexSteps: number;
+  maxIncludeDepth: number;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -280,6 +281,7 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   vacationDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "vacation period when the script names none (RFC 5230 §4.1)"),
   maxRegexStates: key(integer({ min: 100, max: 1_000_000 }), 10_000, "largest compiled :regex pattern (states of the linear-time matcher); a larger one is a script error"),
   maxRegexSteps: key(integer({ min: 10_000, max: 1_000_000_000 }), 5_000_000, "matcher steps all :regex tests of one script run may take (time is linear in pattern x text); past it the message is kept in INBOX"),
+  maxIncludeDepth: key(integer({ min: 1, max: 100 }), 10, "scripts included within one another (RFC 6609); deeper, or a circular include, keeps the message in INBOX"),
 };
 
 export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {

@@ -6,6 +6,7 @@
 // because of a bad script. Redirect and vacation go through the outbound queue after the commit.
 import { Readable } from "node:stream";
 import { compileScript, type CompiledScript } from "../sieve/compile.js";
+import { resolveIncludes } from "../sieve/include.js";
 import { DEFAULT_INTERPRETER_LIMITS, runScript, type InterpreterLimits, type SieveAction } from "../sieve/interpreter.js";
 import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
 import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
@@ -33,7 +34,7 @@ export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
 };
 
 export interface SieveFilterDeps {
-  readonly scripts: Pick<SieveStore, "getActiveSieveScript" | "claimVacationReply">;
+  readonly scripts: Pick<SieveStore, "getActiveSieveScript" | "getSieveScript" | "claimVacationReply">;
   readonly mail: Pick<MailStore, "getMailbox" | "createMailbox" | "stageMessage">;
   /** Null: redirect and vacation are not carried out (logged), the message is kept instead. */
   readonly queue: Pick<QueueStore, "enqueue"> | null;
@@ -149,7 +150,22 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
       let actions: SieveAction[];
       try {
         // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
-        for (const name of mailboxNamesIn(program)) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
+        // RFC 6609: the scripts it includes, loaded and compiled first (a loop or a missing one is an error).
+        const includes = await resolveIncludes(
+          program,
+          async (location, name) => {
+            // No global script location exists: include :global finds nothing (:optional skips it).
+            if (location === "global") return null;
+            const stored = await deps.scripts.getSieveScript(account.id, name);
+            if (stored === null) return null;
+            const included = compiled(account.id, stored.content);
+            if (included instanceof Error) throw new Error(`included script "${name}": ${included.message}`);
+            return included;
+          },
+          limits.maxIncludeDepth,
+          `personal:${script.name}`,
+        );
+        for (const name of [program, ...includes.values()].flatMap((p) => mailboxNamesIn(p))) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
         const now = clock();
         actions = runScript(program, {
           message,
@@ -159,6 +175,7 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
           now,
           localOffsetMinutes: -now.getTimezoneOffset(),
           environment: environmentOf(deps.hostname),
+          includes,
         }).actions;
       } catch (error) {
         log.warn("sieve.run_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });

@@ -64,6 +64,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
           vacationDefaultSeconds: Math.floor(sc.vacationDefaultPeriod / 1000),
           maxRegexStates: sc.maxRegexStates,
           maxRegexSteps: sc.maxRegexSteps,
+          maxIncludeDepth: sc.maxIncludeDepth,
         },
       })
     : null;

@@ -23,6 +23,7 @@ export const SIEVE_EXTENSIONS: readonly string[] = [
   "spamtestplus",
   "virustest",
   "regex",
+  "include",
 ];
 
 /** Extensions that bring another with them: RFC 5235 §3.2 spamtestplus extends spamtest. */

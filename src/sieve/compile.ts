@@ -170,6 +170,17 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
     const zone = tags.get(":zone");
     if (typeof zone === "string" && !zone.includes("${") && parseZone(zone) === null) throw new SieveSyntaxError(pos, `:zone needs "+hhmm" or "-hhmm", not "${zone}"`);
   }
+  if (name === "global") {
+    // RFC 6609 §3.4: global needs variables; its names are variable names.
+    if (!extensions.has("variables")) throw new SieveSyntaxError(pos, `'global' needs require "variables"`);
+    const bad = (positional[0] as readonly string[]).find((v) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v));
+    if (bad !== undefined) throw new SieveSyntaxError(pos, `invalid variable name "${bad}"`);
+  }
+  if (name === "include") {
+    // RFC 6609 §3.2: the name is a constant (it is resolved before the script runs) and a plain script name.
+    const script = positional[0] as string;
+    if (script === "" || script.includes("${") || /[/\u0000-\u001f]/.test(script)) throw new SieveSyntaxError(pos, `invalid script name "${script}" for include`);
+  }
   if (tags.has(":regex")) {
     // draft-ietf-sieve-regex §3: a key that is not a valid regular expression is an error; keys
     // holding variables are compiled when the script runs.

@@ -41,3 +41,28 @@ test("environment: the items given, unknown ones false; spamtest and virustest: 
   assert.deepEqual(folders(spam), ["s0", "p0", "v0"]);
   assert.deepEqual(folders(spam, { spam: { score: 7, percent: 66 }, virus: 1 }), ["s7", "p66", "v1"]);
 });
+
+test("include: resolved before the run; loops, missing scripts and depth are refused; variables stay local unless global", async () => {
+  const { resolveIncludes } = await import("./include.js");
+  const library: Record<string, string> = {
+    a: 'require "include"; include "b";',
+    b: 'require "include"; include "a";',
+    deep0: 'require "include"; include "deep1";',
+    deep1: 'require "include"; include "deep2";',
+    deep2: 'require "include"; include "deep3";',
+    deep3: "keep;",
+    vars: 'require ["include", "variables"]; global "shared"; set "shared" "from lib"; set "local" "from lib";',
+  };
+  const load = async (location: string, name: string) => (location === "personal" && library[name] ? compileScript(library[name]!) : null);
+  await assert.rejects(resolveIncludes(compileScript('require "include"; include "a";'), load, 10), /circular include of "a"/);
+  await assert.rejects(resolveIncludes(compileScript('require "include"; if false { include "missing"; }'), load, 10), /"missing" does not exist/);
+  await assert.rejects(resolveIncludes(compileScript('require "include"; include "deep0";'), load, 3), /nested deeper than 3/);
+  assert.equal((await resolveIncludes(compileScript('require "include"; include "deep0";'), load, 4)).size, 4);
+  await assert.rejects(resolveIncludes(compileScript('require "include"; include "self";'), async () => compileScript('require "include"; include "self";'), 10, "personal:self"), /circular/);
+  const main = compileScript('require ["include", "variables", "fileinto"]; global "shared"; set "local" "main"; include "vars"; fileinto "${shared}/${local}";');
+  const includes = await resolveIncludes(main, load, 10);
+  const result = runScript(main, { message: MESSAGE, envelope: { from: "", to: "b@example.org" }, mailboxExists: () => true, includes });
+  assert.deepEqual(result.actions.map((a) => (a.type === "fileinto" ? a.mailbox : a.type)), ["from lib/main"]);
+  assert.throws(() => compileScript('require "include"; global "x";'), /'global' needs require "variables"/);
+  assert.throws(() => compileScript('require ["include", "variables"]; include "${x}";'), /invalid script name/);
+});

@@ -41,6 +41,8 @@ export interface InterpreterLimits {
   readonly maxRegexStates: number;
   /** Regex VM steps one run may take over all its :regex matches (sieve.max_regex_steps). */
   readonly maxRegexSteps: number;
+  /** Scripts included within one another (RFC 6609, sieve.max_include_depth). */
+  readonly maxIncludeDepth: number;
 }
 
 export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
@@ -54,6 +56,7 @@ export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
   vacationDefaultSeconds: 7 * 86_400,
   maxRegexStates: 10_000,
   maxRegexSteps: 5_000_000,
+  maxIncludeDepth: 10,
 };
 
 export interface RunContext {
@@ -74,6 +77,8 @@ export interface RunContext {
    */
   readonly spam?: { readonly score: number; readonly percent: number } | null;
   readonly virus?: number | null;
+  /** RFC 6609: the scripts include may run, "personal:name" / "global:name" -> compiled (include.ts resolves them). */
+  readonly includes?: ReadonlyMap<string, CompiledScript>;
 }
 
 export interface RunResult {
@@ -86,18 +91,32 @@ class Run {
   readonly actions: SieveAction[] = [];
   implicitKeep = true;
   stopped = false;
+  /** RFC 6609 §3.3 return: the current script ends, its includer goes on. */
+  returned = false;
   steps = 0;
   flags: string[] = [];
-  readonly variables = new Map<string, string>();
+  /** The current script's own variables; RFC 6609 §3.4 global ones are shared by all scripts. */
+  locals = new Map<string, string>();
+  readonly globals = new Map<string, string>();
+  globalNames = new Set<string>();
+  /** "personal:name" keys of the scripts being run (for the depth limit) and already run (for :once). */
+  readonly includeStack: string[] = [];
+  readonly included = new Set<string>();
   matchVars: string[] = [];
   readonly limits: InterpreterLimits;
   #regex: RegexRun | null = null;
 
   constructor(
-    readonly script: CompiledScript,
+    public script: CompiledScript,
     readonly ctx: RunContext,
   ) {
     this.limits = ctx.limits ?? DEFAULT_INTERPRETER_LIMITS;
+  }
+
+  getVar(name: string): string | undefined {
+    const key = name.toLowerCase();
+    if (key.startsWith("global.")) return this.globals.get(key.slice(7));
+    return this.globalNames.has(key) ? this.globals.get(key) : this.locals.get(key);
   }
 
   step(): void {
@@ -109,8 +128,9 @@ class Run {
     if (!this.script.extensions.has("variables") || !s.includes("${")) return s;
     const out = s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+)\}/g, (whole, name: string) => {
       if (/^[0-9]+$/.test(name)) return this.matchVars[Number(name)] ?? "";
-      if (name.includes(".")) return whole;
-      return this.variables.get(name.toLowerCase()) ?? "";
+      // RFC 6609 §3.5: the "global" namespace; other namespaces are not known here.
+      if (name.includes(".") && !name.toLowerCase().startsWith("global.")) return whole;
+      return this.getVar(name) ?? "";
     });
     return this.truncate(out);
   }
@@ -142,7 +162,7 @@ class Run {
   block(nodes: readonly CompiledNode[]): void {
     let lastCondition: boolean | null = null;
     for (const node of nodes) {
-      if (this.stopped) return;
+      if (this.stopped || this.returned) return;
       this.step();
       if (node.name === "if") {
         lastCondition = this.test(node.tests[0]!);
@@ -216,6 +236,16 @@ class Run {
       case "vacation":
         this.vacation(node);
         return;
+      case "include":
+        this.include(node);
+        return;
+      case "return":
+        this.returned = true;
+        return;
+      case "global":
+        // RFC 6609 §3.4: these names refer to the shared variables from here on in this script.
+        for (const name of this.list(node.positional[0])) this.globalNames.add(name.toLowerCase());
+        return;
       default:
         throw new SieveRuntimeError("runtime", `unknown command ${node.name}`);
     }
@@ -225,7 +255,7 @@ class Run {
     const [varArg, flagArg] = node.positional.length === 2 ? [node.positional[0], node.positional[1]] : [undefined, node.positional[0]];
     const given = normalizeFlags(this.list(flagArg));
     const varName = varArg === undefined ? null : this.str(varArg).toLowerCase();
-    const current = varName === null ? this.flags : normalizeFlags((this.variables.get(varName) ?? "").split(" "));
+    const current = varName === null ? this.flags : normalizeFlags((this.getVar(varName) ?? "").split(" "));
     let next: string[];
     if (node.name === "setflag") next = given;
     else if (node.name === "addflag") next = normalizeFlags([...current, ...given]);
@@ -238,8 +268,39 @@ class Run {
   }
 
   setVariable(name: string, value: string): void {
-    if (!this.variables.has(name) && this.variables.size >= this.limits.maxVariables) throw new SieveRuntimeError("limit", `more than ${this.limits.maxVariables} variables`);
-    this.variables.set(name, this.truncate(value));
+    const global = this.globalNames.has(name);
+    const scope = global ? this.globals : this.locals;
+    if (!scope.has(name) && this.locals.size + this.globals.size >= this.limits.maxVariables) throw new SieveRuntimeError("limit", `more than ${this.limits.maxVariables} variables`);
+    scope.set(name, this.truncate(value));
+  }
+
+  /** RFC 6609 §3.2: runs a resolved script (ctx.includes) in its own variable scope. */
+  include(node: CompiledNode): void {
+    const name = this.str(node.positional[0]);
+    const key = `${node.tags.has(":global") ? "global" : "personal"}:${name}`;
+    if (node.tags.has(":once") && this.included.has(key)) return;
+    const script = this.ctx.includes?.get(key);
+    if (script === undefined) {
+      if (node.tags.has(":optional")) return;
+      throw new SieveRuntimeError("runtime", `included script "${name}" does not exist`);
+    }
+    if (this.includeStack.includes(key)) throw new SieveRuntimeError("runtime", `include loop through "${name}"`);
+    if (this.includeStack.length >= this.limits.maxIncludeDepth) throw new SieveRuntimeError("limit", `includes nested deeper than ${this.limits.maxIncludeDepth}`);
+    const saved = { script: this.script, locals: this.locals, globalNames: this.globalNames };
+    this.script = script;
+    this.locals = new Map();
+    this.globalNames = new Set();
+    this.includeStack.push(key);
+    try {
+      this.block(script.commands);
+    } finally {
+      this.includeStack.pop();
+      this.script = saved.script;
+      this.locals = saved.locals;
+      this.globalNames = saved.globalNames;
+      this.returned = false;
+    }
+    this.included.add(key);
   }
 
   setCommand(node: CompiledNode): void {
@@ -373,7 +434,7 @@ class Run {
       case "hasflag": {
         const [varArg, keyArg] = node.positional.length === 2 ? [node.positional[0], node.positional[1]] : [undefined, node.positional[0]];
         const flags =
-          varArg === undefined ? this.flags : this.list(varArg).flatMap((name) => normalizeFlags((this.variables.get(name.toLowerCase()) ?? "").split(" ")));
+          varArg === undefined ? this.flags : this.list(varArg).flatMap((name) => normalizeFlags((this.getVar(name) ?? "").split(" ")));
         return this.matched(node, flags, this.list(keyArg));
       }
       case "string":

@@ -99,6 +99,15 @@ export const SPECS: Readonly<Record<string, CommandSpec>> = {
     },
     positional: ["string"],
   },
+  // RFC 6609 §3.2-§3.4.
+  include: {
+    kind: "command",
+    requires: "include",
+    tags: { ":personal": { group: "location" }, ":global": { group: "location" }, ":once": { group: "once" }, ":optional": { group: "optional" } },
+    positional: ["string"],
+  },
+  return: { kind: "command", requires: "include", tags: {}, positional: [] },
+  global: { kind: "command", requires: "include", tags: {}, positional: ["list"] },
   address: { kind: "test", tags: { ...MATCHING, ...ADDRESS_PART, ...INDEX }, positional: ["list", "list"] },
   envelope: { kind: "test", requires: "envelope", tags: { ...MATCHING, ...ADDRESS_PART }, positional: ["list", "list"] },
   header: { kind: "test", tags: { ...MATCHING, ...INDEX }, positional: ["list", "list"] },

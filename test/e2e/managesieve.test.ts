@@ -46,13 +46,16 @@ function sieveConnect(port: number, caFile: string, args: string[]): Promise<{ c
   });
 }
 
-const SCRIPT = `require ["fileinto", "imap4flags", "mailbox"];
+// The active script includes a second uploaded script (RFC 6609), resolved from the store at delivery.
+const SCRIPT = `require ["fileinto", "mailbox", "include"];
 # uploaded with sieve-connect
 if header :contains "subject" "[team]" {
-  fileinto :create :flags ["\\\\Flagged", "teamwork"] "Team";
+  include "teamflags";
+  fileinto :create "Team";
   stop;
 }
 `;
+const TEAMFLAGS = `require "imap4flags";\naddflag ["\\\\Flagged", "teamwork"];\n`;
 
 const SEND_AND_LIST = `
 import imaplib, json, smtplib, ssl, sys
@@ -106,6 +109,9 @@ test("sieve-connect uploads and activates a script over STARTTLS; SMTP delivery 
     const port = full.portOf("managesieve");
     const local = join(dir, "team.sieve");
     await writeFile(local, SCRIPT);
+    await writeFile(join(dir, "teamflags.sieve"), TEAMFLAGS);
+    const uploadFlags = await sieveConnect(port, caFile, ["--localsieve", join(dir, "teamflags.sieve"), "--remotesieve", "teamflags", "--upload"]);
+    assert.equal(uploadFlags.code, 0, uploadFlags.output);
     const upload = await sieveConnect(port, caFile, ["--localsieve", local, "--remotesieve", "team", "--upload"]);
     assert.equal(upload.code, 0, upload.output);
     const activate = await sieveConnect(port, caFile, ["--remotesieve", "team", "--activate"]);

@@ -5,11 +5,12 @@
 // Deliberate differences are in DIFFERENCES below, each with the RFC text that allows it.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compileScript } from "../../src/sieve/compile.js";
+import { resolveIncludes } from "../../src/sieve/include.js";
 import { runScript, type SieveAction } from "../../src/sieve/interpreter.js";
 import { sieveMessage } from "../../src/sieve/message.js";
 
@@ -21,6 +22,20 @@ const MESSAGES: Record<string, string> = {
   dated:
     "Received: from relay.example.net by mx.example.org; Tue, 8 Dec 2026 01:30:15 +0100\r\nReceived: from client by relay.example.net; Mon, 7 Dec 2026 23:59:59 -0800 (PST)\r\nFrom: Zed <zed@example.net>\r\nTo: bob@example.org\r\nDate: Mon, 7 Dec 2026 22:45:30 -0830\r\nSubject: late\r\nX-Count: 1\r\nX-Count: 2\r\nX-Count: 3\r\n\r\nlate mail\r\n",
   numbers: "From: sensor7@iot.example\r\nTo: ops@example.org\r\nSubject: temperature 85\r\nX-Count: 0042\r\nX-Count: 7\r\nX-Text: abc\r\n\r\nreading=85\r\n",
+};
+
+/** Personal scripts the cases may include (RFC 6609), stored where Pigeonhole's "sieve" location points. */
+const LIBRARY: Record<string, string> = {
+  lib: 'require "fileinto"; fileinto "FromLib";',
+  flagger: 'require "imap4flags"; addflag "\\\\Flagged";',
+  loopa: 'require "include"; include "loopb";',
+  loopb: 'require "include"; include "loopa";',
+  glob: 'require ["include", "variables", "fileinto"]; global "g"; set "g" "${g}x"; if string :is "${g}" "xx" { return; } fileinto "G${g}";',
+  stopper: "stop;",
+  returner: 'require ["include", "fileinto"]; if header :contains "subject" "meeting" { return; } fileinto "NotMeeting";',
+  setx: 'require "variables"; set "x" "lib";',
+  chain1: 'require ["include", "fileinto"]; include "chain2"; fileinto "C1";',
+  chain2: 'require ["include", "fileinto"]; include :optional "nothing-here"; fileinto "C2";',
 };
 
 interface Case {
@@ -130,6 +145,18 @@ const HAND: [string, string][] = [
   ["regex optional group", 'require ["fileinto", "regex", "variables"]; if header :regex "subject" "^(Re: )?(.*)$" { fileinto "[${1}][${2}]"; }'],
   ["regex body", 'require ["fileinto", "regex", "body"]; if body :text :regex "invoice|total: [0-9]+" { fileinto "B"; }'],
   ["regex no match", 'require ["fileinto", "regex"]; if header :regex "subject" "^$" { fileinto "Empty"; } else { fileinto "Nonempty"; }'],
+  ["include lib", 'require "include"; include "lib";'],
+  ["include twice and once", 'require ["include", "fileinto"]; include :personal "lib"; include :once "lib"; fileinto "Main";'],
+  ["include loop", 'require "include"; include "loopa";'],
+  ["include missing", 'require ["include", "fileinto"]; include "nosuch"; fileinto "Main";'],
+  ["include optional missing", 'require ["include", "fileinto"]; include :optional "nosuch"; fileinto "Main";'],
+  ["include global unavailable", 'require "include"; include :global "lib";'],
+  ["include globals and return", 'require ["include", "variables"]; global "g"; set "g" ""; include "glob"; include "glob"; include :once "glob";'],
+  ["include stop", 'require ["include", "fileinto"]; include "stopper"; fileinto "After";'],
+  ["include return", 'require ["include", "fileinto"]; include "returner"; fileinto "Back";'],
+  ["include local variables", 'require ["include", "variables", "fileinto"]; set "x" "main"; include "setx"; fileinto "${x}";'],
+  ["include flags", 'require ["include", "imap4flags"]; include "flagger"; keep;'],
+  ["include chain", 'require "include"; include "chain1";'],
   ["nested ifs", 'require "fileinto"; if true { if false { discard; } else { if true { fileinto "Deep"; } } }'],
 ];
 
@@ -161,12 +188,15 @@ function corpus(): Case[] {
 }
 
 /** One normalised action line: "fileinto:<folder>[flags]", "keep[flags]", "discard", "reject", "redirect:<address>". */
-function ours(c: Case): string[] {
+async function ours(c: Case): Promise<string[]> {
   try {
-    const result = runScript(compileScript(c.script), {
+    const main = compileScript(c.script);
+    const includes = await resolveIncludes(main, async (location, name) => (location === "personal" && LIBRARY[name] !== undefined ? compileScript(LIBRARY[name]!) : null), 10);
+    const result = runScript(main, {
       message: sieveMessage(Buffer.from(MESSAGES[c.message]!)),
       envelope: { from: c.from, to: c.to },
       mailboxExists: () => true,
+      includes,
     });
     return normalise(result.actions);
   } catch {
@@ -242,18 +272,20 @@ DIFFERENCES.push({
 
 const available = spawnSync("sh", ["-c", "command -v sieve-test"]).status === 0;
 
-test("the engine takes the same actions as Pigeonhole's sieve-test on the corpus", { skip: available ? false : "sieve-test (dovecot-sieve) not installed" }, () => {
+test("the engine takes the same actions as Pigeonhole's sieve-test on the corpus", { skip: available ? false : "sieve-test (dovecot-sieve) not installed" }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "mailroom-sieve-diff-"));
   try {
     chmodSync(dir, 0o777);
     const conf = join(dir, "dovecot.conf");
-    writeFileSync(conf, `base_dir = ${dir}/run\nlog_path = /dev/stderr\nmail_home = ${dir}/home\nmail_location = maildir:${dir}/home/Maildir\nprotocols =\nplugin {\n  sieve_extensions = +ereject +vacation-seconds +spamtest +spamtestplus +virustest\n  sieve_spamtest_status_type = score\n  sieve_spamtest_status_header = X-No-Spam-Verdict\n  sieve_spamtest_max_value = 10\n  sieve_virustest_status_type = score\n  sieve_virustest_status_header = X-No-Virus-Verdict\n  sieve_virustest_max_value = 5\n}\n`);
+    writeFileSync(conf, `base_dir = ${dir}/run\nlog_path = /dev/stderr\nmail_home = ${dir}/home\nmail_location = maildir:${dir}/home/Maildir\nprotocols =\nplugin {\n  sieve = file:${dir}/sieve\n  sieve_extensions = +ereject +vacation-seconds +spamtest +spamtestplus +virustest\n  sieve_spamtest_status_type = score\n  sieve_spamtest_status_header = X-No-Spam-Verdict\n  sieve_spamtest_max_value = 10\n  sieve_virustest_status_type = score\n  sieve_virustest_status_header = X-No-Virus-Verdict\n  sieve_virustest_max_value = 5\n}\n`);
     // sieve-test refuses to run as root; as root it runs as nobody (files world-readable here).
     const asRoot = process.getuid?.() === 0;
+    mkdirSync(join(dir, "sieve"), { mode: 0o755 });
+    for (const [name, text] of Object.entries(LIBRARY)) writeFileSync(join(dir, "sieve", `${name}.sieve`), text, { mode: 0o644 });
     const cases = corpus();
     assert.ok(cases.length >= 200, `corpus has ${cases.length} cases`);
     const mismatches: string[] = [];
-    cases.forEach((c, i) => {
+    for (const [i, c] of cases.entries()) {
       const script = join(dir, `s${i}.sieve`);
       const message = join(dir, `m${i}.eml`);
       writeFileSync(script, c.script, { mode: 0o644 });
@@ -268,11 +300,11 @@ test("the engine takes the same actions as Pigeonhole's sieve-test on the corpus
         output = String((error as { stdout?: string }).stdout ?? "");
       }
       const theirs = output.includes("Performed actions") ? parsePigeonhole(output) : ["fileinto:INBOX[]"];
-      const mine = ours(c);
+      const mine = await ours(c);
       if (JSON.stringify(theirs) !== JSON.stringify(mine) && !DIFFERENCES.some((d) => d.match.test(c.name))) {
         mismatches.push(`${c.name}\n  script: ${c.script.replace(/\n/g, " ")}\n  pigeonhole: ${theirs.join(", ")}\n  mailroom:   ${mine.join(", ")}`);
       }
-    });
+    }
     assert.deepEqual(mismatches, [], `${mismatches.length} of ${cases.length} cases differ:\n${mismatches.join("\n")}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
