@@ -192,6 +192,8 @@ export interface SieveSettings {
   maxRegexStates: number;
   maxRegexSteps: number;
   maxIncludeDepth: number;
+  duplicateDefaultPeriod: number;
+  duplicateMaxPeriod: number;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -282,6 +284,8 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   maxRegexStates: key(integer({ min: 100, max: 1_000_000 }), 10_000, "largest compiled :regex pattern (states of the linear-time matcher); a larger one is a script error"),
   maxRegexSteps: key(integer({ min: 10_000, max: 1_000_000_000 }), 5_000_000, "matcher steps all :regex tests of one script run may take (time is linear in pattern x text); past it the message is kept in INBOX"),
   maxIncludeDepth: key(integer({ min: 1, max: 100 }), 10, "scripts included within one another (RFC 6609); deeper, or a circular include, keeps the message in INBOX"),
+  duplicateDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 12 * 3_600_000, "how long the duplicate test (RFC 7352) remembers an ID when the script gives no :seconds"),
+  duplicateMaxPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "longest duplicate :seconds honoured (RFC 7352 §3.3 lets the site clamp it)"),
 };
 
 export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {

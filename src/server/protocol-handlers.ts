@@ -65,6 +65,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
           maxRegexStates: sc.maxRegexStates,
           maxRegexSteps: sc.maxRegexSteps,
           maxIncludeDepth: sc.maxIncludeDepth,
+          duplicateDefaultSeconds: Math.floor(sc.duplicateDefaultPeriod / 1000),
+          duplicateMaxSeconds: Math.floor(sc.duplicateMaxPeriod / 1000),
         },
       })
     : null;

@@ -24,6 +24,7 @@ export const SIEVE_EXTENSIONS: readonly string[] = [
   "virustest",
   "regex",
   "include",
+  "duplicate",
 ];
 
 /** Extensions that bring another with them: RFC 5235 §3.2 spamtestplus extends spamtest. */

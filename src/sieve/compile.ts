@@ -197,7 +197,7 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
     }
     if (comparator === "i;ascii-numeric") throw new SieveSyntaxError(pos, "i;ascii-numeric does not support :regex");
   }
-  if (tags.has(":last") && !tags.has(":index")) throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
+  if (tags.has(":last") && !tags.has(":index") && name !== "duplicate") throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
   const index = tags.get(":index");
   if (typeof index === "number" && index < 1) throw new SieveSyntaxError(pos, ":index counts from 1");
 }

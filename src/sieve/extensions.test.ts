@@ -66,3 +66,18 @@ test("include: resolved before the run; loops, missing scripts and depth are ref
   assert.throws(() => compileScript('require "include"; global "x";'), /'global' needs require "variables"/);
   assert.throws(() => compileScript('require ["include", "variables"]; include "${x}";'), /invalid script name/);
 });
+
+test("duplicate: an unknown ID asks the caller; one answer per ID for the whole run; no Message-ID is never a duplicate", async () => {
+  const { DuplicateLookupNeeded } = await import("./errors.js");
+  const script = compileScript('require ["duplicate", "fileinto"]; if duplicate :seconds 999999999 { fileinto "A"; } if duplicate :last { fileinto "B"; }');
+  const message = sieveMessage(Buffer.from("Message-ID: <m@x>\r\nSubject: s\r\n\r\n"));
+  const ctx = { message, envelope: { from: "", to: "b@example.org" }, mailboxExists: () => true };
+  assert.throws(() => runScript(script, { ...ctx, duplicates: new Map() }), (e: unknown) => e instanceof DuplicateLookupNeeded && e.key === "\u0000<m@x>");
+  const seen = runScript(script, { ...ctx, duplicates: new Map([["\u0000<m@x>", true]]) });
+  assert.deepEqual(seen.actions.map((a) => (a.type === "fileinto" ? a.mailbox : a.type)), ["A", "B"]);
+  // :seconds is clamped to the site maximum; :last is carried to the store.
+  assert.deepEqual(seen.duplicates, [{ key: "\u0000<m@x>", seconds: 7 * 86_400, last: false }, { key: "\u0000<m@x>", seconds: 12 * 3600, last: true }]);
+  const noId = runScript(script, { ...ctx, message: sieveMessage(Buffer.from("Subject: s\r\n\r\n")), duplicates: new Map() });
+  assert.deepEqual(noId.duplicates, []);
+  assert.deepEqual(noId.actions.map((a) => a.type), ["keep"]);
+});

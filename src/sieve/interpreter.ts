@@ -3,7 +3,7 @@
 // The interpreter only decides; delivery (src/delivery/sieve-delivery.ts) carries the actions out.
 // Limits stop a run with SieveRuntimeError, which the caller turns into an implicit keep.
 import type { CompiledNode, CompiledScript, Value } from "./compile.js";
-import { SieveRuntimeError } from "./errors.js";
+import { DuplicateLookupNeeded, SieveRuntimeError } from "./errors.js";
 import { datePart, parseDateTime, parseZone, type DatePart, type ZonedInstant } from "./dates.js";
 import { matchAny, type Comparator, type MatchSpec, type RegexRun, type Relation } from "./match.js";
 import { RegexBudgetError, RegexSyntaxError } from "./regex.js";
@@ -43,6 +43,9 @@ export interface InterpreterLimits {
   readonly maxRegexSteps: number;
   /** Scripts included within one another (RFC 6609, sieve.max_include_depth). */
   readonly maxIncludeDepth: number;
+  /** RFC 7352 §3.3: the duplicate period without :seconds, and the longest honoured. */
+  readonly duplicateDefaultSeconds: number;
+  readonly duplicateMaxSeconds: number;
 }
 
 export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
@@ -57,6 +60,8 @@ export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
   maxRegexStates: 10_000,
   maxRegexSteps: 5_000_000,
   maxIncludeDepth: 10,
+  duplicateDefaultSeconds: 12 * 3600,
+  duplicateMaxSeconds: 7 * 86_400,
 };
 
 export interface RunContext {
@@ -79,12 +84,25 @@ export interface RunContext {
   readonly virus?: number | null;
   /** RFC 6609: the scripts include may run, "personal:name" / "global:name" -> compiled (include.ts resolves them). */
   readonly includes?: ReadonlyMap<string, CompiledScript>;
+  /**
+   * RFC 7352: the answers known so far, by "handle NUL unique-id"; an ID not here stops the run
+   * with DuplicateLookupNeeded. Absent: nothing was ever seen (a check outside delivery).
+   */
+  readonly duplicates?: ReadonlyMap<string, boolean>;
+}
+
+/** A unique ID the run tested, to record once the delivery has succeeded (RFC 7352 §3). */
+export interface DuplicateMark {
+  readonly key: string;
+  readonly seconds: number;
+  readonly last: boolean;
 }
 
 export interface RunResult {
   readonly actions: SieveAction[];
   /** True when the implicit keep is part of the actions (nothing cancelled it). */
   readonly implicitKeep: boolean;
+  readonly duplicates: readonly DuplicateMark[];
 }
 
 class Run {
@@ -103,6 +121,9 @@ class Run {
   readonly includeStack: string[] = [];
   readonly included = new Set<string>();
   matchVars: string[] = [];
+  readonly duplicateMarks: DuplicateMark[] = [];
+  /** The first answer for each ID tested in this run stands for the rest of it. */
+  readonly duplicateAnswers = new Map<string, boolean>();
   readonly limits: InterpreterLimits;
   #regex: RegexRun | null = null;
 
@@ -462,11 +483,43 @@ class Run {
         const value = spam === null ? "0" : String(node.tags.has(":percent") ? spam.percent : spam.score);
         return this.matched(node, [value], this.list(node.positional[0]));
       }
+      case "duplicate":
+        return this.duplicate(node);
       case "virustest":
         return this.matched(node, [String(this.ctx.virus ?? 0)], this.list(node.positional[0]));
       default:
         throw new SieveRuntimeError("runtime", `unknown test ${node.name}`);
     }
+  }
+
+  duplicate(node: CompiledNode): boolean {
+    let id: string | undefined;
+    const uniqueid = node.tags.get(":uniqueid");
+    if (uniqueid !== undefined && uniqueid !== true) id = this.str(uniqueid);
+    else {
+      const header = node.tags.get(":header");
+      const name = header !== undefined && header !== true ? this.str(header) : "message-id";
+      // RFC 7352 §3.1-§3.2: a missing (or empty) field gives no ID, and the test is false.
+      id = headerValues(this.ctx.message, name)[0]?.trim();
+      if (id === "") id = undefined;
+    }
+    if (id === undefined) return false;
+    const handle = node.tags.has(":handle") ? this.str(node.tags.get(":handle") as Value) : "";
+    const key = `${handle}\u0000${id}`;
+    const asked = node.tags.get(":seconds");
+    const seconds = Math.min(typeof asked === "number" ? asked : this.limits.duplicateDefaultSeconds, this.limits.duplicateMaxSeconds);
+    let seen = this.duplicateAnswers.get(key);
+    if (seen === undefined) {
+      if (this.ctx.duplicates === undefined) seen = false;
+      else {
+        const known = this.ctx.duplicates.get(key);
+        if (known === undefined) throw new DuplicateLookupNeeded(key);
+        seen = known;
+      }
+      this.duplicateAnswers.set(key, seen);
+    }
+    this.duplicateMarks.push({ key, seconds, last: node.tags.has(":last") });
+    return seen;
   }
 
   /** matchAny, with a bad pattern from a variable or a spent regex budget as run-time errors. */
@@ -567,5 +620,5 @@ export function runScript(script: CompiledScript, ctx: RunContext): RunResult {
   }
   const actions = [...run.actions];
   if (run.implicitKeep) actions.push({ type: "keep", flags: [...run.flags] });
-  return { actions, implicitKeep: run.implicitKeep };
+  return { actions, implicitKeep: run.implicitKeep, duplicates: run.duplicateMarks };
 }

@@ -99,6 +99,19 @@ export const SPECS: Readonly<Record<string, CommandSpec>> = {
     },
     positional: ["string"],
   },
+  // RFC 7352 §3: duplicate [:handle] [:header / :uniqueid] [:seconds] [:last].
+  duplicate: {
+    kind: "test",
+    requires: "duplicate",
+    tags: {
+      ":handle": { group: "handle", arg: "string" },
+      ":header": { group: "id", arg: "string" },
+      ":uniqueid": { group: "id", arg: "string" },
+      ":seconds": { group: "seconds", arg: "number" },
+      ":last": { group: "last" },
+    },
+    positional: [],
+  },
   // RFC 6609 §3.2-§3.4.
   include: {
     kind: "command",

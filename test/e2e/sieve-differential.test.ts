@@ -157,6 +157,9 @@ const HAND: [string, string][] = [
   ["include local variables", 'require ["include", "variables", "fileinto"]; set "x" "main"; include "setx"; fileinto "${x}";'],
   ["include flags", 'require ["include", "imap4flags"]; include "flagger"; keep;'],
   ["include chain", 'require "include"; include "chain1";'],
+  ["duplicate message-id", 'require ["duplicate", "fileinto"]; if duplicate { fileinto "Dup"; } else { fileinto "First"; }'],
+  ["duplicate header absent", 'require ["duplicate", "fileinto"]; if duplicate :header "x-none" { fileinto "Dup"; } else { fileinto "NoId"; }'],
+  ["duplicate uniqueid handle", 'require ["duplicate", "fileinto", "variables"]; if header :matches "subject" "*" { set "s" "${1}"; } if duplicate :handle "subj" :uniqueid "${s}" :seconds 60 :last { fileinto "Dup"; } else { fileinto "New"; }'],
   ["nested ifs", 'require "fileinto"; if true { if false { discard; } else { if true { fileinto "Deep"; } } }'],
 ];
 

@@ -77,6 +77,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
       ALTER TABLE blobs ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
       DROP INDEX messages_unseen; DROP INDEX messages_flags; -- migration 10's
       DROP TABLE IF EXISTS sieve_vacation; DROP TABLE IF EXISTS sieve_scripts; -- migration 13's, likewise
+      DROP TABLE IF EXISTS sieve_duplicates; -- migration 14's, likewise
       DELETE FROM schema_migrations WHERE version >= ${v7.version};
     `);
     assert.doesNotMatch(rebuilt.prepare("SELECT sql FROM sqlite_master WHERE name = 'queue'").pluck().get() as string, /AUTOINCREMENT/);

@@ -332,6 +332,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 14,
+    description: "sieve: duplicate tracking per account (RFC 7352)",
+    sql: `
+      -- RFC 7352 §3: the unique IDs (hashed with their :handle by the caller) an account's
+      -- deliveries have seen, each until its expiry; expired rows are removed as new ones come.
+      CREATE TABLE sieve_duplicates (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX sieve_duplicates_expiry ON sieve_duplicates(expires_at);
+    `,
+  },
 ];
 
 /**

@@ -15,7 +15,7 @@ import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
-import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -81,6 +81,12 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   claimVacationReply(accountId: AccountId, handle: string, sender: string, periodSeconds: number, now: Date): Promise<boolean> {
     return this.write((ctx) => sieve.claimVacation(ctx, accountId, handle, sender, periodSeconds, now));
+  }
+  seenSieveDuplicates(accountId: AccountId, keys: readonly string[], now: Date): Promise<Set<string>> {
+    return this.read((ctx) => sieve.seenDuplicates(ctx, accountId, keys, now));
+  }
+  recordSieveDuplicates(accountId: AccountId, entries: readonly SieveDuplicateEntry[], now: Date): Promise<void> {
+    return this.write((ctx) => sieve.recordDuplicates(ctx, accountId, entries, now));
   }
 
   // AccountStore ------------------------------------------------------------------------------
