@@ -84,6 +84,9 @@ export function environmentOf(hostname: string): Record<string, string> {
 }
 
 async function readPrefix(staged: StagedMessage, max: number): Promise<Buffer> {
+  // The store kept the message's first octets from staging: a small message is not read back.
+  const head = staged.head;
+  if (head !== undefined && head.length >= Math.min(max, staged.size)) return head.subarray(0, max);
   const chunks: Buffer[] = [];
   let total = 0;
   const stream = staged.open();

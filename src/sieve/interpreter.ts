@@ -7,7 +7,7 @@ import { DuplicateLookupNeeded, SieveRuntimeError } from "./errors.js";
 import { datePart, parseDateTime, parseZone, type DatePart, type ZonedInstant } from "./dates.js";
 import { matchAny, type Comparator, type MatchSpec, type RegexRun, type Relation } from "./match.js";
 import { RegexBudgetError, RegexSyntaxError } from "./regex.js";
-import { headerValues, parseAddressList, type SieveEnvelope, type SieveMessage } from "./message.js";
+import { addressValues, headerValues, type SieveEnvelope, type SieveMessage } from "./message.js";
 
 export type SieveAction =
   | { readonly type: "keep"; readonly flags: readonly string[] }
@@ -105,6 +105,8 @@ export interface RunResult {
   readonly duplicates: readonly DuplicateMark[];
 }
 
+const MATCH_SPECS = new WeakMap<CompiledNode, MatchSpec>();
+
 class Run {
   readonly actions: SieveAction[] = [];
   implicitKeep = true;
@@ -168,11 +170,14 @@ class Run {
     return typeof v === "string" ? this.expand(v) : Array.isArray(v) ? this.expand(v[0] ?? "") : String(v ?? "");
   }
 
-  list(v: Value | undefined): string[] {
+  list(v: Value | undefined): readonly string[] {
     if (v === undefined) return [];
     if (typeof v === "number") return [String(v)];
     if (typeof v === "string") return [this.expand(v)];
-    return (v as readonly string[]).map((x) => this.expand(x));
+    const items = v as readonly string[];
+    // A constant list (no variable reference) is used as it is: no copy per test per message.
+    if (!this.script.extensions.has("variables") || !items.some((x) => x.includes("${"))) return items;
+    return items.map((x) => this.expand(x));
   }
 
   addAction(action: SieveAction): void {
@@ -354,6 +359,17 @@ class Run {
   }
 
   matchSpec(node: CompiledNode): MatchSpec {
+    if (node.tags.has(":regex")) return this.buildMatchSpec(node);
+    // Without :regex the spec depends on the node only: built once per compiled node.
+    let spec = MATCH_SPECS.get(node);
+    if (spec === undefined) {
+      spec = this.buildMatchSpec(node);
+      MATCH_SPECS.set(node, spec);
+    }
+    return spec;
+  }
+
+  buildMatchSpec(node: CompiledNode): MatchSpec {
     const comparatorTag = node.tags.get(":comparator");
     const comparator = (typeof comparatorTag === "string" ? comparatorTag : "i;ascii-casemap") as Comparator;
     let type: MatchSpec["type"] = "is";
@@ -369,7 +385,7 @@ class Run {
     }
     if (node.tags.has(":regex")) {
       type = "regex";
-      this.#regex ??= { maxStates: this.limits.maxRegexStates, budget: { steps: this.limits.maxRegexSteps }, cache: new Map() };
+      this.#regex ??= { maxStates: this.limits.maxRegexStates, budget: { steps: this.limits.maxRegexSteps } };
       if (comparator === "i;ascii-numeric") throw new SieveRuntimeError("runtime", "i;ascii-numeric does not support :regex");
       return { comparator, type, relation, regex: this.#regex };
     }
@@ -432,7 +448,7 @@ class Run {
       }
       case "address": {
         // An empty header field is one empty address (what Pigeonhole does), so :is "" can test for it.
-        const addresses = this.list(node.positional[0]).flatMap((name) => this.indexed(node, headerValues(m, name)).flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v))));
+        const addresses = this.list(node.positional[0]).flatMap((name) => (node.tags.has(":index") ? addressValues(m, name, this.indexed(node, headerValues(m, name))) : addressValues(m, name)));
         const parts = addresses.map((a) => this.addressPart(node, a)).filter((p): p is string => p !== null);
         return this.matched(node, parts, this.list(node.positional[1]));
       }

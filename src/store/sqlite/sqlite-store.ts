@@ -36,7 +36,7 @@ import * as queue from "./queue.js";
 import * as recent from "./recent.js";
 import * as sieve from "./sieve.js";
 import { openDatabase } from "./sqlite-database.js";
-import { SqliteStagedMessage } from "./staged-message.js";
+import { SqliteStagedMessage, STAGED_HEAD_BYTES } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 import { SqliteStoreCore, type SqliteStoreOptions } from "./store-core.js";
 
@@ -249,15 +249,22 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<SqliteStagedMessage> {
     const builder = new MimeTreeBuilder(this.mimeLimits);
     const counter = new SentOctetCounter();
-    // One pass over the bytes: the MIME tree and the CRLF octet count (POP3 STAT/LIST) together.
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    // One pass over the bytes: the MIME tree, the CRLF octet count (POP3 STAT/LIST) and the head.
     const inspector = {
       push(chunk: Buffer): void {
         builder.push(chunk);
         counter.push(chunk);
+        if (headBytes < STAGED_HEAD_BYTES) {
+          const part = Buffer.from(chunk.subarray(0, STAGED_HEAD_BYTES - headBytes));
+          head.push(part);
+          headBytes += part.length;
+        }
       },
     };
     const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
-    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => this.dropStaged([id]));
+    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => this.dropStaged([id]), Buffer.concat(head));
   }
 
   /**
