@@ -13,6 +13,7 @@ const LAYERS: [prefix: string, layer: number][] = [
   ["smtp/protocol/", 0],
   ["imap/protocol/", 0],
   ["pop3/protocol/", 0],
+  ["managesieve/protocol/", 0],
   ["config/", 1],
   ["observability/", 1],
   ["net/", 1],
@@ -27,6 +28,7 @@ const LAYERS: [prefix: string, layer: number][] = [
   ["smtp/", 4],
   ["imap/", 4],
   ["pop3/", 4],
+  ["managesieve/", 4],
   ["admin/", 4],
   ["http/", 4],
   ["server/", 5],
@@ -48,8 +50,8 @@ const PACKAGE_OWNERS: Record<string, string[]> = {
   "acme-client": ["net/acme"],
 };
 
-const PROTOCOLS = ["smtp/", "imap/", "pop3/"];
-const PURE = ["mail/", "sieve/", "smtp/protocol/", "imap/protocol/", "pop3/protocol/"];
+const PROTOCOLS = ["smtp/", "imap/", "pop3/", "managesieve/"];
+const PURE = ["mail/", "sieve/", "smtp/protocol/", "imap/protocol/", "pop3/protocol/", "managesieve/protocol/"];
 
 function concernOf(path: string): [string, number] {
   const match = LAYERS.find(([prefix]) => path.startsWith(prefix));

@@ -113,6 +113,12 @@ export async function startMailroom(dir: string, localParts: readonly string[], 
       if (!match) throw new Error(`mailroom status printed no event-loop figures: ${stdout.trim().slice(0, 200)}`);
       return { maxStallMs: Number(match[1]), p99StallMs: Number(match[2]) };
     },
+    // `mailroom sieve put --activate` through the control socket, as an operator would.
+    async putSieveScript(local, name, script) {
+      const file = join(dir, `${local}-${name}.sieve`);
+      await writeFile(file, script);
+      await execFileAsync(process.execPath, [...CLI_ARGS, "sieve", "put", `${local}@${BENCH_DOMAIN}`, name, file, "--activate"], { env, timeout: 60_000 });
+    },
     // One SQLite database holds every account's index: its files (with WAL and shm) are the index.
     async indexBytes() {
       let total = 0;

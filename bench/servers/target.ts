@@ -32,6 +32,8 @@ export interface Target {
   indexBytes(localPart: string): Promise<number>;
   /** Mailroom only: the event-loop stall figures `mailroom status` reports (reset: start afresh after). */
   eventLoop?(reset: boolean): Promise<{ p99StallMs: number; maxStallMs: number }>;
+  /** Mailroom only: stores a Sieve script for a local part and makes it the active one. */
+  putSieveScript?(localPart: string, name: string, script: string): Promise<void>;
   /** Dovecot only: the Maildir of a local part and the owner its files need. */
   maildir?(localPart: string): { path: string; owner: { uid: number; gid: number } | null };
 }

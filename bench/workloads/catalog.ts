@@ -7,6 +7,7 @@ import { imapMailbox } from "./imap-mailbox.js";
 import { pop3Drain } from "./pop3-drain.js";
 import { relay } from "./relay.js";
 import { bigMessage, serverIdle, smtpLoadLatency } from "./server-health.js";
+import { sieveDelivery } from "./sieve-delivery.js";
 import { smtpDelivery } from "./smtp-delivery.js";
 import type { Workload } from "./workload.js";
 
@@ -36,6 +37,7 @@ export function catalog(options: BenchOptions): Workload[] {
   workloads.push(bigMessage({ megabytes: quick ? 5 : 25, runs }));
   workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
   workloads.push(relay({ messages: quick ? 200 : 1_000, connections: 10 }));
+  workloads.push(sieveDelivery({ messages: quick ? 100 : 1_000, clients: 10, seed }));
   return workloads;
 }
 

@@ -17,6 +17,7 @@ export {
   type ListenerProtocol,
   type ListenerTls,
   type LogLevelSetting,
+  type ManageSieveSettings,
   type HttpSettings,
   type OutboundSettings,
   type SmarthostTls,

@@ -50,7 +50,7 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.shutdown.gracePeriod, 10_000);
   assert.deepEqual(
     config.listeners.map((l) => `${l.protocol}:${l.port}:${l.tls}:${l.address}`),
-    ["smtp:25:starttls", "submission:587:starttls", "submissions:465:implicit", "imap:143:starttls", "imaps:993:implicit", "pop3:110:starttls", "pop3s:995:implicit"].map((s) => `${s}:::`),
+    ["smtp:25:starttls", "submission:587:starttls", "submissions:465:implicit", "imap:143:starttls", "imaps:993:implicit", "pop3:110:starttls", "pop3s:995:implicit", "managesieve:4190:starttls"].map((s) => `${s}:::`),
   );
 });
 

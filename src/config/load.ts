@@ -139,6 +139,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     spam: section("spam", SECTION_SPECS.spam),
     abuse: section("abuse", SECTION_SPECS.abuse),
     acme: section("acme", SECTION_SPECS.acme),
+    managesieve: section("managesieve", SECTION_SPECS.managesieve),
   };
 }
 

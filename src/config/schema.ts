@@ -9,7 +9,7 @@ import { LIMITS_SPEC } from "./limits.js";
 import { boolean, cidr, computedKey, decimal, duration, hostPort, integer, key, listOf, oneOf, optional, size, tableOf, text, type HostPort, type SectionSpec } from "./value-kinds.js";
 
 export type LogLevelSetting = "debug" | "info" | "warn" | "error";
-export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s";
+export type ListenerProtocol = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s" | "managesieve";
 export type ListenerTls = "none" | "starttls" | "implicit";
 export type Pop3ModeSetting = "keep" | "delete-after-retrieve";
 
@@ -174,6 +174,23 @@ export interface Config {
   spam: SpamSettings;
   abuse: AbuseSettings;
   acme: AcmeConfig;
+  managesieve: ManageSieveSettings;
+}
+
+/** ManageSieve (RFC 5804, src/managesieve/): what one client may send and how long it may idle. */
+export interface ManageSieveSettings {
+  /** Longest command line outside literals, CRLF included. */
+  lineLength: number;
+  /** Longest quoted string (RFC 5804 §4: at most 1024 octets). */
+  maxQuotedBytes: number;
+  /** Largest literal read; a larger one is read past (never buffered) and the command refused. */
+  maxLiteralBytes: number;
+  /** Milliseconds. */
+  idle: number;
+  unauthenticatedIdle: number;
+  commandDeadline: number;
+  maxAuthFailures: number;
+  maxErrors: number;
 }
 
 /** ACME certificates (RFC 8555, src/net/acme.ts). */
@@ -265,6 +282,11 @@ export interface SieveSettings {
   vacationMinPeriod: number;
   vacationMaxPeriod: number;
   vacationDefaultPeriod: number;
+  maxRegexStates: number;
+  maxRegexSteps: number;
+  maxIncludeDepth: number;
+  duplicateDefaultPeriod: number;
+  duplicateMaxPeriod: number;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -289,7 +311,7 @@ export const TLS_SPEC: SectionSpec<TlsSettings> = {
   ciphersClient: key(
     text(),
     "intermediate",
-    'cipher suites of the listeners mail apps use (submission, submissions, imap, imaps, pop3, pop3s): "intermediate" (Mozilla\'s profile: TLS 1.3, and for TLS 1.2 only ECDHE/DHE with AEAD), "broad", or an OpenSSL cipher string (TLS 1.3 suites added when it names none)',
+    'cipher suites of the listeners mail apps use (submission, submissions, imap, imaps, pop3, pop3s, managesieve): "intermediate" (Mozilla\'s profile: TLS 1.3, and for TLS 1.2 only ECDHE/DHE with AEAD), "broad", or an OpenSSL cipher string (TLS 1.3 suites added when it names none)',
   ),
   ciphersMx: key(
     text(),
@@ -367,6 +389,23 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   vacationMinPeriod: key(duration({ minMs: 0, maxMs: 365 * DAY_MS }), DAY_MS, "shortest vacation :days/:seconds period honoured (RFC 6131 allows 0 only when asked for)"),
   vacationMaxPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 90 * DAY_MS, "longest vacation period honoured"),
   vacationDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "vacation period when the script names none (RFC 5230 §4.1)"),
+  maxRegexStates: key(integer({ min: 100, max: 1_000_000 }), 10_000, "largest compiled :regex pattern (states of the linear-time matcher); a larger one is a script error"),
+  maxRegexSteps: key(integer({ min: 10_000, max: 1_000_000_000 }), 5_000_000, "matcher steps all :regex tests of one script run may take (time is linear in pattern x text); past it the message is kept in INBOX"),
+  maxIncludeDepth: key(integer({ min: 1, max: 100 }), 10, "scripts included within one another (RFC 6609); deeper, or a circular include, keeps the message in INBOX"),
+  duplicateDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 12 * 3_600_000, "how long the duplicate test (RFC 7352) remembers an ID when the script gives no :seconds"),
+  duplicateMaxPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "longest duplicate :seconds honoured (RFC 7352 §3.3 lets the site clamp it)"),
+};
+
+export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {
+  lineLength: key(size({ min: 1024, max: 1024 * 1024 }), 8 * 1024, "longest ManageSieve command line outside literals, CRLF included"),
+  // RFC 5804 §4: quoted = DQUOTE *1024QUOTED-CHAR DQUOTE.
+  maxQuotedBytes: key(size({ min: 1024, max: 1024 * 1024 }), 1024, "longest ManageSieve quoted string (RFC 5804 §4: 1024 octets)"),
+  maxLiteralBytes: key(size({ min: 1024, max: 256 * 1024 * 1024 }), 1024 * 1024, "largest ManageSieve literal ({n+} or {n}) read; a larger one is skipped unread and answered NO (QUOTA/MAXSIZE); scripts are further bound by sieve.max_script_bytes"),
+  idle: key(duration({ minMs: 1000, maxMs: 24 * 3_600_000 }), 10 * 60_000, "ManageSieve idle time of a logged-in session"),
+  unauthenticatedIdle: key(duration({ minMs: 1000, maxMs: 3_600_000 }), 60_000, "ManageSieve idle time before login"),
+  commandDeadline: key(duration({ minMs: 1000, maxMs: 3_600_000 }), 5 * 60_000, "time a client has to finish sending one ManageSieve command, literals included"),
+  maxAuthFailures: key(integer({ min: 1, max: 100 }), 3, "failed AUTHENTICATE commands on one ManageSieve connection before it is closed with BYE"),
+  maxErrors: key(integer({ min: 1, max: 1000 }), 20, "refused ManageSieve commands (syntax, unknown, wrong state) on one connection before it is closed with BYE"),
 };
 
 export const SPAM_SPEC: SectionSpec<SpamSettings> = {
@@ -494,11 +533,12 @@ export const SECTION_SPECS = {
   spam: SPAM_SPEC,
   abuse: ABUSE_SPEC,
   acme: ACME_SPEC,
+  managesieve: MANAGESIEVE_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;
 
-export const LISTENER_PROTOCOLS: readonly ListenerProtocol[] = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"];
+export const LISTENER_PROTOCOLS: readonly ListenerProtocol[] = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve"];
 
 /** IANA ports; the "s" protocols are implicit TLS (RFC 8314 §3), the others offer STARTTLS. */
 export const STANDARD_PORTS: Readonly<Record<ListenerProtocol, number>> = {
@@ -509,6 +549,8 @@ export const STANDARD_PORTS: Readonly<Record<ListenerProtocol, number>> = {
   imaps: 993,
   pop3: 110,
   pop3s: 995,
+  // RFC 5804 §1.8: ManageSieve's registered port; STARTTLS only, no implicit-TLS variant.
+  managesieve: 4190,
 };
 
 export function isImplicitTlsProtocol(protocol: ListenerProtocol): boolean {
@@ -526,7 +568,7 @@ export function defaultListeners(): ListenerConfig[] {
 }
 
 export const LISTENER_KEY_DESCRIPTIONS: Readonly<Record<keyof ListenerConfig, { default: string; description: string }>> = {
-  protocol: { default: "(required)", description: "one of smtp, submission, submissions, imap, imaps, pop3, pop3s" },
+  protocol: { default: "(required)", description: "one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve" },
   port: { default: "the protocol's standard port", description: "TCP port; 0 picks a free one" },
   address: { default: '"::"', description: 'address to bind: "::" is every IPv6 and IPv4 address (one dual-stack socket, or two where the OS needs them), "0.0.0.0" every IPv4 address only, or one address such as "127.0.0.1" or "::1"' },
   tls: { default: '"implicit" for submissions/imaps/pop3s, else "starttls"', description: '"none", "starttls", or "implicit" (only for submissions, imaps, pop3s)' },

@@ -21,7 +21,7 @@ test("redirects per UTC day are counted per account and start again the next day
   let now = new Date("2026-12-03T23:59:00Z");
   const log = createMemoryLogger();
   const filter = createSieveFilter({
-    scripts: { getActiveSieveScript: async () => ({ name: "main", content: 'redirect "carol@elsewhere.test";\n' }) as never, claimVacationReply: async () => true },
+    scripts: { getActiveSieveScript: async () => ({ name: "main", content: 'redirect "carol@elsewhere.test";\n' }) as never, getSieveScript: async () => null, claimVacationReply: async () => true, seenSieveDuplicates: async () => new Set<string>(), recordSieveDuplicates: async () => {} },
     mail: { getMailbox: async () => null, createMailbox: async () => { throw new Error("unused"); }, stageMessage: async () => { throw new Error("unused"); } },
     queue: { enqueue: async () => { throw new Error("unused"); } },
     hostname: "mx.example.org",
@@ -52,7 +52,7 @@ test("a vacation reply takes no header fields from the sender's Message-ID or a 
   const queued: string[][] = [];
   const log = createMemoryLogger();
   const filter = createSieveFilter({
-    scripts: { getActiveSieveScript: async () => ({ name: "main", content: 'require "vacation";\nvacation :from text:\nalice@example.org\nBcc: other@elsewhere.test\n.\n "away";\n' }) as never, claimVacationReply: async () => true },
+    scripts: { getActiveSieveScript: async () => ({ name: "main", content: 'require "vacation";\nvacation :from text:\nalice@example.org\nBcc: other@elsewhere.test\n.\n "away";\n' }) as never, getSieveScript: async () => null, claimVacationReply: async () => true, seenSieveDuplicates: async () => new Set<string>(), recordSieveDuplicates: async () => {} },
     mail: {
       getMailbox: async () => null,
       createMailbox: async () => { throw new Error("unused"); },

@@ -4,9 +4,12 @@
 // never files a message twice or loses it. A script that does not compile, fails at run time or
 // hits a limit gives the implicit keep (RFC 5228 §2.10.6) and one log line: mail is never lost
 // because of a bad script. Redirect and vacation go through the outbound queue after the commit.
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { compileScript, type CompiledScript } from "../sieve/compile.js";
-import { DEFAULT_INTERPRETER_LIMITS, runScript, type InterpreterLimits, type SieveAction } from "../sieve/interpreter.js";
+import { resolveIncludes } from "../sieve/include.js";
+import { DEFAULT_INTERPRETER_LIMITS, runScript, type DuplicateMark, type InterpreterLimits, type RunResult, type SieveAction } from "../sieve/interpreter.js";
+import { DuplicateLookupNeeded } from "../sieve/errors.js";
 import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
 import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
 import { loadDkimKeys, signWithKeys } from "../mail-auth/index.js";
@@ -33,7 +36,7 @@ export const DEFAULT_SIEVE_FILTER_LIMITS: SieveFilterLimits = {
 };
 
 export interface SieveFilterDeps {
-  readonly scripts: Pick<SieveStore, "getActiveSieveScript" | "claimVacationReply">;
+  readonly scripts: Pick<SieveStore, "getActiveSieveScript" | "getSieveScript" | "claimVacationReply" | "seenSieveDuplicates" | "recordSieveDuplicates">;
   readonly mail: Pick<MailStore, "getMailbox" | "createMailbox" | "stageMessage">;
   /** Null: redirect and vacation are not carried out (logged), the message is kept instead. */
   readonly queue: Pick<QueueStore, "enqueue"> | null;
@@ -51,7 +54,15 @@ export interface SieveDecision {
   readonly files: readonly { readonly mailbox: string; readonly flags: readonly string[] }[];
   readonly reject: string | null;
   readonly followUps: readonly SieveAction[];
+  /** RFC 7352 unique IDs the run tested, recorded after the commit (store keys, hashed). */
+  readonly duplicates?: readonly DuplicateMark[];
 }
+
+/** The store key of a duplicate ID: a hash, so a hostile Message-ID costs a fixed 64 characters. */
+const duplicateKey = (key: string): string => createHash("sha256").update(key, "utf8").digest("hex");
+
+/** At most this many store look-ups (re-runs) per message for duplicate tests. */
+const MAX_DUPLICATE_LOOKUPS = 32;
 
 export interface SieveFilter {
   /** null when the account has no active script (deliver as usual). */
@@ -62,7 +73,20 @@ export interface SieveFilter {
 
 const REDIRECT_MARK = "X-Mailroom-Sieve-Redirected";
 
+/**
+ * RFC 5183 §4.1 items at local delivery: Mailroom is the MDA, filtering "during" delivery. The
+ * connecting client's address is not known here (a message may come from the queue), so
+ * remote-host and remote-ip are absent and a test on them is false, as §4.1 allows.
+ */
+export function environmentOf(hostname: string): Record<string, string> {
+  const dot = hostname.indexOf(".");
+  return { domain: dot >= 0 ? hostname.slice(dot + 1) : hostname, host: hostname, location: "MDA", name: "Mailroom", phase: "during", version: "0.1.0" };
+}
+
 async function readPrefix(staged: StagedMessage, max: number): Promise<Buffer> {
+  // The store kept the message's first octets from staging: a small message is not read back.
+  const head = staged.head;
+  if (head !== undefined && head.length >= Math.min(max, staged.size)) return head.subarray(0, max);
   const chunks: Buffer[] = [];
   let total = 0;
   const stream = staged.open();
@@ -137,10 +161,51 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
       const message = await messageOf(staged);
       const exists = new Set<string>();
       let actions: SieveAction[];
+      let duplicates: readonly DuplicateMark[] = [];
       try {
         // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
-        for (const name of mailboxNamesIn(program)) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
-        actions = runScript(program, { message, envelope, mailboxExists: (n) => exists.has(n), limits }).actions;
+        // RFC 6609: the scripts it includes, loaded and compiled first (a loop or a missing one is an error).
+        const includes = await resolveIncludes(
+          program,
+          async (location, name) => {
+            // No global script location exists: include :global finds nothing (:optional skips it).
+            if (location === "global") return null;
+            const stored = await deps.scripts.getSieveScript(account.id, name);
+            if (stored === null) return null;
+            const included = compiled(account.id, stored.content);
+            if (included instanceof Error) throw new Error(`included script "${name}": ${included.message}`);
+            return included;
+          },
+          limits.maxIncludeDepth,
+          `personal:${script.name}`,
+        );
+        for (const name of [program, ...includes.values()].flatMap((p) => mailboxNamesIn(p))) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
+        const now = clock();
+        // RFC 7352: a duplicate test whose ID is not known yet stops the pure run; the ID is
+        // looked up and the run starts again with the answer (bounded by MAX_DUPLICATE_LOOKUPS).
+        const known = new Map<string, boolean>();
+        let result: RunResult | null = null;
+        while (result === null) {
+          try {
+            result = runScript(program, {
+              message,
+              envelope,
+              mailboxExists: (n) => exists.has(n),
+              limits,
+              now,
+              localOffsetMinutes: -now.getTimezoneOffset(),
+              environment: environmentOf(deps.hostname),
+              includes,
+              duplicates: known,
+            });
+          } catch (error) {
+            if (!(error instanceof DuplicateLookupNeeded) || known.size >= MAX_DUPLICATE_LOOKUPS) throw error;
+            const hashed = duplicateKey(error.key);
+            known.set(error.key, (await deps.scripts.seenSieveDuplicates(account.id, [hashed], now)).has(hashed));
+          }
+        }
+        actions = result.actions;
+        duplicates = result.duplicates;
       } catch (error) {
         log.warn("sieve.run_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });
         return keep;
@@ -178,11 +243,19 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
         } else if (action.type === "vacation") followUps.push(action);
       }
       log.info("sieve.decided", { actions: actions.map((a) => a.type), files: files.map((f) => f.mailbox) });
-      return { files: dedupe(files), reject, followUps };
+      return { files: dedupe(files), reject, followUps, duplicates };
     },
 
     async afterCommit(staged, account, envelope, decision) {
       const log = deps.log.child({ account: account.address });
+      if (decision.duplicates && decision.duplicates.length > 0) {
+        try {
+          // RFC 7352 §3: IDs are marked seen only once the message was delivered.
+          await deps.scripts.recordSieveDuplicates(account.id, decision.duplicates.map((d) => ({ ...d, key: duplicateKey(d.key) })), clock());
+        } catch (error) {
+          log.warn("sieve.duplicate_record_failed", { error: error instanceof Error ? error.message : String(error) });
+        }
+      }
       for (const action of decision.followUps) {
         try {
           if (action.type === "redirect" && deps.queue) {

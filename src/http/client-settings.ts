@@ -23,6 +23,7 @@ const FAMILY: Record<ListenerConfig["protocol"], ClientService | null> = {
   submissions: "smtp",
   submission: "smtp",
   smtp: null, // port 25 is for other servers; apps submit on 465/587 (RFC 6409)
+  managesieve: null, // no autoconfig format names ManageSieve; filter add-ons ask for it themselves
 };
 
 export function isLoopbackAddress(address: string): boolean {

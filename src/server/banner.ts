@@ -34,6 +34,7 @@ const PURPOSE: Record<string, string> = {
   imaps: "IMAP, implicit TLS",
   pop3: "POP3, STLS",
   pop3s: "POP3, implicit TLS",
+  managesieve: "ManageSieve, STARTTLS (Sieve filter scripts)",
 };
 
 export async function renderBanner(server: RunningServer, admin: { command: string; cwd: string }): Promise<string> {

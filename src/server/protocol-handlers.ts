@@ -19,6 +19,7 @@ import { createNetworkList } from "../net/index.js";
 import { createSpamTrainer, withSpamTraining } from "../spam/index.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
 import { createSieveFilter, DEFAULT_SIEVE_FILTER_LIMITS } from "../delivery/sieve-filter.js";
+import { createManageSieveServer } from "../managesieve/index.js";
 
 export interface ProtocolDependencies {
   config: Config;
@@ -84,6 +85,11 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
           vacationMinSeconds: Math.floor(sc.vacationMinPeriod / 1000),
           vacationMaxSeconds: Math.floor(sc.vacationMaxPeriod / 1000),
           vacationDefaultSeconds: Math.floor(sc.vacationDefaultPeriod / 1000),
+          maxRegexStates: sc.maxRegexStates,
+          maxRegexSteps: sc.maxRegexSteps,
+          maxIncludeDepth: sc.maxIncludeDepth,
+          duplicateDefaultSeconds: Math.floor(sc.duplicateDefaultPeriod / 1000),
+          duplicateMaxSeconds: Math.floor(sc.duplicateMaxPeriod / 1000),
         },
       })
     : null;
@@ -123,6 +129,26 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   const pop3Shared = createPop3SharedState(store.maildropLeases ?? null);
   for (const protocol of ["pop3", "pop3s"] as const) {
     handlers[protocol] = createPop3Server({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "pop3s", shared: pop3Shared });
+  }
+  // ManageSieve (RFC 5804) on 4190: edits the scripts the filter above runs; needs a store with scripts.
+  if (store.sieve) {
+    handlers.managesieve = createManageSieveServer({
+      scripts: store.sieve,
+      authenticator,
+      tls: common.tls,
+      limits: {
+        ...config.managesieve,
+        maxScriptBytes: sc.maxScriptBytes,
+        maxScripts: sc.maxScripts,
+        maxNesting: sc.maxNesting,
+        maxRedirects: sc.maxRedirects,
+        tlsHandshakeTimeout: config.limits.tlsHandshakeTimeout,
+      },
+      allowPlaintextAuth: config.tls.allowPlaintextAuth,
+      allowPlaintextAuthOnLoopback: config.tls.allowPlaintextAuthOnLoopback,
+      hostname: config.server.hostname,
+      log: log.child({ component: "managesieve" }),
+    });
   }
   return handlers;
 }

@@ -16,7 +16,19 @@ export const SIEVE_EXTENSIONS: readonly string[] = [
   "mailbox",
   "vacation",
   "vacation-seconds",
+  "date",
+  "index",
+  "environment",
+  "spamtest",
+  "spamtestplus",
+  "virustest",
+  "regex",
+  "include",
+  "duplicate",
 ];
+
+/** Extensions that bring another with them: RFC 5235 §3.2 spamtestplus extends spamtest. */
+export const IMPLIED_EXTENSIONS: Readonly<Record<string, readonly string[]>> = { spamtestplus: ["spamtest"] };
 
 /** Comparators every script may name without require (RFC 5228 §2.7.3). */
 export const BUILTIN_COMPARATORS: readonly string[] = ["i;octet", "i;ascii-casemap"];

@@ -2,7 +2,9 @@
 // every extension used was required (RFC 5228 §3.2), that tags and positional arguments fit each
 // command (specs.ts), that elsif/else follow an if, and applies encoded-character (RFC 5228
 // §2.4.2.4) to string literals. Errors name the line:column.
-import { BUILTIN_COMPARATORS, SIEVE_EXTENSIONS } from "./capabilities.js";
+import { BUILTIN_COMPARATORS, IMPLIED_EXTENSIONS, SIEVE_EXTENSIONS } from "./capabilities.js";
+import { DATE_PARTS, parseZone } from "./dates.js";
+import { compileRegex, RegexSyntaxError } from "./regex.js";
 import { SieveSyntaxError, type Position } from "./errors.js";
 import { DEFAULT_PARSE_LIMITS, parseScript, type Argument, type CommandNode, type ParseLimits, type TestNode } from "./parser.js";
 import { SPECS, type ArgType } from "./specs.js";
@@ -100,6 +102,7 @@ export function compileScript(source: string, limits: ParseLimits = DEFAULT_PARS
           const known = SIEVE_EXTENSIONS.includes(name) || BUILTIN_COMPARATORS.some((c) => `comparator-${c}` === name);
           if (!known) throw new SieveSyntaxError(arg.pos, `unsupported extension "${name}"`);
           extensions.add(name);
+          for (const implied of IMPLIED_EXTENSIONS[name] ?? []) extensions.add(implied);
         }
         previous = "require";
         continue;
@@ -158,10 +161,45 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
   if (name === "set" && typeof positional[0] === "string" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(positional[0])) {
     throw new SieveSyntaxError(pos, `invalid variable name "${positional[0]}"`);
   }
-  if (name === "vacation") {
-    const days = tags.get(":days") ?? tags.get(":seconds");
-    void days;
+  if (name === "date" || name === "currentdate") {
+    // RFC 5260 §4.2, §4.1: an unknown date-part or a malformed zone is an error (when not a variable).
+    const part = positional[name === "date" ? 1 : 0];
+    if (typeof part === "string" && !part.includes("${") && !(DATE_PARTS as readonly string[]).includes(part.toLowerCase())) {
+      throw new SieveSyntaxError(pos, `unknown date-part "${part}" (one of ${DATE_PARTS.join(", ")})`);
+    }
+    const zone = tags.get(":zone");
+    if (typeof zone === "string" && !zone.includes("${") && parseZone(zone) === null) throw new SieveSyntaxError(pos, `:zone needs "+hhmm" or "-hhmm", not "${zone}"`);
   }
+  if (name === "global") {
+    // RFC 6609 §3.4: global needs variables; its names are variable names.
+    if (!extensions.has("variables")) throw new SieveSyntaxError(pos, `'global' needs require "variables"`);
+    const bad = (positional[0] as readonly string[]).find((v) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v));
+    if (bad !== undefined) throw new SieveSyntaxError(pos, `invalid variable name "${bad}"`);
+  }
+  if (name === "include") {
+    // RFC 6609 §3.2: the name is a constant (it is resolved before the script runs) and a plain script name.
+    const script = positional[0] as string;
+    if (script === "" || script.includes("${") || /[/\u0000-\u001f]/.test(script)) throw new SieveSyntaxError(pos, `invalid script name "${script}" for include`);
+  }
+  if (tags.has(":regex")) {
+    // draft-ietf-sieve-regex §3: a key that is not a valid regular expression is an error; keys
+    // holding variables are compiled when the script runs.
+    const keys = positional[positional.length - 1];
+    const caseless = (typeof comparator === "string" ? comparator : "i;ascii-casemap") === "i;ascii-casemap";
+    for (const key of typeof keys === "string" ? [keys] : Array.isArray(keys) ? (keys as readonly string[]) : []) {
+      if (extensions.has("variables") && key.includes("${")) continue;
+      try {
+        compileRegex(key, caseless, 10_000);
+      } catch (error) {
+        if (error instanceof RegexSyntaxError) throw new SieveSyntaxError(pos, error.message);
+        throw error;
+      }
+    }
+    if (comparator === "i;ascii-numeric") throw new SieveSyntaxError(pos, "i;ascii-numeric does not support :regex");
+  }
+  if (tags.has(":last") && !tags.has(":index") && name !== "duplicate") throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
+  const index = tags.get(":index");
+  if (typeof index === "number" && index < 1) throw new SieveSyntaxError(pos, ":index counts from 1");
 }
 
 /**

@@ -27,3 +27,14 @@ export class SieveRuntimeError extends Error {
     this.name = "SieveRuntimeError";
   }
 }
+
+/**
+ * The duplicate test (RFC 7352) met a unique ID whose answer the run was not given: the caller
+ * looks it up in the store and runs the (pure, deterministic) script again with the answer.
+ */
+export class DuplicateLookupNeeded extends Error {
+  constructor(readonly key: string) {
+    super("duplicate lookup needed");
+    this.name = "DuplicateLookupNeeded";
+  }
+}

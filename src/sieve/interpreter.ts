@@ -3,9 +3,11 @@
 // The interpreter only decides; delivery (src/delivery/sieve-delivery.ts) carries the actions out.
 // Limits stop a run with SieveRuntimeError, which the caller turns into an implicit keep.
 import type { CompiledNode, CompiledScript, Value } from "./compile.js";
-import { SieveRuntimeError } from "./errors.js";
-import { matchAny, type Comparator, type MatchSpec, type Relation } from "./match.js";
-import { headerValues, parseAddressList, type SieveEnvelope, type SieveMessage } from "./message.js";
+import { DuplicateLookupNeeded, SieveRuntimeError } from "./errors.js";
+import { datePart, parseDateTime, parseZone, type DatePart, type ZonedInstant } from "./dates.js";
+import { matchAny, type Comparator, type MatchSpec, type RegexRun, type Relation } from "./match.js";
+import { RegexBudgetError, RegexSyntaxError } from "./regex.js";
+import { addressValues, headerValues, type SieveEnvelope, type SieveMessage } from "./message.js";
 
 export type SieveAction =
   | { readonly type: "keep"; readonly flags: readonly string[] }
@@ -35,6 +37,15 @@ export interface InterpreterLimits {
   readonly vacationMinSeconds: number;
   readonly vacationMaxSeconds: number;
   readonly vacationDefaultSeconds: number;
+  /** Largest compiled :regex program (sieve.max_regex_states). */
+  readonly maxRegexStates: number;
+  /** Regex VM steps one run may take over all its :regex matches (sieve.max_regex_steps). */
+  readonly maxRegexSteps: number;
+  /** Scripts included within one another (RFC 6609, sieve.max_include_depth). */
+  readonly maxIncludeDepth: number;
+  /** RFC 7352 §3.3: the duplicate period without :seconds, and the longest honoured. */
+  readonly duplicateDefaultSeconds: number;
+  readonly duplicateMaxSeconds: number;
 }
 
 export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
@@ -46,6 +57,11 @@ export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
   vacationMinSeconds: 86_400,
   vacationMaxSeconds: 90 * 86_400,
   vacationDefaultSeconds: 7 * 86_400,
+  maxRegexStates: 10_000,
+  maxRegexSteps: 5_000_000,
+  maxIncludeDepth: 10,
+  duplicateDefaultSeconds: 12 * 3600,
+  duplicateMaxSeconds: 7 * 86_400,
 };
 
 export interface RunContext {
@@ -54,29 +70,76 @@ export interface RunContext {
   /** RFC 5490 mailboxexists; also whether fileinto without :create may file (else it keeps). */
   readonly mailboxExists: (name: string) => boolean;
   readonly limits?: InterpreterLimits;
+  /** currentdate's clock (RFC 5260 §5); the time of the run by default. */
+  readonly now?: Date;
+  /** The local time zone (minutes east of UTC) that date tests use without :zone (RFC 5260 §4.1). */
+  readonly localOffsetMinutes?: number;
+  /** RFC 5183 environment items; an item not here makes the test false (§4.1). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * RFC 5235 verdicts: spamtest's value 1-10 (and :percent's 0-100) when a spam check ran; absent,
+   * the message was not tested and the value is "0" (§3.1, §3.2). virustest likewise (§3.3).
+   */
+  readonly spam?: { readonly score: number; readonly percent: number } | null;
+  readonly virus?: number | null;
+  /** RFC 6609: the scripts include may run, "personal:name" / "global:name" -> compiled (include.ts resolves them). */
+  readonly includes?: ReadonlyMap<string, CompiledScript>;
+  /**
+   * RFC 7352: the answers known so far, by "handle NUL unique-id"; an ID not here stops the run
+   * with DuplicateLookupNeeded. Absent: nothing was ever seen (a check outside delivery).
+   */
+  readonly duplicates?: ReadonlyMap<string, boolean>;
+}
+
+/** A unique ID the run tested, to record once the delivery has succeeded (RFC 7352 §3). */
+export interface DuplicateMark {
+  readonly key: string;
+  readonly seconds: number;
+  readonly last: boolean;
 }
 
 export interface RunResult {
   readonly actions: SieveAction[];
   /** True when the implicit keep is part of the actions (nothing cancelled it). */
   readonly implicitKeep: boolean;
+  readonly duplicates: readonly DuplicateMark[];
 }
+
+const MATCH_SPECS = new WeakMap<CompiledNode, MatchSpec>();
 
 class Run {
   readonly actions: SieveAction[] = [];
   implicitKeep = true;
   stopped = false;
+  /** RFC 6609 §3.3 return: the current script ends, its includer goes on. */
+  returned = false;
   steps = 0;
   flags: string[] = [];
-  readonly variables = new Map<string, string>();
+  /** The current script's own variables; RFC 6609 §3.4 global ones are shared by all scripts. */
+  locals = new Map<string, string>();
+  readonly globals = new Map<string, string>();
+  globalNames = new Set<string>();
+  /** "personal:name" keys of the scripts being run (for the depth limit) and already run (for :once). */
+  readonly includeStack: string[] = [];
+  readonly included = new Set<string>();
   matchVars: string[] = [];
+  readonly duplicateMarks: DuplicateMark[] = [];
+  /** The first answer for each ID tested in this run stands for the rest of it. */
+  readonly duplicateAnswers = new Map<string, boolean>();
   readonly limits: InterpreterLimits;
+  #regex: RegexRun | null = null;
 
   constructor(
-    readonly script: CompiledScript,
+    public script: CompiledScript,
     readonly ctx: RunContext,
   ) {
     this.limits = ctx.limits ?? DEFAULT_INTERPRETER_LIMITS;
+  }
+
+  getVar(name: string): string | undefined {
+    const key = name.toLowerCase();
+    if (key.startsWith("global.")) return this.globals.get(key.slice(7));
+    return this.globalNames.has(key) ? this.globals.get(key) : this.locals.get(key);
   }
 
   step(): void {
@@ -88,8 +151,9 @@ class Run {
     if (!this.script.extensions.has("variables") || !s.includes("${")) return s;
     const out = s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+)\}/g, (whole, name: string) => {
       if (/^[0-9]+$/.test(name)) return this.matchVars[Number(name)] ?? "";
-      if (name.includes(".")) return whole;
-      return this.variables.get(name.toLowerCase()) ?? "";
+      // RFC 6609 §3.5: the "global" namespace; other namespaces are not known here.
+      if (name.includes(".") && !name.toLowerCase().startsWith("global.")) return whole;
+      return this.getVar(name) ?? "";
     });
     return this.truncate(out);
   }
@@ -106,11 +170,14 @@ class Run {
     return typeof v === "string" ? this.expand(v) : Array.isArray(v) ? this.expand(v[0] ?? "") : String(v ?? "");
   }
 
-  list(v: Value | undefined): string[] {
+  list(v: Value | undefined): readonly string[] {
     if (v === undefined) return [];
     if (typeof v === "number") return [String(v)];
     if (typeof v === "string") return [this.expand(v)];
-    return (v as readonly string[]).map((x) => this.expand(x));
+    const items = v as readonly string[];
+    // A constant list (no variable reference) is used as it is: no copy per test per message.
+    if (!this.script.extensions.has("variables") || !items.some((x) => x.includes("${"))) return items;
+    return items.map((x) => this.expand(x));
   }
 
   addAction(action: SieveAction): void {
@@ -121,7 +188,7 @@ class Run {
   block(nodes: readonly CompiledNode[]): void {
     let lastCondition: boolean | null = null;
     for (const node of nodes) {
-      if (this.stopped) return;
+      if (this.stopped || this.returned) return;
       this.step();
       if (node.name === "if") {
         lastCondition = this.test(node.tests[0]!);
@@ -195,6 +262,16 @@ class Run {
       case "vacation":
         this.vacation(node);
         return;
+      case "include":
+        this.include(node);
+        return;
+      case "return":
+        this.returned = true;
+        return;
+      case "global":
+        // RFC 6609 §3.4: these names refer to the shared variables from here on in this script.
+        for (const name of this.list(node.positional[0])) this.globalNames.add(name.toLowerCase());
+        return;
       default:
         throw new SieveRuntimeError("runtime", `unknown command ${node.name}`);
     }
@@ -204,7 +281,7 @@ class Run {
     const [varArg, flagArg] = node.positional.length === 2 ? [node.positional[0], node.positional[1]] : [undefined, node.positional[0]];
     const given = normalizeFlags(this.list(flagArg));
     const varName = varArg === undefined ? null : this.str(varArg).toLowerCase();
-    const current = varName === null ? this.flags : normalizeFlags((this.variables.get(varName) ?? "").split(" "));
+    const current = varName === null ? this.flags : normalizeFlags((this.getVar(varName) ?? "").split(" "));
     let next: string[];
     if (node.name === "setflag") next = given;
     else if (node.name === "addflag") next = normalizeFlags([...current, ...given]);
@@ -217,8 +294,39 @@ class Run {
   }
 
   setVariable(name: string, value: string): void {
-    if (!this.variables.has(name) && this.variables.size >= this.limits.maxVariables) throw new SieveRuntimeError("limit", `more than ${this.limits.maxVariables} variables`);
-    this.variables.set(name, this.truncate(value));
+    const global = this.globalNames.has(name);
+    const scope = global ? this.globals : this.locals;
+    if (!scope.has(name) && this.locals.size + this.globals.size >= this.limits.maxVariables) throw new SieveRuntimeError("limit", `more than ${this.limits.maxVariables} variables`);
+    scope.set(name, this.truncate(value));
+  }
+
+  /** RFC 6609 §3.2: runs a resolved script (ctx.includes) in its own variable scope. */
+  include(node: CompiledNode): void {
+    const name = this.str(node.positional[0]);
+    const key = `${node.tags.has(":global") ? "global" : "personal"}:${name}`;
+    if (node.tags.has(":once") && this.included.has(key)) return;
+    const script = this.ctx.includes?.get(key);
+    if (script === undefined) {
+      if (node.tags.has(":optional")) return;
+      throw new SieveRuntimeError("runtime", `included script "${name}" does not exist`);
+    }
+    if (this.includeStack.includes(key)) throw new SieveRuntimeError("runtime", `include loop through "${name}"`);
+    if (this.includeStack.length >= this.limits.maxIncludeDepth) throw new SieveRuntimeError("limit", `includes nested deeper than ${this.limits.maxIncludeDepth}`);
+    const saved = { script: this.script, locals: this.locals, globalNames: this.globalNames };
+    this.script = script;
+    this.locals = new Map();
+    this.globalNames = new Set();
+    this.includeStack.push(key);
+    try {
+      this.block(script.commands);
+    } finally {
+      this.includeStack.pop();
+      this.script = saved.script;
+      this.locals = saved.locals;
+      this.globalNames = saved.globalNames;
+      this.returned = false;
+    }
+    this.included.add(key);
   }
 
   setCommand(node: CompiledNode): void {
@@ -251,6 +359,17 @@ class Run {
   }
 
   matchSpec(node: CompiledNode): MatchSpec {
+    if (node.tags.has(":regex")) return this.buildMatchSpec(node);
+    // Without :regex the spec depends on the node only: built once per compiled node.
+    let spec = MATCH_SPECS.get(node);
+    if (spec === undefined) {
+      spec = this.buildMatchSpec(node);
+      MATCH_SPECS.set(node, spec);
+    }
+    return spec;
+  }
+
+  buildMatchSpec(node: CompiledNode): MatchSpec {
     const comparatorTag = node.tags.get(":comparator");
     const comparator = (typeof comparatorTag === "string" ? comparatorTag : "i;ascii-casemap") as Comparator;
     let type: MatchSpec["type"] = "is";
@@ -264,6 +383,12 @@ class Run {
       type = "count";
       relation = String(node.tags.get(":count")).toLowerCase() as Relation;
     }
+    if (node.tags.has(":regex")) {
+      type = "regex";
+      this.#regex ??= { maxStates: this.limits.maxRegexStates, budget: { steps: this.limits.maxRegexSteps } };
+      if (comparator === "i;ascii-numeric") throw new SieveRuntimeError("runtime", "i;ascii-numeric does not support :regex");
+      return { comparator, type, relation, regex: this.#regex };
+    }
     if (comparator === "i;ascii-numeric" && (type === "contains" || type === "matches")) {
       throw new SieveRuntimeError("runtime", `i;ascii-numeric does not support :${type}`);
     }
@@ -273,9 +398,9 @@ class Run {
   /** Runs the match; on :matches success stores the RFC 5229 match variables. */
   matched(node: CompiledNode, values: readonly string[], keys: readonly string[]): boolean {
     const spec = this.matchSpec(node);
-    const result = matchAny(spec, values, keys);
+    const result = this.matchAnyChecked(spec, values, keys);
     if (result === null) return false;
-    if (spec.type === "matches" && this.script.extensions.has("variables")) this.matchVars = result.slice(0, 10).map((v) => this.truncate(v));
+    if ((spec.type === "matches" || spec.type === "regex") && this.script.extensions.has("variables")) this.matchVars = result.slice(0, 10).map((v) => this.truncate(v));
     return true;
   }
 
@@ -318,12 +443,12 @@ class Run {
       case "exists":
         return this.list(node.positional[0]).every((name) => headerValues(m, name).length > 0);
       case "header": {
-        const values = this.list(node.positional[0]).flatMap((name) => headerValues(m, name));
+        const values = this.list(node.positional[0]).flatMap((name) => this.indexed(node, headerValues(m, name)));
         return this.matched(node, values, this.list(node.positional[1]));
       }
       case "address": {
         // An empty header field is one empty address (what Pigeonhole does), so :is "" can test for it.
-        const addresses = this.list(node.positional[0]).flatMap((name) => headerValues(m, name).flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v))));
+        const addresses = this.list(node.positional[0]).flatMap((name) => (node.tags.has(":index") ? addressValues(m, name, this.indexed(node, headerValues(m, name))) : addressValues(m, name)));
         const parts = addresses.map((a) => this.addressPart(node, a)).filter((p): p is string => p !== null);
         return this.matched(node, parts, this.list(node.positional[1]));
       }
@@ -346,7 +471,7 @@ class Run {
       case "hasflag": {
         const [varArg, keyArg] = node.positional.length === 2 ? [node.positional[0], node.positional[1]] : [undefined, node.positional[0]];
         const flags =
-          varArg === undefined ? this.flags : this.list(varArg).flatMap((name) => normalizeFlags((this.variables.get(name.toLowerCase()) ?? "").split(" ")));
+          varArg === undefined ? this.flags : this.list(varArg).flatMap((name) => normalizeFlags((this.getVar(name) ?? "").split(" ")));
         return this.matched(node, flags, this.list(keyArg));
       }
       case "string":
@@ -355,9 +480,113 @@ class Run {
         return this.body(node);
       case "mailboxexists":
         return this.list(node.positional[0]).every((name) => this.ctx.mailboxExists(name));
+      case "date":
+        return this.date(node);
+      case "currentdate": {
+        const instant = this.zoned(node, { time: (this.ctx.now ?? new Date()).getTime(), offsetMinutes: 0 });
+        if (instant === null) return false;
+        return this.matchedDate(node, [instant], this.str(node.positional[0]), node.positional[1]);
+      }
+      case "environment": {
+        // RFC 5183 §4.1: names are case-insensitive; an unknown item makes the test false.
+        const value = this.ctx.environment?.[this.str(node.positional[0]).toLowerCase()];
+        if (value === undefined) return false;
+        return this.matched(node, [value], this.list(node.positional[1]));
+      }
+      case "spamtest": {
+        // RFC 5235 §3.1/§3.2: "0" means not tested (no spam verdict exists yet in Mailroom).
+        const spam = this.ctx.spam ?? null;
+        const value = spam === null ? "0" : String(node.tags.has(":percent") ? spam.percent : spam.score);
+        return this.matched(node, [value], this.list(node.positional[0]));
+      }
+      case "duplicate":
+        return this.duplicate(node);
+      case "virustest":
+        return this.matched(node, [String(this.ctx.virus ?? 0)], this.list(node.positional[0]));
       default:
         throw new SieveRuntimeError("runtime", `unknown test ${node.name}`);
     }
+  }
+
+  duplicate(node: CompiledNode): boolean {
+    let id: string | undefined;
+    const uniqueid = node.tags.get(":uniqueid");
+    if (uniqueid !== undefined && uniqueid !== true) id = this.str(uniqueid);
+    else {
+      const header = node.tags.get(":header");
+      const name = header !== undefined && header !== true ? this.str(header) : "message-id";
+      // RFC 7352 §3.1-§3.2: a missing (or empty) field gives no ID, and the test is false.
+      id = headerValues(this.ctx.message, name)[0]?.trim();
+      if (id === "") id = undefined;
+    }
+    if (id === undefined) return false;
+    const handle = node.tags.has(":handle") ? this.str(node.tags.get(":handle") as Value) : "";
+    const key = `${handle}\u0000${id}`;
+    const asked = node.tags.get(":seconds");
+    const seconds = Math.min(typeof asked === "number" ? asked : this.limits.duplicateDefaultSeconds, this.limits.duplicateMaxSeconds);
+    let seen = this.duplicateAnswers.get(key);
+    if (seen === undefined) {
+      if (this.ctx.duplicates === undefined) seen = false;
+      else {
+        const known = this.ctx.duplicates.get(key);
+        if (known === undefined) throw new DuplicateLookupNeeded(key);
+        seen = known;
+      }
+      this.duplicateAnswers.set(key, seen);
+    }
+    this.duplicateMarks.push({ key, seconds, last: node.tags.has(":last") });
+    return seen;
+  }
+
+  /** matchAny, with a bad pattern from a variable or a spent regex budget as run-time errors. */
+  matchAnyChecked(spec: MatchSpec, values: readonly string[], keys: readonly string[]): string[] | null {
+    try {
+      return matchAny(spec, values, keys);
+    } catch (error) {
+      if (error instanceof RegexBudgetError) throw new SieveRuntimeError("limit", error.message);
+      if (error instanceof RegexSyntaxError) throw new SieveRuntimeError("runtime", error.message);
+      throw error;
+    }
+  }
+
+  /** RFC 5260 §6: with :index, only that occurrence of the field (counted from the end with :last). */
+  indexed(node: CompiledNode, values: string[]): string[] {
+    const index = node.tags.get(":index");
+    if (typeof index !== "number") return values;
+    const at = node.tags.has(":last") ? values.length - index : index - 1;
+    return at >= 0 && at < values.length ? [values[at]!] : [];
+  }
+
+  /** :zone / :originalzone / the local zone (RFC 5260 §4.1); null for a malformed :zone from a variable. */
+  zoned(node: CompiledNode, instant: ZonedInstant): ZonedInstant | null {
+    if (node.tags.has(":originalzone")) return instant;
+    const zoneTag = node.tags.get(":zone");
+    if (zoneTag !== undefined && zoneTag !== true) {
+      const offset = parseZone(this.str(zoneTag));
+      return offset === null ? null : { time: instant.time, offsetMinutes: offset };
+    }
+    return { time: instant.time, offsetMinutes: this.ctx.localOffsetMinutes ?? 0 };
+  }
+
+  date(node: CompiledNode): boolean {
+    const name = this.str(node.positional[0]);
+    const received = name.toLowerCase() === "received";
+    const instants: ZonedInstant[] = [];
+    // A field whose date does not parse is skipped (RFC 5260 §4.1: the test is false for it).
+    for (const value of this.indexed(node, headerValues(this.ctx.message, name))) {
+      const parsed = parseDateTime(value, received);
+      const zoned = parsed === null ? null : this.zoned(node, parsed);
+      if (zoned !== null) instants.push(zoned);
+    }
+    return this.matchedDate(node, instants, this.str(node.positional[1]), node.positional[2]);
+  }
+
+  matchedDate(node: CompiledNode, instants: readonly ZonedInstant[], part: string, keys: Value | undefined): boolean {
+    const p = part.toLowerCase() as DatePart;
+    if (!["year", "month", "day", "date", "julian", "hour", "minute", "second", "time", "iso8601", "std11", "zone", "weekday"].includes(p)) {
+      throw new SieveRuntimeError("runtime", `unknown date-part "${part}"`);
+    }
+    return this.matched(node, instants.map((i) => datePart(i, p)), this.list(keys));
   }
 
   body(node: CompiledNode): boolean {
@@ -375,7 +604,7 @@ class Run {
     const spec = this.matchSpec(node);
     // RFC 5173 §5: body matches ignore line breaks as boundaries only for :contains on text; we
     // match each part's text as one value.
-    const result = matchAny(spec, values, this.list(node.positional[0]));
+    const result = this.matchAnyChecked(spec, values, this.list(node.positional[0]));
     return result !== null;
   }
 }
@@ -407,5 +636,5 @@ export function runScript(script: CompiledScript, ctx: RunContext): RunResult {
   }
   const actions = [...run.actions];
   if (run.implicitKeep) actions.push({ type: "keep", flags: [...run.flags] });
-  return { actions, implicitKeep: run.implicitKeep };
+  return { actions, implicitKeep: run.implicitKeep, duplicates: run.duplicateMarks };
 }

@@ -1,3 +1,5 @@
+import { compileRegex, regexSearch, type CompiledRegex, type RegexBudget } from "./regex.js";
+
 // Comparators (RFC 4790 via RFC 5228 §2.7.3, i;ascii-numeric), match types :is/:contains/:matches
 // (RFC 5228 §2.7.1) and the relational :value/:count (RFC 5231). Wildcard matching is the
 // linear-memory star-backtracking algorithm, O(pattern x value) time, never exponential.
@@ -7,11 +9,26 @@ export type Relation = "gt" | "ge" | "lt" | "le" | "eq" | "ne";
 
 export interface MatchSpec {
   readonly comparator: Comparator;
-  readonly type: "is" | "contains" | "matches" | "value" | "count";
+  readonly type: "is" | "contains" | "matches" | "value" | "count" | "regex";
   readonly relation: Relation | null;
+  /** For :regex: the run's compiled patterns, state bound and step budget (regex.ts). */
+  readonly regex?: RegexRun;
 }
 
-const foldAscii = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+export interface RegexRun {
+  readonly maxStates: number;
+  readonly budget: RegexBudget;
+}
+
+// Compiled patterns shared by every run (a script's constant patterns are the same each message);
+// bounded, oldest dropped first.
+const REGEX_CACHE = new Map<string, CompiledRegex>();
+const REGEX_CACHE_ENTRIES = 512;
+
+// i;ascii-casemap folds A-Z only (RFC 4790 §9.2); for pure-ASCII text that is toLowerCase, which
+// is much faster than a replace callback over a body part.
+const NON_ASCII = /[^\x00-\x7f]/;
+const foldAscii = (s: string): string => (NON_ASCII.test(s) ? s.replace(/[A-Z]/g, (c) => c.toLowerCase()) : s.toLowerCase());
 const fold = (comparator: Comparator, s: string): string => (comparator === "i;ascii-casemap" ? foldAscii(s) : s);
 
 /** RFC 4790 §9.1: the leading digits as a number; a string without leading digits is positive infinity. */
@@ -64,15 +81,19 @@ export function wildcardMatch(pattern: string, value: string, comparator: Compar
   type Tok = { kind: "lit"; ch: string } | { kind: "any" } | { kind: "star" };
   const toks: Tok[] = [];
   const p = Array.from(pattern);
+  const caselessChar = (ch: string): string => (comparator === "i;ascii-casemap" ? foldAscii(ch) : ch);
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!;
-    if (c === "\\" && i + 1 < p.length) toks.push({ kind: "lit", ch: p[++i]! });
+    if (c === "\\" && i + 1 < p.length) toks.push({ kind: "lit", ch: caselessChar(p[++i]!) });
     else if (c === "*") toks.push({ kind: "star" });
     else if (c === "?") toks.push({ kind: "any" });
-    else toks.push({ kind: "lit", ch: c });
+    else toks.push({ kind: "lit", ch: caselessChar(c) });
   }
   const v = Array.from(value);
-  const eq = (a: string, b: string): boolean => (comparator === "i;ascii-casemap" ? foldAscii(a) === foldAscii(b) : a === b);
+  // Folded once up front (A-Z only, so positions stay those of the original for the captures).
+  const caseless = comparator === "i;ascii-casemap";
+  const vf = caseless ? Array.from(foldAscii(value)) : v;
+  const eq = (a: string, b: string): boolean => a === b;
   // [start, end) in v of each wildcard (star or ?), in pattern order.
   const caps: [number, number][] = [];
   let ti = 0;
@@ -82,7 +103,7 @@ export function wildcardMatch(pattern: string, value: string, comparator: Compar
   let capsAtStar = 0;
   while (vi < v.length) {
     const t = toks[ti];
-    if (t && t.kind === "lit" && eq(t.ch, v[vi]!)) {
+    if (t && t.kind === "lit" && eq(t.ch, vf[vi]!)) {
       ti++;
       vi++;
     } else if (t && t.kind === "any") {
@@ -143,6 +164,19 @@ function matchOne(spec: MatchSpec, value: string, key: string): string[] | null 
       return relationHolds(spec.relation!, compareValues(spec.comparator, value, key)) ? [] : null;
     case "count":
       return null;
+    case "regex": {
+      if (spec.comparator === "i;ascii-numeric") throw new Error("i;ascii-numeric does not support :regex");
+      const run = spec.regex;
+      if (!run) throw new Error(":regex without a regex run");
+      const cacheKey = `${spec.comparator}\u0000${run.maxStates}\u0000${key}`;
+      let re = REGEX_CACHE.get(cacheKey);
+      if (!re) {
+        re = compileRegex(key, spec.comparator === "i;ascii-casemap", run.maxStates);
+        REGEX_CACHE.set(cacheKey, re);
+        if (REGEX_CACHE.size > REGEX_CACHE_ENTRIES) REGEX_CACHE.delete(REGEX_CACHE.keys().next().value!);
+      }
+      return regexSearch(re, value, run.budget);
+    }
   }
 }
 

@@ -32,13 +32,31 @@ function splitHeader(bytes: Buffer): { header: Buffer; body: Buffer } {
   return { header: bytes, body: Buffer.alloc(0) };
 }
 
-/** Parses header and MIME parts; `size` is the whole message's size (it may exceed the bytes given). */
+/**
+ * Parses the header; `size` is the whole message's size (it may exceed the bytes given). The body
+ * (rawBody, parts) is decoded only when a test reads it: most scripts never use the body test,
+ * and decoding every part of every message would cost them for nothing.
+ */
 export function sieveMessage(bytes: Buffer, size: number = bytes.length, maxDepth = 16): SieveMessage {
   const { header, body } = splitHeader(bytes);
   const fields = parseHeaderBlock(header);
-  const parts: BodyPart[] = [];
-  collectParts(fields, body, parts, maxDepth);
-  return { size, fields, rawBody: body.toString("latin1"), parts };
+  let rawBody: string | null = null;
+  let parts: BodyPart[] | null = null;
+  return {
+    size,
+    fields,
+    get rawBody(): string {
+      rawBody ??= body.toString("latin1");
+      return rawBody;
+    },
+    get parts(): readonly BodyPart[] {
+      if (parts === null) {
+        parts = [];
+        collectParts(fields, body, parts, maxDepth);
+      }
+      return parts;
+    },
+  };
 }
 
 function param(value: string, name: string): string | null {
@@ -112,10 +130,48 @@ function decodeQuotedPrintable(text: string): Buffer {
   return Buffer.from(bytes);
 }
 
+// Decoded values by lower-case field name, built once per message: a 50-rule script asks for the
+// same few fields dozens of times.
+const decodedFields = new WeakMap<SieveMessage, Map<string, string[]>>();
+
 /** Header values as Sieve tests see them: unfolded, RFC 2047 decoded (RFC 5228 §2.7.2). */
 export function headerValues(message: SieveMessage, name: string): string[] {
+  let byName = decodedFields.get(message);
+  if (byName === undefined) {
+    byName = new Map();
+    decodedFields.set(message, byName);
+  }
   const wanted = name.toLowerCase();
-  return message.fields.filter((f) => f.name.toLowerCase() === wanted).map((f) => decodeEncodedWords(f.value));
+  let values = byName.get(wanted);
+  if (values === undefined) {
+    values = message.fields.filter((f) => f.name.toLowerCase() === wanted).map((f) => decodeEncodedWords(f.value));
+    byName.set(wanted, values);
+  }
+  return [...values];
+}
+
+const parsedAddresses = new WeakMap<SieveMessage, Map<string, string[]>>();
+
+/**
+ * The addresses of a header field as the address test sees them, parsed once per message: an
+ * empty field is one empty address (what Pigeonhole does), so :is "" can test for it.
+ */
+export function addressValues(message: SieveMessage, name: string, only?: readonly string[]): string[] {
+  const parse = (values: readonly string[]): string[] => values.flatMap((v) => (v.trim() === "" ? [""] : parseAddressList(v)));
+  // One occurrence chosen by :index (RFC 5260 §6) is parsed as it comes.
+  if (only !== undefined) return parse(only);
+  let byName = parsedAddresses.get(message);
+  if (byName === undefined) {
+    byName = new Map();
+    parsedAddresses.set(message, byName);
+  }
+  const key = name.toLowerCase();
+  let out = byName.get(key);
+  if (out === undefined) {
+    out = parse(headerValues(message, name));
+    byName.set(key, out);
+  }
+  return [...out];
 }
 
 /**

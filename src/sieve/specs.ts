@@ -41,6 +41,12 @@ const ADDRESS_PART: Record<string, TagSpec> = {
   ":detail": { group: "address-part", requires: "subaddress" },
 };
 const MATCHING = { ...COMPARATOR, ...MATCH };
+// RFC 5260 §6: which occurrence of a header field a header, address or date test looks at.
+const INDEX: Record<string, TagSpec> = {
+  ":index": { group: "index", arg: "number", requires: "index" },
+  ":last": { group: "last", requires: "index" },
+};
+const ZONE: Record<string, TagSpec> = { ":zone": { group: "zone", arg: "string" } };
 
 export const SPECS: Readonly<Record<string, CommandSpec>> = {
   require: { kind: "command", tags: {}, positional: ["list"] },
@@ -93,9 +99,31 @@ export const SPECS: Readonly<Record<string, CommandSpec>> = {
     },
     positional: ["string"],
   },
-  address: { kind: "test", tags: { ...MATCHING, ...ADDRESS_PART }, positional: ["list", "list"] },
+  // RFC 7352 §3: duplicate [:handle] [:header / :uniqueid] [:seconds] [:last].
+  duplicate: {
+    kind: "test",
+    requires: "duplicate",
+    tags: {
+      ":handle": { group: "handle", arg: "string" },
+      ":header": { group: "id", arg: "string" },
+      ":uniqueid": { group: "id", arg: "string" },
+      ":seconds": { group: "seconds", arg: "number" },
+      ":last": { group: "last" },
+    },
+    positional: [],
+  },
+  // RFC 6609 §3.2-§3.4.
+  include: {
+    kind: "command",
+    requires: "include",
+    tags: { ":personal": { group: "location" }, ":global": { group: "location" }, ":once": { group: "once" }, ":optional": { group: "optional" } },
+    positional: ["string"],
+  },
+  return: { kind: "command", requires: "include", tags: {}, positional: [] },
+  global: { kind: "command", requires: "include", tags: {}, positional: ["list"] },
+  address: { kind: "test", tags: { ...MATCHING, ...ADDRESS_PART, ...INDEX }, positional: ["list", "list"] },
   envelope: { kind: "test", requires: "envelope", tags: { ...MATCHING, ...ADDRESS_PART }, positional: ["list", "list"] },
-  header: { kind: "test", tags: MATCHING, positional: ["list", "list"] },
+  header: { kind: "test", tags: { ...MATCHING, ...INDEX }, positional: ["list", "list"] },
   exists: { kind: "test", tags: {}, positional: ["list"] },
   size: { kind: "test", tags: { ":over": { group: "size" }, ":under": { group: "size" } }, positional: ["number"] },
   true: { kind: "test", tags: {}, positional: [] },
@@ -112,4 +140,12 @@ export const SPECS: Readonly<Record<string, CommandSpec>> = {
     positional: ["list"],
   },
   mailboxexists: { kind: "test", requires: "mailbox", tags: {}, positional: ["list"] },
+  // RFC 5260 §4: date <header-name> <date-part> <key-list>, currentdate <date-part> <key-list>.
+  date: { kind: "test", requires: "date", tags: { ...MATCHING, ...INDEX, ...ZONE, ":originalzone": { group: "zone" } }, positional: ["string", "string", "list"] },
+  currentdate: { kind: "test", requires: "date", tags: { ...MATCHING, ...ZONE }, positional: ["string", "list"] },
+  // RFC 5183 §4: environment <name> <key-list>.
+  environment: { kind: "test", requires: "environment", tags: MATCHING, positional: ["string", "list"] },
+  // RFC 5235 §3: spamtest [:percent] <value>, virustest <value>.
+  spamtest: { kind: "test", requires: "spamtest", tags: { ...MATCHING, ":percent": { group: "percent", requires: "spamtestplus" } }, positional: ["string"] },
+  virustest: { kind: "test", requires: "virustest", tags: MATCHING, positional: ["string"] },
 };

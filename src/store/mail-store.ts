@@ -65,6 +65,12 @@ export interface StagedMessage {
   readonly parsed: import("../mail/mime-tree.js").ParsedMessage;
   /** The staged bytes, for verification or onward relay. */
   open(): Readable;
+  /**
+   * The first octets of the message (all of them when it is small), kept in memory from staging,
+   * so a reader of the header (Sieve at delivery) need not read the file back; absent when the
+   * backend keeps none.
+   */
+  readonly head?: Buffer;
   discard(): void;
 }
 

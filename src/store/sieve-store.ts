@@ -30,4 +30,18 @@ export interface SieveStore {
    * this handle within the last `periodSeconds`; false otherwise.
    */
   claimVacationReply(accountId: AccountId, handle: string, sender: string, periodSeconds: number, now: Date): Promise<boolean>;
+  /** RFC 7352 duplicate: which of `keys` the account has recorded and that have not expired at `now`. */
+  seenSieveDuplicates(accountId: AccountId, keys: readonly string[], now: Date): Promise<Set<string>>;
+  /**
+   * Records keys once a delivery has succeeded (RFC 7352 §3): an absent or expired key expires
+   * `seconds` after `now`; a live one keeps its expiry unless `last` (RFC 7352 §3.4 :last), which
+   * moves it to `seconds` after `now`. Expired rows of the account are removed on the way.
+   */
+  recordSieveDuplicates(accountId: AccountId, entries: readonly SieveDuplicateEntry[], now: Date): Promise<void>;
+}
+
+export interface SieveDuplicateEntry {
+  readonly key: string;
+  readonly seconds: number;
+  readonly last: boolean;
 }

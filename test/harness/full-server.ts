@@ -59,6 +59,7 @@ const STARTTLS: Partial<Record<ListenerProtocol, { greeting: RegExp; steps: [str
   submission: { greeting: /^220 .*\r\n$/m, steps: [["EHLO client.example\r\n", /^250 .*\r\n$/m], ["STARTTLS\r\n", /^220 .*\r\n$/m]] },
   imap: { greeting: /^\* OK.*\r\n$/m, steps: [["a1 STARTTLS\r\n", /^a1 OK.*\r\n$/m]] },
   pop3: { greeting: /^\+OK.*\r\n$/m, steps: [["STLS\r\n", /^\+OK.*\r\n$/m]] },
+  managesieve: { greeting: /^OK .*\r\n$/m, steps: [["STARTTLS\r\n", /^OK .*\r\n$/m]] },
 };
 
 /** Waits for text matching `pattern` on a plaintext socket (consuming what arrived). */

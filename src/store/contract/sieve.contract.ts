@@ -54,4 +54,26 @@ export function sieveContract(open: OpenBackend): void {
     assert.equal(await sieve.claimVacationReply(alice.id, "h", "bob@example.net", 3600, later(3601)), true);
     assert.equal(await sieve.claimVacationReply(alice.id, "h", "bob@example.net", 3600, later(3602)), false);
   }));
+
+  test("duplicate tracking (RFC 7352): seen until expiry, :last moves the expiry, per account", using(open, async (fx) => {
+    const sieve = fx.sieve;
+    if (!sieve) return;
+    const alice = await fx.account("alice");
+    const bob = await fx.account("bob");
+    const t0 = new Date("2026-01-01T00:00:00Z");
+    const at = (s: number): Date => new Date(t0.getTime() + s * 1000);
+    assert.deepEqual(await sieve.seenSieveDuplicates(alice.id, ["k1", "k2"], t0), new Set());
+    await sieve.recordSieveDuplicates(alice.id, [{ key: "k1", seconds: 100, last: false }, { key: "k2", seconds: 100, last: true }], t0);
+    assert.deepEqual(await sieve.seenSieveDuplicates(alice.id, ["k1", "k2", "k3"], at(50)), new Set(["k1", "k2"]));
+    assert.deepEqual(await sieve.seenSieveDuplicates(bob.id, ["k1"], at(50)), new Set(), "per account");
+    // Seen again at 50 s: without :last the first expiry stays (100 s), with :last it moves to 150 s.
+    await sieve.recordSieveDuplicates(alice.id, [{ key: "k1", seconds: 100, last: false }, { key: "k2", seconds: 100, last: true }], at(50));
+    assert.deepEqual(await sieve.seenSieveDuplicates(alice.id, ["k1", "k2"], at(120)), new Set(["k2"]));
+    assert.deepEqual(await sieve.seenSieveDuplicates(alice.id, ["k1", "k2"], at(151)), new Set());
+    // An expired key is recorded afresh.
+    await sieve.recordSieveDuplicates(alice.id, [{ key: "k1", seconds: 10, last: false }], at(200));
+    assert.deepEqual(await sieve.seenSieveDuplicates(alice.id, ["k1"], at(205)), new Set(["k1"]));
+    await fx.accounts.deleteAccount(alice.address);
+    assert.deepEqual(await sieve.seenSieveDuplicates(alice.id, ["k1"], at(205)), new Set());
+  }));
 }

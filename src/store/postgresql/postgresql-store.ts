@@ -26,7 +26,7 @@ import { StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
 import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport, StoreMaintenance } from "../maintenance.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
-import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { MaildropLeaseStore } from "../maildrop-leases.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, DomainId, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, SpecialUse, StoredMessage, Uid, UidValidity } from "../types.js";
 import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, SPECIAL_USES } from "../types.js";
@@ -1604,6 +1604,31 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       );
       return row !== undefined;
     });
+  }
+
+  /** RFC 7352: the keys of `keys` the account has recorded and that have not expired at `now`. */
+  seenSieveDuplicates(accountId: AccountId, keys: readonly string[], now: Date): Promise<Set<string>> {
+    return this.read(async (db) => {
+      if (keys.length === 0) return new Set<string>();
+      const list = await rows<{ key: string }>(db, "SELECT key FROM sieve_duplicates WHERE account_id = $1 AND key = ANY($2::text[]) AND expires_at > $3", [accountId, [...new Set(keys)], now.getTime()]);
+      return new Set(list.map((r) => r.key));
+    });
+  }
+
+  /** As SQLite's (store/sqlite/sieve.ts): expired rows go, absent keys are added, :last moves an expiry. */
+  recordSieveDuplicates(accountId: AccountId, entries: readonly SieveDuplicateEntry[], now: Date): Promise<void> {
+    return this.track(() =>
+      transaction(this.pool, async (db) => {
+        const t = now.getTime();
+        await db.query("DELETE FROM sieve_duplicates WHERE account_id = $1 AND expires_at <= $2", [accountId, t]);
+        for (const e of entries) {
+          await db.query(
+            `INSERT INTO sieve_duplicates (account_id, key, expires_at) VALUES ($1, $2, $3) ON CONFLICT (account_id, key) DO ${e.last ? "UPDATE SET expires_at = excluded.expires_at" : "NOTHING"}`,
+            [accountId, e.key, t + e.seconds * 1000],
+          );
+        }
+      }),
+    );
   }
 
   // SpamTokenStore and GreylistStore (spam.ts) ---------------------------------------------------------

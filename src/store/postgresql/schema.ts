@@ -272,6 +272,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: "Sieve duplicate tracking (RFC 7352) per account",
+    sql: `
+      -- The same table as SQLite's migration 14: a key per account until it expires.
+      CREATE TABLE sieve_duplicates (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        key text NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (account_id, key)
+      );
+      CREATE INDEX sieve_duplicates_expiry ON sieve_duplicates(expires_at);
+    `,
+  },
 ];
 
 export interface MigrationReport {

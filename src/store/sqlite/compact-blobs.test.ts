@@ -38,6 +38,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
       DROP TABLE spam_tokens; DROP TABLE spam_totals; DROP TABLE spam_trained; -- migration 16's, likewise
       DROP TABLE greylist_triplets; DROP TABLE greylist_whitelist; -- migration 17's, likewise
       DROP TABLE IF EXISTS tls_reports; -- migration 15's, likewise
+      DROP TABLE sieve_duplicates; -- migration 14's, likewise
       DELETE FROM schema_migrations WHERE version >= 11;`);
     assert.match((raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'blobs'").get() as { sql: string }).sql, /WITHOUT ROWID/);
     raw.close();

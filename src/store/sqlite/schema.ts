@@ -375,6 +375,21 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 14,
+    description: "sieve: duplicate tracking per account (RFC 7352)",
+    sql: `
+      -- RFC 7352 §3: the unique IDs (hashed with their :handle by the caller) an account's
+      -- deliveries have seen, each until its expiry; expired rows are removed as new ones come.
+      CREATE TABLE sieve_duplicates (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX sieve_duplicates_expiry ON sieve_duplicates(expires_at);
+    `,
+  },
+  {
     version: 15,
     description: "tls_reports: TLS-RPT reports received for our domains (RFC 8460)",
     sql: `

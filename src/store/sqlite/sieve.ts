@@ -1,7 +1,8 @@
 // SieveStore over SQLite (migration 13): sieve_scripts (one row per script, one active at most,
-// enforced by a partial unique index) and sieve_vacation (last reply per account, handle, sender).
+// enforced by a partial unique index) and sieve_vacation (last reply per account, handle, sender);
+// migration 14: sieve_duplicates (RFC 7352 unique IDs per account until their expiry).
 import { StoreError } from "../errors.js";
-import type { SieveScript, SieveScriptInfo } from "../sieve-store.js";
+import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo } from "../sieve-store.js";
 import type { AccountId } from "../types.js";
 import type { StoreContext } from "./store-context.js";
 
@@ -88,4 +89,26 @@ export function claimVacation(ctx: StoreContext, accountId: AccountId, handle: s
     now.getTime(),
   );
   return true;
+}
+
+export function seenDuplicates(ctx: StoreContext, accountId: AccountId, keys: readonly string[], now: Date): Set<string> {
+  const seen = new Set<string>();
+  for (const key of new Set(keys)) {
+    const row = ctx.sql.get<{ expires_at: number }>("SELECT expires_at FROM sieve_duplicates WHERE account_id = ? AND key = ?", accountId, key);
+    if (row && row.expires_at > now.getTime()) seen.add(key);
+  }
+  return seen;
+}
+
+export function recordDuplicates(ctx: StoreContext, accountId: AccountId, entries: readonly SieveDuplicateEntry[], now: Date): void {
+  const t = now.getTime();
+  ctx.sql.run("DELETE FROM sieve_duplicates WHERE account_id = ? AND expires_at <= ?", accountId, t);
+  for (const e of entries) {
+    const expires = t + e.seconds * 1000;
+    if (e.last) {
+      ctx.sql.run("INSERT INTO sieve_duplicates (account_id, key, expires_at) VALUES (?, ?, ?) ON CONFLICT (account_id, key) DO UPDATE SET expires_at = excluded.expires_at", accountId, e.key, expires);
+    } else {
+      ctx.sql.run("INSERT INTO sieve_duplicates (account_id, key, expires_at) VALUES (?, ?, ?) ON CONFLICT (account_id, key) DO NOTHING", accountId, e.key, expires);
+    }
+  }
 }

@@ -17,7 +17,7 @@ import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
-import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
@@ -45,7 +45,7 @@ import * as sieve from "./sieve.js";
 import * as spamTokens from "./spam-tokens.js";
 import * as greylist from "./greylist.js";
 import { openDatabase } from "./sqlite-database.js";
-import { SqliteStagedMessage } from "./staged-message.js";
+import { SqliteStagedMessage, STAGED_HEAD_BYTES } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 import { SqliteStoreCore, type SqliteStoreOptions } from "./store-core.js";
 
@@ -115,6 +115,12 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   claimVacationReply(accountId: AccountId, handle: string, sender: string, periodSeconds: number, now: Date): Promise<boolean> {
     return this.write((ctx) => sieve.claimVacation(ctx, accountId, handle, sender, periodSeconds, now));
+  }
+  seenSieveDuplicates(accountId: AccountId, keys: readonly string[], now: Date): Promise<Set<string>> {
+    return this.read((ctx) => sieve.seenDuplicates(ctx, accountId, keys, now));
+  }
+  recordSieveDuplicates(accountId: AccountId, entries: readonly SieveDuplicateEntry[], now: Date): Promise<void> {
+    return this.write((ctx) => sieve.recordDuplicates(ctx, accountId, entries, now));
   }
 
   // AccountStore ------------------------------------------------------------------------------
@@ -277,15 +283,22 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<SqliteStagedMessage> {
     const builder = new MimeTreeBuilder(this.mimeLimits);
     const counter = new SentOctetCounter();
-    // One pass over the bytes: the MIME tree and the CRLF octet count (POP3 STAT/LIST) together.
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    // One pass over the bytes: the MIME tree, the CRLF octet count (POP3 STAT/LIST) and the head.
     const inspector = {
       push(chunk: Buffer): void {
         builder.push(chunk);
         counter.push(chunk);
+        if (headBytes < STAGED_HEAD_BYTES) {
+          const part = Buffer.from(chunk.subarray(0, STAGED_HEAD_BYTES - headBytes));
+          head.push(part);
+          headBytes += part.length;
+        }
       },
     };
     const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
-    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => this.dropStaged([id]));
+    return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => this.dropStaged([id]), Buffer.concat(head));
   }
 
   /**

@@ -7,6 +7,9 @@ import type { BlobDirectory, WrittenBlob } from "../blobs/blob-directory.js";
 import type { StagedMessage } from "../mail-store.js";
 import type { BlobId } from "../types.js";
 
+/** Octets of a staged message kept in memory (StagedMessage.head): a typical message whole. */
+export const STAGED_HEAD_BYTES = 64 * 1024;
+
 export class SqliteStagedMessage implements StagedMessage {
   private released = false;
 
@@ -18,6 +21,8 @@ export class SqliteStagedMessage implements StagedMessage {
     readonly crlfSize: number,
     /** Called once when the pin is dropped without a delivery: the blob may be garbage now. */
     private readonly onDiscard: (id: BlobId) => void,
+    /** The first STAGED_HEAD_BYTES octets, gathered while staging. */
+    readonly head?: Buffer,
   ) {}
 
   get blobId(): BlobId {
