@@ -4,7 +4,7 @@
 // caller passes a function rather than one prefix. Two recipients that end at the same account
 // and mailbox (an alias and the account itself, a +tag and the plain address) store one copy.
 import { SYSTEM_FLAGS, type Account, type DeliveryResult, type DeliveryTarget, type Flag, type MailboxId, type MailStore, type StagedMessage } from "../store/index.js";
-import type { SieveDecision, SieveFilter } from "./sieve-filter.js";
+import type { SieveDecision, SieveFilter, SpamTestValue } from "./sieve-filter.js";
 
 /**
  * RFC 5788 registers $Junk: mail the server judged junk (DMARC quarantine, spam score) carries it,
@@ -29,7 +29,7 @@ export interface LocalDeliveryRequest {
   readonly prefixFor: (recipient: LocalRecipient) => Buffer;
   readonly internalDate?: Date;
   /** Each account's active Sieve script decides where its copy goes (sieve-filter.ts). */
-  readonly sieve?: { readonly filter: SieveFilter; readonly envelopeFrom: string };
+  readonly sieve?: { readonly filter: SieveFilter; readonly envelopeFrom: string; readonly spamFor?: (accountId: number) => SpamTestValue | null };
 }
 
 export interface LocalDeliveryResult extends DeliveryResult {
@@ -55,7 +55,7 @@ export async function deliverLocal(
   const seen = new Set<number>();
   for (const recipient of unique) {
     const decision = request.sieve
-      ? await request.sieve.filter.decide(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient })
+      ? await request.sieve.filter.decide(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, request.sieve.spamFor?.(recipient.account.id) ?? null)
       : null;
     if (decision === null) {
       const mailboxId = await folderMailbox(store, recipient.account, recipient.folder);

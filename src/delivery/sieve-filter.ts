@@ -49,6 +49,12 @@ export interface SieveFilterDeps {
 }
 
 /** Where one recipient's copy goes, and what to do after the commit. */
+/** RFC 5235 §3.1/§3.2: spamtest 1 (surely ham) to 10 (surely spam), spamtestplus :percent 0-100. */
+export interface SpamTestValue {
+  readonly score: number;
+  readonly percent: number;
+}
+
 export interface SieveDecision {
   /** Mailbox names (INBOX for keep) with their flags; empty when discarded or rejected. */
   readonly files: readonly { readonly mailbox: string; readonly flags: readonly string[] }[];
@@ -66,7 +72,8 @@ const MAX_DUPLICATE_LOOKUPS = 32;
 
 export interface SieveFilter {
   /** null when the account has no active script (deliver as usual). */
-  decide(staged: StagedMessage, account: Account, envelope: { from: string; to: string }): Promise<SieveDecision | null>;
+  /** `spam`: the RFC 5235 spamtest values of this account's verdict; absent or null: not tested ("0"). */
+  decide(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, spam?: SpamTestValue | null): Promise<SieveDecision | null>;
   /** Redirects and vacation replies of a committed delivery; failures are logged, never thrown. */
   afterCommit(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, decision: SieveDecision): Promise<void>;
 }
@@ -148,7 +155,7 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
   };
 
   return {
-    async decide(staged, account, envelope) {
+    async decide(staged, account, envelope, spam) {
       const script = await deps.scripts.getActiveSieveScript(account.id);
       if (!script) return null;
       const log = deps.log.child({ account: account.address, script: script.name });
@@ -197,6 +204,7 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
               environment: environmentOf(deps.hostname),
               includes,
               duplicates: known,
+              spam: spam ?? null,
             });
           } catch (error) {
             if (!(error instanceof DuplicateLookupNeeded) || known.size >= MAX_DUPLICATE_LOOKUPS) throw error;

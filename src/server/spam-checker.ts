@@ -26,6 +26,17 @@ export interface SpamCheckerOptions {
 /** Old greylisting rows are swept at most this often, from the checks themselves. */
 const GREYLIST_SWEEP_MS = 3600_000;
 
+/**
+ * A score as RFC 5235 values: spamtest 1 ("certainly not spam") to 10 ("certainly spam") and
+ * spamtestplus :percent 0-100, linear from a score of 0 to twice junk_score (the point the
+ * message is filed as junk is the middle of the scale, 5 or 6 and 50 %).
+ */
+export function spamTestValue(score: number, junkScore: number): { score: number; percent: number } {
+  const span = Math.max(junkScore, 0.1) * 2;
+  const fraction = Math.min(1, Math.max(0, score / span));
+  return { score: Math.min(10, Math.max(1, 1 + Math.round(fraction * 9))), percent: Math.round(fraction * 100) };
+}
+
 export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | null {
   const { settings } = options;
   if (!settings.enabled) return null;
@@ -36,7 +47,7 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
   const perAccount = async (verdict: SpamVerdict, searchText: string, accountIds: readonly number[]): Promise<SpamCheckResult["perAccount"]> => {
     if (tokenStore === null || accountIds.length === 0 || verdict.action === "reject") return undefined;
     const tokens = tokenize(foldCase(searchText));
-    const out = new Map<number, { action: "accept" | "junk"; headerFields: readonly string[] }>();
+    const out = new Map<number, { action: "accept" | "junk"; headerFields: readonly string[]; spamTest: { score: number; percent: number } }>();
     for (const accountId of accountIds) {
       const probability = spamProbability(await tokenStore.readSpamTokens(accountId as AccountId, tokens), tokens, settings.bayesMinMessages);
       const band = probability === null ? null : bayesTest(probability);
@@ -46,7 +57,7 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
       // The message-wide verdict already refused nothing; a classifier alone files, never refuses.
       const action = scanner.actionFor(score) === "accept" ? "accept" : "junk";
       const own = { ...verdict, tests, score, action } as const;
-      out.set(accountId, { action, headerFields: settings.addHeaders ? spamHeaderFields(own, settings.junkScore) : [] });
+      out.set(accountId, { action, headerFields: settings.addHeaders ? spamHeaderFields(own, settings.junkScore) : [], spamTest: spamTestValue(score, settings.junkScore) });
       options.log.info("spam.classified", { account: accountId, probability: Number(probability!.toFixed(4)), band, score, action });
     }
     return out;
@@ -135,6 +146,7 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
         score: verdict.score,
         headerFields: settings.addHeaders ? spamHeaderFields(verdict, settings.junkScore) : [],
         authenticationResults: verdict.iprev ? [iprevResultText(verdict.iprev, input.clientIp)] : [],
+        spamTest: spamTestValue(verdict.score, settings.junkScore),
         ...(accounts ? { perAccount: accounts } : {}),
       };
     },

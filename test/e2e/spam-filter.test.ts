@@ -128,3 +128,29 @@ test("a DNS list that does not answer delays nothing past dns_timeout and scores
     await dns.close();
   }
 });
+
+test("Sieve spamtest (RFC 5235) sees the verdict: a score of 4 with junk_score 6 is spamtest 4 and 33 %", async () => {
+  const dns = await startDnsServer({ "1.0.0.127.bl.test": { A: ["127.0.0.2"] } });
+  const full = await startFullServer({
+    protocols: ["smtp", "imap"],
+    extraToml: `[outbound]\ndns_servers = ["127.0.0.1:${dns.port}"]\n[spam]\nexempt_networks = []\niprev = false\ndnsbl = { "bl.test" = 4.0 }\n`,
+  });
+  try {
+    const admin = createAdmin(full.server.config, full.server.store);
+    await admin.addDomain("example.org");
+    await admin.addUser({ address: "alice@example.org", password: "correct horse battery" });
+    const alice = (await full.server.store.accounts.findAccountByAddress("alice@example.org"))!;
+    const script = `require ["spamtest", "spamtestplus", "fileinto", "relational", "comparator-i;ascii-numeric", "mailbox"];
+if allof (spamtest :value "eq" :comparator "i;ascii-numeric" "4", spamtest :percent :value "eq" :comparator "i;ascii-numeric" "33") { fileinto :create "Scored"; }`;
+    await full.server.store.sieve!.putSieveScript(alice.id, "main", script, 10);
+    await full.server.store.sieve!.setActiveSieveScript(alice.id, "main");
+    const replies = JSON.parse(await runPython(SEND, [String(full.portOf("smtp")), COMPLETE])) as [number, string][];
+    assert.equal(replies[0]![0], 250);
+    const scored = await full.server.store.mail.getMailbox(alice.id, "Scored");
+    assert.ok(scored, "the script filed the message by its spamtest value");
+    assert.equal((await full.server.store.mail.mailboxStatus(scored.id)).messages, 1);
+  } finally {
+    await full.stop();
+    await dns.close();
+  }
+});

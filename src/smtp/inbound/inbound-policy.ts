@@ -99,6 +99,7 @@ async function deliverInbound(options: InboundPolicyOptions, session: SessionVie
     envelope,
     authenticationResults: joinAuthenticationResults(session.hostname, verification?.authenticationResults ?? null, spam?.authenticationResults ?? []),
     extraFields: (accountId: number | null) => (accountId !== null ? spam?.perAccount?.get(accountId)?.headerFields : undefined) ?? spam?.headerFields ?? [],
+    spamTest: (accountId: number) => spam?.perAccount?.get(accountId)?.spamTest ?? spam?.spamTest ?? null,
   };
   const failure = await deliverToLocal(options, staged, recipients, context);
   if (failure !== null) return failure;

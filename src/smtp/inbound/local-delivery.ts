@@ -4,7 +4,7 @@
 // the same replies. Every failure releases the staged blob, and the reply never says more than
 // the client needs (internal errors are logged, answered 451 4.3.0).
 import { deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
-import type { SieveFilter } from "../../delivery/sieve-filter.js";
+import type { SieveFilter, SpamTestValue } from "../../delivery/sieve-filter.js";
 import { authenticationResultsField, foldedField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
 import type { EnvelopeMailbox } from "../../mail/address.js";
 import type { Logger } from "../../observability/log.js";
@@ -26,6 +26,8 @@ export interface TraceContext {
   readonly authenticationResults: string | null;
   /** More fields for each account's copy, below Authentication-Results (the spam verdict's X-Spam-*). */
   readonly extraFields?: (accountId: number | null) => readonly string[];
+  /** RFC 5235 values for each account's Sieve spamtest; absent: not tested. */
+  readonly spamTest?: (accountId: number) => SpamTestValue | null;
 }
 
 /** Local recipients of the envelope, each account once per envelope recipient, in order. */
@@ -109,7 +111,7 @@ export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMess
       recipients,
       prefixFor: (r) => tracePrefixFor(context, r.recipient, true, r.account.id),
       internalDate: context.envelope.receivedAt,
-      ...(deps.sieve ? { sieve: { filter: deps.sieve, envelopeFrom } } : {}),
+      ...(deps.sieve ? { sieve: { filter: deps.sieve, envelopeFrom, ...(context.spamTest ? { spamFor: context.spamTest } : {}) } } : {}),
     });
     if (result.rejected.length > 0) {
       deps.log.info("smtp.sieve_rejected", { transaction: context.envelope.id, recipients: result.rejected.map((r) => r.recipient.recipient), stored: result.copies.length });

@@ -72,7 +72,9 @@ export interface SpamCheckResult {
    * Per receiving account, when its own classifier changed the verdict: its folder decision and
    * its header fields. Refusing stays a message-wide decision (one reply covers every recipient).
    */
-  readonly perAccount?: ReadonlyMap<number, { readonly action: "accept" | "junk"; readonly headerFields: readonly string[] }>;
+  readonly perAccount?: ReadonlyMap<number, { readonly action: "accept" | "junk"; readonly headerFields: readonly string[]; readonly spamTest?: { readonly score: number; readonly percent: number } }>;
+  /** RFC 5235 spamtest values of the verdict for Sieve (1-10, 0-100); absent when not scanned. */
+  readonly spamTest?: { readonly score: number; readonly percent: number };
 }
 
 export interface SpamChecker {
