@@ -22,3 +22,19 @@ export interface SpamTokenStore {
    */
   trainSpamMessage(accountId: AccountId, messageKey: string, tokens: readonly number[], kind: SpamClass): Promise<boolean>;
 }
+
+/**
+ * How a trained message's token list is kept (spam_trained.tokens) by every backend: 8-byte
+ * little-endian doubles, exact for the 48-bit tokens and the same bytes on every machine.
+ */
+export function packSpamTokens(tokens: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(tokens.length * 8);
+  tokens.forEach((token, i) => out.writeDoubleLE(token, i * 8));
+  return out;
+}
+
+export function unpackSpamTokens(blob: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 8 <= blob.length; i += 8) out.push(blob.readDoubleLE(i));
+  return out;
+}

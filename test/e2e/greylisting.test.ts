@@ -3,18 +3,12 @@
 // a retry after greylist_delay is accepted, and the sender (network and domain) that retried is
 // then let through at once for another recipient; a domain not listed is never greylisted.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { createMemoryLogger } from "../../src/observability/log.js";
 import { createAdmin } from "../../src/server/compose.js";
 import { startFullServer } from "../harness/full-server.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 // Sends each (from, to) pair given as "from,to" arguments in turn, in one process so that
 // consecutive attempts are milliseconds apart even on a loaded machine.

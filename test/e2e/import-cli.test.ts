@@ -3,18 +3,12 @@
 // imaplib sees the folders, flags, keywords and INTERNALDATEs; running it again adds nothing; an
 // mbox goes into a named folder; a missing path is a clear error.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { listenerPort, makeScratch, runMailroom, serveConfig, startServeProcess } from "../harness/mailroom-process.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 const LIST = `
 import imaplib, json, sys

@@ -3,18 +3,12 @@
 // /metrics, and with abuse.suspend_after_refusals the account is disabled (its next login fails)
 // and the postmaster of its domain finds a notice in INBOX (read with python's imaplib).
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import nodemailer from "nodemailer";
 import { createAdmin } from "../../src/server/compose.js";
 import { startFullServer } from "../harness/full-server.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 const READ_POSTMASTER = `
 import imaplib, json, ssl, sys

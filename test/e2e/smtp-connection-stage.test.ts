@@ -2,19 +2,13 @@
 // greeting pause ends gets 554 5.5.1 and is disconnected, while python's smtplib, which waits for
 // the 220, is served normally) and the per-address message rate (451 4.7.1 past the limit).
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { test } from "node:test";
 import { createMemoryLogger } from "../../src/observability/log.js";
 import { createAdmin } from "../../src/server/compose.js";
 import { startFullServer } from "../harness/full-server.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 const SEND = `
 import smtplib, sys, json

@@ -5,18 +5,12 @@
 // $Junk, one linking to a listed domain is refused 550 5.7.1. Every copy carries the iprev result
 // in Authentication-Results and the tests in X-Spam-Status; the verdicts are in the log.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { createMemoryLogger } from "../../src/observability/log.js";
 import { createAdmin } from "../../src/server/compose.js";
 import { startDnsServer } from "../harness/dns-server.js";
 import { startFullServer } from "../harness/full-server.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 const SEND = `
 import smtplib, sys, json

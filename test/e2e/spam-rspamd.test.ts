@@ -4,7 +4,6 @@
 // delivered with rspamd's score as the RSPAMD test in X-Spam-Status; with rspamd stopped, mail is
 // accepted unscanned by default (fail open) and refused 451 4.7.1 with rspamd_failure = "tempfail".
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { createMemoryLogger } from "../../src/observability/log.js";
 import { createAdmin } from "../../src/server/compose.js";
@@ -12,12 +11,7 @@ import type { Uid } from "../../src/store/index.js";
 import { startDnsServer } from "../harness/dns-server.js";
 import { startFullServer } from "../harness/full-server.js";
 import { rspamdAvailable, startRspamd } from "../harness/rspamd.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 120_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 const SEND = `
 import smtplib, sys, json

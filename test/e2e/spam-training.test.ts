@@ -4,18 +4,12 @@
 // filed by what was learnt: spam-like ones into Junk with $Junk and BAYES_99, ham-like ones into
 // INBOX with BAYES_01. Moving a trained message back out of Junk retrains it as ham.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { createAdmin } from "../../src/server/compose.js";
 import type { AccountId } from "../../src/store/index.js";
 import { startFullServer } from "../harness/full-server.js";
-
-function runPython(source: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("python3", ["-c", source, ...args], { timeout: 120_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
+import { runPython } from "../harness/python.js";
 
 const SPAM_WORDS = "winner lottery casino bonus cheap pills prize claim urgent bitcoin investment guaranteed exclusive discount credit loan replica watches luxury pharmacy".split(" ");
 const HAM_WORDS = "meeting project lunch report schedule review draft team weekend family invoice agenda deadline notes budget release minutes photos dinner slides".split(" ");

@@ -2,7 +2,7 @@
 // store/sqlite/spam-tokens.ts and greylist.ts, in statements that stay correct when several nodes
 // train or greylist at once (upserts; the greylist decision locks its triplet row).
 import type { GreylistCheck, GreylistDecision } from "../greylist-store.js";
-import type { SpamClass, SpamTokenCounts } from "../spam-store.js";
+import { packSpamTokens, unpackSpamTokens, type SpamClass, type SpamTokenCounts } from "../spam-store.js";
 import type { AccountId } from "../types.js";
 import { one, rows, type Sql } from "./database.js";
 
@@ -35,29 +35,17 @@ async function count(db: Sql, accountId: AccountId, tokens: readonly number[], k
   }
 }
 
-function packTokens(tokens: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(tokens.length * 8);
-  tokens.forEach((token, i) => out.writeDoubleLE(token, i * 8));
-  return out;
-}
-
-function unpackTokens(blob: Buffer): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 8 <= blob.length; i += 8) out.push(blob.readDoubleLE(i));
-  return out;
-}
-
 export async function trainMessage(db: Sql, accountId: AccountId, messageKey: string, tokens: readonly number[], kind: SpamClass, now: Date): Promise<boolean> {
   if (!(await one(db, "SELECT 1 FROM accounts WHERE id = $1", [accountId]))) return false;
   // The row lock makes two nodes training the same message take turns.
   const previous = await one<{ kind: SpamClass; tokens: Buffer }>(db, "SELECT kind, tokens FROM spam_trained WHERE account_id = $1 AND message_key = $2 FOR UPDATE", [accountId, messageKey]);
   if (previous?.kind === kind) return false;
-  if (previous) await count(db, accountId, unpackTokens(previous.tokens), previous.kind, -1);
+  if (previous) await count(db, accountId, unpackSpamTokens(previous.tokens), previous.kind, -1);
   await count(db, accountId, tokens, kind, 1);
   await db.query(
     `INSERT INTO spam_trained (account_id, message_key, kind, tokens, trained_at) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (account_id, message_key) DO UPDATE SET kind = excluded.kind, tokens = excluded.tokens, trained_at = excluded.trained_at`,
-    [accountId, messageKey, kind, packTokens(tokens), now.getTime()],
+    [accountId, messageKey, kind, packSpamTokens(tokens), now.getTime()],
   );
   return true;
 }

@@ -2,22 +2,9 @@
 // ROWID so a lookup is one B-tree descent), spam_totals (trained messages per class), and
 // spam_trained (the class and the token list each trained message was counted with, so it can be
 // taken back exactly even if the tokenizer changes later).
-import type { SpamClass, SpamTokenCounts } from "../spam-store.js";
+import { packSpamTokens, unpackSpamTokens, type SpamClass, type SpamTokenCounts } from "../spam-store.js";
 import type { AccountId } from "../types.js";
 import type { StoreContext } from "./store-context.js";
-
-/** Host-endian doubles would do, but a fixed layout keeps the column portable between machines. */
-function packTokens(tokens: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(tokens.length * 8);
-  tokens.forEach((token, i) => out.writeDoubleLE(token, i * 8));
-  return out;
-}
-
-function unpackTokens(blob: Buffer): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 8 <= blob.length; i += 8) out.push(blob.readDoubleLE(i));
-  return out;
-}
 
 /** Bound parameters per statement stay well under SQLite's limit (32,766). */
 const CHUNK = 500;
@@ -53,14 +40,14 @@ export function trainMessage(ctx: StoreContext, accountId: AccountId, messageKey
   if (!ctx.sql.get("SELECT 1 FROM accounts WHERE id = ?", accountId)) return false;
   const previous = ctx.sql.get<{ kind: SpamClass; tokens: Buffer }>("SELECT kind, tokens FROM spam_trained WHERE account_id = ? AND message_key = ?", accountId, messageKey);
   if (previous?.kind === kind) return false;
-  if (previous) count(ctx, accountId, unpackTokens(previous.tokens), previous.kind, -1);
+  if (previous) count(ctx, accountId, unpackSpamTokens(previous.tokens), previous.kind, -1);
   count(ctx, accountId, tokens, kind, 1);
   ctx.sql.run(
     "INSERT INTO spam_trained (account_id, message_key, kind, tokens, trained_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(account_id, message_key) DO UPDATE SET kind = excluded.kind, tokens = excluded.tokens, trained_at = excluded.trained_at",
     accountId,
     messageKey,
     kind,
-    packTokens(tokens),
+    packSpamTokens(tokens),
     ctx.clock().getTime(),
   );
   return true;
