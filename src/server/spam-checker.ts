@@ -49,6 +49,10 @@ export function createSpamChecker(options: SpamCheckerOptions): SpamChecker | nu
     const tokens = tokenize(foldCase(searchText));
     const out = new Map<number, { action: "accept" | "junk"; headerFields: readonly string[]; spamTest: { score: number; percent: number } }>();
     for (const accountId of accountIds) {
+      // The totals first: an account that has not trained enough gives no verdict, so its tokens
+      // are not looked up at all (most accounts, most of the time).
+      const totals = await tokenStore.readSpamTokens(accountId as AccountId, []);
+      if (totals.spamMessages < settings.bayesMinMessages || totals.hamMessages < settings.bayesMinMessages) continue;
       const probability = spamProbability(await tokenStore.readSpamTokens(accountId as AccountId, tokens), tokens, settings.bayesMinMessages);
       const band = probability === null ? null : bayesTest(probability);
       if (band === null) continue;

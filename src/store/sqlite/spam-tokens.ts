@@ -6,18 +6,18 @@ import { packSpamTokens, unpackSpamTokens, type SpamClass, type SpamTokenCounts 
 import type { AccountId } from "../types.js";
 import type { StoreContext } from "./store-context.js";
 
-/** Bound parameters per statement stay well under SQLite's limit (32,766). */
-const CHUNK = 500;
-
 export function readTokens(ctx: StoreContext, accountId: AccountId, tokens: readonly number[]): SpamTokenCounts {
   const totals = ctx.sql.get<{ spam: number; ham: number }>("SELECT spam, ham FROM spam_totals WHERE account_id = ?", accountId) ?? { spam: 0, ham: 0 };
   const found = new Map<number, { spam: number; ham: number }>();
-  const unique = [...new Set(tokens)];
-  for (let i = 0; i < unique.length; i += CHUNK) {
-    const part = unique.slice(i, i + CHUNK);
-    const rows = ctx.sql.all<{ token: number; spam: number; ham: number }>(`SELECT token, spam, ham FROM spam_tokens WHERE account_id = ? AND token IN (${part.map(() => "?").join(",")})`, accountId, ...part);
-    for (const row of rows) found.set(row.token, { spam: row.spam, ham: row.ham });
-  }
+  if (tokens.length === 0) return { spamMessages: totals.spam, hamMessages: totals.ham, tokens: found };
+  // One statement whatever the list's length: the list travels as one JSON parameter, under
+  // SQLite's limit on bound parameters.
+  const rows = ctx.sql.all<{ token: number; spam: number; ham: number }>(
+    "SELECT token, spam, ham FROM spam_tokens WHERE account_id = ? AND token IN (SELECT value FROM json_each(?))",
+    accountId,
+    JSON.stringify([...new Set(tokens)]),
+  );
+  for (const row of rows) found.set(row.token, { spam: row.spam, ham: row.ham });
   return { spamMessages: totals.spam, hamMessages: totals.ham, tokens: found };
 }
 
