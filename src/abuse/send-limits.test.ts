@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createSendLimiter, type SendLimitSettings } from "./send-limits.js";
 
-const OFF: SendLimitSettings = { messagesPerHour: 0, recipientsPerDay: 0, domainMessagesPerHour: 0, maxFailedRatio: 0, failedRatioMinRecipients: 10, suspendAfterRefusals: 0 };
+const OFF: SendLimitSettings = { messagesPerHour: 0, recipientsPerMessage: 0, recipientsPerDay: 0, domainMessagesPerHour: 0, maxFailedRatio: 0, failedRatioMinRecipients: 10, suspendAfterRefusals: 0 };
 const at = (minutes: number) => new Date(Date.UTC(2026, 11, 1, 0, 0, 0) + minutes * 60_000);
 
 test("messages per hour slide: the oldest minute leaves the window after an hour", () => {
@@ -19,6 +19,12 @@ test("messages per hour slide: the oldest minute leaves the window after an hour
   assert.equal(limiter.checkMessage("a@x.test", at(59))?.limit, "messages_per_hour", "still full at 59 minutes");
   assert.equal(limiter.checkMessage("a@x.test", at(61)), null, "minute 0 left the window");
   assert.equal(limiter.checkMessage("b@x.test", at(30)), null, "other accounts have their own count");
+});
+
+test("recipients per message: the envelope in progress may not pass the limit", () => {
+  const limiter = createSendLimiter({ ...OFF, recipientsPerMessage: 3 });
+  assert.equal(limiter.checkRecipient("a@x.test", 2, at(0)), null);
+  assert.equal(limiter.checkRecipient("a@x.test", 3, at(0))?.limit, "recipients_per_message");
 });
 
 test("recipients per day count the envelope in progress", () => {

@@ -13,6 +13,8 @@
 export interface SendLimitSettings {
   /** 0 turns a limit off. */
   messagesPerHour: number;
+  /** Recipients of one message (a transaction), at most. */
+  recipientsPerMessage: number;
   recipientsPerDay: number;
   domainMessagesPerHour: number;
   /** Refused share of remote recipients in a day, 0 to 1; 0 turns it off. */
@@ -24,7 +26,7 @@ export interface SendLimitSettings {
 }
 
 export type SendLimitRefusal = {
-  readonly limit: "messages_per_hour" | "recipients_per_day" | "domain_messages_per_hour" | "failed_ratio";
+  readonly limit: "messages_per_hour" | "recipients_per_message" | "recipients_per_day" | "domain_messages_per_hour" | "failed_ratio";
   readonly text: string;
   /** The account passed suspend_after_refusals with this refusal (reported once). */
   readonly suspend: boolean;
@@ -143,6 +145,10 @@ export function createSendLimiter(settings: SendLimitSettings): SendLimiter {
     checkRecipient(account, pending, at = new Date()) {
       const now = at.getTime();
       const c = counters(account);
+      // Not counted toward suspension: one long recipient list would refuse every extra address.
+      if (settings.recipientsPerMessage > 0 && pending + 1 > settings.recipientsPerMessage) {
+        return { limit: "recipients_per_message", text: `At most ${settings.recipientsPerMessage} recipients per message for this account`, suspend: false };
+      }
       if (settings.recipientsPerDay > 0 && c.recipients.sum(now) + pending + 1 > settings.recipientsPerDay) {
         return refuse(c, now, "recipients_per_day", `Daily recipient limit (${settings.recipientsPerDay}) reached for this account, try again later`);
       }

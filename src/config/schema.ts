@@ -211,6 +211,7 @@ export interface AcmeConfig {
 /** Outbound abuse limits for authenticated senders (src/abuse/send-limits.ts). */
 export interface AbuseSettings {
   messagesPerHour: number;
+  recipientsPerMessage: number;
   recipientsPerDay: number;
   domainMessagesPerHour: number;
   maxFailedRatio: number;
@@ -452,6 +453,7 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
 // day for a free account, 2,000 for a paid one): generous for a person, small for a spam run.
 export const ABUSE_SPEC: SectionSpec<AbuseSettings> = {
   messagesPerHour: key(integer({ min: 0, max: 10_000_000 }), 200, "messages one account may submit in an hour; more get 451 4.7.1; 0 is unlimited"),
+  recipientsPerMessage: key(integer({ min: 0, max: 100_000 }), 100, "recipients one account may give one message (below limits.max_recipients for everyone); more get 451 4.7.1; 0 is unlimited"),
   recipientsPerDay: key(integer({ min: 0, max: 100_000_000 }), 1000, "recipients one account may send to in a day (local and remote); more get 451 4.7.1; 0 is unlimited"),
   domainMessagesPerHour: key(integer({ min: 0, max: 100_000_000 }), 5000, "messages all accounts of one sender domain may submit in an hour; 0 is unlimited"),
   maxFailedRatio: key(decimal({ min: 0, max: 1 }), 0.3, "share of an account's remote recipients refused by their servers (5xx) in a day above which its sending pauses (451 4.7.1); 0 turns it off"),

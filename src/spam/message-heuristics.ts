@@ -55,6 +55,13 @@ export function messageHeuristics(parsed: ParsedMessage, now: Date): TestHit[] {
   const subtypes: string[] = [];
   textParts(parsed.root, subtypes);
   if (subtypes.includes("html") && !subtypes.includes("plain")) hits.push({ name: "HTML_ONLY" });
+  // The decoded body text (the search text after the top-level header's part): nothing to read,
+  // or little besides links, is how image-and-link spam looks once its tags are gone.
+  const body = parsed.searchText.slice(parsed.searchTextHeadLength ?? parsed.searchText.length).trim();
+  const links = body.match(/https?:\/\/\S+/g) ?? [];
+  const words = body.replace(/https?:\/\/\S+/g, " ").match(/[\p{L}\p{N}]{2,}/gu) ?? [];
+  if (body === "") hits.push({ name: "EMPTY_BODY" });
+  else if (links.length > 0 && words.length < 5 * links.length && words.length < 20) hits.push({ name: "BODY_MOSTLY_LINKS", detail: `${links.length} link(s), ${words.length} word(s)` });
   return hits;
 }
 

@@ -131,5 +131,8 @@ test("heuristics: missing fields, shouting subjects, a display name naming anoth
   assert.deepEqual(names(GOOD.replace("Alice <alice@sender.test>", '"alice@sender.test" <alice@mail.sender.test>')), []);
   assert.deepEqual(names(GOOD.replace("Tue, 1 Dec 2026", "Tue, 8 Dec 2026")), ["DATE_IN_FUTURE"]);
   assert.deepEqual(names(GOOD.replace("\r\n\r\n", "\r\nContent-Type: text/html\r\n\r\n")), ["HTML_ONLY"]);
+  assert.deepEqual(names(GOOD.replace("See you at noon.\r\n", "")), ["EMPTY_BODY"]);
+  assert.deepEqual(names(GOOD.replace("See you at noon.", "Click http://a.test/x now http://b.test/y")), ["BODY_MOSTLY_LINKS"]);
+  assert.deepEqual(names(GOOD.replace("See you at noon.", "The agenda for tomorrow is at http://wiki.test/agenda, please read it before we meet at noon.")), []);
   assert.deepEqual(names(GOOD.replace("Subject: Lunch tomorrow", "Subject: =?utf-8?q?=C3=84RGER_MIT_DER_BANK?=")), ["SUBJECT_ALL_CAPS"]);
 });

@@ -43,6 +43,8 @@ export const DEFAULT_SCORES: Readonly<Record<string, number>> = {
   SUBJECT_ALL_CAPS: 1.0,
   FROM_NAME_OTHER_ADDRESS: 2.5,
   HTML_ONLY: 0.7,
+  EMPTY_BODY: 0.7,
+  BODY_MOSTLY_LINKS: 1.5,
   HELO_BARE_IP: 1.5,
   HELO_FORGED_OURS: 3.0,
   HELO_NOT_FQDN: 1.0,

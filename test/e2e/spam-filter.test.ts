@@ -69,8 +69,8 @@ test("spam verdicts over SMTP: INBOX below junk_score, Junk with $Junk above it,
     const replies = JSON.parse(await runPython(SEND, [String(full.portOf("smtp")), COMPLETE, SLOPPY, LINKED])) as [number, string][];
     assert.equal(replies[0]![0], 250);
     assert.equal(replies[1]![0], 250);
-    assert.equal(replies[2]![0], 550, "4.0 (DNSBL) + 12.0 (URIBL) passes reject_score 15");
-    assert.match(replies[2]![1], /^5\.7\.1 Message rejected as spam \(score 16\.0\)/);
+    assert.equal(replies[2]![0], 550, "4.0 (DNSBL) + 12.0 (URIBL) + 1.5 (BODY_MOSTLY_LINKS) passes reject_score 15");
+    assert.match(replies[2]![1], /^5\.7\.1 Message rejected as spam \(score 17\.5\)/);
 
     const boxes = JSON.parse(await runPython(READ, [String(full.portOf("imap"))])) as Record<string, [string, string][]>;
     assert.equal(boxes["INBOX"]!.length, 1);
