@@ -226,6 +226,8 @@ export interface SpamSettings {
   dnsbl: Record<string, number>;
   /** Zone -> score added when a link domain is listed (URIBL-style, e.g. dbl.spamhaus.org). */
   uribl: Record<string, number>;
+  /** "zone/127.0.0.x" -> score for that return code, replacing the zone's score (Spamhaus ZEN's SBL/XBL/PBL). */
+  dnsblCodes: Record<string, number>;
   iprev: boolean;
   /** Milliseconds: deadline of each DNS lookup of one message (they run in parallel). */
   dnsTimeout: number;
@@ -416,6 +418,9 @@ export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   // knows which resolver asks it. The README shows a typical set.
   dnsbl: key(tableOf(decimal({ min: -100, max: 100 })), {}, 'DNS lists for the client address and the score a listing adds, e.g. { "zen.spamhaus.org" = 7.0, "list.dnswl.org" = -2.0 }'),
   uribl: key(tableOf(decimal({ min: -100, max: 100 })), {}, 'DNS lists for the domains of links in the message, e.g. { "dbl.spamhaus.org" = 5.0 }'),
+  // Spamhaus ZEN answers 127.0.0.2-3 (SBL), .4-.7 (XBL, exploited hosts) and .10-.11 (PBL, end-user
+  // ranges that should not send directly): different evidence, so each code can weigh differently.
+  dnsblCodes: key(tableOf(decimal({ min: -100, max: 100 })), {}, 'scores for single return codes of a DNS list, replacing its score in spam.dnsbl, e.g. { "zen.spamhaus.org/127.0.0.10" = 2.0 }; with several codes the highest counts'),
   iprev: key(boolean(), true, "check that the client's reverse DNS name resolves back to its address (RFC 8601 iprev); a failure adds IPREV_FAIL"),
   dnsTimeout: key(duration({ minMs: 100, maxMs: 60_000 }), 3000, "deadline of each DNS list or iprev lookup; a list that does not answer in time counts as not listed"),
   junkScore: key(decimal({ min: 0, max: 1000 }), 6, "score from which a message is filed in Junk with the $Junk keyword"),

@@ -13,6 +13,7 @@ const SETTINGS: SpamSettings = {
   enabled: true,
   dnsbl: { "bl.test": 7, "wl.test": -3 },
   uribl: { "uri.test": 5 },
+  dnsblCodes: {},
   iprev: true,
   dnsTimeout: 500,
   junkScore: 6,
@@ -48,6 +49,7 @@ const DNS: DnsTable = {
   "10.2.0.192.in-addr.arpa": { PTR: ["mx.sender.test"] },
   "mx.sender.test": { A: ["192.0.2.10"] },
   "66.2.0.192.bl.test": { A: ["127.0.0.2"] },
+  "55.2.0.192.bl.test": { A: ["127.0.0.4", "127.0.0.10"] },
   "77.2.0.192.wl.test": { A: ["127.0.10.1"] },
   "spammy.test.uri.test": { A: ["127.0.1.2"] },
   "88.2.0.192.bl.test": { A: { fail: "ETIMEOUT" } },
@@ -86,6 +88,14 @@ test("an allow list subtracts; operator scores replace built-in weights and list
   assert.equal(heavier.action, "junk");
   const listedLight = await scan(GOOD, "192.0.2.66", { scores: { DNSBL_BL_TEST: 1 } });
   assert.equal(listedLight.tests.find((t) => t.name === "DNSBL_BL_TEST")?.score, 1);
+});
+
+test("Spamhaus-style return codes: a code with its own weight replaces the zone's, the highest of several wins", async () => {
+  const pbl = await scan(GOOD, "192.0.2.66", { dnsblCodes: { "bl.test/127.0.0.2": 1.5 } });
+  assert.equal(pbl.tests.find((t) => t.name === "DNSBL_BL_TEST")?.score, 1.5);
+  const several = await scan(GOOD, "192.0.2.55", { dnsblCodes: { "bl.test/127.0.0.4": 6, "bl.test/127.0.0.10": 1 } });
+  assert.equal(several.tests.find((t) => t.name === "DNSBL_BL_TEST")?.score, 6);
+  assert.equal(several.tests.find((t) => t.name === "DNSBL_BL_TEST")?.detail, "127.0.0.4,127.0.0.10");
 });
 
 test("a listed link domain adds the URIBL score once per zone", async () => {

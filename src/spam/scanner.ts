@@ -166,7 +166,12 @@ export function createSpamScanner(options: { settings: SpamSettings; resolver: D
         return answer.kind === "listed";
       };
       for (const { zone, weight, answer } of lists) {
-        if (note(zone, answer) && answer.kind === "listed") tests.push({ name: zoneTestName(weight < 0 ? "DNSWL" : "DNSBL", zone), score: scoreOf(zoneTestName(weight < 0 ? "DNSWL" : "DNSBL", zone), weight), detail: answer.codes.join(",") });
+        if (!note(zone, answer) || answer.kind !== "listed") continue;
+        // A return code with its own weight (spam.dnsbl_codes) replaces the zone's; the highest wins.
+        const byCode = answer.codes.map((code) => settings.dnsblCodes[`${zone}/${code}`]).filter((w): w is number => w !== undefined);
+        const listed = byCode.length > 0 ? Math.max(...byCode) : weight;
+        const name = zoneTestName(weight < 0 ? "DNSWL" : "DNSBL", zone);
+        tests.push({ name, score: byCode.length > 0 ? listed : scoreOf(name, weight), detail: answer.codes.join(",") });
       }
       const uriHits = new Map<string, SpamTest>();
       for (const { zone, weight, domain, answer } of uris) {
