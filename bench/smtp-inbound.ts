@@ -13,15 +13,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Authenticator, AuthThrottle } from "../src/auth/index.js";
 import { parseConfigText } from "../src/config/index.js";
 import { createTableResolver } from "../src/mail-auth/index.js";
-import { TlsContextProvider } from "../src/net/index.js";
-import { silentLogger } from "../src/observability/log.js";
-import { createInboundVerifier } from "../src/server/inbound-verifier.js";
-import { startListeners } from "../src/server/listeners.js";
-import { createSmtpServer } from "../src/smtp/index.js";
 import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { startBenchMx } from "./lib/mx-server.js";
 import { runSmtpLoad } from "./lib/smtp-load.js";
 
 interface Case {
@@ -45,36 +40,15 @@ async function oneRun(benchCase: Case): Promise<number> {
   try {
     await store.addDomain("bench.test");
     await store.createAccount({ address: "user@bench.test", passwordHash: "x" });
-    const tls = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir, hostname: "mx.bench.test", minVersion: "TLSv1.2", log: silentLogger });
-    const smtp = createSmtpServer({
-      role: "mx",
-      store,
-      accounts: store,
-      queue: store,
-      authenticator: new Authenticator({ accounts: store, throttle: new AuthThrottle(), log: silentLogger }),
-      verifier: createInboundVerifier({ accounts: store, resolver: createTableResolver({}), log: silentLogger }),
-      limits: config.limits,
-      tls,
-      hostname: "mx.bench.test",
-      log: silentLogger,
-    });
-    const listeners = await startListeners({
-      listeners: [{ protocol: "smtp", port: 0, address: "127.0.0.1", tls: "starttls" }],
-      tls,
-      limits: config.limits,
-      log: silentLogger,
-      handlerFor: (protocol) => (protocol === "smtp" ? smtp : null),
-      portFallbackOffset: 0,
-    });
+    const mx = await startBenchMx({ store, config, dataDir, resolver: createTableResolver({}) });
     try {
-      const port = listeners.bound[0]!.port;
-      const result = await runSmtpLoad({ host: "127.0.0.1", port, clients: benchCase.clients, messages: benchCase.messages, messageSize: benchCase.messageSize, pipelining: true });
+      const result = await runSmtpLoad({ host: "127.0.0.1", port: mx.port, clients: benchCase.clients, messages: benchCase.messages, messageSize: benchCase.messageSize, pipelining: true });
       const inbox = (await store.getMailbox((await store.findAccountByAddress("user@bench.test"))!.id, "INBOX"))!;
       const stored = (await store.listMessages(inbox.id)).length;
       if (stored !== benchCase.messages) throw new Error(`expected ${benchCase.messages} messages in the INBOX, found ${stored}`);
       return result.messagesPerSecond;
     } finally {
-      await listeners.drain(1_000);
+      await mx.stop();
     }
   } finally {
     await store.close();

@@ -9,19 +9,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Authenticator, AuthThrottle } from "../src/auth/index.js";
 import { parseConfigText } from "../src/config/index.js";
 import { createTableResolver } from "../src/mail-auth/index.js";
 import { foldCase } from "../src/mail/case-fold.js";
-import { TlsContextProvider } from "../src/net/index.js";
 import { silentLogger } from "../src/observability/log.js";
-import { createInboundVerifier } from "../src/server/inbound-verifier.js";
-import { startListeners } from "../src/server/listeners.js";
 import { createSpamChecker } from "../src/server/spam-checker.js";
-import { createSmtpServer } from "../src/smtp/index.js";
 import { spamProbability, tokenize } from "../src/spam/index.js";
 import type { AccountId } from "../src/store/index.js";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { startBenchMx } from "./lib/mx-server.js";
 import { runSmtpLoad } from "./lib/smtp-load.js";
 
 const WORDS = "the and you for this that with have please today thanks meeting project lunch report schedule review winner lottery casino bonus cheap pills prize claim urgent offer".split(" ");
@@ -87,33 +83,13 @@ async function throughput(spamOn: boolean): Promise<number> {
       "client.bench.test": { A: ["127.0.0.1"] },
       "1.0.0.127.wl.bench.test": { A: ["127.0.0.2"] },
     });
-    const tls = await TlsContextProvider.open({ certFile: null, keyFile: null, dataDir, hostname: "mx.bench.test", minVersion: "TLSv1.2", log: silentLogger });
-    const smtp = createSmtpServer({
-      role: "mx",
-      store,
-      accounts: store,
-      queue: store,
-      authenticator: new Authenticator({ accounts: store, throttle: new AuthThrottle(), log: silentLogger }),
-      verifier: createInboundVerifier({ accounts: store, resolver, log: silentLogger }),
-      spam: spamOn ? createSpamChecker({ settings: config.spam, resolver, log: silentLogger, tokens: store }) : null,
-      limits: config.limits,
-      tls,
-      hostname: "mx.bench.test",
-      log: silentLogger,
-    });
-    const listeners = await startListeners({
-      listeners: [{ protocol: "smtp", port: 0, address: "127.0.0.1", tls: "starttls" }],
-      tls,
-      limits: config.limits,
-      log: silentLogger,
-      handlerFor: (protocol) => (protocol === "smtp" ? smtp : null),
-      portFallbackOffset: 0,
-    });
+    const spam = spamOn ? createSpamChecker({ settings: config.spam, resolver, log: silentLogger, tokens: store }) : null;
+    const mx = await startBenchMx({ store, config, dataDir, resolver, spam });
     try {
-      const result = await runSmtpLoad({ host: "127.0.0.1", port: listeners.bound[0]!.port, clients: 10, messages: 600, messageSize: 5 * 1024, pipelining: true });
+      const result = await runSmtpLoad({ host: "127.0.0.1", port: mx.port, clients: 10, messages: 600, messageSize: 5 * 1024, pipelining: true });
       return result.messagesPerSecond;
     } finally {
-      await listeners.drain(1_000);
+      await mx.stop();
     }
   });
 }

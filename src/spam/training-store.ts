@@ -36,12 +36,17 @@ export function withSpamTraining(mail: MailStore, trainer: SpamTrainer): MailSto
   };
   // A Proxy rather than a copy of the methods: the store is a class instance whose methods must
   // run with `this` bound to it, and new MailStore methods pass through without a change here.
+  // Bound once per method, not on every access: IMAP sessions call the store on every command.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(mail, {
     get(target, property) {
       if (property === "copyMessages") return copyMessages;
       if (property === "moveMessages") return moveMessages;
       const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== "function") return value;
+      let method = bound.get(property);
+      if (method === undefined) bound.set(property, (method = (value as (...args: unknown[]) => unknown).bind(target)));
+      return method;
     },
   });
 }
