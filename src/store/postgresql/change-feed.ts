@@ -2,12 +2,13 @@
 // transaction that changed something sends its change batches with pg_notify inside the
 // transaction, and every node LISTENs on one dedicated connection. PostgreSQL delivers a
 // notification only if its transaction commits, and delivers them in commit order, to every
-// listener alike: so every node, the writing one included, publishes to its local subscribers
-// (IDLE sessions) the same events in the same order, the order the row locks gave the commits.
+// listener alike: so every other node publishes to its local subscribers (IDLE sessions) the
+// events in the order the row locks gave the commits. The writing node publishes its own events
+// itself once its COMMIT has returned (in commit order among its own writes), because only then
+// are they visible to every reader; its own notification only ends the writer's wait.
 //
-// A writer waits for its own notification before its mutation resolves (the contract: events are
-// published when the call returns). While the listener is down (database restart) a writer
-// publishes its own events locally at once; other nodes miss them until the listener is back,
+// A writer waits for its own notification before its mutation resolves, so the other nodes have it
+// too. While the listener is down (database restart) a writer publishes at once; other nodes miss the events until the listener is back,
 // and the sessions there catch up at their next command, as they do after any reconnect
 // (changesSince / the mailbox state is the truth, the feed only wakes sessions up).
 import { randomUUID } from "node:crypto";
@@ -157,9 +158,13 @@ export class PostgresChangeFeed implements ChangeFeed {
     } catch {
       return;
     }
-    const own = notice.n === this.nodeId;
-    const resolveOwn = own ? this.waiting.get(notice.s) : undefined;
-    if (own && !resolveOwn) return; // timed out: the writer published it locally already
+    // This node's own events are published by the writer after its COMMIT returned (the store's
+    // settle): here they only end the writer's wait.
+    if (notice.n === this.nodeId) {
+      this.waiting.get(notice.s)?.();
+      this.waiting.delete(notice.s);
+      return;
+    }
     let batches = notice.b;
     if (!batches && notice.r !== undefined) {
       batches = await this.pool
@@ -168,10 +173,6 @@ export class PostgresChangeFeed implements ChangeFeed {
         .catch(() => []);
     }
     for (const batch of batches ?? []) this.local.publish(batch);
-    if (resolveOwn) {
-      this.waiting.delete(notice.s);
-      resolveOwn();
-    }
   }
 
   async stop(): Promise<void> {

@@ -227,9 +227,12 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       (notice as { cancel(): void } | null)?.cancel();
       throw err;
     }
-    // Published by the listener when the notification came back; locally when it cannot come.
-    const delivered = notice ? await (notice as { seen: Promise<boolean> }).seen : false;
-    await this.settle(ticket, delivered ? [] : unit.batches());
+    // Other nodes publish it when the notification reaches them. This node publishes its own events
+    // itself, in ticket order, once its COMMIT has returned: only then is the change visible to every
+    // new snapshot; a notification can reach the listener a moment earlier, and a subscriber that
+    // reads the store from inside its callback would not yet see what it was told about.
+    if (notice) await (notice as { seen: Promise<boolean> }).seen;
+    await this.settle(ticket, unit.batches());
     return result;
   }
 
