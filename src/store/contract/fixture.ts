@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -14,6 +14,8 @@ export interface StoreHandles {
   spam?: SpamTokenStore;
   /** Absent for a backend without greylisting state; the greylist contract is then skipped. */
   greylist?: GreylistStore;
+  /** Absent for a backend without TLS-RPT storage; the TLS report contract is then skipped. */
+  tlsReports?: TlsReportStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -53,6 +55,9 @@ export class Fixture {
   }
   get greylist(): GreylistStore | undefined {
     return this.backend.greylist;
+  }
+  get tlsReports(): TlsReportStore | undefined {
+    return this.backend.tlsReports;
   }
   get canReopen(): boolean {
     return this.backend.reopen !== undefined;

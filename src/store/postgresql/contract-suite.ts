@@ -57,6 +57,9 @@ export function runPostgresContract(groups: readonly string[]): void {
         get greylist() {
           return store;
         },
+        get tlsReports() {
+          return store;
+        },
         async reopen() {
           await store.close();
           store = await open();

@@ -40,6 +40,8 @@ import { connectionConfig, createPool, one, type PostgresConnectionOptions, rows
 import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
 import * as spam from "./spam.js";
+import * as tlsReports from "./tls-reports.js";
+import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
@@ -142,7 +144,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1650,6 +1652,16 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   expireGreylist(now: Date, maxAgeSeconds: number): Promise<number> {
     return this.track(() => spam.expireGreylist(this.pool, now, maxAgeSeconds));
+  }
+
+  // TlsReportStore (tls-reports.ts) -----------------------------------------------------------------
+
+  addTlsReport(report: TlsReport, receivedAt: Date): Promise<boolean> {
+    return this.track(() => tlsReports.addReport(this.pool, report, receivedAt));
+  }
+
+  listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
+    return this.read((db) => tlsReports.listReports(db, since, limit));
   }
 
   // StoreMaintenance (maintenance.ts) ----------------------------------------------------------------

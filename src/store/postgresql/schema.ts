@@ -286,6 +286,26 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX sieve_duplicates_expiry ON sieve_duplicates(expires_at);
     `,
   },
+  {
+    version: 6,
+    description: "tls_reports: TLS-RPT reports received for our domains (RFC 8460)",
+    sql: `
+      -- As SQLite's migration 15: one row per report (RFC 8460 §4.4: organization-name and
+      -- report-id identify it; a report sent twice, by mail and by HTTPS or by two nodes, is stored
+      -- once); its policies, with session counts and failure details, as JSON.
+      CREATE TABLE tls_reports (
+        organization text NOT NULL,
+        report_id text NOT NULL,
+        contact text,
+        start_at bigint NOT NULL,
+        end_at bigint NOT NULL,
+        policies jsonb NOT NULL,
+        received_at bigint NOT NULL,
+        PRIMARY KEY (organization, report_id)
+      );
+      CREATE INDEX tls_reports_end ON tls_reports(end_at);
+    `,
+  },
 ];
 
 export interface MigrationReport {

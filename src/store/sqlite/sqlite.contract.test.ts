@@ -42,6 +42,9 @@ runStoreContract("sqlite", async () => {
     get greylist() {
       return store;
     },
+    get tlsReports() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir, collector: COLLECTOR });
