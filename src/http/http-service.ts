@@ -44,6 +44,7 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
     // X-Forwarded-* believed only from the configured proxies; from anyone else they are ignored.
     trustProxy: settings.trustedProxies.length > 0 ? settings.trustedProxies : false,
     return503OnClosing: true,
+    rewriteUrl: (request) => originForm(request),
   });
   app.addHook("onResponse", async (request, reply) => {
     if (reply.statusCode >= 500) context.log.warn("http.error", { method: request.method, url: request.url.slice(0, 200), status: reply.statusCode, ip: request.ip });
@@ -63,6 +64,21 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
   registerAcmeChallenge(app, context);
   await app.ready();
   return app;
+}
+
+/**
+ * RFC 9112 §3.2.2: a server MUST accept the absolute-form request target ("GET http://host/path"),
+ * which is what a client configured with an HTTP proxy sends (Thunderbird's account setup behind
+ * one, our e2e test among them); its authority then replaces Host. Routes see the origin form.
+ */
+export function originForm(request: { url?: string | undefined; headers: Record<string, string | string[] | undefined> }): string {
+  const url = request.url ?? "/";
+  if (url.startsWith("/")) return url;
+  const match = /^https?:\/\/([^/?#@\s]+)([/?][^#]*)?$/i.exec(url);
+  if (match === null) return url;
+  request.headers.host = match[1]!.toLowerCase();
+  const rest = match[2] ?? "/";
+  return rest.startsWith("?") ? `/${rest}` : rest;
 }
 
 /** What may stand in front of a server's own connection handling. */

@@ -60,6 +60,11 @@ test("Thunderbird autoconfig: both URLs, the enabled listeners with their real p
     assert.equal(await viaFetch.text(), a.body);
     assert.equal((await curl([`http://127.0.0.1:${p.http}/mail/config-v1.1.xml?emailaddress=alice%40elsewhere.test`])).status, 404);
     assert.equal((await curl([`http://127.0.0.1:${p.http}/mail/config-v1.1.xml?emailaddress=%3Cscript%3E`])).status, 400);
+    // Through an HTTP proxy (curl -x): the absolute-form request (RFC 9112 §3.2.2), its host naming the domain.
+    const proxied = await curl(["-x", `http://127.0.0.1:${p.http}`, "http://autoconfig.example.org/mail/config-v1.1.xml"]);
+    assert.equal(proxied.status, 200, proxied.body);
+    assert.equal(proxied.body, a.body);
+    assert.equal((await curl(["-x", `http://127.0.0.1:${p.http}`, "http://autoconfig.elsewhere.test/mail/config-v1.1.xml"])).status, 404);
   });
 });
 
