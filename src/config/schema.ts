@@ -153,6 +153,10 @@ export interface HttpSettings {
   mtaStsMx: string[];
   /** false: the HTTP(S) ports ignore server.proxy_protocol_trusted. */
   proxyProtocol: boolean;
+  /** Accept TLS-RPT reports POSTed to TLS_REPORT_PATH (RFC 8460 §5.2); `mailroom dns` then lists the https rua. */
+  tlsReports: boolean;
+  /** Bytes: of the POSTed report, and of its JSON once decompressed. */
+  tlsReportMaxSize: number;
 }
 
 export interface Config {
@@ -508,6 +512,8 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   mtaStsMaxAge: key(integer({ min: 60, max: 31_557_600 }), 604_800, "max_age of the MTA-STS policy in seconds (RFC 8461 §3.2: at most a year)"),
   mtaStsMx: key(listOf(text(), { max: 100 }), [], 'MX names of the MTA-STS policy ("mx1.example.org", "*.example.org"); empty: server.hostname'),
   proxyProtocol: key(boolean(), true, "the HTTP(S) ports take the PROXY protocol from server.proxy_protocol_trusted; false for a reverse proxy that uses X-Forwarded-For (trusted_proxies) instead"),
+  tlsReports: key(boolean(), true, "accept TLS-RPT reports (RFC 8460 §5.2) POSTed over HTTPS to https://<server.hostname>/tlsrpt/v1 (mailroom dns adds that rua to the _smtp._tls record); false: only by mail"),
+  tlsReportMaxSize: key(size({ min: 1024, max: 64 * 1024 * 1024 }), 1024 * 1024, "largest TLS-RPT report POSTed over HTTPS, both as sent (larger gets 413 while it is read) and once decompressed (a gzip bomb stops there)"),
 };
 
 export const ACME_SPEC: SectionSpec<AcmeConfig> = {

@@ -15,7 +15,12 @@ import type { TlsReport, TlsReportFailure, TlsReportPolicy, TlsReportStore } fro
 const gunzipAsync = promisify(gunzip);
 
 export class TlsReportError extends Error {
-  override readonly name = "TlsReportError";
+  override readonly name: string = "TlsReportError";
+}
+
+/** The report, or its decompressed JSON, is over the configured limit (HTTP: 413). */
+export class TlsReportTooLargeError extends TlsReportError {
+  override readonly name = "TlsReportTooLargeError";
 }
 
 /** The report part of a TLS-RPT message, if it has one (RFC 8460 §5.3), depth-first. */
@@ -41,11 +46,11 @@ export function decodePartBody(message: Buffer, part: MimePart, maxBytes: number
   const encoding = part.contentTransferEncoding;
   if (encoding === "base64") {
     const text = body.toString("latin1").replace(/[^A-Za-z0-9+/=]/g, "");
-    if ((text.length * 3) / 4 > maxBytes) throw new TlsReportError(`the report part is larger than ${maxBytes} bytes`);
+    if ((text.length * 3) / 4 > maxBytes) throw new TlsReportTooLargeError(`the report part is larger than ${maxBytes} bytes`);
     return Buffer.from(text, "base64");
   }
   if (encoding === "quoted-printable") throw new TlsReportError("quoted-printable report parts are not read (RFC 8460 §5.3 senders use base64)");
-  if (body.length > maxBytes) throw new TlsReportError(`the report part is larger than ${maxBytes} bytes`);
+  if (body.length > maxBytes) throw new TlsReportTooLargeError(`the report part is larger than ${maxBytes} bytes`);
   return body;
 }
 
@@ -58,12 +63,13 @@ export async function reportJson(bytes: Buffer, gzipped: boolean, maxBytes: numb
       text = await gunzipAsync(bytes, { maxOutputLength: maxBytes });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new TlsReportError(code === "ERR_BUFFER_TOO_LARGE" ? `the report is larger than ${maxBytes} bytes decompressed` : `the gzip data is damaged: ${(error as Error).message}`);
+      if (code === "ERR_BUFFER_TOO_LARGE") throw new TlsReportTooLargeError(`the report is larger than ${maxBytes} bytes decompressed`);
+      throw new TlsReportError(`the gzip data is damaged: ${(error as Error).message}`);
     }
   } else if (gzipped && bytes.length > 0 && bytes[0] !== 0x7b) {
     throw new TlsReportError("application/tlsrpt+gzip, but the part is neither gzip nor JSON");
   }
-  if (text.length > maxBytes) throw new TlsReportError(`the report is larger than ${maxBytes} bytes`);
+  if (text.length > maxBytes) throw new TlsReportTooLargeError(`the report is larger than ${maxBytes} bytes`);
   try {
     return JSON.parse(text.toString("utf8"));
   } catch (error) {
@@ -153,12 +159,46 @@ export interface TlsReportIntakeOptions {
   clock?: () => Date;
 }
 
+/** What became of a report POSTed over HTTPS (RFC 8460 §5.2), for the HTTP answer. */
+export type TlsReportUploadResult =
+  | { outcome: "stored" | "duplicate" }
+  /** bad: not a report (damaged gzip, not JSON, not §4.4's schema); not-ours: about no domain of ours; unavailable: the store failed (the sender should retry). */
+  | { outcome: "invalid"; reason: string; problem: "bad" | "too-large" | "not-ours" | "unavailable" };
+
 export interface TlsReportIntake {
   /** Reads, checks and stores the report of a delivered message; never throws. Null when the message is not one for us. */
   take(message: { parsed: ParsedMessage; read(): Promise<Buffer>; size: number }, recipients: readonly string[]): Promise<TlsReportOutcome | null>;
+  /**
+   * Reads, checks and stores a report POSTed to us (RFC 8460 §5.2): the body (at most maxBytes,
+   * which the HTTP side enforces while reading it) is gzip or JSON. Only a report about at least
+   * one of our domains is stored (anyone may POST; others' reports are not ours to keep). Never throws.
+   */
+  takeUpload(body: Buffer, gzipped: boolean, context: { remote: string; isLocalDomain(domain: string): Promise<boolean> }): Promise<TlsReportUploadResult>;
 }
 
 export function createTlsReportIntake(options: TlsReportIntakeOptions): TlsReportIntake {
+  const clock = options.clock ?? (() => new Date());
+  async function record(report: TlsReport, via: "mail" | "https", from: string | null): Promise<"stored" | "duplicate"> {
+    const stored = await options.store.addTlsReport(report, clock());
+    const outcome = stored ? "stored" : "duplicate";
+    const failed = report.policies.reduce((sum, policy) => sum + policy.failedSessions, 0);
+    options.log.info("tlsrpt.report", {
+      outcome,
+      via,
+      ...(from === null ? {} : { remote: from }),
+      organization: report.organization,
+      reportId: report.reportId,
+      domains: [...new Set(report.policies.map((policy) => policy.policyDomain))],
+      successful: report.policies.reduce((sum, policy) => sum + policy.successfulSessions, 0),
+      failed,
+    });
+    if (failed > 0 && stored) options.log.warn("tlsrpt.failures", { organization: report.organization, failures: report.policies.flatMap((policy) => policy.failures.map((f) => `${policy.policyDomain} ${f.resultType} x${f.failedSessionCount}${f.receivingMxHostname ? ` at ${f.receivingMxHostname}` : ""}`)).slice(0, 20) });
+    options.observe?.(outcome, report);
+    return outcome;
+  }
+  function reasonOf(error: unknown): string {
+    return error instanceof TlsReportError ? error.message : `unexpected: ${error instanceof Error ? error.message : String(error)}`;
+  }
   return {
     async take(message, recipients) {
       // Our _smtp._tls record names postmaster@<domain>; reports to other users are ordinary mail.
@@ -169,26 +209,39 @@ export function createTlsReportIntake(options: TlsReportIntakeOptions): TlsRepor
         if (message.size > options.maxBytes * 2 + 64 * 1024) throw new TlsReportError(`the message is larger than inbound.tls_report_max_size allows for a report`);
         const bytes = await message.read();
         const json = await reportJson(decodePartBody(bytes, found.part, options.maxBytes), found.gzipped, options.maxBytes);
-        const report = parseTlsReport(json);
-        const stored = await options.store.addTlsReport(report, (options.clock ?? (() => new Date()))());
-        const outcome: TlsReportOutcome = stored ? "stored" : "duplicate";
-        const failed = report.policies.reduce((sum, policy) => sum + policy.failedSessions, 0);
-        options.log.info("tlsrpt.report", {
-          outcome,
-          organization: report.organization,
-          reportId: report.reportId,
-          domains: [...new Set(report.policies.map((policy) => policy.policyDomain))],
-          successful: report.policies.reduce((sum, policy) => sum + policy.successfulSessions, 0),
-          failed,
-        });
-        if (failed > 0 && stored) options.log.warn("tlsrpt.failures", { organization: report.organization, failures: report.policies.flatMap((policy) => policy.failures.map((f) => `${policy.policyDomain} ${f.resultType} x${f.failedSessionCount}${f.receivingMxHostname ? ` at ${f.receivingMxHostname}` : ""}`)).slice(0, 20) });
-        options.observe?.(outcome, report);
-        return outcome;
+        return await record(parseTlsReport(json), "mail", null);
       } catch (error) {
-        const reason = error instanceof TlsReportError ? error.message : `unexpected: ${error instanceof Error ? error.message : String(error)}`;
-        options.log.warn("tlsrpt.invalid", { reason, messageId: message.parsed.envelope.messageId });
+        options.log.warn("tlsrpt.invalid", { via: "mail", reason: reasonOf(error), messageId: message.parsed.envelope.messageId });
         options.observe?.("invalid", null);
         return "invalid";
+      }
+    },
+
+    async takeUpload(body, gzipped, context) {
+      let notOurs = false;
+      try {
+        if (body.length > options.maxBytes) throw new TlsReportTooLargeError(`the report is larger than ${options.maxBytes} bytes`);
+        const report = parseTlsReport(await reportJson(body, gzipped, options.maxBytes));
+        const domains = [...new Set(report.policies.map((policy) => policy.policyDomain))];
+        let ours = false;
+        for (const domain of domains) {
+          if (await context.isLocalDomain(domain)) {
+            ours = true;
+            break;
+          }
+        }
+        if (!ours) {
+          notOurs = true;
+          throw new TlsReportError(`no policy-domain of the report is a domain of this server (${domains.slice(0, 5).join(", ")})`);
+        }
+        return { outcome: await record(report, "https", context.remote) };
+      } catch (error) {
+        const reason = reasonOf(error);
+        const problem = notOurs ? "not-ours" : error instanceof TlsReportTooLargeError ? "too-large" : error instanceof TlsReportError ? "bad" : "unavailable";
+        if (problem === "unavailable") options.log.error("tlsrpt.store_failed", { via: "https", remote: context.remote, reason });
+        else options.log.warn("tlsrpt.invalid", { via: "https", remote: context.remote, reason });
+        if (problem !== "unavailable") options.observe?.("invalid", null);
+        return { outcome: "invalid", reason, problem };
       }
     },
   };

@@ -2,6 +2,7 @@
 // functions of their request and this context (src/server/compose.ts builds it).
 import type { HttpSettings } from "../config/index.js";
 import type { AcmeChallenges } from "../net/index.js";
+import type { TlsReportIntake } from "../delivery/tls-report.js";
 import type { Logger } from "../observability/log.js";
 import type { ClientServer } from "./client-settings.js";
 
@@ -27,5 +28,7 @@ export interface HttpContext {
   signProfile?(profile: Buffer): Promise<Buffer | null>;
   /** Pending ACME validations (net/acme.ts): HTTP-01 tokens, TLS-ALPN-01 certificates; absent without [acme]. */
   acmeChallenges?: AcmeChallenges;
+  /** TLS-RPT reports POSTed to us (tls-rpt.ts); absent when http.tls_reports is off or the store keeps none. */
+  tlsReports?: Pick<TlsReportIntake, "takeUpload">;
   log: Logger;
 }

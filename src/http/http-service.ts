@@ -18,6 +18,7 @@ import { registerHealth } from "./health.js";
 import { registerMetrics } from "./metrics.js";
 import { registerMobileconfig } from "./mobileconfig.js";
 import { registerMtaSts } from "./mta-sts.js";
+import { registerTlsReports } from "./tls-rpt.js";
 
 export interface BoundHttpPort {
   scheme: "http" | "https";
@@ -62,6 +63,7 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
   registerMtaSts(app, context);
   registerMetrics(app, context);
   registerAcmeChallenge(app, context);
+  registerTlsReports(app, context);
   await app.ready();
   return app;
 }

@@ -4,3 +4,4 @@ export type { HttpContext, ReadinessCheck } from "./context.js";
 export { clientServers, type ClientServer } from "./client-settings.js";
 export { createProfileSigner } from "./mobileconfig.js";
 export { mtaStsPolicyId, mtaStsPolicyLines, mtaStsPolicyText } from "./mta-sts.js";
+export { TLS_REPORT_PATH, tlsReportUri } from "./tls-rpt.js";

@@ -25,7 +25,8 @@ import { acquireServeLock } from "./owner-lock.js";
 import { buildProtocolHandlers } from "./protocol-handlers.js";
 import { suspendForAbuse } from "./abuse-actions.js";
 import { createSendLimiter } from "../abuse/send-limits.js";
-import { startHttpService, clientServers, createProfileSigner, mtaStsPolicyLines, type HttpService } from "../http/index.js";
+import { startHttpService, clientServers, createProfileSigner, mtaStsPolicyLines, tlsReportUri, type HttpService } from "../http/index.js";
+import { createTlsReportIntake } from "../delivery/tls-report.js";
 import { Metrics } from "../observability/metrics.js";
 
 /** The store with every face the services need; the SQLite backend provides all of them. */
@@ -201,8 +202,13 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
     ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), dnsServers: config.outbound.dnsServers },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers },
   });
+}
+
+/** Whether the HTTP side takes TLS-RPT reports by POST (http/tls-rpt.ts): enabled, and a store that keeps them. */
+function acceptsTlsReportUploads(config: Config, store: ComposedStore): boolean {
+  return config.http.enabled && config.http.tlsReports && store.tlsReports !== undefined;
 }
 
 /** Where per-domain DKIM keys live: outbound.dkim_key_dir, or <data_dir>/dkim. */
@@ -471,6 +477,16 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           ...(config.tls.certFile !== null && config.tls.keyFile !== null ? { signProfile: createProfileSigner({ certFile: config.tls.certFile, keyFile: config.tls.keyFile }, log.child({ component: "http" })) } : {}),
           log: log.child({ component: "http" }),
           ...(acmeChallenges === null ? {} : { acmeChallenges }),
+          ...(acceptsTlsReportUploads(config, opened)
+            ? {
+                tlsReports: createTlsReportIntake({
+                  store: opened.tlsReports!,
+                  maxBytes: config.http.tlsReportMaxSize,
+                  log: log.child({ component: "tlsrpt" }),
+                  observe: (outcome, report) => metrics.tlsReport(outcome, report?.policies ?? []),
+                }),
+              }
+            : {}),
         },
         sniCallback: tls.sniCallback,
         onTlsError: () => metrics.tlsHandshake("https", false),

@@ -3,9 +3,15 @@
 // part, §5.3) and smtplib delivers them on port 25 to postmaster@example.org. The report lands in the
 // postmaster's INBOX as mail, and is read: `mailroom tls-reports` (the binary, talking to the
 // running server) sums it per domain and lists its failures, /metrics counts it; the same report
-// again is stored once; a broken one is counted as invalid and still delivered.
+// again is stored once; a broken one is counted as invalid and still delivered. Then the same
+// reports POSTed over HTTPS with curl (§5.2), and the bad input an open endpoint gets.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { createMemoryLogger } from "../../src/observability/log.js";
 import { createAdmin } from "../../src/server/compose.js";
 import { startFullServer } from "../harness/full-server.js";
@@ -89,6 +95,79 @@ test("TLS-RPT reports sent by smtplib are delivered, read once, summed by mailro
     assert.match(metrics.stdout, /^mailroom_tlsrpt_reports_total\{result="invalid"\} 1$/m);
     assert.match(metrics.stdout, /^mailroom_tlsrpt_sessions_total\{domain="example.org",result="failed"\} 3$/m);
     assert.match(metrics.stdout, /^mailroom_tlsrpt_sessions_total\{domain="example.org",result="successful"\} 120$/m);
+  } finally {
+    await full.stop();
+  }
+});
+
+/** curl over HTTPS to the mail host name (SNI mx.example.org), the test server's self-signed certificate accepted. */
+async function post(https: number, body: Buffer | string, type: string, extra: string[] = []): Promise<{ status: number; text: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-tlsrpt-"));
+  try {
+    await writeFile(join(dir, "body"), body);
+    const result = await run("curl", ["-sS", "-k", "--max-time", "20", "--resolve", `mx.example.org:${https}:127.0.0.1`, "-o", join(dir, "answer"), "-w", "%{http_code}", "-H", `Content-Type: ${type}`, ...extra, "--data-binary", `@${join(dir, "body")}`, `https://mx.example.org:${https}/tlsrpt/v1`]);
+    return { status: Number(result.stdout), text: await readFile(join(dir, "answer"), "utf8").catch(() => "") };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("TLS-RPT reports POSTed over HTTPS (RFC 8460 §5.2): stored once and summed; bad JSON, a gzip bomb, too large, the wrong type, plain HTTP, others' domains refused with 4xx", async () => {
+  const log = createMemoryLogger();
+  const full = await startFullServer({ protocols: ["smtp"], log, extraToml: '[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\ntls_report_max_size = "64K"\n' });
+  try {
+    await full.server.store.accounts.addDomain("example.org");
+    const https = full.server.http!.bound.find((b) => b.scheme === "https")!.port;
+    const http = full.server.http!.bound.find((b) => b.scheme === "http")!.port;
+    const report = { ...REPORT, "report-id": "https-1" };
+
+    const stored = await post(https, gzipSync(JSON.stringify(report)), "application/tlsrpt+gzip");
+    assert.deepEqual(stored, { status: 201, text: "report stored\n" });
+    assert.equal((await post(https, gzipSync(JSON.stringify(report)), "application/tlsrpt+gzip")).status, 200, "a retried report is acknowledged, not stored again");
+    assert.equal((await post(https, JSON.stringify({ ...report, "report-id": "https-2" }), "application/tlsrpt+json; charset=utf-8")).status, 201, "the uncompressed form");
+    const reports = await full.server.store.tlsReports!.listTlsReports(new Date(Date.now() - 7 * 86_400_000), 10);
+    assert.deepEqual(reports.map((r) => r.reportId).sort(), ["https-1", "https-2"]);
+    assert.deepEqual(reports[0]!.policies[0]!.failures, [{ resultType: "certificate-expired", sendingMtaIp: "198.51.100.7", receivingMxHostname: "mx.example.org", failedSessionCount: 3 }]);
+
+    // Bad input: each a clear 4xx, nothing stored, the server keeps serving.
+    const badJson = await post(https, "{not json", "application/tlsrpt+json");
+    assert.equal(badJson.status, 400);
+    assert.match(badJson.text, /not JSON/);
+    const badSchema = await post(https, JSON.stringify({ ...report, "report-id": "x", policies: "none" }), "application/tlsrpt+json");
+    assert.equal(badSchema.status, 400);
+    assert.match(badSchema.text, /policies: expected an array/);
+    assert.equal((await post(https, gzipSync(JSON.stringify(report)).subarray(0, 40), "application/tlsrpt+gzip")).status, 400, "truncated gzip");
+    // 20 MB of JSON-looking text gzips to about 20 KB, under the body limit; decompression stops at 64 KB.
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{"organization-name":"'), Buffer.alloc(20 * 1024 * 1024, 0x61), Buffer.from('"}')]), { level: 9 });
+    assert.ok(bomb.length < 64 * 1024, `bomb is ${bomb.length} bytes`);
+    const bombed = await post(https, bomb, "application/tlsrpt+gzip");
+    assert.equal(bombed.status, 413);
+    assert.match(bombed.text, /larger than 65536 bytes decompressed/);
+    assert.equal((await post(https, randomBytes(100 * 1024), "application/tlsrpt+gzip")).status, 413, "a body over http.tls_report_max_size");
+    const wrongType = await post(https, JSON.stringify(report), "application/json");
+    assert.equal(wrongType.status, 415);
+    assert.match(wrongType.text, /application\/tlsrpt\+gzip or application\/tlsrpt\+json/);
+    assert.equal((await post(https, gzipSync(JSON.stringify(report)), "application/tlsrpt+json", ["-H", "Content-Encoding: gzip"])).status, 415);
+    const notOurs = await post(https, JSON.stringify({ ...report, "report-id": "other", policies: [{ ...REPORT.policies[0]!, policy: { ...REPORT.policies[0]!.policy, "policy-domain": "elsewhere.example" } }] }), "application/tlsrpt+json");
+    assert.equal(notOurs.status, 422);
+    assert.match(notOurs.text, /elsewhere\.example/);
+    const plain = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/tlsrpt+json", "--data-binary", JSON.stringify(report), `http://127.0.0.1:${http}/tlsrpt/v1`]);
+    assert.equal(plain.stdout, "403", "plain HTTP is refused (RFC 8460 §3: https)");
+    assert.equal((await full.server.store.tlsReports!.listTlsReports(new Date(0), 10)).length, 2, "nothing else was stored");
+    assert.equal(log.records.filter((r) => r.event === "tlsrpt.invalid").length, 5, "each refused report read is logged");
+
+    // The operator's view: the reports in `mailroom tls-reports`; `mailroom dns` names both rua.
+    const env = { ...process.env, MAILROOM_DATA_DIR: full.dataDir };
+    const listed = await runMailroom(["tls-reports", "--days", "7"], { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^TLS reports in the last 7 day\(s\): 2$/m);
+    assert.match(listed.stdout, /^example\.org: 240 successful, 6 failed sessions/m);
+    const zone = await runMailroom(["dns", "example.org"], { env });
+    assert.equal(zone.code, 0, zone.stderr);
+    assert.match(zone.stdout, /^_smtp\._tls\.example\.org\.\s+3600 IN TXT\s+"v=TLSRPTv1; rua=mailto:postmaster@example\.org,https:\/\/mx\.example\.org\/tlsrpt\/v1"$/m);
+    const metrics = await run("curl", ["-sS", `http://127.0.0.1:${http}/metrics`]);
+    assert.match(metrics.stdout, /^mailroom_tlsrpt_reports_total\{result="stored"\} 2$/m);
+    assert.match(metrics.stdout, /^mailroom_tlsrpt_reports_total\{result="invalid"\} 5$/m);
   } finally {
     await full.stop();
   }

@@ -71,3 +71,10 @@ test("autoconfig, autodiscover and mta-sts CNAMEs; the _mta-sts id follows the s
   assert.equal(id(renderDnsRecords({ ...base, mtaStsPolicy: ["version: STSv1", "mode: enforce", "mx: mx.example.org", "max_age: 604800"] })), id(enforce));
   assert.match(testing, /^_smtp\._tls\.example\.org\.\s+3600 IN TXT\s+"v=TLSRPTv1; rua=mailto:postmaster@example\.org"$/m);
 });
+
+test("the TLS-RPT record names the https endpoint beside postmaster when reports are taken by POST (RFC 8460 §3: a comma-separated rua)", () => {
+  const base = { domain: "example.org", hostname: "mx.example.org", dkim: [] as [string, string][], listeners: defaultListeners() };
+  const zone = renderDnsRecords({ ...base, tlsReportUri: "https://mx.example.org/tlsrpt/v1" });
+  assert.match(zone, /^_smtp\._tls\.example\.org\.\s+3600 IN TXT\s+"v=TLSRPTv1; rua=mailto:postmaster@example\.org,https:\/\/mx\.example\.org\/tlsrpt\/v1"$/m);
+  assert.match(zone, /POSTed to https:\/\/mx\.example\.org\/tlsrpt\/v1/);
+});

@@ -15,6 +15,8 @@ export interface DnsRecordInput {
   listeners: readonly ListenerConfig[];
   /** The MTA-STS policy lines served at mta-sts.<domain> (http/mta-sts.ts); a testing policy for the host when absent. */
   mtaStsPolicy?: readonly string[];
+  /** An https: rua for the _smtp._tls record (RFC 8460 §3) beside the mailto: one, when reports are taken by POST. */
+  tlsReportUri?: string;
 }
 
 /** The three mail-client services of RFC 6186 §3.1 and RFC 8314 §5.1, implicit TLS first. */
@@ -111,7 +113,7 @@ export function recommendedRecords(input: DnsRecordInput): RecommendedRecords {
     ...input.dkim.map(([selector, txt]): RecommendedRecord => ({ kind: "dkim", owner: name(`${selector}._domainkey`), type: "TXT", value: txt })),
     { kind: "dmarc", owner: name("_dmarc"), type: "TXT", value: `v=DMARC1; p=none; rua=mailto:postmaster@${domain}` },
     { kind: "mta-sts", owner: name("_mta-sts"), type: "TXT", value: `v=STSv1; id=${policyId}` },
-    { kind: "tls-rpt", owner: name("_smtp._tls"), type: "TXT", value: `v=TLSRPTv1; rua=mailto:postmaster@${domain}` },
+    { kind: "tls-rpt", owner: name("_smtp._tls"), type: "TXT", value: `v=TLSRPTv1; rua=mailto:postmaster@${domain}${input.tlsReportUri ? `,${input.tlsReportUri}` : ""}` },
   ];
   const srv = clientSrvRecords(input.listeners, host);
   for (const r of srv.records) records.push({ kind: "srv", owner: name(r.service), type: "SRV", value: `${r.priority} ${r.weight} ${r.port} ${r.target}`, srv: r });
@@ -139,7 +141,7 @@ export function renderDnsRecords(input: DnsRecordInput): string {
   lines.push("", "; MTA-STS (RFC 8461): also serve this policy at https://mta-sts." + domain + "/.well-known/mta-sts.txt:");
   for (const line of policy) lines.push(`;   ${line}`);
   print("mta-sts");
-  lines.push("", "; SMTP TLS reporting (RFC 8460)");
+  lines.push("", input.tlsReportUri ? `; SMTP TLS reporting (RFC 8460): reports by mail to postmaster, or POSTed to ${input.tlsReportUri} (§5.2)` : "; SMTP TLS reporting (RFC 8460): reports by mail to postmaster");
   print("tls-rpt");
   lines.push("", "; Mail client auto-configuration (RFC 6186, RFC 8314 §5.1): priority weight port target.");
   lines.push("; Implicit TLS is preferred (priority 0) over STARTTLS (10); target \".\" means not offered here.");

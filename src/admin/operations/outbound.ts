@@ -21,6 +21,8 @@ export interface OutboundAdminDependencies {
   listeners: readonly ListenerConfig[];
   /** The MTA-STS policy lines the HTTP side serves ([http] mta_sts_*), so the printed id matches it. */
   mtaStsPolicy?: readonly string[];
+  /** The https rua of the _smtp._tls record, when the HTTP side takes TLS-RPT reports (http/tls-rpt.ts). */
+  tlsReportUri?: string;
   /** outbound.dns_servers, for `mailroom dns check` (empty: the system's resolvers). */
   dnsServers?: readonly string[];
   /** Replaces the live DNS in tests. */
@@ -104,14 +106,14 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
     async dnsRecords(domain: string): Promise<string> {
       const name = await requireLocalDomain(domain);
       const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-      return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+      return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
     },
 
     /** `mailroom dns check`: each recommended record against the live DNS, one line each; `problems` counts what is not ok. */
     async dnsCheck(domain: string): Promise<{ lines: string[]; problems: number }> {
       const name = await requireLocalDomain(domain);
       const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-      const expected = recommendedRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+      const expected = recommendedRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
       const checked = await checkDnsRecords(expected, deps.dnsLookup ?? createDnsLookup(deps.dnsServers ?? []));
       return { lines: formatDnsCheck(checked), problems: checked.filter((line) => line.status !== "ok").length };
     },
