@@ -157,6 +157,8 @@ export interface HttpSettings {
   tlsReports: boolean;
   /** Bytes: of the POSTed report, and of its JSON once decompressed. */
   tlsReportMaxSize: number;
+  /** Reports one client address may POST per hour; 0: no limit. */
+  tlsReportsPerHour: number;
 }
 
 export interface Config {
@@ -514,6 +516,7 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   proxyProtocol: key(boolean(), true, "the HTTP(S) ports take the PROXY protocol from server.proxy_protocol_trusted; false for a reverse proxy that uses X-Forwarded-For (trusted_proxies) instead"),
   tlsReports: key(boolean(), true, "accept TLS-RPT reports (RFC 8460 §5.2) POSTed over HTTPS to https://<server.hostname>/tlsrpt/v1 (mailroom dns adds that rua to the _smtp._tls record); false: only by mail"),
   tlsReportMaxSize: key(size({ min: 1024, max: 64 * 1024 * 1024 }), 1024 * 1024, "largest TLS-RPT report POSTed over HTTPS, both as sent (larger gets 413 while it is read) and once decompressed (a gzip bomb stops there)"),
+  tlsReportsPerHour: key(integer({ min: 0, max: 1_000_000 }), 60, "TLS-RPT reports one client address may POST per hour (a reporter sends one per domain per day); more get 429; 0: no limit"),
 };
 
 export const ACME_SPEC: SectionSpec<AcmeConfig> = {

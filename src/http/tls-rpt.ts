@@ -5,9 +5,11 @@
 // that either (a gzip bomb stops there), then read by the same parser and store as reports that
 // come by mail (delivery/tls-report.ts). Answers: 201 stored, 200 already stored (a sender's
 // retry), 400 not a report, 413 too large, 415 another media type, 422 a report about no domain
-// of ours, 503 the store failed (§5.2: the sender may retry later). HTTPS only: §3 names https
-// URIs, and a report over plain HTTP would have crossed the network readable and alterable.
+// of ours, 429 over http.tls_reports_per_hour from one address, 503 the store failed (the sender
+// may retry later). HTTPS only: §3 names https URIs, and a report over plain HTTP would have
+// crossed the network readable and alterable.
 import type { FastifyInstance } from "fastify";
+import { createIpMessageRate } from "../abuse/ip-rate.js";
 import type { HttpContext } from "./context.js";
 
 export const TLS_REPORT_PATH = "/tlsrpt/v1";
@@ -27,6 +29,8 @@ export function registerTlsReports(app: FastifyInstance, context: HttpContext): 
   const intake = context.tlsReports;
   if (intake === undefined) return;
   const limit = context.settings.tlsReportMaxSize;
+  // Anyone may POST here: per client address, http.tls_reports_per_hour (counted in memory, bounded).
+  const rate = createIpMessageRate(context.settings.tlsReportsPerHour);
   app.addContentTypeParser(Object.keys(MEDIA_TYPES), { parseAs: "buffer", bodyLimit: limit }, (_request, body, done) => done(null, body));
   app.post(TLS_REPORT_PATH, {
     bodyLimit: limit,
@@ -37,6 +41,10 @@ export function registerTlsReports(app: FastifyInstance, context: HttpContext): 
       if (!(type in MEDIA_TYPES)) return reply.code(415).type("text/plain").send("expected Content-Type application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 §5.2)\n");
       const coding = (request.headers["content-encoding"] ?? "identity").toString().trim().toLowerCase();
       if (coding !== "identity" && coding !== "") return reply.code(415).type("text/plain").send("send the report without Content-Encoding: application/tlsrpt+gzip is the gzip form (RFC 8460 §5.2)\n");
+      if (rate !== null && !rate.admit(request.ip)) {
+        context.log.warn("tlsrpt.rate_limited", { remote: request.ip, perHour: context.settings.tlsReportsPerHour });
+        return reply.code(429).header("retry-after", "3600").type("text/plain").send(`more than ${context.settings.tlsReportsPerHour} reports from this address in the last hour; try again later\n`);
+      }
       return undefined;
     },
   }, async (request, reply) => {

@@ -112,9 +112,9 @@ async function post(https: number, body: Buffer | string, type: string, extra: s
   }
 }
 
-test("TLS-RPT reports POSTed over HTTPS (RFC 8460 §5.2): stored once and summed; bad JSON, a gzip bomb, too large, the wrong type, plain HTTP, others' domains refused with 4xx", async () => {
+test("TLS-RPT reports POSTed over HTTPS (RFC 8460 §5.2): stored once and summed; bad JSON, a gzip bomb, too large, the wrong type, plain HTTP, others' domains, a flood refused with 4xx", async () => {
   const log = createMemoryLogger();
-  const full = await startFullServer({ protocols: ["smtp"], log, extraToml: '[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\ntls_report_max_size = "64K"\n' });
+  const full = await startFullServer({ protocols: ["smtp"], log, extraToml: '[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\ntls_report_max_size = "64K"\ntls_reports_per_hour = 9\n' });
   try {
     await full.server.store.accounts.addDomain("example.org");
     const https = full.server.http!.bound.find((b) => b.scheme === "https")!.port;
@@ -153,6 +153,10 @@ test("TLS-RPT reports POSTed over HTTPS (RFC 8460 §5.2): stored once and summed
     assert.match(notOurs.text, /elsewhere\.example/);
     const plain = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/tlsrpt+json", "--data-binary", JSON.stringify(report), `http://127.0.0.1:${http}/tlsrpt/v1`]);
     assert.equal(plain.stdout, "403", "plain HTTP is refused (RFC 8460 §3: https)");
+    // Nine POSTs of an acceptable type so far from 127.0.0.1 (http.tls_reports_per_hour = 9): the tenth waits.
+    const limited = await post(https, JSON.stringify({ ...report, "report-id": "https-3" }), "application/tlsrpt+json");
+    assert.equal(limited.status, 429);
+    assert.match(limited.text, /more than 9 reports from this address/);
     assert.equal((await full.server.store.tlsReports!.listTlsReports(new Date(0), 10)).length, 2, "nothing else was stored");
     assert.equal(log.records.filter((r) => r.event === "tlsrpt.invalid").length, 5, "each refused report read is logged");
 
