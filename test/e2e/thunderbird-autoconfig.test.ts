@@ -3,22 +3,26 @@
 // (FindConfig.parallelAutoDiscovery, what the "Set up your existing email address" page calls,
 // then AccountConfig.replaceVariables, what it does before showing the result) is run inside it
 // through Marionette, Mozilla's own remote protocol (length-prefixed JSON over TCP), in the chrome
-// scope. No network is needed: the profile's HTTP proxy is Mailroom's HTTP port, which accepts the
-// absolute-form requests a proxied client sends (RFC 9112 §3.2.2), so Thunderbird's
-// http://autoconfig.example.org/mail/config-v1.1.xml?emailaddress=... reaches Mailroom; the HTTPS
-// tries go to the same port as CONNECT, which it refuses, so Thunderbird falls back to plain HTTP
-// as it does against a server without a certificate. The result (hosts, ports, socket types, user
-// names) must be the listeners the server actually runs. Skipped, saying so, only where Thunderbird
+// scope. No network is needed: the profile's proxies stand in for DNS. Thunderbird asks
+// https://autoconfig.example.org/mail/config-v1.1.xml?emailaddress=... first; its HTTPS proxy is a
+// CONNECT forwarder in this test that opens a tunnel to Mailroom's HTTPS port, where Mailroom
+// answers with a certificate for autoconfig.example.org from a test CA the profile trusts (added to
+// its certificate database, as a user or an administrator would). Its plain-HTTP proxy is
+// Mailroom's HTTP port itself, which accepts the absolute-form requests a proxied client sends
+// (RFC 9112 §3.2.2); there the http:// tries and Mozilla's ISP database (pointed at a name we do not
+// serve) find their answers. The result (hosts, ports, socket types, user names) must be the
+// listeners the server actually runs, found over HTTPS. Skipped, saying so, only where Thunderbird
 // or xvfb-run is not installed (CI installs them: .ci/run).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFullServer } from "../harness/full-server.js";
+import { createTestCa, issueCert } from "../harness/outbound-tls.js";
 
 function missing(): string | null {
   for (const command of ["thunderbird", "xvfb-run"]) {
@@ -87,9 +91,51 @@ class Marionette {
   }
 }
 
+/**
+ * An HTTPS proxy for the profile (network.proxy.ssl): answers each CONNECT with a tunnel to
+ * Mailroom's HTTPS port (so https://<any name>:443 reaches it, TLS end to end between Thunderbird
+ * and Mailroom) and remembers what was asked for.
+ */
+async function startConnectForwarder(httpsPort: number): Promise<{ server: Server; port: number; asked: string[] }> {
+  const asked: string[] = [];
+  const server = createServer((client) => {
+    let head = Buffer.alloc(0);
+    client.on("error", () => client.destroy());
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (head.length > 8192) client.destroy();
+        return;
+      }
+      client.off("data", onData);
+      const target = /^CONNECT (\S+) HTTP\/1\.[01]\r\n/.exec(head.subarray(0, end).toString("latin1"))?.[1];
+      if (target === undefined) {
+        client.end("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      asked.push(target);
+      const upstream = connect(httpsPort, "127.0.0.1", () => {
+        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+        const rest = head.subarray(end + 4);
+        if (rest.length > 0) upstream.write(rest);
+        client.pipe(upstream).pipe(client);
+      });
+      upstream.on("error", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+    };
+    client.on("data", onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return { server, port: typeof address === "object" && address !== null ? address.port : 0, asked };
+}
+
 /** Runs in Thunderbird's chrome scope: the account setup's discovery for an address, as the setup page runs it. */
 const DISCOVERY_SCRIPT = `
-const [email, done] = [arguments[0], arguments[arguments.length - 1]];
+const [email, caBase64, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+// The test CA, trusted for web sites ("C,,"): as importing it in Settings > Certificates would.
+Cc["@mozilla.org/security/x509certdb;1"].getService(Ci.nsIX509CertDB).addCertFromBase64(caBase64, "C,,");
 const { FindConfig } = ChromeUtils.importESModule("resource:///modules/accountcreation/FindConfig.sys.mjs");
 const { AccountConfig } = ChromeUtils.importESModule("resource:///modules/accountcreation/AccountConfig.sys.mjs");
 const { AccountCreationUtils } = ChromeUtils.importESModule("resource:///modules/accountcreation/AccountCreationUtils.sys.mjs");
@@ -110,22 +156,27 @@ const server = (s) => ({ type: s.type, hostname: s.hostname, port: s.port, socke
 `;
 
 test("Thunderbird 140's account setup finds our servers from our config-v1.1.xml", { skip: missing() ?? false, timeout: 120_000 }, async () => {
-  const server = await startFullServer({ address: "0.0.0.0" });
   const profile = await mkdtemp(join(tmpdir(), "mailroom-thunderbird-"));
+  const ca = await createTestCa();
+  const certificate = await issueCert(ca, ["mx.example.org", "autoconfig.example.org", "example.org"], profile);
+  const server = await startFullServer({ address: "0.0.0.0", extraToml: `[tls]\ncert_file = ${JSON.stringify(certificate.certFile)}\nkey_file = ${JSON.stringify(certificate.keyFile)}\n` });
   let child: ChildProcess | null = null;
   let marionette: Marionette | null = null;
+  let forwarder: Awaited<ReturnType<typeof startConnectForwarder>> | null = null;
   try {
     await server.server.store.accounts.addDomain("example.org");
     const http = server.server.http!.bound.find((b) => b.scheme === "http")!.port;
+    forwarder = await startConnectForwarder(server.server.http!.bound.find((b) => b.scheme === "https")!.port);
     const prefs: Record<string, string | number | boolean> = {
       // Marionette on a free port, written to <profile>/MarionetteActivePort.
       "marionette.port": 0,
-      // Every request through the proxy, which is Mailroom's HTTP port (nothing leaves the machine).
+      // Every request through the proxies: plain HTTP to Mailroom's HTTP port, HTTPS through the
+      // CONNECT forwarder to Mailroom's HTTPS port (nothing leaves the machine).
       "network.proxy.type": 1,
       "network.proxy.http": "127.0.0.1",
       "network.proxy.http_port": http,
       "network.proxy.ssl": "127.0.0.1",
-      "network.proxy.ssl_port": http,
+      "network.proxy.ssl_port": forwarder.port,
       "network.proxy.no_proxies_on": "",
       "network.proxy.allow_hijacking_localhost": true,
       "network.proxy.share_proxy_settings": false,
@@ -175,11 +226,12 @@ test("Thunderbird 140's account setup finds our servers from our config-v1.1.xml
     marionette = await Marionette.open(Number((await readFile(portFile, "utf8")).trim()));
     await marionette.command("WebDriver:NewSession", { capabilities: { alwaysMatch: {} } });
     await marionette.command("Marionette:SetContext", { value: "chrome" });
-    const found = (await marionette.command("WebDriver:ExecuteAsyncScript", { script: DISCOVERY_SCRIPT, args: ["alice@example.org"], scriptTimeout: 60_000 })) as { value: Record<string, unknown> };
+    const found = (await marionette.command("WebDriver:ExecuteAsyncScript", { script: DISCOVERY_SCRIPT, args: ["alice@example.org", ca.cert.replace(/-----[A-Z ]+-----|\s/g, "")], scriptTimeout: 60_000 })) as { value: Record<string, unknown> };
     const result = found.value as { error?: string; source: string; subSource: string; incoming: Record<string, unknown>[]; outgoing: Record<string, unknown>[] };
     assert.equal(result.error, undefined, result.error);
-    // Found in the ISP's own file over HTTP (the HTTPS tries were refused), not guessed, not Mozilla's database.
-    assert.deepEqual([result.source, result.subSource], ["xml", "xml-from-isp-http"]);
+    // Found in the ISP's own file over HTTPS (Thunderbird's first choice), not guessed, not Mozilla's database.
+    assert.deepEqual([result.source, result.subSource], ["xml", "xml-from-isp-https"]);
+    assert.ok(forwarder.asked.includes("autoconfig.example.org:443"), `CONNECTs: ${forwarder.asked.join(", ")}`);
 
     // What the setup page offers: the first of each kind with the user name filled in (the whole
     // address: accounts log in by address), the others as alternatives still holding the template.
@@ -207,6 +259,7 @@ test("Thunderbird 140's account setup finds our servers from our config-v1.1.xml
       await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
       clearTimeout(timer);
     }
+    forwarder?.server.close();
     await server.stop();
     await rm(profile, { recursive: true, force: true });
   }
