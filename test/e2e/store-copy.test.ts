@@ -68,6 +68,8 @@ test("store copy moves an embedded store into PostgreSQL with UIDs, flags and by
     await source.removeMessages(inbox.id, [gone.uid]);
     await source.putSieveScript(alice.id, "main", 'require "fileinto";\r\nfileinto "Projects/2026";\r\n', 10);
     await source.setActiveSieveScript(alice.id, "main");
+    const tlsReport = { organization: "Reporter Inc.", reportId: "r-1", contact: null, start: new Date("2026-11-30T00:00:00Z"), end: new Date("2026-11-30T23:59:59Z"), policies: [{ policyType: "sts", policyDomain: "example.org", successfulSessions: 10, failedSessions: 1, failures: [{ resultType: "starttls-not-supported", sendingMtaIp: "192.0.2.1", receivingMxHostname: "mx.example.org", failedSessionCount: 1 }] }] };
+    await source.addTlsReport(tlsReport, new Date("2026-12-01T06:00:00Z"));
     const expected = await snapshot(source, source as never);
     await source.close();
     assert.equal(delivered.copies.length, 2);
@@ -76,7 +78,7 @@ test("store copy moves an embedded store into PostgreSQL with UIDs, flags and by
     const copy = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
     assert.equal(copy.code, 0, copy.stderr);
     assert.match(copy.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\); counts and checksums match/);
+    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\); counts and checksums match/);
     assert.match(copy.stderr, /messages copied: 4\/4 done/, "progress on stderr");
 
     const target = await openPostgresStore({ url });
@@ -88,6 +90,7 @@ test("store copy moves an embedded store into PostgreSQL with UIDs, flags and by
       const copiedInbox = (await target.getMailbox(copiedAlice.id, "INBOX"))!;
       assert.deepEqual((await target.changesSince(copiedInbox.id, beforeExpunge as ModSeq)).expunged, [gone.uid], "QRESYNC is told the expunged UID vanished");
       assert.equal((await target.getActiveSieveScript(copiedAlice.id))?.name, "main");
+      assert.deepEqual(await target.listTlsReports(new Date(0), 10), [{ ...tlsReport, receivedAt: new Date("2026-12-01T06:00:00Z") }], "TLS reports come along");
       assert.deepEqual(await target.findAlias("postmaster@example.org"), { address: "postmaster@example.org", targets: ["alice@example.org", "bob@example.org"] });
       assert.equal(await target.blobs.count(), 3, "three distinct messages: the one delivered to two accounts is stored once");
       assert.deepEqual((await target.findTextMatches(copiedInbox.id, "käse", "text")).matches, [3], "search works on the copy");

@@ -11,6 +11,7 @@ import type { AccountStore } from "../account-store.js";
 import { StoreError } from "../errors.js";
 import type { MailStore } from "../mail-store.js";
 import type { SieveStore } from "../sieve-store.js";
+import type { TlsReportStore } from "../tls-report-store.js";
 import type { MailboxId } from "../types.js";
 import type { PostgresStore } from "./postgresql-store.js";
 
@@ -18,6 +19,8 @@ export interface CopySource {
   mail: MailStore;
   accounts: AccountStore;
   sieve?: SieveStore;
+  /** TLS-RPT reports received (RFC 8460), copied with their received times. */
+  tlsReports?: TlsReportStore;
 }
 
 export type CopyPhase = "accounts" | "messages" | "verify";
@@ -37,6 +40,7 @@ export interface CopyReport {
   bytes: number;
   sieveScripts: number;
   tombstones: number;
+  tlsReports: number;
   /** Per mailbox: "address/name: N messages, sha256 ..." as verified. */
   verified: string[];
   durationMs: number;
@@ -48,7 +52,7 @@ const PAGE = 200;
 export async function copyStore(source: CopySource, target: PostgresStore, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
   const started = Date.now();
   if (!(await target.isEmpty())) throw new StoreError("CANNOT", "the target database already holds domains or accounts; store copy fills an empty one");
-  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, verified: [], durationMs: 0 };
+  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, verified: [], durationMs: 0 };
 
   const domains = await source.accounts.listDomains();
   for (const domain of domains) await target.addDomain(domain.name);
@@ -128,6 +132,13 @@ export async function copyStore(source: CopySource, target: PostgresStore, onPro
   const aliases = await source.accounts.listAliases();
   for (const alias of aliases) await target.addAlias(alias.address, alias.targets);
   report.aliases = aliases.length;
+  if (source.tlsReports) {
+    // Every report the source holds (whatever its date), each once; a few a day per reporter.
+    const reports = await source.tlsReports.listTlsReports(new Date(0), Number.MAX_SAFE_INTEGER);
+    for (const stored of reports) if (await target.addTlsReport(stored, stored.receivedAt)) report.tlsReports++;
+    const copied = (await target.listTlsReports(new Date(0), Number.MAX_SAFE_INTEGER)).length;
+    if (copied !== reports.length) throw new StoreError("DAMAGED", `verification failed: ${copied} TLS reports, expected ${reports.length}`);
+  }
   // Subscriptions to mailboxes that do not exist (RFC 9051 §6.3.7 allows them) came with each account above.
 
   // Verify: every mailbox read back from PostgreSQL gives the same count and checksum.
