@@ -19,9 +19,13 @@ export function mtaStsPolicyText(settings: Pick<HttpSettings, "mtaStsMode" | "mt
   return mtaStsPolicyLines(settings, hostname).join("\r\n") + "\r\n";
 }
 
-/** RFC 8461 §3.1: id is 1-32 alphanumerics; here a digest of the policy, so it changes with it. */
+/** RFC 8461 §3.1: id is 1-32 alphanumerics; here a digest of the served policy text, so it changes with it. */
+export function mtaStsPolicyIdOfLines(lines: readonly string[]): string {
+  return createHash("sha256").update(lines.join("\r\n") + "\r\n").digest("hex").slice(0, 20);
+}
+
 export function mtaStsPolicyId(settings: Pick<HttpSettings, "mtaStsMode" | "mtaStsMaxAge" | "mtaStsMx">, hostname: string): string {
-  return createHash("sha256").update(mtaStsPolicyText(settings, hostname)).digest("hex").slice(0, 20);
+  return mtaStsPolicyIdOfLines(mtaStsPolicyLines(settings, hostname));
 }
 
 export function registerMtaSts(app: FastifyInstance, context: HttpContext): void {

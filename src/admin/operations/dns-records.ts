@@ -1,7 +1,7 @@
 // `mailroom dns <domain>`: the DNS records a domain needs to send and receive with this server,
 // in zone-file form (RFC 1035 §5.1) to paste into the zone. Pure: the caller supplies the host
 // name, the DKIM records and the configured listeners.
-import { createHash } from "node:crypto";
+import { mtaStsPolicyIdOfLines } from "../../http/mta-sts.js";
 import { isIP } from "node:net";
 import type { ListenerConfig } from "../../config/index.js";
 
@@ -106,7 +106,7 @@ export function recommendedRecords(input: DnsRecordInput): RecommendedRecords {
   // RFC 8461 §3.2: the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt; the id
   // changes whenever the policy does.
   const policy = input.mtaStsPolicy ?? ["version: STSv1", "mode: testing", `mx: ${host.slice(0, -1)}`, "max_age: 604800"];
-  const policyId = createHash("sha256").update(policy.join("\n")).digest("hex").slice(0, 16);
+  const policyId = mtaStsPolicyIdOfLines(policy);
   const records: RecommendedRecord[] = [
     { kind: "mx", owner: name(""), type: "MX", value: `10 ${host}` },
     { kind: "spf", owner: name(""), type: "TXT", value: "v=spf1 mx -all" },

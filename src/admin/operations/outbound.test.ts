@@ -32,7 +32,7 @@ test("domain add makes DKIM keys; dns prints MX, SPF, both DKIM keys, DMARC, MTA
     assert.match(zone, /^mailroom-ed25519\._domainkey\.example\.org\.\s+3600 IN TXT\s+"v=DKIM1; k=ed25519; p=[A-Za-z0-9+/=]+"$/m);
     assert.match(zone, /^mailroom-rsa\._domainkey\.example\.org\.\s+3600 IN TXT\s+\( "v=DKIM1; k=rsa; p=[^"]{200,}" "[^"]+" \)$/m, "a 2048-bit key is split into 255-octet strings");
     assert.match(zone, /^_dmarc\.example\.org\.\s+3600 IN TXT\s+"v=DMARC1; p=none; rua=mailto:postmaster@example\.org"$/m);
-    assert.match(zone, /^_mta-sts\.example\.org\.\s+3600 IN TXT\s+"v=STSv1; id=[0-9a-f]{16}"$/m);
+    assert.match(zone, /^_mta-sts\.example\.org\.\s+3600 IN TXT\s+"v=STSv1; id=[0-9a-f]{20}"$/m);
     assert.match(zone, /^_smtp\._tls\.example\.org\.\s+3600 IN TXT\s+"v=TLSRPTv1; rua=mailto:postmaster@example\.org"$/m);
     assert.match(zone, /^_submissions\._tcp\.example\.org\.\s+3600 IN SRV\s+0 1 465 mx\.example\.org\.$/m);
     assert.match(zone, /^_imaps\._tcp\.example\.org\.\s+3600 IN SRV\s+0 1 993 mx\.example\.org\.$/m);
