@@ -73,19 +73,24 @@ export async function deliverLocal(
       seen.add(mailboxId);
       const flags = storableFlags(file.flags);
       if (recipient.folder === "junk" && file.mailbox.toUpperCase() === "INBOX" && !flags.includes(JUNK_KEYWORD)) flags.push(JUNK_KEYWORD);
-      targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags });
+      // RFC 5293: a copy the script edited carries its own bytes; the others share the received blob.
+      targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags, ...(file.message ? { source: file.message } : {}) });
     }
   }
-  const result: DeliveryResult =
-    targets.length > 0
-      ? await store.deliver({ source: request.staged, targets, ...(request.internalDate ? { internalDate: request.internalDate } : {}) })
-      : { size: request.staged.size, copies: [] };
-  if (request.sieve) {
-    for (const { recipient, decision } of decided) {
-      await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, decision);
+  try {
+    const result: DeliveryResult =
+      targets.length > 0
+        ? await store.deliver({ source: request.staged, targets, ...(request.internalDate ? { internalDate: request.internalDate } : {}) })
+        : { size: request.staged.size, copies: [] };
+    if (request.sieve) {
+      for (const { recipient, decision } of decided) {
+        await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, decision);
+      }
     }
+    return { ...result, rejected };
+  } finally {
+    for (const { decision } of decided) request.sieve?.filter.release(decision);
   }
-  return { ...result, rejected };
 }
 
 /** RFC 5232 §3: flags the store can keep; \Recent and unknown system flags are dropped. */

@@ -142,7 +142,8 @@ export function formatField(name: string, value: string, eol: "\r\n" | "\n"): st
     // RFC 2047 §6.2: whitespace between adjacent encoded-words is dropped when decoding, so the
     // whole run from the first to the last word that needs encoding is encoded, spaces included.
     const span = tokens.slice(first, last + 1).map((t, i) => (i === 0 ? t.word : t.space + t.word)).join("");
-    encodeWords(span).forEach((w, i) => pieces.push({ space: i === 0 ? tokens[first]!.space || " " : " ", word: w }));
+    // The first word shares its line with the field name when nothing comes before it.
+    encodeWords(span, first === 0 ? LINE - name.length - 2 : 75).forEach((w, i) => pieces.push({ space: i === 0 ? tokens[first]!.space || " " : " ", word: w }));
     pieces.push(...tokens.slice(last + 1));
   }
   const lines: string[] = [];
@@ -159,12 +160,12 @@ export function formatField(name: string, value: string, eol: "\r\n" | "\n"): st
 }
 
 /** RFC 2047 §4.2 Q encoding of UTF-8 text, as encoded-words of at most 75 characters. */
-function encodeWords(text: string): string[] {
+function encodeWords(text: string, firstLength: number): string[] {
   const prefix = "=?utf-8?q?";
-  const room = 75 - prefix.length - 2;
   const words: string[] = [];
   let current = "";
   for (const ch of text) {
+    const room = Math.max(12, Math.min(75, words.length === 0 ? firstLength : 75)) - prefix.length - 2;
     let encoded = "";
     if (ch === " ") encoded = "_";
     else if (/^[A-Za-z0-9!*+\-/]$/.test(ch)) encoded = ch;
