@@ -296,6 +296,8 @@ export interface SieveSettings {
   maxIncludeDepth: number;
   duplicateDefaultPeriod: number;
   duplicateMaxPeriod: number;
+  editheaderMaxHeaderBytes: number;
+  editheaderMaxEdits: number;
 }
 
 export const SERVER_SPEC: SectionSpec<ServerSettings> = {
@@ -403,6 +405,9 @@ export const SIEVE_SPEC: SectionSpec<SieveSettings> = {
   maxIncludeDepth: key(integer({ min: 1, max: 100 }), 10, "scripts included within one another (RFC 6609); deeper, or a circular include, keeps the message in INBOX"),
   duplicateDefaultPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 12 * 3_600_000, "how long the duplicate test (RFC 7352) remembers an ID when the script gives no :seconds"),
   duplicateMaxPeriod: key(duration({ minMs: 1000, maxMs: 365 * DAY_MS }), 7 * DAY_MS, "longest duplicate :seconds honoured (RFC 7352 §3.3 lets the site clamp it)"),
+  // RFC 5293 §4 lets the site bound an added field (Pigeonhole: 2048 by default, at least 1024).
+  editheaderMaxHeaderBytes: key(integer({ min: 1024, max: 64 * 1024 }), 2048, "longest value an addheader (RFC 5293) may add; longer fails the script and keeps the message as received in INBOX"),
+  editheaderMaxEdits: key(integer({ min: 1, max: 10_000 }), 64, "addheader/deleteheader commands one script run may execute; more fail the script and keep the message as received in INBOX"),
 };
 
 export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {

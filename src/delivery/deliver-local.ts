@@ -53,39 +53,45 @@ export async function deliverLocal(
   const decided: { recipient: LocalRecipient; decision: SieveDecision }[] = [];
   const rejected: { recipient: LocalRecipient; reason: string }[] = [];
   const seen = new Set<number>();
-  for (const recipient of unique) {
-    const decision = request.sieve
-      ? await request.sieve.filter.decide(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, request.sieve.spamFor?.(recipient.account.id) ?? null)
-      : null;
-    if (decision === null) {
-      const mailboxId = await folderMailbox(store, recipient.account, recipient.folder);
-      if (seen.has(mailboxId)) continue;
-      seen.add(mailboxId);
-      targets.push({ mailboxId, prefix: request.prefixFor(recipient), ...(recipient.folder === "junk" ? { flags: [JUNK_KEYWORD] } : {}) });
-      continue;
+  // Edited copies a decision staged are released whatever happens (a later decision or the delivery may fail).
+  try {
+    for (const recipient of unique) {
+      const decision = request.sieve
+        ? await request.sieve.filter.decide(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, request.sieve.spamFor?.(recipient.account.id) ?? null)
+        : null;
+      if (decision === null) {
+        const mailboxId = await folderMailbox(store, recipient.account, recipient.folder);
+        if (seen.has(mailboxId)) continue;
+        seen.add(mailboxId);
+        targets.push({ mailboxId, prefix: request.prefixFor(recipient), ...(recipient.folder === "junk" ? { flags: [JUNK_KEYWORD] } : {}) });
+        continue;
+      }
+      decided.push({ recipient, decision });
+      if (decision.reject !== null) rejected.push({ recipient, reason: decision.reject });
+      for (const file of decision.files) {
+        // Keep honours the folder the inbound checks chose (Junk for a DMARC quarantine).
+        const mailboxId = file.mailbox.toUpperCase() === "INBOX" ? await folderMailbox(store, recipient.account, recipient.folder) : await namedMailbox(store, recipient.account, file.mailbox, recipient.folder);
+        if (seen.has(mailboxId)) continue;
+        seen.add(mailboxId);
+        const flags = storableFlags(file.flags);
+        if (recipient.folder === "junk" && file.mailbox.toUpperCase() === "INBOX" && !flags.includes(JUNK_KEYWORD)) flags.push(JUNK_KEYWORD);
+        // RFC 5293: a copy the script edited carries its own bytes; the others share the received blob.
+        targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags, ...(file.message ? { source: file.message } : {}) });
+      }
     }
-    decided.push({ recipient, decision });
-    if (decision.reject !== null) rejected.push({ recipient, reason: decision.reject });
-    for (const file of decision.files) {
-      // Keep honours the folder the inbound checks chose (Junk for a DMARC quarantine).
-      const mailboxId = file.mailbox.toUpperCase() === "INBOX" ? await folderMailbox(store, recipient.account, recipient.folder) : await namedMailbox(store, recipient.account, file.mailbox, recipient.folder);
-      if (seen.has(mailboxId)) continue;
-      seen.add(mailboxId);
-      const flags = storableFlags(file.flags);
-      if (recipient.folder === "junk" && file.mailbox.toUpperCase() === "INBOX" && !flags.includes(JUNK_KEYWORD)) flags.push(JUNK_KEYWORD);
-      targets.push({ mailboxId, prefix: request.prefixFor(recipient), flags });
+    const result: DeliveryResult =
+      targets.length > 0
+        ? await store.deliver({ source: request.staged, targets, ...(request.internalDate ? { internalDate: request.internalDate } : {}) })
+        : { size: request.staged.size, copies: [] };
+    if (request.sieve) {
+      for (const { recipient, decision } of decided) {
+        await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, decision);
+      }
     }
+    return { ...result, rejected };
+  } finally {
+    for (const { decision } of decided) request.sieve?.filter.release(decision);
   }
-  const result: DeliveryResult =
-    targets.length > 0
-      ? await store.deliver({ source: request.staged, targets, ...(request.internalDate ? { internalDate: request.internalDate } : {}) })
-      : { size: request.staged.size, copies: [] };
-  if (request.sieve) {
-    for (const { recipient, decision } of decided) {
-      await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, decision);
-    }
-  }
-  return { ...result, rejected };
 }
 
 /** RFC 5232 §3: flags the store can keep; \Recent and unknown system flags are dropped. */

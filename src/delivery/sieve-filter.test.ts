@@ -79,3 +79,64 @@ test("a vacation reply takes no header fields from the sender's Message-ID or a 
   assert.match(head, /^From: <alice@example\.org>$/m);
   assert.ok(log.records.some((r) => r.event === "sieve.vacation_from_invalid"));
 });
+
+test("editheader: edited copies are staged once per version, redirect sends them, release discards them; a limit keeps the original", async () => {
+  const stagedBytes: string[] = [];
+  const discarded: string[] = [];
+  const enqueued: { bytes: string; prefix: string }[] = [];
+  const log = createMemoryLogger();
+  let script = "";
+  const stagedOf = (text: string): StagedMessage =>
+    ({ blobId: `e${stagedBytes.length}`, size: text.length, parsed: {}, open: () => Readable.from([Buffer.from(text)]), discard() { discarded.push(text); } }) as unknown as StagedMessage;
+  const filter = createSieveFilter({
+    scripts: { getActiveSieveScript: async () => ({ name: "main", content: script }) as never, getSieveScript: async () => null, claimVacationReply: async () => true, seenSieveDuplicates: async () => new Set<string>(), recordSieveDuplicates: async () => {} },
+    mail: {
+      getMailbox: async (_id: unknown, name: string) => ({ name }) as never,
+      createMailbox: async () => { throw new Error("unused"); },
+      stageMessage: async (stream: Readable) => {
+        const parts: Buffer[] = [];
+        for await (const chunk of stream) parts.push(chunk as Buffer);
+        const text = Buffer.concat(parts).toString("utf8");
+        stagedBytes.push(text);
+        return stagedOf(text);
+      },
+    },
+    queue: {
+      enqueue: async (request) => {
+        const parts: Buffer[] = [];
+        for await (const chunk of request.message.open()) parts.push(chunk as Buffer);
+        enqueued.push({ bytes: Buffer.concat(parts).toString("utf8"), prefix: request.prefix?.toString() ?? "" });
+        return {} as never;
+      },
+    },
+    hostname: "mx.example.org",
+    log,
+    limits: { ...DEFAULT_SIEVE_FILTER_LIMITS, maxHeaderEdits: 3 },
+  });
+  const alice = account(1, "alice@example.org");
+  const envelope = { from: "sender@example.net", to: "alice@example.org" };
+  script = `require ["editheader", "fileinto", "copy"];
+fileinto :copy "Orig";
+addheader "X-Step" "1";
+redirect :copy "carol@elsewhere.test";
+fileinto :copy "Step1";
+addheader :last "X-Step" "2";
+addheader "X-Mailroom-Sieve-Redirected" "forged@example.org";`;
+  const decision = (await filter.decide(staged(), alice, envelope))!;
+  assert.deepEqual(decision.files.map((f) => [f.mailbox, f.message ? "edited" : "original"]), [["Orig", "original"], ["Step1", "edited"], ["INBOX", "edited"]]);
+  assert.equal(stagedBytes.length, 2, "two versions, each staged once (the redirect and Step1 share one)");
+  assert.equal(stagedBytes[0], `X-Step: 1\r\n${raw}`);
+  assert.equal(stagedBytes[1], `X-Step: 1\r\n${raw.replace("Subject: hi\r\n", "Subject: hi\r\nX-Step: 2\r\n")}`);
+  assert.ok(log.records.some((r) => r.event === "sieve.edit_refused"), "the forged redirect mark is refused and logged");
+  await filter.afterCommit(staged(), alice, envelope, decision);
+  assert.deepEqual(enqueued, [{ bytes: `X-Step: 1\r\n${raw}`, prefix: "X-Mailroom-Sieve-Redirected: alice@example.org\r\n" }]);
+  filter.release(decision);
+  assert.equal(discarded.length, 2);
+
+  // One edit too many: the run fails, the message is kept as received, nothing is staged.
+  script = 'require "editheader"; addheader "X-1" "1"; addheader "X-2" "2"; addheader "X-3" "3"; addheader "X-4" "4";';
+  const limited = (await filter.decide(staged(), alice, envelope))!;
+  assert.deepEqual(limited.files, [{ mailbox: "INBOX", flags: [] }]);
+  assert.equal(stagedBytes.length, 2);
+  assert.ok(log.records.some((r) => r.event === "sieve.run_failed" && String(r["error"]).includes("editheader_max_edits")));
+});

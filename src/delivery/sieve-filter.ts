@@ -10,6 +10,7 @@ import { compileScript, type CompiledScript } from "../sieve/compile.js";
 import { resolveIncludes } from "../sieve/include.js";
 import { DEFAULT_INTERPRETER_LIMITS, runScript, type DuplicateMark, type InterpreterLimits, type RunResult, type SieveAction } from "../sieve/interpreter.js";
 import { DuplicateLookupNeeded } from "../sieve/errors.js";
+import { REDIRECT_MARK_FIELD, type EditedHeader } from "../sieve/editheader.js";
 import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
 import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
 import { loadDkimKeys, signWithKeys } from "../mail-auth/index.js";
@@ -56,12 +57,17 @@ export interface SpamTestValue {
 }
 
 export interface SieveDecision {
-  /** Mailbox names (INBOX for keep) with their flags; empty when discarded or rejected. */
-  readonly files: readonly { readonly mailbox: string; readonly flags: readonly string[] }[];
+  /**
+   * Mailbox names (INBOX for keep) with their flags; empty when discarded or rejected. `message`:
+   * the copy as the script had edited it when it filed it (RFC 5293), staged; absent: the message as received.
+   */
+  readonly files: readonly { readonly mailbox: string; readonly flags: readonly string[]; readonly message?: StagedMessage }[];
   readonly reject: string | null;
   readonly followUps: readonly SieveAction[];
   /** RFC 7352 unique IDs the run tested, recorded after the commit (store keys, hashed). */
   readonly duplicates?: readonly DuplicateMark[];
+  /** The edited copies staged for this decision (RFC 5293), by the header the actions captured; release() discards them. */
+  readonly edited?: ReadonlyMap<EditedHeader, StagedMessage>;
 }
 
 /** The store key of a duplicate ID: a hash, so a hostile Message-ID costs a fixed 64 characters. */
@@ -76,9 +82,38 @@ export interface SieveFilter {
   decide(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, spam?: SpamTestValue | null): Promise<SieveDecision | null>;
   /** Redirects and vacation replies of a committed delivery; failures are logged, never thrown. */
   afterCommit(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, decision: SieveDecision): Promise<void>;
+  /** Drops the edited copies the decision staged (after the delivery, or when it failed). */
+  release(decision: SieveDecision): void;
 }
 
-const REDIRECT_MARK = "X-Mailroom-Sieve-Redirected";
+const REDIRECT_MARK = REDIRECT_MARK_FIELD;
+
+/**
+ * The bytes of an edited message (RFC 5293): the edited header, then the received message from
+ * the end of its header on, streamed (a large body is never held in memory).
+ */
+async function* editedBytes(staged: StagedMessage, edited: EditedHeader): AsyncGenerator<Buffer> {
+  yield edited.header;
+  const head = staged.head;
+  if (head !== undefined && head.length >= staged.size) {
+    yield head.subarray(edited.resumeAt);
+    return;
+  }
+  let skip = edited.resumeAt;
+  const stream = staged.open();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      yield skip > 0 ? chunk.subarray(skip) : chunk;
+      skip = 0;
+    }
+  } finally {
+    stream.destroy();
+  }
+}
 
 /**
  * RFC 5183 §4.1 items at local delivery: Mailroom is the MDA, filtering "during" delivery. The
@@ -169,6 +204,7 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
       const exists = new Set<string>();
       let actions: SieveAction[];
       let duplicates: readonly DuplicateMark[] = [];
+      let warnings: readonly string[] = [];
       try {
         // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
         // RFC 6609: the scripts it includes, loaded and compiled first (a loop or a missing one is an error).
@@ -214,31 +250,51 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
         }
         actions = result.actions;
         duplicates = result.duplicates;
+        warnings = result.warnings;
       } catch (error) {
         log.warn("sieve.run_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });
         return keep;
       }
-      const files: { mailbox: string; flags: string[] }[] = [];
+      for (const warning of warnings) log.warn("sieve.edit_refused", { reason: warning });
+      // RFC 5293: each version of the header an action captured is staged once (same bytes, same
+      // blob); the copies go into the one store.deliver() with the rest, so the delivery stays atomic.
+      const edited = new Map<EditedHeader, StagedMessage>();
+      try {
+        for (const action of actions) {
+          if ((action.type === "keep" || action.type === "fileinto" || action.type === "redirect" || action.type === "vacation") && action.edited && !edited.has(action.edited)) {
+            edited.set(action.edited, await deps.mail.stageMessage(editedBytes(staged, action.edited)));
+          }
+        }
+      } catch (error) {
+        for (const m of edited.values()) m.discard();
+        log.warn("sieve.edit_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });
+        return keep;
+      }
+      const messageOfAction = (action: SieveAction): { message?: StagedMessage } => {
+        const m = "edited" in action && action.edited ? edited.get(action.edited) : undefined;
+        return m ? { message: m } : {};
+      };
+      const files: { mailbox: string; flags: string[]; message?: StagedMessage }[] = [];
       const followUps: SieveAction[] = [];
       let reject: string | null = null;
       const redirectedHere = headerValues(message, REDIRECT_MARK).some((v) => v.toLowerCase() === account.address.toLowerCase());
       for (const action of actions) {
-        if (action.type === "keep") files.push({ mailbox: "INBOX", flags: [...action.flags] });
+        if (action.type === "keep") files.push({ mailbox: "INBOX", flags: [...action.flags], ...messageOfAction(action) });
         else if (action.type === "fileinto") {
           const existing = await deps.mail.getMailbox(account.id, action.mailbox);
-          if (existing) files.push({ mailbox: existing.name, flags: [...action.flags] });
+          if (existing) files.push({ mailbox: existing.name, flags: [...action.flags], ...messageOfAction(action) });
           else if (action.create) {
             try {
               const created = await deps.mail.createMailbox(account.id, action.mailbox);
-              files.push({ mailbox: created.name, flags: [...action.flags] });
+              files.push({ mailbox: created.name, flags: [...action.flags], ...messageOfAction(action) });
             } catch (error) {
               log.warn("sieve.fileinto_failed", { mailbox: action.mailbox, error: error instanceof Error ? error.message : String(error), outcome: "INBOX" });
-              files.push({ mailbox: "INBOX", flags: [...action.flags] });
+              files.push({ mailbox: "INBOX", flags: [...action.flags], ...messageOfAction(action) });
             }
           } else {
             // RFC 5228 §4.1 leaves a missing mailbox to the implementation; filing into INBOX loses nothing.
             log.warn("sieve.fileinto_missing", { mailbox: action.mailbox, outcome: "INBOX" });
-            files.push({ mailbox: "INBOX", flags: [...action.flags] });
+            files.push({ mailbox: "INBOX", flags: [...action.flags], ...messageOfAction(action) });
           }
         } else if (action.type === "reject") reject = action.reason;
         else if (action.type === "redirect") {
@@ -246,12 +302,12 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
           const refused = deps.queue === null ? "no outbound queue" : redirectedHere ? "loop: already redirected by this account" : !takeRedirect(account.id) ? `daily limit of ${limits.maxRedirectsPerDay} redirects reached (sieve.max_redirects_per_day)` : null;
           if (refused !== null) {
             log.warn("sieve.redirect_skipped", { to: action.address, reason: refused, outcome: "keep" });
-            if (!action.copy) files.push({ mailbox: "INBOX", flags: [] });
+            if (!action.copy) files.push({ mailbox: "INBOX", flags: [], ...messageOfAction(action) });
           } else followUps.push(action);
         } else if (action.type === "vacation") followUps.push(action);
       }
       log.info("sieve.decided", { actions: actions.map((a) => a.type), files: files.map((f) => f.mailbox) });
-      return { files: dedupe(files), reject, followUps, duplicates };
+      return { files: dedupe(files), reject, followUps, duplicates, ...(edited.size > 0 ? { edited } : {}) };
     },
 
     async afterCommit(staged, account, envelope, decision) {
@@ -266,10 +322,13 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
       }
       for (const action of decision.followUps) {
         try {
+          // RFC 5293 §7: a redirect sends the message as edited when the script redirected it.
+          const edits = "edited" in action && action.edited ? action.edited : undefined;
+          const own = edits ? decision.edited?.get(edits) : undefined;
           if (action.type === "redirect" && deps.queue) {
             // RFC 5228 §4.2: the envelope sender is kept, so bounces go to the original sender.
             await deps.queue.enqueue({
-              message: staged,
+              message: own ?? staged,
               mailFrom: envelope.from,
               submittedBy: null,
               recipients: [{ address: action.address, notify: null, originalRecipient: null }],
@@ -281,24 +340,32 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
             });
             log.info("sieve.redirected", { to: action.address });
           } else if (action.type === "vacation") {
-            await vacation(deps, clock, log, staged, account, envelope, action, await messageOf(staged));
+            // The vacation checks (RFC 5230 §4.5-§4.6) read the header as edited when vacation ran.
+            await vacation(deps, clock, log, staged, account, envelope, action, edits ? sieveMessage(edits.header) : await messageOf(staged));
           }
         } catch (error) {
           log.error("sieve.follow_up_failed", { action: action.type, error });
         }
       }
     },
+
+    release(decision) {
+      for (const m of decision.edited?.values() ?? []) m.discard();
+    },
   };
 }
 
-function dedupe(files: { mailbox: string; flags: string[] }[]): { mailbox: string; flags: string[] }[] {
-  const out = new Map<string, { mailbox: string; flags: string[] }>();
+type Filing = { mailbox: string; flags: string[]; message?: StagedMessage };
+
+function dedupe(files: Filing[]): Filing[] {
+  const out = new Map<string, Filing>();
   for (const f of files) {
     const key = f.mailbox.toUpperCase() === "INBOX" ? "INBOX" : f.mailbox;
     const known = out.get(key);
-    // RFC 5228 §4.1: filing twice into one mailbox stores one copy; the flags join.
+    // RFC 5228 §4.1: filing twice into one mailbox stores one copy; the flags join. The first
+    // filing's message stands (as in Pigeonhole, a later one with other edits is a duplicate).
     if (known) known.flags = [...new Set([...known.flags, ...f.flags])];
-    else out.set(key, { mailbox: f.mailbox, flags: f.flags });
+    else out.set(key, { ...f });
   }
   return [...out.values()];
 }

@@ -90,6 +90,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
           maxIncludeDepth: sc.maxIncludeDepth,
           duplicateDefaultSeconds: Math.floor(sc.duplicateDefaultPeriod / 1000),
           duplicateMaxSeconds: Math.floor(sc.duplicateMaxPeriod / 1000),
+          maxAddedHeaderBytes: sc.editheaderMaxHeaderBytes,
+          maxHeaderEdits: sc.editheaderMaxEdits,
         },
       })
     : null;

@@ -25,6 +25,7 @@ export const SIEVE_EXTENSIONS: readonly string[] = [
   "regex",
   "include",
   "duplicate",
+  "editheader",
 ];
 
 /** Extensions that bring another with them: RFC 5235 §3.2 spamtestplus extends spamtest. */

@@ -4,6 +4,7 @@
 // §2.4.2.4) to string literals. Errors name the line:column.
 import { BUILTIN_COMPARATORS, IMPLIED_EXTENSIONS, SIEVE_EXTENSIONS } from "./capabilities.js";
 import { DATE_PARTS, parseZone } from "./dates.js";
+import { invalidFieldValue, isFieldName } from "./editheader.js";
 import { compileRegex, RegexSyntaxError } from "./regex.js";
 import { SieveSyntaxError, type Position } from "./errors.js";
 import { DEFAULT_PARSE_LIMITS, parseScript, type Argument, type CommandNode, type ParseLimits, type TestNode } from "./parser.js";
@@ -71,7 +72,7 @@ export function compileScript(source: string, limits: ParseLimits = DEFAULT_PARS
       throw new SieveSyntaxError(n.pos, `'${n.name}' takes ${need === spec.positional.length ? need : `${need} to ${spec.positional.length}`} positional argument(s), found ${rest.length}`);
     }
     // With one optional leading argument (setflag's variable name), the given ones are the last ones.
-    const types = spec.positional.slice(spec.positional.length - rest.length);
+    const types = spec.optionalTrailing ? spec.positional.slice(0, rest.length) : spec.positional.slice(spec.positional.length - rest.length);
     rest.forEach((arg, k) => positional.push(convert(arg, types[k]!, decodeString)));
     const testsOf = n.tests.map((t) => node(t, false));
     const testMode = spec.tests ?? "none";
@@ -197,7 +198,18 @@ function checkSemantics(name: string, pos: Position, tags: ReadonlyMap<string, V
     }
     if (comparator === "i;ascii-numeric") throw new SieveSyntaxError(pos, "i;ascii-numeric does not support :regex");
   }
-  if (tags.has(":last") && !tags.has(":index") && name !== "duplicate") throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
+  if (name === "addheader" || name === "deleteheader") {
+    // RFC 5293 §4/§5: an invalid field name is an error, found here when it is a constant; a
+    // value with a bare line break (or NUL) is refused as Pigeonhole refuses it.
+    const field = positional[0] as string;
+    if (!field.includes("${") && !isFieldName(field)) throw new SieveSyntaxError(pos, `${name}: invalid header field name "${field}"`);
+    const value = positional[1];
+    if (name === "addheader" && typeof value === "string" && !value.includes("${")) {
+      const bad = invalidFieldValue(value);
+      if (bad !== null) throw new SieveSyntaxError(pos, `addheader: ${bad}`);
+    }
+  }
+  if (tags.has(":last") && !tags.has(":index") && name !== "duplicate" && name !== "addheader") throw new SieveSyntaxError(pos, ":last needs :index (RFC 5260 §6)");
   const index = tags.get(":index");
   if (typeof index === "number" && index < 1) throw new SieveSyntaxError(pos, ":index counts from 1");
 }

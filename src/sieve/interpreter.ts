@@ -8,14 +8,24 @@ import { datePart, parseDateTime, parseZone, type DatePart, type ZonedInstant } 
 import { matchAny, type Comparator, type MatchSpec, type RegexRun, type Relation } from "./match.js";
 import { RegexBudgetError, RegexSyntaxError } from "./regex.js";
 import { addressValues, headerValues, type SieveEnvelope, type SieveMessage } from "./message.js";
+import { decodeEncodedWords } from "../mail/header-fields.js";
+import { editableHeader, fieldEntry, formatField, invalidFieldValue, isFieldName, mayAdd, mayDelete, serializeHeader, type EditableHeader, type EditedHeader } from "./editheader.js";
+
+/**
+ * RFC 5293: an action that files or sends the message carries `edited` when the script had
+ * changed the header by the time the action ran (absent: the message as received).
+ */
+interface Edited {
+  readonly edited?: EditedHeader;
+}
 
 export type SieveAction =
-  | { readonly type: "keep"; readonly flags: readonly string[] }
-  | { readonly type: "fileinto"; readonly mailbox: string; readonly flags: readonly string[]; readonly create: boolean; readonly copy: boolean }
+  | ({ readonly type: "keep"; readonly flags: readonly string[] } & Edited)
+  | ({ readonly type: "fileinto"; readonly mailbox: string; readonly flags: readonly string[]; readonly create: boolean; readonly copy: boolean } & Edited)
   | { readonly type: "discard" }
   | { readonly type: "reject"; readonly reason: string; readonly extended: boolean }
-  | { readonly type: "redirect"; readonly address: string; readonly copy: boolean }
-  | {
+  | ({ readonly type: "redirect"; readonly address: string; readonly copy: boolean } & Edited)
+  | ({
       readonly type: "vacation";
       readonly reason: string;
       readonly subject: string | null;
@@ -25,7 +35,7 @@ export type SieveAction =
       readonly handle: string;
       /** The period in seconds (RFC 5230 :days, RFC 6131 :seconds). */
       readonly periodSeconds: number;
-    };
+    } & Edited);
 
 export interface InterpreterLimits {
   readonly maxActions: number;
@@ -46,6 +56,10 @@ export interface InterpreterLimits {
   /** RFC 7352 §3.3: the duplicate period without :seconds, and the longest honoured. */
   readonly duplicateDefaultSeconds: number;
   readonly duplicateMaxSeconds: number;
+  /** RFC 5293: addheader/deleteheader commands one run may execute (sieve.editheader_max_edits). */
+  readonly maxHeaderEdits: number;
+  /** RFC 5293 §4: longest addheader value in octets (sieve.editheader_max_header_bytes). */
+  readonly maxAddedHeaderBytes: number;
 }
 
 export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
@@ -62,6 +76,8 @@ export const DEFAULT_INTERPRETER_LIMITS: InterpreterLimits = {
   maxIncludeDepth: 10,
   duplicateDefaultSeconds: 12 * 3600,
   duplicateMaxSeconds: 7 * 86_400,
+  maxHeaderEdits: 64,
+  maxAddedHeaderBytes: 2048,
 };
 
 export interface RunContext {
@@ -103,6 +119,8 @@ export interface RunResult {
   /** True when the implicit keep is part of the actions (nothing cancelled it). */
   readonly implicitKeep: boolean;
   readonly duplicates: readonly DuplicateMark[];
+  /** Edits refused as RFC 5293 §6 requires (silently for the script), for the delivery log. */
+  readonly warnings: readonly string[];
 }
 
 const MATCH_SPECS = new WeakMap<CompiledNode, MatchSpec>();
@@ -128,12 +146,113 @@ class Run {
   readonly duplicateAnswers = new Map<string, boolean>();
   readonly limits: InterpreterLimits;
   #regex: RegexRun | null = null;
+  /** The message as tests see it now: the received one until the first edit (RFC 5293 §7). */
+  message: SieveMessage;
+  /** The editable header, made at the first edit. */
+  header: EditableHeader | null = null;
+  edits = 0;
+  /** The header as delivered at this point (undefined: not computed since the last edit; null: unchanged). */
+  #snapshot: EditedHeader | null | undefined = null;
+  readonly warnings: string[] = [];
 
   constructor(
     public script: CompiledScript,
     readonly ctx: RunContext,
   ) {
     this.limits = ctx.limits ?? DEFAULT_INTERPRETER_LIMITS;
+    this.message = ctx.message;
+  }
+
+  /** What an action that files or sends the message captures (RFC 5293 §7): the header as edited so far. */
+  edited(): Edited {
+    if (this.#snapshot === undefined) {
+      const original = this.ctx.message.header!.bytes;
+      const bytes = serializeHeader(this.header!);
+      // Edits that cancel out (a field added and deleted again) leave the received message.
+      this.#snapshot = bytes.equals(original) ? null : { header: bytes, resumeAt: original.length };
+    }
+    return this.#snapshot === null ? {} : { edited: this.#snapshot };
+  }
+
+  /** Counts an edit against the limit and gives the editable header (RFC 5293). */
+  startEdit(): EditableHeader {
+    if (++this.edits > this.limits.maxHeaderEdits) throw new SieveRuntimeError("limit", `more than ${this.limits.maxHeaderEdits} header edits (sieve.editheader_max_edits)`);
+    if (this.header === null) {
+      const read = this.ctx.message.header;
+      if (read === undefined || !read.complete) throw new SieveRuntimeError("limit", "the header is larger than the part of the message read (sieve.max_message_bytes): it cannot be edited");
+      this.header = editableHeader(read.bytes);
+    }
+    return this.header;
+  }
+
+  /** Makes the edited entries the message later tests see. */
+  commitEdit(entries: EditableHeader["entries"]): void {
+    const header = { ...this.header!, entries };
+    const before = serializeHeader(this.header!).length;
+    this.header = header;
+    this.#snapshot = undefined;
+    const base = this.ctx.message;
+    const size = this.message.size - before + serializeHeader(header).length;
+    const fields = entries.filter((e) => e.name !== null).map((e) => ({ name: e.name!, value: e.value }));
+    // RFC 5293 §7 lets the body test ignore header changes: the body is the received one.
+    this.message = {
+      size,
+      fields,
+      header: base.header!,
+      get rawBody() {
+        return base.rawBody;
+      },
+      get parts() {
+        return base.parts;
+      },
+    };
+  }
+
+  /** RFC 5293 §4. */
+  addheader(node: CompiledNode): void {
+    const name = this.str(node.positional[0]);
+    const value = this.str(node.positional[1]);
+    if (!isFieldName(name)) throw new SieveRuntimeError("runtime", `addheader: invalid header field name "${name}"`);
+    // Checked in Pigeonhole's order: name, protection (silently ignored), value, size.
+    if (!mayAdd(name)) {
+      this.warnings.push(`addheader of the protected field ${name} ignored (RFC 5293 §6)`);
+      return;
+    }
+    const bad = invalidFieldValue(value);
+    if (bad !== null) throw new SieveRuntimeError("runtime", `addheader: ${bad}`);
+    if (Buffer.byteLength(value, "utf8") > this.limits.maxAddedHeaderBytes) {
+      throw new SieveRuntimeError("limit", `addheader: value of ${Buffer.byteLength(value, "utf8")} octets is longer than ${this.limits.maxAddedHeaderBytes} (sieve.editheader_max_header_bytes)`);
+    }
+    const header = this.startEdit();
+    const entry = fieldEntry(name, formatField(name, value, header.eol));
+    this.commitEdit(node.tags.has(":last") ? [...header.entries, entry] : [entry, ...header.entries]);
+  }
+
+  /** RFC 5293 §5: every occurrence, or the :index one (from the end with :last), whose value matches when patterns are given. */
+  deleteheader(node: CompiledNode): void {
+    const name = this.str(node.positional[0]);
+    if (!isFieldName(name)) throw new SieveRuntimeError("runtime", `deleteheader: invalid header field name "${name}"`);
+    if (!mayDelete(name)) {
+      this.warnings.push(`deleteheader of the protected field ${name} ignored (RFC 5293 §6)`);
+      return;
+    }
+    const header = this.startEdit();
+    const wanted = name.toLowerCase();
+    let positions = header.entries.flatMap((e, i) => (e.name !== null && e.name.toLowerCase() === wanted ? [i] : []));
+    const index = node.tags.get(":index");
+    if (typeof index === "number") {
+      const at = node.tags.has(":last") ? positions.length - index : index - 1;
+      positions = at >= 0 && at < positions.length ? [positions[at]!] : [];
+    }
+    if (node.positional.length > 1) {
+      const patterns = this.list(node.positional[1]);
+      const spec = this.matchSpec(node);
+      // Values compared as the header test compares them: unfolded, RFC 2047 decoded.
+      positions = positions.filter((i) => this.matchAnyChecked(spec, [decodeEncodedWords(header.entries[i]!.value)], patterns) !== null);
+    }
+    if (positions.length === 0) return;
+    const drop = new Set(positions);
+    this.commitEdit(header.entries.filter((_, i) => !drop.has(i)));
   }
 
   getVar(name: string): string | undefined {
@@ -222,7 +341,7 @@ class Run {
         this.stopped = true;
         return;
       case "keep":
-        this.addAction({ type: "keep", flags: this.currentFlags(node) });
+        this.addAction({ type: "keep", flags: this.currentFlags(node), ...this.edited() });
         this.implicitKeep = false;
         return;
       case "discard":
@@ -231,7 +350,7 @@ class Run {
         return;
       case "fileinto": {
         const copy = node.tags.has(":copy");
-        this.addAction({ type: "fileinto", mailbox: this.str(node.positional[0]), flags: this.currentFlags(node), create: node.tags.has(":create"), copy });
+        this.addAction({ type: "fileinto", mailbox: this.str(node.positional[0]), flags: this.currentFlags(node), create: node.tags.has(":create"), copy, ...this.edited() });
         if (!copy) this.implicitKeep = false;
         return;
       }
@@ -242,7 +361,7 @@ class Run {
         if (!/^[^\s@<>]+@[^\s@<>]+$/.test(address)) throw new SieveRuntimeError("runtime", `redirect to an invalid address "${address}"`);
         const redirects = this.actions.filter((a) => a.type === "redirect").length;
         if (redirects >= this.limits.maxRedirects) throw new SieveRuntimeError("limit", `more than ${this.limits.maxRedirects} redirects`);
-        this.addAction({ type: "redirect", address, copy });
+        this.addAction({ type: "redirect", address, copy, ...this.edited() });
         if (!copy) this.implicitKeep = false;
         return;
       }
@@ -267,6 +386,12 @@ class Run {
         return;
       case "return":
         this.returned = true;
+        return;
+      case "addheader":
+        this.addheader(node);
+        return;
+      case "deleteheader":
+        this.deleteheader(node);
         return;
       case "global":
         // RFC 6609 §3.4: these names refer to the shared variables from here on in this script.
@@ -355,7 +480,7 @@ class Run {
     const addresses = node.tags.has(":addresses") ? this.list(node.tags.get(":addresses") as Value) : [];
     const handle = node.tags.has(":handle") ? this.str(node.tags.get(":handle") as Value) : `${subject ?? ""}\u0000${from ?? ""}\u0000${reason}`;
     if (this.actions.some((a) => a.type === "vacation")) throw new SieveRuntimeError("runtime", "more than one vacation action");
-    this.addAction({ type: "vacation", reason, subject, from, addresses, mime: node.tags.has(":mime"), handle, periodSeconds: period });
+    this.addAction({ type: "vacation", reason, subject, from, addresses, mime: node.tags.has(":mime"), handle, periodSeconds: period, ...this.edited() });
   }
 
   matchSpec(node: CompiledNode): MatchSpec {
@@ -424,7 +549,7 @@ class Run {
 
   test(node: CompiledNode): boolean {
     this.step();
-    const m = this.ctx.message;
+    const m = this.message;
     switch (node.name) {
       case "true":
         return true;
@@ -516,7 +641,7 @@ class Run {
       const header = node.tags.get(":header");
       const name = header !== undefined && header !== true ? this.str(header) : "message-id";
       // RFC 7352 §3.1-§3.2: a missing (or empty) field gives no ID, and the test is false.
-      id = headerValues(this.ctx.message, name)[0]?.trim();
+      id = headerValues(this.message, name)[0]?.trim();
       if (id === "") id = undefined;
     }
     if (id === undefined) return false;
@@ -573,7 +698,7 @@ class Run {
     const received = name.toLowerCase() === "received";
     const instants: ZonedInstant[] = [];
     // A field whose date does not parse is skipped (RFC 5260 §4.1: the test is false for it).
-    for (const value of this.indexed(node, headerValues(this.ctx.message, name))) {
+    for (const value of this.indexed(node, headerValues(this.message, name))) {
       const parsed = parseDateTime(value, received);
       const zoned = parsed === null ? null : this.zoned(node, parsed);
       if (zoned !== null) instants.push(zoned);
@@ -590,7 +715,7 @@ class Run {
   }
 
   body(node: CompiledNode): boolean {
-    const m = this.ctx.message;
+    const m = this.message;
     let values: string[];
     if (node.tags.has(":raw")) values = [m.rawBody];
     else {
@@ -635,6 +760,7 @@ export function runScript(script: CompiledScript, ctx: RunContext): RunResult {
     throw new SieveRuntimeError("runtime", "reject conflicts with another action that delivers the message");
   }
   const actions = [...run.actions];
-  if (run.implicitKeep) actions.push({ type: "keep", flags: [...run.flags] });
-  return { actions, implicitKeep: run.implicitKeep, duplicates: run.duplicateMarks };
+  // RFC 5293 §7: the implicit keep stores the message with every edit the script made.
+  if (run.implicitKeep) actions.push({ type: "keep", flags: [...run.flags], ...(run.header === null ? {} : run.edited()) });
+  return { actions, implicitKeep: run.implicitKeep, duplicates: run.duplicateMarks, warnings: run.warnings };
 }

@@ -22,14 +22,20 @@ export interface SieveMessage {
   /** The undecoded body, after the header block (for body :raw). */
   readonly rawBody: string;
   readonly parts: readonly BodyPart[];
+  /**
+   * The header block as read (up to the blank line) for editheader (RFC 5293, editheader.ts);
+   * `complete` is false when the bytes given ended inside the header (a header larger than
+   * sieve.max_message_bytes), which makes an edit a run-time error.
+   */
+  readonly header?: { readonly bytes: Buffer; readonly complete: boolean };
 }
 
-function splitHeader(bytes: Buffer): { header: Buffer; body: Buffer } {
+function splitHeader(bytes: Buffer): { header: Buffer; body: Buffer; ended: boolean } {
   const crlf = bytes.indexOf("\r\n\r\n");
   const lf = bytes.indexOf("\n\n");
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { header: bytes.subarray(0, crlf + 2), body: bytes.subarray(crlf + 4) };
-  if (lf >= 0) return { header: bytes.subarray(0, lf + 1), body: bytes.subarray(lf + 2) };
-  return { header: bytes, body: Buffer.alloc(0) };
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { header: bytes.subarray(0, crlf + 2), body: bytes.subarray(crlf + 4), ended: true };
+  if (lf >= 0) return { header: bytes.subarray(0, lf + 1), body: bytes.subarray(lf + 2), ended: true };
+  return { header: bytes, body: Buffer.alloc(0), ended: false };
 }
 
 /**
@@ -38,13 +44,14 @@ function splitHeader(bytes: Buffer): { header: Buffer; body: Buffer } {
  * and decoding every part of every message would cost them for nothing.
  */
 export function sieveMessage(bytes: Buffer, size: number = bytes.length, maxDepth = 16): SieveMessage {
-  const { header, body } = splitHeader(bytes);
+  const { header, body, ended } = splitHeader(bytes);
   const fields = parseHeaderBlock(header);
   let rawBody: string | null = null;
   let parts: BodyPart[] | null = null;
   return {
     size,
     fields,
+    header: { bytes: header, complete: ended || bytes.length >= size },
     get rawBody(): string {
       rawBody ??= body.toString("latin1");
       return rawBody;

@@ -20,6 +20,8 @@ export interface CommandSpec {
   /** Positional arguments after the tags, in order; a trailing "?" entry is optional. */
   readonly positional: readonly ArgType[];
   readonly optionalPositional?: number;
+  /** The optional positional arguments are the last ones (deleteheader's value-patterns), not the first. */
+  readonly optionalTrailing?: boolean;
   readonly tests?: "none" | "one" | "list";
   readonly block?: boolean;
 }
@@ -121,6 +123,17 @@ export const SPECS: Readonly<Record<string, CommandSpec>> = {
   },
   return: { kind: "command", requires: "include", tags: {}, positional: [] },
   global: { kind: "command", requires: "include", tags: {}, positional: ["list"] },
+  // RFC 5293 §4-§5: addheader [:last] <field-name> <value>; deleteheader [:index <n> [:last]]
+  // [COMPARATOR] [MATCH-TYPE] <field-name> [<value-patterns>] (its :index needs no "index").
+  addheader: { kind: "command", requires: "editheader", tags: { ":last": { group: "last" } }, positional: ["string", "string"] },
+  deleteheader: {
+    kind: "command",
+    requires: "editheader",
+    tags: { ...MATCHING, ":index": { group: "index", arg: "number" }, ":last": { group: "last" } },
+    positional: ["string", "list"],
+    optionalPositional: 1,
+    optionalTrailing: true,
+  },
   address: { kind: "test", tags: { ...MATCHING, ...ADDRESS_PART, ...INDEX }, positional: ["list", "list"] },
   envelope: { kind: "test", requires: "envelope", tags: { ...MATCHING, ...ADDRESS_PART }, positional: ["list", "list"] },
   header: { kind: "test", tags: { ...MATCHING, ...INDEX }, positional: ["list", "list"] },

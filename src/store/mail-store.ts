@@ -79,6 +79,11 @@ export interface DeliveryTarget {
   flags?: Flag[];
   /** Per-recipient trace header lines (Return-Path, Received), CRLF-terminated; stored beside the blob. */
   prefix?: Buffer;
+  /**
+   * This target's own bytes, staged with stageMessage() by this store (a copy a Sieve script
+   * edited, RFC 5293); absent: the request's source. Still one atomic delivery for all targets.
+   */
+  source?: StagedMessage;
 }
 
 export interface DeliveryRequest {
@@ -193,7 +198,8 @@ export interface MailStore {
   // Messages -------------------------------------------------------------------------------
   /**
    * Stores one message (one blob) into one or more mailboxes atomically: either every target
-   * gets its copy or none does. Resolves only once durable. Throws QUOTA when a target account
+   * gets its copy or none does. A target with its own `source` gets those bytes instead (each
+   * distinct blob stored once); copies are returned in target order. Resolves only once durable. Throws QUOTA when a target account
    * would pass its quota, TOOBIG past maxBytes.
    */
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;

@@ -187,6 +187,38 @@ test("redirect: relayed with the original envelope sender; a message we already 
   assert.ok(log.records.some((r) => r.event === "sieve.redirect_skipped" && /loop/.test(String(r["reason"]))));
 });
 
+test("redirect of an edited message (RFC 5293) relays the edited bytes; the INBOX copy keeps the later edits too", async () => {
+  await activate(`require ["editheader", "copy"];
+addheader "X-Forwarded-By" "alice's filter";
+deleteheader "X-Private";
+redirect :copy "carol@elsewhere.test";
+addheader "X-After-Redirect" "1";
+`);
+  relay.captured.length = 0;
+  const before = (await inboxSubjects()).length;
+  await send(full.portOf("smtp"), [["sender@example.net", "alice@example.org", message("sender@example.net", "edited forward", ["X-Private: secret"])]]);
+  await waitFor(() => relay.captured.length >= 1, "the redirected message");
+  const h = headers(relay.captured[0]!.data);
+  assert.deepEqual(h.get("x-forwarded-by"), ["alice's filter"]);
+  assert.equal(h.get("x-private"), undefined, "deleted before the redirect");
+  assert.equal(h.get("x-after-redirect"), undefined, "added after the redirect: not in the relayed copy");
+  assert.deepEqual(h.get("x-mailroom-sieve-redirected"), ["alice@example.org"]);
+  assert.ok(relay.captured[0]!.data.toString().endsWith("\r\n\r\nhello\r\n"), "body unchanged");
+  // The implicit keep stores the final edit (RFC 5293 §7).
+  const { mail } = full.server.store;
+  const inbox = (await mail.getMailbox(alice.id, "INBOX"))!;
+  const uids = (await mail.listMessages(inbox.id)).map((m) => m.uid);
+  assert.equal(uids.length, before + 1);
+  const [kept] = await mail.getMessages(inbox.id, [uids.at(-1)!]);
+  const parts: Buffer[] = [];
+  for await (const chunk of mail.openMessage(kept!)) parts.push(chunk as Buffer);
+  const k = headers(Buffer.concat(parts));
+  assert.deepEqual(k.get("subject"), ["edited forward"]);
+  assert.deepEqual(k.get("x-after-redirect"), ["1"]);
+  assert.deepEqual(k.get("x-forwarded-by"), ["alice's filter"]);
+  assert.equal(k.get("x-private"), undefined);
+});
+
 test("redirect: sieve.max_redirects_per_day caps an account's redirects; the rest are kept in INBOX", async () => {
   const limited = await start("[sieve]\nmax_redirects_per_day = 2");
   try {

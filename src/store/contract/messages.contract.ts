@@ -31,6 +31,52 @@ export function messageContract(open: OpenBackend): void {
     assert.deepEqual(await readAll(fx.mail.openMessage(bobCopy!)), Buffer.concat([prefix, bytes]));
   }));
 
+  test("a delivery where some targets carry their own bytes (a Sieve-edited copy) stores each distinct blob once, atomically", using(open, async (fx) => {
+    const alice = await fx.account("alice");
+    const bob = await fx.account("bob");
+    const aliceInbox = await fx.mailbox(alice.id);
+    const aliceWork = await fx.mail.createMailbox(alice.id, "Work");
+    const bobInbox = await fx.mailbox(bob.id);
+    const bytes = fx.message();
+    const editedBytes = Buffer.concat([Buffer.from("X-Edited: yes\r\n"), bytes]);
+    const original = await fx.mail.stageMessage(bytes);
+    // Two targets share one edited version: staged twice with the same bytes, it is one blob.
+    const editedA = await fx.mail.stageMessage(editedBytes);
+    const editedB = await fx.mail.stageMessage(editedBytes);
+    const prefix = Buffer.from("Delivered-To: bob@example.test\r\n");
+    const result = await fx.mail.deliver({
+      source: original,
+      targets: [{ mailboxId: aliceWork.id }, { mailboxId: aliceInbox.id, source: editedA }, { mailboxId: bobInbox.id, prefix, source: editedB }],
+    });
+    assert.equal(result.size, bytes.length);
+    assert.deepEqual(result.copies.map((c) => c.mailboxId), [aliceWork.id, aliceInbox.id, bobInbox.id], "copies in target order");
+    const read = async (mailboxId: typeof aliceInbox.id): Promise<Buffer> => readAll(fx.mail.openMessage((await fx.mail.getMessages(mailboxId, [asUid(1)]))[0]!));
+    assert.deepEqual(await read(aliceWork.id), bytes);
+    assert.deepEqual(await read(aliceInbox.id), editedBytes);
+    assert.deepEqual(await read(bobInbox.id), Buffer.concat([prefix, editedBytes]));
+    assert.equal((await fx.mail.listMessages(aliceInbox.id))[0]?.size, editedBytes.length);
+    assert.equal((await fx.accounts.getAccount(alice.id))?.usedBytes, bytes.length + editedBytes.length);
+    assert.equal((await fx.accounts.getAccount(bob.id))?.usedBytes, prefix.length + editedBytes.length);
+    const blobs = fx.blobFileCount();
+    if (blobs) assert.equal(await blobs, 2, "the received blob and the edited one");
+    for (const m of [original, editedA, editedB]) m.discard();
+
+    // Every target edited: the request's source is not needed. Over quota: nothing lands anywhere.
+    const carol = await fx.account("carol", 100);
+    const carolInbox = await fx.mailbox(carol.id);
+    const big = await fx.mail.stageMessage(Buffer.concat([editedBytes, Buffer.alloc(200, 0x61), Buffer.from("\r\n")]));
+    const small = await fx.mail.stageMessage(Buffer.from("Subject: s\r\n\r\nok\r\n"));
+    await assert.rejects(
+      fx.mail.deliver({ source: small, targets: [{ mailboxId: aliceWork.id, source: small }, { mailboxId: carolInbox.id, source: big }] }),
+      (e) => isStoreError(e, "OVERQUOTA"),
+    );
+    assert.equal((await fx.mail.listMessages(aliceWork.id)).length, 1, "the copy that fitted was not stored either");
+    assert.deepEqual(await fx.mail.listMessages(carolInbox.id), []);
+    const fits = await fx.mail.deliver({ source: small, targets: [{ mailboxId: aliceWork.id, source: small }, { mailboxId: carolInbox.id, source: small }] });
+    assert.deepEqual(fits.copies.map((c) => c.uid), [2, 1]);
+    big.discard();
+  }));
+
   test("a target over quota makes the whole delivery fail and stores nothing anywhere", using(open, async (fx) => {
     const alice = await fx.account("alice");
     const bob = await fx.account("bob", 100);

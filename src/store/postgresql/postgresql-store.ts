@@ -783,18 +783,37 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       const ids = [...new Set(copies.map((c) => c.mailboxId))];
       const found = await rows<{ id: number }>(this.pool, "SELECT id FROM mailboxes WHERE id = ANY($1::bigint[])", [ids.filter(Number.isSafeInteger)]);
       if (found.length !== ids.length) throw new StoreError("NONEXISTENT", "no such mailbox");
+      // A target may carry its own staged bytes (a copy a Sieve script edited, RFC 5293).
+      const own = request.targets.map((t) => t.source);
+      for (const m of own) {
+        if (m === undefined) continue;
+        if (!(m instanceof PgStagedMessage) || !m.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+        if (request.maxBytes !== undefined && m.size > request.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${request.maxBytes} octets`);
+      }
+      const needsSource = own.some((m) => m === undefined);
       const given = request.source instanceof PgStagedMessage ? request.source : null;
       if (given && !given.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
       if (!given && isForeignStaged(request.source)) throw new StoreError("INVALID", "staged message belongs to another store");
-      if (given && request.maxBytes !== undefined && given.size > request.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${request.maxBytes} octets`);
-      const staged = given ?? (await this.stage(request.source as api.MessageSource, request.maxBytes));
+      if (given && needsSource && request.maxBytes !== undefined && given.size > request.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${request.maxBytes} octets`);
+      const staged = !needsSource ? null : (given ?? (await this.stage(request.source as api.MessageSource, request.maxBytes)));
+      // One plan per distinct staged message, in the order the targets name them; one transaction for all.
+      const plans: { staged: PgStagedMessage; copies: PlannedCopy[]; internalDate: Date }[] = [];
+      const planOf = own.map((m, i) => {
+        const message = (m as PgStagedMessage | undefined) ?? staged!;
+        let p = plans.findIndex((plan) => plan.staged === message);
+        if (p < 0) p = plans.push({ staged: message, copies: [], internalDate }) - 1;
+        plans[p]!.copies.push(copies[i]!);
+        return p;
+      });
       try {
-        const [result] = await this.mutate((db, unit) => this.insertDeliveries(db, unit, [{ staged, copies, internalDate }]));
-        staged.markReleased();
-        return result!;
+        const results = await this.mutate((db, unit) => this.insertDeliveries(db, unit, plans));
+        for (const plan of plans) plan.staged.markReleased();
+        if (results.length === 1) return results[0]!;
+        const next = plans.map(() => 0);
+        return { size: (staged ?? plans[0]!.staged).size, copies: planOf.map((p) => results[p]!.copies[next[p]!++]!) };
       } catch (err) {
         // Bytes staged by this call and not delivered are nobody's: drop them before answering.
-        if (!given) {
+        if (staged !== null && !given) {
           staged.markReleased();
           await this.releasePin(staged.pin);
         }

@@ -218,11 +218,27 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     return this.track(async () => {
       const copies = this.planCopies(request);
       const internalDate = checkDate(request.internalDate ?? this.ctx.clock());
-      const staged = request.source instanceof SqliteStagedMessage ? request.source : await this.stage(request.source as api.MessageSource, request.maxBytes);
-      const stagedHere = request.source !== staged;
+      // A target may carry its own staged bytes (a copy a Sieve script edited, RFC 5293).
+      const own = request.targets.map((t) => t.source);
+      if (own.some((m) => m !== undefined && !(m instanceof SqliteStagedMessage))) throw new StoreError("INVALID", "staged message belongs to another store");
+      const needsSource = own.some((m) => m === undefined);
+      const staged = !needsSource ? null : request.source instanceof SqliteStagedMessage ? request.source : await this.stage(request.source as api.MessageSource, request.maxBytes);
+      const stagedHere = staged !== null && request.source !== staged;
+      // One group of copies per distinct staged message, in the order the targets name them.
+      const groups: SqliteStagedMessage[] = [];
+      const groupOf = own.map((m) => {
+        const message = (m as SqliteStagedMessage | undefined) ?? staged!;
+        const known = groups.indexOf(message);
+        return known >= 0 ? known : groups.push(message) - 1;
+      });
       try {
-        const [result] = await this.commitStaged([staged], request.maxBytes, (ctx, unit, [blob]) => [messages.insertDeliveryInTransaction(ctx, unit, blob!, copies, internalDate)]);
-        return result!;
+        // One unit of work for every group: all copies land or (quota, a vanished mailbox) none do.
+        const results = await this.commitStaged(groups, request.maxBytes, (ctx, unit, blobs) =>
+          blobs.map((blob, g) => messages.insertDeliveryInTransaction(ctx, unit, blob, copies.filter((_, i) => groupOf[i] === g), internalDate)),
+        );
+        if (results.length === 1) return results[0]!;
+        const next = groups.map(() => 0);
+        return { size: (staged ?? groups[0]!).size, copies: groupOf.map((g) => results[g]!.copies[next[g]!++]!) };
       } catch (err) {
         // Bytes staged by this call and not delivered are nobody's: drop them now.
         if (stagedHere) {
