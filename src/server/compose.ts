@@ -3,12 +3,13 @@
 // -> TLS -> protocol handlers -> listeners. Everything below receives its collaborators as arguments.
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AuthThrottle, hashPassword, type PasswordHashParams } from "../auth/index.js";
+import { AuthThrottle, hashPassword, SharedAuthThrottle, type PasswordHashParams } from "../auth/index.js";
+import { ClusterConnections } from "./cluster-connections.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -43,6 +44,8 @@ export interface ComposedStore {
   maildropLeases?: MaildropLeaseStore;
   /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
   tlsReports?: TlsReportStore;
+  /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
+  abuseState?: SharedAbuseStateStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -106,7 +109,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, maintenance: pg, maildropLeases: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -279,6 +282,22 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
 }
 
 /** The store as the protocol handlers see it: an enqueue wakes the outbound workers at once. */
+/** Every minute one node's worth of pruning: expired throttle rows and hour-old MAIL counters. */
+function startAbusePruner(store: SharedAbuseStateStore, throttle: SharedAuthThrottle, log: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    void (async () => {
+      try {
+        await throttle.prune();
+        await store.pruneIpMessages();
+      } catch (error) {
+        log.warn("cluster.prune_failed", { error });
+      }
+    })();
+  }, 60_000);
+  timer.unref();
+  return timer;
+}
+
 function wakingStore(store: ComposedStore, wake: () => void): ComposedStore {
   const queue = store.queue;
   const waking: QueueStore = {
@@ -369,13 +388,20 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           });
     await acmeManager?.loadStored();
     let httpRef: HttpService | null = null;
-    const throttle = new AuthThrottle({
+    const throttleOptions = {
       baseDelayMs: config.auth.throttleBaseDelay,
       maxDelayMs: config.auth.throttleMaxDelay,
       windowMs: config.auth.throttleWindow,
       lockoutThresholdIp: config.auth.throttleLockoutIp,
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
-    });
+    };
+    // Several nodes on one database count failures, MAIL attempts and connections together
+    // (docs/scale-out.md, "Shared abuse state"); alone, memory is the whole truth and costs nothing.
+    const shared = opened.abuseState ?? null;
+    const sharedThrottle = shared ? new SharedAuthThrottle(shared, throttleOptions) : null;
+    const throttle = sharedThrottle ?? new AuthThrottle(throttleOptions);
+    const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
+    const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" })) : null;
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
     const sendLimiter = createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
@@ -441,8 +467,10 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       handlerFor: (protocol) => handlers[protocol] ?? null,
       portFallbackOffset: config.server.portFallbackOffset,
       proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout },
+      ...(clusterConnections ? { sharedCounts: clusterConnections } : {}),
     });
     listenersRef = listeners;
+    clusterConnections?.start();
     let http: HttpService | null = null;
     if (config.http.enabled) {
       // Bound before the privilege drop, like the mail ports (80 and 443 need root).
@@ -499,6 +527,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         await listeners.drain(config.shutdown.gracePeriod);
         // Attempts in flight finish and record their results; nothing new is leased.
         await outbound.stop(config.shutdown.gracePeriod);
+        if (abusePruner) clearInterval(abusePruner);
+        await clusterConnections?.stop();
         await opened.close();
         loop.stop();
         lock.release();
