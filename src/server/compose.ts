@@ -272,7 +272,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     perDestination: settings.perDestination,
     perDestinationRate: settings.perDestinationRate,
     // Longer than one attempt can take (connect, commands, the end of DATA), so leases never overlap.
-    leaseMs: extras.leaseMs ?? settings.connectTimeout + 4 * settings.commandTimeout + 60_000,
+    leaseMs: extras.leaseMs ?? (settings.lease > 0 ? settings.lease : settings.connectTimeout + 4 * settings.commandTimeout + 60_000),
     hostname: config.server.hostname,
     log: outboundLog,
     ...(extras.pollIntervalMs !== undefined ? { pollIntervalMs: extras.pollIntervalMs } : {}),
