@@ -18,6 +18,8 @@ export class SmtpSink {
   readonly accepted: SunkMessage[] = [];
   /** Messages held without a reply, per EHLO name (connection closed or not). */
   readonly held = new Map<string, number>();
+  /** Message-IDs of held messages. */
+  readonly heldIds = new Set<string>();
   holdFrom = new Set<string>();
   #server: Server | null = null;
   readonly #sockets = new Set<Socket>();
@@ -58,6 +60,7 @@ export class SmtpSink {
           if (this.holdFrom.has(helo)) {
             // No reply, ever: the sender is meant to die waiting.
             this.held.set(helo, (this.held.get(helo) ?? 0) + 1);
+            if (messageId !== null) this.heldIds.add(messageId);
             socket.removeAllListeners("data");
             return;
           }
