@@ -333,6 +333,11 @@ export interface MigrationReport {
 export async function migratePostgres(pool: pg.Pool, now: () => Date, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<MigrationReport> {
   const client = await pool.connect();
   let broken = false;
+  // A connection lost while checked out emits 'error' (see database.ts transaction()).
+  const lost = (): void => {
+    broken = true;
+  };
+  client.on("error", lost);
   try {
     const encoding = (await client.query<{ encoding: string }>("SELECT current_setting('server_encoding') AS encoding")).rows[0]?.encoding;
     // Search text and names are any Unicode; SQL_ASCII or LATIN1 would corrupt or refuse them.
@@ -363,6 +368,7 @@ export async function migratePostgres(pool: pg.Pool, now: () => Date, migrations
       await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => (broken = true));
     }
   } finally {
+    client.removeListener("error", lost);
     client.release(broken ? true : undefined);
   }
 }
