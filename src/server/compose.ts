@@ -159,6 +159,7 @@ export async function copyStore(
   options: { from: string; to: string; passwordEnv?: string | null; passwordFile?: string | null },
   onProgress: (progress: CopyProgress) => void,
 ): Promise<string[]> {
+  if (isPostgresUrl(options.from)) return copyStoreBack(config, log, { ...options, from: options.from }, onProgress);
   if (!existsSync(join(options.from, STORE_MARKER_FILE))) throw new Error(`no Mailroom store in ${options.from}`);
   const { openPostgresStore, copyStore: copyIntoPostgres, redactUrl, toStoreError } = await postgresModules();
   const lock = acquireOwnerLock(options.from, "store copy");
@@ -177,6 +178,48 @@ export async function copyStore(
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${options.from} -> ${redactUrl(options.to)}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s); counts and checksums match (${report.durationMs} ms)`,
+        ];
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    throw toStoreError(err);
+  } finally {
+    lock.release();
+  }
+}
+
+const isPostgresUrl = (text: string): boolean => /^postgres(ql)?:\/\//i.test(text);
+
+/**
+ * `mailroom store copy --from postgres://... --to <data-dir>`: back to one machine. The database is
+ * copied into a new (or empty) embedded store in the data dir, held with its owner lock, and read
+ * back and verified as in the other direction. Nodes should be stopped first: a copy of a database
+ * that is still being written is a copy of some moment, and what came later is not in it.
+ */
+async function copyStoreBack(
+  config: Config,
+  log: Logger,
+  options: { from: string; to: string; passwordEnv?: string | null; passwordFile?: string | null },
+  onProgress: (progress: CopyProgress) => void,
+): Promise<string[]> {
+  if (isPostgresUrl(options.to)) throw new Error("store copy: one side must be a data dir");
+  const { openPostgresStore, copyStore: copyBetween, redactUrl, toStoreError } = await postgresModules();
+  await mkdir(options.to, { recursive: true, mode: 0o700 });
+  const lock = acquireOwnerLock(options.to, "store copy");
+  try {
+    const mimeLimits = { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts };
+    const source = await openPostgresStore({ url: options.from, passwordEnv: options.passwordEnv ?? null, passwordFile: options.passwordFile ?? null, log, mimeLimits });
+    try {
+      const target = await openSqliteStore({ dataDir: options.to, log, mimeLimits });
+      try {
+        const report = await copyBetween({ mail: source, accounts: source, sieve: source }, target, onProgress);
+        return [
+          ...report.verified.map((line) => `verified ${line}`),
+          `store copy: ${redactUrl(options.from)} -> ${options.to}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s); counts and checksums match (${report.durationMs} ms)`,
         ];
       } finally {
         await target.close();

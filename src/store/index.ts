@@ -14,3 +14,4 @@ export type * from "./greylist-store.js";
 export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";
 export type * from "./abuse-state-store.js";
+export type * from "./copy-target.js";
