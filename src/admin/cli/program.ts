@@ -33,7 +33,7 @@ export interface CliEnvironment extends PasswordSource {
   parseSize(text: string): number;
   /** `mailroom store migrate`: brings the configured store's schema up to date; one line per fact. */
   migrateStore?(options: GlobalOptions): Promise<string[]>;
-  /** `mailroom store copy`: an embedded store into an empty PostgreSQL database, verified; progress as store check's. */
+  /** `mailroom store copy`: an embedded store into an empty PostgreSQL database or back, verified; progress as store check's. */
   copyStore?(
     options: GlobalOptions,
     copy: { from: string; to: string; passwordEnv?: string; passwordFile?: string },
