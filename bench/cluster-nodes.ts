@@ -114,4 +114,7 @@ async function main(): Promise<void> {
   }
 }
 
+// A bench stopped with ^C or a timeout still stops its PostgreSQL cluster (the harness's exit hook).
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
 await main();
