@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
     },
     async copyStore(options, copy, onProgress) {
       const config = await configFor(options);
-      return copyStore(config, createJsonLogger({ level: "warn" }), { from: resolve(copy.from), to: copy.to, passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
+      return copyStore(config, createJsonLogger({ level: "warn" }), { from: isUrl(copy.from) ? copy.from : resolve(copy.from), to: isUrl(copy.to) ? copy.to : resolve(copy.to), passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
     },
     async serverStatus(options, reset) {
       return (await askServerStatus(await configFor(options), reset)) as ServerStatus;
@@ -71,4 +71,9 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   if (code !== 0) process.exitCode = code;
+}
+
+/** `store copy` takes a postgres:// URL on one side and a data dir (a path) on the other. */
+function isUrl(text: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
 }

@@ -61,9 +61,19 @@ export interface AuthSubject {
   username: string;
 }
 
+/**
+ * What the Authenticator asks of a throttle: the in-memory AuthThrottle (one node; synchronous) or
+ * SharedAuthThrottle (records in the shared store, so every node sees every node's failures).
+ */
+export interface AuthThrottlePolicy {
+  check(subject: AuthSubject): ThrottleVerdict | Promise<ThrottleVerdict>;
+  recordFailure(subject: AuthSubject): { delayMs: number } | Promise<{ delayMs: number }>;
+  recordSuccess(subject: AuthSubject): void | Promise<void>;
+}
+
 export type ThrottleVerdict = { allowed: true } | { allowed: false; scope: "ip" | "account" | "pair"; retryAfterMs: number };
 
-interface AttemptRecord {
+export interface AttemptRecord {
   failures: number;
   windowStart: number;
   /** Pairs only: time of the last successful login. */
@@ -73,7 +83,7 @@ interface AttemptRecord {
 /** Account names longer than any address are junk; the cut keeps keys small. */
 const MAX_ACCOUNT_KEY_CHARS = 320;
 
-export class AuthThrottle {
+export class AuthThrottle implements AuthThrottlePolicy {
   private readonly options: AuthThrottleOptions;
   private readonly clock: () => number;
   private readonly records = new Map<string, AttemptRecord>();
@@ -92,36 +102,24 @@ export class AuthThrottle {
   /** Whether an attempt may go ahead. Refused attempts are not counted as failures. */
   check(subject: AuthSubject): ThrottleVerdict {
     const now = this.clock();
-    const keys = this.keysOf(subject);
-    const pair = this.current(keys.pair, now);
-    const { lockoutThresholdIp, lockoutThresholdAccount } = this.options;
-    if (pair && pair.failures >= lockoutThresholdIp) return this.refusal("pair", pair, now);
-    if (this.trusted(pair, now)) return { allowed: true };
-    const ip = this.current(keys.ip, now);
-    if (ip && ip.failures >= lockoutThresholdIp) return this.refusal("ip", ip, now);
-    const account = this.current(keys.account, now);
-    if (account && account.failures >= lockoutThresholdAccount) return this.refusal("account", account, now);
-    return { allowed: true };
+    const keys = throttleKeys(subject, this.options.ipv6PrefixBits);
+    return throttleVerdict(this.options, { ip: this.current(keys.ip, now), account: this.current(keys.account, now), pair: this.current(keys.pair, now) }, now);
   }
 
   /** Counts a failed attempt and returns how long to wait before answering it. */
   recordFailure(subject: AuthSubject): { delayMs: number } {
     const now = this.clock();
-    const keys = this.keysOf(subject);
+    const keys = throttleKeys(subject, this.options.ipv6PrefixBits);
     const ip = this.countFailure(keys.ip, now);
     this.countFailure(keys.account, now);
     const pair = this.countFailure(keys.pair, now);
-    // A trusted pair is slowed by its own failures only, so a spray from a shared (NAT) address
-    // does not make the real user wait 15 s after one typo.
-    const failures = this.trusted(pair, now) ? pair.failures : ip.failures;
-    const exponent = Math.min(failures - 1, 30);
-    return { delayMs: Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** exponent) };
+    return { delayMs: failureDelay(this.options, ip, pair, now) };
   }
 
   /** Records a successful login: forgives the pair's failures and trusts the pair. */
   recordSuccess(subject: AuthSubject): void {
     const now = this.clock();
-    const keys = this.keysOf(subject);
+    const keys = throttleKeys(subject, this.options.ipv6PrefixBits);
     const pair = this.current(keys.pair, now);
     const forgiven = pair?.failures ?? 0;
     for (const key of [keys.ip, keys.account]) {
@@ -143,13 +141,6 @@ export class AuthThrottle {
     return dropped;
   }
 
-  private keysOf(subject: AuthSubject): { ip: string; account: string; pair: string } {
-    const ip = clientAddressKey(subject.remoteAddress, this.options.ipv6PrefixBits);
-    const account = subject.username.slice(0, MAX_ACCOUNT_KEY_CHARS).toLowerCase();
-    // Tab cannot occur in an address key, so the pair key cannot collide with another pair's.
-    return { ip: `ip\t${ip}`, account: `account\t${account}`, pair: `pair\t${ip}\t${account}` };
-  }
-
   /** The record as of now, with an expired window or trust dropped; null when nothing is left. */
   private current(key: string, now: number): AttemptRecord | null {
     const record = this.records.get(key);
@@ -161,10 +152,6 @@ export class AuthThrottle {
       return null;
     }
     return record;
-  }
-
-  private trusted(pair: AttemptRecord | null, now: number): boolean {
-    return pair !== null && pair.lastSuccessAt !== null && now - pair.lastSuccessAt < this.options.trustedPairMs;
   }
 
   private countFailure(key: string, now: number): AttemptRecord {
@@ -185,10 +172,52 @@ export class AuthThrottle {
       this.records.delete(oldest.value);
     }
   }
+}
 
-  private refusal(scope: "ip" | "account" | "pair", record: AttemptRecord, now: number): ThrottleVerdict {
-    return { allowed: false, scope, retryAfterMs: Math.max(1, record.windowStart + this.options.windowMs - now) };
-  }
+/** The three records an attempt is counted under (see the top of this file). */
+export function throttleKeys(subject: AuthSubject, ipv6PrefixBits: number): { ip: string; account: string; pair: string } {
+  const ip = clientAddressKey(subject.remoteAddress, ipv6PrefixBits);
+  const account = subject.username.slice(0, MAX_ACCOUNT_KEY_CHARS).toLowerCase();
+  // Tab cannot occur in an address key, so the pair key cannot collide with another pair's.
+  return { ip: `ip\t${ip}`, account: `account\t${account}`, pair: `pair\t${ip}\t${account}` };
+}
+
+/**
+ * A record as of `now`: an expired window counts no failures, expired trust is dropped; null when
+ * nothing is left. Pure, so the in-memory throttle and the shared one (shared-auth-throttle.ts)
+ * apply one rule to records from either place.
+ */
+export function liveRecord(options: Pick<AuthThrottleOptions, "windowMs" | "trustedPairMs">, record: AttemptRecord | null | undefined, now: number): AttemptRecord | null {
+  if (!record) return null;
+  const failures = record.failures > 0 && now - record.windowStart >= options.windowMs ? 0 : record.failures;
+  const lastSuccessAt = record.lastSuccessAt !== null && now - record.lastSuccessAt >= options.trustedPairMs ? null : record.lastSuccessAt;
+  if (failures === 0 && lastSuccessAt === null) return null;
+  return { failures, windowStart: record.windowStart, lastSuccessAt };
+}
+
+function trusted(options: Pick<AuthThrottleOptions, "trustedPairMs">, pair: AttemptRecord | null, now: number): boolean {
+  return pair !== null && pair.lastSuccessAt !== null && now - pair.lastSuccessAt < options.trustedPairMs;
+}
+
+/** The verdict for an attempt, from its three live records. */
+export function throttleVerdict(options: AuthThrottleOptions, records: { ip: AttemptRecord | null; account: AttemptRecord | null; pair: AttemptRecord | null }, now: number): ThrottleVerdict {
+  const { ip, account, pair } = records;
+  const { lockoutThresholdIp, lockoutThresholdAccount } = options;
+  const refusal = (scope: "ip" | "account" | "pair", record: AttemptRecord): ThrottleVerdict => ({ allowed: false, scope, retryAfterMs: Math.max(1, record.windowStart + options.windowMs - now) });
+  if (pair && pair.failures >= lockoutThresholdIp) return refusal("pair", pair);
+  if (trusted(options, pair, now)) return { allowed: true };
+  if (ip && ip.failures >= lockoutThresholdIp) return refusal("ip", ip);
+  if (account && account.failures >= lockoutThresholdAccount) return refusal("account", account);
+  return { allowed: true };
+}
+
+/** How long to wait before answering a failure, given the address and pair records after counting it. */
+export function failureDelay(options: AuthThrottleOptions, ip: AttemptRecord | null, pair: AttemptRecord | null, now: number): number {
+  // A trusted pair is slowed by its own failures only, so a spray from a shared (NAT) address
+  // does not make the real user wait 15 s after one typo.
+  const failures = Math.max(1, (trusted(options, pair, now) ? pair?.failures : ip?.failures) ?? 1);
+  const exponent = Math.min(failures - 1, 30);
+  return Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** exponent);
 }
 
 /**

@@ -11,7 +11,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger, LogFields } from "../observability/log.js";
 import { isStoreError } from "../store/index.js";
 import type { Account, AccountStore } from "../store/index.js";
-import type { AuthThrottle } from "./auth-throttle.js";
+import type { AuthThrottlePolicy } from "./auth-throttle.js";
 import { createDummyHash, DEFAULT_HASH_PARAMS, DEFAULT_MAX_PASSWORD_BYTES, verifyPassword } from "./password-hash.js";
 import type { PasswordHashParams } from "./password-hash.js";
 import type { SaslCredentials } from "./sasl/mechanism.js";
@@ -36,7 +36,7 @@ export type AuthResult = { ok: true; account: Account } | { ok: false; reason: A
 
 export interface AuthenticatorOptions {
   accounts: Pick<AccountStore, "findAccountByAddress">;
-  throttle: AuthThrottle;
+  throttle: AuthThrottlePolicy;
   log: Logger;
   /** The parameters new hashes use; the dummy hash for unknown users uses them too. */
   hashParams?: PasswordHashParams;
@@ -46,6 +46,8 @@ export interface AuthenticatorOptions {
   maxUsernameBytes?: number;
   /** Waits out the failure delay; injected so tests do not sleep. */
   sleep?: (ms: number) => Promise<void>;
+  /** The delay of a failure the throttle could not count (its shared store down); default 2 s. */
+  failureDelayWhenUnavailableMs?: number;
 }
 
 /** Login names are logged, but a hostile megabyte of "username" is not. */
@@ -53,12 +55,13 @@ const MAX_LOGGED_USERNAME_CHARS = 320;
 
 export class Authenticator {
   private readonly accounts: Pick<AccountStore, "findAccountByAddress">;
-  private readonly throttle: AuthThrottle;
+  private readonly throttle: AuthThrottlePolicy;
   private readonly log: Logger;
   private readonly hashParams: PasswordHashParams;
   private readonly maxPasswordBytes: number;
   private readonly maxUsernameBytes: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly failureDelayWhenUnavailable: number;
   /** Created on first use and kept: one hash per Authenticator, not one per unknown login. */
   private dummyHash: Promise<string> | null = null;
 
@@ -70,6 +73,7 @@ export class Authenticator {
     this.maxPasswordBytes = options.maxPasswordBytes ?? DEFAULT_MAX_PASSWORD_BYTES;
     this.maxUsernameBytes = options.maxUsernameBytes ?? 320;
     this.sleep = options.sleep ?? ((ms) => delay(ms));
+    this.failureDelayWhenUnavailable = options.failureDelayWhenUnavailableMs ?? 2000;
   }
 
   /** Checks a login name and password. Never throws; never logs the password. */
@@ -82,7 +86,13 @@ export class Authenticator {
     const who: LogFields = { tls: attempt.tls, username: attempt.username.slice(0, MAX_LOGGED_USERNAME_CHARS) };
     const fields: LogFields = { ...where, ...who };
 
-    const verdict = this.throttle.check(subject);
+    let verdict;
+    try {
+      verdict = await this.throttle.check(subject);
+    } catch (error) {
+      // A shared throttle whose store is down: no attempt goes unchecked (fail closed, temporarily).
+      return this.unavailable({ ...where, reason: "temporary-failure", ...who }, error);
+    }
     if (!verdict.allowed) {
       // Refused before the password is looked at, so a locked-out guesser learns nothing.
       this.log.warn("auth.failure", { ...where, reason: "throttled", scope: verdict.scope, retryAfterMs: verdict.retryAfterMs, ...who });
@@ -99,12 +109,24 @@ export class Authenticator {
       : await this.verifyAgainstDummy(attempt.password);
 
     if (account && matches) {
-      this.throttle.recordSuccess(subject);
+      try {
+        await this.throttle.recordSuccess(subject);
+      } catch (error) {
+        // The login stands; only the forgiveness of earlier failures is lost.
+        this.log.warn("auth.throttle_unavailable", { ...where, error });
+      }
       this.log.info("auth.success", { ...fields, account: account.address });
       return { ok: true, account };
     }
 
-    const { delayMs } = this.throttle.recordFailure(subject);
+    let delayMs: number;
+    try {
+      ({ delayMs } = await this.throttle.recordFailure(subject));
+    } catch (error) {
+      // Not counted (the shared store is down): still answered late, by the longest delay.
+      this.log.warn("auth.throttle_unavailable", { ...where, error });
+      delayMs = this.failureDelayWhenUnavailable;
+    }
     // The distinction is for the operator's log only; the client sees one answer for both.
     this.log.info("auth.failure", { ...where, reason: account ? "wrong-password" : "unknown-user", delayMs, ...who });
     await this.sleep(delayMs);

@@ -12,7 +12,8 @@ export {
 } from "./password-hash.js";
 export type { PasswordHashParams, PasswordPolicy } from "./password-hash.js";
 export { AuthThrottle, clientAddressKey, DEFAULT_AUTH_THROTTLE_OPTIONS } from "./auth-throttle.js";
-export type { AuthSubject, AuthThrottleOptions, ThrottleVerdict } from "./auth-throttle.js";
+export type { AuthSubject, AuthThrottleOptions, AuthThrottlePolicy, ThrottleVerdict } from "./auth-throttle.js";
+export { SharedAuthThrottle } from "./shared-auth-throttle.js";
 export { Authenticator } from "./authenticator.js";
 export type { AuthContext, AuthenticatorOptions, AuthFailureReason, AuthProtocol, AuthResult, PasswordAttempt } from "./authenticator.js";
 export { DEFAULT_SASL_LIMITS } from "./sasl/mechanism.js";

@@ -267,6 +267,8 @@ function checkAcrossKeys(config: Config, problems: string[]): void {
   }
   if (outbound.smarthostUsername !== null && outbound.smarthost === null) problems.push("outbound.smarthost: required when outbound.smarthost_username is set");
   if (outbound.delayWarning >= outbound.maxLifetime) problems.push("outbound.delay_warning: must be shorter than outbound.max_lifetime");
+  // A lease shorter than one attempt could let a second node deliver a message still in flight.
+  if (outbound.lease !== 0 && outbound.lease <= outbound.connectTimeout + 4 * outbound.commandTimeout) problems.push("outbound.lease: must exceed outbound.connect_timeout + 4 × outbound.command_timeout");
   for (const [index, server] of outbound.dnsServers.entries()) {
     if (!isDnsServer(server)) {
       problems.push(`outbound.dns_servers[${index}]: expected an IP address or "ip:port", got ${JSON.stringify(server)}`);

@@ -104,6 +104,8 @@ export interface OutboundSettings {
   /** Milliseconds. */
   connectTimeout: number;
   commandTimeout: number;
+  /** How long a claimed queue entry stays with its node (ms); 0: connect_timeout + 4 × command_timeout + 60 s. */
+  lease: number;
   /** Delays between attempts, in order; the last repeats until the lifetime ends. Milliseconds. */
   retrySchedule: number[];
   maxLifetime: number;
@@ -488,6 +490,9 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   perDestinationRate: key(integer({ min: 0, max: 60_000 }), 0, "messages a minute to one recipient domain, spaced evenly; later ones wait for their slot (not counted as attempts); 0 is unlimited"),
   connectTimeout: key(duration({ minMs: 100, maxMs: 600_000 }), 30_000, "time to connect to a remote SMTP server and read its greeting"),
   commandTimeout: key(duration({ minMs: 100, maxMs: 3_600_000 }), 300_000, "time a remote SMTP server has to answer one command (RFC 5321 §4.5.3.2: 5m)"),
+  // Several nodes share one queue (docs/scale-out.md): a node that dies holding a message frees it
+  // only when its lease runs out, so the lease bounds how late a killed node's messages go out.
+  lease: key(duration({ maxMs: 86_400_000 }), 0, "how long a node keeps a queued message it claimed before another node may retry it (several nodes on one database); must exceed connect_timeout + 4 × command_timeout; 0 is that plus 60s"),
   retrySchedule: key(listOf(duration({ minMs: 100, maxMs: DAY_MS }), { min: 1, max: 50 }), [300_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000], "delays between delivery attempts, in order; the last repeats until max_lifetime"),
   maxLifetime: key(duration({ minMs: 1000, maxMs: 30 * DAY_MS }), 5 * DAY_MS, "how long a message is retried before it bounces (RFC 5321 §4.5.4.1: 4-5 days)"),
   delayWarning: key(duration({ maxMs: 30 * DAY_MS }), 4 * 3_600_000, "when the sender is told a message is delayed (RFC 3464 action=delayed); 0 disables"),

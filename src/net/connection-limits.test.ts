@@ -46,3 +46,15 @@ test("property: counters return to empty after every release, whatever the order
     }),
   );
 });
+
+test("other nodes' connections of a group count toward the per-IP limit; the total stays this node's", () => {
+  const elsewhere = new Map([["192.0.2.1", 2]]);
+  const limits = new ConnectionLimits({ perIp: 3, total: 2, elsewhere: (group) => elsewhere.get(group) ?? 0 });
+  const mine = limits.tryAcquire("192.0.2.1");
+  assert.ok(mine, "2 elsewhere + 1 here = 3");
+  assert.deepEqual(limits.admit("192.0.2.1"), { admitted: false, reason: "too-many-from-ip" });
+  assert.deepEqual([...limits.groups()], [["192.0.2.1", 1]], "only this node's own connections are published");
+  elsewhere.set("192.0.2.1", 0);
+  assert.ok(limits.tryAcquire("192.0.2.1"), "the other node closed its connections");
+  assert.deepEqual(limits.admit("192.0.2.9"), { admitted: false, reason: "too-many-total" });
+});

@@ -3,6 +3,10 @@
 // /64, since one host is routinely handed a whole /64 and could otherwise open endless addresses.
 // Memory is bounded: a counter exists only while its group has an open connection, so there are never
 // more entries than the total limit.
+//
+// Several nodes behind one balancer: the per-IP limit holds across them when `elsewhere` is given,
+// the counts other nodes last published for a group (server/cluster-connections.ts, refreshed about
+// every second through the shared store). The total limit stays per node: it protects this process.
 
 import { isIPv4, isIPv6 } from "node:net";
 
@@ -12,6 +16,8 @@ export type Admission = { admitted: true; release: () => void } | { admitted: fa
 export interface ConnectionLimitSettings {
   perIp: number;
   total: number;
+  /** Open connections of a group on other nodes, as last heard; absent: this node is alone. */
+  elsewhere?: (group: string) => number;
 }
 
 export class ConnectionLimits {
@@ -27,7 +33,7 @@ export class ConnectionLimits {
     const group = connectionGroup(ip);
     if (this.open >= this.settings.total) return { admitted: false, reason: "too-many-total" };
     const count = this.perGroup.get(group) ?? 0;
-    if (count >= this.settings.perIp) return { admitted: false, reason: "too-many-from-ip" };
+    if (count + (this.settings.elsewhere?.(group) ?? 0) >= this.settings.perIp) return { admitted: false, reason: "too-many-from-ip" };
     this.perGroup.set(group, count + 1);
     this.open++;
     let released = false;
@@ -56,6 +62,11 @@ export class ConnectionLimits {
 
   openFrom(ip: string): number {
     return this.perGroup.get(connectionGroup(ip)) ?? 0;
+  }
+
+  /** This node's open connections per group (what it publishes to the other nodes). */
+  groups(): ReadonlyMap<string, number> {
+    return this.perGroup;
   }
 
   /** Number of client groups with open connections (bounded by the total limit). */

@@ -3,12 +3,13 @@
 // -> TLS -> protocol handlers -> listeners. Everything below receives its collaborators as arguments.
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AuthThrottle, hashPassword, type PasswordHashParams } from "../auth/index.js";
+import { AuthThrottle, hashPassword, SharedAuthThrottle, type PasswordHashParams } from "../auth/index.js";
+import { ClusterConnections } from "./cluster-connections.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -44,6 +45,8 @@ export interface ComposedStore {
   maildropLeases?: MaildropLeaseStore;
   /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
   tlsReports?: TlsReportStore;
+  /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
+  abuseState?: SharedAbuseStateStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -107,7 +110,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -157,6 +160,7 @@ export async function copyStore(
   options: { from: string; to: string; passwordEnv?: string | null; passwordFile?: string | null },
   onProgress: (progress: CopyProgress) => void,
 ): Promise<string[]> {
+  if (isPostgresUrl(options.from)) return copyStoreBack(config, log, { ...options, from: options.from }, onProgress);
   if (!existsSync(join(options.from, STORE_MARKER_FILE))) throw new Error(`no Mailroom store in ${options.from}`);
   const { openPostgresStore, copyStore: copyIntoPostgres, redactUrl, toStoreError } = await postgresModules();
   const lock = acquireOwnerLock(options.from, "store copy");
@@ -175,6 +179,48 @@ export async function copyStore(
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${options.from} -> ${redactUrl(options.to)}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s); counts and checksums match (${report.durationMs} ms)`,
+        ];
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    throw toStoreError(err);
+  } finally {
+    lock.release();
+  }
+}
+
+const isPostgresUrl = (text: string): boolean => /^postgres(ql)?:\/\//i.test(text);
+
+/**
+ * `mailroom store copy --from postgres://... --to <data-dir>`: back to one machine. The database is
+ * copied into a new (or empty) embedded store in the data dir, held with its owner lock, and read
+ * back and verified as in the other direction. Nodes should be stopped first: a copy of a database
+ * that is still being written is a copy of some moment, and what came later is not in it.
+ */
+async function copyStoreBack(
+  config: Config,
+  log: Logger,
+  options: { from: string; to: string; passwordEnv?: string | null; passwordFile?: string | null },
+  onProgress: (progress: CopyProgress) => void,
+): Promise<string[]> {
+  if (isPostgresUrl(options.to)) throw new Error("store copy: one side must be a data dir");
+  const { openPostgresStore, copyStore: copyBetween, redactUrl, toStoreError } = await postgresModules();
+  await mkdir(options.to, { recursive: true, mode: 0o700 });
+  const lock = acquireOwnerLock(options.to, "store copy");
+  try {
+    const mimeLimits = { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts };
+    const source = await openPostgresStore({ url: options.from, passwordEnv: options.passwordEnv ?? null, passwordFile: options.passwordFile ?? null, log, mimeLimits });
+    try {
+      const target = await openSqliteStore({ dataDir: options.to, log, mimeLimits });
+      try {
+        const report = await copyBetween({ mail: source, accounts: source, sieve: source }, target, onProgress);
+        return [
+          ...report.verified.map((line) => `verified ${line}`),
+          `store copy: ${redactUrl(options.from)} -> ${options.to}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s); counts and checksums match (${report.durationMs} ms)`,
         ];
       } finally {
         await target.close();
@@ -275,7 +321,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     perDestination: settings.perDestination,
     perDestinationRate: settings.perDestinationRate,
     // Longer than one attempt can take (connect, commands, the end of DATA), so leases never overlap.
-    leaseMs: extras.leaseMs ?? settings.connectTimeout + 4 * settings.commandTimeout + 60_000,
+    leaseMs: extras.leaseMs ?? (settings.lease > 0 ? settings.lease : settings.connectTimeout + 4 * settings.commandTimeout + 60_000),
     hostname: config.server.hostname,
     log: outboundLog,
     ...(extras.pollIntervalMs !== undefined ? { pollIntervalMs: extras.pollIntervalMs } : {}),
@@ -285,6 +331,22 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
 }
 
 /** The store as the protocol handlers see it: an enqueue wakes the outbound workers at once. */
+/** Every minute one node's worth of pruning: expired throttle rows and hour-old MAIL counters. */
+function startAbusePruner(store: SharedAbuseStateStore, throttle: SharedAuthThrottle, log: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    void (async () => {
+      try {
+        await throttle.prune();
+        await store.pruneIpMessages();
+      } catch (error) {
+        log.warn("cluster.prune_failed", { error });
+      }
+    })();
+  }, 60_000);
+  timer.unref();
+  return timer;
+}
+
 function wakingStore(store: ComposedStore, wake: () => void): ComposedStore {
   const queue = store.queue;
   const waking: QueueStore = {
@@ -375,13 +437,20 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           });
     await acmeManager?.loadStored();
     let httpRef: HttpService | null = null;
-    const throttle = new AuthThrottle({
+    const throttleOptions = {
       baseDelayMs: config.auth.throttleBaseDelay,
       maxDelayMs: config.auth.throttleMaxDelay,
       windowMs: config.auth.throttleWindow,
       lockoutThresholdIp: config.auth.throttleLockoutIp,
       lockoutThresholdAccount: config.auth.throttleLockoutAccount,
-    });
+    };
+    // Several nodes on one database count failures, MAIL attempts and connections together
+    // (docs/scale-out.md, "Shared abuse state"); alone, memory is the whole truth and costs nothing.
+    const shared = opened.abuseState ?? null;
+    const sharedThrottle = shared ? new SharedAuthThrottle(shared, throttleOptions) : null;
+    const throttle = sharedThrottle ?? new AuthThrottle(throttleOptions);
+    const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
+    const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" })) : null;
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
     const sendLimiter = createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
@@ -447,8 +516,10 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       handlerFor: (protocol) => handlers[protocol] ?? null,
       portFallbackOffset: config.server.portFallbackOffset,
       proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout },
+      ...(clusterConnections ? { sharedCounts: clusterConnections } : {}),
     });
     listenersRef = listeners;
+    clusterConnections?.start();
     let http: HttpService | null = null;
     if (config.http.enabled) {
       // Bound before the privilege drop, like the mail ports (80 and 443 need root).
@@ -515,6 +586,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         await listeners.drain(config.shutdown.gracePeriod);
         // Attempts in flight finish and record their results; nothing new is leased.
         await outbound.stop(config.shutdown.gracePeriod);
+        if (abusePruner) clearInterval(abusePruner);
+        await clusterConnections?.stop();
         await opened.close();
         loop.stop();
         lock.release();

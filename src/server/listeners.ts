@@ -66,6 +66,16 @@ export interface StartListenersOptions {
    * proxy_protocol = false ignores it.
    */
   proxyProtocol?: { trusted: readonly string[]; timeoutMs: number };
+  /** Nodes sharing one store: the per-IP limit counts their connections too (cluster-connections.ts). */
+  sharedCounts?: SharedConnectionCounts;
+}
+
+/** Other nodes' connections per client group, and this node's published to them. */
+export interface SharedConnectionCounts {
+  elsewhere(group: string): number;
+  /** Given this node's live counts once; told of each change so that a burst is published soon. */
+  track(local: () => ReadonlyMap<string, number>): void;
+  changed(): void;
 }
 
 export interface ListenerObserver {
@@ -93,7 +103,9 @@ interface Tracked {
 
 export async function startListeners(options: StartListenersOptions): Promise<ListenerSet> {
   const { log } = options;
-  const admission = new ConnectionLimits({ perIp: options.limits.connectionsPerIp, total: options.limits.connectionsTotal });
+  const shared = options.sharedCounts;
+  const admission = new ConnectionLimits({ perIp: options.limits.connectionsPerIp, total: options.limits.connectionsTotal, ...(shared ? { elsewhere: (group: string) => shared.elsewhere(group) } : {}) });
+  shared?.track(() => admission.groups());
   const open = new Map<Connection, Tracked>();
   const servers: Server[] = [];
   const bound: BoundListener[] = [];
@@ -140,11 +152,15 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
       sni: (servername) => options.tls.contextFor(servername, cipherKindOf(listener.protocol)),
     });
     const admitted = admission.admit(connection.remoteAddress);
+    if (admitted.admitted) shared?.changed();
     const tracked: Tracked = { handler, phase: "handshake", key: `${listener.protocol}:${socket.localPort ?? 0}` };
     open.set(connection, tracked);
     void connection.closed.then(() => {
       open.delete(connection);
-      if (admitted.admitted) admitted.release();
+      if (admitted.admitted) {
+        admitted.release();
+        shared?.changed();
+      }
       connection.log.debug("connection.closed", { bytesIn: connection.bytesIn, bytesOut: connection.bytesOut });
     });
     connection.log.debug("connection.accepted", { localPort: connection.localPort, ...(connection.proxiedBy === null ? {} : { proxy: connection.proxiedBy }) });

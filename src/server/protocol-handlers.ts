@@ -14,7 +14,7 @@ import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
 import { createSpamChecker } from "./spam-checker.js";
-import { createIpMessageRate } from "../abuse/ip-rate.js";
+import { createIpMessageRate, createSharedIpMessageRate } from "../abuse/ip-rate.js";
 import { createNetworkList } from "../net/index.js";
 import { createSpamTrainer, withSpamTraining } from "../spam/index.js";
 import { createBounceSink, createDeliveryReporter } from "../queue/index.js";
@@ -50,7 +50,10 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   // skipped for the exempt networks (the machine itself, the office).
   const exempt = createNetworkList(config.spam.exemptNetworks);
   const greetPause = (clientIp: string) => (config.spam.enabled && !exempt.contains(clientIp) ? config.spam.greetPause : 0);
-  const rate = createIpMessageRate(config.spam.ipMessagesPerHour);
+  // With a shared store (several nodes) the hourly count lives in it, so it holds across nodes.
+  const rate = store.abuseState
+    ? createSharedIpMessageRate(store.abuseState, config.spam.ipMessagesPerHour, (error) => spamLog.warn("smtp.ip_rate_unavailable", { error }))
+    : createIpMessageRate(config.spam.ipMessagesPerHour);
   const ipMessageRate = rate ? { admit: (ip: string, now?: Date) => exempt.contains(ip) || rate.admit(ip, now), get tracked() { return rate.tracked; } } : null;
   const handlers: Partial<Record<ListenerProtocol, SessionHandler>> = {};
   // What every protocol server is given alike.

@@ -13,3 +13,5 @@ export type * from "./spam-store.js";
 export type * from "./greylist-store.js";
 export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";
+export type * from "./abuse-state-store.js";
+export type * from "./copy-target.js";

@@ -2,7 +2,8 @@
 // store with accounts, aliases, nested mailboxes, flagged messages with trace prefixes, an
 // expunged UID and a Sieve script is copied into an empty PostgreSQL database; afterwards the
 // PostgreSQL store answers as the SQLite one did (UIDVALIDITY, UIDs, flags, dates, bytes,
-// VANISHED for the expunged UID) and a second copy into the same database is refused.
+// VANISHED for the expunged UID) and a second copy into the same database is refused. Then the
+// database is copied back into a new data dir, which answers as the original store did.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -45,8 +46,9 @@ async function snapshot(mail: MailStore, accounts: { listAccounts(): Promise<{ i
   return out;
 }
 
-test("store copy moves an embedded store into PostgreSQL with UIDs, flags and bytes, verified; a non-empty target is refused", { skip, timeout: 120_000 }, async () => {
+test("store copy moves an embedded store into PostgreSQL and back with UIDs, flags and bytes, verified; a non-empty target is refused", { skip, timeout: 120_000 }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "mailroom-copy-"));
+  const backDir = join(await mkdtemp(join(tmpdir(), "mailroom-copy-back-")), "data");
   try {
     const source = await openSqliteStore({ dataDir });
     await source.addDomain("example.org");
@@ -101,7 +103,33 @@ test("store copy moves an embedded store into PostgreSQL with UIDs, flags and by
     const again = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already holds domains or accounts/);
+
+    // And back: the database into a new data dir, answering as the original did.
+    const back = await runMailroom(["store", "copy", "--from", url, "--to", backDir], { timeoutMs: 60_000 });
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
+    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\); counts and checksums match/);
+    const copiedBack = await openSqliteStore({ dataDir: backDir });
+    try {
+      assert.deepEqual(await snapshot(copiedBack, copiedBack as never), expected, "the same mailboxes, UIDs, flags, dates and bytes as the original");
+      const aliceBack = (await copiedBack.findAccountByAddress("alice@example.org"))!;
+      assert.equal(aliceBack.quotaBytes, 10_000_000);
+      const inboxBack = (await copiedBack.getMailbox(aliceBack.id, "INBOX"))!;
+      assert.deepEqual((await copiedBack.changesSince(inboxBack.id, beforeExpunge as ModSeq)).expunged, [gone.uid], "QRESYNC is told the expunged UID vanished");
+      assert.equal((await copiedBack.getActiveSieveScript(aliceBack.id))?.name, "main");
+      assert.deepEqual(await copiedBack.findAlias("postmaster@example.org"), { address: "postmaster@example.org", targets: ["alice@example.org", "bob@example.org"] });
+      assert.deepEqual((await copiedBack.findTextMatches(inboxBack.id, "käse", "text")).matches, [3], "search works on the copy");
+      // A new mailbox never repeats a copied UIDVALIDITY.
+      const fresh = await copiedBack.createMailbox(aliceBack.id, "Fresh");
+      assert.ok(fresh.uidValidity > Math.max(...(await copiedBack.listMailboxes(aliceBack.id)).filter((m) => m.name !== "Fresh").map((m) => m.uidValidity)));
+    } finally {
+      await copiedBack.close();
+    }
+    const backAgain = await runMailroom(["store", "copy", "--from", url, "--to", backDir], { timeoutMs: 60_000 });
+    assert.equal(backAgain.code, 1);
+    assert.match(backAgain.stderr, /already holds domains or accounts/);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
+    await rm(backDir, { recursive: true, force: true });
   }
 });

@@ -33,7 +33,7 @@ export interface CliEnvironment extends PasswordSource {
   parseSize(text: string): number;
   /** `mailroom store migrate`: brings the configured store's schema up to date; one line per fact. */
   migrateStore?(options: GlobalOptions): Promise<string[]>;
-  /** `mailroom store copy`: an embedded store into an empty PostgreSQL database, verified; progress as store check's. */
+  /** `mailroom store copy`: an embedded store into an empty PostgreSQL database or back, verified; progress as store check's. */
   copyStore?(
     options: GlobalOptions,
     copy: { from: string; to: string; passwordEnv?: string; passwordFile?: string },
@@ -164,9 +164,9 @@ function buildProgram(env: CliEnvironment): Command {
     program.commands
       .find((c) => c.name() === "store")!
       .command("copy")
-      .description("copy the embedded store of a data dir into an empty PostgreSQL database (UIDs, flags, bytes kept), then verify counts and checksums")
-      .requiredOption("--from <data-dir>", "the data dir holding the SQLite store (no server may run on it)")
-      .requiredOption("--to <url>", "postgres://user@host:port/database (empty)")
+      .description("copy the embedded store of a data dir into an empty PostgreSQL database, or a PostgreSQL database back into a new data dir (UIDs, flags, bytes kept), then verify counts and checksums")
+      .requiredOption("--from <data-dir|url>", "the data dir holding the SQLite store (no server may run on it), or postgres://... (stop the nodes first)")
+      .requiredOption("--to <url|data-dir>", "postgres://user@host:port/database (empty), or a data dir without a store")
       .option("--password-env <name>", "environment variable holding the database password")
       .option("--password-file <file>", "file whose first line is the database password")
       .action(async (opts: { from: string; to: string; passwordEnv?: string; passwordFile?: string }) => {

@@ -64,7 +64,7 @@ export function createInboundPolicy(options: InboundPolicyOptions): SessionPolic
     async checkSender(session): Promise<SmtpReply | null> {
       // Who may send to us is decided by SPF/DKIM/DMARC over the message, not at MAIL; only how
       // often one address may try is decided here.
-      if (options.ipMessageRate && !options.ipMessageRate.admit(session.remoteAddress)) {
+      if (options.ipMessageRate && !(await options.ipMessageRate.admit(session.remoteAddress))) {
         options.log.info("smtp.ip_rate_limited", { client: session.remoteAddress });
         return { code: 451, enhanced: "4.7.1", lines: ["Too many messages from your address, try again later"] };
       }

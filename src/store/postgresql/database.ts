@@ -171,6 +171,13 @@ export async function transaction<T>(pool: pg.Pool, body: (client: pg.PoolClient
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
+    // pg emits 'error' on a checked-out client whose connection dies (a database restart), and the
+    // pool listens only while the client is idle: without this the process would crash on it. The
+    // statement in flight fails by itself; the dead connection is dropped at release.
+    const lost = (): void => {
+      broken = true;
+    };
+    client.on("error", lost);
     try {
       await client.query(`BEGIN${options.isolation ? ` ISOLATION LEVEL ${options.isolation.toUpperCase()}` : ""}${options.readOnly ? " READ ONLY" : ""}`);
       try {
@@ -198,6 +205,7 @@ export async function transaction<T>(pool: pg.Pool, body: (client: pg.PoolClient
       throw err;
     } finally {
       // A connection that could not even roll back is dead: it is dropped, not given back.
+      client.removeListener("error", lost);
       client.release(broken ? true : undefined);
     }
   }

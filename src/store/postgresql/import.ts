@@ -1,10 +1,11 @@
 // `mailroom store copy --from <data-dir> --to postgres://...`: an embedded store copied into an
-// empty PostgreSQL database. The source is read only through the backend-neutral interfaces
-// (MailStore, AccountStore, SieveStore), so any backend can be the source. Clients see the same
+// empty PostgreSQL database, and `--from postgres://... --to <data-dir>` back into a new embedded
+// store. The source is read only through the backend-neutral interfaces (MailStore, AccountStore,
+// SieveStore) and the target written through CopyTarget, so either backend can be either side. Clients see the same
 // mailboxes afterwards: UIDVALIDITY, UIDs, UIDNEXT, modseqs, flags, INTERNALDATE, the trace
 // prefix and the exact bytes are kept, expunged UIDs become QRESYNC tombstones, passwords keep
 // their hashes. Each message's logical bytes are hashed (SHA-256) on the way in and read back from
-// PostgreSQL at the end: counts and checksums must match per mailbox, or the copy fails.
+// the target at the end: counts and checksums must match per mailbox, or the copy fails.
 import { createHash } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { AccountStore } from "../account-store.js";
@@ -13,7 +14,7 @@ import type { MailStore } from "../mail-store.js";
 import type { SieveStore } from "../sieve-store.js";
 import type { TlsReportStore } from "../tls-report-store.js";
 import type { MailboxId } from "../types.js";
-import type { PostgresStore } from "./postgresql-store.js";
+import type { CopyTarget } from "../copy-target.js";
 
 export interface CopySource {
   mail: MailStore;
@@ -49,9 +50,9 @@ export interface CopyReport {
 /** Messages per metadata page (listing is paged by UID range). */
 const PAGE = 200;
 
-export async function copyStore(source: CopySource, target: PostgresStore, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
+export async function copyStore(source: CopySource, target: CopyTarget, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
   const started = Date.now();
-  if (!(await target.isEmpty())) throw new StoreError("CANNOT", "the target database already holds domains or accounts; store copy fills an empty one");
+  if (!(await target.isEmpty())) throw new StoreError("CANNOT", "the target already holds domains or accounts; store copy fills an empty one");
   const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, verified: [], durationMs: 0 };
 
   const domains = await source.accounts.listDomains();
@@ -141,7 +142,7 @@ export async function copyStore(source: CopySource, target: PostgresStore, onPro
   }
   // Subscriptions to mailboxes that do not exist (RFC 9051 §6.3.7 allows them) came with each account above.
 
-  // Verify: every mailbox read back from PostgreSQL gives the same count and checksum.
+  // Verify: every mailbox read back from the target gives the same count and checksum.
   let verifiedCount = 0;
   for (const want of expected) {
     const digest = createHash("sha256");

@@ -42,6 +42,8 @@ import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import * as tlsReports from "./tls-reports.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
+import * as abuse from "./abuse-state.js";
+import type { SharedAbuseStateStore, ThrottleSnapshot } from "../abuse-state-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
@@ -144,7 +146,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, SharedAbuseStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1409,6 +1411,40 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.read(async (db) => {
       await db.query("DELETE FROM maildrop_leases WHERE account_id = $1 AND holder = $2", [accountId, holder]);
     });
+  }
+
+  // SharedAbuseStateStore (abuse-state.ts): throttling and limits that hold across nodes ----------------
+
+  readThrottle(keys: readonly string[]): Promise<ThrottleSnapshot> {
+    return this.read((db) => abuse.readThrottle(db, keys));
+  }
+
+  countThrottleFailures(keys: readonly string[], windowMs: number, trustedMs: number): Promise<ThrottleSnapshot> {
+    return this.read((db) => abuse.countThrottleFailures(db, keys, checkCount(windowMs, "windowMs"), checkCount(trustedMs, "trustedMs")));
+  }
+
+  forgiveThrottle(pairKey: string, otherKeys: readonly string[], windowMs: number): Promise<void> {
+    return this.read((db) => abuse.forgiveThrottle(db, pairKey, otherKeys, checkCount(windowMs, "windowMs")));
+  }
+
+  pruneThrottle(windowMs: number, trustedMs: number, maxKeys: number): Promise<number> {
+    return this.read((db) => abuse.pruneThrottle(db, checkCount(windowMs, "windowMs"), checkCount(trustedMs, "trustedMs"), checkCount(maxKeys, "maxKeys")));
+  }
+
+  admitIpMessage(ip: string, perHour: number): Promise<boolean> {
+    return this.read((db) => abuse.admitIpMessage(db, ip, checkCount(perHour, "perHour")));
+  }
+
+  pruneIpMessages(): Promise<number> {
+    return this.read((db) => abuse.pruneIpMessages(db));
+  }
+
+  publishConnections(nodeId: string, counts: ReadonlyMap<string, number>, staleMs: number): Promise<Map<string, number>> {
+    return this.read((db) => abuse.publishConnections(db, nodeId, counts, checkCount(staleMs, "staleMs")));
+  }
+
+  withdrawConnections(nodeId: string): Promise<void> {
+    return this.read((db) => abuse.withdrawConnections(db, nodeId));
   }
 
   // Import (`mailroom store copy`, import.ts) ---------------------------------------------------------

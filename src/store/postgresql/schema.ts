@@ -306,6 +306,37 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX tls_reports_end ON tls_reports(end_at);
     `,
   },
+  {
+    version: 10,
+    description: "auth throttling, per-IP message rates and per-node connection counts shared by every node",
+    sql: `
+      -- auth/shared-auth-throttle.ts: the address, account and address+account records of
+      -- auth/auth-throttle.ts, one row per key, updated by atomic upserts (store/abuse-state-store.ts).
+      CREATE TABLE auth_throttle (
+        key text PRIMARY KEY,
+        failures integer NOT NULL,
+        window_start bigint NOT NULL,
+        last_success_at bigint,
+        updated_at bigint NOT NULL
+      );
+      CREATE INDEX auth_throttle_updated ON auth_throttle(updated_at);
+      -- abuse/ip-rate.ts across nodes: MAIL attempts per client address per minute (epoch minute).
+      CREATE TABLE ip_message_counts (
+        ip text NOT NULL,
+        minute bigint NOT NULL,
+        attempts integer NOT NULL,
+        PRIMARY KEY (ip, minute)
+      );
+      CREATE INDEX ip_message_counts_minute ON ip_message_counts(minute);
+      -- limits.connections_per_ip across nodes: each node's open connections per client group,
+      -- rewritten with a heartbeat every second; a node whose heartbeat is stale no longer counts.
+      CREATE TABLE node_connections (
+        node_id text PRIMARY KEY,
+        counts jsonb NOT NULL,
+        heartbeat bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {
@@ -322,6 +353,11 @@ export interface MigrationReport {
 export async function migratePostgres(pool: pg.Pool, now: () => Date, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<MigrationReport> {
   const client = await pool.connect();
   let broken = false;
+  // A connection lost while checked out emits 'error' (see database.ts transaction()).
+  const lost = (): void => {
+    broken = true;
+  };
+  client.on("error", lost);
   try {
     const encoding = (await client.query<{ encoding: string }>("SELECT current_setting('server_encoding') AS encoding")).rows[0]?.encoding;
     // Search text and names are any Unicode; SQL_ASCII or LATIN1 would corrupt or refuse them.
@@ -352,6 +388,7 @@ export async function migratePostgres(pool: pg.Pool, now: () => Date, migrations
       await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => (broken = true));
     }
   } finally {
+    client.removeListener("error", lost);
     client.release(broken ? true : undefined);
   }
 }

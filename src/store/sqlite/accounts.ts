@@ -123,3 +123,25 @@ export function deleteAccountInTransaction(ctx: StoreContext, unit: UnitOfWork, 
   removeAliasTarget(ctx, account.address.toLowerCase());
   ctx.sql.run("DELETE FROM accounts WHERE id = ?", account.id);
 }
+
+/** An account as it was in another store (`mailroom store copy`): its hash, quota, policy and creation time; no default mailboxes. */
+export function importAccountRow(ctx: StoreContext, account: Account): AccountId {
+  const address = parseAddress(account.address);
+  const domainId = requireDomainId(ctx, address.domain);
+  if (ctx.sql.get("SELECT 1 FROM accounts WHERE address_key = ?", address.key)) throw new StoreError("ALREADYEXISTS", `account ${address.address} already exists`);
+  const row = ctx.sql.get<{ id: number }>(
+    `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    domainId,
+    address.address,
+    address.key,
+    checkPasswordHash(account.passwordHash),
+    checkQuota(account.quotaBytes),
+    account.pop3.mode,
+    account.pop3.markSeen ? 1 : 0,
+    account.pop3.loginDelaySeconds,
+    account.pop3.expireDays,
+    account.createdAt.getTime(),
+  );
+  return row!.id as AccountId;
+}

@@ -168,3 +168,39 @@ export function mailboxStatus(ctx: StoreContext, mailboxId: MailboxId): MailboxS
   };
 }
 
+
+/**
+ * A mailbox as it was in another store (`mailroom store copy`), with its UIDVALIDITY, UIDNEXT,
+ * HIGHESTMODSEQ and first recent UID, so clients keep their caches; the UIDVALIDITY counter moves
+ * past it so that no later mailbox repeats it.
+ */
+export function importMailboxRow(ctx: StoreContext, accountId: AccountId, mailbox: Mailbox, firstRecentUid: number): MailboxId {
+  requireAccount(ctx, accountId);
+  ctx.sql.run("INSERT INTO store_counters (name, value) VALUES ('uid_validity', ?) ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)", mailbox.uidValidity);
+  const row = ctx.sql.get<{ id: number }>(
+    "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, highest_modseq, first_recent_uid) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    accountId,
+    normaliseMailboxName(mailbox.name),
+    checkSpecialUse(mailbox.specialUse),
+    mailbox.uidValidity,
+    mailbox.uidNext,
+    mailbox.highestModSeq,
+    firstRecentUid,
+  );
+  return row!.id as MailboxId;
+}
+
+/** UIDs below UIDNEXT that no message has become tombstones at HIGHESTMODSEQ (RFC 7162 §3.2.10). */
+export function importTombstoneRows(ctx: StoreContext, mailboxId: MailboxId): number {
+  const result = ctx.sql.run(
+    `WITH RECURSIVE bounds(last, modseq) AS (SELECT uid_next - 1, highest_modseq FROM mailboxes WHERE id = ?),
+       series(u) AS (SELECT 1 FROM bounds WHERE last >= 1 UNION ALL SELECT u + 1 FROM series, bounds WHERE u < bounds.last)
+     INSERT INTO changes (mailbox_id, modseq, kind, uid)
+       SELECT ?, bounds.modseq, 'expunged', series.u FROM series, bounds
+        WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.mailbox_id = ? AND m.uid = series.u)`,
+    mailboxId,
+    mailboxId,
+    mailboxId,
+  );
+  return Number(result.changes);
+}

@@ -17,6 +17,7 @@ import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
+import type { CopyTarget } from "../copy-target.js";
 import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
@@ -31,7 +32,7 @@ import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
 import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
-import { changesSince } from "./change-log.js";
+import { changesSince, logAdded } from "./change-log.js";
 import { headerMatchPage } from "./header-search.js";
 import * as domains from "./domains-aliases.js";
 import { normaliseFlags } from "./flag-rules.js";
@@ -64,7 +65,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, CopyTarget {
   // GreylistStore (greylist.ts) ---------------------------------------------------------------------
   checkGreylist(check: GreylistCheck): Promise<GreylistDecision> {
     return this.write((ctx) => greylist.checkGreylist(ctx, check));
@@ -290,6 +291,42 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     } finally {
       for (const release of releases) release();
     }
+  }
+
+  // CopyTarget (store/copy-target.ts): `mailroom store copy` from PostgreSQL back into SQLite ---------
+
+  isEmpty(): Promise<boolean> {
+    return this.read((ctx) => ctx.sql.get("SELECT 1 FROM domains UNION ALL SELECT 1 FROM accounts LIMIT 1") === undefined);
+  }
+
+  importAccount(account: Account): Promise<AccountId> {
+    return this.write((ctx) => accounts.importAccountRow(ctx, account));
+  }
+
+  importMailbox(accountId: AccountId, mailbox: Mailbox, firstRecentUid: number): Promise<MailboxId> {
+    return this.write((ctx) => mailboxes.importMailboxRow(ctx, accountId, mailbox, firstRecentUid));
+  }
+
+  importMessage(mailboxId: MailboxId, message: { uid: Uid; modseq: ModSeq; flags: Flag[]; internalDate: Date; prefix: Buffer }, staged: api.StagedMessage): Promise<void> {
+    return this.track(async () => {
+      if (!(staged instanceof SqliteStagedMessage)) throw new StoreError("INVALID", "staged message belongs to another store");
+      const flags = normaliseFlags(message.flags);
+      const internalDate = checkDate(message.internalDate).getTime();
+      await this.commitStaged([staged], undefined, (ctx, _unit, [blob]) => {
+        const mailbox = mailboxes.requireMailbox(ctx, mailboxId);
+        const size = message.prefix.length + blob!.size;
+        messages.insertBlobRow(ctx, blob!);
+        messages.insertMessageRow(ctx, mailboxId, message.uid, message.modseq, { flags, internalDate, size, blobId: blob!.id, prefix: message.prefix });
+        // As a delivery writes it, so CONDSTORE/QRESYNC answer from the copy as from the original.
+        logAdded(ctx, mailboxId, message.uid, message.modseq);
+        messages.addUsedBytes(ctx, new Map([[mailbox.accountId, size]]));
+        return [{ size: blob!.size, copies: [] }];
+      });
+    });
+  }
+
+  importTombstones(mailboxId: MailboxId): Promise<number> {
+    return this.write((ctx) => mailboxes.importTombstoneRows(ctx, mailboxId));
   }
 
   stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
