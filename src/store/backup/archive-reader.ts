@@ -54,7 +54,10 @@ export async function readEntryWhole(entry: TarEntry, max: number): Promise<Buff
 export async function readArchiveHeader(path: string): Promise<BackupHeader> {
   for await (const entry of archiveEntries(path)) {
     if (entry.name !== HEADER_ENTRY) break;
-    return parseHeader((await readEntryWhole(entry, MAX_HEADER_BYTES)).toString("utf8"), path);
+    const bytes = await readEntryWhole(entry, MAX_HEADER_BYTES).catch((error: unknown) => {
+      throw describeReadError(path, error, `entry ${HEADER_ENTRY}`);
+    });
+    return parseHeader(bytes.toString("utf8"), path);
   }
   throw new BackupError(`${path}: not a Mailroom backup (its first entry is not ${HEADER_ENTRY})`);
 }
@@ -108,7 +111,9 @@ export async function baseManifestOf(path: string, tempPath: string): Promise<Ba
   const cursor = { current: "the start of the archive" };
   for await (const entry of archiveEntries(path, cursor)) {
     if (entry.name !== MANIFEST_ENTRY) continue;
-    await pipeline(entry.body(), createWriteStream(tempPath, { flags: "wx", mode: 0o600 }));
+    await pipeline(entry.body(), createWriteStream(tempPath, { flags: "wx", mode: 0o600 })).catch((error: unknown) => {
+      throw describeReadError(path, error, cursor.current);
+    });
     const cleanup = () => unlink(tempPath).catch(() => {});
     if ((await firstManifestHeader(tempPath)).id !== header.id) {
       await cleanup();

@@ -20,7 +20,7 @@ import { createInterface } from "node:readline";
 import { mkdir, open, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { TarEntry } from "./tar.js";
-import { archiveEntries, readArchiveHeader, readEntryWhole } from "./archive-reader.js";
+import { archiveEntries, describeReadError, readArchiveHeader, readEntryWhole } from "./archive-reader.js";
 import { FANOUT_FOLDERS } from "../blobs/blob-directory.js";
 import { fsyncDirectory } from "../blobs/durable-fs.js";
 import { openSnapshotReader, snapshotBlobs } from "../sqlite/backup-snapshot.js";
@@ -290,6 +290,9 @@ async function scanArchive(file: string, expectId: string | null, scratchDir: st
       else await sinks.file(entry.name, checkedEntry);
       entries.set(entry.name, { size: entry.size, sha256: hash.digest("hex") });
     }
+  } catch (error) {
+    // Damage met while a sink was reading an entry's bytes surfaces here, not in the reader.
+    throw describeReadError(file, error, cursor.current);
   } finally {
     await stored.close().catch(() => {});
   }

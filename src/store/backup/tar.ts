@@ -146,7 +146,12 @@ function readOctal(block: Buffer, offset: number, length: number, field: string)
 }
 
 function checksumMatches(block: Buffer): boolean {
-  const recorded = readOctal(block, 148, 8, "checksum");
+  let recorded: number;
+  try {
+    recorded = readOctal(block, 148, 8, "checksum");
+  } catch {
+    return false;
+  }
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
   return sum === recorded;
@@ -227,7 +232,12 @@ export async function* readTar(chunks: AsyncIterable<Buffer>): AsyncGenerator<Ta
     }
     if (!checksumMatches(block)) throw new TarFormatError(`damaged tar header after ${last} (checksum mismatch)`);
     const type = String.fromCharCode(block[156]!);
-    const size = readSize(block);
+    let size: number;
+    try {
+      size = readSize(block);
+    } catch (error) {
+      throw new TarFormatError(`damaged tar header after ${last} (${(error as Error).message})`);
+    }
     const nameField = block.toString("utf8", 0, 100).replace(/\0.*$/s, "");
     const prefix = block.toString("ascii", 257, 263) === "ustar\0" ? block.toString("utf8", 345, 500).replace(/\0.*$/s, "") : "";
     const name = paxPath ?? (prefix ? `${prefix}/${nameField}` : nameField);
