@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
 import { access, lstat, open, readdir, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip, constants as zlib } from "node:zlib";
 import type { Readable } from "node:stream";
