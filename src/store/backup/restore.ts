@@ -278,7 +278,7 @@ async function scanArchive(file: string, expectId: string | null, scratchDir: st
         continue;
       }
       if (entry.name === MANIFEST_ENTRY) {
-        manifestPath = join(scratchDir, `manifest-${header.id}.jsonl`);
+        manifestPath = join(scratchDir, `manifest-${header.id}-${Math.random().toString(36).slice(2)}.jsonl`);
         await writeFileFrom(entry, manifestPath);
         continue;
       }
