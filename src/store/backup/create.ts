@@ -8,7 +8,7 @@
 // complete backup. Each message file is hashed as it is archived and must match its name (its
 // SHA-256): a damaged file fails the backup instead of being archived.
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
+import { constants as fsConstants, createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
 import { access, lstat, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -54,8 +54,10 @@ export async function createBackup(takeSnapshot: SnapshotTaker, request: BackupR
   const started = performance.now();
   const file = request.file;
   if (await exists(file)) throw new BackupError(`${file} already exists; a backup never overwrites one (choose a new name)`);
-  await access(dirname(file)).catch(() => {
-    throw new BackupError(`cannot write ${file}: its folder ${dirname(file)} does not exist`);
+  await access(dirname(file), fsConstants.W_OK).catch((error: NodeJS.ErrnoException) => {
+    // Inside a running server the archive is written by the server's user, not the command's.
+    const who = typeof process.getuid === "function" ? ` (this process runs as uid ${process.getuid()})` : "";
+    throw new BackupError(error.code === "ENOENT" ? `cannot write ${file}: its folder ${dirname(file)} does not exist` : `cannot write into ${dirname(file)}${who}: ${error.message}`);
   });
   const id = randomUUID();
   const partial = `${file}.partial`;
