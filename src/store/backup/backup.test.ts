@@ -10,7 +10,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { openSqliteStore, type SqliteStore } from "../sqlite/sqlite-store.js";
 import type { MailboxId, Uid } from "../types.js";
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import { readBackup } from "./restore.js";
+import { TarWriter } from "./tar.js";
 import type { BackupReport } from "./types.js";
 
 interface Fixture {
@@ -197,5 +201,29 @@ test("a flipped byte and a truncated archive fail naming where, and leave no dat
     await assert.rejects(restoreInto(f, "short.tgz", target), /short\.tgz: the archive is truncated/);
     assert.ok(!(await readdir(target)).includes("mailroom.sqlite"));
     await verify(f, "good.tgz");
+  });
+});
+
+test("a hostile archive cannot place files outside the known folders, and a newer schema is refused before anything is written", async () => {
+  await withFixture(async (f) => {
+    const craft = async (name: string, header: Record<string, unknown>, entries: [string, Buffer][]) => {
+      const gzip = createGzip();
+      const written = pipeline(gzip, createWriteStream(join(f.root, name)));
+      const tar = new TarWriter(gzip);
+      const headerBytes = Buffer.from(JSON.stringify({ format: "mailroom-backup", version: 1, id: "x", created: "now", serverVersion: "9", schemaVersion: 1, backend: "sqlite", base: null, ...header }));
+      await tar.addFile("mailroom-backup.json", headerBytes.length, [headerBytes]);
+      for (const [entry, body] of entries) await tar.addFile(entry, body.length, [body]);
+      await tar.finish();
+      gzip.end();
+      await written;
+    };
+    await craft("odd.tgz", {}, [["files/blobs/ab", Buffer.from("x")]]);
+    await assert.rejects(verify(f, "odd.tgz"), /odd\.tgz: unexpected entry files\/blobs\/ab/);
+    await craft("escape.tgz", {}, [["files/dkim/../../etc/passwd", Buffer.from("x")]]);
+    await assert.rejects(verify(f, "escape.tgz"), /unsafe entry name/);
+    await craft("newer.tgz", { schemaVersion: 9999 }, [["db/mailroom.sqlite", Buffer.from("x")]]);
+    const target = join(f.root, "restored");
+    await assert.rejects(restoreInto(f, "newer.tgz", target), /made by a newer Mailroom .*schema version 9999/);
+    assert.ok(!(await readdir(target)).includes("mailroom.sqlite.restoring"));
   });
 });

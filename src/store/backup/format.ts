@@ -23,6 +23,8 @@ export const HEADER_ENTRY = "mailroom-backup.json";
 export const DATABASE_ENTRY = "db/mailroom.sqlite";
 export const MANIFEST_ENTRY = "manifest.jsonl";
 export const FILES_PREFIX = "files/";
+/** The folders a backup may carry under files/: a restore writes nothing else. */
+export const FILE_SETS: readonly string[] = ["dkim", "acme", "tls"];
 export const BLOBS_PREFIX = "blobs/";
 export const MANIFEST_SUFFIX = ".manifest.jsonl";
 /** A manifest line is at most this long (a file path and two numbers). */

@@ -25,11 +25,13 @@ import { archiveEntries, describeReadError, readArchiveHeader, readEntryWhole } 
 import { FANOUT_FOLDERS } from "../blobs/blob-directory.js";
 import { fsyncDirectory } from "../blobs/durable-fs.js";
 import { openSnapshotReader, snapshotBlobs } from "../sqlite/backup-snapshot.js";
+import { MIGRATIONS } from "../sqlite/schema.js";
 import { LineWriter } from "./create.js";
 import {
   BackupError,
   BLOBS_PREFIX,
   DATABASE_ENTRY,
+  FILE_SETS,
   FILES_PREFIX,
   HEADER_ENTRY,
   isBlobLine,
@@ -48,6 +50,7 @@ import {
 /** Message files fsynced at once when `sync -f` is not available. */
 const SYNC_PARALLELISM = 16;
 const DATABASE_FILE = "mailroom.sqlite";
+const NEWEST_SCHEMA = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 const RESTORING_SUFFIX = ".restoring";
 
 export interface RestoreTarget {
@@ -91,6 +94,8 @@ interface ScanOutcome {
 
 /** Where one archive's bytes go while it is scanned. */
 interface Sinks {
+  /** Sees the header before any other entry; may refuse the archive. */
+  header(header: BackupHeader): void;
   database(entry: TarEntry): Promise<void>;
   file(path: string, entry: TarEntry): Promise<void>;
   /** Called for each message file in id order; consumes the entry or not (then it is only hashed). */
@@ -124,6 +129,10 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
   };
 
   const top = await scanArchive(request.file, null, request.scratchDir, {
+    header: (header) => {
+      // A store from a newer Mailroom would be refused when opened: refuse before writing anything.
+      if (target && header.schemaVersion > NEWEST_SCHEMA) throw new BackupError(`${request.file} was made by a newer Mailroom (${header.serverVersion}, schema version ${header.schemaVersion}; this one knows up to ${NEWEST_SCHEMA}): restore it with that version or later`);
+    },
     database: (entry) => writeFileFrom(entry, databasePath),
     file: async (path, entry) => {
       if (!target) {
@@ -188,6 +197,7 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
     let next = await needed.next();
     const missing = (line: BlobLine) => new BackupError(`${base.path} (base ${base.id}) does not hold message file ${line.blob}, which ${request.file} needs from it`);
     await scanArchive(base.path, base.id, request.scratchDir, {
+      header: () => {},
       database: async (entry) => {
         for await (const chunk of entry.body()) void chunk;
       },
@@ -255,6 +265,7 @@ async function scanArchive(file: string, expectId: string | null, scratchDir: st
         if (entry.name !== HEADER_ENTRY) throw new BackupError(`${file}: not a Mailroom backup (its first entry is ${entry.name}, not ${HEADER_ENTRY})`);
         header = parseHeader((await readEntryWhole(entry, MAX_HEADER_BYTES)).toString("utf8"), file);
         if (expectId !== null && header.id !== expectId) throw new BackupError(`${file} is backup ${header.id}, not the expected ${expectId}`);
+        sinks.header(header);
         continue;
       }
       if (manifestPath !== null) throw new BackupError(`${file}: entry ${entry.name} after the manifest`);
@@ -281,7 +292,8 @@ async function scanArchive(file: string, expectId: string | null, scratchDir: st
         await writeFileFrom(entry, manifestPath);
         continue;
       }
-      if (entry.name !== DATABASE_ENTRY && !entry.name.startsWith(FILES_PREFIX)) throw new BackupError(`${file}: unexpected entry ${entry.name}`);
+      const fileSet = entry.name.startsWith(FILES_PREFIX) ? entry.name.slice(FILES_PREFIX.length).split("/")[0]! : null;
+      if (entry.name !== DATABASE_ENTRY && (fileSet === null || !FILE_SETS.includes(fileSet) || entry.name.split("/").length < 3)) throw new BackupError(`${file}: unexpected entry ${entry.name}`);
       if (entries.has(entry.name)) throw new BackupError(`${file}: entry ${entry.name} appears twice`);
       const hash = createHash("sha256");
       const checkedEntry: TarEntry = { name: entry.name, size: entry.size, body: () => hashed(entry, hash, () => {}) };
