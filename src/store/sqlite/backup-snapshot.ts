@@ -25,8 +25,6 @@ export interface BackupSnapshot {
   /** The copy of the database, a self-contained file (rollback journal mode, no -wal). */
   readonly databasePath: string;
   readonly schemaVersion: number;
-  /** Message files the copy refers to. */
-  readonly blobCount: number;
   /** The ids and sizes of the message files the copy refers to, ascending, a page at a time. */
   blobs(): AsyncGenerator<{ id: BlobId; size: number }>;
   /** The live file's size, or null when it is missing (damage: store check reports it too). */
@@ -51,12 +49,11 @@ export async function takeBackupSnapshot(
       },
     });
     const reader = openSnapshotReader(destination, { writable: true });
-    const { schemaVersion, blobCount } = reader;
+    const { schemaVersion } = reader;
     reader.close();
     return {
       databasePath: destination,
       schemaVersion,
-      blobCount,
       blobs: () => snapshotBlobs(destination),
       blobSize: (id) => blobs.sizeOf(id),
       openBlob: (id) => blobs.createReadStream(id),
@@ -70,7 +67,6 @@ export async function takeBackupSnapshot(
 
 export interface SnapshotReader {
   readonly schemaVersion: number;
-  readonly blobCount: number;
   /** SQLite's quick_check: empty when the file is sound. */
   quickCheck(): string[];
   close(): void;
@@ -86,10 +82,8 @@ export function openSnapshotReader(path: string, options: { writable?: boolean }
   try {
     if (options.writable) db.pragma("journal_mode = DELETE");
     const version = db.prepare("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null };
-    const count = db.prepare("SELECT count(*) AS n FROM blobs").get() as { n: number };
     return {
       schemaVersion: version.v ?? 0,
-      blobCount: count.n,
       quickCheck: () => {
         const rows = db.prepare("PRAGMA quick_check").pluck().all() as string[];
         return rows.length === 1 && rows[0] === "ok" ? [] : rows;
