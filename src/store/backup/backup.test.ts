@@ -176,23 +176,26 @@ test("a flipped byte and a truncated archive fail naming where, and leave no dat
     const size = (await stat(join(f.root, "b.tgz"))).size;
     assert.equal(size, report.archiveBytes);
 
-    // A flipped byte in the middle of the archive.
+    // A flipped byte anywhere: whichever check catches it (gzip, a tar header, an entry's SHA-256,
+    // the manifest), the error names the archive and an entry.
     await rename(join(f.root, "b.tgz"), join(f.root, "good.tgz"));
     const { copyFile } = await import("node:fs/promises");
-    await copyFile(join(f.root, "good.tgz"), join(f.root, "flipped.tgz"));
-    const handle = await open(join(f.root, "flipped.tgz"), "r+");
-    const at = Math.floor(size * 0.6);
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, at);
-    byte[0] = byte[0]! ^ 0x10;
-    await handle.write(byte, 0, 1, at);
-    await handle.close();
-    await assert.rejects(verify(f, "flipped.tgz"), (error: Error) => {
-      assert.match(error.message, /flipped\.tgz/);
-      assert.match(error.message, /damaged|truncated|checksum/);
-      assert.match(error.message, /entry (blobs\/[0-9a-f]{64}|db\/mailroom\.sqlite|manifest\.jsonl)/);
-      return true;
-    });
+    for (let k = 0; k < 12; k++) {
+      await copyFile(join(f.root, "good.tgz"), join(f.root, "flipped.tgz"));
+      const handle = await open(join(f.root, "flipped.tgz"), "r+");
+      const at = 20 + Math.floor(((k + 0.5) / 12) * (size - 40));
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, at);
+      byte[0] = byte[0]! ^ 0x10;
+      await handle.write(byte, 0, 1, at);
+      await handle.close();
+      await assert.rejects(verify(f, "flipped.tgz"), (error: Error) => {
+        assert.match(error.message, /^\/.*flipped\.tgz: /, `byte ${at}`);
+        assert.match(error.message, /damaged|truncated|checksum/, `byte ${at}: ${error.message}`);
+        assert.match(error.message, /entry (blobs\/[0-9a-f]{64}|db\/mailroom\.sqlite|manifest\.jsonl|files\/\S+)/, `byte ${at}: ${error.message}`);
+        return true;
+      });
+    }
 
     // Cut short: restore fails with "truncated" and the target has no mailroom.sqlite.
     await copyFile(join(f.root, "good.tgz"), join(f.root, "short.tgz"));

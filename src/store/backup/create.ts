@@ -240,8 +240,12 @@ export class LineWriter {
     });
   }
 
+  private closing: Promise<void> | null = null;
+
+  /** Ends the file; calling it again waits for the same end. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    this.closing ??= new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await this.closing;
     if (this.failure) throw this.failure;
   }
 

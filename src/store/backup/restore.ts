@@ -303,7 +303,18 @@ async function scanArchive(file: string, expectId: string | null, scratchDir: st
     }
   } catch (error) {
     // Damage met while a sink was reading an entry's bytes surfaces here, not in the reader.
-    throw describeReadError(file, error, cursor.current);
+    const described = describeReadError(file, error, cursor.current);
+    // gzip checks its CRC only at the very end: when the manifest was read by then, it can name
+    // the entry whose bytes the damage changed.
+    if (header !== null && manifestPath !== null) {
+      await stored.close().catch(() => {});
+      const specific = await checkManifest(file, header, manifestPath, entries, storedPath).then(
+        () => null,
+        (found: unknown) => found,
+      );
+      if (specific instanceof BackupError && specific.message.startsWith(`${file}: entry `)) throw new BackupError(`${specific.message} (and ${described.message.slice(file.length + 2)})`);
+    }
+    throw described;
   } finally {
     await stored.close().catch(() => {});
   }
