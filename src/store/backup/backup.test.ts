@@ -137,23 +137,44 @@ test("an incremental chain holds only new files, restores with its bases, and re
     const second = await backup(f, "b2.tgz", "b1.tgz");
     for (let i = 31; i <= 35; i++) await f.store.append(f.inbox, message(i));
     await f.store.removeMessages(f.inbox, [1 as Uid]);
+    // An outbound queue entry (its blob is held by the queue, not a mailbox) and a Sieve script.
+    const queued = await f.store.enqueue({
+      message: await f.store.stageMessage(message(99)),
+      mailFrom: "a@example.test",
+      submittedBy: "a@example.test",
+      recipients: [{ address: "b@example.net", notify: null, originalRecipient: null }],
+      envelopeId: null,
+      ret: null,
+      bodyType: "7BIT",
+      smtputf8: false,
+    });
+    const owner = (await f.store.findAccountByAddress("a@example.test"))!;
+    await f.store.putSieveScript(owner.id, "main", 'require "fileinto"; fileinto "Junk";', 10);
+    await f.store.setActiveSieveScript(owner.id, "main");
     // From the manifest beside the archive, not the archive.
     const third = await backup(f, "b3.tgz", "b2.tgz.manifest.jsonl");
     assert.equal(first.storedFiles, 20);
     assert.deepEqual([second.base, second.messageFiles, second.storedFiles], [first.id, 30, 10]);
-    assert.deepEqual([third.base, third.messageFiles, third.storedFiles], [second.id, 34, 5]);
+    assert.deepEqual([third.base, third.messageFiles, third.storedFiles], [second.id, 35, 6]);
 
     const verified = await verify(f, "b3.tgz");
     assert.deepEqual(verified.chain.map((c) => c.id), [second.id, first.id]);
     const target = join(f.root, "restored");
     const report = await restoreInto(f, "b3.tgz", target);
-    assert.equal(report.messageFiles, 34);
+    assert.equal(report.messageFiles, 35);
     const restored = await openSqliteStore({ dataDir: target });
     try {
       assert.equal((await restored.checkStore()).remaining, 0);
       const account = await restored.findAccountByAddress("a@example.test");
       const inbox = (await restored.getMailbox(account!.id, "INBOX"))!;
       assert.deepEqual(await contents(restored, inbox.id), await contents(f.store, f.inbox));
+      const [entry] = await restored.listQueue();
+      assert.deepEqual([entry?.id, entry?.mailFrom, entry?.recipients.map((r) => r.address)], [queued.id, "a@example.test", ["b@example.net"]]);
+      const sent: Buffer[] = [];
+      for await (const chunk of restored.openQueued(entry!)) sent.push(chunk as Buffer);
+      assert.deepEqual(Buffer.concat(sent).subarray(-message(99).length), message(99));
+      assert.equal((await restored.getActiveSieveScript(account!.id))?.content, 'require "fileinto"; fileinto "Junk";');
+      assert.equal(account!.passwordHash, "x");
     } finally {
       await restored.close();
     }
@@ -192,7 +213,7 @@ test("a flipped byte and a truncated archive fail naming where, and leave no dat
       await assert.rejects(verify(f, "flipped.tgz"), (error: Error) => {
         assert.match(error.message, /^\/.*flipped\.tgz: /, `byte ${at}`);
         assert.match(error.message, /damaged|truncated|checksum/, `byte ${at}: ${error.message}`);
-        assert.match(error.message, /entry (blobs\/[0-9a-f]{64}|db\/mailroom\.sqlite|manifest\.jsonl|files\/\S+)/, `byte ${at}: ${error.message}`);
+        assert.match(error.message, /entry (blobs\/[0-9a-f]{64}|db\/mailroom\.sqlite|manifest\.jsonl|mailroom-backup\.json|files\/\S+)|at the start of the archive/, `byte ${at}: ${error.message}`);
         return true;
       });
     }
