@@ -19,7 +19,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { execFile } from "node:child_process";
 import { mkdir, open, readdir, rename, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { TarEntry } from "./tar.js";
 import { archiveEntries, describeReadError, readArchiveHeader, readEntryWhole } from "./archive-reader.js";
 import { FANOUT_FOLDERS } from "../blobs/blob-directory.js";
@@ -153,7 +153,12 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
   if (!top.entries.has(DATABASE_ENTRY)) throw new BackupError(`${request.file}: no database in the archive`);
 
   // The database must be sound, of the version recorded, and refer to exactly the listed files.
-  const reader = openSnapshotReader(databasePath);
+  let reader: ReturnType<typeof openSnapshotReader>;
+  try {
+    reader = openSnapshotReader(databasePath);
+  } catch (error) {
+    throw new BackupError(`${request.file}: the database in the archive cannot be opened: ${error instanceof Error ? error.message : String(error)}`);
+  }
   try {
     const problems = reader.quickCheck();
     if (problems.length > 0) throw new BackupError(`${request.file}: the database in the archive fails SQLite's check: ${problems.slice(0, 3).join("; ")}`);
@@ -168,7 +173,8 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
   const headersOfGiven = new Map<string, string>();
   for (const path of request.bases) headersOfGiven.set((await readArchiveHeader(path)).id, path);
   for (let base = top.header.base; base !== null; ) {
-    const beside = join(dirname(request.file), base.file);
+    // Only a file name is taken from the header, never a path: an archive cannot make us read elsewhere.
+    const beside = join(dirname(request.file), basename(base.file));
     const path = headersOfGiven.get(base.id) ?? beside;
     let header: BackupHeader;
     try {
