@@ -10,6 +10,7 @@ import { copyStore, migrateStore, startServer } from "./server/compose.js";
 import { askServerStatus, openAdminAccess } from "./server/admin-access.js";
 import { adminCommandPrefix, renderBanner } from "./server/banner.js";
 import { trapSignals } from "./server/shutdown.js";
+import { restoreBackup, verifyBackup } from "./server/backup.js";
 import { adminRunsAsServerUser, planPrivilegeDrop } from "./server/privileges.js";
 
 async function configFor(options: GlobalOptions): Promise<Config> {
@@ -53,6 +54,13 @@ export async function main(argv: string[]): Promise<void> {
       const config = await configFor(options);
       return copyStore(config, createJsonLogger({ level: "warn" }), { from: isUrl(copy.from) ? copy.from : resolve(copy.from), to: isUrl(copy.to) ? copy.to : resolve(copy.to), passwordEnv: copy.passwordEnv ?? null, passwordFile: copy.passwordFile ?? null }, onProgress);
     },
+    backupReaders: (options) => ({
+      verify: (request, onProgress) => verifyBackup(request, onProgress),
+      async restore(request, onProgress) {
+        const config = await configFor(options);
+        return restoreBackup(config, createJsonLogger({ level: "warn" }), request, onProgress);
+      },
+    }),
     async serverStatus(options, reset) {
       return (await askServerStatus(await configFor(options), reset)) as ServerStatus;
     },

@@ -9,7 +9,8 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -48,6 +49,8 @@ export interface ComposedStore {
   /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
   abuseState?: SharedAbuseStateStore;
   maintenance?: StoreMaintenance;
+  /** `mailroom backup`: a consistent online backup (SQLite; docs/architecture.md, "Backup and restore"). */
+  backup?: StoreBackup;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
   close(): Promise<void>;
@@ -118,7 +121,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, tlsReports: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -246,6 +249,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
     ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
+    ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
     ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
     outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers },

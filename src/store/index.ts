@@ -15,3 +15,4 @@ export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";
 export type * from "./abuse-state-store.js";
 export type * from "./copy-target.js";
+export type * from "./backup/types.js";

@@ -11,6 +11,7 @@ import { addStoreCommands, progressPrinter } from "./store-commands.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addImportCommands } from "./import-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
+import { addBackupCommands, type BackupReaders } from "./backup-commands.js";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
@@ -39,6 +40,8 @@ export interface CliEnvironment extends PasswordSource {
     copy: { from: string; to: string; passwordEnv?: string; passwordFile?: string },
     onProgress: (progress: { phase: "accounts" | "messages" | "verify"; done: number; total: number | null }) => void,
   ): Promise<string[]>;
+  /** `mailroom backup verify` and `mailroom restore`, given the global options. */
+  backupReaders?(options: GlobalOptions): BackupReaders;
 }
 
 export interface GlobalOptions {
@@ -179,6 +182,7 @@ function buildProgram(env: CliEnvironment): Command {
   addIndexCommands(program, withAdmin, print, env.stderr);
   addImportCommands(program, withAdmin, print, env.stderr);
   addSieveCommands(program, withAdmin, print);
+  addBackupCommands(program, withAdmin, env.backupReaders ? { verify: (r, p) => env.backupReaders!(globals()).verify(r, p), restore: (r, p) => env.backupReaders!(globals()).restore(r, p) } : undefined, print, env.stderr);
   return program;
 }
 

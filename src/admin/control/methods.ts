@@ -112,6 +112,7 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   checkStore: (ops, a, progress) => ops.checkStore({ repair: a.object(0).repair === true, onProgress: progress }),
   checkIndex: (ops, _a, progress) => ops.checkIndex({ onProgress: progress }),
   rebuildIndex: (ops, a, progress) => ops.rebuildIndex({ account: a.optionalString(0), onProgress: progress }),
+  backup: (ops, a, progress) => ops.backup({ file: a.string(0), incrementalFrom: a.optionalString(1) ?? null, onProgress: progress }),
   importMessages: (ops, a, progress) => ops.importMessages({ account: a.string(0), path: a.string(1), mailbox: a.optionalString(2) ?? null, onProgress: progress }),
 } satisfies Record<string, Invoke>);
 

@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, ImportResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountView, AdminOperations, BackupResult, ImportResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -50,6 +50,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     checkStore: (options) => withProgress<StoreCheckResult>(options?.onProgress, "checkStore", { repair: options?.repair === true }),
     checkIndex: (options) => withProgress<IndexCheckResult>(options?.onProgress, "checkIndex"),
     rebuildIndex: (request) => withProgress<IndexRebuildResult>(request?.onProgress, "rebuildIndex", request?.account ?? null),
+    backup: (request) => withProgress<BackupResult>(request.onProgress, "backup", request.file, request.incrementalFrom),
     importMessages: (request) => withProgress<ImportResult>(request.onProgress, "importMessages", request.account, request.path, request.mailbox ?? null),
     outbound,
   };

@@ -14,6 +14,7 @@ import { createOutboundOperations, type OutboundAdminDependencies, type Outbound
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
 import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
 import { createImportOperation, type ImportDependencies, type ImportRequest, type ImportResult } from "./import.js";
+import { createBackupOperation, type BackupDependencies, type BackupOperationRequest, type BackupResult } from "./backup.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
@@ -23,6 +24,7 @@ export { renderDnsRecords } from "./dns-records.js";
 export type { StoreCheckResult } from "./store-check.js";
 export type { IndexCheckResult, IndexRebuildRequest, IndexRebuildResult } from "./search-index.js";
 export type { ImportRequest, ImportResult } from "./import.js";
+export type { BackupDependencies, BackupOperationRequest, BackupResult } from "./backup.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -51,6 +53,8 @@ export interface AdminDependencies {
   sessions?: LiveSessions;
   /** `mailroom import`; without it that operation is unavailable. */
   importer?: ImportDependencies;
+  /** `mailroom backup`; without it that operation is unavailable. */
+  backup?: BackupDependencies;
 }
 
 export interface LiveSessions {
@@ -244,6 +248,10 @@ export function createAdminOperations(deps: AdminDependencies) {
     importMessages(request: ImportRequest): Promise<ImportResult> {
       if (!deps.importer) throw new AdminError("refused", "import is not available here");
       return createImportOperation(deps.importer, requireAccount)(request);
+    },
+    backup(request: BackupOperationRequest): Promise<BackupResult> {
+      if (!deps.backup) throw new AdminError("refused", "online backup is not available for this store backend (PostgreSQL: see docs/architecture.md, Backup and restore)");
+      return createBackupOperation(deps.backup)(request);
     },
     /** Sieve scripts per account; throws when the store has none. */
     get sieve(): SieveOperations {

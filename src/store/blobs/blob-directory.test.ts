@@ -224,3 +224,19 @@ test("the logical message is prefix then blob, and any range of it is exact", as
     assert.deepEqual(await collect(logicalMessageStream(blobs, Buffer.alloc(0), written.id, { start: 2 , end: Infinity })), body.subarray(2));
   });
 });
+
+test("while a backup holds removals no file is removed; released, the removal happens", async () => {
+  await withDirectory(async (blobs) => {
+    const written = await blobs.write(Buffer.from("Subject: kept for the backup\r\n\r\nx\r\n"));
+    written.release();
+    const release = blobs.holdRemovals();
+    const held = await blobs.removeManyIfUnreferenced([written.id], () => false);
+    assert.equal(held.outcomes.get(written.id), "pinned");
+    assert.equal(await blobs.sizeOf(written.id), 35);
+    release();
+    release();
+    const removed = await blobs.removeManyIfUnreferenced([written.id], () => false);
+    assert.equal(removed.outcomes.get(written.id), "removed");
+    assert.equal(await blobs.sizeOf(written.id), null);
+  });
+});

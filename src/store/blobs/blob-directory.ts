@@ -108,6 +108,8 @@ export class BlobDirectory {
   private readonly locks = new Map<BlobId, Promise<void>>();
   /** Temp file names being written right now; the collector leaves them alone. */
   private readonly writing = new Set<string>();
+  /** Backups in progress: while any runs, no blob file is removed (holdRemovals). */
+  private removalHolds = 0;
 
   private readonly files: FileLayer;
   private readonly syncPoint: BlobDirectoryOptions["syncPoint"];
@@ -237,6 +239,22 @@ export class BlobDirectory {
     });
   }
 
+  /**
+   * Keeps every blob file in place until the returned release is called: a backup holds this from
+   * before its database snapshot until it has read the last file the snapshot refers to, so the
+   * collector cannot remove a file whose row the snapshot still has (docs/architecture.md, "Backup
+   * and restore"). Removals wait (reported "pinned") and happen at a later tick.
+   */
+  holdRemovals(): () => void {
+    this.removalHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.removalHolds--;
+    };
+  }
+
   /** A stream of the blob's bytes, or of `range` of them (end exclusive, may be Infinity; clamped by the file). */
   createReadStream(id: BlobId, range?: ByteRange): Readable {
     if (range && range.end <= range.start) return Readable.from([]);
@@ -286,7 +304,7 @@ export class BlobDirectory {
     await inParallel([...new Set(ids)].filter(isBlobId), REMOVE_PARALLELISM, async (id) => {
       try {
         const outcome = await this.withBlobLock(id, async (): Promise<RemovalOutcome> => {
-          if ((this.pins.get(id) ?? 0) > 0) return "pinned";
+          if ((this.pins.get(id) ?? 0) > 0 || this.removalHolds > 0) return "pinned";
           if (isReferenced(id)) return "referenced";
           if (options.minAgeMs !== undefined && options.minAgeMs > 0) {
             const found = await this.statIfPresent(this.pathOf(id));

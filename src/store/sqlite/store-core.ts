@@ -15,6 +15,9 @@ import { checkStore } from "./store-check.js";
 import { checkSearchIndex, rebuildSearchIndex } from "./search-index-check.js";
 import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport } from "../maintenance.js";
 import { CommitQueue } from "./commit-queue.js";
+import { takeBackupSnapshot } from "./backup-snapshot.js";
+import { createBackup } from "../backup/create.js";
+import type { BackupReport, BackupRequest } from "../backup/types.js";
 import { type SqliteDatabase, Statements } from "./sqlite-database.js";
 import { type StoreContext, UnitOfWork } from "./store-context.js";
 
@@ -141,6 +144,14 @@ export abstract class SqliteStoreCore {
   /** `mailroom index rebuild [--account A]` (search-index-check.ts); small transactions, safe while serving. */
   rebuildSearchIndex(options: SearchIndexRebuildOptions = {}): Promise<SearchIndexRebuildReport> {
     return this.track(() => rebuildSearchIndex(this.searchIndexDependencies(), options));
+  }
+
+  /**
+   * `mailroom backup` (backup/create.ts over backup-snapshot.ts): an online snapshot plus the files
+   * it refers to, safe while serving; the collector removes no file until the archive has them.
+   */
+  writeBackup(request: BackupRequest): Promise<BackupReport> {
+    return this.track(() => createBackup((destination, onProgress) => takeBackupSnapshot(this.db, this.blobs, destination, onProgress), request));
   }
 
   private searchIndexDependencies() {
