@@ -58,12 +58,32 @@ export interface CompiledKey {
    * TEXT/BODY leaves already answered by the full-text index (MailStore.findTextMatches): the
    * leaf is then a UID lookup. `unverified` UIDs fall back to the text and header facts.
    */
-  textMatches?: Map<ResolvedSearchKey, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>;
+  textMatches?: Map<ResolvedSearchKey, { matches: UidAnswer; unverified: UidAnswer }>;
   /**
    * SUBJECT/FROM/TO/CC/BCC/HEADER leaves already answered by the header index
    * (MailStore.findHeaderMatches): the leaf is then a UID lookup, no envelope or header is read.
    */
-  headerMatches?: Map<ResolvedSearchKey, ReadonlySet<number>>;
+  headerMatches?: Map<ResolvedSearchKey, UidAnswer>;
+}
+
+/**
+ * An index's answer: UIDs ascending as the store returned them. The hash set for per-message
+ * lookups is made on first use only: a search walked by the answer itself (search-mailbox.ts,
+ * boundingAnswer) never needs it, which at 100,000 matches saves most of the search's own time.
+ */
+export class UidAnswer {
+  private set: Set<number> | undefined;
+
+  constructor(readonly sorted: readonly number[]) {}
+
+  get size(): number {
+    return this.sorted.length;
+  }
+
+  has(uid: number): boolean {
+    this.set ??= new Set(this.sorted);
+    return this.set.has(uid);
+  }
 }
 
 export function compileKey(key: ResolvedSearchKey): CompiledKey {
