@@ -18,7 +18,7 @@ import type { Readable } from "node:stream";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import type { HeaderSearchField, MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { someSearchKey } from "../protocol/search-key.js";
-import { compileKey, evaluate, headerSearchText, stageOf, UidAnswer, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
+import { compileKey, evaluate, headerSearchText, relevancyOf, stageOf, UidAnswer, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
 
 /** The messages a search runs over: the session's view of the selected mailbox. */
 export interface SearchScope {
@@ -63,7 +63,7 @@ export async function searchMailbox(
   await answerHeadersFromIndex(store, scope.mailboxId, compiled);
   const batch = Math.max(1, options.batchSize ?? DEFAULT_BATCH);
   const stages = stagesNeeded(key, compiled);
-  const matched: SearchHit[] = [];
+  const matched: Matched[] = [];
   // A top-level conjunct answered by an index bounds the result: only its UIDs are walked, and
   // they exist (the index's query joined the mailbox's message rows), so a match decided without
   // a read needs no existence check unless its modseq is wanted.
@@ -75,10 +75,10 @@ export async function searchMailbox(
     // key is the bounding answer itself (a lone TEXT "word"), every UID walked matches.
     if (isBoundingLeaf(compiled, bound)) {
       for (const uid of uids) matched.push({ uid });
-      return matched;
+      return withRelevancy(compiled, matched);
     }
     for (const uid of uids) if (evaluate(compiled, { uid, recent: scope.isRecent?.(uid) ?? false }) === true) matched.push({ uid });
-    return matched;
+    return withRelevancy(compiled, matched);
   }
   /** Matched before any store read: checked (and given their summary) at the end. */
   let unchecked: Uid[] = [];
@@ -105,13 +105,22 @@ export async function searchMailbox(
     }
   }
   await checkExisting(store, scope.mailboxId, unchecked, matched);
-  return matched.sort((a, b) => a.uid - b.uid);
+  return withRelevancy(compiled, matched.sort((a, b) => a.uid - b.uid));
+}
+
+type Matched = Omit<SearchHit, "relevancy">;
+
+function withRelevancy(compiled: CompiledKey, matched: Matched[]): SearchHit[] {
+  const scored = (compiled.fuzzyScores?.size ?? 0) > 0;
+  return matched.map((m) => ({ uid: m.uid, ...(m.modseq === undefined ? {} : { modseq: m.modseq }), relevancy: scored ? relevancyOf(compiled, m.uid) : 100 }));
 }
 
 /** A message a search matched; modseq is absent only when SearchOptions.modseq was false. */
 export interface SearchHit {
   uid: Uid;
   modseq?: MessageSummary["modseq"];
+  /** RFC 6203 relevancy, 1-100 (evaluate.ts, relevancyOf). */
+  relevancy: number;
 }
 
 /** The UIDs in both ascending lists, ascending: one merge pass, no hash set. */
@@ -128,7 +137,7 @@ function intersect(a: readonly Uid[], b: readonly number[]): Uid[] {
 
 /** Whether the whole key is the one leaf whose index answer is `bound`. */
 function isBoundingLeaf(compiled: CompiledKey, bound: UidAnswer): boolean {
-  const k = compiled.key;
+  const k = compiled.key.kind === "fuzzy" ? compiled.key.key : compiled.key;
   if (k.kind === "text" || k.kind === "body") return compiled.textMatches?.get(k)?.matches === bound;
   return compiled.headerMatches?.get(k) === bound;
 }
@@ -140,7 +149,9 @@ function isBoundingLeaf(compiled: CompiledKey, bound: UidAnswer): boolean {
 function boundingAnswer(compiled: CompiledKey): UidAnswer | null {
   const conjuncts = compiled.key.kind === "and" ? compiled.key.keys : [compiled.key];
   let best: UidAnswer | null = null;
-  for (const k of conjuncts) {
+  for (const conjunct of conjuncts) {
+    // FUZZY TEXT "x" bounds the result as TEXT "x" does: its leaf holds the fuzzy answer.
+    const k = conjunct.kind === "fuzzy" ? conjunct.key : conjunct;
     let answer: UidAnswer | undefined;
     if (k.kind === "text") answer = compiled.textMatches?.get(k)?.matches;
     else if (k.kind === "body") {
@@ -156,18 +167,31 @@ function boundingAnswer(compiled: CompiledKey): UidAnswer | null {
 async function answerTextFromIndex(store: MailStore, mailboxId: MailboxId, compiled: CompiledKey): Promise<void> {
   const byQuery = new Map<string, { matches: UidAnswer; unverified: UidAnswer }>();
   const textMatches = new Map<ResolvedSearchKey, { matches: UidAnswer; unverified: UidAnswer }>();
+  const fuzzyScores = new Map<ResolvedSearchKey, ReadonlyMap<number, number>>();
+  const scoresByQuery = new Map<string, ReadonlyMap<number, number>>();
   for (const leaf of compiled.needles.keys()) {
     if (leaf.kind !== "text" && leaf.kind !== "body") continue;
-    const query = `${leaf.kind}\u0000${leaf.value}`;
+    const fuzzy = compiled.fuzzyLeaves.has(leaf);
+    const query = `${fuzzy ? "fuzzy " : ""}${leaf.kind}\u0000${leaf.value}`;
     let answer = byQuery.get(query);
     if (answer === undefined) {
-      const found = await store.findTextMatches(mailboxId, leaf.value, leaf.kind);
-      answer = { matches: new UidAnswer(found.matches), unverified: new UidAnswer(found.unverified) };
+      if (fuzzy) {
+        // RFC 6203: the store's fuzzy answer (mail/fuzzy-match.ts) replaces the exact one.
+        const found = await store.findFuzzyTextMatches(mailboxId, leaf.value, leaf.kind);
+        answer = { matches: new UidAnswer(found.map((m) => m.uid)), unverified: new UidAnswer([]) };
+        scoresByQuery.set(query, new Map(found.map((m) => [m.uid, m.score])));
+      } else {
+        const found = await store.findTextMatches(mailboxId, leaf.value, leaf.kind);
+        answer = { matches: new UidAnswer(found.matches), unverified: new UidAnswer(found.unverified) };
+      }
       byQuery.set(query, answer);
     }
     textMatches.set(leaf, answer);
+    const scores = scoresByQuery.get(query);
+    if (scores !== undefined) fuzzyScores.set(leaf, scores);
   }
   compiled.textMatches = textMatches;
+  compiled.fuzzyScores = fuzzyScores;
 }
 
 /** Replaces each SUBJECT/FROM/TO/CC/BCC/HEADER leaf by the header index's answer; equal leaves ask once. */
@@ -192,7 +216,7 @@ async function answerHeadersFromIndex(store: MailStore, mailboxId: MailboxId, co
 }
 
 /** Messages matched without any store read: kept only if the store still has them, with their summary. */
-async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[], matched: SearchHit[]): Promise<void> {
+async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[], matched: Matched[]): Promise<void> {
   if (uids.length === 0) return;
   for (const summary of await store.getSummaries(mailboxId, uids)) matched.push(summary);
 }
@@ -204,7 +228,7 @@ async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[]
 function decide(
   pending: MessageFacts[],
   decideOne: (facts: MessageFacts) => boolean | undefined,
-  matched: SearchHit[],
+  matched: Matched[],
   unchecked: Uid[],
 ): MessageFacts[] {
   const undecided: MessageFacts[] = [];

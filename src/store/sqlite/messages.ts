@@ -421,6 +421,46 @@ function sortedUids(uids: number[]): Uid[] {
 }
 
 /**
+ * FUZZY TEXT/BODY (mail/fuzzy-match.ts) for a folded string of 3 or more characters: each
+ * message's overlap, the number of the string's trigrams its text holds, for the messages of the
+ * mailbox holding at least `minOverlap` of them. Candidates are the mailbox's messages holding any
+ * of the trigrams (one FTS5 OR query, probed per mailbox as indexedTextMatches does); each
+ * trigram's own answer is an ephemeral b-tree the candidate is looked up in, so no text is read
+ * for TEXT. For BODY the overlap is then counted with instr() on the text after the top-level
+ * header of the candidates that passed on the whole text (the body's overlap can only be lower).
+ */
+export function fuzzyTextOverlaps(ctx: StoreContext, mailboxId: MailboxId, grams: readonly string[], part: TextPart, minOverlap: number): { uid: Uid; overlap: number }[] {
+  if (grams.length === 0) return [];
+  const quoted = grams.map((g) => `"${g.replace(/"/g, '""')}"`);
+  const present = quoted.map(() => "(m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))").join(" + ");
+  const rows = ctx.sql.all<{ uid: number; overlap: number }>(
+    `SELECT uid, overlap FROM (
+       SELECT m.uid, ${present} AS overlap FROM messages m
+        WHERE m.mailbox_id = ? AND m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))
+      WHERE overlap >= ?`,
+    ...quoted,
+    mailboxId,
+    quoted.join(" OR "),
+    minOverlap,
+  );
+  if (part === "text" || rows.length === 0) return rows.map((r) => ({ uid: r.uid as Uid, overlap: r.overlap }));
+  const inBody = grams.map(() => "(instr(t.body, ?) > 0)").join(" + ");
+  const bodyRows = ctx.sql.all<{ uid: number; overlap: number }>(
+    `SELECT uid, overlap FROM (
+       SELECT t.uid, ${inBody} AS overlap FROM (
+         SELECT m.uid, CASE WHEN b.text_head IS NULL THEN s.text ELSE substr(s.text, b.text_head + 1) END AS body
+           FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id CROSS JOIN blobs b ON b.text_id = m.text_id
+          WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))) AS t)
+      WHERE overlap >= ?`,
+    ...grams,
+    mailboxId,
+    JSON.stringify(rows.map((r) => r.uid)),
+    minOverlap,
+  );
+  return bodyRows.map((r) => ({ uid: r.uid as Uid, overlap: r.overlap }));
+}
+
+/**
  * One page of the scan for strings too short for the index: the messages with UID in
  * (afterUid, the page's last UID], at most TEXT_SCAN_PAGE of them, matched inside SQLite so no
  * text reaches JavaScript. Returns the page's last UID (null when the mailbox has no more).
