@@ -66,6 +66,9 @@ out["no_selected"] = raw("ESEARCH", "TEXT", "meeting")
 out["save_other"] = raw("ESEARCH", "IN", "(personal)", "RETURN", "(SAVE)", "TEXT", "meeting")
 out["scope_option"] = raw("ESEARCH", "IN", "(personal (DEPTH 1))", "TEXT", "meeting")
 out["seq_per_mailbox"] = raw("ESEARCH", "IN", "(subtree Work)", "1")
+out["esearch_charset"] = raw("ESEARCH", "IN", "(personal)", "CHARSET", "KOI8-R", "TEXT", "x")
+out["esearch_deep"] = raw("ESEARCH", "IN", "(personal)", *(["NOT"] * 200), "ALL")
+out["after_errors"] = raw("ESEARCH", "IN", "(inboxes)", "RETURN", "(COUNT)", "ALL")
 out["fuzzy_multi"] = raw("ESEARCH", "IN", "(personal)", "RETURN", "(ALL RELEVANCY)", "FUZZY", "BODY", "meeting")
 M.select("Work")
 out["selected_only"] = raw("ESEARCH", "IN", "(selected)", "RETURN", "(SAVE ALL)", "TEXT", "meeting")
@@ -111,6 +114,11 @@ describe("MULTISEARCH (RFC 7377) and SEARCH=FUZZY (RFC 6203) over imaplib", () =
     assert.match(String((out.no_selected as string[])[1]), /BAD/, "without IN, a mailbox must be selected");
     assert.match(String((out.save_other as string[])[1]), /BAD.*SAVE/);
     assert.match(String((out.scope_option as string[])[1]), /BAD/);
+    // Bad input through ESEARCH meets the SEARCH limits: NO [BADCHARSET], BAD past the nesting limit.
+    assert.equal(status("esearch_charset"), "NO");
+    assert.match(String((out.esearch_charset as string[])[1]), /^\[BADCHARSET \(UTF-8 US-ASCII\)\]/);
+    assert.match(String((out.esearch_deep as string[])[1]), /BAD.*nested too deeply/);
+    assert.deepEqual(lines("after_errors").map(stripTag), [`MAILBOX "INBOX" UIDVALIDITY ${v("inbox")}) UID COUNT 2`], "the session goes on");
     assert.deepEqual(lines("seq_per_mailbox").map(stripTag), [
       `MAILBOX "Work" UIDVALIDITY ${v("Work")}) UID ALL ${uids.workTypo}`,
       `MAILBOX "Work/2025" UIDVALIDITY ${v("Work/2025")}) UID ALL ${uids.work2025}`,
