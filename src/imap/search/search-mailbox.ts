@@ -110,17 +110,18 @@ export async function searchMailbox(
 
 type Matched = Omit<SearchHit, "relevancy">;
 
+/** The hits with their relevancy when a FUZZY key scored them; as they are otherwise (no copy of 100,000 objects). */
 function withRelevancy(compiled: CompiledKey, matched: Matched[]): SearchHit[] {
-  const scored = (compiled.fuzzyScores?.size ?? 0) > 0;
-  return matched.map((m) => ({ uid: m.uid, ...(m.modseq === undefined ? {} : { modseq: m.modseq }), relevancy: scored ? relevancyOf(compiled, m.uid) : 100 }));
+  if ((compiled.fuzzyScores?.size ?? 0) === 0) return matched;
+  return matched.map((m) => ({ uid: m.uid, ...(m.modseq === undefined ? {} : { modseq: m.modseq }), relevancy: relevancyOf(compiled, m.uid) }));
 }
 
 /** A message a search matched; modseq is absent only when SearchOptions.modseq was false. */
 export interface SearchHit {
   uid: Uid;
   modseq?: MessageSummary["modseq"];
-  /** RFC 6203 relevancy, 1-100 (evaluate.ts, relevancyOf). */
-  relevancy: number;
+  /** RFC 6203 relevancy, 1-100 (evaluate.ts, relevancyOf); absent (100) when no FUZZY key scored. */
+  relevancy?: number;
 }
 
 /** The UIDs in both ascending lists, ascending: one merge pass, no hash set. */
