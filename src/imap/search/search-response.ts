@@ -9,7 +9,7 @@
 import type { ModSeq, Uid } from "../../store/index.js";
 import type { SearchReturnOption } from "../protocol/search-key.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
-import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { atom, encoded, list, num, str, type ImapValue } from "../protocol/response-value.js";
 
 export interface SearchMatch {
   uid: Uid;
@@ -58,7 +58,10 @@ function numberOf(match: SearchMatch, byUid: boolean): number {
 }
 
 function legacyResponse(matches: readonly SearchMatch[], form: ResponseForm): ImapValue[] {
-  const values: ImapValue[] = [atom("SEARCH"), ...matches.map((m) => num(numberOf(m, form.byUid)))];
+  // One pre-encoded value for all the numbers: a mailbox of 1,000,000 matches is one string, not
+  // a million values (nor a million arguments to ctx.untagged, past the engine's limit).
+  const values: ImapValue[] = [atom("SEARCH")];
+  if (matches.length > 0) values.push(encoded(matches.map((m) => numberOf(m, form.byUid)).join(" ")));
   // RFC 7162 §3.1.5: the highest modseq of the returned messages; never with an empty result.
   if (form.withModSeq && matches.length > 0) values.push(list([atom("MODSEQ"), num(highestModSeq(matches))]));
   return values;
