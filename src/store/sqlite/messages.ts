@@ -68,6 +68,7 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
   if (ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", blob.id) !== undefined) return;
   const entry = searchIndexEntry(blob.parsed);
   const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
+  ctx.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", indexed.lastInsertRowid, entry.text);
   ctx.sql.run(
     "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
     blob.id,
@@ -363,6 +364,12 @@ export function trigramQuery(folded: string): string {
   return grams.map((g) => `"${g.replace(/"/g, '""')}"`).join(" ");
 }
 
+/**
+ * A folded string that is one token of the ascii tokenizer (search_words): no ASCII character but
+ * letters and digits, so it cannot hold a separator or FTS5 query syntax.
+ */
+const WORD_PREFIX = /^(?:[a-z0-9]|[^\x00-\x7f])+$/;
+
 /** A folded string of exactly 3 characters: its one trigram is the whole string. */
 function singleTrigram(folded: string): boolean {
   let count = 0;
@@ -387,9 +394,25 @@ export function indexedTextMatches(ctx: StoreContext, mailboxId: MailboxId, fold
   const query = trigramQuery(folded);
   const candidates = "m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)";
   if (part === "text") {
-    const uids = singleTrigram(folded)
-      ? ctx.sql.column<number>(`SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND ${candidates}`, mailboxId, query)
-      : ctx.sql.column<number>(
+    if (singleTrigram(folded)) {
+      return { matches: sortedUids(ctx.sql.column<number>(`SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND ${candidates}`, mailboxId, query)), unverified: [] };
+    }
+    if (WORD_PREFIX.test(folded)) {
+      // A candidate with a word starting with the string holds it (search_words, schema.ts
+      // version 22): only the others have their text read (the subquery runs only for them).
+      const uids = ctx.sql.column<number>(
+        `SELECT m.uid FROM messages m
+          WHERE m.mailbox_id = ? AND ${candidates}
+            AND (m.text_id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)
+                 OR instr((SELECT s.text FROM search_index s WHERE s.rowid = m.text_id), ?) > 0)`,
+        mailboxId,
+        query,
+        `"${folded}"*`,
+        folded,
+      );
+      return { matches: sortedUids(uids), unverified: [] };
+    }
+    const uids = ctx.sql.column<number>(
           `SELECT m.uid FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id
             WHERE m.mailbox_id = ? AND ${candidates} AND instr(s.text, ?) > 0`,
           mailboxId,

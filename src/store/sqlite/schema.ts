@@ -478,6 +478,16 @@ export const MIGRATIONS: readonly Migration[] = [
         -- index rebuild (search-index-check.ts) gives a blob a new text_id: its messages follow.
         CREATE TRIGGER IF NOT EXISTS blobs_text_id_update AFTER UPDATE OF text_id ON blobs
           BEGIN UPDATE messages SET text_id = new.text_id WHERE blob_id = new.id; END;
+        -- The words of each indexed text (FTS5 ascii tokenizer: runs of ASCII letters and digits
+        -- and of non-ASCII characters; the text is already folded, so the tokens are exactly
+        -- substrings of it), same rowid as search_index, no positions, no copy of the text. A
+        -- message with a word starting with the searched string holds the string: TEXT on a
+        -- common word verifies only the candidates without such a word (messages.ts).
+        CREATE VIRTUAL TABLE IF NOT EXISTS search_words USING fts5(text, tokenize = 'ascii', detail = none, content = '', contentless_delete = 1);
+        INSERT INTO search_words (search_words) VALUES ('delete-all');
+        INSERT INTO search_words (rowid, text) SELECT rowid, text FROM search_index;
+        CREATE TRIGGER IF NOT EXISTS blobs_search_words_delete AFTER DELETE ON blobs
+          BEGIN DELETE FROM search_words WHERE rowid = old.text_id; END;
       `);
     },
   },
