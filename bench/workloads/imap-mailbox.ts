@@ -3,7 +3,8 @@
 // untimed SELECT so Dovecot has indexed it). Each run logs in afresh and times, in one session:
 // SELECT, FETCH 1:* (UID FLAGS), FETCH 1:* (ENVELOPE), FETCH 1:* (ENVELOPE BODYSTRUCTURE),
 // FETCH 1:100 BODY[], UID SEARCH TEXT (a word in every 50th message, so the whole text is
-// searched), UID SEARCH SUBJECT (a header search), STORE 1:* +FLAGS (a new keyword per run, so
+// searched), UID SEARCH TEXT of a common word and BODY of a common phrase (issue 14), UID SEARCH
+// SUBJECT (a header search), STORE 1:* +FLAGS (a new keyword per run, so
 // every run changes every message); then a second session SELECTs while the first is still open.
 // The server's peak RSS over the run is a row too (the issue's memory target), and the database
 // size over the mail it holds. The 1,000,000-message variant times only what the issue names:
@@ -16,6 +17,11 @@ import { PeakRssSampler } from "../lib/process-rss.js";
 import { elapsedMs } from "../lib/stats.js";
 import type { Target } from "../servers/target.js";
 import type { MetricSpec, Workload, WorkloadContext } from "./workload.js";
+
+/** A syllable of bench/lib/corpus.ts's prose: in nearly every message. */
+const COMMON_WORD = "rest";
+/** Two common syllable-words side by side: a phrase in many messages. */
+const COMMON_PHRASE = "ka lo";
 
 const label = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
@@ -78,6 +84,10 @@ export function imapMailbox(options: MailboxOptions): Workload {
         metric("fetchEnvBs", "FETCH 1:* (ENVELOPE BODYSTRUCTURE)", { minRatio: 1 }),
         metric("fetchBody", "FETCH 1:100 BODY[]", { minRatio: 1 }),
         metric("searchText", "UID SEARCH TEXT"),
+        // Issue 14: a word most messages hold (4 characters: the index's candidates are verified)
+        // and a two-word BODY phrase, both common in the corpus's syllable prose.
+        metric("searchCommon", `UID SEARCH TEXT "${COMMON_WORD}" (common word)`, at100k ? { max: 100 } : undefined),
+        metric("searchPhrase", `UID SEARCH BODY "${COMMON_PHRASE}" (phrase)`),
         metric("searchSubject", "UID SEARCH SUBJECT (header)", { minRatio: 1 }),
         metric("store", "STORE 1:* +FLAGS", { minRatio: 1 }),
         metric("select2", "second session SELECT"),
@@ -118,6 +128,8 @@ export function imapMailbox(options: MailboxOptions): Workload {
               if (r.untagged < messages) throw new Error(`FETCH 1:* returned ${r.untagged} responses for ${messages} messages`);
             });
             values.searchText = await timed(() => client.ok(`UID SEARCH TEXT ${SEARCH_NEEDLE}`));
+            values.searchCommon = await timed(() => client.ok(`UID SEARCH TEXT "${COMMON_WORD}"`));
+            values.searchPhrase = await timed(() => client.ok(`UID SEARCH BODY "${COMMON_PHRASE}"`));
             values.searchSubject = await timed(() => client.ok(`UID SEARCH SUBJECT "message 1${runIndex}"`));
             values.fetchEnvelope = await timed(() => client.ok("FETCH 1:* (ENVELOPE)"));
             values.fetchEnvBs = await timed(() => client.ok("FETCH 1:* (ENVELOPE BODYSTRUCTURE)"));

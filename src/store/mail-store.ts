@@ -29,6 +29,12 @@ export interface ImapItems extends MessageSummary {
   bodyStructureUtf8: string;
 }
 
+/** MailStore.findFuzzyTextMatches(): one message and its RFC 6203 relevancy score (1-100). */
+export interface FuzzyMatch {
+  uid: Uid;
+  score: number;
+}
+
 /** MailStore.findTextMatches(): UIDs ascending. */
 export interface TextMatches {
   matches: Uid[];
@@ -292,6 +298,13 @@ export interface MailStore {
    * split predates the index (BODY only), for the caller to decide from the header.
    */
   findTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<TextMatches>;
+  /**
+   * FUZZY TEXT / BODY (RFC 6203): the messages whose search text shares enough of the string's
+   * trigrams, or holds it exactly, with their scores, ascending by UID; the algorithm is
+   * mail/fuzzy-match.ts, the same on every backend. Messages whose header/body split predates
+   * the index are scored on their whole text for BODY.
+   */
+  findFuzzyTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<FuzzyMatch[]>;
   /**
    * The messages of the mailbox whose header matches IMAP SEARCH SUBJECT / FROM / TO / CC / BCC /
    * HEADER (RFC 9051 §6.4.4), ascending by UID, decided without loading the mailbox:

@@ -14,6 +14,7 @@ import { copyCommand } from "./copy.js";
 import { createCommand } from "./create.js";
 import { deleteCommand } from "./delete.js";
 import { enableCommand } from "./enable.js";
+import { esearchCommand } from "./esearch.js";
 import { expungeCommand } from "./expunge.js";
 import { idCommand } from "./id.js";
 import { idleCommand } from "./idle.js";
@@ -42,6 +43,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   createCommand,
   deleteCommand,
   enableCommand,
+  esearchCommand,
   expungeCommand,
   fetchCommand,
   idCommand,

@@ -10,6 +10,8 @@ import type { ImapValue } from "../protocol/response-value.js";
 import { SelectedMailbox } from "../session/selected-mailbox.js";
 import type { CommandContext, ImapExtension } from "./command.js";
 import { searchCommand } from "./search.js";
+import { esearchCommand, resolveInList } from "./esearch.js";
+import { parseSequenceSet } from "../protocol/sequence-set.js";
 
 let temp: TempStore;
 let inbox: Mailbox;
@@ -174,4 +176,49 @@ test("the view decides numbering: a message the session was not told of is not f
   } finally {
     await temp.store.removeMessages(inbox.id, [late.uid]);
   }
+});
+
+test("FUZZY and RELEVANCY (RFC 6203): trigram-overlap matches scored from the index, exact matches 100", async () => {
+  assert.ok(searchCommand.capabilities?.includes("SEARCH=FUZZY"));
+  // "threx": thr hre rex; "body three" holds thr and hre, 2 of 3: round(99 * 2 / 3) = 66.
+  assert.deepEqual((await run('RETURN (ALL RELEVANCY) FUZZY BODY "threx"')).lines, ['ESEARCH (TAG "t1") ALL 3 RELEVANCY (66)']);
+  assert.deepEqual((await run('RETURN (ALL) BODY "threx"')).lines, ['ESEARCH (TAG "t1")'], "without FUZZY nothing matches");
+  assert.deepEqual((await run('RETURN (RELEVANCY ALL) OR FUZZY BODY "threx" SUBJECT one')).lines, ['ESEARCH (TAG "t1") ALL 1,3 RELEVANCY (100 66)']);
+  assert.deepEqual((await run('RETURN (COUNT RELEVANCY) FUZZY (BODY "threx" FLAGGED)', { byUid: true })).lines, ['ESEARCH (TAG "t1") UID COUNT 1 RELEVANCY (66)']);
+  assert.deepEqual((await run("RETURN (RELEVANCY) FLAGGED")).lines, ['ESEARCH (TAG "t1") RELEVANCY (100 100)'], "no FUZZY key: every match 100");
+  assert.deepEqual((await run('FUZZY BODY "threx"')).lines, ["SEARCH 3"], "IMAP4rev1 SEARCH without RETURN");
+  assert.deepEqual((await run('NOT FUZZY BODY "threx"')).lines, ["SEARCH 1 2 4"]);
+  assert.throws(() => searchCommand.parse(ArgumentReader.ofLine("RETURN (RELEVANCE) ALL"), { name: "SEARCH", byUid: false, enabled: new Set(), rev2: false }), ImapParseError);
+  assert.throws(() => searchCommand.parse(ArgumentReader.ofLine("FUZZY"), { name: "SEARCH", byUid: false, enabled: new Set(), rev2: false }), ImapParseError);
+});
+
+test("ESEARCH (RFC 7377): sources parsed, SAVE and $ only with the selected mailbox, scope options refused", () => {
+  const parse = (line: string) => esearchCommand.parse(ArgumentReader.ofLine(line), { name: "ESEARCH", byUid: false, enabled: new Set(), rev2: false });
+  assert.deepEqual(esearchCommand.states, ["authenticated", "selected"]);
+  assert.deepEqual(esearchCommand.capabilities, ["MULTISEARCH"]);
+  assert.deepEqual(parse('IN (personal subtree-one (Work "Old mail") mailboxes INBOX selected-delayed) RETURN (COUNT) TEXT x').sources, [
+    { kind: "personal" },
+    { kind: "subtree-one", names: ["Work", "Old mail"] },
+    { kind: "mailboxes", names: ["INBOX"] },
+    { kind: "selected" },
+  ]);
+  assert.equal(parse("TEXT x").sources, null);
+  assert.ok(parse("IN (selected) RETURN (SAVE) ALL").search.ok);
+  assert.ok(parse("IN (inboxes ()) ALL").search.ok, "an empty scope-options list");
+  assert.throws(() => parse("IN (personal) RETURN (SAVE) ALL"), /SAVE/);
+  assert.throws(() => parse("IN (subscribed) $"), /\$/);
+  assert.throws(() => parse("IN (personal (DEPTH 1)) ALL"), ImapParseError);
+  assert.throws(() => parse("IN (everything) ALL"), ImapParseError);
+  assert.throws(() => parse("IN () ALL"), ImapParseError);
+});
+
+test("ESEARCH resolves sequence numbers and UID sets within each mailbox's UIDs", () => {
+  const list = [3, 7, 9, 20] as Uid[];
+  const seq = (text: string, byUid: boolean) => [...resolveInList(parseSequenceSet(text), byUid, list)];
+  assert.deepEqual(seq("2:3", false), [7, 9]);
+  assert.deepEqual(seq("*", false), [20]);
+  assert.deepEqual(seq("4:9", false), [20], "past the last message: nothing more");
+  assert.deepEqual(seq("5:10", true), [7, 9]);
+  assert.deepEqual(seq("21:*", true), [20], "RFC 9051 §6.4.8: n:* includes the last UID");
+  assert.deepEqual([...resolveInList(parseSequenceSet("1:*"), false, [])], []);
 });

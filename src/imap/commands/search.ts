@@ -1,11 +1,11 @@
 // SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH RETURN options
-// (RFC 4731), SAVE and `$` (RFC 5182) and MODSEQ (RFC 7162 §3.1.5). Grammar lives in
+// (RFC 4731), SAVE and `$` (RFC 5182), MODSEQ (RFC 7162 §3.1.5), FUZZY and RELEVANCY (RFC 6203). Grammar lives in
 // protocol/search-key.ts, evaluation in search/; this module resolves message sets against the
 // session's view, runs the search and answers.
 //
 // RFC 9051 §7.4.1: no EXPUNGE may be sent while answering a non-UID SEARCH (holdsExpunges); the
 // session flushes other updates after run, so nothing is written here but the search response.
-import type { Uid } from "../../store/index.js";
+import type { ModSeq, Uid } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { ImapParseError } from "../protocol/parse-error.js";
 import { mapSearchSets, parseSearchCriteria, parseSearchReturn, someSearchKey, type SearchLimits, type SearchProgram } from "../protocol/search-key.js";
@@ -38,7 +38,8 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   states: ["selected"],
   sequenceUse: "uses",
   holdsExpunges: true,
-  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC"],
+  // SEARCH=FUZZY (RFC 6203): the FUZZY key, RELEVANCY return option, scores from the index.
+  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY"],
   // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
   parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
   run: async (ctx, args) => {
@@ -57,11 +58,11 @@ export const searchCommand: ImapCommand<SearchArgs> = {
       const withModSeq = someSearchKey(program.key, (k) => k.kind === "modseq");
       // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE-enabling command.
       if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");
-      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids(), isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key);
+      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids(), isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key, { modseq: withModSeq });
       const matches: SearchMatch[] = [];
-      for (const summary of found) {
-        const seq = selected.toSeq(summary.uid);
-        if (seq !== null) matches.push({ uid: summary.uid, seq, modseq: summary.modseq });
+      for (const hit of found) {
+        const seq = selected.toSeq(hit.uid);
+        if (seq !== null) matches.push({ uid: hit.uid, seq, modseq: hit.modseq ?? (0 as ModSeq), relevancy: hit.relevancy });
       }
       const outcome = searchOutcome(matches, { tag: ctx.tag, byUid: ctx.byUid, returnOptions: program.returnOptions, rev2: ctx.rev2, withModSeq });
       if (outcome.saved !== null) selected.setLastSearchResult(outcome.saved);

@@ -36,13 +36,15 @@ export type SearchKey<S> =
   | { kind: "header"; field: string; value: string }
   | { kind: "body"; value: string }
   | { kind: "text"; value: string }
+  /** RFC 6203 §3: the inner key matched inexactly (TEXT/BODY by trigram overlap, mail/fuzzy-match.ts). */
+  | { kind: "fuzzy"; key: SearchKey<S> }
   | { kind: "not"; key: SearchKey<S> }
   | { kind: "or"; left: SearchKey<S>; right: SearchKey<S> }
   /** Implicit AND of a key list (the top level, or a parenthesised list). */
   | { kind: "and"; keys: SearchKey<S>[] };
 
-/** RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE. */
-export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE";
+/** RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE and RFC 6203 RELEVANCY. */
+export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE" | "RELEVANCY";
 
 export interface SearchProgram<S> {
   /**
@@ -62,7 +64,8 @@ export function mapSearchSets<A, B>(key: SearchKey<A>, resolve: (set: A, kind: "
     case "uid":
       return { kind: key.kind, set: resolve(key.set, key.kind) };
     case "not":
-      return { kind: "not", key: mapSearchSets(key.key, resolve) };
+    case "fuzzy":
+      return { kind: key.kind, key: mapSearchSets(key.key, resolve) };
     case "or":
       return { kind: "or", left: mapSearchSets(key.left, resolve), right: mapSearchSets(key.right, resolve) };
     case "and":
@@ -77,6 +80,7 @@ export function someSearchKey<S>(key: SearchKey<S>, test: (key: SearchKey<S>) =>
   if (test(key)) return true;
   switch (key.kind) {
     case "not":
+    case "fuzzy":
       return someSearchKey(key.key, test);
     case "or":
       return someSearchKey(key.left, test) || someSearchKey(key.right, test);
@@ -102,7 +106,7 @@ export const DEFAULT_SEARCH_LIMITS: SearchLimits = Object.freeze({ maxDepth: 64,
 /** RFC 9051 §6.4.4: UTF-8 must be supported; US-ASCII is its subset. */
 export const SEARCH_CHARSETS = ["UTF-8", "US-ASCII"] as const;
 
-const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE"];
+const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE", "RELEVANCY"];
 
 /** The keys without arguments, by name. NEW and OLD are RFC 3501 §6.4.4 (rev1) and spelled out here. */
 const SIMPLE_KEYS: ReadonlyMap<string, SearchKey<never>> = new Map<string, SearchKey<never>>([
@@ -254,6 +258,9 @@ class SearchKeyReader {
       case "NOT":
         args.space();
         return { kind: "not", key: this.key(depth + 1) };
+      case "FUZZY":
+        args.space();
+        return { kind: "fuzzy", key: this.key(depth + 1) };
       case "OR": {
         args.space();
         const left = this.key(depth + 1);

@@ -50,6 +50,23 @@ export function stageOf(key: ResolvedSearchKey): FactStage {
   }
 }
 
+/**
+ * The RFC 6203 relevancy (1-100) of a matched message: the mean score of the fuzzy TEXT/BODY
+ * leaves whose answer holds it, rounded; 100 when none does (it matched exactly).
+ */
+export function relevancyOf(compiled: CompiledKey, uid: number): number {
+  let sum = 0;
+  let count = 0;
+  for (const scores of compiled.fuzzyScores?.values() ?? []) {
+    const score = scores.get(uid);
+    if (score !== undefined) {
+      sum += score;
+      count++;
+    }
+  }
+  return count === 0 ? 100 : Math.round(sum / count);
+}
+
 /** A key prepared once per search: every search string folded once, not once per message. */
 export interface CompiledKey {
   key: ResolvedSearchKey;
@@ -58,38 +75,71 @@ export interface CompiledKey {
    * TEXT/BODY leaves already answered by the full-text index (MailStore.findTextMatches): the
    * leaf is then a UID lookup. `unverified` UIDs fall back to the text and header facts.
    */
-  textMatches?: Map<ResolvedSearchKey, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>;
+  textMatches?: Map<ResolvedSearchKey, { matches: UidAnswer; unverified: UidAnswer }>;
   /**
    * SUBJECT/FROM/TO/CC/BCC/HEADER leaves already answered by the header index
    * (MailStore.findHeaderMatches): the leaf is then a UID lookup, no envelope or header is read.
    */
-  headerMatches?: Map<ResolvedSearchKey, ReadonlySet<number>>;
+  headerMatches?: Map<ResolvedSearchKey, UidAnswer>;
+  /**
+   * TEXT/BODY leaves inside a FUZZY key (RFC 6203): answered by MailStore.findFuzzyTextMatches,
+   * their textMatches entry is the fuzzy answer and `fuzzyScores` holds each match's score.
+   */
+  fuzzyLeaves: Set<ResolvedSearchKey>;
+  fuzzyScores?: Map<ResolvedSearchKey, ReadonlyMap<number, number>>;
+}
+
+/**
+ * An index's answer: UIDs ascending as the store returned them. The hash set for per-message
+ * lookups is made on first use only: a search walked by the answer itself (search-mailbox.ts,
+ * boundingAnswer) never needs it, which at 100,000 matches saves most of the search's own time.
+ */
+export class UidAnswer {
+  private set: Set<number> | undefined;
+
+  constructor(readonly sorted: readonly number[]) {}
+
+  get size(): number {
+    return this.sorted.length;
+  }
+
+  has(uid: number): boolean {
+    this.set ??= new Set(this.sorted);
+    return this.set.has(uid);
+  }
 }
 
 export function compileKey(key: ResolvedSearchKey): CompiledKey {
   const needles = new Map<ResolvedSearchKey, FoldedNeedle>();
-  const visit = (k: ResolvedSearchKey): void => {
+  const fuzzyLeaves = new Set<ResolvedSearchKey>();
+  const visit = (k: ResolvedSearchKey, fuzzy = false): void => {
     switch (k.kind) {
+      case "body":
+      case "text":
+        if (fuzzy) fuzzyLeaves.add(k);
+        needles.set(k, new FoldedNeedle(k.value));
+        return;
       case "address":
       case "subject":
       case "header":
-      case "body":
-      case "text":
+        // Header keys inside FUZZY are matched exactly (docs/rfc-coverage.md, RFC 6203).
         needles.set(k, new FoldedNeedle(k.value));
         return;
+      case "fuzzy":
+        return visit(k.key, true);
       case "not":
-        return visit(k.key);
+        return visit(k.key, fuzzy);
       case "or":
-        visit(k.left);
-        return visit(k.right);
+        visit(k.left, fuzzy);
+        return visit(k.right, fuzzy);
       case "and":
-        return k.keys.forEach(visit);
+        return k.keys.forEach((inner) => visit(inner, fuzzy));
       default:
         return;
     }
   };
   visit(key);
-  return { key, needles };
+  return { key, needles, fuzzyLeaves };
 }
 
 /** true / false when decided, undefined when a needed fact is not loaded yet. */
@@ -175,6 +225,9 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       const inner = evaluateKey(compiled, key.key, facts);
       return inner === undefined ? undefined : !inner;
     }
+    case "fuzzy":
+      // Its TEXT/BODY leaves carry the fuzzy answer (fuzzyLeaves); anything else matches exactly.
+      return evaluateKey(compiled, key.key, facts);
     case "or": {
       const left = evaluateKey(compiled, key.left, facts);
       if (left === true) return true;

@@ -18,7 +18,7 @@ import type { Readable } from "node:stream";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import type { HeaderSearchField, MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { someSearchKey } from "../protocol/search-key.js";
-import { compileKey, evaluate, headerSearchText, stageOf, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
+import { compileKey, evaluate, headerSearchText, relevancyOf, stageOf, UidAnswer, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
 
 /** The messages a search runs over: the session's view of the selected mailbox. */
 export interface SearchScope {
@@ -32,6 +32,11 @@ export interface SearchScope {
 export interface SearchOptions {
   /** UIDs per page (and per getSummaries()/getMessages() call). */
   batchSize?: number;
+  /**
+   * Whether each hit needs its modseq (the command answers MODSEQ, RFC 7162 §3.1.5). Without it,
+   * matches proven by an index answer are returned without any further store read.
+   */
+  modseq?: boolean;
   /** Header octets read per message for HEADER/BODY; longer headers are cut (the MIME tree caps them too). */
   maxHeaderBytes?: number;
 }
@@ -52,19 +57,35 @@ export async function searchMailbox(
   scope: SearchScope,
   key: ResolvedSearchKey,
   options: SearchOptions = {},
-): Promise<MessageSummary[]> {
+): Promise<SearchHit[]> {
   const compiled = compileKey(key);
   await answerTextFromIndex(store, scope.mailboxId, compiled);
   await answerHeadersFromIndex(store, scope.mailboxId, compiled);
   const batch = Math.max(1, options.batchSize ?? DEFAULT_BATCH);
   const stages = stagesNeeded(key, compiled);
-  const matched: MessageSummary[] = [];
+  const matched: Matched[] = [];
+  // A top-level conjunct answered by an index bounds the result: only its UIDs are walked, and
+  // they exist (the index's query joined the mailbox's message rows), so a match decided without
+  // a read needs no existence check unless its modseq is wanted.
+  const bound = boundingAnswer(compiled);
+  const uids = bound === null ? scope.uids : intersect(scope.uids, bound.sorted);
+  const proven = bound !== null && options.modseq === false;
+  if (proven && stages.length === 0) {
+    // Decided from the UIDs and index answers alone: no per-page facts or store read. When the
+    // key is the bounding answer itself (a lone TEXT "word"), every UID walked matches.
+    if (isBoundingLeaf(compiled, bound)) {
+      for (const uid of uids) matched.push({ uid });
+      return withRelevancy(compiled, matched);
+    }
+    for (const uid of uids) if (evaluate(compiled, { uid, recent: scope.isRecent?.(uid) ?? false }) === true) matched.push({ uid });
+    return withRelevancy(compiled, matched);
+  }
   /** Matched before any store read: checked (and given their summary) at the end. */
   let unchecked: Uid[] = [];
-  for (let at = 0; at < scope.uids.length; at += batch) {
+  for (let at = 0; at < uids.length; at += batch) {
     let pending: MessageFacts[] = [];
-    for (let i = at; i < Math.min(at + batch, scope.uids.length); i++) {
-      const uid = scope.uids[i] as Uid;
+    for (let i = at; i < Math.min(at + batch, uids.length); i++) {
+      const uid = uids[i] as Uid;
       pending.push({ uid, recent: scope.isRecent?.(uid) ?? false });
     }
     pending = decide(pending, (facts) => evaluate(compiled, facts), matched, unchecked);
@@ -75,37 +96,109 @@ export async function searchMailbox(
     }
     // Every fact is loaded after the last stage, so nothing can stay unknown; this is a guard.
     if (pending.length > 0) throw new Error("search left messages undecided");
-    if (unchecked.length >= batch) {
+    if (proven) {
+      for (const uid of unchecked) matched.push({ uid });
+      unchecked = [];
+    } else if (unchecked.length >= batch) {
       await checkExisting(store, scope.mailboxId, unchecked, matched);
       unchecked = [];
     }
   }
   await checkExisting(store, scope.mailboxId, unchecked, matched);
-  return matched.sort((a, b) => a.uid - b.uid);
+  return withRelevancy(compiled, matched.sort((a, b) => a.uid - b.uid));
+}
+
+type Matched = Omit<SearchHit, "relevancy">;
+
+/** The hits with their relevancy when a FUZZY key scored them; as they are otherwise (no copy of 100,000 objects). */
+function withRelevancy(compiled: CompiledKey, matched: Matched[]): SearchHit[] {
+  if ((compiled.fuzzyScores?.size ?? 0) === 0) return matched;
+  return matched.map((m) => ({ uid: m.uid, ...(m.modseq === undefined ? {} : { modseq: m.modseq }), relevancy: relevancyOf(compiled, m.uid) }));
+}
+
+/** A message a search matched; modseq is absent only when SearchOptions.modseq was false. */
+export interface SearchHit {
+  uid: Uid;
+  modseq?: MessageSummary["modseq"];
+  /** RFC 6203 relevancy, 1-100 (evaluate.ts, relevancyOf); absent (100) when no FUZZY key scored. */
+  relevancy?: number;
+}
+
+/** The UIDs in both ascending lists, ascending: one merge pass, no hash set. */
+function intersect(a: readonly Uid[], b: readonly number[]): Uid[] {
+  const out: Uid[] = [];
+  let j = 0;
+  for (let i = 0; i < a.length && j < b.length; i++) {
+    const uid = a[i] as Uid;
+    while (j < b.length && (b[j] as number) < uid) j++;
+    if (b[j] === uid) out.push(uid);
+  }
+  return out;
+}
+
+/** Whether the whole key is the one leaf whose index answer is `bound`. */
+function isBoundingLeaf(compiled: CompiledKey, bound: UidAnswer): boolean {
+  const k = compiled.key.kind === "fuzzy" ? compiled.key.key : compiled.key;
+  if (k.kind === "text" || k.kind === "body") return compiled.textMatches?.get(k)?.matches === bound;
+  return compiled.headerMatches?.get(k) === bound;
+}
+
+/**
+ * The smallest UID set among the top-level conjuncts answered by an index (TEXT, BODY without
+ * unverified messages, header keys), or null: every match of the key is in it.
+ */
+function boundingAnswer(compiled: CompiledKey): UidAnswer | null {
+  const conjuncts = compiled.key.kind === "and" ? compiled.key.keys : [compiled.key];
+  let best: UidAnswer | null = null;
+  for (const conjunct of conjuncts) {
+    // FUZZY TEXT "x" bounds the result as TEXT "x" does: its leaf holds the fuzzy answer.
+    const k = conjunct.kind === "fuzzy" ? conjunct.key : conjunct;
+    let answer: UidAnswer | undefined;
+    if (k.kind === "text") answer = compiled.textMatches?.get(k)?.matches;
+    else if (k.kind === "body") {
+      const found = compiled.textMatches?.get(k);
+      if (found !== undefined && found.unverified.size === 0) answer = found.matches;
+    } else answer = compiled.headerMatches?.get(k);
+    if (answer !== undefined && (best === null || answer.size < best.size)) best = answer;
+  }
+  return best;
 }
 
 /** Replaces each TEXT/BODY leaf by the index's answer; equal leaves ask once. */
 async function answerTextFromIndex(store: MailStore, mailboxId: MailboxId, compiled: CompiledKey): Promise<void> {
-  const byQuery = new Map<string, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>();
-  const textMatches = new Map<ResolvedSearchKey, { matches: ReadonlySet<number>; unverified: ReadonlySet<number> }>();
+  const byQuery = new Map<string, { matches: UidAnswer; unverified: UidAnswer }>();
+  const textMatches = new Map<ResolvedSearchKey, { matches: UidAnswer; unverified: UidAnswer }>();
+  const fuzzyScores = new Map<ResolvedSearchKey, ReadonlyMap<number, number>>();
+  const scoresByQuery = new Map<string, ReadonlyMap<number, number>>();
   for (const leaf of compiled.needles.keys()) {
     if (leaf.kind !== "text" && leaf.kind !== "body") continue;
-    const query = `${leaf.kind}\u0000${leaf.value}`;
+    const fuzzy = compiled.fuzzyLeaves.has(leaf);
+    const query = `${fuzzy ? "fuzzy " : ""}${leaf.kind}\u0000${leaf.value}`;
     let answer = byQuery.get(query);
     if (answer === undefined) {
-      const found = await store.findTextMatches(mailboxId, leaf.value, leaf.kind);
-      answer = { matches: new Set<number>(found.matches), unverified: new Set<number>(found.unverified) };
+      if (fuzzy) {
+        // RFC 6203: the store's fuzzy answer (mail/fuzzy-match.ts) replaces the exact one.
+        const found = await store.findFuzzyTextMatches(mailboxId, leaf.value, leaf.kind);
+        answer = { matches: new UidAnswer(found.map((m) => m.uid)), unverified: new UidAnswer([]) };
+        scoresByQuery.set(query, new Map(found.map((m) => [m.uid, m.score])));
+      } else {
+        const found = await store.findTextMatches(mailboxId, leaf.value, leaf.kind);
+        answer = { matches: new UidAnswer(found.matches), unverified: new UidAnswer(found.unverified) };
+      }
       byQuery.set(query, answer);
     }
     textMatches.set(leaf, answer);
+    const scores = scoresByQuery.get(query);
+    if (scores !== undefined) fuzzyScores.set(leaf, scores);
   }
   compiled.textMatches = textMatches;
+  compiled.fuzzyScores = fuzzyScores;
 }
 
 /** Replaces each SUBJECT/FROM/TO/CC/BCC/HEADER leaf by the header index's answer; equal leaves ask once. */
 async function answerHeadersFromIndex(store: MailStore, mailboxId: MailboxId, compiled: CompiledKey): Promise<void> {
-  const byQuery = new Map<string, ReadonlySet<number>>();
-  const headerMatches = new Map<ResolvedSearchKey, ReadonlySet<number>>();
+  const byQuery = new Map<string, UidAnswer>();
+  const headerMatches = new Map<ResolvedSearchKey, UidAnswer>();
   for (const leaf of compiled.needles.keys()) {
     let field: HeaderSearchField;
     if (leaf.kind === "subject") field = { kind: "subject" };
@@ -115,7 +208,7 @@ async function answerHeadersFromIndex(store: MailStore, mailboxId: MailboxId, co
     const query = JSON.stringify([field, leaf.value]);
     let answer = byQuery.get(query);
     if (answer === undefined) {
-      answer = new Set<number>(await store.findHeaderMatches(mailboxId, field, leaf.value));
+      answer = new UidAnswer(await store.findHeaderMatches(mailboxId, field, leaf.value));
       byQuery.set(query, answer);
     }
     headerMatches.set(leaf, answer);
@@ -124,7 +217,7 @@ async function answerHeadersFromIndex(store: MailStore, mailboxId: MailboxId, co
 }
 
 /** Messages matched without any store read: kept only if the store still has them, with their summary. */
-async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[], matched: MessageSummary[]): Promise<void> {
+async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[], matched: Matched[]): Promise<void> {
   if (uids.length === 0) return;
   for (const summary of await store.getSummaries(mailboxId, uids)) matched.push(summary);
 }
@@ -136,7 +229,7 @@ async function checkExisting(store: MailStore, mailboxId: MailboxId, uids: Uid[]
 function decide(
   pending: MessageFacts[],
   decideOne: (facts: MessageFacts) => boolean | undefined,
-  matched: MessageSummary[],
+  matched: Matched[],
   unchecked: Uid[],
 ): MessageFacts[] {
   const undecided: MessageFacts[] = [];

@@ -1,19 +1,23 @@
 // What a finished search answers and saves. Three response forms:
 // - `* SEARCH 2 5 9` (RFC 3501 §7.2.5), for IMAP4rev1 without RETURN;
-// - `* ESEARCH (TAG "a1") UID MIN 2 MAX 9 COUNT 3 ALL 2,5,9` (RFC 4731 §3.1), with RETURN, and
+// - `* ESEARCH (TAG "a1") UID MIN 2 MAX 9 COUNT 3 ALL 2,5,9` (RFC 4731 §3.1), with RETURN (and
+//   `(TAG "a1" MAILBOX "x" UIDVALIDITY 7)` for the multi-mailbox ESEARCH of RFC 7377), and
 //   always under IMAP4rev2 (RFC 9051 §6.4.4: SEARCH without RETURN is RETURN (ALL) there);
 // - none at all for RETURN (SAVE) alone (RFC 5182 §2.4).
-// `(MODSEQ n)` / `MODSEQ n` is added when the criteria used MODSEQ (RFC 7162 §3.1.5).
+// `(MODSEQ n)` / `MODSEQ n` is added when the criteria used MODSEQ (RFC 7162 §3.1.5), and
+// `RELEVANCY (s1 s2 ...)` when asked for (RFC 6203 §4).
 import type { ModSeq, Uid } from "../../store/index.js";
 import type { SearchReturnOption } from "../protocol/search-key.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
-import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { atom, encoded, list, num, str, type ImapValue } from "../protocol/response-value.js";
 
 export interface SearchMatch {
   uid: Uid;
   /** Sequence number in the session's view. */
   seq: number;
   modseq: ModSeq;
+  /** RFC 6203 relevancy score, 1-100; 100 when absent. */
+  relevancy?: number;
 }
 
 export interface ResponseForm {
@@ -25,6 +29,8 @@ export interface ResponseForm {
   rev2: boolean;
   /** The criteria held a MODSEQ key. */
   withModSeq: boolean;
+  /** RFC 7377 §2: a multi-mailbox ESEARCH names the mailbox (already encoded for the wire) and its UIDVALIDITY. */
+  mailbox?: { name: string; uidValidity: number };
 }
 
 export interface SearchOutcome {
@@ -52,7 +58,10 @@ function numberOf(match: SearchMatch, byUid: boolean): number {
 }
 
 function legacyResponse(matches: readonly SearchMatch[], form: ResponseForm): ImapValue[] {
-  const values: ImapValue[] = [atom("SEARCH"), ...matches.map((m) => num(numberOf(m, form.byUid)))];
+  // One pre-encoded value for all the numbers: a mailbox of 1,000,000 matches is one string, not
+  // a million values (nor a million arguments to ctx.untagged, past the engine's limit).
+  const values: ImapValue[] = [atom("SEARCH")];
+  if (matches.length > 0) values.push(encoded(matches.map((m) => numberOf(m, form.byUid)).join(" ")));
   // RFC 7162 §3.1.5: the highest modseq of the returned messages; never with an empty result.
   if (form.withModSeq && matches.length > 0) values.push(list([atom("MODSEQ"), num(highestModSeq(matches))]));
   return values;
@@ -60,7 +69,9 @@ function legacyResponse(matches: readonly SearchMatch[], form: ResponseForm): Im
 
 function extendedResponse(matches: readonly SearchMatch[], form: ResponseForm, options: ReadonlySet<SearchReturnOption>): ImapValue[] {
   // RFC 4731 §3.1: search-correlator = SP "(" "TAG" SP tag-string ")", and "UID" for UID SEARCH.
-  const values: ImapValue[] = [atom("ESEARCH"), list([atom("TAG"), str(form.tag)])];
+  const correlator: ImapValue[] = [atom("TAG"), str(form.tag)];
+  if (form.mailbox !== undefined) correlator.push(atom("MAILBOX"), str(form.mailbox.name), atom("UIDVALIDITY"), num(form.mailbox.uidValidity));
+  const values: ImapValue[] = [atom("ESEARCH"), list(correlator)];
   if (form.byUid) values.push(atom("UID"));
   const first = matches[0];
   const last = matches[matches.length - 1];
@@ -69,6 +80,8 @@ function extendedResponse(matches: readonly SearchMatch[], form: ResponseForm, o
   if (options.has("MAX") && last !== undefined) values.push(atom("MAX"), num(numberOf(last, form.byUid)));
   if (options.has("COUNT")) values.push(atom("COUNT"), num(matches.length));
   if (options.has("ALL") && matches.length > 0) values.push(atom("ALL"), atom(encodeNumbers(matches.map((m) => numberOf(m, form.byUid)))));
+  // RFC 6203 §4: one score per matched message, in the order of the messages (as ALL lists them).
+  if (options.has("RELEVANCY") && matches.length > 0) values.push(atom("RELEVANCY"), list(matches.map((m) => num(m.relevancy ?? 100))));
   if (form.withModSeq && first !== undefined && last !== undefined) {
     // RFC 4731 §3.2 with CONDSTORE: MIN/MAX alone report the modseq of the messages they name;
     // ALL or COUNT the highest of every match.

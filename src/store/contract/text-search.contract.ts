@@ -76,6 +76,31 @@ export function textSearchContract(open: OpenBackend): void {
     assert.deepEqual((await fx.mail.findTextMatches(inbox.id, "", "text")).matches, [], "an empty mailbox");
   }));
 
+  test("findFuzzyTextMatches: typos match by trigram overlap, exact matches score 100, BODY skips the header (mail/fuzzy-match.ts)", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const other = await fx.mail.createMailbox(id, "Elsewhere");
+    const meeting = await fx.append(inbox.id, [], Buffer.from("Subject: plans\r\n\r\nThe quarterly Meeting is on Monday\r\n"));
+    const typo = await fx.append(inbox.id, [], Buffer.from("Subject: plans\r\n\r\nsee you at the meetign tomorrow\r\n"));
+    const unrelated = await fx.append(inbox.id, [], Buffer.from("Subject: lunch\r\n\r\nsandwiches and soup\r\n"));
+    const inHeader = await fx.append(inbox.id, [], Buffer.from("Subject: meeting notes\r\n\r\nnothing to add\r\n"));
+    await fx.append(other.id, [], Buffer.from("Subject: x\r\n\r\nmeeting elsewhere\r\n"));
+    const text = await fx.mail.findFuzzyTextMatches(inbox.id, "MEETING", "text");
+    assert.deepEqual(text.map((m) => m.uid), [meeting.uid, typo.uid, inHeader.uid], "the typo matches, the unrelated message and the other mailbox do not");
+    assert.equal(text.find((m) => m.uid === meeting.uid)!.score, 100, "an exact match scores 100");
+    const typoScore = text.find((m) => m.uid === typo.uid)!.score;
+    // "meeting": mee eet eti tin ing; "meetign" holds mee eet eti: round(99 * 3 / 5).
+    assert.equal(typoScore, 59);
+    assert.ok(!text.some((m) => m.uid === unrelated.uid));
+    const body = await fx.mail.findFuzzyTextMatches(inbox.id, "meeting", "body");
+    assert.deepEqual(body.map((m) => m.uid), [meeting.uid, typo.uid], "the subject is not body text");
+    assert.deepEqual((await fx.mail.findFuzzyTextMatches(inbox.id, "qzxwvk", "text")).map((m) => m.uid), [], "nothing alike");
+    assert.deepEqual(await fx.mail.findFuzzyTextMatches(inbox.id, "so", "body"), [{ uid: unrelated.uid, score: 100 }], "under 3 characters: the exact match");
+    // "sandwihces": san and ndw dwi of its 8 trigrams are in "sandwiches and soup", half: a match.
+    const sandwich = await fx.mail.findFuzzyTextMatches(inbox.id, "sandwihces", "text");
+    assert.deepEqual(sandwich.map((m) => m.uid), [unrelated.uid], "a swapped pair of letters in a long word still matches");
+  }));
+
   test("findTextMatches: the short-string scan crosses its page boundary", using(open, async (fx) => {
     const { id } = await fx.account();
     const inbox = await fx.mailbox(id);

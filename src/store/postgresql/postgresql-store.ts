@@ -11,6 +11,7 @@
 import { Readable } from "node:stream";
 import type pg from "pg";
 import { foldCase } from "../../mail/case-fold.js";
+import { fuzzyGrams, fuzzyMinOverlap, mergeFuzzy } from "../../mail/fuzzy-match.js";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import { encodeImapItems } from "../imap-items.js";
@@ -1151,6 +1152,27 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         after = last.uid;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+    });
+  }
+
+  findFuzzyTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<api.FuzzyMatch[]> {
+    return this.track(async () => {
+      const exact = await this.findTextMatches(mailboxId, needle, part);
+      const grams = fuzzyGrams(foldCase(needle));
+      if (grams.length === 0) return mergeFuzzy(exact.matches, [], 0);
+      // mail/fuzzy-match.ts: candidates hold any trigram (LIKE ANY, answered by the pg_trgm GIN
+      // index), each counted with strpos() on its text (for BODY, after the top-level header).
+      const list = await rows<{ uid: number; overlap: number }>(
+        this.pool,
+        `SELECT uid, overlap FROM (
+           SELECT m.uid, (SELECT count(*) FROM unnest($3::text[]) AS g(gram)
+                           WHERE strpos(CASE WHEN $4::boolean AND b.text_head IS NOT NULL THEN substr(b.search_text, b.text_head + 1) ELSE b.search_text END, g.gram) > 0)::int AS overlap
+             FROM messages m JOIN blobs b ON b.id = m.blob_id
+            WHERE m.mailbox_id = $1 AND b.search_text LIKE ANY($2::text[])) AS c
+          WHERE overlap >= $5`,
+        [mailboxId, grams.map(likePattern), grams, part === "body", fuzzyMinOverlap(grams.length)],
+      );
+      return mergeFuzzy(exact.matches, list.map((r) => ({ uid: r.uid as Uid, overlap: r.overlap })), grams.length);
     });
   }
 

@@ -42,8 +42,9 @@ export interface DurableBlob {
 
 export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, modseq: ModSeq, row: NewMessageRow): void {
   ctx.sql.run(
-    `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    // text_id copied from the blob (schema.ts, version 22): the blob row is written first.
+    `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix, text_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT text_id FROM blobs WHERE id = ?))`,
     mailboxId,
     uid,
     modseq,
@@ -54,6 +55,7 @@ export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: U
     row.size,
     row.blobId,
     row.prefix && row.prefix.length > 0 ? row.prefix : null,
+    row.blobId,
   );
 }
 
@@ -66,6 +68,7 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
   if (ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", blob.id) !== undefined) return;
   const entry = searchIndexEntry(blob.parsed);
   const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
+  ctx.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", indexed.lastInsertRowid, entry.text);
   ctx.sql.run(
     "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
     blob.id,
@@ -362,24 +365,122 @@ export function trigramQuery(folded: string): string {
 }
 
 /**
+ * A folded string that is one token of the ascii tokenizer (search_words): no ASCII character but
+ * letters and digits, so it cannot hold a separator or FTS5 query syntax.
+ */
+const WORD_PREFIX = /^(?:[a-z0-9]|[^\x00-\x7f])+$/;
+
+/** A folded string of exactly 3 characters: its one trigram is the whole string. */
+function singleTrigram(folded: string): boolean {
+  let count = 0;
+  for (const _ of folded) if (++count > 3) return false;
+  return count === 3;
+}
+
+/**
  * The messages whose folded text contains `folded` (3 or more characters): the trigram index
  * names candidate blobs (schema.ts, version 9), each verified exactly with instr() on the text the
  * index stores (for BODY, the text after the top-level header), inside SQLite.
+ *
+ * Plan (docs/architecture.md, "SEARCH through the index"): the mailbox's (text_id, uid) pairs are
+ * one range of messages_text (schema.ts, version 22), each probed against the index's answer
+ * (built once as an ephemeral b-tree), and only the mailbox's candidates are verified: a word most
+ * messages hold costs no lookup through blobs and no text of other mailboxes. A string of exactly
+ * 3 characters needs no verification for TEXT: the trigram tokenizer's token is then the whole
+ * string, so the index's answer is exact (detail=none keeps no positions, so longer strings must
+ * be verified: all their trigrams may be present apart).
  */
 export function indexedTextMatches(ctx: StoreContext, mailboxId: MailboxId, folded: string, part: TextPart): TextMatchRows {
+  const query = trigramQuery(folded);
+  const candidates = "m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)";
+  if (part === "text") {
+    if (singleTrigram(folded)) {
+      return { matches: sortedUids(ctx.sql.column<number>(`SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND ${candidates}`, mailboxId, query)), unverified: [] };
+    }
+    if (WORD_PREFIX.test(folded)) {
+      // A candidate with a word starting with the string holds it (search_words, schema.ts
+      // version 22): only the others have their text read (the subquery runs only for them).
+      const uids = ctx.sql.column<number>(
+        `SELECT m.uid FROM messages m
+          WHERE m.mailbox_id = ? AND ${candidates}
+            AND (m.text_id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)
+                 OR instr((SELECT s.text FROM search_index s WHERE s.rowid = m.text_id), ?) > 0)`,
+        mailboxId,
+        query,
+        `"${folded}"*`,
+        folded,
+      );
+      return { matches: sortedUids(uids), unverified: [] };
+    }
+    const uids = ctx.sql.column<number>(
+          `SELECT m.uid FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id
+            WHERE m.mailbox_id = ? AND ${candidates} AND instr(s.text, ?) > 0`,
+          mailboxId,
+          query,
+          folded,
+        );
+    return { matches: sortedUids(uids), unverified: [] };
+  }
   const rows = ctx.sql.all<{ uid: number; head: number | null; body: number | null }>(
     `SELECT m.uid, b.text_head AS head,
-            CASE WHEN ? = 'body' AND b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?) ELSE 1 END AS body
-       FROM search_index s CROSS JOIN blobs b ON b.text_id = s.rowid CROSS JOIN messages m ON m.blob_id = b.id
-      WHERE search_index MATCH ? AND instr(s.text, ?) > 0 AND m.mailbox_id = ?
+            CASE WHEN b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?) ELSE 1 END AS body
+       FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id CROSS JOIN blobs b ON b.text_id = m.text_id
+      WHERE m.mailbox_id = ? AND ${candidates} AND instr(s.text, ?) > 0
       ORDER BY m.uid`,
-    part,
-    folded,
-    trigramQuery(folded),
     folded,
     mailboxId,
+    query,
+    folded,
   );
   return splitRows(rows, part);
+}
+
+/**
+ * UIDs ascending. The probe yields them in text_id order, which is delivery order and so nearly
+ * UID order: the sort (a merge sort on runs) is close to one pass, cheaper than ORDER BY's b-tree.
+ */
+function sortedUids(uids: number[]): Uid[] {
+  return uids.sort((a, b) => a - b) as Uid[];
+}
+
+/**
+ * FUZZY TEXT/BODY (mail/fuzzy-match.ts) for a folded string of 3 or more characters: each
+ * message's overlap, the number of the string's trigrams its text holds, for the messages of the
+ * mailbox holding at least `minOverlap` of them. Candidates are the mailbox's messages holding any
+ * of the trigrams (one FTS5 OR query, probed per mailbox as indexedTextMatches does); each
+ * trigram's own answer is an ephemeral b-tree the candidate is looked up in, so no text is read
+ * for TEXT. For BODY the overlap is then counted with instr() on the text after the top-level
+ * header of the candidates that passed on the whole text (the body's overlap can only be lower).
+ */
+export function fuzzyTextOverlaps(ctx: StoreContext, mailboxId: MailboxId, grams: readonly string[], part: TextPart, minOverlap: number): { uid: Uid; overlap: number }[] {
+  if (grams.length === 0) return [];
+  const quoted = grams.map((g) => `"${g.replace(/"/g, '""')}"`);
+  const present = quoted.map(() => "(m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))").join(" + ");
+  const rows = ctx.sql.all<{ uid: number; overlap: number }>(
+    `SELECT uid, overlap FROM (
+       SELECT m.uid, ${present} AS overlap FROM messages m
+        WHERE m.mailbox_id = ? AND m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))
+      WHERE overlap >= ?`,
+    ...quoted,
+    mailboxId,
+    quoted.join(" OR "),
+    minOverlap,
+  );
+  if (part === "text" || rows.length === 0) return rows.map((r) => ({ uid: r.uid as Uid, overlap: r.overlap }));
+  const inBody = grams.map(() => "(instr(t.body, ?) > 0)").join(" + ");
+  const bodyRows = ctx.sql.all<{ uid: number; overlap: number }>(
+    `SELECT uid, overlap FROM (
+       SELECT t.uid, ${inBody} AS overlap FROM (
+         SELECT m.uid, CASE WHEN b.text_head IS NULL THEN s.text ELSE substr(s.text, b.text_head + 1) END AS body
+           FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id CROSS JOIN blobs b ON b.text_id = m.text_id
+          WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))) AS t)
+      WHERE overlap >= ?`,
+    ...grams,
+    mailboxId,
+    JSON.stringify(rows.map((r) => r.uid)),
+    minOverlap,
+  );
+  return bodyRows.map((r) => ({ uid: r.uid as Uid, overlap: r.overlap }));
 }
 
 /**

@@ -175,10 +175,13 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
           // Same rowid: nothing else refers to it (blobs_text is unique), and the entry stays put.
           c.sql.run("DELETE FROM search_index WHERE rowid = ?", row.textId);
           c.sql.run("INSERT INTO search_index (rowid, text) VALUES (?, ?)", row.textId, entry.text);
+          c.sql.run("DELETE FROM search_words WHERE rowid = ?", row.textId);
+          c.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", row.textId, entry.text);
           c.sql.run("UPDATE blobs SET text_head = ? WHERE id = ?", entry.head, row.id);
           insertHeaderIndexRow(c, row.textId, entry.parsed);
         } else {
           const indexed = c.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
+          c.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", indexed.lastInsertRowid, entry.text);
           c.sql.run("UPDATE blobs SET text_id = ?, text_head = ? WHERE id = ?", indexed.lastInsertRowid, entry.head, row.id);
           insertHeaderIndexRow(c, Number(indexed.lastInsertRowid), entry.parsed);
         }
@@ -198,6 +201,12 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
       await deps.mutate((c) => {
         const removed = c.sql.run(
           "DELETE FROM search_index WHERE rowid > ? AND rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = search_index.rowid)",
+          from,
+          from + ORPHAN_BATCH,
+        );
+        // search_words keeps no content to scan: its rows go with the same rowids.
+        c.sql.run(
+          "DELETE FROM search_words WHERE rowid > ? AND rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = search_words.rowid)",
           from,
           from + ORPHAN_BATCH,
         );

@@ -11,6 +11,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { foldCase } from "../../mail/case-fold.js";
+import { fuzzyGrams, fuzzyMinOverlap, mergeFuzzy } from "../../mail/fuzzy-match.js";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
@@ -426,6 +427,15 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         after = page.lastUid;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+    });
+  }
+
+  findFuzzyTextMatches(mailboxId: MailboxId, needle: string, part: "text" | "body"): Promise<api.FuzzyMatch[]> {
+    return this.track(async () => {
+      const exact = await this.findTextMatches(mailboxId, needle, part);
+      const grams = fuzzyGrams(foldCase(needle));
+      const overlaps = await this.read((ctx) => messages.fuzzyTextOverlaps(ctx, mailboxId, grams, part, fuzzyMinOverlap(grams.length)));
+      return mergeFuzzy(exact.matches, overlaps, grams.length);
     });
   }
 
