@@ -42,10 +42,13 @@ export function sortValue(key: SortKeyName, facts: SortFacts): SortValue {
   }
 }
 
-/** The first real address of a list (group markers skipped), or null. */
+/**
+ * The first element of an address list, or null. A group's start marker counts: its mailbox is
+ * the group name (RFC 9051 §7.5.2), which is what a group-addressed message sorts by, as Dovecot
+ * and imaptest's sort-addresses expect.
+ */
 function firstAddress(list: readonly EnvelopeAddress[] | null): EnvelopeAddress | null {
-  for (const address of list ?? []) if (address.host !== null && address.mailbox !== null) return address;
-  return null;
+  return list?.[0] ?? null;
 }
 
 /**
@@ -56,7 +59,9 @@ function displayValue(list: readonly EnvelopeAddress[] | null): string {
   const first = firstAddress(list);
   if (first === null) return "";
   const name = first.name === null ? "" : decodeEncodedWords(first.name).trim();
-  return asciiCasemap(name !== "" ? name : `${first.mailbox ?? ""}@${first.host ?? ""}`);
+  if (name !== "") return asciiCasemap(name);
+  // A group: its name; otherwise the addr-spec.
+  return asciiCasemap(first.host === null ? (first.mailbox ?? "") : `${first.mailbox ?? ""}@${first.host}`);
 }
 
 /**

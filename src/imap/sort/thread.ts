@@ -116,14 +116,11 @@ export function referencesThreads(messages: readonly ThreadMessage[]): ThreadNod
       if (previous !== -1 && previous !== c && parent[c] === -1 && !isAncestorOrSelf(c, previous)) link(c, previous);
       previous = c;
     }
-    // (1C) The last reference is this message's parent (replacing any earlier one) unless that makes a loop.
-    if (previous !== -1 && previous !== self && !isAncestorOrSelf(self, previous)) {
-      if (parent[self] !== previous) {
-        unlink(self);
-        link(self, previous);
-      }
-    } else if (previous === -1 && parent[self] !== -1) {
+    // (1C) The last reference is this message's parent: any earlier link is broken first, and
+    // the new one is not made when it would close a loop (then the message is a root).
+    if (parent[self] !== previous) {
       unlink(self);
+      if (previous !== -1 && previous !== self && !isAncestorOrSelf(self, previous)) link(self, previous);
     }
   }
   // (2)-(3) Children lists from the parent links, in container order; roots are the parentless.
