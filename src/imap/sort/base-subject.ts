@@ -25,7 +25,8 @@ const FWD_HDR = /\[fwd:/iy;
 export function baseSubject(raw: string | null | undefined): BaseSubject {
   // (1) Decode RFC 2047 encoded-words; tabs and line breaks (continuations) become spaces; runs of
   // spaces become one.
-  const text = decodeEncodedWords(raw ?? "").replace(/[\t\r\n ]+/g, " ");
+  const value = raw ?? "";
+  const text = (value.includes("=?") ? decodeEncodedWords(value) : value).replace(/[\t\r\n ]+/g, " ");
   let start = 0;
   let end = text.length;
   let marked = false;

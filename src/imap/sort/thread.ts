@@ -27,13 +27,16 @@ export interface ThreadNode {
 }
 
 const MSG_ID = /<[^<>]*>/g;
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** The msg-ids of a field value, folded (SQLite keeps References folded: compare every id folded). */
 function messageIds(value: string | null): string[] {
   if (value === null) return [];
   const out: string[] = [];
   for (const match of value.matchAll(MSG_ID)) {
-    const id = foldCase(match[0].replace(/\s+/g, ""));
+    const raw = match[0].replace(/\s+/g, "");
+    // ASCII (nearly every msg-id) folds as lower case; foldCase is the full fold for the rest.
+    const id = ASCII.test(raw) ? raw.toLowerCase() : foldCase(raw);
     if (id.length > 2) out.push(id);
   }
   return out;
