@@ -35,6 +35,21 @@ export interface FuzzyMatch {
   score: number;
 }
 
+/** MailStore.getSortFacts: one message's sort and threading inputs (RFC 5256). */
+export interface SortFacts {
+  uid: Uid;
+  internalDate: Date;
+  /** RFC822.SIZE. */
+  size: number;
+  /** The stored ENVELOPE fields (raw header values). */
+  envelope: import("../mail/envelope.js").Envelope;
+  /**
+   * The References field's value when asked for and known, else null. May be case-folded
+   * (SQLite keeps header fields folded for SEARCH HEADER), so threading compares message-ids folded.
+   */
+  references: string | null;
+}
+
 /** MailStore.findTextMatches(): UIDs ascending. */
 export interface TextMatches {
   matches: Uid[];
@@ -253,6 +268,13 @@ export interface MailStore {
    * getMessages()' envelope and structure with imap/protocol/ gives.
    */
   getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<ImapItems[]>;
+  /**
+   * What SORT and THREAD (RFC 5256) order and link messages by, for the given UIDs that still
+   * exist, ascending by UID: read from rows kept at delivery (the stored envelope and, with
+   * `withReferences`, the References field of the header index), never from a message file and
+   * without decoding MIME structures.
+   */
+  getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<SortFacts[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /**

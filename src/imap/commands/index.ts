@@ -31,6 +31,8 @@ import { storeCommand } from "./store.js";
 import { subscribeCommand } from "./subscribe.js";
 import { fetchCommand } from "./fetch.js";
 import { searchCommand } from "./search.js";
+import { sortCommand } from "./sort.js";
+import { threadCommand } from "./thread.js";
 
 const COMMAND_MODULES: readonly AnyImapCommand[] = [
   // commands: one entry per module (keep alphabetical)
@@ -56,10 +58,12 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   renameCommand,
   searchCommand,
   selectCommand,
+  sortCommand,
   startTlsCommand,
   statusCommand,
   storeCommand,
   subscribeCommand,
+  threadCommand,
 ];
 
 export interface CommandTable {

@@ -13,6 +13,7 @@ import { mailboxContract } from "./mailboxes.contract.js";
 import { queueContract } from "./queue.contract.js";
 import { recentContract } from "./recent.contract.js";
 import { messageContract, stagingContract } from "./messages.contract.js";
+import { sortFactsContract } from "./sort-facts.contract.js";
 import { textSearchContract } from "./text-search.contract.js";
 import { updateContract } from "./updates.contract.js";
 import { sieveContract } from "./sieve.contract.js";
@@ -35,6 +36,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["text search", textSearchContract],
   ["header search", headerSearchContract],
   ["encoded FETCH items", imapItemsContract],
+  ["sort facts", sortFactsContract],
   ["sieve scripts", sieveContract],
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],

@@ -1056,6 +1056,38 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   }
 
   /**
+   * MailStore.getSortFacts from the stored envelope; with `withReferences`, the References field
+   * is read from the header bytes (the trace prefix and the blob's first chunk, where a header
+   * almost always ends; a longer header is read in a range), as findHeaderMatches reads HEADER.
+   */
+  getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
+    return this.read(async (db) => {
+      if (uids.length === 0) return [];
+      const list = await rows<MessageRow & { envelope: string; header_end: number | null; prefix: Buffer | null; head: Buffer | null }>(
+        db,
+        `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, b.envelope,
+                ${withReferences ? "m.prefix, c.data AS head" : "NULL::bytea AS prefix, NULL::bytea AS head"}
+           FROM messages m JOIN blobs b ON b.id = m.blob_id
+           ${withReferences ? "LEFT JOIN blob_contents bc ON bc.hash = m.blob_id LEFT JOIN blob_chunks c ON c.content_id = bc.id AND c.seq = 0" : ""}
+          WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+        [mailboxId, uidArray(uids)],
+      );
+      return list.map((row) => {
+        let references: string | null = null;
+        if (withReferences) {
+          const head = Buffer.concat([row.prefix ?? Buffer.alloc(0), row.head ?? Buffer.alloc(0)]);
+          const end = head.indexOf("\r\n\r\n");
+          const block = end < 0 ? head.subarray(0, Math.min(head.length, this.mimeLimits.maxHeaderBytes ?? 256 * 1024)) : head.subarray(0, end + 2);
+          const field = parseHeaderBlock(block).find((f) => f.name.toLowerCase() === "references");
+          references = field === undefined ? null : searchableField(field)[1];
+        }
+        const summary = toMessageSummary(row);
+        return { uid: summary.uid, internalDate: summary.internalDate, size: summary.size, envelope: JSON.parse(row.envelope) as Envelope, references };
+      });
+    });
+  }
+
+  /**
    * MailStore.getImapItems from the stored envelope and structure, encoded per call (SQLite keeps
    * the encoded text from delivery on: store/imap-items.ts); the bytes are the same.
    */

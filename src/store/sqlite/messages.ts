@@ -9,7 +9,7 @@ import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
 import { StoreError } from "../errors.js";
-import type { DeliveredCopy, DeliveryResult, ImapItems, SelectionIndex } from "../mail-store.js";
+import type { DeliveredCopy, DeliveryResult, ImapItems, SelectionIndex, SortFacts } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { hasFlag } from "./flag-rules.js";
@@ -300,6 +300,34 @@ export function getImapItems(ctx: StoreContext, mailboxId: MailboxId, uids: read
     out.push({ uid: summary.uid, modseq: summary.modseq, flags: summary.flags, internalDate: summary.internalDate, size: summary.size, envelope, bodyStructure: bodystructure, bodyStructureUtf8: utf8 ?? bodystructure });
   }
   return out;
+}
+
+/**
+ * MailStore.getSortFacts: the stored envelope per message and, when asked, the References value
+ * from the header index's fields (schema.ts, version 12; folded, as SEARCH HEADER keeps it),
+ * extracted inside SQLite so the fields JSON never reaches this process. Blobs indexed before
+ * version 12 (fields NULL) have no References here: threading then uses In-Reply-To.
+ */
+export function getSortFacts(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): SortFacts[] {
+  if (uids.length === 0) return [];
+  const references = withReferences
+    ? `(SELECT json_extract(f.value, '$[1]') FROM header_index h, json_each(h.fields) f
+         WHERE h.text_id = b.text_id AND json_extract(f.value, '$[0]') = 'references' LIMIT 1)`
+    : "NULL";
+  const rows = ctx.sql.all<MessageRow & { envelope: string; refs: string | null }>(
+    `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, b.envelope, ${references} AS refs
+       FROM messages m JOIN blobs b ON b.id = m.blob_id
+      WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+    mailboxId,
+    JSON.stringify(uids),
+  );
+  return rows.map((row) => ({
+    uid: row.uid as Uid,
+    internalDate: new Date(row.internal_date),
+    size: row.size,
+    envelope: JSON.parse(row.envelope) as Envelope,
+    references: typeof row.refs === "string" ? row.refs : null,
+  }));
 }
 
 export function getSearchText(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): string | null {

@@ -401,6 +401,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
     return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids));
   }
+  getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
+    return this.read((ctx) => messages.getSortFacts(ctx, mailboxId, uids, withReferences));
+  }
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]> {
     return this.read((ctx) => messages.getMessages(ctx, mailboxId, uids));
   }

@@ -1,0 +1,104 @@
+// SORT and UID SORT (RFC 5256 §3) with DISPLAYFROM/DISPLAYTO (RFC 5957) and ESORT's RETURN
+// options (RFC 5267 §3: the answer is an ESEARCH response, numbers in sort order). The criteria
+// after the charset are SEARCH's (sort/sort-run.ts); keys come from the stored envelopes
+// (sort/sort-keys.ts). Like SEARCH, no EXPUNGE may be sent while answering (RFC 9051 §7.4.1).
+import type { Uid } from "../../store/index.js";
+import type { ArgumentReader } from "../protocol/arguments.js";
+import { ImapParseError } from "../protocol/parse-error.js";
+import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { parseSearchReturn, type SearchKey, type SearchLimits, type SearchReturnOption } from "../protocol/search-key.js";
+import type { SequenceSet } from "../protocol/sequence-set.js";
+import { SORT_KEY_NAMES, sortRows, sortValue, type SortCriterion, type SortKeyName, type SortRow } from "../sort/sort-keys.js";
+import { forEachMatch, parseCharsetAndCriteria } from "../sort/sort-run.js";
+import type { ImapCommand } from "./command.js";
+
+/** Sort criteria per command: there are nine keys; more than this is BAD (bounds comparison work). */
+export const MAX_SORT_CRITERIA = 32;
+
+export interface SortArgs {
+  returnOptions: SearchReturnOption[] | null;
+  criteria: SortCriterion[];
+  key: SearchKey<SequenceSet>;
+}
+
+/** sort = ["UID" SP] "SORT" [SP sort-return-opts] SP sort-criteria SP search-criteria (RFC 5256 §5, RFC 5267 §3). */
+export function parseSortArgs(args: ArgumentReader, limits?: SearchLimits): SortArgs {
+  const returnOptions = parseSearchReturn(args);
+  const criteria = args.list((): SortCriterion => {
+    let word = args.atom().toUpperCase();
+    let reverse = false;
+    if (word === "REVERSE") {
+      reverse = true;
+      args.space();
+      word = args.atom().toUpperCase();
+    }
+    const key = SORT_KEY_NAMES.find((k) => k === word);
+    if (key === undefined) throw new ImapParseError(`unknown sort criterion ${word.slice(0, 40)}`);
+    return { key, reverse };
+  }, false);
+  if (criteria.length > MAX_SORT_CRITERIA) throw new ImapParseError(`more than ${MAX_SORT_CRITERIA} sort criteria`);
+  args.space();
+  return { returnOptions, criteria, key: parseCharsetAndCriteria(args, limits).key };
+}
+
+export const sortCommand: ImapCommand<SortArgs> = {
+  names: ["SORT"],
+  uid: true,
+  states: ["selected"],
+  sequenceUse: "uses",
+  holdsExpunges: true,
+  capabilities: ["SORT", "SORT=DISPLAY", "ESORT"],
+  parse: (args, ctx) => parseSortArgs(args, ctx.searchLimits),
+  run: async (ctx, args) => {
+    const selected = ctx.requireSelected();
+    const rows: (SortRow & { uid: Uid; modseq: number })[] = [];
+    const keys: SortKeyName[] = args.criteria.map((c) => c.key);
+    const { withModSeq } = await forEachMatch(ctx, args.key, false, (m) => {
+      rows.push({ uid: m.uid, seq: m.seq, modseq: m.modseq, values: keys.map((k) => sortValue(k, m.facts)) });
+    });
+    sortRows(rows, args.criteria);
+    const numbers = rows.map((r) => (ctx.byUid ? r.uid : r.seq));
+    const highest = rows.reduce((h, r) => Math.max(h, r.modseq), 0);
+    const options = new Set(args.returnOptions ?? []);
+    if (options.has("SAVE")) {
+      // RFC 5182 §2.4 via RFC 5267: with only MIN/MAX beside SAVE just those messages are saved.
+      const onlyEnds = (options.has("MIN") || options.has("MAX")) && !options.has("ALL") && !options.has("COUNT");
+      const first = rows[0];
+      const last = rows[rows.length - 1];
+      const saved: Uid[] = onlyEnds ? [...new Set([...(options.has("MIN") && first ? [first.uid] : []), ...(options.has("MAX") && last ? [last.uid] : [])])] : rows.map((r) => r.uid);
+      selected.setLastSearchResult([...saved].sort((a, b) => a - b));
+      options.delete("SAVE");
+      if (options.size === 0) return;
+    }
+    if (args.returnOptions === null) {
+      const values: ImapValue[] = [atom("SORT"), ...numbers.map((n) => num(n))];
+      // RFC 7162 §3.1.5: with MODSEQ in the criteria, the highest modseq of the result.
+      if (withModSeq && rows.length > 0) values.push(list([atom("MODSEQ"), num(highest)]));
+      await ctx.untagged(...values);
+      return;
+    }
+    // RFC 5267 §3.2: MIN/MAX are the first/last message in sort order, ALL is every number in
+    // sort order; COUNT is always sent, the others only when something matched.
+    const values: ImapValue[] = [atom("ESEARCH"), list([atom("TAG"), str(ctx.tag)])];
+    if (ctx.byUid) values.push(atom("UID"));
+    if (options.has("MIN") && numbers.length > 0) values.push(atom("MIN"), num(numbers[0]!));
+    if (options.has("MAX") && numbers.length > 0) values.push(atom("MAX"), num(numbers[numbers.length - 1]!));
+    if (options.has("COUNT")) values.push(atom("COUNT"), num(numbers.length));
+    if (options.has("ALL") && numbers.length > 0) values.push(atom("ALL"), atom(orderedSet(numbers)));
+    if (withModSeq && rows.length > 0) values.push(atom("MODSEQ"), num(highest));
+    await ctx.untagged(...values);
+  },
+};
+
+/** A sequence-set keeping the given order: runs ascending by one become `a:b` (RFC 5267 §3.2). */
+export function orderedSet(numbers: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < numbers.length) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1) j++;
+    parts.push(j > i + 0 ? `${numbers[i]}:${numbers[j]}` : String(numbers[i]));
+    i = j + 1;
+  }
+  return parts.join(",");
+}
