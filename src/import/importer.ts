@@ -11,12 +11,12 @@ import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { storableFlags } from "../delivery/deliver-local.js";
-import type { AccountId, BlobId, MailboxId, MailStore, StagedAppend } from "../store/index.js";
+import type { AccountId, BlobId, MailboxId, MailStore, StagedAppend, Uid, UidValidity } from "../store/index.js";
 import { isStoreError } from "../store/index.js";
 import { readMbox } from "./mbox-reader.js";
 import { readEmlFolder, readMaildir, sourceKind, type MaildirFolder } from "./maildir-reader.js";
 
-export type ImportStore = Pick<MailStore, "getMailbox" | "createMailbox" | "stageMessage" | "appendStaged" | "listMessages" | "getMessages">;
+export type ImportStore = Pick<MailStore, "getMailbox" | "createMailbox" | "adoptUidValidity" | "stageMessage" | "appendStaged" | "listMessages" | "getMessages">;
 
 export interface ImportProgress {
   phase: "messages";
@@ -80,11 +80,17 @@ class FolderWriter {
     private readonly mailboxId: MailboxId,
     mailbox: string,
     private readonly known: Set<BlobId>,
+    /** Source UIDs above this are kept (UIDNEXT - 1 of a mailbox that has the source's UIDVALIDITY), or null. */
+    private keepUidsAbove: number | null = null,
   ) {
     this.report = { mailbox, imported: 0, duplicates: 0, skipped: 0 };
   }
 
-  async add(bytes: Buffer, flags: readonly string[], internalDate: Date | null, maxBytes: number): Promise<void> {
+  /**
+   * @param uid the source's UID (dovecot-uidlist), kept when the folder keeps UIDs (openFolder)
+   *   and it is above every UID given so far; else the message gets the next UID.
+   */
+  async add(bytes: Buffer, flags: readonly string[], internalDate: Date | null, maxBytes: number, uid?: number): Promise<void> {
     const staged = await this.store.stageMessage(bytes, { maxBytes });
     if (this.known.has(staged.blobId)) {
       staged.discard();
@@ -92,7 +98,11 @@ class FolderWriter {
       return;
     }
     this.known.add(staged.blobId);
-    this.batch.push({ source: staged, flags: storableFlags(flags.filter((f) => f !== "\\Recent")), ...(internalDate ? { internalDate } : {}) });
+    const keep = this.keepUidsAbove !== null && uid !== undefined && uid > this.keepUidsAbove;
+    // One store call keeps UIDs for all its messages or for none (appendStaged).
+    if (this.batch.length > 0 && (this.batch[0]!.uid !== undefined) !== keep) await this.flush();
+    if (keep) this.keepUidsAbove = uid;
+    this.batch.push({ source: staged, flags: storableFlags(flags.filter((f) => f !== "\\Recent")), ...(internalDate ? { internalDate } : {}), ...(keep ? { uid: uid as Uid } : {}) });
     if (this.batch.length >= BATCH) await this.flush();
   }
 
@@ -109,17 +119,26 @@ class FolderWriter {
       }
       throw error;
     }
+    // A message appended without a kept UID took UIDNEXT: later kept UIDs must be above it.
+    if (this.keepUidsAbove !== null && batch[0]!.uid === undefined) this.keepUidsAbove = null;
     this.report.imported += batch.length;
   }
 }
 
-async function openFolder(store: ImportStore, accountId: AccountId, mailbox: string): Promise<{ id: MailboxId; known: Set<BlobId> }> {
+/**
+ * The target mailbox and the blobs it holds. With `uidValidity` (a Dovecot dovecot-uidlist) a new
+ * mailbox is created with it, and an existing one that never held a message adopts it, so the
+ * messages keep their UIDs and the old server's clients keep their caches; `keepUidsAbove` is
+ * then the last UID used (an interrupted import resumes keeping UIDs), else null.
+ */
+async function openFolder(store: ImportStore, accountId: AccountId, mailbox: string, uidValidity?: number): Promise<{ id: MailboxId; known: Set<BlobId>; keepUidsAbove: number | null }> {
   const existing = await store.getMailbox(accountId, mailbox);
-  const box = existing ?? (await store.createMailbox(accountId, mailbox));
+  let box = existing ?? (await store.createMailbox(accountId, mailbox, uidValidity === undefined ? {} : { uidValidity: uidValidity as UidValidity }));
+  if (uidValidity !== undefined && box.uidValidity !== uidValidity && box.uidNext === 1) box = await store.adoptUidValidity(box.id, uidValidity as UidValidity);
   const known = new Set<BlobId>();
   const uids = (await store.listMessages(box.id)).map((m) => m.uid);
   for (let i = 0; i < uids.length; i += 500) for (const message of await store.getMessages(box.id, uids.slice(i, i + 500))) known.add(message.blobId);
-  return { id: box.id, known };
+  return { id: box.id, known, keepUidsAbove: uidValidity !== undefined && box.uidValidity === uidValidity ? box.uidNext - 1 : null };
 }
 
 export async function importMessages(request: ImportRequest): Promise<ImportReport> {
@@ -163,8 +182,8 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
     const sources: MaildirFolder[] = kind === "maildir" ? await readMaildir(request.path) : [await readEmlFolder(request.path, request.mailbox ?? "INBOX")];
     const total = sources.reduce((n, f) => n + f.files.length, 0);
     for (const source of sources) {
-      const target = await openFolder(request.store, request.accountId, source.mailbox);
-      const writer = new FolderWriter(request.store, target.id, source.mailbox, target.known);
+      const target = await openFolder(request.store, request.accountId, source.mailbox, source.uidValidity);
+      const writer = new FolderWriter(request.store, target.id, source.mailbox, target.known, target.keepUidsAbove);
       for (const file of source.files) {
         done++;
         const size = await stat(file.path).then((s) => s.size, () => null);
@@ -181,7 +200,7 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
             problem(`${file.path}: vanished before it was read`);
           } else {
             bytes += content.length;
-            await addOrReport(writer, toCrlf(content), file.flags, file.internalDate, request.maxMessageBytes, file.path, problem);
+            await addOrReport(writer, toCrlf(content), file.flags, file.internalDate, request.maxMessageBytes, file.path, problem, file.uid);
           }
         }
         progress(total);
@@ -195,9 +214,9 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
   return { kind, folders, problems, problemCount, bytes, durationMs: Date.now() - started };
 }
 
-async function addOrReport(writer: FolderWriter, bytes: Buffer, flags: readonly string[], internalDate: Date | null, maxBytes: number, where: string, problem: (line: string) => void): Promise<void> {
+async function addOrReport(writer: FolderWriter, bytes: Buffer, flags: readonly string[], internalDate: Date | null, maxBytes: number, where: string, problem: (line: string) => void, uid?: number): Promise<void> {
   try {
-    await writer.add(bytes, flags, internalDate, maxBytes);
+    await writer.add(bytes, flags, internalDate, maxBytes, uid);
   } catch (error) {
     if (!isStoreError(error, "TOOBIG")) throw error;
     writer.report.skipped++;
