@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, MigrationStateStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -14,6 +14,8 @@ export interface StoreHandles {
   spam?: SpamTokenStore;
   /** Absent for a backend without greylisting state; the greylist contract is then skipped. */
   greylist?: GreylistStore;
+  /** Absent for a backend without `mailroom migrate` state; that contract is then skipped. */
+  migrations?: MigrationStateStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -35,6 +37,11 @@ export class Fixture {
   private serial = 0;
 
   constructor(private backend: ContractBackend) {}
+
+  /** Every handle of the backend (the optional stores included). */
+  get handles(): StoreHandles {
+    return this.backend;
+  }
 
   get mail(): MailStore {
     return this.backend.mail;

@@ -61,3 +61,29 @@ export function keptUidContract(open: OpenBackend): void {
     assert.equal((await fx.mail.mailboxStatus(box.id)).uidNext, 22);
   }));
 }
+
+export function migrationStateContract(open: OpenBackend): void {
+  test("migration state: a folder's mark and its copied messages are recorded together, listed, and forgotten", using(open, async (fx) => {
+    const migrations = fx.handles.migrations;
+    if (!migrations) return;
+    const alice = await fx.account("alice");
+    const bob = await fx.account("bob");
+    const inbox = await fx.mailbox(alice.id);
+    const source = "imaps://old@mail.example.net:993";
+    assert.equal(await migrations.getMigrationFolder(alice.id, source, "INBOX"), null);
+    await migrations.recordMigration(alice.id, source, "INBOX", { uidValidity: 4000000000, lastUid: 12, mailbox: "INBOX" }, [
+      { key: "11", mailboxId: inbox.id, uid: 1 as Uid },
+      { key: "12", mailboxId: inbox.id, uid: 2 as Uid },
+    ]);
+    await migrations.recordMigration(alice.id, source, "INBOX", { uidValidity: 4000000000, lastUid: 15, mailbox: "INBOX" }, [{ key: "15", mailboxId: inbox.id, uid: 3 as Uid }]);
+    assert.deepEqual(await migrations.getMigrationFolder(alice.id, source, "INBOX"), { uidValidity: 4000000000, lastUid: 15, mailbox: "INBOX" });
+    const copied = await migrations.listMigrated(alice.id, source, "INBOX");
+    assert.deepEqual([...copied.keys()].sort(), ["11", "12", "15"]);
+    assert.deepEqual(copied.get("15"), { mailboxId: inbox.id, uid: 3 });
+    assert.equal((await migrations.listMigrated(bob.id, source, "INBOX")).size, 0, "per account");
+    assert.equal(await migrations.getMigrationFolder(alice.id, "pop3s://old@mail.example.net:995", "INBOX"), null, "per source");
+    await migrations.forgetMigrationFolder(alice.id, source, "INBOX");
+    assert.equal(await migrations.getMigrationFolder(alice.id, source, "INBOX"), null);
+    assert.equal((await migrations.listMigrated(alice.id, source, "INBOX")).size, 0);
+  }));
+}

@@ -18,7 +18,7 @@ import { updateContract } from "./updates.contract.js";
 import { sieveContract } from "./sieve.contract.js";
 import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
-import { keptUidContract } from "./kept-uids.contract.js";
+import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -39,6 +39,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],
   ["kept UIDs", keptUidContract],
+  ["migration state", migrationStateContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

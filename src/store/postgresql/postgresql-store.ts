@@ -41,6 +41,8 @@ import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
+import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
+import * as migrationState from "./migration-state.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
@@ -144,7 +146,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, MigrationStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1652,6 +1654,24 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         }
       }),
     );
+  }
+
+  // MigrationStateStore (migration-state.ts) ---------------------------------------------------------
+
+  getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
+    return this.read((db) => migrationState.getFolder(db, accountId, source, folder));
+  }
+
+  recordMigration(accountId: AccountId, source: string, folder: string, state: MigrationFolderState, copied: readonly MigratedMessage[]): Promise<void> {
+    return this.track(() => transaction(this.pool, (db) => migrationState.record(db, accountId, source, folder, state, copied, this.clock())));
+  }
+
+  listMigrated(accountId: AccountId, source: string, folder: string): Promise<Map<string, { mailboxId: MailboxId; uid: Uid }>> {
+    return this.read((db) => migrationState.listMigrated(db, accountId, source, folder));
+  }
+
+  forgetMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<void> {
+    return this.track(() => transaction(this.pool, (db) => migrationState.forget(db, accountId, source, folder)));
   }
 
   // SpamTokenStore and GreylistStore (spam.ts) ---------------------------------------------------------

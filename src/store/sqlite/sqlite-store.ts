@@ -44,6 +44,8 @@ import * as recent from "./recent.js";
 import * as sieve from "./sieve.js";
 import * as spamTokens from "./spam-tokens.js";
 import * as greylist from "./greylist.js";
+import * as migrationState from "./migration-state.js";
+import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
 import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage, STAGED_HEAD_BYTES } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
@@ -64,7 +66,21 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore {
+  // MigrationStateStore (migration-state.ts) --------------------------------------------------------
+  getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
+    return this.read((ctx) => migrationState.getFolder(ctx, accountId, source, folder));
+  }
+  recordMigration(accountId: AccountId, source: string, folder: string, state: MigrationFolderState, copied: readonly MigratedMessage[]): Promise<void> {
+    return this.write((ctx) => migrationState.record(ctx, accountId, source, folder, state, copied));
+  }
+  listMigrated(accountId: AccountId, source: string, folder: string): Promise<Map<string, { mailboxId: MailboxId; uid: Uid }>> {
+    return this.read((ctx) => migrationState.listMigrated(ctx, accountId, source, folder));
+  }
+  forgetMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<void> {
+    return this.write((ctx) => migrationState.forget(ctx, accountId, source, folder));
+  }
+
   // GreylistStore (greylist.ts) ---------------------------------------------------------------------
   checkGreylist(check: GreylistCheck): Promise<GreylistDecision> {
     return this.write((ctx) => greylist.checkGreylist(ctx, check));
