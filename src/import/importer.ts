@@ -14,7 +14,7 @@ import { storableFlags } from "../delivery/deliver-local.js";
 import type { AccountId, BlobId, MailboxId, MailStore, StagedAppend, Uid, UidValidity } from "../store/index.js";
 import { isStoreError } from "../store/index.js";
 import { readMbox } from "./mbox-reader.js";
-import { readEmlFolder, readMaildir, sourceKind, type MaildirFolder } from "./maildir-reader.js";
+import { mboxFiles, readEmlFolder, readMaildir, sourceKind, type MaildirFolder } from "./maildir-reader.js";
 
 export type ImportStore = Pick<MailStore, "getMailbox" | "createMailbox" | "adoptUidValidity" | "stageMessage" | "appendStaged" | "listMessages" | "getMessages">;
 
@@ -44,7 +44,7 @@ export interface FolderReport {
 }
 
 export interface ImportReport {
-  kind: "mbox" | "maildir" | "eml";
+  kind: "mbox" | "mbox-tree" | "maildir" | "eml";
   folders: FolderReport[];
   /** One line per message not imported, bounded. */
   problems: string[];
@@ -161,23 +161,26 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
     request.onProgress?.({ phase: "messages", done, total });
   };
 
-  if (kind === "mbox") {
-    const mailbox = request.mailbox ?? "INBOX";
-    const target = await openFolder(request.store, request.accountId, mailbox);
-    const writer = new FolderWriter(request.store, target.id, mailbox, target.known);
-    for await (const item of readMbox(createReadStream(request.path), { maxMessageBytes: request.maxMessageBytes })) {
-      done++;
-      if ("skipped" in item) {
-        writer.report.skipped++;
-        problem(`${basename(request.path)} message ${item.index}: ${item.reason}`);
-      } else {
-        bytes += item.bytes.length;
-        await addOrReport(writer, item.bytes, item.flags, item.internalDate, request.maxMessageBytes, `${basename(request.path)} message ${item.index}`, problem);
+  if (kind === "mbox" || kind === "mbox-tree") {
+    // An mbox file goes into --mailbox (INBOX); a tree of them (export's layout) keeps its names.
+    const files = kind === "mbox" ? [{ path: request.path, mailbox: request.mailbox ?? "INBOX" }] : await mboxFiles(request.path);
+    for (const file of files) {
+      const target = await openFolder(request.store, request.accountId, file.mailbox);
+      const writer = new FolderWriter(request.store, target.id, file.mailbox, target.known);
+      for await (const item of readMbox(createReadStream(file.path, { highWaterMark: 1 << 20 }), { maxMessageBytes: request.maxMessageBytes })) {
+        done++;
+        if ("skipped" in item) {
+          writer.report.skipped++;
+          problem(`${basename(file.path)} message ${item.index}: ${item.reason}`);
+        } else {
+          bytes += item.bytes.length;
+          await addOrReport(writer, item.bytes, item.flags, item.internalDate, request.maxMessageBytes, `${basename(file.path)} message ${item.index}`, problem);
+        }
+        progress(null);
       }
-      progress(null);
+      await writer.flush();
+      folders.push(writer.report);
     }
-    await writer.flush();
-    folders.push(writer.report);
   } else {
     const sources: MaildirFolder[] = kind === "maildir" ? await readMaildir(request.path) : [await readEmlFolder(request.path, request.mailbox ?? "INBOX")];
     const total = sources.reduce((n, f) => n + f.files.length, 0);
@@ -210,7 +213,7 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
     }
     progress(total, true);
   }
-  if (kind === "mbox") progress(done, true);
+  if (kind === "mbox" || kind === "mbox-tree") progress(done, true);
   return { kind, folders, problems, problemCount, bytes, durationMs: Date.now() - started };
 }
 

@@ -129,11 +129,35 @@ export async function readEmlFolder(dir: string, mailbox: string): Promise<Maild
   return { mailbox, files };
 }
 
-/** What kind of source a path is: a Maildir (cur/ or new/ inside), a folder of .eml, or an mbox file. */
-export async function sourceKind(path: string): Promise<"maildir" | "eml" | "mbox"> {
+/**
+ * What kind of source a path is: a Maildir (cur/ or new/ inside), a tree of *.mbox files (what
+ * `mailroom export --format mbox` writes), a folder of .eml, or an mbox file.
+ */
+export async function sourceKind(path: string): Promise<"maildir" | "eml" | "mbox" | "mbox-tree"> {
   const info = await stat(path);
   if (info.isFile()) return "mbox";
   const names = new Set(await readdir(path));
   if (names.has("cur") || names.has("new")) return "maildir";
+  if ((await mboxFiles(path)).length > 0) return "mbox-tree";
   return "eml";
+}
+
+/**
+ * The *.mbox files under a directory with the mailbox each is: "Work/2024.mbox" is "Work/2024";
+ * a level's %25 and %2E (exporter.ts fileLevel) are decoded. Sorted by mailbox name.
+ */
+export async function mboxFiles(root: string): Promise<{ path: string; mailbox: string }[]> {
+  const found: { path: string; mailbox: string }[] = [];
+  const walk = async (dir: string, levels: string[], depth: number): Promise<void> => {
+    if (depth > 32) return;
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name), [...levels, entry.name], depth + 1);
+      else if (entry.isFile() && entry.name.endsWith(".mbox") && entry.name.length > 5) {
+        const name = [...levels, entry.name.slice(0, -5)].map((l) => l.replace(/%(25|2E)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))).join("/");
+        found.push({ path: join(dir, entry.name), mailbox: name.toUpperCase() === "INBOX" ? "INBOX" : name });
+      }
+    }
+  };
+  await walk(root, [], 0);
+  return found.sort((a, b) => (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0));
 }

@@ -73,7 +73,11 @@ interface Pending {
   /** Body octets still expected by Content-Length (mboxcl2), or null. */
   contentLeft: number | null;
   tooBig: boolean;
+  /** Inside an mbox metadata field (MBOX_METADATA), which is not kept in the message. */
+  droppingField: boolean;
 }
+
+const MBOX_METADATA = /^(status|x-status|x-keywords|x-uid|x-imap|x-imapbase|content-length):/i;
 
 const CRLF = Buffer.from("\r\n");
 
@@ -119,7 +123,7 @@ export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMes
     const separates = isFromLine && (!inCounted || (previousBlank && separatorDate(line.toString("latin1")) !== null));
     if (separates) {
       if (current !== null) yield finish(current);
-      current = { lines: [], bytes: 0, internalDate: separatorDate(line.toString("latin1")), headerDone: false, headerText: "", contentLeft: null, tooBig: false };
+      current = { lines: [], bytes: 0, internalDate: separatorDate(line.toString("latin1")), headerDone: false, headerText: "", contentLeft: null, tooBig: false, droppingField: false };
       previousBlank = false;
       continue;
     }
@@ -130,11 +134,19 @@ export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMes
     }
     let kept = line;
     if (!current.headerDone) {
+      // Status, X-Status, X-Keywords, X-UID, X-IMAP(base) and Content-Length are the mbox's own
+      // bookkeeping, read into flags here and not part of the message (Dovecot hides them too).
+      if (line.length > 0 && line[0] !== 0x20 && line[0] !== 0x09) current.droppingField = MBOX_METADATA.test(line.subarray(0, 20).toString("latin1"));
       if (line.length === 0) {
+        current.droppingField = false;
         current.headerDone = true;
         const length = /^Content-Length:[ \t]*(\d+)[ \t]*$/im.exec(current.headerText);
         if (length) current.contentLeft = Number(length[1]);
       } else if (current.headerText.length < 64 * 1024) current.headerText += `${line.toString("latin1")}\n`;
+      if (current.droppingField) {
+        previousBlank = false;
+        continue;
+      }
     } else if (current.contentLeft !== null) {
       // Counted in the file's own line ends: this reader drops them, so count one octet (LF).
       current.contentLeft = Math.max(0, current.contentLeft - line.length - 1);

@@ -8,7 +8,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SieveStore, SpamTokenStore, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -43,6 +43,8 @@ export interface ComposedStore {
   maildropLeases?: MaildropLeaseStore;
   /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
   tlsReports?: TlsReportStore;
+  /** What `mailroom migrate` copied so far; absent: no migrate. */
+  migrations?: MigrationStateStore;
   maintenance?: StoreMaintenance;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -106,7 +108,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, maintenance: pg, maildropLeases: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, maintenance: pg, maildropLeases: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -114,7 +116,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, tlsReports: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, maintenance: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -195,6 +197,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     mail: store.mail,
     maintenance: store.maintenance,
     importer: { store: store.mail, maxMessageBytes: config.limits.maxMessageSize },
+    transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },

@@ -10,6 +10,7 @@ import { addOutboundCommands } from "./outbound-commands.js";
 import { addStoreCommands, progressPrinter } from "./store-commands.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addImportCommands } from "./import-commands.js";
+import { addTransferCommands } from "./transfer-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 
 /** Exit codes, documented in the README. */
@@ -178,6 +179,7 @@ function buildProgram(env: CliEnvironment): Command {
   }
   addIndexCommands(program, withAdmin, print, env.stderr);
   addImportCommands(program, withAdmin, print, env.stderr);
+  addTransferCommands(program, withAdmin, print, env.stderr, env);
   addSieveCommands(program, withAdmin, print);
   return program;
 }

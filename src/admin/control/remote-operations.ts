@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, ImportResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountView, AdminOperations, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -51,6 +51,8 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     checkIndex: (options) => withProgress<IndexCheckResult>(options?.onProgress, "checkIndex"),
     rebuildIndex: (request) => withProgress<IndexRebuildResult>(request?.onProgress, "rebuildIndex", request?.account ?? null),
     importMessages: (request) => withProgress<ImportResult>(request.onProgress, "importMessages", request.account, request.path, request.mailbox ?? null),
+    exportMessages: (request) => withProgress<ExportResult>(request.onProgress, "exportMessages", request.account, request.dir, request.format, request.mailbox ?? null),
+    migrate: (request) => withProgress<MigrateResult>(request.onProgress, "migrate", request.account, { from: request.from, password: request.password, insecureTls: request.insecureTls === true }),
     outbound,
   };
 }

@@ -14,6 +14,7 @@ import { createOutboundOperations, type OutboundAdminDependencies, type Outbound
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
 import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
 import { createImportOperation, type ImportDependencies, type ImportRequest, type ImportResult } from "./import.js";
+import { createTransferOperations, type ExportRequest, type ExportResult, type MigrateRequest, type MigrateResult, type TransferDependencies } from "./transfer.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
@@ -23,6 +24,7 @@ export { renderDnsRecords } from "./dns-records.js";
 export type { StoreCheckResult } from "./store-check.js";
 export type { IndexCheckResult, IndexRebuildRequest, IndexRebuildResult } from "./search-index.js";
 export type { ImportRequest, ImportResult } from "./import.js";
+export type { ExportRequest, ExportResult, MigrateRequest, MigrateResult } from "./transfer.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -51,6 +53,8 @@ export interface AdminDependencies {
   sessions?: LiveSessions;
   /** `mailroom import`; without it that operation is unavailable. */
   importer?: ImportDependencies;
+  /** `mailroom export` and `mailroom migrate`; without it those operations are unavailable. */
+  transfer?: TransferDependencies;
 }
 
 export interface LiveSessions {
@@ -244,6 +248,16 @@ export function createAdminOperations(deps: AdminDependencies) {
     importMessages(request: ImportRequest): Promise<ImportResult> {
       if (!deps.importer) throw new AdminError("refused", "import is not available here");
       return createImportOperation(deps.importer, requireAccount)(request);
+    },
+    /** `export --account A --format mbox|maildir <dir> [--mailbox M]`. */
+    exportMessages(request: ExportRequest): Promise<ExportResult> {
+      if (!deps.transfer) throw new AdminError("refused", "export is not available here");
+      return createTransferOperations(deps.transfer, requireAccount).exportMessages(request);
+    },
+    /** `migrate --account A --from imaps://user@host`: another server's folders copied in. */
+    migrate(request: MigrateRequest): Promise<MigrateResult> {
+      if (!deps.transfer) throw new AdminError("refused", "migrate is not available here");
+      return createTransferOperations(deps.transfer, requireAccount).migrate(request);
     },
     /** Sieve scripts per account; throws when the store has none. */
     get sieve(): SieveOperations {
