@@ -81,8 +81,8 @@ const MBOX_METADATA = /^(status|x-status|x-keywords|x-uid|x-imap|x-imapbase|cont
 
 const CRLF = Buffer.from("\r\n");
 
-/** Splits a byte stream into lines without their line end (LF or CRLF). */
-async function* lines(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/** Splits a byte stream into lines without their line end (LF or CRLF); notes a last line without one. */
+async function* lines(source: AsyncIterable<Buffer>, end: { unterminated: boolean }): AsyncGenerator<Buffer> {
   let rest: Buffer = Buffer.alloc(0);
   for await (const chunk of source) {
     let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
@@ -95,7 +95,10 @@ async function* lines(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     rest = Buffer.from(data.subarray(start));
     data = Buffer.alloc(0);
   }
-  if (rest.length > 0) yield rest;
+  if (rest.length > 0) {
+    end.unterminated = true;
+    yield rest;
+  }
 }
 
 export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMessageBytes: number }): AsyncGenerator<MboxMessage | MboxSkipped> {
@@ -114,7 +117,8 @@ export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMes
     return { bytes: Buffer.concat(parts), internalDate: message.internalDate, flags: statusFlags(message.headerText), index };
   };
 
-  for await (const line of lines(source)) {
+  const end = { unterminated: false };
+  for await (const line of lines(source, end)) {
     const isFromLine = line.length >= 5 && line.subarray(0, 5).toString("latin1") === "From ";
     const inCounted = current !== null && current.contentLeft !== null && current.contentLeft > 0;
     // Inside a counted body a "From " line is content, unless it is a full separator (sender and
@@ -161,5 +165,13 @@ export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMes
     }
     if (!current.tooBig) current.lines.push(Buffer.from(kept));
   }
-  if (current !== null) yield finish(current);
+  if (current !== null) {
+    // Every mbox line ends with a line feed: a file ending mid-line was cut short (a copy that
+    // stopped, a full disk), and its last message would be stored broken. Reported instead, so
+    // importing the complete file later adds it once.
+    if (end.unterminated) {
+      index++;
+      yield { skipped: true, index, reason: "the file ends mid-line: this message looks truncated, not imported (import the complete file again to add it)" };
+    } else yield finish(current);
+  }
 }
