@@ -57,7 +57,8 @@ export class MigrationTarget {
       staged = await this.store.stageMessage(bytes, { maxBytes });
     } catch (error) {
       if (isStoreError(error, "TOOBIG")) {
-        this.counts.skipped++;
+        // It will never fit: the mark moves past it, as for one LIST/FETCH already said was too big.
+        this.skip(sourceUid);
         return "toobig";
       }
       throw error;

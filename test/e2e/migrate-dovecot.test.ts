@@ -35,7 +35,6 @@ const FOLDERS: { dir: string; name: string; count: number }[] = [
   { dir: ".&ZeVnLIqe-", name: "日本語", count: 50 },
 ];
 const TOTAL = FOLDERS.reduce((n, f) => n + f.count, 0);
-const KEYWORDS = ["$Label1", "project-x", "$Forwarded"];
 const BIG = new Set([7, 333]);
 
 function message(folder: string, i: number): Buffer {
