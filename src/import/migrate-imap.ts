@@ -320,19 +320,23 @@ async function copyPage(client: ImapFlow, request: MigrateRequest, target: Migra
     }
     const sources = new Map<number, Buffer>();
     for await (const fetched of client.fetch(run.map((m) => m.uid).join(","), { uid: true, source: true }, { uid: true })) if (fetched.source) sources.set(fetched.uid, fetched.source);
+    const fetched: { key: string; bytes: Buffer; flags: Flag[]; internalDate: Date | null; sourceUid: number }[] = [];
     for (const item of run) {
       const body = sources.get(item.uid);
-      sources.delete(item.uid);
       const itemDate = item.internalDate instanceof Date ? item.internalDate : item.internalDate ? new Date(item.internalDate) : null;
       if (!body) {
+        // Kept in UID order with the others: the mark only ever moves forward.
+        if (fetched.length > 0) for (const uid of await target.addMany(fetched.splice(0), request.maxMessageBytes)) problems.add(`folder ${folder} UID ${uid}: larger than limits.max_message_size: skipped`);
         problems.add(`folder ${folder} UID ${item.uid}: expunged on the source during the copy`);
         target.skip(item.uid);
       } else {
-        await target.add(String(item.uid), body, body.length, [...(item.flags ?? [])], itemDate && !Number.isNaN(itemDate.getTime()) ? itemDate : null, request.maxMessageBytes, item.uid);
+        fetched.push({ key: String(item.uid), bytes: body, flags: [...(item.flags ?? [])], internalDate: itemDate && !Number.isNaN(itemDate.getTime()) ? itemDate : null, sourceUid: item.uid });
         copied += body.length;
       }
-      tick();
     }
+    sources.clear();
+    for (const uid of await target.addMany(fetched, request.maxMessageBytes)) problems.add(`folder ${folder} UID ${uid}: larger than limits.max_message_size: skipped`);
+    for (let n = 0; n < run.length; n++) tick();
   }
   return copied;
 }

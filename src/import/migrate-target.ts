@@ -7,7 +7,7 @@
 // the blob the mailbox already holds, so they are recognised (same blob = same message, as
 // `mailroom import` decides) and only recorded, never stored twice.
 import { storableFlags } from "../delivery/deliver-local.js";
-import type { AccountId, BlobId, Flag, MailboxId, MailStore, MessageSource, MigratedMessage, MigrationFolderState, MigrationStateStore, StagedAppend, Uid } from "../store/index.js";
+import type { AccountId, BlobId, Flag, MailboxId, MailStore, MessageSource, MigratedMessage, MigrationFolderState, MigrationStateStore, StagedAppend, StagedMessage, Uid } from "../store/index.js";
 import { isStoreError } from "../store/index.js";
 
 export type MigrateStore = Pick<MailStore, "getMailbox" | "listMailboxes" | "createMailbox" | "stageMessage" | "appendStaged" | "listMessages" | "getMessages" | "getSummaries" | "updateFlags">;
@@ -15,6 +15,8 @@ export type MigrateStore = Pick<MailStore, "getMailbox" | "listMailboxes" | "cre
 /** Messages appended per store call, and at most this many octets of them held at once. */
 export const APPEND_BATCH = 50;
 export const APPEND_BATCH_BYTES = 16 * 1024 * 1024;
+/** Messages staged at once by addMany: their bodies are in memory already (one FETCH), so only their fsyncs wait together. */
+const STAGING_PARALLEL = 32;
 
 export interface FolderCounts {
   copied: number;
@@ -63,6 +65,10 @@ export class MigrationTarget {
       }
       throw error;
     }
+    return this.take(staged, key, size, flags, internalDate, sourceUid);
+  }
+
+  private async take(staged: StagedMessage, key: string, size: number, flags: readonly Flag[], internalDate: Date | null, sourceUid: number): Promise<"queued" | "present"> {
     const existing = this.known.get(staged.blobId);
     if (existing !== undefined) {
       staged.discard();
@@ -78,6 +84,34 @@ export class MigrationTarget {
     this.advance(sourceUid);
     if (this.batch.length >= APPEND_BATCH || this.batchBytes >= APPEND_BATCH_BYTES) await this.flush();
     return "queued";
+  }
+
+  /**
+   * add() for messages already in memory (a FETCH of several small ones), staged up to
+   * STAGING_PARALLEL at a time so their fsyncs commit together, then taken in order. Returns the
+   * keys of those larger than maxBytes (skipped).
+   */
+  async addMany(items: readonly { key: string; bytes: Buffer; flags: readonly Flag[]; internalDate: Date | null; sourceUid: number }[], maxBytes: number): Promise<string[]> {
+    const tooBig: string[] = [];
+    for (let i = 0; i < items.length; i += STAGING_PARALLEL) {
+      const group = items.slice(i, i + STAGING_PARALLEL);
+      const staged = await Promise.all(group.map((item) => this.store.stageMessage(item.bytes, { maxBytes }).catch((error: unknown) => ({ error }))));
+      for (const [j, item] of group.entries()) {
+        const result = staged[j]!;
+        if ("error" in result) {
+          // Release what the rest of the group staged before giving up on a real failure.
+          if (!isStoreError(result.error, "TOOBIG")) {
+            for (const other of staged.slice(j + 1)) if (!("error" in other)) other.discard();
+            throw result.error;
+          }
+          this.skip(item.sourceUid);
+          tooBig.push(item.key);
+          continue;
+        }
+        await this.take(result, item.key, item.bytes.length, item.flags, item.internalDate, item.sourceUid);
+      }
+    }
+    return tooBig;
   }
 
   /** A source message that will never be copied (too big, vanished): the mark moves past it. */

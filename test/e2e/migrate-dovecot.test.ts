@@ -173,7 +173,7 @@ after(async () => {
   await dovecot?.stop();
 });
 
-test("migrate a Dovecot account over IMAPS: interrupted, resumed, then incremental with flag changes; export afterwards", async () => {
+test("migrate a Dovecot account over IMAPS: interrupted, resumed, then incremental with flag changes; export afterwards", async (t) => {
   const s = await makeScratch(serveConfig({ plaintextAuthOnLoopback: true, listeners: [{ protocol: "imap" }] }));
   try {
     const store = await openSqliteStore({ dataDir: s.dataDir });
@@ -208,6 +208,7 @@ test("migrate a Dovecot account over IMAPS: interrupted, resumed, then increment
       // (then it cannot be opened under that name): either way it is reported and the rest goes on.
       assert.match(resumed.stdout, /^folder Bad&(-)?Jjo.*: (skipped, the name "Bad&Jjo" is not valid modified UTF-7|cannot be opened on the source \(.+\): skipped)/m);
       assert.match(resumed.stdout, /^migrate from imaps:\/\/old@127\.0\.0\.1:\d+ into alice@example\.org: done/m);
+      t.diagnostic(`resumed run: ${resumed.stdout.split("\n").find((line) => line.startsWith("migrate from"))}`);
 
       const names = FOLDERS.map((f) => f.name);
       const theirs = await dump(dovecot.ports.imap, "old", OLD_PASSWORD, names);
