@@ -22,6 +22,7 @@
 // Memory: one page of message metadata and one message's stream at a time.
 import { createWriteStream } from "node:fs";
 import { mkdir, readdir, rename, utimes, writeFile } from "node:fs/promises";
+import { once } from "node:events";
 import { dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
 import { Transform, type TransformCallback } from "node:stream";
@@ -181,6 +182,11 @@ export async function exportMessages(request: ExportRequest): Promise<ExportRepo
   await refuseNonEmpty(request.dir);
   const total = (await Promise.all(mailboxes.map((m) => store.listMessages(m.id).then((l) => l.length)))).reduce((a, b) => a + b, 0);
   const problems: string[] = [];
+  let problemCount = 0;
+  const problem = (line: string) => {
+    problemCount++;
+    if (problems.length < 50) problems.push(line);
+  };
   const folders: ExportedFolder[] = [];
   let done = 0;
   let bytes = 0;
@@ -222,43 +228,55 @@ export async function exportMessages(request: ExportRequest): Promise<ExportRepo
       folders.push({ mailbox: mailbox.name, path: relative, messages: count });
     } else {
       const { folder, replaced } = maildirFolder(mailbox.name);
-      if (replaced) problems.push(`mailbox ${mailbox.name}: "." separates Maildir++ levels, written as "_" in ${folder}`);
+      if (replaced) problem(`mailbox ${mailbox.name}: "." separates Maildir++ levels, written as "_" in ${folder}`);
       const root = join(request.dir, folder);
       for (const sub of ["cur", "new", "tmp"]) await mkdir(join(root, sub), { recursive: true });
       if (folder !== "") await writeFile(join(root, "maildirfolder"), "");
       const keywords: string[] = [];
-      const uidlist: string[] = [];
+      // Streamed as the messages are written (a line per message is not kept in memory); its
+      // header's UIDVALIDITY and UIDNEXT are known before the first message.
+      const uidlistPath = join(root, "dovecot-uidlist");
+      const uidlist = createWriteStream(`${uidlistPath}.partial`, { flags: "wx" });
+      uidlist.write(`3 V${mailbox.uidValidity} N${mailbox.uidNext}\n`);
       let count = 0;
-      for await (const page of pages(store, mailbox)) {
-        for (const message of page) {
-          let letters = "";
-          for (const [flag, letter] of LETTERS) if (message.flags.some((f) => f.toLowerCase() === flag.toLowerCase())) letters += letter;
-          const keywordLetters: string[] = [];
-          for (const flag of message.flags) {
-            if (flag.startsWith("\\") || flag.toLowerCase() === "$forwarded") continue;
-            let index = keywords.findIndex((k) => k.toLowerCase() === flag.toLowerCase());
-            if (index < 0 && keywords.length < 26) index = keywords.push(flag) - 1;
-            if (index < 0) problems.push(`mailbox ${mailbox.name} UID ${message.uid}: keyword ${flag} not kept (Maildir has 26 keyword letters)`);
-            else keywordLetters.push(String.fromCharCode(97 + index));
+      try {
+        for await (const page of pages(store, mailbox)) {
+          for (const message of page) {
+            let letters = "";
+            for (const [flag, letter] of LETTERS) if (message.flags.some((f) => f.toLowerCase() === flag.toLowerCase())) letters += letter;
+            const keywordLetters: string[] = [];
+            for (const flag of message.flags) {
+              if (flag.startsWith("\\") || flag.toLowerCase() === "$forwarded") continue;
+              let index = keywords.findIndex((k) => k.toLowerCase() === flag.toLowerCase());
+              if (index < 0 && keywords.length < 26) index = keywords.push(flag) - 1;
+              if (index < 0) problem(`mailbox ${mailbox.name} UID ${message.uid}: keyword ${flag} not kept (Maildir has 26 keyword letters)`);
+              else keywordLetters.push(String.fromCharCode(97 + index));
+            }
+            letters += keywordLetters.sort().join("");
+            const base = `${Math.floor(message.internalDate.getTime() / 1000)}.M${message.uid}.mailroom,S=${message.size}`;
+            const tmp = join(root, "tmp", base);
+            const file = join(root, "cur", `${base}:2,${letters}`);
+            await pipeline(store.openMessage(message), createWriteStream(tmp, { flags: "wx" }));
+            await utimes(tmp, message.internalDate, message.internalDate);
+            await rename(tmp, file);
+            if (!uidlist.write(`${message.uid} :${base}\n`)) await once(uidlist, "drain");
+            bytes += message.size;
+            count++;
+            tick();
           }
-          letters += keywordLetters.sort().join("");
-          const base = `${Math.floor(message.internalDate.getTime() / 1000)}.M${message.uid}.mailroom,S=${message.size}`;
-          const tmp = join(root, "tmp", base);
-          const file = join(root, "cur", `${base}:2,${letters}`);
-          await pipeline(store.openMessage(message), createWriteStream(tmp, { flags: "wx" }));
-          await utimes(tmp, message.internalDate, message.internalDate);
-          await rename(tmp, file);
-          uidlist.push(`${message.uid} :${base}`);
-          bytes += message.size;
-          count++;
-          tick();
         }
+      } catch (error) {
+        uidlist.destroy();
+        throw error;
       }
       await writeFile(join(root, "dovecot-keywords"), keywords.map((k, i) => `${i} ${k}\n`).join(""));
-      await writeFile(join(root, "dovecot-uidlist"), `3 V${mailbox.uidValidity} N${mailbox.uidNext}\n${uidlist.map((l) => `${l}\n`).join("")}`);
+      uidlist.end();
+      await finished(uidlist);
+      await rename(`${uidlistPath}.partial`, uidlistPath);
       folders.push({ mailbox: mailbox.name, path: folder === "" ? "." : folder, messages: count });
     }
   }
   request.onProgress?.({ phase: "messages", done, total });
-  return { folders, problems: problems.slice(0, 50), bytes, durationMs: Date.now() - started };
+  if (problemCount > problems.length) problems.push(`(and ${problemCount - problems.length} more problems)`);
+  return { folders, problems, bytes, durationMs: Date.now() - started };
 }
