@@ -48,6 +48,7 @@ const PACKAGE_OWNERS: Record<string, string[]> = {
   fastify: ["http/"],
   "prom-client": ["observability/metrics"],
   "acme-client": ["net/acme"],
+  imapflow: ["import/migrate-imap"],
 };
 
 const PROTOCOLS = ["smtp/", "imap/", "pop3/", "managesieve/"];

@@ -4,6 +4,7 @@ import type { BenchOptions } from "../lib/args.js";
 import { idleFanout } from "./idle-fanout.js";
 import { imapAppend } from "./imap-append.js";
 import { imapMailbox } from "./imap-mailbox.js";
+import { importMbox } from "./import-mbox.js";
 import { pop3Drain } from "./pop3-drain.js";
 import { relay } from "./relay.js";
 import { bigMessage, serverIdle, smtpLoadLatency } from "./server-health.js";
@@ -38,6 +39,8 @@ export function catalog(options: BenchOptions): Workload[] {
   workloads.push(idleFanout({ connections: quick ? 500 : 10_000, seed }));
   workloads.push(relay({ messages: quick ? 200 : 1_000, connections: 10 }));
   workloads.push(sieveDelivery({ messages: quick ? 100 : 1_000, clients: 10, seed }));
+  // Opt-in (named exactly in --only): writes and imports a 1 GB mbox (issue 21's figure).
+  workloads.push(importMbox({ megabytes: 1024 }));
   return workloads;
 }
 

@@ -14,7 +14,7 @@ async function maildir(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "mailroom-maildir-"));
   for (const dir of ["cur", "new", "tmp", ".Work.2024/cur", ".Work.2024/new", ".&AMk-t&AOk-/cur"]) await mkdir(join(root, dir), { recursive: true });
   await writeFile(join(root, "dovecot-keywords"), "0 $Label1\n1 project\n");
-  await writeFile(join(root, "dovecot-uidlist"), "3 V1 N5\n2 :1700000002.M2.host\n1 :1700000001.M1.host\n");
+  await writeFile(join(root, "dovecot-uidlist"), "3 V1234 N9 Gabc\n7 :1700000002.M2.host\n4 W120 :1700000001.M1.host\n");
   await writeFile(join(root, "cur", "1700000001.M1.host:2,SF"), "Subject: first\nFrom: a@x.test\n\nbody one\n");
   await writeFile(join(root, "cur", "1700000002.M2.host:2,Rab"), "Subject: second\nFrom: a@x.test\n\nbody two\n");
   await writeFile(join(root, "new", "1700000003.M3.host"), "Subject: third\nFrom: a@x.test\n\nbody three\n");
@@ -43,6 +43,8 @@ test("a Maildir++ tree with flags, keywords, folder names and dates; a second ru
       assert.deepEqual(first.folders.map((f) => [f.mailbox, f.imported, f.duplicates]), [["INBOX", 3, 0], ["Été", 1, 0], ["Work/2024", 1, 0]]);
       const messages = await store.getMessages(inbox as MailboxId, (await store.listMessages(inbox as MailboxId)).map((m) => m.uid));
       assert.deepEqual(messages.map((m) => m.envelope.subject), ["first", "second", "third"], "the uidlist order is kept");
+      assert.deepEqual(messages.map((m) => m.uid), [4, 7, 8], "Dovecot's UIDs are kept; an unlisted new message comes after");
+      assert.equal((await store.getMailboxById(inbox as MailboxId))!.uidValidity, 1234, "and its UIDVALIDITY, adopted by the unused INBOX");
       assert.deepEqual(messages[0]!.flags.slice().sort(), ["\\Flagged", "\\Seen"]);
       assert.deepEqual(messages[1]!.flags.slice().sort(), ["$Label1", "\\Answered", "project"].sort());
       assert.deepEqual(messages[0]!.internalDate, new Date("2020-01-02T03:04:05Z"));

@@ -6,17 +6,18 @@
 //     same import again adds nothing, and an interrupted import resumes by running it again;
 //   - a message larger than the limit, or a file that vanished, is reported and skipped; nothing
 //     already stored is touched.
-// Memory is one message plus one batch of staged handles, whatever the size of the source.
+// Memory is a few messages being staged (STAGING_PARALLEL, at most STAGING_BYTES) plus one batch of
+// staged handles, whatever the size of the source.
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { storableFlags } from "../delivery/deliver-local.js";
-import type { AccountId, BlobId, MailboxId, MailStore, StagedAppend } from "../store/index.js";
+import type { AccountId, BlobId, MailboxId, MailStore, StagedAppend, StagedMessage, Uid, UidValidity } from "../store/index.js";
 import { isStoreError } from "../store/index.js";
 import { readMbox } from "./mbox-reader.js";
-import { readEmlFolder, readMaildir, sourceKind, type MaildirFolder } from "./maildir-reader.js";
+import { mboxFiles, readEmlFolder, readMaildir, sourceKind, type MaildirFolder } from "./maildir-reader.js";
 
-export type ImportStore = Pick<MailStore, "getMailbox" | "createMailbox" | "stageMessage" | "appendStaged" | "listMessages" | "getMessages">;
+export type ImportStore = Pick<MailStore, "getMailbox" | "createMailbox" | "adoptUidValidity" | "stageMessage" | "appendStaged" | "listMessages" | "getMessages">;
 
 export interface ImportProgress {
   phase: "messages";
@@ -44,7 +45,7 @@ export interface FolderReport {
 }
 
 export interface ImportReport {
-  kind: "mbox" | "maildir" | "eml";
+  kind: "mbox" | "mbox-tree" | "maildir" | "eml";
   folders: FolderReport[];
   /** One line per message not imported, bounded. */
   problems: string[];
@@ -71,32 +72,91 @@ export function toCrlf(bytes: Buffer): Buffer {
   return out;
 }
 
+/**
+ * Stagings in flight at once, and at most this many octets of their messages in memory: each
+ * staging ends in an fsync of the file and of its folder (store/blobs/blob-directory.ts), and the
+ * disk commits several of those together, where one at a time each waits for its own (the
+ * difference between a few MB/s and tens of MB/s for an mbox of small messages).
+ */
+const STAGING_PARALLEL = 8;
+const STAGING_BYTES = 64 * 1024 * 1024;
+
+interface Staging {
+  staged: Promise<StagedMessage | { error: unknown }>;
+  size: number;
+  flags: readonly string[];
+  internalDate: Date | null;
+  uid: number | undefined;
+  where: string;
+}
+
 class FolderWriter {
   readonly report: FolderReport;
   private batch: StagedAppend[] = [];
+  private staging: Staging[] = [];
+  private stagingBytes = 0;
 
   constructor(
     private readonly store: ImportStore,
     private readonly mailboxId: MailboxId,
     mailbox: string,
     private readonly known: Set<BlobId>,
+    private readonly maxBytes: number,
+    private readonly problem: (line: string) => void,
+    /** Source UIDs above this are kept (UIDNEXT - 1 of a mailbox that has the source's UIDVALIDITY), or null. */
+    private keepUidsAbove: number | null = null,
   ) {
     this.report = { mailbox, imported: 0, duplicates: 0, skipped: 0 };
   }
 
-  async add(bytes: Buffer, flags: readonly string[], internalDate: Date | null, maxBytes: number): Promise<void> {
-    const staged = await this.store.stageMessage(bytes, { maxBytes });
+  /**
+   * Starts staging one message; messages are appended in the order they were added.
+   * @param uid the source's UID (dovecot-uidlist), kept when the folder keeps UIDs (openFolder)
+   *   and it is above every UID given so far; else the message gets the next UID.
+   */
+  async add(bytes: Buffer, flags: readonly string[], internalDate: Date | null, where: string, uid?: number): Promise<void> {
+    const staged = this.store.stageMessage(bytes, { maxBytes: this.maxBytes }).catch((error: unknown) => ({ error }));
+    this.staging.push({ staged, size: bytes.length, flags, internalDate, uid, where });
+    this.stagingBytes += bytes.length;
+    while (this.staging.length >= STAGING_PARALLEL || this.stagingBytes > STAGING_BYTES) await this.settleOne();
+  }
+
+  /** The oldest staging: skipped when too big, dropped as a duplicate, or queued for the next append. */
+  private async settleOne(): Promise<void> {
+    const next = this.staging.shift()!;
+    this.stagingBytes -= next.size;
+    const staged = await next.staged;
+    if ("error" in staged) {
+      if (!isStoreError(staged.error, "TOOBIG")) {
+        // Stop: the stagings still in flight are released once they land.
+        for (const rest of this.staging.splice(0)) void rest.staged.then((s) => ("error" in s ? undefined : s.discard()));
+        throw staged.error;
+      }
+      this.report.skipped++;
+      this.problem(`${next.where}: larger than ${this.maxBytes} octets`);
+      return;
+    }
     if (this.known.has(staged.blobId)) {
       staged.discard();
       this.report.duplicates++;
       return;
     }
     this.known.add(staged.blobId);
-    this.batch.push({ source: staged, flags: storableFlags(flags.filter((f) => f !== "\\Recent")), ...(internalDate ? { internalDate } : {}) });
-    if (this.batch.length >= BATCH) await this.flush();
+    const keep = this.keepUidsAbove !== null && next.uid !== undefined && next.uid > this.keepUidsAbove;
+    // One store call keeps UIDs for all its messages or for none (appendStaged).
+    if (this.batch.length > 0 && (this.batch[0]!.uid !== undefined) !== keep) await this.append();
+    if (keep) this.keepUidsAbove = next.uid!;
+    this.batch.push({ source: staged, flags: storableFlags(next.flags.filter((f) => f !== "\\Recent")), ...(next.internalDate ? { internalDate: next.internalDate } : {}), ...(keep ? { uid: next.uid as Uid } : {}) });
+    if (this.batch.length >= BATCH) await this.append();
   }
 
+  /** Waits for every staging and appends what is left. */
   async flush(): Promise<void> {
+    while (this.staging.length > 0) await this.settleOne();
+    await this.append();
+  }
+
+  private async append(): Promise<void> {
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
@@ -109,17 +169,26 @@ class FolderWriter {
       }
       throw error;
     }
+    // A message appended without a kept UID took UIDNEXT: later kept UIDs must be above it.
+    if (this.keepUidsAbove !== null && batch[0]!.uid === undefined) this.keepUidsAbove = null;
     this.report.imported += batch.length;
   }
 }
 
-async function openFolder(store: ImportStore, accountId: AccountId, mailbox: string): Promise<{ id: MailboxId; known: Set<BlobId> }> {
+/**
+ * The target mailbox and the blobs it holds. With `uidValidity` (a Dovecot dovecot-uidlist) a new
+ * mailbox is created with it, and an existing one that never held a message adopts it, so the
+ * messages keep their UIDs and the old server's clients keep their caches; `keepUidsAbove` is
+ * then the last UID used (an interrupted import resumes keeping UIDs), else null.
+ */
+async function openFolder(store: ImportStore, accountId: AccountId, mailbox: string, uidValidity?: number): Promise<{ id: MailboxId; known: Set<BlobId>; keepUidsAbove: number | null }> {
   const existing = await store.getMailbox(accountId, mailbox);
-  const box = existing ?? (await store.createMailbox(accountId, mailbox));
+  let box = existing ?? (await store.createMailbox(accountId, mailbox, uidValidity === undefined ? {} : { uidValidity: uidValidity as UidValidity }));
+  if (uidValidity !== undefined && box.uidValidity !== uidValidity && box.uidNext === 1) box = await store.adoptUidValidity(box.id, uidValidity as UidValidity);
   const known = new Set<BlobId>();
   const uids = (await store.listMessages(box.id)).map((m) => m.uid);
   for (let i = 0; i < uids.length; i += 500) for (const message of await store.getMessages(box.id, uids.slice(i, i + 500))) known.add(message.blobId);
-  return { id: box.id, known };
+  return { id: box.id, known, keepUidsAbove: uidValidity !== undefined && box.uidValidity === uidValidity ? box.uidNext - 1 : null };
 }
 
 export async function importMessages(request: ImportRequest): Promise<ImportReport> {
@@ -142,29 +211,32 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
     request.onProgress?.({ phase: "messages", done, total });
   };
 
-  if (kind === "mbox") {
-    const mailbox = request.mailbox ?? "INBOX";
-    const target = await openFolder(request.store, request.accountId, mailbox);
-    const writer = new FolderWriter(request.store, target.id, mailbox, target.known);
-    for await (const item of readMbox(createReadStream(request.path), { maxMessageBytes: request.maxMessageBytes })) {
-      done++;
-      if ("skipped" in item) {
-        writer.report.skipped++;
-        problem(`${basename(request.path)} message ${item.index}: ${item.reason}`);
-      } else {
-        bytes += item.bytes.length;
-        await addOrReport(writer, item.bytes, item.flags, item.internalDate, request.maxMessageBytes, `${basename(request.path)} message ${item.index}`, problem);
+  if (kind === "mbox" || kind === "mbox-tree") {
+    // An mbox file goes into --mailbox (INBOX); a tree of them (export's layout) keeps its names.
+    const files = kind === "mbox" ? [{ path: request.path, mailbox: request.mailbox ?? "INBOX" }] : await mboxFiles(request.path);
+    for (const file of files) {
+      const target = await openFolder(request.store, request.accountId, file.mailbox);
+      const writer = new FolderWriter(request.store, target.id, file.mailbox, target.known, request.maxMessageBytes, problem);
+      for await (const item of readMbox(createReadStream(file.path, { highWaterMark: 1 << 20 }), { maxMessageBytes: request.maxMessageBytes })) {
+        done++;
+        if ("skipped" in item) {
+          writer.report.skipped++;
+          problem(`${basename(file.path)} message ${item.index}: ${item.reason}`);
+        } else {
+          bytes += item.bytes.length;
+          await writer.add(item.bytes, item.flags, item.internalDate, `${basename(file.path)} message ${item.index}`);
+        }
+        progress(null);
       }
-      progress(null);
+      await writer.flush();
+      folders.push(writer.report);
     }
-    await writer.flush();
-    folders.push(writer.report);
   } else {
     const sources: MaildirFolder[] = kind === "maildir" ? await readMaildir(request.path) : [await readEmlFolder(request.path, request.mailbox ?? "INBOX")];
     const total = sources.reduce((n, f) => n + f.files.length, 0);
     for (const source of sources) {
-      const target = await openFolder(request.store, request.accountId, source.mailbox);
-      const writer = new FolderWriter(request.store, target.id, source.mailbox, target.known);
+      const target = await openFolder(request.store, request.accountId, source.mailbox, source.uidValidity);
+      const writer = new FolderWriter(request.store, target.id, source.mailbox, target.known, request.maxMessageBytes, problem, target.keepUidsAbove);
       for (const file of source.files) {
         done++;
         const size = await stat(file.path).then((s) => s.size, () => null);
@@ -181,7 +253,7 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
             problem(`${file.path}: vanished before it was read`);
           } else {
             bytes += content.length;
-            await addOrReport(writer, toCrlf(content), file.flags, file.internalDate, request.maxMessageBytes, file.path, problem);
+            await writer.add(toCrlf(content), file.flags, file.internalDate, file.path, file.uid);
           }
         }
         progress(total);
@@ -191,16 +263,6 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
     }
     progress(total, true);
   }
-  if (kind === "mbox") progress(done, true);
+  if (kind === "mbox" || kind === "mbox-tree") progress(done, true);
   return { kind, folders, problems, problemCount, bytes, durationMs: Date.now() - started };
-}
-
-async function addOrReport(writer: FolderWriter, bytes: Buffer, flags: readonly string[], internalDate: Date | null, maxBytes: number, where: string, problem: (line: string) => void): Promise<void> {
-  try {
-    await writer.add(bytes, flags, internalDate, maxBytes);
-  } catch (error) {
-    if (!isStoreError(error, "TOOBIG")) throw error;
-    writer.report.skipped++;
-    problem(`${where}: larger than ${maxBytes} octets`);
-  }
 }

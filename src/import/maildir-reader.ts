@@ -18,12 +18,16 @@ export interface MaildirFolder {
   /** Mailbox name ("INBOX", "Work/2024"). */
   readonly mailbox: string;
   readonly files: readonly MaildirFile[];
+  /** The UIDVALIDITY of Dovecot's dovecot-uidlist ("V" in its header), when there is one. */
+  readonly uidValidity?: number;
 }
 
 export interface MaildirFile {
   readonly path: string;
   readonly flags: string[];
   readonly internalDate: Date | null;
+  /** The file's UID in dovecot-uidlist, when listed there. */
+  readonly uid?: number;
 }
 
 const FLAG_LETTERS: Record<string, string> = { D: "\\Draft", F: "\\Flagged", P: "$Forwarded", R: "\\Answered", S: "\\Seen", T: "\\Deleted" };
@@ -42,11 +46,19 @@ async function keywordNames(dir: string): Promise<Map<string, string>> {
   return names;
 }
 
-/** Dovecot's dovecot-uidlist: after the header line, "<uid> [extensions] :<base name>" or "<uid> <base name>". */
-async function uidOrder(dir: string): Promise<Map<string, number>> {
+/**
+ * Dovecot's dovecot-uidlist: a header "3 V<uidvalidity> N<next uid> ..." (version 3; version 1
+ * is "1 <uidvalidity> <next uid>"), then "<uid> [extensions] :<base name>" or "<uid> <base name>".
+ */
+async function uidOrder(dir: string): Promise<{ order: Map<string, number>; uidValidity?: number }> {
   const order = new Map<string, number>();
+  let uidValidity: number | undefined;
   try {
-    const lines = (await readFile(join(dir, "dovecot-uidlist"), "utf8")).split("\n").slice(1);
+    const all = (await readFile(join(dir, "dovecot-uidlist"), "utf8")).split("\n");
+    const header = all[0] ?? "";
+    const v = /^3 .*\bV(\d+)/.exec(header) ?? /^1 (\d+) \d+/.exec(header);
+    if (v && Number(v[1]) >= 1 && Number(v[1]) <= 0xffffffff) uidValidity = Number(v[1]);
+    const lines = all.slice(1);
     for (const line of lines) {
       const match = /^(\d+)\s+(?:.*?:)?(\S+)\s*$/.exec(line);
       if (match) order.set(match[2]!.split(/[:;]2,/)[0]!, Number(match[1]));
@@ -54,7 +66,7 @@ async function uidOrder(dir: string): Promise<Map<string, number>> {
   } catch {
     // No uidlist: the names give the order.
   }
-  return order;
+  return uidValidity === undefined ? { order } : { order, uidValidity };
 }
 
 export function maildirFlags(name: string, keywords: ReadonlyMap<string, string>): string[] {
@@ -78,7 +90,7 @@ async function listFiles(dir: string): Promise<string[]> {
 
 async function readFolder(dir: string, mailbox: string): Promise<MaildirFolder> {
   const keywords = await keywordNames(dir);
-  const order = await uidOrder(dir);
+  const { order, uidValidity } = await uidOrder(dir);
   const entries: { path: string; base: string; flags: string[] }[] = [];
   for (const sub of ["new", "cur"]) {
     for (const name of await listFiles(join(dir, sub))) entries.push({ path: join(dir, sub, name), base: name.split(/[:;]2,/)[0]!, flags: maildirFlags(name, keywords) });
@@ -88,9 +100,10 @@ async function readFolder(dir: string, mailbox: string): Promise<MaildirFolder> 
   const files: MaildirFile[] = [];
   for (const entry of entries) {
     const info = await stat(entry.path).catch(() => null);
-    files.push({ path: entry.path, flags: entry.flags, internalDate: info ? info.mtime : null });
+    const uid = order.get(entry.base);
+    files.push({ path: entry.path, flags: entry.flags, internalDate: info ? info.mtime : null, ...(uid !== undefined && uid >= 1 && uid <= 0xffffffff ? { uid } : {}) });
   }
-  return { mailbox, files };
+  return uidValidity === undefined ? { mailbox, files } : { mailbox, files, uidValidity };
 }
 
 /** A Maildir: its root is INBOX, ".Name.Sub" folders are Maildir++ subfolders. */
@@ -116,11 +129,35 @@ export async function readEmlFolder(dir: string, mailbox: string): Promise<Maild
   return { mailbox, files };
 }
 
-/** What kind of source a path is: a Maildir (cur/ or new/ inside), a folder of .eml, or an mbox file. */
-export async function sourceKind(path: string): Promise<"maildir" | "eml" | "mbox"> {
+/**
+ * What kind of source a path is: a Maildir (cur/ or new/ inside), a tree of *.mbox files (what
+ * `mailroom export --format mbox` writes), a folder of .eml, or an mbox file.
+ */
+export async function sourceKind(path: string): Promise<"maildir" | "eml" | "mbox" | "mbox-tree"> {
   const info = await stat(path);
   if (info.isFile()) return "mbox";
   const names = new Set(await readdir(path));
   if (names.has("cur") || names.has("new")) return "maildir";
+  if ((await mboxFiles(path)).length > 0) return "mbox-tree";
   return "eml";
+}
+
+/**
+ * The *.mbox files under a directory with the mailbox each is: "Work/2024.mbox" is "Work/2024";
+ * a level's %25 and %2E (exporter.ts fileLevel) are decoded. Sorted by mailbox name.
+ */
+export async function mboxFiles(root: string): Promise<{ path: string; mailbox: string }[]> {
+  const found: { path: string; mailbox: string }[] = [];
+  const walk = async (dir: string, levels: string[], depth: number): Promise<void> => {
+    if (depth > 32) return;
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name), [...levels, entry.name], depth + 1);
+      else if (entry.isFile() && entry.name.endsWith(".mbox") && entry.name.length > 5) {
+        const name = [...levels, entry.name.slice(0, -5)].map((l) => l.replace(/%(25|2E)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))).join("/");
+        found.push({ path: join(dir, entry.name), mailbox: name.toUpperCase() === "INBOX" ? "INBOX" : name });
+      }
+    }
+  };
+  await walk(root, [], 0);
+  return found.sort((a, b) => (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0));
 }

@@ -64,90 +64,152 @@ export function statusFlags(header: string): string[] {
   return [...flags];
 }
 
+/** A message's bytes as they are read: one growing buffer, CRLF line ends, no copy per line. */
+class ByteBuilder {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  length = 0;
+
+  appendLine(line: Buffer): void {
+    const needed = this.length + line.length + 2;
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    line.copy(this.buffer, this.length);
+    this.length += line.length;
+    this.buffer[this.length++] = 13;
+    this.buffer[this.length++] = 10;
+  }
+
+  /** The bytes without the last `drop` octets, in a buffer of their own size. */
+  take(drop: number): Buffer {
+    return Buffer.from(this.buffer.subarray(0, this.length - drop));
+  }
+}
+
 interface Pending {
-  lines: Buffer[];
+  out: ByteBuilder | null;
+  /** Octets of the message so far (counted also once it is too big and no longer kept). */
   bytes: number;
+  lastLineEmpty: boolean;
   internalDate: Date | null;
   headerDone: boolean;
   headerText: string;
   /** Body octets still expected by Content-Length (mboxcl2), or null. */
   contentLeft: number | null;
-  tooBig: boolean;
+  /** Inside an mbox metadata field (MBOX_METADATA), which is not kept in the message. */
+  droppingField: boolean;
 }
 
-const CRLF = Buffer.from("\r\n");
+const MBOX_METADATA = /^(status|x-status|x-keywords|x-uid|x-imap|x-imapbase|content-length):/i;
 
-/** Splits a byte stream into lines without their line end (LF or CRLF). */
-async function* lines(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of source) {
-    let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
-    let start = 0;
-    for (let end = data.indexOf(10, start); end !== -1; end = data.indexOf(10, start)) {
-      const stop = end > start && data[end - 1] === 13 ? end - 1 : end;
-      yield data.subarray(start, stop);
-      start = end + 1;
+/** "From " at the start of the line, compared as bytes (no string per line). */
+function startsWithFrom(line: Buffer, at: number): boolean {
+  return line.length >= at + 5 && line[at] === 0x46 && line[at + 1] === 0x72 && line[at + 2] === 0x6f && line[at + 3] === 0x6d && line[at + 4] === 0x20;
+}
+
+/**
+ * The reader's state machine, fed one line at a time synchronously (an async step per line would
+ * cost more than the work on it); completed messages are collected for the caller to yield.
+ */
+class MboxParser {
+  private current: Pending | null = null;
+  private index = 0;
+  private previousBlank = true;
+  readonly done: (MboxMessage | MboxSkipped)[] = [];
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  private finish(message: Pending): void {
+    this.index++;
+    if (message.out === null) {
+      this.done.push({ skipped: true, index: this.index, reason: `larger than ${this.maxMessageBytes} octets` });
+      return;
     }
-    rest = Buffer.from(data.subarray(start));
-    data = Buffer.alloc(0);
-  }
-  if (rest.length > 0) yield rest;
-}
-
-export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMessageBytes: number }): AsyncGenerator<MboxMessage | MboxSkipped> {
-  let current: Pending | null = null;
-  let index = 0;
-  let previousBlank = true;
-
-  const finish = (message: Pending): MboxMessage | MboxSkipped => {
-    index++;
-    if (message.tooBig) return { skipped: true, index, reason: `larger than ${options.maxMessageBytes} octets` };
     // The blank line before the next separator belongs to the mbox, not the message.
-    let lines = message.lines;
-    if (lines.length > 0 && lines[lines.length - 1]!.length === 0 && message.contentLeft === null) lines = lines.slice(0, -1);
-    const parts: Buffer[] = [];
-    for (const line of lines) parts.push(line, CRLF);
-    return { bytes: Buffer.concat(parts), internalDate: message.internalDate, flags: statusFlags(message.headerText), index };
-  };
+    const drop = message.lastLineEmpty && message.contentLeft === null ? 2 : 0;
+    this.done.push({ bytes: message.out.take(drop), internalDate: message.internalDate, flags: statusFlags(message.headerText), index: this.index });
+  }
 
-  for await (const line of lines(source)) {
-    const isFromLine = line.length >= 5 && line.subarray(0, 5).toString("latin1") === "From ";
-    const inCounted = current !== null && current.contentLeft !== null && current.contentLeft > 0;
-    // Inside a counted body a "From " line is content, unless it is a full separator (sender and
-    // date) after a blank line: then the Content-Length was wrong, and trusting it would swallow
-    // the next messages into this one.
-    const separates = isFromLine && (!inCounted || (previousBlank && separatorDate(line.toString("latin1")) !== null));
-    if (separates) {
-      if (current !== null) yield finish(current);
-      current = { lines: [], bytes: 0, internalDate: separatorDate(line.toString("latin1")), headerDone: false, headerText: "", contentLeft: null, tooBig: false };
-      previousBlank = false;
-      continue;
+  line(line: Buffer): void {
+    const current = this.current;
+    if (startsWithFrom(line, 0)) {
+      const inCounted = current !== null && current.contentLeft !== null && current.contentLeft > 0;
+      // Inside a counted body a "From " line is content, unless it is a full separator (sender and
+      // date) after a blank line: then the Content-Length was wrong, and trusting it would swallow
+      // the next messages into this one.
+      const date = !inCounted || this.previousBlank ? separatorDate(line.toString("latin1")) : null;
+      if (!inCounted || (this.previousBlank && date !== null)) {
+        if (current !== null) this.finish(current);
+        this.current = { out: new ByteBuilder(), bytes: 0, lastLineEmpty: false, internalDate: date, headerDone: false, headerText: "", contentLeft: null, droppingField: false };
+        this.previousBlank = false;
+        return;
+      }
     }
     if (current === null) {
       // Text before the first separator is not an mbox message (a stray header line, a BOM).
-      previousBlank = line.length === 0;
-      continue;
+      this.previousBlank = line.length === 0;
+      return;
     }
     let kept = line;
     if (!current.headerDone) {
+      // Status, X-Status, X-Keywords, X-UID, X-IMAP(base) and Content-Length are the mbox's own
+      // bookkeeping, read into flags here and not part of the message (Dovecot hides them too).
+      if (line.length > 0 && line[0] !== 0x20 && line[0] !== 0x09) current.droppingField = MBOX_METADATA.test(line.subarray(0, 20).toString("latin1"));
       if (line.length === 0) {
+        current.droppingField = false;
         current.headerDone = true;
         const length = /^Content-Length:[ \t]*(\d+)[ \t]*$/im.exec(current.headerText);
         if (length) current.contentLeft = Number(length[1]);
       } else if (current.headerText.length < 64 * 1024) current.headerText += `${line.toString("latin1")}\n`;
+      if (current.droppingField) {
+        this.previousBlank = false;
+        return;
+      }
     } else if (current.contentLeft !== null) {
       // Counted in the file's own line ends: this reader drops them, so count one octet (LF).
       current.contentLeft = Math.max(0, current.contentLeft - line.length - 1);
-    } else if (/^>+From /.test(line.subarray(0, 64).toString("latin1"))) {
-      kept = line.subarray(1);
+    } else if (line[0] === 0x3e) {
+      // mboxrd: ">From ", ">>From "... lose one ">".
+      let at = 1;
+      while (at < line.length && line[at] === 0x3e) at++;
+      if (startsWithFrom(line, at)) kept = line.subarray(1);
     }
-    previousBlank = line.length === 0;
+    this.previousBlank = line.length === 0;
     current.bytes += kept.length + 2;
-    if (current.bytes > options.maxMessageBytes) {
-      current.tooBig = true;
-      current.lines = [];
-    }
-    if (!current.tooBig) current.lines.push(Buffer.from(kept));
+    if (current.bytes > this.maxMessageBytes) current.out = null;
+    current.out?.appendLine(kept);
+    current.lastLineEmpty = kept.length === 0;
   }
-  if (current !== null) yield finish(current);
+
+  end(unterminated: boolean): void {
+    if (this.current === null) return;
+    // Every mbox line ends with a line feed: a file ending mid-line was cut short (a copy that
+    // stopped, a full disk), and its last message would be stored broken. Reported instead, so
+    // importing the complete file later adds it once.
+    if (unterminated) {
+      this.index++;
+      this.done.push({ skipped: true, index: this.index, reason: "the file ends mid-line: this message looks truncated, not imported (import the complete file again to add it)" });
+    } else this.finish(this.current);
+    this.current = null;
+  }
+}
+
+export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMessageBytes: number }): AsyncGenerator<MboxMessage | MboxSkipped> {
+  const parser = new MboxParser(options.maxMessageBytes);
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of source) {
+    const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (let end = data.indexOf(10, start); end !== -1; end = data.indexOf(10, start)) {
+      parser.line(data.subarray(start, end > start && data[end - 1] === 13 ? end - 1 : end));
+      start = end + 1;
+    }
+    rest = Buffer.from(data.subarray(start));
+    while (parser.done.length > 0) yield parser.done.shift()!;
+  }
+  if (rest.length > 0) parser.line(rest);
+  parser.end(rest.length > 0);
+  while (parser.done.length > 0) yield parser.done.shift()!;
 }

@@ -9,7 +9,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
@@ -48,6 +48,8 @@ export interface ComposedStore {
   tlsReports?: TlsReportStore;
   /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
   abuseState?: SharedAbuseStateStore;
+  /** What `mailroom migrate` copied so far; absent: no migrate. */
+  migrations?: MigrationStateStore;
   maintenance?: StoreMaintenance;
   /** `mailroom backup`: a consistent online backup (SQLite; docs/architecture.md, "Backup and restore"). */
   backup?: StoreBackup;
@@ -113,7 +115,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -121,7 +123,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -245,6 +247,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     mail: store.mail,
     maintenance: store.maintenance,
     importer: { store: store.mail, maxMessageBytes: config.limits.maxMessageSize },
+    transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },

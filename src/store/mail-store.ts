@@ -164,6 +164,12 @@ export interface StagedAppend {
   flags?: Flag[];
   /** INTERNALDATE; defaults to now. */
   internalDate?: Date;
+  /**
+   * The UID to give it, kept from another server (a Dovecot `dovecot-uidlist`, mailroom import):
+   * at least the mailbox's UIDNEXT and ascending within the call, else INVALID. UIDNEXT becomes
+   * uid + 1, so the UIDs skipped are never handed out (RFC 9051 §2.3.1.1).
+   */
+  uid?: Uid;
 }
 
 /**
@@ -192,6 +198,11 @@ export interface SelectionIndex {
 export interface CreateMailboxOptions {
   specialUse?: SpecialUse | null;
   subscribed?: boolean;
+  /**
+   * The UIDVALIDITY to give the new mailbox (its parents created on the way get fresh ones), kept
+   * from another server so its clients' caches stay valid; 1..2^32-1, else INVALID.
+   */
+  uidValidity?: UidValidity;
 }
 
 export interface MailStore {
@@ -209,6 +220,12 @@ export interface MailStore {
    * mailbox and leaves INBOX empty (RFC 9051 §6.3.6). Throws NONEXISTENT / ALREADYEXISTS / CANNOT.
    */
   renameMailbox(accountId: AccountId, oldName: string, newName: string): Promise<void>;
+  /**
+   * Gives a mailbox that has never held a message (UIDNEXT 1) another UIDVALIDITY, so an import
+   * into the INBOX a new account starts with can keep the old server's (and its UIDs, with
+   * StagedAppend.uid). Throws CANNOT once the mailbox has held a message, INVALID out of range.
+   */
+  adoptUidValidity(mailboxId: MailboxId, uidValidity: UidValidity): Promise<Mailbox>;
   /** Deletes a mailbox with its messages. Refuses INBOX and mailboxes with children (as Dovecot). */
   deleteMailbox(accountId: AccountId, name: string): Promise<void>;
   /** Subscriptions are kept by name and may name mailboxes that do not exist (RFC 9051 §6.3.7). */

@@ -10,6 +10,7 @@ import { addOutboundCommands } from "./outbound-commands.js";
 import { addStoreCommands, progressPrinter } from "./store-commands.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addImportCommands } from "./import-commands.js";
+import { addTransferCommands } from "./transfer-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 import { addBackupCommands, type BackupReaders } from "./backup-commands.js";
 
@@ -181,6 +182,7 @@ function buildProgram(env: CliEnvironment): Command {
   }
   addIndexCommands(program, withAdmin, print, env.stderr);
   addImportCommands(program, withAdmin, print, env.stderr);
+  addTransferCommands(program, withAdmin, print, env.stderr, env);
   addSieveCommands(program, withAdmin, print);
   addBackupCommands(program, withAdmin, env.backupReaders ? { verify: (r, p) => env.backupReaders!(globals()).verify(r, p), restore: (r, p) => env.backupReaders!(globals()).restore(r, p) } : undefined, print, env.stderr);
   return program;

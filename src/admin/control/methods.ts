@@ -114,6 +114,13 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   rebuildIndex: (ops, a, progress) => ops.rebuildIndex({ account: a.optionalString(0), onProgress: progress }),
   backup: (ops, a, progress) => ops.backup({ file: a.string(0), incrementalFrom: a.optionalString(1) ?? null, onProgress: progress }),
   importMessages: (ops, a, progress) => ops.importMessages({ account: a.string(0), path: a.string(1), mailbox: a.optionalString(2) ?? null, onProgress: progress }),
+  exportMessages: (ops, a, progress) => ops.exportMessages({ account: a.string(0), dir: a.string(1), format: a.string(2), mailbox: a.optionalString(3) ?? null, onProgress: progress }),
+  migrate: (ops, a, progress) => {
+    const options = a.object(1);
+    const fields = new Arguments([options.from, options.password, options.insecureTls ?? false], "migrate");
+    if (typeof options.insecureTls !== "boolean" && options.insecureTls !== undefined) throw new AdminError("invalid-argument", "migrate: insecureTls must be true or false");
+    return ops.migrate({ account: a.string(0), from: fields.string(0), password: fields.string(1), insecureTls: options.insecureTls === true, onProgress: progress });
+  },
 } satisfies Record<string, Invoke>);
 
 /** The most arguments any method takes; a longer list is refused before any lookup. */

@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, BackupResult, ImportResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -52,6 +52,8 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     rebuildIndex: (request) => withProgress<IndexRebuildResult>(request?.onProgress, "rebuildIndex", request?.account ?? null),
     backup: (request) => withProgress<BackupResult>(request.onProgress, "backup", request.file, request.incrementalFrom),
     importMessages: (request) => withProgress<ImportResult>(request.onProgress, "importMessages", request.account, request.path, request.mailbox ?? null),
+    exportMessages: (request) => withProgress<ExportResult>(request.onProgress, "exportMessages", request.account, request.dir, request.format, request.mailbox ?? null),
+    migrate: (request) => withProgress<MigrateResult>(request.onProgress, "migrate", request.account, { from: request.from, password: request.password, insecureTls: request.insecureTls === true }),
     outbound,
   };
 }

@@ -15,6 +15,7 @@ import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.
 import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
 import { createImportOperation, type ImportDependencies, type ImportRequest, type ImportResult } from "./import.js";
 import { createBackupOperation, type BackupDependencies, type BackupOperationRequest, type BackupResult } from "./backup.js";
+import { createTransferOperations, type ExportRequest, type ExportResult, type MigrateRequest, type MigrateResult, type TransferDependencies } from "./transfer.js";
 
 export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
@@ -25,6 +26,7 @@ export type { StoreCheckResult } from "./store-check.js";
 export type { IndexCheckResult, IndexRebuildRequest, IndexRebuildResult } from "./search-index.js";
 export type { ImportRequest, ImportResult } from "./import.js";
 export type { BackupDependencies, BackupOperationRequest, BackupResult } from "./backup.js";
+export type { ExportRequest, ExportResult, MigrateRequest, MigrateResult } from "./transfer.js";
 export type { AdminErrorKind } from "./validation.js";
 
 export interface AdminDependencies {
@@ -55,6 +57,8 @@ export interface AdminDependencies {
   importer?: ImportDependencies;
   /** `mailroom backup`; without it that operation is unavailable. */
   backup?: BackupDependencies;
+  /** `mailroom export` and `mailroom migrate`; without it those operations are unavailable. */
+  transfer?: TransferDependencies;
 }
 
 export interface LiveSessions {
@@ -252,6 +256,16 @@ export function createAdminOperations(deps: AdminDependencies) {
     backup(request: BackupOperationRequest): Promise<BackupResult> {
       if (!deps.backup) throw new AdminError("refused", "online backup is not available for this store backend (PostgreSQL: see docs/architecture.md, Backup and restore)");
       return createBackupOperation(deps.backup)(request);
+    },
+    /** `export --account A --format mbox|maildir <dir> [--mailbox M]`. */
+    exportMessages(request: ExportRequest): Promise<ExportResult> {
+      if (!deps.transfer) throw new AdminError("refused", "export is not available here");
+      return createTransferOperations(deps.transfer, requireAccount).exportMessages(request);
+    },
+    /** `migrate --account A --from imaps://user@host`: another server's folders copied in. */
+    migrate(request: MigrateRequest): Promise<MigrateResult> {
+      if (!deps.transfer) throw new AdminError("refused", "migrate is not available here");
+      return createTransferOperations(deps.transfer, requireAccount).migrate(request);
     },
     /** Sieve scripts per account; throws when the store has none. */
     get sieve(): SieveOperations {

@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -16,6 +16,8 @@ export interface StoreHandles {
   greylist?: GreylistStore;
   /** Absent for a backend without TLS-RPT storage; the TLS report contract is then skipped. */
   tlsReports?: TlsReportStore;
+  /** Absent for a backend without `mailroom migrate` state; that contract is then skipped. */
+  migrations?: MigrationStateStore;
 }
 
 export interface ContractBackend extends StoreHandles {
@@ -37,6 +39,11 @@ export class Fixture {
   private serial = 0;
 
   constructor(private backend: ContractBackend) {}
+
+  /** Every handle of the backend (the optional stores included). */
+  get handles(): StoreHandles {
+    return this.backend;
+  }
 
   get mail(): MailStore {
     return this.backend.mail;

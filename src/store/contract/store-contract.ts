@@ -20,6 +20,7 @@ import { sieveContract } from "./sieve.contract.js";
 import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
 import { tlsReportContract } from "./tls-reports.contract.js";
+import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -41,6 +42,8 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],
   ["tls reports", tlsReportContract],
+  ["kept UIDs", keptUidContract],
+  ["migration state", migrationStateContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

@@ -54,6 +54,9 @@ export function runPostgresContract(groups: readonly string[]): void {
         get spam() {
           return store;
         },
+        get migrations() {
+          return store;
+        },
         get greylist() {
           return store;
         },

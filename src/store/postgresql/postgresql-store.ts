@@ -33,7 +33,7 @@ import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, DomainId, Fl
 import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, SPECIAL_USES } from "../types.js";
 // Backend-neutral rules kept beside the SQLite backend for now (they say so themselves).
 import { normaliseDomain, parseAddress } from "../sqlite/addresses.js";
-import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream } from "../sqlite/checks.js";
+import { checkCount, checkDate, checkEnqueueRequest, checkKeptUids, checkMaxBytes, checkUid32, checkPrefix, checkResults, failedStream } from "../sqlite/checks.js";
 import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "../sqlite/flag-rules.js";
 import { INBOX, isWithin, normaliseMailboxName, parentNames } from "../sqlite/mailbox-names.js";
 import { BlobMissingError, dropUnreferencedContents, PgBlobStore } from "./blob-store.js";
@@ -46,6 +46,8 @@ import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-s
 import * as abuse from "./abuse-state.js";
 import type { SharedAbuseStateStore, ThrottleSnapshot } from "../abuse-state-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
+import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
+import * as migrationState from "./migration-state.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
@@ -102,6 +104,8 @@ interface PlannedCopy {
   mailboxId: MailboxId;
   flags: Flag[];
   prefix: Buffer;
+  /** A UID kept from another server (StagedAppend.uid): at least UIDNEXT. */
+  uid?: Uid;
 }
 
 function checkQuotaValue(quotaBytes: unknown): number | null {
@@ -147,7 +151,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, SharedAbuseStateStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, SharedAbuseStateStore, MigrationStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -543,8 +547,8 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return (row!.value % 0x100000000 || 1) as UidValidity;
   }
 
-  private async insertMailbox(db: Sql, unit: UnitOfWork, accountId: AccountId, name: string, specialUse: SpecialUse | null): Promise<MailboxId> {
-    const uidValidity = await this.nextUidValidity(db);
+  private async insertMailbox(db: Sql, unit: UnitOfWork, accountId: AccountId, name: string, specialUse: SpecialUse | null, kept?: number): Promise<MailboxId> {
+    const uidValidity = kept ?? (await this.nextUidValidity(db));
     const row = await one<{ id: number }>(db, "INSERT INTO mailboxes (account_id, name, special_use, uid_validity) VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, name) DO NOTHING RETURNING id", [accountId, name, specialUse, uidValidity]);
     if (!row) throw new StoreError("ALREADYEXISTS", `mailbox ${name} already exists`);
     const mailboxId = row.id as MailboxId;
@@ -561,10 +565,11 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   private async createMailboxIn(db: Sql, unit: UnitOfWork, accountId: AccountId, rawName: string, options: api.CreateMailboxOptions = {}): Promise<Mailbox> {
     const name = normaliseMailboxName(rawName);
     const specialUse = checkSpecialUse(options.specialUse);
+    const kept = options.uidValidity === undefined ? undefined : checkUid32(options.uidValidity, "UIDVALIDITY");
     await this.requireAccountId(db, accountId);
     if (await this.mailboxByName(db, accountId, name)) throw new StoreError("ALREADYEXISTS", `mailbox ${name} already exists`);
     await this.createParents(db, unit, accountId, name);
-    const mailboxId = await this.insertMailbox(db, unit, accountId, name, specialUse);
+    const mailboxId = await this.insertMailbox(db, unit, accountId, name, specialUse, kept);
     if (options.subscribed) await this.setSubscribedIn(db, unit, accountId, name, true);
     return this.requireMailbox(db, mailboxId);
   }
@@ -601,6 +606,16 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   createMailbox(accountId: AccountId, name: string, options?: api.CreateMailboxOptions): Promise<Mailbox> {
     return this.write((db, unit) => this.createMailboxIn(db, unit, accountId, name, options));
+  }
+
+  adoptUidValidity(mailboxId: MailboxId, uidValidity: UidValidity): Promise<Mailbox> {
+    return this.write(async (db) => {
+      const value = checkUid32(uidValidity, "UIDVALIDITY");
+      await this.requireMailbox(db, mailboxId, true);
+      const changed = await db.query("UPDATE mailboxes SET uid_validity = $1 WHERE id = $2 AND uid_next = 1", [value, mailboxId]);
+      if ((changed.rowCount ?? 0) === 0) throw new StoreError("CANNOT", "the mailbox has held messages: its UIDVALIDITY stays");
+      return this.requireMailbox(db, mailboxId);
+    });
   }
 
   renameMailbox(accountId: AccountId, rawOld: string, rawNew: string): Promise<void> {
@@ -832,10 +847,12 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   appendStaged(mailboxId: MailboxId, list: readonly api.StagedAppend[], options: { maxBytes?: number } = {}): Promise<api.DeliveredCopy[]> {
     return this.track(async () => {
       if (!Array.isArray(list) || list.length === 0) throw new StoreError("INVALID", "nothing to append");
-      const plans = list.map((m) => {
+      const kept = checkKeptUids(list.map((m) => m.uid));
+      const plans = list.map((m, i) => {
         if (!(m.source instanceof PgStagedMessage) || !m.source.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
         if (options.maxBytes !== undefined && m.source.size > options.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${options.maxBytes} octets`);
-        return { staged: m.source, copies: [{ mailboxId, flags: normaliseFlags(m.flags), prefix: Buffer.alloc(0) }], internalDate: checkDate(m.internalDate ?? this.clock()) };
+        const copy: PlannedCopy = { mailboxId, flags: normaliseFlags(m.flags), prefix: Buffer.alloc(0), ...(kept ? { uid: kept[i]! as Uid } : {}) };
+        return { staged: m.source, copies: [copy], internalDate: checkDate(m.internalDate ?? this.clock()) };
       });
       // One transaction: every message gets its row, or (quota, a vanished mailbox) none does.
       const results = await this.mutate((db, unit) => this.insertDeliveries(db, unit, plans));
@@ -868,6 +885,11 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       const copies: api.DeliveredCopy[] = [];
       for (const copy of plan.copies) {
         const mailbox = locked.get(copy.mailboxId)!;
+        if (copy.uid !== undefined) {
+          // A kept UID: UIDNEXT moves up to it, so reserveUids hands it out (never below UIDNEXT).
+          const moved = await db.query("UPDATE mailboxes SET uid_next = $1 WHERE id = $2 AND uid_next <= $1", [copy.uid, mailbox.id]);
+          if ((moved.rowCount ?? 0) === 0) throw new StoreError("INVALID", `UID ${copy.uid} is below the mailbox's UIDNEXT`);
+        }
         const uid = await this.reserveUids(db, mailbox.id, 1);
         let modseq = modseqs.get(mailbox.id);
         if (modseq === undefined) modseqs.set(mailbox.id, (modseq = await this.nextModSeq(db, mailbox.id)));
@@ -1743,6 +1765,24 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         }
       }),
     );
+  }
+
+  // MigrationStateStore (migration-state.ts) ---------------------------------------------------------
+
+  getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
+    return this.read((db) => migrationState.getFolder(db, accountId, source, folder));
+  }
+
+  recordMigration(accountId: AccountId, source: string, folder: string, state: MigrationFolderState, copied: readonly MigratedMessage[]): Promise<void> {
+    return this.track(() => transaction(this.pool, (db) => migrationState.record(db, accountId, source, folder, state, copied, this.clock())));
+  }
+
+  listMigrated(accountId: AccountId, source: string, folder: string): Promise<Map<string, { mailboxId: MailboxId; uid: Uid }>> {
+    return this.read((db) => migrationState.listMigrated(db, accountId, source, folder));
+  }
+
+  forgetMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<void> {
+    return this.track(() => transaction(this.pool, (db) => migrationState.forget(db, accountId, source, folder)));
   }
 
   // SpamTokenStore and GreylistStore (spam.ts) ---------------------------------------------------------

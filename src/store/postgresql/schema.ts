@@ -307,6 +307,32 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    version: 8,
+    description: "mailroom migrate: per source folder the UIDVALIDITY and highest UID copied, and what each message became",
+    sql: `
+      -- The same tables as SQLite's migration 20 (store/migration-store.ts).
+      CREATE TABLE migration_folders (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        source text NOT NULL,
+        folder text NOT NULL,
+        uid_validity bigint NOT NULL,
+        last_uid bigint NOT NULL,
+        mailbox text NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (account_id, source, folder)
+      );
+      CREATE TABLE migration_messages (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        source text NOT NULL,
+        folder text NOT NULL,
+        key text NOT NULL,
+        mailbox_id bigint NOT NULL,
+        uid bigint NOT NULL,
+        PRIMARY KEY (account_id, source, folder, key)
+      );
+    `,
+  },
+  {
     version: 10,
     description: "auth throttling, per-IP message rates and per-node connection counts shared by every node",
     sql: `

@@ -16,6 +16,20 @@ export function checkDate(date: unknown): Date {
   return date;
 }
 
+/** A UIDVALIDITY or a UID given by a caller (kept from another server): 1..2^32-1 (RFC 9051 §9 nz-number). */
+export function checkUid32(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > 0xffffffff) throw new StoreError("INVALID", `${what} must be an integer from 1 to 4294967295`);
+  return value;
+}
+
+/** The kept UIDs of one appendStaged call: absent on all, or ascending on all. */
+export function checkKeptUids(uids: readonly unknown[]): number[] | null {
+  if (uids.every((u) => u === undefined)) return null;
+  const checked = uids.map((u) => checkUid32(u, "uid"));
+  for (let i = 1; i < checked.length; i++) if (checked[i]! <= checked[i - 1]!) throw new StoreError("INVALID", "kept UIDs must be ascending");
+  return checked;
+}
+
 export function checkMaxBytes(maxBytes: unknown): number | undefined {
   if (maxBytes === undefined) return undefined;
   if (typeof maxBytes !== "number" || !(maxBytes >= 0)) throw new StoreError("INVALID", "maxBytes must be a non-negative number");

@@ -37,6 +37,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
       DROP TABLE sieve_vacation; DROP TABLE sieve_scripts; -- migration 13's, which runs again after 11
       DROP TABLE spam_tokens; DROP TABLE spam_totals; DROP TABLE spam_trained; -- migration 16's, likewise
       DROP TABLE greylist_triplets; DROP TABLE greylist_whitelist; -- migration 17's, likewise
+      DROP TABLE migration_folders; DROP TABLE migration_messages; -- migration 20's, likewise
       DROP TABLE IF EXISTS tls_reports; -- migration 15's, likewise
       DROP TABLE sieve_duplicates; -- migration 14's, likewise
       DELETE FROM schema_migrations WHERE version >= 11;`);

@@ -5,6 +5,7 @@ import type { CreateMailboxOptions } from "../mail-store.js";
 import type { AccountId, Mailbox, MailboxId, MailboxStatus, ModSeq, SpecialUse, Uid, UidValidity } from "../types.js";
 import { HIERARCHY_DELIMITER, SPECIAL_USES } from "../types.js";
 import { logExpunged, nextModSeq, nextUidValidity } from "./change-log.js";
+import { checkUid32 } from "./checks.js";
 import { INBOX, isWithin, normaliseMailboxName, parentNames } from "./mailbox-names.js";
 import { dropMailboxContents } from "./message-removal.js";
 import { MAILBOX_COLUMNS, type MailboxRow, toMailbox } from "./rows.js";
@@ -41,8 +42,8 @@ function checkSpecialUse(specialUse: unknown): SpecialUse | null {
 }
 
 /** Inserts one mailbox row with a fresh UIDVALIDITY and announces it. */
-function insertMailbox(ctx: StoreContext, unit: UnitOfWork, accountId: AccountId, name: string, specialUse: SpecialUse | null): MailboxId {
-  const uidValidity = nextUidValidity(ctx);
+function insertMailbox(ctx: StoreContext, unit: UnitOfWork, accountId: AccountId, name: string, specialUse: SpecialUse | null, kept?: number): MailboxId {
+  const uidValidity = kept ?? nextUidValidity(ctx);
   const row = ctx.sql.get<{ id: number }>(
     "INSERT INTO mailboxes (account_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?) RETURNING id",
     accountId,
@@ -65,11 +66,21 @@ function createParents(ctx: StoreContext, unit: UnitOfWork, accountId: AccountId
 export function createMailboxInTransaction(ctx: StoreContext, unit: UnitOfWork, accountId: AccountId, rawName: string, options: CreateMailboxOptions = {}): Mailbox {
   const name = normaliseMailboxName(rawName);
   const specialUse = checkSpecialUse(options.specialUse);
+  const kept = options.uidValidity === undefined ? undefined : checkUid32(options.uidValidity, "UIDVALIDITY");
   requireAccount(ctx, accountId);
   if (findMailbox(ctx, accountId, name)) throw new StoreError("ALREADYEXISTS", `mailbox ${name} already exists`);
   createParents(ctx, unit, accountId, name);
-  const mailboxId = insertMailbox(ctx, unit, accountId, name, specialUse);
+  const mailboxId = insertMailbox(ctx, unit, accountId, name, specialUse, kept);
   if (options.subscribed) setSubscribedInTransaction(ctx, unit, accountId, name, true);
+  return requireMailbox(ctx, mailboxId);
+}
+
+/** MailStore.adoptUidValidity: only while the mailbox has never held a message. */
+export function adoptUidValidityInTransaction(ctx: StoreContext, mailboxId: MailboxId, uidValidity: UidValidity): Mailbox {
+  const value = checkUid32(uidValidity, "UIDVALIDITY");
+  requireMailbox(ctx, mailboxId);
+  const changed = ctx.sql.run("UPDATE mailboxes SET uid_validity = ? WHERE id = ? AND uid_next = 1", value, mailboxId);
+  if (changed.changes === 0) throw new StoreError("CANNOT", "the mailbox has held messages: its UIDVALIDITY stays");
   return requireMailbox(ctx, mailboxId);
 }
 

@@ -30,6 +30,8 @@ export interface PlannedCopy {
   mailboxId: MailboxId;
   flags: Flag[];
   prefix: Buffer;
+  /** A UID kept from another server (StagedAppend.uid): at least UIDNEXT. */
+  uid?: Uid;
 }
 
 export interface DurableBlob {
@@ -156,6 +158,7 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
   const modseqs = new Map<MailboxId, ModSeq>();
   const delivered: DeliveredCopy[] = copies.map((copy, i) => {
     const mailbox = mailboxes[i]!;
+    if (copy.uid !== undefined) keepUid(ctx, mailbox.id, copy.uid);
     const uid = reserveUids(ctx, mailbox.id, 1);
     const modseq = modseqs.get(mailbox.id) ?? nextModSeq(ctx, mailbox.id);
     modseqs.set(mailbox.id, modseq);
@@ -172,6 +175,12 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
   });
   addUsedBytes(ctx, added);
   return { size: blob.size, copies: delivered };
+}
+
+/** Moves UIDNEXT up to a kept UID, so reserveUids hands it out; below UIDNEXT it is refused. */
+function keepUid(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): void {
+  const moved = ctx.sql.run("UPDATE mailboxes SET uid_next = ? WHERE id = ? AND uid_next <= ?", uid, mailboxId, uid);
+  if (moved.changes === 0) throw new StoreError("INVALID", `UID ${uid} is below the mailbox's UIDNEXT`);
 }
 
 /** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */

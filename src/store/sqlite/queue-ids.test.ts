@@ -81,6 +81,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
       DROP TABLE IF EXISTS sieve_vacation; DROP TABLE IF EXISTS sieve_scripts; -- migration 13's, likewise
       DROP TABLE IF EXISTS spam_tokens; DROP TABLE IF EXISTS spam_totals; DROP TABLE IF EXISTS spam_trained; -- migration 16's, likewise
       DROP TABLE IF EXISTS greylist_triplets; DROP TABLE IF EXISTS greylist_whitelist; -- migration 17's, likewise
+      DROP TABLE IF EXISTS migration_folders; DROP TABLE IF EXISTS migration_messages; -- migration 20's, likewise
       DROP TABLE IF EXISTS tls_reports; -- migration 15's, likewise
       DROP TABLE IF EXISTS sieve_duplicates; -- migration 14's, likewise
       DELETE FROM schema_migrations WHERE version >= ${v7.version};

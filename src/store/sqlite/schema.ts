@@ -458,6 +458,33 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 20,
+    description: "mailroom migrate: per source folder the UIDVALIDITY and highest UID copied, and what each message became",
+    sql: `
+      -- store/migration-store.ts. source is the URL without password ("imaps://user@host:993").
+      CREATE TABLE migration_folders (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        uid_validity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL,
+        mailbox TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, source, folder)
+      ) WITHOUT ROWID;
+      -- key: the source UID (IMAP) or UIDL (POP3); mailbox_id/uid: our copy (for flag sync).
+      CREATE TABLE migration_messages (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        key TEXT NOT NULL,
+        mailbox_id INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        PRIMARY KEY (account_id, source, folder, key)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
     version: 22,
     description: "search: each message row carries its blob's text_id, indexed per mailbox",
     sql: `

@@ -28,11 +28,11 @@ import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
 import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
-import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid } from "../types.js";
+import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid, UidValidity } from "../types.js";
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
-import { checkCount, checkDate, checkEnqueueRequest, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
+import { checkCount, checkDate, checkEnqueueRequest, checkKeptUids, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
 import { changesSince, logAdded } from "./change-log.js";
 import { headerMatchPage } from "./header-search.js";
 import * as domains from "./domains-aliases.js";
@@ -46,6 +46,8 @@ import * as recent from "./recent.js";
 import * as sieve from "./sieve.js";
 import * as spamTokens from "./spam-tokens.js";
 import * as greylist from "./greylist.js";
+import * as migrationState from "./migration-state.js";
+import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
 import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage, STAGED_HEAD_BYTES } from "./staged-message.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
@@ -66,7 +68,21 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, CopyTarget {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, CopyTarget, MigrationStateStore {
+  // MigrationStateStore (migration-state.ts) --------------------------------------------------------
+  getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
+    return this.read((ctx) => migrationState.getFolder(ctx, accountId, source, folder));
+  }
+  recordMigration(accountId: AccountId, source: string, folder: string, state: MigrationFolderState, copied: readonly MigratedMessage[]): Promise<void> {
+    return this.write((ctx) => migrationState.record(ctx, accountId, source, folder, state, copied));
+  }
+  listMigrated(accountId: AccountId, source: string, folder: string): Promise<Map<string, { mailboxId: MailboxId; uid: Uid }>> {
+    return this.read((ctx) => migrationState.listMigrated(ctx, accountId, source, folder));
+  }
+  forgetMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<void> {
+    return this.write((ctx) => migrationState.forget(ctx, accountId, source, folder));
+  }
+
   // GreylistStore (greylist.ts) ---------------------------------------------------------------------
   checkGreylist(check: GreylistCheck): Promise<GreylistDecision> {
     return this.write((ctx) => greylist.checkGreylist(ctx, check));
@@ -198,6 +214,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   createMailbox(accountId: AccountId, name: string, options?: api.CreateMailboxOptions): Promise<Mailbox> {
     return this.write((ctx, unit) => mailboxes.createMailboxInTransaction(ctx, unit, accountId, name, options));
   }
+
+  adoptUidValidity(mailboxId: MailboxId, uidValidity: UidValidity): Promise<Mailbox> {
+    return this.write((ctx) => mailboxes.adoptUidValidityInTransaction(ctx, mailboxId, uidValidity));
+  }
   renameMailbox(accountId: AccountId, oldName: string, newName: string): Promise<void> {
     return this.write((ctx, unit) => mailboxes.renameMailboxInTransaction(ctx, unit, accountId, oldName, newName));
   }
@@ -257,11 +277,12 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       if (!Array.isArray(list) || list.length === 0) throw new StoreError("INVALID", "nothing to append");
       mailboxes.requireMailbox(this.ctx, mailboxId);
       const plans = list.map((m) => ({ flags: normaliseFlags(m.flags), internalDate: checkDate(m.internalDate ?? this.ctx.clock()) }));
+      const kept = checkKeptUids(list.map((m) => m.uid));
       const staged = list.map((m) => m.source);
       if (!staged.every((m) => m instanceof SqliteStagedMessage)) throw new StoreError("INVALID", "staged message belongs to another store");
       // One unit of work: every message gets its row, or (quota, a vanished mailbox) none does.
       const results = await this.commitStaged(staged as SqliteStagedMessage[], options.maxBytes, (ctx, unit, blobs) =>
-        blobs.map((blob, i) => messages.insertDeliveryInTransaction(ctx, unit, blob, [{ mailboxId, flags: plans[i]!.flags, prefix: Buffer.alloc(0) }], plans[i]!.internalDate)),
+        blobs.map((blob, i) => messages.insertDeliveryInTransaction(ctx, unit, blob, [{ mailboxId, flags: plans[i]!.flags, prefix: Buffer.alloc(0), ...(kept ? { uid: kept[i]! as Uid } : {}) }], plans[i]!.internalDate)),
       );
       return results.map((r) => r.copies[0]!);
     });

@@ -39,6 +39,9 @@ runStoreContract("sqlite", async () => {
     get spam() {
       return store;
     },
+    get migrations() {
+      return store;
+    },
     get greylist() {
       return store;
     },
