@@ -457,6 +457,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 24,
+    description: "quota: MESSAGE limit and usage counter per account, and the warning-sent flag (RFC 9208)",
+    sql: `
+      -- store/quota.ts: quota_messages NULL = the configured default, 0 = unlimited (as quota_bytes).
+      ALTER TABLE accounts ADD COLUMN quota_messages INTEGER;
+      -- Kept by every mutation that adds or removes message rows, like used_bytes.
+      ALTER TABLE accounts ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0 CHECK (used_messages >= 0);
+      -- 1 once the usage warning was delivered; cleared when usage drops below the threshold.
+      ALTER TABLE accounts ADD COLUMN quota_warned INTEGER NOT NULL DEFAULT 0 CHECK (quota_warned IN (0, 1));
+      UPDATE accounts SET used_messages = (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = accounts.id);
+    `,
+  },
 ];
 
 /**

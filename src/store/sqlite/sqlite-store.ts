@@ -15,7 +15,7 @@ import { parseHeaderBlock } from "../../mail/header-fields.js";
 import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
-import type { AccountStore, NewAccount } from "../account-store.js";
+import type { AccountStore, NewAccount, QuotaLimits } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
@@ -154,6 +154,12 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   setQuota(address: string, quotaBytes: number | null): Promise<void> {
     return this.write((ctx) => accounts.setQuota(ctx, address, quotaBytes));
+  }
+  setQuotaLimits(address: string, limits: QuotaLimits): Promise<Account> {
+    return this.write((ctx) => accounts.setQuotaLimits(ctx, address, limits));
+  }
+  claimQuotaWarning(accountId: AccountId): Promise<Account | null> {
+    return this.write((ctx) => accounts.claimQuotaWarning(ctx, accountId));
   }
   setPop3Policy(address: string, policy: Partial<Pop3Policy>): Promise<Account> {
     return this.write((ctx) => accounts.setPop3Policy(ctx, address, policy));
