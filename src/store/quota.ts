@@ -73,10 +73,10 @@ export function quotaUsage(account: Account): QuotaUsage {
   };
 }
 
-/** Whether a message of `bytes` octets would fit (one more message, that many more bytes). */
-export function wouldFit(account: Account, bytes: number): boolean {
+/** Whether `messages` more messages of `bytes` octets in all would fit. */
+export function wouldFitUsage(account: Account, bytes: number, messages: number): boolean {
   if (account.quotaBytes !== null && account.usedBytes + bytes > account.quotaBytes) return false;
-  if (account.quotaMessages != null && (account.usedMessages ?? 0) + 1 > account.quotaMessages) return false;
+  if (account.quotaMessages != null && (account.usedMessages ?? 0) + messages > account.quotaMessages) return false;
   return true;
 }
 
