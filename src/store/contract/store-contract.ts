@@ -19,6 +19,7 @@ import { sieveContract } from "./sieve.contract.js";
 import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
 import { tlsReportContract } from "./tls-reports.contract.js";
+import { quotaContract } from "./quota.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -39,6 +40,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],
   ["tls reports", tlsReportContract],
+  ["quota", quotaContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */
