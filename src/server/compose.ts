@@ -12,7 +12,7 @@ import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, QueueS
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import type { QuotaPolicy } from "../store/quota.js";
+import type { QuotaPolicy } from "../store/index.js";
 import type { CopyProgress } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";

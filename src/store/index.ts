@@ -13,3 +13,4 @@ export type * from "./spam-store.js";
 export type * from "./greylist-store.js";
 export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";
+export * from "./quota.js";

@@ -12,7 +12,7 @@
 // (limits are set with `mailroom user quota`), so it is parsed and always refused with
 // NO [NOPERM], and QUOTASET is not advertised.
 import type { Account } from "../../store/index.js";
-import { quotaUsage } from "../../store/quota.js";
+import { quotaUsage } from "../../store/index.js";
 import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 

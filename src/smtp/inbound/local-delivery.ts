@@ -20,7 +20,7 @@ import type { Logger } from "../../observability/log.js";
 import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { DeliveryReporter } from "../../queue/delivery-report.js";
 import { isStoreError, type Account, type AccountStore, type EnqueueRequest, type MailStore, type QueueRecipient, type StagedMessage } from "../../store/index.js";
-import { wouldFitUsage } from "../../store/quota.js";
+import { wouldFitUsage } from "../../store/index.js";
 import type { Notify } from "../protocol/index.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import type { AcceptedRecipient, EnvelopeView, SessionView } from "../session/types.js";

@@ -6,7 +6,7 @@ import type { EnvelopeMailbox } from "../../mail/address.js";
 import type { RecipientResolution } from "../../delivery/resolve-recipient.js";
 import { ReplyCodes, reply } from "../protocol/index.js";
 import { ACCEPT, reject, tempfail, type Check } from "./checks.js";
-import { isFull, wouldFitUsage } from "../../store/quota.js";
+import { isFull, wouldFitUsage } from "../../store/index.js";
 
 export interface RecipientCheckInput {
   readonly mailbox: EnvelopeMailbox;
