@@ -140,6 +140,7 @@ function buildConfig(document: Record<string, unknown>, context: DefaultContext,
     abuse: section("abuse", SECTION_SPECS.abuse),
     acme: section("acme", SECTION_SPECS.acme),
     managesieve: section("managesieve", SECTION_SPECS.managesieve),
+    quota: section("quota", SECTION_SPECS.quota),
   };
 }
 

@@ -183,6 +183,17 @@ export interface Config {
   abuse: AbuseSettings;
   acme: AcmeConfig;
   managesieve: ManageSieveSettings;
+  quota: QuotaSettings;
+}
+
+/** Default RFC 9208 quota of accounts without their own (store/quota.ts); 0 = unlimited. */
+export interface QuotaSettings {
+  /** Bytes (STORAGE, reported in KiB). */
+  storage: number;
+  /** Messages (MESSAGE). */
+  messages: number;
+  /** Usage percentage of either limit at which the user gets one warning message; 0 = never. */
+  warningPercent: number;
 }
 
 /** ManageSieve (RFC 5804, src/managesieve/): what one client may send and how long it may idle. */
@@ -424,6 +435,12 @@ export const MANAGESIEVE_SPEC: SectionSpec<ManageSieveSettings> = {
   maxErrors: key(integer({ min: 1, max: 1000 }), 20, "refused ManageSieve commands (syntax, unknown, wrong state) on one connection before it is closed with BYE"),
 };
 
+export const QUOTA_SPEC: SectionSpec<QuotaSettings> = {
+  storage: key(size({ min: 0 }), 0, 'default storage quota of accounts without their own (`mailroom user quota`), e.g. "2G"; 0 = unlimited'),
+  messages: key(integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), 0, "default message-count quota of accounts without their own; 0 = unlimited"),
+  warningPercent: key(integer({ min: 0, max: 100 }), 90, "usage (percent of either quota) at which the user gets one warning message in INBOX, again only after dropping below it; 0 = never"),
+};
+
 export const SPAM_SPEC: SectionSpec<SpamSettings> = {
   enabled: key(boolean(), true, "score inbound mail (port 25) and act on the score: X-Spam-* headers, Junk, refusal"),
   // Empty by default, as Postfix ships: public lists such as Spamhaus refuse queries that come
@@ -560,6 +577,7 @@ export const SECTION_SPECS = {
   abuse: ABUSE_SPEC,
   acme: ACME_SPEC,
   managesieve: MANAGESIEVE_SPEC,
+  quota: QUOTA_SPEC,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SPECS;

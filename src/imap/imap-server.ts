@@ -1,6 +1,7 @@
 // The edge of the IMAP engine: implements the net SessionHandler (accept, refuse, shutdown) by
 // attaching a sans-IO ImapSession to a Connection. Implicit TLS (993) is applied by the listener
 // before accept(); STARTTLS (143) goes through Connection.upgradeToTls.
+import type { QuotaService } from "../delivery/quota-warning.js";
 import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
@@ -30,6 +31,8 @@ export interface ImapServerOptions {
   readonly implicitTls: boolean;
   /** SEARCH nesting and key limits ([imap] in the config); absent: DEFAULT_SEARCH_LIMITS. */
   readonly searchLimits?: SearchLimits;
+  /** Fresh usage for GETQUOTA and the usage warning after APPEND/COPY (RFC 9208); absent: the login-time figures, no warning. */
+  readonly quota?: QuotaService;
 }
 
 export interface ImapServer extends SessionHandler {
@@ -77,6 +80,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       allowPlaintextAuth: options.allowPlaintextAuth === true || (options.allowPlaintextAuthOnLoopback === true && connection.isLoopback),
       id: connection.id,
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
+      ...(options.quota === undefined ? {} : { quota: options.quota }),
     });
     sessions.set(connection, session);
     try {

@@ -22,14 +22,18 @@ export interface LocallyDelivered {
 export interface DeliveryReporter {
   /** Sends one "delivered" report covering the recipients that asked for it; resolves when durable. */
   reportDelivered(delivery: LocallyDelivered): Promise<void>;
+  /**
+   * Sends one "failed" report for local recipients that could not take a message the others got
+   * (a full mailbox after DATA: smtp/inbound/local-delivery.ts), unless they said NOTIFY=NEVER.
+   */
+  reportFailed(delivery: LocallyDelivered, failure: { status: string; diagnostic: string }): Promise<void>;
 }
 
 export function createDeliveryReporter(options: { bounces: BounceSink; reportingMta: string; clock?: () => Date }): DeliveryReporter {
   const clock = options.clock ?? (() => new Date());
-  return {
-    async reportDelivered(delivery) {
-      const recipients: QueueRecipient[] = delivery.recipients.map((r) => ({ ...r, state: "delivered", attempts: 1, lastResult: null }));
-      const asked = recipients.filter((r) => wantsNotice(r, "delivered"));
+  const report = async (delivery: LocallyDelivered, action: "delivered" | "failed", status: string, diagnostic: string | null): Promise<void> => {
+      const recipients: QueueRecipient[] = delivery.recipients.map((r) => ({ ...r, state: action === "failed" ? "failed" : "delivered", attempts: 1, lastResult: null }));
+      const asked = recipients.filter((r) => wantsNotice(r, action));
       if (asked.length === 0 || delivery.mailFrom === "") return;
       // The report machinery speaks about queue entries; this one never had a row of its own.
       const entry: QueuedMessage = {
@@ -50,13 +54,16 @@ export function createDeliveryReporter(options: { bounces: BounceSink; reporting
       };
       const dsn = composeDsn({
         entry,
-        recipients: asked.map((recipient) => ({ recipient, action: "delivered", status: "2.0.0", diagnostic: null, remoteMta: null })),
+        recipients: asked.map((recipient) => ({ recipient, action, status, diagnostic, remoteMta: null })),
         reportingMta: options.reportingMta,
         now: clock(),
         retryUntil: null,
         open: () => delivery.message.open(),
       });
       await options.bounces.send(entry, dsn);
-    },
+  };
+  return {
+    reportDelivered: (delivery) => report(delivery, "delivered", "2.0.0", null),
+    reportFailed: (delivery, failure) => report(delivery, "failed", failure.status, failure.diagnostic),
   };
 }

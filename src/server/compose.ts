@@ -14,6 +14,7 @@ import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
+import type { QuotaPolicy } from "../store/index.js";
 import type { CopyProgress } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
@@ -101,6 +102,11 @@ async function postgresModules() {
   return { ...store, ...database, ...schema, ...copy };
 }
 
+/** config [quota] as the stores apply it (store/quota.ts). */
+export function quotaPolicy(config: Config): QuotaPolicy {
+  return { storageBytes: config.quota.storage, messages: config.quota.messages, warningPercent: config.quota.warningPercent };
+}
+
 export async function openStore(config: Config, log: Logger): Promise<ComposedStore> {
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
   if (config.store.backend === "postgresql") {
@@ -114,6 +120,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       maxConnections: config.store.maxConnections,
       log: log.child({ component: "store" }),
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
+      quota: quotaPolicy(config),
     });
     return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
@@ -122,6 +129,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     log: log.child({ component: "store" }),
     groupCommit: config.store.groupCommit,
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
+    quota: quotaPolicy(config),
   });
   return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }

@@ -1,6 +1,7 @@
 // Which session handler serves each listener protocol. A protocol whose engine is not built yet
 // has no entry, so its listener is reported as skipped instead of being bound to something that
 // would pretend to serve it.
+import { createQuotaService } from "../delivery/quota-warning.js";
 import { createTlsReportIntake, type TlsReportIntakeOptions } from "../delivery/tls-report.js";
 import type { Authenticator } from "../auth/index.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
@@ -68,6 +69,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   };
   const bounces = createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: log.child({ component: "dsn" }) });
   const deliveryReports = createDeliveryReporter({ bounces, reportingMta: config.server.hostname });
+  // RFC 9208 usage for GETQUOTA and the one-time usage warning ([quota] warning_percent).
+  const quota = createQuotaService({ accounts: store.accounts, mail: store.mail, warningPercent: config.quota.warningPercent, hostname: config.server.hostname, log: log.child({ component: "quota" }) });
   const sc = config.sieve;
   const sieve = store.sieve
     ? createSieveFilter({
@@ -110,6 +113,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       accounts: store.accounts,
       queue: store.queue,
       deliveryReports,
+      quota,
       sieve,
       verifier: role === "mx" ? verifier : null,
       spam: role === "mx" ? spam : null,
@@ -127,6 +131,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       log: log.child({ component: protocol }),
       implicitTls: protocol === "imaps",
       searchLimits: { maxDepth: config.imap.searchMaxDepth, maxKeys: config.imap.searchMaxKeys },
+      quota,
     });
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.

@@ -3,6 +3,7 @@
 // policy and pumps the connection's bytes into it, one chunk at a time, so a session busy with the
 // store stops the reading (back-pressure) instead of buffering. Implicit TLS (465) is applied by
 // the listener before accept(); STARTTLS is done here through Connection.upgradeToTls.
+import type { QuotaService } from "../delivery/quota-warning.js";
 import type { SieveFilter } from "../delivery/sieve-filter.js";
 import type { TlsReportIntake } from "../delivery/tls-report.js";
 import type { SecureContext } from "node:tls";
@@ -31,6 +32,8 @@ export interface SmtpServerOptions {
   readonly queue: QueueStore | null;
   /** RFC 3461 "delivered" reports for local recipients of submissions that asked (NOTIFY=SUCCESS). */
   readonly deliveryReports?: DeliveryReporter | null;
+  /** The quota usage warning after local delivery (delivery/quota-warning.ts); absent: none. */
+  readonly quota?: QuotaService | null;
   /** Sieve at local delivery (inbound and submission alike); absent or null: no filtering. */
   readonly sieve?: SieveFilter | null;
   /** Port 25 only: the pause before the greeting for this client (early-talker test); absent: none. */
@@ -146,7 +149,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
 }
 
 function policyFor(options: SmtpServerOptions): SessionPolicy {
-  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null, ipMessageRate: options.ipMessageRate ?? null, tlsReports: options.tlsReports ?? null });
+  if (options.role === "mx") return createInboundPolicy({ store: options.store, accounts: options.accounts, verifier: options.verifier, log: options.log, sieve: options.sieve ?? null, spam: options.spam ?? null, ipMessageRate: options.ipMessageRate ?? null, tlsReports: options.tlsReports ?? null, quota: options.quota ?? null, deliveryReports: options.deliveryReports ?? null });
   if (options.queue === null) throw new Error("a submission listener needs the outbound queue");
-  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null, sendLimits: options.sendLimits ?? null });
+  return createSubmissionPolicy({ store: options.store, accounts: options.accounts, queue: options.queue, deliveryReports: options.deliveryReports ?? null, log: options.log, sieve: options.sieve ?? null, sendLimits: options.sendLimits ?? null, quota: options.quota ?? null });
 }

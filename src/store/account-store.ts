@@ -6,7 +6,15 @@ export interface NewAccount {
   address: string;
   passwordHash: string;
   quotaBytes?: number | null;
+  /** RFC 9208 MESSAGE limit (null/absent: the configured default). */
+  quotaMessages?: number | null;
   pop3?: Partial<Pop3Policy>;
+}
+
+/** Per-account quota limits (store/quota.ts): null follows config [quota], 0 is unlimited; absent: unchanged. */
+export interface QuotaLimits {
+  storageBytes?: number | null;
+  messages?: number | null;
 }
 
 export interface AccountStore {
@@ -23,6 +31,15 @@ export interface AccountStore {
   listAccounts(domain?: string): Promise<Account[]>;
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   setQuota(address: string, quotaBytes: number | null): Promise<void>;
+  /** Sets the STORAGE and/or MESSAGE limits (RFC 9208); the account as it is now. */
+  setQuotaLimits(address: string, limits: QuotaLimits): Promise<Account>;
+  /**
+   * Marks the usage warning as sent when usage is at or past config [quota] warning_percent of a
+   * limit and it was not sent since usage was last below; resolves to the account when this call
+   * marked it (the caller then delivers the warning), else null. Freed space or a raised limit
+   * re-arms it inside the store's own transactions.
+   */
+  claimQuotaWarning(accountId: AccountId): Promise<Account | null>;
   setPop3Policy(address: string, policy: Partial<Pop3Policy>): Promise<Account>;
   /** Deletes the account, its mailboxes and messages, and its alias targets. */
   deleteAccount(address: string): Promise<void>;

@@ -17,3 +17,4 @@ export type * from "./tls-report-store.js";
 export type * from "./abuse-state-store.js";
 export type * from "./copy-target.js";
 export type * from "./backup/types.js";
+export * from "./quota.js";

@@ -39,8 +39,11 @@ export interface StoreCheckReport {
   orphanFiles: string[];
   /** Blob rows no message or queue entry refers to. */
   unreferencedRows: number;
-  /** Accounts whose used-bytes counter differs from the sum of their messages. */
-  usage: { address: string; recorded: number; actual: number }[];
+  /**
+   * Accounts whose used-bytes counter differs from the sum of their messages' sizes, or whose
+   * message counter (RFC 9208 MESSAGE, store/quota.ts) from their number of messages.
+   */
+  usage: { address: string; recorded: number; actual: number; recordedMessages?: number; actualMessages?: number }[];
   repaired: { orphanFilesRemoved: number; unreferencedRowsQueued: number; usageFixed: number; walCheckpointed: boolean };
   /** Problems still there after the check (and the repair, if asked). */
   remaining: number;

@@ -68,10 +68,16 @@ export interface Account {
   address: string;
   /** Encoded password hash (PHC string format), never a password. */
   passwordHash: string;
-  /** Quota in bytes, or null for unlimited. */
+  /** Quota in bytes, or null for unlimited: the account's own value, else config [quota] storage (store/quota.ts). */
   quotaBytes: number | null;
   /** Bytes currently stored across all mailboxes (sum of message sizes). */
   usedBytes: number;
+  /** Message-count quota (RFC 9208 MESSAGE), or null/absent for unlimited; own value else config [quota] messages. */
+  quotaMessages?: number | null;
+  /** Messages currently stored across all mailboxes. */
+  usedMessages?: number;
+  /** The account's own limits as stored (null: follows the configured default; 0: unlimited). */
+  quotaSetting?: { storageBytes: number | null; messages: number | null };
   pop3: Pop3Policy;
   createdAt: Date;
 }
@@ -101,6 +107,8 @@ export interface MailboxStatus {
   deleted: number;
   /** Sum of RFC822.SIZE of all messages (RFC 8438 STATUS=SIZE). */
   size: number;
+  /** Sum of RFC822.SIZE of the \\Deleted messages (RFC 9208 §4.4 STATUS DELETED-STORAGE): what EXPUNGE frees. */
+  deletedSize?: number;
   uidNext: Uid;
   uidValidity: UidValidity;
   highestModSeq: ModSeq;

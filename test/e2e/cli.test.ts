@@ -17,7 +17,7 @@ test("domains, users and aliases round-trip through the CLI, with exit codes", a
     assert.ok(!add.stdout.includes("a good password") && !add.stderr.includes("a good password"), "the password is never echoed");
 
     const list = await run(["user", "list"]);
-    assert.match(list.stdout, /alice@example\.org\s+used 0 B of 2\.0 GiB\s+pop3 keep/);
+    assert.match(list.stdout, /alice@example\.org\s+used 0 B of 2\.0 GiB, 0 messages of unlimited \(default\)\s+pop3 keep/);
 
     const dup = await run(["user", "add", "alice@example.org"], "a good password\n");
     assert.equal(dup.code, 1);

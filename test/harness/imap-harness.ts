@@ -5,6 +5,7 @@
 // and removes the directory.
 import { Authenticator, AuthThrottle } from "../../src/auth/index.js";
 import type { ListenerConfig } from "../../src/config/index.js";
+import { createQuotaService } from "../../src/delivery/quota-warning.js";
 import { createImapServer, type ImapServer, type ImapSessionLimits } from "../../src/imap/index.js";
 import type { SearchLimits } from "../../src/imap/protocol/search-key.js";
 import { TlsContextProvider } from "../../src/net/index.js";
@@ -44,6 +45,8 @@ export interface ImapHarnessOptions {
    * message sent over SMTP can be read over IMAP. stop() then leaves the store to its owner.
    */
   shared?: { temp: TempStore; accounts: Record<"alice" | "bob", Account> };
+  /** Serve RFC 9208 usage and the usage warning at this percentage (delivery/quota-warning.ts); absent: none. */
+  quotaWarningPercent?: number;
 }
 
 export async function startImapHarness(options: ImapHarnessOptions = {}): Promise<ImapHarness> {
@@ -69,6 +72,9 @@ export async function startImapHarness(options: ImapHarnessOptions = {}): Promis
       log,
       implicitTls,
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
+      ...(options.quotaWarningPercent === undefined
+        ? {}
+        : { quota: createQuotaService({ accounts: store, mail: store, warningPercent: options.quotaWarningPercent, hostname: "imap.example.org", log }) }),
     });
   const handlers = { imap: handler(false), imaps: handler(true) };
   const configs: ListenerConfig[] = [

@@ -14,6 +14,7 @@ import type { Account } from "../../src/store/index.js";
 import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
 import { CHEAP_HASH_PARAMS, cheapHash, openTempStore, type TempStore } from "./temp-store.js";
 import { createBounceSink, createDeliveryReporter } from "../../src/queue/index.js";
+import { createQuotaService } from "../../src/delivery/quota-warning.js";
 
 export const E2E_LIMITS: SessionLimits & { tlsHandshakeTimeout: number } = {
   smtpLineLength: 512,
@@ -49,6 +50,8 @@ export interface SmtpHarnessOptions {
   log?: Logger;
   /** Real waits for the throttle's failure delays; by default they are skipped. */
   realAuthDelays?: boolean;
+  /** Deliver the quota usage warning at this percentage (delivery/quota-warning.ts); absent: none. */
+  quotaWarningPercent?: number;
 }
 
 const ROLE_OF: Record<"smtp" | "submission" | "submissions", SmtpRole> = { smtp: "mx", submission: "submission", submissions: "submissions" };
@@ -73,9 +76,10 @@ export async function startSmtpHarness(options: SmtpHarnessOptions = {}): Promis
   });
   const limits = { ...E2E_LIMITS, ...options.limits };
   const deliveryReports = createDeliveryReporter({ bounces: createBounceSink({ mail: store, accounts: store, queue: store, log }), reportingMta: "mx.example.org" });
+  const quota = options.quotaWarningPercent === undefined ? null : createQuotaService({ accounts: store, mail: store, warningPercent: options.quotaWarningPercent, hostname: "mx.example.org", log });
   const handlers = new Map<ListenerProtocol, ReturnType<typeof createSmtpServer>>();
   for (const [protocol, role] of Object.entries(ROLE_OF) as ["smtp" | "submission" | "submissions", SmtpRole][]) {
-    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, deliveryReports, authenticator, verifier: typeof options.verifier === "function" ? options.verifier(store) : (options.verifier ?? null), limits, tls, hostname: "mx.example.org", log: log.child({ component: role }) }));
+    handlers.set(protocol, createSmtpServer({ role, store, accounts: store, queue: store, deliveryReports, authenticator, verifier: typeof options.verifier === "function" ? options.verifier(store) : (options.verifier ?? null), limits, tls, hostname: "mx.example.org", quota, log: log.child({ component: role }) }));
   }
   const configs: ListenerConfig[] = [
     { protocol: "smtp", port: 0, address: "127.0.0.1", tls: "starttls" },

@@ -191,24 +191,34 @@ function buildProgram(env: CliEnvironment): Command {
 type WithAdmin = (action: (ops: AdminOperations) => Promise<void>) => Promise<void>;
 
 function addUserCommands(program: Command, env: CliEnvironment, withAdmin: WithAdmin, print: (line: string) => void): void {
+  // Per-account limits (store/quota.ts): "default" follows config [quota], "none" (or 0) is unlimited.
   const quotaOption = (text: string): number | null => {
-    if (text === "none" || text === "unlimited") return null;
+    if (text === "default") return null;
+    if (text === "none" || text === "unlimited") return 0;
     try {
       return env.parseSize(text);
     } catch (err) {
       throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
     }
   };
+  const messagesOption = (text: string): number | null => {
+    if (text === "default") return null;
+    if (text === "none" || text === "unlimited") return 0;
+    if (!/^\d{1,15}$/.test(text)) throw new InvalidArgumentError('expected a number of messages, "none" or "default"');
+    return Number(text);
+  };
   const user = program.command("user").description("accounts: the address is also the login name");
   user
     .command("add <address>")
     .description("create an account with INBOX, Drafts, Sent, Trash, Junk and Archive; the password is prompted, or read from stdin")
-    .option("-q, --quota <size>", 'storage quota, e.g. "2G", or "none"', quotaOption)
-    .action(async (address: string, opts: { quota?: number | null }) => {
+    .option("-q, --quota <size>", 'storage quota, e.g. "2G", "none", or "default" ([quota] storage, the default)', quotaOption)
+    .option("--messages <count>", 'message-count quota, "none", or "default" ([quota] messages, the default)', messagesOption)
+    .action(async (address: string, opts: { quota?: number | null; messages?: number | null }) => {
       // Read before the store is opened: nobody waits on a data dir while a person types.
       const password = await readPassword(env, `Password for ${address}: `);
       await withAdmin(async (ops) => {
         const view = await ops.addUser({ address, password, quotaBytes: opts.quota ?? null });
+        if (opts.messages !== undefined) await ops.setQuotaLimits(view.address, { messages: opts.messages });
         print(`added user ${view.address}`);
       });
     });
@@ -231,12 +241,28 @@ function addUserCommands(program: Command, env: CliEnvironment, withAdmin: WithA
   user.command("enable <address>").description("allow the account's logins again, with its password").action((address: string) =>
     withAdmin(async (ops) => print(describeAccount(await ops.enableUser(address)))),
   );
+  user.command("show <address>").description("show one account: quota (storage, messages) and usage, POP3 policy").action((address: string) =>
+    withAdmin(async (ops) => print(describeAccount(await ops.showUser(address)))),
+  );
   user.command("list [domain]").description("list accounts with quota and usage").action((domain: string | undefined) =>
     withAdmin(async (ops) => (await ops.listUsers(domain)).forEach((v) => print(describeAccount(v)))),
   );
-  user.command("quota <address> <size>").description('set the quota ("5G", "500M", bytes, or "none")').action((address: string, size: string) =>
-    withAdmin(async (ops) => print(describeAccount(await ops.setQuota(address, quotaOption(size))))),
-  );
+  user
+    .command("quota <address> [size]")
+    .description('set the account\'s quota (RFC 9208 STORAGE and MESSAGE): "5G", "500M", bytes; "none" = unlimited; "default" = config [quota]; without options, shows it')
+    .option("--storage <size>", 'storage limit ("2G", "none", "default"); the same as [size]', quotaOption)
+    .option("--messages <count>", 'message-count limit ("100000", "none", "default")', messagesOption)
+    .action((address: string, size: string | undefined, opts: { storage?: number | null; messages?: number | null }) =>
+      withAdmin(async (ops) => {
+        const storage = opts.storage !== undefined ? opts.storage : size !== undefined ? quotaOption(size) : undefined;
+        if (storage === undefined && opts.messages === undefined) {
+          print(describeAccount(await ops.showUser(address)));
+          return;
+        }
+        const limits = { ...(storage !== undefined ? { storageBytes: storage } : {}), ...(opts.messages !== undefined ? { messages: opts.messages } : {}) };
+        print(describeAccount(await ops.setQuotaLimits(address, limits)));
+      }),
+    );
   user
     .command("pop3 <address>")
     .description("set the account's POP3 policy")
@@ -291,14 +317,17 @@ function wholeOrUnset(text: string, noneWord: string): number | "unset" {
 }
 
 function describeAccount(view: AccountView): string {
-  const quota = view.quotaBytes === null ? "unlimited" : formatBytes(view.quotaBytes);
+  const own = view.quotaSetting;
+  const fromDefault = (value: number | null | undefined) => (own !== undefined && value === null ? " (default)" : "");
+  const quota = (view.quotaBytes === null ? "unlimited" : formatBytes(view.quotaBytes)) + fromDefault(own?.storageBytes);
+  const messages = `${view.usedMessages ?? 0} messages of ${view.quotaMessages == null ? "unlimited" : view.quotaMessages}${fromDefault(own?.messages)}`;
   const pop3 = [
     view.pop3.mode,
     ...(view.pop3.markSeen ? [] : ["(RETR leaves unseen)"]),
     ...(view.pop3.loginDelaySeconds !== null ? [`login-delay ${view.pop3.loginDelaySeconds}s`] : []),
     ...(view.pop3.expireDays !== null ? [`expire ${view.pop3.expireDays}d`] : []),
   ].join(" ");
-  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}  pop3 ${pop3}${view.disabled ? "  disabled" : ""}`;
+  return `${view.address}  used ${formatBytes(view.usedBytes)} of ${quota}, ${messages}  pop3 ${pop3}${view.disabled ? "  disabled" : ""}`;
 }
 
 function formatBytes(bytes: number): string {

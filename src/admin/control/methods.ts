@@ -2,7 +2,7 @@
 // before anything runs: the server side of the protocol. The client side (remote-operations.ts)
 // builds the same AdminOperations shape out of these names, so a CLI command reads the same
 // whether the operation runs in its own process or inside the server.
-import type { Pop3Mode, Pop3Policy } from "../../store/index.js";
+import type { Pop3Mode, Pop3Policy, QuotaLimits } from "../../store/index.js";
 import { AdminError, type AdminOperations } from "../operations/index.js";
 
 /** `progress` reaches the command as ControlProgress lines (protocol.ts) before the answer. */
@@ -55,6 +55,16 @@ function newUser(args: Arguments): { address: string; password: string; quotaByt
   return { address: fields.string(0), password: fields.string(1), quotaBytes: fields.integerOrNull(2) };
 }
 
+/** `{ storageBytes?, messages? }`: each absent (unchanged), null (the default) or a whole number. */
+function quotaLimits(args: Arguments): QuotaLimits {
+  const input = args.object(1);
+  const fields = new Arguments([input.storageBytes ?? null, input.messages ?? null], "setQuotaLimits");
+  return {
+    ...("storageBytes" in input ? { storageBytes: fields.integerOrNull(0) } : {}),
+    ...("messages" in input ? { messages: fields.integerOrNull(1) } : {}),
+  };
+}
+
 function pop3Policy(args: Arguments): Partial<Pop3Policy> {
   const input = args.object(1);
   const policy: Partial<Pop3Policy> = {};
@@ -88,6 +98,8 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   enableUser: (ops, a) => ops.enableUser(a.string(0)),
   listUsers: (ops, a) => ops.listUsers(a.optionalString(0)),
   setQuota: (ops, a) => ops.setQuota(a.string(0), a.integerOrNull(1)),
+  showUser: (ops, a) => ops.showUser(a.string(0)),
+  setQuotaLimits: (ops, a) => ops.setQuotaLimits(a.string(0), quotaLimits(a)),
   setPop3Policy: (ops, a) => ops.setPop3Policy(a.string(0), pop3Policy(a)),
   addAlias: (ops, a) => ops.addAlias(a.string(0), a.strings(1)),
   deleteAlias: (ops, a) => ops.deleteAlias(a.string(0), a.optionalStrings(1)),

@@ -39,6 +39,8 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     enableUser: (address) => call<AccountView>("enableUser", address),
     listUsers: (domain) => call<AccountView[]>("listUsers", domain ?? null),
     setQuota: (address, quotaBytes) => call<AccountView>("setQuota", address, quotaBytes),
+    showUser: (address) => call<AccountView>("showUser", address),
+    setQuotaLimits: (address, limits) => call<AccountView>("setQuotaLimits", address, limits),
     setPop3Policy: (address, policy) => call<AccountView>("setPop3Policy", address, policy),
     addAlias: (alias, targets) => call<Alias>("addAlias", alias, targets),
     deleteAlias: async (alias, targets) => void (await call("deleteAlias", alias, targets ?? null)),

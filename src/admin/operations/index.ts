@@ -5,7 +5,7 @@
 import type { AcmeNameStatus } from "../../net/index.js";
 import { tlsReportSummary } from "./tls-reports.js";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
+import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, QuotaLimits, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
@@ -69,8 +69,14 @@ export interface LiveSessions {
 /** What the operator sees of an account: never the hash. */
 export interface AccountView {
   address: string;
+  /** Effective storage limit in bytes (own value, else config [quota] storage); null: unlimited. */
   quotaBytes: number | null;
   usedBytes: number;
+  /** Effective message-count limit (RFC 9208 MESSAGE); null: unlimited. */
+  quotaMessages?: number | null;
+  usedMessages?: number;
+  /** The account's own limits (null: the configured default, 0: unlimited). */
+  quotaSetting?: { storageBytes: number | null; messages: number | null };
   pop3: Pop3Policy;
   createdAt: Date;
   /** `user disable`: no login until `user enable`; mail is still received. */
@@ -169,6 +175,10 @@ export function createAdminOperations(deps: AdminDependencies) {
       const list = await accounts.listAccounts(domain === undefined ? undefined : normaliseDomain(domain));
       return list.map(viewOf);
     },
+    /** `user show`: one account with its quota and usage. */
+    async showUser(address: string): Promise<AccountView> {
+      return viewOf(await requireAccount(address));
+    },
     async setQuota(address: string, quotaBytes: number | null): Promise<AccountView> {
       if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) {
         throw new AdminError("invalid-argument", "the quota must be a whole number of bytes, or none");
@@ -176,6 +186,16 @@ export function createAdminOperations(deps: AdminDependencies) {
       const account = await requireAccount(address);
       await accounts.setQuota(account.address, quotaBytes);
       return viewOf((await accounts.findAccountByAddress(account.address)) ?? account);
+    },
+    /** `user quota --storage --messages`: each given limit set (null: the configured default, 0: unlimited). */
+    async setQuotaLimits(address: string, limits: QuotaLimits): Promise<AccountView> {
+      for (const value of [limits.storageBytes, limits.messages]) {
+        if (value !== undefined && value !== null && (!Number.isSafeInteger(value) || value < 0)) {
+          throw new AdminError("invalid-argument", "a quota must be a whole number, 0 (unlimited) or default");
+        }
+      }
+      const account = await requireAccount(address);
+      return viewOf(await accounts.setQuotaLimits(account.address, limits));
     },
     async setPop3Policy(address: string, policy: Partial<Pop3Policy>): Promise<AccountView> {
       const account = await requireAccount(address);
@@ -283,7 +303,17 @@ export function createAdminOperations(deps: AdminDependencies) {
 export type AdminOperations = ReturnType<typeof createAdminOperations>;
 
 function viewOf(account: Account): AccountView {
-  return { address: account.address, quotaBytes: account.quotaBytes, usedBytes: account.usedBytes, pop3: account.pop3, createdAt: account.createdAt, disabled: isDisabled(account) };
+  return {
+    address: account.address,
+    quotaBytes: account.quotaBytes,
+    usedBytes: account.usedBytes,
+    quotaMessages: account.quotaMessages ?? null,
+    usedMessages: account.usedMessages ?? 0,
+    quotaSetting: account.quotaSetting ?? { storageBytes: account.quotaBytes, messages: null },
+    pop3: account.pop3,
+    createdAt: account.createdAt,
+    disabled: isDisabled(account),
+  };
 }
 
 function isDisabled(account: Account): boolean {

@@ -38,7 +38,10 @@ export function describeReport(report: StoreCheckReport, repaired: boolean): str
     lines.push(`files without a row: ${report.orphanFiles.length}${fixed}: ${listed(report.orphanFiles)}`);
   }
   if (report.unreferencedRows > 0) lines.push(`blob rows nothing refers to: ${report.unreferencedRows}${repaired ? `, ${report.repaired.unreferencedRowsQueued} deleted` : " (--repair deletes them)"}`);
-  for (const mismatch of report.usage) lines.push(`usage of ${mismatch.address}: counter ${mismatch.recorded}, messages ${mismatch.actual}${repaired ? " (recomputed)" : " (--repair recomputes it)"}`);
+  for (const mismatch of report.usage) {
+    const count = mismatch.recordedMessages !== undefined && mismatch.recordedMessages !== mismatch.actualMessages ? `; message counter ${mismatch.recordedMessages}, messages ${mismatch.actualMessages}` : "";
+    lines.push(`usage of ${mismatch.address}: counter ${mismatch.recorded}, messages ${mismatch.actual}${count}${repaired ? " (recomputed)" : " (--repair recomputes it)"}`);
+  }
   lines.push(report.remaining === 0 ? `store check: clean (${report.durationMs} ms)` : `store check: ${report.remaining} problem(s) remain (${report.durationMs} ms)`);
   return lines;
 }

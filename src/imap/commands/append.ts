@@ -63,7 +63,9 @@ export const appendCommand: ImapCommand<AppendArgs> = {
       const source = await ctx.stagedLiteral(message.literal, limit);
       staged.push({ source, flags: message.flags, internalDate: message.internalDate ?? ctx.clock() });
     }
+    // Over quota (RFC 9208 STORAGE or MESSAGE) the store refuses the whole command: NO [OVERQUOTA].
     const copies = await ctx.store.appendStaged(mailbox.id, staged, { maxBytes: limit });
+    await ctx.quota?.noteAdded(mailbox.accountId);
     // RFC 4315 §3 / RFC 3502 §6.3.11: APPENDUID uidvalidity uid-set, in the order appended.
     ctx.complete({ code: `APPENDUID ${mailbox.uidValidity} ${encodeNumbers(copies.map((c) => c.uid))}`, text: "APPEND completed" });
   },

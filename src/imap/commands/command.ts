@@ -8,6 +8,7 @@
 // A new command is one file exporting an ImapCommand and one line in commands/index.ts.
 import type { SaslCredentials } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
+import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { Account, Mailbox, MailStore, StagedMessage } from "../../store/index.js";
 import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import type { ImapValue } from "../protocol/response-value.js";
@@ -93,6 +94,8 @@ export interface CommandContext {
   readonly name: string;
   readonly byUid: boolean;
   readonly store: MailStore;
+  /** Fresh quota usage and the usage warning (RFC 9208); null when the server has none (tests). */
+  readonly quota?: QuotaService | null;
   /** Null before login. */
   readonly account: Account | null;
   /** Null unless in the selected state. */

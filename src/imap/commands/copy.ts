@@ -39,6 +39,8 @@ export const copyCommand: ImapCommand<CopyArgs> = {
     const uids = messages.map((m) => m.uid);
     const mapping = move ? await ctx.store.moveMessages(selected.mailboxId, uids, destination.id) : await ctx.store.copyMessages(selected.mailboxId, uids, destination.id);
     if (mapping.pairs.length === 0) return;
+    // COPY adds to the account's usage (MOVE within it does not): the usage warning may be due.
+    if (!move) await ctx.quota?.noteAdded(destination.accountId);
     const code = `COPYUID ${mapping.uidValidity} ${encodeOrderedNumbers(mapping.pairs.map((p) => p[0]))} ${encodeOrderedNumbers(mapping.pairs.map((p) => p[1]))}`;
     if (move) await ctx.untaggedStatus("OK", code, "moved");
     else ctx.complete({ code, text: "COPY completed" });

@@ -22,6 +22,7 @@ import { listCommand } from "./list.js";
 import { loginCommand } from "./login.js";
 import { logoutCommand } from "./logout.js";
 import { namespaceCommand } from "./namespace.js";
+import { quotaCommand } from "./quota.js";
 import { checkCommand, noopCommand } from "./noop.js";
 import { renameCommand } from "./rename.js";
 import { selectCommand } from "./select.js";
@@ -55,6 +56,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   logoutCommand,
   namespaceCommand,
   noopCommand,
+  quotaCommand,
   renameCommand,
   searchCommand,
   selectCommand,

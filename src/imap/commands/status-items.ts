@@ -1,10 +1,11 @@
 // RFC 9051 §6.3.11 STATUS data items, shared by STATUS and LIST-STATUS (RFC 5819):
-// MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ (RFC 7162) RECENT (rev1).
+// MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ (RFC 7162) RECENT (rev1)
+// DELETED-STORAGE (RFC 9208 §4.2, required with QUOTA=RES-STORAGE; DELETED is its RES-MESSAGE twin).
 import type { MailboxStatus } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { atom, num, type ImapValue } from "../protocol/response-value.js";
 
-export const STATUS_ITEMS = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ", "RECENT"] as const;
+export const STATUS_ITEMS = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED-STORAGE"] as const;
 export type StatusItem = (typeof STATUS_ITEMS)[number];
 
 /** status-att-list = "(" status-att *(SP status-att) ")" */
@@ -43,6 +44,11 @@ export function statusValues(status: MailboxStatus, items: readonly StatusItem[]
         break;
       case "SIZE":
         values.push(num(status.size));
+        break;
+      case "DELETED-STORAGE":
+        // What EXPUNGE would free, in the STORAGE resource's units of 1024 octets (RFC 9208 §4.2),
+        // rounded down as GETQUOTA's figures are (imap/commands/quota.ts).
+        values.push(num(Math.floor((status.deletedSize ?? 0) / 1024)));
         break;
       case "HIGHESTMODSEQ":
         values.push(num(status.highestModSeq));

@@ -4,6 +4,7 @@
 // state (LOGIN, SELECT) sees the change in its own later calls.
 import type { Logger } from "../../observability/log.js";
 import type { Account, MailStore, StagedMessage } from "../../store/index.js";
+import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandContext, ImapExtension, SessionControl, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import type { LiteralPiece } from "../protocol/arguments.js";
@@ -15,6 +16,7 @@ import type { SelectedMailbox } from "./selected-mailbox.js";
 /** What the session lends a command. */
 export interface ContextSource {
   readonly store: MailStore;
+  readonly quota?: QuotaService;
   readonly log: Logger;
   readonly clock: () => Date;
   readonly control: SessionControl;
@@ -40,6 +42,7 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     name,
     byUid,
     store: source.store,
+    quota: source.quota ?? null,
     account: source.account(),
     selected: source.selected(),
     enabled: source.enabled,

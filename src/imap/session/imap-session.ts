@@ -91,6 +91,7 @@ export class ImapSession {
     });
     this.contextSource = {
       store: options.store,
+      ...(options.quota === undefined ? {} : { quota: options.quota }),
       log: options.log,
       clock: options.clock,
       control: this.control,

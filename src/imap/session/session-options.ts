@@ -4,6 +4,7 @@
 import type { AuthContext, AuthResult, SaslCredentials } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
 import type { MailStore } from "../../store/index.js";
+import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandTable } from "../commands/index.js";
 import type { SearchLimits } from "../protocol/search-key.js";
 import type { Timers } from "./timers.js";
@@ -48,6 +49,8 @@ export interface ImapSessionOptions {
   readonly commands?: CommandTable;
   /** SEARCH nesting and key limits ([imap] search_max_depth, search_max_keys); absent: the defaults. */
   readonly searchLimits?: SearchLimits;
+  /** RFC 9208 usage figures and the usage warning (delivery/quota-warning.ts); absent: login-time figures. */
+  readonly quota?: QuotaService;
   readonly id?: string;
 }
 

@@ -3,6 +3,8 @@
 // the injected InboundVerifier), MESSAGE_CHECKS decide, and accepted mail is delivered to every
 // local recipient in one store call, with Return-Path, Authentication-Results and Received in
 // each recipient's prefix.
+import type { QuotaService } from "../../delivery/quota-warning.js";
+import type { DeliveryReporter } from "../../queue/delivery-report.js";
 import type { TlsReportIntake } from "../../delivery/tls-report.js";
 import type { SieveFilter } from "../../delivery/sieve-filter.js";
 import { resolveRecipient } from "../../delivery/resolve-recipient.js";
@@ -30,6 +32,10 @@ export interface InboundPolicyOptions {
   readonly ipMessageRate?: IpMessageRate | null;
   /** TLS-RPT intake (delivery/tls-report.ts): reports to our postmasters are read once delivered. */
   readonly tlsReports?: TlsReportIntake | null;
+  /** The usage warning after delivery; absent: none. */
+  readonly quota?: QuotaService | null;
+  /** DSNs for recipients whose mailbox cannot take a message the others got (local-delivery.ts). */
+  readonly deliveryReports?: DeliveryReporter | null;
 }
 
 /**
@@ -49,11 +55,12 @@ export async function decideRecipient(
   path: ForwardPath,
   parameters: Parameters<SessionPolicy["checkRecipient"]>[2]["parameters"],
   mayRelay: boolean,
+  declaredSize: number | null = null,
 ): Promise<RecipientDecision> {
   const mailbox = recipientMailbox(path, session.hostname);
   if (mailbox === null) return { kind: "refuse", reply: reply(ReplyCodes.MailboxUnavailable) };
   const resolution = await resolveRecipient(accounts, mailbox.address);
-  const outcome = await runChecks(RECIPIENT_CHECKS, { mailbox, resolution, mayRelay });
+  const outcome = await runChecks(RECIPIENT_CHECKS, { mailbox, resolution, mayRelay, declaredSize });
   if (outcome.kind !== "accept") return { kind: "refuse", reply: outcome.reply };
   const route = resolution.kind === "local" ? { kind: "local" as const, accounts: resolution.accounts } : { kind: "remote" as const };
   return { kind: "accept", recipient: { mailbox, parameters, route } };
@@ -71,8 +78,8 @@ export function createInboundPolicy(options: InboundPolicyOptions): SessionPolic
       return null;
     },
 
-    checkRecipient(session, _envelope, rcpt) {
-      return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, false);
+    checkRecipient(session, envelope, rcpt) {
+      return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, false, envelope.declaredSize ?? null);
     },
 
     async deliver(session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply> {

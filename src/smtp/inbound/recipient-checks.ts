@@ -6,12 +6,15 @@ import type { EnvelopeMailbox } from "../../mail/address.js";
 import type { RecipientResolution } from "../../delivery/resolve-recipient.js";
 import { ReplyCodes, reply } from "../protocol/index.js";
 import { ACCEPT, reject, tempfail, type Check } from "./checks.js";
+import { isFull, wouldFitUsage } from "../../store/index.js";
 
 export interface RecipientCheckInput {
   readonly mailbox: EnvelopeMailbox;
   readonly resolution: RecipientResolution;
   /** Relaying to other domains is permitted (authenticated submission). */
   readonly mayRelay: boolean;
+  /** MAIL FROM's SIZE= (RFC 1870), when the client declared it. */
+  readonly declaredSize?: number | null;
 }
 
 /**
@@ -50,15 +53,17 @@ export const recipientExists: Check<RecipientCheckInput> = {
 };
 
 /**
- * An account already at or over its quota: 452 4.2.2, since mail may be deleted before the
- * sender retries (RFC 5321 §4.5.3.1.10 uses 452 for storage at RCPT). Whether this message fits is
- * decided again after DATA, when its size is known.
+ * An account already at its quota (RFC 9208 STORAGE or MESSAGE), or one the declared SIZE= would
+ * take past it: 452 4.2.2 for this recipient only, since mail may be deleted before the sender
+ * retries (RFC 5321 §4.5.3.1.10 uses 452 for storage at RCPT; RFC 1870 §6.2 answers a SIZE= that
+ * does not fit at RCPT with 452). The other recipients of the transaction are unaffected. Whether
+ * the message fits is decided again after DATA, when its real size is known (local-delivery.ts).
  */
 export const recipientQuota: Check<RecipientCheckInput> = {
   name: "recipient-quota",
-  run({ resolution }) {
+  run({ resolution, declaredSize }) {
     if (resolution.kind !== "local") return ACCEPT;
-    const full = resolution.accounts.some((account) => account.quotaBytes !== null && account.usedBytes >= account.quotaBytes);
+    const full = resolution.accounts.some((account) => (declaredSize ? !wouldFitUsage(account, declaredSize, 1) : isFull(account)));
     return full ? tempfail(reply(ReplyCodes.QuotaFullTemporary)) : ACCEPT;
   },
 };

@@ -363,7 +363,7 @@ export class SmtpSession {
       return this.#send(reply(ReplyCodes.TooManyRecipients));
     }
     transaction.rcptCount++;
-    const decision = await this.#o.policy.checkRecipient(this.view, { reversePath: transaction.reversePath, count: transaction.recipients.length }, command);
+    const decision = await this.#o.policy.checkRecipient(this.view, { reversePath: transaction.reversePath, count: transaction.recipients.length, declaredSize: transaction.parameters.size }, command);
     if (this.#transaction !== transaction) return;
     if (decision.kind === "refuse") return this.#reject(decision.reply);
     transaction.recipients.push(decision.recipient);

@@ -88,7 +88,8 @@ export interface EnvelopeView {
  */
 export interface SessionPolicy {
   checkSender(session: SessionView, mail: MailCommand): Promise<SmtpReply | null>;
-  checkRecipient(session: SessionView, envelope: { reversePath: ReversePath; count: number }, rcpt: RcptCommand & { forwardPath: ForwardPath }): Promise<RecipientDecision>;
+  /** `declaredSize`: MAIL FROM's SIZE= (RFC 1870), for the recipient's quota check; absent or null: not declared. */
+  checkRecipient(session: SessionView, envelope: { reversePath: ReversePath; count: number; declaredSize?: number | null }, rcpt: RcptCommand & { forwardPath: ForwardPath }): Promise<RecipientDecision>;
   deliver(session: SessionView, envelope: EnvelopeView, staged: StagedMessage): Promise<SmtpReply>;
 }
 

@@ -7,13 +7,13 @@
 // copies were stored, the client gets 451 and retries, so local recipients may get the message
 // twice. The other order would duplicate to remote sites instead; a duplicate on our own store is
 // the lesser harm and nothing is ever lost.
+import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { SieveFilter } from "../../delivery/sieve-filter.js";
-import type { Notify } from "../protocol/index.js";
 import type { Logger } from "../../observability/log.js";
-import { isStoreError, type AccountStore, type EnqueueRequest, type MailStore, type QueueRecipient, type QueueStore, type StagedMessage } from "../../store/index.js";
+import { isStoreError, type AccountStore, type EnqueueRequest, type MailStore, type QueueStore, type StagedMessage } from "../../store/index.js";
 import { ReplyCodes, reply, type SmtpReply } from "../protocol/index.js";
 import { decideRecipient } from "../inbound/inbound-policy.js";
-import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients, tracePrefixFor } from "../inbound/local-delivery.js";
+import { acceptedMessageFields, acceptedReply, deliverToLocal, localRecipients, queueRecipientOf, tracePrefixFor } from "../inbound/local-delivery.js";
 import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from "../session/types.js";
 import type { DeliveryReporter } from "../../queue/index.js";
 import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
@@ -26,6 +26,8 @@ export interface SubmissionPolicyOptions {
   readonly queue: Pick<QueueStore, "enqueue">;
   /** Writes RFC 3461 NOTIFY=SUCCESS reports for local recipients; null sends none. */
   readonly deliveryReports: DeliveryReporter | null;
+  /** The quota usage warning after local delivery; absent: none. */
+  readonly quota?: QuotaService | null;
   readonly log: Logger;
   readonly clock?: () => Date;
   readonly sieve?: SieveFilter | null;
@@ -63,7 +65,7 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
           return { kind: "refuse", reply: limitReply(refusal) };
         }
       }
-      return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, session.account !== null);
+      return decideRecipient(options.accounts, session, rcpt.forwardPath, rcpt.parameters, session.account !== null, envelope.declaredSize ?? null);
     },
 
     async deliver(session, envelope, staged): Promise<SmtpReply> {
@@ -165,14 +167,6 @@ async function reportLocalDelivery(options: SubmissionPolicyOptions, envelope: E
   }
 }
 
-function queueRecipientOf(recipient: AcceptedRecipient): EnqueueRequest["recipients"][number] {
-  return {
-    address: recipient.mailbox.address,
-    notify: notifyList(recipient.parameters.notify),
-    originalRecipient: recipient.parameters.orcpt ? `${recipient.parameters.orcpt.addrType};${recipient.parameters.orcpt.address}` : null,
-  };
-}
-
 function enqueueRequest(envelope: EnvelopeView, staged: StagedMessage, remote: readonly AcceptedRecipient[], submittedBy: string, prefix: Buffer): EnqueueRequest {
   const parameters = envelope.parameters;
   return {
@@ -189,13 +183,3 @@ function enqueueRequest(envelope: EnvelopeView, staged: StagedMessage, remote: r
   };
 }
 
-/** RFC 3461 §4.1 NOTIFY as the queue stores it. */
-function notifyList(notify: Notify | null): QueueRecipient["notify"] {
-  if (notify === null) return null;
-  if (notify.never) return ["NEVER"];
-  const list: ("SUCCESS" | "FAILURE" | "DELAY")[] = [];
-  if (notify.success) list.push("SUCCESS");
-  if (notify.failure) list.push("FAILURE");
-  if (notify.delay) list.push("DELAY");
-  return list;
-}

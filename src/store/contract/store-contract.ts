@@ -21,6 +21,7 @@ import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
 import { tlsReportContract } from "./tls-reports.contract.js";
 import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
+import { quotaContract } from "./quota.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -44,6 +45,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["tls reports", tlsReportContract],
   ["kept UIDs", keptUidContract],
   ["migration state", migrationStateContract],
+  ["quota", quotaContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

@@ -124,13 +124,17 @@ export function updateContract(open: OpenBackend): void {
     const { id } = await fx.account();
     const inbox = await fx.mailbox(id);
     const empty = await fx.mail.mailboxStatus(inbox.id);
-    assert.deepEqual({ ...empty, highestModSeq: 0 }, { messages: 0, unseen: 0, deleted: 0, size: 0, uidNext: 1, uidValidity: inbox.uidValidity, highestModSeq: 0 });
+    assert.deepEqual({ ...empty, highestModSeq: 0 }, { messages: 0, unseen: 0, deleted: 0, size: 0, deletedSize: 0, uidNext: 1, uidValidity: inbox.uidValidity, highestModSeq: 0 });
     await fx.append(inbox.id, ["\\Seen"]);
     await fx.append(inbox.id, ["\\Deleted"]);
     const last = await fx.append(inbox.id, ["\\Seen", "\\Deleted"]);
-    const sizes = (await fx.mail.listMessages(inbox.id)).reduce((sum, m) => sum + m.size, 0);
+    const listed = await fx.mail.listMessages(inbox.id);
+    const sizes = listed.reduce((sum, m) => sum + m.size, 0);
+    // RFC 9208 DELETED-STORAGE: the octets of the \Deleted messages (the second and third).
+    const deletedSize = listed.filter((m) => m.flags.includes("\\Deleted")).reduce((sum, m) => sum + m.size, 0);
     const status = await fx.mail.mailboxStatus(inbox.id);
-    assert.deepEqual(status, { messages: 3, unseen: 1, deleted: 2, size: sizes, uidNext: 4, uidValidity: inbox.uidValidity, highestModSeq: last.modseq });
+    assert.deepEqual(status, { messages: 3, unseen: 1, deleted: 2, size: sizes, deletedSize, uidNext: 4, uidValidity: inbox.uidValidity, highestModSeq: last.modseq });
+    assert.ok(deletedSize > 0 && deletedSize < sizes);
     await assert.rejects(fx.mail.mailboxStatus((inbox.id + 10_000) as typeof inbox.id), (e) => isStoreError(e, "NONEXISTENT"));
     assert.equal(asModSeq(1) < status.highestModSeq, true);
   }));

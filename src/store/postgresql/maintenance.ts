@@ -83,13 +83,15 @@ export async function checkStore(pool: pg.Pool, clock: () => Date, options: Stor
   report.unreferencedRows = unreferenced.length;
 
   progress({ phase: "usage", done: 0, total: null });
-  const usage = await rows<{ id: number; address: string; recorded: number; actual: number }>(
+  const usage = await rows<{ id: number; address: string; recorded: number; actual: number; recorded_messages: number; actual_messages: number }>(
     pool,
-    `SELECT a.id, a.address, a.used_bytes AS recorded,
-            coalesce((SELECT sum(m.size) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id), 0)::bigint AS actual
+    `SELECT a.id, a.address, a.used_bytes AS recorded, a.used_messages AS recorded_messages,
+            coalesce((SELECT sum(m.size) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id), 0)::bigint AS actual,
+            (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id)::bigint AS actual_messages
        FROM accounts a ORDER BY a.address_key`,
   );
-  report.usage = usage.filter((u) => u.recorded !== u.actual).map(({ address, recorded, actual }) => ({ address, recorded, actual }));
+  const wrongUsage = usage.filter((u) => u.recorded !== u.actual || u.recorded_messages !== u.actual_messages);
+  report.usage = wrongUsage.map((u) => ({ address: u.address, recorded: u.recorded, actual: u.actual, recordedMessages: u.recorded_messages, actualMessages: u.actual_messages }));
 
   if (options.repair) {
     progress({ phase: "repair", done: 0, total: null });
@@ -101,10 +103,11 @@ export async function checkStore(pool: pg.Pool, clock: () => Date, options: Stor
       await dropUnreferencedBlobs(client, unreferenced.map((u) => u.id));
       report.repaired.unreferencedRowsQueued = unreferenced.length;
     });
-    for (const wrong of usage.filter((u) => u.recorded !== u.actual)) {
+    for (const wrong of wrongUsage) {
       // Recomputed under the account row lock, in the statement that writes it.
       await pool.query(
-        `UPDATE accounts a SET used_bytes = coalesce((SELECT sum(m.size) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id), 0) WHERE a.id = $1`,
+        `UPDATE accounts a SET used_bytes = coalesce((SELECT sum(m.size) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id), 0),
+                               used_messages = (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id) WHERE a.id = $1`,
         [wrong.id],
       );
       report.repaired.usageFixed++;

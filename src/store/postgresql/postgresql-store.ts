@@ -8,6 +8,7 @@
 // SELECT ... FOR UPDATE), so writers of one mailbox are ordered by that lock on every node: UIDs
 // and modseqs become visible in the order they were taken. Locks are taken mailboxes first, then
 // accounts; a deadlock PostgreSQL still detects is retried (database.ts).
+import { addUsage, quotaSql, type QuotaPolicy, UNLIMITED_QUOTA, type UsageDelta } from "../quota.js";
 import { Readable } from "node:stream";
 import type pg from "pg";
 import { foldCase } from "../../mail/case-fold.js";
@@ -20,7 +21,7 @@ import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../
 import { SentOctetCounter, sentOctets } from "../../mail/sent-octets.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { silentLogger, type Logger } from "../../observability/log.js";
-import type { AccountStore, NewAccount } from "../account-store.js";
+import type { AccountStore, NewAccount, QuotaLimits } from "../account-store.js";
 import { InProcessChangeFeed } from "../change-feed.js";
 import type { AccountChange, ChangeBatch, ChangeFeed, MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
@@ -61,6 +62,8 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
   mimeLimits?: MimeTreeLimits;
   /** Run the migrations at open (default true); `mailroom store migrate` runs them explicitly. */
   migrate?: boolean;
+  /** Quota defaults from config [quota] (store/quota.ts); absent: unlimited. */
+  quota?: QuotaPolicy;
 }
 
 export const DEFAULT_POP3_POLICY: Pop3Policy = { mode: "keep", markSeen: true, loginDelaySeconds: null, expireDays: null };
@@ -157,6 +160,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   private readonly log: Logger;
   private readonly clock: () => Date;
   private readonly mimeLimits: MimeTreeLimits;
+  private readonly quota: QuotaPolicy;
   private readonly inflight = new Set<Promise<unknown>>();
   private closing = false;
   private closed: Promise<void> | null = null;
@@ -170,6 +174,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     this.clock = options.clock;
     this.changes = options.changeFeed ?? new InProcessChangeFeed();
     this.mimeLimits = options.mimeLimits ?? {};
+    this.quota = options.quota ?? UNLIMITED_QUOTA;
     this.blobs = new PgBlobStore(pool, this.clock);
   }
 
@@ -410,7 +415,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   private async accountById(db: Sql, id: AccountId): Promise<Account | null> {
     if (!Number.isSafeInteger(id)) return null;
     const row = await one<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]);
-    return row ? toAccount(row) : null;
+    return row ? toAccount(row, this.quota) : null;
   }
 
   private async accountByAddress(db: Sql, rawAddress: string): Promise<Account | null> {
@@ -421,7 +426,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       return null;
     }
     const row = await one<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address_key = $1`, [key]);
-    return row ? toAccount(row) : null;
+    return row ? toAccount(row, this.quota) : null;
   }
 
   private async requireAccount(db: Sql, rawAddress: string): Promise<Account> {
@@ -443,7 +448,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         rawDomain === undefined
           ? await rows<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address_key`)
           : await rows<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain_id = (SELECT id FROM domains WHERE name = $1) ORDER BY address_key`, [normaliseDomain(rawDomain)]);
-      return list.map(toAccount);
+      return list.map((row) => toAccount(row, this.quota));
     });
   }
 
@@ -458,9 +463,9 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       if (!domain) throw new StoreError("NONEXISTENT", `${address.domain} is not a local domain`);
       const row = await one<{ id: number }>(
         db,
-        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (address_key) DO NOTHING RETURNING id`,
-        [domain.id, address.address, address.key, passwordHash, quota, pop3.mode, pop3.markSeen, pop3.loginDelaySeconds, pop3.expireDays, this.clock().getTime()],
+        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at, quota_messages)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (address_key) DO NOTHING RETURNING id`,
+        [domain.id, address.address, address.key, passwordHash, quota, pop3.mode, pop3.markSeen, pop3.loginDelaySeconds, pop3.expireDays, this.clock().getTime(), checkQuotaValue(account.quotaMessages)],
       );
       if (!row) throw new StoreError("ALREADYEXISTS", `account ${address.address} already exists`);
       const id = row.id as AccountId;
@@ -480,7 +485,30 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.write(async (db) => {
       const account = await this.requireAccount(db, address);
       await db.query("UPDATE accounts SET quota_bytes = $1 WHERE id = $2", [checkQuotaValue(quotaBytes), account.id]);
+      await this.rearmQuotaWarning(db, account.id);
     });
+  }
+
+  setQuotaLimits(address: string, limits: QuotaLimits): Promise<Account> {
+    return this.write(async (db) => {
+      const account = await this.requireAccount(db, address);
+      if (limits.storageBytes !== undefined) await db.query("UPDATE accounts SET quota_bytes = $1 WHERE id = $2", [checkQuotaValue(limits.storageBytes), account.id]);
+      if (limits.messages !== undefined) await db.query("UPDATE accounts SET quota_messages = $1 WHERE id = $2", [checkQuotaValue(limits.messages), account.id]);
+      await this.rearmQuotaWarning(db, account.id);
+      return (await this.accountById(db, account.id))!;
+    });
+  }
+
+  claimQuotaWarning(accountId: AccountId): Promise<Account | null> {
+    return this.write(async (db) => {
+      const claimed = await db.query(`UPDATE accounts SET quota_warned = true WHERE id = $1 AND NOT quota_warned AND ${quotaSql(this.quota).atWarning}`, [accountId]);
+      return (claimed.rowCount ?? 0) > 0 ? this.accountById(db, accountId) : null;
+    });
+  }
+
+  /** As SQLite's accounts.ts rearmQuotaWarning: below the threshold again, the next crossing warns again. */
+  private async rearmQuotaWarning(db: Sql, accountId: AccountId): Promise<void> {
+    await db.query(`UPDATE accounts SET quota_warned = false WHERE id = $1 AND quota_warned AND NOT ${quotaSql(this.quota).atWarning}`, [accountId]);
   }
 
   setPop3Policy(address: string, change: Partial<Pop3Policy>): Promise<Account> {
@@ -694,12 +722,12 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus> {
     return this.snapshot(async (db) => {
       const mailbox = await this.requireMailbox(db, mailboxId);
-      const counts = (await one<{ messages: number; unseen: number; deleted: number; size: number }>(
+      const { deleted_size: deletedSize, ...counts } = (await one<{ messages: number; unseen: number; deleted: number; size: number; deleted_size: number }>(
         db,
-        "SELECT count(*)::bigint AS messages, count(*) FILTER (WHERE NOT seen)::bigint AS unseen, count(*) FILTER (WHERE deleted)::bigint AS deleted, coalesce(sum(size), 0)::bigint AS size FROM messages WHERE mailbox_id = $1",
+        "SELECT count(*)::bigint AS messages, count(*) FILTER (WHERE NOT seen)::bigint AS unseen, count(*) FILTER (WHERE deleted)::bigint AS deleted, coalesce(sum(size), 0)::bigint AS size, coalesce(sum(size) FILTER (WHERE deleted), 0)::bigint AS deleted_size FROM messages WHERE mailbox_id = $1",
         [mailboxId],
       ))!;
-      return { ...counts, uidNext: mailbox.uidNext, uidValidity: mailbox.uidValidity, highestModSeq: mailbox.highestModSeq };
+      return { ...counts, deletedSize, uidNext: mailbox.uidNext, uidValidity: mailbox.uidValidity, highestModSeq: mailbox.highestModSeq };
     });
   }
 
@@ -870,12 +898,9 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     const mailboxIds = [...new Set(plans.flatMap((p) => p.copies.map((c) => c.mailboxId)))].sort((a, b) => a - b);
     const locked = new Map<MailboxId, Mailbox>();
     for (const id of mailboxIds) locked.set(id, await this.requireMailbox(db, id, true));
-    const added = new Map<AccountId, number>();
+    const added = new Map<AccountId, UsageDelta>();
     for (const plan of plans) {
-      for (const copy of plan.copies) {
-        const accountId = locked.get(copy.mailboxId)!.accountId;
-        added.set(accountId, (added.get(accountId) ?? 0) + copy.prefix.length + plan.staged.size);
-      }
+      for (const copy of plan.copies) addUsage(added, locked.get(copy.mailboxId)!.accountId, copy.prefix.length + plan.staged.size, 1);
     }
     await this.chargeQuota(db, added);
     const results: api.DeliveryResult[] = [];
@@ -907,13 +932,18 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return results;
   }
 
-  /** Adds the bytes to each account, refusing (OVERQUOTA) when any would pass its quota; account rows locked in id order. */
-  private async chargeQuota(db: Sql, added: Map<AccountId, number>, enforce = true): Promise<void> {
-    for (const [accountId, bytes] of [...added].sort((a, b) => a[0] - b[0])) {
+  /**
+   * Adds the bytes and messages to each account, refusing (OVERQUOTA) when any would pass either
+   * limit (RFC 9208 STORAGE, MESSAGE; store/quota.ts); account rows locked in id order.
+   */
+  private async chargeQuota(db: Sql, added: Map<AccountId, UsageDelta>, enforce = true): Promise<void> {
+    const { bytesLimit, messagesLimit } = quotaSql(this.quota);
+    for (const [accountId, delta] of [...added].sort((a, b) => a[0] - b[0])) {
       const row = await one<{ address: string; ok: boolean }>(
         db,
-        "UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2 RETURNING address, quota_bytes IS NULL OR used_bytes <= quota_bytes AS ok",
-        [bytes, accountId],
+        `UPDATE accounts SET used_bytes = used_bytes + $1, used_messages = used_messages + $3 WHERE id = $2
+         RETURNING address, coalesce(used_bytes <= ${bytesLimit}, true) AND coalesce(used_messages <= ${messagesLimit}, true) AS ok`,
+        [delta.bytes, accountId, delta.messages],
       );
       if (!row) throw new StoreError("NONEXISTENT", "no such account");
       if (enforce && !row.ok) throw new StoreError("OVERQUOTA", `quota of ${row.address} exceeded`);
@@ -1405,7 +1435,9 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   private async releaseRows(db: Sql, accountId: AccountId, removed: RemovedRow[]): Promise<void> {
     if (removed.length === 0) return;
     const bytes = removed.reduce((sum, row) => sum + row.size, 0);
-    await db.query("UPDATE accounts SET used_bytes = greatest(0, used_bytes - $1) WHERE id = $2", [bytes, accountId]);
+    // Freed at once, and the usage warning re-armed once below its threshold (store/quota.ts).
+    await db.query("UPDATE accounts SET used_bytes = greatest(0, used_bytes - $1), used_messages = greatest(0, used_messages - $3) WHERE id = $2", [bytes, accountId, removed.length]);
+    await this.rearmQuotaWarning(db, accountId);
     await dropUnreferencedBlobs(db, [...new Set(removed.map((row) => row.blob_id))]);
   }
 
@@ -1440,7 +1472,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     const mapping: api.UidMapping = { uidValidity: target.uidValidity, pairs: [] };
     if (list.length === 0) return mapping;
     const bytes = list.reduce((sum, row) => sum + row.size, 0);
-    await this.chargeQuota(db, new Map([[target.accountId, bytes]]), countQuota);
+    await this.chargeQuota(db, new Map([[target.accountId, { bytes, messages: list.length }]]), countQuota);
     const firstUid = await this.reserveUids(db, targetId, list.length);
     const modseq = await this.nextModSeq(db, targetId);
     const newUids = list.map((_, i) => (firstUid + i) as Uid);
@@ -1537,9 +1569,10 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       const domainId = await this.requireDomainId(db, address.domain);
       const row = await one<{ id: number }>(
         db,
-        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-        [domainId, address.address, address.key, account.passwordHash, account.quotaBytes, account.pop3.mode, account.pop3.markSeen, account.pop3.loginDelaySeconds, account.pop3.expireDays, account.createdAt.getTime()],
+        `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at, quota_messages)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+        // The account's own limits, not the source's defaults applied to them (store/quota.ts).
+        [domainId, address.address, address.key, account.passwordHash, account.quotaSetting ? account.quotaSetting.storageBytes : account.quotaBytes, account.pop3.mode, account.pop3.markSeen, account.pop3.loginDelaySeconds, account.pop3.expireDays, account.createdAt.getTime(), account.quotaSetting?.messages ?? null],
       );
       return row!.id as AccountId;
     });
@@ -1576,7 +1609,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [mailboxId, message.uid, message.modseq, flags, hasFlag(flags, "\\Seen"), hasFlag(flags, "\\Deleted"), message.internalDate.getTime(), size, staged.blobId, message.prefix.length > 0 ? message.prefix : null],
       );
-      await db.query("UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2", [size, mailbox.accountId]);
+      await db.query("UPDATE accounts SET used_bytes = used_bytes + $1, used_messages = used_messages + 1 WHERE id = $2", [size, mailbox.accountId]);
       await db.query("DELETE FROM blob_pins WHERE pin = $1", [staged.pin]);
       staged.markReleased();
     });

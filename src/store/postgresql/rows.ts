@@ -1,5 +1,6 @@
 // Row shapes of the PostgreSQL tables and their conversion to the store's domain types. Times
 // are epoch milliseconds (bigint, parsed to numbers by database.ts), flags a text[].
+import { effectiveLimit, type QuotaPolicy } from "../quota.js";
 import type { Account, AccountId, Alias, Domain, DomainId, Flag, Mailbox, MailboxId, MessageSummary, ModSeq, Pop3Mode, SpecialUse, Uid, UidValidity } from "../types.js";
 
 export interface DomainRow {
@@ -14,6 +15,8 @@ export interface AccountRow {
   password_hash: string;
   quota_bytes: number | null;
   used_bytes: number;
+  quota_messages: number | null;
+  used_messages: number;
   pop3_mode: string;
   pop3_mark_seen: boolean;
   pop3_login_delay: number | null;
@@ -40,7 +43,7 @@ export interface MessageRow {
   size: number;
 }
 
-export const ACCOUNT_COLUMNS = "id, address, password_hash, quota_bytes, used_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at";
+export const ACCOUNT_COLUMNS = "id, address, password_hash, quota_bytes, used_bytes, quota_messages, used_messages, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at";
 
 /** Selects a mailbox row (alias m) with its subscription state. */
 export const MAILBOX_COLUMNS = `m.id, m.account_id, m.name, m.special_use, m.uid_validity, m.uid_next, m.highest_modseq,
@@ -50,13 +53,16 @@ export const SUMMARY_COLUMNS = "uid, modseq, flags, internal_date, size";
 
 export const toDomain = (row: DomainRow): Domain => ({ id: row.id as DomainId, name: row.name, createdAt: new Date(row.created_at) });
 
-export function toAccount(row: AccountRow): Account {
+export function toAccount(row: AccountRow, quota: QuotaPolicy): Account {
   return {
     id: row.id as AccountId,
     address: row.address,
     passwordHash: row.password_hash,
-    quotaBytes: row.quota_bytes,
+    quotaBytes: effectiveLimit(row.quota_bytes, quota.storageBytes),
     usedBytes: row.used_bytes,
+    quotaMessages: effectiveLimit(row.quota_messages, quota.messages),
+    usedMessages: row.used_messages,
+    quotaSetting: { storageBytes: row.quota_bytes, messages: row.quota_messages },
     pop3: { mode: row.pop3_mode as Pop3Mode, markSeen: row.pop3_mark_seen, loginDelaySeconds: row.pop3_login_delay, expireDays: row.pop3_expire_days },
     createdAt: new Date(row.created_at),
   };

@@ -363,6 +363,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    description: "quota: MESSAGE limit and usage counter per account, and the warning-sent flag (RFC 9208)",
+    sql: `
+      -- As SQLite's migration 24 (store/quota.ts).
+      ALTER TABLE accounts ADD COLUMN quota_messages bigint;
+      ALTER TABLE accounts ADD COLUMN used_messages bigint NOT NULL DEFAULT 0 CHECK (used_messages >= 0);
+      ALTER TABLE accounts ADD COLUMN quota_warned boolean NOT NULL DEFAULT false;
+      UPDATE accounts a SET used_messages = (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id);
+    `,
+  },
 ];
 
 export interface MigrationReport {

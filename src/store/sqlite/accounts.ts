@@ -1,7 +1,8 @@
 // Accounts: creation with the default mailboxes (issue #2), credentials, quota and POP3 policy,
 // and deletion of everything the account owns.
 import { StoreError } from "../errors.js";
-import type { NewAccount } from "../account-store.js";
+import type { NewAccount, QuotaLimits } from "../account-store.js";
+import { quotaSql } from "../quota.js";
 import type { Account, AccountId, Pop3Policy } from "../types.js";
 import { DEFAULT_MAILBOXES } from "../types.js";
 import { normaliseDomain, parseAddress } from "./addresses.js";
@@ -12,7 +13,7 @@ import type { StoreContext, UnitOfWork } from "./store-context.js";
 
 export const DEFAULT_POP3_POLICY: Pop3Policy = { mode: "keep", markSeen: true, loginDelaySeconds: null, expireDays: null };
 
-const ACCOUNT_COLUMNS = "id, domain_id, address, password_hash, quota_bytes, used_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at";
+const ACCOUNT_COLUMNS = "id, domain_id, address, password_hash, quota_bytes, used_bytes, quota_messages, used_messages, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at";
 
 function checkQuota(quotaBytes: unknown): number | null {
   if (quotaBytes === null || quotaBytes === undefined) return null;
@@ -36,7 +37,7 @@ function mergePop3Policy(base: Pop3Policy, change: Partial<Pop3Policy> = {}): Po
 
 export function getAccount(ctx: StoreContext, id: AccountId): Account | null {
   const row = ctx.sql.get<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`, id);
-  return row ? toAccount(row) : null;
+  return row ? toAccount(row, ctx.quota) : null;
 }
 
 export function findAccountByAddress(ctx: StoreContext, rawAddress: string): Account | null {
@@ -47,7 +48,7 @@ export function findAccountByAddress(ctx: StoreContext, rawAddress: string): Acc
     return null;
   }
   const row = ctx.sql.get<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address_key = ?`, key);
-  return row ? toAccount(row) : null;
+  return row ? toAccount(row, ctx.quota) : null;
 }
 
 function requireAccount(ctx: StoreContext, rawAddress: string): Account {
@@ -61,7 +62,7 @@ export function listAccounts(ctx: StoreContext, rawDomain?: string): Account[] {
     rawDomain === undefined
       ? ctx.sql.all<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address_key`)
       : ctx.sql.all<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain_id = (SELECT id FROM domains WHERE name = ?) ORDER BY address_key`, normaliseDomain(rawDomain));
-  return rows.map(toAccount);
+  return rows.map((row) => toAccount(row, ctx.quota));
 }
 
 export function createAccountInTransaction(ctx: StoreContext, unit: UnitOfWork, account: NewAccount): Account {
@@ -72,13 +73,14 @@ export function createAccountInTransaction(ctx: StoreContext, unit: UnitOfWork, 
   const pop3 = mergePop3Policy(DEFAULT_POP3_POLICY, account.pop3);
   if (ctx.sql.get("SELECT 1 FROM accounts WHERE address_key = ?", address.key)) throw new StoreError("ALREADYEXISTS", `account ${address.address} already exists`);
   const row = ctx.sql.get<{ id: number }>(
-    `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, quota_messages, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     domainId,
     address.address,
     address.key,
     passwordHash,
     quota,
+    checkQuota(account.quotaMessages),
     pop3.mode,
     pop3.markSeen ? 1 : 0,
     pop3.loginDelaySeconds,
@@ -98,6 +100,30 @@ export function setPasswordHash(ctx: StoreContext, rawAddress: string, passwordH
 export function setQuota(ctx: StoreContext, rawAddress: string, quotaBytes: number | null): void {
   const account = requireAccount(ctx, rawAddress);
   ctx.sql.run("UPDATE accounts SET quota_bytes = ? WHERE id = ?", checkQuota(quotaBytes), account.id);
+  rearmQuotaWarning(ctx, account.id);
+}
+
+/** AccountStore.setQuotaLimits: each given limit set (null: the default, 0: unlimited), the others kept. */
+export function setQuotaLimits(ctx: StoreContext, rawAddress: string, limits: QuotaLimits): Account {
+  const account = requireAccount(ctx, rawAddress);
+  if (limits.storageBytes !== undefined) ctx.sql.run("UPDATE accounts SET quota_bytes = ? WHERE id = ?", checkQuota(limits.storageBytes), account.id);
+  if (limits.messages !== undefined) ctx.sql.run("UPDATE accounts SET quota_messages = ? WHERE id = ?", checkQuota(limits.messages), account.id);
+  rearmQuotaWarning(ctx, account.id);
+  return getAccount(ctx, account.id)!;
+}
+
+/** The warning is sent again once usage, now below the threshold (a raised limit, freed space), crosses it again. */
+export function rearmQuotaWarning(ctx: StoreContext, accountId: AccountId): void {
+  ctx.sql.run(`UPDATE accounts SET quota_warned = 0 WHERE id = ? AND quota_warned = 1 AND NOT ${quotaSql(ctx.quota).atWarning}`, accountId);
+}
+
+/**
+ * AccountStore.claimQuotaWarning: marks the warning sent when usage is at or past the threshold
+ * and it was not sent yet; the account only if this call claimed it (so one caller sends it).
+ */
+export function claimQuotaWarning(ctx: StoreContext, accountId: AccountId): Account | null {
+  const claimed = ctx.sql.run(`UPDATE accounts SET quota_warned = 1 WHERE id = ? AND quota_warned = 0 AND ${quotaSql(ctx.quota).atWarning}`, accountId);
+  return claimed.changes > 0 ? getAccount(ctx, accountId) : null;
 }
 
 export function setPop3Policy(ctx: StoreContext, rawAddress: string, change: Partial<Pop3Policy>): Account {
@@ -130,13 +156,15 @@ export function importAccountRow(ctx: StoreContext, account: Account): AccountId
   const domainId = requireDomainId(ctx, address.domain);
   if (ctx.sql.get("SELECT 1 FROM accounts WHERE address_key = ?", address.key)) throw new StoreError("ALREADYEXISTS", `account ${address.address} already exists`);
   const row = ctx.sql.get<{ id: number }>(
-    `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    `INSERT INTO accounts (domain_id, address, address_key, password_hash, quota_bytes, quota_messages, pop3_mode, pop3_mark_seen, pop3_login_delay, pop3_expire_days, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     domainId,
     address.address,
     address.key,
     checkPasswordHash(account.passwordHash),
-    checkQuota(account.quotaBytes),
+    // The account's own limits, not the source's configured defaults applied to them (store/quota.ts).
+    checkQuota(account.quotaSetting ? account.quotaSetting.storageBytes : account.quotaBytes),
+    checkQuota(account.quotaSetting?.messages ?? null),
     account.pop3.mode,
     account.pop3.markSeen ? 1 : 0,
     account.pop3.loginDelaySeconds,

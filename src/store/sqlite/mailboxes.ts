@@ -164,8 +164,8 @@ export function listSubscriptions(ctx: StoreContext, accountId: AccountId): stri
 
 export function mailboxStatus(ctx: StoreContext, mailboxId: MailboxId): MailboxStatus {
   const mailbox = requireMailbox(ctx, mailboxId);
-  const counts = ctx.sql.get<{ messages: number; unseen: number | null; deleted: number | null; size: number | null }>(
-    "SELECT count(*) AS messages, sum(1 - seen) AS unseen, sum(deleted) AS deleted, sum(size) AS size FROM messages WHERE mailbox_id = ?",
+  const counts = ctx.sql.get<{ messages: number; unseen: number | null; deleted: number | null; size: number | null; deleted_size: number | null }>(
+    "SELECT count(*) AS messages, sum(1 - seen) AS unseen, sum(deleted) AS deleted, sum(size) AS size, sum(size * deleted) AS deleted_size FROM messages WHERE mailbox_id = ?",
     mailboxId,
   )!;
   return {
@@ -173,6 +173,7 @@ export function mailboxStatus(ctx: StoreContext, mailboxId: MailboxId): MailboxS
     unseen: counts.unseen ?? 0,
     deleted: counts.deleted ?? 0,
     size: counts.size ?? 0,
+    deletedSize: counts.deleted_size ?? 0,
     uidNext: mailbox.uidNext,
     uidValidity: mailbox.uidValidity as UidValidity,
     highestModSeq: mailbox.highestModSeq as ModSeq,

@@ -4,6 +4,7 @@
 import type { AccountId, BlobId, MailboxId, ModSeq, Uid } from "../types.js";
 import { logExpunged, nextModSeq } from "./change-log.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
+import { rearmQuotaWarning } from "./accounts.js";
 
 /** SQL condition on `blobs`: neither a message nor a hold (outbound queue) refers to the blob. */
 export const UNREFERENCED_BLOB = `NOT EXISTS (SELECT 1 FROM messages WHERE messages.blob_id = blobs.id)
@@ -43,7 +44,10 @@ export function dropMailboxContents(ctx: StoreContext, unit: UnitOfWork, mailbox
 function releaseRows(ctx: StoreContext, unit: UnitOfWork, accountId: AccountId, removed: RemovedRow[]): void {
   if (removed.length === 0) return;
   const bytes = removed.reduce((sum, row) => sum + row.size, 0);
-  ctx.sql.run("UPDATE accounts SET used_bytes = max(0, used_bytes - ?) WHERE id = ?", bytes, accountId);
+  // Freed at once (RFC 9208 §3.1: usage is what is stored now), and the usage warning re-armed
+  // once below its threshold (store/quota.ts).
+  ctx.sql.run("UPDATE accounts SET used_bytes = max(0, used_bytes - ?), used_messages = max(0, used_messages - ?) WHERE id = ?", bytes, removed.length, accountId);
+  rearmQuotaWarning(ctx, accountId);
   const candidates = [...new Set(removed.map((row) => row.blob_id))];
   const orphaned = ctx.sql.all<{ id: string }>(
     `DELETE FROM blobs WHERE id IN (SELECT value FROM json_each(?))

@@ -8,7 +8,8 @@ import { logAdded, logFlags, nextModSeq, reserveUids } from "./change-log.js";
 import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
 import { expungeUids } from "./message-removal.js";
-import { addUsedBytes, checkQuota, insertMessageRow } from "./messages.js";
+import { addUsage, checkQuota, insertMessageRow } from "./messages.js";
+import type { UsageDelta } from "../quota.js";
 import { parseFlags } from "./rows.js";
 import type { StoreContext, UnitOfWork } from "./store-context.js";
 
@@ -120,7 +121,7 @@ export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, s
   );
   const mapping: UidMapping = { uidValidity: target.uidValidity, pairs: [] };
   if (rows.length === 0) return mapping;
-  const bytes = new Map<AccountId, number>([[target.accountId, rows.reduce((sum, row) => sum + row.size, 0)]]);
+  const bytes = new Map<AccountId, UsageDelta>([[target.accountId, { bytes: rows.reduce((sum, row) => sum + row.size, 0), messages: rows.length }]]);
   if (countQuota) checkQuota(ctx, bytes);
   const firstUid = reserveUids(ctx, targetId, rows.length);
   const modseq = nextModSeq(ctx, targetId);
@@ -137,7 +138,7 @@ export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, s
     unit.add(target.accountId, { kind: "added", mailboxId: targetId, uid, modseq });
     mapping.pairs.push([row.uid as Uid, uid]);
   });
-  addUsedBytes(ctx, bytes);
+  addUsage(ctx, bytes);
   return mapping;
 }
 

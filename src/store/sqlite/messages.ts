@@ -8,6 +8,7 @@ import { encodeImapItems } from "../imap-items.js";
 import type { ParsedMessage } from "../../mail/mime-tree.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { sentOctets } from "../../mail/sent-octets.js";
+import { addUsage as addUsageDelta, quotaSql, type UsageDelta } from "../quota.js";
 import { StoreError } from "../errors.js";
 import type { DeliveredCopy, DeliveryResult, ImapItems, SelectionIndex, SortFacts } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
@@ -124,22 +125,31 @@ export function searchIndexEntry(parsed: Pick<ParsedMessage, "searchText" | "sea
   return { text: head + foldCase(text.slice(headLength)), head: head.length };
 }
 
-/** Refuses (OVERQUOTA) when adding `bytes` per account would pass any account's quota. */
-export function checkQuota(ctx: StoreContext, added: Map<AccountId, number>): void {
-  for (const [accountId, bytes] of added) {
-    const account = ctx.sql.get<{ quota_bytes: number | null; used_bytes: number; address: string }>(
-      "SELECT quota_bytes, used_bytes, address FROM accounts WHERE id = ?",
+/**
+ * Refuses (OVERQUOTA) when adding the bytes and messages per account would pass either of an
+ * account's limits (RFC 9208 STORAGE and MESSAGE; store/quota.ts resolves the defaults).
+ */
+export function checkQuota(ctx: StoreContext, added: Map<AccountId, UsageDelta>): void {
+  const { bytesLimit, messagesLimit } = quotaSql(ctx.quota);
+  for (const [accountId, delta] of added) {
+    const account = ctx.sql.get<{ over_bytes: number | null; over_messages: number | null; address: string }>(
+      `SELECT used_bytes + ? > ${bytesLimit} AS over_bytes, used_messages + ? > ${messagesLimit} AS over_messages, address FROM accounts WHERE id = ?`,
+      delta.bytes,
+      delta.messages,
       accountId,
     );
     if (!account) throw new StoreError("NONEXISTENT", "no such account");
-    if (account.quota_bytes !== null && account.used_bytes + bytes > account.quota_bytes) {
+    if (account.over_bytes === 1 || account.over_messages === 1) {
       throw new StoreError("OVERQUOTA", `quota of ${account.address} exceeded`);
     }
   }
 }
 
-export function addUsedBytes(ctx: StoreContext, added: Map<AccountId, number>): void {
-  for (const [accountId, bytes] of added) ctx.sql.run("UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?", bytes, accountId);
+/** Charges the usage counters in the same transaction as the rows they count. */
+export function addUsage(ctx: StoreContext, added: Map<AccountId, UsageDelta>): void {
+  for (const [accountId, delta] of added) {
+    ctx.sql.run("UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?", delta.bytes, delta.messages, accountId);
+  }
 }
 
 /**
@@ -148,11 +158,8 @@ export function addUsedBytes(ctx: StoreContext, added: Map<AccountId, number>): 
  */
 export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork, blob: DurableBlob, copies: readonly PlannedCopy[], internalDate: Date): DeliveryResult {
   const mailboxes = copies.map((copy) => requireMailbox(ctx, copy.mailboxId));
-  const added = new Map<AccountId, number>();
-  copies.forEach((copy, i) => {
-    const accountId = mailboxes[i]!.accountId;
-    added.set(accountId, (added.get(accountId) ?? 0) + copy.prefix.length + blob.size);
-  });
+  const added = new Map<AccountId, UsageDelta>();
+  copies.forEach((copy, i) => addUsageDelta(added, mailboxes[i]!.accountId, copy.prefix.length + blob.size, 1));
   checkQuota(ctx, added);
   insertBlobRow(ctx, blob);
   const modseqs = new Map<MailboxId, ModSeq>();
@@ -173,7 +180,7 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
     unit.add(mailbox.accountId, { kind: "added", mailboxId: mailbox.id, uid, modseq });
     return { mailboxId: mailbox.id, uidValidity: mailbox.uidValidity, uid, modseq };
   });
-  addUsedBytes(ctx, added);
+  addUsage(ctx, added);
   return { size: blob.size, copies: delivered };
 }
 

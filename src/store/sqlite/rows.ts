@@ -1,5 +1,6 @@
 // Row shapes of the SQLite tables and their conversion to the store's domain types. Dates are
 // stored as epoch milliseconds, flags as a JSON array.
+import { effectiveLimit, type QuotaPolicy } from "../quota.js";
 import type { Account, AccountId, Alias, Domain, DomainId, Flag, Mailbox, MailboxId, MessageSummary, ModSeq, Pop3Mode, SpecialUse, Uid, UidValidity } from "../types.js";
 
 export interface DomainRow {
@@ -15,6 +16,8 @@ export interface AccountRow {
   password_hash: string;
   quota_bytes: number | null;
   used_bytes: number;
+  quota_messages: number | null;
+  used_messages: number;
   pop3_mode: string;
   pop3_mark_seen: number;
   pop3_login_delay: number | null;
@@ -47,13 +50,16 @@ export const MAILBOX_COLUMNS = `m.id, m.account_id, m.name, m.special_use, m.uid
 
 export const toDomain = (row: DomainRow): Domain => ({ id: row.id as DomainId, name: row.name, createdAt: new Date(row.created_at) });
 
-export function toAccount(row: AccountRow): Account {
+export function toAccount(row: AccountRow, quota: QuotaPolicy): Account {
   return {
     id: row.id as AccountId,
     address: row.address,
     passwordHash: row.password_hash,
-    quotaBytes: row.quota_bytes,
+    quotaBytes: effectiveLimit(row.quota_bytes, quota.storageBytes),
     usedBytes: row.used_bytes,
+    quotaMessages: effectiveLimit(row.quota_messages, quota.messages),
+    usedMessages: row.used_messages,
+    quotaSetting: { storageBytes: row.quota_bytes, messages: row.quota_messages },
     pop3: {
       mode: row.pop3_mode as Pop3Mode,
       markSeen: row.pop3_mark_seen !== 0,

@@ -518,6 +518,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 24,
+    description: "quota: MESSAGE limit and usage counter per account, and the warning-sent flag (RFC 9208)",
+    // In run(): each column is added only if missing, so a database whose migration history was
+    // rewound below 24 (the tests of older migrations do that) migrates again cleanly.
+    sql: "",
+    run: addQuotaColumns,
+  },
 ];
 
 /**
@@ -581,6 +589,20 @@ function backfillHeaderIndex(db: Database.Database): void {
     }
     after = rows[rows.length - 1]!.text_id;
   }
+}
+
+/**
+ * Migration 24 (store/quota.ts): quota_messages NULL = the configured default, 0 = unlimited (as
+ * quota_bytes); used_messages kept by every mutation that adds or removes message rows, like
+ * used_bytes; quota_warned 1 once the usage warning was delivered, cleared when usage drops below
+ * the threshold. used_messages starts from the messages already stored.
+ */
+function addQuotaColumns(db: Database.Database): void {
+  const columns = new Set((db.prepare("SELECT name FROM pragma_table_info('accounts')").all() as { name: string }[]).map((c) => c.name));
+  if (!columns.has("quota_messages")) db.exec("ALTER TABLE accounts ADD COLUMN quota_messages INTEGER");
+  if (!columns.has("used_messages")) db.exec("ALTER TABLE accounts ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0 CHECK (used_messages >= 0)");
+  if (!columns.has("quota_warned")) db.exec("ALTER TABLE accounts ADD COLUMN quota_warned INTEGER NOT NULL DEFAULT 0 CHECK (quota_warned IN (0, 1))");
+  db.exec("UPDATE accounts SET used_messages = (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = accounts.id)");
 }
 
 /** Applies every migration newer than the database, each in its own transaction. */

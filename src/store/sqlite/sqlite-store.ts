@@ -16,7 +16,7 @@ import { parseHeaderBlock } from "../../mail/header-fields.js";
 import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
 import { SentOctetCounter } from "../../mail/sent-octets.js";
-import type { AccountStore, NewAccount } from "../account-store.js";
+import type { AccountStore, NewAccount, QuotaLimits } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { CopyTarget } from "../copy-target.js";
 import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
@@ -172,6 +172,12 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   setQuota(address: string, quotaBytes: number | null): Promise<void> {
     return this.write((ctx) => accounts.setQuota(ctx, address, quotaBytes));
+  }
+  setQuotaLimits(address: string, limits: QuotaLimits): Promise<Account> {
+    return this.write((ctx) => accounts.setQuotaLimits(ctx, address, limits));
+  }
+  claimQuotaWarning(accountId: AccountId): Promise<Account | null> {
+    return this.write((ctx) => accounts.claimQuotaWarning(ctx, accountId));
   }
   setPop3Policy(address: string, policy: Partial<Pop3Policy>): Promise<Account> {
     return this.write((ctx) => accounts.setPop3Policy(ctx, address, policy));
@@ -341,7 +347,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         messages.insertMessageRow(ctx, mailboxId, message.uid, message.modseq, { flags, internalDate, size, blobId: blob!.id, prefix: message.prefix });
         // As a delivery writes it, so CONDSTORE/QRESYNC answer from the copy as from the original.
         logAdded(ctx, mailboxId, message.uid, message.modseq);
-        messages.addUsedBytes(ctx, new Map([[mailbox.accountId, size]]));
+        messages.addUsage(ctx, new Map([[mailbox.accountId, { bytes: size, messages: 1 }]]));
         return [{ size: blob!.size, copies: [] }];
       });
     });

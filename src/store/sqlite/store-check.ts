@@ -165,7 +165,7 @@ async function repair(deps: StoreCheckDependencies, report: StoreCheckReport, op
     // Recomputed inside one transaction of the commit queue, so a delivery cannot slip in between.
     await deps.mutate((c) => {
       for (const mismatch of usageMismatches(c)) {
-        c.sql.run("UPDATE accounts SET used_bytes = ? WHERE address = ?", mismatch.actual, mismatch.address);
+        c.sql.run("UPDATE accounts SET used_bytes = ?, used_messages = ? WHERE address = ?", mismatch.actual, mismatch.actualMessages, mismatch.address);
         c.log.info("store.usage_recomputed", mismatch);
       }
     });
@@ -176,12 +176,13 @@ async function repair(deps: StoreCheckDependencies, report: StoreCheckReport, op
   report.repaired.walCheckpointed = true;
 }
 
-function usageMismatches(ctx: StoreContext): { address: string; recorded: number; actual: number }[] {
-  return ctx.sql.all<{ address: string; recorded: number; actual: number }>(
-    `SELECT a.address, a.used_bytes AS recorded,
-            coalesce((SELECT sum(m.size) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id), 0) AS actual
+function usageMismatches(ctx: StoreContext): { address: string; recorded: number; actual: number; recordedMessages: number; actualMessages: number }[] {
+  return ctx.sql.all<{ address: string; recorded: number; actual: number; recordedMessages: number; actualMessages: number }>(
+    `SELECT a.address, a.used_bytes AS recorded, a.used_messages AS recordedMessages,
+            coalesce((SELECT sum(m.size) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id), 0) AS actual,
+            (SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id) AS actualMessages
        FROM accounts a`,
-  ).filter((row) => row.recorded !== row.actual);
+  ).filter((row) => row.recorded !== row.actual || row.recordedMessages !== row.actualMessages);
 }
 
 async function statAll(blobs: BlobDirectory, ids: BlobId[]): Promise<(number | null)[]> {

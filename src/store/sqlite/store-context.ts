@@ -2,6 +2,7 @@
 // logger (no module-level state), and the UnitOfWork that collects what one mutation changed.
 import type { Logger } from "../../observability/log.js";
 import type { AccountChange, ChangeBatch } from "../changes.js";
+import type { QuotaPolicy } from "../quota.js";
 import type { AccountId, BlobId } from "../types.js";
 import type { Statements } from "./sqlite-database.js";
 
@@ -9,6 +10,8 @@ export interface StoreContext {
   sql: Statements;
   clock: () => Date;
   log: Logger;
+  /** The configured quota defaults (config [quota]), applied when account rows are read. */
+  quota: QuotaPolicy;
 }
 
 /**

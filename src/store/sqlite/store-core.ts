@@ -2,6 +2,7 @@
 // close()), how a mutation goes through the commit queue with the blobs it orphaned queued for
 // the collector in the same transaction, and the collector's start and stop. Kept apart so
 // sqlite-store.ts holds only the store's methods.
+import { type QuotaPolicy, UNLIMITED_QUOTA } from "../quota.js";
 import type { MimeTreeLimits } from "../../mail/mime-tree.js";
 import { silentLogger, type Logger } from "../../observability/log.js";
 import { InProcessChangeFeed } from "../change-feed.js";
@@ -34,6 +35,8 @@ export interface SqliteStoreOptions {
   blobs?: BlobDirectoryOptions;
   /** The blob collector's pace (blob-collector.ts); it runs only once startCollector() is called. */
   collector?: CollectorOptions;
+  /** Quota defaults from config [quota] (store/quota.ts); absent: unlimited. */
+  quota?: QuotaPolicy;
 }
 
 /**
@@ -61,7 +64,7 @@ export abstract class SqliteStoreCore {
     this.databasePath = options.databasePath;
     const log = options.log ?? silentLogger;
     this.changes = options.changeFeed ?? new InProcessChangeFeed();
-    this.ctx = { sql: new Statements(db), clock: options.clock, log };
+    this.ctx = { sql: new Statements(db), clock: options.clock, log, quota: options.quota ?? UNLIMITED_QUOTA };
     this.mimeLimits = options.mimeLimits ?? {};
     this.queue = new CommitQueue(db, { grouped: options.groupCommit ?? true, publish: (batch) => this.changes.publish(batch), log });
     this.collector = new BlobCollector(

@@ -1,0 +1,83 @@
+// RFC 9208 QUOTA: GETQUOTA, GETQUOTAROOT and SETQUOTA, resources STORAGE and MESSAGE.
+//   a1 GETQUOTAROOT INBOX   →  * QUOTAROOT INBOX "User quota"
+//                              * QUOTA "User quota" (STORAGE 1024 2097152 MESSAGE 12 100000)
+//   a2 GETQUOTA "User quota" → * QUOTA "User quota" (...)
+// One quota root per account, named "User quota" as Dovecot names its default root (clients show
+// the name; RFC 9208's examples use "" and any name is valid), covering every mailbox of the
+// account: limits and usage are the account's (store/quota.ts). STORAGE is in units of 1024
+// octets (RFC 9208 §5.1), rounded down as Dovecot does. Only limited resources are listed; an
+// account with no limit at all has no quota root (`* QUOTAROOT INBOX` alone), as the QUOTA
+// response needs at least one resource (RFC 9208 §6 quota_list).
+// SETQUOTA is for administrators (RFC 9208 §4.1.3) and IMAP has no administrator login here
+// (limits are set with `mailroom user quota`), so it is parsed and always refused with
+// NO [NOPERM], and QUOTASET is not advertised.
+import type { Account } from "../../store/index.js";
+import { quotaUsage } from "../../store/index.js";
+import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+
+export const QUOTA_ROOT = "User quota";
+
+type QuotaArgs = { kind: "root"; root: string } | { kind: "mailbox"; mailbox: string } | { kind: "set" };
+
+/** The quota_list of a QUOTA response, or null when nothing is limited. */
+export function quotaList(account: Account): ImapValue[] | null {
+  const usage = quotaUsage(account);
+  const items: ImapValue[] = [];
+  if (usage.storage) items.push(atom("STORAGE"), num(Math.floor(usage.storage.usedBytes / 1024)), num(Math.floor(usage.storage.limitBytes / 1024)));
+  if (usage.messages) items.push(atom("MESSAGE"), num(usage.messages.used), num(usage.messages.limit));
+  return items.length === 0 ? null : items;
+}
+
+async function freshAccount(ctx: CommandContext): Promise<Account> {
+  const account = ctx.requireAccount();
+  return (await ctx.quota?.account(account.id)) ?? account;
+}
+
+export const quotaCommand: ImapCommand<QuotaArgs> = {
+  names: ["GETQUOTA", "GETQUOTAROOT", "SETQUOTA"],
+  uid: false,
+  states: ["authenticated", "selected"],
+  sequenceUse: "none",
+  capabilities: ["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"],
+  parse: (args, { name }) => {
+    if (name === "GETQUOTAROOT") {
+      const mailbox = args.mailbox();
+      args.end();
+      return { kind: "mailbox", mailbox };
+    }
+    const root = args.astring();
+    if (name === "GETQUOTA") {
+      args.end();
+      return { kind: "root", root };
+    }
+    // setquota_list = "(" [setquota_resource *(SP setquota_resource)] ")"
+    args.space();
+    args.list(() => {
+      args.atom();
+      args.space();
+      args.number();
+    }, true);
+    args.end();
+    return { kind: "set" };
+  },
+  run: async (ctx, request) => {
+    if (request.kind === "set") throw ImapError.no("NOPERM", "quotas are set by the administrator (mailroom user quota)");
+    const account = await freshAccount(ctx);
+    const resources = quotaList(account);
+    if (request.kind === "root") {
+      if (request.root !== QUOTA_ROOT || resources === null) throw ImapError.no("NONEXISTENT", "no such quota root");
+      await ctx.untagged(atom("QUOTA"), str(QUOTA_ROOT), list(resources));
+      return;
+    }
+    const mailbox = await ctx.store.getMailbox(account.id, request.mailbox);
+    if (mailbox === null) throw ImapError.no("NONEXISTENT", "no such mailbox");
+    const name = str(ctx.encodeMailbox(mailbox.name));
+    if (resources === null) {
+      await ctx.untagged(atom("QUOTAROOT"), name);
+      return;
+    }
+    await ctx.untagged(atom("QUOTAROOT"), name, str(QUOTA_ROOT));
+    await ctx.untagged(atom("QUOTA"), str(QUOTA_ROOT), list(resources));
+  },
+};
