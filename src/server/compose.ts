@@ -15,7 +15,7 @@ import { createCachingResolver, createSystemResolver, type DnsResolver } from ".
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { QuotaPolicy } from "../store/index.js";
-import type { CopyProgress } from "../store/postgresql/import.js";
+import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
 import { createAdminOperations, type AcmeAdmin, type AdminOperations, type LiveSessions } from "../admin/operations/index.js";
@@ -167,6 +167,11 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
  * (held with its owner lock, so no server writes to it meanwhile) copied into an empty PostgreSQL
  * database, verified by counts and checksums (store/postgresql/import.ts).
  */
+/** What `mailroom store copy` prints after either direction. */
+function copySummary(report: CopyReport): string {
+  return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s); counts and checksums match (${report.durationMs} ms)`;
+}
+
 export async function copyStore(
   config: Config,
   log: Logger,
@@ -191,7 +196,7 @@ export async function copyStore(
         const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
         return [
           ...report.verified.map((line) => `verified ${line}`),
-          `store copy: ${options.from} -> ${redactUrl(options.to)}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s); counts and checksums match (${report.durationMs} ms)`,
+          `store copy: ${options.from} -> ${redactUrl(options.to)}: ${copySummary(report)}`,
         ];
       } finally {
         await target.close();
@@ -233,7 +238,7 @@ async function copyStoreBack(
         const report = await copyBetween({ mail: source, accounts: source, sieve: source }, target, onProgress);
         return [
           ...report.verified.map((line) => `verified ${line}`),
-          `store copy: ${redactUrl(options.from)} -> ${options.to}: ${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s); counts and checksums match (${report.durationMs} ms)`,
+          `store copy: ${redactUrl(options.from)} -> ${options.to}: ${copySummary(report)}`,
         ];
       } finally {
         await target.close();
