@@ -275,13 +275,10 @@ async function copyPage(client: ImapFlow, request: MigrateRequest, target: Migra
   for await (const message of client.fetch(page.join(","), { uid: true, flags: true, internalDate: true, size: true }, { uid: true })) meta.push(message);
   meta.sort((a, b) => a.uid - b.uid);
   const present = new Set(meta.map((m) => m.uid));
-  for (const uid of page) {
-    if (!present.has(uid)) {
-      problems.add(`folder ${folder} UID ${uid}: expunged on the source during the copy`);
-      target.skip(uid);
-      tick();
-    }
-  }
+  // UIDs the source no longer has move the resume mark past them only once the page's other
+  // messages are queued: skipped first, a high vanished UID would let a flush mid-page record a
+  // mark above messages not yet copied, and a resumed run would never fetch those.
+  const vanished = page.filter((uid) => !present.has(uid));
   let copied = 0;
   for (let i = 0; i < meta.length; ) {
     const message = meta[i]!;
@@ -337,6 +334,11 @@ async function copyPage(client: ImapFlow, request: MigrateRequest, target: Migra
     sources.clear();
     for (const uid of await target.addMany(fetched, request.maxMessageBytes)) problems.add(`folder ${folder} UID ${uid}: larger than limits.max_message_size: skipped`);
     for (let n = 0; n < run.length; n++) tick();
+  }
+  for (const uid of vanished) {
+    problems.add(`folder ${folder} UID ${uid}: expunged on the source during the copy`);
+    target.skip(uid);
+    tick();
   }
   return copied;
 }

@@ -69,7 +69,18 @@ export class MigrationTarget {
   }
 
   private async take(staged: StagedMessage, key: string, size: number, flags: readonly Flag[], internalDate: Date | null, sourceUid: number): Promise<"queued" | "present"> {
-    const existing = this.known.get(staged.blobId);
+    let existing = this.known.get(staged.blobId);
+    // The same bytes twice in one batch: the first has no UID until the batch is stored, so store
+    // it now and record this one against the UID it got (never against a placeholder).
+    if (existing === 0) {
+      try {
+        await this.flush();
+      } catch (error) {
+        staged.discard();
+        throw error;
+      }
+      existing = this.known.get(staged.blobId);
+    }
     if (existing !== undefined) {
       staged.discard();
       this.counts.present++;

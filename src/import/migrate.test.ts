@@ -81,3 +81,20 @@ test("a batch stored but not recorded (the process died in between) is recognise
     await third.flush();
     assert.equal((await store.getMigrationFolder(accountId, source, "INBOX"))!.lastUid, 50);
   }));
+
+test("the same bytes twice in one batch: one copy stored, both source UIDs recorded against its real UID", () =>
+  withScratchStore(async (store, _dir, inboxNumber) => {
+    const inbox = inboxNumber as MailboxId;
+    const accountId = (await store.getMailboxById(inbox))!.accountId as AccountId;
+    const source = "imaps://old@example.net:993";
+    const bytes = Buffer.from("Subject: twice\r\nMessage-ID: <twice@x>\r\n\r\nsame body\r\n");
+    const target = await MigrationTarget.open(store, store, accountId, source, "INBOX", inbox, "INBOX", { uidValidity: 5, lastUid: 0, mailbox: "INBOX" });
+    assert.equal(await target.add("1", bytes, bytes.length, [], null, 1 << 20, 1), "queued");
+    assert.equal(await target.add("2", bytes, bytes.length, [], null, 1 << 20, 2), "present");
+    await target.flush();
+    const stored = await store.listMessages(inbox);
+    assert.equal(stored.length, 1, "stored once");
+    const recorded = await store.listMigrated(accountId, source, "INBOX");
+    assert.deepEqual([...recorded.keys()].sort(), ["1", "2"]);
+    for (const entry of recorded.values()) assert.equal(entry.uid, stored[0]!.uid, "a real UID, not a placeholder");
+  }));

@@ -99,6 +99,15 @@ describe("SMTP quota per recipient (smtplib)", () => {
     assert.equal((await mailboxMessages(harness, erin)).length, 0);
   });
 
+  it("two recipients that lead to one mailbox need room for one copy, as one copy is stored", async () => {
+    const gina = await harness.temp.store.createAccount({ address: "gina@example.org", passwordHash: "x" });
+    await harness.temp.store.setQuotaLimits("gina@example.org", { messages: 1 });
+    await harness.temp.store.addAlias("gina.alias@example.org", ["gina@example.org"]);
+    const replies = await send(harness, "someone@example.net", "nosize", 100, ["gina@example.org", "gina.alias@example.org"]);
+    assert.match(replies["DATA"]!, /^250 /);
+    assert.equal((await mailboxMessages(harness, gina)).filter((m) => m.text.includes("Subject: quota test")).length, 1);
+  });
+
   it("the usage warning reaches the INBOX once when a delivery crosses warning_percent", async () => {
     const frank = await harness.temp.store.createAccount({ address: "frank@example.org", passwordHash: "x", quotaBytes: 20_000 });
     await send(harness, "someone@example.net", "nosize", 8000, ["frank@example.org"]);

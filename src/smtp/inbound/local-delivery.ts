@@ -12,7 +12,7 @@
 // a DSN "failed, 5.2.2 mailbox full" for those recipients (RFC 3464, NOTIFY honoured). When no
 // recipient can take it the reply itself refuses it (552 5.2.2). The store's own refusal (a race
 // with another delivery) refuses the transaction (quotaReply).
-import { deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
+import { collapseDuplicates, deliverLocal, type LocalFolder, type LocalRecipient } from "../../delivery/deliver-local.js";
 import type { SieveFilter, SpamTestValue } from "../../delivery/sieve-filter.js";
 import { authenticationResultsField, foldedField, receivedField, receivedProtocol, returnPathField, tracePrefix } from "../../mail/trace-headers.js";
 import type { EnvelopeMailbox } from "../../mail/address.js";
@@ -124,7 +124,8 @@ function quotaReply(overCount: number, total: number): SmtpReply {
 export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMessage, allRecipients: readonly LocalRecipient[], context: TraceContext): Promise<SmtpReply | null> {
   const accountCount = new Set(allRecipients.map((r) => r.account.id)).size;
   const prefixFor = (r: LocalRecipient) => tracePrefixFor(context, r.recipient, true, r.account.id);
-  const over = await overQuota(deps, allRecipients, staged.size, (r) => prefixFor(r).length);
+  // As deliverLocal stores them: one copy per (account, folder), however many RCPTs lead there.
+  const over = await overQuota(deps, collapseDuplicates(allRecipients), staged.size, (r) => prefixFor(r).length);
   let recipients = allRecipients;
   if (over.length > 0) {
     deps.log.info("smtp.quota_refused", { transaction: context.envelope.id, accounts: over.map((a) => a.address) });
