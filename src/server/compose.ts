@@ -235,7 +235,7 @@ async function copyStoreBack(
     try {
       const target = await openSqliteStore({ dataDir: options.to, log, mimeLimits });
       try {
-        const report = await copyBetween({ mail: source, accounts: source, sieve: source }, target, onProgress);
+        const report = await copyBetween({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${redactUrl(options.from)} -> ${options.to}: ${copySummary(report)}`,

@@ -108,7 +108,7 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const back = await runMailroom(["store", "copy", "--from", url, "--to", backDir], { timeoutMs: 60_000 });
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\); counts and checksums match/);
+    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\); counts and checksums match/);
     const copiedBack = await openSqliteStore({ dataDir: backDir });
     try {
       assert.deepEqual(await snapshot(copiedBack, copiedBack as never), expected, "the same mailboxes, UIDs, flags, dates and bytes as the original");
