@@ -1124,19 +1124,42 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
           WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
         [mailboxId, uidArray(uids)],
       );
-      return list.map((row) => {
+      const maxHeader = this.mimeLimits.maxHeaderBytes ?? 256 * 1024;
+      const facts: api.SortFacts[] = [];
+      for (const row of list) {
         let references: string | null = null;
         if (withReferences) {
-          const head = Buffer.concat([row.prefix ?? Buffer.alloc(0), row.head ?? Buffer.alloc(0)]);
-          const end = head.indexOf("\r\n\r\n");
-          const block = end < 0 ? head.subarray(0, Math.min(head.length, this.mimeLimits.maxHeaderBytes ?? 256 * 1024)) : head.subarray(0, end + 2);
+          let head: Buffer = Buffer.concat([row.prefix ?? Buffer.alloc(0), row.head ?? Buffer.alloc(0)]);
+          let end = head.indexOf("\r\n\r\n");
+          if (end < 0 && head.length < Math.min(Number(row.size), maxHeader)) {
+            // The header goes on past the first chunk: read it in a range, as findHeaderMatches does.
+            head = await this.readHeaderBytes(mailboxId, row.uid as Uid, maxHeader);
+            end = head.indexOf("\r\n\r\n");
+          }
+          const block = end < 0 ? head.subarray(0, Math.min(head.length, maxHeader)) : head.subarray(0, end + 2);
           const field = parseHeaderBlock(block).find((f) => f.name.toLowerCase() === "references");
           references = field === undefined ? null : searchableField(field)[1];
         }
         const summary = toMessageSummary(row);
-        return { uid: summary.uid, internalDate: summary.internalDate, size: summary.size, envelope: JSON.parse(row.envelope) as Envelope, references };
-      });
+        facts.push({ uid: summary.uid, internalDate: summary.internalDate, size: summary.size, envelope: JSON.parse(row.envelope) as Envelope, references });
+      }
+      return facts;
     });
+  }
+
+  /** A message's header bytes (at most `limit`), read through the blob store; empty if it was expunged meanwhile. */
+  private async readHeaderBytes(mailboxId: MailboxId, uid: Uid, limit: number): Promise<Buffer> {
+    const [message] = await this.getMessages(mailboxId, [uid]);
+    if (message === undefined) return Buffer.alloc(0);
+    const end = Math.min(message.structure.headerEnd, limit);
+    const chunks: Buffer[] = [];
+    try {
+      if (end > 0) for await (const chunk of this.openMessage(message, { start: 0, end })) chunks.push(chunk as Buffer);
+    } catch (error) {
+      if (error instanceof StoreError) return Buffer.alloc(0);
+      throw error;
+    }
+    return Buffer.concat(chunks);
   }
 
   /**
