@@ -299,7 +299,14 @@ async function copyPage(client: ImapFlow, request: MigrateRequest, target: Migra
         problems.add(`folder ${folder} UID ${message.uid}: expunged on the source during the copy`);
         target.skip(message.uid);
       } else {
-        const outcome = await target.add(String(message.uid), download.content, size, flags, internalDate, request.maxMessageBytes, message.uid);
+        let outcome: Awaited<ReturnType<typeof target.add>>;
+        try {
+          outcome = await target.add(String(message.uid), download.content, size, flags, internalDate, request.maxMessageBytes, message.uid);
+        } finally {
+          // Staging that stopped early (too big, a store error) leaves the download running and the
+          // connection's lock held: destroying the stream ends it (imapflow stops fetching chunks).
+          if (!download.content.readableEnded && !download.content.destroyed) download.content.destroy();
+        }
         if (outcome === "toobig") problems.add(`folder ${folder} UID ${message.uid}: larger than limits.max_message_size: skipped`);
         else copied += size;
       }
