@@ -54,7 +54,7 @@ export interface ComposedStore {
   /** What `mailroom migrate` copied so far; absent: no migrate. */
   migrations?: MigrationStateStore;
   maintenance?: StoreMaintenance;
-  /** `mailroom backup`: a consistent online backup (SQLite; docs/architecture.md, "Backup and restore"). */
+  /** `mailroom backup`: a consistent online backup (SQLite snapshot, PostgreSQL REPEATABLE READ dump; docs/architecture.md, "Backup and restore"). */
   backup?: StoreBackup;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -95,14 +95,15 @@ export const STORE_MARKER_FILE = "mailroom.sqlite";
  * server or admin command does not pay for loading pg.
  */
 async function postgresModules() {
-  const [store, database, schema, copy, nodeState] = await Promise.all([
+  const [store, database, schema, copy, nodeState, backup] = await Promise.all([
     import("../store/postgresql/postgresql-store.js"),
     import("../store/postgresql/database.js"),
     import("../store/postgresql/schema.js"),
     import("../store/postgresql/import.js"),
     import("../store/postgresql/node-state.js"),
+    import("../store/postgresql/backup.js"),
   ]);
-  return { ...store, ...database, ...schema, ...copy, ...nodeState };
+  return { ...store, ...database, ...schema, ...copy, ...nodeState, ...backup };
 }
 
 /** config [quota] as the stores apply it (store/quota.ts). */
@@ -115,7 +116,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
   if (config.store.backend === "postgresql") {
     // Shared by every node (docs/architecture.md, "PostgreSQL backend"); the schema is migrated at
     // open, under an advisory lock, so nodes starting together are safe.
-    const { openPostgresStore, PostgresNodeState } = await postgresModules();
+    const { openPostgresStore, PostgresNodeState, writePostgresBackup } = await postgresModules();
     const pg = await openPostgresStore({
       url: config.store.url!,
       passwordEnv: config.store.passwordEnv,
@@ -125,7 +126,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -174,6 +175,8 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
 function copySummary(report: CopyReport): string {
   return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s); counts and checksums match (${report.durationMs} ms)`;
 }
+
+export { postgresModules };
 
 export async function copyStore(
   config: Config,
