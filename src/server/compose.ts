@@ -259,14 +259,14 @@ async function copyStoreBack(
   }
 }
 
-export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null): AdminOperations {
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null, stopSignal?: AbortSignal): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
     mail: store.mail,
     maintenance: store.maintenance,
     importer: { store: store.mail, maxMessageBytes: config.limits.maxMessageSize },
-    transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize },
+    transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize, ...(stopSignal ? { stopSignal } : {}) },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
@@ -488,6 +488,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" }), opened.nodeState) : null;
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
     // On PostgreSQL the windows are counted in the database, summed over every node (abuse/send-limits.ts).
+    // Aborted at stop: long admin operations (migrate) end early and resumable.
+    const longOperations = new AbortController();
     const sendLimiter = opened.nodeState ? createSharedSendLimiter(config.abuse, opened.nodeState) : createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
     let admin: ReturnType<typeof createAdmin> | null = null;
@@ -514,7 +516,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager);
+    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager, longOperations.signal);
     operationsReady(admin);
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
@@ -616,6 +618,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const stop = (reason: string) => {
       stopping ??= (async () => {
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
+        // A long `mailroom migrate` ends at its next page, its progress recorded (resumable), instead of holding the stop.
+        longOperations.abort();
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
         await acmeManager?.stop();
