@@ -9,6 +9,10 @@
 // Windows slide in fixed buckets (minutes for the hour, hours for the day), so the memory per
 // active sender is a few small arrays whatever the traffic. Counted in this process: a restart
 // starts the counts again, which a spam run does not get to choose.
+//
+// Several nodes on one PostgreSQL database: createSharedSendLimiter keeps the same windows as
+// counters in the database (store/node-state-store.ts SharedCounterStore), so an account cannot
+// send N times its limit by spreading its connections over N nodes (docs/scale-out.md).
 
 export interface SendLimitSettings {
   /** 0 turns a limit off. */
@@ -93,6 +97,14 @@ export interface SendLimiter {
   recordFailedRecipient(account: string, now?: Date): void;
   /** Senders tracked now (for tests and bounded memory). */
   readonly tracked: number;
+}
+
+/** A limiter whose answers may come later (the shared one asks the database). */
+export interface SendLimiterLike {
+  checkRecipient(account: string, pending: number, now?: Date): SendLimitRefusal | null | Promise<SendLimitRefusal | null>;
+  checkMessage(account: string, now?: Date): SendLimitRefusal | null | Promise<SendLimitRefusal | null>;
+  recordMessage(account: string, recipients: number, remoteRecipients: number, now?: Date): void | Promise<void>;
+  recordFailedRecipient(account: string, now?: Date): void | Promise<void>;
 }
 
 const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1).toLowerCase();
@@ -183,6 +195,92 @@ export function createSendLimiter(settings: SendLimitSettings): SendLimiter {
     },
     get tracked() {
       return senders.size;
+    },
+  };
+}
+
+/** One windowed counter kept by the shared store (structurally store/node-state-store.ts CounterWindow). */
+export interface SharedCounterWindow {
+  key: string;
+  bucketMs: number;
+  buckets: number;
+}
+
+/** What the shared limiter needs of the store (SharedCounterStore, implemented by store/postgresql/node-state.ts). */
+export interface SharedCounterBackend {
+  addCounters(entries: readonly (SharedCounterWindow & { amount: number })[]): Promise<void>;
+  sumCounters(windows: readonly SharedCounterWindow[]): Promise<number[]>;
+  takeCounter(window: SharedCounterWindow, limit: number): Promise<boolean>;
+}
+
+const DAY = 24 * HOUR;
+
+/**
+ * The limits of createSendLimiter counted in the shared store: the same windows (messages and the
+ * domain's messages over 60 one-minute buckets, recipients, remote recipients, refused recipients
+ * and limit refusals over 24 one-hour buckets), in the database's clock, summed over every node.
+ * A suspension is claimed once per account and UTC day, so two nodes crossing the threshold
+ * together suspend it once. `now` arguments are ignored: the buckets follow the database's clock.
+ */
+export function createSharedSendLimiter(settings: SendLimitSettings, store: SharedCounterBackend): SendLimiterLike {
+  const windows = (account: string) => {
+    const key = account.toLowerCase();
+    return {
+      messages: { key: `send:msg:${key}`, bucketMs: MINUTE, buckets: 60 },
+      recipients: { key: `send:rcpt:${key}`, bucketMs: HOUR, buckets: 24 },
+      remote: { key: `send:remote:${key}`, bucketMs: HOUR, buckets: 24 },
+      failed: { key: `send:failed:${key}`, bucketMs: HOUR, buckets: 24 },
+      refusals: { key: `send:refused:${key}`, bucketMs: HOUR, buckets: 24 },
+      suspended: { key: `send:suspended:${key}`, bucketMs: DAY, buckets: 1 },
+      domain: { key: `send:domain:${domainOf(account)}`, bucketMs: MINUTE, buckets: 60 },
+    };
+  };
+  const refuse = async (account: string, limit: SendLimitRefusal["limit"], text: string): Promise<SendLimitRefusal> => {
+    const w = windows(account);
+    await store.addCounters([{ ...w.refusals, amount: 1 }]);
+    let suspend = false;
+    if (settings.suspendAfterRefusals > 0) {
+      const [refusals] = await store.sumCounters([w.refusals]);
+      if ((refusals ?? 0) >= settings.suspendAfterRefusals) suspend = await store.takeCounter(w.suspended, 1);
+    }
+    return { limit, text, suspend };
+  };
+  return {
+    async checkRecipient(account, pending) {
+      if (settings.recipientsPerMessage > 0 && pending + 1 > settings.recipientsPerMessage) {
+        return { limit: "recipients_per_message", text: `At most ${settings.recipientsPerMessage} recipients per message for this account`, suspend: false };
+      }
+      if (settings.recipientsPerDay > 0) {
+        const [sent] = await store.sumCounters([windows(account).recipients]);
+        if ((sent ?? 0) + pending + 1 > settings.recipientsPerDay) return refuse(account, "recipients_per_day", `Daily recipient limit (${settings.recipientsPerDay}) reached for this account, try again later`);
+      }
+      return null;
+    },
+    async checkMessage(account) {
+      const w = windows(account);
+      const [messages = 0, domain = 0, remote = 0, failed = 0] = await store.sumCounters([w.messages, w.domain, w.remote, w.failed]);
+      if (settings.messagesPerHour > 0 && messages + 1 > settings.messagesPerHour) {
+        return refuse(account, "messages_per_hour", `Hourly message limit (${settings.messagesPerHour}) reached for this account, try again later`);
+      }
+      if (settings.domainMessagesPerHour > 0 && domain + 1 > settings.domainMessagesPerHour) {
+        return refuse(account, "domain_messages_per_hour", `Hourly message limit of the sender's domain (${settings.domainMessagesPerHour}) reached, try again later`);
+      }
+      if (settings.maxFailedRatio > 0 && remote >= settings.failedRatioMinRecipients && remote > 0 && failed / remote > settings.maxFailedRatio) {
+        return refuse(account, "failed_ratio", "Too many of this account's recipients were refused by their servers today, sending paused");
+      }
+      return null;
+    },
+    async recordMessage(account, recipients, remoteRecipients) {
+      const w = windows(account);
+      await store.addCounters([
+        { ...w.messages, amount: 1 },
+        { ...w.recipients, amount: recipients },
+        { ...w.remote, amount: remoteRecipients },
+        { ...w.domain, amount: 1 },
+      ]);
+    },
+    async recordFailedRecipient(account) {
+      await store.addCounters([{ ...windows(account).failed, amount: 1 }]);
     },
   };
 }

@@ -225,6 +225,8 @@ export interface AcmeConfig {
   /** Milliseconds. */
   retryMin: number;
   retryMax: number;
+  /** Milliseconds; PostgreSQL backend only. */
+  sharedCheckInterval: number;
 }
 
 /** Outbound abuse limits for authenticated senders (src/abuse/send-limits.ts). */
@@ -557,6 +559,7 @@ export const ACME_SPEC: SectionSpec<AcmeConfig> = {
   directoryCaFile: key(optional(text()), null, "PEM CA certificate that signs the ACME server's own HTTPS certificate, for a private ACME CA; not set: the system's CAs"),
   retryMin: key(duration({ minMs: 1000, maxMs: DAY_MS }), 10 * 60_000, "wait after a failed order; doubled per further failure"),
   retryMax: key(duration({ minMs: 1000, maxMs: 7 * DAY_MS }), DAY_MS, "longest wait between failed orders"),
+  sharedCheckInterval: key(duration({ minMs: 1000, maxMs: DAY_MS }), 60_000, "PostgreSQL backend: how often a node looks for certificates another node ordered or renewed (they are stored in the database) and starts serving them"),
 };
 
 /** The table sections in file order; `listeners` is an array of tables and is handled apart. */

@@ -13,9 +13,9 @@ import { DuplicateLookupNeeded } from "../sieve/errors.js";
 import { REDIRECT_MARK_FIELD, type EditedHeader } from "../sieve/editheader.js";
 import { headerValues, parseAddressList, sieveMessage, type SieveMessage } from "../sieve/message.js";
 import { DEFAULT_PARSE_LIMITS } from "../sieve/parser.js";
-import { loadDkimKeys, signWithKeys } from "../mail-auth/index.js";
+import { loadDkimKeys, signWithKeys, type DkimKeyLocation } from "../mail-auth/index.js";
 import type { Logger } from "../observability/log.js";
-import type { Account, Flag, MailStore, QueueStore, SieveStore, StagedMessage } from "../store/index.js";
+import type { Account, Flag, MailStore, QueueStore, SharedCounterStore, SieveStore, StagedMessage } from "../store/index.js";
 
 export interface SieveFilterLimits extends InterpreterLimits {
   /** Bytes of the message read for header and body tests (the size test always sees the real size). */
@@ -43,10 +43,15 @@ export interface SieveFilterDeps {
   readonly queue: Pick<QueueStore, "enqueue"> | null;
   readonly hostname: string;
   /** Where per-domain DKIM keys live (outbound.dkim_key_dir): vacation replies are signed here. */
-  readonly dkimKeyDir?: string | null;
+  readonly dkimKeyDir?: DkimKeyLocation | null;
   readonly log: Logger;
   readonly limits?: SieveFilterLimits;
   readonly clock?: () => Date;
+  /**
+   * Several nodes on one database (PostgreSQL): the daily redirect count is kept there, so
+   * sieve.max_redirects_per_day holds for the account whichever nodes deliver its mail.
+   */
+  readonly sharedCounters?: Pick<SharedCounterStore, "takeCounter"> | null;
 }
 
 /** Where one recipient's copy goes, and what to do after the commit. */
@@ -152,7 +157,11 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
   // Per account: the UTC day and the redirects taken that day. One entry per account that
   // redirected, replaced when its day changes, so the map is bounded by the number of accounts.
   const redirectsToday = new Map<number, { day: string; count: number }>();
-  const takeRedirect = (accountId: number): boolean => {
+  const takeRedirect = async (accountId: number): Promise<boolean> => {
+    if (deps.sharedCounters) {
+      // One UTC day per bucket, as the in-memory count (the database's clock).
+      return deps.sharedCounters.takeCounter({ key: `sieve:redirect:${accountId}`, bucketMs: 86_400_000, buckets: 1 }, limits.maxRedirectsPerDay);
+    }
     const day = clock().toISOString().slice(0, 10);
     const known = redirectsToday.get(accountId);
     const entry = known && known.day === day ? known : { day, count: 0 };
@@ -299,7 +308,15 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
         } else if (action.type === "reject") reject = action.reason;
         else if (action.type === "redirect") {
           // The daily count is taken last: a redirect refused for another reason does not use it up.
-          const refused = deps.queue === null ? "no outbound queue" : redirectedHere ? "loop: already redirected by this account" : !takeRedirect(account.id) ? `daily limit of ${limits.maxRedirectsPerDay} redirects reached (sieve.max_redirects_per_day)` : null;
+          let refused = deps.queue === null ? "no outbound queue" : redirectedHere ? "loop: already redirected by this account" : null;
+          if (refused === null) {
+            try {
+              if (!(await takeRedirect(account.id))) refused = `daily limit of ${limits.maxRedirectsPerDay} redirects reached (sieve.max_redirects_per_day)`;
+            } catch (error) {
+              // The shared count cannot be read: kept rather than sent past a limit nobody checked.
+              refused = `the daily redirect count is unavailable (${error instanceof Error ? error.message : String(error)})`;
+            }
+          }
           if (refused !== null) {
             log.warn("sieve.redirect_skipped", { to: action.address, reason: refused, outcome: "keep" });
             if (!action.copy) files.push({ mailbox: "INBOX", flags: [], ...messageOfAction(action) });
@@ -479,7 +496,7 @@ async function vacation(
  * own reply is signed this way, never a relayed message. No keys, or a signing failure, sends the
  * reply unsigned with a log line rather than not at all.
  */
-async function vacationSignature(keyDir: string | null, address: string, message: Buffer, now: Date, log: Logger): Promise<string> {
+async function vacationSignature(keyDir: DkimKeyLocation | null, address: string, message: Buffer, now: Date, log: Logger): Promise<string> {
   if (keyDir === null) return "";
   const domain = address.slice(address.lastIndexOf("@") + 1).toLowerCase();
   try {

@@ -10,7 +10,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 export function registerAcmeChallenge(app: FastifyInstance, context: HttpContext): void {
   app.get<{ Params: { token: string } }>("/.well-known/acme-challenge/:token", async (request, reply) => {
     const token = request.params.token;
-    const answer = TOKEN.test(token) ? context.acmeChallenges?.httpResponse(token) : undefined;
+    // Any node answers: with a shared store the order may be another node's (net/acme.ts).
+    const answer = TOKEN.test(token) ? await context.acmeChallenges?.httpResponseAnywhere(token) : undefined;
     if (answer === undefined) return reply.code(404).type("text/plain").send("no such challenge\n");
     context.log.info("acme.http_answered", { token: token.slice(0, 12), remote: request.ip });
     return reply.type("text/plain").send(answer);

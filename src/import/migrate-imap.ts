@@ -47,6 +47,19 @@ export interface MigrateRequest {
   /** Network timeout per connection step and per idle socket, ms. */
   timeoutMs: number;
   onProgress?(progress: MigrateProgress): void;
+  /**
+   * Aborted when the server stops: the run ends at the next page boundary (at most PAGE messages
+   * later) with what it copied recorded, and throws MigrateInterrupted; the same command resumes.
+   */
+  signal?: AbortSignal;
+}
+
+/** A run ended by its signal (server stop) with everything copied so far recorded. */
+export class MigrateInterrupted extends Error {
+  override readonly name = "MigrateInterrupted";
+  constructor(readonly copiedMessages: number) {
+    super(`interrupted after ${copiedMessages} message(s): the server is stopping`);
+  }
 }
 
 export interface MigratedFolder extends FolderCounts {
@@ -176,6 +189,7 @@ export async function migrateImap(request: MigrateRequest): Promise<MigrateRepor
     const list = (await client.list()).sort((a, b) => (a.path.toUpperCase() === "INBOX" ? -1 : b.path.toUpperCase() === "INBOX" ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const ours = await request.store.listMailboxes(request.accountId);
     for (const entry of list) {
+      if (request.signal?.aborted) throw new MigrateInterrupted(done);
       if (entry.flags.has("\\Noselect") || entry.flags.has("\\NonExistent")) continue;
       const display = entry.path;
       if (entry.specialUse && VIEW_USES.includes(entry.specialUse) && entry.specialUseSource === "extension") {
@@ -215,6 +229,11 @@ export async function migrateImap(request: MigrateRequest): Promise<MigrateRepor
         total += uids.length;
         progress();
         for (let i = 0; i < uids.length; i += PAGE) {
+          if (request.signal?.aborted) {
+            // The resume mark covers every message queued so far: a new run starts after them.
+            await target.flush();
+            throw new MigrateInterrupted(done);
+          }
           const page = uids.slice(i, i + PAGE);
           bytes += await copyPage(client, request, target, display, page, problems, () => {
             done++;

@@ -8,7 +8,7 @@
 import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls, type TLSSocket } from "node:tls";
 import type { MigrationStateStore } from "../store/index.js";
-import type { MigratedFolder, MigrateReport, MigrateRequest, MigrateSource } from "./migrate-imap.js";
+import { MigrateInterrupted, type MigratedFolder, type MigrateReport, type MigrateRequest, type MigrateSource } from "./migrate-imap.js";
 import { MigrationTarget } from "./migrate-target.js";
 import { separatorDate } from "./mbox-reader.js";
 
@@ -220,6 +220,10 @@ export async function migratePop3(request: MigrateRequest & { state: MigrationSt
     let done = 0;
     let lastProgress = 0;
     for (const number of todo) {
+      if (request.signal?.aborted) {
+        await target.flush();
+        throw new MigrateInterrupted(done);
+      }
       const uidl = uidls.get(number)!;
       const size = sizes.get(number)!;
       if (size > request.maxMessageBytes) {

@@ -5,11 +5,18 @@
 //   <keyDir>/<domain>/active.json       which selectors sign now: [{ selector, algorithm }]
 // Rotation writes new selectors and switches active.json; old keys stay so their DNS records can
 // be kept until mail signed with them has been verified (RFC 6376 §3.6.1 s= lifecycle).
+// With the PostgreSQL backend the keys live in the database instead (store/node-state-store.ts,
+// table dkim_keys): every node signs with the same selectors, and a new node needs no files.
+// Callers pass where the keys are: a directory (embedded) or a DkimKeyStore (shared).
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import type { DkimKeyStore } from "../store/index.js";
 import { signOutbound, type DkimAlgorithm } from "./sign-outbound.js";
+
+/** Where a server's DKIM keys live: a directory (embedded store) or the shared store. */
+export type DkimKeyLocation = string | DkimKeyStore;
 
 export interface DkimKey {
   selector: string;
@@ -38,7 +45,13 @@ function domainDir(keyDir: string, domain: string): string {
 }
 
 /** The keys that sign for `domain` now, or null when it has none. */
-export async function loadDkimKeys(keyDir: string, domain: string): Promise<DkimKeySet | null> {
+export async function loadDkimKeys(location: DkimKeyLocation, domain: string): Promise<DkimKeySet | null> {
+  if (typeof location !== "string") {
+    if (!DOMAIN.test(domain.toLowerCase())) throw new RangeError(`not a domain name: ${domain}`);
+    const stored = await location.loadDkimKeys(domain.toLowerCase());
+    return stored === null ? null : { domain: domain.toLowerCase(), keys: stored.map((key) => ({ ...key })) };
+  }
+  const keyDir = location;
   const dir = domainDir(keyDir, domain);
   let active: ActiveEntry[];
   try {
@@ -60,14 +73,13 @@ export async function loadDkimKeys(keyDir: string, domain: string): Promise<Dkim
  * them the active ones. With `rotate`, the base gets today's date (and a counter if taken), so the
  * previous selectors stay valid in DNS during the changeover.
  */
-export async function generateDkimKeys(keyDir: string, domain: string, baseSelector: string, options: { rotate?: boolean; now?: Date } = {}): Promise<DkimKeySet> {
-  const dir = domainDir(keyDir, domain);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+export async function generateDkimKeys(location: DkimKeyLocation, domain: string, baseSelector: string, options: { rotate?: boolean; now?: Date } = {}): Promise<DkimKeySet> {
+  if (!DOMAIN.test(domain.toLowerCase())) throw new RangeError(`not a domain name: ${domain}`);
   const configured = baseSelector.toLowerCase();
   let base = configured;
   if (options.rotate) {
     const day = (options.now ?? new Date()).toISOString().slice(0, 10).replace(/-/g, "");
-    const previous = (await loadDkimKeys(keyDir, domain))?.keys.map((k) => k.selector) ?? [];
+    const previous = (await loadDkimKeys(location, domain))?.keys.map((k) => k.selector) ?? [];
     base = `${configured}-${day}`;
     for (let n = 2; previous.includes(`${base}-ed25519`); n++) base = `${configured}-${day}-${n}`;
   }
@@ -78,6 +90,13 @@ export async function generateDkimKeys(keyDir: string, domain: string, baseSelec
     { selector: `${base}-ed25519`, algorithm: "ed25519-sha256", privateKeyPem: ed.privateKey.export({ type: "pkcs8", format: "pem" }) as string },
     { selector: `${base}-rsa`, algorithm: "rsa-sha256", privateKeyPem: rsa.privateKey.export({ type: "pkcs8", format: "pem" }) as string },
   ];
+  if (typeof location !== "string") {
+    // One transaction: the new keys and the switch of the active set (node-state.ts).
+    await location.saveDkimKeys(domain.toLowerCase(), keys);
+    return { domain: domain.toLowerCase(), keys };
+  }
+  const dir = domainDir(location, domain);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const key of keys) await writeFile(join(dir, `${key.selector}.pem`), key.privateKeyPem, { mode: 0o600 });
   // Written aside and renamed, so a signer never reads half a file.
   const active: ActiveEntry[] = keys.map(({ selector, algorithm }) => ({ selector, algorithm }));

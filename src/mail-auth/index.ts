@@ -31,4 +31,4 @@ export { decideDmarcAction } from "./dmarc-action.js";
 export type { DkimAlgorithm, SignOutboundOptions } from "./sign-outbound.js";
 export { DkimSigningError, signOutbound } from "./sign-outbound.js";
 export type { DkimKey, DkimKeySet } from "./dkim-keys.js";
-export { dkimTxtRecord, generateDkimKeys, loadDkimKeys, signWithKeys } from "./dkim-keys.js";
+export { dkimTxtRecord, generateDkimKeys, loadDkimKeys, signWithKeys, type DkimKeyLocation } from "./dkim-keys.js";

@@ -11,8 +11,15 @@
 // doubling up to acme.retry_max. A new certificate goes straight into the TlsContextProvider, so
 // every listener (SMTP, IMAP, POP3, HTTPS) serves it from the next handshake by SNI, and server.hostname's
 // certificate becomes the default for clients that send no SNI. docs/architecture.md, "Certificates (ACME)".
+//
+// Shared (the PostgreSQL backend: options.shared, store/node-state-store.ts): the account key and
+// the certificates live in the database, not in <data_dir>/acme/, so a new node serves the same
+// certificates at once and a wiped node loses nothing. One node orders a name at a time (a claim
+// in the database); the others read what it stored every acme.shared_check_interval and serve it
+// from the next handshake, and drop a certificate revoked elsewhere. HTTP-01 answers are stored
+// too, because the CA's request may reach any node behind the balancer (docs/scale-out.md).
 
-import { X509Certificate, createHash } from "node:crypto";
+import { X509Certificate, createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { Agent } from "node:https";
 import { isIP } from "node:net";
@@ -41,14 +48,39 @@ export interface AcmeSettings {
   retryMax: number;
 }
 
+/** What the shared store (PostgreSQL, store/node-state-store.ts AcmeStateStore) offers the ACME manager. */
+export interface AcmeSharedState {
+  readAcmeAccountKey(): Promise<string | null>;
+  saveAcmeAccountKey(keyPem: string): Promise<string>;
+  listAcmeCertificates(): Promise<{ name: string; certPem: string; keyPem: string; updatedAt: number }[]>;
+  readAcmeCertificate(name: string): Promise<{ name: string; certPem: string; keyPem: string; updatedAt: number } | null>;
+  saveAcmeCertificate(name: string, certPem: string, keyPem: string): Promise<void>;
+  deleteAcmeCertificate(name: string): Promise<void>;
+  claimAcmeOrder(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseAcmeOrder(name: string, holder: string): Promise<void>;
+  saveAcmeHttpChallenge(token: string, keyAuthorization: string, ttlMs: number): Promise<void>;
+  readAcmeHttpChallenge(token: string): Promise<string | null>;
+  deleteAcmeHttpChallenge(token: string): Promise<void>;
+}
+
 /** The pending answers to the CA's validation requests, read by the HTTP service. */
 export class AcmeChallenges {
   private readonly http = new Map<string, string>();
   private readonly alpn = new Map<string, SecureContext>();
 
+  /** shared: HTTP-01 answers another node stored (the CA's request may come to any node). */
+  constructor(private readonly shared: Pick<AcmeSharedState, "readAcmeHttpChallenge"> | null = null) {}
+
   /** HTTP-01: the key authorization for /.well-known/acme-challenge/<token> (RFC 8555 §8.3). */
   httpResponse(token: string): string | undefined {
     return this.http.get(token);
+  }
+
+  /** HTTP-01 as answered by any node: this node's pending answers, then the shared store's. */
+  async httpResponseAnywhere(token: string): Promise<string | undefined> {
+    const local = this.http.get(token);
+    if (local !== undefined || this.shared === null) return local;
+    return (await this.shared.readAcmeHttpChallenge(token)) ?? undefined;
   }
 
   /** TLS-ALPN-01: the context with the acmeIdentifier certificate for `name` (RFC 8737 §3). */
@@ -102,7 +134,16 @@ export interface AcmeManagerOptions {
   availableChallenges(): AcmeChallengeType[];
   log: Logger;
   clock?: () => number;
+  /** The shared store (PostgreSQL): certificates and the account key live there instead of <data_dir>/acme/. */
+  shared?: AcmeSharedState | null;
+  /** How often a shared-store node looks for certificates another node stored (ms, default 60 s). */
+  sharedCheckIntervalMs?: number;
 }
+
+/** How long one node's claim to order a name lasts: longer than any order (acme-client gives up well before). */
+const ORDER_CLAIM_MS = 15 * 60_000;
+/** How long a stored HTTP-01 answer stays valid if the order never removes it (a node killed mid-order). */
+const HTTP_CHALLENGE_TTL_MS = 30 * 60_000;
 
 /** One certificate per name; the state the scheduler keeps about each. */
 interface NameState {
@@ -136,10 +177,17 @@ export class AcmeManager {
   private stopped = false;
   private readonly now: () => number;
   private readonly dir: string;
+  private readonly shared: AcmeSharedState | null;
+  /** Shared store: the updatedAt of the stored certificate each name serves now. */
+  private readonly adopted = new Map<string, number>();
+  /** Names this node ordered at the CA's and holds in the shared store under this id. */
+  private readonly nodeId = randomUUID();
+  private syncTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: AcmeManagerOptions) {
     this.now = options.clock ?? Date.now;
     this.dir = join(options.dataDir, "acme");
+    this.shared = options.shared ?? null;
   }
 
   /** The names this server wants certificates for, valid DNS names only (no IP address, no single label). */
@@ -163,6 +211,7 @@ export class AcmeManager {
 
   /** Loads the stored certificates into the TLS contexts (at start, before the listeners take clients). */
   async loadStored(): Promise<number> {
+    if (this.shared !== null) return this.syncShared();
     let entries: string[];
     try {
       entries = await readdir(join(this.dir, "certificates"));
@@ -193,11 +242,69 @@ export class AcmeManager {
   start(): void {
     this.stopped = false;
     this.schedule(0);
+    if (this.shared !== null && this.syncTimer === null) {
+      this.syncTimer = setInterval(() => {
+        void this.syncShared().catch((error: unknown) => this.options.log.warn("acme.shared_check_failed", { error: (error as Error).message }));
+      }, this.options.sharedCheckIntervalMs ?? 60_000);
+      this.syncTimer.unref();
+    }
+  }
+
+  /**
+   * Shared store: serves every stored certificate newer than the one this node serves (stored by
+   * another node's order or renewal), and stops serving those deleted there (revoked). Returns how
+   * many certificates were taken up.
+   */
+  async syncShared(): Promise<number> {
+    if (this.shared === null) return 0;
+    const stored = await this.shared.listAcmeCertificates();
+    let taken = 0;
+    const present = new Set<string>();
+    for (const entry of stored) {
+      present.add(entry.name);
+      if ((this.adopted.get(entry.name) ?? -1) >= entry.updatedAt) continue;
+      if (this.adopt(entry)) taken++;
+    }
+    for (const name of [...this.adopted.keys()]) {
+      if (present.has(name)) continue;
+      this.adopted.delete(name);
+      this.options.tls.removeNamedCertificate(name);
+      this.state.set(name, { certificate: null, failures: 0, lastError: null, nextAttempt: 0 });
+      this.options.log.warn("acme.shared_removed", { name });
+    }
+    return taken;
+  }
+
+  /** Serves a certificate from the shared store; false when it is unusable (expired, broken). */
+  private adopt(entry: { name: string; certPem: string; keyPem: string; updatedAt: number }): boolean {
+    try {
+      const certificate = new X509Certificate(entry.certPem);
+      this.adopted.set(entry.name, entry.updatedAt);
+      if (Date.parse(certificate.validTo) <= this.now()) {
+        this.options.log.warn("acme.stored_expired", { name: entry.name, validTo: new Date(certificate.validTo).toISOString() });
+        return false;
+      }
+      this.options.tls.setNamedCertificate(entry.certPem, entry.keyPem, `acme certificate ${entry.name} (shared store)`);
+      // The same object the scheduler may hold (check() keeps a reference while it orders).
+      const state = this.state.get(entry.name) ?? { certificate: null, failures: 0, lastError: null, nextAttempt: 0 };
+      state.certificate = certificate;
+      state.failures = 0;
+      state.lastError = null;
+      state.nextAttempt = renewalTime(certificate);
+      this.state.set(entry.name, state);
+      this.options.log.info("acme.shared_loaded", { name: entry.name, serial: certificate.serialNumber, validTo: new Date(certificate.validTo).toISOString() });
+      return true;
+    } catch (error) {
+      this.options.log.error("acme.stored_unreadable", { name: entry.name, error: (error as Error).message });
+      return false;
+    }
   }
 
   /** Stops the schedule and waits for an order in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.syncTimer !== null) clearInterval(this.syncTimer);
+    this.syncTimer = null;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.running?.catch(() => {});
@@ -250,8 +357,13 @@ export class AcmeManager {
     const client = await this.accountClient();
     await client.revokeCertificate(certPem, { reason });
     this.options.tls.removeNamedCertificate(key);
-    await rm(this.certFile(key), { force: true });
-    await rm(this.keyFile(key), { force: true });
+    if (this.shared !== null) {
+      await this.shared.deleteAcmeCertificate(key);
+      this.adopted.delete(key);
+    } else {
+      await rm(this.certFile(key), { force: true });
+      await rm(this.keyFile(key), { force: true });
+    }
     this.options.log.warn("acme.revoked", { name: key, serial: new X509Certificate(certPem).serialNumber, reason });
     this.state.set(key, { certificate: null, failures: 0, lastError: null, nextAttempt: 0 });
     await this.checkNow();
@@ -287,7 +399,8 @@ export class AcmeManager {
       this.state.set(name, state);
       if (state.nextAttempt > this.now()) continue;
       try {
-        await this.order(name, state);
+        if (this.shared === null) await this.order(name, state);
+        else await this.orderShared(name, state);
       } catch (error) {
         this.failed(name, state, error);
       }
@@ -304,6 +417,29 @@ export class AcmeManager {
     // RFC 8555 §6.7: urn:ietf:params:acme:error:rateLimited. Said plainly: retrying sooner makes it worse.
     if (/rateLimited|too many/i.test(message)) this.options.log.error("acme.rate_limited", { ...fields, hint: "the CA's rate limit was reached; the next attempt waits as scheduled (see the CA's rate-limit documentation)" });
     else this.options.log.error("acme.order_failed", fields);
+  }
+
+  /**
+   * Shared store: one node orders a name at a time. Without the claim this node looks again at the
+   * next shared check; with it, a certificate another node stored meanwhile is taken up instead of
+   * ordering a second one.
+   */
+  private async orderShared(name: string, state: NameState): Promise<void> {
+    const shared = this.shared!;
+    if (!(await shared.claimAcmeOrder(name, this.nodeId, ORDER_CLAIM_MS))) {
+      state.nextAttempt = this.now() + (this.options.sharedCheckIntervalMs ?? 60_000);
+      this.options.log.info("acme.ordering_elsewhere", { name, lookAgainAt: new Date(state.nextAttempt).toISOString() });
+      return;
+    }
+    try {
+      // `mailroom acme renew` (nextAttempt 0 with a certificate) orders whatever is stored.
+      const forced = state.nextAttempt === 0 && state.certificate !== null;
+      const stored = forced ? null : await shared.readAcmeCertificate(name);
+      if (stored !== null && (this.adopted.get(name) ?? -1) < stored.updatedAt && this.adopt(stored) && state.nextAttempt > this.now()) return;
+      await this.order(name, state);
+    } finally {
+      await shared.releaseAcmeOrder(name, this.nodeId).catch(() => undefined);
+    }
   }
 
   private async order(name: string, state: NameState): Promise<void> {
@@ -324,21 +460,26 @@ export class AcmeManager {
       challengeCreateFn: async (authz, challenge, keyAuthorization) => {
         this.options.log.info("acme.challenge", { name: authz.identifier.value, type: challenge.type });
         const type: string = challenge.type;
-        if (type === "http-01") this.options.challenges.setHttp(challenge.token, keyAuthorization);
-        else if (type === "tls-alpn-01") {
+        if (type === "http-01") {
+          this.options.challenges.setHttp(challenge.token, keyAuthorization);
+          await this.shared?.saveAcmeHttpChallenge(challenge.token, keyAuthorization, HTTP_CHALLENGE_TTL_MS);
+        } else if (type === "tls-alpn-01") {
           const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
           this.options.challenges.setAlpn(authz.identifier.value, createSecureContext({ key: alpnKey, cert: alpnCert }));
         } else throw new Error(`challenge type ${type} is not answered`);
       },
       challengeRemoveFn: async (authz, challenge) => {
-        if (challenge.type === "http-01") this.options.challenges.deleteHttp(challenge.token);
-        else this.options.challenges.deleteAlpn(authz.identifier.value);
+        if (challenge.type === "http-01") {
+          this.options.challenges.deleteHttp(challenge.token);
+          await this.shared?.deleteAcmeHttpChallenge(challenge.token).catch(() => undefined);
+        } else this.options.challenges.deleteAlpn(authz.identifier.value);
       },
     });
     // The CA returns the leaf first, then its chain (RFC 8555 §7.4.2): the leaf is what we check.
     const certificate = new X509Certificate(certPem);
     await this.store(name, certPem, keyPem.toString());
-    this.options.tls.setNamedCertificate(certPem, keyPem, this.certFile(name));
+    this.options.tls.setNamedCertificate(certPem, keyPem, this.shared === null ? this.certFile(name) : `acme certificate ${name} (shared store)`);
+    if (this.shared !== null) this.adopted.set(name, (await this.shared.readAcmeCertificate(name))?.updatedAt ?? this.now());
     state.certificate = certificate;
     state.failures = 0;
     state.lastError = null;
@@ -371,6 +512,13 @@ export class AcmeManager {
   }
 
   private async accountKey(): Promise<Buffer> {
+    if (this.shared !== null) {
+      const stored = await this.shared.readAcmeAccountKey();
+      if (stored !== null) return Buffer.from(stored);
+      const created = (await (await loadAcme()).crypto.createPrivateEcdsaKey("P-256")).toString();
+      // Two nodes creating it at once: both use the one that was stored first.
+      return Buffer.from(await this.shared.saveAcmeAccountKey(created));
+    }
     const file = join(this.dir, "account.key");
     try {
       return await readFile(file);
@@ -392,11 +540,17 @@ export class AcmeManager {
 
   private async readStored(name: string): Promise<{ certPem: string; keyPem: string }> {
     if (!DNS_NAME.test(name)) throw new Error(`not a DNS name: ${name}`);
+    if (this.shared !== null) {
+      const stored = await this.shared.readAcmeCertificate(name);
+      if (stored === null) throw new Error(`no certificate is stored for ${name}`);
+      return { certPem: stored.certPem, keyPem: stored.keyPem };
+    }
     return { certPem: await readFile(this.certFile(name), "utf8"), keyPem: await readFile(this.keyFile(name), "utf8") };
   }
 
   /** Key first, then certificate: a certificate on disk always has its key beside it. */
   private async store(name: string, certPem: string, keyPem: string): Promise<void> {
+    if (this.shared !== null) return this.shared.saveAcmeCertificate(name, certPem, keyPem);
     await writeDurably(this.keyFile(name), keyPem, 0o600);
     await writeDurably(this.certFile(name), certPem, 0o644);
   }

@@ -4,9 +4,10 @@
 // this process: correct for the embedded single-node server. With a store shared by several nodes
 // (PostgreSQL), the lock is also a lease in the store (store/maildrop-leases.ts), renewed while the
 // session runs, so it holds across nodes and dies with its node within LEASE_TTL_MS. The
-// last-login time (LOGIN-DELAY) stays per node.
+// last-login time (LOGIN-DELAY) is then kept in the store too (Pop3LoginStore), so a client
+// cannot log in more often than the delay by going to another node.
 import { randomUUID } from "node:crypto";
-import type { AccountId, MaildropLeaseStore } from "../store/index.js";
+import type { AccountId, MaildropLeaseStore, Pop3LoginStore } from "../store/index.js";
 
 /** How long a killed node's maildrop lock outlives it at most. */
 export const LEASE_TTL_MS = 10_000;
@@ -74,8 +75,24 @@ export class LoginHistory {
   readonly #lastLogin = new Map<AccountId, number>();
   readonly #maxEntries: number;
 
-  constructor(maxEntries = 100_000) {
+  readonly #shared: Pop3LoginStore | null;
+
+  constructor(maxEntries = 100_000, shared: Pop3LoginStore | null = null) {
     this.#maxEntries = maxEntries;
+    this.#shared = shared;
+  }
+
+  /** As remainingDelay, asking the shared store when there is one (its clock decides). */
+  async wait(accountId: AccountId, delaySeconds: number | null, nowMs: number): Promise<number> {
+    if (delaySeconds === null || delaySeconds <= 0) return 0;
+    if (this.#shared !== null) return this.#shared.pop3LoginWait(accountId, delaySeconds);
+    return this.remainingDelay(accountId, delaySeconds, nowMs);
+  }
+
+  /** As record, into the shared store when there is one. */
+  async note(accountId: AccountId, nowMs: number): Promise<void> {
+    if (this.#shared !== null) return this.#shared.recordPop3Login(accountId);
+    this.record(accountId, nowMs);
   }
 
   /** Milliseconds to wait before the account may log in again, or 0. */

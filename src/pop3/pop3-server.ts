@@ -7,7 +7,7 @@ import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import { SessionDriver } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountId, MaildropLeaseStore } from "../store/index.js";
+import type { AccountId, MaildropLeaseStore, Pop3LoginStore } from "../store/index.js";
 import { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
 import { Pop3Session } from "./pop3-session.js";
 import { encodeResponse, err } from "./protocol/index.js";
@@ -51,9 +51,9 @@ export interface Pop3Server extends SessionHandler {
   readonly shared: Pop3SharedState;
 }
 
-/** `leases`: the store's maildrop leases when several nodes share it (PostgreSQL), else null. */
-export function createPop3SharedState(leases: MaildropLeaseStore | null = null): Pop3SharedState {
-  return { locks: new MaildropLocks(leases), logins: new LoginHistory(), sizes: new SentSizeCache() };
+/** `leases`, `logins`: the store's maildrop leases and last logins when several nodes share it (PostgreSQL), else null. */
+export function createPop3SharedState(leases: MaildropLeaseStore | null = null, logins: Pop3LoginStore | null = null): Pop3SharedState {
+  return { locks: new MaildropLocks(leases), logins: new LoginHistory(100_000, logins), sizes: new SentSizeCache() };
 }
 
 export function createPop3Server(options: Pop3ServerOptions): Pop3Server {

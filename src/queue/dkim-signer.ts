@@ -10,15 +10,19 @@
 // message instead of three reads. Rotation and `domain add` replace active.json by rename (after
 // writing the new keys), which changes its inode and mtime, so a rotation still takes effect
 // without a restart.
+//
+// With the keys in the shared store (PostgreSQL, store/node-state-store.ts) there is no file to
+// stat: a domain's keys are kept for SHARED_KEYS_TTL_MS, so a rotation made on any node signs on
+// every node within that time, for one query per domain per interval.
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { loadDkimKeys, type DkimKeySet } from "../mail-auth/index.js";
+import { loadDkimKeys, type DkimKeyLocation, type DkimKeySet } from "../mail-auth/index.js";
 import { signOutboundWithKeys } from "../mail-auth/sign-outbound.js";
 import type { QueuedMessage, QueueStore } from "../store/index.js";
 
 interface CachedKeys {
-  /** Inode, size and mtime of active.json when the keys were read. */
+  /** Inode, size and mtime of active.json when the keys were read; shared store: when they expire (epoch ms). */
   identity: string;
   keys: DkimKeySet | null;
 }
@@ -26,13 +30,17 @@ interface CachedKeys {
 const PLAIN_DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 /** Sender domains are few; the bound only guards against a flood of made-up ones. */
 const CACHE_MAX = 10_000;
+/** How long keys read from the shared store are used before they are read again. */
+export const SHARED_KEYS_TTL_MS = 10_000;
 
-export function createDkimSigner(keyDir: string, queue: Pick<QueueStore, "openQueued">, clock: () => Date = () => new Date()): (entry: QueuedMessage, open?: () => Readable) => Promise<Buffer> {
+export function createDkimSigner(location: DkimKeyLocation, queue: Pick<QueueStore, "openQueued">, clock: () => Date = () => new Date()): (entry: QueuedMessage, open?: () => Readable) => Promise<Buffer> {
   const cache = new Map<string, CachedKeys>();
 
   async function keysOf(domain: string): Promise<DkimKeySet | null> {
     // loadDkimKeys refuses such names too (RangeError); checked first so stat never sees "..".
     if (!PLAIN_DOMAIN.test(domain)) return null;
+    if (typeof location !== "string") return sharedKeysOf(location, domain);
+    const keyDir = location;
     let identity: string;
     try {
       const info = await stat(join(keyDir, domain, "active.json"), { bigint: true });
@@ -55,6 +63,16 @@ export function createDkimSigner(keyDir: string, queue: Pick<QueueStore, "openQu
     }
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(domain, { identity, keys });
+    return keys;
+  }
+
+  async function sharedKeysOf(store: Exclude<DkimKeyLocation, string>, domain: string): Promise<DkimKeySet | null> {
+    const now = Date.now();
+    const cached = cache.get(domain);
+    if (cached !== undefined && Number(cached.identity) > now) return cached.keys;
+    const keys = await loadDkimKeys(store, domain);
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(domain, { identity: String(now + SHARED_KEYS_TTL_MS), keys });
     return keys;
   }
 

@@ -1,9 +1,12 @@
 // `mailroom restore` and `mailroom backup verify` (docs/architecture.md, "Backup and restore"),
 // wired to the configuration: which folders beside the store a backup carries, where a restore
 // puts them, the owner lock of the data dir being restored into, and for the PostgreSQL backend
-// a restore through a temporary embedded store and `store copy`.
+// a restore either of a PostgreSQL backup straight into the database (its table dump and message
+// files, store/postgresql/backup.ts), or of an embedded backup through a temporary embedded store
+// and `store copy`, with the outbound queue and the DKIM and ACME files moved into the database.
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, rmdir } from "node:fs/promises";
+import { createPrivateKey } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,8 +14,10 @@ import type { Config } from "../config/index.js";
 import type { Logger } from "../observability/log.js";
 import type { BackupFileSet } from "../store/index.js";
 import { BackupError } from "../store/backup/format.js";
+import { readArchiveHeader } from "../store/backup/archive-reader.js";
 import { readBackup, type ReadBackupReport } from "../store/backup/restore.js";
-import { copyStore } from "./compose.js";
+import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { copyStore, postgresModules } from "./compose.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 
 const OWNER_LOCK_FILE = "mailroom.lock";
@@ -106,14 +111,21 @@ export async function restoreBackup(config: Config, log: Logger, options: ReadBa
       ok = true;
       return [...describe(report), `restore: ${dataDir} now holds the store of backup ${report.header.id}; start the server on it (UIDVALIDITY and UIDs are those of the backup)`];
     }
-    // PostgreSQL: the backup is an embedded store; it is restored beside, then copied (store copy).
+    if ((await readArchiveHeader(options.file)).backend === "postgresql") {
+      const lines = await restorePostgresBackup(config, log, options, onProgress, scratchDir);
+      ok = true;
+      return lines;
+    }
+    // An embedded backup: restored beside, then copied (store copy), then its queue and keys.
     const embedded = join(dataDir, "restore-embedded");
     await mkdir(embedded, { mode: 0o700 });
-    const report = await readBackup({ file: options.file, bases: options.bases, target: { dataDir: embedded, fileDirs: { dkim: dkimDir, acme: join(dataDir, "acme"), tls: join(dataDir, "tls") } }, scratchDir, onProgress });
+    const keysDir = join(scratchDir, "keys");
+    const report = await readBackup({ file: options.file, bases: options.bases, target: { dataDir: embedded, fileDirs: { dkim: join(keysDir, "dkim"), acme: join(keysDir, "acme"), tls: join(dataDir, "tls") } }, scratchDir, onProgress });
     const copied = await copyStore(config, log, { from: embedded, to: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile }, () => {});
+    const moved = await moveQueueAndKeys(config, log, embedded, keysDir);
     await rm(embedded, { recursive: true, force: true });
     ok = true;
-    return [...describe(report), ...copied, `restore: backup ${report.header.id} is in the PostgreSQL database (outbound queue entries are not copied by store copy: see docs/architecture.md)`];
+    return [...describe(report), ...copied, ...moved, `restore: backup ${report.header.id} is in the PostgreSQL database`];
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
     if (!ok) {
@@ -127,4 +139,125 @@ export async function restoreBackup(config: Config, log: Logger, options: ReadBa
       if (present === null) await rmdir(dataDir).catch(() => {});
     }
   }
+}
+
+/**
+ * A PostgreSQL backup into the configured database, which must be empty: migrated up to the
+ * backup's schema version, the message files stored as they are read and verified, the table
+ * dump loaded in one transaction, then migrated to this version. Counts are checked after the
+ * load (every table's rows, every message file's size). On failure nothing that was loaded stays.
+ */
+async function restorePostgresBackup(config: Config, log: Logger, options: ReadBackupOptions, onProgress: Progress, scratchDir: string): Promise<string[]> {
+  const { createPool, migratePostgres, PG_MIGRATIONS, redactUrl, restoreBlob, loadDump, removeUnreferencedBlobs, toStoreError } = await postgresModules();
+  const header = await readArchiveHeader(options.file);
+  const newest = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+  if (header.schemaVersion > newest) throw new BackupError(`${options.file} was made by a newer Mailroom (${header.serverVersion}, PostgreSQL schema version ${header.schemaVersion}; this one knows up to ${newest}): restore it with that version or later`);
+  const where = redactUrl(config.store.url!);
+  const pool = createPool({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, maxConnections: 4, statementTimeoutMs: 0 }, log);
+  let loaded = false;
+  try {
+    const hasSchema = (await pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t")).rows[0]?.t ?? null;
+    const current = hasSchema === null ? 0 : ((await pool.query<{ v: number | null }>("SELECT max(version) AS v FROM schema_migrations")).rows[0]?.v ?? 0);
+    if (current > header.schemaVersion) throw new BackupError(`restore needs an empty database at schema version ${header.schemaVersion} or below, and ${where} is at ${current}: create a new database for the restore`);
+    if (current > 0) {
+      const used = (await pool.query("SELECT 1 FROM domains UNION ALL SELECT 1 FROM accounts UNION ALL SELECT 1 FROM blob_contents LIMIT 1")).rowCount ?? 0;
+      if (used > 0) throw new BackupError(`restore needs an empty database, and ${where} holds domains, accounts or messages`);
+    }
+    // The tables as the backup's Mailroom had them; the rest of the migrations run after the load.
+    await migratePostgres(pool, () => new Date(), PG_MIGRATIONS.filter((m) => m.version <= header.schemaVersion));
+    let stored = 0;
+    const report = await readBackup({
+      file: options.file,
+      bases: options.bases,
+      target: null,
+      scratchDir,
+      onProgress,
+      blobSink: async (id, body) => {
+        await restoreBlob(pool, id, body);
+        stored++;
+      },
+    });
+    const rowsLoaded = await loadDump(pool, report.databasePath);
+    loaded = true;
+    const migrated = await migratePostgres(pool, () => new Date());
+    // Read back: every table holds the rows loaded into it, every message file its recorded size.
+    for (const [table, count] of rowsLoaded) {
+      const found = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${table.replace(/"/g, '""')}"`)).rows[0]!.n);
+      if (found !== count) throw new BackupError(`after the load, table ${table} holds ${found} rows; the backup has ${count}`);
+    }
+    const short = (await pool.query("SELECT b.id FROM blobs b JOIN blob_contents c ON c.hash = b.id WHERE c.size <> b.size OR c.size <> coalesce((SELECT sum(length(data)) FROM blob_chunks k WHERE k.content_id = c.id), 0) LIMIT 1")).rows[0] as { id: string } | undefined;
+    if (short) throw new BackupError(`after the load, message file ${short.id} does not have its recorded size`);
+    const missing = (await pool.query("SELECT b.id FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM blob_contents c WHERE c.hash = b.id) LIMIT 1")).rows[0] as { id: string } | undefined;
+    if (missing) throw new BackupError(`after the load, message file ${missing.id} is missing`);
+    const total = [...rowsLoaded.values()].reduce((a, b) => a + b, 0);
+    return [
+      ...describe(report),
+      `restore: ${total} row(s) in ${rowsLoaded.size} table(s) and ${stored} message file(s) loaded into ${where}; counts and sizes read back match${migrated.applied.length > 0 ? `; migrated from schema ${migrated.from} to ${migrated.to}` : ""}`,
+      `restore: backup ${report.header.id} is in the PostgreSQL database; start the nodes on it (UIDVALIDITY and UIDs are those of the backup)`,
+    ];
+  } catch (error) {
+    // The dump loads in one transaction; message files stored before a failure are removed.
+    if (!loaded) await removeUnreferencedBlobs(pool).catch(() => undefined);
+    throw error instanceof BackupError ? error : toStoreError(error);
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * After an embedded backup was copied into PostgreSQL: its outbound queue (entries still to
+ * deliver, with their recipients' states and dates) and its DKIM keys and ACME account and
+ * certificates, which the PostgreSQL backend keeps in the database (store/node-state-store.ts).
+ */
+async function moveQueueAndKeys(config: Config, log: Logger, embeddedDir: string, keysDir: string): Promise<string[]> {
+  const { openPostgresStore, PostgresNodeState } = await postgresModules();
+  const mimeLimits = { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts };
+  const source = await openSqliteStore({ dataDir: embeddedDir, log, mimeLimits });
+  let entries = 0;
+  let keys = 0;
+  let certificates = 0;
+  try {
+    const target = await openPostgresStore({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, log, mimeLimits, migrate: false });
+    try {
+      for (const entry of await source.listQueue(10_000_000)) {
+        const staged = await target.stageMessage(source.openQueued(entry));
+        await target.importQueued(entry, staged);
+        entries++;
+      }
+      const state = new PostgresNodeState(target.pool);
+      // files/dkim/<domain>/<selector>.pem and active.json (mail-auth/dkim-keys.ts): old keys first, then the active set.
+      for (const domain of (await entriesOf(join(keysDir, "dkim"))) ?? []) {
+        const dir = join(keysDir, "dkim", domain);
+        const active = JSON.parse(await readFile(join(dir, "active.json"), "utf8").catch(() => "[]")) as { selector: string }[];
+        const all = [];
+        for (const name of ((await entriesOf(dir)) ?? []).filter((n) => n.endsWith(".pem"))) {
+          const pem = await readFile(join(dir, name), "utf8");
+          const algorithm = createPrivateKey(pem).asymmetricKeyType === "ed25519" ? ("ed25519-sha256" as const) : ("rsa-sha256" as const);
+          all.push({ selector: name.slice(0, -4), algorithm, privateKeyPem: pem });
+        }
+        const isActive = (selector: string) => active.some((a) => a.selector === selector);
+        const old = all.filter((k) => !isActive(k.selector));
+        if (old.length > 0) await state.saveDkimKeys(domain, old);
+        const current = all.filter((k) => isActive(k.selector));
+        if (current.length > 0) await state.saveDkimKeys(domain, current);
+        keys += all.length;
+      }
+      // files/acme/account.key and certificates/<name>.crt + .key (net/acme.ts).
+      const accountKey = await readFile(join(keysDir, "acme", "account.key"), "utf8").catch(() => null);
+      if (accountKey !== null) await state.saveAcmeAccountKey(accountKey);
+      const certDir = join(keysDir, "acme", "certificates");
+      for (const name of ((await entriesOf(certDir)) ?? []).filter((n) => n.endsWith(".crt"))) {
+        const certPem = await readFile(join(certDir, name), "utf8");
+        const keyPem = await readFile(join(certDir, `${name.slice(0, -4)}.key`), "utf8").catch(() => null);
+        if (keyPem === null) continue;
+        await state.saveAcmeCertificate(name.slice(0, -4), certPem, keyPem);
+        certificates++;
+      }
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+  return [`restore: ${entries} outbound queue entr${entries === 1 ? "y" : "ies"}, ${keys} DKIM key(s) and ${certificates} ACME certificate(s) moved into the database`];
 }

@@ -9,9 +9,9 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { backupFileSets, serverVersion } from "./backup.js";
-import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
+import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { QuotaPolicy } from "../store/index.js";
@@ -27,7 +27,7 @@ import { liveSessions, TrackingAuthenticator } from "./live-sessions.js";
 import { acquireServeLock } from "./owner-lock.js";
 import { buildProtocolHandlers } from "./protocol-handlers.js";
 import { suspendForAbuse } from "./abuse-actions.js";
-import { createSendLimiter } from "../abuse/send-limits.js";
+import { createSendLimiter, createSharedSendLimiter } from "../abuse/send-limits.js";
 import { startHttpService, clientServers, createProfileSigner, mtaStsPolicyLines, tlsReportUri, type HttpService } from "../http/index.js";
 import { createTlsReportIntake } from "../delivery/tls-report.js";
 import { Metrics } from "../observability/metrics.js";
@@ -49,10 +49,12 @@ export interface ComposedStore {
   tlsReports?: TlsReportStore;
   /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
   abuseState?: SharedAbuseStateStore;
+  /** DKIM keys, ACME state, per-account counters and POP3 last logins shared by every node (PostgreSQL); absent: files and memory. */
+  nodeState?: SharedNodeStateStore;
   /** What `mailroom migrate` copied so far; absent: no migrate. */
   migrations?: MigrationStateStore;
   maintenance?: StoreMaintenance;
-  /** `mailroom backup`: a consistent online backup (SQLite; docs/architecture.md, "Backup and restore"). */
+  /** `mailroom backup`: a consistent online backup (SQLite snapshot, PostgreSQL REPEATABLE READ dump; docs/architecture.md, "Backup and restore"). */
   backup?: StoreBackup;
   /** Starts blob garbage collection: only the serving process does (docs/architecture.md, Durability). */
   startCollector?(): void;
@@ -93,13 +95,15 @@ export const STORE_MARKER_FILE = "mailroom.sqlite";
  * server or admin command does not pay for loading pg.
  */
 async function postgresModules() {
-  const [store, database, schema, copy] = await Promise.all([
+  const [store, database, schema, copy, nodeState, backup] = await Promise.all([
     import("../store/postgresql/postgresql-store.js"),
     import("../store/postgresql/database.js"),
     import("../store/postgresql/schema.js"),
     import("../store/postgresql/import.js"),
+    import("../store/postgresql/node-state.js"),
+    import("../store/postgresql/backup.js"),
   ]);
-  return { ...store, ...database, ...schema, ...copy };
+  return { ...store, ...database, ...schema, ...copy, ...nodeState, ...backup };
 }
 
 /** config [quota] as the stores apply it (store/quota.ts). */
@@ -112,7 +116,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
   if (config.store.backend === "postgresql") {
     // Shared by every node (docs/architecture.md, "PostgreSQL backend"); the schema is migrated at
     // open, under an advisory lock, so nodes starting together are safe.
-    const { openPostgresStore } = await postgresModules();
+    const { openPostgresStore, PostgresNodeState, writePostgresBackup } = await postgresModules();
     const pg = await openPostgresStore({
       url: config.store.url!,
       passwordEnv: config.store.passwordEnv,
@@ -122,7 +126,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -171,6 +175,8 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
 function copySummary(report: CopyReport): string {
   return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s); counts and checksums match (${report.durationMs} ms)`;
 }
+
+export { postgresModules };
 
 export async function copyStore(
   config: Config,
@@ -253,14 +259,14 @@ async function copyStoreBack(
   }
 }
 
-export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null): AdminOperations {
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null, stopSignal?: AbortSignal): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
     mail: store.mail,
     maintenance: store.maintenance,
     importer: { store: store.mail, maxMessageBytes: config.limits.maxMessageSize },
-    transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize },
+    transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize, ...(stopSignal ? { stopSignal } : {}) },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
@@ -268,7 +274,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
     ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers },
   });
 }
 
@@ -280,6 +286,11 @@ function acceptsTlsReportUploads(config: Config, store: ComposedStore): boolean 
 /** Where per-domain DKIM keys live: outbound.dkim_key_dir, or <data_dir>/dkim. */
 export function dkimKeyDirOf(config: Config): string {
   return config.outbound.dkimKeyDir ?? join(config.server.dataDir, "dkim");
+}
+
+/** Where this server's DKIM keys are: the shared store on PostgreSQL (every node signs alike), else the key directory. */
+export function dkimKeysOf(config: Config, store: Pick<ComposedStore, "nodeState">): DkimKeyLocation {
+  return store.nodeState ?? dkimKeyDirOf(config);
 }
 
 /** The resolver outbound delivery asks: outbound.dns_servers (or the system's), cached. */
@@ -336,7 +347,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) },
     retry: { scheduleMs: settings.retrySchedule, maxLifetimeMs: settings.maxLifetime, delayWarningMs: settings.delayWarning },
     bounces: createBounceSink({ mail: store.mail, accounts: store.accounts, queue: store.queue, log: outboundLog }),
-    sign: createDkimSigner(dkimKeyDirOf(config), store.queue),
+    sign: createDkimSigner(dkimKeysOf(config, store), store.queue),
     concurrency: settings.workers,
     perDestination: settings.perDestination,
     perDestinationRate: settings.perDestinationRate,
@@ -352,12 +363,13 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
 
 /** The store as the protocol handlers see it: an enqueue wakes the outbound workers at once. */
 /** Every minute one node's worth of pruning: expired throttle rows and hour-old MAIL counters. */
-function startAbusePruner(store: SharedAbuseStateStore, throttle: SharedAuthThrottle, log: Logger): NodeJS.Timeout {
+function startAbusePruner(store: SharedAbuseStateStore, throttle: SharedAuthThrottle, log: Logger, counters?: SharedNodeStateStore): NodeJS.Timeout {
   const timer = setInterval(() => {
     void (async () => {
       try {
         await throttle.prune();
         await store.pruneIpMessages();
+        await counters?.pruneCounters();
       } catch (error) {
         log.warn("cluster.prune_failed", { error });
       }
@@ -438,7 +450,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       log: log.child({ component: "tls" }),
     });
     // Stored ACME certificates are served from the first connection on; ordering starts once the HTTP side is up.
-    const acmeChallenges = config.acme.enabled ? new AcmeChallenges() : null;
+    // On PostgreSQL the account, certificates and HTTP-01 answers are shared by every node (net/acme.ts).
+    const acmeChallenges = config.acme.enabled ? new AcmeChallenges(opened.nodeState ?? null) : null;
     const acmeManager =
       acmeChallenges === null
         ? null
@@ -454,6 +467,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
               return [...(bound.some((b) => b.scheme === "http") ? (["http-01"] as const) : []), ...(bound.some((b) => b.scheme === "https") ? (["tls-alpn-01"] as const) : [])];
             },
             log: log.child({ component: "acme" }),
+            shared: opened.nodeState ?? null,
+            sharedCheckIntervalMs: config.acme.sharedCheckInterval,
           });
     await acmeManager?.loadStored();
     let httpRef: HttpService | null = null;
@@ -470,9 +485,12 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const sharedThrottle = shared ? new SharedAuthThrottle(shared, throttleOptions) : null;
     const throttle = sharedThrottle ?? new AuthThrottle(throttleOptions);
     const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
-    const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" })) : null;
+    const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" }), opened.nodeState) : null;
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
-    const sendLimiter = createSendLimiter(config.abuse);
+    // On PostgreSQL the windows are counted in the database, summed over every node (abuse/send-limits.ts).
+    // Aborted at stop: long admin operations (migrate) end early and resumable.
+    const longOperations = new AbortController();
+    const sendLimiter = opened.nodeState ? createSharedSendLimiter(config.abuse, opened.nodeState) : createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
     let admin: ReturnType<typeof createAdmin> | null = null;
     // Metrics exist only further down; TLS-RPT outcomes reach them through this late binding.
@@ -498,7 +516,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager);
+    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager, longOperations.signal);
     operationsReady(admin);
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
@@ -522,7 +540,9 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         else if (outcome.state === "failed") {
           metrics.message("bounced");
           // A refused recipient of a user's message counts toward abuse.max_failed_ratio.
-          if (report.submittedBy) sendLimiter.recordFailedRecipient(report.submittedBy);
+          if (report.submittedBy) {
+            void Promise.resolve(sendLimiter.recordFailedRecipient(report.submittedBy)).catch((error: unknown) => abuseLog.warn("abuse.count_failed", { error }));
+          }
         }
       }
       previousOnAttempt?.(report);
@@ -598,6 +618,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const stop = (reason: string) => {
       stopping ??= (async () => {
         log.info("server.stopping", { reason, connections: listeners.connectionCount() });
+        // A long `mailroom migrate` ends at its next page, its progress recorded (resumable), instead of holding the stop.
+        longOperations.abort();
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
         await acmeManager?.stop();

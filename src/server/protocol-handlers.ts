@@ -11,7 +11,7 @@ import type { Logger } from "../observability/log.js";
 import { createSmtpServer, type SendLimits, type SmtpRole } from "../smtp/index.js";
 import { createImapServer } from "../imap/index.js";
 import { createPop3Server, createPop3SharedState } from "../pop3/index.js";
-import { dkimKeyDirOf, type ComposedStore } from "./compose.js";
+import { dkimKeysOf, type ComposedStore } from "./compose.js";
 import { createInboundResolver, createInboundVerifier } from "./inbound-verifier.js";
 import { cipherKindOf } from "./listeners.js";
 import { createSpamChecker } from "./spam-checker.js";
@@ -78,7 +78,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
         mail: store.mail,
         queue: store.queue,
         hostname: config.server.hostname,
-        dkimKeyDir: dkimKeyDirOf(config),
+        dkimKeyDir: dkimKeysOf(config, store),
+        sharedCounters: store.nodeState ?? null,
         log: log.child({ component: "sieve" }),
         limits: {
           ...DEFAULT_SIEVE_FILTER_LIMITS,
@@ -136,7 +137,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
   }
   // POP3: 110 (STLS) and 995 (implicit TLS) share one lock table, so a maildrop is locked across both.
   // With a store shared by several nodes the lock is also a lease in the store (cluster-wide).
-  const pop3Shared = createPop3SharedState(store.maildropLeases ?? null);
+  const pop3Shared = createPop3SharedState(store.maildropLeases ?? null, store.nodeState ?? null);
   for (const protocol of ["pop3", "pop3s"] as const) {
     handlers[protocol] = createPop3Server({ ...common, log: log.child({ component: protocol }), implicitTls: protocol === "pop3s", shared: pop3Shared });
   }

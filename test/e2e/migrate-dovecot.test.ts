@@ -266,6 +266,58 @@ test("migrate a Dovecot account over IMAPS: interrupted, resumed, then increment
   }
 });
 
+test("a server stop ends a migrate running inside it at the next page, recorded; the same command resumes", async () => {
+  const s = await makeScratch(serveConfig({ plaintextAuthOnLoopback: true, listeners: [{ protocol: "imap" }] }));
+  try {
+    const store = await openSqliteStore({ dataDir: s.dataDir });
+    await store.addDomain("example.org");
+    await store.close();
+    assert.equal((await runMailroom(["user", "add", "carol@example.org"], { env: s.env, input: `${NEW_PASSWORD}\n` })).code, 0);
+    const args = ["migrate", "--account", "carol@example.org", "--from", `imaps://old@127.0.0.1:${dovecot.ports.imaps}`, "--insecure-tls"];
+    let server = await startServeProcess(s.env);
+    const child = spawn(process.execPath, [mailroomBin(), ...args], { env: s.env, stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    child.stdin.end(`${OLD_PASSWORD}\n`);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    let seen = 0;
+    const deadline = Date.now() + 300_000;
+    while (seen < 300 && Date.now() < deadline && child.exitCode === null) {
+      try {
+        const db = new Database(join(s.dataDir, "mailroom.sqlite"), { readonly: true, fileMustExist: true });
+        try {
+          seen = (db.prepare("SELECT count(*) AS n FROM messages").get() as { n: number }).n;
+        } finally {
+          db.close();
+        }
+      } catch {
+        // Busy: look again.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(child.exitCode, null, `migrate was still running at ${seen} messages: ${output}`);
+    // The stop does not wait for the rest of the migration: the command is told it was interrupted.
+    await server.stop();
+    assert.equal(await exited, 1, output);
+    assert.match(output, /interrupted after \d+ message\(s\): the server is stopping; what was copied is kept: run the same command again/);
+    assert.doesNotMatch(output, /: done,/);
+
+    server = await startServeProcess(s.env);
+    try {
+      const resumed = await runMailroom(args, { env: s.env, input: `${OLD_PASSWORD}\n`, timeoutMs: 600_000 });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      for (const folder of FOLDERS) {
+        assert.match(resumed.stdout, new RegExp(`^${folder.name.replace(/[/\\^$*+?.()|[\]{}]/g, "\\$&")} -> .*: source ${folder.count}, here ${folder.count} \\(`, "mu"), `${folder.name} complete, nothing twice`);
+      }
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await s.cleanup();
+  }
+});
+
 test("migrate a POP3 maildrop (pop3s://, then pop3:// with STLS): interrupted and resumed by UIDL, nothing twice", async () => {
   const root = dovecot.maildir("popuser");
   for (const sub of ["cur", "new", "tmp"]) await mkdir(join(root, sub), { recursive: true });

@@ -2,7 +2,7 @@
 // DKIM keys (`mailroom dkim rotate`, and keys for `domain add`) and the DNS records to publish
 // (`mailroom dns`). Retry and flush only move the next attempt to now: the server's workers do
 // the delivery, so an entry is never attempted by two processes at once.
-import { dkimTxtRecord, generateDkimKeys, loadDkimKeys } from "../../mail-auth/index.js";
+import { dkimTxtRecord, generateDkimKeys, loadDkimKeys, type DkimKeyLocation } from "../../mail-auth/index.js";
 import type { AccountStore, QueuedMessage, QueueStore } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import type { ListenerConfig } from "../../config/index.js";
@@ -14,7 +14,8 @@ export interface OutboundAdminDependencies {
   accounts: Pick<AccountStore, "isLocalDomain">;
   queue: QueueStore;
   /** Where per-domain DKIM keys live, and the selector new keys get. */
-  dkim: { keyDir: string; selector: string };
+  /** keyDir: a directory (embedded store) or the shared store's DKIM keys (PostgreSQL). */
+  dkim: { keyDir: DkimKeyLocation; selector: string };
   /** This server's host name, for `mailroom dns`. */
   hostname: string;
   /** The configured listeners, for the SRV records of `mailroom dns`. */

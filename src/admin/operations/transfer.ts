@@ -3,7 +3,7 @@
 // a server is up (the export directory is then written by the server, so the CLI makes it
 // absolute), in the command's own otherwise.
 import { exportMessages, type ExportProgress, type ExportReport, type ExportStore } from "../../import/exporter.js";
-import { migrateImap, parseSource, type MigrateProgress, type MigrateReport } from "../../import/migrate-imap.js";
+import { MigrateInterrupted, migrateImap, parseSource, type MigrateProgress, type MigrateReport } from "../../import/migrate-imap.js";
 import { migratePop3 } from "../../import/migrate-pop3.js";
 import type { MigrateStore } from "../../import/migrate-target.js";
 import type { Account, MigrationStateStore } from "../../store/index.js";
@@ -17,6 +17,8 @@ export interface TransferDependencies {
   maxMessageBytes: number;
   /** Network timeout of a migration's connection steps, ms. */
   migrateTimeoutMs?: number;
+  /** Aborted when the serving process stops: a running migrate ends at its next page, resumable. */
+  stopSignal?: AbortSignal;
 }
 
 export interface ExportRequest {
@@ -92,12 +94,16 @@ export function createTransferOperations(deps: TransferDependencies, requireAcco
         source,
         maxMessageBytes: deps.maxMessageBytes,
         timeoutMs: deps.migrateTimeoutMs ?? 60_000,
+        ...(deps.stopSignal ? { signal: deps.stopSignal } : {}),
         ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       };
       let report: MigrateReport;
       try {
         report = source.protocol === "imaps" || source.protocol === "imap" ? await migrateImap(input) : await migratePop3(input);
       } catch (error) {
+        if (error instanceof MigrateInterrupted) {
+          throw new AdminError("refused", `migrate from ${source.key}: ${error.message}; what was copied is kept: run the same command again once the server is back to resume`);
+        }
         // Whatever was copied before the failure is stored and recorded: running again resumes.
         throw new AdminError("refused", `migrate from ${source.key}: ${(error as Error).message} (what was copied is kept; run the command again to resume)`);
       }

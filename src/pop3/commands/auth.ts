@@ -96,7 +96,7 @@ async function completeLogin(context: Pop3Context, result: AuthResult): Promise<
   const account = result.account;
   const now = options.clock().getTime();
   // RFC 2449 §6.5/§8.1.2: checked after the password, so it tells nothing to someone without it.
-  const wait = options.shared.logins.remainingDelay(account.id, account.pop3.loginDelaySeconds, now);
+  const wait = await options.shared.logins.wait(account.id, account.pop3.loginDelaySeconds, now);
   if (wait > 0) return context.reply(err(`login again in ${Math.ceil(wait / 1000)} seconds`, "LOGIN-DELAY"));
   if (!(await options.shared.locks.acquire(account.id, options.id))) return context.reply(err("maildrop is in use by another session", "IN-USE"));
   let maildrop: Maildrop | null;
@@ -110,7 +110,13 @@ async function completeLogin(context: Pop3Context, result: AuthResult): Promise<
     options.shared.locks.release(account.id, options.id);
     return context.reply(err("no INBOX for this account", "SYS/PERM"));
   }
-  options.shared.logins.record(account.id, now);
+  try {
+    await options.shared.logins.note(account.id, now);
+  } catch (error) {
+    // Shared store unreachable: the maildrop is refused like any store failure, and unlocked.
+    options.shared.locks.release(account.id, options.id);
+    throw error;
+  }
   context.enterTransaction(account, maildrop);
   options.log.info("pop3.login", { session: options.id, account: account.address, messages: maildrop.count });
   return context.reply(ok(`maildrop has ${maildrop.count} message${maildrop.count === 1 ? "" : "s"}`));

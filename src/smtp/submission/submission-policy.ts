@@ -18,7 +18,7 @@ import type { AcceptedRecipient, EnvelopeView, SessionPolicy, SessionView } from
 import type { DeliveryReporter } from "../../queue/index.js";
 import { fromAddresses, ownsAddress, ownsAllAuthors } from "./sender-ownership.js";
 import { completeHeader } from "./missing-header-fields.js";
-import type { SendLimitRefusal, SendLimiter } from "../../abuse/send-limits.js";
+import type { SendLimitRefusal, SendLimiterLike } from "../../abuse/send-limits.js";
 
 export interface SubmissionPolicyOptions {
   readonly store: Pick<MailStore, "deliver" | "getMailbox" | "listMailboxes" | "stageMessage">;
@@ -36,7 +36,7 @@ export interface SubmissionPolicyOptions {
 }
 
 export interface SendLimits {
-  readonly limiter: SendLimiter;
+  readonly limiter: SendLimiterLike;
   /** Told of every refusal (metrics, and suspending the account when `refusal.suspend`). */
   readonly onRefusal?: (account: string, refusal: SendLimitRefusal) => void;
 }
@@ -59,7 +59,7 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
     async checkRecipient(session, envelope, rcpt) {
       const limits = options.sendLimits;
       if (limits && session.account !== null) {
-        const refusal = limits.limiter.checkRecipient(session.account.address, envelope.count, (options.clock ?? (() => new Date()))());
+        const refusal = await limits.limiter.checkRecipient(session.account.address, envelope.count, (options.clock ?? (() => new Date()))());
         if (refusal !== null) {
           refused(options, session.account.address, refusal);
           return { kind: "refuse", reply: limitReply(refusal) };
@@ -74,7 +74,14 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
       const limits = options.sendLimits;
       const now = (options.clock ?? (() => new Date()))();
       if (limits && session.account !== null) {
-        const refusal = limits.limiter.checkMessage(session.account.address, now);
+        let refusal: SendLimitRefusal | null;
+        try {
+          refusal = await limits.limiter.checkMessage(session.account.address, now);
+        } catch (error) {
+          // A shared limiter that cannot reach the store: the client gets a 4xx and keeps the message.
+          staged.discard();
+          throw error;
+        }
         if (refusal !== null) {
           refused(options, session.account.address, refusal);
           staged.discard();
@@ -90,7 +97,12 @@ export function createSubmissionPolicy(options: SubmissionPolicyOptions): Sessio
       if (answer.code >= 400) message.discard();
       else if (limits && session.account !== null) {
         const remote = envelope.recipients.filter((r) => r.route.kind === "remote").length;
-        limits.limiter.recordMessage(session.account.address, envelope.recipients.length, remote, now);
+        try {
+          await limits.limiter.recordMessage(session.account.address, envelope.recipients.length, remote, now);
+        } catch (error) {
+          // The message is accepted already; a count lost to a store hiccup only lets one more through.
+          options.log.warn("smtp.send_limit_count_failed", { account: session.account.address, error });
+        }
       }
       return answer;
     },

@@ -22,7 +22,7 @@ import {
   ARCHIVE_VERSION,
   BackupError,
   BLOBS_PREFIX,
-  DATABASE_ENTRY,
+  databaseEntryOf,
   FILES_PREFIX,
   HEADER_ENTRY,
   isSafeEntryPath,
@@ -47,7 +47,7 @@ const GZIP_LEVEL = 1;
 const MAX_EXTRA_FILE_BYTES = 16 * 1024 * 1024;
 
 export interface SnapshotTaker {
-  (destination: string, onProgress: (copied: number, total: number) => void): Promise<BackupSnapshot>;
+  (destination: string, onProgress: (copied: number, total: number) => void): Promise<BackupSnapshot & { backend?: "postgresql" }>;
 }
 
 export async function createBackup(takeSnapshot: SnapshotTaker, request: BackupRequest): Promise<BackupReport> {
@@ -65,7 +65,7 @@ export async function createBackup(takeSnapshot: SnapshotTaker, request: BackupR
   const manifestTemp = `${file}.manifest-${process.pid}.tmp`;
   const temporary = [partial, snapshotPath, `${snapshotPath}-journal`, manifestTemp];
   let cleanupBase: (() => Promise<void>) | null = null;
-  let snapshot: BackupSnapshot | null = null;
+  let snapshot: (BackupSnapshot & { backend?: "postgresql" }) | null = null;
   try {
     const base = request.incrementalFrom === null ? null : await baseManifestOf(request.incrementalFrom, `${file}.base-${process.pid}.tmp`);
     cleanupBase = base?.cleanup ?? null;
@@ -77,7 +77,7 @@ export async function createBackup(takeSnapshot: SnapshotTaker, request: BackupR
       created: new Date().toISOString(),
       serverVersion: request.serverVersion,
       schemaVersion: snapshot.schemaVersion,
-      backend: "sqlite",
+      backend: snapshot.backend ?? "sqlite",
       base: base ? { id: base.header.id, file: base.archiveName } : null,
     };
 
@@ -99,7 +99,7 @@ export async function createBackup(takeSnapshot: SnapshotTaker, request: BackupR
       await manifest.write(header);
 
       databaseBytes = (await stat(snapshotPath)).size;
-      await manifest.write(await addHashed(tar, DATABASE_ENTRY, databaseBytes, createReadStream(snapshotPath)));
+      await manifest.write(await addHashed(tar, databaseEntryOf(header.backend), databaseBytes, createReadStream(snapshotPath)));
 
       for (const set of request.files) {
         for (const found of await filesUnder(set.dir)) {

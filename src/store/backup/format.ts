@@ -2,7 +2,9 @@
 // whose entries come in this order:
 //
 //   mailroom-backup.json   the header: format version, id, time, versions, the base it extends
-//   db/mailroom.sqlite     the database snapshot, always whole
+//   db/mailroom.sqlite     the database snapshot, always whole (SQLite backend), or
+//   db/postgresql.jsonl    the PostgreSQL backend's tables as JSON lines, read in one
+//                          REPEATABLE READ transaction (store/postgresql/backup.ts)
 //   files/<dir>/<name>     DKIM keys, ACME account and certificates, the self-signed TLS pair
 //   blobs/<sha256>         the message files, in ascending id order; an incremental backup
 //                          holds only those its base chain does not
@@ -21,6 +23,9 @@ export const ARCHIVE_FORMAT = "mailroom-backup";
 export const ARCHIVE_VERSION = 1;
 export const HEADER_ENTRY = "mailroom-backup.json";
 export const DATABASE_ENTRY = "db/mailroom.sqlite";
+export const POSTGRES_DATABASE_ENTRY = "db/postgresql.jsonl";
+/** The database entry of an archive of this backend. */
+export const databaseEntryOf = (backend: BackupHeader["backend"]): string => (backend === "postgresql" ? POSTGRES_DATABASE_ENTRY : DATABASE_ENTRY);
 export const MANIFEST_ENTRY = "manifest.jsonl";
 export const FILES_PREFIX = "files/";
 /** The folders a backup may carry under files/: a restore writes nothing else. */
@@ -43,9 +48,9 @@ export interface BackupHeader {
   id: string;
   created: string;
   serverVersion: string;
-  /** The store's schema version at the snapshot (SQLite migrations). */
+  /** The store's schema version at the snapshot (the backend's own migrations). */
   schemaVersion: number;
-  backend: "sqlite";
+  backend: "sqlite" | "postgresql";
   /** The backup this one extends (incremental), with the archive's file name when it was made. */
   base: { id: string; file: string } | null;
 }
@@ -79,7 +84,7 @@ export function parseHeader(text: string, where: string): BackupHeader {
   const h = value as Partial<BackupHeader>;
   if (h === null || typeof h !== "object" || h.format !== ARCHIVE_FORMAT) throw new BackupError(`${where}: not a Mailroom backup (no ${ARCHIVE_FORMAT} header)`);
   if (h.version !== ARCHIVE_VERSION) throw new BackupError(`${where}: backup format version ${String(h.version)}; this Mailroom reads version ${ARCHIVE_VERSION}`);
-  if (typeof h.id !== "string" || typeof h.created !== "string" || typeof h.schemaVersion !== "number" || typeof h.serverVersion !== "string" || h.backend !== "sqlite") {
+  if (typeof h.id !== "string" || typeof h.created !== "string" || typeof h.schemaVersion !== "number" || typeof h.serverVersion !== "string" || (h.backend !== "sqlite" && h.backend !== "postgresql")) {
     throw new BackupError(`${where}: malformed backup header`);
   }
   const base = h.base;

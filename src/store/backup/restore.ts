@@ -27,10 +27,11 @@ import { fsyncDirectory } from "../blobs/durable-fs.js";
 import { openSnapshotReader, snapshotBlobs } from "../sqlite/backup-snapshot.js";
 import { MIGRATIONS } from "../sqlite/schema.js";
 import { LineWriter } from "./create.js";
+import { dumpBlobs, readDumpHeader } from "./dump-file.js";
 import {
   BackupError,
   BLOBS_PREFIX,
-  DATABASE_ENTRY,
+  databaseEntryOf,
   FILE_SETS,
   FILES_PREFIX,
   HEADER_ENTRY,
@@ -69,6 +70,12 @@ export interface ReadBackupRequest {
   /** For the database copy (verify) and the lists compared at the end; the caller removes it. */
   scratchDir: string;
   onProgress?(progress: { phase: "messages"; done: number; total: number | null }): void;
+  /**
+   * Restore into another store (PostgreSQL, store/postgresql/backup.ts): each message file is
+   * handed to this as it is read, verified; the database entry stays at `databasePath` of the
+   * report (in scratchDir) for the caller to load. Used with target null.
+   */
+  blobSink?(id: string, body: AsyncGenerator<Buffer>): Promise<void>;
 }
 
 export interface ReadBackupReport {
@@ -81,6 +88,8 @@ export interface ReadBackupReport {
   extraFiles: number;
   archiveBytes: number;
   durationMs: number;
+  /** The database copy: in the data dir once restored, else in scratchDir. */
+  databasePath: string;
 }
 
 interface ScanOutcome {
@@ -105,7 +114,7 @@ interface Sinks {
 export async function readBackup(request: ReadBackupRequest): Promise<ReadBackupReport> {
   const started = performance.now();
   const target = request.target;
-  const databasePath = target ? join(target.dataDir, DATABASE_FILE + RESTORING_SUFFIX) : join(request.scratchDir, "database.sqlite");
+  let databasePath = target ? join(target.dataDir, DATABASE_FILE + RESTORING_SUFFIX) : join(request.scratchDir, "database.sqlite");
   let progressDone = 0;
   const progress = () => {
     progressDone++;
@@ -115,6 +124,7 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
     for (const folder of ["blobs", "blobs/tmp", ...FANOUT_FOLDERS.map((f) => `blobs/${f}`)]) await mkdir(join(target.dataDir, folder), { recursive: true, mode: 0o700 });
   }
   const writeBlob = async (id: string, body: AsyncGenerator<Buffer>) => {
+    if (request.blobSink) return request.blobSink(id, body);
     if (!target) {
       for await (const chunk of body) void chunk;
       return;
@@ -130,8 +140,10 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
 
   const top = await scanArchive(request.file, null, request.scratchDir, {
     header: (header) => {
+      if (target && header.backend === "postgresql") throw new BackupError(`${request.file} is a backup of a PostgreSQL store: restore it with [store] backend = "postgresql" (into an empty database); mailroom store copy moves a database back to one machine`);
+      if (header.backend === "postgresql" && !target) databasePath = join(request.scratchDir, "database.jsonl");
       // A store from a newer Mailroom would be refused when opened: refuse before writing anything.
-      if (target && header.schemaVersion > NEWEST_SCHEMA) throw new BackupError(`${request.file} was made by a newer Mailroom (${header.serverVersion}, schema version ${header.schemaVersion}; this one knows up to ${NEWEST_SCHEMA}): restore it with that version or later`);
+      if (target && header.backend === "sqlite" && header.schemaVersion > NEWEST_SCHEMA) throw new BackupError(`${request.file} was made by a newer Mailroom (${header.serverVersion}, schema version ${header.schemaVersion}; this one knows up to ${NEWEST_SCHEMA}): restore it with that version or later`);
     },
     database: (entry) => writeFileFrom(entry, databasePath),
     file: async (path, entry) => {
@@ -150,23 +162,15 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
       progress();
     },
   });
-  if (!top.entries.has(DATABASE_ENTRY)) throw new BackupError(`${request.file}: no database in the archive`);
+  if (!top.entries.has(databaseEntryOf(top.header.backend))) throw new BackupError(`${request.file}: no database in the archive`);
 
-  // The database must be sound, of the version recorded, and refer to exactly the listed files.
-  let reader: ReturnType<typeof openSnapshotReader>;
-  try {
-    reader = openSnapshotReader(databasePath);
-  } catch (error) {
-    throw new BackupError(`${request.file}: the database in the archive cannot be opened: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  try {
-    const problems = reader.quickCheck();
-    if (problems.length > 0) throw new BackupError(`${request.file}: the database in the archive fails SQLite's check: ${problems.slice(0, 3).join("; ")}`);
-    if (reader.schemaVersion !== top.header.schemaVersion) throw new BackupError(`${request.file}: the database has schema version ${reader.schemaVersion}, the header says ${top.header.schemaVersion}`);
-  } finally {
-    reader.close();
-  }
-  await compareDatabaseWithManifest(request.file, databasePath, top.manifestPath);
+  if (top.header.backend === "postgresql") {
+    const dump = await readDumpHeader(databasePath).catch((error: unknown) => {
+      throw new BackupError(`${request.file}: the database in the archive cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    if (dump.schemaVersion !== top.header.schemaVersion) throw new BackupError(`${request.file}: the database has schema version ${dump.schemaVersion}, the header says ${top.header.schemaVersion}`);
+    await compareBlobListWithManifest(request.file, dumpBlobs(databasePath), top.manifestPath);
+  } else await checkSqliteDatabase(request.file, databasePath, top.header, top.manifestPath);
 
   // The base chain, newest first, each found and of the id its successor names.
   const chain: { id: string; file: string; path: string }[] = [];
@@ -225,7 +229,7 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
 
   let extraFiles = 0;
   for (const path of top.entries.keys()) if (path.startsWith(FILES_PREFIX)) extraFiles++;
-  const databaseBytes = top.entries.get(DATABASE_ENTRY)!.size;
+  const databaseBytes = top.entries.get(databaseEntryOf(top.header.backend))!.size;
   if (target) {
     // The message files are made durable all at once (one syncfs), before the database is put in place.
     await syncMessageFiles(join(target.dataDir, "blobs"));
@@ -244,7 +248,27 @@ export async function readBackup(request: ReadBackupRequest): Promise<ReadBackup
     extraFiles,
     archiveBytes: (await stat(request.file)).size + (await Promise.all(chain.map((c) => stat(c.path)))).reduce((sum, s) => sum + s.size, 0),
     durationMs: Math.round(performance.now() - started),
+    databasePath: target ? join(target.dataDir, DATABASE_FILE) : databasePath,
   };
+}
+
+/** The SQLite copy opens, passes SQLite's check, has the recorded version and refers to exactly the listed files. */
+async function checkSqliteDatabase(file: string, databasePath: string, header: BackupHeader, manifestPath: string): Promise<void> {
+  // The database must be sound, of the version recorded, and refer to exactly the listed files.
+  let reader: ReturnType<typeof openSnapshotReader>;
+  try {
+    reader = openSnapshotReader(databasePath);
+  } catch (error) {
+    throw new BackupError(`${file}: the database in the archive cannot be opened: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  try {
+    const problems = reader.quickCheck();
+    if (problems.length > 0) throw new BackupError(`${file}: the database in the archive fails SQLite's check: ${problems.slice(0, 3).join("; ")}`);
+    if (reader.schemaVersion !== header.schemaVersion) throw new BackupError(`${file}: the database has schema version ${reader.schemaVersion}, the header says ${header.schemaVersion}`);
+  } finally {
+    reader.close();
+  }
+  await compareDatabaseWithManifest(file, databasePath, manifestPath);
 }
 
 async function* neededFrom(manifestPath: string, backupId: string): AsyncGenerator<BlobLine> {
@@ -299,11 +323,12 @@ async function scanArchive(file: string, expectId: string | null, scratchDir: st
         continue;
       }
       const fileSet = entry.name.startsWith(FILES_PREFIX) ? entry.name.slice(FILES_PREFIX.length).split("/")[0]! : null;
-      if (entry.name !== DATABASE_ENTRY && (fileSet === null || !FILE_SETS.includes(fileSet) || entry.name.split("/").length < 3)) throw new BackupError(`${file}: unexpected entry ${entry.name}`);
+      const databaseEntry = databaseEntryOf(header.backend);
+      if (entry.name !== databaseEntry && (fileSet === null || !FILE_SETS.includes(fileSet) || entry.name.split("/").length < 3)) throw new BackupError(`${file}: unexpected entry ${entry.name}`);
       if (entries.has(entry.name)) throw new BackupError(`${file}: entry ${entry.name} appears twice`);
       const hash = createHash("sha256");
       const checkedEntry: TarEntry = { name: entry.name, size: entry.size, body: () => hashed(entry, hash, () => {}) };
-      if (entry.name === DATABASE_ENTRY) await sinks.database(checkedEntry);
+      if (entry.name === databaseEntry) await sinks.database(checkedEntry);
       else await sinks.file(entry.name, checkedEntry);
       entries.set(entry.name, { size: entry.size, sha256: hash.digest("hex") });
     }
@@ -360,8 +385,12 @@ async function checkManifest(file: string, header: BackupHeader, manifestPath: s
 
 /** Every blob id the database refers to is in the manifest with its size, and nothing else is. */
 async function compareDatabaseWithManifest(file: string, databasePath: string, manifestPath: string): Promise<void> {
+  await compareBlobListWithManifest(file, snapshotBlobs(databasePath), manifestPath);
+}
+
+async function compareBlobListWithManifest(file: string, referred: AsyncIterable<{ id: string; size: number }>, manifestPath: string): Promise<void> {
   const listed = manifestBlobs(manifestPath);
-  for await (const row of snapshotBlobs(databasePath)) {
+  for await (const row of referred) {
     const next = await listed.next();
     if (next.done || next.value.blob > row.id) throw new BackupError(`${file}: the database refers to message file ${row.id}, which the manifest does not list`);
     if (next.value.blob < row.id) throw new BackupError(`${file}: the manifest lists message file ${next.value.blob}, which the database does not refer to`);

@@ -1673,6 +1673,39 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     });
   }
 
+  /**
+   * An entry as it was in another store (`mailroom restore` of an embedded backup into PostgreSQL):
+   * the bytes as they would be sent (trace prefix included) staged here, with its dates, each
+   * recipient's state, attempts and last result, and whether its delay warning went. Returns the new id.
+   */
+  importQueued(entry: QueuedMessage, staged: api.StagedMessage): Promise<number> {
+    return this.track(async () => {
+      if (!(staged instanceof PgStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      const request: EnqueueRequest = {
+        message: staged,
+        mailFrom: entry.mailFrom,
+        submittedBy: entry.submittedBy,
+        recipients: entry.recipients.map((r) => ({ address: r.address, notify: r.notify, originalRecipient: r.originalRecipient })),
+        envelopeId: entry.envelopeId,
+        ret: entry.ret,
+        bodyType: entry.bodyType,
+        smtputf8: entry.smtputf8,
+      };
+      const id = await this.mutate(async (db) => {
+        await this.insertBlobRow(db, staged);
+        const id = await queue.insertEntry(db, staged.blobId, staged.size, request, Buffer.alloc(0), entry.createdAt.getTime());
+        await db.query("UPDATE queue SET next_attempt_at = $2, delay_warned = $3 WHERE id = $1", [id, entry.nextAttemptAt.getTime(), entry.delayWarned]);
+        for (const [position, r] of entry.recipients.entries()) {
+          await db.query("UPDATE queue_recipients SET state = $3, attempts = $4, last_result = $5 WHERE queue_id = $1 AND position = $2", [id, position, r.state, r.attempts, r.lastResult]);
+        }
+        await db.query("DELETE FROM blob_pins WHERE pin = $1", [staged.pin]);
+        return id;
+      });
+      staged.markReleased();
+      return id;
+    });
+  }
+
   getQueued(id: number): Promise<QueuedMessage | null> {
     return this.read((db) => queue.getQueued(db, id));
   }

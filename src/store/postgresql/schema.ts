@@ -374,6 +374,60 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE accounts a SET used_messages = (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = a.id);
     `,
   },
+  {
+    version: 12,
+    description: "node state shared by every node: DKIM keys, ACME account/certificates/HTTP-01 answers, windowed counters, POP3 last logins",
+    sql: `
+      -- store/node-state-store.ts. DKIM keys (mail-auth/dkim-keys.ts): every key made for a domain
+      -- stays (rotation keeps old selectors valid); active marks the ones that sign now.
+      CREATE TABLE dkim_keys (
+        domain text NOT NULL,
+        selector text NOT NULL,
+        algorithm text NOT NULL CHECK (algorithm IN ('ed25519-sha256', 'rsa-sha256')),
+        private_key_pem text NOT NULL,
+        active boolean NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (domain, selector)
+      );
+      -- net/acme.ts: one ACME account key for the cluster, one certificate per host name, the
+      -- claim of the node ordering a name, and HTTP-01 answers any node can give.
+      CREATE TABLE acme_account (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        key_pem text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE acme_certificates (
+        name text PRIMARY KEY,
+        cert_pem text NOT NULL,
+        key_pem text NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      CREATE TABLE acme_order_claims (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE TABLE acme_http_challenges (
+        token text PRIMARY KEY,
+        key_authorization text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      -- Windowed counters (send limits, Sieve redirects per day): one row per key and time bucket.
+      CREATE TABLE shared_counters (
+        key text NOT NULL,
+        bucket bigint NOT NULL,
+        amount bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (key, bucket)
+      );
+      CREATE INDEX shared_counters_expires ON shared_counters(expires_at);
+      -- POP3 LOGIN-DELAY (RFC 2449 §6.5): each account's last login, in the database's clock.
+      CREATE TABLE pop3_logins (
+        account_id bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {
