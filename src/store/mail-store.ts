@@ -50,6 +50,22 @@ export interface SortFacts {
   references: string | null;
 }
 
+/**
+ * MailStore.getMessageAttributes: what IMAP OBJECTID (RFC 8474), SAVEDATE (RFC 8514) and PREVIEW
+ * (RFC 8970) report of a message, kept at delivery (store/object-ids.ts).
+ */
+export interface MessageAttributes {
+  uid: Uid;
+  /** RFC 8474 EMAILID: kept by COPY and MOVE. */
+  emailId: string;
+  /** RFC 8474 THREADID, or null when none was assigned. */
+  threadId: string | null;
+  /** RFC 8514: when the message was saved into this mailbox (delivery, APPEND, COPY, MOVE); INTERNALDATE for messages stored before it was kept. */
+  saveDate: Date;
+  /** RFC 8970 preview computed at delivery, or null when the message predates it (compute it from the bytes). */
+  preview: string | null;
+}
+
 /** MailStore.findTextMatches(): UIDs ascending. */
 export interface TextMatches {
   matches: Uid[];
@@ -292,6 +308,11 @@ export interface MailStore {
    * without decoding MIME structures.
    */
   getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<SortFacts[]>;
+  /**
+   * EMAILID, THREADID, save date and stored preview (MessageAttributes) of the given UIDs that
+   * still exist, ascending by UID: one indexed read, no message file.
+   */
+  getMessageAttributes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageAttributes[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /**

@@ -19,6 +19,7 @@ import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount, QuotaLimits } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { CopyTarget } from "../copy-target.js";
+import { threadKeys } from "../object-ids.js";
 import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
@@ -344,7 +345,8 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         const mailbox = mailboxes.requireMailbox(ctx, mailboxId);
         const size = message.prefix.length + blob!.size;
         messages.insertBlobRow(ctx, blob!);
-        messages.insertMessageRow(ctx, mailboxId, message.uid, message.modseq, { flags, internalDate, size, blobId: blob!.id, prefix: message.prefix });
+        const threadId = messages.assignThread(ctx, mailbox.accountId, threadKeys(blob!.parsed.envelope, blob!.parsed.headerFields));
+        messages.insertMessageRow(ctx, mailboxId, message.uid, message.modseq, { flags, internalDate, size, blobId: blob!.id, prefix: message.prefix, threadId });
         // As a delivery writes it, so CONDSTORE/QRESYNC answer from the copy as from the original.
         logAdded(ctx, mailboxId, message.uid, message.modseq);
         messages.addUsage(ctx, new Map([[mailbox.accountId, { bytes: size, messages: 1 }]]));
@@ -428,6 +430,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
     return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids));
   }
+  getMessageAttributes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.MessageAttributes[]> {
+    return this.read((ctx) => messages.getMessageAttributes(ctx, mailboxId, uids));
+  }
+
   getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
     return this.read((ctx) => messages.getSortFacts(ctx, mailboxId, uids, withReferences));
   }
