@@ -39,7 +39,7 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   sequenceUse: "uses",
   holdsExpunges: true,
   // SEARCH=FUZZY (RFC 6203): the FUZZY key, RELEVANCY return option, scores from the index.
-  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY"],
+  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY", "OBJECTID", "SAVEDATE", "WITHIN"],
   // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
   parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
   run: async (ctx, args) => {

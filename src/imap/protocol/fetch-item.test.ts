@@ -148,3 +148,21 @@ describe("response names", () => {
     assert.equal(formatPartialOrigin(null), "");
   });
 });
+
+describe("FETCH EMAILID/THREADID (RFC 8474), SAVEDATE (RFC 8514), PREVIEW (RFC 8970)", () => {
+  it("parses the items and the PREVIEW (LAZY) modifier, in a list and alone", () => {
+    assert.deepEqual(items("(EMAILID THREADID SAVEDATE PREVIEW)"), [{ kind: "emailid" }, { kind: "threadid" }, { kind: "savedate" }, { kind: "preview", lazy: false }]);
+    assert.deepEqual(items("(PREVIEW (LAZY) FLAGS)"), [{ kind: "preview", lazy: true }, { kind: "flags" }]);
+    assert.deepEqual(items("preview (lazy)"), [{ kind: "preview", lazy: true }]);
+    // A fetch-modifier list after a lone PREVIEW is the command's, not PREVIEW's.
+    const request = read("PREVIEW (CHANGEDSINCE 5)");
+    assert.deepEqual(request.items, [{ kind: "preview", lazy: false }]);
+    assert.equal(request.modifiers.changedSince, 5n);
+  });
+
+  it("refuses unknown, repeated and empty PREVIEW modifiers", () => {
+    for (const bad of ["(PREVIEW (FAST))", "(PREVIEW (LAZY LAZY))", "(PREVIEW ())", "(PREVIEW (LAZY)", "(EMAILID[])"]) {
+      assert.throws(() => read(bad), ImapParseError, bad);
+    }
+  });
+});

@@ -59,7 +59,14 @@ export type FetchItem =
   /** RFC 3501: BODY[] (sets \Seen), BODY.PEEK[HEADER], BODY[TEXT] (sets \Seen), named as such. */
   | { kind: "rfc822" }
   | { kind: "rfc822.header" }
-  | { kind: "rfc822.text" };
+  | { kind: "rfc822.text" }
+  /** RFC 8474 §5. */
+  | { kind: "emailid" }
+  | { kind: "threadid" }
+  /** RFC 8514 §3. */
+  | { kind: "savedate" }
+  /** RFC 8970 §3: `lazy` answers NIL rather than computing a preview that was not stored. */
+  | { kind: "preview"; lazy: boolean };
 
 export interface FetchModifiers {
   /** RFC 7162 §3.1.4.1: only messages whose modseq is greater. */
@@ -96,6 +103,9 @@ const SIMPLE_ITEMS: Record<string, FetchItem> = {
   RFC822: { kind: "rfc822" },
   "RFC822.HEADER": { kind: "rfc822.header" },
   "RFC822.TEXT": { kind: "rfc822.text" },
+  EMAILID: { kind: "emailid" },
+  THREADID: { kind: "threadid" },
+  SAVEDATE: { kind: "savedate" },
 };
 
 /** Part numbers of a section: nz-number *("." nz-number); each below 2^32. */
@@ -175,6 +185,7 @@ const readWord = (args: ArgumentReader): string => args.takeWhile(/[A-Za-z0-9.]/
 /** One fetch-att whose leading word has been read. */
 function readFetchAtt(args: ArgumentReader, word: string): FetchItem {
   if (word === "") throw args.error("expected a fetch attribute");
+  if (word === "PREVIEW") return readPreview(args);
   const bracket = args.peekChar() === "[";
   if (!bracket) {
     const simple = SIMPLE_ITEMS[word];
@@ -197,6 +208,25 @@ function readFetchAtt(args: ArgumentReader, word: string): FetchItem {
     default:
       throw args.error(`unknown fetch attribute "${word}"`);
   }
+}
+
+/**
+ * RFC 8970 §7: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod = "LAZY". The
+ * modifier list is told from the next fetch-att by its "(" (no fetch-att starts with one), and from
+ * the command's fetch-modifiers (`FETCH 1 PREVIEW (CHANGEDSINCE 5)`) by its LAZY.
+ */
+function readPreview(args: ArgumentReader): FetchItem {
+  let lazy = false;
+  if (args.peekAhead(" (LAZY")) {
+    args.space();
+    args.list(() => {
+      const mod = args.takeWhile(/[A-Za-z0-9-]/).toUpperCase();
+      if (mod !== "LAZY") throw args.error(`unknown PREVIEW modifier "${mod.slice(0, 30)}"`);
+      if (lazy) throw args.error("LAZY given twice");
+      lazy = true;
+    }, false);
+  }
+  return { kind: "preview", lazy };
 }
 
 /** fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")" (RFC 4466 §2.4, RFC 7162). */

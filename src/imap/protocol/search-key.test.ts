@@ -184,3 +184,17 @@ test("random input never throws anything but ImapParseError", () => {
     { numRuns: 3000 },
   );
 });
+
+test("EMAILID/THREADID (RFC 8474), SAVED* and SAVEDATESUPPORTED (RFC 8514), OLDER/YOUNGER (RFC 5032)", () => {
+  assert.deepEqual(keyOf("EMAILID E-a_1"), { kind: "object-id", field: "emailid", value: "E-a_1" });
+  assert.deepEqual(keyOf("threadid T9"), { kind: "object-id", field: "threadid", value: "T9" });
+  assert.deepEqual(keyOf("SAVEDBEFORE 1-Feb-2025"), { kind: "save-date", comparison: "before", day: day("2025-02-01") });
+  assert.deepEqual(keyOf("SAVEDON 1-Feb-2025"), { kind: "save-date", comparison: "on", day: day("2025-02-01") });
+  assert.deepEqual(keyOf("SAVEDSINCE 1-Feb-2025"), { kind: "save-date", comparison: "since", day: day("2025-02-01") });
+  assert.deepEqual(keyOf("SAVEDATESUPPORTED"), { kind: "savedate-supported" });
+  assert.deepEqual(keyOf("OLDER 3600"), { kind: "age", comparison: "older", seconds: 3600 });
+  assert.deepEqual(keyOf("YOUNGER 1"), { kind: "age", comparison: "younger", seconds: 1 });
+  for (const bad of ["EMAILID", "EMAILID a.b", `EMAILID ${"x".repeat(256)}`, 'THREADID "T1"', "OLDER 0", "YOUNGER -1", "OLDER x", "SAVEDON yesterday"]) {
+    assert.throws(() => parse(bad), ImapParseError, bad);
+  }
+});

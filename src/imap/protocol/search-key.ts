@@ -29,6 +29,14 @@ export type SearchKey<S> =
   /** Calendar days since 1970-01-01 (see search/calendar-day.ts). */
   | { kind: "internal-date"; comparison: DateComparison; day: number }
   | { kind: "sent-date"; comparison: DateComparison; day: number }
+  /** RFC 8514 §4 SAVEDBEFORE / SAVEDON / SAVEDSINCE. */
+  | { kind: "save-date"; comparison: DateComparison; day: number }
+  /** RFC 8514 §4 SAVEDATESUPPORTED: every mailbox here keeps save dates, so it matches all. */
+  | { kind: "savedate-supported" }
+  /** RFC 8474 §6 EMAILID / THREADID objectid. */
+  | { kind: "object-id"; field: "emailid" | "threadid"; value: string }
+  /** RFC 5032 OLDER / YOUNGER interval: INTERNALDATE compared with the time of the search, in seconds. */
+  | { kind: "age"; comparison: "older" | "younger"; seconds: number }
   /** RFC 7162 §3.1.5: messages with a modseq at least this. The entry is accepted and ignored: one modseq per message. */
   | { kind: "modseq"; modseq: number; entry: { name: string; type: ModSeqEntryType } | null }
   | { kind: "address"; field: AddressField; value: string }
@@ -125,6 +133,7 @@ const SIMPLE_KEYS: ReadonlyMap<string, SearchKey<never>> = new Map<string, Searc
   // RFC 3501 §6.4.4: NEW is "RECENT UNSEEN", OLD is "NOT RECENT".
   ["NEW", { kind: "and", keys: [{ kind: "recent" }, { kind: "flag", flag: "\\Seen", present: false }] }],
   ["OLD", { kind: "not", key: { kind: "recent" } }],
+  ["SAVEDATESUPPORTED", { kind: "savedate-supported" }],
 ]);
 
 const STRING_KEYS: ReadonlyMap<string, (value: string) => SearchKey<never>> = new Map<string, (value: string) => SearchKey<never>>([
@@ -137,13 +146,16 @@ const STRING_KEYS: ReadonlyMap<string, (value: string) => SearchKey<never>> = ne
   ["TEXT", (value) => ({ kind: "text", value })],
 ]);
 
-const DATE_KEYS: ReadonlyMap<string, { kind: "internal-date" | "sent-date"; comparison: DateComparison }> = new Map([
+const DATE_KEYS: ReadonlyMap<string, { kind: "internal-date" | "sent-date" | "save-date"; comparison: DateComparison }> = new Map([
   ["BEFORE", { kind: "internal-date", comparison: "before" }],
   ["ON", { kind: "internal-date", comparison: "on" }],
   ["SINCE", { kind: "internal-date", comparison: "since" }],
   ["SENTBEFORE", { kind: "sent-date", comparison: "before" }],
   ["SENTON", { kind: "sent-date", comparison: "on" }],
   ["SENTSINCE", { kind: "sent-date", comparison: "since" }],
+  ["SAVEDBEFORE", { kind: "save-date", comparison: "before" }],
+  ["SAVEDON", { kind: "save-date", comparison: "on" }],
+  ["SAVEDSINCE", { kind: "save-date", comparison: "since" }],
 ] as const);
 
 const MS_PER_DAY = 86_400_000;
@@ -273,6 +285,19 @@ class SearchKeyReader {
       case "MODSEQ":
         args.space();
         return this.modSeq();
+      case "EMAILID":
+      case "THREADID": {
+        args.space();
+        // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-"), an atom.
+        const value = args.atom();
+        if (!/^[A-Za-z0-9_-]{1,255}$/.test(value)) throw new ImapParseError(`invalid ${name} objectid`);
+        return { kind: "object-id", field: name === "EMAILID" ? "emailid" : "threadid", value };
+      }
+      case "OLDER":
+      case "YOUNGER":
+        args.space();
+        // RFC 5032 §2: interval = nz-number (seconds).
+        return { kind: "age", comparison: name === "OLDER" ? "older" : "younger", seconds: args.nzNumber() };
       default:
         throw new ImapParseError(`unknown search key ${name.slice(0, 40)}`);
     }
