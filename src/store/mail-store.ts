@@ -267,6 +267,13 @@ export interface MailStore {
    */
   appendStaged(mailboxId: MailboxId, messages: readonly StagedAppend[], options?: { maxBytes?: number }): Promise<DeliveredCopy[]>;
   /**
+   * IMAP REPLACE (RFC 8508): in one transaction, removes the message `uid` of `source` (as
+   * removeMessages) and appends `message` to `target` (which may be `source`), so either both
+   * happen or neither. Throws NONEXISTENT when the message is gone, and what appendStaged throws
+   * (the quota is checked after the old message's removal).
+   */
+  replaceMessage(source: MailboxId, uid: Uid, target: MailboxId, message: StagedAppend, options?: { maxBytes?: number }): Promise<{ copy: DeliveredCopy; expunged: ExpungeResult }>;
+  /**
    * RFC 3501 §2.3.2 \Recent, Dovecot-style: each mailbox keeps a "first recent UID". A claim
    * moves it to UIDNEXT atomically and returns the range it moved over: those messages are
    * recent to the claiming session, and to no other. With peek (EXAMINE, RFC 3501 §6.3.2: it

@@ -4,6 +4,7 @@
 // thread whichever arrives first; another account never shares a thread.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { isStoreError } from "../errors.js";
 import { OBJECT_ID } from "../object-ids.js";
 import { using, type OpenBackend } from "./fixture.js";
 
@@ -75,5 +76,33 @@ export function objectIdContract(open: OpenBackend): void {
     assert.equal(Array.from(l!.preview!).length, 199, "200 characters, the cut's trailing space trimmed");
     assert.equal(h!.preview, "Café bold");
     assert.equal(bin!.preview, "");
+  }));
+
+  test("replaceMessage (RFC 8508): the old message out and the new one in, atomically", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const drafts = await fx.mailbox(id, "Drafts");
+    const sent = await fx.mailbox(id, "Sent");
+    const first = await fx.append(drafts.id, ["\\Draft"]);
+    const second = await fx.append(drafts.id);
+    const staged = await fx.mail.stageMessage(fx.message("version two"));
+    const { copy, expunged } = await fx.mail.replaceMessage(drafts.id, first.uid, drafts.id, { source: staged, flags: ["\\Draft", "\\Seen"] });
+    assert.deepEqual(expunged.expunged, [first.uid]);
+    assert.ok(copy.uid > second.uid);
+    assert.deepEqual((await fx.mail.listMessages(drafts.id)).map((m) => m.uid), [second.uid, copy.uid]);
+    const [summary] = await fx.mail.getSummaries(drafts.id, [copy.uid]);
+    assert.deepEqual([...summary!.flags].sort(), ["\\Draft", "\\Seen"]);
+    // Into another mailbox.
+    const other = await fx.mail.replaceMessage(drafts.id, second.uid, sent.id, { source: await fx.mail.stageMessage(fx.message("sent version")) });
+    assert.equal(other.copy.mailboxId, sent.id);
+    assert.deepEqual((await fx.mail.listMessages(drafts.id)).map((m) => m.uid), [copy.uid]);
+    assert.equal((await fx.mail.listMessages(sent.id)).length, 1);
+    // A message that is gone: nothing appended, nothing removed.
+    await assert.rejects(
+      fx.mail.replaceMessage(drafts.id, second.uid, drafts.id, { source: await fx.mail.stageMessage(fx.message("late")) }),
+      (error: unknown) => isStoreError(error, "NONEXISTENT"),
+    );
+    assert.deepEqual((await fx.mail.listMessages(drafts.id)).map((m) => m.uid), [copy.uid]);
+    const status = await fx.mail.mailboxStatus(drafts.id);
+    assert.equal(status.messages, 1);
   }));
 }

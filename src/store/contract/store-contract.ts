@@ -47,7 +47,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["kept UIDs", keptUidContract],
   ["migration state", migrationStateContract],
   ["quota", quotaContract],
-  ["object ids, save date and preview", objectIdContract],
+  ["object ids, save date, preview and replace", objectIdContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

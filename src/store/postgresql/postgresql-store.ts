@@ -890,6 +890,28 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     });
   }
 
+  replaceMessage(source: MailboxId, uid: Uid, target: MailboxId, message: api.StagedAppend, options: { maxBytes?: number } = {}): Promise<{ copy: api.DeliveredCopy; expunged: api.ExpungeResult }> {
+    return this.track(async () => {
+      const staged = message.source;
+      if (!(staged instanceof PgStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      if (options.maxBytes !== undefined && staged.size > options.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${options.maxBytes} octets`);
+      const plan = { staged, copies: [{ mailboxId: target, flags: normaliseFlags(message.flags), prefix: Buffer.alloc(0) }], internalDate: checkDate(message.internalDate ?? this.clock()) };
+      // One transaction (RFC 8508 §3.3: atomic); both mailbox rows locked in id order first, as
+      // every writer takes them; the old message goes first so the quota check counts its room.
+      const result = await this.mutate(async (db, unit) => {
+        for (const id of [...new Set([source, target])].sort((a, b) => a - b)) await this.requireMailbox(db, id, true);
+        const mailbox = await this.requireMailbox(db, source, true);
+        const present = (await rows<{ uid: number }>(db, "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = $2", [source, uid])).map((r) => Number(r.uid) as Uid);
+        if (present.length === 0) throw new StoreError("NONEXISTENT", "the message to replace no longer exists");
+        const modseq = await this.expungeUids(db, unit, mailbox, present);
+        const [delivered] = await this.insertDeliveries(db, unit, [plan]);
+        return { copy: delivered!.copies[0]!, expunged: { expunged: present, highestModSeq: modseq ?? mailbox.highestModSeq } };
+      });
+      staged.markReleased();
+      return result;
+    });
+  }
+
   /**
    * The database half of deliveries, in the caller's transaction: mailbox rows locked in id order
    * (the lock that orders UIDs across nodes), quota checked and charged under the account row

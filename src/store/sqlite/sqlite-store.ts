@@ -295,6 +295,25 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     });
   }
 
+  replaceMessage(source: MailboxId, uid: Uid, target: MailboxId, message: api.StagedAppend, options: { maxBytes?: number } = {}): Promise<{ copy: api.DeliveredCopy; expunged: api.ExpungeResult }> {
+    return this.track(async () => {
+      mailboxes.requireMailbox(this.ctx, source);
+      mailboxes.requireMailbox(this.ctx, target);
+      const flags = normaliseFlags(message.flags);
+      const internalDate = checkDate(message.internalDate ?? this.ctx.clock());
+      if (!(message.source instanceof SqliteStagedMessage)) throw new StoreError("INVALID", "staged message belongs to another store");
+      let expunged: api.ExpungeResult | null = null;
+      // One unit of work (RFC 8508 §3.3: atomic): the old message goes first, so the quota check
+      // of the new one counts the room it frees; the staged blob is pinned throughout.
+      const results = await this.commitStaged([message.source], options.maxBytes, (ctx, unit, [blob]) => {
+        expunged = updates.removeMessagesInTransaction(ctx, unit, source, [uid]);
+        if (expunged.expunged.length === 0) throw new StoreError("NONEXISTENT", "the message to replace no longer exists");
+        return [messages.insertDeliveryInTransaction(ctx, unit, blob!, [{ mailboxId: target, flags, prefix: Buffer.alloc(0) }], internalDate)];
+      });
+      return { copy: results[0]!.copies[0]!, expunged: expunged! };
+    });
+  }
+
   /**
    * Pins each staged blob for the duration (a staged message may have been delivered before and
    * its staging pin dropped), runs the insert as one unit of work, then drops the staging pins.
