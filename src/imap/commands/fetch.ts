@@ -20,6 +20,7 @@ import { ATTRIBUTE_KINDS, isSummaryItem, renderFetchItems, renderSummaryItem, se
 import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
+import { applyPartialRange } from "../protocol/search-key.js";
 import { atom, encoded, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
@@ -117,7 +118,9 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   // RFC 9051 §6.4.5: \Seen is set only in a mailbox opened read-write.
   const marksSeen = !selected.readOnly && items.some(setsSeen);
 
-  const resolved = selected.resolve(set, ctx.byUid);
+  const named = selected.resolve(set, ctx.byUid);
+  // RFC 9394 §3.3: PARTIAL pages through the messages the set names, in UID order.
+  const resolved = request.modifiers.partial === null ? named : applyPartialRange(named, request.modifiers.partial);
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
   const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)), attributes: items.some((item) => ATTRIBUTE_KINDS.has(item.kind)) };
   if (items.every(isIndexItem)) await fetchSummaries(ctx, resolved, plan, items);
@@ -366,7 +369,7 @@ export const fetchCommand: ImapCommand<FetchArgs> = {
   states: ["selected"],
   sequenceUse: "uses",
   holdsExpunges: true,
-  capabilities: ["BINARY", "CONDSTORE", "QRESYNC", "OBJECTID", "SAVEDATE", "PREVIEW"],
+  capabilities: ["BINARY", "CONDSTORE", "QRESYNC", "OBJECTID", "SAVEDATE", "PREVIEW", "PARTIAL"],
   parse: parseFetch,
   run: runFetch,
 };

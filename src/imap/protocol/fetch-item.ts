@@ -17,9 +17,10 @@
 //   partial       = "<" number64 "." nz-number64 ">"
 //   header-list   = "(" header-fld-name *(SP header-fld-name) ")"      ; header-fld-name = astring
 //   fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"
-//   fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"
+//   fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED" / "PARTIAL" SP partial-range
 
 import type { ArgumentReader } from "./arguments.js";
+import { parsePartialRange, type PartialRange } from "./search-key.js";
 
 /** What a section names inside the part given by `part` (RFC 9051 §6.4.5). */
 export type SectionText =
@@ -73,6 +74,8 @@ export interface FetchModifiers {
   changedSince: bigint | null;
   /** RFC 7162 §3.2.6: report expunged UIDs as VANISHED (EARLIER); needs CHANGEDSINCE and UID FETCH. */
   vanished: boolean;
+  /** RFC 9394 §3.3: only the messages of the set at these positions (from the lowest, or with `-` the highest). */
+  partial: PartialRange | null;
 }
 
 export interface FetchRequest {
@@ -231,7 +234,7 @@ function readPreview(args: ArgumentReader): FetchItem {
 
 /** fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")" (RFC 4466 §2.4, RFC 7162). */
 function readModifiers(args: ArgumentReader): FetchModifiers {
-  const modifiers: FetchModifiers = { changedSince: null, vanished: false };
+  const modifiers: FetchModifiers = { changedSince: null, vanished: false, partial: null };
   if (args.atEnd()) return modifiers;
   args.space();
   const seen = new Set<string>();
@@ -243,6 +246,10 @@ function readModifiers(args: ArgumentReader): FetchModifiers {
       args.space();
       modifiers.changedSince = args.number64();
     } else if (name === "VANISHED") modifiers.vanished = true;
+    else if (name === "PARTIAL") {
+      args.space();
+      modifiers.partial = parsePartialRange(args);
+    }
     else throw args.error(`unknown FETCH modifier "${name}"`);
   }, false);
   // RFC 7162 §3.2.6: VANISHED is only valid together with CHANGEDSINCE.

@@ -18,6 +18,7 @@ const SPANNING: Readonly<Record<string, readonly string[]>> = {
   QRESYNC: ["SELECT", "STORE", "FETCH", "SEARCH", "ENABLE"],
   OBJECTID: ["SELECT", "STATUS", "CREATE", "FETCH", "SEARCH"],
   SAVEDATE: ["FETCH", "SEARCH"],
+  PARTIAL: ["FETCH", "SEARCH"],
 };
 
 /** The atoms modules declare, with spanning ones kept only when complete. */
