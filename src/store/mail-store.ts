@@ -50,6 +50,22 @@ export interface SortFacts {
   references: string | null;
 }
 
+/**
+ * MailStore.getMessageAttributes: what IMAP OBJECTID (RFC 8474), SAVEDATE (RFC 8514) and PREVIEW
+ * (RFC 8970) report of a message, kept at delivery (store/object-ids.ts).
+ */
+export interface MessageAttributes {
+  uid: Uid;
+  /** RFC 8474 EMAILID: kept by COPY and MOVE. */
+  emailId: string;
+  /** RFC 8474 THREADID, or null when none was assigned. */
+  threadId: string | null;
+  /** RFC 8514: when the message was saved into this mailbox (delivery, APPEND, COPY, MOVE); INTERNALDATE for messages stored before it was kept. */
+  saveDate: Date;
+  /** RFC 8970 preview computed at delivery, or null when the message predates it (compute it from the bytes). */
+  preview: string | null;
+}
+
 /** MailStore.findTextMatches(): UIDs ascending. */
 export interface TextMatches {
   matches: Uid[];
@@ -251,6 +267,13 @@ export interface MailStore {
    */
   appendStaged(mailboxId: MailboxId, messages: readonly StagedAppend[], options?: { maxBytes?: number }): Promise<DeliveredCopy[]>;
   /**
+   * IMAP REPLACE (RFC 8508): in one transaction, removes the message `uid` of `source` (as
+   * removeMessages) and appends `message` to `target` (which may be `source`), so either both
+   * happen or neither. Throws NONEXISTENT when the message is gone, and what appendStaged throws
+   * (the quota is checked after the old message's removal).
+   */
+  replaceMessage(source: MailboxId, uid: Uid, target: MailboxId, message: StagedAppend, options?: { maxBytes?: number }): Promise<{ copy: DeliveredCopy; expunged: ExpungeResult }>;
+  /**
    * RFC 3501 §2.3.2 \Recent, Dovecot-style: each mailbox keeps a "first recent UID". A claim
    * moves it to UIDNEXT atomically and returns the range it moved over: those messages are
    * recent to the claiming session, and to no other. With peek (EXAMINE, RFC 3501 §6.3.2: it
@@ -292,6 +315,11 @@ export interface MailStore {
    * without decoding MIME structures.
    */
   getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<SortFacts[]>;
+  /**
+   * EMAILID, THREADID, save date and stored preview (MessageAttributes) of the given UIDs that
+   * still exist, ascending by UID: one indexed read, no message file.
+   */
+  getMessageAttributes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<MessageAttributes[]>;
   /** Full metadata for the given UIDs that still exist, ascending by UID. */
   getMessages(mailboxId: MailboxId, uids: readonly Uid[]): Promise<StoredMessage[]>;
   /**

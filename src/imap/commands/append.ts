@@ -12,7 +12,7 @@ import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 
-interface AppendMessage {
+export interface AppendMessage {
   flags: string[];
   internalDate: Date | null;
   literal: LiteralPiece;
@@ -72,7 +72,7 @@ export const appendCommand: ImapCommand<AppendArgs> = {
 };
 
 /** append-opts SP append-data: [flag-list SP] [date-time SP] (literal / utf8-literal). */
-function appendMessage(args: ArgumentReader, utf8Accepted: boolean): AppendMessage {
+export function appendMessage(args: ArgumentReader, utf8Accepted: boolean): AppendMessage {
   let flags: string[] = [];
   let internalDate: Date | null = null;
   if (args.peekListStart()) {
@@ -100,7 +100,7 @@ function appendMessage(args: ArgumentReader, utf8Accepted: boolean): AppendMessa
   return { flags, internalDate, literal: args.literalPiece(true) };
 }
 
-async function targetMailbox(ctx: CommandContext, name: string) {
+export async function targetMailbox(ctx: CommandContext, name: string) {
   const mailbox = await ctx.store.getMailbox(ctx.requireAccount().id, name);
   // RFC 9051 §6.3.12: TRYCREATE tells the client that creating the mailbox would help.
   if (mailbox === null) throw ImapError.no("TRYCREATE", "no such mailbox");

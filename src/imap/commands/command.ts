@@ -83,6 +83,11 @@ export interface SessionControl {
   idle(): Promise<boolean>;
   /** Ends the session after the tagged reply (LOGOUT). */
   logout(): void;
+  /**
+   * RFC 8437 UNAUTHENTICATE: back to the not-authenticated state as if newly connected (any
+   * mailbox closed without expunging, ENABLEd extensions off, no account).
+   */
+  unauthenticate(): void;
   appendLimit(): number;
   /** Logs a client ID (RFC 2971) once. */
   noteClientId(fields: ReadonlyMap<string, string | null>): void;

@@ -120,6 +120,7 @@ export const esearchCommand: ImapCommand<EsearchArgs> = {
           tag: ctx.tag,
           byUid: true,
           returnOptions: program.returnOptions ?? ["ALL"],
+          partial: program.returnOptions?.partial ?? null,
           rev2: true,
           withModSeq,
           mailbox: { name: ctx.encodeMailbox(mailbox.name), uidValidity: mailbox.uidValidity },

@@ -15,11 +15,12 @@
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
 import { Readable } from "node:stream";
-import { isStoreError, type FlagUpdateResult, type Flag, type ImapItems, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
-import { isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
+import { isStoreError, type FlagUpdateResult, type Flag, type ImapItems, type MessageAttributes, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
+import { ATTRIBUTE_KINDS, isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
 import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
+import { applyPartialRange } from "../protocol/search-key.js";
 import { atom, encoded, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
@@ -96,6 +97,8 @@ interface FetchPlan {
   marksSeen: boolean;
   /** Some item reads message bytes, so small messages are read ahead per batch. */
   readsBytes: boolean;
+  /** EMAILID/THREADID/SAVEDATE/PREVIEW asked for: MailStore.getMessageAttributes per batch. */
+  attributes: boolean;
 }
 
 async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promise<void> {
@@ -115,9 +118,11 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   // RFC 9051 §6.4.5: \Seen is set only in a mailbox opened read-write.
   const marksSeen = !selected.readOnly && items.some(setsSeen);
 
-  const resolved = selected.resolve(set, ctx.byUid);
+  const named = selected.resolve(set, ctx.byUid);
+  // RFC 9394 §3.3: PARTIAL pages through the messages the set names, in UID order.
+  const resolved = request.modifiers.partial === null ? named : applyPartialRange(named, request.modifiers.partial);
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
-  const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)) };
+  const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)), attributes: items.some((item) => ATTRIBUTE_KINDS.has(item.kind)) };
   if (items.every(isIndexItem)) await fetchSummaries(ctx, resolved, plan, items);
   else await fetchStored(ctx, resolved, plan);
 }
@@ -272,6 +277,7 @@ async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessa
     // fill (which would end the connection); the others are answered, the command fails below.
     const unread = plan.readsBytes ? messages.filter((m) => !wholes.has(m.uid) && !gone.has(m.uid)).map((m) => m.uid) : [];
     const batchDamaged = new Set(unread.length > 0 ? await ctx.store.findDamaged(selected.mailboxId, unread) : []);
+    const attributes = plan.attributes ? new Map((await ctx.store.getMessageAttributes(selected.mailboxId, messages.map((m) => m.uid))).map((a) => [a.uid, a])) : null;
     const responses: [SeqNum, ImapValue[]][] = [];
     for (const message of messages) {
       const seq = seqOf.get(message.uid);
@@ -280,7 +286,7 @@ async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessa
         damaged.push(seq);
         continue;
       }
-      const items = await renderStored(ctx, message, seq, plan, seenNow.get(message.uid), wholes.get(message.uid) ?? null);
+      const items = await renderStored(ctx, message, seq, plan, seenNow.get(message.uid), wholes.get(message.uid) ?? null, attributes?.get(message.uid));
       if (items === null) skippedExpunged = true;
       else responses.push([seq, items]);
     }
@@ -325,6 +331,7 @@ async function renderStored(
   plan: FetchPlan,
   update: FlagUpdateResult["updated"][number] | undefined,
   whole: Buffer | null,
+  attributes?: MessageAttributes,
 ): Promise<ImapValue[] | null> {
   const selected = ctx.requireSelected();
   const flags = update?.flags ?? message.flags;
@@ -345,6 +352,7 @@ async function renderStored(
       open: (range) => (whole === null ? ctx.store.openMessage(message, range) : Readable.from([whole.subarray(range.start, range.end)], { objectMode: false })),
       whole,
       utf8: ctx.utf8,
+      ...(attributes === undefined ? {} : { attributes }),
     });
   } catch (error) {
     // RFC 3516 §4.3.
@@ -361,7 +369,7 @@ export const fetchCommand: ImapCommand<FetchArgs> = {
   states: ["selected"],
   sequenceUse: "uses",
   holdsExpunges: true,
-  capabilities: ["BINARY", "CONDSTORE", "QRESYNC"],
+  capabilities: ["BINARY", "CONDSTORE", "QRESYNC", "OBJECTID", "SAVEDATE", "PREVIEW", "PARTIAL"],
   parse: parseFetch,
   run: runFetch,
 };

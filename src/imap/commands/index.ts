@@ -25,6 +25,7 @@ import { namespaceCommand } from "./namespace.js";
 import { quotaCommand } from "./quota.js";
 import { checkCommand, noopCommand } from "./noop.js";
 import { renameCommand } from "./rename.js";
+import { replaceCommand } from "./replace.js";
 import { selectCommand } from "./select.js";
 import { startTlsCommand } from "./starttls.js";
 import { statusCommand } from "./status.js";
@@ -34,6 +35,7 @@ import { fetchCommand } from "./fetch.js";
 import { searchCommand } from "./search.js";
 import { sortCommand } from "./sort.js";
 import { threadCommand } from "./thread.js";
+import { unauthenticateCommand } from "./unauthenticate.js";
 
 const COMMAND_MODULES: readonly AnyImapCommand[] = [
   // commands: one entry per module (keep alphabetical)
@@ -58,6 +60,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   noopCommand,
   quotaCommand,
   renameCommand,
+  replaceCommand,
   searchCommand,
   selectCommand,
   sortCommand,
@@ -66,6 +69,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   storeCommand,
   subscribeCommand,
   threadCommand,
+  unauthenticateCommand,
 ];
 
 export interface CommandTable {

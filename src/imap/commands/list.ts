@@ -90,7 +90,7 @@ export const listCommand: ImapCommand<ListArgs> = {
       await ctx.untagged(atom(ctx.name), list(entry.attributes.map((a) => atom(a))), str(HIERARCHY_DELIMITER), str(ctx.encodeMailbox(entry.name)), ...extended);
       if (args.returnStatus !== null && entry.mailbox !== null) {
         const status = await ctx.store.mailboxStatus(entry.mailbox.id);
-        await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(entry.name)), list(statusValues(status, args.returnStatus, args.returnStatus.includes("RECENT") && !ctx.rev2 ? await ctx.store.countRecent(entry.mailbox.id) : 0)));
+        await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(entry.name)), list(statusValues(status, args.returnStatus, args.returnStatus.includes("RECENT") && !ctx.rev2 ? await ctx.store.countRecent(entry.mailbox.id) : 0, entry.mailbox)));
       }
     }
   },

@@ -39,7 +39,7 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   sequenceUse: "uses",
   holdsExpunges: true,
   // SEARCH=FUZZY (RFC 6203): the FUZZY key, RELEVANCY return option, scores from the index.
-  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY"],
+  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY", "OBJECTID", "SAVEDATE", "WITHIN", "PARTIAL"],
   // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
   parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
   run: async (ctx, args) => {
@@ -64,7 +64,7 @@ export const searchCommand: ImapCommand<SearchArgs> = {
         const seq = selected.toSeq(hit.uid);
         if (seq !== null) matches.push({ uid: hit.uid, seq, modseq: hit.modseq ?? (0 as ModSeq), relevancy: hit.relevancy });
       }
-      const outcome = searchOutcome(matches, { tag: ctx.tag, byUid: ctx.byUid, returnOptions: program.returnOptions, rev2: ctx.rev2, withModSeq });
+      const outcome = searchOutcome(matches, { tag: ctx.tag, byUid: ctx.byUid, returnOptions: program.returnOptions, partial: program.returnOptions?.partial ?? null, rev2: ctx.rev2, withModSeq });
       if (outcome.saved !== null) selected.setLastSearchResult(outcome.saved);
       if (outcome.response !== null) await ctx.untagged(...outcome.response);
     } catch (error) {

@@ -6,7 +6,7 @@
 // \Recent (IMAP4rev1 only, RFC 3501 §2.3.2): SELECT claims the mailbox's recent messages for this
 // session (session/selected-mailbox.ts) and reports how many with `n RECENT`; EXAMINE claims
 // nothing. IMAP4rev2 dropped the flag (RFC 9051 Appendix E): no RECENT response at all.
-import { asModSeq, asUid } from "../../store/index.js";
+import { asModSeq, asUid, mailboxObjectId } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { encodeNumbers, iterateRanges, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { atom, list, num, str } from "../protocol/response-value.js";
@@ -35,7 +35,7 @@ export const selectCommand: ImapCommand<SelectArgs> = {
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "breaks",
-  capabilities: ["CONDSTORE", "QRESYNC"],
+  capabilities: ["CONDSTORE", "QRESYNC", "OBJECTID"],
   parse: (args, ctx) => {
     const mailbox = args.mailbox();
     let condstore = false;
@@ -81,6 +81,8 @@ export const selectCommand: ImapCommand<SelectArgs> = {
     await ctx.untaggedStatus("OK", `UIDVALIDITY ${selected.uidValidity}`, "UIDs valid");
     await ctx.untaggedStatus("OK", `UIDNEXT ${selected.mailbox.uidNext}`, "predicted next UID");
     await ctx.untaggedStatus("OK", `HIGHESTMODSEQ ${selected.highestModSeq}`, "highest modseq");
+    // RFC 8474 §4.2: the mailbox's MAILBOXID.
+    await ctx.untaggedStatus("OK", `MAILBOXID (${mailboxObjectId(mailbox)})`, "Ok");
     // RFC 9051 §6.3.2: IMAP4rev2 clients get the mailbox's LIST response too.
     if (ctx.rev2) await ctx.untagged(atom("LIST"), list([]), str("/"), str(ctx.encodeMailbox(mailbox.name)));
     if (args.qresync !== null && args.qresync.uidValidity === selected.uidValidity) await resync(ctx, args.qresync);

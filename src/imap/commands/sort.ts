@@ -24,6 +24,8 @@ export interface SortArgs {
 /** sort = ["UID" SP] "SORT" [SP sort-return-opts] SP sort-criteria SP search-criteria (RFC 5256 §5, RFC 5267 §3). */
 export function parseSortArgs(args: ArgumentReader, limits?: SearchLimits): SortArgs {
   const returnOptions = parseSearchReturn(args);
+  // RFC 9394 PARTIAL is served for SEARCH; for SORT it belongs to CONTEXT=SORT, not offered.
+  if (returnOptions?.includes("PARTIAL") === true) throw new ImapParseError("PARTIAL is not supported for SORT");
   const criteria = args.list((): SortCriterion => {
     let word = args.atom().toUpperCase();
     let reverse = false;

@@ -1,11 +1,12 @@
 // RFC 9051 §6.3.11 STATUS data items, shared by STATUS and LIST-STATUS (RFC 5819):
 // MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ (RFC 7162) RECENT (rev1)
-// DELETED-STORAGE (RFC 9208 §4.2, required with QUOTA=RES-STORAGE; DELETED is its RES-MESSAGE twin).
-import type { MailboxStatus } from "../../store/index.js";
+// DELETED-STORAGE (RFC 9208 §4.2, required with QUOTA=RES-STORAGE; DELETED is its RES-MESSAGE twin),
+// MAILBOXID (RFC 8474 §4.3).
+import { mailboxObjectId, type Mailbox, type MailboxStatus } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
-import { atom, num, type ImapValue } from "../protocol/response-value.js";
+import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 
-export const STATUS_ITEMS = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED-STORAGE"] as const;
+export const STATUS_ITEMS = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED-STORAGE", "MAILBOXID"] as const;
 export type StatusItem = (typeof STATUS_ITEMS)[number];
 
 /** status-att-list = "(" status-att *(SP status-att) ")" */
@@ -22,7 +23,7 @@ export function parseStatusItems(args: ArgumentReader): StatusItem[] {
  * The values of `items`; `recent` is MailStore.countRecent (messages no session has claimed yet),
  * or 0 under IMAP4rev2, which has no \Recent.
  */
-export function statusValues(status: MailboxStatus, items: readonly StatusItem[], recent: number): ImapValue[] {
+export function statusValues(status: MailboxStatus, items: readonly StatusItem[], recent: number, mailbox: Pick<Mailbox, "id" | "uidValidity">): ImapValue[] {
   const values: ImapValue[] = [];
   for (const item of items) {
     values.push(atom(item));
@@ -56,6 +57,10 @@ export function statusValues(status: MailboxStatus, items: readonly StatusItem[]
       case "RECENT":
         // RFC 3501 §6.3.10: the messages with \Recent set.
         values.push(num(recent));
+        break;
+      case "MAILBOXID":
+        // RFC 8474 §4.3: MAILBOXID (objectid).
+        values.push(list([atom(mailboxObjectId(mailbox))]));
         break;
     }
   }

@@ -8,7 +8,7 @@ export const statusCommand: ImapCommand<{ mailbox: string; items: StatusItem[] }
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
-  capabilities: ["STATUS=SIZE"],
+  capabilities: ["STATUS=SIZE", "OBJECTID"],
   parse: (args) => {
     const mailbox = args.mailbox();
     args.space();
@@ -21,6 +21,6 @@ export const statusCommand: ImapCommand<{ mailbox: string; items: StatusItem[] }
     if (mailbox === null) throw ImapError.no("NONEXISTENT", "no such mailbox");
     const status = await ctx.store.mailboxStatus(mailbox.id);
     const recent = items.includes("RECENT") && !ctx.rev2 ? await ctx.store.countRecent(mailbox.id) : 0;
-    await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(mailbox.name)), list(statusValues(status, items, recent)));
+    await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(mailbox.name)), list(statusValues(status, items, recent, mailbox)));
   },
 };

@@ -2,9 +2,11 @@
 // name/value pairs, ready for `* n FETCH (...)`. Everything but the body sections comes from the
 // stored metadata; body sections are literals streamed from the store when the encoder writes them.
 
-import type { Flag, MessageSummary, StoredMessage } from "../../store/index.js";
+import type { Flag, MessageAttributes, MessageSummary, StoredMessage } from "../../store/index.js";
+import { MimeTreeBuilder } from "../../mail/mime-tree.js";
+import { previewOf } from "../../store/object-ids.js";
 import { formatPartialOrigin, formatSection, type FetchItem, type Section } from "../protocol/fetch-item.js";
-import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { atom, list, NIL, num, str, type ImapValue } from "../protocol/response-value.js";
 import { renderBody, renderBodyStructure } from "../protocol/body-structure.js";
 import { renderEnvelope } from "../protocol/envelope.js";
 import { binarySize, binaryValue, locateSection, sectionValue, type OpenRange } from "./section.js";
@@ -34,6 +36,24 @@ export interface FetchSubject {
   whole?: Buffer | null;
   /** The client enabled UTF8=ACCEPT or IMAP4rev2: BODYSTRUCTURE parameters may be UTF-8 strings. */
   utf8: boolean;
+  /** EMAILID, THREADID, SAVEDATE and PREVIEW (MailStore.getMessageAttributes), when one is asked for. */
+  attributes?: MessageAttributes;
+}
+
+/** Items answered from MailStore.getMessageAttributes (RFC 8474, 8514, 8970). */
+export const ATTRIBUTE_KINDS: ReadonlySet<FetchItem["kind"]> = new Set(["emailid", "threadid", "savedate", "preview"]);
+
+/**
+ * RFC 8970 §3.1 for a message stored before previews were kept: parsed from its bytes as at
+ * delivery (the MIME parser's decoded text), so it is the preview delivery would have stored.
+ */
+async function previewFromBytes(subject: FetchSubject): Promise<string> {
+  const builder = new MimeTreeBuilder();
+  // The body text needed is near the start, but the parser needs the structure: read it all,
+  // as FETCH BODY[] would (the size is bounded by the message size limit).
+  if (subject.whole !== undefined && subject.whole !== null) builder.push(subject.whole);
+  else for await (const chunk of subject.open({ start: 0, end: subject.message.size })) builder.push(chunk as Buffer);
+  return previewOf(builder.finish());
 }
 
 const HEADER: Section = { part: [], text: { kind: "header" } };
@@ -97,6 +117,20 @@ async function renderItem(item: FetchItem, subject: FetchSubject): Promise<[Imap
       return [atom("RFC822.HEADER"), await section(HEADER)];
     case "rfc822.text":
       return [atom("RFC822.TEXT"), await section(TEXT)];
+    // RFC 8474 §5: EMAILID (id), THREADID (id) or NIL.
+    case "emailid":
+      return [atom("EMAILID"), subject.attributes === undefined ? NIL : list([atom(subject.attributes.emailId)])];
+    case "threadid":
+      return [atom("THREADID"), subject.attributes?.threadId == null ? NIL : list([atom(subject.attributes.threadId)])];
+    // RFC 8514 §3: SAVEDATE date-time, NIL when the mailbox keeps none.
+    case "savedate":
+      return [atom("SAVEDATE"), subject.attributes === undefined ? NIL : str(formatInternalDate(subject.attributes.saveDate))];
+    // RFC 8970 §3: PREVIEW nstring; with LAZY, NIL for a preview that was never stored (§3.2).
+    case "preview": {
+      const stored = subject.attributes?.preview ?? null;
+      if (stored !== null) return [atom("PREVIEW"), str(stored)];
+      return [atom("PREVIEW"), item.lazy ? NIL : str(await previewFromBytes(subject))];
+    }
   }
 }
 

@@ -94,6 +94,12 @@ export class ArgumentReader {
     return c === undefined ? null : String.fromCharCode(c);
   }
 
+  /** Whether `text` (ASCII, case-insensitive) comes next on the current line; nothing is consumed. */
+  peekAhead(text: string): boolean {
+    const line = this.current;
+    return line.toString("latin1", this.pos, this.pos + text.length).toUpperCase() === text.toUpperCase();
+  }
+
   /** Consumes `c` if it is next; case-sensitive. */
   takeChar(c: string): boolean {
     if (this.byteAt() !== c.charCodeAt(0)) return false;

@@ -56,13 +56,14 @@ describe("FETCH attributes (RFC 9051 §6.4.5)", () => {
   });
 
   it("reads the RFC 7162 modifiers", () => {
-    assert.deepEqual(read("(FLAGS) (CHANGEDSINCE 12345)").modifiers, { changedSince: 12345n, vanished: false });
-    assert.deepEqual(read("FLAGS (CHANGEDSINCE 9 VANISHED)", true).modifiers, { changedSince: 9n, vanished: true });
+    assert.deepEqual(read("(FLAGS) (CHANGEDSINCE 12345)").modifiers, { changedSince: 12345n, vanished: false, partial: null });
+    assert.deepEqual(read("FLAGS (CHANGEDSINCE 9 VANISHED)", true).modifiers, { changedSince: 9n, vanished: true, partial: null });
     assert.deepEqual(read("FLAGS (vanished changedsince 9223372036854775807)", true).modifiers, {
       changedSince: 9223372036854775807n,
       vanished: true,
+      partial: null,
     });
-    assert.deepEqual(read("FLAGS").modifiers, { changedSince: null, vanished: false });
+    assert.deepEqual(read("FLAGS").modifiers, { changedSince: null, vanished: false, partial: null });
   });
 });
 
@@ -146,5 +147,33 @@ describe("response names", () => {
     assert.equal(formatSection(sectionOf("BODY[HEADER.FIELDS.NOT (Received)]").section), "HEADER.FIELDS.NOT (Received)");
     assert.equal(formatPartialOrigin(sectionOf("BODY[TEXT]<7.9>").partial), "<7>");
     assert.equal(formatPartialOrigin(null), "");
+  });
+});
+
+describe("FETCH EMAILID/THREADID (RFC 8474), SAVEDATE (RFC 8514), PREVIEW (RFC 8970)", () => {
+  it("parses the items and the PREVIEW (LAZY) modifier, in a list and alone", () => {
+    assert.deepEqual(items("(EMAILID THREADID SAVEDATE PREVIEW)"), [{ kind: "emailid" }, { kind: "threadid" }, { kind: "savedate" }, { kind: "preview", lazy: false }]);
+    assert.deepEqual(items("(PREVIEW (LAZY) FLAGS)"), [{ kind: "preview", lazy: true }, { kind: "flags" }]);
+    assert.deepEqual(items("preview (lazy)"), [{ kind: "preview", lazy: true }]);
+    // A fetch-modifier list after a lone PREVIEW is the command's, not PREVIEW's.
+    const request = read("PREVIEW (CHANGEDSINCE 5)");
+    assert.deepEqual(request.items, [{ kind: "preview", lazy: false }]);
+    assert.equal(request.modifiers.changedSince, 5n);
+  });
+
+  it("refuses unknown, repeated and empty PREVIEW modifiers", () => {
+    for (const bad of ["(PREVIEW (FAST))", "(PREVIEW (LAZY LAZY))", "(PREVIEW ())", "(PREVIEW (LAZY)", "(EMAILID[])"]) {
+      assert.throws(() => read(bad), ImapParseError, bad);
+    }
+  });
+});
+
+describe("FETCH PARTIAL modifier (RFC 9394 §3.3)", () => {
+  it("reads both range forms and refuses the others", () => {
+    assert.deepEqual(read("FLAGS (PARTIAL 1:5)", true).modifiers.partial, { text: "1:5", first: 1, last: 5, fromEnd: false });
+    assert.deepEqual(read("FLAGS (PARTIAL -30:-1)", true).modifiers.partial, { text: "-30:-1", first: 1, last: 30, fromEnd: true });
+    for (const bad of ["FLAGS (PARTIAL)", "FLAGS (PARTIAL 0:5)", "FLAGS (PARTIAL 1:*)", "FLAGS (PARTIAL -1:5)", "FLAGS (PARTIAL 1:5 PARTIAL 1:2)", "FLAGS (PARTIAL 1:4294967296)"]) {
+      assert.throws(() => read(bad, true), ImapParseError, bad);
+    }
   });
 });

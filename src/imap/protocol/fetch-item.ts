@@ -17,9 +17,10 @@
 //   partial       = "<" number64 "." nz-number64 ">"
 //   header-list   = "(" header-fld-name *(SP header-fld-name) ")"      ; header-fld-name = astring
 //   fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"
-//   fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"
+//   fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED" / "PARTIAL" SP partial-range
 
 import type { ArgumentReader } from "./arguments.js";
+import { parsePartialRange, type PartialRange } from "./search-key.js";
 
 /** What a section names inside the part given by `part` (RFC 9051 §6.4.5). */
 export type SectionText =
@@ -59,13 +60,22 @@ export type FetchItem =
   /** RFC 3501: BODY[] (sets \Seen), BODY.PEEK[HEADER], BODY[TEXT] (sets \Seen), named as such. */
   | { kind: "rfc822" }
   | { kind: "rfc822.header" }
-  | { kind: "rfc822.text" };
+  | { kind: "rfc822.text" }
+  /** RFC 8474 §5. */
+  | { kind: "emailid" }
+  | { kind: "threadid" }
+  /** RFC 8514 §3. */
+  | { kind: "savedate" }
+  /** RFC 8970 §3: `lazy` answers NIL rather than computing a preview that was not stored. */
+  | { kind: "preview"; lazy: boolean };
 
 export interface FetchModifiers {
   /** RFC 7162 §3.1.4.1: only messages whose modseq is greater. */
   changedSince: bigint | null;
   /** RFC 7162 §3.2.6: report expunged UIDs as VANISHED (EARLIER); needs CHANGEDSINCE and UID FETCH. */
   vanished: boolean;
+  /** RFC 9394 §3.3: only the messages of the set at these positions (from the lowest, or with `-` the highest). */
+  partial: PartialRange | null;
 }
 
 export interface FetchRequest {
@@ -96,6 +106,9 @@ const SIMPLE_ITEMS: Record<string, FetchItem> = {
   RFC822: { kind: "rfc822" },
   "RFC822.HEADER": { kind: "rfc822.header" },
   "RFC822.TEXT": { kind: "rfc822.text" },
+  EMAILID: { kind: "emailid" },
+  THREADID: { kind: "threadid" },
+  SAVEDATE: { kind: "savedate" },
 };
 
 /** Part numbers of a section: nz-number *("." nz-number); each below 2^32. */
@@ -175,6 +188,7 @@ const readWord = (args: ArgumentReader): string => args.takeWhile(/[A-Za-z0-9.]/
 /** One fetch-att whose leading word has been read. */
 function readFetchAtt(args: ArgumentReader, word: string): FetchItem {
   if (word === "") throw args.error("expected a fetch attribute");
+  if (word === "PREVIEW") return readPreview(args);
   const bracket = args.peekChar() === "[";
   if (!bracket) {
     const simple = SIMPLE_ITEMS[word];
@@ -199,9 +213,28 @@ function readFetchAtt(args: ArgumentReader, word: string): FetchItem {
   }
 }
 
+/**
+ * RFC 8970 §7: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod = "LAZY". The
+ * modifier list is told from the next fetch-att by its "(" (no fetch-att starts with one), and from
+ * the command's fetch-modifiers (`FETCH 1 PREVIEW (CHANGEDSINCE 5)`) by its LAZY.
+ */
+function readPreview(args: ArgumentReader): FetchItem {
+  let lazy = false;
+  if (args.peekAhead(" (LAZY")) {
+    args.space();
+    args.list(() => {
+      const mod = args.takeWhile(/[A-Za-z0-9-]/).toUpperCase();
+      if (mod !== "LAZY") throw args.error(`unknown PREVIEW modifier "${mod.slice(0, 30)}"`);
+      if (lazy) throw args.error("LAZY given twice");
+      lazy = true;
+    }, false);
+  }
+  return { kind: "preview", lazy };
+}
+
 /** fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")" (RFC 4466 §2.4, RFC 7162). */
 function readModifiers(args: ArgumentReader): FetchModifiers {
-  const modifiers: FetchModifiers = { changedSince: null, vanished: false };
+  const modifiers: FetchModifiers = { changedSince: null, vanished: false, partial: null };
   if (args.atEnd()) return modifiers;
   args.space();
   const seen = new Set<string>();
@@ -213,6 +246,10 @@ function readModifiers(args: ArgumentReader): FetchModifiers {
       args.space();
       modifiers.changedSince = args.number64();
     } else if (name === "VANISHED") modifiers.vanished = true;
+    else if (name === "PARTIAL") {
+      args.space();
+      modifiers.partial = parsePartialRange(args);
+    }
     else throw args.error(`unknown FETCH modifier "${name}"`);
   }, false);
   // RFC 7162 §3.2.6: VANISHED is only valid together with CHANGEDSINCE.

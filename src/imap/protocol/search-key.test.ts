@@ -3,7 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { ArgumentReader } from "./arguments.js";
 import { ImapParseError } from "./parse-error.js";
-import { mapSearchSets, parseSearchProgram, someSearchKey, type SearchKey, type SearchProgram } from "./search-key.js";
+import { applyPartialRange, mapSearchSets, parseSearchProgram, someSearchKey, type SearchKey, type SearchProgram } from "./search-key.js";
 import type { SequenceSet } from "./sequence-set.js";
 
 const parse = (line: string, limits?: { maxDepth: number; maxKeys: number }): SearchProgram<SequenceSet> =>
@@ -183,4 +183,36 @@ test("random input never throws anything but ImapParseError", () => {
     }),
     { numRuns: 3000 },
   );
+});
+
+test("EMAILID/THREADID (RFC 8474), SAVED* and SAVEDATESUPPORTED (RFC 8514), OLDER/YOUNGER (RFC 5032)", () => {
+  assert.deepEqual(keyOf("EMAILID E-a_1"), { kind: "object-id", field: "emailid", value: "E-a_1" });
+  assert.deepEqual(keyOf("threadid T9"), { kind: "object-id", field: "threadid", value: "T9" });
+  assert.deepEqual(keyOf("SAVEDBEFORE 1-Feb-2025"), { kind: "save-date", comparison: "before", day: day("2025-02-01") });
+  assert.deepEqual(keyOf("SAVEDON 1-Feb-2025"), { kind: "save-date", comparison: "on", day: day("2025-02-01") });
+  assert.deepEqual(keyOf("SAVEDSINCE 1-Feb-2025"), { kind: "save-date", comparison: "since", day: day("2025-02-01") });
+  assert.deepEqual(keyOf("SAVEDATESUPPORTED"), { kind: "savedate-supported" });
+  assert.deepEqual(keyOf("OLDER 3600"), { kind: "age", comparison: "older", seconds: 3600 });
+  assert.deepEqual(keyOf("YOUNGER 1"), { kind: "age", comparison: "younger", seconds: 1 });
+  for (const bad of ["EMAILID", "EMAILID a.b", `EMAILID ${"x".repeat(256)}`, 'THREADID "T1"', "OLDER 0", "YOUNGER -1", "OLDER x", "SAVEDON yesterday"]) {
+    assert.throws(() => parse(bad), ImapParseError, bad);
+  }
+});
+
+test("RETURN (PARTIAL range) (RFC 9394 §3.1, §4) and applyPartialRange", () => {
+  const program = parse("RETURN (PARTIAL 500:400 COUNT) ALL");
+  assert.deepEqual([...program.returnOptions!], ["PARTIAL", "COUNT"]);
+  assert.deepEqual(program.returnOptions!.partial, { text: "500:400", first: 400, last: 500, fromEnd: false });
+  assert.deepEqual(parse("RETURN (PARTIAL -1:-100) ALL").returnOptions!.partial, { text: "-1:-100", first: 1, last: 100, fromEnd: true });
+  for (const bad of ["RETURN (PARTIAL 1:5 ALL) ALL", "RETURN (ALL PARTIAL 1:5) ALL", "RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL", "RETURN (PARTIAL) ALL", "RETURN (PARTIAL 0:5) ALL", "RETURN (PARTIAL 1:*) ALL", "RETURN (PARTIAL -1:5) ALL", "RETURN (PARTIAL 5) ALL", 'RETURN (PARTIAL "1:5") ALL']) {
+    assert.throws(() => parse(bad), ImapParseError, bad);
+  }
+  const items = [1, 2, 3, 4, 5, 6, 7];
+  const range = (first: number, last: number, fromEnd = false) => ({ text: "", first, last, fromEnd });
+  assert.deepEqual(applyPartialRange(items, range(1, 3)), [1, 2, 3]);
+  assert.deepEqual(applyPartialRange(items, range(6, 10)), [6, 7]);
+  assert.deepEqual(applyPartialRange(items, range(8, 10)), []);
+  assert.deepEqual(applyPartialRange(items, range(1, 2, true)), [6, 7]);
+  assert.deepEqual(applyPartialRange(items, range(3, 100, true)), [1, 2, 3, 4, 5]);
+  assert.deepEqual(applyPartialRange(items, range(8, 9, true)), []);
 });

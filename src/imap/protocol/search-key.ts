@@ -29,6 +29,14 @@ export type SearchKey<S> =
   /** Calendar days since 1970-01-01 (see search/calendar-day.ts). */
   | { kind: "internal-date"; comparison: DateComparison; day: number }
   | { kind: "sent-date"; comparison: DateComparison; day: number }
+  /** RFC 8514 §4 SAVEDBEFORE / SAVEDON / SAVEDSINCE. */
+  | { kind: "save-date"; comparison: DateComparison; day: number }
+  /** RFC 8514 §4 SAVEDATESUPPORTED: every mailbox here keeps save dates, so it matches all. */
+  | { kind: "savedate-supported" }
+  /** RFC 8474 §6 EMAILID / THREADID objectid. */
+  | { kind: "object-id"; field: "emailid" | "threadid"; value: string }
+  /** RFC 5032 OLDER / YOUNGER interval: INTERNALDATE compared with the time of the search, in seconds. */
+  | { kind: "age"; comparison: "older" | "younger"; seconds: number }
   /** RFC 7162 §3.1.5: messages with a modseq at least this. The entry is accepted and ignored: one modseq per message. */
   | { kind: "modseq"; modseq: number; entry: { name: string; type: ModSeqEntryType } | null }
   | { kind: "address"; field: AddressField; value: string }
@@ -43,15 +51,50 @@ export type SearchKey<S> =
   /** Implicit AND of a key list (the top level, or a parenthesised list). */
   | { kind: "and"; keys: SearchKey<S>[] };
 
-/** RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE and RFC 6203 RELEVANCY. */
-export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE" | "RELEVANCY";
+/** RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE, RFC 6203 RELEVANCY and RFC 9394 PARTIAL. */
+export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE" | "RELEVANCY" | "PARTIAL";
+
+/**
+ * RFC 9394 §4 partial-range: `first:last` counts matches from the lowest UID, `-first:-last` from
+ * the highest (-1 is the last match); 500:400 is 400:500. `text` is the range as the client wrote it,
+ * echoed in the response.
+ */
+export interface PartialRange {
+  text: string;
+  /** 1-based, first <= last. */
+  first: number;
+  last: number;
+  fromEnd: boolean;
+}
+
+/** The RETURN options, with PARTIAL's range when given. */
+export type SearchReturnOptions = SearchReturnOption[] & { partial?: PartialRange };
+
+/** partial-range = partial-range-first / partial-range-last (RFC 9394 §4); throws BAD otherwise. */
+export function parsePartialRange(args: ArgumentReader): PartialRange {
+  const text = args.takeWhile(/[0-9:-]/);
+  const match = /^(-?)([1-9][0-9]{0,9}):(-?)([1-9][0-9]{0,9})$/.exec(text);
+  if (match === null || match[1] !== match[3]) throw new ImapParseError("PARTIAL expects a range like 1:100 or -1:-100");
+  const a = Number(match[2]);
+  const b = Number(match[4]);
+  if (a > 0xffffffff || b > 0xffffffff) throw new ImapParseError("PARTIAL range out of bounds");
+  return { text, first: Math.min(a, b), last: Math.max(a, b), fromEnd: match[1] === "-" };
+}
+
+/** The items of an ascending list that a partial range names, ascending (RFC 9394 §3.1). */
+export function applyPartialRange<T>(items: readonly T[], range: PartialRange): T[] {
+  if (!range.fromEnd) return items.slice(range.first - 1, range.last);
+  const end = items.length - range.first + 1;
+  const start = Math.max(0, items.length - range.last);
+  return end <= 0 ? [] : items.slice(start, end);
+}
 
 export interface SearchProgram<S> {
   /**
    * The RETURN options as given, or null without RETURN: then a rev1 session answers `* SEARCH`,
    * and a rev2 session `* ESEARCH … ALL` (RFC 9051 §6.4.4). `RETURN ()` is given as ["ALL"].
    */
-  returnOptions: SearchReturnOption[] | null;
+  returnOptions: SearchReturnOptions | null;
   /** The CHARSET argument, upper-cased, or null. Only UTF-8 and US-ASCII are accepted by the parser. */
   charset: string | null;
   key: SearchKey<S>;
@@ -106,7 +149,7 @@ export const DEFAULT_SEARCH_LIMITS: SearchLimits = Object.freeze({ maxDepth: 64,
 /** RFC 9051 §6.4.4: UTF-8 must be supported; US-ASCII is its subset. */
 export const SEARCH_CHARSETS = ["UTF-8", "US-ASCII"] as const;
 
-const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE", "RELEVANCY"];
+const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE", "RELEVANCY", "PARTIAL"];
 
 /** The keys without arguments, by name. NEW and OLD are RFC 3501 §6.4.4 (rev1) and spelled out here. */
 const SIMPLE_KEYS: ReadonlyMap<string, SearchKey<never>> = new Map<string, SearchKey<never>>([
@@ -125,6 +168,7 @@ const SIMPLE_KEYS: ReadonlyMap<string, SearchKey<never>> = new Map<string, Searc
   // RFC 3501 §6.4.4: NEW is "RECENT UNSEEN", OLD is "NOT RECENT".
   ["NEW", { kind: "and", keys: [{ kind: "recent" }, { kind: "flag", flag: "\\Seen", present: false }] }],
   ["OLD", { kind: "not", key: { kind: "recent" } }],
+  ["SAVEDATESUPPORTED", { kind: "savedate-supported" }],
 ]);
 
 const STRING_KEYS: ReadonlyMap<string, (value: string) => SearchKey<never>> = new Map<string, (value: string) => SearchKey<never>>([
@@ -137,13 +181,16 @@ const STRING_KEYS: ReadonlyMap<string, (value: string) => SearchKey<never>> = ne
   ["TEXT", (value) => ({ kind: "text", value })],
 ]);
 
-const DATE_KEYS: ReadonlyMap<string, { kind: "internal-date" | "sent-date"; comparison: DateComparison }> = new Map([
+const DATE_KEYS: ReadonlyMap<string, { kind: "internal-date" | "sent-date" | "save-date"; comparison: DateComparison }> = new Map([
   ["BEFORE", { kind: "internal-date", comparison: "before" }],
   ["ON", { kind: "internal-date", comparison: "on" }],
   ["SINCE", { kind: "internal-date", comparison: "since" }],
   ["SENTBEFORE", { kind: "sent-date", comparison: "before" }],
   ["SENTON", { kind: "sent-date", comparison: "on" }],
   ["SENTSINCE", { kind: "sent-date", comparison: "since" }],
+  ["SAVEDBEFORE", { kind: "save-date", comparison: "before" }],
+  ["SAVEDON", { kind: "save-date", comparison: "on" }],
+  ["SAVEDSINCE", { kind: "save-date", comparison: "since" }],
 ] as const);
 
 const MS_PER_DAY = 86_400_000;
@@ -162,7 +209,7 @@ export function parseSearchProgram(args: ArgumentReader, limits: SearchLimits = 
  * The optional `RETURN (opts) SP` in front of the criteria; null when absent. Separate so that a
  * command can know SAVE was asked for even when the criteria then fail (RFC 5182 §2.4 resets `$`).
  */
-export function parseSearchReturn(args: ArgumentReader): SearchReturnOption[] | null {
+export function parseSearchReturn(args: ArgumentReader): SearchReturnOptions | null {
   if (!args.takeKeyword("RETURN")) return null;
   args.space();
   const options = readReturnOptions(args);
@@ -192,17 +239,26 @@ export function parseSearchCriteria(args: ArgumentReader, limits: SearchLimits =
   return { charset, key: keys.length === 1 ? (keys[0] as SearchKey<SequenceSet>) : { kind: "and", keys } };
 }
 
-function readReturnOptions(args: ArgumentReader): SearchReturnOption[] {
+function readReturnOptions(args: ArgumentReader): SearchReturnOptions {
+  let partial: PartialRange | undefined;
   const options = args.list((): SearchReturnOption => {
     const word = args.atom().toUpperCase();
     const option = RETURN_OPTIONS.find((o) => o === word);
     // RFC 4731 §3.1: an unknown search-return-opt is a syntax error.
     if (option === undefined) throw new ImapParseError(`unknown RETURN option ${word.slice(0, 40)}`);
+    if (option === "PARTIAL") {
+      // RFC 9394 §3.1: at most one PARTIAL, and not with ALL.
+      if (partial !== undefined) throw new ImapParseError("PARTIAL given twice");
+      args.space();
+      partial = parsePartialRange(args);
+    }
     return option;
   });
+  if (partial !== undefined && options.includes("ALL")) throw new ImapParseError("PARTIAL and ALL cannot be combined");
   // RFC 4731 §3.1: "RETURN ()" is the same as "RETURN (ALL)".
-  if (options.length === 0) return ["ALL"];
-  return [...new Set(options)];
+  const result: SearchReturnOptions = options.length === 0 ? ["ALL"] : [...new Set(options)];
+  if (partial !== undefined) result.partial = partial;
+  return result;
 }
 
 /** Recursive descent over search-key, counting depth and keys. */
@@ -273,6 +329,19 @@ class SearchKeyReader {
       case "MODSEQ":
         args.space();
         return this.modSeq();
+      case "EMAILID":
+      case "THREADID": {
+        args.space();
+        // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-"), an atom.
+        const value = args.atom();
+        if (!/^[A-Za-z0-9_-]{1,255}$/.test(value)) throw new ImapParseError(`invalid ${name} objectid`);
+        return { kind: "object-id", field: name === "EMAILID" ? "emailid" : "threadid", value };
+      }
+      case "OLDER":
+      case "YOUNGER":
+        args.space();
+        // RFC 5032 §2: interval = nz-number (seconds).
+        return { kind: "age", comparison: name === "OLDER" ? "older" : "younger", seconds: args.nzNumber() };
       default:
         throw new ImapParseError(`unknown search key ${name.slice(0, 40)}`);
     }

@@ -5,7 +5,7 @@
 import { addressText } from "../../mail/header-search.js";
 import { decodeEncodedWords, type HeaderField } from "../../mail/header-fields.js";
 import type { DateComparison, SearchKey } from "../protocol/search-key.js";
-import type { MessageSummary, StoredMessage, Uid } from "../../store/index.js";
+import type { MessageAttributes, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { dayOfDateHeader, dayOfInstant } from "./calendar-day.js";
 import { FoldedNeedle, foldCase } from "./case-fold.js";
 
@@ -22,6 +22,8 @@ export interface MessageFacts {
   stored?: StoredMessage;
   /** Stage "header": the top-level header of the logical message (trace prefix included). */
   header?: { fields: HeaderField[]; /** Search text of the blob's own header, see bodyText(). */ searchTextPrefix: string };
+  /** Stage "attributes": EMAILID, THREADID and save date (MailStore.getMessageAttributes). */
+  attributes?: MessageAttributes;
   /** Stage "text": the stored search text (decoded header values, then text bodies). */
   searchText?: string;
   /** Folded forms of the search text and of its body part, made on first use: several TEXT/BODY keys fold once. */
@@ -32,7 +34,7 @@ export interface MessageFacts {
  * The data a leaf key needs first, cheapest first. BODY needs the text, then (only when the string
  * is in the text at all) the header too, to tell header text from body text.
  */
-export type FactStage = "summary" | "envelope" | "header" | "text";
+export type FactStage = "summary" | "attributes" | "envelope" | "header" | "text";
 
 export function stageOf(key: ResolvedSearchKey): FactStage {
   switch (key.kind) {
@@ -45,6 +47,9 @@ export function stageOf(key: ResolvedSearchKey): FactStage {
     case "body":
     case "text":
       return "text";
+    case "save-date":
+    case "object-id":
+      return "attributes";
     default:
       return "summary";
   }
@@ -70,6 +75,8 @@ export function relevancyOf(compiled: CompiledKey, uid: number): number {
 /** A key prepared once per search: every search string folded once, not once per message. */
 export interface CompiledKey {
   key: ResolvedSearchKey;
+  /** When the search started (ms): what OLDER/YOUNGER (RFC 5032) measure from, the same for every message. */
+  now: number;
   needles: Map<ResolvedSearchKey, FoldedNeedle>;
   /**
    * TEXT/BODY leaves already answered by the full-text index (MailStore.findTextMatches): the
@@ -109,7 +116,7 @@ export class UidAnswer {
   }
 }
 
-export function compileKey(key: ResolvedSearchKey): CompiledKey {
+export function compileKey(key: ResolvedSearchKey, now: number = Date.now()): CompiledKey {
   const needles = new Map<ResolvedSearchKey, FoldedNeedle>();
   const fuzzyLeaves = new Set<ResolvedSearchKey>();
   const visit = (k: ResolvedSearchKey, fuzzy = false): void => {
@@ -139,7 +146,7 @@ export function compileKey(key: ResolvedSearchKey): CompiledKey {
     }
   };
   visit(key);
-  return { key, needles, fuzzyLeaves };
+  return { key, now, needles, fuzzyLeaves };
 }
 
 /** true / false when decided, undefined when a needed fact is not loaded yet. */
@@ -165,6 +172,23 @@ function evaluateKey(compiled: CompiledKey, key: ResolvedSearchKey, facts: Messa
       return key.comparison === "larger" ? summary.size > key.octets : summary.size < key.octets;
     case "internal-date":
       return summary === undefined ? undefined : compareDay(dayOfInstant(summary.internalDate), key.comparison, key.day);
+    case "age": {
+      // RFC 5032 §3: OLDER n matches an INTERNALDATE at least n seconds before now, YOUNGER n one
+      // less than n seconds before now (whole seconds, so the two are complements).
+      if (summary === undefined) return undefined;
+      const age = Math.floor((compiled.now - summary.internalDate.getTime()) / 1000);
+      return key.comparison === "older" ? age >= key.seconds : age < key.seconds;
+    }
+    case "save-date":
+      // RFC 8514 §4: as BEFORE/ON/SINCE, on the save date (disregarding time and timezone).
+      return facts.attributes === undefined ? undefined : compareDay(dayOfInstant(facts.attributes.saveDate), key.comparison, key.day);
+    case "savedate-supported":
+      return true;
+    case "object-id": {
+      // RFC 8474 §6: objectids compare exactly (case-sensitive).
+      if (facts.attributes === undefined) return undefined;
+      return (key.field === "emailid" ? facts.attributes.emailId : facts.attributes.threadId) === key.value;
+    }
     case "modseq":
       // RFC 7162 §3.1.5: "mod-sequence equal to or greater than".
       return summary === undefined ? undefined : summary.modseq >= key.modseq;

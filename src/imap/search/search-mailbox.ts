@@ -8,6 +8,7 @@
 // loaded in stages, cheapest first, only for messages the earlier stages left undecided:
 //   uid      — UID/sequence sets, \Recent and the index answers: nothing is read;
 //   summary  — flags, size, INTERNALDATE, modseq: getSummaries() for the page;
+//   attributes — EMAILID/THREADID (RFC 8474), SAVED* (RFC 8514): getMessageAttributes() for the page's undecided;
 //   envelope — SENT* (and header keys evaluated without the index): getMessages() for the page's undecided;
 //   header   — HEADER without the index: a ranged read of the header octets (after getMessages());
 //   text     — BODY whose header/body split predates the index: getSearchTexts(), then the header.
@@ -16,7 +17,7 @@
 // store no longer has.
 import type { Readable } from "node:stream";
 import { parseHeaderBlock } from "../../mail/header-fields.js";
-import type { HeaderSearchField, MailboxId, MailStore, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
+import type { HeaderSearchField, MailboxId, MailStore, MessageAttributes, MessageSummary, StoredMessage, Uid } from "../../store/index.js";
 import { someSearchKey } from "../protocol/search-key.js";
 import { compileKey, evaluate, headerSearchText, relevancyOf, stageOf, UidAnswer, type CompiledKey, type FactStage, type MessageFacts, type ResolvedSearchKey } from "./evaluate.js";
 
@@ -248,7 +249,8 @@ function stagesNeeded(key: ResolvedSearchKey, compiled: CompiledKey): LoadStage[
   // BODY leaves with messages the index could not split need the text and the header.
   const unverifiedBody = [...(compiled.textMatches?.values() ?? [])].some((answer) => answer.unverified.size > 0);
   const stages: LoadStage[] = [];
-  if (someSearchKey(key, (k) => ["flag", "size", "internal-date", "modseq"].includes(k.kind))) stages.push("summary");
+  if (someSearchKey(key, (k) => ["flag", "size", "internal-date", "modseq", "age"].includes(k.kind))) stages.push("summary");
+  if (someSearchKey(key, (k) => stageOf(k) === "attributes")) stages.push("attributes");
   // Header leaves answered by the index (answerHeadersFromIndex) need no envelope or header.
   const indexed = (k: ResolvedSearchKey): boolean => compiled.headerMatches?.has(k) === true;
   if (someSearchKey(key, (k) => stageOf(k) === "envelope" && !indexed(k))) stages.push("envelope");
@@ -262,6 +264,13 @@ async function loadStage(store: MailStore, mailboxId: MailboxId, stage: LoadStag
     const byUid = new Map<number, MessageSummary>((await store.getSummaries(mailboxId, pending.map((f) => f.uid))).map((s) => [s.uid, s]));
     for (const facts of pending) facts.summary = byUid.get(facts.uid);
     dropIncomplete(pending, (f) => f.summary !== undefined);
+    return;
+  }
+  if (stage === "attributes") {
+    // RFC 8474 EMAILID/THREADID and RFC 8514 save dates: one indexed read per page.
+    const byUid = new Map<number, MessageAttributes>((await store.getMessageAttributes(mailboxId, pending.map((f) => f.uid))).map((a) => [a.uid, a]));
+    for (const facts of pending) facts.attributes = byUid.get(facts.uid);
+    dropIncomplete(pending, (f) => f.attributes !== undefined);
     return;
   }
   if (stage === "envelope" || stage === "header") {

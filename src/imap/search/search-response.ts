@@ -7,9 +7,9 @@
 // `(MODSEQ n)` / `MODSEQ n` is added when the criteria used MODSEQ (RFC 7162 §3.1.5), and
 // `RELEVANCY (s1 s2 ...)` when asked for (RFC 6203 §4).
 import type { ModSeq, Uid } from "../../store/index.js";
-import type { SearchReturnOption } from "../protocol/search-key.js";
+import { applyPartialRange, type PartialRange, type SearchReturnOption } from "../protocol/search-key.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
-import { atom, encoded, list, num, str, type ImapValue } from "../protocol/response-value.js";
+import { atom, encoded, list, NIL, num, str, type ImapValue } from "../protocol/response-value.js";
 
 export interface SearchMatch {
   uid: Uid;
@@ -29,6 +29,8 @@ export interface ResponseForm {
   rev2: boolean;
   /** The criteria held a MODSEQ key. */
   withModSeq: boolean;
+  /** RFC 9394 PARTIAL's range when asked for. */
+  partial?: PartialRange | null;
   /** RFC 7377 §2: a multi-mailbox ESEARCH names the mailbox (already encoded for the wire) and its UIDVALIDITY. */
   mailbox?: { name: string; uidValidity: number };
 }
@@ -43,7 +45,9 @@ export interface SearchOutcome {
 /** `matches` ascending (by UID, hence by sequence number). */
 export function searchOutcome(matches: readonly SearchMatch[], form: ResponseForm): SearchOutcome {
   const options = new Set(form.returnOptions ?? []);
-  const saved = options.has("SAVE") ? savedUids(matches, options) : null;
+  const partial = options.has("PARTIAL") && form.partial != null ? applyPartialRange(matches, form.partial) : null;
+  // RFC 9394 §3.1 with SAVE: `$` is what PARTIAL returned (the page the client asked for).
+  const saved = options.has("SAVE") ? (partial !== null ? partial.map((m) => m.uid) : savedUids(matches, options)) : null;
   if (form.returnOptions === null && !form.rev2) return { response: legacyResponse(matches, form), saved };
   // RFC 9051 §6.4.4: without RETURN, an IMAP4rev2 session gets ESEARCH with ALL.
   if (form.returnOptions === null) options.add("ALL");
@@ -80,6 +84,11 @@ function extendedResponse(matches: readonly SearchMatch[], form: ResponseForm, o
   if (options.has("MAX") && last !== undefined) values.push(atom("MAX"), num(numberOf(last, form.byUid)));
   if (options.has("COUNT")) values.push(atom("COUNT"), num(matches.length));
   if (options.has("ALL") && matches.length > 0) values.push(atom("ALL"), atom(encodeNumbers(matches.map((m) => numberOf(m, form.byUid)))));
+  if (options.has("PARTIAL") && form.partial != null) {
+    // RFC 9394 §3.1: PARTIAL (range results), results NIL when the range holds no match.
+    const page = applyPartialRange(matches, form.partial);
+    values.push(atom("PARTIAL"), list([atom(form.partial.text), page.length === 0 ? NIL : atom(encodeNumbers(page.map((m) => numberOf(m, form.byUid))))]));
+  }
   // RFC 6203 §4: one score per matched message, in the order of the messages (as ALL lists them).
   if (options.has("RELEVANCY") && matches.length > 0) values.push(atom("RELEVANCY"), list(matches.map((m) => num(m.relevancy ?? 100))));
   if (form.withModSeq && first !== undefined && last !== undefined) {

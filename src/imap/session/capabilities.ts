@@ -16,6 +16,9 @@ export interface CapabilityState {
 const SPANNING: Readonly<Record<string, readonly string[]>> = {
   CONDSTORE: ["SELECT", "STORE", "FETCH", "SEARCH"],
   QRESYNC: ["SELECT", "STORE", "FETCH", "SEARCH", "ENABLE"],
+  OBJECTID: ["SELECT", "STATUS", "CREATE", "FETCH", "SEARCH"],
+  SAVEDATE: ["FETCH", "SEARCH"],
+  PARTIAL: ["FETCH", "SEARCH"],
 };
 
 /** The atoms modules declare, with spanning ones kept only when complete. */

@@ -31,7 +31,8 @@ export function readCommandHead(args: ArgumentReader, table: CommandTable, state
 
 /** The command name of a command's first line, upper case, or null (for the streamLiteral check). */
 export function commandNameOf(firstLine: Buffer | undefined): string | null {
-  const match = /^[^ ]+ ([A-Za-z]+)[ ]/.exec(firstLine?.toString("latin1", 0, 80) ?? "");
+  // "UID REPLACE" (RFC 8508) streams its message literal as REPLACE does: the name after UID.
+  const match = /^[^ ]+ (?:UID )?([A-Za-z]+)[ ]/i.exec(firstLine?.toString("latin1", 0, 80) ?? "");
   return match?.[1]?.toUpperCase() ?? null;
 }
 

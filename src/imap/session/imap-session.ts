@@ -385,6 +385,16 @@ export class ImapSession {
     logout: () => {
       this.state = "logout";
     },
+    unauthenticate: () => {
+      // RFC 8437 §3: the mailbox is closed without expunging and the session is as after the
+      // greeting (the TLS layer stays; ENABLE is per authenticated session, RFC 5161 §3.1).
+      this.selected = null;
+      this.account = null;
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+      this.enabled.clear();
+      this.state = "not-authenticated";
+    },
     appendLimit: () => this.o.limits.imapLiteralSize,
     noteClientId: (fields) => {
       if (this.clientIdLogged) return;

@@ -16,6 +16,7 @@ import { fuzzyGrams, fuzzyMinOverlap, mergeFuzzy } from "../../mail/fuzzy-match.
 import { parseHeaderBlock } from "../../mail/header-fields.js";
 import { headerSearchEntry, searchableField } from "../../mail/header-search.js";
 import { encodeImapItems } from "../imap-items.js";
+import { newEmailId, newThreadId, previewOf, threadKeys } from "../object-ids.js";
 import type { Envelope } from "../../mail/envelope.js";
 import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../mail/mime-tree.js";
 import { SentOctetCounter, sentOctets } from "../../mail/sent-octets.js";
@@ -889,6 +890,28 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     });
   }
 
+  replaceMessage(source: MailboxId, uid: Uid, target: MailboxId, message: api.StagedAppend, options: { maxBytes?: number } = {}): Promise<{ copy: api.DeliveredCopy; expunged: api.ExpungeResult }> {
+    return this.track(async () => {
+      const staged = message.source;
+      if (!(staged instanceof PgStagedMessage) || !staged.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
+      if (options.maxBytes !== undefined && staged.size > options.maxBytes) throw new StoreError("TOOBIG", `message exceeds ${options.maxBytes} octets`);
+      const plan = { staged, copies: [{ mailboxId: target, flags: normaliseFlags(message.flags), prefix: Buffer.alloc(0) }], internalDate: checkDate(message.internalDate ?? this.clock()) };
+      // One transaction (RFC 8508 §3.3: atomic); both mailbox rows locked in id order first, as
+      // every writer takes them; the old message goes first so the quota check counts its room.
+      const result = await this.mutate(async (db, unit) => {
+        for (const id of [...new Set([source, target])].sort((a, b) => a - b)) await this.requireMailbox(db, id, true);
+        const mailbox = await this.requireMailbox(db, source, true);
+        const present = (await rows<{ uid: number }>(db, "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = $2", [source, uid])).map((r) => Number(r.uid) as Uid);
+        if (present.length === 0) throw new StoreError("NONEXISTENT", "the message to replace no longer exists");
+        const modseq = await this.expungeUids(db, unit, mailbox, present);
+        const [delivered] = await this.insertDeliveries(db, unit, [plan]);
+        return { copy: delivered!.copies[0]!, expunged: { expunged: present, highestModSeq: modseq ?? mailbox.highestModSeq } };
+      });
+      staged.markReleased();
+      return result;
+    });
+  }
+
   /**
    * The database half of deliveries, in the caller's transaction: mailbox rows locked in id order
    * (the lock that orders UIDs across nodes), quota checked and charged under the account row
@@ -908,8 +931,17 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       await this.insertBlobRow(db, plan.staged);
       const modseqs = new Map<MailboxId, ModSeq>();
       const copies: api.DeliveredCopy[] = [];
+      // As SQLite (store/object-ids.ts): one THREADID per account, one EMAILID per account and prefix.
+      const keys = threadKeys(plan.staged.parsed.envelope, plan.staged.parsed.headerFields);
+      const threads = new Map<AccountId, string>();
+      const emailIds = new Map<string, string>();
       for (const copy of plan.copies) {
         const mailbox = locked.get(copy.mailboxId)!;
+        let threadId = threads.get(mailbox.accountId);
+        if (threadId === undefined) threads.set(mailbox.accountId, (threadId = await this.assignThread(db, mailbox.accountId, keys)));
+        const sameMessage = `${mailbox.accountId}:${copy.prefix.toString("base64")}`;
+        let emailId = emailIds.get(sameMessage);
+        if (emailId === undefined) emailIds.set(sameMessage, (emailId = newEmailId()));
         if (copy.uid !== undefined) {
           // A kept UID: UIDNEXT moves up to it, so reserveUids hands it out (never below UIDNEXT).
           const moved = await db.query("UPDATE mailboxes SET uid_next = $1 WHERE id = $2 AND uid_next <= $1", [copy.uid, mailbox.id]);
@@ -919,8 +951,9 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         let modseq = modseqs.get(mailbox.id);
         if (modseq === undefined) modseqs.set(mailbox.id, (modseq = await this.nextModSeq(db, mailbox.id)));
         await db.query(
-          `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [mailbox.id, uid, modseq, copy.flags, hasFlag(copy.flags, "\\Seen"), hasFlag(copy.flags, "\\Deleted"), plan.internalDate.getTime(), copy.prefix.length + plan.staged.size, plan.staged.blobId, copy.prefix.length > 0 ? copy.prefix : null],
+          `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix, email_id, thread_id, save_date)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          [mailbox.id, uid, modseq, copy.flags, hasFlag(copy.flags, "\\Seen"), hasFlag(copy.flags, "\\Deleted"), plan.internalDate.getTime(), copy.prefix.length + plan.staged.size, plan.staged.blobId, copy.prefix.length > 0 ? copy.prefix : null, emailId, threadId, this.clock().getTime()],
         );
         await this.logAdded(db, mailbox.id, [uid], modseq);
         unit.add(mailbox.accountId, { kind: "added", mailboxId: mailbox.id, uid, modseq });
@@ -950,6 +983,23 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     }
   }
 
+  /** As SQLite's assignThread (sqlite/messages.ts): the thread of the first recorded id, else a new one; every id recorded. */
+  private async assignThread(db: Sql, accountId: AccountId, keys: readonly string[]): Promise<string> {
+    const found =
+      keys.length === 0
+        ? undefined
+        : await one<{ thread_id: string }>(
+            db,
+            "SELECT t.thread_id FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) JOIN thread_keys t ON t.account_id = $2 AND t.message_key = k.key ORDER BY k.n LIMIT 1",
+            [keys, accountId],
+          );
+    const threadId = found?.thread_id ?? newThreadId();
+    if (keys.length > 0) {
+      await db.query("INSERT INTO thread_keys (account_id, message_key, thread_id) SELECT $1, key, $3 FROM unnest($2::text[]) AS key ON CONFLICT DO NOTHING", [accountId, keys, threadId]);
+    }
+    return threadId;
+  }
+
   /** The blob's derived row (structure, envelope, search text), unless an earlier delivery wrote it. */
   private async insertBlobRow(db: Sql, blob: Pick<PgStagedMessage, "blobId" | "size" | "crlfSize" | "parsed">): Promise<void> {
     if (await one(db, "SELECT 1 FROM blobs WHERE id = $1", [blob.blobId])) return;
@@ -957,8 +1007,8 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     try {
       await db.query("SAVEPOINT blob_row");
       await db.query(
-        `INSERT INTO blobs (id, size, crlf_size, text_head, structure, envelope, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-        [blob.blobId, blob.size, blob.crlfSize, entry.head, encodeStructure(blob.parsed.root), JSON.stringify(blob.parsed.envelope), entry.text],
+        `INSERT INTO blobs (id, size, crlf_size, text_head, structure, envelope, search_text, preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+        [blob.blobId, blob.size, blob.crlfSize, entry.head, encodeStructure(blob.parsed.root), JSON.stringify(blob.parsed.envelope), entry.text, previewOf(blob.parsed)],
       );
       await db.query("RELEASE SAVEPOINT blob_row");
     } catch (err) {
@@ -1112,7 +1162,27 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
    * is read from the header bytes (the trace prefix and the blob's first chunk, where a header
    * almost always ends; a longer header is read in a range), as findHeaderMatches reads HEADER.
    */
-  getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
+  getMessageAttributes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.MessageAttributes[]> {
+    if (uids.length === 0) return Promise.resolve([]);
+    return this.read(async (db) => {
+      const list = await rows<{ uid: number; email_id: string | null; thread_id: string | null; save_date: number | null; internal_date: number; preview: string | null }>(
+        db,
+        `SELECT m.uid, m.email_id, m.thread_id, m.save_date, m.internal_date, b.preview
+           FROM messages m JOIN blobs b ON b.id = m.blob_id
+          WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+        [mailboxId, uidArray(uids)],
+      );
+      return list.map((row) => ({
+        uid: Number(row.uid) as Uid,
+        emailId: row.email_id ?? `E${mailboxId}x${row.uid}`,
+        threadId: row.thread_id,
+        saveDate: new Date(Number(row.save_date ?? row.internal_date)),
+        preview: row.preview,
+      }));
+    });
+  }
+
+    getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
     return this.read(async (db) => {
       if (uids.length === 0) return [];
       const list = await rows<MessageRow & { envelope: string; header_end: number | null; prefix: Buffer | null; head: Buffer | null }>(
@@ -1500,10 +1570,11 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     const modseq = await this.nextModSeq(db, targetId);
     const newUids = list.map((_, i) => (firstUid + i) as Uid);
     await db.query(
-      `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix)
-       SELECT $1, n.uid, $2, s.flags, s.seen, s.deleted, s.internal_date, s.size, s.blob_id, s.prefix
+      // RFC 8474 §5.1: the copy keeps EMAILID and THREADID; RFC 8514: its save date is now.
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix, email_id, thread_id, save_date)
+       SELECT $1, n.uid, $2, s.flags, s.seen, s.deleted, s.internal_date, s.size, s.blob_id, s.prefix, s.email_id, s.thread_id, $6
          FROM unnest($3::bigint[], $4::bigint[]) AS n(uid, source_uid) JOIN messages s ON s.mailbox_id = $5 AND s.uid = n.source_uid`,
-      [targetId, modseq, newUids, list.map((r) => r.uid), sourceId],
+      [targetId, modseq, newUids, list.map((r) => r.uid), sourceId, this.clock().getTime()],
     );
     await this.logAdded(db, targetId, newUids, modseq);
     list.forEach((row, i) => {
@@ -1629,8 +1700,12 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       await this.insertBlobRow(db, staged);
       const size = message.prefix.length + staged.size;
       await db.query(
-        `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [mailboxId, message.uid, message.modseq, flags, hasFlag(flags, "\\Seen"), hasFlag(flags, "\\Deleted"), message.internalDate.getTime(), size, staged.blobId, message.prefix.length > 0 ? message.prefix : null],
+        `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix, email_id, thread_id, save_date)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          mailboxId, message.uid, message.modseq, flags, hasFlag(flags, "\\Seen"), hasFlag(flags, "\\Deleted"), message.internalDate.getTime(), size, staged.blobId,
+          message.prefix.length > 0 ? message.prefix : null, newEmailId(), await this.assignThread(db, mailbox.accountId, threadKeys(staged.parsed.envelope, staged.parsed.headerFields)), this.clock().getTime(),
+        ],
       );
       await db.query("UPDATE accounts SET used_bytes = used_bytes + $1, used_messages = used_messages + 1 WHERE id = $2", [size, mailbox.accountId]);
       await db.query("DELETE FROM blob_pins WHERE pin = $1", [staged.pin]);

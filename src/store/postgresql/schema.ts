@@ -428,6 +428,27 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    description: "EMAILID, THREADID and save date per message, preview per blob, message-id to thread map (RFC 8474, 8514, 8970)",
+    sql: `
+      -- As SQLite's migration 28 (store/object-ids.ts): save_date NULL means INTERNALDATE, preview
+      -- NULL means computed from the bytes when fetched; messages stored before get an EMAILID
+      -- each and a thread of their own.
+      ALTER TABLE messages ADD COLUMN email_id text;
+      ALTER TABLE messages ADD COLUMN thread_id text;
+      ALTER TABLE messages ADD COLUMN save_date bigint;
+      ALTER TABLE blobs ADD COLUMN preview text;
+      CREATE TABLE thread_keys (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        message_key text NOT NULL,
+        thread_id text NOT NULL,
+        PRIMARY KEY (account_id, message_key)
+      );
+      UPDATE messages SET email_id = 'E' || substr(md5(random()::text || mailbox_id::text || ':' || uid::text), 1, 24) WHERE email_id IS NULL;
+      UPDATE messages SET thread_id = 'T' || substr(email_id, 2) WHERE thread_id IS NULL;
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -107,6 +107,8 @@ interface CopySourceRow {
   size: number;
   blob_id: string;
   prefix: Buffer | null;
+  email_id: string | null;
+  thread_id: string | null;
 }
 
 /** COPY: new UIDs in the target in ascending source order; the blob is shared, not copied. */
@@ -115,7 +117,7 @@ export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, s
   const target = requireMailbox(ctx, targetId);
   if (source.accountId !== target.accountId) throw new StoreError("CANNOT", "cannot copy between accounts");
   const rows = ctx.sql.all<CopySourceRow>(
-    "SELECT uid, flags, internal_date, size, blob_id, prefix FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+    "SELECT uid, flags, internal_date, size, blob_id, prefix, email_id, thread_id FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
     sourceId,
     uidList(uids),
   );
@@ -133,6 +135,10 @@ export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, s
       size: row.size,
       blobId: row.blob_id as BlobId,
       prefix: row.prefix,
+      // RFC 8474 §5.1: the copy is the same message (same EMAILID and THREADID); RFC 8514 §4:
+      // its save date is now.
+      emailId: row.email_id,
+      threadId: row.thread_id,
     });
     logAdded(ctx, targetId, uid, modseq);
     unit.add(target.accountId, { kind: "added", mailboxId: targetId, uid, modseq });

@@ -10,7 +10,8 @@ import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js
 import { sentOctets } from "../../mail/sent-octets.js";
 import { addUsage as addUsageDelta, quotaSql, type UsageDelta } from "../quota.js";
 import { StoreError } from "../errors.js";
-import type { DeliveredCopy, DeliveryResult, ImapItems, SelectionIndex, SortFacts } from "../mail-store.js";
+import type { DeliveredCopy, DeliveryResult, ImapItems, MessageAttributes, SelectionIndex, SortFacts } from "../mail-store.js";
+import { newEmailId, newThreadId, previewOf, threadKeys } from "../object-ids.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { hasFlag } from "./flag-rules.js";
@@ -25,6 +26,12 @@ export interface NewMessageRow {
   size: number;
   blobId: BlobId;
   prefix: Buffer | null;
+  /** RFC 8474 EMAILID (a COPY keeps the source's); a new one when absent. */
+  emailId?: string | null;
+  /** RFC 8474 THREADID (assignThread); none when absent. */
+  threadId?: string | null;
+  /** RFC 8514 save date (ms); now when absent. */
+  saveDate?: number;
 }
 
 export interface PlannedCopy {
@@ -46,8 +53,8 @@ export interface DurableBlob {
 export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, modseq: ModSeq, row: NewMessageRow): void {
   ctx.sql.run(
     // text_id copied from the blob (schema.ts, version 22): the blob row is written first.
-    `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix, text_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT text_id FROM blobs WHERE id = ?))`,
+    `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, prefix, email_id, thread_id, save_date, text_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT text_id FROM blobs WHERE id = ?))`,
     mailboxId,
     uid,
     modseq,
@@ -58,8 +65,50 @@ export function insertMessageRow(ctx: StoreContext, mailboxId: MailboxId, uid: U
     row.size,
     row.blobId,
     row.prefix && row.prefix.length > 0 ? row.prefix : null,
+    row.emailId ?? newEmailId(),
+    row.threadId ?? null,
+    row.saveDate ?? ctx.clock().getTime(),
     row.blobId,
   );
+}
+
+/**
+ * The THREADID of a new message of the account that names these message-ids (object-ids.ts
+ * threadKeys): the thread of the first one already recorded, else a new thread; every id is
+ * then recorded with it (the first record of an id stays).
+ */
+export function assignThread(ctx: StoreContext, accountId: AccountId, keys: readonly string[]): string {
+  const found =
+    keys.length === 0
+      ? undefined
+      : ctx.sql.get<{ thread_id: string }>(
+          "SELECT t.thread_id FROM json_each(?) j JOIN thread_keys t ON t.account_id = ? AND t.message_key = j.value ORDER BY j.key LIMIT 1",
+          JSON.stringify(keys),
+          accountId,
+        );
+  const threadId = found?.thread_id ?? newThreadId();
+  for (const key of keys) ctx.sql.run("INSERT OR IGNORE INTO thread_keys (account_id, message_key, thread_id) VALUES (?, ?, ?)", accountId, key, threadId);
+  return threadId;
+}
+
+/** MailStore.getMessageAttributes (object-ids.ts). */
+export function getMessageAttributes(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): MessageAttributes[] {
+  if (uids.length === 0) return [];
+  const rows = ctx.sql.all<{ uid: number; email_id: string | null; thread_id: string | null; save_date: number | null; internal_date: number; preview: string | null }>(
+    `SELECT m.uid, m.email_id, m.thread_id, m.save_date, m.internal_date, b.preview
+       FROM messages m JOIN blobs b ON b.id = m.blob_id
+      WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+    mailboxId,
+    JSON.stringify(uids),
+  );
+  return rows.map((row) => ({
+    uid: row.uid as Uid,
+    // Every row has one since migration 28; a row written without one (never expected) is named by its place.
+    emailId: row.email_id ?? `E${mailboxId}x${row.uid}`,
+    threadId: row.thread_id,
+    saveDate: new Date(row.save_date ?? row.internal_date),
+    preview: row.preview,
+  }));
 }
 
 /**
@@ -73,7 +122,7 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
   const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
   ctx.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", indexed.lastInsertRowid, entry.text);
   ctx.sql.run(
-    "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head, preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     blob.id,
     blob.size,
     encodeStructure(blob.parsed.root),
@@ -81,6 +130,7 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
     blob.crlfSize,
     indexed.lastInsertRowid,
     entry.head,
+    previewOf(blob.parsed),
   );
   insertHeaderIndexRow(ctx, Number(indexed.lastInsertRowid), blob.parsed);
   const items = encodeImapItems(blob.parsed.envelope, blob.parsed.root);
@@ -163,8 +213,18 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
   checkQuota(ctx, added);
   insertBlobRow(ctx, blob);
   const modseqs = new Map<MailboxId, ModSeq>();
+  // One THREADID per account, and one EMAILID per account and trace prefix: copies of this
+  // delivery into several folders of an account are the same message (object-ids.ts).
+  const keys = threadKeys(blob.parsed.envelope, blob.parsed.headerFields);
+  const threads = new Map<AccountId, string>();
+  const emailIds = new Map<string, string>();
   const delivered: DeliveredCopy[] = copies.map((copy, i) => {
     const mailbox = mailboxes[i]!;
+    let threadId = threads.get(mailbox.accountId);
+    if (threadId === undefined) threads.set(mailbox.accountId, (threadId = assignThread(ctx, mailbox.accountId, keys)));
+    const sameMessage = `${mailbox.accountId}:${copy.prefix.toString("base64")}`;
+    let emailId = emailIds.get(sameMessage);
+    if (emailId === undefined) emailIds.set(sameMessage, (emailId = newEmailId()));
     if (copy.uid !== undefined) keepUid(ctx, mailbox.id, copy.uid);
     const uid = reserveUids(ctx, mailbox.id, 1);
     const modseq = modseqs.get(mailbox.id) ?? nextModSeq(ctx, mailbox.id);
@@ -175,6 +235,8 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
       size: copy.prefix.length + blob.size,
       blobId: blob.id,
       prefix: copy.prefix,
+      emailId,
+      threadId,
     });
     logAdded(ctx, mailbox.id, uid, modseq);
     unit.add(mailbox.accountId, { kind: "added", mailboxId: mailbox.id, uid, modseq });

@@ -526,6 +526,13 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: "",
     run: addQuotaColumns,
   },
+  {
+    version: 28,
+    description: "EMAILID, THREADID and save date per message, preview per blob, message-id to thread map (RFC 8474, 8514, 8970)",
+    // Idempotent (each column added only if missing) for the same reason as 24.
+    sql: "",
+    run: addObjectIdColumns,
+  },
 ];
 
 /**
@@ -603,6 +610,30 @@ function addQuotaColumns(db: Database.Database): void {
   if (!columns.has("used_messages")) db.exec("ALTER TABLE accounts ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0 CHECK (used_messages >= 0)");
   if (!columns.has("quota_warned")) db.exec("ALTER TABLE accounts ADD COLUMN quota_warned INTEGER NOT NULL DEFAULT 0 CHECK (quota_warned IN (0, 1))");
   db.exec("UPDATE accounts SET used_messages = (SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = accounts.id)");
+}
+
+/**
+ * Migration 28 (store/object-ids.ts). messages: email_id and thread_id (RFC 8474 EMAILID/THREADID,
+ * copied by COPY and MOVE), save_date (RFC 8514; NULL for messages stored before: the store then
+ * reports INTERNALDATE). blobs.preview: RFC 8970 preview text computed at delivery (NULL before:
+ * computed from the bytes when fetched). thread_keys: each message-id an account's messages named,
+ * with the thread it went into. Messages stored before get an EMAILID each and a thread of their own.
+ */
+function addObjectIdColumns(db: Database.Database): void {
+  const columnsOf = (table: string) => new Set((db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[]).map((c) => c.name));
+  const messages = columnsOf("messages");
+  if (!messages.has("email_id")) db.exec("ALTER TABLE messages ADD COLUMN email_id TEXT");
+  if (!messages.has("thread_id")) db.exec("ALTER TABLE messages ADD COLUMN thread_id TEXT");
+  if (!messages.has("save_date")) db.exec("ALTER TABLE messages ADD COLUMN save_date INTEGER");
+  if (!columnsOf("blobs").has("preview")) db.exec("ALTER TABLE blobs ADD COLUMN preview TEXT");
+  db.exec(`CREATE TABLE IF NOT EXISTS thread_keys (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    message_key TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    PRIMARY KEY (account_id, message_key)
+  ) WITHOUT ROWID`);
+  db.exec("UPDATE messages SET email_id = 'E' || lower(hex(randomblob(12))) WHERE email_id IS NULL");
+  db.exec("UPDATE messages SET thread_id = 'T' || substr(email_id, 2) WHERE thread_id IS NULL");
 }
 
 /** Applies every migration newer than the database, each in its own transaction. */

@@ -19,6 +19,7 @@ import { SentOctetCounter } from "../../mail/sent-octets.js";
 import type { AccountStore, NewAccount, QuotaLimits } from "../account-store.js";
 import type { StoreMaintenance } from "../maintenance.js";
 import type { CopyTarget } from "../copy-target.js";
+import { threadKeys } from "../object-ids.js";
 import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
@@ -294,6 +295,25 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     });
   }
 
+  replaceMessage(source: MailboxId, uid: Uid, target: MailboxId, message: api.StagedAppend, options: { maxBytes?: number } = {}): Promise<{ copy: api.DeliveredCopy; expunged: api.ExpungeResult }> {
+    return this.track(async () => {
+      mailboxes.requireMailbox(this.ctx, source);
+      mailboxes.requireMailbox(this.ctx, target);
+      const flags = normaliseFlags(message.flags);
+      const internalDate = checkDate(message.internalDate ?? this.ctx.clock());
+      if (!(message.source instanceof SqliteStagedMessage)) throw new StoreError("INVALID", "staged message belongs to another store");
+      let expunged: api.ExpungeResult | null = null;
+      // One unit of work (RFC 8508 §3.3: atomic): the old message goes first, so the quota check
+      // of the new one counts the room it frees; the staged blob is pinned throughout.
+      const results = await this.commitStaged([message.source], options.maxBytes, (ctx, unit, [blob]) => {
+        expunged = updates.removeMessagesInTransaction(ctx, unit, source, [uid]);
+        if (expunged.expunged.length === 0) throw new StoreError("NONEXISTENT", "the message to replace no longer exists");
+        return [messages.insertDeliveryInTransaction(ctx, unit, blob!, [{ mailboxId: target, flags, prefix: Buffer.alloc(0) }], internalDate)];
+      });
+      return { copy: results[0]!.copies[0]!, expunged: expunged! };
+    });
+  }
+
   /**
    * Pins each staged blob for the duration (a staged message may have been delivered before and
    * its staging pin dropped), runs the insert as one unit of work, then drops the staging pins.
@@ -344,7 +364,8 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         const mailbox = mailboxes.requireMailbox(ctx, mailboxId);
         const size = message.prefix.length + blob!.size;
         messages.insertBlobRow(ctx, blob!);
-        messages.insertMessageRow(ctx, mailboxId, message.uid, message.modseq, { flags, internalDate, size, blobId: blob!.id, prefix: message.prefix });
+        const threadId = messages.assignThread(ctx, mailbox.accountId, threadKeys(blob!.parsed.envelope, blob!.parsed.headerFields));
+        messages.insertMessageRow(ctx, mailboxId, message.uid, message.modseq, { flags, internalDate, size, blobId: blob!.id, prefix: message.prefix, threadId });
         // As a delivery writes it, so CONDSTORE/QRESYNC answer from the copy as from the original.
         logAdded(ctx, mailboxId, message.uid, message.modseq);
         messages.addUsage(ctx, new Map([[mailbox.accountId, { bytes: size, messages: 1 }]]));
@@ -428,6 +449,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
     return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids));
   }
+  getMessageAttributes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.MessageAttributes[]> {
+    return this.read((ctx) => messages.getMessageAttributes(ctx, mailboxId, uids));
+  }
+
   getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
     return this.read((ctx) => messages.getSortFacts(ctx, mailboxId, uids, withReferences));
   }

@@ -1,0 +1,70 @@
+// RFC 8508 REPLACE and UID REPLACE: a new version of a selected message (a draft saved again)
+// appended to a mailbox and the old one expunged, atomically (MailStore.replaceMessage):
+//   C: a1 UID REPLACE 42 Drafts (\Draft) {310+}
+//   S: * OK [APPENDUID 1714 43] Replacement message ready
+//   S: * 4 EXPUNGE                      (VANISHED 42 under QRESYNC: the session's sync)
+//   S: a1 OK REPLACE completed
+// The message literal streams to the store as APPEND's does (append.ts), and the target mailbox
+// is checked before the first `+`. Either both happen or neither: a failed append (quota,
+// TOOBIG, no such mailbox) leaves the old message where it was (RFC 8508 §3.3).
+import type { ArgumentReader } from "../protocol/arguments.js";
+import type { SequenceSet } from "../protocol/sequence-set.js";
+import { appendMessage, targetMailbox, type AppendMessage } from "./append.js";
+import { ImapError, type ImapCommand } from "./command.js";
+
+interface ReplaceArgs {
+  message: SequenceSet;
+  mailbox: string;
+  data: AppendMessage;
+}
+
+/** The first line ends at the mailbox name's literal: `tag [UID] REPLACE n {m}`. */
+const MAILBOX_LITERAL = /^[^ ]+ (UID )?REPLACE [^ ]+ ~?\{\d+\+?\}$/i;
+
+/** seq-number / uniqueid: one number or `*`, never a set (RFC 8508 §5). */
+function oneMessage(args: ArgumentReader): SequenceSet {
+  const set = args.sequenceSet();
+  const single = set.kind === "ranges" && set.ranges.length === 1 && set.ranges[0]!.start === set.ranges[0]!.end;
+  if (!single) throw args.error("REPLACE names one message");
+  return set;
+}
+
+export const replaceCommand: ImapCommand<ReplaceArgs> = {
+  names: ["REPLACE"],
+  uid: true,
+  states: ["selected"],
+  sequenceUse: "uses-and-breaks",
+  capabilities: ["REPLACE"],
+  streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")),
+  beforeStreamedLiteral: async (ctx, args) => {
+    oneMessage(args);
+    args.space();
+    await targetMailbox(ctx, args.mailbox());
+  },
+  parse: (args, { enabled }) => {
+    const message = oneMessage(args);
+    args.space();
+    const mailbox = args.mailbox();
+    args.space();
+    const data = appendMessage(args, enabled.has("UTF8=ACCEPT"));
+    args.end();
+    return { message, mailbox, data };
+  },
+  run: async (ctx, { message, mailbox: name, data }) => {
+    const selected = ctx.requireSelected();
+    // RFC 8508 §3.3: the old message is expunged, which a read-only mailbox does not allow.
+    if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    const limit = ctx.session.appendLimit();
+    if (data.literal.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
+    if (data.literal.size === 0) throw ImapError.no(null, "empty message");
+    // A sequence number past the end is BAD (selected-mailbox.ts); a UID naming nothing is NO.
+    const [old] = selected.resolve(message, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
+    if (old === undefined) throw ImapError.no("NONEXISTENT", "no such message to replace");
+    const target = await targetMailbox(ctx, name);
+    const source = await ctx.stagedLiteral(data.literal, limit);
+    const { copy } = await ctx.store.replaceMessage(selected.mailboxId, old.uid, target.id, { source, flags: data.flags, internalDate: data.internalDate ?? ctx.clock() }, { maxBytes: limit });
+    await ctx.quota?.noteAdded(target.accountId);
+    // RFC 8508 §3.3: APPENDUID in an untagged OK, before the EXPUNGE the session's sync sends.
+    await ctx.untaggedStatus("OK", `APPENDUID ${target.uidValidity} ${copy.uid}`, "Replacement message ready");
+  },
+};
