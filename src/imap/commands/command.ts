@@ -69,6 +69,8 @@ export interface SessionControl {
   startTls(tag: string): Promise<void>;
   /** STARTTLS is offered: a certificate exists and the link is not encrypted yet. */
   startTlsAvailable(): boolean;
+  /** RFC 4978 COMPRESS=DEFLATE: writes the tagged OK, then compresses both directions (NO [COMPRESSIONACTIVE] if on). */
+  compress(tag: string): Promise<void>;
   /** Enters the selected state (replacing any selected mailbox; emits nothing itself). */
   select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox>;
   /** Leaves the selected state; `closed` sends `* OK [CLOSED]` first (RFC 7162 §3.2.11). */

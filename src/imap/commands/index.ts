@@ -10,6 +10,7 @@ import { appendCommand } from "./append.js";
 import { authenticateCommand } from "./authenticate.js";
 import { capabilityCommand } from "./capability.js";
 import { closeCommand } from "./close.js";
+import { compressCommand } from "./compress.js";
 import { copyCommand } from "./copy.js";
 import { createCommand } from "./create.js";
 import { deleteCommand } from "./delete.js";
@@ -42,6 +43,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   capabilityCommand,
   checkCommand,
   closeCommand,
+  compressCommand,
   copyCommand,
   createCommand,
   deleteCommand,

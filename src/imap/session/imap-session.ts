@@ -35,6 +35,7 @@ import { ProtocolErrorLog } from "./protocol-error-log.js";
 import { SelectedMailbox } from "./selected-mailbox.js";
 import { SessionEnded, type ImapSessionOptions } from "./session-options.js";
 import { idleUntilDone } from "./idle.js";
+import { compressibleTransport, type CompressibleTransport } from "./deflate-transport.js";
 import { SessionDeadline, type DeadlineKind } from "./timers.js";
 
 export type { ImapSessionLimits, ImapSessionOptions, ImapTransport, SaslAuthenticator } from "./session-options.js";
@@ -68,9 +69,12 @@ export class ImapSession {
   private readonly intake: LiteralIntake;
   private readonly contextSource: ContextSource;
   private readonly protocolErrors: ProtocolErrorLog;
+  /** The transport, switchable to DEFLATE by COMPRESS (RFC 4978, deflate-transport.ts). */
+  private readonly compression: CompressibleTransport;
 
   constructor(options: ImapSessionOptions) {
-    this.o = options;
+    this.compression = compressibleTransport(options.transport);
+    this.o = { ...options, transport: this.compression };
     this.id = options.id ?? randomBytes(6).toString("base64url");
     this.protocolErrors = new ProtocolErrorLog(options.log, this.id, () => options.clock().getTime());
     this.table = options.commands ?? buildCommandTable();
@@ -372,6 +376,7 @@ export class ImapSession {
     authenticate: (credentials) => this.login(credentials),
     startTls: (tag) => this.startTls(tag),
     startTlsAvailable: () => this.o.startTlsAvailable && !this.tls,
+    compress: (tag) => this.startCompression(tag),
     select: (mailbox, readOnly) => this.select(mailbox, readOnly),
     deselect: () => {
       this.selected = null;
@@ -426,6 +431,16 @@ export class ImapSession {
       throw new SessionEnded();
     }
     this.tls = true;
+  }
+
+  /** RFC 4978 §3: OK uncompressed, then DEFLATE both ways; input pipelined after COMPRESS is dropped. */
+  private async startCompression(tag: string): Promise<void> {
+    if (this.compression.compressing) throw ImapError.no("COMPRESSIONACTIVE", "DEFLATE is active already");
+    await this.write(statusLine(tag, "OK", null, "DEFLATE active"));
+    this.alreadyAnswered = true;
+    const dropped = this.reader.discardBuffered();
+    if (dropped > 0) this.o.log.warn("imap.compress_pipelined_input_dropped", { session: this.id, octets: dropped });
+    this.compression.startCompression();
   }
 
   private async select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
