@@ -18,3 +18,4 @@ export type * from "./abuse-state-store.js";
 export type * from "./copy-target.js";
 export type * from "./backup/types.js";
 export * from "./quota.js";
+export * from "./metadata-store.js";

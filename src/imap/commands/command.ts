@@ -19,6 +19,8 @@ export { ImapError } from "./imap-error.js";
 export type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
 /** RFC 9051 §3: the logout state needs no entry, no command runs in it. */
+import type { ImapMetadataLimits } from "./metadata.js";
+
 export type SessionState = "not-authenticated" | "authenticated" | "selected";
 
 /**
@@ -109,6 +111,8 @@ export interface CommandContext {
   readonly log: Logger;
   readonly clock: () => Date;
   readonly session: SessionControl;
+  /** RFC 5464 METADATA limits ([imap] metadata_*; commands/metadata.ts). */
+  readonly metadataLimits: ImapMetadataLimits;
 
   /** The logged-in account; BAD if none (dispatch already checks states, so this is a guard). */
   requireAccount(): Account;

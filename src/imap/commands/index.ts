@@ -22,6 +22,7 @@ import { idleCommand } from "./idle.js";
 import { listCommand } from "./list.js";
 import { loginCommand } from "./login.js";
 import { logoutCommand } from "./logout.js";
+import { metadataCommand } from "./metadata.js";
 import { namespaceCommand } from "./namespace.js";
 import { quotaCommand } from "./quota.js";
 import { checkCommand, noopCommand } from "./noop.js";
@@ -56,6 +57,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   listCommand,
   loginCommand,
   logoutCommand,
+  metadataCommand,
   namespaceCommand,
   noopCommand,
   quotaCommand,

@@ -96,6 +96,7 @@ export class ImapSession {
     this.contextSource = {
       store: options.store,
       ...(options.quota === undefined ? {} : { quota: options.quota }),
+      ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
       log: options.log,
       clock: options.clock,
       control: this.control,
