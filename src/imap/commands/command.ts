@@ -20,6 +20,7 @@ export type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
 /** RFC 9051 §3: the logout state needs no entry, no command runs in it. */
 import type { ImapMetadataLimits } from "./metadata.js";
+import type { NotifyRequest } from "../protocol/notify.js";
 
 export type SessionState = "not-authenticated" | "authenticated" | "selected";
 
@@ -73,6 +74,8 @@ export interface SessionControl {
   startTlsAvailable(): boolean;
   /** RFC 4978 COMPRESS=DEFLATE: writes the tagged OK, then compresses both directions (NO [COMPRESSIONACTIVE] if on). */
   compress(tag: string): Promise<void>;
+  /** RFC 5465 NOTIFY SET / NONE (session/notify.ts); writes SET STATUS's STATUS responses. */
+  setNotify(request: NotifyRequest): Promise<void>;
   /** Enters the selected state (replacing any selected mailbox; emits nothing itself). */
   select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox>;
   /** Leaves the selected state; `closed` sends `* OK [CLOSED]` first (RFC 7162 §3.2.11). */

@@ -24,6 +24,7 @@ import { loginCommand } from "./login.js";
 import { logoutCommand } from "./logout.js";
 import { metadataCommand } from "./metadata.js";
 import { namespaceCommand } from "./namespace.js";
+import { notifyCommand } from "./notify.js";
 import { quotaCommand } from "./quota.js";
 import { checkCommand, noopCommand } from "./noop.js";
 import { renameCommand } from "./rename.js";
@@ -60,6 +61,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   metadataCommand,
   namespaceCommand,
   noopCommand,
+  notifyCommand,
   quotaCommand,
   renameCommand,
   searchCommand,
