@@ -45,7 +45,8 @@ test("an empty file gives the documented defaults", () => {
   assert.equal(config.tls.allowPlaintextAuth, false);
   assert.equal(config.pop3.defaultMode, "keep");
   assert.equal(config.pop3.markSeenOnRetr, true);
-  assert.deepEqual(config.imap, { searchMaxDepth: 64, searchMaxKeys: 1000 });
+  assert.deepEqual({ searchMaxDepth: config.imap.searchMaxDepth, searchMaxKeys: config.imap.searchMaxKeys }, { searchMaxDepth: 64, searchMaxKeys: 1000 });
+  assert.deepEqual({ entry: config.imap.metadataMaxEntrySize, entries: config.imap.metadataMaxEntries, account: config.imap.metadataMaxAccountSize }, { entry: 65536, entries: 100, account: 1048576 });
   assert.equal(config.store.backend, "sqlite");
   assert.equal(config.shutdown.gracePeriod, 10_000);
   assert.deepEqual(
@@ -241,8 +242,14 @@ test("[store] backend = \"postgresql\" needs a postgres:// url; a password in a 
   assert.equal(problemsOf('[store]\nurl = "postgres://h/db"\npassword_env = "A"\npassword_file = "/f"').length, 1);
 });
 
+test("[imap] METADATA limits are read and bounded (RFC 5464)", () => {
+  const config = parseConfigText('[imap]\nmetadata_max_entry_size = "4K"\nmetadata_max_entries = 10\nmetadata_max_account_size = "2M"\n', base);
+  assert.deepEqual([config.imap.metadataMaxEntrySize, config.imap.metadataMaxEntries, config.imap.metadataMaxAccountSize], [4096, 10, 2 * 1024 * 1024]);
+  assert.throws(() => parseConfigText("[imap]\nmetadata_max_entries = 0\n", base), /metadata_max_entries/);
+});
+
 test("[imap] search limits are read and bounded", () => {
   const config = parseConfigText("[imap]\nsearch_max_depth = 8\nsearch_max_keys = 50\n", base);
-  assert.deepEqual(config.imap, { searchMaxDepth: 8, searchMaxKeys: 50 });
+  assert.deepEqual({ searchMaxDepth: config.imap.searchMaxDepth, searchMaxKeys: config.imap.searchMaxKeys }, { searchMaxDepth: 8, searchMaxKeys: 50 });
   assert.throws(() => parseConfigText("[imap]\nsearch_max_depth = 0\n", base), /search_max_depth/);
 });

@@ -291,6 +291,12 @@ export interface ImapSettings {
   searchMaxDepth: number;
   /** Search keys in one SEARCH program (more: BAD). */
   searchMaxKeys: number;
+  /** RFC 5464 METADATA: octets of one entry value (larger: NO [METADATA MAXSIZE]). */
+  metadataMaxEntrySize: number;
+  /** RFC 5464 METADATA: entries on one mailbox, or one user's server entries (more: NO [METADATA TOOMANY]). */
+  metadataMaxEntries: number;
+  /** RFC 5464 METADATA: octets of entry names and values per account (more: NO [METADATA TOOMANY]). */
+  metadataMaxAccountSize: number;
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -386,6 +392,9 @@ export const POP3_SPEC: SectionSpec<Pop3Settings> = {
 export const IMAP_SPEC: SectionSpec<ImapSettings> = {
   searchMaxDepth: key(integer({ min: 4, max: 1000 }), 64, "deepest nesting of NOT, OR and parenthesised lists in one IMAP SEARCH; deeper is answered BAD (each level is a stack frame while parsing and evaluating)"),
   searchMaxKeys: key(integer({ min: 16, max: 100_000 }), 1000, "search keys in one IMAP SEARCH; more is answered BAD (bounds the work per message)"),
+  metadataMaxEntrySize: key(size({ min: 1024, max: 16 * 1024 * 1024 }), 64 * 1024, "largest IMAP METADATA value (RFC 5464); larger is answered NO [METADATA MAXSIZE]"),
+  metadataMaxEntries: key(integer({ min: 1, max: 100_000 }), 100, "IMAP METADATA entries on one mailbox (all users), or one user's server entries; more is answered NO [METADATA TOOMANY]"),
+  metadataMaxAccountSize: key(size({ min: 1024, max: 1024 * 1024 * 1024 }), 1024 * 1024, "octets of IMAP METADATA names and values one account may hold; more is answered NO [METADATA TOOMANY]"),
 };
 
 export const STORE_SPEC: SectionSpec<StoreSettings> = {

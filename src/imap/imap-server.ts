@@ -6,6 +6,7 @@ import type { SecureContext } from "node:tls";
 import type { Connection, RefusalReason, SessionHandler } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountId, MailStore } from "../store/index.js";
+import type { ImapMetadataLimits } from "./commands/metadata.js";
 import { statusLine } from "./protocol/response.js";
 import type { SearchLimits } from "./protocol/search-key.js";
 import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
@@ -33,6 +34,8 @@ export interface ImapServerOptions {
   readonly searchLimits?: SearchLimits;
   /** Fresh usage for GETQUOTA and the usage warning after APPEND/COPY (RFC 9208); absent: the login-time figures, no warning. */
   readonly quota?: QuotaService;
+  /** RFC 5464 METADATA limits ([imap] metadata_*); absent: the defaults. */
+  readonly metadataLimits?: ImapMetadataLimits;
 }
 
 export interface ImapServer extends SessionHandler {
@@ -81,6 +84,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       id: connection.id,
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
       ...(options.quota === undefined ? {} : { quota: options.quota }),
+      ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
     });
     sessions.set(connection, session);
     try {

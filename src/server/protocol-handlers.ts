@@ -132,6 +132,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       log: log.child({ component: protocol }),
       implicitTls: protocol === "imaps",
       searchLimits: { maxDepth: config.imap.searchMaxDepth, maxKeys: config.imap.searchMaxKeys },
+      metadataLimits: { maxEntrySize: config.imap.metadataMaxEntrySize, maxEntriesPerMailbox: config.imap.metadataMaxEntries, maxAccountBytes: config.imap.metadataMaxAccountSize },
       quota,
     });
   }

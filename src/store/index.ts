@@ -20,3 +20,4 @@ export type * from "./copy-target.js";
 export type * from "./backup/types.js";
 export * from "./quota.js";
 export { mailboxObjectId, OBJECT_ID, previewFromText, PREVIEW_CHARACTERS } from "./object-ids.js";
+export * from "./metadata-store.js";

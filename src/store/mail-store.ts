@@ -9,6 +9,7 @@
 //   transaction, and is published on the ChangeFeed only after commit.
 import type { Readable } from "node:stream";
 import type { ChangeFeed, MailboxChangesSince } from "./changes.js";
+import type { MetadataStore } from "./metadata-store.js";
 
 /**
  * What MailStore.findHeaderMatches looks in: the decoded Subject, an address field as
@@ -221,7 +222,8 @@ export interface CreateMailboxOptions {
   uidValidity?: UidValidity;
 }
 
-export interface MailStore {
+/** MetadataStore: RFC 5464 entries (metadata-store.ts), which follow RENAME and go with DELETE. */
+export interface MailStore extends MetadataStore {
   readonly changes: ChangeFeed;
 
   // Mailboxes ------------------------------------------------------------------------------

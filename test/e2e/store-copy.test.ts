@@ -72,6 +72,10 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     await source.setActiveSieveScript(alice.id, "main");
     const tlsReport = { organization: "Reporter Inc.", reportId: "r-1", contact: null, start: new Date("2026-11-30T00:00:00Z"), end: new Date("2026-11-30T23:59:59Z"), policies: [{ policyType: "sts", policyDomain: "example.org", successfulSessions: 10, failedSessions: 1, failures: [{ resultType: "starttls-not-supported", sendingMtaIp: "192.0.2.1", receivingMxHostname: "mx.example.org", failedSessionCount: 1 }] }] };
     await source.addTlsReport(tlsReport, new Date("2026-12-01T06:00:00Z"));
+    // RFC 5464 METADATA: a mailbox's shared and private entries and a server entry.
+    const metadataLimits = { maxEntriesPerMailbox: 10, maxAccountBytes: 10_000 };
+    await source.setMetadata(alice.id, nested.id, [{ name: "/shared/comment", value: Buffer.from("team") }, { name: "/private/color", value: Buffer.from([0, 255]) }], metadataLimits);
+    await source.setMetadata(alice.id, null, [{ name: "/private/vendor/x/motd", value: Buffer.from("hi") }], metadataLimits);
     const expected = await snapshot(source, source as never);
     await source.close();
     assert.equal(delivered.copies.length, 2);
@@ -80,7 +84,7 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const copy = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
     assert.equal(copy.code, 0, copy.stderr);
     assert.match(copy.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\); counts and checksums match/);
+    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\); counts and checksums match/);
     assert.match(copy.stderr, /messages copied: 4\/4 done/, "progress on stderr");
 
     const target = await openPostgresStore({ url });
@@ -93,6 +97,9 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
       assert.deepEqual((await target.changesSince(copiedInbox.id, beforeExpunge as ModSeq)).expunged, [gone.uid], "QRESYNC is told the expunged UID vanished");
       assert.equal((await target.getActiveSieveScript(copiedAlice.id))?.name, "main");
       assert.deepEqual(await target.listTlsReports(new Date(0), 10), [{ ...tlsReport, receivedAt: new Date("2026-12-01T06:00:00Z") }], "TLS reports come along");
+      const copiedNested = (await target.getMailbox(copiedAlice.id, nested.name))!;
+      assert.deepEqual(await target.getMetadata(copiedAlice.id, copiedNested.id), [{ name: "/private/color", value: Buffer.from([0, 255]) }, { name: "/shared/comment", value: Buffer.from("team") }], "METADATA entries come along");
+      assert.deepEqual(await target.getMetadata(copiedAlice.id, null), [{ name: "/private/vendor/x/motd", value: Buffer.from("hi") }]);
       assert.deepEqual(await target.findAlias("postmaster@example.org"), { address: "postmaster@example.org", targets: ["alice@example.org", "bob@example.org"] });
       assert.equal(await target.blobs.count(), 3, "three distinct messages: the one delivered to two accounts is stored once");
       assert.deepEqual((await target.findTextMatches(copiedInbox.id, "käse", "text")).matches, [3], "search works on the copy");
@@ -108,7 +115,7 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const back = await runMailroom(["store", "copy", "--from", url, "--to", backDir], { timeoutMs: 60_000 });
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\); counts and checksums match/);
+    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\); counts and checksums match/);
     const copiedBack = await openSqliteStore({ dataDir: backDir });
     try {
       assert.deepEqual(await snapshot(copiedBack, copiedBack as never), expected, "the same mailboxes, UIDs, flags, dates and bytes as the original");

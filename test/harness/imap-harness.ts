@@ -8,6 +8,7 @@ import type { ListenerConfig } from "../../src/config/index.js";
 import { createQuotaService } from "../../src/delivery/quota-warning.js";
 import { createImapServer, type ImapServer, type ImapSessionLimits } from "../../src/imap/index.js";
 import type { SearchLimits } from "../../src/imap/protocol/search-key.js";
+import type { ImapMetadataLimits } from "../../src/imap/commands/metadata.js";
 import { TlsContextProvider } from "../../src/net/index.js";
 import { silentLogger, type Logger } from "../../src/observability/log.js";
 import { startListeners, type ListenerSet } from "../../src/server/listeners.js";
@@ -47,6 +48,8 @@ export interface ImapHarnessOptions {
   shared?: { temp: TempStore; accounts: Record<"alice" | "bob", Account> };
   /** Serve RFC 9208 usage and the usage warning at this percentage (delivery/quota-warning.ts); absent: none. */
   quotaWarningPercent?: number;
+  /** RFC 5464 METADATA limits as [imap] metadata_* set them; absent: the defaults. */
+  metadataLimits?: ImapMetadataLimits;
 }
 
 export async function startImapHarness(options: ImapHarnessOptions = {}): Promise<ImapHarness> {
@@ -72,6 +75,7 @@ export async function startImapHarness(options: ImapHarnessOptions = {}): Promis
       log,
       implicitTls,
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
+      ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
       ...(options.quotaWarningPercent === undefined
         ? {}
         : { quota: createQuotaService({ accounts: store, mail: store, warningPercent: options.quotaWarningPercent, hostname: "imap.example.org", log }) }),

@@ -19,6 +19,9 @@ export { ImapError } from "./imap-error.js";
 export type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
 /** RFC 9051 §3: the logout state needs no entry, no command runs in it. */
+import type { ImapMetadataLimits } from "./metadata.js";
+import type { NotifyRequest } from "../protocol/notify.js";
+
 export type SessionState = "not-authenticated" | "authenticated" | "selected";
 
 /**
@@ -69,6 +72,10 @@ export interface SessionControl {
   startTls(tag: string): Promise<void>;
   /** STARTTLS is offered: a certificate exists and the link is not encrypted yet. */
   startTlsAvailable(): boolean;
+  /** RFC 4978 COMPRESS=DEFLATE: writes the tagged OK, then compresses both directions (NO [COMPRESSIONACTIVE] if on). */
+  compress(tag: string): Promise<void>;
+  /** RFC 5465 NOTIFY SET / NONE (session/notify.ts); writes SET STATUS's STATUS responses. */
+  setNotify(request: NotifyRequest): Promise<void>;
   /** Enters the selected state (replacing any selected mailbox; emits nothing itself). */
   select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox>;
   /** Leaves the selected state; `closed` sends `* OK [CLOSED]` first (RFC 7162 §3.2.11). */
@@ -112,6 +119,8 @@ export interface CommandContext {
   readonly log: Logger;
   readonly clock: () => Date;
   readonly session: SessionControl;
+  /** RFC 5464 METADATA limits ([imap] metadata_*; commands/metadata.ts). */
+  readonly metadataLimits: ImapMetadataLimits;
 
   /** The logged-in account; BAD if none (dispatch already checks states, so this is a guard). */
   requireAccount(): Account;

@@ -10,6 +10,7 @@ import { appendCommand } from "./append.js";
 import { authenticateCommand } from "./authenticate.js";
 import { capabilityCommand } from "./capability.js";
 import { closeCommand } from "./close.js";
+import { compressCommand } from "./compress.js";
 import { copyCommand } from "./copy.js";
 import { createCommand } from "./create.js";
 import { deleteCommand } from "./delete.js";
@@ -21,7 +22,9 @@ import { idleCommand } from "./idle.js";
 import { listCommand } from "./list.js";
 import { loginCommand } from "./login.js";
 import { logoutCommand } from "./logout.js";
+import { metadataCommand } from "./metadata.js";
 import { namespaceCommand } from "./namespace.js";
+import { notifyCommand } from "./notify.js";
 import { quotaCommand } from "./quota.js";
 import { checkCommand, noopCommand } from "./noop.js";
 import { renameCommand } from "./rename.js";
@@ -44,6 +47,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   capabilityCommand,
   checkCommand,
   closeCommand,
+  compressCommand,
   copyCommand,
   createCommand,
   deleteCommand,
@@ -56,8 +60,10 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   listCommand,
   loginCommand,
   logoutCommand,
+  metadataCommand,
   namespaceCommand,
   noopCommand,
+  notifyCommand,
   quotaCommand,
   renameCommand,
   replaceCommand,

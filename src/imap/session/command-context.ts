@@ -7,6 +7,7 @@ import type { Account, MailStore, StagedMessage } from "../../store/index.js";
 import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandContext, ImapExtension, SessionControl, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
+import { DEFAULT_METADATA_LIMITS, type ImapMetadataLimits } from "../commands/metadata.js";
 import type { LiteralPiece } from "../protocol/arguments.js";
 import { encodeMailboxName } from "../protocol/mailbox-name.js";
 import { continuationLine, statusLine } from "../protocol/response.js";
@@ -20,6 +21,8 @@ export interface ContextSource {
   readonly log: Logger;
   readonly clock: () => Date;
   readonly control: SessionControl;
+  /** [imap] metadata_* (RFC 5464); absent: DEFAULT_METADATA_LIMITS. */
+  readonly metadataLimits?: ImapMetadataLimits;
   readonly enabled: ReadonlySet<ImapExtension>;
   account(): Account | null;
   selected(): SelectedMailbox | null;
@@ -51,6 +54,7 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     log: source.log,
     clock: source.clock,
     session: source.control,
+    metadataLimits: source.metadataLimits ?? DEFAULT_METADATA_LIMITS,
     requireAccount: () => {
       const account = source.account();
       if (account === null) throw ImapError.bad(null, "not authenticated");

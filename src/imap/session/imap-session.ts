@@ -35,6 +35,11 @@ import { ProtocolErrorLog } from "./protocol-error-log.js";
 import { SelectedMailbox } from "./selected-mailbox.js";
 import { SessionEnded, type ImapSessionOptions } from "./session-options.js";
 import { idleUntilDone } from "./idle.js";
+import { compressibleTransport, type CompressibleTransport } from "./deflate-transport.js";
+import { NotifyState } from "./notify.js";
+import { fetchCommand } from "../commands/fetch.js";
+import type { NotifyRequest } from "../protocol/notify.js";
+import { encodeMailboxName } from "../protocol/mailbox-name.js";
 import { SessionDeadline, type DeadlineKind } from "./timers.js";
 
 export type { ImapSessionLimits, ImapSessionOptions, ImapTransport, SaslAuthenticator } from "./session-options.js";
@@ -68,9 +73,17 @@ export class ImapSession {
   private readonly intake: LiteralIntake;
   private readonly contextSource: ContextSource;
   private readonly protocolErrors: ProtocolErrorLog;
+  /** The transport, switchable to DEFLATE by COMPRESS (RFC 4978, deflate-transport.ts). */
+  private readonly compression: CompressibleTransport;
+  /** RFC 5465 NOTIFY (notify.ts): what this client asked to hear about, and what it is owed. */
+  private readonly notify = new NotifyState();
+  /** Notifications being written between commands; a command waits for it (one writer at a time). */
+  private unsolicited: Promise<void> | null = null;
+  private idling = false;
 
   constructor(options: ImapSessionOptions) {
-    this.o = options;
+    this.compression = compressibleTransport(options.transport);
+    this.o = { ...options, transport: this.compression };
     this.id = options.id ?? randomBytes(6).toString("base64url");
     this.protocolErrors = new ProtocolErrorLog(options.log, this.id, () => options.clock().getTime());
     this.table = options.commands ?? buildCommandTable();
@@ -92,6 +105,7 @@ export class ImapSession {
     this.contextSource = {
       store: options.store,
       ...(options.quota === undefined ? {} : { quota: options.quota }),
+      ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
       log: options.log,
       clock: options.clock,
       control: this.control,
@@ -209,6 +223,7 @@ export class ImapSession {
   private async handleEvent(event: ReaderEvent): Promise<void> {
     switch (event.kind) {
       case "command":
+        if (this.unsolicited !== null) await this.unsolicited;
         try {
           return await this.dispatch(event.text);
         } finally {
@@ -294,8 +309,15 @@ export class ImapSession {
    * already left the selected state, so an EXPUNGE or FETCH then names nothing it knows.
    */
   private async flushSelected(allowExpunge: boolean): Promise<void> {
+    await this.flushSelectedMailbox(allowExpunge);
+    // RFC 5465: other mailboxes' notifications go out at the same moments.
+    if (this.notify.pending && !this.ended && !this.loggingOut) await this.writeManyValues(await this.notify.drain(this.notifyContext()));
+  }
+
+  private async flushSelectedMailbox(allowExpunge: boolean): Promise<void> {
     const selected = this.selected;
     if (selected === null || this.ended || this.loggingOut) return;
+    const lastUidBefore = selected.lastUid;
     let responses: ImapValue[][];
     try {
       responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });
@@ -306,6 +328,42 @@ export class ImapSession {
       throw new SessionEnded();
     }
     if (responses.length > 0) await this.writeManyValues(responses);
+    const fetch = this.notify.selectedGroup?.fetch ?? null;
+    if (fetch !== null && selected.lastUid > lastUidBefore && this.selected === selected) {
+      // RFC 5465 §5.2: MessageNew with fetch attributes answers the new messages as UID FETCH would.
+      const completion = this.completion;
+      await fetchCommand.run(this.contextFor("*", "FETCH", true), { set: { kind: "ranges", ranges: [{ start: lastUidBefore + 1, end: selected.lastUid }] }, request: fetch });
+      this.completion = completion;
+    }
+  }
+
+  private notifyContext(): { store: ImapSessionOptions["store"]; accountId: AccountId; encode: (name: string) => string } {
+    const account = this.account;
+    if (account === null) throw ImapError.bad(null, "not authenticated");
+    return { store: this.o.store, accountId: account.id, encode: (name) => encodeMailboxName(name, this.utf8) };
+  }
+
+  /**
+   * RFC 5465 §1: with NOTIFY, changes go out as they happen, not only at the next command: when
+   * the session is between commands (waiting for input, not in IDLE, which has its own flushing),
+   * they are written at once. Expunges of the selected mailbox only with SELECTED (§6: with
+   * SELECTED-DELAYED they wait for a command that may carry them).
+   */
+  private pushUnsolicited(): void {
+    if (!this.awaitingInput || this.idling || this.reader.midCommand || this.unsolicited !== null || this.ended) return;
+    const group = this.notify.selectedGroup;
+    const selectedToo = group !== null && group.events.length > 0 && this.selected?.dirty === true;
+    if (!this.notify.pending && !selectedToo) return;
+    this.unsolicited = (async () => {
+      try {
+        if (selectedToo) await this.flushSelected(group.filter.kind === "selected");
+        else if (this.notify.pending) await this.writeManyValues(await this.notify.drain(this.notifyContext()));
+      } catch (error) {
+        if (!(error instanceof SessionEnded)) this.o.log.warn("imap.notify_failed", { session: this.id, error });
+      } finally {
+        this.unsolicited = null;
+      }
+    })();
   }
 
   private get loggingOut(): boolean {
@@ -372,6 +430,8 @@ export class ImapSession {
     authenticate: (credentials) => this.login(credentials),
     startTls: (tag) => this.startTls(tag),
     startTlsAvailable: () => this.o.startTlsAvailable && !this.tls,
+    compress: (tag) => this.startCompression(tag),
+    setNotify: (request) => this.setNotify(request),
     select: (mailbox, readOnly) => this.select(mailbox, readOnly),
     deselect: () => {
       this.selected = null;
@@ -413,11 +473,15 @@ export class ImapSession {
     this.state = "authenticated";
     this.unsubscribe = this.o.store.changes.subscribe(result.account.id, (batch) => {
       const selected = this.selected;
-      if (selected === null) return;
-      if (batch.changes.some((change) => "mailboxId" in change && change.mailboxId === selected.mailboxId)) {
+      if (this.notify.active) {
+        this.notify.onBatch(batch, selected?.mailboxId ?? null);
+        if (this.notify.pending) this.wakeIdle?.();
+      }
+      if (selected !== null && batch.changes.some((change) => "mailboxId" in change && change.mailboxId === selected.mailboxId)) {
         selected.markDirty();
         this.wakeIdle?.();
       }
+      if (this.notify.active) this.pushUnsolicited();
     });
     return "ok";
   }
@@ -436,6 +500,22 @@ export class ImapSession {
       throw new SessionEnded();
     }
     this.tls = true;
+  }
+
+  /** RFC 4978 §3: OK uncompressed, then DEFLATE both ways; input pipelined after COMPRESS is dropped. */
+  private async startCompression(tag: string): Promise<void> {
+    if (this.compression.compressing) throw ImapError.no("COMPRESSIONACTIVE", "DEFLATE is active already");
+    await this.write(statusLine(tag, "OK", null, "DEFLATE active"));
+    this.alreadyAnswered = true;
+    const dropped = this.reader.discardBuffered();
+    if (dropped > 0) this.o.log.warn("imap.compress_pipelined_input_dropped", { session: this.id, octets: dropped });
+    this.compression.startCompression();
+  }
+
+  /** RFC 5465 NOTIFY SET / NONE; SET STATUS's responses go out before the tagged OK. */
+  private async setNotify(request: NotifyRequest): Promise<void> {
+    const responses = await this.notify.set(request, this.notifyContext(), this.selected?.mailboxId ?? null);
+    if (responses.length > 0) await this.writeManyValues(responses);
   }
 
   private async select(mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
@@ -459,11 +539,20 @@ export class ImapSession {
   }
 
   /** RFC 2177 IDLE (idle.ts). */
-  private idle(): Promise<boolean> {
+  private async idle(): Promise<boolean> {
+    this.idling = true;
+    try {
+      return await this.idleLoop();
+    } finally {
+      this.idling = false;
+    }
+  }
+
+  private idleLoop(): Promise<boolean> {
     return idleUntilDone({
       flush: () => this.flushSelected(true),
       write: (bytes) => this.write(bytes),
-      dirty: () => this.selected?.dirty === true,
+      dirty: () => this.selected?.dirty === true || this.notify.pending,
       nextLine: () => {
         this.reader.expectLine();
         return (this.pendingEvent ??= this.nextEvent());

@@ -6,6 +6,7 @@ import type { Logger } from "../../observability/log.js";
 import type { MailStore } from "../../store/index.js";
 import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandTable } from "../commands/index.js";
+import type { ImapMetadataLimits } from "../commands/metadata.js";
 import type { SearchLimits } from "../protocol/search-key.js";
 import type { Timers } from "./timers.js";
 
@@ -51,6 +52,8 @@ export interface ImapSessionOptions {
   readonly searchLimits?: SearchLimits;
   /** RFC 9208 usage figures and the usage warning (delivery/quota-warning.ts); absent: login-time figures. */
   readonly quota?: QuotaService;
+  /** RFC 5464 METADATA limits ([imap] metadata_*); absent: the defaults. */
+  readonly metadataLimits?: ImapMetadataLimits;
   readonly id?: string;
 }
 

@@ -23,6 +23,7 @@ import { tlsReportContract } from "./tls-reports.contract.js";
 import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
 import { quotaContract } from "./quota.contract.js";
 import { objectIdContract } from "./object-ids.contract.js";
+import { metadataContract } from "./metadata.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -48,6 +49,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["migration state", migrationStateContract],
   ["quota", quotaContract],
   ["object ids, save date, preview and replace", objectIdContract],
+  ["metadata", metadataContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

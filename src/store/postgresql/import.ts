@@ -13,7 +13,7 @@ import { StoreError } from "../errors.js";
 import type { MailStore } from "../mail-store.js";
 import type { SieveStore } from "../sieve-store.js";
 import type { TlsReportStore } from "../tls-report-store.js";
-import type { MailboxId } from "../types.js";
+import type { AccountId, MailboxId } from "../types.js";
 import type { CopyTarget } from "../copy-target.js";
 
 export interface CopySource {
@@ -42,6 +42,8 @@ export interface CopyReport {
   sieveScripts: number;
   tombstones: number;
   tlsReports: number;
+  /** RFC 5464 METADATA entries (server and mailbox ones), copied as they are. */
+  metadataEntries: number;
   /** Per mailbox: "address/name: N messages, sha256 ..." as verified. */
   verified: string[];
   durationMs: number;
@@ -50,10 +52,20 @@ export interface CopyReport {
 /** Messages per metadata page (listing is paged by UID range). */
 const PAGE = 200;
 
+/** No limit applies to a copy: the source's entries were within its limits when set. */
+const UNLIMITED_METADATA = { maxEntriesPerMailbox: Number.MAX_SAFE_INTEGER, maxAccountBytes: Number.MAX_SAFE_INTEGER };
+
+/** The account's METADATA entries of one mailbox (null: its server entries), as they are. */
+async function copyMetadata(source: MailStore, target: CopyTarget, sourceAccount: AccountId, sourceMailbox: MailboxId | null, targetAccount: AccountId, targetMailbox: MailboxId | null): Promise<number> {
+  const entries = await source.getMetadata(sourceAccount, sourceMailbox);
+  if (entries.length > 0) await target.setMetadata(targetAccount, targetMailbox, entries, UNLIMITED_METADATA);
+  return entries.length;
+}
+
 export async function copyStore(source: CopySource, target: CopyTarget, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
   const started = Date.now();
   if (!(await target.isEmpty())) throw new StoreError("CANNOT", "the target already holds domains or accounts; store copy fills an empty one");
-  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, verified: [], durationMs: 0 };
+  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, metadataEntries: 0, verified: [], durationMs: 0 };
 
   const domains = await source.accounts.listDomains();
   for (const domain of domains) await target.addDomain(domain.name);
@@ -75,6 +87,7 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
       const recent = await source.mail.claimRecent(mailbox.id, { peek: true });
       const targetId = await target.importMailbox(accountId, mailbox, recent.first);
       report.mailboxes++;
+      report.metadataEntries += await copyMetadata(source.mail, target, account.id, mailbox.id, accountId, targetId);
       const digest = createHash("sha256");
       let count = 0;
       const uids = (await source.mail.listMessages(mailbox.id)).map((m) => m.uid);
@@ -118,6 +131,7 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
       report.messages += count;
       expected.push({ label: `${account.address}/${mailbox.name}`, targetId, count, digest: digest.digest("hex") });
     }
+    report.metadataEntries += await copyMetadata(source.mail, target, account.id, null, accountId, null);
     if (source.sieve) {
       const scripts = await source.sieve.listSieveScripts(account.id);
       for (const info of scripts) {

@@ -50,6 +50,8 @@ import type { SharedAbuseStateStore, ThrottleSnapshot } from "../abuse-state-sto
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
 import * as migrationState from "./migration-state.js";
+import * as metadata from "./metadata.js";
+import type { MetadataChange, MetadataEntry, MetadataLimits, MetadataWriteResult } from "../metadata-store.js";
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
@@ -1827,6 +1829,21 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
       const blobId = await queue.completeEntry(db, id);
       await dropUnreferencedBlobs(db, [blobId]);
     });
+  }
+
+  // MetadataStore (metadata.ts) ------------------------------------------------------------------
+
+  getMetadata(userId: AccountId, mailboxId: MailboxId | null): Promise<MetadataEntry[]> {
+    return this.read((db) => metadata.getMetadata(db, userId, mailboxId));
+  }
+
+  async setMetadata(userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): Promise<MetadataWriteResult> {
+    try {
+      return await this.write((db) => metadata.setMetadata(db, userId, mailboxId, changes, limits));
+    } catch (error) {
+      if (error instanceof metadata.MetadataRefusal) return { ok: false, reason: error.reason };
+      throw error;
+    }
   }
 
   // SieveStore -----------------------------------------------------------------------------------

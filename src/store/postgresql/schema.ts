@@ -449,6 +449,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE messages SET thread_id = 'T' || substr(email_id, 2) WHERE thread_id IS NULL;
     `,
   },
+  {
+    version: 14,
+    description: "IMAP METADATA entries per mailbox and server (RFC 5464)",
+    sql: `
+      -- As SQLite's migration 29 (store/metadata-store.ts).
+      CREATE TABLE metadata_entries (
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        mailbox_id bigint REFERENCES mailboxes(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        value bytea NOT NULL
+      );
+      CREATE UNIQUE INDEX metadata_entries_key ON metadata_entries (account_id, coalesce(mailbox_id, 0), name);
+      CREATE INDEX metadata_entries_mailbox ON metadata_entries (mailbox_id);
+    `,
+  },
 ];
 
 export interface MigrationReport {

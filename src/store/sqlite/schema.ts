@@ -533,6 +533,23 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: "",
     run: addObjectIdColumns,
   },
+  {
+    version: 29,
+    description: "IMAP METADATA entries per mailbox and server (RFC 5464)",
+    // IF NOT EXISTS: the tests of older migrations rewind the history below 29 and migrate again.
+    sql: `
+      CREATE TABLE IF NOT EXISTS metadata_entries (
+        -- The account charged for the entry: a /private entry's user, a /shared entry's mailbox owner.
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        -- NULL: a server entry (RFC 5464 §3.2.1.1).
+        mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value BLOB NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS metadata_entries_key ON metadata_entries (account_id, coalesce(mailbox_id, 0), name);
+      CREATE INDEX IF NOT EXISTS metadata_entries_mailbox ON metadata_entries (mailbox_id);
+    `,
+  },
 ];
 
 /**

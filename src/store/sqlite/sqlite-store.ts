@@ -48,6 +48,8 @@ import * as sieve from "./sieve.js";
 import * as spamTokens from "./spam-tokens.js";
 import * as greylist from "./greylist.js";
 import * as migrationState from "./migration-state.js";
+import * as metadata from "./metadata.js";
+import type { MetadataChange, MetadataEntry, MetadataLimits, MetadataWriteResult } from "../metadata-store.js";
 import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
 import { openDatabase } from "./sqlite-database.js";
 import { SqliteStagedMessage, STAGED_HEAD_BYTES } from "./staged-message.js";
@@ -82,6 +84,19 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   forgetMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<void> {
     return this.write((ctx) => migrationState.forget(ctx, accountId, source, folder));
+  }
+
+  // MetadataStore (metadata.ts) --------------------------------------------------------------------
+  getMetadata(userId: AccountId, mailboxId: MailboxId | null): Promise<MetadataEntry[]> {
+    return this.read((ctx) => metadata.getMetadata(ctx, userId, mailboxId));
+  }
+  async setMetadata(userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): Promise<MetadataWriteResult> {
+    try {
+      return await this.write((ctx) => metadata.setMetadata(ctx, userId, mailboxId, changes, limits));
+    } catch (error) {
+      if (error instanceof metadata.MetadataRefusal) return { ok: false, reason: error.reason };
+      throw error;
+    }
   }
 
   // GreylistStore (greylist.ts) ---------------------------------------------------------------------
