@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { AuthThrottle, hashPassword, SharedAuthThrottle, type PasswordHashParams } from "../auth/index.js";
 import { ClusterConnections } from "./cluster-connections.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
-import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
+import { AcmeChallenges, AcmeManager, type CertificateSummary, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
@@ -14,7 +14,7 @@ import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import type { QuotaPolicy } from "../store/index.js";
+import type { QueuedMessage, QuotaPolicy } from "../store/index.js";
 import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
@@ -253,7 +253,14 @@ async function copyStoreBack(
   }
 }
 
-export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null): AdminOperations {
+/** What only a running server adds to the admin operations (none for an in-process command). */
+export interface RunningAdminExtras {
+  tlsCertificates: () => readonly CertificateSummary[];
+  serverStatus: () => Record<string, unknown>;
+  bounce: (entry: QueuedMessage, reason: string) => Promise<unknown>;
+}
+
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null, running?: RunningAdminExtras): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
@@ -268,7 +275,8 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
     ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers },
+    ...(running ? { tlsCertificates: running.tlsCertificates, serverStatus: running.serverStatus } : {}),
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeyDirOf(config), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers, ...(running ? { bounce: running.bounce } : {}) },
   });
 }
 
@@ -413,16 +421,17 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
   });
   void operations.catch(() => {});
   try {
+    const status = (reset: boolean): Record<string, unknown> => ({
+      pid: process.pid,
+      dataDir: config.server.dataDir,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      connections: listenersRef?.connectionCount() ?? 0,
+      eventLoop: loop.snapshot(reset),
+    });
     control = await startControlServer({
       socketPath: join(config.server.dataDir, CONTROL_SOCKET_FILE),
       operations,
-      status: (reset) => ({
-        pid: process.pid,
-        dataDir: config.server.dataDir,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        connections: listenersRef?.connectionCount() ?? 0,
-        eventLoop: loop.snapshot(reset),
-      }),
+      status,
       log: log.child({ component: "control" }),
     });
     const opened = await openStore(config, log);
@@ -498,7 +507,11 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager);
+    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager, {
+      tlsCertificates: () => tls.certificates,
+      serverStatus: () => status(false),
+      bounce: (entry, reason) => outbound.bounceNow(entry, reason),
+    });
     operationsReady(admin);
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},

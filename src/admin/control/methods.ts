@@ -97,6 +97,13 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   disableUser: (ops, a) => ops.disableUser(a.string(0)),
   enableUser: (ops, a) => ops.enableUser(a.string(0)),
   listUsers: (ops, a) => ops.listUsers(a.optionalString(0)),
+  listUsersPage: (ops, a) => {
+    const q = a.object(0);
+    const fields = new Arguments([q.domain ?? null, q.search ?? null, q.offset ?? null, q.limit ?? null], "listUsersPage");
+    return ops.listUsersPage({ domain: fields.optionalString(0), search: fields.optionalString(1), offset: fields.optionalInteger(2), limit: fields.optionalInteger(3) });
+  },
+  tlsStatus: (ops) => ops.tlsStatus(),
+  serverStatus: (ops) => ops.serverStatus(),
   setQuota: (ops, a) => ops.setQuota(a.string(0), a.integerOrNull(1)),
   showUser: (ops, a) => ops.showUser(a.string(0)),
   setQuotaLimits: (ops, a) => ops.setQuotaLimits(a.string(0), quotaLimits(a)),
@@ -109,6 +116,10 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "outbound.retryQueued": (ops, a) => ops.outbound.retryQueued(a.integer(0)),
   "outbound.deleteQueued": (ops, a) => ops.outbound.deleteQueued(a.integer(0)),
   "outbound.flushQueue": (ops) => ops.outbound.flushQueue(),
+  "outbound.holdQueued": (ops, a) => ops.outbound.holdQueued(a.integer(0)),
+  "outbound.releaseQueued": (ops, a) => ops.outbound.releaseQueued(a.integer(0)),
+  "outbound.bounceQueued": (ops, a) => ops.outbound.bounceQueued(a.integer(0), a.optionalString(1)),
+  "outbound.dnsRecordList": (ops, a) => ops.outbound.dnsRecordList(a.string(0)),
   "outbound.ensureDkimKeys": (ops, a) => ops.outbound.ensureDkimKeys(a.string(0)),
   "outbound.rotateDkim": (ops, a) => ops.outbound.rotateDkim(a.string(0)),
   "outbound.dnsRecords": (ops, a) => ops.outbound.dnsRecords(a.string(0)),
