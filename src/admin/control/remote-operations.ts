@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -31,7 +31,22 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     list: (address) => call<SieveScriptInfo[]>("sieve.list", address),
     activate: async (address, name) => void (await call("sieve.activate", address, name)),
   };
+  const admins: WebAdminOperations = {
+    addAdmin: (name, password) => call<AdminView>("admins.addAdmin", name, password),
+    listAdmins: () => call<AdminView[]>("admins.listAdmins"),
+    setAdminPassword: async (name, password) => void (await call("admins.setAdminPassword", name, password)),
+    deleteAdmin: async (name) => void (await call("admins.deleteAdmin", name)),
+    createApiToken: (admin, name, days) => call<TokenView & { token: string }>("admins.createApiToken", admin, name, days),
+    listApiTokens: () => call<TokenView[]>("admins.listApiTokens"),
+    deleteApiToken: async (id) => void (await call("admins.deleteApiToken", id)),
+  };
+  const accountFilters: AccountFilterOperations = {
+    getFilters: (address) => call<Awaited<ReturnType<AccountFilterOperations["getFilters"]>>>("accountFilters.getFilters", address),
+    setFilters: (address, input) => call<AccountFilters>("accountFilters.setFilters", address, input),
+  };
   return {
+    admins,
+    accountFilters,
     sieve,
     addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
     listDomains: () => call<Domain[]>("listDomains"),

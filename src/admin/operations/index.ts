@@ -5,7 +5,7 @@
 import type { AcmeNameStatus, CertificateSummary } from "../../net/index.js";
 import { tlsReportSummary } from "./tls-reports.js";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, QuotaLimits, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
+import type { WebAuthStore, Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, QuotaLimits, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
@@ -15,6 +15,8 @@ import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.
 import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
 import { createImportOperation, type ImportDependencies, type ImportRequest, type ImportResult } from "./import.js";
 import { createBackupOperation, type BackupDependencies, type BackupOperationRequest, type BackupResult } from "./backup.js";
+import { createAccountFilterOperations } from "./account-filters.js";
+import { createWebAdminOperations, type WebAdminOperations } from "./web-admins.js";
 import { createTransferOperations, type ExportRequest, type ExportResult, type MigrateRequest, type MigrateResult, type TransferDependencies } from "./transfer.js";
 
 export { AdminError } from "./validation.js";
@@ -29,6 +31,10 @@ export type { ImportRequest, ImportResult } from "./import.js";
 export type { BackupDependencies, BackupOperationRequest, BackupResult } from "./backup.js";
 export type { ExportRequest, ExportResult, MigrateRequest, MigrateResult } from "./transfer.js";
 export type { AdminErrorKind } from "./validation.js";
+export type { AdminView, TokenView, WebAdminOperations } from "./web-admins.js";
+export { normaliseAdminName } from "./web-admins.js";
+export type { AccountFilters } from "./account-filters.js";
+export type AccountFilterOperations = ReturnType<typeof createAccountFilterOperations>;
 
 export interface AdminDependencies {
   accounts: AccountStore;
@@ -62,6 +68,8 @@ export interface AdminDependencies {
   transfer?: TransferDependencies;
   /** Inside the running server: the certificates it serves (net/tls-context.ts), for `tls status` and the admin API. */
   tlsCertificates?: () => readonly CertificateSummary[];
+  /** Admin accounts and API tokens (`mailroom admin`, the admin API); without it those operations are unavailable. */
+  webAuth?: WebAuthStore;
   /** Inside the running server: PID, uptime, connections, event loop (`mailroom status`, the admin dashboard). */
   serverStatus?: () => Record<string, unknown>;
 }
@@ -340,6 +348,16 @@ export function createAdminOperations(deps: AdminDependencies) {
     get sieve(): SieveOperations {
       if (!deps.sieve) throw new AdminError("refused", "sieve administration is not available here");
       return createSieveOperations(deps.sieve, requireAccount);
+    },
+    /** Forwarding and out-of-office of the account page, as the account's Sieve script (account-filters.ts). */
+    get accountFilters(): AccountFilterOperations {
+      if (!deps.sieve) throw new AdminError("refused", "forwarding and out-of-office need the Sieve store");
+      return createAccountFilterOperations(() => createSieveOperations(deps.sieve!, requireAccount));
+    },
+    /** Admin accounts and API tokens; throws when the store keeps none. */
+    get admins(): WebAdminOperations {
+      if (!deps.webAuth) throw new AdminError("refused", "admin accounts are not available here");
+      return createWebAdminOperations(deps.webAuth, checkedPasswordHash);
     },
     /** Queue, DKIM and DNS operations; throws when the outbound side is not configured. */
     get outbound(): OutboundOperations {
