@@ -16,7 +16,7 @@ import { createDummyHash, DEFAULT_HASH_PARAMS, DEFAULT_MAX_PASSWORD_BYTES, verif
 import type { PasswordHashParams } from "./password-hash.js";
 import type { SaslCredentials } from "./sasl/mechanism.js";
 
-export type AuthProtocol = "smtp" | "imap" | "pop3" | "managesieve" | "admin";
+export type AuthProtocol = "smtp" | "imap" | "pop3" | "managesieve" | "admin" | "http";
 
 /** Where an attempt comes from. */
 export interface AuthContext {

@@ -161,6 +161,17 @@ export interface HttpSettings {
   tlsReportMaxSize: number;
   /** Reports one client address may POST per hour; 0: no limit. */
   tlsReportsPerHour: number;
+  /** The admin API (/api/v1), admin pages (/admin) and account self-service (/account): http/admin-api.ts. */
+  admin: boolean;
+  /** Milliseconds a browser session lives without use (idle), and at most in all. */
+  adminSessionIdle: number;
+  adminSessionMax: number;
+  /** Bytes: the largest JSON body of /api/v1 and /account. */
+  adminBodyLimit: number;
+  /** Recent deliveries kept in memory for the admin pages' delivery log. */
+  adminDeliveryLog: number;
+  /** Days a new API token is valid unless the request says otherwise; 0: no expiry. */
+  adminTokenDays: number;
 }
 
 export interface Config {
@@ -555,6 +566,12 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   tlsReports: key(boolean(), true, "accept TLS-RPT reports (RFC 8460 §5.2) POSTed over HTTPS to https://<server.hostname>/tlsrpt/v1 (mailroom dns adds that rua to the _smtp._tls record); false: only by mail"),
   tlsReportMaxSize: key(size({ min: 1024, max: 64 * 1024 * 1024 }), 1024 * 1024, "largest TLS-RPT report POSTed over HTTPS, both as sent (larger gets 413 while it is read) and once decompressed (a gzip bomb stops there)"),
   tlsReportsPerHour: key(integer({ min: 0, max: 1_000_000 }), 60, "TLS-RPT reports one client address may POST per hour (a reporter sends one per domain per day); more get 429; 0: no limit"),
+  admin: key(boolean(), true, "serve the admin JSON API (/api/v1), the admin pages (/admin) and account self-service (/account); over HTTPS, or plain HTTP from loopback only; create the first admin with mailroom admin add"),
+  adminSessionIdle: key(duration({ minMs: 60_000, maxMs: 7 * 86_400_000 }), 30 * 60_000, "a signed-in browser (admin pages, account page) is signed out after this long without a request"),
+  adminSessionMax: key(duration({ minMs: 60_000, maxMs: 30 * 86_400_000 }), 12 * 3_600_000, "a browser session ends this long after sign-in, however busy"),
+  adminBodyLimit: key(size({ min: 1024, max: 1024 * 1024 }), 64 * 1024, "largest JSON body the admin API and account page take (a Sieve script included); larger gets 413"),
+  adminDeliveryLog: key(integer({ min: 0, max: 100_000 }), 2000, "recent deliveries (accepted, delivered, deferred, bounced) kept in memory for the admin pages' delivery log"),
+  adminTokenDays: key(integer({ min: 0, max: 3660 }), 365, "days a new API token is valid unless its request says otherwise; 0: no expiry"),
 };
 
 export const ACME_SPEC: SectionSpec<AcmeConfig> = {

@@ -5,6 +5,7 @@ import type { AcmeChallenges } from "../net/index.js";
 import type { TlsReportIntake } from "../delivery/tls-report.js";
 import type { Logger } from "../observability/log.js";
 import type { ClientServer } from "./client-settings.js";
+import type { AdminWebContext } from "./admin-context.js";
 
 export interface ReadinessCheck {
   name: string;
@@ -30,5 +31,7 @@ export interface HttpContext {
   acmeChallenges?: AcmeChallenges;
   /** TLS-RPT reports POSTed to us (tls-rpt.ts); absent when http.tls_reports is off or the store keeps none. */
   tlsReports?: Pick<TlsReportIntake, "takeUpload">;
+  /** The admin API, admin pages and account page (http.admin); absent: those routes are not served. */
+  admin?: AdminWebContext;
   log: Logger;
 }

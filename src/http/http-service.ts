@@ -19,6 +19,9 @@ import { registerMetrics } from "./metrics.js";
 import { registerMobileconfig } from "./mobileconfig.js";
 import { registerMtaSts } from "./mta-sts.js";
 import { registerTlsReports } from "./tls-rpt.js";
+import { registerAdminApi } from "./admin-api.js";
+import { registerAdminPages } from "./admin-pages.js";
+import { registerAccountPages } from "./account-pages.js";
 
 export interface BoundHttpPort {
   scheme: "http" | "https";
@@ -64,6 +67,9 @@ export async function buildHttpApp(context: HttpContext): Promise<FastifyInstanc
   registerMetrics(app, context);
   registerAcmeChallenge(app, context);
   registerTlsReports(app, context);
+  registerAdminApi(app, context);
+  registerAdminPages(app, context);
+  registerAccountPages(app, context);
   await app.ready();
   return app;
 }

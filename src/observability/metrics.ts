@@ -125,6 +125,22 @@ export class Metrics {
     this.deliveryLatency.observe({ kind }, seconds);
   }
 
+  /**
+   * The cumulative counts the admin dashboard charts (observability/admin-series.ts samples them
+   * each minute): messages per event, failed logins, connections per protocol. The same counters
+   * /metrics renders, so the two never disagree.
+   */
+  async snapshot(): Promise<Record<string, number>> {
+    const out: Record<string, number> = { received: 0, delivered: 0, relayed: 0, deferred: 0, bounced: 0, loginsFailed: 0 };
+    for (const v of (await this.messages.get()).values) out[String(v.labels.event)] = (out[String(v.labels.event)] ?? 0) + v.value;
+    for (const v of (await this.logins.get()).values) if (v.labels.result === "failed") out.loginsFailed! += v.value;
+    for (const v of (await this.connections.get()).values) {
+      const key = `connections.${String(v.labels.protocol)}`;
+      out[key] = (out[key] ?? 0) + v.value;
+    }
+    return out;
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }

@@ -303,6 +303,30 @@ export class OutboundWorker {
     return report;
   }
 
+  /**
+   * `queue bounce` (admin/operations/outbound.ts): the postmaster returns an entry to its sender.
+   * Every open recipient fails at once with RFC 3463 5.3.0 ("other or undefined mail system
+   * status") and our words, the sender gets the usual RFC 3464 DSN (NOTIFY rules apply), and the
+   * entry is removed: the same durable order as an attempt (DSN, then recordAttempt, then complete).
+   */
+  async bounceNow(entry: QueuedMessage, reason: string): Promise<AttemptReport> {
+    const now = this.#clock();
+    const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred");
+    const outcomes: RecipientOutcome[] = open.map((r) => ({ address: r.address, state: "failed", status: "5.3.0", diagnostic: reason, remoteMta: null, remoteDsn: false, relay: null, tls: null }));
+    await this.#report(entry, outcomes, false, now);
+    const results: RecipientResult[] = outcomes.map((o) => ({ address: o.address, state: "failed", reply: resultText(o) }));
+    if (results.length > 0) await this.#options.queue.recordAttempt(entry.id, results, now);
+    await this.#options.queue.complete(entry.id);
+    const attemptsBefore = new Map(entry.recipients.map((r) => [r.address, r.attempts]));
+    for (const o of outcomes) {
+      this.#options.log.info("queue.delivery", { queueId: entry.id, recipient: o.address, state: o.state, dsn: o.status, relay: null, tls: null, result: resultText(o), delayMs: now.getTime() - entry.createdAt.getTime(), attempt: (attemptsBefore.get(o.address) ?? 0) + 1, mailFrom: entry.mailFrom, size: entry.size });
+    }
+    // Counted as bounced in the metrics, but not against the sender's abuse.max_failed_ratio: the postmaster chose it.
+    const report = { id: entry.id, outcomes, completed: true, createdAt: entry.createdAt, at: now, submittedBy: null };
+    this.onAttempt?.(report);
+    return report;
+  }
+
   /** Sends the DSNs an attempt calls for: one for failures (and successes asked for), one delay warning. */
   async #report(entry: QueuedMessage, outcomes: RecipientOutcome[], warn: boolean, now: Date): Promise<void> {
     if (entry.mailFrom === "") return;

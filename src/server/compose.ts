@@ -6,15 +6,17 @@ import { join } from "node:path";
 import { AuthThrottle, hashPassword, SharedAuthThrottle, type PasswordHashParams } from "../auth/index.js";
 import { ClusterConnections } from "./cluster-connections.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
-import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
+import { AcmeChallenges, AcmeManager, type CertificateSummary, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
-import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { Logger, LogFields } from "../observability/log.js";
+import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
+import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
+import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
 import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import type { QuotaPolicy } from "../store/index.js";
+import type { QueuedMessage, QuotaPolicy } from "../store/index.js";
 import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 import { existsSync } from "node:fs";
@@ -47,6 +49,8 @@ export interface ComposedStore {
   maildropLeases?: MaildropLeaseStore;
   /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
   tlsReports?: TlsReportStore;
+  /** Admin accounts, browser sessions and API tokens (http/admin-api.ts). */
+  webAuth?: WebAuthStore;
   /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
   abuseState?: SharedAbuseStateStore;
   /** DKIM keys, ACME state, per-account counters and POP3 last logins shared by every node (PostgreSQL); absent: files and memory. */
@@ -126,7 +130,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, webAuth: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -135,7 +139,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     quota: quotaPolicy(config),
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, webAuth: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -259,7 +263,14 @@ async function copyStoreBack(
   }
 }
 
-export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null, stopSignal?: AbortSignal): AdminOperations {
+/** What only a running server adds to the admin operations (none for an in-process command). */
+export interface RunningAdminExtras {
+  tlsCertificates: () => readonly CertificateSummary[];
+  serverStatus: () => Record<string, unknown>;
+  bounce: (entry: QueuedMessage, reason: string) => Promise<unknown>;
+}
+
+export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null, stopSignal?: AbortSignal, running?: RunningAdminExtras): AdminOperations {
   const params = hashParamsOf(config);
   return createAdminOperations({
     accounts: store.accounts,
@@ -274,7 +285,9 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
     ...(acme ? { acme } : {}),
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers },
+    ...(running ? { tlsCertificates: running.tlsCertificates, serverStatus: running.serverStatus } : {}),
+    ...(store.webAuth ? { webAuth: store.webAuth } : {}),
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers, ...(running ? { bounce: running.bounce } : {}) },
   });
 }
 
@@ -409,7 +422,11 @@ export interface StartHooks {
  * stops right here, having created, removed or bound nothing (owner-lock.ts); an admin command
  * working in-process is waited for (10 s at most).
  */
-export async function startServer(config: Config, log: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
+export async function startServer(config: Config, baseLog: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
+  // The delivery log of the admin pages and the received/delivered counters are fed from the log
+  // events every message already produces (server/admin-web.ts); bound once metrics exist.
+  let onLogEvent: ((event: string, fields: LogFields) => void) | null = null;
+  const log = tapLogger(baseLog, (event, fields) => onLogEvent?.(event, fields));
   await mkdir(config.server.dataDir, { recursive: true, mode: 0o700 });
   const lock = await acquireServeLock(config.server.dataDir, 10_000);
   const startedAt = Date.now();
@@ -425,16 +442,17 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
   });
   void operations.catch(() => {});
   try {
+    const status = (reset: boolean): Record<string, unknown> => ({
+      pid: process.pid,
+      dataDir: config.server.dataDir,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      connections: listenersRef?.connectionCount() ?? 0,
+      eventLoop: loop.snapshot(reset),
+    });
     control = await startControlServer({
       socketPath: join(config.server.dataDir, CONTROL_SOCKET_FILE),
       operations,
-      status: (reset) => ({
-        pid: process.pid,
-        dataDir: config.server.dataDir,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        connections: listenersRef?.connectionCount() ?? 0,
-        eventLoop: loop.snapshot(reset),
-      }),
+      status,
       log: log.child({ component: "control" }),
     });
     const opened = await openStore(config, log);
@@ -516,7 +534,11 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
       tlsReportObserver: (outcome, report) => metricsRef?.tlsReport(outcome, report?.policies ?? []),
     });
     // Admin commands run from here on against this store, ending sessions through these handlers.
-    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager, longOperations.signal);
+    admin = createAdmin(config, wakingStore(opened, () => outbound.wake()), liveSessions(handlers, authenticator, log.child({ component: "admin" })), () => acmeManager, longOperations.signal, {
+      tlsCertificates: () => tls.certificates,
+      serverStatus: () => status(false),
+      bounce: (entry, reason) => outbound.bounceNow(entry, reason),
+    });
     operationsReady(admin);
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
@@ -529,6 +551,15 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     });
     metricsRef = metrics;
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
+    const deliveries = new DeliveryLog(config.http.adminDeliveryLog);
+    onLogEvent = (event, fields) => {
+      countAcceptedMessage(metrics, event, fields);
+      deliveries.record(event, fields, new Date());
+    };
+    const adminWeb = config.http.enabled && config.http.admin && opened.webAuth
+      ? createAdminWeb({ config, store: opened.webAuth, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, log })
+      : null;
+    await adminWeb?.start();
     // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
     const previousOnAttempt = outbound.onAttempt;
     outbound.onAttempt = (report) => {
@@ -587,6 +618,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
           metrics,
           ...(config.tls.certFile !== null && config.tls.keyFile !== null ? { signProfile: createProfileSigner({ certFile: config.tls.certFile, keyFile: config.tls.keyFile }, log.child({ component: "http" })) } : {}),
           log: log.child({ component: "http" }),
+          ...(adminWeb ? { admin: adminWeb.web } : {}),
           ...(acmeChallenges === null ? {} : { acmeChallenges }),
           ...(acceptsTlsReportUploads(config, opened)
             ? {
@@ -623,6 +655,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
         await acmeManager?.stop();
+        adminWeb?.stop();
         await http?.close();
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);

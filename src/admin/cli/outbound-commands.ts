@@ -2,7 +2,7 @@
 // `mailroom dns <domain>`: thin adapters over admin/operations/outbound.
 import { InvalidArgumentError, type Command } from "commander";
 import type { QueuedMessage } from "../../store/index.js";
-import type { AdminOperations } from "../operations/index.js";
+import { isHeld, type AdminOperations } from "../operations/index.js";
 
 type WithAdmin = (action: (ops: AdminOperations) => Promise<void>) => Promise<void>;
 
@@ -14,7 +14,7 @@ function queueId(text: string): number {
 /** One line per entry: what it waits for and why the last attempt failed. */
 export function describeEntry(entry: QueuedMessage, now: Date): string[] {
   const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred");
-  const waiting = entry.leasedUntil !== null && entry.leasedUntil > now ? "being delivered now" : entry.nextAttemptAt <= now ? "due now" : `next attempt ${entry.nextAttemptAt.toISOString()}`;
+  const waiting = entry.leasedUntil !== null && entry.leasedUntil > now ? "being delivered now" : isHeld(entry) ? "held (mailroom queue release)" : entry.nextAttemptAt <= now ? "due now" : `next attempt ${entry.nextAttemptAt.toISOString()}`;
   const lines = [`${entry.id}  ${entry.createdAt.toISOString()}  ${entry.size} octets  from <${entry.mailFrom}>  ${open.length}/${entry.recipients.length} to go, ${waiting}`];
   for (const r of entry.recipients) lines.push(`    ${r.state.padEnd(9)} <${r.address}>  attempts ${r.attempts}${r.lastResult ? `  last: ${r.lastResult}` : ""}`);
   return lines;
@@ -48,6 +48,28 @@ export function addOutboundCommands(program: Command, withAdmin: WithAdmin, prin
       print(`deleted queued message ${id}`);
     }),
   );
+  queue.command("hold <id>").description("keep a queued message from being attempted until `queue release`").action((id: string) =>
+    withAdmin(async (ops) => {
+      await ops.outbound.holdQueued(queueId(id));
+      print(`queued message ${id} is held`);
+    }),
+  );
+  queue.command("release <id>").description("end the hold of a queued message: it is attempted now").action((id: string) =>
+    withAdmin(async (ops) => {
+      await ops.outbound.releaseQueued(queueId(id));
+      print(`queued message ${id} is released and due now`);
+    }),
+  );
+  queue
+    .command("bounce <id>")
+    .description("return a queued message to its sender now with a delivery status notification (needs the running server)")
+    .option("--reason <text>", "a short reason quoted in the notification")
+    .action((id: string, opts: { reason?: string }) =>
+      withAdmin(async (ops) => {
+        await ops.outbound.bounceQueued(queueId(id), opts.reason);
+        print(`queued message ${id} was returned to its sender`);
+      }),
+    );
   queue.command("flush").description("attempt every queued message now").action(() =>
     withAdmin(async (ops) => print(`${await ops.outbound.flushQueue()} queued message(s) are due now`)),
   );
@@ -83,6 +105,19 @@ export function addOutboundCommands(program: Command, withAdmin: WithAdmin, prin
   acme.command("revoke <name>").description("revoke the name's certificate at the CA (RFC 8555 §7.6), delete it and order a replacement").action((name: string) =>
     withAdmin(async (ops) => print(await ops.acmeRevoke(name))),
   );
+
+  program
+    .command("tls")
+    .description("the running server's TLS certificates")
+    .command("status")
+    .description("each served certificate: subject, key, expiry and days left; with [acme], each name's renewal state")
+    .action(() =>
+      withAdmin(async (ops) => {
+        const status = await ops.tlsStatus();
+        for (const c of status.certificates) print(`${c.subject}: ${c.keyType}, valid until ${c.validTo.toISOString()} (${c.daysLeft} days)${c.selfSigned ? ", self-signed" : ""}, ${c.certFile}`);
+        for (const a of status.acme ?? []) print(`acme ${a.name}: ${a.serial === null ? "no certificate" : `serial ${a.serial}, renewal from ${a.renewAt?.toISOString() ?? "-"}`}${a.lastError ? `; last error: ${a.lastError}` : ""}`);
+      }),
+    );
 
   const dns = program
     .command("dns")

@@ -13,6 +13,7 @@ import { addImportCommands } from "./import-commands.js";
 import { addTransferCommands } from "./transfer-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 import { addBackupCommands, type BackupReaders } from "./backup-commands.js";
+import { addAdminCommands } from "./admin-commands.js";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
@@ -184,6 +185,7 @@ function buildProgram(env: CliEnvironment): Command {
   addImportCommands(program, withAdmin, print, env.stderr);
   addTransferCommands(program, withAdmin, print, env.stderr, env);
   addSieveCommands(program, withAdmin, print);
+  addAdminCommands(program, env, withAdmin, print);
   addBackupCommands(program, withAdmin, env.backupReaders ? { verify: (r, p) => env.backupReaders!(globals()).verify(r, p), restore: (r, p) => env.backupReaders!(globals()).restore(r, p) } : undefined, print, env.stderr);
   return program;
 }

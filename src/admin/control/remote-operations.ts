@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -16,10 +16,14 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     retryQueued: (id) => call<QueuedMessage>("outbound.retryQueued", id),
     deleteQueued: async (id) => void (await call("outbound.deleteQueued", id)),
     flushQueue: () => call<number>("outbound.flushQueue"),
+    holdQueued: (id) => call<QueuedMessage>("outbound.holdQueued", id),
+    releaseQueued: (id) => call<QueuedMessage>("outbound.releaseQueued", id),
+    bounceQueued: async (id, reason) => void (await call("outbound.bounceQueued", id, reason ?? null)),
+    dnsRecordList: (domain) => call<DnsRecordRow[]>("outbound.dnsRecordList", domain),
     ensureDkimKeys: (domain) => call<string[]>("outbound.ensureDkimKeys", domain),
     rotateDkim: (domain) => call<string[]>("outbound.rotateDkim", domain),
     dnsRecords: (domain) => call<string>("outbound.dnsRecords", domain),
-    dnsCheck: (domain) => call<{ lines: string[]; problems: number }>("outbound.dnsCheck", domain),
+    dnsCheck: (domain) => call<Awaited<ReturnType<OutboundOperations["dnsCheck"]>>>("outbound.dnsCheck", domain),
   };
   const sieve: SieveOperations = {
     put: (address, name, content) => call<SieveScriptInfo>("sieve.put", address, name, content),
@@ -27,7 +31,22 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     list: (address) => call<SieveScriptInfo[]>("sieve.list", address),
     activate: async (address, name) => void (await call("sieve.activate", address, name)),
   };
+  const admins: WebAdminOperations = {
+    addAdmin: (name, password) => call<AdminView>("admins.addAdmin", name, password),
+    listAdmins: () => call<AdminView[]>("admins.listAdmins"),
+    setAdminPassword: async (name, password) => void (await call("admins.setAdminPassword", name, password)),
+    deleteAdmin: async (name) => void (await call("admins.deleteAdmin", name)),
+    createApiToken: (admin, name, days) => call<TokenView & { token: string }>("admins.createApiToken", admin, name, days),
+    listApiTokens: () => call<TokenView[]>("admins.listApiTokens"),
+    deleteApiToken: async (id) => void (await call("admins.deleteApiToken", id)),
+  };
+  const accountFilters: AccountFilterOperations = {
+    getFilters: (address) => call<Awaited<ReturnType<AccountFilterOperations["getFilters"]>>>("accountFilters.getFilters", address),
+    setFilters: (address, input) => call<AccountFilters>("accountFilters.setFilters", address, input),
+  };
   return {
+    admins,
+    accountFilters,
     sieve,
     addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
     listDomains: () => call<Domain[]>("listDomains"),
@@ -38,6 +57,9 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     disableUser: (address) => call<AccountView>("disableUser", address),
     enableUser: (address) => call<AccountView>("enableUser", address),
     listUsers: (domain) => call<AccountView[]>("listUsers", domain ?? null),
+    listUsersPage: (query) => call<AccountPage>("listUsersPage", query),
+    tlsStatus: () => call<TlsStatus>("tlsStatus"),
+    serverStatus: () => call<Record<string, unknown>>("serverStatus"),
     setQuota: (address, quotaBytes) => call<AccountView>("setQuota", address, quotaBytes),
     showUser: (address) => call<AccountView>("showUser", address),
     setQuotaLimits: (address, limits) => call<AccountView>("setQuotaLimits", address, limits),

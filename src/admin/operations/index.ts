@@ -2,10 +2,10 @@
 // so both stay in step: neither holds any rule of its own. The same functions run in the admin
 // command's own process when no server runs, and inside the server when one does (reached over
 // the control socket, admin/control/): docs/architecture.md, "One owner per data dir".
-import type { AcmeNameStatus } from "../../net/index.js";
+import type { AcmeNameStatus, CertificateSummary } from "../../net/index.js";
 import { tlsReportSummary } from "./tls-reports.js";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, QuotaLimits, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
+import type { WebAuthStore, Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, QuotaLimits, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
@@ -15,10 +15,13 @@ import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.
 import { createIndexOperations, type IndexCheckResult, type IndexRebuildRequest, type IndexRebuildResult } from "./search-index.js";
 import { createImportOperation, type ImportDependencies, type ImportRequest, type ImportResult } from "./import.js";
 import { createBackupOperation, type BackupDependencies, type BackupOperationRequest, type BackupResult } from "./backup.js";
+import { createAccountFilterOperations } from "./account-filters.js";
+import { createWebAdminOperations, type WebAdminOperations } from "./web-admins.js";
 import { createTransferOperations, type ExportRequest, type ExportResult, type MigrateRequest, type MigrateResult, type TransferDependencies } from "./transfer.js";
 
 export { AdminError } from "./validation.js";
-export type { OutboundAdminDependencies, OutboundOperations } from "./outbound.js";
+export type { OutboundAdminDependencies, OutboundOperations, DnsRecordRow } from "./outbound.js";
+export { HOLD_UNTIL, isHeld } from "./outbound.js";
 export type { SieveAdminDependencies, SieveOperations } from "./sieve.js";
 export { checkSieveScript } from "./sieve.js";
 export { renderDnsRecords } from "./dns-records.js";
@@ -28,6 +31,10 @@ export type { ImportRequest, ImportResult } from "./import.js";
 export type { BackupDependencies, BackupOperationRequest, BackupResult } from "./backup.js";
 export type { ExportRequest, ExportResult, MigrateRequest, MigrateResult } from "./transfer.js";
 export type { AdminErrorKind } from "./validation.js";
+export type { AdminView, TokenView, WebAdminOperations } from "./web-admins.js";
+export { normaliseAdminName } from "./web-admins.js";
+export type { AccountFilters } from "./account-filters.js";
+export type AccountFilterOperations = ReturnType<typeof createAccountFilterOperations>;
 
 export interface AdminDependencies {
   accounts: AccountStore;
@@ -59,7 +66,29 @@ export interface AdminDependencies {
   backup?: BackupDependencies;
   /** `mailroom export` and `mailroom migrate`; without it those operations are unavailable. */
   transfer?: TransferDependencies;
+  /** Inside the running server: the certificates it serves (net/tls-context.ts), for `tls status` and the admin API. */
+  tlsCertificates?: () => readonly CertificateSummary[];
+  /** Admin accounts and API tokens (`mailroom admin`, the admin API); without it those operations are unavailable. */
+  webAuth?: WebAuthStore;
+  /** Inside the running server: PID, uptime, connections, event loop (`mailroom status`, the admin dashboard). */
+  serverStatus?: () => Record<string, unknown>;
 }
+
+/** `tls status`: what the running server serves, and ACME's view of each name when [acme] is on. */
+export interface TlsStatus {
+  certificates: { subject: string; validTo: Date; daysLeft: number; selfSigned: boolean; keyType: string; certFile: string; fingerprint256: string }[];
+  acme: AcmeNameStatus[] | null;
+}
+
+/** One page of accounts (the admin pages page on the server: 10,000 accounts never reach a browser at once). */
+export interface AccountPage {
+  total: number;
+  offset: number;
+  items: AccountView[];
+}
+
+/** The most accounts one page holds. */
+export const MAX_ACCOUNT_PAGE = 500;
 
 export interface LiveSessions {
   /** Closes every open IMAP, POP3 and submission session of the account with the reason; returns how many. */
@@ -174,6 +203,34 @@ export function createAdminOperations(deps: AdminDependencies) {
     async listUsers(domain?: string): Promise<AccountView[]> {
       const list = await accounts.listAccounts(domain === undefined ? undefined : normaliseDomain(domain));
       return list.map(viewOf);
+    },
+    /**
+     * One page of accounts, optionally of one domain and whose address contains `search`
+     * (case-insensitive), in address order. The store lists a domain's accounts in one query;
+     * filtering and slicing here keep a page's answer to `limit` rows whatever the total.
+     */
+    async listUsersPage(query: { domain?: string; search?: string; offset?: number; limit?: number }): Promise<AccountPage> {
+      const offset = query.offset ?? 0;
+      const limit = query.limit ?? 50;
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new AdminError("invalid-argument", "offset must be a whole number from 0");
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ACCOUNT_PAGE) throw new AdminError("invalid-argument", `limit must be from 1 to ${MAX_ACCOUNT_PAGE}`);
+      const needle = (query.search ?? "").trim().toLowerCase().slice(0, 320);
+      const all = await accounts.listAccounts(query.domain === undefined || query.domain === "" ? undefined : normaliseDomain(query.domain));
+      const matching = needle === "" ? all : all.filter((a) => a.address.toLowerCase().includes(needle));
+      matching.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+      return { total: matching.length, offset, items: matching.slice(offset, offset + limit).map(viewOf) };
+    },
+    /** `tls status`: the served certificates with their expiry, and ACME's renewal state per name. */
+    async tlsStatus(): Promise<TlsStatus> {
+      if (!deps.tlsCertificates) throw new AdminError("refused", "tls status talks to the running server: start mailroom serve");
+      const now = Date.now();
+      const certificates = deps.tlsCertificates().map((c) => ({ subject: c.subject, validTo: c.validTo, daysLeft: Math.floor((c.validTo.getTime() - now) / 86_400_000), selfSigned: c.selfSigned, keyType: c.keyType, certFile: c.certFile, fingerprint256: c.fingerprint256 }));
+      return { certificates, acme: deps.acme?.()?.status() ?? null };
+    },
+    /** `mailroom status`: the running server's PID, uptime, connections and event loop. */
+    async serverStatus(): Promise<Record<string, unknown>> {
+      if (!deps.serverStatus) throw new AdminError("refused", "no server is running on this data dir");
+      return deps.serverStatus();
     },
     /** `user show`: one account with its quota and usage. */
     async showUser(address: string): Promise<AccountView> {
@@ -291,6 +348,16 @@ export function createAdminOperations(deps: AdminDependencies) {
     get sieve(): SieveOperations {
       if (!deps.sieve) throw new AdminError("refused", "sieve administration is not available here");
       return createSieveOperations(deps.sieve, requireAccount);
+    },
+    /** Forwarding and out-of-office of the account page, as the account's Sieve script (account-filters.ts). */
+    get accountFilters(): AccountFilterOperations {
+      if (!deps.sieve) throw new AdminError("refused", "forwarding and out-of-office need the Sieve store");
+      return createAccountFilterOperations(() => createSieveOperations(deps.sieve!, requireAccount));
+    },
+    /** Admin accounts and API tokens; throws when the store keeps none. */
+    get admins(): WebAdminOperations {
+      if (!deps.webAuth) throw new AdminError("refused", "admin accounts are not available here");
+      return createWebAdminOperations(deps.webAuth, checkedPasswordHash);
     },
     /** Queue, DKIM and DNS operations; throws when the outbound side is not configured. */
     get outbound(): OutboundOperations {

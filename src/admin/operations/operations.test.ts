@@ -82,3 +82,23 @@ test("quotas and POP3 policy are set per account", async () => {
   const view = await ops.setPop3Policy("q@example.org", { mode: "keep", markSeen: false });
   assert.deepEqual([view.pop3.mode, view.pop3.markSeen], ["keep", false]);
 });
+
+test("listUsersPage pages on the server, filters by domain and search, and refuses bad bounds", async () => {
+  await ops.addDomain("example.org");
+  await ops.addDomain("example.net");
+  for (let i = 0; i < 25; i++) await temp.store.createAccount({ address: `user${String(i).padStart(2, "0")}@example.org`, passwordHash: "x", quotaBytes: null });
+  await temp.store.createAccount({ address: "other@example.net", passwordHash: "x", quotaBytes: null });
+  const first = await ops.listUsersPage({ limit: 10 });
+  assert.equal(first.total, 26);
+  assert.deepEqual(first.items.map((v) => v.address).slice(0, 2), ["other@example.net", "user00@example.org"]);
+  const third = await ops.listUsersPage({ domain: "example.org", offset: 20, limit: 10 });
+  assert.equal(third.total, 25);
+  assert.deepEqual(third.items.map((v) => v.address), ["user20@example.org", "user21@example.org", "user22@example.org", "user23@example.org", "user24@example.org"]);
+  const found = await ops.listUsersPage({ search: "USER1" });
+  assert.equal(found.total, 10);
+  await rejects(ops.listUsersPage({ limit: 0 }), "invalid-argument");
+  await rejects(ops.listUsersPage({ limit: 10_000 }), "invalid-argument");
+  await rejects(ops.listUsersPage({ offset: -1 }), "invalid-argument");
+  await rejects(ops.tlsStatus(), "refused");
+  await rejects(ops.serverStatus(), "refused");
+});

@@ -72,3 +72,52 @@ test("TXT values longer than 255 octets are split, quotes escaped", () => {
   const long = "x".repeat(300);
   assert.equal(txtStrings(long), `( "${"x".repeat(255)}" "${"x".repeat(45)}" )`);
 });
+
+test("queue hold keeps an entry from being leased until release; flush leaves it held; bounce without a server is refused", async () => {
+  const { temp, ops } = await setup();
+  try {
+    const entry = await enqueue(temp);
+    const held = await ops.outbound.holdQueued(entry.id);
+    assert.ok(held.nextAttemptAt.getTime() >= Date.UTC(9000, 0, 1));
+    assert.equal(await ops.outbound.flushQueue(), 0, "a held entry is not made due by flush");
+    assert.deepEqual(await temp.store.leaseDue(new Date("2100-01-01T00:00:00Z"), 10, 60_000), [], "no worker leases a held entry");
+    const released = await ops.outbound.releaseQueued(entry.id);
+    assert.equal(released.nextAttemptAt.toISOString(), "2031-05-06T00:00:00.000Z");
+    await assert.rejects(ops.outbound.releaseQueued(entry.id), (e: unknown) => e instanceof AdminError && e.kind === "conflict");
+    await assert.rejects(ops.outbound.bounceQueued(entry.id), (e: unknown) => e instanceof AdminError && e.kind === "refused");
+    assert.equal((await temp.store.getQueued(entry.id))?.id, entry.id, "a refused bounce changes nothing");
+  } finally {
+    await temp.cleanup();
+  }
+});
+
+test("queue bounce hands the entry to the server's bounce with the postmaster's reason", async () => {
+  const temp = await openTempStore("mailroom-admin-bounce-");
+  const bounced: [number, string][] = [];
+  const ops = createAdminOperations({
+    accounts: temp.store,
+    hashPassword: async (p) => `hash:${p}`,
+    outbound: { queue: temp.store, dkim: { keyDir: join(temp.dataDir, "dkim"), selector: "mailroom" }, hostname: "mx.example.org", listeners: defaultListeners(), bounce: async (e, reason) => void bounced.push([e.id, reason]) },
+  });
+  try {
+    const entry = await enqueue(temp);
+    await ops.outbound.bounceQueued(entry.id, "spam\r\nX-Injected: yes");
+    assert.deepEqual(bounced, [[entry.id, "returned to the sender by the postmaster: spam  X-Injected: yes"]]);
+    await assert.rejects(ops.outbound.bounceQueued(424242), (e: unknown) => e instanceof AdminError && e.kind === "not-found");
+  } finally {
+    await temp.cleanup();
+  }
+});
+
+test("dnsRecordList gives each recommended record as a row with its zone line", async () => {
+  const { temp, ops } = await setup();
+  try {
+    await ops.addDomain("example.org");
+    const rows = await ops.outbound.dnsRecordList("example.org");
+    const mx = rows.find((r) => r.type === "MX");
+    assert.equal(mx?.zoneLine, "example.org. 3600 IN MX 10 mx.example.org.");
+    assert.ok(rows.some((r) => r.kind === "dkim" && r.owner.startsWith("mailroom-ed25519._domainkey")));
+  } finally {
+    await temp.cleanup();
+  }
+});

@@ -7,7 +7,8 @@ import type { AccountStore, QueuedMessage, QueueStore } from "../../store/index.
 import { isStoreError } from "../../store/index.js";
 import type { ListenerConfig } from "../../config/index.js";
 import { checkDnsRecords, createDnsLookup, formatDnsCheck, type DnsLookup } from "./dns-check.js";
-import { recommendedRecords, renderDnsRecords } from "./dns-records.js";
+import { recommendedRecords, renderDnsRecords, txtStrings, type DnsRecordInput } from "./dns-records.js";
+import type { DnsCheckLine } from "./dns-check.js";
 import { AdminError, normaliseDomain } from "./validation.js";
 
 export interface OutboundAdminDependencies {
@@ -29,6 +30,34 @@ export interface OutboundAdminDependencies {
   /** Replaces the live DNS in tests. */
   dnsLookup?: DnsLookup;
   clock?: () => Date;
+  /**
+   * Inside the running server: returns an entry to its sender with a DSN (queue/worker.ts
+   * bounceNow). Absent when the command runs without a server: `queue bounce` is then refused,
+   * since only the server's outbound side can send the DSN.
+   */
+  bounce?: (entry: QueuedMessage, reason: string) => Promise<unknown>;
+}
+
+/**
+ * `queue hold`: a held entry's next attempt is put this far ahead, so no worker leases it until
+ * `queue release` (or retry) makes it due again. Kept in the queue's own column, so a hold
+ * survives restarts and works the same on every backend and node without a schema change.
+ */
+export const HOLD_UNTIL = new Date(Date.UTC(9000, 0, 1));
+
+/** Whether `queue hold` holds the entry. */
+export function isHeld(entry: Pick<QueuedMessage, "nextAttemptAt">): boolean {
+  return entry.nextAttemptAt.getTime() >= HOLD_UNTIL.getTime();
+}
+
+/** One recommended record for the admin pages: the zone line and, after a live check, its status. */
+export interface DnsRecordRow {
+  kind: string;
+  owner: string;
+  type: string;
+  value: string;
+  /** The line to paste into the zone file (RFC 1035 §5.1). */
+  zoneLine: string;
 }
 
 const isOpen = (entry: QueuedMessage) => entry.recipients.some((r) => r.state === "pending" || r.state === "deferred");
@@ -52,6 +81,12 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
     const name = normaliseDomain(domain);
     if (!(await deps.accounts.isLocalDomain(name))) throw new AdminError("not-found", `no such domain: ${name}`);
     return name;
+  }
+
+  async function recordInput(domain: string): Promise<DnsRecordInput> {
+    const name = await requireLocalDomain(domain);
+    const keys = await loadDkimKeys(deps.dkim.keyDir, name);
+    return { domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) };
   }
 
   return {
@@ -79,11 +114,35 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
       }
     },
 
-    /** Makes every waiting entry due now; returns how many. */
+    /** Holds the entry: no delivery attempt until it is released (retry or release). */
+    async holdQueued(id: number): Promise<QueuedMessage> {
+      const entry = await requireEntry(id);
+      requireIdle(entry);
+      return deps.queue.recordAttempt(id, [], HOLD_UNTIL);
+    },
+
+    /** Ends a hold: the entry is due now. */
+    async releaseQueued(id: number): Promise<QueuedMessage> {
+      const entry = await requireEntry(id);
+      requireIdle(entry);
+      if (!isHeld(entry)) throw new AdminError("conflict", `queued message ${id} is not held`);
+      return deps.queue.recordAttempt(id, [], clock());
+    },
+
+    /** Returns the entry to its sender now with a DSN (RFC 3464), failing every open recipient. */
+    async bounceQueued(id: number, reason?: string): Promise<void> {
+      if (deps.bounce === undefined) throw new AdminError("refused", "queue bounce needs the running server (it sends the DSN); start mailroom serve");
+      const entry = await requireEntry(id);
+      requireIdle(entry);
+      const why = (reason ?? "").replace(/[\x00-\x1f\x7f]/g, " ").trim().slice(0, 200);
+      await deps.bounce(entry, `returned to the sender by the postmaster${why ? `: ${why}` : ""}`);
+    },
+
+    /** Makes every waiting entry due now (held ones stay held); returns how many. */
     async flushQueue(): Promise<number> {
       let count = 0;
       for (const entry of await deps.queue.listQueue(100_000)) {
-        if (!isOpen(entry) || (entry.leasedUntil !== null && entry.leasedUntil > clock())) continue;
+        if (!isOpen(entry) || isHeld(entry) || (entry.leasedUntil !== null && entry.leasedUntil > clock())) continue;
         await deps.queue.recordAttempt(entry.id, [], clock());
         count++;
       }
@@ -105,18 +164,25 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
     },
 
     async dnsRecords(domain: string): Promise<string> {
-      const name = await requireLocalDomain(domain);
-      const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-      return renderDnsRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+      return renderDnsRecords(await recordInput(domain));
+    },
+
+    /** The same records as data, one row each (the admin pages show them with copy buttons). */
+    async dnsRecordList(domain: string): Promise<DnsRecordRow[]> {
+      return recommendedRecords(await recordInput(domain)).records.map((r) => ({
+        kind: r.kind,
+        owner: r.owner,
+        type: r.type,
+        value: r.value,
+        zoneLine: `${r.owner} 3600 IN ${r.type} ${r.type === "TXT" ? txtStrings(r.value) : r.value}`,
+      }));
     },
 
     /** `mailroom dns check`: each recommended record against the live DNS, one line each; `problems` counts what is not ok. */
-    async dnsCheck(domain: string): Promise<{ lines: string[]; problems: number }> {
-      const name = await requireLocalDomain(domain);
-      const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-      const expected = recommendedRecords({ domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) });
+    async dnsCheck(domain: string): Promise<{ lines: string[]; problems: number; checks: DnsCheckLine[] }> {
+      const expected = recommendedRecords(await recordInput(domain));
       const checked = await checkDnsRecords(expected, deps.dnsLookup ?? createDnsLookup(deps.dnsServers ?? []));
-      return { lines: formatDnsCheck(checked), problems: checked.filter((line) => line.status !== "ok").length };
+      return { lines: formatDnsCheck(checked), problems: checked.filter((line) => line.status !== "ok").length, checks: checked };
     },
   };
 }

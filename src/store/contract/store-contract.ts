@@ -20,6 +20,7 @@ import { sieveContract } from "./sieve.contract.js";
 import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
 import { tlsReportContract } from "./tls-reports.contract.js";
+import { webAuthContract } from "./web-auth.contract.js";
 import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
 import { quotaContract } from "./quota.contract.js";
 import { objectIdContract } from "./object-ids.contract.js";
@@ -45,6 +46,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],
   ["tls reports", tlsReportContract],
+  ["web auth", webAuthContract],
   ["kept UIDs", keptUidContract],
   ["migration state", migrationStateContract],
   ["quota", quotaContract],

@@ -63,6 +63,9 @@ export function runPostgresContract(groups: readonly string[]): void {
         get tlsReports() {
           return store;
         },
+        get webAuth() {
+          return store;
+        },
         async reopen() {
           await store.close();
           store = await open();

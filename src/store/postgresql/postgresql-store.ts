@@ -44,6 +44,8 @@ import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import * as tlsReports from "./tls-reports.js";
+import * as webAuth from "./web-auth.js";
+import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
 import * as abuse from "./abuse-state.js";
 import type { SharedAbuseStateStore, ThrottleSnapshot } from "../abuse-state-store.js";
@@ -157,7 +159,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, SharedAbuseStateStore, MigrationStateStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, SharedAbuseStateStore, MigrationStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1992,6 +1994,57 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
     return this.read((db) => tlsReports.listReports(db, since, limit));
+  }
+
+  // WebAuthStore (web-auth.ts) ------------------------------------------------------------------------
+
+  addAdminUser(name: string, passwordHash: string, createdAt: Date): Promise<AdminUser> {
+    return this.track(() => webAuth.addAdminUser(this.pool, name, passwordHash, createdAt));
+  }
+  findAdminUser(name: string): Promise<AdminUser | null> {
+    return this.read((db) => webAuth.findAdminUser(db, name));
+  }
+  listAdminUsers(): Promise<AdminUser[]> {
+    return this.read((db) => webAuth.listAdminUsers(db));
+  }
+  setAdminPasswordHash(name: string, passwordHash: string): Promise<void> {
+    return this.track(() => webAuth.setAdminPasswordHash(this.pool, name, passwordHash));
+  }
+  deleteAdminUser(name: string): Promise<void> {
+    return this.track(() => webAuth.deleteAdminUser(this.pool, name));
+  }
+  createWebSession(session: WebSession): Promise<void> {
+    return this.track(() => webAuth.createWebSession(this.pool, session));
+  }
+  findWebSession(idHash: string, now: Date): Promise<WebSession | null> {
+    return this.read((db) => webAuth.findWebSession(db, idHash, now));
+  }
+  extendWebSession(idHash: string, expiresAt: Date): Promise<void> {
+    return this.track(() => webAuth.extendWebSession(this.pool, idHash, expiresAt));
+  }
+  deleteWebSession(idHash: string): Promise<void> {
+    return this.track(() => webAuth.deleteWebSession(this.pool, idHash));
+  }
+  deleteWebSessionsOf(kind: WebSession["kind"], subject: string): Promise<number> {
+    return this.track(() => webAuth.deleteWebSessionsOf(this.pool, kind, subject));
+  }
+  pruneWebSessions(now: Date): Promise<number> {
+    return this.track(() => webAuth.pruneWebSessions(this.pool, now));
+  }
+  addApiToken(token: { name: string; admin: string; tokenHash: string; createdAt: Date; expiresAt: Date | null }): Promise<ApiToken> {
+    return this.track(() => webAuth.addApiToken(this.pool, token));
+  }
+  findApiToken(tokenHash: string): Promise<ApiToken | null> {
+    return this.read((db) => webAuth.findApiToken(db, tokenHash));
+  }
+  listApiTokens(): Promise<ApiToken[]> {
+    return this.read((db) => webAuth.listApiTokens(db));
+  }
+  deleteApiToken(id: number): Promise<boolean> {
+    return this.track(() => webAuth.deleteApiToken(this.pool, id));
+  }
+  markApiTokenUsed(id: number, at: Date): Promise<void> {
+    return this.track(() => webAuth.markApiTokenUsed(this.pool, id, at));
   }
 
   // StoreMaintenance (maintenance.ts) ----------------------------------------------------------------

@@ -464,6 +464,38 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX metadata_entries_mailbox ON metadata_entries (mailbox_id);
     `,
   },
+  {
+    version: 15,
+    description: "admin accounts, browser sessions and API tokens of the admin API and pages (store/web-auth-store.ts)",
+    sql: `
+      -- As SQLite's migration 30 (store/sqlite/web-auth.ts).
+      CREATE TABLE IF NOT EXISTS admin_users (
+        name text PRIMARY KEY,
+        password_hash text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS web_sessions (
+        id_hash text PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('admin', 'account')),
+        subject text NOT NULL,
+        csrf_token text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS web_sessions_subject ON web_sessions(kind, subject);
+      CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions(expires_at);
+      CREATE TABLE IF NOT EXISTS api_tokens (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL,
+        admin text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        last_used_at bigint,
+        UNIQUE (admin, name)
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

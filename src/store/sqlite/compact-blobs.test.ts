@@ -41,6 +41,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
       DROP TABLE IF EXISTS tls_reports; -- migration 15's, likewise
       DROP TABLE sieve_duplicates; -- migration 14's, likewise
       DROP TABLE IF EXISTS metadata_entries; -- migration 29's, likewise
+      DROP TABLE IF EXISTS admin_users; DROP TABLE IF EXISTS web_sessions; DROP TABLE IF EXISTS api_tokens; -- migration 30's, likewise
       DELETE FROM schema_migrations WHERE version >= 11;`);
     assert.match((raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'blobs'").get() as { sql: string }).sql, /WITHOUT ROWID/);
     raw.close();

@@ -53,6 +53,7 @@ test("migration 12 on an older database; HEADER from the files until index rebui
       DROP TABLE spam_tokens; DROP TABLE spam_totals; DROP TABLE spam_trained;
       DROP TABLE greylist_triplets; DROP TABLE greylist_whitelist; DROP TABLE IF EXISTS tls_reports; DROP TABLE sieve_duplicates; DROP TABLE migration_folders; DROP TABLE migration_messages;
       DROP TABLE IF EXISTS metadata_entries; -- migration 29's
+      DROP TABLE IF EXISTS admin_users; DROP TABLE IF EXISTS web_sessions; DROP TABLE IF EXISTS api_tokens; -- migration 30's, likewise
       DELETE FROM schema_migrations WHERE version >= 12;`);
     db.close();
 

@@ -85,6 +85,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
       DROP TABLE IF EXISTS tls_reports; -- migration 15's, likewise
       DROP TABLE IF EXISTS sieve_duplicates; -- migration 14's, likewise
       DROP TABLE IF EXISTS metadata_entries; -- migration 29's, likewise
+      DROP TABLE IF EXISTS admin_users; DROP TABLE IF EXISTS web_sessions; DROP TABLE IF EXISTS api_tokens; -- migration 30's, likewise
       DELETE FROM schema_migrations WHERE version >= ${v7.version};
     `);
     assert.doesNotMatch(rebuilt.prepare("SELECT sql FROM sqlite_master WHERE name = 'queue'").pluck().get() as string, /AUTOINCREMENT/);

@@ -550,6 +550,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS metadata_entries_mailbox ON metadata_entries (mailbox_id);
     `,
   },
+  {
+    version: 30,
+    description: "admin accounts, browser sessions and API tokens of the admin API and pages (store/web-auth-store.ts)",
+    // IF NOT EXISTS: a database whose history was rewound below 30 by the tests of older migrations migrates again cleanly.
+    sql: `
+      CREATE TABLE IF NOT EXISTS admin_users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      -- A session cookie is kept as its SHA-256 only; kind 'admin' names an admin_users row, 'account' a mail account.
+      CREATE TABLE IF NOT EXISTS web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('admin', 'account')),
+        subject TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS web_sessions_subject ON web_sessions(kind, subject);
+      CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions(expires_at);
+      CREATE TABLE IF NOT EXISTS api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        admin TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        UNIQUE (admin, name)
+      );
+    `,
+  },
 ];
 
 /**

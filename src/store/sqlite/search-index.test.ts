@@ -33,6 +33,7 @@ test("migration 9 backfills the index from a version 8 store and drops the text 
       DROP TABLE spam_tokens; DROP TABLE spam_totals; DROP TABLE spam_trained;
       DROP TABLE greylist_triplets; DROP TABLE greylist_whitelist; DROP TABLE IF EXISTS tls_reports; DROP TABLE migration_folders; DROP TABLE migration_messages;
       DROP TABLE IF EXISTS metadata_entries; -- migration 29's
+      DROP TABLE IF EXISTS admin_users; DROP TABLE IF EXISTS web_sessions; DROP TABLE IF EXISTS api_tokens; -- migration 30's, likewise
       DELETE FROM schema_migrations WHERE version >= 9;
     `);
     db.close();

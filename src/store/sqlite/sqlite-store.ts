@@ -24,7 +24,9 @@ import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } fr
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
+import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
 import * as tlsReports from "./tls-reports.js";
+import * as webAuth from "./web-auth.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -71,7 +73,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, CopyTarget, MigrationStateStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, CopyTarget, MigrationStateStore {
   // MigrationStateStore (migration-state.ts) --------------------------------------------------------
   getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
     return this.read((ctx) => migrationState.getFolder(ctx, accountId, source, folder));
@@ -122,6 +124,57 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
     return this.read((ctx) => tlsReports.listReports(ctx, since, limit));
+  }
+
+  // WebAuthStore (web-auth.ts) --------------------------------------------------------------------
+
+  addAdminUser(name: string, passwordHash: string, createdAt: Date): Promise<AdminUser> {
+    return this.write((ctx) => webAuth.addAdminUser(ctx, name, passwordHash, createdAt));
+  }
+  findAdminUser(name: string): Promise<AdminUser | null> {
+    return this.read((ctx) => webAuth.findAdminUser(ctx, name));
+  }
+  listAdminUsers(): Promise<AdminUser[]> {
+    return this.read((ctx) => webAuth.listAdminUsers(ctx));
+  }
+  setAdminPasswordHash(name: string, passwordHash: string): Promise<void> {
+    return this.write((ctx) => webAuth.setAdminPasswordHash(ctx, name, passwordHash));
+  }
+  deleteAdminUser(name: string): Promise<void> {
+    return this.write((ctx) => webAuth.deleteAdminUser(ctx, name));
+  }
+  createWebSession(session: WebSession): Promise<void> {
+    return this.write((ctx) => webAuth.createWebSession(ctx, session));
+  }
+  findWebSession(idHash: string, now: Date): Promise<WebSession | null> {
+    return this.read((ctx) => webAuth.findWebSession(ctx, idHash, now));
+  }
+  extendWebSession(idHash: string, expiresAt: Date): Promise<void> {
+    return this.write((ctx) => webAuth.extendWebSession(ctx, idHash, expiresAt));
+  }
+  deleteWebSession(idHash: string): Promise<void> {
+    return this.write((ctx) => webAuth.deleteWebSession(ctx, idHash));
+  }
+  deleteWebSessionsOf(kind: WebSession["kind"], subject: string): Promise<number> {
+    return this.write((ctx) => webAuth.deleteWebSessionsOf(ctx, kind, subject));
+  }
+  pruneWebSessions(now: Date): Promise<number> {
+    return this.write((ctx) => webAuth.pruneWebSessions(ctx, now));
+  }
+  addApiToken(token: { name: string; admin: string; tokenHash: string; createdAt: Date; expiresAt: Date | null }): Promise<ApiToken> {
+    return this.write((ctx) => webAuth.addApiToken(ctx, token));
+  }
+  findApiToken(tokenHash: string): Promise<ApiToken | null> {
+    return this.read((ctx) => webAuth.findApiToken(ctx, tokenHash));
+  }
+  listApiTokens(): Promise<ApiToken[]> {
+    return this.read((ctx) => webAuth.listApiTokens(ctx));
+  }
+  deleteApiToken(id: number): Promise<boolean> {
+    return this.write((ctx) => webAuth.deleteApiToken(ctx, id));
+  }
+  markApiTokenUsed(id: number, at: Date): Promise<void> {
+    return this.write((ctx) => webAuth.markApiTokenUsed(ctx, id, at));
   }
 
   // SieveStore (sieve.ts) ------------------------------------------------------------------------

@@ -48,6 +48,9 @@ runStoreContract("sqlite", async () => {
     get tlsReports() {
       return store;
     },
+    get webAuth() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir, collector: COLLECTOR });

@@ -1,0 +1,145 @@
+// Account self-service at /account (docs/architecture.md, "Admin API and pages"): a mail user signs
+// in with their mail password (the same authenticator, throttle and log lines as IMAP and POP3),
+// changes it, sees their quota use, and sets forwarding and an out-of-office reply, which become
+// the account's Sieve script (admin/operations/account-filters.ts). Its small JSON API lives under
+// /account/api with the same session, CSRF and HTTPS rules as the admin API (web-session.ts).
+// Further sections (app passwords, two-factor sign-in) plug in through AdminWebContext.accountSections.
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { AdminError } from "../admin/operations/index.js";
+import type { WebSession } from "../store/index.js";
+import { errorReply, HttpFailure, requireSecureTransport } from "./admin-api.js";
+import { escapeHtml, pageHeaders, refuseInsecure, renderPage, serveAssets } from "./admin-pages.js";
+import type { HttpContext } from "./context.js";
+import { ACCOUNT_COOKIE, SessionKeeper, crossOrigin, isStateChanging } from "./web-session.js";
+
+export const ACCOUNT_API = "/account/api";
+
+function bytes(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "unlimited";
+  const mib = value / (1024 * 1024);
+  return mib < 1 ? `${Math.ceil(value / 1024)} KiB` : `${mib.toFixed(1)} MiB`;
+}
+
+export function registerAccountPages(app: FastifyInstance, context: HttpContext): void {
+  const web = context.admin;
+  if (web === undefined) return;
+  const keeper = new SessionKeeper(web.store, "account", ACCOUNT_COOKIE, "/account", { idleMs: web.settings.sessionIdleMs, maxMs: web.settings.sessionMaxMs }, web.clock);
+  serveAssets(app, "/account");
+
+  const requireSession = async (request: FastifyRequest): Promise<WebSession> => {
+    const session = await keeper.current(request);
+    if (session === null) throw new HttpFailure(401, "unauthenticated", "sign in first");
+    if (isStateChanging(request) && !keeper.csrfOk(request, session)) throw new HttpFailure(403, "csrf", "missing or wrong X-CSRF-Token, or a foreign Origin");
+    return session;
+  };
+  const objectBody = (request: FastifyRequest): Record<string, unknown> => {
+    const body = request.body;
+    if (body === undefined || body === null) return {};
+    if (typeof body !== "object" || Array.isArray(body)) throw new AdminError("invalid-argument", "the body must be a JSON object");
+    return body as Record<string, unknown>;
+  };
+
+  void app.register(
+    async (api) => {
+      api.setErrorHandler((error, request, reply) => errorReply(reply, error, context.log, request.url));
+      api.setNotFoundHandler((_request, reply) => void reply.code(404).send({ error: "not-found", message: "no such route" }));
+      api.addHook("onRequest", async (request, reply) => {
+        requireSecureTransport(request);
+        void reply.header("cache-control", "no-store").header("x-content-type-options", "nosniff");
+      });
+      const options = { bodyLimit: web.settings.bodyLimit };
+      api.post("/session", options, async (request, reply) => {
+        if (crossOrigin(request)) throw new HttpFailure(403, "csrf", "a foreign Origin");
+        const { address, password } = objectBody(request);
+        if (typeof address !== "string" || typeof password !== "string" || address.length === 0 || address.length > 320 || password.length > 1024) throw new AdminError("invalid-argument", "address and password are required strings");
+        const result = await web.authenticateAccount(address, password, request.ip, request.protocol === "https");
+        if (!result.ok) {
+          if (result.reason === "throttled") {
+            void reply.header("retry-after", String(Math.ceil((result.retryAfterMs ?? 60_000) / 1000)));
+            throw new HttpFailure(429, "throttled", "too many failed sign-ins; try again later");
+          }
+          if (result.reason === "temporary-failure") throw new HttpFailure(503, "unavailable", "sign-in is unavailable right now; try again");
+          throw new HttpFailure(401, "invalid-credentials", "wrong address or password");
+        }
+        return { address: result.name, csrfToken: await keeper.start(reply, result.name) };
+      });
+      api.delete("/session", options, async (request, reply) => {
+        await requireSession(request);
+        await keeper.end(request, reply);
+        return reply.code(204).send();
+      });
+      api.get("/me", async (request) => {
+        const session = await requireSession(request);
+        const view = await web.operations.showUser(session.subject);
+        return { address: view.address, usedBytes: view.usedBytes, quotaBytes: view.quotaBytes, usedMessages: view.usedMessages, quotaMessages: view.quotaMessages, filters: await web.operations.accountFilters.getFilters(session.subject) };
+      });
+      api.post("/password", options, async (request, reply) => {
+        const session = await requireSession(request);
+        const { current, password } = objectBody(request);
+        if (typeof current !== "string" || typeof password !== "string" || current.length > 1024) throw new AdminError("invalid-argument", "current and password are required strings");
+        // The current password is checked like any login (throttled, logged), so a browser left
+        // signed in cannot be used to take the account over.
+        const check = await web.authenticateAccount(session.subject, current, request.ip, request.protocol === "https");
+        if (!check.ok) throw check.reason === "throttled" ? new HttpFailure(429, "throttled", "too many failed attempts; try again later") : new HttpFailure(403, "wrong-password", "the current password is wrong");
+        await web.operations.setPassword(session.subject, password);
+        // Other browsers signed in as this account are signed out; this one stays.
+        const others = await web.store.deleteWebSessionsOf("account", session.subject);
+        const csrfToken = await keeper.start(reply, session.subject);
+        context.log.info("account.password_changed", { account: session.subject, via: "account-page", sessionsEnded: others });
+        return { csrfToken };
+      });
+      api.put("/filters", options, async (request) => {
+        const session = await requireSession(request);
+        return web.operations.accountFilters.setFilters(session.subject, objectBody(request));
+      });
+    },
+    { prefix: ACCOUNT_API },
+  );
+
+  app.get("/account/login", async (request, reply) => {
+    if (refuseInsecure(request, reply)) return reply;
+    const body = `<form data-api-form="POST ${ACCOUNT_API}/session" data-then="/account">
+<p><label for="login-name">Email address</label><input id="login-name" name="address" type="email" required autocomplete="username" autocapitalize="none" spellcheck="false"></p>
+<p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
+<p><button type="submit">Sign in</button></p></form>`;
+    return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: null, nav: [], current: "", who: null, signOut: null, body }));
+  });
+
+  app.get("/account", async (request, reply) => {
+    if (refuseInsecure(request, reply)) return reply;
+    const session = await keeper.current(request);
+    if (session === null) return reply.code(303).header("location", "/account/login").send();
+    const view = await web.operations.showUser(session.subject);
+    let filters;
+    try {
+      filters = await web.operations.accountFilters.getFilters(session.subject);
+    } catch {
+      filters = null;
+    }
+    const percent = view.quotaBytes ? Math.min(100, Math.round((view.usedBytes / view.quotaBytes) * 100)) : null;
+    const extra = await Promise.all((web.accountSections ?? []).map((section) => section(session.subject)));
+    const v = filters?.vacation;
+    const body = `<section aria-labelledby="quota-h"><h2 id="quota-h">Storage</h2>
+<p>${bytes(view.usedBytes)} used of ${bytes(view.quotaBytes)}${percent === null ? "" : ` (${percent}%)`}${view.quotaMessages ? `; ${view.usedMessages ?? 0} of ${view.quotaMessages} messages` : ""}.</p>
+${percent === null ? "" : `<p><meter min="0" max="100" value="${percent}" aria-label="Storage used">${percent}%</meter></p>`}</section>
+<section aria-labelledby="password-h"><h2 id="password-h">Password</h2>
+<form data-api-form="POST ${ACCOUNT_API}/password" data-then="message" data-message="Password changed. Use the new one in your mail apps." data-reset>
+<p><label for="current">Current password</label><input id="current" name="current" type="password" required autocomplete="current-password"></p>
+<p><label for="new-password">New password (at least 8 characters)</label><input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"></p>
+<p><button type="submit">Change password</button></p></form></section>
+${filters === null ? "" : `<section aria-labelledby="filters-h"><h2 id="filters-h">Forwarding and out-of-office</h2>
+${filters.otherActiveScript ? `<p class="bad">Your mail filter “${escapeHtml(filters.otherActiveScript)}” is active; saving here replaces it (only one filter runs at a time).</p>` : ""}
+<form data-api-form="PUT ${ACCOUNT_API}/filters" data-then="message" data-message="Saved.">
+<p><label for="forward">Forward every message to (empty: no forwarding)</label><input id="forward" name="forwardTo" type="email" value="${escapeHtml(filters.forwardTo ?? "")}"></p>
+<p><input id="keep" name="keepCopy" type="checkbox"${filters.keepCopy ? " checked" : ""}> <label for="keep">Keep a copy here</label></p>
+<fieldset><legend>Out-of-office reply</legend>
+<p><input id="vac-on" name="vacation.enabled" type="checkbox"${v?.enabled ? " checked" : ""}> <label for="vac-on">Answer incoming mail automatically</label></p>
+<p><label for="vac-subject">Subject</label><input id="vac-subject" name="vacation.subject" maxlength="200" value="${escapeHtml(v?.subject ?? "")}"></p>
+<p><label for="vac-body">Text</label><textarea id="vac-body" name="vacation.body" rows="5" maxlength="4000">${escapeHtml(v?.body ?? "")}</textarea></p>
+<p><label for="vac-days">Answer each sender at most once every (days)</label><input id="vac-days" name="vacation.days" type="number" min="1" max="30" value="${v?.days ?? 7}"></p>
+</fieldset>
+<p><button type="submit">Save</button></p></form></section>`}
+${extra.join("\n")}`;
+    return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: session.csrfToken, nav: [{ href: "/account", label: "Account" }], current: "/account", who: session.subject, signOut: `${ACCOUNT_API}/session`, body }));
+  });
+}

@@ -1,0 +1,30 @@
+// What the admin API, the admin pages and the account page receive from the running server
+// (server/compose.ts builds it): the admin operations (the same the CLI runs), the session store,
+// logins through the shared authenticator, and the dashboard's series and delivery log.
+import type { AdminOperations } from "../admin/operations/index.js";
+import type { DeliveryLog, MinuteSeries } from "../observability/admin-series.js";
+import type { WebAuthStore } from "../store/index.js";
+
+export type LoginResult = { ok: true; name: string } | { ok: false; reason: "invalid-credentials" | "throttled" | "temporary-failure"; retryAfterMs?: number };
+
+export interface AdminWebContext {
+  operations: AdminOperations;
+  store: WebAuthStore;
+  /**
+   * Checks an admin's name and password: throttled and logged with the mail protocols' logins
+   * (auth/authenticator.ts over the same AuthThrottlePolicy), so a guesser is slowed down and
+   * locked out across SMTP, IMAP, POP3 and HTTP alike, and fail2ban sees the same auth.failure lines.
+   */
+  authenticateAdmin(name: string, password: string, remoteAddress: string, tls: boolean): Promise<LoginResult>;
+  /** A mail account's login (the account page): the same authenticator as IMAP and POP3. */
+  authenticateAccount(address: string, password: string, remoteAddress: string, tls: boolean): Promise<LoginResult>;
+  series: MinuteSeries;
+  deliveries: DeliveryLog;
+  settings: { sessionIdleMs: number; sessionMaxMs: number; bodyLimit: number; tokenDays: number };
+  /**
+   * Extra sections of the account page, rendered after the built-in ones (app passwords and
+   * two-factor sign-in plug in here when they exist); each gets the signed-in address and returns HTML.
+   */
+  accountSections?: ((address: string) => Promise<string>)[];
+  clock?: () => Date;
+}
