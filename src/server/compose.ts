@@ -9,7 +9,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
+import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
 import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
@@ -36,6 +36,8 @@ import { Metrics } from "../observability/metrics.js";
 export interface ComposedStore {
   mail: MailStore;
   accounts: AccountStore;
+  /** SCRAM keys, app passwords, TOTP (issue 22); absent: main password only. */
+  authState?: AuthStateStore;
   queue: QueueStore;
   /** Sieve scripts and vacation memory; absent for a backend without them (no filtering then). */
   sieve?: SieveStore;
@@ -122,7 +124,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, authState: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -131,7 +133,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     quota: quotaPolicy(config),
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, authState: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -263,6 +265,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
+    ...(store.authState ? { authState: store.authState, scramIterations: config.auth.scramIterations } : {}),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
     ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
     ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
@@ -471,7 +474,7 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const throttle = sharedThrottle ?? new AuthThrottle(throttleOptions);
     const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
     const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" })) : null;
-    const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
+    const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config), ...(opened.authState ? { authState: opened.authState } : {}), scramIterations: config.auth.scramIterations });
     const sendLimiter = createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
     let admin: ReturnType<typeof createAdmin> | null = null;
