@@ -43,7 +43,7 @@ async function fixture(options: { findAccountByAddress?: AccountStore["findAccou
 test("the right password logs in, without any delay", async () => {
   const { authenticator, account, log, sleeps } = await fixture();
   const result = await authenticator.authenticate({ ...context, username: "Alice@example.org", password: PASSWORD });
-  assert.deepEqual(result, { ok: true, account });
+  assert.deepEqual(result, { ok: true, account, credential: "password" });
   assert.deepEqual(sleeps, []);
   assert.equal(log.records.length, 1);
   assert.equal(log.records[0]!.event, "auth.success");
@@ -100,7 +100,7 @@ test("a failing store is a temporary failure, not a wrong password", async () =>
 test("SASL credentials authenticate through the same path", async () => {
   const { authenticator, account } = await fixture();
   const credentials: SaslCredentials = { kind: "password", authcid: "alice@example.org", authzid: null, password: PASSWORD };
-  assert.deepEqual(await authenticator.authenticateSasl(credentials, { ...context, protocol: "smtp" }), { ok: true, account });
+  assert.deepEqual(await authenticator.authenticateSasl(credentials, { ...context, protocol: "smtp" }), { ok: true, account, credential: "password" });
   assert.equal((await authenticator.authenticateSasl({ ...credentials, password: "nope" }, context)).ok, false);
 });
 

@@ -7,14 +7,23 @@
 //   invalid-credentials  SMTP 535 5.7.8   IMAP NO [AUTHENTICATIONFAILED]   POP3 -ERR [AUTH]
 //   throttled            SMTP 454 4.7.0   IMAP NO [UNAVAILABLE]            POP3 -ERR [IN-USE]/[SYS/TEMP]
 //   temporary-failure    SMTP 454 4.7.0   IMAP NO [UNAVAILABLE]            POP3 -ERR [SYS/TEMP]
+//
+// Besides the argon2id hash (issue 22): app passwords (credentials.ts) are accepted by every
+// mechanism for the protocols they were made for; an account set to "app passwords only" refuses
+// its main password on the mail protocols; SCRAM exchanges get their keys from scramContext() and
+// end in authenticateSasl() like PLAIN, so they are throttled, counted and logged the same way.
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger, LogFields } from "../observability/log.js";
-import { isStoreError } from "../store/index.js";
-import type { Account, AccountStore } from "../store/index.js";
-import type { AuthThrottlePolicy } from "./auth-throttle.js";
+import { EMPTY_ACCOUNT_AUTH, isStoreError } from "../store/index.js";
+import type { Account, AccountAuthState, AccountStore, AppPassword, AuthStateStore } from "../store/index.js";
+import type { AuthThrottlePolicy, ThrottleVerdict } from "./auth-throttle.js";
+import { appPasswordSecretHash, currentScramKeys, FakeSalts, storeMainScramKeys } from "./credentials.js";
 import { createDummyHash, DEFAULT_HASH_PARAMS, DEFAULT_MAX_PASSWORD_BYTES, verifyPassword } from "./password-hash.js";
 import type { PasswordHashParams } from "./password-hash.js";
-import type { SaslCredentials } from "./sasl/mechanism.js";
+import type { SaslCredentials, SaslScramCredentials, SaslServerContext } from "./sasl/mechanism.js";
+import type { ChannelBindings, ScramKeyEntry, ScramLookup, ScramServerContext } from "./sasl/scram.js";
+import { decodeScramKeySet, DEFAULT_SCRAM_ITERATIONS } from "./scram-keys.js";
+import type { ScramHash } from "./scram-keys.js";
 
 export type AuthProtocol = "smtp" | "imap" | "pop3" | "managesieve" | "admin" | "http";
 
@@ -32,7 +41,16 @@ export interface PasswordAttempt extends AuthContext {
 
 export type AuthFailureReason = "invalid-credentials" | "throttled" | "temporary-failure";
 
-export type AuthResult = { ok: true; account: Account } | { ok: false; reason: AuthFailureReason; retryAfterMs?: number };
+export type AuthResult =
+  /** credential: "password" or "app:<id>" (the app password used), for sessions to remember. */
+  | { ok: true; account: Account; credential?: string }
+  | { ok: false; reason: AuthFailureReason; retryAfterMs?: number };
+
+/** The protocols "app passwords only" applies to: the mail protocols, not the admin pages. */
+const MAIL_PROTOCOLS: ReadonlySet<AuthProtocol> = new Set(["smtp", "imap", "pop3", "managesieve"]);
+
+/** Told when an account's failures reach the account lock-out (a notice goes to its INBOX). */
+export type LockoutListener = (account: Account, retryAfterMs: number) => void;
 
 export interface AuthenticatorOptions {
   accounts: Pick<AccountStore, "findAccountByAddress">;
@@ -48,6 +66,19 @@ export interface AuthenticatorOptions {
   sleep?: (ms: number) => Promise<void>;
   /** The delay of a failure the throttle could not count (its shared store down); default 2 s. */
   failureDelayWhenUnavailableMs?: number;
+  /** SCRAM keys, app passwords and the account's auth settings; absent: main password only, no SCRAM. */
+  authState?: AuthStateStore;
+  /** PBKDF2 iterations of SCRAM keys derived from now on (config auth.scram_iterations). */
+  scramIterations?: number;
+  clock?: () => Date;
+}
+
+/**
+ * Whether the account may log in at all: `user disable` puts a mark before the hash
+ * (admin/operations), so a hash that is not argon2id means no login by any secret.
+ */
+function loginEnabled(account: Account): boolean {
+  return account.passwordHash.startsWith("$argon2");
 }
 
 /** Login names are logged, but a hostile megabyte of "username" is not. */
@@ -64,6 +95,12 @@ export class Authenticator {
   private readonly failureDelayWhenUnavailable: number;
   /** Created on first use and kept: one hash per Authenticator, not one per unknown login. */
   private dummyHash: Promise<string> | null = null;
+  private readonly authState: AuthStateStore | null;
+  private readonly scramIterations: number;
+  private readonly clock: () => Date;
+  private readonly fakeSalts = new FakeSalts();
+  /** See LockoutListener; set by the server (compose.ts). */
+  onLockout: LockoutListener | null = null;
 
   constructor(options: AuthenticatorOptions) {
     this.accounts = options.accounts;
@@ -74,6 +111,14 @@ export class Authenticator {
     this.maxUsernameBytes = options.maxUsernameBytes ?? 320;
     this.sleep = options.sleep ?? ((ms) => delay(ms));
     this.failureDelayWhenUnavailable = options.failureDelayWhenUnavailableMs ?? 2000;
+    this.authState = options.authState ?? null;
+    this.scramIterations = options.scramIterations ?? DEFAULT_SCRAM_ITERATIONS;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** Whether SCRAM can be offered: keys can be looked up. */
+  get supportsScram(): boolean {
+    return this.authState !== null;
   }
 
   /** Checks a login name and password. Never throws; never logs the password. */
@@ -103,22 +148,132 @@ export class Authenticator {
     if (lookup.kind === "unavailable") return this.unavailable({ ...where, reason: "temporary-failure", ...who }, lookup.error);
     const account = lookup.account;
 
-    // An unknown user is checked against the dummy hash so both paths cost one argon2 run.
-    const matches = account
-      ? await verifyPassword(account.passwordHash, attempt.password, { maxPasswordBytes: this.maxPasswordBytes })
-      : await this.verifyAgainstDummy(attempt.password);
-
-    if (account && matches) {
+    let credential: string | null = null;
+    let reason = account ? "wrong-password" : "unknown-user";
+    if (account) {
+      let state: AccountAuthState;
+      let app: AppPassword | null;
       try {
-        await this.throttle.recordSuccess(subject);
+        state = this.authState ? await this.authState.getAccountAuth(account.id) : EMPTY_ACCOUNT_AUTH;
+        app = await this.findAppPassword(account, attempt.password, attempt.protocol);
       } catch (error) {
-        // The login stands; only the forgiveness of earlier failures is lost.
-        this.log.warn("auth.throttle_unavailable", { ...where, error });
+        return this.unavailable({ ...where, reason: "temporary-failure", ...who }, error);
       }
-      this.log.info("auth.success", { ...fields, account: account.address });
-      return { ok: true, account };
+      if (!loginEnabled(account)) {
+        // `user disable` marks the hash (admin/operations): app passwords stop with the main one.
+        await this.verifyAgainstDummy(attempt.password);
+      } else if (app !== null) credential = `app:${app.id}`;
+      else if (state.appPasswordsOnly && MAIL_PROTOCOLS.has(attempt.protocol)) {
+        // The main password is not checked at all: the answer is the same whether it was right.
+        await this.verifyAgainstDummy(attempt.password);
+        reason = "app-password-required";
+      } else if (await verifyPassword(account.passwordHash, attempt.password, { maxPasswordBytes: this.maxPasswordBytes })) {
+        credential = "password";
+        // Accounts from before SCRAM (or after a password change by another path) get their keys now.
+        if (this.authState && currentScramKeys(account, state) === null) await this.upgradeScram(account, attempt.password, where);
+      }
+    } else {
+      // An unknown user is checked against the dummy hash so both paths cost one argon2 run.
+      await this.verifyAgainstDummy(attempt.password);
     }
 
+    if (account && credential !== null) return this.succeeded(account, credential, subject, where, fields);
+    return this.failed(account, reason, subject, where, who);
+  }
+
+  /**
+   * The SCRAM side of a login (sasl/scram.ts): the throttle is asked first, then the account's
+   * keys are looked up: the main password's (unless the account takes app passwords only on this
+   * protocol) and those of its app passwords for this protocol, all under the account's salt.
+   */
+  scramContext(context: AuthContext, channelBindings: ChannelBindings | null): ScramServerContext | undefined {
+    if (this.authState === null) return undefined;
+    const store = this.authState;
+    return {
+      channelBindings,
+      lookup: async (username: string, hash: ScramHash): Promise<ScramLookup> => {
+        const subject = { remoteAddress: context.remoteAddress, username };
+        const where: LogFields = { remoteAddress: context.remoteAddress, protocol: context.protocol };
+        const who: LogFields = { tls: context.tls, username: username.slice(0, MAX_LOGGED_USERNAME_CHARS) };
+        let verdict: ThrottleVerdict;
+        try {
+          verdict = await this.throttle.check(subject);
+        } catch (error) {
+          this.log.error("auth.failure", { ...where, reason: "temporary-failure", ...who, error });
+          return { kind: "refused", reason: "temporary-failure" };
+        }
+        if (!verdict.allowed) {
+          this.log.warn("auth.failure", { ...where, reason: "throttled", scope: verdict.scope, retryAfterMs: verdict.retryAfterMs, ...who });
+          return { kind: "refused", reason: "throttled" };
+        }
+        const lookup = await this.findAccount(username);
+        if (lookup.kind === "unavailable") {
+          this.log.error("auth.failure", { ...where, reason: "temporary-failure", ...who, error: lookup.error });
+          return { kind: "refused", reason: "temporary-failure" };
+        }
+        const fake: ScramLookup = { kind: "credentials", salt: this.fakeSalts.saltFor(username), iterations: this.scramIterations, keys: [] };
+        const account = lookup.account;
+        if (!account || !loginEnabled(account)) return fake;
+        try {
+          const state = await store.getAccountAuth(account.id);
+          if (state.scramSalt === null || state.scramIterations === null) return fake;
+          const keys: ScramKeyEntry[] = [];
+          const main = decodeScramKeySet(currentScramKeys(account, state));
+          if (main && !(state.appPasswordsOnly && MAIL_PROTOCOLS.has(context.protocol))) keys.push({ ...main[hash], credential: "password" });
+          for (const app of await store.listAppPasswords(account.id)) {
+            const set = decodeScramKeySet(app.scramKeys);
+            if (set && app.protocols.includes(context.protocol)) keys.push({ ...set[hash], credential: `app:${app.id}` });
+          }
+          return { kind: "credentials", salt: Buffer.from(state.scramSalt, "base64"), iterations: state.scramIterations, keys };
+        } catch (error) {
+          this.log.error("auth.failure", { ...where, reason: "temporary-failure", ...who, error });
+          return { kind: "refused", reason: "temporary-failure" };
+        }
+      },
+    };
+  }
+
+  /** The server context for creating mechanisms on a link (registry.ts createMechanism). */
+  saslContext(context: AuthContext, channelBindings: ChannelBindings | null): SaslServerContext {
+    const scram = this.scramContext(context, channelBindings);
+    return scram ? { scram } : {};
+  }
+
+  private async findAppPassword(account: Account, password: string, protocol: AuthProtocol): Promise<AppPassword | null> {
+    if (this.authState === null) return null;
+    const hash = appPasswordSecretHash(password);
+    if (hash === null) return null;
+    const app = await this.authState.findAppPasswordBySecret(hash);
+    // Another account's app password, or one not made for this protocol, is just a wrong password.
+    return app !== null && app.accountId === account.id && app.protocols.includes(protocol) ? app : null;
+  }
+
+  private async upgradeScram(account: Account, password: string, where: LogFields): Promise<void> {
+    try {
+      await storeMainScramKeys(this.authState!, account, password, this.scramIterations);
+      this.log.info("auth.scram_keys_stored", { ...where, account: account.address });
+    } catch (error) {
+      // The login stands; the keys are derived again at the next one.
+      this.log.warn("auth.scram_keys_failed", { ...where, account: account.address, error });
+    }
+  }
+
+  private async succeeded(account: Account, credential: string, subject: { remoteAddress: string; username: string }, where: LogFields, fields: LogFields): Promise<AuthResult> {
+    try {
+      await this.throttle.recordSuccess(subject);
+    } catch (error) {
+      // The login stands; only the forgiveness of earlier failures is lost.
+      this.log.warn("auth.throttle_unavailable", { ...where, error });
+    }
+    if (credential.startsWith("app:") && this.authState) {
+      const id = Number(credential.slice(4));
+      await this.authState.noteAppPasswordUse(id, this.clock(), subject.remoteAddress).catch((error: unknown) => this.log.warn("auth.app_password_note_failed", { ...where, error }));
+    }
+    this.log.info("auth.success", { ...fields, account: account.address, credential });
+    return { ok: true, account, credential };
+  }
+
+  private async failed(account: Account | null, reason: string, subject: { remoteAddress: string; username: string }, where: LogFields, who: LogFields, extra: LogFields = {}): Promise<AuthResult> {
     let delayMs: number;
     try {
       ({ delayMs } = await this.throttle.recordFailure(subject));
@@ -127,16 +282,48 @@ export class Authenticator {
       this.log.warn("auth.throttle_unavailable", { ...where, error });
       delayMs = this.failureDelayWhenUnavailable;
     }
-    // The distinction is for the operator's log only; the client sees one answer for both.
-    this.log.info("auth.failure", { ...where, reason: account ? "wrong-password" : "unknown-user", delayMs, ...who });
+    // The distinction is for the operator's log only; the client sees one answer for all.
+    this.log.info("auth.failure", { ...where, reason, ...extra, delayMs, ...who });
+    if (account && this.onLockout) await this.noticeLockout(account, subject);
     await this.sleep(delayMs);
     return { ok: false, reason: "invalid-credentials" };
   }
 
-  /** Checks what a finished SASL exchange produced (PLAIN, LOGIN). */
+  /** After a counted failure: if the account is now refused as such, tell the listener. */
+  private async noticeLockout(account: Account, subject: { remoteAddress: string; username: string }): Promise<void> {
+    try {
+      // Asked from an address that never logged in, so a trusted pair does not hide the lock-out.
+      const verdict = await this.throttle.check({ remoteAddress: "lockout-probe", username: subject.username });
+      if (!verdict.allowed && verdict.scope === "account") this.onLockout?.(account, verdict.retryAfterMs);
+    } catch {
+      // No verdict (shared store down): no notice this time.
+    }
+  }
+
+  /** Checks what a finished SASL exchange produced (PLAIN, LOGIN; SCRAM's verdict). */
   async authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult> {
     // The mechanism already refused any authzid other than the authcid: no proxy authorization.
+    if (credentials.kind === "scram") return this.settleScram(credentials, context);
     return this.authenticate({ ...context, username: credentials.authcid, password: credentials.password });
+  }
+
+  private async settleScram(credentials: SaslScramCredentials, context: AuthContext): Promise<AuthResult> {
+    // Refused at the lookup (already logged there): not counted again.
+    if (credentials.failure === "throttled") return { ok: false, reason: "throttled" };
+    if (credentials.failure === "temporary-failure") return { ok: false, reason: "temporary-failure" };
+    const subject = { remoteAddress: context.remoteAddress, username: credentials.authcid };
+    const where: LogFields = { remoteAddress: context.remoteAddress, protocol: context.protocol };
+    const who: LogFields = { tls: context.tls, username: credentials.authcid.slice(0, MAX_LOGGED_USERNAME_CHARS) };
+    const lookup = await this.findAccount(credentials.authcid);
+    if (lookup.kind === "unavailable") return this.unavailable({ ...where, reason: "temporary-failure", ...who }, lookup.error);
+    const account = lookup.account;
+    if (account && credentials.credential !== null && credentials.failure === null) {
+      return this.succeeded(account, credentials.credential, subject, where, { ...where, mechanism: credentials.mechanism, ...who });
+    }
+    // A wrong proof reads like a wrong password; a broken exchange is its own reason (fail2ban counts both).
+    const failure = credentials.failure ?? "invalid-proof";
+    const reason = failure === "invalid-proof" ? (account ? "wrong-password" : "unknown-user") : "protocol-error";
+    return this.failed(account, reason, subject, where, who, { mechanism: credentials.mechanism, ...(reason === "protocol-error" ? { detail: failure } : {}) });
   }
 
   private async findAccount(username: string): Promise<{ kind: "found"; account: Account | null } | { kind: "unavailable"; error: unknown }> {

@@ -15,8 +15,20 @@ export { AuthThrottle, clientAddressKey, DEFAULT_AUTH_THROTTLE_OPTIONS } from ".
 export type { AuthSubject, AuthThrottleOptions, AuthThrottlePolicy, ThrottleVerdict } from "./auth-throttle.js";
 export { SharedAuthThrottle } from "./shared-auth-throttle.js";
 export { Authenticator } from "./authenticator.js";
-export type { AuthContext, AuthenticatorOptions, AuthFailureReason, AuthProtocol, AuthResult, PasswordAttempt } from "./authenticator.js";
+export type { AuthContext, AuthenticatorOptions, AuthFailureReason, AuthProtocol, AuthResult, LockoutListener, PasswordAttempt } from "./authenticator.js";
 export { DEFAULT_SASL_LIMITS } from "./sasl/mechanism.js";
+export { channelBindingsOf } from "./sasl/channel-binding.js";
+export type { ChannelBindings, ChannelBindingType, ScramKeyEntry, ScramLookup, ScramServerContext } from "./sasl/scram.js";
+export {
+  APP_PASSWORD_PROTOCOLS,
+  appPasswordSecretHash,
+  generateAppPassword,
+  passwordHashTag,
+  scramKeysFor,
+  storeMainScramKeys,
+} from "./credentials.js";
+export type { AppPasswordProtocol } from "./credentials.js";
+export { DEFAULT_SCRAM_ITERATIONS, MAX_SCRAM_ITERATIONS, MIN_SCRAM_ITERATIONS } from "./scram-keys.js";
 export type {
   SaslCredentials,
   SaslFailureReason,
@@ -24,6 +36,9 @@ export type {
   SaslMechanism,
   SaslMechanismDescriptor,
   SaslPasswordCredentials,
+  SaslScramCredentials,
+  SaslServerContext,
+  ScramFailure,
   SaslStep,
   SaslStepResult,
 } from "./sasl/mechanism.js";

@@ -11,6 +11,7 @@ import { statusLine } from "./protocol/response.js";
 import type { SearchLimits } from "./protocol/search-key.js";
 import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
 import { systemTimers, type Timers } from "./session/timers.js";
+import { channelBindingsOf } from "../auth/index.js";
 
 export interface ImapTlsProvider {
   current(): SecureContext;
@@ -67,6 +68,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
           if (tls === null) throw new Error("no TLS certificate");
           await connection.upgradeToTls(tls.current(), options.limits.tlsHandshakeTimeout);
         },
+        channelBindings: () => channelBindingsOf(connection.tlsSocket),
         close: () => void connection.close(),
       },
       store: options.store,

@@ -9,6 +9,7 @@ import type { AccountId, SieveStore } from "../store/index.js";
 import { bye, encodeResponse } from "./protocol/response.js";
 import { ManageSieveSession } from "./session.js";
 import type { ManageSieveAuthenticator, ManageSieveLimits } from "./types.js";
+import { channelBindingsOf } from "../auth/index.js";
 
 export interface ManageSieveServerOptions {
   readonly scripts: SieveStore;
@@ -47,6 +48,7 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
           if (options.tls === null) throw new Error("no TLS certificate");
           await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout, reply);
         },
+        channelBindings: () => channelBindingsOf(connection.tlsSocket),
         close: () => void connection.close(),
       },
       scripts: options.scripts,

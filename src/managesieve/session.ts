@@ -118,7 +118,7 @@ export class ManageSieveSession implements ManageSieveContext {
     const lines: [string, string | null][] = [
       ["IMPLEMENTATION", "Mailroom"],
       // RFC 5804 §1.7: the mechanisms usable now; none before TLS unless plaintext is allowed.
-      ["SASL", this.state === "authenticated" ? "" : advertisedMechanisms({ tls: this.tls, allowPlaintextWithoutTls: allowPlaintextAuth }).join(" ")],
+      ["SASL", this.state === "authenticated" ? "" : advertisedMechanisms({ tls: this.tls, allowPlaintextWithoutTls: allowPlaintextAuth, scram: this.options.authenticator.supportsScram === true }).join(" ")],
       // The engine's own list (sieve/capabilities.ts): exactly what require accepts.
       ["SIEVE", SIEVE_EXTENSIONS.join(" ")],
     ];

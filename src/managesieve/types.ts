@@ -1,11 +1,14 @@
 // The ports of the ManageSieve session (session.ts): what it is given. Sans-IO like the POP3
 // session: tests drive it with a fake transport and manual timers; server.ts attaches a Connection.
-import type { AuthContext, AuthResult, PasswordAttempt, SaslCredentials } from "../auth/index.js";
+import type { AuthContext, AuthResult, ChannelBindings, PasswordAttempt, SaslCredentials, SaslServerContext } from "../auth/index.js";
 import type { Timers } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
 import type { SieveStore } from "../store/index.js";
 
 export interface ManageSieveTransport {
+  /** The TLS link's channel-binding data for SCRAM -PLUS (auth/ channelBindingsOf); null without TLS. */
+  channelBindings?(): ChannelBindings | null;
+
   write(bytes: Buffer): Promise<void>;
   /** Writes `reply` once plaintext reading has stopped, then runs the server side of the handshake. */
   startTls(reply: Buffer): Promise<void>;
@@ -33,6 +36,9 @@ export interface ManageSieveLimits {
 export interface ManageSieveAuthenticator {
   authenticate(attempt: PasswordAttempt): Promise<AuthResult>;
   authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
+  /** SCRAM's key lookup for this link (auth/ Authenticator.saslContext); absent: no SCRAM offered. */
+  saslContext?(context: AuthContext, channelBindings: ChannelBindings | null): SaslServerContext;
+  readonly supportsScram?: boolean;
 }
 
 export interface ManageSieveSessionOptions {

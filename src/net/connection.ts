@@ -144,6 +144,11 @@ export class Connection {
   }
 
   /** TLS version and cipher, for Received fields and logs; null before TLS. */
+  /** The TLS socket once encrypted (channel binding, auth/sasl/channel-binding.ts), else null. */
+  get tlsSocket(): TLSSocket | null {
+    return this.socket instanceof TLSSocket && this.socket.encrypted === true ? this.socket : null;
+  }
+
   get tlsDetails(): { protocol: string; cipher: string } | null {
     if (!(this.socket instanceof TLSSocket)) return null;
     return { protocol: this.socket.getProtocol() ?? "unknown", cipher: this.socket.getCipher()?.name ?? "unknown" };

@@ -13,6 +13,7 @@ import { Pop3Session } from "./pop3-session.js";
 import { encodeResponse, err } from "./protocol/index.js";
 import { SentSizeCache } from "./sent-size-cache.js";
 import { systemTimers, type MailStoreForPop3, type Pop3Authenticator, type Pop3Limits, type Pop3SharedState, type Timers } from "./types.js";
+import { channelBindingsOf } from "../auth/index.js";
 
 export interface TlsProvider {
   current(): SecureContext;
@@ -74,6 +75,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
           if (options.tls === null) throw new Error("no TLS certificate");
           await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout, reply);
         },
+        channelBindings: () => channelBindingsOf(connection.tlsSocket),
         close: () => void connection.close(),
       },
       store: options.store,

@@ -2,7 +2,7 @@
 // and the per-server state it shares with other sessions (maildrop locks, login history, the
 // octet-count cache). The session is sans-IO: tests drive it with a fake transport and manual
 // timers; pop3-server.ts attaches a real net Connection at the edge.
-import type { AuthContext, AuthResult, PasswordAttempt, SaslCredentials } from "../auth/index.js";
+import type { AuthContext, AuthResult, ChannelBindings, PasswordAttempt, SaslCredentials, SaslServerContext } from "../auth/index.js";
 import type { Logger } from "../observability/log.js";
 import type { MailStore } from "../store/index.js";
 import type { LoginHistory, MaildropLocks } from "./maildrop-locks.js";
@@ -10,6 +10,9 @@ import type { SentSizeCache } from "./sent-size-cache.js";
 import type { Timers } from "../net/index.js";
 
 export interface Pop3Transport {
+  /** The TLS link's channel-binding data for SCRAM -PLUS (auth/ channelBindingsOf); null without TLS. */
+  channelBindings?(): ChannelBindings | null;
+
   /** Writes bytes; resolves when the transport took them (back-pressure). */
   write(bytes: Buffer): Promise<void>;
   /**
@@ -36,6 +39,9 @@ export interface Pop3Limits {
 export interface Pop3Authenticator {
   authenticate(attempt: PasswordAttempt): Promise<AuthResult>;
   authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
+  /** SCRAM's key lookup for this link (auth/ Authenticator.saslContext); absent: no SCRAM offered. */
+  saslContext?(context: AuthContext, channelBindings: ChannelBindings | null): SaslServerContext;
+  readonly supportsScram?: boolean;
 }
 
 /** State one server shares among its sessions; in-process, so one node only (see maildrop-locks.ts). */

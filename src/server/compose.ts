@@ -11,7 +11,7 @@ import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
-import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
+import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
 import { backupFileSets, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
@@ -38,6 +38,8 @@ import { Metrics } from "../observability/metrics.js";
 export interface ComposedStore {
   mail: MailStore;
   accounts: AccountStore;
+  /** SCRAM keys, app passwords, TOTP (issue 22); absent: main password only. */
+  authState?: AuthStateStore;
   queue: QueueStore;
   /** Sieve scripts and vacation memory; absent for a backend without them (no filtering then). */
   sieve?: SieveStore;
@@ -130,7 +132,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, webAuth: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, authState: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, webAuth: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -139,7 +141,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     quota: quotaPolicy(config),
   });
-  return { mail: sqlite, accounts: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, webAuth: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, authState: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, webAuth: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -280,6 +282,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize, ...(stopSignal ? { stopSignal } : {}) },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
+    ...(store.authState ? { authState: store.authState, scramIterations: config.auth.scramIterations } : {}),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
     ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
     ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
@@ -504,7 +507,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     const throttle = sharedThrottle ?? new AuthThrottle(throttleOptions);
     const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
     const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" }), opened.nodeState) : null;
-    const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config) });
+    const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config), ...(opened.authState ? { authState: opened.authState } : {}), scramIterations: config.auth.scramIterations });
     // On PostgreSQL the windows are counted in the database, summed over every node (abuse/send-limits.ts).
     // Aborted at stop: long admin operations (migrate) end early and resumable.
     const longOperations = new AbortController();

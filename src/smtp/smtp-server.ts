@@ -19,6 +19,7 @@ import { SmtpSession } from "./session/smtp-session.js";
 import type { SaslAuthenticator, SessionLimits, SessionPolicy, SmtpRole, Timers } from "./session/types.js";
 import { createSubmissionPolicy, type SendLimits } from "./submission/submission-policy.js";
 import type { IpMessageRate } from "../abuse/ip-rate.js";
+import { channelBindingsOf } from "../auth/index.js";
 
 export interface TlsProvider {
   current(): SecureContext;
@@ -93,6 +94,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
           if (options.tls === null) throw new Error("no TLS certificate");
           await connection.upgradeToTls(options.tls.current(), options.limits.tlsHandshakeTimeout, readyReply);
         },
+        channelBindings: () => channelBindingsOf(connection.tlsSocket),
         tlsDetails: () => connection.tlsDetails,
         close: () => void connection.close(),
         bytesReceived: () => connection.bytesIn,

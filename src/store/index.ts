@@ -11,6 +11,8 @@ export { InProcessChangeFeed } from "./change-feed.js";
 export type * from "./sieve-store.js";
 export type * from "./spam-store.js";
 export type * from "./greylist-store.js";
+export type * from "./auth-store.js";
+export { EMPTY_ACCOUNT_AUTH } from "./auth-store.js";
 export type * from "./migration-store.js";
 export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";

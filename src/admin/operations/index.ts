@@ -7,6 +7,8 @@ import { tlsReportSummary } from "./tls-reports.js";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { WebAuthStore, Account, AccountStore, Alias, Domain, MailStore, Pop3Policy, QuotaLimits, SearchIndexCheckOptions, StoreCheckOptions, StoreMaintenance, TlsReportStore, Uid } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
+import type { AuthStateStore } from "../../store/index.js";
+import { storeMainScramKeys } from "../../auth/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
 import { createSieveOperations, type SieveAdminDependencies, type SieveOperations } from "./sieve.js";
@@ -62,6 +64,15 @@ export interface AdminDependencies {
   sessions?: LiveSessions;
   /** `mailroom import`; without it that operation is unavailable. */
   importer?: ImportDependencies;
+  /**
+   * SCRAM keys, app passwords and TOTP (issue 22, operations/auth.ts): with it, setting a password
+   * also stores its SCRAM keys; without it those operations are unavailable.
+   */
+  authState?: AuthStateStore;
+  /** PBKDF2 iterations for SCRAM salts made from now on (config auth.scram_iterations). */
+  scramIterations?: number;
+  /** `mailroom user unlock`: forgets the failed logins counted against a login name; absent: unavailable. */
+  unlock?: (address: string) => Promise<void>;
   /** `mailroom backup`; without it that operation is unavailable. */
   backup?: BackupDependencies;
   /** `mailroom export` and `mailroom migrate`; without it those operations are unavailable. */
@@ -139,6 +150,13 @@ export function createAdminOperations(deps: AdminDependencies) {
     return deps.hashPassword(password);
   }
 
+  /** The SCRAM keys of a password just set, beside its hash (auth/credentials.ts). */
+  async function storeScramKeys(address: string, password: string): Promise<void> {
+    if (!deps.authState) return;
+    const account = await accounts.findAccountByAddress(address);
+    if (account) await storeMainScramKeys(deps.authState, account, password, deps.scramIterations);
+  }
+
   async function requireDomain(domain: string): Promise<void> {
     if (!(await accounts.isLocalDomain(domain))) throw new AdminError("not-found", `no such domain: ${domain} (add it with: mailroom domain add ${domain})`);
   }
@@ -169,6 +187,7 @@ export function createAdminOperations(deps: AdminDependencies) {
         () => accounts.createAccount({ address, passwordHash, quotaBytes: input.quotaBytes ?? null, pop3: deps.defaultPop3Policy ?? {} }),
         `user ${address}`,
       );
+      await storeScramKeys(account.address, input.password);
       return viewOf(account);
     },
     /** A disabled account stays disabled: the new password takes effect at `user enable`. */
@@ -176,6 +195,7 @@ export function createAdminOperations(deps: AdminDependencies) {
       const account = await requireAccount(address);
       const hash = await checkedPasswordHash(password);
       await accounts.setPasswordHash(account.address, isDisabled(account) ? DISABLED_MARK + hash : hash);
+      if (!isDisabled(account)) await storeScramKeys(account.address, password);
     },
     /**
      * Logins stop first (the account is disabled), then its open sessions end, then its messages

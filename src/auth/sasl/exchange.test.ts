@@ -78,7 +78,7 @@ test("property: arbitrary lines and arbitrary decoded bytes never throw, in eith
         const steps = [await exchange.begin(initial)];
         for (const line of lines) steps.push(await exchange.continue(line));
         for (const step of steps) {
-          if (step.kind === "done") {
+          if (step.kind === "done" && step.credentials.kind === "password") {
             assert.ok(step.credentials.authcid.length > 0 && step.credentials.password.length > 0);
             assert.ok(!step.credentials.authcid.includes("\0") && !step.credentials.password.includes("\0"));
           }

@@ -47,8 +47,8 @@ class LoginMechanism implements SaslMechanism {
   }
 }
 
-export const LOGIN: SaslMechanismDescriptor = {
+export const LOGIN = {
   name: "LOGIN",
   plaintext: true,
-  create: (limits) => new LoginMechanism(limits),
-};
+  create: (limits: SaslLimits): SaslMechanism => new LoginMechanism(limits),
+} satisfies SaslMechanismDescriptor;

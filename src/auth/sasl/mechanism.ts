@@ -3,12 +3,13 @@
 // line (wire.ts), feeds bytes in, and writes whatever challenge comes back. Mechanisms never see
 // sockets, base64, the store or the clock, so they are table- and property-testable.
 //
-// How SCRAM-SHA-256 (RFC 7677) fits later: its factory receives a lookup of the account's stored
-// SCRAM keys, so `next` may return a Promise (hence `SaslStepResult`); it answers the client-first
-// message with a challenge, checks the proof itself, sends server-final as one more challenge
-// (RFC 4954 §4 has no "additional data with success"), and ends with `done` carrying credentials
-// of kind "verified" instead of "password". Protocols already await every step.
+// SCRAM (scram.ts) fits in as designed: its factory receives a lookup of the account's stored
+// SCRAM keys (SaslServerContext), so `next` returns a Promise; it answers the client-first message
+// with a challenge, checks the proof itself, sends server-final as one more challenge (RFC 4954 §4
+// has no "additional data with success"), and ends with `done` carrying credentials of kind
+// "scram" instead of "password". Protocols await every step.
 import { isUtf8 } from "node:buffer";
+import type { ScramServerContext } from "./scram.js";
 
 /** What a password mechanism (PLAIN, LOGIN) hands to the Authenticator for checking. */
 export interface SaslPasswordCredentials {
@@ -20,8 +21,39 @@ export interface SaslPasswordCredentials {
   password: string;
 }
 
-/** Credentials a finished exchange produced. SCRAM will add `{ kind: "verified"; authcid }`. */
-export type SaslCredentials = SaslPasswordCredentials;
+/** Why a SCRAM exchange failed (RFC 5802 §7 server-error-value names where one exists). */
+export type ScramFailure =
+  | "malformed"
+  | "extensions-not-supported"
+  | "authzid-mismatch"
+  | "channel-binding-required"
+  | "channel-binding-not-supported"
+  | "unsupported-channel-binding-type"
+  | "downgrade-detected"
+  | "channel-bindings-dont-match"
+  | "nonce-mismatch"
+  | "invalid-proof"
+  | "throttled"
+  | "temporary-failure";
+
+/**
+ * What a SCRAM exchange (scram.ts) hands to the Authenticator: the proof is already checked, so
+ * this is either the secret that matched or why nothing did. Failures come here too, so the
+ * Authenticator counts them in the throttle and logs them like a wrong PLAIN password.
+ */
+export interface SaslScramCredentials {
+  kind: "scram";
+  mechanism: string;
+  /** The login name from client-first; "" when the message was too broken to carry one. */
+  authcid: string;
+  authzid: string | null;
+  /** "password" or "app:<id>" when the proof matched; null on failure. */
+  credential: string | null;
+  failure: ScramFailure | null;
+}
+
+/** Credentials a finished exchange produced. */
+export type SaslCredentials = SaslPasswordCredentials | SaslScramCredentials;
 
 /** Why a mechanism gave up; protocols map every reason to their "authentication failed" reply. */
 export type SaslFailureReason =
@@ -62,7 +94,15 @@ export interface SaslMechanismDescriptor {
   name: string;
   /** True when the password crosses the link recoverably: offered only over TLS unless configured. */
   plaintext: boolean;
-  create(limits: SaslLimits): SaslMechanism;
+  /** A -PLUS mechanism (RFC 5802 §6): offered only on a link with channel-binding data. */
+  channelBinding?: boolean;
+  /** A fresh state machine; null when the server context lacks what the mechanism needs (SCRAM's key lookup). */
+  create(limits: SaslLimits, context?: SaslServerContext): SaslMechanism | null;
+}
+
+/** What server-verified mechanisms need from the server: for SCRAM, the key lookup and channel bindings. */
+export interface SaslServerContext {
+  scram?: ScramServerContext;
 }
 
 export type SaslField = { ok: true; value: string } | { ok: false; reason: SaslFailureReason };

@@ -49,8 +49,8 @@ class PlainMechanism implements SaslMechanism {
   }
 }
 
-export const PLAIN: SaslMechanismDescriptor = {
+export const PLAIN = {
   name: "PLAIN",
   plaintext: true,
-  create: (limits) => new PlainMechanism(limits),
-};
+  create: (limits: SaslLimits): SaslMechanism => new PlainMechanism(limits),
+} satisfies SaslMechanismDescriptor;

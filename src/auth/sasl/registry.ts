@@ -2,12 +2,16 @@
 // factory protocols call with the client's chosen name. An unknown name yields null, which each
 // protocol answers in its own words (SMTP 504 5.5.4, IMAP NO, POP3 -ERR).
 import { DEFAULT_SASL_LIMITS } from "./mechanism.js";
-import type { SaslLimits, SaslMechanism, SaslMechanismDescriptor } from "./mechanism.js";
+import type { SaslLimits, SaslMechanism, SaslMechanismDescriptor, SaslServerContext } from "./mechanism.js";
 import { LOGIN } from "./login.js";
 import { PLAIN } from "./plain.js";
+import { SCRAM_SHA_1, SCRAM_SHA_1_PLUS, SCRAM_SHA_256, SCRAM_SHA_256_PLUS } from "./scram.js";
 
-/** In preference order: PLAIN is standard (RFC 4616); LOGIN only for old clients. */
-export const SASL_MECHANISMS: readonly SaslMechanismDescriptor[] = Object.freeze([PLAIN, LOGIN]);
+/**
+ * In preference order: SCRAM (the password never crosses the link; RFC 7677 SHA-256 first, with
+ * channel binding first), then PLAIN (RFC 4616), LOGIN only for old clients.
+ */
+export const SASL_MECHANISMS: readonly SaslMechanismDescriptor[] = Object.freeze([SCRAM_SHA_256_PLUS, SCRAM_SHA_256, SCRAM_SHA_1_PLUS, SCRAM_SHA_1, PLAIN, LOGIN]);
 
 export interface SaslLink {
   /** Whether the connection is encrypted (implicit TLS or after STARTTLS/STLS). */
@@ -19,6 +23,13 @@ export interface SaslLink {
   allowPlaintextWithoutTls: boolean;
   /** Operator's list of enabled mechanism names; all implemented ones when absent. */
   enabled?: readonly string[];
+  /** The server can check SCRAM proofs (its Authenticator looks keys up); absent: no SCRAM. */
+  scram?: boolean;
+  /**
+   * The link has channel-binding data (TLS); -PLUS mechanisms are offered only then (RFC 5802 §6).
+   * Absent: the same as `tls`.
+   */
+  channelBinding?: boolean;
 }
 
 /** The descriptor for a client-supplied name (case-insensitive, RFC 4422 §3.1), or null. */
@@ -34,6 +45,8 @@ export function findMechanism(name: string): SaslMechanismDescriptor | null {
  */
 export function mechanismPermitted(descriptor: SaslMechanismDescriptor, link: SaslLink): boolean {
   if (link.enabled && !link.enabled.some((name) => name.toUpperCase() === descriptor.name)) return false;
+  if (descriptor.name.startsWith("SCRAM-") && link.scram !== true) return false;
+  if (descriptor.channelBinding === true && !(link.channelBinding ?? link.tls)) return false;
   return !descriptor.plaintext || link.tls || link.allowPlaintextWithoutTls;
 }
 
@@ -43,6 +56,6 @@ export function advertisedMechanisms(link: SaslLink): string[] {
 }
 
 /** A fresh mechanism state machine for one exchange, or null when the name is not implemented. */
-export function createMechanism(name: string, limits: SaslLimits = DEFAULT_SASL_LIMITS): SaslMechanism | null {
-  return findMechanism(name)?.create(limits) ?? null;
+export function createMechanism(name: string, limits: SaslLimits = DEFAULT_SASL_LIMITS, context?: SaslServerContext): SaslMechanism | null {
+  return findMechanism(name)?.create(limits, context) ?? null;
 }

@@ -26,10 +26,11 @@ export const authenticateCommand: ImapCommand<AuthenticateArgs> = {
     const descriptor = findMechanism(mechanism);
     if (descriptor === null) throw ImapError.no(null, "unsupported authentication mechanism");
     const link = ctx.session.authLink();
-    if (!mechanismPermitted(descriptor, { tls: link.tls, allowPlaintextWithoutTls: link.allowPlaintextAuth })) {
+    if (!mechanismPermitted(descriptor, { tls: link.tls, allowPlaintextWithoutTls: link.allowPlaintextAuth, scram: link.saslContext !== undefined })) {
+      if (!descriptor.plaintext) throw ImapError.no(null, "unsupported authentication mechanism");
       throw ImapError.no("PRIVACYREQUIRED", "this mechanism needs TLS; use STARTTLS first");
     }
-    const instance = createMechanism(mechanism);
+    const instance = createMechanism(mechanism, undefined, link.saslContext?.());
     if (instance === null) throw ImapError.no(null, "unsupported authentication mechanism");
     const exchange = new SaslExchange(instance);
     let step = await exchange.begin(initialResponse);

@@ -6,7 +6,7 @@
 // `<tag> OK [code] <NAME> completed` (or the text given to ctx.complete()).
 //
 // A new command is one file exporting an ImapCommand and one line in commands/index.ts.
-import type { SaslCredentials } from "../../auth/index.js";
+import type { SaslCredentials, SaslServerContext } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
 import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { Account, Mailbox, MailStore, StagedMessage } from "../../store/index.js";
@@ -59,6 +59,8 @@ export interface AuthLink {
   readonly tls: boolean;
   readonly allowPlaintextAuth: boolean;
   readonly remoteAddress: string;
+  /** The server context for SCRAM on this link (auth/ Authenticator.saslContext); absent: no SCRAM. */
+  readonly saslContext?: () => SaslServerContext;
 }
 
 /** Session-level operations: only the commands that change the session's state use these. */

@@ -10,6 +10,8 @@ export interface CapabilityState {
   readonly startTlsAvailable: boolean;
   readonly allowPlaintextAuth: boolean;
   readonly appendLimit: number;
+  /** The Authenticator can check SCRAM (auth/ supportsScram). */
+  readonly scram?: boolean;
 }
 
 /** Extensions that span several commands: advertised only when each of these modules declares them. */
@@ -38,10 +40,11 @@ export function capabilityList(state: CapabilityState, table: CommandTable): str
   const atoms = ["IMAP4rev1", "IMAP4rev2"];
   if (!state.authenticated) {
     if (state.startTlsAvailable && !state.tls) atoms.push("STARTTLS");
-    const link = { tls: state.tls, allowPlaintextWithoutTls: state.allowPlaintextAuth };
+    const link = { tls: state.tls, allowPlaintextWithoutTls: state.allowPlaintextAuth, scram: state.scram === true };
     const mechanisms = advertisedMechanisms(link);
-    // RFC 9051 §6.2.3 / RFC 2595 §3.2: LOGIN is refused without TLS, and says so.
-    if (mechanisms.length === 0) atoms.push("LOGINDISABLED");
+    // RFC 9051 §6.2.3 / RFC 2595 §3.2: LOGIN is refused without TLS, and says so (SCRAM may
+    // still be offered: it sends no password).
+    if (!mechanisms.includes("PLAIN")) atoms.push("LOGINDISABLED");
     for (const name of mechanisms) atoms.push(`AUTH=${name}`);
     atoms.push("SASL-IR");
   }

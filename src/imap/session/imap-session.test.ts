@@ -90,7 +90,7 @@ describe("ImapSession", () => {
       store,
       authenticator: {
         authenticateSasl: async (credentials: SaslCredentials) =>
-          credentials.password === "pw" ? { ok: true as const, account } : { ok: false as const, reason: "invalid-credentials" as const },
+          credentials.kind === "password" && credentials.password === "pw" ? { ok: true as const, account } : { ok: false as const, reason: "invalid-credentials" as const },
       },
       limits: { imapLineLength: 1000, imapLiteralSize: 10_000, imapIdle: 60_000, imapUnauthenticatedIdle: 60_000 },
       timers: noTimers,

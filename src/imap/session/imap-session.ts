@@ -385,7 +385,7 @@ export class ImapSession {
 
   private capabilities(): string[] {
     return capabilityList(
-      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize },
+      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true },
       this.table,
     );
   }
@@ -426,7 +426,14 @@ export class ImapSession {
 
   private readonly control: SessionControl = {
     capabilities: () => this.capabilities(),
-    authLink: () => ({ tls: this.tls, allowPlaintextAuth: this.o.allowPlaintextAuth, remoteAddress: this.o.remoteAddress }),
+    authLink: () => ({
+      tls: this.tls,
+      allowPlaintextAuth: this.o.allowPlaintextAuth,
+      remoteAddress: this.o.remoteAddress,
+      ...(this.o.authenticator.saslContext && this.o.authenticator.supportsScram
+        ? { saslContext: () => this.o.authenticator.saslContext!({ remoteAddress: this.o.remoteAddress, protocol: "imap", tls: this.tls }, this.o.transport.channelBindings?.() ?? null) }
+        : {}),
+    }),
     authenticate: (credentials) => this.login(credentials),
     startTls: (tag) => this.startTls(tag),
     startTlsAvailable: () => this.o.startTlsAvailable && !this.tls,

@@ -1,7 +1,7 @@
 // What an ImapSession is built from: the transport it reads and writes (sans-IO, so tests use a
 // fake), the store, the authenticator, limits, timers, clock and logger (ARCHITECTURE §4 rule 4:
 // everything passed in, nothing module-level).
-import type { AuthContext, AuthResult, SaslCredentials } from "../../auth/index.js";
+import type { AuthContext, AuthResult, ChannelBindings, SaslCredentials, SaslServerContext } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
 import type { MailStore } from "../../store/index.js";
 import type { QuotaService } from "../../delivery/quota-warning.js";
@@ -11,6 +11,9 @@ import type { SearchLimits } from "../protocol/search-key.js";
 import type { Timers } from "./timers.js";
 
 export interface ImapTransport {
+  /** The TLS link's channel-binding data for SCRAM -PLUS (auth/ channelBindingsOf); null without TLS. */
+  channelBindings?(): ChannelBindings | null;
+
   /** The next chunk from the client, or null once it is gone. */
   read(): Promise<Buffer | null>;
   /** Resolves when the bytes are taken (back-pressure); rejects once the connection is gone. */
@@ -30,6 +33,9 @@ export interface ImapSessionLimits {
 
 export interface SaslAuthenticator {
   authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
+  /** SCRAM's key lookup for this link (auth/ Authenticator.saslContext); absent: no SCRAM offered. */
+  saslContext?(context: AuthContext, channelBindings: ChannelBindings | null): SaslServerContext;
+  readonly supportsScram?: boolean;
 }
 
 export interface ImapSessionOptions {

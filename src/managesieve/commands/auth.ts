@@ -22,10 +22,13 @@ export const authenticate: CommandSpec = {
     const mechanismName = name!.toString("utf8");
     const descriptor = findMechanism(mechanismName);
     if (descriptor === null) return context.reply(no(`unsupported SASL mechanism ${JSON.stringify(mechanismName.slice(0, 40))}`));
-    if (!mechanismPermitted(descriptor, { tls: context.tls, allowPlaintextWithoutTls: context.options.allowPlaintextAuth })) {
+    const { authenticator } = context.options;
+    if (!mechanismPermitted(descriptor, { tls: context.tls, allowPlaintextWithoutTls: context.options.allowPlaintextAuth, scram: authenticator.supportsScram === true })) {
+      if (!descriptor.plaintext) return context.reply(no("unsupported SASL mechanism"));
       return context.reply(no("plaintext authentication needs TLS: issue STARTTLS first", "ENCRYPT-NEEDED"));
     }
-    const mechanism = createMechanism(mechanismName);
+    const saslContext = authenticator.saslContext?.({ remoteAddress: context.options.remoteAddress, protocol: "managesieve", tls: context.tls }, context.options.transport.channelBindings?.() ?? null);
+    const mechanism = createMechanism(mechanismName, undefined, saslContext);
     if (mechanism === null) return context.reply(no("unsupported SASL mechanism"));
     const exchange = new SaslExchange(mechanism);
     // RFC 5804 §2.1: an empty initial response is an empty string ("" , no "=" as in IMAP).

@@ -50,10 +50,13 @@ export const auth: Pop3CommandSpec<"AUTH"> = {
     if (command.mechanism === null) return context.replyLines(ok("SASL mechanisms follow"), advertisedSasl(context));
     const descriptor = findMechanism(command.mechanism);
     if (descriptor === null) return context.reply(err("unsupported authentication mechanism"));
-    if (!mechanismPermitted(descriptor, { tls: context.tls, allowPlaintextWithoutTls: context.options.allowPlaintextAuth })) {
+    const { authenticator } = context.options;
+    if (!mechanismPermitted(descriptor, { tls: context.tls, allowPlaintextWithoutTls: context.options.allowPlaintextAuth, scram: authenticator.supportsScram === true })) {
+      if (!descriptor.plaintext) return context.reply(err("unsupported authentication mechanism"));
       return context.reply(err(PLAINTEXT_REFUSED, "AUTH"));
     }
-    const mechanism = createMechanism(command.mechanism);
+    const saslContext = authenticator.saslContext?.({ remoteAddress: context.options.remoteAddress, protocol: "pop3", tls: context.tls }, context.options.transport.channelBindings?.() ?? null);
+    const mechanism = createMechanism(command.mechanism, undefined, saslContext);
     if (mechanism === null) return context.reply(err("unsupported authentication mechanism"));
     const exchange = new SaslExchange(mechanism);
     return saslStep(context, exchange, await exchange.begin(command.initialResponse));

@@ -8,7 +8,7 @@ import { ok } from "../protocol/index.js";
 import type { Pop3CommandSpec, Pop3Context } from "./context.js";
 
 export function advertisedSasl(context: Pop3Context): string[] {
-  return advertisedMechanisms({ tls: context.tls, allowPlaintextWithoutTls: context.options.allowPlaintextAuth });
+  return advertisedMechanisms({ tls: context.tls, allowPlaintextWithoutTls: context.options.allowPlaintextAuth, scram: context.options.authenticator.supportsScram === true });
 }
 
 export function capabilities(context: Pop3Context): string[] {

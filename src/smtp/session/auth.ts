@@ -1,7 +1,7 @@
 // SMTP AUTH (RFC 4954) over the shared SASL layer of auth/: the session hands over the AUTH
 // command, then each continuation line, and gets back what to send and whether it is finished.
 // The wording of every outcome is here; the mechanisms, base64 and the password check are not.
-import { createMechanism, findMechanism, mechanismPermitted, SaslExchange, type SaslExchangeStep } from "../../auth/index.js";
+import { createMechanism, findMechanism, mechanismPermitted, SaslExchange, type ChannelBindings, type SaslExchangeStep } from "../../auth/index.js";
 import type { Account } from "../../store/index.js";
 import { ReplyCodes, reply, type AuthCommand, type SmtpReply } from "../protocol/index.js";
 import type { SaslAuthenticator } from "./types.js";
@@ -10,6 +10,8 @@ export interface AuthLink {
   readonly tls: boolean;
   readonly allowPlaintextAuth: boolean;
   readonly remoteAddress: string;
+  /** The TLS link's channel-binding data (SCRAM -PLUS); absent or null without TLS. */
+  readonly channelBindings?: () => ChannelBindings | null;
 }
 
 export type AuthStep =
@@ -24,10 +26,11 @@ export async function beginAuth(command: AuthCommand, link: AuthLink, authentica
   if (descriptor === null) return finished(reply(ReplyCodes.AuthMechanismUnknown));
   // RFC 4954 §6: a mechanism that would expose the password without TLS gets 538 5.7.11, before
   // any credential is looked at (the initial response, if sent, is dropped unread).
-  if (!mechanismPermitted(descriptor, { tls: link.tls, allowPlaintextWithoutTls: link.allowPlaintextAuth })) {
-    return finished(reply(ReplyCodes.EncryptionRequired));
+  if (!mechanismPermitted(descriptor, { tls: link.tls, allowPlaintextWithoutTls: link.allowPlaintextAuth, scram: authenticator.supportsScram === true })) {
+    return finished(reply(descriptor.plaintext ? ReplyCodes.EncryptionRequired : ReplyCodes.AuthMechanismUnknown));
   }
-  const mechanism = createMechanism(command.mechanism);
+  const context = authenticator.saslContext?.({ remoteAddress: link.remoteAddress, protocol: "smtp", tls: link.tls }, link.channelBindings?.() ?? null);
+  const mechanism = createMechanism(command.mechanism, undefined, context);
   if (mechanism === null) return finished(reply(ReplyCodes.AuthMechanismUnknown));
   const exchange = new SaslExchange(mechanism);
   return outcome(await exchange.begin(command.initialResponse), exchange, link, authenticator);

@@ -13,12 +13,14 @@ export interface OfferContext {
   readonly authenticated: boolean;
   readonly allowPlaintextAuth: boolean;
   readonly maxMessageSize: number;
+  /** The Authenticator can check SCRAM (auth/ supportsScram). */
+  readonly scram?: boolean;
 }
 
 /** SASL mechanisms usable on this link now (RFC 4954 §4: only those safe on it). */
 export function authMechanisms(offer: OfferContext): string[] {
   if (!offer.authListener || offer.authenticated) return [];
-  return advertisedMechanisms({ tls: offer.tls, allowPlaintextWithoutTls: offer.allowPlaintextAuth });
+  return advertisedMechanisms({ tls: offer.tls, allowPlaintextWithoutTls: offer.allowPlaintextAuth, scram: offer.scram === true });
 }
 
 /** The EHLO keywords, in a stable order. */

@@ -89,7 +89,7 @@ export const testAuthenticator = {
   attempts: 0,
   async authenticateSasl(credentials: SaslCredentials, _context: AuthContext): Promise<AuthResult> {
     this.attempts++;
-    if (credentials.authcid === "user@example.org" && credentials.password === "secret") return { ok: true, account: testAccount(1, "user@example.org") };
+    if (credentials.kind === "password" && credentials.authcid === "user@example.org" && credentials.password === "secret") return { ok: true, account: testAccount(1, "user@example.org") };
     return { ok: false, reason: "invalid-credentials" };
   },
 };

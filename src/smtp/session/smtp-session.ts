@@ -259,6 +259,7 @@ export class SmtpSession {
       tls: this.#tls,
       startTlsAvailable: this.#o.startTlsAvailable,
       authListener: this.#o.role !== "mx",
+      scram: this.#o.authenticator.supportsScram === true,
       authenticated: this.#account !== null,
       allowPlaintextAuth: this.#o.allowPlaintextAuth,
       maxMessageSize: this.#o.limits.maxMessageSize,
@@ -300,7 +301,7 @@ export class SmtpSession {
   }
 
   #authLink() {
-    return { tls: this.#tls, allowPlaintextAuth: this.#o.allowPlaintextAuth, remoteAddress: this.#o.remoteAddress };
+    return { tls: this.#tls, allowPlaintextAuth: this.#o.allowPlaintextAuth, remoteAddress: this.#o.remoteAddress, channelBindings: () => this.#o.transport.channelBindings?.() ?? null };
   }
 
   async #auth(command: AuthCommand): Promise<void> {

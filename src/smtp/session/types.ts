@@ -2,7 +2,7 @@
 // shows a policy about itself. The session is sans-IO: it consumes bytes and speaks through the
 // transport, so tests drive it with a fake transport and fake timers, and smtp-server.ts attaches
 // a real Connection at the edge.
-import type { SaslCredentials } from "../../auth/index.js";
+import type { ChannelBindings, SaslCredentials, SaslServerContext } from "../../auth/index.js";
 import type { AuthContext, AuthResult } from "../../auth/index.js";
 import type { Logger } from "../../observability/log.js";
 import type { ForwardPath, EnvelopeMailbox, ReversePath } from "../../mail/address.js";
@@ -18,6 +18,9 @@ import type { Timers } from "../../net/index.js";
 export type SmtpRole = "mx" | "submission" | "submissions";
 
 export interface SessionTransport {
+  /** The TLS link's channel-binding data for SCRAM -PLUS (auth/ channelBindingsOf); null without TLS. */
+  channelBindings?(): ChannelBindings | null;
+
   /** Writes bytes; resolves when the transport took them (back-pressure). */
   write(bytes: Buffer): Promise<void>;
   /**
@@ -95,6 +98,9 @@ export interface SessionPolicy {
 
 export interface SaslAuthenticator {
   authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult>;
+  /** SCRAM's key lookup for this link (auth/ Authenticator.saslContext); absent: no SCRAM offered. */
+  saslContext?(context: AuthContext, channelBindings: ChannelBindings | null): SaslServerContext;
+  readonly supportsScram?: boolean;
 }
 
 export interface SessionOptions {

@@ -22,6 +22,8 @@ import { MimeTreeBuilder, type MimeTreeLimits, type ParsedMessage } from "../../
 import { SentOctetCounter, sentOctets } from "../../mail/sent-octets.js";
 import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js";
 import { silentLogger, type Logger } from "../../observability/log.js";
+import type { AccountAuthState, AppPassword, AuthStateStore, NewAppPassword } from "../auth-store.js";
+import { authColumnValue, checkNewAppPassword, toAccountAuth, toAppPassword } from "../sqlite/auth-state.js";
 import type { AccountStore, NewAccount, QuotaLimits } from "../account-store.js";
 import { InProcessChangeFeed } from "../change-feed.js";
 import type { AccountChange, ChangeBatch, ChangeFeed, MailboxChangesSince } from "../changes.js";
@@ -122,6 +124,24 @@ function checkQuotaValue(quotaBytes: unknown): number | null {
   return quotaBytes;
 }
 
+const AUTH_COLUMNS: Record<keyof AccountAuthState, string> = {
+  scramSalt: "scram_salt",
+  scramIterations: "scram_iterations",
+  scramKeys: "scram_keys",
+  scramHashTag: "scram_hash_tag",
+  appPasswordsOnly: "app_passwords_only",
+  totp: "totp",
+  lockoutNoticeAt: "lockout_notice_at",
+};
+const APP_PASSWORD_COLUMNS = "id, account_id, name, protocols, secret_hash, scram_keys, created_at, last_used_at, last_used_address";
+
+/** PostgreSQL gives booleans and bigints (as strings); the shared mapping wants SQLite's numbers. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function normaliseAuthRow(row: any): any {
+  if (!row) return undefined;
+  return { ...row, app_passwords_only: row.app_passwords_only ? 1 : 0 };
+}
+
 function checkPasswordHash(hash: unknown): string {
   if (typeof hash !== "string") throw new StoreError("INVALID", "password hash must be a string");
   return hash;
@@ -159,7 +179,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, SharedAbuseStateStore, MigrationStateStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -483,6 +503,77 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.write(async (db) => {
       const account = await this.requireAccount(db, address);
       await db.query("UPDATE accounts SET password_hash = $1 WHERE id = $2", [checkPasswordHash(passwordHash), account.id]);
+    });
+  }
+
+  // --- AuthStateStore (store/auth-store.ts; the row mapping is shared with SQLite's auth-state.ts) ---
+  getAccountAuth(accountId: AccountId): Promise<AccountAuthState> {
+    return this.read(async (db) => toAccountAuth(normaliseAuthRow((await db.query("SELECT * FROM account_auth WHERE account_id = $1", [accountId])).rows[0])));
+  }
+
+  updateAccountAuth(accountId: AccountId, change: Partial<AccountAuthState>, expectTotp?: string | null): Promise<boolean> {
+    return this.write(async (db) => {
+      if ((await db.query("SELECT 1 FROM accounts WHERE id = $1", [accountId])).rowCount === 0) throw new StoreError("NONEXISTENT", `no account ${accountId}`);
+      await db.query("INSERT INTO account_auth (account_id) VALUES ($1) ON CONFLICT DO NOTHING", [accountId]);
+      const current = (await db.query<{ totp: string | null }>("SELECT totp FROM account_auth WHERE account_id = $1 FOR UPDATE", [accountId])).rows[0];
+      if (expectTotp !== undefined && (current?.totp ?? null) !== expectTotp) return false;
+      for (const [key, value] of Object.entries(change) as [keyof AccountAuthState, unknown][]) {
+        const column = AUTH_COLUMNS[key];
+        if (column === undefined) continue;
+        const stored = key === "appPasswordsOnly" ? Boolean(value) : authColumnValue(key, value);
+        await db.query(`UPDATE account_auth SET ${column} = $1 WHERE account_id = $2`, [stored, accountId]);
+      }
+      return true;
+    });
+  }
+
+  ensureScramParams(accountId: AccountId, salt: string, iterations: number): Promise<{ salt: string; iterations: number }> {
+    return this.write(async (db) => {
+      if ((await db.query("SELECT 1 FROM accounts WHERE id = $1", [accountId])).rowCount === 0) throw new StoreError("NONEXISTENT", `no account ${accountId}`);
+      await db.query("INSERT INTO account_auth (account_id) VALUES ($1) ON CONFLICT DO NOTHING", [accountId]);
+      await db.query("UPDATE account_auth SET scram_salt = $1, scram_iterations = $2 WHERE account_id = $3 AND scram_salt IS NULL", [salt, authColumnValue("scramIterations", iterations), accountId]);
+      const row = (await db.query<{ scram_salt: string; scram_iterations: number }>("SELECT scram_salt, scram_iterations FROM account_auth WHERE account_id = $1", [accountId])).rows[0]!;
+      return { salt: row.scram_salt, iterations: Number(row.scram_iterations) };
+    });
+  }
+
+  addAppPassword(accountId: AccountId, input: NewAppPassword): Promise<AppPassword> {
+    return this.write(async (db) => {
+      checkNewAppPassword(input);
+      if ((await db.query("SELECT 1 FROM accounts WHERE id = $1", [accountId])).rowCount === 0) throw new StoreError("NONEXISTENT", `no account ${accountId}`);
+      const row = (
+        await db.query(
+          `INSERT INTO app_passwords (account_id, name, protocols, secret_hash, scram_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (account_id, name) DO NOTHING RETURNING ${APP_PASSWORD_COLUMNS}`,
+          [accountId, input.name, input.protocols.join(","), input.secretHash, input.scramKeys, this.clock().getTime()],
+        )
+      ).rows[0];
+      if (!row) throw new StoreError("ALREADYEXISTS", `an app password named ${input.name} exists`);
+      return toAppPassword(row);
+    });
+  }
+
+  listAppPasswords(accountId: AccountId): Promise<AppPassword[]> {
+    return this.read(async (db) => (await db.query(`SELECT ${APP_PASSWORD_COLUMNS} FROM app_passwords WHERE account_id = $1 ORDER BY name COLLATE "C"`, [accountId])).rows.map(toAppPassword));
+  }
+
+  deleteAppPassword(accountId: AccountId, name: string): Promise<AppPassword | null> {
+    return this.write(async (db) => {
+      const row = (await db.query(`DELETE FROM app_passwords WHERE account_id = $1 AND name = $2 RETURNING ${APP_PASSWORD_COLUMNS}`, [accountId, name])).rows[0];
+      return row ? toAppPassword(row) : null;
+    });
+  }
+
+  findAppPasswordBySecret(secretHash: string): Promise<AppPassword | null> {
+    return this.read(async (db) => {
+      const row = (await db.query(`SELECT ${APP_PASSWORD_COLUMNS} FROM app_passwords WHERE secret_hash = $1`, [secretHash])).rows[0];
+      return row ? toAppPassword(row) : null;
+    });
+  }
+
+  noteAppPasswordUse(id: number, at: Date, address: string): Promise<void> {
+    return this.write(async (db) => {
+      await db.query("UPDATE app_passwords SET last_used_at = $1, last_used_address = $2 WHERE id = $3", [at.getTime(), address.slice(0, 100), id]);
     });
   }
 

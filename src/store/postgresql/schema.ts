@@ -496,6 +496,35 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 16,
+    description: "auth: SCRAM keys, app passwords, TOTP and lock-out state per account (issue 22)",
+    sql: `
+      -- As SQLite's migration 31 (store/auth-store.ts).
+      CREATE TABLE IF NOT EXISTS account_auth (
+        account_id bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        scram_salt text,
+        scram_iterations integer,
+        scram_keys text,
+        scram_hash_tag text,
+        app_passwords_only boolean NOT NULL DEFAULT false,
+        totp text,
+        lockout_notice_at bigint
+      );
+      CREATE TABLE IF NOT EXISTS app_passwords (
+        id bigserial PRIMARY KEY,
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        protocols text NOT NULL,
+        secret_hash text NOT NULL UNIQUE,
+        scram_keys text,
+        created_at bigint NOT NULL,
+        last_used_at bigint,
+        last_used_address text,
+        UNIQUE (account_id, name)
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -583,6 +583,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 31,
+    description: "auth: SCRAM keys, app passwords, TOTP and lock-out state per account (issue 22)",
+    // IF NOT EXISTS: the migration tests rewind the history below older versions and migrate again.
+    sql: `
+      CREATE TABLE IF NOT EXISTS account_auth (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        scram_salt TEXT,
+        scram_iterations INTEGER,
+        scram_keys TEXT,
+        scram_hash_tag TEXT,
+        app_passwords_only INTEGER NOT NULL DEFAULT 0 CHECK (app_passwords_only IN (0, 1)),
+        totp TEXT,
+        lockout_notice_at INTEGER
+      );
+      CREATE TABLE IF NOT EXISTS app_passwords (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        protocols TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        scram_keys TEXT,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        last_used_address TEXT,
+        UNIQUE (account_id, name)
+      );
+    `,
+  },
 ];
 
 /**

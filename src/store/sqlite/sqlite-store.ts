@@ -35,6 +35,8 @@ import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbo
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
 import * as accounts from "./accounts.js";
+import * as authState from "./auth-state.js";
+import type { AccountAuthState, AppPassword, AuthStateStore, NewAppPassword } from "../auth-store.js";
 import { checkCount, checkDate, checkEnqueueRequest, checkKeptUids, checkMaxBytes, checkPrefix, checkResults, failedStream, toStoreError } from "./checks.js";
 import { changesSince, logAdded } from "./change-log.js";
 import { headerMatchPage } from "./header-search.js";
@@ -73,7 +75,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, CopyTarget, MigrationStateStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, CopyTarget, MigrationStateStore, AuthStateStore {
   // MigrationStateStore (migration-state.ts) --------------------------------------------------------
   getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
     return this.read((ctx) => migrationState.getFolder(ctx, accountId, source, folder));
@@ -265,6 +267,32 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   findAlias(address: string): Promise<Alias | null> {
     return this.read((ctx) => domains.findAlias(ctx, address));
+  }
+
+  // --- AuthStateStore (auth-state.ts) ---
+  getAccountAuth(accountId: AccountId): Promise<AccountAuthState> {
+    return this.read((ctx) => authState.getAccountAuth(ctx, accountId));
+  }
+  updateAccountAuth(accountId: AccountId, change: Partial<AccountAuthState>, expectTotp?: string | null): Promise<boolean> {
+    return this.write((ctx) => authState.updateAccountAuth(ctx, accountId, change, expectTotp));
+  }
+  ensureScramParams(accountId: AccountId, salt: string, iterations: number): Promise<{ salt: string; iterations: number }> {
+    return this.write((ctx) => authState.ensureScramParams(ctx, accountId, salt, iterations));
+  }
+  addAppPassword(accountId: AccountId, input: NewAppPassword): Promise<AppPassword> {
+    return this.write((ctx) => authState.addAppPassword(ctx, accountId, input));
+  }
+  listAppPasswords(accountId: AccountId): Promise<AppPassword[]> {
+    return this.read((ctx) => authState.listAppPasswords(ctx, accountId));
+  }
+  deleteAppPassword(accountId: AccountId, name: string): Promise<AppPassword | null> {
+    return this.write((ctx) => authState.deleteAppPassword(ctx, accountId, name));
+  }
+  findAppPasswordBySecret(secretHash: string): Promise<AppPassword | null> {
+    return this.read((ctx) => authState.findAppPasswordBySecret(ctx, secretHash));
+  }
+  noteAppPasswordUse(id: number, at: Date, address: string): Promise<void> {
+    return this.write((ctx) => authState.noteAppPasswordUse(ctx, id, at, address));
   }
 
   // Mailboxes ---------------------------------------------------------------------------------
