@@ -1,25 +1,28 @@
-// SEARCH over the full-text index (issue 14). Two parts:
+// SEARCH over the full-text index (issue 14), side by side with Dovecot. Three parts:
 //  1. Delivery throughput with the index against without it: the same store code, once as it is
-//     and once with the two FTS5 tables (trigrams, words) swapped for plain tables holding the
-//     same text (so only the tokenizing and index writes are left out; the baseline still writes
-//     the text twice, which makes the loss measured slightly smaller than against no index), each delivering the same seeded messages
-//     with 32 concurrent writers and the normal fsyncs; runs alternate, medians compared.
+//     and once with the FTS5 table (positional trigrams, schema.ts version 27) swapped for a plain
+//     table holding the same text (so only the tokenizing and index writes are left out), each
+//     delivering the same seeded messages with 32 concurrent writers and the normal fsyncs; runs
+//     alternate, medians compared.
 //  2. A mailbox of N small messages with realistic text, built through the store API without
 //     fsyncs (untimed, as bench/lib/prefill.ts), served over a real IMAP socket: the index's size
-//     against the mail's, and the median of --runs timings of each search: a rare word, common
-//     words (exactly 3 characters: answered by the index alone; longer: candidates verified), a
-//     rare and a common BODY phrase, a 2-character BODY (the paged scan), FUZZY with a typo and
-//     RELEVANCY, SUBJECT, and ESEARCH IN (personal) (RFC 7377).
-//   npx tsc -p tsconfig.json && node dist/bench/search-index.js [messages=100000] [--runs 3] [--throughput 2000]
-import { stat } from "node:fs/promises";
+//     against the mail's, and the median of --runs timings of each search: a rare and a common
+//     word, a rare and a common piece inside words, a rare and a common BODY phrase, a 2-character
+//     BODY (the paged scan), FUZZY with a typo and RELEVANCY, SUBJECT, ESEARCH IN (RFC 7377).
+//  3. (--dovecot) The same messages as a Maildir under Dovecot (bench/servers/dovecot.ts, no FTS
+//     plugin, as Debian ships it), the same TEXT/BODY/SUBJECT commands over IMAP after one
+//     untimed SELECT and SEARCH that build its index and cache, and the size of its index files.
+//   npx tsc -p tsconfig.json && node dist/bench/search-index.js [messages=100000] [--runs 3] [--throughput 2000] [--dovecot]
+import { chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import Database from "better-sqlite3";
 import { nodeFileLayer, type FileLayer } from "../src/store/blobs/durable-fs.js";
 import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { startImapHarness } from "../test/harness/imap-harness.js";
 import { RawImapClient } from "../test/harness/imap-raw-client.js";
+import { startDovecot } from "./servers/dovecot.js";
+import { BENCH_DOMAIN, BENCH_PASSWORD } from "./servers/target.js";
 
 const WORDS = (
   "the and of to meeting project budget report schedule review update customer invoice contract delivery team " +
@@ -83,7 +86,7 @@ async function throughput(count: number, indexed: boolean): Promise<number> {
     await store.close();
     if (!indexed) {
       const db = new Database(join(dataDir, "mailroom.sqlite"));
-      db.exec("DROP TABLE search_index; CREATE TABLE search_index (text TEXT); DROP TABLE search_words; CREATE TABLE search_words (text TEXT)");
+      db.exec("DROP TABLE search_index; CREATE TABLE search_index (text TEXT)");
       db.close();
     }
     store = await openSqliteStore({ dataDir });
@@ -130,6 +133,94 @@ async function timed(client: RawImapClient, tag: string, command: string): Promi
   return { ms, hits };
 }
 
+/** Name, command, and whether Dovecot is asked too (it has no FUZZY index or MULTISEARCH). */
+const SEARCHES: readonly (readonly [string, string, boolean])[] = [
+  ["TEXT rare word", 'UID SEARCH TEXT "zephyrology"', true],
+  ["TEXT common 3 chars", 'UID SEARCH TEXT "the"', true],
+  ["TEXT common word", 'UID SEARCH TEXT "budget"', true],
+  ["TEXT rare in-word", 'UID SEARCH TEXT "phyrolo"', true],
+  ["TEXT common in-word", 'UID SEARCH TEXT "edul"', true],
+  ["BODY rare phrase", 'UID SEARCH BODY "lighthouse cafe"', true],
+  ["BODY common phrase", 'UID SEARCH BODY "budget report"', true],
+  ["BODY 2 chars (scan)", 'UID SEARCH BODY "zq"', true],
+  ["FUZZY typo RELEVANCY", 'UID SEARCH RETURN (ALL RELEVANCY) FUZZY TEXT "zephyrolgy"', false],
+  ["SUBJECT", 'UID SEARCH SUBJECT "zephyr"', true],
+  ["ESEARCH IN (personal)", 'ESEARCH IN (personal) TEXT "zephyrology"', false],
+];
+
+/** Each search --runs times; prints and returns the medians by name. */
+async function runSearches(client: RawImapClient, runs: number, searches: typeof SEARCHES): Promise<Map<string, number>> {
+  const medians = new Map<string, number>();
+  for (const [name, command] of searches) {
+    const times: number[] = [];
+    let hits = 0;
+    for (let r = 0; r < runs; r++) {
+      const result = await timed(client, `t${r}`, command);
+      times.push(result.ms);
+      hits = result.hits;
+    }
+    medians.set(name, median(times));
+    console.log(`${name.padEnd(22)} median ${median(times).toFixed(1)} ms (${times.map((t) => t.toFixed(1)).join(", ")}; ${hits} hits)  ${command}`);
+  }
+  return medians;
+}
+
+/** Bytes of the files under `dir` whose name passes `keep`. */
+async function treeBytes(dir: string, keep: (name: string) => boolean): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeBytes(path, keep);
+    else if (keep(entry.name)) total += (await stat(path)).size;
+  }
+  return total;
+}
+
+/** Part 3: the same messages in a Maildir under Dovecot, the same searches, a side-by-side table. */
+async function dovecotSide(count: number, runs: number, mailBytes: number, mailroom: Map<string, number>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "mailroom-bench-dovecot-"));
+  try {
+    const maildir = join(dir, "mail", "alice", "Maildir");
+    // Dovecot's mail processes run as nobody when we are root (bench/servers/dovecot.ts): they own the home.
+    const owner = process.getuid?.() === 0 ? 65534 : null;
+    const own = async (path: string): Promise<void> => {
+      if (owner !== null) await chown(path, owner, owner);
+    };
+    for (const sub of ["cur", "new", "tmp"]) await mkdir(join(maildir, sub), { recursive: true });
+    for (const path of [join(dir, "mail", "alice"), maildir, join(maildir, "cur"), join(maildir, "new"), join(maildir, "tmp")]) await own(path);
+    const random = rng(42);
+    for (let i = 0; i < count; i++) {
+      const path = join(maildir, "cur", `${1700000000 + i}.M${i}P1.bench:2,`);
+      await writeFile(path, message(i, random));
+      await own(path);
+    }
+    const dovecot = await startDovecot(dir, ["alice"], 50);
+    try {
+      const client = await RawImapClient.open(dovecot.imap.port);
+      await client.nextLine();
+      await client.command("l", `LOGIN alice@${BENCH_DOMAIN} "${BENCH_PASSWORD}"`);
+      // Untimed: the first SELECT indexes the Maildir, the first SEARCH fills the cache.
+      await timed(client, "w1", "SELECT INBOX");
+      await timed(client, "w2", 'UID SEARCH TEXT "warm-up"');
+      console.log(`\nDovecot ${dovecot.version} (no FTS plugin), same ${count} messages as a Maildir:`);
+      const theirs = await runSearches(client, runs, SEARCHES.filter((s) => s[2]));
+      client.socket.destroy();
+      const indexBytes = await treeBytes(maildir, (name) => name.startsWith("dovecot"));
+      console.log(`Dovecot index and cache files: ${(indexBytes / 1e6).toFixed(1)} MB = ${(indexBytes / mailBytes).toFixed(2)}x the mail`);
+      console.log("\n| search (median of " + runs + ", wall ms) | Mailroom | Dovecot | Dovecot / Mailroom |\n| --- | --- | --- | --- |");
+      for (const [name, command] of SEARCHES.filter((s) => s[2])) {
+        const a = mailroom.get(name)!;
+        const b = theirs.get(name)!;
+        console.log(`| ${name}: \`${command}\` | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(1)}x |`);
+      }
+    } finally {
+      await dovecot.stop();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const count = Number(args.find((a, i) => /^\d+$/.test(a) && !["--runs", "--throughput"].includes(args[i - 1] ?? "")) ?? 100_000);
@@ -157,34 +248,18 @@ async function main(): Promise<void> {
     const pageSize = db.pragma("page_size", { simple: true }) as number;
     const indexBytes = pages("search_index%") * pageSize;
     const perMailbox = pages("messages_text") * pageSize;
+    const textBytes = pages("search_index_content") * pageSize;
+    const postingBytes = pages("search_index_data") * pageSize;
     db.close();
     const file = (await stat(join(harness.temp.dataDir, "mailroom.sqlite"))).size;
-    console.log(`index: search_index* ${(indexBytes / 1e6).toFixed(1)} MB = ${(indexBytes / built.bytes).toFixed(2)}x the mail (text and trigram index), messages_text ${(perMailbox / 1e6).toFixed(1)} MB; database file ${(file / 1e6).toFixed(1)} MB = ${(file / built.bytes).toFixed(2)}x`);
+    console.log(`index: search_index* ${(indexBytes / 1e6).toFixed(1)} MB = ${(indexBytes / built.bytes).toFixed(2)}x the mail (the text ${(textBytes / 1e6).toFixed(1)} MB, positional trigram postings ${(postingBytes / 1e6).toFixed(1)} MB = ${(postingBytes / built.bytes).toFixed(2)}x), messages_text ${(perMailbox / 1e6).toFixed(1)} MB; database file ${(file / 1e6).toFixed(1)} MB = ${(file / built.bytes).toFixed(2)}x`);
     const client = await RawImapClient.open(harness.ports.imap);
     await client.nextLine();
     await client.command("l", 'LOGIN alice@example.org "alice-pass"');
     await client.command("s", "SELECT INBOX");
-    for (const [name, command] of [
-      ["TEXT rare word", 'UID SEARCH TEXT "zephyrology"'],
-      ["TEXT common 3 chars", 'UID SEARCH TEXT "the"'],
-      ["TEXT common word", 'UID SEARCH TEXT "budget"'],
-      ["BODY rare phrase", 'UID SEARCH BODY "lighthouse cafe"'],
-      ["BODY common phrase", 'UID SEARCH BODY "budget report"'],
-      ["BODY 2 chars (scan)", 'UID SEARCH BODY "zq"'],
-      ["FUZZY typo RELEVANCY", 'UID SEARCH RETURN (ALL RELEVANCY) FUZZY TEXT "zephyrolgy"'],
-      ["SUBJECT", 'UID SEARCH SUBJECT "zephyr"'],
-      ["ESEARCH IN (personal)", 'ESEARCH IN (personal) TEXT "zephyrology"'],
-    ] as const) {
-      const times: number[] = [];
-      let hits = 0;
-      for (let r = 0; r < runs; r++) {
-        const result = await timed(client, `t${r}`, command);
-        times.push(result.ms);
-        hits = result.hits;
-      }
-      console.log(`${name.padEnd(22)} median ${median(times).toFixed(1)} ms (${times.map((t) => t.toFixed(1)).join(", ")}; ${hits} hits)  ${command}`);
-    }
+    const mailroom = await runSearches(client, runs, SEARCHES);
     client.socket.destroy();
+    if (args.includes("--dovecot")) await dovecotSide(count, runs, built.bytes, mailroom);
   } finally {
     await harness.stop();
   }

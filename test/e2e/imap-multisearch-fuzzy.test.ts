@@ -80,6 +80,11 @@ out["fuzzy"] = raw("UID", "SEARCH", "RETURN", "(ALL RELEVANCY)", "FUZZY", "TEXT"
 out["fuzzy_legacy"] = M.uid("SEARCH", "FUZZY", "(TEXT", "meetign)")[1][0].decode()
 out["fuzzy_not"] = M.uid("SEARCH", "NOT", "FUZZY", "TEXT", "meeting")[1][0].decode()
 out["relevancy_exact_only"] = raw("UID", "SEARCH", "RETURN", "(RELEVANCY)", "SUBJECT", "workTypo")
+# RFC 6203 §4: SORT by RELEVANCY, most relevant first; REVERSE, ties in sequence order, ESORT.
+out["sort_relevancy"] = M.uid("SORT", "(RELEVANCY)", "UTF-8", "FUZZY", "TEXT", "meeting")[1][0].decode()
+out["sort_reverse_relevancy"] = M.uid("SORT", "(REVERSE RELEVANCY)", "UTF-8", "FUZZY", "TEXT", "meeting")[1][0].decode()
+out["sort_relevancy_exact"] = M.uid("SORT", "(RELEVANCY)", "UTF-8", "ALL")[1][0].decode()
+out["esort_relevancy"] = raw("UID", "SORT", "RETURN", "(ALL)", "(RELEVANCY ARRIVAL)", "UTF-8", "FUZZY", "BODY", "meeting")
 M.logout()
 print(json.dumps(out))
 `;
@@ -139,6 +144,10 @@ describe("MULTISEARCH (RFC 7377) and SEARCH=FUZZY (RFC 6203) over imaplib", () =
     assert.equal(out.fuzzy_legacy, `${uids.workTypo} ${uids.workMeeting}`, "FUZZY (TEXT x) in a plain SEARCH");
     assert.equal(out.fuzzy_not, "", "NOT FUZZY excludes the fuzzy matches too");
     assert.match(lines("relevancy_exact_only")[0]!, new RegExp(`UID RELEVANCY \\(100\\)$`), "no FUZZY key: every match scores 100");
+    assert.equal(out.sort_relevancy, `${uids.workMeeting} ${uids.workTypo}`, "SORT RELEVANCY: the exact match (100) before the typo (59)");
+    assert.equal(out.sort_reverse_relevancy, `${uids.workTypo} ${uids.workMeeting}`);
+    assert.equal(out.sort_relevancy_exact, `${uids.workTypo} ${uids.workMeeting}`, "no FUZZY key: all score 100, sequence order");
+    assert.match(lines("esort_relevancy")[0]!, new RegExp(`UID ALL ${uids.workMeeting},${uids.workTypo}$`));
   });
 });
 

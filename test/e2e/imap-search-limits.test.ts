@@ -51,6 +51,37 @@ describe("SEARCH bad input", () => {
     assert.match(await client.command("f", 'SEARCH CHARSET X-NOPE TEXT "x"'), /^f NO \[BADCHARSET \(UTF-8 US-ASCII\)\]/m);
   });
 
+  it("a 64 KB search string within the limit is answered (TEXT, BODY, FUZZY): the index is asked for its start only", async () => {
+    const long = `lighthouse notes${"x".repeat(64 * 1024)}`;
+    // FUZZY matches: the long string has few distinct trigrams, most of them the message's.
+    for (const [tag, key, hits] of [["i", "TEXT", ""], ["j", "BODY", ""], ["k", "FUZZY TEXT", " 1"]] as const) {
+      client.send(`${tag} UID SEARCH ${key} {${long.length}}\r\n`);
+      await client.until((b) => /^\+ /m.test(b));
+      client.take();
+      client.send(`${long}\r\n`);
+      const reply = await client.until((b) => new RegExp(`^${tag} (OK|NO|BAD)`, "m").test(b));
+      client.take();
+      assert.match(reply, new RegExp(`^\\* SEARCH${hits}\r\n[\\s\\S]*^${tag} OK`, "m"), key);
+    }
+    assert.match(await client.command("l", 'UID SEARCH TEXT "HOUSE NOTES"'), /^\* SEARCH \d+\r\n[\s\S]*^l OK/m);
+  });
+
+  it("invalid UTF-8, a NUL and US-ASCII with 8-bit octets in a search string are answered cleanly", async () => {
+    for (const [tag, charset, bytes] of [
+      ["m", "UTF-8", Buffer.from([0xff, 0xfe, 0x6c, 0x69, 0x67])],
+      ["n", "UTF-8", Buffer.from("lig\0hthouse", "latin1")],
+      ["o", "US-ASCII", Buffer.from([0x6c, 0x69, 0xe9, 0x68, 0x74])],
+    ] as const) {
+      client.send(`${tag} UID SEARCH CHARSET ${charset} TEXT {${bytes.length}}\r\n`);
+      await client.until((b) => /^\+ |^\S+ (NO|BAD)/m.test(b));
+      if (/^\+ /m.test(client.take())) client.socket.write(Buffer.concat([bytes, Buffer.from("\r\n")]));
+      const reply = await client.until((b) => new RegExp(`^${tag} (OK|NO|BAD)`, "m").test(b));
+      client.take();
+      assert.match(reply, new RegExp(`^${tag} (OK|NO|BAD) `, "m"), `${tag}: a tagged answer`);
+    }
+    assert.match(await client.command("p", 'UID SEARCH TEXT "lighthouse"'), /^\* SEARCH \d+\r\n[\s\S]*^p OK/m, "the session goes on");
+  });
+
   it("a 20 MB search literal is refused by the literal limit, and the session goes on", async () => {
     client.send(`g SEARCH TEXT {${20 * 1024 * 1024}}\r\n`);
     const refusal = await client.until((b) => /^g (NO|BAD) /m.test(b));

@@ -1,4 +1,5 @@
-// SORT and UID SORT (RFC 5256 §3) with DISPLAYFROM/DISPLAYTO (RFC 5957) and ESORT's RETURN
+// SORT and UID SORT (RFC 5256 §3) with DISPLAYFROM/DISPLAYTO (RFC 5957), RELEVANCY (RFC 6203 §4,
+// the scores of the FUZZY keys in the criteria) and ESORT's RETURN
 // options (RFC 5267 §3: the answer is an ESEARCH response, numbers in sort order). The criteria
 // after the charset are SEARCH's (sort/sort-run.ts); keys come from the stored envelopes
 // (sort/sort-keys.ts). Like SEARCH, no EXPUNGE may be sent while answering (RFC 9051 §7.4.1).
@@ -56,7 +57,7 @@ export const sortCommand: ImapCommand<SortArgs> = {
     const rows: (SortRow & { uid: Uid; modseq: number })[] = [];
     const keys: SortKeyName[] = args.criteria.map((c) => c.key);
     const { withModSeq } = await forEachMatch(ctx, args.key, false, (m) => {
-      rows.push({ uid: m.uid, seq: m.seq, modseq: m.modseq, values: keys.map((k) => sortValue(k, m.facts)) });
+      rows.push({ uid: m.uid, seq: m.seq, modseq: m.modseq, values: keys.map((k) => sortValue(k, m.facts, m.relevancy)) });
     });
     sortRows(rows, args.criteria);
     const numbers = rows.map((r) => (ctx.byUid ? r.uid : r.seq));

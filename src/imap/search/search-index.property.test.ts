@@ -23,8 +23,14 @@ import { SelectedMailbox } from "../session/selected-mailbox.js";
 import { searchMailbox } from "./search-mailbox.js";
 
 // "the", "and", "other", "THE" make common words (in most messages, exactly 3 characters, and
-// inside longer words): the index answers those without verification (messages.ts, singleTrigram).
-const WORDS = ["the", "and", "other", "THE", "Käse", "straße", "STRASSE", "Привет", "mir", "café", "naïve", "Zoë", "budget", "Report", "ab", "x", "ﬁle", "ΣΟΦΙΑ", "déjà vu", "€uro", "quarterly-figures.pdf"];
+// inside longer words): the positional trigram index answers every string of 3 characters or
+// more (messages.ts, phraseQuery), in-word pieces and phrases alike; shorter ones take the scan.
+// FTS5 query syntax in the text ('"', '*', '(', '^', AND/NOT/NEAR) must stay plain characters.
+// LONG and its twin share their first MAX_PHRASE_CHARS characters: the phrase asked of the index
+// is cut there, so the twin's messages are candidates that verification must drop.
+const LONG = "an exceptionally long sentence, which keeps going past fifty characters";
+const LONG_TWIN = "an exceptionally long sentence, which keeps going past the phrase cut";
+const WORDS = ["the", "and", "other", "THE", "Käse", "straße", "STRASSE", "Привет", "mir", "café", "naïve", "Zoë", "budget", "Report", "ab", "x", "ﬁle", "ΣΟΦΙΑ", "déjà vu", "€uro", "quarterly-figures.pdf", 'say "hi" AND NOT x*y (z) ^top NEAR(a b)', LONG];
 const CHARSETS = ["utf-8", "iso-8859-1", "windows-1252", "koi8-r"];
 
 interface Generated {
@@ -107,8 +113,11 @@ before(async () => {
     const chunks: Buffer[] = [];
     for await (const chunk of store.openMessage(stored!)) chunks.push(chunk as Buffer);
     const bytes = Buffer.concat(chunks);
+    // TEXT/BODY look in the blob's text (shared by every copy), not in a copy's own trace prefix:
+    // the full-text index is per blob (a known gap: TEXT on a Received/Return-Path value of the
+    // prefix finds nothing; HEADER does find it, see below).
     const builder = new MimeTreeBuilder();
-    builder.push(bytes);
+    builder.push(bytes.subarray(stored!.prefixLength));
     const parsed = builder.finish();
     const header = bytes.subarray(0, stored!.structure.headerEnd);
     reference.set(summary.uid, {
@@ -116,7 +125,7 @@ before(async () => {
       summary,
       recent: false,
       stored: stored!,
-      header: { fields: parseHeaderBlock(header), searchTextPrefix: headerSearchText(parseHeaderBlock(header)) },
+      header: { fields: parseHeaderBlock(header), searchTextPrefix: headerSearchText(parseHeaderBlock(header.subarray(stored!.prefixLength))) },
       searchText: parsed.searchText,
     });
   }
@@ -134,6 +143,8 @@ const quoted = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g,
 const needle = fc
   .tuple(fc.constantFrom(...WORDS, "the budget", " the ", "he", "Zoë Müller", "sender1", "report-2025", "<p>", "ss", "e", "", "team: a@", "gen1", "<cc3@example.org>, team"), fc.nat(), fc.nat(), fc.constantFrom("lower", "upper", "same"))
   .map(([w, a, b, c]) => {
+    // Whole long strings now and then: past the phrase cut (and the twin that shares its start).
+    if (a % 9 === 0) return b % 2 === 0 ? LONG.toUpperCase() : LONG_TWIN;
     const chars = [...w];
     const from = chars.length === 0 ? 0 : a % chars.length;
     const piece = chars.slice(from, from + 1 + (b % 12)).join("");
@@ -163,12 +174,12 @@ const key: fc.Memo<string> = fc.memo((n) =>
 
 test("property: indexed SEARCH equals the plain scan on a generated corpus", async () => {
   // The corpus does exercise decoding: these find messages in every charset and encoding.
-  for (const line of ['BODY "KÄSE"', 'TEXT "привет"', 'BODY "STRASSE"', 'TEXT "käse.txt"']) {
+  for (const line of ['BODY "KÄSE"', 'TEXT "привет"', 'BODY "STRASSE"', 'TEXT "käse.txt"', `TEXT ${quoted(LONG)}`, 'BODY "\\"hi\\" and not x*y"']) {
     const found = await searchMailbox(store, { mailboxId: inbox.id, uids: view.allUids() }, resolve(line));
     assert.ok(found.length >= 3, `${line}: ${found.length}`);
   }
   // Common words do match most of the mailbox (the case the index answers without verification).
-  for (const line of ['TEXT "the"', 'BODY "THE"', 'TEXT "the budget"']) {
+  for (const line of ['TEXT "the"', 'BODY "THE"', 'TEXT "the budget"', 'TEXT "udge"', 'BODY "he budg"']) {
     const found = await searchMailbox(store, { mailboxId: inbox.id, uids: view.allUids() }, resolve(line), { modseq: false });
     assert.ok(found.length > view.allUids().length / 2, `${line}: ${found.length} of ${view.allUids().length}`);
   }

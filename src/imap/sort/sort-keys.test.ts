@@ -63,3 +63,14 @@ test("ALL of ESORT keeps the sort order, ranges only for ascending runs", () => 
   assert.equal(orderedSet([1, 2, 3, 9, 8, 7]), "1:3,9,8,7");
   assert.equal(orderedSet([]), "");
 });
+
+test("RELEVANCY (RFC 6203 §4): the most relevant first, REVERSE the least, ties by sequence", () => {
+  const rows = [
+    { uid: 1, seq: 1, values: [sortValue("RELEVANCY", facts({}), 40)] },
+    { uid: 2, seq: 2, values: [sortValue("RELEVANCY", facts({}), 100)] },
+    { uid: 3, seq: 3, values: [sortValue("RELEVANCY", facts({}), 40)] },
+    { uid: 4, seq: 4, values: [sortValue("RELEVANCY", facts({}))] },
+  ];
+  assert.deepEqual(sortRows([...rows], [{ key: "RELEVANCY", reverse: false }]).map((r) => r.uid), [2, 4, 1, 3]);
+  assert.deepEqual(sortRows([...rows], [{ key: "RELEVANCY", reverse: true }]).map((r) => r.uid), [1, 3, 2, 4]);
+});

@@ -5,9 +5,10 @@ import type { EnvelopeAddress } from "../../mail/envelope.js";
 import type { SortFacts } from "../../store/index.js";
 import { asciiCasemap, baseSubject } from "./base-subject.js";
 
-export type SortKeyName = "ARRIVAL" | "CC" | "DATE" | "FROM" | "SIZE" | "SUBJECT" | "TO" | "DISPLAYFROM" | "DISPLAYTO";
+export type SortKeyName = "ARRIVAL" | "CC" | "DATE" | "FROM" | "SIZE" | "SUBJECT" | "TO" | "DISPLAYFROM" | "DISPLAYTO" | "RELEVANCY";
 
-export const SORT_KEY_NAMES: readonly SortKeyName[] = ["ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"];
+/** RELEVANCY: RFC 6203 §4, a server with SORT and SEARCH=FUZZY sorts by the fuzzy search's scores. */
+export const SORT_KEY_NAMES: readonly SortKeyName[] = ["ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO", "RELEVANCY"];
 
 export interface SortCriterion {
   key: SortKeyName;
@@ -17,9 +18,16 @@ export interface SortCriterion {
 /** One key's value for one message: numbers for dates and sizes, comparator-mapped strings otherwise. */
 export type SortValue = number | string;
 
-/** The value of `key` for a message. */
-export function sortValue(key: SortKeyName, facts: SortFacts): SortValue {
+/**
+ * The value of `key` for a message. `relevancy` is the message's RFC 6203 score (1-100; 100 when
+ * no FUZZY key scored it, as SEARCH RETURN (RELEVANCY) reports). RELEVANCY orders the most
+ * relevant first, unlike every other key that is a number (REVERSE gives the least relevant
+ * first; Dovecot orders it so too), hence the negated score.
+ */
+export function sortValue(key: SortKeyName, facts: SortFacts, relevancy = 100): SortValue {
   switch (key) {
+    case "RELEVANCY":
+      return -relevancy;
     case "ARRIVAL":
       return facts.internalDate.getTime();
     case "DATE":

@@ -30,6 +30,8 @@ export interface SortCandidate {
   seq: number;
   modseq: number;
   facts: SortFacts;
+  /** RFC 6203 relevancy of the match (1-100), 100 without a FUZZY key. */
+  relevancy: number;
 }
 
 /** Facts per store read. */
@@ -56,7 +58,7 @@ export async function forEachMatch(ctx: CommandContext, key: SearchKey<SequenceS
       // Gone from the store since the search (expunged elsewhere): its data is gone too.
       if (seq === null || f === undefined) continue;
       // modseq is only read when the criteria asked for it (withModSeq), and then the search gave it.
-      each({ uid: summary.uid, seq, modseq: summary.modseq ?? 0, facts: f });
+      each({ uid: summary.uid, seq, modseq: summary.modseq ?? 0, facts: f, relevancy: summary.relevancy ?? 100 });
     }
   }
   return { withModSeq };

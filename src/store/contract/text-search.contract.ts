@@ -61,6 +61,30 @@ export function textSearchContract(open: OpenBackend): void {
     assert.deepEqual(await find('say "hi"', "text"), [], "quotes in the string are not query syntax");
   }));
 
+  test("findTextMatches: pieces inside words, phrases across words and lines, query syntax, strings past the phrase cut", using(open, async (fx) => {
+    const { id } = await fx.account();
+    const inbox = await fx.mailbox(id);
+    const long = "an exceptionally long sentence, which keeps going well past fifty characters";
+    const a = await fx.append(inbox.id, [], Buffer.from(`Subject: Scheduling\r\n\r\nThe budget report is due.\r\nsay "hi" AND NOT x*y (z) ^top NEAR(a b)\r\n${long}\r\n`));
+    const b = await fx.append(inbox.id, [], Buffer.from("Subject: other\r\n\r\nbudget\r\nreport on separate lines; reschedule\r\n"));
+    // Shares the long sentence's first 60 characters only: a candidate of the cut phrase, not a match.
+    const c = await fx.append(inbox.id, [], Buffer.from(`Subject: twin\r\n\r\n${long.slice(0, 60)} and then stops\r\n`));
+    const find = async (needle: string, part: "text" | "body"): Promise<number[]> => (await fx.mail.findTextMatches(inbox.id, needle, part)).matches;
+    assert.deepEqual(await find("EDUL", "text"), [a.uid, b.uid], "inside Scheduling and reschedule");
+    assert.deepEqual(await find("edul", "body"), [b.uid], "Scheduling is the subject");
+    assert.deepEqual(await find("udget rep", "body"), [a.uid], "a phrase cut inside words; b has a line break between");
+    assert.deepEqual(await find("budget report", "text"), [a.uid]);
+    assert.deepEqual(await find("report budget", "text"), [], "both words, not in that order");
+    assert.deepEqual(await find('say "hi" and not x*y (z) ^top near(a b)', "body"), [a.uid], "FTS5 query syntax is plain text");
+    assert.deepEqual(await find("x*y", "text"), [a.uid]);
+    assert.deepEqual(await find("(z)", "text"), [a.uid], "a string of punctuation and one letter");
+    assert.deepEqual(await find(long.toUpperCase(), "body"), [a.uid], "longer than the phrase asked of an index");
+    assert.deepEqual(await find(long.slice(0, 60), "text"), [a.uid, c.uid]);
+    assert.deepEqual(await find(long.slice(10), "text"), [a.uid]);
+    assert.deepEqual(await find("DG", "body"), [a.uid, b.uid], "two characters inside words (the scan)");
+    assert.deepEqual(await find("*", "body"), [a.uid], "one character of syntax");
+  }));
+
   test("findTextMatches: copies share the entry, expunge removes it, other mailboxes do not leak in", using(open, async (fx) => {
     const { id } = await fx.account();
     const inbox = await fx.mailbox(id);

@@ -69,7 +69,7 @@ test("migration 11 rebuilds a WITHOUT ROWID blobs table in place, keeping messag
     assert.ok(sql.indexOf("crlf_size") < sql.indexOf("search_text") || !sql.includes("search_text"), `small columns first: ${sql}`);
     assert.equal((check.prepare("SELECT count(*) AS n FROM blobs").get() as { n: number }).n, 4);
     assert.equal((check.prepare("SELECT count(*) AS n FROM search_index").get() as { n: number }).n, 4, "the removed blob's text went with it");
-    assert.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blobs' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name").all(), [{ name: "blobs_header_index_delete" }, { name: "blobs_search_index_delete" }, { name: "blobs_search_words_delete" }, { name: "blobs_text" }, { name: "blobs_text_id_update" }]);
+    assert.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blobs' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name").all(), [{ name: "blobs_header_index_delete" }, { name: "blobs_search_index_delete" }, { name: "blobs_text" }, { name: "blobs_text_id_update" }]);
     assert.deepEqual(check.prepare("SELECT * FROM pragma_foreign_key_check").all(), []);
     assert.ok((check.prepare("SELECT count(*) AS n FROM schema_migrations WHERE version = 11").get() as { n: number }).n === 1, "migration 11 recorded");
     check.close();

@@ -120,7 +120,6 @@ export function insertBlobRow(ctx: StoreContext, blob: DurableBlob): void {
   if (ctx.sql.get("SELECT 1 FROM blobs WHERE id = ?", blob.id) !== undefined) return;
   const entry = searchIndexEntry(blob.parsed);
   const indexed = ctx.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
-  ctx.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", indexed.lastInsertRowid, entry.text);
   ctx.sql.run(
     "INSERT INTO blobs (id, size, structure, envelope, crlf_size, text_id, text_head, preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     blob.id,
@@ -445,80 +444,51 @@ export interface TextMatchRows {
 
 /** A folded search string's length in characters, which is what the trigram tokenizer counts. */
 export function indexableNeedle(folded: string): boolean {
+  // A NUL cannot be put in an FTS5 query string: such a string takes the verified scan.
+  if (folded.includes("\0")) return false;
   let count = 0;
   for (const _ of folded) if (++count >= 3) return true;
   return false;
 }
 
-/** Trigrams asked of the index at most; instr() verifies the rest of the string anyway. */
-const MAX_QUERY_TRIGRAMS = 24;
+/**
+ * Characters of a string asked of the index as one phrase at most. A phrase of n characters is
+ * n - 2 trigram doclists merged by position; past this length a few more characters rarely cut
+ * the answer, while each adds a doclist to read. A longer string's phrase is its first
+ * MAX_PHRASE_CHARS characters, and the messages holding that are verified with instr().
+ */
+export const MAX_PHRASE_CHARS = 48;
 
 /**
- * The FTS5 query for a folded string of 3 or more characters: every distinct trigram of it as a
- * quoted token (implicit AND), spread over the string when there are many. A blob holding all of
- * them is a candidate only; the caller verifies it.
+ * The FTS5 phrase query for a folded string of 3 or more characters (its first MAX_PHRASE_CHARS):
+ * the trigram tokenizer turns the quoted string into its consecutive trigrams, and a phrase
+ * matches them at consecutive positions, so a blob matches exactly when its folded text contains
+ * the string (schema.ts, version 27). `exact` is false when the phrase was cut.
  */
-export function trigramQuery(folded: string): string {
+export function phraseQuery(folded: string): { query: string; exact: boolean } {
   const chars = [...folded];
-  const all = new Set<string>();
-  for (let i = 0; i + 3 <= chars.length; i++) all.add(chars.slice(i, i + 3).join(""));
-  let grams = [...all];
-  if (grams.length > MAX_QUERY_TRIGRAMS) {
-    const step = grams.length / MAX_QUERY_TRIGRAMS;
-    grams = Array.from({ length: MAX_QUERY_TRIGRAMS }, (_, i) => grams[Math.floor(i * step)]!);
-  }
-  return grams.map((g) => `"${g.replace(/"/g, '""')}"`).join(" ");
+  const cut = chars.length > MAX_PHRASE_CHARS ? chars.slice(0, MAX_PHRASE_CHARS).join("") : folded;
+  return { query: `"${cut.replace(/"/g, '""')}"`, exact: cut === folded };
 }
 
 /**
- * A folded string that is one token of the ascii tokenizer (search_words): no ASCII character but
- * letters and digits, so it cannot hold a separator or FTS5 query syntax.
- */
-const WORD_PREFIX = /^(?:[a-z0-9]|[^\x00-\x7f])+$/;
-
-/** A folded string of exactly 3 characters: its one trigram is the whole string. */
-function singleTrigram(folded: string): boolean {
-  let count = 0;
-  for (const _ of folded) if (++count > 3) return false;
-  return count === 3;
-}
-
-/**
- * The messages whose folded text contains `folded` (3 or more characters): the trigram index
- * names candidate blobs (schema.ts, version 9), each verified exactly with instr() on the text the
- * index stores (for BODY, the text after the top-level header), inside SQLite.
+ * The messages whose folded text contains `folded` (3 or more characters, no NUL), from the
+ * positional trigram index (schema.ts, version 27) of the blobs' folded text.
  *
- * Plan (docs/architecture.md, "SEARCH through the index"): the mailbox's (text_id, uid) pairs are
- * one range of messages_text (schema.ts, version 22), each probed against the index's answer
- * (built once as an ephemeral b-tree), and only the mailbox's candidates are verified: a word most
- * messages hold costs no lookup through blobs and no text of other mailboxes. A string of exactly
- * 3 characters needs no verification for TEXT: the trigram tokenizer's token is then the whole
- * string, so the index's answer is exact (detail=none keeps no positions, so longer strings must
- * be verified: all their trigrams may be present apart).
+ * Plan (docs/architecture.md, "SEARCH through the index"): the index's answer (the phrase of the
+ * string's trigrams) is built once as an ephemeral b-tree, and the mailbox's (text_id, uid) pairs,
+ * one range of messages_text (schema.ts, version 22), are probed against it: no lookup through
+ * blobs and nothing of other mailboxes. TEXT reads no text at all (strings longer than
+ * MAX_PHRASE_CHARS excepted: their phrase's matches are verified with instr()). BODY reads the
+ * text of the TEXT matches only, to look for the string after the top-level header.
  */
 export function indexedTextMatches(ctx: StoreContext, mailboxId: MailboxId, folded: string, part: TextPart): TextMatchRows {
-  const query = trigramQuery(folded);
+  const { query, exact } = phraseQuery(folded);
   const candidates = "m.text_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)";
   if (part === "text") {
-    if (singleTrigram(folded)) {
-      return { matches: sortedUids(ctx.sql.column<number>(`SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND ${candidates}`, mailboxId, query)), unverified: [] };
-    }
-    if (WORD_PREFIX.test(folded)) {
-      // A candidate with a word starting with the string holds it (search_words, schema.ts
-      // version 22): only the others have their text read (the subquery runs only for them).
-      const uids = ctx.sql.column<number>(
-        `SELECT m.uid FROM messages m
-          WHERE m.mailbox_id = ? AND ${candidates}
-            AND (m.text_id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)
-                 OR instr((SELECT s.text FROM search_index s WHERE s.rowid = m.text_id), ?) > 0)`,
-        mailboxId,
-        query,
-        `"${folded}"*`,
-        folded,
-      );
-      return { matches: sortedUids(uids), unverified: [] };
-    }
-    const uids = ctx.sql.column<number>(
+    const uids = exact
+      ? ctx.sql.column<number>(`SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND ${candidates}`, mailboxId, query)
+      : ctx.sql.column<number>(
           `SELECT m.uid FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id
             WHERE m.mailbox_id = ? AND ${candidates} AND instr(s.text, ?) > 0`,
           mailboxId,
@@ -529,14 +499,15 @@ export function indexedTextMatches(ctx: StoreContext, mailboxId: MailboxId, fold
   }
   const rows = ctx.sql.all<{ uid: number; head: number | null; body: number | null }>(
     `SELECT m.uid, b.text_head AS head,
-            CASE WHEN b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?) ELSE 1 END AS body
+            CASE WHEN b.text_head IS NOT NULL THEN instr(substr(s.text, b.text_head + 1), ?)
+                 ELSE instr(s.text, ?) END AS body
        FROM messages m CROSS JOIN search_index s ON s.rowid = m.text_id CROSS JOIN blobs b ON b.text_id = m.text_id
-      WHERE m.mailbox_id = ? AND ${candidates} AND instr(s.text, ?) > 0
+      WHERE m.mailbox_id = ? AND ${candidates}
       ORDER BY m.uid`,
+    folded,
     folded,
     mailboxId,
     query,
-    folded,
   );
   return splitRows(rows, part);
 }

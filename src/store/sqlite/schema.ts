@@ -527,6 +527,12 @@ export const MIGRATIONS: readonly Migration[] = [
     run: addQuotaColumns,
   },
   {
+    version: 27,
+    description: "search: the trigram index keeps token positions (exact substrings and phrases without verification); the word index goes",
+    sql: "",
+    run: positionalTrigramIndex,
+  },
+  {
     version: 28,
     description: "EMAILID, THREADID and save date per message, preview per blob, message-id to thread map (RFC 8474, 8514, 8970)",
     // Idempotent (each column added only if missing) for the same reason as 24.
@@ -713,6 +719,38 @@ function addObjectIdColumns(db: Database.Database): void {
   ) WITHOUT ROWID`);
   db.exec("UPDATE messages SET email_id = 'E' || lower(hex(randomblob(12))) WHERE email_id IS NULL");
   db.exec("UPDATE messages SET thread_id = 'T' || substr(email_id, 2) WHERE thread_id IS NULL");
+}
+
+/**
+ * Migration 27 (docs/architecture.md, "SEARCH through the index"). With detail=none the trigram
+ * index named candidates only, each verified with instr() on its text: a string most messages
+ * hold inside words ("udge", a syllable) or a phrase ("budget report") read most of the
+ * mailbox's text (0.3-1.8 s at 100,000 messages). With positions (detail=full), the FTS5 phrase
+ * of a string's consecutive trigrams is matched at consecutive character positions, which is
+ * exactly "the folded text contains the string" (the text is folded before indexing and the
+ * tokenizer is case-sensitive, so nothing is folded twice): TEXT is answered from the index alone.
+ * Chosen over word prefix/suffix tables because those answer single words only (a phrase or a
+ * string with punctuation still needs verification), and measured against them: the positions
+ * make the trigram index about 5x larger (~2.5 bytes per character of text), but delivery writes
+ * one FTS5 table instead of two (the word index of migration 22 is dropped: a word is a substring
+ * like any other), so the time per delivery stays the same within noise (bench/results/search-index.md).
+ * Same rowids, so blobs.text_id and messages.text_id stay valid. Written in run() so it runs again
+ * over a database whose history was wound back (the migration tests).
+ */
+function positionalTrigramIndex(db: Database.Database): void {
+  db.exec(`
+    DROP TRIGGER IF EXISTS blobs_search_words_delete;
+    DROP TABLE IF EXISTS search_words;
+    DROP TABLE IF EXISTS search_index_27;
+    CREATE VIRTUAL TABLE search_index_27 USING fts5(text, tokenize = 'trigram case_sensitive 1', detail = full);
+    INSERT INTO search_index_27 (rowid, text) SELECT rowid, text FROM search_index;
+    DROP TRIGGER IF EXISTS blobs_search_index_delete;
+    DROP TABLE search_index;
+    ALTER TABLE search_index_27 RENAME TO search_index;
+    INSERT INTO search_index (search_index) VALUES ('optimize');
+    CREATE TRIGGER blobs_search_index_delete AFTER DELETE ON blobs
+      BEGIN DELETE FROM search_index WHERE rowid = old.text_id; END;
+  `);
 }
 
 /** Applies every migration newer than the database, each in its own transaction. */

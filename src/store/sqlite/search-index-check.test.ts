@@ -64,3 +64,46 @@ test("index check finds a missing entry, a stale text or head, an orphan row; re
     assert.deepEqual((await store.findTextMatches(otherInbox, "other account", "text")).matches, [1]);
   });
 });
+
+test("index check finds trigram postings missing or stale behind a correct text; rebuild writes the index again", async () => {
+  await withScratchStore(async (store, dataDir, inboxId) => {
+    const inbox = inboxId as never;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await store.append(inbox, Buffer.from(`Subject: Posting ${i}\r\n\r\nan unbelievable substring${i} here\r\n`));
+      ids.push((await store.getMessages(inbox, [(i + 1) as never]))[0]!.blobId);
+    }
+    assert.equal((await store.checkSearchIndex()).remaining, 0);
+
+    const db = new Database(join(dataDir, "mailroom.sqlite"));
+    db.unsafeMode(true); // SQLite's defensive mode keeps FTS5's shadow tables read-only
+    const entry = (id: string): { text_id: number; text: string } =>
+      db.prepare("SELECT b.text_id, s.text FROM blobs b JOIN search_index s ON s.rowid = b.text_id WHERE b.id = ?").get(id) as { text_id: number; text: string };
+    // Postings gone, the content kept: the row deleted, its content written back into FTS5's content table.
+    const gone = entry(ids[0]!);
+    db.prepare("DELETE FROM search_index WHERE rowid = ?").run(gone.text_id);
+    db.prepare("INSERT INTO search_index_content (id, c0) VALUES (?, ?)").run(gone.text_id, gone.text);
+    // Postings of another text under the right content: the content written back behind the index's back.
+    const stale = entry(ids[1]!);
+    db.prepare("UPDATE search_index SET text = 'posting of something else' WHERE rowid = ?").run(stale.text_id);
+    db.prepare("UPDATE search_index_content SET c0 = ? WHERE id = ?").run(stale.text, stale.text_id);
+    db.close();
+
+    assert.deepEqual((await store.findTextMatches(inbox, "believable", "text")).matches, [3], "search sees the damaged postings");
+    const damaged = await store.checkSearchIndex();
+    assert.deepEqual(damaged.missing.sort(), [ids[0], ids[1]].sort(), "both found although their texts equal the files'");
+    assert.equal(damaged.remaining, 2);
+
+    const rebuilt = await store.rebuildSearchIndex();
+    assert.equal(rebuilt.rebuilt, 3);
+    assert.equal((await store.checkSearchIndex()).remaining, 0);
+    assert.deepEqual((await store.findTextMatches(inbox, "believable", "text")).matches, [1, 2, 3]);
+    assert.deepEqual((await store.findTextMatches(inbox, "something else", "text")).matches, [], "the stale postings are gone");
+    const check = new Database(join(dataDir, "mailroom.sqlite"), { readonly: true });
+    assert.doesNotThrow(() => check.prepare("SELECT 1").get());
+    check.close();
+    const raw = new Database(join(dataDir, "mailroom.sqlite"));
+    assert.doesNotThrow(() => raw.prepare("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 0)").run(), "FTS5 finds the index consistent");
+    raw.close();
+  });
+});

@@ -4,7 +4,9 @@
 // text_id) against what each message file gives when parsed again now, with the same parser
 // limits and the same folding as delivery (messages.ts searchIndexEntry, insertHeaderIndexRow).
 // A blob's entry is both: it is missing when either row is (or its header fields are not known,
-// as for blobs indexed by migration 12), stale when either differs.
+// as for blobs indexed by migration 12), stale when either differs. The trigram index itself
+// (its positional token lists, version 27) is checked against the text too, by probing phrases
+// of it (indexHolds): an FTS5 table can hold a text that its index does not answer for.
 //
 // Both may run inside the serving process (docs/architecture.md, "One owner per data dir"): blobs
 // are taken a few at a time, their files read and parsed asynchronously outside any transaction,
@@ -74,6 +76,32 @@ function readEntries(ctx: StoreContext, ids: readonly string[]): BlobEntry[] {
   );
 }
 
+/** Phrases probed per entry at most, and their length in characters. */
+const PROBES = 8;
+const PROBE_CHARS = 24;
+
+/**
+ * Whether the trigram index answers for `text` at `textId`: evenly spaced phrases of the text (its
+ * start and end included), asked together with the rowid. A removed entry, or one whose index
+ * holds another text than its content, fails: SEARCH would miss the message. A text too short
+ * for a trigram holds nothing to probe. Windows with a NUL are skipped (no FTS5 query holds one).
+ */
+export function indexHolds(ctx: StoreContext, textId: number, text: string): boolean {
+  const chars = [...text];
+  if (chars.length < 3) return true;
+  const width = Math.min(PROBE_CHARS, chars.length);
+  const starts = new Set<number>();
+  const last = chars.length - width;
+  for (let i = 0; i < PROBES; i++) starts.add(Math.round((last * i) / Math.max(1, PROBES - 1)));
+  const phrases: string[] = [];
+  for (const start of starts) {
+    const window = chars.slice(start, start + width).join("");
+    if (!window.includes("\0")) phrases.push(`"${window.replace(/"/g, '""')}"`);
+  }
+  if (phrases.length === 0) return true;
+  return ctx.sql.get("SELECT 1 FROM search_index WHERE search_index MATCH ? AND rowid = ?", phrases.join(" AND "), textId) !== undefined;
+}
+
 /** The stored header row lacks data the file has (no row, or fields not known). */
 const headerMissing = (row: BlobEntry): boolean => row.header === null || (JSON.parse(row.header) as unknown[])[5] === null;
 
@@ -97,6 +125,7 @@ export async function checkSearchIndex(deps: SearchIndexDependencies, options: S
       if (row === undefined) continue;
       report.blobs++;
       if (row.textId === null || row.text === null || headerMissing(row)) report.missing.push(id);
+      else if (!indexHolds(ctx, row.textId, row.text)) report.missing.push(id);
       else if (built === null) report.unreadable.push(id);
       else if (built.text !== row.text || built.head !== row.head || built.header !== JSON.stringify(JSON.parse(row.header!))) report.stale.push(id);
     }
@@ -158,6 +187,7 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
   progress("blobs", 0, total);
   let after = "";
   let done = 0;
+  let rebuildAll = false;
   for (;;) {
     const ids = ctx.sql.all<{ id: string }>(scope.page, ...scope.args, after, BATCH).map((r) => r.id);
     if (ids.length === 0) break;
@@ -172,16 +202,17 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
       for (const row of readEntries(c, [...built.keys()])) {
         const entry = built.get(row.id)!;
         if (row.textId !== null) {
+          // The index not holding what the content says: FTS5 deletes by the content's tokens,
+          // so the row's delete leaves the postings it really has. The rows are written as
+          // usual, and the index is rebuilt from all content once this pass is done.
+          if (row.text !== null && !indexHolds(c, row.textId, row.text)) rebuildAll = true;
           // Same rowid: nothing else refers to it (blobs_text is unique), and the entry stays put.
-          c.sql.run("DELETE FROM search_index WHERE rowid = ?", row.textId);
+          if (row.text !== null) c.sql.run("DELETE FROM search_index WHERE rowid = ?", row.textId);
           c.sql.run("INSERT INTO search_index (rowid, text) VALUES (?, ?)", row.textId, entry.text);
-          c.sql.run("DELETE FROM search_words WHERE rowid = ?", row.textId);
-          c.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", row.textId, entry.text);
           c.sql.run("UPDATE blobs SET text_head = ? WHERE id = ?", entry.head, row.id);
           insertHeaderIndexRow(c, row.textId, entry.parsed);
         } else {
           const indexed = c.sql.run("INSERT INTO search_index (text) VALUES (?)", entry.text);
-          c.sql.run("INSERT INTO search_words (rowid, text) VALUES (?, ?)", indexed.lastInsertRowid, entry.text);
           c.sql.run("UPDATE blobs SET text_id = ?, text_head = ? WHERE id = ?", indexed.lastInsertRowid, entry.head, row.id);
           insertHeaderIndexRow(c, Number(indexed.lastInsertRowid), entry.parsed);
         }
@@ -193,6 +224,13 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
     await yieldToLoop();
   }
   progress("blobs", total, total);
+  if (rebuildAll) {
+    // FTS5's own rebuild: the index dropped and written again from every row's content (now all
+    // correct). One statement over the whole table, which holds the commit queue for its length
+    // (seconds per 10,000 messages); only a damaged index gets here.
+    await deps.mutate((c) => c.sql.run("INSERT INTO search_index (search_index) VALUES ('rebuild')"));
+    ctx.log.warn("store.search_index_fts_rebuilt", {});
+  }
 
   if (account === undefined) {
     // Orphan rows go only in a full rebuild: an account's scope does not say whose they were.
@@ -201,12 +239,6 @@ export async function rebuildSearchIndex(deps: SearchIndexDependencies, options:
       await deps.mutate((c) => {
         const removed = c.sql.run(
           "DELETE FROM search_index WHERE rowid > ? AND rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = search_index.rowid)",
-          from,
-          from + ORPHAN_BATCH,
-        );
-        // search_words keeps no content to scan: its rows go with the same rowids.
-        c.sql.run(
-          "DELETE FROM search_words WHERE rowid > ? AND rowid <= ? AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.text_id = search_words.rowid)",
           from,
           from + ORPHAN_BATCH,
         );
