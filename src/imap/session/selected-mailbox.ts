@@ -60,9 +60,12 @@ export type RecentMode = "claim" | "peek" | "none";
 const FLAG_BITS = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag.toLowerCase(), 1 << i]));
 const HAS_KEYWORDS = 32;
 
+/** The same bits by the flags' usual spelling, so the common case needs no case folding. */
+const FLAG_BITS_EXACT = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag, 1 << i]));
+
 function flagBitsOf(flags: readonly Flag[]): number {
   let bits = 0;
-  for (const flag of flags) bits |= FLAG_BITS.get(flag.toLowerCase()) ?? (flag.startsWith("\\") ? 0 : HAS_KEYWORDS);
+  for (const flag of flags) bits |= FLAG_BITS_EXACT.get(flag) ?? FLAG_BITS.get(flag.toLowerCase()) ?? (flag.startsWith("\\") ? 0 : HAS_KEYWORDS);
   return bits;
 }
 
@@ -100,6 +103,8 @@ export class SelectedMailbox {
   private readonly recentClaims: RecentClaim[] = [];
   /** Keywords the session knows of, by lower-case name (RFC 9051 §2.3.2: case-insensitive). */
   private readonly keywords = new Map<string, Flag>();
+  /** Every spelling of a keyword already passed to learnKeywords (bounded by the keywords in use). */
+  private readonly keywordSpellings = new Set<string>();
   /** A keyword was learned that the client has not been sent in a FLAGS response yet. */
   private keywordsUntold = false;
   private readonly firstUnseenUid: Uid | null;
@@ -188,7 +193,9 @@ export class SelectedMailbox {
 
   private learnKeywords(flags: readonly Flag[]): void {
     for (const flag of flags) {
-      if (flag.startsWith("\\")) continue;
+      // Every flag of a FETCH 1:* passes here: a spelling seen before costs one lookup.
+      if (flag.startsWith("\\") || this.keywordSpellings.has(flag)) continue;
+      this.keywordSpellings.add(flag);
       const key = flag.toLowerCase();
       if (this.keywords.has(key)) continue;
       this.keywords.set(key, flag);
@@ -385,6 +392,15 @@ export class SelectedMailbox {
     const items: ImapValue[] = [atom("UID"), num(uid), atom("FLAGS"), list(this.reportedFlags(uid, state.flags, withRecent).map((f) => atom(f)))];
     if (condstore) items.push(atom("MODSEQ"), list([num(state.modseq)]));
     return items;
+  }
+
+  /**
+   * fetchItems as response text (flags are atoms, the rest numbers): what STORE 1:* of a big
+   * mailbox writes per message, with no response tree.
+   */
+  fetchItemsText(uid: Uid, state: { flags: readonly Flag[]; modseq: ModSeq }, condstore: boolean, withRecent: boolean): string {
+    const flags = this.reportedFlags(uid, state.flags, withRecent).join(" ");
+    return condstore ? `UID ${uid} FLAGS (${flags}) MODSEQ (${state.modseq})` : `UID ${uid} FLAGS (${flags})`;
   }
 
   /** Flags as a FETCH shows them: with \Recent where it applies (rev1 only, RFC 3501 §2.3.2). */

@@ -39,7 +39,9 @@ export function headerMatchPage(ctx: StoreContext, mailboxId: MailboxId, field: 
   const page: HeaderMatchPage = { matches: [], unknown: [], lastUid };
   if (lastUid === null) return page;
   const folded = foldCase(needle);
-  const from = `FROM messages m JOIN blobs b ON b.id = m.blob_id LEFT JOIN header_index h ON h.text_id = b.text_id
+  // header_index through the message row's own text_id (schema.ts, version 22), not through
+  // blobs: that join read a random page of the wide blobs table per message.
+  const from = `FROM messages m LEFT JOIN header_index h ON h.text_id = m.text_id
                 WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ?`;
   if (field.kind !== "header") {
     const column = COLUMN[field.kind === "subject" ? "subject" : field.field];

@@ -4,7 +4,7 @@
 import { StoreError } from "../errors.js";
 import type { ExpungeResult, FlagUpdate, FlagUpdateResult, UidMapping } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, Mailbox, MailboxId, Uid } from "../types.js";
-import { logAdded, logFlags, nextModSeq, reserveUids } from "./change-log.js";
+import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
 import { expungeUids } from "./message-removal.js";
@@ -67,7 +67,7 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
     }
     ctx.sql.run(`UPDATE messages SET ${columns.join(", ")} WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`, ...values, mailboxId, JSON.stringify(group.uids));
   }
-  logFlags(ctx, mailboxId, modseq, changed);
+  // No change-log rows: changesSince reads flag changes from the rows' modseq (change-log.ts).
   for (const { uid, flags: next } of changed) {
     unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid, modseq, flags: next });
     result.updated.push({ uid, modseq, flags: next });
