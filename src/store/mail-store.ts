@@ -205,6 +205,12 @@ export interface SelectionIndex {
   readonly flagBits: Uint8Array;
   readonly firstUnseen: Uid | null;
   readonly keywords: Flag[];
+  /**
+   * Optional: flag lists that hold keywords, each with the UIDs (ascending) whose flags are
+   * exactly that list, so the session can answer FETCH FLAGS of messages with keywords without a
+   * store read. A message with keywords in no set has its flags read from the store when needed.
+   */
+  readonly keywordSets?: readonly { readonly flags: readonly Flag[]; readonly uids: Uint32Array }[];
 }
 
 export interface CreateMailboxOptions {

@@ -125,7 +125,7 @@ export interface CommandContext {
    * BODYSTRUCTURE encoded at delivery), written as UTF-8 in one block after any pending FLAGS
    * update, as fetchResponses.
    */
-  fetchText(text: string): Promise<void>;
+  fetchText(text: string | Buffer): Promise<void>;
   /** `+ text` (RFC 9051 §7.5). */
   continuation(text: string): Promise<void>;
   /** Sets the tagged OK's response code and text (the last call wins). */

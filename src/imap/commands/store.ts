@@ -67,7 +67,7 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     );
     const updated = new Map(result.updated.map((u) => [u.uid, u]));
     const refused = new Set(result.modified);
-    for (const change of result.updated) selected.noteFlags(change.uid, change.flags, change.modseq);
+    selected.noteUpdate(result.updated);
     // A message the STORE left as it was is still reported (RFC 9051 §6.4.6) with its flags as
     // stored; the session keeps none, so they are read in pages like FETCH's.
     const unchanged = args.silent ? [] : messages.filter((m) => !updated.has(m.uid) && !refused.has(m.uid)).map((m) => m.uid);

@@ -78,8 +78,9 @@ const SPARE_UIDS = 64;
 export class SelectedMailbox {
   /**
    * Ascending; the message with sequence number n is uids[n-1], for n up to count. Four bytes
-   * per message and nothing else per message: flags and modseqs stay in the store and are read
-   * in pages when a command needs them (docs/architecture.md, "A FETCH of a big mailbox").
+   * per message here, one in bits and two in sets (7 in all, typed arrays, no object per
+   * message): modseqs and anything else stay in the store and are read in pages when a command
+   * needs them (docs/architecture.md, "A FETCH of a big mailbox").
    */
   private uids: Uint32Array;
   /**
@@ -88,6 +89,14 @@ export class SelectedMailbox {
    * message has keywords (those are read from the store).
    */
   private bits: Uint8Array;
+  /**
+   * Beside each UID with keywords, two bytes: the index of its flag list in flagSets (0: not
+   * known, read from the store). With uids and bits, 7 bytes per message.
+   */
+  private sets: Uint16Array;
+  /** Flag lists with keywords as last told, by id; id 0 is "unknown". */
+  private readonly flagSets: (readonly Flag[])[] = [[]];
+  private readonly flagSetIds = new Map<string, number>();
   private count: number;
   /** Removed in the store, still numbered here until an EXPUNGE/VANISHED is allowed. */
   private readonly heldExpunges = new Set<Uid>();
@@ -120,6 +129,17 @@ export class SelectedMailbox {
     this.uids.set(index.uids);
     this.bits = new Uint8Array(this.count + SPARE_UIDS);
     this.bits.set(index.flagBits);
+    this.sets = new Uint16Array(this.count + SPARE_UIDS);
+    for (const set of index.keywordSets ?? []) {
+      const id = this.flagSetId(set.flags);
+      if (id === 0) continue;
+      // Both ascending: one merge walk.
+      let i = 0;
+      for (const uid of set.uids) {
+        while (i < this.count && (this.uids[i] as number) < uid) i++;
+        if (i < this.count && this.uids[i] === uid) this.sets[i] = id;
+      }
+    }
     this.learnKeywords(index.keywords);
     this.firstUnseenUid = index.firstUnseen;
     // SELECT's own FLAGS response tells these.
@@ -264,14 +284,40 @@ export class SelectedMailbox {
   }
 
   /**
-   * The message's flags as last told to the client when it has no keywords (system flags in
-   * SYSTEM_FLAGS order); null when it has keywords or is not in the map (read the store).
+   * The message's flags as last told to the client (without keywords: the system flags in
+   * SYSTEM_FLAGS order; with keywords: the list as stored); null when its keyword list is not
+   * known here or it is not in the map (read the store).
    */
   sessionFlags(uid: Uid): readonly Flag[] | null {
     const index = this.indexOf(uid);
     if (index < 0) return null;
     const bits = this.bits[index] as number;
-    return (bits & HAS_KEYWORDS) !== 0 ? null : (FLAGS_BY_BITS[bits] as readonly Flag[]);
+    if ((bits & HAS_KEYWORDS) === 0) return FLAGS_BY_BITS[bits] as readonly Flag[];
+    const set = this.sets[index] as number;
+    return set === 0 ? null : (this.flagSets[set] as readonly Flag[]);
+  }
+
+  /**
+   * The id of a keyword-bearing flag list in flagSets, added when new; 0 when the table is full
+   * (65,535 distinct lists: that message's flags are then read from the store).
+   */
+  private flagSetId(flags: readonly Flag[]): number {
+    const key = flags.join(" ");
+    let id = this.flagSetIds.get(key);
+    if (id === undefined) {
+      if (this.flagSets.length > 0xffff) return 0;
+      id = this.flagSets.length;
+      this.flagSets.push([...flags]);
+      this.flagSetIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** Records a message's flags in bits and sets. */
+  private setFlagsAt(index: number, flags: readonly Flag[]): void {
+    const bits = flagBitsOf(flags);
+    this.bits[index] = bits;
+    this.sets[index] = (bits & HAS_KEYWORDS) === 0 ? 0 : this.flagSetId(flags);
   }
 
   /** True for a message removed from the store whose EXPUNGE has not been sent yet. */
@@ -329,11 +375,24 @@ export class SelectedMailbox {
     this.learnKeywords(flags);
     const index = this.indexOf(uid);
     if (index < 0) return;
-    this.bits[index] = flagBitsOf(flags);
+    this.setFlagsAt(index, flags);
     // A state at or below the synced modseq is one no sync will report again.
     if (modseq <= this.syncedModSeq) return;
     const before = this.noted.get(uid);
     if (before === undefined || modseq > before) this.noted.set(uid, modseq);
+  }
+
+  /**
+   * Records the flags one store update of this session set (STORE's FlagUpdateResult.updated,
+   * all at one modseq). When that modseq is the one right after the synced one, no other change
+   * (flags, new message or expunge: each takes a modseq) came in between, so the session is
+   * current at it: the next sync reads nothing back, and `FETCH 1:* (FLAGS)` after
+   * `STORE 1:* +FLAGS` is answered from the session without a store read.
+   */
+  noteUpdate(updated: readonly { uid: Uid; flags: readonly Flag[]; modseq: ModSeq }[]): void {
+    const modseq = updated[0]?.modseq;
+    if (modseq !== undefined && modseq === this.syncedModSeq + 1 && updated.every((u) => u.modseq === modseq)) this.syncedModSeq = modseq;
+    for (const change of updated) this.noteFlags(change.uid, change.flags, change.modseq);
   }
 
   /**
@@ -357,7 +416,7 @@ export class SelectedMailbox {
           }
         } else if (!this.heldExpunges.has(change.uid) && change.modseq > (this.noted.get(change.uid) ?? 0)) {
           this.learnKeywords(change.flags);
-          this.bits[this.indexOf(change.uid)] = flagBitsOf(change.flags);
+          this.setFlagsAt(this.indexOf(change.uid), change.flags);
           flagged.push(change);
         }
       }
@@ -429,6 +488,7 @@ export class SelectedMailbox {
       const uid = this.uids[i] as Uid;
       if (goneSet.has(uid)) continue;
       this.bits[kept] = this.bits[i] as number;
+      this.sets[kept] = this.sets[i] as number;
       this.uids[kept++] = uid;
     }
     this.count = kept;
@@ -446,11 +506,14 @@ export class SelectedMailbox {
       uids.set(this.uids.subarray(0, this.count));
       const bits = new Uint8Array(capacity);
       bits.set(this.bits.subarray(0, this.count));
+      const sets = new Uint16Array(capacity);
+      sets.set(this.sets.subarray(0, this.count));
       this.uids = uids;
       this.bits = bits;
+      this.sets = sets;
     }
     for (const message of messages) {
-      this.bits[this.count] = flagBitsOf(message.flags);
+      this.setFlagsAt(this.count, message.flags);
       this.uids[this.count++] = message.uid;
     }
   }

@@ -190,6 +190,12 @@ function keepUid(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): void {
   if (moved.changes === 0) throw new StoreError("INVALID", `UID ${uid} is below the mailbox's UIDNEXT`);
 }
 
+/**
+ * Distinct keyword-bearing flag lists whose UIDs SELECT lists (SelectionIndex.keywordSets); a
+ * mailbox with more has the rest of its keyword messages' flags read from the store per FETCH.
+ */
+const MAX_KEYWORD_SETS = 1024;
+
 /** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
 export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
   const mailbox = requireMailbox(ctx, mailboxId);
@@ -221,14 +227,24 @@ export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): Selecti
     "SELECT flags, min(uid) AS first FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? GROUP BY flags ORDER BY first",
     mailboxId,
   );
+  const keywordSets: { flags: Flag[]; uids: Uint32Array }[] = [];
   for (const row of lists) {
-    for (const flag of parseFlags(row.flags)) {
+    const flags = parseFlags(row.flags);
+    let withKeywords = false;
+    for (const flag of flags) {
       if (flag.startsWith("\\")) continue;
+      withKeywords = true;
       const key = flag.toLowerCase();
       if (!keywords.has(key)) keywords.set(key, flag);
     }
+    // The UIDs of each keyword-bearing flag list, straight from the (mailbox_id, flags) index:
+    // the session answers FETCH FLAGS of those messages itself (SelectionIndex.keywordSets).
+    if (withKeywords && keywordSets.length < MAX_KEYWORD_SETS) {
+      const setUids = Uint32Array.from(ctx.sql.column<number>("SELECT uid FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? AND flags = ? ORDER BY uid", mailboxId, row.flags));
+      keywordSets.push({ flags, uids: setUids });
+    }
   }
-  return { mailbox, uids, flagBits, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()] };
+  return { mailbox, uids, flagBits, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()], keywordSets };
 }
 
 export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {
@@ -326,7 +342,7 @@ export function getImapItems(ctx: StoreContext, mailboxId: MailboxId, uids: read
     out.push({
       uid: row.uid as Uid,
       modseq: (row.modseq ?? 0) as ModSeq,
-      flags: row.flags === undefined ? [] : parseFlags(row.flags),
+      flags: row.flags === undefined ? (NO_FLAGS as Flag[]) : parseFlags(row.flags),
       internalDate: row.internal_date === undefined ? EPOCH : new Date(row.internal_date),
       size: row.size ?? 0,
       envelope: row.envelope ?? "",
@@ -337,8 +353,9 @@ export function getImapItems(ctx: StoreContext, mailboxId: MailboxId, uids: read
   return out;
 }
 
-/** The INTERNALDATE of ImapItems whose summary was not wanted (never sent). */
+/** The INTERNALDATE and flags of ImapItems whose summary was not wanted (never sent): shared, not one per row. */
 const EPOCH = new Date(0);
+const NO_FLAGS: readonly Flag[] = Object.freeze([]);
 
 /**
  * MailStore.getSortFacts: the stored envelope per message and, when asked, the References value
