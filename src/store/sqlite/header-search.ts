@@ -12,8 +12,11 @@ import type { HeaderSearchField } from "../mail-store.js";
 import type { MailboxId, Uid } from "../types.js";
 import type { StoreContext } from "./store-context.js";
 
-/** Messages per page: one read each, the event loop free in between (as the short-string text scan). */
-export const HEADER_SCAN_PAGE = 2000;
+/**
+ * Messages per page: one read each, the event loop free in between (as the short-string text
+ * scan). Fixed in production; tests set small values to put page boundaries where they want them.
+ */
+export const headerScanPage = { size: 2000 };
 
 const COLUMN = { subject: "subject", from: "from_text", to: "to_text", cc: "cc_text", bcc: "bcc_text" } as const;
 
@@ -33,7 +36,7 @@ export function headerMatchPage(ctx: StoreContext, mailboxId: MailboxId, field: 
     "SELECT max(uid) AS uid FROM (SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid LIMIT ?)",
     mailboxId,
     afterUid,
-    HEADER_SCAN_PAGE,
+    headerScanPage.size,
   );
   const lastUid = last?.uid ?? null;
   const page: HeaderMatchPage = { matches: [], unknown: [], lastUid };

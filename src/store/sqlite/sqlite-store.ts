@@ -425,8 +425,8 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.getSummaryRange(ctx, mailboxId, first, last));
   }
-  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
-    return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids));
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[], wanted?: api.ImapItemsWanted): Promise<api.ImapItems[]> {
+    return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids, wanted));
   }
   getSortFacts(mailboxId: MailboxId, uids: readonly Uid[], withReferences: boolean): Promise<api.SortFacts[]> {
     return this.read((ctx) => messages.getSortFacts(ctx, mailboxId, uids, withReferences));
