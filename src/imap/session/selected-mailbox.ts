@@ -315,10 +315,21 @@ export class SelectedMailbox {
 
   /** Records a message's flags in bits and sets. */
   private setFlagsAt(index: number, flags: readonly Flag[]): void {
-    const bits = flagBitsOf(flags);
-    this.bits[index] = bits;
-    this.sets[index] = (bits & HAS_KEYWORDS) === 0 ? 0 : this.flagSetId(flags);
+    // A STORE 1:* hands every message of a group the same array (sqlite/message-updates.ts):
+    // its bits and set id are worked out once.
+    if (flags !== this.lastFlags) {
+      this.lastFlags = flags;
+      this.lastBits = flagBitsOf(flags);
+      this.lastSet = (this.lastBits & HAS_KEYWORDS) === 0 ? 0 : this.flagSetId(flags);
+    }
+    this.bits[index] = this.lastBits;
+    this.sets[index] = this.lastSet;
   }
+
+  /** setFlagsAt's last list and what it worked out for it. */
+  private lastFlags: readonly Flag[] | null = null;
+  private lastBits = 0;
+  private lastSet = 0;
 
   /** True for a message removed from the store whose EXPUNGE has not been sent yet. */
   isExpunged(uid: Uid): boolean {

@@ -29,21 +29,26 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
   const result: FlagUpdateResult = { updated: [], modified: [] };
   const changed: { uid: Uid; flags: Flag[] }[] = [];
   // Changed rows grouped by (old flags, new flags): each group is one set-based UPDATE.
-  const groups = new Map<string, { from: Flag[]; to: Flag[]; uids: Uid[] }>();
+  // Keyed by the stored flags text: the update is worked out once per distinct flag list (a
+  // mailbox has few), not parsed and applied per message. Messages of one group share one
+  // `to` array in the result and in the change events; nothing downstream modifies it.
+  const groups = new Map<string, { from: Flag[]; to: Flag[]; same: boolean; uids: Uid[] }>();
   for (const row of rows) {
     // RFC 7162 §3.1.3: a message changed since the client's view is left alone and reported.
     if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
       result.modified.push(row.uid as Uid);
       continue;
     }
-    const current = parseFlags(row.flags);
-    const next = applyFlagUpdate(current, update.mode, flags);
-    if (sameFlags(current, next)) continue;
-    changed.push({ uid: row.uid as Uid, flags: next });
-    const key = `${row.flags}\n${JSON.stringify(next)}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, { from: current as Flag[], to: next, uids: [row.uid as Uid] });
-    else group.uids.push(row.uid as Uid);
+    let group = groups.get(row.flags);
+    if (group === undefined) {
+      const current = parseFlags(row.flags);
+      const next = applyFlagUpdate(current, update.mode, flags);
+      group = { from: current, to: next, same: sameFlags(current, next), uids: [] };
+      groups.set(row.flags, group);
+    }
+    if (group.same) continue;
+    changed.push({ uid: row.uid as Uid, flags: group.to });
+    group.uids.push(row.uid as Uid);
   }
   if (changed.length === 0) return result;
   // One modseq for the whole update: every changed row gets it, so each changed message's modseq
@@ -56,6 +61,7 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
   // even when the value stays the same.
   const modseq = nextModSeq(ctx, mailboxId);
   for (const group of groups.values()) {
+    if (group.same) continue;
     const columns = ["flags = ?", "modseq = ?"];
     const values: (string | number)[] = [JSON.stringify(group.to), modseq];
     for (const [column, flag] of [["seen", "\\Seen"], ["deleted", "\\Deleted"]] as const) {
