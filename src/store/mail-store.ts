@@ -206,11 +206,12 @@ export interface SelectionIndex {
   readonly firstUnseen: Uid | null;
   readonly keywords: Flag[];
   /**
-   * Optional: flag lists that hold keywords, each with the UIDs (ascending) whose flags are
-   * exactly that list, so the session can answer FETCH FLAGS of messages with keywords without a
-   * store read. A message with keywords in no set has its flags read from the store when needed.
+   * Optional: flag lists that hold keywords, and per UID (same index) the number of its list in
+   * `lists` plus one (0: none given), so the session can answer FETCH FLAGS of messages with
+   * keywords without a store read. A message with keywords and no list number has its flags read
+   * from the store when needed.
    */
-  readonly keywordSets?: readonly { readonly flags: readonly Flag[]; readonly uids: Uint32Array }[];
+  readonly keywordSets?: { readonly lists: readonly (readonly Flag[])[]; readonly ids: Uint8Array };
 }
 
 export interface CreateMailboxOptions {

@@ -166,10 +166,10 @@ describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selec
   it("holds keyword flag lists as small ids within 16 bytes per message", async () => {
     const uids = Uint32Array.from({ length: COUNT }, (_, i) => i + 1);
     const flagBits = new Uint8Array(COUNT).map((_, i) => (i % 2 === 0 ? 8 | 32 : 8));
-    const keywordSets = [
-      { flags: ["\\Seen", "$Work"] as Flag[], uids: uids.filter((_, i) => i % 4 === 0) },
-      { flags: ["\\Seen", "$Home", "$Work"] as Flag[], uids: uids.filter((_, i) => i % 4 === 2) },
-    ];
+    const keywordSets = {
+      lists: [["\\Seen", "$Work"], ["\\Seen", "$Home", "$Work"]] as Flag[][],
+      ids: new Uint8Array(COUNT).map((_, i) => (i % 4 === 0 ? 1 : i % 4 === 2 ? 2 : 0)),
+    };
     const store = { ...bigStore(uids), selectionIndex: async () => ({ mailbox, uids, flagBits, firstUnseen: null, keywords: ["$Work", "$Home"], keywordSets }) } as unknown as import("../../store/index.js").MailStore;
     const { setFlagsFromString } = await import("node:v8");
     const { runInNewContext } = await import("node:vm");

@@ -130,14 +130,12 @@ export class SelectedMailbox {
     this.bits = new Uint8Array(this.count + SPARE_UIDS);
     this.bits.set(index.flagBits);
     this.sets = new Uint16Array(this.count + SPARE_UIDS);
-    for (const set of index.keywordSets ?? []) {
-      const id = this.flagSetId(set.flags);
-      if (id === 0) continue;
-      // Both ascending: one merge walk.
-      let i = 0;
-      for (const uid of set.uids) {
-        while (i < this.count && (this.uids[i] as number) < uid) i++;
-        if (i < this.count && this.uids[i] === uid) this.sets[i] = id;
+    if (index.keywordSets !== undefined) {
+      const { lists, ids } = index.keywordSets;
+      const local = lists.map((flags) => this.flagSetId(flags));
+      for (let i = 0; i < this.count; i++) {
+        const id = ids[i] as number;
+        if (id !== 0) this.sets[i] = local[id - 1] ?? 0;
       }
     }
     this.learnKeywords(index.keywords);

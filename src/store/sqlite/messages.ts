@@ -191,43 +191,23 @@ function keepUid(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): void {
 }
 
 /**
- * Distinct keyword-bearing flag lists whose UIDs SELECT lists (SelectionIndex.keywordSets); a
- * mailbox with more has the rest of its keyword messages' flags read from the store per FETCH.
+ * Distinct keyword-bearing flag lists SELECT numbers per message (SelectionIndex.keywordSets);
+ * the keyword messages of a mailbox with more lists have their flags read from the store per FETCH.
  */
-const MAX_KEYWORD_SETS = 1024;
+const MAX_KEYWORD_SETS = 63;
 
 /** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
 export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
   const mailbox = requireMailbox(ctx, mailboxId);
-  // The covering (mailbox_id, flags) index holds every UID and flag list (the primary key rides
-  // along in a WITHOUT ROWID index) and is far narrower than the table. One number per message,
-  // uid * 64 + flag bits, computed in SQL: no row object, and sorting it sorts by UID. A keyword
-  // never contains a backslash (RFC 9051 §9 atom), so `\Seen"` matches only the system flag.
-  const packed = Float64Array.from(
-    ctx.sql.column<number>(
-      `SELECT uid * 64 + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
-              + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
-              + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
-                                               + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
-         FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
-      mailboxId,
-    ),
-  );
-  packed.sort();
-  const uids = new Uint32Array(packed.length);
-  const flagBits = new Uint8Array(packed.length);
-  for (let i = 0; i < packed.length; i++) {
-    const value = packed[i]!;
-    uids[i] = Math.floor(value / 64);
-    flagBits[i] = value % 64;
-  }
-  const unseen = ctx.sql.get<{ uid: number | null }>("SELECT min(uid) AS uid FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxId);
+  // The mailbox's distinct flag lists (few), from the (mailbox_id, flags) index: its keywords,
+  // and the keyword-bearing lists the scan below numbers.
   const keywords = new Map<string, Flag>();
   const lists = ctx.sql.all<{ flags: string; first: number }>(
     "SELECT flags, min(uid) AS first FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? GROUP BY flags ORDER BY first",
     mailboxId,
   );
-  const keywordSets: { flags: Flag[]; uids: Uint32Array }[] = [];
+  const setLists: Flag[][] = [];
+  const setTexts: string[] = [];
   for (const row of lists) {
     const flags = parseFlags(row.flags);
     let withKeywords = false;
@@ -237,14 +217,48 @@ export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): Selecti
       const key = flag.toLowerCase();
       if (!keywords.has(key)) keywords.set(key, flag);
     }
-    // The UIDs of each keyword-bearing flag list, straight from the (mailbox_id, flags) index:
-    // the session answers FETCH FLAGS of those messages itself (SelectionIndex.keywordSets).
-    if (withKeywords && keywordSets.length < MAX_KEYWORD_SETS) {
-      const setUids = Uint32Array.from(ctx.sql.column<number>("SELECT uid FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? AND flags = ? ORDER BY uid", mailboxId, row.flags));
-      keywordSets.push({ flags, uids: setUids });
+    if (withKeywords && setLists.length < MAX_KEYWORD_SETS) {
+      setLists.push(flags);
+      setTexts.push(row.flags);
     }
   }
-  return { mailbox, uids, flagBits, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()], keywordSets };
+  // The covering (mailbox_id, flags) index holds every UID and flag list (the primary key rides
+  // along in a WITHOUT ROWID index) and is far narrower than the table. One number per message,
+  // uid * 4096 + keyword list number * 64 + flag bits, computed in SQL in one scan: no row
+  // object, and sorting it sorts by UID. A keyword never contains a backslash (RFC 9051 §9
+  // atom), so `\Seen"` matches only the system flag.
+  const setNumber = setTexts.length === 0 ? "0" : `CASE flags ${setTexts.map((_, i) => `WHEN ? THEN ${(i + 1) * 64}`).join(" ")} ELSE 0 END`;
+  const packed = Float64Array.from(
+    ctx.sql.column<number>(
+      `SELECT uid * 4096 + ${setNumber} + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
+              + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
+              + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
+                                               + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
+         FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
+      ...setTexts,
+      mailboxId,
+    ),
+  );
+  packed.sort();
+  const uids = new Uint32Array(packed.length);
+  const flagBits = new Uint8Array(packed.length);
+  const ids = new Uint8Array(setTexts.length === 0 ? 0 : packed.length);
+  for (let i = 0; i < packed.length; i++) {
+    const value = packed[i]!;
+    const low = value % 4096;
+    uids[i] = (value - low) / 4096;
+    flagBits[i] = low % 64;
+    if (setTexts.length > 0) ids[i] = low >> 6;
+  }
+  const unseen = ctx.sql.get<{ uid: number | null }>("SELECT min(uid) AS uid FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxId);
+  return {
+    mailbox,
+    uids,
+    flagBits,
+    firstUnseen: (unseen?.uid ?? null) as Uid | null,
+    keywords: [...keywords.values()],
+    ...(setTexts.length === 0 ? {} : { keywordSets: { lists: setLists, ids } }),
+  };
 }
 
 export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {
