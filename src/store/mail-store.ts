@@ -30,6 +30,18 @@ export interface ImapItems extends MessageSummary {
   bodyStructureUtf8: string;
 }
 
+/**
+ * The parts of ImapItems a getImapItems() caller will read (absent: all). A backend may leave the
+ * others empty (summary: modseq 0, no flags, the epoch, size 0; envelope or body structure: ""),
+ * so `FETCH 1:* (ENVELOPE)` of a big mailbox reads and converts no column it does not send.
+ */
+export interface ImapItemsWanted {
+  summary: boolean;
+  envelope: boolean;
+  /** "ascii": bodyStructure, "utf8": bodyStructureUtf8, false: neither. */
+  bodyStructure: "ascii" | "utf8" | false;
+}
+
 /** MailStore.findFuzzyTextMatches(): one message and its RFC 6203 relevancy score (1-100). */
 export interface FuzzyMatch {
   uid: Uid;
@@ -210,6 +222,13 @@ export interface SelectionIndex {
   readonly flagBits: Uint8Array;
   readonly firstUnseen: Uid | null;
   readonly keywords: Flag[];
+  /**
+   * Optional: flag lists that hold keywords, and per UID (same index) the number of its list in
+   * `lists` plus one (0: none given), so the session can answer FETCH FLAGS of messages with
+   * keywords without a store read. A message with keywords and no list number has its flags read
+   * from the store when needed.
+   */
+  readonly keywordSets?: { readonly lists: readonly (readonly Flag[])[]; readonly ids: Uint8Array };
 }
 
 export interface CreateMailboxOptions {
@@ -307,9 +326,10 @@ export interface MailStore extends MetadataStore {
    * getSummaries() with each message's encoded ENVELOPE and BODYSTRUCTURE (ImapItems), ascending
    * by UID, UIDs that no longer exist absent: what FETCH of those items needs, without the parsed
    * structure getMessages() decodes or any message file. The bytes are exactly what rendering
-   * getMessages()' envelope and structure with imap/protocol/ gives.
+   * getMessages()' envelope and structure with imap/protocol/ gives. With `wanted`, the parts not
+   * wanted may be left empty (ImapItemsWanted).
    */
-  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<ImapItems[]>;
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[], wanted?: ImapItemsWanted): Promise<ImapItems[]>;
   /**
    * What SORT and THREAD (RFC 5256) order and link messages by, for the given UIDs that still
    * exist, ascending by UID: read from rows kept at delivery (the stored envelope and, with

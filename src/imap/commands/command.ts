@@ -137,10 +137,11 @@ export interface CommandContext {
   /** Several `* <seq> FETCH (...)` responses written together, in order (few socket writes for many messages). */
   fetchResponses(responses: readonly (readonly [SeqNum, ImapValue[]])[]): Promise<void>;
   /**
-   * `* <seq> FETCH (...)` lines already rendered as text of atoms and numbers only (no literal,
-   * nothing to quote), written as one block after any pending FLAGS update, as fetchResponses.
+   * `* <seq> FETCH (...)` lines already rendered as text (atoms, numbers, and ENVELOPE or
+   * BODYSTRUCTURE encoded at delivery), written as UTF-8 in one block after any pending FLAGS
+   * update, as fetchResponses.
    */
-  fetchText(text: string): Promise<void>;
+  fetchText(text: string | Buffer): Promise<void>;
   /** `+ text` (RFC 9051 §7.5). */
   continuation(text: string): Promise<void>;
   /** Sets the tagged OK's response code and text (the last call wins). */

@@ -15,13 +15,13 @@
 // The command holds expunges (RFC 9051 §7.4.1): a message removed meanwhile is skipped.
 
 import { Readable } from "node:stream";
-import { isStoreError, type FlagUpdateResult, type Flag, type ImapItems, type MessageAttributes, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
-import { ATTRIBUTE_KINDS, isSummaryItem, renderFetchItems, renderSummaryItem, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
+import { isStoreError, type FlagUpdateResult, type Flag, type ImapItems, type ImapItemsWanted, type MessageAttributes, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
+import { ATTRIBUTE_KINDS, formatInternalDate, isSummaryItem, renderFetchItems, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
 import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
 import { applyPartialRange } from "../protocol/search-key.js";
-import { atom, encoded, list, type ImapValue } from "../protocol/response-value.js";
+import { atom, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
@@ -207,6 +207,12 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
   const selected = ctx.requireSelected();
   const encodedItems = items.some((item) => !isSummaryItem(item));
   const fromSession = !encodedItems && (await sessionIsCurrent(ctx, items as readonly SummaryItem[]));
+  // Only what the responses show is read: `FETCH 1:* (ENVELOPE)` needs no flags, dates or sizes.
+  const wanted: ImapItemsWanted = {
+    summary: plan.changedSince !== null || items.some((item) => isSummaryItem(item) && item.kind !== "uid"),
+    envelope: hasItem(items, "envelope"),
+    bodyStructure: !hasItem(items, "bodystructure") ? false : ctx.utf8 ? "utf8" : "ascii",
+  };
   let skippedExpunged = false;
   for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
     const end = Math.min(start + fetchPageSizes.summary, resolved.length);
@@ -219,38 +225,128 @@ async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMe
       }
     }
     const batch = resolved.slice(start, end);
-    const seqOf = new Map(batch.map((m) => [m.uid, m.seq]));
     // One page of the light index per batch: the session keeps no flags (selected-mailbox.ts).
     // A page of (nearly) consecutive UIDs is one range read; a sparse one names its UIDs.
     const first = batch[0]!.uid;
     const last = batch[batch.length - 1]!.uid;
     const local = fromSession ? sessionPage(selected, batch) : null;
     const summaries: (MessageSummary | ImapItems)[] = encodedItems
-      ? await ctx.store.getImapItems(selected.mailboxId, batch.map((m) => m.uid))
+      ? await ctx.store.getImapItems(selected.mailboxId, batch.map((m) => m.uid), wanted)
       : (local ??
         (last >= first && last - first < 2 * batch.length
-          ? (await ctx.store.getSummaryRange(selected.mailboxId, first, last)).filter((m) => seqOf.has(m.uid))
+          ? await ctx.store.getSummaryRange(selected.mailboxId, first, last)
           : await ctx.store.getSummaries(selected.mailboxId, batch.map((m) => m.uid))));
+    const page = renderIndexPage(ctx, batch, summaries, items, plan, local === null);
     // As in fetchStored: a message expunged meanwhile is left out.
-    if (summaries.length < batch.length) skippedExpunged = true;
-    const responses: [SeqNum, ImapValue[]][] = [];
-    for (const summary of summaries) {
-      const seq = seqOf.get(summary.uid);
-      if (seq === undefined || (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince)) continue;
-      if (local === null && hasItem(items, "flags")) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
-      // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
-      const flags = selected.reportedFlags(summary.uid, summary.flags, !ctx.rev2);
-      const values: ImapValue[] = [];
-      for (const item of items) {
-        if (item.kind === "envelope") values.push(atom("ENVELOPE"), encoded((summary as ImapItems).envelope));
-        else if (item.kind === "bodystructure") values.push(atom("BODYSTRUCTURE"), encoded(ctx.utf8 ? (summary as ImapItems).bodyStructureUtf8 : (summary as ImapItems).bodyStructure));
-        else values.push(...renderSummaryItem(item, summary, flags));
-      }
-      responses.push([seq, values]);
-    }
-    if (responses.length > 0) await ctx.fetchResponses(responses);
+    if (page.missing) skippedExpunged = true;
+    if (page.bytes.length > 0) await ctx.fetchText(page.bytes);
   }
   if (skippedExpunged) ctx.complete(EXPUNGE_ISSUED);
+}
+
+/**
+ * One page of index-item responses as bytes: `* seq FETCH (...)` per message, written the way the
+ * response encoder would write the same values (atoms, numbers, a quoted INTERNALDATE, ENVELOPE
+ * and BODYSTRUCTURE as encoded at delivery), with no response tree or per-message promise.
+ * `batch` and `summaries` are both ascending by UID, so they are walked together; a message of
+ * the batch the store no longer has is skipped and reported as `missing`.
+ */
+function renderIndexPage(
+  ctx: CommandContext,
+  batch: readonly ResolvedMessage[],
+  summaries: readonly (MessageSummary | ImapItems)[],
+  items: readonly IndexItem[],
+  plan: FetchPlan,
+  fromStore: boolean,
+): { bytes: Buffer; missing: boolean } {
+  const selected = ctx.requireSelected();
+  const notesFlags = fromStore && hasItem(items, "flags");
+  const withRecent = !ctx.rev2;
+  // Sized for the page up front (ENVELOPE and BODYSTRUCTURE run to a few hundred octets each),
+  // so the buffer rarely grows and is copied.
+  const perMessage = 48 + (hasItem(items, "envelope") ? 512 : 0) + (hasItem(items, "bodystructure") ? 384 : 0) + (hasItem(items, "flags") ? 64 : 0);
+  const out = new ResponseBytes(summaries.length * perMessage);
+  let found = 0;
+  let j = 0;
+  for (const summary of summaries) {
+    while (j < batch.length && batch[j]!.uid < summary.uid) j++;
+    // getSummaryRange may return UIDs between the batch's that the batch does not name.
+    if (j === batch.length || batch[j]!.uid !== summary.uid) continue;
+    const seq = batch[j++]!.seq;
+    found++;
+    if (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince) continue;
+    if (notesFlags) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
+    out.ascii(`* ${seq} FETCH (`);
+    for (let k = 0; k < items.length; k++) {
+      if (k > 0) out.ascii(" ");
+      const item = items[k]!;
+      switch (item.kind) {
+        case "uid":
+          out.ascii(`UID ${summary.uid}`);
+          break;
+        case "flags":
+          // RFC 3501 §2.3.2: \Recent is session state, shown to rev1 clients only.
+          out.utf8(`FLAGS (${selected.reportedFlags(summary.uid, summary.flags, withRecent).join(" ")})`);
+          break;
+        case "modseq":
+          // RFC 7162 §3.1.4.1: MODSEQ (<mod-sequence-value>).
+          out.ascii(`MODSEQ (${summary.modseq})`);
+          break;
+        case "internaldate":
+          out.ascii(`INTERNALDATE "${formatInternalDate(summary.internalDate)}"`);
+          break;
+        case "rfc822.size":
+          out.ascii(`RFC822.SIZE ${summary.size}`);
+          break;
+        case "envelope":
+          out.ascii("ENVELOPE ");
+          out.utf8((summary as ImapItems).envelope);
+          break;
+        case "bodystructure":
+          out.ascii("BODYSTRUCTURE ");
+          out.utf8(ctx.utf8 ? (summary as ImapItems).bodyStructureUtf8 : (summary as ImapItems).bodyStructure);
+          break;
+      }
+    }
+    out.ascii(")\r\n");
+  }
+  return { bytes: out.bytes(), missing: found < batch.length };
+}
+
+/**
+ * A page of responses built in one buffer: ASCII pieces copied as Latin-1 (the same bytes), the
+ * encoded ENVELOPE/BODYSTRUCTURE as UTF-8. Joining a page's strings first and encoding the result
+ * cost twice as much (V8 flattens the joined rope, then scans it again for UTF-8).
+ */
+class ResponseBytes {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(1024, capacity));
+  }
+
+  /** Text of code points below 0x80 only (numbers, atoms, punctuation). */
+  ascii(text: string): void {
+    this.reserve(text.length);
+    this.length += this.buffer.write(text, this.length, "latin1");
+  }
+
+  utf8(text: string): void {
+    this.reserve(text.length * 3);
+    this.length += this.buffer.write(text, this.length, "utf8");
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(octets: number): void {
+    if (this.length + octets <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + octets));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.buffer = bigger;
+  }
 }
 
 /**

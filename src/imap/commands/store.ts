@@ -4,9 +4,7 @@
 // for UID STORE and by sequence number otherwise. The flags reported are noted in the selected
 // mailbox so its next sync does not repeat them.
 import { asModSeq, type Flag, type FlagUpdateMode, type ModSeq, type Uid } from "../../store/index.js";
-import type { ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
-import type { SeqNum } from "../session/selected-mailbox.js";
 import { ImapError, type ImapCommand } from "./command.js";
 
 const RESPONSE_BATCH = 1000;
@@ -69,7 +67,7 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     );
     const updated = new Map(result.updated.map((u) => [u.uid, u]));
     const refused = new Set(result.modified);
-    for (const change of result.updated) selected.noteFlags(change.uid, change.flags, change.modseq);
+    selected.noteUpdate(result.updated);
     // A message the STORE left as it was is still reported (RFC 9051 §6.4.6) with its flags as
     // stored; the session keeps none, so they are read in pages like FETCH's.
     const unchanged = args.silent ? [] : messages.filter((m) => !updated.has(m.uid) && !refused.has(m.uid)).map((m) => m.uid);
@@ -77,7 +75,10 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     for (let start = 0; start < unchanged.length; start += RESPONSE_BATCH) {
       for (const summary of await ctx.store.getSummaries(selected.mailboxId, unchanged.slice(start, start + RESPONSE_BATCH))) current.set(summary.uid, summary);
     }
-    let responses: [SeqNum, ImapValue[]][] = [];
+    // Rendered as text (atoms and numbers only) and written in batches: few socket writes for
+    // STORE 1:*, bounded memory for a huge mailbox, no response tree per message.
+    let text = "";
+    let batched = 0;
     for (const { seq, uid } of messages) {
       const change = updated.get(uid);
       if (refused.has(uid) || (args.silent && change === undefined)) continue;
@@ -86,14 +87,14 @@ export const storeCommand: ImapCommand<StoreArgs> = {
       const state = change ?? current.get(uid);
       // Gone from the store meanwhile (another session expunged it): nothing to report.
       if (state === undefined) continue;
-      responses.push([seq, selected.fetchItems(uid, state, condstore, !ctx.rev2)]);
-      // Written in batches: few socket writes for STORE 1:*, bounded memory for a huge mailbox.
-      if (responses.length === RESPONSE_BATCH) {
-        await ctx.fetchResponses(responses);
-        responses = [];
+      text += `* ${seq} FETCH (${selected.fetchItemsText(uid, state, condstore, !ctx.rev2)})\r\n`;
+      if (++batched === RESPONSE_BATCH) {
+        await ctx.fetchText(text);
+        text = "";
+        batched = 0;
       }
     }
-    if (responses.length > 0) await ctx.fetchResponses(responses);
+    if (text.length > 0) await ctx.fetchText(text);
     if (refused.size > 0) {
       const numbers = messages.filter((m) => refused.has(m.uid)).map((m) => (ctx.byUid ? m.uid : m.seq));
       ctx.complete({ code: `MODIFIED ${encodeNumbers(numbers)}`, text: "conditional STORE failed for some messages" });

@@ -74,7 +74,8 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     fetchText: async (text) => {
       const update = flagsUpdate(source);
       if (update.length > 0) await source.writeManyValues(update);
-      await source.write(Buffer.from(text, "latin1"));
+      // UTF-8: ENVELOPE/BODYSTRUCTURE encoded at delivery are strings whose UTF-8 form is the wire bytes.
+      await source.write(typeof text === "string" ? Buffer.from(text, "utf8") : text);
     },
     continuation: (text) => source.write(continuationLine(text)),
     complete: (result) => source.complete(result),

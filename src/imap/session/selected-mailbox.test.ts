@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { openTempStore, type TempStore } from "../../../test/harness/temp-store.js";
-import type { Account, Mailbox, Uid } from "../../store/index.js";
+import type { Account, Flag, Mailbox, Uid } from "../../store/index.js";
 import { encodeValue } from "../protocol/response.js";
 import type { ImapValue } from "../protocol/response-value.js";
 import { parseSequenceSet } from "../protocol/sequence-set.js";
@@ -109,6 +109,28 @@ describe("SelectedMailbox", () => {
     assert.deepEqual(selected.resolve(parseSequenceSet("1000"), false, { pastEnd: "match-none" }), []);
     assert.throws(() => selected.resolve(parseSequenceSet("4:100"), false), /invalid message sequence number/);
   });
+  it("answers flags with keywords from the session and follows STORE, other sessions' changes and expunges", async () => {
+    const { mailbox: own, allUids } = await ownMailbox("KeywordLists", 4);
+    await temp.store.updateFlags(own.id, [allUids[0]!, allUids[2]!], { mode: "add", flags: ["$Work"] });
+    await temp.store.updateFlags(own.id, [allUids[2]!], { mode: "add", flags: ["\\Seen"] });
+    const selected = await SelectedMailbox.open(temp.store, (await temp.store.getMailboxById(own.id))!, false);
+    const stored = async (uid: Uid) => (await temp.store.getSummaries(own.id, [uid]))[0]!.flags;
+    for (const uid of allUids) assert.deepEqual(selected.sessionFlags(uid), await stored(uid), `UID ${uid} as stored`);
+    // This session's own STORE, noted; then another session's change, seen by sync.
+    const own1 = await temp.store.updateFlags(own.id, [allUids[1]!], { mode: "add", flags: ["$Home"] });
+    selected.noteFlags(allUids[1]!, own1.updated[0]!.flags, own1.updated[0]!.modseq);
+    assert.deepEqual(selected.sessionFlags(allUids[1]!), await stored(allUids[1]!));
+    await temp.store.updateFlags(own.id, [allUids[3]!], { mode: "add", flags: ["$Later"] });
+    await temp.store.updateFlags(own.id, [allUids[0]!], { mode: "remove", flags: ["$Work"] });
+    await temp.store.removeMessages(own.id, [allUids[1]!]);
+    selected.markDirty();
+    await selected.sync(temp.store, plain);
+    assert.deepEqual(selected.sessionFlags(allUids[3]!), ["$Later"]);
+    assert.deepEqual(selected.sessionFlags(allUids[0]!), [], "no keyword left: from the flag bits");
+    assert.deepEqual(selected.sessionFlags(allUids[2]!), await stored(allUids[2]!), "its list moved with it when the message before it went");
+    assert.equal(selected.sessionFlags(allUids[1]!), null, "expunged");
+  });
+
 });
 
 describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selected message)", () => {
@@ -139,6 +161,30 @@ describe("SelectedMailbox of a big mailbox (issue 13: at most 16 bytes per selec
     assert.equal(sessions[0]!.messageCount, COUNT);
     assert.equal(sessions[1]!.toUid(COUNT as SeqNum), COUNT * 2 - 1);
     assert.deepEqual(sessions[1]!.sessionFlags((COUNT * 2 - 1) as Uid), ["\\Seen"]);
+  });
+
+  it("holds keyword flag lists as small ids within 16 bytes per message", async () => {
+    const uids = Uint32Array.from({ length: COUNT }, (_, i) => i + 1);
+    const flagBits = new Uint8Array(COUNT).map((_, i) => (i % 2 === 0 ? 8 | 32 : 8));
+    const keywordSets = {
+      lists: [["\\Seen", "$Work"], ["\\Seen", "$Home", "$Work"]] as Flag[][],
+      ids: new Uint8Array(COUNT).map((_, i) => (i % 4 === 0 ? 1 : i % 4 === 2 ? 2 : 0)),
+    };
+    const store = { ...bigStore(uids), selectionIndex: async () => ({ mailbox, uids, flagBits, firstUnseen: null, keywords: ["$Work", "$Home"], keywordSets }) } as unknown as import("../../store/index.js").MailStore;
+    const { setFlagsFromString } = await import("node:v8");
+    const { runInNewContext } = await import("node:vm");
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const before = process.memoryUsage();
+    const selected = await SelectedMailbox.open(store, mailbox, false);
+    gc();
+    const grown = process.memoryUsage();
+    const bytes = grown.heapUsed - before.heapUsed + (grown.arrayBuffers - before.arrayBuffers);
+    assert.ok(bytes / COUNT <= 16, `${(bytes / COUNT).toFixed(2)} bytes per selected message`);
+    assert.deepEqual(selected.sessionFlags(1 as Uid), ["\\Seen", "$Work"]);
+    assert.deepEqual(selected.sessionFlags(2 as Uid), ["\\Seen"]);
+    assert.deepEqual(selected.sessionFlags(3 as Uid), ["\\Seen", "$Home", "$Work"]);
   });
 
   it("releases many expunges in one pass, keeping numbering and the saved search right", async () => {

@@ -60,9 +60,12 @@ export type RecentMode = "claim" | "peek" | "none";
 const FLAG_BITS = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag.toLowerCase(), 1 << i]));
 const HAS_KEYWORDS = 32;
 
+/** The same bits by the flags' usual spelling, so the common case needs no case folding. */
+const FLAG_BITS_EXACT = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag, 1 << i]));
+
 function flagBitsOf(flags: readonly Flag[]): number {
   let bits = 0;
-  for (const flag of flags) bits |= FLAG_BITS.get(flag.toLowerCase()) ?? (flag.startsWith("\\") ? 0 : HAS_KEYWORDS);
+  for (const flag of flags) bits |= FLAG_BITS_EXACT.get(flag) ?? FLAG_BITS.get(flag.toLowerCase()) ?? (flag.startsWith("\\") ? 0 : HAS_KEYWORDS);
   return bits;
 }
 
@@ -75,8 +78,9 @@ const SPARE_UIDS = 64;
 export class SelectedMailbox {
   /**
    * Ascending; the message with sequence number n is uids[n-1], for n up to count. Four bytes
-   * per message and nothing else per message: flags and modseqs stay in the store and are read
-   * in pages when a command needs them (docs/architecture.md, "A FETCH of a big mailbox").
+   * per message here, one in bits and two in sets (7 in all, typed arrays, no object per
+   * message): modseqs and anything else stay in the store and are read in pages when a command
+   * needs them (docs/architecture.md, "A FETCH of a big mailbox").
    */
   private uids: Uint32Array;
   /**
@@ -85,6 +89,14 @@ export class SelectedMailbox {
    * message has keywords (those are read from the store).
    */
   private bits: Uint8Array;
+  /**
+   * Beside each UID with keywords, two bytes: the index of its flag list in flagSets (0: not
+   * known, read from the store). With uids and bits, 7 bytes per message.
+   */
+  private sets: Uint16Array;
+  /** Flag lists with keywords as last told, by id; id 0 is "unknown". */
+  private readonly flagSets: (readonly Flag[])[] = [[]];
+  private readonly flagSetIds = new Map<string, number>();
   private count: number;
   /** Removed in the store, still numbered here until an EXPUNGE/VANISHED is allowed. */
   private readonly heldExpunges = new Set<Uid>();
@@ -100,6 +112,8 @@ export class SelectedMailbox {
   private readonly recentClaims: RecentClaim[] = [];
   /** Keywords the session knows of, by lower-case name (RFC 9051 §2.3.2: case-insensitive). */
   private readonly keywords = new Map<string, Flag>();
+  /** Every spelling of a keyword already passed to learnKeywords (bounded by the keywords in use). */
+  private readonly keywordSpellings = new Set<string>();
   /** A keyword was learned that the client has not been sent in a FLAGS response yet. */
   private keywordsUntold = false;
   private readonly firstUnseenUid: Uid | null;
@@ -115,6 +129,15 @@ export class SelectedMailbox {
     this.uids.set(index.uids);
     this.bits = new Uint8Array(this.count + SPARE_UIDS);
     this.bits.set(index.flagBits);
+    this.sets = new Uint16Array(this.count + SPARE_UIDS);
+    if (index.keywordSets !== undefined) {
+      const { lists, ids } = index.keywordSets;
+      const local = lists.map((flags) => this.flagSetId(flags));
+      for (let i = 0; i < this.count; i++) {
+        const id = ids[i] as number;
+        if (id !== 0) this.sets[i] = local[id - 1] ?? 0;
+      }
+    }
     this.learnKeywords(index.keywords);
     this.firstUnseenUid = index.firstUnseen;
     // SELECT's own FLAGS response tells these.
@@ -188,7 +211,9 @@ export class SelectedMailbox {
 
   private learnKeywords(flags: readonly Flag[]): void {
     for (const flag of flags) {
-      if (flag.startsWith("\\")) continue;
+      // Every flag of a FETCH 1:* passes here: a spelling seen before costs one lookup.
+      if (flag.startsWith("\\") || this.keywordSpellings.has(flag)) continue;
+      this.keywordSpellings.add(flag);
       const key = flag.toLowerCase();
       if (this.keywords.has(key)) continue;
       this.keywords.set(key, flag);
@@ -257,15 +282,52 @@ export class SelectedMailbox {
   }
 
   /**
-   * The message's flags as last told to the client when it has no keywords (system flags in
-   * SYSTEM_FLAGS order); null when it has keywords or is not in the map (read the store).
+   * The message's flags as last told to the client (without keywords: the system flags in
+   * SYSTEM_FLAGS order; with keywords: the list as stored); null when its keyword list is not
+   * known here or it is not in the map (read the store).
    */
   sessionFlags(uid: Uid): readonly Flag[] | null {
     const index = this.indexOf(uid);
     if (index < 0) return null;
     const bits = this.bits[index] as number;
-    return (bits & HAS_KEYWORDS) !== 0 ? null : (FLAGS_BY_BITS[bits] as readonly Flag[]);
+    if ((bits & HAS_KEYWORDS) === 0) return FLAGS_BY_BITS[bits] as readonly Flag[];
+    const set = this.sets[index] as number;
+    return set === 0 ? null : (this.flagSets[set] as readonly Flag[]);
   }
+
+  /**
+   * The id of a keyword-bearing flag list in flagSets, added when new; 0 when the table is full
+   * (65,535 distinct lists: that message's flags are then read from the store).
+   */
+  private flagSetId(flags: readonly Flag[]): number {
+    const key = flags.join(" ");
+    let id = this.flagSetIds.get(key);
+    if (id === undefined) {
+      if (this.flagSets.length > 0xffff) return 0;
+      id = this.flagSets.length;
+      this.flagSets.push([...flags]);
+      this.flagSetIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** Records a message's flags in bits and sets. */
+  private setFlagsAt(index: number, flags: readonly Flag[]): void {
+    // A STORE 1:* hands every message of a group the same array (sqlite/message-updates.ts):
+    // its bits and set id are worked out once.
+    if (flags !== this.lastFlags) {
+      this.lastFlags = flags;
+      this.lastBits = flagBitsOf(flags);
+      this.lastSet = (this.lastBits & HAS_KEYWORDS) === 0 ? 0 : this.flagSetId(flags);
+    }
+    this.bits[index] = this.lastBits;
+    this.sets[index] = this.lastSet;
+  }
+
+  /** setFlagsAt's last list and what it worked out for it. */
+  private lastFlags: readonly Flag[] | null = null;
+  private lastBits = 0;
+  private lastSet = 0;
 
   /** True for a message removed from the store whose EXPUNGE has not been sent yet. */
   isExpunged(uid: Uid): boolean {
@@ -322,11 +384,24 @@ export class SelectedMailbox {
     this.learnKeywords(flags);
     const index = this.indexOf(uid);
     if (index < 0) return;
-    this.bits[index] = flagBitsOf(flags);
+    this.setFlagsAt(index, flags);
     // A state at or below the synced modseq is one no sync will report again.
     if (modseq <= this.syncedModSeq) return;
     const before = this.noted.get(uid);
     if (before === undefined || modseq > before) this.noted.set(uid, modseq);
+  }
+
+  /**
+   * Records the flags one store update of this session set (STORE's FlagUpdateResult.updated,
+   * all at one modseq). When that modseq is the one right after the synced one, no other change
+   * (flags, new message or expunge: each takes a modseq) came in between, so the session is
+   * current at it: the next sync reads nothing back, and `FETCH 1:* (FLAGS)` after
+   * `STORE 1:* +FLAGS` is answered from the session without a store read.
+   */
+  noteUpdate(updated: readonly { uid: Uid; flags: readonly Flag[]; modseq: ModSeq }[]): void {
+    const modseq = updated[0]?.modseq;
+    if (modseq !== undefined && modseq === this.syncedModSeq + 1 && updated.every((u) => u.modseq === modseq)) this.syncedModSeq = modseq;
+    for (const change of updated) this.noteFlags(change.uid, change.flags, change.modseq);
   }
 
   /**
@@ -350,7 +425,7 @@ export class SelectedMailbox {
           }
         } else if (!this.heldExpunges.has(change.uid) && change.modseq > (this.noted.get(change.uid) ?? 0)) {
           this.learnKeywords(change.flags);
-          this.bits[this.indexOf(change.uid)] = flagBitsOf(change.flags);
+          this.setFlagsAt(this.indexOf(change.uid), change.flags);
           flagged.push(change);
         }
       }
@@ -387,6 +462,15 @@ export class SelectedMailbox {
     return items;
   }
 
+  /**
+   * fetchItems as response text (flags are atoms, the rest numbers): what STORE 1:* of a big
+   * mailbox writes per message, with no response tree.
+   */
+  fetchItemsText(uid: Uid, state: { flags: readonly Flag[]; modseq: ModSeq }, condstore: boolean, withRecent: boolean): string {
+    const flags = this.reportedFlags(uid, state.flags, withRecent).join(" ");
+    return condstore ? `UID ${uid} FLAGS (${flags}) MODSEQ (${state.modseq})` : `UID ${uid} FLAGS (${flags})`;
+  }
+
   /** Flags as a FETCH shows them: with \Recent where it applies (rev1 only, RFC 3501 §2.3.2). */
   reportedFlags(uid: Uid, flags: readonly Flag[], withRecent: boolean): readonly Flag[] {
     this.learnKeywords(flags);
@@ -413,6 +497,7 @@ export class SelectedMailbox {
       const uid = this.uids[i] as Uid;
       if (goneSet.has(uid)) continue;
       this.bits[kept] = this.bits[i] as number;
+      this.sets[kept] = this.sets[i] as number;
       this.uids[kept++] = uid;
     }
     this.count = kept;
@@ -430,11 +515,14 @@ export class SelectedMailbox {
       uids.set(this.uids.subarray(0, this.count));
       const bits = new Uint8Array(capacity);
       bits.set(this.bits.subarray(0, this.count));
+      const sets = new Uint16Array(capacity);
+      sets.set(this.sets.subarray(0, this.count));
       this.uids = uids;
       this.bits = bits;
+      this.sets = sets;
     }
     for (const message of messages) {
-      this.bits[this.count] = flagBitsOf(message.flags);
+      this.setFlagsAt(this.count, message.flags);
       this.uids[this.count++] = message.uid;
     }
   }

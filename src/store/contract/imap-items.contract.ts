@@ -53,6 +53,23 @@ export function imapItemsContract(open: OpenBackend): void {
         assert.equal(item.bodyStructureUtf8, expected.bodyStructureUtf8 ?? expected.bodyStructure);
       });
     }
+    // ImapItemsWanted: the wanted parts are exact, the others may be left empty.
+    for (const uids of [all, [all[0]!, all[3]!, all[6]!]] as Uid[][]) {
+      const stored = await fx.mail.getMessages(inbox.id, uids);
+      const summaries = await fx.mail.getSummaries(inbox.id, uids);
+      const envOnly = await fx.mail.getImapItems(inbox.id, uids, { summary: false, envelope: true, bodyStructure: false });
+      const bsUtf8 = await fx.mail.getImapItems(inbox.id, uids, { summary: false, envelope: false, bodyStructure: "utf8" });
+      const withSummary = await fx.mail.getImapItems(inbox.id, uids, { summary: true, envelope: false, bodyStructure: "ascii" });
+      for (const items of [envOnly, bsUtf8, withSummary]) assert.deepEqual(items.map((m) => m.uid), stored.map((m) => m.uid), "existing UIDs, ascending");
+      stored.forEach((message, i) => {
+        const expected = encodeImapItems(message.envelope, message.structure);
+        assert.equal(envOnly[i]!.envelope, expected.envelope);
+        assert.equal(bsUtf8[i]!.bodyStructureUtf8, expected.bodyStructureUtf8 ?? expected.bodyStructure);
+        assert.equal(withSummary[i]!.bodyStructure, expected.bodyStructure);
+        const { uid, modseq, flags, internalDate, size } = withSummary[i]!;
+        assert.deepEqual({ uid, modseq, flags, internalDate, size }, summaries[i]);
+      });
+    }
     const [rich] = await fx.mail.getImapItems(inbox.id, [all[3]!]);
     assert.match(rich!.envelope, /^\(NIL "=\?UTF-8\?Q\?caf=C3=A9\?= \\"quoted\\" \\\\ back" \(\(\{4\}\r\nZoë NIL "zoe" "example.org"\)/, "the raw subject quoted, an 8-bit name as a literal");
     assert.match(rich!.bodyStructure, /"NAME\*" "utf-8''r%C3%A9sum%C3%A9\.pdf"/, "RFC 2231 form for IMAP4rev1");

@@ -1329,9 +1329,10 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   /**
    * MailStore.getImapItems from the stored envelope and structure, encoded per call (SQLite keeps
-   * the encoded text from delivery on: store/imap-items.ts); the bytes are the same.
+   * the encoded text from delivery on: store/imap-items.ts); the bytes are the same. Every part
+   * is filled whatever ImapItemsWanted says (it only allows leaving parts out).
    */
-  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[], _wanted?: api.ImapItemsWanted): Promise<api.ImapItems[]> {
     return this.track(async () =>
       (await this.getMessages(mailboxId, uids)).map((message) => {
         const encoded = encodeImapItems(message.envelope, message.structure);

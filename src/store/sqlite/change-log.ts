@@ -3,7 +3,7 @@
 // ever grows (RFC 9051 §2.3.1.1), so an expunged UID is never handed out again.
 import type { MailboxChangesSince } from "../changes.js";
 import { StoreError } from "../errors.js";
-import type { Flag, MailboxId, ModSeq, Uid, UidValidity } from "../types.js";
+import type { MailboxId, ModSeq, Uid, UidValidity } from "../types.js";
 import { parseFlags } from "./rows.js";
 import type { StoreContext } from "./store-context.js";
 
@@ -42,23 +42,18 @@ export function logAdded(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, mods
   ctx.sql.run("INSERT INTO changes (mailbox_id, modseq, kind, uid) VALUES (?, ?, 'added', ?)", mailboxId, modseq, uid);
 }
 
-/**
- * Records new flags of many messages, all at one modseq; each message's older flag rows are
- * superseded and pruned. Two statements for the whole set, however many messages it holds.
- */
-export function logFlags(ctx: StoreContext, mailboxId: MailboxId, modseq: ModSeq, changed: readonly { uid: Uid; flags: Flag[] }[]): void {
-  if (changed.length === 0) return;
-  const rows = JSON.stringify(changed.map((c) => [c.uid, JSON.stringify(c.flags)]));
-  ctx.sql.run("DELETE FROM changes WHERE mailbox_id = ? AND kind = 'flags' AND uid IN (SELECT value ->> 0 FROM json_each(?))", mailboxId, rows);
-  ctx.sql.run("INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) SELECT ?, ?, 'flags', value ->> 0, value ->> 1 FROM json_each(?)", mailboxId, modseq, rows);
-}
-
 /** Leaves only a tombstone for an expunged message (RFC 7162 §3.2.10 VANISHED (EARLIER)). */
 export function logExpunged(ctx: StoreContext, mailboxId: MailboxId, uid: Uid, modseq: ModSeq): void {
   ctx.sql.run("DELETE FROM changes WHERE mailbox_id = ? AND uid = ?", mailboxId, uid);
   ctx.sql.run("INSERT INTO changes (mailbox_id, modseq, kind, uid) VALUES (?, ?, 'expunged', ?)", mailboxId, modseq, uid);
 }
 
+/**
+ * Flag changes need no log rows: every changed message row carries the modseq of its last change
+ * (indexed by messages_modseq), which is all changesSince reads for them. A STORE 1:* of a big
+ * mailbox therefore writes its message rows and nothing per message beside them (the log rows it
+ * wrote before, a DELETE and an INSERT per message, were never read). Only expunges leave rows.
+ */
 export function changesSince(ctx: StoreContext, mailboxId: MailboxId, modseq: ModSeq): MailboxChangesSince {
   const mailbox = ctx.sql.get<{ highest_modseq: number }>("SELECT highest_modseq FROM mailboxes WHERE id = ?", mailboxId);
   if (!mailbox) throw new StoreError("NONEXISTENT", "no such mailbox");

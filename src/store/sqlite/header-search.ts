@@ -12,8 +12,11 @@ import type { HeaderSearchField } from "../mail-store.js";
 import type { MailboxId, Uid } from "../types.js";
 import type { StoreContext } from "./store-context.js";
 
-/** Messages per page: one read each, the event loop free in between (as the short-string text scan). */
-export const HEADER_SCAN_PAGE = 2000;
+/**
+ * Messages per page: one read each, the event loop free in between (as the short-string text
+ * scan). Fixed in production; tests set small values to put page boundaries where they want them.
+ */
+export const headerScanPage = { size: 2000 };
 
 const COLUMN = { subject: "subject", from: "from_text", to: "to_text", cc: "cc_text", bcc: "bcc_text" } as const;
 
@@ -33,13 +36,15 @@ export function headerMatchPage(ctx: StoreContext, mailboxId: MailboxId, field: 
     "SELECT max(uid) AS uid FROM (SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid LIMIT ?)",
     mailboxId,
     afterUid,
-    HEADER_SCAN_PAGE,
+    headerScanPage.size,
   );
   const lastUid = last?.uid ?? null;
   const page: HeaderMatchPage = { matches: [], unknown: [], lastUid };
   if (lastUid === null) return page;
   const folded = foldCase(needle);
-  const from = `FROM messages m JOIN blobs b ON b.id = m.blob_id LEFT JOIN header_index h ON h.text_id = b.text_id
+  // header_index through the message row's own text_id (schema.ts, version 22), not through
+  // blobs: that join read a random page of the wide blobs table per message.
+  const from = `FROM messages m LEFT JOIN header_index h ON h.text_id = m.text_id
                 WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ?`;
   if (field.kind !== "header") {
     const column = COLUMN[field.kind === "subject" ? "subject" : field.field];

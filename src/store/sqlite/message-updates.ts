@@ -4,7 +4,7 @@
 import { StoreError } from "../errors.js";
 import type { ExpungeResult, FlagUpdate, FlagUpdateResult, UidMapping } from "../mail-store.js";
 import type { AccountId, BlobId, Flag, Mailbox, MailboxId, Uid } from "../types.js";
-import { logAdded, logFlags, nextModSeq, reserveUids } from "./change-log.js";
+import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { applyFlagUpdate, hasFlag, normaliseFlags, sameFlags } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
 import { expungeUids } from "./message-removal.js";
@@ -29,21 +29,26 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
   const result: FlagUpdateResult = { updated: [], modified: [] };
   const changed: { uid: Uid; flags: Flag[] }[] = [];
   // Changed rows grouped by (old flags, new flags): each group is one set-based UPDATE.
-  const groups = new Map<string, { from: Flag[]; to: Flag[]; uids: Uid[] }>();
+  // Keyed by the stored flags text: the update is worked out once per distinct flag list (a
+  // mailbox has few), not parsed and applied per message. Messages of one group share one
+  // `to` array in the result and in the change events; nothing downstream modifies it.
+  const groups = new Map<string, { from: Flag[]; to: Flag[]; same: boolean; uids: Uid[] }>();
   for (const row of rows) {
     // RFC 7162 §3.1.3: a message changed since the client's view is left alone and reported.
     if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
       result.modified.push(row.uid as Uid);
       continue;
     }
-    const current = parseFlags(row.flags);
-    const next = applyFlagUpdate(current, update.mode, flags);
-    if (sameFlags(current, next)) continue;
-    changed.push({ uid: row.uid as Uid, flags: next });
-    const key = `${row.flags}\n${JSON.stringify(next)}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, { from: current as Flag[], to: next, uids: [row.uid as Uid] });
-    else group.uids.push(row.uid as Uid);
+    let group = groups.get(row.flags);
+    if (group === undefined) {
+      const current = parseFlags(row.flags);
+      const next = applyFlagUpdate(current, update.mode, flags);
+      group = { from: current, to: next, same: sameFlags(current, next), uids: [] };
+      groups.set(row.flags, group);
+    }
+    if (group.same) continue;
+    changed.push({ uid: row.uid as Uid, flags: group.to });
+    group.uids.push(row.uid as Uid);
   }
   if (changed.length === 0) return result;
   // One modseq for the whole update: every changed row gets it, so each changed message's modseq
@@ -56,6 +61,7 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
   // even when the value stays the same.
   const modseq = nextModSeq(ctx, mailboxId);
   for (const group of groups.values()) {
+    if (group.same) continue;
     const columns = ["flags = ?", "modseq = ?"];
     const values: (string | number)[] = [JSON.stringify(group.to), modseq];
     for (const [column, flag] of [["seen", "\\Seen"], ["deleted", "\\Deleted"]] as const) {
@@ -67,7 +73,7 @@ export function updateFlagsInTransaction(ctx: StoreContext, unit: UnitOfWork, ma
     }
     ctx.sql.run(`UPDATE messages SET ${columns.join(", ")} WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`, ...values, mailboxId, JSON.stringify(group.uids));
   }
-  logFlags(ctx, mailboxId, modseq, changed);
+  // No change-log rows: changesSince reads flag changes from the rows' modseq (change-log.ts).
   for (const { uid, flags: next } of changed) {
     unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid, modseq, flags: next });
     result.updated.push({ uid, modseq, flags: next });

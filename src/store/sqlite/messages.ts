@@ -10,7 +10,7 @@ import { decodeStructure, encodeStructure } from "../../mail/stored-structure.js
 import { sentOctets } from "../../mail/sent-octets.js";
 import { addUsage as addUsageDelta, quotaSql, type UsageDelta } from "../quota.js";
 import { StoreError } from "../errors.js";
-import type { DeliveredCopy, DeliveryResult, ImapItems, MessageAttributes, SelectionIndex, SortFacts } from "../mail-store.js";
+import type { DeliveredCopy, DeliveryResult, ImapItems, ImapItemsWanted, MessageAttributes, SelectionIndex, SortFacts } from "../mail-store.js";
 import { newEmailId, newThreadId, previewOf, threadKeys } from "../object-ids.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
@@ -251,45 +251,75 @@ function keepUid(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): void {
   if (moved.changes === 0) throw new StoreError("INVALID", `UID ${uid} is below the mailbox's UIDNEXT`);
 }
 
+/**
+ * Distinct keyword-bearing flag lists SELECT numbers per message (SelectionIndex.keywordSets);
+ * the keyword messages of a mailbox with more lists have their flags read from the store per FETCH.
+ */
+const MAX_KEYWORD_SETS = 63;
+
 /** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
 export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
   const mailbox = requireMailbox(ctx, mailboxId);
+  // The mailbox's distinct flag lists (few), from the (mailbox_id, flags) index: its keywords,
+  // and the keyword-bearing lists the scan below numbers.
+  const keywords = new Map<string, Flag>();
+  const lists = ctx.sql.all<{ flags: string; first: number }>(
+    "SELECT flags, min(uid) AS first FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? GROUP BY flags ORDER BY first",
+    mailboxId,
+  );
+  const setLists: Flag[][] = [];
+  const setTexts: string[] = [];
+  for (const row of lists) {
+    const flags = parseFlags(row.flags);
+    let withKeywords = false;
+    for (const flag of flags) {
+      if (flag.startsWith("\\")) continue;
+      withKeywords = true;
+      const key = flag.toLowerCase();
+      if (!keywords.has(key)) keywords.set(key, flag);
+    }
+    if (withKeywords && setLists.length < MAX_KEYWORD_SETS) {
+      setLists.push(flags);
+      setTexts.push(row.flags);
+    }
+  }
   // The covering (mailbox_id, flags) index holds every UID and flag list (the primary key rides
   // along in a WITHOUT ROWID index) and is far narrower than the table. One number per message,
-  // uid * 64 + flag bits, computed in SQL: no row object, and sorting it sorts by UID. A keyword
-  // never contains a backslash (RFC 9051 §9 atom), so `\Seen"` matches only the system flag.
+  // uid * 4096 + keyword list number * 64 + flag bits, computed in SQL in one scan: no row
+  // object, and sorting it sorts by UID. A keyword never contains a backslash (RFC 9051 §9
+  // atom), so `\Seen"` matches only the system flag.
+  const setNumber = setTexts.length === 0 ? "0" : `CASE flags ${setTexts.map((_, i) => `WHEN ? THEN ${(i + 1) * 64}`).join(" ")} ELSE 0 END`;
   const packed = Float64Array.from(
     ctx.sql.column<number>(
-      `SELECT uid * 64 + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
+      `SELECT uid * 4096 + ${setNumber} + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
               + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
               + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
                                                + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
          FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
+      ...setTexts,
       mailboxId,
     ),
   );
   packed.sort();
   const uids = new Uint32Array(packed.length);
   const flagBits = new Uint8Array(packed.length);
+  const ids = new Uint8Array(setTexts.length === 0 ? 0 : packed.length);
   for (let i = 0; i < packed.length; i++) {
     const value = packed[i]!;
-    uids[i] = Math.floor(value / 64);
-    flagBits[i] = value % 64;
+    const low = value % 4096;
+    uids[i] = (value - low) / 4096;
+    flagBits[i] = low % 64;
+    if (setTexts.length > 0) ids[i] = low >> 6;
   }
   const unseen = ctx.sql.get<{ uid: number | null }>("SELECT min(uid) AS uid FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxId);
-  const keywords = new Map<string, Flag>();
-  const lists = ctx.sql.all<{ flags: string; first: number }>(
-    "SELECT flags, min(uid) AS first FROM messages INDEXED BY messages_flags WHERE mailbox_id = ? GROUP BY flags ORDER BY first",
-    mailboxId,
-  );
-  for (const row of lists) {
-    for (const flag of parseFlags(row.flags)) {
-      if (flag.startsWith("\\")) continue;
-      const key = flag.toLowerCase();
-      if (!keywords.has(key)) keywords.set(key, flag);
-    }
-  }
-  return { mailbox, uids, flagBits, firstUnseen: (unseen?.uid ?? null) as Uid | null, keywords: [...keywords.values()] };
+  return {
+    mailbox,
+    uids,
+    flagBits,
+    firstUnseen: (unseen?.uid ?? null) as Uid | null,
+    keywords: [...keywords.values()],
+    ...(setTexts.length === 0 ? {} : { keywordSets: { lists: setLists, ids } }),
+  };
 }
 
 export function listMessages(ctx: StoreContext, mailboxId: MailboxId): MessageSummary[] {
@@ -348,36 +378,59 @@ export function getMessages(ctx: StoreContext, mailboxId: MailboxId, uids: reado
  * message, one indexed read per message and no structure decoded. A blob without its fetch_items
  * row (not expected after migration 12) is rendered from its stored envelope and structure.
  */
-export function getImapItems(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[]): ImapItems[] {
+export function getImapItems(ctx: StoreContext, mailboxId: MailboxId, uids: readonly Uid[], wanted?: ImapItemsWanted): ImapItems[] {
   if (uids.length === 0) return [];
   // A page of (nearly) consecutive UIDs (FETCH 1:*) is one range read of the primary key, the
   // others name their UIDs; either way one row per message, in UID order.
   const first = uids[0]!;
   const last = uids[uids.length - 1]!;
   const range = last >= first && last - first < 2 * uids.length;
-  const rows = ctx.sql.all<MessageRow & { blob_id: string | null; envelope: string | null; bodystructure: string | null; bodystructure_utf8: string | null }>(
-    `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, CASE WHEN f.text_id IS NULL THEN m.blob_id END AS blob_id,
-            f.envelope, f.bodystructure, f.bodystructure_utf8
-       FROM messages m JOIN blobs b ON b.id = m.blob_id LEFT JOIN fetch_items f ON f.text_id = b.text_id
+  // Only the columns the caller reads (ImapItemsWanted): each text column costs a string per
+  // row, and the summary a parsed flag list and a Date. fetch_items is reached through the
+  // message row's own text_id (schema.ts, version 22): a join through blobs (keyed by random
+  // hashes, wide with structure and envelope) cost a random page read per message, ~6x the time
+  // of the whole query at 10k messages.
+  const summary = wanted?.summary ?? true;
+  const envelope = wanted?.envelope ?? true;
+  const ascii = wanted === undefined || wanted.bodyStructure === "ascii";
+  const utf8 = wanted === undefined || wanted.bodyStructure === "utf8";
+  const rows = ctx.sql.all<{ uid: number; blob_id: string | null; modseq?: number; flags?: string; internal_date?: number; size?: number; envelope?: string; bs?: string; bs_utf8?: string }>(
+    `SELECT m.uid, CASE WHEN f.text_id IS NULL THEN m.blob_id END AS blob_id${summary ? ", m.modseq, m.flags, m.internal_date, m.size" : ""}${envelope ? ", f.envelope" : ""}
+            ${ascii ? ", f.bodystructure AS bs" : ""}${utf8 ? ", coalesce(f.bodystructure_utf8, f.bodystructure) AS bs_utf8" : ""}
+       FROM messages m LEFT JOIN fetch_items f ON f.text_id = m.text_id
       WHERE m.mailbox_id = ? AND ${range ? "m.uid BETWEEN ? AND ?" : "m.uid IN (SELECT value FROM json_each(?))"} ORDER BY m.uid`,
     mailboxId,
     ...(range ? [first, last] : [JSON.stringify(uids)]),
   );
-  const wanted = range && last - first + 1 !== uids.length ? new Set<number>(uids) : null;
+  const named = range && last - first + 1 !== uids.length ? new Set<number>(uids) : null;
   const out: ImapItems[] = [];
   for (const row of rows) {
-    if (wanted !== null && !wanted.has(row.uid)) continue;
-    let { envelope, bodystructure, bodystructure_utf8: utf8 } = row;
-    if (envelope === null || bodystructure === null) {
+    if (named !== null && !named.has(row.uid)) continue;
+    if (row.blob_id !== null) {
+      // No fetch_items row (not expected after migration 12): rendered from the stored envelope and structure.
       const blob = ctx.sql.get<{ envelope: string; structure: string }>("SELECT envelope, structure FROM blobs WHERE id = ?", row.blob_id)!;
       const items = encodeImapItems(JSON.parse(blob.envelope) as Envelope, decodeStructure(blob.structure));
-      ({ envelope, bodyStructure: bodystructure, bodyStructureUtf8: utf8 } = items);
+      if (envelope) row.envelope = items.envelope;
+      if (ascii) row.bs = items.bodyStructure;
+      if (utf8) row.bs_utf8 = items.bodyStructureUtf8 ?? items.bodyStructure;
     }
-    const summary = toMessageSummary(row);
-    out.push({ uid: summary.uid, modseq: summary.modseq, flags: summary.flags, internalDate: summary.internalDate, size: summary.size, envelope, bodyStructure: bodystructure, bodyStructureUtf8: utf8 ?? bodystructure });
+    out.push({
+      uid: row.uid as Uid,
+      modseq: (row.modseq ?? 0) as ModSeq,
+      flags: row.flags === undefined ? (NO_FLAGS as Flag[]) : parseFlags(row.flags),
+      internalDate: row.internal_date === undefined ? EPOCH : new Date(row.internal_date),
+      size: row.size ?? 0,
+      envelope: row.envelope ?? "",
+      bodyStructure: row.bs ?? "",
+      bodyStructureUtf8: row.bs_utf8 ?? "",
+    });
   }
   return out;
 }
+
+/** The INTERNALDATE and flags of ImapItems whose summary was not wanted (never sent): shared, not one per row. */
+const EPOCH = new Date(0);
+const NO_FLAGS: readonly Flag[] = Object.freeze([]);
 
 /**
  * MailStore.getSortFacts: the stored envelope per message and, when asked, the References value

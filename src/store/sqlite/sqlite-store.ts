@@ -542,8 +542,8 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   getSummaryRange(mailboxId: MailboxId, first: Uid, last: Uid): Promise<MessageSummary[]> {
     return this.read((ctx) => messages.getSummaryRange(ctx, mailboxId, first, last));
   }
-  getImapItems(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.ImapItems[]> {
-    return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids));
+  getImapItems(mailboxId: MailboxId, uids: readonly Uid[], wanted?: api.ImapItemsWanted): Promise<api.ImapItems[]> {
+    return this.read((ctx) => messages.getImapItems(ctx, mailboxId, uids, wanted));
   }
   getMessageAttributes(mailboxId: MailboxId, uids: readonly Uid[]): Promise<api.MessageAttributes[]> {
     return this.read((ctx) => messages.getMessageAttributes(ctx, mailboxId, uids));
