@@ -4,12 +4,12 @@
 // A port that cannot be bound (80/443 already held by a web server, or no privilege) is logged as
 // a clear warning and skipped: the mail listeners keep running, and the operator can put the HTTP
 // side behind nginx/Caddy on http.http_port with http.trusted_proxies (README, "Behind a reverse proxy").
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { MAX_CLIENT_HELLO_RECORD, createNetworkList, peekClientHello, readProxyHeader, startsWithProxySignature, type AcmeChallenges } from "../net/index.js";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { registerAcmeChallenge } from "./acme-challenge.js";
 import { registerAutoconfig } from "./autoconfig.js";
 import { registerAutodiscover } from "./autodiscover.js";
@@ -33,13 +33,15 @@ export interface HttpService {
   bound: BoundHttpPort[];
   /** Ports configured but not bound, with the reason (already logged). */
   unavailable: { scheme: "http" | "https"; port: number; reason: string }[];
-  app: FastifyInstance;
   close(): Promise<void>;
 }
 
 /** The routes, without sockets: every route family registers itself. */
 export async function buildHttpApp(context: HttpContext): Promise<FastifyInstance> {
   const settings = context.settings;
+  // fastify and its JSON-schema compilers (ajv) weigh ~17 MiB once loaded; imported here, they
+  // are loaded with the first request rather than at start (idle RSS, issue #13).
+  const { default: Fastify } = await import("fastify");
   const app = Fastify({
     logger: false,
     bodyLimit: settings.bodyLimit,
@@ -251,7 +253,31 @@ export interface StartHttpOptions {
 export async function startHttpService(options: StartHttpOptions): Promise<HttpService> {
   const { context } = options;
   const settings = context.settings;
-  const app = await buildHttpApp(context);
+  // The app is built on the first request (buildHttpApp says why); requests that arrive while it
+  // is being built wait for it. Their bodies stay buffered meanwhile: nothing reads them yet.
+  let app: FastifyInstance | null = null;
+  let building: Promise<FastifyInstance> | null = null;
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    if (app !== null) {
+      app.routing(req, res);
+      return;
+    }
+    building ??= buildHttpApp(context).then(
+      (built) => (app = built),
+      (error: unknown) => {
+        building = null;
+        throw error;
+      },
+    );
+    building.then(
+      (built) => built.routing(req, res),
+      (error: unknown) => {
+        context.log.error("http.handler_failed", { url: (req.url ?? "").slice(0, 200), error: error instanceof Error ? error.message : String(error) });
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end("internal error\n");
+      },
+    );
+  };
   const servers: HttpServer[] = [];
   const bound: BoundHttpPort[] = [];
   const unavailable: HttpService["unavailable"] = [];
@@ -268,8 +294,8 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
     if (port === null) continue;
     const server: HttpServer =
       scheme === "http"
-        ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, (req, res) => app.routing(req, res))
-        : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, (req, res) => app.routing(req, res)) as unknown as HttpServer);
+        ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, route)
+        : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, route) as unknown as HttpServer);
     if (scheme === "https") server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
     installConnectionFront(server, scheme, { proxyProtocol: options.proxyProtocol, acmeChallenges: context.acmeChallenges, firstBytesTimeoutMs: settings.headersTimeout }, context.log);
     try {
@@ -301,7 +327,6 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
   return {
     bound,
     unavailable,
-    app,
     async close() {
       await Promise.all(
         servers.map(
@@ -312,7 +337,8 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
             }),
         ),
       );
-      await app.close();
+      const built = app ?? (building === null ? null : await building.catch(() => null));
+      await built?.close();
     },
   };
 }

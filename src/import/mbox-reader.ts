@@ -64,27 +64,47 @@ export function statusFlags(header: string): string[] {
   return [...flags];
 }
 
-/** A message's bytes as they are read: one growing buffer, CRLF line ends, no copy per line. */
+/**
+ * A message's bytes as they are read, CRLF line ends. One builder serves every message of a file
+ * (reset()): its buffer grows to the largest message once, instead of a chain of fresh, larger
+ * buffers per message (each new one zero pages to fault in and the old bytes to copy again), and
+ * take() copies the message once into a buffer of its own size.
+ */
 class ByteBuilder {
   private buffer = Buffer.allocUnsafe(64 * 1024);
   length = 0;
 
-  appendLine(line: Buffer): void {
-    const needed = this.length + line.length + 2;
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Octets start..end of `data`, then CRLF. */
+  appendRange(data: Buffer, start: number, end: number): void {
+    const count = end - start;
+    const needed = this.length + count + 2;
     if (needed > this.buffer.length) {
       const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
       this.buffer.copy(grown, 0, 0, this.length);
       this.buffer = grown;
     }
-    line.copy(this.buffer, this.length);
-    this.length += line.length;
-    this.buffer[this.length++] = 13;
-    this.buffer[this.length++] = 10;
+    const target = this.buffer;
+    let at = this.length;
+    data.copy(target, at, start, end);
+    at += count;
+    target[at++] = 13;
+    target[at++] = 10;
+    this.length = at;
+  }
+
+  appendLine(line: Buffer): void {
+    this.appendRange(line, 0, line.length);
   }
 
   /** The bytes without the last `drop` octets, in a buffer of their own size. */
   take(drop: number): Buffer {
-    return Buffer.from(this.buffer.subarray(0, this.length - drop));
+    const out = Buffer.allocUnsafe(this.length - drop);
+    this.buffer.copy(out, 0, 0, this.length - drop);
+    return out;
   }
 }
 
@@ -117,6 +137,8 @@ class MboxParser {
   private current: Pending | null = null;
   private index = 0;
   private previousBlank = true;
+  /** Reused for every message (ByteBuilder). */
+  private readonly builder = new ByteBuilder();
   readonly done: (MboxMessage | MboxSkipped)[] = [];
 
   constructor(private readonly maxMessageBytes: number) {}
@@ -132,6 +154,24 @@ class MboxParser {
     this.done.push({ bytes: message.out.take(drop), internalDate: message.internalDate, flags: statusFlags(message.headerText), index: this.index });
   }
 
+  /**
+   * Octets start..end of `data` as one line (line end removed). The common case, a body line that
+   * starts with neither "F" (a separator) nor ">" (mboxrd quoting) outside a counted body, is
+   * appended without making a Buffer view of it; everything else goes through line().
+   */
+  lineAt(data: Buffer, start: number, end: number): void {
+    const current = this.current;
+    if (current !== null && current.headerDone && current.contentLeft === null && end > start && data[start] !== 0x46 && data[start] !== 0x3e) {
+      this.previousBlank = false;
+      current.bytes += end - start + 2;
+      if (current.bytes > this.maxMessageBytes) current.out = null;
+      current.out?.appendRange(data, start, end);
+      current.lastLineEmpty = false;
+      return;
+    }
+    this.line(data.subarray(start, end));
+  }
+
   line(line: Buffer): void {
     const current = this.current;
     if (startsWithFrom(line, 0)) {
@@ -142,7 +182,8 @@ class MboxParser {
       const date = !inCounted || this.previousBlank ? separatorDate(line.toString("latin1")) : null;
       if (!inCounted || (this.previousBlank && date !== null)) {
         if (current !== null) this.finish(current);
-        this.current = { out: new ByteBuilder(), bytes: 0, lastLineEmpty: false, internalDate: date, headerDone: false, headerText: "", contentLeft: null, droppingField: false };
+        this.builder.reset();
+        this.current = { out: this.builder, bytes: 0, lastLineEmpty: false, internalDate: date, headerDone: false, headerText: "", contentLeft: null, droppingField: false };
         this.previousBlank = false;
         return;
       }
@@ -203,7 +244,7 @@ export async function* readMbox(source: AsyncIterable<Buffer>, options: { maxMes
     const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
     let start = 0;
     for (let end = data.indexOf(10, start); end !== -1; end = data.indexOf(10, start)) {
-      parser.line(data.subarray(start, end > start && data[end - 1] === 13 ? end - 1 : end));
+      parser.lineAt(data, start, end > start && data[end - 1] === 13 ? end - 1 : end);
       start = end + 1;
     }
     rest = Buffer.from(data.subarray(start));

@@ -6,7 +6,7 @@
 // References and List-* (RFC 6376 §5.4.1 recommends these), each only when present.
 import type { Readable } from "node:stream";
 import { createPrivateKey } from "node:crypto";
-import { dkimSign } from "mailauth";
+import { loadMailauth } from "./load-mailauth.js";
 
 export type DkimAlgorithm = "rsa-sha256" | "ed25519-sha256";
 
@@ -85,6 +85,7 @@ export async function signOutboundWithKeys(message: Readable | Buffer, domain: s
     canonicalization: "relaxed/relaxed",
   }));
   // mailauth 4.x reads the keys from signatureData; the top-level copy satisfies its typings.
+  const { dkimSign } = await loadMailauth();
   const outcome = await dkimSign(message, {
     ...signatureData[0]!,
     signatureData,

@@ -4,7 +4,7 @@
 // Failures of our own (DNS trouble, a library exception) become temperror results: the caller gets
 // a verdict, never an exception, and the SMTP session decides between 451 and accepting.
 import type { Readable } from "node:stream";
-import { authenticate } from "mailauth";
+import { loadMailauth } from "./load-mailauth.js";
 import type { AuthenticateResult, DKIMResult } from "mailauth";
 import type { Logger } from "../observability/log.js";
 import { silentLogger } from "../observability/log.js";
@@ -222,6 +222,7 @@ export async function verifyInbound(request: VerifyInboundRequest): Promise<Auth
   let verdict: Omit<AuthVerdict, "authenticationResultsHeader">;
   let timer: NodeJS.Timeout | undefined;
   try {
+    const { authenticate } = await loadMailauth();
     const evaluation = authenticate(request.message, {
       ip: request.clientIp,
       // mailauth substitutes the client IP for an empty HELO, as RFC 7208 §2.3 permits.

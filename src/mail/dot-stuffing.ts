@@ -13,6 +13,27 @@ const CRLF_BYTES = Buffer.from([CR, LF]);
 const DOT_BYTE = Buffer.from([DOT]);
 const END_MARKER = Buffer.from(".\r\n");
 
+/**
+ * Finds the next CR or LF of one chunk with Buffer.indexOf (native, vectorised) instead of a
+ * per-octet loop: ordinary line content needs no decision, only line ends and line starts do.
+ * Both positions are remembered, so a chunk is searched once however many lines it holds (a
+ * chunk of bare CRs without an LF costs one LF search, not one per CR).
+ */
+class LineBreakFinder {
+  #cr = -2;
+  #lf = -2;
+  constructor(private readonly chunk: Buffer) {}
+
+  /** Index of the first CR or LF at or after `from`, or the chunk's length. */
+  next(from: number): number {
+    if (this.#cr !== -1 && this.#cr < from) this.#cr = this.chunk.indexOf(CR, from);
+    if (this.#lf !== -1 && this.#lf < from) this.#lf = this.chunk.indexOf(LF, from);
+    const cr = this.#cr === -1 ? this.chunk.length : this.#cr;
+    const lf = this.#lf === -1 ? this.chunk.length : this.#lf;
+    return cr < lf ? cr : lf;
+  }
+}
+
 // RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including the CRLF.
 export const MAX_TEXT_LINE_OCTETS = 998;
 
@@ -91,7 +112,17 @@ export class DotUnstuffer {
     if (this.#finished) throw new Error("DotUnstuffer.push after the end of data");
     const body: Buffer[] = [];
     let segmentStart = 0;
+    const breaks = new LineBreakFinder(chunk);
     for (let i = 0; i < chunk.length; i++) {
+      if (this.#scan === Scan.MidLine) {
+        // Up to the next CR or LF every octet is line content: counted, kept, no state change.
+        const stop = breaks.next(i);
+        if (stop > i) {
+          this.#countLineOctets(stop - i);
+          i = stop;
+          if (i >= chunk.length) break;
+        }
+      }
       switch (this.#advance(chunk[i]!)) {
         case Step.Keep:
           break;
@@ -169,6 +200,11 @@ export class DotUnstuffer {
     if (this.#lineOctets > this.#longestLine) this.#longestLine = this.#lineOctets;
   }
 
+  #countLineOctets(count: number): void {
+    this.#lineOctets += count;
+    if (this.#lineOctets > this.#longestLine) this.#longestLine = this.#lineOctets;
+  }
+
   // Output stops at the maximum; counting continues so the summary can say how much arrived.
   #emit(body: Buffer[], segment: Buffer): void {
     if (segment.length === 0) return;
@@ -204,7 +240,13 @@ export class DotStuffer {
         segmentStart = 1;
       }
     }
+    const breaks = new LineBreakFinder(chunk);
     for (; i < chunk.length; i++) {
+      if (!this.#atLineStart) {
+        // Inside a line only a CR or LF needs a decision (LineBreakFinder).
+        i = breaks.next(i);
+        if (i >= chunk.length) break;
+      }
       const byte = chunk[i]!;
       if (byte === CR) {
         if (i + 1 === chunk.length) {

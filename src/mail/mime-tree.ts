@@ -216,6 +216,10 @@ export class MimeTreeBuilder {
     if (this.result !== null) throw new Error("MimeTreeBuilder: push after finish");
     let at = 0;
     while (at < chunk.length) {
+      if (this.lineHeadLength === 0 && !this.lineStreamed) {
+        at = this.skipPlainLines(chunk, at);
+        if (at >= chunk.length) break;
+      }
       const lf = chunk.indexOf(LF, at);
       const end = lf === -1 ? chunk.length : lf + 1;
       this.lineBytes(chunk.subarray(at, end));
@@ -223,6 +227,45 @@ export class MimeTreeBuilder {
       at = end;
       if (lf !== -1) this.endLine(true);
     }
+  }
+
+  /**
+   * Fast path for the bulk of a large body: from a line start, passes over whole lines that need
+   * nothing but counting (what endLine would record for them), without copying them into the
+   * line head. That holds inside a body whose text is not collected (not text/*, or the search
+   * text cap is reached: BodyTextExtractor.write ignores it then) for every line that cannot be a
+   * delimiter line (one not starting with "--" while a multipart is open). Returns where the
+   * ordinary path must take over.
+   */
+  private skipPlainLines(chunk: Buffer, from: number): number {
+    const frame = this.top;
+    if (frame === undefined || frame.phase !== "body" || (frame.text !== null && !this.collector.full)) return from;
+    const delimitersOpen = !this.overflowed && this.stack.some((f) => f.delimiter !== null && f.multipartState !== "epilogue");
+    let at = from;
+    let lastStart = -1;
+    let lastLf = -1;
+    let lines = 0;
+    while (at < chunk.length) {
+      const lf = chunk.indexOf(LF, at);
+      if (lf === -1) break;
+      if (delimitersOpen && lf - at >= 3 && chunk[at] === 0x2d && chunk[at + 1] === 0x2d) break;
+      lastStart = at;
+      lastLf = lf;
+      lines++;
+      at = lf + 1;
+    }
+    if (lines === 0) return from;
+    // The state endLine leaves after the last of these lines.
+    const lineLength = lastLf + 1 - lastStart;
+    this.byteBeforeLast = lineLength >= 2 ? chunk[lastLf - 1]! : this.lastByte;
+    this.lastByte = LF;
+    const eolLength = lineLength >= 2 && this.byteBeforeLast === CR ? 2 : 1;
+    this.lineFeeds += lines;
+    this.previousEolLength = eolLength;
+    this.previousContentLength = lineLength - eolLength;
+    this.position += at - from;
+    this.lineStart = this.position;
+    return at;
   }
 
   finish(): ParsedMessage {

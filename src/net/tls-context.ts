@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { generate } from "selfsigned";
+import { Worker } from "node:worker_threads";
 import type { Logger } from "../observability/log.js";
 
 /** Which cipher policy a listener gets: mail apps ("client") or other mail servers on port 25 ("mx"). */
@@ -319,7 +319,7 @@ async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options
   const notAfter = new Date(now);
   notAfter.setFullYear(notAfter.getFullYear() + SELF_SIGNED_YEARS);
   const hostEntry = isIP(options.hostname) ? { type: 7 as const, ip: options.hostname } : { type: 2 as const, value: options.hostname };
-  const pems = await generate([{ name: "commonName", value: options.hostname }], {
+  const pems = await generateInWorker([{ name: "commonName", value: options.hostname }], {
     ...(kind.keyType === "rsa" ? { keySize: 2048 } : { keyType: "ec" as const, curve: "P-256" as const }),
     algorithm: "sha256",
     notBeforeDate: now,
@@ -339,6 +339,30 @@ async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options
   await writeFile(`${certFile}.tmp`, pems.cert, { mode: 0o644 });
   await rename(`${certFile}.tmp`, certFile);
   options.log.warn("tls.self_signed_generated", { reason, certFile, keyType: kind.keyType, hostname: options.hostname });
+}
+
+/** selfsigned's generate(), run in a worker thread (selfsigned-worker.ts says why). */
+function generateInWorker(attributes: unknown, generateOptions: unknown): Promise<{ cert: string; private: string }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./selfsigned-worker.js", import.meta.url), {
+      workerData: { attributes, options: generateOptions },
+      // The parent's flags may include `--input-type` (the `node -e` launch the bench uses), which a file worker refuses.
+      execArgv: [],
+    });
+    let settled = false;
+    worker.once("message", (reply: { ok: true; cert: string; private: string } | { ok: false; message: string }) => {
+      settled = true;
+      if (reply.ok) resolve({ cert: reply.cert, private: reply.private });
+      else reject(new Error(`self-signed certificate generation failed: ${reply.message}`));
+    });
+    worker.once("error", (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once("exit", (code) => {
+      if (!settled) reject(new Error(`self-signed certificate worker exited with code ${code}`));
+    });
+  });
 }
 
 async function selfSignedRenewalReason(certFile: string, keyFile: string, hostname: string, now: Date): Promise<string | null> {

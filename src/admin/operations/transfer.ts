@@ -3,8 +3,9 @@
 // a server is up (the export directory is then written by the server, so the CLI makes it
 // absolute), in the command's own otherwise.
 import { exportMessages, type ExportProgress, type ExportReport, type ExportStore } from "../../import/exporter.js";
-import { MigrateInterrupted, migrateImap, parseSource, type MigrateProgress, type MigrateReport } from "../../import/migrate-imap.js";
-import { migratePop3 } from "../../import/migrate-pop3.js";
+// migrate-imap.js loads imapflow (and its pino and socks): ~26 MiB that a serving process needs only
+// while a migration runs, so `migrate` imports it on first use (idle RSS, issue #13).
+import type { MigrateProgress, MigrateReport } from "../../import/migrate-imap.js";
 import type { MigrateStore } from "../../import/migrate-target.js";
 import type { Account, MigrationStateStore } from "../../store/index.js";
 import { AdminError } from "./validation.js";
@@ -79,6 +80,8 @@ export function createTransferOperations(deps: TransferDependencies, requireAcco
 
     async migrate(request: MigrateRequest): Promise<MigrateResult> {
       if (!deps.migrations) throw new AdminError("refused", "migrate is not available with this store");
+      const { MigrateInterrupted, migrateImap, parseSource } = await import("../../import/migrate-imap.js");
+      const { migratePop3 } = await import("../../import/migrate-pop3.js");
       let source;
       try {
         source = parseSource(request.from, request.password, request.insecureTls === true);
