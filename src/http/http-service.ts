@@ -33,6 +33,8 @@ export interface HttpService {
   bound: BoundHttpPort[];
   /** Ports configured but not bound, with the reason (already logged). */
   unavailable: { scheme: "http" | "https"; port: number; reason: string }[];
+  /** The routes, built now if no request has come yet (the OpenAPI test lists them). */
+  routes(): Promise<FastifyInstance>;
   close(): Promise<void>;
 }
 
@@ -257,19 +259,20 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
   // is being built wait for it. Their bodies stay buffered meanwhile: nothing reads them yet.
   let app: FastifyInstance | null = null;
   let building: Promise<FastifyInstance> | null = null;
-  const route = (req: IncomingMessage, res: ServerResponse): void => {
-    if (app !== null) {
-      app.routing(req, res);
-      return;
-    }
-    building ??= buildHttpApp(context).then(
+  const ensureApp = (): Promise<FastifyInstance> =>
+    (building ??= buildHttpApp(context).then(
       (built) => (app = built),
       (error: unknown) => {
         building = null;
         throw error;
       },
-    );
-    building.then(
+    ));
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    if (app !== null) {
+      app.routing(req, res);
+      return;
+    }
+    ensureApp().then(
       (built) => built.routing(req, res),
       (error: unknown) => {
         context.log.error("http.handler_failed", { url: (req.url ?? "").slice(0, 200), error: error instanceof Error ? error.message : String(error) });
@@ -327,6 +330,7 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
   return {
     bound,
     unavailable,
+    routes: () => (app !== null ? Promise.resolve(app) : ensureApp()),
     async close() {
       await Promise.all(
         servers.map(

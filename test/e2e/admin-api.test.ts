@@ -84,7 +84,7 @@ test("OpenAPI: every route fastify registered under /api/v1 is described, and ev
     assert.deepEqual(served, JSON.parse(JSON.stringify(openApiDocument())));
     const described = new Set<string>();
     for (const [path, methods] of Object.entries(served.paths)) for (const method of Object.keys(methods)) described.add(`${method.toUpperCase()} /api/v1${path.replace(/\{([a-z]+)\}/g, ":$1")}`);
-    const registered = registeredRoutes(server.server.http!.app);
+    const registered = registeredRoutes(await server.server.http!.routes());
     assert.ok(registered.size >= 30, `only ${registered.size} routes registered`);
     assert.deepEqual([...registered].sort(), [...described].sort());
   });
