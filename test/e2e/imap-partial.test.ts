@@ -1,6 +1,6 @@
-// PARTIAL (RFC 9394) over a real socket: SEARCH / UID SEARCH RETURN (PARTIAL first:last) and
-// (PARTIAL -first:-last) pages of the result, NIL past its end, COUNT beside it, SAVE of the page,
-// the UID FETCH PARTIAL modifier, and the errors (with ALL, twice, malformed, in SORT); imaplib.
+// PARTIAL (RFC 9394) over a real socket: SEARCH / UID SEARCH / UID SORT RETURN (PARTIAL first:last)
+// and (PARTIAL -first:-last) pages of the result (in sort order for SORT), NIL past its end, COUNT beside it, SAVE of the page,
+// the UID FETCH PARTIAL modifier, and the errors (with ALL, twice, malformed); imaplib.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startImapHarness, type ImapHarness } from "../harness/imap-harness.js";
@@ -57,6 +57,15 @@ describe("IMAP PARTIAL", () => {
     assert.match(await client.command("f3", "UID FETCH 1:* (FLAGS) (PARTIAL 50:60)"), /^f3 OK/);
   });
 
+  it("ESORT: PARTIAL counts positions in sort order", async () => {
+    assert.match(await client.command("o1", "UID SORT RETURN (PARTIAL 1:3) (REVERSE ARRIVAL) UTF-8 ALL"), /\* ESEARCH \(TAG "o1"\) UID PARTIAL \(1:3 10,9,8\)\r\n/);
+    assert.match(await client.command("o2", "UID SORT RETURN (PARTIAL -1:-2 COUNT) (REVERSE ARRIVAL) UTF-8 ALL"), /COUNT 9 PARTIAL \(-1:-2 3,1\)/);
+    assert.match(await client.command("o3", "UID SORT RETURN (PARTIAL 50:60) (ARRIVAL) UTF-8 ALL"), /PARTIAL \(50:60 NIL\)/);
+    assert.match(await client.command("o4", "UID SORT RETURN (SAVE PARTIAL 1:2) (REVERSE ARRIVAL) UTF-8 ALL"), /o4 OK/);
+    const fetched = await client.command("o5", "UID FETCH $ (UID)");
+    assert.deepEqual([...fetched.matchAll(/UID (\d+)\)/g)].map((m) => Number(m[1])), [9, 10]);
+  });
+
   it("refuses malformed and conflicting PARTIAL", async () => {
     for (const [tag, command] of [
       ["e1", "SEARCH RETURN (PARTIAL 1:5 ALL) ALL"],
@@ -65,7 +74,7 @@ describe("IMAP PARTIAL", () => {
       ["e4", "SEARCH RETURN (PARTIAL 1:*) ALL"],
       ["e5", "SEARCH RETURN (PARTIAL -1:5) ALL"],
       ["e6", "UID FETCH 1:* FLAGS (PARTIAL)"],
-      ["e7", "SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL"],
+      ["e7", "SORT RETURN (PARTIAL 1:2 ALL) (DATE) UTF-8 ALL"],
     ] as const) {
       assert.match(await client.command(tag, command), new RegExp(`${tag} BAD`), command);
     }

@@ -6,8 +6,8 @@
 import type { Uid } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { ImapParseError } from "../protocol/parse-error.js";
-import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
-import { parseSearchReturn, type SearchKey, type SearchLimits, type SearchReturnOption } from "../protocol/search-key.js";
+import { atom, list, NIL, num, str, type ImapValue } from "../protocol/response-value.js";
+import { applyPartialRange, parseSearchReturn, type SearchKey, type SearchLimits, type SearchReturnOptions } from "../protocol/search-key.js";
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { SORT_KEY_NAMES, sortRows, sortValue, type SortCriterion, type SortKeyName, type SortRow } from "../sort/sort-keys.js";
 import { forEachMatch, parseCharsetAndCriteria } from "../sort/sort-run.js";
@@ -17,7 +17,7 @@ import type { ImapCommand } from "./command.js";
 export const MAX_SORT_CRITERIA = 32;
 
 export interface SortArgs {
-  returnOptions: SearchReturnOption[] | null;
+  returnOptions: SearchReturnOptions | null;
   criteria: SortCriterion[];
   key: SearchKey<SequenceSet>;
 }
@@ -25,8 +25,6 @@ export interface SortArgs {
 /** sort = ["UID" SP] "SORT" [SP sort-return-opts] SP sort-criteria SP search-criteria (RFC 5256 §5, RFC 5267 §3). */
 export function parseSortArgs(args: ArgumentReader, limits?: SearchLimits): SortArgs {
   const returnOptions = parseSearchReturn(args);
-  // RFC 9394 PARTIAL is served for SEARCH; for SORT it belongs to CONTEXT=SORT, not offered.
-  if (returnOptions?.includes("PARTIAL") === true) throw new ImapParseError("PARTIAL is not supported for SORT");
   const criteria = args.list((): SortCriterion => {
     let word = args.atom().toUpperCase();
     let reverse = false;
@@ -63,12 +61,17 @@ export const sortCommand: ImapCommand<SortArgs> = {
     const numbers = rows.map((r) => (ctx.byUid ? r.uid : r.seq));
     const highest = rows.reduce((h, r) => Math.max(h, r.modseq), 0);
     const options = new Set(args.returnOptions ?? []);
+    // RFC 9394 / RFC 5267 §4.4: PARTIAL counts positions in sort order (-1 is the last one sorted).
+    const range = options.has("PARTIAL") ? (args.returnOptions?.partial ?? null) : null;
+    const page = range === null ? null : applyPartialRange(rows, range);
     if (options.has("SAVE")) {
       // RFC 5182 §2.4 via RFC 5267: with only MIN/MAX beside SAVE just those messages are saved.
       const onlyEnds = (options.has("MIN") || options.has("MAX")) && !options.has("ALL") && !options.has("COUNT");
       const first = rows[0];
       const last = rows[rows.length - 1];
-      const saved: Uid[] = onlyEnds ? [...new Set([...(options.has("MIN") && first ? [first.uid] : []), ...(options.has("MAX") && last ? [last.uid] : [])])] : rows.map((r) => r.uid);
+      // With PARTIAL, the page is what is saved (as for SEARCH, search-response.ts).
+      const saved: Uid[] =
+        page !== null ? page.map((r) => r.uid) : onlyEnds ? [...new Set([...(options.has("MIN") && first ? [first.uid] : []), ...(options.has("MAX") && last ? [last.uid] : [])])] : rows.map((r) => r.uid);
       selected.setLastSearchResult([...saved].sort((a, b) => a - b));
       options.delete("SAVE");
       if (options.size === 0) return;
@@ -88,6 +91,10 @@ export const sortCommand: ImapCommand<SortArgs> = {
     if (options.has("MAX") && numbers.length > 0) values.push(atom("MAX"), num(numbers[numbers.length - 1]!));
     if (options.has("COUNT")) values.push(atom("COUNT"), num(numbers.length));
     if (options.has("ALL") && numbers.length > 0) values.push(atom("ALL"), atom(orderedSet(numbers)));
+    if (range !== null && page !== null) {
+      const pageNumbers = page.map((r) => (ctx.byUid ? r.uid : r.seq));
+      values.push(atom("PARTIAL"), list([atom(range.text), pageNumbers.length === 0 ? NIL : atom(orderedSet(pageNumbers))]));
+    }
     if (withModSeq && rows.length > 0) values.push(atom("MODSEQ"), num(highest));
     await ctx.untagged(...values);
   },

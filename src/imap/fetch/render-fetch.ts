@@ -49,12 +49,17 @@ export const ATTRIBUTE_KINDS: ReadonlySet<FetchItem["kind"]> = new Set(["emailid
  */
 async function previewFromBytes(subject: FetchSubject): Promise<string> {
   const builder = new MimeTreeBuilder();
-  // The body text needed is near the start, but the parser needs the structure: read it all,
-  // as FETCH BODY[] would (the size is bounded by the message size limit).
-  if (subject.whole !== undefined && subject.whole !== null) builder.push(subject.whole);
-  else for await (const chunk of subject.open({ start: 0, end: subject.message.size })) builder.push(chunk as Buffer);
+  // The first text part is what the preview shows, and it comes early: only the first
+  // PREVIEW_SCAN_OCTETS are parsed (a part cut there gives its first characters), so FETCH 1:*
+  // (PREVIEW) of old large messages reads a bounded amount of each.
+  const end = Math.min(subject.message.size, PREVIEW_SCAN_OCTETS);
+  if (subject.whole !== undefined && subject.whole !== null) builder.push(subject.whole.subarray(0, end));
+  else for await (const chunk of subject.open({ start: 0, end })) builder.push(chunk as Buffer);
   return previewOf(builder.finish());
 }
+
+/** Octets of a message parsed for a preview that was not stored at delivery. */
+export const PREVIEW_SCAN_OCTETS = 256 * 1024;
 
 const HEADER: Section = { part: [], text: { kind: "header" } };
 const TEXT: Section = { part: [], text: { kind: "text" } };
