@@ -47,7 +47,7 @@ test("SET STATUS: the current figures of each covered mailbox, items per event",
 
 test("changes: one STATUS per mailbox with the union of items; the selected mailbox and uncovered ones stay quiet", async () => {
   const state = new NotifyState();
-  await state.set(request("SET (mailboxes Other NONE) (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))"), ctx, 1 as MailboxId);
+  await state.set(request("SET (mailboxes Other NONE) (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange))"), ctx, 1 as MailboxId);
   state.onBatch(batch([
     { kind: "added", mailboxId: 2 as MailboxId, uid: 9 as Uid, modseq: 5 as ModSeq },
     { kind: "flags", mailboxId: 2 as MailboxId, uid: 9 as Uid, modseq: 6 as ModSeq, flags: [] },
@@ -57,11 +57,14 @@ test("changes: one STATUS per mailbox with the union of items; the selected mail
     { kind: "mailbox-renamed", mailboxId: 4 as MailboxId, oldName: "New", name: "Newer" },
     { kind: "subscription", name: "Newer", subscribed: true },
     { kind: "mailbox-deleted", mailboxId: 4 as MailboxId, name: "Newer" },
+    { kind: "metadata", mailboxId: 2 as MailboxId, name: "/shared/comment" },
+    { kind: "metadata", mailboxId: 2 as MailboxId, name: "/shared/comment" },
+    { kind: "metadata", mailboxId: 3 as MailboxId, name: "/private/x" },
   ]), 1 as MailboxId);
   assert.equal(state.pending, true);
   assert.equal(
     text(await state.drain(ctx)),
-    '* STATUS "Lists/a" (MESSAGES 5 UIDNEXT 10 UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\n* LIST () "/" "New"\r\n* LIST () "/" "Newer" ("OLDNAME" ("New"))\r\n* LIST (\\Subscribed) "/" "Newer"\r\n* LIST (\\NonExistent) "/" "Newer"\r\n',
+    '* STATUS "Lists/a" (MESSAGES 5 UIDNEXT 10 UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\n* LIST () "/" "New"\r\n* LIST () "/" "Newer" ("OLDNAME" ("New"))\r\n* LIST (\\Subscribed) "/" "Newer"\r\n* LIST (\\NonExistent) "/" "Newer"\r\n* METADATA "Lists/a" /shared/comment\r\n',
   );
   assert.equal(state.pending, false);
   await state.set(request("NONE"), ctx, null);
