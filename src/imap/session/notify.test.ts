@@ -71,4 +71,11 @@ test("changes: one STATUS per mailbox with the union of items; the selected mail
   state.onBatch(batch([{ kind: "added", mailboxId: 2 as MailboxId, uid: 10 as Uid, modseq: 7 as ModSeq }]), null);
   assert.equal(state.pending, false);
   assert.equal(state.active, false);
+  // reset() (UNAUTHENTICATE) drops groups and whatever is pending.
+  await state.set(request("SET (personal (MessageNew MessageExpunge))"), ctx, null);
+  state.onBatch(batch([{ kind: "added", mailboxId: 2 as MailboxId, uid: 11 as Uid, modseq: 8 as ModSeq }]), null);
+  assert.equal(state.pending, true);
+  state.reset();
+  assert.equal(state.pending, false);
+  assert.equal(state.active, false);
 });

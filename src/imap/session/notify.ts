@@ -76,6 +76,18 @@ export class NotifyState {
     return this.status.size > 0 || this.lists.length > 0 || this.metadata.size > 0 || this.overflowed;
   }
 
+  /** Forgets everything (NOTIFY NONE without a store): for a session whose account goes away (RFC 8437 UNAUTHENTICATE). */
+  reset(): void {
+    this.groups = [];
+    this.status.clear();
+    this.lists = [];
+    this.metadata.clear();
+    this.metadataCount = 0;
+    this.overflowed = false;
+    this.names.clear();
+    this.subscribed.clear();
+  }
+
   /** NOTIFY SET / NONE. Returns the STATUS responses SET STATUS asks for (§3), to be sent now. */
   async set(request: NotifyRequest, ctx: NotifyContext, selectedId: MailboxId | null): Promise<ImapValue[][]> {
     this.status.clear();
