@@ -13,7 +13,9 @@ export type AccountChange =
   | { kind: "mailbox-created"; mailboxId: MailboxId; name: string }
   | { kind: "mailbox-renamed"; mailboxId: MailboxId; oldName: string; name: string }
   | { kind: "mailbox-deleted"; mailboxId: MailboxId; name: string }
-  | { kind: "subscription"; name: string; subscribed: boolean };
+  | { kind: "subscription"; name: string; subscribed: boolean }
+  /** An RFC 5464 METADATA entry of a mailbox (null: a server entry) was set or removed. */
+  | { kind: "metadata"; mailboxId: MailboxId | null; name: string };
 
 /** One committed transaction's changes for one account, in commit order. */
 export interface ChangeBatch {

@@ -109,21 +109,22 @@ describe("IMAP COMPRESS=DEFLATE (RFC 4978)", () => {
     client.close();
   });
 
-  it("a decompression bomb (a 64 MiB line in ~64 KiB) gets BAD, and the session carries on", async () => {
+  it("a decompression bomb (a 192 MiB line in ~190 KiB) gets BAD, and the session carries on", async () => {
     const client = await DeflatingClient.open(h.ports.imap);
     assert.match(await client.command("l1", "LOGIN alice@example.org alice-pass"), /l1 OK/);
     assert.match(await client.compress("z1"), /^z1 OK/m);
     const before = process.memoryUsage().rss;
     client.send("b1 NOOP ");
     const mib = Buffer.alloc(1024 * 1024, 0x41);
-    for (let i = 0; i < 64; i++) client.send(mib);
+    for (let i = 0; i < 192; i++) client.send(mib);
     client.send("\r\n");
     const reply = await client.until((t) => /b1 BAD/.test(t), 60_000);
     assert.match(reply, /b1 BAD[^\r]*too long/);
     assert.match(await client.command("n1", "NOOP"), /n1 OK/);
-    // The server (in this process) never held the inflated line: well under its 64 MiB.
+    // The server (in this process) never held the inflated line: holding it would add 192 MiB;
+    // what grows is garbage of the 1 MiB pieces between collections (~35 MiB measured).
     const grown = process.memoryUsage().rss - before;
-    assert.ok(grown < 48 * 1024 * 1024, `rss grew by ${grown}`);
+    assert.ok(grown < 128 * 1024 * 1024, `rss grew by ${grown}`);
     client.close();
   });
 

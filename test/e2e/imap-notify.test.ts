@@ -25,7 +25,7 @@ describe("IMAP NOTIFY (RFC 5465)", () => {
   it("is advertised; unsupported events are NO [BADEVENT], malformed requests BAD", async () => {
     const c = await login();
     assert.match(await c.command("c1", "CAPABILITY"), /\bNOTIFY\b/);
-    assert.match(await c.command("n1", "NOTIFY SET (personal (AnnotationChange))"), /n1 NO \[BADEVENT \(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange\)\]/);
+    assert.match(await c.command("n1", "NOTIFY SET (personal (AnnotationChange))"), /n1 NO \[BADEVENT \(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange\)\]/);
     assert.match(await c.command("n3", "NOTIFY SET (everything (MessageNew))"), /n3 BAD/);
     assert.match(await c.command("n4", "NOTIFY SET (personal (MessageNew (UID)))"), /n4 BAD/, "fetch attributes only for the selected mailbox");
     assert.match(await c.command("n5", "NOTIFY SET (selected (MessageNew)) (selected-delayed (MessageNew))"), /n5 BAD/);
@@ -107,6 +107,23 @@ describe("IMAP NOTIFY (RFC 5465)", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.doesNotMatch(c.take(), /EXPUNGE/, "not sent between commands");
     assert.match(await c.command("p1", "NOOP"), /\* 1 EXPUNGE\r\np1 OK/);
+    c.close();
+    other.close();
+  });
+
+  it("METADATA changes: unsolicited METADATA naming the changed entries (RFC 5464 §4.4.2)", async () => {
+    const c = await login();
+    const other = await login();
+    assert.match(await c.command("a1", "CREATE Annotated"), /a1 OK/);
+    assert.match(await c.command("n1", "NOTIFY SET (mailboxes Annotated (MailboxMetadataChange ServerMetadataChange))"), /n1 OK/);
+    assert.match(await other.command("s1", 'SETMETADATA Annotated (/shared/comment "x" /private/color "red")'), /s1 OK/);
+    await c.until((t) => /\* METADATA "Annotated" \/private\/color \/shared\/comment\r\n/.test(t));
+    assert.match(await other.command("s2", 'SETMETADATA "" (/private/vendor/x "1")'), /s2 OK/);
+    await c.until((t) => t.includes('* METADATA "" /private/vendor/x\r\n'));
+    c.take();
+    // A refused write changes nothing and says nothing.
+    assert.match(await other.command("s3", 'SETMETADATA "" (/shared/admin "x")'), /s3 NO/);
+    assert.match(await c.command("p1", "NOOP"), /^p1 OK/);
     c.close();
     other.close();
   });

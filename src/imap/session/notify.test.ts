@@ -47,7 +47,7 @@ test("SET STATUS: the current figures of each covered mailbox, items per event",
 
 test("changes: one STATUS per mailbox with the union of items; the selected mailbox and uncovered ones stay quiet", async () => {
   const state = new NotifyState();
-  await state.set(request("SET (mailboxes Other NONE) (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))"), ctx, 1 as MailboxId);
+  await state.set(request("SET (mailboxes Other NONE) (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange))"), ctx, 1 as MailboxId);
   state.onBatch(batch([
     { kind: "added", mailboxId: 2 as MailboxId, uid: 9 as Uid, modseq: 5 as ModSeq },
     { kind: "flags", mailboxId: 2 as MailboxId, uid: 9 as Uid, modseq: 6 as ModSeq, flags: [] },
@@ -57,15 +57,25 @@ test("changes: one STATUS per mailbox with the union of items; the selected mail
     { kind: "mailbox-renamed", mailboxId: 4 as MailboxId, oldName: "New", name: "Newer" },
     { kind: "subscription", name: "Newer", subscribed: true },
     { kind: "mailbox-deleted", mailboxId: 4 as MailboxId, name: "Newer" },
+    { kind: "metadata", mailboxId: 2 as MailboxId, name: "/shared/comment" },
+    { kind: "metadata", mailboxId: 2 as MailboxId, name: "/shared/comment" },
+    { kind: "metadata", mailboxId: 3 as MailboxId, name: "/private/x" },
   ]), 1 as MailboxId);
   assert.equal(state.pending, true);
   assert.equal(
     text(await state.drain(ctx)),
-    '* STATUS "Lists/a" (MESSAGES 5 UIDNEXT 10 UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\n* LIST () "/" "New"\r\n* LIST () "/" "Newer" ("OLDNAME" ("New"))\r\n* LIST (\\Subscribed) "/" "Newer"\r\n* LIST (\\NonExistent) "/" "Newer"\r\n',
+    '* STATUS "Lists/a" (MESSAGES 5 UIDNEXT 10 UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\n* LIST () "/" "New"\r\n* LIST () "/" "Newer" ("OLDNAME" ("New"))\r\n* LIST (\\Subscribed) "/" "Newer"\r\n* LIST (\\NonExistent) "/" "Newer"\r\n* METADATA "Lists/a" /shared/comment\r\n',
   );
   assert.equal(state.pending, false);
   await state.set(request("NONE"), ctx, null);
   state.onBatch(batch([{ kind: "added", mailboxId: 2 as MailboxId, uid: 10 as Uid, modseq: 7 as ModSeq }]), null);
+  assert.equal(state.pending, false);
+  assert.equal(state.active, false);
+  // reset() (UNAUTHENTICATE) drops groups and whatever is pending.
+  await state.set(request("SET (personal (MessageNew MessageExpunge))"), ctx, null);
+  state.onBatch(batch([{ kind: "added", mailboxId: 2 as MailboxId, uid: 11 as Uid, modseq: 8 as ModSeq }]), null);
+  assert.equal(state.pending, true);
+  state.reset();
   assert.equal(state.pending, false);
   assert.equal(state.active, false);
 });

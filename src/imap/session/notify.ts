@@ -13,8 +13,11 @@
 //   mailbox is governed by a SELECTED / SELECTED-DELAYED group only; its changes are the usual
 //   EXISTS / EXPUNGE / FETCH of the session (selected-mailbox.ts), sent between commands too,
 //   expunges only with SELECTED (SELECTED-DELAYED keeps RFC 9051 §7.4.1's rule).
-// - AnnotationChange, MailboxMetadataChange and ServerMetadataChange are not reported: NOTIFY
-//   answers them NO [BADEVENT] listing what is (§3).
+// - MailboxMetadataChange and ServerMetadataChange are RFC 5464 §4.4.2's unsolicited METADATA
+//   (`* METADATA "Lists" /shared/comment`, `""` for the server), the entries' names only; a
+//   server event is reported when any group asks for it (it belongs to no mailbox).
+// - AnnotationChange (RFC 5257 message annotations, not implemented) is answered NO [BADEVENT]
+//   listing what is reported (§3).
 // - Pending STATUS is kept per mailbox (one entry each), LIST responses up to MAX_PENDING_LISTS;
 //   past that the rest is dropped and `* OK [NOTIFICATIONOVERFLOW]` sent, after which NOTIFY is
 //   off (§5.8), so a client that never reads cannot grow the session's memory.
@@ -22,7 +25,7 @@ import type { AccountId, ChangeBatch, MailboxId, MailStore } from "../../store/i
 import type { EventGroup, MailboxFilter, NotifyEvent, NotifyRequest } from "../protocol/notify.js";
 import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
 
-export const SUPPORTED_EVENTS: readonly NotifyEvent[] = ["MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange"];
+export const SUPPORTED_EVENTS: readonly NotifyEvent[] = ["MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange", "MailboxMetadataChange", "ServerMetadataChange"];
 const MAX_PENDING_LISTS = 1000;
 
 type StatusItem = "MESSAGES" | "UIDNEXT" | "UIDVALIDITY" | "HIGHESTMODSEQ";
@@ -56,6 +59,9 @@ export class NotifyState {
   private readonly status = new Map<MailboxId, Set<StatusItem>>();
   private lists: PendingList[] = [];
   private overflowed = false;
+  /** METADATA entries changed, per mailbox (null: the server). */
+  private readonly metadata = new Map<MailboxId | null, Set<string>>();
+  private metadataCount = 0;
 
   get active(): boolean {
     return this.groups.length > 0;
@@ -67,13 +73,27 @@ export class NotifyState {
   }
 
   get pending(): boolean {
-    return this.status.size > 0 || this.lists.length > 0 || this.overflowed;
+    return this.status.size > 0 || this.lists.length > 0 || this.metadata.size > 0 || this.overflowed;
+  }
+
+  /** Forgets everything (NOTIFY NONE without a store): for a session whose account goes away (RFC 8437 UNAUTHENTICATE). */
+  reset(): void {
+    this.groups = [];
+    this.status.clear();
+    this.lists = [];
+    this.metadata.clear();
+    this.metadataCount = 0;
+    this.overflowed = false;
+    this.names.clear();
+    this.subscribed.clear();
   }
 
   /** NOTIFY SET / NONE. Returns the STATUS responses SET STATUS asks for (§3), to be sent now. */
   async set(request: NotifyRequest, ctx: NotifyContext, selectedId: MailboxId | null): Promise<ImapValue[][]> {
     this.status.clear();
     this.lists = [];
+    this.metadata.clear();
+    this.metadataCount = 0;
     this.overflowed = false;
     this.names.clear();
     if (request.kind === "none") {
@@ -135,6 +155,26 @@ export class NotifyState {
           this.status.delete(change.mailboxId);
           if (this.eventsFor(change.name, false).includes("MailboxName")) this.queueList({ attributes: ["\\NonExistent"], name: change.name });
           break;
+        case "metadata": {
+          let wanted: boolean;
+          if (change.mailboxId === null) wanted = this.groups.some((g) => g.events.includes("ServerMetadataChange"));
+          else {
+            const name = this.names.get(change.mailboxId);
+            const selected = change.mailboxId === selectedId && this.selectedGroup !== null;
+            wanted = name !== undefined && (selected ? this.selectedGroup!.events : this.eventsFor(name, false)).includes("MailboxMetadataChange");
+          }
+          if (!wanted || this.overflowed) break;
+          const names = this.metadata.get(change.mailboxId) ?? new Set<string>();
+          if (!names.has(change.name)) {
+            if (++this.metadataCount > MAX_PENDING_LISTS) {
+              this.overflowed = true;
+              break;
+            }
+            names.add(change.name);
+          }
+          this.metadata.set(change.mailboxId, names);
+          break;
+        }
         case "subscription":
           if (change.subscribed) this.subscribed.add(change.name);
           else this.subscribed.delete(change.name);
@@ -181,6 +221,14 @@ export class NotifyState {
       out.push(response);
     }
     this.lists = [];
+    for (const [id, entries] of this.metadata) {
+      const mailbox = id === null ? "" : this.names.get(id);
+      if (mailbox === undefined) continue;
+      // RFC 5464 §4.4.2: the unsolicited form names the entries (entry-list), without values.
+      out.push([atom("METADATA"), str(mailbox === "" ? "" : ctx.encode(mailbox)), ...[...entries].sort().map((e) => atom(e))]);
+    }
+    this.metadata.clear();
+    this.metadataCount = 0;
     if (this.overflowed) {
       // RFC 5465 §5.8: the client has to find out the state itself; notifications stop.
       out.push([atom("OK"), atom("[NOTIFICATIONOVERFLOW]"), atom("too many notifications; NOTIFY is off")]);

@@ -16,10 +16,15 @@ export function metadataContract(open: OpenBackend): void {
     const bob = await fx.account("bob");
     const folder = await mail.createMailbox(alice.id, "Projects");
     assert.deepEqual(await mail.getMetadata(alice.id, folder.id), []);
+    const published: unknown[] = [];
+    const unsubscribe = mail.changes.subscribe(alice.id, (batch) => published.push(...batch.changes.filter((c) => c.kind === "metadata")));
     assert.deepEqual(await mail.setMetadata(alice.id, folder.id, [{ name: "/private/comment", value: v("mine") }, { name: "/shared/comment", value: v("ours") }], LIMITS), { ok: true });
     assert.deepEqual(await mail.getMetadata(alice.id, folder.id), [{ name: "/private/comment", value: v("mine") }, { name: "/shared/comment", value: v("ours") }]);
     // Another user of the mailbox sees the shared entry, not alice's private one.
     assert.deepEqual(await mail.getMetadata(bob.id, folder.id), [{ name: "/shared/comment", value: v("ours") }]);
+    // Each entry set is published on the change feed after commit (NOTIFY MailboxMetadataChange).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(published, [{ kind: "metadata", mailboxId: folder.id, name: "/private/comment" }, { kind: "metadata", mailboxId: folder.id, name: "/shared/comment" }]);
     // Binary values survive.
     const binary = Buffer.from([0, 1, 2, 255, 13, 10]);
     await mail.setMetadata(alice.id, folder.id, [{ name: "/private/comment", value: binary }], LIMITS);
@@ -39,6 +44,9 @@ export function metadataContract(open: OpenBackend): void {
       { ok: false, reason: "TOOMANY" },
     );
     assert.equal((await mail.getMetadata(alice.id, folder.id)).length, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(published.length, 4, "a refused write publishes nothing (two sets, the binary value, the server entry before it)");
+    unsubscribe();
     // Replacing and removing do not count as new.
     assert.deepEqual(await mail.setMetadata(alice.id, folder.id, [{ name: "/private/comment", value: null }, { name: "/private/a", value: v("1") }, { name: "/private/b", value: v("2") }], LIMITS), { ok: true });
     assert.deepEqual((await mail.getMetadata(alice.id, folder.id)).map((e) => e.name), ["/private/a", "/private/b", "/shared/comment"]);

@@ -2,6 +2,7 @@
 // (sqlite/metadata.ts): metadata_entries keyed by the charged account, the mailbox (NULL for the
 // server) and the lower-case name. The charged accounts' rows are locked first, so two writers
 // cannot pass a limit together.
+import type { AccountChange } from "../changes.js";
 import { StoreError } from "../errors.js";
 import { metadataNameValid, type MetadataChange, type MetadataEntry, type MetadataLimits, type MetadataWriteResult } from "../metadata-store.js";
 import type { AccountId, MailboxId } from "../types.js";
@@ -20,7 +21,7 @@ export async function getMetadata(db: Sql, userId: AccountId, mailboxId: Mailbox
 }
 
 /** Throws MetadataRefusal after its writes, so the caller's transaction rolls them all back. */
-export async function setMetadata(db: Sql, userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): Promise<MetadataWriteResult> {
+export async function setMetadata(db: Sql, unit: { add(accountId: AccountId, change: AccountChange): void }, userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): Promise<MetadataWriteResult> {
   if (!(await one(db, "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", [userId]))) throw new StoreError("NONEXISTENT", `no account ${userId}`);
   let owner = userId;
   if (mailboxId !== null) {
@@ -43,6 +44,7 @@ export async function setMetadata(db: Sql, userId: AccountId, mailboxId: Mailbox
   for (const change of changes) {
     const account = change.name.startsWith("/private/") ? userId : owner;
     await db.query("DELETE FROM metadata_entries WHERE account_id = $1 AND mailbox_id IS NOT DISTINCT FROM $2 AND name = $3", [account, mailboxId, change.name]);
+    unit.add(account, { kind: "metadata", mailboxId, name: change.name });
     if (change.value === null) continue;
     await db.query("INSERT INTO metadata_entries (account_id, mailbox_id, name, value) VALUES ($1, $2, $3, $4)", [account, mailboxId, change.name, change.value]);
     charged.add(account);

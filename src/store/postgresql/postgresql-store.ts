@@ -1933,7 +1933,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   async setMetadata(userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): Promise<MetadataWriteResult> {
     try {
-      return await this.write((db) => metadata.setMetadata(db, userId, mailboxId, changes, limits));
+      return await this.write((db, unit) => metadata.setMetadata(db, unit, userId, mailboxId, changes, limits));
     } catch (error) {
       if (error instanceof metadata.MetadataRefusal) return { ok: false, reason: error.reason };
       throw error;

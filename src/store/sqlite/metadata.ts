@@ -5,7 +5,7 @@
 import { StoreError } from "../errors.js";
 import { metadataNameValid, type MetadataChange, type MetadataEntry, type MetadataLimits, type MetadataWriteResult } from "../metadata-store.js";
 import type { AccountId, MailboxId } from "../types.js";
-import type { StoreContext } from "./store-context.js";
+import type { StoreContext, UnitOfWork } from "./store-context.js";
 
 interface EntryRow {
   name: string;
@@ -24,7 +24,7 @@ export function getMetadata(ctx: StoreContext, userId: AccountId, mailboxId: Mai
   return rows.map((r) => ({ name: r.name, value: Buffer.from(r.value) }));
 }
 
-export function setMetadata(ctx: StoreContext, userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): MetadataWriteResult {
+export function setMetadata(ctx: StoreContext, unit: UnitOfWork, userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): MetadataWriteResult {
   if (!ctx.sql.get("SELECT 1 FROM accounts WHERE id = ?", userId)) throw new StoreError("NONEXISTENT", `no account ${userId}`);
   let owner = userId;
   if (mailboxId !== null) {
@@ -45,6 +45,8 @@ export function setMetadata(ctx: StoreContext, userId: AccountId, mailboxId: Mai
   for (const change of changes) {
     const account = change.name.startsWith("/private/") ? userId : owner;
     ctx.sql.run("DELETE FROM metadata_entries WHERE account_id = ? AND mailbox_id IS ? AND name = ?", account, mailboxId, change.name);
+    // Published after COMMIT (NOTIFY MailboxMetadataChange / ServerMetadataChange); a refused write publishes nothing.
+    unit.add(account, { kind: "metadata", mailboxId, name: change.name });
     if (change.value === null) continue;
     ctx.sql.run("INSERT INTO metadata_entries (account_id, mailbox_id, name, value) VALUES (?, ?, ?, ?)", account, mailboxId, change.name, change.value);
     charged.add(account);

@@ -96,7 +96,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   async setMetadata(userId: AccountId, mailboxId: MailboxId | null, changes: readonly MetadataChange[], limits: MetadataLimits): Promise<MetadataWriteResult> {
     try {
-      return await this.write((ctx) => metadata.setMetadata(ctx, userId, mailboxId, changes, limits));
+      return await this.write((ctx, unit) => metadata.setMetadata(ctx, unit, userId, mailboxId, changes, limits));
     } catch (error) {
       if (error instanceof metadata.MetadataRefusal) return { ok: false, reason: error.reason };
       throw error;
