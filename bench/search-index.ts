@@ -9,6 +9,7 @@
 //     against the mail's, and the median of --runs timings of each search: a rare and a common
 //     word, a rare and a common piece inside words, a rare and a common BODY phrase, a 2-character
 //     BODY (the paged scan), FUZZY with a typo and RELEVANCY, SUBJECT, ESEARCH IN (RFC 7377).
+//     Then the CPU of the store's answer and of the whole search for the TEXT/BODY ones, in-process.
 //  3. (--dovecot) The same messages as a Maildir under Dovecot (bench/servers/dovecot.ts, no FTS
 //     plugin, as Debian ships it), the same TEXT/BODY/SUBJECT commands over IMAP after one
 //     untimed SELECT and SEARCH that build its index and cache, and the size of its index files.
@@ -21,6 +22,9 @@ import { nodeFileLayer, type FileLayer } from "../src/store/blobs/durable-fs.js"
 import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { startImapHarness } from "../test/harness/imap-harness.js";
 import { RawImapClient } from "../test/harness/imap-raw-client.js";
+import { searchMailbox } from "../src/imap/search/search-mailbox.js";
+import type { MailboxId, MailStore, Uid } from "../src/store/index.js";
+import type { TextPart } from "../src/store/sqlite/messages.js";
 import { startDovecot } from "./servers/dovecot.js";
 import { BENCH_DOMAIN, BENCH_PASSWORD } from "./servers/target.js";
 
@@ -59,11 +63,15 @@ function message(i: number, random: () => number): Buffer {
 
 type DeliverStore = { deliver(r: { source: Buffer; targets: { mailboxId: never }[] }): Promise<unknown> };
 
-/** Delivers `count` messages (seeded) with 32 concurrent writers; returns messages per second and bytes. */
-async function deliverAll(store: DeliverStore, mailboxId: unknown, count: number): Promise<{ perSecond: number; bytes: number }> {
+/**
+ * Delivers `count` messages (seeded) with 32 concurrent writers; returns messages per second, bytes,
+ * and the process's CPU milliseconds per message (steadier than the rate on a shared machine).
+ */
+async function deliverAll(store: DeliverStore, mailboxId: unknown, count: number): Promise<{ perSecond: number; bytes: number; cpuMsPerMessage: number }> {
   const random = rng(42);
   let next = 0;
   let bytes = 0;
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: 32 }, async () => {
@@ -75,11 +83,12 @@ async function deliverAll(store: DeliverStore, mailboxId: unknown, count: number
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { perSecond: count / seconds, bytes };
+  const used = process.cpuUsage(cpu);
+  return { perSecond: count / seconds, bytes, cpuMsPerMessage: (used.user + used.system) / 1000 / count };
 }
 
 /** Messages per second into a fresh store, with the full-text index or without it (see the top). */
-async function throughput(count: number, indexed: boolean): Promise<number> {
+async function throughput(count: number, indexed: boolean): Promise<{ perSecond: number; cpuMsPerMessage: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mailroom-bench-throughput-"));
   try {
     let store = await openSqliteStore({ dataDir });
@@ -95,7 +104,7 @@ async function throughput(count: number, indexed: boolean): Promise<number> {
     const inbox = (await store.getMailbox(account.id, "INBOX"))!;
     const result = await deliverAll(store as unknown as DeliverStore, inbox.id, count);
     await store.close();
-    return result.perSecond;
+    return result;
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
@@ -165,6 +174,28 @@ async function runSearches(client: RawImapClient, runs: number, searches: typeof
   return medians;
 }
 
+/**
+ * The CPU of the store's answer (findTextMatches) and of the whole search (searchMailbox, no
+ * response), in-process, median of 5: on a shared machine the wall time of a socket round trip
+ * is mostly waiting for a core.
+ */
+async function storeCpu(store: MailStore, mailboxId: MailboxId, uids: readonly Uid[]): Promise<void> {
+  const cases: [TextPart, string][] = [["text", "zephyrology"], ["text", "the"], ["text", "budget"], ["text", "phyrolo"], ["text", "edul"], ["body", "lighthouse cafe"], ["body", "budget report"], ["body", "zq"]];
+  const cpuOf = async (work: () => Promise<unknown>): Promise<number> => {
+    const before = process.cpuUsage();
+    await work();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1000;
+  };
+  for (const [part, needle] of cases) {
+    const found: number[] = [];
+    const whole: number[] = [];
+    for (let r = 0; r < 5; r++) found.push(await cpuOf(() => store.findTextMatches(mailboxId, needle, part)));
+    for (let r = 0; r < 5; r++) whole.push(await cpuOf(() => searchMailbox(store, { mailboxId, uids }, { kind: part, value: needle }, { modseq: false })));
+    console.log(`CPU ${part.toUpperCase()} ${JSON.stringify(needle)}: findTextMatches median ${median(found).toFixed(1)} ms, searchMailbox median ${median(whole).toFixed(1)} ms`);
+  }
+}
+
 /** Bytes of the files under `dir` whose name passes `keep`. */
 async function treeBytes(dir: string, keep: (name: string) => boolean): Promise<number> {
   let total = 0;
@@ -230,12 +261,21 @@ async function main(): Promise<void> {
   if (sample > 0) {
     const on: number[] = [];
     const off: number[] = [];
+    const onCpu: number[] = [];
+    const offCpu: number[] = [];
     for (let r = 0; r < runs; r++) {
-      off.push(await throughput(sample, false));
-      on.push(await throughput(sample, true));
+      const a = await throughput(sample, false);
+      const b = await throughput(sample, true);
+      off.push(a.perSecond);
+      offCpu.push(a.cpuMsPerMessage);
+      on.push(b.perSecond);
+      onCpu.push(b.cpuMsPerMessage);
     }
     const loss = (1 - median(on) / median(off)) * 100;
-    console.log(`delivery, ${sample} messages, 32 writers, fsync on, median of ${runs}: index off ${median(off).toFixed(1)} msg/s (${off.map((v) => v.toFixed(1)).join(", ")}), on ${median(on).toFixed(1)} msg/s (${on.map((v) => v.toFixed(1)).join(", ")}): ${loss.toFixed(1)} % lost`);
+    const list = (values: number[], digits: number): string => values.map((v) => v.toFixed(digits)).join(", ");
+    console.log(`delivery, ${sample} messages, 32 writers, fsync on, median of ${runs}: index off ${median(off).toFixed(1)} msg/s (${list(off, 1)}), on ${median(on).toFixed(1)} msg/s (${list(on, 1)}): ${loss.toFixed(1)} % lost`);
+    const cpuCost = (median(onCpu) / median(offCpu) - 1) * 100;
+    console.log(`delivery CPU per message, median of ${runs}: index off ${median(offCpu).toFixed(2)} ms (${list(offCpu, 2)}), on ${median(onCpu).toFixed(2)} ms (${list(onCpu, 2)}): +${cpuCost.toFixed(1)} %`);
   }
   const harness = await startImapHarness({ limits: { imapIdle: 600_000 }, store: { groupCommit: true, blobs: { files: fillLayer } } });
   try {
@@ -258,6 +298,7 @@ async function main(): Promise<void> {
     await client.command("l", 'LOGIN alice@example.org "alice-pass"');
     await client.command("s", "SELECT INBOX");
     const mailroom = await runSearches(client, runs, SEARCHES);
+    await storeCpu(store, inbox.id, Array.from((await store.selectionIndex(inbox.id)).uids) as Uid[]);
     client.socket.destroy();
     if (args.includes("--dovecot")) await dovecotSide(count, runs, built.bytes, mailroom);
   } finally {
