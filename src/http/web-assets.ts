@@ -150,6 +150,7 @@ export const WEB_JS = `
   });
   var dashboard = document.getElementById("dashboard");
   if (dashboard) {
+    var labels = { received: "in (SMTP)", relayed: "out (relayed)", delivered: "stored here", deferred: "deferred", bounced: "bounced", loginsFailed: "failed logins" };
     var palette = ["#0a3d91", "#b35900", "#0b5d1e", "#8b0000", "#5b2a86", "#333333"];
     var draw = function (svg, series, names) {
       var width = 300, height = 100, max = 1;
@@ -175,7 +176,7 @@ export const WEB_JS = `
           draw(card.querySelector("svg"), series, names);
           card.querySelector(".legend").innerHTML = names.map(function (n, i) {
             var total = (series[n] || []).reduce(function (a, b) { return a + b; }, 0);
-            return '<span><i class="c' + (i % palette.length) + '"></i>' + n.replace("connections.", "") + ': <b data-total="' + n + '">' + total + "</b></span>";
+            return '<span><i class="c' + (i % palette.length) + '"></i>' + (labels[n] || n.replace("connections.", "")) + ': <b data-total="' + n + '">' + total + "</b></span>";
           }).join("");
         });
         var stamp = document.getElementById("updated");
