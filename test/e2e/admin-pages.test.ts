@@ -174,6 +174,7 @@ print("sent")
     await mine.getByRole("button", { name: "Sign in" }).click();
     await mine.waitForURL(`${base}/account`);
     await mine.getByRole("heading", { name: "Storage" }).waitFor();
+    assert.equal(await mine.getByRole("link", { name: "download the settings profile" }).getAttribute("href"), "/apple/mobileconfig?emailaddress=alice%40example.org");
     await shoot(mine, "account");
     await mine.getByLabel("Current password").fill("first password 1");
     await mine.getByLabel(/New password/).fill("second password 2");
