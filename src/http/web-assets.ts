@@ -21,6 +21,8 @@ th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #767676;vertic
 td.wrap{word-break:break-all;font-family:ui-monospace,monospace;font-size:.85rem}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:.5rem 0}
 label{display:block;font-weight:600}
+input[type=checkbox]+label{display:inline}
+input[type=checkbox]{width:1.25rem;height:1.25rem;vertical-align:middle}
 input,select,textarea{font:inherit;padding:.35rem .5rem;border:1px solid #555;border-radius:3px;max-width:100%}
 textarea{width:100%}
 button{font:inherit;padding:.35rem .8rem;border:1px solid #0b2a4a;background:#0b2a4a;color:#fff;border-radius:3px;cursor:pointer;min-height:2.25rem}
