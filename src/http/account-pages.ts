@@ -118,6 +118,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
     }
     const percent = view.quotaBytes ? Math.min(100, Math.round((view.usedBytes / view.quotaBytes) * 100)) : null;
     const extra = await Promise.all((web.accountSections ?? []).map((section) => section(session.subject)));
+    const servers = context.servers();
     const v = filters?.vacation;
     const body = `<section aria-labelledby="quota-h"><h2 id="quota-h">Storage</h2>
 <p>${bytes(view.usedBytes)} used of ${bytes(view.quotaBytes)}${percent === null ? "" : ` (${percent}%)`}${view.quotaMessages ? `; ${view.usedMessages ?? 0} of ${view.quotaMessages} messages` : ""}.</p>
@@ -139,6 +140,9 @@ ${filters.otherActiveScript ? `<p class="bad">Your mail filter “${escapeHtml(f
 <p><label for="vac-days">Answer each sender at most once every (days)</label><input id="vac-days" name="vacation.days" type="number" min="1" max="30" value="${v?.days ?? 7}"></p>
 </fieldset>
 <p><button type="submit">Save</button></p></form></section>`}
+<section aria-labelledby="apps-h"><h2 id="apps-h">Set up your mail app</h2>
+<p>User name: <strong>${escapeHtml(view.address)}</strong>, with your password. iPhone, iPad and Mac: <a href="/apple/mobileconfig?emailaddress=${encodeURIComponent(view.address)}">download the settings profile</a>. Thunderbird and Outlook find the settings from your address.</p>
+${servers.length === 0 ? "" : `<table class="responsive"><thead><tr><th scope="col">Service</th><th scope="col">Server</th><th scope="col">Port</th><th scope="col">Security</th></tr></thead><tbody>${servers.map((c) => `<tr><td data-label="Service">${escapeHtml(c.service.toUpperCase())}</td><td data-label="Server">${escapeHtml(c.host)}</td><td data-label="Port">${c.port}</td><td data-label="Security">${c.socket === "SSL" ? "SSL/TLS" : "STARTTLS"}</td></tr>`).join("")}</tbody></table>`}</section>
 ${extra.join("\n")}`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: session.csrfToken, nav: [{ href: "/account", label: "Account" }], current: "/account", who: session.subject, signOut: `${ACCOUNT_API}/session`, body }));
   });

@@ -21,6 +21,8 @@ th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #767676;vertic
 td.wrap{word-break:break-all;font-family:ui-monospace,monospace;font-size:.85rem}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:.5rem 0}
 label{display:block;font-weight:600}
+input[type=checkbox]+label{display:inline}
+input[type=checkbox]{width:1.25rem;height:1.25rem;vertical-align:middle}
 input,select,textarea{font:inherit;padding:.35rem .5rem;border:1px solid #555;border-radius:3px;max-width:100%}
 textarea{width:100%}
 button{font:inherit;padding:.35rem .8rem;border:1px solid #0b2a4a;background:#0b2a4a;color:#fff;border-radius:3px;cursor:pointer;min-height:2.25rem}
@@ -150,6 +152,7 @@ export const WEB_JS = `
   });
   var dashboard = document.getElementById("dashboard");
   if (dashboard) {
+    var labels = { received: "in (SMTP)", relayed: "out (relayed)", delivered: "stored here", deferred: "deferred", bounced: "bounced", loginsFailed: "failed logins" };
     var palette = ["#0a3d91", "#b35900", "#0b5d1e", "#8b0000", "#5b2a86", "#333333"];
     var draw = function (svg, series, names) {
       var width = 300, height = 100, max = 1;
@@ -175,7 +178,7 @@ export const WEB_JS = `
           draw(card.querySelector("svg"), series, names);
           card.querySelector(".legend").innerHTML = names.map(function (n, i) {
             var total = (series[n] || []).reduce(function (a, b) { return a + b; }, 0);
-            return '<span><i class="c' + (i % palette.length) + '"></i>' + n.replace("connections.", "") + ': <b data-total="' + n + '">' + total + "</b></span>";
+            return '<span><i class="c' + (i % palette.length) + '"></i>' + (labels[n] || n.replace("connections.", "")) + ': <b data-total="' + n + '">' + total + "</b></span>";
           }).join("");
         });
         var stamp = document.getElementById("updated");

@@ -29,6 +29,12 @@ export interface AccountStore {
   getAccount(id: AccountId): Promise<Account | null>;
   findAccountByAddress(address: string): Promise<Account | null>;
   listAccounts(domain?: string): Promise<Account[]>;
+  /**
+   * One page of accounts in address order, of one domain and/or whose address contains `search`
+   * (case-insensitive, literal), with the total that match: the admin pages page 10,000 accounts
+   * in the database, not in memory. Optional: without it the admin operation slices listAccounts.
+   */
+  listAccountsPage?(query: { domain?: string; search?: string; offset: number; limit: number }): Promise<{ total: number; items: Account[] }>;
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   setQuota(address: string, quotaBytes: number | null): Promise<void>;
   /** Sets the STORAGE and/or MESSAGE limits (RFC 9208); the account as it is now. */

@@ -10,13 +10,13 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { hashPassword } from "../../src/auth/index.js";
 import { findRepositoryRoot } from "../harness/fixtures.js";
 import { startFullServer } from "../harness/full-server.js";
+import { remoteMta } from "../harness/capture-mta.js";
 import { CHEAP_HASH_PARAMS } from "../harness/temp-store.js";
 
 const run = promisify(execFile);
@@ -27,55 +27,6 @@ const PHONE = { width: 390, height: 844 };
 
 async function python(script: string): Promise<string> {
   return (await run("python3", ["-c", script], { timeout: 30_000 })).stdout;
-}
-
-/** A remote MTA for remote.test: RCPT is answered 451 until `accepting`, then messages are kept. */
-function remoteMta(): Promise<{ port: number; accepting: boolean; messages: string[]; close(): Promise<void> }> {
-  const state = { port: 0, accepting: false, messages: [] as string[], close: async () => {} };
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    let pending = "";
-    let data: string[] | null = null;
-    socket.write("220 remote.test ESMTP\r\n");
-    socket.on("data", (chunk: Buffer) => {
-      pending += chunk.toString("latin1");
-      let end: number;
-      while ((end = pending.indexOf("\r\n")) >= 0) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        if (data !== null) {
-          if (line === ".") {
-            state.messages.push(data.join("\r\n"));
-            data = null;
-            socket.write("250 2.0.0 kept\r\n");
-          } else data.push(line);
-          continue;
-        }
-        const verb = line.slice(0, 4).toUpperCase();
-        if (verb === "EHLO" || verb === "HELO") socket.write("250-remote.test\r\n250 8BITMIME\r\n");
-        else if (verb === "MAIL") socket.write("250 2.1.0 ok\r\n");
-        else if (verb === "RCPT") socket.write(state.accepting ? "250 2.1.5 ok\r\n" : "451 4.3.0 not now, try later\r\n");
-        else if (verb === "DATA") {
-          data = [];
-          socket.write("354 go on\r\n");
-        } else if (verb === "QUIT") socket.end("221 2.0.0 bye\r\n");
-        else socket.write("250 ok\r\n");
-      }
-    });
-  });
-  return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => {
-      state.port = (server.address() as { port: number }).port;
-      state.close = () => new Promise<void>((done) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => done());
-      });
-      resolve(state);
-    });
-  });
 }
 
 /** Saves the page at desktop and phone widths. */
@@ -223,6 +174,7 @@ print("sent")
     await mine.getByRole("button", { name: "Sign in" }).click();
     await mine.waitForURL(`${base}/account`);
     await mine.getByRole("heading", { name: "Storage" }).waitFor();
+    assert.equal(await mine.getByRole("link", { name: "download the settings profile" }).getAttribute("href"), "/apple/mobileconfig?emailaddress=alice%40example.org");
     await shoot(mine, "account");
     await mine.getByLabel("Current password").fill("first password 1");
     await mine.getByLabel(/New password/).fill("second password 2");

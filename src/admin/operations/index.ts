@@ -226,8 +226,8 @@ export function createAdminOperations(deps: AdminDependencies) {
     },
     /**
      * One page of accounts, optionally of one domain and whose address contains `search`
-     * (case-insensitive), in address order. The store lists a domain's accounts in one query;
-     * filtering and slicing here keep a page's answer to `limit` rows whatever the total.
+     * (case-insensitive), in address order: paged in the database (AccountStore.listAccountsPage),
+     * else sliced here from the domain's list, so a page's answer is `limit` rows whatever the total.
      */
     async listUsersPage(query: { domain?: string; search?: string; offset?: number; limit?: number }): Promise<AccountPage> {
       const offset = query.offset ?? 0;
@@ -235,7 +235,12 @@ export function createAdminOperations(deps: AdminDependencies) {
       if (!Number.isSafeInteger(offset) || offset < 0) throw new AdminError("invalid-argument", "offset must be a whole number from 0");
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ACCOUNT_PAGE) throw new AdminError("invalid-argument", `limit must be from 1 to ${MAX_ACCOUNT_PAGE}`);
       const needle = (query.search ?? "").trim().toLowerCase().slice(0, 320);
-      const all = await accounts.listAccounts(query.domain === undefined || query.domain === "" ? undefined : normaliseDomain(query.domain));
+      const domain = query.domain === undefined || query.domain === "" ? undefined : normaliseDomain(query.domain);
+      if (accounts.listAccountsPage) {
+        const page = await accounts.listAccountsPage({ ...(domain !== undefined ? { domain } : {}), ...(needle !== "" ? { search: needle } : {}), offset, limit });
+        return { total: page.total, offset, items: page.items.map(viewOf) };
+      }
+      const all = await accounts.listAccounts(domain);
       const matching = needle === "" ? all : all.filter((a) => a.address.toLowerCase().includes(needle));
       matching.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
       return { total: matching.length, offset, items: matching.slice(offset, offset + limit).map(viewOf) };

@@ -103,4 +103,22 @@ export function accountContract(open: OpenBackend): void {
     }
     assert.equal(new Set(boxes.map((b) => b.uidValidity)).size, boxes.length, "UIDVALIDITY unique per mailbox");
   }));
+
+  test("a page of accounts: address order, domain and literal search filters, the total that match", using(open, async (fx) => {
+    const accounts = fx.accounts;
+    if (!accounts.listAccountsPage) return;
+    await accounts.addDomain("example.org");
+    await accounts.addDomain("example.net");
+    for (const local of ["carol", "alice", "bob", "a_b", "a%c"]) await accounts.createAccount({ address: `${local}@example.org`, passwordHash: "x", quotaBytes: null });
+    await accounts.createAccount({ address: "Dave@example.net", passwordHash: "x", quotaBytes: null });
+    const first = await accounts.listAccountsPage({ offset: 0, limit: 2 });
+    assert.equal(first.total, 6);
+    assert.deepEqual(first.items.map((a) => a.address), ["a%c@example.org", "a_b@example.org"]);
+    const rest = await accounts.listAccountsPage({ domain: "example.org", offset: 2, limit: 10 });
+    assert.deepEqual([rest.total, rest.items.map((a) => a.address)], [5, ["alice@example.org", "bob@example.org", "carol@example.org"]]);
+    assert.deepEqual((await accounts.listAccountsPage({ search: "dave", offset: 0, limit: 10 })).items.map((a) => a.address), ["Dave@example.net"], "case-insensitive");
+    assert.deepEqual((await accounts.listAccountsPage({ search: "a_", offset: 0, limit: 10 })).items.map((a) => a.address), ["a_b@example.org"], "_ is a literal character, not a wildcard");
+    assert.deepEqual((await accounts.listAccountsPage({ search: "%", offset: 0, limit: 10 })).items.map((a) => a.address), ["a%c@example.org"], "% is literal too");
+    assert.equal((await accounts.listAccountsPage({ domain: "example.net", search: "alice", offset: 0, limit: 10 })).total, 0);
+  }));
 }

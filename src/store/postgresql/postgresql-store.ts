@@ -477,6 +477,26 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     });
   }
 
+  /** As SQLite's (store/sqlite/accounts.ts listAccountsPage): LIKE with its wildcards escaped. */
+  listAccountsPage(query: { domain?: string; search?: string; offset: number; limit: number }): Promise<{ total: number; items: Account[] }> {
+    return this.read(async (db) => {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (query.domain !== undefined) {
+        params.push(normaliseDomain(query.domain));
+        where.push(`domain_id = (SELECT id FROM domains WHERE name = $${params.length})`);
+      }
+      if (query.search !== undefined && query.search !== "") {
+        params.push(`%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+        where.push(`address_key LIKE $${params.length} ESCAPE '\\'`);
+      }
+      const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+      const total = Number((await rows<{ n: string }>(db, `SELECT count(*) AS n FROM accounts ${filter}`, params))[0]!.n);
+      const list = await rows<AccountRow>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts ${filter} ORDER BY address_key LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [...params, query.limit, query.offset]);
+      return { total, items: list.map((row) => toAccount(row, this.quota)) };
+    });
+  }
+
   createAccount(account: NewAccount): Promise<Account> {
     return this.write(async (db, unit) => {
       const address = parseAddress(account?.address);

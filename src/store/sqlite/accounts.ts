@@ -65,6 +65,24 @@ export function listAccounts(ctx: StoreContext, rawDomain?: string): Account[] {
   return rows.map((row) => toAccount(row, ctx.quota));
 }
 
+/** listAccountsPage: LIKE with its wildcards escaped, so a search is literal text. */
+export function listAccountsPage(ctx: StoreContext, query: { domain?: string; search?: string; offset: number; limit: number }): { total: number; items: Account[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (query.domain !== undefined) {
+    where.push("domain_id = (SELECT id FROM domains WHERE name = ?)");
+    params.push(normaliseDomain(query.domain));
+  }
+  if (query.search !== undefined && query.search !== "") {
+    where.push("address_key LIKE ? ESCAPE '\\'");
+    params.push(`%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const total = ctx.sql.get<{ n: number }>(`SELECT count(*) AS n FROM accounts ${filter}`, ...params)!.n;
+  const rows = ctx.sql.all<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ${filter} ORDER BY address_key LIMIT ? OFFSET ?`, ...params, query.limit, query.offset);
+  return { total, items: rows.map((row) => toAccount(row, ctx.quota)) };
+}
+
 export function createAccountInTransaction(ctx: StoreContext, unit: UnitOfWork, account: NewAccount): Account {
   const address = parseAddress(account?.address);
   const domainId = requireDomainId(ctx, address.domain);

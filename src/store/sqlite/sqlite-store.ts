@@ -238,6 +238,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   listAccounts(domain?: string): Promise<Account[]> {
     return this.read((ctx) => accounts.listAccounts(ctx, domain));
   }
+  listAccountsPage(query: { domain?: string; search?: string; offset: number; limit: number }): Promise<{ total: number; items: Account[] }> {
+    return this.read((ctx) => accounts.listAccountsPage(ctx, query));
+  }
   setPasswordHash(address: string, passwordHash: string): Promise<void> {
     return this.write((ctx) => accounts.setPasswordHash(ctx, address, passwordHash));
   }

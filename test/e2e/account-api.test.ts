@@ -1,0 +1,142 @@
+// Account self-service (/account/api) of a whole composed server over real sockets: sign-in with
+// the mail password, CSRF on every change, bad and oversized JSON refused with nothing changed, a
+// password change that IMAP then takes (and that signs the account's other browsers out), and
+// forwarding saved from the page that the Sieve engine then applies to a message sent over SMTP.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { createAdminOperations } from "../../src/admin/operations/index.js";
+import { hashPassword } from "../../src/auth/index.js";
+import { startFullServer } from "../harness/full-server.js";
+import { remoteMta } from "../harness/capture-mta.js";
+import { CHEAP_HASH_PARAMS } from "../harness/temp-store.js";
+
+const run = promisify(execFile);
+const python = async (script: string) => (await run("python3", ["-c", script], { timeout: 30_000 })).stdout;
+
+function session(base: string) {
+  const state = { cookie: "", csrf: "" };
+  return {
+    state,
+    async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> | null; setCookie: string | null }> {
+      const response = await fetch(base + path, {
+        method,
+        headers: { ...(state.cookie ? { cookie: state.cookie } : {}), ...(state.csrf ? { "x-csrf-token": state.csrf } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+        redirect: "manual",
+      });
+      const text = await response.text();
+      const setCookie = response.headers.get("set-cookie");
+      if (setCookie) state.cookie = setCookie.split(";")[0]!;
+      let json: Record<string, unknown> | null = null;
+      try {
+        json = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+      } catch {
+        json = null;
+      }
+      return { status: response.status, json, setCookie };
+    },
+  };
+}
+
+test("account page API: sign-in, CSRF, bad JSON, password change then IMAP, other browsers signed out, forwarding through Sieve", async () => {
+  const remote = await remoteMta();
+  remote.accepting = true;
+  const server = await startFullServer({ extraToml: `[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\nadmin_body_limit = "2KiB"\n[outbound]\nroutes = { "remote.test" = "127.0.0.1:${remote.port}" }\nmta_sts = false\n` });
+  try {
+    const ops = createAdminOperations({ accounts: server.server.store.accounts, hashPassword: (p) => hashPassword(p, { params: CHEAP_HASH_PARAMS }) });
+    await ops.addDomain("example.org");
+    await ops.addUser({ address: "alice@example.org", password: "alice password 1" });
+    await ops.addUser({ address: "bob@example.org", password: "bob password 1" });
+    await server.server.store.webAuth!.addAdminUser("root", await hashPassword("root password 1", { params: CHEAP_HASH_PARAMS }), new Date());
+    const port = server.server.http!.bound.find((b) => b.scheme === "http")!.port;
+    const base = `http://127.0.0.1:${port}`;
+
+    const page = await fetch(`${base}/account`, { redirect: "manual" });
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.get("location"), "/account/login");
+
+    const a = session(base);
+    assert.equal((await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "wrong" })).status, 401);
+    assert.equal((await a.call("GET", "/account/api/me")).status, 401);
+    const login = await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" });
+    assert.equal(login.status, 200);
+    assert.match(login.setCookie ?? "", /^mailroom_account=[\w-]+; Path=\/account; Max-Age=\d+; HttpOnly; Secure; SameSite=Strict$/);
+    a.state.csrf = String(login.json!.csrfToken);
+    const me = await a.call("GET", "/account/api/me");
+    assert.equal(me.json!.address, "alice@example.org");
+    assert.equal(typeof me.json!.usedBytes, "number");
+
+    // An admin session is not an account session, and the other way round.
+    const admin = session(base);
+    const adminLogin = await admin.call("POST", "/api/v1/session", { name: "root", password: "root password 1" });
+    assert.equal(adminLogin.status, 200);
+    assert.equal((await fetch(`${base}/account/api/me`, { headers: { cookie: admin.state.cookie } })).status, 401);
+    assert.equal((await fetch(`${base}/api/v1/domains`, { headers: { cookie: a.state.cookie } })).status, 401);
+
+    // A second browser of alice's, to be signed out by the change.
+    const other = session(base);
+    assert.equal((await other.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" })).status, 200);
+
+    const csrf = a.state.csrf;
+    a.state.csrf = "";
+    assert.equal((await a.call("POST", "/account/api/password", { current: "alice password 1", password: "alice password 2" })).status, 403, "no CSRF token");
+    a.state.csrf = csrf;
+    assert.equal((await a.call("POST", "/account/api/password", { current: "alice password 1", password: "alice password 2" }, { origin: "https://evil.example" })).status, 403, "a foreign Origin");
+    assert.equal((await a.call("POST", "/account/api/password", '{"current": "alice password 1"')).status, 400, "broken JSON");
+    assert.equal((await a.call("POST", "/account/api/password", { current: "alice password 1", password: "x".repeat(5000) })).status, 413, "oversized");
+    assert.equal((await a.call("POST", "/account/api/password", { current: "wrong password", password: "alice password 2" })).status, 403, "the current password must be right");
+    assert.equal((await a.call("POST", "/account/api/password", { current: "alice password 1", password: "short" })).status, 400, "too short");
+    const imap = (password: string) => python(`
+import imaplib, ssl
+c = imaplib.IMAP4_SSL("127.0.0.1", ${server.portOf("imaps")}, ssl_context=ssl._create_unverified_context())
+try:
+    c.login("alice@example.org", "${password}")
+    print("OK")
+except imaplib.IMAP4.error as e:
+    print("NO", e)
+`);
+    assert.match(await imap("alice password 1"), /^OK/, "nothing refused changed the password");
+    const changed = await a.call("POST", "/account/api/password", { current: "alice password 1", password: "alice password 2" });
+    assert.equal(changed.status, 200, JSON.stringify(changed.json));
+    a.state.csrf = String(changed.json!.csrfToken);
+    assert.match(await imap("alice password 2"), /^OK/);
+    assert.match(await imap("alice password 1"), /^NO/);
+    assert.equal((await other.call("GET", "/account/api/me")).status, 401, "the other browser was signed out");
+    assert.equal((await a.call("GET", "/account/api/me")).status, 200, "this one stays signed in");
+
+    // Forwarding elsewhere, keeping a copy: saved as alice's Sieve script and applied at delivery
+    // (a redirect leaves through the outbound queue, to the remote MTA here).
+    assert.equal((await a.call("PUT", "/account/api/filters", { forwardTo: "not an address" })).status, 400);
+    const saved = await a.call("PUT", "/account/api/filters", { forwardTo: "carol@remote.test", keepCopy: true, vacation: { enabled: false } });
+    assert.equal(saved.status, 200, JSON.stringify(saved.json));
+    assert.equal(((await a.call("GET", "/account/api/me")).json!.filters as { forwardTo: string }).forwardTo, "carol@remote.test");
+    const sent = await python(`
+import smtplib
+s = smtplib.SMTP("127.0.0.1", ${server.portOf("smtp")}, local_hostname="sender.test")
+s.sendmail("carol@sender.test", ["alice@example.org"], "From: carol@sender.test\\r\\nTo: alice@example.org\\r\\nSubject: forward me\\r\\nMessage-ID: <fw1@sender.test>\\r\\n\\r\\nhello\\r\\n")
+s.quit()
+print("sent")
+`);
+    assert.match(sent, /sent/);
+    const count = (user: string, password: string) => python(`
+import imaplib, ssl
+c = imaplib.IMAP4_SSL("127.0.0.1", ${server.portOf("imaps")}, ssl_context=ssl._create_unverified_context())
+c.login("${user}", "${password}")
+print(c.select("INBOX")[1][0].decode())
+`);
+    const end = Date.now() + 30_000;
+    while (remote.messages.length < 1) {
+      if (Date.now() > end) throw new Error("the forwarded copy never reached the remote MTA");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.match(remote.messages[0]!, /Subject: forward me/);
+    assert.equal(Number(await count("alice@example.org", "alice password 2")), 1, "alice kept a copy");
+    assert.equal((await a.call("DELETE", "/account/api/session")).status, 204);
+    assert.equal((await a.call("GET", "/account/api/me")).status, 401);
+  } finally {
+    await server.stop();
+    await remote.close();
+  }
+});
