@@ -460,6 +460,8 @@ export class ImapSession {
       this.unsubscribe?.();
       this.unsubscribe = null;
       this.enabled.clear();
+      // RFC 5465 §3: NOTIFY belongs to the authenticated session; its groups and what they owe go too.
+      this.notify.reset();
       this.state = "not-authenticated";
     },
     appendLimit: () => this.o.limits.imapLiteralSize,
