@@ -113,6 +113,27 @@ describe("IMAP REPLACE and UNAUTHENTICATE", () => {
     client.close();
   });
 
+  it("UNAUTHENTICATE ends NOTIFY: the next user of the connection hears nothing they did not ask for", async () => {
+    const client = await loggedIn("alice");
+    assert.match(await client.command("n1", "NOTIFY SET (personal (MessageNew MessageExpunge))"), /n1 OK/);
+    assert.match(await client.command("n2", "UNAUTHENTICATE"), /n2 OK/);
+    assert.match(await client.command("n3", "LOGIN bob@example.org bob-pass"), /n3 OK/);
+    const other = await loggedIn("bob");
+    assert.match(await withLiteral(other, "n4", "APPEND INBOX", draft(40)), /n4 OK/);
+    other.close();
+    const noop = await client.command("n5", "NOOP");
+    assert.doesNotMatch(noop, /\* STATUS/, "no NOTIFY events after UNAUTHENTICATE");
+    // Asked for again by the new user, they come.
+    assert.match(await client.command("n6", "NOTIFY SET (personal (MessageNew MessageExpunge))"), /n6 OK/);
+    const again = await loggedIn("bob");
+    assert.match(await withLiteral(again, "n7", "APPEND INBOX", draft(41)), /n7 OK/);
+    again.close();
+    let heard = "";
+    for (let i = 0; i < 50 && !/\* STATUS/.test(heard); i++) heard += await client.command(`n8${i}`, "NOOP");
+    assert.match(heard, /\* STATUS "?INBOX"? \(/);
+    client.close();
+  });
+
   it("python3 imaplib: REPLACE a draft, then UNAUTHENTICATE and log in again", async () => {
     const script = `
 import imaplib, sys
