@@ -81,6 +81,18 @@ function loginEnabled(account: Account): boolean {
   return account.passwordHash.startsWith("$argon2");
 }
 
+/**
+ * Which secret each successful login used, keyed by the Account object the login returned (each
+ * login gets its own object from the store): sessions keep that object, so `app-password revoke`
+ * can end exactly the sessions that logged in with the revoked app password (loginCredential).
+ */
+const CREDENTIALS = new WeakMap<Account, string>();
+
+/** "password" or "app:<id>" for an Account object a login returned; undefined for any other object. */
+export function loginCredential(account: Account | null | undefined): string | undefined {
+  return account ? CREDENTIALS.get(account) : undefined;
+}
+
 /** Login names are logged, but a hostile megabyte of "username" is not. */
 const MAX_LOGGED_USERNAME_CHARS = 320;
 
@@ -114,6 +126,12 @@ export class Authenticator {
     this.authState = options.authState ?? null;
     this.scramIterations = options.scramIterations ?? DEFAULT_SCRAM_ITERATIONS;
     this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** `mailroom user unlock`: the failures counted against the login name are forgotten. */
+  async unlock(username: string): Promise<void> {
+    await this.throttle.unlock?.(username);
+    this.log.info("auth.unlocked", { username: username.slice(0, MAX_LOGGED_USERNAME_CHARS) });
   }
 
   /** Whether SCRAM can be offered: keys can be looked up. */
@@ -270,7 +288,9 @@ export class Authenticator {
       await this.authState.noteAppPasswordUse(id, this.clock(), subject.remoteAddress).catch((error: unknown) => this.log.warn("auth.app_password_note_failed", { ...where, error }));
     }
     this.log.info("auth.success", { ...fields, account: account.address, credential });
-    return { ok: true, account, credential };
+    const own = { ...account };
+    CREDENTIALS.set(own, credential);
+    return { ok: true, account: own, credential };
   }
 
   private async failed(account: Account | null, reason: string, subject: { remoteAddress: string; username: string }, where: LogFields, who: LogFields, extra: LogFields = {}): Promise<AuthResult> {

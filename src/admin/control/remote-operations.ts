@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountView, AdminOperations, AuthOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -27,7 +27,19 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     list: (address) => call<SieveScriptInfo[]>("sieve.list", address),
     activate: async (address, name) => void (await call("sieve.activate", address, name)),
   };
+  const auth: AuthOperations = {
+    addAppPassword: (address, name, protocols) => call("auth.addAppPassword", address, name, protocols ?? null),
+    listAppPasswords: (address) => call("auth.listAppPasswords", address),
+    revokeAppPassword: (address, name) => call("auth.revokeAppPassword", address, name),
+    setAppPasswordsOnly: (address, on) => call("auth.setAppPasswordsOnly", address, on),
+    totpEnable: (address) => call("auth.totpEnable", address),
+    totpConfirm: (address, code) => call("auth.totpConfirm", address, code),
+    totpDisable: async (address) => void (await call("auth.totpDisable", address)),
+    totpStatus: (address) => call("auth.totpStatus", address),
+    unlockUser: (address) => call("auth.unlockUser", address),
+  };
   return {
+    auth,
     sieve,
     addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
     listDomains: () => call<Domain[]>("listDomains"),
