@@ -50,7 +50,7 @@ export type AuthResult =
 const MAIL_PROTOCOLS: ReadonlySet<AuthProtocol> = new Set(["smtp", "imap", "pop3", "managesieve"]);
 
 /** Told when an account's failures reach the account lock-out (a notice goes to its INBOX). */
-export type LockoutListener = (account: Account, retryAfterMs: number) => void;
+export type LockoutListener = (account: Account, retryAfterMs: number, remoteAddress: string) => void | Promise<void>;
 
 export interface AuthenticatorOptions {
   accounts: Pick<AccountStore, "findAccountByAddress">;
@@ -314,7 +314,11 @@ export class Authenticator {
     try {
       // Asked from an address that never logged in, so a trusted pair does not hide the lock-out.
       const verdict = await this.throttle.check({ remoteAddress: "lockout-probe", username: subject.username });
-      if (!verdict.allowed && verdict.scope === "account") this.onLockout?.(account, verdict.retryAfterMs);
+      if (!verdict.allowed && verdict.scope === "account") {
+        this.log.warn("auth.locked_out", { remoteAddress: subject.remoteAddress, account: account.address, retryAfterMs: verdict.retryAfterMs });
+        // Not awaited: the notice must not delay the answer to the failed attempt.
+        void this.onLockout?.(account, verdict.retryAfterMs, subject.remoteAddress);
+      }
     } catch {
       // No verdict (shared store down): no notice this time.
     }

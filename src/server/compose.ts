@@ -1,6 +1,7 @@
 // The composition root: the one place that knows every concrete class. Config in, a running
 // server out: data directory -> owner lock -> control socket -> store backend -> authentication
 // -> TLS -> protocol handlers -> listeners. Everything below receives its collaborators as arguments.
+import { createLockoutNotifier } from "../delivery/lockout-notice.js";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthThrottle, hashPassword, SharedAuthThrottle, type PasswordHashParams } from "../auth/index.js";
@@ -476,6 +477,8 @@ export async function startServer(config: Config, log: Logger, hooks: StartHooks
     const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
     const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" })) : null;
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config), ...(opened.authState ? { authState: opened.authState } : {}), scramIterations: config.auth.scramIterations });
+    // A lock-out of an account puts a notice into its INBOX (delivery/lockout-notice.ts).
+    if (opened.authState) authenticator.onLockout = createLockoutNotifier({ mail: opened.mail, authState: opened.authState, windowMs: config.auth.throttleWindow, hostname: config.server.hostname, log: log.child({ component: "auth" }) });
     const sendLimiter = createSendLimiter(config.abuse);
     const abuseLog = log.child({ component: "abuse" });
     let admin: ReturnType<typeof createAdmin> | null = null;
