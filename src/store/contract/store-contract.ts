@@ -22,6 +22,7 @@ import { greylistContract } from "./greylist.contract.js";
 import { tlsReportContract } from "./tls-reports.contract.js";
 import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
 import { quotaContract } from "./quota.contract.js";
+import { authStateContract } from "./auth-state.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -46,6 +47,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["kept UIDs", keptUidContract],
   ["migration state", migrationStateContract],
   ["quota", quotaContract],
+  ["auth state", authStateContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

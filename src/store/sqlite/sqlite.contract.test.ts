@@ -45,6 +45,9 @@ runStoreContract("sqlite", async () => {
     get greylist() {
       return store;
     },
+    get authState() {
+      return store;
+    },
     get tlsReports() {
       return store;
     },
