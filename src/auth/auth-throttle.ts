@@ -69,6 +69,8 @@ export interface AuthThrottlePolicy {
   check(subject: AuthSubject): ThrottleVerdict | Promise<ThrottleVerdict>;
   recordFailure(subject: AuthSubject): { delayMs: number } | Promise<{ delayMs: number }>;
   recordSuccess(subject: AuthSubject): void | Promise<void>;
+  /** `mailroom user unlock`: forgets the failures counted against the login name (account and pairs). */
+  unlock?(username: string): void | Promise<void>;
 }
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; scope: "ip" | "account" | "pair"; retryAfterMs: number };
@@ -129,6 +131,15 @@ export class AuthThrottle implements AuthThrottlePolicy {
       if (record.failures === 0) this.records.delete(key);
     }
     this.write(keys.pair, { failures: 0, windowStart: now, lastSuccessAt: now });
+  }
+
+  unlock(username: string): void {
+    const { account } = throttleKeys({ remoteAddress: "", username }, this.options.ipv6PrefixBits);
+    const suffix = `\t${account.slice("account\t".length)}`;
+    for (const [key, record] of this.records) {
+      if (key === account) this.records.delete(key);
+      else if (key.startsWith("pair\t") && key.endsWith(suffix)) record.failures = 0;
+    }
   }
 
   /** Drops expired records; a server may call this from a timer. Returns how many were dropped. */

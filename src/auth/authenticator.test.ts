@@ -116,3 +116,59 @@ test("no log record ever contains a password", async () => {
   for (const secret of secrets) assert.ok(!text.includes(secret), secret);
   assert.ok(!text.includes("$argon2"));
 });
+
+test("app passwords, app-passwords-only, a disabled account, and SCRAM outcomes counted in the throttle", async () => {
+  const { openTempStore, cheapHash } = await import("../../test/harness/temp-store.js");
+  const { appPasswordSecretHash, scramKeysFor, storeMainScramKeys } = await import("./credentials.js");
+  const temp = await openTempStore();
+  try {
+    const { store } = temp;
+    await store.addDomain("example.org");
+    const account = await store.createAccount({ address: "tim@example.org", passwordHash: await cheapHash(PASSWORD) });
+    await storeMainScramKeys(store, account, PASSWORD);
+    await store.addAppPassword(account.id, { name: "phone", protocols: ["imap"], secretHash: appPasswordSecretHash("app-secret-1")!, scramKeys: await scramKeysFor(store, account, "app-secret-1") });
+    const log = createMemoryLogger();
+    let now = 0;
+    const throttle = new AuthThrottle({ clock: () => now, lockoutThresholdAccount: 3, lockoutThresholdIp: 100 });
+    const authenticator = new Authenticator({ accounts: store, throttle, log, hashParams, authState: store, sleep: async () => {} });
+    const locked: string[] = [];
+    authenticator.onLockout = (a) => void locked.push(a.address);
+    const login = (password: string, protocol: "imap" | "pop3" | "admin" = "imap") => authenticator.authenticate({ ...context, protocol, username: "tim@example.org", password });
+
+    const byApp = await login("app-secret-1");
+    assert.equal(byApp.ok && byApp.credential, "app:1");
+    assert.equal((await login("app-secret-1", "pop3")).ok, false, "not made for POP3");
+    assert.equal((await store.listAppPasswords(account.id))[0]?.lastUsedAddress, "192.0.2.10");
+
+    await store.updateAccountAuth(account.id, { appPasswordsOnly: true });
+    assert.equal((await login(PASSWORD)).ok, false, "main password refused on IMAP");
+    assert.equal((await login(PASSWORD, "admin")).ok, true, "but not for the admin pages");
+    assert.ok(log.records.some((e) => e.event === "auth.failure" && e.reason === "app-password-required"));
+    await store.updateAccountAuth(account.id, { appPasswordsOnly: false });
+
+    // SCRAM verdicts: a matched proof logs in; a failed one counts, and the third locks the account.
+    const scram = (credential: string | null, failure: "invalid-proof" | "nonce-mismatch" | null) =>
+      authenticator.authenticateSasl({ kind: "scram", mechanism: "SCRAM-SHA-256", authcid: "tim@example.org", authzid: null, credential, failure }, context);
+    assert.equal((await scram("password", null)).ok, true);
+    for (const failure of ["invalid-proof", "nonce-mismatch", "invalid-proof"] as const) assert.deepEqual(await scram(null, failure), { ok: false, reason: "invalid-credentials" });
+    assert.deepEqual(locked, ["tim@example.org"]);
+    const refused = await authenticator.scramContext({ ...context, remoteAddress: "198.51.100.1" }, null)!.lookup("tim@example.org", "sha256");
+    assert.deepEqual(refused, { kind: "refused", reason: "throttled" });
+    await authenticator.unlock("tim@example.org");
+    const lookup = await authenticator.scramContext({ ...context, remoteAddress: "198.51.100.1" }, null)!.lookup("tim@example.org", "sha256");
+    assert.equal(lookup.kind === "credentials" && lookup.keys.map((k) => k.credential).join(","), "password,app:1");
+
+    // Disabled (the admin's mark before the hash): no secret works, and SCRAM has no keys.
+    await store.setPasswordHash("tim@example.org", `!${account.passwordHash}`);
+    assert.equal((await login("app-secret-1")).ok, false);
+    const none = await authenticator.scramContext(context, null)!.lookup("tim@example.org", "sha256");
+    assert.equal(none.kind === "credentials" && none.keys.length, 0);
+    // An unknown user gets the same fake salt every time.
+    const a = await authenticator.scramContext(context, null)!.lookup("nobody@example.org", "sha1");
+    const b = await authenticator.scramContext(context, null)!.lookup("nobody@example.org", "sha1");
+    assert.ok(a.kind === "credentials" && b.kind === "credentials" && a.salt.equals(b.salt) && a.keys.length === 0);
+    now += 1;
+  } finally {
+    await temp.cleanup();
+  }
+});

@@ -50,7 +50,7 @@ export type AuthResult =
 const MAIL_PROTOCOLS: ReadonlySet<AuthProtocol> = new Set(["smtp", "imap", "pop3", "managesieve"]);
 
 /** Told when an account's failures reach the account lock-out (a notice goes to its INBOX). */
-export type LockoutListener = (account: Account, retryAfterMs: number) => void;
+export type LockoutListener = (account: Account, retryAfterMs: number, remoteAddress: string) => void | Promise<void>;
 
 export interface AuthenticatorOptions {
   accounts: Pick<AccountStore, "findAccountByAddress">;
@@ -79,6 +79,18 @@ export interface AuthenticatorOptions {
  */
 function loginEnabled(account: Account): boolean {
   return account.passwordHash.startsWith("$argon2");
+}
+
+/**
+ * Which secret each successful login used, keyed by the Account object the login returned (each
+ * login gets its own object from the store): sessions keep that object, so `app-password revoke`
+ * can end exactly the sessions that logged in with the revoked app password (loginCredential).
+ */
+const CREDENTIALS = new WeakMap<Account, string>();
+
+/** "password" or "app:<id>" for an Account object a login returned; undefined for any other object. */
+export function loginCredential(account: Account | null | undefined): string | undefined {
+  return account ? CREDENTIALS.get(account) : undefined;
 }
 
 /** Login names are logged, but a hostile megabyte of "username" is not. */
@@ -114,6 +126,12 @@ export class Authenticator {
     this.authState = options.authState ?? null;
     this.scramIterations = options.scramIterations ?? DEFAULT_SCRAM_ITERATIONS;
     this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** `mailroom user unlock`: the failures counted against the login name are forgotten. */
+  async unlock(username: string): Promise<void> {
+    await this.throttle.unlock?.(username);
+    this.log.info("auth.unlocked", { username: username.slice(0, MAX_LOGGED_USERNAME_CHARS) });
   }
 
   /** Whether SCRAM can be offered: keys can be looked up. */
@@ -270,7 +288,9 @@ export class Authenticator {
       await this.authState.noteAppPasswordUse(id, this.clock(), subject.remoteAddress).catch((error: unknown) => this.log.warn("auth.app_password_note_failed", { ...where, error }));
     }
     this.log.info("auth.success", { ...fields, account: account.address, credential });
-    return { ok: true, account, credential };
+    const own = { ...account };
+    CREDENTIALS.set(own, credential);
+    return { ok: true, account: own, credential };
   }
 
   private async failed(account: Account | null, reason: string, subject: { remoteAddress: string; username: string }, where: LogFields, who: LogFields, extra: LogFields = {}): Promise<AuthResult> {
@@ -294,7 +314,11 @@ export class Authenticator {
     try {
       // Asked from an address that never logged in, so a trusted pair does not hide the lock-out.
       const verdict = await this.throttle.check({ remoteAddress: "lockout-probe", username: subject.username });
-      if (!verdict.allowed && verdict.scope === "account") this.onLockout?.(account, verdict.retryAfterMs);
+      if (!verdict.allowed && verdict.scope === "account") {
+        this.log.warn("auth.locked_out", { remoteAddress: subject.remoteAddress, account: account.address, retryAfterMs: verdict.retryAfterMs });
+        // Not awaited: the notice must not delay the answer to the failed attempt.
+        void this.onLockout?.(account, verdict.retryAfterMs, subject.remoteAddress);
+      }
     } catch {
       // No verdict (shared store down): no notice this time.
     }

@@ -14,7 +14,7 @@ export type { PasswordHashParams, PasswordPolicy } from "./password-hash.js";
 export { AuthThrottle, clientAddressKey, DEFAULT_AUTH_THROTTLE_OPTIONS } from "./auth-throttle.js";
 export type { AuthSubject, AuthThrottleOptions, AuthThrottlePolicy, ThrottleVerdict } from "./auth-throttle.js";
 export { SharedAuthThrottle } from "./shared-auth-throttle.js";
-export { Authenticator } from "./authenticator.js";
+export { Authenticator, loginCredential } from "./authenticator.js";
 export type { AuthContext, AuthenticatorOptions, AuthFailureReason, AuthProtocol, AuthResult, LockoutListener, PasswordAttempt } from "./authenticator.js";
 export { DEFAULT_SASL_LIMITS } from "./sasl/mechanism.js";
 export { channelBindingsOf } from "./sasl/channel-binding.js";

@@ -32,6 +32,18 @@ if (unavailable !== null) {
 
     const options = { lockoutThresholdIp: 5, lockoutThresholdAccount: 8, windowMs: 60_000, baseDelayMs: 100, maxDelayMs: 1000 };
 
+    test("user unlock on one node lifts an account lock-out on every node, and only that account's", async () => {
+      const onA = new SharedAuthThrottle(a, options);
+      const onB = new SharedAuthThrottle(b, options);
+      for (let i = 0; i < 8; i++) await onA.recordFailure({ remoteAddress: `198.51.100.${i}`, username: "locked@example.org" });
+      for (let i = 0; i < 8; i++) await onA.recordFailure({ remoteAddress: `198.51.100.${i}`, username: "other@example.org" });
+      const fresh = { remoteAddress: "203.0.113.9", username: "locked@example.org" };
+      assert.equal((await onB.check(fresh)).allowed, false);
+      await onA.unlock("Locked@example.org");
+      assert.deepEqual(await onB.check(fresh), { allowed: true });
+      assert.equal((await onB.check({ remoteAddress: "203.0.113.9", username: "other@example.org" })).allowed, false, "another account stays locked");
+    });
+
     test("failures on node A refuse the address on node B; the delay doubles across nodes", async () => {
       const onA = new SharedAuthThrottle(a, options);
       const onB = new SharedAuthThrottle(b, options);

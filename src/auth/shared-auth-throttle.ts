@@ -40,6 +40,11 @@ export class SharedAuthThrottle implements AuthThrottlePolicy {
     await this.store.forgiveThrottle(keys.pair, [keys.ip, keys.account], this.options.windowMs);
   }
 
+  async unlock(username: string): Promise<void> {
+    const { account } = throttleKeys({ remoteAddress: "", username }, this.options.ipv6PrefixBits);
+    await this.store.unlockThrottle?.(account, `\t${account.slice("account\t".length)}`);
+  }
+
   /** Drops rows with nothing left in them, and the oldest beyond maxTrackedKeys; returns how many. */
   prune(): Promise<number> {
     return this.store.pruneThrottle(this.options.windowMs, this.options.trustedPairMs, this.options.maxTrackedKeys);

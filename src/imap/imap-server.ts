@@ -11,7 +11,7 @@ import { statusLine } from "./protocol/response.js";
 import type { SearchLimits } from "./protocol/search-key.js";
 import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
 import { systemTimers, type Timers } from "./session/timers.js";
-import { channelBindingsOf } from "../auth/index.js";
+import { channelBindingsOf, loginCredential } from "../auth/index.js";
 
 export interface ImapTlsProvider {
   current(): SecureContext;
@@ -50,7 +50,8 @@ export interface ImapServer extends SessionHandler {
    */
   shutdown(connection?: Connection): Promise<void>;
   /** The account was deleted or disabled: its sessions get `* BYE` with the reason and are closed. Returns how many. */
-  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
+  /** With `credential` ("app:<id>"), only the sessions that logged in with that secret (auth/ loginCredential). */
+  endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number>;
 }
 
 export function createImapServer(options: ImapServerOptions): ImapServer {
@@ -114,8 +115,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     await Promise.all(targets.map((session) => session.stop()));
   }
 
-  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
-    const targets = [...sessions.values()].filter((session) => session.accountId === accountId);
+  async function endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number> {
+    const targets = [...sessions.values()].filter((session) => session.accountId === accountId && (credential === undefined || loginCredential(session.loggedInAccount) === credential));
     await Promise.all(targets.map((session) => session.closeWith(reason, "UNAVAILABLE")));
     return targets.length;
   }

@@ -9,7 +9,7 @@ import type { AccountId, SieveStore } from "../store/index.js";
 import { bye, encodeResponse } from "./protocol/response.js";
 import { ManageSieveSession } from "./session.js";
 import type { ManageSieveAuthenticator, ManageSieveLimits } from "./types.js";
-import { channelBindingsOf } from "../auth/index.js";
+import { channelBindingsOf, loginCredential } from "../auth/index.js";
 
 export interface ManageSieveServerOptions {
   readonly scripts: SieveStore;
@@ -29,7 +29,8 @@ export interface ManageSieveServer extends SessionHandler {
   refuse(connection: Connection, reason: RefusalReason): Promise<void>;
   shutdown(connection?: Connection): Promise<void>;
   /** The account was deleted or disabled: its sessions get BYE and are closed. Returns how many. */
-  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
+  /** With `credential` ("app:<id>"), only the sessions that logged in with that secret (auth/ loginCredential). */
+  endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number>;
 }
 
 export function createManageSieveServer(options: ManageSieveServerOptions): ManageSieveServer {
@@ -86,8 +87,8 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
     await Promise.all(targets.map((driver) => driver.stop()));
   }
 
-  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
-    const targets = [...sessions.values()].filter((s) => s.account?.id === accountId);
+  async function endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number> {
+    const targets = [...sessions.values()].filter((s) => s.account?.id === accountId && (credential === undefined || loginCredential(s.account) === credential));
     await Promise.all(targets.map((s) => s.closeWith(bye(reason))));
     return targets.length;
   }

@@ -13,7 +13,7 @@ import { Pop3Session } from "./pop3-session.js";
 import { encodeResponse, err } from "./protocol/index.js";
 import { SentSizeCache } from "./sent-size-cache.js";
 import { systemTimers, type MailStoreForPop3, type Pop3Authenticator, type Pop3Limits, type Pop3SharedState, type Timers } from "./types.js";
-import { channelBindingsOf } from "../auth/index.js";
+import { channelBindingsOf, loginCredential } from "../auth/index.js";
 
 export interface TlsProvider {
   current(): SecureContext;
@@ -48,7 +48,8 @@ export interface Pop3Server extends SessionHandler {
    */
   shutdown(connection?: Connection): Promise<void>;
   /** The account was deleted or disabled: its sessions get -ERR [SYS/PERM] and are closed, committing nothing. Returns how many. */
-  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
+  /** With `credential` ("app:<id>"), only the sessions that logged in with that secret (auth/ loginCredential). */
+  endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number>;
   readonly shared: Pop3SharedState;
 }
 
@@ -117,8 +118,8 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     await Promise.all(targets.map((driver) => driver.stop()));
   }
 
-  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
-    const targets = [...byConnection.values()].filter((session) => session.account?.id === accountId);
+  async function endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number> {
+    const targets = [...byConnection.values()].filter((session) => session.account?.id === accountId && (credential === undefined || loginCredential(session.account) === credential));
     // RFC 3206 §4 SYS/PERM: not worth retrying; nothing of the session is committed.
     await Promise.all(targets.map((session) => session.closeWith(err(reason, "SYS/PERM"))));
     return targets.length;

@@ -1,6 +1,7 @@
 // The composition root: the one place that knows every concrete class. Config in, a running
 // server out: data directory -> owner lock -> control socket -> store backend -> authentication
 // -> TLS -> protocol handlers -> listeners. Everything below receives its collaborators as arguments.
+import { createLockoutNotifier } from "../delivery/lockout-notice.js";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthThrottle, hashPassword, SharedAuthThrottle, type PasswordHashParams } from "../auth/index.js";
@@ -270,6 +271,8 @@ export interface RunningAdminExtras {
   tlsCertificates: () => readonly CertificateSummary[];
   serverStatus: () => Record<string, unknown>;
   bounce: (entry: QueuedMessage, reason: string) => Promise<unknown>;
+  /** Forgets an account's failed logins (`mailroom user unlock`): the counts live in the server. */
+  unlock: (address: string) => Promise<void>;
 }
 
 export function createAdmin(config: Config, store: ComposedStore, sessions?: LiveSessions, acme?: () => AcmeAdmin | null, stopSignal?: AbortSignal, running?: RunningAdminExtras): AdminOperations {
@@ -282,7 +285,8 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     transfer: { store: store.mail, ...(store.migrations ? { migrations: store.migrations } : {}), maxMessageBytes: config.limits.maxMessageSize, ...(stopSignal ? { stopSignal } : {}) },
     ...(sessions ? { sessions } : {}),
     hashPassword: (password) => hashPassword(password, { params }),
-    ...(store.authState ? { authState: store.authState, scramIterations: config.auth.scramIterations } : {}),
+    ...(store.authState ? { authState: store.authState, scramIterations: config.auth.scramIterations, issuer: config.server.hostname } : {}),
+    ...(running ? { unlock: running.unlock } : {}),
     defaultPop3Policy: { mode: config.pop3.defaultMode, markSeen: config.pop3.markSeenOnRetr },
     ...(store.tlsReports ? { tlsReports: store.tlsReports } : {}),
     ...(store.backup ? { backup: { store: store.backup, files: backupFileSets(config), serverVersion: serverVersion() } } : {}),
@@ -508,6 +512,8 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     const clusterConnections = shared ? new ClusterConnections({ store: shared, log: log.child({ component: "cluster" }) }) : null;
     const abusePruner = shared && sharedThrottle ? startAbusePruner(shared, sharedThrottle, log.child({ component: "cluster" }), opened.nodeState) : null;
     const authenticator = new TrackingAuthenticator({ accounts: opened.accounts, throttle, log: log.child({ component: "auth" }), hashParams: hashParamsOf(config), ...(opened.authState ? { authState: opened.authState } : {}), scramIterations: config.auth.scramIterations });
+    // A lock-out of an account puts a notice into its INBOX (delivery/lockout-notice.ts).
+    if (opened.authState) authenticator.onLockout = createLockoutNotifier({ mail: opened.mail, authState: opened.authState, windowMs: config.auth.throttleWindow, hostname: config.server.hostname, log: log.child({ component: "auth" }) });
     // On PostgreSQL the windows are counted in the database, summed over every node (abuse/send-limits.ts).
     // Aborted at stop: long admin operations (migrate) end early and resumable.
     const longOperations = new AbortController();
@@ -541,6 +547,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       tlsCertificates: () => tls.certificates,
       serverStatus: () => status(false),
       bounce: (entry, reason) => outbound.bounceNow(entry, reason),
+      unlock: (address) => authenticator.unlock(address),
     });
     operationsReady(admin);
     const metrics = new Metrics({

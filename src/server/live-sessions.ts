@@ -2,7 +2,7 @@
 // data dir"): the account's open IMAP, POP3 and submission sessions end at once, on every listener.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LiveSessions } from "../admin/operations/index.js";
-import { Authenticator, type AuthResult, type PasswordAttempt } from "../auth/index.js";
+import { Authenticator, type AuthContext, type AuthResult, type PasswordAttempt, type SaslCredentials } from "../auth/index.js";
 import type { ListenerProtocol } from "../config/index.js";
 import type { SessionHandler } from "../net/index.js";
 import type { Logger } from "../observability/log.js";
@@ -10,7 +10,7 @@ import type { Account, AccountId } from "../store/index.js";
 
 /** A protocol server that can end the sessions of one account (IMAP, POP3 and SMTP servers can). */
 interface EndsAccountSessions {
-  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
+  endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number>;
 }
 
 const endsAccountSessions = (handler: SessionHandler | undefined): handler is SessionHandler & EndsAccountSessions =>
@@ -25,8 +25,15 @@ export class TrackingAuthenticator extends Authenticator {
   /** Told of each finished login (metrics); set by compose.ts. */
   observe?: (protocol: string, ok: boolean) => void;
   override authenticate(attempt: PasswordAttempt): Promise<AuthResult> {
-    const result = super.authenticate(attempt);
-    void result.then((r) => this.observe?.(attempt.protocol, r.ok), () => this.observe?.(attempt.protocol, false));
+    return this.track(attempt.protocol, super.authenticate(attempt));
+  }
+  /** SCRAM's verdicts (PLAIN and LOGIN come through authenticate above). */
+  override authenticateSasl(credentials: SaslCredentials, context: AuthContext): Promise<AuthResult> {
+    const result = super.authenticateSasl(credentials, context);
+    return credentials.kind === "scram" ? this.track(context.protocol, result) : result;
+  }
+  private track(protocol: string, result: Promise<AuthResult>): Promise<AuthResult> {
+    void result.then((r) => this.observe?.(protocol, r.ok), () => this.observe?.(protocol, false));
     this.pending.add(result);
     void result.finally(() => this.pending.delete(result));
     return result;
@@ -36,18 +43,19 @@ export class TrackingAuthenticator extends Authenticator {
 /** Ends an account's sessions on every listener, then once more after the logins in progress. */
 export function liveSessions(handlers: Partial<Record<ListenerProtocol, SessionHandler>>, authenticator: TrackingAuthenticator, log: Logger): LiveSessions {
   const servers = [...new Set(Object.values(handlers))].filter(endsAccountSessions);
-  const endAll = async (accountId: AccountId, reason: string) => (await Promise.all(servers.map((s) => s.endSessionsOf(accountId, reason)))).reduce((a, b) => a + b, 0);
+  const endAll = async (accountId: AccountId, reason: string, credential?: string) =>
+    (await Promise.all(servers.map((s) => s.endSessionsOf(accountId, reason, credential)))).reduce((a, b) => a + b, 0);
   return {
-    async endSessionsOf(account: Account, reason: string): Promise<number> {
+    async endSessionsOf(account: Account, reason: string, credential?: string): Promise<number> {
       const inProgress = [...authenticator.pending];
-      let ended = await endAll(account.id, reason);
+      let ended = await endAll(account.id, reason, credential);
       if (inProgress.length > 0) {
         await Promise.allSettled(inProgress);
         // The session records its login right after the result arrives; give it that moment.
         await sleep(100);
-        ended += await endAll(account.id, reason);
+        ended += await endAll(account.id, reason, credential);
       }
-      log.info("sessions.ended", { account: account.address, reason, sessions: ended });
+      log.info("sessions.ended", { account: account.address, reason, sessions: ended, ...(credential ? { credential } : {}) });
       return ended;
     },
   };

@@ -19,7 +19,7 @@ import { SmtpSession } from "./session/smtp-session.js";
 import type { SaslAuthenticator, SessionLimits, SessionPolicy, SmtpRole, Timers } from "./session/types.js";
 import { createSubmissionPolicy, type SendLimits } from "./submission/submission-policy.js";
 import type { IpMessageRate } from "../abuse/ip-rate.js";
-import { channelBindingsOf } from "../auth/index.js";
+import { channelBindingsOf, loginCredential } from "../auth/index.js";
 
 export interface TlsProvider {
   current(): SecureContext;
@@ -72,7 +72,8 @@ export interface SmtpServer extends SessionHandler {
    */
   shutdown(connection?: Connection): Promise<void>;
   /** The account was deleted or disabled: its authenticated sessions get 421 4.7.0 with the reason and are closed. Returns how many. */
-  endSessionsOf(accountId: AccountId, reason: string): Promise<number>;
+  /** With `credential` ("app:<id>"), only the sessions that logged in with that secret (auth/ loginCredential). */
+  endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number>;
 }
 
 export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
@@ -140,8 +141,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     await Promise.all(targets.map((driver) => driver.stop()));
   }
 
-  async function endSessionsOf(accountId: AccountId, reason: string): Promise<number> {
-    const targets = [...byConnection.values()].filter((session) => session.view.account?.id === accountId);
+  async function endSessionsOf(accountId: AccountId, reason: string, credential?: string): Promise<number> {
+    const targets = [...byConnection.values()].filter((session) => session.view.account?.id === accountId && (credential === undefined || loginCredential(session.view.account) === credential));
     // RFC 5321 §3.8: 421 and close; RFC 3463 X.7.0: a security or policy status.
     await Promise.all(targets.map((session) => session.closeWith({ code: 421, enhanced: "4.7.0", lines: [`${options.hostname} ${reason}, closing transmission channel`] })));
     return targets.length;

@@ -36,6 +36,8 @@ export interface AuthThrottleStore {
   forgiveThrottle(pairKey: string, otherKeys: readonly string[], windowMs: number): Promise<void>;
   /** Drops records with nothing left (window and trust over) and the least recently written beyond maxKeys. */
   pruneThrottle(windowMs: number, trustedMs: number, maxKeys: number): Promise<number>;
+  /** `mailroom user unlock`: clears the failures of `accountKey` and of every pair key ending in `pairSuffix`. */
+  unlockThrottle?(accountKey: string, pairSuffix: string): Promise<void>;
 }
 
 export interface IpMessageRateStore {

@@ -1,9 +1,10 @@
 // SCRAM-SHA-1/-256 and their -PLUS forms (RFC 5802, 7677; channel binding RFC 9266 tls-exporter
 // and RFC 5929 tls-server-end-point) end to end, over real sockets on every protocol that speaks
 // SASL: IMAP AUTHENTICATE, SMTP submission AUTH, POP3 AUTH and ManageSieve AUTHENTICATE.
-// Two clients: the harness's own (test/harness/scram-client.ts, written apart from the server's
+// Three clients: the harness's own (test/harness/scram-client.ts, written apart from the server's
 // code) for every protocol and every way of breaking the exchange, and GNU SASL's `gsasl` CLI
-// (Debian package gsasl: a real client with its own SCRAM and TLS stack) against IMAP and SMTP.
+// (Debian package gsasl: a real client with its own SCRAM and TLS stack) against IMAP and SMTP,
+// and python3's imaplib with a SCRAM callback written on hashlib (a third implementation).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -249,6 +250,45 @@ describe("SCRAM end to end", () => {
     const outcome = await imapScram(lines, "SCRAM-SHA-256", { hash: "sha256", username: "legacy@example.org", password: "legacy password" });
     assert.ok(outcome.ok, outcome.final);
     lines.socket.destroy();
+  });
+
+  it("interop: python3's imaplib drives SCRAM-SHA-256 through its authenticate() callback (hashlib, a third implementation)", async () => {
+    const script = `
+import base64, hashlib, hmac, imaplib, os, ssl, sys
+user, password = sys.argv[2], sys.argv[3]
+cnonce = base64.b64encode(os.urandom(18)).decode()
+bare = "n=" + user.replace("=", "=3D").replace(",", "=2C") + ",r=" + cnonce
+state = {}
+def step(challenge):
+    if "final" in state:
+        ok = challenge.decode() == "v=" + base64.b64encode(state["final"]).decode()
+        print("server-verified", ok)
+        return b""
+    if challenge == b"":
+        return ("n,," + bare).encode()
+    server_first = challenge.decode()
+    f = dict(p.split("=", 1) for p in server_first.split(","))
+    assert f["r"].startswith(cnonce)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(f["s"]), int(f["i"]))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored = hashlib.sha256(client_key).digest()
+    without = "c=biws,r=" + f["r"]
+    auth = (bare + "," + server_first + "," + without).encode()
+    sig = hmac.new(stored, auth, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig))
+    state["final"] = hmac.new(hmac.new(salted, b"Server Key", "sha256").digest(), auth, "sha256").digest()
+    return (without + ",p=" + base64.b64encode(proof).decode()).encode()
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+c.starttls(ssl_context=ssl._create_unverified_context())
+print(c.authenticate("SCRAM-SHA-256", step)[0])
+print(c.select("INBOX")[0])
+`;
+    const result = await run("python3", ["-c", script, String(full.portOf("imap")), USER, PASSWORD]);
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /server-verified True\nOK\nOK/);
+    const wrong = await run("python3", ["-c", script, String(full.portOf("imap")), USER, "wrong password"]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.output, /AUTHENTICATIONFAILED/);
   });
 
   it("interop: GNU SASL's gsasl logs in with SCRAM: IMAP over STARTTLS with both -PLUS forms, SMTP without TLS", async () => {

@@ -33,6 +33,10 @@ class Arguments {
   optionalStrings(index: number): string[] | undefined {
     return this.values[index] === undefined || this.values[index] === null ? undefined : this.strings(index);
   }
+  boolean(index: number): boolean {
+    const value = this.values[index];
+    return typeof value === "boolean" ? value : this.bad(index, "true or false");
+  }
   integer(index: number): number {
     const value = this.values[index];
     return typeof value === "number" && Number.isSafeInteger(value) ? value : this.bad(index, "a whole number");
@@ -137,6 +141,15 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   "sieve.get": (ops, a) => ops.sieve.get(a.string(0), a.string(1)),
   "sieve.list": (ops, a) => ops.sieve.list(a.string(0)),
   "sieve.activate": (ops, a) => ops.sieve.activate(a.string(0), a.optionalString(1) ?? null),
+  "auth.addAppPassword": (ops, a) => ops.auth.addAppPassword(a.string(0), a.string(1), a.optionalStrings(2)),
+  "auth.listAppPasswords": (ops, a) => ops.auth.listAppPasswords(a.string(0)),
+  "auth.revokeAppPassword": (ops, a) => ops.auth.revokeAppPassword(a.string(0), a.string(1)),
+  "auth.setAppPasswordsOnly": (ops, a) => ops.auth.setAppPasswordsOnly(a.string(0), a.boolean(1)),
+  "auth.totpEnable": (ops, a) => ops.auth.totpEnable(a.string(0)),
+  "auth.totpConfirm": (ops, a) => ops.auth.totpConfirm(a.string(0), a.string(1)),
+  "auth.totpDisable": (ops, a) => ops.auth.totpDisable(a.string(0)),
+  "auth.totpStatus": (ops, a) => ops.auth.totpStatus(a.string(0)),
+  "auth.unlockUser": (ops, a) => ops.auth.unlockUser(a.string(0)),
   tlsReports: (ops, a) => ops.tlsReports(a.integer(0)),
   acmeStatus: (ops) => ops.acmeStatus(),
   acmeRenew: (ops, a) => ops.acmeRenew(a.string(0)),

@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult } from "../operations/index.js";
+import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult, AuthOperations } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -44,9 +44,21 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     getFilters: (address) => call<Awaited<ReturnType<AccountFilterOperations["getFilters"]>>>("accountFilters.getFilters", address),
     setFilters: (address, input) => call<AccountFilters>("accountFilters.setFilters", address, input),
   };
+  const auth: AuthOperations = {
+    addAppPassword: (address, name, protocols) => call("auth.addAppPassword", address, name, protocols ?? null),
+    listAppPasswords: (address) => call("auth.listAppPasswords", address),
+    revokeAppPassword: (address, name) => call("auth.revokeAppPassword", address, name),
+    setAppPasswordsOnly: (address, on) => call("auth.setAppPasswordsOnly", address, on),
+    totpEnable: (address) => call("auth.totpEnable", address),
+    totpConfirm: (address, code) => call("auth.totpConfirm", address, code),
+    totpDisable: async (address) => void (await call("auth.totpDisable", address)),
+    totpStatus: (address) => call("auth.totpStatus", address),
+    unlockUser: (address) => call("auth.unlockUser", address),
+  };
   return {
     admins,
     accountFilters,
+    auth,
     sieve,
     addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
     listDomains: () => call<Domain[]>("listDomains"),

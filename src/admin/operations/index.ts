@@ -11,6 +11,7 @@ import type { AuthStateStore } from "../../store/index.js";
 import { storeMainScramKeys } from "../../auth/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
+import { createAuthOperations } from "./auth.js";
 import { createSieveOperations, type SieveAdminDependencies, type SieveOperations } from "./sieve.js";
 import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
@@ -25,6 +26,7 @@ export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations, DnsRecordRow } from "./outbound.js";
 export { HOLD_UNTIL, isHeld } from "./outbound.js";
 export type { SieveAdminDependencies, SieveOperations } from "./sieve.js";
+export type { AppPasswordView, AuthOperations } from "./auth.js";
 export { checkSieveScript } from "./sieve.js";
 export { renderDnsRecords } from "./dns-records.js";
 export type { StoreCheckResult } from "./store-check.js";
@@ -73,6 +75,8 @@ export interface AdminDependencies {
   scramIterations?: number;
   /** `mailroom user unlock`: forgets the failed logins counted against a login name; absent: unavailable. */
   unlock?: (address: string) => Promise<void>;
+  /** The issuer authenticator apps show for TOTP (the server's hostname). */
+  issuer?: string;
   /** `mailroom backup`; without it that operation is unavailable. */
   backup?: BackupDependencies;
   /** `mailroom export` and `mailroom migrate`; without it those operations are unavailable. */
@@ -102,8 +106,11 @@ export interface AccountPage {
 export const MAX_ACCOUNT_PAGE = 500;
 
 export interface LiveSessions {
-  /** Closes every open IMAP, POP3 and submission session of the account with the reason; returns how many. */
-  endSessionsOf(account: Account, reason: string): Promise<number>;
+  /**
+   * Closes every open IMAP, POP3 and submission session of the account with the reason; returns
+   * how many. With `credential` ("app:<id>"), only the sessions that logged in with that secret.
+   */
+  endSessionsOf(account: Account, reason: string, credential?: string): Promise<number>;
 }
 
 /** What the operator sees of an account: never the hash. */
@@ -370,6 +377,19 @@ export function createAdminOperations(deps: AdminDependencies) {
       return createTransferOperations(deps.transfer, requireAccount).migrate(request);
     },
     /** Sieve scripts per account; throws when the store has none. */
+    /** App passwords, TOTP and lock-outs (operations/auth.ts); refused without deps.authState. */
+    auth: createAuthOperations(
+      deps.authState
+        ? {
+            authState: deps.authState,
+            issuer: deps.issuer ?? "Mailroom",
+            ...(deps.scramIterations !== undefined ? { scramIterations: deps.scramIterations } : {}),
+            ...(deps.unlock ? { unlock: deps.unlock } : {}),
+            ...(deps.sessions ? { endSessions: (account: Account, reason: string, credential: string) => deps.sessions!.endSessionsOf(account, reason, credential) } : {}),
+          }
+        : null,
+      requireAccount,
+    ),
     get sieve(): SieveOperations {
       if (!deps.sieve) throw new AdminError("refused", "sieve administration is not available here");
       return createSieveOperations(deps.sieve, requireAccount);

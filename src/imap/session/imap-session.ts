@@ -133,6 +133,11 @@ export class ImapSession {
     return this.account?.id ?? null;
   }
 
+  /** The account object the login returned (auth/ loginCredential tells which secret it used). */
+  get loggedInAccount(): Account | null {
+    return this.account;
+  }
+
   /** Runs the whole session; resolves when it is over. Never rejects for client behaviour. */
   async run(): Promise<void> {
     try {

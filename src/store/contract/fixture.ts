@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore, WebAuthStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore, WebAuthStore, AuthStateStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -20,6 +20,8 @@ export interface StoreHandles {
   webAuth?: WebAuthStore;
   /** Absent for a backend without `mailroom migrate` state; that contract is then skipped. */
   migrations?: MigrationStateStore;
+  /** Absent for a backend without auth state (issue 22); that contract is then skipped. */
+  authState?: AuthStateStore;
 }
 
 export interface ContractBackend extends StoreHandles {

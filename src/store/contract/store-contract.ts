@@ -25,6 +25,7 @@ import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js
 import { quotaContract } from "./quota.contract.js";
 import { objectIdContract } from "./object-ids.contract.js";
 import { metadataContract } from "./metadata.contract.js";
+import { authStateContract } from "./auth-state.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -52,6 +53,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["quota", quotaContract],
   ["object ids, save date, preview and replace", objectIdContract],
   ["metadata", metadataContract],
+  ["auth state", authStateContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

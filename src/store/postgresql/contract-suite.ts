@@ -60,6 +60,9 @@ export function runPostgresContract(groups: readonly string[]): void {
         get greylist() {
           return store;
         },
+        get authState() {
+          return store;
+        },
         get tlsReports() {
           return store;
         },

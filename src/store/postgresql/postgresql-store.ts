@@ -1741,6 +1741,13 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.read((db) => abuse.countThrottleFailures(db, keys, checkCount(windowMs, "windowMs"), checkCount(trustedMs, "trustedMs")));
   }
 
+  unlockThrottle(accountKey: string, pairSuffix: string): Promise<void> {
+    // Failures cleared, trust kept: the user's usual addresses stay trusted.
+    return this.read(async (db) => {
+      await db.query("UPDATE auth_throttle SET failures = 0 WHERE key = $1 OR (key LIKE 'pair' || chr(9) || '%' AND right(key, length($2)) = $2)", [accountKey, pairSuffix]);
+    });
+  }
+
   forgiveThrottle(pairKey: string, otherKeys: readonly string[], windowMs: number): Promise<void> {
     return this.read((db) => abuse.forgiveThrottle(db, pairKey, otherKeys, checkCount(windowMs, "windowMs")));
   }

@@ -60,6 +60,9 @@ async function openContractBackend() {
     get webAuth() {
       return store;
     },
+    get authState() {
+      return store;
+    },
     async reopen() {
       await store.close();
       store = await openSqliteStore({ dataDir, collector: COLLECTOR });
