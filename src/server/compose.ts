@@ -10,7 +10,7 @@ import { AcmeChallenges, AcmeManager, type SessionHandler, type Timers } from ".
 import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger } from "../observability/log.js";
 import type { AccountStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore } from "../store/index.js";
-import { backupFileSets, serverVersion } from "./backup.js";
+import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -200,9 +200,12 @@ export async function copyStore(
       });
       try {
         const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
+        // The queue and the key files the PostgreSQL backend keeps in the database (server/backup.ts).
+        const moved = await copyQueueAndKeys(source, target, options.from);
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${options.from} -> ${redactUrl(options.to)}: ${copySummary(report)}`,
+          `store copy: ${moved}`,
         ];
       } finally {
         await target.close();
