@@ -12,7 +12,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../observability/log.js";
-import type { BackupFileSet } from "../store/index.js";
+import type { BackupFileSet, QueueStore } from "../store/index.js";
+import type { PostgresStore } from "../store/postgresql/postgresql-store.js";
 import { BackupError } from "../store/backup/format.js";
 import { readArchiveHeader } from "../store/backup/archive-reader.js";
 import { readBackup, type ReadBackupReport } from "../store/backup/restore.js";
@@ -122,7 +123,7 @@ export async function restoreBackup(config: Config, log: Logger, options: ReadBa
     const keysDir = join(scratchDir, "keys");
     const report = await readBackup({ file: options.file, bases: options.bases, target: { dataDir: embedded, fileDirs: { dkim: join(keysDir, "dkim"), acme: join(keysDir, "acme"), tls: join(dataDir, "tls") } }, scratchDir, onProgress });
     const copied = await copyStore(config, log, { from: embedded, to: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile }, () => {});
-    const moved = await moveQueueAndKeys(config, log, embedded, keysDir);
+    const moved = (await moveQueueAndKeys(config, log, embedded, keysDir)).map((line) => `restore: ${line}`);
     await rm(embedded, { recursive: true, force: true });
     ok = true;
     return [...describe(report), ...copied, ...moved, `restore: backup ${report.header.id} is in the PostgreSQL database`];
@@ -210,54 +211,69 @@ async function restorePostgresBackup(config: Config, log: Logger, options: ReadB
  * certificates, which the PostgreSQL backend keeps in the database (store/node-state-store.ts).
  */
 async function moveQueueAndKeys(config: Config, log: Logger, embeddedDir: string, keysDir: string): Promise<string[]> {
-  const { openPostgresStore, PostgresNodeState } = await postgresModules();
+  const { openPostgresStore } = await postgresModules();
   const mimeLimits = { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts };
   const source = await openSqliteStore({ dataDir: embeddedDir, log, mimeLimits });
-  let entries = 0;
-  let keys = 0;
-  let certificates = 0;
   try {
     const target = await openPostgresStore({ url: config.store.url!, passwordEnv: config.store.passwordEnv, passwordFile: config.store.passwordFile, log, mimeLimits, migrate: false });
     try {
-      for (const entry of await source.listQueue(10_000_000)) {
-        const staged = await target.stageMessage(source.openQueued(entry));
-        await target.importQueued(entry, staged);
-        entries++;
-      }
-      const state = new PostgresNodeState(target.pool);
-      // files/dkim/<domain>/<selector>.pem and active.json (mail-auth/dkim-keys.ts): old keys first, then the active set.
-      for (const domain of (await entriesOf(join(keysDir, "dkim"))) ?? []) {
-        const dir = join(keysDir, "dkim", domain);
-        const active = JSON.parse(await readFile(join(dir, "active.json"), "utf8").catch(() => "[]")) as { selector: string }[];
-        const all = [];
-        for (const name of ((await entriesOf(dir)) ?? []).filter((n) => n.endsWith(".pem"))) {
-          const pem = await readFile(join(dir, name), "utf8");
-          const algorithm = createPrivateKey(pem).asymmetricKeyType === "ed25519" ? ("ed25519-sha256" as const) : ("rsa-sha256" as const);
-          all.push({ selector: name.slice(0, -4), algorithm, privateKeyPem: pem });
-        }
-        const isActive = (selector: string) => active.some((a) => a.selector === selector);
-        const old = all.filter((k) => !isActive(k.selector));
-        if (old.length > 0) await state.saveDkimKeys(domain, old);
-        const current = all.filter((k) => isActive(k.selector));
-        if (current.length > 0) await state.saveDkimKeys(domain, current);
-        keys += all.length;
-      }
-      // files/acme/account.key and certificates/<name>.crt + .key (net/acme.ts).
-      const accountKey = await readFile(join(keysDir, "acme", "account.key"), "utf8").catch(() => null);
-      if (accountKey !== null) await state.saveAcmeAccountKey(accountKey);
-      const certDir = join(keysDir, "acme", "certificates");
-      for (const name of ((await entriesOf(certDir)) ?? []).filter((n) => n.endsWith(".crt"))) {
-        const certPem = await readFile(join(certDir, name), "utf8");
-        const keyPem = await readFile(join(certDir, `${name.slice(0, -4)}.key`), "utf8").catch(() => null);
-        if (keyPem === null) continue;
-        await state.saveAcmeCertificate(name.slice(0, -4), certPem, keyPem);
-        certificates++;
-      }
+      return [await copyQueueAndKeys(source, target, keysDir)];
     } finally {
       await target.close();
     }
   } finally {
     await source.close();
   }
-  return [`restore: ${entries} outbound queue entr${entries === 1 ? "y" : "ies"}, ${keys} DKIM key(s) and ${certificates} ACME certificate(s) moved into the database`];
+}
+
+/**
+ * An embedded store's outbound queue and its key files (`<keysDir>/dkim`, `<keysDir>/acme`, as
+ * mail-auth/dkim-keys.ts and net/acme.ts write them) into a PostgreSQL store, where that backend
+ * keeps them (restore of an embedded backup, and `store copy` into PostgreSQL). Returns a summary.
+ */
+export async function copyQueueAndKeys(source: Pick<QueueStore, "listQueue" | "openQueued">, target: PostgresStore, keysDir: string): Promise<string> {
+  const { PostgresNodeState } = await postgresModules();
+  let entries = 0;
+  let keys = 0;
+  let certificates = 0;
+  for (const entry of await source.listQueue(10_000_000)) {
+    const staged = await target.stageMessage(source.openQueued(entry));
+    await target.importQueued(entry, staged);
+    entries++;
+  }
+  const state = new PostgresNodeState(target.pool);
+  // <domain>/<selector>.pem and active.json: old keys first, then the active set.
+  for (const domain of (await entriesOf(join(keysDir, "dkim"))) ?? []) {
+    const dir = join(keysDir, "dkim", domain);
+    const active = JSON.parse(await readFile(join(dir, "active.json"), "utf8").catch(() => "[]")) as { selector: string }[];
+    const all = [];
+    for (const name of ((await entriesOf(dir)) ?? []).filter((n) => n.endsWith(".pem"))) {
+      const pem = await readFile(join(dir, name), "utf8");
+      let type: string | undefined;
+      try {
+        type = createPrivateKey(pem).asymmetricKeyType;
+      } catch (error) {
+        throw new BackupError(`DKIM key ${join(dir, name)} is not a private key: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      all.push({ selector: name.slice(0, -4), algorithm: type === "ed25519" ? ("ed25519-sha256" as const) : ("rsa-sha256" as const), privateKeyPem: pem });
+    }
+    const isActive = (selector: string) => active.some((a) => a.selector === selector);
+    const old = all.filter((k) => !isActive(k.selector));
+    if (old.length > 0) await state.saveDkimKeys(domain, old);
+    const current = all.filter((k) => isActive(k.selector));
+    if (current.length > 0) await state.saveDkimKeys(domain, current);
+    keys += all.length;
+  }
+  // account.key and certificates/<name>.crt + .key.
+  const accountKey = await readFile(join(keysDir, "acme", "account.key"), "utf8").catch(() => null);
+  if (accountKey !== null) await state.saveAcmeAccountKey(accountKey);
+  const certDir = join(keysDir, "acme", "certificates");
+  for (const name of ((await entriesOf(certDir)) ?? []).filter((n) => n.endsWith(".crt"))) {
+    const certPem = await readFile(join(certDir, name), "utf8");
+    const keyPem = await readFile(join(certDir, `${name.slice(0, -4)}.key`), "utf8").catch(() => null);
+    if (keyPem === null) continue;
+    await state.saveAcmeCertificate(name.slice(0, -4), certPem, keyPem);
+    certificates++;
+  }
+  return `${entries} outbound queue entr${entries === 1 ? "y" : "ies"}, ${keys} DKIM key(s) and ${certificates} ACME certificate(s) moved into the database`;
 }

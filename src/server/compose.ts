@@ -13,7 +13,7 @@ import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
 import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
-import { backupFileSets, serverVersion } from "./backup.js";
+import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -207,9 +207,12 @@ export async function copyStore(
       });
       try {
         const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
+        // The queue and the key files the PostgreSQL backend keeps in the database (server/backup.ts).
+        const moved = await copyQueueAndKeys(source, target, options.from);
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${options.from} -> ${redactUrl(options.to)}: ${copySummary(report)}`,
+          `store copy: ${moved}`,
         ];
       } finally {
         await target.close();
