@@ -109,6 +109,24 @@ describe("SelectedMailbox", () => {
     assert.deepEqual(selected.resolve(parseSequenceSet("1000"), false, { pastEnd: "match-none" }), []);
     assert.throws(() => selected.resolve(parseSequenceSet("4:100"), false), /invalid message sequence number/);
   });
+  it("agrees with the store whether SELECT maps few flag lists or scans many (over 64 distinct lists)", async () => {
+    const { mailbox: own, allUids } = await ownMailbox("ManyLists", 70);
+    for (let i = 0; i < allUids.length; i++) {
+      const flags = [...(i % 2 === 0 ? ["\\Seen"] : []), ...(i % 3 === 0 ? ["\\Flagged"] : []), ...(i < 66 ? [`$K${i}`] : [])];
+      if (flags.length > 0) await temp.store.updateFlags(own.id, [allUids[i]!], { mode: "add", flags });
+    }
+    const selected = await SelectedMailbox.open(temp.store, (await temp.store.getMailboxById(own.id))!, false);
+    const stored = await temp.store.getSummaries(own.id, allUids);
+    let fromSession = 0;
+    for (const summary of stored) {
+      const flags = selected.sessionFlags(summary.uid);
+      if (flags === null) continue;
+      fromSession++;
+      assert.deepEqual([...flags].sort(), [...summary.flags].sort(), `UID ${summary.uid}`);
+    }
+    assert.ok(fromSession >= 62, `${fromSession} answered from the session`);
+  });
+
   it("answers flags with keywords from the session and follows STORE, other sessions' changes and expunges", async () => {
     const { mailbox: own, allUids } = await ownMailbox("KeywordLists", 4);
     await temp.store.updateFlags(own.id, [allUids[0]!, allUids[2]!], { mode: "add", flags: ["$Work"] });
