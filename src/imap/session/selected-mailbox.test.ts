@@ -44,6 +44,19 @@ describe("SelectedMailbox", () => {
     assert.deepEqual(selected.resolve({ kind: "saved" }, false).map((m) => m.seq), [2, 4]);
   });
 
+  it("resolveList names the same messages as resolve, as typed arrays", async () => {
+    const selected = await SelectedMailbox.open(temp.store, mailbox, false);
+    const last = selected.lastUid;
+    for (const [text, byUid] of [["1:*", false], ["2,4:*", false], ["3", false], [`1:${last}`, true], [`2:3,${last}:4294967295`, true], ["99999", true]] as const) {
+      const expected = selected.resolve(parseSequenceSet(text), byUid);
+      const list = selected.resolveList(parseSequenceSet(text), byUid);
+      assert.equal(list.length, expected.length, text);
+      assert.deepEqual(list.slice(0, list.length), expected, text);
+      assert.deepEqual(list.slice(1, 3), expected.slice(1, 3), `${text}: a page`);
+    }
+    assert.throws(() => selected.resolveList(parseSequenceSet("99"), false), /invalid message sequence number/);
+  });
+
   it("holds EXPUNGE back when not allowed, then sends new EXISTS, expunges and flag changes in a consistent order", async () => {
     const selected = await SelectedMailbox.open(temp.store, mailbox, false);
     await temp.store.updateFlags(mailbox.id, [uids[0]!], { mode: "add", flags: ["\\Seen"] });
