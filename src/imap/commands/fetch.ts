@@ -17,10 +17,10 @@
 import { Readable } from "node:stream";
 import { isStoreError, type FlagUpdateResult, type Flag, type ImapItems, type ImapItemsWanted, type MessageAttributes, type MessageSummary, type ModSeq, type StoredMessage, type Uid } from "../../store/index.js";
 import { ATTRIBUTE_KINDS, formatInternalDate, isSummaryItem, renderFetchItems, setsSeen, UnknownCteError, type SummaryItem } from "../fetch/index.js";
-import type { ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
+import type { ResolvedList, ResolvedMessage, SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 import type { FetchItem, FetchRequest } from "../protocol/fetch-item.js";
 import { readFetchRequest } from "../protocol/fetch-item.js";
-import { applyPartialRange } from "../protocol/search-key.js";
+import { partialBounds } from "../protocol/search-key.js";
 import { atom, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
@@ -118,9 +118,9 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   // RFC 9051 §6.4.5: \Seen is set only in a mailbox opened read-write.
   const marksSeen = !selected.readOnly && items.some(setsSeen);
 
-  const named = selected.resolve(set, ctx.byUid);
+  const listed = selected.resolveList(set, ctx.byUid);
   // RFC 9394 §3.3: PARTIAL pages through the messages the set names, in UID order.
-  const resolved = request.modifiers.partial === null ? named : applyPartialRange(named, request.modifiers.partial);
+  const resolved = request.modifiers.partial === null ? listed : listed.window(...partialBounds(listed.length, request.modifiers.partial));
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
   const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)), attributes: items.some((item) => ATTRIBUTE_KINDS.has(item.kind)) };
   if (items.every(isIndexItem)) await fetchSummaries(ctx, resolved, plan, items);
@@ -169,7 +169,7 @@ function sessionPage(selected: SelectedMailbox, batch: readonly ResolvedMessage[
  */
 function sessionText(
   selected: SelectedMailbox,
-  resolved: readonly ResolvedMessage[],
+  resolved: ResolvedList,
   start: number,
   end: number,
   items: readonly SummaryItem[],
@@ -178,7 +178,8 @@ function sessionText(
   let text = "";
   let skipped = false;
   for (let i = start; i < end; i++) {
-    const { uid, seq } = resolved[i]!;
+    const uid = resolved.uidAt(i);
+    const seq = resolved.seqAt(i);
     if (selected.isExpunged(uid)) {
       skipped = true;
       continue;
@@ -203,7 +204,7 @@ function sessionText(
  * one getImapItems() instead, whose bytes were encoded at delivery and are written as they are:
  * no structure is decoded and no message file opened (docs/architecture.md).
  */
-async function fetchSummaries(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan, items: readonly IndexItem[]): Promise<void> {
+async function fetchSummaries(ctx: CommandContext, resolved: ResolvedList, plan: FetchPlan, items: readonly IndexItem[]): Promise<void> {
   const selected = ctx.requireSelected();
   const encodedItems = items.some((item) => !isSummaryItem(item));
   const fromSession = !encodedItems && (await sessionIsCurrent(ctx, items as readonly SummaryItem[]));
@@ -355,7 +356,7 @@ class ResponseBytes {
  * EXPUNGE being held back, RFC 9051 §7.4.1) is left out, and the tagged OK says so with
  * EXPUNGEISSUED (RFC 5530 §3; RFC 2180 §4.1.2 allows the server to omit its data), as Dovecot does.
  */
-async function fetchStored(ctx: CommandContext, resolved: readonly ResolvedMessage[], plan: FetchPlan): Promise<void> {
+async function fetchStored(ctx: CommandContext, resolved: ResolvedList, plan: FetchPlan): Promise<void> {
   const selected = ctx.requireSelected();
   let skippedExpunged = false;
   const damaged: SeqNum[] = [];

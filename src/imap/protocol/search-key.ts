@@ -83,10 +83,15 @@ export function parsePartialRange(args: ArgumentReader): PartialRange {
 
 /** The items of an ascending list that a partial range names, ascending (RFC 9394 §3.1). */
 export function applyPartialRange<T>(items: readonly T[], range: PartialRange): T[] {
-  if (!range.fromEnd) return items.slice(range.first - 1, range.last);
-  const end = items.length - range.first + 1;
-  const start = Math.max(0, items.length - range.last);
-  return end <= 0 ? [] : items.slice(start, end);
+  return items.slice(...partialBounds(items.length, range));
+}
+
+/** The [start, end) indexes of a PARTIAL range within `length` items (what applyPartialRange keeps). */
+export function partialBounds(length: number, range: PartialRange): [start: number, end: number] {
+  if (!range.fromEnd) return [Math.min(range.first - 1, length), Math.min(range.last, length)];
+  const end = length - range.first + 1;
+  const start = Math.max(0, length - range.last);
+  return end <= 0 ? [0, 0] : [start, end];
 }
 
 export interface SearchProgram<S> {

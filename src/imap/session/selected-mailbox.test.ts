@@ -44,6 +44,19 @@ describe("SelectedMailbox", () => {
     assert.deepEqual(selected.resolve({ kind: "saved" }, false).map((m) => m.seq), [2, 4]);
   });
 
+  it("resolveList names the same messages as resolve, as typed arrays", async () => {
+    const selected = await SelectedMailbox.open(temp.store, mailbox, false);
+    const last = selected.lastUid;
+    for (const [text, byUid] of [["1:*", false], ["2,4:*", false], ["3", false], [`1:${last}`, true], [`2:3,${last}:4294967295`, true], ["99999", true]] as const) {
+      const expected = selected.resolve(parseSequenceSet(text), byUid);
+      const list = selected.resolveList(parseSequenceSet(text), byUid);
+      assert.equal(list.length, expected.length, text);
+      assert.deepEqual(list.slice(0, list.length), expected, text);
+      assert.deepEqual(list.slice(1, 3), expected.slice(1, 3), `${text}: a page`);
+    }
+    assert.throws(() => selected.resolveList(parseSequenceSet("99"), false), /invalid message sequence number/);
+  });
+
   it("holds EXPUNGE back when not allowed, then sends new EXISTS, expunges and flag changes in a consistent order", async () => {
     const selected = await SelectedMailbox.open(temp.store, mailbox, false);
     await temp.store.updateFlags(mailbox.id, [uids[0]!], { mode: "add", flags: ["\\Seen"] });
@@ -109,6 +122,24 @@ describe("SelectedMailbox", () => {
     assert.deepEqual(selected.resolve(parseSequenceSet("1000"), false, { pastEnd: "match-none" }), []);
     assert.throws(() => selected.resolve(parseSequenceSet("4:100"), false), /invalid message sequence number/);
   });
+  it("agrees with the store whether SELECT maps few flag lists or scans many (over 64 distinct lists)", async () => {
+    const { mailbox: own, allUids } = await ownMailbox("ManyLists", 70);
+    for (let i = 0; i < allUids.length; i++) {
+      const flags = [...(i % 2 === 0 ? ["\\Seen"] : []), ...(i % 3 === 0 ? ["\\Flagged"] : []), ...(i < 66 ? [`$K${i}`] : [])];
+      if (flags.length > 0) await temp.store.updateFlags(own.id, [allUids[i]!], { mode: "add", flags });
+    }
+    const selected = await SelectedMailbox.open(temp.store, (await temp.store.getMailboxById(own.id))!, false);
+    const stored = await temp.store.getSummaries(own.id, allUids);
+    let fromSession = 0;
+    for (const summary of stored) {
+      const flags = selected.sessionFlags(summary.uid);
+      if (flags === null) continue;
+      fromSession++;
+      assert.deepEqual([...flags].sort(), [...summary.flags].sort(), `UID ${summary.uid}`);
+    }
+    assert.ok(fromSession >= 62, `${fromSession} answered from the session`);
+  });
+
   it("answers flags with keywords from the session and follows STORE, other sessions' changes and expunges", async () => {
     const { mailbox: own, allUids } = await ownMailbox("KeywordLists", 4);
     await temp.store.updateFlags(own.id, [allUids[0]!, allUids[2]!], { mode: "add", flags: ["$Work"] });

@@ -75,6 +75,52 @@ const FLAGS_BY_BITS: readonly (readonly Flag[])[] = Array.from({ length: 32 }, (
 /** The first capacity of a selection's UID array beyond its messages (grows by a quarter after). */
 const SPARE_UIDS = 64;
 
+/** Resolved messages as parallel typed arrays (8 bytes each), ascending. */
+export class ResolvedList {
+  private readonly seqs: Uint32Array;
+  private readonly uids: Uint32Array;
+
+  constructor(readonly length: number) {
+    this.seqs = new Uint32Array(length);
+    this.uids = new Uint32Array(length);
+  }
+
+  static of(messages: readonly ResolvedMessage[]): ResolvedList {
+    const list = new ResolvedList(messages.length);
+    messages.forEach((m, i) => list.set(i, m.seq, m.uid));
+    return list;
+  }
+
+  set(i: number, seq: number, uid: number): void {
+    this.seqs[i] = seq;
+    this.uids[i] = uid;
+  }
+
+  seqAt(i: number): SeqNum {
+    return this.seqs[i] as SeqNum;
+  }
+
+  uidAt(i: number): Uid {
+    return this.uids[i] as Uid;
+  }
+
+  /** The messages from start to end (exclusive) as a list of their own (FETCH PARTIAL, RFC 9394). */
+  window(start: number, end: number): ResolvedList {
+    const from = Math.max(0, Math.min(start, this.length));
+    const to = Math.max(from, Math.min(end, this.length));
+    const list = new ResolvedList(to - from);
+    for (let i = from; i < to; i++) list.set(i - from, this.seqs[i]!, this.uids[i]!);
+    return list;
+  }
+
+  /** The messages from start to end (exclusive) as objects: one page. */
+  slice(start: number, end: number): ResolvedMessage[] {
+    const out: ResolvedMessage[] = [];
+    for (let i = start; i < Math.min(end, this.length); i++) out.push({ seq: this.seqs[i] as SeqNum, uid: this.uids[i] as Uid });
+    return out;
+  }
+}
+
 export class SelectedMailbox {
   /**
    * Ascending; the message with sequence number n is uids[n-1], for n up to count. Four bytes
@@ -374,6 +420,35 @@ export class SelectedMailbox {
       }
     }
     return out;
+  }
+
+  /**
+   * resolve() as two typed arrays (sequence numbers and UIDs) instead of an object per message:
+   * what FETCH 1:* of a big mailbox walks a page at a time (ResolvedList.slice makes one page's
+   * objects). Same rules as resolve().
+   */
+  resolveList(set: SequenceSet, byUid: boolean): ResolvedList {
+    if (set.kind === "saved") return ResolvedList.of(this.resolve(set, byUid));
+    if (!byUid) {
+      const ranges = resolveRanges(set, this.count);
+      let total = 0;
+      for (const range of ranges) {
+        if (range.end > this.count) throw ImapError.bad(null, "invalid message sequence number");
+        total += range.end - range.start + 1;
+      }
+      const list = new ResolvedList(total);
+      let at = 0;
+      for (const range of ranges) {
+        for (let seq = range.start; seq <= range.end; seq++) list.set(at++, seq, this.uids[seq - 1] as number);
+      }
+      return list;
+    }
+    const ranges = resolveRanges(set, this.lastUid);
+    const bounds = ranges.map((range) => [this.lowerBound(range.start), this.lowerBound(range.end + 1)] as const);
+    const list = new ResolvedList(bounds.reduce((n, [from, to]) => n + (to - from), 0));
+    let at = 0;
+    for (const [from, to] of bounds) for (let i = from; i < to; i++) list.set(at++, i + 1, this.uids[i] as number);
+    return list;
   }
 
   /**

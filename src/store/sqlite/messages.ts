@@ -13,6 +13,7 @@ import { StoreError } from "../errors.js";
 import type { DeliveredCopy, DeliveryResult, ImapItems, ImapItemsWanted, MessageAttributes, SelectionIndex, SortFacts } from "../mail-store.js";
 import { newEmailId, newThreadId, previewOf, threadKeys } from "../object-ids.js";
 import type { AccountId, BlobId, Flag, MailboxId, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
+import { SYSTEM_FLAGS } from "../types.js";
 import { logAdded, nextModSeq, reserveUids } from "./change-log.js";
 import { hasFlag } from "./flag-rules.js";
 import { requireMailbox } from "./mailboxes.js";
@@ -255,7 +256,24 @@ function keepUid(ctx: StoreContext, mailboxId: MailboxId, uid: Uid): void {
  * Distinct keyword-bearing flag lists SELECT numbers per message (SelectionIndex.keywordSets);
  * the keyword messages of a mailbox with more lists have their flags read from the store per FETCH.
  */
-const MAX_KEYWORD_SETS = 63;
+const MAX_KEYWORD_SETS = 62;
+/** Distinct flag lists up to which SELECT's scan maps each list text to its value (a CASE). */
+const MAX_CASE_LISTS = 64;
+/** The value of a list the CASE does not name: keyword list 63 is never handed out. */
+const UNMAPPED = 4095;
+
+/**
+ * SYSTEM_FLAGS as bits (\\Answered 1, \\Flagged 2, \\Deleted 4, \\Seen 8, \\Draft 16), plus 32 for
+ * any keyword: SelectionIndex.flagBits of a stored list (its system flags are in canonical case).
+ */
+function systemFlagBits(flags: readonly Flag[]): number {
+  let bits = 0;
+  for (const flag of flags) {
+    const i = (SYSTEM_FLAGS as readonly string[]).indexOf(flag);
+    bits |= i >= 0 ? 1 << i : flag.startsWith("\\") ? 0 : 32;
+  }
+  return bits;
+}
 
 /** MailStore.selectionIndex; runs inside one read, so the parts agree with each other. */
 export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): SelectionIndex {
@@ -286,20 +304,38 @@ export function selectionIndex(ctx: StoreContext, mailboxId: MailboxId): Selecti
   // The covering (mailbox_id, flags) index holds every UID and flag list (the primary key rides
   // along in a WITHOUT ROWID index) and is far narrower than the table. One number per message,
   // uid * 4096 + keyword list number * 64 + flag bits, computed in SQL in one scan: no row
-  // object, and sorting it sorts by UID. A keyword never contains a backslash (RFC 9051 §9
-  // atom), so `\Seen"` matches only the system flag.
-  const setNumber = setTexts.length === 0 ? "0" : `CASE flags ${setTexts.map((_, i) => `WHEN ? THEN ${(i + 1) * 64}`).join(" ")} ELSE 0 END`;
-  const packed = Float64Array.from(
-    ctx.sql.column<number>(
-      `SELECT uid * 4096 + ${setNumber} + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
-              + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
-              + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
-                                               + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
-         FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
-      ...setTexts,
-      mailboxId,
-    ),
-  );
+  // object, and sorting it sorts by UID. With few distinct lists (the usual case) each list's
+  // number and bits are worked out here once and the scan only maps the list text to its value
+  // (a CASE, 4x cheaper than testing each row's text); with many, SQL tests each row's text for
+  // the system flags. A list the CASE does not name (none can appear within this synchronous read)
+  // would show as the sentinel, and the scan is then done the second way.
+  let packed: Float64Array | null = null;
+  if (lists.length <= MAX_CASE_LISTS) {
+    const values = lists.map((row) => {
+      const flags = parseFlags(row.flags);
+      const set = setTexts.indexOf(row.flags) + 1;
+      return set * 64 + systemFlagBits(flags);
+    });
+    const mapped = lists.length === 0 ? "0" : `CASE flags ${lists.map(() => "WHEN ? THEN ?").join(" ")} ELSE ${UNMAPPED} END`;
+    packed = Float64Array.from(
+      ctx.sql.column<number>(`SELECT uid * 4096 + ${mapped} FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`, ...lists.flatMap((row, i) => [row.flags, values[i]!]), mailboxId),
+    );
+    if (packed.some((value) => value % 4096 === UNMAPPED)) packed = null;
+  }
+  if (packed === null) {
+    const setNumber = setTexts.length === 0 ? "0" : `CASE flags ${setTexts.map((_, i) => `WHEN ? THEN ${(i + 1) * 64}`).join(" ")} ELSE 0 END`;
+    packed = Float64Array.from(
+      ctx.sql.column<number>(
+        `SELECT uid * 4096 + ${setNumber} + (instr(flags, '\\Answered"') > 0) + 2 * (instr(flags, '\\Flagged"') > 0) + 4 * (instr(flags, '\\Deleted"') > 0)
+                + 8 * (instr(flags, '\\Seen"') > 0) + 16 * (instr(flags, '\\Draft"') > 0)
+                + 32 * (json_array_length(flags) > (instr(flags, '\\Answered"') > 0) + (instr(flags, '\\Flagged"') > 0) + (instr(flags, '\\Deleted"') > 0)
+                                                 + (instr(flags, '\\Seen"') > 0) + (instr(flags, '\\Draft"') > 0))
+           FROM messages INDEXED BY messages_flags WHERE mailbox_id = ?`,
+        ...setTexts,
+        mailboxId,
+      ),
+    );
+  }
   packed.sort();
   const uids = new Uint32Array(packed.length);
   const flagBits = new Uint8Array(packed.length);
