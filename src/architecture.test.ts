@@ -42,7 +42,7 @@ const PACKAGE_OWNERS: Record<string, string[]> = {
   pg: ["store/postgresql/"],
   mailauth: ["mail-auth/"],
   "@node-rs/argon2": ["auth/password-hash"],
-  selfsigned: ["net/tls-context"],
+  selfsigned: ["net/tls-context", "net/selfsigned-worker"],
   "smol-toml": ["config/"],
   commander: ["admin/cli/"],
   fastify: ["http/"],

@@ -22,5 +22,5 @@ export type * from "./node-state-store.js";
 export type * from "./copy-target.js";
 export type * from "./backup/types.js";
 export * from "./quota.js";
-export { mailboxObjectId, OBJECT_ID, previewFromText, PREVIEW_CHARACTERS } from "./object-ids.js";
+export { mailboxObjectId, OBJECT_ID, previewFromText, previewOf, PREVIEW_CHARACTERS } from "./object-ids.js";
 export * from "./metadata-store.js";

@@ -4,7 +4,7 @@
 
 import type { Flag, MessageAttributes, MessageSummary, StoredMessage } from "../../store/index.js";
 import { MimeTreeBuilder } from "../../mail/mime-tree.js";
-import { previewOf } from "../../store/object-ids.js";
+import { previewOf } from "../../store/index.js";
 import { formatPartialOrigin, formatSection, type FetchItem, type Section } from "../protocol/fetch-item.js";
 import { atom, list, NIL, num, str, type ImapValue } from "../protocol/response-value.js";
 import { renderBody, renderBodyStructure } from "../protocol/body-structure.js";
