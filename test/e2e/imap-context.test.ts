@@ -121,6 +121,18 @@ describe("IMAP CONTEXT=SEARCH / CONTEXT=SORT", () => {
     assert.match(await a.command("k5", 'CANCELUPDATE "w2"'), /^k5 BAD/m);
   });
 
+  it("updates arrive during IDLE", async () => {
+    a.take();
+    a.send("i1 IDLE\r\n");
+    await a.until((t) => t.includes("+ "));
+    assert.match(await b.command("t8", "UID STORE 5 +FLAGS (\\Flagged)"), /t8 OK/);
+    const seen = await a.until((t) => /"u1"\) UID ADDTO \(0 5\)\r\n/.test(t), 10_000);
+    // The sort context (w1 is by sequence number, o1 by UID in reverse arrival: 5 after 7).
+    assert.match(seen, /\* 5 FETCH/);
+    a.send("DONE\r\n");
+    assert.match(await a.until((t) => /i1 OK/.test(t)), /"o1"\) UID ADDTO \(3 5\)/);
+  });
+
   it("ESEARCH takes no UPDATE; contexts end when the mailbox is selected again", async () => {
     assert.match(await a.command("e1", "ESEARCH RETURN (UPDATE) ALL"), /^e1 BAD/m);
     assert.match(await a.command("e2", "ESEARCH RETURN (CONTEXT COUNT) ALL"), /COUNT/);
