@@ -90,7 +90,12 @@ export function parsePartialRange(args: ArgumentReader): PartialRange {
   const a = Number(match[2]);
   const b = Number(match[4]);
   if (a > 0xffffffff || b > 0xffffffff) throw new ImapParseError("PARTIAL range out of bounds");
-  return { text, first: Math.min(a, b), last: Math.max(a, b), fromEnd: match[1] === "-" };
+  const first = Math.min(a, b);
+  const last = Math.max(a, b);
+  // "A range 500:400 is the same as 400:500" (RFC 5267 §5, RFC 9394 §4): a positive range is
+  // answered low:high (as Dovecot's imaptest search-partial/sort-partial expect); a negative one
+  // as written.
+  return { text: match[1] === "-" ? text : `${first}:${last}`, first, last, fromEnd: match[1] === "-" };
 }
 
 /** The items of an ascending list that a partial range names, ascending (RFC 9394 §3.1). */
