@@ -304,6 +304,8 @@ export interface ImapSettings {
   searchMaxDepth: number;
   /** Search keys in one SEARCH program (more: BAD). */
   searchMaxKeys: number;
+  /** RFC 5267 §4.3.1: live SEARCH/SORT RETURN (UPDATE) contexts per session (more: NO [NOUPDATE]). */
+  searchMaxUpdateContexts: number;
   /** RFC 5464 METADATA: octets of one entry value (larger: NO [METADATA MAXSIZE]). */
   metadataMaxEntrySize: number;
   /** RFC 5464 METADATA: entries on one mailbox, or one user's server entries (more: NO [METADATA TOOMANY]). */
@@ -406,6 +408,7 @@ export const POP3_SPEC: SectionSpec<Pop3Settings> = {
 export const IMAP_SPEC: SectionSpec<ImapSettings> = {
   searchMaxDepth: key(integer({ min: 4, max: 1000 }), 64, "deepest nesting of NOT, OR and parenthesised lists in one IMAP SEARCH; deeper is answered BAD (each level is a stack frame while parsing and evaluating)"),
   searchMaxKeys: key(integer({ min: 16, max: 100_000 }), 1000, "search keys in one IMAP SEARCH; more is answered BAD (bounds the work per message)"),
+  searchMaxUpdateContexts: key(integer({ min: 1, max: 1000 }), 8, "live IMAP SEARCH/SORT RETURN (UPDATE) contexts per session (RFC 5267 CONTEXT=SEARCH/SORT); more are answered NO [NOUPDATE] (each re-runs its search when the mailbox changes)"),
   metadataMaxEntrySize: key(size({ min: 1024, max: 16 * 1024 * 1024 }), 64 * 1024, "largest IMAP METADATA value (RFC 5464); larger is answered NO [METADATA MAXSIZE]"),
   metadataMaxEntries: key(integer({ min: 1, max: 100_000 }), 100, "IMAP METADATA entries on one mailbox (all users), or one user's server entries; more is answered NO [METADATA TOOMANY]"),
   metadataMaxAccountSize: key(size({ min: 1024, max: 1024 * 1024 * 1024 }), 1024 * 1024, "octets of IMAP METADATA names and values one account may hold; more is answered NO [METADATA TOOMANY]"),

@@ -131,7 +131,7 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       store: imapStore,
       log: log.child({ component: protocol }),
       implicitTls: protocol === "imaps",
-      searchLimits: { maxDepth: config.imap.searchMaxDepth, maxKeys: config.imap.searchMaxKeys },
+      searchLimits: { maxDepth: config.imap.searchMaxDepth, maxKeys: config.imap.searchMaxKeys, maxUpdateContexts: config.imap.searchMaxUpdateContexts },
       metadataLimits: { maxEntrySize: config.imap.metadataMaxEntrySize, maxEntriesPerMailbox: config.imap.metadataMaxEntries, maxAccountBytes: config.imap.metadataMaxAccountSize },
       quota,
     });

@@ -92,6 +92,9 @@ export const esearchCommand: ImapCommand<EsearchArgs> = {
   parse: (args, ctx) => {
     const sources = parseSources(args);
     const search = parseSearchArgs(args, ctx.searchLimits);
+    // RFC 5267 §4.3 defines UPDATE for SEARCH and SORT of the selected mailbox only; CONTEXT, a
+    // hint, is accepted (and changes nothing).
+    if (search.ok && search.program.returnOptions?.includes("UPDATE") === true) throw new ImapParseError("RETURN (UPDATE) is for SEARCH and SORT, not ESEARCH");
     if (!onlySelected(sources) && search.ok) {
       // RFC 7377 §2: SAVE is valid only when the selected mailbox is the sole source; `$` names
       // messages of the selected mailbox, so it has no meaning in the others either.

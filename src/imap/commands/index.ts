@@ -8,6 +8,7 @@
 import type { AnyImapCommand } from "./command.js";
 import { appendCommand } from "./append.js";
 import { authenticateCommand } from "./authenticate.js";
+import { cancelUpdateCommand } from "./cancelupdate.js";
 import { capabilityCommand } from "./capability.js";
 import { closeCommand } from "./close.js";
 import { compressCommand } from "./compress.js";
@@ -44,6 +45,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   // commands: one entry per module (keep alphabetical)
   appendCommand,
   authenticateCommand,
+  cancelUpdateCommand,
   capabilityCommand,
   checkCommand,
   closeCommand,

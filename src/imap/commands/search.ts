@@ -8,10 +8,11 @@
 import type { ModSeq, Uid } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { ImapParseError } from "../protocol/parse-error.js";
-import { mapSearchSets, parseSearchCriteria, parseSearchReturn, someSearchKey, type SearchLimits, type SearchProgram } from "../protocol/search-key.js";
+import { mapSearchSets, noteUpdateLimit, parseSearchCriteria, parseSearchReturn, someSearchKey, type SearchLimits, type SearchProgram } from "../protocol/search-key.js";
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { searchMailbox } from "../search/search-mailbox.js";
 import { searchOutcome, type SearchMatch } from "../search/search-response.js";
+import { checkUpdateTag, registerUpdate } from "../search/update-contexts.js";
 import type { ImapCommand } from "./command.js";
 
 export type SearchArgs =
@@ -23,7 +24,7 @@ export type SearchArgs =
   | { ok: false; error: ImapParseError };
 
 export function parseSearchArgs(args: ArgumentReader, limits?: SearchLimits): SearchArgs {
-  const returnOptions = parseSearchReturn(args);
+  const returnOptions = noteUpdateLimit(parseSearchReturn(args), limits);
   try {
     return { ok: true, program: { returnOptions, ...parseSearchCriteria(args, limits) } };
   } catch (error) {
@@ -39,7 +40,8 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   sequenceUse: "uses",
   holdsExpunges: true,
   // SEARCH=FUZZY (RFC 6203): the FUZZY key, RELEVANCY return option, scores from the index.
-  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY", "OBJECTID", "SAVEDATE", "WITHIN", "PARTIAL"],
+  // CONTEXT=SEARCH (RFC 5267 §4): CONTEXT and UPDATE, with CANCELUPDATE (capabilities.ts SPANNING).
+  capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY", "OBJECTID", "SAVEDATE", "WITHIN", "PARTIAL", "CONTEXT=SEARCH"],
   // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
   parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
   run: async (ctx, args) => {
@@ -50,6 +52,8 @@ export const searchCommand: ImapCommand<SearchArgs> = {
     }
     const { program } = args;
     const saves = program.returnOptions?.includes("SAVE") === true;
+    const updateLimit = program.returnOptions?.updateLimit;
+    if (updateLimit !== undefined) checkUpdateTag(ctx);
     try {
       // Sequence numbers and UIDs become the UIDs they name in the session's view (numbers past
       // the last message name none); `$` is resolved here, before SAVE may replace it
@@ -67,6 +71,7 @@ export const searchCommand: ImapCommand<SearchArgs> = {
       const outcome = searchOutcome(matches, { tag: ctx.tag, byUid: ctx.byUid, returnOptions: program.returnOptions, partial: program.returnOptions?.partial ?? null, rev2: ctx.rev2, withModSeq });
       if (outcome.saved !== null) selected.setLastSearchResult(outcome.saved);
       if (outcome.response !== null) await ctx.untagged(...outcome.response);
+      if (updateLimit !== undefined) await registerUpdate(ctx, updateLimit, { key, sort: null, result: matches.map((m) => m.uid) });
     } catch (error) {
       if (saves) selected.setLastSearchResult([]);
       throw error;

@@ -7,11 +7,12 @@ import type { Uid } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { ImapParseError } from "../protocol/parse-error.js";
 import { atom, list, NIL, num, str, type ImapValue } from "../protocol/response-value.js";
-import { applyPartialRange, parseSearchReturn, type SearchKey, type SearchLimits, type SearchReturnOptions } from "../protocol/search-key.js";
+import { applyPartialRange, mapSearchSets, noteUpdateLimit, parseSearchReturn, type SearchKey, type SearchLimits, type SearchReturnOptions } from "../protocol/search-key.js";
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { SORT_KEY_NAMES, sortRows, sortValue, type SortCriterion, type SortKeyName, type SortRow } from "../sort/sort-keys.js";
 import { forEachMatch, parseCharsetAndCriteria } from "../sort/sort-run.js";
-import type { ImapCommand } from "./command.js";
+import { checkUpdateTag, registerUpdate } from "../search/update-contexts.js";
+import type { ImapCommand, CommandContext } from "./command.js";
 
 /** Sort criteria per command: there are nine keys; more than this is BAD (bounds comparison work). */
 export const MAX_SORT_CRITERIA = 32;
@@ -24,7 +25,7 @@ export interface SortArgs {
 
 /** sort = ["UID" SP] "SORT" [SP sort-return-opts] SP sort-criteria SP search-criteria (RFC 5256 §5, RFC 5267 §3). */
 export function parseSortArgs(args: ArgumentReader, limits?: SearchLimits): SortArgs {
-  const returnOptions = parseSearchReturn(args);
+  const returnOptions = noteUpdateLimit(parseSearchReturn(args), limits);
   const criteria = args.list((): SortCriterion => {
     let word = args.atom().toUpperCase();
     let reverse = false;
@@ -48,9 +49,27 @@ export const sortCommand: ImapCommand<SortArgs> = {
   states: ["selected"],
   sequenceUse: "uses",
   holdsExpunges: true,
-  capabilities: ["SORT", "SORT=DISPLAY", "ESORT"],
+  // CONTEXT=SORT (RFC 5267 §4): UPDATE in sort order, with CANCELUPDATE (capabilities.ts SPANNING).
+  capabilities: ["SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SORT"],
   parse: (args, ctx) => parseSortArgs(args, ctx.searchLimits),
   run: async (ctx, args) => {
+    const selected = ctx.requireSelected();
+    const updateLimit = args.returnOptions?.updateLimit;
+    if (updateLimit === undefined) {
+      await answerSort(ctx, args);
+      return;
+    }
+    checkUpdateTag(ctx);
+    // Sets and `$` as they are now (RFC 5267 §4.3), before a SAVE in this command replaces `$`.
+    const key = mapSearchSets(args.key, (set, kind): ReadonlySet<Uid> => new Set(selected.resolve(set, kind === "uid", { pastEnd: "match-none" }).map((m) => m.uid)));
+    const result = await answerSort(ctx, args);
+    await registerUpdate(ctx, updateLimit, { key, sort: args.criteria, result });
+  },
+};
+
+/** Runs the SORT and answers it; the matching UIDs in sort order. */
+async function answerSort(ctx: CommandContext, args: SortArgs): Promise<Uid[]> {
+  {
     const selected = ctx.requireSelected();
     const rows: (SortRow & { uid: Uid; modseq: number })[] = [];
     const keys: SortKeyName[] = args.criteria.map((c) => c.key);
@@ -61,6 +80,9 @@ export const sortCommand: ImapCommand<SortArgs> = {
     const numbers = rows.map((r) => (ctx.byUid ? r.uid : r.seq));
     const highest = rows.reduce((h, r) => Math.max(h, r.modseq), 0);
     const options = new Set(args.returnOptions ?? []);
+    // RFC 5267 §4: CONTEXT and UPDATE change nothing in the answer (UPDATE registers below).
+    options.delete("CONTEXT");
+    options.delete("UPDATE");
     // RFC 9394 / RFC 5267 §4.4: PARTIAL counts positions in sort order (-1 is the last one sorted).
     const range = options.has("PARTIAL") ? (args.returnOptions?.partial ?? null) : null;
     const page = range === null ? null : applyPartialRange(rows, range);
@@ -74,14 +96,14 @@ export const sortCommand: ImapCommand<SortArgs> = {
         page !== null ? page.map((r) => r.uid) : onlyEnds ? [...new Set([...(options.has("MIN") && first ? [first.uid] : []), ...(options.has("MAX") && last ? [last.uid] : [])])] : rows.map((r) => r.uid);
       selected.setLastSearchResult([...saved].sort((a, b) => a - b));
       options.delete("SAVE");
-      if (options.size === 0) return;
+      if (options.size === 0) return rows.map((r) => r.uid);
     }
     if (args.returnOptions === null) {
       const values: ImapValue[] = [atom("SORT"), ...numbers.map((n) => num(n))];
       // RFC 7162 §3.1.5: with MODSEQ in the criteria, the highest modseq of the result.
       if (withModSeq && rows.length > 0) values.push(list([atom("MODSEQ"), num(highest)]));
       await ctx.untagged(...values);
-      return;
+      return rows.map((r) => r.uid);
     }
     // RFC 5267 §3.2: MIN/MAX are the first/last message in sort order, ALL is every number in
     // sort order; COUNT is always sent, the others only when something matched.
@@ -97,8 +119,9 @@ export const sortCommand: ImapCommand<SortArgs> = {
     }
     if (withModSeq && rows.length > 0) values.push(atom("MODSEQ"), num(highest));
     await ctx.untagged(...values);
-  },
-};
+    return rows.map((r) => r.uid);
+  }
+}
 
 /** A sequence-set keeping the given order: runs ascending by one become `a:b` (RFC 5267 §3.2). */
 export function orderedSet(numbers: readonly number[]): string {

@@ -202,7 +202,7 @@ test("EMAILID/THREADID (RFC 8474), SAVED* and SAVEDATESUPPORTED (RFC 8514), OLDE
 test("RETURN (PARTIAL range) (RFC 9394 §3.1, §4) and applyPartialRange", () => {
   const program = parse("RETURN (PARTIAL 500:400 COUNT) ALL");
   assert.deepEqual([...program.returnOptions!], ["PARTIAL", "COUNT"]);
-  assert.deepEqual(program.returnOptions!.partial, { text: "500:400", first: 400, last: 500, fromEnd: false });
+  assert.deepEqual(program.returnOptions!.partial, { text: "400:500", first: 400, last: 500, fromEnd: false });
   assert.deepEqual(parse("RETURN (PARTIAL -1:-100) ALL").returnOptions!.partial, { text: "-1:-100", first: 1, last: 100, fromEnd: true });
   for (const bad of ["RETURN (PARTIAL 1:5 ALL) ALL", "RETURN (ALL PARTIAL 1:5) ALL", "RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL", "RETURN (PARTIAL) ALL", "RETURN (PARTIAL 0:5) ALL", "RETURN (PARTIAL 1:*) ALL", "RETURN (PARTIAL -1:5) ALL", "RETURN (PARTIAL 5) ALL", 'RETURN (PARTIAL "1:5") ALL']) {
     assert.throws(() => parse(bad), ImapParseError, bad);

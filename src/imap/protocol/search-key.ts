@@ -51,8 +51,14 @@ export type SearchKey<S> =
   /** Implicit AND of a key list (the top level, or a parenthesised list). */
   | { kind: "and"; keys: SearchKey<S>[] };
 
-/** RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE, RFC 6203 RELEVANCY and RFC 9394 PARTIAL. */
-export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE" | "RELEVANCY" | "PARTIAL";
+/**
+ * RFC 4731 §3.1 search-return-opt, with RFC 5182 SAVE, RFC 6203 RELEVANCY, RFC 9394 PARTIAL and
+ * RFC 5267 §4 CONTEXT (a hint) and UPDATE (live ADDTO/REMOVEFROM, search/update-contexts.ts).
+ */
+export type SearchReturnOption = "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE" | "RELEVANCY" | "PARTIAL" | "CONTEXT" | "UPDATE";
+
+/** RFC 5267 §4: options that ask for no result data of their own. */
+export const CONTEXT_OPTIONS: ReadonlySet<SearchReturnOption> = new Set(["CONTEXT", "UPDATE"]);
 
 /**
  * RFC 9394 §4 partial-range: `first:last` counts matches from the lowest UID, `-first:-last` from
@@ -68,7 +74,13 @@ export interface PartialRange {
 }
 
 /** The RETURN options, with PARTIAL's range when given. */
-export type SearchReturnOptions = SearchReturnOption[] & { partial?: PartialRange };
+export type SearchReturnOptions = SearchReturnOption[] & { partial?: PartialRange; updateLimit?: number };
+
+/** With UPDATE, notes the session's context limit ([imap] search_max_update_contexts) for run(). */
+export function noteUpdateLimit(options: SearchReturnOptions | null, limits: SearchLimits | undefined): SearchReturnOptions | null {
+  if (options?.includes("UPDATE") === true) options.updateLimit = limits?.maxUpdateContexts ?? DEFAULT_MAX_UPDATE_CONTEXTS;
+  return options;
+}
 
 /** partial-range = partial-range-first / partial-range-last (RFC 9394 §4); throws BAD otherwise. */
 export function parsePartialRange(args: ArgumentReader): PartialRange {
@@ -78,7 +90,12 @@ export function parsePartialRange(args: ArgumentReader): PartialRange {
   const a = Number(match[2]);
   const b = Number(match[4]);
   if (a > 0xffffffff || b > 0xffffffff) throw new ImapParseError("PARTIAL range out of bounds");
-  return { text, first: Math.min(a, b), last: Math.max(a, b), fromEnd: match[1] === "-" };
+  const first = Math.min(a, b);
+  const last = Math.max(a, b);
+  // "A range 500:400 is the same as 400:500" (RFC 5267 §5, RFC 9394 §4): a positive range is
+  // answered low:high (as Dovecot's imaptest search-partial/sort-partial expect); a negative one
+  // as written.
+  return { text: match[1] === "-" ? text : `${first}:${last}`, first, last, fromEnd: match[1] === "-" };
 }
 
 /** The items of an ascending list that a partial range names, ascending (RFC 9394 §3.1). */
@@ -147,14 +164,19 @@ export interface SearchLimits {
   maxDepth: number;
   /** Search keys in the whole program; more is BAD (bounds evaluation work per message). */
   maxKeys: number;
+  /** RFC 5267 §4.3.1: live UPDATE contexts per session ([imap] search_max_update_contexts); more get NO [NOUPDATE]. */
+  maxUpdateContexts?: number;
 }
+
+/** Default of [imap] search_max_update_contexts: each live context re-runs its search when the mailbox changes. */
+export const DEFAULT_MAX_UPDATE_CONTEXTS = 8;
 
 export const DEFAULT_SEARCH_LIMITS: SearchLimits = Object.freeze({ maxDepth: 64, maxKeys: 1000 });
 
 /** RFC 9051 §6.4.4: UTF-8 must be supported; US-ASCII is its subset. */
 export const SEARCH_CHARSETS = ["UTF-8", "US-ASCII"] as const;
 
-const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE", "RELEVANCY", "PARTIAL"];
+const RETURN_OPTIONS: readonly SearchReturnOption[] = ["MIN", "MAX", "COUNT", "ALL", "SAVE", "RELEVANCY", "PARTIAL", "CONTEXT", "UPDATE"];
 
 /** The keys without arguments, by name. NEW and OLD are RFC 3501 §6.4.4 (rev1) and spelled out here. */
 const SIMPLE_KEYS: ReadonlyMap<string, SearchKey<never>> = new Map<string, SearchKey<never>>([
@@ -260,8 +282,11 @@ function readReturnOptions(args: ArgumentReader): SearchReturnOptions {
     return option;
   });
   if (partial !== undefined && options.includes("ALL")) throw new ImapParseError("PARTIAL and ALL cannot be combined");
-  // RFC 4731 §3.1: "RETURN ()" is the same as "RETURN (ALL)".
-  const result: SearchReturnOptions = options.length === 0 ? ["ALL"] : [...new Set(options)];
+  // RFC 4731 §3.1: "RETURN ()" is the same as "RETURN (ALL)". CONTEXT and UPDATE ask for no
+  // data of their own (RFC 5267 §4.3: no interaction with other options), so with only them the
+  // answer is ALL too: the client learns the result its updates then change.
+  const unique = [...new Set(options)];
+  const result: SearchReturnOptions = unique.every((o) => CONTEXT_OPTIONS.has(o)) ? [...unique, "ALL"] : unique;
   if (partial !== undefined) result.partial = partial;
   return result;
 }

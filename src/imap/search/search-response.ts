@@ -52,6 +52,9 @@ export function searchOutcome(matches: readonly SearchMatch[], form: ResponseFor
   // RFC 9051 §6.4.4: without RETURN, an IMAP4rev2 session gets ESEARCH with ALL.
   if (form.returnOptions === null) options.add("ALL");
   options.delete("SAVE");
+  // RFC 5267 §4: CONTEXT and UPDATE change nothing in this response.
+  options.delete("CONTEXT");
+  options.delete("UPDATE");
   // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response.
   if (options.size === 0) return { response: null, saved };
   return { response: extendedResponse(matches, form, options), saved };

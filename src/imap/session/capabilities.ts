@@ -21,6 +21,9 @@ const SPANNING: Readonly<Record<string, readonly string[]>> = {
   OBJECTID: ["SELECT", "STATUS", "CREATE", "FETCH", "SEARCH"],
   SAVEDATE: ["FETCH", "SEARCH"],
   PARTIAL: ["FETCH", "SEARCH"],
+  // RFC 5267 §4: UPDATE needs CANCELUPDATE to be of use.
+  "CONTEXT=SEARCH": ["SEARCH", "CANCELUPDATE"],
+  "CONTEXT=SORT": ["SORT", "CANCELUPDATE"],
 };
 
 /** The atoms modules declare, with spanning ones kept only when complete. */

@@ -33,6 +33,7 @@ import { failureFor } from "./error-replies.js";
 import { LiteralIntake } from "./literal-intake.js";
 import { ProtocolErrorLog } from "./protocol-error-log.js";
 import { SelectedMailbox } from "./selected-mailbox.js";
+import { searchUpdatesOf, weaveSearchUpdates } from "../search/update-contexts.js";
 import { SessionEnded, type ImapSessionOptions } from "./session-options.js";
 import { idleUntilDone } from "./idle.js";
 import { compressibleTransport, type CompressibleTransport } from "./deflate-transport.js";
@@ -270,6 +271,8 @@ export class ImapSession {
       this.completion = {};
       this.alreadyAnswered = false;
       await command.run(this.contextFor(tag, name, byUid), parsed);
+      // RFC 5267 §4.3: STORE answers its own FETCH, so the sync will not show the change.
+      if (name === "STORE") searchUpdatesOf(this.selected)?.touch();
       if (this.alreadyAnswered) return;
       await this.flushSelected(allowExpunge);
       const { code = null, text: okText = `${label} completed` } = this.completion;
@@ -324,8 +327,12 @@ export class ImapSession {
     if (selected === null || this.ended || this.loggingOut) return;
     const lastUidBefore = selected.lastUid;
     let responses: ImapValue[][];
+    const updates = searchUpdatesOf(selected);
+    const viewBefore = updates?.needsSnapshot() === true ? selected.allUids() : null;
     try {
       responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });
+      // RFC 5267 §4.3: live SEARCH/SORT contexts' ADDTO/REMOVEFROM go out with the changes.
+      if (updates !== undefined && updates.size > 0) responses = await weaveSearchUpdates(updates, selected, this.o.store, responses, viewBefore, this.rev2);
     } catch (error) {
       if (!isStoreError(error, "NONEXISTENT")) throw error;
       // The mailbox was deleted by another session: nothing in it can be named any more.
