@@ -109,6 +109,19 @@ describe("IMAP COMPRESS=DEFLATE (RFC 4978)", () => {
     client.close();
   });
 
+  it("after UNAUTHENTICATE under COMPRESS, STARTTLS is neither offered nor accepted (TLS cannot start beneath DEFLATE)", async () => {
+    const client = await DeflatingClient.open(h.ports.imap);
+    assert.match(await client.command("p0", "CAPABILITY"), /STARTTLS/, "offered on the plain link before COMPRESS");
+    assert.match(await client.command("p1", "LOGIN alice@example.org alice-pass"), /p1 OK/);
+    assert.match(await client.compress("p2"), /^p2 OK/m);
+    assert.match(await client.command("p3", "UNAUTHENTICATE"), /p3 OK/);
+    assert.doesNotMatch(await client.command("p4", "CAPABILITY"), /STARTTLS/);
+    assert.match(await client.command("p5", "STARTTLS"), /p5 BAD/);
+    // The compressed link still works.
+    assert.match(await client.command("p6", "NOOP"), /p6 OK/);
+    client.close();
+  });
+
   it("a decompression bomb (a 192 MiB line in ~190 KiB) gets BAD, and the session carries on", async () => {
     const client = await DeflatingClient.open(h.ports.imap);
     assert.match(await client.command("l1", "LOGIN alice@example.org alice-pass"), /l1 OK/);

@@ -397,7 +397,7 @@ export class ImapSession {
 
   private capabilities(): string[] {
     return capabilityList(
-      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true },
+      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable && !this.compression.compressing, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true },
       this.table,
     );
   }
@@ -448,7 +448,9 @@ export class ImapSession {
     }),
     authenticate: (credentials) => this.login(credentials),
     startTls: (tag) => this.startTls(tag),
-    startTlsAvailable: () => this.o.startTlsAvailable && !this.tls,
+    // Not under COMPRESS (reachable after UNAUTHENTICATE): TLS would start beneath the deflate
+    // layer the peer still runs, and RFC 4978 §4 has TLS come first.
+    startTlsAvailable: () => this.o.startTlsAvailable && !this.tls && !this.compression.compressing,
     compress: (tag) => this.startCompression(tag),
     setNotify: (request) => this.setNotify(request),
     select: (mailbox, readOnly) => this.select(mailbox, readOnly),
