@@ -26,8 +26,31 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
   const keeper = new SessionKeeper(web.store, "account", ACCOUNT_COOKIE, "/account", { idleMs: web.settings.sessionIdleMs, maxMs: web.settings.sessionMaxMs }, web.clock);
   serveAssets(app, "/account");
 
-  const requireSession = async (request: FastifyRequest): Promise<WebSession> => {
+  /**
+   * The request's session, if its account still exists, may log in, and is the one that signed in:
+   * admin `user disable`, `user del` and password resets delete the account's sessions
+   * (admin/operations), and this check covers what they cannot (sessions made before that rule,
+   * a store without web sessions of the operations). A session older than the account belongs to
+   * a deleted account of the same address, never to the new owner.
+   */
+  const liveSession = async (request: FastifyRequest): Promise<WebSession | null> => {
     const session = await keeper.current(request);
+    if (session === null) return null;
+    let view;
+    try {
+      view = await web.operations.showUser(session.subject);
+    } catch (error) {
+      if (error instanceof AdminError && error.kind === "not-found") view = null;
+      else throw error;
+    }
+    if (view === null || view.disabled || session.createdAt.getTime() < view.createdAt.getTime()) {
+      await web.store.deleteWebSession(session.idHash);
+      return null;
+    }
+    return session;
+  };
+  const requireSession = async (request: FastifyRequest): Promise<WebSession> => {
+    const session = await liveSession(request);
     if (session === null) throw new HttpFailure(401, "unauthenticated", "sign in first");
     if (isStateChanging(request) && !keeper.csrfOk(request, session)) throw new HttpFailure(403, "csrf", "missing or wrong X-CSRF-Token, or a foreign Origin");
     return session;
@@ -107,7 +130,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
 
   app.get("/account", async (request, reply) => {
     if (refuseInsecure(request, reply)) return reply;
-    const session = await keeper.current(request);
+    const session = await liveSession(request);
     if (session === null) return reply.code(303).header("location", "/account/login").send();
     const view = await web.operations.showUser(session.subject);
     let filters;

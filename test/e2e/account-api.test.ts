@@ -140,3 +140,74 @@ print(c.select("INBOX")[1][0].decode())
     await remote.close();
   }
 });
+
+test("account page sessions end with admin disable, password reset and delete (+ re-create of the address); a stale cookie changes nothing", async () => {
+  const server = await startFullServer({ extraToml: `[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\n` });
+  try {
+    // Operations without the web session store: what they change is caught at read time only.
+    const local = createAdminOperations({ accounts: server.server.store.accounts, hashPassword: (p) => hashPassword(p, { params: CHEAP_HASH_PARAMS }) });
+    await local.addDomain("example.org");
+    await local.addUser({ address: "alice@example.org", password: "alice password 1" });
+    await server.server.store.webAuth!.addAdminUser("root", await hashPassword("root password 1", { params: CHEAP_HASH_PARAMS }), new Date());
+    const port = server.server.http!.bound.find((b) => b.scheme === "http")!.port;
+    const base = `http://127.0.0.1:${port}`;
+    const admin = session(base);
+    const adminLogin = await admin.call("POST", "/api/v1/session", { name: "root", password: "root password 1" });
+    assert.equal(adminLogin.status, 200);
+    admin.state.csrf = String(adminLogin.json!.csrfToken);
+    const signIn = async (password: string) => {
+      const browser = session(base);
+      const login = await browser.call("POST", "/account/api/session", { address: "alice@example.org", password });
+      assert.equal(login.status, 200, JSON.stringify(login.json));
+      browser.state.csrf = String(login.json!.csrfToken);
+      assert.equal((await browser.call("GET", "/account/api/me")).status, 200);
+      return browser;
+    };
+    const forwardTo = async (password: string) => {
+      const browser = await signIn(password);
+      return ((await browser.call("GET", "/account/api/me")).json!.filters as { forwardTo: string | null }).forwardTo;
+    };
+    const refused = async (browser: ReturnType<typeof session>, why: string) => {
+      assert.equal((await browser.call("GET", "/account/api/me")).status, 401, why);
+      assert.equal((await browser.call("PUT", "/account/api/filters", { forwardTo: "thief@remote.test", keepCopy: false })).status, 401, why);
+      const page = await fetch(`${base}/account`, { headers: { cookie: browser.state.cookie }, redirect: "manual" });
+      assert.equal(page.status, 303, why);
+    };
+
+    // Admin disable (API): the attacker's browser is out at once, and stays out after enable.
+    const attacker = await signIn("alice password 1");
+    assert.equal((await admin.call("POST", "/api/v1/accounts/alice@example.org/disable")).status, 200);
+    await refused(attacker, "disabled");
+    assert.equal((await admin.call("POST", "/api/v1/accounts/alice@example.org/enable")).status, 200);
+    await refused(attacker, "the session was deleted, not just hidden while disabled");
+    assert.equal(await forwardTo("alice password 1"), null, "nothing changed");
+
+    // Admin password reset (API).
+    const attacker2 = await signIn("alice password 1");
+    assert.equal((await admin.call("POST", "/api/v1/accounts/alice@example.org/password", { password: "alice password 2" })).status, 204);
+    await refused(attacker2, "password reset");
+    assert.equal(await forwardTo("alice password 2"), null);
+
+    // Disabled by operations that cannot reach the web sessions: refused when the cookie is used.
+    const attacker3 = await signIn("alice password 2");
+    await local.disableUser("alice@example.org");
+    await refused(attacker3, "disabled (read-time check)");
+    await local.enableUser("alice@example.org");
+
+    // Delete and re-create the address (API): the old cookie never opens the new owner's account.
+    const attacker4 = await signIn("alice password 2");
+    assert.equal((await admin.call("DELETE", "/api/v1/accounts/alice@example.org")).status, 204);
+    assert.equal((await admin.call("POST", "/api/v1/accounts", { address: "alice@example.org", password: "new owner pass 1" })).status, 201);
+    await refused(attacker4, "deleted and re-created");
+
+    // The same without the session deletion: the session is older than the account.
+    const attacker5 = await signIn("new owner pass 1");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await local.deleteUser("alice@example.org");
+    await local.addUser({ address: "alice@example.org", password: "third owner 1" });
+    await refused(attacker5, "deleted and re-created (read-time check)");
+    assert.equal(await forwardTo("third owner 1"), null, "the new owner's filters are untouched");
+  } finally {
+    await server.stop();
+  }
+});
