@@ -7,6 +7,8 @@
 //   invalid-credentials  SMTP 535 5.7.8   IMAP NO [AUTHENTICATIONFAILED]   POP3 -ERR [AUTH]
 //   throttled            SMTP 454 4.7.0   IMAP NO [UNAVAILABLE]            POP3 -ERR [IN-USE]/[SYS/TEMP]
 //   temporary-failure    SMTP 454 4.7.0   IMAP NO [UNAVAILABLE]            POP3 -ERR [SYS/TEMP]
+//   second-factor-required  the account page's sign-in only (attempts with secondFactor): the
+//                        password was right, TOTP is on, and no code came; nothing is counted.
 //
 // Besides the argon2id hash (issue 22): app passwords (credentials.ts) are accepted by every
 // mechanism for the protocols they were made for; an account set to "app passwords only" refuses
@@ -23,6 +25,7 @@ import type { PasswordHashParams } from "./password-hash.js";
 import type { SaslCredentials, SaslScramCredentials, SaslServerContext } from "./sasl/mechanism.js";
 import type { ChannelBindings, ScramKeyEntry, ScramLookup, ScramServerContext } from "./sasl/scram.js";
 import { decodeScramKeySet, DEFAULT_SCRAM_ITERATIONS } from "./scram-keys.js";
+import { totpRequired, verifyTotp } from "./totp.js";
 import type { ScramHash } from "./scram-keys.js";
 
 export type AuthProtocol = "smtp" | "imap" | "pop3" | "managesieve" | "admin" | "http";
@@ -37,9 +40,15 @@ export interface AuthContext {
 export interface PasswordAttempt extends AuthContext {
   username: string;
   password: string;
+  /**
+   * A sign-in that takes a second factor (the account page): when the account has TOTP on
+   * (auth/totp.ts), a right password also needs a right code, else "second-factor-required"
+   * (no code) or a failure counted by the throttle like a wrong password (a wrong or used code).
+   */
+  secondFactor?: { code: string | undefined };
 }
 
-export type AuthFailureReason = "invalid-credentials" | "throttled" | "temporary-failure";
+export type AuthFailureReason = "invalid-credentials" | "throttled" | "temporary-failure" | "second-factor-required";
 
 export type AuthResult =
   /** credential: "password" or "app:<id>" (the app password used), for sessions to remember. */
@@ -195,6 +204,24 @@ export class Authenticator {
       await this.verifyAgainstDummy(attempt.password);
     }
 
+    if (account && credential !== null && attempt.secondFactor !== undefined && this.authState) {
+      const code = attempt.secondFactor.code;
+      let outcome: "ok" | "invalid" | "not-enabled" | "missing";
+      try {
+        if (!(await totpRequired(this.authState, account))) outcome = "not-enabled";
+        else if (code === undefined || code.trim() === "") outcome = "missing";
+        else outcome = await verifyTotp(this.authState, account, code, this.clock());
+      } catch (error) {
+        return this.unavailable({ ...where, reason: "temporary-failure", ...who }, error);
+      }
+      if (outcome === "missing") {
+        // Neither a success (earlier failures are not forgiven) nor a failure: the client asks for the code.
+        this.log.info("auth.second_factor_required", { ...where, ...who });
+        return { ok: false, reason: "second-factor-required" };
+      }
+      // "not-enabled" after totpRequired said yes: turned off in between; the password stands alone.
+      if (outcome === "invalid") return this.failed(account, "wrong-second-factor", subject, where, who);
+    }
     if (account && credential !== null) return this.succeeded(account, credential, subject, where, fields);
     return this.failed(account, reason, subject, where, who);
   }

@@ -26,8 +26,31 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
   const keeper = new SessionKeeper(web.store, "account", ACCOUNT_COOKIE, "/account", { idleMs: web.settings.sessionIdleMs, maxMs: web.settings.sessionMaxMs }, web.clock);
   serveAssets(app, "/account");
 
-  const requireSession = async (request: FastifyRequest): Promise<WebSession> => {
+  /**
+   * The request's session, if its account still exists, may log in, and is the one that signed in:
+   * admin `user disable`, `user del` and password resets delete the account's sessions
+   * (admin/operations), and this check covers what they cannot (sessions made before that rule,
+   * a store without web sessions of the operations). A session older than the account belongs to
+   * a deleted account of the same address, never to the new owner.
+   */
+  const liveSession = async (request: FastifyRequest): Promise<WebSession | null> => {
     const session = await keeper.current(request);
+    if (session === null) return null;
+    let view;
+    try {
+      view = await web.operations.showUser(session.subject);
+    } catch (error) {
+      if (error instanceof AdminError && error.kind === "not-found") view = null;
+      else throw error;
+    }
+    if (view === null || view.disabled || session.createdAt.getTime() < view.createdAt.getTime()) {
+      await web.store.deleteWebSession(session.idHash);
+      return null;
+    }
+    return session;
+  };
+  const requireSession = async (request: FastifyRequest): Promise<WebSession> => {
+    const session = await liveSession(request);
     if (session === null) throw new HttpFailure(401, "unauthenticated", "sign in first");
     if (isStateChanging(request) && !keeper.csrfOk(request, session)) throw new HttpFailure(403, "csrf", "missing or wrong X-CSRF-Token, or a foreign Origin");
     return session;
@@ -50,16 +73,19 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
       const options = { bodyLimit: web.settings.bodyLimit };
       api.post("/session", options, async (request, reply) => {
         if (crossOrigin(request)) throw new HttpFailure(403, "csrf", "a foreign Origin");
-        const { address, password } = objectBody(request);
+        const { address, password, code } = objectBody(request);
         if (typeof address !== "string" || typeof password !== "string" || address.length === 0 || address.length > 320 || password.length > 1024) throw new AdminError("invalid-argument", "address and password are required strings");
-        const result = await web.authenticateAccount(address, password, request.ip, request.protocol === "https");
+        // The second factor (auth/totp.ts), for accounts with TOTP on: a 6-digit code or a recovery code.
+        if (code !== undefined && code !== null && (typeof code !== "string" || code.length > 64)) throw new AdminError("invalid-argument", "code must be a string of at most 64 characters");
+        const result = await web.authenticateAccount(address, password, request.ip, request.protocol === "https", { code: typeof code === "string" ? code : undefined });
         if (!result.ok) {
           if (result.reason === "throttled") {
             void reply.header("retry-after", String(Math.ceil((result.retryAfterMs ?? 60_000) / 1000)));
             throw new HttpFailure(429, "throttled", "too many failed sign-ins; try again later");
           }
           if (result.reason === "temporary-failure") throw new HttpFailure(503, "unavailable", "sign-in is unavailable right now; try again");
-          throw new HttpFailure(401, "invalid-credentials", "wrong address or password");
+          if (result.reason === "second-factor-required") throw new HttpFailure(401, "code-required", "enter the code from your authenticator app (or a recovery code)");
+          throw new HttpFailure(401, "invalid-credentials", "wrong address, password or code");
         }
         return { address: result.name, csrfToken: await keeper.start(reply, result.name) };
       });
@@ -101,13 +127,14 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
     const body = `<form data-api-form="POST ${ACCOUNT_API}/session" data-then="/account">
 <p><label for="login-name">Email address</label><input id="login-name" name="address" type="email" required autocomplete="username" autocapitalize="none" spellcheck="false"></p>
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
+<p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
 <p><button type="submit">Sign in</button></p></form>`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: null, nav: [], current: "", who: null, signOut: null, body }));
   });
 
   app.get("/account", async (request, reply) => {
     if (refuseInsecure(request, reply)) return reply;
-    const session = await keeper.current(request);
+    const session = await liveSession(request);
     if (session === null) return reply.code(303).header("location", "/account/login").send();
     const view = await web.operations.showUser(session.subject);
     let filters;

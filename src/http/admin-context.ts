@@ -5,7 +5,7 @@ import type { AdminOperations } from "../admin/operations/index.js";
 import type { DeliveryLog, MinuteSeries } from "../observability/admin-series.js";
 import type { WebAuthStore } from "../store/index.js";
 
-export type LoginResult = { ok: true; name: string } | { ok: false; reason: "invalid-credentials" | "throttled" | "temporary-failure"; retryAfterMs?: number };
+export type LoginResult = { ok: true; name: string } | { ok: false; reason: "invalid-credentials" | "throttled" | "temporary-failure" | "second-factor-required"; retryAfterMs?: number };
 
 export interface AdminWebContext {
   operations: AdminOperations;
@@ -16,8 +16,12 @@ export interface AdminWebContext {
    * locked out across SMTP, IMAP, POP3 and HTTP alike, and fail2ban sees the same auth.failure lines.
    */
   authenticateAdmin(name: string, password: string, remoteAddress: string, tls: boolean): Promise<LoginResult>;
-  /** A mail account's login (the account page): the same authenticator as IMAP and POP3. */
-  authenticateAccount(address: string, password: string, remoteAddress: string, tls: boolean): Promise<LoginResult>;
+  /**
+   * A mail account's login (the account page): the same authenticator as IMAP and POP3. With
+   * `secondFactor`, an account with TOTP on also needs its code (auth/totp.ts); without it (the
+   * current-password check of a signed-in browser) the password alone is checked.
+   */
+  authenticateAccount(address: string, password: string, remoteAddress: string, tls: boolean, secondFactor?: { code: string | undefined }): Promise<LoginResult>;
   series: MinuteSeries;
   deliveries: DeliveryLog;
   settings: { sessionIdleMs: number; sessionMaxMs: number; bodyLimit: number; tokenDays: number };

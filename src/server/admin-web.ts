@@ -54,8 +54,8 @@ export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext
       metrics.login("admin", "password", result.ok);
       return toLogin(result);
     },
-    async authenticateAccount(address, password, remoteAddress, tls) {
-      return toLogin(await options.authenticator.authenticate({ username: address, password, remoteAddress, protocol: "http", tls }));
+    async authenticateAccount(address, password, remoteAddress, tls, secondFactor) {
+      return toLogin(await options.authenticator.authenticate({ username: address, password, remoteAddress, protocol: "http", tls, ...(secondFactor ? { secondFactor } : {}) }));
     },
     series,
     deliveries: options.deliveries,

@@ -21,7 +21,7 @@ export interface FullServer {
 
 /** Every protocol on `address` (port 0 each), with cheap password hashing; `extraToml` adds sections. */
 export async function startFullServer(
-  options: { address?: string; extraToml?: string; serverToml?: string; log?: Logger; protocols?: ListenerProtocol[]; /** Reused (a restart), and left in place by stop(). */ dataDir?: string } = {},
+  options: { address?: string; extraToml?: string; serverToml?: string; /** More [auth] keys (throttle limits). */ authToml?: string; log?: Logger; protocols?: ListenerProtocol[]; /** Reused (a restart), and left in place by stop(). */ dataDir?: string } = {},
 ): Promise<FullServer> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "mailroom-full-")));
@@ -29,7 +29,7 @@ export async function startFullServer(
   const listeners = protocols.map((protocol) => `[[listeners]]\nprotocol = "${protocol}"\naddress = "${options.address ?? "127.0.0.1"}"\nport = 0\n`).join("");
   // HTTP on ports 0 unless the test configures [http]: tests run as root and must not take 80/443.
   const http = options.extraToml?.includes("[http]") ? "" : "[http]\nhttp_port = 0\nhttps_port = 0\naddress = \"127.0.0.1\"\n";
-  const toml = `[server]\nhostname = "mx.example.org"\ndata_dir = ${JSON.stringify(dataDir)}\n${options.serverToml ?? ""}\n[auth]\nargon2_memory_kib = 1024\nargon2_time_cost = 1\n${http}${options.extraToml ?? ""}\n${listeners}`;
+  const toml = `[server]\nhostname = "mx.example.org"\ndata_dir = ${JSON.stringify(dataDir)}\n${options.serverToml ?? ""}\n[auth]\nargon2_memory_kib = 1024\nargon2_time_cost = 1\n${options.authToml ? `${options.authToml}\n` : ""}${http}${options.extraToml ?? ""}\n${listeners}`;
   const config = parseConfigText(toml, { cwd: dataDir, env: {} });
   let server: RunningServer;
   try {

@@ -157,6 +157,11 @@ export function createAdminOperations(deps: AdminDependencies) {
     return deps.hashPassword(password);
   }
 
+  /** Signs the account out of the account page (/account) in every browser. */
+  async function endWebSessions(account: Account): Promise<void> {
+    await deps.webAuth?.deleteWebSessionsOf("account", account.address);
+  }
+
   /** The SCRAM keys of a password just set, beside its hash (auth/credentials.ts). */
   async function storeScramKeys(address: string, password: string): Promise<void> {
     if (!deps.authState) return;
@@ -203,6 +208,9 @@ export function createAdminOperations(deps: AdminDependencies) {
       const hash = await checkedPasswordHash(password);
       await accounts.setPasswordHash(account.address, isDisabled(account) ? DISABLED_MARK + hash : hash);
       if (!isDisabled(account)) await storeScramKeys(account.address, password);
+      // A browser signed in with the old password (perhaps a stolen one) is signed out: a reset
+      // must lock out whoever knew it. The account page's own change signs itself in again.
+      await endWebSessions(account);
     },
     /**
      * Logins stop first (the account is disabled), then its open sessions end, then its messages
@@ -213,6 +221,7 @@ export function createAdminOperations(deps: AdminDependencies) {
       const account = await requireAccount(address);
       if (!isDisabled(account)) await accounts.setPasswordHash(account.address, DISABLED_MARK + account.passwordHash);
       await deps.sessions?.endSessionsOf(account, "account deleted");
+      await endWebSessions(account);
       if (deps.mail) await removeAllMessages(deps.mail, account);
       await translate(() => accounts.deleteAccount(account.address), `user ${account.address}`);
     },
@@ -220,6 +229,7 @@ export function createAdminOperations(deps: AdminDependencies) {
       const account = await requireAccount(address);
       if (!isDisabled(account)) await accounts.setPasswordHash(account.address, DISABLED_MARK + account.passwordHash);
       await deps.sessions?.endSessionsOf(account, "account disabled");
+      await endWebSessions(account);
       return viewOf((await accounts.findAccountByAddress(account.address)) ?? account);
     },
     async enableUser(address: string): Promise<AccountView> {
