@@ -102,7 +102,10 @@ test("app passwords: add, log in by every mechanism it may, list, app-passwords-
       assert.doesNotMatch(listed, new RegExp(secret));
 
       // App passwords only: the main password fails on IMAP, the app password does not.
-      await admin(["user", "app-passwords-only", USER, "on"]);
+      // Turning it on also ends the open session that logged in with the main password.
+      const only = await admin(["user", "app-passwords-only", USER, "on"]);
+      assert.match(only, /app passwords only on; 1 open session with the main password ended/);
+      assert.ok(await byMain.client.closedWithin(10_000), "the main-password session ended");
       const refused = await imapLogin(imapPort, MAIN);
       assert.equal(refused.ok, false, refused.reply);
       refused.client.socket.destroy();
@@ -111,12 +114,12 @@ test("app passwords: add, log in by every mechanism it may, list, app-passwords-
       stillOk.client.socket.destroy();
       await admin(["user", "app-passwords-only", USER, "off"]);
 
-      // Revoking "phone" ends its two IMAP sessions at once; the main-password and laptop sessions go on.
+      // Revoking "phone" ends its two IMAP sessions at once; the laptop session goes on.
       const revoked = await admin(["app-password", "revoke", USER, "phone"]);
       assert.match(revoked, /revoked phone; 2 open sessions ended/);
       assert.ok(await byLogin.client.closedWithin(10_000), "the LOGIN session with the revoked app password ended");
       assert.ok(await byScram.client.closedWithin(10_000), "the SCRAM session with the revoked app password ended");
-      for (const survivor of [byMain.client, byOther.client]) {
+      for (const survivor of [byOther.client]) {
         survivor.take();
         assert.match(await survivor.command("n", "NOOP"), /^n OK/m);
         survivor.socket.destroy();
