@@ -71,10 +71,13 @@ export async function scramKeysFor(store: AuthStateStore, account: Account, secr
  * is set (admin operations) and after a successful PLAIN/LOGIN with a password whose keys are
  * missing or stale (accounts from before SCRAM).
  */
-export async function storeMainScramKeys(store: AuthStateStore, account: Account, password: string, iterations?: number): Promise<void> {
+export async function storeMainScramKeys(store: AuthStateStore, account: Account, password: string, iterations?: number, passwordHash: string = account.passwordHash): Promise<void> {
   const keys = await scramKeysFor(store, account, password, iterations);
   if (keys === null) return;
-  await store.updateAccountAuth(account.id, { scramKeys: keys, scramHashTag: passwordHashTag(account.passwordHash) });
+  // Tagged with the hash of this very password (the caller's, never one re-read later): when two
+  // password changes overlap, keys stored last beside the other change's hash are stale at once,
+  // instead of letting the older password in over SCRAM.
+  await store.updateAccountAuth(account.id, { scramKeys: keys, scramHashTag: passwordHashTag(passwordHash) });
 }
 
 /**
