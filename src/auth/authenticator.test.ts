@@ -240,3 +240,49 @@ test("a SCRAM exchange fails at client-final when its secret was revoked, disabl
     await temp.cleanup();
   }
 });
+
+test("after auth.scram_iterations is raised, a PLAIN login moves the account to the new count, so server-first no longer tells it from an unknown name", async () => {
+  const { openTempStore, cheapHash } = await import("../../test/harness/temp-store.js");
+  const { ScramClient } = await import("../../test/harness/scram-client.js");
+  const { appPasswordSecretHash, scramKeysFor, storeMainScramKeys } = await import("./credentials.js");
+  const { SCRAM_SHA_256 } = await import("./sasl/scram.js");
+  const { DEFAULT_SASL_LIMITS } = await import("./sasl/mechanism.js");
+  const temp = await openTempStore();
+  try {
+    const { store } = temp;
+    await store.addDomain("example.org");
+    // Keys made under the old count (4096); the server now runs with 8192.
+    const account = await store.createAccount({ address: "ivy@example.org", passwordHash: await cheapHash(PASSWORD) });
+    await storeMainScramKeys(store, account, PASSWORD, 4096);
+    const withApp = await store.createAccount({ address: "jay@example.org", passwordHash: await cheapHash(PASSWORD) });
+    await storeMainScramKeys(store, withApp, PASSWORD, 4096);
+    await store.addAppPassword(withApp.id, { name: "phone", protocols: ["imap"], secretHash: appPasswordSecretHash("jay-app-secret")!, scramKeys: await scramKeysFor(store, withApp, "jay-app-secret") });
+    const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle({ lockoutThresholdIp: 100 }), log: createMemoryLogger(), hashParams, authState: store, scramIterations: 8192, sleep: async () => {} });
+    const iterationsOf = async (username: string) => {
+      const lookup = await authenticator.scramContext(context, null)!.lookup(username, "sha256");
+      return lookup.kind === "credentials" ? lookup.iterations : -1;
+    };
+    assert.equal(await iterationsOf("nobody@example.org"), 8192);
+    assert.equal(await iterationsOf("ivy@example.org"), 4096, "before: the old count shows");
+
+    assert.equal((await authenticator.authenticate({ ...context, username: "ivy@example.org", password: PASSWORD })).ok, true);
+    assert.equal(await iterationsOf("ivy@example.org"), 8192, "after a PLAIN login: the configured count");
+    assert.equal((await store.getAccountAuth(account.id)).scramIterations, 8192);
+    // And SCRAM logs in with the keys derived at the new count.
+    const mechanism = SCRAM_SHA_256.create(DEFAULT_SASL_LIMITS, authenticator.saslContext(context, null))!;
+    const client = new ScramClient({ hash: "sha256", username: "ivy@example.org", password: PASSWORD });
+    const first = await mechanism.start(Buffer.from(client.first()));
+    assert.ok(first.kind === "challenge" && first.challenge.toString().endsWith(",i=8192"));
+    const final = await mechanism.next(Buffer.from(client.final(first.challenge.toString())));
+    assert.ok(final.kind === "challenge" && client.verifyServerFinal(final.challenge.toString()));
+    const done = await mechanism.next(Buffer.alloc(0));
+    assert.ok(done.kind === "done" && (await authenticator.authenticateSasl(done.credentials, context)).ok);
+
+    // The known gap: an account with SCRAM keys for an app password keeps its count (the app
+    // password's keys cannot be derived again), and its app password still works over SCRAM.
+    assert.equal((await authenticator.authenticate({ ...context, username: "jay@example.org", password: PASSWORD })).ok, true);
+    assert.equal(await iterationsOf("jay@example.org"), 4096);
+  } finally {
+    await temp.cleanup();
+  }
+});

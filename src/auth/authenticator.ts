@@ -17,7 +17,7 @@ import type { Logger, LogFields } from "../observability/log.js";
 import { EMPTY_ACCOUNT_AUTH, isStoreError } from "../store/index.js";
 import type { Account, AccountAuthState, AccountStore, AppPassword, AuthStateStore } from "../store/index.js";
 import type { AuthThrottlePolicy, ThrottleVerdict } from "./auth-throttle.js";
-import { appPasswordSecretHash, currentScramKeys, FakeSalts, passwordHashTag, storeMainScramKeys } from "./credentials.js";
+import { appPasswordSecretHash, convergeMainScramIterations, currentScramKeys, FakeSalts, passwordHashTag, storeMainScramKeys } from "./credentials.js";
 import { createDummyHash, DEFAULT_HASH_PARAMS, DEFAULT_MAX_PASSWORD_BYTES, verifyPassword } from "./password-hash.js";
 import type { PasswordHashParams } from "./password-hash.js";
 import type { SaslCredentials, SaslScramCredentials, SaslServerContext } from "./sasl/mechanism.js";
@@ -187,8 +187,14 @@ export class Authenticator {
         reason = "app-password-required";
       } else if (await verifyPassword(account.passwordHash, attempt.password, { maxPasswordBytes: this.maxPasswordBytes })) {
         credential = "password";
-        // Accounts from before SCRAM (or after a password change by another path) get their keys now.
-        if (this.authState && currentScramKeys(account, state) === null) await this.upgradeScram(account, attempt.password, where);
+        // Accounts from before SCRAM (or after a password change by another path) get their keys
+        // now; accounts whose SCRAM iteration count is not the configured one get it now (so that
+        // server-first does not tell them from unknown names). What remains: accounts that never
+        // log in with PLAIN/LOGIN, and accounts with app-password SCRAM keys
+        // (credentials.ts convergeMainScramIterations), keep their old count until then.
+        if (this.authState && state.scramIterations !== null && state.scramIterations !== this.scramIterations) {
+          await this.convergeScram(account, attempt.password, where, currentScramKeys(account, state) === null);
+        } else if (this.authState && currentScramKeys(account, state) === null) await this.upgradeScram(account, attempt.password, where);
       }
     } else {
       // An unknown user is checked against the dummy hash so both paths cost one argon2 run.
@@ -274,6 +280,21 @@ export class Authenticator {
       // The login stands; the keys are derived again at the next one.
       this.log.warn("auth.scram_keys_failed", { ...where, account: account.address, error });
     }
+  }
+
+  /** See authenticate(): the configured iteration count, or else (stale keys) keys under the old one. */
+  private async convergeScram(account: Account, password: string, where: LogFields, stale: boolean): Promise<void> {
+    try {
+      if (await convergeMainScramIterations(this.authState!, account, password, this.scramIterations)) {
+        this.log.info("auth.scram_keys_stored", { ...where, account: account.address, iterations: this.scramIterations });
+        return;
+      }
+    } catch (error) {
+      // The login stands; the next one tries again.
+      this.log.warn("auth.scram_keys_failed", { ...where, account: account.address, error });
+      return;
+    }
+    if (stale) await this.upgradeScram(account, password, where);
   }
 
   private async succeeded(account: Account, credential: string, subject: { remoteAddress: string; username: string }, where: LogFields, fields: LogFields): Promise<AuthResult> {
