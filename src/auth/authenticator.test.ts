@@ -147,8 +147,9 @@ test("app passwords, app-passwords-only, a disabled account, and SCRAM outcomes 
     await store.updateAccountAuth(account.id, { appPasswordsOnly: false });
 
     // SCRAM verdicts: a matched proof logs in; a failed one counts, and the third locks the account.
+    const { passwordHashTag } = await import("./credentials.js");
     const scram = (credential: string | null, failure: "invalid-proof" | "nonce-mismatch" | null) =>
-      authenticator.authenticateSasl({ kind: "scram", mechanism: "SCRAM-SHA-256", authcid: "tim@example.org", authzid: null, credential, failure }, context);
+      authenticator.authenticateSasl({ kind: "scram", mechanism: "SCRAM-SHA-256", authcid: "tim@example.org", authzid: null, credential, failure, accountId: account.id, keyTag: passwordHashTag(account.passwordHash) }, context);
     assert.equal((await scram("password", null)).ok, true);
     for (const failure of ["invalid-proof", "nonce-mismatch", "invalid-proof"] as const) assert.deepEqual(await scram(null, failure), { ok: false, reason: "invalid-credentials" });
     assert.deepEqual(locked, ["tim@example.org"]);
@@ -168,6 +169,119 @@ test("app passwords, app-passwords-only, a disabled account, and SCRAM outcomes 
     const b = await authenticator.scramContext(context, null)!.lookup("nobody@example.org", "sha1");
     assert.ok(a.kind === "credentials" && b.kind === "credentials" && a.salt.equals(b.salt) && a.keys.length === 0);
     now += 1;
+  } finally {
+    await temp.cleanup();
+  }
+});
+
+test("a SCRAM exchange fails at client-final when its secret was revoked, disabled or changed after client-first", async () => {
+  const { openTempStore, cheapHash } = await import("../../test/harness/temp-store.js");
+  const { ScramClient } = await import("../../test/harness/scram-client.js");
+  const { appPasswordSecretHash, scramKeysFor, storeMainScramKeys } = await import("./credentials.js");
+  const { SCRAM_SHA_256 } = await import("./sasl/scram.js");
+  const { DEFAULT_SASL_LIMITS } = await import("./sasl/mechanism.js");
+  const temp = await openTempStore();
+  try {
+    const { store } = temp;
+    await store.addDomain("example.org");
+    const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle({ lockoutThresholdAccount: 100, lockoutThresholdIp: 100 }), log: createMemoryLogger(), hashParams, authState: store, sleep: async () => {} });
+    let n = 0;
+    const appSecret = (account: Account) => `app-secret-${account.id}`;
+    const fresh = async () => {
+      n += 1;
+      const address = `user${n}@example.org`;
+      const account = await store.createAccount({ address, passwordHash: await cheapHash(PASSWORD) });
+      await storeMainScramKeys(store, account, PASSWORD);
+      await store.addAppPassword(account.id, { name: "phone", protocols: ["imap"], secretHash: appPasswordSecretHash(appSecret(account))!, scramKeys: await scramKeysFor(store, account, appSecret(account)) });
+      return account;
+    };
+    /** Runs client-first, then `meanwhile`, then client-final, and settles the exchange. */
+    const exchange = async (address: string, password: string, meanwhile: () => Promise<unknown>) => {
+      const mechanism = SCRAM_SHA_256.create(DEFAULT_SASL_LIMITS, authenticator.saslContext(context, null))!;
+      const client = new ScramClient({ hash: "sha256", username: address, password });
+      const first = await mechanism.start(Buffer.from(client.first()));
+      assert.equal(first.kind, "challenge");
+      await meanwhile();
+      const final = await mechanism.next(Buffer.from(client.final(first.kind === "challenge" ? first.challenge.toString() : "")));
+      if (final.kind !== "challenge") return final.kind === "done" ? authenticator.authenticateSasl(final.credentials, context) : { ok: false };
+      const done = await mechanism.next(Buffer.alloc(0));
+      assert.equal(done.kind, "done");
+      return authenticator.authenticateSasl(done.kind === "done" ? done.credentials : (undefined as never), context);
+    };
+    const nothing = async () => {};
+
+    // Control: both secrets log in when nothing changes in between.
+    const a = await fresh();
+    assert.equal((await exchange(a.address, PASSWORD, nothing)).ok, true);
+    assert.equal((await exchange(a.address, appSecret(a), nothing)).ok, true);
+
+    // The app password is revoked while the exchange is open.
+    assert.equal((await exchange(a.address, appSecret(a), () => store.deleteAppPassword(a.id, "phone"))).ok, false, "revoked app password");
+
+    // The account is disabled (the admin's mark before the hash): neither secret.
+    const b = await fresh();
+    assert.equal((await exchange(b.address, PASSWORD, () => store.setPasswordHash(b.address, `!${b.passwordHash}`))).ok, false, "disabled, main password");
+    const c = await fresh();
+    assert.equal((await exchange(c.address, appSecret(c), () => store.setPasswordHash(c.address, `!${c.passwordHash}`))).ok, false, "disabled, app password");
+
+    // The password is changed (new hash, new keys): the old password's proof no longer counts.
+    const d = await fresh();
+    const changed = async () => {
+      await store.setPasswordHash(d.address, await cheapHash("another password 2"));
+      await storeMainScramKeys(store, (await store.findAccountByAddress(d.address))!, "another password 2");
+    };
+    assert.equal((await exchange(d.address, PASSWORD, changed)).ok, false, "password changed");
+
+    // App passwords only is switched on: the main password stops on IMAP, the app password still works.
+    const e = await fresh();
+    assert.equal((await exchange(e.address, PASSWORD, () => store.updateAccountAuth(e.id, { appPasswordsOnly: true }))).ok, false, "app passwords only");
+    assert.equal((await exchange(e.address, appSecret(e), nothing)).ok, true);
+  } finally {
+    await temp.cleanup();
+  }
+});
+
+test("after auth.scram_iterations is raised, a PLAIN login moves the account to the new count, so server-first no longer tells it from an unknown name", async () => {
+  const { openTempStore, cheapHash } = await import("../../test/harness/temp-store.js");
+  const { ScramClient } = await import("../../test/harness/scram-client.js");
+  const { appPasswordSecretHash, scramKeysFor, storeMainScramKeys } = await import("./credentials.js");
+  const { SCRAM_SHA_256 } = await import("./sasl/scram.js");
+  const { DEFAULT_SASL_LIMITS } = await import("./sasl/mechanism.js");
+  const temp = await openTempStore();
+  try {
+    const { store } = temp;
+    await store.addDomain("example.org");
+    // Keys made under the old count (4096); the server now runs with 8192.
+    const account = await store.createAccount({ address: "ivy@example.org", passwordHash: await cheapHash(PASSWORD) });
+    await storeMainScramKeys(store, account, PASSWORD, 4096);
+    const withApp = await store.createAccount({ address: "jay@example.org", passwordHash: await cheapHash(PASSWORD) });
+    await storeMainScramKeys(store, withApp, PASSWORD, 4096);
+    await store.addAppPassword(withApp.id, { name: "phone", protocols: ["imap"], secretHash: appPasswordSecretHash("jay-app-secret")!, scramKeys: await scramKeysFor(store, withApp, "jay-app-secret") });
+    const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle({ lockoutThresholdIp: 100 }), log: createMemoryLogger(), hashParams, authState: store, scramIterations: 8192, sleep: async () => {} });
+    const iterationsOf = async (username: string) => {
+      const lookup = await authenticator.scramContext(context, null)!.lookup(username, "sha256");
+      return lookup.kind === "credentials" ? lookup.iterations : -1;
+    };
+    assert.equal(await iterationsOf("nobody@example.org"), 8192);
+    assert.equal(await iterationsOf("ivy@example.org"), 4096, "before: the old count shows");
+
+    assert.equal((await authenticator.authenticate({ ...context, username: "ivy@example.org", password: PASSWORD })).ok, true);
+    assert.equal(await iterationsOf("ivy@example.org"), 8192, "after a PLAIN login: the configured count");
+    assert.equal((await store.getAccountAuth(account.id)).scramIterations, 8192);
+    // And SCRAM logs in with the keys derived at the new count.
+    const mechanism = SCRAM_SHA_256.create(DEFAULT_SASL_LIMITS, authenticator.saslContext(context, null))!;
+    const client = new ScramClient({ hash: "sha256", username: "ivy@example.org", password: PASSWORD });
+    const first = await mechanism.start(Buffer.from(client.first()));
+    assert.ok(first.kind === "challenge" && first.challenge.toString().endsWith(",i=8192"));
+    const final = await mechanism.next(Buffer.from(client.final(first.challenge.toString())));
+    assert.ok(final.kind === "challenge" && client.verifyServerFinal(final.challenge.toString()));
+    const done = await mechanism.next(Buffer.alloc(0));
+    assert.ok(done.kind === "done" && (await authenticator.authenticateSasl(done.credentials, context)).ok);
+
+    // The known gap: an account with SCRAM keys for an app password keeps its count (the app
+    // password's keys cannot be derived again), and its app password still works over SCRAM.
+    assert.equal((await authenticator.authenticate({ ...context, username: "jay@example.org", password: PASSWORD })).ok, true);
+    assert.equal(await iterationsOf("jay@example.org"), 4096);
   } finally {
     await temp.cleanup();
   }

@@ -19,7 +19,7 @@ import type { Logger, LogFields } from "../observability/log.js";
 import { EMPTY_ACCOUNT_AUTH, isStoreError } from "../store/index.js";
 import type { Account, AccountAuthState, AccountStore, AppPassword, AuthStateStore } from "../store/index.js";
 import type { AuthThrottlePolicy, ThrottleVerdict } from "./auth-throttle.js";
-import { appPasswordSecretHash, currentScramKeys, FakeSalts, storeMainScramKeys } from "./credentials.js";
+import { appPasswordSecretHash, convergeMainScramIterations, currentScramKeys, FakeSalts, passwordHashTag, storeMainScramKeys } from "./credentials.js";
 import { createDummyHash, DEFAULT_HASH_PARAMS, DEFAULT_MAX_PASSWORD_BYTES, verifyPassword } from "./password-hash.js";
 import type { PasswordHashParams } from "./password-hash.js";
 import type { SaslCredentials, SaslScramCredentials, SaslServerContext } from "./sasl/mechanism.js";
@@ -196,8 +196,14 @@ export class Authenticator {
         reason = "app-password-required";
       } else if (await verifyPassword(account.passwordHash, attempt.password, { maxPasswordBytes: this.maxPasswordBytes })) {
         credential = "password";
-        // Accounts from before SCRAM (or after a password change by another path) get their keys now.
-        if (this.authState && currentScramKeys(account, state) === null) await this.upgradeScram(account, attempt.password, where);
+        // Accounts from before SCRAM (or after a password change by another path) get their keys
+        // now; accounts whose SCRAM iteration count is not the configured one get it now (so that
+        // server-first does not tell them from unknown names). What remains: accounts that never
+        // log in with PLAIN/LOGIN, and accounts with app-password SCRAM keys
+        // (credentials.ts convergeMainScramIterations), keep their old count until then.
+        if (this.authState && state.scramIterations !== null && state.scramIterations !== this.scramIterations) {
+          await this.convergeScram(account, attempt.password, where, currentScramKeys(account, state) === null);
+        } else if (this.authState && currentScramKeys(account, state) === null) await this.upgradeScram(account, attempt.password, where);
       }
     } else {
       // An unknown user is checked against the dummy hash so both paths cost one argon2 run.
@@ -264,12 +270,12 @@ export class Authenticator {
           if (state.scramSalt === null || state.scramIterations === null) return fake;
           const keys: ScramKeyEntry[] = [];
           const main = decodeScramKeySet(currentScramKeys(account, state));
-          if (main && !(state.appPasswordsOnly && MAIL_PROTOCOLS.has(context.protocol))) keys.push({ ...main[hash], credential: "password" });
+          if (main && !(state.appPasswordsOnly && MAIL_PROTOCOLS.has(context.protocol))) keys.push({ ...main[hash], credential: "password", tag: passwordHashTag(account.passwordHash) });
           for (const app of await store.listAppPasswords(account.id)) {
             const set = decodeScramKeySet(app.scramKeys);
             if (set && app.protocols.includes(context.protocol)) keys.push({ ...set[hash], credential: `app:${app.id}` });
           }
-          return { kind: "credentials", salt: Buffer.from(state.scramSalt, "base64"), iterations: state.scramIterations, keys };
+          return { kind: "credentials", salt: Buffer.from(state.scramSalt, "base64"), iterations: state.scramIterations, keys, accountId: account.id };
         } catch (error) {
           this.log.error("auth.failure", { ...where, reason: "temporary-failure", ...who, error });
           return { kind: "refused", reason: "temporary-failure" };
@@ -301,6 +307,21 @@ export class Authenticator {
       // The login stands; the keys are derived again at the next one.
       this.log.warn("auth.scram_keys_failed", { ...where, account: account.address, error });
     }
+  }
+
+  /** See authenticate(): the configured iteration count, or else (stale keys) keys under the old one. */
+  private async convergeScram(account: Account, password: string, where: LogFields, stale: boolean): Promise<void> {
+    try {
+      if (await convergeMainScramIterations(this.authState!, account, password, this.scramIterations)) {
+        this.log.info("auth.scram_keys_stored", { ...where, account: account.address, iterations: this.scramIterations });
+        return;
+      }
+    } catch (error) {
+      // The login stands; the next one tries again.
+      this.log.warn("auth.scram_keys_failed", { ...where, account: account.address, error });
+      return;
+    }
+    if (stale) await this.upgradeScram(account, password, where);
   }
 
   private async succeeded(account: Account, credential: string, subject: { remoteAddress: string; username: string }, where: LogFields, fields: LogFields): Promise<AuthResult> {
@@ -369,12 +390,46 @@ export class Authenticator {
     if (lookup.kind === "unavailable") return this.unavailable({ ...where, reason: "temporary-failure", ...who }, lookup.error);
     const account = lookup.account;
     if (account && credentials.credential !== null && credentials.failure === null) {
-      return this.succeeded(account, credentials.credential, subject, where, { ...where, mechanism: credentials.mechanism, ...who });
+      // The keys were read at client-first; the client may have waited any time before
+      // client-final, and the admin may have revoked, disabled or changed the password since
+      // (the exchange was in no `pending` list then, so endSessionsOf could not wait for it).
+      // So the matched secret is checked again now, against the store as it is.
+      let still: boolean;
+      try {
+        still = await this.scramSecretStillValid(account, credentials, context);
+      } catch (error) {
+        return this.unavailable({ ...where, reason: "temporary-failure", ...who }, error);
+      }
+      if (still) return this.succeeded(account, credentials.credential, subject, where, { ...where, mechanism: credentials.mechanism, ...who });
+      return this.failed(account, "credential-changed", subject, where, who, { mechanism: credentials.mechanism });
     }
     // A wrong proof reads like a wrong password; a broken exchange is its own reason (fail2ban counts both).
     const failure = credentials.failure ?? "invalid-proof";
     const reason = failure === "invalid-proof" ? (account ? "wrong-password" : "unknown-user") : "protocol-error";
     return this.failed(account, reason, subject, where, who, { mechanism: credentials.mechanism, ...(reason === "protocol-error" ? { detail: failure } : {}) });
+  }
+
+  /**
+   * Whether the secret a SCRAM proof matched is still accepted: the same account, still enabled,
+   * and for an app password one that still exists for this protocol; for the main password keys
+   * derived beside the current hash (any password change or `user disable` changes the hash) and
+   * no "app passwords only" on a mail protocol.
+   */
+  private async scramSecretStillValid(account: Account, credentials: SaslScramCredentials, context: AuthContext): Promise<boolean> {
+    if (this.authState === null || credentials.accountId === undefined || credentials.accountId !== account.id) return false;
+    if (!loginEnabled(account)) return false;
+    const credential = credentials.credential;
+    if (credential === null) return false;
+    if (credential.startsWith("app:")) {
+      const id = Number(credential.slice(4));
+      const apps = await this.authState.listAppPasswords(account.id);
+      return apps.some((app) => app.id === id && app.protocols.includes(context.protocol) && app.scramKeys !== null);
+    }
+    if (credential !== "password") return false;
+    const state = await this.authState.getAccountAuth(account.id);
+    if (state.appPasswordsOnly && MAIL_PROTOCOLS.has(context.protocol)) return false;
+    const tag = passwordHashTag(account.passwordHash);
+    return credentials.keyTag === tag && currentScramKeys(account, state) !== null;
   }
 
   private async findAccount(username: string): Promise<{ kind: "found"; account: Account | null } | { kind: "unavailable"; error: unknown }> {

@@ -71,10 +71,33 @@ export async function scramKeysFor(store: AuthStateStore, account: Account, secr
  * is set (admin operations) and after a successful PLAIN/LOGIN with a password whose keys are
  * missing or stale (accounts from before SCRAM).
  */
-export async function storeMainScramKeys(store: AuthStateStore, account: Account, password: string, iterations?: number): Promise<void> {
+export async function storeMainScramKeys(store: AuthStateStore, account: Account, password: string, iterations?: number, passwordHash: string = account.passwordHash): Promise<void> {
   const keys = await scramKeysFor(store, account, password, iterations);
   if (keys === null) return;
-  await store.updateAccountAuth(account.id, { scramKeys: keys, scramHashTag: passwordHashTag(account.passwordHash) });
+  // Tagged with the hash of this very password (the caller's, never one re-read later): when two
+  // password changes overlap, keys stored last beside the other change's hash are stale at once,
+  // instead of letting the older password in over SCRAM.
+  await store.updateAccountAuth(account.id, { scramKeys: keys, scramHashTag: passwordHashTag(passwordHash) });
+}
+
+/**
+ * The main password's keys derived again with `iterations` (config auth.scram_iterations), the
+ * account's count changed to it, salt kept: after an operator raises the count, server-first would
+ * otherwise show the old count for existing accounts and the new one for unknown names (the fake
+ * lookup), telling them apart. Called after a successful PLAIN/LOGIN with the main password.
+ * The count is shared by all the account's secrets, and app passwords cannot be derived again
+ * (only their hash is kept), so an account with SCRAM keys for an app password keeps its count.
+ * Resolves to whether it converged.
+ */
+export async function convergeMainScramIterations(store: AuthStateStore, account: Account, password: string, iterations: number): Promise<boolean> {
+  const prepared = preparePassword(password);
+  if (prepared instanceof PasswordRejectedError) return false;
+  const state = await store.getAccountAuth(account.id);
+  if (state.scramSalt === null || state.scramIterations === iterations) return false;
+  if ((await store.listAppPasswords(account.id)).some((app) => app.scramKeys !== null)) return false;
+  const keys = encodeScramKeySet(await deriveScramKeys(prepared, Buffer.from(state.scramSalt, "base64"), iterations));
+  await store.updateAccountAuth(account.id, { scramIterations: iterations, scramKeys: keys, scramHashTag: passwordHashTag(account.passwordHash) });
+  return true;
 }
 
 /**

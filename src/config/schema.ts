@@ -58,7 +58,7 @@ export interface AuthSettings {
   argon2MemoryKib: number;
   argon2TimeCost: number;
   argon2Parallelism: number;
-  /** PBKDF2 iterations of SCRAM keys (RFC 5802 §5.1 "i"), fixed per account when its salt is made. */
+  /** PBKDF2 iterations of SCRAM keys (RFC 5802 §5.1 "i"), taken when an account's salt is made; existing accounts move to it at their next PLAIN/LOGIN (auth/credentials.ts convergeMainScramIterations). */
   scramIterations: number;
 }
 
@@ -376,7 +376,7 @@ export const AUTH_SPEC: SectionSpec<AuthSettings> = {
   argon2MemoryKib: key(integer({ min: 1024, max: 4 * 1024 * 1024 }), 19_456, "Argon2id memory cost in KiB for new password hashes"),
   argon2TimeCost: key(integer({ min: 1, max: 100 }), 2, "Argon2id iterations for new password hashes"),
   argon2Parallelism: key(integer({ min: 1, max: 64 }), 1, "Argon2id lanes for new password hashes"),
-  scramIterations: key(integer({ min: 4096, max: 1_000_000 }), 4096, "SCRAM-SHA-1/-256 PBKDF2 iterations for accounts whose SCRAM salt is made from now on (RFC 7677 §4: at least 4096)"),
+  scramIterations: key(integer({ min: 4096, max: 1_000_000 }), 4096, "SCRAM-SHA-1/-256 PBKDF2 iterations for accounts whose SCRAM salt is made from now on, and for existing accounts at their next PLAIN/LOGIN with the main password (not accounts with app passwords) (RFC 7677 §4: at least 4096)"),
 };
 
 export const INBOUND_SPEC: SectionSpec<InboundSettings> = {

@@ -38,6 +38,26 @@ async function imapScram(port: number, password: string): Promise<{ client: RawI
   return { client, ok: /^s OK/.test(await client.nextLine(20_000)) };
 }
 
+/** SCRAM-SHA-256 up to server-first; `finish` sends client-final (later) and says whether it logged in. */
+async function imapScramStarted(port: number, password: string): Promise<{ client: RawImapClient; finish: () => Promise<boolean> }> {
+  const client = await RawImapClient.open(port);
+  client.take();
+  const scram = new ScramClient({ hash: "sha256", username: USER, password });
+  client.send(`s AUTHENTICATE SCRAM-SHA-256 ${b64(scram.first())}\r\n`);
+  const first = await client.nextLine(20_000);
+  assert.ok(first.startsWith("+ "), first);
+  return {
+    client,
+    finish: async () => {
+      client.send(`${b64(scram.final(unb64(first.slice(2))))}\r\n`);
+      const second = await client.nextLine(20_000);
+      if (!second.startsWith("+ ")) return /^s OK/.test(second);
+      client.send("\r\n");
+      return /^s OK/.test(await client.nextLine(20_000));
+    },
+  };
+}
+
 test("app passwords: add, log in by every mechanism it may, list, app-passwords-only, revoke ends its sessions", async () => {
   const s = await makeScratch(CONFIG);
   try {
@@ -102,7 +122,10 @@ test("app passwords: add, log in by every mechanism it may, list, app-passwords-
       assert.doesNotMatch(listed, new RegExp(secret));
 
       // App passwords only: the main password fails on IMAP, the app password does not.
-      await admin(["user", "app-passwords-only", USER, "on"]);
+      // Turning it on also ends the open session that logged in with the main password.
+      const only = await admin(["user", "app-passwords-only", USER, "on"]);
+      assert.match(only, /app passwords only on; 1 open session with the main password ended/);
+      assert.ok(await byMain.client.closedWithin(10_000), "the main-password session ended");
       const refused = await imapLogin(imapPort, MAIN);
       assert.equal(refused.ok, false, refused.reply);
       refused.client.socket.destroy();
@@ -111,12 +134,16 @@ test("app passwords: add, log in by every mechanism it may, list, app-passwords-
       stillOk.client.socket.destroy();
       await admin(["user", "app-passwords-only", USER, "off"]);
 
-      // Revoking "phone" ends its two IMAP sessions at once; the main-password and laptop sessions go on.
+      // Revoking "phone" ends its two IMAP sessions at once; the laptop session goes on. A SCRAM
+      // exchange with it that got server-first before the revoke fails at client-final.
+      const open = await imapScramStarted(imapPort, secret);
       const revoked = await admin(["app-password", "revoke", USER, "phone"]);
+      assert.equal(await open.finish(), false, "a SCRAM exchange begun before the revoke must not log in after it");
+      open.client.socket.destroy();
       assert.match(revoked, /revoked phone; 2 open sessions ended/);
       assert.ok(await byLogin.client.closedWithin(10_000), "the LOGIN session with the revoked app password ended");
       assert.ok(await byScram.client.closedWithin(10_000), "the SCRAM session with the revoked app password ended");
-      for (const survivor of [byMain.client, byOther.client]) {
+      for (const survivor of [byOther.client]) {
         survivor.take();
         assert.match(await survivor.command("n", "NOOP"), /^n OK/m);
         survivor.socket.destroy();

@@ -49,7 +49,8 @@ export function addAuthCommands(program: Command, withAdmin: WithAdmin, print: (
       withAdmin(async (ops) => {
         if (value !== "on" && value !== "off") throw new Error("say on or off");
         const result = await ops.auth.setAppPasswordsOnly(address, value === "on");
-        print(`${result.address}: app passwords only ${result.appPasswordsOnly ? "on" : "off"}`);
+        const ended = result.appPasswordsOnly ? `; ${result.sessionsEnded} open session${result.sessionsEnded === 1 ? "" : "s"} with the main password ended` : "";
+        print(`${result.address}: app passwords only ${result.appPasswordsOnly ? "on" : "off"}${ended}`);
       }),
     );
   user.command("unlock <address>").description("lift a lock-out after failed logins (the failures counted against the account are forgotten)").action((address: string) =>

@@ -73,11 +73,17 @@ export function createAuthOperations(deps: AuthAdminDependencies | null, require
       const sessionsEnded = endSessions ? await endSessions(account, "app password revoked", `app:${removed.id}`) : 0;
       return { name, sessionsEnded };
     },
-    /** With `on`, IMAP, POP3, SMTP and ManageSieve refuse the main password: app passwords only. */
-    async setAppPasswordsOnly(address: string, on: boolean): Promise<{ address: string; appPasswordsOnly: boolean }> {
+    /**
+     * With `on`, IMAP, POP3, SMTP and ManageSieve refuse the main password: app passwords only.
+     * The open sessions that logged in with the main password end too (as revoke ends an app
+     * password's), or a session opened just before would keep the refused secret's access.
+     */
+    async setAppPasswordsOnly(address: string, on: boolean): Promise<{ address: string; appPasswordsOnly: boolean; sessionsEnded: number }> {
+      const { authState, endSessions } = need();
       const account = await requireAccount(address);
-      await need().authState.updateAccountAuth(account.id, { appPasswordsOnly: on });
-      return { address: account.address, appPasswordsOnly: on };
+      await authState.updateAccountAuth(account.id, { appPasswordsOnly: on });
+      const sessionsEnded = on && endSessions ? await endSessions(account, "app passwords only", "password") : 0;
+      return { address: account.address, appPasswordsOnly: on, sessionsEnded };
     },
     async totpEnable(address: string): Promise<TotpEnrollment> {
       const { authState, issuer } = need();

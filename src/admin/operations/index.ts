@@ -162,11 +162,15 @@ export function createAdminOperations(deps: AdminDependencies) {
     await deps.webAuth?.deleteWebSessionsOf("account", account.address);
   }
 
-  /** The SCRAM keys of a password just set, beside its hash (auth/credentials.ts). */
-  async function storeScramKeys(address: string, password: string): Promise<void> {
+  /**
+   * The SCRAM keys of a password just set, tagged with the hash this call wrote (auth/credentials.ts):
+   * not with whatever hash the account has when they are stored, which an overlapping change may
+   * already have replaced.
+   */
+  async function storeScramKeys(address: string, password: string, passwordHash: string): Promise<void> {
     if (!deps.authState) return;
     const account = await accounts.findAccountByAddress(address);
-    if (account) await storeMainScramKeys(deps.authState, account, password, deps.scramIterations);
+    if (account) await storeMainScramKeys(deps.authState, account, password, deps.scramIterations, passwordHash);
   }
 
   async function requireDomain(domain: string): Promise<void> {
@@ -199,7 +203,7 @@ export function createAdminOperations(deps: AdminDependencies) {
         () => accounts.createAccount({ address, passwordHash, quotaBytes: input.quotaBytes ?? null, pop3: deps.defaultPop3Policy ?? {} }),
         `user ${address}`,
       );
-      await storeScramKeys(account.address, input.password);
+      await storeScramKeys(account.address, input.password, passwordHash);
       return viewOf(account);
     },
     /** A disabled account stays disabled: the new password takes effect at `user enable`. */
@@ -207,7 +211,7 @@ export function createAdminOperations(deps: AdminDependencies) {
       const account = await requireAccount(address);
       const hash = await checkedPasswordHash(password);
       await accounts.setPasswordHash(account.address, isDisabled(account) ? DISABLED_MARK + hash : hash);
-      if (!isDisabled(account)) await storeScramKeys(account.address, password);
+      if (!isDisabled(account)) await storeScramKeys(account.address, password, hash);
       // A browser signed in with the old password (perhaps a stolen one) is signed out: a reset
       // must lock out whoever knew it. The account page's own change signs itself in again.
       await endWebSessions(account);

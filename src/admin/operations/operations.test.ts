@@ -102,3 +102,46 @@ test("listUsersPage pages on the server, filters by domain and search, and refus
   await rejects(ops.tlsStatus(), "refused");
   await rejects(ops.serverStatus(), "refused");
 });
+
+test("two overlapping password changes never leave the older password's SCRAM keys current", async () => {
+  const { currentScramKeys, scramKeysFor } = await import("../../auth/credentials.js");
+  const store = temp.store;
+  // The first change stops right after writing its hash until the second change is done, so the
+  // first one stores its keys last, when the account already has the second change's hash.
+  let gate: Promise<void> | null = null;
+  let release = () => {};
+  let held = () => {};
+  const heldNow = new Promise<void>((resolve) => (held = resolve));
+  const accounts = new Proxy(store, {
+    get(target, name) {
+      if (name === "setPasswordHash") {
+        return async (address: string, hash: string) => {
+          await target.setPasswordHash(address, hash);
+          if (gate) {
+            const wait = gate;
+            gate = null;
+            held();
+            await wait;
+          }
+        };
+      }
+      const value: unknown = Reflect.get(target, name, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const withKeys = createAdminOperations({ accounts, hashPassword: cheapHash, authState: store });
+  await withKeys.addDomain("example.org");
+  await withKeys.addUser({ address: "carol@example.org", password: "first password" });
+  gate = new Promise<void>((resolve) => (release = resolve));
+  const first = withKeys.setPassword("carol@example.org", "password A long");
+  await heldNow;
+  await withKeys.setPassword("carol@example.org", "password B long");
+  release();
+  await first;
+
+  const account = (await store.findAccountByAddress("carol@example.org"))!;
+  assert.ok(await verifyPassword(account.passwordHash, "password B long"), "the second change's hash is the account's");
+  const current = currentScramKeys(account, await store.getAccountAuth(account.id));
+  assert.notEqual(current, await scramKeysFor(store, account, "password A long"), "the older password must not log in over SCRAM");
+  assert.ok(current === null || current === (await scramKeysFor(store, account, "password B long")));
+});

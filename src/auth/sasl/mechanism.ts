@@ -50,6 +50,10 @@ export interface SaslScramCredentials {
   /** "password" or "app:<id>" when the proof matched; null on failure. */
   credential: string | null;
   failure: ScramFailure | null;
+  /** The account whose keys the proof matched (ScramLookup.accountId). */
+  accountId?: number;
+  /** The version of the matched secret (ScramKeyEntry.tag): the main password's hash tag. */
+  keyTag?: string;
 }
 
 /** Credentials a finished exchange produced. */

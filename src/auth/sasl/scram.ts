@@ -28,11 +28,17 @@ export interface ScramKeyEntry {
   serverKey: Buffer;
   /** Which secret it is, handed back on success: "password" or "app:<id>". */
   credential: string;
+  /**
+   * Which version of that secret the keys belong to (the main password's hash tag,
+   * credentials.ts passwordHashTag), handed back on success so the Authenticator can check at
+   * client-final that the secret did not change while the exchange was open.
+   */
+  tag?: string;
 }
 
 export type ScramLookup =
   /** keys may be empty: an unknown user, or no keys yet; the exchange then runs to a failed proof. */
-  | { kind: "credentials"; salt: Buffer; iterations: number; keys: ScramKeyEntry[] }
+  | { kind: "credentials"; salt: Buffer; iterations: number; keys: ScramKeyEntry[]; accountId?: number }
   /** The attempt is refused before any challenge: the throttle, or the store being down. */
   | { kind: "refused"; reason: "throttled" | "temporary-failure" };
 
@@ -225,7 +231,17 @@ class ScramMechanism implements SaslMechanism {
       const clientKey = xor(proof, clientSignature);
       if (!sameBytes(digest(this.hash, clientKey), entry.storedKey)) continue;
       const serverSignature = hmac(this.hash, entry.serverKey, authMessage);
-      const credentials: SaslScramCredentials = { kind: "scram", mechanism: this.name, authcid: first.username, authzid: first.authzid, credential: entry.credential, failure: null };
+      const credentials: SaslScramCredentials = {
+        kind: "scram",
+        mechanism: this.name,
+        authcid: first.username,
+        authzid: first.authzid,
+        credential: entry.credential,
+        failure: null,
+        // What the keys were looked up for: the Authenticator re-checks both at settlement.
+        ...(state.lookup.accountId !== undefined ? { accountId: state.lookup.accountId } : {}),
+        ...(entry.tag !== undefined ? { keyTag: entry.tag } : {}),
+      };
       this.state = { phase: "acknowledge", credentials };
       return { kind: "challenge", challenge: Buffer.from(`v=${serverSignature.toString("base64")}`, "utf8") };
     }

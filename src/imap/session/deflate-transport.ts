@@ -34,6 +34,8 @@ export function compressibleTransport(raw: ImapTransport): CompressibleTransport
     read: () => (layer === null ? raw.read() : layer.read()),
     write: (bytes) => (layer === null ? raw.write(bytes) : layer.write(bytes)),
     startTls: () => raw.startTls(),
+    // SCRAM -PLUS reads the TLS link's channel-binding data through the session's transport.
+    ...(raw.channelBindings ? { channelBindings: () => raw.channelBindings!() } : {}),
     close: () => {
       layer?.close();
       raw.close();
