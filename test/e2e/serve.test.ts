@@ -77,9 +77,11 @@ test("serve: banner, SMTP delivery, SIGHUP reload, SIGTERM stop, restart keeps s
       assert.match(replies[1]!, /STARTTLS/);
       assert.match(replies[5]!, /^250 2\.\d\.\d/, replies.join(""));
 
-      // tls = "none": no STARTTLS on offer, and so no AUTH either (no passwords in the clear).
+      // tls = "none": no STARTTLS on offer, and so no mechanism that sends the password (PLAIN,
+      // LOGIN); SCRAM, which never sends it, is offered (RFC 5802; without -PLUS: no TLS to bind).
       const plain = await smtpConversation(listenerPort(server.banner, "submission"), ["EHLO client.example", "QUIT"]);
-      assert.doesNotMatch(plain[1]!, /STARTTLS|AUTH/);
+      assert.doesNotMatch(plain[1]!, /STARTTLS|AUTH[^\r\n]*\b(PLAIN|LOGIN|-PLUS)\b/);
+      assert.match(plain[1]!, /^250[- ]AUTH SCRAM-SHA-256 SCRAM-SHA-1\r$/m);
 
       server.child.kill("SIGHUP");
       await waitFor(() => /"event":"tls\.reloaded"/.test(server.logs()), "tls.reloaded in the log");
