@@ -1,6 +1,6 @@
 // A real pebble (Let's Encrypt's test CA, Debian's `pebble`) for ACME tests, validating through a
-// loopback DNS server that maps the given names to 127.0.0.1. The same start as test/e2e/acme.test.ts
-// (which keeps its own copy); used by the multi-node ACME test (test/e2e/postgresql-acme-nodes.test.ts).
+// loopback DNS server that maps the given names to 127.0.0.1; used by test/e2e/acme.test.ts and the
+// multi-node ACME test (test/e2e/postgresql-acme-nodes.test.ts).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
