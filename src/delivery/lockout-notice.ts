@@ -4,9 +4,9 @@
 // the next time they read mail from a working device. At most one per throttle window: the time
 // of the last notice is kept in account_auth.lockout_notice_at (store/auth-store.ts), cleared by
 // `mailroom user unlock`.
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../observability/log.js";
 import type { Account, AuthStateStore, MailStore } from "../store/index.js";
+import { deliverToInbox, postmasterNoticeMessage } from "./postmaster-notice.js";
 
 export interface LockoutNoticeOptions {
   mail: Pick<MailStore, "deliver" | "getMailbox">;
@@ -27,10 +27,7 @@ export function createLockoutNotifier(options: LockoutNoticeOptions): (account: 
       const state = await options.authState.getAccountAuth(account.id);
       if (state.lockoutNoticeAt !== null && now.getTime() - state.lockoutNoticeAt < options.windowMs) return;
       await options.authState.updateAccountAuth(account.id, { lockoutNoticeAt: now.getTime() });
-      const inbox = await options.mail.getMailbox(account.id, "INBOX");
-      if (inbox === null) return;
-      const message = lockoutNoticeMessage(account, retryAfterMs, remoteAddress, options.hostname, now);
-      await options.mail.deliver({ source: message, targets: [{ mailboxId: inbox.id, prefix: Buffer.from("Return-Path: <>\r\n") }] });
+      if (!(await deliverToInbox(options.mail, account, lockoutNoticeMessage(account, retryAfterMs, remoteAddress, options.hostname, now)))) return;
       options.log.info("auth.lockout_notice_delivered", { account: account.address, remoteAddress });
     } catch (error) {
       options.log.error("auth.lockout_notice_failed", { account: account.address, error });
@@ -38,9 +35,8 @@ export function createLockoutNotifier(options: LockoutNoticeOptions): (account: 
   };
 }
 
-/** The notice as an RFC 5322 message (ASCII text/plain, CRLF lines) from the postmaster of the account's domain. */
+/** The notice from the postmaster of the account's domain (postmaster-notice.ts). */
 export function lockoutNoticeMessage(account: Account, retryAfterMs: number, remoteAddress: string, hostname: string, now: Date): Buffer {
-  const domain = account.address.slice(account.address.lastIndexOf("@") + 1);
   const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
   // Only characters that need no encoding: an address from the log is shown, sanitised.
   const address = remoteAddress.replace(/[^0-9A-Za-z.:/-]/g, "?").slice(0, 64);
@@ -57,20 +53,6 @@ export function lockoutNoticeMessage(account: Account, retryAfterMs: number, rem
     "long one, and consider app passwords for your devices.",
     "",
     "Your administrator can lift the lock-out at once (mailroom user unlock).",
-    "",
-    "-- ",
-    `The postmaster of ${domain}`,
   ];
-  const header = [
-    `From: Mail Delivery System <postmaster@${domain}>`,
-    `To: <${account.address}>`,
-    "Subject: Logins to your account were locked after failed attempts",
-    `Date: ${now.toUTCString().replace("GMT", "+0000")}`,
-    `Message-ID: <lockout.${randomUUID()}@${hostname}>`,
-    "Auto-Submitted: auto-generated",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=us-ascii",
-    "Content-Transfer-Encoding: 7bit",
-  ];
-  return Buffer.from([...header, "", ...body, ""].join("\r\n"), "ascii");
+  return postmasterNoticeMessage({ account, subject: "Logins to your account were locked after failed attempts", body, kind: "lockout", hostname, now });
 }

@@ -7,9 +7,9 @@
 // together send one warning. The warning is an ordinary message: it counts against the quota,
 // and when it does not fit (the account went from below the threshold to full in one step) it
 // is logged and not retried, as the user is then refused mail with an explicit OVERQUOTA / 4.2.2.
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../observability/log.js";
 import { isStoreError, type Account, type AccountId, type AccountStore, type MailStore } from "../store/index.js";
+import { deliverToInbox, postmasterNoticeMessage } from "./postmaster-notice.js";
 
 export interface QuotaService {
   /** The account with fresh usage figures (GETQUOTA, RCPT checks); null if it is gone. */
@@ -37,10 +37,7 @@ export function createQuotaService(options: QuotaServiceOptions): QuotaService {
       try {
         const account = await options.accounts.claimQuotaWarning(accountId);
         if (account === null) return;
-        const inbox = await options.mail.getMailbox(account.id, "INBOX");
-        if (inbox === null) return;
-        const message = quotaWarningMessage(account, options.warningPercent, options.hostname, clock());
-        await options.mail.deliver({ source: message, targets: [{ mailboxId: inbox.id, prefix: Buffer.from("Return-Path: <>\r\n") }] });
+        if (!(await deliverToInbox(options.mail, account, quotaWarningMessage(account, options.warningPercent, options.hostname, clock())))) return;
         options.log.info("quota.warning_delivered", { account: account.address, usedBytes: account.usedBytes, quotaBytes: account.quotaBytes, usedMessages: account.usedMessages ?? 0, quotaMessages: account.quotaMessages ?? null });
       } catch (error) {
         if (isStoreError(error, "OVERQUOTA")) options.log.warn("quota.warning_did_not_fit", { accountId });
@@ -71,7 +68,6 @@ function percent(used: number, limit: number): number {
  * account's domain (RFC 5321 §4.5.1 requires that mailbox to exist), to the account.
  */
 export function quotaWarningMessage(account: Account, warningPercent: number, hostname: string, now: Date): Buffer {
-  const domain = account.address.slice(account.address.lastIndexOf("@") + 1);
   const lines: string[] = [];
   let highest = 0;
   if (account.quotaBytes !== null) {
@@ -97,20 +93,6 @@ export function quotaWarningMessage(account: Account, warningPercent: number, ho
     "To free space, delete messages you no longer need, including those in",
     "Trash and Junk, and empty those folders (expunge) or delete large",
     "attachments; space is freed as soon as the messages are expunged.",
-    "",
-    "-- ",
-    `The postmaster of ${domain}`,
   ];
-  const header = [
-    `From: Mail Delivery System <postmaster@${domain}>`,
-    `To: <${account.address}>`,
-    `Subject: Your mailbox is ${highest}% full`,
-    `Date: ${now.toUTCString().replace("GMT", "+0000")}`,
-    `Message-ID: <quota.${randomUUID()}@${hostname}>`,
-    "Auto-Submitted: auto-generated",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=us-ascii",
-    "Content-Transfer-Encoding: 7bit",
-  ];
-  return Buffer.from([...header, "", ...body, ""].join("\r\n"), "ascii");
+  return postmasterNoticeMessage({ account, subject: `Your mailbox is ${highest}% full`, body, kind: "quota", hostname, now });
 }
