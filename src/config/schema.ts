@@ -170,7 +170,7 @@ export interface HttpSettings {
   adminSessionMax: number;
   /** Bytes: the largest JSON body of /api/v1 and /account. */
   adminBodyLimit: number;
-  /** Recent deliveries kept in memory for the admin pages' delivery log. */
+  /** Recent deliveries kept (in the store) for the admin pages' delivery log. */
   adminDeliveryLog: number;
   /** Days a new API token is valid unless the request says otherwise; 0: no expiry. */
   adminTokenDays: number;
@@ -576,7 +576,7 @@ export const HTTP_SPEC: SectionSpec<HttpSettings> = {
   adminSessionIdle: key(duration({ minMs: 60_000, maxMs: 7 * 86_400_000 }), 30 * 60_000, "a signed-in browser (admin pages, account page) is signed out after this long without a request"),
   adminSessionMax: key(duration({ minMs: 60_000, maxMs: 30 * 86_400_000 }), 12 * 3_600_000, "a browser session ends this long after sign-in, however busy"),
   adminBodyLimit: key(size({ min: 1024, max: 1024 * 1024 }), 64 * 1024, "largest JSON body the admin API and account page take (a Sieve script included); larger gets 413"),
-  adminDeliveryLog: key(integer({ min: 0, max: 100_000 }), 2000, "recent deliveries (accepted, delivered, deferred, bounced) kept in memory for the admin pages' delivery log"),
+  adminDeliveryLog: key(integer({ min: 0, max: 100_000 }), 2000, "recent deliveries (accepted, delivered, deferred, bounced) kept for the admin pages' delivery log (in the store, across restarts; 0: none)"),
   adminTokenDays: key(integer({ min: 0, max: 3660 }), 365, "days a new API token is valid unless its request says otherwise; 0: no expiry"),
 };
 

@@ -195,11 +195,11 @@ const logPage: Page = async (web, request) => {
   const query = request.query as Record<string, string | undefined>;
   const event = ["accepted", "delivered", "deferred", "failed"].includes(query.event ?? "") ? (query.event as "accepted") : undefined;
   const text = typeof query.text === "string" ? query.text.slice(0, 200) : "";
-  const entries = web.deliveries.list({ event, text, limit: 200 });
+  const entries = await web.deliveries.list({ event, text, limit: 200 });
   const option = (value: string, label: string) => `<option value="${value}"${(event ?? "") === value ? " selected" : ""}>${label}</option>`;
   const rows = entries.map((e) => `<tr><td data-label="Time">${escapeHtml(e.at.toISOString().replace("T", " ").slice(0, 19))}</td><td data-label="Event">${escapeHtml(e.event)}</td><td data-label="Queue id">${e.queueId ?? ""}</td><td data-label="From">${escapeHtml(e.from || "<>")}</td><td data-label="To">${escapeHtml(e.to.join(", "))}</td><td data-label="Detail" class="wrap">${escapeHtml(e.detail)}</td></tr>`).join("");
   return `<form class="inline" method="get" action="/admin/log"><div><label for="event">Event</label><select id="event" name="event">${option("", "any")}${option("accepted", "accepted")}${option("delivered", "delivered")}${option("deferred", "deferred")}${option("failed", "failed (bounced)")}</select></div><div><label for="text">Address or text</label><input id="text" name="text" type="search" value="${escapeHtml(text)}"></div><button type="submit">Filter</button></form>
-<table class="responsive"><caption class="muted">Newest first; kept in memory since the server started (http.admin_delivery_log entries).</caption><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Event</th><th scope="col">Queue id</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Detail</th></tr></thead><tbody>${rows || '<tr><td colspan="6">Nothing yet.</td></tr>'}</tbody></table>`;
+<table class="responsive"><caption class="muted">Newest first; the last http.admin_delivery_log deliveries (kept in the store across restarts).</caption><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Event</th><th scope="col">Queue id</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Detail</th></tr></thead><tbody>${rows || '<tr><td colspan="6">Nothing yet.</td></tr>'}</tbody></table>`;
 };
 
 const LOGIN_BODY = (area: string, api: string, label: string, autocomplete: string) => `<form data-api-form="POST ${api}" data-then="${area}">

@@ -1,12 +1,12 @@
 // Builds what the admin API, the admin pages and the account page need from the running server
 // (http/admin-context.ts): the same admin operations the control socket serves, logins through
-// the shared throttle, the dashboard's minute series over the /metrics counters, and the delivery
-// log fed from the log events (observability/admin-series.ts).
+// the shared throttle, the dashboard's minute series over the /metrics counters (kept in the
+// store's history), and the delivery log fed from the log events (observability/admin-series.ts).
 import { Authenticator, type AuthThrottlePolicy, type PasswordHashParams } from "../auth/index.js";
 import type { AdminOperations } from "../admin/operations/index.js";
 import type { Config } from "../config/index.js";
 import type { AdminWebContext, LoginResult } from "../http/admin-context.js";
-import type { DeliveryLog } from "../observability/admin-series.js";
+import type { DeliveryLog, SeriesHistory } from "../observability/admin-series.js";
 import { MinuteSeries } from "../observability/admin-series.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -22,10 +22,12 @@ export interface AdminWebOptions {
   hashParams: PasswordHashParams;
   metrics: Metrics;
   deliveries: DeliveryLog;
+  /** Where the dashboard's minutes are kept (the store: kept over restarts, summed over nodes); absent: in memory. */
+  history?: SeriesHistory;
   log: Logger;
 }
 
-export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext; start(): Promise<void>; stop(): void } {
+export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext; start(): Promise<void>; stop(): Promise<void> } {
   const { config, store, metrics } = options;
   // Admins are checked by the mail protocols' Authenticator over the admin table: the same
   // throttle records (so failures count together), equal cost for unknown names (dummy hash), and
@@ -45,7 +47,11 @@ export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext
   });
   const toLogin = (result: Awaited<ReturnType<Authenticator["authenticate"]>>): LoginResult =>
     result.ok ? { ok: true, name: result.account.address } : { ok: false, reason: result.reason, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) };
-  const series = new MinuteSeries(() => metrics.snapshot());
+  const historyLog = options.log.child({ component: "admin-history" });
+  const series = new MinuteSeries(() => metrics.snapshot(), {
+    ...(options.history ? { history: options.history } : {}),
+    onError: (error) => historyLog.warn("admin.history_write_failed", { error: error instanceof Error ? error.message : String(error) }),
+  });
   const web: AdminWebContext = {
     operations: options.operations,
     store,

@@ -12,7 +12,7 @@ import { TlsContextProvider } from "../net/tls-context.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
-import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
+import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore, AdminHistoryStore } from "../store/index.js";
 import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
 import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
@@ -54,6 +54,8 @@ export interface ComposedStore {
   tlsReports?: TlsReportStore;
   /** Admin accounts, browser sessions and API tokens (http/admin-api.ts). */
   webAuth?: WebAuthStore;
+  /** The admin dashboard's minutes and delivery log (both backends). */
+  adminHistory?: AdminHistoryStore;
   /** Auth throttling, per-IP rates and connection counts shared by every node (PostgreSQL); absent: in memory. */
   abuseState?: SharedAbuseStateStore;
   /** DKIM keys, ACME state, per-account counters and POP3 last logins shared by every node (PostgreSQL); absent: files and memory. */
@@ -133,7 +135,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, authState: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, webAuth: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, authState: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, webAuth: pg, adminHistory: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -142,7 +144,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     quota: quotaPolicy(config),
   });
-  return { mail: sqlite, accounts: sqlite, authState: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, webAuth: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, authState: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, webAuth: sqlite, adminHistory: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -564,13 +566,19 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     });
     metricsRef = metrics;
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
-    const deliveries = new DeliveryLog(config.http.adminDeliveryLog);
+    // Kept in the store (batched writes) so a restart keeps them and a cluster shares them.
+    const historyLog = log.child({ component: "admin-history" });
+    const deliveries = new DeliveryLog(config.http.adminDeliveryLog, {
+      history: opened.adminHistory ?? null,
+      onError: (error) => historyLog.warn("admin.history_write_failed", { error: error instanceof Error ? error.message : String(error) }),
+    });
+    deliveries.start();
     onLogEvent = (event, fields) => {
       countAcceptedMessage(metrics, event, fields);
       deliveries.record(event, fields, new Date());
     };
     const adminWeb = config.http.enabled && config.http.admin && opened.webAuth
-      ? createAdminWeb({ config, store: opened.webAuth, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, log })
+      ? createAdminWeb({ config, store: opened.webAuth, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, ...(opened.adminHistory ? { history: opened.adminHistory } : {}), log })
       : null;
     await adminWeb?.start();
     // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
@@ -668,7 +676,6 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
         // Admin commands in progress finish; new ones find no server and wait for the lock.
         await controlServer.close();
         await acmeManager?.stop();
-        adminWeb?.stop();
         await http?.close();
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
@@ -676,6 +683,9 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
         await outbound.stop(config.shutdown.gracePeriod);
         if (abusePruner) clearInterval(abusePruner);
         await clusterConnections?.stop();
+        // After the last delivery attempt: the running minute and the waiting deliveries are written.
+        await adminWeb?.stop();
+        await deliveries.stop();
         await opened.close();
         loop.stop();
         lock.release();

@@ -17,6 +17,7 @@ export type * from "./migration-store.js";
 export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";
 export type * from "./web-auth-store.js";
+export type * from "./admin-history-store.js";
 export type * from "./abuse-state-store.js";
 export type * from "./node-state-store.js";
 export type * from "./copy-target.js";

@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore, WebAuthStore, AuthStateStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore, WebAuthStore, AuthStateStore, AdminHistoryStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -18,6 +18,8 @@ export interface StoreHandles {
   tlsReports?: TlsReportStore;
   /** Absent for a backend without admin accounts, sessions and tokens; that contract is then skipped. */
   webAuth?: WebAuthStore;
+  /** Absent for a backend without the admin dashboard's history; that contract is then skipped. */
+  adminHistory?: AdminHistoryStore;
   /** Absent for a backend without `mailroom migrate` state; that contract is then skipped. */
   migrations?: MigrationStateStore;
   /** Absent for a backend without auth state (issue 22); that contract is then skipped. */
@@ -72,6 +74,9 @@ export class Fixture {
   }
   get webAuth(): WebAuthStore | undefined {
     return this.backend.webAuth;
+  }
+  get adminHistory(): AdminHistoryStore | undefined {
+    return this.backend.adminHistory;
   }
   get canReopen(): boolean {
     return this.backend.reopen !== undefined;

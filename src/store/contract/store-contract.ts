@@ -21,6 +21,7 @@ import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
 import { tlsReportContract } from "./tls-reports.contract.js";
 import { webAuthContract } from "./web-auth.contract.js";
+import { adminHistoryContract } from "./admin-history.contract.js";
 import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
 import { quotaContract } from "./quota.contract.js";
 import { objectIdContract } from "./object-ids.contract.js";
@@ -48,6 +49,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["greylisting", greylistContract],
   ["tls reports", tlsReportContract],
   ["web auth", webAuthContract],
+  ["admin history", adminHistoryContract],
   ["kept UIDs", keptUidContract],
   ["migration state", migrationStateContract],
   ["quota", quotaContract],

@@ -69,6 +69,9 @@ export function runPostgresContract(groups: readonly string[]): void {
         get webAuth() {
           return store;
         },
+        get adminHistory() {
+          return store;
+        },
         async reopen() {
           await store.close();
           store = await open();

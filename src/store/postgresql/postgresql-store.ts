@@ -47,6 +47,8 @@ import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import * as tlsReports from "./tls-reports.js";
 import * as webAuth from "./web-auth.js";
+import * as adminHistory from "./admin-history.js";
+import type { AdminHistoryStore, DeliveryRecord, DeliveryRecordQuery, MinuteCounts } from "../admin-history-store.js";
 import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
 import * as abuse from "./abuse-state.js";
@@ -179,7 +181,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, AdminHistoryStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -2113,6 +2115,27 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
     return this.read((db) => tlsReports.listReports(db, since, limit));
+  }
+
+  // AdminHistoryStore (admin-history.ts) --------------------------------------------------------------
+
+  addMinuteCounts(points: readonly MinuteCounts[]): Promise<void> {
+    return this.track(() => adminHistory.addMinuteCounts(this.pool, points));
+  }
+  readMinuteCounts(since: number): Promise<MinuteCounts[]> {
+    return this.read((db) => adminHistory.readMinuteCounts(db, since));
+  }
+  pruneMinuteCounts(before: number): Promise<number> {
+    return this.track(() => adminHistory.pruneMinuteCounts(this.pool, before));
+  }
+  addDeliveries(entries: readonly DeliveryRecord[]): Promise<void> {
+    return this.track(() => adminHistory.addDeliveries(this.pool, entries));
+  }
+  listDeliveries(query: DeliveryRecordQuery): Promise<DeliveryRecord[]> {
+    return this.read((db) => adminHistory.listDeliveries(db, query));
+  }
+  pruneDeliveries(keep: number): Promise<number> {
+    return this.track(() => adminHistory.pruneDeliveries(this.pool, keep));
   }
 
   // WebAuthStore (web-auth.ts) ------------------------------------------------------------------------

@@ -525,6 +525,31 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 20,
+    description: "admin dashboard: counts per minute of the last day and the recent delivery log (store/admin-history-store.ts)",
+    sql: `
+      -- As SQLite's migration 35 (store/sqlite/admin-history.ts). Every node adds to the same
+      -- minute rows, so a minute's count is the cluster's total.
+      CREATE TABLE IF NOT EXISTS admin_minute_counts (
+        minute bigint NOT NULL,
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (minute, name)
+      );
+      CREATE TABLE IF NOT EXISTS admin_deliveries (
+        id bigserial PRIMARY KEY,
+        at bigint NOT NULL,
+        event text NOT NULL CHECK (event IN ('accepted', 'delivered', 'deferred', 'failed')),
+        queue_id bigint,
+        sender text NOT NULL,
+        recipients text NOT NULL,
+        detail text NOT NULL,
+        size bigint
+      );
+      CREATE INDEX IF NOT EXISTS admin_deliveries_at ON admin_deliveries(at, id);
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -618,6 +618,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 35,
+    description: "admin dashboard: counts per minute of the last day and the recent delivery log (store/admin-history-store.ts)",
+    // IF NOT EXISTS: the migration tests rewind the history below older versions and migrate again.
+    sql: `
+      -- One row per minute and counter name, only non-zero counts; pruned past a day.
+      CREATE TABLE IF NOT EXISTS admin_minute_counts (
+        minute INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (minute, name)
+      ) WITHOUT ROWID;
+      -- The last http.admin_delivery_log deliveries; recipients are joined by newlines.
+      CREATE TABLE IF NOT EXISTS admin_deliveries (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL CHECK (event IN ('accepted', 'delivered', 'deferred', 'failed')),
+        queue_id INTEGER,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        size INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS admin_deliveries_at ON admin_deliveries(at, id);
+    `,
+  },
 ];
 
 /**

@@ -60,6 +60,9 @@ async function openContractBackend() {
     get webAuth() {
       return store;
     },
+    get adminHistory() {
+      return store;
+    },
     get authState() {
       return store;
     },

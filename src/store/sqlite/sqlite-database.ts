@@ -6,7 +6,7 @@ import { StoreError } from "../errors.js";
 import { migrate } from "./schema.js";
 
 export type SqliteDatabase = Database.Database;
-type Param = string | number | bigint | Buffer | null;
+export type Param = string | number | bigint | Buffer | null;
 
 export function openDatabase(path: string, now: () => Date): SqliteDatabase {
   const db = new Database(path);

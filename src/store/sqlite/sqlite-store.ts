@@ -27,6 +27,8 @@ import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-s
 import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
 import * as tlsReports from "./tls-reports.js";
 import * as webAuth from "./web-auth.js";
+import * as adminHistory from "./admin-history.js";
+import type { AdminHistoryStore, DeliveryRecord, DeliveryRecordQuery, MinuteCounts } from "../admin-history-store.js";
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
@@ -75,7 +77,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, CopyTarget, MigrationStateStore, AuthStateStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, AdminHistoryStore, CopyTarget, MigrationStateStore, AuthStateStore {
   // MigrationStateStore (migration-state.ts) --------------------------------------------------------
   getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
     return this.read((ctx) => migrationState.getFolder(ctx, accountId, source, folder));
@@ -126,6 +128,27 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
     return this.read((ctx) => tlsReports.listReports(ctx, since, limit));
+  }
+
+  // AdminHistoryStore (admin-history.ts) ----------------------------------------------------------
+
+  addMinuteCounts(points: readonly MinuteCounts[]): Promise<void> {
+    return this.write((ctx) => adminHistory.addMinuteCounts(ctx, points));
+  }
+  readMinuteCounts(since: number): Promise<MinuteCounts[]> {
+    return this.read((ctx) => adminHistory.readMinuteCounts(ctx, since));
+  }
+  pruneMinuteCounts(before: number): Promise<number> {
+    return this.write((ctx) => adminHistory.pruneMinuteCounts(ctx, before));
+  }
+  addDeliveries(entries: readonly DeliveryRecord[]): Promise<void> {
+    return this.write((ctx) => adminHistory.addDeliveries(ctx, entries));
+  }
+  listDeliveries(query: DeliveryRecordQuery): Promise<DeliveryRecord[]> {
+    return this.read((ctx) => adminHistory.listDeliveries(ctx, query));
+  }
+  pruneDeliveries(keep: number): Promise<number> {
+    return this.write((ctx) => adminHistory.pruneDeliveries(ctx, keep));
   }
 
   // WebAuthStore (web-auth.ts) --------------------------------------------------------------------
