@@ -5,9 +5,9 @@
 // a clear warning and skipped: the mail listeners keep running, and the operator can put the HTTP
 // side behind nginx/Caddy on http.http_port with http.trusted_proxies (README, "Behind a reverse proxy").
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import { TLSSocket, type SecureContext } from "node:tls";
+import { TLSSocket, type SecureContext, type SecureContextOptions } from "node:tls";
 import { MAX_CLIENT_HELLO_RECORD, createNetworkList, peekClientHello, readProxyHeader, startsWithProxySignature, type AcmeChallenges } from "../net/index.js";
 import type { FastifyInstance } from "fastify";
 import { registerAcmeChallenge } from "./acme-challenge.js";
@@ -246,6 +246,12 @@ export interface StartHttpOptions {
   context: HttpContext;
   /** The HTTPS certificates by SNI name (TlsContextProvider.sniCallback). */
   sniCallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void;
+  /**
+   * The certificate for a client that sends no SNI (a browser at https://<ip>/, RFC 6066 §3 allows
+   * no IP literal in server_name): without it Node's HTTPS server has no default certificate and
+   * such a handshake fails. `onChange` says when the options change (reload, renewal).
+   */
+  defaultTls?: { options(): SecureContextOptions; onChange(listener: () => void): () => void };
   /** Called for each HTTPS handshake that fails (metrics). */
   onTlsError?(error: Error): void;
   /** PROXY protocol from these balancers (server.proxy_protocol_trusted), as on the mail listeners. */
@@ -298,8 +304,16 @@ export async function startHttpService(options: StartHttpOptions): Promise<HttpS
     const server: HttpServer =
       scheme === "http"
         ? createHttpServer({ ...limits, keepAliveTimeout: 5000 }, route)
-        : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, SNICallback: options.sniCallback }, route) as unknown as HttpServer);
-    if (scheme === "https") server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
+        : (createHttpsServer({ ...limits, keepAliveTimeout: 5000, ...options.defaultTls?.options(), SNICallback: options.sniCallback }, route) as unknown as HttpServer);
+    if (scheme === "https") {
+      server.on("tlsClientError", (error: Error) => options.onTlsError?.(error));
+      const defaultTls = options.defaultTls;
+      if (defaultTls !== undefined) {
+        // New handshakes without SNI get the new default; open connections keep theirs.
+        const unsubscribe = defaultTls.onChange(() => (server as unknown as HttpsServer).setSecureContext(defaultTls.options()));
+        server.once("close", unsubscribe);
+      }
+    }
     installConnectionFront(server, scheme, { proxyProtocol: options.proxyProtocol, acmeChallenges: context.acmeChallenges, firstBytesTimeoutMs: settings.headersTimeout }, context.log);
     try {
       await new Promise<void>((resolve, reject) => {

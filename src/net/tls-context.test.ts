@@ -9,7 +9,7 @@ import { connect, createServer as createTlsServer, type TLSSocket } from "node:t
 import { generate } from "selfsigned";
 import { silentLogger } from "../observability/log.js";
 import { Connection } from "./connection.js";
-import { cipherStringOf, TlsContextProvider } from "./tls-context.js";
+import { cipherStringOf, selfSignedAddresses, TlsContextProvider } from "./tls-context.js";
 
 async function withTempDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "mailroom-tls-"));
@@ -249,4 +249,17 @@ test("named certificates: served by SNI through Connection, the host name's one 
       server.close();
     }
   });
+});
+
+test("a self-signed certificate names loopback and the interface addresses, not link-local ones nor the host name twice", () => {
+  const interfaces = {
+    lo: [{ address: "127.0.0.1", netmask: "255.0.0.0", family: "IPv4", mac: "00:00:00:00:00:00", internal: true, cidr: "127.0.0.1/8" }],
+    eth0: [
+      { address: "192.0.2.10", netmask: "255.255.255.0", family: "IPv4", mac: "02:00:00:00:00:01", internal: false, cidr: "192.0.2.10/24" },
+      { address: "2001:db8::10", netmask: "ffff:ffff:ffff:ffff::", family: "IPv6", mac: "02:00:00:00:00:01", internal: false, cidr: "2001:db8::10/64", scopeid: 0 },
+      { address: "fe80::1", netmask: "ffff:ffff:ffff:ffff::", family: "IPv6", mac: "02:00:00:00:00:01", internal: false, cidr: "fe80::1/64", scopeid: 2 },
+    ],
+  } as unknown as Parameters<typeof selfSignedAddresses>[1];
+  assert.deepEqual(selfSignedAddresses("mx.example.org", interfaces), ["127.0.0.1", "::1", "192.0.2.10", "2001:db8::10"]);
+  assert.deepEqual(selfSignedAddresses("192.0.2.10", interfaces), ["127.0.0.1", "::1", "2001:db8::10"], "an IP host name is named once, by the host entry");
 });

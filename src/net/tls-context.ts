@@ -9,8 +9,9 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../observability/log.js";
 
@@ -92,12 +93,16 @@ const RENEW_BEFORE_MS = 30 * 86_400_000;
 /** A certificate served by SNI for its names (ACME, net/acme.ts), beside the base one. */
 interface NamedCertificate {
   contexts: Record<TlsCipherKind, SecureContext>;
+  pems: { cert: Buffer; key: Buffer }[];
   summary: CertificateSummary;
 }
 
 export class TlsContextProvider {
   private contexts: Record<TlsCipherKind, SecureContext>;
+  private pems: { cert: Buffer; key: Buffer }[];
   private summaries: CertificateSummary[];
+  /** Called when current() changes (reload, server.hostname's named certificate set or removed). */
+  private readonly defaultListeners = new Set<() => void>();
   /** Lower-case DNS name → its certificate; replaced whole on every change, read by every handshake. */
   private named = new Map<string, NamedCertificate>();
 
@@ -108,6 +113,7 @@ export class TlsContextProvider {
     loaded: LoadedContexts,
   ) {
     this.contexts = loaded.contexts;
+    this.pems = loaded.pems;
     this.summaries = loaded.summaries;
   }
 
@@ -138,6 +144,31 @@ export class TlsContextProvider {
     return { current: () => this.current(kind) };
   }
 
+  /**
+   * The createSecureContext options of current(): for a server whose default context Node builds
+   * itself (https.createServer, setSecureContext), the one a client without SNI gets (a browser
+   * opening https://<ip>/ sends none, RFC 6066 §3 forbids IP literals in server_name).
+   */
+  defaultContextOptions(kind: TlsCipherKind = "client"): SecureContextOptions {
+    return contextOptions(this.named.get(this.options.hostname.toLowerCase())?.pems ?? this.pems, kind, this.options);
+  }
+
+  /** Calls `listener` whenever current() changes; returns the unsubscribe. */
+  onDefaultChange(listener: () => void): () => void {
+    this.defaultListeners.add(listener);
+    return () => this.defaultListeners.delete(listener);
+  }
+
+  private defaultChanged(): void {
+    for (const listener of this.defaultListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.options.log.warn("tls.default_update_failed", { error });
+      }
+    }
+  }
+
   /** The context for a client that asked for `servername` (SNI, RFC 6066 §3): its named certificate, else current(). */
   contextFor(servername: string | undefined, kind: TlsCipherKind = "client"): SecureContext {
     const name = (servername ?? "").toLowerCase().replace(/\.$/, "");
@@ -156,10 +187,8 @@ export class TlsContextProvider {
     if (!certificate.checkPrivateKey(createPrivateKey(keyPem))) throw new Error(`tls: ${source}: the private key does not belong to the certificate`);
     const names = dnsNamesOf(certificate);
     if (names.length === 0) throw new Error(`tls: ${source}: the certificate names no DNS name`);
-    const contexts = {
-      client: buildContext([{ cert: Buffer.from(certPem), key: Buffer.from(keyPem) }], "client", this.options),
-      mx: buildContext([{ cert: Buffer.from(certPem), key: Buffer.from(keyPem) }], "mx", this.options),
-    };
+    const pems = [{ cert: Buffer.from(certPem), key: Buffer.from(keyPem) }];
+    const contexts = { client: buildContext(pems, "client", this.options), mx: buildContext(pems, "mx", this.options) };
     const summary: CertificateSummary = {
       fingerprint256: certificate.fingerprint256,
       subject: certificate.subject,
@@ -169,8 +198,9 @@ export class TlsContextProvider {
       keyType: keyTypeOf(certificate),
     };
     const next = new Map(this.named);
-    for (const name of names) next.set(name, { contexts, summary });
+    for (const name of names) next.set(name, { contexts, pems, summary });
     this.named = next;
+    if (names.includes(this.options.hostname.toLowerCase())) this.defaultChanged();
     this.options.log.info("tls.named_certificate", { names, fingerprint256: summary.fingerprint256, validTo: summary.validTo.toISOString(), source });
     return summary;
   }
@@ -180,6 +210,7 @@ export class TlsContextProvider {
     const next = new Map(this.named);
     next.delete(name.toLowerCase());
     this.named = next;
+    if (name.toLowerCase() === this.options.hostname.toLowerCase()) this.defaultChanged();
   }
 
   /** The named certificate served for `name`, if any. */
@@ -207,8 +238,10 @@ export class TlsContextProvider {
     try {
       const loaded = await loadContexts(this.pairs, this.selfSigned, this.options);
       this.contexts = loaded.contexts;
+      this.pems = loaded.pems;
       this.summaries = loaded.summaries;
       this.options.log.info("tls.reloaded", describe(loaded.summaries));
+      this.defaultChanged();
     } catch (error) {
       this.options.log.error("tls.reload_failed", { error, certFile: this.pairs.map((pair) => pair.certFile).join(", ") });
       throw error;
@@ -224,6 +257,8 @@ function describe(summaries: readonly CertificateSummary[]): Record<string, unkn
 
 interface LoadedContexts {
   contexts: Record<TlsCipherKind, SecureContext>;
+  /** The key pairs the contexts were built from (a server's default context is rebuilt from them). */
+  pems: { cert: Buffer; key: Buffer }[];
   summaries: CertificateSummary[];
 }
 
@@ -247,29 +282,32 @@ async function loadContexts(pairs: readonly KeyPairFiles[], selfSigned: boolean,
       throw new Error(`tls: ${pem.certFile} / ${pem.keyFile}: ${(error as Error).message}`, { cause: error });
     }
   }
-  return { contexts: { client: buildContext(pems, "client", options), mx: buildContext(pems, "mx", options) }, summaries };
+  return { contexts: { client: buildContext(pems, "client", options), mx: buildContext(pems, "mx", options) }, pems: pems.map(({ cert, key }) => ({ cert, key })), summaries };
+}
+
+/** The createSecureContext options of a cipher policy for key pairs served side by side. */
+function contextOptions(pems: readonly { cert: Buffer; key: Buffer }[], kind: TlsCipherKind, options: TlsContextOptions): SecureContextOptions {
+  return {
+    // Arrays: OpenSSL picks the certificate whose key suits the negotiated suite and signature algorithms.
+    cert: pems.map((pem) => pem.cert),
+    key: pems.map((pem) => pem.key),
+    minVersion: options.minVersion,
+    ciphers: cipherStringOf(options.ciphers?.[kind] ?? DEFAULT_CIPHERS[kind]),
+    // Our order, not the client's: the strongest suite both support, not a client's weak favourite.
+    honorCipherOrder: true,
+    // RFC 7919 groups for the DHE-RSA suites (OpenSSL picks one matching the key size).
+    dhparam: "auto",
+  };
 }
 
 /** One SecureContext of a cipher policy for key pairs served side by side. */
 function buildContext(pems: readonly { cert: Buffer; key: Buffer }[], kind: TlsCipherKind, options: TlsContextOptions): SecureContext {
-  {
-    const setting = options.ciphers?.[kind] ?? DEFAULT_CIPHERS[kind];
-    try {
-      return createSecureContext({
-        // Arrays: OpenSSL picks the certificate whose key suits the negotiated suite and signature algorithms.
-        cert: pems.map((pem) => pem.cert),
-        key: pems.map((pem) => pem.key),
-        minVersion: options.minVersion,
-        ciphers: cipherStringOf(setting),
-        // Our order, not the client's: the strongest suite both support, not a client's weak favourite.
-        honorCipherOrder: true,
-        // RFC 7919 groups for the DHE-RSA suites (OpenSSL picks one matching the key size).
-        dhparam: "auto",
-      });
-    } catch (error) {
-      const message = (error as NodeJS.ErrnoException).code === "ERR_SSL_NO_CIPHER_MATCH" ? `OpenSSL knows no cipher suite in ${JSON.stringify(setting)}` : (error as Error).message;
-      throw new Error(`tls.ciphers_${kind}: ${message}`, { cause: error });
-    }
+  const setting = options.ciphers?.[kind] ?? DEFAULT_CIPHERS[kind];
+  try {
+    return createSecureContext(contextOptions(pems, kind, options));
+  } catch (error) {
+    const message = (error as NodeJS.ErrnoException).code === "ERR_SSL_NO_CIPHER_MATCH" ? `OpenSSL knows no cipher suite in ${JSON.stringify(setting)}` : (error as Error).message;
+    throw new Error(`tls.ciphers_${kind}: ${message}`, { cause: error });
   }
 }
 
@@ -329,7 +367,7 @@ async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options
       // keyEncipherment is an RSA key's use (RFC 5280 §4.2.1.3); an ECDSA key only signs.
       { name: "keyUsage", digitalSignature: true, keyEncipherment: kind.keyType === "rsa" },
       { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [hostEntry, { type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }, { type: 7, ip: "::1" }] },
+      { name: "subjectAltName", altNames: [hostEntry, { type: 2, value: "localhost" }, ...selfSignedAddresses(options.hostname).map((ip) => ({ type: 7 as const, ip }))] },
     ],
   });
   await mkdir(join(certFile, ".."), { recursive: true, mode: 0o700 });
@@ -339,6 +377,24 @@ async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options
   await writeFile(`${certFile}.tmp`, pems.cert, { mode: 0o644 });
   await rename(`${certFile}.tmp`, certFile);
   options.log.warn("tls.self_signed_generated", { reason, certFile, keyType: kind.keyType, hostname: options.hostname });
+}
+
+/**
+ * The IP addresses a self-signed certificate names besides the host name: loopback and this
+ * machine's interface addresses at generation, so a browser opening https://<ip>/admin (no SNI:
+ * it gets this certificate, TlsContextProvider.defaultContextOptions) sees its address in it once
+ * the certificate is trusted. Link-local IPv6 addresses (fe80::/10) are left out: they need a zone.
+ */
+export function selfSignedAddresses(hostname: string, interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
+  const out = new Set<string>(["127.0.0.1", "::1"]);
+  for (const list of Object.values(interfaces)) {
+    for (const entry of list ?? []) {
+      if (entry.internal || /^fe[89ab]/i.test(entry.address)) continue;
+      out.add(entry.address);
+    }
+  }
+  out.delete(hostname);
+  return [...out];
 }
 
 /** selfsigned's generate(), run in a worker thread (selfsigned-worker.ts says why). */

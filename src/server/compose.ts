@@ -653,6 +653,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
             : {}),
         },
         sniCallback: tls.sniCallback,
+        defaultTls: { options: () => tls.defaultContextOptions("client"), onChange: (listener) => tls.onDefaultChange(listener) },
         onTlsError: () => metrics.tlsHandshake("https", false),
         ...(config.http.proxyProtocol ? { proxyProtocol: { trusted: config.server.proxyProtocolTrusted, timeoutMs: config.limits.proxyProtocolTimeout } } : {}),
       });
