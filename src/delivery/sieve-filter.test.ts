@@ -140,3 +140,45 @@ addheader "X-Mailroom-Sieve-Redirected" "forged@example.org";`;
   assert.equal(stagedBytes.length, 2);
   assert.ok(log.records.some((r) => r.event === "sieve.run_failed" && String(r["error"]).includes("editheader_max_edits")));
 });
+
+test("the account page's rules (account-rules) run before the active script: both act; alone without one; once when active; a broken own script leaves the rules", async () => {
+  const rules = 'require "vacation";\nvacation :days 1 "away";\n';
+  const scripts = new Map<string, string>();
+  let activeName: string | null = null;
+  const log = createMemoryLogger();
+  const filter = createSieveFilter({
+    scripts: {
+      getActiveSieveScript: async () => (activeName === null ? null : ({ name: activeName, content: scripts.get(activeName)! } as never)),
+      getSieveScript: async (_id, name) => (scripts.has(name) ? ({ name, content: scripts.get(name)! } as never) : null),
+      claimVacationReply: async () => true,
+      seenSieveDuplicates: async () => new Set<string>(),
+      recordSieveDuplicates: async () => {},
+    },
+    mail: { getMailbox: async (_id, name) => (name === "Team" ? ({ name: "Team" } as never) : null), createMailbox: async () => { throw new Error("unused"); }, stageMessage: async () => { throw new Error("unused"); } },
+    queue: { enqueue: async () => { throw new Error("unused"); } },
+    hostname: "mx.example.org",
+    log,
+  });
+  const alice = account(1, "alice@example.org");
+  const envelope = { from: "sender@example.net", to: "alice@example.org" };
+  const outcome = async () => {
+    const decision = await filter.decide(staged(), alice, envelope);
+    return decision === null ? null : { files: decision.files.map((f) => f.mailbox), followUps: decision.followUps.map((a) => a.type) };
+  };
+  assert.equal(await outcome(), null, "no script at all");
+  scripts.set("account-rules", rules);
+  assert.deepEqual(await outcome(), { files: ["INBOX"], followUps: ["vacation"] }, "the rules alone, not active");
+  scripts.set("mine", 'require "fileinto";\nfileinto "Team";\n');
+  activeName = "mine";
+  assert.deepEqual(await outcome(), { files: ["Team"], followUps: ["vacation"] }, "both: her fileinto cancels the implicit keep, the reply goes out");
+  scripts.set("mine", 'require "fileinto";\nif header :contains "subject" "hi" { stop; }\nfileinto "Team";\n');
+  assert.deepEqual(await outcome(), { files: ["INBOX"], followUps: ["vacation"] }, "her stop ends the run after the rules ran");
+  scripts.set("mine", "fileinto broken");
+  assert.deepEqual(await outcome(), { files: ["INBOX"], followUps: ["vacation"] }, "her broken script: the rules alone");
+  assert.ok(log.records.some((r) => r.event === "sieve.script_invalid" && r.script === "mine"));
+  activeName = "account-rules";
+  assert.deepEqual(await outcome(), { files: ["INBOX"], followUps: ["vacation"] }, "activated itself: run once");
+  scripts.set("mine", 'require "include";\ninclude :personal :once "account-rules";\nkeep;\n');
+  activeName = "mine";
+  assert.deepEqual(await outcome(), { files: ["INBOX"], followUps: ["vacation"] }, "her script including the rules :once runs them once (no second vacation)");
+});

@@ -149,6 +149,22 @@ async function readPrefix(staged: StagedMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks).subarray(0, max);
 }
 
+/**
+ * The script the account page (/account) writes forwarding and the out-of-office reply into
+ * (admin/operations/account-filters.ts). It runs whether or not it is the active script: before
+ * the user's own active script, as if that script began with `include :personal :once` of it
+ * (RFC 6609), so the page never has to replace a script the user activated over ManageSieve.
+ */
+export const ACCOUNT_RULES_SCRIPT = "account-rules";
+
+/** A Sieve quoted string (RFC 5228 §2.4.2). */
+const quotedName = (text: string): string => `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+/** The main script of a run with both: the page's rules first, then the user's active script. */
+function rulesWrapper(activeName: string): string {
+  return `require "include";\r\ninclude :personal :once ${quotedName(ACCOUNT_RULES_SCRIPT)};\r\ninclude :personal ${quotedName(activeName)};\r\n`;
+}
+
 export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
   const limits = deps.limits ?? DEFAULT_SIEVE_FILTER_LIMITS;
   const clock = deps.clock ?? (() => new Date());
@@ -200,11 +216,37 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
 
   return {
     async decide(staged, account, envelope, spam) {
-      const script = await deps.scripts.getActiveSieveScript(account.id);
-      if (!script) return null;
-      const log = deps.log.child({ account: account.address, script: script.name });
-      const program = compiled(account.id, script.content);
+      const active = await deps.scripts.getActiveSieveScript(account.id);
+      // The account page's rules run beside the user's own active script (ACCOUNT_RULES_SCRIPT).
+      const rules = active?.name === ACCOUNT_RULES_SCRIPT ? null : await deps.scripts.getSieveScript(account.id, ACCOUNT_RULES_SCRIPT);
+      if (!active && !rules) return null;
+      const scriptName = active && rules ? `${ACCOUNT_RULES_SCRIPT}+${active.name}` : (active ?? rules)!.name;
+      const log = deps.log.child({ account: account.address, script: scriptName });
       const keep: SieveDecision = { files: [{ mailbox: "INBOX", flags: [] }], reject: null, followUps: [] };
+      // Scripts this run already read, so the include loader does not read them again.
+      const readScripts = new Map<string, string>();
+      if (active) readScripts.set(active.name, active.content);
+      if (rules) readScripts.set(rules.name, rules.content);
+      let program: CompiledScript | Error;
+      let mainKey: string | null;
+      if (active && rules) {
+        // Both: a wrapper includes the rules, then the user's script (RFC 6609), so their actions
+        // add up as one script's would (one implicit keep, cancelled by either's fileinto or
+        // redirect). A user's script that does not compile leaves the rules running alone.
+        const own = compiled(account.id, active.content);
+        if (own instanceof Error) {
+          log.warn("sieve.script_invalid", { script: active.name, error: own.message, outcome: "the account page's rules alone" });
+          program = compiled(account.id, rules.content);
+          mainKey = `personal:${ACCOUNT_RULES_SCRIPT}`;
+        } else {
+          program = compiled(account.id, rulesWrapper(active.name));
+          mainKey = null;
+        }
+      } else {
+        const script = (active ?? rules)!;
+        program = compiled(account.id, script.content);
+        mainKey = `personal:${script.name}`;
+      }
       if (program instanceof Error) {
         log.warn("sieve.script_invalid", { error: program.message, outcome: "implicit keep" });
         return keep;
@@ -222,14 +264,14 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
           async (location, name) => {
             // No global script location exists: include :global finds nothing (:optional skips it).
             if (location === "global") return null;
-            const stored = await deps.scripts.getSieveScript(account.id, name);
-            if (stored === null) return null;
-            const included = compiled(account.id, stored.content);
+            const content = readScripts.get(name) ?? (await deps.scripts.getSieveScript(account.id, name))?.content;
+            if (content === undefined) return null;
+            const included = compiled(account.id, content);
             if (included instanceof Error) throw new Error(`included script "${name}": ${included.message}`);
             return included;
           },
           limits.maxIncludeDepth,
-          `personal:${script.name}`,
+          mainKey,
         );
         for (const name of [program, ...includes.values()].flatMap((p) => mailboxNamesIn(p))) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
         const now = clock();

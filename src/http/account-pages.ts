@@ -1,7 +1,7 @@
 // Account self-service at /account (docs/architecture.md, "Admin API and pages"): a mail user signs
 // in with their mail password (the same authenticator, throttle and log lines as IMAP and POP3),
 // changes it, sees their quota use, and sets forwarding and an out-of-office reply, which become
-// the account's Sieve script (admin/operations/account-filters.ts). Its small JSON API lives under
+// a Sieve script that runs before the user's own active one (admin/operations/account-filters.ts). Its small JSON API lives under
 // /account/api with the same session, CSRF and HTTPS rules as the admin API (web-session.ts).
 // Further sections (app passwords, two-factor sign-in) plug in through AdminWebContext.accountSections.
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -156,7 +156,7 @@ ${percent === null ? "" : `<p><meter min="0" max="100" value="${percent}" aria-l
 <p><label for="new-password">New password (at least 8 characters)</label><input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"></p>
 <p><button type="submit">Change password</button></p></form></section>
 ${filters === null ? "" : `<section aria-labelledby="filters-h"><h2 id="filters-h">Forwarding and out-of-office</h2>
-${filters.otherActiveScript ? `<p class="bad">Your mail filter “${escapeHtml(filters.otherActiveScript)}” is active; saving here replaces it (only one filter runs at a time).</p>` : ""}
+${filters.otherActiveScript ? `<p>Your own mail filter “${escapeHtml(filters.otherActiveScript)}” runs too, after these settings; saving here leaves it as it is.</p>` : ""}
 <form data-api-form="PUT ${ACCOUNT_API}/filters" data-then="message" data-message="Saved.">
 <p><label for="forward">Forward every message to (empty: no forwarding)</label><input id="forward" name="forwardTo" type="email" value="${escapeHtml(filters.forwardTo ?? "")}"></p>
 <p><input id="keep" name="keepCopy" type="checkbox"${filters.keepCopy ? " checked" : ""}> <label for="keep">Keep a copy here</label></p>

@@ -6,17 +6,20 @@ import { checkedFilters, filtersScript, NO_FILTERS, parseFiltersScript } from ".
 
 test("forwarding and out-of-office become one Sieve script that compiles and reads back the same", () => {
   const filters = checkedFilters({ forwardTo: "Bob@Example.NET", keepCopy: true, vacation: { enabled: true, subject: 'Away "now"', body: "Back on Monday.\nC:\\ not a path", days: 3 } });
-  const script = filtersScript(filters)!;
+  const script = filtersScript(filters);
   checkSieveScript(script, 65536, 15);
   assert.match(script, /^require \["vacation", "copy"\];\r?$/m);
   assert.match(script, /^vacation :days 3 :subject "Away \\"now\\"" "Back on Monday\.\nC:\\\\ not a path";\r?$/m);
   assert.match(script, /^redirect :copy "bob@example\.net";\r?$/m);
   assert.deepEqual(parseFiltersScript(script), filters);
-  const forwardOnly = filtersScript(checkedFilters({ forwardTo: "bob@example.net", keepCopy: false }))!;
+  const forwardOnly = filtersScript(checkedFilters({ forwardTo: "bob@example.net", keepCopy: false }));
   checkSieveScript(forwardOnly, 65536, 15);
   assert.match(forwardOnly, /^redirect "bob@example\.net";\r?$/m);
   assert.doesNotMatch(forwardOnly, /require/);
-  assert.equal(filtersScript(NO_FILTERS), null, "nothing set: no script");
+  const off = filtersScript(NO_FILTERS);
+  checkSieveScript(off, 65536, 15);
+  assert.doesNotMatch(off, /^(require|vacation|redirect)/m, "nothing set: a script of comments only");
+  assert.deepEqual(parseFiltersScript(off), NO_FILTERS);
   assert.equal(parseFiltersScript('require "fileinto";\r\nfileinto "x";'), null, "a script written elsewhere is not ours");
 });
 

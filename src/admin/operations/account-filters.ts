@@ -3,11 +3,20 @@
 // RFC 3894 to keep a copy) and vacation (RFC 5230: one reply per sender per :days, never to lists
 // or automatic mail, as the engine's vacation rules already do). The settings ride in the script's
 // first line as JSON so the page shows them back exactly; the script itself is what runs.
+// The script is ACCOUNT_RULES_SCRIPT, which delivery runs before the user's own active script
+// (delivery/sieve-filter.ts, through RFC 6609 include): both take effect, and a script the user
+// activated over ManageSieve stays active.
+import { ACCOUNT_RULES_SCRIPT } from "../../delivery/sieve-filter.js";
 import type { SieveOperations } from "./sieve.js";
 import { AdminError, normaliseAddress } from "./validation.js";
 
 /** The script the account page manages; other scripts (ManageSieve, `mailroom sieve`) are left alone. */
-export const ACCOUNT_SCRIPT = "account-page";
+export const ACCOUNT_SCRIPT = ACCOUNT_RULES_SCRIPT;
+/**
+ * Where the page wrote its rules before they ran beside the active script: they ran only while
+ * it was the active script. Read back while it is; the first save moves them to ACCOUNT_SCRIPT.
+ */
+export const LEGACY_ACCOUNT_SCRIPT = "account-page";
 const MARK = "# mailroom-account-page ";
 
 export interface AccountFilters {
@@ -52,11 +61,10 @@ export function checkedFilters(input: unknown): AccountFilters {
   return { forwardTo, keepCopy: o.keepCopy !== false, vacation: { enabled, subject, body, days } };
 }
 
-/** The Sieve script for the settings, or null when nothing is set. */
-export function filtersScript(filters: AccountFilters): string | null {
-  if (filters.forwardTo === null && !filters.vacation.enabled) return null;
+/** The Sieve script for the settings; with nothing set, only the settings line (a script that does nothing). */
+export function filtersScript(filters: AccountFilters): string {
+  const lines = [MARK + JSON.stringify(filters), "# Written by the Mailroom account page; saved settings there replace this script. It runs before your active script."];
   const extensions = [...(filters.vacation.enabled ? ["vacation"] : []), ...(filters.forwardTo !== null && filters.keepCopy ? ["copy"] : [])];
-  const lines = [MARK + JSON.stringify(filters), "# Written by the Mailroom account page; saved settings there replace this script."];
   if (extensions.length > 0) lines.push(`require [${extensions.map(quoted).join(", ")}];`);
   // The reply comes first: with a plain redirect (no copy kept) the message is still answered.
   if (filters.vacation.enabled) lines.push(`vacation :days ${filters.vacation.days}${filters.vacation.subject ? ` :subject ${quoted(filters.vacation.subject)}` : ""} ${quoted(filters.vacation.body)};`);
@@ -77,29 +85,32 @@ export function parseFiltersScript(content: string): AccountFilters | null {
 
 export function createAccountFilterOperations(sieve: () => SieveOperations) {
   return {
+    /**
+     * The page's settings, and the user's own active script when there is one (it runs after
+     * the page's rules; the page says so). Settings from before (LEGACY_ACCOUNT_SCRIPT) are shown
+     * while that script is active.
+     */
     async getFilters(address: string): Promise<AccountFilters & { otherActiveScript: string | null }> {
       const scripts = await sieve().list(address);
+      const activeName = scripts.find((s) => s.active)?.name ?? null;
       const ours = scripts.find((s) => s.name === ACCOUNT_SCRIPT);
-      const otherActive = scripts.find((s) => s.active && s.name !== ACCOUNT_SCRIPT)?.name ?? null;
-      if (ours === undefined || !ours.active) return { ...NO_FILTERS, otherActiveScript: otherActive };
-      const parsed = parseFiltersScript((await sieve().get(address, ACCOUNT_SCRIPT)).content);
+      const legacyActive = activeName === LEGACY_ACCOUNT_SCRIPT && scripts.some((s) => s.name === LEGACY_ACCOUNT_SCRIPT);
+      const otherActive = activeName === null || activeName === ACCOUNT_SCRIPT || legacyActive ? null : activeName;
+      const source = ours !== undefined ? ACCOUNT_SCRIPT : legacyActive ? LEGACY_ACCOUNT_SCRIPT : null;
+      if (source === null) return { ...NO_FILTERS, otherActiveScript: otherActive };
+      const parsed = parseFiltersScript((await sieve().get(address, source)).content);
       return { ...(parsed ?? NO_FILTERS), otherActiveScript: otherActive };
     },
     /**
-     * Stores and activates the script (Sieve runs one active script per account, RFC 5804 §1.2,
-     * so this replaces a script activated elsewhere: the page says so before saving), or turns the
-     * page's script off when nothing is set.
+     * Stores the page's script (delivery runs it beside the active script, so nothing is
+     * activated or replaced); with nothing set, a script that does nothing. Rules the page wrote
+     * before into the active LEGACY_ACCOUNT_SCRIPT are superseded: that script is deactivated.
      */
     async setFilters(address: string, input: unknown): Promise<AccountFilters> {
       const filters = checkedFilters(input);
-      const script = filtersScript(filters);
-      if (script === null) {
-        const ours = (await sieve().list(address)).find((s) => s.name === ACCOUNT_SCRIPT);
-        if (ours?.active) await sieve().activate(address, null);
-        return filters;
-      }
-      await sieve().put(address, ACCOUNT_SCRIPT, script);
-      await sieve().activate(address, ACCOUNT_SCRIPT);
+      await sieve().put(address, ACCOUNT_SCRIPT, filtersScript(filters));
+      const legacy = (await sieve().list(address)).find((s) => s.name === LEGACY_ACCOUNT_SCRIPT);
+      if (legacy?.active && parseFiltersScript((await sieve().get(address, LEGACY_ACCOUNT_SCRIPT)).content) !== null) await sieve().activate(address, null);
       return filters;
     },
   };
