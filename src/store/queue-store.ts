@@ -72,12 +72,36 @@ export interface EnqueueRequest {
   prefix?: Buffer;
 }
 
+/** One page of the queue listing (`mailroom queue list`, GET /api/v1/queue), filtered in the store. */
+export interface QueuePageQuery {
+  /** The last entry of the page before (the listing's order: created_at, then id); absent: from the start. */
+  after?: { createdAt: Date; id: number } | undefined;
+  /** 1 to 1000. */
+  limit: number;
+  /** Only entries with an open recipient in this state. */
+  state?: "pending" | "deferred" | undefined;
+  /** Only entries with an open recipient at this address (case-insensitive). */
+  to?: string | undefined;
+  /** Only entries with an open recipient in this domain (case-insensitive). */
+  domain?: string | undefined;
+  /** Only entries whose next attempt is at or after this time (held entries: admin/operations/outbound.ts HOLD_UNTIL). */
+  nextAttemptFrom?: Date | undefined;
+  /** Only entries whose next attempt is before this time. */
+  nextAttemptBefore?: Date | undefined;
+}
+
 export interface QueueStore {
   /** Resolves once the entry (and the blob it references) is durable. */
   enqueue(request: EnqueueRequest): Promise<QueuedMessage>;
   getQueued(id: number): Promise<QueuedMessage | null>;
   /** Entries with at least one pending or deferred recipient, oldest first. */
   listQueue(limit?: number): Promise<QueuedMessage[]>;
+  /**
+   * Entries with an open recipient, oldest first, one page at a time: the filters on recipients
+   * (state, to, domain) hold for one and the same open recipient. A keyset page (after the
+   * previous page's last entry), so a long queue costs each page only its own rows.
+   */
+  listQueuePage(query: QueuePageQuery): Promise<QueuedMessage[]>;
   /** The bytes to send: the trace prefix, then the blob (fails NONEXISTENT once completed). */
   openQueued(entry: QueuedMessage): Readable;
   /**

@@ -194,7 +194,9 @@ test("every route works with a session: domains with DNS records, accounts, alia
     const staged = await server.server.store.mail.stageMessage(Buffer.from("Subject: q\r\n\r\nbody\r\n"));
     const entry = await server.server.store.queue.enqueue({ message: staged, mailFrom: "alice@example.org", submittedBy: "alice@example.org", recipients: [{ address: "x@remote.invalid", notify: null, originalRecipient: null }], envelopeId: null, ret: null, bodyType: "7BIT", smtputf8: false });
     await server.server.store.queue.recordAttempt(entry.id, [], new Date(Date.now() + 3_600_000));
-    assert.equal((await call("GET", "/queue", "/queue")).length, 1);
+    assert.equal((await call("GET", "/queue", "/queue")).entries.length, 1);
+    assert.equal((await call("GET", "/queue", "/queue?domain=remote.invalid&status=pending&limit=10")).entries[0].id, entry.id);
+    assert.deepEqual((await call("GET", "/queue", "/queue?to=y%40remote.invalid")).entries, []);
     assert.equal((await call("GET", "/queue/:id", `/queue/${entry.id}`)).id, entry.id);
     assert.ok(new Date((await call("POST", "/queue/:id/hold", `/queue/${entry.id}/hold`)).nextAttemptAt).getUTCFullYear() >= 9000);
     const released = await call("POST", "/queue/:id/release", `/queue/${entry.id}/release`);

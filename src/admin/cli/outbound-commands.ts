@@ -2,9 +2,14 @@
 // `mailroom dns <domain>`: thin adapters over admin/operations/outbound.
 import { InvalidArgumentError, type Command } from "commander";
 import type { QueuedMessage } from "../../store/index.js";
-import { isHeld, type AdminOperations } from "../operations/index.js";
+import { isHeld, QUEUE_STATUSES, type AdminOperations } from "../operations/index.js";
 
 type WithAdmin = (action: (ops: AdminOperations) => Promise<void>) => Promise<void>;
+
+function pageLimit(text: string): number {
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > 1000) throw new InvalidArgumentError("expected a number from 1 to 1000");
+  return Number(text);
+}
 
 function queueId(text: string): number {
   if (!/^\d{1,15}$/.test(text)) throw new InvalidArgumentError("expected a queue id (a number, see mailroom queue list)");
@@ -22,13 +27,24 @@ export function describeEntry(entry: QueuedMessage, now: Date): string[] {
 
 export function addOutboundCommands(program: Command, withAdmin: WithAdmin, print: (line: string) => void): void {
   const queue = program.command("queue").description("outbound mail waiting for delivery to other servers");
-  queue.command("list").description("list queued messages, oldest first, with each recipient's state and last result").action(() =>
-    withAdmin(async (ops) => {
-      const entries = await ops.outbound.listQueue();
-      if (entries.length === 0) print("the queue is empty");
-      for (const entry of entries) describeEntry(entry, new Date()).forEach(print);
-    }),
-  );
+  queue
+    .command("list")
+    .description("list queued messages, oldest first, with each recipient's state and last result; one page at a time")
+    .option("--limit <n>", "entries per page (1-1000)", pageLimit, 50)
+    .option("--after <cursor>", "the page after this cursor (printed at the end of the page before)")
+    .option("--status <status>", `only ${QUEUE_STATUSES.join(", ")} messages`)
+    .option("--domain <domain>", "only messages with a recipient waiting in this domain")
+    .option("--to <address>", "only messages with this recipient waiting")
+    .action((options: { limit: number; after?: string; status?: string; domain?: string; to?: string }) =>
+      withAdmin(async (ops) => {
+        const page = await ops.outbound.queuePage({ limit: options.limit, after: options.after, status: options.status, domain: options.domain, to: options.to });
+        const filtered = options.status !== undefined || options.domain !== undefined || options.to !== undefined;
+        if (page.entries.length === 0) print(options.after !== undefined ? "no more queued messages" : filtered ? "no queued message matches" : "the queue is empty");
+        const now = new Date();
+        for (const entry of page.entries) describeEntry(entry, now).forEach(print);
+        if (page.next !== null) print(`more: mailroom queue list --after ${page.next}${options.limit !== 50 ? ` --limit ${options.limit}` : ""}${options.status ? ` --status ${options.status}` : ""}${options.domain ? ` --domain ${options.domain}` : ""}${options.to ? ` --to ${options.to}` : ""}`);
+      }),
+    );
   queue.command("show <id>").description("show one queued message").action((id: string) =>
     withAdmin(async (ops) => {
       const entry = await ops.outbound.showQueued(queueId(id));

@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, SieveOperations, StoreCheckResult, AuthOperations } from "../operations/index.js";
+import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, QueuePage, SieveOperations, StoreCheckResult, AuthOperations } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -12,6 +12,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     client.call(method, args, onProgress as ((progress: unknown) => void) | undefined) as Promise<T>;
   const outbound: OutboundOperations = {
     listQueue: (limit) => call<QueuedMessage[]>("outbound.listQueue", limit ?? null),
+    queuePage: (query) => call<QueuePage>("outbound.queuePage", query ?? {}),
     showQueued: (id) => call<QueuedMessage>("outbound.showQueued", id),
     retryQueued: (id) => call<QueuedMessage>("outbound.retryQueued", id),
     deleteQueued: async (id) => void (await call("outbound.deleteQueued", id)),

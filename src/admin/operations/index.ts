@@ -23,8 +23,8 @@ import { createWebAdminOperations, type WebAdminOperations } from "./web-admins.
 import { createTransferOperations, type ExportRequest, type ExportResult, type MigrateRequest, type MigrateResult, type TransferDependencies } from "./transfer.js";
 
 export { AdminError } from "./validation.js";
-export type { OutboundAdminDependencies, OutboundOperations, DnsRecordRow } from "./outbound.js";
-export { HOLD_UNTIL, isHeld } from "./outbound.js";
+export type { OutboundAdminDependencies, OutboundOperations, DnsRecordRow, QueueListQuery, QueuePage } from "./outbound.js";
+export { HOLD_UNTIL, isHeld, QUEUE_STATUSES } from "./outbound.js";
 export type { SieveAdminDependencies, SieveOperations } from "./sieve.js";
 export type { AppPasswordView, AuthOperations } from "./auth.js";
 export { checkSieveScript } from "./sieve.js";

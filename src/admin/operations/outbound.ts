@@ -9,7 +9,7 @@ import type { ListenerConfig } from "../../config/index.js";
 import { checkDnsRecords, createDnsLookup, formatDnsCheck, type DnsLookup } from "./dns-check.js";
 import { recommendedRecords, renderDnsRecords, txtStrings, type DnsRecordInput } from "./dns-records.js";
 import type { DnsCheckLine } from "./dns-check.js";
-import { AdminError, normaliseDomain } from "./validation.js";
+import { AdminError, normaliseAddress, normaliseDomain } from "./validation.js";
 
 export interface OutboundAdminDependencies {
   accounts: Pick<AccountStore, "isLocalDomain">;
@@ -60,6 +60,40 @@ export interface DnsRecordRow {
   zoneLine: string;
 }
 
+/** What `mailroom queue list` and GET /api/v1/queue ask for; every field is checked (queuePage). */
+export interface QueueListQuery {
+  /** pending (never tried yet), deferred (tried, waiting for a retry), held (`queue hold`). */
+  status?: string | undefined;
+  /** Only entries with an open recipient in this domain. */
+  domain?: string | undefined;
+  /** Only entries with an open recipient at this address. */
+  to?: string | undefined;
+  /** The `next` of the page before. */
+  after?: string | undefined;
+  /** 1 to 1000; 50 when absent. */
+  limit?: number | undefined;
+}
+
+export interface QueuePage {
+  entries: QueuedMessage[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+export const QUEUE_STATUSES = ["pending", "deferred", "held"] as const;
+const MAX_QUEUE_PAGE = 1000;
+
+/** A page cursor: the last entry's creation time (epoch ms) and id, "<ms>.<id>". */
+function cursorOf(entry: QueuedMessage): string {
+  return `${entry.createdAt.getTime()}.${entry.id}`;
+}
+
+function parseCursor(text: string): { createdAt: Date; id: number } {
+  const match = /^(\d{1,15})\.(\d{1,15})$/.exec(text.trim());
+  if (match === null) throw new AdminError("invalid-argument", `not a queue page cursor: ${JSON.stringify(text.slice(0, 40))} (use the "next" of the page before)`);
+  return { createdAt: new Date(Number(match[1])), id: Number(match[2]) };
+}
+
 const isOpen = (entry: QueuedMessage) => entry.recipients.some((r) => r.state === "pending" || r.state === "deferred");
 
 export function createOutboundOperations(deps: OutboundAdminDependencies) {
@@ -91,6 +125,35 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
 
   return {
     listQueue: (limit?: number): Promise<QueuedMessage[]> => deps.queue.listQueue(limit),
+
+    /**
+     * One page of the queue, oldest first, filtered in the store (QueueStore.listQueuePage): by
+     * status, by an open recipient's domain or address. `next` continues after this page, so a
+     * queue of any length is read page by page, each costing only its own rows.
+     */
+    async queuePage(query: QueueListQuery = {}): Promise<QueuePage> {
+      const text = (value: unknown, what: string): string | undefined => {
+        if (value === undefined || value === null || value === "") return undefined;
+        if (typeof value !== "string") throw new AdminError("invalid-argument", `${what} must be a string`);
+        return value;
+      };
+      const limit = query.limit ?? 50;
+      if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_QUEUE_PAGE) throw new AdminError("invalid-argument", `limit must be from 1 to ${MAX_QUEUE_PAGE}`);
+      const status = text(query.status, "status");
+      if (status !== undefined && !(QUEUE_STATUSES as readonly string[]).includes(status)) throw new AdminError("invalid-argument", `status must be one of ${QUEUE_STATUSES.join(", ")}`);
+      const domain = text(query.domain, "domain");
+      const to = text(query.to, "to");
+      const after = text(query.after, "after");
+      const entries = await deps.queue.listQueuePage({
+        limit: limit + 1,
+        ...(after !== undefined ? { after: parseCursor(after) } : {}),
+        ...(domain !== undefined ? { domain: normaliseDomain(domain) } : {}),
+        ...(to !== undefined ? { to: normaliseAddress(to).address } : {}),
+        ...(status === "held" ? { nextAttemptFrom: HOLD_UNTIL } : status !== undefined ? { state: status as "pending" | "deferred", nextAttemptBefore: HOLD_UNTIL } : {}),
+      });
+      const page = entries.slice(0, limit);
+      return { entries: page, next: entries.length > limit ? cursorOf(page[page.length - 1]!) : null };
+    },
     showQueued: requireEntry,
 
     /** Makes the entry due now. */

@@ -39,6 +39,33 @@ async function eventuallyBlobCount(fx: Fixture, expected: number): Promise<void>
 }
 
 export function queueContract(open: OpenBackend): void {
+  test("listQueuePage: oldest first in keyset pages; filters on one open recipient's state, address and domain; next attempt bounds", using(open, async (fx) => {
+    const rcpt = (address: string) => ({ address, notify: null, originalRecipient: null });
+    const a = await enqueueNew(fx, { recipients: [rcpt("x@one.test"), rcpt("y@two.test")] });
+    const b = await enqueueNew(fx, { recipients: [rcpt("Z@Two.TEST")] });
+    const c = await enqueueNew(fx, { recipients: [rcpt("x@one.test")] });
+    const d = await enqueueNew(fx, { recipients: [rcpt("w@under_score.test")] });
+    // a: x deferred, y delivered (only x is open); c: held far ahead.
+    await fx.queue.recordAttempt(a.id, [{ address: "x@one.test", state: "deferred", reply: "451" }, { address: "y@two.test", state: "delivered", reply: "250" }], new Date(Date.now() + 60_000));
+    await fx.queue.recordAttempt(c.id, [], new Date(Date.UTC(9000, 0, 1)));
+    const ids = async (query: Parameters<typeof fx.queue.listQueuePage>[0]) => (await fx.queue.listQueuePage(query)).map((e) => e.id);
+    assert.deepEqual(await ids({ limit: 10 }), [a.id, b.id, c.id, d.id]);
+    const first = await fx.queue.listQueuePage({ limit: 2 });
+    assert.deepEqual(first.map((e) => e.id), [a.id, b.id]);
+    assert.deepEqual(await ids({ limit: 2, after: { createdAt: first[1]!.createdAt, id: first[1]!.id } }), [c.id, d.id]);
+    assert.deepEqual(await ids({ limit: 10, state: "deferred" }), [a.id]);
+    assert.deepEqual(await ids({ limit: 10, state: "pending" }), [b.id, c.id, d.id]);
+    assert.deepEqual(await ids({ limit: 10, domain: "two.test" }), [b.id], "a's recipient in two.test is delivered, not open; case-insensitive");
+    assert.deepEqual(await ids({ limit: 10, domain: "one.test", state: "pending" }), [c.id], "state and domain hold for the same recipient");
+    assert.deepEqual(await ids({ limit: 10, to: "z@two.test" }), [b.id]);
+    assert.deepEqual(await ids({ limit: 10, domain: "under_score.test" }), [d.id]);
+    assert.deepEqual(await ids({ limit: 10, domain: "underXscore.test" }), [], "_ is literal");
+    assert.deepEqual(await ids({ limit: 10, domain: "ne.test" }), [], "a whole domain, not a suffix of one");
+    assert.deepEqual(await ids({ limit: 10, nextAttemptFrom: new Date(Date.UTC(9000, 0, 1)) }), [c.id]);
+    assert.deepEqual(await ids({ limit: 10, nextAttemptBefore: new Date(Date.UTC(9000, 0, 1)) }), [a.id, b.id, d.id]);
+    await assert.rejects(fx.queue.listQueuePage({ limit: 0 }), (e: unknown) => isStoreError(e, "INVALID"));
+  }));
+
   test("enqueue records envelope, recipients and trace prefix, and survives reopening", using(open, async (fx) => {
     const bytes = fx.message("queued");
     const staged = await fx.mail.stageMessage(bytes);

@@ -30,7 +30,7 @@ import type { AccountChange, ChangeBatch, ChangeFeed, MailboxChangesSince } from
 import { StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
 import type { SearchIndexCheckOptions, SearchIndexCheckReport, SearchIndexRebuildOptions, SearchIndexRebuildReport, StoreCheckOptions, StoreCheckReport, StoreMaintenance } from "../maintenance.js";
-import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
+import type { EnqueueRequest, QueuedMessage, QueuePageQuery, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
 import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
 import type { MaildropLeaseStore } from "../maildrop-leases.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, DomainId, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, SpecialUse, StoredMessage, Uid, UidValidity } from "../types.js";
@@ -1911,6 +1911,11 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   }
   listQueue(limit = 1000): Promise<QueuedMessage[]> {
     return this.read((db) => queue.listQueue(db, checkCount(limit, "limit"), true));
+  }
+
+  async listQueuePage(query: QueuePageQuery): Promise<QueuedMessage[]> {
+    const limit = checkCount(query.limit, "limit");
+    return this.read((db) => queue.listQueuePage(db, { ...query, limit: Math.min(limit, 1000) }));
   }
   listFinished(limit = 1000): Promise<QueuedMessage[]> {
     return this.read((db) => queue.listQueue(db, checkCount(limit, "limit"), false));

@@ -8,7 +8,7 @@
 // entry out of everyone's next pick until recordAttempt() ends the lease or it expires (a node
 // that died mid-attempt): each entry is attempted by one node at a time.
 import { StoreError } from "../errors.js";
-import type { EnqueueRequest, QueuedMessage, QueueRecipient, QueueRecipientState, RecipientResult } from "../queue-store.js";
+import type { EnqueueRequest, QueuedMessage, QueuePageQuery, QueueRecipient, QueueRecipientState, RecipientResult } from "../queue-store.js";
 import type { BlobId } from "../types.js";
 import { one, rows, type Sql } from "./database.js";
 
@@ -67,6 +67,31 @@ export async function getQueued(db: Sql, id: number): Promise<QueuedMessage | nu
 /** Open entries (a recipient pending or deferred) or finished ones, oldest first. */
 export async function listQueue(db: Sql, limit: number, open: boolean): Promise<QueuedMessage[]> {
   const list = await rows<QueueRow>(db, `SELECT ${COLUMNS} FROM queue q WHERE ${open ? "" : "NOT "}${OPEN} ORDER BY q.created_at, q.id LIMIT $1`, [limit]);
+  return withRecipients(db, list);
+}
+
+export async function listQueuePage(db: Sql, query: QueuePageQuery): Promise<QueuedMessage[]> {
+  const recipient: string[] = ["r.state IN ('pending', 'deferred')"];
+  const entry: string[] = [];
+  const params: (string | number)[] = [];
+  const param = (value: string | number): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (query.state !== undefined) recipient.push(`r.state = ${param(query.state)}`);
+  if (query.to !== undefined) recipient.push(`lower(r.address) = ${param(query.to.toLowerCase())}`);
+  // LIKE's default escape is the backslash.
+  if (query.domain !== undefined) recipient.push(`lower(r.address) LIKE ${param(`%@${query.domain.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}`)}`);
+  if (query.nextAttemptFrom !== undefined) entry.push(`q.next_attempt_at >= ${param(query.nextAttemptFrom.getTime())}`);
+  if (query.nextAttemptBefore !== undefined) entry.push(`q.next_attempt_at < ${param(query.nextAttemptBefore.getTime())}`);
+  if (query.after !== undefined) entry.push(`(q.created_at, q.id) > (${param(query.after.createdAt.getTime())}, ${param(query.after.id)})`);
+  const list = await rows<QueueRow>(
+    db,
+    `SELECT ${COLUMNS} FROM queue q
+      WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND ${recipient.join(" AND ")})${entry.map((c) => ` AND ${c}`).join("")}
+      ORDER BY q.created_at, q.id LIMIT ${param(query.limit)}`,
+    params,
+  );
   return withRecipients(db, list);
 }
 

@@ -7,7 +7,7 @@
 // another, so "select the due, unleased rows and mark them" in one UPDATE … RETURNING cannot hand
 // the same row to two callers. (PostgreSQL will do the same with SELECT … FOR UPDATE SKIP LOCKED.)
 import { StoreError } from "../errors.js";
-import type { EnqueueRequest, QueuedMessage, QueueRecipient, QueueRecipientState, RecipientResult } from "../queue-store.js";
+import type { EnqueueRequest, QueuedMessage, QueuePageQuery, QueueRecipient, QueueRecipientState, RecipientResult } from "../queue-store.js";
 import type { BlobId } from "../types.js";
 import { UNREFERENCED_BLOB } from "./message-removal.js";
 import { type DurableBlob, insertBlobRow } from "./messages.js";
@@ -89,6 +89,44 @@ export function listQueue(ctx: StoreContext, limit: number): QueuedMessage[] {
       WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ${OPEN_STATES})
       ORDER BY created_at, id LIMIT ?`,
     limit,
+  );
+  return withRecipients(ctx, rows);
+}
+
+export function listQueuePage(ctx: StoreContext, query: QueuePageQuery): QueuedMessage[] {
+  const recipient: string[] = [`r.state IN ${OPEN_STATES}`];
+  const entry: string[] = [];
+  const params: (string | number)[] = [];
+  if (query.state !== undefined) {
+    recipient.push("r.state = ?");
+    params.push(query.state);
+  }
+  if (query.to !== undefined) {
+    recipient.push("lower(r.address) = ?");
+    params.push(query.to.toLowerCase());
+  }
+  if (query.domain !== undefined) {
+    recipient.push("lower(r.address) LIKE ? ESCAPE '\\'");
+    params.push(`%@${query.domain.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}`);
+  }
+  if (query.nextAttemptFrom !== undefined) {
+    entry.push("q.next_attempt_at >= ?");
+    params.push(query.nextAttemptFrom.getTime());
+  }
+  if (query.nextAttemptBefore !== undefined) {
+    entry.push("q.next_attempt_at < ?");
+    params.push(query.nextAttemptBefore.getTime());
+  }
+  if (query.after !== undefined) {
+    entry.push("(q.created_at > ? OR (q.created_at = ? AND q.id > ?))");
+    params.push(query.after.createdAt.getTime(), query.after.createdAt.getTime(), query.after.id);
+  }
+  params.push(query.limit);
+  const rows = ctx.sql.all<QueueRow>(
+    `SELECT ${QUEUE_COLUMNS} FROM queue q
+      WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND ${recipient.join(" AND ")})${entry.map((c) => ` AND ${c}`).join("")}
+      ORDER BY created_at, id LIMIT ?`,
+    ...params,
   );
   return withRecipients(ctx, rows);
 }

@@ -32,7 +32,7 @@ import type { AdminHistoryStore, DeliveryRecord, DeliveryRecordQuery, MinuteCoun
 import type { MailboxChangesSince } from "../changes.js";
 import { isStoreError, StoreError } from "../errors.js";
 import type * as api from "../mail-store.js";
-import type { EnqueueRequest, QueuedMessage, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
+import type { EnqueueRequest, QueuedMessage, QueuePageQuery, QueueStore, RecipientResult, RecordAttemptOptions } from "../queue-store.js";
 import type { Account, AccountId, Alias, BlobId, ByteRange, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, Pop3Policy, StoredMessage, Uid, UidValidity } from "../types.js";
 import { BlobDirectory } from "../blobs/blob-directory.js";
 import { logicalMessageStream } from "../blobs/message-bytes.js";
@@ -791,6 +791,11 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   listQueue(limit = 1000): Promise<QueuedMessage[]> {
     return this.read((ctx) => queue.listQueue(ctx, checkCount(limit, "limit")));
+  }
+
+  async listQueuePage(query: QueuePageQuery): Promise<QueuedMessage[]> {
+    const limit = checkCount(query.limit, "limit");
+    return this.read((ctx) => queue.listQueuePage(ctx, { ...query, limit: Math.min(limit, 1000) }));
   }
   openQueued(entry: QueuedMessage): Readable {
     let prefix: Buffer | null;
