@@ -35,7 +35,7 @@ export type SessionState = "not-authenticated" | "authenticated" | "selected";
 export type SequenceUse = "none" | "uses" | "breaks" | "uses-and-breaks";
 
 /** Extensions a client can ENABLE (RFC 5161); IMAP4rev2 is spelled upper-case. */
-export type ImapExtension = "CONDSTORE" | "QRESYNC" | "IMAP4REV2" | "UTF8=ACCEPT";
+export type ImapExtension = "CONDSTORE" | "QRESYNC" | "IMAP4REV2" | "UTF8=ACCEPT" | "UIDONLY";
 
 export interface ParseContext {
   /** The command name as dispatched, upper case, without "UID " (e.g. "EXAMINE", "FETCH"). */
@@ -118,6 +118,8 @@ export interface CommandContext {
   readonly rev2: boolean;
   /** Mailbox names on the wire are UTF-8 (IMAP4rev2 or UTF8=ACCEPT), else modified UTF-7. */
   readonly utf8: boolean;
+  /** RFC 9586 UIDONLY enabled: no sequence number in any response (commands/uid-only.ts). */
+  readonly uidOnly: boolean;
   readonly log: Logger;
   readonly clock: () => Date;
   readonly session: SessionControl;
@@ -132,7 +134,7 @@ export interface CommandContext {
   untagged(...values: ImapValue[]): Promise<void>;
   /** `* OK [code] text` and the like (RFC 9051 §7.1). */
   untaggedStatus(status: "OK" | "NO" | "BAD" | "BYE", code: string | null, text: string): Promise<void>;
-  /** `* <seq> FETCH (<items>)`: items are name/value pairs already flattened. */
+  /** `* <seq> FETCH (<items>)` (`* <uid> UIDFETCH (<items>)` under UIDONLY): items already flattened. */
   fetchResponse(seq: SeqNum, items: ImapValue[]): Promise<void>;
   /** Several `* <seq> FETCH (...)` responses written together, in order (few socket writes for many messages). */
   fetchResponses(responses: readonly (readonly [SeqNum, ImapValue[]])[]): Promise<void>;

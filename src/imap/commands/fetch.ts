@@ -25,6 +25,7 @@ import { atom, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
+import { fetchLead } from "./uid-only.js";
 
 export interface FetchArgs {
   set: SequenceSet;
@@ -174,6 +175,7 @@ function sessionText(
   end: number,
   items: readonly SummaryItem[],
   withRecent: boolean,
+  uidOnly: boolean,
 ): { text: string; skipped: boolean } | null {
   let text = "";
   let skipped = false;
@@ -186,7 +188,7 @@ function sessionText(
     }
     const flags = selected.sessionFlags(uid);
     if (flags === null) return null;
-    text += `* ${seq} FETCH (`;
+    text += fetchLead(uidOnly, seq, uid);
     for (let k = 0; k < items.length; k++) {
       if (k > 0) text += " ";
       // sessionIsCurrent allows UID and FLAGS only; system flags and \Recent are atoms.
@@ -218,7 +220,7 @@ async function fetchSummaries(ctx: CommandContext, resolved: ResolvedList, plan:
   for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
     const end = Math.min(start + fetchPageSizes.summary, resolved.length);
     if (fromSession && plan.changedSince === null) {
-      const page = sessionText(selected, resolved, start, end, items as readonly SummaryItem[], !ctx.rev2);
+      const page = sessionText(selected, resolved, start, end, items as readonly SummaryItem[], !ctx.rev2, ctx.uidOnly);
       if (page !== null) {
         if (page.text.length > 0) await ctx.fetchText(page.text);
         if (page.skipped) skippedExpunged = true;
@@ -277,7 +279,7 @@ function renderIndexPage(
     found++;
     if (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince) continue;
     if (notesFlags) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
-    out.ascii(`* ${seq} FETCH (`);
+    out.ascii(fetchLead(ctx.uidOnly, seq, summary.uid));
     for (let k = 0; k < items.length; k++) {
       if (k > 0) out.ascii(" ");
       const item = items[k]!;

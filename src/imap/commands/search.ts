@@ -14,6 +14,7 @@ import { searchMailbox } from "../search/search-mailbox.js";
 import { searchOutcome, type SearchMatch } from "../search/search-response.js";
 import { checkUpdateTag, registerUpdate } from "../search/update-contexts.js";
 import type { ImapCommand } from "./command.js";
+import { refuseSequenceKeys } from "./uid-only.js";
 
 export type SearchArgs =
   | { ok: true; program: SearchProgram<SequenceSet> }
@@ -43,7 +44,11 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   // CONTEXT=SEARCH (RFC 5267 §4): CONTEXT and UPDATE, with CANCELUPDATE (capabilities.ts SPANNING).
   capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY", "OBJECTID", "SAVEDATE", "WITHIN", "PARTIAL", "CONTEXT=SEARCH"],
   // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
-  parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
+  parse: (args, ctx) => {
+    const parsed = parseSearchArgs(args, ctx.searchLimits);
+    if (parsed.ok) refuseSequenceKeys(parsed.program.key, ctx);
+    return parsed;
+  },
   run: async (ctx, args) => {
     const selected = ctx.requireSelected();
     if (!args.ok) {

@@ -6,6 +6,7 @@
 import { asModSeq, type Flag, type FlagUpdateMode, type ModSeq, type Uid } from "../../store/index.js";
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { fetchLead } from "./uid-only.js";
 
 const RESPONSE_BATCH = 1000;
 
@@ -87,7 +88,7 @@ export const storeCommand: ImapCommand<StoreArgs> = {
       const state = change ?? current.get(uid);
       // Gone from the store meanwhile (another session expunged it): nothing to report.
       if (state === undefined) continue;
-      text += `* ${seq} FETCH (${selected.fetchItemsText(uid, state, condstore, !ctx.rev2)})\r\n`;
+      text += `${fetchLead(ctx.uidOnly, seq, uid)}${selected.fetchItemsText(uid, state, condstore, !ctx.rev2)})\r\n`;
       if (++batched === RESPONSE_BATCH) {
         await ctx.fetchText(text);
         text = "";

@@ -263,7 +263,7 @@ export class ImapSession {
     try {
       tag = args.tag();
       args.space();
-      const { name, byUid, command, label: commandLabel } = readCommandHead(args, this.table, this.state);
+      const { name, byUid, command, label: commandLabel } = readCommandHead(args, this.table, this.state, this.enabled.has("UIDONLY"));
       label = commandLabel;
       allowExpunge = !(command.holdsExpunges === true && !byUid);
       if (!args.atEnd()) args.space();
@@ -301,7 +301,7 @@ export class ImapSession {
    */
   private async acceptStreamedLiteral(event: Extract<ReaderEvent, { kind: "literal-start" }>): Promise<void> {
     if (!this.intake.active) {
-      const refusal = await checkStreamedCommand(event.text, { table: this.table, state: this.state, utf8: this.utf8, contextFor: (tag, name) => this.contextFor(tag, name, false) });
+      const refusal = await checkStreamedCommand(event.text, { table: this.table, state: this.state, utf8: this.utf8, uidOnly: this.enabled.has("UIDONLY"), contextFor: (tag, name) => this.contextFor(tag, name, false) });
       if (refusal !== null) {
         this.reader.abandonCommand();
         return this.fail(refusal.tag, refusal.label, refusal.error);
@@ -330,7 +330,7 @@ export class ImapSession {
     const updates = searchUpdatesOf(selected);
     const viewBefore = updates?.needsSnapshot() === true ? selected.allUids() : null;
     try {
-      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });
+      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2, uidOnly: this.enabled.has("UIDONLY") });
       // RFC 5267 §4.3: live SEARCH/SORT contexts' ADDTO/REMOVEFROM go out with the changes.
       if (updates !== undefined && updates.size > 0) responses = await weaveSearchUpdates(updates, selected, this.o.store, responses, viewBefore, this.rev2);
     } catch (error) {
