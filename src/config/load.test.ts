@@ -248,6 +248,12 @@ test("[imap] METADATA limits are read and bounded (RFC 5464)", () => {
   assert.throws(() => parseConfigText("[imap]\nmetadata_max_entries = 0\n", base), /metadata_max_entries/);
 });
 
+test("[imap] message_limit is read, 0 (off) by default (RFC 9738)", () => {
+  assert.equal(parseConfigText("", base).imap.messageLimit, 0);
+  assert.equal(parseConfigText("[imap]\nmessage_limit = 1000\n", base).imap.messageLimit, 1000);
+  assert.throws(() => parseConfigText("[imap]\nmessage_limit = -1\n", base), /message_limit/);
+});
+
 test("[imap] search limits are read and bounded", () => {
   const config = parseConfigText("[imap]\nsearch_max_depth = 8\nsearch_max_keys = 50\n", base);
   assert.deepEqual({ searchMaxDepth: config.imap.searchMaxDepth, searchMaxKeys: config.imap.searchMaxKeys }, { searchMaxDepth: 8, searchMaxKeys: 50 });

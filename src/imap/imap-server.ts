@@ -37,6 +37,8 @@ export interface ImapServerOptions {
   readonly quota?: QuotaService;
   /** RFC 5464 METADATA limits ([imap] metadata_*); absent: the defaults. */
   readonly metadataLimits?: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT ([imap] message_limit); absent: no limit. */
+  readonly messageLimit?: number;
 }
 
 export interface ImapServer extends SessionHandler {
@@ -88,6 +90,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
       ...(options.quota === undefined ? {} : { quota: options.quota }),
       ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
+      ...(options.messageLimit === undefined ? {} : { messageLimit: options.messageLimit }),
     });
     sessions.set(connection, session);
     try {

@@ -50,6 +50,8 @@ export interface ImapHarnessOptions {
   quotaWarningPercent?: number;
   /** RFC 5464 METADATA limits as [imap] metadata_* set them; absent: the defaults. */
   metadataLimits?: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT as [imap] message_limit sets it; absent: none. */
+  messageLimit?: number;
 }
 
 export async function startImapHarness(options: ImapHarnessOptions = {}): Promise<ImapHarness> {
@@ -76,6 +78,7 @@ export async function startImapHarness(options: ImapHarnessOptions = {}): Promis
       implicitTls,
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
       ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
+      ...(options.messageLimit === undefined ? {} : { messageLimit: options.messageLimit }),
       ...(options.quotaWarningPercent === undefined
         ? {}
         : { quota: createQuotaService({ accounts: store, mail: store, warningPercent: options.quotaWarningPercent, hostname: "imap.example.org", log }) }),

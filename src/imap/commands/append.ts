@@ -11,6 +11,7 @@ import type { StagedAppend } from "../../store/index.js";
 import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+import { refuseOverLimit } from "./message-limit.js";
 
 export interface AppendMessage {
   flags: string[];
@@ -50,6 +51,8 @@ export const appendCommand: ImapCommand<AppendArgs> = {
     return { mailbox, messages };
   },
   run: async (ctx, { mailbox: name, messages }) => {
+    // RFC 9738: a MULTIAPPEND of more messages than MESSAGELIMIT stores none (message-limit.ts).
+    refuseOverLimit(ctx, messages.length, "APPEND");
     const limit = ctx.session.appendLimit();
     for (const { literal } of messages) {
       // RFC 7889 §4: over the limit is NO [TOOBIG] (the reader refuses synchronising literals earlier).

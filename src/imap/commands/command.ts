@@ -125,6 +125,13 @@ export interface CommandContext {
   readonly session: SessionControl;
   /** RFC 5464 METADATA limits ([imap] metadata_*; commands/metadata.ts). */
   readonly metadataLimits: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT: messages one command may process ([imap] message_limit); null: no limit. */
+  readonly messageLimit: number | null;
+  /**
+   * RFC 9738: the command processed only the messages from `lowestUid` up; the tagged OK carries
+   * `[MESSAGELIMIT n lowestUid]` (or, when it has another code, an untagged NO does). See message-limit.ts.
+   */
+  messageLimitReached(lowestUid: number): void;
 
   /** The logged-in account; BAD if none (dispatch already checks states, so this is a guard). */
   requireAccount(): Account;

@@ -26,6 +26,7 @@ import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequ
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { fetchLead } from "./uid-only.js";
+import { refuseOverLimit } from "./message-limit.js";
 
 export interface FetchArgs {
   set: SequenceSet;
@@ -120,8 +121,17 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   const marksSeen = !selected.readOnly && items.some(setsSeen);
 
   const listed = selected.resolveList(set, ctx.byUid);
+  const partial = request.modifiers.partial;
+  // RFC 9738: a PARTIAL page longer than MESSAGELIMIT is refused (message-limit.ts).
+  if (partial !== null) refuseOverLimit(ctx, partial.last - partial.first + 1, "the PARTIAL range");
   // RFC 9394 §3.3: PARTIAL pages through the messages the set names, in UID order.
-  const resolved = request.modifiers.partial === null ? listed : listed.window(...partialBounds(listed.length, request.modifiers.partial));
+  let resolved = partial === null ? listed : listed.window(...partialBounds(listed.length, partial));
+  // RFC 9738: past MESSAGELIMIT only the messages with the highest UIDs are fetched.
+  const limit = ctx.messageLimit ?? null;
+  if (limit !== null && resolved.length > limit) {
+    resolved = resolved.window(resolved.length - limit, resolved.length);
+    ctx.messageLimitReached(resolved.uidAt(0));
+  }
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
   const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)), attributes: items.some((item) => ATTRIBUTE_KINDS.has(item.kind)) };
   if (items.every(isIndexItem)) await fetchSummaries(ctx, resolved, plan, items);

@@ -15,6 +15,7 @@ import { searchOutcome, type SearchMatch } from "../search/search-response.js";
 import { checkUpdateTag, registerUpdate } from "../search/update-contexts.js";
 import type { ImapCommand } from "./command.js";
 import { refuseSequenceKeys } from "./uid-only.js";
+import { keepHighest, searchUniverse } from "./message-limit.js";
 
 export type SearchArgs =
   | { ok: true; program: SearchProgram<SequenceSet> }
@@ -67,7 +68,10 @@ export const searchCommand: ImapCommand<SearchArgs> = {
       const withModSeq = someSearchKey(program.key, (k) => k.kind === "modseq");
       // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE-enabling command.
       if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");
-      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids(), isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key, { modseq: withModSeq });
+      // RFC 9738: at most MESSAGELIMIT messages are searched, the highest UIDs of those the
+      // top-level sets leave (message-limit.ts).
+      const uids = keepHighest(ctx, searchUniverse(key, selected.allUids()), (uid) => uid);
+      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids, isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key, { modseq: withModSeq });
       const matches: SearchMatch[] = [];
       for (const hit of found) {
         const seq = selected.toSeq(hit.uid);

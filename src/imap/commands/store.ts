@@ -7,6 +7,7 @@ import { asModSeq, type Flag, type FlagUpdateMode, type ModSeq, type Uid } from 
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
 import { fetchLead } from "./uid-only.js";
+import { keepHighest } from "./message-limit.js";
 
 const RESPONSE_BATCH = 1000;
 
@@ -58,7 +59,8 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling modifier.
     if (args.unchangedSince !== null) ctx.session.enable("CONDSTORE");
     const condstore = ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");
-    const messages = selected.resolve(args.set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
+    // RFC 9738: past MESSAGELIMIT only the messages with the highest UIDs are changed.
+    const messages = keepHighest(ctx, selected.resolve(args.set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid)), (m) => m.uid);
     if (messages.length === 0) return;
     const unchangedSince = args.unchangedSince === null ? undefined : asModSeq(Number(args.unchangedSince));
     const result = await ctx.store.updateFlags(

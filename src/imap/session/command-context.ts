@@ -23,6 +23,10 @@ export interface ContextSource {
   readonly control: SessionControl;
   /** [imap] metadata_* (RFC 5464); absent: DEFAULT_METADATA_LIMITS. */
   readonly metadataLimits?: ImapMetadataLimits;
+  /** [imap] message_limit (RFC 9738); absent: none. */
+  readonly messageLimit?: number;
+  /** RFC 9738: the lowest UID the command processed when it stopped at the limit. */
+  noteMessageLimit(lowestUid: number): void;
   readonly enabled: ReadonlySet<ImapExtension>;
   account(): Account | null;
   selected(): SelectedMailbox | null;
@@ -66,6 +70,8 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     clock: source.clock,
     session: source.control,
     metadataLimits: source.metadataLimits ?? DEFAULT_METADATA_LIMITS,
+    messageLimit: source.messageLimit ?? null,
+    messageLimitReached: (lowestUid) => source.noteMessageLimit(lowestUid),
     requireAccount: () => {
       const account = source.account();
       if (account === null) throw ImapError.bad(null, "not authenticated");

@@ -60,6 +60,8 @@ export interface ImapSessionOptions {
   readonly quota?: QuotaService;
   /** RFC 5464 METADATA limits ([imap] metadata_*); absent: the defaults. */
   readonly metadataLimits?: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT ([imap] message_limit, commands/message-limit.ts); absent: no limit. */
+  readonly messageLimit?: number;
   readonly id?: string;
 }
 
