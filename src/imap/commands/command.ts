@@ -20,6 +20,7 @@ export type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
 /** RFC 9051 §3: the logout state needs no entry, no command runs in it. */
 import type { ImapMetadataLimits } from "./metadata.js";
+import type { QuotaAdministration } from "./setquota.js";
 import type { NotifyRequest } from "../protocol/notify.js";
 
 export type SessionState = "not-authenticated" | "authenticated" | "selected";
@@ -132,6 +133,8 @@ export interface CommandContext {
    * `[MESSAGELIMIT n lowestUid]` (or, when it has another code, an untagged NO does). See message-limit.ts.
    */
   messageLimitReached(lowestUid: number): void;
+  /** RFC 9208 SETQUOTA administrators ([imap] quota_admins, setquota.ts); null: nobody. */
+  readonly quotaAdmin: QuotaAdministration | null;
 
   /** The logged-in account; BAD if none (dispatch already checks states, so this is a guard). */
   requireAccount(): Account;

@@ -8,6 +8,7 @@ import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandContext, ImapExtension, SessionControl, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import { DEFAULT_METADATA_LIMITS, type ImapMetadataLimits } from "../commands/metadata.js";
+import type { QuotaAdministration } from "../commands/setquota.js";
 import type { LiteralPiece } from "../protocol/arguments.js";
 import { encodeMailboxName } from "../protocol/mailbox-name.js";
 import { continuationLine, statusLine } from "../protocol/response.js";
@@ -25,6 +26,8 @@ export interface ContextSource {
   readonly metadataLimits?: ImapMetadataLimits;
   /** [imap] message_limit (RFC 9738); absent: none. */
   readonly messageLimit?: number;
+  /** [imap] quota_admins (RFC 9208 SETQUOTA); absent: nobody. */
+  readonly quotaAdmin?: QuotaAdministration;
   /** RFC 9738: the lowest UID the command processed when it stopped at the limit. */
   noteMessageLimit(lowestUid: number): void;
   readonly enabled: ReadonlySet<ImapExtension>;
@@ -71,6 +74,7 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     session: source.control,
     metadataLimits: source.metadataLimits ?? DEFAULT_METADATA_LIMITS,
     messageLimit: source.messageLimit ?? null,
+    quotaAdmin: source.quotaAdmin ?? null,
     messageLimitReached: (lowestUid) => source.noteMessageLimit(lowestUid),
     requireAccount: () => {
       const account = source.account();

@@ -110,6 +110,7 @@ export class ImapSession {
       ...(options.quota === undefined ? {} : { quota: options.quota }),
       ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
       ...(options.messageLimit === undefined ? {} : { messageLimit: options.messageLimit }),
+      ...(options.quotaAdmin === undefined ? {} : { quotaAdmin: options.quotaAdmin }),
       noteMessageLimit: (lowestUid) => {
         this.messageLimitUid = lowestUid;
       },
@@ -412,7 +413,7 @@ export class ImapSession {
 
   private capabilities(): string[] {
     return capabilityList(
-      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable && !this.compression.compressing, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true, ...(this.o.messageLimit === undefined ? {} : { messageLimit: this.o.messageLimit }) },
+      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable && !this.compression.compressing, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true, ...(this.o.messageLimit === undefined ? {} : { messageLimit: this.o.messageLimit }), quotaSet: (this.o.quotaAdmin?.admins.size ?? 0) > 0 },
       this.table,
     );
   }
