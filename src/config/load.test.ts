@@ -248,6 +248,18 @@ test("[imap] METADATA limits are read and bounded (RFC 5464)", () => {
   assert.throws(() => parseConfigText("[imap]\nmetadata_max_entries = 0\n", base), /metadata_max_entries/);
 });
 
+test("[imap] message_limit is read, 0 (off) by default (RFC 9738)", () => {
+  assert.equal(parseConfigText("", base).imap.messageLimit, 0);
+  assert.equal(parseConfigText("[imap]\nmessage_limit = 1000\n", base).imap.messageLimit, 1000);
+  assert.throws(() => parseConfigText("[imap]\nmessage_limit = -1\n", base), /message_limit/);
+});
+
+test("[imap] quota_admins is a list of addresses, empty by default (RFC 9208 SETQUOTA)", () => {
+  assert.deepEqual(parseConfigText("", base).imap.quotaAdmins, []);
+  assert.deepEqual(parseConfigText('[imap]\nquota_admins = ["postmaster@example.org"]\n', base).imap.quotaAdmins, ["postmaster@example.org"]);
+  assert.throws(() => parseConfigText("[imap]\nquota_admins = 3\n", base), /quota_admins/);
+});
+
 test("[imap] search limits are read and bounded", () => {
   const config = parseConfigText("[imap]\nsearch_max_depth = 8\nsearch_max_keys = 50\n", base);
   assert.deepEqual({ searchMaxDepth: config.imap.searchMaxDepth, searchMaxKeys: config.imap.searchMaxKeys }, { searchMaxDepth: 8, searchMaxKeys: 50 });

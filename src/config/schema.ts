@@ -312,6 +312,10 @@ export interface ImapSettings {
   metadataMaxEntries: number;
   /** RFC 5464 METADATA: octets of entry names and values per account (more: NO [METADATA TOOMANY]). */
   metadataMaxAccountSize: number;
+  /** RFC 9738 MESSAGELIMIT: messages one command may process (advertised MESSAGELIMIT=n); 0: no limit, not advertised. */
+  messageLimit: number;
+  /** RFC 9208 SETQUOTA: login addresses allowed to set any account's quota over IMAP; empty: nobody. */
+  quotaAdmins: string[];
 }
 
 /** Sieve filtering at local delivery (src/delivery/sieve-filter.ts) and its limits. */
@@ -412,6 +416,8 @@ export const IMAP_SPEC: SectionSpec<ImapSettings> = {
   metadataMaxEntrySize: key(size({ min: 1024, max: 16 * 1024 * 1024 }), 64 * 1024, "largest IMAP METADATA value (RFC 5464); larger is answered NO [METADATA MAXSIZE]"),
   metadataMaxEntries: key(integer({ min: 1, max: 100_000 }), 100, "IMAP METADATA entries on one mailbox (all users), or one user's server entries; more is answered NO [METADATA TOOMANY]"),
   metadataMaxAccountSize: key(size({ min: 1024, max: 1024 * 1024 * 1024 }), 1024 * 1024, "octets of IMAP METADATA names and values one account may hold; more is answered NO [METADATA TOOMANY]"),
+  messageLimit: key(integer({ min: 0, max: 100_000_000 }), 0, "messages one IMAP FETCH/STORE/SEARCH/MOVE/UID EXPUNGE processes (the highest UIDs, the rest left for the client to ask again: OK [MESSAGELIMIT n uid]) and COPY/APPEND/SORT/THREAD may name (more: NO [MESSAGELIMIT n]), advertised as MESSAGELIMIT=n (RFC 9738); 0: no limit, not advertised (clients that do not know the extension would see partial results)"),
+  quotaAdmins: key(listOf(text(), { max: 100 }), [], "accounts (login addresses) that may set any account's STORAGE/MESSAGE quota over IMAP with SETQUOTA (RFC 9208, QUOTASET advertised when not empty); empty: nobody, quotas are set with `mailroom user quota`"),
 };
 
 export const STORE_SPEC: SectionSpec<StoreSettings> = {

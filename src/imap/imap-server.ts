@@ -7,6 +7,7 @@ import type { Connection, RefusalReason, SessionHandler } from "../net/index.js"
 import type { Logger } from "../observability/log.js";
 import type { AccountId, MailStore } from "../store/index.js";
 import type { ImapMetadataLimits } from "./commands/metadata.js";
+import type { QuotaAdministration } from "./commands/setquota.js";
 import { statusLine } from "./protocol/response.js";
 import type { SearchLimits } from "./protocol/search-key.js";
 import { ImapSession, type ImapSessionLimits, type SaslAuthenticator } from "./session/imap-session.js";
@@ -37,6 +38,10 @@ export interface ImapServerOptions {
   readonly quota?: QuotaService;
   /** RFC 5464 METADATA limits ([imap] metadata_*); absent: the defaults. */
   readonly metadataLimits?: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT ([imap] message_limit); absent: no limit. */
+  readonly messageLimit?: number;
+  /** RFC 9208 SETQUOTA administrators ([imap] quota_admins, commands/setquota.ts); absent: nobody. */
+  readonly quotaAdmin?: QuotaAdministration;
 }
 
 export interface ImapServer extends SessionHandler {
@@ -88,6 +93,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
       ...(options.quota === undefined ? {} : { quota: options.quota }),
       ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
+      ...(options.messageLimit === undefined ? {} : { messageLimit: options.messageLimit }),
+      ...(options.quotaAdmin === undefined ? {} : { quotaAdmin: options.quotaAdmin }),
     });
     sessions.set(connection, session);
     try {

@@ -133,6 +133,8 @@ export function buildProtocolHandlers(deps: ProtocolDependencies): Partial<Recor
       implicitTls: protocol === "imaps",
       searchLimits: { maxDepth: config.imap.searchMaxDepth, maxKeys: config.imap.searchMaxKeys, maxUpdateContexts: config.imap.searchMaxUpdateContexts },
       metadataLimits: { maxEntrySize: config.imap.metadataMaxEntrySize, maxEntriesPerMailbox: config.imap.metadataMaxEntries, maxAccountBytes: config.imap.metadataMaxAccountSize },
+      ...(config.imap.messageLimit > 0 ? { messageLimit: config.imap.messageLimit } : {}),
+      ...(config.imap.quotaAdmins.length > 0 ? { quotaAdmin: { admins: new Set(config.imap.quotaAdmins.map((a) => a.toLowerCase())), accounts: store.accounts } } : {}),
       quota,
     });
   }

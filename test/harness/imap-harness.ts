@@ -50,6 +50,10 @@ export interface ImapHarnessOptions {
   quotaWarningPercent?: number;
   /** RFC 5464 METADATA limits as [imap] metadata_* set them; absent: the defaults. */
   metadataLimits?: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT as [imap] message_limit sets it; absent: none. */
+  messageLimit?: number;
+  /** RFC 9208 SETQUOTA administrators as [imap] quota_admins sets them; absent: nobody. */
+  quotaAdmins?: string[];
 }
 
 export async function startImapHarness(options: ImapHarnessOptions = {}): Promise<ImapHarness> {
@@ -76,6 +80,8 @@ export async function startImapHarness(options: ImapHarnessOptions = {}): Promis
       implicitTls,
       ...(options.searchLimits === undefined ? {} : { searchLimits: options.searchLimits }),
       ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
+      ...(options.messageLimit === undefined ? {} : { messageLimit: options.messageLimit }),
+      ...(options.quotaAdmins === undefined ? {} : { quotaAdmin: { admins: new Set(options.quotaAdmins), accounts: store } }),
       ...(options.quotaWarningPercent === undefined
         ? {}
         : { quota: createQuotaService({ accounts: store, mail: store, warningPercent: options.quotaWarningPercent, hostname: "imap.example.org", log }) }),

@@ -3,6 +3,7 @@
 //   a1 APPEND Drafts (\Seen) "01-Jan-2026 10:00:00 +0000" {310}
 //   a2 APPEND INBOX {120+} ... (\Flagged) {98+} ...        (MULTIAPPEND: several messages)
 //   a3 APPEND Sent (\Seen) UTF8 (~{367+} ...)              (after ENABLE UTF8=ACCEPT; Thunderbird)
+//   a4 APPEND Sent CATENATE (URL "/INBOX/;UID=5" TEXT {12+} ...)   (RFC 4469, catenate.ts)
 // Message literals are streamed (streamsLiteral): their octets go to the store as they arrive,
 // never into memory, and the target mailbox is checked before the first `+` (TRYCREATE then
 // costs the client nothing). All messages of one command are appended in one store transaction,
@@ -11,11 +12,15 @@ import type { StagedAppend } from "../../store/index.js";
 import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+import { refuseOverLimit } from "./message-limit.js";
+import { readCatenate, stageCatenated, type CatenatePart } from "./catenate.js";
 
 export interface AppendMessage {
   flags: string[];
   internalDate: Date | null;
-  literal: LiteralPiece;
+  /** The message literal; for a CATENATE message (RFC 4469), its parts instead. */
+  literal: LiteralPiece | null;
+  catenate?: CatenatePart[];
 }
 
 interface AppendArgs {
@@ -31,7 +36,7 @@ export const appendCommand: ImapCommand<AppendArgs> = {
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
-  capabilities: ["UIDPLUS", "MULTIAPPEND"],
+  capabilities: ["UIDPLUS", "MULTIAPPEND", "CATENATE"],
   // append = "APPEND" SP mailbox 1*append-message: every literal but a mailbox name is message data.
   streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")),
   beforeStreamedLiteral: async (ctx, args) => {
@@ -50,8 +55,11 @@ export const appendCommand: ImapCommand<AppendArgs> = {
     return { mailbox, messages };
   },
   run: async (ctx, { mailbox: name, messages }) => {
+    // RFC 9738: a MULTIAPPEND of more messages than MESSAGELIMIT stores none (message-limit.ts).
+    refuseOverLimit(ctx, messages.length, "APPEND");
     const limit = ctx.session.appendLimit();
     for (const { literal } of messages) {
+      if (literal === null) continue;
       // RFC 7889 §4: over the limit is NO [TOOBIG] (the reader refuses synchronising literals earlier).
       if (literal.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
       // RFC 9051 §6.3.12: a zero-length message is refused.
@@ -60,7 +68,8 @@ export const appendCommand: ImapCommand<AppendArgs> = {
     const mailbox = await targetMailbox(ctx, name);
     const staged: StagedAppend[] = [];
     for (const message of messages) {
-      const source = await ctx.stagedLiteral(message.literal, limit);
+      // RFC 4469: a CATENATE message is composed from its parts (catenate.ts).
+      const source = message.literal === null ? await stageCatenated(ctx, message.catenate ?? [], limit) : await ctx.stagedLiteral(message.literal, limit);
       staged.push({ source, flags: message.flags, internalDate: message.internalDate ?? ctx.clock() });
     }
     // Over quota (RFC 9208 STORAGE or MESSAGE) the store refuses the whole command: NO [OVERQUOTA].
@@ -97,6 +106,8 @@ export function appendMessage(args: ArgumentReader, utf8Accepted: boolean): Appe
     args.expectChar(")");
     return { flags, internalDate, literal };
   }
+  // RFC 4469 §5: append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")".
+  if (args.takeKeyword("CATENATE")) return { flags, internalDate, literal: null, catenate: readCatenate(args) };
   return { flags, internalDate, literal: args.literalPiece(true) };
 }
 

@@ -20,6 +20,7 @@ export type { SelectedMailbox, SeqNum } from "../session/selected-mailbox.js";
 
 /** RFC 9051 §3: the logout state needs no entry, no command runs in it. */
 import type { ImapMetadataLimits } from "./metadata.js";
+import type { QuotaAdministration } from "./setquota.js";
 import type { NotifyRequest } from "../protocol/notify.js";
 
 export type SessionState = "not-authenticated" | "authenticated" | "selected";
@@ -35,7 +36,7 @@ export type SessionState = "not-authenticated" | "authenticated" | "selected";
 export type SequenceUse = "none" | "uses" | "breaks" | "uses-and-breaks";
 
 /** Extensions a client can ENABLE (RFC 5161); IMAP4rev2 is spelled upper-case. */
-export type ImapExtension = "CONDSTORE" | "QRESYNC" | "IMAP4REV2" | "UTF8=ACCEPT";
+export type ImapExtension = "CONDSTORE" | "QRESYNC" | "IMAP4REV2" | "UTF8=ACCEPT" | "UIDONLY";
 
 export interface ParseContext {
   /** The command name as dispatched, upper case, without "UID " (e.g. "EXAMINE", "FETCH"). */
@@ -118,11 +119,22 @@ export interface CommandContext {
   readonly rev2: boolean;
   /** Mailbox names on the wire are UTF-8 (IMAP4rev2 or UTF8=ACCEPT), else modified UTF-7. */
   readonly utf8: boolean;
+  /** RFC 9586 UIDONLY enabled: no sequence number in any response (commands/uid-only.ts). */
+  readonly uidOnly: boolean;
   readonly log: Logger;
   readonly clock: () => Date;
   readonly session: SessionControl;
   /** RFC 5464 METADATA limits ([imap] metadata_*; commands/metadata.ts). */
   readonly metadataLimits: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT: messages one command may process ([imap] message_limit); null: no limit. */
+  readonly messageLimit: number | null;
+  /**
+   * RFC 9738: the command processed only the messages from `lowestUid` up; the tagged OK carries
+   * `[MESSAGELIMIT n lowestUid]` (or, when it has another code, an untagged NO does). See message-limit.ts.
+   */
+  messageLimitReached(lowestUid: number): void;
+  /** RFC 9208 SETQUOTA administrators ([imap] quota_admins, setquota.ts); null: nobody. */
+  readonly quotaAdmin: QuotaAdministration | null;
 
   /** The logged-in account; BAD if none (dispatch already checks states, so this is a guard). */
   requireAccount(): Account;
@@ -132,7 +144,7 @@ export interface CommandContext {
   untagged(...values: ImapValue[]): Promise<void>;
   /** `* OK [code] text` and the like (RFC 9051 §7.1). */
   untaggedStatus(status: "OK" | "NO" | "BAD" | "BYE", code: string | null, text: string): Promise<void>;
-  /** `* <seq> FETCH (<items>)`: items are name/value pairs already flattened. */
+  /** `* <seq> FETCH (<items>)` (`* <uid> UIDFETCH (<items>)` under UIDONLY): items already flattened. */
   fetchResponse(seq: SeqNum, items: ImapValue[]): Promise<void>;
   /** Several `* <seq> FETCH (...)` responses written together, in order (few socket writes for many messages). */
   fetchResponses(responses: readonly (readonly [SeqNum, ImapValue[]])[]): Promise<void>;

@@ -5,6 +5,7 @@
 // as their destination UIDs, which the store gives pairwise.
 import { encodeOrderedNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { keepHighest, refuseOverLimit } from "./message-limit.js";
 
 interface CopyArgs {
   set: SequenceSet;
@@ -26,10 +27,14 @@ export const copyCommand: ImapCommand<CopyArgs> = {
   },
   run: async (ctx, { set, target }) => {
     const selected = ctx.requireSelected();
-    const messages = selected.resolve(set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
+    const move = ctx.name === "MOVE";
+    const named = selected.resolve(set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
+    // RFC 9738: MOVE moves the highest UIDs up to MESSAGELIMIT (the client moves the rest next);
+    // a COPY of more is refused, as a partial copy would be copied again (message-limit.ts).
+    if (!move) refuseOverLimit(ctx, named.length, "COPY");
+    const messages = move ? keepHighest(ctx, named, (m) => m.uid) : named;
     const destination = await ctx.store.getMailbox(ctx.requireAccount().id, target);
     if (destination === null) throw ImapError.no("TRYCREATE", "no such mailbox");
-    const move = ctx.name === "MOVE";
     if (move && selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
     if (messages.length === 0) {
       // RFC 9051 §6.4.8: a UID set naming nothing is not an error.

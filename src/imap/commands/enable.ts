@@ -1,4 +1,4 @@
-// RFC 5161 ENABLE: CONDSTORE, QRESYNC, IMAP4rev2 and UTF8=ACCEPT; unknown names are ignored
+// RFC 5161 ENABLE: CONDSTORE, QRESYNC, IMAP4rev2, UTF8=ACCEPT and UIDONLY (RFC 9586); unknown names are ignored
 // (RFC 5161 §3.1), and only newly enabled ones are listed in the ENABLED response.
 import { atom } from "../protocol/response-value.js";
 import { ImapError, type ImapCommand, type ImapExtension } from "./command.js";
@@ -8,6 +8,8 @@ const ENABLEABLE = new Map<string, ImapExtension>([
   ["QRESYNC", "QRESYNC"],
   ["IMAP4REV2", "IMAP4REV2"],
   ["UTF8=ACCEPT", "UTF8=ACCEPT"],
+  // RFC 9586 (commands/uid-only.ts).
+  ["UIDONLY", "UIDONLY"],
 ]);
 
 export const enableCommand: ImapCommand<string[]> = {
@@ -15,7 +17,7 @@ export const enableCommand: ImapCommand<string[]> = {
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
-  capabilities: ["ENABLE", "UTF8=ACCEPT", "QRESYNC"],
+  capabilities: ["ENABLE", "UTF8=ACCEPT", "QRESYNC", "UIDONLY"],
   parse: (args) => {
     const names = [args.atom().toUpperCase()];
     while (args.takeChar(" ")) names.push(args.atom().toUpperCase());

@@ -24,6 +24,7 @@ import type { ResolvedSearchKey } from "../search/evaluate.js";
 import { searchMailbox, type SearchHit, type SearchScope } from "../search/search-mailbox.js";
 import { searchOutcome, type SearchMatch } from "../search/search-response.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+import { refuseSequenceKeys } from "./uid-only.js";
 import { parseSearchArgs, type SearchArgs } from "./search.js";
 
 /** RFC 5465 §6 filter-mailboxes, as RFC 7377 §2 uses them (selected-delayed reads as selected). */
@@ -92,6 +93,7 @@ export const esearchCommand: ImapCommand<EsearchArgs> = {
   parse: (args, ctx) => {
     const sources = parseSources(args);
     const search = parseSearchArgs(args, ctx.searchLimits);
+    if (search.ok) refuseSequenceKeys(search.program.key, ctx);
     // RFC 5267 §4.3 defines UPDATE for SEARCH and SORT of the selected mailbox only; CONTEXT, a
     // hint, is accepted (and changes nothing).
     if (search.ok && search.program.returnOptions?.includes("UPDATE") === true) throw new ImapParseError("RETURN (UPDATE) is for SEARCH and SORT, not ESEARCH");

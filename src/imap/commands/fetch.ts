@@ -25,6 +25,8 @@ import { atom, list, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand, type ParseContext } from "./command.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
+import { fetchLead } from "./uid-only.js";
+import { refuseOverLimit } from "./message-limit.js";
 
 export interface FetchArgs {
   set: SequenceSet;
@@ -119,8 +121,17 @@ async function runFetch(ctx: CommandContext, { set, request }: FetchArgs): Promi
   const marksSeen = !selected.readOnly && items.some(setsSeen);
 
   const listed = selected.resolveList(set, ctx.byUid);
+  const partial = request.modifiers.partial;
+  // RFC 9738: a PARTIAL page longer than MESSAGELIMIT is refused (message-limit.ts).
+  if (partial !== null) refuseOverLimit(ctx, partial.last - partial.first + 1, "the PARTIAL range");
   // RFC 9394 §3.3: PARTIAL pages through the messages the set names, in UID order.
-  const resolved = request.modifiers.partial === null ? listed : listed.window(...partialBounds(listed.length, request.modifiers.partial));
+  let resolved = partial === null ? listed : listed.window(...partialBounds(listed.length, partial));
+  // RFC 9738: past MESSAGELIMIT only the messages with the highest UIDs are fetched.
+  const limit = ctx.messageLimit ?? null;
+  if (limit !== null && resolved.length > limit) {
+    resolved = resolved.window(resolved.length - limit, resolved.length);
+    ctx.messageLimitReached(resolved.uidAt(0));
+  }
   if (vanished && changedSince !== null) await reportVanished(ctx, set, changedSince);
   const plan: FetchPlan = { items, changedSince, condstore, marksSeen, readsBytes: items.some((item) => BYTE_ITEMS.has(item.kind)), attributes: items.some((item) => ATTRIBUTE_KINDS.has(item.kind)) };
   if (items.every(isIndexItem)) await fetchSummaries(ctx, resolved, plan, items);
@@ -174,6 +185,7 @@ function sessionText(
   end: number,
   items: readonly SummaryItem[],
   withRecent: boolean,
+  uidOnly: boolean,
 ): { text: string; skipped: boolean } | null {
   let text = "";
   let skipped = false;
@@ -186,7 +198,7 @@ function sessionText(
     }
     const flags = selected.sessionFlags(uid);
     if (flags === null) return null;
-    text += `* ${seq} FETCH (`;
+    text += fetchLead(uidOnly, seq, uid);
     for (let k = 0; k < items.length; k++) {
       if (k > 0) text += " ";
       // sessionIsCurrent allows UID and FLAGS only; system flags and \Recent are atoms.
@@ -218,7 +230,7 @@ async function fetchSummaries(ctx: CommandContext, resolved: ResolvedList, plan:
   for (let start = 0; start < resolved.length; start += fetchPageSizes.summary) {
     const end = Math.min(start + fetchPageSizes.summary, resolved.length);
     if (fromSession && plan.changedSince === null) {
-      const page = sessionText(selected, resolved, start, end, items as readonly SummaryItem[], !ctx.rev2);
+      const page = sessionText(selected, resolved, start, end, items as readonly SummaryItem[], !ctx.rev2, ctx.uidOnly);
       if (page !== null) {
         if (page.text.length > 0) await ctx.fetchText(page.text);
         if (page.skipped) skippedExpunged = true;
@@ -277,7 +289,7 @@ function renderIndexPage(
     found++;
     if (plan.changedSince !== null && BigInt(summary.modseq) <= plan.changedSince) continue;
     if (notesFlags) selected.noteFlags(summary.uid, summary.flags, summary.modseq);
-    out.ascii(`* ${seq} FETCH (`);
+    out.ascii(fetchLead(ctx.uidOnly, seq, summary.uid));
     for (let k = 0; k < items.length; k++) {
       if (k > 0) out.ascii(" ");
       const item = items[k]!;

@@ -31,6 +31,7 @@ import { checkCommand, noopCommand } from "./noop.js";
 import { renameCommand } from "./rename.js";
 import { replaceCommand } from "./replace.js";
 import { selectCommand } from "./select.js";
+import { setQuotaCommand } from "./setquota.js";
 import { startTlsCommand } from "./starttls.js";
 import { statusCommand } from "./status.js";
 import { storeCommand } from "./store.js";
@@ -71,6 +72,7 @@ const COMMAND_MODULES: readonly AnyImapCommand[] = [
   replaceCommand,
   searchCommand,
   selectCommand,
+  setQuotaCommand,
   sortCommand,
   startTlsCommand,
   statusCommand,

@@ -1,14 +1,16 @@
 // RFC 9051 §6.3.9 LIST with RFC 5258 LIST-EXTENDED (selection options SUBSCRIBED, SPECIAL-USE,
 // RECURSIVEMATCH; return options SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS of RFC 5819), and the
-// IMAP4rev1 LSUB (RFC 3501 §6.3.9). Every answer carries \HasChildren or \HasNoChildren
-// (RFC 3348) and the RFC 6154 special-use attribute; subscribed names that no longer exist are
-// \NonExistent. LSUB is served from the subscription list, with \Noselect for names that are gone.
+// IMAP4rev1 LSUB (RFC 3501 §6.3.9); RETURN (METADATA (...)) of RFC 9590 in list-metadata.ts.
+// Every answer carries \HasChildren or \HasNoChildren (RFC 3348) and the RFC 6154 special-use
+// attribute; subscribed names that no longer exist are \NonExistent. LSUB is served from the
+// subscription list, with \Noselect for names that are gone.
 import { HIERARCHY_DELIMITER, type Mailbox } from "../../store/index.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { atom, list, str, type ImapValue } from "../protocol/response-value.js";
 import type { ImapCommand } from "./command.js";
 import { compilePattern, joinReference, type NamePattern } from "./list-pattern.js";
 import { parseStatusItems, statusValues, type StatusItem } from "./status-items.js";
+import { listMetadataResponse, readListMetadataOption } from "./list-metadata.js";
 
 interface ListArgs {
   /** Null (as a pattern) when not validly encoded: it matches nothing (ArgumentReader.listMailbox). */
@@ -19,6 +21,8 @@ interface ListArgs {
   recursiveMatch: boolean;
   returnSubscribed: boolean;
   returnStatus: StatusItem[] | null;
+  /** RFC 9590 RETURN (METADATA (entries)), list-metadata.ts. */
+  returnMetadata: string[] | null;
 }
 
 interface ListEntry {
@@ -51,7 +55,8 @@ function parseReturn(args: ArgumentReader, into: ListArgs): void {
     else if (option === "STATUS") {
       args.space();
       into.returnStatus = parseStatusItems(args);
-    } else if (option !== "CHILDREN" && option !== "SPECIAL-USE") throw args.error(`unknown LIST return option ${option.slice(0, 30)}`);
+    } else if (option === "METADATA") into.returnMetadata = readListMetadataOption(args);
+    else if (option !== "CHILDREN" && option !== "SPECIAL-USE") throw args.error(`unknown LIST return option ${option.slice(0, 30)}`);
   });
 }
 
@@ -60,9 +65,9 @@ export const listCommand: ImapCommand<ListArgs> = {
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
-  capabilities: ["LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN"],
+  capabilities: ["LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN", "LIST-METADATA"],
   parse: (args, ctx) => {
-    const parsed: ListArgs = { reference: "", patterns: [], selectSubscribed: ctx.name === "LSUB", selectSpecialUse: false, recursiveMatch: false, returnSubscribed: false, returnStatus: null };
+    const parsed: ListArgs = { reference: "", patterns: [], selectSubscribed: ctx.name === "LSUB", selectSpecialUse: false, recursiveMatch: false, returnSubscribed: false, returnStatus: null, returnMetadata: null };
     if (ctx.name === "LIST" && args.peekListStart()) parseSelection(args, parsed);
     parsed.reference = args.listMailbox();
     args.space();
@@ -92,6 +97,7 @@ export const listCommand: ImapCommand<ListArgs> = {
         const status = await ctx.store.mailboxStatus(entry.mailbox.id);
         await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(entry.name)), list(statusValues(status, args.returnStatus, args.returnStatus.includes("RECENT") && !ctx.rev2 ? await ctx.store.countRecent(entry.mailbox.id) : 0, entry.mailbox)));
       }
+      if (args.returnMetadata !== null && entry.mailbox !== null) await listMetadataResponse(ctx, entry.mailbox, args.returnMetadata);
     }
   },
 };

@@ -1,4 +1,4 @@
-// RFC 9208 QUOTA: GETQUOTA, GETQUOTAROOT and SETQUOTA, resources STORAGE and MESSAGE.
+// RFC 9208 QUOTA: GETQUOTA and GETQUOTAROOT, resources STORAGE and MESSAGE (SETQUOTA: setquota.ts).
 //   a1 GETQUOTAROOT INBOX   →  * QUOTAROOT INBOX "User quota"
 //                              * QUOTA "User quota" (STORAGE 1024 2097152 MESSAGE 12 100000)
 //   a2 GETQUOTA "User quota" → * QUOTA "User quota" (...)
@@ -8,17 +8,17 @@
 // octets (RFC 9208 §5.1), rounded down as Dovecot does. Only limited resources are listed; an
 // account with no limit at all has no quota root (`* QUOTAROOT INBOX` alone), as the QUOTA
 // response needs at least one resource (RFC 9208 §6 quota_list).
-// SETQUOTA is for administrators (RFC 9208 §4.1.3) and IMAP has no administrator login here
-// (limits are set with `mailroom user quota`), so it is parsed and always refused with
-// NO [NOPERM], and QUOTASET is not advertised.
+// SETQUOTA is for administrators (RFC 9208 §4.1.3): the accounts of config imap.quota_admins
+// (setquota.ts), who may also read another account's root with GETQUOTA "<address>".
 import type { Account } from "../../store/index.js";
 import { quotaUsage } from "../../store/index.js";
 import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+import { accountOfRoot } from "./setquota.js";
 
 export const QUOTA_ROOT = "User quota";
 
-type QuotaArgs = { kind: "root"; root: string } | { kind: "mailbox"; mailbox: string } | { kind: "set" };
+type QuotaArgs = { kind: "root"; root: string } | { kind: "mailbox"; mailbox: string };
 
 /** The quota_list of a QUOTA response, or null when nothing is limited. */
 export function quotaList(account: Account): ImapValue[] | null {
@@ -35,7 +35,7 @@ async function freshAccount(ctx: CommandContext): Promise<Account> {
 }
 
 export const quotaCommand: ImapCommand<QuotaArgs> = {
-  names: ["GETQUOTA", "GETQUOTAROOT", "SETQUOTA"],
+  names: ["GETQUOTA", "GETQUOTAROOT"],
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
@@ -47,27 +47,19 @@ export const quotaCommand: ImapCommand<QuotaArgs> = {
       return { kind: "mailbox", mailbox };
     }
     const root = args.astring();
-    if (name === "GETQUOTA") {
-      args.end();
-      return { kind: "root", root };
-    }
-    // setquota_list = "(" [setquota_resource *(SP setquota_resource)] ")"
-    args.space();
-    args.list(() => {
-      args.atom();
-      args.space();
-      args.number();
-    }, true);
     args.end();
-    return { kind: "set" };
+    return { kind: "root", root };
   },
   run: async (ctx, request) => {
-    if (request.kind === "set") throw ImapError.no("NOPERM", "quotas are set by the administrator (mailroom user quota)");
     const account = await freshAccount(ctx);
     const resources = quotaList(account);
     if (request.kind === "root") {
-      if (request.root !== QUOTA_ROOT || resources === null) throw ImapError.no("NONEXISTENT", "no such quota root");
-      await ctx.untagged(atom("QUOTA"), str(QUOTA_ROOT), list(resources));
+      // A quota administrator may read another account's root by its address (setquota.ts).
+      const named = await accountOfRoot(ctx, ctx.quotaAdmin, request.root, account);
+      const fresh = named === null || named.id === account.id ? named : ((await ctx.quota?.account(named.id)) ?? named);
+      const listed = fresh === null ? null : fresh.id === account.id ? resources : quotaList(fresh);
+      if (listed === null) throw ImapError.no("NONEXISTENT", "no such quota root");
+      await ctx.untagged(atom("QUOTA"), str(request.root), list(listed));
       return;
     }
     const mailbox = await ctx.store.getMailbox(account.id, request.mailbox);

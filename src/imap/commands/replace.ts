@@ -10,6 +10,7 @@
 import type { ArgumentReader } from "../protocol/arguments.js";
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { appendMessage, targetMailbox, type AppendMessage } from "./append.js";
+import { stageCatenated } from "./catenate.js";
 import { ImapError, type ImapCommand } from "./command.js";
 
 interface ReplaceArgs {
@@ -55,13 +56,14 @@ export const replaceCommand: ImapCommand<ReplaceArgs> = {
     // RFC 8508 §3.3: the old message is expunged, which a read-only mailbox does not allow.
     if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
     const limit = ctx.session.appendLimit();
-    if (data.literal.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
-    if (data.literal.size === 0) throw ImapError.no(null, "empty message");
+    if (data.literal !== null && data.literal.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
+    if (data.literal !== null && data.literal.size === 0) throw ImapError.no(null, "empty message");
     // A sequence number past the end is BAD (selected-mailbox.ts); a UID naming nothing is NO.
     const [old] = selected.resolve(message, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
     if (old === undefined) throw ImapError.no("NONEXISTENT", "no such message to replace");
     const target = await targetMailbox(ctx, name);
-    const source = await ctx.stagedLiteral(data.literal, limit);
+    // RFC 8508 takes RFC 4466 append-data, so a CATENATE replacement too (catenate.ts).
+    const source = data.literal === null ? await stageCatenated(ctx, data.catenate ?? [], limit) : await ctx.stagedLiteral(data.literal, limit);
     const { copy } = await ctx.store.replaceMessage(selected.mailboxId, old.uid, target.id, { source, flags: data.flags, internalDate: data.internalDate ?? ctx.clock() }, { maxBytes: limit });
     await ctx.quota?.noteAdded(target.accountId);
     // RFC 8508 §3.3: APPENDUID in an untagged OK, before the EXPUNGE the session's sync sends.

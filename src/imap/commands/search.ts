@@ -14,6 +14,8 @@ import { searchMailbox } from "../search/search-mailbox.js";
 import { searchOutcome, type SearchMatch } from "../search/search-response.js";
 import { checkUpdateTag, registerUpdate } from "../search/update-contexts.js";
 import type { ImapCommand } from "./command.js";
+import { refuseSequenceKeys } from "./uid-only.js";
+import { keepHighest, searchUniverse } from "./message-limit.js";
 
 export type SearchArgs =
   | { ok: true; program: SearchProgram<SequenceSet> }
@@ -43,7 +45,11 @@ export const searchCommand: ImapCommand<SearchArgs> = {
   // CONTEXT=SEARCH (RFC 5267 §4): CONTEXT and UPDATE, with CANCELUPDATE (capabilities.ts SPANNING).
   capabilities: ["ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "SEARCH=FUZZY", "OBJECTID", "SAVEDATE", "WITHIN", "PARTIAL", "CONTEXT=SEARCH"],
   // [imap] search_max_depth / search_max_keys (config/schema.ts), through the session.
-  parse: (args, ctx) => parseSearchArgs(args, ctx.searchLimits),
+  parse: (args, ctx) => {
+    const parsed = parseSearchArgs(args, ctx.searchLimits);
+    if (parsed.ok) refuseSequenceKeys(parsed.program.key, ctx);
+    return parsed;
+  },
   run: async (ctx, args) => {
     const selected = ctx.requireSelected();
     if (!args.ok) {
@@ -62,7 +68,10 @@ export const searchCommand: ImapCommand<SearchArgs> = {
       const withModSeq = someSearchKey(program.key, (k) => k.kind === "modseq");
       // RFC 7162 §3.1: a SEARCH with MODSEQ is a CONDSTORE-enabling command.
       if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");
-      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids: selected.allUids(), isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key, { modseq: withModSeq });
+      // RFC 9738: at most MESSAGELIMIT messages are searched, the highest UIDs of those the
+      // top-level sets leave (message-limit.ts).
+      const uids = keepHighest(ctx, searchUniverse(key, selected.allUids()), (uid) => uid);
+      const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids, isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, key, { modseq: withModSeq });
       const matches: SearchMatch[] = [];
       for (const hit of found) {
         const seq = selected.toSeq(hit.uid);

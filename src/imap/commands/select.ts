@@ -11,6 +11,7 @@ import type { ArgumentReader } from "../protocol/arguments.js";
 import { encodeNumbers, iterateRanges, rangesContain, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
 import { atom, list, num, str } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
+import { uidRequired } from "./uid-only.js";
 
 interface QresyncParameters {
   uidValidity: number;
@@ -18,6 +19,8 @@ interface QresyncParameters {
   knownUids: SequenceSet | null;
   /** RFC 7162 §3.2.5.2 seq-match-data as pairs (sequence number, UID) of the client's view. */
   seqMatch: { seq: number; uid: number }[];
+  /** seq-match-data was given (even when too large or with `*` to be used). */
+  seqMatchGiven: boolean;
 }
 
 /** More pairs than this are not worth checking; the hint is then ignored (it only narrows). */
@@ -46,7 +49,10 @@ export const selectCommand: ImapCommand<SelectArgs> = {
         if (args.takeKeyword("CONDSTORE")) condstore = true;
         else if (args.takeKeyword("QRESYNC")) {
           args.space();
-          qresync = parseQresync(args);
+          const parsed = parseQresync(args);
+          // RFC 9586: seq-match-data is made of sequence numbers (mox refuses it the same way).
+          if (parsed.seqMatchGiven && ctx.enabled.has("UIDONLY")) throw uidRequired("QRESYNC seq-match-data");
+          qresync = parsed;
         } else throw args.error("unknown SELECT parameter");
       }, false);
     }
@@ -74,7 +80,8 @@ export const selectCommand: ImapCommand<SelectArgs> = {
     if (!ctx.rev2) {
       await ctx.untagged(num(selected.recentCount), atom("RECENT"));
       // RFC 3501 §6.3.1: rev1 clients are told the first unseen message (RFC 9051 dropped it).
-      const unseen = selected.firstUnseen;
+      // Not under UIDONLY: it is a sequence number (RFC 9586).
+      const unseen = ctx.uidOnly ? null : selected.firstUnseen;
       if (unseen !== null) await ctx.untaggedStatus("OK", `UNSEEN ${unseen}`, "first unseen message");
     }
     await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${selected.permanentFlags.join(" ")})`, args.readOnly ? "no permanent flags in read-only mode" : "flags permitted");
@@ -97,10 +104,12 @@ function parseQresync(args: ArgumentReader): QresyncParameters {
   const modseq = args.number64();
   let knownUids: SequenceSet | null = null;
   let seqMatch: QresyncParameters["seqMatch"] = [];
+  let seqMatchGiven = false;
   if (args.takeChar(" ") && !args.peekListStart()) knownUids = args.sequenceSet();
   if (knownUids !== null ? args.takeChar(" ") : args.peekListStart()) {
     // seq-match-data = "(" known-sequence-set SP known-uid-set ")"
     args.listStart();
+    seqMatchGiven = true;
     const seqs = expandCapped(args.sequenceSet());
     args.space();
     const uids = expandCapped(args.sequenceSet());
@@ -112,7 +121,7 @@ function parseQresync(args: ArgumentReader): QresyncParameters {
     }
   }
   args.listEnd();
-  return { uidValidity, modseq, knownUids, seqMatch };
+  return { uidValidity, modseq, knownUids, seqMatch, seqMatchGiven };
 }
 
 /** The numbers of a set in ascending order, or null for `$`, `*` or more than MAX_SEQ_MATCH_PAIRS. */

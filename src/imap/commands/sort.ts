@@ -13,6 +13,7 @@ import { SORT_KEY_NAMES, sortRows, sortValue, type SortCriterion, type SortKeyNa
 import { forEachMatch, parseCharsetAndCriteria } from "../sort/sort-run.js";
 import { checkUpdateTag, registerUpdate } from "../search/update-contexts.js";
 import type { ImapCommand, CommandContext } from "./command.js";
+import { refuseSequenceKeys } from "./uid-only.js";
 
 /** Sort criteria per command: there are nine keys; more than this is BAD (bounds comparison work). */
 export const MAX_SORT_CRITERIA = 32;
@@ -51,7 +52,11 @@ export const sortCommand: ImapCommand<SortArgs> = {
   holdsExpunges: true,
   // CONTEXT=SORT (RFC 5267 §4): UPDATE in sort order, with CANCELUPDATE (capabilities.ts SPANNING).
   capabilities: ["SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SORT"],
-  parse: (args, ctx) => parseSortArgs(args, ctx.searchLimits),
+  parse: (args, ctx) => {
+    const parsed = parseSortArgs(args, ctx.searchLimits);
+    refuseSequenceKeys(parsed.key, ctx);
+    return parsed;
+  },
   run: async (ctx, args) => {
     const selected = ctx.requireSelected();
     const updateLimit = args.returnOptions?.updateLimit;

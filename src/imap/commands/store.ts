@@ -6,6 +6,8 @@
 import { asModSeq, type Flag, type FlagUpdateMode, type ModSeq, type Uid } from "../../store/index.js";
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { fetchLead } from "./uid-only.js";
+import { keepHighest } from "./message-limit.js";
 
 const RESPONSE_BATCH = 1000;
 
@@ -57,7 +59,8 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling modifier.
     if (args.unchangedSince !== null) ctx.session.enable("CONDSTORE");
     const condstore = ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");
-    const messages = selected.resolve(args.set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
+    // RFC 9738: past MESSAGELIMIT only the messages with the highest UIDs are changed.
+    const messages = keepHighest(ctx, selected.resolve(args.set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid)), (m) => m.uid);
     if (messages.length === 0) return;
     const unchangedSince = args.unchangedSince === null ? undefined : asModSeq(Number(args.unchangedSince));
     const result = await ctx.store.updateFlags(
@@ -87,7 +90,7 @@ export const storeCommand: ImapCommand<StoreArgs> = {
       const state = change ?? current.get(uid);
       // Gone from the store meanwhile (another session expunged it): nothing to report.
       if (state === undefined) continue;
-      text += `* ${seq} FETCH (${selected.fetchItemsText(uid, state, condstore, !ctx.rev2)})\r\n`;
+      text += `${fetchLead(ctx.uidOnly, seq, uid)}${selected.fetchItemsText(uid, state, condstore, !ctx.rev2)})\r\n`;
       if (++batched === RESPONSE_BATCH) {
         await ctx.fetchText(text);
         text = "";

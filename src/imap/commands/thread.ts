@@ -12,6 +12,7 @@ import { sentTime } from "../sort/sort-keys.js";
 import { forEachMatch, parseCharsetAndCriteria } from "../sort/sort-run.js";
 import { orderedSubjectThreads, referencesThreads, renderThreads, type ThreadMessage } from "../sort/thread.js";
 import type { ImapCommand } from "./command.js";
+import { refuseSequenceKeys } from "./uid-only.js";
 
 export type ThreadAlgorithm = "ORDEREDSUBJECT" | "REFERENCES";
 
@@ -35,7 +36,11 @@ export const threadCommand: ImapCommand<ThreadArgs> = {
   sequenceUse: "uses",
   holdsExpunges: true,
   capabilities: ["THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"],
-  parse: (args, ctx) => parseThreadArgs(args, ctx.searchLimits),
+  parse: (args, ctx) => {
+    const parsed = parseThreadArgs(args, ctx.searchLimits);
+    refuseSequenceKeys(parsed.key, ctx);
+    return parsed;
+  },
   run: async (ctx, args) => {
     const messages: ThreadMessage[] = [];
     const references = args.algorithm === "REFERENCES";

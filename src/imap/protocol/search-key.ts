@@ -7,7 +7,10 @@
 // sets before evaluation (mapSearchSets), so the evaluator never sees a sequence number.
 import type { ArgumentReader } from "./arguments.js";
 import { ImapParseError } from "./parse-error.js";
-import type { SequenceSet } from "./sequence-set.js";
+import { MAX_SEQUENCE_NUMBER, type SequenceSet } from "./sequence-set.js";
+
+/** A key no message matches (UIDAFTER 4294967295, UIDBEFORE 1). */
+const NOTHING: SearchKey<SequenceSet> = { kind: "not", key: { kind: "all" } };
 
 export type DateComparison = "before" | "on" | "since";
 export type AddressField = "from" | "to" | "cc" | "bcc";
@@ -356,6 +359,17 @@ class SearchKeyReader {
       case "UID":
         args.space();
         return { kind: "uid", set: args.sequenceSet() };
+      // RFC 9738 §4: UIDAFTER n / UIDBEFORE n, the UIDs above / below n, as a UID range.
+      case "UIDAFTER": {
+        args.space();
+        const uid = args.nzNumber();
+        return uid >= MAX_SEQUENCE_NUMBER ? NOTHING : { kind: "uid", set: { kind: "ranges", ranges: [{ start: uid + 1, end: MAX_SEQUENCE_NUMBER }] } };
+      }
+      case "UIDBEFORE": {
+        args.space();
+        const uid = args.nzNumber();
+        return uid <= 1 ? NOTHING : { kind: "uid", set: { kind: "ranges", ranges: [{ start: 1, end: uid - 1 }] } };
+      }
       case "MODSEQ":
         args.space();
         return this.modSeq();

@@ -12,6 +12,10 @@ export interface CapabilityState {
   readonly appendLimit: number;
   /** The Authenticator can check SCRAM (auth/ supportsScram). */
   readonly scram?: boolean;
+  /** RFC 9738 MESSAGELIMIT=n ([imap] message_limit, commands/message-limit.ts); absent: no limit. */
+  readonly messageLimit?: number;
+  /** RFC 9208 QUOTASET: SETQUOTA administrators are configured ([imap] quota_admins, commands/setquota.ts). */
+  readonly quotaSet?: boolean;
 }
 
 /** Extensions that span several commands: advertised only when each of these modules declares them. */
@@ -52,5 +56,7 @@ export function capabilityList(state: CapabilityState, table: CommandTable): str
     atoms.push("SASL-IR");
   }
   atoms.push("LITERAL+", `APPENDLIMIT=${state.appendLimit}`, ...moduleCapabilities(table));
+  if (state.messageLimit !== undefined) atoms.push(`MESSAGELIMIT=${state.messageLimit}`);
+  if (state.quotaSet === true) atoms.push("QUOTASET");
   return atoms;
 }

@@ -8,11 +8,12 @@ import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandContext, ImapExtension, SessionControl, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import { DEFAULT_METADATA_LIMITS, type ImapMetadataLimits } from "../commands/metadata.js";
+import type { QuotaAdministration } from "../commands/setquota.js";
 import type { LiteralPiece } from "../protocol/arguments.js";
 import { encodeMailboxName } from "../protocol/mailbox-name.js";
 import { continuationLine, statusLine } from "../protocol/response.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
-import type { SelectedMailbox } from "./selected-mailbox.js";
+import type { SelectedMailbox, SeqNum } from "./selected-mailbox.js";
 
 /** What the session lends a command. */
 export interface ContextSource {
@@ -23,6 +24,12 @@ export interface ContextSource {
   readonly control: SessionControl;
   /** [imap] metadata_* (RFC 5464); absent: DEFAULT_METADATA_LIMITS. */
   readonly metadataLimits?: ImapMetadataLimits;
+  /** [imap] message_limit (RFC 9738); absent: none. */
+  readonly messageLimit?: number;
+  /** [imap] quota_admins (RFC 9208 SETQUOTA); absent: nobody. */
+  readonly quotaAdmin?: QuotaAdministration;
+  /** RFC 9738: the lowest UID the command processed when it stopped at the limit. */
+  noteMessageLimit(lowestUid: number): void;
   readonly enabled: ReadonlySet<ImapExtension>;
   account(): Account | null;
   selected(): SelectedMailbox | null;
@@ -38,6 +45,16 @@ export interface ContextSource {
 
 const flagsUpdate = (source: ContextSource): ImapValue[][] => source.selected()?.flagsUpdate() ?? [];
 
+/**
+ * One FETCH response's values after "* ": `seq FETCH (...)`, or under RFC 9586 UIDONLY
+ * `uid UIDFETCH (...)` (the session still numbers messages internally; only the wire changes).
+ */
+function fetchValues(source: ContextSource, seq: SeqNum, items: ImapValue[]): ImapValue[] {
+  const selected = source.selected();
+  if (source.enabled.has("UIDONLY") && selected !== null) return [num(selected.toUid(seq)), atom("UIDFETCH"), list(items)];
+  return [num(seq), atom("FETCH"), list(items)];
+}
+
 export function commandContext(source: ContextSource, tag: string, name: string, byUid: boolean): CommandContext {
   const utf8 = source.utf8();
   return {
@@ -51,10 +68,14 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     enabled: source.enabled,
     rev2: source.rev2(),
     utf8,
+    uidOnly: source.enabled.has("UIDONLY"),
     log: source.log,
     clock: source.clock,
     session: source.control,
     metadataLimits: source.metadataLimits ?? DEFAULT_METADATA_LIMITS,
+    messageLimit: source.messageLimit ?? null,
+    quotaAdmin: source.quotaAdmin ?? null,
+    messageLimitReached: (lowestUid) => source.noteMessageLimit(lowestUid),
     requireAccount: () => {
       const account = source.account();
       if (account === null) throw ImapError.bad(null, "not authenticated");
@@ -69,8 +90,8 @@ export function commandContext(source: ContextSource, tag: string, name: string,
     untaggedStatus: (status, code, text) => source.write(statusLine("*", status, code, text)),
     // A keyword these FETCH responses show for the first time is announced before them
     // (selected-mailbox.ts flagsUpdate; RFC 9051 §7.3.5).
-    fetchResponse: (seq, items) => source.writeManyValues([...flagsUpdate(source), [num(seq), atom("FETCH"), list(items)]]),
-    fetchResponses: (responses) => source.writeManyValues([...flagsUpdate(source), ...responses.map(([seq, items]): ImapValue[] => [num(seq), atom("FETCH"), list(items)])]),
+    fetchResponse: (seq, items) => source.writeManyValues([...flagsUpdate(source), fetchValues(source, seq, items)]),
+    fetchResponses: (responses) => source.writeManyValues([...flagsUpdate(source), ...responses.map(([seq, items]) => fetchValues(source, seq, items))]),
     fetchText: async (text) => {
       const update = flagsUpdate(source);
       if (update.length > 0) await source.writeManyValues(update);

@@ -3,6 +3,7 @@
 // by dispatch and by the check made before a streamed literal is accepted.
 import type { AnyImapCommand, CommandContext, SessionState } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
+import { needsUidForm, uidRequired } from "../commands/uid-only.js";
 import type { CommandTable } from "../commands/index.js";
 import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
 
@@ -14,8 +15,11 @@ export interface CommandHead {
   readonly command: AnyImapCommand;
 }
 
-/** Reads the name after the tag; throws BAD for an unknown command or one not valid in `state`. */
-export function readCommandHead(args: ArgumentReader, table: CommandTable, state: SessionState | "logout"): CommandHead {
+/**
+ * Reads the name after the tag; throws BAD for an unknown command or one not valid in `state`,
+ * and under RFC 9586 UIDONLY `BAD [UIDREQUIRED]` for a non-UID form taking sequence numbers.
+ */
+export function readCommandHead(args: ArgumentReader, table: CommandTable, state: SessionState | "logout", uidOnly = false): CommandHead {
   let name = args.atom().toUpperCase();
   const byUid = name === "UID";
   if (byUid) {
@@ -26,6 +30,7 @@ export function readCommandHead(args: ArgumentReader, table: CommandTable, state
   const command = table.find(name, byUid);
   if (command === null) throw ImapError.bad(null, `unknown command ${label.slice(0, 40)}`);
   if (state === "logout" || !command.states.includes(state)) throw ImapError.bad(null, `${label} is not allowed in this state`);
+  if (uidOnly && needsUidForm(command, byUid)) throw uidRequired(label);
   return { name, byUid, label, command };
 }
 
@@ -40,6 +45,8 @@ export interface StreamedCommandCheck {
   readonly table: CommandTable;
   readonly state: SessionState | "logout";
   readonly utf8: boolean;
+  /** RFC 9586 UIDONLY is enabled. */
+  readonly uidOnly?: boolean;
   contextFor(tag: string, name: string): CommandContext;
 }
 
@@ -55,7 +62,7 @@ export async function checkStreamedCommand(text: CommandText, check: StreamedCom
   try {
     tag = args.tag();
     args.space();
-    const head = readCommandHead(args, check.table, check.state);
+    const head = readCommandHead(args, check.table, check.state, check.uidOnly === true);
     label = head.label;
     args.space();
     await head.command.beforeStreamedLiteral?.(check.contextFor(tag, head.name), args);

@@ -70,6 +70,8 @@ export class ImapSession {
   /** Set by STARTTLS, which writes its own tagged reply before the handshake. */
   private alreadyAnswered = false;
   private completion: TaggedCompletion = {};
+  /** RFC 9738: the lowest UID the running command processed when it stopped at MESSAGELIMIT. */
+  private messageLimitUid: number | null = null;
   private clientIdLogged = false;
   private readonly intake: LiteralIntake;
   private readonly contextSource: ContextSource;
@@ -107,6 +109,11 @@ export class ImapSession {
       store: options.store,
       ...(options.quota === undefined ? {} : { quota: options.quota }),
       ...(options.metadataLimits === undefined ? {} : { metadataLimits: options.metadataLimits }),
+      ...(options.messageLimit === undefined ? {} : { messageLimit: options.messageLimit }),
+      ...(options.quotaAdmin === undefined ? {} : { quotaAdmin: options.quotaAdmin }),
+      noteMessageLimit: (lowestUid) => {
+        this.messageLimitUid = lowestUid;
+      },
       log: options.log,
       clock: options.clock,
       control: this.control,
@@ -263,19 +270,28 @@ export class ImapSession {
     try {
       tag = args.tag();
       args.space();
-      const { name, byUid, command, label: commandLabel } = readCommandHead(args, this.table, this.state);
+      const { name, byUid, command, label: commandLabel } = readCommandHead(args, this.table, this.state, this.enabled.has("UIDONLY"));
       label = commandLabel;
       allowExpunge = !(command.holdsExpunges === true && !byUid);
       if (!args.atEnd()) args.space();
       const parsed: unknown = command.parse(args, { name, byUid, enabled: this.enabled, rev2: this.rev2, searchLimits: this.o.searchLimits });
       this.completion = {};
+      this.messageLimitUid = null;
       this.alreadyAnswered = false;
       await command.run(this.contextFor(tag, name, byUid), parsed);
       // RFC 5267 §4.3: STORE answers its own FETCH, so the sync will not show the change.
       if (name === "STORE") searchUpdatesOf(this.selected)?.touch();
       if (this.alreadyAnswered) return;
       await this.flushSelected(allowExpunge);
-      const { code = null, text: okText = `${label} completed` } = this.completion;
+      const { text: okText = `${label} completed` } = this.completion;
+      let code = this.completion.code ?? null;
+      if (this.messageLimitUid !== null) {
+        // RFC 9738: the response code says where the client continues; an untagged NO carries it
+        // when the tagged OK has a code of its own (MODIFIED, EXPUNGEISSUED).
+        const limit = `MESSAGELIMIT ${this.o.messageLimit} ${this.messageLimitUid}`;
+        if (code === null) code = limit;
+        else await this.write(statusLine("*", "NO", limit, "only some messages were processed"));
+      }
       await this.write(statusLine(tag, "OK", code, okText));
       if (this.loggingOut) this.finish();
     } catch (error) {
@@ -301,7 +317,7 @@ export class ImapSession {
    */
   private async acceptStreamedLiteral(event: Extract<ReaderEvent, { kind: "literal-start" }>): Promise<void> {
     if (!this.intake.active) {
-      const refusal = await checkStreamedCommand(event.text, { table: this.table, state: this.state, utf8: this.utf8, contextFor: (tag, name) => this.contextFor(tag, name, false) });
+      const refusal = await checkStreamedCommand(event.text, { table: this.table, state: this.state, utf8: this.utf8, uidOnly: this.enabled.has("UIDONLY"), contextFor: (tag, name) => this.contextFor(tag, name, false) });
       if (refusal !== null) {
         this.reader.abandonCommand();
         return this.fail(refusal.tag, refusal.label, refusal.error);
@@ -330,7 +346,7 @@ export class ImapSession {
     const updates = searchUpdatesOf(selected);
     const viewBefore = updates?.needsSnapshot() === true ? selected.allUids() : null;
     try {
-      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2 });
+      responses = await selected.sync(this.o.store, { allowExpunge, condstore: this.condstore, qresync: this.enabled.has("QRESYNC"), rev2: this.rev2, uidOnly: this.enabled.has("UIDONLY") });
       // RFC 5267 §4.3: live SEARCH/SORT contexts' ADDTO/REMOVEFROM go out with the changes.
       if (updates !== undefined && updates.size > 0) responses = await weaveSearchUpdates(updates, selected, this.o.store, responses, viewBefore, this.rev2);
     } catch (error) {
@@ -397,7 +413,7 @@ export class ImapSession {
 
   private capabilities(): string[] {
     return capabilityList(
-      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable && !this.compression.compressing, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true },
+      { authenticated: this.account !== null, tls: this.tls, startTlsAvailable: this.o.startTlsAvailable && !this.compression.compressing, allowPlaintextAuth: this.o.allowPlaintextAuth, appendLimit: this.o.limits.imapLiteralSize, scram: this.o.authenticator.supportsScram === true, ...(this.o.messageLimit === undefined ? {} : { messageLimit: this.o.messageLimit }), quotaSet: (this.o.quotaAdmin?.admins.size ?? 0) > 0 },
       this.table,
     );
   }

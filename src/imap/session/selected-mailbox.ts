@@ -46,6 +46,8 @@ export interface SyncOptions {
   readonly qresync: boolean;
   /** IMAP4rev2 enabled: no \Recent in FETCH responses (RFC 9051 Appendix E). */
   readonly rev2?: boolean;
+  /** RFC 9586 UIDONLY enabled: `uid UIDFETCH` for flag changes and VANISHED for expunges. */
+  readonly uidOnly?: boolean;
 }
 
 const RECENT = "\\Recent" as Flag;
@@ -513,7 +515,7 @@ export class SelectedMailbox {
       const newest = added[added.length - 1]?.uid;
       if (newest !== undefined && newest >= this.claimedUpTo) await this.claimRecent(store);
     }
-    if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync));
+    if (options.allowExpunge && this.heldExpunges.size > 0) responses.push(...this.releaseExpunges(options.qresync || options.uidOnly === true));
     if (added.length > 0) {
       this.append(added);
       responses.push([num(this.count), atom("EXISTS")]);
@@ -524,7 +526,9 @@ export class SelectedMailbox {
     for (const change of flagged) {
       const seq = this.toSeq(change.uid);
       if (seq === null) continue;
-      responses.push([num(seq), atom("FETCH"), list(this.fetchItems(change.uid, change, options.condstore, !options.rev2))]);
+      const items = list(this.fetchItems(change.uid, change, options.condstore, !options.rev2));
+      // RFC 9586 §3.3: the UID takes the sequence number's place.
+      responses.push(options.uidOnly === true ? [num(change.uid), atom("UIDFETCH"), items] : [num(seq), atom("FETCH"), items]);
     }
     // Keywords new in this sync's changes are announced before the responses that show them.
     return [...this.flagsUpdate(), ...responses];
@@ -552,11 +556,12 @@ export class SelectedMailbox {
     return withRecent && this.isRecent(uid) ? [...flags, RECENT] : flags;
   }
 
-  private releaseExpunges(qresync: boolean): ImapValue[][] {
+  /** `vanished`: QRESYNC (RFC 7162 §3.2.10) or UIDONLY (RFC 9586) is on. */
+  private releaseExpunges(vanished: boolean): ImapValue[][] {
     const gone = [...this.heldExpunges];
     this.heldExpunges.clear();
     const responses: ImapValue[][] = [];
-    if (qresync) {
+    if (vanished) {
       // RFC 7162 §3.2.10: one VANISHED names them all by UID.
       responses.push([atom("VANISHED"), atom(encodeNumbers(gone))]);
     } else {

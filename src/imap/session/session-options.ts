@@ -7,6 +7,7 @@ import type { MailStore } from "../../store/index.js";
 import type { QuotaService } from "../../delivery/quota-warning.js";
 import type { CommandTable } from "../commands/index.js";
 import type { ImapMetadataLimits } from "../commands/metadata.js";
+import type { QuotaAdministration } from "../commands/setquota.js";
 import type { SearchLimits } from "../protocol/search-key.js";
 import type { Timers } from "./timers.js";
 
@@ -60,6 +61,10 @@ export interface ImapSessionOptions {
   readonly quota?: QuotaService;
   /** RFC 5464 METADATA limits ([imap] metadata_*); absent: the defaults. */
   readonly metadataLimits?: ImapMetadataLimits;
+  /** RFC 9738 MESSAGELIMIT ([imap] message_limit, commands/message-limit.ts); absent: no limit. */
+  readonly messageLimit?: number;
+  /** RFC 9208 SETQUOTA administrators ([imap] quota_admins, commands/setquota.ts); absent: nobody. */
+  readonly quotaAdmin?: QuotaAdministration;
   readonly id?: string;
 }
 
