@@ -59,6 +59,8 @@ import type { MetadataChange, MetadataEntry, MetadataLimits, MetadataWriteResult
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
+import * as acl from "./acl.js";
+import type { AclEntry, SharedMailbox } from "../acl-store.js";
 import { PostgresChangeFeed } from "./change-feed.js";
 import { PgStagedMessage } from "./staged-message.js";
 
@@ -1949,6 +1951,49 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.write(async (db) => {
       const blobId = await queue.completeEntry(db, id);
       await dropUnreferencedBlobs(db, [blobId]);
+    });
+  }
+
+  // AclStore (acl.ts) -----------------------------------------------------------------------------
+  getAcl(mailboxId: MailboxId): Promise<AclEntry[]> {
+    return this.read((db) => acl.getAcl(db, mailboxId));
+  }
+  setAcl(mailboxId: MailboxId, identifier: string, rights: string): Promise<void> {
+    return this.write((db) => acl.setAcl(db, mailboxId, identifier, rights));
+  }
+  listSharedMailboxes(viewer: AccountId): Promise<SharedMailbox[]> {
+    return this.read((db) => acl.listSharedMailboxes(db, viewer));
+  }
+  findSharedMailbox(viewer: AccountId, ownerAddress: string, name: string): Promise<SharedMailbox | null> {
+    return this.read((db) => acl.findSharedMailbox(db, viewer, ownerAddress, name));
+  }
+  rightsOf(mailboxId: MailboxId, viewer: AccountId): Promise<string> {
+    return this.read((db) => acl.rightsOf(db, mailboxId, viewer));
+  }
+  getPrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids?: readonly Uid[]): Promise<Uid[]> {
+    return this.read((db) => acl.getPrivateSeen(db, mailboxId, viewer, uids));
+  }
+  /** The user's \Seen as its own rows (acl.ts), under the mailbox row lock, one modseq, logged as a flags change. */
+  updatePrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids: readonly Uid[], seen: boolean, unchangedSince?: ModSeq): Promise<api.FlagUpdateResult> {
+    return this.write(async (db, unit) => {
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const result: api.FlagUpdateResult = { updated: [], modified: [] };
+      const changing: { uid: Uid; flags: Flag[] }[] = [];
+      for (const row of await acl.privateSeenRows(db, mailboxId, viewer, uids)) {
+        if (unchangedSince !== undefined && row.modseq > unchangedSince) result.modified.push(row.uid as Uid);
+        else if (row.seen !== seen) changing.push({ uid: row.uid as Uid, flags: row.flags as Flag[] });
+      }
+      if (changing.length === 0) return result;
+      const modseq = await this.nextModSeq(db, mailboxId);
+      const changed = changing.map((c) => c.uid);
+      await acl.writePrivateSeen(db, mailboxId, viewer, changed, seen);
+      await db.query("UPDATE messages SET modseq = $1 WHERE mailbox_id = $2 AND uid = ANY($3::bigint[])", [modseq, mailboxId, changed]);
+      await this.logFlags(db, mailboxId, modseq, changing);
+      for (const { uid, flags } of changing) {
+        unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid, modseq, flags });
+        result.updated.push({ uid, modseq, flags });
+      }
+      return result;
     });
   }
 
