@@ -5,6 +5,8 @@
 // as their destination UIDs, which the store gives pairwise.
 import { encodeOrderedNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { targetMailbox } from "./append.js";
+import { requireRights } from "../acl/mailbox-access.js";
 
 interface CopyArgs {
   set: SequenceSet;
@@ -27,10 +29,12 @@ export const copyCommand: ImapCommand<CopyArgs> = {
   run: async (ctx, { set, target }) => {
     const selected = ctx.requireSelected();
     const messages = selected.resolve(set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid));
-    const destination = await ctx.store.getMailbox(ctx.requireAccount().id, target);
-    if (destination === null) throw ImapError.no("TRYCREATE", "no such mailbox");
+    // RFC 4314 §4: the target needs "i" (append.ts targetMailbox); RFC 6851 §4.2: MOVE takes the
+    // messages out of the source, which needs "t" and "e" there.
+    const destination = await targetMailbox(ctx, target);
     const move = ctx.name === "MOVE";
     if (move && selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    if (move) requireRights(selected.rights, "te");
     if (messages.length === 0) {
       // RFC 9051 §6.4.8: a UID set naming nothing is not an error.
       ctx.complete({ text: `${ctx.name} completed, nothing to do` });

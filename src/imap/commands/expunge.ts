@@ -3,6 +3,7 @@
 // QRESYNC, before the tagged OK (RFC 7162 §3.2.10), like removals by any other session.
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { requireRights } from "../acl/mailbox-access.js";
 
 export const expungeCommand: ImapCommand<SequenceSet | null> = {
   names: ["EXPUNGE"],
@@ -18,6 +19,8 @@ export const expungeCommand: ImapCommand<SequenceSet | null> = {
   run: async (ctx, set) => {
     const selected = ctx.requireSelected();
     if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    // RFC 4314 §4: EXPUNGE needs "e".
+    requireRights(selected.rights, "e");
     const uids = set === null ? undefined : selected.resolve(set, true).map((m) => m.uid);
     if (uids !== undefined && uids.length === 0) return;
     await ctx.store.expungeDeleted(selected.mailboxId, uids);

@@ -118,4 +118,20 @@ export function aclContract(open: OpenBackend): void {
     await mail.removeMessages(inbox.id, [two.uid]);
     assert.deepEqual(await mail.getPrivateSeen(inbox.id, bob.id), []);
   }));
+
+  test("acl: COPY and MOVE into another account's mailbox are charged to that account, MOVE too", using(open, async (fx) => {
+    const mail = fx.mail;
+    const alice = await fx.account("alice");
+    const carol = await fx.account("carol", 10);
+    const inbox = await fx.mailbox(alice.id);
+    const message = await fx.append(inbox.id);
+    const target = await fx.mailbox(carol.id);
+    await assert.rejects(mail.moveMessages(inbox.id, [message.uid], target.id), (e) => isStoreError(e, "OVERQUOTA"));
+    await assert.rejects(mail.copyMessages(inbox.id, [message.uid], target.id), (e) => isStoreError(e, "OVERQUOTA"));
+    assert.equal((await mail.listMessages(inbox.id)).length, 1, "nothing moved");
+    await fx.accounts.setQuotaLimits("carol@example.test", { storageBytes: 0 });
+    assert.deepEqual((await mail.moveMessages(inbox.id, [message.uid], target.id)).pairs, [[message.uid, 1]]);
+    assert.equal((await fx.accounts.getAccount(carol.id))!.usedMessages, 1);
+    assert.equal((await fx.accounts.getAccount(alice.id))!.usedMessages, 0);
+  }));
 }

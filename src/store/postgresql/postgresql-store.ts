@@ -1674,7 +1674,6 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     for (const id of ids) boxes.set(id, await this.requireMailbox(db, id, true));
     const source = boxes.get(sourceId)!;
     const target = boxes.get(targetId)!;
-    if (source.accountId !== target.accountId) throw new StoreError("CANNOT", "cannot copy between accounts");
     const list = await rows<{ uid: number; flags: Flag[]; internal_date: number; size: number; blob_id: string; prefix: Buffer | null }>(
       db,
       "SELECT uid, flags, internal_date, size, blob_id, prefix FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
@@ -1683,7 +1682,8 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     const mapping: api.UidMapping = { uidValidity: target.uidValidity, pairs: [] };
     if (list.length === 0) return mapping;
     const bytes = list.reduce((sum, row) => sum + row.size, 0);
-    await this.chargeQuota(db, new Map([[target.accountId, { bytes, messages: list.length }]]), countQuota);
+    // Into another account (a shared mailbox, RFC 4314) the copy is the target owner's to pay for, also for MOVE.
+    await this.chargeQuota(db, new Map([[target.accountId, { bytes, messages: list.length }]]), countQuota || source.accountId !== target.accountId);
     const firstUid = await this.reserveUids(db, targetId, list.length);
     const modseq = await this.nextModSeq(db, targetId);
     const newUids = list.map((_, i) => (firstUid + i) as Uid);
