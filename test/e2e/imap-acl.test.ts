@@ -256,3 +256,34 @@ print("bobgetacl", typ, data[0].decode())
     }
   });
 });
+
+describe("IMAP quota of a shared mailbox (RFC 9208 with RFC 4314)", () => {
+  let h: ImapHarness;
+  before(async () => {
+    h = await startImapHarness({ store: { quota: { storageBytes: 0, messages: 0, warningPercent: 0 } }, quotaWarningPercent: 0 });
+    await h.temp.store.setQuotaLimits("alice@example.org", { storageBytes: 100 * 1024, messages: 1 });
+  });
+  after(() => h.stop());
+
+  it("is the owner's: GETQUOTAROOT names Shared/<owner>, GETQUOTA answers it, and bob's APPEND counts against alice", async () => {
+    const alice = await RawImapClient.open(h.ports.imap);
+    assert.match(await alice.command("l0", "LOGIN alice@example.org alice-pass"), /l0 OK/);
+    assert.match(await alice.command("a1", "SETACL INBOX bob@example.org lri"), /a1 OK/);
+    const bob = await RawImapClient.open(h.ports.imap);
+    assert.match(await bob.command("l0", "LOGIN bob@example.org bob-pass"), /l0 OK/);
+    assert.equal(
+      await bob.command("q1", `GETQUOTAROOT ${SHARED}/INBOX`),
+      `* QUOTAROOT "${SHARED}/INBOX" "${SHARED}"\r\n* QUOTA "${SHARED}" (STORAGE 0 100 MESSAGE 0 1)\r\nq1 OK GETQUOTAROOT completed\r\n`,
+    );
+    const message = "Subject: from bob\r\n\r\nhello\r\n";
+    assert.match(await bob.command("b1", `APPEND ${SHARED}/INBOX {${message.length}+}\r\n${message}`), /b1 OK/);
+    assert.match(await bob.command("q2", `GETQUOTA "${SHARED}"`), /\* QUOTA "Shared\/alice@example\.org" \(STORAGE 0 100 MESSAGE 1 1\)/);
+    // bob's own account has no limit: no root of his own.
+    assert.equal(await bob.command("q3", "GETQUOTAROOT INBOX"), '* QUOTAROOT "INBOX"\r\nq3 OK GETQUOTAROOT completed\r\n');
+    // alice's MESSAGE limit is reached: a second message from bob is over her quota.
+    assert.match(await bob.command("b2", `APPEND ${SHARED}/INBOX {${message.length}+}\r\n${message}`), /b2 NO \[OVERQUOTA\]/);
+    assert.match(await bob.command("q4", 'GETQUOTA "Shared/nobody@example.org"'), /q4 NO \[NONEXISTENT\]/);
+    alice.close();
+    bob.close();
+  });
+});
