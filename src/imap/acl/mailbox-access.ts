@@ -2,7 +2,10 @@
 // own mailboxes are in the personal namespace ("", every right). Mailboxes other accounts share
 // are in the other users' namespace (RFC 2342 §5) under `Shared/<owner address>/<name>`, the
 // layout of Dovecot's shared namespace (prefix/owner/folder, the owner's INBOX as
-// `Shared/<owner>/INBOX`); `Shared` and `Shared/<owner>` themselves are \Noselect levels.
+// `Shared/<owner>/INBOX`); `Shared` and `Shared/<owner>` themselves are \Noselect levels. Only a
+// name whose second level is an address (it holds "@") is in the shared namespace, and a
+// personal mailbox of exactly the name asked for wins: a folder the user called `Shared` (or
+// `Shared/Plans`) before stays its own.
 //
 // What a command may do is the user's rights on the mailbox (store/acl-store.ts rightsOf). A
 // mailbox on which the user holds no right, or lacks the right asked for and may not even look it
@@ -24,17 +27,18 @@ export interface MailboxAccess {
   name: string;
 }
 
-/** What a name in the shared namespace points at: a mailbox of an owner, or one of the namespace's \Noselect levels. */
-export type SharedName = { kind: "mailbox"; ownerAddress: string; name: string } | { kind: "level"; ownerAddress: string | null };
+/** What a name in the shared namespace points at: a mailbox of an owner, or the owner's \Noselect level. */
+export type SharedName = { kind: "mailbox"; ownerAddress: string; name: string } | { kind: "level"; ownerAddress: string };
 
-/** The parts of a name in the shared namespace, or null when the name is a personal one. */
+/** The parts of a name in the shared namespace (`Shared/<address>[/<name>]`), or null for a personal name. */
 export function parseSharedName(name: string): SharedName | null {
-  if (name === SHARED_PREFIX) return { kind: "level", ownerAddress: null };
   if (!name.startsWith(`${SHARED_PREFIX}${HIERARCHY_DELIMITER}`)) return null;
   const rest = name.slice(SHARED_PREFIX.length + 1);
   const slash = rest.indexOf(HIERARCHY_DELIMITER);
-  if (slash < 0) return { kind: "level", ownerAddress: rest };
-  return { kind: "mailbox", ownerAddress: rest.slice(0, slash), name: rest.slice(slash + 1) };
+  const ownerAddress = slash < 0 ? rest : rest.slice(0, slash);
+  if (!ownerAddress.includes("@")) return null;
+  if (slash < 0) return { kind: "level", ownerAddress };
+  return { kind: "mailbox", ownerAddress, name: rest.slice(slash + 1) };
 }
 
 /** The name the user sees for a mailbox of `ownerAddress`. */
@@ -45,12 +49,10 @@ export function sharedName(ownerAddress: string, name: string): string {
 /** The mailbox a name denotes for the logged-in user, with the user's rights; null when there is none or it may not be seen. */
 export async function findMailboxAccess(ctx: CommandContext, name: string): Promise<MailboxAccess | null> {
   const account = ctx.requireAccount();
+  const own = await ctx.store.getMailbox(account.id, name);
+  if (own !== null) return { mailbox: own, rights: ALL_RIGHTS, ownerAddress: null, name: own.name };
   const shared = parseSharedName(name);
-  if (shared === null) {
-    const mailbox = await ctx.store.getMailbox(account.id, name);
-    return mailbox === null ? null : { mailbox, rights: ALL_RIGHTS, ownerAddress: null, name: mailbox.name };
-  }
-  if (shared.kind === "level" || shared.name === "") return null;
+  if (shared === null || shared.kind === "level" || shared.name === "") return null;
   const found = await ctx.store.findSharedMailbox(account.id, shared.ownerAddress, shared.name);
   if (found === null || found.rights === "") return null;
   return { mailbox: found.mailbox, rights: found.rights, ownerAddress: found.ownerAddress, name: sharedName(found.ownerAddress, found.mailbox.name) };

@@ -22,7 +22,8 @@ test("shared namespace names: Shared/<owner>/<mailbox> and its \\Noselect levels
   assert.equal(sharedName("alice@example.org", "Team/Plans"), "Shared/alice@example.org/Team/Plans");
   assert.deepEqual(parseSharedName("Shared/alice@example.org/Team/Plans"), { kind: "mailbox", ownerAddress: "alice@example.org", name: "Team/Plans" });
   assert.deepEqual(parseSharedName("Shared/alice@example.org"), { kind: "level", ownerAddress: "alice@example.org" });
-  assert.deepEqual(parseSharedName("Shared"), { kind: "level", ownerAddress: null });
+  assert.equal(parseSharedName("Shared"), null, "a personal name: the level is only listed");
+  assert.equal(parseSharedName("Shared/Plans"), null, "no address: a personal name");
   assert.equal(parseSharedName("Sharedfolder"), null);
   assert.equal(parseSharedName("INBOX"), null);
   assert.equal(parseSharedName("shared/alice@example.org/INBOX"), null, "the prefix is case-sensitive like other names");

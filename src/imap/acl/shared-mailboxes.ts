@@ -26,6 +26,8 @@ async function parentForNew(ctx: CommandContext, ownerAddress: string, name: str
 export async function createShared(ctx: CommandContext, name: string): Promise<Mailbox | null> {
   const shared = parseSharedName(name);
   if (shared === null) return null;
+  // A personal mailbox of that name (made before the namespace existed) answers as it always did.
+  if ((await ctx.store.getMailbox(ctx.requireAccount().id, name)) !== null) return null;
   if (shared.kind === "level" || shared.name === "") throw ImapError.no("CANNOT", `${name.slice(0, 100)} is a level of the shared namespace`);
   const parent = await parentForNew(ctx, shared.ownerAddress, shared.name);
   const created = await ctx.store.createMailbox(parent.mailbox.accountId, shared.name);
@@ -37,6 +39,7 @@ export async function createShared(ctx: CommandContext, name: string): Promise<M
 export async function deleteShared(ctx: CommandContext, name: string): Promise<Mailbox | null> {
   if (parseSharedName(name) === null) return null;
   const access = await requireMailboxAccess(ctx, name, "x");
+  if (access.ownerAddress === null) return null;
   if (access.mailbox.name === "INBOX") throw ImapError.no("CANNOT", "INBOX cannot be deleted");
   await ctx.store.deleteMailbox(access.mailbox.accountId, access.mailbox.name);
   return access.mailbox;
@@ -44,11 +47,14 @@ export async function deleteShared(ctx: CommandContext, name: string): Promise<M
 
 /** RENAME when either name is in the shared namespace; false when both are personal. */
 export async function renameShared(ctx: CommandContext, from: string, to: string): Promise<boolean> {
-  const source = parseSharedName(from);
+  const own = ctx.requireAccount().id;
+  // Personal mailboxes whose names merely look shared are renamed as before.
+  const source = (await ctx.store.getMailbox(own, from)) === null ? parseSharedName(from) : null;
   const target = parseSharedName(to);
   if (source === null && target === null) return false;
-  if (target === null || target.kind === "level" || target.name === "") throw ImapError.no("CANNOT", "a mailbox stays in its owner's namespace");
+  if (source === null) throw ImapError.no("CANNOT", "a mailbox stays in its owner's namespace");
   const access = await requireMailboxAccess(ctx, from, "x");
+  if (target === null || target.kind === "level" || target.name === "") throw ImapError.no("CANNOT", "a mailbox stays in its owner's namespace");
   if (access.ownerAddress === null || access.ownerAddress.toLowerCase() !== target.ownerAddress.toLowerCase()) throw ImapError.no("CANNOT", "a mailbox stays in its owner's namespace");
   await parentForNew(ctx, access.ownerAddress, target.name);
   await ctx.store.renameMailbox(access.mailbox.accountId, access.mailbox.name, target.name);

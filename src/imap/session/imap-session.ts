@@ -577,6 +577,8 @@ export class ImapSession {
       if (selected !== null && batch.changes.some((change) => "mailboxId" in change && change.mailboxId === selected.mailboxId)) {
         selected.markDirty();
         this.wakeIdle?.();
+        // RFC 5465: with NOTIFY (SELECTED) the changes go out between commands, as for own mailboxes.
+        if (this.notify.active) this.pushUnsolicited();
       }
     });
   }
