@@ -1843,6 +1843,13 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
    * mailbox's HIGHESTMODSEQ, so a QRESYNC client resyncing from an older modseq is told they
    * vanished (RFC 7162 §3.2.10).
    */
+  /** `store copy`: a user's \Seen rows as they were, no modseq taken. */
+  importPrivateSeen(mailboxId: MailboxId, accountId: AccountId, uids: readonly Uid[]): Promise<void> {
+    return this.write(async (db) => {
+      await acl.writePrivateSeen(db, mailboxId, accountId, uidArray(uids), true);
+    });
+  }
+
   importTombstones(mailboxId: MailboxId): Promise<number> {
     return this.write(async (db) => {
       const result = await db.query(

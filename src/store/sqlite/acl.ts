@@ -125,6 +125,11 @@ export function updatePrivateSeen(ctx: StoreContext, unit: UnitOfWork, mailboxId
   return result;
 }
 
+/** `store copy`: the rows as they were, no modseq taken (CopyTarget.importPrivateSeen). */
+export function importPrivateSeen(ctx: StoreContext, mailboxId: MailboxId, viewer: AccountId, uids: readonly Uid[]): void {
+  ctx.sql.run("INSERT OR IGNORE INTO private_seen (mailbox_id, account_id, uid) SELECT ?, ?, value FROM json_each(?)", mailboxId, viewer, uidList(uids));
+}
+
 function accountIdOf(ctx: StoreContext, address: string): AccountId | null {
   let key: string;
   try {

@@ -502,6 +502,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     return this.write((ctx) => mailboxes.importTombstoneRows(ctx, mailboxId));
   }
 
+  importPrivateSeen(mailboxId: MailboxId, accountId: AccountId, uids: readonly Uid[]): Promise<void> {
+    return this.write((ctx) => acl.importPrivateSeen(ctx, mailboxId, accountId, uids));
+  }
+
   stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
     return this.track(() => this.stage(source, options.maxBytes));
   }
