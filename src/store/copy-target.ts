@@ -20,4 +20,6 @@ export interface CopyTarget extends MailStore, AccountStore, SieveStore, TlsRepo
   importMessage(mailboxId: MailboxId, message: { uid: Uid; modseq: ModSeq; flags: Flag[]; internalDate: Date; prefix: Buffer }, staged: StagedMessage): Promise<void>;
   /** UIDs below UIDNEXT with no message become expunge tombstones at HIGHESTMODSEQ; returns how many. */
   importTombstones(mailboxId: MailboxId): Promise<number>;
+  /** A user's \Seen on another account's mailbox (acl-store.ts), as it was: no modseq is taken. */
+  importPrivateSeen(mailboxId: MailboxId, accountId: AccountId, uids: readonly Uid[]): Promise<void>;
 }

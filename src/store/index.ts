@@ -25,3 +25,5 @@ export type * from "./backup/types.js";
 export * from "./quota.js";
 export { mailboxObjectId, OBJECT_ID, previewFromText, previewOf, PREVIEW_CHARACTERS } from "./object-ids.js";
 export * from "./metadata-store.js";
+export type * from "./acl-store.js";
+export * from "./acl-rights.js";

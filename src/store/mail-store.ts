@@ -10,6 +10,7 @@
 import type { Readable } from "node:stream";
 import type { ChangeFeed, MailboxChangesSince } from "./changes.js";
 import type { MetadataStore } from "./metadata-store.js";
+import type { AclStore } from "./acl-store.js";
 
 /**
  * What MailStore.findHeaderMatches looks in: the decoded Subject, an address field as
@@ -241,8 +242,11 @@ export interface CreateMailboxOptions {
   uidValidity?: UidValidity;
 }
 
-/** MetadataStore: RFC 5464 entries (metadata-store.ts), which follow RENAME and go with DELETE. */
-export interface MailStore extends MetadataStore {
+/**
+ * MetadataStore: RFC 5464 entries (metadata-store.ts), which follow RENAME and go with DELETE.
+ * AclStore: RFC 4314 rights and per-user \Seen on shared mailboxes (acl-store.ts), likewise.
+ */
+export interface MailStore extends MetadataStore, AclStore {
   readonly changes: ChangeFeed;
 
   // Mailboxes ------------------------------------------------------------------------------

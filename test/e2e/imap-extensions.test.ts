@@ -23,10 +23,10 @@ describe("IMAP extensions over a real socket", () => {
     return client;
   }
 
-  it("NAMESPACE names one personal namespace with the / delimiter", async () => {
+  it("NAMESPACE names the personal namespace and the other users' Shared/ one, both with the / delimiter", async () => {
     const client = await loggedIn();
     const reply = await client.command("n1", "NAMESPACE");
-    assert.match(reply, /^\* NAMESPACE \(\(""\s"\/"\)\) NIL NIL\r\nn1 OK/);
+    assert.match(reply, /^\* NAMESPACE \(\(""\s"\/"\)\) \(\("Shared\/" "\/"\)\) NIL\r\nn1 OK/);
     client.close();
   });
 

@@ -65,7 +65,7 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     });
     const gone = await source.append(inbox.id, Buffer.from("Subject: gone\r\n\r\nx\r\n"));
     await source.append(inbox.id, Buffer.from("Subject: =?UTF-8?Q?K=C3=A4se?=\r\n\r\nkept\r\n"), { flags: ["\\Seen", "$Work"] });
-    await source.append(nested.id, Buffer.from("Subject: nested\r\n\r\nnested\r\n"), { flags: ["\\Flagged"] });
+    const nestedMessage = await source.append(nested.id, Buffer.from("Subject: nested\r\n\r\nnested\r\n"), { flags: ["\\Flagged"] });
     const beforeExpunge = (await source.mailboxStatus(inbox.id)).highestModSeq;
     await source.removeMessages(inbox.id, [gone.uid]);
     await source.putSieveScript(alice.id, "main", 'require "fileinto";\r\nfileinto "Projects/2026";\r\n', 10);
@@ -76,6 +76,10 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const metadataLimits = { maxEntriesPerMailbox: 10, maxAccountBytes: 10_000 };
     await source.setMetadata(alice.id, nested.id, [{ name: "/shared/comment", value: Buffer.from("team") }, { name: "/private/color", value: Buffer.from([0, 255]) }], metadataLimits);
     await source.setMetadata(alice.id, null, [{ name: "/private/vendor/x/motd", value: Buffer.from("hi") }], metadataLimits);
+    // RFC 4314: alice shares Projects/2026 with bob, who has seen its message; INBOX is listed to anyone.
+    await source.setAcl(nested.id, "bob@example.org", "lrs");
+    await source.setAcl(inbox.id, "anyone", "l");
+    await source.updatePrivateSeen(nested.id, bob.id, [nestedMessage.uid], true);
     const expected = await snapshot(source, source as never);
     await source.close();
     assert.equal(delivered.copies.length, 2);
@@ -84,7 +88,7 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const copy = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
     assert.equal(copy.code, 0, copy.stderr);
     assert.match(copy.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\); counts and checksums match/);
+    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\), 2 ACL entr\(y\/ies\); counts and checksums match/);
     assert.match(copy.stderr, /messages copied: 4\/4 done/, "progress on stderr");
 
     const target = await openPostgresStore({ url });
@@ -100,6 +104,10 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
       const copiedNested = (await target.getMailbox(copiedAlice.id, nested.name))!;
       assert.deepEqual(await target.getMetadata(copiedAlice.id, copiedNested.id), [{ name: "/private/color", value: Buffer.from([0, 255]) }, { name: "/shared/comment", value: Buffer.from("team") }], "METADATA entries come along");
       assert.deepEqual(await target.getMetadata(copiedAlice.id, null), [{ name: "/private/vendor/x/motd", value: Buffer.from("hi") }]);
+      const copiedBob = (await target.findAccountByAddress("bob@example.org"))!;
+      assert.deepEqual(await target.getAcl(copiedNested.id), [{ identifier: "bob@example.org", rights: "lrs" }], "ACL entries come along");
+      assert.deepEqual(await target.getAcl(copiedInbox.id), [{ identifier: "anyone", rights: "l" }]);
+      assert.deepEqual(await target.getPrivateSeen(copiedNested.id, copiedBob.id), [nestedMessage.uid], "so does bob's own \\Seen");
       assert.deepEqual(await target.findAlias("postmaster@example.org"), { address: "postmaster@example.org", targets: ["alice@example.org", "bob@example.org"] });
       assert.equal(await target.blobs.count(), 3, "three distinct messages: the one delivered to two accounts is stored once");
       assert.deepEqual((await target.findTextMatches(copiedInbox.id, "käse", "text")).matches, [3], "search works on the copy");
@@ -115,7 +123,7 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const back = await runMailroom(["store", "copy", "--from", url, "--to", backDir], { timeoutMs: 60_000 });
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\); counts and checksums match/);
+    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\), 2 ACL entr\(y\/ies\); counts and checksums match/);
     const copiedBack = await openSqliteStore({ dataDir: backDir });
     try {
       assert.deepEqual(await snapshot(copiedBack, copiedBack as never), expected, "the same mailboxes, UIDs, flags, dates and bytes as the original");
@@ -124,6 +132,9 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
       const inboxBack = (await copiedBack.getMailbox(aliceBack.id, "INBOX"))!;
       assert.deepEqual((await copiedBack.changesSince(inboxBack.id, beforeExpunge as ModSeq)).expunged, [gone.uid], "QRESYNC is told the expunged UID vanished");
       assert.equal((await copiedBack.getActiveSieveScript(aliceBack.id))?.name, "main");
+      const nestedBack = (await copiedBack.getMailbox(aliceBack.id, nested.name))!;
+      assert.deepEqual(await copiedBack.getAcl(nestedBack.id), [{ identifier: "bob@example.org", rights: "lrs" }]);
+      assert.deepEqual(await copiedBack.getPrivateSeen(nestedBack.id, (await copiedBack.findAccountByAddress("bob@example.org"))!.id), [nestedMessage.uid]);
       assert.deepEqual(await copiedBack.findAlias("postmaster@example.org"), { address: "postmaster@example.org", targets: ["alice@example.org", "bob@example.org"] });
       assert.deepEqual((await copiedBack.findTextMatches(inboxBack.id, "käse", "text")).matches, [3], "search works on the copy");
       // A new mailbox never repeats a copied UIDVALIDITY.

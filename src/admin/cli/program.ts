@@ -11,6 +11,7 @@ import { addStoreCommands, progressPrinter } from "./store-commands.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addImportCommands } from "./import-commands.js";
 import { addTransferCommands } from "./transfer-commands.js";
+import { addShareCommands } from "./share-commands.js";
 import { addSieveCommands } from "./sieve-commands.js";
 import { addAuthCommands } from "./auth-commands.js";
 import { addBackupCommands, type BackupReaders } from "./backup-commands.js";
@@ -186,6 +187,7 @@ function buildProgram(env: CliEnvironment): Command {
   addImportCommands(program, withAdmin, print, env.stderr);
   addTransferCommands(program, withAdmin, print, env.stderr, env);
   addSieveCommands(program, withAdmin, print);
+  addShareCommands(program, withAdmin, print);
   addAdminCommands(program, env, withAdmin, print);
   addAuthCommands(program, withAdmin, print);
   addBackupCommands(program, withAdmin, env.backupReaders ? { verify: (r, p) => env.backupReaders!(globals()).verify(r, p), restore: (r, p) => env.backupReaders!(globals()).restore(r, p) } : undefined, print, env.stderr);

@@ -2,7 +2,7 @@
 // the CLI uses when a server answers on the control socket. The results come back typed as the
 // local operations return them (dates revived by protocol.ts), so the CLI prints them alike.
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
-import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, QueuePage, SieveOperations, StoreCheckResult, AuthOperations } from "../operations/index.js";
+import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, QueuePage, SieveOperations, StoreCheckResult, AuthOperations, ShareOperations, ShareRow } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
@@ -25,6 +25,11 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     rotateDkim: (domain) => call<string[]>("outbound.rotateDkim", domain),
     dnsRecords: (domain) => call<string>("outbound.dnsRecords", domain),
     dnsCheck: (domain) => call<Awaited<ReturnType<OutboundOperations["dnsCheck"]>>>("outbound.dnsCheck", domain),
+  };
+  const shares: ShareOperations = {
+    share: (owner, mailbox, grantee, rights) => call<ShareRow>("shares.share", owner, mailbox, grantee, rights),
+    unshare: async (owner, mailbox, grantee) => void (await call("shares.unshare", owner, mailbox, grantee)),
+    list: (owner) => call<ShareRow[]>("shares.list", owner ?? null),
   };
   const sieve: SieveOperations = {
     put: (address, name, content) => call<SieveScriptInfo>("sieve.put", address, name, content),
@@ -61,6 +66,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     accountFilters,
     auth,
     sieve,
+    shares,
     addDomain: (name) => call<Domain & { dkimSelectors: string[] }>("addDomain", name),
     listDomains: () => call<Domain[]>("listDomains"),
     deleteDomain: async (name) => void (await call("deleteDomain", name)),

@@ -12,6 +12,7 @@ import { storeMainScramKeys } from "../../auth/index.js";
 import { AdminError, normaliseAddress, normaliseAliasAddress, normaliseDomain } from "./validation.js";
 
 import { createAuthOperations } from "./auth.js";
+import { createShareOperations, type ShareOperations, type ShareStore } from "./shares.js";
 import { createSieveOperations, type SieveAdminDependencies, type SieveOperations } from "./sieve.js";
 import { createOutboundOperations, type OutboundAdminDependencies, type OutboundOperations } from "./outbound.js";
 import { createStoreCheckOperation, type StoreCheckResult } from "./store-check.js";
@@ -26,6 +27,7 @@ export { AdminError } from "./validation.js";
 export type { OutboundAdminDependencies, OutboundOperations, DnsRecordRow, QueueListQuery, QueuePage } from "./outbound.js";
 export { HOLD_UNTIL, isHeld, QUEUE_STATUSES } from "./outbound.js";
 export type { SieveAdminDependencies, SieveOperations } from "./sieve.js";
+export type { ShareOperations, ShareRow } from "./shares.js";
 export type { AppPasswordView, AuthOperations } from "./auth.js";
 export { checkSieveScript } from "./sieve.js";
 export { renderDnsRecords } from "./dns-records.js";
@@ -55,7 +57,7 @@ export interface AdminDependencies {
    * so deleting a large account never holds the database (and a server's event loop) for long.
    * Without it the account is deleted in one transaction.
    */
-  mail?: Pick<MailStore, "listMailboxes" | "getSummaries" | "removeMessages">;
+  mail?: Pick<MailStore, "listMailboxes" | "getSummaries" | "removeMessages"> & Partial<ShareStore>;
   /** `store check`; without it that operation is unavailable. */
   maintenance?: StoreMaintenance;
   /** TLS-RPT reports received (`mailroom tls-reports`); without it that operation is unavailable. */
@@ -404,6 +406,11 @@ export function createAdminOperations(deps: AdminDependencies) {
         : null,
       requireAccount,
     ),
+    /** Shared mailboxes (`mailroom share`, operations/shares.ts); refused without the mail store. */
+    get shares(): ShareOperations {
+      const store = deps.mail?.getMailbox && deps.mail.getAcl && deps.mail.setAcl ? (deps.mail as ShareStore) : undefined;
+      return createShareOperations(store, requireAccount, () => accounts.listAccounts());
+    },
     get sieve(): SieveOperations {
       if (!deps.sieve) throw new AdminError("refused", "sieve administration is not available here");
       return createSieveOperations(deps.sieve, requireAccount);

@@ -14,6 +14,8 @@ import { encodeNumbers } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 import { refuseOverLimit } from "./message-limit.js";
 import { readCatenate, stageCatenated, type CatenatePart } from "./catenate.js";
+import { requireMailboxAccess } from "../acl/mailbox-access.js";
+import { permanentFlagsFor } from "../acl/selected-rights.js";
 
 export interface AppendMessage {
   flags: string[];
@@ -66,11 +68,14 @@ export const appendCommand: ImapCommand<AppendArgs> = {
       if (literal.size === 0) throw ImapError.no(null, "empty message");
     }
     const mailbox = await targetMailbox(ctx, name);
+    // RFC 4314 §4: on another account's mailbox, flags the user may not set ("s", "w", "t") are left off.
+    const rights = mailbox.accountId === ctx.requireAccount().id ? null : await ctx.store.rightsOf(mailbox.id, ctx.requireAccount().id);
     const staged: StagedAppend[] = [];
     for (const message of messages) {
       // RFC 4469: a CATENATE message is composed from its parts (catenate.ts).
       const source = message.literal === null ? await stageCatenated(ctx, message.catenate ?? [], limit) : await ctx.stagedLiteral(message.literal, limit);
-      staged.push({ source, flags: message.flags, internalDate: message.internalDate ?? ctx.clock() });
+      const flags = rights === null ? message.flags : permanentFlagsFor(message.flags, rights);
+      staged.push({ source, flags, internalDate: message.internalDate ?? ctx.clock() });
     }
     // Over quota (RFC 9208 STORAGE or MESSAGE) the store refuses the whole command: NO [OVERQUOTA].
     const copies = await ctx.store.appendStaged(mailbox.id, staged, { maxBytes: limit });
@@ -112,8 +117,7 @@ export function appendMessage(args: ArgumentReader, utf8Accepted: boolean): Appe
 }
 
 export async function targetMailbox(ctx: CommandContext, name: string) {
-  const mailbox = await ctx.store.getMailbox(ctx.requireAccount().id, name);
   // RFC 9051 §6.3.12: TRYCREATE tells the client that creating the mailbox would help.
-  if (mailbox === null) throw ImapError.no("TRYCREATE", "no such mailbox");
-  return mailbox;
+  // RFC 4314 §4: putting messages into a mailbox (APPEND, COPY, MOVE) needs "i".
+  return (await requireMailboxAccess(ctx, name, "i", { code: "TRYCREATE", text: "no such mailbox" })).mailbox;
 }

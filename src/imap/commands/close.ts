@@ -15,7 +15,8 @@ export const closeCommand: ImapCommand<null> = {
   run: async (ctx) => {
     const selected = ctx.requireSelected();
     // RFC 9051 §6.4.1: no untagged EXPUNGE is sent for what CLOSE removes.
-    if (ctx.name === "CLOSE" && !selected.readOnly) await ctx.store.expungeDeleted(selected.mailboxId);
+    // RFC 4314 §4: without "e" CLOSE only deselects.
+    if (ctx.name === "CLOSE" && !selected.readOnly && selected.rights.includes("e")) await ctx.store.expungeDeleted(selected.mailboxId);
     ctx.session.deselect();
   },
 };

@@ -6,6 +6,8 @@
 import { encodeOrderedNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
 import { keepHighest, refuseOverLimit } from "./message-limit.js";
+import { targetMailbox } from "./append.js";
+import { requireRights } from "../acl/mailbox-access.js";
 
 interface CopyArgs {
   set: SequenceSet;
@@ -33,9 +35,11 @@ export const copyCommand: ImapCommand<CopyArgs> = {
     // a COPY of more is refused, as a partial copy would be copied again (message-limit.ts).
     if (!move) refuseOverLimit(ctx, named.length, "COPY");
     const messages = move ? keepHighest(ctx, named, (m) => m.uid) : named;
-    const destination = await ctx.store.getMailbox(ctx.requireAccount().id, target);
-    if (destination === null) throw ImapError.no("TRYCREATE", "no such mailbox");
+    // RFC 4314 §4: the target needs "i" (append.ts targetMailbox); RFC 6851 §4.2: MOVE takes the
+    // messages out of the source, which needs "t" and "e" there.
+    const destination = await targetMailbox(ctx, target);
     if (move && selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    if (move) requireRights(selected.rights, "te");
     if (messages.length === 0) {
       // RFC 9051 §6.4.8: a UID set naming nothing is not an error.
       ctx.complete({ text: `${ctx.name} completed, nothing to do` });

@@ -3,6 +3,7 @@
 import { mailboxObjectId, SPECIAL_USES, type SpecialUse } from "../../store/index.js";
 import { checkNewMailboxName, decodeMailboxName } from "../protocol/mailbox-name.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { createShared } from "../acl/shared-mailboxes.js";
 
 interface CreateArgs {
   name: string;
@@ -37,7 +38,8 @@ export const createCommand: ImapCommand<CreateArgs> = {
     // RFC 6154 §3: an unknown attribute, or more than one (the store keeps one per mailbox), is USEATTR.
     const canonical = specialUse.map((u) => SPECIAL_USES.find((s) => s.toLowerCase() === u.toLowerCase()));
     if (canonical.some((u) => u === undefined) || canonical.length > 1) throw ImapError.no("USEATTR", "unsupported special-use attribute");
-    const created = await ctx.store.createMailbox(account.id, name, { specialUse: (canonical[0] as SpecialUse | undefined) ?? null });
+    // A name in the shared namespace is created in its owner's account (RFC 4314 §4 "k").
+    const created = (await createShared(ctx, name)) ?? (await ctx.store.createMailbox(account.id, name, { specialUse: (canonical[0] as SpecialUse | undefined) ?? null }));
     // RFC 8474 §4.1: the tagged OK names the new mailbox's MAILBOXID.
     ctx.complete({ code: `MAILBOXID (${mailboxObjectId(created)})`, text: "CREATE completed" });
   },

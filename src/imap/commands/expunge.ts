@@ -5,6 +5,7 @@ import type { SequenceSet } from "../protocol/sequence-set.js";
 import type { Uid } from "../../store/index.js";
 import { ImapError, type ImapCommand } from "./command.js";
 import { keepHighest } from "./message-limit.js";
+import { requireRights } from "../acl/mailbox-access.js";
 
 /** UIDs whose flags one store read fetches when UID EXPUNGE must count its \Deleted messages. */
 const SUMMARY_PAGE = 1000;
@@ -23,6 +24,8 @@ export const expungeCommand: ImapCommand<SequenceSet | null> = {
   run: async (ctx, set) => {
     const selected = ctx.requireSelected();
     if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    // RFC 4314 §4: EXPUNGE needs "e".
+    requireRights(selected.rights, "e");
     let uids = set === null ? undefined : selected.resolve(set, true).map((m) => m.uid);
     if (uids !== undefined && uids.length === 0) return;
     const limit = ctx.messageLimit ?? null;

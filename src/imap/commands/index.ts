@@ -6,6 +6,7 @@
 //
 // A module's `names` are its keys; `uid: true` also makes `UID <name>` dispatch to it.
 import type { AnyImapCommand } from "./command.js";
+import { aclCommand } from "./acl.js";
 import { appendCommand } from "./append.js";
 import { authenticateCommand } from "./authenticate.js";
 import { cancelUpdateCommand } from "./cancelupdate.js";
@@ -44,6 +45,7 @@ import { unauthenticateCommand } from "./unauthenticate.js";
 
 const COMMAND_MODULES: readonly AnyImapCommand[] = [
   // commands: one entry per module (keep alphabetical)
+  aclCommand,
   appendCommand,
   authenticateCommand,
   cancelUpdateCommand,

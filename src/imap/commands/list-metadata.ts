@@ -27,12 +27,12 @@ export function readListMetadataOption(args: ArgumentReader): string[] {
   return entries;
 }
 
-/** The METADATA response for one listed mailbox. */
-export async function listMetadataResponse(ctx: CommandContext, mailbox: Mailbox, entries: readonly string[]): Promise<void> {
+/** The METADATA response for one listed mailbox, named as LIST named it (a shared one under Shared/). */
+export async function listMetadataResponse(ctx: CommandContext, mailbox: Mailbox, entries: readonly string[], listedName: string = mailbox.name): Promise<void> {
   const { found, absent } = selectEntries(await visibleEntries(ctx, mailbox), entries, 0);
   const values = new Map<string, ImapValue>(found.map((entry) => [entry.name, metadataValue(entry.value)]));
   for (const name of absent) values.set(name, NIL);
   // In the order asked for.
   const items = entries.flatMap((name): ImapValue[] => [atom(name), values.get(name) ?? NIL]);
-  await ctx.untagged(atom("METADATA"), str(ctx.encodeMailbox(mailbox.name)), list(items));
+  await ctx.untagged(atom("METADATA"), str(ctx.encodeMailbox(listedName)), list(items));
 }

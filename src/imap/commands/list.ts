@@ -4,7 +4,8 @@
 // Every answer carries \HasChildren or \HasNoChildren (RFC 3348) and the RFC 6154 special-use
 // attribute; subscribed names that no longer exist are \NonExistent. LSUB is served from the
 // subscription list, with \Noselect for names that are gone.
-import { HIERARCHY_DELIMITER, type Mailbox } from "../../store/index.js";
+import { ALL_RIGHTS, displayRights, HIERARCHY_DELIMITER, type Mailbox } from "../../store/index.js";
+import { listingFor } from "../acl/shared-list.js";
 import type { ArgumentReader } from "../protocol/arguments.js";
 import { atom, list, str, type ImapValue } from "../protocol/response-value.js";
 import type { ImapCommand } from "./command.js";
@@ -23,6 +24,8 @@ interface ListArgs {
   returnStatus: StatusItem[] | null;
   /** RFC 9590 RETURN (METADATA (entries)), list-metadata.ts. */
   returnMetadata: string[] | null;
+  /** RFC 8440 RETURN (MYRIGHTS). */
+  returnMyRights: boolean;
 }
 
 interface ListEntry {
@@ -56,6 +59,7 @@ function parseReturn(args: ArgumentReader, into: ListArgs): void {
       args.space();
       into.returnStatus = parseStatusItems(args);
     } else if (option === "METADATA") into.returnMetadata = readListMetadataOption(args);
+    else if (option === "MYRIGHTS") into.returnMyRights = true;
     else if (option !== "CHILDREN" && option !== "SPECIAL-USE") throw args.error(`unknown LIST return option ${option.slice(0, 30)}`);
   });
 }
@@ -65,9 +69,9 @@ export const listCommand: ImapCommand<ListArgs> = {
   uid: false,
   states: ["authenticated", "selected"],
   sequenceUse: "none",
-  capabilities: ["LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN", "LIST-METADATA"],
+  capabilities: ["LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN", "LIST-METADATA", "LIST-MYRIGHTS"],
   parse: (args, ctx) => {
-    const parsed: ListArgs = { reference: "", patterns: [], selectSubscribed: ctx.name === "LSUB", selectSpecialUse: false, recursiveMatch: false, returnSubscribed: false, returnStatus: null, returnMetadata: null };
+    const parsed: ListArgs = { reference: "", patterns: [], selectSubscribed: ctx.name === "LSUB", selectSpecialUse: false, recursiveMatch: false, returnSubscribed: false, returnStatus: null, returnMetadata: null, returnMyRights: false };
     if (ctx.name === "LIST" && args.peekListStart()) parseSelection(args, parsed);
     parsed.reference = args.listMailbox();
     args.space();
@@ -88,16 +92,27 @@ export const listCommand: ImapCommand<ListArgs> = {
     if (reference === null) return;
     const patterns = args.patterns.filter((p) => p !== null).map((p) => compilePattern(joinReference(reference, p)));
     if (patterns.length === 0) return;
-    const mailboxes = await ctx.store.listMailboxes(account.id);
+    // The user's mailboxes and those shared with it (acl/shared-list.ts).
+    const { mailboxes, levels, rights } = await listingFor(ctx, account);
     const subscriptions = new Set(await ctx.store.listSubscriptions(account.id));
-    for (const entry of listEntries(ctx.name === "LSUB", args, patterns, mailboxes, subscriptions)) {
+    const entries = listEntries(ctx.name === "LSUB", args, patterns, mailboxes, subscriptions);
+    if (!args.selectSubscribed && !args.selectSpecialUse) {
+      const listed = new Set(entries.map((e) => e.name));
+      for (const level of levels) if (!listed.has(level) && patterns.some((p) => p.matches(level))) entries.push({ name: level, attributes: ["\\Noselect", "\\HasChildren"], childInfo: false, mailbox: null });
+      entries.sort((a, b) => (a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
+    for (const entry of entries) {
+      const entryRights = rights.get(entry.name) ?? ALL_RIGHTS;
       const extended: ImapValue[] = entry.childInfo && ctx.name === "LIST" ? [list([str("CHILDINFO"), list([str("SUBSCRIBED")])])] : [];
       await ctx.untagged(atom(ctx.name), list(entry.attributes.map((a) => atom(a))), str(HIERARCHY_DELIMITER), str(ctx.encodeMailbox(entry.name)), ...extended);
-      if (args.returnStatus !== null && entry.mailbox !== null) {
+      // RFC 8440 §3: MYRIGHTS of every listed mailbox that exists.
+      if (args.returnMyRights && entry.mailbox !== null) await ctx.untagged(atom("MYRIGHTS"), str(ctx.encodeMailbox(entry.name)), atom(displayRights(entryRights)));
+      // RFC 4314 §4: STATUS needs "r".
+      if (args.returnStatus !== null && entry.mailbox !== null && entryRights.includes("r")) {
         const status = await ctx.store.mailboxStatus(entry.mailbox.id);
         await ctx.untagged(atom("STATUS"), str(ctx.encodeMailbox(entry.name)), list(statusValues(status, args.returnStatus, args.returnStatus.includes("RECENT") && !ctx.rev2 ? await ctx.store.countRecent(entry.mailbox.id) : 0, entry.mailbox)));
       }
-      if (args.returnMetadata !== null && entry.mailbox !== null) await listMetadataResponse(ctx, entry.mailbox, args.returnMetadata);
+      if (args.returnMetadata !== null && entry.mailbox !== null) await listMetadataResponse(ctx, entry.mailbox, args.returnMetadata, entry.name);
     }
   },
 };

@@ -15,6 +15,7 @@ import { quotaUsage } from "../../store/index.js";
 import { atom, list, num, str, type ImapValue } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 import { accountOfRoot } from "./setquota.js";
+import { sharedQuotaResponses, sharedQuotaRootResponses } from "../acl/shared-quota.js";
 
 export const QUOTA_ROOT = "User quota";
 
@@ -51,6 +52,8 @@ export const quotaCommand: ImapCommand<QuotaArgs> = {
     return { kind: "root", root };
   },
   run: async (ctx, request) => {
+    // A shared mailbox's quota is its owner's (acl/shared-quota.ts).
+    if (request.kind === "root" ? await sharedQuotaResponses(ctx, request.root) : await sharedQuotaRootResponses(ctx, request.mailbox)) return;
     const account = await freshAccount(ctx);
     const resources = quotaList(account);
     if (request.kind === "root") {

@@ -12,6 +12,8 @@ import { encodeNumbers, iterateRanges, rangesContain, resolveRanges, type Sequen
 import { atom, list, num, str } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 import { uidRequired } from "./uid-only.js";
+import { requireMailboxAccess } from "../acl/mailbox-access.js";
+import { readOnlyFor } from "../acl/selected-rights.js";
 
 interface QresyncParameters {
   uidValidity: number;
@@ -62,17 +64,21 @@ export const selectCommand: ImapCommand<SelectArgs> = {
   run: async (ctx, args) => {
     // RFC 7162 §3.2.5: QRESYNC parameters without ENABLE QRESYNC are BAD.
     if (args.qresync !== null && !ctx.enabled.has("QRESYNC")) throw ImapError.bad(null, "QRESYNC is not enabled");
-    const account = ctx.requireAccount();
+    ctx.requireAccount();
     const wasSelected = ctx.selected !== null;
     // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
     ctx.session.deselect();
     // RFC 7162 §3.2.11 / RFC 9051 §7.1: CLOSED marks where the old mailbox's responses end.
     if (wasSelected) await ctx.untaggedStatus("OK", "CLOSED", "previous mailbox closed");
-    const mailbox = await ctx.store.getMailbox(account.id, args.mailbox);
-    if (mailbox === null) throw ImapError.no("NONEXISTENT", "no such mailbox");
+    // RFC 4314 §4: SELECT and EXAMINE need "r"; without a right to change anything the mailbox
+    // opens read-only.
+    const access = await requireMailboxAccess(ctx, args.mailbox, "r");
+    const mailbox = access.mailbox;
+    const readOnly = args.readOnly || readOnlyFor(access.rights);
     // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
     if (args.condstore) ctx.session.enable("CONDSTORE");
-    const selected = await ctx.session.select(mailbox, args.readOnly);
+    const selected = await ctx.session.select(mailbox, readOnly);
+    selected.rights = access.rights;
     // RFC 9051 §7.3.5 / §7.1: FLAGS and PERMANENTFLAGS name the keywords in use here too, and
     // `\*` says new ones may be created (selected-mailbox.ts keeps the list current afterwards).
     await ctx.untagged(atom("FLAGS"), list(selected.applicableFlags.map((f) => atom(f))));
@@ -84,16 +90,16 @@ export const selectCommand: ImapCommand<SelectArgs> = {
       const unseen = ctx.uidOnly ? null : selected.firstUnseen;
       if (unseen !== null) await ctx.untaggedStatus("OK", `UNSEEN ${unseen}`, "first unseen message");
     }
-    await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${selected.permanentFlags.join(" ")})`, args.readOnly ? "no permanent flags in read-only mode" : "flags permitted");
+    await ctx.untaggedStatus("OK", `PERMANENTFLAGS (${selected.permanentFlags.join(" ")})`, readOnly ? "no permanent flags in read-only mode" : "flags permitted");
     await ctx.untaggedStatus("OK", `UIDVALIDITY ${selected.uidValidity}`, "UIDs valid");
     await ctx.untaggedStatus("OK", `UIDNEXT ${selected.mailbox.uidNext}`, "predicted next UID");
     await ctx.untaggedStatus("OK", `HIGHESTMODSEQ ${selected.highestModSeq}`, "highest modseq");
     // RFC 8474 §4.2: the mailbox's MAILBOXID.
     await ctx.untaggedStatus("OK", `MAILBOXID (${mailboxObjectId(mailbox)})`, "Ok");
     // RFC 9051 §6.3.2: IMAP4rev2 clients get the mailbox's LIST response too.
-    if (ctx.rev2) await ctx.untagged(atom("LIST"), list([]), str("/"), str(ctx.encodeMailbox(mailbox.name)));
+    if (ctx.rev2) await ctx.untagged(atom("LIST"), list([]), str("/"), str(ctx.encodeMailbox(access.name)));
     if (args.qresync !== null && args.qresync.uidValidity === selected.uidValidity) await resync(ctx, args.qresync);
-    ctx.complete({ code: args.readOnly ? "READ-ONLY" : "READ-WRITE", text: `${ctx.name} completed` });
+    ctx.complete({ code: readOnly ? "READ-ONLY" : "READ-WRITE", text: `${ctx.name} completed` });
   },
 };
 

@@ -8,6 +8,7 @@ import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
 import { fetchLead } from "./uid-only.js";
 import { keepHighest } from "./message-limit.js";
+import { requireFlagRights } from "../acl/selected-rights.js";
 
 const RESPONSE_BATCH = 1000;
 
@@ -56,6 +57,8 @@ export const storeCommand: ImapCommand<StoreArgs> = {
   run: async (ctx, args) => {
     const selected = ctx.requireSelected();
     if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    // RFC 4314 §4: \Seen needs "s", \Deleted "t", other flags "w"; FLAGS (replace) may change all three kinds.
+    requireFlagRights(args.mode === "set" ? ["\\Seen", "\\Deleted", "\\Flagged"] : args.flags, selected.rights);
     // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling modifier.
     if (args.unchangedSince !== null) ctx.session.enable("CONDSTORE");
     const condstore = ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");

@@ -20,6 +20,8 @@ import type { SaslCredentials } from "../../auth/index.js";
 import { isStoreError, type Account, type AccountId, type Mailbox } from "../../store/index.js";
 import type { CommandContext, ImapExtension, SessionControl, SessionState, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
+import { privateSeenView } from "../acl/private-seen-view.js";
+import { refreshSharedRights } from "../acl/shared-session.js";
 import { ImapParseError } from "../protocol/parse-error.js";
 import { buildCommandTable, type CommandTable } from "../commands/index.js";
 import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
@@ -58,6 +60,8 @@ export class ImapSession {
   private selected: SelectedMailbox | null = null;
   private readonly enabled = new Set<ImapExtension>();
   private unsubscribe: (() => void) | null = null;
+  /** The owner's change feed while a mailbox of another account is selected (acl/shared-session.ts). */
+  private unsubscribeShared: (() => void) | null = null;
   private ended = false;
   /** The server is stopping (stop()): no command is started after the one in flight. */
   private stopping = false;
@@ -84,7 +88,10 @@ export class ImapSession {
   private unsolicited: Promise<void> | null = null;
   private idling = false;
 
-  constructor(options: ImapSessionOptions) {
+  constructor(given: ImapSessionOptions) {
+    // Per-user \Seen on shared mailboxes (acl/private-seen-view.ts): every command and sync of
+    // this session reads and writes flags as the logged-in user sees them.
+    const options: ImapSessionOptions = { ...given, store: privateSeenView(given.store, () => this.account?.id ?? null) };
     this.compression = compressibleTransport(options.transport);
     this.o = { ...options, transport: this.compression };
     this.id = options.id ?? randomBytes(6).toString("base64url");
@@ -196,6 +203,7 @@ export class ImapSession {
     this.deadline.cancel();
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.followOwner(null);
     this.wakeIdle?.();
     void this.intake.release();
     this.o.transport.close();
@@ -278,6 +286,7 @@ export class ImapSession {
       this.completion = {};
       this.messageLimitUid = null;
       this.alreadyAnswered = false;
+      await refreshSharedRights(this.o.store, this.account?.id ?? null, this.selected, command, name);
       await command.run(this.contextFor(tag, name, byUid), parsed);
       // RFC 5267 §4.3: STORE answers its own FETCH, so the sync will not show the change.
       if (name === "STORE") searchUpdatesOf(this.selected)?.touch();
@@ -472,6 +481,7 @@ export class ImapSession {
     select: (mailbox, readOnly) => this.select(mailbox, readOnly),
     deselect: () => {
       this.selected = null;
+      this.followOwner(null);
       if (this.state === "selected") this.state = "authenticated";
     },
     enable: (extension) => {
@@ -486,6 +496,7 @@ export class ImapSession {
       // RFC 8437 §3: the mailbox is closed without expunging and the session is as after the
       // greeting (the TLS layer stays; ENABLE is per authenticated session, RFC 5161 §3.1).
       this.selected = null;
+      this.followOwner(null);
       this.account = null;
       this.unsubscribe?.();
       this.unsubscribe = null;
@@ -565,7 +576,27 @@ export class ImapSession {
     const selected = await SelectedMailbox.open(this.o.store, mailbox, readOnly, this.rev2 ? "none" : readOnly ? "peek" : "claim");
     this.selected = selected;
     this.state = "selected";
+    this.followOwner(mailbox);
     return selected;
+  }
+
+  /**
+   * While a mailbox of another account is selected, its changes come on the owner's feed: IDLE
+   * and the next sync see them as they see the account's own (RFC 2177, RFC 7162).
+   */
+  private followOwner(mailbox: Mailbox | null): void {
+    this.unsubscribeShared?.();
+    this.unsubscribeShared = null;
+    if (mailbox === null || this.account === null || mailbox.accountId === this.account.id) return;
+    this.unsubscribeShared = this.o.store.changes.subscribe(mailbox.accountId, (batch) => {
+      const selected = this.selected;
+      if (selected !== null && batch.changes.some((change) => "mailboxId" in change && change.mailboxId === selected.mailboxId)) {
+        selected.markDirty();
+        this.wakeIdle?.();
+        // RFC 5465: with NOTIFY (SELECTED) the changes go out between commands, as for own mailboxes.
+        if (this.notify.active) this.pushUnsolicited();
+      }
+    });
   }
 
   private async readLine(): Promise<Buffer | null> {

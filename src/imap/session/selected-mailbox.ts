@@ -24,7 +24,8 @@
 // about to show passes through here (reportedFlags, noteFlags, sync), a keyword new to the
 // session is remembered, and the writer of the next FETCH (or sync) first sends the new FLAGS and
 // PERMANENTFLAGS (flagsUpdate). The list only grows while the mailbox is selected, as Dovecot's.
-import { SYSTEM_FLAGS, type Brand, type Flag, type Mailbox, type MailboxId, type MailStore, type ModSeq, type RecentClaim, type SelectionIndex, type Uid, type UidValidity } from "../../store/index.js";
+import { permanentFlagsFor } from "../acl/selected-rights.js";
+import { ALL_RIGHTS, SYSTEM_FLAGS, type Brand, type Flag, type Mailbox, type MailboxId, type MailStore, type ModSeq, type RecentClaim, type SelectionIndex, type Uid, type UidValidity } from "../../store/index.js";
 import { ImapError } from "../commands/imap-error.js";
 import { atom, list, num, type ImapValue } from "../protocol/response-value.js";
 import { encodeNumbers, resolveRanges, type SequenceSet } from "../protocol/sequence-set.js";
@@ -165,6 +166,11 @@ export class SelectedMailbox {
   /** A keyword was learned that the client has not been sent in a FLAGS response yet. */
   private keywordsUntold = false;
   private readonly firstUnseenUid: Uid | null;
+  /**
+   * RFC 4314: the user's rights on this mailbox, every right on its own mailboxes; on another
+   * account's, set by SELECT and refreshed by the session before each command (imap/acl/).
+   */
+  rights: string = ALL_RIGHTS;
 
   private constructor(
     readonly mailbox: Mailbox,
@@ -238,10 +244,11 @@ export class SelectedMailbox {
 
   /**
    * RFC 9051 §7.1 PERMANENTFLAGS: what STORE keeps, with `\*` as any new keyword may be created;
-   * nothing in a read-only mailbox (§6.3.3 EXAMINE).
+   * nothing in a read-only mailbox (§6.3.3 EXAMINE); on a shared mailbox only the flags the
+   * user's rights let it change (RFC 4314 §4, acl/selected-rights.ts).
    */
   get permanentFlags(): string[] {
-    return this.readOnly ? [] : [...this.applicableFlags, "\\*"];
+    return this.readOnly ? [] : permanentFlagsFor([...this.applicableFlags, "\\*"], this.rights);
   }
 
   /**

@@ -27,6 +27,7 @@ import { quotaContract } from "./quota.contract.js";
 import { objectIdContract } from "./object-ids.contract.js";
 import { metadataContract } from "./metadata.contract.js";
 import { authStateContract } from "./auth-state.contract.js";
+import { aclContract } from "./acl.contract.js";
 
 export type { ContractBackend, OpenBackend, StoreHandles } from "./fixture.js";
 
@@ -56,6 +57,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["object ids, save date, preview and replace", objectIdContract],
   ["metadata", metadataContract],
   ["auth state", authStateContract],
+  ["acl", aclContract],
 ];
 
 /** The groups of the suite by name, so a slow backend can run them from several test files. */

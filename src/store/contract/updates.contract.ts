@@ -53,7 +53,7 @@ export function updateContract(open: OpenBackend): void {
     assert.deepEqual((await fx.mail.updateFlags(inbox.id, [a.uid], { mode: "remove", flags: ["$label1"] })).updated[0]?.flags, ["\\Seen"]);
   }));
 
-  test("copy gives new UIDs in source order, keeps flags, shares bytes; other accounts refused", using(open, async (fx) => {
+  test("copy gives new UIDs in source order, keeps flags, shares bytes; into another account charged to it", using(open, async (fx) => {
     const alice = await fx.account("alice");
     const bob = await fx.account("bob");
     const inbox = await fx.mailbox(alice.id);
@@ -70,7 +70,13 @@ export function updateContract(open: OpenBackend): void {
     assert.equal((await fx.accounts.getAccount(alice.id))!.usedBytes, usedBefore * 2 - (await fx.mail.listMessages(archive.id))[0]!.size);
     const blobs = fx.blobFileCount();
     if (blobs) assert.equal(await blobs, 3);
-    await assert.rejects(fx.mail.copyMessages(inbox.id, [a.uid], (await fx.mailbox(bob.id)).id), (e) => isStoreError(e, "CANNOT"));
+    // Shared mailboxes (RFC 4314): a copy into another account's mailbox counts against that account.
+    const bobBefore = (await fx.accounts.getAccount(bob.id))!;
+    const bobInbox = await fx.mailbox(bob.id);
+    assert.deepEqual((await fx.mail.copyMessages(inbox.id, [a.uid], bobInbox.id)).pairs, [[a.uid, 1]]);
+    const bobAfter = (await fx.accounts.getAccount(bob.id))!;
+    assert.equal(bobAfter.usedBytes - bobBefore.usedBytes, (await fx.mail.listMessages(bobInbox.id))[0]!.size);
+    assert.equal((await fx.accounts.getAccount(alice.id))!.usedBytes, usedBefore * 2 - (await fx.mail.listMessages(archive.id))[0]!.size, "the source account is not charged");
     await assert.rejects(fx.mail.copyMessages(inbox.id, [a.uid], (archive.id + 10_000) as typeof archive.id), (e) => isStoreError(e, "NONEXISTENT"));
   }));
 

@@ -13,7 +13,9 @@ import { StoreError } from "../errors.js";
 import type { MailStore } from "../mail-store.js";
 import type { SieveStore } from "../sieve-store.js";
 import type { TlsReportStore } from "../tls-report-store.js";
-import type { AccountId, MailboxId } from "../types.js";
+import type { Account, AccountId, MailboxId } from "../types.js";
+import { ANYONE } from "../acl-rights.js";
+import type { AclEntry } from "../acl-store.js";
 import type { CopyTarget } from "../copy-target.js";
 
 export interface CopySource {
@@ -44,6 +46,8 @@ export interface CopyReport {
   tlsReports: number;
   /** RFC 5464 METADATA entries (server and mailbox ones), copied as they are. */
   metadataEntries: number;
+  /** RFC 4314 ACL entries (store/acl-store.ts). */
+  aclEntries: number;
   /** Per mailbox: "address/name: N messages, sha256 ..." as verified. */
   verified: string[];
   durationMs: number;
@@ -62,10 +66,41 @@ async function copyMetadata(source: MailStore, target: CopyTarget, sourceAccount
   return entries.length;
 }
 
+/**
+ * The ACL entries, and the \Seen of each user who may see the mailbox (a named grantee, or every
+ * account when "anyone" is granted), kept as they were (CopyTarget.importPrivateSeen).
+ */
+async function copyAcls(source: CopySource, target: CopyTarget, acls: { sourceId: MailboxId; targetId: MailboxId; entries: AclEntry[] }[], accounts: Account[]): Promise<number> {
+  let count = 0;
+  const targetIds = new Map<string, AccountId>();
+  const targetIdOf = async (address: string): Promise<AccountId | null> => {
+    let id = targetIds.get(address);
+    if (id === undefined) {
+      const found = await target.findAccountByAddress(address);
+      if (found === null) return null;
+      targetIds.set(address, (id = found.id));
+    }
+    return id;
+  };
+  for (const { sourceId, targetId, entries } of acls) {
+    for (const entry of entries) await target.setAcl(targetId, entry.identifier, entry.rights);
+    count += entries.length;
+    const viewers = entries.some((e) => e.identifier === ANYONE) ? accounts : accounts.filter((a) => entries.some((e) => e.identifier.toLowerCase() === a.address.toLowerCase()));
+    for (const viewer of viewers) {
+      const seen = await source.mail.getPrivateSeen(sourceId, viewer.id);
+      const to = seen.length === 0 ? null : await targetIdOf(viewer.address);
+      if (to !== null) await target.importPrivateSeen(targetId, to, seen);
+    }
+  }
+  return count;
+}
+
 export async function copyStore(source: CopySource, target: CopyTarget, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
   const started = Date.now();
   if (!(await target.isEmpty())) throw new StoreError("CANNOT", "the target already holds domains or accounts; store copy fills an empty one");
-  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, metadataEntries: 0, verified: [], durationMs: 0 };
+  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, metadataEntries: 0, aclEntries: 0, verified: [], durationMs: 0 };
+  // ACL entries name grantee accounts, so they are written once every account is there.
+  const acls: { sourceId: MailboxId; targetId: MailboxId; entries: AclEntry[] }[] = [];
 
   const domains = await source.accounts.listDomains();
   for (const domain of domains) await target.addDomain(domain.name);
@@ -88,6 +123,8 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
       const targetId = await target.importMailbox(accountId, mailbox, recent.first);
       report.mailboxes++;
       report.metadataEntries += await copyMetadata(source.mail, target, account.id, mailbox.id, accountId, targetId);
+      const entries = await source.mail.getAcl(mailbox.id);
+      if (entries.length > 0) acls.push({ sourceId: mailbox.id, targetId, entries });
       const digest = createHash("sha256");
       let count = 0;
       const uids = (await source.mail.listMessages(mailbox.id)).map((m) => m.uid);
@@ -144,6 +181,7 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
     }
     onProgress({ phase: "accounts", done: index + 1, total: accounts.length });
   }
+  report.aclEntries = await copyAcls(source, target, acls, accounts);
   const aliases = await source.accounts.listAliases();
   for (const alias of aliases) await target.addAlias(alias.address, alias.targets);
   report.aliases = aliases.length;

@@ -61,6 +61,8 @@ import type { MetadataChange, MetadataEntry, MetadataLimits, MetadataWriteResult
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import { ACCOUNT_COLUMNS, type AccountRow, type DomainRow, MAILBOX_COLUMNS, type MailboxRow, type MessageRow, SUMMARY_COLUMNS, toAccount, toAliases, toDomain, toMailbox, toMessageSummary, uidArray } from "./rows.js";
 import { migratePostgres } from "./schema.js";
+import * as acl from "./acl.js";
+import type { AclEntry, SharedMailbox } from "../acl-store.js";
 import { PostgresChangeFeed } from "./change-feed.js";
 import { PgStagedMessage } from "./staged-message.js";
 
@@ -1674,7 +1676,6 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     for (const id of ids) boxes.set(id, await this.requireMailbox(db, id, true));
     const source = boxes.get(sourceId)!;
     const target = boxes.get(targetId)!;
-    if (source.accountId !== target.accountId) throw new StoreError("CANNOT", "cannot copy between accounts");
     const list = await rows<{ uid: number; flags: Flag[]; internal_date: number; size: number; blob_id: string; prefix: Buffer | null }>(
       db,
       "SELECT uid, flags, internal_date, size, blob_id, prefix FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
@@ -1683,7 +1684,8 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     const mapping: api.UidMapping = { uidValidity: target.uidValidity, pairs: [] };
     if (list.length === 0) return mapping;
     const bytes = list.reduce((sum, row) => sum + row.size, 0);
-    await this.chargeQuota(db, new Map([[target.accountId, { bytes, messages: list.length }]]), countQuota);
+    // Into another account (a shared mailbox, RFC 4314) the copy is the target owner's to pay for, also for MOVE.
+    await this.chargeQuota(db, new Map([[target.accountId, { bytes, messages: list.length }]]), countQuota || source.accountId !== target.accountId);
     const firstUid = await this.reserveUids(db, targetId, list.length);
     const modseq = await this.nextModSeq(db, targetId);
     const newUids = list.map((_, i) => (firstUid + i) as Uid);
@@ -1843,6 +1845,13 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
    * mailbox's HIGHESTMODSEQ, so a QRESYNC client resyncing from an older modseq is told they
    * vanished (RFC 7162 §3.2.10).
    */
+  /** `store copy`: a user's \Seen rows as they were, no modseq taken. */
+  importPrivateSeen(mailboxId: MailboxId, accountId: AccountId, uids: readonly Uid[]): Promise<void> {
+    return this.write(async (db) => {
+      await acl.writePrivateSeen(db, mailboxId, accountId, uidArray(uids), true);
+    });
+  }
+
   importTombstones(mailboxId: MailboxId): Promise<number> {
     return this.write(async (db) => {
       const result = await db.query(
@@ -1956,6 +1965,49 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.write(async (db) => {
       const blobId = await queue.completeEntry(db, id);
       await dropUnreferencedBlobs(db, [blobId]);
+    });
+  }
+
+  // AclStore (acl.ts) -----------------------------------------------------------------------------
+  getAcl(mailboxId: MailboxId): Promise<AclEntry[]> {
+    return this.read((db) => acl.getAcl(db, mailboxId));
+  }
+  setAcl(mailboxId: MailboxId, identifier: string, rights: string): Promise<void> {
+    return this.write((db) => acl.setAcl(db, mailboxId, identifier, rights));
+  }
+  listSharedMailboxes(viewer: AccountId): Promise<SharedMailbox[]> {
+    return this.read((db) => acl.listSharedMailboxes(db, viewer));
+  }
+  findSharedMailbox(viewer: AccountId, ownerAddress: string, name: string): Promise<SharedMailbox | null> {
+    return this.read((db) => acl.findSharedMailbox(db, viewer, ownerAddress, name));
+  }
+  rightsOf(mailboxId: MailboxId, viewer: AccountId): Promise<string> {
+    return this.read((db) => acl.rightsOf(db, mailboxId, viewer));
+  }
+  getPrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids?: readonly Uid[]): Promise<Uid[]> {
+    return this.read((db) => acl.getPrivateSeen(db, mailboxId, viewer, uids));
+  }
+  /** The user's \Seen as its own rows (acl.ts), under the mailbox row lock, one modseq, logged as a flags change. */
+  updatePrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids: readonly Uid[], seen: boolean, unchangedSince?: ModSeq): Promise<api.FlagUpdateResult> {
+    return this.write(async (db, unit) => {
+      const mailbox = await this.requireMailbox(db, mailboxId, true);
+      const result: api.FlagUpdateResult = { updated: [], modified: [] };
+      const changing: { uid: Uid; flags: Flag[] }[] = [];
+      for (const row of await acl.privateSeenRows(db, mailboxId, viewer, uids)) {
+        if (unchangedSince !== undefined && row.modseq > unchangedSince) result.modified.push(row.uid as Uid);
+        else if (row.seen !== seen) changing.push({ uid: row.uid as Uid, flags: row.flags as Flag[] });
+      }
+      if (changing.length === 0) return result;
+      const modseq = await this.nextModSeq(db, mailboxId);
+      const changed = changing.map((c) => c.uid);
+      await acl.writePrivateSeen(db, mailboxId, viewer, changed, seen);
+      await db.query("UPDATE messages SET modseq = $1 WHERE mailbox_id = $2 AND uid = ANY($3::bigint[])", [modseq, mailboxId, changed]);
+      await this.logFlags(db, mailboxId, modseq, changing);
+      for (const { uid, flags } of changing) {
+        unit.add(mailbox.accountId, { kind: "flags", mailboxId, uid, modseq, flags });
+        result.updated.push({ uid, modseq, flags });
+      }
+      return result;
     });
   }
 

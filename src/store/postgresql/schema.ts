@@ -550,6 +550,28 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX IF NOT EXISTS admin_deliveries_at ON admin_deliveries(at, id);
     `,
   },
+  {
+    version: 23,
+    description: "IMAP ACL (RFC 4314): rights per mailbox and grantee, and per-user \\Seen on shared mailboxes (store/acl-store.ts)",
+    sql: `
+      -- As SQLite's migration 38. IF NOT EXISTS: the migration tests rewind the history and migrate again.
+      CREATE TABLE IF NOT EXISTS mailbox_acl (
+        mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        -- NULL: the identifier "anyone" (RFC 4314 §2).
+        grantee_id bigint REFERENCES accounts(id) ON DELETE CASCADE,
+        rights text NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS mailbox_acl_key ON mailbox_acl (mailbox_id, coalesce(grantee_id, 0));
+      CREATE INDEX IF NOT EXISTS mailbox_acl_grantee ON mailbox_acl (grantee_id);
+      CREATE TABLE IF NOT EXISTS private_seen (
+        mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        uid bigint NOT NULL,
+        PRIMARY KEY (mailbox_id, account_id, uid)
+      );
+      CREATE INDEX IF NOT EXISTS private_seen_account ON private_seen (account_id);
+    `,
+  },
 ];
 
 export interface MigrationReport {

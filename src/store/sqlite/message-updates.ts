@@ -121,7 +121,6 @@ interface CopySourceRow {
 export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, sourceId: MailboxId, uids: readonly Uid[], targetId: MailboxId, countQuota = true): UidMapping {
   const source = requireMailbox(ctx, sourceId);
   const target = requireMailbox(ctx, targetId);
-  if (source.accountId !== target.accountId) throw new StoreError("CANNOT", "cannot copy between accounts");
   const rows = ctx.sql.all<CopySourceRow>(
     "SELECT uid, flags, internal_date, size, blob_id, prefix, email_id, thread_id FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
     sourceId,
@@ -130,7 +129,9 @@ export function copyMessagesInTransaction(ctx: StoreContext, unit: UnitOfWork, s
   const mapping: UidMapping = { uidValidity: target.uidValidity, pairs: [] };
   if (rows.length === 0) return mapping;
   const bytes = new Map<AccountId, UsageDelta>([[target.accountId, { bytes: rows.reduce((sum, row) => sum + row.size, 0), messages: rows.length }]]);
-  if (countQuota) checkQuota(ctx, bytes);
+  // Into another account (a shared mailbox, RFC 4314) the copy is the target owner's to pay for,
+  // also for MOVE.
+  if (countQuota || source.accountId !== target.accountId) checkQuota(ctx, bytes);
   const firstUid = reserveUids(ctx, targetId, rows.length);
   const modseq = nextModSeq(ctx, targetId);
   rows.forEach((row, index) => {

@@ -644,6 +644,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS admin_deliveries_at ON admin_deliveries(at, id);
     `,
   },
+  {
+    version: 38,
+    description: "IMAP ACL (RFC 4314): rights per mailbox and grantee, and per-user \\Seen on shared mailboxes (store/acl-store.ts)",
+    // IF NOT EXISTS: the migration tests rewind the history below older versions and migrate again.
+    sql: `
+      CREATE TABLE IF NOT EXISTS mailbox_acl (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        -- NULL: the identifier "anyone" (RFC 4314 §2).
+        grantee_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        -- Canonical RFC 4314 letters (store/acl-rights.ts), never empty.
+        rights TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS mailbox_acl_key ON mailbox_acl (mailbox_id, coalesce(grantee_id, 0));
+      CREATE INDEX IF NOT EXISTS mailbox_acl_grantee ON mailbox_acl (grantee_id);
+      -- A user's own \\Seen on another account's mailbox: one row per message it has seen.
+      CREATE TABLE IF NOT EXISTS private_seen (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, account_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS private_seen_account ON private_seen (account_id);
+    `,
+  },
 ];
 
 /**

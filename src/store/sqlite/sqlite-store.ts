@@ -55,6 +55,8 @@ import * as spamTokens from "./spam-tokens.js";
 import * as greylist from "./greylist.js";
 import * as migrationState from "./migration-state.js";
 import * as metadata from "./metadata.js";
+import * as acl from "./acl.js";
+import type { AclEntry, SharedMailbox } from "../acl-store.js";
 import type { MetadataChange, MetadataEntry, MetadataLimits, MetadataWriteResult } from "../metadata-store.js";
 import type { MigratedMessage, MigrationFolderState, MigrationStateStore } from "../migration-store.js";
 import { openDatabase } from "./sqlite-database.js";
@@ -103,6 +105,29 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       if (error instanceof metadata.MetadataRefusal) return { ok: false, reason: error.reason };
       throw error;
     }
+  }
+
+  // AclStore (acl.ts) ------------------------------------------------------------------------------
+  getAcl(mailboxId: MailboxId): Promise<AclEntry[]> {
+    return this.read((ctx) => acl.getAcl(ctx, mailboxId));
+  }
+  setAcl(mailboxId: MailboxId, identifier: string, rights: string): Promise<void> {
+    return this.write((ctx) => acl.setAcl(ctx, mailboxId, identifier, rights));
+  }
+  listSharedMailboxes(viewer: AccountId): Promise<SharedMailbox[]> {
+    return this.read((ctx) => acl.listSharedMailboxes(ctx, viewer));
+  }
+  findSharedMailbox(viewer: AccountId, ownerAddress: string, name: string): Promise<SharedMailbox | null> {
+    return this.read((ctx) => acl.findSharedMailbox(ctx, viewer, ownerAddress, name));
+  }
+  rightsOf(mailboxId: MailboxId, viewer: AccountId): Promise<string> {
+    return this.read((ctx) => acl.rightsOf(ctx, mailboxId, viewer));
+  }
+  getPrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids?: readonly Uid[]): Promise<Uid[]> {
+    return this.read((ctx) => acl.getPrivateSeen(ctx, mailboxId, viewer, uids));
+  }
+  updatePrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids: readonly Uid[], seen: boolean, unchangedSince?: ModSeq): Promise<api.FlagUpdateResult> {
+    return this.write((ctx, unit) => acl.updatePrivateSeen(ctx, unit, mailboxId, viewer, uids, seen, unchangedSince));
   }
 
   // GreylistStore (greylist.ts) ---------------------------------------------------------------------
@@ -498,6 +523,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
 
   importTombstones(mailboxId: MailboxId): Promise<number> {
     return this.write((ctx) => mailboxes.importTombstoneRows(ctx, mailboxId));
+  }
+
+  importPrivateSeen(mailboxId: MailboxId, accountId: AccountId, uids: readonly Uid[]): Promise<void> {
+    return this.write((ctx) => acl.importPrivateSeen(ctx, mailboxId, accountId, uids));
   }
 
   stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
