@@ -211,26 +211,44 @@ class FolderWriter {
   async flush(): Promise<void> {
     while (this.staging.length > 0) await this.settleOne();
     await this.append();
+    if (this.inFlight) await this.inFlight;
   }
 
+  /**
+   * Hands the batch to the store and returns once the PREVIOUS batch is appended: one batch's
+   * fsyncs and commit overlap the reading and staging of the next (a kill still leaves whole
+   * batches, in order: each starts only after the one before it committed).
+   */
   private async append(): Promise<void> {
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    try {
-      await this.store.appendStaged(this.mailboxId, batch);
-    } catch (error) {
-      for (const item of batch) {
-        item.source.discard();
-        this.known.delete(item.source.blobId);
-      }
-      throw error;
-    }
-    // A message appended without a kept UID took UIDNEXT: later kept UIDs must be above it.
+    // A message appended without a kept UID takes UIDNEXT: later kept UIDs must be above it.
     if (this.keepUidsAbove !== null && batch[0]!.uid === undefined) this.keepUidsAbove = null;
-    this.report.imported += batch.length;
+    const previous = this.inFlight;
+    const appended = (previous ?? Promise.resolve())
+      .then(() => this.store.appendStaged(this.mailboxId, batch))
+      .then(
+        () => {
+          this.report.imported += batch.length;
+        },
+        (error: unknown) => {
+          // This batch failed, or the one before it (then this one never started).
+          for (const item of batch) {
+            item.source.discard();
+            this.known.delete(item.source.blobId);
+          }
+          throw error;
+        },
+      );
+    appended.catch(() => undefined); // awaited by the next append() or flush()
+    this.inFlight = appended;
+    if (previous) await previous;
   }
+
+  /** The last batch handed to the store, until flush() has awaited it. */
+  private inFlight: Promise<void> | null = null;
 }
 
 /**

@@ -38,7 +38,7 @@ const TEMP_NAME = /^(\d+)-[0-9a-f-]{36}$/;
 export const FANOUT_FOLDERS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** fsyncs in flight for one settle() call (deferred blobs, `mailroom import`). */
-const SETTLE_PARALLELISM = 16;
+const SETTLE_PARALLELISM = 32;
 /** Unlinks (and folder fsyncs) in flight for one removeManyIfUnreferenced call. */
 const REMOVE_PARALLELISM = 8;
 
