@@ -11,7 +11,7 @@
 //   - text: 10-60 KB of text per message, one in 50 with a 0.5-2 MB attachment: the worst case
 //     for the store, whose trigram full-text index takes every octet of text.
 // All carry "From " lines (quoted, mboxrd) and Status fields; the seed is fixed (21).
-//   npm run bench:import-mbox -- [--size 1G] [--runs 3] [--mix mixed|text] [--no-peer]
+//   npm run bench:import-mbox -- [--size 1G] [--runs 3] [--mix mixed|text] [--no-peer] [--backend sqlite|postgresql]
 // (--size takes megabytes, or a number with M or G.) Results: bench/results/import-mbox.md.
 import { spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
@@ -77,11 +77,25 @@ async function writeMbox(path: string, bytes: number, mix: string): Promise<numb
   return count;
 }
 
-async function oneRun(path: string): Promise<void> {
-  const { openSqliteStore } = await import("../src/store/sqlite/sqlite-store.js");
+/**
+ * One import in this process: into a fresh SQLite store, or (backend "postgresql") into a fresh
+ * database of a PostgreSQL cluster started for the run with fsync on (test/harness/postgres.ts);
+ * the cluster's own memory is not in the peak RSS printed.
+ */
+async function oneRun(path: string, backend: string): Promise<void> {
   const { importMessages } = await import("../src/import/importer.js");
   const dataDir = await mkdtemp(join(tmpdir(), "mailroom-bench-import-"));
-  const store = await openSqliteStore({ dataDir });
+  let cluster: { createDatabase(prefix?: string): Promise<string>; stop(): Promise<void> } | null = null;
+  let store: Awaited<ReturnType<typeof import("../src/store/sqlite/sqlite-store.js").openSqliteStore>> | Awaited<ReturnType<typeof import("../src/store/postgresql/postgresql-store.js").openPostgresStore>>;
+  if (backend === "postgresql") {
+    const { startPostgres } = await import("../test/harness/postgres.js");
+    const { openPostgresStore } = await import("../src/store/postgresql/postgresql-store.js");
+    cluster = await startPostgres({ durable: true, prefix: "mailroom-bench-pg-" });
+    store = await openPostgresStore({ url: await cluster.createDatabase("bench"), maxConnections: 20 });
+  } else {
+    const { openSqliteStore } = await import("../src/store/sqlite/sqlite-store.js");
+    store = await openSqliteStore({ dataDir });
+  }
   try {
     await store.addDomain("example.org");
     const account = await store.createAccount({ address: "user@example.org", passwordHash: "x" });
@@ -95,6 +109,7 @@ async function oneRun(path: string): Promise<void> {
     console.log(JSON.stringify({ seconds, mbPerSecond: fileBytes / 1024 / 1024 / seconds, messages: imported, problems: report.problemCount, peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
   } finally {
     await store.close();
+    await cluster?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
@@ -114,8 +129,8 @@ function megabytesOf(text: string): number {
   return Math.round(Number(match[1]) * (match[2]!.toUpperCase() === "G" ? 1024 : 1));
 }
 
-function parseArgs(argv: readonly string[]): { megabytes: number; runs: number; mix: string; peer: boolean } {
-  const options = { megabytes: 1024, runs: 3, mix: "mixed", peer: true };
+function parseArgs(argv: readonly string[]): { megabytes: number; runs: number; mix: string; peer: boolean; backend: string } {
+  const options = { megabytes: 1024, runs: 3, mix: "mixed", peer: true, backend: "sqlite" };
   // The former positional form (megabytes runs mix) still works.
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -124,14 +139,16 @@ function parseArgs(argv: readonly string[]): { megabytes: number; runs: number; 
     else if (flag === "--runs") options.runs = Number(argv[++i]);
     else if (flag === "--mix") options.mix = argv[++i] ?? "";
     else if (flag === "--no-peer") options.peer = false;
+    else if (flag === "--backend") options.backend = argv[++i] ?? "";
     else if (!flag.startsWith("--")) positional.push(flag);
-    else throw new Error(`unknown flag ${flag}; usage: import-mbox [--size 1G] [--runs 3] [--mix mixed|text] [--no-peer]`);
+    else throw new Error(`unknown flag ${flag}; usage: import-mbox [--size 1G] [--runs 3] [--mix mixed|text] [--no-peer] [--backend sqlite|postgresql]`);
   }
   if (positional[0] !== undefined) options.megabytes = megabytesOf(positional[0]);
   if (positional[1] !== undefined) options.runs = Number(positional[1]);
   if (positional[2] !== undefined) options.mix = positional[2];
   if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error("--runs: a positive integer");
   if (options.mix !== "mixed" && options.mix !== "text") throw new Error("the mix is mixed or text");
+  if (options.backend !== "sqlite" && options.backend !== "postgresql") throw new Error("the backend is sqlite or postgresql");
   return options;
 }
 
@@ -177,9 +194,9 @@ const spread = (values: number[], digits: number) => `${Math.min(...values).toFi
 const load = () => loadavg().map((l) => l.toFixed(1)).join(" ");
 
 async function main(): Promise<void> {
-  if (process.argv[2] === "--run") return oneRun(process.argv[3]!);
+  if (process.argv[2] === "--run") return oneRun(process.argv[3]!, process.argv[4] ?? "sqlite");
   if (process.argv[2] === "--write") return void (await writeMbox(process.argv[3]!, Number(process.argv[4]) * 1024 * 1024, process.argv[5] ?? "mixed"));
-  const { megabytes, runs, mix, peer } = parseArgs(process.argv.slice(2));
+  const { megabytes, runs, mix, peer, backend } = parseArgs(process.argv.slice(2));
   const withPeer = peer && hasDoveadm() && process.getuid?.() === 0;
   const dir = await mkdtemp(join(tmpdir(), "mailroom-bench-mbox-"));
   try {
@@ -188,12 +205,12 @@ async function main(): Promise<void> {
     const count = await writeMbox(path, megabytes * 1024 * 1024, mix);
     await chmod(path, 0o644);
     const size = (await stat(path)).size;
-    console.log(`mbox (${mix}, seed 21): ${count} messages, ${(size / 1024 / 1024).toFixed(0)} MB; ${withPeer ? "peer: doveadm import into a Maildir" : "no peer (doveadm missing, not root, or --no-peer)"}`);
+    console.log(`store: ${backend}; mbox (${mix}, seed 21): ${count} messages, ${(size / 1024 / 1024).toFixed(0)} MB; ${withPeer ? "peer: doveadm import into a Maildir" : "no peer (doveadm missing, not root, or --no-peer)"}`);
     const mine: RunResult[] = [];
     const theirs: RunResult[] = [];
     for (let run = 0; run < runs; run++) {
       const before = load();
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--run", path], { encoding: "utf8", maxBuffer: 1 << 20 });
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--run", path, backend], { encoding: "utf8", maxBuffer: 1 << 20 });
       if (child.status !== 0) throw new Error(`run ${run + 1} failed: ${child.stderr}`);
       const result = JSON.parse(child.stdout.trim().split("\n").pop()!) as RunResult;
       mine.push(result);
