@@ -105,7 +105,8 @@ export class MessageRing {
   private head = 0;
 
   constructor(size: number) {
-    this.buffer = Buffer.allocUnsafe(size);
+    // Never from Node's shared pool: release() recognises the ring's buffers by their ArrayBuffer.
+    this.buffer = Buffer.allocUnsafeSlow(size);
   }
 
   allocate(size: number): Buffer {
