@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withScratchStore } from "../store/sqlite/scratch-store.js";
 import type { AccountId, MailboxId } from "../store/index.js";
-import { importMessages, toCrlf } from "./importer.js";
+import { importMessages, MessageRing, toCrlf } from "./importer.js";
 import { maildirFlags } from "./maildir-reader.js";
 
 async function maildir(): Promise<string> {
@@ -80,3 +80,27 @@ test("an mbox into a named mailbox, and an .eml folder; oversized messages repor
       await rm(dir, { recursive: true, force: true });
     }
   }));
+
+test("MessageRing: live buffers never overlap, given back oldest first; wraps; too big or full gets a buffer of its own", () => {
+  const ring = new MessageRing(100);
+  const inRing = (b: Buffer) => b.buffer === ring["buffer"].buffer;
+  const a = ring.allocate(40);
+  const b = ring.allocate(40);
+  a.fill(1);
+  b.fill(2);
+  assert.ok(inRing(a) && inRing(b));
+  const c = ring.allocate(40); // 80 + 40 > 100 and the oldest starts at 0: no room
+  assert.ok(!inRing(c), "full: a buffer of its own");
+  ring.release(c); // not the ring's: ignored
+  ring.release(a);
+  const d = ring.allocate(30); // wraps to 0..30, before b (40..80)
+  assert.ok(inRing(d));
+  d.fill(4);
+  assert.ok(b.every((x) => x === 2), "a live buffer is never overwritten");
+  assert.ok(!inRing(ring.allocate(20)), "10 octets free before b: no room");
+  ring.release(b);
+  ring.release(d);
+  assert.ok(!inRing(ring.allocate(101)), "larger than the ring");
+  const e = ring.allocate(100);
+  assert.ok(inRing(e), "empty again: the whole ring");
+});

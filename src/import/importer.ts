@@ -1,13 +1,15 @@
 // `mailroom import`: an mbox file, a Maildir (with Maildir++ folders) or a folder of .eml files
 // into one account, through the MailStore interface only (so it works on every backend):
-//   - each message is staged (written durably, hashed), then appended in batches with its flags
-//     and INTERNALDATE; a batch's messages land together or not at all;
+//   - each message is staged (written, hashed, parsed), then appended in batches with its flags
+//     and INTERNALDATE; a batch's messages land together or not at all, and its files are made
+//     durable together just before (stageMessage deferSync: one fsync per file and one per blob
+//     folder for the batch, then one commit), so a crash loses at most the unfinished batch;
 //   - a message whose bytes a target mailbox already holds (same blob) is skipped, so running the
 //     same import again adds nothing, and an interrupted import resumes by running it again;
 //   - a message larger than the limit, or a file that vanished, is reported and skipped; nothing
 //     already stored is touched.
 // Memory is a few messages being staged (STAGING_PARALLEL, at most STAGING_BYTES) plus one batch of
-// staged handles, whatever the size of the source.
+// staged handles (at most BATCH messages or BATCH_BYTES of them), whatever the size of the source.
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
@@ -54,8 +56,13 @@ export interface ImportReport {
   durationMs: number;
 }
 
-/** Messages appended per store call: few enough that one batch's bytes stay small. */
-const BATCH = 50;
+/**
+ * Messages appended per store call (one commit, one round of fsyncs), and the octets of their
+ * files at most: a staged message keeps its parsed structure and search text in memory until its
+ * batch is appended, and a kill loses at most one batch (re-run, it is imported then).
+ */
+const BATCH = 200;
+const BATCH_BYTES = 32 * 1024 * 1024;
 const MAX_PROBLEM_LINES = 50;
 
 /** Bare LF line ends become CRLF (RFC 5322 §2.1), CRLF stays: the bytes IMAP serves. */
@@ -79,7 +86,51 @@ export function toCrlf(bytes: Buffer): Buffer {
  * difference between a few MB/s and tens of MB/s for an mbox of small messages).
  */
 const STAGING_PARALLEL = 8;
-const STAGING_BYTES = 64 * 1024 * 1024;
+const STAGING_BYTES = 32 * 1024 * 1024;
+/** The mbox reader's MessageRing: the stagings in flight plus the few messages read ahead of them. */
+const MESSAGE_RING_BYTES = 40 * 1024 * 1024;
+
+/**
+ * One buffer, allocated once, that the mbox reader copies each message into (readMbox allocate),
+ * handed out and given back in order like a ring: messages are staged and let go oldest first
+ * (FolderWriter.settleOne). A fresh buffer per message cost a page fault per 4 KiB written into
+ * it, more than the copy itself; here the pages are faulted in once. A message that does not fit
+ * in the free space gets a buffer of its own.
+ */
+export class MessageRing {
+  private readonly buffer: Buffer;
+  /** Offsets handed out and not given back, oldest first (start, end). */
+  private readonly live: [number, number][] = [];
+  /** Where the next message goes. */
+  private head = 0;
+
+  constructor(size: number) {
+    // Never from Node's shared pool: release() recognises the ring's buffers by their ArrayBuffer.
+    this.buffer = Buffer.allocUnsafeSlow(size);
+  }
+
+  allocate(size: number): Buffer {
+    const oldest = this.live.length > 0 ? this.live[0]![0] : null;
+    let start: number | null = null;
+    if (oldest === null) start = size <= this.buffer.length ? 0 : null;
+    else if (this.head > oldest) {
+      // Free space is head..end, then 0..oldest.
+      if (this.head + size <= this.buffer.length) start = this.head;
+      else if (size < oldest) start = 0;
+    } else if (this.head + size < oldest) start = this.head;
+    if (start === null) return Buffer.allocUnsafe(size);
+    this.live.push([start, start + size]);
+    this.head = start + size;
+    return this.buffer.subarray(start, start + size);
+  }
+
+  /** Gives back a buffer from allocate(): the oldest one still out (others are ignored). */
+  release(bytes: Buffer): void {
+    const oldest = this.live[0];
+    if (oldest && bytes.buffer === this.buffer.buffer && bytes.byteOffset === this.buffer.byteOffset + oldest[0]) this.live.shift();
+    if (this.live.length === 0) this.head = 0;
+  }
+}
 
 interface Staging {
   staged: Promise<StagedMessage | { error: unknown }>;
@@ -88,11 +139,13 @@ interface Staging {
   internalDate: Date | null;
   uid: number | undefined;
   where: string;
+  bytes: Buffer;
 }
 
 class FolderWriter {
   readonly report: FolderReport;
   private batch: StagedAppend[] = [];
+  private batchBytes = 0;
   private staging: Staging[] = [];
   private stagingBytes = 0;
 
@@ -105,6 +158,8 @@ class FolderWriter {
     private readonly problem: (line: string) => void,
     /** Source UIDs above this are kept (UIDNEXT - 1 of a mailbox that has the source's UIDVALIDITY), or null. */
     private keepUidsAbove: number | null = null,
+    /** Where the added messages' bytes came from, given back once staged (mbox files). */
+    private readonly ring: MessageRing | null = null,
   ) {
     this.report = { mailbox, imported: 0, duplicates: 0, skipped: 0 };
   }
@@ -115,8 +170,8 @@ class FolderWriter {
    *   and it is above every UID given so far; else the message gets the next UID.
    */
   async add(bytes: Buffer, flags: readonly string[], internalDate: Date | null, where: string, uid?: number): Promise<void> {
-    const staged = this.store.stageMessage(bytes, { maxBytes: this.maxBytes }).catch((error: unknown) => ({ error }));
-    this.staging.push({ staged, size: bytes.length, flags, internalDate, uid, where });
+    const staged = this.store.stageMessage(bytes, { maxBytes: this.maxBytes, deferSync: true }).catch((error: unknown) => ({ error }));
+    this.staging.push({ staged, size: bytes.length, flags, internalDate, uid, where, bytes });
     this.stagingBytes += bytes.length;
     while (this.staging.length >= STAGING_PARALLEL || this.stagingBytes > STAGING_BYTES) await this.settleOne();
   }
@@ -126,6 +181,8 @@ class FolderWriter {
     const next = this.staging.shift()!;
     this.stagingBytes -= next.size;
     const staged = await next.staged;
+    // Written (or refused): the bytes are not needed any more.
+    this.ring?.release(next.bytes);
     if ("error" in staged) {
       if (!isStoreError(staged.error, "TOOBIG")) {
         // Stop: the stagings still in flight are released once they land.
@@ -147,32 +204,52 @@ class FolderWriter {
     if (this.batch.length > 0 && (this.batch[0]!.uid !== undefined) !== keep) await this.append();
     if (keep) this.keepUidsAbove = next.uid!;
     this.batch.push({ source: staged, flags: storableFlags(next.flags.filter((f) => f !== "\\Recent")), ...(next.internalDate ? { internalDate: next.internalDate } : {}), ...(keep ? { uid: next.uid as Uid } : {}) });
-    if (this.batch.length >= BATCH) await this.append();
+    this.batchBytes += staged.size;
+    if (this.batch.length >= BATCH || this.batchBytes >= BATCH_BYTES) await this.append();
   }
 
   /** Waits for every staging and appends what is left. */
   async flush(): Promise<void> {
     while (this.staging.length > 0) await this.settleOne();
     await this.append();
+    if (this.inFlight) await this.inFlight;
   }
 
+  /**
+   * Hands the batch to the store and returns once the PREVIOUS batch is appended: one batch's
+   * fsyncs and commit overlap the reading and staging of the next (a kill still leaves whole
+   * batches, in order: each starts only after the one before it committed).
+   */
   private async append(): Promise<void> {
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
-    try {
-      await this.store.appendStaged(this.mailboxId, batch);
-    } catch (error) {
-      for (const item of batch) {
-        item.source.discard();
-        this.known.delete(item.source.blobId);
-      }
-      throw error;
-    }
-    // A message appended without a kept UID took UIDNEXT: later kept UIDs must be above it.
+    this.batchBytes = 0;
+    // A message appended without a kept UID takes UIDNEXT: later kept UIDs must be above it.
     if (this.keepUidsAbove !== null && batch[0]!.uid === undefined) this.keepUidsAbove = null;
-    this.report.imported += batch.length;
+    const previous = this.inFlight;
+    const appended = (previous ?? Promise.resolve())
+      .then(() => this.store.appendStaged(this.mailboxId, batch))
+      .then(
+        () => {
+          this.report.imported += batch.length;
+        },
+        (error: unknown) => {
+          // This batch failed, or the one before it (then this one never started).
+          for (const item of batch) {
+            item.source.discard();
+            this.known.delete(item.source.blobId);
+          }
+          throw error;
+        },
+      );
+    appended.catch(() => undefined); // awaited by the next append() or flush()
+    this.inFlight = appended;
+    if (previous) await previous;
   }
+
+  /** The last batch handed to the store, until flush() has awaited it. */
+  private inFlight: Promise<void> | null = null;
 }
 
 /**
@@ -214,10 +291,11 @@ export async function importMessages(request: ImportRequest): Promise<ImportRepo
   if (kind === "mbox" || kind === "mbox-tree") {
     // An mbox file goes into --mailbox (INBOX); a tree of them (export's layout) keeps its names.
     const files = kind === "mbox" ? [{ path: request.path, mailbox: request.mailbox ?? "INBOX" }] : await mboxFiles(request.path);
+    const ring = new MessageRing(MESSAGE_RING_BYTES);
     for (const file of files) {
       const target = await openFolder(request.store, request.accountId, file.mailbox);
-      const writer = new FolderWriter(request.store, target.id, file.mailbox, target.known, request.maxMessageBytes, problem);
-      for await (const item of readMbox(createReadStream(file.path, { highWaterMark: 1 << 20 }), { maxMessageBytes: request.maxMessageBytes })) {
+      const writer = new FolderWriter(request.store, target.id, file.mailbox, target.known, request.maxMessageBytes, problem, null, ring);
+      for await (const item of readMbox(createReadStream(file.path, { highWaterMark: 1 << 20 }), { maxMessageBytes: request.maxMessageBytes, allocate: (size) => ring.allocate(size) })) {
         done++;
         if ("skipped" in item) {
           writer.report.skipped++;

@@ -282,8 +282,16 @@ export interface MailStore extends MetadataStore, AclStore {
    * would pass its quota, TOOBIG past maxBytes.
    */
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
-  /** Writes the bytes durably to the blob store without delivering them (see StagedMessage). Throws TOOBIG past maxBytes. */
-  stageMessage(source: MessageSource, options?: { maxBytes?: number }): Promise<StagedMessage>;
+  /**
+   * Writes the bytes durably to the blob store without delivering them (see StagedMessage). Throws TOOBIG past maxBytes.
+   * With deferSync the bytes are written but made durable only by the deliver()/appendStaged()
+   * call that stores them, together with the other messages of that call (SQLite: one fsync per
+   * file, then one per blob folder for the whole call, instead of a file and a folder fsync each
+   * and alone): for a bulk import, where a batch is appended at once. A crash before that call
+   * loses the staged bytes, which were in no mailbox yet. A backend whose staging is a database
+   * commit of its own (PostgreSQL) may ignore it.
+   */
+  stageMessage(source: MessageSource, options?: { maxBytes?: number; deferSync?: boolean }): Promise<StagedMessage>;
   /** IMAP APPEND: deliver() to one mailbox. */
   append(mailboxId: MailboxId, source: MessageSource, options?: { flags?: Flag[]; internalDate?: Date; maxBytes?: number }): Promise<DeliveredCopy>;
   /**

@@ -9,6 +9,7 @@ import { isStoreError } from "../errors.js";
 import type { BlobId } from "../types.js";
 import { BlobDirectory, FANOUT_FOLDERS } from "./blob-directory.js";
 import { logicalMessageStream } from "./message-bytes.js";
+import { SimulatedDisk } from "./simulated-disk.js";
 
 async function withDirectory(run: (blobs: BlobDirectory, root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "mailroom-blobs-"));
@@ -239,4 +240,36 @@ test("while a backup holds removals no file is removed; released, the removal ha
     assert.equal(removed.outcomes.get(written.id), "removed");
     assert.equal(await blobs.sizeOf(written.id), null);
   });
+});
+
+test("deferred writes: nothing under a blob name before settle(); settle makes each durable once (power loss after it keeps every byte), release() before it leaves nothing", async () => {
+  const root = await mkdtemp(join(tmpdir(), "mailroom-blobs-"));
+  try {
+    const dir = join(root, "blobs");
+    await BlobDirectory.open(dir);
+    const disk = new SimulatedDisk(dir);
+    disk.startRecording();
+    const blobs = await BlobDirectory.open(dir, { files: disk });
+    const bodies = [Buffer.from("first deferred\r\n"), Buffer.from("second deferred\r\n"), Buffer.from("first deferred\r\n")];
+    const pending = await Promise.all(bodies.map((body) => blobs.writeDeferred(body)));
+    const dropped = await blobs.writeDeferred(Buffer.from("never settled\r\n"));
+    assert.deepEqual(await blobIds(blobs), [], "no blob name before settle");
+    assert.equal(pending[0]!.settled, false);
+    assert.deepEqual(await readFile(pending[1]!.path), bodies[1], "readable from its temp file meanwhile");
+    dropped.release();
+    await blobs.settle(pending);
+    await blobs.settle(pending); // settled already: nothing done twice
+    assert.ok(pending.every((blob) => blob.settled));
+    assert.equal(pending[0]!.id, pending[2]!.id, "the same bytes twice are one blob");
+    assert.deepEqual((await blobIds(blobs)).sort(), [pending[0]!.id, pending[1]!.id].sort());
+    assert.deepEqual(await readdir(join(dir, "tmp")), [], "the temp files were renamed or dropped, the released one removed");
+    // Pinned until released: the collector keeps them though nothing refers to them yet.
+    assert.equal(await removeOne(blobs, pending[1]!.id, false), "pinned");
+    disk.crash();
+    const image = join(root, "after-power-loss");
+    disk.materialize(image);
+    for (const [i, blob] of pending.entries()) assert.deepEqual(await readFile(join(image, blob.id.slice(0, 2), blob.id)), bodies[i], "durable name and bytes");
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });

@@ -37,6 +37,8 @@ const TEMP_NAME = /^(\d+)-[0-9a-f-]{36}$/;
 /** The 256 fan-out folder names, "00" to "ff": the first two hex digits of a blob id. */
 export const FANOUT_FOLDERS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/** fsyncs in flight for one settle() call (deferred blobs, `mailroom import`). */
+const SETTLE_PARALLELISM = 32;
 /** Unlinks (and folder fsyncs) in flight for one removeManyIfUnreferenced call. */
 const REMOVE_PARALLELISM = 8;
 
@@ -102,6 +104,48 @@ export interface WrittenBlob {
    * or abandoned (then the blob is garbage unless another writer holds it).
    */
   release(): void;
+}
+
+/**
+ * A blob written with writeDeferred(): its bytes are in a temp file, neither fsynced nor under
+ * its name yet, until BlobDirectory.settle() makes a whole batch of them durable at once.
+ */
+export interface DeferredBlob extends WrittenBlob {
+  /** True once settle() placed it (then it is a WrittenBlob like any, pinned until release()). */
+  readonly settled: boolean;
+  /** Where its bytes are now: the temp file, then its content-addressed name. */
+  readonly path: string;
+}
+
+class PendingFile implements DeferredBlob {
+  state: "written" | "placed" | "released" = "written";
+  /** The settle() call placing it, shared by every caller that asks for it meanwhile. */
+  settling: Promise<void> | null = null;
+
+  constructor(
+    private readonly directory: BlobDirectory,
+    readonly id: BlobId,
+    readonly size: number,
+    readonly tempName: string,
+    readonly tempPath: string,
+    /** Whether a placed file's pin was taken (moveIntoPlace); dropped once by release(). */
+    private readonly unpin: () => void,
+    private readonly dropTemp: () => void,
+  ) {}
+
+  get settled(): boolean {
+    return this.state === "placed";
+  }
+
+  get path(): string {
+    return this.state === "placed" ? this.directory.pathOf(this.id) : this.tempPath;
+  }
+
+  release(): void {
+    if (this.state === "placed") this.unpin();
+    else if (this.state === "written") this.dropTemp();
+    this.state = "released";
+  }
 }
 
 export class BlobDirectory {
@@ -177,7 +221,96 @@ export class BlobDirectory {
     }
   }
 
-  private async writeTemporary(source: MessageSource, tempPath: string, options: BlobWriteOptions): Promise<{ id: BlobId; size: number }> {
+  /**
+   * Streams the source to a temp file WITHOUT fsync and returns its id, for settle() to make
+   * durable together with others (`mailroom import`: one fsync per file, then one per fan-out
+   * folder for the whole batch, where write() pays a file and a folder fsync per message, each
+   * waiting for its own). Until settled it is in no mailbox, so a crash loses nothing acknowledged:
+   * the temp file is the collector's (removeTemporaryIfStale), and release() removes it at once.
+   */
+  async writeDeferred(source: MessageSource, options: BlobWriteOptions = {}): Promise<DeferredBlob> {
+    const tempName = `${process.pid}-${randomUUID()}`;
+    const tempPath = join(this.root, TEMP_DIRECTORY, tempName);
+    this.writing.add(tempName);
+    try {
+      const { id, size } = await this.writeTemporary(source, tempPath, options, false);
+      const dropTemp = () => {
+        this.writing.delete(tempName);
+        void unlinkIfPresent(tempPath, this.files).catch(() => undefined);
+      };
+      return new PendingFile(this, id, size, tempName, tempPath, () => this.unpin(id), dropTemp);
+    } catch (err) {
+      this.writing.delete(tempName);
+      await unlinkIfPresent(tempPath, this.files).catch(() => undefined);
+      throw asStoreError(err);
+    }
+  }
+
+  /**
+   * Makes deferred blobs durable under their names: every temp file fsynced (in parallel, so the
+   * disk commits them together), each renamed into place (or dropped when the same bytes are
+   * already there), then each fan-out folder that got a name fsynced once. Each is pinned from
+   * then until its release(). Blobs settled already, or being settled by another call, are
+   * awaited, not done twice. On failure none of this call's blobs counts as placed.
+   */
+  async settle(blobs: readonly DeferredBlob[]): Promise<void> {
+    const mine: PendingFile[] = [];
+    const others = new Set<Promise<void>>();
+    for (const blob of blobs) {
+      if (!(blob instanceof PendingFile)) throw new StoreError("INVALID", "not a deferred blob of this directory");
+      if (blob.state === "released") throw new StoreError("INVALID", "deferred blob already released");
+      if (blob.settling) others.add(blob.settling);
+      else if (blob.state === "written") mine.push(blob);
+    }
+    if (mine.length > 0) {
+      const settling = this.settleFiles(mine);
+      for (const blob of mine) blob.settling = settling;
+      others.add(settling);
+    }
+    await Promise.all(others);
+  }
+
+  private async settleFiles(files: readonly PendingFile[]): Promise<void> {
+    const placed: PendingFile[] = [];
+    try {
+      await inParallel(files, SETTLE_PARALLELISM, (file) => this.files.fsyncFile(file.tempPath));
+      const folders = new Set<string>();
+      for (const file of files) {
+        // Also when the name was there already: another settle() may have renamed it and not yet
+        // fsynced its folder, and this batch's rows must not commit before that name is durable.
+        await this.placeUnsynced(file.id, file.tempPath);
+        folders.add(this.folderOf(file.id));
+        placed.push(file);
+        this.writing.delete(file.tempName);
+        if (this.syncPoint) await this.syncPoint("writer.placed", file.id);
+      }
+      await inParallel([...folders], SETTLE_PARALLELISM, (folder) => this.files.fsyncDirectory(folder));
+      for (const file of files) file.state = "placed";
+    } catch (err) {
+      // Renamed files stay (unreferenced: the collector's); their pins go, the rest stay temp files.
+      for (const file of placed) this.unpin(file.id);
+      for (const file of files) file.settling = null;
+      throw asStoreError(err);
+    }
+  }
+
+  /** moveIntoPlace without the folder fsync (settle does one per folder). */
+  private async placeUnsynced(id: BlobId, tempPath: string): Promise<void> {
+    return this.withBlobLock(id, async () => {
+      this.pin(id);
+      try {
+        const present = await this.exists(this.pathOf(id));
+        if (this.syncPoint) await this.syncPoint("writer.locked", id);
+        if (present) await unlinkIfPresent(tempPath, this.files);
+        else await this.files.rename(tempPath, this.pathOf(id));
+      } catch (err) {
+        this.unpin(id);
+        throw err;
+      }
+    });
+  }
+
+  private async writeTemporary(source: MessageSource, tempPath: string, options: BlobWriteOptions, sync = true): Promise<{ id: BlobId; size: number }> {
     const handle = await this.files.createExclusive(tempPath);
     try {
       const hash = createHash("sha256");
@@ -193,7 +326,7 @@ export class BlobDirectory {
         options.inspector?.push(chunk);
         await writeFully(handle, chunk);
       }
-      await handle.sync();
+      if (sync) await handle.sync();
       return { id: hash.digest("hex") as BlobId, size };
     } finally {
       await handle.close();

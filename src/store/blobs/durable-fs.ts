@@ -29,6 +29,8 @@ export interface FileLayer {
   stat(path: string): Promise<{ size: number; mtimeMs: number }>;
   /** fsync a directory so the entries created or removed in it survive a crash. */
   fsyncDirectory(path: string): Promise<void>;
+  /** fsync a file written and closed earlier (a deferred blob, BlobDirectory.settle). */
+  fsyncFile(path: string): Promise<void>;
 }
 
 export const nodeFileLayer: FileLayer = {
@@ -55,6 +57,10 @@ export const nodeFileLayer: FileLayer = {
     } finally {
       await handle.close();
     }
+  },
+  // Linux (and POSIX) fsync flushes the file's data whatever the descriptor's access mode.
+  fsyncFile(path) {
+    return nodeFileLayer.fsyncDirectory(path);
   },
 };
 

@@ -144,6 +144,13 @@ export class SimulatedDisk implements FileLayer {
     this.durableEntries.set(path, entries);
   }
 
+  async fsyncFile(path: string): Promise<void> {
+    this.step();
+    await this.real.fsyncFile(path);
+    const inode = this.inodeAt.get(path);
+    if (!this.skipFileSync && inode !== undefined) this.durableData.set(inode, readFileSync(path));
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private step(): void {

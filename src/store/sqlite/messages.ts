@@ -83,7 +83,10 @@ export function assignThread(ctx: StoreContext, accountId: AccountId, keys: read
     keys.length === 0
       ? undefined
       : ctx.sql.get<{ thread_id: string }>(
-          "SELECT t.thread_id FROM json_each(?) j JOIN thread_keys t ON t.account_id = ? AND t.message_key = j.value ORDER BY j.key LIMIT 1",
+          // CROSS JOIN keeps json_each outside: with a plain JOIN the planner walked every key of
+          // the account for each message (an import's cost grew with the mailbox, ~0.3 ms a
+          // message at 1 000 messages), instead of one primary-key lookup per message-id.
+          "SELECT t.thread_id FROM json_each(?) j CROSS JOIN thread_keys t ON t.account_id = ? AND t.message_key = j.value ORDER BY j.key LIMIT 1",
           JSON.stringify(keys),
           accountId,
         );
@@ -244,6 +247,52 @@ export function insertDeliveryInTransaction(ctx: StoreContext, unit: UnitOfWork,
   });
   addUsage(ctx, added);
   return { size: blob.size, copies: delivered };
+}
+
+export interface PlannedAppend {
+  blob: DurableBlob;
+  flags: Flag[];
+  internalDate: Date;
+  /** A UID kept from another server (StagedAppend.uid); all of a call's appends keep one or none. */
+  uid?: Uid;
+}
+
+/**
+ * The database half of appendStaged (MULTIAPPEND, `mailroom import`): many messages into one
+ * mailbox, all or nothing, with the rows insertDeliveryInTransaction would write for each. The
+ * counters are written once for the call and BEFORE any full-text row: SQLite opens a statement
+ * savepoint for an UPDATE, and FTS5 writes its pending index data out as a new segment at every
+ * savepoint (fts5SavepointMethod), so the former order (index row, then UIDNEXT, then the next
+ * message's index row...) wrote one segment per message and cost more than the rest of the
+ * insert together (~1.2 ms a message, measured in a 256 MB import). Now the batch's index rows are
+ * written out once, at COMMIT.
+ */
+export function insertAppendsInTransaction(ctx: StoreContext, unit: UnitOfWork, mailboxId: MailboxId, appends: readonly PlannedAppend[]): DeliveredCopy[] {
+  if (appends.length === 0) return [];
+  const mailbox = requireMailbox(ctx, mailboxId);
+  const added = new Map<AccountId, UsageDelta>();
+  for (const append of appends) addUsageDelta(added, mailbox.accountId, append.blob.size, 1);
+  checkQuota(ctx, added);
+  addUsage(ctx, added);
+  // Kept UIDs are ascending (checkKeptUids): the first must be at least UIDNEXT, and UIDNEXT ends
+  // after the last; otherwise the messages take consecutive UIDs from UIDNEXT, as one by one.
+  const keptUids = appends[0]!.uid !== undefined;
+  if (keptUids) keepUid(ctx, mailbox.id, appends[0]!.uid!);
+  const firstUid = keptUids ? appends[0]!.uid! : reserveUids(ctx, mailbox.id, appends.length);
+  if (keptUids) reserveUids(ctx, mailbox.id, appends[appends.length - 1]!.uid! - firstUid + 1);
+  // One modseq per message, consecutive, as one-by-one appends would have had.
+  const lastModseq = ctx.sql.get<{ highest_modseq: number }>("UPDATE mailboxes SET highest_modseq = highest_modseq + ? WHERE id = ? RETURNING highest_modseq", appends.length, mailbox.id)!.highest_modseq;
+  const firstModseq = lastModseq - appends.length + 1;
+  return appends.map((append, i) => {
+    const uid = (keptUids ? append.uid! : firstUid + i) as Uid;
+    const modseq = (firstModseq + i) as ModSeq;
+    insertBlobRow(ctx, append.blob);
+    const threadId = assignThread(ctx, mailbox.accountId, threadKeys(append.blob.parsed.envelope, append.blob.parsed.headerFields));
+    insertMessageRow(ctx, mailbox.id, uid, modseq, { flags: append.flags, internalDate: append.internalDate.getTime(), size: append.blob.size, blobId: append.blob.id, prefix: null, emailId: newEmailId(), threadId });
+    logAdded(ctx, mailbox.id, uid, modseq);
+    unit.add(mailbox.accountId, { kind: "added", mailboxId: mailbox.id, uid, modseq });
+    return { mailboxId: mailbox.id, uidValidity: mailbox.uidValidity, uid, modseq };
+  });
 }
 
 /** Moves UIDNEXT up to a kept UID, so reserveUids hands it out; below UIDNEXT it is refused. */

@@ -435,9 +435,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
       const staged = list.map((m) => m.source);
       if (!staged.every((m) => m instanceof SqliteStagedMessage)) throw new StoreError("INVALID", "staged message belongs to another store");
       // One unit of work: every message gets its row, or (quota, a vanished mailbox) none does.
-      const results = await this.commitStaged(staged as SqliteStagedMessage[], options.maxBytes, (ctx, unit, blobs) =>
-        blobs.map((blob, i) => messages.insertDeliveryInTransaction(ctx, unit, blob, [{ mailboxId, flags: plans[i]!.flags, prefix: Buffer.alloc(0), ...(kept ? { uid: kept[i]! as Uid } : {}) }], plans[i]!.internalDate)),
-      );
+      const results = await this.commitStaged(staged as SqliteStagedMessage[], options.maxBytes, (ctx, unit, blobs) => {
+        const copies = messages.insertAppendsInTransaction(ctx, unit, mailboxId, blobs.map((blob, i) => ({ blob, flags: plans[i]!.flags, internalDate: plans[i]!.internalDate, ...(kept ? { uid: kept[i]! as Uid } : {}) })));
+        return copies.map((copy, i) => ({ size: blobs[i]!.size, copies: [copy] }));
+      });
       return results.map((r) => r.copies[0]!);
     });
   }
@@ -472,6 +473,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   ): Promise<api.DeliveryResult[]> {
     const releases: (() => void)[] = [];
     try {
+      // Bytes staged with deferSync become durable here, all together, before any row names them.
+      const unsettled = staged.flatMap((m) => (m.belongsTo(this.blobs) && m.unsettled ? [m.unsettled] : []));
+      if (unsettled.length > 0) await this.blobs.settle(unsettled);
       for (const message of staged) {
         if (!message.belongsTo(this.blobs)) throw new StoreError("INVALID", "staged message belongs to another store");
         if (maxBytes !== undefined && message.size > maxBytes) throw new StoreError("TOOBIG", `message exceeds ${maxBytes} octets`);
@@ -529,11 +533,11 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     return this.write((ctx) => acl.importPrivateSeen(ctx, mailboxId, accountId, uids));
   }
 
-  stageMessage(source: api.MessageSource, options: { maxBytes?: number } = {}): Promise<api.StagedMessage> {
-    return this.track(() => this.stage(source, options.maxBytes));
+  stageMessage(source: api.MessageSource, options: { maxBytes?: number; deferSync?: boolean } = {}): Promise<api.StagedMessage> {
+    return this.track(() => this.stage(source, options.maxBytes, options.deferSync === true));
   }
 
-  private async stage(source: api.MessageSource, maxBytes: number | undefined): Promise<SqliteStagedMessage> {
+  private async stage(source: api.MessageSource, maxBytes: number | undefined, deferSync = false): Promise<SqliteStagedMessage> {
     const builder = new MimeTreeBuilder(this.mimeLimits);
     const counter = new SentOctetCounter();
     const head: Buffer[] = [];
@@ -550,7 +554,7 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
         }
       },
     };
-    const written = await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
+    const written = deferSync ? await this.blobs.writeDeferred(source, { maxBytes: checkMaxBytes(maxBytes), inspector }) : await this.blobs.write(source, { maxBytes: checkMaxBytes(maxBytes), inspector });
     return new SqliteStagedMessage(this.blobs, written, builder.finish(), counter.total(), (id) => this.dropStaged([id]), Buffer.concat(head));
   }
 

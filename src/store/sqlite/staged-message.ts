@@ -1,9 +1,10 @@
 // A message written durably to the blob directory but not yet in any mailbox (SMTP stages DATA,
 // verifies it, then delivers or queues it). The staged message keeps its blob pinned, so garbage
 // collection spares it, until it is delivered once or discard() is called.
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type { ParsedMessage } from "../../mail/mime-tree.js";
-import type { BlobDirectory, WrittenBlob } from "../blobs/blob-directory.js";
+import type { BlobDirectory, DeferredBlob, WrittenBlob } from "../blobs/blob-directory.js";
 import type { StagedMessage } from "../mail-store.js";
 import type { BlobId } from "../types.js";
 
@@ -15,7 +16,8 @@ export class SqliteStagedMessage implements StagedMessage {
 
   constructor(
     private readonly blobs: BlobDirectory,
-    private readonly written: WrittenBlob,
+    /** A DeferredBlob when staged with deferSync: made durable by the call that delivers it. */
+    private readonly written: WrittenBlob | DeferredBlob,
     readonly parsed: ParsedMessage,
     /** Octets with CRLF line ends, counted in the same pass as `parsed`. */
     readonly crlfSize: number,
@@ -38,8 +40,14 @@ export class SqliteStagedMessage implements StagedMessage {
     return this.blobs === blobs;
   }
 
+  /** The deferred blob still to be made durable (BlobDirectory.settle), or null. */
+  get unsettled(): DeferredBlob | null {
+    return "settled" in this.written && !this.written.settled ? this.written : null;
+  }
+
   open(): Readable {
-    return this.blobs.createReadStream(this.written.id);
+    const unsettled = this.unsettled;
+    return unsettled ? createReadStream(unsettled.path) : this.blobs.createReadStream(this.written.id);
   }
 
   /** Drops the staging pin (after a delivery the rows hold the blob). */
