@@ -9,6 +9,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { prefillMailroom, type PrefillSpec } from "../lib/prefill.js";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Endpoint } from "../lib/wire.js";
 import { isAlive, runChecked, stopTree } from "./child-process.js";
 import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Service, type Target } from "./target.js";
@@ -16,7 +17,17 @@ import { BENCH_DOMAIN, BENCH_PASSWORD, type Account, type Service, type Target }
 // The compiled entry of `mailroom` (what bin/mailroom.js runs after its build check). `npm run bench`
 // has just built it; calling it directly keeps a second, concurrent tsc out of the measurement.
 const MAIN = new URL("../../src/main.js", import.meta.url).href;
-const CLI_ARGS = ["--input-type=module", "-e", `const { main } = await import(${JSON.stringify(MAIN)}); await main(process.argv.slice(1));`, "--"];
+const cliArgs = (main: string): string[] => ["--input-type=module", "-e", `const { main } = await import(${JSON.stringify(main)}); await main(process.argv.slice(1));`, "--"];
+
+/**
+ * Another compiled checkout of Mailroom to run instead of this one (bench/compare-commits.ts): its
+ * `dist/` holds the server and the prefill of that commit, so its own store code writes its own schema.
+ */
+export interface MailroomBuild {
+  /** The checkout's root (the directory holding dist/). */
+  root: string;
+  label: string;
+}
 const execFileAsync = promisify(execFile);
 const PROTOCOLS: Record<string, Service> = { smtp: "smtp", imap: "imap", pop3: "pop3" };
 
@@ -67,22 +78,27 @@ export function parseBanner(banner: string): { endpoints: Partial<Record<Service
   return { endpoints, unavailable };
 }
 
-export async function startMailroom(dir: string, localParts: readonly string[], prefills: readonly PrefillSpec[] = [], say: (line: string) => void = () => {}): Promise<Target> {
+export async function startMailroom(dir: string, localParts: readonly string[], prefills: readonly PrefillSpec[] = [], say: (line: string) => void = () => {}, build?: MailroomBuild): Promise<Target> {
+  const cli = cliArgs(build ? pathToFileURL(join(build.root, "dist", "src", "main.js")).href : MAIN);
+  const prefill: typeof prefillMailroom = build
+    ? ((await import(pathToFileURL(join(build.root, "dist", "bench", "lib", "prefill.js")).href)) as { prefillMailroom: typeof prefillMailroom }).prefillMailroom
+    : prefillMailroom;
+  const label = build?.label ?? "Mailroom";
   await mkdir(dir, { recursive: true });
   const configFile = join(dir, "mailroom.toml");
   await writeFile(configFile, configToml(join(dir, "data")));
   const env = { ...process.env, MAILROOM_CONFIG: configFile };
-  runChecked(process.execPath, [...CLI_ARGS, "--init", "domain", "add", BENCH_DOMAIN], { env });
-  for (const local of localParts) runChecked(process.execPath, [...CLI_ARGS, "user", "add", `${local}@${BENCH_DOMAIN}`], { env, input: `${BENCH_PASSWORD}\n` });
+  runChecked(process.execPath, [...cli, "--init", "domain", "add", BENCH_DOMAIN], { env });
+  for (const local of localParts) runChecked(process.execPath, [...cli, "user", "add", `${local}@${BENCH_DOMAIN}`], { env, input: `${BENCH_PASSWORD}\n` });
 
   // Big mailboxes go in through the store before the server owns the data dir (bench/lib/prefill.ts).
   const prefilled = new Map<string, number>();
   for (const spec of prefills) {
-    say(`  filling Mailroom ${spec.local} INBOX with ${spec.count} messages through the store API ...`);
-    prefilled.set(spec.local, await prefillMailroom(join(dir, "data"), `${spec.local}@${BENCH_DOMAIN}`, spec, say));
+    say(`  filling ${label} ${spec.local} INBOX with ${spec.count} messages through the store API ...`);
+    prefilled.set(spec.local, await prefill(join(dir, "data"), `${spec.local}@${BENCH_DOMAIN}`, spec, say));
   }
   const log = createWriteStream(join(dir, "mailroom.log"));
-  const child = spawn(process.execPath, [...CLI_ARGS, "serve"], { env, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
+  const child = spawn(process.execPath, [...cli, "serve"], { env, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
   child.stderr.pipe(log);
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not start Mailroom");
@@ -100,7 +116,7 @@ export async function startMailroom(dir: string, localParts: readonly string[], 
   for (const service of ["smtp", "imap", "pop3"] as const) if (!endpoints[service]) unavailable[service] ??= `Mailroom ${service.toUpperCase()} is not served`;
   return {
     role: "mailroom",
-    label: "Mailroom",
+    label,
     endpoints,
     unavailable,
     account: (local): Account => ({ address: `${local}@${BENCH_DOMAIN}`, password: BENCH_PASSWORD }),
@@ -108,7 +124,7 @@ export async function startMailroom(dir: string, localParts: readonly string[], 
     prefilled,
     // `mailroom status` over the control socket, as an operator would read it.
     async eventLoop(reset) {
-      const { stdout } = await execFileAsync(process.execPath, [...CLI_ARGS, "status", ...(reset ? ["--reset"] : [])], { env, timeout: 60_000 });
+      const { stdout } = await execFileAsync(process.execPath, [...cli, "status", ...(reset ? ["--reset"] : [])], { env, timeout: 60_000 });
       const match = /longest stall ([\d.]+) ms, 99th percentile ([\d.]+) ms/.exec(stdout);
       if (!match) throw new Error(`mailroom status printed no event-loop figures: ${stdout.trim().slice(0, 200)}`);
       return { maxStallMs: Number(match[1]), p99StallMs: Number(match[2]) };
@@ -117,7 +133,7 @@ export async function startMailroom(dir: string, localParts: readonly string[], 
     async putSieveScript(local, name, script) {
       const file = join(dir, `${local}-${name}.sieve`);
       await writeFile(file, script);
-      await execFileAsync(process.execPath, [...CLI_ARGS, "sieve", "put", `${local}@${BENCH_DOMAIN}`, name, file, "--activate"], { env, timeout: 60_000 });
+      await execFileAsync(process.execPath, [...cli, "sieve", "put", `${local}@${BENCH_DOMAIN}`, name, file, "--activate"], { env, timeout: 60_000 });
     },
     // One SQLite database holds every account's index: its files (with WAL and shm) are the index.
     async indexBytes() {

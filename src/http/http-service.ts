@@ -107,8 +107,9 @@ interface ConnectionFront {
  * front of an HTTP(S) server: the server's own 'connection' handling (HTTP parsing, or the TLS
  * handshake) starts only once a trusted balancer's header is read, and the client it names becomes
  * the socket's remoteAddress, which fastify's request.ip reads. From other peers, a connection
- * opening with a header is refused. Then, while a TLS-ALPN-01 challenge is pending, a ClientHello
- * offering "acme-tls/1" for the challenged name gets the challenge certificate and nothing else.
+ * opening with a header is refused. Then, while a TLS-ALPN-01 challenge is pending (on any node,
+ * with a shared store), a ClientHello offering "acme-tls/1" for the challenged name gets the
+ * challenge certificate and nothing else.
  */
 function installConnectionFront(server: HttpServer, scheme: "http" | "https", front: ConnectionFront, log: HttpContext["log"]): void {
   const proxy = front.proxyProtocol !== undefined && front.proxyProtocol.trusted.length > 0 ? front.proxyProtocol : null;
@@ -140,7 +141,7 @@ function installConnectionFront(server: HttpServer, scheme: "http" | "https", fr
     });
   }
   const afterProxy = (socket: Socket, first: Buffer | null): void => {
-    if (challenges === null || challenges.pendingAlpn === 0) {
+    if (challenges === null || !challenges.mayAnswerAlpn) {
       if (first !== null) socket.unshift(first);
       handOver(socket);
       return;
@@ -220,7 +221,13 @@ async function answerAlpnChallenge(socket: Socket, first: Buffer | null, challen
   }
   if (received.length > 0) socket.unshift(received);
   if (peek.status !== "complete" || !peek.alpn.includes("acme-tls/1")) return false;
-  const context = peek.serverName === null ? undefined : challenges.alpnContext(peek.serverName);
+  let context: SecureContext | undefined;
+  try {
+    // With a shared store the order may be another node's (net/acme.ts, docs/scale-out.md).
+    context = peek.serverName === null ? undefined : await challenges.alpnContextAnywhere(peek.serverName);
+  } catch (error) {
+    log.warn("acme.alpn_lookup_failed", { serverName: peek.serverName, error: error instanceof Error ? error.message : String(error) });
+  }
   if (context === undefined) {
     log.info("acme.alpn_unexpected", { serverName: peek.serverName, remote: socket.remoteAddress });
     socket.destroy();

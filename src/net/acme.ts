@@ -16,8 +16,9 @@
 // the certificates live in the database, not in <data_dir>/acme/, so a new node serves the same
 // certificates at once and a wiped node loses nothing. One node orders a name at a time (a claim
 // in the database); the others read what it stored every acme.shared_check_interval and serve it
-// from the next handshake, and drop a certificate revoked elsewhere. HTTP-01 answers are stored
-// too, because the CA's request may reach any node behind the balancer (docs/scale-out.md).
+// from the next handshake, and drop a certificate revoked elsewhere. HTTP-01 and TLS-ALPN-01 answers
+// are stored too, because the CA's validation request may reach any node behind the balancer
+// (docs/scale-out.md): every node answers from the database what another node's order created.
 
 import { X509Certificate, createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
@@ -61,6 +62,9 @@ export interface AcmeSharedState {
   saveAcmeHttpChallenge(token: string, keyAuthorization: string, ttlMs: number): Promise<void>;
   readAcmeHttpChallenge(token: string): Promise<string | null>;
   deleteAcmeHttpChallenge(token: string): Promise<void>;
+  saveAcmeAlpnChallenge(name: string, certPem: string, keyPem: string, ttlMs: number): Promise<void>;
+  readAcmeAlpnChallenge(name: string): Promise<{ certPem: string; keyPem: string } | null>;
+  deleteAcmeAlpnChallenge(name: string): Promise<void>;
 }
 
 /** The pending answers to the CA's validation requests, read by the HTTP service. */
@@ -68,8 +72,8 @@ export class AcmeChallenges {
   private readonly http = new Map<string, string>();
   private readonly alpn = new Map<string, SecureContext>();
 
-  /** shared: HTTP-01 answers another node stored (the CA's request may come to any node). */
-  constructor(private readonly shared: Pick<AcmeSharedState, "readAcmeHttpChallenge"> | null = null) {}
+  /** shared: HTTP-01 and TLS-ALPN-01 answers another node stored (the CA's request may come to any node). */
+  constructor(private readonly shared: Pick<AcmeSharedState, "readAcmeHttpChallenge" | "readAcmeAlpnChallenge"> | null = null) {}
 
   /** HTTP-01: the key authorization for /.well-known/acme-challenge/<token> (RFC 8555 §8.3). */
   httpResponse(token: string): string | undefined {
@@ -88,8 +92,28 @@ export class AcmeChallenges {
     return this.alpn.get(name.toLowerCase());
   }
 
+  /**
+   * TLS-ALPN-01 as answered by any node: this node's pending challenge, then the shared store's
+   * (an order another node runs). Read only for a ClientHello offering acme-tls/1, which ordinary
+   * clients never do, so the store is not asked per connection.
+   */
+  async alpnContextAnywhere(name: string): Promise<SecureContext | undefined> {
+    const local = this.alpn.get(name.toLowerCase());
+    if (local !== undefined || this.shared === null) return local;
+    const stored = await this.shared.readAcmeAlpnChallenge(name.toLowerCase());
+    return stored === null ? undefined : createSecureContext({ key: stored.keyPem, cert: stored.certPem });
+  }
+
   get pendingAlpn(): number {
     return this.alpn.size;
+  }
+
+  /**
+   * Whether an HTTPS connection's ClientHello must be looked at for acme-tls/1: while this node
+   * has a challenge pending, and always with a shared store (another node's may be pending).
+   */
+  get mayAnswerAlpn(): boolean {
+    return this.alpn.size > 0 || this.shared !== null;
   }
 
   setHttp(token: string, keyAuthorization: string): void {
@@ -142,8 +166,8 @@ export interface AcmeManagerOptions {
 
 /** How long one node's claim to order a name lasts: longer than any order (acme-client gives up well before). */
 const ORDER_CLAIM_MS = 15 * 60_000;
-/** How long a stored HTTP-01 answer stays valid if the order never removes it (a node killed mid-order). */
-const HTTP_CHALLENGE_TTL_MS = 30 * 60_000;
+/** How long a stored HTTP-01 or TLS-ALPN-01 answer stays valid if the order never removes it (a node killed mid-order). */
+const CHALLENGE_TTL_MS = 30 * 60_000;
 
 /** One certificate per name; the state the scheduler keeps about each. */
 interface NameState {
@@ -462,17 +486,21 @@ export class AcmeManager {
         const type: string = challenge.type;
         if (type === "http-01") {
           this.options.challenges.setHttp(challenge.token, keyAuthorization);
-          await this.shared?.saveAcmeHttpChallenge(challenge.token, keyAuthorization, HTTP_CHALLENGE_TTL_MS);
+          await this.shared?.saveAcmeHttpChallenge(challenge.token, keyAuthorization, CHALLENGE_TTL_MS);
         } else if (type === "tls-alpn-01") {
           const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
           this.options.challenges.setAlpn(authz.identifier.value, createSecureContext({ key: alpnKey, cert: alpnCert }));
+          await this.shared?.saveAcmeAlpnChallenge(authz.identifier.value, alpnCert.toString(), alpnKey.toString(), CHALLENGE_TTL_MS);
         } else throw new Error(`challenge type ${type} is not answered`);
       },
       challengeRemoveFn: async (authz, challenge) => {
         if (challenge.type === "http-01") {
           this.options.challenges.deleteHttp(challenge.token);
           await this.shared?.deleteAcmeHttpChallenge(challenge.token).catch(() => undefined);
-        } else this.options.challenges.deleteAlpn(authz.identifier.value);
+        } else {
+          this.options.challenges.deleteAlpn(authz.identifier.value);
+          await this.shared?.deleteAcmeAlpnChallenge(authz.identifier.value).catch(() => undefined);
+        }
       },
     });
     // The CA returns the leaf first, then its chain (RFC 8555 §7.4.2): the leaf is what we check.

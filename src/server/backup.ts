@@ -4,9 +4,12 @@
 // a restore either of a PostgreSQL backup straight into the database (its table dump and message
 // files, store/postgresql/backup.ts), or of an embedded backup through a temporary embedded store
 // and `store copy`, with the outbound queue and the DKIM and ACME files moved into the database.
+// The other way, a PostgreSQL backup into an empty data dir: its dump is read as the source of
+// `store copy` (store/backup/postgresql-dump-source.ts), no PostgreSQL server needed, and the DKIM
+// keys and ACME state of its tables become the files an embedded store keeps them in.
 import { existsSync, readFileSync } from "node:fs";
 import { createPrivateKey } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +21,9 @@ import { BackupError } from "../store/backup/format.js";
 import { readArchiveHeader } from "../store/backup/archive-reader.js";
 import { readBackup, type ReadBackupReport } from "../store/backup/restore.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { copyStore, postgresModules } from "./compose.js";
+import { copyStore, copySummary, postgresModules } from "./compose.js";
+import { openPostgresDumpSource, type DumpNodeState } from "../store/backup/postgresql-dump-source.js";
+import type { CopyReport } from "../store/postgresql/import.js";
 import { acquireOwnerLock } from "./owner-lock.js";
 
 const OWNER_LOCK_FILE = "mailroom.lock";
@@ -108,6 +113,11 @@ export async function restoreBackup(config: Config, log: Logger, options: ReadBa
   let ok = false;
   try {
     if (config.store.backend === "sqlite") {
+      if ((await readArchiveHeader(options.file)).backend === "postgresql") {
+        const lines = await restorePostgresBackupIntoDataDir(config, log, options, onProgress, scratchDir);
+        ok = true;
+        return lines;
+      }
       const report = await readBackup({ file: options.file, bases: options.bases, target: { dataDir, fileDirs: { dkim: dkimDir } }, scratchDir, onProgress });
       ok = true;
       return [...describe(report), `restore: ${dataDir} now holds the store of backup ${report.header.id}; start the server on it (UIDVALIDITY and UIDs are those of the backup)`];
@@ -140,6 +150,100 @@ export async function restoreBackup(config: Config, log: Logger, options: ReadBa
       if (present === null) await rmdir(dataDir).catch(() => {});
     }
   }
+}
+
+/**
+ * A PostgreSQL backup into the (empty, locked) data dir of an embedded store. The archive and its
+ * base chain are read through with every check (message files against their SHA-256 names, the
+ * dump and manifest against their recorded hashes); the message files go to a folder in the data
+ * dir (one file system with the store), then `store copy` from the dump fills the new store and
+ * reads every mailbox back against a SHA-256 of its messages (UIDVALIDITY, UIDs, modseqs, flags,
+ * dates, bytes). The DKIM keys and ACME account and certificates become files where this backend
+ * keeps them. The outbound queue is not carried (the embedded store has no queue import): the
+ * restore says how many entries the backup held.
+ */
+async function restorePostgresBackupIntoDataDir(config: Config, log: Logger, options: ReadBackupOptions, onProgress: Progress, scratchDir: string): Promise<string[]> {
+  const dataDir = config.server.dataDir;
+  const { PG_MIGRATIONS, copyStore: copyFromSource } = await postgresModules();
+  const header = await readArchiveHeader(options.file);
+  const newest = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+  if (header.schemaVersion > newest) throw new BackupError(`${options.file} was made by a newer Mailroom (${header.serverVersion}, PostgreSQL schema version ${header.schemaVersion}; this one knows up to ${newest}): restore it with that version or later`);
+  const blobDir = join(dataDir, "restore-messages");
+  await mkdir(blobDir, { mode: 0o700 });
+  const report = await readBackup({
+    file: options.file,
+    bases: options.bases,
+    target: null,
+    scratchDir,
+    onProgress,
+    blobSink: async (id, body) => {
+      const handle = await open(join(blobDir, id), "wx", 0o600);
+      try {
+        for await (const chunk of body) for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at, chunk.length - at)).bytesWritten;
+      } finally {
+        await handle.close();
+      }
+    },
+  });
+  const source = await openPostgresDumpSource(report.databasePath, blobDir);
+  const mimeLimits = { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts };
+  const target = await openSqliteStore({ dataDir, log, mimeLimits });
+  let copied: CopyReport;
+  try {
+    copied = await copyFromSource(source, target, () => {});
+  } finally {
+    await target.close();
+  }
+  const files = await writeNodeStateFiles(source.nodeState, dkimDirOf(config), join(dataDir, "acme"));
+  await rm(blobDir, { recursive: true, force: true });
+  const queued = source.nodeState.queueEntries;
+  return [
+    ...describe(report),
+    ...copied.verified.map((line) => `verified ${line}`),
+    `restore: ${copySummary(copied)}`,
+    `restore: ${files}`,
+    ...(queued > 0 ? [`restore: the backup's ${queued} outbound queue entr${queued === 1 ? "y was" : "ies were"} not restored (an embedded store takes no queue import); deliver them from a PostgreSQL restore of this backup`] : []),
+    `restore: ${dataDir} now holds the store of PostgreSQL backup ${report.header.id}; start the server on it (UIDVALIDITY and UIDs are those of the backup)`,
+  ];
+}
+
+const DOMAIN_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+const DKIM_SELECTOR = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/**
+ * DKIM keys and ACME state of a PostgreSQL dump, written as mail-auth/dkim-keys.ts and net/acme.ts
+ * keep them for an embedded store: <dkim>/<domain>/<selector>.pem with active.json (Ed25519 first,
+ * as they sign), <acme>/account.key and <acme>/certificates/<name>.crt|.key. Names come from the
+ * archive, so each must be a plain DNS name or selector before it names a file. Returns a summary.
+ */
+async function writeNodeStateFiles(state: DumpNodeState, dkimDir: string, acmeDir: string): Promise<string> {
+  const write = async (path: string, content: string, mode: number): Promise<void> => {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const handle = await open(path, "wx", mode);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  };
+  const byDomain = new Map<string, DumpNodeState["dkimKeys"]>();
+  for (const key of state.dkimKeys) {
+    if (!DOMAIN_NAME.test(key.domain) || !DKIM_SELECTOR.test(key.selector)) throw new BackupError(`the backup holds a DKIM key with a malformed domain or selector (${JSON.stringify(key.domain)}, ${JSON.stringify(key.selector)})`);
+    byDomain.set(key.domain, [...(byDomain.get(key.domain) ?? []), key]);
+  }
+  for (const [domain, keys] of byDomain) {
+    for (const key of keys) await write(join(dkimDir, domain, `${key.selector}.pem`), key.privateKeyPem, 0o600);
+    const active = keys.filter((k) => k.active).sort((a, b) => (a.algorithm === b.algorithm ? (a.selector < b.selector ? -1 : 1) : a.algorithm === "ed25519-sha256" ? -1 : 1));
+    await write(join(dkimDir, domain, "active.json"), JSON.stringify(active.map(({ selector, algorithm }) => ({ selector, algorithm })), null, 2) + "\n", 0o600);
+  }
+  if (state.acmeAccountKey !== null) await write(join(acmeDir, "account.key"), state.acmeAccountKey, 0o600);
+  for (const certificate of state.acmeCertificates) {
+    if (!DOMAIN_NAME.test(certificate.name)) throw new BackupError(`the backup holds an ACME certificate with a malformed name ${JSON.stringify(certificate.name)}`);
+    await write(join(acmeDir, "certificates", `${certificate.name}.key`), certificate.keyPem, 0o600);
+    await write(join(acmeDir, "certificates", `${certificate.name}.crt`), certificate.certPem, 0o644);
+  }
+  return `${state.dkimKeys.length} DKIM key(s) of ${byDomain.size} domain(s) and ${state.acmeCertificates.length} ACME certificate(s) written as files`;
 }
 
 /**

@@ -181,7 +181,7 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
  * database, verified by counts and checksums (store/postgresql/import.ts).
  */
 /** What `mailroom store copy` prints after either direction. */
-function copySummary(report: CopyReport): string {
+export function copySummary(report: CopyReport): string {
   return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s), ${report.metadataEntries} METADATA entr(y/ies), ${report.aclEntries} ACL entr(y/ies); counts and checksums match (${report.durationMs} ms)`;
 }
 

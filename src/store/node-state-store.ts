@@ -2,9 +2,9 @@
 // one PostgreSQL database must share (issue 15: "a node can be wiped and replaced with no loss";
 // docs/scale-out.md, "What lives where"):
 //   - DKIM keys (mail-auth/dkim-keys.ts): every node signs with the same selectors;
-//   - ACME account key, certificates and pending HTTP-01 answers (net/acme.ts): a new node serves
-//     the same certificate, one renewed by one node is picked up by the others, and the CA's
-//     validation request may reach any node behind the balancer;
+//   - ACME account key, certificates and pending HTTP-01 and TLS-ALPN-01 answers (net/acme.ts): a
+//     new node serves the same certificate, one renewed by one node is picked up by the others, and
+//     the CA's validation request may reach any node behind the balancer;
 //   - counters that limit what one account does (abuse/send-limits.ts, the Sieve redirect limit,
 //     POP3 LOGIN-DELAY): spread over nodes they would otherwise multiply by the node count.
 // The SQLite backend keeps all of this where it always did (files, memory): it is one process.
@@ -51,6 +51,13 @@ export interface AcmeStateStore {
   saveAcmeHttpChallenge(token: string, keyAuthorization: string, ttlMs: number): Promise<void>;
   readAcmeHttpChallenge(token: string): Promise<string | null>;
   deleteAcmeHttpChallenge(token: string): Promise<void>;
+  /**
+   * A TLS-ALPN-01 answer any node can serve (RFC 8737 §3): the acmeIdentifier certificate and its
+   * key (PEM) for the DNS name `name` (lower-case), until it is deleted or ttlMs pass.
+   */
+  saveAcmeAlpnChallenge(name: string, certPem: string, keyPem: string, ttlMs: number): Promise<void>;
+  readAcmeAlpnChallenge(name: string): Promise<{ certPem: string; keyPem: string } | null>;
+  deleteAcmeAlpnChallenge(name: string): Promise<void>;
 }
 
 /** One windowed counter: `key` summed over the last `buckets` buckets of `bucketMs`. */

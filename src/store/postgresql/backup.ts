@@ -28,7 +28,7 @@ import { CHUNK_BYTES } from "./blob-store.js";
 import { one, rows, type Sql } from "./database.js";
 
 /** Tables whose rows are not part of a backup (see the file comment). */
-const SKIPPED_TABLES = new Set(["schema_migrations", "blob_contents", "blob_chunks", "blob_pins", "change_notices", "node_connections", "maildrop_leases", "acme_order_claims", "acme_http_challenges"]);
+const SKIPPED_TABLES = new Set(["schema_migrations", "blob_contents", "blob_chunks", "blob_pins", "change_notices", "node_connections", "maildrop_leases", "acme_order_claims", "acme_http_challenges", "acme_alpn_challenges"]);
 /** Rows fetched per round trip while dumping, and inserted per statement while loading. */
 const ROWS_PER_FETCH = 500;
 const ROWS_PER_INSERT = 500;

@@ -1,6 +1,6 @@
 // Node state shared by every node (migration 12), with two stores on one database standing in for
 // two nodes: DKIM keys made on one are the keys of the other (rotation too), the ACME account key
-// is one, certificates and HTTP-01 answers written by one are read by the other, one node at a
+// is one, certificates, HTTP-01 and TLS-ALPN-01 answers written by one are read by the other, one node at a
 // time holds an order claim, windowed counters and takes sum over both, POP3 LOGIN-DELAY holds
 // across them. The shared send limiter (abuse/send-limits.ts) is checked over the real tables.
 import assert from "node:assert/strict";
@@ -50,7 +50,7 @@ if (unavailable !== null) {
       await assert.rejects(loadDkimKeys(a, "../etc"), RangeError);
     });
 
-    test("ACME: one account key, certificates and HTTP-01 answers seen by both, one order claim at a time", async () => {
+    test("ACME: one account key, certificates, HTTP-01 and TLS-ALPN-01 answers seen by both, one order claim at a time", async () => {
       assert.equal(await a.readAcmeAccountKey(), null);
       const [first, second] = await Promise.all([a.saveAcmeAccountKey("KEY-A"), b.saveAcmeAccountKey("KEY-B")]);
       assert.equal(first, second, "both nodes end with the one stored key");
@@ -81,6 +81,17 @@ if (unavailable !== null) {
       assert.equal(await b.readAcmeHttpChallenge("token-expired-0000000000"), null, "an expired answer is not served");
       await a.deleteAcmeHttpChallenge("token-1234567890abcdef");
       assert.equal(await b.readAcmeHttpChallenge("token-1234567890abcdef"), null);
+
+      // TLS-ALPN-01 (migration 17): the challenge certificate of a name, whatever the name's case.
+      await a.saveAcmeAlpnChallenge("MX.example.org", "ALPN-CERT", "ALPN-KEY", 60_000);
+      assert.deepEqual(await b.readAcmeAlpnChallenge("mx.example.ORG"), { certPem: "ALPN-CERT", keyPem: "ALPN-KEY" });
+      await b.saveAcmeAlpnChallenge("mx.example.org", "ALPN-CERT2", "ALPN-KEY2", 60_000);
+      assert.equal((await a.readAcmeAlpnChallenge("mx.example.org"))?.certPem, "ALPN-CERT2", "a new order's answer replaces the old one");
+      await a.saveAcmeAlpnChallenge("old.example.org", "C", "K", 1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await b.readAcmeAlpnChallenge("old.example.org"), null, "an expired answer is not served");
+      await a.deleteAcmeAlpnChallenge("mx.example.org");
+      assert.equal(await b.readAcmeAlpnChallenge("mx.example.org"), null);
     });
 
     test("windowed counters: adds and takes of two nodes sum; a take never passes its limit under concurrency", async () => {

@@ -1,5 +1,5 @@
 // Node state shared by every node (migration 12, store/node-state-store.ts): DKIM keys, the ACME
-// account, certificates, order claims and HTTP-01 answers, windowed counters and POP3 last logins.
+// account, certificates, order claims and HTTP-01 answers (TLS-ALPN-01 answers: migration 17), windowed counters and POP3 last logins.
 // Times that decide anything across nodes (counter buckets, claim and challenge expiry, LOGIN-DELAY)
 // are the database's clock, as in abuse-state.ts, so nodes with skewed clocks still agree.
 import type pg from "pg";
@@ -164,6 +164,30 @@ export class PostgresNodeState implements DkimKeyStore, AcmeStateStore, SharedCo
   deleteAcmeHttpChallenge(token: string): Promise<void> {
     return this.run(async () => {
       await this.pool.query("DELETE FROM acme_http_challenges WHERE token = $1", [token]);
+    });
+  }
+
+  saveAcmeAlpnChallenge(name: string, certPem: string, keyPem: string, ttlMs: number): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query(`DELETE FROM acme_alpn_challenges WHERE expires_at < ${NOW_MS}`);
+      await this.pool.query(
+        `INSERT INTO acme_alpn_challenges (name, cert_pem, key_pem, expires_at) VALUES ($1, $2, $3, ${NOW_MS} + $4)
+         ON CONFLICT (name) DO UPDATE SET cert_pem = excluded.cert_pem, key_pem = excluded.key_pem, expires_at = excluded.expires_at`,
+        [name.toLowerCase(), certPem, keyPem, ttlMs],
+      );
+    });
+  }
+
+  readAcmeAlpnChallenge(name: string): Promise<{ certPem: string; keyPem: string } | null> {
+    return this.run(async () => {
+      const row = await one<{ cert_pem: string; key_pem: string }>(this.pool, `SELECT cert_pem, key_pem FROM acme_alpn_challenges WHERE name = $1 AND expires_at >= ${NOW_MS}`, [name.toLowerCase()]);
+      return row === undefined ? null : { certPem: row.cert_pem, keyPem: row.key_pem };
+    });
+  }
+
+  deleteAcmeAlpnChallenge(name: string): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query("DELETE FROM acme_alpn_challenges WHERE name = $1", [name.toLowerCase()]);
     });
   }
 

@@ -526,6 +526,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    version: 17,
+    description: "ACME TLS-ALPN-01 answers any node can give (net/acme.ts)",
+    sql: `
+      -- The CA's validation connection may reach any node behind the balancer (RFC 8737 §3,
+      -- docs/scale-out.md): the acmeIdentifier certificate of each pending name, as PEM.
+      CREATE TABLE IF NOT EXISTS acme_alpn_challenges (
+        name text PRIMARY KEY,
+        cert_pem text NOT NULL,
+        key_pem text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+    `,
+  },
+  {
     version: 20,
     description: "admin dashboard: counts per minute of the last day and the recent delivery log (store/admin-history-store.ts)",
     sql: `

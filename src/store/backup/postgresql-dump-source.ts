@@ -1,0 +1,261 @@
+// A PostgreSQL backup's table dump (db/postgresql.jsonl, dump-file.ts) read as the source of
+// `store copy` (store/postgresql/import.ts copyStore), so `mailroom restore` of a PostgreSQL
+// backup fills an empty embedded store without any PostgreSQL server (docs/architecture.md,
+// "Backup and restore"). The copy then keeps what it keeps from a live database: UIDVALIDITY,
+// UIDNEXT, UIDs, modseqs, flags, INTERNALDATE, trace prefixes, bytes, password hashes, quotas,
+// aliases, subscriptions, METADATA and Sieve scripts, and reads every mailbox back against a
+// SHA-256 of its messages. The message bytes are the archive's blobs/<sha256> entries, already
+// verified against their names by the reader and written to `blobDir/<sha256>`.
+//
+// Only the columns the copy needs are kept in memory (no search text, MIME structure or change
+// log): a few hundred bytes per message. Row values are as row_to_json writes them: bigint as
+// numbers, text[] as arrays, bytea as "\x<hex>". Columns a later migration added are absent from
+// an older backup's dump and take their defaults.
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+import type { AccountStore } from "../account-store.js";
+import type { MailStore, RecentClaim } from "../mail-store.js";
+import type { MetadataEntry } from "../metadata-store.js";
+import type { CopySource } from "../postgresql/import.js";
+import { toAccount, toAliases, toDomain, toMailbox, type AccountRow, type DomainRow, type MailboxRow } from "../postgresql/rows.js";
+import { UNLIMITED_QUOTA } from "../quota.js";
+import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { Account, AccountId, Alias, BlobId, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
+import { dumpLines } from "./dump-file.js";
+import { BackupError } from "./format.js";
+import { join } from "node:path";
+
+type Row = Record<string, unknown>;
+
+interface DumpMessage {
+  uid: number;
+  modseq: number;
+  flags: Flag[];
+  internalDate: number;
+  size: number;
+  blobId: string;
+  prefix: Buffer;
+}
+
+/** The node state a PostgreSQL store keeps in tables and an embedded one in files (store/node-state-store.ts). */
+export interface DumpNodeState {
+  dkimKeys: { domain: string; selector: string; algorithm: "ed25519-sha256" | "rsa-sha256"; privateKeyPem: string; active: boolean }[];
+  acmeAccountKey: string | null;
+  acmeCertificates: { name: string; certPem: string; keyPem: string }[];
+  /** Outbound queue entries in the dump (not carried: see server/backup.ts). */
+  queueEntries: number;
+}
+
+export interface PostgresDumpSource extends CopySource {
+  nodeState: DumpNodeState;
+}
+
+const num = (value: unknown, fallback = 0): number => (value === null || value === undefined ? fallback : Number(value));
+const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+
+/** row_to_json writes bytea as "\x" and hex digits. */
+function bytea(value: unknown): Buffer {
+  if (value === null || value === undefined) return Buffer.alloc(0);
+  if (typeof value !== "string" || !/^\\x([0-9a-fA-F]{2})*$/.test(value)) throw new BackupError("the database dump holds a malformed bytea value");
+  return Buffer.from(value.slice(2), "hex");
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== "string") throw new BackupError(`the database dump's ${what} is not text`);
+  return value;
+}
+
+/** Reads the dump once and keeps what the copy needs. */
+export async function openPostgresDumpSource(dumpPath: string, blobDir: string): Promise<PostgresDumpSource> {
+  const domains: Domain[] = [];
+  const accounts: Account[] = [];
+  const aliasRows: { key: string; position: number; address: string; target: string }[] = [];
+  const mailboxes = new Map<number, Mailbox & { firstRecentUid: number }>();
+  const subscriptions = new Map<number, string[]>();
+  const messages = new Map<number, DumpMessage[]>();
+  const metadata: { accountId: number; mailboxId: number | null; name: string; value: Buffer }[] = [];
+  const sieve = new Map<number, SieveScript[]>();
+  const nodeState: DumpNodeState = { dkimKeys: [], acmeAccountKey: null, acmeCertificates: [], queueEntries: 0 };
+
+  let table: string | null = null;
+  for await (const line of dumpLines(dumpPath)) {
+    if ("format" in line) continue;
+    if ("table" in line) {
+      table = line.table;
+      continue;
+    }
+    const row: Row = line.row;
+    switch (table) {
+      case "domains":
+        domains.push(toDomain({ id: num(row["id"]), name: text(row["name"], "domain name"), created_at: num(row["created_at"]) } satisfies DomainRow));
+        break;
+      case "accounts": {
+        const account: AccountRow = {
+          id: num(row["id"]),
+          address: text(row["address"], "account address"),
+          password_hash: text(row["password_hash"], "password hash"),
+          quota_bytes: numOrNull(row["quota_bytes"]),
+          used_bytes: num(row["used_bytes"]),
+          quota_messages: numOrNull(row["quota_messages"]),
+          used_messages: num(row["used_messages"]),
+          pop3_mode: text(row["pop3_mode"], "POP3 mode"),
+          pop3_mark_seen: row["pop3_mark_seen"] === true,
+          pop3_login_delay: numOrNull(row["pop3_login_delay"]),
+          pop3_expire_days: numOrNull(row["pop3_expire_days"]),
+          created_at: num(row["created_at"]),
+        };
+        // The copy keeps each account's own quota (quotaSetting); the default is the config's.
+        accounts.push(toAccount(account, UNLIMITED_QUOTA));
+        break;
+      }
+      case "aliases":
+        aliasRows.push({ key: text(row["address_key"], "alias"), position: num(row["position"]), address: text(row["address"], "alias"), target: text(row["target"], "alias target") });
+        break;
+      case "mailboxes": {
+        const mailbox: MailboxRow = {
+          id: num(row["id"]),
+          account_id: num(row["account_id"]),
+          name: text(row["name"], "mailbox name"),
+          special_use: (row["special_use"] as string | null) ?? null,
+          uid_validity: num(row["uid_validity"]),
+          uid_next: num(row["uid_next"], 1),
+          highest_modseq: num(row["highest_modseq"], 1),
+          subscribed: false,
+        };
+        mailboxes.set(mailbox.id, { ...toMailbox(mailbox), firstRecentUid: num(row["first_recent_uid"], 1) });
+        break;
+      }
+      case "subscriptions": {
+        const list = subscriptions.get(num(row["account_id"])) ?? [];
+        list.push(text(row["name"], "subscription"));
+        subscriptions.set(num(row["account_id"]), list);
+        break;
+      }
+      case "messages": {
+        const mailboxId = num(row["mailbox_id"]);
+        const list = messages.get(mailboxId) ?? [];
+        const flags = row["flags"];
+        if (!Array.isArray(flags) || flags.some((f) => typeof f !== "string")) throw new BackupError("the database dump holds a message with malformed flags");
+        list.push({ uid: num(row["uid"]), modseq: num(row["modseq"]), flags: flags as Flag[], internalDate: num(row["internal_date"]), size: num(row["size"]), blobId: text(row["blob_id"], "message blob"), prefix: bytea(row["prefix"]) });
+        messages.set(mailboxId, list);
+        break;
+      }
+      case "metadata_entries":
+        metadata.push({ accountId: num(row["account_id"]), mailboxId: numOrNull(row["mailbox_id"]), name: text(row["name"], "METADATA name"), value: bytea(row["value"]) });
+        break;
+      case "sieve_scripts": {
+        const list = sieve.get(num(row["account_id"])) ?? [];
+        const content = text(row["content"], "Sieve script");
+        list.push({ name: text(row["name"], "Sieve script name"), content, active: row["active"] === true, size: Buffer.byteLength(content), updatedAt: new Date(num(row["updated_at"])) });
+        sieve.set(num(row["account_id"]), list);
+        break;
+      }
+      case "dkim_keys": {
+        const algorithm = row["algorithm"];
+        if (algorithm !== "ed25519-sha256" && algorithm !== "rsa-sha256") throw new BackupError("the database dump holds a DKIM key of an unknown algorithm");
+        nodeState.dkimKeys.push({ domain: text(row["domain"], "DKIM domain"), selector: text(row["selector"], "DKIM selector"), algorithm, privateKeyPem: text(row["private_key_pem"], "DKIM key"), active: row["active"] === true });
+        break;
+      }
+      case "acme_account":
+        nodeState.acmeAccountKey = text(row["key_pem"], "ACME account key");
+        break;
+      case "acme_certificates":
+        nodeState.acmeCertificates.push({ name: text(row["name"], "certificate name"), certPem: text(row["cert_pem"], "certificate"), keyPem: text(row["key_pem"], "certificate key") });
+        break;
+      case "queue":
+        nodeState.queueEntries++;
+        break;
+      default:
+        break;
+    }
+  }
+  for (const list of messages.values()) list.sort((a, b) => a.uid - b.uid);
+  aliasRows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.position - b.position));
+
+  const mailboxOf = (id: MailboxId) => {
+    const found = mailboxes.get(id);
+    if (!found) throw new BackupError(`the database dump has no mailbox ${id}`);
+    return found;
+  };
+  const summary = (m: DumpMessage): MessageSummary => ({ uid: m.uid as Uid, modseq: m.modseq as ModSeq, flags: m.flags, internalDate: new Date(m.internalDate), size: m.size });
+  // What the copy reads of a stored message: the summary, the blob and the prefix (no MIME structure).
+  const prefixes = new WeakMap<object, Buffer>();
+
+  const mail: Pick<MailStore, "listMailboxes" | "mailboxStatus" | "claimRecent" | "getMetadata" | "listMessages" | "getMessages" | "openMessage" | "listSubscriptions"> = {
+    async listMailboxes(accountId: AccountId) {
+      return [...mailboxes.values()].filter((m) => m.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async mailboxStatus(mailboxId: MailboxId) {
+      const list = messages.get(mailboxId) ?? [];
+      const box = mailboxOf(mailboxId);
+      const status: MailboxStatus = {
+        messages: list.length,
+        unseen: list.filter((m) => !m.flags.includes("\\Seen")).length,
+        deleted: list.filter((m) => m.flags.includes("\\Deleted")).length,
+        size: list.reduce((sum, m) => sum + m.size, 0),
+        uidNext: box.uidNext,
+        uidValidity: box.uidValidity,
+        highestModSeq: box.highestModSeq,
+      };
+      return status;
+    },
+    async claimRecent(mailboxId: MailboxId): Promise<RecentClaim> {
+      const box = mailboxOf(mailboxId);
+      return { first: box.firstRecentUid as Uid, next: Math.max(box.firstRecentUid, box.uidNext) as Uid };
+    },
+    async getMetadata(accountId: AccountId, mailboxId: MailboxId | null): Promise<MetadataEntry[]> {
+      // As store/postgresql/metadata.ts: a mailbox's shared entries, and the user's private ones.
+      return metadata
+        .filter((e) => (mailboxId === null ? e.accountId === accountId && e.mailboxId === null : e.mailboxId === mailboxId && (e.name.startsWith("/shared/") || (e.accountId === accountId && e.name.startsWith("/private/")))))
+        .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+        .map((e) => ({ name: e.name, value: e.value }));
+    },
+    async listMessages(mailboxId: MailboxId) {
+      return (messages.get(mailboxId) ?? []).map(summary);
+    },
+    async getMessages(mailboxId: MailboxId, uids: readonly Uid[]) {
+      const wanted = new Set<number>(uids);
+      return (messages.get(mailboxId) ?? [])
+        .filter((m) => wanted.has(m.uid))
+        .map((m) => {
+          const stored = { ...summary(m), mailboxId, blobId: m.blobId as BlobId, prefixLength: m.prefix.length } as StoredMessage;
+          prefixes.set(stored, m.prefix);
+          return stored;
+        });
+    },
+    openMessage(message: StoredMessage) {
+      const prefix = prefixes.get(message) ?? Buffer.alloc(0);
+      if (!/^[0-9a-f]{64}$/.test(message.blobId)) throw new BackupError(`the database dump refers to a malformed message file name ${message.blobId}`);
+      const path = join(blobDir, message.blobId);
+      async function* bytes(): AsyncGenerator<Buffer> {
+        if (prefix.length > 0) yield prefix;
+        for await (const chunk of createReadStream(path)) yield chunk as Buffer;
+      }
+      return Readable.from(bytes(), { objectMode: false });
+    },
+    async listSubscriptions(accountId: AccountId) {
+      return [...(subscriptions.get(accountId) ?? [])];
+    },
+  };
+  const accountStore: Pick<AccountStore, "listDomains" | "listAccounts" | "listAliases"> = {
+    async listDomains() {
+      return [...domains];
+    },
+    async listAccounts() {
+      return [...accounts];
+    },
+    async listAliases(): Promise<Alias[]> {
+      return toAliases(aliasRows);
+    },
+  };
+  const sieveStore: Pick<SieveStore, "listSieveScripts" | "getSieveScript"> = {
+    async listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {
+      return (sieve.get(accountId) ?? []).map((s) => ({ name: s.name, active: s.active, size: s.size }));
+    },
+    async getSieveScript(accountId: AccountId, name: string) {
+      return (sieve.get(accountId) ?? []).find((s) => s.name === name) ?? null;
+    },
+  };
+  // copyStore reads only the methods above (store/postgresql/import.ts).
+  return { mail: mail as MailStore, accounts: accountStore as AccountStore, sieve: sieveStore as SieveStore, nodeState };
+}
