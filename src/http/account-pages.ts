@@ -3,12 +3,14 @@
 // changes it, sees their quota use, and sets forwarding and an out-of-office reply, which become
 // the account's Sieve script (admin/operations/account-filters.ts). Its small JSON API lives under
 // /account/api with the same session, CSRF and HTTPS rules as the admin API (web-session.ts).
-// Further sections (app passwords, two-factor sign-in) plug in through AdminWebContext.accountSections.
+// App passwords and two-step sign-in: account-credentials.ts. Further sections plug in through
+// AdminWebContext.accountSections.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AdminError } from "../admin/operations/index.js";
 import type { WebSession } from "../store/index.js";
 import { errorReply, HttpFailure, requireSecureTransport } from "./admin-api.js";
 import { escapeHtml, pageHeaders, refuseInsecure, renderPage, serveAssets } from "./admin-pages.js";
+import { registerCredentialRoutes, renderCredentialSections } from "./account-credentials.js";
 import type { HttpContext } from "./context.js";
 import { ACCOUNT_COOKIE, SessionKeeper, crossOrigin, isStateChanging } from "./web-session.js";
 
@@ -118,6 +120,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
         const session = await requireSession(request);
         return web.operations.accountFilters.setFilters(session.subject, objectBody(request));
       });
+      registerCredentialRoutes(api, { web, requireSession, objectBody, log: context.log, bodyLimit: web.settings.bodyLimit });
     },
     { prefix: ACCOUNT_API },
   );
@@ -144,6 +147,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
       filters = null;
     }
     const percent = view.quotaBytes ? Math.min(100, Math.round((view.usedBytes / view.quotaBytes) * 100)) : null;
+    const credentials = await renderCredentialSections(web, session.subject, ACCOUNT_API);
     const extra = await Promise.all((web.accountSections ?? []).map((section) => section(session.subject)));
     const servers = context.servers();
     const v = filters?.vacation;
@@ -168,8 +172,9 @@ ${filters.otherActiveScript ? `<p class="bad">Your mail filter “${escapeHtml(f
 </fieldset>
 <p><button type="submit">Save</button></p></form></section>`}
 <section aria-labelledby="apps-h"><h2 id="apps-h">Set up your mail app</h2>
-<p>User name: <strong>${escapeHtml(view.address)}</strong>, with your password. iPhone, iPad and Mac: <a href="/apple/mobileconfig?emailaddress=${encodeURIComponent(view.address)}">download the settings profile</a>. Thunderbird and Outlook find the settings from your address.</p>
+<p>User name: <strong>${escapeHtml(view.address)}</strong>, with your password (or better, an app password made below). iPhone, iPad and Mac: <a href="/apple/mobileconfig?emailaddress=${encodeURIComponent(view.address)}">download the settings profile</a>. Thunderbird and Outlook find the settings from your address.</p>
 ${servers.length === 0 ? "" : `<table class="responsive"><thead><tr><th scope="col">Service</th><th scope="col">Server</th><th scope="col">Port</th><th scope="col">Security</th></tr></thead><tbody>${servers.map((c) => `<tr><td data-label="Service">${escapeHtml(c.service.toUpperCase())}</td><td data-label="Server">${escapeHtml(c.host)}</td><td data-label="Port">${c.port}</td><td data-label="Security">${c.socket === "SSL" ? "SSL/TLS" : "STARTTLS"}</td></tr>`).join("")}</tbody></table>`}</section>
+${credentials}
 ${extra.join("\n")}`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: session.csrfToken, nav: [{ href: "/account", label: "Account" }], current: "/account", who: session.subject, signOut: `${ACCOUNT_API}/session`, body }));
   });

@@ -19,6 +19,7 @@ h2{font-size:1.2rem;margin:1.5rem 0 .5rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #767676;vertical-align:top}
 td.wrap{word-break:break-all;font-family:ui-monospace,monospace;font-size:.85rem}
+code.wrap{word-break:break-all;font-size:.95rem}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:.5rem 0}
 label{display:block;font-weight:600}
 input[type=checkbox]+label{display:inline}
@@ -72,7 +73,7 @@ export const WEB_JS = `
   }
   window.mailroomApi = api;
   function formBody(form) {
-    var body = {};
+    var body = {}, lists = {};
     var put = function (name, value) {
       var parts = name.split("."), target = body;
       for (var i = 0; i < parts.length - 1; i++) { target[parts[i]] = target[parts[i]] || {}; target = target[parts[i]]; }
@@ -80,12 +81,14 @@ export const WEB_JS = `
     };
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
+      if (el.type === "checkbox" && el.getAttribute("data-kind") === "checklist") { lists[el.name] = lists[el.name] || []; if (el.checked) lists[el.name].push(el.value); return; }
       if (el.type === "checkbox") { put(el.name, el.checked); return; }
       if (el.value === "" && el.getAttribute("data-optional") !== null) return;
       if (el.getAttribute("data-kind") === "list") { put(el.name, el.value.split(/[\\s,]+/).filter(Boolean)); return; }
       if (el.type === "number") { put(el.name, el.value === "" ? null : Number(el.value)); return; }
       put(el.name, el.value);
     });
+    Object.keys(lists).forEach(function (name) { put(name, lists[name]); });
     return body;
   }
   document.addEventListener("submit", function (event) {
@@ -100,6 +103,25 @@ export const WEB_JS = `
       if (result && result.csrfToken) csrf = result.csrfToken;
       var next = form.getAttribute("data-then");
       if (next === "show-token" && result && result.token) { say("New token (shown once): " + result.token); return; }
+      if (next === "show-secret" && result) {
+        // A secret shown once (a new app password): in the page, not an alert, so it can be copied.
+        form.hidden = true;
+        document.getElementById("secret-text").textContent = form.getAttribute("data-secret-text") || "";
+        document.getElementById("secret-value").textContent = result[form.getAttribute("data-secret-field")] || "";
+        document.getElementById("secret-out").hidden = false;
+        return;
+      }
+      if (next === "show-totp" && result) {
+        form.hidden = true;
+        document.getElementById("totp-qr").src = result.qr;
+        document.getElementById("totp-secret").textContent = result.secret;
+        document.getElementById("totp-uri").textContent = result.uri;
+        var list = document.getElementById("totp-recovery");
+        (result.recoveryCodes || []).forEach(function (code) { var li = document.createElement("li"); li.textContent = code; list.appendChild(li); });
+        document.getElementById("totp-setup").hidden = false;
+        document.getElementById("totp-confirm-code").focus();
+        return;
+      }
       if (next === "message") { say(form.getAttribute("data-message") || "Saved."); form.reset && form.getAttribute("data-reset") !== null && form.reset(); return; }
       if (next) { window.location.assign(next); return; }
       window.location.reload();
