@@ -63,7 +63,7 @@ function adminName(call: RouteCall): string {
 /** Every route of the API, in the order the description lists them. */
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "GET", path: "/openapi.json", summary: "This description (OpenAPI 3.1)", auth: "none", handle: async () => openApiDocument() },
-  { method: "POST", path: "/session", summary: "Sign in with an admin name and password: sets the session cookie, returns the CSRF token", auth: "none", body: { name: "string", password: "string" }, handle: signIn },
+  { method: "POST", path: "/session", summary: "Sign in with an admin name and password (and, with TOTP on, code: a 6-digit code or a recovery code; without it the answer is 401 code-required): sets the session cookie, returns the CSRF token", auth: "none", body: { name: "string", password: "string", code: "string" }, handle: signIn },
   { method: "GET", path: "/session", summary: "The signed-in admin and the session's CSRF token", auth: "admin", handle: async (c) => ({ name: adminName(c), csrfToken: c.caller?.via === "session" ? c.caller.session.csrfToken : null }) },
   { method: "DELETE", path: "/session", summary: "Sign out", auth: "admin", status: 204, handle: async (c) => keeperOf(c.web).end(c.request, c.reply) },
   { method: "GET", path: "/status", summary: "Server status: PID, uptime, connections, event loop, queue length", auth: "admin", handle: async (c) => ({ ...(await c.ops.serverStatus()), queue: (await c.ops.outbound.listQueue(10_000)).length }) },
@@ -123,18 +123,21 @@ export function adminSessionKeeper(web: AdminWebContext): SessionKeeper {
 const LOGIN_FIELD_MAX = 1024;
 
 async function signIn(call: RouteCall): Promise<unknown> {
-  const { name, password } = call.body;
+  const { name, password, code } = call.body;
   if (typeof name !== "string" || typeof password !== "string" || name.length === 0 || name.length > 320 || password.length > LOGIN_FIELD_MAX) {
     throw new AdminError("invalid-argument", "name and password are required strings");
   }
-  const result = await call.web.authenticateAdmin(name, password, call.request.ip, call.request.protocol === "https");
+  // The second factor (auth/totp.ts), for admins with TOTP on: a 6-digit code or a recovery code.
+  if (code !== undefined && code !== null && (typeof code !== "string" || code.length > 64)) throw new AdminError("invalid-argument", "code must be a string of at most 64 characters");
+  const result = await call.web.authenticateAdmin(name, password, call.request.ip, call.request.protocol === "https", { code: typeof code === "string" ? code : undefined });
   if (!result.ok) {
     if (result.reason === "throttled") {
       void call.reply.header("retry-after", String(Math.ceil((result.retryAfterMs ?? 60_000) / 1000)));
       throw new HttpFailure(429, "throttled", "too many failed sign-ins; try again later");
     }
     if (result.reason === "temporary-failure") throw new HttpFailure(503, "unavailable", "sign-in is unavailable right now; try again");
-    throw new HttpFailure(401, "invalid-credentials", "wrong name or password");
+    if (result.reason === "second-factor-required") throw new HttpFailure(401, "code-required", "enter the code from your authenticator app (or a recovery code)");
+    throw new HttpFailure(401, "invalid-credentials", "wrong name or password (or code)");
   }
   const csrfToken = await keeperOf(call.web).start(call.reply, result.name);
   return { name: result.name, csrfToken };

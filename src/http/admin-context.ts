@@ -14,8 +14,9 @@ export interface AdminWebContext {
    * Checks an admin's name and password: throttled and logged with the mail protocols' logins
    * (auth/authenticator.ts over the same AuthThrottlePolicy), so a guesser is slowed down and
    * locked out across SMTP, IMAP, POP3 and HTTP alike, and fail2ban sees the same auth.failure lines.
+   * With `secondFactor`, an admin with TOTP on also needs its code (as authenticateAccount).
    */
-  authenticateAdmin(name: string, password: string, remoteAddress: string, tls: boolean): Promise<LoginResult>;
+  authenticateAdmin(name: string, password: string, remoteAddress: string, tls: boolean, secondFactor?: { code: string | undefined }): Promise<LoginResult>;
   /**
    * A mail account's login (the account page): the same authenticator as IMAP and POP3. With
    * `secondFactor`, an account with TOTP on also needs its code (auth/totp.ts); without it (the

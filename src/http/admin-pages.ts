@@ -205,6 +205,7 @@ const logPage: Page = async (web, request) => {
 const LOGIN_BODY = (area: string, api: string, label: string, autocomplete: string) => `<form data-api-form="POST ${api}" data-then="${area}">
 <p><label for="login-name">${label}</label><input id="login-name" name="${area === "/admin" ? "name" : "address"}" required autocomplete="${autocomplete}" autocapitalize="none" spellcheck="false"></p>
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
+<p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
 <p><button type="submit">Sign in</button></p></form>`;
 
 export function serveAssets(app: FastifyInstance, area: string): void {

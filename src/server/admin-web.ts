@@ -3,6 +3,7 @@
 // the shared throttle, the dashboard's minute series over the /metrics counters, and the delivery
 // log fed from the log events (observability/admin-series.ts).
 import { Authenticator, type AuthThrottlePolicy, type PasswordHashParams } from "../auth/index.js";
+import { adminTotpSlot } from "../auth/totp.js";
 import type { AdminOperations } from "../admin/operations/index.js";
 import type { Config } from "../config/index.js";
 import type { AdminWebContext, LoginResult } from "../http/admin-context.js";
@@ -42,6 +43,8 @@ export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext
     throttle: options.throttle,
     log: options.log.child({ component: "auth" }),
     hashParams: options.hashParams,
+    // The admin's own TOTP (admin_auth): a wrong code is a failure in the same throttle as a wrong password.
+    totpSlot: (admin) => adminTotpSlot(store, admin.address),
   });
   const toLogin = (result: Awaited<ReturnType<Authenticator["authenticate"]>>): LoginResult =>
     result.ok ? { ok: true, name: result.account.address } : { ok: false, reason: result.reason, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) };
@@ -49,8 +52,8 @@ export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext
   const web: AdminWebContext = {
     operations: options.operations,
     store,
-    async authenticateAdmin(name, password, remoteAddress, tls) {
-      const result = await adminAuthenticator.authenticate({ username: name, password, remoteAddress, protocol: "admin", tls });
+    async authenticateAdmin(name, password, remoteAddress, tls, secondFactor) {
+      const result = await adminAuthenticator.authenticate({ username: name, password, remoteAddress, protocol: "admin", tls, ...(secondFactor ? { secondFactor } : {}) });
       metrics.login("admin", "password", result.ok);
       return toLogin(result);
     },

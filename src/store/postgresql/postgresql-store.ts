@@ -47,7 +47,7 @@ import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import * as tlsReports from "./tls-reports.js";
 import * as webAuth from "./web-auth.js";
-import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
+import type { AdminUser, ApiToken, CredentialOwner, NewWebAuthnCredential, WebAuthnCredential, WebAuthStore, WebSession } from "../web-auth-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
 import * as abuse from "./abuse-state.js";
 import type { SharedAbuseStateStore, ThrottleSnapshot } from "../abuse-state-store.js";
@@ -2164,6 +2164,27 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   }
   markApiTokenUsed(id: number, at: Date): Promise<void> {
     return this.track(() => webAuth.markApiTokenUsed(this.pool, id, at));
+  }
+  getAdminTotp(name: string): Promise<string | null> {
+    return this.track(() => webAuth.getAdminTotp(this.pool, name));
+  }
+  setAdminTotp(name: string, totp: string | null, expect?: string | null): Promise<boolean> {
+    return this.track(() => webAuth.setAdminTotp(this.pool, name, totp, expect));
+  }
+  addWebAuthnCredential(credential: NewWebAuthnCredential): Promise<WebAuthnCredential> {
+    return this.track(() => webAuth.addWebAuthnCredential(this.pool, credential));
+  }
+  listWebAuthnCredentials(owner: CredentialOwner): Promise<WebAuthnCredential[]> {
+    return this.track(() => webAuth.listWebAuthnCredentials(this.pool, owner));
+  }
+  findWebAuthnCredential(credentialId: string): Promise<WebAuthnCredential | null> {
+    return this.track(() => webAuth.findWebAuthnCredential(this.pool, credentialId));
+  }
+  useWebAuthnCredential(id: number, expectedSignCount: number, signCount: number, at: Date): Promise<boolean> {
+    return this.track(() => webAuth.useWebAuthnCredential(this.pool, id, expectedSignCount, signCount, at));
+  }
+  deleteWebAuthnCredential(owner: CredentialOwner, id: number): Promise<boolean> {
+    return this.track(() => webAuth.deleteWebAuthnCredential(this.pool, owner, id));
   }
 
   // StoreMaintenance (maintenance.ts) ----------------------------------------------------------------
