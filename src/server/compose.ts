@@ -180,7 +180,7 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
  */
 /** What `mailroom store copy` prints after either direction. */
 function copySummary(report: CopyReport): string {
-  return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s), ${report.metadataEntries} METADATA entr(y/ies); counts and checksums match (${report.durationMs} ms)`;
+  return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s), ${report.metadataEntries} METADATA entr(y/ies), ${report.authStates} account auth state(s), ${report.appPasswords} app password(s), ${report.admins} admin(s), ${report.apiTokens} API token(s), ${report.webAuthnCredentials} WebAuthn credential(s); counts and checksums match (${report.durationMs} ms)`;
 }
 
 export { postgresModules };
@@ -206,7 +206,7 @@ export async function copyStore(
         mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       });
       try {
-        const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
+        const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source, authState: source, webAuth: source }, target, onProgress);
         // The queue and the key files the PostgreSQL backend keeps in the database (server/backup.ts).
         const moved = await copyQueueAndKeys(source, target, options.from);
         return [
@@ -251,7 +251,7 @@ async function copyStoreBack(
     try {
       const target = await openSqliteStore({ dataDir: options.to, log, mimeLimits });
       try {
-        const report = await copyBetween({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
+        const report = await copyBetween({ mail: source, accounts: source, sieve: source, tlsReports: source, authState: source, webAuth: source }, target, onProgress);
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${redactUrl(options.from)} -> ${options.to}: ${copySummary(report)}`,

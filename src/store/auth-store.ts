@@ -49,6 +49,8 @@ export interface NewAppPassword {
   protocols: string[];
   secretHash: string;
   scramKeys: string | null;
+  /** Now by default; `mailroom store copy` keeps the source's (store/postgresql/import.ts). */
+  createdAt?: Date;
 }
 
 export interface AuthStateStore {

@@ -565,7 +565,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         await db.query(
           `INSERT INTO app_passwords (account_id, name, protocols, secret_hash, scram_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (account_id, name) DO NOTHING RETURNING ${APP_PASSWORD_COLUMNS}`,
-          [accountId, input.name, input.protocols.join(","), input.secretHash, input.scramKeys, this.clock().getTime()],
+          [accountId, input.name, input.protocols.join(","), input.secretHash, input.scramKeys, (input.createdAt ?? this.clock()).getTime()],
         )
       ).rows[0];
       if (!row) throw new StoreError("ALREADYEXISTS", `an app password named ${input.name} exists`);

@@ -123,7 +123,7 @@ export function addAppPassword(ctx: StoreContext, accountId: AccountId, input: N
     input.protocols.join(","),
     input.secretHash,
     input.scramKeys,
-    ctx.clock().getTime(),
+    (input.createdAt ?? ctx.clock()).getTime(),
   );
   return toAppPassword(row!);
 }
