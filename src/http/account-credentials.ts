@@ -11,7 +11,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { renderSVG } from "uqr";
 import { AdminError } from "../admin/operations/index.js";
-import type { WebSession } from "../store/index.js";
+import type { CredentialOwner, WebSession } from "../store/index.js";
+import { passkeyView } from "../auth/webauthn.js";
+import { passkeysOf, relyingParty, responseOf, withPasskeyErrors } from "./passkey-routes.js";
 import { APP_PASSWORD_PROTOCOLS } from "../auth/index.js";
 import type { AdminWebContext } from "./admin-context.js";
 import { HttpFailure } from "./admin-api.js";
@@ -73,6 +75,38 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: CredentialR
     const result = await web.operations.auth.revokeAppPassword(session.subject, name);
     deps.log.info("account.app_password_revoked", { account: session.subject, name, sessionsEnded: result.sessionsEnded, via: "account-page" });
     return result;
+  });
+
+  // Passkeys (auth/webauthn.ts): registered while signed in, with the password asked again.
+  const ownerOf = async (session: WebSession): Promise<CredentialOwner> => {
+    const id = await web.accountIdOf?.(session.subject);
+    if (id === null || id === undefined) throw new AdminError("refused", "passkeys are not available here");
+    return { kind: "account", accountId: id };
+  };
+  api.get("/passkeys", async (request) => {
+    const session = await deps.requireSession(request);
+    return (await passkeysOf(web).list(await ownerOf(session))).map(passkeyView);
+  });
+  api.post("/passkeys/options", options, async (request) => {
+    const session = await deps.requireSession(request);
+    await recheck(request, session, requiredString(deps.objectBody(request), "current", 1024));
+    return withPasskeyErrors(async () => passkeysOf(web).registrationOptions(await ownerOf(session), session.subject, relyingParty(request)));
+  });
+  api.post("/passkeys", options, async (request, reply) => {
+    const session = await deps.requireSession(request);
+    const body = deps.objectBody(request);
+    const name = requiredString(body, "name", 64);
+    const added = await withPasskeyErrors(async () => passkeysOf(web).register(await ownerOf(session), name, responseOf(body), relyingParty(request)));
+    deps.log.info("account.passkey_added", { account: session.subject, name: added.name, via: "account-page" });
+    return reply.code(201).send(passkeyView(added));
+  });
+  api.delete("/passkeys/:id", options, async (request) => {
+    const session = await deps.requireSession(request);
+    const id = (request.params as { id?: string }).id ?? "";
+    if (!/^\d{1,15}$/.test(id)) throw new AdminError("invalid-argument", "a passkey id is a number");
+    await withPasskeyErrors(async () => passkeysOf(web).remove(await ownerOf(session), Number(id)));
+    deps.log.info("account.passkey_removed", { account: session.subject, id: Number(id), via: "account-page" });
+    return { removed: Number(id) };
   });
 
   api.get("/totp", async (request) => {
@@ -164,5 +198,18 @@ ${
 <p><label for="totp-confirm-code">Code from the app, to confirm</label><input id="totp-confirm-code" name="code" required inputmode="numeric" autocomplete="one-time-code" maxlength="16"></p>
 <p><button type="submit">Turn two-step sign-in on</button></p></form></div>`
 }</section>`;
-  return `${appSection}\n${totpSection}`;
+  let passkeySection = "";
+  const accountId = web.passkeys ? await web.accountIdOf?.(address) : null;
+  if (web.passkeys && accountId !== null && accountId !== undefined) {
+    const keys = await web.passkeys.list({ kind: "account", accountId });
+    const keyRows = keys.map((k) => `<tr><td data-label="Name">${escapeHtml(k.name)}</td><td data-label="Added">${escapeHtml(when(k.createdAt))}</td><td data-label="Last used">${escapeHtml(when(k.lastUsedAt))}</td><td><button type="button" class="danger" data-action="DELETE ${apiBase}/passkeys/${k.id}" data-confirm="Remove the passkey ${escapeHtml(k.name)}?" aria-label="Remove passkey ${escapeHtml(k.name)}">Remove</button></td></tr>`).join("");
+    passkeySection = `<section aria-labelledby="passkey-h"><h2 id="passkey-h">Passkeys</h2>
+<p>Sign in to this page with your device (fingerprint, face or PIN) instead of your password and code.</p>
+<table class="responsive"><caption class="muted">${keys.length} passkey(s)</caption><thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col"><span class="skip">Actions</span></th></tr></thead><tbody>${keyRows || `<tr><td colspan="4">No passkeys yet.</td></tr>`}</tbody></table>
+<form data-passkey-register="${apiBase}/passkeys">
+<p><label for="passkey-name">Name of the passkey</label><input id="passkey-name" name="name" required maxlength="64" placeholder="laptop"></p>
+<p><label for="passkey-current">Your password (asked again to be sure it is you)</label><input id="passkey-current" name="current" type="password" required autocomplete="current-password"></p>
+<p><button type="submit">Add a passkey</button></p></form></section>`;
+  }
+  return `${appSection}\n${totpSection}\n${passkeySection}`;
 }

@@ -11,6 +11,7 @@ import type { WebSession } from "../store/index.js";
 import { errorReply, HttpFailure, requireSecureTransport } from "./admin-api.js";
 import { escapeHtml, pageHeaders, refuseInsecure, renderPage, serveAssets } from "./admin-pages.js";
 import { registerCredentialRoutes, renderCredentialSections } from "./account-credentials.js";
+import { passkeySignIn, passkeysOf, relyingParty } from "./passkey-routes.js";
 import type { HttpContext } from "./context.js";
 import { ACCOUNT_COOKIE, SessionKeeper, crossOrigin, isStateChanging } from "./web-session.js";
 
@@ -91,6 +92,16 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
         }
         return { address: result.name, csrfToken: await keeper.start(reply, result.name) };
       });
+      // Passkey sign-in (auth/webauthn.ts): options (a one-time challenge), then the assertion.
+      api.post("/passkey-session/options", options, async (request) => {
+        if (crossOrigin(request)) throw new HttpFailure(403, "csrf", "a foreign Origin");
+        return passkeysOf(web).authenticationOptions("account", relyingParty(request));
+      });
+      api.post("/passkey-session", options, async (request, reply) => {
+        if (crossOrigin(request)) throw new HttpFailure(403, "csrf", "a foreign Origin");
+        const name = await passkeySignIn(web, "account", request, objectBody(request), (seconds) => void reply.header("retry-after", String(seconds)));
+        return { address: name, csrfToken: await keeper.start(reply, name) };
+      });
       api.delete("/session", options, async (request, reply) => {
         await requireSession(request);
         await keeper.end(request, reply);
@@ -131,7 +142,8 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
 <p><label for="login-name">Email address</label><input id="login-name" name="address" type="email" required autocomplete="username" autocapitalize="none" spellcheck="false"></p>
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
 <p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
-<p><button type="submit">Sign in</button></p></form>`;
+<p><button type="submit">Sign in</button></p></form>
+${web.passkeys ? `<p><button type="button" class="secondary" data-passkey-login="${ACCOUNT_API}/passkey-session" data-then="/account">Sign in with a passkey</button></p>` : ""}`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: null, nav: [], current: "", who: null, signOut: null, body }));
   });
 

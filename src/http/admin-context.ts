@@ -3,7 +3,8 @@
 // logins through the shared authenticator, and the dashboard's series and delivery log.
 import type { AdminOperations } from "../admin/operations/index.js";
 import type { DeliveryLog, MinuteSeries } from "../observability/admin-series.js";
-import type { WebAuthStore } from "../store/index.js";
+import type { AccountId, WebAuthStore } from "../store/index.js";
+import type { Passkeys, RelyingParty } from "../auth/webauthn.js";
 
 export type LoginResult = { ok: true; name: string } | { ok: false; reason: "invalid-credentials" | "throttled" | "temporary-failure" | "second-factor-required"; retryAfterMs?: number };
 
@@ -23,6 +24,12 @@ export interface AdminWebContext {
    * current-password check of a signed-in browser) the password alone is checked.
    */
   authenticateAccount(address: string, password: string, remoteAddress: string, tls: boolean, secondFactor?: { code: string | undefined }): Promise<LoginResult>;
+  /** WebAuthn passkeys (auth/webauthn.ts): registration and the credentials' listing. */
+  passkeys?: Passkeys;
+  /** A sign-in with a passkey: throttled, counted and logged like a password login (server/admin-web.ts). */
+  passkeySignIn?(kind: "admin" | "account", response: unknown, rp: RelyingParty, remoteAddress: string, tls: boolean): Promise<LoginResult>;
+  /** A mail account's id (passkeys name their account by id), or null. */
+  accountIdOf?(address: string): Promise<AccountId | null>;
   series: MinuteSeries;
   deliveries: DeliveryLog;
   settings: { sessionIdleMs: number; sessionMaxMs: number; bodyLimit: number; tokenDays: number };

@@ -155,6 +155,61 @@ export const WEB_JS = `
       if (next) window.location.assign(next); else window.location.reload();
     }, function (error) { button.disabled = false; say(error.message); });
   });
+  // WebAuthn passkeys (auth/webauthn.ts): the options come as JSON with base64url binaries; the
+  // browser's answer goes back the same way (W3C WebAuthn Level 3 §5.1.8 JSON forms, by hand so
+  // that browsers without parseCreationOptionsFromJSON work too).
+  function b64u(buffer) {
+    var bytes = new Uint8Array(buffer), text = "";
+    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+    return btoa(text).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+  }
+  function unb64u(text) {
+    var raw = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+  function credentialIds(list) {
+    return (list || []).map(function (c) { return { type: "public-key", id: unb64u(c.id), transports: c.transports }; });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-passkey-login]") : null;
+    if (!button) return;
+    if (!window.PublicKeyCredential) { say("This browser has no passkey support."); return; }
+    var path = button.getAttribute("data-passkey-login");
+    button.disabled = true;
+    api("POST", path + "/options", {}).then(function (options) {
+      options.challenge = unb64u(options.challenge);
+      options.allowCredentials = credentialIds(options.allowCredentials);
+      return navigator.credentials.get({ publicKey: options });
+    }).then(function (credential) {
+      var r = credential.response;
+      return api("POST", path, { response: { id: credential.id, rawId: b64u(credential.rawId), type: credential.type, authenticatorAttachment: credential.authenticatorAttachment || undefined, clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+        response: { clientDataJSON: b64u(r.clientDataJSON), authenticatorData: b64u(r.authenticatorData), signature: b64u(r.signature), userHandle: r.userHandle ? b64u(r.userHandle) : undefined } } });
+    }).then(function () {
+      window.location.assign(button.getAttribute("data-then") || "/");
+    }, function (error) { button.disabled = false; say(error.message || String(error)); });
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var path = form.getAttribute && form.getAttribute("data-passkey-register");
+    if (!path) return;
+    event.preventDefault();
+    if (!window.PublicKeyCredential) { say("This browser has no passkey support."); return; }
+    var check = {};
+    check[form.getAttribute("data-password-field") || "current"] = form.elements.current.value;
+    var name = form.elements.name.value;
+    api("POST", path + "/options", check).then(function (options) {
+      options.challenge = unb64u(options.challenge);
+      options.user.id = unb64u(options.user.id);
+      options.excludeCredentials = credentialIds(options.excludeCredentials);
+      return navigator.credentials.create({ publicKey: options });
+    }).then(function (credential) {
+      var r = credential.response;
+      return api("POST", path, { name: name, response: { id: credential.id, rawId: b64u(credential.rawId), type: credential.type, clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+        response: { clientDataJSON: b64u(r.clientDataJSON), attestationObject: b64u(r.attestationObject), transports: r.getTransports ? r.getTransports() : [] } } });
+    }).then(function () { window.location.reload(); }, function (error) { say(error.message || String(error)); });
+  });
   var checkButton = document.getElementById("dns-check");
   if (checkButton) checkButton.addEventListener("click", function () {
     checkButton.disabled = true;

@@ -570,7 +570,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       deliveries.record(event, fields, new Date());
     };
     const adminWeb = config.http.enabled && config.http.admin && opened.webAuth
-      ? createAdminWeb({ config, store: opened.webAuth, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, log })
+      ? createAdminWeb({ config, store: opened.webAuth, accounts: opened.accounts, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, log })
       : null;
     await adminWeb?.start();
     // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).
