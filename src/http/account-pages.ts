@@ -143,7 +143,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
 <p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
 <p><button type="submit">Sign in</button></p></form>
-${web.passkeys ? `<p><button type="button" class="secondary" data-passkey-login="${ACCOUNT_API}/passkey-session" data-then="/account">Sign in with a passkey</button></p>` : ""}`;
+${web.passkeys ? `<p><button type="button" class="secondary" data-passkey-login="${ACCOUNT_API}/passkey-session" data-then="/account">Use a passkey instead</button></p>` : ""}`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: null, nav: [], current: "", who: null, signOut: null, body }));
   });
 

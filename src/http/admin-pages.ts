@@ -208,7 +208,7 @@ const LOGIN_BODY = (area: string, api: string, label: string, autocomplete: stri
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
 <p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
 <p><button type="submit">Sign in</button></p></form>
-<p><button type="button" class="secondary" data-passkey-login="${api.replace(/\/session$/, "/passkeys/session")}" data-then="${area}">Sign in with a passkey</button></p>`;
+<p><button type="button" class="secondary" data-passkey-login="${api.replace(/\/session$/, "/passkeys/session")}" data-then="${area}">Use a passkey instead</button></p>`;
 
 /** The signed-in admin's passkeys (auth/webauthn.ts): listed, added (password asked again), removed. */
 const passkeysPage: Page = async (web, _request, session) => {

@@ -71,7 +71,7 @@ test("passkeys in chromium with a virtual authenticator: add one on /account and
     await page.screenshot({ path: join(SHOTS, "account-passkeys-desktop.png"), fullPage: true });
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(`${base}/account/login`);
-    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.getByRole("button", { name: "Use a passkey instead" }).click();
     await page.waitForURL(`${base}/account`, { timeout: 30_000 });
     await page.getByRole("heading", { name: "Storage" }).waitFor();
     const account = (await server.server.store.accounts.findAccountByAddress("alice@example.org"))!;
@@ -96,7 +96,7 @@ test("passkeys in chromium with a virtual authenticator: add one on /account and
     await admin.screenshot({ path: join(SHOTS, "admin-passkeys-desktop.png"), fullPage: true });
     await admin.getByRole("button", { name: "Sign out" }).click();
     await admin.waitForURL(`${base}/admin/login`);
-    await admin.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await admin.getByRole("button", { name: "Use a passkey instead" }).click();
     await admin.waitForURL(`${base}/admin`, { timeout: 30_000 });
     await admin.getByRole("heading", { name: "Dashboard" }).waitFor();
     assert.deepEqual(errors, []);
