@@ -127,6 +127,7 @@ export class Authenticator {
   private readonly clock: () => Date;
   private readonly totpSlot: ((account: Account) => TotpSlot) | null;
   private readonly fakeSalts = new FakeSalts();
+  private distribution: { at: number; value: readonly { iterations: number; accounts: number }[] } | null = null;
   /** See LockoutListener; set by the server (compose.ts). */
   onLockout: LockoutListener | null = null;
 
@@ -272,7 +273,7 @@ export class Authenticator {
           this.log.error("auth.failure", { ...where, reason: "temporary-failure", ...who, error: lookup.error });
           return { kind: "refused", reason: "temporary-failure" };
         }
-        const fake: ScramLookup = { kind: "credentials", salt: this.fakeSalts.saltFor(username), iterations: this.scramIterations, keys: [] };
+        const fake: ScramLookup = { kind: "credentials", salt: this.fakeSalts.saltFor(username), iterations: this.fakeSalts.iterationsFor(username, await this.iterationDistribution(), this.scramIterations), keys: [] };
         const account = lookup.account;
         if (!account || !loginEnabled(account)) return fake;
         try {
@@ -292,6 +293,24 @@ export class Authenticator {
         }
       },
     };
+  }
+
+  /**
+   * The stored iteration counts (FakeSalts.iterationsFor), read at most once a minute: a store
+   * query per SCRAM attempt would be a cost an attacker could drive; a minute-old picture is
+   * close enough (counts change when the operator changes the setting and accounts log in).
+   */
+  private async iterationDistribution(): Promise<readonly { iterations: number; accounts: number }[]> {
+    const now = this.clock().getTime();
+    if (this.distribution !== null && now - this.distribution.at < 60_000) return this.distribution.value;
+    try {
+      const value = (await this.authState?.scramIterationCounts?.()) ?? [];
+      this.distribution = { at: now, value };
+      return value;
+    } catch {
+      // The last picture (or none: the configured count) rather than failing the exchange.
+      return this.distribution?.value ?? [];
+    }
   }
 
   /** The server context for creating mechanisms on a link (registry.ts createMechanism). */

@@ -597,6 +597,12 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     });
   }
 
+  scramIterationCounts(): Promise<{ iterations: number; accounts: number }[]> {
+    return this.read(async (db) =>
+      (await db.query<{ iterations: number; accounts: string }>("SELECT scram_iterations AS iterations, count(*) AS accounts FROM account_auth WHERE scram_salt IS NOT NULL AND scram_iterations IS NOT NULL GROUP BY scram_iterations ORDER BY accounts DESC, iterations")).rows.map((r) => ({ iterations: Number(r.iterations), accounts: Number(r.accounts) })),
+    );
+  }
+
   setQuota(address: string, quotaBytes: number | null): Promise<void> {
     return this.write(async (db) => {
       const account = await this.requireAccount(db, address);

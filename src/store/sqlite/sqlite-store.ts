@@ -318,6 +318,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   noteAppPasswordUse(id: number, at: Date, address: string): Promise<void> {
     return this.write((ctx) => authState.noteAppPasswordUse(ctx, id, at, address));
   }
+  scramIterationCounts(): Promise<{ iterations: number; accounts: number }[]> {
+    return this.read((ctx) => authState.scramIterationCounts(ctx));
+  }
 
   // Mailboxes ---------------------------------------------------------------------------------
 
