@@ -262,7 +262,9 @@ test("after auth.scram_iterations is raised, a PLAIN login moves the account to 
       const lookup = await authenticator.scramContext(context, null)!.lookup(username, "sha256");
       return lookup.kind === "credentials" ? lookup.iterations : -1;
     };
-    assert.equal(await iterationsOf("nobody@example.org"), 8192);
+    // Every stored account is at 4096: an unknown name is answered with a count accounts have
+    // (FakeSalts.iterationsFor), not the configured 8192 that no account has yet.
+    assert.equal(await iterationsOf("nobody@example.org"), 4096);
     assert.equal(await iterationsOf("ivy@example.org"), 4096, "before: the old count shows");
 
     assert.equal((await authenticator.authenticate({ ...context, username: "ivy@example.org", password: PASSWORD })).ok, true);
@@ -278,10 +280,45 @@ test("after auth.scram_iterations is raised, a PLAIN login moves the account to 
     const done = await mechanism.next(Buffer.alloc(0));
     assert.ok(done.kind === "done" && (await authenticator.authenticateSasl(done.credentials, context)).ok);
 
-    // The known gap: an account with SCRAM keys for an app password keeps its count (the app
-    // password's keys cannot be derived again), and its app password still works over SCRAM.
+    // An account with SCRAM keys for an app password keeps its count (the app password's keys
+    // cannot be derived again), and its app password still works over SCRAM; unknown names are
+    // drawn from the stored counts, so the old count does not single it out (next test).
     assert.equal((await authenticator.authenticate({ ...context, username: "jay@example.org", password: PASSWORD })).ok, true);
     assert.equal(await iterationsOf("jay@example.org"), 4096);
+  } finally {
+    await temp.cleanup();
+  }
+});
+
+test("SCRAM iteration-count oracle: unknown names get counts drawn from the stored ones, each name always the same", async () => {
+  const { openTempStore } = await import("../../test/harness/temp-store.js");
+  const temp = await openTempStore();
+  try {
+    const { store } = temp;
+    await store.addDomain("example.org");
+    // The operator raised auth.scram_iterations from 4096 to 10000: three accounts (SCRAM-only
+    // clients) kept 4096, one moved. Unknown names answered with 10000 alone would stand out.
+    for (const [name, iterations] of [["a", 4096], ["b", 4096], ["c", 4096], ["d", 10000]] as const) {
+      const account = await store.createAccount({ address: `${name}@example.org`, passwordHash: "$argon2id$x" });
+      await store.ensureScramParams(account.id, "c2FsdA==", iterations);
+    }
+    const authenticator = new Authenticator({ accounts: store, throttle: new AuthThrottle({ lockoutThresholdAccount: 1000, lockoutThresholdIp: 100_000 }), log: createMemoryLogger(), authState: store, scramIterations: 10000, sleep: async () => {} });
+    const lookup = async (name: string) => {
+      const result = await authenticator.scramContext(context, null)!.lookup(name, "sha256");
+      assert.equal(result.kind, "credentials");
+      return result.kind === "credentials" ? result.iterations : 0;
+    };
+    assert.equal(await lookup("a@example.org"), 4096, "a real account answers with its own count");
+    const counts = new Map<number, number>();
+    for (let i = 0; i < 400; i += 1) {
+      const name = `nobody${i}@example.org`;
+      const iterations = await lookup(name);
+      assert.equal(await lookup(name), iterations, "the same name, the same count");
+      counts.set(iterations, (counts.get(iterations) ?? 0) + 1);
+    }
+    assert.deepEqual([...counts.keys()].sort(), [10000, 4096], "only counts that accounts have");
+    const old = counts.get(4096)! / 400;
+    assert.ok(old > 0.6 && old < 0.9, `about 3 in 4 unknown names get the old count, as accounts do (${old})`);
   } finally {
     await temp.cleanup();
   }

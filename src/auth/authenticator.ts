@@ -25,7 +25,7 @@ import type { PasswordHashParams } from "./password-hash.js";
 import type { SaslCredentials, SaslScramCredentials, SaslServerContext } from "./sasl/mechanism.js";
 import type { ChannelBindings, ScramKeyEntry, ScramLookup, ScramServerContext } from "./sasl/scram.js";
 import { decodeScramKeySet, DEFAULT_SCRAM_ITERATIONS } from "./scram-keys.js";
-import { totpRequired, verifyTotp } from "./totp.js";
+import { accountTotpSlot, totpRequiredIn, verifyTotpIn, type TotpSlot } from "./totp.js";
 import type { ScramHash } from "./scram-keys.js";
 
 export type AuthProtocol = "smtp" | "imap" | "pop3" | "managesieve" | "admin" | "http";
@@ -80,6 +80,12 @@ export interface AuthenticatorOptions {
   /** PBKDF2 iterations of SCRAM keys derived from now on (config auth.scram_iterations). */
   scramIterations?: number;
   clock?: () => Date;
+  /**
+   * Where an account's TOTP state lives (auth/totp.ts), for attempts with `secondFactor`; by
+   * default account_auth through `authState`. The admin sign-in (server/admin-web.ts) points it at
+   * the admin's own state, so admins get the same second factor, counted in the same throttle.
+   */
+  totpSlot?: (account: Account) => TotpSlot;
 }
 
 /**
@@ -119,7 +125,9 @@ export class Authenticator {
   private readonly authState: AuthStateStore | null;
   private readonly scramIterations: number;
   private readonly clock: () => Date;
+  private readonly totpSlot: ((account: Account) => TotpSlot) | null;
   private readonly fakeSalts = new FakeSalts();
+  private distribution: { at: number; value: readonly { iterations: number; accounts: number }[] } | null = null;
   /** See LockoutListener; set by the server (compose.ts). */
   onLockout: LockoutListener | null = null;
 
@@ -135,6 +143,8 @@ export class Authenticator {
     this.authState = options.authState ?? null;
     this.scramIterations = options.scramIterations ?? DEFAULT_SCRAM_ITERATIONS;
     this.clock = options.clock ?? (() => new Date());
+    const authState = this.authState;
+    this.totpSlot = options.totpSlot ?? (authState ? (account) => accountTotpSlot(authState, account) : null);
   }
 
   /** `mailroom user unlock`: the failures counted against the login name are forgotten. */
@@ -210,13 +220,14 @@ export class Authenticator {
       await this.verifyAgainstDummy(attempt.password);
     }
 
-    if (account && credential !== null && attempt.secondFactor !== undefined && this.authState) {
+    if (account && credential !== null && attempt.secondFactor !== undefined && this.totpSlot) {
       const code = attempt.secondFactor.code;
+      const slot = this.totpSlot(account);
       let outcome: "ok" | "invalid" | "not-enabled" | "missing";
       try {
-        if (!(await totpRequired(this.authState, account))) outcome = "not-enabled";
+        if (!(await totpRequiredIn(slot))) outcome = "not-enabled";
         else if (code === undefined || code.trim() === "") outcome = "missing";
-        else outcome = await verifyTotp(this.authState, account, code, this.clock());
+        else outcome = await verifyTotpIn(slot, code, this.clock());
       } catch (error) {
         return this.unavailable({ ...where, reason: "temporary-failure", ...who }, error);
       }
@@ -262,7 +273,7 @@ export class Authenticator {
           this.log.error("auth.failure", { ...where, reason: "temporary-failure", ...who, error: lookup.error });
           return { kind: "refused", reason: "temporary-failure" };
         }
-        const fake: ScramLookup = { kind: "credentials", salt: this.fakeSalts.saltFor(username), iterations: this.scramIterations, keys: [] };
+        const fake: ScramLookup = { kind: "credentials", salt: this.fakeSalts.saltFor(username), iterations: this.fakeSalts.iterationsFor(username, await this.iterationDistribution(), this.scramIterations), keys: [] };
         const account = lookup.account;
         if (!account || !loginEnabled(account)) return fake;
         try {
@@ -282,6 +293,24 @@ export class Authenticator {
         }
       },
     };
+  }
+
+  /**
+   * The stored iteration counts (FakeSalts.iterationsFor), read at most once a minute: a store
+   * query per SCRAM attempt would be a cost an attacker could drive; a minute-old picture is
+   * close enough (counts change when the operator changes the setting and accounts log in).
+   */
+  private async iterationDistribution(): Promise<readonly { iterations: number; accounts: number }[]> {
+    const now = this.clock().getTime();
+    if (this.distribution !== null && now - this.distribution.at < 60_000) return this.distribution.value;
+    try {
+      const value = (await this.authState?.scramIterationCounts?.()) ?? [];
+      this.distribution = { at: now, value };
+      return value;
+    } catch {
+      // The last picture (or none: the configured count) rather than failing the exchange.
+      return this.distribution?.value ?? [];
+    }
   }
 
   /** The server context for creating mechanisms on a link (registry.ts createMechanism). */

@@ -109,4 +109,32 @@ export class FakeSalts {
   saltFor(username: string): Buffer {
     return createHmac("sha256", this.secret).update(username.toLowerCase()).digest().subarray(0, 16);
   }
+
+  /**
+   * The iteration count server-first gives a login name without stored keys (issue 22, the
+   * iteration-count oracle). Accounts keep the count their salt was made with until a PLAIN/LOGIN
+   * with the main password moves them to auth.scram_iterations; accounts that only ever use SCRAM
+   * (or hold app-password keys, which cannot be derived again without the app password) never
+   * move. Re-deriving at a successful SCRAM login is impossible: SCRAM never shows the server the
+   * password. So after the operator raises the count, answering unknown names with the configured
+   * count would tell them from every account still on an old one.
+   *
+   * Instead each unknown name gets a count drawn from the stored counts in proportion to how many
+   * accounts have each (`distribution`, from AuthStateStore.scramIterationCounts), by a keyed hash
+   * of the name: the same name always gets the same count (a repeated probe learns nothing new),
+   * and over names the fake counts are distributed as the real ones are, so seeing an old count
+   * is as likely for a name that does not exist as for one that does. With no stored keys yet,
+   * the configured count.
+   */
+  iterationsFor(username: string, distribution: readonly { iterations: number; accounts: number }[], configured: number): number {
+    const total = distribution.reduce((sum, d) => sum + d.accounts, 0);
+    if (total === 0) return configured;
+    const draw = createHmac("sha256", this.secret).update(`iterations:${username.toLowerCase()}`).digest().readUIntBE(0, 6) % total;
+    let seen = 0;
+    for (const d of distribution) {
+      seen += d.accounts;
+      if (draw < seen) return d.iterations;
+    }
+    return configured;
+  }
 }

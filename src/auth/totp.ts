@@ -1,10 +1,11 @@
 // The second factor for the web pages (issue 22): TOTP (RFC 6238) over HOTP (RFC 4226), with
 // one-time recovery codes. This module is the library (codes, state) and the small API the admin
-// and account pages call (verifyTotp, enableTotp, ...); the state is stored per account as JSON
-// in account_auth.totp (store/auth-store.ts), and every use is a compare-and-set on that JSON, so
-// a code (time step) or a recovery code is accepted once even when two requests race.
+// and account pages call (verifyTotp, enableTotp, ...); the state is stored as JSON per mail
+// account in account_auth.totp (store/auth-store.ts) and per admin in admin_auth.totp
+// (store/web-auth-store.ts), each reached through a TotpSlot, and every use is a compare-and-set
+// on that JSON, so a code (time step) or a recovery code is accepted once even when two requests race.
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
-import type { Account, AuthStateStore } from "../store/index.js";
+import type { Account, AuthStateStore, WebAuthStore } from "../store/index.js";
 
 export type TotpHash = "sha1" | "sha256" | "sha512";
 
@@ -143,48 +144,92 @@ export interface TotpEnrollment {
 
 export type TotpStatus = { enabled: false } | { enabled: true; confirmed: boolean; recoveryCodesLeft: number; createdAt: Date };
 
+/**
+ * Where one TOTP state lives: a mail account's account_auth.totp or an admin's admin_auth.totp
+ * (store/web-auth-store.ts). `write` with `expect` is a compare-and-set on the stored JSON.
+ */
+export interface TotpSlot {
+  read(): Promise<string | null>;
+  write(json: string | null, expect?: string | null): Promise<boolean>;
+}
+
+export function accountTotpSlot(store: AuthStateStore, account: Account): TotpSlot {
+  return {
+    read: async () => (await store.getAccountAuth(account.id)).totp,
+    write: (json, expect) => store.updateAccountAuth(account.id, { totp: json }, expect),
+  };
+}
+
+/** An admin's TOTP state (admin_auth, store/web-auth-store.ts): the same JSON, the same rules. */
+export function adminTotpSlot(store: Pick<WebAuthStore, "getAdminTotp" | "setAdminTotp">, name: string): TotpSlot {
+  return {
+    read: () => store.getAdminTotp(name),
+    write: (json, expect) => store.setAdminTotp(name, json, expect),
+  };
+}
+
 /** Starts (or restarts) enrollment: a new secret and recovery codes; required once confirmed with a first code. */
-export async function enableTotp(store: AuthStateStore, account: Account, issuer: string, now: Date = new Date()): Promise<TotpEnrollment> {
+export async function enrollTotp(slot: TotpSlot, accountName: string, issuer: string, now: Date = new Date()): Promise<TotpEnrollment> {
   const secret = base32Encode(randomBytes(20));
   const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
   const state: TotpState = { v: 1, secret, confirmed: false, lastStep: null, recovery: recoveryCodes.map(recoveryHash), createdAt: now.getTime() };
-  await store.updateAccountAuth(account.id, { totp: JSON.stringify(state) });
-  return { secret, uri: otpauthUri(issuer, account.address, secret), recoveryCodes };
+  await slot.write(JSON.stringify(state));
+  return { secret, uri: otpauthUri(issuer, accountName, secret), recoveryCodes };
+}
+
+export async function enableTotp(store: AuthStateStore, account: Account, issuer: string, now: Date = new Date()): Promise<TotpEnrollment> {
+  return enrollTotp(accountTotpSlot(store, account), account.address, issuer, now);
 }
 
 /** Confirms enrollment with a first code from the app; false when the code does not match. */
+export async function confirmTotpIn(slot: TotpSlot, code: string, now: Date = new Date()): Promise<boolean> {
+  return (await useCode(slot, code, now, true)) === "ok";
+}
+
 export async function confirmTotp(store: AuthStateStore, account: Account, code: string, now: Date = new Date()): Promise<boolean> {
-  return (await useCode(store, account, code, now, true)) === "ok";
+  return confirmTotpIn(accountTotpSlot(store, account), code, now);
 }
 
 export async function disableTotp(store: AuthStateStore, account: Account): Promise<void> {
   await store.updateAccountAuth(account.id, { totp: null });
 }
 
-export async function totpStatus(store: AuthStateStore, account: Account): Promise<TotpStatus> {
-  const state = parseTotpState((await store.getAccountAuth(account.id)).totp);
+export async function totpStatusIn(slot: TotpSlot): Promise<TotpStatus> {
+  const state = parseTotpState(await slot.read());
   if (state === null) return { enabled: false };
   return { enabled: true, confirmed: state.confirmed, recoveryCodesLeft: state.recovery.length, createdAt: new Date(state.createdAt) };
 }
 
-/** Whether a login to the web pages needs a second factor for this account. */
+export async function totpStatus(store: AuthStateStore, account: Account): Promise<TotpStatus> {
+  return totpStatusIn(accountTotpSlot(store, account));
+}
+
+/** Whether a sign-in to the web pages needs a second factor from this slot. */
+export async function totpRequiredIn(slot: TotpSlot): Promise<boolean> {
+  return parseTotpState(await slot.read())?.confirmed === true;
+}
+
 export async function totpRequired(store: AuthStateStore, account: Account): Promise<boolean> {
-  return parseTotpState((await store.getAccountAuth(account.id)).totp)?.confirmed === true;
+  return totpRequiredIn(accountTotpSlot(store, account));
 }
 
 /**
  * Checks a second factor at web login: a 6-digit TOTP code, or a recovery code (used up by this).
- * "not-enabled" when the account has no confirmed TOTP. Each code works once.
+ * "not-enabled" when there is no confirmed TOTP. Each code works once.
  */
-export async function verifyTotp(store: AuthStateStore, account: Account, code: string, now: Date = new Date()): Promise<"ok" | "invalid" | "not-enabled"> {
-  return useCode(store, account, code, now, false);
+export async function verifyTotpIn(slot: TotpSlot, code: string, now: Date = new Date()): Promise<"ok" | "invalid" | "not-enabled"> {
+  return useCode(slot, code, now, false);
 }
 
-async function useCode(store: AuthStateStore, account: Account, code: string, now: Date, confirming: boolean): Promise<"ok" | "invalid" | "not-enabled"> {
+export async function verifyTotp(store: AuthStateStore, account: Account, code: string, now: Date = new Date()): Promise<"ok" | "invalid" | "not-enabled"> {
+  return verifyTotpIn(accountTotpSlot(store, account), code, now);
+}
+
+async function useCode(slot: TotpSlot, code: string, now: Date, confirming: boolean): Promise<"ok" | "invalid" | "not-enabled"> {
   if (typeof code !== "string" || code.length > 64) return "invalid";
   // A few rounds of compare-and-set: another request may have used a code in between.
   for (let attempt = 0; attempt < 5; attempt += 1) {
-    const json = (await store.getAccountAuth(account.id)).totp;
+    const json = await slot.read();
     const state = parseTotpState(json);
     if (state === null || state.confirmed === confirming) return confirming ? "invalid" : "not-enabled";
     const step = matchTotp(state, code, now.getTime() / 1000);
@@ -192,7 +237,7 @@ async function useCode(store: AuthStateStore, account: Account, code: string, no
     if (step !== null) next = { ...state, confirmed: true, lastStep: step };
     else if (!confirming && state.recovery.includes(recoveryHash(code))) next = { ...state, recovery: state.recovery.filter((h) => h !== recoveryHash(code)) };
     else return "invalid";
-    if (await store.updateAccountAuth(account.id, { totp: JSON.stringify(next) }, json)) return "ok";
+    if (await slot.write(JSON.stringify(next), json)) return "ok";
   }
   return "invalid";
 }

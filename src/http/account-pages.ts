@@ -3,12 +3,15 @@
 // changes it, sees their quota use, and sets forwarding and an out-of-office reply, which become
 // a Sieve script that runs before the user's own active one (admin/operations/account-filters.ts). Its small JSON API lives under
 // /account/api with the same session, CSRF and HTTPS rules as the admin API (web-session.ts).
-// Further sections (app passwords, two-factor sign-in) plug in through AdminWebContext.accountSections.
+// App passwords and two-step sign-in: account-credentials.ts. Further sections plug in through
+// AdminWebContext.accountSections.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AdminError } from "../admin/operations/index.js";
 import type { WebSession } from "../store/index.js";
 import { errorReply, HttpFailure, requireSecureTransport } from "./admin-api.js";
 import { escapeHtml, pageHeaders, refuseInsecure, renderPage, serveAssets } from "./admin-pages.js";
+import { registerCredentialRoutes, renderCredentialSections } from "./account-credentials.js";
+import { passkeySignIn, passkeysOf, relyingParty } from "./passkey-routes.js";
 import type { HttpContext } from "./context.js";
 import { ACCOUNT_COOKIE, SessionKeeper, crossOrigin, isStateChanging } from "./web-session.js";
 
@@ -89,6 +92,16 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
         }
         return { address: result.name, csrfToken: await keeper.start(reply, result.name) };
       });
+      // Passkey sign-in (auth/webauthn.ts): options (a one-time challenge), then the assertion.
+      api.post("/passkey-session/options", options, async (request) => {
+        if (crossOrigin(request)) throw new HttpFailure(403, "csrf", "a foreign Origin");
+        return passkeysOf(web).authenticationOptions("account", relyingParty(request));
+      });
+      api.post("/passkey-session", options, async (request, reply) => {
+        if (crossOrigin(request)) throw new HttpFailure(403, "csrf", "a foreign Origin");
+        const name = await passkeySignIn(web, "account", request, objectBody(request), (seconds) => void reply.header("retry-after", String(seconds)));
+        return { address: name, csrfToken: await keeper.start(reply, name) };
+      });
       api.delete("/session", options, async (request, reply) => {
         await requireSession(request);
         await keeper.end(request, reply);
@@ -118,6 +131,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
         const session = await requireSession(request);
         return web.operations.accountFilters.setFilters(session.subject, objectBody(request));
       });
+      registerCredentialRoutes(api, { web, requireSession, objectBody, log: context.log, bodyLimit: web.settings.bodyLimit });
     },
     { prefix: ACCOUNT_API },
   );
@@ -128,7 +142,8 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
 <p><label for="login-name">Email address</label><input id="login-name" name="address" type="email" required autocomplete="username" autocapitalize="none" spellcheck="false"></p>
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
 <p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
-<p><button type="submit">Sign in</button></p></form>`;
+<p><button type="submit">Sign in</button></p></form>
+${web.passkeys ? `<p><button type="button" class="secondary" data-passkey-login="${ACCOUNT_API}/passkey-session" data-then="/account">Use a passkey instead</button></p>` : ""}`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: null, nav: [], current: "", who: null, signOut: null, body }));
   });
 
@@ -144,6 +159,7 @@ export function registerAccountPages(app: FastifyInstance, context: HttpContext)
       filters = null;
     }
     const percent = view.quotaBytes ? Math.min(100, Math.round((view.usedBytes / view.quotaBytes) * 100)) : null;
+    const credentials = await renderCredentialSections(web, session.subject, ACCOUNT_API);
     const extra = await Promise.all((web.accountSections ?? []).map((section) => section(session.subject)));
     const servers = context.servers();
     const v = filters?.vacation;
@@ -168,8 +184,9 @@ ${filters.otherActiveScript ? `<p>Your own mail filter “${escapeHtml(filters.o
 </fieldset>
 <p><button type="submit">Save</button></p></form></section>`}
 <section aria-labelledby="apps-h"><h2 id="apps-h">Set up your mail app</h2>
-<p>User name: <strong>${escapeHtml(view.address)}</strong>, with your password. iPhone, iPad and Mac: <a href="/apple/mobileconfig?emailaddress=${encodeURIComponent(view.address)}">download the settings profile</a>. Thunderbird and Outlook find the settings from your address.</p>
+<p>User name: <strong>${escapeHtml(view.address)}</strong>, with your password (or better, an app password made below). iPhone, iPad and Mac: <a href="/apple/mobileconfig?emailaddress=${encodeURIComponent(view.address)}">download the settings profile</a>. Thunderbird and Outlook find the settings from your address.</p>
 ${servers.length === 0 ? "" : `<table class="responsive"><thead><tr><th scope="col">Service</th><th scope="col">Server</th><th scope="col">Port</th><th scope="col">Security</th></tr></thead><tbody>${servers.map((c) => `<tr><td data-label="Service">${escapeHtml(c.service.toUpperCase())}</td><td data-label="Server">${escapeHtml(c.host)}</td><td data-label="Port">${c.port}</td><td data-label="Security">${c.socket === "SSL" ? "SSL/TLS" : "STARTTLS"}</td></tr>`).join("")}</tbody></table>`}</section>
+${credentials}
 ${extra.join("\n")}`;
     return pageHeaders(reply).send(renderPage({ title: "Your mail account", area: "/account", apiBase: ACCOUNT_API, csrfToken: session.csrfToken, nav: [{ href: "/account", label: "Account" }], current: "/account", who: session.subject, signOut: `${ACCOUNT_API}/session`, body }));
   });

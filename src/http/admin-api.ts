@@ -9,6 +9,8 @@ import { AdminError, type AdminOperations } from "../admin/operations/index.js";
 import { invokeAdminMethod } from "../admin/control/methods.js";
 import type { AdminWebContext } from "./admin-context.js";
 import type { HttpContext } from "./context.js";
+import { passkeyView } from "../auth/webauthn.js";
+import { passkeySignIn, passkeysOf, relyingParty, responseOf, withPasskeyErrors } from "./passkey-routes.js";
 import { ADMIN_COOKIE, SessionKeeper, isSecureEnough, isStateChanging, crossOrigin, tokenCaller, type Caller } from "./web-session.js";
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -63,7 +65,9 @@ function adminName(call: RouteCall): string {
 /** Every route of the API, in the order the description lists them. */
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "GET", path: "/openapi.json", summary: "This description (OpenAPI 3.1)", auth: "none", handle: async () => openApiDocument() },
-  { method: "POST", path: "/session", summary: "Sign in with an admin name and password: sets the session cookie, returns the CSRF token", auth: "none", body: { name: "string", password: "string" }, handle: signIn },
+  { method: "POST", path: "/session", summary: "Sign in with an admin name and password (and, with TOTP on, code: a 6-digit code or a recovery code; without it the answer is 401 code-required): sets the session cookie, returns the CSRF token", auth: "none", body: { name: "string", password: "string", code: "string" }, handle: signIn },
+  { method: "POST", path: "/passkeys/session/options", summary: "Start a passkey sign-in: WebAuthn request options with a one-time challenge (5 minutes)", auth: "none", handle: async (c) => passkeysOf(c.web).authenticationOptions("admin", relyingParty(c.request)) },
+  { method: "POST", path: "/passkeys/session", summary: "Sign in with a passkey: the assertion (PublicKeyCredential JSON) for the challenge; sets the session cookie, returns the CSRF token. Refused assertions count as failed logins", auth: "none", body: { response: "object" }, handle: passkeySession },
   { method: "GET", path: "/session", summary: "The signed-in admin and the session's CSRF token", auth: "admin", handle: async (c) => ({ name: adminName(c), csrfToken: c.caller?.via === "session" ? c.caller.session.csrfToken : null }) },
   { method: "DELETE", path: "/session", summary: "Sign out", auth: "admin", status: 204, handle: async (c) => keeperOf(c.web).end(c.request, c.reply) },
   { method: "GET", path: "/status", summary: "Server status: PID, uptime, connections, event loop, queue length", auth: "admin", handle: async (c) => ({ ...(await c.ops.serverStatus()), queue: (await c.ops.outbound.listQueue(10_000)).length }) },
@@ -99,6 +103,23 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "POST", path: "/admins", summary: "Add an admin", auth: "admin", body: { name: "string", password: "string" }, status: 201, handle: async (c) => invoke(c, "admins.addAdmin", c.body.name, c.body.password) },
   { method: "GET", path: "/tokens", summary: "API tokens (never their secrets)", auth: "admin", handle: async (c) => c.ops.admins.listApiTokens() },
   { method: "POST", path: "/tokens", summary: "Make an API token acting as the caller; the secret is in this answer only", auth: "admin", body: { name: "string", days: "integer" }, status: 201, handle: async (c) => invoke(c, "admins.createApiToken", adminName(c), c.body.name, c.body.days ?? c.web.settings.tokenDays) },
+  { method: "GET", path: "/passkeys", summary: "The caller's passkeys (never their keys)", auth: "admin", handle: async (c) => (await passkeysOf(c.web).list({ kind: "admin", name: adminName(c) })).map(passkeyView) },
+  { method: "POST", path: "/passkeys/options", summary: "Start registering a passkey for the caller (the password asked again): WebAuthn creation options with a one-time challenge", auth: "admin", body: { password: "string" }, handle: async (c) => {
+    const name = adminName(c);
+    const password = c.body.password;
+    if (typeof password !== "string" || password.length === 0 || password.length > LOGIN_FIELD_MAX) throw new AdminError("invalid-argument", "password is a required string");
+    const check = await c.web.authenticateAdmin(name, password, c.request.ip, c.request.protocol === "https");
+    if (!check.ok) throw check.reason === "throttled" ? new HttpFailure(429, "throttled", "too many failed attempts; try again later") : new HttpFailure(403, "wrong-password", "the password is wrong");
+    return withPasskeyErrors(() => passkeysOf(c.web).registrationOptions({ kind: "admin", name }, name, relyingParty(c.request)));
+  } },
+  { method: "POST", path: "/passkeys", summary: "Finish registering: the attestation (PublicKeyCredential JSON, attestation none) and a name", auth: "admin", body: { name: "string", response: "object" }, status: 201, handle: async (c) => {
+    if (typeof c.body.name !== "string") throw new AdminError("invalid-argument", "name is a required string");
+    return passkeyView(await withPasskeyErrors(() => passkeysOf(c.web).register({ kind: "admin", name: adminName(c) }, c.body.name as string, responseOf(c.body), relyingParty(c.request))));
+  } },
+  { method: "DELETE", path: "/passkeys/:id", summary: "Remove one of the caller's passkeys", auth: "admin", status: 204, handle: async (c) => {
+    if (!/^\d{1,15}$/.test(c.params.id ?? "")) throw new AdminError("invalid-argument", "a passkey id is a number");
+    return withPasskeyErrors(() => passkeysOf(c.web).remove({ kind: "admin", name: adminName(c) }, Number(c.params.id)));
+  } },
   { method: "DELETE", path: "/tokens/:id", summary: "Revoke an API token", auth: "admin", status: 204, handle: async (c) => {
     if (!/^\d{1,15}$/.test(c.params.id ?? "")) throw new AdminError("invalid-argument", "a token id is a number");
     return c.ops.admins.deleteApiToken(Number(c.params.id));
@@ -123,21 +144,29 @@ export function adminSessionKeeper(web: AdminWebContext): SessionKeeper {
 const LOGIN_FIELD_MAX = 1024;
 
 async function signIn(call: RouteCall): Promise<unknown> {
-  const { name, password } = call.body;
+  const { name, password, code } = call.body;
   if (typeof name !== "string" || typeof password !== "string" || name.length === 0 || name.length > 320 || password.length > LOGIN_FIELD_MAX) {
     throw new AdminError("invalid-argument", "name and password are required strings");
   }
-  const result = await call.web.authenticateAdmin(name, password, call.request.ip, call.request.protocol === "https");
+  // The second factor (auth/totp.ts), for admins with TOTP on: a 6-digit code or a recovery code.
+  if (code !== undefined && code !== null && (typeof code !== "string" || code.length > 64)) throw new AdminError("invalid-argument", "code must be a string of at most 64 characters");
+  const result = await call.web.authenticateAdmin(name, password, call.request.ip, call.request.protocol === "https", { code: typeof code === "string" ? code : undefined });
   if (!result.ok) {
     if (result.reason === "throttled") {
       void call.reply.header("retry-after", String(Math.ceil((result.retryAfterMs ?? 60_000) / 1000)));
       throw new HttpFailure(429, "throttled", "too many failed sign-ins; try again later");
     }
     if (result.reason === "temporary-failure") throw new HttpFailure(503, "unavailable", "sign-in is unavailable right now; try again");
-    throw new HttpFailure(401, "invalid-credentials", "wrong name or password");
+    if (result.reason === "second-factor-required") throw new HttpFailure(401, "code-required", "enter the code from your authenticator app (or a recovery code)");
+    throw new HttpFailure(401, "invalid-credentials", "wrong name or password (or code)");
   }
   const csrfToken = await keeperOf(call.web).start(call.reply, result.name);
   return { name: result.name, csrfToken };
+}
+
+async function passkeySession(call: RouteCall): Promise<unknown> {
+  const name = await passkeySignIn(call.web, "admin", call.request, call.body, (seconds) => void call.reply.header("retry-after", String(seconds)));
+  return { name, csrfToken: await keeperOf(call.web).start(call.reply, name) };
 }
 
 async function deliveries(call: RouteCall): Promise<unknown> {

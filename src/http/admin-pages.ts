@@ -65,6 +65,7 @@ const NAV = [
   { href: "/admin/aliases", label: "Aliases" },
   { href: "/admin/queue", label: "Queue" },
   { href: "/admin/log", label: "Delivery log" },
+  { href: "/admin/passkeys", label: "Passkeys" },
 ];
 
 const PAGE_SIZE = 50;
@@ -205,7 +206,23 @@ const logPage: Page = async (web, request) => {
 const LOGIN_BODY = (area: string, api: string, label: string, autocomplete: string) => `<form data-api-form="POST ${api}" data-then="${area}">
 <p><label for="login-name">${label}</label><input id="login-name" name="${area === "/admin" ? "name" : "address"}" required autocomplete="${autocomplete}" autocapitalize="none" spellcheck="false"></p>
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" required autocomplete="current-password"></p>
-<p><button type="submit">Sign in</button></p></form>`;
+<p><label for="login-code">Code from your authenticator app (only if two-step sign-in is on)</label><input id="login-code" name="code" data-optional inputmode="numeric" autocomplete="one-time-code" maxlength="64" autocapitalize="none" spellcheck="false"></p>
+<p><button type="submit">Sign in</button></p></form>
+<p><button type="button" class="secondary" data-passkey-login="${api.replace(/\/session$/, "/passkeys/session")}" data-then="${area}">Use a passkey instead</button></p>`;
+
+/** The signed-in admin's passkeys (auth/webauthn.ts): listed, added (password asked again), removed. */
+const passkeysPage: Page = async (web, _request, session) => {
+  if (!web.passkeys) return `<p>Passkeys are not available here.</p>`;
+  const keys = await web.passkeys.list({ kind: "admin", name: session.subject });
+  const when = (d: Date | null) => (d === null ? "never" : `${d.toISOString().replace("T", " ").slice(0, 16)} UTC`);
+  const rows = keys.map((k) => `<tr><td data-label="Name">${escapeHtml(k.name)}</td><td data-label="Added">${escapeHtml(when(k.createdAt))}</td><td data-label="Last used">${escapeHtml(when(k.lastUsedAt))}</td><td><button type="button" class="danger" data-action="DELETE /api/v1/passkeys/${k.id}" data-confirm="Remove the passkey ${escapeHtml(k.name)}?" aria-label="Remove passkey ${escapeHtml(k.name)}">Remove</button></td></tr>`).join("");
+  return `<p>Sign in to the admin pages with a passkey (security key, or your device's fingerprint, face or PIN) instead of the password and code.</p>
+<table class="responsive"><caption class="muted">${keys.length} passkey(s) of ${escapeHtml(session.subject)}</caption><thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col"><span class="skip">Actions</span></th></tr></thead><tbody>${rows || `<tr><td colspan="4">No passkeys yet.</td></tr>`}</tbody></table>
+<form data-passkey-register="/api/v1/passkeys" data-password-field="password">
+<p><label for="passkey-name">Name of the passkey</label><input id="passkey-name" name="name" required maxlength="64" placeholder="YubiKey"></p>
+<p><label for="passkey-current">Your password (asked again to be sure it is you)</label><input id="passkey-current" name="current" type="password" required autocomplete="current-password"></p>
+<p><button type="submit">Add a passkey</button></p></form>`;
+};
 
 export function serveAssets(app: FastifyInstance, area: string): void {
   app.get(`${area}/assets/style.css`, async (_request, reply) => reply.header("cache-control", "max-age=300").type("text/css; charset=utf-8").send(WEB_CSS));
@@ -236,6 +253,7 @@ export function registerAdminPages(app: FastifyInstance, context: HttpContext): 
     ["/admin/aliases", "Aliases", aliasesPage],
     ["/admin/queue", "Queue", queuePage],
     ["/admin/log", "Delivery log", logPage],
+    ["/admin/passkeys", "Passkeys", passkeysPage],
   ];
   for (const [path, title, render] of pages) {
     app.get(path, async (request, reply) => {

@@ -19,6 +19,7 @@ h2{font-size:1.2rem;margin:1.5rem 0 .5rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #767676;vertical-align:top}
 td.wrap{word-break:break-all;font-family:ui-monospace,monospace;font-size:.85rem}
+code.wrap{word-break:break-all;font-size:.95rem}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:.5rem 0}
 label{display:block;font-weight:600}
 input[type=checkbox]+label{display:inline}
@@ -72,7 +73,7 @@ export const WEB_JS = `
   }
   window.mailroomApi = api;
   function formBody(form) {
-    var body = {};
+    var body = {}, lists = {};
     var put = function (name, value) {
       var parts = name.split("."), target = body;
       for (var i = 0; i < parts.length - 1; i++) { target[parts[i]] = target[parts[i]] || {}; target = target[parts[i]]; }
@@ -80,12 +81,14 @@ export const WEB_JS = `
     };
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
+      if (el.type === "checkbox" && el.getAttribute("data-kind") === "checklist") { lists[el.name] = lists[el.name] || []; if (el.checked) lists[el.name].push(el.value); return; }
       if (el.type === "checkbox") { put(el.name, el.checked); return; }
       if (el.value === "" && el.getAttribute("data-optional") !== null) return;
       if (el.getAttribute("data-kind") === "list") { put(el.name, el.value.split(/[\\s,]+/).filter(Boolean)); return; }
       if (el.type === "number") { put(el.name, el.value === "" ? null : Number(el.value)); return; }
       put(el.name, el.value);
     });
+    Object.keys(lists).forEach(function (name) { put(name, lists[name]); });
     return body;
   }
   document.addEventListener("submit", function (event) {
@@ -100,6 +103,25 @@ export const WEB_JS = `
       if (result && result.csrfToken) csrf = result.csrfToken;
       var next = form.getAttribute("data-then");
       if (next === "show-token" && result && result.token) { say("New token (shown once): " + result.token); return; }
+      if (next === "show-secret" && result) {
+        // A secret shown once (a new app password): in the page, not an alert, so it can be copied.
+        form.hidden = true;
+        document.getElementById("secret-text").textContent = form.getAttribute("data-secret-text") || "";
+        document.getElementById("secret-value").textContent = result[form.getAttribute("data-secret-field")] || "";
+        document.getElementById("secret-out").hidden = false;
+        return;
+      }
+      if (next === "show-totp" && result) {
+        form.hidden = true;
+        document.getElementById("totp-qr").src = result.qr;
+        document.getElementById("totp-secret").textContent = result.secret;
+        document.getElementById("totp-uri").textContent = result.uri;
+        var list = document.getElementById("totp-recovery");
+        (result.recoveryCodes || []).forEach(function (code) { var li = document.createElement("li"); li.textContent = code; list.appendChild(li); });
+        document.getElementById("totp-setup").hidden = false;
+        document.getElementById("totp-confirm-code").focus();
+        return;
+      }
       if (next === "message") { say(form.getAttribute("data-message") || "Saved."); form.reset && form.getAttribute("data-reset") !== null && form.reset(); return; }
       if (next) { window.location.assign(next); return; }
       window.location.reload();
@@ -132,6 +154,61 @@ export const WEB_JS = `
       var next = button.getAttribute("data-then");
       if (next) window.location.assign(next); else window.location.reload();
     }, function (error) { button.disabled = false; say(error.message); });
+  });
+  // WebAuthn passkeys (auth/webauthn.ts): the options come as JSON with base64url binaries; the
+  // browser's answer goes back the same way (W3C WebAuthn Level 3 §5.1.8 JSON forms, by hand so
+  // that browsers without parseCreationOptionsFromJSON work too).
+  function b64u(buffer) {
+    var bytes = new Uint8Array(buffer), text = "";
+    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+    return btoa(text).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+  }
+  function unb64u(text) {
+    var raw = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+  function credentialIds(list) {
+    return (list || []).map(function (c) { return { type: "public-key", id: unb64u(c.id), transports: c.transports }; });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-passkey-login]") : null;
+    if (!button) return;
+    if (!window.PublicKeyCredential) { say("This browser has no passkey support."); return; }
+    var path = button.getAttribute("data-passkey-login");
+    button.disabled = true;
+    api("POST", path + "/options", {}).then(function (options) {
+      options.challenge = unb64u(options.challenge);
+      options.allowCredentials = credentialIds(options.allowCredentials);
+      return navigator.credentials.get({ publicKey: options });
+    }).then(function (credential) {
+      var r = credential.response;
+      return api("POST", path, { response: { id: credential.id, rawId: b64u(credential.rawId), type: credential.type, authenticatorAttachment: credential.authenticatorAttachment || undefined, clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+        response: { clientDataJSON: b64u(r.clientDataJSON), authenticatorData: b64u(r.authenticatorData), signature: b64u(r.signature), userHandle: r.userHandle ? b64u(r.userHandle) : undefined } } });
+    }).then(function () {
+      window.location.assign(button.getAttribute("data-then") || "/");
+    }, function (error) { button.disabled = false; say(error.message || String(error)); });
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var path = form.getAttribute && form.getAttribute("data-passkey-register");
+    if (!path) return;
+    event.preventDefault();
+    if (!window.PublicKeyCredential) { say("This browser has no passkey support."); return; }
+    var check = {};
+    check[form.getAttribute("data-password-field") || "current"] = form.elements.current.value;
+    var name = form.elements.name.value;
+    api("POST", path + "/options", check).then(function (options) {
+      options.challenge = unb64u(options.challenge);
+      options.user.id = unb64u(options.user.id);
+      options.excludeCredentials = credentialIds(options.excludeCredentials);
+      return navigator.credentials.create({ publicKey: options });
+    }).then(function (credential) {
+      var r = credential.response;
+      return api("POST", path, { name: name, response: { id: credential.id, rawId: b64u(credential.rawId), type: credential.type, clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+        response: { clientDataJSON: b64u(r.clientDataJSON), attestationObject: b64u(r.attestationObject), transports: r.getTransports ? r.getTransports() : [] } } });
+    }).then(function () { window.location.reload(); }, function (error) { say(error.message || String(error)); });
   });
   var checkButton = document.getElementById("dns-check");
   if (checkButton) checkButton.addEventListener("click", function () {

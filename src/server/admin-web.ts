@@ -3,6 +3,7 @@
 // the shared throttle, the dashboard's minute series over the /metrics counters (kept in the
 // store's history), and the delivery log fed from the log events (observability/admin-series.ts).
 import { Authenticator, type AuthThrottlePolicy, type PasswordHashParams } from "../auth/index.js";
+import { adminTotpSlot } from "../auth/totp.js";
 import type { AdminOperations } from "../admin/operations/index.js";
 import type { Config } from "../config/index.js";
 import type { AdminWebContext, LoginResult } from "../http/admin-context.js";
@@ -10,12 +11,15 @@ import type { DeliveryLog, SeriesHistory } from "../observability/admin-series.j
 import { MinuteSeries } from "../observability/admin-series.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { Account, AccountId, WebAuthStore } from "../store/index.js";
+import type { Account, AccountId, AccountStore, WebAuthStore } from "../store/index.js";
+import { Passkeys, type RelyingParty } from "../auth/webauthn.js";
 import type { TrackingAuthenticator } from "./live-sessions.js";
 
 export interface AdminWebOptions {
   config: Config;
   store: WebAuthStore;
+  /** For passkey sign-ins of mail accounts (a credential names its account by id). */
+  accounts: Pick<AccountStore, "getAccount" | "findAccountByAddress">;
   operations: AdminOperations;
   authenticator: TrackingAuthenticator;
   throttle: AuthThrottlePolicy;
@@ -44,6 +48,8 @@ export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext
     throttle: options.throttle,
     log: options.log.child({ component: "auth" }),
     hashParams: options.hashParams,
+    // The admin's own TOTP (admin_auth): a wrong code is a failure in the same throttle as a wrong password.
+    totpSlot: (admin) => adminTotpSlot(store, admin.address),
   });
   const toLogin = (result: Awaited<ReturnType<Authenticator["authenticate"]>>): LoginResult =>
     result.ok ? { ok: true, name: result.account.address } : { ok: false, reason: result.reason, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) };
@@ -52,17 +58,78 @@ export function createAdminWeb(options: AdminWebOptions): { web: AdminWebContext
     ...(options.history ? { history: options.history } : {}),
     onError: (error) => historyLog.warn("admin.history_write_failed", { error: error instanceof Error ? error.message : String(error) }),
   });
+  const passkeys = new Passkeys(store, config.server.hostname);
+  const authLog = options.log.child({ component: "auth" });
+  /**
+   * A passkey sign-in (auth/webauthn.ts) under the rules of every login (auth/authenticator.ts):
+   * the shared throttle is asked first (by the credential owner's name when the credential is
+   * known, so a locked-out name stays locked out), a refused assertion of any kind (forged,
+   * replayed, another site's, unknown credential, a counter that went back) is a counted failure
+   * with the failure delay, and the same auth.success/auth.failure lines are logged.
+   */
+  const passkeySignIn = async (kind: "admin" | "account", response: unknown, rp: RelyingParty, remoteAddress: string, tls: boolean): Promise<LoginResult> => {
+    const protocol = kind === "admin" ? "admin" : "http";
+    const id = (response as { id?: unknown } | null)?.id;
+    let owner: string | null = null;
+    let enabled = true;
+    try {
+      const stored = typeof id === "string" && id.length > 0 && id.length <= 1400 ? await store.findWebAuthnCredential(id) : null;
+      if (stored?.owner.kind === "admin" && kind === "admin") owner = stored.owner.name;
+      else if (stored?.owner.kind === "account" && kind === "account") {
+        const account = await options.accounts.getAccount(stored.owner.accountId);
+        owner = account?.address ?? null;
+        // `user disable` marks the hash (admin/operations): no sign-in by any secret, passkeys included.
+        enabled = account !== null && account.passwordHash.startsWith("$argon2");
+      }
+    } catch (error) {
+      authLog.error("auth.failure", { remoteAddress, protocol, reason: "temporary-failure", mechanism: "webauthn", error });
+      return { ok: false, reason: "temporary-failure" };
+    }
+    const subject = { remoteAddress, username: owner ?? "(passkey)" };
+    const who = { tls, username: subject.username };
+    try {
+      const verdict = await options.throttle.check(subject);
+      if (!verdict.allowed) {
+        authLog.warn("auth.failure", { remoteAddress, protocol, reason: "throttled", scope: verdict.scope, retryAfterMs: verdict.retryAfterMs, mechanism: "webauthn", ...who });
+        return { ok: false, reason: "throttled", retryAfterMs: verdict.retryAfterMs };
+      }
+    } catch (error) {
+      authLog.error("auth.failure", { remoteAddress, protocol, reason: "temporary-failure", mechanism: "webauthn", error, ...who });
+      return { ok: false, reason: "temporary-failure" };
+    }
+    const verdict = await passkeys.authenticate(kind, response, rp).catch(() => ({ ok: false as const, reason: "invalid-assertion" as const }));
+    if (verdict.ok && owner !== null && enabled) {
+      await Promise.resolve(options.throttle.recordSuccess(subject)).catch(() => undefined);
+      authLog.info("auth.success", { remoteAddress, protocol, mechanism: "webauthn", ...who, credential: `passkey:${verdict.credential.id}` });
+      metrics.login(protocol, "webauthn", true);
+      return { ok: true, name: owner };
+    }
+    const reason = verdict.ok ? "login-disabled" : `passkey-${verdict.reason}`;
+    let delayMs = 2000;
+    try {
+      ({ delayMs } = await options.throttle.recordFailure(subject));
+    } catch {
+      // Not counted (the shared store is down): answered late all the same.
+    }
+    authLog.info("auth.failure", { remoteAddress, protocol, reason, mechanism: "webauthn", delayMs, ...who });
+    metrics.login(protocol, "webauthn", false);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return { ok: false, reason: "invalid-credentials" };
+  };
   const web: AdminWebContext = {
     operations: options.operations,
     store,
-    async authenticateAdmin(name, password, remoteAddress, tls) {
-      const result = await adminAuthenticator.authenticate({ username: name, password, remoteAddress, protocol: "admin", tls });
+    async authenticateAdmin(name, password, remoteAddress, tls, secondFactor) {
+      const result = await adminAuthenticator.authenticate({ username: name, password, remoteAddress, protocol: "admin", tls, ...(secondFactor ? { secondFactor } : {}) });
       metrics.login("admin", "password", result.ok);
       return toLogin(result);
     },
     async authenticateAccount(address, password, remoteAddress, tls, secondFactor) {
       return toLogin(await options.authenticator.authenticate({ username: address, password, remoteAddress, protocol: "http", tls, ...(secondFactor ? { secondFactor } : {}) }));
     },
+    passkeys,
+    passkeySignIn,
+    accountIdOf: async (address) => (await options.accounts.findAccountByAddress(address))?.id ?? null,
     series,
     deliveries: options.deliveries,
     settings: { sessionIdleMs: config.http.adminSessionIdle, sessionMaxMs: config.http.adminSessionMax, bodyLimit: config.http.adminBodyLimit, tokenDays: config.http.adminTokenDays },

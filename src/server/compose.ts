@@ -182,7 +182,7 @@ export async function migrateStore(config: Config, log: Logger): Promise<string[
  */
 /** What `mailroom store copy` prints after either direction. */
 export function copySummary(report: CopyReport): string {
-  return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s), ${report.metadataEntries} METADATA entr(y/ies), ${report.aclEntries} ACL entr(y/ies); counts and checksums match (${report.durationMs} ms)`;
+  return `${report.domains} domain(s), ${report.accounts} account(s), ${report.aliases} alias(es), ${report.mailboxes} mailbox(es), ${report.messages} message(s) (${report.bytes} octets), ${report.sieveScripts} Sieve script(s), ${report.tombstones} expunge tombstone(s), ${report.tlsReports} TLS report(s), ${report.metadataEntries} METADATA entr(y/ies), ${report.aclEntries} ACL entr(y/ies), ${report.authStates} account auth state(s), ${report.appPasswords} app password(s), ${report.admins} admin(s), ${report.apiTokens} API token(s), ${report.webAuthnCredentials} WebAuthn credential(s); counts and checksums match (${report.durationMs} ms)`;
 }
 
 export { postgresModules };
@@ -208,7 +208,7 @@ export async function copyStore(
         mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       });
       try {
-        const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
+        const report = await copyIntoPostgres({ mail: source, accounts: source, sieve: source, tlsReports: source, authState: source, webAuth: source }, target, onProgress);
         // The queue and the key files the PostgreSQL backend keeps in the database (server/backup.ts).
         const moved = await copyQueueAndKeys(source, target, options.from);
         return [
@@ -253,7 +253,7 @@ async function copyStoreBack(
     try {
       const target = await openSqliteStore({ dataDir: options.to, log, mimeLimits });
       try {
-        const report = await copyBetween({ mail: source, accounts: source, sieve: source, tlsReports: source }, target, onProgress);
+        const report = await copyBetween({ mail: source, accounts: source, sieve: source, tlsReports: source, authState: source, webAuth: source }, target, onProgress);
         return [
           ...report.verified.map((line) => `verified ${line}`),
           `store copy: ${redactUrl(options.from)} -> ${options.to}: ${copySummary(report)}`,
@@ -579,7 +579,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       deliveries.record(event, fields, new Date());
     };
     const adminWeb = config.http.enabled && config.http.admin && opened.webAuth
-      ? createAdminWeb({ config, store: opened.webAuth, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, ...(opened.adminHistory ? { history: opened.adminHistory } : {}), log })
+      ? createAdminWeb({ config, store: opened.webAuth, accounts: opened.accounts, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, ...(opened.adminHistory ? { history: opened.adminHistory } : {}), log })
       : null;
     await adminWeb?.start();
     // Outbound outcomes per recipient: delivered (relayed), deferred, failed (bounced).

@@ -49,6 +49,8 @@ export interface NewAppPassword {
   protocols: string[];
   secretHash: string;
   scramKeys: string | null;
+  /** Now by default; `mailroom store copy` keeps the source's (store/postgresql/import.ts). */
+  createdAt?: Date;
 }
 
 export interface AuthStateStore {
@@ -68,4 +70,10 @@ export interface AuthStateStore {
   deleteAppPassword(accountId: AccountId, name: string): Promise<AppPassword | null>;
   findAppPasswordBySecret(secretHash: string): Promise<AppPassword | null>;
   noteAppPasswordUse(id: number, at: Date, address: string): Promise<void>;
+  /**
+   * How many accounts have SCRAM keys under each iteration count (most first): unknown login
+   * names are answered with a count drawn from this (auth/credentials.ts FakeSalts), so
+   * server-first's count does not tell them from accounts that kept an older count.
+   */
+  scramIterationCounts?(): Promise<{ iterations: number; accounts: number }[]>;
 }

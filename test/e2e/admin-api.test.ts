@@ -238,6 +238,13 @@ test("every route works with a session: domains with DNS records, accounts, alia
     await call("DELETE", "/domains/:domain", "/domains/example.net", undefined, 204);
     await call("DELETE", "/tokens/:id", `/tokens/${token.id}`, undefined, 204);
     assert.equal((await script.call("GET", "/api/v1/domains", undefined, { authorization: `Bearer ${token.token}` })).status, 401, "a revoked token is refused");
+    // Passkeys (the ceremonies themselves: e2e/passkeys-api.test.ts and the browser test).
+    assert.match(String((await call("POST", "/passkeys/session/options", "/passkeys/session/options", {})).challenge), /^[\w-]{16,}$/);
+    await call("POST", "/passkeys/session", "/passkeys/session", {}, 400);
+    assert.deepEqual(await call("GET", "/passkeys", "/passkeys"), []);
+    await call("POST", "/passkeys/options", "/passkeys/options", {}, 400);
+    await call("POST", "/passkeys", "/passkeys", { name: "key" }, 400);
+    await call("DELETE", "/passkeys/:id", "/passkeys/999", undefined, 404);
     await call("DELETE", "/accounts/:address", "/accounts/bob%40example.org", undefined, 204);
     await call("POST", "/session", "/session", undefined, 400).catch(() => undefined);
     called.add("POST /session");

@@ -2,7 +2,8 @@
 // store with accounts, aliases, nested mailboxes, flagged messages with trace prefixes, an
 // expunged UID and a Sieve script is copied into an empty PostgreSQL database; afterwards the
 // PostgreSQL store answers as the SQLite one did (UIDVALIDITY, UIDs, flags, dates, bytes,
-// VANISHED for the expunged UID) and a second copy into the same database is refused. Then the
+// VANISHED for the expunged UID), with the auth state of issue 22 (SCRAM keys, TOTP, app passwords,
+// admins with their TOTP and tokens, WebAuthn credentials), and a second copy into the same database is refused. Then the
 // database is copied back into a new data dir, which answers as the original store did.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,7 +13,7 @@ import { after, before, test } from "node:test";
 import { openPostgresStore } from "../../src/store/postgresql/postgresql-store.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Readable } from "node:stream";
-import type { MailStore, ModSeq } from "../../src/store/index.js";
+import type { AccountStore, AuthStateStore, MailStore, ModSeq, WebAuthStore } from "../../src/store/index.js";
 import { runMailroom } from "../harness/mailroom-process.js";
 import { postgresUnavailable, startPostgres, type PostgresCluster } from "../harness/postgres.js";
 
@@ -44,6 +45,21 @@ async function snapshot(mail: MailStore, accounts: { listAccounts(): Promise<{ i
     }
   }
   return out;
+}
+
+/** Everything of issue 22's state, with the account ids (which differ between stores) left out. */
+async function authSnapshot(store: AccountStore & AuthStateStore & WebAuthStore): Promise<unknown> {
+  const alice = (await store.findAccountByAddress("alice@example.org"))!;
+  const strip = <T extends { id: number }>(row: T) => ({ ...row, id: 0 });
+  return {
+    state: await store.getAccountAuth(alice.id),
+    apps: (await store.listAppPasswords(alice.id)).map((a) => ({ ...strip(a), accountId: 0 })),
+    admins: await store.listAdminUsers(),
+    adminTotp: await store.getAdminTotp("root"),
+    tokens: (await store.listApiTokens()).map(strip),
+    adminKeys: (await store.listWebAuthnCredentials({ kind: "admin", name: "root" })).map(strip),
+    aliceKeys: (await store.listWebAuthnCredentials({ kind: "account", accountId: alice.id })).map((c) => ({ ...strip(c), owner: "alice" })),
+  };
 }
 
 test("store copy moves an embedded store into PostgreSQL and back with UIDs, flags and bytes, verified; a non-empty target is refused", { skip, timeout: 120_000 }, async () => {
@@ -80,6 +96,19 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     await source.setAcl(nested.id, "bob@example.org", "lrs");
     await source.setAcl(inbox.id, "anyone", "l");
     await source.updatePrivateSeen(nested.id, bob.id, [nestedMessage.uid], true);
+    // Auth state (issue 22): SCRAM keys, TOTP and settings, an app password used once, an admin
+    // with TOTP and a token, WebAuthn credentials of the admin and of alice.
+    await source.updateAccountAuth(alice.id, { scramSalt: "c2FsdHNhbHQ=", scramIterations: 4096, scramKeys: "keys-of-alice", scramHashTag: "tag", appPasswordsOnly: true, totp: '{"v":1}', lockoutNoticeAt: 1234 });
+    const phone = await source.addAppPassword(alice.id, { name: "phone", protocols: ["imap", "smtp"], secretHash: "a".repeat(64), scramKeys: "app-keys" });
+    await source.noteAppPasswordUse(phone.id, new Date("2026-11-30T10:00:00Z"), "192.0.2.7");
+    await source.addAdminUser("root", "$argon2id$root", new Date("2026-01-02T00:00:00Z"));
+    await source.setAdminTotp("root", '{"v":1,"admin":true}');
+    const token = await source.addApiToken({ name: "ci", admin: "root", tokenHash: "b".repeat(64), createdAt: new Date("2026-01-03T00:00:00Z"), expiresAt: null });
+    await source.markApiTokenUsed(token.id, new Date("2026-01-04T00:00:00Z"));
+    await source.addWebAuthnCredential({ owner: { kind: "admin", name: "root" }, credentialId: "cred-root", publicKey: "pk-root", signCount: 3, transports: ["usb"], name: "key", createdAt: new Date("2026-01-05T00:00:00Z") });
+    const alicePasskey = await source.addWebAuthnCredential({ owner: { kind: "account", accountId: alice.id }, credentialId: "cred-alice", publicKey: "pk-alice", signCount: 0, transports: ["internal"], name: "laptop", createdAt: new Date("2026-01-06T00:00:00Z") });
+    await source.useWebAuthnCredential(alicePasskey.id, 0, 9, new Date("2026-01-07T00:00:00Z"));
+    const expectedAuth = await authSnapshot(source);
     const expected = await snapshot(source, source as never);
     await source.close();
     assert.equal(delivered.copies.length, 2);
@@ -88,12 +117,14 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const copy = await runMailroom(["store", "copy", "--from", dataDir, "--to", url], { timeoutMs: 60_000 });
     assert.equal(copy.code, 0, copy.stderr);
     assert.match(copy.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\), 2 ACL entr\(y\/ies\); counts and checksums match/);
+    assert.match(copy.stdout, /2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\), 2 ACL entr\(y\/ies\), .*; counts and checksums match/);
     assert.match(copy.stderr, /messages copied: 4\/4 done/, "progress on stderr");
 
+    assert.match(copy.stdout, /1 account auth state\(s\), 1 app password\(s\), 1 admin\(s\), 1 API token\(s\), 2 WebAuthn credential\(s\)/);
     const target = await openPostgresStore({ url });
     try {
       assert.deepEqual(await snapshot(target, target as never), expected, "the same mailboxes, UIDs, flags, dates and bytes");
+      assert.deepEqual(await authSnapshot(target), expectedAuth, "auth state, app passwords, admins, tokens and passkeys come along");
       const copiedAlice = (await target.findAccountByAddress("alice@example.org"))!;
       assert.equal(copiedAlice.quotaBytes, 10_000_000);
       assert.equal(copiedAlice.usedBytes, (await target.listMessages((await target.getMailbox(copiedAlice.id, "INBOX"))!.id)).reduce((n, m) => n + m.size, 0) + (await target.listMessages((await target.getMailbox(copiedAlice.id, "Projects/2026"))!.id)).reduce((n, m) => n + m.size, 0));
@@ -123,10 +154,11 @@ test("store copy moves an embedded store into PostgreSQL and back with UIDs, fla
     const back = await runMailroom(["store", "copy", "--from", url, "--to", backDir], { timeoutMs: 60_000 });
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /verified alice@example\.org\/INBOX: 2 messages, sha256 [0-9a-f]{16}/);
-    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\), 2 ACL entr\(y\/ies\); counts and checksums match/);
+    assert.match(back.stdout, /-> .*: 1 domain\(s\), 2 account\(s\), 1 alias\(es\), 14 mailbox\(es\), 4 message\(s\) .* 1 Sieve script\(s\), 1 expunge tombstone\(s\), 1 TLS report\(s\), 3 METADATA entr\(y\/ies\), 2 ACL entr\(y\/ies\), .*; counts and checksums match/);
     const copiedBack = await openSqliteStore({ dataDir: backDir });
     try {
       assert.deepEqual(await snapshot(copiedBack, copiedBack as never), expected, "the same mailboxes, UIDs, flags, dates and bytes as the original");
+      assert.deepEqual(await authSnapshot(copiedBack), expectedAuth, "and the auth state, back");
       const aliceBack = (await copiedBack.findAccountByAddress("alice@example.org"))!;
       assert.equal(aliceBack.quotaBytes, 10_000_000);
       const inboxBack = (await copiedBack.getMailbox(aliceBack.id, "INBOX"))!;

@@ -1,6 +1,8 @@
-// `mailroom admin add|list|passwd|del` and `mailroom admin token add|list|del`: the accounts of the
+// `mailroom admin add|list|passwd|del`, `mailroom admin totp enable|confirm|disable|status` and
+// `mailroom admin token add|list|del`: the accounts of the
 // admin API and pages (http/admin-api.ts), thin adapters over admin/operations/web-admins.ts.
 import { InvalidArgumentError, type Command } from "commander";
+import { renderUnicodeCompact } from "uqr";
 import type { AdminOperations } from "../operations/index.js";
 import { readPassword, type PasswordSource } from "./password-input.js";
 
@@ -29,6 +31,37 @@ export function addAdminCommands(program: Command, env: PasswordSource, withAdmi
     withAdmin(async (ops) => {
       await ops.admins.deleteAdmin(name);
       print(`deleted admin ${name}`);
+    }),
+  );
+  const totp = admin.command("totp").description("the admin's second factor at sign-in (TOTP, RFC 6238, with recovery codes)");
+  totp.command("enable <name>").description("start enrollment: prints a QR code, the secret, the otpauth URI and recovery codes (shown once)").action((name: string) =>
+    withAdmin(async (ops) => {
+      const e = await ops.admins.totpEnable(name);
+      // The QR code in the terminal (two rows per line), for the authenticator app's camera.
+      print(renderUnicodeCompact(e.uri, { ecc: "M", border: 2 }));
+      print(`secret: ${e.secret}`);
+      print(`uri: ${e.uri}`);
+      print("recovery codes (each works once; shown only now):");
+      for (const code of e.recoveryCodes) print(`  ${code}`);
+      print(`confirm with a code from the app: mailroom admin totp confirm ${name} <code>`);
+    }),
+  );
+  totp.command("confirm <name> <code>").description("finish enrollment with a first code from the app; sign-in asks for codes from then on").action((name: string, code: string) =>
+    withAdmin(async (ops) => {
+      if (!(await ops.admins.totpConfirm(name, code))) throw new Error("the code does not match (check the device's clock), or TOTP is not being enrolled");
+      print(`admin ${name}: TOTP on`);
+    }),
+  );
+  totp.command("disable <name>").description("turn the admin's second factor off (a lost device: enable again afterwards)").action((name: string) =>
+    withAdmin(async (ops) => {
+      await ops.admins.totpDisable(name);
+      print(`admin ${name}: TOTP off`);
+    }),
+  );
+  totp.command("status <name>").description("whether TOTP is on, and how many recovery codes are left").action((name: string) =>
+    withAdmin(async (ops) => {
+      const s = await ops.admins.totpStatus(name);
+      print(s.enabled ? `admin ${name}: TOTP ${s.confirmed ? "on" : "enrolling (not confirmed)"}, ${s.recoveryCodesLeft} recovery codes left, since ${new Date(s.createdAt).toISOString()}` : `admin ${name}: TOTP off`);
     }),
   );
   const token = admin.command("token").description("API tokens for scripts (Authorization: Bearer <token>)");

@@ -4,6 +4,7 @@
 import type { Alias, Domain, QueuedMessage, SieveScript, SieveScriptInfo } from "../../store/index.js";
 import type { AccountFilterOperations, AccountFilters, AdminView, TokenView, WebAdminOperations, AccountPage, DnsRecordRow, TlsStatus, AccountView, AdminOperations, BackupResult, ExportResult, ImportResult, MigrateResult, IndexCheckResult, IndexRebuildResult, OutboundOperations, QueuePage, SieveOperations, StoreCheckResult, AuthOperations, ShareOperations, ShareRow } from "../operations/index.js";
 import type { ControlClient } from "./client.js";
+import type { TotpEnrollment, TotpStatus } from "../../auth/totp.js";
 
 export function remoteOperations(client: ControlClient): AdminOperations {
   const call = <T>(method: string, ...args: unknown[]): Promise<T> => client.call(method, args) as Promise<T>;
@@ -45,6 +46,10 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     createApiToken: (admin, name, days) => call<TokenView & { token: string }>("admins.createApiToken", admin, name, days),
     listApiTokens: () => call<TokenView[]>("admins.listApiTokens"),
     deleteApiToken: async (id) => void (await call("admins.deleteApiToken", id)),
+    totpEnable: (name) => call<TotpEnrollment>("admins.totpEnable", name),
+    totpConfirm: (name, code) => call<boolean>("admins.totpConfirm", name, code),
+    totpDisable: async (name) => void (await call("admins.totpDisable", name)),
+    totpStatus: (name) => call<TotpStatus>("admins.totpStatus", name),
   };
   const accountFilters: AccountFilterOperations = {
     getFilters: (address) => call<Awaited<ReturnType<AccountFilterOperations["getFilters"]>>>("accountFilters.getFilters", address),

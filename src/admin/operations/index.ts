@@ -423,7 +423,7 @@ export function createAdminOperations(deps: AdminDependencies) {
     /** Admin accounts and API tokens; throws when the store keeps none. */
     get admins(): WebAdminOperations {
       if (!deps.webAuth) throw new AdminError("refused", "admin accounts are not available here");
-      return createWebAdminOperations(deps.webAuth, checkedPasswordHash);
+      return createWebAdminOperations(deps.webAuth, checkedPasswordHash, undefined, deps.issuer ?? "Mailroom");
     },
     /** Queue, DKIM and DNS operations; throws when the outbound side is not configured. */
     get outbound(): OutboundOperations {

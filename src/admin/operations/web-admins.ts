@@ -2,6 +2,7 @@
 // the first admin; the API and the CLI both manage them here. Admins are not mail accounts: their
 // names are plain login names, their passwords argon2id like every other (auth/password-hash.ts).
 import { createHash, randomBytes } from "node:crypto";
+import { adminTotpSlot, confirmTotpIn, enrollTotp, totpStatusIn, type TotpEnrollment, type TotpSlot, type TotpStatus } from "../../auth/totp.js";
 import type { ApiToken, WebAuthStore } from "../../store/index.js";
 import { isStoreError } from "../../store/index.js";
 import { AdminError } from "./validation.js";
@@ -30,7 +31,13 @@ export function normaliseAdminName(input: string): string {
   return name;
 }
 
-export function createWebAdminOperations(store: WebAuthStore, checkedPasswordHash: (password: string) => Promise<string>, clock: () => Date = () => new Date()) {
+export function createWebAdminOperations(store: WebAuthStore, checkedPasswordHash: (password: string) => Promise<string>, clock: () => Date = () => new Date(), issuer = "Mailroom") {
+  /** The admin's TOTP slot (auth/totp.ts); not-found when there is no such admin. */
+  const totpOf = async (name: string): Promise<{ name: string; slot: TotpSlot }> => {
+    const normalised = normaliseAdminName(name);
+    if ((await store.findAdminUser(normalised)) === null) throw new AdminError("not-found", `no admin ${normalised}`);
+    return { name: normalised, slot: adminTotpSlot(store, normalised) };
+  };
   const tokenView = (t: ApiToken): TokenView => ({ id: t.id, name: t.name, admin: t.admin, createdAt: t.createdAt, expiresAt: t.expiresAt, lastUsedAt: t.lastUsedAt });
   return {
     async addAdmin(name: string, password: string): Promise<AdminView> {
@@ -90,6 +97,23 @@ export function createWebAdminOperations(store: WebAuthStore, checkedPasswordHas
     },
     async deleteApiToken(id: number): Promise<void> {
       if (!(await store.deleteApiToken(id))) throw new AdminError("not-found", `no token ${id}`);
+    },
+    /**
+     * `mailroom admin totp enable`: starts (or restarts) the admin's TOTP enrollment; the sign-in
+     * asks for a code once it is confirmed. The secret and recovery codes are returned once.
+     */
+    async totpEnable(name: string): Promise<TotpEnrollment> {
+      const admin = await totpOf(name);
+      return enrollTotp(admin.slot, admin.name, issuer, clock());
+    },
+    async totpConfirm(name: string, code: string): Promise<boolean> {
+      return confirmTotpIn((await totpOf(name)).slot, code, clock());
+    },
+    async totpDisable(name: string): Promise<void> {
+      await (await totpOf(name)).slot.write(null);
+    },
+    async totpStatus(name: string): Promise<TotpStatus> {
+      return totpStatusIn((await totpOf(name)).slot);
     },
   };
 }

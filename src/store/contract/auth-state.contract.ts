@@ -60,4 +60,18 @@ export function authStateContract(open: OpenBackend): void {
     await fx.accounts.deleteAccount("other@example.test");
     assert.equal(await store.findAppPasswordBySecret(HASH_B), null, "app passwords go with their account");
   }));
+
+  test("account auth state: SCRAM iteration counts per number of accounts, most first", using(open, async (fx) => {
+    const store = fx.handles.authState;
+    if (!store?.scramIterationCounts) return;
+    assert.deepEqual(await store.scramIterationCounts(), []);
+    const a = await fx.account("iter-a");
+    const b = await fx.account("iter-b");
+    const c = await fx.account("iter-c");
+    await fx.account("iter-none");
+    await store.ensureScramParams(a.id, "c2FsdA==", 4096);
+    await store.ensureScramParams(b.id, "c2FsdA==", 10000);
+    await store.ensureScramParams(c.id, "c2FsdA==", 10000);
+    assert.deepEqual(await store.scramIterationCounts(), [{ iterations: 10000, accounts: 2 }, { iterations: 4096, accounts: 1 }]);
+  }));
 }

@@ -69,4 +69,58 @@ export function webAuthContract(open: OpenBackend): void {
     assert.equal(await store.deleteApiToken(first.id), false);
     assert.equal(await store.findApiToken("h1"), null);
   }));
+
+  test("web auth: an admin's TOTP state is set, compared-and-set, cleared, and goes with the admin", using(open, async (fx) => {
+    const store = fx.webAuth;
+    if (!store) return;
+    await store.addAdminUser("root", "h", new Date(T0));
+    assert.equal(await store.getAdminTotp("root"), null);
+    assert.equal(await store.getAdminTotp("ghost"), null);
+    assert.equal(await store.setAdminTotp("root", "one", null), true, "expected null (no row yet), found null");
+    assert.equal(await store.setAdminTotp("root", "two", null), false, "expected null, found one");
+    assert.equal(await store.getAdminTotp("root"), "one");
+    assert.equal(await store.setAdminTotp("root", "two", "one"), true);
+    assert.equal(await store.setAdminTotp("root", "three", "one"), false);
+    assert.equal(await store.setAdminTotp("root", null), true, "unconditional");
+    assert.equal(await store.getAdminTotp("root"), null);
+    assert.equal(await store.setAdminTotp("root", "four", null), true, "a cleared state compares as null");
+    await assert.rejects(store.setAdminTotp("ghost", "x"), (e: unknown) => isStoreError(e, "NONEXISTENT"));
+    await store.deleteAdminUser("root");
+    await store.addAdminUser("root", "h", new Date(T0));
+    assert.equal(await store.getAdminTotp("root"), null, "a new admin of the same name starts without it");
+  }));
+
+  test("web auth: WebAuthn credentials of admins and accounts: unique ids and names, counter compare-and-set, deleted by owner, gone with their owner", using(open, async (fx) => {
+    const store = fx.webAuth;
+    if (!store) return;
+    await store.addAdminUser("root", "h", new Date(T0));
+    const account = await fx.account("passkeys");
+    const admin = { kind: "admin" as const, name: "root" };
+    const user = { kind: "account" as const, accountId: account.id };
+    const key = await store.addWebAuthnCredential({ owner: admin, credentialId: "cred-1", publicKey: "pk1", signCount: 0, transports: ["usb", "nfc"], name: "YubiKey", createdAt: new Date(T0) });
+    assert.deepEqual(key, { id: key.id, owner: admin, credentialId: "cred-1", publicKey: "pk1", signCount: 0, transports: ["usb", "nfc"], name: "YubiKey", createdAt: new Date(T0), lastUsedAt: null });
+    const phone = await store.addWebAuthnCredential({ owner: user, credentialId: "cred-2", publicKey: "pk2", signCount: 5, transports: [], name: "YubiKey", createdAt: new Date(T0) });
+    assert.deepEqual(phone.owner, user, "the same name under another owner");
+    await assert.rejects(store.addWebAuthnCredential({ owner: user, credentialId: "cred-1", publicKey: "x", signCount: 0, transports: [], name: "other", createdAt: new Date(T0) }), (e: unknown) => isStoreError(e, "ALREADYEXISTS"), "a credential ID is registered once");
+    await assert.rejects(store.addWebAuthnCredential({ owner: admin, credentialId: "cred-3", publicKey: "x", signCount: 0, transports: [], name: "YubiKey", createdAt: new Date(T0) }), (e: unknown) => isStoreError(e, "ALREADYEXISTS"), "names are unique per owner");
+    await assert.rejects(store.addWebAuthnCredential({ owner: { kind: "admin", name: "ghost" }, credentialId: "cred-4", publicKey: "x", signCount: 0, transports: [], name: "a", createdAt: new Date(T0) }), (e: unknown) => isStoreError(e, "NONEXISTENT"));
+    await assert.rejects(store.addWebAuthnCredential({ owner: { kind: "account", accountId: 999_999 as typeof account.id }, credentialId: "cred-5", publicKey: "x", signCount: 0, transports: [], name: "a", createdAt: new Date(T0) }), (e: unknown) => isStoreError(e, "NONEXISTENT"));
+    await store.addWebAuthnCredential({ owner: admin, credentialId: "cred-6", publicKey: "pk6", signCount: 0, transports: ["internal"], name: "laptop", createdAt: new Date(T0 + 1) });
+    assert.deepEqual((await store.listWebAuthnCredentials(admin)).map((c) => c.name), ["YubiKey", "laptop"]);
+    assert.deepEqual((await store.listWebAuthnCredentials(user)).map((c) => c.credentialId), ["cred-2"]);
+    assert.equal((await store.findWebAuthnCredential("cred-2"))?.publicKey, "pk2");
+    assert.equal(await store.findWebAuthnCredential("nothing"), null);
+    assert.equal(await store.useWebAuthnCredential(phone.id, 5, 6, new Date(T0 + 9)), true);
+    assert.equal(await store.useWebAuthnCredential(phone.id, 5, 7, new Date(T0 + 10)), false, "the counter moved since it was read");
+    const used = await store.findWebAuthnCredential("cred-2");
+    assert.equal(used?.signCount, 6);
+    assert.equal(used?.lastUsedAt?.getTime(), T0 + 9);
+    assert.equal(await store.deleteWebAuthnCredential(user, key.id), false, "another owner's credential is not deleted");
+    assert.equal(await store.deleteWebAuthnCredential(admin, key.id), true);
+    assert.equal(await store.findWebAuthnCredential("cred-1"), null);
+    await store.deleteAdminUser("root");
+    assert.equal(await store.findWebAuthnCredential("cred-6"), null, "an admin's credentials go with it");
+    await fx.accounts.deleteAccount(account.address);
+    assert.equal(await store.findWebAuthnCredential("cred-2"), null, "an account's credentials go with it");
+  }));
 }

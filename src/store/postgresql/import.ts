@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { AccountStore } from "../account-store.js";
+import { EMPTY_ACCOUNT_AUTH, type AuthStateStore } from "../auth-store.js";
 import { StoreError } from "../errors.js";
 import type { MailStore } from "../mail-store.js";
 import type { SieveStore } from "../sieve-store.js";
@@ -17,6 +18,7 @@ import type { Account, AccountId, MailboxId } from "../types.js";
 import { ANYONE } from "../acl-rights.js";
 import type { AclEntry } from "../acl-store.js";
 import type { CopyTarget } from "../copy-target.js";
+import type { WebAuthStore } from "../web-auth-store.js";
 
 export interface CopySource {
   mail: MailStore;
@@ -24,6 +26,18 @@ export interface CopySource {
   sieve?: SieveStore;
   /** TLS-RPT reports received (RFC 8460), copied with their received times. */
   tlsReports?: TlsReportStore;
+  /**
+   * Per-account auth state (issue 22): SCRAM salt, iterations and keys, "app passwords only", TOTP,
+   * the lock-out notice mark, and app passwords with their creation and last use. Kept as they are,
+   * so SCRAM clients, app passwords and authenticator apps go on working after the move.
+   */
+  authState?: AuthStateStore;
+  /**
+   * Admins (with their hashes and TOTP), API tokens (hashes, expiry, last use) and WebAuthn
+   * credentials of admins and accounts (counters kept). Browser sessions are not copied: they are
+   * short-lived, and signing in again after a move is the safe side.
+   */
+  webAuth?: WebAuthStore;
 }
 
 export type CopyPhase = "accounts" | "messages" | "verify";
@@ -48,6 +62,12 @@ export interface CopyReport {
   metadataEntries: number;
   /** RFC 4314 ACL entries (store/acl-store.ts). */
   aclEntries: number;
+  /** Accounts with auth state (SCRAM keys, TOTP, settings) and their app passwords. */
+  authStates: number;
+  appPasswords: number;
+  admins: number;
+  apiTokens: number;
+  webAuthnCredentials: number;
   /** Per mailbox: "address/name: N messages, sha256 ..." as verified. */
   verified: string[];
   durationMs: number;
@@ -98,7 +118,7 @@ async function copyAcls(source: CopySource, target: CopyTarget, acls: { sourceId
 export async function copyStore(source: CopySource, target: CopyTarget, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
   const started = Date.now();
   if (!(await target.isEmpty())) throw new StoreError("CANNOT", "the target already holds domains or accounts; store copy fills an empty one");
-  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, metadataEntries: 0, aclEntries: 0, verified: [], durationMs: 0 };
+  const report: CopyReport = { domains: 0, accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, sieveScripts: 0, tombstones: 0, tlsReports: 0, metadataEntries: 0, aclEntries: 0, authStates: 0, appPasswords: 0, admins: 0, apiTokens: 0, webAuthnCredentials: 0, verified: [], durationMs: 0 };
   // ACL entries name grantee accounts, so they are written once every account is there.
   const acls: { sourceId: MailboxId; targetId: MailboxId; entries: AclEntry[] }[] = [];
 
@@ -114,9 +134,12 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
   onProgress({ phase: "accounts", done: 0, total: accounts.length });
 
   const expected: { label: string; targetId: MailboxId; count: number; digest: string }[] = [];
+  /** Source account id to target account id (WebAuthn credentials name their account by id). */
+  const accountIds = new Map<AccountId, AccountId>();
   let copied = 0;
   for (const [index, account] of accounts.entries()) {
     const accountId = await target.importAccount(account);
+    accountIds.set(account.id, accountId);
     report.accounts++;
     for (const mailbox of await source.mail.listMailboxes(account.id)) {
       const recent = await source.mail.claimRecent(mailbox.id, { peek: true });
@@ -179,9 +202,11 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
         report.sieveScripts++;
       }
     }
+    await copyAccountAuth(source, target, account.id, accountId, report);
     onProgress({ phase: "accounts", done: index + 1, total: accounts.length });
   }
   report.aclEntries = await copyAcls(source, target, acls, accounts);
+  await copyWebAuth(source, target, accountIds, report);
   const aliases = await source.accounts.listAliases();
   for (const alias of aliases) await target.addAlias(alias.address, alias.targets);
   report.aliases = aliases.length;
@@ -219,4 +244,51 @@ export async function copyStore(source: CopySource, target: CopyTarget, onProgre
   if (sourceAccounts !== targetAccounts) throw new StoreError("DAMAGED", `verification failed: ${targetAccounts} accounts, expected ${sourceAccounts}`);
   report.durationMs = Date.now() - started;
   return report;
+}
+
+/** One account's auth state and app passwords, read back and compared (a lost key would fail logins later). */
+async function copyAccountAuth(source: CopySource, target: CopyTarget, from: AccountId, to: AccountId, report: CopyReport): Promise<void> {
+  if (!source.authState) return;
+  const state = await source.authState.getAccountAuth(from);
+  const empty = JSON.stringify(state) === JSON.stringify(EMPTY_ACCOUNT_AUTH);
+  if (!empty) {
+    await target.updateAccountAuth(to, state);
+    if (JSON.stringify(await target.getAccountAuth(to)) !== JSON.stringify(state)) throw new StoreError("DAMAGED", `verification failed: the auth state of account ${from} differs after the copy`);
+    report.authStates++;
+  }
+  const apps = await source.authState.listAppPasswords(from);
+  for (const app of apps) {
+    const copied = await target.addAppPassword(to, { name: app.name, protocols: app.protocols, secretHash: app.secretHash, scramKeys: app.scramKeys, createdAt: app.createdAt });
+    if (app.lastUsedAt !== null) await target.noteAppPasswordUse(copied.id, app.lastUsedAt, app.lastUsedAddress ?? "");
+    report.appPasswords++;
+  }
+  if ((await target.listAppPasswords(to)).length !== apps.length) throw new StoreError("DAMAGED", `verification failed: app passwords of account ${from}`);
+}
+
+/** Admins with their TOTP, API tokens, and the WebAuthn credentials of admins and (mapped) accounts. */
+async function copyWebAuth(source: CopySource, target: CopyTarget, accountIds: Map<AccountId, AccountId>, report: CopyReport): Promise<void> {
+  const web = source.webAuth;
+  if (!web) return;
+  const admins = await web.listAdminUsers();
+  for (const admin of admins) {
+    await target.addAdminUser(admin.name, admin.passwordHash, admin.createdAt);
+    const totp = await web.getAdminTotp(admin.name);
+    if (totp !== null) await target.setAdminTotp(admin.name, totp);
+    report.admins++;
+  }
+  for (const token of await web.listApiTokens()) {
+    const copied = await target.addApiToken({ name: token.name, admin: token.admin, tokenHash: token.tokenHash, createdAt: token.createdAt, expiresAt: token.expiresAt });
+    if (token.lastUsedAt !== null) await target.markApiTokenUsed(copied.id, token.lastUsedAt);
+    report.apiTokens++;
+  }
+  const owners = [...admins.map((a) => ({ kind: "admin" as const, name: a.name })), ...[...accountIds.keys()].map((id) => ({ kind: "account" as const, accountId: id }))];
+  for (const owner of owners) {
+    for (const c of await web.listWebAuthnCredentials(owner)) {
+      const to = owner.kind === "admin" ? owner : { kind: "account" as const, accountId: accountIds.get(owner.accountId)! };
+      const copied = await target.addWebAuthnCredential({ owner: to, credentialId: c.credentialId, publicKey: c.publicKey, signCount: c.signCount, transports: c.transports, name: c.name, createdAt: c.createdAt });
+      if (c.lastUsedAt !== null) await target.useWebAuthnCredential(copied.id, c.signCount, c.signCount, c.lastUsedAt);
+      report.webAuthnCredentials++;
+    }
+  }
+  if ((await target.listAdminUsers()).length !== admins.length) throw new StoreError("DAMAGED", `verification failed: admins`);
 }

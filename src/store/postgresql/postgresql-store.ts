@@ -49,7 +49,7 @@ import * as tlsReports from "./tls-reports.js";
 import * as webAuth from "./web-auth.js";
 import * as adminHistory from "./admin-history.js";
 import type { AdminHistoryStore, DeliveryRecord, DeliveryRecordQuery, MinuteCounts } from "../admin-history-store.js";
-import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
+import type { AdminUser, ApiToken, CredentialOwner, NewWebAuthnCredential, WebAuthnCredential, WebAuthStore, WebSession } from "../web-auth-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
 import * as abuse from "./abuse-state.js";
 import type { SharedAbuseStateStore, ThrottleSnapshot } from "../abuse-state-store.js";
@@ -569,7 +569,7 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         await db.query(
           `INSERT INTO app_passwords (account_id, name, protocols, secret_hash, scram_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (account_id, name) DO NOTHING RETURNING ${APP_PASSWORD_COLUMNS}`,
-          [accountId, input.name, input.protocols.join(","), input.secretHash, input.scramKeys, this.clock().getTime()],
+          [accountId, input.name, input.protocols.join(","), input.secretHash, input.scramKeys, (input.createdAt ?? this.clock()).getTime()],
         )
       ).rows[0];
       if (!row) throw new StoreError("ALREADYEXISTS", `an app password named ${input.name} exists`);
@@ -599,6 +599,12 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.write(async (db) => {
       await db.query("UPDATE app_passwords SET last_used_at = $1, last_used_address = $2 WHERE id = $3", [at.getTime(), address.slice(0, 100), id]);
     });
+  }
+
+  scramIterationCounts(): Promise<{ iterations: number; accounts: number }[]> {
+    return this.read(async (db) =>
+      (await db.query<{ iterations: number; accounts: string }>("SELECT scram_iterations AS iterations, count(*) AS accounts FROM account_auth WHERE scram_salt IS NOT NULL AND scram_iterations IS NOT NULL GROUP BY scram_iterations ORDER BY accounts DESC, iterations")).rows.map((r) => ({ iterations: Number(r.iterations), accounts: Number(r.accounts) })),
+    );
   }
 
   setQuota(address: string, quotaBytes: number | null): Promise<void> {
@@ -2244,6 +2250,27 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   }
   markApiTokenUsed(id: number, at: Date): Promise<void> {
     return this.track(() => webAuth.markApiTokenUsed(this.pool, id, at));
+  }
+  getAdminTotp(name: string): Promise<string | null> {
+    return this.track(() => webAuth.getAdminTotp(this.pool, name));
+  }
+  setAdminTotp(name: string, totp: string | null, expect?: string | null): Promise<boolean> {
+    return this.track(() => webAuth.setAdminTotp(this.pool, name, totp, expect));
+  }
+  addWebAuthnCredential(credential: NewWebAuthnCredential): Promise<WebAuthnCredential> {
+    return this.track(() => webAuth.addWebAuthnCredential(this.pool, credential));
+  }
+  listWebAuthnCredentials(owner: CredentialOwner): Promise<WebAuthnCredential[]> {
+    return this.track(() => webAuth.listWebAuthnCredentials(this.pool, owner));
+  }
+  findWebAuthnCredential(credentialId: string): Promise<WebAuthnCredential | null> {
+    return this.track(() => webAuth.findWebAuthnCredential(this.pool, credentialId));
+  }
+  useWebAuthnCredential(id: number, expectedSignCount: number, signCount: number, at: Date): Promise<boolean> {
+    return this.track(() => webAuth.useWebAuthnCredential(this.pool, id, expectedSignCount, signCount, at));
+  }
+  deleteWebAuthnCredential(owner: CredentialOwner, id: number): Promise<boolean> {
+    return this.track(() => webAuth.deleteWebAuthnCredential(this.pool, owner, id));
   }
 
   // StoreMaintenance (maintenance.ts) ----------------------------------------------------------------

@@ -540,6 +540,32 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    version: 19,
+    description: "auth: admins' TOTP second factor and WebAuthn passkeys of admins and accounts (issue 22)",
+    sql: `
+      -- As SQLite's migration 34 (store/web-auth-store.ts).
+      CREATE TABLE IF NOT EXISTS admin_auth (
+        name text PRIMARY KEY REFERENCES admin_users(name) ON DELETE CASCADE,
+        totp text
+      );
+      CREATE TABLE IF NOT EXISTS webauthn_credentials (
+        id bigserial PRIMARY KEY,
+        admin_name text REFERENCES admin_users(name) ON DELETE CASCADE,
+        account_id bigint REFERENCES accounts(id) ON DELETE CASCADE,
+        credential_id text NOT NULL UNIQUE,
+        public_key text NOT NULL,
+        sign_count bigint NOT NULL DEFAULT 0,
+        transports text NOT NULL DEFAULT '',
+        name text NOT NULL,
+        created_at bigint NOT NULL,
+        last_used_at bigint,
+        CHECK ((admin_name IS NULL) <> (account_id IS NULL))
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS webauthn_admin_name ON webauthn_credentials(admin_name, name) WHERE admin_name IS NOT NULL;
+      CREATE UNIQUE INDEX IF NOT EXISTS webauthn_account_name ON webauthn_credentials(account_id, name) WHERE account_id IS NOT NULL;
+    `,
+  },
+  {
     version: 20,
     description: "admin dashboard: counts per minute of the last day and the recent delivery log (store/admin-history-store.ts)",
     sql: `

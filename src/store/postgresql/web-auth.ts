@@ -2,7 +2,8 @@
 // Each operation is one statement (data-modifying CTEs where several tables change), so nodes
 // sharing the database never see half of one.
 import { StoreError } from "../errors.js";
-import type { AdminUser, ApiToken, WebSession } from "../web-auth-store.js";
+import type { AccountId } from "../types.js";
+import type { AdminUser, ApiToken, CredentialOwner, NewWebAuthnCredential, WebAuthnCredential, WebSession } from "../web-auth-store.js";
 import { rows, type Sql } from "./database.js";
 
 interface AdminRow {
@@ -62,6 +63,7 @@ export async function setAdminPasswordHash(db: Sql, name: string, passwordHash: 
 
 export async function deleteAdminUser(db: Sql, name: string): Promise<void> {
   const result = await db.query(
+    // admin_auth and webauthn_credentials go by their foreign keys' ON DELETE CASCADE.
     `WITH s AS (DELETE FROM web_sessions WHERE kind = 'admin' AND subject = $1), t AS (DELETE FROM api_tokens WHERE admin = $1)
      DELETE FROM admin_users WHERE name = $1`,
     [name],
@@ -127,4 +129,94 @@ export async function deleteApiToken(db: Sql, id: number): Promise<boolean> {
 
 export async function markApiTokenUsed(db: Sql, id: number, at: Date): Promise<void> {
   await db.query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", [id, at.getTime()]);
+}
+
+// Second factors (migration 19) -------------------------------------------------------------------
+
+export async function getAdminTotp(db: Sql, name: string): Promise<string | null> {
+  return (await rows<{ totp: string | null }>(db, "SELECT totp FROM admin_auth WHERE name = $1", [name]))[0]?.totp ?? null;
+}
+
+export async function setAdminTotp(db: Sql, name: string, totp: string | null, expect?: string | null): Promise<boolean> {
+  // One statement: the insert selects the admin (nothing without it), and with `expect` the update
+  // happens only while the stored state (a missing row counting as null) still equals it.
+  const written = await rows<{ name: string }>(
+    db,
+    `INSERT INTO admin_auth (name, totp) SELECT name, $2 FROM admin_users WHERE name = $1
+       AND ($3::boolean IS FALSE OR $4::text IS NOT DISTINCT FROM (SELECT totp FROM admin_auth WHERE name = $1))
+     ON CONFLICT (name) DO UPDATE SET totp = excluded.totp
+       WHERE $3::boolean IS FALSE OR admin_auth.totp IS NOT DISTINCT FROM $4::text
+     RETURNING name`,
+    [name, totp, expect !== undefined, expect ?? null],
+  );
+  if (written.length === 1) return true;
+  if ((await findAdminUser(db, name)) === null) throw new StoreError("NONEXISTENT", `no admin ${name}`);
+  return false;
+}
+
+interface CredentialRow {
+  id: string;
+  admin_name: string | null;
+  account_id: string | null;
+  credential_id: string;
+  public_key: string;
+  sign_count: string;
+  transports: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+const CREDENTIAL_COLUMNS = "id, admin_name, account_id, credential_id, public_key, sign_count, transports, name, created_at, last_used_at";
+
+const credential = (row: CredentialRow): WebAuthnCredential => ({
+  id: Number(row.id),
+  owner: row.admin_name !== null ? { kind: "admin", name: row.admin_name } : { kind: "account", accountId: Number(row.account_id) as AccountId },
+  credentialId: row.credential_id,
+  publicKey: row.public_key,
+  signCount: Number(row.sign_count),
+  transports: row.transports === "" ? [] : row.transports.split(","),
+  name: row.name,
+  createdAt: new Date(Number(row.created_at)),
+  lastUsedAt: row.last_used_at === null ? null : new Date(Number(row.last_used_at)),
+});
+
+const ownerColumns = (owner: CredentialOwner): [string | null, number | null] => (owner.kind === "admin" ? [owner.name, null] : [null, owner.accountId]);
+
+export async function addWebAuthnCredential(db: Sql, c: NewWebAuthnCredential): Promise<WebAuthnCredential> {
+  const [adminName, accountId] = ownerColumns(c.owner);
+  // The owner must exist: the insert happens only if it does (one of $1 and $2 is null).
+  const added = await rows<CredentialRow>(
+    db,
+    `INSERT INTO webauthn_credentials (admin_name, account_id, credential_id, public_key, sign_count, transports, name, created_at)
+     SELECT $1::text, $2::bigint, $3, $4, $5, $6, $7, $8
+     WHERE EXISTS (SELECT 1 FROM admin_users WHERE name = $1::text) OR EXISTS (SELECT 1 FROM accounts WHERE id = $2::bigint)
+     ON CONFLICT DO NOTHING RETURNING ${CREDENTIAL_COLUMNS}`,
+    [adminName, accountId, c.credentialId, c.publicKey, c.signCount, c.transports.join(","), c.name, c.createdAt.getTime()],
+  );
+  if (added.length === 0) {
+    const owner = adminName !== null ? await rows(db, "SELECT 1 FROM admin_users WHERE name = $1", [adminName]) : await rows(db, "SELECT 1 FROM accounts WHERE id = $1", [accountId]);
+    if (owner.length === 0) throw new StoreError("NONEXISTENT", "no such owner for the credential");
+    throw new StoreError("ALREADYEXISTS", "that credential is registered already, or the name is taken");
+  }
+  return credential(added[0]!);
+}
+
+export async function listWebAuthnCredentials(db: Sql, owner: CredentialOwner): Promise<WebAuthnCredential[]> {
+  const sql = owner.kind === "admin" ? `SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE admin_name = $1 ORDER BY id` : `SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE account_id = $1 ORDER BY id`;
+  return (await rows<CredentialRow>(db, sql, [owner.kind === "admin" ? owner.name : owner.accountId])).map(credential);
+}
+
+export async function findWebAuthnCredential(db: Sql, credentialId: string): Promise<WebAuthnCredential | null> {
+  const found = await rows<CredentialRow>(db, `SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE credential_id = $1`, [credentialId]);
+  return found.length === 0 ? null : credential(found[0]!);
+}
+
+export async function useWebAuthnCredential(db: Sql, id: number, expectedSignCount: number, signCount: number, at: Date): Promise<boolean> {
+  return (await db.query("UPDATE webauthn_credentials SET sign_count = $3, last_used_at = $4 WHERE id = $1 AND sign_count = $2", [id, expectedSignCount, signCount, at.getTime()])).rowCount === 1;
+}
+
+export async function deleteWebAuthnCredential(db: Sql, owner: CredentialOwner, id: number): Promise<boolean> {
+  const sql = owner.kind === "admin" ? "DELETE FROM webauthn_credentials WHERE id = $1 AND admin_name = $2" : "DELETE FROM webauthn_credentials WHERE id = $1 AND account_id = $2";
+  return (await db.query(sql, [id, owner.kind === "admin" ? owner.name : owner.accountId])).rowCount === 1;
 }

@@ -123,7 +123,7 @@ export function addAppPassword(ctx: StoreContext, accountId: AccountId, input: N
     input.protocols.join(","),
     input.secretHash,
     input.scramKeys,
-    ctx.clock().getTime(),
+    (input.createdAt ?? ctx.clock()).getTime(),
   );
   return toAppPassword(row!);
 }
@@ -144,4 +144,10 @@ export function findAppPasswordBySecret(ctx: StoreContext, secretHash: string): 
 
 export function noteAppPasswordUse(ctx: StoreContext, id: number, at: Date, address: string): void {
   ctx.sql.run("UPDATE app_passwords SET last_used_at = ?, last_used_address = ? WHERE id = ?", at.getTime(), address.slice(0, 100), id);
+}
+
+export function scramIterationCounts(ctx: StoreContext): { iterations: number; accounts: number }[] {
+  return ctx.sql
+    .all<{ iterations: number; accounts: number }>("SELECT scram_iterations AS iterations, count(*) AS accounts FROM account_auth WHERE scram_salt IS NOT NULL AND scram_iterations IS NOT NULL GROUP BY scram_iterations ORDER BY accounts DESC, iterations")
+    .map((r) => ({ iterations: Number(r.iterations), accounts: Number(r.accounts) }));
 }

@@ -619,6 +619,34 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 34,
+    description: "auth: admins' TOTP second factor and WebAuthn passkeys of admins and accounts (issue 22)",
+    // IF NOT EXISTS: the migration tests rewind the history below older versions and migrate again.
+    // admin_auth is a table of its own rather than a column of admin_users: SQLite has no
+    // ADD COLUMN IF NOT EXISTS, and a re-run must not fail.
+    sql: `
+      CREATE TABLE IF NOT EXISTS admin_auth (
+        name TEXT PRIMARY KEY REFERENCES admin_users(name) ON DELETE CASCADE,
+        totp TEXT
+      );
+      CREATE TABLE IF NOT EXISTS webauthn_credentials (
+        id INTEGER PRIMARY KEY,
+        admin_name TEXT REFERENCES admin_users(name) ON DELETE CASCADE,
+        account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        credential_id TEXT NOT NULL UNIQUE,
+        public_key TEXT NOT NULL,
+        sign_count INTEGER NOT NULL DEFAULT 0,
+        transports TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        CHECK ((admin_name IS NULL) <> (account_id IS NULL))
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS webauthn_admin_name ON webauthn_credentials(admin_name, name) WHERE admin_name IS NOT NULL;
+      CREATE UNIQUE INDEX IF NOT EXISTS webauthn_account_name ON webauthn_credentials(account_id, name) WHERE account_id IS NOT NULL;
+    `,
+  },
+  {
     version: 35,
     description: "admin dashboard: counts per minute of the last day and the recent delivery log (store/admin-history-store.ts)",
     // IF NOT EXISTS: the migration tests rewind the history below older versions and migrate again.

@@ -24,7 +24,7 @@ import type { SieveDuplicateEntry, SieveScript, SieveScriptInfo, SieveStore } fr
 import type { SpamClass, SpamTokenCounts, SpamTokenStore } from "../spam-store.js";
 import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
-import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
+import type { AdminUser, ApiToken, CredentialOwner, NewWebAuthnCredential, WebAuthnCredential, WebAuthStore, WebSession } from "../web-auth-store.js";
 import * as tlsReports from "./tls-reports.js";
 import * as webAuth from "./web-auth.js";
 import * as adminHistory from "./admin-history.js";
@@ -226,6 +226,27 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   markApiTokenUsed(id: number, at: Date): Promise<void> {
     return this.write((ctx) => webAuth.markApiTokenUsed(ctx, id, at));
   }
+  getAdminTotp(name: string): Promise<string | null> {
+    return this.read((ctx) => webAuth.getAdminTotp(ctx, name));
+  }
+  setAdminTotp(name: string, totp: string | null, expect?: string | null): Promise<boolean> {
+    return this.write((ctx) => webAuth.setAdminTotp(ctx, name, totp, expect));
+  }
+  addWebAuthnCredential(credential: NewWebAuthnCredential): Promise<WebAuthnCredential> {
+    return this.write((ctx) => webAuth.addWebAuthnCredential(ctx, credential));
+  }
+  listWebAuthnCredentials(owner: CredentialOwner): Promise<WebAuthnCredential[]> {
+    return this.read((ctx) => webAuth.listWebAuthnCredentials(ctx, owner));
+  }
+  findWebAuthnCredential(credentialId: string): Promise<WebAuthnCredential | null> {
+    return this.read((ctx) => webAuth.findWebAuthnCredential(ctx, credentialId));
+  }
+  useWebAuthnCredential(id: number, expectedSignCount: number, signCount: number, at: Date): Promise<boolean> {
+    return this.write((ctx) => webAuth.useWebAuthnCredential(ctx, id, expectedSignCount, signCount, at));
+  }
+  deleteWebAuthnCredential(owner: CredentialOwner, id: number): Promise<boolean> {
+    return this.write((ctx) => webAuth.deleteWebAuthnCredential(ctx, owner, id));
+  }
 
   // SieveStore (sieve.ts) ------------------------------------------------------------------------
 
@@ -344,6 +365,9 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   noteAppPasswordUse(id: number, at: Date, address: string): Promise<void> {
     return this.write((ctx) => authState.noteAppPasswordUse(ctx, id, at, address));
+  }
+  scramIterationCounts(): Promise<{ iterations: number; accounts: number }[]> {
+    return this.read((ctx) => authState.scramIterationCounts(ctx));
   }
 
   // Mailboxes ---------------------------------------------------------------------------------
