@@ -9,13 +9,14 @@ import { ClusterConnections } from "./cluster-connections.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type CertificateSummary, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
+import { createDnssecClient, parseServerAddress } from "../net/dns-client.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
 import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
 import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
-import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
+import { createBounceSink, createDaneResolver, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { QueuedMessage, QuotaPolicy } from "../store/index.js";
 import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
@@ -342,7 +343,10 @@ export interface OutboundExtras {
 /** The outbound workers over the store, configured from [outbound]; not started. */
 export async function createOutbound(config: Config, store: ComposedStore, log: Logger, extras: OutboundExtras = {}): Promise<OutboundWorker> {
   const settings = config.outbound;
-  const resolver = createOutboundResolver(settings);
+  // DANE (RFC 7672): with a validating resolver configured, every outbound lookup goes through it,
+  // so the addresses connected to are the ones whose TLSA records were checked.
+  const dane = settings.dnssecResolver !== null ? createDaneResolver(createDnssecClient({ server: parseServerAddress(settings.dnssecResolver)!, timeoutMs: Math.min(settings.connectTimeout, 10_000) })) : null;
+  const resolver = dane ? dane.resolver : createOutboundResolver(settings);
   let smarthostAuth: { username: string; password: string } | null = null;
   if (settings.smarthost && settings.smarthostUsername !== null && settings.smarthostPasswordFile !== null) {
     const password = (await readFile(settings.smarthostPasswordFile, "utf8")).split(/\r?\n/)[0] ?? "";
@@ -366,6 +370,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
       smarthost: settings.smarthost ? { ...settings.smarthost, tls: settings.smarthostTls, auth: smarthostAuth } : null,
       mtaSts,
       onPolicyEvent: (event, fields) => outboundLog.warn(event, fields),
+      dane,
     },
     client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) },
     retry: { scheduleMs: settings.retrySchedule, maxLifetimeMs: settings.maxLifetime, delayWarningMs: settings.delayWarning },
