@@ -16,7 +16,7 @@ import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
 import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore } from "../store/index.js";
 import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
-import { createBounceSink, createDaneResolver, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
+import { createBounceSink, createDaneResolver, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type DaneOutcome, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { QueuedMessage, QuotaPolicy } from "../store/index.js";
 import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
@@ -335,6 +335,8 @@ export interface OutboundExtras {
   mtaStsFetcher?: PolicyFetcher;
   /** The port of the default fetcher (443; tests serve policies elsewhere). */
   mtaStsPort?: number;
+  /** Each DANE-governed host's result (RFC 7672), e.g. for TLS reporting (RFC 8460). */
+  onDaneOutcome?: (outcome: DaneOutcome) => void;
   /** The workers' clock and timers (tests: a manual clock, so timings are asserted in test time). */
   clock?: () => Date;
   timers?: Timers;
@@ -371,6 +373,7 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
       mtaSts,
       onPolicyEvent: (event, fields) => outboundLog.warn(event, fields),
       dane,
+      ...(extras.onDaneOutcome ? { onDaneOutcome: extras.onDaneOutcome } : {}),
     },
     client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) },
     retry: { scheduleMs: settings.retrySchedule, maxLifetimeMs: settings.maxLifetime, delayWarningMs: settings.delayWarning },
