@@ -10,6 +10,7 @@ import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type CertificateSummary, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
 import { createDnssecClient, parseServerAddress } from "../net/dns-client.js";
+import { tlsaKeysOf } from "../net/tlsa-keys.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
@@ -298,7 +299,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
     ...(running ? { tlsCertificates: running.tlsCertificates, serverStatus: running.serverStatus } : {}),
     ...(store.webAuth ? { webAuth: store.webAuth } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers, ...(running ? { bounce: running.bounce } : {}) },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers, tlsaKeys: () => tlsaKeysOf({ hostname: config.server.hostname, dataDir: config.server.dataDir, certFile: config.tls.certFile, acme: config.acme.enabled }), ...(running ? { bounce: running.bounce } : {}) },
   });
 }
 
