@@ -348,7 +348,8 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
   const settings = config.outbound;
   // DANE (RFC 7672): with a validating resolver configured, every outbound lookup goes through it,
   // so the addresses connected to are the ones whose TLSA records were checked.
-  const dane = settings.dnssecResolver !== null ? createDaneResolver(createDnssecClient({ server: parseServerAddress(settings.dnssecResolver)!, timeoutMs: Math.min(settings.connectTimeout, 10_000) })) : null;
+  const daneServer = settings.dnssecResolver !== null ? parseServerAddress(settings.dnssecResolver) : null;
+  const dane = daneServer ? createDaneResolver(createDnssecClient({ server: daneServer, timeoutMs: Math.min(settings.connectTimeout, 10_000) })) : null;
   const resolver = dane ? dane.resolver : createOutboundResolver(settings);
   let smarthostAuth: { username: string; password: string } | null = null;
   if (settings.smarthost && settings.smarthostUsername !== null && settings.smarthostPasswordFile !== null) {
@@ -356,6 +357,8 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     smarthostAuth = { username: settings.smarthostUsername, password };
   }
   const outboundLog = log.child({ component: "outbound" });
+  // RFC 4035 §4.9.3: the AD bit is only as good as the path from the resolver; off the host it can be forged.
+  if (daneServer && !/^(127\.|::1$)/.test(daneServer.host)) outboundLog.warn("outbound.dnssec_resolver_remote", { resolver: settings.dnssecResolver, note: "its AD bit is trusted for DANE: use a resolver on this host or on a link you trust" });
   const mtaSts = settings.mtaSts
     ? createMtaStsLookup({
         resolver,
