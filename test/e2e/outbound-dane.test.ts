@@ -4,7 +4,8 @@
 // (outbound.remote_port, so the TLSA name is _<that port>._tcp.mx.b.test).
 // Cases: DANE-EE (a certificate no CA vouches for, delivered), DANE-TA (the TA in the chain),
 // a TLSA record that does not match (4.7.5, logged, nothing sent), a receiver without STARTTLS
-// (4.7.5, never plaintext), a bogus TLSA answer (4.7.5), an unsigned zone (opportunistic TLS), and
+// (4.7.5, never plaintext), a bogus TLSA answer (4.7.5; with a second MX, that one is used), an
+// unsigned zone (opportunistic TLS), and
 // MTA-STS enforce naming another MX with a certificate for another name: DANE wins (RFC 8461 §2).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -183,6 +184,30 @@ test("a bogus TLSA answer (changed under its signature): unbound says SERVFAIL, 
     assert.equal(run.outcomes[0]?.resultType, "tlsa-invalid");
     assert.ok(run.log.records.some((r) => r.event === "queue.dane_failed" && r.resultType === "tlsa-invalid"));
     assert.equal((await inboxTexts(run.pair.b)).length, 0);
+  } finally {
+    await run.stop();
+  }
+});
+
+test("a bogus TLSA answer for the first MX only: that host is skipped and the second MX, authenticated, gets the message", async () => {
+  const run = await danePair(
+    (port) => ["@ IN MX 20 mx2.b.test.", "mx2 IN A 127.0.0.1", `_${port}._tcp.mx IN TLSA 3 1 1 ${"00".repeat(32)}`, `_${port}._tcp.mx2 IN TLSA 3 1 1 ${spkiSha256(mxCert.cert)}`],
+    { tamper: (zone) => zone.replace(/(_\d+\._tcp\.mx\.b\.test\.\s+\d+\s+IN\s+TLSA\s+3 1 1 )00/, "$101") },
+    { b: { certificate: mxCert } },
+  );
+  try {
+    const attempt = run.pair.nextAttempt();
+    await submit(run.pair, "second mx");
+    const report = await attempt;
+    assert.deepEqual(report.outcomes.map((o) => o.state), ["delivered"], report.outcomes[0]?.diagnostic);
+    assert.match(report.outcomes[0]!.relay ?? "", /^mx2\.b\.test\[127\.0\.0\.1\]:/);
+    assert.deepEqual(
+      run.outcomes.map((o) => [o.mxHost, o.ok, o.resultType]),
+      [
+        ["mx.b.test", false, "tlsa-invalid"],
+        ["mx2.b.test", true, null],
+      ],
+    );
   } finally {
     await run.stop();
   }
