@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server } from "node:net";
 import { once } from "node:events";
-import { createDnssecClient, parseServerAddress } from "./dns-client.js";
+import { canonicalAddress, createDnssecClient, parseServerAddress } from "./dns-client.js";
 import { encodeName } from "./dns-message.js";
 
 type Reply = (query: Buffer) => Buffer[] | "silent";
@@ -45,6 +45,13 @@ test("server addresses: ip, ip:port, [v6]:port; names are refused", () => {
   assert.deepEqual(parseServerAddress("::1"), { host: "::1", port: 53 });
   assert.equal(parseServerAddress("resolver.example"), null);
   assert.equal(parseServerAddress("127.0.0.1:0"), null);
+});
+
+test("a resolver address written in a long IPv6 form still matches the address its answers come from", () => {
+  assert.equal(canonicalAddress("0:0:0:0:0:0:0:1"), "::1");
+  assert.equal(canonicalAddress("::1"), "::1");
+  assert.equal(canonicalAddress("2001:DB8:0:0:0:0:0:53"), "2001:db8::53");
+  assert.equal(canonicalAddress("127.0.0.1"), "127.0.0.1");
 });
 
 test("the AD bit says secure; garbage and answers with another id are ignored until the real one", async () => {

@@ -119,7 +119,7 @@ function askUdp(server: DnsServerAddress, query: Buffer, id: number, name: strin
     socket.on("error", (error) => finish(error));
     socket.on("message", (bytes, from) => {
       // Only the server asked may answer; anything else (spoofed, stray, malformed) is ignored and we keep waiting.
-      if (from.port !== server.port || from.address !== server.host) return;
+      if (from.port !== server.port || canonicalAddress(from.address) !== canonicalAddress(server.host)) return;
       const parsed = parseResponse(bytes);
       if (!parsed.ok || !matches(parsed.message, id, name, type)) return;
       finish(null, parsed.message);
@@ -128,6 +128,14 @@ function askUdp(server: DnsServerAddress, query: Buffer, id: number, name: strin
       if (error) finish(error);
     });
   });
+}
+
+/**
+ * One spelling per address, so a configured "0:0:0:0:0:0:0:1" matches the "::1" the socket reports
+ * (RFC 5952 form, as WHATWG URL serialises IPv6 hosts).
+ */
+export function canonicalAddress(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
 
 /** RFC 1035 §4.2.2 / RFC 7766 §8: each message prefixed by its two-octet length. */

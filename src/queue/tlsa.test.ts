@@ -55,6 +55,8 @@ before(() => {
   makeCert("wild", "/CN=wild", { issuer: "ca", san: "DNS:*.example.test" });
   makeCert("other", "/CN=mx.other.test", { issuer: "ca", san: "DNS:mx.other.test" });
   makeCert("stranger", "/CN=mx.example.test", { san: "DNS:mx.example.test" });
+  // A server certificate from the TA (no CA) that signs a certificate for another MX name.
+  makeCert("forged", "/CN=mx.victim.test", { issuer: "other", san: "DNS:mx.victim.test" });
   makeCert("expired", "/CN=mx.example.test", { issuer: "ca", san: "DNS:mx.example.test", startDate: "20200101000000Z", endDate: "20210101000000Z" });
 });
 
@@ -117,6 +119,9 @@ test("DANE-TA: the chain must verify up to the TA in it, the name must match, da
   const absent = verifyChain([certs.mx!], [rec(2, 1, 1, "ca")], names);
   assert.ok(!absent.ok && absent.resultType === "certificate-not-trusted");
   assert.ok(!verifyChain([certs.mx!], [rec(2, 1, 1, "mx")], names).ok);
+  // Every signature verifies up to the TA, but the middle certificate is no CA: refused.
+  const forged = verifyChain([certs.forged!, certs.other!, certs.ca!], [rec(2, 1, 1, "ca")], ["mx.victim.test"]);
+  assert.ok(!forged.ok && forged.resultType === "validation-failure" && /not a CA/.test(forged.reason), !forged.ok ? forged.reason : "accepted");
 });
 
 test("a mismatch names the server's key, and unusable records are no authentication at all", () => {

@@ -80,6 +80,13 @@ function checkTaChain(chain: X509Certificate[], names: readonly string[], now: D
     if (!subject.checkIssued(issuer) || !subject.verify(issuer.publicKey)) {
       return { resultType: "validation-failure", reason: `DANE-TA: certificate "${subject.subject.replace(/\n/g, ", ")}" is not signed by the next one in the chain` };
     }
+    // Only a CA may issue (RFC 5280 §4.2.1.9, which RFC 7671 §5.2.2's chain validation applies):
+    // without this, anyone holding an ordinary server certificate from the TA and its key could
+    // sign a certificate for any MX name. Node exposes the basicConstraints cA flag but not
+    // pathLenConstraint or name constraints, which are therefore not enforced below the TA.
+    if (!issuer.ca) {
+      return { resultType: "validation-failure", reason: `DANE-TA: certificate "${issuer.subject.replace(/\n/g, ", ")}" issued a certificate but is not a CA` };
+    }
     // The TA itself is trusted as published, dates included (RFC 7671 §5.2.2); the certificates below it are checked.
     if (now < new Date(subject.validFrom) || now > new Date(subject.validTo)) {
       return { resultType: "certificate-expired", reason: `DANE-TA: certificate "${subject.subject.replace(/\n/g, ", ")}" is not valid now (${subject.validFrom} – ${subject.validTo})` };
