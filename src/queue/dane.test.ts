@@ -141,3 +141,15 @@ test("a validated denial of MX keeps DANE for the domain itself; NXDOMAIN stays 
   const broken = await resolveDestination("broken.test", options);
   assert.ok(broken.kind === "unreachable" && !broken.permanent && /ESERVFAIL/.test(broken.reason));
 });
+
+test("a CNAME'd MX host whose expanded name's TLSA answer is insecure: the original name's records govern (RFC 7672 §2.2.3)", async () => {
+  const { query, asked } = scripted({
+    ...base,
+    "A mx.b.test": ok(true, [{ type: "A", address: "192.0.2.25" }], "real.c.test"),
+    "TLSA _25._tcp.real.c.test": ok(false, [EE]),
+    "TLSA _25._tcp.mx.b.test": ok(true, [EE]),
+  });
+  const policy = await createDaneResolver(query).policyFor("mx.b.test", 25, true);
+  assert.ok(policy.mode === "dane" && policy.tlsaName === "_25._tcp.mx.b.test", JSON.stringify(policy));
+  assert.deepEqual(asked.filter((q) => q.startsWith("TLSA")), ["TLSA _25._tcp.real.c.test", "TLSA _25._tcp.mx.b.test"]);
+});

@@ -111,7 +111,11 @@ export function createDaneResolver(query: DnssecQuery): DaneResolver {
         const tlsaName = `_${port}._tcp.${base}`;
         const answer = await query(tlsaName, "TLSA");
         if (answer.kind === "failed") return { mode: "defer", resultType: "tlsa-invalid", reason: `TLSA lookup of ${tlsaName} failed: ${answer.reason}` };
-        if (!answer.secure) return { mode: "none", reason: `the TLSA answer for ${tlsaName} is not DNSSEC-validated` };
+        if (!answer.secure) {
+          // §2.2.3: an insecure answer at the expanded name sends the client on to the original name.
+          if (base !== host) continue;
+          return { mode: "none", reason: `the TLSA answer for ${tlsaName} is not DNSSEC-validated` };
+        }
         const records = answer.records.flatMap((r) => (r.type === "TLSA" ? [r.tlsa] : []));
         if (records.length === 0) continue;
         const usable = records.filter(isUsableTlsa);
@@ -179,7 +183,10 @@ export function daneSession(domain: string, host: { name: string; dane?: DanePol
     },
   };
   if (policy.mode === "dane") {
-    const names = [host.name, domain];
+    // RFC 7672 §3.2.2: the TLSA base domain (the CNAME-expanded MX name when the records were found
+    // there), the MX host name and the recipient domain are the reference identifiers.
+    const base = policy.tlsaName.replace(/^_\d+\._tcp\./, "");
+    const names = base === host.name ? [host.name, domain] : [base, host.name, domain];
     session.verifyPeer = (socket) => {
       refused = verifyDanePeer(socket, policy, names);
       return refused?.reason ?? null;
