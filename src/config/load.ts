@@ -275,6 +275,9 @@ function checkAcrossKeys(config: Config, problems: string[]): void {
       problems.push(`outbound.dns_servers[${index}]: expected an IP address or "ip:port", got ${JSON.stringify(server)}`);
     }
   }
+  if (outbound.dnssecResolver !== null && !isDnsServer(outbound.dnssecResolver)) {
+    problems.push(`outbound.dnssec_resolver: expected an IP address or "ip:port", got ${JSON.stringify(outbound.dnssecResolver)}`);
+  }
 }
 
 /**

@@ -82,3 +82,11 @@ test("per_destination_rate: 0 (unlimited) by default, a whole number of messages
   assert.ok(problemsOf("[outbound]\nper_destination_rate = -1").some((p) => p.includes("per_destination_rate")));
   assert.ok(problemsOf('[outbound]\nper_destination_rate = "fast"').some((p) => p.includes("per_destination_rate")));
 });
+
+test("dnssec_resolver: off by default; an address with an optional port turns DANE on; a name is refused", () => {
+  assert.equal(parseConfigText("", base).outbound.dnssecResolver, null);
+  for (const good of ["127.0.0.1:53", "127.0.0.1", "[::1]:5353"]) assert.equal(parseConfigText(`[outbound]\ndnssec_resolver = "${good}"`, base).outbound.dnssecResolver, good);
+  for (const bad of ["resolver.local", "127.0.0.1:0", "[127.0.0.1]:53"]) {
+    assert.ok(problemsOf(`[outbound]\ndnssec_resolver = "${bad}"`).includes(`config error: outbound.dnssec_resolver: expected an IP address or "ip:port", got "${bad}"`), bad);
+  }
+});

@@ -130,6 +130,8 @@ export interface OutboundSettings {
   dkimKeyDir: string | null;
   /** "ip" or "ip:port" of DNS servers for outbound lookups and inbound SPF/DKIM/DMARC; empty for the system's. */
   dnsServers: string[];
+  /** "ip" or "ip:port" of a validating resolver whose AD bit is trusted: DANE on (RFC 7672); null: off. */
+  dnssecResolver: string | null;
 }
 
 /** The HTTP(S) service: mail-app autoconfiguration, MTA-STS policy, health and metrics (src/http/). */
@@ -558,6 +560,7 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   dkimSelector: key(text(), "mailroom", "DKIM selector of keys made by domain add; rotation appends a date"),
   dkimKeyDir: key(optional(text()), null, "directory of per-domain DKIM keys; not set: the dkim folder in server.data_dir"),
   dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for MX, MTA-STS and inbound SPF/DKIM/DMARC lookups ("ip", "ip:port" or "[ipv6]:port"); empty uses the system\'s'),
+  dnssecResolver: key(optional(text()), null, 'a DNSSEC-validating resolver you run ("127.0.0.1:53", "[::1]:53"), trusted for its AD bit: turns on DANE (RFC 7672) and then answers all outbound MX, address, TLSA and MTA-STS lookups; not set: no DANE'),
 };
 
 export const HTTP_SPEC: SectionSpec<HttpSettings> = {

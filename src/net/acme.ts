@@ -20,7 +20,7 @@
 // are stored too, because the CA's validation request may reach any node behind the balancer
 // (docs/scale-out.md): every node answers from the database what another node's order created.
 
-import { X509Certificate, createHash, randomUUID } from "node:crypto";
+import { X509Certificate, createHash, createPrivateKey, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { Agent } from "node:https";
 import { isIP } from "node:net";
@@ -254,6 +254,8 @@ export class AcmeManager {
         }
         this.options.tls.setNamedCertificate(certPem, keyPem, this.certFile(name));
         this.state.set(name, { certificate, failures: 0, lastError: null, nextAttempt: renewalTime(certificate) });
+        // Certificates from before next keys existed get one now, a whole lifetime before it is used.
+        await this.ensureNextKey(name);
         loaded++;
       } catch (error) {
         this.options.log.error("acme.stored_unreadable", { name, error: (error as Error).message });
@@ -472,7 +474,7 @@ export class AcmeManager {
     if (priority.length === 0) throw new Error(`no challenge type can be answered: acme.challenges is ${JSON.stringify(this.options.settings.challenges)}, but the HTTP service answers only ${JSON.stringify(available)} (http-01 needs the HTTP port, tls-alpn-01 the HTTPS port)`);
     const client = await this.accountClient();
     const acme = await loadAcme();
-    const keyPem = this.options.settings.keyType === "rsa" ? await acme.crypto.createPrivateRsaKey(2048) : await acme.crypto.createPrivateEcdsaKey("P-256");
+    const keyPem = await this.keyForOrder(name);
     const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, keyPem);
     this.options.log.info("acme.ordering", { name, challenges: priority, renewal: state.certificate !== null });
     const certPem = await client.auto({
@@ -506,6 +508,8 @@ export class AcmeManager {
     // The CA returns the leaf first, then its chain (RFC 8555 §7.4.2): the leaf is what we check.
     const certificate = new X509Certificate(certPem);
     await this.store(name, certPem, keyPem.toString());
+    // The key just used was the published "next" one; a new next key is made for the renewal after.
+    await this.ensureNextKey(name, keyPem.toString());
     this.options.tls.setNamedCertificate(certPem, keyPem, this.shared === null ? this.certFile(name) : `acme certificate ${name} (shared store)`);
     if (this.shared !== null) this.adopted.set(name, (await this.shared.readAcmeCertificate(name))?.updatedAt ?? this.now());
     state.certificate = certificate;
@@ -558,6 +562,43 @@ export class AcmeManager {
     return key;
   }
 
+  /**
+   * The key of the next certificate for `name`, made a whole certificate lifetime before it is
+   * used so that `mailroom dns` can print its TLSA record (3 1 1) beside the current one and a
+   * renewal never changes the key under a published record (RFC 7671 §8.1, "current + next").
+   * The shared store (PostgreSQL) keeps no next key: there every order gets a fresh key.
+   */
+  private async keyForOrder(name: string): Promise<string | Buffer> {
+    if (this.shared === null) {
+      const next = await readFile(this.nextKeyFile(name), "utf8").catch(() => null);
+      if (next !== null && keyMatchesType(next, this.options.settings.keyType)) return next;
+    }
+    return this.freshKey();
+  }
+
+  private async freshKey(): Promise<Buffer> {
+    const acme = await loadAcme();
+    return this.options.settings.keyType === "rsa" ? acme.crypto.createPrivateRsaKey(2048) : acme.crypto.createPrivateEcdsaKey("P-256");
+  }
+
+  /** A next key of the configured type that differs from `current`, written when missing. */
+  private async ensureNextKey(name: string, current?: string): Promise<void> {
+    if (this.shared !== null) return;
+    const next = await readFile(this.nextKeyFile(name), "utf8").catch(() => null);
+    if (next !== null && next !== current && keyMatchesType(next, this.options.settings.keyType)) return;
+    try {
+      await writeDurably(this.nextKeyFile(name), (await this.freshKey()).toString(), 0o600);
+      this.options.log.info("acme.next_key", { name, file: this.nextKeyFile(name) });
+    } catch (error) {
+      this.options.log.warn("acme.next_key_failed", { name, error: (error as Error).message });
+    }
+  }
+
+  /** `<name>.next.key`: never a name's .crt/.key pair, so loadStored does not read it as one. */
+  private nextKeyFile(name: string): string {
+    return acmeCertificateFiles(join(this.dir, ".."), name).nextKeyFile;
+  }
+
   private certFile(name: string): string {
     return join(this.dir, "certificates", `${name}.crt`);
   }
@@ -582,6 +623,21 @@ export class AcmeManager {
     await writeDurably(this.keyFile(name), keyPem, 0o600);
     await writeDurably(this.certFile(name), certPem, 0o644);
   }
+}
+
+/** Whether a PEM private key is of the configured ACME key type. */
+function keyMatchesType(pem: string, keyType: "ecdsa" | "rsa"): boolean {
+  try {
+    return createPrivateKey(pem).asymmetricKeyType === (keyType === "rsa" ? "rsa" : "ec");
+  } catch {
+    return false;
+  }
+}
+
+/** Where the ACME certificate of `name` and its next key live in a data dir (file mode). */
+export function acmeCertificateFiles(dataDir: string, name: string): { certFile: string; nextKeyFile: string } {
+  const dir = join(dataDir, "acme", "certificates");
+  return { certFile: join(dir, `${name}.crt`), nextKeyFile: join(dir, `${name}.next.key`) };
 }
 
 /** Two thirds into the certificate's lifetime. */

@@ -11,6 +11,7 @@ import { resolveDestination, resolveHostAddresses, type DestinationHost, type Ro
 import type { DestinationLimiter } from "./destination-limiter.js";
 import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
+import { daneSession, type DaneSession } from "./dane.js";
 import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope } from "./smtp-client.js";
 
 export interface ClientSettings {
@@ -125,6 +126,14 @@ async function deliverGroup(entry: QueuedMessage, domain: string, recipients: Qu
   };
   let anyTemporary = false;
   for (const host of destination.hosts) {
+    if (host.dane?.mode === "defer") {
+      // RFC 7672 §2.2: a host whose TLSA (or address) records cannot be validated is not used at all.
+      deps.log.warn("queue.dane_failed", { queueId: entry.id, domain, host: host.name, resultType: host.dane.resultType, reason: host.dane.reason });
+      deps.routing.onDaneOutcome?.({ domain, mxHost: host.name, policy: [], ok: false, resultType: host.dane.resultType, reason: host.dane.reason });
+      last = { permanent: false, status: "4.7.5", diagnostic: `DANE: ${host.dane.reason}`, remoteMta: null, relay: null, tls: null };
+      anyTemporary = true;
+      continue;
+    }
     const lookup = await resolveHostAddresses(host.name, deps.routing.resolver);
     if (lookup.kind === "none") {
       last = { permanent: lookup.permanent, status: lookup.permanent ? "5.4.4" : "4.4.3", diagnostic: lookup.reason, remoteMta: null, relay: null, tls: null };
@@ -132,7 +141,7 @@ async function deliverGroup(entry: QueuedMessage, domain: string, recipients: Qu
       continue;
     }
     for (const address of lookup.addresses) {
-      const outcome = await deliverToHost(entry, host, address, recipients, deps, lazy);
+      const outcome = await deliverToHost(entry, domain, host, address, recipients, deps, lazy);
       if (outcome.kind === "done") return outcome.outcomes;
       last = outcome;
       anyTemporary ||= !outcome.permanent;
@@ -147,6 +156,7 @@ type HostOutcome = { kind: "done"; outcomes: RecipientOutcome[] } | { kind: "nex
 
 async function deliverToHost(
   entry: QueuedMessage,
+  domain: string,
   host: DestinationHost,
   address: string,
   recipients: QueueRecipient[],
@@ -157,6 +167,7 @@ async function deliverToHost(
   const remoteMta = host.name;
   const relay = `${host.name}[${address}]:${host.port}`;
   let client: SmtpClient | null = null;
+  const dane: DaneSession | null = daneSession(domain, host);
   try {
     client = await SmtpClient.open({
       address,
@@ -169,7 +180,9 @@ async function deliverToHost(
       auth: host.auth,
       verifyCertificate: host.verifyCertificate === true || (host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false),
       ...(deps.client.ca ? { ca: deps.client.ca } : {}),
+      ...(dane?.verifyPeer ? { verifyPeer: dane.verifyPeer } : {}),
     });
+    if (dane) deps.routing.onDaneOutcome?.(dane.success());
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
       // Our refusal, not the server's: it said nothing about this message, so it is no Remote-MTA
@@ -190,7 +203,15 @@ async function deliverToHost(
     const permanent = error instanceof SmtpClientError && !error.temporary;
     const diagnostic = oneLine(reply ? replyText(reply) : error instanceof Error ? error.message : String(error), 1000);
     deps.log.info("queue.host_failed", { queueId: entry.id, host: host.name, address, port: host.port, error: diagnostic });
-    return { kind: "next", permanent, status: reply?.enhanced ?? (permanent ? "5.0.0" : "4.4.1"), diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
+    let status = reply?.enhanced ?? (error instanceof SmtpClientError ? error.status : null) ?? (permanent ? "5.0.0" : "4.4.1");
+    const daneFailure = client === null && dane ? dane.failure(diagnostic) : null;
+    if (daneFailure) {
+      // RFC 7672 §2.2: no TLS, or TLS with a server DANE does not authenticate: 4.7.5, never plaintext.
+      status = "4.7.5";
+      deps.log.warn("queue.dane_failed", { queueId: entry.id, domain, host: host.name, address, resultType: daneFailure.resultType, reason: daneFailure.reason });
+      deps.routing.onDaneOutcome?.(daneFailure);
+    }
+    return { kind: "next", permanent, status, diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
   } finally {
     release();
   }

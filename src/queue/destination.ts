@@ -4,6 +4,7 @@
 import { isNegativeAnswer, type DnsResolver } from "../mail-auth/index.js";
 import type { ClientTlsMode } from "./smtp-client.js";
 import { mxMatches, type MtaStsLookup } from "./mta-sts.js";
+import type { DaneOutcome, DanePolicy, DaneResolver } from "./dane.js";
 
 export interface RouteTarget {
   host: string;
@@ -23,6 +24,10 @@ export interface RoutingOptions {
   mtaSts?: MtaStsLookup | null;
   /** Where MTA-STS decisions in mode testing are reported. */
   onPolicyEvent?: (event: string, fields: Record<string, unknown>) => void;
+  /** DANE (RFC 7672) through a validating resolver; absent: no DANE. */
+  dane?: DaneResolver | null;
+  /** Each DANE-governed host's result (authenticated, or why not), e.g. for TLS-RPT (RFC 8460). */
+  onDaneOutcome?: (outcome: DaneOutcome) => void;
 }
 
 export interface DestinationHost {
@@ -33,6 +38,10 @@ export interface DestinationHost {
   auth: { username: string; password: string } | null;
   /** The certificate must be valid for `name` (an MTA-STS policy in mode enforce, RFC 8461 §4.2). */
   verifyCertificate?: boolean;
+  /** The MX records (or their denial) were DNSSEC-validated: RFC 8689 §4.2.1's "MX by DNSSEC". */
+  dnssec?: boolean;
+  /** The host's DANE policy (queue/dane.ts), when DANE is on and the MX lookup was validated. */
+  dane?: DanePolicy;
 }
 
 export type Destination =
@@ -61,14 +70,19 @@ export async function resolveDestination(domain: string, options: RoutingOptions
   if (literal !== null) return { kind: "hosts", via: "implicit-mx", hosts: [{ name: literal, port: options.remotePort, tls: opportunistic, auth: null }] };
 
   let records;
+  let mxSecure = false;
   try {
-    records = await options.resolver(domain, "MX");
+    if (options.dane) ({ records, secure: mxSecure } = await options.dane.mx(domain));
+    else records = await options.resolver(domain, "MX");
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "ENOTFOUND") return { kind: "unreachable", permanent: true, status: "5.1.2", reason: `${domain}: no such domain (NXDOMAIN)` };
     if (!isNegativeAnswer(error)) return { kind: "unreachable", permanent: false, status: "4.4.3", reason: `MX lookup for ${domain} failed: ${code ?? String(error)}` };
-    // RFC 5321 §5.1: no MX records: the domain itself is the one host, at preference 0.
-    return applyMtaSts(domain, { kind: "hosts", via: "implicit-mx", hosts: [{ name: domain, port: options.remotePort, tls: opportunistic, auth: null }] }, options);
+    // RFC 5321 §5.1: no MX records: the domain itself is the one host, at preference 0. A
+    // validated denial of the MX records keeps DANE possible for it (RFC 7672 §2.2.1).
+    const secureDenial = (error as { secure?: boolean }).secure === true;
+    const implicit = { kind: "hosts" as const, via: "implicit-mx" as const, hosts: [{ name: domain, port: options.remotePort, tls: opportunistic, auth: null }] };
+    return applyMtaSts(domain, await applyDane(implicit, secureDenial, options), options);
   }
   // RFC 7505 §3: a single MX with the root as exchange says "this domain accepts no mail".
   if (records.some((mx) => mx.exchange === "" || mx.exchange === ".")) {
@@ -85,7 +99,29 @@ export async function resolveDestination(domain: string, options: RoutingOptions
     seen.add(name);
     hosts.push({ name, port: options.remotePort, tls: opportunistic, auth: null });
   }
-  return applyMtaSts(domain, { kind: "hosts", via: "mx", hosts }, options);
+  return applyMtaSts(domain, await applyDane({ kind: "hosts", via: "mx", hosts }, mxSecure, options), options);
+}
+
+/**
+ * RFC 7672 §2.2: each host's DANE policy from the validating resolver. Hosts with TLSA records
+ * get TLS made mandatory here; their authentication happens in the TLS session (delivery-attempt).
+ */
+async function applyDane(destination: Destination & { kind: "hosts" }, mxSecure: boolean, options: RoutingOptions): Promise<Destination & { kind: "hosts" }> {
+  const dane = options.dane;
+  if (!dane) return destination;
+  const hosts = await Promise.all(
+    destination.hosts.map(async (host): Promise<DestinationHost> => {
+      if (ipLiteral(host.name) !== null) return { ...host, dnssec: mxSecure };
+      const policy = await dane.policyFor(host.name, host.port, mxSecure);
+      return { ...host, dnssec: mxSecure, dane: policy, ...(policy.mode === "dane" || policy.mode === "encrypt" ? { tls: "required" as const } : {}) };
+    }),
+  );
+  return { ...destination, hosts };
+}
+
+/** A host whose TLS DANE governs: MTA-STS does not apply to it (RFC 8461 §2). */
+function daneGoverned(host: DestinationHost): boolean {
+  return host.dane !== undefined && host.dane.mode !== "none";
 }
 
 /**
@@ -97,7 +133,7 @@ async function applyMtaSts(domain: string, destination: Destination & { kind: "h
   if (!options.mtaSts) return destination;
   const policy = await options.mtaSts(domain);
   if (policy === null) return destination;
-  const matching = destination.hosts.filter((host) => mxMatches(policy.mx, host.name));
+  const matching = destination.hosts.filter((host) => daneGoverned(host) || mxMatches(policy.mx, host.name));
   const unmatched = destination.hosts.filter((host) => !matching.includes(host)).map((host) => host.name);
   if (policy.mode === "testing") {
     if (unmatched.length > 0) options.onPolicyEvent?.("mta_sts.testing_mismatch", { domain, hosts: unmatched, policy: policy.mx });
@@ -107,7 +143,7 @@ async function applyMtaSts(domain: string, destination: Destination & { kind: "h
   if (matching.length === 0) {
     return { kind: "unreachable", permanent: false, status: "4.7.5", reason: `no MX host of ${domain} (${unmatched.join(", ")}) matches its MTA-STS policy (mx: ${policy.mx.join(", ")})` };
   }
-  return { ...destination, hosts: matching.map((host) => ({ ...host, tls: "required", verifyCertificate: true })) };
+  return { ...destination, hosts: matching.map((host) => (daneGoverned(host) ? host : { ...host, tls: "required", verifyCertificate: true })) };
 }
 
 export type AddressLookup = { kind: "addresses"; addresses: string[] } | { kind: "none"; permanent: boolean; reason: string };

@@ -9,3 +9,5 @@ export type { RetryPolicy } from "./retry-schedule.js";
 export { SmtpClient, SmtpClientError, replyText, type SmtpClientOptions, type ClientTlsMode } from "./smtp-client.js";
 export { createHttpsPolicyFetcher, createMtaStsLookup, mxMatches, parsePolicy, parseStsRecord, type HttpsFetcherOptions, type MtaStsLookup, type MtaStsPolicy, type PolicyFetcher } from "./mta-sts.js";
 export { createDeliveryReporter, type DeliveryReporter, type LocallyDelivered } from "./delivery-report.js";
+export { createDaneResolver, daneSession, verifyDanePeer, type DaneOutcome, type DanePolicy, type DaneResolver, type DaneResultType, type DaneSession } from "./dane.js";
+export { isUsableTlsa, spkiSha256, tlsaMatches, tlsaText, verifyChain, type TlsaRecord, type TlsaVerification } from "./tlsa.js";

@@ -25,17 +25,25 @@ export interface SmtpClientOptions {
   /** Extra trust anchors (PEM), e.g. a test CA, trusted beside the system's. */
   ca?: string | Buffer;
   auth?: { username: string; password: string } | null;
+  /**
+   * Authenticates the server once TLS is up, instead of (or beside) PKIX verification: DANE
+   * (queue/dane.ts). Returns why the peer is refused, or null to go on.
+   */
+  verifyPeer?: (socket: TLSSocket) => string | null;
 }
 
 /** A failure before or outside a transaction; `temporary` says whether a retry may succeed. */
 export class SmtpClientError extends Error {
   readonly temporary: boolean;
   readonly reply: SmtpReply | null;
-  constructor(message: string, temporary: boolean, reply: SmtpReply | null = null) {
+  /** Our RFC 3463 status for a failure without a reply (e.g. 4.7.5 for a refused certificate), or null. */
+  readonly status: string | null;
+  constructor(message: string, temporary: boolean, reply: SmtpReply | null = null, status: string | null = null) {
     super(message);
     this.name = "SmtpClientError";
     this.temporary = temporary;
     this.reply = reply;
+    this.status = status;
   }
 }
 
@@ -159,6 +167,12 @@ export class SmtpClient {
       tls.destroy();
       throw new SmtpClientError(`TLS handshake with ${this.#options.serverName} failed: ${tlsFailureReason(error)}`, true);
     });
+    const refused = this.#options.verifyPeer?.(tls) ?? null;
+    if (refused !== null) {
+      // RFC 7672 §2.2: an unauthenticated server gets nothing, not even a QUIT over the session.
+      tls.destroy();
+      throw new SmtpClientError(`${this.#options.serverName} not authenticated: ${refused}`, true, null, "4.7.5");
+    }
     this.#socket = tls;
     this.#attach(tls);
     this.secure = true;

@@ -9,13 +9,15 @@ import { ClusterConnections } from "./cluster-connections.js";
 import type { Config, ListenerProtocol } from "../config/index.js";
 import { AcmeChallenges, AcmeManager, type CertificateSummary, type SessionHandler, type Timers } from "../net/index.js";
 import { TlsContextProvider } from "../net/tls-context.js";
+import { createDnssecClient, parseServerAddress } from "../net/dns-client.js";
+import { tlsaKeysOf } from "../net/tlsa-keys.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
 import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore, AdminHistoryStore } from "../store/index.js";
 import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
-import { createBounceSink, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type PolicyFetcher } from "../queue/index.js";
+import { createBounceSink, createDaneResolver, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type DaneOutcome, type PolicyFetcher } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { QueuedMessage, QuotaPolicy } from "../store/index.js";
 import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
@@ -299,7 +301,7 @@ export function createAdmin(config: Config, store: ComposedStore, sessions?: Liv
     ...(store.sieve ? { sieve: { scripts: store.sieve, maxScriptBytes: config.sieve.maxScriptBytes, maxScripts: config.sieve.maxScripts, maxNesting: config.sieve.maxNesting } } : {}),
     ...(running ? { tlsCertificates: running.tlsCertificates, serverStatus: running.serverStatus } : {}),
     ...(store.webAuth ? { webAuth: store.webAuth } : {}),
-    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers, ...(running ? { bounce: running.bounce } : {}) },
+    outbound: { queue: store.queue, dkim: { keyDir: dkimKeysOf(config, store), selector: config.outbound.dkimSelector }, hostname: config.server.hostname, listeners: config.listeners, mtaStsPolicy: mtaStsPolicyLines(config.http, config.server.hostname), ...(acceptsTlsReportUploads(config, store) ? { tlsReportUri: tlsReportUri(config.server.hostname) } : {}), dnsServers: config.outbound.dnsServers, tlsaKeys: () => tlsaKeysOf({ hostname: config.server.hostname, dataDir: config.server.dataDir, certFile: config.tls.certFile, acme: config.acme.enabled }), ...(running ? { bounce: running.bounce } : {}) },
   });
 }
 
@@ -336,6 +338,8 @@ export interface OutboundExtras {
   mtaStsFetcher?: PolicyFetcher;
   /** The port of the default fetcher (443; tests serve policies elsewhere). */
   mtaStsPort?: number;
+  /** Each DANE-governed host's result (RFC 7672), e.g. for TLS reporting (RFC 8460). */
+  onDaneOutcome?: (outcome: DaneOutcome) => void;
   /** The workers' clock and timers (tests: a manual clock, so timings are asserted in test time). */
   clock?: () => Date;
   timers?: Timers;
@@ -344,13 +348,19 @@ export interface OutboundExtras {
 /** The outbound workers over the store, configured from [outbound]; not started. */
 export async function createOutbound(config: Config, store: ComposedStore, log: Logger, extras: OutboundExtras = {}): Promise<OutboundWorker> {
   const settings = config.outbound;
-  const resolver = createOutboundResolver(settings);
+  // DANE (RFC 7672): with a validating resolver configured, every outbound lookup goes through it,
+  // so the addresses connected to are the ones whose TLSA records were checked.
+  const daneServer = settings.dnssecResolver !== null ? parseServerAddress(settings.dnssecResolver) : null;
+  const dane = daneServer ? createDaneResolver(createDnssecClient({ server: daneServer, timeoutMs: Math.min(settings.connectTimeout, 10_000) })) : null;
+  const resolver = dane ? dane.resolver : createOutboundResolver(settings);
   let smarthostAuth: { username: string; password: string } | null = null;
   if (settings.smarthost && settings.smarthostUsername !== null && settings.smarthostPasswordFile !== null) {
     const password = (await readFile(settings.smarthostPasswordFile, "utf8")).split(/\r?\n/)[0] ?? "";
     smarthostAuth = { username: settings.smarthostUsername, password };
   }
   const outboundLog = log.child({ component: "outbound" });
+  // RFC 4035 §4.9.3: the AD bit is only as good as the path from the resolver; off the host it can be forged.
+  if (daneServer && !/^(127\.|::1$)/.test(daneServer.host)) outboundLog.warn("outbound.dnssec_resolver_remote", { resolver: settings.dnssecResolver, note: "its AD bit is trusted for DANE: use a resolver on this host or on a link you trust" });
   const mtaSts = settings.mtaSts
     ? createMtaStsLookup({
         resolver,
@@ -368,6 +378,8 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
       smarthost: settings.smarthost ? { ...settings.smarthost, tls: settings.smarthostTls, auth: smarthostAuth } : null,
       mtaSts,
       onPolicyEvent: (event, fields) => outboundLog.warn(event, fields),
+      dane,
+      ...(extras.onDaneOutcome ? { onDaneOutcome: extras.onDaneOutcome } : {}),
     },
     client: { heloName: config.server.hostname, connectTimeoutMs: settings.connectTimeout, commandTimeoutMs: settings.commandTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) },
     retry: { scheduleMs: settings.retrySchedule, maxLifetimeMs: settings.maxLifetime, delayWarningMs: settings.delayWarning },

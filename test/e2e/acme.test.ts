@@ -10,6 +10,7 @@
 // validation here is real.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { X509Certificate, createHash, createPublicKey } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -48,6 +49,15 @@ async function servedCertificate(port: number, servername: string | null): Promi
 /** A pebble-issued certificate's serial, as Node prints it (upper-case hex). */
 function serialOf(certificate: PeerCertificate): string {
   return certificate.serialNumber.toUpperCase().replace(/^0+/, "");
+}
+
+/** SHA-256 of a key's SubjectPublicKeyInfo: the data of a TLSA 3 1 1 record. */
+function spkiOfKey(pem: string): string {
+  return createHash("sha256").update(createPublicKey(pem).export({ type: "spki", format: "der" })).digest("hex");
+}
+
+function spkiOfCertificate(certificate: PeerCertificate): string {
+  return createHash("sha256").update(new X509Certificate(certificate.raw).publicKey.export({ type: "spki", format: "der" })).digest("hex");
 }
 
 function normalSerial(serial: string | null | undefined): string {
@@ -171,16 +181,30 @@ test("TLS-ALPN-01, renewal at two thirds of a short lifetime with an open connec
     let received = "";
     open.on("data", (chunk: Buffer) => (received += chunk.toString()));
 
+    // The next key is made with the certificate (RFC 7671 §8.1, "current + next"), for its TLSA record.
+    const nextKeyFile = join(dataDir, "acme", "certificates", "mx.example.org.next.key");
+    const nextKeySpki = spkiOfKey(await readFile(nextKeyFile, "utf8"));
+    assert.notEqual(nextKeySpki, spkiOfCertificate(await servedCertificate(server.portOf("imaps"), "mx.example.org")));
+
     // Renewal by schedule, no call from the test: a new certificate, served to new clients.
     await waitFor("the renewal", () => normalSerial(issued(server!, "mx.example.org")) !== first, 40_000);
     const second = normalSerial(issued(server, "mx.example.org"));
-    assert.equal(serialOf(await servedCertificate(server.portOf("imaps"), "mx.example.org")), second);
+    const renewedCertificate = await servedCertificate(server.portOf("imaps"), "mx.example.org");
+    assert.equal(serialOf(renewedCertificate), second);
+    // The renewal used the published next key, so a TLSA record of it matches from the first handshake; a new next key waits.
+    assert.equal(spkiOfCertificate(renewedCertificate), nextKeySpki);
+    assert.notEqual(spkiOfKey(await readFile(nextKeyFile, "utf8")), nextKeySpki);
     open.write("a1 NOOP\r\n");
     await waitFor("the NOOP answer on the old connection", () => /a1 OK/.test(received), 5000);
     open.destroy();
 
     // The operator's view, through the binary talking to the running server.
     const cli = (args: string[]) => runMailroom(args, { env: { MAILROOM_DATA_DIR: dataDir }, timeoutMs: 60_000 });
+    await createAdmin(server.server.config, server.server.store).addDomain("example.org");
+    const dns = await cli(["dns", "example.org"]);
+    assert.equal(dns.code, 0, dns.stderr);
+    const tlsa = dns.stdout.split("\n").filter((line) => /^_25\._tcp\.mx\.example\.org\.\s+3600 IN TLSA\s+3 1 1 /.test(line)).map((line) => line.split(/\s+/).pop());
+    assert.deepEqual(tlsa, [nextKeySpki, spkiOfKey(await readFile(nextKeyFile, "utf8"))], "the current key's record, then the next key's");
     const status = await cli(["acme", "status"]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`^mx\\.example\\.org: serial 0*${second}, valid until `, "im"));

@@ -13,7 +13,7 @@ import { Authenticator, AuthThrottle } from "../../src/auth/index.js";
 import { parseConfigText, type Config } from "../../src/config/index.js";
 import { dkimTxtRecord, generateDkimKeys, type DnsResolver, type DnsTable } from "../../src/mail-auth/index.js";
 import { Connection, TlsContextProvider } from "../../src/net/index.js";
-import { silentLogger } from "../../src/observability/log.js";
+import { silentLogger, type Logger } from "../../src/observability/log.js";
 import type { AttemptReport, OutboundWorker, RetryPolicy } from "../../src/queue/index.js";
 import { createOutbound, type OutboundExtras } from "../../src/server/compose.js";
 import { createInboundResolver, createInboundVerifier } from "../../src/server/inbound-verifier.js";
@@ -225,6 +225,8 @@ export interface OutboundPairOptions {
   b?: InstanceOptions;
   /** B's listeners: its MX by default; add "submissions" to make B a smarthost. */
   bRoles?: SmtpRole[];
+  /** A's outbound log (silent by default). */
+  log?: Logger;
 }
 
 /** The records of the two test domains: MX, A, SPF and DMARC of a.test; MX and A of b.test. */
@@ -278,7 +280,7 @@ export async function startOutboundPair(options: OutboundPairOptions = {}): Prom
     outboundConfigText({ dataDir: a.temp.dataDir, dnsServer: dns.address, remotePort: front.port, retry, concurrency: options.concurrency ?? 10, perDestination: options.perDestination ?? 4, ...(options.outboundToml ? { extra: typeof options.outboundToml === "string" ? options.outboundToml : options.outboundToml({ b, front }) } : {}) }),
   );
   const composed = { mail: store, accounts: store, queue: store, close: async () => undefined };
-  const worker = await createOutbound(config, composed, silentLogger, { pollIntervalMs: 50, ...options.extras });
+  const worker = await createOutbound(config, composed, options.log ?? silentLogger, { pollIntervalMs: 50, ...options.extras });
   const waiters: { match: (report: AttemptReport) => boolean; resolve: (report: AttemptReport) => void }[] = [];
   worker.onAttempt = (report) => {
     for (const waiter of [...waiters]) {

@@ -3,7 +3,8 @@
 // names) and for the PTR of each address of the host name, and says for each, on one line, whether
 // it is there ("ok"), absent ("missing"), there but not as recommended ("differs", with what was
 // found), or could not be asked ("error", a timeout or SERVFAIL: not a verdict on the record).
-// TLSA (DANE) is not checked: Mailroom has no DANE configuration to compare with.
+// TLSA (DANE) records are printed by `mailroom dns` (net/tlsa-keys.ts) but not checked here: node's
+// resolver cannot ask for TLSA.
 import { Resolver } from "node:dns/promises";
 import type { RecommendedRecord, RecommendedRecords } from "./dns-records.js";
 

@@ -78,3 +78,19 @@ test("the TLS-RPT record names the https endpoint beside postmaster when reports
   assert.match(zone, /^_smtp\._tls\.example\.org\.\s+3600 IN TXT\s+"v=TLSRPTv1; rua=mailto:postmaster@example\.org,https:\/\/mx\.example\.org\/tlsrpt\/v1"$/m);
   assert.match(zone, /POSTed to https:\/\/mx\.example\.org\/tlsrpt\/v1/);
 });
+
+test("DANE: the TLSA records of the server's key under _25._tcp.<host>, each with its note, and the warnings", () => {
+  const current = `3 1 1 ${"a".repeat(64)}`;
+  const next = `3 1 1 ${"b".repeat(64)}`;
+  const zone = renderDnsRecords({
+    domain: "example.org",
+    hostname: "mx.example.org",
+    dkim: [],
+    listeners: defaultListeners(),
+    tlsa: { owner: "_25._tcp.mx.example.org.", records: [{ value: current, note: "key of the current ACME certificate" }, { value: next, note: "next key: publish it now" }], warnings: ["renews soon"] },
+  });
+  const tlsa = zone.split("\n").filter((l) => / IN TLSA /.test(l)).map((l) => l.replace(/\s+3600 IN TLSA\s+/, " "));
+  assert.deepEqual(tlsa, [`_25._tcp.mx.example.org. ${current}`, `_25._tcp.mx.example.org. ${next}`]);
+  assert.match(zone, /; DANE \(RFC 7672\)[^\n]*\n[^\n]*DNSSEC-signed[^\n]*\n; WARNING: renews soon\n; key of the current ACME certificate\n/);
+  assert.doesNotMatch(renderDnsRecords({ domain: "example.org", hostname: "mx.example.org", dkim: [], listeners: defaultListeners() }), /TLSA/);
+});

@@ -4,6 +4,7 @@
 import { mtaStsPolicyIdOfLines } from "../../http/mta-sts.js";
 import { isIP } from "node:net";
 import type { ListenerConfig } from "../../config/index.js";
+import type { TlsaKeyReport } from "../../net/tlsa-keys.js";
 
 export interface DnsRecordInput {
   domain: string;
@@ -17,6 +18,8 @@ export interface DnsRecordInput {
   mtaStsPolicy?: readonly string[];
   /** An https: rua for the _smtp._tls record (RFC 8460 §3) beside the mailto: one, when reports are taken by POST. */
   tlsReportUri?: string;
+  /** The TLSA records of this server's SMTP key (net/tlsa-keys.ts), for DANE (RFC 7672). */
+  tlsa?: TlsaKeyReport | null;
 }
 
 /** The three mail-client services of RFC 6186 §3.1 and RFC 8314 §5.1, implicit TLS first. */
@@ -143,6 +146,12 @@ export function renderDnsRecords(input: DnsRecordInput): string {
   print("mta-sts");
   lines.push("", input.tlsReportUri ? `; SMTP TLS reporting (RFC 8460): reports by mail to postmaster, or POSTed to ${input.tlsReportUri} (§5.2)` : "; SMTP TLS reporting (RFC 8460): reports by mail to postmaster");
   print("tls-rpt");
+  if (input.tlsa) {
+    lines.push("", `; DANE (RFC 7672): TLSA records of ${host.slice(0, -1)}'s key (DANE-EE, SPKI, SHA-256), so senders that check DNSSEC`);
+    lines.push(`; authenticate this server. They belong in the zone of ${host.slice(0, -1)}, which must be DNSSEC-signed; publish every line.`);
+    for (const warning of input.tlsa.warnings) lines.push(`; WARNING: ${warning}`);
+    for (const record of input.tlsa.records) lines.push(`; ${record.note}`, `${input.tlsa.owner.padEnd(40)} 3600 IN TLSA  ${record.value}`);
+  }
   lines.push("", "; Mail client auto-configuration (RFC 6186, RFC 8314 §5.1): priority weight port target.");
   lines.push("; Implicit TLS is preferred (priority 0) over STARTTLS (10); target \".\" means not offered here.");
   for (const note of srvNotes) lines.push(`; ${note}`);

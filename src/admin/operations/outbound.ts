@@ -10,6 +10,7 @@ import { checkDnsRecords, createDnsLookup, formatDnsCheck, type DnsLookup } from
 import { recommendedRecords, renderDnsRecords, txtStrings, type DnsRecordInput } from "./dns-records.js";
 import type { DnsCheckLine } from "./dns-check.js";
 import { AdminError, normaliseAddress, normaliseDomain } from "./validation.js";
+import type { TlsaKeyReport } from "../../net/tlsa-keys.js";
 
 export interface OutboundAdminDependencies {
   accounts: Pick<AccountStore, "isLocalDomain">;
@@ -25,6 +26,8 @@ export interface OutboundAdminDependencies {
   mtaStsPolicy?: readonly string[];
   /** The https rua of the _smtp._tls record, when the HTTP side takes TLS-RPT reports (http/tls-rpt.ts). */
   tlsReportUri?: string;
+  /** The TLSA records of this server's key for `mailroom dns` (net/tlsa-keys.ts). */
+  tlsaKeys?: () => Promise<TlsaKeyReport | null>;
   /** outbound.dns_servers, for `mailroom dns check` (empty: the system's resolvers). */
   dnsServers?: readonly string[];
   /** Replaces the live DNS in tests. */
@@ -120,7 +123,8 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
   async function recordInput(domain: string): Promise<DnsRecordInput> {
     const name = await requireLocalDomain(domain);
     const keys = await loadDkimKeys(deps.dkim.keyDir, name);
-    return { domain: name, hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) };
+    const tlsa = deps.tlsaKeys ? await deps.tlsaKeys() : null;
+    return { domain: name, ...(tlsa ? { tlsa } : {}), hostname: deps.hostname, listeners: deps.listeners, ...(deps.mtaStsPolicy ? { mtaStsPolicy: deps.mtaStsPolicy } : {}), ...(deps.tlsReportUri ? { tlsReportUri: deps.tlsReportUri } : {}), dkim: (keys?.keys ?? []).map((k) => [k.selector, dkimTxtRecord(k)]) };
   }
 
   return {
