@@ -147,6 +147,30 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     bob.close();
   });
 
+  it("REPLACE needs t and e on the source and i on the target, whose rights filter the flags (RFC 4314 §4, RFC 8508)", async () => {
+    const alice = await login("alice");
+    assert.match(await alice.command("a1", "CREATE Replace"), /a1 OK/);
+    await appendTo(alice, "a2", "Replace", "", "one");
+    await appendTo(alice, "a3", "Replace", "", "two");
+    assert.match(await alice.command("a4", "SETACL Replace bob@example.org lrw"), /a4 OK/);
+    assert.match(await alice.command("a5", "CREATE Drop"), /a5 OK/);
+    assert.match(await alice.command("a6", "SETACL Drop bob@example.org lri"), /a6 OK/);
+    const bob = await login("bob");
+    // "w" alone opens read-write, but REPLACE expunges: refused, alice's message stays.
+    assert.match(await bob.command("b1", `SELECT ${SHARED}/Replace`), /b1 OK \[READ-WRITE\]/);
+    const message = "From: bob@example.org\r\nSubject: replaced\r\n\r\nreplaced\r\n";
+    assert.match(await bob.command("b2", `REPLACE 1 INBOX {${message.length}+}\r\n${message}`), /b2 NO \[NOPERM\]/);
+    assert.match(await alice.command("a7", "STATUS Replace (MESSAGES)"), /\(MESSAGES 2\)/);
+    // From bob's own mailbox into one where he may only insert: the flags he may not set are left off.
+    assert.match(await bob.command("b3", "SELECT INBOX"), /b3 OK/);
+    await appendTo(bob, "b4", "INBOX", "", "draft");
+    assert.match(await bob.command("b5", `UID REPLACE * ${SHARED}/Drop (\\Seen \\Deleted \\Flagged $Junk) {${message.length}+}\r\n${message}`), /b5 OK/);
+    assert.match(await alice.command("a8", "SELECT Drop"), /a8 OK/);
+    assert.equal(withoutRecent(await alice.command("a9", "FETCH 1:* (FLAGS)")), "* 1 FETCH (FLAGS ())\r\na9 OK FETCH completed\r\n");
+    alice.close();
+    bob.close();
+  });
+
   it("IDLE and CONDSTORE across accounts: alice's changes reach bob; a revoke takes effect at bob's next command", async () => {
     const alice = await login("alice");
     assert.match(await alice.command("a1", "CREATE Live"), /a1 OK/);
