@@ -208,6 +208,43 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     bob.close();
   });
 
+  it("a revoke closes the selected shared mailbox: NOOP, STATUS and IDLE get nothing more about it", async () => {
+    const alice = await login("alice");
+    assert.match(await alice.command("a1", "CREATE Gone"), /a1 OK/);
+    await appendTo(alice, "a2", "Gone", "", "one");
+    assert.match(await alice.command("a3", "SETACL Gone bob@example.org lr"), /a3 OK/);
+    const bob = await login("bob");
+    assert.match(await bob.command("b1", `SELECT ${SHARED}/Gone`), /\* 1 EXISTS/);
+    assert.match(await alice.command("a4", "DELETEACL Gone bob@example.org"), /a4 OK/);
+    await appendTo(alice, "a5", "Gone", "\\Flagged", "two, after the revoke");
+    assert.match(await alice.command("a6", "SELECT Gone"), /a6 OK/);
+    assert.match(await alice.command("a7", "STORE 1 +FLAGS (\\Answered)"), /a7 OK/);
+    // The next command finds the mailbox closed by the server, and nothing about its messages.
+    assert.equal(await bob.command("b2", "NOOP"), "* OK [CLOSED] access to the selected mailbox was withdrawn\r\nb2 OK NOOP completed\r\n");
+    await appendTo(alice, "a8", "Gone", "", "three");
+    assert.match(await bob.command("b3", "STATUS INBOX (MESSAGES)"), /^\* STATUS "INBOX" \(MESSAGES \d+\)\r\nb3 OK [^\r\n]*\r\n$/);
+    assert.match(await bob.command("b4", "CHECK"), /^b4 BAD/);
+    assert.match(await bob.command("b5", "FETCH 1 (FLAGS)"), /^b5 BAD/);
+
+    // In IDLE: the owner's next change closes the mailbox, before anything about it is sent.
+    assert.match(await alice.command("a9", "SETACL Gone bob@example.org lr"), /a9 OK/);
+    assert.match(await bob.command("b6", `SELECT ${SHARED}/Gone`), /\* 3 EXISTS/);
+    bob.send("b7 IDLE\r\n");
+    await bob.until((t) => t.includes("+ "));
+    bob.take();
+    assert.match(await alice.command("a10", "DELETEACL Gone bob@example.org"), /a10 OK/);
+    await appendTo(alice, "a11", "Gone", "", "four");
+    await bob.until((t) => t.includes("* OK [CLOSED]"), 10_000);
+    assert.match(await alice.command("a12", "STORE 1:* +FLAGS (\\Flagged)"), /a12 OK/);
+    await appendTo(alice, "a13", "Gone", "", "five");
+    bob.send("DONE\r\n");
+    await bob.until((t) => /b7 OK/.test(t));
+    assert.match(bob.take(), /^\* OK \[CLOSED\] access to the selected mailbox was withdrawn\r\nb7 OK [^\r\n]*\r\n$/);
+    assert.equal(await bob.command("b8", "NOOP"), "b8 OK NOOP completed\r\n");
+    alice.close();
+    bob.close();
+  });
+
   it("python imaplib: MYRIGHTS, GETACL, LIST, SELECT and per-user \\Seen", async () => {
     const alice = await login("alice");
     assert.match(await alice.command("a1", "CREATE Py"), /a1 OK/);
