@@ -171,6 +171,26 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     bob.close();
   });
 
+  it("COPY and MOVE into a shared mailbox store only the flags the user may set (RFC 4314 §4)", async () => {
+    const alice = await login("alice");
+    assert.match(await alice.command("a1", "CREATE Inbound"), /a1 OK/);
+    assert.match(await alice.command("a2", "SETACL Inbound bob@example.org lri"), /a2 OK/);
+    const bob = await login("bob");
+    assert.match(await bob.command("b1", "CREATE Outgoing"), /b1 OK/);
+    await appendTo(bob, "b2", "Outgoing", "\\Seen \\Deleted \\Flagged $Junk", "first");
+    await appendTo(bob, "b3", "Outgoing", "\\Seen \\Deleted \\Flagged $Junk", "second");
+    assert.match(await bob.command("b4", "SELECT Outgoing"), /b4 OK/);
+    // "i" alone: the copy comes without any flag.
+    assert.match(await bob.command("b5", `COPY 1 ${SHARED}/Inbound`), /b5 OK \[COPYUID/);
+    // "t" and "w" but not "s": \Deleted and the others stay, \Seen (bob's, and never alice's) does not.
+    assert.match(await alice.command("a3", "SETACL Inbound bob@example.org lritwe"), /a3 OK/);
+    assert.match(await bob.command("b6", `MOVE 2 ${SHARED}/Inbound`), /b6 OK/);
+    assert.match(await alice.command("a4", "SELECT Inbound"), /a4 OK/);
+    assert.equal(withoutRecent(await alice.command("a5", "FETCH 1:* (FLAGS)")), "* 1 FETCH (FLAGS ())\r\n* 2 FETCH (FLAGS (\\Deleted \\Flagged $Junk))\r\na5 OK FETCH completed\r\n");
+    alice.close();
+    bob.close();
+  });
+
   it("IDLE and CONDSTORE across accounts: alice's changes reach bob; a revoke takes effect at bob's next command", async () => {
     const alice = await login("alice");
     assert.match(await alice.command("a1", "CREATE Live"), /a1 OK/);
