@@ -100,6 +100,12 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     // NOPERM (RFC 5530) for what bob's rights do not cover.
     assert.match(await bob.command("p1", "STORE 1 +FLAGS (\\Flagged)"), /p1 NO \[NOPERM\]/);
     assert.match(await bob.command("p2", "STORE 1 +FLAGS (\\Deleted)"), /p2 NO \[NOPERM\]/);
+    // Some of the flags allowed: those change, the others are ignored (RFC 4314 §4 STORE SHOULD NOT fail).
+    assert.match(withoutRecent(await bob.command("q1", "STORE 1 -FLAGS (\\Seen \\Flagged)")), /^\* 1 FETCH \(UID 1 FLAGS \(\)\)\r\nq1 OK/);
+    assert.match(withoutRecent(await bob.command("q2", "STORE 1 +FLAGS (\\Seen \\Flagged)")), /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen\)\)\r\nq2 OK/);
+    // FLAGS (replace) with "s" only: bob's \Seen as asked, the mailbox's \Flagged kept, $Junk not added.
+    assert.match(withoutRecent(await bob.command("q3", "STORE 2 FLAGS (\\Seen $Junk)")), /^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged \\Seen\)\)\r\nq3 OK/);
+    assert.match(withoutRecent(await bob.command("q4", "STORE 2 FLAGS ()")), /^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\)\)\r\nq4 OK/);
     assert.match(await bob.command("p3", "EXPUNGE"), /p3 NO \[NOPERM\]/);
     assert.match(await bob.command("p4", `COPY 1 ${SHARED}/Seen`), /p4 NO \[NOPERM\]/);
     assert.match(await bob.command("p5", `MOVE 1 INBOX`), /p5 NO \[NOPERM\]/);
