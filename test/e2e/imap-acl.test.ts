@@ -373,4 +373,21 @@ describe("IMAP quota of a shared mailbox (RFC 9208 with RFC 4314)", () => {
     alice.close();
     bob.close();
   });
+
+  it("MYRIGHTS and GETQUOTAROOT need one of l r i k x a: s, w, t or e alone do not reveal the mailbox (RFC 4314 §4)", async () => {
+    const alice = await RawImapClient.open(h.ports.imap);
+    assert.match(await alice.command("l0", "LOGIN alice@example.org alice-pass"), /l0 OK/);
+    assert.match(await alice.command("a1", "CREATE Blind"), /a1 OK/);
+    assert.match(await alice.command("a2", "SETACL Blind bob@example.org swte"), /a2 OK/);
+    assert.match(await alice.command("a3", "CREATE Slot"), /a3 OK/);
+    assert.match(await alice.command("a4", "SETACL Slot bob@example.org i"), /a4 OK/);
+    const bob = await RawImapClient.open(h.ports.imap);
+    assert.match(await bob.command("l0", "LOGIN bob@example.org bob-pass"), /l0 OK/);
+    assert.equal(await bob.command("m1", `MYRIGHTS ${SHARED}/Blind`), "m1 NO [NONEXISTENT] no such mailbox\r\n");
+    assert.equal(await bob.command("m2", `GETQUOTAROOT ${SHARED}/Blind`), "m2 NO [NONEXISTENT] no such mailbox\r\n");
+    assert.equal(await bob.command("m3", `MYRIGHTS ${SHARED}/Slot`), `* MYRIGHTS "${SHARED}/Slot" i\r\nm3 OK MYRIGHTS completed\r\n`);
+    assert.match(await bob.command("m4", `GETQUOTAROOT ${SHARED}/Slot`), /^\* QUOTAROOT "Shared\/alice@example\.org\/Slot" "Shared\/alice@example\.org"\r\n/);
+    alice.close();
+    bob.close();
+  });
 });
