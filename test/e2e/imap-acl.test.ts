@@ -234,7 +234,7 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     bob.close();
   });
 
-  it("a revoke closes the selected shared mailbox: NOOP, STATUS and IDLE get nothing more about it", async () => {
+  it("a revoke closes the selected shared mailbox: NOOP, STATUS, IDLE and NOTIFY get nothing more about it", async () => {
     const alice = await login("alice");
     assert.match(await alice.command("a1", "CREATE Gone"), /a1 OK/);
     await appendTo(alice, "a2", "Gone", "", "one");
@@ -267,6 +267,21 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     await bob.until((t) => /b7 OK/.test(t));
     assert.match(bob.take(), /^\* OK \[CLOSED\] access to the selected mailbox was withdrawn\r\nb7 OK [^\r\n]*\r\n$/);
     assert.equal(await bob.command("b8", "NOOP"), "b8 OK NOOP completed\r\n");
+
+    // With NOTIFY (RFC 5465) the owner's changes are pushed between commands: the first one after
+    // the revoke closes the mailbox instead, and nothing of it is pushed.
+    assert.match(await alice.command("a14", "SETACL Gone bob@example.org lr"), /a14 OK/);
+    assert.match(await bob.command("b9", "NOTIFY SET (selected (MessageNew (UID) MessageExpunge FlagChange))"), /b9 OK/);
+    assert.match(await bob.command("b10", `SELECT ${SHARED}/Gone`), /\* 5 EXISTS/);
+    await appendTo(alice, "a15", "Gone", "", "six, still shared");
+    await bob.until((t) => t.includes("* 6 EXISTS"), 10_000);
+    bob.take();
+    assert.match(await alice.command("a16", "DELETEACL Gone bob@example.org"), /a16 OK/);
+    await appendTo(alice, "a17", "Gone", "", "seven");
+    await bob.until((t) => t.includes("* OK [CLOSED]"), 10_000);
+    assert.equal(bob.take(), "* OK [CLOSED] access to the selected mailbox was withdrawn\r\n");
+    await appendTo(alice, "a18", "Gone", "", "eight");
+    assert.equal(await bob.command("b11", "NOOP"), "b11 OK NOOP completed\r\n");
     alice.close();
     bob.close();
   });
