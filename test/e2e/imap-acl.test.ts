@@ -100,6 +100,12 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     // NOPERM (RFC 5530) for what bob's rights do not cover.
     assert.match(await bob.command("p1", "STORE 1 +FLAGS (\\Flagged)"), /p1 NO \[NOPERM\]/);
     assert.match(await bob.command("p2", "STORE 1 +FLAGS (\\Deleted)"), /p2 NO \[NOPERM\]/);
+    // Some of the flags allowed: those change, the others are ignored (RFC 4314 §4 STORE SHOULD NOT fail).
+    assert.match(withoutRecent(await bob.command("q1", "STORE 1 -FLAGS (\\Seen \\Flagged)")), /^\* 1 FETCH \(UID 1 FLAGS \(\)\)\r\nq1 OK/);
+    assert.match(withoutRecent(await bob.command("q2", "STORE 1 +FLAGS (\\Seen \\Flagged)")), /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen\)\)\r\nq2 OK/);
+    // FLAGS (replace) with "s" only: bob's \Seen as asked, the mailbox's \Flagged kept, $Junk not added.
+    assert.match(withoutRecent(await bob.command("q3", "STORE 2 FLAGS (\\Seen $Junk)")), /^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged \\Seen\)\)\r\nq3 OK/);
+    assert.match(withoutRecent(await bob.command("q4", "STORE 2 FLAGS ()")), /^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\)\)\r\nq4 OK/);
     assert.match(await bob.command("p3", "EXPUNGE"), /p3 NO \[NOPERM\]/);
     assert.match(await bob.command("p4", `COPY 1 ${SHARED}/Seen`), /p4 NO \[NOPERM\]/);
     assert.match(await bob.command("p5", `MOVE 1 INBOX`), /p5 NO \[NOPERM\]/);
@@ -147,6 +153,50 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     bob.close();
   });
 
+  it("REPLACE needs t and e on the source and i on the target, whose rights filter the flags (RFC 4314 §4, RFC 8508)", async () => {
+    const alice = await login("alice");
+    assert.match(await alice.command("a1", "CREATE Replace"), /a1 OK/);
+    await appendTo(alice, "a2", "Replace", "", "one");
+    await appendTo(alice, "a3", "Replace", "", "two");
+    assert.match(await alice.command("a4", "SETACL Replace bob@example.org lrw"), /a4 OK/);
+    assert.match(await alice.command("a5", "CREATE Drop"), /a5 OK/);
+    assert.match(await alice.command("a6", "SETACL Drop bob@example.org lri"), /a6 OK/);
+    const bob = await login("bob");
+    // "w" alone opens read-write, but REPLACE expunges: refused, alice's message stays.
+    assert.match(await bob.command("b1", `SELECT ${SHARED}/Replace`), /b1 OK \[READ-WRITE\]/);
+    const message = "From: bob@example.org\r\nSubject: replaced\r\n\r\nreplaced\r\n";
+    assert.match(await bob.command("b2", `REPLACE 1 INBOX {${message.length}+}\r\n${message}`), /b2 NO \[NOPERM\]/);
+    assert.match(await alice.command("a7", "STATUS Replace (MESSAGES)"), /\(MESSAGES 2\)/);
+    // From bob's own mailbox into one where he may only insert: the flags he may not set are left off.
+    assert.match(await bob.command("b3", "SELECT INBOX"), /b3 OK/);
+    await appendTo(bob, "b4", "INBOX", "", "draft");
+    assert.match(await bob.command("b5", `UID REPLACE * ${SHARED}/Drop (\\Seen \\Deleted \\Flagged $Junk) {${message.length}+}\r\n${message}`), /b5 OK/);
+    assert.match(await alice.command("a8", "SELECT Drop"), /a8 OK/);
+    assert.equal(withoutRecent(await alice.command("a9", "FETCH 1:* (FLAGS)")), "* 1 FETCH (FLAGS ())\r\na9 OK FETCH completed\r\n");
+    alice.close();
+    bob.close();
+  });
+
+  it("COPY and MOVE into a shared mailbox store only the flags the user may set (RFC 4314 §4)", async () => {
+    const alice = await login("alice");
+    assert.match(await alice.command("a1", "CREATE Inbound"), /a1 OK/);
+    assert.match(await alice.command("a2", "SETACL Inbound bob@example.org lri"), /a2 OK/);
+    const bob = await login("bob");
+    assert.match(await bob.command("b1", "CREATE Outgoing"), /b1 OK/);
+    await appendTo(bob, "b2", "Outgoing", "\\Seen \\Deleted \\Flagged $Junk", "first");
+    await appendTo(bob, "b3", "Outgoing", "\\Seen \\Deleted \\Flagged $Junk", "second");
+    assert.match(await bob.command("b4", "SELECT Outgoing"), /b4 OK/);
+    // "i" alone: the copy comes without any flag.
+    assert.match(await bob.command("b5", `COPY 1 ${SHARED}/Inbound`), /b5 OK \[COPYUID/);
+    // "t" and "w" but not "s": \Deleted and the others stay, \Seen (bob's, and never alice's) does not.
+    assert.match(await alice.command("a3", "SETACL Inbound bob@example.org lritwe"), /a3 OK/);
+    assert.match(await bob.command("b6", `MOVE 2 ${SHARED}/Inbound`), /b6 OK/);
+    assert.match(await alice.command("a4", "SELECT Inbound"), /a4 OK/);
+    assert.equal(withoutRecent(await alice.command("a5", "FETCH 1:* (FLAGS)")), "* 1 FETCH (FLAGS ())\r\n* 2 FETCH (FLAGS (\\Deleted \\Flagged $Junk))\r\na5 OK FETCH completed\r\n");
+    alice.close();
+    bob.close();
+  });
+
   it("IDLE and CONDSTORE across accounts: alice's changes reach bob; a revoke takes effect at bob's next command", async () => {
     const alice = await login("alice");
     assert.match(await alice.command("a1", "CREATE Live"), /a1 OK/);
@@ -180,6 +230,58 @@ describe("IMAP ACL and shared mailboxes (RFC 4314, RFC 8440)", () => {
     assert.match(await bob.command("b6", "FETCH 1 (FLAGS)"), /b6 NO \[NOPERM\]/);
     assert.ok(!(await bob.command("b7", 'LIST "" "*"')).includes("Live"));
     assert.match(await bob.command("b8", `SELECT ${SHARED}/Live`), /b8 NO \[NONEXISTENT\]/);
+    alice.close();
+    bob.close();
+  });
+
+  it("a revoke closes the selected shared mailbox: NOOP, STATUS, IDLE and NOTIFY get nothing more about it", async () => {
+    const alice = await login("alice");
+    assert.match(await alice.command("a1", "CREATE Gone"), /a1 OK/);
+    await appendTo(alice, "a2", "Gone", "", "one");
+    assert.match(await alice.command("a3", "SETACL Gone bob@example.org lr"), /a3 OK/);
+    const bob = await login("bob");
+    assert.match(await bob.command("b1", `SELECT ${SHARED}/Gone`), /\* 1 EXISTS/);
+    assert.match(await alice.command("a4", "DELETEACL Gone bob@example.org"), /a4 OK/);
+    await appendTo(alice, "a5", "Gone", "\\Flagged", "two, after the revoke");
+    assert.match(await alice.command("a6", "SELECT Gone"), /a6 OK/);
+    assert.match(await alice.command("a7", "STORE 1 +FLAGS (\\Answered)"), /a7 OK/);
+    // The next command finds the mailbox closed by the server, and nothing about its messages.
+    assert.equal(await bob.command("b2", "NOOP"), "* OK [CLOSED] access to the selected mailbox was withdrawn\r\nb2 OK NOOP completed\r\n");
+    await appendTo(alice, "a8", "Gone", "", "three");
+    assert.match(await bob.command("b3", "STATUS INBOX (MESSAGES)"), /^\* STATUS "INBOX" \(MESSAGES \d+\)\r\nb3 OK [^\r\n]*\r\n$/);
+    assert.match(await bob.command("b4", "CHECK"), /^b4 BAD/);
+    assert.match(await bob.command("b5", "FETCH 1 (FLAGS)"), /^b5 BAD/);
+
+    // In IDLE: the owner's next change closes the mailbox, before anything about it is sent.
+    assert.match(await alice.command("a9", "SETACL Gone bob@example.org lr"), /a9 OK/);
+    assert.match(await bob.command("b6", `SELECT ${SHARED}/Gone`), /\* 3 EXISTS/);
+    bob.send("b7 IDLE\r\n");
+    await bob.until((t) => t.includes("+ "));
+    bob.take();
+    assert.match(await alice.command("a10", "DELETEACL Gone bob@example.org"), /a10 OK/);
+    await appendTo(alice, "a11", "Gone", "", "four");
+    await bob.until((t) => t.includes("* OK [CLOSED]"), 10_000);
+    assert.match(await alice.command("a12", "STORE 1:* +FLAGS (\\Flagged)"), /a12 OK/);
+    await appendTo(alice, "a13", "Gone", "", "five");
+    bob.send("DONE\r\n");
+    await bob.until((t) => /b7 OK/.test(t));
+    assert.match(bob.take(), /^\* OK \[CLOSED\] access to the selected mailbox was withdrawn\r\nb7 OK [^\r\n]*\r\n$/);
+    assert.equal(await bob.command("b8", "NOOP"), "b8 OK NOOP completed\r\n");
+
+    // With NOTIFY (RFC 5465) the owner's changes are pushed between commands: the first one after
+    // the revoke closes the mailbox instead, and nothing of it is pushed.
+    assert.match(await alice.command("a14", "SETACL Gone bob@example.org lr"), /a14 OK/);
+    assert.match(await bob.command("b9", "NOTIFY SET (selected (MessageNew (UID) MessageExpunge FlagChange))"), /b9 OK/);
+    assert.match(await bob.command("b10", `SELECT ${SHARED}/Gone`), /\* 5 EXISTS/);
+    await appendTo(alice, "a15", "Gone", "", "six, still shared");
+    await bob.until((t) => t.includes("* 6 EXISTS"), 10_000);
+    bob.take();
+    assert.match(await alice.command("a16", "DELETEACL Gone bob@example.org"), /a16 OK/);
+    await appendTo(alice, "a17", "Gone", "", "seven");
+    await bob.until((t) => t.includes("* OK [CLOSED]"), 10_000);
+    assert.equal(bob.take(), "* OK [CLOSED] access to the selected mailbox was withdrawn\r\n");
+    await appendTo(alice, "a18", "Gone", "", "eight");
+    assert.equal(await bob.command("b11", "NOOP"), "b11 OK NOOP completed\r\n");
     alice.close();
     bob.close();
   });
@@ -283,6 +385,23 @@ describe("IMAP quota of a shared mailbox (RFC 9208 with RFC 4314)", () => {
     // alice's MESSAGE limit is reached: a second message from bob is over her quota.
     assert.match(await bob.command("b2", `APPEND ${SHARED}/INBOX {${message.length}+}\r\n${message}`), /b2 NO \[OVERQUOTA\]/);
     assert.match(await bob.command("q4", 'GETQUOTA "Shared/nobody@example.org"'), /q4 NO \[NONEXISTENT\]/);
+    alice.close();
+    bob.close();
+  });
+
+  it("MYRIGHTS and GETQUOTAROOT need one of l r i k x a: s, w, t or e alone do not reveal the mailbox (RFC 4314 §4)", async () => {
+    const alice = await RawImapClient.open(h.ports.imap);
+    assert.match(await alice.command("l0", "LOGIN alice@example.org alice-pass"), /l0 OK/);
+    assert.match(await alice.command("a1", "CREATE Blind"), /a1 OK/);
+    assert.match(await alice.command("a2", "SETACL Blind bob@example.org swte"), /a2 OK/);
+    assert.match(await alice.command("a3", "CREATE Slot"), /a3 OK/);
+    assert.match(await alice.command("a4", "SETACL Slot bob@example.org i"), /a4 OK/);
+    const bob = await RawImapClient.open(h.ports.imap);
+    assert.match(await bob.command("l0", "LOGIN bob@example.org bob-pass"), /l0 OK/);
+    assert.equal(await bob.command("m1", `MYRIGHTS ${SHARED}/Blind`), "m1 NO [NONEXISTENT] no such mailbox\r\n");
+    assert.equal(await bob.command("m2", `GETQUOTAROOT ${SHARED}/Blind`), "m2 NO [NONEXISTENT] no such mailbox\r\n");
+    assert.equal(await bob.command("m3", `MYRIGHTS ${SHARED}/Slot`), `* MYRIGHTS "${SHARED}/Slot" i\r\nm3 OK MYRIGHTS completed\r\n`);
+    assert.match(await bob.command("m4", `GETQUOTAROOT ${SHARED}/Slot`), /^\* QUOTAROOT "Shared\/alice@example\.org\/Slot" "Shared\/alice@example\.org"\r\n/);
     alice.close();
     bob.close();
   });

@@ -66,6 +66,14 @@ export async function requireMailboxAccess(ctx: CommandContext, name: string, ne
   return access;
 }
 
+/** RFC 4314 §4: MYRIGHTS needs any one of these rights (GETQUOTAROOT of a shared mailbox likewise, shared-quota.ts). */
+export const ANY_RIGHT_TO_ASK = "lrikxa";
+
+/** NO [NONEXISTENT] when `rights` hold none of `any`; without "l" (which `any` holds) the mailbox is not revealed. */
+export function requireAnyRight(rights: string, any: string): void {
+  if (![...any].some((r) => rights.includes(r))) throw ImapError.no("NONEXISTENT", "no such mailbox");
+}
+
 /** NO [NOPERM] when `rights` lack one of `needed`; without "l" the mailbox is answered as missing instead. */
 export function requireRights(rights: string, needed: string, nonexistent: { code: string; text: string } = { code: "NONEXISTENT", text: "no such mailbox" }): void {
   if (hasRights(rights, needed)) return;

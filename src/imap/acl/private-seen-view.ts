@@ -11,6 +11,7 @@
 // its commands.
 import type { AccountId, DeliveredCopy, Flag, FlagUpdate, FlagUpdateResult, MailboxId, MailStore, MessageSummary, SelectionIndex, StagedAppend, Uid, UidMapping } from "../../store/index.js";
 import { hasRights } from "../../store/index.js";
+import { rightForFlag } from "./selected-rights.js";
 
 const SEEN = "\\Seen";
 /** selectionIndex flagBits: \Seen is the fourth system flag (SYSTEM_FLAGS order). */
@@ -128,12 +129,14 @@ export function privateSeenView(store: MailStore, viewer: () => AccountId | null
       const seen = await viewerSeen(source, uids);
       const mapping = await store.copyMessages(source, uids, target);
       await carrySeen(seen, mapping, target);
+      await dropUnsettableFlags(mapping, target);
       return mapping;
     },
     async moveMessages(source, uids, target) {
       const seen = await viewerSeen(source, uids);
       const mapping = await store.moveMessages(source, uids, target);
       await carrySeen(seen, mapping, target);
+      await dropUnsettableFlags(mapping, target);
       return mapping;
     },
   };
@@ -210,6 +213,25 @@ export function privateSeenView(store: MailStore, viewer: () => AccountId | null
       if (seen.length > 0) await store.updateFlags(target, seen, { mode: "add", flags: [SEEN as Flag] });
       if (unseen.length > 0) await store.updateFlags(target, unseen, { mode: "remove", flags: [SEEN as Flag] });
     } else if (seen.length > 0) await setPrivateSeen(target, user, seen, true);
+  }
+
+  /**
+   * COPY/MOVE into another account's mailbox: RFC 4314 §4, "only when the user has a particular
+   * right are the corresponding flags stored", as for APPEND (commands/append.ts). The copies keep
+   * \Deleted only with "t" and other flags and keywords only with "w"; the mailbox's own \Seen
+   * (the owner's) is never the viewer's to set, theirs went to their rows with "s" (carrySeen).
+   * The store copies flags as they are, so they are taken off right after, in a second write.
+   */
+  async function dropUnsettableFlags(mapping: UidMapping, target: MailboxId): Promise<void> {
+    const user = await sharedViewer(target);
+    if (user === null || mapping.pairs.length === 0) return;
+    const rights = await store.rightsOf(target, user);
+    const copies = mapping.pairs.map(([, to]) => to);
+    const unsettable = new Map<string, Flag>();
+    for (const copy of await store.getSummaries(target, copies)) {
+      for (const flag of copy.flags) if (isSeen(flag) || !hasRights(rights, rightForFlag(flag))) unsettable.set(flag.toLowerCase(), flag);
+    }
+    if (unsettable.size > 0) await store.updateFlags(target, copies, { mode: "remove", flags: [...unsettable.values()] });
   }
 
   return new Proxy(store, {

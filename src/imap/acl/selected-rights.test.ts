@@ -1,7 +1,7 @@
 // What the IMAP layer derives from RFC 4314 rights (§4) and the shared namespace's names.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { permanentFlagsFor, readOnlyFor, rightForFlag } from "./selected-rights.js";
+import { changeableFlags, mayChangeSomeFlag, permanentFlagsFor, readOnlyFor, replacedWithinRights, rightForFlag } from "./selected-rights.js";
 import { parseSharedName, sharedName } from "./mailbox-access.js";
 
 test("selected mailbox: \\Seen needs s, \\Deleted t, other flags w; no change right opens read-only", () => {
@@ -16,6 +16,18 @@ test("selected mailbox: \\Seen needs s, \\Deleted t, other flags w; no change ri
   assert.ok(readOnlyFor("lrip"), "inserting needs no write access to the selected messages");
   assert.ok(!readOnlyFor("lrs"));
   assert.ok(!readOnlyFor("lre"));
+});
+
+test("STORE under some of s, t, w: the flags it may change are changed, the others left alone (RFC 4314 §4)", () => {
+  assert.deepEqual(changeableFlags(["\\Seen", "\\Flagged", "\\Deleted"], "lrs"), ["\\Seen"]);
+  assert.deepEqual(changeableFlags([], "lr"), [], "an empty list changes nothing and is no error");
+  assert.throws(() => changeableFlags(["\\Flagged", "$Junk"], "lrs"), /NOPERM|"w" right/);
+  assert.ok(mayChangeSomeFlag("lrt"));
+  assert.ok(!mayChangeSomeFlag("lrie"));
+  // FLAGS (\Seen $Junk) with "s" only: \Seen as asked, the message's other flags kept.
+  assert.deepEqual(replacedWithinRights(["\\Seen", "$Junk"], ["\\Flagged", "\\Deleted"], "lrs"), ["\\Seen", "\\Flagged", "\\Deleted"]);
+  // With "w" and "t" but not "s": the message's \Seen stays whatever FLAGS says.
+  assert.deepEqual(replacedWithinRights(["$Junk"], ["\\Seen", "\\Flagged", "\\Deleted"], "lrwt"), ["$Junk", "\\Seen"]);
 });
 
 test("shared namespace names: Shared/<owner>/<mailbox> and its \\Noselect levels", () => {

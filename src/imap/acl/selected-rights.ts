@@ -28,3 +28,28 @@ export function requireFlagRights(flags: readonly string[], rights: string): voi
     if (!hasRights(rights, needed)) throw ImapError.no("NOPERM", `permission denied: changing ${flag.slice(0, 40)} needs the "${needed}" right`);
   }
 }
+
+/** True when the rights let the user change at least one kind of flag (\Seen, \Deleted, the others). */
+export function mayChangeSomeFlag(rights: string): boolean {
+  return [..."stw"].some((r) => rights.includes(r));
+}
+
+/**
+ * +FLAGS/-FLAGS: the flags the rights let the user change. RFC 4314 §4: STORE "SHOULD NOT fail"
+ * when the user may change at least one of the flags named; the others are silently left alone.
+ * NO [NOPERM] only when none may change.
+ */
+export function changeableFlags(flags: readonly string[], rights: string): string[] {
+  const allowed = permanentFlagsFor(flags, rights);
+  if (flags.length > 0 && allowed.length === 0) requireFlagRights(flags, rights);
+  return allowed;
+}
+
+/**
+ * FLAGS (replace) under rights covering only some kinds of flags: the message's new flags are the
+ * requested ones of the kinds the user may change and its current ones of the other kinds.
+ */
+export function replacedWithinRights(requested: readonly string[], current: readonly string[], rights: string): string[] {
+  const may = (flag: string): boolean => rights.includes(rightForFlag(flag));
+  return [...requested.filter(may), ...current.filter((flag) => !may(flag))];
+}

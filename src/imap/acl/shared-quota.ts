@@ -6,7 +6,7 @@ import type { Account } from "../../store/index.js";
 import { atom, list, str } from "../protocol/response-value.js";
 import { ImapError, type CommandContext } from "../commands/command.js";
 import { quotaList } from "../commands/quota.js";
-import { findMailboxAccess, parseSharedName, SHARED_PREFIX } from "./mailbox-access.js";
+import { ANY_RIGHT_TO_ASK, findMailboxAccess, parseSharedName, requireAnyRight, SHARED_PREFIX } from "./mailbox-access.js";
 
 /** The quota root name of an owner's mailboxes as other users see it. */
 export const sharedQuotaRoot = (ownerAddress: string): string => `${SHARED_PREFIX}/${ownerAddress}`;
@@ -20,6 +20,8 @@ export async function sharedQuotaRootResponses(ctx: CommandContext, name: string
   if (parseSharedName(name) === null) return false;
   const access = await findMailboxAccess(ctx, name);
   if (access === null || access.ownerAddress === null) throw ImapError.no("NONEXISTENT", "no such mailbox");
+  // As MYRIGHTS (RFC 4314 §4): "s", "w", "t" or "e" alone do not let the user ask about the mailbox.
+  requireAnyRight(access.rights, ANY_RIGHT_TO_ASK);
   const owner = await ownerAccount(ctx, access.mailbox.accountId);
   const resources = owner === null ? null : quotaList(owner);
   const mailbox = str(ctx.encodeMailbox(access.name));

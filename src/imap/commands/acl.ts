@@ -1,5 +1,5 @@
 // RFC 4314 ACL commands: SETACL, DELETEACL, GETACL, LISTRIGHTS (each needs the "a" right on the
-// mailbox) and MYRIGHTS (any right). Identifiers are "anyone" (every account of the server) or an
+// mailbox) and MYRIGHTS (any of l r i k x a). Identifiers are "anyone" (every account of the server) or an
 // account's address; groups are not supported (store/acl-store.ts) and neither are negative
 // rights (`-identifier`, §2: optional), refused with NO. Rights are written canonically with the
 // obsolete "c" and "d" added as §2.1.1 asks (store/acl-rights.ts); the owner of a mailbox always
@@ -10,7 +10,7 @@
 import { ALL_RIGHTS, ANYONE, applyRightsChange, displayRights, isStoreError, parseRightsChange, type RightsChange } from "../../store/index.js";
 import { atom, str, type ImapValue } from "../protocol/response-value.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
-import { requireMailboxAccess, type MailboxAccess } from "../acl/mailbox-access.js";
+import { ANY_RIGHT_TO_ASK, requireAnyRight, requireMailboxAccess, type MailboxAccess } from "../acl/mailbox-access.js";
 
 /** Longer identifiers are refused before any lookup (an address is at most 254 octets). */
 const MAX_IDENTIFIER = 255;
@@ -29,9 +29,12 @@ function checkIdentifier(identifier: string): void {
   if (identifier.length === 0 || identifier.length > MAX_IDENTIFIER || /[\x00-\x1f\x7f]/.test(identifier)) throw ImapError.bad(null, "invalid identifier");
 }
 
-/** `SETACL`/`DELETEACL`/`GETACL`/`LISTRIGHTS` need "a"; MYRIGHTS any right (RFC 4314 §4). */
+/** `SETACL`/`DELETEACL`/`GETACL`/`LISTRIGHTS` need "a"; MYRIGHTS any of "l r i k x a" (RFC 4314 §4). */
 async function mailboxFor(ctx: CommandContext, args: AclArgs): Promise<MailboxAccess> {
-  return requireMailboxAccess(ctx, args.mailbox, args.kind === "my" ? "" : "a");
+  if (args.kind !== "my") return requireMailboxAccess(ctx, args.mailbox, "a");
+  const access = await requireMailboxAccess(ctx, args.mailbox, "");
+  requireAnyRight(access.rights, ANY_RIGHT_TO_ASK);
+  return access;
 }
 
 async function writeAcl(ctx: CommandContext, access: MailboxAccess, identifier: string, rights: string): Promise<void> {

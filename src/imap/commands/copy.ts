@@ -46,6 +46,8 @@ export const copyCommand: ImapCommand<CopyArgs> = {
       return;
     }
     const uids = messages.map((m) => m.uid);
+    // Into another account's mailbox the copies keep only the flags the user may set there
+    // (RFC 4314 §4; acl/private-seen-view.ts dropUnsettableFlags).
     const mapping = move ? await ctx.store.moveMessages(selected.mailboxId, uids, destination.id) : await ctx.store.copyMessages(selected.mailboxId, uids, destination.id);
     if (mapping.pairs.length === 0) return;
     // COPY adds to the account's usage (MOVE within it does not): the usage warning may be due.

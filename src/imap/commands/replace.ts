@@ -12,6 +12,8 @@ import type { SequenceSet } from "../protocol/sequence-set.js";
 import { appendMessage, targetMailbox, type AppendMessage } from "./append.js";
 import { stageCatenated } from "./catenate.js";
 import { ImapError, type ImapCommand } from "./command.js";
+import { requireRights } from "../acl/mailbox-access.js";
+import { permanentFlagsFor } from "../acl/selected-rights.js";
 
 interface ReplaceArgs {
   message: SequenceSet;
@@ -55,6 +57,9 @@ export const replaceCommand: ImapCommand<ReplaceArgs> = {
     const selected = ctx.requireSelected();
     // RFC 8508 §3.3: the old message is expunged, which a read-only mailbox does not allow.
     if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
+    // RFC 4314 §4 / RFC 8508 §3.3: the old message is marked \Deleted and expunged, so the source
+    // needs "t" and "e" as MOVE does (copy.ts); a mailbox opened read-write for "w" alone does not.
+    requireRights(selected.rights, "te");
     const limit = ctx.session.appendLimit();
     if (data.literal !== null && data.literal.size > limit) throw ImapError.no("TOOBIG", "message is larger than the APPENDLIMIT");
     if (data.literal !== null && data.literal.size === 0) throw ImapError.no(null, "empty message");
@@ -64,7 +69,10 @@ export const replaceCommand: ImapCommand<ReplaceArgs> = {
     const target = await targetMailbox(ctx, name);
     // RFC 8508 takes RFC 4466 append-data, so a CATENATE replacement too (catenate.ts).
     const source = data.literal === null ? await stageCatenated(ctx, data.catenate ?? [], limit) : await ctx.stagedLiteral(data.literal, limit);
-    const { copy } = await ctx.store.replaceMessage(selected.mailboxId, old.uid, target.id, { source, flags: data.flags, internalDate: data.internalDate ?? ctx.clock() }, { maxBytes: limit });
+    // RFC 4314 §4: on another account's mailbox, flags the user may not set are left off (as APPEND).
+    const account = ctx.requireAccount().id;
+    const flags = target.accountId === account ? data.flags : permanentFlagsFor(data.flags, await ctx.store.rightsOf(target.id, account));
+    const { copy } = await ctx.store.replaceMessage(selected.mailboxId, old.uid, target.id, { source, flags, internalDate: data.internalDate ?? ctx.clock() }, { maxBytes: limit });
     await ctx.quota?.noteAdded(target.accountId);
     // RFC 8508 §3.3: APPENDUID in an untagged OK, before the EXPUNGE the session's sync sends.
     await ctx.untaggedStatus("OK", `APPENDUID ${target.uidValidity} ${copy.uid}`, "Replacement message ready");

@@ -3,12 +3,12 @@
 // unless .SILENT; messages refused by UNCHANGEDSINCE are listed in OK [MODIFIED set], by UID
 // for UID STORE and by sequence number otherwise. The flags reported are noted in the selected
 // mailbox so its next sync does not repeat them.
-import { asModSeq, type Flag, type FlagUpdateMode, type ModSeq, type Uid } from "../../store/index.js";
+import { asModSeq, hasRights, type Flag, type FlagUpdateMode, type FlagUpdateResult, type MailboxId, type MailStore, type ModSeq, type Uid } from "../../store/index.js";
 import { encodeNumbers, type SequenceSet } from "../protocol/sequence-set.js";
 import { ImapError, type ImapCommand } from "./command.js";
 import { fetchLead } from "./uid-only.js";
 import { keepHighest } from "./message-limit.js";
-import { requireFlagRights } from "../acl/selected-rights.js";
+import { changeableFlags, mayChangeSomeFlag, replacedWithinRights, requireFlagRights } from "../acl/selected-rights.js";
 
 const RESPONSE_BATCH = 1000;
 
@@ -57,8 +57,13 @@ export const storeCommand: ImapCommand<StoreArgs> = {
   run: async (ctx, args) => {
     const selected = ctx.requireSelected();
     if (selected.readOnly) throw ImapError.no("READ-ONLY", "mailbox is read-only");
-    // RFC 4314 §4: \Seen needs "s", \Deleted "t", other flags "w"; FLAGS (replace) may change all three kinds.
-    requireFlagRights(args.mode === "set" ? ["\\Seen", "\\Deleted", "\\Flagged"] : args.flags, selected.rights);
+    // RFC 4314 §4: \Seen needs "s", \Deleted "t", other flags "w". STORE changes the flags the
+    // rights allow and leaves the others alone; NO [NOPERM] only when it may change none of them.
+    const rights = selected.rights;
+    const flags = args.mode === "set" ? args.flags : changeableFlags(args.flags, rights);
+    if (args.mode === "set" && !mayChangeSomeFlag(rights)) requireFlagRights(["\\Seen", "\\Deleted", "\\Flagged"], rights);
+    // FLAGS (replace) with only some of the three rights keeps each message's flags of the other kinds.
+    const partialReplace = args.mode === "set" && !hasRights(rights, "stw");
     // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling modifier.
     if (args.unchangedSince !== null) ctx.session.enable("CONDSTORE");
     const condstore = ctx.enabled.has("CONDSTORE") || ctx.enabled.has("QRESYNC");
@@ -66,11 +71,10 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     const messages = keepHighest(ctx, selected.resolve(args.set, ctx.byUid).filter((m) => !selected.isExpunged(m.uid)), (m) => m.uid);
     if (messages.length === 0) return;
     const unchangedSince = args.unchangedSince === null ? undefined : asModSeq(Number(args.unchangedSince));
-    const result = await ctx.store.updateFlags(
-      selected.mailboxId,
-      messages.map((m) => m.uid),
-      { mode: args.mode, flags: args.flags, ...(unchangedSince === undefined ? {} : { unchangedSince }) },
-    );
+    const uids = messages.map((m) => m.uid);
+    const result = partialReplace
+      ? await replaceWithinRights(ctx.store, selected.mailboxId, uids, args.flags, rights, unchangedSince)
+      : await ctx.store.updateFlags(selected.mailboxId, uids, { mode: args.mode, flags, ...(unchangedSince === undefined ? {} : { unchangedSince }) });
     const updated = new Map(result.updated.map((u) => [u.uid, u]));
     const refused = new Set(result.modified);
     selected.noteUpdate(result.updated);
@@ -107,3 +111,30 @@ export const storeCommand: ImapCommand<StoreArgs> = {
     }
   },
 };
+
+/**
+ * FLAGS (replace) by a user whose rights cover only some kinds of flags (RFC 4314 §4): each
+ * message gets the requested flags of the kinds the user may change and keeps its own of the
+ * others (selected-rights.ts replacedWithinRights), one store update per resulting flag set.
+ */
+async function replaceWithinRights(store: MailStore, mailboxId: MailboxId, uids: readonly Uid[], requested: readonly string[], rights: string, unchangedSince: ModSeq | undefined): Promise<FlagUpdateResult> {
+  const groups = new Map<string, { flags: Flag[]; uids: Uid[] }>();
+  for (let start = 0; start < uids.length; start += RESPONSE_BATCH) {
+    for (const message of await store.getSummaries(mailboxId, uids.slice(start, start + RESPONSE_BATCH))) {
+      const flags = replacedWithinRights(requested, message.flags, rights) as Flag[];
+      const key = flags.map((f) => f.toLowerCase()).sort().join(" ");
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, { flags, uids: [message.uid] });
+      else group.uids.push(message.uid);
+    }
+  }
+  const result: FlagUpdateResult = { updated: [], modified: [] };
+  for (const group of groups.values()) {
+    const part = await store.updateFlags(mailboxId, group.uids, { mode: "set", flags: group.flags, ...(unchangedSince === undefined ? {} : { unchangedSince }) });
+    result.updated.push(...part.updated);
+    result.modified.push(...part.modified);
+  }
+  result.updated.sort((a, b) => a.uid - b.uid);
+  result.modified.sort((a, b) => a - b);
+  return result;
+}

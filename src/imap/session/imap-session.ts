@@ -21,7 +21,7 @@ import { isStoreError, type Account, type AccountId, type Mailbox } from "../../
 import type { CommandContext, ImapExtension, SessionControl, SessionState, TaggedCompletion } from "../commands/command.js";
 import { ImapError } from "../commands/imap-error.js";
 import { privateSeenView } from "../acl/private-seen-view.js";
-import { refreshSharedRights } from "../acl/shared-session.js";
+import { readRightWithdrawn } from "../acl/shared-session.js";
 import { ImapParseError } from "../protocol/parse-error.js";
 import { buildCommandTable, type CommandTable } from "../commands/index.js";
 import { ArgumentReader, type CommandText } from "../protocol/arguments.js";
@@ -286,7 +286,9 @@ export class ImapSession {
       this.completion = {};
       this.messageLimitUid = null;
       this.alreadyAnswered = false;
-      await refreshSharedRights(this.o.store, this.account?.id ?? null, this.selected, command, name);
+      // RFC 4314: a command on a shared mailbox whose "r" right was withdrawn finds it closed
+      // (acl/shared-session.ts); one that needs the selected state is then refused.
+      if ((await this.closeIfReadWithdrawn()) && !command.states.includes("authenticated")) throw ImapError.no("NOPERM", "permission denied: the read right on the selected mailbox was withdrawn, the mailbox is closed");
       await command.run(this.contextFor(tag, name, byUid), parsed);
       // RFC 5267 §4.3: STORE answers its own FETCH, so the sync will not show the change.
       if (name === "STORE") searchUpdatesOf(this.selected)?.touch();
@@ -348,8 +350,11 @@ export class ImapSession {
   }
 
   private async flushSelectedMailbox(allowExpunge: boolean): Promise<void> {
+    if (this.selected === null || this.ended || this.loggingOut) return;
+    // Nothing about a shared mailbox once the user may no longer read it (acl/shared-session.ts).
+    if (await this.closeIfReadWithdrawn()) return;
     const selected = this.selected;
-    if (selected === null || this.ended || this.loggingOut) return;
+    if (selected === null || this.ended) return;
     const lastUidBefore = selected.lastUid;
     let responses: ImapValue[][];
     const updates = searchUpdatesOf(selected);
@@ -578,6 +583,21 @@ export class ImapSession {
     this.state = "selected";
     this.followOwner(mailbox);
     return selected;
+  }
+
+  /**
+   * A selected mailbox of another account whose "r" right was withdrawn is closed by the server:
+   * `* OK [CLOSED]`, the authenticated state, the owner's feed dropped (acl/shared-session.ts).
+   */
+  private async closeIfReadWithdrawn(): Promise<boolean> {
+    const selected = this.selected;
+    if (selected === null || this.ended) return false;
+    if (!(await readRightWithdrawn(this.o.store, this.account?.id ?? null, selected)) || this.selected !== selected) return false;
+    this.selected = null;
+    this.followOwner(null);
+    if (this.state === "selected") this.state = "authenticated";
+    await this.write(statusLine("*", "OK", "CLOSED", "access to the selected mailbox was withdrawn"));
+    return true;
   }
 
   /**
