@@ -415,6 +415,7 @@ function wakingStore(store: ComposedStore, wake: () => void): ComposedStore {
     getQueued: (id) => queue.getQueued(id),
     listQueue: (limit) => queue.listQueue(limit),
     listQueuePage: (query) => queue.listQueuePage(query),
+    countQueue: () => queue.countQueue(),
     openQueued: (entry) => queue.openQueued(entry),
     leaseDue: (now, limit, leaseMs) => queue.leaseDue(now, limit, leaseMs),
     recordAttempt: (id, results, next, options) => queue.recordAttempt(id, results, next, options),
