@@ -480,6 +480,8 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       minVersion: config.tls.minVersion,
       ciphers: { client: config.tls.ciphersClient, mx: config.tls.ciphersMx },
       log: log.child({ component: "tls" }),
+      // A self-signed certificate names these (not every interface's address: tls-context.ts).
+      bindAddresses: [...config.listeners.map((l) => l.address), ...(config.http.enabled ? [config.http.address] : [])],
     });
     // Stored ACME certificates are served from the first connection on; ordering starts once the HTTP side is up.
     // On PostgreSQL the account, certificates and HTTP-01 answers are shared by every node (net/acme.ts).
