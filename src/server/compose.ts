@@ -570,10 +570,12 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     });
     metricsRef = metrics;
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
-    // Kept in the store (batched writes) so a restart keeps them and a cluster shares them.
+    // Kept in the store (batched writes) so a restart keeps them and a cluster shares them; only
+    // when the admin web that shows them is on (else nothing reads them: no store writes).
     const historyLog = log.child({ component: "admin-history" });
-    const deliveries = new DeliveryLog(config.http.adminDeliveryLog, {
-      history: opened.adminHistory ?? null,
+    const adminWebOn = config.http.enabled && config.http.admin && opened.webAuth !== undefined && opened.webAuth !== null;
+    const deliveries = new DeliveryLog(adminWebOn ? config.http.adminDeliveryLog : 0, {
+      history: adminWebOn ? (opened.adminHistory ?? null) : null,
       onError: (error) => historyLog.warn("admin.history_write_failed", { error: error instanceof Error ? error.message : String(error) }),
     });
     deliveries.start();
@@ -581,7 +583,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       countAcceptedMessage(metrics, event, fields);
       deliveries.record(event, fields, new Date());
     };
-    const adminWeb = config.http.enabled && config.http.admin && opened.webAuth
+    const adminWeb = adminWebOn && opened.webAuth
       ? createAdminWeb({ config, store: opened.webAuth, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, ...(opened.adminHistory ? { history: opened.adminHistory } : {}), log })
       : null;
     await adminWeb?.start();
