@@ -562,10 +562,10 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
       queue: async () => {
-        // Bounded: a huge queue reports at least this many, with the oldest among them.
-        const entries = await opened.queue.listQueue(100_000);
-        const oldest = entries.reduce((min, e) => Math.min(min, e.createdAt.getTime()), Date.now());
-        return { length: entries.length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
+        // Counted in the store; listQueue is oldest first, so its first entry is the oldest.
+        const [length, first] = await Promise.all([opened.queue.countQueue(), opened.queue.listQueue(1)]);
+        const oldest = first[0]?.createdAt.getTime() ?? Date.now();
+        return { length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
       },
     });
     metricsRef = metrics;
