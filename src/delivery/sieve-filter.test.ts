@@ -182,3 +182,58 @@ test("the account page's rules (account-rules) run before the active script: bot
   activeName = "mine";
   assert.deepEqual(await outcome(), { files: ["INBOX"], followUps: ["vacation"] }, "her script including the rules :once runs them once (no second vacation)");
 });
+
+test("the account page's rules and the user's script run separately: two vacations, her reject beside the forwarding, her failing script never lose the page's forwarding", async () => {
+  const scripts = new Map<string, string>();
+  const log = createMemoryLogger();
+  const filter = createSieveFilter({
+    scripts: {
+      getActiveSieveScript: async () => ({ name: "mine", content: scripts.get("mine")! }) as never,
+      getSieveScript: async (_id, name) => (scripts.has(name) ? ({ name, content: scripts.get(name)! } as never) : null),
+      claimVacationReply: async () => true,
+      seenSieveDuplicates: async () => new Set<string>(),
+      recordSieveDuplicates: async () => {},
+    },
+    mail: { getMailbox: async (_id, name) => (name === "Team" ? ({ name: "Team" } as never) : null), createMailbox: async () => { throw new Error("unused"); }, stageMessage: async () => { throw new Error("unused"); } },
+    queue: { enqueue: async () => { throw new Error("unused"); } },
+    hostname: "mx.example.org",
+    log,
+  });
+  const alice = account(1, "alice@example.org");
+  const envelope = { from: "sender@example.net", to: "alice@example.org" };
+  const outcome = async () => {
+    const decision = (await filter.decide(staged(), alice, envelope))!;
+    return {
+      files: decision.files.map((f) => f.mailbox),
+      reject: decision.reject,
+      followUps: decision.followUps.map((a) => (a.type === "redirect" ? `redirect ${a.address}` : a.type === "vacation" ? `vacation ${a.reason}` : a.type)),
+    };
+  };
+  // What the account page writes: forwarding with a copy kept, and an out-of-office reply.
+  scripts.set("account-rules", 'require ["vacation", "copy"];\nredirect :copy "bob@elsewhere.test";\nvacation :days 1 "page away";\n');
+  scripts.set("mine", 'require ["vacation", "fileinto"];\nvacation "my own reply";\nfileinto "Team";\n');
+  assert.deepEqual(await outcome(), { files: ["Team"], reject: null, followUps: ["redirect bob@elsewhere.test", "vacation page away"] }, "both reply: the page's out-of-office wins, her fileinto and the forwarding stay");
+  assert.ok(log.records.some((r) => r.event === "sieve.vacation_dropped"));
+
+  scripts.set("mine", 'require "vacation";\nvacation "my own reply";\n');
+  assert.deepEqual(await outcome(), { files: ["INBOX"], reject: null, followUps: ["redirect bob@elsewhere.test", "vacation page away"] }, "redirect :copy and vacation leave the implicit keep to her script");
+
+  scripts.set("account-rules", 'redirect "bob@elsewhere.test";\n');
+  scripts.set("mine", 'require "reject";\nreject "not here";\n');
+  assert.deepEqual(await outcome(), { files: [], reject: null, followUps: ["redirect bob@elsewhere.test"] }, "her reject beside the page's forwarding: forwarded, not rejected, not lost");
+  assert.ok(log.records.some((r) => r.event === "sieve.run_failed" && String(r["error"]).includes("reject conflicts")));
+
+  scripts.set("account-rules", 'require "copy";\nredirect :copy "bob@elsewhere.test";\n');
+  assert.deepEqual(await outcome(), { files: ["INBOX"], reject: null, followUps: ["redirect bob@elsewhere.test"] }, "forwarding with a copy and her failed reject: kept and forwarded");
+
+  scripts.set("account-rules", 'if false { redirect "bob@elsewhere.test"; }\n');
+  assert.deepEqual(await outcome(), { files: [], reject: "not here", followUps: [] }, "her reject alone applies when the page does nothing");
+
+  scripts.set("account-rules", 'redirect "bob@elsewhere.test";\n');
+  scripts.set("mine", 'require ["fileinto", "variables"];\nset "n" "${1}";\nfileinto "Team";\nif string :is "a" "a" { redirect "x@elsewhere.test"; redirect "y@elsewhere.test"; redirect "z@elsewhere.test"; redirect "w@elsewhere.test"; redirect "v@elsewhere.test"; }\n');
+  assert.deepEqual(await outcome(), { files: [], reject: null, followUps: ["redirect bob@elsewhere.test"] }, "her script fails at run time (too many redirects): the page's forwarding still goes, without a keep it cancelled");
+  assert.ok(log.records.some((r) => r.event === "sieve.run_failed" && r["script"] === "mine"));
+
+  scripts.set("account-rules", 'require "copy";\nredirect :copy "bob@elsewhere.test";\n');
+  assert.deepEqual(await outcome(), { files: ["INBOX"], reject: null, followUps: ["redirect bob@elsewhere.test"] }, "her failed run gives the implicit keep beside the forwarding");
+});

@@ -152,17 +152,51 @@ async function readPrefix(staged: StagedMessage, max: number): Promise<Buffer> {
 /**
  * The script the account page (/account) writes forwarding and the out-of-office reply into
  * (admin/operations/account-filters.ts). It runs whether or not it is the active script: before
- * the user's own active script, as if that script began with `include :personal :once` of it
- * (RFC 6609), so the page never has to replace a script the user activated over ManageSieve.
+ * the user's own active script, as a separate execution whose result is combined with hers
+ * (combineRuns, like Pigeonhole's sieve_before), so the page never has to replace a script the
+ * user activated over ManageSieve and neither script can make the other fail.
  */
 export const ACCOUNT_RULES_SCRIPT = "account-rules";
 
-/** A Sieve quoted string (RFC 5228 §2.4.2). */
-const quotedName = (text: string): string => `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+/** Actions that deliver or reply: RFC 5429 §2.2 says a reject cannot go with any of them. */
+const deliversOrReplies = (a: SieveAction): boolean => a.type === "keep" || a.type === "fileinto" || a.type === "redirect" || a.type === "vacation";
 
-/** The main script of a run with both: the page's rules first, then the user's active script. */
-function rulesWrapper(activeName: string): string {
-  return `require "include";\r\ninclude :personal :once ${quotedName(ACCOUNT_RULES_SCRIPT)};\r\ninclude :personal ${quotedName(activeName)};\r\n`;
+/**
+ * The result of the account page's rules and the user's script, run one after the other (null:
+ * that script did not compile or failed, which counts as a run with the implicit keep only, RFC
+ * 5228 §2.10.6). Explicit actions add up, the page's first. The message is kept in INBOX only
+ * when neither run cancelled its implicit keep (a page's redirect :copy or vacation leaves the
+ * decision to the user's script). Where both cannot hold:
+ * - both reply (RFC 5230 §4.7 allows one vacation): the page's out-of-office wins, hers is dropped;
+ * - her reject beside the page's delivery or reply (RFC 5429 §2.2): her run counts as failed
+ *   (implicit keep), so the forwarding or reply still goes out and the message is not lost.
+ */
+export function combineRuns(
+  page: RunResult | null,
+  own: RunResult | null,
+  warn: (event: string, fields: Record<string, unknown>) => void,
+): Pick<RunResult, "actions" | "duplicates" | "warnings"> {
+  // runScript appends the implicit keep last when nothing cancelled it.
+  const explicit = (r: RunResult | null): SieveAction[] => (r === null ? [] : r.implicitKeep ? r.actions.slice(0, -1) : [...r.actions]);
+  const pageActions = explicit(page);
+  let ownActions = explicit(own);
+  let ownKeeps = own === null || own.implicitKeep;
+  if (ownActions.some((a) => a.type === "reject") && pageActions.some(deliversOrReplies)) {
+    warn("sieve.run_failed", { error: "reject conflicts with the account page's rules (RFC 5429)", outcome: "implicit keep" });
+    ownActions = [];
+    ownKeeps = true;
+  }
+  if (pageActions.some((a) => a.type === "vacation") && ownActions.some((a) => a.type === "vacation")) {
+    warn("sieve.vacation_dropped", { reason: "the account page's out-of-office reply is on" });
+    ownActions = ownActions.filter((a) => a.type !== "vacation");
+  }
+  const actions = [...pageActions, ...ownActions];
+  if ((page === null || page.implicitKeep) && ownKeeps) {
+    // The implicit keep as the last run made it (with her edits, RFC 5293 §7), else a plain one.
+    const keepOf = (r: RunResult | null): SieveAction | undefined => (r !== null && r.implicitKeep ? r.actions.at(-1) : undefined);
+    actions.push(keepOf(own) ?? keepOf(page) ?? { type: "keep", flags: [] });
+  }
+  return { actions, duplicates: [...(page?.duplicates ?? []), ...(own?.duplicates ?? [])], warnings: [...(page?.warnings ?? []), ...(own?.warnings ?? [])] };
 }
 
 export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
@@ -227,37 +261,10 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
       const readScripts = new Map<string, string>();
       if (active) readScripts.set(active.name, active.content);
       if (rules) readScripts.set(rules.name, rules.content);
-      let program: CompiledScript | Error;
-      let mainKey: string | null;
-      if (active && rules) {
-        // Both: a wrapper includes the rules, then the user's script (RFC 6609), so their actions
-        // add up as one script's would (one implicit keep, cancelled by either's fileinto or
-        // redirect). A user's script that does not compile leaves the rules running alone.
-        const own = compiled(account.id, active.content);
-        if (own instanceof Error) {
-          log.warn("sieve.script_invalid", { script: active.name, error: own.message, outcome: "the account page's rules alone" });
-          program = compiled(account.id, rules.content);
-          mainKey = `personal:${ACCOUNT_RULES_SCRIPT}`;
-        } else {
-          program = compiled(account.id, rulesWrapper(active.name));
-          mainKey = null;
-        }
-      } else {
-        const script = (active ?? rules)!;
-        program = compiled(account.id, script.content);
-        mainKey = `personal:${script.name}`;
-      }
-      if (program instanceof Error) {
-        log.warn("sieve.script_invalid", { error: program.message, outcome: "implicit keep" });
-        return keep;
-      }
       const message = await messageOf(staged);
       const exists = new Set<string>();
-      let actions: SieveAction[];
-      let duplicates: readonly DuplicateMark[] = [];
-      let warnings: readonly string[] = [];
-      try {
-        // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
+      // One execution of a compiled script, its includes loaded first; throws when it fails.
+      const execute = async (program: CompiledScript, mainKey: string): Promise<RunResult> => {
         // RFC 6609: the scripts it includes, loaded and compiled first (a loop or a missing one is an error).
         const includes = await resolveIncludes(
           program,
@@ -273,15 +280,15 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
           limits.maxIncludeDepth,
           mainKey,
         );
-        for (const name of [program, ...includes.values()].flatMap((p) => mailboxNamesIn(p))) if (await deps.mail.getMailbox(account.id, name)) exists.add(name);
+        // mailboxexists needs answers synchronously: the names the script mentions are looked up first.
+        for (const name of [program, ...includes.values()].flatMap((p) => mailboxNamesIn(p))) if (!exists.has(name) && (await deps.mail.getMailbox(account.id, name))) exists.add(name);
         const now = clock();
         // RFC 7352: a duplicate test whose ID is not known yet stops the pure run; the ID is
         // looked up and the run starts again with the answer (bounded by MAX_DUPLICATE_LOOKUPS).
         const known = new Map<string, boolean>();
-        let result: RunResult | null = null;
-        while (result === null) {
+        for (;;) {
           try {
-            result = runScript(program, {
+            return runScript(program, {
               message,
               envelope,
               mailboxExists: (n) => exists.has(n),
@@ -299,13 +306,36 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
             known.set(error.key, (await deps.scripts.seenSieveDuplicates(account.id, [hashed], now)).has(hashed));
           }
         }
-        actions = result.actions;
-        duplicates = result.duplicates;
-        warnings = result.warnings;
-      } catch (error) {
-        log.warn("sieve.run_failed", { error: error instanceof Error ? error.message : String(error), outcome: "implicit keep" });
-        return keep;
+      };
+      // A script's run, or null (logged) when it does not compile or fails at run time.
+      const runOf = async (script: { name: string; content: string }, outcome: string): Promise<RunResult | null> => {
+        const program = compiled(account.id, script.content);
+        if (program instanceof Error) {
+          log.warn("sieve.script_invalid", { script: script.name, error: program.message, outcome });
+          return null;
+        }
+        try {
+          return await execute(program, `personal:${script.name}`);
+        } catch (error) {
+          log.warn("sieve.run_failed", { script: script.name, error: error instanceof Error ? error.message : String(error), outcome });
+          return null;
+        }
+      };
+      let run: Pick<RunResult, "actions" | "duplicates" | "warnings">;
+      if (active && rules) {
+        // Both: two executions, the page's rules first, then the user's script, their results
+        // combined (as Pigeonhole's sieve_before does), so that one script's action can never make
+        // the other fail and lose the forwarding or her filing (combineRuns).
+        const page = await runOf(rules, "the user's script alone");
+        const own = await runOf(active, page === null ? "implicit keep" : "the account page's rules alone");
+        if (page === null && own === null) return keep;
+        run = combineRuns(page, own, (event, fields) => log.warn(event, { script: active.name, ...fields }));
+      } else {
+        const result = await runOf((active ?? rules)!, "implicit keep");
+        if (result === null) return keep;
+        run = result;
       }
+      const { actions, duplicates, warnings } = run;
       for (const warning of warnings) log.warn("sieve.edit_refused", { reason: warning });
       // RFC 5293: each version of the header an action captured is staged once (same bytes, same
       // blob); the copies go into the one store.deliver() with the rest, so the delivery stays atomic.

@@ -99,7 +99,7 @@ const dashboard: Page = async (web) => {
   } catch {
     // An API server without the running server's status (tests): the charts still work.
   }
-  const queue = await ops.outbound.listQueue(10_000);
+  const queued = await ops.outbound.countQueue();
   let certificates = "";
   try {
     const tls = await ops.tlsStatus();
@@ -109,7 +109,7 @@ const dashboard: Page = async (web) => {
   }
   const chart = (title: string, names: string) => `<section class="card" data-chart="${names}" aria-label="${escapeHtml(title)}"><h2>${escapeHtml(title)}</h2><svg role="img" aria-label="${escapeHtml(title)} per minute"></svg><p class="legend"></p></section>`;
   return `<div id="dashboard">
-<p>Up ${escapeHtml(status.uptimeSeconds ?? "?")} s · ${escapeHtml(status.connections ?? "?")} open connection(s) · <a href="/admin/queue">${queue.length} message(s) in the queue</a> · <span id="updated" aria-live="polite"></span></p>
+<p>Up ${escapeHtml(status.uptimeSeconds ?? "?")} s · ${escapeHtml(status.connections ?? "?")} open connection(s) · <a href="/admin/queue">${queued} message(s) in the queue</a> · <span id="updated" aria-live="polite"></span></p>
 <form class="inline"><label for="range">Period</label><select id="range"><option value="60">last hour</option><option value="360">last 6 hours</option><option value="1440" selected>last 24 hours</option></select></form>
 <div class="cards">
 ${chart("Messages in and out", "received relayed delivered")}
@@ -174,9 +174,19 @@ const aliasesPage: Page = async (web) => {
 <table class="responsive"><thead><tr><th scope="col">Alias</th><th scope="col">Delivers to</th><th scope="col"><span class="muted">Actions</span></th></tr></thead><tbody>${rows || '<tr><td colspan="3">No aliases.</td></tr>'}</tbody></table>`;
 };
 
-const queuePage: Page = async (web) => {
+/** Queue entries per page of /admin/queue; later ones are reached through the "next" cursor. */
+const QUEUE_PAGE_SIZE = 200;
+
+const queuePage: Page = async (web, request) => {
   const now = web.clock?.() ?? new Date();
-  const entries = await web.operations.outbound.listQueue(500);
+  const after = (request.query as Record<string, unknown>).after;
+  // The same keyset cursor as GET /api/v1/queue ({entries, next}); the count is the store's, so
+  // it is right however long the queue is.
+  const [page, total] = await Promise.all([
+    web.operations.outbound.queuePage({ limit: QUEUE_PAGE_SIZE, ...(typeof after === "string" && after !== "" ? { after } : {}) }),
+    web.operations.outbound.countQueue(),
+  ]);
+  const entries = page.entries;
   const rows = entries
     .map((e) => {
       const path = `/api/v1/queue/${e.id}`;
@@ -188,8 +198,12 @@ ${isHeld(e) ? `<button type="button" class="secondary" data-action="POST ${path}
 <button type="button" class="danger" data-action="DELETE ${path}" data-confirm="Delete message ${e.id} without delivering it and without telling the sender?" aria-label="Delete message ${e.id}">Delete</button></td></tr>`;
     })
     .join("");
-  return `<p>${entries.length} message(s) waiting for delivery to other servers.</p>
-<table class="responsive"><thead><tr><th scope="col">Id</th><th scope="col">From</th><th scope="col">Recipients</th><th scope="col">State</th><th scope="col"><span class="muted">Actions</span></th></tr></thead><tbody>${rows || '<tr><td colspan="5">The queue is empty.</td></tr>'}</tbody></table>`;
+  const paging = [
+    typeof after === "string" && after !== "" ? '<a href="/admin/queue">First page</a>' : "",
+    page.next !== null ? `<a href="/admin/queue?after=${encodeURIComponent(page.next)}" rel="next">Next page</a>` : "",
+  ].filter((l) => l !== "");
+  return `<p>${total} message(s) waiting for delivery to other servers.${entries.length < total ? ` This page shows ${entries.length} of them, oldest first.` : ""}</p>
+<table class="responsive"><thead><tr><th scope="col">Id</th><th scope="col">From</th><th scope="col">Recipients</th><th scope="col">State</th><th scope="col"><span class="muted">Actions</span></th></tr></thead><tbody>${rows || '<tr><td colspan="5">The queue is empty.</td></tr>'}</tbody></table>${paging.length > 0 ? `\n<nav aria-label="Queue pages"><p>${paging.join(" · ")}</p></nav>` : ""}`;
 };
 
 const logPage: Page = async (web, request) => {

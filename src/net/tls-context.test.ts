@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -251,15 +252,23 @@ test("named certificates: served by SNI through Connection, the host name's one 
   });
 });
 
-test("a self-signed certificate names loopback and the interface addresses, not link-local ones nor the host name twice", () => {
-  const interfaces = {
-    lo: [{ address: "127.0.0.1", netmask: "255.0.0.0", family: "IPv4", mac: "00:00:00:00:00:00", internal: true, cidr: "127.0.0.1/8" }],
-    eth0: [
-      { address: "192.0.2.10", netmask: "255.255.255.0", family: "IPv4", mac: "02:00:00:00:00:01", internal: false, cidr: "192.0.2.10/24" },
-      { address: "2001:db8::10", netmask: "ffff:ffff:ffff:ffff::", family: "IPv6", mac: "02:00:00:00:00:01", internal: false, cidr: "2001:db8::10/64", scopeid: 0 },
-      { address: "fe80::1", netmask: "ffff:ffff:ffff:ffff::", family: "IPv6", mac: "02:00:00:00:00:01", internal: false, cidr: "fe80::1/64", scopeid: 2 },
-    ],
-  } as unknown as Parameters<typeof selfSignedAddresses>[1];
-  assert.deepEqual(selfSignedAddresses("mx.example.org", interfaces), ["127.0.0.1", "::1", "192.0.2.10", "2001:db8::10"]);
-  assert.deepEqual(selfSignedAddresses("192.0.2.10", interfaces), ["127.0.0.1", "::1", "2001:db8::10"], "an IP host name is named once, by the host entry");
+test("a self-signed certificate names loopback and the configured bind addresses only: no wildcard, link-local or interface address, the host name once", () => {
+  assert.deepEqual(selfSignedAddresses("mx.example.org", []), ["127.0.0.1", "::1"], "nothing configured: loopback only, whatever the interfaces");
+  assert.deepEqual(selfSignedAddresses("mx.example.org", ["::", "0.0.0.0", "192.0.2.10", "2001:DB8:0::10", "fe80::1", "127.0.0.1", "192.0.2.10"]), ["127.0.0.1", "::1", "192.0.2.10", "2001:db8::10"]);
+  assert.deepEqual(selfSignedAddresses("192.0.2.10", ["192.0.2.10", "2001:db8::10"]), ["127.0.0.1", "::1", "2001:db8::10"], "an IP host name is named once, by the host entry");
+});
+
+test("a self-signed certificate naming other addresses (every interface's, as an earlier version wrote) is replaced; the same addresses keep it", async () => {
+  await withTempDir(async (dir) => {
+    const options = { certFile: null, keyFile: null, dataDir: dir, hostname: "mail.example.net", minVersion: "TLSv1.2" as const, log: silentLogger };
+    const leaky = await TlsContextProvider.open({ ...options, bindAddresses: ["198.51.100.7", "::"] });
+    const sans = async () => new X509Certificate(await readFile(join(dir, "tls", "selfsigned.crt"))).subjectAltName ?? "";
+    assert.match(await sans(), /IP Address:198\.51\.100\.7/);
+    const kept = await TlsContextProvider.open({ ...options, bindAddresses: ["::", "198.51.100.7"] });
+    assert.equal(kept.certificate.fingerprint256, leaky.certificate.fingerprint256, "the same addresses: reused");
+    const narrowed = await TlsContextProvider.open({ ...options, bindAddresses: ["::"] });
+    assert.notEqual(narrowed.certificate.fingerprint256, leaky.certificate.fingerprint256, "an address no longer bound: regenerated");
+    assert.doesNotMatch(await sans(), /198\.51\.100\.7/);
+    assert.match(await sans(), /IP Address:127\.0\.0\.1/);
+  });
 });

@@ -9,7 +9,6 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
-import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import { Worker } from "node:worker_threads";
@@ -68,6 +67,11 @@ export interface TlsContextOptions {
   ciphers?: Partial<Record<TlsCipherKind, string>>;
   log: Logger;
   clock?: () => Date;
+  /**
+   * The addresses the listeners and the HTTP(S) ports are configured to bind: the ones that are
+   * not a wildcard ("::", "0.0.0.0") are named in a self-signed certificate (selfSignedAddresses).
+   */
+  bindAddresses?: readonly string[];
 }
 
 export interface CertificateSummary {
@@ -352,7 +356,8 @@ const SELF_SIGNED_KEYS: readonly SelfSignedKey[] = [
 async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options: TlsContextOptions): Promise<void> {
   const { certFile, keyFile } = pair;
   const now = (options.clock ?? (() => new Date()))();
-  const reason = await selfSignedRenewalReason(certFile, keyFile, options.hostname, now);
+  const addresses = selfSignedAddresses(options.hostname, options.bindAddresses ?? []);
+  const reason = await selfSignedRenewalReason(certFile, keyFile, options.hostname, addresses, now);
   if (reason === null) return;
   const notAfter = new Date(now);
   notAfter.setFullYear(notAfter.getFullYear() + SELF_SIGNED_YEARS);
@@ -367,7 +372,7 @@ async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options
       // keyEncipherment is an RSA key's use (RFC 5280 §4.2.1.3); an ECDSA key only signs.
       { name: "keyUsage", digitalSignature: true, keyEncipherment: kind.keyType === "rsa" },
       { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [hostEntry, { type: 2, value: "localhost" }, ...selfSignedAddresses(options.hostname).map((ip) => ({ type: 7 as const, ip }))] },
+      { name: "subjectAltName", altNames: [hostEntry, { type: 2, value: "localhost" }, ...addresses.map((ip) => ({ type: 7 as const, ip }))] },
     ],
   });
   await mkdir(join(certFile, ".."), { recursive: true, mode: 0o700 });
@@ -379,22 +384,46 @@ async function ensureSelfSigned(pair: KeyPairFiles, kind: SelfSignedKey, options
   options.log.warn("tls.self_signed_generated", { reason, certFile, keyType: kind.keyType, hostname: options.hostname });
 }
 
-/**
- * The IP addresses a self-signed certificate names besides the host name: loopback and this
- * machine's interface addresses at generation, so a browser opening https://<ip>/admin (no SNI:
- * it gets this certificate, TlsContextProvider.defaultContextOptions) sees its address in it once
- * the certificate is trusted. Link-local IPv6 addresses (fe80::/10) are left out: they need a zone.
- */
-export function selfSignedAddresses(hostname: string, interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
-  const out = new Set<string>(["127.0.0.1", "::1"]);
-  for (const list of Object.values(interfaces)) {
-    for (const entry of list ?? []) {
-      if (entry.internal || /^fe[89ab]/i.test(entry.address)) continue;
-      out.add(entry.address);
-    }
+/** An IP address in one spelling (IPv6 compressed, lower case), or null for anything else. */
+function canonicalIp(text: string): string | null {
+  const kind = isIP(text);
+  if (kind === 4) return text;
+  if (kind !== 6) return null;
+  try {
+    return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
   }
-  out.delete(hostname);
+}
+
+/**
+ * The IP addresses a self-signed certificate names besides the host name: loopback and the
+ * addresses the listeners are explicitly configured to bind, so a browser opening
+ * https://<that ip>/admin (no SNI: it gets this certificate, defaultContextOptions) sees its
+ * address in it once the certificate is trusted. Not the machine's other interface addresses: the
+ * certificate is served on every TLS port, port 25 included, and would tell any client the
+ * internal (Docker, VPN) addresses. Wildcards ("::", "0.0.0.0") name no address; link-local IPv6
+ * (fe80::/10) needs a zone and is left out; an IP host name is named once, by the host entry.
+ */
+export function selfSignedAddresses(hostname: string, bindAddresses: readonly string[]): string[] {
+  const out = new Set<string>(["127.0.0.1", "::1"]);
+  for (const address of bindAddresses) {
+    const ip = canonicalIp(address);
+    if (ip === null || ip === "0.0.0.0" || ip === "::" || /^fe[89ab]/i.test(ip)) continue;
+    out.add(ip);
+  }
+  out.delete(canonicalIp(hostname) ?? hostname);
   return [...out];
+}
+
+/** The IP addresses in a certificate's subjectAltName, canonical. */
+function certificateAddresses(certificate: X509Certificate): Set<string> {
+  const out = new Set<string>();
+  for (const match of (certificate.subjectAltName ?? "").matchAll(/IP Address:([0-9A-Fa-f:.]+)/g)) {
+    const ip = canonicalIp(match[1]!);
+    if (ip !== null) out.add(ip);
+  }
+  return out;
 }
 
 /** selfsigned's generate(), run in a worker thread (selfsigned-worker.ts says why). */
@@ -421,7 +450,7 @@ function generateInWorker(attributes: unknown, generateOptions: unknown): Promis
   });
 }
 
-async function selfSignedRenewalReason(certFile: string, keyFile: string, hostname: string, now: Date): Promise<string | null> {
+async function selfSignedRenewalReason(certFile: string, keyFile: string, hostname: string, addresses: readonly string[], now: Date): Promise<string | null> {
   let cert: Buffer;
   try {
     cert = await readFile(certFile);
@@ -438,5 +467,11 @@ async function selfSignedRenewalReason(certFile: string, keyFile: string, hostna
   if (new Date(certificate.validTo).getTime() - now.getTime() < RENEW_BEFORE_MS) return "expiring";
   const matches = isIP(hostname) ? certificate.checkIP(hostname) : certificate.checkHost(hostname);
   if (matches === undefined) return "hostname changed";
+  // A certificate naming other addresses (an earlier version named every interface's) is replaced.
+  const named = certificateAddresses(certificate);
+  const wanted = new Set(addresses);
+  const hostIp = canonicalIp(hostname);
+  if (hostIp !== null) wanted.add(hostIp);
+  if (named.size !== wanted.size || [...wanted].some((ip) => !named.has(ip))) return "addresses changed";
   return null;
 }

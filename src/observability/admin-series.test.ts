@@ -140,3 +140,35 @@ test("delivery log over a history: entries wait in memory until a flush writes t
   await log.stop();
   assert.deepEqual(stored.map((e) => e.queueId), [1, 2, 3, 4], "pruned to the newest 4");
 });
+
+test("delivery log: a prune that fails after the batch was written does not write the batch again", async () => {
+  const stored: DeliveryEntry[] = [];
+  const errors: unknown[] = [];
+  let pruneFails = true;
+  const history: DeliveryHistory = {
+    async addDeliveries(entries) {
+      stored.push(...entries);
+    },
+    async listDeliveries(query) {
+      return [...stored].reverse().slice(0, query.limit);
+    },
+    async pruneDeliveries(keep) {
+      if (pruneFails) throw new Error("prune failed");
+      const drop = Math.max(0, stored.length - keep);
+      stored.splice(0, drop);
+      return drop;
+    },
+  };
+  const entry = (i: number): DeliveryEntry => ({ at: new Date(Date.UTC(2026, 11, 3, 10, 0, i)), event: "accepted", queueId: i, from: "a@example.org", to: [`r${i}@remote.test`], detail: "queued", size: 1 });
+  const log = new DeliveryLog(2, { history, onError: (error) => errors.push(error) });
+  for (let i = 0; i < 2; i++) log.add(entry(i));
+  await log.flush();
+  assert.equal(errors.length, 1, "the failed prune is reported");
+  await log.flush();
+  assert.deepEqual(stored.map((e) => e.queueId), [0, 1], "written once, not again by the next flush");
+  assert.deepEqual((await log.list()).map((e) => e.queueId), [1, 0], "listed once");
+  pruneFails = false;
+  log.add(entry(2));
+  await log.stop();
+  assert.deepEqual(stored.map((e) => e.queueId), [1, 2], "the next flush prunes");
+});

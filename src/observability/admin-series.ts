@@ -271,7 +271,11 @@ export class DeliveryLog {
     await this.flush();
   }
 
-  /** Writes the waiting entries in one batch and prunes the history to `capacity`; a failed batch waits for the next. */
+  /**
+   * Writes the waiting entries in one batch and prunes the history to `capacity`. A batch the
+   * history refused waits for the next flush; a failed prune does not (the batch is written: it
+   * would be written twice), the next flush prunes again.
+   */
   flush(): Promise<void> {
     const history = this.#history;
     if (history === null) return Promise.resolve();
@@ -281,12 +285,17 @@ export class DeliveryLog {
       this.#pending = [];
       try {
         await history.addDeliveries(this.#writing);
-        await history.pruneDeliveries(this.capacity);
       } catch (error) {
         this.#onError(error);
         this.#pending = [...this.#writing, ...this.#pending].slice(-this.capacity);
+        return;
       } finally {
         this.#writing = [];
+      }
+      try {
+        await history.pruneDeliveries(this.capacity);
+      } catch (error) {
+        this.#onError(error);
       }
     });
     this.#flushing = run.catch(() => {});

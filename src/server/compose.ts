@@ -427,6 +427,7 @@ function wakingStore(store: ComposedStore, wake: () => void): ComposedStore {
     getQueued: (id) => queue.getQueued(id),
     listQueue: (limit) => queue.listQueue(limit),
     listQueuePage: (query) => queue.listQueuePage(query),
+    countQueue: () => queue.countQueue(),
     openQueued: (entry) => queue.openQueued(entry),
     leaseDue: (now, limit, leaseMs) => queue.leaseDue(now, limit, leaseMs),
     recordAttempt: (id, results, next, options) => queue.recordAttempt(id, results, next, options),
@@ -491,6 +492,8 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       minVersion: config.tls.minVersion,
       ciphers: { client: config.tls.ciphersClient, mx: config.tls.ciphersMx },
       log: log.child({ component: "tls" }),
+      // A self-signed certificate names these (not every interface's address: tls-context.ts).
+      bindAddresses: [...config.listeners.map((l) => l.address), ...(config.http.enabled ? [config.http.address] : [])],
     });
     // Stored ACME certificates are served from the first connection on; ordering starts once the HTTP side is up.
     // On PostgreSQL the account, certificates and HTTP-01 answers are shared by every node (net/acme.ts).
@@ -571,18 +574,20 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     const metrics = new Metrics({
       openConnections: () => listenersRef?.openByListener?.() ?? {},
       queue: async () => {
-        // Bounded: a huge queue reports at least this many, with the oldest among them.
-        const entries = await opened.queue.listQueue(100_000);
-        const oldest = entries.reduce((min, e) => Math.min(min, e.createdAt.getTime()), Date.now());
-        return { length: entries.length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
+        // Counted in the store; listQueue is oldest first, so its first entry is the oldest.
+        const [length, first] = await Promise.all([opened.queue.countQueue(), opened.queue.listQueue(1)]);
+        const oldest = first[0]?.createdAt.getTime() ?? Date.now();
+        return { length, oldestAgeSeconds: (Date.now() - oldest) / 1000 };
       },
     });
     metricsRef = metrics;
     authenticator.observe = (protocol, ok) => metrics.login(protocol, "password", ok);
-    // Kept in the store (batched writes) so a restart keeps them and a cluster shares them.
+    // Kept in the store (batched writes) so a restart keeps them and a cluster shares them; only
+    // when the admin web that shows them is on (else nothing reads them: no store writes).
     const historyLog = log.child({ component: "admin-history" });
-    const deliveries = new DeliveryLog(config.http.adminDeliveryLog, {
-      history: opened.adminHistory ?? null,
+    const adminWebOn = config.http.enabled && config.http.admin && opened.webAuth !== undefined && opened.webAuth !== null;
+    const deliveries = new DeliveryLog(adminWebOn ? config.http.adminDeliveryLog : 0, {
+      history: adminWebOn ? (opened.adminHistory ?? null) : null,
       onError: (error) => historyLog.warn("admin.history_write_failed", { error: error instanceof Error ? error.message : String(error) }),
     });
     deliveries.start();
@@ -590,7 +595,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
       countAcceptedMessage(metrics, event, fields);
       deliveries.record(event, fields, new Date());
     };
-    const adminWeb = config.http.enabled && config.http.admin && opened.webAuth
+    const adminWeb = adminWebOn && opened.webAuth
       ? createAdminWeb({ config, store: opened.webAuth, accounts: opened.accounts, operations: admin, authenticator, throttle, hashParams: hashParamsOf(config), metrics, deliveries, ...(opened.adminHistory ? { history: opened.adminHistory } : {}), log })
       : null;
     await adminWeb?.start();

@@ -96,6 +96,8 @@ export interface QueueStore {
   getQueued(id: number): Promise<QueuedMessage | null>;
   /** Entries with at least one pending or deferred recipient, oldest first. */
   listQueue(limit?: number): Promise<QueuedMessage[]>;
+  /** How many entries listQueue would list without a limit (counted in the store, no rows read out). */
+  countQueue(): Promise<number>;
   /**
    * Entries with an open recipient, oldest first, one page at a time: the filters on recipients
    * (state, to, domain) hold for one and the same open recipient. A keyset page (after the

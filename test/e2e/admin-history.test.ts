@@ -81,3 +81,38 @@ print("sent")
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test("with the admin web off, the delivery log is not written to the store", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "mailroom-history-off-"));
+  try {
+    let server = await startFullServer({ dataDir, extraToml: `[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\nadmin = false\n` });
+    try {
+      await server.server.store.accounts.addDomain("example.org");
+      await createAdminOperations({ accounts: server.server.store.accounts, hashPassword: (p) => hashPassword(p, { params: CHEAP_HASH_PARAMS }) }).addUser({ address: "alice@example.org", password: "alice password 1" });
+      const sent = await run("python3", ["-c", `
+import smtplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL("127.0.0.1", ${server.portOf("submissions")}, context=ctx, local_hostname="py.test")
+s.login("alice@example.org", "alice password 1")
+s.sendmail("alice@example.org", ["alice@example.org"], "From: alice@example.org\\r\\nSubject: note\\r\\n\\r\\nhi\\r\\n")
+s.quit()
+print("sent")
+`], { timeout: 60_000 });
+      assert.match(sent.stdout, /sent/);
+    } finally {
+      // stop() flushes what waits: with the admin web off nothing does.
+      await server.stop();
+    }
+    // The same data dir with the admin web on: the log it reads from the store is empty.
+    server = await startFullServer({ dataDir });
+    try {
+      await server.server.store.webAuth!.addAdminUser("root", await hashPassword("correct horse battery", { params: CHEAP_HASH_PARAMS }), new Date());
+      const api = await signIn(baseOf(server));
+      assert.deepEqual(await api("/api/v1/deliveries"), []);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

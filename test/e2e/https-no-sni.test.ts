@@ -1,11 +1,13 @@
 // HTTPS by IP address: a browser opening https://<ip>/admin sends no SNI (RFC 6066 §3 allows no IP
 // literal in server_name). Over real sockets: OpenSSL's s_client with -noservername and Node's
 // tls.connect without a servername both get the server's certificate (the self-signed one, naming
-// the loopback addresses) and the admin page.
+// the loopback addresses and the listeners' bind address, none of the machine's other interface
+// addresses) and the admin page.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
+import { networkInterfaces } from "node:os";
 import { connect } from "node:tls";
 import { startFullServer } from "../harness/full-server.js";
 
@@ -41,6 +43,13 @@ test("HTTPS without SNI gets the default certificate and the page (openssl s_cli
     for await (const chunk of socket) page += (chunk as Buffer).toString("utf8");
     assert.match(page, /^HTTP\/1\.1 200/);
     assert.match(page, /Sign in/);
+    // Only loopback and the addresses the listeners bind (127.0.0.1 here): the machine's other
+    // interface addresses (Docker, VPN) are not told to whoever connects to a TLS port.
+    const named = [...(certificate.subjectAltName ?? "").matchAll(/IP Address:([0-9A-Fa-f:.]+)/g)].map((m) => m[1]!);
+    assert.deepEqual(named.filter((ip) => ip !== "127.0.0.1" && !/^(0:){7}0*1$|^::1$/i.test(ip)), [], certificate.subjectAltName);
+    for (const entry of Object.values(networkInterfaces()).flat()) {
+      if (entry && !entry.internal) assert.ok(!named.includes(entry.address), `${entry.address} is not in the certificate`);
+    }
 
   } finally {
     await server.stop();

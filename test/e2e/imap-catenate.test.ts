@@ -1,7 +1,8 @@
 // RFC 4469 CATENATE over a real socket: APPEND (and MULTIAPPEND, UID REPLACE) of messages built
 // from TEXT literals and IMAP URLs (RFC 5092: relative and absolute, UIDVALIDITY, SECTION with part
 // numbers / HEADER / TEXT / MIME, PARTIAL) naming the user's own messages, byte for byte;
-// `NO [BADURL "url"]` for another user, a missing mailbox, UID or section, a wrong UIDVALIDITY,
+// URL parts sent as literals (`URL {n}`, synchronising and LITERAL+, at most 8 KiB);
+// `NO [BADURL url]` (RFC 4469 §6: the URL unquoted, "]" left out) for another user, a missing mailbox, UID or section, a wrong UIDVALIDITY,
 // URLAUTH or malformed URLs, with nothing appended; `NO [TOOBIG]` past APPENDLIMIT; python3
 // imaplib forwards an attachment by URL.
 import assert from "node:assert/strict";
@@ -107,14 +108,45 @@ describe("IMAP CATENATE (RFC 4469)", () => {
     ];
     for (const [i, url] of bad.entries()) {
       const answer = await send(client, `b${i + 1}`, `b${i + 1} APPEND Bad CATENATE (${text("x\r\n")} URL "${url}")\r\n`);
-      assert.match(answer, new RegExp(`b${i + 1} NO \\[BADURL `), `${url}: ${answer}`);
+      // RFC 4469 §6: "BADURL" SP url-resp-text, the URL as sent, unquoted.
+      assert.ok(answer.startsWith(`b${i + 1} NO [BADURL ${url}] `), `${url}: ${answer}`);
     }
+    // url-resp-text excludes "]": a URL with one is echoed without it, never as an empty code.
+    assert.match(await send(client, "b20", `b20 APPEND Bad CATENATE (URL "/INBOX/;UID=9]9")\r\n`), /^b20 NO \[BADURL \/INBOX\/;UID=99\] /);
+    assert.match(await send(client, "b21", `b21 APPEND Bad CATENATE (URL "")\r\n`), /^b21 NO \[BADURL ""\] /);
     const big = "y".repeat(40 * 1024);
     assert.match(await send(client, "t1", `t1 APPEND Bad CATENATE (${text(big)} ${text(big)})\r\n`), /t1 NO \[TOOBIG\]/);
     assert.match(await send(client, "t2", `t2 APPEND Bad CATENATE (URL "/INBOX/;UID=1/;PARTIAL=100000")\r\n`), /t2 NO/, "empty result");
     assert.match(await send(client, "t3", `t3 APPEND Bad CATENATE (FILE "x")\r\n`), /t3 BAD/);
     assert.match(await send(client, "t4", `t4 APPEND Bad CATENATE ()\r\n`), /t4 BAD/);
     assert.match(await client.command("t5", "STATUS Bad (MESSAGES)"), /MESSAGES 0/);
+    client.close();
+  });
+
+  it("a URL part sent as a literal (RFC 4469 cat-part = \"URL\" SP astring): synchronising, LITERAL+, bounded", async () => {
+    const client = await loggedIn();
+    await client.command("l0", "CREATE Lit");
+    const url = "/INBOX/;UID=1/;SECTION=1";
+    // Synchronising: the server invites the URL's octets with "+", then the command goes on.
+    client.send(`l1 APPEND Lit CATENATE (${text("Subject: lit\r\n\r\n")} URL {${url.length}}\r\n`);
+    await client.until((out) => /(^|\r\n)\+ [^\r\n]*\r\n$/.test(out));
+    assert.doesNotMatch(client.take(), /l1 (NO|BAD)/);
+    assert.match(await send(client, "l1", `${url} ${text("\r\nend\r\n")})\r\n`), /l1 OK \[APPENDUID \d+ 1\]/);
+    assert.equal(await body(client, "l2", "Lit", 1), "Subject: lit\r\n\r\nthe body text\r\nend\r\n");
+    // LITERAL+, as the first part; a literal URL that names nothing gets BADURL with that URL.
+    assert.match(await send(client, "l3", `l3 APPEND Lit CATENATE (URL {${url.length}+}\r\n${url})\r\n`), /l3 OK \[APPENDUID \d+ 2\]/);
+    assert.equal(await body(client, "l4", "Lit", 2), "the body text");
+    assert.ok((await send(client, "l5", `l5 APPEND Lit CATENATE (URL {14+}\r\n/INBOX/;UID=99)\r\n`)).startsWith("l5 NO [BADURL /INBOX/;UID=99] "));
+    // A mailbox named URL is still a mailbox, its literal message data.
+    await client.command("l6", "CREATE URL");
+    assert.match(await send(client, "l7", `l7 APPEND URL {5+}\r\nhello\r\n`), /l7 OK/);
+    // Longer than 8 KiB: refused before "+" (NO [TOOBIG]); the connection carries on.
+    assert.match(await send(client, "l8", `l8 APPEND Lit CATENATE (URL {9000}\r\n`), /l8 NO \[TOOBIG\]/);
+    assert.match(await client.command("l9", "STATUS Lit (MESSAGES)"), /MESSAGES 2/);
+    // UID REPLACE takes a URL literal too.
+    await client.command("l10", "SELECT Lit");
+    assert.match(await send(client, "l11", `l11 UID REPLACE 2 Lit CATENATE (${text("Subject: r\r\n\r\n")} URL {${url.length}+}\r\n${url})\r\n`), /l11 OK/);
+    assert.equal(await body(client, "l12", "Lit", 3), "Subject: r\r\n\r\nthe body text");
     client.close();
   });
 

@@ -2,8 +2,9 @@
 // 1-8): MESSAGELIMIT=3 advertised; FETCH, STORE, SEARCH, MOVE and UID EXPUNGE process the 3
 // highest UIDs of what they name and finish `OK [MESSAGELIMIT 3 uid]` (the lowest UID processed),
 // or send it as an untagged NO when the tagged OK has a code of its own; the client goes on with
-// UIDBEFORE / UID ranges; COPY, MULTIAPPEND, SORT, THREAD and a FETCH PARTIAL page of more are
-// `NO [MESSAGELIMIT 3]` and change nothing; EXPUNGE and STATUS are not limited; python3 imaplib
+// UIDBEFORE / UID ranges; COPY, MULTIAPPEND and a FETCH PARTIAL page of more are
+// `NO [MESSAGELIMIT 3]` and change nothing; EXPUNGE, STATUS, SORT and THREAD (outside RFC 9738's
+// scope: they answer about the whole mailbox) are not limited; python3 imaplib
 // pages through a mailbox with the response code. Without the key nothing is advertised or cut.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -63,14 +64,17 @@ describe("IMAP MESSAGELIMIT (RFC 9738)", () => {
     client.close();
   });
 
-  it("refuses COPY, MULTIAPPEND, SORT, THREAD and long PARTIAL pages with NO [MESSAGELIMIT 3]", async () => {
+  it("refuses COPY, MULTIAPPEND and long PARTIAL pages with NO [MESSAGELIMIT 3]; SORT and THREAD answer for the whole mailbox", async () => {
     const client = await selected();
     await client.command("p0", "CREATE Other");
     assert.match(await client.command("p1", "COPY 1:4 Other"), /p1 NO \[MESSAGELIMIT 3\]/);
     assert.match(await client.command("p2", "UID COPY 6:8 Other"), /p2 OK \[COPYUID/);
-    assert.match(await client.command("p3", "SORT (DATE) UTF-8 ALL"), /p3 NO \[MESSAGELIMIT 3\]/);
+    // RFC 9738's scope leaves SORT and THREAD out: all 8 messages, a plain OK.
+    assert.match(await client.command("p3", "UID SORT (ARRIVAL) UTF-8 ALL"), /\* SORT 1 2 3 4 5 6 7 8\r\np3 OK (?!\[MESSAGELIMIT)/);
     assert.match(await client.command("p4", "UID SORT (DATE) UTF-8 UIDAFTER 5"), /\* SORT 6 7 8\r\np4 OK/);
-    assert.match(await client.command("p5", "THREAD REFERENCES UTF-8 ALL"), /p5 NO \[MESSAGELIMIT 3\]/);
+    const threads = await client.command("p5", "UID THREAD REFERENCES UTF-8 ALL");
+    assert.match(threads, /p5 OK (?!\[MESSAGELIMIT)/);
+    assert.deepEqual([...(/\* THREAD ([^\r\n]*)\r\n/.exec(threads)?.[1] ?? "").matchAll(/\d+/g)].map((m) => Number(m[0])).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
     assert.match(await client.command("p6", "UID FETCH 1:* (UID) (PARTIAL 1:4)"), /p6 NO \[MESSAGELIMIT 3\]/);
     assert.deepEqual(uidsOf(await client.command("p7", "UID FETCH 1:* (UID) (PARTIAL -1:-2)")), [7, 8]);
     const message = "Subject: m\r\n\r\nx\r\n";

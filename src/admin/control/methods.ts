@@ -129,6 +129,7 @@ export const ADMIN_METHODS: Readonly<Record<string, Invoke>> = Object.freeze({
   deleteAlias: (ops, a) => ops.deleteAlias(a.string(0), a.optionalStrings(1)),
   listAliases: (ops, a) => ops.listAliases(a.optionalString(0)),
   "outbound.listQueue": (ops, a) => ops.outbound.listQueue(a.optionalInteger(0)),
+  "outbound.countQueue": (ops) => ops.outbound.countQueue(),
   // The query's fields are checked by the operation itself (the API passes the same object).
   "outbound.queuePage": (ops, a) => ops.outbound.queuePage(a.object(0)),
   "outbound.showQueued": (ops, a) => ops.outbound.showQueued(a.integer(0)),

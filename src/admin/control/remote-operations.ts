@@ -13,6 +13,7 @@ export function remoteOperations(client: ControlClient): AdminOperations {
     client.call(method, args, onProgress as ((progress: unknown) => void) | undefined) as Promise<T>;
   const outbound: OutboundOperations = {
     listQueue: (limit) => call<QueuedMessage[]>("outbound.listQueue", limit ?? null),
+    countQueue: () => call<number>("outbound.countQueue"),
     queuePage: (query) => call<QueuePage>("outbound.queuePage", query ?? {}),
     showQueued: (id) => call<QueuedMessage>("outbound.showQueued", id),
     retryQueued: (id) => call<QueuedMessage>("outbound.retryQueued", id),

@@ -129,6 +129,8 @@ export function createOutboundOperations(deps: OutboundAdminDependencies) {
 
   return {
     listQueue: (limit?: number): Promise<QueuedMessage[]> => deps.queue.listQueue(limit),
+    /** How many entries wait (those listQueue lists), counted in the store. */
+    countQueue: (): Promise<number> => deps.queue.countQueue(),
 
     /**
      * One page of the queue, oldest first, filtered in the store (QueueStore.listQueuePage): by

@@ -13,7 +13,7 @@ import type { ArgumentReader, LiteralPiece } from "../protocol/arguments.js";
 import { encodeNumbers } from "../protocol/sequence-set.js";
 import { ImapError, type CommandContext, type ImapCommand } from "./command.js";
 import { refuseOverLimit } from "./message-limit.js";
-import { readCatenate, stageCatenated, type CatenatePart } from "./catenate.js";
+import { isCatenateUrlLiteral, MAX_CATENATE_URL_LITERAL, readCatenate, stageCatenated, type CatenatePart } from "./catenate.js";
 import { requireMailboxAccess } from "../acl/mailbox-access.js";
 import { permanentFlagsFor } from "../acl/selected-rights.js";
 
@@ -39,8 +39,11 @@ export const appendCommand: ImapCommand<AppendArgs> = {
   states: ["authenticated", "selected"],
   sequenceUse: "none",
   capabilities: ["UIDPLUS", "MULTIAPPEND", "CATENATE"],
-  // append = "APPEND" SP mailbox 1*append-message: every literal but a mailbox name is message data.
-  streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")),
+  // append = "APPEND" SP mailbox 1*append-message: every literal but a mailbox name and a
+  // CATENATE URL (RFC 4469 cat-part = "URL" SP astring) is message data.
+  streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")) && !isCatenateUrlLiteral(lines),
+  // A URL literal is collected in memory, so it is held to MAX_CATENATE_URL_LITERAL.
+  literalLimit: (lines) => (isCatenateUrlLiteral(lines) ? MAX_CATENATE_URL_LITERAL : undefined),
   beforeStreamedLiteral: async (ctx, args) => {
     await targetMailbox(ctx, args.mailbox());
   },

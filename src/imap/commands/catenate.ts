@@ -9,12 +9,14 @@
 // Decisions (RFC 4469 §5 leaves them to the server):
 // - A URL must name a message of the logged-in account: a user in the URL must be the account's
 //   address, the host is not checked (this server knows itself by several names), the mailbox
-//   must exist, UIDVALIDITY (when given) match, the UID exist. Else `NO [BADURL "url"]` with
+//   must exist, UIDVALIDITY (when given) match, the UID exist. Else `NO [BADURL url]` with
 //   nothing appended (§5). URLAUTH/EXPIRE components are not supported here: BADURL.
 // - Sections: the part numbers, HEADER, TEXT and MIME of FETCH BODY[...] (byte ranges of the
 //   stored message); HEADER.FIELDS is BADURL. A section that does not exist is BADURL;
 //   ;PARTIAL=o.l takes those octets of it (an offset past the end gives nothing).
 // - The result larger than APPENDLIMIT is `NO [TOOBIG]` (§5), an empty result NO.
+// - A URL sent as a literal (`URL {n}`, cat-part = "URL" SP astring) is collected, not streamed,
+//   and held to MAX_CATENATE_URL_LITERAL: a longer one is `NO [TOOBIG]` before `+`.
 import type { Mailbox, StagedMessage, StoredMessage } from "../../store/index.js";
 import { isStoreError, type ByteRange } from "../../store/index.js";
 import type { Readable } from "node:stream";
@@ -28,6 +30,20 @@ export type CatenatePart = { kind: "text"; literal: LiteralPiece } | { kind: "ur
 
 /** Parts per CATENATE: bounds the URLs resolved and the pieces copied for one message. */
 export const MAX_CATENATE_PARTS = 100;
+
+/** Octets of a URL sent as a literal (`URL {n}`): a URL is a short string, collected in memory. */
+export const MAX_CATENATE_URL_LITERAL = 8192;
+
+/**
+ * Whether the literal whose marker ends the command's text so far is a CATENATE URL part: the
+ * last line ends in `URL {n}` (after `(` or a space) and the command has opened a CATENATE list.
+ * Such a literal is an astring, not message data (append.ts does not stream it).
+ */
+export function isCatenateUrlLiteral(lines: readonly Buffer[]): boolean {
+  const last = lines[lines.length - 1]?.toString("latin1") ?? "";
+  if (!/(?:^|[ (])URL \{\d{1,20}\+?\}$/i.test(last)) return false;
+  return lines.some((line) => /(?:^| )CATENATE \(/i.test(line.toString("latin1")));
+}
 
 /** `CATENATE (cat-part *(SP cat-part))` after the keyword; cat-part = "TEXT" SP literal / "URL" SP astring. */
 export function readCatenate(args: ArgumentReader): CatenatePart[] {
@@ -43,7 +59,21 @@ export function readCatenate(args: ArgumentReader): CatenatePart[] {
   return parts;
 }
 
-const badUrl = (url: string): ImapError => ImapError.no(`BADURL "${url.replace(/[\\"]/g, "").slice(0, 1024)}"`, "the URL does not name a message this user can read");
+/**
+ * RFC 4469 §6: "BADURL" SP url-resp-text, where url-resp-text = 1*(TEXT-CHAR - "]"): the URL as
+ * sent, unquoted, so a client can find the part it sent; "]" is left out, octets outside
+ * printable ASCII are %-escaped (RFC 5092 writes them so anyway), and an empty URL reads `""`
+ * (url-resp-text is never empty).
+ */
+export function badUrlCode(url: string): string {
+  const text = url
+    .replace(/\]/g, "")
+    .replace(/[^\x20-\x7e]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+    .slice(0, 1024);
+  return `BADURL ${text === "" ? '""' : text}`;
+}
+
+const badUrl = (url: string): ImapError => ImapError.no(badUrlCode(url), "the URL does not name a message this user can read");
 
 /** A URL part resolved to a byte range of a stored message. */
 interface ResolvedUrl {
@@ -96,13 +126,13 @@ async function resolveUrl(ctx: CommandContext, raw: string, mailboxes: Map<strin
  */
 export async function stageCatenated(ctx: CommandContext, parts: readonly CatenatePart[], maxBytes: number): Promise<StagedMessage> {
   const mailboxes = new Map<string, Mailbox | null>();
-  const pieces: ({ kind: "text"; staged: StagedMessage } | { kind: "url"; resolved: ResolvedUrl })[] = [];
+  const pieces: ({ kind: "text"; staged: StagedMessage } | { kind: "url"; url: string; resolved: ResolvedUrl })[] = [];
   let total = 0;
   for (const part of parts) {
     if (part.kind === "url") {
       const resolved = await resolveUrl(ctx, part.url, mailboxes);
       total += resolved.range.end - resolved.range.start;
-      pieces.push({ kind: "url", resolved });
+      pieces.push({ kind: "url", url: part.url, resolved });
     } else {
       if (part.literal.size > maxBytes) throw ImapError.no("TOOBIG", "the message would be larger than the APPENDLIMIT");
       total += part.literal.size;
@@ -112,9 +142,12 @@ export async function stageCatenated(ctx: CommandContext, parts: readonly Catena
   // RFC 4469 §5: TOOBIG before anything is copied when the sizes already tell.
   if (total > maxBytes) throw ImapError.no("TOOBIG", "the message would be larger than the APPENDLIMIT");
   if (total === 0) throw ImapError.no(null, "empty message");
+  // The URL being copied, for the BADURL when its message goes away meanwhile.
+  let copying = "";
   async function* composed(): AsyncIterable<Buffer> {
     for (const piece of pieces) {
       if (piece.kind === "url" && piece.resolved.range.end <= piece.resolved.range.start) continue;
+      if (piece.kind === "url") copying = piece.url;
       const stream: Readable = piece.kind === "text" ? piece.staged.open() : ctx.store.openMessage(piece.resolved.message, piece.resolved.range);
       for await (const chunk of stream) yield chunk as Buffer;
     }
@@ -124,7 +157,7 @@ export async function stageCatenated(ctx: CommandContext, parts: readonly Catena
   } catch (error) {
     if (isStoreError(error, "TOOBIG")) throw ImapError.no("TOOBIG", "the message would be larger than the APPENDLIMIT");
     // A URL's message expunged while it was being copied.
-    if (isStoreError(error, "NONEXISTENT")) throw ImapError.no("BADURL", "a URL's message was removed meanwhile");
+    if (isStoreError(error, "NONEXISTENT")) throw ImapError.no(badUrlCode(copying), "a URL's message was removed meanwhile");
     throw error;
   }
 }

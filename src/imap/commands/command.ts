@@ -192,6 +192,8 @@ export interface ImapCommand<A> {
    * Their octets go to the store as they arrive (ctx.stagedLiteral), never into memory.
    */
   streamsLiteral?(lines: readonly Buffer[], index: number): boolean;
+  /** A bound below imap_literal_size for a literal this command collects (CommandReaderLimits.literalLimit). */
+  literalLimit?(lines: readonly Buffer[], index: number): number | undefined;
   /**
    * Runs before the first streamed literal is accepted (before `+`): `args` is positioned after
    * the command name, over the text up to that literal. Throwing refuses the command before any

@@ -7,10 +7,12 @@
 //   `* NO [MESSAGELIMIT n uid]` carries it instead (session/imap-session.ts). SEARCH counts the
 //   messages it searches: those its top-level sequence sets, UID, UIDAFTER and UIDBEFORE keys
 //   leave. UID EXPUNGE counts the \Deleted messages it would remove.
-// - COPY, APPEND (all messages of a MULTIAPPEND), SORT and THREAD (the messages they search) of
-//   more than n messages, and a FETCH PARTIAL range longer than n, fail with `NO [MESSAGELIMIT n]`
-//   and change nothing: a partial copy or a partial sort order would mislead the client.
-// - EXPUNGE, CLOSE and STATUS are not limited (they name no set).
+// - COPY and APPEND (all messages of a MULTIAPPEND) of more than n messages, and a FETCH PARTIAL
+//   range longer than n, fail with `NO [MESSAGELIMIT n]` and change nothing: a partial copy would
+//   mislead the client.
+// - EXPUNGE, CLOSE and STATUS are not limited (they name no set), nor SORT and THREAD: RFC 9738's
+//   scope is FETCH, SEARCH, STORE, COPY, MOVE, APPEND and UID EXPUNGE, and an order or a thread
+//   tree is about the whole mailbox, which a client could not assemble from pieces.
 // UIDAFTER and UIDBEFORE (protocol/search-key.ts) are parsed as UID ranges.
 import type { Uid } from "../../store/index.js";
 import type { SearchKey } from "../protocol/search-key.js";

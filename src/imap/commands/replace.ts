@@ -10,7 +10,7 @@
 import type { ArgumentReader } from "../protocol/arguments.js";
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { appendMessage, targetMailbox, type AppendMessage } from "./append.js";
-import { stageCatenated } from "./catenate.js";
+import { isCatenateUrlLiteral, MAX_CATENATE_URL_LITERAL, stageCatenated } from "./catenate.js";
 import { ImapError, type ImapCommand } from "./command.js";
 import { requireRights } from "../acl/mailbox-access.js";
 import { permanentFlagsFor } from "../acl/selected-rights.js";
@@ -38,7 +38,9 @@ export const replaceCommand: ImapCommand<ReplaceArgs> = {
   states: ["selected"],
   sequenceUse: "uses-and-breaks",
   capabilities: ["REPLACE"],
-  streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")),
+  // As APPEND: a mailbox name or a CATENATE URL literal is collected, anything else streamed.
+  streamsLiteral: (lines, index) => !(index === 0 && MAILBOX_LITERAL.test(lines[0]?.toString("latin1") ?? "")) && !isCatenateUrlLiteral(lines),
+  literalLimit: (lines) => (isCatenateUrlLiteral(lines) ? MAX_CATENATE_URL_LITERAL : undefined),
   beforeStreamedLiteral: async (ctx, args) => {
     oneMessage(args);
     args.space();

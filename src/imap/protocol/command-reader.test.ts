@@ -34,6 +34,11 @@ describe("CommandReader", () => {
     const input = 'a1 NOOP\r\na2 LOGIN {5}\r\nalice {3+}\r\npw!\r\na3 APPEND INBOX ~{4}\r\nab\x00c\r\n';
     assert.deepEqual(show(readAll(input)), ["cmd a1 NOOP", "continue", "cmd a2 LOGIN {5}<alice> {3+}<pw!>", "continue", "cmd a3 APPEND INBOX ~{4}<ab\x00c>"]);
   });
+  it("holds a collected literal to its own literalLimit (a CATENATE URL) below maxLiteralSize", () => {
+    const limits = { ...LIMITS, literalLimit: (lines: readonly Buffer[]) => (/URL \{\d+\+?\}$/.test(lines[lines.length - 1]!.toString("latin1")) ? 8 : undefined) };
+    assert.deepEqual(show(readAll("a1 X URL {8}\r\n/INBOX/1 {9}\r\n123456789\r\na2 X URL {9}\r\na3 NOOP\r\n", [], limits)), ["continue", "continue", "cmd a1 X URL {8}</INBOX/1> {9}<123456789>", "refused a2 NO TOOBIG close=false", "cmd a3 NOOP"]);
+    assert.deepEqual(show(readAll("a1 X URL {9+}\r\n", [], limits)), ["refused a1 NO TOOBIG close=true"]);
+  });
   it("does not take a {n} inside a quoted string for a literal", () => {
     assert.deepEqual(show(readAll('a1 LOGIN "x {5}" "y"\r\na2 SEARCH SUBJECT "{5}\r\n')), ['cmd a1 LOGIN "x {5}" "y"', 'cmd a2 SEARCH SUBJECT "{5}']);
   });

@@ -33,6 +33,11 @@ export interface CommandReaderLimits {
    * streamed instead of collected. Default: none is.
    */
   readonly streamLiteral?: (lines: readonly Buffer[], index: number) => boolean;
+  /**
+   * A tighter bound than maxLiteralSize for a collected literal (one that is a short string, such
+   * as a CATENATE URL, where the command also takes large streamed literals). Default: none.
+   */
+  readonly literalLimit?: (lines: readonly Buffer[], index: number) => number | undefined;
 }
 
 export type ReaderEvent =
@@ -194,14 +199,17 @@ export class CommandReader {
     const size = Number(marker[2]);
     const synchronising = marker[3] !== "+";
     const streamed = refusal === null && !command.dropping && this.limits.streamLiteral?.(command.lines, command.literals.length) === true;
-    if (size + (streamed ? 0 : command.literalBytes) > this.limits.maxLiteralSize) {
+    const own = streamed || command.dropping ? undefined : this.limits.literalLimit?.(command.lines, command.literals.length);
+    const overOwn = own !== undefined && size > own;
+    if (overOwn || size + (streamed ? 0 : command.literalBytes) > this.limits.maxLiteralSize) {
+      const what = overOwn ? `larger than ${own} octets, the most this argument takes` : "larger than the APPENDLIMIT";
       if (synchronising) {
         // RFC 7889 §4 / RFC 9051 §7.1: refused before a byte of it is sent; the connection survives.
         this.command = null;
-        return command.dropping ? refusal : { kind: "refused", tag: tagOf(command.lines[0]), status: "NO", code: "TOOBIG", text: "literal is larger than the APPENDLIMIT", close: false };
+        return command.dropping ? refusal : { kind: "refused", tag: tagOf(command.lines[0]), status: "NO", code: "TOOBIG", text: `literal is ${what}`, close: false };
       }
       this.command = null;
-      return { kind: "refused", tag: tagOf(command.lines[0]), status: "NO", code: "TOOBIG", text: "non-synchronising literal is larger than the APPENDLIMIT", close: true };
+      return { kind: "refused", tag: tagOf(command.lines[0]), status: "NO", code: "TOOBIG", text: `non-synchronising literal is ${what}`, close: true };
     }
     const binary = marker[1] === "~";
     if (streamed) return this.startStreamed(command, size, binary, synchronising);

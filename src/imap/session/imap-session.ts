@@ -111,6 +111,10 @@ export class ImapSession {
         const name = commandNameOf(lines[0]);
         return name !== null && this.table.find(name, false)?.streamsLiteral?.(lines, index) === true;
       },
+      literalLimit: (lines, index) => {
+        const name = commandNameOf(lines[0]);
+        return name === null ? undefined : this.table.find(name, false)?.literalLimit?.(lines, index);
+      },
     });
     this.contextSource = {
       store: options.store,

@@ -9,7 +9,7 @@ import { mapSearchSets, parseSearchCriteria, SEARCH_CHARSETS, someSearchKey, typ
 import type { SequenceSet } from "../protocol/sequence-set.js";
 import { searchMailbox } from "../search/search-mailbox.js";
 import type { CommandContext } from "../commands/command.js";
-import { refuseOverLimit, searchUniverse } from "../commands/message-limit.js";
+import { searchUniverse } from "../commands/message-limit.js";
 
 export interface SortCriteriaProgram {
   key: SearchKey<SequenceSet>;
@@ -48,10 +48,10 @@ export async function forEachMatch(ctx: CommandContext, key: SearchKey<SequenceS
   const withModSeq = someSearchKey(key, (k) => k.kind === "modseq");
   // RFC 7162 §3.1: a SORT/THREAD with MODSEQ in its criteria enables CONDSTORE like SEARCH.
   if (withModSeq && !ctx.enabled.has("CONDSTORE")) ctx.session.enable("CONDSTORE");
-  // RFC 9738: SORT and THREAD of more than MESSAGELIMIT messages are refused (a partial order
-  // would mislead), counting the messages the top-level sets leave (commands/message-limit.ts).
+  // The messages the top-level sets leave are the ones searched. RFC 9738 does not limit SORT or
+  // THREAD (its scope is FETCH, SEARCH, STORE, COPY, MOVE, APPEND and UID EXPUNGE): they answer
+  // about the whole mailbox, which a client could not assemble from pieces, so they run in full.
   const uids = searchUniverse(resolved, selected.allUids());
-  refuseOverLimit(ctx, uids.length, ctx.name);
   const found = await searchMailbox(ctx.store, { mailboxId: selected.mailboxId, uids, isRecent: (uid) => !ctx.rev2 && selected.isRecent(uid) }, resolved, { modseq: withModSeq });
   for (let at = 0; at < found.length; at += FACTS_PAGE) {
     const page = found.slice(at, at + FACTS_PAGE);

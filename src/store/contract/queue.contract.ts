@@ -205,6 +205,9 @@ export function queueContract(open: OpenBackend): void {
     const concurrent = await Promise.all(Array.from({ length: 20 }, () => enqueueNew(fx)));
     assert.equal(new Set(concurrent.map((e) => e.id)).size, 20, "concurrent enqueues get distinct entries");
     assert.equal((await fx.queue.listQueue()).length, 24);
+    assert.equal(await fx.queue.countQueue(), 24, "countQueue counts every entry with work left, past any page");
+    await fx.queue.recordAttempt(ids[0]!, [{ address: "bob@example.net", state: "delivered" }, { address: "carol@example.org", state: "failed", reply: "550 no" }], new Date());
+    assert.equal(await fx.queue.countQueue(), 23, "an entry without open recipients is not counted");
   }));
 
   test("the delay warning mark is recorded once and kept; finished entries are listed until completed", using(open, async (fx) => {
@@ -223,6 +226,7 @@ export function queueContract(open: OpenBackend): void {
     const open = await enqueueNew(fx);
     assert.deepEqual((await fx.queue.listFinished()).map((e) => e.id), [entry.id]);
     assert.deepEqual((await fx.queue.listQueue()).map((e) => e.id), [open.id]);
+    assert.equal(await fx.queue.countQueue(), 1, "countQueue counts what listQueue lists: a finished entry is not counted");
     await fx.queue.complete(entry.id);
     assert.deepEqual(await fx.queue.listFinished(), []);
   }));
@@ -244,6 +248,7 @@ export function queueContract(open: OpenBackend): void {
       await assert.rejects(fx.queue.enqueue(request(staged, overrides)), (e) => isStoreError(e, "INVALID"), JSON.stringify(overrides));
     }
     assert.deepEqual(await fx.queue.listQueue(), []);
+    assert.equal(await fx.queue.countQueue(), 0);
     staged.discard();
   }));
 }

@@ -1928,6 +1928,10 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
     return this.read((db) => queue.listQueue(db, checkCount(limit, "limit"), true));
   }
 
+  countQueue(): Promise<number> {
+    return this.read((db) => queue.countQueue(db));
+  }
+
   async listQueuePage(query: QueuePageQuery): Promise<QueuedMessage[]> {
     const limit = checkCount(query.limit, "limit");
     return this.read((db) => queue.listQueuePage(db, { ...query, limit: Math.min(limit, 1000) }));

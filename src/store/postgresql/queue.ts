@@ -70,6 +70,11 @@ export async function listQueue(db: Sql, limit: number, open: boolean): Promise<
   return withRecipients(db, list);
 }
 
+export async function countQueue(db: Sql): Promise<number> {
+  const [row] = await rows<{ n: string | number }>(db, `SELECT count(*) AS n FROM queue q WHERE ${OPEN}`, []);
+  return Number(row?.n ?? 0);
+}
+
 export async function listQueuePage(db: Sql, query: QueuePageQuery): Promise<QueuedMessage[]> {
   const recipient: string[] = ["r.state IN ('pending', 'deferred')"];
   const entry: string[] = [];

@@ -93,6 +93,13 @@ export function listQueue(ctx: StoreContext, limit: number): QueuedMessage[] {
   return withRecipients(ctx, rows);
 }
 
+export function countQueue(ctx: StoreContext): number {
+  const row = ctx.sql.get<{ n: number }>(
+    `SELECT count(*) AS n FROM queue q WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ${OPEN_STATES})`,
+  );
+  return row?.n ?? 0;
+}
+
 export function listQueuePage(ctx: StoreContext, query: QueuePageQuery): QueuedMessage[] {
   const recipient: string[] = [`r.state IN ${OPEN_STATES}`];
   const entry: string[] = [];

@@ -850,6 +850,10 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
     return this.read((ctx) => queue.listQueue(ctx, checkCount(limit, "limit")));
   }
 
+  countQueue(): Promise<number> {
+    return this.read((ctx) => queue.countQueue(ctx));
+  }
+
   async listQueuePage(query: QueuePageQuery): Promise<QueuedMessage[]> {
     const limit = checkCount(query.limit, "limit");
     return this.read((ctx) => queue.listQueuePage(ctx, { ...query, limit: Math.min(limit, 1000) }));
