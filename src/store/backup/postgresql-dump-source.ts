@@ -13,13 +13,14 @@
 // an older backup's dump and take their defaults.
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import type { AccountStore } from "../account-store.js";
-import type { MailStore, RecentClaim } from "../mail-store.js";
+import { ANYONE } from "../acl-rights.js";
+import type { AclEntry } from "../acl-store.js";
+import type { RecentClaim } from "../mail-store.js";
 import type { MetadataEntry } from "../metadata-store.js";
-import type { CopySource } from "../postgresql/import.js";
+import type { CopySource, CopySourceAccounts, CopySourceMail, CopySourceSieve } from "../postgresql/import.js";
 import { toAccount, toAliases, toDomain, toMailbox, type AccountRow, type DomainRow, type MailboxRow } from "../postgresql/rows.js";
 import { UNLIMITED_QUOTA } from "../quota.js";
-import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { SieveScript, SieveScriptInfo } from "../sieve-store.js";
 import type { Account, AccountId, Alias, BlobId, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { dumpLines } from "./dump-file.js";
 import { BackupError } from "./format.js";
@@ -76,6 +77,9 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
   const metadata: { accountId: number; mailboxId: number | null; name: string; value: Buffer }[] = [];
   const sieve = new Map<number, SieveScript[]>();
   const nodeState: DumpNodeState = { dkimKeys: [], acmeAccountKey: null, acmeCertificates: [], queueEntries: 0 };
+  // mailbox_acl.grantee_id and private_seen name accounts by id: resolved once every row is read.
+  const aclRows: { mailboxId: number; granteeId: number | null; rights: string }[] = [];
+  const privateSeen = new Map<string, number[]>();
 
   let table: string | null = null;
   for await (const line of dumpLines(dumpPath)) {
@@ -165,6 +169,16 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
       case "queue":
         nodeState.queueEntries++;
         break;
+      case "mailbox_acl":
+        aclRows.push({ mailboxId: num(row["mailbox_id"]), granteeId: numOrNull(row["grantee_id"]), rights: text(row["rights"], "ACL rights") });
+        break;
+      case "private_seen": {
+        const key = `${num(row["mailbox_id"])} ${num(row["account_id"])}`;
+        const list = privateSeen.get(key) ?? [];
+        list.push(num(row["uid"]));
+        privateSeen.set(key, list);
+        break;
+      }
       default:
         break;
     }
@@ -181,7 +195,8 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
   // What the copy reads of a stored message: the summary, the blob and the prefix (no MIME structure).
   const prefixes = new WeakMap<object, Buffer>();
 
-  const mail: Pick<MailStore, "listMailboxes" | "mailboxStatus" | "claimRecent" | "getMetadata" | "listMessages" | "getMessages" | "openMessage" | "listSubscriptions"> = {
+  const addressOf = new Map<number, string>(accounts.map((a) => [a.id, a.address]));
+  const mail: CopySourceMail = {
     async listMailboxes(accountId: AccountId) {
       return [...mailboxes.values()].filter((m) => m.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
@@ -236,8 +251,27 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
     async listSubscriptions(accountId: AccountId) {
       return [...(subscriptions.get(accountId) ?? [])];
     },
+    async getAcl(mailboxId: MailboxId): Promise<AclEntry[]> {
+      mailboxOf(mailboxId);
+      // As store/postgresql/acl.ts: "anyone" (grantee_id NULL) first, then by address.
+      return aclRows
+        .filter((r) => r.mailboxId === mailboxId)
+        .map((r) => {
+          if (r.granteeId === null) return { identifier: ANYONE, rights: r.rights, key: "" };
+          const address = addressOf.get(r.granteeId);
+          if (address === undefined) throw new BackupError(`the database dump grants rights on mailbox ${mailboxId} to account ${r.granteeId}, which it does not hold`);
+          return { identifier: address, rights: r.rights, key: `~${address.toLowerCase()}` };
+        })
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map(({ identifier, rights }) => ({ identifier, rights }));
+    },
+    async getPrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids?: readonly Uid[]): Promise<Uid[]> {
+      const all = (privateSeen.get(`${mailboxId} ${viewer}`) ?? []).slice().sort((a, b) => a - b);
+      const wanted = uids === undefined ? null : new Set<number>(uids);
+      return all.filter((uid) => wanted === null || wanted.has(uid)) as Uid[];
+    },
   };
-  const accountStore: Pick<AccountStore, "listDomains" | "listAccounts" | "listAliases"> = {
+  const accountStore: CopySourceAccounts = {
     async listDomains() {
       return [...domains];
     },
@@ -248,7 +282,7 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
       return toAliases(aliasRows);
     },
   };
-  const sieveStore: Pick<SieveStore, "listSieveScripts" | "getSieveScript"> = {
+  const sieveStore: CopySourceSieve = {
     async listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {
       return (sieve.get(accountId) ?? []).map((s) => ({ name: s.name, active: s.active, size: s.size }));
     },
@@ -256,6 +290,6 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
       return (sieve.get(accountId) ?? []).find((s) => s.name === name) ?? null;
     },
   };
-  // copyStore reads only the methods above (store/postgresql/import.ts).
-  return { mail: mail as MailStore, accounts: accountStore as AccountStore, sieve: sieveStore as SieveStore, nodeState };
+  // Typed as what copyStore reads (CopySource): a method it starts reading is a compile error here.
+  return { mail, accounts: accountStore, sieve: sieveStore, nodeState };
 }
