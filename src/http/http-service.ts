@@ -93,6 +93,9 @@ export function originForm(request: { url?: string | undefined; headers: Record<
   return rest.startsWith("?") ? `/${rest}` : rest;
 }
 
+/** The longest a connection is held for its first bytes (PROXY check, ClientHello peek). */
+const MAX_PEEK_MS = 10_000;
+
 /** What may stand in front of a server's own connection handling. */
 interface ConnectionFront {
   proxyProtocol?: { trusted: readonly string[]; timeoutMs: number } | undefined;
@@ -116,9 +119,18 @@ function installConnectionFront(server: HttpServer, scheme: "http" | "https", fr
   const challenges = scheme === "https" ? (front.acmeChallenges ?? null) : null;
   if (proxy === null && challenges === null) return;
   const trusted = proxy === null ? null : createNetworkList(proxy.trusted);
+  // Each connection being looked at is held here, outside the server's own timeouts.
+  const peekTimeoutMs = Math.min(front.firstBytesTimeoutMs, MAX_PEEK_MS);
   const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
   server.removeAllListeners("connection");
+  // Until the server's own handling has the socket, nothing else listens for its errors: a client
+  // resetting mid-ClientHello or mid-header would raise an unhandled 'error' and end the process.
+  const onEarlyError = function (this: Socket, error: Error): void {
+    log.debug("http.connection_error_before_handover", { scheme, remote: this.remoteAddress, error: error.message });
+    this.destroy();
+  };
   const handOver = (socket: Socket): void => {
+    socket.removeListener("error", onEarlyError);
     // Node's HTTP parser would read the kernel socket directly ("consume" its handle), skipping the
     // bytes we read and put back (unshift); marked as consumed, it reads through the stream instead.
     const handle = (socket as Socket & { _handle?: { _consumed?: boolean } })._handle;
@@ -146,11 +158,12 @@ function installConnectionFront(server: HttpServer, scheme: "http" | "https", fr
       handOver(socket);
       return;
     }
-    void answerAlpnChallenge(socket, first, challenges, front.firstBytesTimeoutMs, log).then((handled) => {
+    void answerAlpnChallenge(socket, first, challenges, peekTimeoutMs, log).then((handled) => {
       if (!handled && !socket.destroyed) handOver(socket);
     });
   };
   server.on("connection", (socket: Socket) => {
+    socket.on("error", onEarlyError);
     const peer = socket.remoteAddress ?? "";
     if (trusted === null) {
       afterProxy(socket, null);
@@ -158,7 +171,7 @@ function installConnectionFront(server: HttpServer, scheme: "http" | "https", fr
     }
     if (!trusted.contains(peer)) {
       // The client speaks first in HTTP and TLS: look at its first bytes before the server does.
-      const timer = setTimeout(() => socket.destroy(), front.firstBytesTimeoutMs);
+      const timer = setTimeout(() => socket.destroy(), peekTimeoutMs);
       timer.unref();
       socket.once("data", (chunk: Buffer) => {
         clearTimeout(timer);
@@ -219,12 +232,17 @@ async function answerAlpnChallenge(socket: Socket, first: Buffer | null, challen
       socket.once("close", done);
     });
   }
+  if (peek.status === "incomplete" && received.length <= MAX_CLIENT_HELLO_RECORD) {
+    // No full ClientHello in time (or the peer went away): not a client worth a TLS handshake.
+    socket.destroy();
+    return true;
+  }
   if (received.length > 0) socket.unshift(received);
   if (peek.status !== "complete" || !peek.alpn.includes("acme-tls/1")) return false;
   let context: SecureContext | undefined;
   try {
     // With a shared store the order may be another node's (net/acme.ts, docs/scale-out.md).
-    context = peek.serverName === null ? undefined : await challenges.alpnContextAnywhere(peek.serverName);
+    context = peek.serverName === null ? undefined : await challenges.alpnContextAnywhere(peek.serverName, socket.remoteAddress ?? "");
   } catch (error) {
     log.warn("acme.alpn_lookup_failed", { serverName: peek.serverName, error: error instanceof Error ? error.message : String(error) });
   }

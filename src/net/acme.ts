@@ -67,10 +67,34 @@ export interface AcmeSharedState {
   deleteAcmeAlpnChallenge(name: string): Promise<void>;
 }
 
+/** Shared-store TLS-ALPN-01 lookups one client address may cause per minute (alpnContextAnywhere). */
+export const ALPN_SHARED_LOOKUPS_PER_MINUTE = 20;
+
+/** A fixed-window count per client address; the table is bounded (reset when it grows past 10000). */
+class PerAddressLimit {
+  private readonly counts = new Map<string, { windowStart: number; count: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+  ) {}
+
+  allow(address: string, now = Date.now()): boolean {
+    let entry = this.counts.get(address);
+    if (entry === undefined || now - entry.windowStart >= this.windowMs) {
+      if (entry === undefined && this.counts.size >= 10_000) this.counts.clear();
+      entry = { windowStart: now, count: 0 };
+      this.counts.set(address, entry);
+    }
+    entry.count += 1;
+    return entry.count <= this.max;
+  }
+}
+
 /** The pending answers to the CA's validation requests, read by the HTTP service. */
 export class AcmeChallenges {
   private readonly http = new Map<string, string>();
   private readonly alpn = new Map<string, SecureContext>();
+  private readonly sharedLookups = new PerAddressLimit(ALPN_SHARED_LOOKUPS_PER_MINUTE, 60_000);
 
   /** shared: HTTP-01 and TLS-ALPN-01 answers another node stored (the CA's request may come to any node). */
   constructor(private readonly shared: Pick<AcmeSharedState, "readAcmeHttpChallenge" | "readAcmeAlpnChallenge"> | null = null) {}
@@ -97,9 +121,12 @@ export class AcmeChallenges {
    * (an order another node runs). Read only for a ClientHello offering acme-tls/1, which ordinary
    * clients never do, so the store is not asked per connection.
    */
-  async alpnContextAnywhere(name: string): Promise<SecureContext | undefined> {
+  async alpnContextAnywhere(name: string, remote = ""): Promise<SecureContext | undefined> {
     const local = this.alpn.get(name.toLowerCase());
     if (local !== undefined || this.shared === null) return local;
+    // Anyone may offer acme-tls/1: a client doing so over and over would make one store query per
+    // connection. The CA validates a name from a handful of addresses a few times per order.
+    if (!this.sharedLookups.allow(remote)) return undefined;
     const stored = await this.shared.readAcmeAlpnChallenge(name.toLowerCase());
     return stored === null ? undefined : createSecureContext({ key: stored.keyPem, cert: stored.certPem });
   }

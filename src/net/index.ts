@@ -10,4 +10,4 @@ export { SessionDriver, type ByteSession } from "./session-driver.js";
 export { createNetworkList, type NetworkList } from "./network-list.js";
 export { ProxyHeaderError, parseProxyHeader, readProxyHeader, startsWithProxySignature, type ProxyEndpoint, type ProxyHeader, type ProxyParse } from "./proxy-protocol.js";
 export { MAX_CLIENT_HELLO_RECORD, peekClientHello, type ClientHelloPeek } from "./client-hello.js";
-export { AcmeChallenges, AcmeManager, renewalTime, type AcmeChallengeType, type AcmeManagerOptions, type AcmeNameStatus, type AcmeSettings } from "./acme.js";
+export { ALPN_SHARED_LOOKUPS_PER_MINUTE, AcmeChallenges, AcmeManager, renewalTime, type AcmeChallengeType, type AcmeManagerOptions, type AcmeNameStatus, type AcmeSettings } from "./acme.js";

@@ -203,6 +203,8 @@ async function restorePostgresBackupIntoDataDir(config: Config, log: Logger, opt
     `restore: ${copySummary(copied)}`,
     `restore: ${files}`,
     ...(queued > 0 ? [`restore: the backup's ${queued} outbound queue entr${queued === 1 ? "y was" : "ies were"} not restored (an embedded store takes no queue import); deliver them from a PostgreSQL restore of this backup`] : []),
+    // Each table whose rows stay behind, so nothing is dropped without a word.
+    ...source.notCarried.map((t) => `restore: not carried into the embedded store: ${t.table}, ${t.rows} row(s) (${t.what})`),
     `restore: ${dataDir} now holds the store of PostgreSQL backup ${report.header.id}; start the server on it (UIDVALIDITY and UIDs are those of the backup)`,
   ];
 }

@@ -13,13 +13,18 @@
 // an older backup's dump and take their defaults.
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import type { AccountStore } from "../account-store.js";
-import type { MailStore, RecentClaim } from "../mail-store.js";
+import { ANYONE } from "../acl-rights.js";
+import type { AclEntry } from "../acl-store.js";
+import type { AccountAuthState, AppPassword } from "../auth-store.js";
+import type { RecentClaim } from "../mail-store.js";
 import type { MetadataEntry } from "../metadata-store.js";
-import type { CopySource } from "../postgresql/import.js";
+import type { CopySource, CopySourceAccounts, CopySourceAuthState, CopySourceMail, CopySourceSieve, CopySourceTlsReports, CopySourceWebAuth } from "../postgresql/import.js";
+import { toAccountAuth, toAppPassword } from "../sqlite/auth-state.js";
+import type { StoredTlsReport, TlsReportPolicy } from "../tls-report-store.js";
+import type { AdminUser, ApiToken, CredentialOwner, WebAuthnCredential } from "../web-auth-store.js";
 import { toAccount, toAliases, toDomain, toMailbox, type AccountRow, type DomainRow, type MailboxRow } from "../postgresql/rows.js";
 import { UNLIMITED_QUOTA } from "../quota.js";
-import type { SieveScript, SieveScriptInfo, SieveStore } from "../sieve-store.js";
+import type { SieveScript, SieveScriptInfo } from "../sieve-store.js";
 import type { Account, AccountId, Alias, BlobId, Domain, Flag, Mailbox, MailboxId, MailboxStatus, MessageSummary, ModSeq, StoredMessage, Uid } from "../types.js";
 import { dumpLines } from "./dump-file.js";
 import { BackupError } from "./format.js";
@@ -48,7 +53,32 @@ export interface DumpNodeState {
 
 export interface PostgresDumpSource extends CopySource {
   nodeState: DumpNodeState;
+  /**
+   * Tables of the dump whose rows an embedded store does not take from a restore, with their row
+   * counts (only tables with rows), for the restore to say what was left behind.
+   */
+  notCarried: { table: string; rows: number; what: string }[];
 }
+
+/**
+ * Dumped tables the copy does not carry into an embedded store, and what they hold. Learned state
+ * (spam tokens, greylist) is rebuilt by use; vacation and duplicate tracking restart (a vacation
+ * reply may be sent once more); the queue has no import (server/backup.ts says so apart).
+ */
+const NOT_CARRIED: Record<string, string> = {
+  spam_tokens: "spam filter tokens",
+  spam_totals: "spam filter totals",
+  spam_trained: "spam filter training marks",
+  sieve_vacation: "Sieve vacation replies sent",
+  sieve_duplicates: "Sieve duplicate tracking",
+  greylist_triplets: "greylisting triplets",
+  greylist_whitelist: "greylisting passed senders",
+  queue: "outbound queue entries",
+  queue_recipients: "outbound queue recipients",
+  migration_folders: "mailroom migrate folder state",
+  migration_messages: "mailroom migrate message state",
+  web_sessions: "browser sessions (sign in again)",
+};
 
 const num = (value: unknown, fallback = 0): number => (value === null || value === undefined ? fallback : Number(value));
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
@@ -76,6 +106,19 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
   const metadata: { accountId: number; mailboxId: number | null; name: string; value: Buffer }[] = [];
   const sieve = new Map<number, SieveScript[]>();
   const nodeState: DumpNodeState = { dkimKeys: [], acmeAccountKey: null, acmeCertificates: [], queueEntries: 0 };
+  // mailbox_acl.grantee_id and private_seen name accounts by id: resolved once every row is read.
+  const aclRows: { mailboxId: number; granteeId: number | null; rights: string }[] = [];
+  const privateSeen = new Map<string, number[]>();
+  const authRows = new Map<number, AccountAuthState>();
+  const appPasswords = new Map<number, AppPassword[]>();
+  const admins: AdminUser[] = [];
+  const adminTotp = new Map<string, string>();
+  const apiTokens: ApiToken[] = [];
+  const credentials: WebAuthnCredential[] = [];
+  const tlsReports: StoredTlsReport[] = [];
+  const notCarriedRows = new Map<string, number>();
+  const dateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(Number(value)));
+  const textOrNull = (value: unknown, what: string): string | null => (value === null || value === undefined ? null : text(value, what));
 
   let table: string | null = null;
   for await (const line of dumpLines(dumpPath)) {
@@ -162,10 +205,98 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
       case "acme_certificates":
         nodeState.acmeCertificates.push({ name: text(row["name"], "certificate name"), certPem: text(row["cert_pem"], "certificate"), keyPem: text(row["key_pem"], "certificate key") });
         break;
-      case "queue":
-        nodeState.queueEntries++;
+      case "mailbox_acl":
+        aclRows.push({ mailboxId: num(row["mailbox_id"]), granteeId: numOrNull(row["grantee_id"]), rights: text(row["rights"], "ACL rights") });
         break;
+      case "private_seen": {
+        const key = `${num(row["mailbox_id"])} ${num(row["account_id"])}`;
+        const list = privateSeen.get(key) ?? [];
+        list.push(num(row["uid"]));
+        privateSeen.set(key, list);
+        break;
+      }
+      case "account_auth":
+        // As the PostgreSQL store reads it: booleans become SQLite's 0/1 for the shared mapping.
+        authRows.set(
+          num(row["account_id"]),
+          toAccountAuth({
+            scram_salt: textOrNull(row["scram_salt"], "SCRAM salt"),
+            scram_iterations: numOrNull(row["scram_iterations"]),
+            scram_keys: textOrNull(row["scram_keys"], "SCRAM keys"),
+            scram_hash_tag: textOrNull(row["scram_hash_tag"], "SCRAM hash tag"),
+            app_passwords_only: row["app_passwords_only"] === true ? 1 : 0,
+            totp: textOrNull(row["totp"], "TOTP state"),
+            lockout_notice_at: numOrNull(row["lockout_notice_at"]),
+          }),
+        );
+        break;
+      case "app_passwords": {
+        const app = toAppPassword({
+          id: num(row["id"]),
+          account_id: num(row["account_id"]),
+          name: text(row["name"], "app password name"),
+          protocols: text(row["protocols"], "app password protocols"),
+          secret_hash: text(row["secret_hash"], "app password hash"),
+          scram_keys: textOrNull(row["scram_keys"], "app password SCRAM keys"),
+          created_at: num(row["created_at"]),
+          last_used_at: numOrNull(row["last_used_at"]),
+          last_used_address: textOrNull(row["last_used_address"], "app password last address"),
+        });
+        appPasswords.set(app.accountId, [...(appPasswords.get(app.accountId) ?? []), app]);
+        break;
+      }
+      case "admin_users":
+        admins.push({ name: text(row["name"], "admin name"), passwordHash: text(row["password_hash"], "admin password hash"), createdAt: new Date(num(row["created_at"])) });
+        break;
+      case "admin_auth": {
+        const totp = textOrNull(row["totp"], "admin TOTP state");
+        if (totp !== null) adminTotp.set(text(row["name"], "admin name"), totp);
+        break;
+      }
+      case "api_tokens":
+        apiTokens.push({
+          id: num(row["id"]),
+          name: text(row["name"], "API token name"),
+          admin: text(row["admin"], "API token admin"),
+          tokenHash: text(row["token_hash"], "API token hash"),
+          createdAt: new Date(num(row["created_at"])),
+          expiresAt: dateOrNull(row["expires_at"]),
+          lastUsedAt: dateOrNull(row["last_used_at"]),
+        });
+        break;
+      case "webauthn_credentials": {
+        const adminName = textOrNull(row["admin_name"], "WebAuthn admin");
+        const transports = text(row["transports"] ?? "", "WebAuthn transports");
+        credentials.push({
+          id: num(row["id"]),
+          owner: adminName !== null ? { kind: "admin", name: adminName } : { kind: "account", accountId: num(row["account_id"]) as AccountId },
+          credentialId: text(row["credential_id"], "WebAuthn credential id"),
+          publicKey: text(row["public_key"], "WebAuthn public key"),
+          signCount: num(row["sign_count"]),
+          transports: transports === "" ? [] : transports.split(","),
+          name: text(row["name"], "WebAuthn credential name"),
+          createdAt: new Date(num(row["created_at"])),
+          lastUsedAt: dateOrNull(row["last_used_at"]),
+        });
+        break;
+      }
+      case "tls_reports": {
+        const policies = row["policies"];
+        if (!Array.isArray(policies)) throw new BackupError("the database dump holds a TLS report with malformed policies");
+        tlsReports.push({
+          organization: text(row["organization"], "TLS report organization"),
+          reportId: text(row["report_id"], "TLS report id"),
+          contact: textOrNull(row["contact"], "TLS report contact"),
+          start: new Date(num(row["start_at"])),
+          end: new Date(num(row["end_at"])),
+          policies: policies as TlsReportPolicy[],
+          receivedAt: new Date(num(row["received_at"])),
+        });
+        break;
+      }
       default:
+        if (table === "queue") nodeState.queueEntries++;
+        if (table !== null && table in NOT_CARRIED) notCarriedRows.set(table, (notCarriedRows.get(table) ?? 0) + 1);
         break;
     }
   }
@@ -181,7 +312,8 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
   // What the copy reads of a stored message: the summary, the blob and the prefix (no MIME structure).
   const prefixes = new WeakMap<object, Buffer>();
 
-  const mail: Pick<MailStore, "listMailboxes" | "mailboxStatus" | "claimRecent" | "getMetadata" | "listMessages" | "getMessages" | "openMessage" | "listSubscriptions"> = {
+  const addressOf = new Map<number, string>(accounts.map((a) => [a.id, a.address]));
+  const mail: CopySourceMail = {
     async listMailboxes(accountId: AccountId) {
       return [...mailboxes.values()].filter((m) => m.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
@@ -236,8 +368,27 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
     async listSubscriptions(accountId: AccountId) {
       return [...(subscriptions.get(accountId) ?? [])];
     },
+    async getAcl(mailboxId: MailboxId): Promise<AclEntry[]> {
+      mailboxOf(mailboxId);
+      // As store/postgresql/acl.ts: "anyone" (grantee_id NULL) first, then by address.
+      return aclRows
+        .filter((r) => r.mailboxId === mailboxId)
+        .map((r) => {
+          if (r.granteeId === null) return { identifier: ANYONE, rights: r.rights, key: "" };
+          const address = addressOf.get(r.granteeId);
+          if (address === undefined) throw new BackupError(`the database dump grants rights on mailbox ${mailboxId} to account ${r.granteeId}, which it does not hold`);
+          return { identifier: address, rights: r.rights, key: `~${address.toLowerCase()}` };
+        })
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map(({ identifier, rights }) => ({ identifier, rights }));
+    },
+    async getPrivateSeen(mailboxId: MailboxId, viewer: AccountId, uids?: readonly Uid[]): Promise<Uid[]> {
+      const all = (privateSeen.get(`${mailboxId} ${viewer}`) ?? []).slice().sort((a, b) => a - b);
+      const wanted = uids === undefined ? null : new Set<number>(uids);
+      return all.filter((uid) => wanted === null || wanted.has(uid)) as Uid[];
+    },
   };
-  const accountStore: Pick<AccountStore, "listDomains" | "listAccounts" | "listAliases"> = {
+  const accountStore: CopySourceAccounts = {
     async listDomains() {
       return [...domains];
     },
@@ -248,7 +399,7 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
       return toAliases(aliasRows);
     },
   };
-  const sieveStore: Pick<SieveStore, "listSieveScripts" | "getSieveScript"> = {
+  const sieveStore: CopySourceSieve = {
     async listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]> {
       return (sieve.get(accountId) ?? []).map((s) => ({ name: s.name, active: s.active, size: s.size }));
     },
@@ -256,6 +407,38 @@ export async function openPostgresDumpSource(dumpPath: string, blobDir: string):
       return (sieve.get(accountId) ?? []).find((s) => s.name === name) ?? null;
     },
   };
-  // copyStore reads only the methods above (store/postgresql/import.ts).
-  return { mail: mail as MailStore, accounts: accountStore as AccountStore, sieve: sieveStore as SieveStore, nodeState };
+  const authState: CopySourceAuthState = {
+    async getAccountAuth(accountId: AccountId) {
+      return authRows.get(accountId) ?? toAccountAuth(undefined);
+    },
+    async listAppPasswords(accountId: AccountId) {
+      // As the stores list them: by name (bytewise).
+      return [...(appPasswords.get(accountId) ?? [])].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    },
+  };
+  const webAuth: CopySourceWebAuth = {
+    async listAdminUsers() {
+      return [...admins].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async getAdminTotp(name: string) {
+      return adminTotp.get(name) ?? null;
+    },
+    async listApiTokens() {
+      return [...apiTokens].sort((a, b) => (a.admin !== b.admin ? (a.admin < b.admin ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async listWebAuthnCredentials(owner: CredentialOwner) {
+      return credentials.filter((c) => (owner.kind === "admin" ? c.owner.kind === "admin" && c.owner.name === owner.name : c.owner.kind === "account" && c.owner.accountId === owner.accountId)).sort((a, b) => a.id - b.id);
+    },
+  };
+  const reports: CopySourceTlsReports = {
+    async listTlsReports(since: Date, limit: number) {
+      return tlsReports
+        .filter((r) => r.end.getTime() >= since.getTime())
+        .sort((a, b) => b.end.getTime() - a.end.getTime() || b.receivedAt.getTime() - a.receivedAt.getTime())
+        .slice(0, limit);
+    },
+  };
+  // Typed as what copyStore reads (CopySource): a method it starts reading is a compile error here.
+  const notCarried = [...notCarriedRows].map(([name, rows]) => ({ table: name, rows, what: NOT_CARRIED[name]! }));
+  return { mail, accounts: accountStore, sieve: sieveStore, authState, webAuth, tlsReports: reports, nodeState, notCarried };
 }

@@ -273,3 +273,42 @@ test("deferred writes: nothing under a blob name before settle(); settle makes e
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test("a write of bytes a settle() batch has renamed but not yet made durable fsyncs the folder itself before it returns", async () => {
+  const root = await mkdtemp(join(tmpdir(), "mailroom-blobs-"));
+  try {
+    const dir = join(root, "blobs");
+    await BlobDirectory.open(dir);
+    const disk = new SimulatedDisk(dir);
+    disk.startRecording();
+    // The batch stops right after its rename, before its folder fsync (settleFiles).
+    let renamed!: () => void;
+    const atRename = new Promise<void>((resolve) => (renamed = resolve));
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    let holding = true;
+    const blobs = await BlobDirectory.open(dir, {
+      files: disk,
+      syncPoint: async (point) => {
+        if (point !== "writer.placed" || !holding) return;
+        holding = false;
+        renamed();
+        await held;
+      },
+    });
+    const body = Buffer.from("the same bytes, imported and delivered at once\r\n");
+    const deferred = await blobs.writeDeferred(body);
+    const settling = blobs.settle([deferred]);
+    await atRename;
+    // A delivery of the same bytes: its rows would commit once write() returns.
+    const delivered = await blobs.write(body);
+    disk.crash();
+    const image = join(root, "after-power-loss");
+    disk.materialize(image);
+    assert.deepEqual(await readFile(join(image, delivered.id.slice(0, 2), delivered.id)), body, "the name the delivery refers to survives a power loss");
+    resume();
+    await settling.catch(() => {}); // the crashed disk fails the rest of the batch
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

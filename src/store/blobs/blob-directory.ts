@@ -159,6 +159,8 @@ export class BlobDirectory {
 
   private readonly files: FileLayer;
   private readonly syncPoint: BlobDirectoryOptions["syncPoint"];
+  /** Names a settle() batch renamed whose folder it has not fsynced yet (moveIntoPlace reads it). */
+  private readonly unsyncedNames = new Set<BlobId>();
 
   private constructor(
     readonly root: string,
@@ -285,6 +287,9 @@ export class BlobDirectory {
         if (this.syncPoint) await this.syncPoint("writer.placed", file.id);
       }
       await inParallel([...folders], SETTLE_PARALLELISM, (folder) => this.files.fsyncDirectory(folder));
+      // Names this batch renamed are durable now. (After a failure they stay listed: a writer of
+      // the same bytes then fsyncs the folder itself.)
+      for (const file of files) this.unsyncedNames.delete(file.id);
       for (const file of files) file.state = "placed";
     } catch (err) {
       // Renamed files stay (unreferenced: the collector's); their pins go, the rest stay temp files.
@@ -302,7 +307,10 @@ export class BlobDirectory {
         const present = await this.exists(this.pathOf(id));
         if (this.syncPoint) await this.syncPoint("writer.locked", id);
         if (present) await unlinkIfPresent(tempPath, this.files);
-        else await this.files.rename(tempPath, this.pathOf(id));
+        else {
+          await this.files.rename(tempPath, this.pathOf(id));
+          this.unsyncedNames.add(id);
+        }
       } catch (err) {
         this.unpin(id);
         throw err;
@@ -341,9 +349,12 @@ export class BlobDirectory {
         const present = await this.exists(target);
         if (this.syncPoint) await this.syncPoint("writer.locked", id);
         if (present) {
-          // Same bytes already durable under this name: content addressing makes it ours too.
-          // (Its directory entry was fsynced by whoever placed it, before their rows committed.)
+          // Same bytes already under this name: content addressing makes it ours too. A settle()
+          // batch renames first and fsyncs folders after the whole batch: until then the name may
+          // not survive a power loss, and our rows are about to refer to it, so its folder is
+          // fsynced here (whoever else placed it fsynced theirs before their rows committed).
           await unlinkIfPresent(tempPath, this.files);
+          if (this.unsyncedNames.has(id)) await this.files.fsyncDirectory(this.folderOf(id));
           return;
         }
         // The fan-out folder exists since open(); only the new name needs to be made durable.

@@ -20,24 +20,36 @@ import type { AclEntry } from "../acl-store.js";
 import type { CopyTarget } from "../copy-target.js";
 import type { WebAuthStore } from "../web-auth-store.js";
 
+/**
+ * What copyStore reads of a source: only these methods, so a source that is not a whole store (a
+ * backup's table dump, store/backup/postgresql-dump-source.ts) must provide each one, and tsc
+ * says so when copyStore starts reading another.
+ */
+export type CopySourceMail = Pick<MailStore, "listMailboxes" | "mailboxStatus" | "claimRecent" | "getMetadata" | "listMessages" | "getMessages" | "openMessage" | "listSubscriptions" | "getAcl" | "getPrivateSeen">;
+export type CopySourceAccounts = Pick<AccountStore, "listDomains" | "listAccounts" | "listAliases">;
+export type CopySourceSieve = Pick<SieveStore, "listSieveScripts" | "getSieveScript">;
+export type CopySourceTlsReports = Pick<TlsReportStore, "listTlsReports">;
+export type CopySourceAuthState = Pick<AuthStateStore, "getAccountAuth" | "listAppPasswords">;
+export type CopySourceWebAuth = Pick<WebAuthStore, "listAdminUsers" | "getAdminTotp" | "listApiTokens" | "listWebAuthnCredentials">;
+
 export interface CopySource {
-  mail: MailStore;
-  accounts: AccountStore;
-  sieve?: SieveStore;
+  mail: CopySourceMail;
+  accounts: CopySourceAccounts;
+  sieve?: CopySourceSieve;
   /** TLS-RPT reports received (RFC 8460), copied with their received times. */
-  tlsReports?: TlsReportStore;
+  tlsReports?: CopySourceTlsReports;
   /**
    * Per-account auth state (issue 22): SCRAM salt, iterations and keys, "app passwords only", TOTP,
    * the lock-out notice mark, and app passwords with their creation and last use. Kept as they are,
    * so SCRAM clients, app passwords and authenticator apps go on working after the move.
    */
-  authState?: AuthStateStore;
+  authState?: CopySourceAuthState;
   /**
    * Admins (with their hashes and TOTP), API tokens (hashes, expiry, last use) and WebAuthn
    * credentials of admins and accounts (counters kept). Browser sessions are not copied: they are
    * short-lived, and signing in again after a move is the safe side.
    */
-  webAuth?: WebAuthStore;
+  webAuth?: CopySourceWebAuth;
 }
 
 export type CopyPhase = "accounts" | "messages" | "verify";
@@ -80,7 +92,7 @@ const PAGE = 200;
 const UNLIMITED_METADATA = { maxEntriesPerMailbox: Number.MAX_SAFE_INTEGER, maxAccountBytes: Number.MAX_SAFE_INTEGER };
 
 /** The account's METADATA entries of one mailbox (null: its server entries), as they are. */
-async function copyMetadata(source: MailStore, target: CopyTarget, sourceAccount: AccountId, sourceMailbox: MailboxId | null, targetAccount: AccountId, targetMailbox: MailboxId | null): Promise<number> {
+async function copyMetadata(source: CopySourceMail, target: CopyTarget, sourceAccount: AccountId, sourceMailbox: MailboxId | null, targetAccount: AccountId, targetMailbox: MailboxId | null): Promise<number> {
   const entries = await source.getMetadata(sourceAccount, sourceMailbox);
   if (entries.length > 0) await target.setMetadata(targetAccount, targetMailbox, entries, UNLIMITED_METADATA);
   return entries.length;
