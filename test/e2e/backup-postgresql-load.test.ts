@@ -120,7 +120,9 @@ test("PostgreSQL backups taken under SMTP and APPEND load restore into an empty 
         await restoredServer.stop();
       }
       const dns = await runMailroom(["dns", "example.org"], { env, timeoutMs: 60_000 });
-      assert.equal(dns.stdout, dnsBefore.stdout, `${label}: the same DKIM records`);
+      // The DANE block lists the TLSA records of this node's own TLS key: on PostgreSQL the key
+      // stays with the node (its data dir), not in the backup, so a restored node has its own.
+      assert.equal(withoutDaneBlock(dns.stdout), withoutDaneBlock(dnsBefore.stdout), `${label}: the same DKIM records`);
     }
 
     // A flipped byte in the middle of the archive fails verify.
@@ -143,3 +145,8 @@ test("PostgreSQL backups taken under SMTP and APPEND load restore into an empty 
     await s.cleanup();
   }
 });
+
+/** `mailroom dns` output without its DANE paragraph (from "; DANE (RFC 7672)" to the next blank line). */
+function withoutDaneBlock(output: string): string {
+  return output.replace(/\n; DANE \(RFC 7672\)[^]*?\n(?=\n)/, "\n");
+}
