@@ -12,34 +12,11 @@ import { base32Decode, confirmTotp, enableTotp, hotp, timeStep } from "../../src
 import { startFullServer } from "../harness/full-server.js";
 import { remoteMta } from "../harness/capture-mta.js";
 import { CHEAP_HASH_PARAMS } from "../harness/temp-store.js";
+import { webSession } from "../harness/web-session.js";
 
 const run = promisify(execFile);
 const python = async (script: string) => (await run("python3", ["-c", script], { timeout: 30_000 })).stdout;
 
-function session(base: string) {
-  const state = { cookie: "", csrf: "" };
-  return {
-    state,
-    async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> | null; setCookie: string | null }> {
-      const response = await fetch(base + path, {
-        method,
-        headers: { ...(state.cookie ? { cookie: state.cookie } : {}), ...(state.csrf ? { "x-csrf-token": state.csrf } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-        redirect: "manual",
-      });
-      const text = await response.text();
-      const setCookie = response.headers.get("set-cookie");
-      if (setCookie) state.cookie = setCookie.split(";")[0]!;
-      let json: Record<string, unknown> | null = null;
-      try {
-        json = text ? (JSON.parse(text) as Record<string, unknown>) : null;
-      } catch {
-        json = null;
-      }
-      return { status: response.status, json, setCookie };
-    },
-  };
-}
 
 test("account page API: sign-in, CSRF, bad JSON, password change then IMAP, other browsers signed out, forwarding through Sieve", async () => {
   const remote = await remoteMta();
@@ -58,7 +35,7 @@ test("account page API: sign-in, CSRF, bad JSON, password change then IMAP, othe
     assert.equal(page.status, 303);
     assert.equal(page.headers.get("location"), "/account/login");
 
-    const a = session(base);
+    const a = webSession(base);
     assert.equal((await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "wrong" })).status, 401);
     assert.equal((await a.call("GET", "/account/api/me")).status, 401);
     const login = await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" });
@@ -70,14 +47,14 @@ test("account page API: sign-in, CSRF, bad JSON, password change then IMAP, othe
     assert.equal(typeof me.json!.usedBytes, "number");
 
     // An admin session is not an account session, and the other way round.
-    const admin = session(base);
+    const admin = webSession(base);
     const adminLogin = await admin.call("POST", "/api/v1/session", { name: "root", password: "root password 1" });
     assert.equal(adminLogin.status, 200);
     assert.equal((await fetch(`${base}/account/api/me`, { headers: { cookie: admin.state.cookie } })).status, 401);
     assert.equal((await fetch(`${base}/api/v1/domains`, { headers: { cookie: a.state.cookie } })).status, 401);
 
     // A second browser of alice's, to be signed out by the change.
-    const other = session(base);
+    const other = webSession(base);
     assert.equal((await other.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" })).status, 200);
 
     const csrf = a.state.csrf;
@@ -152,12 +129,12 @@ test("account page sessions end with admin disable, password reset and delete (+
     await server.server.store.webAuth!.addAdminUser("root", await hashPassword("root password 1", { params: CHEAP_HASH_PARAMS }), new Date());
     const port = server.server.http!.bound.find((b) => b.scheme === "http")!.port;
     const base = `http://127.0.0.1:${port}`;
-    const admin = session(base);
+    const admin = webSession(base);
     const adminLogin = await admin.call("POST", "/api/v1/session", { name: "root", password: "root password 1" });
     assert.equal(adminLogin.status, 200);
     admin.state.csrf = String(adminLogin.json!.csrfToken);
     const signIn = async (password: string) => {
-      const browser = session(base);
+      const browser = webSession(base);
       const login = await browser.call("POST", "/account/api/session", { address: "alice@example.org", password });
       assert.equal(login.status, 200, JSON.stringify(login.json));
       browser.state.csrf = String(login.json!.csrfToken);
@@ -168,7 +145,7 @@ test("account page sessions end with admin disable, password reset and delete (+
       const browser = await signIn(password);
       return ((await browser.call("GET", "/account/api/me")).json!.filters as { forwardTo: string | null }).forwardTo;
     };
-    const refused = async (browser: ReturnType<typeof session>, why: string) => {
+    const refused = async (browser: ReturnType<typeof webSession>, why: string) => {
       assert.equal((await browser.call("GET", "/account/api/me")).status, 401, why);
       assert.equal((await browser.call("PUT", "/account/api/filters", { forwardTo: "thief@remote.test", keepCopy: false })).status, 401, why);
       const page = await fetch(`${base}/account`, { headers: { cookie: browser.state.cookie }, redirect: "manual" });
@@ -247,7 +224,7 @@ test("account page sign-in asks for the TOTP code when TOTP is on; a wrong code 
     const page = await fetch(`${base}/account/login`);
     assert.match(await page.text(), /name="code"/, "the sign-in page has a code field");
 
-    const a = session(base);
+    const a = webSession(base);
     const noCode = await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" });
     assert.equal(noCode.status, 401);
     assert.equal(noCode.json!.error, "code-required");
@@ -264,16 +241,16 @@ test("account page sign-in asks for the TOTP code when TOTP is on; a wrong code 
     const login = await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: hotp(alice.secret, step) });
     assert.equal(login.status, 200, JSON.stringify(login.json));
     assert.equal((await a.call("GET", "/account/api/me")).json!.address, "alice@example.org");
-    const again = await session(base).call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: hotp(alice.secret, step) });
+    const again = await webSession(base).call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: hotp(alice.secret, step) });
     assert.equal(again.status, 401, "a code is accepted once");
     assert.equal(again.json!.error, "invalid-credentials");
-    const recovery = await session(base).call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: alice.recovery[0] });
+    const recovery = await webSession(base).call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: alice.recovery[0] });
     assert.equal(recovery.status, 200, "a recovery code signs in");
-    assert.equal((await session(base).call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: alice.recovery[0] })).status, 401, "once");
+    assert.equal((await webSession(base).call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: alice.recovery[0] })).status, 401, "once");
 
     // Wrong codes with the right password are failed logins: bob (who never signed in from here) is
     // locked out after throttle_lockout_account of them, and then even the right code is refused.
-    const b = session(base);
+    const b = webSession(base);
     const statuses: number[] = [];
     for (let i = 0; i < 3; i += 1) statuses.push((await b.call("POST", "/account/api/session", { address: "bob@example.org", password: "bob password 1", code: wrongCode(bob.secret) })).status);
     assert.deepEqual(statuses, [401, 401, 401]);

@@ -12,33 +12,10 @@ import { base32Decode, hotp, timeStep } from "../../src/auth/totp.js";
 import { startFullServer } from "../harness/full-server.js";
 import { RawImapClient } from "../harness/imap-raw-client.js";
 import { CHEAP_HASH_PARAMS } from "../harness/temp-store.js";
+import { webSession } from "../harness/web-session.js";
 
 type Json = Record<string, unknown>;
 
-function browser(base: string) {
-  const state = { cookie: "", csrf: "" };
-  return {
-    state,
-    async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json | null }> {
-      const response = await fetch(base + path, {
-        method,
-        headers: { ...(state.cookie ? { cookie: state.cookie } : {}), ...(state.csrf ? { "x-csrf-token": state.csrf } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-        redirect: "manual",
-      });
-      const setCookie = response.headers.get("set-cookie");
-      if (setCookie) state.cookie = setCookie.split(";")[0]!;
-      const text = await response.text();
-      let json: Json | null = null;
-      try {
-        json = text ? (JSON.parse(text) as Json) : null;
-      } catch {
-        json = null;
-      }
-      return { status: response.status, json };
-    },
-  };
-}
 
 test("account page: app passwords made, used over IMAP, listed with last use, revoked (the IMAP session ends); TOTP set up, required, turned off", async () => {
   const server = await startFullServer({ extraToml: '[tls]\nallow_plaintext_auth_on_loopback = true\n[http]\nhttp_port = 0\nhttps_port = 0\naddress = "127.0.0.1"\nadmin_body_limit = "4KiB"\n' });
@@ -48,7 +25,7 @@ test("account page: app passwords made, used over IMAP, listed with last use, re
     await ops.addUser({ address: "alice@example.org", password: "alice password 1" });
     const port = server.server.http!.bound.find((b) => b.scheme === "http")!.port;
     const base = `http://127.0.0.1:${port}`;
-    const a = browser(base);
+    const a = webSession(base);
     const login = await a.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" });
     assert.equal(login.status, 200);
     a.state.csrf = String(login.json!.csrfToken);
@@ -122,7 +99,7 @@ test("account page: app passwords made, used over IMAP, listed with last use, re
     assert.equal(status.recoveryCodesLeft, 10);
     assert.equal((await a.call("POST", "/account/api/totp", { current: "alice password 1" })).status, 409, "a confirmed factor is not replaced in place");
 
-    const b = browser(base);
+    const b = webSession(base);
     const noCode = await b.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" });
     assert.equal(noCode.json!.error, "code-required");
     const withRecovery = await b.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1", code: recovery[0] });
@@ -135,7 +112,7 @@ test("account page: app passwords made, used over IMAP, listed with last use, re
     const off = await b.call("DELETE", "/account/api/totp", { current: "alice password 1", code: hotp(key, Math.max(step, timeStep(Date.now() / 1000))) });
     assert.equal(off.status, 200, JSON.stringify(off.json));
     assert.deepEqual((await b.call("GET", "/account/api/totp")).json, { enabled: false });
-    const plain = browser(base);
+    const plain = webSession(base);
     assert.equal((await plain.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" })).status, 200, "the password alone signs in again");
   } finally {
     await server.stop();

@@ -12,32 +12,10 @@ import { hashPassword } from "../../src/auth/index.js";
 import { startFullServer } from "../harness/full-server.js";
 import { SoftAuthenticator } from "../harness/soft-authenticator.js";
 import { CHEAP_HASH_PARAMS } from "../harness/temp-store.js";
+import { webSession } from "../harness/web-session.js";
 
 type Json = Record<string, unknown>;
 
-function client(base: string) {
-  const state = { cookie: "", csrf: "" };
-  return {
-    state,
-    async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json | null }> {
-      const response = await fetch(base + path, {
-        method,
-        headers: { ...(state.cookie ? { cookie: state.cookie } : {}), ...(state.csrf ? { "x-csrf-token": state.csrf } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-      });
-      const setCookie = response.headers.get("set-cookie");
-      if (setCookie) state.cookie = setCookie.split(";")[0]!;
-      const text = await response.text();
-      let json: Json | null = null;
-      try {
-        json = text ? (JSON.parse(text) as Json) : null;
-      } catch {
-        json = null;
-      }
-      return { status: response.status, json };
-    },
-  };
-}
 
 test("passkeys over the APIs: register and sign in with a software authenticator; forged, replayed and malformed assertions refused and counted", async () => {
   const server = await startFullServer({ authToml: 'throttle_base_delay = "10ms"\nthrottle_max_delay = "20ms"\nthrottle_lockout_account = 8\nthrottle_lockout_ip = 1000' });
@@ -50,7 +28,7 @@ test("passkeys over the APIs: register and sign in with a software authenticator
     const base = `http://127.0.0.1:${port}`;
     const failedWebauthn = async () => Number(/mailroom_logins_total\{protocol="http",mechanism="WEBAUTHN",result="failed"\} (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
 
-    const alice = client(base);
+    const alice = webSession(base);
     const login = await alice.call("POST", "/account/api/session", { address: "alice@example.org", password: "alice password 1" });
     alice.state.csrf = String(login.json!.csrfToken);
     const key = new SoftAuthenticator("127.0.0.1", base);
@@ -75,7 +53,7 @@ test("passkeys over the APIs: register and sign in with a software authenticator
     assert.match(await (await fetch(`${base}/account`, { headers: { cookie: alice.state.cookie } })).text(), /<td data-label="Name">soft<\/td>/);
 
     // Sign-in with it.
-    const b = client(base);
+    const b = webSession(base);
     const options = async (path = "/account/api/passkey-session/options") => String((await b.call("POST", path, {})).json!.challenge);
     const first = await options();
     const assertion = key.assert(first);
@@ -88,7 +66,7 @@ test("passkeys over the APIs: register and sign in with a software authenticator
     assert.ok(used[0]!.lastUsedAt, "the last use is listed");
 
     // Bad input: a clear 400 for what is not an assertion at all.
-    const c = client(base);
+    const c = webSession(base);
     assert.equal((await c.call("POST", "/account/api/passkey-session", {})).status, 400);
     assert.equal((await c.call("POST", "/account/api/passkey-session", { response: "nope" })).status, 400);
     assert.equal((await c.call("POST", "/account/api/passkey-session", '{"response": ')).status, 400);
@@ -122,13 +100,13 @@ test("passkeys over the APIs: register and sign in with a software authenticator
     assert.equal(status, 429, "repeated refusals lock the sign-in out");
 
     // The admin side: register while signed in, then sign in with it.
-    const root = client(base);
+    const root = webSession(base);
     root.state.csrf = String((await root.call("POST", "/api/v1/session", { name: "root", password: "root password 1" })).json!.csrfToken);
     const adminKey = new SoftAuthenticator("127.0.0.1", base);
     assert.equal((await root.call("POST", "/api/v1/passkeys/options", { password: "wrong" })).status, 403);
     const adminCreation = await root.call("POST", "/api/v1/passkeys/options", { password: "root password 1" });
     assert.equal((await root.call("POST", "/api/v1/passkeys", { name: "yubikey", response: adminKey.register(String(adminCreation.json!.challenge)) })).status, 201);
-    const d = client(base);
+    const d = webSession(base);
     const adminLogin = await d.call("POST", "/api/v1/passkeys/session", { response: adminKey.assert(String((await d.call("POST", "/api/v1/passkeys/session/options", {})).json!.challenge)) });
     assert.equal(adminLogin.status, 200, JSON.stringify(adminLogin.json));
     assert.equal(adminLogin.json!.name, "root");
@@ -136,7 +114,7 @@ test("passkeys over the APIs: register and sign in with a software authenticator
     const adminKeys = (await d.call("GET", "/api/v1/passkeys")).json as unknown as Json[];
     d.state.csrf = String(adminLogin.json!.csrfToken);
     assert.equal((await d.call("DELETE", `/api/v1/passkeys/${String(adminKeys[0]!.id)}`)).status, 204);
-    const gone = await client(base).call("POST", "/api/v1/passkeys/session", { response: adminKey.assert(String((await d.call("POST", "/api/v1/passkeys/session/options", {})).json!.challenge)) });
+    const gone = await webSession(base).call("POST", "/api/v1/passkeys/session", { response: adminKey.assert(String((await d.call("POST", "/api/v1/passkeys/session/options", {})).json!.challenge)) });
     // An unknown credential is throttled under one shared name, locked out by the stranger above: 429 here.
     assert.ok(gone.status === 401 || gone.status === 429, `a removed passkey no longer signs in (${gone.status})`);
     assert.equal(await server.server.store.webAuth!.findWebAuthnCredential(adminKey.id), null);
