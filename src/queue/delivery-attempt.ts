@@ -11,7 +11,10 @@ import { resolveDestination, resolveHostAddresses, type DestinationHost, type Ro
 import type { DestinationLimiter } from "./destination-limiter.js";
 import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
+import { checkRequireTlsOffered, requireTlsDestination, routingFor, saysTlsOptional } from "./require-tls.js";
 import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope } from "./smtp-client.js";
+import { openSession, tlsFailureStatus, tlsRptResultType } from "./tls-outcome.js";
+import { withReportPolicy, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
 
 export interface ClientSettings {
   heloName: string;
@@ -33,6 +36,8 @@ export interface AttemptDependencies {
   /** DKIM-Signature fields for other bytes: a downgraded copy is signed as it is sent. */
   signBytes?: (bytes: Buffer) => Promise<Buffer>;
   log: Logger;
+  /** Where TLS sessions with MX hosts are counted for TLS-RPT (RFC 8460); absent: not counted. */
+  tlsSessions?: TlsSessionRecorder | null;
 }
 
 /** One recipient's result with what a DSN needs to say about it (RFC 3464 §2.3). */
@@ -81,7 +86,7 @@ export async function attemptDelivery(entry: QueuedMessage, deps: AttemptDepende
     const domain = domainOf(recipient.address);
     groups.set(domain, [...(groups.get(domain) ?? []), recipient]);
   }
-  const lazy: Lazy = { scan: once(() => scanEightBit(deps.open())), downgrade: once(() => downgradeBody(deps)) };
+  const lazy: Lazy = { scan: once(() => scanEightBit(deps.open())), downgrade: once(() => downgradeBody(deps)), tlsOptional: once(() => saysTlsOptional(deps.open())) };
   const results = await Promise.all([...groups].map(([domain, recipients]) => deliverGroup(entry, domain, recipients, deps, lazy)));
   return results.flat();
 }
@@ -91,6 +96,8 @@ interface Lazy {
   scan: () => Promise<EightBitScan>;
   /** The 7-bit copy with its own DKIM signatures (RFC 6152 §3 downgrade), or why there is none. */
   downgrade: () => Promise<{ kind: "downgraded"; body: Buffer[]; size: number } | { kind: "refused"; reason: string }>;
+  /** The header says `TLS-Required: No` (queue/require-tls.ts). */
+  tlsOptional: () => Promise<boolean>;
 }
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
@@ -113,7 +120,8 @@ function everyone(recipients: QueueRecipient[], state: RecipientOutcome["state"]
 }
 
 async function deliverGroup(entry: QueuedMessage, domain: string, recipients: QueueRecipient[], deps: AttemptDependencies, lazy: Lazy): Promise<RecipientOutcome[]> {
-  const destination = await resolveDestination(domain, deps.routing);
+  const tlsOptional = entry.requireTls !== true && (await lazy.tlsOptional());
+  const destination = withReportPolicy(requireTlsDestination(entry, domain, await resolveDestination(domain, routingFor(entry, deps.routing, tlsOptional))), domain);
   if (destination.kind === "unreachable") return everyone(recipients, destination.permanent ? "failed" : "deferred", destination.status, destination.reason);
   let last: { permanent: boolean; status: string; diagnostic: string; remoteMta: string | null; relay: string | null; tls: string | null } = {
     permanent: false,
@@ -158,7 +166,7 @@ async function deliverToHost(
   const relay = `${host.name}[${address}]:${host.port}`;
   let client: SmtpClient | null = null;
   try {
-    client = await SmtpClient.open({
+    client = await openSession({
       address,
       port: host.port,
       serverName: host.name,
@@ -169,7 +177,9 @@ async function deliverToHost(
       auth: host.auth,
       verifyCertificate: host.verifyCertificate === true || (host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false),
       ...(deps.client.ca ? { ca: deps.client.ca } : {}),
-    });
+    }, host, deps.log, entry.id, (failure) => host.tlsPolicy && deps.tlsSessions?.session(host.tlsPolicy, host.name, address, tlsRptResultType(failure)));
+    if (client.secure && host.tlsPolicy) deps.tlsSessions?.session(host.tlsPolicy, host.name, address, "success");
+    checkRequireTlsOffered(host, client);
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
       // Our refusal, not the server's: it said nothing about this message, so it is no Remote-MTA
@@ -187,10 +197,11 @@ async function deliverToHost(
   } catch (error) {
     client?.close();
     const reply = error instanceof SmtpClientError ? error.reply : null;
-    const permanent = error instanceof SmtpClientError && !error.temporary;
+    const tlsStatus = tlsFailureStatus(error, host);
+    const permanent = tlsStatus?.permanent ?? (error instanceof SmtpClientError && !error.temporary);
     const diagnostic = oneLine(reply ? replyText(reply) : error instanceof Error ? error.message : String(error), 1000);
     deps.log.info("queue.host_failed", { queueId: entry.id, host: host.name, address, port: host.port, error: diagnostic });
-    return { kind: "next", permanent, status: reply?.enhanced ?? (permanent ? "5.0.0" : "4.4.1"), diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
+    return { kind: "next", permanent, status: (tlsStatus?.permanent ? tlsStatus.status : null) ?? reply?.enhanced ?? tlsStatus?.status ?? (permanent ? "5.0.0" : "4.4.1"), diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
   } finally {
     release();
   }
@@ -253,6 +264,8 @@ async function planEnvelope(entry: QueuedMessage, client: SmtpClient, recipients
       body,
       smtputf8,
       size,
+      // RFC 8689 §4.2.1: the requirement goes on with the message (the server offers it: checked).
+      requireTls: entry.requireTls === true,
     },
   };
 }

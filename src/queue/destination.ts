@@ -3,7 +3,7 @@
 // ordered list of hosts to try; each host's addresses are looked up when it is tried.
 import { isNegativeAnswer, type DnsResolver } from "../mail-auth/index.js";
 import type { ClientTlsMode } from "./smtp-client.js";
-import { mxMatches, type MtaStsLookup } from "./mta-sts.js";
+import { mxMatches, type MtaStsLookup, type MtaStsPolicy } from "./mta-sts.js";
 
 export interface RouteTarget {
   host: string;
@@ -23,6 +23,22 @@ export interface RoutingOptions {
   mtaSts?: MtaStsLookup | null;
   /** Where MTA-STS decisions in mode testing are reported. */
   onPolicyEvent?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * false: the message carries `TLS-Required: No` (RFC 8689 §4.2.2), so recipient-side TLS policies
+   * (MTA-STS here, DANE) are not applied; queue/require-tls.ts sets it. Absent means true.
+   */
+  recipientPolicies?: boolean;
+}
+
+/** The TLS-RPT policy a host was chosen under (RFC 8460 §4.4), for queue/tls-rpt-recorder.ts. */
+export interface TlsRptPolicy {
+  type: "sts" | "tlsa" | "no-policy-found";
+  /** The policy domain: the recipient domain. */
+  domain: string;
+  /** policy-string: the MTA-STS policy's lines, or the TLSA records. */
+  strings: string[];
+  /** mx-host: the policy's MX patterns (MTA-STS). */
+  mxHost: string[];
 }
 
 export interface DestinationHost {
@@ -33,6 +49,16 @@ export interface DestinationHost {
   auth: { username: string; password: string } | null;
   /** The certificate must be valid for `name` (an MTA-STS policy in mode enforce, RFC 8461 §4.2). */
   verifyCertificate?: boolean;
+  /**
+   * How this host's name is known to be the domain's MX (RFC 8689 §4.2.1): an MTA-STS policy in
+   * mode enforce names it ("mta-sts", set below) or the MX lookup was DNSSEC-validated ("dnssec",
+   * set by the DANE lookup); null or absent when neither. REQUIRETLS needs one of them.
+   */
+  mxAuthenticated?: "dnssec" | "mta-sts" | null;
+  /** REQUIRETLS (RFC 8689): the server must offer REQUIRETLS and gets it on MAIL FROM. */
+  requireTls?: boolean;
+  /** The TLS-RPT policy (RFC 8460) sessions with this host are counted under; absent: no-policy-found. */
+  tlsPolicy?: TlsRptPolicy;
 }
 
 export type Destination =
@@ -93,10 +119,12 @@ export async function resolveDestination(domain: string, options: RoutingOptions
  * with a certificate valid for its name; when none is named, delivery waits (a temporary failure)
  * for the policy or the MX records to change. Mode testing delivers as before and reports.
  */
-async function applyMtaSts(domain: string, destination: Destination & { kind: "hosts" }, options: RoutingOptions): Promise<Destination> {
-  if (!options.mtaSts) return destination;
+async function applyMtaSts(domain: string, found: Destination & { kind: "hosts" }, options: RoutingOptions): Promise<Destination> {
+  if (!options.mtaSts || options.recipientPolicies === false) return found;
   const policy = await options.mtaSts(domain);
-  if (policy === null) return destination;
+  if (policy === null) return found;
+  const tlsPolicy = stsReportPolicy(domain, policy);
+  const destination = { ...found, hosts: found.hosts.map((host) => ({ ...host, tlsPolicy })) };
   const matching = destination.hosts.filter((host) => mxMatches(policy.mx, host.name));
   const unmatched = destination.hosts.filter((host) => !matching.includes(host)).map((host) => host.name);
   if (policy.mode === "testing") {
@@ -107,7 +135,13 @@ async function applyMtaSts(domain: string, destination: Destination & { kind: "h
   if (matching.length === 0) {
     return { kind: "unreachable", permanent: false, status: "4.7.5", reason: `no MX host of ${domain} (${unmatched.join(", ")}) matches its MTA-STS policy (mx: ${policy.mx.join(", ")})` };
   }
-  return { ...destination, hosts: matching.map((host) => ({ ...host, tls: "required", verifyCertificate: true })) };
+  return { ...destination, hosts: matching.map((host) => ({ ...host, tls: "required", verifyCertificate: true, mxAuthenticated: "mta-sts" })) };
+}
+
+/** RFC 8460 §4.4: an MTA-STS policy as a report names it, its lines as policy-string. */
+function stsReportPolicy(domain: string, policy: MtaStsPolicy): TlsRptPolicy {
+  const strings = ["version: STSv1", `mode: ${policy.mode}`, ...policy.mx.map((mx) => `mx: ${mx}`), `max_age: ${policy.maxAge}`];
+  return { type: "sts", domain, strings, mxHost: policy.mx };
 }
 
 export type AddressLookup = { kind: "addresses"; addresses: string[] } | { kind: "none"; permanent: boolean; reason: string };

@@ -39,6 +39,22 @@ export class SmtpClientError extends Error {
   }
 }
 
+/**
+ * TLS could not be had with this server: STARTTLS missing or refused where TLS is required, or
+ * the handshake failed (`code`: OpenSSL's or Node's error code, e.g. CERT_HAS_EXPIRED). What
+ * follows (fall back to plaintext, defer, a TLS-RPT failure type) is queue/tls-outcome.ts's call.
+ */
+export class TlsFailure extends SmtpClientError {
+  readonly stage: "starttls" | "handshake";
+  readonly code: string | null;
+  constructor(message: string, stage: "starttls" | "handshake", code: string | null, reply: SmtpReply | null = null) {
+    super(message, true, reply);
+    this.name = "TlsFailure";
+    this.stage = stage;
+    this.code = code;
+  }
+}
+
 export interface OutboundEnvelope {
   /** "" for the null reverse-path. */
   mailFrom: string;
@@ -49,6 +65,8 @@ export interface OutboundEnvelope {
   body: "8BITMIME" | "BINARYMIME" | null;
   smtputf8: boolean;
   size: number;
+  /** RFC 8689 REQUIRETLS on MAIL FROM (the caller checked the server offers it). */
+  requireTls?: boolean;
 }
 
 export interface TransactionReplies {
@@ -109,10 +127,10 @@ export class SmtpClient {
         // RFC 3207 §4.2: forget what was learned before TLS and ask again.
         await this.#hello();
       } else if (this.#options.tls === "required") {
-        throw new SmtpClientError(`STARTTLS refused: ${replyText(answer)}`, true, answer);
+        throw new TlsFailure(`STARTTLS refused: ${replyText(answer)}`, "starttls", null, answer);
       }
     }
-    if (this.#options.tls === "required" && !this.secure) throw new SmtpClientError("TLS required but the server does not offer STARTTLS", true);
+    if (this.#options.tls === "required" && !this.secure) throw new TlsFailure("TLS required but the server does not offer STARTTLS", "starttls", null);
     if (this.#options.auth) await this.#authenticate(this.#options.auth);
   }
 
@@ -157,7 +175,8 @@ export class SmtpClient {
       "TLS handshake",
     ).catch((error: unknown) => {
       tls.destroy();
-      throw new SmtpClientError(`TLS handshake with ${this.#options.serverName} failed: ${tlsFailureReason(error)}`, true);
+      const code = (error as { code?: unknown }).code;
+      throw new TlsFailure(`TLS handshake with ${this.#options.serverName} failed: ${tlsFailureReason(error)}`, "handshake", typeof code === "string" ? code : null);
     });
     this.#socket = tls;
     this.#attach(tls);
@@ -230,6 +249,7 @@ export class SmtpClient {
     if (this.extensions.has("SIZE")) params.push(`SIZE=${envelope.size}`);
     if (envelope.body !== null) params.push(`BODY=${envelope.body}`);
     if (envelope.smtputf8) params.push("SMTPUTF8");
+    if (envelope.requireTls === true) params.push("REQUIRETLS");
     // RFC 3461 §4.3-4.4: RET and ENVID only to servers that offer DSN.
     if (this.extensions.has("DSN")) {
       if (envelope.ret !== null) params.push(`RET=${envelope.ret}`);
