@@ -130,6 +130,14 @@ export interface OutboundSettings {
   dkimKeyDir: string | null;
   /** "ip" or "ip:port" of DNS servers for outbound lookups and inbound SPF/DKIM/DMARC; empty for the system's. */
   dnsServers: string[];
+  /** Send daily TLS-RPT reports (RFC 8460) to the recipient domains that ask for them. */
+  tlsRpt: boolean;
+  /** organization-name of the reports; "" is server.hostname. */
+  tlsRptOrganization: string;
+  /** contact-info of the reports; "" is the From address. */
+  tlsRptContact: string;
+  /** From (and MAIL FROM) of report mail, DKIM-signed with its domain's key; "" is postmaster@ the first local domain. */
+  tlsRptFrom: string;
 }
 
 /** The HTTP(S) service: mail-app autoconfiguration, MTA-STS policy, health and metrics (src/http/). */
@@ -552,6 +560,10 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   dkimSelector: key(text(), "mailroom", "DKIM selector of keys made by domain add; rotation appends a date"),
   dkimKeyDir: key(optional(text()), null, "directory of per-domain DKIM keys; not set: the dkim folder in server.data_dir"),
   dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for MX, MTA-STS and inbound SPF/DKIM/DMARC lookups ("ip", "ip:port" or "[ipv6]:port"); empty uses the system\'s'),
+  tlsRpt: key(boolean(), false, "send TLS-RPT reports (RFC 8460): count TLS sessions per recipient domain and day, and once a day send each domain that publishes _smtp._tls a gzipped JSON report (mailto: through the queue, DKIM-signed; https: POSTed)"),
+  tlsRptOrganization: key(text(), "", 'organization-name of the TLS-RPT reports we send; "" is server.hostname'),
+  tlsRptContact: key(text(), "", 'contact-info of the TLS-RPT reports we send; "" is tls_rpt_from'),
+  tlsRptFrom: key(text(), "", 'sender of TLS-RPT report mail (signed with its domain\'s DKIM key); "" is postmaster@ the first local domain'),
 };
 
 export const HTTP_SPEC: SectionSpec<HttpSettings> = {

@@ -9,3 +9,6 @@ export type { RetryPolicy } from "./retry-schedule.js";
 export { SmtpClient, SmtpClientError, replyText, type SmtpClientOptions, type ClientTlsMode } from "./smtp-client.js";
 export { createHttpsPolicyFetcher, createMtaStsLookup, mxMatches, parsePolicy, parseStsRecord, type HttpsFetcherOptions, type MtaStsLookup, type MtaStsPolicy, type PolicyFetcher } from "./mta-sts.js";
 export { createDeliveryReporter, type DeliveryReporter, type LocallyDelivered } from "./delivery-report.js";
+export { BatchedTlsSessionRecorder, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
+export { TlsRptSender, createHttpsReportPoster, buildReport, parseTlsRptRecord, type ReportPoster } from "./tls-rpt-report.js";
+export { stsFetchResultType, type TlsRptResultType } from "./tls-outcome.js";

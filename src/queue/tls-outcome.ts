@@ -1,5 +1,5 @@
 // What a TLS failure with one destination host means for the delivery (docs/architecture.md,
-// "Outbound"): under opportunistic TLS (RFC 7435) a failed STARTTLS handshake is retried at once
+// "Outbound TLS"): under opportunistic TLS (RFC 7435) a failed STARTTLS handshake is retried at once
 // with the same host in plaintext, as Postfix does ("smtp_tls_security_level = may"): refusing to
 // deliver to a server whose TLS is broken protects nothing, since an attacker on the path could
 // as well have removed STARTTLS from its EHLO. When TLS is required (MTA-STS in mode enforce,
@@ -108,4 +108,15 @@ export function tlsRptResultType(failure: TlsFailure): TlsRptResultType {
   if (UNTRUSTED.has(code)) return "certificate-not-trusted";
   // A handshake that failed for another reason (no shared protocol or cipher, a reset).
   return "validation-failure";
+}
+
+/**
+ * RFC 8460 §4.3.1: the result type of an MTA-STS policy that could not be had, from the fetch
+ * error's words (queue/mta-sts.ts): a certificate the policy host could not prove, a policy that
+ * is no valid policy (bad media type or content), or no policy fetched at all.
+ */
+export function stsFetchResultType(error: string): TlsRptResultType {
+  if (/certificate|self[- ]signed|altnames|CERT_/i.test(error)) return "sts-webpki-invalid";
+  if (/^MTA-STS policy:|^media type/i.test(error)) return "sts-policy-invalid";
+  return "sts-policy-fetch-error";
 }

@@ -17,6 +17,8 @@ export interface TlsSessionRecorder {
   session(policy: TlsRptPolicy, mxHost: string, receivingIp: string, result: "success" | TlsRptResultType): void;
   /** A failure before any MX was contacted: fetching or validating the policy itself. */
   policyFailure(policy: TlsRptPolicy, result: TlsRptResultType): void;
+  /** Writes what was counted so far (the worker's stop, tests). */
+  flush?(): Promise<void>;
 }
 
 /** MX destinations without a policy are counted as "no-policy-found" (RFC 8460 §4.4). */

@@ -130,6 +130,12 @@ export class OutboundWorker {
     } finally {
       clearTimeout(timer);
     }
+    await this.flushTlsSessions().catch((error: unknown) => this.#options.log.warn("tls_rpt.record_failed", { error }));
+  }
+
+  /** Writes the TLS-RPT counts gathered so far to the store (stop() does too). */
+  async flushTlsSessions(): Promise<void> {
+    await this.#options.tlsSessions?.flush?.();
   }
 
   get inFlight(): number {
