@@ -157,10 +157,10 @@ export interface TlsRptSenderOptions {
   queue: Pick<QueueStore, "enqueue">;
   mail: Pick<MailStore, "stageMessage">;
   accounts: Pick<AccountStore, "listDomains">;
-  /** outbound.tls_rpt_organization ("" → hostname), tls_rpt_contact ("" → from), tls_rpt_from ("" → postmaster@ first local domain). */
-  organization: string;
-  contact: string;
-  from: string;
+  /** outbound.tls_rpt_organization (null → hostname), tls_rpt_contact (null → from), tls_rpt_from (null → postmaster@ first local domain). */
+  organization: string | null;
+  contact: string | null;
+  from: string | null;
   hostname: string;
   post: ReportPoster;
   log: Logger;
@@ -215,11 +215,11 @@ export class TlsRptSender {
     // Taken whether or not anyone wants the report: the day is done either way.
     const counts = await this.#options.store.takeTlsSessions(day, policyDomain);
     if (rua === null || counts.length === 0) return false;
-    const from = this.#options.from !== "" ? this.#options.from : `postmaster@${(await this.#options.accounts.listDomains())[0]?.name ?? this.#options.hostname}`;
-    const organization = this.#options.organization !== "" ? this.#options.organization : this.#options.hostname;
+    const from = this.#options.from ?? `postmaster@${(await this.#options.accounts.listDomains())[0]?.name ?? this.#options.hostname}`;
+    const organization = this.#options.organization ?? this.#options.hostname;
     const uniqueId = randomBytes(8).toString("hex");
     const reportId = `${day}.${policyDomain}.${uniqueId}@${this.#options.hostname}`;
-    const json = buildReport(counts, { organization, contact: this.#options.contact !== "" ? this.#options.contact : from, reportId, day });
+    const json = buildReport(counts, { organization, contact: this.#options.contact ?? from, reportId, day });
     const gzipped = gzipSync(Buffer.from(JSON.stringify(json), "utf8"));
     const mailto = rua.filter((uri) => /^mailto:/i.test(uri)).map((uri) => decodeURIComponent(uri.slice(7).split("?")[0]!)).filter((address) => /^[^@\s<>]+@[^@\s<>]+$/.test(address));
     const https = rua.filter((uri) => /^https:/i.test(uri));
