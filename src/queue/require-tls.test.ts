@@ -51,7 +51,9 @@ test("TLS-Required: No is found in the header only, folded or not, any case; it 
 test("TLS failures: fallback only under plain opportunistic TLS; statuses and TLS-RPT result types", () => {
   assert.equal(mayFallBackToPlaintext(host("mx")), true);
   assert.equal(mayFallBackToPlaintext(host("mx", { tls: "required", verifyCertificate: true, mxAuthenticated: "mta-sts" })), false);
-  assert.equal(mayFallBackToPlaintext(host("mx", { mxAuthenticated: "dnssec" })), false);
+  assert.equal(mayFallBackToPlaintext(host("mx", { tls: "required" })), false, "require_tls, DANE");
+  assert.equal(mayFallBackToPlaintext(host("mx", { requireTls: true })), false);
+  assert.equal(mayFallBackToPlaintext(host("mx", { mxAuthenticated: "dnssec" })), true, "a signed MX without TLSA asks for nothing");
   const handshake = new TlsFailure("bad", "handshake", "ERR_TLS_CERT_ALTNAME_INVALID");
   assert.deepEqual(tlsFailureStatus(handshake, host("mx", { tls: "required" })), { status: "4.7.5", permanent: false });
   assert.deepEqual(tlsFailureStatus(new TlsFailure("none", "starttls", null), host("mx", { tls: "required" })), { status: "4.7.10", permanent: false });

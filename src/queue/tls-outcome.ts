@@ -11,10 +11,12 @@ import { SmtpClient, SmtpClientError, TlsFailure, type SmtpClientOptions } from 
 
 /**
  * Whether this host may be retried without TLS after a failed handshake: only when nothing asked
- * for authentication. A DANE or MTA-STS host is "required" and verified; a REQUIRETLS host too.
+ * for authentication. A DANE (usable TLSA records) or MTA-STS enforce host is "required" and
+ * verified; a REQUIRETLS host too. A DNSSEC-signed MX without TLSA records (mxAuthenticated
+ * "dnssec", tls opportunistic) asks for nothing, as in Postfix's "dane" level without TLSA.
  */
 export function mayFallBackToPlaintext(host: DestinationHost): boolean {
-  return host.tls === "opportunistic" && host.verifyCertificate !== true && !host.mxAuthenticated && host.requireTls !== true;
+  return host.tls === "opportunistic" && host.verifyCertificate !== true && host.requireTls !== true;
 }
 
 /**
