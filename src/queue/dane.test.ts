@@ -7,6 +7,8 @@ import type { DnssecAnswer, DnssecQuery } from "../net/dns-client.js";
 import type { RecordData } from "../net/dns-message.js";
 import { createDaneResolver, daneSession } from "./dane.js";
 import { resolveDestination } from "./destination.js";
+import { TlsFailure } from "./smtp-client.js";
+import { tlsaText } from "./tlsa.js";
 
 type Script = Record<string, DnssecAnswer>;
 
@@ -41,8 +43,10 @@ test("validated MX, addresses and TLSA with a usable record: mode dane, TLS requ
   assert.equal(destination.kind, "hosts");
   const [host] = destination.kind === "hosts" ? destination.hosts : [];
   assert.equal(host?.tls, "required");
-  assert.equal(host?.dnssec, true);
+  assert.equal(host?.mxAuthenticated, "dnssec", "a validated MX is RFC 8689's MX by DNSSEC");
   assert.equal(host?.dane?.mode, "dane");
+  // RFC 8460 §4.4: its sessions are reported under the TLSA policy.
+  assert.deepEqual(host?.tlsPolicy, { type: "tlsa", domain: "b.test", strings: [tlsaText(EE.tlsa)], mxHost: ["mx.b.test"] });
   assert.deepEqual(await dane.resolver("mx.b.test", "A"), ["192.0.2.25"]);
 });
 
@@ -53,6 +57,7 @@ test("an insecure MX lookup means no DANE at all, and no TLSA is asked", async (
   const [host] = destination.kind === "hosts" ? destination.hosts : [];
   assert.equal(host?.dane?.mode, "none");
   assert.equal(host?.tls, "opportunistic");
+  assert.equal(host?.mxAuthenticated, undefined, "not RFC 8689's MX by DNSSEC");
   assert.ok(!asked.some((q) => q.startsWith("TLSA")));
 });
 
@@ -78,8 +83,8 @@ test("a failed (bogus) TLSA or address lookup defers the host; unusable records 
   assert.equal(unusable.mode, "encrypt");
   const session = daneSession("b.test", { name: "mx.b.test", dane: unusable });
   assert.ok(session && session.verifyPeer === undefined, "TLS without authentication");
-  assert.equal(session.failure("TLS required but the server does not offer STARTTLS")?.resultType, "starttls-not-supported");
-  assert.equal(session.failure("connect to mx.b.test [192.0.2.25]:25: ECONNREFUSED"), null);
+  assert.equal(session.failure(new TlsFailure("TLS required but the server does not offer STARTTLS", "starttls", null)).resultType, "starttls-not-supported");
+  assert.equal(session.failure(new TlsFailure("TLS handshake with mx.b.test failed: no shared cipher", "handshake", null)).resultType, "validation-failure");
 });
 
 test("a CNAME'd MX host: TLSA at the expanded name first, then at the original", async () => {

@@ -46,6 +46,8 @@ import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import * as tlsReports from "./tls-reports.js";
+import * as tlsRptSessions from "./tls-rpt-sessions.js";
+import type { TlsRptSessionStore, TlsSessionCount } from "../tls-rpt-session-store.js";
 import * as webAuth from "./web-auth.js";
 import type { AdminUser, ApiToken, WebAuthStore, WebSession } from "../web-auth-store.js";
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
@@ -179,7 +181,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, TlsRptSessionStore, WebAuthStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -2113,6 +2115,18 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
 
   listTlsReports(since: Date, limit: number): Promise<StoredTlsReport[]> {
     return this.read((db) => tlsReports.listReports(db, since, limit));
+  }
+
+  // TlsRptSessionStore (tls-rpt-sessions.ts) --------------------------------------------------------
+
+  addTlsSessions(counts: readonly TlsSessionCount[]): Promise<void> {
+    return this.track(() => tlsRptSessions.addSessions(this.pool, counts));
+  }
+  listTlsSessionDomains(beforeDay: string): Promise<{ day: string; policyDomain: string }[]> {
+    return this.read((db) => tlsRptSessions.listDomains(db, beforeDay));
+  }
+  takeTlsSessions(day: string, policyDomain: string): Promise<TlsSessionCount[]> {
+    return this.track(() => tlsRptSessions.takeSessions(this.pool, day, policyDomain));
   }
 
   // WebAuthStore (web-auth.ts) ------------------------------------------------------------------------
