@@ -13,8 +13,8 @@ import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
 import { checkRequireTlsOffered, requireTlsDestination, routingFor, saysTlsOptional } from "./require-tls.js";
 import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope } from "./smtp-client.js";
-import { openSession, tlsFailureStatus, tlsRptResultType } from "./tls-outcome.js";
-import { withReportPolicy, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
+import { openSession, tlsFailureStatus } from "./tls-outcome.js";
+import { sessionCount, withReportPolicy, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
 
 export interface ClientSettings {
   heloName: string;
@@ -164,6 +164,7 @@ async function deliverToHost(
   const release = await deps.limiter.acquire(`${host.name}:${host.port}`);
   const remoteMta = host.name;
   const relay = `${host.name}[${address}]:${host.port}`;
+  const tlsCount = sessionCount(deps.tlsSessions ?? null, host, address);
   let client: SmtpClient | null = null;
   try {
     client = await openSession({
@@ -177,8 +178,8 @@ async function deliverToHost(
       auth: host.auth,
       verifyCertificate: host.verifyCertificate === true || (host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false),
       ...(deps.client.ca ? { ca: deps.client.ca } : {}),
-    }, host, deps.log, entry.id, (failure) => host.tlsPolicy && deps.tlsSessions?.session(host.tlsPolicy, host.name, address, tlsRptResultType(failure)));
-    if (client.secure && host.tlsPolicy) deps.tlsSessions?.session(host.tlsPolicy, host.name, address, "success");
+    }, host, deps.log, entry.id, (failure) => tlsCount.failed(failure));
+    tlsCount.opened(client.secure);
     checkRequireTlsOffered(host, client);
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
