@@ -14,8 +14,8 @@ import { scanEightBit, type EightBitScan } from "./message-scan.js";
 import { daneSession, type DaneOutcome, type DaneSession } from "./dane.js";
 import { checkRequireTlsOffered, requireTlsDestination, routingFor, saysTlsOptional } from "./require-tls.js";
 import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope, type TlsFailure } from "./smtp-client.js";
-import { openSession, tlsFailureStatus, tlsRptResultType, type TlsRptResultType } from "./tls-outcome.js";
-import { withReportPolicy, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
+import { openSession, tlsFailureStatus } from "./tls-outcome.js";
+import { sessionCount, withReportPolicy, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
 
 export interface ClientSettings {
   heloName: string;
@@ -176,17 +176,15 @@ async function deliverToHost(
   const release = await deps.limiter.acquire(`${host.name}:${host.port}`);
   const remoteMta = host.name;
   const relay = `${host.name}[${address}]:${host.port}`;
+  const tlsCount = sessionCount(deps.tlsSessions ?? null, host, address);
   let client: SmtpClient | null = null;
   const dane: DaneSession | null = daneSession(domain, host);
   let daneFailure: DaneOutcome | null = null;
-  // RFC 8460 §4: each session with the host counts once, under its policy (tlsa, sts or
-  // no-policy-found; none for smarthosts and routes): a DANE host's result types are DANE's.
-  const count = (result: "success" | TlsRptResultType): void => {
-    if (host.tlsPolicy) deps.tlsSessions?.session(host.tlsPolicy, host.name, address, result);
-  };
+  // RFC 8460 §4: the session counts once under the host's policy (tlsCount); a DANE host's
+  // failure with DANE's result type (e.g. certificate-not-trusted for a TLSA mismatch).
   const onTlsFailure = (failure: TlsFailure): void => {
     daneFailure = dane ? dane.failure(failure) : null;
-    count(daneFailure?.resultType ?? tlsRptResultType(failure));
+    tlsCount.failed(failure, daneFailure?.resultType ?? undefined);
   };
   try {
     client = await openSession({
@@ -203,7 +201,7 @@ async function deliverToHost(
       ...(dane?.verifyPeer ? { verifyPeer: dane.verifyPeer } : {}),
     }, host, deps.log, entry.id, onTlsFailure);
     if (dane) deps.routing.onDaneOutcome?.(dane.success());
-    if (client.secure) count("success");
+    tlsCount.opened(client.secure);
     checkRequireTlsOffered(host, client);
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {

@@ -5,12 +5,14 @@
 // takes a day's counts out of the store.
 //
 // Sessions through a smarthost or a static route are not counted: those are not the recipient
-// domain's MX hosts, and the report is about them. DANE (queue/dane.ts) reports its sessions
-// through the same `session` call, with a policy of type "tlsa" and its result types.
+// domain's MX hosts, and the report is about them. A DANE host (queue/dane.ts) carries a policy of
+// type "tlsa" (queue/destination.ts) and its sessions are counted here like the others, with
+// DANE's result types (queue/delivery-attempt.ts).
 import type { Logger } from "../observability/log.js";
 import type { TlsSessionCount, TlsRptSessionStore } from "../store/index.js";
-import type { Destination, TlsRptPolicy } from "./destination.js";
-import type { TlsRptResultType } from "./tls-outcome.js";
+import type { Destination, DestinationHost, TlsRptPolicy } from "./destination.js";
+import type { TlsFailure } from "./smtp-client.js";
+import { tlsRptResultType, type TlsRptResultType } from "./tls-outcome.js";
 
 export interface TlsSessionRecorder {
   /** One session with `mxHost` at `receivingIp`: TLS established under the policy, or why not. */
@@ -26,6 +28,26 @@ export function withReportPolicy(destination: Destination, domain: string): Dest
   if (destination.kind !== "hosts" || (destination.via !== "mx" && destination.via !== "implicit-mx")) return destination;
   const none: TlsRptPolicy = { type: "no-policy-found", domain, strings: [], mxHost: [] };
   return { ...destination, hosts: destination.hosts.map((host) => (host.tlsPolicy ? host : { ...host, tlsPolicy: none })) };
+}
+
+/**
+ * Counts one connection to a host (one session, RFC 8460 §4.3): a TLS failure as its result type
+ * (the caller's when it knows better: DANE's, queue/dane.ts);
+ * then, unless a failure was counted already (a plaintext fallback is the same session), TLS as a
+ * success and plaintext (no STARTTLS offered) as starttls-not-supported. Hosts without a report
+ * policy (smarthost, routes) are not counted.
+ */
+export function sessionCount(recorder: TlsSessionRecorder | null, host: DestinationHost, address: string): { failed(failure: TlsFailure, resultType?: TlsRptResultType): void; opened(secure: boolean): void } {
+  let counted = false;
+  const count = (result: "success" | TlsRptResultType) => {
+    if (counted || recorder === null || !host.tlsPolicy) return;
+    counted = true;
+    recorder.session(host.tlsPolicy, host.name, address, result);
+  };
+  return {
+    failed: (failure, resultType) => count(resultType ?? tlsRptResultType(failure)),
+    opened: (secure) => count(secure ? "success" : "starttls-not-supported"),
+  };
 }
 
 /** The UTC day of a time, "YYYY-MM-DD": the unit a report covers (RFC 8460 §4.1, 24 hours). */

@@ -7,7 +7,8 @@ import { parseTlsReport } from "../delivery/tls-report.js";
 import { silentLogger } from "../observability/log.js";
 import type { TlsRptSessionStore, TlsSessionCount } from "../store/index.js";
 import { stsFetchResultType } from "./tls-outcome.js";
-import { BatchedTlsSessionRecorder } from "./tls-rpt-recorder.js";
+import { BatchedTlsSessionRecorder, sessionCount, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
+import { TlsFailure } from "./smtp-client.js";
 import { buildReport, parseTlsRptRecord, reportFileName } from "./tls-rpt-report.js";
 
 test("the _smtp._tls record: v=TLSRPTv1 first, rua's mailto: and https: URIs, anything else is no record", () => {
@@ -65,4 +66,18 @@ test("the recorder sums sessions in memory and writes one batch per flush; a fai
     ["2026-12-03", "example.org", "mx.example.org", "", 1001],
     ["2026-12-03", "example.org", "mx.example.org", "starttls-not-supported", 1],
   ]);
+});
+
+test("one connection is one session: TLS a success, plaintext starttls-not-supported, a failed handshake then plaintext only the failure", () => {
+  const seen: string[] = [];
+  const recorder: TlsSessionRecorder = { session: (_policy, mx, ip, result) => seen.push(`${mx} ${ip} ${result}`), policyFailure: () => undefined };
+  const policy = { type: "no-policy-found" as const, domain: "example.org", strings: [], mxHost: [] };
+  const host = { name: "mx.example.org", port: 25, tls: "opportunistic" as const, auth: null, tlsPolicy: policy };
+  sessionCount(recorder, host, "192.0.2.1").opened(true);
+  sessionCount(recorder, host, "192.0.2.1").opened(false);
+  const fallback = sessionCount(recorder, host, "192.0.2.1");
+  fallback.failed(new TlsFailure("x", "handshake", "ERR_SSL_WRONG_VERSION_NUMBER"));
+  fallback.opened(false);
+  sessionCount(recorder, { ...host, tlsPolicy: undefined }, "192.0.2.9").opened(true);
+  assert.deepEqual(seen, ["mx.example.org 192.0.2.1 success", "mx.example.org 192.0.2.1 starttls-not-supported", "mx.example.org 192.0.2.1 validation-failure"]);
 });

@@ -5,12 +5,14 @@
 //   - REQUIRETLS submitted by python's smtplib on port 587: delivered to B over verified TLS when
 //     an MTA-STS policy in mode enforce authenticates B's MX (B offers REQUIRETLS after STARTTLS);
 //     returned to the sender with a 5.7.10 DSN (header only, even with RET=FULL) when nothing
-//     authenticates the MX; `TLS-Required: No` lets a message past a policy it would fail.
+//     authenticates the MX; passed on in MAIL FROM to a TLS receiver that offers it, refused
+//     5.7.30 (a DSN) when it does not; `TLS-Required: No` lets a message past a policy it would fail.
 //   - Our listeners offer REQUIRETLS only under TLS and refuse the parameter without it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { createServer, type Server, type Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -269,6 +271,87 @@ test("TLS-Required: No: a message the MTA-STS policy would hold (MX not named) g
     assert.equal(texts.length, 1);
     assert.match(texts[0]!, /Subject: tls optional/);
   } finally {
+    await pair.stop();
+  }
+});
+
+/**
+ * A receiver with verified TLS (the test CA's certificate for mx.b.test) that offers REQUIRETLS
+ * after STARTTLS or not; it keeps the MAIL lines it was sent and answers every message 250.
+ */
+async function tlsReceiver(port: number, offerRequireTls: boolean): Promise<{ server: Server; mailLines: string[] }> {
+  const mailLines: string[] = [];
+  const server = createServer((plain: Socket) => {
+    plain.on("error", () => undefined);
+    let socket: Socket = plain;
+    let secure = false;
+    let buffer = "";
+    let inData = false;
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString("latin1");
+      let end: number;
+      while ((end = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (inData) {
+          if (line === ".") {
+            inData = false;
+            socket.write("250 2.0.0 kept\r\n");
+          }
+          continue;
+        }
+        const verb = line.split(/[ :]/)[0]!.toUpperCase();
+        if (verb === "EHLO") socket.write(secure ? `250-tls.test\r\n250-8BITMIME\r\n${offerRequireTls ? "250-REQUIRETLS\r\n" : ""}250 PIPELINING\r\n` : "250-tls.test\r\n250 STARTTLS\r\n");
+        else if (verb === "STARTTLS") {
+          socket.write("220 2.0.0 go ahead\r\n");
+          plain.off("data", onData);
+          const tls = new TLSSocket(plain, { isServer: true, cert: mxCert.cert, key: mxCert.key });
+          tls.on("error", () => undefined);
+          tls.on("data", onData);
+          socket = tls;
+          secure = true;
+          return;
+        } else if (verb === "MAIL") {
+          mailLines.push(line);
+          socket.write("250 2.1.0 ok\r\n");
+        } else if (verb === "DATA") {
+          inData = true;
+          socket.write("354 go ahead\r\n");
+        } else if (verb === "QUIT") {
+          socket.end("221 2.0.0 bye\r\n");
+          return;
+        } else socket.write("250 2.0.0 ok\r\n");
+      }
+    };
+    plain.on("data", onData);
+    plain.write("220 tls.test ESMTP\r\n");
+  });
+  server.listen(port, "127.0.0.1");
+  await once(server, "listening");
+  return { server, mailLines };
+}
+
+test("REQUIRETLS is passed on in MAIL FROM to a receiver that offers it; one that does not is refused 5.7.30 and the sender gets a DSN", async () => {
+  const pair = await stsPair("enforce", "mx.b.test");
+  await pair.front.down();
+  let receiver = await tlsReceiver(pair.front.port, true);
+  try {
+    const sent = pair.nextAttempt();
+    await submit(pair, "passed on", ["REQUIRETLS"]);
+    assert.deepEqual((await sent).outcomes.map((o) => o.state), ["delivered"], (await sent).outcomes[0]?.diagnostic);
+    assert.deepEqual(receiver.mailLines.map((line) => / REQUIRETLS(\s|$)/.test(line)), [true], receiver.mailLines.join("\n"));
+    await new Promise((resolve) => receiver.server.close(resolve));
+    receiver = await tlsReceiver(pair.front.port, false);
+    const refused = pair.nextAttempt();
+    await submit(pair, "not offered", ["REQUIRETLS"]);
+    const report = await refused;
+    assert.deepEqual(report.outcomes.map((o) => [o.state, o.status]), [["failed", "5.7.30"]]);
+    assert.match(report.outcomes[0]!.diagnostic, /REQUIRETLS support required: mx\.b\.test does not offer REQUIRETLS/);
+    assert.equal(receiver.mailLines.length, 0, "no transaction was started");
+    const dsn = (await inboxTexts(pair.a)).find((text) => /Status: 5\.7\.30/.test(text));
+    assert.ok(dsn, "the sender got a DSN with 5.7.30");
+  } finally {
+    await new Promise((resolve) => receiver.server.close(resolve));
     await pair.stop();
   }
 });

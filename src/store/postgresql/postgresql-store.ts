@@ -1890,6 +1890,8 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         ret: entry.ret,
         bodyType: entry.bodyType,
         smtputf8: entry.smtputf8,
+        // RFC 8689: the REQUIRETLS tag goes with the entry into the new store.
+        requireTls: entry.requireTls === true,
       };
       const id = await this.mutate(async (db) => {
         await this.insertBlobRow(db, staged);
