@@ -127,6 +127,23 @@ test("MTA-STS enforce does not filter or re-verify a DANE host (RFC 8461 §2); o
       ["mx2.b.test", "none", "required", true],
     ],
   );
+  // TLS-RPT: the DANE host is reported under its TLSA records, the other under the MTA-STS policy.
+  assert.deepEqual(
+    destination.hosts.map((h) => [h.tlsPolicy?.type, h.mxAuthenticated]),
+    [
+      ["tlsa", "dnssec"],
+      ["sts", "dnssec"],
+    ],
+  );
+});
+
+test("TLS-Required: No (recipientPolicies false): no DANE policy, TLS stays opportunistic; the MX is still known validated", async () => {
+  const { query, asked } = scripted(base);
+  const dane = createDaneResolver(query);
+  const destination = await resolveDestination("b.test", { resolver: dane.resolver, remotePort: 25, requireTls: false, routes: {}, smarthost: null, dane, recipientPolicies: false });
+  const [host] = destination.kind === "hosts" ? destination.hosts : [];
+  assert.deepEqual([host?.dane, host?.tls, host?.tlsPolicy, host?.mxAuthenticated], [undefined, "opportunistic", undefined, "dnssec"]);
+  assert.ok(!asked.some((q) => q.startsWith("TLSA")), "no TLSA asked");
 });
 
 test("a validated denial of MX keeps DANE for the domain itself; NXDOMAIN stays permanent", async () => {
