@@ -85,6 +85,8 @@ test("a failed (bogus) TLSA or address lookup defers the host; unusable records 
   assert.ok(session && session.verifyPeer === undefined, "TLS without authentication");
   assert.equal(session.failure(new TlsFailure("TLS required but the server does not offer STARTTLS", "starttls", null)).resultType, "starttls-not-supported");
   assert.equal(session.failure(new TlsFailure("TLS handshake with mx.b.test failed: no shared cipher", "handshake", null)).resultType, "validation-failure");
+  // PKIX is only asked of such a host by REQUIRETLS; its refusal keeps its kind for TLS-RPT.
+  assert.equal(session.failure(new TlsFailure("TLS handshake with mx.b.test failed: wrong name", "handshake", "ERR_TLS_CERT_ALTNAME_INVALID")).resultType, "certificate-host-mismatch");
 });
 
 test("a CNAME'd MX host: TLSA at the expanded name first, then at the original", async () => {

@@ -19,6 +19,7 @@ import { DnsError, type DnsAnswer, type DnsRecordType, type DnsResolver, type Mx
 import type { DnssecAnswer, DnssecQuery } from "../net/dns-client.js";
 import { isUsableTlsa, tlsaText, verifyChain, type TlsaFailureType, type TlsaRecord } from "./tlsa.js";
 import type { TlsFailure } from "./smtp-client.js";
+import { tlsRptResultType } from "./tls-outcome.js";
 
 /**
  * RFC 8460 §4.3 result types a DANE decision or authentication can end in; TLS-RPT reports
@@ -175,7 +176,11 @@ export function daneSession(domain: string, host: { name: string; dane?: DanePol
       if (error.stage === "peer" && refused) return outcome(false, refused.resultType, refused.reason);
       // RFC 8460 §4.3.1: the receiver did not offer (or refused) STARTTLS, or the handshake failed.
       if (error.stage === "starttls") return outcome(false, "starttls-not-supported", error.message);
-      return outcome(false, "validation-failure", error.message);
+      // A certificate refused in the handshake: PKIX asked of a host whose records are none usable
+      // (mode "encrypt") by a REQUIRETLS message (queue/require-tls.ts); any other handshake failure
+      // (protocol, cipher, reset) is validation-failure.
+      const type = tlsRptResultType(error);
+      return outcome(false, type === "certificate-host-mismatch" || type === "certificate-expired" || type === "certificate-not-trusted" ? type : "validation-failure", error.message);
     },
   };
   if (policy.mode === "dane") {
