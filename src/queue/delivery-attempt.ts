@@ -231,7 +231,8 @@ async function deliverToHost(
       deps.log.warn("queue.dane_failed", { queueId: entry.id, domain, host: host.name, address, resultType: failed.resultType, reason: failed.reason });
       deps.routing.onDaneOutcome?.(failed);
     }
-    // A DANE failure is 4.7.5 even when the server gave a reply (a refused STARTTLS), as RFC 7672 §2.2 asks.
+    // A DANE failure is 4.7.5 (RFC 3463 X.7.5, "cryptographic failure") even when the server gave a
+    // reply (a refused STARTTLS): the host could not be authenticated, the message waits (RFC 7672 §2.2).
     const status = (tlsStatus?.permanent ? tlsStatus.status : null) ?? (failed ? "4.7.5" : null) ?? reply?.enhanced ?? tlsStatus?.status ?? (error instanceof SmtpClientError ? error.status : null) ?? (permanent ? "5.0.0" : "4.4.1");
     return { kind: "next", permanent, status, diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
   } finally {
