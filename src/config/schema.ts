@@ -132,6 +132,14 @@ export interface OutboundSettings {
   dnsServers: string[];
   /** "ip" or "ip:port" of a validating resolver whose AD bit is trusted: DANE on (RFC 7672); null: off. */
   dnssecResolver: string | null;
+  /** Send daily TLS-RPT reports (RFC 8460) to the recipient domains that ask for them. */
+  tlsRpt: boolean;
+  /** organization-name of the reports; null is server.hostname. */
+  tlsRptOrganization: string | null;
+  /** contact-info of the reports; null is the From address. */
+  tlsRptContact: string | null;
+  /** From (and MAIL FROM) of report mail, DKIM-signed with its domain's key; null is postmaster@ the first local domain. */
+  tlsRptFrom: string | null;
 }
 
 /** The HTTP(S) service: mail-app autoconfiguration, MTA-STS policy, health and metrics (src/http/). */
@@ -561,6 +569,10 @@ export const OUTBOUND_SPEC: SectionSpec<OutboundSettings> = {
   dkimKeyDir: key(optional(text()), null, "directory of per-domain DKIM keys; not set: the dkim folder in server.data_dir"),
   dnsServers: key(listOf(text(), { max: 10 }), [], 'DNS servers for MX, MTA-STS and inbound SPF/DKIM/DMARC lookups ("ip", "ip:port" or "[ipv6]:port"); empty uses the system\'s'),
   dnssecResolver: key(optional(text()), null, 'a DNSSEC-validating resolver you run ("127.0.0.1:53", "[::1]:53"), trusted for its AD bit: turns on DANE (RFC 7672) and then answers all outbound MX, address, TLSA and MTA-STS lookups; not set: no DANE'),
+  tlsRpt: key(boolean(), false, "send TLS-RPT reports (RFC 8460): count TLS sessions per recipient domain and day, and once a day send each domain that publishes _smtp._tls a gzipped JSON report (mailto: through the queue, DKIM-signed; https: POSTed)"),
+  tlsRptOrganization: key(optional(text()), null, "organization-name of the TLS-RPT reports we send; not set: server.hostname"),
+  tlsRptContact: key(optional(text()), null, "contact-info of the TLS-RPT reports we send; not set: tls_rpt_from"),
+  tlsRptFrom: key(optional(text()), null, "sender of TLS-RPT report mail (signed with its domain's DKIM key); not set: postmaster@ the first local domain"),
 };
 
 export const HTTP_SPEC: SectionSpec<HttpSettings> = {

@@ -29,7 +29,8 @@ export interface LocalDeliveryRequest {
   readonly prefixFor: (recipient: LocalRecipient) => Buffer;
   readonly internalDate?: Date;
   /** Each account's active Sieve script decides where its copy goes (sieve-filter.ts). */
-  readonly sieve?: { readonly filter: SieveFilter; readonly envelopeFrom: string; readonly spamFor?: (accountId: number) => SpamTestValue | null };
+  /** `requireTls`: the message came with RFC 8689 REQUIRETLS; a Sieve redirect keeps the requirement. */
+  readonly sieve?: { readonly filter: SieveFilter; readonly envelopeFrom: string; readonly requireTls?: boolean; readonly spamFor?: (accountId: number) => SpamTestValue | null };
 }
 
 export interface LocalDeliveryResult extends DeliveryResult {
@@ -85,7 +86,7 @@ export async function deliverLocal(
         : { size: request.staged.size, copies: [] };
     if (request.sieve) {
       for (const { recipient, decision } of decided) {
-        await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient }, decision);
+        await request.sieve.filter.afterCommit(request.staged, recipient.account, { from: request.sieve.envelopeFrom, to: recipient.recipient, requireTls: request.sieve.requireTls === true }, decision);
       }
     }
     return { ...result, rejected };

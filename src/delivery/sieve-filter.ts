@@ -86,7 +86,8 @@ export interface SieveFilter {
   /** `spam`: the RFC 5235 spamtest values of this account's verdict; absent or null: not tested ("0"). */
   decide(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, spam?: SpamTestValue | null): Promise<SieveDecision | null>;
   /** Redirects and vacation replies of a committed delivery; failures are logged, never thrown. */
-  afterCommit(staged: StagedMessage, account: Account, envelope: { from: string; to: string }, decision: SieveDecision): Promise<void>;
+  /** `envelope.requireTls`: RFC 8689 REQUIRETLS came with the message; a redirect keeps it (§4.1). */
+  afterCommit(staged: StagedMessage, account: Account, envelope: { from: string; to: string; requireTls?: boolean }, decision: SieveDecision): Promise<void>;
   /** Drops the edited copies the decision staged (after the delivery, or when it failed). */
   release(decision: SieveDecision): void;
 }
@@ -425,6 +426,7 @@ export function createSieveFilter(deps: SieveFilterDeps): SieveFilter {
               ret: null,
               bodyType: "8BITMIME",
               smtputf8: false,
+              requireTls: envelope.requireTls === true,
               prefix: Buffer.from(`${REDIRECT_MARK}: ${account.address}\r\n`),
             });
             log.info("sieve.redirected", { to: action.address });

@@ -85,7 +85,10 @@ export async function* composeDsn(options: DsnOptions): AsyncGenerator<Buffer> {
   const action = worst?.action ?? "failed";
   const boundary = `=_dsn_${randomBytes(12).toString("hex")}`;
   const date = now.toUTCString().replace(/GMT$/, "+0000");
-  const full = entry.ret === "FULL";
+  // RFC 8689 §5 (non-delivery of REQUIRETLS messages): the report is queued without REQUIRETLS
+  // (it would often fail the same way), so it returns the header only: the content the sender
+  // wanted kept on authenticated TLS never travels in it.
+  const full = entry.ret === "FULL" && entry.requireTls !== true;
   const head = [
     `From: Mail Delivery System <MAILER-DAEMON@${reportingMta}>`,
     `To: <${entry.mailFrom}>`,

@@ -7,6 +7,8 @@ import type { DnssecAnswer, DnssecQuery } from "../net/dns-client.js";
 import type { RecordData } from "../net/dns-message.js";
 import { createDaneResolver, daneSession } from "./dane.js";
 import { resolveDestination } from "./destination.js";
+import { TlsFailure } from "./smtp-client.js";
+import { tlsaText } from "./tlsa.js";
 
 type Script = Record<string, DnssecAnswer>;
 
@@ -41,8 +43,10 @@ test("validated MX, addresses and TLSA with a usable record: mode dane, TLS requ
   assert.equal(destination.kind, "hosts");
   const [host] = destination.kind === "hosts" ? destination.hosts : [];
   assert.equal(host?.tls, "required");
-  assert.equal(host?.dnssec, true);
+  assert.equal(host?.mxAuthenticated, "dnssec", "a validated MX is RFC 8689's MX by DNSSEC");
   assert.equal(host?.dane?.mode, "dane");
+  // RFC 8460 §4.4: its sessions are reported under the TLSA policy.
+  assert.deepEqual(host?.tlsPolicy, { type: "tlsa", domain: "b.test", strings: [tlsaText(EE.tlsa)], mxHost: ["mx.b.test"] });
   assert.deepEqual(await dane.resolver("mx.b.test", "A"), ["192.0.2.25"]);
 });
 
@@ -53,6 +57,7 @@ test("an insecure MX lookup means no DANE at all, and no TLSA is asked", async (
   const [host] = destination.kind === "hosts" ? destination.hosts : [];
   assert.equal(host?.dane?.mode, "none");
   assert.equal(host?.tls, "opportunistic");
+  assert.equal(host?.mxAuthenticated, undefined, "not RFC 8689's MX by DNSSEC");
   assert.ok(!asked.some((q) => q.startsWith("TLSA")));
 });
 
@@ -78,8 +83,10 @@ test("a failed (bogus) TLSA or address lookup defers the host; unusable records 
   assert.equal(unusable.mode, "encrypt");
   const session = daneSession("b.test", { name: "mx.b.test", dane: unusable });
   assert.ok(session && session.verifyPeer === undefined, "TLS without authentication");
-  assert.equal(session.failure("TLS required but the server does not offer STARTTLS")?.resultType, "starttls-not-supported");
-  assert.equal(session.failure("connect to mx.b.test [192.0.2.25]:25: ECONNREFUSED"), null);
+  assert.equal(session.failure(new TlsFailure("TLS required but the server does not offer STARTTLS", "starttls", null)).resultType, "starttls-not-supported");
+  assert.equal(session.failure(new TlsFailure("TLS handshake with mx.b.test failed: no shared cipher", "handshake", null)).resultType, "validation-failure");
+  // PKIX is only asked of such a host by REQUIRETLS; its refusal keeps its kind for TLS-RPT.
+  assert.equal(session.failure(new TlsFailure("TLS handshake with mx.b.test failed: wrong name", "handshake", "ERR_TLS_CERT_ALTNAME_INVALID")).resultType, "certificate-host-mismatch");
 });
 
 test("a CNAME'd MX host: TLSA at the expanded name first, then at the original", async () => {
@@ -122,6 +129,23 @@ test("MTA-STS enforce does not filter or re-verify a DANE host (RFC 8461 §2); o
       ["mx2.b.test", "none", "required", true],
     ],
   );
+  // TLS-RPT: the DANE host is reported under its TLSA records, the other under the MTA-STS policy.
+  assert.deepEqual(
+    destination.hosts.map((h) => [h.tlsPolicy?.type, h.mxAuthenticated]),
+    [
+      ["tlsa", "dnssec"],
+      ["sts", "dnssec"],
+    ],
+  );
+});
+
+test("TLS-Required: No (recipientPolicies false): no DANE policy, TLS stays opportunistic; the MX is still known validated", async () => {
+  const { query, asked } = scripted(base);
+  const dane = createDaneResolver(query);
+  const destination = await resolveDestination("b.test", { resolver: dane.resolver, remotePort: 25, requireTls: false, routes: {}, smarthost: null, dane, recipientPolicies: false });
+  const [host] = destination.kind === "hosts" ? destination.hosts : [];
+  assert.deepEqual([host?.dane, host?.tls, host?.tlsPolicy, host?.mxAuthenticated], [undefined, "opportunistic", undefined, "dnssec"]);
+  assert.ok(!asked.some((q) => q.startsWith("TLSA")), "no TLSA asked");
 });
 
 test("a validated denial of MX keeps DANE for the domain itself; NXDOMAIN stays permanent", async () => {

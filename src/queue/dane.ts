@@ -18,10 +18,12 @@ import { X509Certificate } from "node:crypto";
 import { DnsError, type DnsAnswer, type DnsRecordType, type DnsResolver, type MxRecord } from "../mail-auth/index.js";
 import type { DnssecAnswer, DnssecQuery } from "../net/dns-client.js";
 import { isUsableTlsa, tlsaText, verifyChain, type TlsaFailureType, type TlsaRecord } from "./tlsa.js";
+import type { TlsFailure } from "./smtp-client.js";
+import { tlsRptResultType } from "./tls-outcome.js";
 
 /**
  * RFC 8460 §4.3 result types a DANE decision or authentication can end in; TLS-RPT reports
- * (queue/tls-rpt, another module) count failures under these names.
+ * (queue/tls-rpt-recorder.ts) count failures under these names, with policy-type "tlsa".
  */
 export type DaneResultType = "starttls-not-supported" | "dane-required" | "tlsa-invalid" | "dnssec-invalid" | TlsaFailureType;
 
@@ -161,8 +163,8 @@ export interface DaneSession {
   verifyPeer?: (socket: TLSSocket) => string | null;
   /** The outcome of a session that got past TLS. */
   success(): DaneOutcome;
-  /** The outcome of a failed open, or null when the failure is not DANE's (no connection at all). */
-  failure(diagnostic: string): DaneOutcome | null;
+  /** The outcome of a session whose TLS failed (other failures, e.g. no connection, are not DANE's). */
+  failure(error: TlsFailure): DaneOutcome;
 }
 
 /** The session checks of a host in mode "dane" or "encrypt"; null for any other host. */
@@ -174,12 +176,15 @@ export function daneSession(domain: string, host: { name: string; dane?: DanePol
   let refused: { resultType: TlsaFailureType; reason: string } | null = null;
   const session: DaneSession = {
     success: () => outcome(true, null, policy.mode === "dane" ? `authenticated by ${policy.tlsaName}` : `TLS without authentication: ${policy.reason}`),
-    failure: (diagnostic) => {
-      if (refused) return outcome(false, refused.resultType, refused.reason);
+    failure: (error) => {
+      if (error.stage === "peer" && refused) return outcome(false, refused.resultType, refused.reason);
       // RFC 8460 §4.3.1: the receiver did not offer (or refused) STARTTLS, or the handshake failed.
-      if (/does not offer STARTTLS|STARTTLS refused/.test(diagnostic)) return outcome(false, "starttls-not-supported", diagnostic);
-      if (/TLS handshake/.test(diagnostic)) return outcome(false, "validation-failure", diagnostic);
-      return null;
+      if (error.stage === "starttls") return outcome(false, "starttls-not-supported", error.message);
+      // A certificate refused in the handshake: PKIX asked of a host whose records are none usable
+      // (mode "encrypt") by a REQUIRETLS message (queue/require-tls.ts); any other handshake failure
+      // (protocol, cipher, reset) is validation-failure.
+      const type = tlsRptResultType(error);
+      return outcome(false, type === "certificate-host-mismatch" || type === "certificate-expired" || type === "certificate-not-trusted" ? type : "validation-failure", error.message);
     },
   };
   if (policy.mode === "dane") {

@@ -11,8 +11,11 @@ import { resolveDestination, resolveHostAddresses, type DestinationHost, type Ro
 import type { DestinationLimiter } from "./destination-limiter.js";
 import { downgradeTo7bit } from "./downgrade.js";
 import { scanEightBit, type EightBitScan } from "./message-scan.js";
-import { daneSession, type DaneSession } from "./dane.js";
-import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope } from "./smtp-client.js";
+import { daneSession, type DaneOutcome, type DaneSession } from "./dane.js";
+import { checkRequireTlsOffered, requireTlsDestination, routingFor, saysTlsOptional } from "./require-tls.js";
+import { SmtpClient, SmtpClientError, oneLine, replyText, type OutboundEnvelope, type TlsFailure } from "./smtp-client.js";
+import { openSession, tlsFailureStatus } from "./tls-outcome.js";
+import { sessionCount, withReportPolicy, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
 
 export interface ClientSettings {
   heloName: string;
@@ -34,6 +37,8 @@ export interface AttemptDependencies {
   /** DKIM-Signature fields for other bytes: a downgraded copy is signed as it is sent. */
   signBytes?: (bytes: Buffer) => Promise<Buffer>;
   log: Logger;
+  /** Where TLS sessions with MX hosts are counted for TLS-RPT (RFC 8460); absent: not counted. */
+  tlsSessions?: TlsSessionRecorder | null;
 }
 
 /** One recipient's result with what a DSN needs to say about it (RFC 3464 §2.3). */
@@ -82,7 +87,7 @@ export async function attemptDelivery(entry: QueuedMessage, deps: AttemptDepende
     const domain = domainOf(recipient.address);
     groups.set(domain, [...(groups.get(domain) ?? []), recipient]);
   }
-  const lazy: Lazy = { scan: once(() => scanEightBit(deps.open())), downgrade: once(() => downgradeBody(deps)) };
+  const lazy: Lazy = { scan: once(() => scanEightBit(deps.open())), downgrade: once(() => downgradeBody(deps)), tlsOptional: once(() => saysTlsOptional(deps.open())) };
   const results = await Promise.all([...groups].map(([domain, recipients]) => deliverGroup(entry, domain, recipients, deps, lazy)));
   return results.flat();
 }
@@ -92,6 +97,8 @@ interface Lazy {
   scan: () => Promise<EightBitScan>;
   /** The 7-bit copy with its own DKIM signatures (RFC 6152 §3 downgrade), or why there is none. */
   downgrade: () => Promise<{ kind: "downgraded"; body: Buffer[]; size: number } | { kind: "refused"; reason: string }>;
+  /** The header says `TLS-Required: No` (queue/require-tls.ts). */
+  tlsOptional: () => Promise<boolean>;
 }
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
@@ -114,7 +121,8 @@ function everyone(recipients: QueueRecipient[], state: RecipientOutcome["state"]
 }
 
 async function deliverGroup(entry: QueuedMessage, domain: string, recipients: QueueRecipient[], deps: AttemptDependencies, lazy: Lazy): Promise<RecipientOutcome[]> {
-  const destination = await resolveDestination(domain, deps.routing);
+  const tlsOptional = entry.requireTls !== true && (await lazy.tlsOptional());
+  const destination = withReportPolicy(requireTlsDestination(entry, domain, await resolveDestination(domain, routingFor(entry, deps.routing, tlsOptional))), domain);
   if (destination.kind === "unreachable") return everyone(recipients, destination.permanent ? "failed" : "deferred", destination.status, destination.reason);
   let last: { permanent: boolean; status: string; diagnostic: string; remoteMta: string | null; relay: string | null; tls: string | null } = {
     permanent: false,
@@ -130,6 +138,8 @@ async function deliverGroup(entry: QueuedMessage, domain: string, recipients: Qu
       // RFC 7672 §2.2: a host whose TLSA (or address) records cannot be validated is not used at all.
       deps.log.warn("queue.dane_failed", { queueId: entry.id, domain, host: host.name, resultType: host.dane.resultType, reason: host.dane.reason });
       deps.routing.onDaneOutcome?.({ domain, mxHost: host.name, policy: [], ok: false, resultType: host.dane.resultType, reason: host.dane.reason });
+      // RFC 8460 §4.3.1: a TLSA (or address) lookup that failed validation is a failed session of the "tlsa" policy.
+      if (host.tlsPolicy) deps.tlsSessions?.session(host.tlsPolicy, host.name, "", host.dane.resultType);
       last = { permanent: false, status: "4.7.5", diagnostic: `DANE: ${host.dane.reason}`, remoteMta: null, relay: null, tls: null };
       anyTemporary = true;
       continue;
@@ -166,10 +176,18 @@ async function deliverToHost(
   const release = await deps.limiter.acquire(`${host.name}:${host.port}`);
   const remoteMta = host.name;
   const relay = `${host.name}[${address}]:${host.port}`;
+  const tlsCount = sessionCount(deps.tlsSessions ?? null, host, address);
   let client: SmtpClient | null = null;
   const dane: DaneSession | null = daneSession(domain, host);
+  let daneFailure: DaneOutcome | null = null;
+  // RFC 8460 §4: the session counts once under the host's policy (tlsCount); a DANE host's
+  // failure with DANE's result type (e.g. certificate-not-trusted for a TLSA mismatch).
+  const onTlsFailure = (failure: TlsFailure): void => {
+    daneFailure = dane ? dane.failure(failure) : null;
+    tlsCount.failed(failure, daneFailure?.resultType ?? undefined);
+  };
   try {
-    client = await SmtpClient.open({
+    client = await openSession({
       address,
       port: host.port,
       serverName: host.name,
@@ -181,8 +199,10 @@ async function deliverToHost(
       verifyCertificate: host.verifyCertificate === true || (host.auth !== null || host.tls === "implicit" ? (deps.client.verifySmarthostCertificate ?? true) : false),
       ...(deps.client.ca ? { ca: deps.client.ca } : {}),
       ...(dane?.verifyPeer ? { verifyPeer: dane.verifyPeer } : {}),
-    });
+    }, host, deps.log, entry.id, onTlsFailure);
     if (dane) deps.routing.onDaneOutcome?.(dane.success());
+    tlsCount.opened(client.secure);
+    checkRequireTlsOffered(host, client);
     const plan = await planEnvelope(entry, client, recipients, lazy);
     if (plan.kind === "refuse") {
       // Our refusal, not the server's: it said nothing about this message, so it is no Remote-MTA
@@ -200,17 +220,20 @@ async function deliverToHost(
   } catch (error) {
     client?.close();
     const reply = error instanceof SmtpClientError ? error.reply : null;
-    const permanent = error instanceof SmtpClientError && !error.temporary;
+    const tlsStatus = tlsFailureStatus(error, host);
+    const permanent = tlsStatus?.permanent ?? (error instanceof SmtpClientError && !error.temporary);
     const diagnostic = oneLine(reply ? replyText(reply) : error instanceof Error ? error.message : String(error), 1000);
     deps.log.info("queue.host_failed", { queueId: entry.id, host: host.name, address, port: host.port, error: diagnostic });
-    let status = reply?.enhanced ?? (error instanceof SmtpClientError ? error.status : null) ?? (permanent ? "5.0.0" : "4.4.1");
-    const daneFailure = client === null && dane ? dane.failure(diagnostic) : null;
-    if (daneFailure) {
-      // RFC 7672 §2.2: no TLS, or TLS with a server DANE does not authenticate: 4.7.5, never plaintext.
-      status = "4.7.5";
-      deps.log.warn("queue.dane_failed", { queueId: entry.id, domain, host: host.name, address, resultType: daneFailure.resultType, reason: daneFailure.reason });
-      deps.routing.onDaneOutcome?.(daneFailure);
+    const failed = daneFailure as DaneOutcome | null;
+    if (failed) {
+      // RFC 7672 §2.2: no TLS, or TLS with a server DANE does not authenticate: 4.7.5 (5.7.10 under
+      // REQUIRETLS, queue/tls-outcome.ts), never plaintext.
+      deps.log.warn("queue.dane_failed", { queueId: entry.id, domain, host: host.name, address, resultType: failed.resultType, reason: failed.reason });
+      deps.routing.onDaneOutcome?.(failed);
     }
+    // A DANE failure is 4.7.5 (RFC 3463 X.7.5, "cryptographic failure") even when the server gave a
+    // reply (a refused STARTTLS): the host could not be authenticated, the message waits (RFC 7672 §2.2).
+    const status = (tlsStatus?.permanent ? tlsStatus.status : null) ?? (failed ? "4.7.5" : null) ?? reply?.enhanced ?? tlsStatus?.status ?? (error instanceof SmtpClientError ? error.status : null) ?? (permanent ? "5.0.0" : "4.4.1");
     return { kind: "next", permanent, status, diagnostic, remoteMta: reply ? remoteMta : null, relay, tls: client?.tlsProtocol ?? null };
   } finally {
     release();
@@ -274,6 +297,8 @@ async function planEnvelope(entry: QueuedMessage, client: SmtpClient, recipients
       body,
       smtputf8,
       size,
+      // RFC 8689 §4.2.1: the requirement goes on with the message (the server offers it: checked).
+      requireTls: entry.requireTls === true,
     },
   };
 }

@@ -11,3 +11,6 @@ export { createHttpsPolicyFetcher, createMtaStsLookup, mxMatches, parsePolicy, p
 export { createDeliveryReporter, type DeliveryReporter, type LocallyDelivered } from "./delivery-report.js";
 export { createDaneResolver, daneSession, verifyDanePeer, type DaneOutcome, type DanePolicy, type DaneResolver, type DaneResultType, type DaneSession } from "./dane.js";
 export { isUsableTlsa, spkiSha256, tlsaMatches, tlsaText, verifyChain, type TlsaRecord, type TlsaVerification } from "./tlsa.js";
+export { BatchedTlsSessionRecorder, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
+export { TlsRptSender, createHttpsReportPoster, buildReport, parseTlsRptRecord, type ReportPoster } from "./tls-rpt-report.js";
+export { stsFetchResultType, type TlsRptResultType } from "./tls-outcome.js";

@@ -90,7 +90,9 @@ test("routing: enforce keeps only the named MX hosts, with verified required TLS
   const resolver = createTableResolver({ "b.test": { MX: [{ exchange: "mx.b.test", priority: 10 }, { exchange: "rogue.test", priority: 5 }] } });
   const base = { resolver, remotePort: 25, requireTls: false, routes: {}, smarthost: null, random: () => 0 };
   const enforce = await resolveDestination("b.test", { ...base, mtaSts: async () => parsePolicy(POLICY) });
-  assert.deepEqual(enforce, { kind: "hosts", via: "mx", hosts: [{ name: "mx.b.test", port: 25, tls: "required", auth: null, verifyCertificate: true }] });
+  // mxAuthenticated: the policy names this MX (RFC 8689 REQUIRETLS); tlsPolicy: what TLS-RPT counts under.
+  const tlsPolicy = { type: "sts", domain: "b.test", strings: ["version: STSv1", "mode: enforce", "mx: mx.b.test", "mx: *.backup.b.test", "max_age: 600"], mxHost: ["mx.b.test", "*.backup.b.test"] };
+  assert.deepEqual(enforce, { kind: "hosts", via: "mx", hosts: [{ name: "mx.b.test", port: 25, tls: "required", auth: null, verifyCertificate: true, mxAuthenticated: "mta-sts", tlsPolicy }] });
   const nowhere = await resolveDestination("b.test", { ...base, mtaSts: async () => parsePolicy(POLICY.replace(/mx: .*\r\n/g, "mx: other.test\r\n")) });
   assert.equal(nowhere.kind, "unreachable");
   assert.ok(nowhere.kind === "unreachable" && !nowhere.permanent && nowhere.status === "4.7.5");

@@ -177,3 +177,16 @@ test("oneLine and tlsFailureReason flatten whatever an error carries", async () 
   assert.equal(tlsFailureReason(new Error("C0E7A1F2D37F0000:error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:\n")), "certificate verify failed");
   assert.equal(tlsFailureReason(new Error("self-signed certificate")), "self-signed certificate");
 });
+
+test("REQUIRETLS (RFC 8689) goes on MAIL FROM when the envelope carries it", async () => {
+  const seen: string[] = [];
+  const { server, port } = await scriptedServer("220 rt.test\r\n", { EHLO: "250-rt.test\r\n250 REQUIRETLS\r\n", DATA: "354 go\r\n" }, seen);
+  try {
+    const client = await SmtpClient.open({ ...base, port, tls: "none" });
+    await client.send({ ...envelope(["x@rt.test"]), requireTls: true }, body("x\r\n"));
+    await client.quit();
+    assert.ok(seen.includes("MAIL FROM:<sender@client.test> REQUIRETLS"), seen.join("\n"));
+  } finally {
+    server.close();
+  }
+});

@@ -47,6 +47,23 @@ export class SmtpClientError extends Error {
   }
 }
 
+/**
+ * TLS could not be had with this server: STARTTLS missing or refused where TLS is required, the
+ * handshake failed (`code`: OpenSSL's or Node's error code, e.g. CERT_HAS_EXPIRED), or the
+ * handshake succeeded but `verifyPeer` (DANE) refused the server ("peer"). What follows (fall
+ * back to plaintext, defer, a TLS-RPT failure type) is queue/tls-outcome.ts's call.
+ */
+export class TlsFailure extends SmtpClientError {
+  readonly stage: "starttls" | "handshake" | "peer";
+  readonly code: string | null;
+  constructor(message: string, stage: "starttls" | "handshake" | "peer", code: string | null, reply: SmtpReply | null = null, status: string | null = null) {
+    super(message, true, reply, status);
+    this.name = "TlsFailure";
+    this.stage = stage;
+    this.code = code;
+  }
+}
+
 export interface OutboundEnvelope {
   /** "" for the null reverse-path. */
   mailFrom: string;
@@ -57,6 +74,8 @@ export interface OutboundEnvelope {
   body: "8BITMIME" | "BINARYMIME" | null;
   smtputf8: boolean;
   size: number;
+  /** RFC 8689 REQUIRETLS on MAIL FROM (the caller checked the server offers it). */
+  requireTls?: boolean;
 }
 
 export interface TransactionReplies {
@@ -117,10 +136,10 @@ export class SmtpClient {
         // RFC 3207 §4.2: forget what was learned before TLS and ask again.
         await this.#hello();
       } else if (this.#options.tls === "required") {
-        throw new SmtpClientError(`STARTTLS refused: ${replyText(answer)}`, true, answer);
+        throw new TlsFailure(`STARTTLS refused: ${replyText(answer)}`, "starttls", null, answer);
       }
     }
-    if (this.#options.tls === "required" && !this.secure) throw new SmtpClientError("TLS required but the server does not offer STARTTLS", true);
+    if (this.#options.tls === "required" && !this.secure) throw new TlsFailure("TLS required but the server does not offer STARTTLS", "starttls", null);
     if (this.#options.auth) await this.#authenticate(this.#options.auth);
   }
 
@@ -165,13 +184,14 @@ export class SmtpClient {
       "TLS handshake",
     ).catch((error: unknown) => {
       tls.destroy();
-      throw new SmtpClientError(`TLS handshake with ${this.#options.serverName} failed: ${tlsFailureReason(error)}`, true);
+      const code = (error as { code?: unknown }).code;
+      throw new TlsFailure(`TLS handshake with ${this.#options.serverName} failed: ${tlsFailureReason(error)}`, "handshake", typeof code === "string" ? code : null);
     });
     const refused = this.#options.verifyPeer?.(tls) ?? null;
     if (refused !== null) {
       // RFC 7672 §2.2: an unauthenticated server gets nothing, not even a QUIT over the session.
       tls.destroy();
-      throw new SmtpClientError(`${this.#options.serverName} not authenticated: ${refused}`, true, null, "4.7.5");
+      throw new TlsFailure(`${this.#options.serverName} not authenticated: ${refused}`, "peer", null, null, "4.7.5");
     }
     this.#socket = tls;
     this.#attach(tls);
@@ -244,6 +264,7 @@ export class SmtpClient {
     if (this.extensions.has("SIZE")) params.push(`SIZE=${envelope.size}`);
     if (envelope.body !== null) params.push(`BODY=${envelope.body}`);
     if (envelope.smtputf8) params.push("SMTPUTF8");
+    if (envelope.requireTls === true) params.push("REQUIRETLS");
     // RFC 3461 §4.3-4.4: RET and ENVID only to servers that offer DSN.
     if (this.extensions.has("DSN")) {
       if (envelope.ret !== null) params.push(`RET=${envelope.ret}`);

@@ -16,6 +16,7 @@ import { composeDsn, wantsNotice, type DsnRecipient } from "./bounce.js";
 import type { BounceSink } from "./bounce-delivery.js";
 import { attemptDelivery, domainOf, resultText, statusOf, type ClientSettings, type RecipientOutcome } from "./delivery-attempt.js";
 import type { RoutingOptions } from "./destination.js";
+import type { TlsSessionRecorder } from "./tls-rpt-recorder.js";
 import { DestinationLimiter } from "./destination-limiter.js";
 import { DestinationRate } from "./destination-rate.js";
 import { isDelayWarningDue, isExpired, nextAttemptAt, type RetryPolicy } from "./retry-schedule.js";
@@ -44,6 +45,8 @@ export interface OutboundWorkerOptions {
   clock?: () => Date;
   timers?: Timers;
   log: Logger;
+  /** TLS-RPT session counts (queue/tls-rpt-recorder.ts); absent: not counted. */
+  tlsSessions?: TlsSessionRecorder | null;
 }
 
 export interface AttemptReport {
@@ -127,6 +130,12 @@ export class OutboundWorker {
     } finally {
       clearTimeout(timer);
     }
+    await this.flushTlsSessions().catch((error: unknown) => this.#options.log.warn("tls_rpt.record_failed", { error }));
+  }
+
+  /** Writes the TLS-RPT counts gathered so far to the store (stop() does too). */
+  async flushTlsSessions(): Promise<void> {
+    await this.#options.tlsSessions?.flush?.();
   }
 
   get inFlight(): number {
@@ -261,6 +270,7 @@ export class OutboundWorker {
           return Buffer.alloc(0);
         }),
       log,
+      tlsSessions: this.#options.tlsSessions ?? null,
     });
     const now = this.#clock();
     // RFC 5321 §4.5.4.1: past the lifetime, what is still deferred fails.

@@ -14,10 +14,10 @@ import { tlsaKeysOf } from "../net/tlsa-keys.js";
 import type { Logger, LogFields } from "../observability/log.js";
 import { DeliveryLog, tapLogger } from "../observability/admin-series.js";
 import { countAcceptedMessage, createAdminWeb } from "./admin-web.js";
-import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, WebAuthStore, AdminHistoryStore } from "../store/index.js";
+import type { AccountStore, AuthStateStore, GreylistStore, MaildropLeaseStore, MailStore, MigrationStateStore, QueueStore, SharedAbuseStateStore, SharedNodeStateStore, SieveStore, SpamTokenStore, StoreBackup, StoreMaintenance, TlsReportStore, TlsRptSessionStore, WebAuthStore, AdminHistoryStore } from "../store/index.js";
 import { backupFileSets, copyQueueAndKeys, serverVersion } from "./backup.js";
 import { createCachingResolver, createSystemResolver, type DkimKeyLocation, type DnsResolver } from "../mail-auth/index.js";
-import { createBounceSink, createDaneResolver, createDkimSigner, createHttpsPolicyFetcher, createMtaStsLookup, OutboundWorker, type DaneOutcome, type PolicyFetcher } from "../queue/index.js";
+import { BatchedTlsSessionRecorder, createBounceSink, createDaneResolver, createDkimSigner, createHttpsPolicyFetcher, createHttpsReportPoster, createMtaStsLookup, OutboundWorker, stsFetchResultType, TlsRptSender, type DaneOutcome, type DaneResolver, type PolicyFetcher, type ReportPoster } from "../queue/index.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { QueuedMessage, QuotaPolicy } from "../store/index.js";
 import type { CopyProgress, CopyReport } from "../store/postgresql/import.js";
@@ -54,6 +54,8 @@ export interface ComposedStore {
   maildropLeases?: MaildropLeaseStore;
   /** TLS-RPT reports (RFC 8460); absent for a backend without them (reports then stay plain mail). */
   tlsReports?: TlsReportStore;
+  /** TLS-RPT session counts for the reports we send (RFC 8460); absent: outbound.tls_rpt has no effect. */
+  tlsRptSessions?: TlsRptSessionStore;
   /** Admin accounts, browser sessions and API tokens (http/admin-api.ts). */
   webAuth?: WebAuthStore;
   /** The admin dashboard's minutes and delivery log (both backends). */
@@ -137,7 +139,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
       mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
       quota: quotaPolicy(config),
     });
-    return { mail: pg, accounts: pg, authState: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, webAuth: pg, adminHistory: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
+    return { mail: pg, accounts: pg, authState: pg, queue: pg, sieve: pg, spam: pg, greylist: pg, migrations: pg, tlsReports: pg, tlsRptSessions: pg, webAuth: pg, adminHistory: pg, maintenance: pg, maildropLeases: pg, abuseState: pg, nodeState: new PostgresNodeState(pg.pool), backup: { writeBackup: (request) => writePostgresBackup(pg.pool, request) }, startCollector: () => pg.startCollector(), close: () => pg.close() };
   }
   const sqlite = await openSqliteStore({
     dataDir: config.server.dataDir,
@@ -146,7 +148,7 @@ export async function openStore(config: Config, log: Logger): Promise<ComposedSt
     mimeLimits: { maxDepth: config.limits.mimeMaxDepth, maxParts: config.limits.mimeMaxParts },
     quota: quotaPolicy(config),
   });
-  return { mail: sqlite, accounts: sqlite, authState: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, webAuth: sqlite, adminHistory: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
+  return { mail: sqlite, accounts: sqlite, authState: sqlite, queue: sqlite, sieve: sqlite, spam: sqlite, greylist: sqlite, migrations: sqlite, tlsReports: sqlite, tlsRptSessions: sqlite, webAuth: sqlite, adminHistory: sqlite, maintenance: sqlite, backup: sqlite, startCollector: () => sqlite.startCollector(), close: () => sqlite.close() };
 }
 
 /**
@@ -326,6 +328,17 @@ export function createOutboundResolver(settings: Pick<Config["outbound"], "dnsSe
   return createCachingResolver(system, { maxEntries: 10_000, ttlMs: 5 * 60_000, negativeTtlMs: 60_000 });
 }
 
+/**
+ * DANE (RFC 7672): with a validating resolver configured, every outbound lookup goes through it,
+ * so the addresses connected to are the ones whose TLSA records were checked (and the TLS-RPT
+ * sender finds _smtp._tls records the same way).
+ */
+function outboundLookups(settings: Config["outbound"]): { dane: DaneResolver | null; resolver: DnsResolver; daneServer: ReturnType<typeof parseServerAddress> | null } {
+  const daneServer = settings.dnssecResolver !== null ? parseServerAddress(settings.dnssecResolver) : null;
+  const dane = daneServer ? createDaneResolver(createDnssecClient({ server: daneServer, timeoutMs: Math.min(settings.connectTimeout, 10_000) })) : null;
+  return { dane, resolver: dane ? dane.resolver : createOutboundResolver(settings), daneServer };
+}
+
 /** What a test (or an embedding program) may add to what the config says. */
 export interface OutboundExtras {
   /** How often the queue is polled when nothing woke the workers. */
@@ -343,16 +356,14 @@ export interface OutboundExtras {
   /** The workers' clock and timers (tests: a manual clock, so timings are asserted in test time). */
   clock?: () => Date;
   timers?: Timers;
+  /** POSTs TLS-RPT reports to https: rua URIs; by default HTTPS with the trusted anchors. */
+  tlsRptPoster?: ReportPoster;
 }
 
 /** The outbound workers over the store, configured from [outbound]; not started. */
 export async function createOutbound(config: Config, store: ComposedStore, log: Logger, extras: OutboundExtras = {}): Promise<OutboundWorker> {
   const settings = config.outbound;
-  // DANE (RFC 7672): with a validating resolver configured, every outbound lookup goes through it,
-  // so the addresses connected to are the ones whose TLSA records were checked.
-  const daneServer = settings.dnssecResolver !== null ? parseServerAddress(settings.dnssecResolver) : null;
-  const dane = daneServer ? createDaneResolver(createDnssecClient({ server: daneServer, timeoutMs: Math.min(settings.connectTimeout, 10_000) })) : null;
-  const resolver = dane ? dane.resolver : createOutboundResolver(settings);
+  const { dane, resolver, daneServer } = outboundLookups(settings);
   let smarthostAuth: { username: string; password: string } | null = null;
   if (settings.smarthost && settings.smarthostUsername !== null && settings.smarthostPasswordFile !== null) {
     const password = (await readFile(settings.smarthostPasswordFile, "utf8")).split(/\r?\n/)[0] ?? "";
@@ -361,11 +372,17 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
   const outboundLog = log.child({ component: "outbound" });
   // RFC 4035 §4.9.3: the AD bit is only as good as the path from the resolver; off the host it can be forged.
   if (daneServer && !/^(127\.|::1$)/.test(daneServer.host)) outboundLog.warn("outbound.dnssec_resolver_remote", { resolver: settings.dnssecResolver, note: "its AD bit is trusted for DANE: use a resolver on this host or on a link you trust" });
+  // RFC 8460: TLS sessions counted for the daily reports (queue/tls-rpt-recorder.ts).
+  const tlsSessions = settings.tlsRpt && store.tlsRptSessions ? new BatchedTlsSessionRecorder({ store: store.tlsRptSessions, log: outboundLog }) : null;
   const mtaSts = settings.mtaSts
     ? createMtaStsLookup({
         resolver,
         fetch: extras.mtaStsFetcher ?? createHttpsPolicyFetcher({ resolver, timeoutMs: settings.connectTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}), ...(extras.mtaStsPort ? { port: extras.mtaStsPort } : {}) }),
-        log: (event, fields) => outboundLog.warn(event, fields),
+        log: (event, fields) => {
+          outboundLog.warn(event, fields);
+          // A policy that could not be had is a failed session of that domain's report (RFC 8460 §4.3.1).
+          if (event === "mta_sts.fetch_failed" && typeof fields["domain"] === "string") tlsSessions?.policyFailure({ type: "sts", domain: fields["domain"], strings: [], mxHost: [] }, stsFetchResultType(String(fields["error"] ?? "")));
+        },
       })
     : null;
   return new OutboundWorker({
@@ -392,9 +409,30 @@ export async function createOutbound(config: Config, store: ComposedStore, log: 
     leaseMs: extras.leaseMs ?? (settings.lease > 0 ? settings.lease : settings.connectTimeout + 4 * settings.commandTimeout + 60_000),
     hostname: config.server.hostname,
     log: outboundLog,
+    tlsSessions,
     ...(extras.pollIntervalMs !== undefined ? { pollIntervalMs: extras.pollIntervalMs } : {}),
     ...(extras.clock ? { clock: extras.clock } : {}),
     ...(extras.timers ? { timers: extras.timers } : {}),
+  });
+}
+
+/** The daily TLS-RPT reports (RFC 8460), when outbound.tls_rpt is on and the store keeps the counts; not started. */
+export function createTlsRptSender(config: Config, store: ComposedStore, log: Logger, extras: OutboundExtras = {}): TlsRptSender | null {
+  const settings = config.outbound;
+  if (!settings.tlsRpt || !store.tlsRptSessions) return null;
+  const { resolver } = outboundLookups(settings);
+  return new TlsRptSender({
+    store: store.tlsRptSessions,
+    resolver,
+    queue: store.queue,
+    mail: store.mail,
+    accounts: store.accounts,
+    organization: settings.tlsRptOrganization,
+    contact: settings.tlsRptContact,
+    from: settings.tlsRptFrom,
+    hostname: config.server.hostname,
+    post: extras.tlsRptPoster ?? createHttpsReportPoster({ resolver, timeoutMs: settings.connectTimeout, ...(extras.trustedCa ? { ca: extras.trustedCa } : {}) }),
+    log: log.child({ component: "tls-rpt" }),
   });
 }
 
@@ -484,6 +522,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     const opened = await openStore(config, log);
     store = opened;
     const outbound = await createOutbound(config, opened, log);
+    const tlsRptSender = createTlsRptSender(config, wakingStore(opened, () => outbound.wake()), log);
     const tls = await TlsContextProvider.open({
       certFile: config.tls.certFile,
       keyFile: config.tls.keyFile,
@@ -699,6 +738,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
         await listeners.close();
         await listeners.drain(config.shutdown.gracePeriod);
         // Attempts in flight finish and record their results; nothing new is leased.
+        await tlsRptSender?.stop();
         await outbound.stop(config.shutdown.gracePeriod);
         if (abusePruner) clearInterval(abusePruner);
         await clusterConnections?.stop();
@@ -714,6 +754,7 @@ export async function startServer(config: Config, baseLog: Logger, hooks: StartH
     };
     store.startCollector?.();
     await outbound.start();
+    tlsRptSender?.start();
     acmeManager?.start();
     return { config, store: opened, tls, listeners, outbound, control: controlServer, http, metrics, acme: acmeManager, stop };
   } catch (err) {

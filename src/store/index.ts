@@ -16,6 +16,7 @@ export { EMPTY_ACCOUNT_AUTH } from "./auth-store.js";
 export type * from "./migration-store.js";
 export type * from "./maildrop-leases.js";
 export type * from "./tls-report-store.js";
+export type * from "./tls-rpt-session-store.js";
 export type * from "./web-auth-store.js";
 export type * from "./admin-history-store.js";
 export type * from "./abuse-state-store.js";

@@ -39,6 +39,11 @@ export interface QueuedMessage {
   /** Whether the body needs 8BITMIME / SMTPUTF8 of the receiving server. */
   bodyType: "7BIT" | "8BITMIME" | "BINARYMIME";
   smtputf8: boolean;
+  /**
+   * RFC 8689 REQUIRETLS was given on MAIL FROM: every hop must be authenticated TLS to a server
+   * that offers REQUIRETLS (queue/require-tls.ts). Absent (older callers) reads as false.
+   */
+  requireTls?: boolean;
   createdAt: Date;
   nextAttemptAt: Date;
   /** Until when a worker holds the entry (see leaseDue), or null when nobody does. */
@@ -68,6 +73,8 @@ export interface EnqueueRequest {
   ret: "FULL" | "HDRS" | null;
   bodyType: QueuedMessage["bodyType"];
   smtputf8: boolean;
+  /** RFC 8689 REQUIRETLS on MAIL FROM; false when absent. */
+  requireTls?: boolean;
   /** Trace header lines (Received) prepended to the blob when the message is sent on. */
   prefix?: Buffer;
 }

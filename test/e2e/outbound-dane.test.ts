@@ -16,11 +16,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
-import { createMemoryLogger } from "../../src/observability/log.js";
-import type { DaneOutcome } from "../../src/queue/index.js";
-import { inboxTexts, startOutboundPair, type OutboundPair, type OutboundPairOptions } from "../harness/outbound-pair.js";
+import { inboxTexts, type OutboundPair } from "../harness/outbound-pair.js";
 import { createTestCa, issueCert, type IssuedCert, type TestCa } from "../harness/outbound-tls.js";
-import { freePort, startDnssecLab, type DnssecLab, type LabZone } from "../harness/dnssec-lab.js";
+import { danePair } from "../harness/dane-pair.js";
 
 let dir = "";
 let ca: TestCa;
@@ -57,44 +55,6 @@ after(async () => {
   await new Promise((resolve) => https.close(resolve));
   await rm(dir, { recursive: true, force: true });
 });
-
-interface DaneRun {
-  pair: OutboundPair;
-  lab: DnssecLab;
-  log: ReturnType<typeof createMemoryLogger>;
-  outcomes: DaneOutcome[];
-  stop(): Promise<void>;
-}
-
-/** A pair whose A validates through the lab; `records` builds b.test's zone once B's port is known. */
-async function danePair(records: (port: number) => string[], zone: Partial<LabZone> = {}, options: OutboundPairOptions = {}): Promise<DaneRun> {
-  const resolverPort = await freePort();
-  const log = createMemoryLogger();
-  const outcomes: DaneOutcome[] = [];
-  const pair = await startOutboundPair({
-    ...options,
-    log,
-    outboundToml: `dnssec_resolver = "127.0.0.1:${resolverPort}"`,
-    extras: { ...options.extras, onDaneOutcome: (outcome) => outcomes.push(outcome) },
-  });
-  let lab: DnssecLab;
-  try {
-    lab = await startDnssecLab([{ name: "b.test", signed: true, ...zone, records: ["@ IN MX 10 mx.b.test.", "mx IN A 127.0.0.1", ...records(pair.front.port)] }], { resolverPort });
-  } catch (error) {
-    await pair.stop();
-    throw error;
-  }
-  return {
-    pair,
-    lab,
-    log,
-    outcomes,
-    async stop() {
-      await pair.stop();
-      await lab.stop();
-    },
-  };
-}
 
 async function submit(pair: OutboundPair, subject: string): Promise<void> {
   const transport = nodemailer.createTransport({ host: "127.0.0.1", port: pair.a.ports.submission!, secure: false, requireTLS: true, auth: { user: "alice@a.test", pass: "alice-pass" }, tls: { rejectUnauthorized: false } });

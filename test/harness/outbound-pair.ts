@@ -279,7 +279,7 @@ export async function startOutboundPair(options: OutboundPairOptions = {}): Prom
   const config = parseConfigText(
     outboundConfigText({ dataDir: a.temp.dataDir, dnsServer: dns.address, remotePort: front.port, retry, concurrency: options.concurrency ?? 10, perDestination: options.perDestination ?? 4, ...(options.outboundToml ? { extra: typeof options.outboundToml === "string" ? options.outboundToml : options.outboundToml({ b, front }) } : {}) }),
   );
-  const composed = { mail: store, accounts: store, queue: store, close: async () => undefined };
+  const composed = { mail: store, accounts: store, queue: store, tlsRptSessions: store, close: async () => undefined };
   const worker = await createOutbound(config, composed, options.log ?? silentLogger, { pollIntervalMs: 50, ...options.extras });
   const waiters: { match: (report: AttemptReport) => boolean; resolve: (report: AttemptReport) => void }[] = [];
   worker.onAttempt = (report) => {

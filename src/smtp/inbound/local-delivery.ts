@@ -147,7 +147,7 @@ export async function deliverToLocal(deps: LocalDeliveryDeps, staged: StagedMess
       recipients,
       prefixFor,
       internalDate: context.envelope.receivedAt,
-      ...(deps.sieve ? { sieve: { filter: deps.sieve, envelopeFrom, ...(context.spamTest ? { spamFor: context.spamTest } : {}) } } : {}),
+      ...(deps.sieve ? { sieve: { filter: deps.sieve, envelopeFrom, requireTls: context.envelope.parameters.requireTls, ...(context.spamTest ? { spamFor: context.spamTest } : {}) } } : {}),
     });
     if (result.rejected.length > 0) {
       deps.log.info("smtp.sieve_rejected", { transaction: context.envelope.id, recipients: result.rejected.map((r) => r.recipient.recipient), stored: result.copies.length });

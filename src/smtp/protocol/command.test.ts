@@ -53,7 +53,7 @@ test("MAIL FROM: paths, the null sender, and the tolerated space after the colon
   const mail = ok("MAIL FROM:<Alice@Example.ORG>");
   assert.ok(mail.kind === "MAIL" && mail.reversePath.kind === "mailbox");
   assert.equal(mail.reversePath.address, "Alice@example.org");
-  assert.deepEqual(mail.parameters, { size: null, body: null, smtputf8: false, ret: null, envid: null, auth: null });
+  assert.deepEqual(mail.parameters, { size: null, body: null, smtputf8: false, ret: null, envid: null, auth: null, requireTls: false });
   const bounce = ok("mail from:<>");
   assert.ok(bounce.kind === "MAIL" && bounce.reversePath.kind === "null");
   const spaced = ok("MAIL FROM:   <a@b.example> SIZE=10");

@@ -27,6 +27,8 @@ export interface MailParameters {
   readonly envid: string | null;
   /** RFC 4954 §5: the original submitter, or `<>` when unknown. */
   readonly auth: AuthParameter | null;
+  /** RFC 8689 §2: REQUIRETLS, the message must travel over authenticated TLS only. */
+  readonly requireTls: boolean;
 }
 
 export interface Notify {
@@ -120,7 +122,14 @@ export function parseMailParameters(parameters: readonly RawParameter[], utf8: b
   let ret: "FULL" | "HDRS" | null = null;
   let envid: string | null = null;
   let auth: AuthParameter | null = null;
+  let requireTls = false;
   for (const parameter of parameters) {
+    if (parameter.keyword === "REQUIRETLS") {
+      // RFC 8689 §2: REQUIRETLS takes no value.
+      if (parameter.value !== null) return paramError("parameter-invalid", "REQUIRETLS", "REQUIRETLS takes no value");
+      requireTls = true;
+      continue;
+    }
     if (parameter.keyword === "SMTPUTF8") {
       // RFC 6531 §3.4: SMTPUTF8 takes no value.
       if (parameter.value !== null) return paramError("parameter-invalid", "SMTPUTF8", "SMTPUTF8 takes no value");
@@ -166,7 +175,7 @@ export function parseMailParameters(parameters: readonly RawParameter[], utf8: b
         return paramError("parameter-unrecognized", parameter.keyword, `${parameter.keyword} not recognised`);
     }
   }
-  return { size, body, smtputf8, ret, envid, auth };
+  return { size, body, smtputf8, ret, envid, auth, requireTls };
 }
 
 const KNOWN_MAIL = new Set(["SIZE", "BODY", "RET", "ENVID", "AUTH"]);

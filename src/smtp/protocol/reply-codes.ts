@@ -111,6 +111,8 @@ export const ReplyCodes = Object.freeze({
   AuthRequired: code(530, "5.7.0", "Authentication required"),
   /** RFC 3207 §4: "530 Must issue a STARTTLS command first". */
   StartTlsRequired: code(530, "5.7.0", "Must issue a STARTTLS command first"),
+  /** RFC 8689 §4.1 with RFC 3207 §4's 530: REQUIRETLS needs a TLS session; X.7.10 "encryption needed" (RFC 5248). */
+  RequireTlsWithoutTls: code(530, "5.7.10", "REQUIRETLS needs TLS: issue STARTTLS first"),
   /** RFC 4954 §6. */
   AuthFailed: code(535, "5.7.8", "Authentication credentials invalid"),
   /** RFC 4954 §6: the mechanism needs TLS. */

@@ -38,11 +38,18 @@ export function ehloExtensions(offer: OfferContext): string[] {
   // submission listeners. The MX role delivers only locally and writes no "delivered" DSNs, so it
   // does not offer DSN and refuses its parameters rather than ignoring them.
   if (offersDsn(offer)) extensions.push("DSN");
+  // RFC 8689 §2, §4.1: REQUIRETLS is a promise to keep the message on authenticated TLS, made only
+  // on a TLS session (the MAIL parameter is refused without one: requireTlsRefused below).
+  if (offersRequireTls(offer)) extensions.push("REQUIRETLS");
   // RFC 3207 §4.2: not offered again once TLS is on.
   if (offer.startTlsAvailable && !offer.tls) extensions.push("STARTTLS");
   const mechanisms = authMechanisms(offer);
   if (mechanisms.length > 0) extensions.push(`AUTH ${mechanisms.join(" ")}`);
   return extensions;
+}
+
+function offersRequireTls(offer: OfferContext): boolean {
+  return offer.esmtp && offer.tls;
 }
 
 function offersDsn(offer: OfferContext): boolean {
@@ -60,6 +67,7 @@ export function unofferedMailParameter(parameters: MailParameters, offer: OfferC
     if (parameters.body !== null) return "BODY";
     if (parameters.smtputf8) return "SMTPUTF8";
   }
+  if (parameters.requireTls && !offersRequireTls(offer)) return "REQUIRETLS";
   // RFC 4954 §5: AUTH= belongs to the AUTH extension, offered on submission listeners only.
   if (parameters.auth !== null && !offer.authListener) return "AUTH";
   return null;

@@ -326,3 +326,17 @@ test("stopping: the message committing gets its 250, the commands pipelined behi
   assert.match(h.take(), /^421 4\.3\.2 /);
   assert.ok(h.closed());
 });
+
+test("REQUIRETLS (RFC 8689): offered and accepted only on TLS sessions: after STARTTLS, and at once with implicit TLS (465)", async () => {
+  const h = await startSession();
+  h.take();
+  assert.doesNotMatch(await h.send("EHLO client.example\r\n"), /REQUIRETLS/);
+  assert.match(await h.send("MAIL FROM:<a@ext.example> REQUIRETLS\r\n"), /^530 5\.7\.10 REQUIRETLS needs TLS/);
+  await h.send("STARTTLS\r\n");
+  assert.match(await h.send("EHLO client.example\r\n"), /250[- ]REQUIRETLS\r\n/);
+  assert.match(await h.send("MAIL FROM:<a@ext.example> REQUIRETLS=YES\r\n"), /^501 /, "REQUIRETLS takes no value");
+  assert.match(await h.send("MAIL FROM:<a@ext.example> REQUIRETLS\r\n"), /^250 /);
+  const implicit = await startSession({ role: "submissions", implicitTls: true });
+  implicit.take();
+  assert.match(await implicit.send("EHLO client.example\r\n"), /250[- ]REQUIRETLS\r\n/);
+});

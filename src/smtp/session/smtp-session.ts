@@ -344,7 +344,10 @@ export class SmtpSession {
       const needsTls = !this.#tls && !this.#o.allowPlaintextAuth;
       return this.#reject(reply(needsTls ? ReplyCodes.StartTlsRequired : ReplyCodes.AuthRequired));
     }
-    if (unofferedMailParameter(command.parameters, this.#offer()) !== null) return this.#reject(reply(ReplyCodes.ParameterNotOffered));
+    const unoffered = unofferedMailParameter(command.parameters, this.#offer());
+    // RFC 8689 §4.1: REQUIRETLS over a session without TLS cannot be honoured; say what is missing.
+    if (unoffered === "REQUIRETLS") return this.#reject(reply(ReplyCodes.RequireTlsWithoutTls));
+    if (unoffered !== null) return this.#reject(reply(ReplyCodes.ParameterNotOffered));
     const declared = command.parameters.size;
     if (declared !== null && declared > this.#o.limits.maxMessageSize) return this.#reject(reply(ReplyCodes.DeclaredTooBig));
     const refusal = await this.#o.policy.checkSender(this.view, command);

@@ -190,6 +190,8 @@ function enqueueRequest(envelope: EnvelopeView, staged: StagedMessage, remote: r
     ret: parameters.ret,
     bodyType: parameters.body ?? "7BIT",
     smtputf8: parameters.smtputf8,
+    // RFC 8689 §4.1: the message is tagged; the outbound queue enforces it (queue/require-tls.ts).
+    requireTls: parameters.requireTls,
     // The Received field names no recipient: one queue entry serves them all (RFC 5321 §7.2).
     prefix,
   };

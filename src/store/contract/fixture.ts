@@ -2,7 +2,7 @@
 // test needs (a domain and account, a message, reading a stream). Backend-neutral: only the
 // interfaces from store/index.ts are used.
 import type { Readable } from "node:stream";
-import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, MigrationStateStore, WebAuthStore, AuthStateStore, AdminHistoryStore } from "../index.js";
+import type { Account, AccountStore, Flag, Mailbox, MailboxId, MailStore, QueueStore, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, TlsRptSessionStore, MigrationStateStore, WebAuthStore, AuthStateStore, AdminHistoryStore } from "../index.js";
 
 export interface StoreHandles {
   mail: MailStore;
@@ -16,6 +16,8 @@ export interface StoreHandles {
   greylist?: GreylistStore;
   /** Absent for a backend without TLS-RPT storage; the TLS report contract is then skipped. */
   tlsReports?: TlsReportStore;
+  /** Absent for a backend without TLS-RPT session counts (reports we send); that contract is then skipped. */
+  tlsRptSessions?: TlsRptSessionStore;
   /** Absent for a backend without admin accounts, sessions and tokens; that contract is then skipped. */
   webAuth?: WebAuthStore;
   /** Absent for a backend without the admin dashboard's history; that contract is then skipped. */
@@ -71,6 +73,9 @@ export class Fixture {
   }
   get tlsReports(): TlsReportStore | undefined {
     return this.backend.tlsReports;
+  }
+  get tlsRptSessions(): TlsRptSessionStore | undefined {
+    return this.backend.tlsRptSessions;
   }
   get webAuth(): WebAuthStore | undefined {
     return this.backend.webAuth;

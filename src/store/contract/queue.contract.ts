@@ -71,8 +71,11 @@ export function queueContract(open: OpenBackend): void {
     const staged = await fx.mail.stageMessage(bytes);
     const prefix = Buffer.from("Received: from client by mx.example.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n");
     const before = Date.now();
-    const entry = await fx.queue.enqueue(request(staged, { prefix, smtputf8: true }));
+    const entry = await fx.queue.enqueue(request(staged, { prefix, smtputf8: true, requireTls: true }));
     staged.discard();
+    // RFC 8689: the REQUIRETLS tag travels with the entry (and reads back after reopening below).
+    assert.equal(entry.requireTls, true);
+    assert.equal((await enqueueNew(fx)).requireTls, false, "REQUIRETLS absent is false");
     assert.equal(entry.mailFrom, "alice@example.test");
     assert.equal(entry.submittedBy, "alice@example.test");
     assert.equal(entry.blobId, staged.blobId);

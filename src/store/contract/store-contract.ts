@@ -19,7 +19,7 @@ import { updateContract } from "./updates.contract.js";
 import { sieveContract } from "./sieve.contract.js";
 import { spamTokenContract } from "./spam.contract.js";
 import { greylistContract } from "./greylist.contract.js";
-import { tlsReportContract } from "./tls-reports.contract.js";
+import { tlsReportContract, tlsRptSessionContract } from "./tls-reports.contract.js";
 import { webAuthContract } from "./web-auth.contract.js";
 import { adminHistoryContract } from "./admin-history.contract.js";
 import { keptUidContract, migrationStateContract } from "./kept-uids.contract.js";
@@ -49,6 +49,7 @@ const GROUPS: [name: string, run: (open: OpenBackend) => void][] = [
   ["spam classifier statistics", spamTokenContract],
   ["greylisting", greylistContract],
   ["tls reports", tlsReportContract],
+  ["tls-rpt sessions", tlsRptSessionContract],
   ["web auth", webAuthContract],
   ["admin history", adminHistoryContract],
   ["kept UIDs", keptUidContract],

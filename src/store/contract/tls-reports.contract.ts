@@ -50,3 +50,44 @@ export function tlsReportContract(open: OpenBackend): void {
     assert.deepEqual(await store.listTlsReports(new Date(T0 + 30 * DAY), 10), []);
   }));
 }
+
+/** TLS-RPT counts for reports we send (TlsRptSessionStore): summed per key, listed by finished day, taken once. */
+export function tlsRptSessionContract(open: OpenBackend): void {
+  test("tls-rpt sessions: batches add up per key, days before a day are listed, a take returns and removes them once", using(open, async (fx) => {
+    const store = fx.tlsRptSessions;
+    if (!store) return;
+    const sts = { policyType: "sts", policyStrings: ["version: STSv1", "mode: enforce", "mx: mx.example.org", "max_age: 86400"] };
+    const none = { policyType: "no-policy-found", policyStrings: [] };
+    await store.addTlsSessions([
+      { day: "2026-11-01", policyDomain: "example.org", ...sts, mxHost: "mx.example.org", receivingIp: "192.0.2.25", resultType: "", sessions: 3 },
+      { day: "2026-11-01", policyDomain: "example.org", ...sts, mxHost: "mx.example.org", receivingIp: "192.0.2.25", resultType: "certificate-expired", sessions: 1 },
+      { day: "2026-11-01", policyDomain: "example.net", ...none, mxHost: "mx.example.net", receivingIp: "198.51.100.7", resultType: "", sessions: 1 },
+      { day: "2026-11-02", policyDomain: "example.org", ...sts, mxHost: "mx.example.org", receivingIp: "192.0.2.25", resultType: "", sessions: 1 },
+    ]);
+    // A second batch for the same keys adds to them (two flushes, or two nodes).
+    await store.addTlsSessions([
+      { day: "2026-11-01", policyDomain: "example.org", ...sts, mxHost: "mx.example.org", receivingIp: "192.0.2.25", resultType: "", sessions: 2 },
+      { day: "2026-11-01", policyDomain: "example.org", ...sts, mxHost: "", receivingIp: "", resultType: "sts-policy-fetch-error", sessions: 1 },
+    ]);
+    assert.deepEqual(await store.listTlsSessionDomains("2026-11-02"), [
+      { day: "2026-11-01", policyDomain: "example.net" },
+      { day: "2026-11-01", policyDomain: "example.org" },
+    ]);
+    const taken = await store.takeTlsSessions("2026-11-01", "example.org");
+    assert.deepEqual(
+      taken.map((c) => [c.mxHost, c.resultType, c.sessions]),
+      [
+        ["", "sts-policy-fetch-error", 1],
+        ["mx.example.org", "", 5],
+        ["mx.example.org", "certificate-expired", 1],
+      ],
+    );
+    assert.deepEqual(taken[1]!.policyStrings, sts.policyStrings);
+    assert.equal(taken[1]!.receivingIp, "192.0.2.25");
+    assert.deepEqual(await store.takeTlsSessions("2026-11-01", "example.org"), [], "taken once");
+    assert.deepEqual(await store.listTlsSessionDomains("2026-11-03"), [
+      { day: "2026-11-01", policyDomain: "example.net" },
+      { day: "2026-11-02", policyDomain: "example.org" },
+    ]);
+  }));
+}

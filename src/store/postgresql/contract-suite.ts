@@ -66,6 +66,9 @@ export function runPostgresContract(groups: readonly string[]): void {
         get tlsReports() {
           return store;
         },
+        get tlsRptSessions() {
+          return store;
+        },
         get webAuth() {
           return store;
         },

@@ -46,6 +46,8 @@ import * as maintenance from "./maintenance.js";
 import * as queue from "./queue.js";
 import * as spam from "./spam.js";
 import * as tlsReports from "./tls-reports.js";
+import * as tlsRptSessions from "./tls-rpt-sessions.js";
+import type { TlsRptSessionStore, TlsSessionCount } from "../tls-rpt-session-store.js";
 import * as webAuth from "./web-auth.js";
 import * as adminHistory from "./admin-history.js";
 import type { AdminHistoryStore, DeliveryRecord, DeliveryRecordQuery, MinuteCounts } from "../admin-history-store.js";
@@ -183,7 +185,7 @@ const likePattern = (needle: string): string => `%${needle.replace(/[\\%_]/g, "\
 /** The database's clock in epoch ms: every node compares lease times against this one clock. */
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, AdminHistoryStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
+export class PostgresStore implements api.MailStore, AccountStore, QueueStore, SieveStore, StoreMaintenance, MaildropLeaseStore, SpamTokenStore, GreylistStore, TlsReportStore, TlsRptSessionStore, WebAuthStore, AdminHistoryStore, SharedAbuseStateStore, MigrationStateStore, AuthStateStore {
   readonly changes: ChangeFeed;
   readonly blobs: PgBlobStore;
   private readonly log: Logger;
@@ -1905,6 +1907,8 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
         ret: entry.ret,
         bodyType: entry.bodyType,
         smtputf8: entry.smtputf8,
+        // RFC 8689: the REQUIRETLS tag goes with the entry into the new store.
+        requireTls: entry.requireTls === true,
       };
       const id = await this.mutate(async (db) => {
         await this.insertBlobRow(db, staged);
@@ -2203,6 +2207,18 @@ export class PostgresStore implements api.MailStore, AccountStore, QueueStore, S
   }
   pruneDeliveries(keep: number): Promise<number> {
     return this.track(() => adminHistory.pruneDeliveries(this.pool, keep));
+  }
+
+  // TlsRptSessionStore (tls-rpt-sessions.ts) --------------------------------------------------------
+
+  addTlsSessions(counts: readonly TlsSessionCount[]): Promise<void> {
+    return this.track(() => tlsRptSessions.addSessions(this.pool, counts));
+  }
+  listTlsSessionDomains(beforeDay: string): Promise<{ day: string; policyDomain: string }[]> {
+    return this.read((db) => tlsRptSessions.listDomains(db, beforeDay));
+  }
+  takeTlsSessions(day: string, policyDomain: string): Promise<TlsSessionCount[]> {
+    return this.track(() => tlsRptSessions.takeSessions(this.pool, day, policyDomain));
   }
 
   // WebAuthStore (web-auth.ts) ------------------------------------------------------------------------

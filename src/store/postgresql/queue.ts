@@ -22,6 +22,7 @@ interface QueueRow {
   ret: "FULL" | "HDRS" | null;
   body_type: QueuedMessage["bodyType"];
   smtputf8: boolean;
+  require_tls: boolean;
   created_at: number;
   next_attempt_at: number;
   lease_until: number;
@@ -38,16 +39,16 @@ interface RecipientRow {
   last_result: string | null;
 }
 
-const COLUMNS = "q.id, q.mail_from, q.submitted_by, q.blob_id, q.size, q.envelope_id, q.ret, q.body_type, q.smtputf8, q.created_at, q.next_attempt_at, q.lease_until, q.delay_warned";
+const COLUMNS = "q.id, q.mail_from, q.submitted_by, q.blob_id, q.size, q.envelope_id, q.ret, q.body_type, q.smtputf8, q.require_tls, q.created_at, q.next_attempt_at, q.lease_until, q.delay_warned";
 const OPEN = "EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('pending', 'deferred'))";
 
 /** The rows of one enqueue (the blob row exists already); returns the new id. */
 export async function insertEntry(db: Sql, blobId: BlobId, blobSize: number, request: EnqueueRequest, prefix: Buffer, now: number): Promise<number> {
   const { id } = (await one<{ id: number }>(
     db,
-    `INSERT INTO queue (mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id`,
-    [request.mailFrom, request.submittedBy, blobId, prefix.length > 0 ? prefix : null, prefix.length + blobSize, request.envelopeId, request.ret, request.bodyType, request.smtputf8, now],
+    `INSERT INTO queue (mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, require_tls, created_at, next_attempt_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10) RETURNING id`,
+    [request.mailFrom, request.submittedBy, blobId, prefix.length > 0 ? prefix : null, prefix.length + blobSize, request.envelopeId, request.ret, request.bodyType, request.smtputf8, now, request.requireTls === true],
   ))!;
   await db.query(
     `INSERT INTO queue_recipients (queue_id, position, address, notify, original_recipient, state)
@@ -107,7 +108,7 @@ export async function leaseDue(db: Sql, now: number, limit: number, leaseMs: num
     `UPDATE queue SET lease_until = $1
       WHERE id IN (SELECT q.id FROM queue q WHERE q.next_attempt_at <= $2 AND q.lease_until <= $2 AND ${OPEN}
                     ORDER BY q.next_attempt_at, q.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-      RETURNING id, mail_from, submitted_by, blob_id, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until, delay_warned`,
+      RETURNING id, mail_from, submitted_by, blob_id, size, envelope_id, ret, body_type, smtputf8, require_tls, created_at, next_attempt_at, lease_until, delay_warned`,
     [now + leaseMs, now, limit],
   );
   list.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id);
@@ -173,6 +174,7 @@ async function withRecipients(db: Sql, list: QueueRow[]): Promise<QueuedMessage[
     ret: row.ret,
     bodyType: row.body_type,
     smtputf8: row.smtputf8,
+    requireTls: row.require_tls,
     createdAt: new Date(row.created_at),
     nextAttemptAt: new Date(row.next_attempt_at),
     leasedUntil: row.lease_until > 0 ? new Date(row.lease_until) : null,

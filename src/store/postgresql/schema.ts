@@ -591,6 +591,25 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    version: 22,
+    description: "queue.require_tls (RFC 8689 REQUIRETLS) and tls_rpt_sessions: TLS-RPT counts to send (RFC 8460)",
+    sql: `
+      -- As SQLite's migration 37.
+      ALTER TABLE queue ADD COLUMN IF NOT EXISTS require_tls boolean NOT NULL DEFAULT false;
+      CREATE TABLE IF NOT EXISTS tls_rpt_sessions (
+        day text NOT NULL,
+        policy_domain text NOT NULL,
+        policy_type text NOT NULL,
+        policy_strings text NOT NULL,
+        mx_host text NOT NULL,
+        receiving_ip text NOT NULL,
+        result_type text NOT NULL,
+        sessions bigint NOT NULL,
+        PRIMARY KEY (day, policy_domain, policy_type, mx_host, receiving_ip, result_type)
+      );
+    `,
+  },
+  {
     version: 23,
     description: "IMAP ACL (RFC 4314): rights per mailbox and grantee, and per-user \\Seen on shared mailboxes (store/acl-store.ts)",
     sql: `

@@ -69,7 +69,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
       CREATE TABLE queue (id INTEGER PRIMARY KEY, mail_from TEXT NOT NULL, submitted_by TEXT, blob_id TEXT NOT NULL REFERENCES blobs(id), prefix BLOB, size INTEGER NOT NULL, envelope_id TEXT, ret TEXT, body_type TEXT NOT NULL, smtputf8 INTEGER NOT NULL, created_at INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, delay_warned INTEGER NOT NULL DEFAULT 0);
       CREATE INDEX queue_due ON queue(next_attempt_at, id);
       CREATE TABLE queue_recipients (queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE, position INTEGER NOT NULL, address TEXT NOT NULL, notify TEXT, original_recipient TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_result TEXT, PRIMARY KEY (queue_id, position), UNIQUE (queue_id, address)) WITHOUT ROWID;
-      INSERT INTO queue SELECT * FROM q6; INSERT INTO queue_recipients SELECT * FROM r6; DROP TABLE q6; DROP TABLE r6;
+      INSERT INTO queue SELECT id, mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until, delay_warned FROM q6; INSERT INTO queue_recipients SELECT * FROM r6; DROP TABLE q6; DROP TABLE r6; -- q6 has migration 37's require_tls too: the version 6 columns only
       INSERT INTO queue_recipients (queue_id, position, address, state) VALUES (${id}, 1, 'c@remote.test', 'deferred');
       DROP TABLE blob_garbage; -- migration 8's, which a version 6 database does not have either
       -- and migration 9's full-text index, with the text back in the blobs table
@@ -86,6 +86,7 @@ test("migration 7 keeps a version 6 queue (entries, recipients, due index) and c
       DROP TABLE IF EXISTS sieve_duplicates; -- migration 14's, likewise
       DROP TABLE IF EXISTS metadata_entries; -- migration 29's, likewise
       DROP TABLE IF EXISTS admin_users; DROP TABLE IF EXISTS web_sessions; DROP TABLE IF EXISTS api_tokens; -- migration 30's, likewise
+      DROP TABLE IF EXISTS tls_rpt_sessions; -- migration 37's, likewise
       DELETE FROM schema_migrations WHERE version >= ${v7.version};
     `);
     assert.doesNotMatch(rebuilt.prepare("SELECT sql FROM sqlite_master WHERE name = 'queue'").pluck().get() as string, /AUTOINCREMENT/);

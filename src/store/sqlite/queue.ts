@@ -23,6 +23,7 @@ interface QueueRow {
   ret: "FULL" | "HDRS" | null;
   body_type: QueuedMessage["bodyType"];
   smtputf8: number;
+  require_tls: number;
   created_at: number;
   next_attempt_at: number;
   lease_until: number;
@@ -39,7 +40,7 @@ interface RecipientRow {
   last_result: string | null;
 }
 
-const QUEUE_COLUMNS = "id, mail_from, submitted_by, blob_id, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at, lease_until, delay_warned";
+const QUEUE_COLUMNS = "id, mail_from, submitted_by, blob_id, size, envelope_id, ret, body_type, smtputf8, require_tls, created_at, next_attempt_at, lease_until, delay_warned";
 /** An entry still has work while any recipient is in one of these states. */
 const OPEN_STATES = "('pending', 'deferred')";
 const holderOf = (id: number): string => `queue:${id}`;
@@ -49,8 +50,8 @@ export function insertQueueEntry(ctx: StoreContext, blob: DurableBlob, request: 
   const now = ctx.clock().getTime();
   insertBlobRow(ctx, blob);
   const { id } = ctx.sql.get<{ id: number }>(
-    `INSERT INTO queue (mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, created_at, next_attempt_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    `INSERT INTO queue (mail_from, submitted_by, blob_id, prefix, size, envelope_id, ret, body_type, smtputf8, require_tls, created_at, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     request.mailFrom,
     request.submittedBy,
     blob.id,
@@ -60,6 +61,7 @@ export function insertQueueEntry(ctx: StoreContext, blob: DurableBlob, request: 
     request.ret,
     request.bodyType,
     request.smtputf8 ? 1 : 0,
+    request.requireTls === true ? 1 : 0,
     now,
     now,
   )!;
@@ -245,6 +247,7 @@ function withRecipients(ctx: StoreContext, rows: QueueRow[]): QueuedMessage[] {
     ret: row.ret,
     bodyType: row.body_type,
     smtputf8: row.smtputf8 !== 0,
+    requireTls: row.require_tls !== 0,
     createdAt: new Date(row.created_at),
     nextAttemptAt: new Date(row.next_attempt_at),
     leasedUntil: row.lease_until > 0 ? new Date(row.lease_until) : null,

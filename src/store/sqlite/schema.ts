@@ -673,6 +673,31 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 37,
+    description: "queue.require_tls (RFC 8689 REQUIRETLS) and tls_rpt_sessions: TLS-RPT counts to send (RFC 8460)",
+    // IF NOT EXISTS and the column check in run(): the migration tests rewind and migrate again.
+    sql: `
+      -- One row per UTC day, policy domain, policy, receiving MX, receiving address and result
+      -- type ('' for a successful session); sessions is a counter, bumped in batches
+      -- (queue/tls-rpt-recorder.ts). The daily report takes and deletes a domain's rows of a day.
+      CREATE TABLE IF NOT EXISTS tls_rpt_sessions (
+        day TEXT NOT NULL,
+        policy_domain TEXT NOT NULL,
+        policy_type TEXT NOT NULL,
+        policy_strings TEXT NOT NULL,
+        mx_host TEXT NOT NULL,
+        receiving_ip TEXT NOT NULL,
+        result_type TEXT NOT NULL,
+        sessions INTEGER NOT NULL,
+        PRIMARY KEY (day, policy_domain, policy_type, mx_host, receiving_ip, result_type)
+      );
+    `,
+    run: (db) => {
+      const columns = db.prepare("SELECT name FROM pragma_table_info('queue')").all() as { name: string }[];
+      if (!columns.some((c) => c.name === "require_tls")) db.exec("ALTER TABLE queue ADD COLUMN require_tls INTEGER NOT NULL DEFAULT 0");
+    },
+  },
+  {
     version: 38,
     description: "IMAP ACL (RFC 4314): rights per mailbox and grantee, and per-user \\Seen on shared mailboxes (store/acl-store.ts)",
     // IF NOT EXISTS: the migration tests rewind the history below older versions and migrate again.

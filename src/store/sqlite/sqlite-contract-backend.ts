@@ -57,6 +57,9 @@ async function openContractBackend() {
     get tlsReports() {
       return store;
     },
+    get tlsRptSessions() {
+      return store;
+    },
     get webAuth() {
       return store;
     },

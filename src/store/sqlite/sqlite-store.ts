@@ -26,6 +26,8 @@ import type { GreylistCheck, GreylistDecision, GreylistStore } from "../greylist
 import type { StoredTlsReport, TlsReport, TlsReportStore } from "../tls-report-store.js";
 import type { AdminUser, ApiToken, CredentialOwner, NewWebAuthnCredential, WebAuthnCredential, WebAuthStore, WebSession } from "../web-auth-store.js";
 import * as tlsReports from "./tls-reports.js";
+import * as tlsRptSessions from "./tls-rpt-sessions.js";
+import type { TlsRptSessionStore, TlsSessionCount } from "../tls-rpt-session-store.js";
 import * as webAuth from "./web-auth.js";
 import * as adminHistory from "./admin-history.js";
 import type { AdminHistoryStore, DeliveryRecord, DeliveryRecordQuery, MinuteCounts } from "../admin-history-store.js";
@@ -79,7 +81,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return new SqliteStore(db, blobs, { ...options, clock, databasePath });
 }
 
-export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, WebAuthStore, AdminHistoryStore, CopyTarget, MigrationStateStore, AuthStateStore {
+export class SqliteStore extends SqliteStoreCore implements api.MailStore, AccountStore, QueueStore, StoreMaintenance, SieveStore, SpamTokenStore, GreylistStore, TlsReportStore, TlsRptSessionStore, WebAuthStore, AdminHistoryStore, CopyTarget, MigrationStateStore, AuthStateStore {
   // MigrationStateStore (migration-state.ts) --------------------------------------------------------
   getMigrationFolder(accountId: AccountId, source: string, folder: string): Promise<MigrationFolderState | null> {
     return this.read((ctx) => migrationState.getFolder(ctx, accountId, source, folder));
@@ -174,6 +176,18 @@ export class SqliteStore extends SqliteStoreCore implements api.MailStore, Accou
   }
   pruneDeliveries(keep: number): Promise<number> {
     return this.write((ctx) => adminHistory.pruneDeliveries(ctx, keep));
+  }
+
+  // TlsRptSessionStore (tls-rpt-sessions.ts) -----------------------------------------------------
+
+  addTlsSessions(counts: readonly TlsSessionCount[]): Promise<void> {
+    return this.write((ctx) => tlsRptSessions.addSessions(ctx, counts));
+  }
+  listTlsSessionDomains(beforeDay: string): Promise<{ day: string; policyDomain: string }[]> {
+    return this.read((ctx) => tlsRptSessions.listDomains(ctx, beforeDay));
+  }
+  takeTlsSessions(day: string, policyDomain: string): Promise<TlsSessionCount[]> {
+    return this.write((ctx) => tlsRptSessions.takeSessions(ctx, day, policyDomain));
   }
 
   // WebAuthStore (web-auth.ts) --------------------------------------------------------------------
