@@ -9,7 +9,7 @@ import type { TlsRptSessionStore, TlsSessionCount } from "../store/index.js";
 import { stsFetchResultType } from "./tls-outcome.js";
 import { BatchedTlsSessionRecorder, sessionCount, type TlsSessionRecorder } from "./tls-rpt-recorder.js";
 import { TlsFailure } from "./smtp-client.js";
-import { buildReport, parseTlsRptRecord, reportFileName } from "./tls-rpt-report.js";
+import { buildReport, composeReportMail, parseTlsRptRecord, reportFileName } from "./tls-rpt-report.js";
 
 test("the _smtp._tls record: v=TLSRPTv1 first, rua's mailto: and https: URIs, anything else is no record", () => {
   assert.deepEqual(parseTlsRptRecord("v=TLSRPTv1; rua=mailto:tls@example.org, https://r.example.org/v1"), ["mailto:tls@example.org", "https://r.example.org/v1"]);
@@ -80,4 +80,10 @@ test("one connection is one session: TLS a success, plaintext starttls-not-suppo
   fallback.opened(false);
   sessionCount(recorder, { ...host, tlsPolicy: undefined }, "192.0.2.9").opened(true);
   assert.deepEqual(seen, ["mx.example.org 192.0.2.1 success", "mx.example.org 192.0.2.1 starttls-not-supported", "mx.example.org 192.0.2.1 validation-failure"]);
+});
+
+test("the report mail says TLS-Required: No, so the recipient's MTA-STS or DANE cannot hold the report of its own TLS failures (RFC 8460 §3)", () => {
+  const mail = composeReportMail({ from: "postmaster@a.test", to: ["tlsrpt@b.test"], policyDomain: "b.test", reportId: "r1@a.test", fileName: "a.test!b.test!0!86399!x.json.gz", gzipped: Buffer.from([1, 2, 3]), organization: "A", day: "2026-12-02", now: new Date("2026-12-03T00:00:00Z"), hostname: "mx.a.test" }).toString("latin1");
+  const header = mail.slice(0, mail.indexOf("\r\n\r\n"));
+  assert.match(header, /^TLS-Required: No$/m);
 });

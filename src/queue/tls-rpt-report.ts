@@ -103,6 +103,9 @@ export function composeReportMail(options: { from: string; to: string[]; policyD
     `TLS-Report-Submitter: ${submitter}`,
     // RFC 3834 §5: nobody should answer a report automatically.
     "Auto-Submitted: auto-generated",
+    // RFC 8460 §3: reports are delivered despite TLS failures (they report exactly those), so the
+    // recipient domain's MTA-STS/DANE policies are not applied to them (RFC 8689 §5).
+    "TLS-Required: No",
     "MIME-Version: 1.0",
     `Content-Type: multipart/report; report-type="tlsrpt"; boundary="${boundary}"`,
     "",
