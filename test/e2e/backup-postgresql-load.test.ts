@@ -65,13 +65,15 @@ test("PostgreSQL backups taken under SMTP and APPEND load restore into an empty 
       const load = startLoad(listenerPort(server.banner, "smtp"), imapPort, join(s.dir, "stop-load"));
       try {
         await load.waitFor(60);
-        fullStarted = Date.now();
+        // Date.now() is whole milliseconds and an ack's time is not: an ack seen by now may carry a
+        // fraction past it. Every ack already seen happened before now + 1 ms, and the backup starts later.
+        fullStarted = Date.now() + 1;
         const first = await runMailroom(["backup", full], { env: s.env, timeoutMs: 180_000 });
         assert.equal(first.code, 0, first.stderr);
         assert.match(first.stdout, /^backup [0-9a-f-]{36} \(full\): /m);
         const duringFirst = load.acks.filter((a) => a.at * 1000 > fullStarted).length;
         await load.waitFor(load.acks.length + 30);
-        incrementalStarted = Date.now();
+        incrementalStarted = Date.now() + 1;
         const second = await runMailroom(["backup", "--incremental-from", full, incremental], { env: s.env, timeoutMs: 180_000 });
         assert.equal(second.code, 0, second.stderr);
         assert.match(second.stdout, /\(incremental on [0-9a-f-]{36}\)/);
